@@ -1,0 +1,1 @@
+"""The riskdesk command line (Typer), calling the same services as the API."""

@@ -1,0 +1,330 @@
+"""riskdesk: serve, db, users, import, demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk.config import get_settings
+from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.kit.errors import RiskdeskError
+from riskdesk.kit.tabular import ColumnMapping
+from riskdesk.migrations import runner
+from riskdesk.pipeline import intake
+from riskdesk.security import service as security_service
+from riskdesk.security.permissions import Role
+
+app = typer.Typer(
+    help="Riskdesk: customer credit files, credit risk and early warning.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+console = Console()
+err = Console(stderr=True)
+
+
+def _factory() -> sessionmaker[Session]:
+    return make_sessionmaker(make_engine(get_settings().database_url))
+
+
+def _fail(exc: RiskdeskError) -> None:
+    err.print(
+        f"[red]error[/red] ({exc.code}){' ' + exc.field + ':' if exc.field else ''} {exc.message}"
+    )
+    for d in exc.details[:50]:
+        err.print(f"  row {d.row}: {d.field}: {d.reason}" if d.row else f"  {d.field}: {d.reason}")
+    raise typer.Exit(2)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    engine = make_engine(get_settings().database_url)
+    runner.upgrade(engine, revision)
+    console.print(f"database at revision {runner.current_revision(engine)}")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Show the database's revision."""
+    console.print(runner.current_revision(make_engine(get_settings().database_url)) or "(none)")
+
+
+@users_app.command("create")
+def users_create(
+    username: str,
+    role: Annotated[
+        Role,
+        typer.Option(
+            help="credit_manager, risk_analyst, sales, customer_service, auditor or admin"
+        ),
+    ],
+    display_name: Annotated[str | None, typer.Option("--name")] = None,
+    team: Annotated[str | None, typer.Option()] = None,
+    password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
+) -> None:
+    """Create a user."""
+    if password is None:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    try:
+        with unit_of_work(_factory()) as session:
+            user = security_service.create_user(
+                session,
+                username=username,
+                display_name=display_name or username,
+                role=role,
+                password=password,
+                team=team,
+            )
+            console.print(f"created user {user.username} ({user.role})")
+    except RiskdeskError as exc:
+        _fail(exc)
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """List users."""
+    with unit_of_work(_factory()) as session:
+        table = Table("username", "name", "role", "team", "active")
+        for u in security_service.list_users(session):
+            table.add_row(u.username, u.display_name, u.role, u.team or "", str(u.is_active))
+        console.print(table)
+
+
+@users_app.command("set-role")
+def users_set_role(username: str, role: Role) -> None:
+    """Change a user's role."""
+    try:
+        with unit_of_work(_factory()) as session:
+            user = security_service.set_role(session, username=username, role=role)
+            console.print(f"{user.username} is now {user.role}")
+    except RiskdeskError as exc:
+        _fail(exc)
+
+
+@users_app.command("token")
+def users_token(
+    username: str,
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. 'ERP sync'")] = "api",
+    scope: Annotated[
+        list[str] | None, typer.Option(help="permission names or bundles (read, intake); repeat")
+    ] = None,
+    expires_in_days: Annotated[int | None, typer.Option()] = None,
+    revoke: Annotated[int | None, typer.Option(help="revoke the token with this id")] = None,
+) -> None:
+    """Issue an API token for a user (printed once), or revoke one."""
+    try:
+        with unit_of_work(_factory()) as session:
+            if revoke is not None:
+                token = security_service.revoke_token(session, token_id=revoke)
+                console.print(f"revoked token {token.id} ({token.name})")
+                return
+            user = security_service.get_user_by_username_or_raise(session, username)
+            token, raw = security_service.issue_token(
+                session,
+                user=user,
+                name=name,
+                scopes=scope or ["intake"],
+                expires_in_days=expires_in_days,
+            )
+            console.print(
+                f"token {token.id} for {user.username}, scopes: {', '.join(token.scopes)}"
+            )
+            console.print("store it now; it is not shown again:")
+            print(raw)
+    except RiskdeskError as exc:
+        _fail(exc)
+
+
+@app.command("import")
+def import_command(
+    kind: Annotated[str, typer.Argument(help=", ".join(intake.KINDS))],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
+    mapping: Annotated[Path | None, typer.Option(exists=True, dir_okay=False)] = None,
+    skip_invalid: Annotated[
+        bool,
+        typer.Option("--skip-invalid", help="import the valid rows even when others are invalid"),
+    ] = False,
+    user: Annotated[str, typer.Option(help="whose name the import is recorded under")] = "admin",
+    output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+) -> None:
+    """Import a CSV or Excel FILE of KIND; nothing is imported when a row is invalid."""
+    try:
+        column_mapping = ColumnMapping.from_yaml(mapping.read_text("utf-8")) if mapping else None
+        intake.handler_for(kind)
+    except RiskdeskError as exc:
+        _fail(exc)
+        return
+    factory = _factory()
+
+    def load(session: Session) -> security_service.Principal:
+        found = security_service.get_user_by_username_or_raise(session, user)
+        return security_service.system_principal(session, found)
+
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=output == "json",
+    ) as bar:
+        task = bar.add_task(f"importing {kind}", total=None)
+        try:
+            result = intake.import_file(
+                factory,
+                load,
+                kind=kind,
+                content=file.read_bytes(),
+                filename=file.name,
+                mapping=column_mapping,
+                skip_invalid=skip_invalid,
+                on_total=lambda n: bar.update(task, total=n),
+                progress=lambda n: bar.advance(task, n),
+            )
+        except RiskdeskError as exc:
+            _fail(exc)
+            return
+    job = result.job
+    if output == "json":
+        print(
+            json.dumps(
+                {
+                    "job_id": job.id,
+                    "status": job.status,
+                    "total": job.total_rows,
+                    "created": job.created_count,
+                    "updated": job.updated_count,
+                    "duplicates": job.duplicate_count,
+                    "invalid": job.invalid_rows,
+                    "message": job.message,
+                    "errors": job.errors,
+                },
+                ensure_ascii=False,
+            )
+        )
+    else:
+        console.print(
+            f"import {job.id}: {job.status}; rows {job.total_rows}, created "
+            f"{job.created_count}, updated/pending {job.updated_count}, duplicates "
+            f"{job.duplicate_count}, invalid {job.invalid_rows}"
+        )
+        if job.message:
+            console.print(job.message)
+        for e in job.errors[:50]:
+            console.print(f"  row {e.get('row', '-')}: {e.get('field')}: {e.get('reason')}")
+        if len(job.errors) > 50:
+            console.print(f"  ... and {len(job.errors) - 50} more")
+    if job.status != "done":
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo_command(
+    customers: Annotated[int, typer.Option(min=1, max=200_000)] = 2000,
+    months: Annotated[int, typer.Option(min=1, max=120)] = 24,
+    seed: Annotated[int, typer.Option()] = 0,
+    end_date: Annotated[
+        str | None, typer.Option(help="last day of history (default today)")
+    ] = None,
+) -> None:
+    """Generate and load a demo population (with demo users) into an empty database."""
+    from riskdesk.demo.loader import DEMO_PASSWORD, is_empty, load_demo
+
+    factory = _factory()
+    with unit_of_work(factory) as session:
+        if not is_empty(session):
+            err.print("the database already has customers; demo data goes into an empty one")
+            raise typer.Exit(1)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+    ) as bar:
+        task = bar.add_task("demo", total=None)
+
+        def on_kind(kind: str, n: int) -> None:
+            bar.update(task, description=f"loading {kind}", total=n, completed=0)
+
+        with unit_of_work(factory) as session:
+            summary = load_demo(
+                session,
+                customers=customers,
+                months=months,
+                seed=seed,
+                end_date=dt.date.fromisoformat(end_date) if end_date else None,
+                on_kind=on_kind,
+                progress=lambda n: bar.advance(task, n),
+            )
+    console.print("loaded: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
+    console.print(
+        "behaviours: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.behaviours.items()))
+    )
+    console.print(
+        f"demo users: manager, manager2, analyst, sales, sales2, sales3, service, "
+        f"auditor, admin; password {DEMO_PASSWORD}"
+    )
+
+
+@app.command("serve")
+def serve(host: str | None = None, port: int | None = None) -> None:
+    """Serve the UI and the API."""
+    import uvicorn
+
+    from riskdesk.main import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=False,
+    )
+
+
+@app.command("up")
+def up(host: str | None = None, port: int | None = None) -> None:
+    """Migrate, load the demo data into an empty database, then serve (what `make run` does)."""
+    from riskdesk.demo.loader import DEMO_PASSWORD, ensure_demo_users, is_empty
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    runner.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    with unit_of_work(factory) as session:
+        empty = is_empty(session)
+        if not empty:
+            ensure_demo_users(session)
+    if empty:
+        console.print(
+            f"loading demo data: {settings.demo_customers} customers over "
+            f"{settings.demo_months} months ..."
+        )
+        demo_command(
+            customers=settings.demo_customers, months=settings.demo_months, seed=0, end_date=None
+        )
+    url = f"http://{host or settings.host}:{port or settings.port}"
+    console.print(f"\n[bold]Riskdesk is at {url}[/bold]")
+    console.print(f"API docs: {url}/api/v1/docs")
+    console.print(
+        f"demo logins (password {DEMO_PASSWORD}): manager and manager2 (credit "
+        "managers), analyst, sales, service, auditor, admin\n"
+    )
+    serve(host=host, port=port)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""The credit file: customer master data, credit profile, history and dual review."""

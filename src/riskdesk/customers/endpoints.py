@@ -1,0 +1,381 @@
+"""API of the credit file."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi.responses import FileResponse
+
+from riskdesk.customers import repository as repo
+from riskdesk.customers import service
+from riskdesk.customers.repository import CustomerFilter
+from riskdesk.customers.schemas import (
+    ContactCreate,
+    ContactRead,
+    CreditReportCreate,
+    CreditReportRead,
+    CustomerCreate,
+    CustomerRead,
+    CustomerStatus,
+    CustomerSummary,
+    CustomerUpdate,
+    Decision,
+    DocumentRead,
+    DuplicateCandidate,
+    FieldChange,
+    MergeRequest,
+    PendingChangeRead,
+    StatementCreate,
+    StatementRead,
+    UpdateResult,
+    VersionRead,
+)
+from riskdesk.db import SessionDep
+from riskdesk.events import repository as event_repo
+from riskdesk.events.schemas import BatchIn, IntakeReport, IntakeRowResult
+from riskdesk.kit.errors import NotFound
+from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
+from riskdesk.pipeline import intake
+from riskdesk.security.deps import (
+    CanChangesApprove,
+    CanCustomersMerge,
+    CanCustomersRead,
+    CanCustomersWrite,
+    CanDocumentsRead,
+    CanDocumentsWrite,
+    CanEventsRead,
+)
+from riskdesk.security.service import Principal
+
+router = APIRouter(tags=["credit file"])
+
+
+def single_result(report: IntakeReport, response: Response) -> IntakeRowResult:
+    """One record's result; 201 when it was created."""
+    result = report.results[0]
+    response.status_code = 201 if result.status == "created" else 200
+    return result
+
+
+@router.get("/customers", response_model=Page[CustomerSummary])
+def list_customers(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    q: Annotated[
+        str | None, Query(max_length=200, description="name, code, tax id or external id")
+    ] = None,
+    kind: Annotated[str | None, Query(pattern="^(company|individual)$")] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    status: CustomerStatus | None = None,
+    risk_tier: Annotated[str | None, Query(max_length=16)] = None,
+    blocked: bool | None = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Page[CustomerSummary]:
+    """Customers you may see, filtered and paged."""
+    flt = CustomerFilter(
+        q=q,
+        kind=kind,
+        segment=segment,
+        region=region,
+        status=status.value if status else None,
+        risk_tier=risk_tier,
+        blocked=blocked,
+        include_merged=status == CustomerStatus.MERGED,
+    )
+    return service.list_customers(session, principal, flt=flt, page=PageParams(page, size))
+
+
+@router.post(
+    "/customers",
+    response_model=IntakeRowResult,
+    status_code=201,
+    responses={200: {"description": "duplicate or update of a known customer"}},
+)
+def create_customer(
+    body: CustomerCreate, session: SessionDep, principal: CanCustomersWrite, response: Response
+) -> IntakeRowResult:
+    """Create a customer; resending it changes nothing; changed fields update the file (critical
+    ones wait for approval)."""
+    report = intake.ingest(
+        session, principal, "customers", [body.model_dump(mode="json", exclude_unset=True)]
+    )
+    return single_result(report, response)
+
+
+@router.post("/customers/batch", response_model=IntakeReport)
+def create_customers(
+    body: BatchIn, session: SessionDep, principal: CanCustomersWrite
+) -> IntakeReport:
+    """Up to 10,000 customers (records as in POST /customers)."""
+    return intake.ingest(
+        session, principal, "customers", body.records, skip_invalid=body.skip_invalid
+    )
+
+
+@router.get("/customers/{customer_id}", response_model=CustomerRead)
+def get_customer(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> CustomerRead:
+    """One credit file."""
+    return service.read_customer(session, principal, customer_id)
+
+
+@router.patch("/customers/{customer_id}", response_model=UpdateResult)
+def update_customer(
+    customer_id: int, body: CustomerUpdate, session: SessionDep, principal: CanCustomersWrite
+) -> UpdateResult:
+    """Change a credit file; critical fields wait for a second person's approval."""
+    outcome = service.update_customer(session, principal, customer_id, body)
+    pending = service.pending_read(session, [outcome.pending])[0] if outcome.pending else None
+    return UpdateResult(
+        customer=service.read_customer(session, principal, customer_id),
+        applied=[FieldChange(field=f, old=o, new=n) for f, o, n in outcome.applied],
+        pending_change=pending,
+    )
+
+
+@router.get("/customers/{customer_id}/history", response_model=list[VersionRead])
+def customer_history(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[VersionRead]:
+    """Every change to the credit file, newest first."""
+    return service.history(session, principal, customer_id)
+
+
+@router.get("/customers/{customer_id}/pending-changes", response_model=list[PendingChangeRead])
+def customer_pending(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[PendingChangeRead]:
+    """Changes to this credit file that wait for approval."""
+    service.get_customer_or_raise(session, principal, customer_id)
+    return service.list_pending(session, principal, customer_id=customer_id)
+
+
+@router.get("/customers/{customer_id}/contacts", response_model=list[ContactRead])
+def list_contacts(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[ContactRead]:
+    """Contact people."""
+    service.get_customer_or_raise(session, principal, customer_id)
+    return [ContactRead.model_validate(c) for c in repo.contacts_of(session, customer_id)]
+
+
+@router.post("/customers/{customer_id}/contacts", response_model=ContactRead, status_code=201)
+def add_contact(
+    customer_id: int, body: ContactCreate, session: SessionDep, principal: CanCustomersWrite
+) -> ContactRead:
+    """Add a contact person."""
+    return ContactRead.model_validate(service.add_contact(session, principal, customer_id, body))
+
+
+@router.delete("/customers/{customer_id}/contacts/{contact_id}", status_code=204)
+def remove_contact(
+    customer_id: int,
+    contact_id: int,
+    session: SessionDep,
+    principal: CanCustomersWrite,
+    reason: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """Remove a contact person (the history keeps it)."""
+    service.remove_contact(session, principal, customer_id, contact_id, reason=reason)
+    return Response(status_code=204)
+
+
+@router.get("/customers/{customer_id}/statements", response_model=list[StatementRead])
+def list_statements(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[StatementRead]:
+    """Financial statements, newest period first."""
+    service.get_customer_or_raise(session, principal, customer_id)
+    return [StatementRead.model_validate(s) for s in repo.statements_of(session, customer_id)]
+
+
+@router.post("/statements", response_model=IntakeRowResult, status_code=201)
+def add_statement(
+    body: StatementCreate, session: SessionDep, principal: CanCustomersWrite, response: Response
+) -> IntakeRowResult:
+    """Add a period's statement, or correct it (the history keeps the old figures)."""
+    report = intake.ingest(
+        session, principal, "statements", [body.model_dump(mode="json", exclude_unset=True)]
+    )
+    return single_result(report, response)
+
+
+@router.post("/statements/batch", response_model=IntakeReport)
+def add_statements(
+    body: BatchIn, session: SessionDep, principal: CanCustomersWrite
+) -> IntakeReport:
+    """Up to 10,000 statements."""
+    return intake.ingest(
+        session, principal, "statements", body.records, skip_invalid=body.skip_invalid
+    )
+
+
+@router.get("/customers/{customer_id}/credit-reports", response_model=list[CreditReportRead])
+def list_reports(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[CreditReportRead]:
+    """Bureau reports, newest first."""
+    service.get_customer_or_raise(session, principal, customer_id)
+    return [CreditReportRead.model_validate(r) for r in repo.reports_of(session, customer_id)]
+
+
+@router.post("/credit-reports", response_model=IntakeRowResult, status_code=201)
+def add_report(
+    body: CreditReportCreate, session: SessionDep, principal: CanCustomersWrite, response: Response
+) -> IntakeRowResult:
+    """Store a bureau report."""
+    report = intake.ingest(
+        session, principal, "credit_reports", [body.model_dump(mode="json", exclude_unset=True)]
+    )
+    return single_result(report, response)
+
+
+@router.post("/credit-reports/batch", response_model=IntakeReport)
+def add_reports(body: BatchIn, session: SessionDep, principal: CanCustomersWrite) -> IntakeReport:
+    """Up to 10,000 bureau reports."""
+    return intake.ingest(
+        session, principal, "credit_reports", body.records, skip_invalid=body.skip_invalid
+    )
+
+
+@router.get("/customers/{customer_id}/documents", response_model=list[DocumentRead])
+def list_documents(
+    customer_id: int, session: SessionDep, principal: CanDocumentsRead
+) -> list[DocumentRead]:
+    """Attached documents."""
+    service.get_customer_or_raise(session, principal, customer_id)
+    return [DocumentRead.model_validate(d) for d in repo.documents_of(session, customer_id)]
+
+
+@router.post("/customers/{customer_id}/documents", response_model=DocumentRead, status_code=201)
+async def upload_document(
+    customer_id: int,
+    request: Request,
+    session: SessionDep,
+    principal: CanDocumentsWrite,
+    file: Annotated[UploadFile, File()],
+    category: Annotated[str | None, Form(max_length=64)] = None,
+    description: Annotated[str | None, Form(max_length=2000)] = None,
+) -> DocumentRead:
+    """Attach a file (PDF, image, spreadsheet, text; at most 20 MB)."""
+    content = await file.read(service.MAX_DOCUMENT_BYTES + 1)
+    doc = service.store_document(
+        session,
+        principal,
+        customer_id,
+        filename=file.filename or "file",
+        content=content,
+        data_dir=request.app.state.settings.data_dir,
+        category=category,
+        description=description,
+    )
+    return DocumentRead.model_validate(doc)
+
+
+@router.get("/customers/{customer_id}/documents/{document_id}/content", response_class=FileResponse)
+def download_document(
+    customer_id: int,
+    document_id: int,
+    request: Request,
+    session: SessionDep,
+    principal: CanDocumentsRead,
+) -> FileResponse:
+    """The stored file."""
+    doc = service.get_document_or_raise(session, principal, customer_id, document_id)
+    path = service.document_path(request.app.state.settings.data_dir, doc.sha256)
+    if not path.exists():
+        raise NotFound(
+            "the document's file is missing from storage", field="document_id", code="file_missing"
+        )
+    return FileResponse(path, media_type=doc.content_type, filename=doc.filename)
+
+
+@router.get("/customers/{customer_id}/events")
+def recent_events(
+    customer_id: int,
+    session: SessionDep,
+    principal: CanEventsRead,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[dict[str, Any]]:
+    """The customer's latest events of every kind, newest first."""
+    service.get_customer_or_raise(session, principal, customer_id)
+    return event_repo.recent_events(session, customer_id, limit)
+
+
+@router.get("/pending-changes", response_model=list[PendingChangeRead])
+def list_pending(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    status: Annotated[str, Query(pattern="^(pending|approved|rejected|withdrawn)$")] = "pending",
+) -> list[PendingChangeRead]:
+    """The approval queue."""
+    return service.list_pending(session, principal, status=status)
+
+
+@router.post("/pending-changes/{change_id}/approve", response_model=PendingChangeRead)
+def approve(
+    change_id: int, body: Decision, session: SessionDep, principal: CanChangesApprove
+) -> PendingChangeRead:
+    """Approve and apply a change (not your own)."""
+    change = service.approve_change(session, principal, change_id, body.comment)
+    return service.pending_read(session, [change])[0]
+
+
+@router.post("/pending-changes/{change_id}/reject", response_model=PendingChangeRead)
+def reject(
+    change_id: int, body: Decision, session: SessionDep, principal: CanCustomersRead
+) -> PendingChangeRead:
+    """Reject a change (approvers), or withdraw your own."""
+    change = service.reject_change(session, principal, change_id, body.comment)
+    return service.pending_read(session, [change])[0]
+
+
+@router.get("/duplicates", response_model=list[DuplicateCandidate])
+def duplicates(
+    session: SessionDep,
+    principal: CanCustomersMerge,
+    threshold: Annotated[float, Query(ge=50, le=100)] = 92.0,
+) -> list[DuplicateCandidate]:
+    """Customers that look like the same one: same tax id or near-identical names."""
+    return duplicate_candidates(session, principal, threshold)
+
+
+def duplicate_candidates(
+    session: Any, principal: Principal, threshold: float
+) -> list[DuplicateCandidate]:
+    """Duplicate pairs with both customers summarised."""
+    pairs = service.find_duplicates(session, threshold=threshold)
+    ids = sorted({p.first_id for p in pairs} | {p.second_id for p in pairs})
+    rows = repo.customers_with_profiles(session, ids)
+    owners = repo.owners_of(session, [c.owner_id for c, _ in rows.values() if c.owner_id])
+    out = []
+    for p in pairs:
+        a, b = rows[p.first_id], rows[p.second_id]
+        out.append(
+            DuplicateCandidate(
+                first=service.summary(a[0], a[1], owners.get(a[0].owner_id or 0)),
+                second=service.summary(b[0], b[1], owners.get(b[0].owner_id or 0)),
+                reason=p.reason,
+                similarity=round(p.similarity, 1),
+            )
+        )
+    return out
+
+
+@router.post("/customers/{customer_id}/merge", response_model=CustomerRead)
+def merge(
+    customer_id: int, body: MergeRequest, session: SessionDep, principal: CanCustomersMerge
+) -> CustomerRead:
+    """Merge another customer (a duplicate) into this one."""
+    service.merge_customers(
+        session,
+        principal,
+        survivor_id=customer_id,
+        duplicate_id=body.duplicate_id,
+        reason=body.reason,
+    )
+    return service.read_customer(session, principal, customer_id)

@@ -1,0 +1,448 @@
+"""SQL of the credit file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy.orm import Session, aliased
+
+from riskdesk.kit.pagination import PageParams
+from riskdesk.models import (
+    Contact,
+    CreditFileChange,
+    CreditFileVersion,
+    CreditProfile,
+    CreditReport,
+    Customer,
+    CustomerExternalRef,
+    CustomerGroup,
+    Document,
+    FinancialStatement,
+    PendingChange,
+    PendingChangeItem,
+    User,
+)
+from riskdesk.models.customers import customer_code as customer_code
+
+CHUNK = 5000
+
+
+def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    """Slices small enough for an IN list on every database."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+@dataclass(frozen=True)
+class CustomerFilter:
+    """What the customer list is narrowed to."""
+
+    q: str | None = None
+    kind: str | None = None
+    segment: str | None = None
+    region: str | None = None
+    status: str | None = None
+    risk_tier: str | None = None
+    blocked: bool | None = None
+    owner_ids: tuple[int, ...] | None = None  # None: everyone's customers
+    include_merged: bool = False
+
+
+def _visible(stmt: Select[Any], owner_ids: tuple[int, ...] | None) -> Select[Any]:
+    if owner_ids is None:
+        return stmt
+    return stmt.where(Customer.owner_id.in_(owner_ids))
+
+
+def get_customer(session: Session, customer_id: int) -> Customer | None:
+    """A customer by id."""
+    return session.get(Customer, customer_id)
+
+
+def get_profile(session: Session, customer_id: int) -> CreditProfile | None:
+    """A customer's credit profile."""
+    return session.get(CreditProfile, customer_id)
+
+
+def is_visible(session: Session, customer_id: int, owner_ids: tuple[int, ...] | None) -> bool:
+    """True when the customer exists and the caller may see it."""
+    stmt = _visible(select(Customer.id).where(Customer.id == customer_id), owner_ids)
+    return session.scalar(stmt) is not None
+
+
+def list_customers(
+    session: Session, flt: CustomerFilter, page: PageParams
+) -> tuple[list[tuple[Customer, CreditProfile, User | None]], int]:
+    """A page of customers with their profile and owner, and the total count."""
+    owner = aliased(User)
+    stmt = (
+        select(Customer, CreditProfile, owner)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(owner, owner.id == Customer.owner_id)
+    )
+    conditions: list[Any] = []
+    if not flt.include_merged:
+        conditions.append(Customer.status != "merged")
+    if flt.kind:
+        conditions.append(Customer.kind == flt.kind)
+    if flt.segment:
+        conditions.append(Customer.segment == flt.segment)
+    if flt.region:
+        conditions.append(Customer.region == flt.region)
+    if flt.status:
+        conditions.append(Customer.status == flt.status)
+    if flt.risk_tier:
+        conditions.append(CreditProfile.risk_tier == flt.risk_tier)
+    if flt.blocked is not None:
+        conditions.append(CreditProfile.blocked == flt.blocked)
+    if flt.q:
+        conditions.append(_search_condition(flt.q))
+    stmt = _visible(stmt.where(*conditions), flt.owner_ids)  # type: ignore[arg-type]
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = session.execute(stmt.order_by(Customer.id).offset(page.offset).limit(page.size))
+    found: list[Any] = list(rows.tuples())
+    return found, total
+
+
+def _search_condition(q: str) -> Any:
+    text = q.strip()
+    like = f"%{text.replace('%', '').replace('_', '')}%"
+    options: list[Any] = [
+        Customer.company_name.ilike(like),
+        Customer.person_name.ilike(like),
+        Customer.tax_id == text.upper(),
+        Customer.id.in_(
+            select(CustomerExternalRef.customer_id).where(CustomerExternalRef.external_id == text)
+        ),
+    ]
+    code = text.upper()
+    if code.startswith("C") and code[1:].isdigit():
+        options.append(Customer.id == int(code[1:]))
+    return or_(*options)
+
+
+def owners_of(session: Session, ids: Iterable[int]) -> dict[int, User]:
+    """Users by id."""
+    ids = list(set(ids))
+    if not ids:
+        return {}
+    return {u.id: u for u in session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+def get_group(session: Session, group_id: int) -> CustomerGroup | None:
+    """A group by id."""
+    return session.get(CustomerGroup, group_id)
+
+
+def groups_by_code(session: Session, codes: set[str]) -> dict[str, CustomerGroup]:
+    """Groups keyed by code."""
+    if not codes:
+        return {}
+    rows = session.scalars(select(CustomerGroup).where(CustomerGroup.code.in_(codes)))
+    return {g.code: g for g in rows}
+
+
+def refs_of(session: Session, customer_id: int) -> list[CustomerExternalRef]:
+    """A customer's ids in source systems."""
+    stmt = select(CustomerExternalRef).where(CustomerExternalRef.customer_id == customer_id)
+    return list(session.scalars(stmt.order_by(CustomerExternalRef.source)))
+
+
+def customer_ids_by_ref(
+    session: Session, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], int]:
+    """Customer ids keyed by (source, external_id)."""
+    result: dict[tuple[str, str], int] = {}
+    for part in chunks(sorted(pairs)):
+        stmt = select(
+            CustomerExternalRef.source,
+            CustomerExternalRef.external_id,
+            CustomerExternalRef.customer_id,
+        ).where(tuple_(CustomerExternalRef.source, CustomerExternalRef.external_id).in_(part))
+        for source, external_id, customer_id in session.execute(stmt).tuples():
+            result[(source, external_id)] = customer_id
+    return result
+
+
+def live_customer_ids(session: Session, ids: set[int]) -> dict[int, int]:
+    """For each existing id, the id of the live customer (a merged one points to its survivor)."""
+    result: dict[int, int] = {}
+    for part in chunks(sorted(ids)):
+        stmt = select(Customer.id, Customer.merged_into_id).where(Customer.id.in_(part))
+        for cid, merged_into in session.execute(stmt).tuples():
+            result[cid] = merged_into or cid
+    return result
+
+
+def customers_by_tax_id(session: Session, tax_ids: set[str]) -> dict[str, int]:
+    """Live customers' ids keyed by tax id."""
+    result: dict[str, int] = {}
+    for part in chunks(sorted(tax_ids)):
+        stmt = select(Customer.tax_id, Customer.id).where(
+            Customer.tax_id.in_(part), Customer.status != "merged"
+        )
+        for tax_id, cid in session.execute(stmt).tuples():
+            if tax_id is not None:
+                result.setdefault(tax_id, cid)
+    return result
+
+
+def customers_with_profiles(
+    session: Session, ids: Sequence[int]
+) -> dict[int, tuple[Customer, CreditProfile]]:
+    """Customers and profiles keyed by id."""
+    result: dict[int, tuple[Customer, CreditProfile]] = {}
+    for part in chunks(list(ids)):
+        stmt = (
+            select(Customer, CreditProfile)
+            .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+            .where(Customer.id.in_(part))
+        )
+        for customer, profile in session.execute(stmt).tuples():
+            result[customer.id] = (customer, profile)
+    return result
+
+
+def add(session: Session, *objs: Any) -> None:
+    """Stage rows and flush them so they get ids."""
+    session.add_all(objs)
+    session.flush()
+
+
+def add_version(
+    session: Session,
+    version: CreditFileVersion,
+    changes: Sequence[tuple[str, str | None, str | None]],
+) -> None:
+    """Store a history entry and its field changes."""
+    session.add(version)
+    session.flush()
+    session.add_all(
+        CreditFileChange(version_id=version.id, field=f, old_value=o, new_value=n)
+        for f, o, n in changes
+    )
+    session.flush()
+
+
+def history(
+    session: Session, customer_id: int, limit: int = 200
+) -> list[tuple[CreditFileVersion, list[CreditFileChange]]]:
+    """Newest versions first, each with its changes."""
+    versions = list(
+        session.scalars(
+            select(CreditFileVersion)
+            .where(CreditFileVersion.customer_id == customer_id)
+            .order_by(CreditFileVersion.version.desc())
+            .limit(limit)
+        )
+    )
+    changes: dict[int, list[CreditFileChange]] = {v.id: [] for v in versions}
+    if versions:
+        stmt = select(CreditFileChange).where(CreditFileChange.version_id.in_(list(changes)))
+        for change in session.scalars(stmt.order_by(CreditFileChange.id)):
+            changes[change.version_id].append(change)
+    return [(v, changes[v.id]) for v in versions]
+
+
+def get_pending(session: Session, change_id: int) -> PendingChange | None:
+    """A pending change by id."""
+    return session.get(PendingChange, change_id)
+
+
+def pending_items(
+    session: Session, change_ids: Sequence[int]
+) -> dict[int, list[PendingChangeItem]]:
+    """Items of pending changes keyed by change id."""
+    result: dict[int, list[PendingChangeItem]] = {cid: [] for cid in change_ids}
+    if change_ids:
+        stmt = (
+            select(PendingChangeItem)
+            .where(PendingChangeItem.pending_change_id.in_(list(change_ids)))
+            .order_by(PendingChangeItem.id)
+        )
+        for item in session.scalars(stmt):
+            result[item.pending_change_id].append(item)
+    return result
+
+
+def list_pending(
+    session: Session,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    limit: int = 500,
+) -> list[PendingChange]:
+    """Pending changes, oldest first."""
+    stmt = select(PendingChange).join(Customer, Customer.id == PendingChange.customer_id)
+    if status:
+        stmt = stmt.where(PendingChange.status == status)
+    if customer_id is not None:
+        stmt = stmt.where(PendingChange.customer_id == customer_id)
+    stmt = _visible(stmt, owner_ids)
+    return list(
+        session.scalars(stmt.order_by(PendingChange.requested_at, PendingChange.id).limit(limit))
+    )
+
+
+def count_pending(session: Session, customer_id: int) -> int:
+    """Number of changes of a customer awaiting approval."""
+    stmt = (
+        select(func.count())
+        .select_from(PendingChange)
+        .where(PendingChange.customer_id == customer_id, PendingChange.status == "pending")
+    )
+    return session.scalar(stmt) or 0
+
+
+def open_pending_values(
+    session: Session, customer_ids: Sequence[int]
+) -> set[tuple[int, str, str | None]]:
+    """(customer, field, proposed value) of every open pending change: resends stay single."""
+    result: set[tuple[int, str, str | None]] = set()
+    for part in chunks(list(customer_ids)):
+        stmt = (
+            select(PendingChange.customer_id, PendingChangeItem.field, PendingChangeItem.new_value)
+            .join(PendingChangeItem, PendingChangeItem.pending_change_id == PendingChange.id)
+            .where(PendingChange.status == "pending", PendingChange.customer_id.in_(part))
+        )
+        result.update(session.execute(stmt).tuples())
+    return result
+
+
+def contacts_of(session: Session, customer_id: int) -> list[Contact]:
+    """A customer's contacts, primary first."""
+    stmt = select(Contact).where(Contact.customer_id == customer_id)
+    return list(session.scalars(stmt.order_by(Contact.is_primary.desc(), Contact.id)))
+
+
+def get_contact(session: Session, contact_id: int) -> Contact | None:
+    """A contact by id."""
+    return session.get(Contact, contact_id)
+
+
+def statements_of(session: Session, customer_id: int) -> list[FinancialStatement]:
+    """A customer's statements, newest period first."""
+    stmt = select(FinancialStatement).where(FinancialStatement.customer_id == customer_id)
+    return list(session.scalars(stmt.order_by(FinancialStatement.period_end.desc())))
+
+
+def statements_by_key(
+    session: Session, keys: set[tuple[int, Any, str]]
+) -> dict[tuple[int, Any, str], FinancialStatement]:
+    """Statements keyed by (customer, period_end, period_type)."""
+    result: dict[tuple[int, Any, str], FinancialStatement] = {}
+    customer_ids = sorted({k[0] for k in keys})
+    for part in chunks(customer_ids):
+        stmt = select(FinancialStatement).where(FinancialStatement.customer_id.in_(part))
+        for row in session.scalars(stmt):
+            key = (row.customer_id, row.period_end, row.period_type)
+            if key in keys:
+                result[key] = row
+    return result
+
+
+def reports_of(session: Session, customer_id: int) -> list[CreditReport]:
+    """A customer's bureau reports, newest first."""
+    stmt = select(CreditReport).where(CreditReport.customer_id == customer_id)
+    return list(session.scalars(stmt.order_by(CreditReport.report_date.desc(), CreditReport.id)))
+
+
+def reports_by_key(
+    session: Session, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], CreditReport]:
+    """Bureau reports keyed by (source, external_id)."""
+    result: dict[tuple[str, str], CreditReport] = {}
+    for part in chunks(sorted(pairs)):
+        stmt = select(CreditReport).where(
+            tuple_(CreditReport.source, CreditReport.external_id).in_(part)
+        )
+        for row in session.scalars(stmt):
+            result[(row.source, row.external_id)] = row
+    return result
+
+
+def documents_of(session: Session, customer_id: int) -> list[Document]:
+    """A customer's documents, newest first."""
+    stmt = select(Document).where(Document.customer_id == customer_id)
+    return list(session.scalars(stmt.order_by(Document.uploaded_at.desc(), Document.id.desc())))
+
+
+def get_document(session: Session, document_id: int) -> Document | None:
+    """A document by id."""
+    return session.get(Document, document_id)
+
+
+def duplicate_name_pool(session: Session) -> list[tuple[int, str, str | None, str]]:
+    """(id, company name, tax id, kind) of every live company, for duplicate detection."""
+    stmt = (
+        select(Customer.id, Customer.company_name, Customer.tax_id, Customer.kind)
+        .where(
+            Customer.status != "merged",
+            Customer.kind == "company",
+            Customer.company_name.is_not(None),
+        )
+        .order_by(Customer.id)
+    )
+    return [(i, n or "", t, k) for i, n, t, k in session.execute(stmt).tuples()]
+
+
+def duplicate_tax_ids(session: Session) -> list[tuple[str, list[int]]]:
+    """Tax ids shared by more than one live customer, with their customer ids."""
+    shared = (
+        select(Customer.tax_id)
+        .where(Customer.tax_id.is_not(None), Customer.status != "merged")
+        .group_by(Customer.tax_id)
+        .having(func.count() > 1)
+    )
+    stmt = (
+        select(Customer.tax_id, Customer.id)
+        .where(Customer.tax_id.in_(shared), Customer.status != "merged")
+        .order_by(Customer.tax_id, Customer.id)
+    )
+    grouped: dict[str, list[int]] = {}
+    for tax_id, cid in session.execute(stmt).tuples():
+        grouped.setdefault(tax_id or "", []).append(cid)
+    return list(grouped.items())
+
+
+def reassign_customer(session: Session, tables: Sequence[Any], *, from_id: int, to_id: int) -> int:
+    """Point every row of ``tables`` from one customer to another; returns rows moved."""
+    moved = 0
+    for table in tables:
+        result = session.execute(
+            update(table)
+            .where(table.customer_id == from_id)
+            .values(customer_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
+        moved += int(getattr(result, "rowcount", 0) or 0)
+    return moved
+
+
+def conflicting_statement_keys(session: Session, *, from_id: int, to_id: int) -> list[int]:
+    """Statements of ``from_id`` whose period the survivor already has (kept on the duplicate)."""
+    a, b = aliased(FinancialStatement), aliased(FinancialStatement)
+    stmt = (
+        select(a.id)
+        .join(
+            b,
+            and_(
+                b.customer_id == to_id, b.period_end == a.period_end, b.period_type == a.period_type
+            ),
+        )
+        .where(a.customer_id == from_id)
+    )
+    return list(session.scalars(stmt))
+
+
+def owner_ids_of(session: Session, ids: set[int]) -> dict[int, int | None]:
+    """Owner id of each customer."""
+    result: dict[int, int | None] = {}
+    for part in chunks(sorted(ids)):
+        stmt = select(Customer.id, Customer.owner_id).where(Customer.id.in_(part))
+        result.update(session.execute(stmt).tuples())
+    return result

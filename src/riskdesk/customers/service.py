@@ -1,0 +1,984 @@
+"""The credit file: read, change (with dual review of critical fields), history, merge."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from rapidfuzz import fuzz, process
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import repository as repo
+from riskdesk.customers.repository import CustomerFilter
+from riskdesk.customers.schemas import (
+    ContactCreate,
+    CreditProfileRead,
+    CustomerRead,
+    CustomerSummary,
+    CustomerUpdate,
+    ExternalRefRead,
+    FieldChange,
+    GroupRef,
+    PendingChangeRead,
+    UserRef,
+    VersionRead,
+)
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.intake import Item
+from riskdesk.kit.pagination import Page, PageParams
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import (
+    Complaint,
+    Contact,
+    Contract,
+    CreditFileVersion,
+    CreditProfile,
+    CreditReport,
+    Customer,
+    CustomerExternalRef,
+    CustomerGroup,
+    Document,
+    Interaction,
+    Invoice,
+    Order,
+    Payment,
+    PendingChange,
+    PendingChangeItem,
+    Return,
+    SurveyResponse,
+    User,
+)
+from riskdesk.security import repository as users_repo
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal
+
+# A change to one of these waits for a second person's approval.
+CRITICAL_FIELDS = frozenset(
+    {
+        "name",
+        "tax_id",
+        "national_id",
+        "credit_limit",
+        "limit_currency",
+        "payment_terms_days",
+        "rating_override",
+        "blocked",
+        "blocked_reason",
+    }
+)
+# Fields of the credit profile: changing them needs credit_profile:write.
+PROFILE_FIELDS = frozenset(
+    {
+        "credit_limit",
+        "limit_currency",
+        "limit_valid_from",
+        "limit_valid_to",
+        "payment_terms_days",
+        "prepayment_required",
+        "rating_override",
+        "blocked",
+        "blocked_reason",
+        "last_review_date",
+        "next_review_date",
+    }
+)
+MASTER_FIELDS = (
+    "name",
+    "tax_id",
+    "national_id",
+    "phone",
+    "email",
+    "address",
+    "bank_account",
+    "segment",
+    "industry",
+    "region",
+    "status",
+    "owner",
+    "group_code",
+)
+EDITABLE_FIELDS = MASTER_FIELDS + tuple(sorted(PROFILE_FIELDS))
+CUSTOMER_TABLES_MOVED_ON_MERGE = (
+    CustomerExternalRef,
+    Contact,
+    Document,
+    CreditReport,
+    Order,
+    Invoice,
+    Payment,
+    Return,
+    Complaint,
+    SurveyResponse,
+    Interaction,
+    Contract,
+)
+
+
+def to_text(value: Any) -> str | None:
+    """How a value is kept in the history: plain text, None for empty."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return f"{value:.2f}"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if hasattr(value, "value"):  # enums
+        return str(value.value)
+    return str(value)
+
+
+def _parse_bool(text: str) -> bool:
+    return text == "true"
+
+
+def _parse_decimal(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(text) from exc
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "credit_limit": _parse_decimal,
+    "payment_terms_days": int,
+    "prepayment_required": _parse_bool,
+    "blocked": _parse_bool,
+    "limit_valid_from": dt.date.fromisoformat,
+    "limit_valid_to": dt.date.fromisoformat,
+    "last_review_date": dt.date.fromisoformat,
+    "next_review_date": dt.date.fromisoformat,
+}
+_PROFILE_DEFAULTS: dict[str, Any] = {
+    "credit_limit": Decimal("0"),
+    "limit_currency": "CNY",
+    "payment_terms_days": 0,
+    "prepayment_required": False,
+    "blocked": False,
+}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def visible_owner_ids(principal: Principal) -> tuple[int, ...] | None:
+    """Owner ids the caller is limited to, or None for all customers."""
+    return principal.visible_owner_ids if principal.own_customers_only else None
+
+
+def get_customer_or_raise(session: Session, principal: Principal, customer_id: int) -> Customer:
+    """A customer the caller may see, or NotFound (also when it exists but is not theirs)."""
+    customer = repo.get_customer(session, customer_id)
+    if customer is None or not repo.is_visible(session, customer_id, visible_owner_ids(principal)):
+        raise NotFound(f"no customer {customer_id}", field="customer_id")
+    return customer
+
+
+def _user_ref(user: User | None) -> UserRef | None:
+    return UserRef.model_validate(user) if user is not None else None
+
+
+def read_customer(session: Session, principal: Principal, customer_id: int) -> CustomerRead:
+    """The credit file header of one customer."""
+    customer = get_customer_or_raise(session, principal, customer_id)
+    profile = repo.get_profile(session, customer.id)
+    assert profile is not None  # every customer is created with a profile
+    owner = users_repo.get_user(session, customer.owner_id) if customer.owner_id else None
+    group = repo.get_group(session, customer.group_id) if customer.group_id else None
+    return CustomerRead(
+        id=customer.id,
+        code=customer.code,
+        kind=customer.kind,
+        name=customer.name,
+        tax_id=customer.tax_id,
+        national_id=customer.national_id,
+        phone=customer.phone,
+        email=customer.email,
+        address=customer.address,
+        bank_account=customer.bank_account,
+        segment=customer.segment,
+        industry=customer.industry,
+        region=customer.region,
+        status=customer.status,
+        owner=_user_ref(owner),
+        group=GroupRef.model_validate(group) if group else None,
+        merged_into=repo.customer_code(customer.merged_into_id)
+        if customer.merged_into_id
+        else None,
+        external_refs=[
+            ExternalRefRead.model_validate(r) for r in repo.refs_of(session, customer.id)
+        ],
+        profile=CreditProfileRead.model_validate(profile),
+        version=customer.version,
+        pending_changes=repo.count_pending(session, customer.id),
+        created_at=customer.created_at,
+        updated_at=customer.updated_at,
+    )
+
+
+def summary(customer: Customer, profile: CreditProfile, owner: User | None) -> CustomerSummary:
+    """A list row."""
+    return CustomerSummary(
+        id=customer.id,
+        code=customer.code,
+        kind=customer.kind,
+        name=customer.name,
+        tax_id=customer.tax_id,
+        segment=customer.segment,
+        industry=customer.industry,
+        region=customer.region,
+        status=customer.status,
+        owner=_user_ref(owner),
+        risk_tier=profile.risk_tier,
+        rating=profile.rating_override or profile.rating,
+        credit_limit=profile.credit_limit,
+        limit_currency=profile.limit_currency,
+        blocked=profile.blocked,
+    )
+
+
+def list_customers(
+    session: Session, principal: Principal, *, flt: CustomerFilter, page: PageParams
+) -> Page[CustomerSummary]:
+    """A page of the customers the caller may see."""
+    flt = CustomerFilter(**{**flt.__dict__, "owner_ids": visible_owner_ids(principal)})
+    rows, total = repo.list_customers(session, flt, page)
+    return Page[CustomerSummary](
+        items=[summary(c, p, o) for c, p, o in rows], total=total, page=page.page, size=page.size
+    )
+
+
+def history(session: Session, principal: Principal, customer_id: int) -> list[VersionRead]:
+    """Every change to the credit file, newest first."""
+    get_customer_or_raise(session, principal, customer_id)
+    entries = repo.history(session, customer_id)
+    users = repo.owners_of(
+        session, [u for v, _ in entries for u in (v.changed_by_id, v.approved_by_id) if u]
+    )
+    return [
+        VersionRead(
+            version=v.version,
+            action=v.action,
+            changed_at=v.changed_at,
+            changed_by=_user_ref(users.get(v.changed_by_id or 0)),
+            approved_by=_user_ref(users.get(v.approved_by_id or 0)),
+            reason=v.reason,
+            channel=v.channel,
+            changes=[FieldChange(field=c.field, old=c.old_value, new=c.new_value) for c in changes],
+        )
+        for v, changes in entries
+    ]
+
+
+# ---------------------------------------------------------------- values and versions
+
+
+def current_values(
+    session: Session, customer: Customer, profile: CreditProfile
+) -> dict[str, str | None]:
+    """Every editable field as text, as the history shows it."""
+    owner = users_repo.get_user(session, customer.owner_id) if customer.owner_id else None
+    group = repo.get_group(session, customer.group_id) if customer.group_id else None
+    values: dict[str, str | None] = {
+        "name": customer.name or None,
+        "owner": owner.username if owner else None,
+        "group_code": group.code if group else None,
+    }
+    for name in (
+        "tax_id",
+        "national_id",
+        "phone",
+        "email",
+        "address",
+        "bank_account",
+        "segment",
+        "industry",
+        "region",
+        "status",
+    ):
+        values[name] = to_text(getattr(customer, name))
+    for name in PROFILE_FIELDS:
+        values[name] = to_text(getattr(profile, name))
+    return values
+
+
+def _set_field(
+    session: Session, customer: Customer, profile: CreditProfile, field: str, text: str | None
+) -> None:
+    if field == "name":
+        if customer.kind == "company":
+            customer.company_name = text
+        else:
+            customer.person_name = text
+    elif field == "owner":
+        customer.owner_id = _owner_id(session, text)
+    elif field == "group_code":
+        group = repo.groups_by_code(session, {text}).get(text) if text else None
+        customer.group_id = group.id if group else None
+    elif field in PROFILE_FIELDS:
+        value = _PROFILE_DEFAULTS.get(field) if text is None else _PARSERS.get(field, str)(text)
+        setattr(profile, field, value)
+    else:
+        setattr(customer, field, text)
+
+
+def _owner_id(session: Session, username: str | None) -> int | None:
+    if username is None:
+        return None
+    user = users_repo.get_user_by_username(session, username)
+    if user is None:
+        raise ValidationFailed(f"no user {username!r}", field="owner", code="unknown_reference")
+    return user.id
+
+
+def record_version(
+    session: Session,
+    *,
+    customer: Customer,
+    actor_id: int | None,
+    action: str,
+    channel: str,
+    reason: str | None,
+    changes: Sequence[tuple[str, str | None, str | None]],
+    approved_by_id: int | None = None,
+) -> CreditFileVersion:
+    """Bump the customer's version and keep the entry."""
+    customer.version += 1
+    customer.updated_at = utcnow()
+    version = CreditFileVersion(
+        customer_id=customer.id,
+        version=customer.version,
+        changed_by_id=actor_id,
+        approved_by_id=approved_by_id,
+        action=action,
+        channel=channel,
+        reason=reason,
+    )
+    repo.add_version(session, version, changes)
+    return version
+
+
+# ---------------------------------------------------------------- changes
+
+
+@dataclass(frozen=True)
+class ChangeOutcome:
+    """What a change did."""
+
+    applied: list[tuple[str, str | None, str | None]]
+    pending: PendingChange | None
+
+
+def _check_write_permissions(principal: Principal, fields: Iterable[str]) -> None:
+    fields = set(fields)
+    if fields and not principal.can(Permission.CUSTOMERS_WRITE):
+        raise PermissionDenied("changing a credit file needs 'customers:write'")
+    profile_fields = fields & PROFILE_FIELDS
+    if profile_fields and not principal.can(Permission.CREDIT_PROFILE_WRITE):
+        field = sorted(profile_fields)[0]
+        raise PermissionDenied(f"changing {field} needs 'credit_profile:write'", field=field)
+
+
+def _resolve_group(session: Session, code: str | None, name: str | None) -> None:
+    if code is None:
+        return
+    if code not in repo.groups_by_code(session, {code}):
+        if not name:
+            raise ValidationFailed(
+                f"no customer group {code!r}; give group_name to create it",
+                field="group_code",
+                code="unknown_reference",
+            )
+        repo.add(session, CustomerGroup(code=code, name=name))
+
+
+def change_customer(
+    session: Session,
+    principal: Principal,
+    customer: Customer,
+    requested: dict[str, Any],
+    *,
+    reason: str | None,
+    channel: str,
+    expected_version: int | None = None,
+) -> ChangeOutcome:
+    """Apply non-critical changes now and queue critical ones for a second person."""
+    if customer.status == "merged":
+        raise Conflict(
+            f"{customer.code} was merged into another customer; change that one",
+            code="customer_merged",
+        )
+    if expected_version is not None and expected_version != customer.version:
+        raise Conflict(
+            f"the credit file is at version {customer.version}, not "
+            f"{expected_version}; reload and try again",
+            field="expected_version",
+            code="version_conflict",
+        )
+    profile = repo.get_profile(session, customer.id)
+    assert profile is not None
+    group_name = requested.pop("group_name", None)
+    current = current_values(session, customer, profile)
+    wanted = {k: to_text(v) for k, v in requested.items() if k in current}
+    diff = {k: v for k, v in wanted.items() if v != current[k]}
+    if not diff:
+        return ChangeOutcome(applied=[], pending=None)
+    _check_write_permissions(principal, diff)
+    _validate_change(session, customer, current, diff)
+    if "owner" in diff:
+        _owner_id(session, diff["owner"])
+    _resolve_group(session, diff.get("group_code"), group_name)
+
+    immediate = {k: v for k, v in diff.items() if k not in CRITICAL_FIELDS}
+    critical = {k: v for k, v in diff.items() if k in CRITICAL_FIELDS}
+    applied: list[tuple[str, str | None, str | None]] = []
+    for field, text in immediate.items():
+        _set_field(session, customer, profile, field, text)
+        applied.append((field, current[field], text))
+    if applied:
+        record_version(
+            session,
+            customer=customer,
+            actor_id=principal.user_id,
+            action="update",
+            channel=channel,
+            reason=reason,
+            changes=applied,
+        )
+    pending = None
+    if critical:
+        # A resend of a change that is already waiting must not queue it twice.
+        waiting = repo.open_pending_values(session, [customer.id])
+        critical = {k: v for k, v in critical.items() if (customer.id, k, v) not in waiting}
+    if critical:
+        pending = PendingChange(
+            customer_id=customer.id,
+            status="pending",
+            requested_by_id=principal.user_id,
+            reason=reason,
+            channel=channel,
+        )
+        repo.add(session, pending)
+        repo.add(
+            session,
+            *[
+                PendingChangeItem(
+                    pending_change_id=pending.id, field=k, old_value=current[k], new_value=v
+                )
+                for k, v in sorted(critical.items())
+            ],
+        )
+    session.flush()
+    return ChangeOutcome(applied=applied, pending=pending)
+
+
+def _validate_change(
+    session: Session,
+    customer: Customer,
+    current: dict[str, str | None],
+    diff: dict[str, str | None],
+) -> None:
+    after = {**current, **diff}
+    if after["blocked"] == "true" and not after["blocked_reason"]:
+        raise ValidationFailed(
+            "blocked_reason is required when blocking a customer",
+            field="blocked_reason",
+            code="required",
+        )
+    if "name" in diff and not diff["name"]:
+        raise ValidationFailed("name cannot be empty", field="name", code="required")
+    if customer.kind == "company" and diff.get("national_id"):
+        raise ValidationFailed("national_id is for individuals", field="national_id")
+    if customer.kind == "individual" and diff.get("tax_id"):
+        raise ValidationFailed("tax_id is for companies", field="tax_id")
+    frm, to = after["limit_valid_from"], after["limit_valid_to"]
+    if frm and to and to < frm:
+        raise ValidationFailed(
+            "limit_valid_to must not be before limit_valid_from", field="limit_valid_to"
+        )
+    tax_id = diff.get("tax_id")
+    if tax_id:
+        holder = repo.customers_by_tax_id(session, {tax_id}).get(tax_id)
+        if holder is not None and holder != customer.id:
+            raise Conflict(
+                f"tax id already belongs to {repo.customer_code(holder)}",
+                field="tax_id",
+                code="duplicate_tax_id",
+            )
+
+
+def update_customer(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    body: CustomerUpdate,
+    *,
+    channel: str = "api",
+) -> ChangeOutcome:
+    """Change a credit file from an API or UI request."""
+    customer = get_customer_or_raise(session, principal, customer_id)
+    requested = body.model_dump(exclude_unset=True, exclude={"reason", "expected_version"})
+    return change_customer(
+        session,
+        principal,
+        customer,
+        requested,
+        reason=body.reason,
+        channel=channel,
+        expected_version=body.expected_version,
+    )
+
+
+def pending_read(session: Session, changes: Sequence[PendingChange]) -> list[PendingChangeRead]:
+    """Pending changes with their fields, customers and people."""
+    items = repo.pending_items(session, [c.id for c in changes])
+    users = repo.owners_of(
+        session, [u for c in changes for u in (c.requested_by_id, c.decided_by_id) if u]
+    )
+    customers = repo.customers_with_profiles(session, sorted({c.customer_id for c in changes}))
+    result = []
+    for c in changes:
+        customer = customers[c.customer_id][0]
+        requested_by = _user_ref(users.get(c.requested_by_id))
+        assert requested_by is not None
+        result.append(
+            PendingChangeRead(
+                id=c.id,
+                customer_id=c.customer_id,
+                customer_code=customer.code,
+                customer_name=customer.name,
+                status=c.status,
+                requested_by=requested_by,
+                requested_at=c.requested_at,
+                reason=c.reason,
+                channel=c.channel,
+                decided_by=_user_ref(users.get(c.decided_by_id or 0)),
+                decided_at=c.decided_at,
+                decision_comment=c.decision_comment,
+                changes=[
+                    FieldChange(field=i.field, old=i.old_value, new=i.new_value)
+                    for i in items[c.id]
+                ],
+            )
+        )
+    return result
+
+
+def list_pending(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = "pending",
+    customer_id: int | None = None,
+) -> list[PendingChangeRead]:
+    """The approval queue (or a customer's pending changes)."""
+    changes = repo.list_pending(
+        session, status=status, customer_id=customer_id, owner_ids=visible_owner_ids(principal)
+    )
+    return pending_read(session, changes)
+
+
+def _get_pending_or_raise(session: Session, principal: Principal, change_id: int) -> PendingChange:
+    change = repo.get_pending(session, change_id)
+    if change is None:
+        raise NotFound(f"no pending change {change_id}", field="change_id")
+    get_customer_or_raise(session, principal, change.customer_id)
+    if change.status != "pending":
+        raise Conflict(f"change {change_id} is already {change.status}", code="already_decided")
+    return change
+
+
+def approve_change(
+    session: Session, principal: Principal, change_id: int, comment: str | None
+) -> PendingChange:
+    """Apply a pending change; the approver must hold changes:approve and not be its author."""
+    change = _get_pending_or_raise(session, principal, change_id)
+    if not principal.can(Permission.CHANGES_APPROVE):
+        raise PermissionDenied("approving changes needs 'changes:approve'")
+    if change.requested_by_id == principal.user_id:
+        raise PermissionDenied(
+            "nobody approves their own change; ask a colleague", code="four_eyes"
+        )
+    customer = get_customer_or_raise(session, principal, change.customer_id)
+    profile = repo.get_profile(session, customer.id)
+    assert profile is not None
+    current = current_values(session, customer, profile)
+    items = repo.pending_items(session, [change.id])[change.id]
+    for item in items:
+        if current[item.field] != item.old_value:
+            raise Conflict(
+                f"{item.field} changed since this was requested; reject it and request again",
+                field=item.field,
+                code="stale_change",
+            )
+    after = {**current, **{i.field: i.new_value for i in items}}
+    if after["blocked"] == "true" and not after["blocked_reason"]:
+        raise Conflict(
+            "blocking needs a reason; reject and request again with one",
+            field="blocked_reason",
+            code="stale_change",
+        )
+    for item in items:
+        _set_field(session, customer, profile, item.field, item.new_value)
+    record_version(
+        session,
+        customer=customer,
+        actor_id=change.requested_by_id,
+        approved_by_id=principal.user_id,
+        action="approved_change",
+        channel=change.channel,
+        reason=change.reason,
+        changes=[(i.field, i.old_value, i.new_value) for i in items],
+    )
+    _decide(change, principal, "approved", comment)
+    session.flush()
+    return change
+
+
+def reject_change(
+    session: Session, principal: Principal, change_id: int, comment: str | None
+) -> PendingChange:
+    """Reject a pending change (an approver), or withdraw it (its author)."""
+    change = _get_pending_or_raise(session, principal, change_id)
+    if change.requested_by_id == principal.user_id:
+        _decide(change, principal, "withdrawn", comment)
+    elif principal.can(Permission.CHANGES_APPROVE):
+        _decide(change, principal, "rejected", comment)
+    else:
+        raise PermissionDenied("rejecting changes needs 'changes:approve'")
+    session.flush()
+    return change
+
+
+def _decide(change: PendingChange, principal: Principal, status: str, comment: str | None) -> None:
+    change.status = status
+    change.decided_by_id = principal.user_id
+    change.decided_at = utcnow()
+    change.decision_comment = comment
+
+
+# ---------------------------------------------------------------- contacts, documents
+
+
+def add_contact(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    body: ContactCreate,
+    *,
+    channel: str = "api",
+) -> Contact:
+    """Add a contact person; the history records it."""
+    if not principal.can(Permission.CUSTOMERS_WRITE):
+        raise PermissionDenied("adding contacts needs 'customers:write'")
+    customer = get_customer_or_raise(session, principal, customer_id)
+    contact = Contact(
+        customer_id=customer.id,
+        name=body.name,
+        title=body.title,
+        phone=body.phone,
+        email=body.email,
+        is_primary=body.is_primary,
+    )
+    repo.add(session, contact)
+    record_version(
+        session,
+        customer=customer,
+        actor_id=principal.user_id,
+        action="contact_added",
+        channel=channel,
+        reason=body.reason,
+        changes=[
+            (f"contact.{f}", None, to_text(getattr(contact, f)))
+            for f in ("name", "title", "phone", "email", "is_primary")
+            if getattr(contact, f) is not None
+        ],
+    )
+    return contact
+
+
+def remove_contact(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    contact_id: int,
+    *,
+    reason: str | None,
+    channel: str = "api",
+) -> None:
+    """Remove a contact person; the history keeps what was removed."""
+    if not principal.can(Permission.CUSTOMERS_WRITE):
+        raise PermissionDenied("removing contacts needs 'customers:write'")
+    customer = get_customer_or_raise(session, principal, customer_id)
+    contact = repo.get_contact(session, contact_id)
+    if contact is None or contact.customer_id != customer.id:
+        raise NotFound(f"no contact {contact_id} on {customer.code}", field="contact_id")
+    record_version(
+        session,
+        customer=customer,
+        actor_id=principal.user_id,
+        action="contact_removed",
+        channel=channel,
+        reason=reason,
+        changes=[
+            (f"contact.{f}", to_text(getattr(contact, f)), None)
+            for f in ("name", "title", "phone", "email")
+            if getattr(contact, f) is not None
+        ],
+    )
+    session.delete(contact)
+    session.flush()
+
+
+ALLOWED_DOCUMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".csv": "text/csv",
+    ".txt": "text/plain",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+MAX_DOCUMENT_BYTES = 20 * 1024 * 1024
+
+
+def store_document(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    *,
+    filename: str,
+    content: bytes,
+    data_dir: Path,
+    category: str | None,
+    description: str | None,
+    channel: str = "api",
+) -> Document:
+    """Keep a file with the credit file: bytes on disk by hash, metadata in the database."""
+    if not principal.can(Permission.DOCUMENTS_WRITE):
+        raise PermissionDenied("attaching documents needs 'documents:write'")
+    customer = get_customer_or_raise(session, principal, customer_id)
+    safe_name = re.sub(r"[^\w.\- ()\u4e00-\u9fff]", "_", Path(filename).name)[:200] or "file"
+    suffix = Path(safe_name).suffix.lower()
+    if suffix not in ALLOWED_DOCUMENT_TYPES:
+        raise ValidationFailed(
+            f"file type {suffix or '(none)'} is not accepted; use "
+            f"{', '.join(sorted(ALLOWED_DOCUMENT_TYPES))}",
+            field="file",
+            code="unsupported_file_type",
+        )
+    if not content:
+        raise ValidationFailed("the file is empty", field="file", code="empty_file")
+    if len(content) > MAX_DOCUMENT_BYTES:
+        raise ValidationFailed(
+            "documents are limited to 20 MB", field="file", code="file_too_large"
+        )
+    digest = hashlib.sha256(content).hexdigest()
+    path = document_path(data_dir, digest)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_bytes(content)
+        tmp.replace(path)  # atomic: a crash never leaves half a file under the final name
+    doc = Document(
+        customer_id=customer.id,
+        filename=safe_name,
+        content_type=ALLOWED_DOCUMENT_TYPES[suffix],
+        size_bytes=len(content),
+        sha256=digest,
+        category=category,
+        description=description,
+        uploaded_by_id=principal.user_id,
+    )
+    repo.add(session, doc)
+    record_version(
+        session,
+        customer=customer,
+        actor_id=principal.user_id,
+        action="document_added",
+        channel=channel,
+        reason=description,
+        changes=[("document", None, f"{safe_name} ({digest[:12]})")],
+    )
+    return doc
+
+
+def document_path(data_dir: Path, digest: str) -> Path:
+    """Where a document's bytes live."""
+    return data_dir / "documents" / digest[:2] / digest
+
+
+def get_document_or_raise(
+    session: Session, principal: Principal, customer_id: int, document_id: int
+) -> Document:
+    """A document of a customer the caller may see."""
+    customer = get_customer_or_raise(session, principal, customer_id)
+    doc = repo.get_document(session, document_id)
+    if doc is None or doc.customer_id != customer.id:
+        raise NotFound(f"no document {document_id} on {customer.code}", field="document_id")
+    return doc
+
+
+# ---------------------------------------------------------------- duplicates and merge
+
+_SUFFIXES = re.compile(
+    r"(股份有限公司|有限责任公司|有限公司|集团|公司|co\.?,?\s*ltd\.?|corporation|corp\.?|"
+    r"limited|ltd\.?|inc\.?|llc|gmbh|plc)\s*$",
+    re.IGNORECASE,
+)
+
+
+def normalise_name(name: str) -> str:
+    """A company name without legal-form suffixes, punctuation, spaces or case."""
+    text = name.strip().lower()
+    for _ in range(2):
+        text = _SUFFIXES.sub("", text).strip(" ,.()（）")
+    return re.sub(r"[\s\W_]+", "", text)
+
+
+@dataclass(frozen=True)
+class DuplicatePair:
+    """Two customers that look like one."""
+
+    first_id: int
+    second_id: int
+    reason: str
+    similarity: float
+
+
+def find_duplicates(
+    session: Session, *, threshold: float = 92.0, limit: int = 200
+) -> list[DuplicatePair]:
+    """Pairs with the same tax id, or near-identical names (blocked by first character)."""
+    pairs: dict[tuple[int, int], DuplicatePair] = {}
+    for _tax_id, ids in repo.duplicate_tax_ids(session):
+        for other in ids[1:]:
+            pairs[(ids[0], other)] = DuplicatePair(ids[0], other, "same_tax_id", 100.0)
+    pool = repo.duplicate_name_pool(session)
+    blocks: dict[str, list[tuple[int, str]]] = {}
+    for cid, name, _tax, _kind in pool:
+        norm = normalise_name(name)
+        if norm:
+            blocks.setdefault(norm[0], []).append((cid, norm))
+    for members in blocks.values():
+        if len(members) < 2:
+            continue
+        names = [n for _, n in members]
+        scores = process.cdist(names, names, scorer=fuzz.ratio, score_cutoff=threshold, workers=1)
+        rows, cols = scores.nonzero()
+        for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
+            if i < j:
+                key = (members[i][0], members[j][0])
+                pairs.setdefault(
+                    key, DuplicatePair(key[0], key[1], "similar_name", float(scores[i, j]))
+                )
+    ordered = sorted(pairs.values(), key=lambda p: (-p.similarity, p.first_id, p.second_id))
+    return ordered[:limit]
+
+
+def merge_customers(
+    session: Session, principal: Principal, *, survivor_id: int, duplicate_id: int, reason: str
+) -> Customer:
+    """Fold a duplicate into the survivor: its ids, contacts, documents and events move over."""
+    if not principal.can(Permission.CUSTOMERS_MERGE):
+        raise PermissionDenied("merging customers needs 'customers:merge'")
+    if survivor_id == duplicate_id:
+        raise ValidationFailed("a customer cannot be merged into itself", field="duplicate_id")
+    survivor = get_customer_or_raise(session, principal, survivor_id)
+    duplicate = get_customer_or_raise(session, principal, duplicate_id)
+    for c in (survivor, duplicate):
+        if c.status == "merged":
+            raise Conflict(f"{c.code} is already merged", code="customer_merged")
+    if survivor.kind != duplicate.kind:
+        raise ValidationFailed("a company and an individual cannot be merged", field="duplicate_id")
+    kept_statements = set(
+        repo.conflicting_statement_keys(session, from_id=duplicate.id, to_id=survivor.id)
+    )
+    moved = repo.reassign_customer(
+        session, CUSTOMER_TABLES_MOVED_ON_MERGE, from_id=duplicate.id, to_id=survivor.id
+    )
+    for statement in repo.statements_of(session, duplicate.id):
+        if statement.id not in kept_statements:
+            statement.customer_id = survivor.id
+    for change in repo.list_pending(
+        session, status="pending", customer_id=duplicate.id, owner_ids=None
+    ):
+        _decide(change, principal, "withdrawn", f"customer merged into {survivor.code}")
+    old_status = duplicate.status
+    duplicate.status = "merged"
+    duplicate.merged_into_id = survivor.id
+    record_version(
+        session,
+        customer=duplicate,
+        actor_id=principal.user_id,
+        action="merged_into",
+        channel="api",
+        reason=reason,
+        changes=[("status", old_status, "merged"), ("merged_into", None, survivor.code)],
+    )
+    record_version(
+        session,
+        customer=survivor,
+        actor_id=principal.user_id,
+        action="merged",
+        channel="api",
+        reason=reason,
+        changes=[("merged_from", None, duplicate.code), ("records_moved", None, str(moved))],
+    )
+    session.expire_all()
+    return survivor
+
+
+# ---------------------------------------------------------------- references from other records
+
+
+def resolve_customer_refs(session: Session, principal: Principal, items: Sequence[Item]) -> None:
+    """Set each item's customer from customer_code or (customer_source, customer_external_id)."""
+    codes: dict[int, list[Item]] = {}
+    pairs: dict[tuple[str, str], list[Item]] = {}
+    for item in items:
+        rec = item.record
+        code = getattr(rec, "customer_code", None)
+        ext = getattr(rec, "customer_external_id", None)
+        if code:
+            codes.setdefault(int(code[1:]), []).append(item)
+        elif ext:
+            source = getattr(rec, "customer_source", None) or rec.source
+            pairs.setdefault((source, ext), []).append(item)
+    live = repo.live_customer_ids(session, set(codes))
+    by_ref = repo.customer_ids_by_ref(session, set(pairs))
+    owner_ids = visible_owner_ids(principal)
+    found = set(live.values()) | set(by_ref.values())
+    owners = repo.owner_ids_of(session, found) if owner_ids is not None else {}
+
+    def visible(cid: int) -> bool:
+        return owner_ids is None or owners.get(cid) in owner_ids
+
+    for cid, waiting in codes.items():
+        target = live.get(cid)
+        for item in waiting:
+            if target is None or not visible(target):
+                item.fail(
+                    "customer_code", f"no customer {repo.customer_code(cid)}", "unknown_reference"
+                )
+            else:
+                item.customer_id = target
+    for (source, ext), waiting in pairs.items():
+        target = by_ref.get((source, ext))
+        for item in waiting:
+            if target is None or not visible(target):
+                item.fail(
+                    "customer_external_id",
+                    f"no customer {ext!r} from source {source!r}",
+                    "unknown_reference",
+                )
+            else:
+                item.customer_id = target

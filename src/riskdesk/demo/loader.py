@@ -1,0 +1,142 @@
+"""Load the generated demo population through the normal intake, so it obeys every rule."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import repository as customer_repo
+from riskdesk.demo.generator import DemoData, generate
+from riskdesk.kit.intake import Item
+from riskdesk.models import Customer, DemoBehaviour
+from riskdesk.pipeline.intake import ingest_items
+from riskdesk.security import repository as users_repo
+from riskdesk.security import service as security_service
+from riskdesk.security.permissions import Role
+
+DEMO_PASSWORD = "Riskdesk-Demo-2026"  # noqa: S105  (published demo login)
+DEMO_USERS: tuple[tuple[str, str, Role, str | None], ...] = (
+    ("manager", "信用经理 Li Wei", Role.CREDIT_MANAGER, None),
+    ("manager2", "信用经理 Zhou Min", Role.CREDIT_MANAGER, None),
+    ("analyst", "风控专员 Chen Jing", Role.RISK_ANALYST, None),
+    ("sales", "销售 Wang Fang", Role.SALES, "east"),
+    ("sales2", "销售 Zhao Lei", Role.SALES, "north"),
+    ("sales3", "销售 Sun Yu", Role.SALES, "south"),
+    ("service", "客服 Liu Yang", Role.CUSTOMER_SERVICE, "east"),
+    ("auditor", "审计 Huang Qing", Role.AUDITOR, None),
+    ("admin", "管理员 Admin", Role.ADMIN, None),
+)
+DEMO_OWNERS = {"East": ["sales"], "North": ["sales2"], "South": ["sales3"]}
+LOAD_ORDER = (
+    "customers",
+    "statements",
+    "credit_reports",
+    "orders",
+    "invoices",
+    "payments",
+    "returns",
+    "complaints",
+    "surveys",
+    "interactions",
+    "contracts",
+)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    """What was loaded."""
+
+    counts: dict[str, int]
+    behaviours: dict[str, int]
+
+
+def ensure_demo_users(session: Session) -> None:
+    """Create the demo users that do not exist yet."""
+    for username, name, role, team in DEMO_USERS:
+        if users_repo.get_user_by_username(session, username) is None:
+            security_service.create_user(
+                session,
+                username=username,
+                display_name=name,
+                role=role,
+                password=DEMO_PASSWORD,
+                team=team,
+            )
+
+
+def is_empty(session: Session) -> bool:
+    """True when no customer exists yet."""
+    return (session.scalar(select(func.count()).select_from(Customer)) or 0) == 0
+
+
+def _records(data: DemoData, kind: str) -> list[dict[str, Any]]:
+    if kind == "customers":
+        groups = {g["code"]: g["name"] for g in data.groups}
+        return [
+            {**c, "group_name": groups.get(c["group_code"]) if c.get("group_code") else None}
+            for c in data.customers
+        ]
+    if kind == "statements":
+        return [{**s, "customer_source": "demo"} for s in data.statements]
+    if kind == "credit_reports":
+        return [{**r, "customer_source": "demo"} for r in data.credit_reports]
+    return list(getattr(data, kind))
+
+
+def load_demo(
+    session: Session,
+    *,
+    customers: int,
+    months: int,
+    seed: int,
+    end_date: dt.date | None = None,
+    on_kind: Callable[[str, int], None] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> DemoSummary:
+    """Generate and load a demo population in the caller's transaction."""
+    ensure_demo_users(session)
+    manager = users_repo.get_user_by_username(session, "manager")
+    assert manager is not None
+    principal = security_service.system_principal(session, manager)
+    data = generate(
+        customers=customers,
+        months=months,
+        seed=seed,
+        end_date=end_date or dt.date.today(),
+        owners=DEMO_OWNERS,
+    )
+    counts: dict[str, int] = {}
+    for kind in LOAD_ORDER:
+        records = _records(data, kind)
+        if on_kind:
+            on_kind(kind, len(records))
+        items = [Item(row=n, raw=r) for n, r in enumerate(records, start=1)]
+        report = ingest_items(
+            session, principal, kind, items, skip_invalid=False, channel="demo", progress=progress
+        )
+        counts[kind] = report.created
+    refs = customer_repo.customer_ids_by_ref(
+        session,
+        {("demo", b["customer_external_id"]) for b in data.behaviours if b["customer_external_id"]},
+    )
+    session.add_all(
+        DemoBehaviour(
+            customer_id=refs.get(("demo", b["customer_external_id"]))
+            if b["customer_external_id"]
+            else None,
+            behaviour=b["behaviour"],
+            onset_date=b["onset_date"],
+            detail=b["detail"],
+        )
+        for b in data.behaviours
+    )
+    session.flush()
+    tally: dict[str, int] = {}
+    for b in data.behaviours:
+        tally[b["behaviour"]] = tally.get(b["behaviour"], 0) + 1
+    return DemoSummary(counts=counts, behaviours=tally)

@@ -1,0 +1,364 @@
+"""Intake handlers for the event kinds: resolve references, catch resends, write in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import service as customer_service
+from riskdesk.events import repository as repo
+from riskdesk.events.schemas import (
+    ComplaintIn,
+    ContractIn,
+    EventIn,
+    InteractionIn,
+    InvoiceIn,
+    OrderIn,
+    PaymentIn,
+    ReturnIn,
+    SurveyIn,
+)
+from riskdesk.kit.intake import Item, WriteContext, default_group_rows
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import (
+    Complaint,
+    Contract,
+    Interaction,
+    Invoice,
+    Order,
+    Payment,
+    Return,
+    SurveyResponse,
+)
+
+WRITE_CHUNK = 2000
+REF_FIELDS = {"customer_code", "customer_external_id", "customer_source"}
+CUSTOMER_FIELDS = ("customer_code", "customer_external_id", "customer_source")
+
+
+class EventHandler:
+    """Resolve customers and keys, write rows in bulk; kinds add their own references."""
+
+    kind: ClassVar[str]
+    schema: ClassVar[type[BaseModel]]
+    model: ClassVar[Any]
+    drop_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @property
+    def file_fields(self) -> tuple[str, ...]:
+        """Fields a file may map."""
+        return tuple(self.schema.model_fields)
+
+    def key(self, record: EventIn) -> tuple[str, str]:
+        """(source, external_id)."""
+        return (record.source, record.external_id)
+
+    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+        """One row, one event."""
+        return default_group_rows(rows, first_row)
+
+    def resolve(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Customers, keys already stored, then the kind's own references."""
+        customer_service.resolve_customer_refs(session, ctx.principal, items)
+        stored = repo.existing_keys(
+            session, self.model, {self.key(i.record) for i in items if i.ok}
+        )
+        for item in items:
+            if not item.ok:
+                continue
+            found = stored.get(self.key(item.record))
+            if found is None:
+                continue
+            event_id, digest = found
+            if digest == item.content_hash:
+                item.status = "duplicate"
+                item.existing_id = item.result_id = event_id
+            else:
+                item.fail(
+                    "external_id",
+                    "this key was already used for a record with other "
+                    "content; events are append-only",
+                    "idempotency_conflict",
+                )
+        self.resolve_refs(session, [i for i in items if i.ok and i.status == "new"])
+
+    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+        """Kind-specific references and rules (none by default)."""
+
+    def row_for(self, item: Item, ctx: WriteContext, received: Any) -> dict[str, Any]:
+        """The table row of one record."""
+        data: dict[str, Any] = item.record.model_dump(exclude=REF_FIELDS | self.drop_fields)
+        data.update(
+            customer_id=item.customer_id,
+            content_hash=item.content_hash,
+            received_at=received,
+            import_job_id=ctx.import_job_id,
+            **item.refs,
+        )
+        return data
+
+    def write(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Insert new events in chunks, reporting progress."""
+        received = utcnow()
+        new = [i for i in items if i.ok and i.status == "new"]
+        for start in range(0, len(new), WRITE_CHUNK):
+            part = new[start : start + WRITE_CHUNK]
+            ids = repo.insert_rows(
+                session, self.model, [self.row_for(i, ctx, received) for i in part]
+            )
+            for item, new_id in zip(part, ids, strict=True):
+                item.result_id = new_id
+                item.status = "created"
+            self.after_insert(session, part)
+            if ctx.progress:
+                ctx.progress(len(part))
+
+    def after_insert(self, session: Session, items: Sequence[Item]) -> None:
+        """Child rows (order lines)."""
+
+
+def _ref_key(record: Any, source_field: str, id_field: str) -> tuple[str, str]:
+    return (getattr(record, source_field, None) or record.source, getattr(record, id_field))
+
+
+class OrderHandler(EventHandler):
+    """Orders with their lines; file rows with the same external_id are one order."""
+
+    kind = "orders"
+    schema = OrderIn
+    model = Order
+    drop_fields = frozenset({"lines"})
+    line_fields = ("category", "product", "quantity", "line_amount")
+
+    @property
+    def file_fields(self) -> tuple[str, ...]:
+        """Order fields plus one line per row."""
+        return tuple(f for f in OrderIn.model_fields if f != "lines") + self.line_fields
+
+    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+        """Rows sharing (source, external_id) are the lines of one order."""
+        items: dict[tuple[Any, Any], Item] = {}
+        ordered: list[Item] = []
+        for offset, row in enumerate(rows):
+            line = {
+                "category": row.get("category"),
+                "product": row.get("product"),
+                "quantity": row.get("quantity") or "1",
+                "amount": row.get("line_amount") or row.get("amount"),
+            }
+            head = {k: v for k, v in row.items() if k not in self.line_fields}
+            key = (head.get("source"), head.get("external_id"))
+            item = items.get(key) if key[1] else None
+            if item is None:
+                item = Item(row=first_row + offset, raw={**head, "lines": [line]})
+                ordered.append(item)
+                if key[1]:
+                    items[key] = item
+            else:
+                item.raw["lines"].append(line)
+                if not row.get("line_amount"):
+                    item.fail(
+                        "line_amount",
+                        "orders with several lines need line_amount on each row",
+                        "required",
+                    )
+        return ordered
+
+    def after_insert(self, session: Session, items: Sequence[Item]) -> None:
+        """Store the lines of the new orders."""
+        repo.insert_lines(
+            session,
+            [
+                {
+                    "order_id": item.result_id,
+                    "line_no": n,
+                    "category": line.category,
+                    "product": line.product,
+                    "quantity": line.quantity,
+                    "amount": line.amount,
+                }
+                for item in items
+                for n, line in enumerate(item.record.lines, start=1)
+            ],
+        )
+
+
+class InvoiceHandler(EventHandler):
+    """Invoices, optionally against an order of the same customer."""
+
+    kind = "invoices"
+    schema = InvoiceIn
+    model = Invoice
+    drop_fields = frozenset({"order_external_id"})
+
+    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+        """The order, if named, must exist and be the customer's."""
+        wanted = {
+            _ref_key(i.record, "source", "order_external_id")
+            for i in items
+            if i.record.order_external_id
+        }
+        orders = repo.orders_by_key(session, wanted)
+        for item in items:
+            if not item.record.order_external_id:
+                item.refs["order_id"] = None
+                continue
+            found = orders.get(_ref_key(item.record, "source", "order_external_id"))
+            if found is None:
+                item.fail(
+                    "order_external_id", "no such order from this source", "unknown_reference"
+                )
+            elif found[0].customer_id != item.customer_id:
+                item.fail(
+                    "order_external_id",
+                    "the order belongs to another customer",
+                    "customer_mismatch",
+                )
+            else:
+                item.refs["order_id"] = found[0].id
+
+
+class PaymentHandler(EventHandler):
+    """Payments: the invoice must exist, match the currency and have enough open."""
+
+    kind = "payments"
+    schema = PaymentIn
+    model = Payment
+    drop_fields = frozenset({"invoice_external_id"})
+
+    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+        """Check each payment against its invoice's open amount, in batch order."""
+        keys = {_ref_key(i.record, "source", "invoice_external_id") for i in items}
+        invoices = repo.invoices_by_key(session, keys)
+        paid_in_batch: dict[int, Decimal] = {}
+        for item in items:
+            rec = item.record
+            found = invoices.get(_ref_key(rec, "source", "invoice_external_id"))
+            if found is None:
+                item.fail(
+                    "invoice_external_id", "no such invoice from this source", "unknown_reference"
+                )
+                continue
+            invoice, paid = found
+            if item.customer_id is not None and item.customer_id != invoice.customer_id:
+                item.fail(
+                    "customer_code" if rec.customer_code else "customer_external_id",
+                    "the invoice belongs to another customer",
+                    "customer_mismatch",
+                )
+                continue
+            if rec.currency != invoice.currency:
+                item.fail("currency", f"the invoice is in {invoice.currency}", "currency_mismatch")
+                continue
+            already = paid + paid_in_batch.get(invoice.id, Decimal(0))
+            open_amount = invoice.amount - already
+            if rec.amount > open_amount and not rec.overpayment:
+                item.fail(
+                    "amount",
+                    f"exceeds the invoice's open amount {open_amount:.2f}; "
+                    "set overpayment to accept it",
+                    "exceeds_open_amount",
+                )
+                continue
+            paid_in_batch[invoice.id] = paid_in_batch.get(invoice.id, Decimal(0)) + rec.amount
+            item.customer_id = invoice.customer_id
+            item.refs["invoice_id"] = invoice.id
+
+
+class ReturnHandler(EventHandler):
+    """Returns: the order must exist and not be returned beyond its amount."""
+
+    kind = "returns"
+    schema = ReturnIn
+    model = Return
+    drop_fields = frozenset({"order_external_id"})
+
+    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+        """Check each return against its order, in batch order."""
+        keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
+        orders = repo.orders_by_key(session, keys)
+        returned_in_batch: dict[int, Decimal] = {}
+        for item in items:
+            rec = item.record
+            found = orders.get(_ref_key(rec, "source", "order_external_id"))
+            if found is None:
+                item.fail(
+                    "order_external_id", "no such order from this source", "unknown_reference"
+                )
+                continue
+            order, returned = found
+            if item.customer_id is not None and item.customer_id != order.customer_id:
+                item.fail(
+                    "customer_code" if rec.customer_code else "customer_external_id",
+                    "the order belongs to another customer",
+                    "customer_mismatch",
+                )
+                continue
+            if rec.currency != order.currency:
+                item.fail("currency", f"the order is in {order.currency}", "currency_mismatch")
+                continue
+            if rec.returned_on < order.ordered_at.date():
+                item.fail("returned_on", "a return cannot precede its order", "before_order")
+                continue
+            already = returned + returned_in_batch.get(order.id, Decimal(0))
+            if rec.amount > order.amount - already:
+                item.fail(
+                    "amount",
+                    f"exceeds what is left to return on the order ({order.amount - already:.2f})",
+                    "exceeds_order_amount",
+                )
+                continue
+            returned_in_batch[order.id] = returned_in_batch.get(order.id, Decimal(0)) + rec.amount
+            item.customer_id = order.customer_id
+            item.refs["order_id"] = order.id
+
+
+class ComplaintHandler(EventHandler):
+    """Complaints."""
+
+    kind = "complaints"
+    schema = ComplaintIn
+    model = Complaint
+
+
+class SurveyHandler(EventHandler):
+    """Survey responses."""
+
+    kind = "surveys"
+    schema = SurveyIn
+    model = SurveyResponse
+
+
+class InteractionHandler(EventHandler):
+    """Interactions."""
+
+    kind = "interactions"
+    schema = InteractionIn
+    model = Interaction
+
+
+class ContractHandler(EventHandler):
+    """Contracts."""
+
+    kind = "contracts"
+    schema = ContractIn
+    model = Contract
+
+
+EVENT_HANDLERS: dict[str, EventHandler] = {
+    h.kind: h
+    for h in (
+        OrderHandler(),
+        InvoiceHandler(),
+        PaymentHandler(),
+        ReturnHandler(),
+        ComplaintHandler(),
+        SurveyHandler(),
+        InteractionHandler(),
+        ContractHandler(),
+    )
+}

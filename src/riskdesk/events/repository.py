@@ -1,0 +1,199 @@
+"""SQL of the event record."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from riskdesk.customers.repository import chunks
+from riskdesk.models import (
+    Complaint,
+    Contract,
+    Interaction,
+    Invoice,
+    Order,
+    OrderLine,
+    Payment,
+    Return,
+    SurveyResponse,
+)
+
+EventModel = (
+    type[Order]
+    | type[Invoice]
+    | type[Payment]
+    | type[Return]
+    | type[Complaint]
+    | type[SurveyResponse]
+    | type[Interaction]
+    | type[Contract]
+)
+
+
+def existing_keys(
+    session: Session, model: Any, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str]]:
+    """(id, content hash) of stored events keyed by (source, external_id)."""
+    result: dict[tuple[str, str], tuple[int, str]] = {}
+    for part in chunks(sorted(keys)):
+        stmt = select(model.source, model.external_id, model.id, model.content_hash).where(
+            tuple_(model.source, model.external_id).in_(part)
+        )
+        for source, external_id, event_id, digest in session.execute(stmt).tuples():
+            result[(source, external_id)] = (event_id, digest)
+    return result
+
+
+def invoices_by_key(
+    session: Session, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Invoice, Decimal]]:
+    """Invoices and the amount paid on each so far, keyed by (source, external_id)."""
+    result: dict[tuple[str, str], tuple[Invoice, Decimal]] = {}
+    for part in chunks(sorted(keys)):
+        paid = (
+            select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+            .group_by(Payment.invoice_id)
+            .subquery()
+        )
+        stmt = (
+            select(Invoice, func.coalesce(paid.c.paid, 0))
+            .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+            .where(tuple_(Invoice.source, Invoice.external_id).in_(part))
+        )
+        for invoice, paid_amount in session.execute(stmt).tuples():
+            result[(invoice.source, invoice.external_id)] = (invoice, Decimal(paid_amount))
+    return result
+
+
+def orders_by_key(
+    session: Session, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Order, Decimal]]:
+    """Orders and the amount returned on each so far, keyed by (source, external_id)."""
+    result: dict[tuple[str, str], tuple[Order, Decimal]] = {}
+    for part in chunks(sorted(keys)):
+        returned = (
+            select(Return.order_id, func.sum(Return.amount).label("returned"))
+            .group_by(Return.order_id)
+            .subquery()
+        )
+        stmt = (
+            select(Order, func.coalesce(returned.c.returned, 0))
+            .outerjoin(returned, returned.c.order_id == Order.id)
+            .where(tuple_(Order.source, Order.external_id).in_(part))
+        )
+        for order, returned_amount in session.execute(stmt).tuples():
+            result[(order.source, order.external_id)] = (order, Decimal(returned_amount))
+    return result
+
+
+def insert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Bulk insert, returning the new ids in the order of ``rows``."""
+    if not rows:
+        return []
+    stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return [row_id for (row_id,) in session.execute(stmt, list(rows)).tuples()]
+
+
+def insert_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert order lines."""
+    if rows:
+        session.execute(insert(OrderLine), list(rows))
+
+
+def recent_events(session: Session, customer_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """The customer's latest events of every kind, newest first."""
+    result: list[dict[str, Any]] = []
+    specs: list[tuple[str, Any, Any, Any, Any, Any]] = [
+        ("order", Order, Order.ordered_at, Order.amount, Order.currency, Order.payment_method),
+        (
+            "invoice",
+            Invoice,
+            Invoice.issue_date,
+            Invoice.amount,
+            Invoice.currency,
+            Invoice.due_date,
+        ),
+        ("payment", Payment, Payment.paid_on, Payment.amount, Payment.currency, Payment.method),
+        ("return", Return, Return.returned_on, Return.amount, Return.currency, Return.reason),
+        ("complaint", Complaint, Complaint.opened_at, None, None, Complaint.category),
+        ("survey", SurveyResponse, SurveyResponse.responded_at, None, None, SurveyResponse.score),
+        ("interaction", Interaction, Interaction.occurred_at, None, None, Interaction.kind),
+        (
+            "contract",
+            Contract,
+            Contract.signed_on,
+            Contract.value,
+            Contract.currency,
+            Contract.fulfilment_status,
+        ),
+    ]
+    for kind, model, when, amount, currency, detail in specs:
+        cols = [
+            model.id,
+            model.source,
+            model.external_id,
+            when,
+            amount if amount is not None else None,
+            currency,
+            detail,
+        ]
+        stmt = (
+            select(*[c for c in cols if c is not None])
+            .where(model.customer_id == customer_id)
+            .order_by(when.desc())
+            .limit(limit)
+        )
+        for row in session.execute(stmt).tuples():
+            values = list(row)
+            event = {
+                "kind": kind,
+                "id": values[0],
+                "source": values[1],
+                "external_id": values[2],
+                "when": values[3],
+            }
+            if amount is not None:
+                event["amount"], event["currency"], event["detail"] = (
+                    values[4],
+                    values[5],
+                    values[6],
+                )
+            else:
+                event["amount"], event["currency"], event["detail"] = None, None, values[4]
+            result.append(event)
+
+    def sort_key(e: dict[str, Any]) -> str:
+        return str(e["when"].isoformat())
+
+    result.sort(key=sort_key, reverse=True)
+    return result[:limit]
+
+
+def count_events(session: Session, customer_id: int) -> dict[str, int]:
+    """How many events of each kind a customer has."""
+    counts = {}
+    for kind, model in (
+        ("orders", Order),
+        ("invoices", Invoice),
+        ("payments", Payment),
+        ("returns", Return),
+        ("complaints", Complaint),
+        ("surveys", SurveyResponse),
+        ("interactions", Interaction),
+        ("contracts", Contract),
+    ):
+        stmt = select(func.count()).select_from(model).where(model.customer_id == customer_id)
+        counts[kind] = session.scalar(stmt) or 0
+    return counts
+
+
+def order_history(session: Session, customer_id: int) -> list[tuple[Any, Decimal]]:
+    """(ordered_at, amount) of a customer's orders, oldest first."""
+    stmt = select(Order.ordered_at, Order.amount).where(Order.customer_id == customer_id)
+    return [
+        (when, amount) for when, amount in session.execute(stmt.order_by(Order.ordered_at)).tuples()
+    ]

@@ -1,0 +1,1 @@
+"""Domain-free helpers: errors, money, time, pagination."""

@@ -1,0 +1,131 @@
+"""The shape every intake follows, whatever the kind of record and the channel.
+
+1. Each raw record is validated by the kind's pydantic model (types, ranges, cross-field rules).
+2. The kind's handler resolves references and idempotency keys against the database in bulk.
+3. Keys repeated within the batch are caught here.
+4. If any record is invalid and the caller did not ask to skip invalid ones, nothing is written.
+5. The handler writes the rest in bulk and says what became of each.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.orm import Session
+
+from riskdesk.kit.errors import ErrorDetail
+from riskdesk.kit.validation import blank_to_none, details_from_validation_error
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Item:
+    """One record on its way in."""
+
+    row: int
+    raw: dict[str, Any]
+    record: Any = None
+    customer_id: int | None = None
+    existing_id: int | None = None
+    status: str = "new"  # new -> created | updated | pending | duplicate; or invalid
+    result_id: int | None = None
+    refs: dict[str, Any] = field(default_factory=dict)
+    content_hash: str = ""
+    errors: list[ErrorDetail] = field(default_factory=list)
+
+    def fail(self, field_name: str | None, reason: str, code: str = "invalid") -> None:
+        """Mark the record invalid with a reason naming the field."""
+        self.errors.append(ErrorDetail(field=field_name, reason=reason, code=code, row=self.row))
+        self.status = "invalid"
+
+    @property
+    def ok(self) -> bool:
+        """Still good to write."""
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class WriteContext:
+    """Who and what channel is writing."""
+
+    principal: Any
+    channel: str
+    import_job_id: int | None = None
+    progress: Progress | None = None
+
+
+class Handler(Protocol):
+    """What a kind of record brings to the intake."""
+
+    kind: str
+    schema: type[BaseModel]
+    file_fields: tuple[str, ...]
+
+    def key(self, record: Any) -> tuple[Any, ...] | None:
+        """The idempotency key of a validated record."""
+
+    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+        """Turn file rows into records (most kinds: one row, one record)."""
+
+    def resolve(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Check references and keys against the database; mark duplicates and errors."""
+
+    def write(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Write the good records and set each one's status and result id."""
+
+
+def content_hash(record: BaseModel) -> str:
+    """A stable hash of a record's content, to tell a resend from a reused key."""
+    payload = json.dumps(
+        record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def validate_items(handler: Handler, items: Sequence[Item]) -> None:
+    """Run the kind's model over every record, keeping all errors."""
+    for item in items:
+        if item.errors:
+            continue
+        try:
+            item.record = handler.schema.model_validate(blank_to_none(item.raw))
+        except ValidationError as exc:
+            item.errors.extend(details_from_validation_error(exc, row=item.row))
+            item.status = "invalid"
+            continue
+        item.content_hash = content_hash(item.record)
+
+
+def mark_repeats(handler: Handler, items: Sequence[Item]) -> None:
+    """A key twice in one batch: the same content is a duplicate, other content an error."""
+    seen: dict[tuple[Any, ...], Item] = {}
+    for item in items:
+        if not item.ok or item.status == "duplicate":
+            continue
+        key = handler.key(item.record)
+        if key is None:
+            continue
+        first = seen.get(key)
+        if first is None:
+            seen[key] = item
+        elif first.content_hash == item.content_hash:
+            item.status = "duplicate"
+            item.existing_id = first.existing_id
+            item.refs["same_as_row"] = first.row
+        else:
+            item.fail(
+                "external_id",
+                f"this key is used by row {first.row} with other content",
+                "idempotency_conflict",
+            )
+
+
+def default_group_rows(rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+    """One row, one record."""
+    return [Item(row=first_row + i, raw=row) for i, row in enumerate(rows)]

@@ -1,0 +1,22 @@
+"""Time helpers: timestamps are timezone-aware UTC, dates are business dates."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, timezone-aware."""
+    return dt.datetime.now(dt.UTC)
+
+
+def as_utc(value: dt.datetime) -> dt.datetime:
+    """Treat a naive timestamp as UTC (SQLite returns naive ones) and convert aware ones."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC)
+    return value.astimezone(dt.UTC)
+
+
+def today() -> dt.date:
+    """Today's business date (UTC)."""
+    return utcnow().date()

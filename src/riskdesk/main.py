@@ -1,0 +1,169 @@
+"""The web application: API under /api/v1, the browser UI at /."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from riskdesk import __version__
+from riskdesk.config import Settings, get_settings
+from riskdesk.customers.endpoints import router as customers_router
+from riskdesk.db import make_engine, make_sessionmaker
+from riskdesk.events.endpoints import router as events_router
+from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.pipeline.endpoints import router as imports_router
+from riskdesk.security.endpoints import router as security_router
+
+log = logging.getLogger("riskdesk")
+API_PREFIX = "/api/v1"
+
+SECURITY_HEADERS = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' "
+    "'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    details: list[ErrorDetail] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message, "field": field}
+    if details:
+        body["details"] = [d.as_dict() for d in details]
+    return JSONResponse({"error": body}, status_code=status)
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith((API_PREFIX, "/static"))
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """One JSON error shape for everything the API can answer."""
+
+    @app.exception_handler(RiskdeskError)
+    async def domain_error(request: Request, exc: RiskdeskError) -> Response:
+        if isinstance(exc, NotAuthenticated) and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if _wants_html(request) and hasattr(request.app.state, "render_error"):
+            return request.app.state.render_error(request, exc)  # type: ignore[no-any-return]
+        return JSONResponse(exc.as_dict(), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        details = [
+            ErrorDetail(
+                field=".".join(str(p) for p in e["loc"] if p != "body") or None,
+                reason=str(e.get("msg", "invalid")).removeprefix("Value error, "),
+                code=str(e.get("type", "invalid")),
+            )
+            for e in exc.errors()
+        ]
+        first = details[0] if details else None
+        message = (
+            f"{first.field}: {first.reason}"
+            if first and first.field
+            else (first.reason if first else "invalid request")
+        )
+        return _error(422, "validation_failed", message, first.field if first else None, details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
+        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(request: Request, exc: IntegrityError) -> Response:
+        # A unique key taken by a concurrent request between our check and our write.
+        log.warning("integrity error on %s %s", request.method, request.url.path)
+        return _error(
+            409, "conflict", "the record clashes with one written at the same time; send it again"
+        )
+
+    @app.exception_handler(OperationalError)
+    async def db_unavailable(request: Request, exc: OperationalError) -> Response:
+        log.error(
+            "database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__
+        )
+        return _error(503, "database_unavailable", "the database is busy or unavailable; try again")
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "something went wrong on our side; it was logged")
+
+
+def create_app(
+    settings: Settings | None = None, *, session_factory: sessionmaker[Session] | None = None
+) -> FastAPI:
+    """Build the app; tests hand in their own session factory."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = None
+        if not hasattr(app.state, "sessionmaker"):
+            engine = make_engine(settings.database_url)
+            app.state.sessionmaker = make_sessionmaker(engine)
+        yield
+        if engine is not None:
+            engine.dispose()
+
+    app = FastAPI(
+        title="Riskdesk API",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+        description="Customer credit files, events and credit risk (客户风险管理系统). "
+        "Authenticate with 'Authorization: Bearer <token>'; errors are "
+        '{"error": {"code", "message", "field"}}.',
+    )
+    app.state.settings = settings
+    app.state.secret_key = settings.resolved_secret_key()
+    if session_factory is not None:
+        app.state.sessionmaker = session_factory
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Any) -> Response:
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if settings.cookie_secure:
+            response.headers.setdefault(
+                "Strict-Transport-Security", "max-age=31536000; includeSubDomains"
+            )
+        return response
+
+    install_error_handlers(app)
+    api = APIRouter(prefix=API_PREFIX)
+    api.include_router(security_router)
+    api.include_router(customers_router)
+    api.include_router(events_router)
+    api.include_router(imports_router)
+
+    @api.get("/health", tags=["system"])
+    def health() -> dict[str, str]:
+        """Liveness: the process answers (no permission needed, nothing revealed)."""
+        return {"status": "ok", "version": __version__}
+
+    app.include_router(api)
+    from riskdesk.ui import mount_ui
+
+    mount_ui(app)
+    return app

@@ -1,0 +1,1 @@
+"""Alembic migrations, run with ``riskdesk db upgrade`` (see riskdesk.migrations.runner)."""

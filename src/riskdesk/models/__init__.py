@@ -1,0 +1,59 @@
+"""All ORM classes, one module per aggregate; importing this registers them with Base."""
+
+from riskdesk.models.customers import (
+    Contact,
+    CreditFileChange,
+    CreditFileVersion,
+    CreditProfile,
+    CreditReport,
+    Customer,
+    CustomerExternalRef,
+    CustomerGroup,
+    DemoBehaviour,
+    Document,
+    FinancialStatement,
+    PendingChange,
+    PendingChangeItem,
+)
+from riskdesk.models.events import (
+    Complaint,
+    Contract,
+    Interaction,
+    Invoice,
+    Order,
+    OrderLine,
+    Payment,
+    Return,
+    SurveyResponse,
+)
+from riskdesk.models.imports import ImportJob
+from riskdesk.models.security import ApiToken, User, UserSession
+
+__all__ = [
+    "ApiToken",
+    "Complaint",
+    "Contact",
+    "Contract",
+    "CreditFileChange",
+    "CreditFileVersion",
+    "CreditProfile",
+    "CreditReport",
+    "Customer",
+    "CustomerExternalRef",
+    "CustomerGroup",
+    "DemoBehaviour",
+    "Document",
+    "FinancialStatement",
+    "ImportJob",
+    "Interaction",
+    "Invoice",
+    "Order",
+    "OrderLine",
+    "Payment",
+    "PendingChange",
+    "PendingChangeItem",
+    "Return",
+    "SurveyResponse",
+    "User",
+    "UserSession",
+]

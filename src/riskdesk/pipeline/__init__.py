@@ -1,0 +1,1 @@
+"""What crosses the domains: intake of records from every channel, and (later) event processing."""

@@ -1,0 +1,93 @@
+"""API of file imports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.concurrency import run_in_threadpool
+
+from riskdesk.db import SessionDep
+from riskdesk.kit.errors import NotFound, PayloadTooLarge
+from riskdesk.kit.tabular import ColumnMapping
+from riskdesk.pipeline import intake
+from riskdesk.pipeline import repository as repo
+from riskdesk.pipeline.schemas import ImportJobRead, ImportResult
+from riskdesk.security import repository as users_repo
+from riskdesk.security import service as security_service
+from riskdesk.security.deps import CanImportsRun
+
+router = APIRouter(tags=["imports"])
+
+
+async def read_upload(file: UploadFile, max_mb: int) -> bytes:
+    """The uploaded bytes, refusing files over the limit."""
+    content = await file.read(max_mb * 1024 * 1024 + 1)
+    if len(content) > max_mb * 1024 * 1024:
+        raise PayloadTooLarge(f"files are limited to {max_mb} MB", field="file")
+    return content
+
+
+@router.post("/imports", response_model=ImportResult)
+async def import_file(
+    request: Request,
+    principal: CanImportsRun,
+    kind: Annotated[
+        str,
+        Form(
+            description="customers, statements, credit_reports, orders, "
+            "invoices, payments, returns, complaints, surveys, interactions "
+            "or contracts"
+        ),
+    ],
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or Excel")],
+    mapping: Annotated[str | None, Form(description="column mapping as YAML")] = None,
+    skip_invalid: Annotated[bool, Form()] = False,
+) -> ImportResult:
+    """Import a file in one transaction: invalid rows stop it unless skip_invalid is set."""
+    intake.handler_for(kind)
+    content = await read_upload(file, request.app.state.settings.max_upload_mb)
+    column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
+    user_id = principal.user_id
+    via = principal.via
+
+    def load(session: object) -> security_service.Principal:
+        # The import runs in its own transactions, so it loads the caller afresh in each.
+        from sqlalchemy.orm import Session
+
+        assert isinstance(session, Session)
+        user = users_repo.get_user(session, user_id)
+        assert user is not None
+        scopes = None
+        if via == "token" and principal.token_id is not None:
+            token = users_repo.get_token(session, principal.token_id)
+            scopes = token.scopes if token else []
+        return security_service.principal_for(session, user, via=via, scopes=scopes)
+
+    result = await run_in_threadpool(
+        intake.import_file,
+        request.app.state.sessionmaker,
+        load,
+        kind=kind,
+        content=content,
+        filename=file.filename or "upload.csv",
+        mapping=column_mapping,
+        skip_invalid=skip_invalid,
+        channel="import",
+    )
+    return ImportResult(job=ImportJobRead.model_validate(result.job), report=result.report)
+
+
+@router.get("/imports", response_model=list[ImportJobRead])
+def list_imports(session: SessionDep, principal: CanImportsRun) -> list[ImportJobRead]:
+    """Latest imports."""
+    return [ImportJobRead.model_validate(j) for j in repo.list_jobs(session, user_id=None)]
+
+
+@router.get("/imports/{job_id}", response_model=ImportJobRead)
+def get_import(job_id: int, session: SessionDep, principal: CanImportsRun) -> ImportJobRead:
+    """One import, with its progress and errors."""
+    job = repo.get_job(session, job_id)
+    if job is None:
+        raise NotFound(f"no import {job_id}", field="job_id")
+    return ImportJobRead.model_validate(job)

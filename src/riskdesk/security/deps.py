@@ -1,0 +1,105 @@
+"""Who is calling: bearer tokens for machines, signed session cookies (with CSRF) for people."""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from riskdesk.db import SessionDep
+from riskdesk.kit.errors import NotAuthenticated, PermissionDenied
+from riskdesk.security import service
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal
+
+SESSION_COOKIE = "rd_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FORM_FIELD = "csrf_token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def cookie_serializer(request: Request) -> URLSafeSerializer:
+    """Signs and checks the session cookie with the app's secret key."""
+    return URLSafeSerializer(request.app.state.secret_key, salt="riskdesk-session")
+
+
+async def _csrf_ok(request: Request, expected: str) -> bool:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None:
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+            form = await request.form()
+            value = form.get(CSRF_FORM_FIELD)
+            sent = value if isinstance(value, str) else None
+    return sent is not None and hmac.compare_digest(sent, expected)
+
+
+async def get_principal(request: Request, session: SessionDep) -> Principal:
+    """The authenticated caller, or NotAuthenticated."""
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        found = service.resolve_token(session, auth[7:].strip())
+        if found is None:
+            raise NotAuthenticated("invalid, expired or revoked API token", code="invalid_token")
+        token, user = found
+        principal = service.principal_for(
+            session, user, via="token", scopes=token.scopes, token_id=token.id
+        )
+        request.state.principal = principal
+        return principal
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        try:
+            session_id = cookie_serializer(request).loads(cookie)
+        except BadSignature:
+            session_id = None
+        found_session = service.resolve_session(session, session_id) if session_id else None
+        if found_session is not None:
+            row, user = found_session
+            if request.method not in SAFE_METHODS and not await _csrf_ok(request, row.csrf_token):
+                raise PermissionDenied(
+                    "missing or wrong CSRF token; reload the page", code="csrf_failed"
+                )
+            principal = service.principal_for(
+                session, user, via="session", session_id=row.id, csrf_token=row.csrf_token
+            )
+            request.state.principal = principal
+            return principal
+    raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(permission: Permission) -> Callable[..., Principal]:
+    """A dependency that lets the call through only with ``permission``."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise PermissionDenied(
+                f"this needs the permission {permission.value!r}", code="permission_denied"
+            )
+        return principal
+
+    check.__name__ = f"require_{permission.name.lower()}"
+    return check
+
+
+# One alias per permission: `principal: CanReadCustomers` in an endpoint signature.
+CanCustomersRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
+CanCustomersWrite = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
+CanCustomersMerge = Annotated[Principal, Depends(require(Permission.CUSTOMERS_MERGE))]
+CanCreditProfileWrite = Annotated[Principal, Depends(require(Permission.CREDIT_PROFILE_WRITE))]
+CanChangesApprove = Annotated[Principal, Depends(require(Permission.CHANGES_APPROVE))]
+CanDocumentsRead = Annotated[Principal, Depends(require(Permission.DOCUMENTS_READ))]
+CanDocumentsWrite = Annotated[Principal, Depends(require(Permission.DOCUMENTS_WRITE))]
+CanEventsRead = Annotated[Principal, Depends(require(Permission.EVENTS_READ))]
+CanEventsWrite = Annotated[Principal, Depends(require(Permission.EVENTS_WRITE))]
+CanServiceEventsWrite = Annotated[Principal, Depends(require(Permission.SERVICE_EVENTS_WRITE))]
+CanImportsRun = Annotated[Principal, Depends(require(Permission.IMPORTS_RUN))]
+CanUsersRead = Annotated[Principal, Depends(require(Permission.USERS_READ))]
+CanUsersManage = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
+CanTokensManage = Annotated[Principal, Depends(require(Permission.TOKENS_MANAGE))]

@@ -1,0 +1,77 @@
+"""API: who am I, users and tokens."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from riskdesk.db import SessionDep
+from riskdesk.kit.errors import NotFound, PermissionDenied
+from riskdesk.security import service
+from riskdesk.security.deps import CanUsersManage, CanUsersRead, CurrentPrincipal
+from riskdesk.security.permissions import Permission
+from riskdesk.security.schemas import Me, TokenCreate, TokenIssued, TokenRead, UserCreate, UserRead
+
+router = APIRouter(tags=["users"])
+
+
+@router.get("/me", response_model=Me)
+def me(principal: CurrentPrincipal) -> Me:
+    """The caller and their effective permissions."""
+    return Me(
+        **UserRead.model_validate(principal.user).model_dump(),
+        permissions=sorted(p.value for p in principal.permissions),
+        via=principal.via,
+    )
+
+
+@router.get("/users", response_model=list[UserRead])
+def list_users(session: SessionDep, _: CanUsersRead) -> list[UserRead]:
+    """All users."""
+    return [UserRead.model_validate(u) for u in service.list_users(session)]
+
+
+@router.post("/users", response_model=UserRead, status_code=201)
+def create_user(body: UserCreate, session: SessionDep, _: CanUsersManage) -> UserRead:
+    """Create a user."""
+    user = service.create_user(
+        session,
+        username=body.username,
+        display_name=body.display_name,
+        role=body.role,
+        password=body.password,
+        team=body.team,
+    )
+    return UserRead.model_validate(user)
+
+
+@router.get("/tokens", response_model=list[TokenRead])
+def list_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[TokenRead]:
+    """Your tokens; all tokens for those who manage them."""
+    user_id = None if principal.can(Permission.TOKENS_MANAGE) else principal.user_id
+    return [TokenRead.model_validate(t) for t in service.list_tokens(session, user_id=user_id)]
+
+
+@router.post("/tokens", response_model=TokenIssued, status_code=201)
+def create_token(
+    body: TokenCreate, session: SessionDep, principal: CurrentPrincipal
+) -> TokenIssued:
+    """Issue a token for yourself; it can never do more than your role allows."""
+    if principal.via == "token":
+        raise PermissionDenied("tokens cannot mint tokens; sign in", code="permission_denied")
+    token, raw = service.issue_token(
+        session,
+        user=principal.user,
+        name=body.name,
+        scopes=body.scopes,
+        expires_in_days=body.expires_in_days,
+    )
+    return TokenIssued(**TokenRead.model_validate(token).model_dump(), token=raw)
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenRead)
+def revoke_token(token_id: int, session: SessionDep, principal: CurrentPrincipal) -> TokenRead:
+    """Revoke a token (your own, or any with tokens:manage)."""
+    owned = {t.id for t in service.list_tokens(session, user_id=principal.user_id)}
+    if token_id not in owned and not principal.can(Permission.TOKENS_MANAGE):
+        raise NotFound(f"no token {token_id}", field="token_id")
+    return TokenRead.model_validate(service.revoke_token(session, token_id=token_id))

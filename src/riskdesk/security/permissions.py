@@ -1,0 +1,133 @@
+"""Roles, permissions and token scopes.
+
+A role grants a set of permissions. An API token carries scopes; what a token may do is its
+user's role permissions narrowed to the scopes. Row-level visibility (sales and customer service
+see only their own or their team's customers) is a separate rule, applied by the repositories.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """The six roles of Riskdesk."""
+
+    CREDIT_MANAGER = "credit_manager"
+    RISK_ANALYST = "risk_analyst"
+    SALES = "sales"
+    CUSTOMER_SERVICE = "customer_service"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    """What an endpoint may require."""
+
+    CUSTOMERS_READ = "customers:read"
+    CUSTOMERS_WRITE = "customers:write"
+    CUSTOMERS_MERGE = "customers:merge"
+    CREDIT_PROFILE_WRITE = "credit_profile:write"
+    CHANGES_APPROVE = "changes:approve"
+    DOCUMENTS_READ = "documents:read"
+    DOCUMENTS_WRITE = "documents:write"
+    EVENTS_READ = "events:read"
+    EVENTS_WRITE = "events:write"
+    SERVICE_EVENTS_WRITE = "service_events:write"
+    IMPORTS_RUN = "imports:run"
+    USERS_READ = "users:read"
+    USERS_MANAGE = "users:manage"
+    TOKENS_MANAGE = "tokens:manage"
+
+
+P = Permission
+
+# Sales and customer service see only their own customers (row-level rule elsewhere).
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.CREDIT_MANAGER: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.CUSTOMERS_MERGE,
+            P.CREDIT_PROFILE_WRITE,
+            P.CHANGES_APPROVE,
+            P.DOCUMENTS_READ,
+            P.DOCUMENTS_WRITE,
+            P.EVENTS_READ,
+            P.EVENTS_WRITE,
+            P.SERVICE_EVENTS_WRITE,
+            P.IMPORTS_RUN,
+            P.USERS_READ,
+        }
+    ),
+    Role.RISK_ANALYST: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.CUSTOMERS_MERGE,
+            P.CREDIT_PROFILE_WRITE,
+            P.DOCUMENTS_READ,
+            P.DOCUMENTS_WRITE,
+            P.EVENTS_READ,
+            P.EVENTS_WRITE,
+            P.SERVICE_EVENTS_WRITE,
+            P.IMPORTS_RUN,
+            P.USERS_READ,
+        }
+    ),
+    Role.SALES: frozenset(
+        {P.CUSTOMERS_READ, P.CUSTOMERS_WRITE, P.DOCUMENTS_READ, P.DOCUMENTS_WRITE, P.EVENTS_READ}
+    ),
+    Role.CUSTOMER_SERVICE: frozenset({P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE}),
+    Role.AUDITOR: frozenset({P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ}),
+    # Admin runs the system (users, tokens, intake for integrations) but owns no credit decisions.
+    Role.ADMIN: frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.EVENTS_READ,
+            P.EVENTS_WRITE,
+            P.SERVICE_EVENTS_WRITE,
+            P.IMPORTS_RUN,
+            P.USERS_READ,
+            P.USERS_MANAGE,
+            P.TOKENS_MANAGE,
+        }
+    ),
+}
+
+# Roles whose customer lists are limited to what they or their team own.
+OWN_CUSTOMERS_ONLY: frozenset[Role] = frozenset({Role.SALES, Role.CUSTOMER_SERVICE})
+
+# Scopes are permission names; these bundles make `riskdesk users token --scope` convenient.
+SCOPE_BUNDLES: dict[str, frozenset[Permission]] = {
+    "read": frozenset(p for p in Permission if p.value.endswith(":read")),
+    "intake": frozenset(
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.EVENTS_READ,
+            P.EVENTS_WRITE,
+            P.SERVICE_EVENTS_WRITE,
+            P.IMPORTS_RUN,
+        }
+    ),
+}
+
+
+def permissions_for(role: str) -> frozenset[Permission]:
+    """The permissions a role grants (none for an unknown role)."""
+    try:
+        return ROLE_PERMISSIONS[Role(role)]
+    except ValueError:
+        return frozenset()
+
+
+def parse_scopes(values: list[str]) -> frozenset[Permission]:
+    """Turn scope names or bundle names into permissions; unknown names raise ValueError."""
+    result: set[Permission] = set()
+    for value in values:
+        if value in SCOPE_BUNDLES:
+            result |= SCOPE_BUNDLES[value]
+        else:
+            result.add(Permission(value))
+    return frozenset(result)

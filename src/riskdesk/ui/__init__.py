@@ -1,0 +1,18 @@
+"""The browser UI: server-rendered Jinja2 pages with HTMX, in zh-CN and English."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+
+def mount_ui(app: FastAPI) -> None:
+    """Serve the static assets and the pages."""
+    from riskdesk.ui import pages
+    from riskdesk.ui.render import render_error
+
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+    app.state.render_error = render_error
+    app.include_router(pages.router)

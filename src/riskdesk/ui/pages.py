@@ -1,0 +1,513 @@
+"""The pages: login, customers, credit file, approvals, imports, duplicates."""
+
+from __future__ import annotations
+
+import hmac
+import json
+import secrets
+import threading
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers import service as customer_service
+from riskdesk.customers.endpoints import duplicate_candidates
+from riskdesk.customers.repository import CustomerFilter
+from riskdesk.customers.schemas import CustomerUpdate
+from riskdesk.db import SessionDep
+from riskdesk.events import repository as event_repo
+from riskdesk.kit.errors import NotAuthenticated, RiskdeskError
+from riskdesk.kit.pagination import PageParams
+from riskdesk.kit.tabular import ColumnMapping
+from riskdesk.kit.validation import details_from_validation_error
+from riskdesk.pipeline import intake
+from riskdesk.pipeline import repository as import_repo
+from riskdesk.pipeline.endpoints import read_upload
+from riskdesk.security import repository as users_repo
+from riskdesk.security import service as security_service
+from riskdesk.security.deps import (
+    SESSION_COOKIE,
+    CanChangesApprove,
+    CanCustomersMerge,
+    CanCustomersRead,
+    CanCustomersWrite,
+    CanImportsRun,
+    CurrentPrincipal,
+    cookie_serializer,
+)
+from riskdesk.security.permissions import Permission
+from riskdesk.ui.i18n import LANG_COOKIE, LOCALES
+from riskdesk.ui.render import render
+
+router = APIRouter(include_in_schema=False)
+PRE_CSRF_COOKIE = "rd_login_csrf"
+EDIT_FIELDS = (
+    "name",
+    "tax_id",
+    "national_id",
+    "phone",
+    "email",
+    "address",
+    "bank_account",
+    "segment",
+    "industry",
+    "region",
+    "owner",
+    "status",
+    "credit_limit",
+    "limit_currency",
+    "limit_valid_from",
+    "limit_valid_to",
+    "payment_terms_days",
+    "prepayment_required",
+    "rating_override",
+    "blocked",
+    "blocked_reason",
+    "next_review_date",
+)
+CHECKBOXES = ("prepayment_required", "blocked")
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: an open redirect would let a link send users anywhere after login.
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return "/customers"
+    return target
+
+
+# ---------------------------------------------------------------- sign in and out
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
+    """The sign-in form."""
+    token = secrets.token_urlsafe(24)
+    response = render(
+        request,
+        "login.html",
+        None,
+        next=_safe_next(next),
+        login_csrf=token,
+        error=error if error in ("failed", "locked") else None,
+    )
+    response.set_cookie(
+        PRE_CSRF_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=request.app.state.settings.cookie_secure,
+        max_age=3600,
+    )
+    return response
+
+
+@router.post("/login")
+def login(
+    request: Request,
+    session: SessionDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=500)] = "/customers",
+) -> Response:
+    """Check the credentials and start a session."""
+    expected = request.cookies.get(PRE_CSRF_COOKIE, "")
+    if not expected or not hmac.compare_digest(expected, csrf_token):
+        return RedirectResponse(f"/login?next={quote(_safe_next(next))}", status_code=303)
+    try:
+        user = security_service.authenticate(session, username=username, password=password)
+    except NotAuthenticated as exc:
+        session.commit()  # keep the failed-login count even though we answer with an error
+        code = "locked" if exc.code == "account_locked" else "failed"
+        return RedirectResponse(
+            f"/login?error={code}&next={quote(_safe_next(next))}", status_code=303
+        )
+    settings = request.app.state.settings
+    row = security_service.start_session(session, user=user, hours=settings.session_hours)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        cookie_serializer(request).dumps(row.id),
+        httponly=True,
+        samesite="lax",
+        secure=settings.cookie_secure,
+        max_age=settings.session_hours * 3600,
+    )
+    response.delete_cookie(PRE_CSRF_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(session: SessionDep, principal: CurrentPrincipal) -> Response:
+    """End the session."""
+    if principal.session_id:
+        security_service.end_session(session, principal.session_id)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+@router.get("/lang/{locale}")
+def set_language(locale: str, next: str | None = None) -> Response:
+    """Switch the UI language."""
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    if locale in LOCALES:
+        response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax")
+    return response
+
+
+@router.get("/")
+def home(principal: CurrentPrincipal) -> Response:
+    """Start at the customer list."""
+    return RedirectResponse("/customers", status_code=303)
+
+
+# ---------------------------------------------------------------- customers
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customers_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    kind: Annotated[str | None, Query(max_length=16)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+    blocked: Annotated[str | None, Query(max_length=5)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """The customer list with search, filters and paging."""
+    flt = CustomerFilter(
+        q=q or None,
+        kind=kind if kind in ("company", "individual") else None,
+        segment=segment or None,
+        status=status or None,
+        blocked={"true": True, "false": False}.get(blocked or ""),
+        include_merged=status == "merged",
+    )
+    result = customer_service.list_customers(session, principal, flt=flt, page=PageParams(page, 25))
+    params = {
+        "q": q or "",
+        "kind": kind or "",
+        "segment": segment or "",
+        "status": status or "",
+        "blocked": blocked or "",
+    }
+    template = (
+        "partials/customer_table.html" if request.headers.get("HX-Request") else "customers.html"
+    )
+    return render(
+        request,
+        template,
+        principal,
+        result=result,
+        params=params,
+        query="&".join(f"{k}={quote(v)}" for k, v in params.items() if v),
+    )
+
+
+def _monthly_orders(session: Any, customer_id: int) -> dict[str, Any]:
+    totals: dict[str, float] = {}
+    for when, amount in event_repo.order_history(session, customer_id):
+        key = when.strftime("%Y-%m")
+        totals[key] = totals.get(key, 0.0) + float(amount)
+    months = sorted(totals)[-24:]
+    return {"months": months, "amounts": [round(totals[m], 2) for m in months]}
+
+
+def _credit_file(
+    request: Request,
+    session: Any,
+    principal: Any,
+    customer_id: int,
+    status_code: int = 200,
+    **extra: Any,
+) -> Response:
+    customer = customer_service.read_customer(session, principal, customer_id)
+    can_docs = principal.can(Permission.DOCUMENTS_READ)
+    can_events = principal.can(Permission.EVENTS_READ)
+    return render(
+        request,
+        "customer.html",
+        principal,
+        status_code=status_code,
+        c=customer,
+        contacts=customer_repo.contacts_of(session, customer_id),
+        statements=customer_repo.statements_of(session, customer_id),
+        reports=customer_repo.reports_of(session, customer_id),
+        documents=customer_repo.documents_of(session, customer_id) if can_docs else [],
+        events=event_repo.recent_events(session, customer_id, 30) if can_events else [],
+        history=customer_service.history(session, principal, customer_id),
+        pending=customer_service.list_pending(session, principal, customer_id=customer_id),
+        chart=json.dumps(_monthly_orders(session, customer_id)) if can_events else None,
+        can_edit=principal.can(Permission.CUSTOMERS_WRITE),
+        can_edit_profile=principal.can(Permission.CREDIT_PROFILE_WRITE),
+        **extra,
+    )
+
+
+@router.get("/customers/{customer_id}", response_class=HTMLResponse)
+def customer_page(
+    request: Request,
+    customer_id: int,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    ok: Annotated[str | None, Query(max_length=20)] = None,
+    n: Annotated[int, Query(ge=0, le=1000)] = 0,
+    fields: Annotated[str | None, Query(max_length=500)] = None,
+) -> Response:
+    """One credit file."""
+    queued = [f for f in (fields or "").split(",") if f in EDIT_FIELDS]
+    return _credit_file(
+        request, session, principal, customer_id, ok=ok, applied_count=n, queued=queued
+    )
+
+
+@router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
+async def edit_customer(
+    request: Request, customer_id: int, session: SessionDep, principal: CanCustomersWrite
+) -> Response:
+    """Apply the edit form: plain fields at once, critical ones to the approval queue."""
+    form = await request.form()
+    current = customer_service.read_customer(session, principal, customer_id)
+    data: dict[str, Any] = {}
+    for name in EDIT_FIELDS:
+        if name in CHECKBOXES:
+            if f"has_{name}" in form:
+                data[name] = form.get(name) == "on"
+            continue
+        if name in form:
+            value = form.get(name)
+            data[name] = value.strip() if isinstance(value, str) and value.strip() else None
+    reason = form.get("reason")
+    data["reason"] = reason.strip() if isinstance(reason, str) and reason.strip() else None
+    version = form.get("expected_version")
+    data["expected_version"] = (
+        int(version) if isinstance(version, str) and version.isdigit() else current.version
+    )
+    # Fields the user may not edit are not in the form; keep them out of the comparison.
+    if not principal.can(Permission.CREDIT_PROFILE_WRITE):
+        data = {k: v for k, v in data.items() if k not in customer_service.PROFILE_FIELDS}
+    try:
+        body = CustomerUpdate.model_validate(data)
+        outcome = customer_service.update_customer(
+            session, principal, customer_id, body, channel="ui"
+        )
+    except ValidationError as exc:
+        details = details_from_validation_error(exc)
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=422,
+            form_errors=[(d.field, d.reason) for d in details],
+            form=data,
+        )
+    except RiskdeskError as exc:
+        session.rollback()
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=exc.status_code,
+            form_errors=[(exc.field, exc.message)],
+            form=data,
+        )
+    queued = ",".join(
+        i
+        for i in (
+            (
+                outcome.pending
+                and [
+                    i.field
+                    for i in customer_repo.pending_items(session, [outcome.pending.id])[
+                        outcome.pending.id
+                    ]
+                ]
+            )
+            or []
+        )
+    )
+    state = "queued" if queued else "saved" if outcome.applied else "nothing"
+    return RedirectResponse(
+        f"/customers/{customer_id}?ok={state}&n={len(outcome.applied)}&fields={quote(queued)}",
+        status_code=303,
+    )
+
+
+# ---------------------------------------------------------------- approvals
+
+
+@router.get("/approvals", response_class=HTMLResponse)
+def approvals_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """The queue of changes waiting for a second person."""
+    pending = customer_service.list_pending(session, principal, status="pending")
+    return render(
+        request,
+        "approvals.html",
+        principal,
+        pending=pending,
+        done=done,
+        done_status=status if status in ("approved", "rejected", "withdrawn") else None,
+        can_approve=principal.can(Permission.CHANGES_APPROVE),
+    )
+
+
+@router.post("/approvals/{change_id}/approve")
+def approve_change(
+    change_id: int,
+    session: SessionDep,
+    principal: CanChangesApprove,
+    comment: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Approve a change."""
+    customer_service.approve_change(session, principal, change_id, comment)
+    return RedirectResponse(f"/approvals?done={change_id}&status=approved", status_code=303)
+
+
+@router.post("/approvals/{change_id}/reject")
+def reject_change(
+    change_id: int,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    comment: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Reject a change, or withdraw one's own."""
+    change = customer_service.reject_change(session, principal, change_id, comment)
+    return RedirectResponse(f"/approvals?done={change_id}&status={change.status}", status_code=303)
+
+
+# ---------------------------------------------------------------- imports
+
+
+@router.get("/imports", response_class=HTMLResponse)
+def imports_page(request: Request, session: SessionDep, principal: CanImportsRun) -> Response:
+    """Upload a file to import."""
+    return render(
+        request,
+        "imports.html",
+        principal,
+        kinds=intake.KINDS,
+        jobs=import_repo.list_jobs(session, user_id=None, limit=20),
+    )
+
+
+@router.post("/imports")
+async def start_import(
+    request: Request,
+    session: SessionDep,
+    principal: CanImportsRun,
+    kind: Annotated[str, Form(max_length=32)],
+    file: Annotated[UploadFile, File()],
+    mapping: Annotated[str | None, Form(max_length=20000)] = None,
+    skip_invalid: Annotated[str | None, Form(max_length=5)] = None,
+) -> Response:
+    """Start an import in the background and show its progress."""
+    intake.handler_for(kind)
+    content = await read_upload(file, request.app.state.settings.max_upload_mb)
+    column_mapping = ColumnMapping.from_yaml(mapping) if mapping and mapping.strip() else None
+    job = intake.create_job(
+        session,
+        principal,
+        kind=kind,
+        filename=file.filename or "upload",
+        content=content,
+        skip_invalid=skip_invalid == "on",
+    )
+    session.commit()
+    factory = request.app.state.sessionmaker
+    user_id = principal.user_id
+
+    def load(s: Any) -> Any:
+        user = users_repo.get_user(s, user_id)
+        assert user is not None
+        return security_service.principal_for(s, user, via="session")
+
+    threading.Thread(
+        target=intake.run_job,
+        name=f"import-{job.id}",
+        daemon=True,
+        args=(factory, load, job.id),
+        kwargs={
+            "kind": kind,
+            "content": content,
+            "filename": file.filename or "upload",
+            "mapping": column_mapping,
+            "skip_invalid": skip_invalid == "on",
+        },
+    ).start()
+    return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+@router.get("/imports/{job_id}", response_class=HTMLResponse)
+def import_job_page(
+    request: Request, job_id: int, session: SessionDep, principal: CanImportsRun
+) -> Response:
+    """An import's progress, then its outcome."""
+    job = import_repo.get_job(session, job_id)
+    if job is None:
+        from riskdesk.kit.errors import NotFound
+
+        raise NotFound(f"no import {job_id}", field="job_id")
+    done, total = intake.progress_of(job)
+    template = (
+        "partials/import_progress.html" if request.headers.get("HX-Request") else "import_job.html"
+    )
+    return render(
+        request,
+        template,
+        principal,
+        job=job,
+        done=done,
+        total=total,
+        percent=int(100 * done / total) if total else 0,
+    )
+
+
+# ---------------------------------------------------------------- duplicates
+
+
+@router.get("/duplicates", response_class=HTMLResponse)
+def duplicates_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersMerge,
+    merged: Annotated[str | None, Query(max_length=40)] = None,
+) -> Response:
+    """Customers that look like the same one, with a merge."""
+    return render(
+        request,
+        "duplicates.html",
+        principal,
+        candidates=duplicate_candidates(session, principal, 92.0),
+        merged=merged,
+    )
+
+
+@router.post("/duplicates/merge")
+def merge(
+    session: SessionDep,
+    principal: CanCustomersMerge,
+    survivor_id: Annotated[int, Form()],
+    duplicate_id: Annotated[int, Form()],
+    reason: Annotated[str, Form(min_length=3, max_length=2000)],
+) -> Response:
+    """Merge the duplicate into the survivor."""
+    survivor = customer_service.merge_customers(
+        session, principal, survivor_id=survivor_id, duplicate_id=duplicate_id, reason=reason
+    )
+    dup_code = customer_repo.customer_code(duplicate_id)
+    return RedirectResponse(f"/duplicates?merged={dup_code}:{survivor.code}", status_code=303)
