@@ -103,7 +103,7 @@ def list_customers(
     stmt = _visible(stmt.where(*conditions), flt.owner_ids)  # type: ignore[arg-type]
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.execute(stmt.order_by(Customer.id).offset(page.offset).limit(page.size))
-    found: list[Any] = list(rows.tuples())
+    found: list[Any] = list(rows)
     return found, total
 
 
@@ -162,7 +162,7 @@ def customer_ids_by_ref(
             CustomerExternalRef.external_id,
             CustomerExternalRef.customer_id,
         ).where(tuple_(CustomerExternalRef.source, CustomerExternalRef.external_id).in_(part))
-        for source, external_id, customer_id in session.execute(stmt).tuples():
+        for source, external_id, customer_id in session.execute(stmt):
             result[(source, external_id)] = customer_id
     return result
 
@@ -172,7 +172,7 @@ def live_customer_ids(session: Session, ids: set[int]) -> dict[int, int]:
     result: dict[int, int] = {}
     for part in chunks(sorted(ids)):
         stmt = select(Customer.id, Customer.merged_into_id).where(Customer.id.in_(part))
-        for cid, merged_into in session.execute(stmt).tuples():
+        for cid, merged_into in session.execute(stmt):
             result[cid] = merged_into or cid
     return result
 
@@ -184,7 +184,7 @@ def customers_by_tax_id(session: Session, tax_ids: set[str]) -> dict[str, int]:
         stmt = select(Customer.tax_id, Customer.id).where(
             Customer.tax_id.in_(part), Customer.status != "merged"
         )
-        for tax_id, cid in session.execute(stmt).tuples():
+        for tax_id, cid in session.execute(stmt):
             if tax_id is not None:
                 result.setdefault(tax_id, cid)
     return result
@@ -201,7 +201,7 @@ def customers_with_profiles(
             .join(CreditProfile, CreditProfile.customer_id == Customer.id)
             .where(Customer.id.in_(part))
         )
-        for customer, profile in session.execute(stmt).tuples():
+        for customer, profile in session.execute(stmt):
             result[customer.id] = (customer, profile)
     return result
 
@@ -309,7 +309,7 @@ def open_pending_values(
             .join(PendingChangeItem, PendingChangeItem.pending_change_id == PendingChange.id)
             .where(PendingChange.status == "pending", PendingChange.customer_id.in_(part))
         )
-        result.update(session.execute(stmt).tuples())
+        result.update(session.execute(stmt))
     return result
 
 
@@ -387,7 +387,7 @@ def duplicate_name_pool(session: Session) -> list[tuple[int, str, str | None, st
         )
         .order_by(Customer.id)
     )
-    return [(i, n or "", t, k) for i, n, t, k in session.execute(stmt).tuples()]
+    return [(i, n or "", t, k) for i, n, t, k in session.execute(stmt)]
 
 
 def duplicate_tax_ids(session: Session) -> list[tuple[str, list[int]]]:
@@ -404,7 +404,7 @@ def duplicate_tax_ids(session: Session) -> list[tuple[str, list[int]]]:
         .order_by(Customer.tax_id, Customer.id)
     )
     grouped: dict[str, list[int]] = {}
-    for tax_id, cid in session.execute(stmt).tuples():
+    for tax_id, cid in session.execute(stmt):
         grouped.setdefault(tax_id or "", []).append(cid)
     return list(grouped.items())
 
@@ -444,5 +444,5 @@ def owner_ids_of(session: Session, ids: set[int]) -> dict[int, int | None]:
     result: dict[int, int | None] = {}
     for part in chunks(sorted(ids)):
         stmt = select(Customer.id, Customer.owner_id).where(Customer.id.in_(part))
-        result.update(session.execute(stmt).tuples())
+        result.update(session.execute(stmt))
     return result

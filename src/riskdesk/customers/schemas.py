@@ -7,7 +7,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from riskdesk.kit.validation import (
     USCC,
@@ -76,7 +76,9 @@ class CustomerFields(_Strict):
     group_name: Text255 | None = None
     status: CustomerStatus | None = None
     credit_limit: Amount | None = None
-    limit_currency: Currency | None = None
+    limit_currency: Currency | None = Field(
+        default=None, validation_alias=AliasChoices("limit_currency", "currency")
+    )
     limit_valid_from: dt.date | None = None
     limit_valid_to: dt.date | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)

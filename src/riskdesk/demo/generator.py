@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from riskdesk.kit import identifiers
+
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -179,11 +181,6 @@ _COMMENTS = (
     ("服务很好，发货及时", "产品质量不错", "非常满意，会继续合作", "客服响应快", "物流很快"),
 )
 
-_USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
-_USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
-_ORG_WEIGHTS = (3, 7, 9, 10, 5, 8, 4, 2)
-_RESIDENT_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_RESIDENT_CHECK = "10X98765432"
 
 _DAY_SECONDS = 86_400
 _BUSINESS_SECONDS = 14 * 3600  # 08:00-22:00 Beijing time is 00:00-14:00 UTC
@@ -226,22 +223,14 @@ def generate(
 
 def uscc(area: str, body: str) -> str:
     """A unified social credit code for an enterprise in ``area`` with an 8-char org-code body."""
-    org_total = sum(
-        (int(c) if c.isdigit() else ord(c) - 55) * w
-        for c, w in zip(body, _ORG_WEIGHTS, strict=True)
-    )
-    org_check = 11 - org_total % 11
-    org = body + ("X" if org_check == 10 else "0" if org_check == 11 else str(org_check))
-    base = "91" + area + org
-    total = sum(_USCC_ALPHABET.index(c) * w for c, w in zip(base, _USCC_WEIGHTS, strict=True))
-    return base + _USCC_ALPHABET[(31 - total % 31) % 31]
+    base = "91" + area + body + identifiers.org_code_check_char(body)
+    return base + identifiers.uscc_check_char(base)
 
 
 def resident_id(area: str, birth: dt.date, sequence: int) -> str:
     """An 18-char resident identity number with its ISO 7064 MOD 11-2 check char."""
     body = f"{area}{birth:%Y%m%d}{sequence:03d}"
-    total = sum(int(c) * w for c, w in zip(body, _RESIDENT_WEIGHTS, strict=True))
-    return body + _RESIDENT_CHECK[total % 11]
+    return body + identifiers.resident_id_check_char(body)
 
 
 def _luhn(digits: str) -> str:

@@ -43,7 +43,7 @@ def existing_keys(
         stmt = select(model.source, model.external_id, model.id, model.content_hash).where(
             tuple_(model.source, model.external_id).in_(part)
         )
-        for source, external_id, event_id, digest in session.execute(stmt).tuples():
+        for source, external_id, event_id, digest in session.execute(stmt):
             result[(source, external_id)] = (event_id, digest)
     return result
 
@@ -64,7 +64,7 @@ def invoices_by_key(
             .outerjoin(paid, paid.c.invoice_id == Invoice.id)
             .where(tuple_(Invoice.source, Invoice.external_id).in_(part))
         )
-        for invoice, paid_amount in session.execute(stmt).tuples():
+        for invoice, paid_amount in session.execute(stmt):
             result[(invoice.source, invoice.external_id)] = (invoice, Decimal(paid_amount))
     return result
 
@@ -85,7 +85,7 @@ def orders_by_key(
             .outerjoin(returned, returned.c.order_id == Order.id)
             .where(tuple_(Order.source, Order.external_id).in_(part))
         )
-        for order, returned_amount in session.execute(stmt).tuples():
+        for order, returned_amount in session.execute(stmt):
             result[(order.source, order.external_id)] = (order, Decimal(returned_amount))
     return result
 
@@ -95,7 +95,7 @@ def insert_rows(session: Session, model: Any, rows: Sequence[dict[str, Any]]) ->
     if not rows:
         return []
     stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-    return [row_id for (row_id,) in session.execute(stmt, list(rows)).tuples()]
+    return [row_id for (row_id,) in session.execute(stmt, list(rows))]
 
 
 def insert_lines(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -147,7 +147,7 @@ def recent_events(session: Session, customer_id: int, limit: int = 50) -> list[d
             .order_by(when.desc())
             .limit(limit)
         )
-        for row in session.execute(stmt).tuples():
+        for row in session.execute(stmt):
             values = list(row)
             event = {
                 "kind": kind,
@@ -194,6 +194,4 @@ def count_events(session: Session, customer_id: int) -> dict[str, int]:
 def order_history(session: Session, customer_id: int) -> list[tuple[Any, Decimal]]:
     """(ordered_at, amount) of a customer's orders, oldest first."""
     stmt = select(Order.ordered_at, Order.amount).where(Order.customer_id == customer_id)
-    return [
-        (when, amount) for when, amount in session.execute(stmt.order_by(Order.ordered_at)).tuples()
-    ]
+    return [(when, amount) for when, amount in session.execute(stmt.order_by(Order.ordered_at))]

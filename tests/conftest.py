@@ -1,0 +1,189 @@
+"""Test fixtures: every database test runs on SQLite and, when configured, on PostgreSQL.
+
+Each backend gets a fresh schema migrated with Alembic once per test session; each test runs
+inside a transaction that is rolled back, so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk.config import Settings
+from riskdesk.db import make_engine
+from riskdesk.main import create_app
+from riskdesk.migrations import runner
+from riskdesk.security import service as security_service
+from riskdesk.security.permissions import Role
+
+PG_URL = os.environ.get("RISKDESK_TEST_DATABASE_URL")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PASSWORD = "Test-pass-2026"
+TEST_USERS = (
+    ("manager", Role.CREDIT_MANAGER, None),
+    ("manager2", Role.CREDIT_MANAGER, None),
+    ("analyst", Role.RISK_ANALYST, None),
+    ("sales", Role.SALES, "east"),
+    ("sales_east2", Role.SALES, "east"),
+    ("sales2", Role.SALES, "north"),
+    ("service", Role.CUSTOMER_SERVICE, "east"),
+    ("auditor", Role.AUDITOR, None),
+    ("admin", Role.ADMIN, None),
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if IN_CI and not PG_URL:
+        raise pytest.UsageError(
+            "CI=true needs RISKDESK_TEST_DATABASE_URL (PostgreSQL); "
+            "PostgreSQL tests are never skipped in CI"
+        )
+
+
+def _backends() -> list[str]:
+    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+@dataclass
+class Backend:
+    """One migrated database for the test session."""
+
+    name: str
+    engine: Engine
+
+
+def _make_pg(worker: str) -> tuple[Engine, str]:
+    assert PG_URL is not None
+    schema = f"rdtest_{worker}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(PG_URL)
+    try:
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:
+        raise RuntimeError(
+            f"PostgreSQL at RISKDESK_TEST_DATABASE_URL is unreachable: {exc}"
+        ) from exc
+    finally:
+        admin.dispose()
+    engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    return engine, schema
+
+
+@pytest.fixture(scope="session", params=_backends())
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[Backend]:
+    """A migrated database with the test users, per backend."""
+    schema = None
+    if request.param == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.db"
+        engine = make_engine(f"sqlite:///{path}")
+    else:
+        engine, schema = _make_pg(worker_id)
+    runner.upgrade(engine)
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    with factory.begin() as session:
+        for username, role, team in TEST_USERS:
+            security_service.create_user(
+                session,
+                username=username,
+                display_name=username,
+                role=role,
+                password=PASSWORD,
+                team=team,
+            )
+    yield Backend(request.param, engine)
+    engine.dispose()
+    if schema is not None:
+        admin = make_engine(PG_URL or "")
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def connection(backend: Backend) -> Iterator[Connection]:
+    """A connection inside a transaction that is rolled back after the test."""
+    with backend.engine.connect() as conn:
+        outer = conn.begin()
+        try:
+            yield conn
+        finally:
+            outer.rollback()
+
+
+@pytest.fixture
+def factory(connection: Connection) -> sessionmaker[Session]:
+    """Sessions on the test's connection; their commits only release savepoints."""
+    return sessionmaker(
+        bind=connection,
+        expire_on_commit=False,
+        autoflush=False,
+        join_transaction_mode="create_savepoint",
+    )
+
+
+@pytest.fixture
+def db(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """The test's own session."""
+    with factory() as session:
+        yield session
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an app under test (documents under a temporary dir)."""
+    return Settings(
+        database_url="sqlite://",
+        secret_key="test-secret-key-0123456789",
+        data_dir=tmp_path / "data",
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, factory: sessionmaker[Session]):  # type: ignore[no-untyped-def]
+    """The application wired to the test transaction."""
+    return create_app(settings, session_factory=factory)
+
+
+def principal(db: Session, username: str, scopes: list[str] | None = None):  # type: ignore[no-untyped-def]
+    """The principal of a test user (with token scopes when given)."""
+    user = security_service.get_user_by_username_or_raise(db, username)
+    return security_service.principal_for(
+        db, user, via="token" if scopes else "system", scopes=scopes
+    )
+
+
+@pytest.fixture
+def client_for(app, db: Session):  # type: ignore[no-untyped-def]
+    """A TestClient authenticated with a fresh API token of a test user."""
+    clients: list[TestClient] = []
+
+    def make(username: str, scopes: list[str] | None = None) -> TestClient:
+        user = security_service.get_user_by_username_or_raise(db, username)
+        all_scopes = scopes or sorted(p.value for p in security_service.permissions_for(user.role))
+        _, raw = security_service.issue_token(db, user=user, name="test", scopes=all_scopes)
+        db.commit()
+        client = TestClient(app, raise_server_exceptions=False)
+        client.headers["Authorization"] = f"Bearer {raw}"
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.close()
+
+
+@pytest.fixture
+def manager(client_for):  # type: ignore[no-untyped-def]
+    """API client of a credit manager."""
+    return client_for("manager")
