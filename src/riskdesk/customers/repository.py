@@ -309,7 +309,7 @@ def open_pending_values(
             .join(PendingChangeItem, PendingChangeItem.pending_change_id == PendingChange.id)
             .where(PendingChange.status == "pending", PendingChange.customer_id.in_(part))
         )
-        result.update(session.execute(stmt))
+        result.update((cid, field, value) for cid, field, value in session.execute(stmt))
     return result
 
 
@@ -444,5 +444,5 @@ def owner_ids_of(session: Session, ids: set[int]) -> dict[int, int | None]:
     result: dict[int, int | None] = {}
     for part in chunks(sorted(ids)):
         stmt = select(Customer.id, Customer.owner_id).where(Customer.id.in_(part))
-        result.update(session.execute(stmt))
+        result.update((cid, owner) for cid, owner in session.execute(stmt))
     return result
