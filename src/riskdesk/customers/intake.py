@@ -212,8 +212,11 @@ class CustomerHandler(_Base):
     def _update(self, session: Session, item: Item, ctx: WriteContext) -> None:
         rec: CustomerCreate = item.record
         assert item.existing_id is not None
+        # An empty cell or a null means "not given": an upsert never clears a field by omission.
         requested = rec.model_dump(
-            exclude_unset=True, exclude={"source", "external_id", "kind", "reason"}
+            exclude_unset=True,
+            exclude_none=True,
+            exclude={"source", "external_id", "kind", "reason"},
         )
         savepoint = session.begin_nested()
         try:
