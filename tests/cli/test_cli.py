@@ -1,0 +1,81 @@
+"""The command line: db upgrade, users, tokens, import and demo, on a fresh SQLite file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from riskdesk.cli.main import app
+from riskdesk.config import get_settings
+from tests.factories import uscc
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("RISKDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RISKDESK_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_users_and_tokens(cli_env: Path) -> None:
+    created = runner.invoke(app, ["users", "create", "alice", "--role", "risk_analyst",
+                                  "--name", "Alice", "--password", "Alice-pass-1"])
+    assert created.exit_code == 0, created.output
+    weak = runner.invoke(app, ["users", "create", "bob", "--role", "sales", "--password", "x"])
+    assert weak.exit_code == 2 and "password" in weak.output
+    listed = runner.invoke(app, ["users", "list"])
+    assert "alice" in listed.output and "risk_analyst" in listed.output
+    changed = runner.invoke(app, ["users", "set-role", "alice", "credit_manager"])
+    assert changed.exit_code == 0 and "credit_manager" in changed.output
+    token = runner.invoke(app, ["users", "token", "alice", "--name", "erp", "--scope", "read"])
+    assert token.exit_code == 0, token.output
+    raw = token.output.strip().splitlines()[-1]
+    assert raw.startswith("rd_")
+    revoked = runner.invoke(app, ["users", "token", "alice", "--revoke", "1"])
+    assert revoked.exit_code == 0 and "revoked" in revoked.output
+    bad_scope = runner.invoke(app, ["users", "token", "alice", "--scope", "everything"])
+    assert bad_scope.exit_code == 2
+
+
+def test_import_command(cli_env: Path) -> None:
+    runner.invoke(app, ["users", "create", "ops", "--role", "credit_manager",
+                        "--password", "Ops-pass-2026"])
+    csv = cli_env / "customers.csv"
+    csv.write_text("source,external_id,kind,name,tax_id\n"
+                   f"erp,E1,company,一号公司有限公司,{uscc()}\n"
+                   "erp,E2,company,二号公司有限公司,BAD\n", encoding="utf-8")
+    rejected = runner.invoke(app, ["import", "customers", str(csv), "--user", "ops",
+                                   "--format", "json"])
+    assert rejected.exit_code == 1
+    body = json.loads(rejected.output)
+    assert body["status"] == "rejected" and body["created"] == 0
+    assert body["errors"][0]["row"] == 3 and body["errors"][0]["field"] == "tax_id"
+    done = runner.invoke(app, ["import", "customers", str(csv), "--user", "ops",
+                               "--skip-invalid", "--format", "json"])
+    assert done.exit_code == 0 and json.loads(done.output)["created"] == 1
+    again = runner.invoke(app, ["import", "customers", str(csv), "--user", "ops",
+                                "--skip-invalid", "--format", "json"])
+    assert json.loads(again.output)["duplicates"] == 1
+    mapping = cli_env / "map.yaml"
+    mapping.write_text("columns: {external_id: nope}\n")
+    bad_map = runner.invoke(app, ["import", "customers", str(csv), "--mapping", str(mapping),
+                                  "--user", "ops"])
+    assert bad_map.exit_code == 1 and "nope" in bad_map.output
+
+
+def test_demo_loads_a_population(cli_env: Path) -> None:
+    result = runner.invoke(app, ["demo", "--customers", "60", "--months", "14", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    assert "customers 60" in result.output
+    assert "deteriorating" in result.output
+    again = runner.invoke(app, ["demo", "--customers", "5"])
+    assert again.exit_code == 1
