@@ -1,0 +1,115 @@
+"""A live server on its own database, and a headless Chromium to drive it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.orm import sessionmaker
+
+from riskdesk.config import Settings
+from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.main import create_app
+from riskdesk.migrations import runner
+from riskdesk.pipeline import intake
+from riskdesk.security import service as security_service
+from riskdesk.security.permissions import Role
+from tests.conftest import IN_CI, PASSWORD, PG_URL, _backends
+from tests.factories import company
+
+CHROMIUM = os.environ.get("RISKDESK_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module", params=_backends())
+def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                ) -> Iterator[str]:
+    """A running Riskdesk with a few users and customers, on a database of its own."""
+    tmp = tmp_path_factory.mktemp("live")
+    schema = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp / 'live.db'}"
+        engine = make_engine(url)
+    else:
+        assert PG_URL is not None
+        schema = f"rdlive_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        engine = make_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+    runner.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    with unit_of_work(factory) as session:
+        for username, role in (("manager", Role.CREDIT_MANAGER), ("manager2", Role.CREDIT_MANAGER),
+                               ("analyst", Role.RISK_ANALYST)):
+            security_service.create_user(session, username=username, display_name=username,
+                                         role=role, password=PASSWORD)
+        manager = security_service.get_user_by_username_or_raise(session, "manager")
+        principal = security_service.system_principal(session, manager)
+        records = [company("W1", name="杭州恒远贸易有限公司"), company("W2", name="上海明达科技有限公司")]
+        intake.ingest(session, principal, "customers", records)
+    settings = Settings(database_url="sqlite://", secret_key="live-test-secret-0123456789",
+                        data_dir=Path(tmp) / "data")
+    app = create_app(settings, session_factory=factory)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    engine.dispose()
+    if schema is not None:
+        admin = make_engine(PG_URL or "")
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's Chromium, driven by Playwright (no browser download)."""
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        if IN_CI:
+            pytest.fail(f"Chromium not found at {CHROMIUM}; .ci/run installs it")
+        pytest.skip("Chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):  # type: ignore[no-untyped-def]
+    """A fresh browser context (no cookies) in English."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(15_000)
+    yield context.new_page()
+    context.close()
+
+
+__all__ = ["sessionmaker"]

@@ -1,0 +1,114 @@
+"""The browser journey: log in, search, open a credit file, change the limit, second user
+approves; plus the language switch and a file import with its progress bar."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r".*/customers$"))
+
+
+def sign_out(page) -> None:  # type: ignore[no-untyped-def]
+    page.click("text=Sign out")
+    page.wait_for_url(re.compile(r".*/login$"))
+
+
+def test_change_limit_then_second_user_approves(page, live_server: str) -> None:
+    sign_in(page, live_server, "analyst")
+    page.fill("input[name=q]", "恒远")
+    page.click("#search-button")
+    page.wait_for_function("document.querySelectorAll('#customers tbody tr').length === 1")
+    page.click("#customers tbody tr a >> nth=1")
+    page.wait_for_selector("#customer-name")
+    assert page.inner_text("#customer-name") == "杭州恒远贸易有限公司"
+    assert "100,000.00 CNY" in page.inner_text("#credit-limit")
+    page.click("#edit-panel summary")
+    page.fill("#credit_limit", "250000")
+    page.fill("#change-reason", "annual review")
+    page.click("#save-changes")
+    page.wait_for_selector("#queued-message")
+    assert "credit_limit" in page.inner_text("#queued-message")
+    assert "100,000.00 CNY" in page.inner_text("#credit-limit")
+    assert "250000.00" in page.inner_text("#pending-changes")
+    file_url = page.url.split("?")[0]
+    sign_out(page)
+
+    sign_in(page, live_server, "manager")
+    page.click("text=Approvals")
+    card = page.locator(".pending-change", has_text="杭州恒远贸易有限公司")
+    card.locator("input[name=comment]").fill("agreed")
+    card.locator("button.approve").click()
+    page.wait_for_selector("#approval-result")
+    assert "approved" in page.inner_text("#approval-result")
+    page.goto(file_url)
+    assert "250,000.00 CNY" in page.inner_text("#credit-limit")
+    history = page.inner_text("#history")
+    assert "Approved change" in history and "annual review" in history
+    assert page.locator("#pending-changes").count() == 0
+
+
+def test_own_change_cannot_be_approved_in_the_ui(page, live_server: str) -> None:
+    sign_in(page, live_server, "manager2")
+    page.fill("input[name=q]", "明达")
+    page.click("#search-button")
+    page.wait_for_function("document.querySelectorAll('#customers tbody tr').length === 1")
+    page.click("#customers tbody tr a >> nth=1")
+    page.click("#edit-panel summary")
+    page.fill("#credit_limit", "1")
+    page.click("#save-changes")
+    page.wait_for_selector("#queued-message")
+    page.click("text=Approvals")
+    card = page.locator(".pending-change", has_text="上海明达科技有限公司")
+    assert card.locator("button.approve").count() == 0
+    assert "colleague" in card.inner_text()
+
+
+def test_invalid_edit_names_the_field(page, live_server: str) -> None:
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{live_server}/customers?q=明达")
+    page.click("#customers tbody tr a >> nth=1")
+    page.click("#edit-panel summary")
+    page.fill("input[name=email]", "not-an-email")
+    page.click("#save-changes")
+    page.wait_for_selector("#form-errors")
+    assert "Email" in page.inner_text("#form-errors")
+
+
+def test_language_switch(page, live_server: str) -> None:
+    sign_in(page, live_server, "analyst")
+    assert page.inner_text("h1") == "Customers"
+    page.click("#lang-switch")
+    page.wait_for_selector("text=客户")
+    assert page.inner_text("h1") == "客户"
+    page.click("#lang-switch")
+    page.wait_for_function("document.querySelector('h1').innerText === 'Customers'")
+
+
+def test_import_page_with_progress(page, live_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.factories import uscc
+
+    rows = "\n".join(f"erp,IMP{i},company,导入测试{i}有限公司,{uscc()}" for i in range(50))
+    csv = tmp_path / "customers.csv"
+    csv.write_text("source,external_id,kind,name,tax_id\n" + rows + "\n", encoding="utf-8")
+    sign_in(page, live_server, "manager")
+    page.click("text=Import")
+    page.select_option("#import-kind", "customers")
+    page.set_input_files("#import-file", str(csv))
+    page.click("#import-submit")
+    page.wait_for_selector("#job-status[data-status=done]", timeout=30_000)
+    assert page.inner_text("#count-created") == "50"
+    assert page.get_attribute("#import-progress", "value") == "50"
+    page.goto(f"{live_server}/customers?q=导入测试7有限公司")
+    assert page.locator("#customers tbody tr").count() == 1
