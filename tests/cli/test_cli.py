@@ -27,8 +27,20 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_users_and_tokens(cli_env: Path) -> None:
-    created = runner.invoke(app, ["users", "create", "alice", "--role", "risk_analyst",
-                                  "--name", "Alice", "--password", "Alice-pass-1"])
+    created = runner.invoke(
+        app,
+        [
+            "users",
+            "create",
+            "alice",
+            "--role",
+            "risk_analyst",
+            "--name",
+            "Alice",
+            "--password",
+            "Alice-pass-1",
+        ],
+    )
     assert created.exit_code == 0, created.output
     weak = runner.invoke(app, ["users", "create", "bob", "--role", "sales", "--password", "x"])
     assert weak.exit_code == 2 and "password" in weak.output
@@ -47,28 +59,38 @@ def test_users_and_tokens(cli_env: Path) -> None:
 
 
 def test_import_command(cli_env: Path) -> None:
-    runner.invoke(app, ["users", "create", "ops", "--role", "credit_manager",
-                        "--password", "Ops-pass-2026"])
+    runner.invoke(
+        app, ["users", "create", "ops", "--role", "credit_manager", "--password", "Ops-pass-2026"]
+    )
     csv = cli_env / "customers.csv"
-    csv.write_text("source,external_id,kind,name,tax_id\n"
-                   f"erp,E1,company,一号公司有限公司,{uscc()}\n"
-                   "erp,E2,company,二号公司有限公司,BAD\n", encoding="utf-8")
-    rejected = runner.invoke(app, ["import", "customers", str(csv), "--user", "ops",
-                                   "--format", "json"])
+    csv.write_text(
+        "source,external_id,kind,name,tax_id\n"
+        f"erp,E1,company,一号公司有限公司,{uscc()}\n"
+        "erp,E2,company,二号公司有限公司,BAD\n",
+        encoding="utf-8",
+    )
+    rejected = runner.invoke(
+        app, ["import", "customers", str(csv), "--user", "ops", "--format", "json"]
+    )
     assert rejected.exit_code == 1
     body = json.loads(rejected.output)
     assert body["status"] == "rejected" and body["created"] == 0
     assert body["errors"][0]["row"] == 3 and body["errors"][0]["field"] == "tax_id"
-    done = runner.invoke(app, ["import", "customers", str(csv), "--user", "ops",
-                               "--skip-invalid", "--format", "json"])
+    done = runner.invoke(
+        app,
+        ["import", "customers", str(csv), "--user", "ops", "--skip-invalid", "--format", "json"],
+    )
     assert done.exit_code == 0 and json.loads(done.output)["created"] == 1
-    again = runner.invoke(app, ["import", "customers", str(csv), "--user", "ops",
-                                "--skip-invalid", "--format", "json"])
+    again = runner.invoke(
+        app,
+        ["import", "customers", str(csv), "--user", "ops", "--skip-invalid", "--format", "json"],
+    )
     assert json.loads(again.output)["duplicates"] == 1
     mapping = cli_env / "map.yaml"
     mapping.write_text("columns: {external_id: nope}\n")
-    bad_map = runner.invoke(app, ["import", "customers", str(csv), "--mapping", str(mapping),
-                                  "--user", "ops"])
+    bad_map = runner.invoke(
+        app, ["import", "customers", str(csv), "--mapping", str(mapping), "--user", "ops"]
+    )
     assert bad_map.exit_code == 1 and "nope" in bad_map.output
 
 

@@ -45,8 +45,7 @@ def test_unknown_customer_is_named(manager, customer) -> None:
 
 
 def test_invoice_due_after_issue(manager, customer) -> None:
-    response = manager.post("/api/v1/invoices", json=invoice("I1", "EV1",
-                                                            due_date="2026-01-10"))
+    response = manager.post("/api/v1/invoices", json=invoice("I1", "EV1", due_date="2026-01-10"))
     assert response.status_code == 422
     assert "due_date" in response.json()["error"]["message"]
 
@@ -59,13 +58,11 @@ def test_payments_cannot_exceed_open_amount(manager, customer) -> None:
     detail = too_much.json()["error"]["details"][0]
     assert detail["field"] == "amount" and detail["code"] == "exceeds_open_amount"
     assert "400.00" in detail["reason"]
-    marked = manager.post("/api/v1/payments", json=payment("P3", "I2", "500.00",
-                                                           overpayment=True))
+    marked = manager.post("/api/v1/payments", json=payment("P3", "I2", "500.00", overpayment=True))
     assert marked.status_code == 201
     unknown = manager.post("/api/v1/payments", json=payment("P4", "NOPE"))
     assert unknown.json()["error"]["details"][0]["field"] == "invoice_external_id"
-    currency = manager.post("/api/v1/payments", json=payment("P5", "I2", "1.00",
-                                                             currency="USD"))
+    currency = manager.post("/api/v1/payments", json=payment("P5", "I2", "1.00", currency="USD"))
     assert currency.json()["error"]["details"][0]["code"] == "currency_mismatch"
 
 
@@ -87,16 +84,16 @@ def test_batch_skip_invalid_reports_each_row(manager, customer) -> None:
     stopped = manager.post("/api/v1/orders/batch", json={"records": records})
     assert stopped.status_code == 422
     assert stopped.json()["error"]["details"][0]["row"] == 2
-    response = manager.post("/api/v1/orders/batch", json={"records": records,
-                                                          "skip_invalid": True})
+    response = manager.post("/api/v1/orders/batch", json={"records": records, "skip_invalid": True})
     assert response.status_code == 200, response.text
     report = response.json()
     assert (report["created"], report["invalid"], report["duplicates"]) == (3, 1, 1)
     statuses = [r["status"] for r in report["results"]]
     assert statuses == ["created", "invalid", "created", "created", "duplicate"]
     assert report["results"][4]["id"] == report["results"][0]["id"]
-    again = manager.post("/api/v1/orders/batch", json={"records": records,
-                                                       "skip_invalid": True}).json()
+    again = manager.post(
+        "/api/v1/orders/batch", json={"records": records, "skip_invalid": True}
+    ).json()
     assert (again["created"], again["duplicates"]) == (0, 4)
 
 
@@ -109,23 +106,37 @@ def test_batch_size_limit(manager, customer) -> None:
 
 def test_returns_are_checked_against_the_order(manager, customer) -> None:
     manager.post("/api/v1/orders", json=order("O5", "EV1", amount="300.00"))
-    base = {"source": "erp", "order_external_id": "O5", "currency": "CNY",
-            "returned_on": "2026-01-20", "reason": "defective"}
+    base = {
+        "source": "erp",
+        "order_external_id": "O5",
+        "currency": "CNY",
+        "returned_on": "2026-01-20",
+        "reason": "defective",
+    }
     ok = manager.post("/api/v1/returns", json={**base, "external_id": "R1", "amount": "200.00"})
     assert ok.status_code == 201, ok.text
     over = manager.post("/api/v1/returns", json={**base, "external_id": "R2", "amount": "150"})
     assert over.json()["error"]["details"][0]["code"] == "exceeds_order_amount"
-    early = manager.post("/api/v1/returns", json={**base, "external_id": "R3", "amount": "1",
-                                                  "returned_on": "2025-12-01"})
+    early = manager.post(
+        "/api/v1/returns",
+        json={**base, "external_id": "R3", "amount": "1", "returned_on": "2025-12-01"},
+    )
     assert early.json()["error"]["details"][0]["field"] == "returned_on"
 
 
 def test_service_events_and_rules(manager, client_for, customer) -> None:
     service = client_for("service")
-    complaint = {"source": "crm", "external_id": "CP1", "customer_code": f"C{customer:07d}",
-                 "category": "product_quality", "product": "E-1", "severity": "high",
-                 "status": "resolved", "opened_at": "2026-01-02T09:00:00Z",
-                 "resolved_at": "2026-01-03T09:00:00Z"}
+    complaint = {
+        "source": "crm",
+        "external_id": "CP1",
+        "customer_code": f"C{customer:07d}",
+        "category": "product_quality",
+        "product": "E-1",
+        "severity": "high",
+        "status": "resolved",
+        "opened_at": "2026-01-02T09:00:00Z",
+        "resolved_at": "2026-01-03T09:00:00Z",
+    }
     missing = service.post("/api/v1/complaints", json=complaint)
     assert missing.status_code == 422  # the customer is not service's to see: unknown to them
     assert missing.json()["error"]["details"][0]["code"] == "unknown_reference"
@@ -133,18 +144,38 @@ def test_service_events_and_rules(manager, client_for, customer) -> None:
     response = manager.post("/api/v1/complaints", json=unresolved)
     assert response.status_code == 422 and "resolved_at" in response.json()["error"]["message"]
     assert manager.post("/api/v1/complaints", json=complaint).status_code == 201
-    survey = {"source": "crm", "external_id": "S1", "customer_code": f"C{customer:07d}",
-              "survey_type": "csat", "score": 9, "responded_at": "2026-01-04T09:00:00Z"}
+    survey = {
+        "source": "crm",
+        "external_id": "S1",
+        "customer_code": f"C{customer:07d}",
+        "survey_type": "csat",
+        "score": 9,
+        "responded_at": "2026-01-04T09:00:00Z",
+    }
     assert manager.post("/api/v1/survey-responses", json=survey).status_code == 422
-    assert manager.post("/api/v1/survey-responses",
-                        json={**survey, "survey_type": "nps"}).status_code == 201
-    interaction = {"source": "crm", "external_id": "IA1", "customer_code": f"C{customer:07d}",
-                   "occurred_at": "2026-01-05T09:00:00Z", "channel": "phone",
-                   "kind": "collection"}
+    assert (
+        manager.post("/api/v1/survey-responses", json={**survey, "survey_type": "nps"}).status_code
+        == 201
+    )
+    interaction = {
+        "source": "crm",
+        "external_id": "IA1",
+        "customer_code": f"C{customer:07d}",
+        "occurred_at": "2026-01-05T09:00:00Z",
+        "channel": "phone",
+        "kind": "collection",
+    }
     assert manager.post("/api/v1/interactions", json=interaction).status_code == 201
-    contract = {"source": "erp", "external_id": "K1", "customer_code": f"C{customer:07d}",
-                "signed_on": "2025-06-01", "start_date": "2025-07-01",
-                "end_date": "2025-06-30", "value": "10", "currency": "CNY"}
+    contract = {
+        "source": "erp",
+        "external_id": "K1",
+        "customer_code": f"C{customer:07d}",
+        "signed_on": "2025-06-01",
+        "start_date": "2025-07-01",
+        "end_date": "2025-06-30",
+        "value": "10",
+        "currency": "CNY",
+    }
     assert manager.post("/api/v1/contracts", json=contract).status_code == 422
     contract["end_date"] = "2026-06-30"
     assert manager.post("/api/v1/contracts", json=contract).status_code == 201
@@ -155,21 +186,29 @@ def test_service_events_and_rules(manager, client_for, customer) -> None:
 def test_service_role_may_record_complaints_but_not_orders(manager, client_for) -> None:
     own = manager.post("/api/v1/customers", json=company("EV2", owner="service")).json()["id"]
     service = client_for("service")
-    complaint = {"source": "crm", "external_id": "CP9", "customer_code": f"C{own:07d}",
-                 "category": "delivery", "severity": "low", "opened_at": "2026-01-02T09:00:00Z"}
+    complaint = {
+        "source": "crm",
+        "external_id": "CP9",
+        "customer_code": f"C{own:07d}",
+        "category": "delivery",
+        "severity": "low",
+        "opened_at": "2026-01-02T09:00:00Z",
+    }
     assert service.post("/api/v1/complaints", json=complaint).status_code == 201
     assert service.post("/api/v1/orders", json=order("O9", "EV2")).status_code == 403
 
 
 def test_future_dates_and_malformed_values(manager, customer) -> None:
-    future = manager.post("/api/v1/orders", json=order("O7", "EV1",
-                                                       ordered_at="2099-01-01T00:00:00Z"))
+    future = manager.post(
+        "/api/v1/orders", json=order("O7", "EV1", ordered_at="2099-01-01T00:00:00Z")
+    )
     assert future.status_code == 422 and future.json()["error"]["field"] == "ordered_at"
     garbage = manager.post("/api/v1/orders", json={"source": "erp"})
     assert garbage.status_code == 422
     fields = {d["field"] for d in garbage.json()["error"]["details"]}
     assert {"external_id", "amount", "currency", "lines"} <= fields
-    not_json = manager.post("/api/v1/orders", content=b"{not json",
-                            headers={"content-type": "application/json"})
+    not_json = manager.post(
+        "/api/v1/orders", content=b"{not json", headers={"content-type": "application/json"}
+    )
     assert not_json.status_code == 422
     assert not_json.json()["error"]["code"] == "validation_failed"

@@ -38,12 +38,24 @@ def customers_csv() -> bytes:
     return CUSTOMERS_CSV.format(t1=uscc(), t2=uscc(), t3=uscc()).encode()
 
 
-def run(factory, db, kind: str, content: bytes, filename: str = "f.csv",
-        mapping: str | None = None, skip_invalid: bool = False):  # type: ignore[no-untyped-def]
+def run(
+    factory,
+    db,
+    kind: str,
+    content: bytes,
+    filename: str = "f.csv",
+    mapping: str | None = None,
+    skip_invalid: bool = False,
+):  # type: ignore[no-untyped-def]
     return intake.import_file(
-        factory, lambda s: principal(s, "manager"), kind=kind, content=content,
-        filename=filename, mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
-        skip_invalid=skip_invalid)
+        factory,
+        lambda s: principal(s, "manager"),
+        kind=kind,
+        content=content,
+        filename=filename,
+        mapping=ColumnMapping.from_yaml(mapping) if mapping else None,
+        skip_invalid=skip_invalid,
+    )
 
 
 def count(db, model) -> int:  # type: ignore[no-untyped-def]
@@ -63,10 +75,12 @@ def test_csv_with_mapping_then_reimport_changes_nothing(factory, db) -> None:
 
 
 def test_bad_rows_stop_the_file_and_are_reported(factory, db) -> None:
-    content = ("external_id,name,kind,tax_id\n"
-               f"Q1,好公司有限公司,company,{uscc()}\n"
-               "Q2,坏公司有限公司,company,91330100XXXXXXXXXX\n"
-               "Q3,,company,\n").encode()
+    content = (
+        "external_id,name,kind,tax_id\n"
+        f"Q1,好公司有限公司,company,{uscc()}\n"
+        "Q2,坏公司有限公司,company,91330100XXXXXXXXXX\n"
+        "Q3,,company,\n"
+    ).encode()
     before = count(db, Customer)
     result = run(factory, db, "customers", content, mapping="defaults: {source: erp}")
     assert result.job.status == "rejected"
@@ -74,8 +88,9 @@ def test_bad_rows_stop_the_file_and_are_reported(factory, db) -> None:
     rows = {(e["row"], e["field"]) for e in result.job.errors}
     assert (3, "tax_id") in rows and (4, "name") in rows
     assert result.job.invalid_rows == 2
-    skipped = run(factory, db, "customers", content, mapping="defaults: {source: erp}",
-                  skip_invalid=True)
+    skipped = run(
+        factory, db, "customers", content, mapping="defaults: {source: erp}", skip_invalid=True
+    )
     assert skipped.job.status == "done"
     assert (skipped.job.created_count, skipped.job.invalid_rows) == (1, 2)
     assert count(db, Customer) == before + 1
@@ -83,15 +98,17 @@ def test_bad_rows_stop_the_file_and_are_reported(factory, db) -> None:
 
 def test_excel_orders_with_lines_grouped(factory, db) -> None:
     run(factory, db, "customers", customers_csv(), mapping=MAPPING)
-    frame = pl.DataFrame({
-        "order_no": ["SO1", "SO1", "SO2"],
-        "customer": ["K001", "K001", "K002"],
-        "date": ["2026-01-05 10:00:00", "2026-01-05 10:00:00", "2026-01-06 11:00:00"],
-        "total": ["300.00", "300.00", "50.00"],
-        "category": ["electronics", "office", "food"],
-        "line_amount": ["200.00", "100.00", "50.00"],
-        "pay": ["credit", "credit", "cash_on_delivery"],
-    })
+    frame = pl.DataFrame(
+        {
+            "order_no": ["SO1", "SO1", "SO2"],
+            "customer": ["K001", "K001", "K002"],
+            "date": ["2026-01-05 10:00:00", "2026-01-05 10:00:00", "2026-01-06 11:00:00"],
+            "total": ["300.00", "300.00", "50.00"],
+            "category": ["electronics", "office", "food"],
+            "line_amount": ["200.00", "100.00", "50.00"],
+            "pay": ["credit", "credit", "cash_on_delivery"],
+        }
+    )
     buffer = io.BytesIO()
     frame.write_excel(buffer)
     mapping = """
@@ -99,20 +116,21 @@ columns: {external_id: order_no, customer_external_id: customer, ordered_at: dat
           amount: total, payment_method: pay}
 defaults: {source: erp, currency: CNY}
 """
-    result = run(factory, db, "orders", buffer.getvalue(), filename="orders.xlsx",
-                 mapping=mapping)
+    result = run(factory, db, "orders", buffer.getvalue(), filename="orders.xlsx", mapping=mapping)
     assert result.job.status == "done", result.job.errors
     assert result.job.created_count == 2
     so1 = db.scalars(select(Order).where(Order.external_id == "SO1")).one()
-    lines = db.scalars(select(OrderLine).where(OrderLine.order_id == so1.id)
-                       .order_by(OrderLine.line_no)).all()
+    lines = db.scalars(
+        select(OrderLine).where(OrderLine.order_id == so1.id).order_by(OrderLine.line_no)
+    ).all()
     assert [(line.category, str(line.amount)) for line in lines] == [
-        ("electronics", "200.00"), ("office", "100.00")]
+        ("electronics", "200.00"),
+        ("office", "100.00"),
+    ]
 
 
 def test_mapping_problems_are_clear(factory, db) -> None:
-    result = run(factory, db, "customers", b"a,b\n1,2\n",
-                 mapping="columns: {external_id: missing}")
+    result = run(factory, db, "customers", b"a,b\n1,2\n", mapping="columns: {external_id: missing}")
     assert result.job.status == "failed"
     assert result.job.errors[0]["code"] == "missing_column"
     unknown = run(factory, db, "customers", b"a\n1\n", mapping="columns: {nonsense: a}")
@@ -132,21 +150,27 @@ def test_import_job_recorded(factory, db) -> None:
 
 
 def test_import_over_the_api(manager, db) -> None:
-    response = manager.post("/api/v1/imports",
-                            data={"kind": "customers", "mapping": MAPPING},
-                            files={"file": ("c.csv", customers_csv(), "text/csv")})
+    response = manager.post(
+        "/api/v1/imports",
+        data={"kind": "customers", "mapping": MAPPING},
+        files={"file": ("c.csv", customers_csv(), "text/csv")},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["job"]["status"] == "done" and body["report"]["created"] == 3
     listed = manager.get("/api/v1/imports").json()
     assert listed[0]["id"] == body["job"]["id"]
     assert manager.get(f"/api/v1/imports/{body['job']['id']}").json()["status"] == "done"
-    bad_kind = manager.post("/api/v1/imports", data={"kind": "nope"},
-                            files={"file": ("c.csv", b"x\n1\n", "text/csv")})
+    bad_kind = manager.post(
+        "/api/v1/imports", data={"kind": "nope"}, files={"file": ("c.csv", b"x\n1\n", "text/csv")}
+    )
     assert bad_kind.status_code == 422 and bad_kind.json()["error"]["field"] == "kind"
 
 
 def test_sales_cannot_import(client_for) -> None:
-    response = client_for("sales").post("/api/v1/imports", data={"kind": "customers"},
-                                        files={"file": ("c.csv", b"x\n1\n", "text/csv")})
+    response = client_for("sales").post(
+        "/api/v1/imports",
+        data={"kind": "customers"},
+        files={"file": ("c.csv", b"x\n1\n", "text/csv")},
+    )
     assert response.status_code == 403

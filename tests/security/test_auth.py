@@ -19,9 +19,16 @@ def login(app, username: str, password: str = PASSWORD) -> TestClient:  # type: 
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
-    client.post("/login", data={"username": username, "password": password,
-                                "csrf_token": token.group(1), "next": "/customers"},
-                follow_redirects=False)
+    client.post(
+        "/login",
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": token.group(1),
+            "next": "/customers",
+        },
+        follow_redirects=False,
+    )
     return client
 
 
@@ -64,11 +71,16 @@ def test_set_cookie_flags(app) -> None:
     page = client.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert token is not None
-    response = client.post("/login", data={"username": "manager", "password": PASSWORD,
-                                           "csrf_token": token.group(1)},
-                           follow_redirects=False)
-    header = [v for k, v in response.headers.multi_items() if k == "set-cookie"
-              and v.startswith("rd_session=")][0].lower()
+    response = client.post(
+        "/login",
+        data={"username": "manager", "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    header = next(
+        v
+        for k, v in response.headers.multi_items()
+        if k == "set-cookie" and v.startswith("rd_session=")
+    ).lower()
     assert "httponly" in header and "samesite=lax" in header
 
 
@@ -76,8 +88,11 @@ def test_wrong_password_and_forged_login(app) -> None:
     client = login(app, "manager", "wrong-password")
     assert client.get("/api/v1/me").status_code == 401
     forged = TestClient(app, raise_server_exceptions=False)
-    response = forged.post("/login", data={"username": "manager", "password": PASSWORD,
-                                           "csrf_token": "guess"}, follow_redirects=False)
+    response = forged.post(
+        "/login",
+        data={"username": "manager", "password": PASSWORD, "csrf_token": "guess"},
+        follow_redirects=False,
+    )
     assert "rd_session" not in response.cookies
 
 
@@ -129,36 +144,53 @@ def test_tokens_over_the_api(app, client_for) -> None:
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', session_client.get("/customers").text)
     assert csrf is not None
     headers = {"X-CSRF-Token": csrf.group(1)}
-    created = session_client.post("/api/v1/tokens", json={"name": "erp", "scopes": ["intake"]},
-                                  headers=headers)
+    created = session_client.post(
+        "/api/v1/tokens", json={"name": "erp", "scopes": ["intake"]}, headers=headers
+    )
     assert created.status_code == 201, created.text
     raw = created.json()["token"]
     machine = TestClient(app, raise_server_exceptions=False)
     machine.headers["Authorization"] = f"Bearer {raw}"
     assert machine.get("/api/v1/me").json()["username"] == "analyst"
     # A token cannot mint tokens.
-    assert machine.post("/api/v1/tokens", json={"name": "x", "scopes": ["read"]}).status_code \
-        == 403
+    assert machine.post("/api/v1/tokens", json={"name": "x", "scopes": ["read"]}).status_code == 403
     listed = session_client.get("/api/v1/tokens").json()
     assert [t["name"] for t in listed] == ["erp"] and "token" not in listed[0]
     revoked = session_client.delete(f"/api/v1/tokens/{listed[0]['id']}", headers=headers)
     assert revoked.status_code == 200 and revoked.json()["revoked_at"]
     assert machine.get("/api/v1/me").status_code == 401
-    bad = session_client.post("/api/v1/tokens", json={"name": "x", "scopes": ["root"]},
-                              headers=headers)
+    bad = session_client.post(
+        "/api/v1/tokens", json={"name": "x", "scopes": ["root"]}, headers=headers
+    )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "scopes"
 
 
 def test_users_endpoints_need_admin(client_for) -> None:
     admin = client_for("admin")
-    created = admin.post("/api/v1/users", json={"username": "newbie", "display_name": "N",
-                                                "role": "sales", "password": "Aa1!aaaaaaaa"})
+    created = admin.post(
+        "/api/v1/users",
+        json={
+            "username": "newbie",
+            "display_name": "N",
+            "role": "sales",
+            "password": "Aa1!aaaaaaaa",
+        },
+    )
     assert created.status_code == 201, created.text
-    weak = admin.post("/api/v1/users", json={"username": "weak", "display_name": "W",
-                                             "role": "sales", "password": "short"})
+    weak = admin.post(
+        "/api/v1/users",
+        json={"username": "weak", "display_name": "W", "role": "sales", "password": "short"},
+    )
     assert weak.status_code == 422 and weak.json()["error"]["field"] == "password"
-    taken = admin.post("/api/v1/users", json={"username": "newbie", "display_name": "N",
-                                              "role": "sales", "password": "Aa1!aaaaaaaa"})
+    taken = admin.post(
+        "/api/v1/users",
+        json={
+            "username": "newbie",
+            "display_name": "N",
+            "role": "sales",
+            "password": "Aa1!aaaaaaaa",
+        },
+    )
     assert taken.status_code == 409
     assert client_for("manager").post("/api/v1/users", json={}).status_code in (403, 422)
     assert client_for("sales").get("/api/v1/users").status_code == 403
@@ -172,10 +204,15 @@ def test_lockout_after_repeated_failures(app, db) -> None:
         security_service.authenticate(db, username="sales2", password=PASSWORD)
 
 
-@pytest.mark.parametrize(("password", "ok"), [
-    ("short1!", False), ("alllowercaseletters", False), ("Lowercase-and-1", True),
-    ("ABCdef123456", True),
-])
+@pytest.mark.parametrize(
+    ("password", "ok"),
+    [
+        ("short1!", False),
+        ("alllowercaseletters", False),
+        ("Lowercase-and-1", True),
+        ("ABCdef123456", True),
+    ],
+)
 def test_password_policy(password: str, ok: bool) -> None:
     assert (password_problem(password) is None) == ok
 

@@ -27,8 +27,15 @@ from tests.conftest import IN_CI, PASSWORD, PG_URL, _backends
 from tests.factories import company
 
 CHROMIUM = os.environ.get("RISKDESK_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _free_port() -> int:
@@ -38,8 +45,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module", params=_backends())
-def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
-                ) -> Iterator[str]:
+def live_server(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[str]:
     """A running Riskdesk with a few users and customers, on a database of its own."""
     tmp = tmp_path_factory.mktemp("live")
     schema = None
@@ -57,16 +66,26 @@ def live_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     runner.upgrade(engine)
     factory = make_sessionmaker(engine)
     with unit_of_work(factory) as session:
-        for username, role in (("manager", Role.CREDIT_MANAGER), ("manager2", Role.CREDIT_MANAGER),
-                               ("analyst", Role.RISK_ANALYST)):
-            security_service.create_user(session, username=username, display_name=username,
-                                         role=role, password=PASSWORD)
+        for username, role in (
+            ("manager", Role.CREDIT_MANAGER),
+            ("manager2", Role.CREDIT_MANAGER),
+            ("analyst", Role.RISK_ANALYST),
+        ):
+            security_service.create_user(
+                session, username=username, display_name=username, role=role, password=PASSWORD
+            )
         manager = security_service.get_user_by_username_or_raise(session, "manager")
         principal = security_service.system_principal(session, manager)
-        records = [company("W1", name="杭州恒远贸易有限公司"), company("W2", name="上海明达科技有限公司")]
+        records = [
+            company("W1", name="杭州恒远贸易有限公司"),
+            company("W2", name="上海明达科技有限公司"),
+        ]
         intake.ingest(session, principal, "customers", records)
-    settings = Settings(database_url="sqlite://", secret_key="live-test-secret-0123456789",
-                        data_dir=Path(tmp) / "data")
+    settings = Settings(
+        database_url="sqlite://",
+        secret_key="live-test-secret-0123456789",
+        data_dir=Path(tmp) / "data",
+    )
     app = create_app(settings, session_factory=factory)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
