@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
 
@@ -29,7 +30,7 @@ def test_change_limit_then_second_user_approves(page, live_server: str) -> None:
     sign_in(page, live_server, "analyst")
     page.fill("input[name=q]", "恒远")
     page.click("#search-button")
-    page.wait_for_function("document.querySelectorAll('#customers tbody tr').length === 1")
+    expect(page.locator("#customers tbody tr")).to_have_count(1)
     page.click("#customers tbody tr a >> nth=1")
     page.wait_for_selector("#customer-name")
     assert page.inner_text("#customer-name") == "杭州恒远贸易有限公司"
@@ -63,7 +64,7 @@ def test_own_change_cannot_be_approved_in_the_ui(page, live_server: str) -> None
     sign_in(page, live_server, "manager2")
     page.fill("input[name=q]", "明达")
     page.click("#search-button")
-    page.wait_for_function("document.querySelectorAll('#customers tbody tr').length === 1")
+    expect(page.locator("#customers tbody tr")).to_have_count(1)
     page.click("#customers tbody tr a >> nth=1")
     page.click("#edit-panel summary")
     page.fill("#credit_limit", "1")
@@ -93,7 +94,7 @@ def test_language_switch(page, live_server: str) -> None:
     page.wait_for_selector("text=客户")
     assert page.inner_text("h1") == "客户"
     page.click("#lang-switch")
-    page.wait_for_function("document.querySelector('h1').innerText === 'Customers'")
+    expect(page.locator("h1")).to_have_text("Customers")
 
 
 def test_import_page_with_progress(page, live_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]

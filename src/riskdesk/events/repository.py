@@ -10,6 +10,7 @@ from sqlalchemy import func, insert, select, tuple_
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks
+from riskdesk.kit.money import quantize
 from riskdesk.models import (
     Complaint,
     Contract,
@@ -65,7 +66,11 @@ def invoices_by_key(
             .where(tuple_(Invoice.source, Invoice.external_id).in_(part))
         )
         for invoice, paid_amount in session.execute(stmt):
-            result[(invoice.source, invoice.external_id)] = (invoice, Decimal(paid_amount))
+            # SQLite sums NUMERIC as floats; round back to cents before comparing money.
+            result[(invoice.source, invoice.external_id)] = (
+                invoice,
+                quantize(Decimal(paid_amount)),
+            )
     return result
 
 
@@ -86,7 +91,7 @@ def orders_by_key(
             .where(tuple_(Order.source, Order.external_id).in_(part))
         )
         for order, returned_amount in session.execute(stmt):
-            result[(order.source, order.external_id)] = (order, Decimal(returned_amount))
+            result[(order.source, order.external_id)] = (order, quantize(Decimal(returned_amount)))
     return result
 
 

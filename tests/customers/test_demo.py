@@ -1,0 +1,39 @@
+"""The demo population loads through the intake on both databases and records behaviours."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import func, select
+
+from riskdesk.demo.loader import load_demo
+from riskdesk.models import Customer, DemoBehaviour, Invoice, Order, Payment
+
+
+def test_demo_loads_with_behaviours(db) -> None:  # type: ignore[no-untyped-def]
+    summary = load_demo(db, customers=40, months=18, seed=5, end_date=dt.date(2026, 10, 31))
+    assert summary.counts["customers"] == 40
+    assert summary.counts["orders"] > 100
+    assert sum(summary.behaviours.values()) == 41  # every customer, plus the complaint wave
+    assert db.scalar(select(func.count()).select_from(DemoBehaviour)) == 41
+    linked = db.scalar(
+        select(func.count())
+        .select_from(DemoBehaviour)
+        .where(DemoBehaviour.customer_id.is_not(None))
+    )
+    assert linked == 40
+    assert db.scalar(select(func.count()).select_from(Customer)) >= 40
+    # Payments never exceed their invoice (the intake would have refused them).
+    paid = (
+        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        .group_by(Payment.invoice_id)
+        .subquery()
+    )
+    rows = db.execute(
+        select(Invoice.amount, paid.c.paid).join(paid, paid.c.invoice_id == Invoice.id)
+    ).all()
+    assert rows
+    # SQLite sums NUMERIC as floats, so compare in cents.
+    assert all(round(float(total) * 100) <= round(float(amount) * 100) for amount, total in rows)
+    latest = db.scalar(select(func.max(Order.ordered_at)))
+    assert latest is not None and latest.date() <= dt.date(2026, 10, 31)
