@@ -54,6 +54,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if url.startswith("postgresql+psycopg"):
+        # psycopg prepares a statement after 5 runs, and PostgreSQL then may switch to a generic
+        # plan; for IN lists of thousands of keys that plan scans the whole table per query.
+        connect_args = dict(kwargs.pop("connect_args", {}))
+        connect_args.setdefault("prepare_threshold", None)
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, func, or_, select, tuple_, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from riskdesk.kit.pagination import PageParams
@@ -34,6 +34,20 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     """Slices small enough for an IN list on every database."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
+
+
+def key_chunks(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[str]]]:
+    """(source, external ids) slices of idempotency keys.
+
+    One source and a plain IN list per query: PostgreSQL evaluates a row-value IN list row by
+    row, without the unique index, which made duplicate checks quadratic on large tables.
+    """
+    by_source: dict[str, list[str]] = {}
+    for source, external_id in pairs:
+        by_source.setdefault(source, []).append(external_id)
+    for source, ids in sorted(by_source.items()):
+        for part in chunks(sorted(ids)):
+            yield source, part
 
 
 @dataclass(frozen=True)
@@ -156,12 +170,12 @@ def customer_ids_by_ref(
 ) -> dict[tuple[str, str], int]:
     """Customer ids keyed by (source, external_id)."""
     result: dict[tuple[str, str], int] = {}
-    for part in chunks(sorted(pairs)):
+    for source, part in key_chunks(pairs):
         stmt = select(
             CustomerExternalRef.source,
             CustomerExternalRef.external_id,
             CustomerExternalRef.customer_id,
-        ).where(tuple_(CustomerExternalRef.source, CustomerExternalRef.external_id).in_(part))
+        ).where(CustomerExternalRef.source == source, CustomerExternalRef.external_id.in_(part))
         for source, external_id, customer_id in session.execute(stmt):
             result[(source, external_id)] = customer_id
     return result
@@ -356,9 +370,9 @@ def reports_by_key(
 ) -> dict[tuple[str, str], CreditReport]:
     """Bureau reports keyed by (source, external_id)."""
     result: dict[tuple[str, str], CreditReport] = {}
-    for part in chunks(sorted(pairs)):
+    for source, part in key_chunks(pairs):
         stmt = select(CreditReport).where(
-            tuple_(CreditReport.source, CreditReport.external_id).in_(part)
+            CreditReport.source == source, CreditReport.external_id.in_(part)
         )
         for row in session.scalars(stmt):
             result[(row.source, row.external_id)] = row

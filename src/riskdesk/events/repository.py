@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select, tuple_
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks
+from riskdesk.customers.repository import key_chunks
 from riskdesk.kit.money import quantize
 from riskdesk.models import (
     Complaint,
@@ -40,9 +40,9 @@ def existing_keys(
 ) -> dict[tuple[str, str], tuple[int, str]]:
     """(id, content hash) of stored events keyed by (source, external_id)."""
     result: dict[tuple[str, str], tuple[int, str]] = {}
-    for part in chunks(sorted(keys)):
+    for source, part in key_chunks(keys):
         stmt = select(model.source, model.external_id, model.id, model.content_hash).where(
-            tuple_(model.source, model.external_id).in_(part)
+            model.source == source, model.external_id.in_(part)
         )
         for source, external_id, event_id, digest in session.execute(stmt):
             result[(source, external_id)] = (event_id, digest)
@@ -54,17 +54,13 @@ def invoices_by_key(
 ) -> dict[tuple[str, str], tuple[Invoice, Decimal]]:
     """Invoices and the amount paid on each so far, keyed by (source, external_id)."""
     result: dict[tuple[str, str], tuple[Invoice, Decimal]] = {}
-    for part in chunks(sorted(keys)):
-        paid = (
-            select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-            .group_by(Payment.invoice_id)
-            .subquery()
-        )
-        stmt = (
-            select(Invoice, func.coalesce(paid.c.paid, 0))
-            .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-            .where(tuple_(Invoice.source, Invoice.external_id).in_(part))
-        )
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    for source, part in key_chunks(keys):
+        stmt = select(Invoice, paid).where(Invoice.source == source, Invoice.external_id.in_(part))
         for invoice, paid_amount in session.execute(stmt):
             # SQLite sums NUMERIC as floats; round back to cents before comparing money.
             result[(invoice.source, invoice.external_id)] = (
@@ -79,17 +75,13 @@ def orders_by_key(
 ) -> dict[tuple[str, str], tuple[Order, Decimal]]:
     """Orders and the amount returned on each so far, keyed by (source, external_id)."""
     result: dict[tuple[str, str], tuple[Order, Decimal]] = {}
-    for part in chunks(sorted(keys)):
-        returned = (
-            select(Return.order_id, func.sum(Return.amount).label("returned"))
-            .group_by(Return.order_id)
-            .subquery()
-        )
-        stmt = (
-            select(Order, func.coalesce(returned.c.returned, 0))
-            .outerjoin(returned, returned.c.order_id == Order.id)
-            .where(tuple_(Order.source, Order.external_id).in_(part))
-        )
+    returned = (
+        select(func.coalesce(func.sum(Return.amount), 0))
+        .where(Return.order_id == Order.id)
+        .scalar_subquery()
+    )
+    for source, part in key_chunks(keys):
+        stmt = select(Order, returned).where(Order.source == source, Order.external_id.in_(part))
         for order, returned_amount in session.execute(stmt):
             result[(order.source, order.external_id)] = (order, quantize(Decimal(returned_amount)))
     return result
