@@ -126,7 +126,7 @@ def browser() -> Iterator[object]:
 def page(browser):  # type: ignore[no-untyped-def]
     """A fresh browser context (no cookies) in English."""
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(30_000)
     yield context.new_page()
     context.close()
 

@@ -17,8 +17,8 @@ def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(r"^http://[^/]+/customers$"))
+    with page.expect_navigation(url=re.compile(r"^http://[^/]+/customers$")):
+        page.click("button[type=submit]")
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
@@ -113,3 +113,22 @@ def test_import_page_with_progress(page, live_server: str, tmp_path) -> None:  #
     assert page.get_attribute("#import-progress", "value") == "50"
     page.goto(f"{live_server}/customers?q=导入测试7有限公司")
     assert page.locator("#customers tbody tr").count() == 1
+
+
+def test_add_contact_and_document_in_the_credit_file(page, live_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{live_server}/customers?q=明达")
+    page.click("#customers tbody tr a >> nth=1")
+    page.click("text=Add a contact")
+    page.fill("#contact-form input[name=name]", "王五")
+    page.fill("#contact-form input[name=phone]", "13900001111")
+    page.click("#contact-form button[type=submit]")
+    page.wait_for_selector("text=+8613900001111")
+    pdf = tmp_path / "license.pdf"
+    pdf.write_bytes(b"%PDF-1.4 licence")
+    page.set_input_files("#document-form input[type=file]", str(pdf))
+    page.fill("#document-form input[name=category]", "license")
+    page.click("#document-form button[type=submit]")
+    page.wait_for_selector("text=license.pdf")
+    history = page.inner_text("#history")
+    assert "Contact added" in history and "Document added" in history

@@ -17,10 +17,10 @@ from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import duplicate_candidates
 from riskdesk.customers.repository import CustomerFilter
-from riskdesk.customers.schemas import CustomerUpdate
+from riskdesk.customers.schemas import ContactCreate, CustomerUpdate
 from riskdesk.db import SessionDep
 from riskdesk.events import repository as event_repo
-from riskdesk.kit.errors import NotAuthenticated, RiskdeskError
+from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import details_from_validation_error
@@ -35,6 +35,7 @@ from riskdesk.security.deps import (
     CanCustomersMerge,
     CanCustomersRead,
     CanCustomersWrite,
+    CanDocumentsWrite,
     CanImportsRun,
     CurrentPrincipal,
     cookie_serializer,
@@ -216,8 +217,17 @@ def _monthly_orders(session: Any, customer_id: int) -> dict[str, Any]:
     for when, amount in event_repo.order_history(session, customer_id):
         key = when.strftime("%Y-%m")
         totals[key] = totals.get(key, 0.0) + float(amount)
-    months = sorted(totals)[-24:]
-    return {"months": months, "amounts": [round(totals[m], 2) for m in months]}
+    if not totals:
+        return {"months": [], "amounts": []}
+    # Every month from the first order to the last, so quiet months show as zero.
+    first, last = min(totals), max(totals)
+    year, month = int(first[:4]), int(first[5:])
+    months: list[str] = []
+    while f"{year:04d}-{month:02d}" <= last:
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    months = months[-24:]
+    return {"months": months, "amounts": [round(totals.get(m, 0.0), 2) for m in months]}
 
 
 def _credit_file(
@@ -247,6 +257,7 @@ def _credit_file(
         chart=json.dumps(_monthly_orders(session, customer_id)) if can_events else None,
         can_edit=principal.can(Permission.CUSTOMERS_WRITE),
         can_edit_profile=principal.can(Permission.CREDIT_PROFILE_WRITE),
+        can_attach=principal.can(Permission.DOCUMENTS_WRITE),
         **extra,
     )
 
@@ -340,6 +351,71 @@ async def edit_customer(
         f"/customers/{customer_id}?ok={state}&n={len(outcome.applied)}&fields={quote(queued)}",
         status_code=303,
     )
+
+
+@router.post("/customers/{customer_id}/contacts", response_class=HTMLResponse)
+async def add_contact(
+    request: Request, customer_id: int, session: SessionDep, principal: CanCustomersWrite
+) -> Response:
+    """Add a contact person from the credit file page."""
+    form = await request.form()
+    data: dict[str, Any] = {
+        k: (v.strip() or None) if isinstance(v, str) else None
+        for k, v in form.items()
+        if k in ("name", "title", "phone", "email")
+    }
+    data["is_primary"] = form.get("is_primary") == "on"
+    try:
+        body = ContactCreate.model_validate(data)
+        customer_service.add_contact(session, principal, customer_id, body, channel="ui")
+    except ValidationError as exc:
+        details = details_from_validation_error(exc)
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=422,
+            form_errors=[(d.field, d.reason) for d in details],
+        )
+    return RedirectResponse(f"/customers/{customer_id}?ok=saved&n=1", status_code=303)
+
+
+@router.post("/customers/{customer_id}/documents", response_class=HTMLResponse)
+async def upload_document(
+    request: Request,
+    customer_id: int,
+    session: SessionDep,
+    principal: CanDocumentsWrite,
+    file: Annotated[UploadFile, File()],
+    category: Annotated[str | None, Form(max_length=64)] = None,
+    description: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Attach a document from the credit file page."""
+    content = await file.read(customer_service.MAX_DOCUMENT_BYTES + 1)
+    try:
+        customer_service.store_document(
+            session,
+            principal,
+            customer_id,
+            filename=file.filename or "file",
+            content=content,
+            data_dir=request.app.state.settings.data_dir,
+            category=category or None,
+            description=description or None,
+            channel="ui",
+        )
+    except ValidationFailed as exc:
+        session.rollback()
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=422,
+            form_errors=[(exc.field, exc.message)],
+        )
+    return RedirectResponse(f"/customers/{customer_id}?ok=saved&n=1", status_code=303)
 
 
 # ---------------------------------------------------------------- approvals
