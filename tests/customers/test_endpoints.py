@@ -402,3 +402,17 @@ def test_upsert_by_external_id_updates_and_queues(manager) -> None:
     assert body["region"] == "West"
     assert body["profile"]["credit_limit"] == "100000.00"
     assert body["pending_changes"] == 1
+
+
+def test_similar_names_with_different_tax_ids_are_distinct(manager) -> None:
+    a = create(manager, company("N1", name="上海明达科技实业有限公司"))
+    b = create(manager, company("N2", name="上海明达科技实业一有限公司"))
+    record = company("N3", name="上海明达科技实业一有限公司")
+    del record["tax_id"]
+    c = create(manager, record)
+    found = {
+        (p["first"]["id"], p["second"]["id"]): p["reason"]
+        for p in manager.get("/api/v1/duplicates").json()
+    }
+    assert (a, b) not in found  # two different valid tax IDs: two legal entities
+    assert found.get((a, c)) == "similar_name"  # no tax ID to tell them apart

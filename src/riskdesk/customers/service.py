@@ -864,6 +864,7 @@ def find_duplicates(
             pairs[(ids[0], other)] = DuplicatePair(ids[0], other, "same_tax_id", 100.0)
     pool = repo.duplicate_name_pool(session)
     blocks: dict[str, list[tuple[int, str]]] = {}
+    tax_ids = {cid: tax for cid, _name, tax, _kind in pool}
     for cid, name, _tax, _kind in pool:
         norm = normalise_name(name)
         if norm:
@@ -877,6 +878,10 @@ def find_duplicates(
         for i, j in zip(rows.tolist(), cols.tolist(), strict=True):
             if i < j:
                 key = (members[i][0], members[j][0])
+                a_tax, b_tax = tax_ids.get(key[0]), tax_ids.get(key[1])
+                # Two different valid tax IDs are two legal entities, unless the names match.
+                if a_tax and b_tax and a_tax != b_tax and scores[i, j] < 100:
+                    continue
                 pairs.setdefault(
                     key, DuplicatePair(key[0], key[1], "similar_name", float(scores[i, j]))
                 )
