@@ -14,7 +14,7 @@ from riskdesk.customers import repository as customer_repo
 from riskdesk.demo.generator import DemoData, generate
 from riskdesk.kit.intake import Item
 from riskdesk.models import Customer, DemoBehaviour
-from riskdesk.pipeline.intake import ingest_items
+from riskdesk.pipeline.intake import KINDS, ingest_items
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
@@ -32,19 +32,6 @@ DEMO_USERS: tuple[tuple[str, str, Role, str | None], ...] = (
     ("admin", "管理员 Admin", Role.ADMIN, None),
 )
 DEMO_OWNERS = {"East": ["sales"], "North": ["sales2"], "South": ["sales3"]}
-LOAD_ORDER = (
-    "customers",
-    "statements",
-    "credit_reports",
-    "orders",
-    "invoices",
-    "payments",
-    "returns",
-    "complaints",
-    "surveys",
-    "interactions",
-    "contracts",
-)
 
 
 @dataclass(frozen=True)
@@ -111,7 +98,7 @@ def load_demo(
         owners=DEMO_OWNERS,
     )
     counts: dict[str, int] = {}
-    for kind in LOAD_ORDER:
+    for kind in KINDS:  # references point backwards in this order
         records = _records(data, kind)
         if on_kind:
             on_kind(kind, len(records))
