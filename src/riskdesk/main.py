@@ -19,6 +19,7 @@ from riskdesk.config import Settings, get_settings
 from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
+from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
 from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.security.endpoints import router as security_router
@@ -156,6 +157,7 @@ def create_app(
     api.include_router(customers_router)
     api.include_router(events_router)
     api.include_router(imports_router)
+    api.include_router(indicators_router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -278,6 +278,27 @@ def demo_command(
     )
 
 
+indicators_app = typer.Typer(help="Behaviour indicators.", no_args_is_help=True)
+app.add_typer(indicators_app, name="indicators")
+
+
+@indicators_app.command("run")
+def indicators_run(
+    as_of: Annotated[str | None, typer.Option(help="business date (default today)")] = None,
+) -> None:
+    """Recompute every customer's indicators in one vectorised batch."""
+    from riskdesk.indicators import service as indicator_service
+
+    with unit_of_work(_factory()) as session:
+        summary = indicator_service.run_batch(
+            session, as_of=dt.date.fromisoformat(as_of) if as_of else None
+        )
+    console.print(
+        f"indicators for {summary.customers} customers as of {summary.as_of} "
+        f"in {summary.seconds:.2f} s"
+    )
+
+
 @app.command("serve")
 def serve(host: str | None = None, port: int | None = None) -> None:
     """Serve the UI and the API."""

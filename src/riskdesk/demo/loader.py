@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.customers import repository as customer_repo
 from riskdesk.demo.generator import DemoData, generate
+from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.intake import Item
 from riskdesk.models import Customer, DemoBehaviour
 from riskdesk.pipeline.intake import KINDS, ingest_items
@@ -104,7 +105,14 @@ def load_demo(
             on_kind(kind, len(records))
         items = [Item(row=n, raw=r) for n, r in enumerate(records, start=1)]
         report = ingest_items(
-            session, principal, kind, items, skip_invalid=False, channel="demo", progress=progress
+            session,
+            principal,
+            kind,
+            items,
+            skip_invalid=False,
+            channel="demo",
+            progress=progress,
+            refresh_indicators=False,
         )
         counts[kind] = report.created
     refs = customer_repo.customer_ids_by_ref(
@@ -123,6 +131,8 @@ def load_demo(
         for b in data.behaviours
     )
     session.flush()
+    # One batch pass instead of a refresh per kind.
+    indicator_service.run_batch(session, as_of=end_date)
     tally: dict[str, int] = {}
     for b in data.behaviours:
         tally[b["behaviour"]] = tally.get(b["behaviour"], 0) + 1

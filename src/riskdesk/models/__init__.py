@@ -27,6 +27,7 @@ from riskdesk.models.events import (
     SurveyResponse,
 )
 from riskdesk.models.imports import ImportJob
+from riskdesk.models.indicators import IndicatorSnapshot
 from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "Document",
     "FinancialStatement",
     "ImportJob",
+    "IndicatorSnapshot",
     "Interaction",
     "Invoice",
     "Order",

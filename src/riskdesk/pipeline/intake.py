@@ -15,6 +15,7 @@ from riskdesk.customers.intake import CUSTOMER_HANDLERS
 from riskdesk.db import unit_of_work
 from riskdesk.events.intake import EVENT_HANDLERS
 from riskdesk.events.schemas import IntakeReport, IntakeRowResult
+from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, ValidationFailed
 from riskdesk.kit.intake import Handler, Item, WriteContext, mark_repeats, validate_items
 from riskdesk.kit.tabular import ColumnMapping, apply_mapping, read_table
@@ -38,6 +39,19 @@ KINDS = (
     "contracts",
 )
 MAX_ERRORS_KEPT = 1000
+# Kinds whose records change a customer's indicators (statements and bureau reports do not).
+INDICATOR_KINDS = frozenset(
+    {
+        "customers",
+        "orders",
+        "invoices",
+        "payments",
+        "returns",
+        "complaints",
+        "surveys",
+        "interactions",
+    }
+)
 log = logging.getLogger(__name__)
 
 
@@ -74,8 +88,13 @@ def ingest_items(
     channel: str,
     import_job_id: int | None = None,
     progress: Callable[[int], None] | None = None,
+    refresh_indicators: bool = True,
 ) -> IntakeReport:
-    """Validate, resolve and write; raise IntakeRejected when invalid rows stop the batch."""
+    """Validate, resolve and write; raise IntakeRejected when invalid rows stop the batch.
+
+    The indicators of every customer whose events were written are refreshed in the same
+    transaction, in one vectorised pass over those customers.
+    """
     handler = handler_for(kind)
     ctx = WriteContext(
         principal=principal, channel=channel, import_job_id=import_job_id, progress=progress
@@ -91,6 +110,13 @@ def ingest_items(
         # Some checks can only run while writing (e.g. a change's permissions); undo it all.
         report = _report(kind, items, imported=False)
         raise IntakeRejected(report, [e for i in items for e in i.errors])
+    if refresh_indicators and kind in INDICATOR_KINDS:
+        touched = {
+            i.customer_id or (i.result_id if kind == "customers" else None)
+            for i in items
+            if i.ok and i.status in ("created", "updated", "pending")
+        }
+        indicator_service.refresh(session, sorted(c for c in touched if c is not None))
     by_row = {i.row: i for i in items}
     for item in items:
         first = item.refs.get("same_as_row")

@@ -1,0 +1,384 @@
+"""The indicator catalogue: name, description in both languages, unit and window.
+
+The formulas live in ``compute.py``; this file is what the UI, the API and rule authors read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+WINDOWS = (7, 30, 90, 365)
+RETURN_REASONS = (
+    "defective",
+    "not_as_described",
+    "changed_mind",
+    "damaged_in_transit",
+    "wrong_item",
+    "late_delivery",
+    "no_reason",
+    "other",
+)
+AGEING_BUCKETS = ("current", "1_30", "31_60", "61_90", "91_120", "over_120")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One behaviour measure."""
+
+    name: str
+    group: str
+    unit: str
+    window_days: int | None
+    en: str
+    zh: str
+    population: bool = False  # needs the other customers (peer percentile, RFM scores)
+
+
+def _catalogue() -> tuple[Indicator, ...]:
+    items: list[Indicator] = []
+
+    def add(
+        name: str,
+        group: str,
+        unit: str,
+        window: int | None,
+        en: str,
+        zh: str,
+        population: bool = False,
+    ) -> None:
+        items.append(Indicator(name, group, unit, window, en, zh, population))
+
+    for w in WINDOWS:
+        add(
+            f"orders_count_{w}d",
+            "purchases",
+            "count",
+            w,
+            f"Orders in the last {w} days",
+            f"近{w}天订单数",
+        )
+        add(
+            f"orders_amount_{w}d",
+            "purchases",
+            "CNY",
+            w,
+            f"Order amount in the last {w} days",
+            f"近{w}天订单金额",
+        )
+    add(
+        "avg_order_value_365d",
+        "purchases",
+        "CNY",
+        365,
+        "Average order value over a year",
+        "近一年平均订单金额",
+    )
+    add(
+        "purchase_activity_ratio_30d",
+        "purchases",
+        "ratio",
+        30,
+        "Last 30 days' order amount against the median of the 12 30-day periods before",
+        "近30天订单金额 / 此前12个30天周期的中位数",
+    )
+    add(
+        "orders_amount_peer_percentile_90d",
+        "purchases",
+        "percent",
+        90,
+        "Percentile of the 90-day order amount within the customer's segment",
+        "近90天订单金额在同分群客户中的百分位",
+        population=True,
+    )
+    add(
+        "category_shift_90d",
+        "purchases",
+        "share",
+        90,
+        "Change of the product-category mix: last 90 days against the year before (0 = same, "
+        "1 = entirely different)",
+        "近90天品类结构相对此前一年的变化（0 相同，1 完全不同）",
+    )
+    add(
+        "last_order_size_ratio",
+        "purchases",
+        "ratio",
+        365,
+        "The last order's amount against the median order of the year before it",
+        "最近一笔订单金额 / 此前一年订单金额中位数",
+    )
+    add(
+        "dpd_max",
+        "payments",
+        "days",
+        None,
+        "Days past due: the most overdue open invoice",
+        "当前最大逾期天数",
+    )
+    add(
+        "dpd_weighted",
+        "payments",
+        "days",
+        None,
+        "Days past due, weighted by open amount over all open invoices",
+        "按未结金额加权的逾期天数",
+    )
+    for w in (90, 365):
+        add(
+            f"dbt_weighted_{w}d",
+            "payments",
+            "days",
+            w,
+            f"Days beyond terms of invoices paid in the last {w} days, weighted by amount",
+            f"近{w}天结清发票的金额加权超期天数",
+        )
+    add(
+        "late_invoice_share_365d",
+        "payments",
+        "share",
+        365,
+        "Share of invoices due in the last year that were paid late or are overdue",
+        "近一年到期发票中逾期支付或仍逾期的比例",
+    )
+    add(
+        "dso_90d",
+        "payments",
+        "days",
+        90,
+        "Days sales outstanding (open receivables / 90-day invoicing × 90)",
+        "应收账款周转天数（DSO）",
+    )
+    add(
+        "best_possible_dso_90d",
+        "payments",
+        "days",
+        90,
+        "Best possible DSO: only receivables not yet due",
+        "最佳可能DSO（仅未到期应收）",
+    )
+    add(
+        "avg_days_delinquent",
+        "payments",
+        "days",
+        90,
+        "Average days delinquent (DSO − best possible DSO)",
+        "平均拖欠天数（DSO − 最佳DSO）",
+    )
+    add(
+        "paydex",
+        "payments",
+        "score",
+        365,
+        "Payment index 0-100 (80 = pays on time, 100 = 30 days early, 20 = 120+ days late), "
+        "weighted by amount",
+        "付款指数 0-100（80=按时，100=提前30天，20=逾期120天以上）",
+    )
+    add(
+        "cod_share_90d",
+        "payments",
+        "share",
+        90,
+        "Share of orders paid cash on delivery",
+        "近90天货到付款订单占比",
+    )
+    add(
+        "avg_days_order_to_payment_365d",
+        "payments",
+        "days",
+        365,
+        "Average days from order to full payment, for invoices settled in the last year",
+        "近一年结清发票从下单到付清的平均天数",
+    )
+    for bucket in AGEING_BUCKETS:
+        label = {"current": "not yet due", "over_120": "over 120 days past due"}.get(
+            bucket, f"{bucket.replace('_', '-')} days past due"
+        )
+        zh = {"current": "未到期", "over_120": "逾期120天以上"}.get(
+            bucket, f"逾期{bucket.replace('_', '-')}天"
+        )
+        add(
+            f"ar_{bucket}",
+            "receivables",
+            "CNY",
+            None,
+            f"Open receivables {label}",
+            f"应收账款：{zh}",
+        )
+    add("ar_open_total", "receivables", "CNY", None, "Open receivables in all", "应收账款合计")
+    add(
+        "oldest_overdue_age_days",
+        "receivables",
+        "days",
+        None,
+        "Age (since invoice date) of the oldest overdue invoice",
+        "最早逾期发票的账龄（自开票日）",
+    )
+    add(
+        "overdue_ratio",
+        "receivables",
+        "share",
+        None,
+        "Overdue share of open receivables",
+        "逾期应收占比",
+    )
+    for w in WINDOWS:
+        add(
+            f"returns_count_{w}d",
+            "returns",
+            "count",
+            w,
+            f"Returns in the last {w} days",
+            f"近{w}天退货次数",
+        )
+        add(
+            f"returns_amount_{w}d",
+            "returns",
+            "CNY",
+            w,
+            f"Returned amount in the last {w} days",
+            f"近{w}天退货金额",
+        )
+        add(
+            f"return_rate_{w}d",
+            "returns",
+            "share",
+            w,
+            f"Returned amount over ordered amount in the last {w} days",
+            f"近{w}天退货率（金额）",
+        )
+    for reason in RETURN_REASONS:
+        add(
+            f"return_reason_share_{reason}_365d",
+            "returns",
+            "share",
+            365,
+            f"Share of the year's returns with reason '{reason}'",
+            f"近一年退货原因“{reason}”占比",
+        )
+    for w in (90, 365):
+        add(
+            f"complaints_count_{w}d",
+            "complaints",
+            "count",
+            w,
+            f"Complaints in the last {w} days",
+            f"近{w}天投诉数",
+        )
+    add(
+        "complaints_weighted_90d",
+        "complaints",
+        "points",
+        90,
+        "Complaints in 90 days weighted by severity (low 1, medium 2, high 3, critical 5)",
+        "近90天按严重程度加权的投诉数",
+    )
+    add(
+        "complaints_open",
+        "complaints",
+        "count",
+        None,
+        "Complaints not yet resolved",
+        "未解决投诉数",
+    )
+    add(
+        "complaint_resolution_days_365d",
+        "complaints",
+        "days",
+        365,
+        "Average days to resolve complaints resolved in the last year",
+        "近一年投诉平均解决天数",
+    )
+    add("csat_latest", "satisfaction", "score 1-5", None, "Latest CSAT score", "最近一次CSAT评分")
+    add("nps_latest", "satisfaction", "score 0-10", None, "Latest NPS score", "最近一次NPS评分")
+    add(
+        "satisfaction_trend",
+        "satisfaction",
+        "points/30d",
+        None,
+        "Slope of the last 5 satisfaction answers (0-100 scale) per 30 days",
+        "最近5次满意度（0-100）的趋势斜率（每30天）",
+    )
+    add(
+        "days_since_last_order",
+        "lifecycle",
+        "days",
+        None,
+        "Days since the last order",
+        "距最近一次下单天数",
+    )
+    add(
+        "days_since_last_interaction",
+        "lifecycle",
+        "days",
+        None,
+        "Days since the last interaction",
+        "距最近一次互动天数",
+    )
+    add(
+        "interactions_count_90d",
+        "lifecycle",
+        "count",
+        90,
+        "Interactions in the last 90 days",
+        "近90天互动次数",
+    )
+    add(
+        "order_frequency_trend",
+        "lifecycle",
+        "ratio",
+        90,
+        "Order rate of the last 90 days against the year's rate (1 = steady, below 1 = slowing)",
+        "近90天下单频率 / 近一年平均频率",
+    )
+    add(
+        "interaction_trend",
+        "lifecycle",
+        "ratio",
+        90,
+        "Interaction rate of the last 90 days against the year's rate",
+        "近90天互动频率 / 近一年平均频率",
+    )
+    add(
+        "tenure_days", "lifecycle", "days", None, "Days since the first order", "自首笔订单起的天数"
+    )
+    add(
+        "expected_purchase_interval_days",
+        "lifecycle",
+        "days",
+        365,
+        "Average days between orders over the year",
+        "近一年平均下单间隔天数",
+    )
+    add(
+        "rfm_recency_score",
+        "lifecycle",
+        "score 1-5",
+        None,
+        "Recency quintile among all customers (5 = most recent)",
+        "最近购买时间五分位（5=最近）",
+        population=True,
+    )
+    add(
+        "rfm_frequency_score",
+        "lifecycle",
+        "score 1-5",
+        365,
+        "Order-count quintile among all customers (5 = most frequent)",
+        "购买频次五分位",
+        population=True,
+    )
+    add(
+        "rfm_monetary_score",
+        "lifecycle",
+        "score 1-5",
+        365,
+        "Order-amount quintile among all customers (5 = largest)",
+        "购买金额五分位",
+        population=True,
+    )
+    return tuple(items)
+
+
+CATALOGUE: tuple[Indicator, ...] = _catalogue()
+BY_NAME: dict[str, Indicator] = {i.name: i for i in CATALOGUE}
+NAMES: tuple[str, ...] = tuple(i.name for i in CATALOGUE)

@@ -1,0 +1,524 @@
+"""Indicator formulas, vectorised with Polars over any number of customers.
+
+One function computes every indicator of the catalogue for all customers in the frames given:
+the batch run hands it everyone's events, the per-customer refresh hands it one customer's. The
+population indicators (peer percentile, RFM scores) rank a customer against a reference: in batch
+the population itself, for one customer the latest batch's values.
+
+Windows are "the last N days up to and including the as-of date": an event N-1 days old counts,
+one N days old does not. Events dated after the as-of date are ignored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from riskdesk.indicators.catalogue import AGEING_BUCKETS, NAMES, RETURN_REASONS, WINDOWS
+
+SEVERITY_WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 3.0, "critical": 5.0}
+# PAYDEX-style points by days beyond terms (negative: paid early), linear in between.
+PAYDEX_POINTS = (
+    (-30.0, 100.0),
+    (-20.0, 90.0),
+    (0.0, 80.0),
+    (15.0, 70.0),
+    (22.0, 60.0),
+    (30.0, 50.0),
+    (60.0, 40.0),
+    (90.0, 30.0),
+    (120.0, 20.0),
+)
+CENT = 0.005  # an invoice is settled when less than half a cent is open
+
+SCHEMAS: dict[str, dict[str, pl.DataType]] = {
+    "customers": {"customer_id": pl.Int64(), "segment": pl.String()},
+    "orders": {
+        "order_id": pl.Int64(),
+        "customer_id": pl.Int64(),
+        "day": pl.Date(),
+        "amount": pl.Float64(),
+        "payment_method": pl.String(),
+    },
+    "order_lines": {
+        "order_id": pl.Int64(),
+        "customer_id": pl.Int64(),
+        "day": pl.Date(),
+        "category": pl.String(),
+        "amount": pl.Float64(),
+    },
+    "invoices": {
+        "invoice_id": pl.Int64(),
+        "customer_id": pl.Int64(),
+        "order_id": pl.Int64(),
+        "issue_date": pl.Date(),
+        "due_date": pl.Date(),
+        "amount": pl.Float64(),
+    },
+    "payments": {
+        "invoice_id": pl.Int64(),
+        "customer_id": pl.Int64(),
+        "day": pl.Date(),
+        "amount": pl.Float64(),
+    },
+    "returns": {
+        "customer_id": pl.Int64(),
+        "day": pl.Date(),
+        "amount": pl.Float64(),
+        "reason": pl.String(),
+    },
+    "complaints": {
+        "customer_id": pl.Int64(),
+        "opened_at": pl.Datetime("us", "UTC"),
+        "resolved_at": pl.Datetime("us", "UTC"),
+        "severity": pl.String(),
+    },
+    "surveys": {
+        "customer_id": pl.Int64(),
+        "responded_at": pl.Datetime("us", "UTC"),
+        "survey_type": pl.String(),
+        "score": pl.Float64(),
+    },
+    "interactions": {"customer_id": pl.Int64(), "day": pl.Date()},
+}
+
+
+@dataclass(frozen=True)
+class EventFrames:
+    """Everything the indicators read, one frame per source (columns as in SCHEMAS)."""
+
+    customers: pl.DataFrame
+    orders: pl.DataFrame
+    order_lines: pl.DataFrame
+    invoices: pl.DataFrame
+    payments: pl.DataFrame
+    returns: pl.DataFrame
+    complaints: pl.DataFrame
+    surveys: pl.DataFrame
+    interactions: pl.DataFrame
+
+    @classmethod
+    def empty(cls) -> EventFrames:
+        """No customers, no events."""
+        return cls(**{name: pl.DataFrame(schema=schema) for name, schema in SCHEMAS.items()})
+
+    def for_customers(self, customer_ids: list[int]) -> EventFrames:
+        """The same frames narrowed to some customers."""
+        ids = pl.Series(customer_ids, dtype=pl.Int64())
+        return EventFrames(
+            **{
+                name: getattr(self, name).filter(pl.col("customer_id").is_in(ids.implode()))
+                for name in SCHEMAS
+            }
+        )
+
+
+def _age(col: str, as_of: dt.date) -> pl.Expr:
+    return (pl.lit(as_of) - pl.col(col)).dt.total_days().cast(pl.Int64)
+
+
+def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
+    return pl.when(den > 0).then(num / den).otherwise(None)
+
+
+def _paydex(days: pl.Expr) -> pl.Expr:
+    (x0, y0) = PAYDEX_POINTS[0]
+    expr: Any = pl.when(days <= x0).then(pl.lit(y0))
+    for (xa, ya), (xb, yb) in itertools.pairwise(PAYDEX_POINTS):
+        expr = expr.when(days <= xb).then(ya + (days - xa) * (yb - ya) / (xb - xa))
+    result: pl.Expr = expr.otherwise(pl.lit(PAYDEX_POINTS[-1][1]))
+    return result
+
+
+def _purchases(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    orders = f.orders.filter(pl.col("day") <= as_of).with_columns(
+        age=_age("day", as_of), cod=(pl.col("payment_method") == "cash_on_delivery")
+    )
+    period = pl.col("age") // 30
+    aggs: list[pl.Expr] = []
+    for w in WINDOWS:
+        recent = pl.col("age") < w
+        aggs += [
+            recent.sum().cast(pl.Float64).alias(f"orders_count_{w}d"),
+            pl.col("amount").filter(recent).sum().alias(f"orders_amount_{w}d"),
+        ]
+    aggs += [
+        pl.col("amount").filter(pl.col("age") < 365).mean().alias("avg_order_value_365d"),
+        pl.concat_list([pl.col("amount").filter(period == k).sum() for k in range(1, 13)]).alias(
+            "_baseline_periods"
+        ),
+        pl.col("cod").filter(pl.col("age") < 90).mean().cast(pl.Float64).alias("cod_share_90d"),
+        pl.col("age").min().cast(pl.Float64).alias("days_since_last_order"),
+        pl.col("age").max().cast(pl.Float64).alias("tenure_days"),
+        pl.col("age").filter(pl.col("age") < 365).max().alias("_first_age_365"),
+        (pl.col("age") < 365).sum().alias("_n_365"),
+        pl.col("amount").sort_by(["day", "order_id"]).last().alias("_last_amount"),
+        pl.col("day").sort_by(["day", "order_id"]).last().alias("_last_day"),
+    ]
+    out = orders.group_by("customer_id").agg(aggs)
+    # Median order of the year before the last order (the last order itself excluded).
+    last = out.select("customer_id", "_last_day")
+    usual = (
+        orders.join(last, on="customer_id")
+        .with_columns(gap=(pl.col("_last_day") - pl.col("day")).dt.total_days())
+        .sort(["customer_id", "day", "order_id"])
+        .group_by("customer_id")
+        .agg(
+            pl.col("amount")
+            .head(pl.len() - 1)
+            .filter(pl.col("gap").head(pl.len() - 1) < 365)
+            .median()
+            .alias("_usual")
+        )
+    )
+    out = out.join(usual, on="customer_id", how="left").with_columns(
+        purchase_activity_ratio_30d=_ratio(
+            pl.col("orders_amount_30d"), pl.col("_baseline_periods").list.median()
+        ),
+        last_order_size_ratio=_ratio(pl.col("_last_amount"), pl.col("_usual")),
+        expected_purchase_interval_days=pl.when(pl.col("_n_365") > 1)
+        .then((pl.col("_first_age_365") - pl.col("days_since_last_order")) / (pl.col("_n_365") - 1))
+        .otherwise(None),
+        order_frequency_trend=_ratio(
+            pl.col("orders_count_90d"), pl.col("orders_count_365d") * 90 / 365
+        ),
+    )
+    return out.drop(
+        "_baseline_periods", "_first_age_365", "_n_365", "_last_amount", "_last_day", "_usual"
+    )
+
+
+def _category_shift(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    lines = f.order_lines.filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+    recent = lines.filter(pl.col("age") < 90)
+    before = lines.filter((pl.col("age") >= 90) & (pl.col("age") < 455))
+
+    def shares(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+        per = frame.group_by("customer_id", "category").agg(pl.col("amount").sum())
+        return per.with_columns(
+            (pl.col("amount") / pl.col("amount").sum().over("customer_id")).alias(name)
+        ).select("customer_id", "category", name)
+
+    both = shares(recent, "p").join(
+        shares(before, "q"), on=["customer_id", "category"], how="full", coalesce=True
+    )
+    # Total variation distance, only where both periods have purchases.
+    has = both.group_by("customer_id").agg(
+        pl.col("p").is_not_null().any().alias("_hp"),
+        pl.col("q").is_not_null().any().alias("_hq"),
+        (0.5 * (pl.col("p").fill_null(0) - pl.col("q").fill_null(0)).abs().sum()).alias(
+            "category_shift_90d"
+        ),
+    )
+    return has.with_columns(
+        category_shift_90d=pl.when(pl.col("_hp") & pl.col("_hq"))
+        .then(pl.col("category_shift_90d"))
+        .otherwise(None)
+    ).drop("_hp", "_hq")
+
+
+def _receivables(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    pays = f.payments.filter(pl.col("day") <= as_of).sort(["invoice_id", "day"])
+    settled = (
+        pays.join(f.invoices.select("invoice_id", pl.col("amount").alias("_inv")), on="invoice_id")
+        .with_columns(cum=pl.col("amount").cum_sum().over("invoice_id"))
+        .group_by("invoice_id")
+        .agg(
+            pl.col("amount").sum().alias("paid"),
+            pl.col("day").filter(pl.col("cum") >= pl.col("_inv") - CENT).min().alias("settled_on"),
+        )
+    )
+    inv = (
+        f.invoices.filter(pl.col("issue_date") <= as_of)
+        .join(settled, on="invoice_id", how="left")
+        .with_columns(paid=pl.col("paid").fill_null(0.0))
+        .with_columns(open=pl.max_horizontal(pl.col("amount") - pl.col("paid"), pl.lit(0.0)))
+        .with_columns(
+            open=pl.when(pl.col("open") < CENT).then(0.0).otherwise(pl.col("open")),
+            overdue_days=(pl.lit(as_of) - pl.col("due_date")).dt.total_days(),
+            issue_age=_age("issue_date", as_of),
+            settle_age=_age("settled_on", as_of),
+            beyond=(pl.col("settled_on") - pl.col("due_date")).dt.total_days(),
+        )
+        .with_columns(
+            dpd=pl.when((pl.col("open") > 0) & (pl.col("overdue_days") > 0))
+            .then(pl.col("overdue_days"))
+            .otherwise(0)
+        )
+    )
+    orders = f.orders.select("order_id", pl.col("day").alias("_order_day"))
+    inv = inv.join(orders, on="order_id", how="left")
+    is_open = pl.col("open") > 0
+    overdue = is_open & (pl.col("dpd") > 0)
+    dpd = pl.col("dpd")
+    buckets = {
+        "current": is_open & (dpd == 0),
+        "1_30": overdue & (dpd <= 30),
+        "31_60": (dpd > 30) & (dpd <= 60),
+        "61_90": (dpd > 60) & (dpd <= 90),
+        "91_120": (dpd > 90) & (dpd <= 120),
+        "over_120": dpd > 120,
+    }
+    experiences = (pl.col("settled_on").is_not_null() & (pl.col("settle_age") < 365)) | overdue
+    experience_days = (
+        pl.when(pl.col("settled_on").is_not_null())
+        .then(pl.col("beyond"))
+        .otherwise(pl.col("overdue_days"))
+        .cast(pl.Float64)
+    )
+    due_in_year = (pl.col("due_date") <= as_of) & (_age("due_date", as_of) < 365)
+    late = (pl.col("settled_on").is_not_null() & (pl.col("beyond") > 0)) | (
+        pl.col("settled_on").is_null() & (pl.col("overdue_days") > 0)
+    )
+    aggs: list[pl.Expr] = [
+        dpd.max().cast(pl.Float64).alias("dpd_max"),
+        _ratio((pl.col("open") * dpd).sum(), pl.col("open").sum()).alias("dpd_weighted"),
+        pl.col("open").sum().alias("ar_open_total"),
+        pl.col("open").filter(overdue).sum().alias("_overdue"),
+        pl.col("open").filter(is_open & (dpd == 0)).sum().alias("_current"),
+        pl.col("amount").filter(pl.col("issue_age") < 90).sum().alias("_invoiced_90d"),
+        pl.col("issue_age").filter(overdue).max().cast(pl.Float64).alias("oldest_overdue_age_days"),
+        late.filter(due_in_year).mean().cast(pl.Float64).alias("late_invoice_share_365d"),
+        _ratio(
+            (_paydex(experience_days) * pl.col("amount")).filter(experiences).sum(),
+            pl.col("amount").filter(experiences).sum(),
+        ).alias("paydex"),
+        (pl.col("settled_on") - pl.col("_order_day"))
+        .dt.total_days()
+        .filter(pl.col("settled_on").is_not_null() & (pl.col("settle_age") < 365))
+        .mean()
+        .alias("avg_days_order_to_payment_365d"),
+    ]
+    for name, cond in buckets.items():
+        aggs.append(pl.col("open").filter(cond).sum().alias(f"ar_{name}"))
+    for w in (90, 365):
+        paid_in = pl.col("settled_on").is_not_null() & (pl.col("settle_age") < w)
+        aggs.append(
+            _ratio(
+                (pl.col("beyond").clip(lower_bound=0) * pl.col("amount")).filter(paid_in).sum(),
+                pl.col("amount").filter(paid_in).sum(),
+            ).alias(f"dbt_weighted_{w}d")
+        )
+    out = inv.group_by("customer_id").agg(aggs)
+    return (
+        out.with_columns(
+            overdue_ratio=_ratio(pl.col("_overdue"), pl.col("ar_open_total")),
+            dso_90d=_ratio(pl.col("ar_open_total") * 90, pl.col("_invoiced_90d")),
+            best_possible_dso_90d=_ratio(pl.col("_current") * 90, pl.col("_invoiced_90d")),
+        )
+        .with_columns(
+            avg_days_delinquent=pl.col("dso_90d") - pl.col("best_possible_dso_90d"),
+        )
+        .drop("_overdue", "_current", "_invoiced_90d")
+    )
+
+
+def _returns(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    rets = f.returns.filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+    aggs: list[pl.Expr] = []
+    for w in WINDOWS:
+        recent = pl.col("age") < w
+        aggs += [
+            recent.sum().cast(pl.Float64).alias(f"returns_count_{w}d"),
+            pl.col("amount").filter(recent).sum().alias(f"returns_amount_{w}d"),
+        ]
+    year = pl.col("age") < 365
+    for reason in RETURN_REASONS:
+        aggs.append(
+            _ratio(
+                (pl.col("reason") == reason).filter(year).sum().cast(pl.Float64),
+                year.sum().cast(pl.Float64),
+            ).alias(f"return_reason_share_{reason}_365d")
+        )
+    return rets.group_by("customer_id").agg(aggs)
+
+
+def _complaints(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
+    comp = f.complaints.filter(pl.col("opened_at") <= end).with_columns(
+        age=_age("opened_at", as_of),
+        weight=pl.col("severity").replace_strict(
+            SEVERITY_WEIGHTS, default=1.0, return_dtype=pl.Float64
+        ),
+        resolved=pl.col("resolved_at").is_not_null() & (pl.col("resolved_at") <= end),
+    )
+    resolved_in_year = pl.col("resolved") & (
+        (pl.lit(as_of) - pl.col("resolved_at").dt.date()).dt.total_days() < 365
+    )
+    return comp.group_by("customer_id").agg(
+        (pl.col("age") < 90).sum().cast(pl.Float64).alias("complaints_count_90d"),
+        (pl.col("age") < 365).sum().cast(pl.Float64).alias("complaints_count_365d"),
+        pl.col("weight").filter(pl.col("age") < 90).sum().alias("complaints_weighted_90d"),
+        (~pl.col("resolved")).sum().cast(pl.Float64).alias("complaints_open"),
+        ((pl.col("resolved_at") - pl.col("opened_at")).dt.total_seconds() / 86400)
+        .filter(resolved_in_year)
+        .mean()
+        .alias("complaint_resolution_days_365d"),
+    )
+
+
+def _satisfaction(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
+    surveys = (
+        f.surveys.filter(pl.col("responded_at") <= end)
+        .with_columns(
+            norm=pl.when(pl.col("survey_type") == "csat")
+            .then((pl.col("score") - 1) * 25)
+            .otherwise(pl.col("score") * 10),
+            t=pl.col("responded_at").dt.epoch("s").cast(pl.Float64) / (30 * 86400),
+        )
+        .sort(["customer_id", "responded_at"])
+    )
+    latest = surveys.group_by("customer_id").agg(
+        pl.col("score").filter(pl.col("survey_type") == "csat").last().alias("csat_latest"),
+        pl.col("score").filter(pl.col("survey_type") == "nps").last().alias("nps_latest"),
+    )
+    last5 = (
+        surveys.group_by("customer_id")
+        .tail(5)
+        .group_by("customer_id")
+        .agg(
+            pl.when(pl.col("t").var() > 0)
+            .then(pl.cov("t", "norm") / pl.col("t").var())
+            .otherwise(None)
+            .alias("satisfaction_trend")
+        )
+    )
+    return latest.join(last5, on="customer_id", how="left")
+
+
+def _interactions(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    acts = f.interactions.filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+    out = acts.group_by("customer_id").agg(
+        pl.col("age").min().cast(pl.Float64).alias("days_since_last_interaction"),
+        (pl.col("age") < 90).sum().cast(pl.Float64).alias("interactions_count_90d"),
+        (pl.col("age") < 365).sum().cast(pl.Float64).alias("_interactions_365d"),
+    )
+    return out.with_columns(
+        interaction_trend=_ratio(
+            pl.col("interactions_count_90d"), pl.col("_interactions_365d") * 90 / 365
+        )
+    ).drop("_interactions_365d")
+
+
+# Zero, not missing, when a customer has no such events at all.
+_ZERO_WHEN_NONE = tuple(
+    [f"orders_count_{w}d" for w in WINDOWS]
+    + [f"orders_amount_{w}d" for w in WINDOWS]
+    + [f"returns_count_{w}d" for w in WINDOWS]
+    + [f"returns_amount_{w}d" for w in WINDOWS]
+    + [f"ar_{b}" for b in AGEING_BUCKETS]
+    + [
+        "ar_open_total",
+        "complaints_count_90d",
+        "complaints_count_365d",
+        "complaints_weighted_90d",
+        "complaints_open",
+        "interactions_count_90d",
+        "dpd_max",
+    ]
+)
+
+REFERENCE_COLUMNS = (
+    "segment",
+    "orders_amount_90d",
+    "days_since_last_order",
+    "orders_count_365d",
+    "orders_amount_365d",
+)
+
+
+def compute(
+    frames: EventFrames, as_of: dt.date, reference: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Every indicator for every customer in ``frames.customers`` (one row each).
+
+    ``reference`` holds REFERENCE_COLUMNS of the population to rank against; by default the
+    customers computed here.
+    """
+    base = frames.customers.select("customer_id", "segment")
+    for part in (
+        _purchases(frames, as_of),
+        _category_shift(frames, as_of),
+        _receivables(frames, as_of),
+        _returns(frames, as_of),
+        _complaints(frames, as_of),
+        _satisfaction(frames, as_of),
+        _interactions(frames, as_of),
+    ):
+        base = base.join(part, on="customer_id", how="left")
+    base = base.with_columns([pl.col(c).fill_null(0.0) for c in _ZERO_WHEN_NONE])
+    base = base.with_columns(
+        [
+            _ratio(pl.col(f"returns_amount_{w}d"), pl.col(f"orders_amount_{w}d")).alias(
+                f"return_rate_{w}d"
+            )
+            for w in WINDOWS
+        ]
+    )
+    ref = reference if reference is not None else base.select(REFERENCE_COLUMNS)
+    base = _population(base, ref)
+    return base.select(["customer_id", *[pl.col(n).cast(pl.Float64) for n in NAMES]]).sort(
+        "customer_id"
+    )
+
+
+def _rank_share(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
+    # Share of the reference at or below each value, in percent.
+    if sorted_ref.size == 0:
+        return np.full(values.shape, np.nan)
+    return np.searchsorted(sorted_ref, values, side="right") / sorted_ref.size * 100.0
+
+
+def _quintile_score(values: np.ndarray, ref: np.ndarray, higher_is_better: bool) -> np.ndarray:
+    ref = ref[~np.isnan(ref)]
+    if ref.size == 0:
+        # Nobody to rank against: those without the measure (no orders) still score lowest.
+        return np.where(np.isnan(values), 1.0, np.nan)
+    cuts = np.quantile(ref, [0.2, 0.4, 0.6, 0.8], method="linear")
+    if higher_is_better:
+        score = 1 + np.searchsorted(cuts, values, side="left")
+    else:
+        score = 5 - np.searchsorted(cuts, values, side="right")
+    return np.where(np.isnan(values), 1.0, score.astype(float))
+
+
+def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
+    """Peer percentile within segment and RFM quintile scores against the reference."""
+    percentile = np.full(base.height, np.nan)
+    segments = base["segment"].fill_null("").to_numpy()
+    amounts = base["orders_amount_90d"].to_numpy().astype(float)
+    ref_segments = ref["segment"].fill_null("").to_numpy()
+    ref_amounts = ref["orders_amount_90d"].fill_null(0.0).to_numpy().astype(float)
+    for segment in np.unique(segments):  # a loop over segments, not customers
+        mine = segments == segment
+        peers = np.sort(ref_amounts[ref_segments == segment])
+        percentile[mine] = _rank_share(amounts[mine], peers)
+
+    def col(frame: pl.DataFrame, name: str) -> np.ndarray:
+        return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    return base.with_columns(
+        orders_amount_peer_percentile_90d=pl.Series(percentile).fill_nan(None),
+        rfm_recency_score=pl.Series(
+            _quintile_score(
+                col(base, "days_since_last_order"), col(ref, "days_since_last_order"), False
+            )
+        ),
+        rfm_frequency_score=pl.Series(
+            _quintile_score(col(base, "orders_count_365d"), col(ref, "orders_count_365d"), True)
+        ),
+        rfm_monetary_score=pl.Series(
+            _quintile_score(col(base, "orders_amount_365d"), col(ref, "orders_amount_365d"), True)
+        ),
+    ).with_columns(
+        [
+            pl.col(c).fill_nan(None)
+            for c in ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
+        ]
+    )

@@ -1,0 +1,210 @@
+"""SQL of the indicators: read events into Polars frames in one query per source, store results."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Float, cast, delete, insert, select
+from sqlalchemy.orm import Session
+
+from riskdesk.customers.repository import chunks
+from riskdesk.indicators.compute import SCHEMAS, EventFrames
+from riskdesk.models import (
+    Complaint,
+    Customer,
+    IndicatorSnapshot,
+    Interaction,
+    Invoice,
+    Order,
+    OrderLine,
+    Payment,
+    Return,
+    SurveyResponse,
+)
+
+_TS = pl.Datetime("us", "UTC")
+
+
+def _frame(
+    session: Session,
+    stmt: Any,
+    schema: dict[str, Any],
+    customer_col: Any,
+    customer_ids: Sequence[int] | None,
+) -> pl.DataFrame:
+    rows: list[Any] = []
+    if customer_ids is None:
+        rows = list(session.execute(stmt))
+    else:
+        for part in chunks(list(customer_ids)):
+            rows.extend(session.execute(stmt.where(customer_col.in_(part))))
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def load_frames(session: Session, customer_ids: Sequence[int] | None = None) -> EventFrames:
+    """Every source the indicators read, for some customers or (None) for all live ones."""
+    amount = cast(Order.amount, Float)
+    customers = _frame(
+        session,
+        select(Customer.id, Customer.segment).where(Customer.status != "merged"),
+        SCHEMAS["customers"],
+        Customer.id,
+        customer_ids,
+    )
+    orders = _frame(
+        session,
+        select(Order.id, Order.customer_id, Order.ordered_at, amount, Order.payment_method),
+        {
+            "order_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "day": _TS,
+            "amount": pl.Float64,
+            "payment_method": pl.String,
+        },
+        Order.customer_id,
+        customer_ids,
+    ).with_columns(pl.col("day").dt.date())
+    lines = _frame(
+        session,
+        select(
+            OrderLine.order_id,
+            Order.customer_id,
+            Order.ordered_at,
+            OrderLine.category,
+            cast(OrderLine.amount, Float),
+        ).join(Order, Order.id == OrderLine.order_id),
+        {
+            "order_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "day": _TS,
+            "category": pl.String,
+            "amount": pl.Float64,
+        },
+        Order.customer_id,
+        customer_ids,
+    ).with_columns(pl.col("day").dt.date())
+    invoices = _frame(
+        session,
+        select(
+            Invoice.id,
+            Invoice.customer_id,
+            Invoice.order_id,
+            Invoice.issue_date,
+            Invoice.due_date,
+            cast(Invoice.amount, Float),
+        ),
+        SCHEMAS["invoices"],
+        Invoice.customer_id,
+        customer_ids,
+    )
+    payments = _frame(
+        session,
+        select(
+            Payment.invoice_id, Payment.customer_id, Payment.paid_on, cast(Payment.amount, Float)
+        ),
+        SCHEMAS["payments"],
+        Payment.customer_id,
+        customer_ids,
+    )
+    returns = _frame(
+        session,
+        select(Return.customer_id, Return.returned_on, cast(Return.amount, Float), Return.reason),
+        SCHEMAS["returns"],
+        Return.customer_id,
+        customer_ids,
+    )
+    complaints = _frame(
+        session,
+        select(
+            Complaint.customer_id, Complaint.opened_at, Complaint.resolved_at, Complaint.severity
+        ),
+        SCHEMAS["complaints"],
+        Complaint.customer_id,
+        customer_ids,
+    )
+    surveys = _frame(
+        session,
+        select(
+            SurveyResponse.customer_id,
+            SurveyResponse.responded_at,
+            SurveyResponse.survey_type,
+            cast(SurveyResponse.score, Float),
+        ),
+        SCHEMAS["surveys"],
+        SurveyResponse.customer_id,
+        customer_ids,
+    )
+    interactions = _frame(
+        session,
+        select(Interaction.customer_id, Interaction.occurred_at),
+        {"customer_id": pl.Int64, "day": _TS},
+        Interaction.customer_id,
+        customer_ids,
+    ).with_columns(pl.col("day").dt.date())
+    return EventFrames(
+        customers=customers,
+        orders=orders,
+        order_lines=lines,
+        invoices=invoices,
+        payments=payments,
+        returns=returns,
+        complaints=complaints,
+        surveys=surveys,
+        interactions=interactions,
+    )
+
+
+def reference(session: Session) -> pl.DataFrame | None:
+    """The latest stored values the population indicators rank against, or None."""
+    from riskdesk.indicators.compute import REFERENCE_COLUMNS
+
+    rows = list(
+        session.execute(
+            select(Customer.segment, IndicatorSnapshot.values).join(
+                Customer, Customer.id == IndicatorSnapshot.customer_id
+            )
+        )
+    )
+    if not rows:
+        return None
+    data = {name: [] for name in REFERENCE_COLUMNS}  # type: dict[str, list[Any]]
+    for segment, values in rows:
+        data["segment"].append(segment)
+        for name in REFERENCE_COLUMNS[1:]:
+            data[name].append(values.get(name))
+    return pl.DataFrame(
+        data, schema={"segment": pl.String, **{n: pl.Float64 for n in REFERENCE_COLUMNS[1:]}}
+    )
+
+
+def store(
+    session: Session, result: pl.DataFrame, *, as_of: dt.date, computed_at: dt.datetime
+) -> int:
+    """Replace the snapshots of the customers in ``result``."""
+    ids = result["customer_id"].to_list()
+    for part in chunks(ids):
+        session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.customer_id.in_(part)))
+    names = [c for c in result.columns if c != "customer_id"]
+    rows = [
+        {
+            "customer_id": row[0],
+            "as_of": as_of,
+            "computed_at": computed_at,
+            "values": {
+                n: (None if v is None or v != v else float(v))
+                for n, v in zip(names, row[1:], strict=True)
+            },
+        }
+        for row in result.iter_rows()
+    ]
+    for part in chunks(rows, 2000):
+        session.execute(insert(IndicatorSnapshot), list(part))
+    return len(rows)
+
+
+def get_snapshot(session: Session, customer_id: int) -> IndicatorSnapshot | None:
+    """A customer's latest indicator values."""
+    return session.get(IndicatorSnapshot, customer_id)

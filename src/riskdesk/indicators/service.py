@@ -1,0 +1,108 @@
+"""Refresh indicators for the customers an event touched, or for everyone in batch."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from riskdesk.indicators import repository as repo
+from riskdesk.indicators.catalogue import CATALOGUE
+from riskdesk.indicators.compute import REFERENCE_COLUMNS, compute
+from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models import IndicatorSnapshot
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a refresh computed."""
+
+    customers: int
+    as_of: dt.date
+    seconds: float
+
+
+def refresh(
+    session: Session, customer_ids: Sequence[int], *, as_of: dt.date | None = None
+) -> RunSummary:
+    """Recompute the given customers' indicators, ranking them against the stored population."""
+    started = utcnow()
+    as_of = as_of or today()
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return RunSummary(0, as_of, 0.0)
+    frames = repo.load_frames(session, ids)
+    result = compute(frames, as_of, reference=repo.reference(session))
+    repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
+
+
+def run_batch(session: Session, *, as_of: dt.date | None = None) -> RunSummary:
+    """Recompute every customer's indicators in one vectorised pass."""
+    started = utcnow()
+    as_of = as_of or today()
+    result = compute(repo.load_frames(session), as_of)
+    repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
+
+
+def snapshot_read(snapshot: IndicatorSnapshot | None) -> IndicatorsRead:
+    """The catalogue with a customer's values."""
+    values = snapshot.values if snapshot is not None else {}
+    return IndicatorsRead(
+        as_of=snapshot.as_of if snapshot else None,
+        computed_at=snapshot.computed_at if snapshot else None,
+        indicators=[
+            IndicatorValue(
+                name=i.name,
+                group=i.group,
+                unit=i.unit,
+                window_days=i.window_days,
+                description_en=i.en,
+                description_zh=i.zh,
+                value=values.get(i.name),
+            )
+            for i in CATALOGUE
+        ],
+    )
+
+
+def get_snapshot(session: Session, customer_id: int) -> IndicatorSnapshot | None:
+    """The stored values of one customer."""
+    return repo.get_snapshot(session, customer_id)
+
+
+def trend(
+    session: Session,
+    customer_id: int,
+    names: Sequence[str],
+    *,
+    months: int = 12,
+    as_of: dt.date | None = None,
+) -> dict[str, list[float | None]] | None:
+    """Month-end values of some indicators over the last months (for charts)."""
+    end = as_of or today()
+    dates: list[dt.date] = []
+    year, month = end.year, end.month
+    for _ in range(months):
+        dates.append(dt.date(year, month, 1) - dt.timedelta(days=1) if dates else end)
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    dates = sorted(dates)
+    frames = repo.load_frames(session, [customer_id])
+    if frames.customers.height == 0:
+        return None
+    ref = repo.reference(session)
+    rows = [compute(frames, d, reference=ref).with_columns(as_of=pl.lit(d)) for d in dates]
+    table = pl.concat(rows)
+    out: dict[str, list[Any]] = {"dates": [d.isoformat() for d in dates]}
+    for name in names:
+        out[name] = table[name].to_list()
+    return out
+
+
+__all__ = ["REFERENCE_COLUMNS", "RunSummary", "refresh", "run_batch", "trend"]
