@@ -1,4 +1,4 @@
-"""Indicators in the database: refreshed with every event, recomputed in batch, served by the API."""
+"""Indicators in the database: refreshed by events, recomputed in batch, served by the API."""
 
 from __future__ import annotations
 
@@ -20,18 +20,43 @@ def test_events_refresh_indicators_and_batch_agrees(manager, db) -> None:
     assert fresh["as_of"] == today().isoformat()
     assert values["orders_count_365d"] == 0
     for n, ago in enumerate((5, 40)):
-        manager.post("/api/v1/orders", json={
-            "source": "erp", "external_id": f"IO{n}", "customer_external_id": "IN1",
-            "ordered_at": f"{_days_ago(ago)}T09:00:00Z", "amount": "1000.00", "currency": "CNY",
-            "payment_method": "cash_on_delivery" if n == 0 else "credit",
-            "lines": [{"category": "food", "amount": "1000.00"}]})
-    manager.post("/api/v1/invoices", json={
-        "source": "erp", "external_id": "II1", "customer_external_id": "IN1",
-        "order_external_id": "IO1", "amount": "1000.00", "currency": "CNY",
-        "issue_date": _days_ago(40), "due_date": _days_ago(10)})
-    manager.post("/api/v1/payments", json={
-        "source": "erp", "external_id": "IP1", "invoice_external_id": "II1", "amount": "250.00",
-        "currency": "CNY", "paid_on": _days_ago(2)})
+        manager.post(
+            "/api/v1/orders",
+            json={
+                "source": "erp",
+                "external_id": f"IO{n}",
+                "customer_external_id": "IN1",
+                "ordered_at": f"{_days_ago(ago)}T09:00:00Z",
+                "amount": "1000.00",
+                "currency": "CNY",
+                "payment_method": "cash_on_delivery" if n == 0 else "credit",
+                "lines": [{"category": "food", "amount": "1000.00"}],
+            },
+        )
+    manager.post(
+        "/api/v1/invoices",
+        json={
+            "source": "erp",
+            "external_id": "II1",
+            "customer_external_id": "IN1",
+            "order_external_id": "IO1",
+            "amount": "1000.00",
+            "currency": "CNY",
+            "issue_date": _days_ago(40),
+            "due_date": _days_ago(10),
+        },
+    )
+    manager.post(
+        "/api/v1/payments",
+        json={
+            "source": "erp",
+            "external_id": "IP1",
+            "invoice_external_id": "II1",
+            "amount": "250.00",
+            "currency": "CNY",
+            "paid_on": _days_ago(2),
+        },
+    )
     body = manager.get(f"/api/v1/customers/{cid}/indicators").json()
     values = {i["name"]: i["value"] for i in body["indicators"]}
     assert values["orders_count_30d"] == 1 and values["orders_count_90d"] == 2
