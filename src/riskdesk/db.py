@@ -38,7 +38,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    # A writing transaction takes SQLite's write lock at BEGIN: one that read first and wrote
+    # later could otherwise fail when another writer committed in between (stale snapshot).
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_writing(session: Session) -> None:
+    """Declare, before the first statement, that this transaction will write."""
+    bind = session.get_bind()
+    if bind.dialect.name == "sqlite" and not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": True})
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -72,6 +82,7 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction for a CLI command or job: commit on success, roll back on error."""
     session = factory()
+    begin_writing(session)
     try:
         yield session
         session.commit()
@@ -86,6 +97,8 @@ def get_session(request: Request) -> Iterator[Session]:
     """The request's session: committed when the endpoint succeeds, rolled back otherwise."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
+        if request.method not in ("GET", "HEAD", "OPTIONS"):
+            begin_writing(session)
         try:
             yield session
             session.commit()
@@ -94,4 +107,6 @@ def get_session(request: Request) -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: commit before the response is sent, so a client that got 201 (or a browser
+# following a redirect) always finds the data; the default "request" scope commits afterwards.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]

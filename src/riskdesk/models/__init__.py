@@ -1,5 +1,12 @@
 """All ORM classes, one module per aggregate; importing this registers them with Base."""
 
+from riskdesk.models.credit import (
+    CreditCheckRule,
+    CreditDecision,
+    CreditExposure,
+    ExposureCategory,
+    SpecialExposure,
+)
 from riskdesk.models.customers import (
     Contact,
     CreditFileChange,
@@ -35,6 +42,9 @@ __all__ = [
     "Complaint",
     "Contact",
     "Contract",
+    "CreditCheckRule",
+    "CreditDecision",
+    "CreditExposure",
     "CreditFileChange",
     "CreditFileVersion",
     "CreditProfile",
@@ -44,6 +54,7 @@ __all__ = [
     "CustomerGroup",
     "DemoBehaviour",
     "Document",
+    "ExposureCategory",
     "FinancialStatement",
     "ImportJob",
     "IndicatorSnapshot",
@@ -55,6 +66,7 @@ __all__ = [
     "PendingChange",
     "PendingChangeItem",
     "Return",
+    "SpecialExposure",
     "SurveyResponse",
     "User",
     "UserSession",

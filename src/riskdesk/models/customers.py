@@ -37,6 +37,8 @@ class CustomerGroup(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(255))
+    credit_limit: Mapped[Decimal | None] = mapped_column(Money)
+    limit_currency: Mapped[str] = mapped_column(String(3), default="CNY")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
