@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskdesk import __version__
 from riskdesk.config import Settings, get_settings
+from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
@@ -158,6 +159,7 @@ def create_app(
     api.include_router(events_router)
     api.include_router(imports_router)
     api.include_router(indicators_router)
+    api.include_router(credit_router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -299,6 +299,29 @@ def indicators_run(
     )
 
 
+exposure_app = typer.Typer(help="Credit exposure.", no_args_is_help=True)
+app.add_typer(exposure_app, name="exposure")
+
+
+@exposure_app.command("verify")
+def exposure_verify(
+    repair: Annotated[bool, typer.Option("--repair", help="make stored exposure match")] = False,
+) -> None:
+    """Recompute exposure from the events and report every difference."""
+    from riskdesk.credit import service as credit_service
+
+    with unit_of_work(_factory()) as session:
+        differences = credit_service.verify(session, repair=repair)
+    for d in differences[:200]:
+        console.print(f"C{d.customer_id:07d} {d.category}: stored {d.stored} expected {d.expected}")
+    if len(differences) > 200:
+        console.print(f"... and {len(differences) - 200} more")
+    verb = "repaired" if repair else "found"
+    console.print(f"{len(differences)} difference(s) {verb}")
+    if differences and not repair:
+        raise typer.Exit(1)
+
+
 @app.command("serve")
 def serve(host: str | None = None, port: int | None = None) -> None:
     """Serve the UI and the API."""

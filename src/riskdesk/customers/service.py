@@ -29,6 +29,7 @@ from riskdesk.customers.schemas import (
     UserRef,
     VersionRead,
 )
+from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.intake import Item
 from riskdesk.kit.pagination import Page, PageParams
@@ -443,6 +444,12 @@ def change_customer(
         _set_field(session, customer, profile, field, text)
         applied.append((field, current[field], text))
     if applied:
+        signals.publish(
+            signals.CREDIT_PROFILE_CHANGED,
+            session=session,
+            customer_id=customer.id,
+            fields=[f for f, _, _ in applied],
+        )
         record_version(
             session,
             customer=customer,
@@ -638,6 +645,12 @@ def approve_change(
         changes=[(i.field, i.old_value, i.new_value) for i in items],
     )
     _decide(change, principal, "approved", comment)
+    signals.publish(
+        signals.CREDIT_PROFILE_CHANGED,
+        session=session,
+        customer_id=customer.id,
+        fields=[i.field for i in items],
+    )
     session.flush()
     return change
 

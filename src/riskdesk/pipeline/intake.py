@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.credit import service as credit_service
 from riskdesk.customers.intake import CUSTOMER_HANDLERS
 from riskdesk.db import unit_of_work
 from riskdesk.events.intake import EVENT_HANDLERS
@@ -110,6 +111,12 @@ def ingest_items(
         # Some checks can only run while writing (e.g. a change's permissions); undo it all.
         report = _report(kind, items, imported=False)
         raise IntakeRejected(report, [e for i in items for e in i.errors])
+    credit_service.apply_events(session, kind, items)
+    if kind == "payments":
+        paid = {i.customer_id for i in items if i.ok and i.status == "created"}
+        credit_service.recheck_held(
+            session, sorted(c for c in paid if c is not None), why="payment"
+        )
     if refresh_indicators and kind in INDICATOR_KINDS:
         touched = {
             i.customer_id or (i.result_id if kind == "customers" else None)

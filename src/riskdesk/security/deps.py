@@ -103,3 +103,9 @@ CanImportsRun = Annotated[Principal, Depends(require(Permission.IMPORTS_RUN))]
 CanUsersRead = Annotated[Principal, Depends(require(Permission.USERS_READ))]
 CanUsersManage = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]
 CanTokensManage = Annotated[Principal, Depends(require(Permission.TOKENS_MANAGE))]
+CanCreditCheck = Annotated[Principal, Depends(require(Permission.CREDIT_CHECK))]
+CanCreditDecisionsResolve = Annotated[
+    Principal, Depends(require(Permission.CREDIT_DECISIONS_RESOLVE))
+]
+CanExposureManage = Annotated[Principal, Depends(require(Permission.EXPOSURE_MANAGE))]
+CanCreditPolicyManage = Annotated[Principal, Depends(require(Permission.CREDIT_POLICY_MANAGE))]

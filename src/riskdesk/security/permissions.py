@@ -38,6 +38,10 @@ class Permission(StrEnum):
     USERS_READ = "users:read"
     USERS_MANAGE = "users:manage"
     TOKENS_MANAGE = "tokens:manage"
+    CREDIT_CHECK = "credit_checks:run"
+    CREDIT_DECISIONS_RESOLVE = "credit_decisions:resolve"
+    EXPOSURE_MANAGE = "exposure:manage"
+    CREDIT_POLICY_MANAGE = "credit_policy:manage"
 
 
 P = Permission
@@ -58,6 +62,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SERVICE_EVENTS_WRITE,
             P.IMPORTS_RUN,
             P.USERS_READ,
+            P.CREDIT_CHECK,
+            P.CREDIT_DECISIONS_RESOLVE,
+            P.EXPOSURE_MANAGE,
+            P.CREDIT_POLICY_MANAGE,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -73,10 +81,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SERVICE_EVENTS_WRITE,
             P.IMPORTS_RUN,
             P.USERS_READ,
+            P.CREDIT_CHECK,
+            P.CREDIT_DECISIONS_RESOLVE,
+            P.EXPOSURE_MANAGE,
         }
     ),
     Role.SALES: frozenset(
-        {P.CUSTOMERS_READ, P.CUSTOMERS_WRITE, P.DOCUMENTS_READ, P.DOCUMENTS_WRITE, P.EVENTS_READ}
+        {
+            P.CUSTOMERS_READ,
+            P.CUSTOMERS_WRITE,
+            P.DOCUMENTS_READ,
+            P.DOCUMENTS_WRITE,
+            P.EVENTS_READ,
+            P.CREDIT_CHECK,
+        }
     ),
     Role.CUSTOMER_SERVICE: frozenset({P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE}),
     Role.AUDITOR: frozenset({P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ}),
@@ -91,6 +109,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_READ,
             P.USERS_MANAGE,
             P.TOKENS_MANAGE,
+            P.CREDIT_CHECK,
         }
     ),
 }
@@ -109,6 +128,7 @@ SCOPE_BUNDLES: dict[str, frozenset[Permission]] = {
             P.EVENTS_WRITE,
             P.SERVICE_EVENTS_WRITE,
             P.IMPORTS_RUN,
+            P.CREDIT_CHECK,
         }
     ),
 }

@@ -1,0 +1,1 @@
+"""Credit exposure, order credit checks and the blocked-order worklist."""

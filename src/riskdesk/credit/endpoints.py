@@ -1,0 +1,227 @@
+"""API of credit exposure, order credit checks and the held-order worklist."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from riskdesk.credit import repository as repo
+from riskdesk.credit import service
+from riskdesk.credit.schemas import (
+    CategoryUpdate,
+    CheckRuleRead,
+    CheckRuleUpdate,
+    CreditCheckIn,
+    CreditCheckResult,
+    CreditDecisionRead,
+    ExposureDifference,
+    ExposureLine,
+    ExposureRead,
+    Resolution,
+    SpecialExposureIn,
+    SpecialExposureRead,
+)
+from riskdesk.customers import service as customer_service
+from riskdesk.db import SessionDep
+from riskdesk.models import CreditDecision
+from riskdesk.security.deps import (
+    CanCreditCheck,
+    CanCreditDecisionsResolve,
+    CanCreditPolicyManage,
+    CanCustomersRead,
+    CanExposureManage,
+)
+
+router = APIRouter(tags=["credit"])
+
+
+def _result(decision: CreditDecision, available: Decimal, duplicate: bool) -> CreditCheckResult:
+    en, zh = service.reasons(decision)
+    return CreditCheckResult(
+        decision=CreditDecisionRead.model_validate(decision),
+        outcome=decision.outcome,
+        reasons_en=en,
+        reasons_zh=zh,
+        available_before=available,
+        duplicate=duplicate,
+    )
+
+
+@router.post(
+    "/credit-checks",
+    response_model=CreditCheckResult,
+    status_code=201,
+    responses={200: {"description": "the order was already checked"}},
+)
+def credit_check(
+    body: CreditCheckIn, session: SessionDep, principal: CanCreditCheck, response: Response
+) -> CreditCheckResult:
+    """Approve, hold or reject an order at once; the decision and its reasons are recorded.
+
+    Idempotent on (source, order_external_id): asking again returns the recorded decision.
+    An approved order reserves its amount until the order itself arrives.
+    """
+    decision, available, duplicate = service.check_order(session, principal, body)
+    if duplicate:
+        response.status_code = 200
+    return _result(decision, available, duplicate)
+
+
+@router.get("/credit-decisions", response_model=list[CreditDecisionRead])
+def list_decisions(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    status: Annotated[
+        str | None, Query(pattern="^(approved|held|rejected|released|consumed)$")
+    ] = None,
+) -> list[CreditDecisionRead]:
+    """Credit decisions, newest first; status=held is the blocked-order worklist."""
+    return [
+        CreditDecisionRead.model_validate(d)
+        for d in service.list_decisions(session, principal, status=status)
+    ]
+
+
+@router.get("/credit-decisions/{decision_id}", response_model=CreditDecisionRead)
+def get_decision(
+    decision_id: int, session: SessionDep, principal: CanCustomersRead
+) -> CreditDecisionRead:
+    """One decision with its inputs and every step."""
+    return CreditDecisionRead.model_validate(
+        service.get_decision_or_raise(session, principal, decision_id)
+    )
+
+
+@router.post("/credit-decisions/{decision_id}/release", response_model=CreditDecisionRead)
+def release(
+    decision_id: int, body: Resolution, session: SessionDep, principal: CanCreditDecisionsResolve
+) -> CreditDecisionRead:
+    """Release a held order (not one you placed)."""
+    return CreditDecisionRead.model_validate(
+        service.release(session, principal, decision_id, body.reason)
+    )
+
+
+@router.post("/credit-decisions/{decision_id}/reject", response_model=CreditDecisionRead)
+def reject(
+    decision_id: int, body: Resolution, session: SessionDep, principal: CanCreditDecisionsResolve
+) -> CreditDecisionRead:
+    """Reject a held order."""
+    return CreditDecisionRead.model_validate(
+        service.reject(session, principal, decision_id, body.reason)
+    )
+
+
+@router.post("/credit-decisions/{decision_id}/recheck", response_model=CreditDecisionRead)
+def recheck(
+    decision_id: int, session: SessionDep, principal: CanCreditDecisionsResolve
+) -> CreditDecisionRead:
+    """Run the checks again on a held order."""
+    return CreditDecisionRead.model_validate(service.recheck(session, principal, decision_id))
+
+
+@router.get("/customers/{customer_id}/exposure", response_model=ExposureRead)
+def exposure(customer_id: int, session: SessionDep, principal: CanCustomersRead) -> ExposureRead:
+    """Exposure by category, available credit and limit utilisation."""
+    return service.exposure_read(session, principal, customer_id)
+
+
+@router.get("/customers/{customer_id}/credit-decisions", response_model=list[CreditDecisionRead])
+def customer_decisions(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[CreditDecisionRead]:
+    """A customer's decision history."""
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    return [
+        CreditDecisionRead.model_validate(d)
+        for d in service.list_decisions(session, principal, customer_id=customer_id)
+    ]
+
+
+@router.get("/customers/{customer_id}/special-exposures", response_model=list[SpecialExposureRead])
+def list_special(
+    customer_id: int, session: SessionDep, principal: CanCustomersRead
+) -> list[SpecialExposureRead]:
+    """Manual exposure entries."""
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    return [
+        SpecialExposureRead.model_validate(e) for e in repo.special_exposures(session, customer_id)
+    ]
+
+
+@router.post(
+    "/customers/{customer_id}/special-exposures",
+    response_model=SpecialExposureRead,
+    status_code=201,
+)
+def add_special(
+    customer_id: int, body: SpecialExposureIn, session: SessionDep, principal: CanExposureManage
+) -> SpecialExposureRead:
+    """Record exposure no event shows (a guarantee, a disputed delivery, consignment stock)."""
+    return SpecialExposureRead.model_validate(
+        service.add_special(session, principal, customer_id, body)
+    )
+
+
+@router.delete(
+    "/customers/{customer_id}/special-exposures/{entry_id}", response_model=SpecialExposureRead
+)
+def release_special(
+    customer_id: int, entry_id: int, session: SessionDep, principal: CanExposureManage
+) -> SpecialExposureRead:
+    """End a manual exposure entry."""
+    return SpecialExposureRead.model_validate(
+        service.release_special(session, principal, customer_id, entry_id)
+    )
+
+
+@router.get("/credit-check-rules", response_model=list[CheckRuleRead])
+def list_rules(session: SessionDep, _: CanCustomersRead) -> list[CheckRuleRead]:
+    """The steps of the order credit check."""
+    return [CheckRuleRead.model_validate(r) for r in repo.rules(session)]
+
+
+@router.patch("/credit-check-rules/{code}", response_model=CheckRuleRead)
+def update_rule(
+    code: str, body: CheckRuleUpdate, session: SessionDep, principal: CanCreditPolicyManage
+) -> CheckRuleRead:
+    """Change a step's reaction (warn, hold, reject), parameters, or switch it off."""
+    return CheckRuleRead.model_validate(service.update_rule(session, principal, code, body))
+
+
+@router.get("/exposure-categories", response_model=list[ExposureLine])
+def list_categories(session: SessionDep, _: CanCustomersRead) -> list[ExposureLine]:
+    """The exposure categories (amount is zero here)."""
+    return [
+        ExposureLine(
+            category=c.code,
+            name_en=c.name_en,
+            name_zh=c.name_zh,
+            counts_in_limit=c.counts_in_limit,
+            amount=0,
+        )
+        for c in repo.categories(session)
+    ]
+
+
+@router.patch("/exposure-categories/{code}", response_model=ExposureLine)
+def update_category(
+    code: str, body: CategoryUpdate, session: SessionDep, _: CanCreditPolicyManage
+) -> ExposureLine:
+    """Count a category in the limit check, or show it for information only."""
+    c = service.set_category(session, code, body.counts_in_limit)
+    return ExposureLine(
+        category=c.code,
+        name_en=c.name_en,
+        name_zh=c.name_zh,
+        counts_in_limit=c.counts_in_limit,
+        amount=0,
+    )
+
+
+@router.get("/exposure/verify", response_model=list[ExposureDifference])
+def verify(session: SessionDep, _: CanCreditPolicyManage) -> list[ExposureDifference]:
+    """Recompute exposure from the events and list every difference (there should be none)."""
+    return service.verify(session)

@@ -1,0 +1,528 @@
+"""Credit exposure kept up to date by events, order credit checks, and the held-order worklist."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from riskdesk.credit import repository as repo
+from riskdesk.credit.checks import NON_CREDIT_METHODS, Position, Rule, evaluate
+from riskdesk.credit.schemas import (
+    CheckRuleUpdate,
+    CreditCheckIn,
+    ExposureDifference,
+    ExposureLine,
+    ExposureRead,
+    SpecialExposureIn,
+)
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers import service as customer_service
+from riskdesk.kit import signals
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.intake import Item
+from riskdesk.kit.money import quantize
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models import CreditDecision, Invoice, Order, Payment, SpecialExposure
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal
+
+ZERO = Decimal("0")
+
+
+# ---------------------------------------------------------------- exposure from events
+
+
+def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
+    """Move exposure by what newly written orders, invoices and payments change."""
+    new = [i for i in items if i.ok and i.status == "created"]
+    if not new or kind not in ("orders", "invoices", "payments"):
+        return
+    repo.ensure_rows(session, [i.customer_id for i in new if i.customer_id is not None])
+    deltas: dict[tuple[int, str], Decimal] = {}
+
+    def add(cid: int, category: str, amount: Decimal) -> None:
+        deltas[(cid, category)] = deltas.get((cid, category), ZERO) + amount
+
+    if kind == "orders":
+        for item in new:
+            if item.record.payment_method not in NON_CREDIT_METHODS:
+                add(item.customer_id or 0, "open_orders", item.record.amount)
+        keys = {(i.record.source, i.record.external_id) for i in new}
+        for decision in repo.decisions_by_keys(session, keys).values():
+            if decision.status in repo.RESERVING_STATUSES:
+                add(decision.customer_id, "reserved", -decision.reserved)
+                decision.status = "consumed"
+                decision.updated_at = utcnow()
+    elif kind == "invoices":
+        new_ids = [i.result_id for i in new if i.result_id is not None]
+        per_order: dict[int, Decimal] = {}
+        for item in new:
+            add(item.customer_id or 0, "open_receivables", item.record.amount)
+            order_id = item.refs.get("order_id")
+            if order_id is not None:
+                per_order[order_id] = per_order.get(order_id, ZERO) + item.record.amount
+        for order_id, (cid, amount, method, before) in _invoiced_before(
+            session, list(per_order), new_ids
+        ).items():
+            if method in NON_CREDIT_METHODS:
+                continue
+            was = max(ZERO, amount - before)
+            now = max(ZERO, amount - before - per_order[order_id])
+            add(cid, "open_orders", now - was)
+    else:
+        new_ids = [i.result_id for i in new if i.result_id is not None]
+        per_invoice: dict[int, Decimal] = {}
+        for item in new:
+            invoice_id = item.refs["invoice_id"]
+            per_invoice[invoice_id] = per_invoice.get(invoice_id, ZERO) + item.record.amount
+        for invoice_id, (cid, amount, before) in _paid_before(
+            session, list(per_invoice), new_ids
+        ).items():
+            was = max(ZERO, amount - before)
+            now = max(ZERO, amount - before - per_invoice[invoice_id])
+            add(cid, "open_receivables", now - was)
+    repo.add_deltas(session, deltas)
+
+
+def _invoiced_before(
+    session: Session, order_ids: list[int], new_invoice_ids: list[int]
+) -> dict[int, tuple[int, Decimal, str, Decimal]]:
+    invoiced = (
+        select(func.coalesce(func.sum(Invoice.amount), 0))
+        .where(Invoice.order_id == Order.id, Invoice.id.not_in(new_invoice_ids))
+        .scalar_subquery()
+    )
+    out = {}
+    for part in customer_repo.chunks(order_ids):
+        stmt = select(
+            Order.id, Order.customer_id, Order.amount, Order.payment_method, invoiced
+        ).where(Order.id.in_(part))
+        for oid, cid, amount, method, inv in session.execute(stmt):
+            out[oid] = (cid, quantize(Decimal(amount)), method, quantize(Decimal(inv)))
+    return out
+
+
+def _paid_before(
+    session: Session, invoice_ids: list[int], new_payment_ids: list[int]
+) -> dict[int, tuple[int, Decimal, Decimal]]:
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.invoice_id == Invoice.id, Payment.id.not_in(new_payment_ids))
+        .scalar_subquery()
+    )
+    out = {}
+    for part in customer_repo.chunks(invoice_ids):
+        stmt = select(Invoice.id, Invoice.customer_id, Invoice.amount, paid).where(
+            Invoice.id.in_(part)
+        )
+        for iid, cid, amount, before in session.execute(stmt):
+            out[iid] = (cid, quantize(Decimal(amount)), quantize(Decimal(before)))
+    return out
+
+
+def verify(
+    session: Session, *, repair: bool = False, customer_ids: Sequence[int] | None = None
+) -> list[ExposureDifference]:
+    """Compare stored exposure with the events; optionally make stored match."""
+    expected = repo.recompute(session, customer_ids)
+    actual = repo.stored(session, customer_ids)
+    differences = [
+        ExposureDifference(
+            customer_id=cid,
+            category=cat,
+            stored=actual.get((cid, cat), ZERO),
+            expected=expected.get((cid, cat), ZERO),
+        )
+        for cid, cat in sorted(set(expected) | set(actual))
+        if actual.get((cid, cat), ZERO) != expected.get((cid, cat), ZERO)
+    ]
+    if repair and differences:
+        repo.ensure_rows(session, sorted({d.customer_id for d in differences}))
+        repo.set_amounts(session, {(d.customer_id, d.category): d.expected for d in differences})
+    return differences
+
+
+def exposure_read(session: Session, principal: Principal, customer_id: int) -> ExposureRead:
+    """Exposure by category against the limit, with available credit and utilisation."""
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    profile = customer_repo.get_profile(session, customer_id)
+    assert profile is not None
+    amounts = repo.exposures(session, [customer_id]).get(customer_id, {})
+    cats = repo.categories(session)
+    lines = [
+        ExposureLine(
+            category=c.code,
+            name_en=c.name_en,
+            name_zh=c.name_zh,
+            counts_in_limit=c.counts_in_limit,
+            amount=amounts.get(c.code, ZERO),
+        )
+        for c in cats
+    ]
+    counted = sum((ln.amount for ln in lines if ln.counts_in_limit), ZERO)
+    info = sum((ln.amount for ln in lines if not ln.counts_in_limit), ZERO)
+    position = _position(session, customer, profile, ZERO, profile.limit_currency, "credit")
+    group = customer_repo.get_group(session, customer.group_id) if customer.group_id else None
+    limit = position.limit_in_force
+    return ExposureRead(
+        customer_id=customer_id,
+        lines=lines,
+        counted=counted,
+        information_only=info,
+        credit_limit=profile.credit_limit,
+        limit_in_force=limit,
+        limit_currency=profile.limit_currency,
+        available=limit - counted,
+        utilisation=float(counted / limit) if limit > 0 else None,
+        group_code=group.code if group else None,
+        group_limit=group.credit_limit if group else None,
+        group_exposure=position.group_exposure if group else None,
+    )
+
+
+# ---------------------------------------------------------------- credit checks
+
+
+def _counted(session: Session) -> list[str]:
+    return [c.code for c in repo.categories(session) if c.counts_in_limit]
+
+
+def _position(
+    session: Session, customer: Any, profile: Any, amount: Decimal, currency: str, method: str
+) -> Position:
+    counted = _counted(session)
+    amounts = repo.exposures(session, [customer.id]).get(customer.id, {})
+    group = customer_repo.get_group(session, customer.group_id) if customer.group_id else None
+    business_day = today()
+    oldest, overdue, open_amount = repo.overdue_position(session, customer.id, business_day)
+    return Position(
+        amount=amount,
+        currency=currency,
+        payment_method=method,
+        today=business_day,
+        credit_limit=profile.credit_limit,
+        limit_currency=profile.limit_currency,
+        limit_valid_from=profile.limit_valid_from,
+        limit_valid_to=profile.limit_valid_to,
+        exposure=sum((amounts.get(c, ZERO) for c in counted), ZERO),
+        blocked=profile.blocked,
+        blocked_reason=profile.blocked_reason,
+        prepayment_required=profile.prepayment_required,
+        risk_tier=profile.risk_tier,
+        oldest_overdue_days=(business_day - oldest).days if oldest else 0,
+        overdue_amount=overdue,
+        open_amount=open_amount,
+        group_code=group.code if group else None,
+        group_limit=group.credit_limit if group else None,
+        group_exposure=repo.group_exposure(session, group.id, counted) if group else ZERO,
+    )
+
+
+def _rules(session: Session) -> list[Rule]:
+    return [Rule(r.code, r.reaction, dict(r.params or {}), r.enabled) for r in repo.rules(session)]
+
+
+def _resolve_customer(session: Session, principal: Principal, body: CreditCheckIn) -> int:
+    item = Item(row=1, raw={}, record=body)
+    customer_service.resolve_customer_refs(session, principal, [item])
+    if not item.ok or item.customer_id is None:
+        error = item.errors[0]
+        raise NotFound(error.reason, field=error.field, code="unknown_customer")
+    return item.customer_id
+
+
+def check_order(
+    session: Session, principal: Principal, body: CreditCheckIn
+) -> tuple[CreditDecision, Decimal, bool]:
+    """Decide an order at once and record the decision; (decision, available before, dup)."""
+    customer_id = _resolve_customer(session, principal, body)
+    existing = repo.decision_by_key(session, body.source, body.order_external_id)
+    if existing is not None:
+        same = (
+            existing.customer_id == customer_id
+            and existing.amount == body.amount
+            and existing.currency == body.currency
+        )
+        if not same:
+            raise Conflict(
+                "this order was already checked with other figures",
+                field="order_external_id",
+                code="idempotency_conflict",
+            )
+        return existing, Decimal(existing.inputs.get("available", "0")), True
+    customer = customer_repo.get_customer(session, customer_id)
+    assert customer is not None
+    if customer.status in ("closed", "merged"):
+        raise ValidationFailed(
+            f"{customer.code} is {customer.status}", field="customer_code", code="customer_inactive"
+        )
+    repo.ensure_rows(session, [customer_id])
+    repo.lock_customer(session, customer_id, customer.group_id)
+    profile = customer_repo.get_profile(session, customer_id)
+    assert profile is not None
+    position = _position(
+        session, customer, profile, body.amount, body.currency, body.payment_method
+    )
+    outcome, steps = evaluate(_rules(session), position)
+    status = {"approve": "approved", "hold": "held", "reject": "rejected"}[outcome]
+    reserve = (
+        body.amount
+        if status == "approved" and body.payment_method not in NON_CREDIT_METHODS
+        else ZERO
+    )
+    decision = CreditDecision(
+        customer_id=customer_id,
+        source=body.source,
+        order_external_id=body.order_external_id,
+        amount=body.amount,
+        currency=body.currency,
+        outcome=outcome,
+        status=status,
+        reserved=reserve,
+        checks=[s.as_dict() for s in steps],
+        inputs=position.as_dict(),
+        requested_by_id=principal.user_id,
+        decided_by="rules",
+        recheck_count=0,
+    )
+    session.add(decision)
+    session.flush()
+    if reserve:
+        repo.add_deltas(session, {(customer_id, "reserved"): reserve})
+    return decision, position.available, False
+
+
+def reasons(decision: CreditDecision) -> tuple[list[str], list[str]]:
+    """The reasons of the steps that did not pass, in English and Chinese."""
+    failed = [c for c in decision.checks if c["result"] != "pass"]
+    return [c["en"] for c in failed], [c["zh"] for c in failed]
+
+
+def _held_or_raise(session: Session, principal: Principal, decision_id: int) -> CreditDecision:
+    decision = repo.get_decision(session, decision_id, lock=True)
+    if decision is None:
+        raise NotFound(f"no credit decision {decision_id}", field="decision_id")
+    customer_service.get_customer_or_raise(session, principal, decision.customer_id)
+    if decision.status != "held":
+        raise Conflict(f"decision {decision_id} is {decision.status}, not held", code="not_held")
+    return decision
+
+
+def release(
+    session: Session, principal: Principal, decision_id: int, reason: str
+) -> CreditDecision:
+    """Let a held order through; never by the person who asked for the check."""
+    if not principal.can(Permission.CREDIT_DECISIONS_RESOLVE):
+        raise PermissionDenied("releasing orders needs 'credit_decisions:resolve'")
+    decision = _held_or_raise(session, principal, decision_id)
+    if decision.requested_by_id == principal.user_id:
+        raise PermissionDenied("nobody releases an order they placed", code="four_eyes")
+    repo.ensure_rows(session, [decision.customer_id])
+    decision.status = "released"
+    decision.resolved_by_id = principal.user_id
+    decision.resolution_reason = reason
+    decision.updated_at = utcnow()
+    decision.reserved = decision.amount
+    repo.add_deltas(session, {(decision.customer_id, "reserved"): decision.amount})
+    session.flush()
+    return decision
+
+
+def reject(session: Session, principal: Principal, decision_id: int, reason: str) -> CreditDecision:
+    """Turn a held order down."""
+    if not principal.can(Permission.CREDIT_DECISIONS_RESOLVE):
+        raise PermissionDenied("rejecting orders needs 'credit_decisions:resolve'")
+    decision = _held_or_raise(session, principal, decision_id)
+    decision.status = "rejected"
+    decision.resolved_by_id = principal.user_id
+    decision.resolution_reason = reason
+    decision.updated_at = utcnow()
+    session.flush()
+    return decision
+
+
+def _recheck(session: Session, decision: CreditDecision, by: str) -> CreditDecision:
+    customer = customer_repo.get_customer(session, decision.customer_id)
+    profile = customer_repo.get_profile(session, decision.customer_id)
+    assert customer is not None and profile is not None
+    repo.ensure_rows(session, [customer.id])
+    repo.lock_customer(session, customer.id, customer.group_id)
+    method = decision.inputs.get("payment_method", "credit")
+    position = _position(session, customer, profile, decision.amount, decision.currency, method)
+    outcome, steps = evaluate(_rules(session), position)
+    decision.recheck_count += 1
+    decision.checks = [s.as_dict() for s in steps]
+    decision.inputs = position.as_dict()
+    decision.outcome = outcome
+    decision.decided_by = by
+    decision.updated_at = utcnow()
+    if outcome == "approve":
+        decision.status = "approved"
+        if method not in NON_CREDIT_METHODS:
+            decision.reserved = decision.amount
+            repo.add_deltas(session, {(customer.id, "reserved"): decision.amount})
+    elif outcome == "reject":
+        decision.status = "rejected"
+    session.flush()
+    return decision
+
+
+def recheck(session: Session, principal: Principal, decision_id: int) -> CreditDecision:
+    """Run the checks again on a held order."""
+    if not principal.can(Permission.CREDIT_DECISIONS_RESOLVE):
+        raise PermissionDenied("rechecking orders needs 'credit_decisions:resolve'")
+    return _recheck(
+        session,
+        _held_or_raise(session, principal, decision_id),
+        f"recheck:{principal.user.username}",
+    )
+
+
+def recheck_held(session: Session, customer_ids: Sequence[int], *, why: str) -> int:
+    """Recheck every held order of these customers (a payment came in, a limit changed)."""
+    changed = 0
+    for decision in repo.held_for(session, customer_ids):
+        if _recheck(session, decision, f"auto:{why}").status != "held":
+            changed += 1
+    return changed
+
+
+def _on_profile_changed(session: Session, customer_id: int, fields: Sequence[str]) -> None:
+    if set(fields) & {
+        "credit_limit",
+        "limit_currency",
+        "blocked",
+        "limit_valid_from",
+        "limit_valid_to",
+        "prepayment_required",
+    }:
+        recheck_held(session, [customer_id], why="limit_change")
+
+
+signals.subscribe(signals.CREDIT_PROFILE_CHANGED, _on_profile_changed)
+
+
+def list_decisions(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    customer_id: int | None = None,
+) -> list[CreditDecision]:
+    """Decisions the caller may see (the worklist is status 'held')."""
+    return repo.list_decisions(
+        session,
+        status=status,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+    )
+
+
+def get_decision_or_raise(
+    session: Session, principal: Principal, decision_id: int
+) -> CreditDecision:
+    """A decision the caller may see."""
+    decision = repo.get_decision(session, decision_id)
+    if decision is None:
+        raise NotFound(f"no credit decision {decision_id}", field="decision_id")
+    customer_service.get_customer_or_raise(session, principal, decision.customer_id)
+    return decision
+
+
+# ---------------------------------------------------------------- special exposure and policy
+
+
+def add_special(
+    session: Session, principal: Principal, customer_id: int, body: SpecialExposureIn
+) -> SpecialExposure:
+    """Record exposure that no event shows."""
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    category = repo.get_category(session, body.category)
+    if category is None or body.category in ("open_orders", "open_receivables", "reserved"):
+        raise ValidationFailed(
+            "use a manual category such as 'special' or 'consignment'",
+            field="category",
+            code="unknown_category",
+        )
+    entry = SpecialExposure(
+        customer_id=customer.id,
+        category=body.category,
+        amount=body.amount,
+        description=body.description,
+        created_by_id=principal.user_id,
+    )
+    session.add(entry)
+    session.flush()
+    repo.ensure_rows(session, [customer.id])
+    repo.add_deltas(session, {(customer.id, body.category): body.amount})
+    customer_service.record_version(
+        session,
+        customer=customer,
+        actor_id=principal.user_id,
+        action="special_exposure",
+        channel="api",
+        reason=body.description,
+        changes=[(f"exposure.{body.category}", None, f"{body.amount:.2f}")],
+    )
+    if body.amount < 0:
+        recheck_held(session, [customer.id], why="exposure_change")
+    return entry
+
+
+def release_special(
+    session: Session, principal: Principal, customer_id: int, entry_id: int
+) -> SpecialExposure:
+    """End a special exposure entry."""
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    entry = repo.get_special(session, entry_id)
+    if entry is None or entry.customer_id != customer.id:
+        raise NotFound(f"no special exposure {entry_id} on {customer.code}", field="entry_id")
+    if entry.released_at is not None:
+        raise Conflict("already released", code="already_released")
+    entry.released_at = utcnow()
+    repo.add_deltas(session, {(customer.id, entry.category): -entry.amount})
+    customer_service.record_version(
+        session,
+        customer=customer,
+        actor_id=principal.user_id,
+        action="special_exposure_released",
+        channel="api",
+        reason=entry.description,
+        changes=[(f"exposure.{entry.category}", f"{entry.amount:.2f}", None)],
+    )
+    recheck_held(session, [customer.id], why="exposure_change")
+    return entry
+
+
+def update_rule(session: Session, principal: Principal, code: str, body: CheckRuleUpdate) -> Any:
+    """Change a check step's reaction, parameters or whether it runs."""
+    rule = repo.get_rule(session, code)
+    if rule is None:
+        raise NotFound(f"no credit check {code!r}", field="code")
+    if body.enabled is not None:
+        rule.enabled = body.enabled
+    if body.reaction is not None:
+        rule.reaction = body.reaction
+    if body.params is not None:
+        for key, value in body.params.items():
+            if isinstance(value, int | float) and value < 0:
+                raise ValidationFailed(f"{key} cannot be negative", field=f"params.{key}")
+        rule.params = {**(rule.params or {}), **body.params}
+    rule.updated_at = utcnow()
+    rule.updated_by_id = principal.user_id
+    session.flush()
+    return rule
+
+
+def set_category(session: Session, code: str, counts_in_limit: bool) -> Any:
+    """Count a category in the limit check, or show it for information only."""
+    category = repo.get_category(session, code)
+    if category is None:
+        raise NotFound(f"no exposure category {code!r}", field="code")
+    category.counts_in_limit = counts_in_limit
+    session.flush()
+    return category

@@ -1,0 +1,25 @@
+"""Domain signals: a lower domain announces a change; a higher one, registered at start-up,
+reacts in the same transaction. Lower domains never import the higher ones."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+Handler = Callable[..., None]
+_handlers: dict[str, list[Handler]] = defaultdict(list)
+
+CREDIT_PROFILE_CHANGED = "credit_profile_changed"
+
+
+def subscribe(signal: str, handler: Handler) -> None:
+    """Call ``handler(**payload)`` whenever ``signal`` is published (once per handler)."""
+    if handler not in _handlers[signal]:
+        _handlers[signal].append(handler)
+
+
+def publish(signal: str, **payload: Any) -> None:
+    """Run every handler of ``signal`` now, in the caller's transaction."""
+    for handler in list(_handlers[signal]):
+        handler(**payload)
