@@ -1,0 +1,372 @@
+"""Exposure follows the events and never drifts; credit checks decide, record and reserve;
+the worklist releases, rejects and rechecks; concurrent checks never overspend the limit."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from decimal import Decimal
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from riskdesk.credit import service
+from riskdesk.db import make_sessionmaker, unit_of_work
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.main import create_app
+from riskdesk.models import CreditExposure
+from riskdesk.pipeline import intake
+from riskdesk.security import service as security_service
+from tests.conftest import principal
+from tests.factories import company
+
+
+def ago(n: int) -> str:
+    return (today() - dt.timedelta(days=n)).isoformat()
+
+
+def order(ext: str, customer: str, amount: str, method: str = "credit", days: int = 5) -> dict:  # type: ignore[type-arg]
+    return {
+        "source": "erp",
+        "external_id": ext,
+        "customer_external_id": customer,
+        "ordered_at": f"{ago(days)}T08:00:00Z",
+        "amount": amount,
+        "currency": "CNY",
+        "payment_method": method,
+        "lines": [{"category": "x", "amount": amount}],
+    }
+
+
+def invoice(
+    ext: str,
+    customer: str,
+    amount: str,
+    order_ext: str | None = None,
+    issued: int = 5,
+    due: int = -25,
+) -> dict:  # type: ignore[type-arg]
+    return {
+        "source": "erp",
+        "external_id": ext,
+        "customer_external_id": customer,
+        "order_external_id": order_ext,
+        "amount": amount,
+        "currency": "CNY",
+        "issue_date": ago(issued),
+        "due_date": ago(due),
+    }
+
+
+def pay(ext: str, invoice_ext: str, amount: str, **extra: object) -> dict:  # type: ignore[type-arg]
+    return {
+        "source": "erp",
+        "external_id": ext,
+        "invoice_external_id": invoice_ext,
+        "amount": amount,
+        "currency": "CNY",
+        "paid_on": ago(1),
+        **extra,
+    }
+
+
+def exposure(client, cid: int) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    body = client.get(f"/api/v1/customers/{cid}/exposure").json()
+    return {line["category"]: line["amount"] for line in body["lines"]} | {
+        "counted": body["counted"],
+        "available": body["available"],
+    }
+
+
+def check(client, ext: str, amount: str, customer: str = "CR1", **extra: object):  # type: ignore[no-untyped-def]
+    return client.post(
+        "/api/v1/credit-checks",
+        json={
+            "source": "erp",
+            "order_external_id": ext,
+            "customer_external_id": customer,
+            "customer_source": "erp",
+            "amount": amount,
+            "currency": "CNY",
+            **extra,
+        },
+    )
+
+
+@pytest.fixture
+def cid(manager) -> int:  # type: ignore[no-untyped-def]
+    return int(
+        manager.post("/api/v1/customers", json=company("CR1", credit_limit="10000")).json()["id"]
+    )
+
+
+def test_exposure_follows_orders_invoices_and_payments(manager, db, cid) -> None:
+    manager.post("/api/v1/orders", json=order("EO1", "CR1", "3000.00"))
+    manager.post("/api/v1/orders", json=order("EO2", "CR1", "500.00", method="prepaid"))
+    e = exposure(manager, cid)
+    assert (e["open_orders"], e["open_receivables"]) == ("3000.00", "0.00")
+    manager.post("/api/v1/invoices", json=invoice("EI1", "CR1", "1000.00", "EO1"))
+    e = exposure(manager, cid)
+    assert (e["open_orders"], e["open_receivables"]) == ("2000.00", "1000.00")
+    manager.post("/api/v1/payments", json=pay("EP1", "EI1", "400.00"))
+    assert exposure(manager, cid)["open_receivables"] == "600.00"
+    manager.post("/api/v1/payments", json=pay("EP2", "EI1", "900.00", overpayment=True))
+    e = exposure(manager, cid)
+    assert e["open_receivables"] == "0.00"  # an overpayment never makes exposure negative
+    assert e["counted"] == "2000.00" and e["available"] == "8000.00"
+    assert service.verify(db) == []
+
+
+def test_verify_finds_and_repairs_drift(manager, db, cid) -> None:
+    manager.post("/api/v1/orders", json=order("EO3", "CR1", "700.00"))
+    db.execute(
+        update(CreditExposure)
+        .where(CreditExposure.customer_id == cid, CreditExposure.category == "open_orders")
+        .values(amount=Decimal("1.00"))
+    )
+    differences = service.verify(db)
+    assert [(d.customer_id, d.category, d.stored, d.expected) for d in differences] == [
+        (cid, "open_orders", Decimal("1.00"), Decimal("700.00"))
+    ]
+    service.verify(db, repair=True)
+    assert service.verify(db) == []
+
+
+def test_check_approves_reserves_and_the_order_consumes_it(manager, cid) -> None:
+    response = check(manager, "SO1", "4000.00")
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["outcome"] == "approve" and body["decision"]["status"] == "approved"
+    assert body["available_before"] == "10000.00"
+    assert body["decision"]["inputs"]["exposure"] == "0.00"
+    assert {c["code"] for c in body["decision"]["checks"]} >= {"blocked", "limit"}
+    assert exposure(manager, cid)["reserved"] == "4000.00"
+    again = check(manager, "SO1", "4000.00")
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["decision"]["id"] == body["decision"]["id"]
+    assert check(manager, "SO1", "4001.00").status_code == 409
+    manager.post("/api/v1/orders", json=order("SO1", "CR1", "3900.00"))
+    e = exposure(manager, cid)
+    assert (e["reserved"], e["open_orders"]) == ("0.00", "3900.00")
+    decision = manager.get(f"/api/v1/credit-decisions/{body['decision']['id']}").json()
+    assert decision["status"] == "consumed"
+
+
+def test_hold_worklist_release_and_four_eyes(manager, client_for, cid) -> None:
+    sales = client_for("sales")
+    manager.patch(f"/api/v1/customers/{cid}", json={"owner": "sales"})
+    held = check(sales, "SO2", "12000.00").json()
+    assert held["outcome"] == "hold"
+    assert any("exceeds the limit" in r for r in held["reasons_en"])
+    assert any("超过额度" in r for r in held["reasons_zh"])
+    worklist = manager.get("/api/v1/credit-decisions?status=held").json()
+    assert [d["id"] for d in worklist] == [held["decision"]["id"]]
+    decision_id = held["decision"]["id"]
+    assert (
+        sales.post(
+            f"/api/v1/credit-decisions/{decision_id}/release", json={"reason": "trust me"}
+        ).status_code
+        == 403
+    )
+    released = manager.post(
+        f"/api/v1/credit-decisions/{decision_id}/release",
+        json={"reason": "one-off project, agreed with sales head"},
+    )
+    assert released.status_code == 200, released.text
+    assert released.json()["status"] == "released"
+    assert released.json()["resolved_by_id"] is not None
+    assert exposure(manager, cid)["reserved"] == "12000.00"
+    assert (
+        manager.post(
+            f"/api/v1/credit-decisions/{decision_id}/release", json={"reason": "again"}
+        ).status_code
+        == 409
+    )
+
+
+def test_requester_cannot_release_own_order(manager, client_for, cid) -> None:
+    decision_id = check(manager, "SO3", "20000.00").json()["decision"]["id"]
+    own = manager.post(f"/api/v1/credit-decisions/{decision_id}/release", json={"reason": "mine"})
+    assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
+    rejected = client_for("manager2").post(
+        f"/api/v1/credit-decisions/{decision_id}/reject", json={"reason": "too large"}
+    )
+    assert rejected.json()["status"] == "rejected"
+
+
+def test_payment_triggers_recheck_of_held_orders(manager, cid) -> None:
+    manager.post("/api/v1/invoices", json=invoice("OV1", "CR1", "500.00", issued=100, due=70))
+    held = check(manager, "SO4", "1000.00").json()
+    assert held["outcome"] == "hold"
+    assert any(
+        c["code"] == "oldest_overdue" and c["result"] == "hold" for c in held["decision"]["checks"]
+    )
+    manager.post("/api/v1/payments", json=pay("OVP", "OV1", "500.00"))
+    decision = manager.get(f"/api/v1/credit-decisions/{held['decision']['id']}").json()
+    assert decision["status"] == "approved"
+    assert decision["decided_by"] == "auto:payment" and decision["recheck_count"] == 1
+
+
+def test_limit_change_triggers_recheck(manager, client_for, cid) -> None:
+    held = check(manager, "SO5", "15000.00").json()
+    assert held["outcome"] == "hold"
+    change = (
+        client_for("analyst")
+        .patch(f"/api/v1/customers/{cid}", json={"credit_limit": "20000"})
+        .json()
+    )
+    manager.post(f"/api/v1/pending-changes/{change['pending_change']['id']}/approve", json={})
+    decision = manager.get(f"/api/v1/credit-decisions/{held['decision']['id']}").json()
+    assert decision["status"] == "approved" and decision["decided_by"] == "auto:limit_change"
+
+
+def test_blocked_customer_is_rejected(manager, client_for, cid) -> None:
+    change = manager.patch(
+        f"/api/v1/customers/{cid}", json={"blocked": True, "blocked_reason": "insolvency filing"}
+    ).json()
+    client_for("manager2").post(
+        f"/api/v1/pending-changes/{change['pending_change']['id']}/approve", json={}
+    )
+    result = check(manager, "SO6", "10.00").json()
+    assert result["outcome"] == "reject"
+    assert "insolvency filing" in " ".join(result["reasons_en"])
+
+
+def test_group_limit(manager, db) -> None:
+    from riskdesk.models import CustomerGroup
+
+    for n in (1, 2):
+        manager.post(
+            "/api/v1/customers",
+            json=company(f"GR{n}", credit_limit="50000", group_code="GX", group_name="测试集团"),
+        )
+    group = db.query(CustomerGroup).filter_by(code="GX").one()
+    group.credit_limit = Decimal("30000")
+    db.commit()
+    assert check(manager, "GO1", "20000.00", customer="GR1").json()["outcome"] == "approve"
+    second = check(manager, "GO2", "15000.00", customer="GR2").json()
+    assert second["outcome"] == "hold"
+    assert any(
+        c["code"] == "group_limit" and c["result"] == "hold" for c in second["decision"]["checks"]
+    )
+
+
+def test_special_exposure_and_information_only_categories(manager, cid) -> None:
+    added = manager.post(
+        f"/api/v1/customers/{cid}/special-exposures",
+        json={"category": "special", "amount": "6000", "description": "bank guarantee given"},
+    )
+    assert added.status_code == 201, added.text
+    manager.post(
+        f"/api/v1/customers/{cid}/special-exposures",
+        json={
+            "category": "consignment",
+            "amount": "50000",
+            "description": "stock at customer's warehouse",
+        },
+    )
+    e = exposure(manager, cid)
+    assert e["counted"] == "6000.00" and e["available"] == "4000.00"
+    held = check(manager, "SO7", "4600.00").json()
+    assert held["outcome"] == "hold"  # 6,000 + 4,600 is over 10,000 + 5%
+    manager.delete(f"/api/v1/customers/{cid}/special-exposures/{added.json()['id']}")
+    # Releasing the guarantee rechecks the held order, which now passes and reserves its amount.
+    decision = manager.get(f"/api/v1/credit-decisions/{held['decision']['id']}").json()
+    assert decision["status"] == "approved"
+    assert exposure(manager, cid)["available"] == "5400.00"
+    bad = manager.post(
+        f"/api/v1/customers/{cid}/special-exposures",
+        json={"category": "open_orders", "amount": "1", "description": "x" * 5},
+    )
+    assert bad.status_code == 422
+
+
+def test_rules_are_configurable(manager, client_for, cid) -> None:
+    response = manager.patch(
+        "/api/v1/credit-check-rules/limit",
+        json={"reaction": "reject", "params": {"tolerance_pct": 0}},
+    )
+    assert response.status_code == 200
+    assert check(manager, "SO8", "10000.01").json()["outcome"] == "reject"
+    assert (
+        client_for("analyst")
+        .patch("/api/v1/credit-check-rules/limit", json={"enabled": False})
+        .status_code
+        == 403
+    )
+    rules = manager.get("/api/v1/credit-check-rules").json()
+    assert [r["code"] for r in rules][:3] == ["blocked", "prepayment", "limit"]
+
+
+def test_unknown_customer_and_visibility(manager, client_for, cid) -> None:
+    assert check(manager, "SO9", "1.00", customer="NOPE").status_code == 404
+    assert check(client_for("sales2"), "SO10", "1.00").status_code == 404
+    assert client_for("auditor").post("/api/v1/credit-checks", json={}).status_code == 403
+
+
+def test_concurrent_checks_never_exceed_available_credit(backend, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Twenty simultaneous checks of 1,000 against a 10,000 limit (+5%): exactly ten pass."""
+    real_position = service._position
+
+    def slow_position(*args, **kwargs):  # type: ignore[no-untyped-def]
+        # Widen the gap between reading the exposure and reserving, so the requests overlap.
+        position = real_position(*args, **kwargs)
+        time.sleep(0.05)
+        return position
+
+    monkeypatch.setattr(service, "_position", slow_position)
+    factory = make_sessionmaker(backend.engine)
+    suffix = f"{backend.name}{threading.get_ident() % 10000}"
+    with unit_of_work(factory) as session:
+        intake.ingest(
+            session,
+            principal(session, "manager"),
+            "customers",
+            [company(f"CC{suffix}", credit_limit="10000", region="Concurrency")],
+        )
+        user = security_service.get_user_by_username_or_raise(session, "manager")
+        token, raw = security_service.issue_token(
+            session, user=user, name="cc", scopes=["credit_checks:run"]
+        )
+        # A token used in the last minute is not written to again; without this, the first
+        # use would update the token row and serialise the requests on its lock.
+        token.last_used_at = utcnow()
+    from riskdesk.config import Settings
+
+    app = create_app(
+        Settings(database_url="sqlite://", secret_key="x" * 32, data_dir=tmp_path),
+        session_factory=factory,
+    )
+    results: list[dict] = []  # type: ignore[type-arg]
+    barrier = threading.Barrier(20)
+
+    def fire(n: int) -> None:
+        with TestClient(app, raise_server_exceptions=False) as client:
+            barrier.wait()
+            response = client.post(
+                "/api/v1/credit-checks",
+                headers={"Authorization": f"Bearer {raw}"},
+                json={
+                    "source": "cc",
+                    "order_external_id": f"{suffix}-{n}",
+                    "customer_external_id": f"CC{suffix}",
+                    "customer_source": "erp",
+                    "amount": "1000.00",
+                    "currency": "CNY",
+                },
+            )
+            results.append({"status": response.status_code, **response.json()})
+
+    threads = [threading.Thread(target=fire, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(r["status"] == 201 for r in results), [r for r in results if r["status"] != 201]
+    approved = [r for r in results if r["outcome"] == "approve"]
+    assert len(approved) == 10
+    with unit_of_work(factory) as session:
+        cid = approved[0]["decision"]["customer_id"]
+        assert service.verify(session, customer_ids=[cid]) == []
