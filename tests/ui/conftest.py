@@ -96,7 +96,9 @@ def live_server(
         if time.monotonic() > deadline:
             raise RuntimeError("live server did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    _FACTORIES[base] = factory
+    yield base
     server.should_exit = True
     thread.join(timeout=10)
     engine.dispose()
@@ -131,4 +133,17 @@ def page(browser):  # type: ignore[no-untyped-def]
     context.close()
 
 
-__all__ = ["sessionmaker"]
+_TOKENS: dict[tuple[str, str], str] = {}
+_FACTORIES: dict[str, sessionmaker] = {}  # type: ignore[type-arg]
+
+
+def api_token(base: str, username: str) -> str:
+    """An API token for a user of the live server at ``base``."""
+    key = (base, username)
+    if key not in _TOKENS:
+        with unit_of_work(_FACTORIES[base]) as session:
+            user = security_service.get_user_by_username_or_raise(session, username)
+            scopes = sorted(p.value for p in security_service.permissions_for(user.role))
+            _, raw = security_service.issue_token(session, user=user, name="ui-test", scopes=scopes)
+        _TOKENS[key] = raw
+    return _TOKENS[key]

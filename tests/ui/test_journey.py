@@ -132,3 +132,38 @@ def test_add_contact_and_document_in_the_credit_file(page, live_server: str, tmp
     page.wait_for_selector("text=license.pdf")
     history = page.inner_text("#history")
     assert "Contact added" in history and "Document added" in history
+
+
+def test_held_order_is_released_from_the_worklist(page, live_server: str) -> None:
+    from tests.ui.conftest import api_token
+
+    token = api_token(live_server, "analyst")
+    import httpx2 as httpx
+
+    response = httpx.post(
+        f"{live_server}/api/v1/credit-checks",
+        headers={"Authorization": f"Bearer {token}"},
+        json={
+            "source": "erp",
+            "order_external_id": "WL-1",
+            "customer_external_id": "W2",
+            "customer_source": "erp",
+            "amount": "500000.00",
+            "currency": "CNY",
+        },
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["outcome"] == "hold"
+    sign_in(page, live_server, "manager")
+    page.click("text=Held orders")
+    card = page.locator(".held-order", has_text="WL-1")
+    assert "exceeds the limit" in card.inner_text()
+    card.locator("input[name=reason]").fill("strategic project approved by CFO")
+    card.locator("button.release").click()
+    page.wait_for_selector("#worklist-result")
+    assert "released" in page.inner_text("#worklist-result")
+    page.goto(f"{live_server}/customers?q=明达")
+    page.click("#customers tbody tr a >> nth=1")
+    assert "WL-1" in page.inner_text("#decision-history")
+    assert "500,000.00" in page.inner_text("#exposure-panel")
+    page.wait_for_selector("#exposure-gauge canvas")

@@ -87,12 +87,12 @@ def trend(
 ) -> dict[str, list[float | None]] | None:
     """Month-end values of some indicators over the last months (for charts)."""
     end = as_of or today()
-    dates: list[dt.date] = []
-    year, month = end.year, end.month
-    for _ in range(months):
-        dates.append(dt.date(year, month, 1) - dt.timedelta(days=1) if dates else end)
-        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
-    dates = sorted(dates)
+    dates = [end]
+    first_of_month = end.replace(day=1)
+    while len(dates) < months:
+        dates.append(first_of_month - dt.timedelta(days=1))  # the previous month's last day
+        first_of_month = dates[-1].replace(day=1)
+    dates.sort()
     frames = repo.load_frames(session, [customer_id])
     if frames.customers.height == 0:
         return None

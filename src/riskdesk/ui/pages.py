@@ -13,6 +13,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from riskdesk.credit import service as credit_service
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import duplicate_candidates
@@ -20,6 +21,8 @@ from riskdesk.customers.repository import CustomerFilter
 from riskdesk.customers.schemas import ContactCreate, CustomerUpdate
 from riskdesk.db import SessionDep
 from riskdesk.events import repository as event_repo
+from riskdesk.indicators import service as indicator_service
+from riskdesk.indicators.catalogue import AGEING_BUCKETS
 from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
@@ -32,6 +35,7 @@ from riskdesk.security import service as security_service
 from riskdesk.security.deps import (
     SESSION_COOKIE,
     CanChangesApprove,
+    CanCreditDecisionsResolve,
     CanCustomersMerge,
     CanCustomersRead,
     CanCustomersWrite,
@@ -46,6 +50,8 @@ from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
+DECISION_STATUSES = ("approved", "held", "rejected", "released", "consumed")
+TREND_INDICATORS = ("orders_amount_30d", "dpd_max", "paydex", "return_rate_90d")
 EDIT_FIELDS = (
     "name",
     "tax_id",
@@ -239,6 +245,16 @@ def _credit_file(
     **extra: Any,
 ) -> Response:
     customer = customer_service.read_customer(session, principal, customer_id)
+    exposure = credit_service.exposure_read(session, principal, customer_id)
+    snapshot = indicator_service.snapshot_read(indicator_service.get_snapshot(session, customer_id))
+    values = {i.name: i.value for i in snapshot.indicators}
+    ageing = {
+        "labels": ["current", "1-30", "31-60", "61-90", "91-120", ">120"],
+        "values": [round(values.get(f"ar_{b}") or 0.0, 2) for b in AGEING_BUCKETS],
+    }
+    trend = (
+        indicator_service.trend(session, customer_id, TREND_INDICATORS) if snapshot.as_of else None
+    )
     can_docs = principal.can(Permission.DOCUMENTS_READ)
     can_events = principal.can(Permission.EVENTS_READ)
     return render(
@@ -258,6 +274,27 @@ def _credit_file(
         can_edit=principal.can(Permission.CUSTOMERS_WRITE),
         can_edit_profile=principal.can(Permission.CREDIT_PROFILE_WRITE),
         can_attach=principal.can(Permission.DOCUMENTS_WRITE),
+        exposure=exposure,
+        gauge=json.dumps({"value": round((exposure.utilisation or 0) * 100, 1)}),
+        ageing=json.dumps(ageing),
+        indicators=snapshot,
+        trends=[
+            (
+                name,
+                json.dumps(
+                    {
+                        "dates": trend["dates"],
+                        "series": {
+                            name: [round(v, 2) if v is not None else None for v in trend[name]]
+                        },
+                    }
+                ),
+            )
+            for name in TREND_INDICATORS
+        ]
+        if trend
+        else [],
+        decisions=credit_service.list_decisions(session, principal, customer_id=customer_id)[:50],
         **extra,
     )
 
@@ -464,6 +501,58 @@ def reject_change(
     """Reject a change, or withdraw one's own."""
     change = customer_service.reject_change(session, principal, change_id, comment)
     return RedirectResponse(f"/approvals?done={change_id}&status={change.status}", status_code=303)
+
+
+# ---------------------------------------------------------------- held orders
+
+
+@router.get("/worklist", response_class=HTMLResponse)
+def worklist_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Orders held by the credit check, waiting for a person."""
+    held = credit_service.list_decisions(session, principal, status="held")
+    customers = customer_repo.customers_with_profiles(
+        session, sorted({d.customer_id for d in held})
+    )
+    return render(
+        request,
+        "worklist.html",
+        principal,
+        held=held,
+        names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
+        done=done,
+        done_status=status if status in DECISION_STATUSES else None,
+        can_resolve=principal.can(Permission.CREDIT_DECISIONS_RESOLVE),
+    )
+
+
+@router.post("/worklist/{decision_id}/{action}")
+def resolve_held(
+    decision_id: int,
+    action: str,
+    session: SessionDep,
+    principal: CanCreditDecisionsResolve,
+    reason: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Release, reject or recheck a held order."""
+    text = (reason or "").strip()
+    if action == "recheck":
+        decision = credit_service.recheck(session, principal, decision_id)
+    elif action in ("release", "reject"):
+        if len(text) < 3:
+            raise ValidationFailed("give a reason of at least 3 characters", field="reason")
+        fn = credit_service.release if action == "release" else credit_service.reject
+        decision = fn(session, principal, decision_id, text)
+    else:
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    return RedirectResponse(
+        f"/worklist?done={decision_id}&status={decision.status}", status_code=303
+    )
 
 
 # ---------------------------------------------------------------- imports
