@@ -252,7 +252,7 @@ def list_documents(
 
 
 @router.post("/customers/{customer_id}/documents", response_model=DocumentRead, status_code=201)
-async def upload_document(
+def upload_document(
     customer_id: int,
     request: Request,
     session: SessionDep,
@@ -262,7 +262,7 @@ async def upload_document(
     description: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> DocumentRead:
     """Attach a file (PDF, image, spreadsheet, text; at most 20 MB)."""
-    content = await file.read(service.MAX_DOCUMENT_BYTES + 1)
+    content = file.file.read(service.MAX_DOCUMENT_BYTES + 1)
     doc = service.store_document(
         session,
         principal,

@@ -20,9 +20,9 @@ from riskdesk.security.deps import CanImportsRun
 router = APIRouter(tags=["imports"])
 
 
-async def read_upload(file: UploadFile, max_mb: int) -> bytes:
+def read_upload(file: UploadFile, max_mb: int) -> bytes:
     """The uploaded bytes, refusing files over the limit."""
-    content = await file.read(max_mb * 1024 * 1024 + 1)
+    content = file.file.read(max_mb * 1024 * 1024 + 1)
     if len(content) > max_mb * 1024 * 1024:
         raise PayloadTooLarge(f"files are limited to {max_mb} MB", field="file")
     return content
@@ -46,7 +46,7 @@ async def import_file(
 ) -> ImportResult:
     """Import a file in one transaction: invalid rows stop it unless skip_invalid is set."""
     intake.handler_for(kind)
-    content = await read_upload(file, request.app.state.settings.max_upload_mb)
+    content = await run_in_threadpool(read_upload, file, request.app.state.settings.max_upload_mb)
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
     user_id = principal.user_id
     via = principal.via

@@ -26,7 +26,10 @@ def cookie_serializer(request: Request) -> URLSafeSerializer:
     return URLSafeSerializer(request.app.state.secret_key, salt="riskdesk-session")
 
 
-async def _csrf_ok(request: Request, expected: str) -> bool:
+async def csrf_candidate(request: Request) -> str | None:
+    """The CSRF token a browser sent with an unsafe request (header, or form field)."""
+    if request.method in SAFE_METHODS:
+        return None
     sent = request.headers.get(CSRF_HEADER)
     if sent is None:
         content_type = request.headers.get("content-type", "")
@@ -34,10 +37,14 @@ async def _csrf_ok(request: Request, expected: str) -> bool:
             form = await request.form()
             value = form.get(CSRF_FORM_FIELD)
             sent = value if isinstance(value, str) else None
-    return sent is not None and hmac.compare_digest(sent, expected)
+    return sent
 
 
-async def get_principal(request: Request, session: SessionDep) -> Principal:
+# A plain function, so FastAPI runs it in the thread pool: its queries may wait on a row lock,
+# and waiting on the event loop would stall every other request, including the one holding it.
+def get_principal(
+    request: Request, session: SessionDep, csrf: Annotated[str | None, Depends(csrf_candidate)]
+) -> Principal:
     """The authenticated caller, or NotAuthenticated."""
     auth = request.headers.get("authorization", "")
     if auth.lower().startswith("bearer "):
@@ -59,7 +66,9 @@ async def get_principal(request: Request, session: SessionDep) -> Principal:
         found_session = service.resolve_session(session, session_id) if session_id else None
         if found_session is not None:
             row, user = found_session
-            if request.method not in SAFE_METHODS and not await _csrf_ok(request, row.csrf_token):
+            if request.method not in SAFE_METHODS and not (
+                csrf is not None and hmac.compare_digest(csrf, row.csrf_token)
+            ):
                 raise PermissionDenied(
                     "missing or wrong CSRF token; reload the page", code="csrf_failed"
                 )

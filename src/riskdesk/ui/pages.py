@@ -9,9 +9,10 @@ import threading
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from starlette.datastructures import FormData
 
 from riskdesk.credit import service as credit_service
 from riskdesk.customers import repository as customer_repo
@@ -50,6 +51,14 @@ from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
+
+
+async def form_data(request: Request) -> FormData:
+    """The posted form, read before a (thread-pool) page handler runs."""
+    return await request.form()
+
+
+FormDep = Annotated[FormData, Depends(form_data)]
 DECISION_STATUSES = ("approved", "held", "rejected", "released", "consumed")
 TREND_INDICATORS = ("orders_amount_30d", "dpd_max", "paydex", "return_rate_90d")
 EDIT_FIELDS = (
@@ -317,11 +326,14 @@ def customer_page(
 
 
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
-async def edit_customer(
-    request: Request, customer_id: int, session: SessionDep, principal: CanCustomersWrite
+def edit_customer(
+    request: Request,
+    customer_id: int,
+    session: SessionDep,
+    principal: CanCustomersWrite,
+    form: FormDep,
 ) -> Response:
     """Apply the edit form: plain fields at once, critical ones to the approval queue."""
-    form = await request.form()
     current = customer_service.read_customer(session, principal, customer_id)
     data: dict[str, Any] = {}
     for name in EDIT_FIELDS:
@@ -391,11 +403,14 @@ async def edit_customer(
 
 
 @router.post("/customers/{customer_id}/contacts", response_class=HTMLResponse)
-async def add_contact(
-    request: Request, customer_id: int, session: SessionDep, principal: CanCustomersWrite
+def add_contact(
+    request: Request,
+    customer_id: int,
+    session: SessionDep,
+    principal: CanCustomersWrite,
+    form: FormDep,
 ) -> Response:
     """Add a contact person from the credit file page."""
-    form = await request.form()
     data: dict[str, Any] = {
         k: (v.strip() or None) if isinstance(v, str) else None
         for k, v in form.items()
@@ -419,7 +434,7 @@ async def add_contact(
 
 
 @router.post("/customers/{customer_id}/documents", response_class=HTMLResponse)
-async def upload_document(
+def upload_document(
     request: Request,
     customer_id: int,
     session: SessionDep,
@@ -429,7 +444,7 @@ async def upload_document(
     description: Annotated[str | None, Form(max_length=2000)] = None,
 ) -> Response:
     """Attach a document from the credit file page."""
-    content = await file.read(customer_service.MAX_DOCUMENT_BYTES + 1)
+    content = file.file.read(customer_service.MAX_DOCUMENT_BYTES + 1)
     try:
         customer_service.store_document(
             session,
@@ -571,7 +586,7 @@ def imports_page(request: Request, session: SessionDep, principal: CanImportsRun
 
 
 @router.post("/imports")
-async def start_import(
+def start_import(
     request: Request,
     session: SessionDep,
     principal: CanImportsRun,
@@ -582,7 +597,7 @@ async def start_import(
 ) -> Response:
     """Start an import in the background and show its progress."""
     intake.handler_for(kind)
-    content = await read_upload(file, request.app.state.settings.max_upload_mb)
+    content = read_upload(file, request.app.state.settings.max_upload_mb)
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping and mapping.strip() else None
     job = intake.create_job(
         session,
