@@ -27,6 +27,7 @@ from pathlib import Path
 
 import uvicorn
 from sqlalchemy import text
+from tests.factories import uscc
 
 from riskdesk.config import Settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
@@ -35,7 +36,6 @@ from riskdesk.migrations import runner
 from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
-from tests.factories import uscc
 
 
 def _free_port() -> int:
@@ -44,12 +44,24 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _drive(url: str, token: str, customers: int, seconds: float, concurrency: int,
-           kind: str, queue: mp.Queue) -> None:  # type: ignore[type-arg]
+def _drive(
+    url: str,
+    token: str,
+    customers: int,
+    seconds: float,
+    concurrency: int,
+    kind: str,
+    queue: mp.Queue,
+) -> None:  # type: ignore[type-arg]
     import httpx2 as httpx
 
-    async def worker(client: httpx.AsyncClient, latencies: list[float], errors: list[int],
-                     deadline: float, wid: int) -> None:
+    async def worker(
+        client: httpx.AsyncClient,
+        latencies: list[float],
+        errors: list[int],
+        deadline: float,
+        wid: int,
+    ) -> None:
         n = 0
         rng = random.Random(wid)
         while time.perf_counter() < deadline:
@@ -58,11 +70,17 @@ def _drive(url: str, token: str, customers: int, seconds: float, concurrency: in
             if kind == "health":
                 response = await client.get("/api/v1/health")
             else:
-                response = await client.post("/api/v1/credit-checks", json={
-                    "source": "bench", "order_external_id": f"{wid}-{n}-{uuid.uuid4().hex[:6]}",
-                    "customer_external_id": f"B{rng.randrange(customers):05d}",
-                    "customer_source": "erp", "amount": f"{rng.randint(100, 5000)}.00",
-                    "currency": "CNY"})
+                response = await client.post(
+                    "/api/v1/credit-checks",
+                    json={
+                        "source": "bench",
+                        "order_external_id": f"{wid}-{n}-{uuid.uuid4().hex[:6]}",
+                        "customer_external_id": f"B{rng.randrange(customers):05d}",
+                        "customer_source": "erp",
+                        "amount": f"{rng.randint(100, 5000)}.00",
+                        "currency": "CNY",
+                    },
+                )
             latencies.append(time.perf_counter() - start)
             if response.status_code >= 300:
                 errors.append(response.status_code)
@@ -71,30 +89,44 @@ def _drive(url: str, token: str, customers: int, seconds: float, concurrency: in
         latencies: list[float] = []
         errors: list[int] = []
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30,
-                                     headers={"Authorization": f"Bearer {token}"}) as client:
+        async with httpx.AsyncClient(
+            base_url=url, limits=limits, timeout=30, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
             deadline = time.perf_counter() + seconds
             started = time.perf_counter()
-            await asyncio.gather(*[worker(client, latencies, errors, deadline, w)
-                                   for w in range(concurrency)])
+            await asyncio.gather(
+                *[worker(client, latencies, errors, deadline, w) for w in range(concurrency)]
+            )
             elapsed = time.perf_counter() - started
-        queue.put({"requests": len(latencies), "seconds": elapsed, "errors": len(errors),
-                   "latencies": latencies})
+        queue.put(
+            {
+                "requests": len(latencies),
+                "seconds": elapsed,
+                "errors": len(errors),
+                "latencies": latencies,
+            }
+        )
 
     asyncio.run(main())
 
 
 def measure(url: str, token: str, args: argparse.Namespace, kind: str) -> dict[str, float]:
     queue: mp.Queue = mp.Queue()  # type: ignore[type-arg]
-    proc = mp.Process(target=_drive, args=(url, token, args.customers, args.seconds,
-                                           args.concurrency, kind, queue))
+    proc = mp.Process(
+        target=_drive,
+        args=(url, token, args.customers, args.seconds, args.concurrency, kind, queue),
+    )
     proc.start()
     result = queue.get()
     proc.join()
     lat = sorted(result["latencies"])
-    return {"rps": result["requests"] / result["seconds"], "requests": result["requests"],
-            "errors": result["errors"], "p50_ms": statistics.median(lat) * 1000,
-            "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000}
+    return {
+        "rps": result["requests"] / result["seconds"],
+        "requests": result["requests"],
+        "errors": result["errors"],
+        "p50_ms": statistics.median(lat) * 1000,
+        "p99_ms": lat[int(len(lat) * 0.99) - 1] * 1000,
+    }
 
 
 def main() -> None:
@@ -110,8 +142,12 @@ def main() -> None:
         admin = make_engine(args.db_url)
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        engine = make_engine(args.db_url, connect_args={"options": f"-csearch_path={schema}"},
-                             pool_size=20, max_overflow=10)
+        engine = make_engine(
+            args.db_url,
+            connect_args={"options": f"-csearch_path={schema}"},
+            pool_size=20,
+            max_overflow=10,
+        )
         label = "postgresql"
     else:
         engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'bench.db'}")
@@ -119,24 +155,50 @@ def main() -> None:
     runner.upgrade(engine)
     factory = make_sessionmaker(engine)
     with unit_of_work(factory) as session:
-        user = security_service.create_user(session, username="bench", display_name="bench",
-                                            role=Role.CREDIT_MANAGER, password="Bench-pass-2026")
+        user = security_service.create_user(
+            session,
+            username="bench",
+            display_name="bench",
+            role=Role.CREDIT_MANAGER,
+            password="Bench-pass-2026",
+        )
         principal = security_service.system_principal(session, user)
-        records = [{"source": "erp", "external_id": f"B{i:05d}", "kind": "company",
-                    "name": f"基准客户{i}有限公司", "tax_id": uscc(700000 + i),
-                    "credit_limit": "100000000", "payment_terms_days": 30}
-                   for i in range(args.customers)]
-        intake.ingest_items(session, principal, "customers",
-                            [intake.Item(row=n, raw=r) for n, r in enumerate(records, 1)],
-                            skip_invalid=False, channel="bench")
-        token, raw = security_service.issue_token(session, user=user, name="bench",
-                                                  scopes=["credit_checks:run"])
-    app = create_app(Settings(database_url="sqlite://", secret_key="b" * 32,
-                              data_dir=Path(tempfile.mkdtemp()), log_level="WARNING"),
-                     session_factory=factory)
+        records = [
+            {
+                "source": "erp",
+                "external_id": f"B{i:05d}",
+                "kind": "company",
+                "name": f"基准客户{i}有限公司",
+                "tax_id": uscc(700000 + i),
+                "credit_limit": "100000000",
+                "payment_terms_days": 30,
+            }
+            for i in range(args.customers)
+        ]
+        intake.ingest_items(
+            session,
+            principal,
+            "customers",
+            [intake.Item(row=n, raw=r) for n, r in enumerate(records, 1)],
+            skip_invalid=False,
+            channel="bench",
+        )
+        _token, raw = security_service.issue_token(
+            session, user=user, name="bench", scopes=["credit_checks:run"]
+        )
+    app = create_app(
+        Settings(
+            database_url="sqlite://",
+            secret_key="b" * 32,
+            data_dir=Path(tempfile.mkdtemp()),
+            log_level="WARNING",
+        ),
+        session_factory=factory,
+    )
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
@@ -146,9 +208,19 @@ def main() -> None:
     check = measure(url, raw, args, "check")
     server.should_exit = True
     thread.join(10)
-    print(json.dumps({"backend": label, "concurrency": args.concurrency,
-                      "seconds": args.seconds, "health": health, "credit_check": check,
-                      "ratio": check["rps"] / health["rps"]}, indent=2))
+    print(
+        json.dumps(
+            {
+                "backend": label,
+                "concurrency": args.concurrency,
+                "seconds": args.seconds,
+                "health": health,
+                "credit_check": check,
+                "ratio": check["rps"] / health["rps"],
+            },
+            indent=2,
+        )
+    )
     engine.dispose()
     if schema:
         admin = make_engine(args.db_url)

@@ -31,8 +31,15 @@ import numpy as np
 import polars as pl
 
 AS_OF = dt.date(2026, 6, 30)
-SHARES = {"orders": 0.30, "invoices": 0.24, "payments": 0.20, "returns": 0.02,
-          "complaints": 0.01, "surveys": 0.03, "interactions": 0.10}  # lines: one per order
+SHARES = {
+    "orders": 0.30,
+    "invoices": 0.24,
+    "payments": 0.20,
+    "returns": 0.02,
+    "complaints": 0.01,
+    "surveys": 0.03,
+    "interactions": 0.10,
+}  # lines: one per order
 
 
 def generate(customers: int, events: int, seed: int = 0) -> dict[str, pl.DataFrame]:
@@ -47,65 +54,110 @@ def generate(customers: int, events: int, seed: int = 0) -> dict[str, pl.DataFra
     order_cust = rng.integers(1, customers + 1, n_orders)
     order_day = days(n_orders)
     amount = np.round(rng.lognormal(7, 1.2, n_orders), 2)
-    orders = pl.DataFrame({
-        "order_id": np.arange(n_orders), "customer_id": order_cust, "day": order_day,
-        "amount": amount,
-        "payment_method": rng.choice(["credit", "cash_on_delivery", "prepaid"], n_orders,
-                                     p=[0.7, 0.2, 0.1]),
-    })
-    lines = pl.DataFrame({"order_id": np.arange(n_orders), "customer_id": order_cust,
-                          "day": order_day, "category": rng.choice(list("abcdef"), n_orders),
-                          "amount": amount})
+    orders = pl.DataFrame(
+        {
+            "order_id": np.arange(n_orders),
+            "customer_id": order_cust,
+            "day": order_day,
+            "amount": amount,
+            "payment_method": rng.choice(
+                ["credit", "cash_on_delivery", "prepaid"], n_orders, p=[0.7, 0.2, 0.1]
+            ),
+        }
+    )
+    lines = pl.DataFrame(
+        {
+            "order_id": np.arange(n_orders),
+            "customer_id": order_cust,
+            "day": order_day,
+            "category": rng.choice(list("abcdef"), n_orders),
+            "amount": amount,
+        }
+    )
     n_inv = int(events * SHARES["invoices"])
     inv_order = rng.choice(n_orders, n_inv, replace=False)
     issue = order_day[inv_order]
-    invoices = pl.DataFrame({
-        "invoice_id": np.arange(n_inv), "customer_id": order_cust[inv_order],
-        "order_id": inv_order, "issue_date": issue,
-        "due_date": issue + rng.choice([15, 30, 45, 60], n_inv).astype("timedelta64[D]"),
-        "amount": amount[inv_order],
-    })
+    invoices = pl.DataFrame(
+        {
+            "invoice_id": np.arange(n_inv),
+            "customer_id": order_cust[inv_order],
+            "order_id": inv_order,
+            "issue_date": issue,
+            "due_date": issue + rng.choice([15, 30, 45, 60], n_inv).astype("timedelta64[D]"),
+            "amount": amount[inv_order],
+        }
+    )
     n_pay = int(events * SHARES["payments"])
     pay_inv = rng.choice(n_inv, n_pay, replace=False)
-    paid_day = invoices["due_date"].to_numpy()[pay_inv] + \
-        rng.integers(-20, 60, n_pay).astype("timedelta64[D]")
-    payments = pl.DataFrame({"invoice_id": pay_inv, "customer_id": order_cust[inv_order][pay_inv],
-                             "day": paid_day, "amount": amount[inv_order][pay_inv]})
+    paid_day = invoices["due_date"].to_numpy()[pay_inv] + rng.integers(-20, 60, n_pay).astype(
+        "timedelta64[D]"
+    )
+    payments = pl.DataFrame(
+        {
+            "invoice_id": pay_inv,
+            "customer_id": order_cust[inv_order][pay_inv],
+            "day": paid_day,
+            "amount": amount[inv_order][pay_inv],
+        }
+    )
     n_ret = int(events * SHARES["returns"])
     ret_order = rng.choice(n_orders, n_ret, replace=False)
-    returns = pl.DataFrame({"customer_id": order_cust[ret_order],
-                            "day": order_day[ret_order] + np.timedelta64(5, "D"),
-                            "amount": np.round(amount[ret_order] * 0.5, 2),
-                            "reason": rng.choice(["defective", "no_reason", "changed_mind"],
-                                                 n_ret)})
+    returns = pl.DataFrame(
+        {
+            "customer_id": order_cust[ret_order],
+            "day": order_day[ret_order] + np.timedelta64(5, "D"),
+            "amount": np.round(amount[ret_order] * 0.5, 2),
+            "reason": rng.choice(["defective", "no_reason", "changed_mind"], n_ret),
+        }
+    )
 
     def stamps(n: int) -> pl.Series:
-        return pl.Series((days(n).astype("datetime64[us]")
-                          + rng.integers(0, 86_400_000_000, n).astype("timedelta64[us]")))
+        return pl.Series(
+            days(n).astype("datetime64[us]")
+            + rng.integers(0, 86_400_000_000, n).astype("timedelta64[us]")
+        )
 
     n_comp = int(events * SHARES["complaints"])
     opened = stamps(n_comp)
-    complaints = pl.DataFrame({
-        "customer_id": rng.integers(1, customers + 1, n_comp), "opened_at": opened,
-        "resolved_at": opened + pl.Series(rng.integers(3600, 20 * 86400, n_comp) * 1_000_000
-                                          ).cast(pl.Duration("us")),
-        "severity": rng.choice(["low", "medium", "high", "critical"], n_comp),
-    }).with_columns(pl.col("opened_at", "resolved_at").dt.replace_time_zone("UTC"))
+    complaints = pl.DataFrame(
+        {
+            "customer_id": rng.integers(1, customers + 1, n_comp),
+            "opened_at": opened,
+            "resolved_at": opened
+            + pl.Series(rng.integers(3600, 20 * 86400, n_comp) * 1_000_000).cast(pl.Duration("us")),
+            "severity": rng.choice(["low", "medium", "high", "critical"], n_comp),
+        }
+    ).with_columns(pl.col("opened_at", "resolved_at").dt.replace_time_zone("UTC"))
     n_surv = int(events * SHARES["surveys"])
-    surveys = pl.DataFrame({
-        "customer_id": rng.integers(1, customers + 1, n_surv), "responded_at": stamps(n_surv),
-        "survey_type": rng.choice(["csat", "nps"], n_surv),
-        "score": rng.integers(1, 6, n_surv).astype(float),
-    }).with_columns(pl.col("responded_at").dt.replace_time_zone("UTC"))
+    surveys = pl.DataFrame(
+        {
+            "customer_id": rng.integers(1, customers + 1, n_surv),
+            "responded_at": stamps(n_surv),
+            "survey_type": rng.choice(["csat", "nps"], n_surv),
+            "score": rng.integers(1, 6, n_surv).astype(float),
+        }
+    ).with_columns(pl.col("responded_at").dt.replace_time_zone("UTC"))
     n_int = int(events * SHARES["interactions"])
-    interactions = pl.DataFrame({"customer_id": rng.integers(1, customers + 1, n_int),
-                                 "day": days(n_int)})
-    custs = pl.DataFrame({"customer_id": np.arange(1, customers + 1),
-                          "segment": rng.choice(["b2b_sme", "b2b_enterprise", "consumer"],
-                                                customers)})
-    frames = {"customers": custs, "orders": orders, "order_lines": lines, "invoices": invoices,
-              "payments": payments, "returns": returns, "complaints": complaints,
-              "surveys": surveys, "interactions": interactions}
+    interactions = pl.DataFrame(
+        {"customer_id": rng.integers(1, customers + 1, n_int), "day": days(n_int)}
+    )
+    custs = pl.DataFrame(
+        {
+            "customer_id": np.arange(1, customers + 1),
+            "segment": rng.choice(["b2b_sme", "b2b_enterprise", "consumer"], customers),
+        }
+    )
+    frames = {
+        "customers": custs,
+        "orders": orders,
+        "order_lines": lines,
+        "invoices": invoices,
+        "payments": payments,
+        "returns": returns,
+        "complaints": complaints,
+        "surveys": surveys,
+        "interactions": interactions,
+    }
     return {k: _cast(k, v) for k, v in frames.items()}
 
 
@@ -124,11 +176,13 @@ def run_riskdesk(frames: dict[str, pl.DataFrame]) -> int:
 def run_bare(frames: dict[str, pl.DataFrame]) -> int:
     """One group-by pass per source over the columns the indicators read."""
     outs = [
-        frames["orders"].group_by("customer_id").agg(pl.col("amount").sum(), pl.len(),
-                                                    pl.col("day").max()),
+        frames["orders"]
+        .group_by("customer_id")
+        .agg(pl.col("amount").sum(), pl.len(), pl.col("day").max()),
         frames["order_lines"].group_by("customer_id").agg(pl.col("amount").sum()),
-        frames["invoices"].group_by("customer_id").agg(pl.col("amount").sum(),
-                                                      pl.col("due_date").min()),
+        frames["invoices"]
+        .group_by("customer_id")
+        .agg(pl.col("amount").sum(), pl.col("due_date").min()),
         frames["payments"].group_by("customer_id").agg(pl.col("amount").sum()),
         frames["returns"].group_by("customer_id").agg(pl.col("amount").sum()),
         frames["complaints"].group_by("customer_id").agg(pl.len()),
@@ -142,8 +196,9 @@ def to_pandas(frames: dict[str, pl.DataFrame]) -> dict[str, Any]:
     """The same data as pandas frames (not timed: each method starts from its own frames)."""
     import pandas as pd
 
-    return {name: pd.DataFrame({c: f[c].to_numpy() for c in f.columns})
-            for name, f in frames.items()}
+    return {
+        name: pd.DataFrame({c: f[c].to_numpy() for c in f.columns}) for name, f in frames.items()
+    }
 
 
 class _Frames(dict):  # type: ignore[type-arg]
@@ -199,12 +254,18 @@ def run_pandas(frames: dict[str, Any]) -> int:
     grouped = inv.groupby("customer_id")
     out["ar_open_total"] = grouped["open"].sum()
     out["dpd_max"] = grouped["dpd"].max()
-    for name, lo, hi in (("1_30", 1, 30), ("31_60", 31, 60), ("61_90", 61, 90),
-                         ("91_120", 91, 120), ("over_120", 121, 10**9)):
+    for name, lo, hi in (
+        ("1_30", 1, 30),
+        ("31_60", 31, 60),
+        ("61_90", 61, 90),
+        ("91_120", 91, 120),
+        ("over_120", 121, 10**9),
+    ):
         part = inv[(inv["open"] > 0) & (inv["dpd"] >= lo) & (inv["dpd"] <= hi)]
         out[f"ar_{name}"] = part.groupby("customer_id")["open"].sum()
-    out["ar_current"] = inv[(inv["open"] > 0) & (inv["dpd"] == 0)].groupby("customer_id")[
-        "open"].sum()
+    out["ar_current"] = (
+        inv[(inv["open"] > 0) & (inv["dpd"] == 0)].groupby("customer_id")["open"].sum()
+    )
     overdue = inv[(inv["open"] > 0) & (inv["dpd"] > 0)].groupby("customer_id")["open"].sum()
     out["overdue_ratio"] = overdue / out["ar_open_total"]
     inv["issue_age"] = (as_of - pd.to_datetime(inv["issue_date"])).dt.days
@@ -234,8 +295,16 @@ def _child(method: str, customers: int, events: int, queue: mp.Queue) -> None:  
     out = METHODS[method](frames)
     elapsed = time.perf_counter() - started
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    queue.put({"method": method, "seconds": elapsed, "rows_in": rows, "rows_out": out,
-               "peak_rss_mb": peak / 1024, "peak_over_data_mb": (peak - base) / 1024})
+    queue.put(
+        {
+            "method": method,
+            "seconds": elapsed,
+            "rows_in": rows,
+            "rows_out": out,
+            "peak_rss_mb": peak / 1024,
+            "peak_over_data_mb": (peak - base) / 1024,
+        }
+    )
 
 
 def main() -> None:
@@ -254,11 +323,17 @@ def main() -> None:
         results.append(queue.get(timeout=10))
         print(json.dumps(results[-1]), flush=True)
     by = {r["method"]: r for r in results}
-    print(json.dumps({
-        "customers": args.customers, "event_rows": by["riskdesk"]["rows_in"],
-        "pandas_over_riskdesk": by["pandas"]["seconds"] / by["riskdesk"]["seconds"],
-        "riskdesk_over_bare_groupby": by["riskdesk"]["seconds"] / by["bare group-by"]["seconds"],
-    }))
+    print(
+        json.dumps(
+            {
+                "customers": args.customers,
+                "event_rows": by["riskdesk"]["rows_in"],
+                "pandas_over_riskdesk": by["pandas"]["seconds"] / by["riskdesk"]["seconds"],
+                "riskdesk_over_bare_groupby": by["riskdesk"]["seconds"]
+                / by["bare group-by"]["seconds"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
