@@ -322,3 +322,20 @@ def test_batch_equals_one_customer_at_a_time(history: EventFrames) -> None:
         ]
     )
     assert_frame_equal(batch, singles, check_exact=False, rel_tol=1e-9, abs_tol=1e-9)
+
+
+def test_last_order_against_the_usual_size() -> None:
+    amounts = {400: 100.0, 100: 200.0, 50: 300.0, 0: 900.0}
+    orders = [
+        {
+            "order_id": i,
+            "customer_id": 1,
+            "day": day(ago),
+            "amount": amount,
+            "payment_method": "credit",
+        }
+        for i, (ago, amount) in enumerate(amounts.items())
+    ]
+    v = one(compute(frames(customers=[{"customer_id": 1, "segment": "x"}], orders=orders), AS_OF))
+    assert v["last_order_size_ratio"] == pytest.approx(900 / 250)  # median of 200 and 300
+    assert v["expected_purchase_interval_days"] == pytest.approx(100 / 2)

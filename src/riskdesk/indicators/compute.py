@@ -157,36 +157,45 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
         pl.col("age").max().cast(pl.Float64).alias("tenure_days"),
         pl.col("age").filter(pl.col("age") < 365).max().alias("_first_age_365"),
         (pl.col("age") < 365).sum().alias("_n_365"),
-        pl.col("amount").sort_by(["day", "order_id"]).last().alias("_last_amount"),
-        pl.col("day").sort_by(["day", "order_id"]).last().alias("_last_day"),
     ]
     out = orders.group_by("customer_id").agg(aggs)
-    # Median order of the year before the last order (the last order itself excluded).
-    last = out.select("customer_id", "_last_day")
-    usual = (
-        orders.join(last, on="customer_id")
-        .with_columns(gap=(pl.col("_last_day") - pl.col("day")).dt.total_days())
-        .sort(["customer_id", "day", "order_id"])
-        .group_by("customer_id")
-        .agg(
-            pl.col("amount")
-            .head(pl.len() - 1)
-            .filter(pl.col("gap").head(pl.len() - 1) < 365)
-            .median()
-            .alias("_usual")
-        )
+    # Median order of the year before the last order (the last order itself excluded): one sort,
+    # then the last row of each customer is dropped by comparing with the next row.
+    ordered = orders.select("customer_id", "day", "order_id", "amount").sort(
+        ["customer_id", "day", "order_id"]
     )
-    out = out.join(usual, on="customer_id", how="left").with_columns(
-        purchase_activity_ratio_30d=_ratio(
-            pl.col("orders_amount_30d"), pl.col("_baseline_periods").list.median()
-        ),
-        last_order_size_ratio=_ratio(pl.col("_last_amount"), pl.col("_usual")),
-        expected_purchase_interval_days=pl.when(pl.col("_n_365") > 1)
-        .then((pl.col("_first_age_365") - pl.col("days_since_last_order")) / (pl.col("_n_365") - 1))
-        .otherwise(None),
-        order_frequency_trend=_ratio(
-            pl.col("orders_count_90d"), pl.col("orders_count_365d") * 90 / 365
-        ),
+    marked = ordered.with_columns(
+        is_last=pl.col("customer_id") != pl.col("customer_id").shift(-1).fill_null(-1),
+        _last_day=pl.col("day").last().over("customer_id"),
+    )
+    last = marked.filter(pl.col("is_last")).select(
+        "customer_id", pl.col("amount").alias("_last_amount"), "_last_day"
+    )
+    usual = (
+        marked.filter(
+            ~pl.col("is_last") & ((pl.col("_last_day") - pl.col("day")).dt.total_days() < 365)
+        )
+        .group_by("customer_id")
+        .agg(pl.col("amount").median().alias("_usual"))
+    )
+    out = (
+        out.join(last, on="customer_id", how="left")
+        .join(usual, on="customer_id", how="left")
+        .with_columns(
+            purchase_activity_ratio_30d=_ratio(
+                pl.col("orders_amount_30d"), pl.col("_baseline_periods").list.median()
+            ),
+            last_order_size_ratio=_ratio(pl.col("_last_amount"), pl.col("_usual")),
+            expected_purchase_interval_days=pl.when(pl.col("_n_365") > 1)
+            .then(
+                (pl.col("_first_age_365") - pl.col("days_since_last_order"))
+                / (pl.col("_n_365") - 1)
+            )
+            .otherwise(None),
+            order_frequency_trend=_ratio(
+                pl.col("orders_count_90d"), pl.col("orders_count_365d") * 90 / 365
+            ),
+        )
     )
     return out.drop(
         "_baseline_periods", "_first_age_365", "_n_365", "_last_amount", "_last_day", "_usual"
@@ -223,15 +232,42 @@ def _category_shift(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
 
 
 def _receivables(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
-    pays = f.payments.filter(pl.col("day") <= as_of).sort(["invoice_id", "day"])
-    settled = (
-        pays.join(f.invoices.select("invoice_id", pl.col("amount").alias("_inv")), on="invoice_id")
-        .with_columns(cum=pl.col("amount").cum_sum().over("invoice_id"))
-        .group_by("invoice_id")
+    pays = f.payments.filter(pl.col("day") <= as_of)
+    amounts = f.invoices.select("invoice_id", pl.col("amount").alias("_inv"))
+    totals = (
+        pays.group_by("invoice_id")
         .agg(
             pl.col("amount").sum().alias("paid"),
-            pl.col("day").filter(pl.col("cum") >= pl.col("_inv") - CENT).min().alias("settled_on"),
+            pl.len().alias("_n"),
+            pl.col("day").min().alias("_first"),
         )
+        .join(amounts, on="invoice_id", how="left")
+    )
+    # Most invoices are settled by one payment: its day. Only invoices paid in several parts need
+    # the running sum to find the day the balance reached zero.
+    single = totals.filter(pl.col("_n") == 1).select(
+        "invoice_id",
+        "paid",
+        pl.when(pl.col("paid") >= pl.col("_inv") - CENT)
+        .then(pl.col("_first"))
+        .otherwise(None)
+        .alias("settled_on"),
+    )
+    several = totals.filter(pl.col("_n") > 1).select("invoice_id", "paid", "_inv")
+    crossing = (
+        pays.join(several.select("invoice_id", "_inv"), on="invoice_id")
+        .sort(["invoice_id", "day"])
+        .with_columns(cum=pl.col("amount").cum_sum().over("invoice_id"))
+        .group_by("invoice_id")
+        .agg(pl.col("day").filter(pl.col("cum") >= pl.col("_inv") - CENT).min().alias("settled_on"))
+    )
+    settled = pl.concat(
+        [
+            single,
+            several.join(crossing, on="invoice_id", how="left").select(
+                "invoice_id", "paid", "settled_on"
+            ),
+        ]
     )
     inv = (
         f.invoices.filter(pl.col("issue_date") <= as_of)
