@@ -101,3 +101,13 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     assert "deteriorating" in result.output
     again = runner.invoke(app, ["demo", "--customers", "5"])
     assert again.exit_code == 1
+
+
+def test_indicators_and_exposure_commands(cli_env: Path) -> None:
+    loaded = runner.invoke(app, ["demo", "--customers", "30", "--months", "13", "--seed", "2"])
+    assert loaded.exit_code == 0, loaded.output
+    run = runner.invoke(app, ["indicators", "run"])
+    assert run.exit_code == 0 and "indicators for 30 customers" in run.output
+    clean = runner.invoke(app, ["exposure", "verify"])
+    assert clean.exit_code == 0, clean.output
+    assert "0 difference(s) found" in clean.output
