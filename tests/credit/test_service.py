@@ -234,22 +234,44 @@ def test_blocked_customer_is_rejected(manager, client_for, cid) -> None:
     assert "insolvency filing" in " ".join(result["reasons_en"])
 
 
-def test_group_limit(manager, db) -> None:
-    from riskdesk.models import CustomerGroup
-
+def test_group_limit_with_four_eyes_and_recheck(manager, client_for) -> None:
     for n in (1, 2):
         manager.post(
             "/api/v1/customers",
             json=company(f"GR{n}", credit_limit="50000", group_code="GX", group_name="测试集团"),
         )
-    group = db.query(CustomerGroup).filter_by(code="GX").one()
-    group.credit_limit = Decimal("30000")
-    db.commit()
+    change = manager.post(
+        "/api/v1/customer-groups/GX/limit-changes",
+        json={"credit_limit": "30000", "reason": "group review"},
+    ).json()
+    assert change["status"] == "pending" and change["old_limit"] is None
+    own = manager.post(f"/api/v1/group-limit-changes/{change['id']}/approve")
+    assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
+    approved = client_for("manager2").post(f"/api/v1/group-limit-changes/{change['id']}/approve")
+    assert approved.status_code == 200 and approved.json()["status"] == "approved"
     assert check(manager, "GO1", "20000.00", customer="GR1").json()["outcome"] == "approve"
     second = check(manager, "GO2", "15000.00", customer="GR2").json()
     assert second["outcome"] == "hold"
     assert any(
         c["code"] == "group_limit" and c["result"] == "hold" for c in second["decision"]["checks"]
+    )
+    groups = {g["code"]: g for g in manager.get("/api/v1/customer-groups").json()}
+    assert groups["GX"]["members"] == 2 and groups["GX"]["exposure"] == "20000.00"
+    # Raising the group limit rechecks the held order.
+    raise_it = client_for("manager2").post(
+        "/api/v1/customer-groups/GX/limit-changes",
+        json={"credit_limit": "40000", "reason": "growth"},
+    )
+    manager.post(f"/api/v1/group-limit-changes/{raise_it.json()['id']}/approve")
+    decision = manager.get(f"/api/v1/credit-decisions/{second['decision']['id']}").json()
+    assert decision["status"] == "approved"
+    assert (
+        client_for("analyst")
+        .post(
+            "/api/v1/customer-groups/GX/limit-changes", json={"credit_limit": "1", "reason": "nope"}
+        )
+        .status_code
+        == 403
     )
 
 

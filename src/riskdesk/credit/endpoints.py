@@ -19,6 +19,9 @@ from riskdesk.credit.schemas import (
     ExposureDifference,
     ExposureLine,
     ExposureRead,
+    GroupLimitChangeRead,
+    GroupLimitIn,
+    GroupRead,
     Resolution,
     SpecialExposureIn,
     SpecialExposureRead,
@@ -27,6 +30,7 @@ from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep
 from riskdesk.models import CreditDecision
 from riskdesk.security.deps import (
+    CanChangesApprove,
     CanCreditCheck,
     CanCreditDecisionsResolve,
     CanCreditPolicyManage,
@@ -225,3 +229,53 @@ def update_category(
 def verify(session: SessionDep, _: CanCreditPolicyManage) -> list[ExposureDifference]:
     """Recompute exposure from the events and list every difference (there should be none)."""
     return service.verify(session)
+
+
+@router.get("/customer-groups", response_model=list[GroupRead])
+def list_groups(session: SessionDep, _: CanCustomersRead) -> list[GroupRead]:
+    """Customer groups with their limit and counted exposure."""
+    return [
+        GroupRead(
+            code=g.code,
+            name=g.name,
+            credit_limit=g.credit_limit,
+            limit_currency=g.limit_currency,
+            members=n,
+            exposure=e,
+        )
+        for g, n, e in service.list_groups(session)
+    ]
+
+
+@router.post(
+    "/customer-groups/{code}/limit-changes", response_model=GroupLimitChangeRead, status_code=201
+)
+def request_group_limit(
+    code: str, body: GroupLimitIn, session: SessionDep, principal: CanCreditPolicyManage
+) -> GroupLimitChangeRead:
+    """Ask for a new group credit limit; it applies when a second person approves."""
+    return GroupLimitChangeRead.model_validate(
+        service.request_group_limit(
+            session, principal, code, body.credit_limit, body.limit_currency, body.reason
+        )
+    )
+
+
+@router.post("/group-limit-changes/{change_id}/approve", response_model=GroupLimitChangeRead)
+def approve_group_limit(
+    change_id: int, session: SessionDep, principal: CanChangesApprove
+) -> GroupLimitChangeRead:
+    """Approve a group limit change (not your own)."""
+    return GroupLimitChangeRead.model_validate(
+        service.decide_group_limit(session, principal, change_id, approve=True)
+    )
+
+
+@router.post("/group-limit-changes/{change_id}/reject", response_model=GroupLimitChangeRead)
+def reject_group_limit(
+    change_id: int, session: SessionDep, principal: CanChangesApprove
+) -> GroupLimitChangeRead:
+    """Reject a group limit change."""
+    return GroupLimitChangeRead.model_validate(
+        service.decide_group_limit(session, principal, change_id, approve=False)
+    )

@@ -22,6 +22,7 @@ from riskdesk.models import (
     Customer,
     CustomerGroup,
     ExposureCategory,
+    GroupLimitChange,
     Invoice,
     Order,
     Payment,
@@ -315,3 +316,38 @@ def special_exposures(session: Session, customer_id: int) -> list[SpecialExposur
 def get_special(session: Session, entry_id: int) -> SpecialExposure | None:
     """A special exposure entry by id."""
     return session.get(SpecialExposure, entry_id)
+
+
+def groups_with_members(session: Session) -> list[tuple[CustomerGroup, int]]:
+    """Every group with its number of live members."""
+    members = (
+        select(func.count())
+        .where(Customer.group_id == CustomerGroup.id, Customer.status != "merged")
+        .scalar_subquery()
+    )
+    return [
+        (g, int(n))
+        for g, n in session.execute(select(CustomerGroup, members).order_by(CustomerGroup.code))
+    ]
+
+
+def group_member_ids(session: Session, group_id: int) -> list[int]:
+    """Live members of a group."""
+    return list(
+        session.scalars(
+            select(Customer.id).where(Customer.group_id == group_id, Customer.status != "merged")
+        )
+    )
+
+
+def get_group_change(session: Session, change_id: int) -> GroupLimitChange | None:
+    """A group limit change by id."""
+    return session.get(GroupLimitChange, change_id)
+
+
+def pending_group_changes(session: Session, group_id: int | None = None) -> list[GroupLimitChange]:
+    """Group limit changes waiting for approval, oldest first."""
+    stmt = select(GroupLimitChange).where(GroupLimitChange.status == "pending")
+    if group_id is not None:
+        stmt = stmt.where(GroupLimitChange.group_id == group_id)
+    return list(session.scalars(stmt.order_by(GroupLimitChange.id)))

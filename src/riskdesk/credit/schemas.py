@@ -178,3 +178,40 @@ class ExposureDifference(BaseModel):
     category: str
     stored: Decimal
     expected: Decimal
+
+
+class GroupRead(BaseModel):
+    """A customer group with its limit and exposure."""
+
+    code: str
+    name: str
+    credit_limit: Decimal | None
+    limit_currency: str
+    members: int
+    exposure: Decimal
+
+
+class GroupLimitIn(_Strict):
+    """A new group credit limit (None removes it); applied after a second person approves."""
+
+    credit_limit: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+    limit_currency: Currency = "CNY"
+    reason: LongText = Field(min_length=3)
+
+
+class GroupLimitChangeRead(BaseModel):
+    """A group limit change and its state."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    group_id: int
+    old_limit: Decimal | None
+    new_limit: Decimal | None
+    currency: str
+    status: str
+    reason: str | None
+    requested_by_id: int
+    requested_at: dt.datetime
+    decided_by_id: int | None
+    decided_at: dt.datetime | None

@@ -26,7 +26,14 @@ from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, Validation
 from riskdesk.kit.intake import Item
 from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import today, utcnow
-from riskdesk.models import CreditDecision, Invoice, Order, Payment, SpecialExposure
+from riskdesk.models import (
+    CreditDecision,
+    GroupLimitChange,
+    Invoice,
+    Order,
+    Payment,
+    SpecialExposure,
+)
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 
@@ -526,3 +533,81 @@ def set_category(session: Session, code: str, counts_in_limit: bool) -> Any:
     category.counts_in_limit = counts_in_limit
     session.flush()
     return category
+
+
+# ---------------------------------------------------------------- group limits (four eyes)
+
+
+def list_groups(session: Session) -> list[tuple[Any, int, Decimal]]:
+    """Groups with their member count and counted exposure."""
+    counted = _counted(session)
+    return [
+        (g, n, repo.group_exposure(session, g.id, counted))
+        for g, n in repo.groups_with_members(session)
+    ]
+
+
+def request_group_limit(
+    session: Session,
+    principal: Principal,
+    code: str,
+    new_limit: Decimal | None,
+    currency: str,
+    reason: str,
+) -> Any:
+    """Ask for a new group limit; a second person must approve it."""
+    if not principal.can(Permission.CREDIT_POLICY_MANAGE):
+        raise PermissionDenied("changing group limits needs 'credit_policy:manage'")
+    group = customer_repo.groups_by_code(session, {code}).get(code)
+    if group is None:
+        raise NotFound(f"no customer group {code!r}", field="code")
+    for waiting in repo.pending_group_changes(session, group.id):
+        if waiting.new_limit == new_limit and waiting.currency == currency:
+            return waiting  # the same request again: nothing new
+    change = GroupLimitChange(
+        group_id=group.id,
+        old_limit=group.credit_limit,
+        new_limit=new_limit,
+        currency=currency,
+        status="pending",
+        reason=reason,
+        requested_by_id=principal.user_id,
+    )
+    session.add(change)
+    session.flush()
+    return change
+
+
+def decide_group_limit(
+    session: Session, principal: Principal, change_id: int, approve: bool
+) -> Any:
+    """Approve (applies it and rechecks the members' held orders) or reject a group limit."""
+    if not principal.can(Permission.CHANGES_APPROVE):
+        raise PermissionDenied("deciding group limits needs 'changes:approve'")
+    change = repo.get_group_change(session, change_id)
+    if change is None:
+        raise NotFound(f"no group limit change {change_id}", field="change_id")
+    if change.status != "pending":
+        raise Conflict(f"change {change_id} is already {change.status}", code="already_decided")
+    if change.requested_by_id == principal.user_id:
+        raise PermissionDenied(
+            "nobody approves their own change; ask a colleague", code="four_eyes"
+        )
+    group = customer_repo.get_group(session, change.group_id)
+    assert group is not None
+    change.decided_by_id = principal.user_id
+    change.decided_at = utcnow()
+    if not approve:
+        change.status = "rejected"
+        session.flush()
+        return change
+    if group.credit_limit != change.old_limit:
+        raise Conflict(
+            "the group limit changed since this was requested; reject it", code="stale_change"
+        )
+    group.credit_limit = change.new_limit
+    group.limit_currency = change.currency
+    change.status = "approved"
+    session.flush()
+    recheck_held(session, repo.group_member_ids(session, group.id), why="group_limit_change")
+    return change

@@ -5,6 +5,7 @@ from riskdesk.models.credit import (
     CreditDecision,
     CreditExposure,
     ExposureCategory,
+    GroupLimitChange,
     SpecialExposure,
 )
 from riskdesk.models.customers import (
@@ -56,6 +57,7 @@ __all__ = [
     "Document",
     "ExposureCategory",
     "FinancialStatement",
+    "GroupLimitChange",
     "ImportJob",
     "IndicatorSnapshot",
     "Interaction",

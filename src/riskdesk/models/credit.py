@@ -93,3 +93,21 @@ class CreditDecision(Base):
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     resolution_reason: Mapped[str | None] = mapped_column(Text)
     recheck_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class GroupLimitChange(Base):
+    """A change of a customer group's credit limit, applied when a second person approves it."""
+
+    __tablename__ = "group_limit_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("customer_groups.id"), index=True)
+    old_limit: Mapped[Decimal | None] = mapped_column(Money)
+    new_limit: Mapped[Decimal | None] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(Text)
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
