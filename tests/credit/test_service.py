@@ -318,6 +318,18 @@ def test_rules_are_configurable(manager, client_for, cid) -> None:
         .status_code
         == 403
     )
+    for bad in (
+        {"tolerance_pct": [1]},
+        {"tolerance_pct": -1},
+        {"colour": 1},
+        {"tolerance_pct": True},
+    ):
+        response = manager.patch("/api/v1/credit-check-rules/limit", json={"params": bad})
+        assert response.status_code == 422, bad
+    bad_tiers = manager.patch(
+        "/api/v1/credit-check-rules/prepayment", json={"params": {"tiers": ["purple"]}}
+    )
+    assert bad_tiers.status_code == 422 and bad_tiers.json()["error"]["field"] == "params.tiers"
     rules = manager.get("/api/v1/credit-check-rules").json()
     assert [r["code"] for r in rules][:3] == ["blocked", "prepayment", "limit"]
 

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from riskdesk.kit.validation import (
     Currency,
@@ -162,7 +162,7 @@ class CheckRuleUpdate(_Strict):
 
     enabled: bool | None = None
     reaction: Literal["warn", "hold", "reject"] | None = None
-    params: dict[str, float | int | list[str] | None] | None = None
+    params: dict[str, StrictInt | StrictFloat | list[str] | None] | None = None
 
 
 class CategoryUpdate(_Strict):

@@ -38,6 +38,22 @@ from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 
 ZERO = Decimal("0")
+RISK_TIERS = ("low", "medium", "high", "critical")
+# The parameters each check step takes, and what kind of value each is.
+RULE_PARAMS: dict[str, dict[str, str]] = {
+    "blocked": {},
+    "prepayment": {"tiers": "tiers"},
+    "limit": {"tolerance_pct": "number"},
+    "max_order_value": {"max_amount": "optional_number"},
+    "oldest_overdue": {"max_days": "number"},
+    "overdue_ratio": {"max_ratio": "number"},
+    "group_limit": {"tolerance_pct": "number"},
+}
+RULE_PARAM_HELP = {
+    "tiers": "a list of risk tiers (low, medium, high, critical)",
+    "number": "a number of at least 0",
+    "optional_number": "a number of at least 0, or null",
+}
 
 
 # ---------------------------------------------------------------- exposure from events
@@ -515,9 +531,24 @@ def update_rule(session: Session, principal: Principal, code: str, body: CheckRu
     if body.reaction is not None:
         rule.reaction = body.reaction
     if body.params is not None:
+        allowed = RULE_PARAMS.get(code, {})
         for key, value in body.params.items():
-            if isinstance(value, int | float) and value < 0:
-                raise ValidationFailed(f"{key} cannot be negative", field=f"params.{key}")
+            kind = allowed.get(key)
+            if kind is None:
+                raise ValidationFailed(
+                    f"{code} takes no parameter {key!r}; it takes {', '.join(allowed) or 'none'}",
+                    field=f"params.{key}",
+                )
+            if kind == "tiers":
+                ok = isinstance(value, list) and all(v in RISK_TIERS for v in value)
+            elif kind == "optional_number":
+                ok = value is None or (isinstance(value, int | float) and value >= 0)
+            else:
+                ok = isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+            if not ok:
+                raise ValidationFailed(
+                    f"{key} must be {RULE_PARAM_HELP[kind]}", field=f"params.{key}"
+                )
         rule.params = {**(rule.params or {}), **body.params}
     rule.updated_at = utcnow()
     rule.updated_by_id = principal.user_id
