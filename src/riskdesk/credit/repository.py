@@ -78,19 +78,21 @@ def add_deltas(session: Session, deltas: dict[tuple[int, str], Decimal]) -> None
     session.connection().execute(stmt, changes)
 
 
-def lock_customer(session: Session, customer_id: int, group_id: int | None) -> None:
-    """Serialise credit checks of one customer (and its group) until the transaction ends."""
-    if session.get_bind().dialect.name != "postgresql":
-        return  # SQLite: the writing transaction already holds the database's write lock
-    if group_id is not None:
+def lock_exposure(session: Session, customer_id: int, group_id: int | None) -> dict[str, Decimal]:
+    """Read a customer's exposure rows, locked until the transaction ends (PostgreSQL), so
+    credit checks of one customer (and its group) run one after another."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if group_id is not None and postgres:
         session.execute(
             select(CustomerGroup.id).where(CustomerGroup.id == group_id).with_for_update()
         )
-    session.execute(
-        select(CreditExposure.category)
-        .where(CreditExposure.customer_id == customer_id)
-        .with_for_update()
+    stmt = select(CreditExposure.category, CreditExposure.amount).where(
+        CreditExposure.customer_id == customer_id
     )
+    if postgres:
+        stmt = stmt.with_for_update()
+    # SQLite: the writing transaction already holds the database's write lock.
+    return {cat: quantize(Decimal(amount)) for cat, amount in session.execute(stmt)}
 
 
 def exposures(session: Session, customer_ids: Sequence[int]) -> dict[int, dict[str, Decimal]]:

@@ -215,10 +215,19 @@ def _counted(session: Session) -> list[str]:
 
 
 def _position(
-    session: Session, customer: Any, profile: Any, amount: Decimal, currency: str, method: str
+    session: Session,
+    customer: Any,
+    profile: Any,
+    amount: Decimal,
+    currency: str,
+    method: str,
+    *,
+    counted: list[str] | None = None,
+    amounts: dict[str, Decimal] | None = None,
 ) -> Position:
-    counted = _counted(session)
-    amounts = repo.exposures(session, [customer.id]).get(customer.id, {})
+    counted = counted if counted is not None else _counted(session)
+    if amounts is None:
+        amounts = repo.exposures(session, [customer.id]).get(customer.id, {})
     group = customer_repo.get_group(session, customer.group_id) if customer.group_id else None
     business_day = today()
     oldest, overdue, open_amount = repo.overdue_position(session, customer.id, business_day)
@@ -243,6 +252,18 @@ def _position(
         group_limit=group.credit_limit if group else None,
         group_exposure=repo.group_exposure(session, group.id, counted) if group else ZERO,
     )
+
+
+def _locked_exposure(
+    session: Session, customer_id: int, group_id: int | None
+) -> tuple[dict[str, Decimal], list[str]]:
+    """The customer's exposure, locked, and the categories counted in the limit."""
+    categories = repo.categories(session)
+    amounts = repo.lock_exposure(session, customer_id, group_id)
+    if len(amounts) < len(categories):  # the customer's first check: create the rows
+        repo.ensure_rows(session, [customer_id])
+        amounts = repo.lock_exposure(session, customer_id, group_id)
+    return amounts, [c.code for c in categories if c.counts_in_limit]
 
 
 def _rules(session: Session) -> list[Rule]:
@@ -283,12 +304,18 @@ def check_order(
         raise ValidationFailed(
             f"{customer.code} is {customer.status}", field="customer_code", code="customer_inactive"
         )
-    repo.ensure_rows(session, [customer_id])
-    repo.lock_customer(session, customer_id, customer.group_id)
+    amounts, counted = _locked_exposure(session, customer_id, customer.group_id)
     profile = customer_repo.get_profile(session, customer_id)
     assert profile is not None
     position = _position(
-        session, customer, profile, body.amount, body.currency, body.payment_method
+        session,
+        customer,
+        profile,
+        body.amount,
+        body.currency,
+        body.payment_method,
+        counted=counted,
+        amounts=amounts,
     )
     outcome, steps = evaluate(_rules(session), position)
     status = {"approve": "approved", "hold": "held", "reject": "rejected"}[outcome]
@@ -372,10 +399,18 @@ def _recheck(session: Session, decision: CreditDecision, by: str) -> CreditDecis
     customer = customer_repo.get_customer(session, decision.customer_id)
     profile = customer_repo.get_profile(session, decision.customer_id)
     assert customer is not None and profile is not None
-    repo.ensure_rows(session, [customer.id])
-    repo.lock_customer(session, customer.id, customer.group_id)
+    amounts, counted = _locked_exposure(session, customer.id, customer.group_id)
     method = decision.inputs.get("payment_method", "credit")
-    position = _position(session, customer, profile, decision.amount, decision.currency, method)
+    position = _position(
+        session,
+        customer,
+        profile,
+        decision.amount,
+        decision.currency,
+        method,
+        counted=counted,
+        amounts=amounts,
+    )
     outcome, steps = evaluate(_rules(session), position)
     decision.recheck_count += 1
     decision.checks = [s.as_dict() for s in steps]
