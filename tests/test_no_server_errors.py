@@ -83,3 +83,29 @@ def test_random_bodies_never_cause_a_server_error(manager) -> None:
         assert "error" in response.json() or response.status_code < 300
 
     probe()
+
+
+def test_ids_beyond_the_database_range_are_refused(manager) -> None:
+    """Ids that cannot exist (more than 32 bits) are a 422 or 404, never a database error."""
+    huge = "99999999999999999999"
+    for method, path in (
+        ("GET", f"/api/v1/customers/{huge}"),
+        ("GET", "/api/v1/customers/2147483648/history"),
+        ("POST", f"/api/v1/credit-decisions/{huge}/release"),
+        ("POST", "/api/v1/pending-changes/9223372036854775808/approve"),
+    ):
+        response = manager.request(method, path, json={"reason": "abc"})
+        assert response.status_code == 422, (path, response.text)
+    order = {
+        "source": "erp",
+        "external_id": "x",
+        "customer_code": "C999999999999",
+        "ordered_at": "2026-01-01T00:00:00Z",
+        "amount": "1.00",
+        "currency": "CNY",
+        "lines": [{"category": "a", "amount": "1.00"}],
+    }
+    assert manager.post("/api/v1/orders", json=order).json()["error"]["field"] == "customer_code"
+    merge = manager.post("/api/v1/customers/1/merge", json={"duplicate_id": 2**40, "reason": "dup"})
+    assert merge.status_code == 422
+    assert manager.get("/api/v1/customers", params={"q": "C99999999999999"}).status_code == 200

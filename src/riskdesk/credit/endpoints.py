@@ -28,6 +28,7 @@ from riskdesk.credit.schemas import (
 )
 from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep
+from riskdesk.kit.validation import PathId
 from riskdesk.models import CreditDecision
 from riskdesk.security.deps import (
     CanChangesApprove,
@@ -90,7 +91,7 @@ def list_decisions(
 
 @router.get("/credit-decisions/{decision_id}", response_model=CreditDecisionRead)
 def get_decision(
-    decision_id: int, session: SessionDep, principal: CanCustomersRead
+    decision_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> CreditDecisionRead:
     """One decision with its inputs and every step."""
     return CreditDecisionRead.model_validate(
@@ -100,7 +101,7 @@ def get_decision(
 
 @router.post("/credit-decisions/{decision_id}/release", response_model=CreditDecisionRead)
 def release(
-    decision_id: int, body: Resolution, session: SessionDep, principal: CanCreditDecisionsResolve
+    decision_id: PathId, body: Resolution, session: SessionDep, principal: CanCreditDecisionsResolve
 ) -> CreditDecisionRead:
     """Release a held order (not one you placed)."""
     return CreditDecisionRead.model_validate(
@@ -110,7 +111,7 @@ def release(
 
 @router.post("/credit-decisions/{decision_id}/reject", response_model=CreditDecisionRead)
 def reject(
-    decision_id: int, body: Resolution, session: SessionDep, principal: CanCreditDecisionsResolve
+    decision_id: PathId, body: Resolution, session: SessionDep, principal: CanCreditDecisionsResolve
 ) -> CreditDecisionRead:
     """Reject a held order."""
     return CreditDecisionRead.model_validate(
@@ -120,21 +121,21 @@ def reject(
 
 @router.post("/credit-decisions/{decision_id}/recheck", response_model=CreditDecisionRead)
 def recheck(
-    decision_id: int, session: SessionDep, principal: CanCreditDecisionsResolve
+    decision_id: PathId, session: SessionDep, principal: CanCreditDecisionsResolve
 ) -> CreditDecisionRead:
     """Run the checks again on a held order."""
     return CreditDecisionRead.model_validate(service.recheck(session, principal, decision_id))
 
 
 @router.get("/customers/{customer_id}/exposure", response_model=ExposureRead)
-def exposure(customer_id: int, session: SessionDep, principal: CanCustomersRead) -> ExposureRead:
+def exposure(customer_id: PathId, session: SessionDep, principal: CanCustomersRead) -> ExposureRead:
     """Exposure by category, available credit and limit utilisation."""
     return service.exposure_read(session, principal, customer_id)
 
 
 @router.get("/customers/{customer_id}/credit-decisions", response_model=list[CreditDecisionRead])
 def customer_decisions(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[CreditDecisionRead]:
     """A customer's decision history."""
     customer_service.get_customer_or_raise(session, principal, customer_id)
@@ -146,7 +147,7 @@ def customer_decisions(
 
 @router.get("/customers/{customer_id}/special-exposures", response_model=list[SpecialExposureRead])
 def list_special(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[SpecialExposureRead]:
     """Manual exposure entries."""
     customer_service.get_customer_or_raise(session, principal, customer_id)
@@ -161,7 +162,7 @@ def list_special(
     status_code=201,
 )
 def add_special(
-    customer_id: int, body: SpecialExposureIn, session: SessionDep, principal: CanExposureManage
+    customer_id: PathId, body: SpecialExposureIn, session: SessionDep, principal: CanExposureManage
 ) -> SpecialExposureRead:
     """Record exposure no event shows (a guarantee, a disputed delivery, consignment stock)."""
     return SpecialExposureRead.model_validate(
@@ -173,7 +174,7 @@ def add_special(
     "/customers/{customer_id}/special-exposures/{entry_id}", response_model=SpecialExposureRead
 )
 def release_special(
-    customer_id: int, entry_id: int, session: SessionDep, principal: CanExposureManage
+    customer_id: PathId, entry_id: PathId, session: SessionDep, principal: CanExposureManage
 ) -> SpecialExposureRead:
     """End a manual exposure entry."""
     return SpecialExposureRead.model_validate(
@@ -263,7 +264,7 @@ def request_group_limit(
 
 @router.post("/group-limit-changes/{change_id}/approve", response_model=GroupLimitChangeRead)
 def approve_group_limit(
-    change_id: int, session: SessionDep, principal: CanChangesApprove
+    change_id: PathId, session: SessionDep, principal: CanChangesApprove
 ) -> GroupLimitChangeRead:
     """Approve a group limit change (not your own)."""
     return GroupLimitChangeRead.model_validate(
@@ -273,7 +274,7 @@ def approve_group_limit(
 
 @router.post("/group-limit-changes/{change_id}/reject", response_model=GroupLimitChangeRead)
 def reject_group_limit(
-    change_id: int, session: SessionDep, principal: CanChangesApprove
+    change_id: PathId, session: SessionDep, principal: CanChangesApprove
 ) -> GroupLimitChangeRead:
     """Reject a group limit change."""
     return GroupLimitChangeRead.model_validate(

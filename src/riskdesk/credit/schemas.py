@@ -29,7 +29,7 @@ class CreditCheckIn(_Strict):
     order_external_id: ExternalId = Field(
         description="the order's id in the source; with source the idempotency key of the check"
     )
-    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,12}$")
+    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,9}$")
     customer_external_id: ExternalId | None = None
     customer_source: SourceName | None = None
     amount: PositiveAmount

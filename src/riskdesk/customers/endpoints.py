@@ -36,6 +36,7 @@ from riskdesk.events import repository as event_repo
 from riskdesk.events.schemas import BatchIn, IntakeReport, IntakeRowResult
 from riskdesk.kit.errors import NotFound
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
+from riskdesk.kit.validation import PathId
 from riskdesk.pipeline import intake
 from riskdesk.security.deps import (
     CanChangesApprove,
@@ -117,7 +118,7 @@ def create_customers(
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)
 def get_customer(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> CustomerRead:
     """One credit file."""
     return service.read_customer(session, principal, customer_id)
@@ -125,7 +126,7 @@ def get_customer(
 
 @router.patch("/customers/{customer_id}", response_model=UpdateResult)
 def update_customer(
-    customer_id: int, body: CustomerUpdate, session: SessionDep, principal: CanCustomersWrite
+    customer_id: PathId, body: CustomerUpdate, session: SessionDep, principal: CanCustomersWrite
 ) -> UpdateResult:
     """Change a credit file; critical fields wait for a second person's approval."""
     outcome = service.update_customer(session, principal, customer_id, body)
@@ -139,7 +140,7 @@ def update_customer(
 
 @router.get("/customers/{customer_id}/history", response_model=list[VersionRead])
 def customer_history(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[VersionRead]:
     """Every change to the credit file, newest first."""
     return service.history(session, principal, customer_id)
@@ -147,7 +148,7 @@ def customer_history(
 
 @router.get("/customers/{customer_id}/pending-changes", response_model=list[PendingChangeRead])
 def customer_pending(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[PendingChangeRead]:
     """Changes to this credit file that wait for approval."""
     service.get_customer_or_raise(session, principal, customer_id)
@@ -156,7 +157,7 @@ def customer_pending(
 
 @router.get("/customers/{customer_id}/contacts", response_model=list[ContactRead])
 def list_contacts(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[ContactRead]:
     """Contact people."""
     service.get_customer_or_raise(session, principal, customer_id)
@@ -165,7 +166,7 @@ def list_contacts(
 
 @router.post("/customers/{customer_id}/contacts", response_model=ContactRead, status_code=201)
 def add_contact(
-    customer_id: int, body: ContactCreate, session: SessionDep, principal: CanCustomersWrite
+    customer_id: PathId, body: ContactCreate, session: SessionDep, principal: CanCustomersWrite
 ) -> ContactRead:
     """Add a contact person."""
     return ContactRead.model_validate(service.add_contact(session, principal, customer_id, body))
@@ -173,8 +174,8 @@ def add_contact(
 
 @router.delete("/customers/{customer_id}/contacts/{contact_id}", status_code=204)
 def remove_contact(
-    customer_id: int,
-    contact_id: int,
+    customer_id: PathId,
+    contact_id: PathId,
     session: SessionDep,
     principal: CanCustomersWrite,
     reason: Annotated[str | None, Query(max_length=500)] = None,
@@ -186,7 +187,7 @@ def remove_contact(
 
 @router.get("/customers/{customer_id}/statements", response_model=list[StatementRead])
 def list_statements(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[StatementRead]:
     """Financial statements, newest period first."""
     service.get_customer_or_raise(session, principal, customer_id)
@@ -216,7 +217,7 @@ def add_statements(
 
 @router.get("/customers/{customer_id}/credit-reports", response_model=list[CreditReportRead])
 def list_reports(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[CreditReportRead]:
     """Bureau reports, newest first."""
     service.get_customer_or_raise(session, principal, customer_id)
@@ -244,7 +245,7 @@ def add_reports(body: BatchIn, session: SessionDep, principal: CanCustomersWrite
 
 @router.get("/customers/{customer_id}/documents", response_model=list[DocumentRead])
 def list_documents(
-    customer_id: int, session: SessionDep, principal: CanDocumentsRead
+    customer_id: PathId, session: SessionDep, principal: CanDocumentsRead
 ) -> list[DocumentRead]:
     """Attached documents."""
     service.get_customer_or_raise(session, principal, customer_id)
@@ -253,7 +254,7 @@ def list_documents(
 
 @router.post("/customers/{customer_id}/documents", response_model=DocumentRead, status_code=201)
 def upload_document(
-    customer_id: int,
+    customer_id: PathId,
     request: Request,
     session: SessionDep,
     principal: CanDocumentsWrite,
@@ -278,8 +279,8 @@ def upload_document(
 
 @router.get("/customers/{customer_id}/documents/{document_id}/content", response_class=FileResponse)
 def download_document(
-    customer_id: int,
-    document_id: int,
+    customer_id: PathId,
+    document_id: PathId,
     request: Request,
     session: SessionDep,
     principal: CanDocumentsRead,
@@ -296,7 +297,7 @@ def download_document(
 
 @router.get("/customers/{customer_id}/events")
 def recent_events(
-    customer_id: int,
+    customer_id: PathId,
     session: SessionDep,
     principal: CanEventsRead,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -318,7 +319,7 @@ def list_pending(
 
 @router.post("/pending-changes/{change_id}/approve", response_model=PendingChangeRead)
 def approve(
-    change_id: int, body: Decision, session: SessionDep, principal: CanChangesApprove
+    change_id: PathId, body: Decision, session: SessionDep, principal: CanChangesApprove
 ) -> PendingChangeRead:
     """Approve and apply a change (not your own)."""
     change = service.approve_change(session, principal, change_id, body.comment)
@@ -327,7 +328,7 @@ def approve(
 
 @router.post("/pending-changes/{change_id}/reject", response_model=PendingChangeRead)
 def reject(
-    change_id: int, body: Decision, session: SessionDep, principal: CanCustomersRead
+    change_id: PathId, body: Decision, session: SessionDep, principal: CanCustomersRead
 ) -> PendingChangeRead:
     """Reject a change (approvers), or withdraw your own."""
     change = service.reject_change(session, principal, change_id, body.comment)
@@ -368,7 +369,7 @@ def duplicate_candidates(
 
 @router.post("/customers/{customer_id}/merge", response_model=CustomerRead)
 def merge(
-    customer_id: int, body: MergeRequest, session: SessionDep, principal: CanCustomersMerge
+    customer_id: PathId, body: MergeRequest, session: SessionDep, principal: CanCustomersMerge
 ) -> CustomerRead:
     """Merge another customer (a duplicate) into this one."""
     service.merge_customers(

@@ -133,7 +133,7 @@ def _search_condition(q: str) -> Any:
         ),
     ]
     code = text.upper()
-    if code.startswith("C") and code[1:].isdigit():
+    if code.startswith("C") and code[1:].isdigit() and len(code) <= 10:
         options.append(Customer.id == int(code[1:]))
     return or_(*options)
 

@@ -13,6 +13,7 @@ from riskdesk.kit.validation import (
     USCC,
     Amount,
     Currency,
+    DbId,
     Email,
     ExternalId,
     LongText,
@@ -323,7 +324,7 @@ STATEMENT_FIGURES = (
 class StatementCreate(_Strict):
     """Key figures of one period's financial statements."""
 
-    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,12}$")
+    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,9}$")
     customer_external_id: ExternalId | None = None
     customer_source: SourceName | None = None
     source: SourceName | None = None
@@ -392,7 +393,7 @@ class StatementRead(BaseModel):
 class CreditReportCreate(_Strict):
     """A report from an external credit bureau."""
 
-    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,12}$")
+    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,9}$")
     customer_external_id: ExternalId | None = None
     customer_source: SourceName | None = None
     source: SourceName
@@ -456,5 +457,5 @@ class DuplicateCandidate(BaseModel):
 class MergeRequest(_Strict):
     """Fold ``duplicate`` into ``survivor``."""
 
-    duplicate_id: int
+    duplicate_id: DbId
     reason: LongText = Field(min_length=3)

@@ -61,7 +61,7 @@ class EventIn(_Strict):
         description="the sending system, e.g. erp; with external_id the idempotency key"
     )
     external_id: ExternalId
-    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,12}$")
+    customer_code: str | None = Field(default=None, pattern=r"^[Cc]\d{1,9}$")
     customer_external_id: ExternalId | None = None
     customer_source: SourceName | None = Field(
         default=None, description="source of customer_external_id; defaults to source"

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Annotated, Any
 
+from fastapi import Path
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError
 from pydantic_core import PydanticCustomError
 
@@ -58,6 +59,10 @@ def _not_future_ts(value: dt.datetime) -> dt.datetime:
     return value
 
 
+# Ids are 32-bit on every database: a larger one in a path or body is refused, not sent to SQL.
+DB_ID_MAX = 2_147_483_647
+DbId = Annotated[int, Field(ge=1, le=DB_ID_MAX)]
+PathId = Annotated[int, Path(ge=1, le=DB_ID_MAX)]
 USCC = Annotated[str, AfterValidator(_identifier(identifiers.validate_uscc))]
 ResidentId = Annotated[str, AfterValidator(_identifier(identifiers.validate_resident_id))]
 Phone = Annotated[str, AfterValidator(_identifier(identifiers.validate_phone))]

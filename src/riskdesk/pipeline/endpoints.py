@@ -10,6 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import NotFound, PayloadTooLarge
 from riskdesk.kit.tabular import ColumnMapping
+from riskdesk.kit.validation import PathId
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as repo
 from riskdesk.pipeline.schemas import ImportJobRead, ImportResult
@@ -85,7 +86,7 @@ def list_imports(session: SessionDep, principal: CanImportsRun) -> list[ImportJo
 
 
 @router.get("/imports/{job_id}", response_model=ImportJobRead)
-def get_import(job_id: int, session: SessionDep, principal: CanImportsRun) -> ImportJobRead:
+def get_import(job_id: PathId, session: SessionDep, principal: CanImportsRun) -> ImportJobRead:
     """One import, with its progress and errors."""
     job = repo.get_job(session, job_id)
     if job is None:

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import NotFound, PermissionDenied
+from riskdesk.kit.validation import PathId
 from riskdesk.security import service
 from riskdesk.security.deps import CanUsersManage, CanUsersRead, CurrentPrincipal
 from riskdesk.security.permissions import Permission
@@ -69,7 +70,7 @@ def create_token(
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
-def revoke_token(token_id: int, session: SessionDep, principal: CurrentPrincipal) -> TokenRead:
+def revoke_token(token_id: PathId, session: SessionDep, principal: CurrentPrincipal) -> TokenRead:
     """Revoke a token (your own, or any with tokens:manage)."""
     owned = {t.id for t in service.list_tokens(session, user_id=principal.user_id)}
     if token_id not in owned and not principal.can(Permission.TOKENS_MANAGE):

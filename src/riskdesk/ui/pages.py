@@ -27,7 +27,7 @@ from riskdesk.indicators.catalogue import AGEING_BUCKETS
 from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
-from riskdesk.kit.validation import details_from_validation_error
+from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_error
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
@@ -227,7 +227,7 @@ def customers_page(
     )
 
 
-def _monthly_orders(session: Any, customer_id: int) -> dict[str, Any]:
+def _monthly_orders(session: Any, customer_id: PathId) -> dict[str, Any]:
     totals: dict[str, float] = {}
     for when, amount in event_repo.order_history(session, customer_id):
         key = when.strftime("%Y-%m")
@@ -249,7 +249,7 @@ def _credit_file(
     request: Request,
     session: Any,
     principal: Any,
-    customer_id: int,
+    customer_id: PathId,
     status_code: int = 200,
     **extra: Any,
 ) -> Response:
@@ -311,7 +311,7 @@ def _credit_file(
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)
 def customer_page(
     request: Request,
-    customer_id: int,
+    customer_id: PathId,
     session: SessionDep,
     principal: CanCustomersRead,
     ok: Annotated[str | None, Query(max_length=20)] = None,
@@ -328,7 +328,7 @@ def customer_page(
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
 def edit_customer(
     request: Request,
-    customer_id: int,
+    customer_id: PathId,
     session: SessionDep,
     principal: CanCustomersWrite,
     form: FormDep,
@@ -405,7 +405,7 @@ def edit_customer(
 @router.post("/customers/{customer_id}/contacts", response_class=HTMLResponse)
 def add_contact(
     request: Request,
-    customer_id: int,
+    customer_id: PathId,
     session: SessionDep,
     principal: CanCustomersWrite,
     form: FormDep,
@@ -436,7 +436,7 @@ def add_contact(
 @router.post("/customers/{customer_id}/documents", response_class=HTMLResponse)
 def upload_document(
     request: Request,
-    customer_id: int,
+    customer_id: PathId,
     session: SessionDep,
     principal: CanDocumentsWrite,
     file: Annotated[UploadFile, File()],
@@ -496,7 +496,7 @@ def approvals_page(
 
 @router.post("/approvals/{change_id}/approve")
 def approve_change(
-    change_id: int,
+    change_id: PathId,
     session: SessionDep,
     principal: CanChangesApprove,
     comment: Annotated[str | None, Form(max_length=2000)] = None,
@@ -508,7 +508,7 @@ def approve_change(
 
 @router.post("/approvals/{change_id}/reject")
 def reject_change(
-    change_id: int,
+    change_id: PathId,
     session: SessionDep,
     principal: CanCustomersRead,
     comment: Annotated[str | None, Form(max_length=2000)] = None,
@@ -548,7 +548,7 @@ def worklist_page(
 
 @router.post("/worklist/{decision_id}/{action}")
 def resolve_held(
-    decision_id: int,
+    decision_id: PathId,
     action: str,
     session: SessionDep,
     principal: CanCreditDecisionsResolve,
@@ -634,7 +634,7 @@ def start_import(
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
 def import_job_page(
-    request: Request, job_id: int, session: SessionDep, principal: CanImportsRun
+    request: Request, job_id: PathId, session: SessionDep, principal: CanImportsRun
 ) -> Response:
     """An import's progress, then its outcome."""
     job = import_repo.get_job(session, job_id)
@@ -681,8 +681,8 @@ def duplicates_page(
 def merge(
     session: SessionDep,
     principal: CanCustomersMerge,
-    survivor_id: Annotated[int, Form()],
-    duplicate_id: Annotated[int, Form()],
+    survivor_id: Annotated[int, Form(ge=1, le=DB_ID_MAX)],
+    duplicate_id: Annotated[int, Form(ge=1, le=DB_ID_MAX)],
     reason: Annotated[str, Form(min_length=3, max_length=2000)],
 ) -> Response:
     """Merge the duplicate into the survivor."""
