@@ -212,3 +212,15 @@ def test_future_dates_and_malformed_values(manager, customer) -> None:
     )
     assert not_json.status_code == 422
     assert not_json.json()["error"]["code"] == "validation_failed"
+
+
+def test_repeat_of_an_invalid_record_is_invalid_too(manager, customer) -> None:
+    bad = order("RQ1", "NOBODY")
+    response = manager.post(
+        "/api/v1/orders/batch",
+        json={"records": [bad, bad, order("RQ2", "EV1")], "skip_invalid": True},
+    )
+    report = response.json()
+    assert [r["status"] for r in report["results"]] == ["invalid", "invalid", "created"]
+    assert report["results"][1]["errors"][0]["code"] == "invalid_repeat"
+    assert report["duplicates"] == 0

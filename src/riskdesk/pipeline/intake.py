@@ -102,11 +102,14 @@ def ingest_items(
     )
     validate_items(handler, items)
     mark_repeats(handler, items)
+    by_row = {i.row: i for i in items}
     handler.resolve(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
+    _fail_repeats_of_invalid(items, by_row)
     if any(not i.ok for i in items) and not skip_invalid:
         report = _report(kind, items, imported=False)
         raise IntakeRejected(report, [e for i in items for e in i.errors])
     handler.write(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
+    _fail_repeats_of_invalid(items, by_row)
     if any(not i.ok for i in items) and not skip_invalid:
         # Some checks can only run while writing (e.g. a change's permissions); undo it all.
         report = _report(kind, items, imported=False)
@@ -124,13 +127,20 @@ def ingest_items(
             if i.ok and i.status in ("created", "updated", "pending")
         }
         indicator_service.refresh(session, sorted(c for c in touched if c is not None))
-    by_row = {i.row: i for i in items}
     for item in items:
         first = item.refs.get("same_as_row")
         if first is not None and item.ok:
             item.result_id = by_row[first].result_id
     session.flush()
     return _report(kind, items, imported=True)
+
+
+def _fail_repeats_of_invalid(items: Sequence[Item], by_row: dict[int, Item]) -> None:
+    # A repeat within the batch shares its first occurrence's fate: not "duplicate" of nothing.
+    for item in items:
+        first = item.refs.get("same_as_row")
+        if first is not None and item.ok and not by_row[first].ok:
+            item.fail("external_id", f"repeats row {first}, which is invalid", "invalid_repeat")
 
 
 def ingest(
