@@ -198,8 +198,15 @@ def test_requester_cannot_release_own_order(manager, client_for, cid) -> None:
 
 def test_payment_triggers_recheck_of_held_orders(manager, cid) -> None:
     manager.post("/api/v1/invoices", json=invoice("OV1", "CR1", "500.00", issued=100, due=70))
+    manager.post("/api/v1/invoices", json=invoice("NV1", "CR1", "200.00"))  # not yet due
     held = check(manager, "SO4", "1000.00").json()
     assert held["outcome"] == "hold"
+    inputs = held["decision"]["inputs"]
+    assert (inputs["oldest_overdue_days"], inputs["overdue_amount"], inputs["open_amount"]) == (
+        70,
+        "500.00",
+        "700.00",
+    )
     assert any(
         c["code"] == "oldest_overdue" and c["result"] == "hold" for c in held["decision"]["checks"]
     )

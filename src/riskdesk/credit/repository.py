@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -31,6 +31,7 @@ from riskdesk.models import (
 
 NON_CREDIT_METHODS = ("prepaid", "card")
 RESERVING_STATUSES = ("approved", "released")
+CENT = Decimal("0.005")  # less than half a cent open is settled
 
 
 def categories(session: Session) -> list[ExposureCategory]:
@@ -124,25 +125,28 @@ def group_exposure(session: Session, group_id: int, counted: Sequence[str]) -> D
 def overdue_position(
     session: Session, customer_id: int, today: dt.date
 ) -> tuple[dt.date | None, Decimal, Decimal]:
-    """(oldest overdue due date, overdue amount, open amount) from the invoices as they are."""
+    """(oldest overdue due date, overdue amount, open amount), aggregated by the database."""
     paid = (
         select(func.coalesce(func.sum(Payment.amount), 0))
         .where(Payment.invoice_id == Invoice.id)
         .scalar_subquery()
     )
-    stmt = select(Invoice.due_date, Invoice.amount, paid).where(Invoice.customer_id == customer_id)
-    oldest: dt.date | None = None
-    overdue = Decimal(0)
-    open_total = Decimal(0)
-    for due, amount, paid_amount in session.execute(stmt):
-        left = quantize(Decimal(amount) - Decimal(paid_amount))
-        if left <= 0:
-            continue
-        open_total += left
-        if due < today:
-            overdue += left
-            oldest = due if oldest is None or due < oldest else oldest
-    return oldest, overdue, open_total
+    per_invoice = (
+        select(Invoice.due_date.label("due"), (Invoice.amount - paid).label("open"))
+        .where(Invoice.customer_id == customer_id)
+        .subquery()
+    )
+    is_open = per_invoice.c.open > CENT
+    overdue = and_(is_open, per_invoice.c.due < today)
+    stmt = select(
+        func.min(case((overdue, per_invoice.c.due))),
+        func.coalesce(func.sum(case((overdue, per_invoice.c.open), else_=0)), 0),
+        func.coalesce(func.sum(case((is_open, per_invoice.c.open), else_=0)), 0),
+    )
+    oldest, overdue_amount, open_amount = session.execute(stmt).one()
+    if isinstance(oldest, str):  # SQLite hands back an aggregated date as text
+        oldest = dt.date.fromisoformat(oldest)
+    return oldest, quantize(Decimal(overdue_amount)), quantize(Decimal(open_amount))
 
 
 def recompute(
