@@ -35,7 +35,7 @@ from riskdesk.models import (
     SpecialExposure,
 )
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal
+from riskdesk.security.service import Principal, ensure_second_person
 
 ZERO = Decimal("0")
 RISK_TIERS = ("low", "medium", "high", "critical")
@@ -369,8 +369,9 @@ def release(
     if not principal.can(Permission.CREDIT_DECISIONS_RESOLVE):
         raise PermissionDenied("releasing orders needs 'credit_decisions:resolve'")
     decision = _held_or_raise(session, principal, decision_id)
-    if decision.requested_by_id == principal.user_id:
-        raise PermissionDenied("nobody releases an order they placed", code="four_eyes")
+    ensure_second_person(
+        principal, decision.requested_by_id, "nobody releases an order they placed"
+    )
     repo.ensure_rows(session, [decision.customer_id])
     decision.status = "released"
     decision.resolved_by_id = principal.user_id
@@ -655,10 +656,7 @@ def decide_group_limit(
         raise NotFound(f"no group limit change {change_id}", field="change_id")
     if change.status != "pending":
         raise Conflict(f"change {change_id} is already {change.status}", code="already_decided")
-    if change.requested_by_id == principal.user_id:
-        raise PermissionDenied(
-            "nobody approves their own change; ask a colleague", code="four_eyes"
-        )
+    ensure_second_person(principal, change.requested_by_id)
     group = customer_repo.get_group(session, change.group_id)
     assert group is not None
     change.decided_by_id = principal.user_id

@@ -57,7 +57,7 @@ from riskdesk.models import (
 )
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal
+from riskdesk.security.service import Principal, ensure_second_person
 
 # A change to one of these waits for a second person's approval.
 CRITICAL_FIELDS = frozenset(
@@ -609,10 +609,7 @@ def approve_change(
     change = _get_pending_or_raise(session, principal, change_id)
     if not principal.can(Permission.CHANGES_APPROVE):
         raise PermissionDenied("approving changes needs 'changes:approve'")
-    if change.requested_by_id == principal.user_id:
-        raise PermissionDenied(
-            "nobody approves their own change; ask a colleague", code="four_eyes"
-        )
+    ensure_second_person(principal, change.requested_by_id)
     customer = get_customer_or_raise(session, principal, change.customer_id)
     profile = repo.get_profile(session, customer.id)
     assert profile is not None

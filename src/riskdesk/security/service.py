@@ -10,7 +10,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from riskdesk.kit.errors import Conflict, NotAuthenticated, NotFound, ValidationFailed
+from riskdesk.kit.errors import (
+    Conflict,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from riskdesk.kit.timeutil import as_utc, utcnow
 from riskdesk.models import ApiToken, User, UserSession
 from riskdesk.security import passwords
@@ -60,6 +66,16 @@ class Principal:
     def visible_owner_ids(self) -> tuple[int, ...]:
         """Owner ids whose customers this caller may see (only meaningful when restricted)."""
         return tuple(sorted({self.user.id, *self.team_member_ids}))
+
+
+def ensure_second_person(
+    principal: Principal,
+    author_id: int | None,
+    message: str = "nobody approves their own change; ask a colleague",
+) -> None:
+    """Four eyes: the person deciding must not be the one who asked."""
+    if author_id == principal.user_id:
+        raise PermissionDenied(message, code="four_eyes")
 
 
 def principal_for(
