@@ -339,3 +339,19 @@ def test_last_order_against_the_usual_size() -> None:
     v = one(compute(frames(customers=[{"customer_id": 1, "segment": "x"}], orders=orders), AS_OF))
     assert v["last_order_size_ratio"] == pytest.approx(900 / 250)  # median of 200 and 300
     assert v["expected_purchase_interval_days"] == pytest.approx(100 / 2)
+
+
+def test_complaint_windows_count_calendar_days_like_the_others() -> None:
+    # Opened 90 days ago in the afternoon: 89.4 days of clock time, but 90 calendar days old.
+    complaints = [
+        {"customer_id": 1, "opened_at": ts(90, 14), "resolved_at": None, "severity": "low"},
+        {"customer_id": 1, "opened_at": ts(89, 23), "resolved_at": None, "severity": "low"},
+        {"customer_id": 1, "opened_at": ts(0, 23), "resolved_at": None, "severity": "low"},
+    ]
+    v = one(
+        compute(
+            frames(customers=[{"customer_id": 1, "segment": "x"}], complaints=complaints), AS_OF
+        )
+    )
+    assert v["complaints_count_90d"] == 2
+    assert v["complaints_count_365d"] == 3

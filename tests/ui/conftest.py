@@ -77,7 +77,7 @@ def live_server(
         manager = security_service.get_user_by_username_or_raise(session, "manager")
         principal = security_service.system_principal(session, manager)
         records = [
-            company("W1", name="杭州恒远贸易有限公司"),
+            company("W1", name="杭州恒远贸易有限公司", group_code="HY", group_name="恒远集团"),
             company("W2", name="上海明达科技有限公司"),
         ]
         intake.ingest(session, principal, "customers", records)

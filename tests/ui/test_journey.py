@@ -167,3 +167,31 @@ def test_held_order_is_released_from_the_worklist(page, live_server: str) -> Non
     assert "WL-1" in page.inner_text("#decision-history")
     assert "500,000.00" in page.inner_text("#exposure-panel")
     page.wait_for_selector("#exposure-gauge canvas")
+
+
+def test_group_limit_requested_then_approved_by_a_second_person(page, live_server: str) -> None:
+    sign_in(page, live_server, "manager")
+    page.click("text=Groups")
+    row = page.locator("#group-HY")
+    assert "恒远集团" in row.inner_text()
+    assert "no limit" in row.locator(".limit").inner_text()
+    # Without a reason the request is refused, and the form says which field is missing.
+    row.locator("input[name=credit_limit]").fill("800000")
+    row.locator("button[type=submit]").click()
+    assert "Reason" in page.inner_text("#form-errors")
+    row = page.locator("#group-HY")
+    assert row.locator("input[name=credit_limit]").input_value() == "800000"
+    row.locator("input[name=reason]").fill("group accounts audited")
+    row.locator("button[type=submit]").click()
+    page.wait_for_selector("#groups-result")
+    card = page.locator(".pending-group-change", has_text="恒远集团")
+    assert "800,000.00" in card.inner_text()
+    assert card.locator("button.approve").count() == 0  # not one's own
+    sign_out(page)
+    sign_in(page, live_server, "manager2")
+    page.goto(f"{live_server}/groups")
+    page.locator(".pending-group-change", has_text="恒远集团").locator("button.approve").click()
+    page.wait_for_selector("#groups-result")
+    assert "approved" in page.inner_text("#groups-result")
+    assert "800,000.00" in page.locator("#group-HY .limit").inner_text()
+    assert page.locator("#group-changes-empty").is_visible()

@@ -614,6 +614,11 @@ def list_groups(session: Session) -> list[tuple[Any, int, Decimal]]:
     ]
 
 
+def pending_group_limits(session: Session) -> list[Any]:
+    """Group limit changes waiting for a second person, oldest first."""
+    return repo.pending_group_changes(session)
+
+
 def request_group_limit(
     session: Session,
     principal: Principal,

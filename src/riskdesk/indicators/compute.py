@@ -135,79 +135,100 @@ def _paydex(days: pl.Expr) -> pl.Expr:
     return result
 
 
-def _purchases(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
-    orders = f.orders.filter(pl.col("day") <= as_of).with_columns(
-        age=_age("day", as_of), cod=(pl.col("payment_method") == "cash_on_delivery")
+def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    # Conditional values become columns first, so that the group-by only runs plain sums, counts
+    # and extremes, which Polars aggregates on its fast path.
+    orders = (
+        f.orders.lazy()
+        .filter(pl.col("day") <= as_of)
+        .with_columns(age=_age("day", as_of))
+        .with_columns(
+            # The latest order wins by day, then by id (ids are below 2**31).
+            _key=pl.col("day").cast(pl.Int64) * (1 << 32) + pl.col("order_id"),
+            _cod_90=((pl.col("payment_method") == "cash_on_delivery") & (pl.col("age") < 90)),
+            _age_365=pl.when(pl.col("age") < 365).then(pl.col("age")),
+            **{f"_in_{w}": pl.col("age") < w for w in WINDOWS},
+            **{
+                f"_amount_{w}": pl.when(pl.col("age") < w).then(pl.col("amount")).otherwise(0.0)
+                for w in WINDOWS
+            },
+        )
     )
-    period = pl.col("age") // 30
     aggs: list[pl.Expr] = []
     for w in WINDOWS:
-        recent = pl.col("age") < w
         aggs += [
-            recent.sum().cast(pl.Float64).alias(f"orders_count_{w}d"),
-            pl.col("amount").filter(recent).sum().alias(f"orders_amount_{w}d"),
+            pl.col(f"_in_{w}").sum().cast(pl.Float64).alias(f"orders_count_{w}d"),
+            pl.col(f"_amount_{w}").sum().alias(f"orders_amount_{w}d"),
         ]
     aggs += [
-        pl.col("amount").filter(pl.col("age") < 365).mean().alias("avg_order_value_365d"),
-        pl.concat_list([pl.col("amount").filter(period == k).sum() for k in range(1, 13)]).alias(
-            "_baseline_periods"
-        ),
-        pl.col("cod").filter(pl.col("age") < 90).mean().cast(pl.Float64).alias("cod_share_90d"),
+        pl.col("_cod_90").sum().alias("_cod_90"),
         pl.col("age").min().cast(pl.Float64).alias("days_since_last_order"),
         pl.col("age").max().cast(pl.Float64).alias("tenure_days"),
-        pl.col("age").filter(pl.col("age") < 365).max().alias("_first_age_365"),
-        (pl.col("age") < 365).sum().alias("_n_365"),
+        pl.col("_age_365").max().alias("_first_age_365"),
+        pl.col("day").max().alias("_last_day"),
+        pl.col("_key").max().alias("_last_key"),
     ]
     out = orders.group_by("customer_id").agg(aggs)
-    # Median order of the year before the last order (the last order itself excluded): one sort,
-    # then the last row of each customer is dropped by comparing with the next row.
-    ordered = orders.select("customer_id", "day", "order_id", "amount").sort(
-        ["customer_id", "day", "order_id"]
+    # Baseline: the median of the twelve 30-day periods before the current one, empty ones as 0.
+    periods = (
+        orders.filter((pl.col("age") >= 30) & (pl.col("age") < 390))
+        .group_by("customer_id", (pl.col("age") // 30).alias("_period"))
+        .agg(pl.col("amount").sum())
+        .group_by("customer_id")
+        .agg(pl.col("amount"), pl.len().alias("_n"))
+        .select(
+            "customer_id",
+            _baseline=pl.concat_list(
+                pl.col("amount"), pl.lit(0.0).repeat_by(12 - pl.col("_n"))
+            ).list.median(),
+        )
     )
-    marked = ordered.with_columns(
-        is_last=pl.col("customer_id") != pl.col("customer_id").shift(-1).fill_null(-1),
-        _last_day=pl.col("day").last().over("customer_id"),
-    )
-    last = marked.filter(pl.col("is_last")).select(
-        "customer_id", pl.col("amount").alias("_last_amount"), "_last_day"
-    )
+    # The usual size: median order of the year before the last order, the last order excluded.
+    is_last = pl.col("_key") == pl.col("_last_key")
     usual = (
-        marked.filter(
-            ~pl.col("is_last") & ((pl.col("_last_day") - pl.col("day")).dt.total_days() < 365)
+        orders.select("customer_id", "day", "amount", "_key")
+        .join(out.select("customer_id", "_last_day", "_last_key"), on="customer_id")
+        .with_columns(
+            _last_amount=pl.when(is_last).then(pl.col("amount")),
+            _before=pl.when(
+                ~is_last & ((pl.col("_last_day") - pl.col("day")).dt.total_days() < 365)
+            ).then(pl.col("amount")),
         )
         .group_by("customer_id")
-        .agg(pl.col("amount").median().alias("_usual"))
+        .agg(pl.col("_last_amount").max(), pl.col("_before").median().alias("_usual"))
     )
-    out = (
-        out.join(last, on="customer_id", how="left")
+    n_365 = pl.col("orders_count_365d")
+    return (
+        out.join(periods, on="customer_id", how="left")
         .join(usual, on="customer_id", how="left")
         .with_columns(
-            purchase_activity_ratio_30d=_ratio(
-                pl.col("orders_amount_30d"), pl.col("_baseline_periods").list.median()
-            ),
+            avg_order_value_365d=_ratio(pl.col("orders_amount_365d"), n_365),
+            cod_share_90d=_ratio(pl.col("_cod_90").cast(pl.Float64), pl.col("orders_count_90d")),
+            purchase_activity_ratio_30d=_ratio(pl.col("orders_amount_30d"), pl.col("_baseline")),
             last_order_size_ratio=_ratio(pl.col("_last_amount"), pl.col("_usual")),
-            expected_purchase_interval_days=pl.when(pl.col("_n_365") > 1)
-            .then(
-                (pl.col("_first_age_365") - pl.col("days_since_last_order"))
-                / (pl.col("_n_365") - 1)
-            )
+            expected_purchase_interval_days=pl.when(n_365 > 1)
+            .then((pl.col("_first_age_365") - pl.col("days_since_last_order")) / (n_365 - 1))
             .otherwise(None),
-            order_frequency_trend=_ratio(
-                pl.col("orders_count_90d"), pl.col("orders_count_365d") * 90 / 365
-            ),
+            order_frequency_trend=_ratio(pl.col("orders_count_90d"), n_365 * 90 / 365),
+        )
+        .drop(
+            "_cod_90",
+            "_first_age_365",
+            "_last_day",
+            "_last_key",
+            "_last_amount",
+            "_baseline",
+            "_usual",
         )
     )
-    return out.drop(
-        "_baseline_periods", "_first_age_365", "_n_365", "_last_amount", "_last_day", "_usual"
-    )
 
 
-def _category_shift(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
-    lines = f.order_lines.filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+def _category_shift(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    lines = f.order_lines.lazy().filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
     recent = lines.filter(pl.col("age") < 90)
     before = lines.filter((pl.col("age") >= 90) & (pl.col("age") < 455))
 
-    def shares(frame: pl.DataFrame, name: str) -> pl.DataFrame:
+    def shares(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
         per = frame.group_by("customer_id", "category").agg(pl.col("amount").sum())
         return per.with_columns(
             (pl.col("amount") / pl.col("amount").sum().over("customer_id")).alias(name)
@@ -231,64 +252,58 @@ def _category_shift(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
     ).drop("_hp", "_hq")
 
 
-def _receivables(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
-    pays = f.payments.filter(pl.col("day") <= as_of)
-    amounts = f.invoices.select("invoice_id", pl.col("amount").alias("_inv"))
-    totals = (
-        pays.group_by("invoice_id")
-        .agg(
-            pl.col("amount").sum().alias("paid"),
-            pl.len().alias("_n"),
-            pl.col("day").min().alias("_first"),
-        )
-        .join(amounts, on="invoice_id", how="left")
+def _settlements(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    """Per invoice with payments: the amount paid, and what gives the day the balance reached 0."""
+    pays = f.payments.lazy().filter(pl.col("day") <= as_of)
+    amounts = f.invoices.lazy().select("invoice_id", pl.col("amount").alias("_inv"))
+    totals = pays.group_by("invoice_id").agg(
+        pl.col("amount").sum().alias("paid"),
+        pl.len().alias("_n"),
+        pl.col("day").min().alias("_first"),
     )
     # Most invoices are settled by one payment: its day. Only invoices paid in several parts need
     # the running sum to find the day the balance reached zero.
-    single = totals.filter(pl.col("_n") == 1).select(
-        "invoice_id",
-        "paid",
-        pl.when(pl.col("paid") >= pl.col("_inv") - CENT)
-        .then(pl.col("_first"))
-        .otherwise(None)
-        .alias("settled_on"),
-    )
-    several = totals.filter(pl.col("_n") > 1).select("invoice_id", "paid", "_inv")
     crossing = (
-        pays.join(several.select("invoice_id", "_inv"), on="invoice_id")
+        pays.join(totals.filter(pl.col("_n") > 1).select("invoice_id"), on="invoice_id")
+        .join(amounts, on="invoice_id")
         .sort(["invoice_id", "day"])
         .with_columns(cum=pl.col("amount").cum_sum().over("invoice_id"))
         .group_by("invoice_id")
-        .agg(pl.col("day").filter(pl.col("cum") >= pl.col("_inv") - CENT).min().alias("settled_on"))
+        .agg(pl.col("day").filter(pl.col("cum") >= pl.col("_inv") - CENT).min().alias("_multi"))
     )
-    settled = pl.concat(
-        [
-            single,
-            several.join(crossing, on="invoice_id", how="left").select(
-                "invoice_id", "paid", "settled_on"
-            ),
-        ]
-    )
+    return totals.join(crossing, on="invoice_id", how="left")
+
+
+def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     inv = (
-        f.invoices.filter(pl.col("issue_date") <= as_of)
-        .join(settled, on="invoice_id", how="left")
-        .with_columns(paid=pl.col("paid").fill_null(0.0))
-        .with_columns(open=pl.max_horizontal(pl.col("amount") - pl.col("paid"), pl.lit(0.0)))
+        f.invoices.lazy()
+        .filter(pl.col("issue_date") <= as_of)
+        .join(_settlements(f, as_of), on="invoice_id", how="left")
         .with_columns(
-            open=pl.when(pl.col("open") < CENT).then(0.0).otherwise(pl.col("open")),
+            settled_on=pl.when(pl.col("_n") > 1)
+            .then(pl.col("_multi"))
+            .when(pl.col("paid") >= pl.col("amount") - CENT)
+            .then(pl.col("_first"))
+        )
+        .with_columns(
+            open=pl.max_horizontal(pl.col("amount") - pl.col("paid").fill_null(0.0), pl.lit(0.0)),
             overdue_days=(pl.lit(as_of) - pl.col("due_date")).dt.total_days(),
             issue_age=_age("issue_date", as_of),
             settle_age=_age("settled_on", as_of),
             beyond=(pl.col("settled_on") - pl.col("due_date")).dt.total_days(),
+            settled=pl.col("settled_on").is_not_null(),
         )
+        .with_columns(open=pl.when(pl.col("open") < CENT).then(0.0).otherwise(pl.col("open")))
         .with_columns(
             dpd=pl.when((pl.col("open") > 0) & (pl.col("overdue_days") > 0))
             .then(pl.col("overdue_days"))
-            .otherwise(0)
+            .otherwise(0),
+            experience_days=pl.when(pl.col("settled"))
+            .then(pl.col("beyond"))
+            .otherwise(pl.col("overdue_days"))
+            .cast(pl.Float64),
         )
     )
-    orders = f.orders.select("order_id", pl.col("day").alias("_order_day"))
-    inv = inv.join(orders, on="order_id", how="left")
     is_open = pl.col("open") > 0
     overdue = is_open & (pl.col("dpd") > 0)
     dpd = pl.col("dpd")
@@ -300,62 +315,103 @@ def _receivables(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
         "91_120": (dpd > 90) & (dpd <= 120),
         "over_120": dpd > 120,
     }
-    experiences = (pl.col("settled_on").is_not_null() & (pl.col("settle_age") < 365)) | overdue
-    experience_days = (
-        pl.when(pl.col("settled_on").is_not_null())
-        .then(pl.col("beyond"))
-        .otherwise(pl.col("overdue_days"))
-        .cast(pl.Float64)
-    )
+    experiences = (pl.col("settled") & (pl.col("settle_age") < 365)) | overdue
     due_in_year = (pl.col("due_date") <= as_of) & (_age("due_date", as_of) < 365)
-    late = (pl.col("settled_on").is_not_null() & (pl.col("beyond") > 0)) | (
-        pl.col("settled_on").is_null() & (pl.col("overdue_days") > 0)
+    late = (pl.col("settled") & (pl.col("beyond") > 0)) | (
+        ~pl.col("settled") & (pl.col("overdue_days") > 0)
     )
-    aggs: list[pl.Expr] = [
-        dpd.max().cast(pl.Float64).alias("dpd_max"),
-        _ratio((pl.col("open") * dpd).sum(), pl.col("open").sum()).alias("dpd_weighted"),
-        pl.col("open").sum().alias("ar_open_total"),
-        pl.col("open").filter(overdue).sum().alias("_overdue"),
-        pl.col("open").filter(is_open & (dpd == 0)).sum().alias("_current"),
-        pl.col("amount").filter(pl.col("issue_age") < 90).sum().alias("_invoiced_90d"),
-        pl.col("issue_age").filter(overdue).max().cast(pl.Float64).alias("oldest_overdue_age_days"),
-        late.filter(due_in_year).mean().cast(pl.Float64).alias("late_invoice_share_365d"),
-        _ratio(
-            (_paydex(experience_days) * pl.col("amount")).filter(experiences).sum(),
-            pl.col("amount").filter(experiences).sum(),
-        ).alias("paydex"),
-        (pl.col("settled_on") - pl.col("_order_day"))
-        .dt.total_days()
-        .filter(pl.col("settled_on").is_not_null() & (pl.col("settle_age") < 365))
-        .mean()
-        .alias("avg_days_order_to_payment_365d"),
-    ]
-    for name, cond in buckets.items():
-        aggs.append(pl.col("open").filter(cond).sum().alias(f"ar_{name}"))
+    # Conditional values become columns first (null where the condition fails), so that the
+    # group-by only runs plain sums, means and extremes on Polars' fast path.
+    values: dict[str, pl.Expr] = {
+        "_open_dpd": pl.col("open") * dpd,
+        "_overdue": pl.when(overdue).then(pl.col("open")),
+        "_invoiced_90d": pl.when(pl.col("issue_age") < 90).then(pl.col("amount")),
+        "_overdue_age": pl.when(overdue).then(pl.col("issue_age")),
+        "_due_in_year": due_in_year,
+        "_late_in_year": late & due_in_year,
+        "_exp_amount": pl.when(experiences).then(pl.col("amount")),
+        "_exp_points": pl.when(experiences).then(
+            _paydex(pl.col("experience_days")) * pl.col("amount")
+        ),
+    }
+    values |= {f"_ar_{name}": pl.when(cond).then(pl.col("open")) for name, cond in buckets.items()}
     for w in (90, 365):
-        paid_in = pl.col("settled_on").is_not_null() & (pl.col("settle_age") < w)
-        aggs.append(
-            _ratio(
-                (pl.col("beyond").clip(lower_bound=0) * pl.col("amount")).filter(paid_in).sum(),
-                pl.col("amount").filter(paid_in).sum(),
-            ).alias(f"dbt_weighted_{w}d")
+        paid_in = pl.col("settled") & (pl.col("settle_age") < w)
+        values[f"_paid_{w}"] = pl.when(paid_in).then(pl.col("amount"))
+        values[f"_dbt_{w}"] = pl.when(paid_in).then(
+            pl.col("beyond").clip(lower_bound=0) * pl.col("amount")
         )
-    out = inv.group_by("customer_id").agg(aggs)
+    out = (
+        inv.with_columns(**values)
+        .group_by("customer_id")
+        .agg(
+            dpd.max().cast(pl.Float64).alias("dpd_max"),
+            pl.col("open").sum().alias("ar_open_total"),
+            pl.col("_overdue_age").max().cast(pl.Float64).alias("oldest_overdue_age_days"),
+            *[pl.col(f"_ar_{name}").sum().alias(f"ar_{name}") for name in buckets],
+            pl.col(
+                "_open_dpd",
+                "_overdue",
+                "_invoiced_90d",
+                "_due_in_year",
+                "_late_in_year",
+                "_exp_amount",
+                "_exp_points",
+                "_paid_90",
+                "_dbt_90",
+                "_paid_365",
+                "_dbt_365",
+            ).sum(),
+        )
+    )
+    # Order to payment, for invoices settled within the year: joining only those to the orders
+    # costs a third of joining every invoice.
+    orders = f.orders.lazy().select("order_id", pl.col("day").alias("_order_day"))
+    order_to_payment = (
+        inv.filter(pl.col("settled") & (pl.col("settle_age") < 365))
+        .select("customer_id", "order_id", "settled_on")
+        .join(orders, on="order_id")
+        .group_by("customer_id")
+        .agg(
+            (pl.col("settled_on") - pl.col("_order_day"))
+            .dt.total_days()
+            .mean()
+            .alias("avg_days_order_to_payment_365d")
+        )
+    )
     return (
-        out.with_columns(
+        out.join(order_to_payment, on="customer_id", how="left")
+        .with_columns(
+            dpd_weighted=_ratio(pl.col("_open_dpd"), pl.col("ar_open_total")),
             overdue_ratio=_ratio(pl.col("_overdue"), pl.col("ar_open_total")),
             dso_90d=_ratio(pl.col("ar_open_total") * 90, pl.col("_invoiced_90d")),
-            best_possible_dso_90d=_ratio(pl.col("_current") * 90, pl.col("_invoiced_90d")),
+            best_possible_dso_90d=_ratio(pl.col("ar_current") * 90, pl.col("_invoiced_90d")),
+            late_invoice_share_365d=_ratio(
+                pl.col("_late_in_year").cast(pl.Float64), pl.col("_due_in_year").cast(pl.Float64)
+            ),
+            paydex=_ratio(pl.col("_exp_points"), pl.col("_exp_amount")),
+            dbt_weighted_90d=_ratio(pl.col("_dbt_90"), pl.col("_paid_90")),
+            dbt_weighted_365d=_ratio(pl.col("_dbt_365"), pl.col("_paid_365")),
         )
-        .with_columns(
-            avg_days_delinquent=pl.col("dso_90d") - pl.col("best_possible_dso_90d"),
+        .with_columns(avg_days_delinquent=pl.col("dso_90d") - pl.col("best_possible_dso_90d"))
+        .drop(
+            "_open_dpd",
+            "_overdue",
+            "_invoiced_90d",
+            "_due_in_year",
+            "_late_in_year",
+            "_exp_amount",
+            "_exp_points",
+            "_paid_90",
+            "_dbt_90",
+            "_paid_365",
+            "_dbt_365",
         )
-        .drop("_overdue", "_current", "_invoiced_90d")
     )
 
 
-def _returns(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
-    rets = f.returns.filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+def _returns(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    rets = f.returns.lazy().filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
     aggs: list[pl.Expr] = []
     for w in WINDOWS:
         recent = pl.col("age") < w
@@ -374,14 +430,19 @@ def _returns(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
     return rets.group_by("customer_id").agg(aggs)
 
 
-def _complaints(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+def _complaints(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
-    comp = f.complaints.filter(pl.col("opened_at") <= end).with_columns(
-        age=_age("opened_at", as_of),
-        weight=pl.col("severity").replace_strict(
-            SEVERITY_WEIGHTS, default=1.0, return_dtype=pl.Float64
-        ),
-        resolved=pl.col("resolved_at").is_not_null() & (pl.col("resolved_at") <= end),
+    comp = (
+        f.complaints.lazy()
+        .filter(pl.col("opened_at") <= end)
+        .with_columns(
+            # Age in calendar days, like every other window: by the day it was opened.
+            age=(pl.lit(as_of) - pl.col("opened_at").dt.date()).dt.total_days(),
+            weight=pl.col("severity").replace_strict(
+                SEVERITY_WEIGHTS, default=1.0, return_dtype=pl.Float64
+            ),
+            resolved=pl.col("resolved_at").is_not_null() & (pl.col("resolved_at") <= end),
+        )
     )
     resolved_in_year = pl.col("resolved") & (
         (pl.lit(as_of) - pl.col("resolved_at").dt.date()).dt.total_days() < 365
@@ -398,10 +459,11 @@ def _complaints(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-def _satisfaction(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
+def _satisfaction(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     end = dt.datetime.combine(as_of, dt.time.max, tzinfo=dt.UTC)
     surveys = (
-        f.surveys.filter(pl.col("responded_at") <= end)
+        f.surveys.lazy()
+        .filter(pl.col("responded_at") <= end)
         .with_columns(
             norm=pl.when(pl.col("survey_type") == "csat")
             .then((pl.col("score") - 1) * 25)
@@ -428,8 +490,8 @@ def _satisfaction(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
     return latest.join(last5, on="customer_id", how="left")
 
 
-def _interactions(f: EventFrames, as_of: dt.date) -> pl.DataFrame:
-    acts = f.interactions.filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+def _interactions(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    acts = f.interactions.lazy().filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
     out = acts.group_by("customer_id").agg(
         pl.col("age").min().cast(pl.Float64).alias("days_since_last_interaction"),
         (pl.col("age") < 90).sum().cast(pl.Float64).alias("interactions_count_90d"),
@@ -477,7 +539,7 @@ def compute(
     ``reference`` holds REFERENCE_COLUMNS of the population to rank against; by default the
     customers computed here.
     """
-    base = frames.customers.select("customer_id", "segment")
+    lazy = frames.customers.lazy().select("customer_id", "segment")
     for part in (
         _purchases(frames, as_of),
         _category_shift(frames, as_of),
@@ -487,9 +549,9 @@ def compute(
         _satisfaction(frames, as_of),
         _interactions(frames, as_of),
     ):
-        base = base.join(part, on="customer_id", how="left")
-    base = base.with_columns([pl.col(c).fill_null(0.0) for c in _ZERO_WHEN_NONE])
-    base = base.with_columns(
+        lazy = lazy.join(part, on="customer_id", how="left")
+    lazy = lazy.with_columns([pl.col(c).fill_null(0.0) for c in _ZERO_WHEN_NONE])
+    lazy = lazy.with_columns(
         [
             _ratio(pl.col(f"returns_amount_{w}d"), pl.col(f"orders_amount_{w}d")).alias(
                 f"return_rate_{w}d"
@@ -497,6 +559,8 @@ def compute(
             for w in WINDOWS
         ]
     )
+    # One plan for every part: Polars runs the parts in parallel and fuses their aggregations.
+    base = lazy.collect()
     ref = reference if reference is not None else base.select(REFERENCE_COLUMNS)
     base = _population(base, ref)
     return base.select(["customer_id", *[pl.col(n).cast(pl.Float64) for n in NAMES]]).sort(

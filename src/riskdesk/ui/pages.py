@@ -9,12 +9,13 @@ import threading
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
 from riskdesk.credit import service as credit_service
+from riskdesk.credit.schemas import GroupLimitIn
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import duplicate_candidates
@@ -37,6 +38,7 @@ from riskdesk.security.deps import (
     SESSION_COOKIE,
     CanChangesApprove,
     CanCreditDecisionsResolve,
+    CanCreditPolicyManage,
     CanCustomersMerge,
     CanCustomersRead,
     CanCustomersWrite,
@@ -568,6 +570,117 @@ def resolve_held(
     return RedirectResponse(
         f"/worklist?done={decision_id}&status={decision.status}", status_code=303
     )
+
+
+# ---------------------------------------------------------------- customer groups
+
+
+def _groups(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status_code: int = 200,
+    form_errors: list[tuple[str | None, str]] | None = None,
+    form: dict[str, Any] | None = None,
+    done: int | None = None,
+    done_status: str | None = None,
+) -> Response:
+    groups = credit_service.list_groups(session)
+    pending = credit_service.pending_group_limits(session)
+    codes = {g.id: (g.code, g.name) for g, _, _ in groups}
+    people = {
+        uid: users_repo.get_user(session, uid) for uid in {c.requested_by_id for c in pending}
+    }
+    return render(
+        request,
+        "groups.html",
+        principal,
+        status_code=status_code,
+        groups=groups,
+        pending=pending,
+        codes=codes,
+        people={uid: (u.display_name if u else str(uid)) for uid, u in people.items()},
+        can_request=principal.can(Permission.CREDIT_POLICY_MANAGE),
+        can_approve=principal.can(Permission.CHANGES_APPROVE),
+        form_errors=form_errors or [],
+        form=form or {},
+        done=done,
+        done_status=done_status,
+    )
+
+
+@router.get("/groups", response_class=HTMLResponse)
+def groups_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Customer groups: limit, exposure, utilisation and limit changes waiting for approval."""
+    return _groups(
+        request,
+        session,
+        principal,
+        done=done,
+        done_status=status if status in ("pending", "approved", "rejected") else None,
+    )
+
+
+@router.post("/groups/{code}/limit", response_class=HTMLResponse)
+def request_group_limit(
+    request: Request,
+    code: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    principal: CanCreditPolicyManage,
+    form: FormDep,
+) -> Response:
+    """Ask for a new group limit (empty removes it); a second person approves it."""
+    data: dict[str, Any] = {"code": code}
+    for name in ("credit_limit", "limit_currency", "reason"):
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            data[name] = value.strip()
+    try:
+        body = GroupLimitIn.model_validate({k: v for k, v in data.items() if k != "code"})
+        change = credit_service.request_group_limit(
+            session, principal, code, body.credit_limit, body.limit_currency, body.reason
+        )
+    except ValidationError as exc:
+        details = details_from_validation_error(exc)
+        return _groups(
+            request,
+            session,
+            principal,
+            status_code=422,
+            form_errors=[(d.field, d.reason) for d in details],
+            form=data,
+        )
+    except RiskdeskError as exc:
+        session.rollback()
+        return _groups(
+            request,
+            session,
+            principal,
+            status_code=exc.status_code,
+            form_errors=[(exc.field, exc.message)],
+            form=data,
+        )
+    return RedirectResponse(f"/groups?done={change.id}&status=pending", status_code=303)
+
+
+@router.post("/group-limit-changes/{change_id}/{action}")
+def decide_group_limit(
+    change_id: PathId, action: str, session: SessionDep, principal: CanChangesApprove
+) -> Response:
+    """Approve or reject a group limit change (not one's own)."""
+    if action not in ("approve", "reject"):
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    change = credit_service.decide_group_limit(
+        session, principal, change_id, approve=action == "approve"
+    )
+    return RedirectResponse(f"/groups?done={change_id}&status={change.status}", status_code=303)
 
 
 # ---------------------------------------------------------------- imports
