@@ -1,0 +1,1 @@
+"""Scores, ratings and risk tiers: scorecards, statistical models, company ratios."""
