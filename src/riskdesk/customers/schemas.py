@@ -318,6 +318,9 @@ STATEMENT_FIGURES = (
     "equity",
     "net_income",
     "cash",
+    "inventory",
+    "interest_expense",
+    "market_value_equity",
 )
 
 
@@ -341,6 +344,10 @@ class StatementCreate(_Strict):
     equity: SignedAmount | None = None
     net_income: SignedAmount | None = None
     cash: SignedAmount | None = None
+    inventory: SignedAmount | None = None
+    interest_expense: SignedAmount | None = None
+    # Listed companies: market capitalisation at the period end (for Altman's original Z).
+    market_value_equity: SignedAmount | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> StatementCreate:
@@ -351,6 +358,7 @@ class StatementCreate(_Strict):
             ("current_assets", "total_assets"),
             ("current_liabilities", "total_liabilities"),
             ("cash", "total_assets"),
+            ("inventory", "current_assets"),
         ):
             p, w = getattr(self, part), getattr(self, whole)
             if p is not None and w is not None and p > w:
@@ -361,6 +369,8 @@ class StatementCreate(_Strict):
             "current_assets",
             "current_liabilities",
             "cash",
+            "inventory",
+            "market_value_equity",
         ):
             value = getattr(self, name)
             if value is not None and value < 0:
@@ -387,6 +397,9 @@ class StatementRead(BaseModel):
     equity: Decimal | None
     net_income: Decimal | None
     cash: Decimal | None
+    inventory: Decimal | None
+    interest_expense: Decimal | None
+    market_value_equity: Decimal | None
     source: str | None
 
 

@@ -46,9 +46,16 @@ def run_batch(session: Session, *, as_of: dt.date | None = None) -> RunSummary:
     """Recompute every customer's indicators in one vectorised pass."""
     started = utcnow()
     as_of = as_of or today()
+    result = run_batch_frame(session, as_of=as_of)
+    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
+
+
+def run_batch_frame(session: Session, *, as_of: dt.date | None = None) -> pl.DataFrame:
+    """Recompute and store every customer's indicators; the values, for scoring right after."""
+    as_of = as_of or today()
     result = compute(repo.load_frames(session), as_of)
     repo.store(session, result, as_of=as_of, computed_at=utcnow())
-    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
+    return result
 
 
 def snapshot_read(snapshot: IndicatorSnapshot | None) -> IndicatorsRead:

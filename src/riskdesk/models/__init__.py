@@ -36,6 +36,7 @@ from riskdesk.models.events import (
 )
 from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorSnapshot
+from riskdesk.models.scoring import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
 from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "Customer",
     "CustomerExternalRef",
     "CustomerGroup",
+    "CustomerScore",
     "DemoBehaviour",
     "Document",
     "ExposureCategory",
@@ -68,6 +70,9 @@ __all__ = [
     "PendingChange",
     "PendingChangeItem",
     "Return",
+    "Scorecard",
+    "ScorecardVersion",
+    "ScoringRun",
     "SpecialExposure",
     "SurveyResponse",
     "User",

@@ -120,6 +120,7 @@ class CreditProfile(Base):
     rating: Mapped[str | None] = mapped_column(String(8))
     rating_override: Mapped[str | None] = mapped_column(String(8))
     risk_tier: Mapped[str | None] = mapped_column(String(16), index=True)
+    scored_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     credit_limit: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"))
     limit_currency: Mapped[str] = mapped_column(String(3), default="CNY")
     limit_valid_from: Mapped[dt.date | None] = mapped_column(Date)
@@ -153,6 +154,10 @@ class FinancialStatement(Base):
     equity: Mapped[Decimal | None] = mapped_column(Money)
     net_income: Mapped[Decimal | None] = mapped_column(Money)
     cash: Mapped[Decimal | None] = mapped_column(Money)
+    inventory: Mapped[Decimal | None] = mapped_column(Money)
+    interest_expense: Mapped[Decimal | None] = mapped_column(Money)
+    # Listed companies only: the market value of their equity (Altman's original Z).
+    market_value_equity: Mapped[Decimal | None] = mapped_column(Money)
     source: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

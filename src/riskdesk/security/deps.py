@@ -118,3 +118,4 @@ CanCreditDecisionsResolve = Annotated[
 ]
 CanExposureManage = Annotated[Principal, Depends(require(Permission.EXPOSURE_MANAGE))]
 CanCreditPolicyManage = Annotated[Principal, Depends(require(Permission.CREDIT_POLICY_MANAGE))]
+CanScoringManage = Annotated[Principal, Depends(require(Permission.SCORING_MANAGE))]

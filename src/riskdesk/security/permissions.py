@@ -42,6 +42,7 @@ class Permission(StrEnum):
     CREDIT_DECISIONS_RESOLVE = "credit_decisions:resolve"
     EXPOSURE_MANAGE = "exposure:manage"
     CREDIT_POLICY_MANAGE = "credit_policy:manage"
+    SCORING_MANAGE = "scoring:manage"
 
 
 P = Permission
@@ -66,6 +67,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_DECISIONS_RESOLVE,
             P.EXPOSURE_MANAGE,
             P.CREDIT_POLICY_MANAGE,
+            P.SCORING_MANAGE,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -84,6 +86,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_CHECK,
             P.CREDIT_DECISIONS_RESOLVE,
             P.EXPOSURE_MANAGE,
+            P.SCORING_MANAGE,
         }
     ),
     Role.SALES: frozenset(

@@ -32,6 +32,7 @@ from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_e
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
+from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import (
@@ -44,6 +45,7 @@ from riskdesk.security.deps import (
     CanCustomersWrite,
     CanDocumentsWrite,
     CanImportsRun,
+    CanScoringManage,
     CurrentPrincipal,
     cookie_serializer,
 )
@@ -268,6 +270,17 @@ def _credit_file(
     )
     can_docs = principal.can(Permission.DOCUMENTS_READ)
     can_events = principal.can(Permission.EVENTS_READ)
+    scores = scoring_service.history(session, principal, customer_id, 24)
+    score_chart = (
+        json.dumps(
+            {
+                "dates": [s.scored_at.strftime("%Y-%m-%d") for s in reversed(scores)],
+                "series": {"score": [s.score for s in reversed(scores)]},
+            }
+        )
+        if len(scores) > 1
+        else None
+    )
     return render(
         request,
         "customer.html",
@@ -306,6 +319,12 @@ def _credit_file(
         if trend
         else [],
         decisions=credit_service.list_decisions(session, principal, customer_id=customer_id)[:50],
+        scores=scores,
+        score_cards=scoring_service.version_labels(
+            session, [s.scorecard_version_id for s in scores]
+        ),
+        score_chart=score_chart,
+        can_score=principal.can(Permission.SCORING_MANAGE),
         **extra,
     )
 
@@ -325,6 +344,26 @@ def customer_page(
     return _credit_file(
         request, session, principal, customer_id, ok=ok, applied_count=n, queued=queued
     )
+
+
+@router.post("/customers/{customer_id}/score")
+def score_customer_now(
+    request: Request, customer_id: PathId, session: SessionDep, principal: CanScoringManage
+) -> Response:
+    """Score one customer now with the active scorecard that fits."""
+    try:
+        scoring_service.score_one_customer(session, principal, customer_id)
+    except RiskdeskError as exc:
+        session.rollback()
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=exc.status_code,
+            form_errors=[(None, exc.message)],
+        )
+    return RedirectResponse(f"/customers/{customer_id}#score-panel", status_code=303)
 
 
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)

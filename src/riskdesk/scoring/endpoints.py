@@ -1,0 +1,174 @@
+"""API of scorecards, scoring runs and customers' scores."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+from sqlalchemy.orm import Session
+
+from riskdesk.db import SessionDep
+from riskdesk.kit.validation import PathId
+from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion
+from riskdesk.scoring import repository as repo
+from riskdesk.scoring import service
+from riskdesk.scoring.schemas import (
+    DecisionIn,
+    ReasonRead,
+    RunIn,
+    RunRead,
+    ScorecardCreate,
+    ScorecardRead,
+    ScoreRead,
+    VersionCreate,
+    VersionRead,
+)
+from riskdesk.security.deps import (
+    CanChangesApprove,
+    CanCustomersRead,
+    CanScoringManage,
+)
+
+router = APIRouter(tags=["scoring"])
+
+Code = Annotated[str, Path(max_length=64)]
+
+
+def _card(card: Scorecard, versions: list[ScorecardVersion]) -> ScorecardRead:
+    return ScorecardRead(
+        code=card.code,
+        name=card.name,
+        customer_kind=card.customer_kind,
+        segments=card.segments,
+        priority=card.priority,
+        versions=[VersionRead.model_validate(v) for v in versions],
+    )
+
+
+def _scores(session: Session, scores: list[CustomerScore]) -> list[ScoreRead]:
+    versions = repo.versions_by_id(session, sorted({s.scorecard_version_id for s in scores}))
+    cards = {c.id: c.code for c in repo.scorecards(session)}
+    return [
+        ScoreRead(
+            customer_id=s.customer_id,
+            score=s.score,
+            rating=s.rating,
+            risk_tier=s.risk_tier,
+            as_of=s.as_of,
+            scored_at=s.scored_at,
+            scorecard=cards[versions[s.scorecard_version_id].scorecard_id],
+            version=versions[s.scorecard_version_id].version,
+            reasons=[ReasonRead.model_validate(r) for r in s.reasons],
+            factors=s.factors,
+        )
+        for s in scores
+    ]
+
+
+@router.get("/scorecards", response_model=list[ScorecardRead])
+def list_scorecards(session: SessionDep, _: CanCustomersRead) -> list[ScorecardRead]:
+    """Every scorecard with its versions."""
+    return [_card(c, v) for c, v in service.list_scorecards(session)]
+
+
+@router.post(
+    "/scorecards",
+    response_model=ScorecardRead,
+    status_code=201,
+    responses={200: {"description": "the same scorecard was already created"}},
+)
+def create_scorecard(
+    body: ScorecardCreate, session: SessionDep, principal: CanScoringManage, response: Response
+) -> ScorecardRead:
+    """Create a scorecard; its first version is a draft until a second person approves it."""
+    card, _, created = service.create_scorecard(session, principal, body)
+    if not created:
+        response.status_code = 200
+    return _card(*service.get_scorecard(session, card.code))
+
+
+@router.get("/scorecards/{code}", response_model=ScorecardRead)
+def get_scorecard(code: Code, session: SessionDep, _: CanCustomersRead) -> ScorecardRead:
+    """One scorecard with its versions, newest first."""
+    return _card(*service.get_scorecard(session, code))
+
+
+@router.post(
+    "/scorecards/{code}/versions",
+    response_model=VersionRead,
+    status_code=201,
+    responses={200: {"description": "the same draft already exists"}},
+)
+def add_version(
+    code: Code,
+    body: VersionCreate,
+    session: SessionDep,
+    principal: CanScoringManage,
+    response: Response,
+) -> VersionRead:
+    """A new draft version; it goes live only when a second person approves it."""
+    version, created = service.add_version(session, principal, code, body)
+    if not created:
+        response.status_code = 200
+    return VersionRead.model_validate(version)
+
+
+@router.put("/scorecard-versions/{version_id}", response_model=VersionRead)
+def edit_draft(
+    version_id: PathId, body: VersionCreate, session: SessionDep, principal: CanScoringManage
+) -> VersionRead:
+    """Change a draft version."""
+    return VersionRead.model_validate(service.edit_draft(session, principal, version_id, body))
+
+
+@router.post("/scorecard-versions/{version_id}/approve", response_model=VersionRead)
+def approve_version(
+    version_id: PathId, body: DecisionIn, session: SessionDep, principal: CanChangesApprove
+) -> VersionRead:
+    """Approve a draft (not one's own): it becomes active and the previous version retires."""
+    return VersionRead.model_validate(service.approve(session, principal, version_id, body.comment))
+
+
+@router.post("/scorecard-versions/{version_id}/reject", response_model=VersionRead)
+def reject_version(
+    version_id: PathId, body: DecisionIn, session: SessionDep, principal: CanScoringManage
+) -> VersionRead:
+    """Reject a draft, or withdraw one's own."""
+    return VersionRead.model_validate(service.reject(session, principal, version_id, body.comment))
+
+
+@router.post("/scoring-runs", response_model=RunRead, status_code=201)
+def run_scoring(body: RunIn, session: SessionDep, principal: CanScoringManage) -> RunRead:
+    """Recompute every customer's indicators and score everyone with the active scorecards."""
+    summary = service.rescore_all(session, principal, trigger="manual", as_of=body.as_of)
+    assert summary.run_id is not None
+    return RunRead.model_validate(repo.get_run(session, summary.run_id))
+
+
+@router.get("/scoring-runs", response_model=list[RunRead])
+def list_runs(
+    session: SessionDep,
+    _: CanCustomersRead,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[RunRead]:
+    """The latest scoring runs."""
+    return [RunRead.model_validate(r) for r in repo.runs(session, limit)]
+
+
+@router.post("/customers/{customer_id}/score", response_model=ScoreRead, status_code=201)
+def score_customer(
+    customer_id: PathId, session: SessionDep, principal: CanScoringManage
+) -> ScoreRead:
+    """Score one customer now from their stored indicators."""
+    return _scores(session, [service.score_one_customer(session, principal, customer_id)])[0]
+
+
+@router.get("/customers/{customer_id}/scores", response_model=list[ScoreRead])
+def score_history(
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ScoreRead]:
+    """A customer's scores with their reasons, newest first."""
+    return _scores(session, service.history(session, principal, customer_id, limit))

@@ -1,0 +1,325 @@
+"""SQL of scoring: scorecards and versions, the factor values of customers, stored scores."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Float, bindparam, cast, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from riskdesk.customers.repository import chunks
+from riskdesk.indicators.catalogue import NAMES
+from riskdesk.models import (
+    CreditProfile,
+    CreditReport,
+    Customer,
+    CustomerScore,
+    FinancialStatement,
+    IndicatorSnapshot,
+    Scorecard,
+    ScorecardVersion,
+    ScoringRun,
+)
+
+# Industries counted as manufacturing for Altman's Z and Z': the word, or a GB/T 4754 section C
+# code (13-43).
+MANUFACTURING_WORDS = ("manufactur", "制造")
+
+
+def scorecards(session: Session) -> list[Scorecard]:
+    """All scorecards, in the order they are tried on a customer."""
+    return list(session.scalars(select(Scorecard).order_by(Scorecard.priority, Scorecard.id)))
+
+
+def scorecard_by_code(session: Session, code: str) -> Scorecard | None:
+    """A scorecard by its code."""
+    return session.scalars(select(Scorecard).where(Scorecard.code == code)).one_or_none()
+
+
+def versions(session: Session, scorecard_id: int) -> list[ScorecardVersion]:
+    """A scorecard's versions, newest first."""
+    return list(
+        session.scalars(
+            select(ScorecardVersion)
+            .where(ScorecardVersion.scorecard_id == scorecard_id)
+            .order_by(ScorecardVersion.version.desc())
+        )
+    )
+
+
+def get_version(
+    session: Session, version_id: int, *, lock: bool = False
+) -> ScorecardVersion | None:
+    """A scorecard version by id (locked for update when asked)."""
+    stmt = select(ScorecardVersion).where(ScorecardVersion.id == version_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def next_version_number(session: Session, scorecard_id: int) -> int:
+    """One more than the scorecard's highest version."""
+    top = session.scalar(
+        select(func.max(ScorecardVersion.version)).where(
+            ScorecardVersion.scorecard_id == scorecard_id
+        )
+    )
+    return int(top or 0) + 1
+
+
+def active_versions(session: Session) -> list[tuple[Scorecard, ScorecardVersion]]:
+    """The active version of each scorecard that has one, in the order they are tried."""
+    rows = session.execute(
+        select(Scorecard, ScorecardVersion)
+        .join(ScorecardVersion, ScorecardVersion.scorecard_id == Scorecard.id)
+        .where(ScorecardVersion.status == "active")
+        .order_by(Scorecard.priority, Scorecard.id)
+    )
+    return [(s, v) for s, v in rows]
+
+
+def versions_by_id(session: Session, ids: Sequence[int]) -> dict[int, ScorecardVersion]:
+    """Scorecard versions by id."""
+    if not ids:
+        return {}
+    rows = session.scalars(select(ScorecardVersion).where(ScorecardVersion.id.in_(list(ids))))
+    return {v.id: v for v in rows}
+
+
+# ---------------------------------------------------------------- factor values
+
+
+def _in(stmt: Any, col: Any, ids: Sequence[int] | None, session: Session) -> list[Any]:
+    if ids is None:
+        return list(session.execute(stmt))
+    rows: list[Any] = []
+    for part in chunks(list(ids)):
+        rows.extend(session.execute(stmt.where(col.in_(part))))
+    return rows
+
+
+def customer_attributes(
+    session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
+) -> pl.DataFrame:
+    """Attributes of live customers: kind, segment, region, industry, terms, file age."""
+    stmt = (
+        select(
+            Customer.id,
+            Customer.kind,
+            Customer.segment,
+            Customer.region,
+            Customer.industry,
+            CreditProfile.payment_terms_days,
+            Customer.created_at,
+        )
+        .outerjoin(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(Customer.status != "merged")
+    )
+    rows = _in(stmt, Customer.id, customer_ids, session)
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "attribute.kind": pl.String,
+            "attribute.segment": pl.String,
+            "attribute.region": pl.String,
+            "attribute.industry": pl.String,
+            "attribute.payment_terms_days": pl.Float64,
+            "_created": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+    return frame.with_columns(
+        (pl.lit(as_of) - pl.col("_created").dt.date())
+        .dt.total_days()
+        .cast(pl.Float64)
+        .alias("attribute.customer_age_days")
+    ).drop("_created")
+
+
+def bureau_values(
+    session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
+) -> pl.DataFrame:
+    """Each customer's latest bureau report on or before the as-of date."""
+    stmt = select(
+        CreditReport.customer_id,
+        CreditReport.report_date,
+        CreditReport.id,
+        cast(CreditReport.score, Float),
+        cast(CreditReport.recommended_limit, Float),
+    ).where(CreditReport.report_date <= as_of)
+    rows = _in(stmt, CreditReport.customer_id, customer_ids, session)
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "_date": pl.Date,
+            "_id": pl.Int64,
+            "bureau.bureau_score": pl.Float64,
+            "bureau.bureau_recommended_limit": pl.Float64,
+        },
+        orient="row",
+    )
+    latest = frame.sort(["customer_id", "_date", "_id"]).group_by("customer_id").last()
+    return latest.with_columns(
+        (pl.lit(as_of) - pl.col("_date"))
+        .dt.total_days()
+        .cast(pl.Float64)
+        .alias("bureau.bureau_report_age_days")
+    ).drop("_date", "_id")
+
+
+STATEMENT_COLUMNS = (
+    "revenue",
+    "total_assets",
+    "total_liabilities",
+    "current_assets",
+    "current_liabilities",
+    "retained_earnings",
+    "ebit",
+    "equity",
+    "net_income",
+    "cash",
+    "inventory",
+    "interest_expense",
+    "market_value_equity",
+)
+
+
+def latest_statements(
+    session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
+) -> pl.DataFrame:
+    """Each company's latest statement on or before the as-of date, with listed/manufacturer."""
+    stmt = (
+        select(
+            FinancialStatement.customer_id,
+            FinancialStatement.period_end,
+            FinancialStatement.id,
+            Customer.industry,
+            *[cast(getattr(FinancialStatement, c), Float) for c in STATEMENT_COLUMNS],
+        )
+        .join(Customer, Customer.id == FinancialStatement.customer_id)
+        .where(FinancialStatement.period_end <= as_of)
+    )
+    rows = _in(stmt, FinancialStatement.customer_id, customer_ids, session)
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "period_end": pl.Date,
+            "_id": pl.Int64,
+            "_industry": pl.String,
+            **{c: pl.Float64 for c in STATEMENT_COLUMNS},
+        },
+        orient="row",
+    )
+    industry = pl.col("_industry").fill_null("").str.to_lowercase()
+    manufacturer = pl.any_horizontal(
+        *[industry.str.contains(w, literal=True) for w in MANUFACTURING_WORDS],
+        industry.str.contains(r"^c(1[3-9]|[23][0-9]|4[0-3])"),
+    )
+    return (
+        frame.sort(["customer_id", "period_end", "_id"])
+        .group_by("customer_id")
+        .last()
+        .with_columns(listed=pl.col("market_value_equity").is_not_null(), manufacturer=manufacturer)
+        .drop("_id", "_industry")
+    )
+
+
+def indicator_values(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """The stored indicator values of customers (``indicator.<name>`` columns)."""
+    stmt = select(IndicatorSnapshot.customer_id, IndicatorSnapshot.values)
+    rows = _in(stmt, IndicatorSnapshot.customer_id, customer_ids, session)
+    data: dict[str, list[Any]] = {"customer_id": [r[0] for r in rows]}
+    for name in NAMES:
+        data[f"indicator.{name}"] = [r[1].get(name) for r in rows]
+    return pl.DataFrame(
+        data,
+        schema={"customer_id": pl.Int64, **{f"indicator.{n}": pl.Float64 for n in NAMES}},
+    )
+
+
+# ---------------------------------------------------------------- scores
+
+
+def latest_scores(session: Session, customer_ids: Sequence[int]) -> dict[int, CustomerScore]:
+    """Each customer's latest stored score."""
+    out: dict[int, CustomerScore] = {}
+    for part in chunks(list(customer_ids)):
+        newest = (
+            select(CustomerScore.customer_id, func.max(CustomerScore.id).label("id"))
+            .where(CustomerScore.customer_id.in_(part))
+            .group_by(CustomerScore.customer_id)
+            .subquery()
+        )
+        for score in session.scalars(
+            select(CustomerScore).join(newest, newest.c.id == CustomerScore.id)
+        ):
+            out[score.customer_id] = score
+    return out
+
+
+def score_history(session: Session, customer_id: int, limit: int) -> list[CustomerScore]:
+    """A customer's scores, newest first."""
+    return list(
+        session.scalars(
+            select(CustomerScore)
+            .where(CustomerScore.customer_id == customer_id)
+            .order_by(CustomerScore.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store scores in bulk (Core executemany: no ORM bookkeeping for 100,000 rows)."""
+    table: Any = CustomerScore.__table__
+    for part in chunks(rows, 5000):
+        session.execute(insert(table), list(part))
+
+
+def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Set score, rating, risk_tier and scored_at on credit profiles (rows keyed customer_id)."""
+    table: Any = CreditProfile.__table__
+    stmt = (
+        update(table)
+        .where(table.c.customer_id == bindparam("cid"))
+        .values(
+            score=bindparam("score"),
+            rating=bindparam("rating"),
+            risk_tier=bindparam("risk_tier"),
+            scored_at=bindparam("scored_at"),
+        )
+    )
+    for part in chunks(rows, 5000):
+        session.execute(
+            stmt,
+            [
+                {
+                    "cid": r["customer_id"],
+                    **{k: r[k] for k in ("score", "rating", "risk_tier", "scored_at")},
+                }
+                for r in part
+            ],
+        )
+
+
+def add_run(session: Session, run: ScoringRun) -> ScoringRun:
+    """Store a scoring run."""
+    session.add(run)
+    session.flush()
+    return run
+
+
+def get_run(session: Session, run_id: int) -> ScoringRun | None:
+    """A scoring run by id."""
+    return session.get(ScoringRun, run_id)
+
+
+def runs(session: Session, limit: int) -> list[ScoringRun]:
+    """The latest scoring runs."""
+    return list(session.scalars(select(ScoringRun).order_by(ScoringRun.id.desc()).limit(limit)))

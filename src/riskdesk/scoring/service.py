@@ -1,0 +1,474 @@
+"""Scorecards with four-eyes versioning, and scoring customers in batch or a few at a time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import service as customer_service
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
+from riskdesk.scoring import repository as repo
+from riskdesk.scoring.definition import Definition
+from riskdesk.scoring.engine import score_frame
+from riskdesk.scoring.schemas import ScorecardCreate, VersionCreate
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal, ensure_second_person
+
+# ---------------------------------------------------------------- scorecards and versions
+
+
+def list_scorecards(session: Session) -> list[tuple[Scorecard, list[ScorecardVersion]]]:
+    """Every scorecard with its versions."""
+    return [(s, repo.versions(session, s.id)) for s in repo.scorecards(session)]
+
+
+def get_scorecard(session: Session, code: str) -> tuple[Scorecard, list[ScorecardVersion]]:
+    """One scorecard with its versions."""
+    card = repo.scorecard_by_code(session, code)
+    if card is None:
+        raise NotFound(f"no scorecard {code!r}", field="code")
+    return card, repo.versions(session, card.id)
+
+
+def _definition_json(definition: Definition) -> dict[str, Any]:
+    return definition.model_dump(mode="json", exclude_none=True)
+
+
+def create_scorecard(
+    session: Session, principal: Principal, body: ScorecardCreate
+) -> tuple[Scorecard, ScorecardVersion, bool]:
+    """A new scorecard with a first draft; (scorecard, draft, created). The same again: no-op."""
+    existing = repo.scorecard_by_code(session, body.code)
+    definition = _definition_json(body.definition)
+    if existing is not None:
+        versions = repo.versions(session, existing.id)
+        same = (
+            existing.name == body.name
+            and existing.customer_kind == body.customer_kind
+            and existing.segments == body.segments
+            and existing.priority == body.priority
+            and len(versions) == 1
+            and versions[0].definition == definition
+        )
+        if same:
+            return existing, versions[0], False
+        raise Conflict(
+            f"scorecard {body.code!r} exists; add a version to change it",
+            field="code",
+            code="already_exists",
+        )
+    card = Scorecard(
+        code=body.code,
+        name=body.name,
+        customer_kind=body.customer_kind,
+        segments=body.segments,
+        priority=body.priority,
+        created_by_id=principal.user_id,
+    )
+    session.add(card)
+    session.flush()
+    draft = _new_draft(session, principal, card, definition, body.note)
+    return card, draft, True
+
+
+def _new_draft(
+    session: Session,
+    principal: Principal,
+    card: Scorecard,
+    definition: dict[str, Any],
+    note: str | None,
+) -> ScorecardVersion:
+    now = utcnow()
+    draft = ScorecardVersion(
+        scorecard_id=card.id,
+        version=repo.next_version_number(session, card.id),
+        status="draft",
+        definition=definition,
+        note=note,
+        created_by_id=principal.user_id,
+        created_at=now,
+        updated_by_id=principal.user_id,
+        updated_at=now,
+    )
+    session.add(draft)
+    session.flush()
+    return draft
+
+
+def add_version(
+    session: Session, principal: Principal, code: str, body: VersionCreate
+) -> tuple[ScorecardVersion, bool]:
+    """A new draft version; (draft, created). One draft at a time: edit the open one."""
+    card, versions = get_scorecard(session, code)
+    definition = _definition_json(body.definition)
+    for v in versions:
+        if v.status == "draft":
+            if v.definition == definition:
+                return v, False
+            raise Conflict(
+                f"version {v.version} of {code} is still a draft; edit or reject it first",
+                field="code",
+                code="draft_open",
+            )
+    return _new_draft(session, principal, card, definition, body.note), True
+
+
+def _draft_or_raise(session: Session, version_id: int) -> ScorecardVersion:
+    version = repo.get_version(session, version_id, lock=True)
+    if version is None:
+        raise NotFound(f"no scorecard version {version_id}", field="version_id")
+    if version.status != "draft":
+        raise Conflict(
+            f"version {version_id} is {version.status}, no longer a draft", code="not_a_draft"
+        )
+    return version
+
+
+def edit_draft(
+    session: Session, principal: Principal, version_id: int, body: VersionCreate
+) -> ScorecardVersion:
+    """Change a draft; the editor becomes one more person who may not approve it."""
+    version = _draft_or_raise(session, version_id)
+    definition = _definition_json(body.definition)
+    if version.definition == definition and version.note == body.note:
+        return version
+    version.definition = definition
+    version.note = body.note
+    version.updated_by_id = principal.user_id
+    version.updated_at = utcnow()
+    session.flush()
+    return version
+
+
+def approve(
+    session: Session, principal: Principal, version_id: int, comment: str | None
+) -> ScorecardVersion:
+    """Make a draft the active version (four eyes); the version it replaces retires."""
+    if not principal.can(Permission.CHANGES_APPROVE):
+        raise PermissionDenied("approving a scorecard needs 'changes:approve'")
+    version = _draft_or_raise(session, version_id)
+    ensure_second_person(principal, version.created_by_id, "nobody approves their own scorecard")
+    ensure_second_person(principal, version.updated_by_id, "you edited this draft; ask a colleague")
+    # Saved definitions were valid when saved; the catalogue may have changed since.
+    try:
+        Definition.model_validate(version.definition)
+    except ValueError as exc:
+        raise ValidationFailed(f"the draft is no longer valid: {exc}", field="definition") from exc
+    now = utcnow()
+    for other in repo.versions(session, version.scorecard_id):
+        if other.status == "active":
+            other.status = "retired"
+            other.retired_at = now
+    version.status = "active"
+    version.decided_by_id = principal.user_id
+    version.decided_at = now
+    version.decision_comment = comment
+    version.activated_at = now
+    session.flush()
+    return version
+
+
+def reject(
+    session: Session, principal: Principal, version_id: int, comment: str | None
+) -> ScorecardVersion:
+    """Reject a draft (an approver), or withdraw one's own."""
+    version = _draft_or_raise(session, version_id)
+    own = principal.user_id in (version.created_by_id, version.updated_by_id)
+    if not own and not principal.can(Permission.CHANGES_APPROVE):
+        raise PermissionDenied("rejecting a scorecard needs 'changes:approve'")
+    version.status = "rejected"
+    version.decided_by_id = principal.user_id
+    version.decided_at = utcnow()
+    version.decision_comment = comment
+    session.flush()
+    return version
+
+
+# ---------------------------------------------------------------- factor values
+
+
+def _needs(definitions: Sequence[Definition]) -> set[str]:
+    return {f.source for d in definitions for f in d.factors}
+
+
+def factor_frame(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    as_of: dt.date,
+    sources: set[str],
+    indicators: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Everything factors may read, one row per live customer, as ``<source>.<name>`` columns.
+
+    ``indicators`` (customer_id and one column per indicator) saves reading the stored values
+    when the caller has just computed them.
+    """
+    frame = repo.customer_attributes(session, customer_ids, as_of)
+    if "indicator" in sources:
+        if indicators is not None:
+            values = indicators.select(
+                "customer_id",
+                *[pl.col(c).alias(f"indicator.{c}") for c in indicators.columns[1:]],
+            )
+        else:
+            values = repo.indicator_values(session, customer_ids)
+        frame = frame.join(values, on="customer_id", how="left")
+    if "ratio" in sources:
+        from riskdesk.scoring.ratios import RATIO_FACTORS, company_ratios
+
+        statements = repo.latest_statements(session, customer_ids, as_of)
+        ratios = company_ratios(statements).select(
+            "customer_id", *[pl.col(r.name).alias(f"ratio.{r.name}") for r in RATIO_FACTORS]
+        )
+        frame = frame.join(ratios, on="customer_id", how="left")
+    if "bureau" in sources:
+        frame = frame.join(
+            repo.bureau_values(session, customer_ids, as_of), on="customer_id", how="left"
+        )
+    return frame
+
+
+def _fits(card: Scorecard) -> pl.Expr:
+    fits = pl.lit(True)
+    if card.customer_kind:
+        fits = fits & (pl.col("attribute.kind") == card.customer_kind)
+    if card.segments:
+        fits = fits & pl.col("attribute.segment").is_in(card.segments)
+    return fits
+
+
+def _shown(value: pl.Expr, numeric: bool, zh: bool) -> pl.Expr:
+    missing = pl.lit("缺失" if zh else "missing")
+    if not numeric:
+        return value.cast(pl.String).fill_null(missing)
+    x = value.cast(pl.Float64)
+    whole = x.cast(pl.Int64, strict=False).cast(pl.String)
+    text = pl.when(x == x.round(0)).then(whole).otherwise(x.round(2).cast(pl.String))
+    return pl.when(x.is_null() | x.is_nan()).then(missing).otherwise(text)
+
+
+def _explained(definition: Definition, result: pl.DataFrame) -> pl.DataFrame:
+    """Rounded values and points, and each factor's reason text in both languages, vectorised."""
+    cols: list[pl.Expr] = []
+    for f in definition.factors:
+        value = pl.col(f"value_{f.code}")
+        points = pl.col(f"points_{f.code}")
+        best = f"{f.point_range()[1]:.0f}"
+        got = points.round(0).cast(pl.Int64).cast(pl.String)
+        cols += [
+            (value.cast(pl.Float64).fill_nan(None).round(6) if f.input.numeric else value).alias(
+                f"value_{f.code}"
+            ),
+            points.round(4).alias(f"points_{f.code}"),
+            pl.format(
+                "{}: {} ({} of {} points)",
+                pl.lit(f.en),
+                _shown(value, f.input.numeric, zh=False),
+                got,
+                pl.lit(best),
+            ).alias(f"en_{f.code}"),
+            pl.format(
+                "{}：{}（得 {} 分，满分 {}）",
+                pl.lit(f.zh),
+                _shown(value, f.input.numeric, zh=True),
+                got,
+                pl.lit(best),
+            ).alias(f"zh_{f.code}"),
+        ]
+    return result.with_columns(cols)
+
+
+@dataclass(frozen=True)
+class ScoringSummary:
+    """What a scoring pass did."""
+
+    run_id: int | None
+    scored: int
+    unscored: int
+    changed: int
+    seconds: float
+
+
+def score_customers(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    trigger: str,
+    as_of: dt.date | None = None,
+    requested_by: int | None = None,
+    indicators: pl.DataFrame | None = None,
+) -> ScoringSummary:
+    """Score customers (None: every live customer) with the active scorecard that fits each.
+
+    A run over everyone stores every score under a run; scoring a few customers after their
+    events stores a score only when it differs from their latest one.
+    """
+    started = utcnow()
+    as_of = as_of or today()
+    active = repo.active_versions(session)
+    run: ScoringRun | None = None
+    if customer_ids is None:
+        run = repo.add_run(
+            session,
+            ScoringRun(
+                trigger=trigger,
+                as_of=as_of,
+                versions=[v.id for _, v in active],
+                requested_by_id=requested_by,
+                started_at=started,
+            ),
+        )
+    if not active or (customer_ids is not None and not customer_ids):
+        return _finish(run, 0, 0, 0, started)
+    definitions = [(c, v, Definition.model_validate(v.definition)) for c, v in active]
+    frame = factor_frame(
+        session, customer_ids, as_of, _needs([d for _, _, d in definitions]), indicators
+    )
+    left = frame.with_columns(_done=pl.lit(False))
+    rows: list[dict[str, Any]] = []
+    profiles: list[dict[str, Any]] = []
+    previous = (
+        repo.latest_scores(session, frame["customer_id"].to_list())
+        if customer_ids is not None
+        else {}
+    )
+    scored_at = utcnow()
+    for card, version, definition in definitions:  # a loop over scorecards, not customers
+        mine = left.filter(~pl.col("_done") & _fits(card))
+        if mine.height == 0:
+            continue
+        left = left.with_columns(
+            _done=pl.col("_done") | pl.col("customer_id").is_in(mine["customer_id"].implode())
+        )
+        values = mine.select(
+            "customer_id",
+            *[pl.col(f"{f.source}.{f.name}").alias(f.code) for f in definition.factors],
+        )
+        result = score_frame(definition, values).join(
+            values.select(
+                "customer_id",
+                *[pl.col(f.code).alias(f"value_{f.code}") for f in definition.factors],
+            ),
+            on="customer_id",
+        )
+        best = {f.code: f.point_range()[1] for f in definition.factors}
+        for row in _explained(definition, result).iter_rows(named=True):
+            cid = row["customer_id"]
+            old = previous.get(cid)
+            if (
+                run is None
+                and old is not None
+                and old.scorecard_version_id == version.id
+                and (old.score, old.rating, old.risk_tier)
+                == (row["score"], row["rating"], row["tier"])
+            ):
+                continue
+            factors = {
+                code: {"value": row[f"value_{code}"], "points": row[f"points_{code}"]}
+                for code in best
+            }
+            rows.append(
+                {
+                    "customer_id": cid,
+                    "scorecard_version_id": version.id,
+                    "run_id": run.id if run else None,
+                    "as_of": as_of,
+                    "scored_at": scored_at,
+                    "score": row["score"],
+                    "rating": row["rating"],
+                    "risk_tier": row["tier"],
+                    "factors": factors,
+                    "reasons": [
+                        {
+                            "factor": c,
+                            "value": row[f"value_{c}"],
+                            "points": row[f"points_{c}"],
+                            "max_points": best[c],
+                            "en": row[f"en_{c}"],
+                            "zh": row[f"zh_{c}"],
+                        }
+                        for c in row["reasons"]
+                    ],
+                }
+            )
+            profiles.append(
+                {
+                    "customer_id": cid,
+                    "score": row["score"],
+                    "rating": row["rating"],
+                    "risk_tier": row["tier"],
+                    "scored_at": scored_at,
+                }
+            )
+    repo.insert_scores(session, rows)
+    repo.update_profiles(session, profiles)
+    done = int(left["_done"].sum())
+    return _finish(run, done, left.height - done, len(rows), started)
+
+
+def _finish(
+    run: ScoringRun | None, scored: int, unscored: int, changed: int, started: dt.datetime
+) -> ScoringSummary:
+    finished = utcnow()
+    if run is not None:
+        run.customers = scored
+        run.unscored = unscored
+        run.finished_at = finished
+    return ScoringSummary(
+        run.id if run else None, scored, unscored, changed, (finished - started).total_seconds()
+    )
+
+
+def rescore_all(
+    session: Session, principal: Principal | None, *, trigger: str, as_of: dt.date | None = None
+) -> ScoringSummary:
+    """Recompute every customer's indicators in batch, then score everyone: one action."""
+    from riskdesk.indicators import service as indicator_service
+
+    as_of = as_of or today()
+    indicators = indicator_service.run_batch_frame(session, as_of=as_of)
+    return score_customers(
+        session,
+        None,
+        trigger=trigger,
+        as_of=as_of,
+        requested_by=principal.user_id if principal else None,
+        indicators=indicators,
+    )
+
+
+def score_one_customer(session: Session, principal: Principal, customer_id: int) -> CustomerScore:
+    """Score one customer now, from their stored indicators, and return the stored score."""
+    customer_service.read_customer(session, principal, customer_id)  # visibility
+    if not repo.active_versions(session):
+        raise Conflict("no scorecard is active yet", code="no_active_scorecard")
+    score_customers(session, [customer_id], trigger="on_demand", requested_by=principal.user_id)
+    latest = repo.latest_scores(session, [customer_id]).get(customer_id)
+    if latest is None:
+        raise Conflict(
+            "no active scorecard applies to this customer (kind or segment)",
+            code="no_scorecard_fits",
+        )
+    return latest
+
+
+def version_labels(session: Session, version_ids: Sequence[int]) -> dict[int, str]:
+    """'name v3' for scorecard versions, for display."""
+    versions = repo.versions_by_id(session, sorted(set(version_ids)))
+    names = {c.id: c.name for c in repo.scorecards(session)}
+    return {vid: f"{names[v.scorecard_id]} v{v.version}" for vid, v in versions.items()}
+
+
+def history(
+    session: Session, principal: Principal, customer_id: int, limit: int = 50
+) -> list[CustomerScore]:
+    """A customer's scores, newest first."""
+    customer_service.read_customer(session, principal, customer_id)
+    return repo.score_history(session, customer_id, limit)
