@@ -23,6 +23,7 @@ from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
 from riskdesk.pipeline.endpoints import router as imports_router
+from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security.endpoints import router as security_router
 
@@ -162,6 +163,7 @@ def create_app(
     api.include_router(indicators_router)
     api.include_router(credit_router)
     api.include_router(scoring_router)
+    api.include_router(policy_router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -629,27 +629,52 @@ def approve_change(
             field="blocked_reason",
             code="stale_change",
         )
-    for item in items:
-        _set_field(session, customer, profile, item.field, item.new_value)
+    apply_approved(
+        session,
+        customer,
+        profile,
+        [(i.field, i.old_value, i.new_value) for i in items],
+        requested_by_id=change.requested_by_id,
+        approved_by_id=principal.user_id,
+        channel=change.channel,
+        reason=change.reason,
+    )
+    _decide(change, principal, "approved", comment)
+    session.flush()
+    return change
+
+
+def apply_approved(
+    session: Session,
+    customer: Customer,
+    profile: CreditProfile,
+    changes: Sequence[tuple[str, str | None, str | None]],
+    *,
+    requested_by_id: int | None,
+    approved_by_id: int,
+    channel: str,
+    reason: str | None,
+    action: str = "approved_change",
+) -> None:
+    """Write fields a second person approved, keep the version entry, tell the other parts."""
+    for field, _, new in changes:
+        _set_field(session, customer, profile, field, new)
     record_version(
         session,
         customer=customer,
-        actor_id=change.requested_by_id,
-        approved_by_id=principal.user_id,
-        action="approved_change",
-        channel=change.channel,
-        reason=change.reason,
-        changes=[(i.field, i.old_value, i.new_value) for i in items],
+        actor_id=requested_by_id,
+        approved_by_id=approved_by_id,
+        action=action,
+        channel=channel,
+        reason=reason,
+        changes=changes,
     )
-    _decide(change, principal, "approved", comment)
     signals.publish(
         signals.CREDIT_PROFILE_CHANGED,
         session=session,
         customer_id=customer.id,
-        fields=[i.field for i in items],
+        fields=[f for f, _, _ in changes],
     )
-    session.flush()
-    return change
 
 
 def reject_change(

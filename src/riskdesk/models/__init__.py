@@ -36,11 +36,14 @@ from riskdesk.models.events import (
 )
 from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorSnapshot
+from riskdesk.models.policy import ApprovalAuthority, ApprovalDelegation, LimitRequest, TierPolicy
 from riskdesk.models.scoring import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
 from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
     "ApiToken",
+    "ApprovalAuthority",
+    "ApprovalDelegation",
     "Complaint",
     "Contact",
     "Contract",
@@ -64,6 +67,7 @@ __all__ = [
     "IndicatorSnapshot",
     "Interaction",
     "Invoice",
+    "LimitRequest",
     "Order",
     "OrderLine",
     "Payment",
@@ -75,6 +79,7 @@ __all__ = [
     "ScoringRun",
     "SpecialExposure",
     "SurveyResponse",
+    "TierPolicy",
     "User",
     "UserSession",
 ]

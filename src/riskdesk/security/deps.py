@@ -119,3 +119,5 @@ CanCreditDecisionsResolve = Annotated[
 CanExposureManage = Annotated[Principal, Depends(require(Permission.EXPOSURE_MANAGE))]
 CanCreditPolicyManage = Annotated[Principal, Depends(require(Permission.CREDIT_POLICY_MANAGE))]
 CanScoringManage = Annotated[Principal, Depends(require(Permission.SCORING_MANAGE))]
+CanLimitRequestsCreate = Annotated[Principal, Depends(require(Permission.LIMIT_REQUESTS_CREATE))]
+CanLimitRequestsApprove = Annotated[Principal, Depends(require(Permission.LIMIT_REQUESTS_APPROVE))]

@@ -43,6 +43,8 @@ class Permission(StrEnum):
     EXPOSURE_MANAGE = "exposure:manage"
     CREDIT_POLICY_MANAGE = "credit_policy:manage"
     SCORING_MANAGE = "scoring:manage"
+    LIMIT_REQUESTS_CREATE = "limit_requests:create"
+    LIMIT_REQUESTS_APPROVE = "limit_requests:approve"
 
 
 P = Permission
@@ -68,6 +70,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EXPOSURE_MANAGE,
             P.CREDIT_POLICY_MANAGE,
             P.SCORING_MANAGE,
+            P.LIMIT_REQUESTS_CREATE,
+            P.LIMIT_REQUESTS_APPROVE,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -87,6 +91,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_DECISIONS_RESOLVE,
             P.EXPOSURE_MANAGE,
             P.SCORING_MANAGE,
+            P.LIMIT_REQUESTS_CREATE,
+            P.LIMIT_REQUESTS_APPROVE,
         }
     ),
     Role.SALES: frozenset(
@@ -97,6 +103,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DOCUMENTS_WRITE,
             P.EVENTS_READ,
             P.CREDIT_CHECK,
+            P.LIMIT_REQUESTS_CREATE,
         }
     ),
     Role.CUSTOMER_SERVICE: frozenset({P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE}),

@@ -1,0 +1,1 @@
+"""Credit policy by risk tier, recommended limits, limit requests and approval authority."""

@@ -1,0 +1,432 @@
+"""Tier policies, recommended limits, limit requests decided by authority, and delegations."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers import service as customer_service
+from riskdesk.customers.schemas import CustomerUpdate
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models import ApprovalAuthority, ApprovalDelegation, LimitRequest, TierPolicy
+from riskdesk.policy import repository as repo
+from riskdesk.policy.formula import INPUT_COLUMNS, recommend
+from riskdesk.policy.schemas import AuthorityIn, DelegationIn, LimitRequestIn, TierPolicyIn
+from riskdesk.scoring import repository as scoring_repo
+from riskdesk.scoring import service as scoring_service
+from riskdesk.security import repository as users_repo
+from riskdesk.security.permissions import Permission, Role
+from riskdesk.security.service import Principal, ensure_second_person
+
+# ---------------------------------------------------------------- policies
+
+
+def list_policies(session: Session) -> list[TierPolicy]:
+    """Every tier's policy."""
+    return repo.policies(session)
+
+
+def update_policy(
+    session: Session, principal: Principal, tier: str, body: TierPolicyIn
+) -> TierPolicy:
+    """Change a tier's policy."""
+    policy = repo.get_policy(session, tier)
+    if policy is None:
+        raise NotFound(f"no policy for tier {tier!r}", field="tier")
+    for name, value in body.model_dump().items():
+        setattr(policy, name, value)
+    policy.updated_by_id = principal.user_id
+    policy.updated_at = utcnow()
+    session.flush()
+    return policy
+
+
+# ---------------------------------------------------------------- recommendations
+
+
+def recommendations(
+    session: Session, customer_ids: Sequence[int] | None, as_of: dt.date | None = None
+) -> pl.DataFrame:
+    """The policy's recommendation for customers (None: all), vectorised, with current limits."""
+    as_of = as_of or today()
+    values = scoring_service.factor_frame(session, customer_ids, as_of, {"indicator", "bureau"})
+    statements = scoring_repo.latest_statements(session, customer_ids, as_of).select(
+        "customer_id", "equity", "revenue"
+    )
+    ids = values["customer_id"].to_list()
+    profiles = repo.profiles(session, ids) if customer_ids is not None else None
+    current = _current_limits(session, ids, profiles)
+    inputs = (
+        values.select(
+            "customer_id",
+            pl.col("attribute.kind").alias("kind"),
+            pl.col("indicator.orders_amount_365d").alias("orders_amount_365d"),
+            pl.col("bureau.bureau_recommended_limit").alias("bureau_recommended_limit"),
+        )
+        .join(current, on="customer_id", how="left")
+        .join(statements, on="customer_id", how="left")
+        .select([pl.col(c).cast(t) for c, t in INPUT_COLUMNS.items()])
+    )
+    return recommend(inputs, repo.policy_frame(session)).join(
+        current.drop("risk_tier"), on="customer_id", how="left"
+    )
+
+
+def _current_limits(
+    session: Session, ids: Sequence[int], profiles: dict[int, Any] | None
+) -> pl.DataFrame:
+    rows: list[Any] = list((profiles or repo.profiles(session, ids)).values()) if ids else []
+    return pl.DataFrame(
+        [(p.customer_id, p.risk_tier, float(p.credit_limit), p.limit_currency) for p in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "risk_tier": pl.String,
+            "current_limit": pl.Float64,
+            "limit_currency": pl.String,
+        },
+        orient="row",
+    )
+
+
+def recommendation_for(session: Session, principal: Principal, customer_id: int) -> dict[str, Any]:
+    """One customer's recommendation (the row of ``recommendations``)."""
+    customer_service.read_customer(session, principal, customer_id)  # visibility
+    rows = recommendations(session, [customer_id]).to_dicts()
+    if not rows:
+        raise NotFound(f"no live customer {customer_id}", field="customer_id")
+    row = rows[0]
+    if row["recommended_limit"] is not None:
+        row["recommended_limit"] = Decimal(str(row["recommended_limit"])).quantize(Decimal("0.01"))
+    row["current_limit"] = Decimal(str(row["current_limit"])).quantize(Decimal("0.01"))
+    return row
+
+
+def apply_recommendation(
+    session: Session, principal: Principal, customer_id: int
+) -> dict[str, int | None]:
+    """Act on the recommendation: a higher limit becomes a limit request; a lower limit, other
+    terms or prepayment go to the approval queue. Returns what was created."""
+    rec = recommendation_for(session, principal, customer_id)
+    if rec["recommended_limit"] is None:
+        raise Conflict(
+            "no recommendation: the customer has no risk tier yet", code="no_recommendation"
+        )
+    why = f"policy recommendation for tier {rec['risk_tier']}"
+    created: dict[str, int | None] = {"limit_request_id": None, "pending_change_id": None}
+    if rec["recommended_limit"] > rec["current_limit"]:
+        request, _ = request_limit(
+            session,
+            principal,
+            customer_id,
+            LimitRequestIn(
+                requested_limit=rec["recommended_limit"],
+                currency=rec["limit_currency"],
+                reason=why,
+            ),
+            origin="policy",
+        )
+        created["limit_request_id"] = request.id
+    change: dict[str, Any] = {
+        "payment_terms_days": rec["payment_terms_days"],
+        "prepayment_required": rec["prepayment_required"],
+    }
+    if rec["recommended_limit"] < rec["current_limit"]:
+        change["credit_limit"] = rec["recommended_limit"]
+    outcome = customer_service.update_customer(
+        session,
+        principal,
+        customer_id,
+        CustomerUpdate.model_validate({**change, "reason": why}),
+        channel="policy",
+    )
+    created["pending_change_id"] = outcome.pending.id if outcome.pending else None
+    return created
+
+
+# ---------------------------------------------------------------- limit requests
+
+
+def _origin(principal: Principal) -> str:
+    return {
+        Role.SALES.value: "sales",
+        Role.RISK_ANALYST.value: "analyst",
+        Role.CREDIT_MANAGER.value: "manager",
+    }.get(principal.user.role, "manager")
+
+
+def request_limit(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    body: LimitRequestIn,
+    *,
+    origin: str | None = None,
+) -> tuple[LimitRequest, bool]:
+    """Ask for a new limit; (request, created). The same request again changes nothing."""
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    if customer.status in ("closed", "merged"):
+        raise ValidationFailed(f"{customer.code} is {customer.status}", field="customer_id")
+    profile = customer_repo.get_profile(session, customer_id)
+    assert profile is not None
+    for waiting in repo.pending_for(session, customer_id):
+        if waiting.expires_at < utcnow():
+            continue  # expires on the next sweep; it does not block a new one
+        if waiting.requested_limit == body.requested_limit and waiting.currency == body.currency:
+            return waiting, False
+        raise Conflict(
+            f"request {waiting.id} for this customer is still pending; decide or withdraw it",
+            field="requested_limit",
+            code="request_pending",
+        )
+    if body.requested_limit == profile.credit_limit and body.currency == profile.limit_currency:
+        raise ValidationFailed(
+            "that is already the customer's limit", field="requested_limit", code="no_change"
+        )
+    now = utcnow()
+    request = LimitRequest(
+        customer_id=customer_id,
+        current_limit=profile.credit_limit,
+        requested_limit=body.requested_limit,
+        currency=body.currency,
+        risk_tier=profile.risk_tier,
+        reason=body.reason,
+        origin=origin or _origin(principal),
+        status="pending",
+        requested_by_id=principal.user_id,
+        requested_at=now,
+        expires_at=now + dt.timedelta(days=body.expires_in_days),
+    )
+    session.add(request)
+    session.flush()
+    return request, True
+
+
+def authority_of(
+    session: Session, principal: Principal, tier: str | None, day: dt.date
+) -> tuple[Decimal | None, int | None]:
+    """The largest limit the caller may approve for a tier, and on whose behalf (a delegator)."""
+
+    def best(rows: list[ApprovalAuthority], users: set[int], roles: set[str]) -> Decimal | None:
+        amounts = [
+            r.max_limit
+            for r in rows
+            if (r.user_id in users or r.role in roles) and (r.tier is None or r.tier == tier)
+        ]
+        return max(amounts) if amounts else None
+
+    me = (principal.user_id, principal.user.role)
+    delegations = repo.active_delegations_to(session, principal.user_id, day)
+    delegators = [users_repo.get_user(session, d.from_user_id) for d in delegations]
+    pairs = [me] + [(u.id, u.role) for u in delegators if u is not None and u.is_active]
+    rows = repo.authorities_for(session, pairs)
+    own = best(rows, {me[0]}, {me[1]})
+    chosen, on_behalf = own, None
+    for user in delegators:
+        if user is None or not user.is_active:
+            continue
+        lent = best(rows, {user.id}, {user.role})
+        if lent is not None and (chosen is None or lent > chosen):
+            chosen, on_behalf = lent, user.id
+    return chosen, on_behalf
+
+
+def _pending_or_raise(session: Session, request_id: int) -> LimitRequest:
+    request = repo.get_request(session, request_id, lock=True)
+    if request is None:
+        raise NotFound(f"no limit request {request_id}", field="request_id")
+    if request.status == "pending" and request.expires_at < utcnow():
+        request.status = "expired"
+        request.decided_at = utcnow()
+        session.flush()
+    if request.status != "pending":
+        raise Conflict(f"request {request_id} is {request.status}", code="already_decided")
+    return request
+
+
+def approve(
+    session: Session, principal: Principal, request_id: int, comment: str | None
+) -> LimitRequest:
+    """Approve a request within one's authority (four eyes); the credit file gets the limit."""
+    request = _pending_or_raise(session, request_id)
+    customer = customer_service.get_customer_or_raise(session, principal, request.customer_id)
+    ensure_second_person(principal, request.requested_by_id, "nobody approves their own request")
+    profile = customer_repo.get_profile(session, customer.id)
+    assert profile is not None
+    limit, on_behalf = authority_of(session, principal, profile.risk_tier, today())
+    if limit is None or request.requested_limit > limit:
+        allowed = f"up to {limit:,.2f}" if limit is not None else "no limit at all"
+        raise PermissionDenied(
+            f"your authority for tier {profile.risk_tier or 'unrated'} is {allowed}; "
+            "a colleague with more authority must approve",
+            field="requested_limit",
+            code="beyond_authority",
+        )
+    if profile.credit_limit != request.current_limit:
+        raise Conflict(
+            "the limit changed since this was requested; reject it and request again",
+            field="requested_limit",
+            code="stale_change",
+        )
+    changes = [
+        (
+            "credit_limit",
+            customer_service.to_text(profile.credit_limit),
+            customer_service.to_text(request.requested_limit),
+        )
+    ]
+    if profile.limit_currency != request.currency:
+        changes.append(("limit_currency", profile.limit_currency, request.currency))
+    customer_service.apply_approved(
+        session,
+        customer,
+        profile,
+        changes,
+        requested_by_id=request.requested_by_id,
+        approved_by_id=principal.user_id,
+        channel="limit_request",
+        reason=request.reason,
+        action="limit_request",
+    )
+    request.status = "approved"
+    request.decided_by_id = principal.user_id
+    request.on_behalf_of_id = on_behalf
+    request.decided_at = utcnow()
+    request.decision_comment = comment
+    session.flush()
+    return request
+
+
+def reject(
+    session: Session, principal: Principal, request_id: int, comment: str | None
+) -> LimitRequest:
+    """Reject a request (an approver), or withdraw one's own."""
+    request = _pending_or_raise(session, request_id)
+    customer_service.get_customer_or_raise(session, principal, request.customer_id)
+    own = request.requested_by_id == principal.user_id
+    if not own and not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
+        raise PermissionDenied("rejecting limit requests needs 'limit_requests:approve'")
+    request.status = "withdrawn" if own else "rejected"
+    request.decided_by_id = principal.user_id
+    request.decided_at = utcnow()
+    request.decision_comment = comment
+    session.flush()
+    return request
+
+
+def expire_due(session: Session) -> int:
+    """Expire pending requests past their date; how many."""
+    return repo.expire(session, utcnow())
+
+
+def list_requests(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 200,
+) -> list[LimitRequest]:
+    """Limit requests the caller may see, newest first (expired ones marked first)."""
+    expire_due(session)
+    return repo.list_requests(
+        session,
+        status=status,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        limit=limit,
+    )
+
+
+# ---------------------------------------------------------------- matrix and delegations
+
+
+def list_authorities(session: Session) -> list[ApprovalAuthority]:
+    """The approval matrix."""
+    return repo.authorities(session)
+
+
+def add_authority(session: Session, body: AuthorityIn) -> tuple[ApprovalAuthority, bool]:
+    """Add a row to the approval matrix; the same row again changes nothing."""
+    user_id = None
+    if body.username is not None:
+        user = users_repo.get_user_by_username(session, body.username)
+        if user is None:
+            raise NotFound(f"no user {body.username!r}", field="username")
+        user_id = user.id
+    for row in repo.authorities(session):
+        if (row.role, row.user_id, row.tier) == (body.role, user_id, body.tier):
+            if row.max_limit == body.max_limit:
+                return row, False
+            row.max_limit = body.max_limit
+            session.flush()
+            return row, False
+    row = ApprovalAuthority(
+        role=body.role, user_id=user_id, tier=body.tier, max_limit=body.max_limit
+    )
+    session.add(row)
+    session.flush()
+    return row, True
+
+
+def remove_authority(session: Session, authority_id: int) -> None:
+    """Remove a row of the approval matrix."""
+    row = repo.get_authority(session, authority_id)
+    if row is None:
+        raise NotFound(f"no authority {authority_id}", field="authority_id")
+    session.delete(row)
+    session.flush()
+
+
+def delegate(
+    session: Session, principal: Principal, body: DelegationIn
+) -> tuple[ApprovalDelegation, bool]:
+    """Lend one's approval authority to a colleague for a period."""
+    to = users_repo.get_user_by_username(session, body.to_username)
+    if to is None or not to.is_active:
+        raise NotFound(f"no active user {body.to_username!r}", field="to_username")
+    if to.id == principal.user_id:
+        raise ValidationFailed("you cannot delegate to yourself", field="to_username")
+    for d in repo.delegations(session, principal.user_id):
+        same = (d.from_user_id, d.to_user_id, d.valid_from, d.valid_to) == (
+            principal.user_id,
+            to.id,
+            body.valid_from,
+            body.valid_to,
+        )
+        if same and d.revoked_at is None:
+            return d, False
+    delegation = ApprovalDelegation(
+        from_user_id=principal.user_id,
+        to_user_id=to.id,
+        valid_from=body.valid_from,
+        valid_to=body.valid_to,
+        reason=body.reason,
+    )
+    session.add(delegation)
+    session.flush()
+    return delegation, True
+
+
+def revoke_delegation(
+    session: Session, principal: Principal, delegation_id: int
+) -> ApprovalDelegation:
+    """End a delegation one gave."""
+    d = repo.get_delegation(session, delegation_id)
+    if d is None or d.from_user_id != principal.user_id:
+        raise NotFound(f"no delegation {delegation_id} of yours", field="delegation_id")
+    if d.revoked_at is None:
+        d.revoked_at = utcnow()
+        session.flush()
+    return d
+
+
+def list_delegations(session: Session, principal: Principal) -> list[ApprovalDelegation]:
+    """Delegations the caller gave or holds."""
+    return repo.delegations(session, principal.user_id)
