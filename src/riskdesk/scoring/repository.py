@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -275,8 +276,44 @@ def score_history(session: Session, customer_id: int, limit: int) -> list[Custom
     )
 
 
+_SCORE_COLUMNS = (
+    "customer_id",
+    "scorecard_version_id",
+    "run_id",
+    "as_of",
+    "scored_at",
+    "score",
+    "rating",
+    "risk_tier",
+    "factors",
+    "reasons",
+)
+
+
 def insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Store scores in bulk (Core executemany: no ORM bookkeeping for 100,000 rows)."""
+    """Store scores in bulk: COPY on PostgreSQL, a Core executemany elsewhere."""
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # One COPY stream instead of a round trip per row: 100,000 scores in about a second.
+        raw: Any = connection.connection.driver_connection
+        columns = ", ".join(_SCORE_COLUMNS)
+        with (
+            raw.cursor() as cursor,
+            cursor.copy(
+                f"COPY customer_scores ({columns}) FROM STDIN"
+            ) as copy,
+        ):
+            for r in rows:
+                copy.write_row(
+                    [
+                        *(r[c] for c in _SCORE_COLUMNS[:-2]),
+                        json.dumps(r["factors"], ensure_ascii=False),
+                        json.dumps(r["reasons"], ensure_ascii=False),
+                    ]
+                )
+        return
     table: Any = CustomerScore.__table__
     for part in chunks(rows, 5000):
         session.execute(insert(table), list(part))
@@ -306,6 +343,24 @@ def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
                 for r in part
             ],
         )
+
+
+def update_profiles_from_run(session: Session, run_id: int) -> None:
+    """Copy a run's scores onto the credit profiles in one set-based UPDATE ... FROM."""
+    session.execute(
+        update(CreditProfile)
+        .where(
+            CreditProfile.customer_id == CustomerScore.customer_id,
+            CustomerScore.run_id == run_id,
+        )
+        .values(
+            score=CustomerScore.score,
+            rating=CustomerScore.rating,
+            risk_tier=CustomerScore.risk_tier,
+            scored_at=CustomerScore.scored_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def add_run(session: Session, run: ScoringRun) -> ScoringRun:

@@ -398,17 +398,21 @@ def score_customers(
                     ],
                 }
             )
-            profiles.append(
-                {
-                    "customer_id": cid,
-                    "score": row["score"],
-                    "rating": row["rating"],
-                    "risk_tier": row["tier"],
-                    "scored_at": scored_at,
-                }
-            )
+            if run is None:  # a run updates the profiles in one statement at the end
+                profiles.append(
+                    {
+                        "customer_id": cid,
+                        "score": row["score"],
+                        "rating": row["rating"],
+                        "risk_tier": row["tier"],
+                        "scored_at": scored_at,
+                    }
+                )
     repo.insert_scores(session, rows)
-    repo.update_profiles(session, profiles)
+    if run is not None:
+        repo.update_profiles_from_run(session, run.id)
+    else:
+        repo.update_profiles(session, profiles)
     done = int(left["_done"].sum())
     return _finish(run, done, left.height - done, len(rows), started)
 
