@@ -54,15 +54,15 @@ class RecommendationRead(BaseModel):
     risk_tier: str | None
     current_limit: Decimal
     limit_currency: str
-    recommended_limit: Decimal | None
-    expected_monthly_purchases: float | None
-    formula_limit: float | None
-    equity_cap: float | None
-    revenue_cap: float | None
-    bureau_cap: float | None
-    payment_terms_days: int | None
-    prepayment_required: bool | None
-    review_months: int | None
+    recommended_limit: Decimal | None = None
+    expected_monthly_purchases: float | None = None
+    formula_limit: float | None = None
+    equity_cap: float | None = None
+    revenue_cap: float | None = None
+    bureau_cap: float | None = None
+    payment_terms_days: int | None = None
+    prepayment_required: bool | None = None
+    review_months: int | None = None
 
 
 class LimitRequestIn(_Strict):

@@ -99,8 +99,18 @@ def recommendation_for(session: Session, principal: Principal, customer_id: int)
     """One customer's recommendation (the row of ``recommendations``)."""
     customer_service.read_customer(session, principal, customer_id)  # visibility
     rows = recommendations(session, [customer_id]).to_dicts()
-    if not rows:
-        raise NotFound(f"no live customer {customer_id}", field="customer_id")
+    if not rows:  # merged: a merged file gets no recommendation
+        profile = customer_repo.get_profile(session, customer_id)
+        assert profile is not None
+        rows = [
+            {
+                "customer_id": customer_id,
+                "risk_tier": profile.risk_tier,
+                "current_limit": float(profile.credit_limit),
+                "limit_currency": profile.limit_currency,
+                "recommended_limit": None,
+            }
+        ]
     row = rows[0]
     if row["recommended_limit"] is not None:
         row["recommended_limit"] = Decimal(str(row["recommended_limit"])).quantize(Decimal("0.01"))
@@ -254,6 +264,8 @@ def approve(
     session: Session, principal: Principal, request_id: int, comment: str | None
 ) -> LimitRequest:
     """Approve a request within one's authority (four eyes); the credit file gets the limit."""
+    if not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
+        raise PermissionDenied("approving limit requests needs 'limit_requests:approve'")
     request = _pending_or_raise(session, request_id)
     customer = customer_service.get_customer_or_raise(session, principal, request.customer_id)
     ensure_second_person(principal, request.requested_by_id, "nobody approves their own request")

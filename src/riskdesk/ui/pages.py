@@ -32,6 +32,8 @@ from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_e
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
+from riskdesk.policy import service as policy_service
+from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
@@ -45,6 +47,7 @@ from riskdesk.security.deps import (
     CanCustomersWrite,
     CanDocumentsWrite,
     CanImportsRun,
+    CanLimitRequestsCreate,
     CanScoringManage,
     CurrentPrincipal,
     cookie_serializer,
@@ -320,6 +323,13 @@ def _credit_file(
         else [],
         decisions=credit_service.list_decisions(session, principal, customer_id=customer_id)[:50],
         scores=scores,
+        recommendation=RecommendationRead.model_validate(
+            policy_service.recommendation_for(session, principal, customer_id)
+        ),
+        limit_requests=policy_service.list_requests(session, principal, customer_id=customer_id)[
+            :20
+        ],
+        can_request_limit=principal.can(Permission.LIMIT_REQUESTS_CREATE),
         score_cards=scoring_service.version_labels(
             session, [s.scorecard_version_id for s in scores]
         ),
@@ -364,6 +374,115 @@ def score_customer_now(
             form_errors=[(None, exc.message)],
         )
     return RedirectResponse(f"/customers/{customer_id}#score-panel", status_code=303)
+
+
+@router.post("/customers/{customer_id}/limit-requests", response_class=HTMLResponse)
+def request_limit(
+    request: Request,
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanLimitRequestsCreate,
+    form: FormDep,
+) -> Response:
+    """Ask for a new credit limit from the credit file."""
+    data = {
+        k: v.strip()
+        for k in ("requested_limit", "currency", "reason")
+        if isinstance(v := form.get(k), str) and v.strip()
+    }
+    try:
+        body = LimitRequestIn.model_validate(data)
+        policy_service.request_limit(session, principal, customer_id, body)
+    except ValidationError as exc:
+        details = details_from_validation_error(exc)
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=422,
+            form_errors=[(d.field, d.reason) for d in details],
+        )
+    except RiskdeskError as exc:
+        session.rollback()
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=exc.status_code,
+            form_errors=[(exc.field, exc.message)],
+        )
+    return RedirectResponse(f"/customers/{customer_id}#limit-panel", status_code=303)
+
+
+@router.post("/customers/{customer_id}/limit-recommendation/apply")
+def apply_recommendation(
+    request: Request, customer_id: PathId, session: SessionDep, principal: CanLimitRequestsCreate
+) -> Response:
+    """Act on the policy's recommendation."""
+    try:
+        policy_service.apply_recommendation(session, principal, customer_id)
+    except RiskdeskError as exc:
+        session.rollback()
+        return _credit_file(
+            request,
+            session,
+            principal,
+            customer_id,
+            status_code=exc.status_code,
+            form_errors=[(exc.field, exc.message)],
+        )
+    return RedirectResponse(f"/customers/{customer_id}#limit-panel", status_code=303)
+
+
+@router.get("/limit-requests", response_class=HTMLResponse)
+def limit_requests_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Limit requests waiting for a decision."""
+    pending = policy_service.list_requests(session, principal, status="pending")
+    customers = customer_repo.customers_with_profiles(
+        session, sorted({r.customer_id for r in pending})
+    )
+    people = {
+        uid: users_repo.get_user(session, uid) for uid in {r.requested_by_id for r in pending}
+    }
+    return render(
+        request,
+        "limit_requests.html",
+        principal,
+        pending=pending,
+        names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
+        people={uid: (u.display_name if u else str(uid)) for uid, u in people.items()},
+        done=done,
+        done_status=status if status in ("approved", "rejected", "withdrawn") else None,
+        can_approve=principal.can(Permission.LIMIT_REQUESTS_APPROVE),
+    )
+
+
+@router.post("/limit-requests/{request_id}/{action}")
+def decide_limit_request(
+    request_id: PathId,
+    action: str,
+    session: SessionDep,
+    principal: CanLimitRequestsCreate,
+    comment: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Approve (within one's authority) or reject a limit request; withdraw one's own."""
+    if action == "approve":
+        decided = policy_service.approve(session, principal, request_id, comment)
+    elif action == "reject":
+        decided = policy_service.reject(session, principal, request_id, comment)
+    else:
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    return RedirectResponse(
+        f"/limit-requests?done={request_id}&status={decided.status}", status_code=303
+    )
 
 
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
