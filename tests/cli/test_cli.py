@@ -111,3 +111,23 @@ def test_indicators_and_exposure_commands(cli_env: Path) -> None:
     clean = runner.invoke(app, ["exposure", "verify"])
     assert clean.exit_code == 0, clean.output
     assert "0 difference(s) found" in clean.output
+
+
+def test_demo_is_scored_and_scores_run_rescores(cli_env: Path) -> None:
+    loaded = runner.invoke(app, ["demo", "--customers", "40", "--months", "13", "--seed", "5"])
+    assert loaded.exit_code == 0, loaded.output
+    run = runner.invoke(app, ["scores", "run"])
+    assert run.exit_code == 0, run.output
+    assert "40 scored, 0 fit no active scorecard" in run.output
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.models import CreditProfile, ScoringRun
+
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with unit_of_work(factory) as session:
+        runs = session.query(ScoringRun).order_by(ScoringRun.id).all()
+        assert [r.trigger for r in runs] == ["demo", "cli"]
+        tiers = {p.risk_tier for p in session.query(CreditProfile).all()}
+        assert tiers <= {"low", "medium", "high", "critical"} and None not in tiers
+    expired = runner.invoke(app, ["limits", "expire"])
+    assert expired.exit_code == 0 and "0 limit request(s) expired" in expired.output

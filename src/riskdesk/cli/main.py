@@ -322,6 +322,44 @@ def exposure_verify(
         raise typer.Exit(1)
 
 
+scores_app = typer.Typer(help="Scores, ratings and risk tiers.", no_args_is_help=True)
+app.add_typer(scores_app, name="scores")
+
+
+@scores_app.command("run")
+def scores_run(
+    as_of: Annotated[str | None, typer.Option(help="business date (default today)")] = None,
+) -> None:
+    """Recompute every customer's indicators, then score everyone with the active scorecards."""
+    from riskdesk.scoring import service as scoring_service
+
+    with unit_of_work(_factory()) as session:
+        summary = scoring_service.rescore_all(
+            session,
+            None,
+            trigger="cli",
+            as_of=dt.date.fromisoformat(as_of) if as_of else None,
+        )
+    console.print(
+        f"scoring run {summary.run_id}: {summary.scored} scored, {summary.unscored} fit no "
+        f"active scorecard, in {summary.seconds:.2f} s"
+    )
+
+
+limits_app = typer.Typer(help="Credit limit requests.", no_args_is_help=True)
+app.add_typer(limits_app, name="limits")
+
+
+@limits_app.command("expire")
+def limits_expire() -> None:
+    """Mark pending limit requests past their expiry date as expired."""
+    from riskdesk.policy import service as policy_service
+
+    with unit_of_work(_factory()) as session:
+        count = policy_service.expire_due(session)
+    console.print(f"{count} limit request(s) expired")
+
+
 @app.command("serve")
 def serve(host: str | None = None, port: int | None = None) -> None:
     """Serve the UI and the API."""

@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -32,6 +34,7 @@ DEMO_USERS: tuple[tuple[str, str, Role, str | None], ...] = (
     ("auditor", "审计 Huang Qing", Role.AUDITOR, None),
     ("admin", "管理员 Admin", Role.ADMIN, None),
 )
+DEMO_APPROVERS = ("manager", "manager2")
 DEMO_OWNERS = {"East": ["sales"], "North": ["sales2"], "South": ["sales3"]}
 
 
@@ -74,6 +77,28 @@ def _records(data: DemoData, kind: str) -> list[dict[str, Any]]:
     if kind == "credit_reports":
         return [{**r, "customer_source": "demo"} for r in data.credit_reports]
     return list(getattr(data, kind))
+
+
+def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
+    """Install the demo scorecard (drafted by manager, approved by manager2) and score all."""
+    from riskdesk.scoring import service as scoring_service
+    from riskdesk.scoring.schemas import ScorecardCreate
+
+    spec = yaml.safe_load((Path(__file__).parent / "scorecard.yaml").read_text(encoding="utf-8"))
+    author, approver = (users_repo.get_user_by_username(session, u) for u in DEMO_APPROVERS)
+    assert author is not None and approver is not None
+    _, draft, created = scoring_service.create_scorecard(
+        session,
+        security_service.system_principal(session, author),
+        ScorecardCreate.model_validate(spec),
+    )
+    if created:
+        scoring_service.approve(
+            session, security_service.system_principal(session, approver), draft.id, "demo"
+        )
+    scoring_service.score_customers(
+        session, None, trigger="demo", as_of=as_of, indicators=indicators
+    )
 
 
 def load_demo(
@@ -131,8 +156,9 @@ def load_demo(
         for b in data.behaviours
     )
     session.flush()
-    # One batch pass instead of a refresh per kind.
-    indicator_service.run_batch(session, as_of=end_date)
+    # One batch pass instead of a refresh per kind, then the demo scorecard scores everyone.
+    indicators = indicator_service.run_batch_frame(session, as_of=end_date)
+    _score(session, indicators, end_date)
     tally: dict[str, int] = {}
     for b in data.behaviours:
         tally[b["behaviour"]] = tally.get(b["behaviour"], 0) + 1
