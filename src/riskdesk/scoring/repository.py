@@ -301,9 +301,7 @@ def insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
         columns = ", ".join(_SCORE_COLUMNS)
         with (
             raw.cursor() as cursor,
-            cursor.copy(
-                f"COPY customer_scores ({columns}) FROM STDIN"
-            ) as copy,
+            cursor.copy(f"COPY customer_scores ({columns}) FROM STDIN") as copy,
         ):
             for r in rows:
                 copy.write_row(
