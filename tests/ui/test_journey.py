@@ -224,3 +224,45 @@ def test_limit_request_from_the_credit_file_approved_by_a_colleague(page, live_s
     page.goto(f"{live_server}/customers?q=恒远")
     page.click("#customers tbody tr a >> nth=1")
     assert "150,000.00" in page.inner_text("#limit-current")
+
+
+def test_overdue_review_is_signed_off_from_the_queue(page, live_server: str) -> None:
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from riskdesk.db import unit_of_work
+    from riskdesk.models import CreditProfile, CustomerExternalRef
+    from tests.ui.conftest import _FACTORIES
+
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        cid = (
+            session.query(CustomerExternalRef.customer_id)
+            .filter(CustomerExternalRef.external_id == "W2")
+            .scalar()
+        )
+        session.execute(
+            update(CreditProfile)
+            .where(CreditProfile.customer_id == cid)
+            .values(risk_tier="high", next_review_date=dt.date.today() - dt.timedelta(days=2))
+        )
+    sign_in(page, live_server, "analyst")
+    page.click("text=Reviews")
+    row = page.locator(f"#due-{cid}")
+    assert "overdue" in row.inner_text()
+    row.locator("button.start-review").click()
+    page.wait_for_selector("#evidence")
+    assert "Credit limit and policy" in page.inner_text("#evidence")
+    page.click("#sign-off")
+    assert "Comment" in page.inner_text("#form-errors")  # a comment is required
+    page.fill("#review-comment", "raise it")
+    page.select_option("#review-outcome", "limit_change")
+    page.click("#sign-off")
+    assert "new_limit is required" in page.inner_text("#form-errors")
+    page.select_option("#review-outcome", "confirmed")
+    page.fill("#review-comment", "paid on time all year")
+    page.click("#sign-off")
+    page.wait_for_selector("#review-signed")
+    assert "paid on time all year" in page.inner_text("#review-signed")
+    page.click("text=Reviews")
+    assert page.locator(f"#due-{cid}").count() == 0

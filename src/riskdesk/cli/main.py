@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.cli.model import model_app
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.kit.errors import RiskdeskError
@@ -29,6 +30,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(model_app, name="model")
 console = Console()
 err = Console(stderr=True)
 
@@ -331,6 +333,7 @@ def scores_run(
     as_of: Annotated[str | None, typer.Option(help="business date (default today)")] = None,
 ) -> None:
     """Recompute every customer's indicators, then score everyone with the active scorecards."""
+    from riskdesk.policy import service as _policy  # noqa: F401  (schedules reviews on scores)
     from riskdesk.scoring import service as scoring_service
 
     with unit_of_work(_factory()) as session:

@@ -81,6 +81,7 @@ def _records(data: DemoData, kind: str) -> list[dict[str, Any]]:
 
 def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     """Install the demo scorecard (drafted by manager, approved by manager2) and score all."""
+    from riskdesk.policy import service as _policy  # noqa: F401  (schedules reviews on scores)
     from riskdesk.scoring import service as scoring_service
     from riskdesk.scoring.schemas import ScorecardCreate
 

@@ -11,6 +11,8 @@ Handler = Callable[..., None]
 _handlers: dict[str, list[Handler]] = defaultdict(list)
 
 CREDIT_PROFILE_CHANGED = "credit_profile_changed"
+# Scores (and so tiers) were stored for customer_ids (None: everyone).
+SCORES_STORED = "scores_stored"
 
 
 def subscribe(signal: str, handler: Handler) -> None:

@@ -36,7 +36,13 @@ from riskdesk.models.events import (
 )
 from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorSnapshot
-from riskdesk.models.policy import ApprovalAuthority, ApprovalDelegation, LimitRequest, TierPolicy
+from riskdesk.models.policy import (
+    ApprovalAuthority,
+    ApprovalDelegation,
+    CreditReview,
+    LimitRequest,
+    TierPolicy,
+)
 from riskdesk.models.scoring import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
 from riskdesk.models.security import ApiToken, User, UserSession
 
@@ -54,6 +60,7 @@ __all__ = [
     "CreditFileVersion",
     "CreditProfile",
     "CreditReport",
+    "CreditReview",
     "Customer",
     "CustomerExternalRef",
     "CustomerGroup",

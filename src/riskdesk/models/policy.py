@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, Date, Float, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models.types import Money, UTCDateTime
+from riskdesk.models.types import JSONType, Money, UTCDateTime
 
 
 class TierPolicy(Base):
@@ -89,3 +90,27 @@ class ApprovalDelegation(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class CreditReview(Base):
+    """A periodic review of a customer: the evidence seen, the decision, who signed it off."""
+
+    __tablename__ = "credit_reviews"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open -> completed | cancelled
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    risk_tier: Mapped[str | None] = mapped_column(String(16))
+    # Indicators, score, rating, reasons, exposure, limit and the policy's recommendation when
+    # the review was opened: what the reviewer saw.
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    opened_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    comment: Mapped[str | None] = mapped_column(Text)
+    signed_off_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    signed_off_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    next_review_date: Mapped[dt.date | None] = mapped_column(Date)
+    limit_request_id: Mapped[int | None] = mapped_column(ForeignKey("limit_requests.id"))
+    pending_change_id: Mapped[int | None] = mapped_column(ForeignKey("pending_changes.id"))

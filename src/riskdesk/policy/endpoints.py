@@ -17,7 +17,10 @@ from riskdesk.policy.schemas import (
     DelegationRead,
     LimitRequestIn,
     LimitRequestRead,
+    QueueEntry,
     RecommendationRead,
+    ReviewComplete,
+    ReviewRead,
     TierPolicyIn,
     TierPolicyRead,
 )
@@ -26,6 +29,7 @@ from riskdesk.security.deps import (
     CanCustomersRead,
     CanLimitRequestsApprove,
     CanLimitRequestsCreate,
+    CanReviewsPerform,
 )
 
 router = APIRouter(tags=["policy"])
@@ -174,3 +178,62 @@ def revoke_delegation(
     return DelegationRead.model_validate(
         service.revoke_delegation(session, principal, delegation_id)
     )
+
+
+@router.get("/reviews/queue", response_model=list[QueueEntry])
+def review_queue(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    horizon_days: Annotated[int, Query(ge=0, le=366)] = 30,
+) -> list[QueueEntry]:
+    """Customers whose periodic review is overdue or due within the horizon, earliest first."""
+    return [
+        QueueEntry.model_validate(e)
+        for e in service.review_queue(session, principal, horizon_days=horizon_days)
+    ]
+
+
+@router.post("/reviews/schedule")
+def schedule_reviews(session: SessionDep, _: CanCreditPolicyManage) -> dict[str, int]:
+    """Set next review dates from the tiers now (scoring runs do it by themselves)."""
+    return {"updated": service.schedule_reviews(session)}
+
+
+@router.post(
+    "/customers/{customer_id}/reviews",
+    response_model=ReviewRead,
+    status_code=201,
+    responses={200: {"description": "a review is already open"}},
+)
+def open_review(
+    customer_id: PathId, session: SessionDep, principal: CanReviewsPerform, response: Response
+) -> ReviewRead:
+    """Start a review; the evidence the reviewer sees is captured with it."""
+    review, created = service.open_review(session, principal, customer_id)
+    if not created:
+        response.status_code = 200
+    return ReviewRead.model_validate(review)
+
+
+@router.get("/customers/{customer_id}/reviews", response_model=list[ReviewRead])
+def customer_reviews(
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> list[ReviewRead]:
+    """A customer's reviews, newest first."""
+    return [
+        ReviewRead.model_validate(r) for r in service.reviews_of(session, principal, customer_id)
+    ]
+
+
+@router.get("/reviews/{review_id}", response_model=ReviewRead)
+def get_review(review_id: PathId, session: SessionDep, principal: CanCustomersRead) -> ReviewRead:
+    """One review with its evidence."""
+    return ReviewRead.model_validate(service.get_review(session, principal, review_id))
+
+
+@router.post("/reviews/{review_id}/complete", response_model=ReviewRead)
+def complete_review(
+    review_id: PathId, body: ReviewComplete, session: SessionDep, principal: CanReviewsPerform
+) -> ReviewRead:
+    """Record the decision and sign off; sets the next due date and starts any follow-up."""
+    return ReviewRead.model_validate(service.complete_review(session, principal, review_id, body))

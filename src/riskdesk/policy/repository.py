@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.models import (
     ApprovalAuthority,
     ApprovalDelegation,
     CreditProfile,
+    CreditReview,
     LimitRequest,
     TierPolicy,
 )
@@ -165,3 +167,107 @@ def delegations(session: Session, user_id: int | None = None) -> list[ApprovalDe
 def get_delegation(session: Session, delegation_id: int) -> ApprovalDelegation | None:
     """A delegation."""
     return session.get(ApprovalDelegation, delegation_id)
+
+
+# ---------------------------------------------------------------- reviews
+
+
+def review_schedule(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """Tier, last and next review date of live customers with a tier (None: all)."""
+    from riskdesk.models import Customer
+
+    stmt = (
+        select(
+            CreditProfile.customer_id,
+            CreditProfile.risk_tier,
+            CreditProfile.last_review_date,
+            CreditProfile.next_review_date,
+        )
+        .join(Customer, Customer.id == CreditProfile.customer_id)
+        .where(CreditProfile.risk_tier.is_not(None), Customer.status.not_in(("merged", "closed")))
+    )
+    rows: list[Any] = []
+    if customer_ids is None:
+        rows = list(session.execute(stmt))
+    else:
+        ids = list(customer_ids)
+        for i in range(0, len(ids), 5000):
+            rows.extend(session.execute(stmt.where(Customer.id.in_(ids[i : i + 5000]))))
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "tier": pl.String,
+            "last_review_date": pl.Date,
+            "next_review_date": pl.Date,
+        },
+        orient="row",
+    )
+
+
+def set_next_review_dates(session: Session, rows: list[dict[str, object]]) -> None:
+    """Set next_review_date on profiles (rows: cid, next)."""
+    table: Any = CreditProfile.__table__
+    stmt = (
+        update(table)
+        .where(table.c.customer_id == bindparam("cid"))
+        .values(next_review_date=bindparam("next"))
+    )
+    for i in range(0, len(rows), 5000):
+        session.execute(stmt, rows[i : i + 5000])
+
+
+def review_queue(
+    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, limit: int
+) -> list[Any]:
+    """Customers whose next review is due by ``until``, earliest first, with any open review."""
+    from riskdesk.models import Customer
+
+    open_review = (
+        select(CreditReview.customer_id, func.max(CreditReview.id).label("review_id"))
+        .where(CreditReview.status == "open")
+        .group_by(CreditReview.customer_id)
+        .subquery()
+    )
+    stmt = (
+        select(Customer, CreditProfile, open_review.c.review_id)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(open_review, open_review.c.customer_id == Customer.id)
+        .where(
+            CreditProfile.next_review_date <= until,
+            Customer.status.not_in(("merged", "closed")),
+        )
+        .order_by(CreditProfile.next_review_date, Customer.id)
+        .limit(limit)
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return list(session.execute(stmt))
+
+
+def get_review(session: Session, review_id: int, *, lock: bool = False) -> CreditReview | None:
+    """A review (locked for update when asked)."""
+    stmt = select(CreditReview).where(CreditReview.id == review_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def open_review_of(session: Session, customer_id: int) -> CreditReview | None:
+    """A customer's open review, if any."""
+    return session.scalars(
+        select(CreditReview).where(
+            CreditReview.customer_id == customer_id, CreditReview.status == "open"
+        )
+    ).first()
+
+
+def reviews_of(session: Session, customer_id: int) -> list[CreditReview]:
+    """A customer's reviews, newest first."""
+    return list(
+        session.scalars(
+            select(CreditReview)
+            .where(CreditReview.customer_id == customer_id)
+            .order_by(CreditReview.id.desc())
+        )
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -159,3 +160,55 @@ class DelegationRead(BaseModel):
     valid_to: dt.date
     reason: str | None
     revoked_at: dt.datetime | None
+
+
+class ReviewComplete(_Strict):
+    """The reviewer's decision and sign-off."""
+
+    outcome: str = Field(pattern="^(confirmed|watch|limit_change|block)$")
+    comment: str = Field(min_length=3, max_length=4000)
+    new_limit: Decimal | None = Field(default=None, ge=0, max_digits=16, decimal_places=2)
+
+    @model_validator(mode="after")
+    def _limit(self) -> ReviewComplete:
+        if self.outcome == "limit_change" and self.new_limit is None:
+            raise ValueError("new_limit is required when the outcome is limit_change")
+        if self.outcome != "limit_change" and self.new_limit is not None:
+            raise ValueError("new_limit is only for the outcome limit_change")
+        return self
+
+
+class ReviewRead(BaseModel):
+    """A periodic review: evidence, decision, sign-off."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    status: str
+    due_date: dt.date | None
+    risk_tier: str | None
+    evidence: dict[str, Any]
+    opened_by_id: int
+    opened_at: dt.datetime
+    outcome: str | None
+    comment: str | None
+    signed_off_by_id: int | None
+    signed_off_at: dt.datetime | None
+    next_review_date: dt.date | None
+    limit_request_id: int | None
+    pending_change_id: int | None
+
+
+class QueueEntry(BaseModel):
+    """A customer whose review is due."""
+
+    customer_id: int
+    code: str
+    name: str
+    risk_tier: str | None
+    score: int | None
+    last_review_date: dt.date | None
+    next_review_date: dt.date
+    overdue: bool
+    open_review_id: int | None

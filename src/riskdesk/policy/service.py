@@ -13,12 +13,25 @@ from sqlalchemy.orm import Session
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.schemas import CustomerUpdate
+from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
-from riskdesk.models import ApprovalAuthority, ApprovalDelegation, LimitRequest, TierPolicy
+from riskdesk.models import (
+    ApprovalAuthority,
+    ApprovalDelegation,
+    CreditReview,
+    LimitRequest,
+    TierPolicy,
+)
 from riskdesk.policy import repository as repo
 from riskdesk.policy.formula import INPUT_COLUMNS, recommend
-from riskdesk.policy.schemas import AuthorityIn, DelegationIn, LimitRequestIn, TierPolicyIn
+from riskdesk.policy.schemas import (
+    AuthorityIn,
+    DelegationIn,
+    LimitRequestIn,
+    ReviewComplete,
+    TierPolicyIn,
+)
 from riskdesk.scoring import repository as scoring_repo
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
@@ -442,3 +455,250 @@ def revoke_delegation(
 def list_delegations(session: Session, principal: Principal) -> list[ApprovalDelegation]:
     """Delegations the caller gave or holds."""
     return repo.delegations(session, principal.user_id)
+
+
+# ---------------------------------------------------------------- periodic reviews
+
+EVIDENCE_INDICATORS = (
+    "dpd_max",
+    "dpd_weighted",
+    "overdue_ratio",
+    "oldest_overdue_age_days",
+    "paydex",
+    "dso_90d",
+    "orders_amount_365d",
+    "purchase_activity_ratio_30d",
+    "return_rate_365d",
+    "complaints_count_90d",
+    "days_since_last_order",
+)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    return pl.Series([day]).dt.offset_by(f"{months}mo").item()  # type: ignore[no-any-return]
+
+
+def schedule_reviews(
+    session: Session, customer_ids: Sequence[int] | None = None, *, as_of: dt.date | None = None
+) -> int:
+    """Set each tiered customer's next review from their tier, vectorised; how many changed.
+
+    The next review is the last review (or today, if never reviewed) plus the tier's review
+    months. A riskier tier pulls a later date in; a date is never pushed later here - only
+    completing a review moves it on.
+    """
+    day = as_of or today()
+    months = pl.DataFrame(
+        [(p.tier, p.review_months) for p in repo.policies(session)],
+        schema={"tier": pl.String, "months": pl.Int64},
+        orient="row",
+    )
+    schedule = repo.review_schedule(session, customer_ids).join(months, on="tier", how="inner")
+    if schedule.height == 0:
+        return 0
+    due = schedule.with_columns(
+        due=pl.col("last_review_date")
+        .fill_null(day)
+        .dt.offset_by(pl.format("{}mo", pl.col("months")))
+    ).filter(pl.col("next_review_date").is_null() | (pl.col("due") < pl.col("next_review_date")))
+    repo.set_next_review_dates(
+        session, [{"cid": cid, "next": d} for cid, d in due.select("customer_id", "due").rows()]
+    )
+    return due.height
+
+
+def review_queue(
+    session: Session, principal: Principal, *, horizon_days: int = 30, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Customers due for review within the horizon (overdue first), that the caller may see."""
+    day = today()
+    rows = repo.review_queue(
+        session,
+        day + dt.timedelta(days=horizon_days),
+        customer_service.visible_owner_ids(principal),
+        limit,
+    )
+    return [
+        {
+            "customer_id": customer.id,
+            "code": customer.code,
+            "name": customer.company_name or customer.person_name or "",
+            "risk_tier": profile.risk_tier,
+            "score": profile.score,
+            "last_review_date": profile.last_review_date,
+            "next_review_date": profile.next_review_date,
+            "overdue": profile.next_review_date < day,
+            "open_review_id": review_id,
+        }
+        for customer, profile, review_id in rows
+    ]
+
+
+def _evidence(session: Session, principal: Principal, customer_id: int) -> dict[str, Any]:
+    from riskdesk.credit import service as credit_service
+    from riskdesk.indicators import service as indicator_service
+
+    snapshot = indicator_service.get_snapshot(session, customer_id)
+    latest = scoring_repo.latest_scores(session, [customer_id]).get(customer_id)
+    rec = recommendation_for(session, principal, customer_id)
+    exposure = credit_service.exposure_read(session, principal, customer_id)
+    return {
+        "indicators_as_of": snapshot.as_of.isoformat() if snapshot else None,
+        "indicators": {
+            name: (snapshot.values.get(name) if snapshot else None) for name in EVIDENCE_INDICATORS
+        },
+        "score": (
+            {
+                "score": latest.score,
+                "rating": latest.rating,
+                "risk_tier": latest.risk_tier,
+                "scored_at": latest.scored_at.isoformat(),
+                "reasons": latest.reasons,
+            }
+            if latest
+            else None
+        ),
+        "exposure": exposure.model_dump(mode="json"),
+        "recommendation": {
+            k: (str(v) if isinstance(v, Decimal) else v)
+            for k, v in rec.items()
+            if k
+            in (
+                "recommended_limit",
+                "current_limit",
+                "payment_terms_days",
+                "prepayment_required",
+                "review_months",
+                "risk_tier",
+            )
+        },
+    }
+
+
+def open_review(
+    session: Session, principal: Principal, customer_id: int
+) -> tuple[CreditReview, bool]:
+    """Start a review: capture what the reviewer sees. An open review is returned as it is."""
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    existing = repo.open_review_of(session, customer.id)
+    if existing is not None:
+        return existing, False
+    if customer.status in ("closed", "merged"):
+        raise ValidationFailed(f"{customer.code} is {customer.status}", field="customer_id")
+    profile = customer_repo.get_profile(session, customer.id)
+    assert profile is not None
+    review = CreditReview(
+        customer_id=customer.id,
+        status="open",
+        due_date=profile.next_review_date,
+        risk_tier=profile.risk_tier,
+        evidence=_evidence(session, principal, customer.id),
+        opened_by_id=principal.user_id,
+        opened_at=utcnow(),
+    )
+    session.add(review)
+    session.flush()
+    return review, True
+
+
+def complete_review(
+    session: Session, principal: Principal, review_id: int, body: ReviewComplete
+) -> CreditReview:
+    """Sign off a review: record the decision, start its follow-up, set the next due date."""
+    review = repo.get_review(session, review_id, lock=True)
+    if review is None:
+        raise NotFound(f"no review {review_id}", field="review_id")
+    if review.status != "open":
+        raise Conflict(f"review {review_id} is {review.status}", code="already_decided")
+    customer = customer_service.get_customer_or_raise(session, principal, review.customer_id)
+    profile = customer_repo.get_profile(session, customer.id)
+    assert profile is not None
+    why = f"periodic review {review.id}: {body.comment}"
+    if body.outcome == "limit_change":
+        assert body.new_limit is not None
+        if body.new_limit > profile.credit_limit:
+            request, _ = request_limit(
+                session,
+                principal,
+                customer.id,
+                LimitRequestIn(
+                    requested_limit=body.new_limit, currency=profile.limit_currency, reason=why
+                ),
+            )
+            review.limit_request_id = request.id
+        elif body.new_limit < profile.credit_limit:
+            review.pending_change_id = _queue_change(
+                session, principal, customer.id, {"credit_limit": body.new_limit}, why
+            )
+    elif body.outcome == "block":
+        review.pending_change_id = _queue_change(
+            session,
+            principal,
+            customer.id,
+            {"blocked": True, "blocked_reason": body.comment},
+            why,
+        )
+    policy = repo.get_policy(session, profile.risk_tier) if profile.risk_tier else None
+    day = today()
+    old_last, old_next = profile.last_review_date, profile.next_review_date
+    profile.last_review_date = day
+    profile.next_review_date = _add_months(day, policy.review_months if policy else 12)
+    customer_service.record_version(
+        session,
+        customer=customer,
+        actor_id=principal.user_id,
+        action="review",
+        channel="review",
+        reason=why,
+        changes=[
+            ("last_review_date", customer_service.to_text(old_last), day.isoformat()),
+            (
+                "next_review_date",
+                customer_service.to_text(old_next),
+                profile.next_review_date.isoformat(),
+            ),
+        ],
+    )
+    review.status = "completed"
+    review.outcome = body.outcome
+    review.comment = body.comment
+    review.signed_off_by_id = principal.user_id
+    review.signed_off_at = utcnow()
+    review.next_review_date = profile.next_review_date
+    session.flush()
+    return review
+
+
+def _queue_change(
+    session: Session, principal: Principal, customer_id: int, fields: dict[str, Any], why: str
+) -> int | None:
+    outcome = customer_service.update_customer(
+        session,
+        principal,
+        customer_id,
+        CustomerUpdate.model_validate({**fields, "reason": why}),
+        channel="review",
+    )
+    return outcome.pending.id if outcome.pending else None
+
+
+def get_review(session: Session, principal: Principal, review_id: int) -> CreditReview:
+    """One review, if the caller may see its customer."""
+    review = repo.get_review(session, review_id)
+    if review is None:
+        raise NotFound(f"no review {review_id}", field="review_id")
+    customer_service.get_customer_or_raise(session, principal, review.customer_id)
+    return review
+
+
+def reviews_of(session: Session, principal: Principal, customer_id: int) -> list[CreditReview]:
+    """A customer's reviews, newest first."""
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    return repo.reviews_of(session, customer_id)
+
+
+def _on_scores_stored(session: Session, customer_ids: Sequence[int] | None, **_: Any) -> None:
+    schedule_reviews(session, customer_ids)
+
+
+signals.subscribe(signals.SCORES_STORED, _on_scores_stored)

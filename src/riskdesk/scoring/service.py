@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
@@ -413,6 +414,12 @@ def score_customers(
         repo.update_profiles_from_run(session, run.id)
     else:
         repo.update_profiles(session, profiles)
+    if rows:
+        signals.publish(
+            signals.SCORES_STORED,
+            session=session,
+            customer_ids=None if run is not None else [r["customer_id"] for r in rows],
+        )
     done = int(left["_done"].sum())
     return _finish(run, done, left.height - done, len(rows), started)
 

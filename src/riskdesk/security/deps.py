@@ -121,3 +121,4 @@ CanCreditPolicyManage = Annotated[Principal, Depends(require(Permission.CREDIT_P
 CanScoringManage = Annotated[Principal, Depends(require(Permission.SCORING_MANAGE))]
 CanLimitRequestsCreate = Annotated[Principal, Depends(require(Permission.LIMIT_REQUESTS_CREATE))]
 CanLimitRequestsApprove = Annotated[Principal, Depends(require(Permission.LIMIT_REQUESTS_APPROVE))]
+CanReviewsPerform = Annotated[Principal, Depends(require(Permission.REVIEWS_PERFORM))]

@@ -45,6 +45,7 @@ class Permission(StrEnum):
     SCORING_MANAGE = "scoring:manage"
     LIMIT_REQUESTS_CREATE = "limit_requests:create"
     LIMIT_REQUESTS_APPROVE = "limit_requests:approve"
+    REVIEWS_PERFORM = "reviews:perform"
 
 
 P = Permission
@@ -72,6 +73,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SCORING_MANAGE,
             P.LIMIT_REQUESTS_CREATE,
             P.LIMIT_REQUESTS_APPROVE,
+            P.REVIEWS_PERFORM,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -93,6 +95,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.SCORING_MANAGE,
             P.LIMIT_REQUESTS_CREATE,
             P.LIMIT_REQUESTS_APPROVE,
+            P.REVIEWS_PERFORM,
         }
     ),
     Role.SALES: frozenset(

@@ -25,6 +25,7 @@ from riskdesk.db import SessionDep
 from riskdesk.events import repository as event_repo
 from riskdesk.indicators import service as indicator_service
 from riskdesk.indicators.catalogue import AGEING_BUCKETS
+from riskdesk.indicators.catalogue import CATALOGUE as INDICATOR_CATALOGUE
 from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
@@ -33,7 +34,7 @@ from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
-from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead
+from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
@@ -48,12 +49,13 @@ from riskdesk.security.deps import (
     CanDocumentsWrite,
     CanImportsRun,
     CanLimitRequestsCreate,
+    CanReviewsPerform,
     CanScoringManage,
     CurrentPrincipal,
     cookie_serializer,
 )
 from riskdesk.security.permissions import Permission
-from riskdesk.ui.i18n import LANG_COOKIE, LOCALES
+from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -483,6 +485,112 @@ def decide_limit_request(
     return RedirectResponse(
         f"/limit-requests?done={request_id}&status={decided.status}", status_code=303
     )
+
+
+@router.get("/reviews", response_class=HTMLResponse)
+def reviews_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    horizon: Annotated[int, Query(ge=0, le=366)] = 30,
+) -> Response:
+    """The review queue: overdue and soon-due periodic reviews."""
+    return render(
+        request,
+        "reviews.html",
+        principal,
+        queue=policy_service.review_queue(session, principal, horizon_days=horizon),
+        horizon=horizon,
+        can_review=principal.can(Permission.REVIEWS_PERFORM),
+    )
+
+
+@router.post("/customers/{customer_id}/reviews")
+def start_review(
+    customer_id: PathId, session: SessionDep, principal: CanReviewsPerform
+) -> Response:
+    """Open (or continue) a customer's review."""
+    review, _ = policy_service.open_review(session, principal, customer_id)
+    return RedirectResponse(f"/reviews/{review.id}", status_code=303)
+
+
+def _review_page(
+    request: Request,
+    session: Any,
+    principal: Any,
+    review_id: int,
+    *,
+    status_code: int = 200,
+    form_errors: list[tuple[str | None, str]] | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    review = policy_service.get_review(session, principal, review_id)
+    customer = customer_service.read_customer(session, principal, review.customer_id)
+    zh = pick_locale(request, request.app.state.settings.default_locale) == "zh-CN"
+    labels = {i.name: (i.zh if zh else i.en) for i in INDICATOR_CATALOGUE}
+    return render(
+        request,
+        "review.html",
+        principal,
+        status_code=status_code,
+        r=review,
+        customer=customer,
+        labels=labels,
+        can_review=principal.can(Permission.REVIEWS_PERFORM),
+        form_errors=form_errors or [],
+        form=form or {},
+    )
+
+
+@router.get("/reviews/{review_id}", response_class=HTMLResponse)
+def review_page(
+    request: Request, review_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> Response:
+    """A review: the evidence captured when it was opened, and the decision form."""
+    return _review_page(request, session, principal, review_id)
+
+
+@router.post("/reviews/{review_id}/complete", response_class=HTMLResponse)
+def complete_review(
+    request: Request,
+    review_id: PathId,
+    session: SessionDep,
+    principal: CanReviewsPerform,
+    form: FormDep,
+) -> Response:
+    """Sign off a review."""
+    data = {
+        k: v.strip()
+        for k in ("outcome", "comment", "new_limit")
+        if isinstance(v := form.get(k), str) and v.strip()
+    }
+    try:
+        review = policy_service.complete_review(
+            session, principal, review_id, ReviewComplete.model_validate(data)
+        )
+    except ValidationError as exc:
+        details = details_from_validation_error(exc)
+        return _review_page(
+            request,
+            session,
+            principal,
+            review_id,
+            status_code=422,
+            form_errors=[(d.field, d.reason) for d in details],
+            form=data,
+        )
+    except RiskdeskError as exc:
+        session.rollback()
+        return _review_page(
+            request,
+            session,
+            principal,
+            review_id,
+            status_code=exc.status_code,
+            form_errors=[(exc.field, exc.message)],
+            form=data,
+        )
+    return RedirectResponse(f"/reviews/{review.id}", status_code=303)
 
 
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
