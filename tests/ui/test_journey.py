@@ -266,3 +266,33 @@ def test_overdue_review_is_signed_off_from_the_queue(page, live_server: str) -> 
     assert "paid on time all year" in page.inner_text("#review-signed")
     page.click("text=Reviews")
     assert page.locator(f"#due-{cid}").count() == 0
+
+
+def test_scorecard_draft_previewed_approved_and_run(page, live_server: str) -> None:
+    import httpx2 as httpx
+
+    from tests.scoring.test_service import card
+    from tests.ui.conftest import api_token
+
+    body = card("ui_card", name="UI scorecard", customer_kind=None)
+    created = httpx.post(
+        f"{live_server}/api/v1/scorecards",
+        headers={"Authorization": f"Bearer {api_token(live_server, 'manager')}"},
+        json=body,
+    )
+    assert created.status_code in (200, 201), created.text
+    sign_in(page, live_server, "manager2")
+    page.click("text=Scorecards")
+    section = page.locator("#scorecard-ui_card")
+    assert "draft" in section.inner_text()
+    preview = section.locator(".preview")
+    assert "customers under this draft" in preview.inner_text()
+    section.locator("button.approve").click()
+    page.wait_for_selector("#scorecards-result")
+    assert "active" in page.inner_text("#scorecard-ui_card")
+    page.click("#run-scoring")
+    page.wait_for_selector("#last-run")
+    assert "customers" in page.inner_text("#last-run")
+    page.goto(f"{live_server}/customers?q=明达")
+    page.click("#customers tbody tr a >> nth=1")
+    assert "/ 1000" in page.inner_text("#score-panel")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
@@ -172,3 +172,9 @@ def score_history(
 ) -> list[ScoreRead]:
     """A customer's scores with their reasons, newest first."""
     return _scores(session, service.history(session, principal, customer_id, limit))
+
+
+@router.get("/scorecard-versions/{version_id}/preview")
+def preview_version(version_id: PathId, session: SessionDep, _: CanCustomersRead) -> dict[str, Any]:
+    """Ratings and tiers the version would give today, beside the current ones (not stored)."""
+    return service.preview(session, version_id)

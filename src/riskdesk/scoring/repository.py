@@ -376,3 +376,21 @@ def get_run(session: Session, run_id: int) -> ScoringRun | None:
 def runs(session: Session, limit: int) -> list[ScoringRun]:
     """The latest scoring runs."""
     return list(session.scalars(select(ScoringRun).order_by(ScoringRun.id.desc()).limit(limit)))
+
+
+def current_ratings(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """The rating and tier on the credit profiles of some customers."""
+    rows: list[Any] = []
+    for part in chunks(list(customer_ids)):
+        rows.extend(
+            session.execute(
+                select(
+                    CreditProfile.customer_id, CreditProfile.rating, CreditProfile.risk_tier
+                ).where(CreditProfile.customer_id.in_(part))
+            )
+        )
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "rating": pl.String, "risk_tier": pl.String},
+        orient="row",
+    )

@@ -483,3 +483,40 @@ def history(
     """A customer's scores, newest first."""
     customer_service.read_customer(session, principal, customer_id)
     return repo.score_history(session, customer_id, limit)
+
+
+def preview(session: Session, version_id: int) -> dict[str, Any]:
+    """What a version would give today: ratings and tiers over the customers its scorecard fits,
+    beside what they have now. Nothing is stored."""
+    version = repo.get_version(session, version_id)
+    if version is None:
+        raise NotFound(f"no scorecard version {version_id}", field="version_id")
+    card = next(c for c in repo.scorecards(session) if c.id == version.scorecard_id)
+    definition = Definition.model_validate(version.definition)
+    frame = factor_frame(session, None, today(), _needs([definition]))
+    mine = frame.filter(_fits(card))
+    values = mine.select(
+        "customer_id",
+        *[pl.col(f"{f.source}.{f.name}").alias(f.code) for f in definition.factors],
+    )
+    scored = score_frame(definition, values)
+    current = repo.current_ratings(session, mine["customer_id"].to_list())
+
+    def counts(frame: pl.DataFrame, col: str) -> dict[str, int]:
+        return {str(k): int(v) for k, v in frame.group_by(col).len().rows() if k is not None}
+
+    return {
+        "customers": scored.height,
+        "mean_score": float(scored["score"].mean()) if scored.height else None,  # type: ignore[arg-type]
+        "ratings": [b.code for b in reversed(definition.ratings)],
+        "tiers": [b.code for b in reversed(definition.tiers)],
+        "proposed_ratings": counts(scored, "rating"),
+        "proposed_tiers": counts(scored, "tier"),
+        "current_ratings": counts(current, "rating"),
+        "current_tiers": counts(current, "risk_tier"),
+    }
+
+
+def recent_runs(session: Session, limit: int = 20) -> list[ScoringRun]:
+    """The latest scoring runs."""
+    return repo.runs(session, limit)

@@ -487,6 +487,63 @@ def decide_limit_request(
     )
 
 
+@router.get("/scorecards", response_class=HTMLResponse)
+def scorecards_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[int | None, Query(ge=1)] = None,
+    status: Annotated[str | None, Query(max_length=16)] = None,
+) -> Response:
+    """Scorecards, their versions, and drafts with a preview of what they would do."""
+    cards = scoring_service.list_scorecards(session)
+    drafts = [v for _, versions in cards for v in versions if v.status == "draft"]
+    authors = {v.created_by_id for _, versions in cards for v in versions}
+    return render(
+        request,
+        "scorecards.html",
+        principal,
+        cards=cards,
+        previews={v.id: scoring_service.preview(session, v.id) for v in drafts},
+        people={
+            uid: (u.display_name if (u := users_repo.get_user(session, uid)) else "")
+            for uid in authors
+        },
+        can_approve=principal.can(Permission.CHANGES_APPROVE),
+        can_run=principal.can(Permission.SCORING_MANAGE),
+        runs=scoring_service.recent_runs(session, 1),
+        done=done,
+        done_status=status if status in ("active", "rejected") else None,
+    )
+
+
+@router.post("/scorecard-versions/{version_id}/{action}")
+def decide_scorecard_version(
+    version_id: PathId,
+    action: str,
+    session: SessionDep,
+    principal: CanScoringManage,
+    comment: Annotated[str | None, Form(max_length=2000)] = None,
+) -> Response:
+    """Approve (not one's own) or reject a scorecard draft."""
+    if action == "approve":
+        version = scoring_service.approve(session, principal, version_id, comment)
+    elif action == "reject":
+        version = scoring_service.reject(session, principal, version_id, comment)
+    else:
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    return RedirectResponse(
+        f"/scorecards?done={version_id}&status={version.status}", status_code=303
+    )
+
+
+@router.post("/scoring-runs")
+def run_scoring(session: SessionDep, principal: CanScoringManage) -> Response:
+    """Recompute indicators and rescore everyone now."""
+    scoring_service.rescore_all(session, principal, trigger="manual")
+    return RedirectResponse("/scorecards", status_code=303)
+
+
 @router.get("/reviews", response_class=HTMLResponse)
 def reviews_page(
     request: Request,
