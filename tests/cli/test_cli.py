@@ -131,3 +131,24 @@ def test_demo_is_scored_and_scores_run_rescores(cli_env: Path) -> None:
         assert tiers <= {"low", "medium", "high", "critical"} and None not in tiers
     expired = runner.invoke(app, ["limits", "expire"])
     assert expired.exit_code == 0 and "0 limit request(s) expired" in expired.output
+
+
+def test_model_train_from_history_into_the_registry(cli_env: Path) -> None:
+    loaded = runner.invoke(app, ["demo", "--customers", "80", "--months", "24", "--seed", "1"])
+    assert loaded.exit_code == 0, loaded.output
+    args = ["model", "train", "--name", "pd", "--family", "scorecard", "--folds", "3"]
+    trained = runner.invoke(app, [*args, "--from-history", "--user", "analyst"])
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.output)
+    assert (summary["name"], summary["version"], summary["status"]) == ("pd", 1, "challenger")
+    assert 0 < summary["auc"] <= 1
+    neither = runner.invoke(app, args)
+    assert neither.exit_code == 2 and "--from-history" in neither.output
+    family = runner.invoke(
+        app, ["model", "train", "--name", "pd", "--family", "x", "--from-history"]
+    )
+    assert family.exit_code == 2 and "--family" in family.output
+    future = runner.invoke(
+        app, [*args, "--from-history", "--observation", "2099-01-01", "--user", "analyst"]
+    )
+    assert future.exit_code == 2 and "--observation" in future.output

@@ -61,7 +61,8 @@ def test_pick_locale(headers: dict[str, str], expected: str) -> None:
 def test_every_template_key_is_translated_in_both_languages() -> None:
     used: set[str] = set()
     for template in (UI / "templates").rglob("*.html"):
-        found = re.findall(r't\("([a-z_.]+)"', template.read_text(encoding="utf-8"))
+        # t("key"), not the tail of a call such as .get("key")
+        found = re.findall(r'(?<![\w.])t\("([a-z_.]+)"', template.read_text(encoding="utf-8"))
         used |= {k for k in found if not k.endswith(".")}  # prefixes of computed keys
     for locale in ("en", "zh-CN"):
         missing = {k for k in used if k not in catalog(locale)}

@@ -117,3 +117,103 @@ def evaluate(
             f"{r.fit_seconds:.2f}",
         )
     console.print(table)
+
+
+@model_app.command("train")
+def train(
+    name: Annotated[str, typer.Option("--name", help="model name; each training adds a version")],
+    family: Annotated[str, typer.Option("--family", help="scorecard or lightgbm")],
+    from_history: Annotated[
+        bool, typer.Option("--from-history", help="train on this Riskdesk's own history")
+    ] = False,
+    observation: Annotated[
+        str | None,
+        typer.Option(help="--from-history: features as of this date (default: a horizon ago)"),
+    ] = None,
+    horizon_days: Annotated[
+        int, typer.Option(help="--from-history: outcome window after the observation date")
+    ] = 365,
+    data: Annotated[Path | None, typer.Option("--data", help="or: a labelled CSV")] = None,
+    target: Annotated[str | None, typer.Option("--target", help="the CSV's outcome column")] = None,
+    bad: Annotated[
+        str | None, typer.Option("--bad", help="the outcome value that means bad")
+    ] = None,
+    folds: Annotated[int, typer.Option("--folds", help="cross-validation folds")] = 5,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
+    monotone: Annotated[
+        list[str] | None, typer.Option("--monotone", help="FEATURE=1 or FEATURE=-1; repeat")
+    ] = None,
+    username: Annotated[
+        str, typer.Option("--user", help="who trains (needs scoring:manage)")
+    ] = "analyst",
+) -> None:
+    """Train a model version (cross-validated metrics, features, points table) into the
+    registry as a challenger."""
+    import datetime as dt
+
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.kit.errors import RiskdeskError
+    from riskdesk.scoring import modelling, registry
+    from riskdesk.security import service as security_service
+
+    if family not in modelling.FAMILIES:
+        _fail("--family", f"expected one of {', '.join(modelling.FAMILIES)}, got {family!r}")
+    if from_history == (data is not None):
+        _fail("--data", "give either --from-history or --data with --target and --bad")
+    constraints = _parse_monotone(monotone or [])
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    try:
+        with unit_of_work(factory) as session:
+            user = security_service.get_user_by_username_or_raise(session, username)
+            principal = security_service.system_principal(session, user)
+            extra: dict[str, Any] = {}
+            if from_history:
+                day = (
+                    dt.date.fromisoformat(observation)
+                    if observation
+                    else dt.date.today() - dt.timedelta(days=horizon_days)
+                )
+                X, y, _ = registry.history_dataset(session, day, horizon_days)
+                extra = {
+                    "data_source": f"history as of {day}",
+                    "target": f"90+ days past due within {horizon_days} days",
+                    "observation": day,
+                    "horizon_days": horizon_days,
+                }
+            else:
+                assert data is not None
+                if target is None or bad is None:
+                    _fail("--target", "--data needs --target and --bad")
+                X, y = modelling.read_labelled_csv(data, target, bad)
+                extra = {"data_source": f"file {data.name}", "target": f"{target} = {bad}"}
+            version = registry.train(
+                session,
+                principal,
+                name=name,
+                family=family,
+                X=X,
+                y=y,
+                monotone=constraints,
+                folds=folds,
+                seed=seed,
+                **extra,
+            )
+            summary = {
+                "id": version.id,
+                "name": version.name,
+                "version": version.version,
+                "status": version.status,
+                "rows": version.rows,
+                "bad_rate": version.bad_rate,
+                "auc": version.metrics["auc"],
+                "ks": version.metrics["ks"],
+            }
+    except modelling.ModellingError as exc:
+        option = exc.field if exc.field in ("target", "bad", "folds", "monotone") else "data"
+        _fail(f"--{option}", exc.reason)
+    except ValueError as exc:
+        _fail("--observation", str(exc))
+    except RiskdeskError as exc:
+        _fail(f"--{exc.field or 'name'}", exc.message)
+    console.print_json(json.dumps(summary))

@@ -274,17 +274,22 @@ def _settlements(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     return totals.join(crossing, on="invoice_id", how="left")
 
 
+def _settled_on() -> pl.Expr:
+    """The settlement day of an invoice joined to ``_settlements`` (null while open)."""
+    return (
+        pl.when(pl.col("_n") > 1)
+        .then(pl.col("_multi"))
+        .when(pl.col("paid") >= pl.col("amount") - CENT)
+        .then(pl.col("_first"))
+    )
+
+
 def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     inv = (
         f.invoices.lazy()
         .filter(pl.col("issue_date") <= as_of)
         .join(_settlements(f, as_of), on="invoice_id", how="left")
-        .with_columns(
-            settled_on=pl.when(pl.col("_n") > 1)
-            .then(pl.col("_multi"))
-            .when(pl.col("paid") >= pl.col("amount") - CENT)
-            .then(pl.col("_first"))
-        )
+        .with_columns(settled_on=_settled_on())
         .with_columns(
             open=pl.max_horizontal(pl.col("amount") - pl.col("paid").fill_null(0.0), pl.lit(0.0)),
             overdue_days=(pl.lit(as_of) - pl.col("due_date")).dt.total_days(),
@@ -592,16 +597,18 @@ def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
     """Peer percentile within segment and RFM quintile scores against the reference."""
     percentile = np.full(base.height, np.nan)
     segments = base["segment"].fill_null("").to_numpy()
-    amounts = base["orders_amount_90d"].to_numpy().astype(float)
+    # Money is ranked to the cent: sums taken in a different order (one customer alone, or
+    # everyone in parallel) may differ in the last bit, and must not change a rank.
+    amounts = np.round(base["orders_amount_90d"].to_numpy().astype(float), 2)
     ref_segments = ref["segment"].fill_null("").to_numpy()
-    ref_amounts = ref["orders_amount_90d"].fill_null(0.0).to_numpy().astype(float)
+    ref_amounts = np.round(ref["orders_amount_90d"].fill_null(0.0).to_numpy().astype(float), 2)
     for segment in np.unique(segments):  # a loop over segments, not customers
         mine = segments == segment
         peers = np.sort(ref_amounts[ref_segments == segment])
         percentile[mine] = _rank_share(amounts[mine], peers)
 
     def col(frame: pl.DataFrame, name: str) -> np.ndarray:
-        return frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+        return np.round(frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy(), 2)
 
     return base.with_columns(
         orders_amount_peer_percentile_90d=pl.Series(percentile).fill_nan(None),
@@ -621,4 +628,26 @@ def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
             pl.col(c).fill_nan(None)
             for c in ("rfm_recency_score", "rfm_frequency_score", "rfm_monetary_score")
         ]
+    )
+
+
+def defaults_in_window(
+    frames: EventFrames, start: dt.date, end: dt.date, as_of: dt.date, *, days: int = 90
+) -> pl.DataFrame:
+    """customer_id and ``bad``: an invoice due after ``start`` and by ``end`` went ``days`` or
+    more past due (paid that late, or still open that long on ``as_of``). Customers without
+    such invoices are absent."""
+    invoices = (
+        frames.invoices.lazy()
+        .filter((pl.col("due_date") > start) & (pl.col("due_date") <= end))
+        .join(_settlements(frames, as_of), on="invoice_id", how="left")
+        .with_columns(settled_on=_settled_on())
+        .with_columns(
+            late=(
+                pl.col("settled_on").fill_null(pl.lit(as_of)) - pl.col("due_date")
+            ).dt.total_days()
+        )
+    )
+    return (
+        invoices.group_by("customer_id").agg((pl.col("late") >= days).any().alias("bad")).collect()
     )

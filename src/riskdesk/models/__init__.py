@@ -43,7 +43,14 @@ from riskdesk.models.policy import (
     LimitRequest,
     TierPolicy,
 )
-from riskdesk.models.scoring import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
+from riskdesk.models.scoring import (
+    CustomerScore,
+    ModelScore,
+    ModelVersion,
+    Scorecard,
+    ScorecardVersion,
+    ScoringRun,
+)
 from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
@@ -75,6 +82,8 @@ __all__ = [
     "Interaction",
     "Invoice",
     "LimitRequest",
+    "ModelScore",
+    "ModelVersion",
     "Order",
     "OrderLine",
     "Payment",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -92,3 +92,56 @@ class CustomerScore(Base):
     # the factors that pulled the score down most: [{"factor", "value", "points", "max_points",
     # "en", "zh"}], worst first
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+
+
+class ModelVersion(Base):
+    """A trained statistical model: its data, metrics, features and the fitted model itself.
+
+    challenger (scored, decides nothing) -> champion (after a second person approves the
+    promotion) -> retired (when another is promoted).
+    """
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    family: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    data_source: Mapped[str] = mapped_column(String(255))
+    target: Mapped[str] = mapped_column(String(255))
+    # history: the observation date and outcome window, when trained on the company's own data
+    observation_date: Mapped[dt.date | None] = mapped_column(Date)
+    horizon_days: Mapped[int | None] = mapped_column(Integer)
+    rows: Mapped[int] = mapped_column(Integer)
+    bad_rate: Mapped[float] = mapped_column(Float)
+    features: Mapped[list[str]] = mapped_column(JSONType)
+    monotone: Mapped[dict[str, int]] = mapped_column(JSONType, default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    artifact: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    points_table: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    # Training distributions for PSI: decile edges and shares of the score and of each feature.
+    reference: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    promotion_requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    promotion_requested_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    promoted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ModelScore(Base):
+    """A model's probability of default and score for a customer on a day."""
+
+    __tablename__ = "model_scores"
+    __table_args__ = (Index("ix_model_scores_version_as_of", "model_version_id", "as_of"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    scored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    bad_probability: Mapped[float] = mapped_column(Float)
+    score: Mapped[int] = mapped_column(Integer)

@@ -15,6 +15,7 @@ or overlap.
 from __future__ import annotations
 
 import itertools
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,7 +27,8 @@ SCORE_MIN = 0
 SCORE_MAX = 1000
 TIERS = ("low", "medium", "high", "critical")  # safest first
 
-Source = Literal["indicator", "ratio", "bureau", "attribute"]
+Source = Literal["indicator", "ratio", "bureau", "attribute", "model"]
+MODEL_NAME = r"^[a-z][a-z0-9_\-]{0,63}$"
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,22 @@ def factor_inputs() -> dict[tuple[str, str], FactorInput]:
     return _INPUTS
 
 
+def _input(source: str, name: str) -> FactorInput | None:
+    # A model factor reads the champion's score (0-1000, higher is safer) of a model name.
+    if source == "model":
+        if not re.match(MODEL_NAME, name):
+            return None
+        return FactorInput(
+            "model",
+            name,
+            True,
+            f"Model {name} (champion's score)",
+            f"模型 {name}（冠军模型评分）",
+            1,
+        )
+    return factor_inputs().get((source, name))
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
@@ -136,7 +154,7 @@ class Factor(_Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Factor:
-        spec = factor_inputs().get((self.source, self.name))
+        spec = _input(self.source, self.name)
         if spec is None:
             raise ValueError(f"unknown {self.source} {self.name!r}")
         if (self.bins is None) == (self.weight is None):
@@ -150,7 +168,9 @@ class Factor(_Strict):
     @property
     def input(self) -> FactorInput:
         """What the factor reads."""
-        return factor_inputs()[(self.source, self.name)]
+        spec = _input(self.source, self.name)
+        assert spec is not None  # checked when the factor was made
+        return spec
 
     @property
     def en(self) -> str:

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
 from riskdesk.db import SessionDep
+from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import PathId
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion
+from riskdesk.scoring import registry, service
 from riskdesk.scoring import repository as repo
-from riskdesk.scoring import service
 from riskdesk.scoring.schemas import (
     DecisionIn,
+    ModelDetail,
+    ModelRead,
+    ModelScoreRead,
     ReasonRead,
     RunIn,
     RunRead,
     ScorecardCreate,
     ScorecardRead,
     ScoreRead,
+    TrainFromHistory,
     VersionCreate,
     VersionRead,
 )
@@ -178,3 +184,88 @@ def score_history(
 def preview_version(version_id: PathId, session: SessionDep, _: CanCustomersRead) -> dict[str, Any]:
     """Ratings and tiers the version would give today, beside the current ones (not stored)."""
     return service.preview(session, version_id)
+
+
+@router.get("/models", response_model=list[ModelRead])
+def list_models(session: SessionDep, _: CanCustomersRead) -> list[ModelRead]:
+    """Every model version, newest first."""
+    return [ModelRead.model_validate(m) for m in registry.list_models(session)]
+
+
+@router.post("/models/train-from-history", response_model=ModelDetail, status_code=201)
+def train_from_history(
+    body: TrainFromHistory, session: SessionDep, principal: CanScoringManage
+) -> ModelDetail:
+    """Train on the company's own history: features as of the observation date, bad = an
+    invoice due in the following window went 90+ days past due. Stored as a challenger."""
+    observation = body.observation_date or today() - dt.timedelta(days=body.horizon_days)
+    X, y, _ = registry.history_dataset(session, observation, body.horizon_days)
+    version = registry.train(
+        session,
+        principal,
+        name=body.name,
+        family=body.family,
+        X=X,
+        y=y,
+        data_source=f"history as of {observation}",
+        target=f"90+ days past due within {body.horizon_days} days",
+        observation=observation,
+        horizon_days=body.horizon_days,
+        monotone=body.monotone,
+        folds=body.folds,
+        seed=body.seed,
+    )
+    return ModelDetail.model_validate(version)
+
+
+@router.get("/models/{version_id}", response_model=ModelDetail)
+def get_model(version_id: PathId, session: SessionDep, _: CanCustomersRead) -> ModelDetail:
+    """One model version with its points table."""
+    return ModelDetail.model_validate(registry.get_model(session, version_id))
+
+
+@router.post("/models/{version_id}/promote", response_model=ModelRead)
+def promote(version_id: PathId, session: SessionDep, principal: CanScoringManage) -> ModelRead:
+    """Ask for a challenger to become champion; a second person approves."""
+    return ModelRead.model_validate(registry.request_promotion(session, principal, version_id))
+
+
+@router.post("/models/{version_id}/approve-promotion", response_model=ModelRead)
+def approve_promotion(
+    version_id: PathId, session: SessionDep, principal: CanChangesApprove
+) -> ModelRead:
+    """Make the challenger champion (not if you asked for it or trained it)."""
+    return ModelRead.model_validate(registry.approve_promotion(session, principal, version_id))
+
+
+@router.get("/models/{version_id}/monitoring")
+def monitoring(
+    version_id: PathId,
+    session: SessionDep,
+    _: CanCustomersRead,
+    months: Annotated[int, Query(ge=1, le=36)] = 12,
+) -> dict[str, Any]:
+    """PSI of the score and each feature against training; AUC and KS by month on matured
+    outcomes."""
+    return registry.monitor(session, version_id, months=months)
+
+
+@router.get("/customers/{customer_id}/model-scores", response_model=list[ModelScoreRead])
+def model_scores(
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[ModelScoreRead]:
+    """Champion and challenger scores of a customer, newest first."""
+    return [
+        ModelScoreRead(
+            model=name,
+            version=version,
+            status=status,
+            as_of=s.as_of,
+            bad_probability=s.bad_probability,
+            score=s.score,
+        )
+        for s, name, version, status in registry.scores_of(session, principal, customer_id, limit)
+    ]

@@ -773,3 +773,36 @@ def evaluate(
             if progress is not None:
                 progress(family, number)
     return [FamilyResult(family, fold_list) for family, fold_list in results.items()]
+
+
+# ---------------------------------------------------------------- stability (PSI)
+
+PSI_FLOOR = 1e-4  # an empty bin counts as this share, so the logarithm stays finite
+
+
+def bin_shares(values: npt.ArrayLike, edges: Sequence[float]) -> list[float]:
+    """Share of values in each bin between the edges (below the first ... above the last),
+    then the share missing."""
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return [0.0] * (len(edges) + 2)
+    missing = np.isnan(x)
+    index = np.searchsorted(np.asarray(edges, dtype=float), x[~missing], side="right")
+    counts = np.bincount(index, minlength=len(edges) + 1).astype(float)
+    return [float(c) / x.size for c in counts] + [float(missing.sum()) / x.size]
+
+
+def reference_bins(values: npt.ArrayLike, bins: int = 10) -> dict[str, list[float]]:
+    """Decile edges of the training values and the training shares in them (for PSI)."""
+    x = np.asarray(values, dtype=float)
+    present = x[~np.isnan(x)]
+    quantiles = np.quantile(present, np.linspace(0, 1, bins + 1)[1:-1]) if present.size else []
+    edges = sorted({float(q) for q in quantiles})
+    return {"edges": edges, "shares": bin_shares(x, edges)}
+
+
+def psi(expected: Sequence[float], actual: Sequence[float]) -> float:
+    """Population stability index of two share vectors over the same bins."""
+    e = np.maximum(np.asarray(expected, dtype=float), PSI_FLOOR)
+    a = np.maximum(np.asarray(actual, dtype=float), PSI_FLOOR)
+    return float(np.sum((a - e) * np.log(a / e)))

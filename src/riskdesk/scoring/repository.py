@@ -20,6 +20,8 @@ from riskdesk.models import (
     CustomerScore,
     FinancialStatement,
     IndicatorSnapshot,
+    ModelScore,
+    ModelVersion,
     Scorecard,
     ScorecardVersion,
     ScoringRun,
@@ -393,4 +395,122 @@ def current_ratings(session: Session, customer_ids: Sequence[int]) -> pl.DataFra
         [tuple(r) for r in rows],
         schema={"customer_id": pl.Int64, "rating": pl.String, "risk_tier": pl.String},
         orient="row",
+    )
+
+
+# ---------------------------------------------------------------- model registry
+
+
+def next_model_version(session: Session, name: str) -> int:
+    """One more than the highest version of a model name."""
+    top = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
+    return int(top or 0) + 1
+
+
+def model_versions(session: Session, name: str | None = None) -> list[ModelVersion]:
+    """Model versions, newest first (of one name when given)."""
+    stmt = select(ModelVersion).order_by(ModelVersion.id.desc())
+    if name is not None:
+        stmt = stmt.where(ModelVersion.name == name)
+    return list(session.scalars(stmt))
+
+
+def get_model_version(session: Session, version_id: int) -> ModelVersion | None:
+    """A model version by id."""
+    return session.get(ModelVersion, version_id)
+
+
+def live_models(session: Session) -> list[ModelVersion]:
+    """Champions and challengers."""
+    return list(
+        session.scalars(
+            select(ModelVersion)
+            .where(ModelVersion.status.in_(("champion", "challenger")))
+            .order_by(ModelVersion.id)
+        )
+    )
+
+
+def _copy_or_insert(
+    session: Session, table: Any, columns: Sequence[str], rows: list[dict[str, Any]]
+) -> None:
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        raw: Any = connection.connection.driver_connection
+        names = ", ".join(columns)
+        with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
+            for r in rows:
+                copy.write_row([r[c] for c in columns])
+        return
+    for part in chunks(rows, 5000):
+        session.execute(insert(table), list(part))
+
+
+def insert_model_scores(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store model scores in bulk (COPY on PostgreSQL)."""
+    if rows:
+        table: Any = ModelScore.__table__
+        _copy_or_insert(
+            session,
+            table,
+            ("model_version_id", "customer_id", "as_of", "scored_at", "bad_probability", "score"),
+            rows,
+        )
+
+
+def latest_model_as_of(session: Session, version_id: int) -> dt.date | None:
+    """The latest day a model version scored customers."""
+    return session.scalar(
+        select(func.max(ModelScore.as_of)).where(ModelScore.model_version_id == version_id)
+    )
+
+
+def latest_model_scores(session: Session, version_id: int) -> list[int]:
+    """The scores a model version gave on its latest day (one per customer, the latest)."""
+    day = latest_model_as_of(session, version_id)
+    if day is None:
+        return []
+    newest = (
+        select(func.max(ModelScore.id))
+        .where(ModelScore.model_version_id == version_id, ModelScore.as_of == day)
+        .group_by(ModelScore.customer_id)
+    )
+    return [
+        int(s) for s in session.scalars(select(ModelScore.score).where(ModelScore.id.in_(newest)))
+    ]
+
+
+def champion_scores(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """Each customer's latest score from each champion model (``model.<name>`` columns)."""
+    champions = list(session.scalars(select(ModelVersion).where(ModelVersion.status == "champion")))
+    frame = pl.DataFrame(schema={"customer_id": pl.Int64})
+    for champion in champions:
+        newest = (
+            select(func.max(ModelScore.id))
+            .where(ModelScore.model_version_id == champion.id)
+            .group_by(ModelScore.customer_id)
+        )
+        stmt = select(ModelScore.customer_id, cast(ModelScore.score, Float)).where(
+            ModelScore.id.in_(newest)
+        )
+        rows = _in(stmt, ModelScore.customer_id, customer_ids, session)
+        part = pl.DataFrame(
+            [tuple(r) for r in rows],
+            schema={"customer_id": pl.Int64, f"model.{champion.name}": pl.Float64},
+            orient="row",
+        )
+        frame = frame.join(part, on="customer_id", how="full", coalesce=True)
+    return frame
+
+
+def model_scores_of(session: Session, customer_id: int, limit: int) -> list[Any]:
+    """A customer's model scores with the model's name, version and status, newest first."""
+    return list(
+        session.execute(
+            select(ModelScore, ModelVersion.name, ModelVersion.version, ModelVersion.status)
+            .join(ModelVersion, ModelVersion.id == ModelScore.model_version_id)
+            .where(ModelScore.customer_id == customer_id)
+            .order_by(ModelScore.id.desc())
+            .limit(limit)
+        )
     )

@@ -117,3 +117,59 @@ class RunRead(BaseModel):
     requested_by_id: int | None
     started_at: dt.datetime
     finished_at: dt.datetime | None
+
+
+class TrainFromHistory(_Strict):
+    """Train a model on the company's own history."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")
+    family: Literal["scorecard", "lightgbm"]
+    observation_date: dt.date | None = None
+    horizon_days: int = Field(default=365, ge=30, le=730)
+    folds: int = Field(default=5, ge=2, le=10)
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+    monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+
+
+class ModelRead(BaseModel):
+    """A model version: where it stands, what it was trained on, how well it did."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    version: int
+    family: str
+    status: str
+    data_source: str
+    target: str
+    observation_date: dt.date | None
+    horizon_days: int | None
+    rows: int
+    bad_rate: float
+    features: list[str]
+    monotone: dict[str, int]
+    metrics: dict[str, Any]
+    created_by_id: int | None
+    created_at: dt.datetime
+    promotion_requested_by_id: int | None
+    promoted_by_id: int | None
+    promoted_at: dt.datetime | None
+    retired_at: dt.datetime | None
+
+
+class ModelDetail(ModelRead):
+    """A model version with its points table (scorecard family)."""
+
+    points_table: list[dict[str, Any]] | None
+
+
+class ModelScoreRead(BaseModel):
+    """A model's score for a customer."""
+
+    model: str
+    version: int
+    status: str
+    as_of: dt.date
+    bad_probability: float
+    score: int

@@ -229,11 +229,22 @@ def factor_frame(
             "customer_id", *[pl.col(r.name).alias(f"ratio.{r.name}") for r in RATIO_FACTORS]
         )
         frame = frame.join(ratios, on="customer_id", how="left")
+    if "model" in sources:
+        frame = frame.join(
+            repo.champion_scores(session, customer_ids), on="customer_id", how="left"
+        )
     if "bureau" in sources:
         frame = frame.join(
             repo.bureau_values(session, customer_ids, as_of), on="customer_id", how="left"
         )
     return frame
+
+
+def _complete(frame: pl.DataFrame, definitions: Sequence[Definition]) -> pl.DataFrame:
+    """Add the columns nothing fed (a model without a champion yet): missing values."""
+    wanted = {f"{f.source}.{f.name}" for d in definitions for f in d.factors}
+    absent = sorted(wanted - set(frame.columns))
+    return frame.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in absent])
 
 
 def _fits(card: Scorecard) -> pl.Expr:
@@ -332,6 +343,7 @@ def score_customers(
     frame = factor_frame(
         session, customer_ids, as_of, _needs([d for _, _, d in definitions]), indicators
     )
+    frame = _complete(frame, [d for _, _, d in definitions])
     left = frame.with_columns(_done=pl.lit(False))
     rows: list[dict[str, Any]] = []
     profiles: list[dict[str, Any]] = []
@@ -442,9 +454,12 @@ def rescore_all(
 ) -> ScoringSummary:
     """Recompute every customer's indicators in batch, then score everyone: one action."""
     from riskdesk.indicators import service as indicator_service
+    from riskdesk.scoring import registry
 
     as_of = as_of or today()
     indicators = indicator_service.run_batch_frame(session, as_of=as_of)
+    # Models first: a scorecard may read the champion's score.
+    registry.score_customers(session, None, as_of=as_of, indicators=indicators)
     return score_customers(
         session,
         None,
@@ -493,7 +508,7 @@ def preview(session: Session, version_id: int) -> dict[str, Any]:
         raise NotFound(f"no scorecard version {version_id}", field="version_id")
     card = next(c for c in repo.scorecards(session) if c.id == version.scorecard_id)
     definition = Definition.model_validate(version.definition)
-    frame = factor_frame(session, None, today(), _needs([definition]))
+    frame = _complete(factor_frame(session, None, today(), _needs([definition])), [definition])
     mine = frame.filter(_fits(card))
     values = mine.select(
         "customer_id",

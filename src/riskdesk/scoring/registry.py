@@ -1,0 +1,341 @@
+"""The model registry: train on the company's history or a labelled file, store versions with
+their metrics, score customers with champion and challengers, promote with four eyes, and watch
+stability (PSI) and performance on matured outcomes.
+
+Only the champion decides: its score is what a scorecard factor of source ``model`` reads.
+Challengers are scored and stored beside it, for comparison.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+from sqlalchemy.orm import Session
+
+from riskdesk.indicators import repository as indicator_repo
+from riskdesk.indicators.catalogue import NAMES
+from riskdesk.indicators.compute import compute, defaults_in_window
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models import ModelVersion
+from riskdesk.scoring import repository as repo
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal, ensure_second_person
+
+ATTRIBUTES = ("kind", "segment", "region", "industry")
+SCOREABLE = frozenset(NAMES) | frozenset(ATTRIBUTES)
+
+
+def _pandas(frame: pl.DataFrame) -> Any:
+    """Features for the models: numbers as floats, text as categories."""
+    import pandas as pd
+
+    # Column by column through numpy: Polars' own to_pandas needs pyarrow.
+    data = pd.DataFrame(
+        {
+            name: (
+                pd.Series(frame[name].to_numpy(), dtype="category")
+                if name in ATTRIBUTES
+                else frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+            )
+            for name in frame.columns
+        }
+    )
+    return data
+
+
+def history_dataset(
+    session: Session,
+    observation: dt.date,
+    horizon_days: int = 365,
+    *,
+    as_of: dt.date | None = None,
+) -> tuple[Any, np.ndarray, list[int]]:
+    """Features as of ``observation`` for customers who had bought by then, and the label:
+    an invoice due within the next ``horizon_days`` went 90+ days past due."""
+    as_of = as_of or today()
+    end = observation + dt.timedelta(days=horizon_days)
+    if end > as_of:
+        raise ValidationFailed(
+            f"the outcome window ends {end}, after today: choose an observation date on or "
+            f"before {as_of - dt.timedelta(days=horizon_days)}",
+            field="observation",
+        )
+    frames = indicator_repo.load_frames(session)
+    indicators = compute(frames, observation).filter(pl.col("tenure_days").is_not_null())
+    labels = defaults_in_window(frames, observation, end, as_of)
+    attributes = repo.customer_attributes(session, None, observation).select(
+        "customer_id", *[pl.col(f"attribute.{a}").alias(a) for a in ATTRIBUTES]
+    )
+    data = (
+        indicators.join(attributes, on="customer_id", how="inner")
+        .join(labels, on="customer_id", how="left")
+        .with_columns(pl.col("bad").fill_null(False))
+        .sort("customer_id")
+    )
+    if data.height == 0:
+        raise ValidationFailed(
+            f"no customer had bought by {observation}", field="observation", code="no_data"
+        )
+    X = _pandas(data.select(*NAMES, "kind", "segment"))
+    return X, data["bad"].cast(pl.Int64).to_numpy(), data["customer_id"].to_list()
+
+
+def train(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    family: str,
+    X: Any,
+    y: np.ndarray,
+    data_source: str,
+    target: str,
+    observation: dt.date | None = None,
+    horizon_days: int | None = None,
+    monotone: Mapping[str, int] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> ModelVersion:
+    """Cross-validate, fit on all rows, and store the model as a new challenger version."""
+    from riskdesk.scoring import modelling
+
+    if not principal.can(Permission.SCORING_MANAGE):
+        raise PermissionDenied("training models needs 'scoring:manage'")
+    results = modelling.evaluate(X, y, folds=folds, seed=seed, families=[family], monotone=monotone)
+    model = modelling.fit(family, X, y, seed=seed, monotone=monotone)
+    p = model.predict_bad_probability(X)
+    kinds = {f: modelling.column_kind(X[f]) for f in model.features}
+    reference = {
+        "score": modelling.reference_bins((1.0 - p) * 1000),
+        "features": {
+            f: modelling.reference_bins(X[f].to_numpy(dtype=float))
+            for f, kind in kinds.items()
+            if kind != modelling.CATEGORICAL
+        },
+    }
+    version = ModelVersion(
+        name=name,
+        version=repo.next_model_version(session, name),
+        family=family,
+        status="challenger",
+        data_source=data_source,
+        target=target,
+        observation_date=observation,
+        horizon_days=horizon_days,
+        rows=len(y),
+        bad_rate=float(np.mean(y)),
+        features=list(model.features),
+        monotone=dict(monotone or {}),
+        metrics=results[0].as_dict(),
+        artifact=model.to_dict(),
+        points_table=model.points_table() if hasattr(model, "points_table") else None,
+        reference=reference,
+        created_by_id=principal.user_id,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def scoreable(version: ModelVersion) -> bool:
+    """True when every feature is something Riskdesk keeps for each customer."""
+    return set(version.features) <= SCOREABLE
+
+
+def _features_frame(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    as_of: dt.date,
+    indicators: pl.DataFrame | None,
+) -> pl.DataFrame:
+    from riskdesk.scoring.service import factor_frame
+
+    frame = factor_frame(session, customer_ids, as_of, {"indicator"}, indicators)
+    return frame.select(
+        "customer_id",
+        *[pl.col(f"indicator.{n}").alias(n) for n in NAMES],
+        *[pl.col(f"attribute.{a}").alias(a) for a in ATTRIBUTES],
+    )
+
+
+def score_customers(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    as_of: dt.date | None = None,
+    indicators: pl.DataFrame | None = None,
+) -> int:
+    """Score customers with the champion and every challenger that Riskdesk can feed; how many
+    scores were stored."""
+    from riskdesk.scoring import modelling
+
+    as_of = as_of or today()
+    versions = [v for v in repo.live_models(session) if scoreable(v)]
+    if not versions:
+        return 0
+    frame = _features_frame(session, customer_ids, as_of, indicators)
+    if frame.height == 0:
+        return 0
+    X = _pandas(frame.drop("customer_id"))
+    ids = frame["customer_id"].to_list()
+    now = utcnow()
+    stored = 0
+    for version in versions:  # a loop over models, not customers
+        model = modelling.FittedModel.from_dict(version.artifact)
+        p = model.predict_bad_probability(X[model.features])
+        scores = np.floor((1.0 - p) * 1000 + 0.5).astype(int)
+        repo.insert_model_scores(
+            session,
+            [
+                {
+                    "model_version_id": version.id,
+                    "customer_id": cid,
+                    "as_of": as_of,
+                    "scored_at": now,
+                    "bad_probability": float(pd_),
+                    "score": int(s),
+                }
+                for cid, pd_, s in zip(ids, p, scores, strict=True)
+            ],
+        )
+        stored += len(ids)
+    return stored
+
+
+def list_models(session: Session) -> list[ModelVersion]:
+    """Every model version, newest first."""
+    return repo.model_versions(session)
+
+
+def get_model(session: Session, version_id: int) -> ModelVersion:
+    """One model version."""
+    version = repo.get_model_version(session, version_id)
+    if version is None:
+        raise NotFound(f"no model version {version_id}", field="version_id")
+    return version
+
+
+def request_promotion(session: Session, principal: Principal, version_id: int) -> ModelVersion:
+    """Ask for a challenger to become champion; a second person approves."""
+    version = get_model(session, version_id)
+    if version.status != "challenger":
+        raise Conflict(f"version {version_id} is {version.status}", code="not_a_challenger")
+    if not scoreable(version):
+        raise Conflict(
+            "this model reads columns Riskdesk does not keep per customer; it cannot decide",
+            code="not_scoreable",
+        )
+    version.promotion_requested_by_id = principal.user_id
+    version.promotion_requested_at = utcnow()
+    session.flush()
+    return version
+
+
+def approve_promotion(session: Session, principal: Principal, version_id: int) -> ModelVersion:
+    """Make a challenger the champion of its name (four eyes); the old champion retires."""
+    if not principal.can(Permission.CHANGES_APPROVE):
+        raise PermissionDenied("approving a promotion needs 'changes:approve'")
+    version = get_model(session, version_id)
+    if version.status != "challenger" or version.promotion_requested_by_id is None:
+        raise Conflict(f"version {version_id} awaits no promotion", code="no_promotion_requested")
+    ensure_second_person(principal, version.promotion_requested_by_id)
+    ensure_second_person(principal, version.created_by_id, "you trained this model")
+    now = utcnow()
+    for other in repo.model_versions(session, version.name):
+        if other.status == "champion":
+            other.status = "retired"
+            other.retired_at = now
+    version.status = "champion"
+    version.promoted_by_id = principal.user_id
+    version.promoted_at = now
+    session.flush()
+    return version
+
+
+def monitor(session: Session, version_id: int, *, months: int = 12) -> dict[str, Any]:
+    """Stability against training (PSI of the score and of each feature) and AUC / KS month by
+    month on outcomes that have matured."""
+    from riskdesk.scoring import modelling
+
+    version = get_model(session, version_id)
+    model = modelling.FittedModel.from_dict(version.artifact)
+    day = today()
+    out: dict[str, Any] = {"version_id": version.id, "score_psi": None, "feature_psi": {}}
+    latest = repo.latest_model_scores(session, version.id)
+    if latest:
+        ref = version.reference["score"]
+        out["score_psi"] = modelling.psi(ref["shares"], modelling.bin_shares(latest, ref["edges"]))
+        out["scores_as_of"] = repo.latest_model_as_of(session, version.id)
+    if scoreable(version):
+        frame = _features_frame(session, None, day, None)
+        for feature, ref in version.reference.get("features", {}).items():
+            if feature in frame.columns:
+                current = frame[feature].cast(pl.Float64).fill_null(np.nan).to_numpy()
+                out["feature_psi"][feature] = modelling.psi(
+                    ref["shares"], modelling.bin_shares(current, ref["edges"])
+                )
+    out["performance"] = _matured_performance(session, version, model, day, months)
+    return out
+
+
+def _matured_performance(
+    session: Session, version: ModelVersion, model: Any, day: dt.date, months: int
+) -> list[dict[str, Any]]:
+    from riskdesk.scoring import modelling
+
+    if not scoreable(version):
+        return []
+    horizon = version.horizon_days or 365
+    frames = indicator_repo.load_frames(session)
+    attributes = repo.customer_attributes(session, None, day).select(
+        "customer_id", *[pl.col(f"attribute.{a}").alias(a) for a in ATTRIBUTES]
+    )
+    rows: list[dict[str, Any]] = []
+    # Month ends whose outcome window is over, newest first.
+    month_end = (day - dt.timedelta(days=horizon)).replace(day=1) - dt.timedelta(days=1)
+    for _ in range(months):  # a loop over months, not customers
+        start = month_end
+        month_end = start.replace(day=1) - dt.timedelta(days=1)
+        data = (
+            compute(frames, start)
+            .filter(pl.col("tenure_days").is_not_null())
+            .join(attributes, on="customer_id")
+            .join(
+                defaults_in_window(frames, start, start + dt.timedelta(days=horizon), day),
+                on="customer_id",
+                how="left",
+            )
+            .with_columns(pl.col("bad").fill_null(False))
+        )
+        if data.height == 0:
+            break
+        y = data["bad"].cast(pl.Int64).to_numpy()
+        entry: dict[str, Any] = {
+            "month": start.strftime("%Y-%m"),
+            "customers": data.height,
+            "bad_rate": float(y.mean()),
+            "auc": None,
+            "ks": None,
+        }
+        if 0 < y.sum() < len(y):
+            p = model.predict_bad_probability(_pandas(data.select(model.features)))
+            entry["auc"] = modelling.auc(y, p)
+            entry["ks"] = modelling.ks(y, p)
+        rows.append(entry)
+    return list(reversed(rows))
+
+
+def scores_of(
+    session: Session, principal: Principal, customer_id: int, limit: int = 50
+) -> list[Any]:
+    """A customer's model scores, newest first."""
+    from riskdesk.customers import service as customer_service
+
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    return repo.model_scores_of(session, customer_id, limit)

@@ -1,0 +1,128 @@
+"""The model registry on a demo history: training from the company's own data, champion and
+challenger scoring, promotion with four eyes, the champion feeding a scorecard, and monitoring
+(PSI, AUC and KS on matured outcomes)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from riskdesk.demo.loader import load_demo
+from riskdesk.kit.timeutil import today
+from riskdesk.scoring.modelling import bin_shares, psi, reference_bins
+from tests.scoring.test_scorecard import RATINGS, TIERS
+
+
+def test_psi_is_zero_for_the_same_distribution_and_grows_with_shift() -> None:
+    rng = np.random.default_rng(0)
+    train = rng.normal(500, 100, 5000)
+    ref = reference_bins(train)
+    assert len(ref["edges"]) == 9 and sum(ref["shares"]) == pytest.approx(1.0)
+    assert psi(ref["shares"], bin_shares(train, ref["edges"])) == pytest.approx(0.0)
+    small = psi(ref["shares"], bin_shares(rng.normal(510, 100, 5000), ref["edges"]))
+    large = psi(ref["shares"], bin_shares(rng.normal(600, 100, 5000), ref["edges"]))
+    assert 0 < small < 0.1 < large
+    with_missing = np.concatenate([train, [np.nan] * 500])
+    assert bin_shares(with_missing, ref["edges"])[-1] == pytest.approx(500 / 5500)
+
+
+@pytest.fixture
+def history(db):  # type: ignore[no-untyped-def]
+    load_demo(db, customers=120, months=24, seed=1)
+    db.commit()
+    return db
+
+
+def test_train_promote_score_and_monitor(history, client_for, manager) -> None:  # type: ignore[no-untyped-def]
+    analyst = client_for("analyst")
+    late = analyst.post(
+        "/api/v1/models/train-from-history",
+        json={"name": "pd", "family": "lightgbm", "observation_date": today().isoformat()},
+    )
+    assert late.status_code == 422 and late.json()["error"]["field"] == "observation"
+    assert (
+        client_for("sales")
+        .post("/api/v1/models/train-from-history", json={"name": "pd", "family": "lightgbm"})
+        .status_code
+        == 403
+    )
+    trained = analyst.post(
+        "/api/v1/models/train-from-history",
+        json={"name": "pd", "family": "scorecard", "folds": 3},
+    )
+    assert trained.status_code == 201, trained.text
+    v1 = trained.json()
+    assert (v1["version"], v1["status"], v1["family"]) == (1, "challenger", "scorecard")
+    assert 0 < v1["bad_rate"] < 1 and v1["rows"] > 50
+    assert 0.5 < v1["metrics"]["auc"] <= 1 and len(v1["metrics"]["folds"]) == 3
+    assert v1["points_table"] and {"feature", "bin", "points"} <= set(v1["points_table"][0])
+    assert "dpd_max" in v1["features"]
+
+    # A scorecard that reads the champion's score: no champion yet, so missing points.
+    body = {
+        "code": "with_model",
+        "name": "With model",
+        "priority": 1,
+        "definition": {
+            "base_points": 0,
+            "factors": [
+                {
+                    "code": "pd",
+                    "source": "model",
+                    "name": "pd",
+                    "weight": {"points": 1000, "lower": 0, "upper": 1000},
+                    "missing_points": 123,
+                }
+            ],
+            "ratings": RATINGS,
+            "tiers": TIERS,
+        },
+    }
+    draft = manager.post("/api/v1/scorecards", json=body).json()["versions"][0]
+    client_for("manager2").post(f"/api/v1/scorecard-versions/{draft['id']}/approve", json={})
+    assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
+    customer = manager.get("/api/v1/customers", params={"page_size": 1}).json()["items"][0]
+    cid = customer["id"]
+    first = manager.get(f"/api/v1/customers/{cid}/model-scores").json()
+    assert [(s["model"], s["status"]) for s in first] == [("pd", "challenger")]
+    assert 0 <= first[0]["score"] <= 1000
+    # No champion yet: the model factor reads nothing and gives its missing points.
+    assert manager.get(f"/api/v1/customers/{cid}/scores").json()[0]["score"] == 123
+
+    # Promotion: asked for by the analyst, approved by a manager who neither asked nor trained.
+    ask = analyst.post(f"/api/v1/models/{v1['id']}/promote")
+    assert ask.status_code == 200 and ask.json()["promotion_requested_by_id"] is not None
+    assert analyst.post(f"/api/v1/models/{v1['id']}/approve-promotion").status_code == 403
+    ok = manager.post(f"/api/v1/models/{v1['id']}/approve-promotion")
+    assert ok.status_code == 200 and ok.json()["status"] == "champion"
+    manager.post("/api/v1/scoring-runs", json={})
+    latest = manager.get(f"/api/v1/customers/{cid}/model-scores").json()[0]
+    assert latest["status"] == "champion"
+    # Now the champion decides: the scorecard's one factor is the champion's score.
+    scored = manager.get(f"/api/v1/customers/{cid}/scores").json()[0]
+    assert scored["score"] == latest["score"]
+    assert scored["factors"]["pd"]["value"] == latest["score"]
+
+    # A second version becomes champion; the first retires.
+    v2 = analyst.post(
+        "/api/v1/models/train-from-history",
+        json={"name": "pd", "family": "lightgbm", "folds": 3},
+    ).json()
+    assert v2["version"] == 2
+    analyst.post(f"/api/v1/models/{v2['id']}/promote")
+    manager.post(f"/api/v1/models/{v2['id']}/approve-promotion")
+    statuses = {m["version"]: m["status"] for m in manager.get("/api/v1/models").json()}
+    assert statuses == {1: "retired", 2: "champion"}
+
+    monitoring = manager.get(f"/api/v1/models/{v1['id']}/monitoring", params={"months": 4})
+    assert monitoring.status_code == 200, monitoring.text
+    m = monitoring.json()
+    assert m["score_psi"] is not None and m["score_psi"] >= 0
+    assert "dpd_max" in m["feature_psi"]
+    months = [p["month"] for p in m["performance"]]
+    assert len(months) == 4 and months == sorted(months)
+    last_matured = (today() - dt.timedelta(days=365)).replace(day=1) - dt.timedelta(days=1)
+    assert months[-1] == last_matured.strftime("%Y-%m")
+    assert any(p["auc"] is not None for p in m["performance"])
