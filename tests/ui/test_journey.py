@@ -296,3 +296,47 @@ def test_scorecard_draft_previewed_approved_and_run(page, live_server: str) -> N
     page.goto(f"{live_server}/customers?q=明达")
     page.click("#customers tbody tr a >> nth=1")
     assert "/ 1000" in page.inner_text("#score-panel")
+
+
+def test_model_page_shows_validation_and_stability_and_promotes(page, live_server: str) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from riskdesk.db import unit_of_work
+    from riskdesk.scoring import registry
+    from riskdesk.security import service as security_service
+    from tests.ui.conftest import _FACTORIES
+
+    rng = np.random.default_rng(3)
+    dpd = rng.integers(0, 120, 400).astype(float)
+    paydex = rng.uniform(20, 100, 400)
+    y = (rng.uniform(0, 1, 400) < 0.05 + dpd / 200).astype(int)
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        analyst = security_service.get_user_by_username_or_raise(session, "analyst")
+        version = registry.train(
+            session,
+            security_service.system_principal(session, analyst),
+            name="ui_pd",
+            family="lightgbm",
+            X=pd.DataFrame({"dpd_max": dpd, "paydex": paydex}),
+            y=y,
+            data_source="test data",
+            target="synthetic",
+            folds=3,
+        )
+        vid = version.id
+    sign_in(page, live_server, "analyst")
+    page.click("text=Models")
+    assert "challenger" in page.inner_text(f"#model-{vid}")
+    page.click(f"#model-{vid} a")
+    assert "fold 3" in page.inner_text("#model-metrics")
+    page.wait_for_selector("#feature-psi canvas")
+    page.click("#request-promotion")
+    page.wait_for_selector("#promotion-pending")
+    assert page.locator("#approve-promotion").count() == 0  # the analyst trained it
+    sign_out(page)
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/models/{vid}")
+    page.click("#approve-promotion")
+    page.wait_for_selector("#model-result")
+    assert "champion" in page.inner_text("#model-status")

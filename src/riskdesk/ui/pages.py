@@ -35,6 +35,7 @@ from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
+from riskdesk.scoring import registry
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
@@ -542,6 +543,77 @@ def run_scoring(session: SessionDep, principal: CanScoringManage) -> Response:
     """Recompute indicators and rescore everyone now."""
     scoring_service.rescore_all(session, principal, trigger="manual")
     return RedirectResponse("/scorecards", status_code=303)
+
+
+@router.get("/models", response_class=HTMLResponse)
+def models_page(request: Request, session: SessionDep, principal: CanCustomersRead) -> Response:
+    """The model registry."""
+    return render(request, "models.html", principal, models=registry.list_models(session))
+
+
+@router.get("/models/{version_id}", response_class=HTMLResponse)
+def model_page(
+    request: Request,
+    version_id: PathId,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[str | None, Query(pattern="^(requested|promoted)$")] = None,
+) -> Response:
+    """One model: validation, stability (PSI) and matured performance, as charts."""
+    model = registry.get_model(session, version_id)
+    monitoring = registry.monitor(session, version_id)
+    worst = sorted(monitoring["feature_psi"].items(), key=lambda kv: -kv[1])[:15]
+    performance = monitoring["performance"]
+    me = principal.user_id
+    return render(
+        request,
+        "model.html",
+        principal,
+        m=model,
+        monitoring=monitoring,
+        done=done,
+        psi_chart=json.dumps(
+            {"labels": [k for k, _ in worst], "values": [round(v, 4) for _, v in worst]}
+        )
+        if worst
+        else None,
+        performance_chart=json.dumps(
+            {
+                "dates": [p["month"] for p in performance],
+                "series": {
+                    "AUC": [p["auc"] for p in performance],
+                    "KS": [p["ks"] for p in performance],
+                },
+            }
+        )
+        if performance
+        else None,
+        can_promote=principal.can(Permission.SCORING_MANAGE)
+        and model.status == "challenger"
+        and model.promotion_requested_by_id is None,
+        can_approve=principal.can(Permission.CHANGES_APPROVE)
+        and model.status == "challenger"
+        and model.promotion_requested_by_id not in (None, me)
+        and model.created_by_id != me,
+    )
+
+
+@router.post("/models/{version_id}/promote")
+def request_model_promotion(
+    version_id: PathId, session: SessionDep, principal: CanScoringManage
+) -> Response:
+    """Ask for a challenger to become champion."""
+    registry.request_promotion(session, principal, version_id)
+    return RedirectResponse(f"/models/{version_id}?done=requested", status_code=303)
+
+
+@router.post("/models/{version_id}/approve-promotion")
+def approve_model_promotion(
+    version_id: PathId, session: SessionDep, principal: CanChangesApprove
+) -> Response:
+    """Approve a promotion (not one's own request, not one's own model)."""
+    registry.approve_promotion(session, principal, version_id)
+    return RedirectResponse(f"/models/{version_id}?done=promoted", status_code=303)
 
 
 @router.get("/reviews", response_class=HTMLResponse)
