@@ -126,3 +126,5 @@ def test_train_promote_score_and_monitor(history, client_for, manager) -> None: 
     last_matured = (today() - dt.timedelta(days=365)).replace(day=1) - dt.timedelta(days=1)
     assert months[-1] == last_matured.strftime("%Y-%m")
     assert any(p["auc"] is not None for p in m["performance"])
+    # Trained on the latest matured window: every matured month precedes its snapshot.
+    assert not any(p["out_of_time"] for p in m["performance"])

@@ -318,6 +318,10 @@ def _matured_performance(
         y = data["bad"].cast(pl.Int64).to_numpy()
         entry: dict[str, Any] = {
             "month": start.strftime("%Y-%m"),
+            # Out of time: features after the training snapshot (False: the model may have seen
+            # outcomes from this window while training).
+            "out_of_time": version.observation_date is not None
+            and start > version.observation_date,
             "customers": data.height,
             "bad_rate": float(y.mean()),
             "auc": None,

@@ -584,6 +584,10 @@ def model_page(
                     "AUC": [p["auc"] for p in performance],
                     "KS": [p["ks"] for p in performance],
                 },
+                # One axis from 0 to 1: AUC and KS read against each other.
+                "shared": True,
+                "min": 0,
+                "max": 1,
             }
         )
         if performance

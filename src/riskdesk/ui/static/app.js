@@ -22,9 +22,11 @@
         color: palette, tooltip: { trigger: "axis" },
         grid: { left: 60, right: 16, top: 12, bottom: 28 },
         xAxis: { type: "category", data: data.dates || [] },
-        yAxis: names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
+        legend: data.shared ? { bottom: 0 } : undefined,
+        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max }] :
+          names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
         series: names.map(function (name, i) {
-          return { name: name, type: "line", yAxisIndex: i % 2, data: data.series[name] };
+          return { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
         })
       };
     }
