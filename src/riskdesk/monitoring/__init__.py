@@ -1,0 +1,1 @@
+"""Early warning: rules over indicators and attributes, anomaly and churn detection."""
