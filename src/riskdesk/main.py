@@ -22,6 +22,7 @@ from riskdesk.db import make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.scoring.endpoints import router as scoring_router
@@ -164,6 +165,7 @@ def create_app(
     api.include_router(credit_router)
     api.include_router(scoring_router)
     api.include_router(policy_router)
+    api.include_router(monitoring_router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, str]:

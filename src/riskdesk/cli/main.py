@@ -349,6 +349,33 @@ def scores_run(
     )
 
 
+rules_app = typer.Typer(help="Early-warning rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("install-defaults")
+def rules_install_defaults() -> None:
+    """Add the default rule pack's rules that are missing (active at once)."""
+    from riskdesk.monitoring import service as monitoring_service
+
+    with unit_of_work(_factory()) as session:
+        added = monitoring_service.install_default_pack(session)
+    console.print(f"{added} rule(s) added")
+
+
+@rules_app.command("run")
+def rules_run() -> None:
+    """Evaluate every active rule over every customer and raise or refresh alerts."""
+    from riskdesk.monitoring import service as monitoring_service
+
+    with unit_of_work(_factory()) as session:
+        summary = monitoring_service.evaluate(session, None)
+    console.print(
+        f"{summary.customers} customers: {summary.raised} alert(s) raised, "
+        f"{summary.refreshed} refreshed"
+    )
+
+
 limits_app = typer.Typer(help="Credit limit requests.", no_args_is_help=True)
 app.add_typer(limits_app, name="limits")
 

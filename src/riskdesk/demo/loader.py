@@ -100,6 +100,11 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     scoring_service.score_customers(
         session, None, trigger="demo", as_of=as_of, indicators=indicators
     )
+    # The default early-warning rules, run once over everyone.
+    from riskdesk.monitoring import service as monitoring_service
+
+    monitoring_service.install_default_pack(session)
+    monitoring_service.evaluate(session, None, indicators=indicators)
 
 
 def load_demo(

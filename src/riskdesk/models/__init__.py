@@ -36,6 +36,7 @@ from riskdesk.models.events import (
 )
 from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorSnapshot
+from riskdesk.models.monitoring import Alert, RuleVersion, WarningRule
 from riskdesk.models.policy import (
     ApprovalAuthority,
     ApprovalDelegation,
@@ -54,6 +55,7 @@ from riskdesk.models.scoring import (
 from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
+    "Alert",
     "ApiToken",
     "ApprovalAuthority",
     "ApprovalDelegation",
@@ -90,6 +92,7 @@ __all__ = [
     "PendingChange",
     "PendingChangeItem",
     "Return",
+    "RuleVersion",
     "Scorecard",
     "ScorecardVersion",
     "ScoringRun",
@@ -98,4 +101,5 @@ __all__ = [
     "TierPolicy",
     "User",
     "UserSession",
+    "WarningRule",
 ]

@@ -39,6 +39,8 @@ ATTRIBUTES: dict[str, Type] = {
     "score": "number",
     "credit_limit": "number",
     "payment_terms_days": "number",
+    "utilisation": "number",  # counted exposure / credit limit
+    "score_drop": "number",  # the previous stored score minus the latest
 }
 VOCABULARY: dict[str, Type] = {**{n: "number" for n in NAMES}, **ATTRIBUTES}
 

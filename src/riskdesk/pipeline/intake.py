@@ -22,6 +22,7 @@ from riskdesk.kit.intake import Handler, Item, WriteContext, mark_repeats, valid
 from riskdesk.kit.tabular import ColumnMapping, apply_mapping, read_table
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
+from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security.service import Principal
 
 # File and API kinds, in the order a full load must follow (references point backwards).
@@ -126,7 +127,10 @@ def ingest_items(
             for i in items
             if i.ok and i.status in ("created", "updated", "pending")
         }
-        indicator_service.refresh(session, sorted(c for c in touched if c is not None))
+        ids = sorted(c for c in touched if c is not None)
+        indicator_service.refresh(session, ids)
+        # Event -> indicators -> rules -> alerts, in the same transaction.
+        monitoring_service.evaluate(session, ids)
     for item in items:
         first = item.refs.get("same_as_row")
         if first is not None and item.ok:

@@ -122,3 +122,5 @@ CanScoringManage = Annotated[Principal, Depends(require(Permission.SCORING_MANAG
 CanLimitRequestsCreate = Annotated[Principal, Depends(require(Permission.LIMIT_REQUESTS_CREATE))]
 CanLimitRequestsApprove = Annotated[Principal, Depends(require(Permission.LIMIT_REQUESTS_APPROVE))]
 CanReviewsPerform = Annotated[Principal, Depends(require(Permission.REVIEWS_PERFORM))]
+CanRulesManage = Annotated[Principal, Depends(require(Permission.RULES_MANAGE))]
+CanAlertsWork = Annotated[Principal, Depends(require(Permission.ALERTS_WORK))]

@@ -46,6 +46,8 @@ class Permission(StrEnum):
     LIMIT_REQUESTS_CREATE = "limit_requests:create"
     LIMIT_REQUESTS_APPROVE = "limit_requests:approve"
     REVIEWS_PERFORM = "reviews:perform"
+    RULES_MANAGE = "rules:manage"
+    ALERTS_WORK = "alerts:work"
 
 
 P = Permission
@@ -74,6 +76,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LIMIT_REQUESTS_CREATE,
             P.LIMIT_REQUESTS_APPROVE,
             P.REVIEWS_PERFORM,
+            P.RULES_MANAGE,
+            P.ALERTS_WORK,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -96,6 +100,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LIMIT_REQUESTS_CREATE,
             P.LIMIT_REQUESTS_APPROVE,
             P.REVIEWS_PERFORM,
+            P.RULES_MANAGE,
+            P.ALERTS_WORK,
         }
     ),
     Role.SALES: frozenset(
@@ -107,9 +113,12 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EVENTS_READ,
             P.CREDIT_CHECK,
             P.LIMIT_REQUESTS_CREATE,
+            P.ALERTS_WORK,
         }
     ),
-    Role.CUSTOMER_SERVICE: frozenset({P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE}),
+    Role.CUSTOMER_SERVICE: frozenset(
+        {P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE, P.ALERTS_WORK}
+    ),
     Role.AUDITOR: frozenset({P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ}),
     # Admin runs the system (users, tokens, intake for integrations) but owns no credit decisions.
     Role.ADMIN: frozenset(

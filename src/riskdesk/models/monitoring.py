@@ -1,0 +1,83 @@
+"""Early-warning rules with versions, and the alerts they raise."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from riskdesk.db import Base
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models.types import JSONType, UTCDateTime
+
+
+class WarningRule(Base):
+    """A named early-warning rule; what it checks lives in its versions."""
+
+    __tablename__ = "warning_rules"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_en: Mapped[str] = mapped_column(String(255))
+    name_zh: Mapped[str] = mapped_column(String(255))
+    category: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RuleVersion(Base):
+    """One version of a rule: draft -> approved -> active -> retired (or rejected)."""
+
+    __tablename__ = "rule_versions"
+    __table_args__ = (UniqueConstraint("rule_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("warning_rules.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    expression: Mapped[str] = mapped_column(Text)
+    severity: Mapped[str] = mapped_column(String(16))
+    # {"kinds": [...], "segments": [...]}; empty lists: every customer
+    scope: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    dedup_days: Mapped[int] = mapped_column(Integer)
+    actions: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    # None: shipped with Riskdesk (the default pack)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    activated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Alert(Base):
+    """A warning about a customer, raised by a rule (or a detector), with its evidence.
+
+    A rule that fires again for the same customer within its de-duplication window refreshes
+    the open alert instead of raising another.
+    """
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_customer_rule", "customer_id", "rule_code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    source: Mapped[str] = mapped_column(String(16))  # rule, detector, model
+    rule_code: Mapped[str] = mapped_column(String(64))
+    rule_version_id: Mapped[int | None] = mapped_column(ForeignKey("rule_versions.id"))
+    category: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16), index=True)
+    # open -> acknowledged -> in_progress -> resolved | dismissed
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    title_en: Mapped[str] = mapped_column(String(255))
+    title_zh: Mapped[str] = mapped_column(String(255))
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    hits: Mapped[int] = mapped_column(Integer, default=1)
+    raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_hit_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed, false_alarm
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

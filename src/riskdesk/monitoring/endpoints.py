@@ -1,0 +1,176 @@
+"""API of early-warning rules and alerts."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Response
+
+from riskdesk.db import SessionDep
+from riskdesk.kit.validation import PathId
+from riskdesk.models import RuleVersion, WarningRule
+from riskdesk.monitoring import service
+from riskdesk.monitoring.rules import RuleError, compile_rule
+from riskdesk.monitoring.schemas import (
+    AlertMove,
+    AlertRead,
+    CheckIn,
+    CheckOut,
+    EvaluationRead,
+    RuleIn,
+    RuleRead,
+    RuleVersionIn,
+    RuleVersionRead,
+)
+from riskdesk.security.deps import (
+    CanAlertsWork,
+    CanChangesApprove,
+    CanCustomersRead,
+    CanRulesManage,
+)
+
+router = APIRouter(tags=["early warning"])
+
+Code = Annotated[str, Path(max_length=64)]
+
+
+def _rule(rule: WarningRule, versions: list[RuleVersion]) -> RuleRead:
+    return RuleRead(
+        code=rule.code,
+        name_en=rule.name_en,
+        name_zh=rule.name_zh,
+        category=rule.category,
+        versions=[RuleVersionRead.model_validate(v) for v in versions],
+    )
+
+
+@router.get("/rules", response_model=list[RuleRead])
+def list_rules(session: SessionDep, _: CanCustomersRead) -> list[RuleRead]:
+    """Every early-warning rule with its versions."""
+    return [_rule(r, v) for r, v in service.list_rules(session)]
+
+
+@router.post("/rules/check", response_model=CheckOut)
+def check_rule(body: CheckIn, _: CanCustomersRead) -> CheckOut:
+    """Check an expression as it is typed: what it reads, or the error and its column."""
+    try:
+        rule = compile_rule(body.expression)
+    except RuleError as exc:
+        return CheckOut(valid=False, error=exc.message, position=exc.position)
+    return CheckOut(valid=True, reads=sorted(rule.reads))
+
+
+@router.post(
+    "/rules",
+    response_model=RuleRead,
+    status_code=201,
+    responses={200: {"description": "the same rule was already created"}},
+)
+def create_rule(
+    body: RuleIn, session: SessionDep, principal: CanRulesManage, response: Response
+) -> RuleRead:
+    """A new rule; its first version is a draft until a second person approves it."""
+    spec = body.model_dump(mode="json")
+    rule, _, created = service.create_rule(session, principal, spec)
+    if not created:
+        response.status_code = 200
+    return _rule(rule, [v for r, vs in service.list_rules(session) if r.id == rule.id for v in vs])
+
+
+@router.post(
+    "/rules/{code}/versions",
+    response_model=RuleVersionRead,
+    status_code=201,
+    responses={200: {"description": "the same draft already exists"}},
+)
+def add_version(
+    code: Code,
+    body: RuleVersionIn,
+    session: SessionDep,
+    principal: CanRulesManage,
+    response: Response,
+) -> RuleVersionRead:
+    """A new draft version of a rule."""
+    version, created = service.add_version(session, principal, code, body.model_dump(mode="json"))
+    if not created:
+        response.status_code = 200
+    return RuleVersionRead.model_validate(version)
+
+
+@router.post("/rule-versions/{version_id}/approve", response_model=RuleVersionRead)
+def approve(
+    version_id: PathId, session: SessionDep, principal: CanChangesApprove
+) -> RuleVersionRead:
+    """Approve a draft (not one's own)."""
+    return RuleVersionRead.model_validate(service.approve(session, principal, version_id))
+
+
+@router.post("/rule-versions/{version_id}/activate", response_model=RuleVersionRead)
+def activate(version_id: PathId, session: SessionDep, principal: CanRulesManage) -> RuleVersionRead:
+    """Put an approved version live; the one it replaces retires."""
+    return RuleVersionRead.model_validate(service.activate(session, principal, version_id))
+
+
+@router.post("/rule-versions/{version_id}/retire", response_model=RuleVersionRead)
+def retire(version_id: PathId, session: SessionDep, principal: CanRulesManage) -> RuleVersionRead:
+    """Stop an active version."""
+    return RuleVersionRead.model_validate(service.retire(session, principal, version_id))
+
+
+@router.post("/rule-versions/{version_id}/reject", response_model=RuleVersionRead)
+def reject(version_id: PathId, session: SessionDep, principal: CanRulesManage) -> RuleVersionRead:
+    """Reject a draft or an approved version that never went live."""
+    return RuleVersionRead.model_validate(service.reject(session, principal, version_id))
+
+
+@router.post("/rule-runs", response_model=EvaluationRead, status_code=201)
+def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
+    """Evaluate every active rule over every customer now."""
+    summary = service.evaluate(session, None)
+    return EvaluationRead(
+        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+    )
+
+
+@router.get("/alerts", response_model=list[AlertRead])
+def list_alerts(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    status: Annotated[
+        str | None,
+        Query(pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any)$"),
+    ] = None,
+    severity: Annotated[str | None, Query(pattern="^(low|medium|high|critical)$")] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AlertRead]:
+    """Alerts, newest first; status=open_any is every alert not yet closed."""
+    return [
+        AlertRead.model_validate(a)
+        for a in service.list_alerts(
+            session,
+            principal,
+            status=status,
+            severity=severity,
+            category=category,
+            customer_id=customer_id,
+            limit=limit,
+        )
+    ]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRead)
+def get_alert(alert_id: PathId, session: SessionDep, principal: CanCustomersRead) -> AlertRead:
+    """One alert with its evidence."""
+    return AlertRead.model_validate(service.get_alert(session, principal, alert_id))
+
+
+@router.post("/alerts/{alert_id}/move", response_model=AlertRead)
+def move_alert(
+    alert_id: PathId, body: AlertMove, session: SessionDep, principal: CanAlertsWork
+) -> AlertRead:
+    """Acknowledge, start, resolve or dismiss an alert (closing records the outcome)."""
+    return AlertRead.model_validate(
+        service.move(session, principal, alert_id, body.status, body.outcome)
+    )

@@ -1,0 +1,224 @@
+"""SQL of early warning: rules and versions, the values rules read, alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Float, cast, func, insert, select
+from sqlalchemy.orm import Session
+
+from riskdesk.customers.repository import chunks
+from riskdesk.models import (
+    Alert,
+    CreditExposure,
+    CreditProfile,
+    CustomerScore,
+    ExposureCategory,
+    RuleVersion,
+    WarningRule,
+)
+
+CLOSED = ("resolved", "dismissed")
+
+
+def _in(session: Session, stmt: Any, col: Any, ids: Sequence[int] | None) -> list[Any]:
+    if ids is None:
+        return list(session.execute(stmt))
+    rows: list[Any] = []
+    for part in chunks(list(ids)):
+        rows.extend(session.execute(stmt.where(col.in_(part))))
+    return rows
+
+
+def rules(session: Session) -> list[WarningRule]:
+    """Every rule, by category and code."""
+    return list(
+        session.scalars(select(WarningRule).order_by(WarningRule.category, WarningRule.code))
+    )
+
+
+def rule_by_code(session: Session, code: str) -> WarningRule | None:
+    """A rule by its code."""
+    return session.scalars(select(WarningRule).where(WarningRule.code == code)).one_or_none()
+
+
+def versions_of(session: Session, rule_id: int) -> list[RuleVersion]:
+    """A rule's versions, newest first."""
+    return list(
+        session.scalars(
+            select(RuleVersion)
+            .where(RuleVersion.rule_id == rule_id)
+            .order_by(RuleVersion.version.desc())
+        )
+    )
+
+
+def get_version(session: Session, version_id: int, *, lock: bool = False) -> RuleVersion | None:
+    """A rule version (locked for update when asked)."""
+    stmt = select(RuleVersion).where(RuleVersion.id == version_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def next_version(session: Session, rule_id: int) -> int:
+    """One more than the rule's highest version."""
+    top = session.scalar(
+        select(func.max(RuleVersion.version)).where(RuleVersion.rule_id == rule_id)
+    )
+    return int(top or 0) + 1
+
+
+def active_versions(session: Session) -> list[tuple[WarningRule, RuleVersion]]:
+    """The active version of every rule that has one."""
+    rows = session.execute(
+        select(WarningRule, RuleVersion)
+        .join(RuleVersion, RuleVersion.rule_id == WarningRule.id)
+        .where(RuleVersion.status == "active")
+        .order_by(WarningRule.code)
+    )
+    return [(r, v) for r, v in rows]
+
+
+def profile_values(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """Profile fields rules read, and utilisation from the counted exposure."""
+    counted = select(ExposureCategory.code).where(ExposureCategory.counts_in_limit.is_(True))
+    exposure = (
+        select(
+            CreditExposure.customer_id.label("cid"),
+            func.sum(cast(CreditExposure.amount, Float)).label("counted"),
+        )
+        .where(CreditExposure.category.in_(counted))
+        .group_by(CreditExposure.customer_id)
+        .subquery()
+    )
+    stmt = select(
+        CreditProfile.customer_id,
+        CreditProfile.risk_tier,
+        CreditProfile.rating,
+        cast(CreditProfile.score, Float),
+        cast(CreditProfile.credit_limit, Float),
+        cast(CreditProfile.payment_terms_days, Float),
+        exposure.c.counted,
+    ).outerjoin(exposure, exposure.c.cid == CreditProfile.customer_id)
+    rows = _in(session, stmt, CreditProfile.customer_id, customer_ids)
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "risk_tier": pl.String,
+            "rating": pl.String,
+            "score": pl.Float64,
+            "credit_limit": pl.Float64,
+            "payment_terms_days": pl.Float64,
+            "_counted": pl.Float64,
+        },
+        orient="row",
+    )
+    return frame.with_columns(
+        utilisation=pl.when(pl.col("credit_limit") > 0).then(
+            pl.col("_counted").fill_null(0.0) / pl.col("credit_limit")
+        )
+    ).drop("_counted")
+
+
+def score_drops(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """The previous stored score minus the latest, per customer with two scores or more."""
+    ranked = select(
+        CustomerScore.customer_id,
+        CustomerScore.score,
+        func.row_number()
+        .over(partition_by=CustomerScore.customer_id, order_by=CustomerScore.id.desc())
+        .label("n"),
+    )
+    if customer_ids is not None:
+        ids = list(customer_ids)
+        rows: list[Any] = []
+        for part in chunks(ids):
+            sub = ranked.where(CustomerScore.customer_id.in_(part)).subquery()
+            rows.extend(
+                session.execute(select(sub.c.customer_id, sub.c.score, sub.c.n).where(sub.c.n <= 2))
+            )
+    else:
+        sub = ranked.subquery()
+        rows = list(
+            session.execute(select(sub.c.customer_id, sub.c.score, sub.c.n).where(sub.c.n <= 2))
+        )
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "score": pl.Float64, "n": pl.Int64},
+        orient="row",
+    )
+    latest = frame.filter(pl.col("n") == 1).select("customer_id", pl.col("score").alias("_now"))
+    before = frame.filter(pl.col("n") == 2).select("customer_id", pl.col("score").alias("_before"))
+    return latest.join(before, on="customer_id").select(
+        "customer_id", score_drop=pl.col("_before") - pl.col("_now")
+    )
+
+
+def open_alerts(session: Session, customer_ids: Sequence[int], rule_code: str) -> dict[int, Alert]:
+    """The newest open alert of a rule for each of some customers."""
+    stmt = (
+        select(Alert)
+        .where(Alert.rule_code == rule_code, Alert.status.not_in(CLOSED))
+        .order_by(Alert.id)
+    )
+    found: dict[int, Alert] = {}
+    for part in chunks(list(customer_ids)):
+        for alert in session.scalars(stmt.where(Alert.customer_id.in_(part))):
+            found[alert.customer_id] = alert
+    return found
+
+
+def insert_alerts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store new alerts in bulk."""
+    table: Any = Alert.__table__
+    for part in chunks(rows, 2000):
+        session.execute(insert(table), list(part))
+
+
+def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> Alert | None:
+    """An alert (locked for update when asked)."""
+    stmt = select(Alert).where(Alert.id == alert_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_alerts(
+    session: Session,
+    *,
+    status: str | None,
+    severity: str | None,
+    category: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    limit: int,
+) -> list[Alert]:
+    """Alerts, newest first, narrowed by the filters and the caller's visible customers."""
+    from riskdesk.models import Customer
+
+    stmt = select(Alert).order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
+    if status == "open_any":
+        stmt = stmt.where(Alert.status.not_in(CLOSED))
+    elif status:
+        stmt = stmt.where(Alert.status == status)
+    if severity:
+        stmt = stmt.where(Alert.severity == severity)
+    if category:
+        stmt = stmt.where(Alert.category == category)
+    if customer_id is not None:
+        stmt = stmt.where(Alert.customer_id == customer_id)
+    if owner_ids is not None:
+        stmt = stmt.join(Customer, Customer.id == Alert.customer_id).where(
+            Customer.owner_id.in_(owner_ids)
+        )
+    return list(session.scalars(stmt))
+
+
+def alert_counts_since(session: Session, since: dt.datetime) -> int:
+    """How many alerts were raised since a moment."""
+    return int(session.scalar(select(func.count()).where(Alert.raised_at >= since)) or 0)

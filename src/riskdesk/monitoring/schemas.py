@@ -1,0 +1,139 @@
+"""What the early-warning API accepts and returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Severity = Literal["low", "medium", "high", "critical"]
+Category = Literal[
+    "purchase",
+    "payment",
+    "receivables",
+    "exposure",
+    "score",
+    "returns",
+    "complaints",
+    "satisfaction",
+    "churn",
+    "other",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Scope(_Strict):
+    """Which customers a rule applies to (empty: all)."""
+
+    kinds: list[Literal["company", "individual"]] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list, max_length=50)
+
+
+class RuleVersionIn(_Strict):
+    """What a version of a rule checks, and how it warns."""
+
+    expression: str = Field(min_length=1, max_length=4000)
+    severity: Severity
+    scope: Scope = Field(default_factory=Scope)
+    dedup_days: int = Field(default=30, ge=0, le=365)
+    actions: list[str] = Field(default_factory=list, max_length=20)
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RuleIn(RuleVersionIn):
+    """A new rule with its first version (a draft)."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name_en: str = Field(min_length=1, max_length=255)
+    name_zh: str = Field(min_length=1, max_length=255)
+    category: Category
+
+
+class CheckIn(_Strict):
+    """An expression to check without saving it."""
+
+    expression: str = Field(min_length=1, max_length=4000)
+
+
+class CheckOut(BaseModel):
+    """Whether an expression is valid, and what it reads or where it is wrong."""
+
+    valid: bool
+    reads: list[str] = Field(default_factory=list)
+    error: str | None = None
+    position: int | None = None
+
+
+class RuleVersionRead(BaseModel):
+    """A version of a rule and where it stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    version: int
+    status: str
+    expression: str
+    severity: str
+    scope: dict[str, Any]
+    dedup_days: int
+    actions: list[str]
+    note: str | None
+    created_by_id: int | None
+    created_at: dt.datetime
+    approved_by_id: int | None
+    approved_at: dt.datetime | None
+    activated_at: dt.datetime | None
+    retired_at: dt.datetime | None
+
+
+class RuleRead(BaseModel):
+    """A rule with its versions, newest first."""
+
+    code: str
+    name_en: str
+    name_zh: str
+    category: str
+    versions: list[RuleVersionRead]
+
+
+class EvaluationRead(BaseModel):
+    """What a rule run did."""
+
+    customers: int
+    raised: int
+    refreshed: int
+
+
+class AlertRead(BaseModel):
+    """An alert and where it stands."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    source: str
+    rule_code: str
+    rule_version_id: int | None
+    category: str
+    severity: str
+    status: str
+    title_en: str
+    title_zh: str
+    evidence: dict[str, Any]
+    hits: int
+    raised_at: dt.datetime
+    last_hit_at: dt.datetime
+    assigned_to_id: int | None
+    outcome: str | None
+    closed_at: dt.datetime | None
+
+
+class AlertMove(_Strict):
+    """Move an alert on; closing needs the outcome."""
+
+    status: Literal["acknowledged", "in_progress", "resolved", "dismissed"]
+    outcome: Literal["confirmed", "false_alarm"] | None = None

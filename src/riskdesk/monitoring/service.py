@@ -1,0 +1,382 @@
+"""Early-warning rules with four-eyes versions, evaluated per customer after events and over
+everyone in batch, raising de-duplicated alerts that people work to an outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import service as customer_service
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models import Alert, RuleVersion, WarningRule
+from riskdesk.monitoring import repository as repo
+from riskdesk.monitoring.rules import VOCABULARY, Rule, RuleError, compile_rule, fires_frame
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal, ensure_second_person
+
+SEVERITIES = ("low", "medium", "high", "critical")
+TRANSITIONS = {
+    "open": {"acknowledged", "in_progress", "resolved", "dismissed"},
+    "acknowledged": {"in_progress", "resolved", "dismissed"},
+    "in_progress": {"resolved", "dismissed"},
+}
+
+
+def checked(expression: str) -> Rule:
+    """A rule's expression, compiled; errors name the field and the column."""
+    try:
+        return compile_rule(expression)
+    except RuleError as exc:
+        raise ValidationFailed(str(exc), field="expression", code="invalid_rule") from exc
+
+
+# ---------------------------------------------------------------- rules
+
+
+def install_default_pack(session: Session) -> int:
+    """Add the shipped rules that are missing, active at once; how many were added."""
+    pack = yaml.safe_load(
+        (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
+    )
+    added = 0
+    now = utcnow()
+    for spec in pack:
+        if repo.rule_by_code(session, spec["code"]) is not None:
+            continue
+        checked(spec["expression"])
+        rule = WarningRule(
+            code=spec["code"],
+            name_en=spec["name_en"],
+            name_zh=spec["name_zh"],
+            category=spec["category"],
+        )
+        session.add(rule)
+        session.flush()
+        session.add(
+            RuleVersion(
+                rule_id=rule.id,
+                version=1,
+                status="active",
+                expression=spec["expression"],
+                severity=spec["severity"],
+                scope=spec.get("scope", {}),
+                dedup_days=spec["dedup_days"],
+                actions=spec.get("actions", []),
+                note="default pack",
+                created_at=now,
+                activated_at=now,
+            )
+        )
+        added += 1
+    session.flush()
+    return added
+
+
+def list_rules(session: Session) -> list[tuple[WarningRule, list[RuleVersion]]]:
+    """Every rule with its versions."""
+    return [(r, repo.versions_of(session, r.id)) for r in repo.rules(session)]
+
+
+def _rule_or_raise(session: Session, code: str) -> WarningRule:
+    rule = repo.rule_by_code(session, code)
+    if rule is None:
+        raise NotFound(f"no rule {code!r}", field="code")
+    return rule
+
+
+def create_rule(
+    session: Session, principal: Principal, spec: dict[str, Any]
+) -> tuple[WarningRule, RuleVersion, bool]:
+    """A new rule with a first draft version; the same again changes nothing."""
+    checked(spec["expression"])
+    existing = repo.rule_by_code(session, spec["code"])
+    if existing is not None:
+        versions = repo.versions_of(session, existing.id)
+        if len(versions) == 1 and versions[0].expression == spec["expression"]:
+            return existing, versions[0], False
+        raise Conflict(
+            f"rule {spec['code']!r} exists; add a version to change it",
+            field="code",
+            code="already_exists",
+        )
+    rule = WarningRule(
+        code=spec["code"],
+        name_en=spec["name_en"],
+        name_zh=spec["name_zh"],
+        category=spec["category"],
+    )
+    session.add(rule)
+    session.flush()
+    return rule, _draft(session, principal, rule, spec), True
+
+
+def _draft(
+    session: Session, principal: Principal, rule: WarningRule, spec: dict[str, Any]
+) -> RuleVersion:
+    version = RuleVersion(
+        rule_id=rule.id,
+        version=repo.next_version(session, rule.id),
+        status="draft",
+        expression=spec["expression"],
+        severity=spec["severity"],
+        scope=spec.get("scope") or {},
+        dedup_days=spec["dedup_days"],
+        actions=spec.get("actions") or [],
+        note=spec.get("note"),
+        created_by_id=principal.user_id,
+        created_at=utcnow(),
+    )
+    session.add(version)
+    session.flush()
+    return version
+
+
+def add_version(
+    session: Session, principal: Principal, code: str, spec: dict[str, Any]
+) -> tuple[RuleVersion, bool]:
+    """A new draft of a rule; the same draft again changes nothing."""
+    checked(spec["expression"])
+    rule = _rule_or_raise(session, code)
+    for v in repo.versions_of(session, rule.id):
+        if v.status in ("draft", "approved"):
+            if v.expression == spec["expression"] and v.severity == spec["severity"]:
+                return v, False
+            raise Conflict(
+                f"version {v.version} of {code} is {v.status}; decide it first",
+                field="code",
+                code="draft_open",
+            )
+    return _draft(session, principal, rule, spec), True
+
+
+def _version_or_raise(session: Session, version_id: int, status: str) -> RuleVersion:
+    version = repo.get_version(session, version_id, lock=True)
+    if version is None:
+        raise NotFound(f"no rule version {version_id}", field="version_id")
+    if version.status != status:
+        raise Conflict(
+            f"version {version_id} is {version.status}, not {status}", code="wrong_state"
+        )
+    return version
+
+
+def approve(session: Session, principal: Principal, version_id: int) -> RuleVersion:
+    """A second person approves a draft (it is not active until activated)."""
+    if not principal.can(Permission.CHANGES_APPROVE):
+        raise PermissionDenied("approving rules needs 'changes:approve'")
+    version = _version_or_raise(session, version_id, "draft")
+    ensure_second_person(principal, version.created_by_id, "nobody approves their own rule")
+    checked(version.expression)
+    version.status = "approved"
+    version.approved_by_id = principal.user_id
+    version.approved_at = utcnow()
+    session.flush()
+    return version
+
+
+def activate(session: Session, principal: Principal, version_id: int) -> RuleVersion:
+    """Put an approved version live; the version it replaces retires."""
+    version = _version_or_raise(session, version_id, "approved")
+    now = utcnow()
+    for other in repo.versions_of(session, version.rule_id):
+        if other.status == "active":
+            other.status = "retired"
+            other.retired_at = now
+    version.status = "active"
+    version.activated_at = now
+    session.flush()
+    return version
+
+
+def retire(session: Session, principal: Principal, version_id: int) -> RuleVersion:
+    """Stop an active version (the rule then checks nothing until another is activated)."""
+    version = _version_or_raise(session, version_id, "active")
+    version.status = "retired"
+    version.retired_at = utcnow()
+    session.flush()
+    return version
+
+
+def reject(session: Session, principal: Principal, version_id: int) -> RuleVersion:
+    """Reject (or withdraw) a draft or an approved version that never went live."""
+    version = repo.get_version(session, version_id, lock=True)
+    if version is None:
+        raise NotFound(f"no rule version {version_id}", field="version_id")
+    if version.status not in ("draft", "approved"):
+        raise Conflict(f"version {version_id} is {version.status}", code="wrong_state")
+    version.status = "rejected"
+    session.flush()
+    return version
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def rule_values(
+    session: Session, customer_ids: Sequence[int] | None, indicators: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """Every name a rule may read, one row per live customer."""
+    from riskdesk.scoring.service import factor_frame
+
+    frame = factor_frame(session, customer_ids, today(), {"indicator"}, indicators)
+    frame = frame.select(
+        "customer_id",
+        *[
+            pl.col(c).alias(c.split(".", 1)[1])
+            for c in frame.columns
+            if c.startswith(("indicator.", "attribute.")) and c.split(".", 1)[1] in VOCABULARY
+        ],
+    )
+    return frame.join(
+        repo.profile_values(session, customer_ids), on="customer_id", how="left"
+    ).join(repo.score_drops(session, customer_ids), on="customer_id", how="left")
+
+
+def _in_scope(scope: dict[str, Any]) -> pl.Expr:
+    fits = pl.lit(True)
+    if scope.get("kinds"):
+        fits = fits & pl.col("kind").is_in(scope["kinds"])
+    if scope.get("segments"):
+        fits = fits & pl.col("segment").is_in(scope["segments"])
+    return fits
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """What an evaluation did."""
+
+    customers: int
+    raised: int
+    refreshed: int
+
+
+def evaluate(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    indicators: pl.DataFrame | None = None,
+) -> EvaluationSummary:
+    """Run every active rule over customers (None: all), vectorised per rule; raise new
+    alerts, or refresh the open one of the same rule within its de-duplication window."""
+    active = repo.active_versions(session)
+    if not active or (customer_ids is not None and not customer_ids):
+        return EvaluationSummary(0, 0, 0)
+    values = rule_values(session, customer_ids, indicators)
+    now = utcnow()
+    raised = refreshed = 0
+    for rule, version in active:  # a loop over rules, not customers
+        compiled = checked(version.expression)
+        mine = values.filter(_in_scope(version.scope))
+        hits = mine.filter(fires_frame(rule=compiled, frame=mine))
+        if hits.height == 0:
+            continue
+        evidence = hits.select("customer_id", *sorted(compiled.reads)).to_dicts()
+        existing = repo.open_alerts(session, hits["customer_id"].to_list(), rule.code)
+        window = dt.timedelta(days=version.dedup_days)
+        new: list[dict[str, Any]] = []
+        for row in evidence:  # only the customers the rule fired for
+            cid = row.pop("customer_id")
+            alert = existing.get(cid)
+            if alert is not None and now - alert.last_hit_at <= window:
+                alert.hits += 1
+                alert.last_hit_at = now
+                alert.evidence = row
+                refreshed += 1
+                continue
+            new.append(
+                {
+                    "customer_id": cid,
+                    "source": "rule",
+                    "rule_code": rule.code,
+                    "rule_version_id": version.id,
+                    "category": rule.category,
+                    "severity": version.severity,
+                    "status": "open",
+                    "title_en": rule.name_en,
+                    "title_zh": rule.name_zh,
+                    "evidence": row,
+                    "hits": 1,
+                    "raised_at": now,
+                    "last_hit_at": now,
+                }
+            )
+        repo.insert_alerts(session, new)
+        raised += len(new)
+    session.flush()
+    return EvaluationSummary(values.height, raised, refreshed)
+
+
+# ---------------------------------------------------------------- alerts
+
+
+def list_alerts(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    category: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 200,
+) -> list[Alert]:
+    """Alerts the caller may see, newest first."""
+    return repo.list_alerts(
+        session,
+        status=status,
+        severity=severity,
+        category=category,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        limit=limit,
+    )
+
+
+def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
+    """One alert, if the caller may see its customer."""
+    alert = repo.get_alert(session, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", field="alert_id")
+    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    return alert
+
+
+def move(
+    session: Session,
+    principal: Principal,
+    alert_id: int,
+    status: str,
+    outcome: str | None = None,
+) -> Alert:
+    """Move an alert along open -> acknowledged -> in progress -> resolved or dismissed.
+    Closing records the outcome: a confirmed risk or a false alarm."""
+    alert = repo.get_alert(session, alert_id, lock=True)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", field="alert_id")
+    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    if status == alert.status:
+        return alert  # the same request again
+    if status not in TRANSITIONS.get(alert.status, set()):
+        raise Conflict(
+            f"an alert that is {alert.status} cannot become {status}", code="wrong_state"
+        )
+    if status in ("resolved", "dismissed"):
+        if outcome not in ("confirmed", "false_alarm"):
+            raise ValidationFailed(
+                "closing an alert needs the outcome: confirmed or false_alarm", field="outcome"
+            )
+        alert.outcome = outcome
+        alert.closed_at = utcnow()
+        alert.closed_by_id = principal.user_id
+    alert.status = status
+    if alert.assigned_to_id is None:
+        alert.assigned_to_id = principal.user_id
+    session.flush()
+    return alert
