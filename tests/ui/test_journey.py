@@ -340,3 +340,45 @@ def test_model_page_shows_validation_and_stability_and_promotes(page, live_serve
     page.click("#approve-promotion")
     page.wait_for_selector("#model-result")
     assert "champion" in page.inner_text("#model-status")
+
+
+def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> None:
+    import datetime as dt
+
+    import httpx2 as httpx
+
+    from riskdesk.db import unit_of_work
+    from riskdesk.monitoring import service as monitoring_service
+    from tests.ui.conftest import _FACTORIES, api_token
+
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        monitoring_service.install_default_pack(session)
+    day = dt.date.today()
+    response = httpx.post(
+        f"{live_server}/api/v1/invoices",
+        headers={"Authorization": f"Bearer {api_token(live_server, 'analyst')}"},
+        json={
+            "source": "erp",
+            "external_id": "ALERT-1",
+            "customer_external_id": "W1",
+            "customer_source": "erp",
+            "amount": "3000.00",
+            "currency": "CNY",
+            "issue_date": (day - dt.timedelta(days=80)).isoformat(),
+            "due_date": (day - dt.timedelta(days=50)).isoformat(),
+        },
+    )
+    assert response.status_code in (200, 201), response.text
+    sign_in(page, live_server, "analyst")
+    page.click("text=Alerts")
+    row = page.locator("#alert-queue tbody tr", has_text="new_overdue")
+    assert "dpd_max = 50.00" in row.inner_text()
+    row.locator("select[name=outcome]").select_option("false_alarm")
+    row.locator("button.resolve").click()
+    page.wait_for_selector("#alert-result")
+    page.select_option("select[name=status]", "resolved")
+    page.click("#alert-filters button")
+    resolved = page.locator("#alert-queue tbody tr", has_text="new_overdue")
+    assert "false alarm" in resolved.inner_text()
+    resolved.locator("a").click()
+    assert "Invoices overdue by more than 30 days" in page.inner_text("#alert-panel")

@@ -30,6 +30,7 @@ from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFaile
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_error
+from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
@@ -41,6 +42,7 @@ from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import (
     SESSION_COOKIE,
+    CanAlertsWork,
     CanChangesApprove,
     CanCreditDecisionsResolve,
     CanCreditPolicyManage,
@@ -326,6 +328,7 @@ def _credit_file(
         else [],
         decisions=credit_service.list_decisions(session, principal, customer_id=customer_id)[:50],
         scores=scores,
+        alerts=monitoring_service.list_alerts(session, principal, customer_id=customer_id)[:20],
         recommendation=RecommendationRead.model_validate(
             policy_service.recommendation_for(session, principal, customer_id)
         ),
@@ -486,6 +489,77 @@ def decide_limit_request(
     return RedirectResponse(
         f"/limit-requests?done={request_id}&status={decided.status}", status_code=303
     )
+
+
+ALERT_CATEGORIES = (
+    "purchase",
+    "payment",
+    "receivables",
+    "exposure",
+    "score",
+    "returns",
+    "complaints",
+    "satisfaction",
+    "churn",
+    "other",
+)
+
+
+@router.get("/alerts", response_class=HTMLResponse)
+def alerts_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    status: Annotated[
+        str, Query(pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any)$")
+    ] = "open_any",
+    severity: Annotated[str | None, Query(pattern="^(|low|medium|high|critical)$")] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    done: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """The alert queue, most recent first, with filters."""
+    alerts = monitoring_service.list_alerts(
+        session,
+        principal,
+        status=status,
+        severity=severity or None,
+        category=category if category in ALERT_CATEGORIES else None,
+    )
+    customers = customer_repo.customers_with_profiles(
+        session, sorted({a.customer_id for a in alerts})
+    )
+    return render(
+        request,
+        "alerts.html",
+        principal,
+        alerts=alerts,
+        names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
+        status=status,
+        severity=severity,
+        category=category,
+        categories=ALERT_CATEGORIES,
+        done=done,
+        can_work=principal.can(Permission.ALERTS_WORK),
+    )
+
+
+@router.post("/alerts/{alert_id}/move")
+def move_alert(
+    alert_id: PathId,
+    session: SessionDep,
+    principal: CanAlertsWork,
+    status: Annotated[str, Form(pattern="^(acknowledged|in_progress|resolved|dismissed)$")],
+    outcome: Annotated[str | None, Form(pattern="^(confirmed|false_alarm)$")] = None,
+) -> Response:
+    """Move an alert on from the queue."""
+    monitoring_service.move(
+        session,
+        principal,
+        alert_id,
+        status,
+        outcome if status in ("resolved", "dismissed") else None,
+    )
+    return RedirectResponse(f"/alerts?done={alert_id}", status_code=303)
 
 
 @router.get("/scorecards", response_class=HTMLResponse)
