@@ -631,23 +631,33 @@ def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def invoice_lateness(frames: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    """Each invoice's due date and how late it was paid, or is while open, on ``as_of``."""
+    return (
+        frames.invoices.lazy()
+        .join(_settlements(frames, as_of), on="invoice_id", how="left")
+        .with_columns(settled_on=_settled_on())
+        .select(
+            "customer_id",
+            "invoice_id",
+            "due_date",
+            late=(
+                pl.col("settled_on").fill_null(pl.lit(as_of)) - pl.col("due_date")
+            ).dt.total_days(),
+        )
+    )
+
+
 def defaults_in_window(
     frames: EventFrames, start: dt.date, end: dt.date, as_of: dt.date, *, days: int = 90
 ) -> pl.DataFrame:
     """customer_id and ``bad``: an invoice due after ``start`` and by ``end`` went ``days`` or
     more past due (paid that late, or still open that long on ``as_of``). Customers without
     such invoices are absent."""
-    invoices = (
-        frames.invoices.lazy()
-        .filter((pl.col("due_date") > start) & (pl.col("due_date") <= end))
-        .join(_settlements(frames, as_of), on="invoice_id", how="left")
-        .with_columns(settled_on=_settled_on())
-        .with_columns(
-            late=(
-                pl.col("settled_on").fill_null(pl.lit(as_of)) - pl.col("due_date")
-            ).dt.total_days()
-        )
-    )
     return (
-        invoices.group_by("customer_id").agg((pl.col("late") >= days).any().alias("bad")).collect()
+        invoice_lateness(frames, as_of)
+        .filter((pl.col("due_date") > start) & (pl.col("due_date") <= end))
+        .group_by("customer_id")
+        .agg((pl.col("late") >= days).any().alias("bad"))
+        .collect()
     )

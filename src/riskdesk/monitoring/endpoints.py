@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.models import RuleVersion, WarningRule
-from riskdesk.monitoring import service
+from riskdesk.monitoring import backtest, service
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import (
     AlertMove,
     AlertRead,
+    BacktestIn,
     CheckIn,
     CheckOut,
     EvaluationRead,
@@ -121,6 +122,25 @@ def retire(version_id: PathId, session: SessionDep, principal: CanRulesManage) -
 def reject(version_id: PathId, session: SessionDep, principal: CanRulesManage) -> RuleVersionRead:
     """Reject a draft or an approved version that never went live."""
     return RuleVersionRead.model_validate(service.reject(session, principal, version_id))
+
+
+@router.post("/rules/backtest")
+def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> dict[str, Any]:
+    """Hits per month end over the history, and how well they foretold defaults or churn:
+    recall, median days early, false-alarm rate."""
+    return backtest.run(
+        session,
+        service.checked(body.expression),
+        months=body.months,
+        horizon_days=body.horizon_days,
+        outcome=body.outcome,
+    )
+
+
+@router.get("/rules/effectiveness")
+def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, Any]]:
+    """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
+    return backtest.live_effectiveness(session)
 
 
 @router.post("/rule-runs", response_model=EvaluationRead, status_code=201)

@@ -222,3 +222,14 @@ def list_alerts(
 def alert_counts_since(session: Session, since: dt.datetime) -> int:
     """How many alerts were raised since a moment."""
     return int(session.scalar(select(func.count()).where(Alert.raised_at >= since)) or 0)
+
+
+def outcome_counts(session: Session) -> list[Any]:
+    """(rule code, status, outcome, count) over every alert."""
+    return list(
+        session.execute(
+            select(Alert.rule_code, Alert.status, Alert.outcome, func.count()).group_by(
+                Alert.rule_code, Alert.status, Alert.outcome
+            )
+        )
+    )

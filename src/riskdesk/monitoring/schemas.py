@@ -137,3 +137,12 @@ class AlertMove(_Strict):
 
     status: Literal["acknowledged", "in_progress", "resolved", "dismissed"]
     outcome: Literal["confirmed", "false_alarm"] | None = None
+
+
+class BacktestIn(_Strict):
+    """Run an expression over the history, month end by month end."""
+
+    expression: str = Field(min_length=1, max_length=4000)
+    months: int = Field(default=12, ge=1, le=36)
+    horizon_days: int = Field(default=180, ge=7, le=730)
+    outcome: Literal["default", "churn"] = "default"
