@@ -30,7 +30,10 @@ from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFaile
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_error
+from riskdesk.monitoring import backtest as monitoring_backtest
 from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring.rules import RuleError, compile_rule
+from riskdesk.monitoring.schemas import RuleIn
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
@@ -53,6 +56,7 @@ from riskdesk.security.deps import (
     CanImportsRun,
     CanLimitRequestsCreate,
     CanReviewsPerform,
+    CanRulesManage,
     CanScoringManage,
     CurrentPrincipal,
     cookie_serializer,
@@ -560,6 +564,152 @@ def move_alert(
         outcome if status in ("resolved", "dismissed") else None,
     )
     return RedirectResponse(f"/alerts?done={alert_id}", status_code=303)
+
+
+def _rules_page(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status_code: int = 200,
+    form_errors: list[tuple[str | None, str]] | None = None,
+    form: dict[str, Any] | None = None,
+    done: int | None = None,
+) -> Response:
+    return render(
+        request,
+        "rules.html",
+        principal,
+        status_code=status_code,
+        rules=monitoring_service.list_rules(session),
+        effectiveness={e["rule_code"]: e for e in monitoring_backtest.live_effectiveness(session)},
+        categories=ALERT_CATEGORIES,
+        can_manage=principal.can(Permission.RULES_MANAGE),
+        can_approve=principal.can(Permission.CHANGES_APPROVE),
+        form_errors=form_errors or [],
+        form=form or {},
+        done=done,
+    )
+
+
+@router.get("/rules", response_class=HTMLResponse)
+def rules_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    done: Annotated[int | None, Query(ge=1)] = None,
+) -> Response:
+    """Rules with their versions and live effectiveness, and the rule editor."""
+    return _rules_page(request, session, principal, done=done)
+
+
+@router.get("/rules/check", response_class=HTMLResponse)
+def rule_check(
+    request: Request,
+    principal: CanCustomersRead,
+    expression: Annotated[str, Query(max_length=4000)] = "",
+) -> Response:
+    """The live syntax check under the editor."""
+    if not expression.strip():
+        return render(request, "partials/rule_check.html", principal, valid=False, error=None)
+    try:
+        rule = compile_rule(expression)
+    except RuleError as exc:
+        return render(
+            request,
+            "partials/rule_check.html",
+            principal,
+            valid=False,
+            error=exc.message,
+            position=exc.position,
+        )
+    return render(
+        request, "partials/rule_check.html", principal, valid=True, reads=sorted(rule.reads)
+    )
+
+
+@router.get("/rules/backtest", response_class=HTMLResponse)
+def rule_backtest(
+    request: Request,
+    session: SessionDep,
+    principal: CanRulesManage,
+    expression: Annotated[str, Query(max_length=4000)] = "",
+) -> Response:
+    """Backtest the expression in the editor over the last 12 months."""
+    try:
+        rule = compile_rule(expression)
+    except RuleError as exc:
+        return render(request, "partials/rule_backtest.html", principal, error=str(exc))
+    result = monitoring_backtest.run(session, rule, months=12)
+    chart = json.dumps(
+        {
+            "labels": [m["month"] for m in result["monthly"]],
+            "values": [m["hits"] for m in result["monthly"]],
+        }
+    )
+    return render(request, "partials/rule_backtest.html", principal, r=result, chart=chart)
+
+
+@router.post("/rules", response_class=HTMLResponse)
+def create_rule(
+    request: Request, session: SessionDep, principal: CanRulesManage, form: FormDep
+) -> Response:
+    """Save the editor's rule as a draft (a new rule, or a new version of an existing one)."""
+    data = {
+        k: v.strip()
+        for k in ("code", "name_en", "name_zh", "category", "severity", "expression", "dedup_days")
+        if isinstance(v := form.get(k), str) and v.strip()
+    }
+    try:
+        body = RuleIn.model_validate(data)
+        if _rule_exists(session, body.code):
+            version, _ = monitoring_service.add_version(
+                session, principal, body.code, body.model_dump(mode="json")
+            )
+        else:
+            _, version, _ = monitoring_service.create_rule(
+                session, principal, body.model_dump(mode="json")
+            )
+    except ValidationError as exc:
+        details = details_from_validation_error(exc)
+        return _rules_page(
+            request,
+            session,
+            principal,
+            status_code=422,
+            form_errors=[(d.field, d.reason) for d in details],
+            form=data,
+        )
+    except RiskdeskError as exc:
+        session.rollback()
+        return _rules_page(
+            request,
+            session,
+            principal,
+            status_code=exc.status_code,
+            form_errors=[(exc.field, exc.message)],
+            form=data,
+        )
+    return RedirectResponse(f"/rules?done={version.id}#rule-{body.code}", status_code=303)
+
+
+def _rule_exists(session: Any, code: str) -> bool:
+    """Whether a rule code is taken."""
+    return any(r.code == code for r, _ in monitoring_service.list_rules(session))
+
+
+@router.post("/rule-versions/{version_id}/{action}")
+def decide_rule_version(
+    version_id: PathId, action: str, session: SessionDep, principal: CanRulesManage
+) -> Response:
+    """Approve (a second person) or activate a rule version."""
+    if action == "approve":
+        monitoring_service.approve(session, principal, version_id)
+    elif action == "activate":
+        monitoring_service.activate(session, principal, version_id)
+    else:
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    return RedirectResponse(f"/rules?done={version_id}", status_code=303)
 
 
 @router.get("/scorecards", response_class=HTMLResponse)
