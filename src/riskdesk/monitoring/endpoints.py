@@ -152,6 +152,20 @@ def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
     )
 
 
+@router.post("/anomaly-runs", response_model=EvaluationRead, status_code=201)
+def run_anomalies(
+    session: SessionDep,
+    _: CanRulesManage,
+    months: Annotated[int, Query(ge=2, le=24)] = 6,
+    z_threshold: Annotated[float, Query(ge=1, le=50)] = 4.0,
+) -> EvaluationRead:
+    """Run the anomaly detectors over everyone; alerts name the indicators that drove them."""
+    summary = service.detect_anomalies(session, months=months, z_threshold=z_threshold)
+    return EvaluationRead(
+        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+    )
+
+
 @router.get("/alerts", response_model=list[AlertRead])
 def list_alerts(
     session: SessionDep,

@@ -240,6 +240,56 @@ def rule_values(
     ).join(repo.score_drops(session, customer_ids), on="customer_id", how="left")
 
 
+def _raise(
+    session: Session,
+    hits: list[tuple[int, dict[str, Any]]],
+    *,
+    source: str,
+    code: str,
+    category: str,
+    severity: str,
+    titles: tuple[str, str],
+    dedup_days: int,
+    version_id: int | None,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Raise an alert per hit, or refresh the open one of the same code within the window;
+    (raised, refreshed)."""
+    if not hits:
+        return 0, 0
+    existing = repo.open_alerts(session, [cid for cid, _ in hits], code)
+    window = dt.timedelta(days=dedup_days)
+    new: list[dict[str, Any]] = []
+    refreshed = 0
+    for cid, evidence in hits:  # only the customers that were hit
+        alert = existing.get(cid)
+        if alert is not None and now - alert.last_hit_at <= window:
+            alert.hits += 1
+            alert.last_hit_at = now
+            alert.evidence = evidence
+            refreshed += 1
+            continue
+        new.append(
+            {
+                "customer_id": cid,
+                "source": source,
+                "rule_code": code,
+                "rule_version_id": version_id,
+                "category": category,
+                "severity": severity,
+                "status": "open",
+                "title_en": titles[0],
+                "title_zh": titles[1],
+                "evidence": evidence,
+                "hits": 1,
+                "raised_at": now,
+                "last_hit_at": now,
+            }
+        )
+    repo.insert_alerts(session, new)
+    return len(new), refreshed
+
+
 def _in_scope(scope: dict[str, Any]) -> pl.Expr:
     fits = pl.lit(True)
     if scope.get("kinds"):
@@ -279,37 +329,20 @@ def evaluate(
         if hits.height == 0:
             continue
         evidence = hits.select("customer_id", *sorted(compiled.reads)).to_dicts()
-        existing = repo.open_alerts(session, hits["customer_id"].to_list(), rule.code)
-        window = dt.timedelta(days=version.dedup_days)
-        new: list[dict[str, Any]] = []
-        for row in evidence:  # only the customers the rule fired for
-            cid = row.pop("customer_id")
-            alert = existing.get(cid)
-            if alert is not None and now - alert.last_hit_at <= window:
-                alert.hits += 1
-                alert.last_hit_at = now
-                alert.evidence = row
-                refreshed += 1
-                continue
-            new.append(
-                {
-                    "customer_id": cid,
-                    "source": "rule",
-                    "rule_code": rule.code,
-                    "rule_version_id": version.id,
-                    "category": rule.category,
-                    "severity": version.severity,
-                    "status": "open",
-                    "title_en": rule.name_en,
-                    "title_zh": rule.name_zh,
-                    "evidence": row,
-                    "hits": 1,
-                    "raised_at": now,
-                    "last_hit_at": now,
-                }
-            )
-        repo.insert_alerts(session, new)
-        raised += len(new)
+        r, f = _raise(
+            session,
+            [(row.pop("customer_id"), row) for row in evidence],
+            source="rule",
+            code=rule.code,
+            category=rule.category,
+            severity=version.severity,
+            titles=(rule.name_en, rule.name_zh),
+            dedup_days=version.dedup_days,
+            version_id=version.id,
+            now=now,
+        )
+        raised += r
+        refreshed += f
     session.flush()
     return EvaluationSummary(values.height, raised, refreshed)
 
@@ -380,3 +413,86 @@ def move(
         alert.assigned_to_id = principal.user_id
     session.flush()
     return alert
+
+
+def detect_anomalies(
+    session: Session,
+    *,
+    months: int = 6,
+    z_threshold: float = 4.0,
+    contamination: float = 0.02,
+) -> EvaluationSummary:
+    """Run the anomaly detectors over everyone: an indicator far from both the customer's own
+    history and their peers, and the multivariate outliers; alerts name the drivers."""
+    from riskdesk.indicators import repository as indicator_repo
+    from riskdesk.indicators.compute import compute
+    from riskdesk.monitoring import anomaly
+
+    day = today()
+    frames = indicator_repo.load_frames(session)
+    current = compute(frames, day).join(
+        frames.customers.select("customer_id", "segment"), on="customer_id", how="left"
+    )
+    if current.height == 0:
+        return EvaluationSummary(0, 0, 0)
+    history = pl.concat(
+        [
+            compute(frames, end).select("customer_id", *anomaly.FEATURES)
+            for end in anomaly.month_ends(day, months)  # a loop over months, not customers
+        ]
+    )
+    table = (
+        current.join(anomaly.peer_deviations(current), on="customer_id")
+        .join(anomaly.own_deviations(history, current), on="customer_id", how="left")
+        .join(anomaly.isolation(current, contamination=contamination), on="customer_id")
+    )
+    both = [
+        (pl.col(f"peer_{f}").abs() >= z_threshold) & (pl.col(f"own_{f}").abs() >= z_threshold)
+        for f in anomaly.FEATURES
+    ]
+    table = table.with_columns(
+        far=pl.concat_list(
+            [
+                pl.when(c.fill_null(False)).then(pl.lit(f))
+                for c, f in zip(both, anomaly.FEATURES, strict=True)
+            ]
+        ).list.drop_nulls()
+    )
+    now = utcnow()
+    single = [
+        (row["customer_id"], anomaly.evidence(row, row["far"]))
+        for row in table.filter(pl.col("far").list.len() > 0).to_dicts()
+    ]
+    multi = [
+        (row["customer_id"], anomaly.evidence(row, row["drivers"]))
+        for row in table.filter(pl.col("anomalous")).to_dicts()
+    ]
+    r1, f1 = _raise(
+        session,
+        single,
+        source="detector",
+        code="anomaly_indicator",
+        category="other",
+        severity="low",
+        titles=(
+            "An indicator far from the customer's own history and peers",
+            "指标显著偏离自身历史与同类客户",
+        ),
+        dedup_days=30,
+        version_id=None,
+        now=now,
+    )
+    r2, f2 = _raise(
+        session,
+        multi,
+        source="detector",
+        code="anomaly_multivariate",
+        category="other",
+        severity="medium",
+        titles=("Unusual behaviour overall (multivariate)", "整体行为异常（多变量）"),
+        dedup_days=30,
+        version_id=None,
+        now=now,
+    )
+    session.flush()
+    return EvaluationSummary(table.height, r1 + r2, f1 + f2)
