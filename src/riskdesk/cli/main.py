@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.cli.churn import churn_app
 from riskdesk.cli.model import model_app
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
@@ -31,6 +32,7 @@ users_app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=Tru
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(model_app, name="model")
+app.add_typer(churn_app, name="churn")
 console = Console()
 err = Console(stderr=True)
 
