@@ -378,6 +378,16 @@ def rules_run() -> None:
     )
 
 
+@rules_app.command("escalate")
+def alerts_escalate() -> None:
+    """Escalate every alert past its SLA (run it from the scheduler)."""
+    from riskdesk.monitoring import service as monitoring_service
+
+    with unit_of_work(_factory()) as session:
+        count = monitoring_service.escalate_overdue(session)
+    console.print(f"{count} alert(s) escalated")
+
+
 limits_app = typer.Typer(help="Credit limit requests.", no_args_is_help=True)
 app.add_typer(limits_app, name="limits")
 

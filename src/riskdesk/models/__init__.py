@@ -36,7 +36,14 @@ from riskdesk.models.events import (
 )
 from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorSnapshot
-from riskdesk.models.monitoring import Alert, RuleVersion, WarningRule
+from riskdesk.models.monitoring import (
+    Alert,
+    AlertCase,
+    AlertComment,
+    AlertRoute,
+    RuleVersion,
+    WarningRule,
+)
 from riskdesk.models.policy import (
     ApprovalAuthority,
     ApprovalDelegation,
@@ -56,6 +63,9 @@ from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
     "Alert",
+    "AlertCase",
+    "AlertComment",
+    "AlertRoute",
     "ApiToken",
     "ApprovalAuthority",
     "ApprovalDelegation",

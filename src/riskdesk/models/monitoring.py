@@ -81,3 +81,51 @@ class Alert(Base):
     outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed, false_alarm
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("alert_cases.id"), index=True)
+    # The SLA: who must act by when; a breach escalates one level and sets a new due time.
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    escalation_level: Mapped[int] = mapped_column(Integer, default=0)
+    escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertCase(Base):
+    """A customer's alerts grouped into one case, open while any of them is."""
+
+    __tablename__ = "alert_cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # open, closed
+    opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class AlertRoute(Base):
+    """Who gets new alerts: the first route (by position) whose conditions all match."""
+
+    __tablename__ = "alert_routes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=100)
+    category: Mapped[str | None] = mapped_column(String(32))
+    min_severity: Mapped[str | None] = mapped_column(String(16))
+    region: Mapped[str | None] = mapped_column(String(64))
+    segment: Mapped[str | None] = mapped_column(String(64))
+    # "owner" (the customer's owner) or a user
+    assign_to_owner: Mapped[bool] = mapped_column(default=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    escalate_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertComment(Base):
+    """A comment on an alert; @username mentions are kept."""
+
+    __tablename__ = "alert_comments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    mentions: Mapped[list[int]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -15,9 +15,14 @@ from riskdesk.monitoring.schemas import (
     AlertMove,
     AlertRead,
     BacktestIn,
+    CaseRead,
     CheckIn,
     CheckOut,
+    CommentIn,
+    CommentRead,
     EvaluationRead,
+    RouteIn,
+    RouteRead,
     RuleIn,
     RuleRead,
     RuleVersionIn,
@@ -207,4 +212,59 @@ def move_alert(
     """Acknowledge, start, resolve or dismiss an alert (closing records the outcome)."""
     return AlertRead.model_validate(
         service.move(session, principal, alert_id, body.status, body.outcome)
+    )
+
+
+@router.get("/alert-routes", response_model=list[RouteRead])
+def list_routes(session: SessionDep, _: CanCustomersRead) -> list[RouteRead]:
+    """Routing rules: who gets new alerts."""
+    return [RouteRead.model_validate(r) for r in service.list_routes(session)]
+
+
+@router.post("/alert-routes", response_model=RouteRead, status_code=201)
+def add_route(body: RouteIn, session: SessionDep, _: CanRulesManage) -> RouteRead:
+    """Add a routing rule; the first match (by position) assigns a new alert."""
+    return RouteRead.model_validate(service.add_route(session, body))
+
+
+@router.delete("/alert-routes/{route_id}", status_code=204)
+def remove_route(route_id: PathId, session: SessionDep, _: CanRulesManage) -> Response:
+    """Remove a routing rule."""
+    service.remove_route(session, route_id)
+    return Response(status_code=204)
+
+
+@router.post("/alert-escalations")
+def escalate(session: SessionDep, _: CanRulesManage) -> dict[str, int]:
+    """Escalate every alert past its SLA now (the scheduler does this too)."""
+    return {"escalated": service.escalate_overdue(session)}
+
+
+@router.get("/alerts/{alert_id}/comments", response_model=list[CommentRead])
+def list_comments(
+    alert_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> list[CommentRead]:
+    """An alert's comments, oldest first."""
+    return [CommentRead.model_validate(c) for c in service.comments(session, principal, alert_id)]
+
+
+@router.post("/alerts/{alert_id}/comments", response_model=CommentRead, status_code=201)
+def add_comment(
+    alert_id: PathId, body: CommentIn, session: SessionDep, principal: CanAlertsWork
+) -> CommentRead:
+    """Comment on an alert; @username mentions a colleague."""
+    return CommentRead.model_validate(service.comment(session, principal, alert_id, body.body))
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead)
+def get_case(case_id: PathId, session: SessionDep, principal: CanCustomersRead) -> CaseRead:
+    """A customer's case with its alerts."""
+    case, alerts = service.case_of(session, principal, case_id)
+    return CaseRead(
+        id=case.id,
+        customer_id=case.customer_id,
+        status=case.status,
+        opened_at=case.opened_at,
+        closed_at=case.closed_at,
+        alerts=[AlertRead.model_validate(a) for a in alerts],
     )

@@ -13,6 +13,9 @@ from sqlalchemy.orm import Session
 from riskdesk.customers.repository import chunks
 from riskdesk.models import (
     Alert,
+    AlertCase,
+    AlertComment,
+    AlertRoute,
     CreditExposure,
     CreditProfile,
     CustomerScore,
@@ -231,5 +234,83 @@ def outcome_counts(session: Session) -> list[Any]:
             select(Alert.rule_code, Alert.status, Alert.outcome, func.count()).group_by(
                 Alert.rule_code, Alert.status, Alert.outcome
             )
+        )
+    )
+
+
+# ---------------------------------------------------------------- routing, cases, comments
+
+
+def routes(session: Session) -> list[AlertRoute]:
+    """Alert routes in the order they are tried."""
+    return list(session.scalars(select(AlertRoute).order_by(AlertRoute.position, AlertRoute.id)))
+
+
+def routing_facts(session: Session, customer_ids: Sequence[int]) -> dict[int, tuple[Any, Any, Any]]:
+    """(owner id, region, segment) of customers."""
+    from riskdesk.models import Customer
+
+    stmt = select(Customer.id, Customer.owner_id, Customer.region, Customer.segment)
+    return {r[0]: (r[1], r[2], r[3]) for r in _in(session, stmt, Customer.id, customer_ids)}
+
+
+def open_cases(session: Session, customer_ids: Sequence[int]) -> dict[int, AlertCase]:
+    """The open case of each of some customers."""
+    stmt = select(AlertCase).where(AlertCase.status == "open")
+    found: dict[int, AlertCase] = {}
+    for part in chunks(list(customer_ids)):
+        for case in session.scalars(stmt.where(AlertCase.customer_id.in_(part))):
+            found[case.customer_id] = case
+    return found
+
+
+def get_case(session: Session, case_id: int) -> AlertCase | None:
+    """A case."""
+    return session.get(AlertCase, case_id)
+
+
+def alerts_of_case(session: Session, case_id: int) -> list[Alert]:
+    """A case's alerts, newest first."""
+    return list(
+        session.scalars(select(Alert).where(Alert.case_id == case_id).order_by(Alert.id.desc()))
+    )
+
+
+def close_case_if_done(session: Session, case_id: int, when: dt.datetime) -> None:
+    """Close a case once none of its alerts is open."""
+    still_open = session.scalar(
+        select(func.count()).where(Alert.case_id == case_id, Alert.status.not_in(CLOSED))
+    )
+    if not still_open:
+        case = session.get(AlertCase, case_id)
+        if case is not None and case.status == "open":
+            case.status = "closed"
+            case.closed_at = when
+            session.flush()
+
+
+def overdue_alerts(session: Session, now: dt.datetime) -> list[Alert]:
+    """Alerts not closed whose due time has passed."""
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.status.not_in(CLOSED), Alert.due_at < now).with_for_update()
+        )
+    )
+
+
+def first_user_with_role(session: Session, role: str) -> int | None:
+    """The first active user of a role (the default escalation target)."""
+    from riskdesk.models import User
+
+    return session.scalar(
+        select(User.id).where(User.role == role, User.is_active.is_(True)).order_by(User.id)
+    )
+
+
+def comments_of(session: Session, alert_id: int) -> list[AlertComment]:
+    """An alert's comments, oldest first."""
+    return list(
+        session.scalars(
+            select(AlertComment).where(AlertComment.alert_id == alert_id).order_by(AlertComment.id)
         )
     )

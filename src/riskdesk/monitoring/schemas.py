@@ -130,6 +130,9 @@ class AlertRead(BaseModel):
     assigned_to_id: int | None
     outcome: str | None
     closed_at: dt.datetime | None
+    case_id: int | None
+    due_at: dt.datetime | None
+    escalation_level: int
 
 
 class AlertMove(_Strict):
@@ -146,3 +149,62 @@ class BacktestIn(_Strict):
     months: int = Field(default=12, ge=1, le=36)
     horizon_days: int = Field(default=180, ge=7, le=730)
     outcome: Literal["default", "churn"] = "default"
+
+
+class RouteIn(_Strict):
+    """A routing rule: conditions (None: any) and who gets the alert."""
+
+    position: int = Field(default=100, ge=0, le=10_000)
+    category: Category | None = None
+    min_severity: Severity | None = None
+    region: str | None = Field(default=None, max_length=64)
+    segment: str | None = Field(default=None, max_length=64)
+    assign_to_owner: bool = True
+    username: str | None = Field(default=None, max_length=64)
+    escalate_to: str | None = Field(default=None, max_length=64)
+
+
+class RouteRead(BaseModel):
+    """A routing rule as stored."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    position: int
+    category: str | None
+    min_severity: str | None
+    region: str | None
+    segment: str | None
+    assign_to_owner: bool
+    user_id: int | None
+    escalate_to_id: int | None
+
+
+class CommentIn(_Strict):
+    """A comment; @username mentions colleagues."""
+
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class CommentRead(BaseModel):
+    """A comment on an alert."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    alert_id: int
+    author_id: int
+    body: str
+    mentions: list[int]
+    created_at: dt.datetime
+
+
+class CaseRead(BaseModel):
+    """A customer's case and its alerts."""
+
+    id: int
+    customer_id: int
+    status: str
+    opened_at: dt.datetime
+    closed_at: dt.datetime | None
+    alerts: list[AlertRead]

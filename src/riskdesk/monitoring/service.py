@@ -4,6 +4,7 @@ everyone in batch, raising de-duplicated alerts that people work to an outcome."
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +17,17 @@ from sqlalchemy.orm import Session
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
-from riskdesk.models import Alert, RuleVersion, WarningRule
+from riskdesk.models import (
+    Alert,
+    AlertCase,
+    AlertComment,
+    AlertRoute,
+    RuleVersion,
+    WarningRule,
+)
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.rules import VOCABULARY, Rule, RuleError, compile_rule, fires_frame
+from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
 
@@ -286,8 +295,110 @@ def _raise(
                 "last_hit_at": now,
             }
         )
+    if new:
+        _route_and_file(session, new, now)
     repo.insert_alerts(session, new)
     return len(new), refreshed
+
+
+# Hours to act by severity; a breach escalates one level.
+SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Give new alerts an owner (the first matching route), a due time, and a case."""
+    routes = repo.routes(session)
+    facts = repo.routing_facts(session, sorted({a["customer_id"] for a in new}))
+    cases = repo.open_cases(session, sorted(facts))
+    for alert in new:  # the new alerts only, a handful per event batch
+        cid = alert["customer_id"]
+        owner, region, segment = facts.get(cid, (None, None, None))
+        assignee = owner
+        for route in routes:
+            if route.category and route.category != alert["category"]:
+                continue
+            if (
+                route.min_severity
+                and SEVERITY_RANK[alert["severity"]] < SEVERITY_RANK[route.min_severity]
+            ):
+                continue
+            if route.region and route.region != region:
+                continue
+            if route.segment and route.segment != segment:
+                continue
+            assignee = owner if route.assign_to_owner and owner else route.user_id
+            break
+        alert["assigned_to_id"] = assignee
+        alert["due_at"] = now + dt.timedelta(hours=SLA_HOURS[alert["severity"]])
+        alert["escalation_level"] = 0
+        case = cases.get(cid)
+        if case is None:
+            case = AlertCase(customer_id=cid, status="open", opened_at=now)
+            session.add(case)
+            session.flush()
+            cases[cid] = case
+        alert["case_id"] = case.id
+
+
+def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Escalate every alert past its due time: one level up, to the route's escalation user
+    or a credit manager, with a new due time; how many."""
+    now = now or utcnow()
+    overdue = repo.overdue_alerts(session, now)
+    if not overdue:
+        return 0
+    fallback = repo.first_user_with_role(session, "credit_manager")
+    routes = repo.routes(session)
+    for alert in overdue:
+        target = next(
+            (
+                r.escalate_to_id
+                for r in routes
+                if r.escalate_to_id and r.category in (None, alert.category)
+            ),
+            fallback,
+        )
+        alert.escalation_level += 1
+        alert.escalated_at = now
+        if target is not None:
+            alert.assigned_to_id = target
+        # A breach at the next level comes sooner: half the time again, at least an hour.
+        hours = max(SLA_HOURS[alert.severity] / (2**alert.escalation_level), 1)
+        alert.due_at = now + dt.timedelta(hours=hours)
+    session.flush()
+    return len(overdue)
+
+
+_MENTION = re.compile(r"@([A-Za-z0-9_.\-]{1,64})")
+
+
+def comment(session: Session, principal: Principal, alert_id: int, body: str) -> AlertComment:
+    """Comment on an alert; @username mentions of real users are kept."""
+    alert = get_alert(session, principal, alert_id)
+    names = set(_MENTION.findall(body))
+    mentioned = [u.id for n in sorted(names) if (u := users_repo.get_user_by_username(session, n))]
+    entry = AlertComment(
+        alert_id=alert.id, author_id=principal.user_id, body=body, mentions=mentioned
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def comments(session: Session, principal: Principal, alert_id: int) -> list[AlertComment]:
+    """An alert's comments, oldest first."""
+    alert = get_alert(session, principal, alert_id)
+    return repo.comments_of(session, alert.id)
+
+
+def case_of(session: Session, principal: Principal, case_id: int) -> tuple[AlertCase, list[Alert]]:
+    """A case and its alerts."""
+    case = repo.get_case(session, case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}", field="case_id")
+    customer_service.get_customer_or_raise(session, principal, case.customer_id)
+    return case, repo.alerts_of_case(session, case.id)
 
 
 def _in_scope(scope: dict[str, Any]) -> pl.Expr:
@@ -412,6 +523,8 @@ def move(
     if alert.assigned_to_id is None:
         alert.assigned_to_id = principal.user_id
     session.flush()
+    if status in ("resolved", "dismissed") and alert.case_id is not None:
+        repo.close_case_if_done(session, alert.case_id, alert.closed_at or utcnow())
     return alert
 
 
@@ -496,3 +609,45 @@ def detect_anomalies(
     )
     session.flush()
     return EvaluationSummary(table.height, r1 + r2, f1 + f2)
+
+
+def add_route(session: Session, body: Any) -> AlertRoute:
+    """Add a routing rule (users by username)."""
+
+    def user_id(name: str | None, field: str) -> int | None:
+        if name is None:
+            return None
+        user = users_repo.get_user_by_username(session, name)
+        if user is None:
+            raise NotFound(f"no user {name!r}", field=field)
+        return user.id
+
+    route = AlertRoute(
+        position=body.position,
+        category=body.category,
+        min_severity=body.min_severity,
+        region=body.region,
+        segment=body.segment,
+        assign_to_owner=body.assign_to_owner,
+        user_id=user_id(body.username, "username"),
+        escalate_to_id=user_id(body.escalate_to, "escalate_to"),
+    )
+    if not route.assign_to_owner and route.user_id is None:
+        raise ValidationFailed("give username, or assign_to_owner", field="username")
+    session.add(route)
+    session.flush()
+    return route
+
+
+def list_routes(session: Session) -> list[AlertRoute]:
+    """The routing rules in the order they are tried."""
+    return repo.routes(session)
+
+
+def remove_route(session: Session, route_id: int) -> None:
+    """Remove a routing rule."""
+    route = session.get(AlertRoute, route_id)
+    if route is None:
+        raise NotFound(f"no route {route_id}", field="route_id")
+    session.delete(route)
+    session.flush()
