@@ -38,9 +38,11 @@ from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorSnapshot
 from riskdesk.models.monitoring import (
     Alert,
+    AlertAction,
     AlertCase,
     AlertComment,
     AlertRoute,
+    Playbook,
     RuleVersion,
     WarningRule,
 )
@@ -63,6 +65,7 @@ from riskdesk.models.security import ApiToken, User, UserSession
 
 __all__ = [
     "Alert",
+    "AlertAction",
     "AlertCase",
     "AlertComment",
     "AlertRoute",
@@ -101,6 +104,7 @@ __all__ = [
     "Payment",
     "PendingChange",
     "PendingChangeItem",
+    "Playbook",
     "Return",
     "RuleVersion",
     "Scorecard",

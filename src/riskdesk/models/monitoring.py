@@ -129,3 +129,42 @@ class AlertComment(Base):
     body: Mapped[str] = mapped_column(Text)
     mentions: Mapped[list[int]] = mapped_column(JSONType, default=list)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Playbook(Base):
+    """What to do about an alert: steps, each run automatically or offered to the assignee."""
+
+    __tablename__ = "playbooks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), unique=True)
+    name_en: Mapped[str] = mapped_column(String(255))
+    name_zh: Mapped[str] = mapped_column(String(255))
+    # Applies to alerts of this rule, or (rule_code None) to any alert at or above min_severity.
+    rule_code: Mapped[str | None] = mapped_column(String(64))
+    min_severity: Mapped[str | None] = mapped_column(String(16))
+    # [{"action": "...", "auto": true|false, "params": {...}}]
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertAction(Base):
+    """An action of a playbook on an alert: offered, done, or waiting for approval; who did
+    it (None: Riskdesk, automatically) and what it produced."""
+
+    __tablename__ = "alert_actions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    playbook_id: Mapped[int | None] = mapped_column(ForeignKey("playbooks.id"))
+    action: Mapped[str] = mapped_column(String(32))
+    auto: Mapped[bool] = mapped_column(default=False)
+    # offered -> open (a task) -> done; or awaiting_approval (a credit change)
+    status: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -9,9 +9,11 @@ from fastapi import APIRouter, Path, Query, Response
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.models import RuleVersion, WarningRule
-from riskdesk.monitoring import backtest, service
+from riskdesk.monitoring import backtest, playbooks, service
+from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import (
+    ActionRead,
     AlertMove,
     AlertRead,
     BacktestIn,
@@ -21,6 +23,8 @@ from riskdesk.monitoring.schemas import (
     CommentIn,
     CommentRead,
     EvaluationRead,
+    PlaybookIn,
+    PlaybookRead,
     RouteIn,
     RouteRead,
     RuleIn,
@@ -268,3 +272,37 @@ def get_case(case_id: PathId, session: SessionDep, principal: CanCustomersRead) 
         closed_at=case.closed_at,
         alerts=[AlertRead.model_validate(a) for a in alerts],
     )
+
+
+@router.get("/playbooks", response_model=list[PlaybookRead])
+def list_playbooks(session: SessionDep, _: CanCustomersRead) -> list[PlaybookRead]:
+    """Every playbook."""
+    return [PlaybookRead.model_validate(p) for p in monitoring_repo.playbooks(session)]
+
+
+@router.post("/playbooks", response_model=PlaybookRead, status_code=201)
+def add_playbook(body: PlaybookIn, session: SessionDep, _: CanRulesManage) -> PlaybookRead:
+    """Add a playbook; it applies to alerts raised from now on."""
+    return PlaybookRead.model_validate(playbooks.add(session, body.model_dump(mode="json")))
+
+
+@router.get("/alerts/{alert_id}/actions", response_model=list[ActionRead])
+def list_actions(
+    alert_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> list[ActionRead]:
+    """An alert's actions: offered steps, tasks, automatic actions, changes awaiting approval."""
+    return [
+        ActionRead.model_validate(a) for a in playbooks.actions_of(session, principal, alert_id)
+    ]
+
+
+@router.post("/alert-actions/{action_id}/run", response_model=ActionRead)
+def run_action(action_id: PathId, session: SessionDep, principal: CanAlertsWork) -> ActionRead:
+    """Carry out an offered step (credit changes go to the approval queue)."""
+    return ActionRead.model_validate(playbooks.run_offered(session, principal, action_id))
+
+
+@router.post("/alert-actions/{action_id}/complete", response_model=ActionRead)
+def complete_action(action_id: PathId, session: SessionDep, principal: CanAlertsWork) -> ActionRead:
+    """Mark a task done."""
+    return ActionRead.model_validate(playbooks.complete_task(session, principal, action_id))

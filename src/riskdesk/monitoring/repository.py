@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from riskdesk.customers.repository import chunks
 from riskdesk.models import (
     Alert,
+    AlertAction,
     AlertCase,
     AlertComment,
     AlertRoute,
@@ -20,6 +21,7 @@ from riskdesk.models import (
     CreditProfile,
     CustomerScore,
     ExposureCategory,
+    Playbook,
     RuleVersion,
     WarningRule,
 )
@@ -312,5 +314,48 @@ def comments_of(session: Session, alert_id: int) -> list[AlertComment]:
     return list(
         session.scalars(
             select(AlertComment).where(AlertComment.alert_id == alert_id).order_by(AlertComment.id)
+        )
+    )
+
+
+# ---------------------------------------------------------------- playbooks
+
+
+def playbooks(session: Session) -> list[Playbook]:
+    """Every playbook."""
+    return list(session.scalars(select(Playbook).order_by(Playbook.id)))
+
+
+def playbook_by_code(session: Session, code: str) -> Playbook | None:
+    """A playbook by code."""
+    return session.scalars(select(Playbook).where(Playbook.code == code)).one_or_none()
+
+
+def get_playbook(session: Session, playbook_id: int) -> Playbook | None:
+    """A playbook by id."""
+    return session.get(Playbook, playbook_id)
+
+
+def get_action(session: Session, action_id: int) -> AlertAction | None:
+    """An alert action, locked for update."""
+    return session.scalars(
+        select(AlertAction).where(AlertAction.id == action_id).with_for_update()
+    ).one_or_none()
+
+
+def actions_of(session: Session, alert_id: int) -> list[AlertAction]:
+    """An alert's actions, oldest first."""
+    return list(
+        session.scalars(
+            select(AlertAction).where(AlertAction.alert_id == alert_id).order_by(AlertAction.id)
+        )
+    )
+
+
+def alerts_raised_at(session: Session, when: dt.datetime, codes: Sequence[str]) -> list[Alert]:
+    """The alerts of some codes raised at one moment (a run's new alerts)."""
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.raised_at == when, Alert.rule_code.in_(list(codes)))
         )
     )

@@ -208,3 +208,65 @@ class CaseRead(BaseModel):
     opened_at: dt.datetime
     closed_at: dt.datetime | None
     alerts: list[AlertRead]
+
+
+class PlaybookStep(_Strict):
+    """One step of a playbook."""
+
+    action: Literal[
+        "contact_customer",
+        "start_collection",
+        "retention_offer",
+        "hold_orders",
+        "reduce_limit",
+        "require_prepayment",
+        "shorten_terms",
+        "escalate",
+    ]
+    auto: bool = False
+    params: dict[str, float] = Field(default_factory=dict)
+
+
+class PlaybookIn(_Strict):
+    """A playbook for a rule, or for any alert from a severity up."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
+    name_en: str = Field(min_length=1, max_length=255)
+    name_zh: str = Field(min_length=1, max_length=255)
+    rule_code: str | None = Field(default=None, max_length=64)
+    min_severity: Severity | None = None
+    steps: list[PlaybookStep] = Field(min_length=1, max_length=20)
+
+
+class PlaybookRead(BaseModel):
+    """A playbook."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name_en: str
+    name_zh: str
+    rule_code: str | None
+    min_severity: str | None
+    steps: list[dict[str, Any]]
+    active: bool
+
+
+class ActionRead(BaseModel):
+    """An action on an alert: offered, a task, done or awaiting approval; logged."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    alert_id: int
+    playbook_id: int | None
+    action: str
+    auto: bool
+    status: str
+    detail: dict[str, Any]
+    assigned_to_id: int | None
+    due_at: dt.datetime | None
+    performed_by_id: int | None
+    created_at: dt.datetime
+    completed_at: dt.datetime | None

@@ -51,7 +51,11 @@ def checked(expression: str) -> Rule:
 
 
 def install_default_pack(session: Session) -> int:
-    """Add the shipped rules that are missing, active at once; how many were added."""
+    """Add the shipped rules and playbooks that are missing (rules active at once); how many
+    rules were added."""
+    from riskdesk.monitoring import playbooks
+
+    playbooks.install_defaults(session)
     pack = yaml.safe_load(
         (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
     )
@@ -297,7 +301,11 @@ def _raise(
         )
     if new:
         _route_and_file(session, new, now)
-    repo.insert_alerts(session, new)
+        repo.insert_alerts(session, new)
+        # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
+        from riskdesk.monitoring import playbooks
+
+        playbooks.start(session, repo.alerts_raised_at(session, now, [code]))
     return len(new), refreshed
 
 
