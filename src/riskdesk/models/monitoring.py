@@ -168,3 +168,31 @@ class AlertAction(Base):
     performed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     completed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class Notification(Base):
+    """A message for one user in the app: an alert given to them, escalated, or a mention."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_read", "user_id", "read_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))  # alert_assigned, alert_escalated, mention
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    title_en: Mapped[str] = mapped_column(String(255))
+    title_zh: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationSetting(Base):
+    """How one user wants to hear about alerts: channels and the least severity."""
+
+    __tablename__ = "notification_settings"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    in_app: Mapped[bool] = mapped_column(default=True)
+    email: Mapped[bool] = mapped_column(default=False)
+    min_severity: Mapped[str] = mapped_column(String(16), default="low")
+    mentions: Mapped[bool] = mapped_column(default=True)

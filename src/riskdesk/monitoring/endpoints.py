@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Response
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.models import RuleVersion, WarningRule
-from riskdesk.monitoring import backtest, playbooks, service
+from riskdesk.monitoring import backtest, notify, playbooks, service
 from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import (
@@ -23,6 +23,9 @@ from riskdesk.monitoring.schemas import (
     CommentIn,
     CommentRead,
     EvaluationRead,
+    NotificationRead,
+    NotificationSettingsIn,
+    NotificationSettingsRead,
     PlaybookIn,
     PlaybookRead,
     RouteIn,
@@ -37,6 +40,7 @@ from riskdesk.security.deps import (
     CanChangesApprove,
     CanCustomersRead,
     CanRulesManage,
+    CurrentPrincipal,
 )
 
 router = APIRouter(tags=["early warning"])
@@ -306,3 +310,43 @@ def run_action(action_id: PathId, session: SessionDep, principal: CanAlertsWork)
 def complete_action(action_id: PathId, session: SessionDep, principal: CanAlertsWork) -> ActionRead:
     """Mark a task done."""
     return ActionRead.model_validate(playbooks.complete_task(session, principal, action_id))
+
+
+@router.get("/me/notifications", response_model=list[NotificationRead])
+def my_notifications(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationRead]:
+    """My notifications, newest first."""
+    return [
+        NotificationRead.model_validate(n)
+        for n in notify.inbox(session, principal.user_id, unread_only=unread, limit=limit)
+    ]
+
+
+@router.post("/me/notifications/{notification_id}/read", response_model=NotificationRead)
+def read_notification(
+    notification_id: PathId, session: SessionDep, principal: CurrentPrincipal
+) -> NotificationRead:
+    """Mark one of my notifications read."""
+    return NotificationRead.model_validate(
+        notify.mark_read(session, principal.user_id, notification_id)
+    )
+
+
+@router.get("/me/notification-settings", response_model=NotificationSettingsRead)
+def my_settings(session: SessionDep, principal: CurrentPrincipal) -> NotificationSettingsRead:
+    """How I hear about alerts."""
+    return NotificationSettingsRead.model_validate(notify.settings_of(session, principal.user_id))
+
+
+@router.put("/me/notification-settings", response_model=NotificationSettingsRead)
+def save_settings(
+    body: NotificationSettingsIn, session: SessionDep, principal: CurrentPrincipal
+) -> NotificationSettingsRead:
+    """Choose how I hear about alerts."""
+    return NotificationSettingsRead.model_validate(
+        notify.save_settings(session, principal.user_id, **body.model_dump())
+    )

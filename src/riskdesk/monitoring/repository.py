@@ -21,6 +21,8 @@ from riskdesk.models import (
     CreditProfile,
     CustomerScore,
     ExposureCategory,
+    Notification,
+    NotificationSetting,
     Playbook,
     RuleVersion,
     WarningRule,
@@ -359,3 +361,31 @@ def alerts_raised_at(session: Session, when: dt.datetime, codes: Sequence[str]) 
             select(Alert).where(Alert.raised_at == when, Alert.rule_code.in_(list(codes)))
         )
     )
+
+
+# ---------------------------------------------------------------- notifications
+
+
+def notification_setting(session: Session, user_id: int) -> NotificationSetting | None:
+    """A user's stored notification settings."""
+    return session.get(NotificationSetting, user_id)
+
+
+def notifications_of(
+    session: Session, user_id: int, *, unread_only: bool, limit: int
+) -> list[Notification]:
+    """A user's notifications, newest first."""
+    stmt = (
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def get_notification(session: Session, notification_id: int) -> Notification | None:
+    """A notification."""
+    return session.get(Notification, notification_id)

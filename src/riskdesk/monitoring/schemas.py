@@ -270,3 +270,32 @@ class ActionRead(BaseModel):
     performed_by_id: int | None
     created_at: dt.datetime
     completed_at: dt.datetime | None
+
+
+class NotificationRead(BaseModel):
+    """A notification."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str
+    alert_id: int | None
+    title_en: str
+    title_zh: str
+    created_at: dt.datetime
+    read_at: dt.datetime | None
+
+
+class NotificationSettingsIn(_Strict):
+    """How I want to hear about alerts."""
+
+    in_app: bool = True
+    email: bool = False
+    min_severity: Severity = "low"
+    mentions: bool = True
+
+
+class NotificationSettingsRead(NotificationSettingsIn):
+    """My notification settings."""
+
+    model_config = ConfigDict(from_attributes=True, extra="ignore")

@@ -303,9 +303,11 @@ def _raise(
         _route_and_file(session, new, now)
         repo.insert_alerts(session, new)
         # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
-        from riskdesk.monitoring import playbooks
+        from riskdesk.monitoring import notify, playbooks
 
-        playbooks.start(session, repo.alerts_raised_at(session, now, [code]))
+        raised = repo.alerts_raised_at(session, now, [code])
+        playbooks.start(session, raised)
+        notify.about_alerts(session, raised, "alert_assigned")
     return len(new), refreshed
 
 
@@ -375,6 +377,9 @@ def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int
         hours = max(SLA_HOURS[alert.severity] / (2**alert.escalation_level), 1)
         alert.due_at = now + dt.timedelta(hours=hours)
     session.flush()
+    from riskdesk.monitoring import notify
+
+    notify.about_alerts(session, overdue, "alert_escalated")
     return len(overdue)
 
 
@@ -391,6 +396,9 @@ def comment(session: Session, principal: Principal, alert_id: int, body: str) ->
     )
     session.add(entry)
     session.flush()
+    from riskdesk.monitoring import notify
+
+    notify.about_mentions(session, alert, mentioned, principal.user.username)
     return entry
 
 

@@ -1,0 +1,64 @@
+"""In-app notifications: a new alert tells its assignee, escalation tells the new one, a
+mention tells the colleague; each user's settings decide."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import update
+
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import Alert
+from riskdesk.pipeline import intake
+from tests.conftest import principal
+from tests.monitoring.test_alerts import _setup, invoice
+
+
+def test_assignees_escalations_and_mentions_are_told(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]
+    ids = _setup(db)
+    sales = client_for("sales")  # owns A
+    # Sales only wants high alerts and above; medium ones are not worth an interruption.
+    saved = sales.put(
+        "/api/v1/me/notification-settings",
+        json={"in_app": True, "email": False, "min_severity": "high", "mentions": True},
+    )
+    assert saved.status_code == 200 and saved.json()["min_severity"] == "high"
+    assert sales.put(
+        "/api/v1/me/notification-settings", json={"min_severity": "extreme"}
+    ).status_code == 422  # fmt: skip
+    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "900.00", 70)])
+    db.commit()
+    inbox = sales.get("/api/v1/me/notifications").json()
+    kinds = [(n["kind"], n["title_en"]) for n in inbox]
+    assert ("alert_assigned", "Invoices overdue by more than 30 days (high): for you") in kinds
+    alert_ids = {n["alert_id"] for n in inbox}
+    severities = {
+        a["id"]: a["severity"]
+        for a in manager.get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
+    }
+    assert all(severities[i] in ("high", "critical") for i in alert_ids)
+
+    # Escalation tells the new assignee (a credit manager when no route says otherwise).
+    overdue = next(a for a in severities if severities[a] == "high")
+    db.execute(
+        update(Alert).where(Alert.id == overdue).values(due_at=utcnow() - dt.timedelta(minutes=1))
+    )
+    db.commit()
+    client_for("analyst").post("/api/v1/alert-escalations")
+    told = manager.get("/api/v1/me/notifications", params={"unread": True}).json()
+    assert any(n["kind"] == "alert_escalated" and n["alert_id"] == overdue for n in told)
+
+    # A mention.
+    client_for("analyst").post(
+        f"/api/v1/alerts/{overdue}/comments", json={"body": "@sales can you call them?"}
+    )
+    mention = next(
+        n for n in sales.get("/api/v1/me/notifications").json() if n["kind"] == "mention"
+    )
+    assert "analyst mentioned you" in mention["title_en"]
+    read = sales.post(f"/api/v1/me/notifications/{mention['id']}/read")
+    assert read.status_code == 200 and read.json()["read_at"] is not None
+    unread = sales.get("/api/v1/me/notifications", params={"unread": True}).json()
+    assert mention["id"] not in {n["id"] for n in unread}
+    # Someone else's notification is not yours to read.
+    assert manager.post(f"/api/v1/me/notifications/{mention['id']}/read").status_code == 404
