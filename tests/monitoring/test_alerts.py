@@ -37,7 +37,7 @@ def _ids(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    assert service.install_default_pack(db) == 13
+    assert service.install_default_pack(db) == 15
     assert service.install_default_pack(db) == 0
     p = principal(db, "manager")
     intake.ingest(
@@ -186,3 +186,34 @@ def test_alerts_are_worked_to_an_outcome_by_those_who_see_the_customer(
         "/api/v1/alerts", params={"customer_id": ids["A"], "status": "open"}
     ).json()
     assert [a["rule_code"] for a in open_now if a["rule_code"] == "new_overdue"] == ["new_overdue"]
+
+
+def test_rating_downgrade_and_bureau_drop(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]
+    from tests.scoring.test_service import card
+
+    ids = _setup(db)
+    draft = manager.post("/api/v1/scorecards", json=card()).json()["versions"][0]
+    client_for("manager2").post(f"/api/v1/scorecard-versions/{draft['id']}/approve", json={})
+    # B: nothing overdue yet: 200 + 400 (dpd 0) + 100 (no bureau) + 50 = 750, A.
+    assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
+    p = principal(db, "manager")
+    intake.ingest(db, p, "invoices", [invoice("R1", "B", "800.00", 45)])
+    reports = [
+        {"customer_external_id": "A", "customer_source": "erp", "source": "bureau",
+         "external_id": f"BR{i}", "report_date": ago(days), "score": score}
+        for i, (days, score) in enumerate([(200, 720), (20, 640)])
+    ]  # fmt: skip
+    intake.ingest(db, p, "credit_reports", reports)
+    db.commit()
+    # B now 45 days past due: 350, C - four ratings down (A -> BBB -> BB -> B -> C).
+    assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
+    service.evaluate(db, None)
+    db.commit()
+    alerts = {
+        (a["customer_id"], a["rule_code"]): a
+        for a in manager.get("/api/v1/alerts", params={"limit": 1000}).json()
+    }
+    assert alerts[(ids["B"], "rating_downgrade")]["evidence"] == {"rating_notches_down": 4.0}
+    assert alerts[(ids["B"], "score_drop")]["evidence"] == {"score_drop": 400.0}
+    assert alerts[(ids["A"], "bureau_score_drop")]["evidence"] == {"bureau_score_drop": 80.0}
+    assert (ids["A"], "rating_downgrade") not in alerts

@@ -41,6 +41,8 @@ ATTRIBUTES: dict[str, Type] = {
     "payment_terms_days": "number",
     "utilisation": "number",  # counted exposure / credit limit
     "score_drop": "number",  # the previous stored score minus the latest
+    "rating_notches_down": "number",  # how many ratings the latest is below the previous
+    "bureau_score_drop": "number",  # the previous bureau score minus the latest
 }
 VOCABULARY: dict[str, Type] = {**{n: "number" for n in NAMES}, **ATTRIBUTES}
 

@@ -248,9 +248,11 @@ def rule_values(
             if c.startswith(("indicator.", "attribute.")) and c.split(".", 1)[1] in VOCABULARY
         ],
     )
-    return frame.join(
-        repo.profile_values(session, customer_ids), on="customer_id", how="left"
-    ).join(repo.score_drops(session, customer_ids), on="customer_id", how="left")
+    return (
+        frame.join(repo.profile_values(session, customer_ids), on="customer_id", how="left")
+        .join(repo.score_drops(session, customer_ids), on="customer_id", how="left")
+        .join(repo.bureau_drops(session, customer_ids), on="customer_id", how="left")
+    )
 
 
 def _raise(
