@@ -236,8 +236,7 @@ def test_auditor_reads_but_cannot_write(manager, client_for) -> None:
 def test_list_filters_search_and_paging(manager) -> None:
     # The hyphen keeps the references from matching a generated tax ID (they contain letters).
     ids = [
-        create(manager, company(f"REF-L{i}", region="North" if i % 2 else "East"))
-        for i in range(5)
+        create(manager, company(f"REF-L{i}", region="North" if i % 2 else "East")) for i in range(5)
     ]
     create(manager, person("LP1"))
     north = manager.get("/api/v1/customers?region=North").json()
