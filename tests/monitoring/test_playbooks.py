@@ -59,6 +59,13 @@ def test_automatic_credit_change_is_proposed_by_the_system_user(db, manager, cli
         json={"code": "x", "name_en": "x", "name_zh": "x", "steps": [{"action": "explode"}]},
     )
     assert bad.status_code == 422
+    for step in ({"action": "reduce_limit", "params": {"percent": 150}},
+                 {"action": "contact_customer", "params": {"days": 3}}):  # fmt: skip
+        refused = client_for("analyst").post(
+            "/api/v1/playbooks",
+            json={"code": "y", "name_en": "y", "name_zh": "y", "steps": [step]},
+        )
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "steps"
     from riskdesk.models import Playbook
 
     db.query(Playbook).filter(Playbook.code == "collection").update({"active": False})

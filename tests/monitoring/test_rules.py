@@ -63,6 +63,8 @@ def test_missing_values_never_fire_and_follow_kleene_logic() -> None:
         ('kind in ("a", 1)', "'in' compares a text with a number", 6),
         ("__import__('os') == 1", "unknown function '__import__'", 1),
         ("not 3", "'not' needs a bool, not a number", 1),
+        ("(" * 40 + "dpd_max > 1" + ")" * 40, "brackets nest more than 32 deep", 33),
+        (" + ".join(["1"] * 200) + " > 1", "a rule is at most 256 words", 513),
     ],
 )
 def test_errors_name_the_problem_and_its_column(text: str, message: str, column: int) -> None:

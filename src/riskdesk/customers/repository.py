@@ -36,6 +36,17 @@ def chunks(values: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
         yield values[start : start + size]
 
 
+def rows_in(session: Session, stmt: Any, column: Any, ids: Sequence[int] | None) -> list[Any]:
+    """The rows of ``stmt`` whose ``column`` is one of ``ids`` (None: every row), queried in
+    IN-list slices."""
+    if ids is None:
+        return list(session.execute(stmt))
+    rows: list[Any] = []
+    for part in chunks(list(ids)):
+        rows.extend(session.execute(stmt.where(column.in_(part))))
+    return rows
+
+
 def key_chunks(pairs: Iterable[tuple[str, str]]) -> Iterable[tuple[str, Sequence[str]]]:
     """(source, external ids) slices of idempotency keys.
 

@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import Float, cast, delete, insert, select
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks
+from riskdesk.customers.repository import chunks, rows_in
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
 from riskdesk.models import (
     Complaint,
@@ -35,12 +35,7 @@ def _frame(
     customer_col: Any,
     customer_ids: Sequence[int] | None,
 ) -> pl.DataFrame:
-    rows: list[Any] = []
-    if customer_ids is None:
-        rows = list(session.execute(stmt))
-    else:
-        for part in chunks(list(customer_ids)):
-            rows.extend(session.execute(stmt.where(customer_col.in_(part))))
+    rows = rows_in(session, stmt, customer_col, customer_ids)
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 

@@ -20,3 +20,13 @@ def as_utc(value: dt.datetime) -> dt.datetime:
 def today() -> dt.date:
     """Today's business date (UTC)."""
     return utcnow().date()
+
+
+def month_ends(day: dt.date, months: int) -> list[dt.date]:
+    """The last ``months`` month ends before ``day``'s month, oldest first."""
+    ends: list[dt.date] = []
+    end = day.replace(day=1) - dt.timedelta(days=1)
+    for _ in range(months):
+        ends.append(end)
+        end = end.replace(day=1) - dt.timedelta(days=1)
+    return sorted(ends)

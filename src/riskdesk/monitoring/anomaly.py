@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -123,16 +122,6 @@ def isolation(
             "drivers": [list(names[row]) for row in order],
         }
     )
-
-
-def month_ends(day: dt.date, months: int) -> list[dt.date]:
-    """The last ``months`` month ends before ``day``, oldest first."""
-    ends: list[dt.date] = []
-    end = day.replace(day=1) - dt.timedelta(days=1)
-    for _ in range(months):
-        ends.append(end)
-        end = end.replace(day=1) - dt.timedelta(days=1)
-    return sorted(ends)
 
 
 def evidence(row: dict[str, Any], drivers: Sequence[str]) -> dict[str, Any]:

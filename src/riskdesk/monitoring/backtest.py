@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.compute import EventFrames, compute, invoice_lateness
-from riskdesk.kit.timeutil import today
+from riskdesk.kit.timeutil import month_ends, today
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.rules import VOCABULARY, Rule, fires_frame
+from riskdesk.scoring import repository as scoring_repo
 
 Outcome = Literal["default", "churn"]
 
@@ -52,15 +53,6 @@ def churn_dates(frames: EventFrames, as_of: dt.date, days: int = 180) -> pl.Data
     return gaps.collect()
 
 
-def _month_ends(last: dt.date, months: int) -> list[dt.date]:
-    ends: list[dt.date] = []
-    end = last.replace(day=1) - dt.timedelta(days=1)
-    for _ in range(months):
-        ends.append(end)
-        end = end.replace(day=1) - dt.timedelta(days=1)
-    return sorted(ends)
-
-
 def run(
     session: Session,
     rule: Rule,
@@ -77,10 +69,11 @@ def run(
     frames = indicator_repo.load_frames(session)
     attributes = repo.profile_values(session, None)
     outcomes = default_dates(frames, day) if outcome == "default" else churn_dates(frames, day)
-    customer_kinds = _attributes(session)
+    customer_kinds = scoring_repo.plain_attributes(session, None, day)
+    ends = month_ends(day, months)
     monthly: list[dict[str, Any]] = []
     hits: list[pl.DataFrame] = []
-    for end in _month_ends(day, months):  # a loop over months, not customers
+    for end in ends:  # a loop over months, not customers
         values = (
             compute(frames, end)
             .join(customer_kinds, on="customer_id", how="left")
@@ -106,13 +99,9 @@ def run(
     )
     # Outcomes a warning could have foretold: those after the first month end and not after
     # the last month end plus the horizon.
-    first_end = _month_ends(day, months)[0]
+    last_useful = min(day, ends[-1] + dt.timedelta(days=horizon_days))
     window_outcomes = outcomes.filter(
-        (pl.col("outcome_date") > first_end)
-        & (
-            pl.col("outcome_date")
-            <= min(day, _month_ends(day, months)[-1] + dt.timedelta(days=horizon_days))
-        )
+        (pl.col("outcome_date") > ends[0]) & (pl.col("outcome_date") <= last_useful)
     )
     caught = (
         judged.filter(pl.col("true_hit").fill_null(False))
@@ -141,19 +130,6 @@ def run(
         ),
         "false_alarm_rate": false_alarms / flagged.height if flagged.height else None,
     }
-
-
-def _attributes(session: Session) -> pl.DataFrame:
-    from riskdesk.scoring import repository as scoring_repo
-
-    frame = scoring_repo.customer_attributes(session, None, today())
-    return frame.select(
-        "customer_id",
-        *[
-            pl.col(f"attribute.{name}").alias(name)
-            for name in ("kind", "segment", "region", "industry")
-        ],
-    )
 
 
 def live_effectiveness(session: Session) -> list[dict[str, Any]]:

@@ -76,15 +76,34 @@ def install_defaults(session: Session) -> int:
     return added
 
 
+# The parameters an action takes, with their allowed range; checked when a playbook is saved,
+# because an automatic step runs inside an event intake, where a bad value must not surface.
+PARAMS: dict[str, dict[str, tuple[float, float]]] = {
+    "reduce_limit": {"percent": (1, 100)},
+    "shorten_terms": {"days": (1, 365)},
+}
+
+
 def check_steps(steps: list[dict[str, Any]]) -> None:
-    """Every step names a known action."""
+    """Every step names a known action, with parameters it takes, in range."""
     for i, step in enumerate(steps):
-        if step.get("action") not in ACTIONS:
+        action = step.get("action")
+        if action not in ACTIONS:
             raise ValidationFailed(
-                f"steps[{i}]: unknown action {step.get('action')!r}; there are "
-                + ", ".join(ACTIONS),
+                f"steps[{i}]: unknown action {action!r}; there are " + ", ".join(ACTIONS),
                 field="steps",
             )
+        allowed = PARAMS.get(action, {})
+        for name, value in (step.get("params") or {}).items():
+            if name not in allowed:
+                raise ValidationFailed(
+                    f"steps[{i}]: {action} takes no parameter {name!r}", field="steps"
+                )
+            low, high = allowed[name]
+            if not isinstance(value, int | float) or not low <= value <= high:
+                raise ValidationFailed(
+                    f"steps[{i}]: {name} must be between {low:g} and {high:g}", field="steps"
+                )
 
 
 def playbook_for(playbooks: list[Playbook], alert: Alert) -> Playbook | None:

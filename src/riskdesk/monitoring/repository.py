@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import Float, cast, func, insert, select
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks
+from riskdesk.customers.repository import chunks, rows_in
 from riskdesk.models import (
     Alert,
     AlertAction,
@@ -31,15 +31,6 @@ from riskdesk.models import (
 )
 
 CLOSED = ("resolved", "dismissed")
-
-
-def _in(session: Session, stmt: Any, col: Any, ids: Sequence[int] | None) -> list[Any]:
-    if ids is None:
-        return list(session.execute(stmt))
-    rows: list[Any] = []
-    for part in chunks(list(ids)):
-        rows.extend(session.execute(stmt.where(col.in_(part))))
-    return rows
 
 
 def rules(session: Session) -> list[WarningRule]:
@@ -113,7 +104,7 @@ def profile_values(session: Session, customer_ids: Sequence[int] | None) -> pl.D
         cast(CreditProfile.payment_terms_days, Float),
         exposure.c.counted,
     ).outerjoin(exposure, exposure.c.cid == CreditProfile.customer_id)
-    rows = _in(session, stmt, CreditProfile.customer_id, customer_ids)
+    rows = rows_in(session, stmt, CreditProfile.customer_id, customer_ids)
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
@@ -320,7 +311,7 @@ def routing_facts(session: Session, customer_ids: Sequence[int]) -> dict[int, tu
     from riskdesk.models import Customer
 
     stmt = select(Customer.id, Customer.owner_id, Customer.region, Customer.segment)
-    return {r[0]: (r[1], r[2], r[3]) for r in _in(session, stmt, Customer.id, customer_ids)}
+    return {r[0]: (r[1], r[2], r[3]) for r in rows_in(session, stmt, Customer.id, customer_ids)}
 
 
 def open_cases(session: Session, customer_ids: Sequence[int]) -> dict[int, AlertCase]:

@@ -47,6 +47,9 @@ ATTRIBUTES: dict[str, Type] = {
 VOCABULARY: dict[str, Type] = {**{n: "number" for n in NAMES}, **ATTRIBUTES}
 
 KEYWORDS = {"and", "or", "not", "in", "true", "false"}
+# Bounds that keep parsing and evaluation (both recursive) far from Python's recursion limit.
+MAX_TOKENS = 256
+MAX_NESTING = 32
 FUNCTIONS: dict[str, tuple[int, int]] = {
     "abs": (1, 1),
     "min": (2, 8),
@@ -153,6 +156,12 @@ class _Parser:
     def __init__(self, tokens: list[Token]) -> None:
         self.tokens = tokens
         self.i = 0
+        self.depth = 0
+
+    def nested(self, token: Token) -> None:
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise RuleError(f"brackets nest more than {MAX_NESTING} deep", token.position)
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -257,8 +266,10 @@ class _Parser:
         if token.kind == "string":
             return Literal_(token.position, token.text[1:-1])
         if token.kind == "op" and token.text == "(":
+            self.nested(token)
             node = self.or_()
             self.expect(")")
+            self.depth -= 1
             return node
         if token.kind == "name":
             if token.text in ("true", "false"):
@@ -277,11 +288,12 @@ class _Parser:
                 f"unknown function {name.text!r}; there are {', '.join(sorted(FUNCTIONS))}",
                 name.position,
             )
-        self.expect("(")
+        self.nested(self.expect("("))
         args = [self.or_()]
         while self.accept(",") is not None:
             args.append(self.or_())
         self.expect(")")
+        self.depth -= 1
         low, high = FUNCTIONS[name.text]
         if not low <= len(args) <= high:
             raise RuleError(
@@ -296,7 +308,10 @@ def parse(text: str) -> Node:
     """The AST of rule text (syntax only)."""
     if len(text) > 4000:
         raise RuleError("a rule is at most 4000 characters", 4001)
-    return _Parser(tokenize(text)).parse()
+    tokens = tokenize(text)
+    if len(tokens) > MAX_TOKENS + 1:  # the end marker does not count
+        raise RuleError(f"a rule is at most {MAX_TOKENS} words", tokens[MAX_TOKENS].position)
+    return _Parser(tokens).parse()
 
 
 # ---------------------------------------------------------------- types

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import (
     Alert,
     AlertCase,
@@ -168,6 +168,13 @@ def add_version(
                 code="draft_open",
             )
     return _draft(session, principal, rule, spec), True
+
+
+def save_draft(session: Session, principal: Principal, spec: dict[str, Any]) -> RuleVersion:
+    """A draft of a new rule, or a new draft version of an existing one (by code)."""
+    if repo.rule_by_code(session, spec["code"]) is None:
+        return create_rule(session, principal, spec)[1]
+    return add_version(session, principal, spec["code"], spec)[0]
 
 
 def _version_or_raise(session: Session, version_id: int, status: str) -> RuleVersion:
@@ -569,7 +576,7 @@ def detect_anomalies(
     history = pl.concat(
         [
             compute(frames, end).select("customer_id", *anomaly.FEATURES)
-            for end in anomaly.month_ends(day, months)  # a loop over months, not customers
+            for end in month_ends(day, months)  # a loop over months, not customers
         ]
     )
     table = (

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Float, bindparam, cast, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from riskdesk.customers.repository import rows_in
 from riskdesk.models import (
     ApprovalAuthority,
     ApprovalDelegation,
@@ -48,14 +49,25 @@ def policy_frame(session: Session) -> pl.DataFrame:
     )
 
 
-def profiles(session: Session, customer_ids: Sequence[int]) -> dict[int, CreditProfile]:
-    """Credit profiles by customer id."""
-    return {
-        p.customer_id: p
-        for p in session.scalars(
-            select(CreditProfile).where(CreditProfile.customer_id.in_(list(customer_ids)))
-        )
-    }
+def current_limits(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """Tier, limit and its currency on the credit profiles of some customers (None: all)."""
+    stmt = select(
+        CreditProfile.customer_id,
+        CreditProfile.risk_tier,
+        cast(CreditProfile.credit_limit, Float),
+        CreditProfile.limit_currency,
+    )
+    rows = rows_in(session, stmt, CreditProfile.customer_id, customer_ids)
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "risk_tier": pl.String,
+            "current_limit": pl.Float64,
+            "limit_currency": pl.String,
+        },
+        orient="row",
+    )
 
 
 def get_request(session: Session, request_id: int, *, lock: bool = False) -> LimitRequest | None:
@@ -186,13 +198,7 @@ def review_schedule(session: Session, customer_ids: Sequence[int] | None) -> pl.
         .join(Customer, Customer.id == CreditProfile.customer_id)
         .where(CreditProfile.risk_tier.is_not(None), Customer.status.not_in(("merged", "closed")))
     )
-    rows: list[Any] = []
-    if customer_ids is None:
-        rows = list(session.execute(stmt))
-    else:
-        ids = list(customer_ids)
-        for i in range(0, len(ids), 5000):
-            rows.extend(session.execute(stmt.where(Customer.id.in_(ids[i : i + 5000]))))
+    rows = rows_in(session, stmt, Customer.id, customer_ids)
     return pl.DataFrame(
         [tuple(r) for r in rows],
         schema={

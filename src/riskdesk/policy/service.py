@@ -73,9 +73,7 @@ def recommendations(
     statements = scoring_repo.latest_statements(session, customer_ids, as_of).select(
         "customer_id", "equity", "revenue"
     )
-    ids = values["customer_id"].to_list()
-    profiles = repo.profiles(session, ids) if customer_ids is not None else None
-    current = _current_limits(session, ids, profiles)
+    current = repo.current_limits(session, customer_ids)
     inputs = (
         values.select(
             "customer_id",
@@ -89,22 +87,6 @@ def recommendations(
     )
     return recommend(inputs, repo.policy_frame(session)).join(
         current.drop("risk_tier"), on="customer_id", how="left"
-    )
-
-
-def _current_limits(
-    session: Session, ids: Sequence[int], profiles: dict[int, Any] | None
-) -> pl.DataFrame:
-    rows: list[Any] = list((profiles or repo.profiles(session, ids)).values()) if ids else []
-    return pl.DataFrame(
-        [(p.customer_id, p.risk_tier, float(p.credit_limit), p.limit_currency) for p in rows],
-        schema={
-            "customer_id": pl.Int64,
-            "risk_tier": pl.String,
-            "current_limit": pl.Float64,
-            "limit_currency": pl.String,
-        },
-        orient="row",
     )
 
 

@@ -20,13 +20,13 @@ from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.catalogue import NAMES
 from riskdesk.indicators.compute import compute, defaults_in_window
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ModelVersion
 from riskdesk.scoring import repository as repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
 
-ATTRIBUTES = ("kind", "segment", "region", "industry")
+ATTRIBUTES = repo.PLAIN_ATTRIBUTES
 SCOREABLE = frozenset(NAMES) | frozenset(ATTRIBUTES)
 
 
@@ -68,9 +68,7 @@ def history_dataset(
     frames = indicator_repo.load_frames(session)
     indicators = compute(frames, observation).filter(pl.col("tenure_days").is_not_null())
     labels = defaults_in_window(frames, observation, end, as_of)
-    attributes = repo.customer_attributes(session, None, observation).select(
-        "customer_id", *[pl.col(f"attribute.{a}").alias(a) for a in ATTRIBUTES]
-    )
+    attributes = repo.plain_attributes(session, None, observation)
     data = (
         indicators.join(attributes, on="customer_id", how="inner")
         .join(labels, on="customer_id", how="left")
@@ -293,15 +291,10 @@ def _matured_performance(
         return []
     horizon = version.horizon_days or 365
     frames = indicator_repo.load_frames(session)
-    attributes = repo.customer_attributes(session, None, day).select(
-        "customer_id", *[pl.col(f"attribute.{a}").alias(a) for a in ATTRIBUTES]
-    )
+    attributes = repo.plain_attributes(session, None, day)
     rows: list[dict[str, Any]] = []
     # Month ends whose outcome window is over, newest first.
-    month_end = (day - dt.timedelta(days=horizon)).replace(day=1) - dt.timedelta(days=1)
-    for _ in range(months):  # a loop over months, not customers
-        start = month_end
-        month_end = start.replace(day=1) - dt.timedelta(days=1)
+    for start in reversed(month_ends(day - dt.timedelta(days=horizon), months)):
         data = (
             compute(frames, start)
             .filter(pl.col("tenure_days").is_not_null())

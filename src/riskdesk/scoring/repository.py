@@ -11,7 +11,7 @@ import polars as pl
 from sqlalchemy import Float, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks
+from riskdesk.customers.repository import chunks, rows_in
 from riskdesk.indicators.catalogue import NAMES
 from riskdesk.models import (
     CreditProfile,
@@ -95,15 +95,6 @@ def versions_by_id(session: Session, ids: Sequence[int]) -> dict[int, ScorecardV
 # ---------------------------------------------------------------- factor values
 
 
-def _in(stmt: Any, col: Any, ids: Sequence[int] | None, session: Session) -> list[Any]:
-    if ids is None:
-        return list(session.execute(stmt))
-    rows: list[Any] = []
-    for part in chunks(list(ids)):
-        rows.extend(session.execute(stmt.where(col.in_(part))))
-    return rows
-
-
 def customer_attributes(
     session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
 ) -> pl.DataFrame:
@@ -121,7 +112,7 @@ def customer_attributes(
         .outerjoin(CreditProfile, CreditProfile.customer_id == Customer.id)
         .where(Customer.status != "merged")
     )
-    rows = _in(stmt, Customer.id, customer_ids, session)
+    rows = rows_in(session, stmt, Customer.id, customer_ids)
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
@@ -143,6 +134,18 @@ def customer_attributes(
     ).drop("_created")
 
 
+PLAIN_ATTRIBUTES = ("kind", "segment", "region", "industry")
+
+
+def plain_attributes(
+    session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
+) -> pl.DataFrame:
+    """customer_id with kind, segment, region and industry under their own names."""
+    return customer_attributes(session, customer_ids, as_of).select(
+        "customer_id", *[pl.col(f"attribute.{a}").alias(a) for a in PLAIN_ATTRIBUTES]
+    )
+
+
 def bureau_values(
     session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
 ) -> pl.DataFrame:
@@ -154,7 +157,7 @@ def bureau_values(
         cast(CreditReport.score, Float),
         cast(CreditReport.recommended_limit, Float),
     ).where(CreditReport.report_date <= as_of)
-    rows = _in(stmt, CreditReport.customer_id, customer_ids, session)
+    rows = rows_in(session, stmt, CreditReport.customer_id, customer_ids)
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
@@ -207,7 +210,7 @@ def latest_statements(
         .join(Customer, Customer.id == FinancialStatement.customer_id)
         .where(FinancialStatement.period_end <= as_of)
     )
-    rows = _in(stmt, FinancialStatement.customer_id, customer_ids, session)
+    rows = rows_in(session, stmt, FinancialStatement.customer_id, customer_ids)
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
@@ -236,7 +239,7 @@ def latest_statements(
 def indicator_values(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
     """The stored indicator values of customers (``indicator.<name>`` columns)."""
     stmt = select(IndicatorSnapshot.customer_id, IndicatorSnapshot.values)
-    rows = _in(stmt, IndicatorSnapshot.customer_id, customer_ids, session)
+    rows = rows_in(session, stmt, IndicatorSnapshot.customer_id, customer_ids)
     data: dict[str, list[Any]] = {"customer_id": [r[0] for r in rows]}
     for name in NAMES:
         data[f"indicator.{name}"] = [r[1].get(name) for r in rows]
@@ -493,7 +496,7 @@ def champion_scores(session: Session, customer_ids: Sequence[int] | None) -> pl.
         stmt = select(ModelScore.customer_id, cast(ModelScore.score, Float)).where(
             ModelScore.id.in_(newest)
         )
-        rows = _in(stmt, ModelScore.customer_id, customer_ids, session)
+        rows = rows_in(session, stmt, ModelScore.customer_id, customer_ids)
         part = pl.DataFrame(
             [tuple(r) for r in rows],
             schema={"customer_id": pl.Int64, f"model.{champion.name}": pl.Float64},

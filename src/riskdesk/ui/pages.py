@@ -111,6 +111,19 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+FormErrors = list[tuple[str | None, str]]
+
+
+def _form_failure(session: Any, exc: Exception) -> tuple[int, FormErrors]:
+    """Status and field errors of a refused form: invalid input, or a refusal by the service
+    (rolled back, so nothing is half-written)."""
+    if isinstance(exc, ValidationError):
+        return 422, [(d.field, d.reason) for d in details_from_validation_error(exc)]
+    assert isinstance(exc, RiskdeskError)
+    session.rollback()
+    return exc.status_code, [(exc.field, exc.message)]
+
+
 # ---------------------------------------------------------------- sign in and out
 
 
@@ -374,14 +387,9 @@ def score_customer_now(
     try:
         scoring_service.score_one_customer(session, principal, customer_id)
     except RiskdeskError as exc:
-        session.rollback()
+        status, errors = _form_failure(session, exc)
         return _credit_file(
-            request,
-            session,
-            principal,
-            customer_id,
-            status_code=exc.status_code,
-            form_errors=[(None, exc.message)],
+            request, session, principal, customer_id, status_code=status, form_errors=errors
         )
     return RedirectResponse(f"/customers/{customer_id}#score-panel", status_code=303)
 
@@ -403,25 +411,15 @@ def request_limit(
     try:
         body = LimitRequestIn.model_validate(data)
         policy_service.request_limit(session, principal, customer_id, body)
-    except ValidationError as exc:
-        details = details_from_validation_error(exc)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
         return _credit_file(
             request,
             session,
             principal,
             customer_id,
-            status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
-        )
-    except RiskdeskError as exc:
-        session.rollback()
-        return _credit_file(
-            request,
-            session,
-            principal,
-            customer_id,
-            status_code=exc.status_code,
-            form_errors=[(exc.field, exc.message)],
+            status_code=status,
+            form_errors=errors,
         )
     return RedirectResponse(f"/customers/{customer_id}#limit-panel", status_code=303)
 
@@ -434,14 +432,9 @@ def apply_recommendation(
     try:
         policy_service.apply_recommendation(session, principal, customer_id)
     except RiskdeskError as exc:
-        session.rollback()
+        status, errors = _form_failure(session, exc)
         return _credit_file(
-            request,
-            session,
-            principal,
-            customer_id,
-            status_code=exc.status_code,
-            form_errors=[(exc.field, exc.message)],
+            request, session, principal, customer_id, status_code=status, form_errors=errors
         )
     return RedirectResponse(f"/customers/{customer_id}#limit-panel", status_code=303)
 
@@ -662,40 +655,18 @@ def create_rule(
     }
     try:
         body = RuleIn.model_validate(data)
-        if _rule_exists(session, body.code):
-            version, _ = monitoring_service.add_version(
-                session, principal, body.code, body.model_dump(mode="json")
-            )
-        else:
-            _, version, _ = monitoring_service.create_rule(
-                session, principal, body.model_dump(mode="json")
-            )
-    except ValidationError as exc:
-        details = details_from_validation_error(exc)
+        version = monitoring_service.save_draft(session, principal, body.model_dump(mode="json"))
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
         return _rules_page(
             request,
             session,
             principal,
-            status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
-            form=data,
-        )
-    except RiskdeskError as exc:
-        session.rollback()
-        return _rules_page(
-            request,
-            session,
-            principal,
-            status_code=exc.status_code,
-            form_errors=[(exc.field, exc.message)],
+            status_code=status,
+            form_errors=errors,
             form=data,
         )
     return RedirectResponse(f"/rules?done={version.id}#rule-{body.code}", status_code=303)
-
-
-def _rule_exists(session: Any, code: str) -> bool:
-    """Whether a rule code is taken."""
-    return any(r.code == code for r, _ in monitoring_service.list_rules(session))
 
 
 @router.post("/rule-versions/{version_id}/{action}")
@@ -925,26 +896,15 @@ def complete_review(
         review = policy_service.complete_review(
             session, principal, review_id, ReviewComplete.model_validate(data)
         )
-    except ValidationError as exc:
-        details = details_from_validation_error(exc)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
         return _review_page(
             request,
             session,
             principal,
             review_id,
-            status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
-            form=data,
-        )
-    except RiskdeskError as exc:
-        session.rollback()
-        return _review_page(
-            request,
-            session,
-            principal,
-            review_id,
-            status_code=exc.status_code,
-            form_errors=[(exc.field, exc.message)],
+            status_code=status,
+            form_errors=errors,
             form=data,
         )
     return RedirectResponse(f"/reviews/{review.id}", status_code=303)
@@ -983,26 +943,15 @@ def edit_customer(
         outcome = customer_service.update_customer(
             session, principal, customer_id, body, channel="ui"
         )
-    except ValidationError as exc:
-        details = details_from_validation_error(exc)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
         return _credit_file(
             request,
             session,
             principal,
             customer_id,
-            status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
-            form=data,
-        )
-    except RiskdeskError as exc:
-        session.rollback()
-        return _credit_file(
-            request,
-            session,
-            principal,
-            customer_id,
-            status_code=exc.status_code,
-            form_errors=[(exc.field, exc.message)],
+            status_code=status,
+            form_errors=errors,
             form=data,
         )
     queued = ",".join(
@@ -1270,24 +1219,14 @@ def request_group_limit(
         change = credit_service.request_group_limit(
             session, principal, code, body.credit_limit, body.limit_currency, body.reason
         )
-    except ValidationError as exc:
-        details = details_from_validation_error(exc)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
         return _groups(
             request,
             session,
             principal,
-            status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
-            form=data,
-        )
-    except RiskdeskError as exc:
-        session.rollback()
-        return _groups(
-            request,
-            session,
-            principal,
-            status_code=exc.status_code,
-            form_errors=[(exc.field, exc.message)],
+            status_code=status,
+            form_errors=errors,
             form=data,
         )
     return RedirectResponse(f"/groups?done={change.id}&status=pending", status_code=303)
