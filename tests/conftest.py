@@ -146,6 +146,7 @@ def settings(tmp_path: Path) -> Settings:
         database_url="sqlite://",
         secret_key="test-secret-key-0123456789",
         data_dir=tmp_path / "data",
+        delivery_interval_seconds=0,  # tests send deliveries themselves
     )
 
 

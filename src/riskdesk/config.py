@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -37,6 +37,26 @@ class Settings(BaseSettings):
     demo_customers: int = Field(default=2000, ge=0)
     demo_months: int = Field(default=24, ge=1, le=120)
     log_level: str = "INFO"
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="How users reach Riskdesk (links in e-mails)."
+    )
+    smtp_host: str = Field(default="", description="SMTP server for e-mail; empty: no e-mail.")
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_sender: str = "riskdesk@localhost"
+    delivery_interval_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="How often the in-process worker sends e-mails and webhooks; 0: not at all "
+        "(separate workers run `riskdesk notify deliver`).",
+    )
+    delivery_max_attempts: int = Field(default=8, ge=1, le=30)
+    delivery_backoff_seconds: float = Field(
+        default=30.0, gt=0, description="First retry delay; doubled after each failure."
+    )
+    delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and stored under the data dir."""

@@ -22,6 +22,7 @@ from riskdesk.db import make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.monitoring import delivery
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.policy.endpoints import router as policy_router
@@ -124,7 +125,13 @@ def create_app(
         if not hasattr(app.state, "sessionmaker"):
             engine = make_engine(settings.database_url)
             app.state.sessionmaker = make_sessionmaker(engine)
+        worker = None
+        if settings.delivery_interval_seconds > 0:
+            worker = delivery.Worker(app.state.sessionmaker, settings)
+            worker.start()
         yield
+        if worker is not None:
+            worker.stop()
         if engine is not None:
             engine.dispose()
 

@@ -85,6 +85,7 @@ def live_server(
         database_url="sqlite://",
         secret_key="live-test-secret-0123456789",
         data_dir=Path(tmp) / "data",
+        delivery_interval_seconds=0,  # tests send deliveries themselves
     )
     app = create_app(settings, session_factory=factory)
     port = _free_port()

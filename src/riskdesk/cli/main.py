@@ -76,6 +76,7 @@ def users_create(
     display_name: Annotated[str | None, typer.Option("--name")] = None,
     team: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
+    email: Annotated[str | None, typer.Option(help="for e-mail notifications")] = None,
 ) -> None:
     """Create a user."""
     if password is None:
@@ -89,6 +90,7 @@ def users_create(
                 role=role,
                 password=password,
                 team=team,
+                email=email,
             )
             console.print(f"created user {user.username} ({user.role})")
     except RiskdeskError as exc:
@@ -112,6 +114,19 @@ def users_set_role(username: str, role: Role) -> None:
         with unit_of_work(_factory()) as session:
             user = security_service.set_role(session, username=username, role=role)
             console.print(f"{user.username} is now {user.role}")
+    except RiskdeskError as exc:
+        _fail(exc)
+
+
+@users_app.command("set-email")
+def users_set_email(
+    username: str, email: Annotated[str, typer.Argument(help="empty to clear")] = ""
+) -> None:
+    """Set where a user's e-mail notifications go."""
+    try:
+        with unit_of_work(_factory()) as session:
+            user = security_service.set_email(session, username=username, email=email or None)
+            console.print(f"{user.username}: {user.email or '(no e-mail)'}")
     except RiskdeskError as exc:
         _fail(exc)
 
@@ -386,6 +401,31 @@ def alerts_escalate() -> None:
     with unit_of_work(_factory()) as session:
         count = monitoring_service.escalate_overdue(session)
     console.print(f"{count} alert(s) escalated")
+
+
+notify_app = typer.Typer(help="E-mail and webhook deliveries.", no_args_is_help=True)
+app.add_typer(notify_app, name="notify")
+
+
+@notify_app.command("deliver")
+def notify_deliver(
+    loop: Annotated[bool, typer.Option(help="keep sending until stopped")] = False,
+) -> None:
+    """Send the e-mails and webhook calls that are due (a worker process for production)."""
+    import time
+
+    from riskdesk.monitoring import delivery
+
+    settings = get_settings()
+    factory = _factory()
+    while True:
+        result = delivery.send_due(factory, settings)
+        console.print(
+            f"{result.delivered} delivered, {result.failed} to retry, {result.dead} given up"
+        )
+        if not loop:
+            return
+        time.sleep(max(settings.delivery_interval_seconds, 0.5))
 
 
 limits_app = typer.Typer(help="Credit limit requests.", no_args_is_help=True)

@@ -42,11 +42,13 @@ from riskdesk.models.monitoring import (
     AlertCase,
     AlertComment,
     AlertRoute,
+    Delivery,
     Notification,
     NotificationSetting,
     Playbook,
     RuleVersion,
     WarningRule,
+    WebhookEndpoint,
 )
 from riskdesk.models.policy import (
     ApprovalAuthority,
@@ -89,6 +91,7 @@ __all__ = [
     "CustomerExternalRef",
     "CustomerGroup",
     "CustomerScore",
+    "Delivery",
     "DemoBehaviour",
     "Document",
     "ExposureCategory",
@@ -120,4 +123,5 @@ __all__ = [
     "User",
     "UserSession",
     "WarningRule",
+    "WebhookEndpoint",
 ]

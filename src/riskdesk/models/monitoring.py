@@ -196,3 +196,46 @@ class NotificationSetting(Base):
     email: Mapped[bool] = mapped_column(default=False)
     min_severity: Mapped[str] = mapped_column(String(16), default="low")
     mentions: Mapped[bool] = mapped_column(default=True)
+
+
+class WebhookEndpoint(Base):
+    """A system that wants to hear about alerts: events are POSTed to its URL as JSON, signed
+    with HMAC-SHA256 under its secret."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    # The signing secret must be readable to sign with; issue 6 encrypts it at rest.
+    secret: Mapped[str] = mapped_column(String(128))
+    events: Mapped[list[str]] = mapped_column(JSONType)
+    min_severity: Mapped[str] = mapped_column(String(16), default="low")
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """One message to send out (an e-mail or a webhook call), written in the same transaction
+    as what it reports, then sent by the delivery worker with retries: the outbox and its log."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    channel: Mapped[str] = mapped_column(String(16))  # email, webhook
+    event: Mapped[str] = mapped_column(String(32))  # alert.raised, alert.escalated, ...
+    endpoint_id: Mapped[int | None] = mapped_column(ForeignKey("webhook_endpoints.id"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"))
+    subject: Mapped[str | None] = mapped_column(String(255))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # pending -> delivered; or failed (to be retried) -> ... -> dead after the last attempt
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

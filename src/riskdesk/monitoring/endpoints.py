@@ -22,6 +22,7 @@ from riskdesk.monitoring.schemas import (
     CheckOut,
     CommentIn,
     CommentRead,
+    DeliveryRead,
     EvaluationRead,
     NotificationRead,
     NotificationSettingsIn,
@@ -34,11 +35,16 @@ from riskdesk.monitoring.schemas import (
     RuleRead,
     RuleVersionIn,
     RuleVersionRead,
+    WebhookIn,
+    WebhookRead,
+    WebhookSecret,
+    WebhookUpdate,
 )
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanChangesApprove,
     CanCustomersRead,
+    CanIntegrationsManage,
     CanRulesManage,
     CurrentPrincipal,
 )
@@ -350,3 +356,84 @@ def save_settings(
     return NotificationSettingsRead.model_validate(
         notify.save_settings(session, principal.user_id, **body.model_dump())
     )
+
+
+@router.get("/webhooks", response_model=list[WebhookRead])
+def list_webhooks(session: SessionDep, principal: CanIntegrationsManage) -> list[WebhookRead]:
+    """The systems told about alerts."""
+    return [
+        WebhookRead.model_validate(w)
+        for w in monitoring_repo.webhook_endpoints(session, active_only=False)
+    ]
+
+
+@router.post("/webhooks", response_model=WebhookSecret, status_code=201)
+def create_webhook(
+    body: WebhookIn, session: SessionDep, principal: CanIntegrationsManage
+) -> WebhookSecret:
+    """Register an endpoint; the answer holds its signing secret, shown this once."""
+    endpoint, secret = notify.create_webhook(
+        session, **body.model_dump(), created_by_id=principal.user_id
+    )
+    return WebhookSecret(**WebhookRead.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.patch("/webhooks/{endpoint_id}", response_model=WebhookRead)
+def update_webhook(
+    endpoint_id: PathId, body: WebhookUpdate, session: SessionDep, principal: CanIntegrationsManage
+) -> WebhookRead:
+    """Change an endpoint, or turn it off (its log stays)."""
+    return WebhookRead.model_validate(
+        notify.update_webhook(session, endpoint_id, body.model_dump(exclude_unset=True))
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/secret", response_model=WebhookSecret)
+def rotate_webhook_secret(
+    endpoint_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> WebhookSecret:
+    """Issue a new signing secret; the old one stops at once."""
+    endpoint, secret = notify.rotate_secret(session, endpoint_id)
+    return WebhookSecret(**WebhookRead.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.post("/webhooks/{endpoint_id}/ping", response_model=DeliveryRead, status_code=202)
+def ping_webhook(
+    endpoint_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> DeliveryRead:
+    """Queue a signed test call to the endpoint."""
+    return DeliveryRead.model_validate(notify.ping(session, endpoint_id))
+
+
+@router.get("/deliveries", response_model=list[DeliveryRead])
+def list_deliveries(
+    session: SessionDep,
+    principal: CanIntegrationsManage,
+    channel: Annotated[str | None, Query(pattern="^(email|webhook)$")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|sending|delivered|failed|dead)$")
+    ] = None,
+    endpoint_id: Annotated[int | None, Query(ge=1)] = None,
+    alert_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryRead]:
+    """The delivery log: every e-mail and webhook call, newest first."""
+    return [
+        DeliveryRead.model_validate(d)
+        for d in monitoring_repo.deliveries(
+            session,
+            channel=channel,
+            status=status,
+            endpoint_id=endpoint_id,
+            alert_id=alert_id,
+            limit=limit,
+        )
+    ]
+
+
+@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryRead)
+def retry_delivery(
+    delivery_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> DeliveryRead:
+    """Send a failed or dead delivery again at the worker's next pass."""
+    return DeliveryRead.model_validate(notify.retry(session, delivery_id))

@@ -1,14 +1,22 @@
-"""In-app notifications, by each user's own settings."""
+"""Notifications, by each user's own settings: in the app, by e-mail, and to webhooks.
+
+In-app notifications are rows the user reads. E-mails and webhook calls are written to the
+delivery outbox in the same transaction as the alert they report, and sent by the delivery
+worker (`riskdesk.monitoring.delivery`): an alert rolled back is never announced.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import secrets
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.orm import Session
 
-from riskdesk.kit.errors import NotFound
+from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models import Alert, Notification, NotificationSetting
+from riskdesk.models import Alert, Delivery, Notification, NotificationSetting, WebhookEndpoint
 from riskdesk.monitoring import repository as repo
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
@@ -25,7 +33,11 @@ def settings_of(session: Session, user_id: int) -> NotificationSetting:
 def save_settings(
     session: Session, user_id: int, *, in_app: bool, email: bool, min_severity: str, mentions: bool
 ) -> NotificationSetting:
-    """Store a user's settings."""
+    """Store a user's settings; e-mail needs an address on the account."""
+    if email and not repo.user_email(session, user_id):
+        raise ValidationFailed(
+            "your account has no e-mail address; ask an administrator to set one", field="email"
+        )
     found = repo.notification_setting(session, user_id)
     if found is None:
         found = NotificationSetting(user_id=user_id)
@@ -41,44 +53,144 @@ def save_settings(
 
 
 def about_alerts(session: Session, alerts: Sequence[Alert], kind: str) -> int:
-    """Tell each alert's assignee, if their settings want it; how many were told."""
+    """Tell each alert's assignee, if their settings want it, and the webhooks that subscribe;
+    how many assignees were told."""
     told = 0
+    event = WEBHOOK_EVENTS[kind]
     for alert in alerts:  # the alerts just assigned or escalated
+        to_webhooks(session, event, alert)
         if alert.assigned_to_id is None:
             continue
         wanted = settings_of(session, alert.assigned_to_id)
-        if not wanted.in_app or SEVERITY_RANK[alert.severity] < SEVERITY_RANK[wanted.min_severity]:
+        if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[wanted.min_severity]:
             continue
         verb_en = "escalated to you" if kind == "alert_escalated" else "for you"
         verb_zh = "已升级给您" if kind == "alert_escalated" else "待您处理"
-        session.add(
-            Notification(
-                user_id=alert.assigned_to_id,
-                kind=kind,
-                alert_id=alert.id,
-                title_en=f"{alert.title_en} ({alert.severity}): {verb_en}",
-                title_zh=f"{alert.title_zh}（{alert.severity}）：{verb_zh}",
+        title_en = f"{alert.title_en} ({alert.severity}): {verb_en}"
+        title_zh = f"{alert.title_zh}（{alert.severity}）：{verb_zh}"
+        if wanted.in_app:
+            session.add(
+                Notification(
+                    user_id=alert.assigned_to_id,
+                    kind=kind,
+                    alert_id=alert.id,
+                    title_en=title_en,
+                    title_zh=title_zh,
+                )
             )
-        )
-        told += 1
+            told += 1
+        if wanted.email:
+            _email(session, alert.assigned_to_id, event, alert, title_en, title_zh)
     session.flush()
     return told
+
+
+# In-app kinds and the webhook event each is published as.
+WEBHOOK_EVENTS = {
+    "alert_assigned": "alert.raised",
+    "alert_escalated": "alert.escalated",
+    "alert_closed": "alert.closed",
+    "mention": "alert.mentioned",
+}
+EVENTS = ("alert.raised", "alert.escalated", "alert.closed")
+
+
+def alert_payload(alert: Alert) -> dict[str, Any]:
+    """What a webhook or an e-mail says about an alert: no personal data, only ids and facts."""
+    return {
+        "id": alert.id,
+        "customer_id": alert.customer_id,
+        "case_id": alert.case_id,
+        "rule_code": alert.rule_code,
+        "source": alert.source,
+        "category": alert.category,
+        "severity": alert.severity,
+        "status": alert.status,
+        "title_en": alert.title_en,
+        "title_zh": alert.title_zh,
+        "evidence": alert.evidence,
+        "raised_at": _iso(alert.raised_at),
+        "due_at": _iso(alert.due_at),
+        "escalation_level": alert.escalation_level,
+        "assigned_to_id": alert.assigned_to_id,
+        "outcome": alert.outcome,
+        "closed_at": _iso(alert.closed_at),
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def to_webhooks(session: Session, event: str, alert: Alert) -> int:
+    """Queue one call per active endpoint that subscribes to the event at this severity."""
+    queued = 0
+    for endpoint in repo.webhook_endpoints(session, active_only=True):
+        if event not in endpoint.events:
+            continue
+        if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[endpoint.min_severity]:
+            continue
+        session.add(
+            Delivery(
+                channel="webhook",
+                event=event,
+                endpoint_id=endpoint.id,
+                alert_id=alert.id,
+                payload={"alert": alert_payload(alert)},
+                status="pending",
+                attempts=0,
+                next_attempt_at=utcnow(),
+            )
+        )
+        queued += 1
+    return queued
+
+
+def _email(
+    session: Session, user_id: int, event: str, alert: Alert, title_en: str, title_zh: str
+) -> None:
+    """Queue an e-mail to a user who wants them (the address is read when it is sent)."""
+    session.add(
+        Delivery(
+            channel="email",
+            event=event,
+            user_id=user_id,
+            alert_id=alert.id,
+            subject=f"[Riskdesk] {title_zh} / {title_en}"[:255],
+            payload={"alert": alert_payload(alert), "title_en": title_en, "title_zh": title_zh},
+            status="pending",
+            attempts=0,
+            next_attempt_at=utcnow(),
+        )
+    )
+
+
+def about_closing(session: Session, alert: Alert) -> None:
+    """Tell the webhooks an alert was closed, with its outcome."""
+    to_webhooks(session, "alert.closed", alert)
+    session.flush()
 
 
 def about_mentions(session: Session, alert: Alert, user_ids: Sequence[int], author: str) -> None:
     """Tell mentioned users, unless they turned mentions off."""
     for user_id in user_ids:
-        if not settings_of(session, user_id).mentions:
+        wanted = settings_of(session, user_id)
+        if not wanted.mentions:
             continue
-        session.add(
-            Notification(
-                user_id=user_id,
-                kind="mention",
-                alert_id=alert.id,
-                title_en=f"{author} mentioned you on alert {alert.id}",
-                title_zh=f"{author} 在预警 {alert.id} 中提到了您",
+        title_en = f"{author} mentioned you on alert {alert.id}"
+        title_zh = f"{author} 在预警 {alert.id} 中提到了您"
+        if wanted.in_app:
+            session.add(
+                Notification(
+                    user_id=user_id,
+                    kind="mention",
+                    alert_id=alert.id,
+                    title_en=title_en,
+                    title_zh=title_zh,
+                )
             )
-        )
+        if wanted.email:
+            _email(session, user_id, "alert.mentioned", alert, title_en, title_zh)
     session.flush()
 
 
@@ -96,3 +208,87 @@ def mark_read(session: Session, user_id: int, notification_id: int) -> Notificat
         found.read_at = utcnow()
         session.flush()
     return found
+
+
+def create_webhook(
+    session: Session,
+    *,
+    name: str,
+    url: str,
+    events: Sequence[str],
+    min_severity: str,
+    created_by_id: int,
+) -> tuple[WebhookEndpoint, str]:
+    """Register an endpoint; its signing secret is returned this once."""
+    if repo.webhook_by_name(session, name) is not None:
+        raise Conflict(f"a webhook named {name!r} exists", field="name", code="name_taken")
+    secret = secrets.token_urlsafe(32)
+    endpoint = WebhookEndpoint(
+        name=name,
+        url=url,
+        secret=secret,
+        events=sorted(set(events)),
+        min_severity=min_severity,
+        active=True,
+        created_by_id=created_by_id,
+    )
+    session.add(endpoint)
+    session.flush()
+    return endpoint, secret
+
+
+def webhook_or_raise(session: Session, endpoint_id: int) -> WebhookEndpoint:
+    """The endpoint, or a 404 naming it."""
+    found = repo.get_webhook(session, endpoint_id)
+    if found is None:
+        raise NotFound(f"no webhook {endpoint_id}", field="endpoint_id")
+    return found
+
+
+def update_webhook(session: Session, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
+    """Change an endpoint's URL, events, least severity or whether it is active."""
+    endpoint = webhook_or_raise(session, endpoint_id)
+    for key in ("url", "min_severity", "active"):
+        if changes.get(key) is not None:
+            setattr(endpoint, key, changes[key])
+    if changes.get("events") is not None:
+        endpoint.events = sorted(set(changes["events"]))
+    session.flush()
+    return endpoint
+
+
+def rotate_secret(session: Session, endpoint_id: int) -> tuple[WebhookEndpoint, str]:
+    """A new signing secret (the old one stops at once); returned this once."""
+    endpoint = webhook_or_raise(session, endpoint_id)
+    endpoint.secret = secrets.token_urlsafe(32)
+    session.flush()
+    return endpoint, endpoint.secret
+
+
+def ping(session: Session, endpoint_id: int) -> Delivery:
+    """Queue a test call, so an integrator can check the URL and the signature."""
+    endpoint = webhook_or_raise(session, endpoint_id)
+    delivery = Delivery(
+        channel="webhook",
+        event="ping",
+        endpoint_id=endpoint.id,
+        payload={"message": "Riskdesk webhook test", "endpoint": endpoint.name},
+        status="pending",
+        attempts=0,
+        next_attempt_at=utcnow(),
+    )
+    session.add(delivery)
+    session.flush()
+    return delivery
+
+
+def retry(session: Session, delivery_id: int) -> Delivery:
+    """Send a failed or dead delivery again at the next pass (one more attempt for a dead one)."""
+    delivery = repo.get_delivery(session, delivery_id, lock=True)
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}", field="delivery_id")
+    if delivery.status in ("delivered", "sending"):
+        raise Conflict(f"the delivery is {delivery.status}", code="wrong_state")
+    delivery.status, delivery.next_attempt_at = "pending", utcnow()
+    session.flush()
+    return delivery

@@ -21,13 +21,16 @@ from riskdesk.models import (
     CreditProfile,
     CreditReport,
     CustomerScore,
+    Delivery,
     ExposureCategory,
     Notification,
     NotificationSetting,
     Playbook,
     RuleVersion,
     ScorecardVersion,
+    User,
     WarningRule,
+    WebhookEndpoint,
 )
 
 CLOSED = ("resolved", "dismissed")
@@ -445,3 +448,84 @@ def notifications_of(
 def get_notification(session: Session, notification_id: int) -> Notification | None:
     """A notification."""
     return session.get(Notification, notification_id)
+
+
+def user_email(session: Session, user_id: int) -> str | None:
+    """Where a user's e-mails go, if anywhere."""
+    return session.scalar(select(User.email).where(User.id == user_id))
+
+
+def webhook_endpoints(session: Session, *, active_only: bool) -> list[WebhookEndpoint]:
+    """The webhook endpoints, by name."""
+    stmt = select(WebhookEndpoint).order_by(WebhookEndpoint.name)
+    if active_only:
+        stmt = stmt.where(WebhookEndpoint.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def get_webhook(session: Session, endpoint_id: int) -> WebhookEndpoint | None:
+    """One endpoint."""
+    return session.get(WebhookEndpoint, endpoint_id)
+
+
+def webhook_by_name(session: Session, name: str) -> WebhookEndpoint | None:
+    """The endpoint of this name."""
+    return session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.name == name))
+
+
+def _due(now: dt.datetime) -> Any:
+    # "sending" past its lease: the worker that claimed it died before recording.
+    return (Delivery.status.in_(("pending", "failed", "sending")), Delivery.next_attempt_at <= now)
+
+
+def any_due_delivery(session: Session, now: dt.datetime) -> bool:
+    """Whether anything waits to be sent."""
+    return session.scalar(select(Delivery.id).where(*_due(now)).limit(1)) is not None
+
+
+def claim_due_deliveries(session: Session, now: dt.datetime, limit: int) -> list[Delivery]:
+    """Deliveries due to be tried, locked so that a second worker skips them."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(*_due(now))
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def deliveries(
+    session: Session,
+    *,
+    channel: str | None,
+    status: str | None,
+    endpoint_id: int | None,
+    alert_id: int | None,
+    limit: int,
+) -> list[Delivery]:
+    """The delivery log, newest first."""
+    stmt = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if channel:
+        stmt = stmt.where(Delivery.channel == channel)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    if endpoint_id is not None:
+        stmt = stmt.where(Delivery.endpoint_id == endpoint_id)
+    if alert_id is not None:
+        stmt = stmt.where(Delivery.alert_id == alert_id)
+    return list(session.scalars(stmt))
+
+
+def get_delivery(session: Session, delivery_id: int, *, lock: bool = False) -> Delivery | None:
+    """One delivery."""
+    stmt = select(Delivery).where(Delivery.id == delivery_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    """One user."""
+    return session.get(User, user_id)

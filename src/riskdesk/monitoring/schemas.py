@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 Severity = Literal["low", "medium", "high", "critical"]
 Category = Literal[
@@ -299,3 +300,74 @@ class NotificationSettingsRead(NotificationSettingsIn):
     """My notification settings."""
 
     model_config = ConfigDict(from_attributes=True, extra="ignore")
+
+
+WebhookEvent = Literal["alert.raised", "alert.escalated", "alert.closed"]
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+HttpUrlText = Annotated[str, Field(min_length=8, max_length=2048), AfterValidator(_http_url)]
+
+
+class WebhookIn(_Strict):
+    """A system to tell about alerts."""
+
+    name: str = Field(min_length=1, max_length=128)
+    url: HttpUrlText
+    events: list[WebhookEvent] = Field(min_length=1, max_length=10)
+    min_severity: Severity = "low"
+
+
+class WebhookUpdate(_Strict):
+    """What to change about an endpoint (omitted: unchanged)."""
+
+    url: HttpUrlText | None = None
+    events: list[WebhookEvent] | None = Field(default=None, min_length=1, max_length=10)
+    min_severity: Severity | None = None
+    active: bool | None = None
+
+
+class WebhookRead(BaseModel):
+    """An endpoint (never its secret)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    url: str
+    events: list[str]
+    min_severity: str
+    active: bool
+    created_at: dt.datetime
+
+
+class WebhookSecret(WebhookRead):
+    """An endpoint with its signing secret: shown when it is made or rotated, never again."""
+
+    secret: str
+
+
+class DeliveryRead(BaseModel):
+    """One e-mail or webhook call and how its attempts went."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    channel: str
+    event: str
+    endpoint_id: int | None
+    user_id: int | None
+    alert_id: int | None
+    status: str
+    attempts: int
+    next_attempt_at: dt.datetime
+    last_error: str | None
+    last_status_code: int | None
+    created_at: dt.datetime
+    delivered_at: dt.datetime | None

@@ -25,6 +25,7 @@ from riskdesk.models import (
     RuleVersion,
     WarningRule,
 )
+from riskdesk.monitoring import notify
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.rules import VOCABULARY, Rule, RuleError, compile_rule, fires_frame
 from riskdesk.security import repository as users_repo
@@ -312,7 +313,7 @@ def _raise(
         _route_and_file(session, new, now)
         repo.insert_alerts(session, new)
         # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
-        from riskdesk.monitoring import notify, playbooks
+        from riskdesk.monitoring import playbooks
 
         raised = repo.alerts_raised_at(session, now, [code])
         playbooks.start(session, raised)
@@ -386,8 +387,6 @@ def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int
         hours = max(SLA_HOURS[alert.severity] / (2**alert.escalation_level), 1)
         alert.due_at = now + dt.timedelta(hours=hours)
     session.flush()
-    from riskdesk.monitoring import notify
-
     notify.about_alerts(session, overdue, "alert_escalated")
     return len(overdue)
 
@@ -405,8 +404,6 @@ def comment(session: Session, principal: Principal, alert_id: int, body: str) ->
     )
     session.add(entry)
     session.flush()
-    from riskdesk.monitoring import notify
-
     notify.about_mentions(session, alert, mentioned, principal.user.username)
     return entry
 
@@ -548,8 +545,10 @@ def move(
     if alert.assigned_to_id is None:
         alert.assigned_to_id = principal.user_id
     session.flush()
-    if status in ("resolved", "dismissed") and alert.case_id is not None:
-        repo.close_case_if_done(session, alert.case_id, alert.closed_at or utcnow())
+    if status in ("resolved", "dismissed"):
+        if alert.case_id is not None:
+            repo.close_case_if_done(session, alert.case_id, alert.closed_at or utcnow())
+        notify.about_closing(session, alert)
     return alert
 
 

@@ -124,3 +124,4 @@ CanLimitRequestsApprove = Annotated[Principal, Depends(require(Permission.LIMIT_
 CanReviewsPerform = Annotated[Principal, Depends(require(Permission.REVIEWS_PERFORM))]
 CanRulesManage = Annotated[Principal, Depends(require(Permission.RULES_MANAGE))]
 CanAlertsWork = Annotated[Principal, Depends(require(Permission.ALERTS_WORK))]
+CanIntegrationsManage = Annotated[Principal, Depends(require(Permission.INTEGRATIONS_MANAGE))]

@@ -48,6 +48,7 @@ class Permission(StrEnum):
     REVIEWS_PERFORM = "reviews:perform"
     RULES_MANAGE = "rules:manage"
     ALERTS_WORK = "alerts:work"
+    INTEGRATIONS_MANAGE = "integrations:manage"
 
 
 P = Permission
@@ -132,6 +133,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_MANAGE,
             P.TOKENS_MANAGE,
             P.CREDIT_CHECK,
+            P.INTEGRATIONS_MANAGE,
         }
     ),
 }

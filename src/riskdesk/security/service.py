@@ -8,6 +8,7 @@ import hmac
 import secrets
 from dataclasses import dataclass, field
 
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.errors import (
@@ -112,9 +113,11 @@ def create_user(
     role: Role | str,
     password: str,
     team: str | None = None,
+    email: str | None = None,
 ) -> User:
     """Create a user after checking the password policy and that the name is free."""
     role = Role(role)
+    email = _checked_email(email) if email else None
     problem = passwords.password_problem(password)
     if problem:
         raise ValidationFailed(f"password {problem}", field="password")
@@ -125,11 +128,27 @@ def create_user(
         display_name=display_name,
         role=role.value,
         team=team,
+        email=email,
         password_hash=passwords.hash_password(password),
         is_active=True,
         failed_logins=0,
     )
     repo.add(session, user)
+    return user
+
+
+def _checked_email(address: str) -> str:
+    try:
+        return validate_email(address, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"not an e-mail address: {exc}", field="email") from exc
+
+
+def set_email(session: Session, *, username: str, email: str | None) -> User:
+    """Set (or with None, clear) where a user's e-mail notifications go."""
+    user = get_user_by_username_or_raise(session, username)
+    user.email = _checked_email(email) if email else None
+    session.flush()
     return user
 
 

@@ -1,0 +1,304 @@
+"""Sending the outbox: e-mails over SMTP and webhook calls signed with HMAC-SHA256.
+
+A worker claims due deliveries in one short transaction (marking them ``sending`` with a lease,
+so a second worker skips them and a crashed worker's claims come back), sends them outside any
+transaction (an SMTP server or a slow receiver must not hold a database lock), and records each
+result in a second transaction. A failure is retried with exponential backoff until the last
+attempt, when the delivery is ``dead``; every attempt's status code and error stay in the log.
+Delivery is at least once: receivers recognise a repeat by the ``X-Riskdesk-Delivery`` header.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import smtplib
+import ssl
+import threading
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import make_msgid
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk import __version__
+from riskdesk.config import Settings
+from riskdesk.db import unit_of_work
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.monitoring import repository as repo
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Riskdesk-Signature"
+MAX_BACKOFF = dt.timedelta(hours=6)
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: ``t=<unix time>,v1=<hex HMAC-SHA256 of "t.body">``.
+    The time inside the signed text stops an old call being replayed later."""
+    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={mac.hexdigest()}"
+
+
+def verify(secret: str, header: str, body: bytes, *, now: int, tolerance: int = 300) -> bool:
+    """What a receiver does: the signature matches and is recent."""
+    try:
+        parts = dict(item.split("=", 1) for item in header.split(","))
+        timestamp = int(parts["t"])
+    except (KeyError, ValueError):
+        return False
+    if abs(now - timestamp) > tolerance:
+        return False
+    return hmac.compare_digest(signature(secret, timestamp, body), header)
+
+
+def backoff(attempts: int, base_seconds: float) -> dt.timedelta:
+    """The wait after the n-th failed attempt: base, 2×base, 4×base, ... at most six hours."""
+    return min(dt.timedelta(seconds=base_seconds * 2 ** (attempts - 1)), MAX_BACKOFF)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What the sender needs, read while the delivery was claimed."""
+
+    id: int
+    channel: str
+    event: str
+    payload: dict[str, Any]
+    subject: str | None
+    created_at: dt.datetime
+    url: str | None = None
+    secret: str | None = None
+    address: str | None = None
+    locale: str | None = None
+    problem: str | None = None  # known before sending: the endpoint is gone, no address
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    ok: bool
+    status_code: int | None = None
+    error: str | None = None
+    final: bool = False  # no point in retrying
+
+
+@dataclass
+class RunResult:
+    """What one pass of the worker did."""
+
+    delivered: int = 0
+    failed: int = 0
+    dead: int = 0
+
+
+def send_due(
+    factory: sessionmaker[Session],
+    settings: Settings,
+    *,
+    now: dt.datetime | None = None,
+    limit: int = 50,
+) -> RunResult:
+    """Send what is due; the counts of this pass."""
+    now = now or utcnow()
+    lease = dt.timedelta(seconds=settings.delivery_timeout_seconds * 3 + 30)
+    with factory() as session:  # a read first: an idle pass takes no write lock
+        if not repo.any_due_delivery(session, now):
+            return RunResult()
+    with unit_of_work(factory) as session:
+        claimed = repo.claim_due_deliveries(session, now, limit)
+        jobs = [_job(session, d) for d in claimed]
+        for delivery in claimed:
+            delivery.status, delivery.next_attempt_at = "sending", now + lease
+    outcomes = [(job, _send(job, settings)) for job in jobs]
+    result = RunResult()
+    with unit_of_work(factory) as session:
+        for job, outcome in outcomes:
+            found = repo.get_delivery(session, job.id, lock=True)
+            if found is None:
+                continue
+            delivery = found
+            delivery.attempts += 1
+            delivery.last_status_code = outcome.status_code
+            if outcome.ok:
+                delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
+                result.delivered += 1
+                continue
+            delivery.last_error = (outcome.error or "failed")[:500]
+            if outcome.final or delivery.attempts >= settings.delivery_max_attempts:
+                delivery.status = "dead"
+                result.dead += 1
+            else:
+                delivery.status = "failed"
+                delivery.next_attempt_at = now + backoff(
+                    delivery.attempts, settings.delivery_backoff_seconds
+                )
+                result.failed += 1
+            # The endpoint id, not its URL: a URL may carry a token.
+            log.warning(
+                "delivery %s (%s %s) attempt %s failed: %s",
+                delivery.id,
+                delivery.channel,
+                delivery.event,
+                delivery.attempts,
+                delivery.last_error,
+            )
+    return result
+
+
+def _job(session: Session, delivery: Any) -> _Job:
+    common: dict[str, Any] = {
+        "id": delivery.id,
+        "channel": delivery.channel,
+        "event": delivery.event,
+        "payload": delivery.payload,
+        "subject": delivery.subject,
+        "created_at": delivery.created_at,
+    }
+    if delivery.channel == "webhook":
+        endpoint = repo.get_webhook(session, delivery.endpoint_id) if delivery.endpoint_id else None
+        if endpoint is None or not endpoint.active:
+            return _Job(**common, problem="the webhook endpoint was disabled or removed")
+        return _Job(**common, url=endpoint.url, secret=endpoint.secret)
+    user = repo.get_user(session, delivery.user_id) if delivery.user_id else None
+    if user is None or not user.email or not user.is_active:
+        return _Job(**common, problem="the user has no e-mail address or is inactive")
+    return _Job(**common, address=user.email, locale=user.locale)
+
+
+def _send(job: _Job, settings: Settings) -> _Outcome:
+    if job.problem:
+        return _Outcome(ok=False, error=job.problem, final=True)
+    if job.channel == "webhook":
+        return _post(job, settings)
+    return _mail(job, settings)
+
+
+def webhook_body(job_id: int, event: str, created_at: dt.datetime, data: dict[str, Any]) -> bytes:
+    """The JSON a webhook receives; the same bytes on every retry."""
+    document = {"id": job_id, "event": event, "created_at": created_at.isoformat(), "data": data}
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: following it would send the signed body somewhere else."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(job: _Job, settings: Settings) -> _Outcome:
+    assert job.url is not None and job.secret is not None
+    body = webhook_body(job.id, job.event, job.created_at, job.payload)
+    stamp = int(utcnow().timestamp())
+    # The URL was checked to be http(s) when the endpoint was saved.
+    request = urllib.request.Request(  # noqa: S310
+        job.url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": f"Riskdesk/{__version__}",
+            "X-Riskdesk-Event": job.event,
+            "X-Riskdesk-Delivery": str(job.id),
+            SIGNATURE_HEADER: signature(job.secret, stamp, body),
+        },
+    )
+    try:
+        with _OPENER.open(request, timeout=settings.delivery_timeout_seconds) as response:
+            return _Outcome(ok=True, status_code=response.status)
+    except urllib.error.HTTPError as exc:
+        # 4xx other than 408/429 will not get better by waiting, but the receiver may be fixed;
+        # retries are cheap and bounded, so every status is retried.
+        return _Outcome(ok=False, status_code=exc.code, error=f"HTTP {exc.code} {exc.reason}")
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return _Outcome(ok=False, error=f"{type(exc).__name__}: {reason}")
+
+
+def _mail(job: _Job, settings: Settings) -> _Outcome:
+    if not settings.smtp_host:
+        return _Outcome(ok=False, error="no SMTP server is configured (RISKDESK_SMTP_HOST)")
+    assert job.address is not None
+    message = EmailMessage()
+    message["From"] = settings.smtp_sender
+    message["To"] = job.address
+    message["Subject"] = job.subject or "[Riskdesk]"
+    message["Message-ID"] = make_msgid(domain="riskdesk")
+    message["X-Riskdesk-Delivery"] = str(job.id)
+    message.set_content(email_text(job.payload, settings.public_url, job.locale))
+    try:
+        with smtplib.SMTP(
+            settings.smtp_host, settings.smtp_port, timeout=settings.delivery_timeout_seconds
+        ) as smtp:
+            if settings.smtp_starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_username:
+                smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())
+            smtp.send_message(message)
+    except smtplib.SMTPRecipientsRefused:
+        return _Outcome(ok=False, error="the SMTP server refused the recipient", final=True)
+    except (smtplib.SMTPException, OSError) as exc:
+        return _Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:500])
+    return _Outcome(ok=True)
+
+
+def email_text(payload: dict[str, Any], public_url: str, locale: str | None) -> str:
+    """The e-mail's text: the alert's facts and a link to its case, in the user's language
+    (both when they have not chosen)."""
+    alert = payload["alert"]
+    page = (
+        f"/cases/{alert['case_id']}"
+        if alert.get("case_id")
+        else f"/customers/{alert['customer_id']}"
+    )
+    link = public_url.rstrip("/") + page
+    zh = (
+        f"{payload['title_zh']}\n\n严重程度：{alert['severity']}\n类别：{alert['category']}\n"
+        f"规则：{alert['rule_code']}\n客户：{alert['customer_id']}\n处理期限：{alert['due_at']}\n"
+        f"查看：{link}\n"
+    )
+    en = (
+        f"{payload['title_en']}\n\nSeverity: {alert['severity']}\nCategory: {alert['category']}\n"
+        f"Rule: {alert['rule_code']}\nCustomer: {alert['customer_id']}\nDue: {alert['due_at']}\n"
+        f"Open: {link}\n"
+    )
+    if locale == "en":
+        return en
+    if locale == "zh-CN":
+        return zh
+    return zh + "\n----\n\n" + en
+
+
+class Worker:
+    """The in-process delivery worker of the embedded default: a thread that sends what is
+    due every few seconds until stopped."""
+
+    def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.factory, self.settings = factory, settings
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="riskdesk-delivery", daemon=True)
+
+    def start(self) -> None:
+        """Start sending."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop after the current pass."""
+        self._stop.set()
+        self._thread.join(timeout=self.settings.delivery_timeout_seconds * 2)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.settings.delivery_interval_seconds):
+            try:
+                send_due(self.factory, self.settings)
+            except Exception:  # a bad pass must not end the worker; the next one retries
+                log.exception("delivery pass failed")
