@@ -6,7 +6,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
@@ -57,6 +57,22 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="First retry delay; doubled after each failure."
     )
     delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    complaint_response_hours: dict[str, float] = Field(
+        default={"critical": 4, "high": 24, "medium": 48, "low": 72},
+        description="Hours to answer a complaint, by severity (JSON).",
+    )
+    complaint_resolution_days: dict[str, float] = Field(
+        default={"critical": 2, "high": 5, "medium": 10, "low": 15},
+        description="Days to resolve a complaint, by severity (JSON).",
+    )
+
+    @field_validator("complaint_response_hours", "complaint_resolution_days")
+    @classmethod
+    def _every_severity(cls, value: dict[str, float]) -> dict[str, float]:
+        missing = {"low", "medium", "high", "critical"} - set(value)
+        if missing or any(v <= 0 for v in value.values()):
+            raise ValueError("needs a positive value for each of low, medium, high, critical")
+        return value
 
     def resolved_secret_key(self) -> str:
         """The configured key, or one generated once and stored under the data dir."""

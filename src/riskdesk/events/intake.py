@@ -324,6 +324,27 @@ class ComplaintHandler(EventHandler):
     schema = ComplaintIn
     model = Complaint
 
+    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+        """Classify what the source left open, and set the response SLA of open ones."""
+        from riskdesk.complaints import classify, service
+
+        unnamed = [
+            i.customer_id for i in items if i.record.product is None and i.record.description
+        ]
+        bought = repo.products_bought(session, sorted({c for c in unnamed if c is not None}))
+        for item in items:
+            rec = item.record
+            if rec.category is None:
+                item.refs["category"] = classify.category(rec.description)
+                item.refs["classified"] = "auto"
+            if rec.product is None and rec.description and item.customer_id in bought:
+                named = classify.product(rec.description, bought[item.customer_id])
+                if named:
+                    item.refs["product"] = named
+                    item.refs["classified"] = "auto"
+            if rec.status in ("open", "in_progress"):
+                item.refs.update(service.sla_times(rec.severity, rec.opened_at))
+
 
 class SurveyHandler(EventHandler):
     """Survey responses."""

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import key_chunks
+from riskdesk.customers.repository import key_chunks, rows_in
 from riskdesk.kit.money import quantize
 from riskdesk.models import (
     Complaint,
@@ -192,3 +192,17 @@ def order_history(session: Session, customer_id: int) -> list[tuple[Any, Decimal
     """(ordered_at, amount) of a customer's orders, oldest first."""
     stmt = select(Order.ordered_at, Order.amount).where(Order.customer_id == customer_id)
     return [(when, amount) for when, amount in session.execute(stmt.order_by(Order.ordered_at))]
+
+
+def products_bought(session: Session, customer_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The products each customer has ordered (to recognise one named in a complaint)."""
+    found: dict[int, set[str]] = {cid: set() for cid in customer_ids}
+    stmt = (
+        select(Order.customer_id, OrderLine.product)
+        .join(OrderLine, OrderLine.order_id == Order.id)
+        .where(OrderLine.product.is_not(None))
+        .distinct()
+    )
+    for cid, product in rows_in(session, stmt, Order.customer_id, list(customer_ids)):
+        found[cid].add(product)
+    return found

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from riskdesk.kit.validation import (
     Amount,
@@ -151,13 +151,22 @@ class ReturnIn(EventIn):
 class ComplaintIn(EventIn):
     """A complaint."""
 
-    category: ComplaintCategory
+    # Omitted: classified from the description (and the product from the names the customer
+    # has bought).
+    category: ComplaintCategory | None = None
     product: Text128 | None = None
     severity: Severity
     status: ComplaintStatus = "open"
     opened_at: PastTimestamp
     resolved_at: PastTimestamp | None = None
-    description: LongText | None = None
+    description: LongText | None = Field(default=None, validate_default=True)
+
+    @field_validator("description")
+    @classmethod
+    def _something_to_classify(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and "category" in info.data and info.data["category"] is None:
+            raise ValueError("give a category, or a description to classify the complaint from")
+        return value
 
     @model_validator(mode="after")
     def _resolution(self) -> ComplaintIn:

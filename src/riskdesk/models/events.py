@@ -109,6 +109,14 @@ class Complaint(EventMixin, Base):
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     description: Mapped[str | None] = mapped_column(Text)
+    # How category and product were set: given by the source, or classified from the text.
+    classified: Mapped[str] = mapped_column(String(8), default="given", server_default="given")
+    # The desk's work on it: who handles it, the response SLA, the answer.
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    respond_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    resolve_by: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    response: Mapped[str | None] = mapped_column(Text)
 
 
 class SurveyResponse(EventMixin, Base):

@@ -63,7 +63,9 @@ class Alert(Base):
     __table_args__ = (Index("ix_alerts_customer_rule", "customer_id", "rule_code"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    # None for a product-level alert (a complaint surge on one product), which names the product.
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    product: Mapped[str | None] = mapped_column(String(128), index=True)
     source: Mapped[str] = mapped_column(String(16))  # rule, detector, model
     rule_code: Mapped[str] = mapped_column(String(64))
     rule_version_id: Mapped[int | None] = mapped_column(ForeignKey("rule_versions.id"))

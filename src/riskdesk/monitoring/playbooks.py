@@ -26,6 +26,7 @@ from riskdesk.kit.errors import NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, AlertAction, Playbook, User
 from riskdesk.monitoring import repository as repo
+from riskdesk.monitoring import service
 from riskdesk.security import passwords
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Role
@@ -165,6 +166,11 @@ def perform(
     """Do one action for an alert and log it."""
     if action not in ACTIONS:
         raise ValidationFailed(f"unknown action {action!r}", field="action")
+    if alert.customer_id is None and action in CREDIT:
+        raise ValidationFailed(
+            f"{action} changes a customer's credit; a product alert has no customer",
+            field="action",
+        )
     now = utcnow()
     entry = AlertAction(
         alert_id=alert.id,
@@ -196,6 +202,7 @@ def perform(
 def _credit_change(
     session: Session, principal: Principal, alert: Alert, action: str, params: dict[str, Any]
 ) -> dict[str, Any]:
+    assert alert.customer_id is not None  # perform refuses credit actions on product alerts
     profile = customer_repo.get_profile(session, alert.customer_id)
     if profile is None:
         raise NotFound(f"no customer {alert.customer_id}", field="customer_id")
@@ -232,7 +239,7 @@ def run_offered(session: Session, principal: Principal, action_id: int) -> Alert
         raise NotFound(f"no offered action {action_id}", field="action_id")
     alert = repo.get_alert(session, offered.alert_id)
     assert alert is not None
-    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    service.check_visible(session, principal, alert)
     playbook = repo.get_playbook(session, offered.playbook_id) if offered.playbook_id else None
     done = perform(
         session, principal, alert, offered.action, offered.detail.get("params") or {},
@@ -251,7 +258,7 @@ def complete_task(session: Session, principal: Principal, action_id: int) -> Ale
         raise NotFound(f"no open task {action_id}", field="action_id")
     alert = repo.get_alert(session, task.alert_id)
     assert alert is not None
-    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    service.check_visible(session, principal, alert)
     task.status = "done"
     task.completed_at = utcnow()
     task.performed_by_id = principal.user_id
@@ -264,7 +271,7 @@ def actions_of(session: Session, principal: Principal, alert_id: int) -> list[Al
     alert = repo.get_alert(session, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", field="alert_id")
-    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    service.check_visible(session, principal, alert)
     return repo.actions_of(session, alert_id)
 
 

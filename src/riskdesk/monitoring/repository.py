@@ -235,7 +235,7 @@ def open_alerts(session: Session, customer_ids: Sequence[int], rule_code: str) -
     found: dict[int, Alert] = {}
     for part in chunks(list(customer_ids)):
         for alert in session.scalars(stmt.where(Alert.customer_id.in_(part))):
-            found[alert.customer_id] = alert
+            found[int(alert.customer_id or 0)] = alert
     return found
 
 
@@ -529,3 +529,20 @@ def get_delivery(session: Session, delivery_id: int, *, lock: bool = False) -> D
 def get_user(session: Session, user_id: int) -> User | None:
     """One user."""
     return session.get(User, user_id)
+
+
+def open_product_alerts(
+    session: Session, rule_code: str, products: Sequence[str]
+) -> dict[str, Alert]:
+    """The newest open product-level alert of a rule for each product."""
+    stmt = (
+        select(Alert)
+        .where(
+            Alert.rule_code == rule_code,
+            Alert.customer_id.is_(None),
+            Alert.product.in_(list(products)),
+            Alert.status.not_in(CLOSED),
+        )
+        .order_by(Alert.id)
+    )
+    return {a.product: a for a in session.scalars(stmt) if a.product is not None}

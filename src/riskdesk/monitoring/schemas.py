@@ -115,7 +115,8 @@ class AlertRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: int
-    customer_id: int
+    customer_id: int | None  # None: a product-level alert
+    product: str | None
     source: str
     rule_code: str
     rule_version_id: int | None

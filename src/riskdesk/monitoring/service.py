@@ -361,6 +361,77 @@ def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetim
         alert["case_id"] = case.id
 
 
+def raise_product_alerts(
+    session: Session,
+    hits: list[tuple[str, str, dict[str, Any]]],
+    *,
+    code: str,
+    category: str,
+    titles: tuple[str, str],
+    dedup_days: int,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Raise a product-level alert per (product, severity, evidence), or refresh the open one
+    within the window; (raised, refreshed). Titles are formats with {product}."""
+    if not hits:
+        return 0, 0
+    existing = repo.open_product_alerts(session, code, [p for p, _, _ in hits])
+    assignee = _product_assignee(session, category)
+    new: list[dict[str, Any]] = []
+    refreshed = 0
+    for product, severity, evidence in hits:  # the products that surged, a handful
+        alert = existing.get(product)
+        if alert is not None and now - alert.last_hit_at <= dt.timedelta(days=dedup_days):
+            alert.hits += 1
+            alert.last_hit_at = now
+            alert.evidence = evidence
+            if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
+                alert.severity = severity
+            refreshed += 1
+            continue
+        new.append(
+            {
+                "customer_id": None,
+                "product": product,
+                "source": "detector",
+                "rule_code": code,
+                "rule_version_id": None,
+                "category": category,
+                "severity": severity,
+                "status": "open",
+                "title_en": titles[0].format(product=product)[:255],
+                "title_zh": titles[1].format(product=product)[:255],
+                "evidence": evidence,
+                "hits": 1,
+                "raised_at": now,
+                "last_hit_at": now,
+                "assigned_to_id": assignee,
+                "due_at": now + dt.timedelta(hours=SLA_HOURS[severity]),
+                "escalation_level": 0,
+            }
+        )
+    if new:
+        repo.insert_alerts(session, new)
+        notify.about_alerts(session, repo.alerts_raised_at(session, now, [code]), "alert_assigned")
+    session.flush()
+    return len(new), refreshed
+
+
+def _product_assignee(session: Session, category: str) -> int | None:
+    """A product alert has no customer, so no owner: the first route for its category that
+    names a user and no region or segment, else customer service, else a credit manager."""
+    for route in repo.routes(session):
+        if (
+            route.category in (None, category)
+            and route.user_id
+            and not (route.region or route.segment)
+        ):
+            return route.user_id
+    return repo.first_user_with_role(session, "customer_service") or repo.first_user_with_role(
+        session, "credit_manager"
+    )
+
+
 def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int:
     """Escalate every alert past its due time: one level up, to the route's escalation user
     or a credit manager, with a new due time; how many."""
@@ -505,12 +576,21 @@ def list_alerts(
     )
 
 
+def check_visible(session: Session, principal: Principal, alert: Alert) -> None:
+    """A customer's alert is visible to whoever may see the customer. A product alert (no
+    customer) to everyone who works alerts, except sales, whose view is their own customers."""
+    if alert.customer_id is not None:
+        customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    elif principal.own_customers_only and principal.user.role != "customer_service":
+        raise NotFound(f"no alert {alert.id}", field="alert_id")
+
+
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
-    """One alert, if the caller may see its customer."""
+    """One alert, if the caller may see it."""
     alert = repo.get_alert(session, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", field="alert_id")
-    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    check_visible(session, principal, alert)
     return alert
 
 
@@ -526,7 +606,7 @@ def move(
     alert = repo.get_alert(session, alert_id, lock=True)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", field="alert_id")
-    customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+    check_visible(session, principal, alert)
     if status == alert.status:
         return alert  # the same request again
     if status not in TRANSITIONS.get(alert.status, set()):

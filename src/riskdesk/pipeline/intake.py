@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.complaints import service as complaints_service
 from riskdesk.credit import service as credit_service
 from riskdesk.customers.intake import CUSTOMER_HANDLERS
 from riskdesk.db import unit_of_work
@@ -131,6 +132,13 @@ def ingest_items(
         indicator_service.refresh(session, ids)
         # Event -> indicators -> rules -> alerts, in the same transaction.
         monitoring_service.evaluate(session, ids)
+    if kind == "complaints":
+        named = {
+            i.refs.get("product") or i.record.product
+            for i in items
+            if i.ok and i.status == "created"
+        }
+        complaints_service.detect_surges(session, products=sorted(p for p in named if p))
     for item in items:
         first = item.refs.get("same_as_row")
         if first is not None and item.ok:

@@ -523,7 +523,7 @@ def alerts_page(
         category=category if category in ALERT_CATEGORIES else None,
     )
     customers = customer_repo.customers_with_profiles(
-        session, sorted({a.customer_id for a in alerts})
+        session, sorted({a.customer_id for a in alerts if a.customer_id is not None})
     )
     return render(
         request,

@@ -1,0 +1,1 @@
+"""Complaints, surveys and feedback: classification, response SLA, the desk, product surges."""

@@ -1,0 +1,135 @@
+"""SQL of the complaint desk."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
+
+OPEN = ("open", "in_progress")
+
+
+def complaint_frame(
+    session: Session, since: dt.datetime, products: Sequence[str] | None = None
+) -> pl.DataFrame:
+    """Complaints about a product opened since a moment: product, customer, category, opened."""
+    stmt = select(
+        Complaint.product, Complaint.customer_id, Complaint.category, Complaint.opened_at
+    ).where(Complaint.product.is_not(None), Complaint.opened_at >= since)
+    if products is not None:
+        stmt = stmt.where(Complaint.product.in_(list(products)))
+    rows = session.execute(stmt).all()
+    return pl.DataFrame(
+        rows,
+        schema={
+            "product": pl.String,
+            "customer_id": pl.Int64,
+            "category": pl.String,
+            "opened_at": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+
+
+def desk(
+    session: Session,
+    *,
+    status: str | None,
+    category: str | None,
+    product: str | None,
+    breached_at: dt.datetime | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    limit: int,
+) -> list[tuple[Complaint, Customer]]:
+    """Complaints with their customers, the oldest open first, narrowed by the filters and the
+    caller's visible customers."""
+    stmt = (
+        select(Complaint, Customer)
+        .join(Customer, Customer.id == Complaint.customer_id)
+        .order_by(Complaint.opened_at.desc(), Complaint.id.desc())
+        .limit(limit)
+    )
+    if status == "open_any":
+        stmt = stmt.where(Complaint.status.in_(OPEN))
+    elif status:
+        stmt = stmt.where(Complaint.status == status)
+    if category:
+        stmt = stmt.where(Complaint.category == category)
+    if product:
+        stmt = stmt.where(Complaint.product == product)
+    if customer_id is not None:
+        stmt = stmt.where(Complaint.customer_id == customer_id)
+    if breached_at is not None:
+        stmt = stmt.where(
+            Complaint.status.in_(OPEN),
+            or_(
+                and_(Complaint.responded_at.is_(None), Complaint.respond_by < breached_at),
+                Complaint.resolve_by < breached_at,
+            ),
+        )
+    if owner_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return [(c, cu) for c, cu in session.execute(stmt).all()]
+
+
+def get_complaint(session: Session, complaint_id: int, *, lock: bool = False) -> Complaint | None:
+    """One complaint (locked for update when asked)."""
+    stmt = select(Complaint).where(Complaint.id == complaint_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def weekly_counts(session: Session, since: dt.datetime, products: Sequence[str]) -> list[Any]:
+    """(product, opened_at) of complaints about some products since a moment."""
+    return list(
+        session.execute(
+            select(Complaint.product, Complaint.opened_at).where(
+                Complaint.product.in_(list(products)), Complaint.opened_at >= since
+            )
+        )
+    )
+
+
+def top_products(session: Session, since: dt.datetime, limit: int) -> list[tuple[str, int]]:
+    """The products complained about most since a moment."""
+    rows = session.execute(
+        select(Complaint.product, func.count())
+        .where(Complaint.product.is_not(None), Complaint.opened_at >= since)
+        .group_by(Complaint.product)
+        .order_by(func.count().desc(), Complaint.product)
+        .limit(limit)
+    )
+    return [(str(p), int(n)) for p, n in rows]
+
+
+def product_alerts(session: Session, *, open_only: bool, limit: int) -> list[Alert]:
+    """Product-level alerts, newest first."""
+    stmt = (
+        select(Alert)
+        .where(Alert.customer_id.is_(None), Alert.product.is_not(None))
+        .order_by(Alert.raised_at.desc(), Alert.id.desc())
+        .limit(limit)
+    )
+    if open_only:
+        stmt = stmt.where(Alert.status.not_in(("resolved", "dismissed")))
+    return list(session.scalars(stmt))
+
+
+def survey_history(session: Session, customer_id: int, limit: int) -> list[SurveyResponse]:
+    """A customer's survey answers, newest first."""
+    return list(
+        session.scalars(
+            select(SurveyResponse)
+            .where(SurveyResponse.customer_id == customer_id)
+            .order_by(SurveyResponse.responded_at.desc(), SurveyResponse.id.desc())
+            .limit(limit)
+        )
+    )
