@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskdesk import __version__
+from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
@@ -173,6 +174,7 @@ def create_app(
     api.include_router(scoring_router)
     api.include_router(policy_router)
     api.include_router(monitoring_router)
+    api.include_router(complaints_router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, str]:

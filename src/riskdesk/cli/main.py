@@ -383,13 +383,16 @@ def rules_install_defaults() -> None:
 @rules_app.command("run")
 def rules_run() -> None:
     """Evaluate every active rule over every customer and raise or refresh alerts."""
+    from riskdesk.complaints import service as complaints_service
     from riskdesk.monitoring import service as monitoring_service
 
     with unit_of_work(_factory()) as session:
         summary = monitoring_service.evaluate(session, None)
+        raised, refreshed = complaints_service.detect_surges(session)
     console.print(
         f"{summary.customers} customers: {summary.raised} alert(s) raised, "
-        f"{summary.refreshed} refreshed"
+        f"{summary.refreshed} refreshed; complaint surges: {raised} product alert(s) raised, "
+        f"{refreshed} refreshed"
     )
 
 

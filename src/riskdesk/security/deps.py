@@ -124,4 +124,5 @@ CanLimitRequestsApprove = Annotated[Principal, Depends(require(Permission.LIMIT_
 CanReviewsPerform = Annotated[Principal, Depends(require(Permission.REVIEWS_PERFORM))]
 CanRulesManage = Annotated[Principal, Depends(require(Permission.RULES_MANAGE))]
 CanAlertsWork = Annotated[Principal, Depends(require(Permission.ALERTS_WORK))]
+CanComplaintsWork = Annotated[Principal, Depends(require(Permission.COMPLAINTS_WORK))]
 CanIntegrationsManage = Annotated[Principal, Depends(require(Permission.INTEGRATIONS_MANAGE))]

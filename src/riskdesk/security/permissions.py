@@ -49,6 +49,7 @@ class Permission(StrEnum):
     RULES_MANAGE = "rules:manage"
     ALERTS_WORK = "alerts:work"
     INTEGRATIONS_MANAGE = "integrations:manage"
+    COMPLAINTS_WORK = "complaints:work"
 
 
 P = Permission
@@ -79,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REVIEWS_PERFORM,
             P.RULES_MANAGE,
             P.ALERTS_WORK,
+            P.COMPLAINTS_WORK,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -103,6 +105,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.REVIEWS_PERFORM,
             P.RULES_MANAGE,
             P.ALERTS_WORK,
+            P.COMPLAINTS_WORK,
         }
     ),
     Role.SALES: frozenset(
@@ -118,7 +121,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.CUSTOMER_SERVICE: frozenset(
-        {P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE, P.ALERTS_WORK}
+        {P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE, P.ALERTS_WORK, P.COMPLAINTS_WORK}
     ),
     Role.AUDITOR: frozenset({P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ}),
     # Admin runs the system (users, tokens, intake for integrations) but owns no credit decisions.

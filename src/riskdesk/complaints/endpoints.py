@@ -1,0 +1,113 @@
+"""API of the complaint desk (complaints arrive through the events API and file import)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from riskdesk.complaints import service
+from riskdesk.complaints.schemas import (
+    AssignIn,
+    ComplaintRead,
+    ResolveIn,
+    ResponseIn,
+    SurgeRun,
+    TrendRead,
+)
+from riskdesk.db import SessionDep
+from riskdesk.kit.validation import PathId
+from riskdesk.models import Complaint
+from riskdesk.monitoring.schemas import AlertRead
+from riskdesk.security.deps import CanComplaintsWork
+
+router = APIRouter(tags=["complaints"])
+
+
+def _read(complaint: Complaint, breach: str | None = None) -> ComplaintRead:
+    return ComplaintRead.model_validate(complaint).model_copy(update={"breach": breach})
+
+
+@router.get("/complaints", response_model=list[ComplaintRead])
+def complaint_desk(
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    status: Annotated[
+        str | None, Query(pattern="^(open_any|open|in_progress|resolved|closed)$")
+    ] = "open_any",
+    category: Annotated[
+        str | None, Query(pattern="^(product_quality|delivery|billing|service|other)$")
+    ] = None,
+    product: Annotated[str | None, Query(max_length=128)] = None,
+    breached: bool = False,
+    customer_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[ComplaintRead]:
+    """The complaints I may see, newest first; ``breached`` keeps those past an SLA."""
+    rows = service.desk(
+        session,
+        principal,
+        status=status,
+        category=category,
+        product=product,
+        breached=breached,
+        customer_id=customer_id,
+        limit=limit,
+    )
+    return [_read(r.complaint, r.breach) for r in rows]
+
+
+@router.post("/complaints/{complaint_id}/respond", response_model=ComplaintRead)
+def respond(
+    complaint_id: PathId, body: ResponseIn, session: SessionDep, principal: CanComplaintsWork
+) -> ComplaintRead:
+    """Answer a complaint (the first answer settles the response SLA)."""
+    return _read(service.respond(session, principal, complaint_id, body.response))
+
+
+@router.post("/complaints/{complaint_id}/resolve", response_model=ComplaintRead)
+def resolve(
+    complaint_id: PathId, body: ResolveIn, session: SessionDep, principal: CanComplaintsWork
+) -> ComplaintRead:
+    """Resolve a complaint."""
+    return _read(service.resolve(session, principal, complaint_id, body.response))
+
+
+@router.post("/complaints/{complaint_id}/assign", response_model=ComplaintRead)
+def assign(
+    complaint_id: PathId, body: AssignIn, session: SessionDep, principal: CanComplaintsWork
+) -> ComplaintRead:
+    """Give a complaint to a colleague."""
+    return _read(service.assign(session, principal, complaint_id, body.username))
+
+
+@router.get("/complaint-trend", response_model=TrendRead)
+def complaint_trend(
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    weeks: Annotated[int, Query(ge=4, le=104)] = 26,
+    top: Annotated[int, Query(ge=1, le=20)] = 6,
+) -> TrendRead:
+    """Weekly complaints of the most complained-about products."""
+    return TrendRead(**service.trend(session, weeks=weeks, top=top))
+
+
+@router.get("/product-alerts", response_model=list[AlertRead])
+def product_alerts(
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    open_only: bool = True,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[AlertRead]:
+    """Product-level alerts (complaint surges), newest first."""
+    return [
+        AlertRead.model_validate(a)
+        for a in service.product_alerts(session, open_only=open_only, limit=limit)
+    ]
+
+
+@router.post("/complaint-surges", response_model=SurgeRun)
+def run_surge_check(session: SessionDep, principal: CanComplaintsWork) -> SurgeRun:
+    """Check every product for a complaint surge now (also done on each complaint intake)."""
+    raised, refreshed = service.detect_surges(session)
+    return SurgeRun(raised=raised, refreshed=refreshed)

@@ -1,0 +1,69 @@
+"""What the complaint desk's API accepts and returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResponseIn(_Strict):
+    """An answer to the customer."""
+
+    response: str = Field(min_length=1, max_length=4000)
+
+
+class ResolveIn(_Strict):
+    """How the complaint was resolved (optional)."""
+
+    response: str | None = Field(default=None, min_length=1, max_length=4000)
+
+
+class AssignIn(_Strict):
+    """Who works on the complaint."""
+
+    username: str = Field(min_length=1, max_length=64)
+
+
+class ComplaintRead(BaseModel):
+    """A complaint on the desk."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    source: str
+    external_id: str
+    category: str
+    product: str | None
+    classified: str
+    severity: str
+    status: str
+    opened_at: dt.datetime
+    respond_by: dt.datetime | None
+    resolve_by: dt.datetime | None
+    responded_at: dt.datetime | None
+    resolved_at: dt.datetime | None
+    assigned_to_id: int | None
+    description: str | None
+    response: str | None
+    breach: str | None = None  # "response" or "resolution" when an SLA is broken
+
+
+class TrendRead(BaseModel):
+    """Weekly complaints of the most complained-about products."""
+
+    weeks: list[str]
+    series: list[dict[str, Any]]
+
+
+class SurgeRun(BaseModel):
+    """What a surge check did."""
+
+    raised: int
+    refreshed: int

@@ -1,0 +1,216 @@
+"""The complaint desk: classification, response SLA, answering and resolving, who sees what,
+and complaint surges on one product raising one product-level alert."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+from riskdesk.complaints import classify
+from riskdesk.complaints import service as complaints_service
+from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.monitoring import playbooks
+from riskdesk.monitoring import repository as monitoring_repo
+from riskdesk.pipeline import intake
+from tests.conftest import principal
+from tests.factories import company, order
+
+
+def complaint(ext: str, customer: str, hours_ago: float, **extra: Any) -> dict[str, Any]:
+    opened = utcnow() - dt.timedelta(hours=hours_ago)
+    return {
+        "source": "erp",
+        "external_id": ext,
+        "customer_external_id": customer,
+        "severity": "high",
+        "opened_at": opened.isoformat(),
+        **extra,
+    }
+
+
+def _customers(db, n: int = 2) -> None:  # type: ignore[no-untyped-def]
+    p = principal(db, "manager")
+    rows = [company("A", owner="sales")] + [company(f"C{i}") for i in range(n)]
+    intake.ingest(db, p, "customers", rows)
+    intake.ingest(
+        db,
+        p,
+        "orders",
+        [order("O1", "A", lines=[{"category": "tools", "product": "Drill X200",
+                                  "amount": "1000.00"}])],
+    )  # fmt: skip
+    db.commit()
+
+
+def test_complaints_are_classified_from_their_text(db, manager) -> None:  # type: ignore[no-untyped-def]
+    _customers(db)
+    p = principal(db, "manager")
+    report = intake.ingest(
+        db,
+        p,
+        "complaints",
+        [
+            complaint("K1", "A", 2, description="快递三天了还没收到，物流也查不到"),
+            complaint("K2", "A", 2, description="The drill x200 stopped working after a day"),
+            complaint("K3", "A", 2, category="billing", product="Given", description="快递"),
+        ],
+    )
+    db.commit()
+    assert report.created == 3
+    desk = {c["external_id"]: c for c in manager.get("/api/v1/complaints").json()}
+    assert (desk["K1"]["category"], desk["K1"]["product"], desk["K1"]["classified"]) == (
+        "delivery", None, "auto"
+    )  # fmt: skip
+    assert (desk["K2"]["category"], desk["K2"]["product"]) == ("product_quality", "Drill X200")
+    # What the source said is kept as it is.
+    assert (desk["K3"]["category"], desk["K3"]["product"], desk["K3"]["classified"]) == (
+        "billing", "Given", "given"
+    )  # fmt: skip
+    # Neither a category nor a text: refused, naming the field.
+    bad = manager.post("/api/v1/complaints", json=complaint("K4", "A", 1))
+    assert bad.status_code == 422
+    assert bad.json()["error"]["details"][0]["field"] == "description"
+    assert classify.category("nothing to see") == "other"
+    assert classify.category("发票金额多收了，价格不对，而且快递慢") == "billing"
+
+
+def test_response_sla_answer_and_resolve(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    _customers(db)
+    p = principal(db, "manager")
+    intake.ingest(
+        db,
+        p,
+        "complaints",
+        [
+            complaint("S1", "A", 30, category="service"),  # high: answer within 24 h
+            complaint("S2", "A", 3, category="service"),
+            complaint("S3", "C0", 30, category="delivery", severity="low"),  # low: 72 h
+        ],
+    )
+    db.commit()
+    service = client_for("service")  # team east: sees A (owned by east sales), not C0
+    desk = {c["external_id"]: c for c in service.get("/api/v1/complaints").json()}
+    assert set(desk) == {"S1", "S2"}
+    s1 = desk["S1"]
+    opened = dt.datetime.fromisoformat(s1["opened_at"])
+    assert dt.datetime.fromisoformat(s1["respond_by"]) - opened == dt.timedelta(hours=24)
+    assert dt.datetime.fromisoformat(s1["resolve_by"]) - opened == dt.timedelta(days=5)
+    assert (s1["breach"], desk["S2"]["breach"]) == ("response", None)
+    breached = client_for("manager").get("/api/v1/complaints", params={"breached": True}).json()
+    assert [c["external_id"] for c in breached] == ["S1"]  # S3 (low) still has time
+
+    answered = service.post(
+        f"/api/v1/complaints/{s1['id']}/respond", json={"response": "已安排专人跟进"}
+    )
+    assert answered.status_code == 200
+    body = answered.json()
+    assert body["status"] == "in_progress" and body["responded_at"] and body["breach"] is None
+    again = service.post(
+        f"/api/v1/complaints/{s1['id']}/respond", json={"response": "已安排专人跟进"}
+    )
+    assert again.json()["responded_at"] == body["responded_at"]
+    assert service.post(f"/api/v1/complaints/{s1['id']}/respond", json={"response": ""}).json()[
+        "error"
+    ]["field"] == "response"  # fmt: skip
+
+    before = client_for("manager").get(f"/api/v1/customers/{s1['customer_id']}/indicators").json()
+    resolved = service.post(f"/api/v1/complaints/{s1['id']}/resolve", json={})
+    assert resolved.json()["status"] == "resolved" and resolved.json()["resolved_at"]
+    after = client_for("manager").get(f"/api/v1/customers/{s1['customer_id']}/indicators").json()
+    open_before = next(i for i in before["indicators"] if i["name"] == "complaints_open")
+    open_after = next(i for i in after["indicators"] if i["name"] == "complaints_open")
+    assert open_after["value"] == open_before["value"] - 1
+    # Not theirs, not there: another team's complaint answers 404, sales has no desk.
+    c0 = client_for("manager").get("/api/v1/complaints", params={"category": "delivery"}).json()
+    assert service.post(f"/api/v1/complaints/{c0[0]['id']}/resolve", json={}).status_code == 404
+    assert client_for("sales").get("/api/v1/complaints").status_code == 403
+    assigned = service.post(f"/api/v1/complaints/{desk['S2']['id']}/assign", json={"username": "x"})
+    assert assigned.status_code == 422 and assigned.json()["error"]["field"] == "username"
+
+
+def test_a_surge_on_one_product_raises_one_product_alert(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    _customers(db, n=10)
+    p = principal(db, "manager")
+    # A quiet baseline: two complaints about the drill in the 12 weeks before.
+    base = [
+        complaint(f"B{i}", f"C{i}", 24 * (30 + 20 * i), category="product_quality",
+                  product="Drill X200", status="closed",
+                  resolved_at=(utcnow() - dt.timedelta(days=20)).isoformat())
+        for i in range(2)
+    ]  # fmt: skip
+    intake.ingest(db, p, "complaints", base)
+    db.commit()
+    wave = [
+        complaint(f"W{i}", f"C{i}", 24 * (i + 1), category="product_quality", product="Drill X200")
+        for i in range(7)
+    ]
+    intake.ingest(db, p, "complaints", wave[:4])  # not yet a surge: 4 < 5
+    db.commit()
+    manager = client_for("manager")
+    assert manager.get("/api/v1/product-alerts").json() == []
+    intake.ingest(db, p, "complaints", wave[4:])
+    db.commit()
+    alerts = manager.get("/api/v1/product-alerts").json()
+    assert len(alerts) == 1
+    alert = alerts[0]
+    assert (alert["customer_id"], alert["product"], alert["rule_code"]) == (
+        None, "Drill X200", "complaint_surge_product"
+    )  # fmt: skip
+    assert alert["evidence"]["complaints_14d"] == 7 and alert["evidence"]["customers"] == 7
+    assert alert["evidence"]["p_value"] < 0.001
+    # Assigned to customer service (no route names anyone), shown in the queue.
+    assert alert["assigned_to_id"] is not None
+    assert any(a["id"] == alert["id"] for a in manager.get("/api/v1/alerts").json())
+    # Another complaint refreshes the same alert; a rerun over everything changes nothing new.
+    intake.ingest(db, p, "complaints", [complaint("W9", "C9", 1, category="product_quality",
+                                                  product="Drill X200")])  # fmt: skip
+    db.commit()
+    again = manager.get("/api/v1/product-alerts").json()
+    assert len(again) == 1 and again[0]["hits"] == 2
+    assert manager.post("/api/v1/complaint-surges").json() == {"raised": 0, "refreshed": 1}
+    # Customer service sees it, sales does not; credit actions make no sense on a product.
+    assert client_for("service").get(f"/api/v1/alerts/{alert['id']}").status_code == 200
+    assert client_for("sales").get(f"/api/v1/alerts/{alert['id']}").status_code == 404
+    row = monitoring_repo.get_alert(db, alert["id"])
+    with pytest.raises(ValidationFailed) as refused:
+        playbooks.perform(db, p, row, "hold_orders", {})
+    assert refused.value.field == "action"
+    assert manager.get(f"/api/v1/alerts/{alert['id']}/actions").json() == []
+    closed = manager.post(
+        f"/api/v1/alerts/{alert['id']}/move", json={"status": "resolved", "outcome": "confirmed"}
+    )
+    assert closed.status_code == 200 and closed.json()["status"] == "resolved"
+    trend = manager.get("/api/v1/complaint-trend", params={"weeks": 26}).json()
+    drill = next(s for s in trend["series"] if s["product"] == "Drill X200")
+    assert sum(drill["counts"]) == 10 and len(trend["weeks"]) == 26
+
+
+def test_surge_thresholds() -> None:
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+
+    def frame(product: str, days_ago: list[float]) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "product": [product] * len(days_ago),
+                "customer_id": list(range(len(days_ago))),
+                "category": ["delivery"] * len(days_ago),
+                "opened_at": [now - dt.timedelta(days=d) for d in days_ago],
+            },
+            schema={"product": pl.String, "customer_id": pl.Int64, "category": pl.String,
+                    "opened_at": pl.Datetime("us", "UTC")},
+        )  # fmt: skip
+
+    cfg = complaints_service.SurgeConfig()
+    steady = frame("steady", [d * 3.5 for d in range(1, 28)])  # ~4 per fortnight, always
+    new = frame("new", [1, 2, 3, 4, 5, 6])
+    late = frame("old", [20, 21, 22, 23, 24, 25, 26])  # before the window
+    found = complaints_service.surges(pl.concat([steady, new, late]), now, cfg)
+    assert found["product"].to_list() == ["new"]
+    assert found["severity"].to_list() == ["high"]  # 12 times the expected, but only six
+    ten = complaints_service.surges(frame("new", [d / 2 for d in range(1, 11)]), now, cfg)
+    assert ten["severity"].to_list() == ["critical"]
+    assert complaints_service.surges(frame("new", [1, 2, 3, 4]), now, cfg).is_empty()
