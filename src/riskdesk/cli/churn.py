@@ -27,6 +27,21 @@ def _date(option: str, text: str) -> dt.date:
         _fail(option, f"expected a date like 2026-06-30, got {text!r}")
 
 
+@churn_app.command("fit")
+def fit_command() -> None:
+    """Fit BG/NBD on every customer's purchases to date; the credit files show the result."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.monitoring import service
+
+    with unit_of_work(make_sessionmaker(make_engine(get_settings().database_url))) as session:
+        found = service.fit_churn(session)
+        print(
+            f"fitted on {found.customers} customers: r={found.r:.4g} alpha={found.alpha:.4g} "
+            f"a={found.a:.4g} b={found.b:.4g}"
+        )
+
+
 @churn_app.command("backtest")
 def backtest(
     transactions: Annotated[Path, typer.Option("--transactions", help="CSV of purchases")],

@@ -107,6 +107,7 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     monitoring_service.install_default_pack(session)
     monitoring_service.evaluate(session, None, indicators=indicators)
     complaints_service.detect_surges(session)
+    monitoring_service.fit_churn(session, as_of=as_of)
 
 
 def load_demo(

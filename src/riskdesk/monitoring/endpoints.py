@@ -20,6 +20,8 @@ from riskdesk.monitoring.schemas import (
     CaseRead,
     CheckIn,
     CheckOut,
+    ChurnFitRead,
+    ChurnRiskRead,
     CommentIn,
     CommentRead,
     DeliveryRead,
@@ -437,3 +439,23 @@ def retry_delivery(
 ) -> DeliveryRead:
     """Send a failed or dead delivery again at the worker's next pass."""
     return DeliveryRead.model_validate(notify.retry(session, delivery_id))
+
+
+@router.post("/churn-fits", response_model=ChurnFitRead, status_code=201)
+def fit_churn(session: SessionDep, principal: CanRulesManage) -> ChurnFitRead:
+    """Fit the BG/NBD churn model on every customer's purchases to date."""
+    return ChurnFitRead.model_validate(service.fit_churn(session))
+
+
+@router.get("/customers/{customer_id}/churn-risk", response_model=ChurnRiskRead)
+def churn_risk(
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> ChurnRiskRead:
+    """A customer's probability of still buying, expected purchases next quarter, decline
+    signals and combined churn risk (all empty until a model is fitted or they first buy)."""
+    fit, row = service.churn_risk_of(session, principal, customer_id)
+    return ChurnRiskRead(
+        customer_id=customer_id,
+        **{k: row.get(k) for k in ("p_alive", "expected_purchases", "decline", "risk", "band")},
+        fit=ChurnFitRead.model_validate(fit) if fit else None,
+    )

@@ -17,6 +17,7 @@ from riskdesk.models import (
     AlertCase,
     AlertComment,
     AlertRoute,
+    ChurnFit,
     CreditExposure,
     CreditProfile,
     CreditReport,
@@ -546,3 +547,29 @@ def open_product_alerts(
         .order_by(Alert.id)
     )
     return {a.product: a for a in session.scalars(stmt) if a.product is not None}
+
+
+def purchase_days(
+    session: Session, as_of: dt.date, customer_ids: Sequence[int] | None = None
+) -> pl.DataFrame:
+    """customer_id, day: the days each customer ordered on, up to a date."""
+    from riskdesk.models import Order
+
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    stmt = select(Order.customer_id, Order.ordered_at).where(Order.ordered_at < end)
+    rows = (
+        rows_in(session, stmt, Order.customer_id, list(customer_ids))
+        if customer_ids is not None
+        else session.execute(stmt).all()
+    )
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "ordered_at": pl.Datetime("us", "UTC")},
+        orient="row",
+    )
+    return frame.select("customer_id", pl.col("ordered_at").dt.date().alias("day")).unique()
+
+
+def latest_churn_fit(session: Session) -> ChurnFit | None:
+    """The newest BG/NBD fit."""
+    return session.scalar(select(ChurnFit).order_by(ChurnFit.id.desc()).limit(1))

@@ -372,3 +372,30 @@ class DeliveryRead(BaseModel):
     last_status_code: int | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+
+
+class ChurnFitRead(BaseModel):
+    """A BG/NBD fit."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    as_of: dt.date
+    r: float
+    alpha: float
+    a: float
+    b: float
+    customers: int
+    fitted_at: dt.datetime
+
+
+class ChurnRiskRead(BaseModel):
+    """One customer's churn risk."""
+
+    customer_id: int
+    p_alive: float | None
+    expected_purchases: float | None
+    decline: float | None
+    risk: float | None
+    band: str | None
+    fit: ChurnFitRead | None

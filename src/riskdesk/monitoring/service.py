@@ -22,10 +22,11 @@ from riskdesk.models import (
     AlertCase,
     AlertComment,
     AlertRoute,
+    ChurnFit,
     RuleVersion,
     WarningRule,
 )
-from riskdesk.monitoring import notify
+from riskdesk.monitoring import churn, notify
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.rules import VOCABULARY, Rule, RuleError, compile_rule, fires_frame
 from riskdesk.security import repository as users_repo
@@ -755,3 +756,86 @@ def remove_route(session: Session, route_id: int) -> None:
         raise NotFound(f"no route {route_id}", field="route_id")
     session.delete(route)
     session.flush()
+
+
+# ---------------------------------------------------------------- churn risk
+
+CHURN_HORIZON_WEEKS = 13.0  # the next quarter
+
+
+def fit_churn(session: Session, *, as_of: dt.date | None = None) -> ChurnFit:
+    """Fit BG/NBD on every customer's purchase days up to a date and keep the parameters."""
+    as_of = as_of or today()
+    summary = churn.summarise(
+        repo.purchase_days(session, as_of), as_of, customer="customer_id", day="day"
+    )
+    if summary.height < 5:
+        raise ValidationFailed(
+            f"{summary.height} customers have purchases; BG/NBD needs at least 5", field="as_of"
+        )
+    model = churn.fit(*(summary[c].to_numpy() for c in ("x", "t_x", "T")))
+    found = ChurnFit(
+        as_of=as_of, r=model.r, alpha=model.alpha, a=model.a, b=model.b, customers=summary.height
+    )
+    session.add(found)
+    session.flush()
+    return found
+
+
+def churn_risk(
+    session: Session, customer_ids: Sequence[int] | None, *, as_of: dt.date | None = None
+) -> pl.DataFrame:
+    """Each customer's churn risk: the BG/NBD probability of having dropped out, raised by the
+    decline signals (fewer orders and contacts than their own norm, falling satisfaction).
+
+    risk = 1 - p_alive * (1 - decline / 2), decline the mean of the signals available (0-1).
+    Columns: customer_id, p_alive, expected_purchases (next 13 weeks), decline, risk, band.
+    Empty when no model is fitted."""
+    fit = repo.latest_churn_fit(session)
+    if fit is None:
+        return pl.DataFrame()
+    as_of = as_of or today()
+    model = churn.BgNbd(fit.r, fit.alpha, fit.a, fit.b)
+    summary = churn.summarise(
+        repo.purchase_days(session, as_of, customer_ids), as_of, customer="customer_id", day="day"
+    ).rename({"customer": "customer_id"})
+    x, t_x, big_t = (summary[c].to_numpy() for c in ("x", "t_x", "T"))
+    values = rule_values(session, customer_ids)
+    signals = {
+        "order_frequency_trend": (1 - pl.col("order_frequency_trend")).clip(0, 1),
+        "interaction_trend": (1 - pl.col("interaction_trend")).clip(0, 1),
+        # Slope of satisfaction (0-100 scale) per 30 days: -20 a month counts as full decline.
+        "satisfaction_trend": (-pl.col("satisfaction_trend") / 20).clip(0, 1),
+    }
+    present = [expr for name, expr in signals.items() if name in values.columns]
+    decline = values.select(
+        "customer_id",
+        (pl.mean_horizontal(*present) if present else pl.lit(None, pl.Float64)).alias("decline"),
+    )
+    return (
+        summary.select(
+            "customer_id",
+            pl.Series("p_alive", model.p_alive(x, t_x, big_t)),
+            pl.Series("expected_purchases", model.expected(x, t_x, big_t, CHURN_HORIZON_WEEKS)),
+        )
+        .join(decline, on="customer_id", how="left")
+        .with_columns(pl.col("decline").fill_null(0.0))
+        .with_columns((1 - pl.col("p_alive") * (1 - pl.col("decline") / 2)).alias("risk"))
+        .with_columns(
+            pl.when(pl.col("risk") >= 0.6)
+            .then(pl.lit("high"))
+            .when(pl.col("risk") >= 0.3)
+            .then(pl.lit("medium"))
+            .otherwise(pl.lit("low"))
+            .alias("band")
+        )
+    )
+
+
+def churn_risk_of(
+    session: Session, principal: Principal, customer_id: int
+) -> tuple[ChurnFit | None, dict[str, Any]]:
+    """One customer's churn risk (empty before a fit or a first purchase), and the fit."""
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    frame = churn_risk(session, [customer_id])
+    return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}

@@ -1,0 +1,709 @@
+"""Event to visible alert, and sustained events per second, on SQLite and on PostgreSQL.
+
+    PYTHONPATH=. .venv/bin/python bench/realtime_bench.py --backend sqlite|postgresql|both
+        [--customers 500] [--months 12] [--latency-events 400] [--loaded-events 200]
+        [--events 5000] [--events-one 1000] [--phases latency,throughput]
+        [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Each backend gets a fresh database: a temporary SQLite file in WAL mode (the embedded default)
+or a fresh PostgreSQL schema, dropped afterwards. It is migrated, and the demo population is
+loaded through the normal intake (``load_demo``: customers, ``--months`` of events, the demo
+scorecard, the default rule pack installed and run once over everyone).
+
+Latency, through the real API: Riskdesk runs under Uvicorn (one worker, the embedded default's
+in-process delivery worker on) on 127.0.0.1, and a client in another process sends single events
+one at a time with a bearer token (POST /api/v1/<kind>): invoices already 45 days overdue (the
+default rule ``new_overdue`` must fire), payments of open invoices, new orders, returns. For each
+event it reads the customer's alerts before (not timed), then times from the start of the POST
+until a separate request (GET /api/v1/alerts?customer_id=, its own session and connection)
+returns an alert that is new or was refreshed by the event: "event to visible alert". Events
+that should raise one are polled for up to 5 s; the others get one read. The same is then done
+while a second client thread keeps posting batches of 50 orders for other customers ("under
+load").
+
+Throughput, in process: a stream of orders, invoices for them (one in ten already overdue),
+payments of the previous wave's invoices and some returns, sent as transactions of 1 and of 50
+records (a unit of work around ``intake.ingest``: validate, write, exposure, indicators, rules,
+alerts, as a request does). The same rows (read back, with new external ids) are then inserted
+raw into the same tables of the same database with SQLAlchemy Core ``insert`` (executemany, the
+same records per transaction, no validation, indicators or rules): the floor of any pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import multiprocessing as mp
+import random
+import socket
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk.config import Settings
+from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.demo.loader import load_demo
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.main import create_app
+from riskdesk.migrations import runner
+from riskdesk.models import Alert, Customer, Invoice, Order, OrderLine, Payment, Return
+from riskdesk.pipeline import intake
+from riskdesk.security import repository as users_repo
+from riskdesk.security import service as security_service
+from riskdesk.security.service import Principal
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+SOURCE = "bench"
+PATHS = {"orders": "orders", "invoices": "invoices", "payments": "payments", "returns": "returns"}
+MODELS: dict[str, Any] = {
+    "orders": Order,
+    "invoices": Invoice,
+    "payments": Payment,
+    "returns": Return,
+}
+OPEN = ("open", "acknowledged", "in_progress")
+WAVE = 50  # orders per wave of the throughput stream
+
+
+# ---------------------------------------------------------------- database
+
+
+@dataclass
+class Database:
+    """A fresh, migrated database for one backend."""
+
+    label: str
+    engine: Engine
+    factory: sessionmaker[Session]
+    url: str
+    schema: str | None
+
+    def drop(self) -> None:
+        """Dispose of the engine; drop the PostgreSQL schema."""
+        self.engine.dispose()
+        if self.schema:
+            admin = make_engine(self.url)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+def open_database(backend: str, pg_url: str) -> Database:
+    """A temporary SQLite file (WAL) or a fresh PostgreSQL schema, migrated."""
+    schema = None
+    if backend == "postgresql":
+        schema = f"rdbench_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        engine = make_engine(
+            pg_url,
+            connect_args={"options": f"-csearch_path={schema}"},
+            pool_size=20,
+            max_overflow=10,
+        )
+    else:
+        engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'realtime.db'}")
+    runner.upgrade(engine)
+    return Database(backend, engine, make_sessionmaker(engine), pg_url, schema)
+
+
+def manager_principal(session: Session) -> Principal:
+    """The demo credit manager, as a request's principal would be loaded."""
+    user = users_repo.get_user_by_username(session, "manager")
+    assert user is not None
+    return security_service.system_principal(session, user)
+
+
+# ---------------------------------------------------------------- latency events
+
+
+def _ago(days: int) -> str:
+    return (today() - dt.timedelta(days=days)).isoformat()
+
+
+def overdue_invoice(ext: str, customer_id: int, amount: str) -> dict[str, Any]:
+    """An invoice 45 days past due: ``new_overdue`` (dpd_max > 30) must fire."""
+    return {
+        "source": SOURCE,
+        "external_id": ext,
+        "customer_code": f"C{customer_id}",
+        "amount": amount,
+        "currency": "CNY",
+        "issue_date": _ago(75),
+        "due_date": _ago(45),
+    }
+
+
+def new_order(ext: str, customer_id: int, amount: str) -> dict[str, Any]:
+    """A one-line credit order placed two days ago."""
+    return {
+        "source": SOURCE,
+        "external_id": ext,
+        "customer_code": f"C{customer_id}",
+        "ordered_at": (utcnow() - dt.timedelta(days=2)).isoformat(),
+        "amount": amount,
+        "currency": "CNY",
+        "channel": "sales_rep",
+        "payment_method": "credit",
+        "lines": [{"category": "electronics", "product": "E-1", "quantity": "1", "amount": amount}],
+    }
+
+
+def payment(source: str, ext: str, invoice_ext: str, amount: Decimal) -> dict[str, Any]:
+    """A payment of an invoice, from the system that issued it; the invoice tells whose it is."""
+    return {
+        "source": source,
+        "external_id": ext,
+        "invoice_external_id": invoice_ext,
+        "amount": f"{amount:.2f}",
+        "currency": "CNY",
+        "paid_on": today().isoformat(),
+    }
+
+
+def return_of(source: str, ext: str, order_ext: str, amount: Decimal) -> dict[str, Any]:
+    """Goods returned against an order, reported by the system that took the order."""
+    return {
+        "source": source,
+        "external_id": ext,
+        "order_external_id": order_ext,
+        "amount": f"{amount:.2f}",
+        "currency": "CNY",
+        "returned_on": today().isoformat(),
+        "reason": "defective",
+    }
+
+
+def plan_probe_events(
+    session: Session, *, count: int, loaded: int, rng: random.Random
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+    """Single events for the idle and the loaded probe, and the background's customers.
+
+    40% overdue invoices, 20% payments of open invoices, 25% new orders, 15% returns; the probe
+    and the background writer work on disjoint customers.
+    """
+    ids = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    rng.shuffle(ids)
+    cut = int(len(ids) * 0.6)
+    probe, background = ids[:cut], ids[cut:]
+    mine = set(probe)
+    alerted = set(
+        session.scalars(
+            select(Alert.customer_id).where(
+                Alert.rule_code == "new_overdue", Alert.status.in_(OPEN)
+            )
+        )
+    )
+    fresh = [c for c in probe if c not in alerted]
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    invoices = [
+        (source, ext, cid, Decimal(str(amount)) - Decimal(str(done)).quantize(Decimal("0.01")))
+        for source, ext, cid, amount, done in session.execute(
+            select(Invoice.source, Invoice.external_id, Invoice.customer_id, Invoice.amount, paid)
+        )
+        if cid in mine
+    ]
+    invoices = [i for i in invoices if i[3] > 0]
+    returned = (
+        select(func.coalesce(func.sum(Return.amount), 0))
+        .where(Return.order_id == Order.id)
+        .scalar_subquery()
+    )
+    orders = [
+        (source, ext, cid)
+        for source, ext, cid, amount, done in session.execute(
+            select(Order.source, Order.external_id, Order.customer_id, Order.amount, returned)
+        )
+        if cid in mine and Decimal(str(amount)) - Decimal(str(done)) > 20
+    ]
+    rng.shuffle(invoices)
+    rng.shuffle(orders)
+    events: list[dict[str, Any]] = []
+    for i in range(count + loaded):
+        ext = f"L{i + 1:06d}"
+        u = rng.random()
+        if u < 0.40:
+            cid = fresh.pop() if fresh else rng.choice(probe)
+            rec = overdue_invoice(ext, cid, f"{rng.randint(500, 20000)}.00")
+            events.append(_event("invoices", rec, cid, expect=True, index=i))
+        elif u < 0.60 and invoices:
+            source, inv_ext, cid, left = invoices.pop()
+            rec = payment(source, f"{SOURCE}-{ext}", inv_ext, left)
+            events.append(_event("payments", rec, cid, expect=False, index=i))
+        elif u < 0.85 or not orders:
+            cid = rng.choice(probe)
+            rec = new_order(ext, cid, f"{rng.randint(200, 8000)}.00")
+            events.append(_event("orders", rec, cid, expect=False, index=i))
+        else:
+            source, order_ext, cid = orders.pop()
+            rec = return_of(source, f"{SOURCE}-{ext}", order_ext, Decimal("10.00"))
+            events.append(_event("returns", rec, cid, expect=False, index=i))
+    return events[:count], events[count:], background
+
+
+def _event(
+    kind: str, record: dict[str, Any], cid: int, *, expect: bool, index: int
+) -> dict[str, Any]:
+    return {"kind": kind, "record": record, "customer_id": cid, "expect": expect, "i": index}
+
+
+# ---------------------------------------------------------------- the probe (another process)
+
+
+def _probe(
+    url: str,
+    token: str,
+    events: list[dict[str, Any]],
+    background: list[int],
+    queue: mp.Queue,  # type: ignore[type-arg]
+) -> None:
+    """Send each event alone and time it to the alert a separate read sees."""
+    import httpx2 as httpx
+
+    headers = {"Authorization": f"Bearer {token}"}
+    stop = threading.Event()
+    written = [0, 0.0, 0]  # background: events, seconds, errors
+
+    def writer() -> None:
+        rng = random.Random(1)
+        n = 0
+        with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+            started = time.perf_counter()
+            while not stop.is_set():
+                records = []
+                for _ in range(50):
+                    n += 1
+                    cid = rng.choice(background)
+                    records.append(new_order(f"W{n:07d}", cid, f"{rng.randint(200, 8000)}.00"))
+                response = client.post("/api/v1/orders/batch", json={"records": records})
+                if response.status_code == 200:
+                    written[0] += len(records)
+                else:
+                    written[2] += 1
+            written[1] = time.perf_counter() - started
+
+    thread = None
+    if background:
+        thread = threading.Thread(target=writer, daemon=True)
+        thread.start()
+        time.sleep(2.0)  # let the writer reach its pace
+    results = []
+    with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
+
+        def alerts(cid: int) -> set[tuple[int, int, str]]:
+            response = client.get("/api/v1/alerts", params={"customer_id": cid})
+            response.raise_for_status()
+            return {(a["id"], a["hits"], a["rule_code"]) for a in response.json()}
+
+        for event in events:
+            cid = event["customer_id"]
+            before = alerts(cid)
+            started = time.perf_counter()
+            response = client.post(f"/api/v1/{PATHS[event['kind']]}", json=event["record"])
+            acknowledged = time.perf_counter() - started
+            visible = None
+            codes: list[str] = []
+            deadline = started + (5.0 if event["expect"] else 0.0)
+            while True:
+                changed = alerts(cid) - before
+                if changed:
+                    visible = time.perf_counter() - started
+                    codes = sorted({c for _, _, c in changed})
+                    break
+                if time.perf_counter() >= deadline:
+                    break
+            results.append(
+                {
+                    "kind": event["kind"],
+                    "status": response.status_code,
+                    "expect": event["expect"],
+                    "acknowledged_s": acknowledged,
+                    "visible_s": visible,
+                    "codes": codes,
+                }
+            )
+    stop.set()
+    if thread is not None:
+        thread.join(60)
+    queue.put({"results": results, "background": written})
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _quantiles(values: list[float]) -> dict[str, float | None]:
+    """p50, p95, p99 and max in ms (nearest rank)."""
+    if not values:
+        return {"n": 0, "p50_ms": None, "p95_ms": None, "p99_ms": None, "max_ms": None}
+    ordered = sorted(values)
+
+    def rank(q: float) -> float:
+        return round(ordered[max(math.ceil(q * len(ordered)) - 1, 0)] * 1000, 1)
+
+    return {
+        "n": len(ordered),
+        "p50_ms": rank(0.50),
+        "p95_ms": rank(0.95),
+        "p99_ms": rank(0.99),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def summarise_probe(results: list[dict[str, Any]], background: list[float]) -> dict[str, Any]:
+    """Latency figures of one probe run."""
+    errors = [r for r in results if r["status"] >= 300]
+    expected = [r for r in results if r["expect"]]
+    raised = [r for r in results if r["visible_s"] is not None]
+    by_kind: dict[str, int] = {}
+    for r in results:
+        by_kind[r["kind"]] = by_kind.get(r["kind"], 0) + 1
+    codes: dict[str, int] = {}
+    for r in raised:
+        for c in r["codes"]:
+            codes[c] = codes.get(c, 0) + 1
+    out: dict[str, Any] = {
+        "events": len(results),
+        "by_kind": by_kind,
+        "errors": len(errors),
+        "error_statuses": sorted({r["status"] for r in errors}),
+        "acknowledged": _quantiles([r["acknowledged_s"] for r in results]),
+        "event_to_visible_alert": _quantiles([r["visible_s"] for r in raised]),
+        "expected_alert": len(expected),
+        "expected_and_visible": sum(1 for r in expected if r["visible_s"] is not None),
+        "events_with_alert": len(raised),
+        "alert_codes": codes,
+        "visible_over_1s": sum(1 for r in raised if r["visible_s"] > 1.0),
+    }
+    if background[0] or background[2]:
+        out["background_orders_per_s"] = round(background[0] / max(background[1], 1e-9), 1)
+        out["background_errors"] = int(background[2])
+    return out
+
+
+def measure_latency(
+    db: Database,
+    token: str,
+    idle: list[dict[str, Any]],
+    loaded: list[dict[str, Any]],
+    background: list[int],
+) -> dict[str, Any]:
+    """Serve the app and run the probe idle, then under load."""
+    app = create_app(
+        Settings(
+            database_url="sqlite://",
+            secret_key="r" * 32,
+            data_dir=Path(tempfile.mkdtemp()),
+            log_level="WARNING",
+        ),
+        session_factory=db.factory,
+    )
+    port = _free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    ctx = mp.get_context("spawn")
+    out = {}
+    for label, events, others in (("idle", idle, []), ("under_load", loaded, background)):
+        if not events:
+            continue
+        queue = ctx.Queue()
+        proc = ctx.Process(target=_probe, args=(url, token, events, others, queue))
+        proc.start()
+        result = queue.get()
+        proc.join()
+        out[label] = summarise_probe(result["results"], result["background"])
+        print(json.dumps({"backend": db.label, "latency": label, **out[label]}), flush=True)
+    server.should_exit = True
+    thread.join(10)
+    return out
+
+
+# ---------------------------------------------------------------- throughput
+
+
+def plan_stream(
+    customers: list[int], *, events: int, batch: int, tag: str, seed: int
+) -> list[tuple[str, list[dict[str, Any]]]]:
+    """About ``events`` events as (kind, records) transactions of ``batch`` records.
+
+    Waves of 50 orders, an invoice for each (one in ten already overdue), payments of the
+    previous wave's invoices, and every fifth wave 50 returns of this wave's orders.
+    """
+    rng = random.Random(seed)
+    stream: list[tuple[str, list[dict[str, Any]]]] = []
+    previous: list[tuple[str, Decimal]] = []
+    total = wave = 0
+    while total < events:
+        wave += 1
+        orders, invoices, returns = [], [], []
+        for k in range(WAVE):
+            cid = rng.choice(customers)
+            amount = Decimal(rng.randint(200, 8000))
+            order_ext = f"{tag}O{wave:05d}-{k:02d}"
+            orders.append(new_order(order_ext, cid, f"{amount:.2f}"))
+            inv = {
+                "source": SOURCE,
+                "external_id": f"{tag}I{wave:05d}-{k:02d}",
+                "customer_code": f"C{cid}",
+                "order_external_id": order_ext,
+                "amount": f"{amount:.2f}",
+                "currency": "CNY",
+            }
+            if rng.random() < 0.1:
+                inv.update(issue_date=_ago(75), due_date=_ago(45))
+            else:
+                inv.update(
+                    issue_date=_ago(1), due_date=(today() + dt.timedelta(days=29)).isoformat()
+                )
+            invoices.append(inv)
+            if wave % 5 == 0:
+                returns.append(
+                    return_of(SOURCE, f"{tag}R{wave:05d}-{k:02d}", order_ext, amount / 10)
+                )
+        payments = [
+            payment(SOURCE, f"{tag}P{wave:05d}-{k:02d}", inv_ext, amount)
+            for k, (inv_ext, amount) in enumerate(previous)
+        ]
+        previous = [(i["external_id"], Decimal(i["amount"])) for i in invoices]
+        for kind, records in (
+            ("orders", orders),
+            ("invoices", invoices),
+            ("payments", payments),
+            ("returns", returns),
+        ):
+            for start in range(0, len(records), batch):
+                stream.append((kind, records[start : start + batch]))
+                total += len(records[start : start + batch])
+    return stream
+
+
+def run_pipeline(db: Database, stream: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+    """Each transaction through the whole intake, as a request would run it."""
+    events = sum(len(r) for _, r in stream)
+    raised = 0
+    started = time.perf_counter()
+    for kind, records in stream:
+        with unit_of_work(db.factory) as session:
+            report = intake.ingest(session, manager_principal(session), kind, records)
+            if report.created != len(records):
+                raise SystemExit(f"{kind}: {report.model_dump_json()[:2000]}")
+    seconds = time.perf_counter() - started
+    with db.factory() as session:
+        raised = session.scalar(select(func.count()).select_from(Alert)) or 0
+    return {"events": events, "transactions": len(stream), "seconds": seconds, "alerts": raised}
+
+
+def _stored_rows(
+    db: Database, stream: list[tuple[str, list[dict[str, Any]]]]
+) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[int, list[dict[str, Any]]]]:
+    """The rows the pipeline wrote for the stream, by (kind, external_id), and order lines."""
+    wanted: dict[str, set[str]] = {}
+    for kind, records in stream:
+        wanted.setdefault(kind, set()).update(r["external_id"] for r in records)
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    lines: dict[int, list[dict[str, Any]]] = {}
+    with db.factory() as session:
+        for kind, keys in wanted.items():
+            table = MODELS[kind].__table__
+            ordered = sorted(keys)
+            for start in range(0, len(ordered), 500):
+                part = ordered[start : start + 500]
+                stmt = select(table).where(table.c.source == SOURCE, table.c.external_id.in_(part))
+                for row in session.execute(stmt).mappings():
+                    rows[(kind, row["external_id"])] = dict(row)
+        order_ids = [r["id"] for (k, _), r in rows.items() if k == "orders"]
+        table = OrderLine.__table__
+        for start in range(0, len(order_ids), 500):
+            part = order_ids[start : start + 500]
+            for row in session.execute(select(table).where(table.c.order_id.in_(part))).mappings():
+                lines.setdefault(row["order_id"], []).append(dict(row))
+    return rows, lines
+
+
+def run_raw(
+    db: Database, stream: list[tuple[str, list[dict[str, Any]]]], tag: str
+) -> dict[str, Any]:
+    """The same rows, inserted with Core executemany in the same transactions."""
+    rows, lines = _stored_rows(db, stream)
+    plan = []
+    for kind, records in stream:
+        batch = []
+        for r in records:
+            row = dict(rows[(kind, r["external_id"])])
+            old_id = row.pop("id")
+            row["external_id"] = f"{tag}{row['external_id']}"
+            batch.append(
+                (row, [{k: v for k, v in ln.items() if k != "id"} for ln in lines.get(old_id, [])])
+            )
+        plan.append((kind, batch))
+    started = time.perf_counter()
+    for kind, batch in plan:
+        model = MODELS[kind]
+        with db.engine.begin() as conn:
+            if kind == "orders":
+                ids = (
+                    conn.execute(
+                        insert(model).returning(model.id, sort_by_parameter_order=True),
+                        [row for row, _ in batch],
+                    )
+                    .scalars()
+                    .all()
+                )
+                conn.execute(
+                    insert(OrderLine),
+                    [
+                        {**ln, "order_id": new}
+                        for new, (_, lns) in zip(ids, batch, strict=True)
+                        for ln in lns
+                    ],
+                )
+            else:
+                conn.execute(insert(model), [row for row, _ in batch])
+    seconds = time.perf_counter() - started
+    return {"events": sum(len(b) for _, b in plan), "transactions": len(plan), "seconds": seconds}
+
+
+def measure_throughput(db: Database, *, events: int, events_one: int) -> dict[str, Any]:
+    """Pipeline against raw inserts, for transactions of 1 and of 50 records."""
+    with db.factory() as session:
+        customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+    out = {}
+    for batch, n in ((1, events_one), (50, events)):
+        tag = f"T{batch}-"
+        stream = plan_stream(customers, events=n, batch=batch, tag=tag, seed=batch)
+        pipeline = run_pipeline(db, stream)
+        raw = run_raw(db, stream, "raw-")
+        result = {
+            "records_per_transaction": batch,
+            "events": pipeline["events"],
+            "transactions": pipeline["transactions"],
+            "pipeline_s": round(pipeline["seconds"], 2),
+            "pipeline_events_per_s": round(pipeline["events"] / pipeline["seconds"], 1),
+            "raw_insert_s": round(raw["seconds"], 3),
+            "raw_events_per_s": round(raw["events"] / raw["seconds"], 1),
+            "raw_over_pipeline": round(raw["seconds"] and pipeline["seconds"] / raw["seconds"], 1),
+            "alerts_in_database_after": pipeline["alerts"],
+        }
+        out[f"batch_{batch}"] = result
+        print(json.dumps({"backend": db.label, "throughput": result}), flush=True)
+    return out
+
+
+# ---------------------------------------------------------------- main
+
+
+def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Everything for one backend, on a fresh database."""
+    db = open_database(backend, args.db_url)
+    try:
+        started = time.perf_counter()
+        with unit_of_work(db.factory) as session:
+            load_demo(session, customers=args.customers, months=args.months, seed=0)
+        load_s = time.perf_counter() - started
+        with db.factory() as session:
+            counts = {
+                kind: session.scalar(select(func.count()).select_from(model)) or 0
+                for kind, model in MODELS.items()
+            }
+            alerts = session.scalar(select(func.count()).select_from(Alert)) or 0
+        setup = {
+            "customers": args.customers,
+            "months": args.months,
+            "demo_load_s": round(load_s, 1),
+            "event_rows": counts,
+            "alerts_after_load": alerts,
+        }
+        print(json.dumps({"backend": backend, "setup": setup}), flush=True)
+        out: dict[str, Any] = {"backend": backend, "setup": setup}
+        if "latency" in args.phases:
+            with unit_of_work(db.factory) as session:
+                user = users_repo.get_user_by_username(session, "manager")
+                assert user is not None
+                scopes = sorted(p.value for p in security_service.permissions_for(user.role))
+                _, token = security_service.issue_token(
+                    session, user=user, name="bench", scopes=scopes
+                )
+                idle, loaded, background = plan_probe_events(
+                    session,
+                    count=args.latency_events,
+                    loaded=args.loaded_events,
+                    rng=random.Random(0),
+                )
+            out["latency"] = measure_latency(db, token, idle, loaded, background)
+        if "throughput" in args.phases:
+            out["throughput"] = measure_throughput(
+                db, events=args.events, events_one=args.events_one
+            )
+        return out
+    finally:
+        db.drop()
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """A short human-readable summary."""
+    lines = []
+    for r in results:
+        b = r["backend"]
+        for label, lat in r.get("latency", {}).items():
+            v, a = lat["event_to_visible_alert"], lat["acknowledged"]
+            lines.append(
+                f"{b:10} {label:10} event->visible alert p50 {v['p50_ms']} ms  p95 {v['p95_ms']}"
+                f"  p99 {v['p99_ms']}  max {v['max_ms']}  ({lat['events_with_alert']} of "
+                f"{lat['events']} events raised or refreshed one; {lat['expected_and_visible']}"
+                f"/{lat['expected_alert']} expected)  POST p50 {a['p50_ms']} p99 {a['p99_ms']} ms"
+            )
+        for t in r.get("throughput", {}).values():
+            lines.append(
+                f"{b:10} batch {t['records_per_transaction']:>3}  pipeline "
+                f"{t['pipeline_events_per_s']:>8} ev/s   raw insert {t['raw_events_per_s']:>9}"
+                f" ev/s   raw/pipeline {t['raw_over_pipeline']}x  ({t['events']} events)"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--db-url", default=PG_URL)
+    parser.add_argument("--customers", type=int, default=500)
+    parser.add_argument("--months", type=int, default=12)
+    parser.add_argument("--latency-events", type=int, default=400)
+    parser.add_argument("--loaded-events", type=int, default=200)
+    parser.add_argument("--events", type=int, default=5000, help="stream of 50-record batches")
+    parser.add_argument("--events-one", type=int, default=1000, help="stream of single records")
+    parser.add_argument("--phases", default="latency,throughput")
+    args = parser.parse_args()
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    results = [run_backend(b, args) for b in backends]
+    print(json.dumps(results, indent=2))
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
