@@ -42,6 +42,8 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -53,12 +55,16 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.config import Settings
+from riskdesk.credit import service as credit_service
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.demo.loader import load_demo
+from riskdesk.indicators import repository as indicator_repo
+from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.main import create_app
 from riskdesk.migrations import runner
 from riskdesk.models import Alert, Customer, Invoice, Order, OrderLine, Payment, Return
+from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import intake
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
@@ -273,9 +279,11 @@ def _probe(
     token: str,
     events: list[dict[str, Any]],
     background: list[int],
+    rate: float,
     queue: mp.Queue,  # type: ignore[type-arg]
 ) -> None:
-    """Send each event alone and time it to the alert a separate read sees."""
+    """Send each event alone and time it to the alert a separate read sees (with ``background``
+    customers: while another thread posts batches of 50 orders at ``rate`` orders/s)."""
     import httpx2 as httpx
 
     headers = {"Authorization": f"Bearer {token}"}
@@ -288,6 +296,11 @@ def _probe(
         with httpx.Client(base_url=url, headers=headers, timeout=60) as client:
             started = time.perf_counter()
             while not stop.is_set():
+                # A fixed pace (a batch every 50 / rate s), not as fast as it can: a saturated
+                # writer makes any queue grow without bound.
+                pause = started + n / rate - time.perf_counter()
+                if pause > 0:
+                    time.sleep(pause)
                 records = []
                 for _ in range(50):
                     n += 1
@@ -374,6 +387,7 @@ def summarise_probe(results: list[dict[str, Any]], background: list[float]) -> d
     """Latency figures of one probe run."""
     errors = [r for r in results if r["status"] >= 300]
     expected = [r for r in results if r["expect"]]
+    seen = [r["visible_s"] for r in expected if r["visible_s"] is not None]
     raised = [r for r in results if r["visible_s"] is not None]
     by_kind: dict[str, int] = {}
     for r in results:
@@ -389,6 +403,7 @@ def summarise_probe(results: list[dict[str, Any]], background: list[float]) -> d
         "error_statuses": sorted({r["status"] for r in errors}),
         "acknowledged": _quantiles([r["acknowledged_s"] for r in results]),
         "event_to_visible_alert": _quantiles([r["visible_s"] for r in raised]),
+        "overdue_invoice_to_visible_new_overdue": _quantiles(seen),
         "expected_alert": len(expected),
         "expected_and_visible": sum(1 for r in expected if r["visible_s"] is not None),
         "events_with_alert": len(raised),
@@ -407,6 +422,7 @@ def measure_latency(
     idle: list[dict[str, Any]],
     loaded: list[dict[str, Any]],
     background: list[int],
+    rate: float,
 ) -> dict[str, Any]:
     """Serve the app and run the probe idle, then under load."""
     app = create_app(
@@ -433,7 +449,7 @@ def measure_latency(
         if not events:
             continue
         queue = ctx.Queue()
-        proc = ctx.Process(target=_probe, args=(url, token, events, others, queue))
+        proc = ctx.Process(target=_probe, args=(url, token, events, others, rate, queue))
         proc.start()
         result = queue.get()
         proc.join()
@@ -503,20 +519,64 @@ def plan_stream(
     return stream
 
 
+# Steps of the intake timed inside the pipeline run (module attributes, looked up at call time).
+STEPS = (
+    ("indicators.refresh", indicator_service, "refresh"),
+    ("  of which reference()", indicator_repo, "reference"),
+    ("  of which compute()", indicator_service, "compute"),
+    ("monitoring.evaluate", monitoring_service, "evaluate"),
+    ("  of which rule_values()", monitoring_service, "rule_values"),
+    ("  of which alerts raised", monitoring_service, "_raise"),
+    ("credit.apply_events", credit_service, "apply_events"),
+)
+
+
+@contextmanager
+def timed_steps() -> Iterator[dict[str, float]]:
+    """Seconds spent in each step of ``STEPS`` while the block runs."""
+    spent = {label: 0.0 for label, _, _ in STEPS}
+    originals = []
+    for label, module, name in STEPS:
+        original = getattr(module, name)
+        originals.append((module, name, original))
+
+        def wrapped(*a: Any, _f: Any = original, _label: str = label, **k: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return _f(*a, **k)
+            finally:
+                spent[_label] += time.perf_counter() - started
+
+        setattr(module, name, wrapped)
+    try:
+        yield spent
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+
+
 def run_pipeline(db: Database, stream: list[tuple[str, list[dict[str, Any]]]]) -> dict[str, Any]:
     """Each transaction through the whole intake, as a request would run it."""
     events = sum(len(r) for _, r in stream)
-    raised = 0
-    started = time.perf_counter()
-    for kind, records in stream:
-        with unit_of_work(db.factory) as session:
-            report = intake.ingest(session, manager_principal(session), kind, records)
-            if report.created != len(records):
-                raise SystemExit(f"{kind}: {report.model_dump_json()[:2000]}")
-    seconds = time.perf_counter() - started
+    with timed_steps() as spent:
+        started = time.perf_counter()
+        for kind, records in stream:
+            with unit_of_work(db.factory) as session:
+                report = intake.ingest(session, manager_principal(session), kind, records)
+                if report.created != len(records):
+                    raise SystemExit(f"{kind}: {report.model_dump_json()[:2000]}")
+        seconds = time.perf_counter() - started
     with db.factory() as session:
         raised = session.scalar(select(func.count()).select_from(Alert)) or 0
-    return {"events": events, "transactions": len(stream), "seconds": seconds, "alerts": raised}
+    per_transaction = {k: round(v / len(stream) * 1000, 1) for k, v in spent.items()}
+    per_transaction["whole transaction"] = round(seconds / len(stream) * 1000, 1)
+    return {
+        "events": events,
+        "transactions": len(stream),
+        "seconds": seconds,
+        "alerts": raised,
+        "ms_per_transaction": per_transaction,
+    }
 
 
 def _stored_rows(
@@ -607,8 +667,11 @@ def measure_throughput(db: Database, *, events: int, events_one: int) -> dict[st
             "pipeline_events_per_s": round(pipeline["events"] / pipeline["seconds"], 1),
             "raw_insert_s": round(raw["seconds"], 3),
             "raw_events_per_s": round(raw["events"] / raw["seconds"], 1),
-            "raw_over_pipeline": round(raw["seconds"] and pipeline["seconds"] / raw["seconds"], 1),
+            "raw_rate_over_pipeline_rate": round(
+                raw["seconds"] and pipeline["seconds"] / raw["seconds"], 1
+            ),
             "alerts_in_database_after": pipeline["alerts"],
+            "pipeline_ms_per_transaction": pipeline["ms_per_transaction"],
         }
         out[f"batch_{batch}"] = result
         print(json.dumps({"backend": db.label, "throughput": result}), flush=True)
@@ -655,7 +718,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                     loaded=args.loaded_events,
                     rng=random.Random(0),
                 )
-            out["latency"] = measure_latency(db, token, idle, loaded, background)
+            out["latency"] = measure_latency(db, token, idle, loaded, background, args.load_rate)
         if "throughput" in args.phases:
             out["throughput"] = measure_throughput(
                 db, events=args.events, events_one=args.events_one
@@ -682,7 +745,7 @@ def table(results: list[dict[str, Any]]) -> str:
             lines.append(
                 f"{b:10} batch {t['records_per_transaction']:>3}  pipeline "
                 f"{t['pipeline_events_per_s']:>8} ev/s   raw insert {t['raw_events_per_s']:>9}"
-                f" ev/s   raw/pipeline {t['raw_over_pipeline']}x  ({t['events']} events)"
+                f" ev/s   raw/pipeline {t['raw_rate_over_pipeline_rate']}x  ({t['events']} events)"
             )
     return "\n".join(lines)
 
@@ -693,8 +756,11 @@ def main() -> None:
     parser.add_argument("--db-url", default=PG_URL)
     parser.add_argument("--customers", type=int, default=500)
     parser.add_argument("--months", type=int, default=12)
-    parser.add_argument("--latency-events", type=int, default=400)
-    parser.add_argument("--loaded-events", type=int, default=200)
+    parser.add_argument("--latency-events", type=int, default=500)
+    parser.add_argument("--loaded-events", type=int, default=300)
+    parser.add_argument(
+        "--load-rate", type=float, default=100, help="background orders/s while under load"
+    )
     parser.add_argument("--events", type=int, default=5000, help="stream of 50-record batches")
     parser.add_argument("--events-one", type=int, default=1000, help="stream of single records")
     parser.add_argument("--phases", default="latency,throughput")

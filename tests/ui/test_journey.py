@@ -380,7 +380,7 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
     page.click("#alert-filters button")
     resolved = page.locator("#alert-queue tbody tr", has_text="new_overdue")
     assert "false alarm" in resolved.inner_text()
-    resolved.locator("a").click()
+    resolved.locator("a[href^='/customers/']").click()
     assert "Invoices overdue by more than 30 days" in page.inner_text("#alert-panel")
 
 
@@ -412,3 +412,79 @@ def test_rule_editor_checks_backtests_and_a_colleague_approves(page, live_server
     page.locator("#rule-ui_big_open button.activate").click()
     page.wait_for_selector("#rules-result")
     assert "active" in page.inner_text("#rule-ui_big_open")
+
+
+def test_case_page_complaint_desk_and_my_notification_settings(page, live_server: str) -> None:
+    import datetime as dt
+
+    import httpx2 as httpx
+
+    from riskdesk.customers import repository as customer_repo
+    from riskdesk.db import unit_of_work
+    from riskdesk.monitoring import service as monitoring_service
+    from tests.ui.conftest import _FACTORIES, api_token
+
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        monitoring_service.install_default_pack(session)
+        w1 = customer_repo.customer_ids_by_ref(session, {("erp", "W1")})[("erp", "W1")]
+    day = dt.date.today()
+    response = httpx.post(
+        f"{live_server}/api/v1/invoices",
+        headers={"Authorization": f"Bearer {api_token(live_server, 'analyst')}"},
+        json={"source": "erp", "external_id": "CASE-1", "customer_external_id": "W1",
+              "amount": "3000.00", "currency": "CNY",
+              "issue_date": (day - dt.timedelta(days=80)).isoformat(),
+              "due_date": (day - dt.timedelta(days=50)).isoformat()},
+    )  # fmt: skip
+    assert response.status_code in (200, 201), response.text
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{live_server}/alerts")
+    page.locator("#alert-queue tbody tr", has_text="new_overdue").locator("a.case-link").click()
+    page.wait_for_url(re.compile(r".*/cases/\d+$"))
+    alert = page.locator("article.alert-item", has_text="new_overdue")
+    alert.locator("button.start").click()
+    page.wait_for_url(re.compile(r".*/cases/\d+$"))
+    expect(
+        page.locator("article.alert-item", has_text="new_overdue").locator(".status")
+    ).to_have_text("in progress")
+    page.fill("#case-comment textarea[name=body]", "@manager please call them")
+    page.click("#case-comment button[type=submit]")
+    expect(page.locator("#timeline q.comment")).to_have_text("@manager please call them")
+    assert "raised" in page.inner_text("#timeline")
+
+    # The complaint desk: a complaint taken on the phone, classified from its text, answered.
+    page.click("a[href='/complaints']")
+    page.click("#record-complaint summary")
+    page.fill("#record-complaint input[name=customer_code]", f"C{w1}")
+    page.fill("#record-complaint textarea[name=description]", "快递一周了还没收到，物流查不到")
+    page.click("#record-complaint-submit")
+    expect(page.locator("#complaint-result")).to_be_visible()
+    row = page.locator("#complaint-desk tbody tr", has_text="快递一周")
+    assert "Delivery" in row.inner_text()
+    row.locator("input[name=response]").fill("已联系物流，明天送达")
+    row.locator("button.respond").click()
+    expect(
+        page.locator("#complaint-desk tbody tr", has_text="快递一周").locator(".status")
+    ).to_have_text("in progress")
+    # A bad customer code is named.
+    page.click("#record-complaint summary")
+    page.fill("#record-complaint input[name=customer_code]", "C999999")
+    page.fill("#record-complaint textarea[name=description]", "坏了")
+    page.click("#record-complaint-submit")
+    assert "customer_code" in page.inner_text("#form-errors")
+
+    # My settings: e-mail needs an address; the rest is saved.
+    page.click("#my-notifications")
+    page.check("#notification-settings input[name=email]")
+    page.click("#save-settings")
+    assert "e-mail address" in page.inner_text("#form-errors")
+    page.uncheck("#notification-settings input[name=email]")
+    page.select_option("#notification-settings select[name=min_severity]", "high")
+    page.click("#save-settings")
+    expect(page.locator("#settings-saved")).to_be_visible()
+    expect(page.locator("#notification-settings select[name=min_severity]")).to_have_value("high")
+
+    # The credit file shows the complaint and the churn panel.
+    page.goto(f"{live_server}/customers/{w1}")
+    assert "Delivery" in page.inner_text("#customer-complaints")
+    expect(page.locator("#churn-none")).to_be_visible()

@@ -15,7 +15,7 @@ from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import as_utc, utcnow
-from riskdesk.models import Alert, Complaint, Customer
+from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security import repository as users_repo
 from riskdesk.security.service import Principal
@@ -264,3 +264,8 @@ def trend(session: Session, *, weeks: int = 26, top: int = 6) -> dict[str, Any]:
         mine = dict(counts.filter(pl.col("product") == product).select("week", "len").iter_rows())
         series.append({"product": product, "counts": [int(mine.get(w, 0)) for w in range(weeks)]})
     return {"weeks": [d.isoformat() for d in starts], "series": series}
+
+
+def surveys_of(session: Session, customer_id: int, limit: int) -> list[SurveyResponse]:
+    """A customer's latest survey answers (the caller checked they may see the customer)."""
+    return repo.survey_history(session, customer_id, limit)

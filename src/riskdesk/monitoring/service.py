@@ -495,6 +495,80 @@ def case_of(session: Session, principal: Principal, case_id: int) -> tuple[Alert
     return case, repo.alerts_of_case(session, case.id)
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened on a case."""
+
+    at: dt.datetime
+    kind: str  # raised, escalated, closed, action, action_done, comment
+    alert_id: int
+    user_id: int | None
+    detail: dict[str, Any]
+
+
+def case_timeline(
+    session: Session, principal: Principal, case_id: int
+) -> tuple[AlertCase, list[Alert], list[TimelineEntry], dict[int, list[Any]]]:
+    """A case, its alerts, everything that happened on it in time order, and each alert's
+    actions."""
+    from riskdesk.monitoring import playbooks
+
+    case, alerts = case_of(session, principal, case_id)
+    entries: list[TimelineEntry] = []
+    actions: dict[int, list[Any]] = {}
+    for alert in alerts:  # the alerts of one case
+        entries.append(TimelineEntry(alert.raised_at, "raised", alert.id, None, {}))
+        if alert.escalated_at:
+            entries.append(
+                TimelineEntry(
+                    alert.escalated_at,
+                    "escalated",
+                    alert.id,
+                    alert.assigned_to_id,
+                    {"level": alert.escalation_level},
+                )
+            )
+        if alert.closed_at:
+            entries.append(
+                TimelineEntry(
+                    alert.closed_at,
+                    "closed",
+                    alert.id,
+                    alert.closed_by_id,
+                    {"status": alert.status, "outcome": alert.outcome},
+                )
+            )
+        actions[alert.id] = playbooks.actions_of(session, principal, alert.id)
+        for action in actions[alert.id]:
+            entries.append(
+                TimelineEntry(
+                    action.created_at,
+                    "action",
+                    alert.id,
+                    action.performed_by_id,
+                    {"action": action.action, "status": action.status, "auto": action.auto},
+                )
+            )
+            if action.completed_at and action.status == "done":
+                entries.append(
+                    TimelineEntry(
+                        action.completed_at,
+                        "action_done",
+                        alert.id,
+                        action.performed_by_id,
+                        {"action": action.action},
+                    )
+                )
+        for note in repo.comments_of(session, alert.id):
+            entries.append(
+                TimelineEntry(
+                    note.created_at, "comment", alert.id, note.author_id, {"body": note.body}
+                )
+            )
+    entries.sort(key=lambda e: (e.at, e.alert_id))
+    return case, alerts, entries, actions
+
+
 def _in_scope(scope: dict[str, Any]) -> pl.Expr:
     fits = pl.lit(True)
     if scope.get("kinds"):

@@ -18,6 +18,11 @@ def get_user_by_username(session: Session, username: str) -> User | None:
     return session.scalars(select(User).where(User.username == username)).first()
 
 
+def users_by_ids(session: Session, ids: list[int]) -> list[User]:
+    """Some users, by id."""
+    return list(session.scalars(select(User).where(User.id.in_(ids)))) if ids else []
+
+
 def list_users(session: Session) -> list[User]:
     """All users, by login name."""
     return list(session.scalars(select(User).order_by(User.username)))

@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from riskdesk.complaints import service as complaints_service
 from riskdesk.credit import service as credit_service
 from riskdesk.credit.schemas import GroupLimitIn
 from riskdesk.customers import repository as customer_repo
@@ -358,8 +359,36 @@ def _credit_file(
         ),
         score_chart=score_chart,
         can_score=principal.can(Permission.SCORING_MANAGE),
+        **_churn_and_satisfaction(session, principal, customer_id, values),
         **extra,
     )
+
+
+def _churn_and_satisfaction(
+    session: Any, principal: Any, customer_id: int, values: dict[str, float | None]
+) -> dict[str, Any]:
+    fit, churn = monitoring_service.churn_risk_of(session, principal, customer_id)
+    can_events = principal.can(Permission.EVENTS_READ)
+    return {
+        "churn": {
+            k: churn.get(k) for k in ("p_alive", "expected_purchases", "decline", "risk", "band")
+        },
+        "churn_fit": fit,
+        "satisfaction": {
+            "csat": values.get("csat_latest"),
+            "nps": values.get("nps_latest"),
+            "trend": values.get("satisfaction_trend"),
+            "open_complaints": int(values.get("complaints_open") or 0),
+            "answers": complaints_service.surveys_of(session, customer_id, 10)
+            if can_events
+            else [],
+        },
+        "complaints": complaints_service.desk(
+            session, principal, status=None, customer_id=customer_id, limit=10
+        )
+        if can_events
+        else [],
+    }
 
 
 @router.get("/customers/{customer_id}", response_class=HTMLResponse)

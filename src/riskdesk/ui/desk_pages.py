@@ -1,0 +1,333 @@
+"""The pages of the people who act on warnings: the complaint desk, the case page, and each
+user's notification settings."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from riskdesk.complaints import service as complaints_service
+from riskdesk.complaints.schemas import ResponseIn
+from riskdesk.customers import repository as customer_repo
+from riskdesk.db import SessionDep
+from riskdesk.kit.errors import PermissionDenied, RiskdeskError, ValidationFailed
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.kit.validation import PathId
+from riskdesk.monitoring import notify, playbooks
+from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring.schemas import NotificationSettingsIn
+from riskdesk.pipeline import intake
+from riskdesk.security import repository as users_repo
+from riskdesk.security.deps import (
+    CanAlertsWork,
+    CanComplaintsWork,
+    CanCustomersRead,
+    CurrentPrincipal,
+)
+from riskdesk.security.permissions import Permission
+from riskdesk.ui.pages import FormDep, _form_failure
+from riskdesk.ui.render import render
+
+router = APIRouter(include_in_schema=False)
+
+COMPLAINT_CATEGORIES = ("product_quality", "delivery", "billing", "service", "other")
+SEVERITIES = ("low", "medium", "high", "critical")
+
+
+# ---------------------------------------------------------------- complaint desk
+
+
+def _desk(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status: str = "open_any",
+    category: str | None = None,
+    product: str | None = None,
+    breached: bool = False,
+    done: str | None = None,
+    status_code: int = 200,
+    form_errors: list[tuple[str | None, str]] | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    rows = complaints_service.desk(
+        session,
+        principal,
+        status=status,
+        category=category,
+        product=product,
+        breached=breached,
+    )
+    customers = customer_repo.customers_with_profiles(
+        session, sorted({r.complaint.customer_id for r in rows})
+    )
+    trend = complaints_service.trend(session, weeks=26, top=6)
+    series = {s["product"]: s["counts"] for s in trend["series"]}
+    return render(
+        request,
+        "complaints.html",
+        principal,
+        status_code=status_code,
+        rows=rows,
+        names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
+        product_alerts=complaints_service.product_alerts(session),
+        trend=json.dumps({"dates": trend["weeks"], "series": series}) if series else None,
+        status=status,
+        category=category,
+        product=product,
+        breached=breached,
+        categories=COMPLAINT_CATEGORIES,
+        severities=SEVERITIES,
+        can_record=principal.can(Permission.SERVICE_EVENTS_WRITE),
+        done=done,
+        form_errors=form_errors or [],
+        form=form or {},
+    )
+
+
+@router.get("/complaints", response_class=HTMLResponse)
+def complaints_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    status: Annotated[
+        str, Query(pattern="^(open_any|open|in_progress|resolved|closed)$")
+    ] = "open_any",
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    product: Annotated[str | None, Query(max_length=128)] = None,
+    breached: bool = False,
+    done: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """The complaint desk: what waits for an answer, SLA breaches, product trends."""
+    return _desk(
+        request,
+        session,
+        principal,
+        status=status,
+        category=category if category in COMPLAINT_CATEGORIES else None,
+        product=product or None,
+        breached=breached,
+        done=done,
+    )
+
+
+@router.post("/complaints/new", response_class=HTMLResponse)
+def record_complaint(
+    request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
+) -> Response:
+    """Record a complaint taken on the phone or at the counter."""
+    fields = ("customer_code", "category", "product", "severity", "description")
+    data = {k: v.strip() for k in fields if isinstance(v := form.get(k), str) and v.strip()}
+    record = {
+        "source": "ui",
+        "external_id": f"ui-{secrets.token_hex(8)}",
+        "opened_at": utcnow().isoformat(),
+        **data,
+    }
+    try:
+        if not principal.can(Permission.SERVICE_EVENTS_WRITE):
+            raise PermissionDenied("you may not record complaints")
+        intake.ingest(session, principal, "complaints", [record], channel="ui")
+    except intake.IntakeRejected as exc:
+        session.rollback()
+        errors = [(d.field, d.reason) for d in exc.details]
+        return _desk(request, session, principal, status_code=422, form_errors=errors, form=data)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return _desk(request, session, principal, status_code=status, form_errors=errors, form=data)
+    return RedirectResponse("/complaints?done=recorded", status_code=303)
+
+
+@router.post("/complaints/{complaint_id}/respond")
+def respond_to_complaint(
+    request: Request,
+    complaint_id: PathId,
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    response: Annotated[str, Form(max_length=4000)] = "",
+    resolve: Annotated[str | None, Form(max_length=8)] = None,
+) -> Response:
+    """Answer a complaint, or resolve it."""
+    try:
+        if resolve:
+            complaints_service.resolve(session, principal, complaint_id, response.strip() or None)
+        else:
+            body = ResponseIn.model_validate({"response": response})
+            complaints_service.respond(session, principal, complaint_id, body.response)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return _desk(request, session, principal, status_code=status, form_errors=errors)
+    return RedirectResponse(f"/complaints?done={complaint_id}", status_code=303)
+
+
+# ---------------------------------------------------------------- case page
+
+
+def _case(
+    request: Request,
+    session: Any,
+    principal: Any,
+    case_id: int,
+    *,
+    status_code: int = 200,
+    form_errors: list[tuple[str | None, str]] | None = None,
+) -> Response:
+    case, alerts, timeline, actions = monitoring_service.case_timeline(session, principal, case_id)
+    customers = customer_repo.customers_with_profiles(session, [case.customer_id])
+    user_ids = {e.user_id for e in timeline if e.user_id} | {
+        a.assigned_to_id for a in alerts if a.assigned_to_id
+    }
+    return render(
+        request,
+        "case.html",
+        principal,
+        status_code=status_code,
+        case=case,
+        customer=customers[case.customer_id][0] if case.customer_id in customers else None,
+        alerts=alerts,
+        timeline=timeline,
+        actions=actions,
+        users={u.id: u.display_name for u in users_repo.users_by_ids(session, sorted(user_ids))},
+        can_work=principal.can(Permission.ALERTS_WORK),
+        form_errors=form_errors or [],
+    )
+
+
+@router.get("/cases/{case_id}", response_class=HTMLResponse)
+def case_page(
+    request: Request, case_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> Response:
+    """A customer's case: its alerts with evidence, the timeline, actions and comments."""
+    return _case(request, session, principal, case_id)
+
+
+@router.post("/cases/{case_id}/comments", response_class=HTMLResponse)
+def comment_on_case(
+    request: Request,
+    case_id: PathId,
+    session: SessionDep,
+    principal: CanAlertsWork,
+    alert_id: Annotated[int, Form(ge=1)],
+    body: Annotated[str, Form(max_length=4000)] = "",
+) -> Response:
+    """Comment on one of the case's alerts (@name tells a colleague)."""
+    try:
+        _, alerts = monitoring_service.case_of(session, principal, case_id)
+        if alert_id not in {a.id for a in alerts}:
+            raise ValidationFailed("that alert is not part of this case", field="alert_id")
+        if not body.strip():
+            raise ValidationFailed("a comment cannot be empty", field="body")
+        monitoring_service.comment(session, principal, alert_id, body.strip())
+    except RiskdeskError as exc:
+        status, errors = _form_failure(session, exc)
+        return _case(request, session, principal, case_id, status_code=status, form_errors=errors)
+    return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
+
+
+@router.post("/cases/{case_id}/alerts/{alert_id}/move", response_class=HTMLResponse)
+def move_case_alert(
+    request: Request,
+    case_id: PathId,
+    alert_id: PathId,
+    session: SessionDep,
+    principal: CanAlertsWork,
+    status: Annotated[str, Form(pattern="^(acknowledged|in_progress|resolved|dismissed)$")],
+    outcome: Annotated[str | None, Form(pattern="^(confirmed|false_alarm)$")] = None,
+) -> Response:
+    """Move one of the case's alerts on."""
+    try:
+        monitoring_service.move(
+            session, principal, alert_id, status,
+            outcome if status in ("resolved", "dismissed") else None,
+        )  # fmt: skip
+    except RiskdeskError as exc:
+        status_code, errors = _form_failure(session, exc)
+        return _case(
+            request, session, principal, case_id, status_code=status_code, form_errors=errors
+        )
+    return RedirectResponse(f"/cases/{case_id}", status_code=303)
+
+
+@router.post("/cases/{case_id}/actions/{action_id}", response_class=HTMLResponse)
+def work_case_action(
+    request: Request,
+    case_id: PathId,
+    action_id: PathId,
+    session: SessionDep,
+    principal: CanAlertsWork,
+    do: Annotated[str, Form(pattern="^(run|complete)$")],
+) -> Response:
+    """Carry out an offered step, or mark a task done."""
+    try:
+        if do == "run":
+            playbooks.run_offered(session, principal, action_id)
+        else:
+            playbooks.complete_task(session, principal, action_id)
+    except RiskdeskError as exc:
+        status_code, errors = _form_failure(session, exc)
+        return _case(
+            request, session, principal, case_id, status_code=status_code, form_errors=errors
+        )
+    return RedirectResponse(f"/cases/{case_id}#actions", status_code=303)
+
+
+# ---------------------------------------------------------------- my notifications
+
+
+@router.get("/me/notifications", response_class=HTMLResponse)
+def notifications_page(
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    saved: bool = False,
+) -> Response:
+    """My notifications and how I want to receive them."""
+    return render(
+        request,
+        "notifications.html",
+        principal,
+        inbox=notify.inbox(session, principal.user_id, unread_only=False, limit=100),
+        settings=notify.settings_of(session, principal.user_id),
+        has_email=bool(principal.user.email),
+        severities=SEVERITIES,
+        saved=saved,
+        form_errors=[],
+    )
+
+
+@router.post("/me/notifications", response_class=HTMLResponse)
+def save_notification_settings(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, form: FormDep
+) -> Response:
+    """Save my notification settings."""
+    try:
+        body = NotificationSettingsIn.model_validate(
+            {
+                "in_app": form.get("in_app") == "on",
+                "email": form.get("email") == "on",
+                "mentions": form.get("mentions") == "on",
+                "min_severity": form.get("min_severity") or "low",
+            }
+        )
+        notify.save_settings(session, principal.user_id, **body.model_dump())
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return render(
+            request,
+            "notifications.html",
+            principal,
+            status_code=status,
+            inbox=notify.inbox(session, principal.user_id, unread_only=False, limit=100),
+            settings=notify.settings_of(session, principal.user_id),
+            has_email=bool(principal.user.email),
+            severities=SEVERITIES,
+            saved=False,
+            form_errors=errors,
+        )
+    return RedirectResponse("/me/notifications?saved=true", status_code=303)
