@@ -17,11 +17,14 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from riskdesk.config import Settings
+from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.monitoring import delivery
+from riskdesk.migrations import runner
+from riskdesk.monitoring import delivery, notify
+from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
-from tests.conftest import principal
+from tests.conftest import PASSWORD, principal
 from tests.monitoring.test_alerts import _setup, invoice
 
 
@@ -248,14 +251,21 @@ def test_backoff_doubles_up_to_six_hours_and_old_signatures_are_refused() -> Non
     assert mail.startswith("T\n") and "http://x/customers/7" in mail and "标题" not in mail
 
 
-def test_the_in_process_worker_sends_what_is_queued(  # type: ignore[no-untyped-def]
-    db, factory, client_for, receiver, tmp_path
-) -> None:
-    admin = client_for("admin")
-    made = admin.post(
-        "/api/v1/webhooks", json={"name": "w", "url": receiver.url, "events": ["alert.raised"]}
-    ).json()
-    admin.post(f"/api/v1/webhooks/{made['id']}/ping")
+def test_the_in_process_worker_sends_what_is_queued(receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A database of its own: the worker is a second thread, and a test's shared connection
+    # must not be used from two threads at once.
+    engine = make_engine(f"sqlite:///{tmp_path / 'worker.db'}")
+    runner.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    with unit_of_work(factory) as session:
+        admin = security_service.create_user(
+            session, username="root", display_name="root", role="admin", password=PASSWORD
+        )
+        endpoint, _ = notify.create_webhook(
+            session, name="w", url=receiver.url, events=["alert.raised"], min_severity="low",
+            created_by_id=admin.id,
+        )  # fmt: skip
+        notify.ping(session, endpoint.id)
     settings = _settings(tmp_path).model_copy(update={"delivery_interval_seconds": 0.05})
     worker = delivery.Worker(factory, settings)
     worker.start()
@@ -265,5 +275,10 @@ def test_the_in_process_worker_sends_what_is_queued(  # type: ignore[no-untyped-
             time.sleep(0.05)
     finally:
         worker.stop()
+        engine.dispose()
     assert len(receiver.calls) == 1 and receiver.calls[0][0]["X-Riskdesk-Event"] == "ping"
-    assert admin.get("/api/v1/deliveries").json()[0]["status"] == "delivered"
+    with factory() as session:
+        logged = monitoring_repo.deliveries(
+            session, channel=None, status=None, endpoint_id=None, alert_id=None, limit=5
+        )
+        assert [d.status for d in logged] == ["delivered"]
