@@ -199,8 +199,9 @@ def edge_values(columns: dict[str, str], rules: list[Rule], rows: int) -> pl.Dat
     for name, kind in columns.items():
         absent = rng.random(rows) < 0.25
         if kind == "text":
+            kinds = rng.choice(["company", "individual"], rows)
             data[name] = pl.Series(
-                np.where(absent, None, rng.choice(["company", "individual"], rows)),
+                [None if a else str(k) for a, k in zip(absent, kinds, strict=True)],
                 dtype=pl.String,
             )
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,36 +79,52 @@ def _make_pg(worker: str) -> tuple[Engine, str]:
     return engine, schema
 
 
+@contextmanager
+def _migrated(name: str, sqlite_dir: Path, pg_label: str) -> Iterator[Backend]:
+    """A fresh database of one backend, migrated, with the test users; dropped afterwards."""
+    schema = None
+    if name == "sqlite":
+        engine = make_engine(f"sqlite:///{sqlite_dir / 'test.db'}")
+    else:
+        engine, schema = _make_pg(pg_label)
+    try:
+        runner.upgrade(engine)
+        factory = sessionmaker(bind=engine, expire_on_commit=False)
+        with factory.begin() as session:
+            for username, role, team in TEST_USERS:
+                security_service.create_user(
+                    session,
+                    username=username,
+                    display_name=username,
+                    role=role,
+                    password=PASSWORD,
+                    team=team,
+                )
+        yield Backend(name, engine)
+    finally:
+        engine.dispose()
+        if schema is not None:
+            admin = make_engine(PG_URL or "")
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+
 @pytest.fixture(scope="session", params=_backends())
 def backend(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
 ) -> Iterator[Backend]:
     """A migrated database with the test users, per backend."""
-    schema = None
-    if request.param == "sqlite":
-        path = tmp_path_factory.mktemp("db") / "test.db"
-        engine = make_engine(f"sqlite:///{path}")
-    else:
-        engine, schema = _make_pg(worker_id)
-    runner.upgrade(engine)
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
-    with factory.begin() as session:
-        for username, role, team in TEST_USERS:
-            security_service.create_user(
-                session,
-                username=username,
-                display_name=username,
-                role=role,
-                password=PASSWORD,
-                team=team,
-            )
-    yield Backend(request.param, engine)
-    engine.dispose()
-    if schema is not None:
-        admin = make_engine(PG_URL or "")
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with _migrated(request.param, tmp_path_factory.mktemp("db"), worker_id) as found:
+        yield found
+
+
+@pytest.fixture
+def own_backend(backend: Backend, tmp_path: Path, worker_id: str) -> Iterator[Backend]:
+    """A database of the test's own, for tests that must really commit (concurrency): what
+    they leave behind never reaches the shared database the other tests count on."""
+    with _migrated(backend.name, tmp_path, f"{worker_id}_own") as found:
+        yield found
 
 
 @pytest.fixture

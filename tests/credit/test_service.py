@@ -347,7 +347,9 @@ def test_unknown_customer_and_visibility(manager, client_for, cid) -> None:
     assert client_for("auditor").post("/api/v1/credit-checks", json={}).status_code == 403
 
 
-def test_concurrent_checks_never_exceed_available_credit(backend, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_concurrent_checks_never_exceed_available_credit(
+    own_backend, tmp_path, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
     """Twenty simultaneous checks of 1,000 against a 10,000 limit (+5%): exactly ten pass."""
     real_position = service._position
 
@@ -358,6 +360,7 @@ def test_concurrent_checks_never_exceed_available_credit(backend, tmp_path, monk
         return position
 
     monkeypatch.setattr(service, "_position", slow_position)
+    backend = own_backend  # it commits for real
     factory = make_sessionmaker(backend.engine)
     suffix = f"{backend.name}{threading.get_ident() % 10000}"
     with unit_of_work(factory) as session:
@@ -377,7 +380,12 @@ def test_concurrent_checks_never_exceed_available_credit(backend, tmp_path, monk
     from riskdesk.config import Settings
 
     app = create_app(
-        Settings(database_url="sqlite://", secret_key="x" * 32, data_dir=tmp_path),
+        Settings(
+            database_url="sqlite://",
+            secret_key="x" * 32,
+            data_dir=tmp_path,
+            delivery_interval_seconds=0,
+        ),
         session_factory=factory,
     )
     results: list[dict] = []  # type: ignore[type-arg]
