@@ -14,6 +14,8 @@ Riskdesk: every rule compiled (``compile_rule``), then
 
 - batch: one lazy Polars pass per rule over everyone (``fires_frame``, as
   ``service.evaluate`` runs them); also all 15 rules in a single ``select``, for comparison;
+- one customer the way ``service.evaluate`` runs after an event: the Polars pass per rule on a
+  one-row frame (500 customers timed);
 - per customer: ``rules.fires`` of each of the 15 rules on the customer's row (a dict), timed
   per customer (mean, p99) and over everyone.
 
@@ -387,6 +389,18 @@ def riskdesk_batch(rules: dict[str, Rule], frame: pl.DataFrame) -> tuple[pl.Data
     return pl.DataFrame(out), seconds
 
 
+def riskdesk_batch_one_row(rules: dict[str, Rule], frame: pl.DataFrame, times: int) -> list[float]:
+    """The Polars path on a one-row frame, as ``service.evaluate`` runs it after one event."""
+    seconds = []
+    for i in range(times):
+        one = frame.slice(i, 1)
+        started = time.perf_counter()
+        for rule in rules.values():
+            fires_frame(rule=rule, frame=one)
+        seconds.append(time.perf_counter() - started)
+    return seconds
+
+
 def riskdesk_one_select(rules: dict[str, Rule], frame: pl.DataFrame) -> float:
     """The same in a single select over everyone (not what service.evaluate does)."""
     started = time.perf_counter()
@@ -509,6 +523,7 @@ def compare(
     to_dicts_s = time.perf_counter() - started
     batch, batch_s = riskdesk_batch(rules, frame)
     one_select_s = riskdesk_one_select(rules, frame)
+    one_row_s = riskdesk_batch_one_row(rules, frame, min(frame.height, 500))
     python, python_s = riskdesk_rows(rules, rows)
     ours_zen, zen_s = zen_rows(decision, codes, rows)
     bare_zen, bare_s = zen_expression_rows(expressions, rows)
@@ -529,6 +544,7 @@ def compare(
             {
                 "riskdesk_batch_s": round(batch_s, 3),
                 "riskdesk_single_select_s": round(one_select_s, 3),
+                "riskdesk_polars_one_customer": _per_call(one_row_s),
                 "riskdesk_per_customer": _per_call(python_s),
                 "riskdesk_per_customer_loop_s": round(sum(python_s), 2),
                 "zen_per_customer": _per_call(zen_s),
@@ -633,6 +649,9 @@ def main() -> None:
                 f"({r['missing_share']:.0%} missing)",
                 f"riskdesk batch (a Polars pass per rule)   {r['riskdesk_batch_s']:>8} s",
                 f"riskdesk batch (one select, 15 rules)     {r['riskdesk_single_select_s']:>8} s",
+                f"riskdesk one customer, a Polars pass per rule (as after an event): mean "
+                f"{r['riskdesk_polars_one_customer']['mean_us']} us"
+                f"  p99 {r['riskdesk_polars_one_customer']['p99_us']} us",
                 f"riskdesk per customer (Python)            {r['riskdesk_per_customer_loop_s']:>8}"
                 f" s   mean {r['riskdesk_per_customer']['mean_us']} us"
                 f"  p99 {r['riskdesk_per_customer']['p99_us']} us",

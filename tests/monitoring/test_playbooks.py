@@ -66,10 +66,18 @@ def test_automatic_credit_change_is_proposed_by_the_system_user(db, manager, cli
             json={"code": "y", "name_en": "y", "name_zh": "y", "steps": [step]},
         )
         assert refused.status_code == 422 and refused.json()["error"]["field"] == "steps"
-    from riskdesk.models import Playbook
-
-    db.query(Playbook).filter(Playbook.code == "collection").update({"active": False})
-    db.commit()
+    # Turning the rule's own playbook off (its content kept) lets the new one apply.
+    current = next(p for p in manager.get("/api/v1/playbooks").json() if p["code"] == "collection")
+    change = {k: current[k] for k in ("name_en", "name_zh", "rule_code", "min_severity", "steps")}
+    off = client_for("analyst").put("/api/v1/playbooks/collection", json=change | {"active": False})
+    assert off.status_code == 200 and off.json()["active"] is False
+    assert client_for("sales").put(
+        "/api/v1/playbooks/collection", json=change
+    ).status_code == 403  # fmt: skip
+    assert client_for("analyst").put("/api/v1/playbooks/nope", json=change).status_code == 404
+    too_much = change | {"steps": [{"action": "shorten_terms", "params": {"days": 900}}]}
+    refused = client_for("analyst").put("/api/v1/playbooks/collection", json=too_much)
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "steps"
     intake.ingest(db, principal(db, "manager"), "invoices", [invoice("P2", "B", "900.00", 45)])
     db.commit()
     alert = next(

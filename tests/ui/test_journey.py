@@ -488,3 +488,29 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     page.goto(f"{live_server}/customers/{w1}")
     assert "Delivery" in page.inner_text("#customer-complaints")
     expect(page.locator("#churn-none")).to_be_visible()
+
+
+def test_playbook_editor_changes_steps_and_names_bad_parameters(page, live_server: str) -> None:
+    from riskdesk.db import unit_of_work
+    from riskdesk.monitoring import playbooks as playbook_service
+    from riskdesk.monitoring import service as monitoring_service
+    from tests.ui.conftest import _FACTORIES
+
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        monitoring_service.install_default_pack(session)
+        playbook_service.install_defaults(session)
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{live_server}/playbooks")
+    page.locator("#playbook-ageing a.edit").click()
+    page.wait_for_selector("#playbook-editor[open]")
+    # The third step is the limit cut (30%); 150% is refused, naming the steps.
+    page.fill("input[name=step_percent_2]", "150")
+    page.click("#save-playbook")
+    assert "between 1 and 100" in page.inner_text("#form-errors")
+    page.fill("input[name=step_percent_2]", "20")
+    page.select_option("select[name=step_action_3]", "shorten_terms")
+    page.fill("input[name=step_days_3]", "10")
+    page.click("#save-playbook")
+    expect(page.locator("#playbook-saved")).to_be_visible()
+    steps = page.inner_text("#playbook-ageing")
+    assert "percent 20" in steps and "Shorten terms (days 10" in steps

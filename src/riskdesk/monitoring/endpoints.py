@@ -31,6 +31,7 @@ from riskdesk.monitoring.schemas import (
     NotificationSettingsRead,
     PlaybookIn,
     PlaybookRead,
+    PlaybookUpdate,
     RouteIn,
     RouteRead,
     RuleIn,
@@ -296,6 +297,16 @@ def list_playbooks(session: SessionDep, _: CanCustomersRead) -> list[PlaybookRea
 def add_playbook(body: PlaybookIn, session: SessionDep, _: CanRulesManage) -> PlaybookRead:
     """Add a playbook; it applies to alerts raised from now on."""
     return PlaybookRead.model_validate(playbooks.add(session, body.model_dump(mode="json")))
+
+
+@router.put("/playbooks/{code}", response_model=PlaybookRead)
+def update_playbook(
+    code: Code, body: PlaybookUpdate, session: SessionDep, _: CanRulesManage
+) -> PlaybookRead:
+    """Change a playbook; alerts raised from now on follow the new steps."""
+    return PlaybookRead.model_validate(
+        playbooks.update(session, code, body.model_dump(mode="json"))
+    )
 
 
 @router.get("/alerts/{alert_id}/actions", response_model=list[ActionRead])

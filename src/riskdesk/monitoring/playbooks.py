@@ -286,3 +286,17 @@ def add(session: Session, spec: dict[str, Any]) -> Playbook:
     session.add(playbook)
     session.flush()
     return playbook
+
+
+def update(session: Session, code: str, spec: dict[str, Any]) -> Playbook:
+    """Change a playbook: names, what it applies to, its steps, whether it is active. Alerts
+    already raised keep the steps they were offered."""
+    playbook = repo.playbook_by_code(session, code)
+    if playbook is None:
+        raise NotFound(f"no playbook {code!r}", field="code")
+    check_steps(spec["steps"])
+    for key in ("name_en", "name_zh", "rule_code", "min_severity", "steps"):
+        setattr(playbook, key, spec[key])
+    playbook.active = spec.get("active", playbook.active)
+    session.flush()
+    return playbook

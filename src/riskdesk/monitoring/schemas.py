@@ -240,6 +240,17 @@ class PlaybookIn(_Strict):
     steps: list[PlaybookStep] = Field(min_length=1, max_length=20)
 
 
+class PlaybookUpdate(_Strict):
+    """A playbook's new content (its code stays)."""
+
+    name_en: str = Field(min_length=1, max_length=255)
+    name_zh: str = Field(min_length=1, max_length=255)
+    rule_code: str | None = Field(default=None, max_length=64)
+    min_severity: Severity | None = None
+    steps: list[PlaybookStep] = Field(min_length=1, max_length=20)
+    active: bool = True
+
+
 class PlaybookRead(BaseModel):
     """A playbook."""
 

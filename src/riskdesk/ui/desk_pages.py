@@ -1,5 +1,5 @@
-"""The pages of the people who act on warnings: the complaint desk, the case page, and each
-user's notification settings."""
+"""The pages of the people who act on warnings: the complaint desk, the case page, each user's
+notification settings, and the playbook editor."""
 
 from __future__ import annotations
 
@@ -19,14 +19,16 @@ from riskdesk.kit.errors import PermissionDenied, RiskdeskError, ValidationFaile
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import PathId
 from riskdesk.monitoring import notify, playbooks
+from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.monitoring import service as monitoring_service
-from riskdesk.monitoring.schemas import NotificationSettingsIn
+from riskdesk.monitoring.schemas import NotificationSettingsIn, PlaybookIn, PlaybookUpdate
 from riskdesk.pipeline import intake
 from riskdesk.security import repository as users_repo
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanComplaintsWork,
     CanCustomersRead,
+    CanRulesManage,
     CurrentPrincipal,
 )
 from riskdesk.security.permissions import Permission
@@ -331,3 +333,108 @@ def save_notification_settings(
             form_errors=errors,
         )
     return RedirectResponse("/me/notifications?saved=true", status_code=303)
+
+
+# ---------------------------------------------------------------- playbook editor
+
+STEP_ROWS = 6
+
+
+def _playbooks_page(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    edit: str | None = None,
+    form: dict[str, Any] | None = None,
+    status_code: int = 200,
+    form_errors: list[tuple[str | None, str]] | None = None,
+    done: str | None = None,
+) -> Response:
+    books = monitoring_repo.playbooks(session)
+    editing = next((b for b in books if b.code == edit), None)
+    if form is None and editing is not None:
+        form = {
+            "code": editing.code,
+            "name_en": editing.name_en,
+            "name_zh": editing.name_zh,
+            "rule_code": editing.rule_code or "",
+            "min_severity": editing.min_severity or "",
+            "active": editing.active,
+            "steps": editing.steps,
+        }
+    return render(
+        request,
+        "playbooks.html",
+        principal,
+        status_code=status_code,
+        playbooks=books,
+        rules=[rule for rule, _ in monitoring_service.list_rules(session)],
+        actions=playbooks.ACTIONS,
+        severities=SEVERITIES,
+        step_rows=STEP_ROWS,
+        form=form or {"steps": [], "active": True},
+        editing=editing is not None or bool(form and form.get("editing")),
+        can_manage=principal.can(Permission.RULES_MANAGE),
+        form_errors=form_errors or [],
+        done=done,
+    )
+
+
+@router.get("/playbooks", response_class=HTMLResponse)
+def playbooks_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    edit: Annotated[str | None, Query(max_length=64)] = None,
+    done: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """Playbooks, and the editor for a new or an existing one."""
+    return _playbooks_page(request, session, principal, edit=edit, done=done)
+
+
+def _steps_from(form: Any) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = []
+    for i in range(STEP_ROWS):  # the editor's fixed rows
+        action = form.get(f"step_action_{i}")
+        if not action:
+            continue
+        params: dict[str, Any] = {}
+        for name in ("percent", "days"):
+            raw = form.get(f"step_{name}_{i}")
+            if isinstance(raw, str) and raw.strip():
+                params[name] = raw.strip()
+        steps.append({"action": action, "auto": form.get(f"step_auto_{i}") == "on",
+                      "params": params})  # fmt: skip
+    return steps
+
+
+@router.post("/playbooks", response_class=HTMLResponse)
+def save_playbook(
+    request: Request, session: SessionDep, principal: CanRulesManage, form: FormDep
+) -> Response:
+    """Create a playbook, or save the one being edited."""
+    data: dict[str, Any] = {
+        k: v.strip()
+        for k in ("code", "name_en", "name_zh", "rule_code", "min_severity")
+        if isinstance(v := form.get(k), str) and v.strip()
+    }
+    data["steps"] = _steps_from(form)
+    editing = form.get("editing") == "1"
+    try:
+        if editing:
+            body = PlaybookUpdate.model_validate(
+                {k: v for k, v in data.items() if k != "code"}
+                | {"active": form.get("active") == "on"}
+            )
+            playbooks.update(session, data.get("code", ""), body.model_dump(mode="json"))
+        else:
+            created = PlaybookIn.model_validate(data)
+            playbooks.add(session, created.model_dump(mode="json"))
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        shown = data | {"editing": editing, "active": form.get("active") == "on"}
+        return _playbooks_page(
+            request, session, principal, form=shown, status_code=status, form_errors=errors
+        )
+    return RedirectResponse(f"/playbooks?done={data.get('code', '')}", status_code=303)
