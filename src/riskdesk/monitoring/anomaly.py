@@ -16,7 +16,27 @@ import numpy as np
 import polars as pl
 
 MAD_SCALE = 1.4826  # makes the MAD estimate the standard deviation of a normal distribution
-FLOOR = 1e-9
+# When more than half the values are equal the MAD is 0 and any other value would be infinitely
+# far; the mean absolute deviation (scaled the same way) takes over, as in Iglewicz & Hoaglin's
+# modified z-score.
+MEAN_AD_SCALE = 1.2533
+FLOOR = 1e-6
+# Differences below this are float noise (sums in another order), not a departure; without it a
+# MAD of 1e-13 instead of 0 would switch scales and flip a detection between two runs.
+NOISE = 1e-9
+
+
+def _departure(value: pl.Expr, centre: pl.Expr) -> pl.Expr:
+    diff = value - centre
+    return pl.when(diff.abs() < NOISE).then(0.0).otherwise(diff)
+
+
+def _scale(mad: pl.Expr, mean_ad: pl.Expr) -> pl.Expr:
+    return pl.max_horizontal(
+        pl.when(mad > NOISE).then(mad * MAD_SCALE).otherwise(mean_ad * MEAN_AD_SCALE),
+        pl.lit(FLOOR),
+    )
+
 
 # Indicators worth watching for departures (levels, not population ranks or lifecycle ages).
 FEATURES = (
@@ -42,7 +62,9 @@ def robust_z(values: pl.Expr, by: str | None = None) -> pl.Expr:
     median = values.median() if by is None else values.median().over(by)
     deviation = (values - median).abs()
     mad = deviation.median() if by is None else deviation.median().over(by)
-    return (values - median) / pl.max_horizontal(mad * MAD_SCALE, pl.lit(FLOOR))
+    mean_ad = deviation.mean() if by is None else deviation.mean().over(by)
+    # Clipped: beyond a thousand scales the number says nothing more, and reads badly.
+    return (_departure(values, median) / _scale(mad, mean_ad)).clip(-999, 999)
 
 
 def peer_deviations(frame: pl.DataFrame, features: Sequence[str] = FEATURES) -> pl.DataFrame:
@@ -70,13 +92,9 @@ def own_deviations(
     joined = current.select("customer_id", *features).join(stats, on="customer_id", how="left")
     cols: list[pl.Expr] = []
     for f in features:
-        mad = (
-            (pl.col(f"_all_{f}") - pl.col(f"_med_{f}")).list.eval(pl.element().abs()).list.median()
-        )
-        cols.append(
-            ((pl.col(f).cast(pl.Float64) - pl.col(f"_med_{f}"))
-             / pl.max_horizontal(mad * MAD_SCALE, pl.lit(FLOOR))).alias(f"own_{f}")
-        )  # fmt: skip
+        deviations = (pl.col(f"_all_{f}") - pl.col(f"_med_{f}")).list.eval(pl.element().abs())
+        scale = _scale(deviations.list.median(), deviations.list.mean())
+        cols.append(((pl.col(f).cast(pl.Float64) - pl.col(f"_med_{f}")) / scale).alias(f"own_{f}"))
     return joined.select("customer_id", *cols)
 
 
