@@ -70,6 +70,7 @@ def live_server(
             ("manager", Role.CREDIT_MANAGER),
             ("manager2", Role.CREDIT_MANAGER),
             ("analyst", Role.RISK_ANALYST),
+            ("admin", Role.ADMIN),
         ):
             security_service.create_user(
                 session, username=username, display_name=username, role=role, password=PASSWORD

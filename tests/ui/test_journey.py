@@ -514,3 +514,26 @@ def test_playbook_editor_changes_steps_and_names_bad_parameters(page, live_serve
     expect(page.locator("#playbook-saved")).to_be_visible()
     steps = page.inner_text("#playbook-ageing")
     assert "percent 20" in steps and "Shorten terms (days 10" in steps
+
+
+def test_admin_registers_a_webhook_sees_its_secret_once_and_the_delivery_log(
+    page, live_server: str
+) -> None:
+    sign_in(page, live_server, "admin")
+    page.click("a[href='/integrations']")
+    page.fill("#new-webhook input[name=url]", "ftp://nowhere")
+    page.fill("#new-webhook input[name=name]", "erp")
+    page.click("#add-webhook")
+    assert "url" in page.inner_text("#form-errors")
+    # Nothing listens on port 9: the test call fails and waits for its retry.
+    page.fill("#new-webhook input[name=url]", "http://127.0.0.1:9/hook")
+    page.click("#add-webhook")
+    secret = page.inner_text("#webhook-secret code")
+    assert len(secret) >= 40
+    page.goto(f"{live_server}/integrations")
+    assert secret not in page.content()
+    page.locator("#webhooks tr", has_text="erp").locator("button.ping").click()
+    expect(page.locator("#integration-result")).to_be_visible()
+    assert "pending" in page.inner_text("#deliveries")
+    page.locator("#webhooks tr", has_text="erp").locator("button.disable").click()
+    expect(page.locator("#webhooks tr", has_text="erp")).to_contain_text("inactive")

@@ -1,5 +1,5 @@
 """The pages of the people who act on warnings: the complaint desk, the case page, each user's
-notification settings, and the playbook editor."""
+notification settings, the playbook editor, and the admin's webhooks and delivery log."""
 
 from __future__ import annotations
 
@@ -21,13 +21,19 @@ from riskdesk.kit.validation import PathId
 from riskdesk.monitoring import notify, playbooks
 from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.monitoring import service as monitoring_service
-from riskdesk.monitoring.schemas import NotificationSettingsIn, PlaybookIn, PlaybookUpdate
+from riskdesk.monitoring.schemas import (
+    NotificationSettingsIn,
+    PlaybookIn,
+    PlaybookUpdate,
+    WebhookIn,
+)
 from riskdesk.pipeline import intake
 from riskdesk.security import repository as users_repo
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanComplaintsWork,
     CanCustomersRead,
+    CanIntegrationsManage,
     CanRulesManage,
     CurrentPrincipal,
 )
@@ -438,3 +444,106 @@ def save_playbook(
             request, session, principal, form=shown, status_code=status, form_errors=errors
         )
     return RedirectResponse(f"/playbooks?done={data.get('code', '')}", status_code=303)
+
+
+# ---------------------------------------------------------------- integrations (admin)
+
+
+def _integrations(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status_code: int = 200,
+    secret: tuple[str, str] | None = None,
+    form_errors: list[tuple[str | None, str]] | None = None,
+    form: dict[str, Any] | None = None,
+    done: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "integrations.html",
+        principal,
+        status_code=status_code,
+        webhooks=monitoring_repo.webhook_endpoints(session, active_only=False),
+        deliveries=monitoring_repo.deliveries(
+            session, channel=None, status=None, endpoint_id=None, alert_id=None, limit=100
+        ),
+        events=notify.EVENTS,
+        severities=SEVERITIES,
+        secret=secret,
+        form_errors=form_errors or [],
+        form=form or {},
+        done=done,
+    )
+
+
+@router.get("/integrations", response_class=HTMLResponse)
+def integrations_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanIntegrationsManage,
+    done: Annotated[str | None, Query(max_length=32)] = None,
+) -> Response:
+    """Webhook receivers and the delivery log of e-mails and webhook calls."""
+    return _integrations(request, session, principal, done=done)
+
+
+@router.post("/integrations/webhooks", response_class=HTMLResponse)
+def add_webhook(
+    request: Request, session: SessionDep, principal: CanIntegrationsManage, form: FormDep
+) -> Response:
+    """Register a receiver; its secret is shown on the answer page, once."""
+    data: dict[str, Any] = {
+        k: v.strip()
+        for k in ("name", "url", "min_severity")
+        if isinstance(v := form.get(k), str) and v.strip()
+    }
+    data["events"] = [e for e in form.getlist("events") if isinstance(e, str)]
+    try:
+        body = WebhookIn.model_validate(data)
+        endpoint, secret = notify.create_webhook(
+            session, **body.model_dump(), created_by_id=principal.user_id
+        )
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return _integrations(
+            request, session, principal, status_code=status, form_errors=errors, form=data
+        )
+    return _integrations(request, session, principal, secret=(endpoint.name, secret))
+
+
+@router.post("/integrations/webhooks/{endpoint_id}", response_class=HTMLResponse)
+def change_webhook(
+    request: Request,
+    endpoint_id: PathId,
+    session: SessionDep,
+    principal: CanIntegrationsManage,
+    do: Annotated[str, Form(pattern="^(enable|disable|ping|rotate)$")],
+) -> Response:
+    """Turn a receiver on or off, send it a test call, or give it a new secret."""
+    try:
+        if do == "ping":
+            notify.ping(session, endpoint_id)
+        elif do == "rotate":
+            endpoint, secret = notify.rotate_secret(session, endpoint_id)
+            return _integrations(request, session, principal, secret=(endpoint.name, secret))
+        else:
+            notify.update_webhook(session, endpoint_id, {"active": do == "enable"})
+    except RiskdeskError as exc:
+        status, errors = _form_failure(session, exc)
+        return _integrations(request, session, principal, status_code=status, form_errors=errors)
+    return RedirectResponse(f"/integrations?done={do}", status_code=303)
+
+
+@router.post("/integrations/deliveries/{delivery_id}/retry", response_class=HTMLResponse)
+def retry_delivery(
+    request: Request, delivery_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> Response:
+    """Send a failed or dead delivery again."""
+    try:
+        notify.retry(session, delivery_id)
+    except RiskdeskError as exc:
+        status, errors = _form_failure(session, exc)
+        return _integrations(request, session, principal, status_code=status, form_errors=errors)
+    return RedirectResponse("/integrations?done=retry", status_code=303)
