@@ -156,22 +156,19 @@ def reference(session: Session) -> pl.DataFrame | None:
     """The latest stored values the population indicators rank against, or None."""
     from riskdesk.indicators.compute import REFERENCE_COLUMNS
 
-    rows = list(
-        session.execute(
-            select(Customer.segment, IndicatorSnapshot.values).join(
-                Customer, Customer.id == IndicatorSnapshot.customer_id
-            )
-        )
-    )
+    # The database picks the few values out of each JSON document (json_extract, ->>): decoding
+    # every document in Python cost 18 µs a customer, on every event.
+    names = REFERENCE_COLUMNS[1:]
+    stmt = select(
+        Customer.segment, *[IndicatorSnapshot.values[n].as_float().label(n) for n in names]
+    ).join(Customer, Customer.id == IndicatorSnapshot.customer_id)
+    rows = session.execute(stmt).all()
     if not rows:
         return None
-    data = {name: [] for name in REFERENCE_COLUMNS}  # type: dict[str, list[Any]]
-    for segment, values in rows:
-        data["segment"].append(segment)
-        for name in REFERENCE_COLUMNS[1:]:
-            data[name].append(values.get(name))
     return pl.DataFrame(
-        data, schema={"segment": pl.String, **{n: pl.Float64 for n in REFERENCE_COLUMNS[1:]}}
+        [tuple(r) for r in rows],
+        schema={"segment": pl.String, **{n: pl.Float64 for n in names}},
+        orient="row",
     )
 
 
