@@ -38,6 +38,7 @@ import json
 import math
 import multiprocessing as mp
 import random
+import shutil
 import socket
 import tempfile
 import threading
@@ -98,8 +99,10 @@ class Database:
     schema: str | None
 
     def drop(self) -> None:
-        """Dispose of the engine; drop the PostgreSQL schema."""
+        """Dispose of the engine; drop the PostgreSQL schema or delete the SQLite file."""
         self.engine.dispose()
+        if self.label == "sqlite" and self.engine.url.database:
+            shutil.rmtree(Path(self.engine.url.database).parent, ignore_errors=True)
         if self.schema:
             admin = make_engine(self.url)
             with admin.begin() as conn:

@@ -35,10 +35,12 @@ everyone, and, without the decision graph, as the 15 expressions compiled alone
 Agreement: for every customer and rule, Riskdesk's batch result, Riskdesk's per-customer result
 and ZEN's must be the same. It is checked on the synthetic population and on an edge-case frame
 (``--edge-rows``: every column drawn from missing, 0, each threshold of the pack and the floats
-just below and above it); where ZEN and Riskdesk differ, the pairs whose inputs ZEN rounds (it
-holds numbers as decimals of 15 significant digits) are counted apart from any other. Finally
-the rules copied into ZEN as written (no null guards) are run on ``--naive-sample`` customers:
-how many evaluations fail.
+just below and above it); where ZEN and Riskdesk differ, the pairs reading a float that ZEN's
+decimals round (not exact at 15 significant digits, or below 1e-28) are counted apart from any
+other. The same check runs on a few rules written with what the pack does not use (``not``,
+``in``, conditions compared or coalesced, ``abs``/``min``/``max``, division). Finally the rules
+copied into ZEN as written (no null guards) are run on ``--naive-sample`` customers: how many
+evaluations fail.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ from riskdesk.monitoring.rules import (
     Node,
     Rule,
     Unary,
+    check,
     compile_rule,
     fires,
     fires_frame,
@@ -73,6 +76,20 @@ from riskdesk.monitoring.rules import (
 )
 
 PACK = Path(riskdesk.monitoring.__file__).parent / "default_rules.yaml"
+# What the default pack does not use, to check the translation on the edge cases as well.
+OTHER_CONSTRUCTS = {
+    "not": "not (dpd_max <= 30)",
+    "not_or": "not (dpd_max > 30 or utilisation >= 0.9)",
+    "coalesce_of_conditions": "coalesce(dpd_max > 30, utilisation > 0.5, false)",
+    "conditions_equal": "(dpd_max > 30) == (utilisation > 0.5)",
+    "abs_min_max": "abs(score_drop) >= 50 or min(dpd_max, 40) > 35 or max(dpd_max, 1) < 2",
+    "in_text": 'kind in ("company", "x") and not (kind in ("individual"))',
+    "in_number": "dpd_max in (0, 30)",
+    "division": "dbt_weighted_90d / coalesce(dbt_weighted_365d, 0) > 2",
+    "negation": "-score_drop < -50",
+    "coalesce_of_sums": "coalesce(dpd_max + 1, utilisation * 2) > 5",
+    "literal": "true",
+}
 
 
 def load_pack() -> list[tuple[str, str]]:
@@ -238,6 +255,9 @@ def zen_value(node: Node) -> tuple[str, str | None]:
     None when it never is)."""
     if isinstance(node, Literal_):
         return _literal(node.value), None
+    if check(node) == "bool":  # a condition used as a value, e.g. (a > 1) == (b > 2)
+        yes, no = _truth(node, want=True), _truth(node, want=False)
+        return f"({yes} ? true : false)", f"({yes} or {no})"
     if isinstance(node, Name):
         return node.name, f"{node.name} != null"
     if isinstance(node, Unary):
@@ -478,8 +498,9 @@ def disagreements(
 
 
 def _rounded_by_zen(value: Any) -> bool:
-    """ZEN holds numbers as decimals of 15 significant digits: does it round this input?"""
-    return isinstance(value, float) and float(f"{value:.15g}") != value
+    """Is this a float that ZEN's decimals round: not exact at 15 significant digits, or
+    smaller than 1e-28 (it becomes 0)?"""
+    return isinstance(value, float) and (float(f"{value:.15g}") != value or 0 < abs(value) < 1e-28)
 
 
 def explain_differences(
@@ -637,9 +658,26 @@ def main() -> None:
         timed=False,
     )
     print(json.dumps(edges), flush=True)
+    others = {code: compile_rule(text) for code, text in OTHER_CONSTRUCTS.items()}
+    other_expressions = {code: zen_true(rule.ast) for code, rule in others.items()}
+    other_reads = sorted(set().union(*(r.reads for r in others.values())))
+    constructs = compare(
+        "edge cases, other constructs",
+        edge_values({n: VOCABULARY[n] for n in other_reads}, list(others.values()), args.edge_rows),
+        others,
+        zen.ZenEngine().create_decision(jdm(other_expressions)),
+        other_expressions,
+        timed=False,
+    )
+    print(json.dumps(constructs), flush=True)
     naive = naive_failures(pack, frame, args.naive_sample)
     print(json.dumps({"naive_translation": naive}), flush=True)
-    results.update(synthetic=main_run, edge_cases=edges, naive_translation=naive)
+    results.update(
+        synthetic=main_run,
+        edge_cases=edges,
+        other_constructs=constructs,
+        naive_translation=naive,
+    )
     print(json.dumps(results))
     r = main_run
     print(
@@ -669,7 +707,10 @@ def main() -> None:
                 f"disagreements ZEN vs riskdesk: synthetic "
                 f"{sum(r['disagreements']['riskdesk_batch_vs_zen'].values())}, edge cases "
                 f"{sum(edges['disagreements']['riskdesk_batch_vs_zen'].values())}"
-                f" of {edges['customers'] * len(rules)}",
+                f" of {edges['customers'] * len(rules)}"
+                f" ({edges['zen_differences']['other']} not from rounding); other constructs "
+                f"{sum(constructs['disagreements']['riskdesk_batch_vs_zen'].values())}"
+                f" ({constructs['zen_differences']['other']} not from rounding)",
             ]
         )
     )
