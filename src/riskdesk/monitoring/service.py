@@ -7,6 +7,7 @@ import datetime as dt
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,14 @@ from riskdesk.models import (
 )
 from riskdesk.monitoring import churn, notify
 from riskdesk.monitoring import repository as repo
-from riskdesk.monitoring.rules import VOCABULARY, Rule, RuleError, compile_rule, fires_frame
+from riskdesk.monitoring.rules import (
+    VOCABULARY,
+    Rule,
+    RuleError,
+    compile_rule,
+    fires,
+    fires_frame,
+)
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
@@ -44,9 +52,21 @@ TRANSITIONS = {
 def checked(expression: str) -> Rule:
     """A rule's expression, compiled; errors name the field and the column."""
     try:
-        return compile_rule(expression)
+        return _compiled(expression)
     except RuleError as exc:
         raise ValidationFailed(str(exc), field="expression", code="invalid_rule") from exc
+
+
+@lru_cache(maxsize=1024)
+def _compiled(expression: str) -> Rule:
+    # Every event evaluates the whole pack; parsing each rule again each time cost 0.4 ms.
+    return compile_rule(expression)
+
+
+# Up to this many customers, rules run row by row in plain Python (25 µs a customer for the
+# pack) rather than as a Polars plan per rule (about 0.3 ms each, whatever the size); the
+# property test in tests/monitoring/test_rules.py holds the two to the same answers.
+ROW_BY_ROW = 32
 
 
 # ---------------------------------------------------------------- rules
@@ -604,10 +624,18 @@ def evaluate(
     for rule, version in active:  # a loop over rules, not customers
         compiled = checked(version.expression)
         mine = values.filter(_in_scope(version.scope))
-        hits = mine.filter(fires_frame(rule=compiled, frame=mine))
-        if hits.height == 0:
+        if mine.height <= ROW_BY_ROW:  # the customers of one event batch
+            reads = sorted(compiled.reads)
+            evidence = [
+                {"customer_id": row["customer_id"], **{n: row.get(n) for n in reads}}
+                for row in mine.to_dicts()
+                if fires(compiled, row)
+            ]
+        else:
+            hits = mine.filter(fires_frame(rule=compiled, frame=mine))
+            evidence = hits.select("customer_id", *sorted(compiled.reads)).to_dicts()
+        if not evidence:
             continue
-        evidence = hits.select("customer_id", *sorted(compiled.reads)).to_dicts()
         r, f = _raise(
             session,
             [(row.pop("customer_id"), row) for row in evidence],
