@@ -9,8 +9,8 @@ from typing import Any
 import polars as pl
 import pytest
 
-from riskdesk.complaints import classify
 from riskdesk.complaints import service as complaints_service
+from riskdesk.events import classify
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.monitoring import playbooks

@@ -11,10 +11,9 @@ from scipy.stats import poisson
 from sqlalchemy.orm import Session
 
 from riskdesk.complaints import repository as repo
-from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
-from riskdesk.kit.timeutil import as_utc, utcnow
+from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security import repository as users_repo
@@ -22,16 +21,6 @@ from riskdesk.security.service import Principal
 
 SURGE_CODE = "complaint_surge_product"
 SURGE_TITLES = ("Complaint surge on product {product}", "产品 {product} 投诉激增")
-
-
-def sla_times(severity: str, opened_at: dt.datetime) -> dict[str, dt.datetime]:
-    """When a complaint must be answered and resolved, by its severity (configurable)."""
-    settings = get_settings()
-    opened = as_utc(opened_at)
-    return {
-        "respond_by": opened + dt.timedelta(hours=settings.complaint_response_hours[severity]),
-        "resolve_by": opened + dt.timedelta(days=settings.complaint_resolution_days[severity]),
-    }
 
 
 def breach_of(complaint: Complaint, now: dt.datetime) -> str | None:

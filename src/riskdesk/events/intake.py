@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.events import classify
 from riskdesk.events import repository as repo
 from riskdesk.events.schemas import (
     ComplaintIn,
@@ -326,8 +327,6 @@ class ComplaintHandler(EventHandler):
 
     def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
         """Classify what the source left open, and set the response SLA of open ones."""
-        from riskdesk.complaints import classify, service
-
         unnamed = [
             i.customer_id for i in items if i.record.product is None and i.record.description
         ]
@@ -343,7 +342,7 @@ class ComplaintHandler(EventHandler):
                     item.refs["product"] = named
                     item.refs["classified"] = "auto"
             if rec.status in ("open", "in_progress"):
-                item.refs.update(service.sla_times(rec.severity, rec.opened_at))
+                item.refs.update(classify.sla_times(rec.severity, rec.opened_at))
 
 
 class SurveyHandler(EventHandler):

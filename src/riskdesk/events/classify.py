@@ -1,15 +1,20 @@
-"""Classify a complaint from its text: a category by keywords, a product by name."""
+"""Complaints as they arrive: the category from the text by keywords, the product by name, and
+the response SLA by severity."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 import yaml
 
+from riskdesk.config import get_settings
+from riskdesk.kit.timeutil import as_utc
+
 CATEGORIES = ("product_quality", "delivery", "billing", "service", "other")
-KEYWORDS_FILE = Path(__file__).with_name("keywords.yaml")
+KEYWORDS_FILE = Path(__file__).with_name("complaint_keywords.yaml")
 
 
 @cache
@@ -36,3 +41,13 @@ def product(text: str, known: Iterable[str]) -> str | None:
     lowered = text.lower()
     found = [p for p in known if p and p.lower() in lowered]
     return max(found, key=len) if found else None
+
+
+def sla_times(severity: str, opened_at: dt.datetime) -> dict[str, dt.datetime]:
+    """When a complaint must be answered and resolved, by its severity (configurable)."""
+    settings = get_settings()
+    opened = as_utc(opened_at)
+    return {
+        "respond_by": opened + dt.timedelta(hours=settings.complaint_response_hours[severity]),
+        "resolve_by": opened + dt.timedelta(days=settings.complaint_resolution_days[severity]),
+    }
