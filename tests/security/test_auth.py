@@ -231,3 +231,39 @@ def test_unknown_route_and_method_use_the_error_shape(app) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     wrong = client.put("/api/v1/health")
     assert wrong.status_code == 405 and wrong.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_read_request_is_not_failed_by_recording_token_use(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """SQLite: a GET whose read began before another writer committed cannot start writing
+    (SQLITE_BUSY_SNAPSHOT, no waiting). Recording the token's use must not fail the request."""
+    from sqlalchemy import select
+
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.migrations import runner
+    from riskdesk.models import ApiToken, User
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'busy.db'}")
+    runner.upgrade(engine)
+    factory = make_sessionmaker(engine)
+    with unit_of_work(factory) as session:
+        user = security_service.create_user(
+            session, username="m", display_name="m", role="credit_manager", password=PASSWORD
+        )
+        token, raw = security_service.issue_token(session, user=user, name="t", scopes=[])
+    reader, writer = factory(), factory()
+    try:
+        reader.scalar(select(User.id))  # the read transaction (and its snapshot) starts here
+        with writer.begin():  # someone else commits meanwhile
+            writer.get(User, user.id).display_name = "changed"  # type: ignore[union-attr]
+        found = security_service.resolve_token(reader, raw)
+        assert found is not None and found[1].username == "m"
+        reader.rollback()
+        # A later request, on a fresh snapshot, records the use.
+        assert security_service.resolve_token(reader, raw) is not None
+        reader.commit()
+        with factory() as fresh:
+            assert fresh.get(ApiToken, token.id).last_used_at is not None  # type: ignore[union-attr]
+    finally:
+        reader.close()
+        writer.close()
+        engine.dispose()

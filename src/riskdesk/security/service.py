@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import logging
 import secrets
 from dataclasses import dataclass, field
 
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.errors import (
@@ -30,6 +32,7 @@ from riskdesk.security.permissions import (
     permissions_for,
 )
 
+log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rd"  # noqa: S105  (a label, not a secret)
 LOCKOUT_AFTER = 10
 
@@ -277,8 +280,14 @@ def resolve_token(session: Session, raw: str) -> tuple[ApiToken, User] | None:
         return None
     # Record use at most once a minute so reads stay cheap.
     if token.last_used_at is None or now - as_utc(token.last_used_at) > dt.timedelta(minutes=1):
-        token.last_used_at = now
-        session.flush()
+        try:
+            with session.begin_nested():
+                token.last_used_at = now
+        except OperationalError:
+            # SQLite: a read-only request cannot start writing once another writer has committed
+            # since its read began (SQLITE_BUSY_SNAPSHOT, no waiting); the bookkeeping must not
+            # fail the request, so the use is recorded by a later one.
+            log.info("token %s: use not recorded this time (database busy)", token.prefix)
     return token, user
 
 
