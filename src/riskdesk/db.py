@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -37,11 +39,31 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
 
 
-def _sqlite_begin(conn: Any) -> None:
+WRITER_WAIT_SECONDS = 30.0
+
+
+def _sqlite_begin(writers: threading.Lock, conn: Any) -> None:
     # A writing transaction takes SQLite's write lock at BEGIN: one that read first and wrote
     # later could otherwise fail when another writer committed in between (stale snapshot).
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not conn.get_execution_options().get("sqlite_immediate", False):
+        conn.exec_driver_sql("BEGIN")
+        return
+    # Writers of this process first queue on a lock of their own: SQLite's busy handler makes a
+    # waiting writer sleep and poll, so under load the last to arrive often wins and the tail
+    # waits for seconds. The wait is bounded; past it, SQLite's own timeout applies as before.
+    if writers.acquire(timeout=WRITER_WAIT_SECONDS):
+        conn.info["riskdesk_writer"] = writers
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _sqlite_end(conn)
+        raise
+
+
+def _sqlite_end(conn: Any) -> None:
+    writers = conn.info.pop("riskdesk_writer", None)
+    if writers is not None:
+        writers.release()
 
 
 def begin_writing(session: Session) -> None:
@@ -61,7 +83,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite starts transactions lazily and breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
-        event.listen(engine, "begin", _sqlite_begin)
+        event.listen(engine, "begin", partial(_sqlite_begin, threading.Lock()))
+        event.listen(engine, "commit", _sqlite_end)
+        event.listen(engine, "rollback", _sqlite_end)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql+psycopg"):
