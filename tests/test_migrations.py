@@ -13,3 +13,81 @@ def test_models_match_migrations(backend) -> None:  # type: ignore[no-untyped-de
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
+
+
+def test_a_database_with_worked_alerts_upgrades_and_downgrades(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Migrations run on databases that hold data: on SQLite, changing a column copies the
+    table, which must not trip the foreign keys of the rows that point at it."""
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from riskdesk.db import make_engine
+    from riskdesk.migrations import runner
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    runner.upgrade(engine, "0013")
+    opened = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).replace(tzinfo=None)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, role, password_hash, is_active,"
+                " failed_logins, created_at) VALUES (1, 'u', 'u', 'risk_analyst', 'x', 1, 0, :t)"
+            ),
+            {"t": opened},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, kind, company_name, status, version, created_at,"
+                " updated_at) VALUES (1, 'company', 'C', 'active', 1, :t, :t)"
+            ),
+            {"t": opened},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO alerts (id, customer_id, source, rule_code, category, severity,"
+                " status, title_en, title_zh, evidence, hits, raised_at, last_hit_at,"
+                " assigned_to_id, escalation_level)"
+                " VALUES (1, 1, 'rule', 'r', 'payment', 'high', 'open', 't', 't',"
+                " '{}', 1, :t, :t, 1, 0)"
+            ),
+            {"t": opened},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO notifications (user_id, kind, alert_id, title_en, title_zh,"
+                " created_at) VALUES (1, 'alert_assigned', 1, 't', 't', :t)"
+            ),
+            {"t": opened},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO complaints (customer_id, source, external_id, content_hash,"
+                " received_at, category, severity, status, opened_at)"
+                " VALUES (1, 's', 'k', 'h', :t, 'service', 'high', 'open', :t)"
+            ),
+            {"t": opened},
+        )
+    runner.upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM notifications")).scalar() == 1
+        respond_by = conn.execute(text("SELECT respond_by FROM complaints")).scalar()
+        assert respond_by is not None and str(respond_by).startswith(
+            str(opened + dt.timedelta(hours=24))[:16]
+        )
+        conn.execute(
+            text(
+                "INSERT INTO alerts (customer_id, product, source, rule_code, category, severity,"
+                " status, title_en, title_zh, evidence, hits, raised_at, last_hit_at,"
+                " escalation_level) VALUES (NULL, 'P', 'detector', 'complaint_surge_product',"
+                " 'complaints', 'high', 'open', 't', 't', '{}', 1, :t, :t, 0)"
+            ),
+            {"t": opened},
+        )
+        conn.commit()
+    # Back to before product alerts: those go, the customer's alert and its notification stay.
+    runner.downgrade(engine, "0013")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM notifications")).scalar() == 1
+    engine.dispose()

@@ -65,3 +65,21 @@ def test_detectors_raise_alerts_with_their_drivers(db, manager, client_for) -> N
     assert set(driver) == {"value", "peer_z", "own_z"}
     again = client_for("analyst").post("/api/v1/anomaly-runs").json()
     assert again["raised"] == 0 and again["refreshed"] == run.json()["raised"]
+
+
+def test_equal_values_fall_back_to_the_mean_deviation_and_noise_is_no_departure() -> None:
+    # Most values equal: the MAD is 0; the mean absolute deviation sets the scale instead of a
+    # floor that would make any difference enormous.
+    frame = pl.DataFrame({"x": [0.0] * 8 + [1.0, 2.0]})
+    z = frame.select(anomaly.robust_z(pl.col("x")).alias("z"))["z"].to_list()
+    assert z[:8] == [0.0] * 8 and abs(z[-1] - 2.0 / (0.3 * anomaly.MEAN_AD_SCALE)) < 1e-9
+    # A float-noise difference is no departure, on peers and on own history alike.
+    noisy = pl.DataFrame({"x": [1.0] * 9 + [1.0 + 1e-14]})
+    assert noisy.select(anomaly.robust_z(pl.col("x")).alias("z"))["z"].to_list() == [0.0] * 10
+    history = pl.DataFrame({"customer_id": [1] * 6, **{f: [5.0] * 6 for f in anomaly.FEATURES}})
+    current = pl.DataFrame({"customer_id": [1], **{f: [5.0 + 1e-13] for f in anomaly.FEATURES}})
+    own = anomaly.own_deviations(history, current)
+    assert all(own[f"own_{f}"][0] == 0.0 for f in anomaly.FEATURES)
+    # A real departure from a constant history is large but clipped.
+    jump = current.with_columns(pl.lit(50.0).alias("dpd_max"))
+    assert anomaly.own_deviations(history, jump)["own_dpd_max"][0] == 999

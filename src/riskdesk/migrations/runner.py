@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,14 +23,41 @@ def alembic_config(url: str | None = None) -> Config:
 
 def upgrade(engine: Engine | Connection, revision: str = "head") -> None:
     """Bring the database to ``revision``."""
+    _migrate(engine, lambda cfg: command.upgrade(cfg, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Take the database back to ``revision``."""
+    _migrate(engine, lambda cfg: command.downgrade(cfg, revision))
+
+
+def _migrate(engine: Engine | Connection, run: Callable[[Config], None]) -> None:
     cfg = alembic_config()
     if isinstance(engine, Connection):
         cfg.attributes["connection"] = engine
-        command.upgrade(cfg, revision)
+        run(cfg)
         return
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    if engine.dialect.name != "sqlite":
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            run(cfg)
+        return
+    # SQLite changes a column by copying the table and dropping the old one, which fails while
+    # other tables' foreign keys point at it. Foreign keys are switched off around the
+    # migration (only possible outside a transaction) and checked before it commits.
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                run(cfg)
+                broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"the migration broke foreign keys: {broken[:5]}")
+        finally:
+            raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -94,7 +94,8 @@ def own_deviations(
     for f in features:
         deviations = (pl.col(f"_all_{f}") - pl.col(f"_med_{f}")).list.eval(pl.element().abs())
         scale = _scale(deviations.list.median(), deviations.list.mean())
-        cols.append(((pl.col(f).cast(pl.Float64) - pl.col(f"_med_{f}")) / scale).alias(f"own_{f}"))
+        departure = _departure(pl.col(f).cast(pl.Float64), pl.col(f"_med_{f}"))
+        cols.append((departure / scale).clip(-999, 999).alias(f"own_{f}"))
     return joined.select("customer_id", *cols)
 
 
