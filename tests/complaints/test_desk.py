@@ -172,9 +172,12 @@ def test_a_surge_on_one_product_raises_one_product_alert(db, client_for) -> None
     again = manager.get("/api/v1/product-alerts").json()
     assert len(again) == 1 and again[0]["hits"] == 2
     assert manager.post("/api/v1/complaint-surges").json() == {"raised": 0, "refreshed": 1}
-    # Customer service sees it, sales does not; credit actions make no sense on a product.
+    # Customer service sees it, in its queue too; sales does not; credit actions make no sense
+    # on a product.
     assert client_for("service").get(f"/api/v1/alerts/{alert['id']}").status_code == 200
+    assert alert["id"] in {a["id"] for a in client_for("service").get("/api/v1/alerts").json()}
     assert client_for("sales").get(f"/api/v1/alerts/{alert['id']}").status_code == 404
+    assert alert["id"] not in {a["id"] for a in client_for("sales").get("/api/v1/alerts").json()}
     row = monitoring_repo.get_alert(db, alert["id"])
     with pytest.raises(ValidationFailed) as refused:
         playbooks.perform(db, p, row, "hold_orders", {})

@@ -214,7 +214,8 @@ def test_unreachable_receivers_are_given_up_after_the_last_attempt(  # type: ign
 
 def test_webhook_input_and_permissions(client_for) -> None:  # type: ignore[no-untyped-def]
     admin = client_for("admin")
-    for url in ("ftp://example.com/x", "not a url", "http:///nohost"):
+    for url in ("ftp://example.com/x", "not a url", "http:///nohost", "http://example.com:abc/",
+                "http://example.com/a b", "http://example.com/\r\nX-Evil: 1"):  # fmt: skip
         bad = admin.post(
             "/api/v1/webhooks", json={"name": "x", "url": url, "events": ["alert.raised"]}
         )
@@ -249,6 +250,13 @@ def test_backoff_doubles_up_to_six_hours_and_old_signatures_are_refused() -> Non
         "http://x/", "en",
     )  # fmt: skip
     assert mail.startswith("T\n") and "http://x/customers/7" in mail and "标题" not in mail
+    product = delivery.email_text(
+        {"alert": {"case_id": None, "customer_id": None, "product": "Drill X200",
+                   "severity": "high", "category": "complaints", "rule_code": "r",
+                   "due_at": None}, "title_en": "T", "title_zh": "标题"},
+        "http://x", "zh-CN",
+    )  # fmt: skip
+    assert "http://x/complaints?product=Drill%20X200" in product and "产品：Drill X200" in product
 
 
 def test_the_in_process_worker_sends_what_is_queued(receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -282,3 +290,38 @@ def test_the_in_process_worker_sends_what_is_queued(receiver, tmp_path) -> None:
             session, channel=None, status=None, endpoint_id=None, alert_id=None, limit=5
         )
         assert [d.status for d in logged] == ["delivered"]
+
+
+def test_a_message_that_cannot_be_sent_does_not_jam_the_outbox(  # type: ignore[no-untyped-def]
+    db, factory, client_for, receiver, tmp_path
+) -> None:
+    from riskdesk.models import Delivery, WebhookEndpoint
+
+    admin = client_for("admin")
+    good = admin.post(
+        "/api/v1/webhooks", json={"name": "ok", "url": receiver.url, "events": ["alert.raised"]}
+    ).json()
+    # Stored before URLs were checked this strictly: the sender's URL library refuses it.
+    bad = WebhookEndpoint(name="bad", url="http://example.com:abc/", secret="s",
+                          events=["alert.raised"], min_severity="low", active=True)  # fmt: skip
+    db.add(bad)
+    db.commit()
+    for endpoint_id in (good["id"], bad.id, good["id"]):
+        notify.ping(db, endpoint_id)
+    # A delivery whose worker died mid-pass comes back when its lease is over, and is sent by
+    # the pass that reclaims it.
+    orphan = Delivery(channel="webhook", event="ping", endpoint_id=good["id"], payload={},
+                      status="sending", attempts=0, claim="deadbeef",
+                      next_attempt_at=utcnow() - dt.timedelta(seconds=1))  # fmt: skip
+    db.add(orphan)
+    db.commit()
+    result = delivery.send_due(factory, _settings(tmp_path), now=utcnow())
+    assert (result.delivered, result.dead) == (3, 1)
+    rows = {d["id"]: d for d in admin.get("/api/v1/deliveries").json()}
+    assert [d["status"] for d in rows.values()].count("sending") == 0
+    dead = next(d for d in rows.values() if d["status"] == "dead")
+    assert dead["endpoint_id"] == bad.id and "InvalidURL" in dead["last_error"]
+    assert len(receiver.calls) == 3
+    # Nothing is sent twice on the next pass.
+    assert delivery.send_due(factory, _settings(tmp_path), now=utcnow()).delivered == 0
+    assert len(receiver.calls) == 3

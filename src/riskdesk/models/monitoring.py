@@ -239,6 +239,9 @@ class Delivery(Base):
     next_attempt_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_status_code: Mapped[int | None] = mapped_column(Integer)
+    # The pass that claimed it: only that pass records the result (a slow pass whose lease ran
+    # out must not overwrite what the worker that took over recorded).
+    claim: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

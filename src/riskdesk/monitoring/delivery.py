@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import secrets
 import smtplib
 import ssl
 import threading
@@ -24,6 +25,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -106,25 +108,32 @@ def send_due(
 ) -> RunResult:
     """Send what is due; the counts of this pass."""
     now = now or utcnow()
-    lease = dt.timedelta(seconds=settings.delivery_timeout_seconds * 3 + 30)
     with factory() as session:  # a read first: an idle pass takes no write lock
         if not repo.any_due_delivery(session, now):
             return RunResult()
+    claim = secrets.token_hex(8)
     with unit_of_work(factory) as session:
         claimed = repo.claim_due_deliveries(session, now, limit)
         jobs = [_job(session, d) for d in claimed]
+        # Long enough for every job of the pass to time out once, one after another.
+        lease = dt.timedelta(seconds=settings.delivery_timeout_seconds * len(claimed) + 30)
         for delivery in claimed:
-            delivery.status, delivery.next_attempt_at = "sending", now + lease
+            delivery.status, delivery.next_attempt_at, delivery.claim = (
+                "sending",
+                now + lease,
+                claim,
+            )
     outcomes = [(job, _send(job, settings)) for job in jobs]
     result = RunResult()
     with unit_of_work(factory) as session:
         for job, outcome in outcomes:
             found = repo.get_delivery(session, job.id, lock=True)
-            if found is None:
-                continue
+            if found is None or found.status != "sending" or found.claim != claim:
+                continue  # another worker took it over when this pass's lease ran out
             delivery = found
             delivery.attempts += 1
             delivery.last_status_code = outcome.status_code
+            delivery.claim = None
             if outcome.ok:
                 delivery.status, delivery.delivered_at, delivery.last_error = "delivered", now, None
                 result.delivered += 1
@@ -174,9 +183,11 @@ def _job(session: Session, delivery: Any) -> _Job:
 def _send(job: _Job, settings: Settings) -> _Outcome:
     if job.problem:
         return _Outcome(ok=False, error=job.problem, final=True)
-    if job.channel == "webhook":
-        return _post(job, settings)
-    return _mail(job, settings)
+    try:
+        return _post(job, settings) if job.channel == "webhook" else _mail(job, settings)
+    except Exception as exc:  # one bad message must not stop the pass or be sent again forever
+        log.exception("delivery %s could not be sent", job.id)
+        return _Outcome(ok=False, error=f"{type(exc).__name__}: {exc}"[:500], final=True)
 
 
 def webhook_body(job_id: int, event: str, created_at: dt.datetime, data: dict[str, Any]) -> bytes:
@@ -231,7 +242,8 @@ def _mail(job: _Job, settings: Settings) -> _Outcome:
     message = EmailMessage()
     message["From"] = settings.smtp_sender
     message["To"] = job.address
-    message["Subject"] = job.subject or "[Riskdesk]"
+    # A title with a line break would be a header injection, and email refuses it anyway.
+    message["Subject"] = " ".join((job.subject or "[Riskdesk]").split())
     message["Message-ID"] = make_msgid(domain="riskdesk")
     message["X-Riskdesk-Delivery"] = str(job.id)
     message.set_content(email_text(job.payload, settings.public_url, job.locale))
@@ -255,20 +267,24 @@ def email_text(payload: dict[str, Any], public_url: str, locale: str | None) -> 
     """The e-mail's text: the alert's facts and a link to its case, in the user's language
     (both when they have not chosen)."""
     alert = payload["alert"]
-    page = (
-        f"/cases/{alert['case_id']}"
-        if alert.get("case_id")
-        else f"/customers/{alert['customer_id']}"
-    )
+    case_id, customer_id, product = alert.get("case_id"), alert["customer_id"], alert.get("product")
+    if case_id:
+        page = f"/cases/{case_id}"
+    elif customer_id is not None:
+        page = f"/customers/{customer_id}"
+    else:  # a product-level alert
+        page = f"/complaints?product={quote(product or '')}"
     link = public_url.rstrip("/") + page
+    subject_zh = f"客户：{customer_id}" if customer_id is not None else f"产品：{product}"
+    subject_en = f"Customer: {customer_id}" if customer_id is not None else f"Product: {product}"
     zh = (
         f"{payload['title_zh']}\n\n严重程度：{alert['severity']}\n类别：{alert['category']}\n"
-        f"规则：{alert['rule_code']}\n客户：{alert['customer_id']}\n处理期限：{alert['due_at']}\n"
+        f"规则：{alert['rule_code']}\n{subject_zh}\n处理期限：{alert['due_at']}\n"
         f"查看：{link}\n"
     )
     en = (
         f"{payload['title_en']}\n\nSeverity: {alert['severity']}\nCategory: {alert['category']}\n"
-        f"Rule: {alert['rule_code']}\nCustomer: {alert['customer_id']}\nDue: {alert['due_at']}\n"
+        f"Rule: {alert['rule_code']}\n{subject_en}\nDue: {alert['due_at']}\n"
         f"Open: {link}\n"
     )
     if locale == "en":

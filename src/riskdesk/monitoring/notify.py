@@ -57,8 +57,9 @@ def about_alerts(session: Session, alerts: Sequence[Alert], kind: str) -> int:
     how many assignees were told."""
     told = 0
     event = WEBHOOK_EVENTS[kind]
+    endpoints = repo.webhook_endpoints(session, active_only=True)
     for alert in alerts:  # the alerts just assigned or escalated
-        to_webhooks(session, event, alert)
+        to_webhooks(session, event, alert, endpoints)
         if alert.assigned_to_id is None:
             continue
         wanted = settings_of(session, alert.assigned_to_id)
@@ -108,6 +109,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "status": alert.status,
         "title_en": alert.title_en,
         "title_zh": alert.title_zh,
+        "product": alert.product,
         "evidence": alert.evidence,
         "raised_at": _iso(alert.raised_at),
         "due_at": _iso(alert.due_at),
@@ -122,10 +124,17 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def to_webhooks(session: Session, event: str, alert: Alert) -> int:
+def to_webhooks(
+    session: Session,
+    event: str,
+    alert: Alert,
+    endpoints: Sequence[WebhookEndpoint] | None = None,
+) -> int:
     """Queue one call per active endpoint that subscribes to the event at this severity."""
     queued = 0
-    for endpoint in repo.webhook_endpoints(session, active_only=True):
+    if endpoints is None:
+        endpoints = repo.webhook_endpoints(session, active_only=True)
+    for endpoint in endpoints:
         if event not in endpoint.events:
             continue
         if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[endpoint.min_severity]:
@@ -156,7 +165,7 @@ def _email(
             event=event,
             user_id=user_id,
             alert_id=alert.id,
-            subject=f"[Riskdesk] {title_zh} / {title_en}"[:255],
+            subject=" ".join(f"[Riskdesk] {title_zh} / {title_en}".split())[:255],
             payload={"alert": alert_payload(alert), "title_en": title_en, "title_zh": title_zh},
             status="pending",
             attempts=0,

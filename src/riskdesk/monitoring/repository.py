@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, func, insert, select
+from sqlalchemy import Float, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
@@ -264,8 +264,10 @@ def list_alerts(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     limit: int,
+    with_products: bool = True,
 ) -> list[Alert]:
-    """Alerts, newest first, narrowed by the filters and the caller's visible customers."""
+    """Alerts, newest first, narrowed by the filters and the caller's visible customers (and
+    product-level alerts, which have none, when ``with_products``)."""
     from riskdesk.models import Customer
 
     stmt = select(Alert).order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
@@ -280,9 +282,12 @@ def list_alerts(
     if customer_id is not None:
         stmt = stmt.where(Alert.customer_id == customer_id)
     if owner_ids is not None:
-        stmt = stmt.join(Customer, Customer.id == Alert.customer_id).where(
-            Customer.owner_id.in_(owner_ids)
+        mine = Customer.owner_id.in_(owner_ids)
+        stmt = stmt.outerjoin(Customer, Customer.id == Alert.customer_id).where(
+            or_(mine, Alert.customer_id.is_(None)) if with_products else mine
         )
+    elif not with_products:
+        stmt = stmt.where(Alert.customer_id.is_not(None))
     return list(session.scalars(stmt))
 
 

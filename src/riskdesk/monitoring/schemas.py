@@ -318,7 +318,13 @@ WebhookEvent = Literal["alert.raised", "alert.escalated", "alert.closed"]
 
 
 def _http_url(value: str) -> str:
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain spaces or control characters")
     parts = urlsplit(value)
+    try:
+        parts.port  # noqa: B018  (raises on a port that is not a number in range)
+    except ValueError as exc:
+        raise ValueError(f"has an invalid port: {exc}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError("must be an http:// or https:// URL with a host")
     return value

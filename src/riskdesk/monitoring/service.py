@@ -675,8 +675,13 @@ def list_alerts(
         category=category,
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=_sees_product_alerts(principal),
         limit=limit,
     )
+
+
+def _sees_product_alerts(principal: Principal) -> bool:
+    return not principal.own_customers_only or principal.user.role == "customer_service"
 
 
 def check_visible(session: Session, principal: Principal, alert: Alert) -> None:
@@ -684,7 +689,7 @@ def check_visible(session: Session, principal: Principal, alert: Alert) -> None:
     customer) to everyone who works alerts, except sales, whose view is their own customers."""
     if alert.customer_id is not None:
         customer_service.get_customer_or_raise(session, principal, alert.customer_id)
-    elif principal.own_customers_only and principal.user.role != "customer_service":
+    elif not _sees_product_alerts(principal):
         raise NotFound(f"no alert {alert.id}", field="alert_id")
 
 
