@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     smtp_username: str = ""
     smtp_password: SecretStr = SecretStr("")
     smtp_starttls: bool = False
+    smtp_ssl: bool = Field(default=False, description="Implicit TLS (usually port 465).")
     smtp_sender: str = "riskdesk@localhost"
     delivery_interval_seconds: float = Field(
         default=2.0,

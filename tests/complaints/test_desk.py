@@ -109,6 +109,7 @@ def test_response_sla_answer_and_resolve(db, client_for) -> None:  # type: ignor
     assert answered.status_code == 200
     body = answered.json()
     assert body["status"] == "in_progress" and body["responded_at"] and body["breach"] is None
+    assert body["answered_late"] is True  # 30 hours after it was opened, 24 were allowed
     again = service.post(
         f"/api/v1/complaints/{s1['id']}/respond", json={"response": "已安排专人跟进"}
     )
@@ -130,6 +131,16 @@ def test_response_sla_answer_and_resolve(db, client_for) -> None:  # type: ignor
     assert client_for("sales").get("/api/v1/complaints").status_code == 403
     assigned = service.post(f"/api/v1/complaints/{desk['S2']['id']}/assign", json={"username": "x"})
     assert assigned.status_code == 422 and assigned.json()["error"]["field"] == "username"
+    # Only to a colleague who works complaints and may see the customer.
+    for who in ("sales", "auditor"):
+        refused = service.post(
+            f"/api/v1/complaints/{desk['S2']['id']}/assign", json={"username": who}
+        )
+        assert refused.status_code == 422 and refused.json()["error"]["field"] == "username"
+    given = service.post(
+        f"/api/v1/complaints/{desk['S2']['id']}/assign", json={"username": "analyst"}
+    )
+    assert given.status_code == 200 and given.json()["assigned_to_id"] is not None
 
 
 def test_a_surge_on_one_product_raises_one_product_alert(db, client_for) -> None:  # type: ignore[no-untyped-def]

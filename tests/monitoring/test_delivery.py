@@ -325,3 +325,21 @@ def test_a_message_that_cannot_be_sent_does_not_jam_the_outbox(  # type: ignore[
     # Nothing is sent twice on the next pass.
     assert delivery.send_due(factory, _settings(tmp_path), now=utcnow()).delivered == 0
     assert len(receiver.calls) == 3
+
+
+def test_an_smtp_password_is_never_sent_unencrypted(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = _settings(tmp_path, smtp_username="u", smtp_password="p")  # type: ignore[arg-type]
+    alert = {"customer_id": 1, "severity": "high", "category": "payment", "rule_code": "r",
+             "due_at": None}  # fmt: skip
+    job = delivery._Job(
+        id=1,
+        channel="email",
+        event="alert.raised",
+        subject="s",
+        created_at=utcnow(),
+        address="a@example.com",
+        locale="en",
+        payload={"alert": alert, "title_en": "t", "title_zh": "t"},
+    )
+    outcome = delivery._send(job, settings)
+    assert not outcome.ok and "unencrypted" in (outcome.error or "")

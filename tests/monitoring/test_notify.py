@@ -62,3 +62,26 @@ def test_assignees_escalations_and_mentions_are_told(db, manager, client_for) ->
     assert mention["id"] not in {n["id"] for n in unread}
     # Someone else's notification is not yours to read.
     assert manager.post(f"/api/v1/me/notifications/{mention['id']}/read").status_code == 404
+
+
+def test_a_mention_does_not_reach_a_colleague_who_may_not_see_the_customer(  # type: ignore[no-untyped-def]
+    db, client_for
+) -> None:
+    _setup(db)  # customer A belongs to sales (east team)
+    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N2", "A", "900.00", 70)])
+    db.commit()
+    alert_id = client_for("manager").get("/api/v1/alerts").json()[0]["id"]
+    posted = client_for("analyst").post(
+        f"/api/v1/alerts/{alert_id}/comments", json={"body": "@sales2 @sales_east2 have a look"}
+    )
+    assert posted.status_code == 201, posted.text
+    told = {
+        u: [
+            n
+            for n in client_for(u).get("/api/v1/me/notifications").json()
+            if n["kind"] == "mention"
+        ]
+        for u in ("sales2", "sales_east2")
+    }
+    assert told["sales2"] == []  # north team: not their customer
+    assert len(told["sales_east2"]) == 1  # east team: may see it

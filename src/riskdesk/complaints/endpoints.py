@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -24,8 +25,19 @@ from riskdesk.security.deps import CanComplaintsWork
 router = APIRouter(tags=["complaints"])
 
 
+def _late(done: dt.datetime | None, due: dt.datetime | None) -> bool | None:
+    return done > due if done is not None and due is not None else None
+
+
 def _read(complaint: Complaint, breach: str | None = None) -> ComplaintRead:
-    return ComplaintRead.model_validate(complaint).model_copy(update={"breach": breach})
+    c = complaint
+    return ComplaintRead.model_validate(c).model_copy(
+        update={
+            "breach": breach,
+            "answered_late": _late(c.responded_at, c.respond_by),
+            "resolved_late": _late(c.resolved_at, c.resolve_by),
+        }
+    )
 
 
 @router.get("/complaints", response_model=list[ComplaintRead])

@@ -52,7 +52,10 @@ class ComplaintRead(BaseModel):
     assigned_to_id: int | None
     description: str | None
     response: str | None
-    breach: str | None = None  # "response" or "resolution" when an SLA is broken
+    breach: str | None = None  # "response" or "resolution": an open complaint past its SLA
+    # Kept after the fact, for SLA reports: answered or resolved after the deadline.
+    answered_late: bool | None = None
+    resolved_late: bool | None = None
 
 
 class TrendRead(BaseModel):

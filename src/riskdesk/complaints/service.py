@@ -17,7 +17,8 @@ from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security import repository as users_repo
-from riskdesk.security.service import Principal
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal, principal_for
 
 SURGE_CODE = "complaint_surge_product"
 SURGE_TITLES = ("Complaint surge on product {product}", "产品 {product} 投诉激增")
@@ -121,6 +122,15 @@ def assign(session: Session, principal: Principal, complaint_id: int, username: 
     user = users_repo.get_user_by_username(session, username)
     if user is None or not user.is_active:
         raise ValidationFailed(f"no active user {username!r}", field="username")
+    colleague = principal_for(session, user, via="assignment")
+    if not colleague.can(Permission.COMPLAINTS_WORK):
+        raise ValidationFailed(f"{username} does not work complaints", field="username")
+    try:
+        customer_service.get_customer_or_raise(session, colleague, complaint.customer_id)
+    except NotFound:
+        raise ValidationFailed(
+            f"{username} may not see this complaint's customer", field="username"
+        ) from None
     complaint.assigned_to_id = user.id
     session.flush()
     return complaint

@@ -247,11 +247,19 @@ def _mail(job: _Job, settings: Settings) -> _Outcome:
     message["Message-ID"] = make_msgid(domain="riskdesk")
     message["X-Riskdesk-Delivery"] = str(job.id)
     message.set_content(email_text(job.payload, settings.public_url, job.locale))
+    encrypted = settings.smtp_ssl or settings.smtp_starttls
+    if settings.smtp_username and not encrypted:
+        return _Outcome(
+            ok=False,
+            error="refusing to send the SMTP password unencrypted: set RISKDESK_SMTP_STARTTLS "
+            "or RISKDESK_SMTP_SSL",
+        )
+    server = smtplib.SMTP_SSL if settings.smtp_ssl else smtplib.SMTP
     try:
-        with smtplib.SMTP(
+        with server(
             settings.smtp_host, settings.smtp_port, timeout=settings.delivery_timeout_seconds
         ) as smtp:
-            if settings.smtp_starttls:
+            if settings.smtp_starttls and not settings.smtp_ssl:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_username:
                 smtp.login(settings.smtp_username, settings.smtp_password.get_secret_value())

@@ -39,7 +39,7 @@ from riskdesk.monitoring.rules import (
 )
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal, ensure_second_person
+from riskdesk.security.service import Principal, ensure_second_person, principal_for
 
 SEVERITIES = ("low", "medium", "high", "critical")
 TRANSITIONS = {
@@ -490,7 +490,11 @@ def comment(session: Session, principal: Principal, alert_id: int, body: str) ->
     """Comment on an alert; @username mentions of real users are kept."""
     alert = get_alert(session, principal, alert_id)
     names = set(_MENTION.findall(body))
-    mentioned = [u.id for n in sorted(names) if (u := users_repo.get_user_by_username(session, n))]
+    mentioned = [
+        u.id
+        for n in sorted(names)  # the few names in one comment
+        if (u := users_repo.get_user_by_username(session, n)) and _may_see(session, u, alert)
+    ]
     entry = AlertComment(
         alert_id=alert.id, author_id=principal.user_id, body=body, mentions=mentioned
     )
@@ -498,6 +502,21 @@ def comment(session: Session, principal: Principal, alert_id: int, body: str) ->
     session.flush()
     notify.about_mentions(session, alert, mentioned, principal.user.username)
     return entry
+
+
+def _may_see(session: Session, user: Any, alert: Alert) -> bool:
+    """Whether a mentioned colleague may see the alert: the mention (and its e-mail) must not
+    show them a customer outside their view."""
+    if not user.is_active:
+        return False
+    them = principal_for(session, user, via="mention")
+    if not them.can(Permission.ALERTS_WORK) and not them.can(Permission.CUSTOMERS_READ):
+        return False
+    try:
+        check_visible(session, them, alert)
+    except NotFound:
+        return False
+    return True
 
 
 def comments(session: Session, principal: Principal, alert_id: int) -> list[AlertComment]:
