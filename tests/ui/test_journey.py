@@ -473,6 +473,17 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     page.click("#record-complaint-submit")
     assert "customer_code" in page.inner_text("#form-errors")
 
+    # A satisfaction answer taken on the phone: out of range is named, then recorded.
+    page.click("#record-survey summary")
+    page.fill("#record-survey input[name=customer_code]", f"C{w1}")
+    page.fill("#record-survey input[name=score]", "9")
+    page.click("#record-survey-submit")
+    assert "between 1 and 5" in page.inner_text("#form-errors")
+    page.fill("#record-survey input[name=score]", "2")
+    page.fill("#record-survey textarea[name=comment]", "送货太慢")
+    page.click("#record-survey-submit")
+    expect(page.locator("#complaint-result")).to_have_text("Satisfaction answer recorded.")
+
     # My settings: e-mail needs an address; the rest is saved.
     page.click("#my-notifications")
     page.check("#notification-settings input[name=email]")
@@ -487,6 +498,8 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     # The credit file shows the complaint and the churn panel.
     page.goto(f"{live_server}/customers/{w1}")
     assert "Delivery" in page.inner_text("#customer-complaints")
+    expect(page.locator("#csat-latest")).to_have_text("2")
+    assert "送货太慢" in page.inner_text("#survey-answers")
     expect(page.locator("#churn-none")).to_be_visible()
 
 

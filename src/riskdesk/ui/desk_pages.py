@@ -152,6 +152,36 @@ def record_complaint(
     return RedirectResponse("/complaints?done=recorded", status_code=303)
 
 
+@router.post("/complaints/surveys/new", response_class=HTMLResponse)
+def record_survey(
+    request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
+) -> Response:
+    """Record a satisfaction answer (CSAT 1-5 or NPS 0-10) given on the phone or in person."""
+    fields = ("customer_code", "survey_type", "score", "comment")
+    data = {k: v.strip() for k in fields if isinstance(v := form.get(k), str) and v.strip()}
+    record = {
+        "source": "ui",
+        "external_id": f"ui-{secrets.token_hex(8)}",
+        "responded_at": utcnow().isoformat(),
+        **data,
+    }
+    shown = {f"survey_{k}": v for k, v in data.items()}
+    try:
+        if not principal.can(Permission.SERVICE_EVENTS_WRITE):
+            raise PermissionDenied("you may not record survey answers")
+        intake.ingest(session, principal, "surveys", [record], channel="ui")
+    except intake.IntakeRejected as exc:
+        session.rollback()
+        errors = [(d.field, d.reason) for d in exc.details]
+        return _desk(request, session, principal, status_code=422, form_errors=errors, form=shown)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return _desk(
+            request, session, principal, status_code=status, form_errors=errors, form=shown
+        )
+    return RedirectResponse("/complaints?done=survey", status_code=303)
+
+
 @router.post("/complaints/{complaint_id}/respond")
 def respond_to_complaint(
     request: Request,
