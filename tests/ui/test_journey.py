@@ -466,6 +466,18 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     expect(
         page.locator("#complaint-desk tbody tr", has_text="快递一周").locator(".status")
     ).to_have_text("in progress")
+    # The same form sent twice (a double click) records one complaint.
+    fields = {
+        name: page.locator(f"#record-complaint [name={name}]").input_value()
+        for name in ("csrf_token", "form_key", "taken_at")
+    }
+    twice = fields | {"customer_code": f"C{w1}", "description": "发票金额多收了两次"}
+    twice["severity"] = "low"
+    for _ in range(2):
+        sent = page.request.post(f"{live_server}/complaints/new", form=twice)
+        assert sent.ok
+    page.reload()
+    assert page.locator("#complaint-desk tbody tr", has_text="发票金额多收了两次").count() == 1
     # A bad customer code is named.
     page.click("#record-complaint summary")
     page.fill("#record-complaint input[name=customer_code]", "C999999")

@@ -3,7 +3,9 @@ notification settings, the playbook editor, and the admin's webhooks and deliver
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import secrets
 from typing import Annotated, Any
 
@@ -93,6 +95,8 @@ def _desk(
         categories=COMPLAINT_CATEGORIES,
         severities=SEVERITIES,
         can_record=principal.can(Permission.SERVICE_EVENTS_WRITE),
+        complaint_form=new_form_identity(),
+        survey_form=new_form_identity(),
         done=done,
         form_errors=form_errors or [],
         form=form or {},
@@ -125,6 +129,29 @@ def complaints_page(
     )
 
 
+_FORM_KEY = re.compile(r"^[0-9a-f]{16}$")
+
+
+def _form_identity(form: Any, stamp: str) -> dict[str, str]:
+    """The record's key and time, fixed when the form was shown: sending the same form twice
+    (a double click, the back button) is then a duplicate, which changes nothing."""
+    key, taken = form.get("form_key"), form.get("taken_at")
+    if not (isinstance(key, str) and _FORM_KEY.match(key)):
+        key = secrets.token_hex(8)
+    try:
+        when = dt.datetime.fromisoformat(str(taken))
+        if when.tzinfo is None or not dt.timedelta(0) <= utcnow() - when <= dt.timedelta(days=1):
+            raise ValueError
+    except ValueError:
+        when = utcnow()
+    return {"external_id": f"ui-{key}", stamp: when.isoformat()}
+
+
+def new_form_identity() -> dict[str, str]:
+    """A fresh key and time for a form about to be shown."""
+    return {"form_key": secrets.token_hex(8), "taken_at": utcnow().isoformat()}
+
+
 @router.post("/complaints/new", response_class=HTMLResponse)
 def record_complaint(
     request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
@@ -134,8 +161,7 @@ def record_complaint(
     data = {k: v.strip() for k in fields if isinstance(v := form.get(k), str) and v.strip()}
     record = {
         "source": "ui",
-        "external_id": f"ui-{secrets.token_hex(8)}",
-        "opened_at": utcnow().isoformat(),
+        **_form_identity(form, "opened_at"),
         **data,
     }
     try:
@@ -161,8 +187,7 @@ def record_survey(
     data = {k: v.strip() for k in fields if isinstance(v := form.get(k), str) and v.strip()}
     record = {
         "source": "ui",
-        "external_id": f"ui-{secrets.token_hex(8)}",
-        "responded_at": utcnow().isoformat(),
+        **_form_identity(form, "responded_at"),
         **data,
     }
     shown = {f"survey_{k}": v for k, v in data.items()}
