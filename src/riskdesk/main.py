@@ -114,6 +114,22 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "something went wrong on our side; it was logged")
 
 
+# Every API router, in the order they are mounted under API_PREFIX (the permission matrix in
+# docs/security.md is read from these).
+API_ROUTERS = (
+    security_router,
+    customers_router,
+    events_router,
+    imports_router,
+    indicators_router,
+    credit_router,
+    scoring_router,
+    policy_router,
+    monitoring_router,
+    complaints_router,
+)
+
+
 def create_app(
     settings: Settings | None = None, *, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
@@ -165,16 +181,8 @@ def create_app(
 
     install_error_handlers(app)
     api = APIRouter(prefix=API_PREFIX)
-    api.include_router(security_router)
-    api.include_router(customers_router)
-    api.include_router(events_router)
-    api.include_router(imports_router)
-    api.include_router(indicators_router)
-    api.include_router(credit_router)
-    api.include_router(scoring_router)
-    api.include_router(policy_router)
-    api.include_router(monitoring_router)
-    api.include_router(complaints_router)
+    for router in API_ROUTERS:
+        api.include_router(router)
 
     @api.get("/health", tags=["system"])
     def health() -> dict[str, str]:

@@ -50,6 +50,7 @@ def _writer(permissions: tuple[Permission, ...]) -> Any:
             )
         return principal
 
+    setattr(check, "requires", permissions)  # noqa: B010  (any one of them; security/matrix.py)
     return Annotated[Principal, Depends(check)]
 
 

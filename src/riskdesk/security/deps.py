@@ -94,6 +94,8 @@ def require(permission: Permission) -> Callable[..., Principal]:
         return principal
 
     check.__name__ = f"require_{permission.name.lower()}"
+    # Read by the permission matrix (security/matrix.py): what this dependency requires.
+    setattr(check, "requires", (permission,))  # noqa: B010
     return check
 
 
