@@ -170,6 +170,7 @@ def test_alerts_reach_email_and_signed_webhooks_with_retries(  # type: ignore[no
     document = json.loads(b2)
     assert document["event"] == "alert.raised" and document["data"]["alert"]["id"] in high
     assert "name" not in json.dumps(document["data"])  # ids and facts, no personal data
+    assert "测试贸易有限公司A".encode() not in b2  # the customer's name is not sent out
 
     # Closing an alert tells the receiver too.
     closed_id = sorted(high)[0]

@@ -24,8 +24,11 @@ SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 def settings_of(session: Session, user_id: int) -> NotificationSetting:
     """A user's settings (the defaults until they change them)."""
-    found = repo.notification_setting(session, user_id)
-    return found or NotificationSetting(
+    return repo.notification_setting(session, user_id) or _defaults(user_id)
+
+
+def _defaults(user_id: int) -> NotificationSetting:
+    return NotificationSetting(
         user_id=user_id, in_app=True, email=False, min_severity="low", mentions=True
     )
 
@@ -58,11 +61,14 @@ def about_alerts(session: Session, alerts: Sequence[Alert], kind: str) -> int:
     told = 0
     event = WEBHOOK_EVENTS[kind]
     endpoints = repo.webhook_endpoints(session, active_only=True)
+    # Read once for the batch: a nightly run raises hundreds of alerts for a few assignees.
+    assignees = sorted({a.assigned_to_id for a in alerts if a.assigned_to_id is not None})
+    stored = repo.notification_settings(session, assignees)
     for alert in alerts:  # the alerts just assigned or escalated
         to_webhooks(session, event, alert, endpoints)
         if alert.assigned_to_id is None:
             continue
-        wanted = settings_of(session, alert.assigned_to_id)
+        wanted = stored.get(alert.assigned_to_id) or _defaults(alert.assigned_to_id)
         if SEVERITY_RANK[alert.severity] < SEVERITY_RANK[wanted.min_severity]:
             continue
         verb_en = "escalated to you" if kind == "alert_escalated" else "for you"

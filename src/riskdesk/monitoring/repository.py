@@ -436,6 +436,16 @@ def notification_setting(session: Session, user_id: int) -> NotificationSetting 
     return session.get(NotificationSetting, user_id)
 
 
+def notification_settings(
+    session: Session, user_ids: Sequence[int]
+) -> dict[int, NotificationSetting]:
+    """The stored settings of some users (those who never changed theirs are missing)."""
+    if not user_ids:
+        return {}
+    stmt = select(NotificationSetting).where(NotificationSetting.user_id.in_(list(user_ids)))
+    return {s.user_id: s for s in session.scalars(stmt)}
+
+
 def notifications_of(
     session: Session, user_id: int, *, unread_only: bool, limit: int
 ) -> list[Notification]:

@@ -926,7 +926,12 @@ def churn_risk(
         repo.purchase_days(session, as_of, customer_ids), as_of, customer="customer_id", day="day"
     ).rename({"customer": "customer_id"})
     x, t_x, big_t = (summary[c].to_numpy() for c in ("x", "t_x", "T"))
-    values = rule_values(session, customer_ids)
+    from riskdesk.scoring.service import factor_frame
+
+    # Only the three decline indicators are needed, not everything a rule may read.
+    values = factor_frame(session, customer_ids, as_of, {"indicator"}).rename(
+        lambda c: c.removeprefix("indicator.")
+    )
     signals = {
         "order_frequency_trend": (1 - pl.col("order_frequency_trend")).clip(0, 1),
         "interaction_trend": (1 - pl.col("interaction_trend")).clip(0, 1),

@@ -40,7 +40,7 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
 )
 from riskdesk.security.permissions import Permission
-from riskdesk.ui.pages import FormDep, _form_failure
+from riskdesk.ui.pages import FormDep, _form_failure, filled
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -158,7 +158,7 @@ def record_complaint(
 ) -> Response:
     """Record a complaint taken on the phone or at the counter."""
     fields = ("customer_code", "category", "product", "severity", "description")
-    data = {k: v.strip() for k in fields if isinstance(v := form.get(k), str) and v.strip()}
+    data = filled(form, fields)
     record = {
         "source": "ui",
         **_form_identity(form, "opened_at"),
@@ -184,7 +184,7 @@ def record_survey(
 ) -> Response:
     """Record a satisfaction answer (CSAT 1-5 or NPS 0-10) given on the phone or in person."""
     fields = ("customer_code", "survey_type", "score", "comment")
-    data = {k: v.strip() for k in fields if isinstance(v := form.get(k), str) and v.strip()}
+    data = filled(form, fields)
     record = {
         "source": "ui",
         **_form_identity(form, "responded_at"),
@@ -475,11 +475,7 @@ def save_playbook(
     request: Request, session: SessionDep, principal: CanRulesManage, form: FormDep
 ) -> Response:
     """Create a playbook, or save the one being edited."""
-    data: dict[str, Any] = {
-        k: v.strip()
-        for k in ("code", "name_en", "name_zh", "rule_code", "min_severity")
-        if isinstance(v := form.get(k), str) and v.strip()
-    }
+    data: dict[str, Any] = filled(form, ("code", "name_en", "name_zh", "rule_code", "min_severity"))
     data["steps"] = _steps_from(form)
     editing = form.get("editing") == "1"
     try:
@@ -549,11 +545,7 @@ def add_webhook(
     request: Request, session: SessionDep, principal: CanIntegrationsManage, form: FormDep
 ) -> Response:
     """Register a receiver; its secret is shown on the answer page, once."""
-    data: dict[str, Any] = {
-        k: v.strip()
-        for k in ("name", "url", "min_severity")
-        if isinstance(v := form.get(k), str) and v.strip()
-    }
+    data: dict[str, Any] = filled(form, ("name", "url", "min_severity"))
     data["events"] = [e for e in form.getlist("events") if isinstance(e, str)]
     try:
         body = WebhookIn.model_validate(data)

@@ -115,6 +115,11 @@ def _safe_next(target: str | None) -> str:
 FormErrors = list[tuple[str | None, str]]
 
 
+def filled(form: FormData, names: tuple[str, ...]) -> dict[str, Any]:
+    """The named fields the user filled in, trimmed (an empty field is no value)."""
+    return {k: v.strip() for k in names if isinstance(v := form.get(k), str) and v.strip()}
+
+
 def _form_failure(session: Any, exc: Exception) -> tuple[int, FormErrors]:
     """Status and field errors of a refused form: invalid input, or a refusal by the service
     (rolled back, so nothing is half-written)."""
@@ -432,11 +437,7 @@ def request_limit(
     form: FormDep,
 ) -> Response:
     """Ask for a new credit limit from the credit file."""
-    data = {
-        k: v.strip()
-        for k in ("requested_limit", "currency", "reason")
-        if isinstance(v := form.get(k), str) and v.strip()
-    }
+    data = filled(form, ("requested_limit", "currency", "reason"))
     try:
         body = LimitRequestIn.model_validate(data)
         policy_service.request_limit(session, principal, customer_id, body)
@@ -677,11 +678,9 @@ def create_rule(
     request: Request, session: SessionDep, principal: CanRulesManage, form: FormDep
 ) -> Response:
     """Save the editor's rule as a draft (a new rule, or a new version of an existing one)."""
-    data = {
-        k: v.strip()
-        for k in ("code", "name_en", "name_zh", "category", "severity", "expression", "dedup_days")
-        if isinstance(v := form.get(k), str) and v.strip()
-    }
+    data = filled(
+        form, ("code", "name_en", "name_zh", "category", "severity", "expression", "dedup_days")
+    )
     try:
         body = RuleIn.model_validate(data)
         version = monitoring_service.save_draft(session, principal, body.model_dump(mode="json"))
@@ -916,11 +915,7 @@ def complete_review(
     form: FormDep,
 ) -> Response:
     """Sign off a review."""
-    data = {
-        k: v.strip()
-        for k in ("outcome", "comment", "new_limit")
-        if isinstance(v := form.get(k), str) and v.strip()
-    }
+    data = filled(form, ("outcome", "comment", "new_limit"))
     try:
         review = policy_service.complete_review(
             session, principal, review_id, ReviewComplete.model_validate(data)
