@@ -23,6 +23,7 @@ from riskdesk.config import Settings
 from riskdesk.db import make_engine
 from riskdesk.main import create_app
 from riskdesk.migrations import runner
+from riskdesk.security import keys
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 
@@ -43,6 +44,8 @@ TEST_USERS = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Tests never touch the developer's var/keyring.json: each run has a keyring of its own.
+    keys.use(keys.generate().to_json())
     if IN_CI and not PG_URL:
         raise pytest.UsageError(
             "CI=true needs RISKDESK_TEST_DATABASE_URL (PostgreSQL); "

@@ -27,6 +27,15 @@ class Settings(BaseSettings):
         "once and kept in var/secret_key.",
     )
     data_dir: Path = Field(default=VAR_DIR, description="Where documents and keys are stored.")
+    key_file: Path | None = Field(
+        default=None,
+        description="The keyring (data, index and audit keys) as a file; empty: "
+        "<data_dir>/keyring.json, made on first start. Keep it out of database backups.",
+    )
+    keyring: SecretStr = Field(
+        default=SecretStr(""),
+        description="The keyring as JSON, instead of a key file (containers, secret managers).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)

@@ -30,6 +30,7 @@ from riskdesk.models import (
     CustomerGroup,
     FinancialStatement,
 )
+from riskdesk.models.customers import blind_indexes
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 
@@ -169,6 +170,7 @@ class CustomerHandler(_Base):
                         "updated_at": now,
                     }
                 )
+            rows = [{**row, **blind_indexes(Customer, row)} for row in rows]
             ids = event_repo.insert_rows(session, Customer, rows)
             profiles, refs, versions = [], [], []
             for item, new_id in zip(part, ids, strict=True):

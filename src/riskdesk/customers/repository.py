@@ -25,7 +25,9 @@ from riskdesk.models import (
     PendingChangeItem,
     User,
 )
+from riskdesk.models.customers import BLIND_INDEXES
 from riskdesk.models.customers import customer_code as customer_code
+from riskdesk.security import keys
 
 CHUNK = 5000
 
@@ -137,12 +139,16 @@ def _search_condition(q: str) -> Any:
     like = f"%{text.replace('%', '').replace('_', '')}%"
     options: list[Any] = [
         Customer.company_name.ilike(like),
-        Customer.person_name.ilike(like),
         Customer.tax_id == text.upper(),
         Customer.id.in_(
             select(CustomerExternalRef.customer_id).where(CustomerExternalRef.external_id == text)
         ),
     ]
+    # Personal data is encrypted: it matches exactly, through its blind index.
+    for index, (kind, _source) in BLIND_INDEXES[Customer].items():
+        digest = keys.blind_index(kind, text)
+        if digest is not None:
+            options.append(getattr(Customer, index) == digest)
     code = text.upper()
     if code.startswith("C") and code[1:].isdigit() and len(code) <= 10:
         options.append(Customer.id == int(code[1:]))

@@ -16,12 +16,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models.types import JSONType, Money, PersonalData, UTCDateTime
+from riskdesk.security import keys
 
 
 def customer_code(customer_id: int) -> str:
@@ -51,13 +53,19 @@ class Customer(Base):
     kind: Mapped[str] = mapped_column(String(16))
     # A company's legal name is not personal data; an individual's name is.
     company_name: Mapped[str | None] = mapped_column(String(255), index=True)
-    person_name: Mapped[str | None] = mapped_column(PersonalData)
+    person_name: Mapped[str | None] = mapped_column(PersonalData("customers.person_name"))
     tax_id: Mapped[str | None] = mapped_column(String(32), index=True)
-    national_id: Mapped[str | None] = mapped_column(PersonalData)
-    phone: Mapped[str | None] = mapped_column(PersonalData)
-    email: Mapped[str | None] = mapped_column(PersonalData)
-    address: Mapped[str | None] = mapped_column(PersonalData)
-    bank_account: Mapped[str | None] = mapped_column(PersonalData)
+    national_id: Mapped[str | None] = mapped_column(PersonalData("customers.national_id"))
+    phone: Mapped[str | None] = mapped_column(PersonalData("customers.phone"))
+    email: Mapped[str | None] = mapped_column(PersonalData("customers.email"))
+    address: Mapped[str | None] = mapped_column(PersonalData("customers.address"))
+    bank_account: Mapped[str | None] = mapped_column(PersonalData("customers.bank_account"))
+    # Blind indexes (keyed HMAC of the normalised value) for exact-match search; see keys.py.
+    person_name_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    national_id_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    email_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    bank_account_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     segment: Mapped[str | None] = mapped_column(String(64), index=True)
     industry: Mapped[str | None] = mapped_column(String(64))
     region: Mapped[str | None] = mapped_column(String(64), index=True)
@@ -102,10 +110,13 @@ class Contact(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    name: Mapped[str] = mapped_column(PersonalData)
+    name: Mapped[str] = mapped_column(PersonalData("contacts.name"))
     title: Mapped[str | None] = mapped_column(String(128))
-    phone: Mapped[str | None] = mapped_column(PersonalData)
-    email: Mapped[str | None] = mapped_column(PersonalData)
+    phone: Mapped[str | None] = mapped_column(PersonalData("contacts.phone"))
+    email: Mapped[str | None] = mapped_column(PersonalData("contacts.email"))
+    name_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    phone_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
+    email_bidx: Mapped[str | None] = mapped_column(String(32), index=True)
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -222,8 +233,8 @@ class CreditFileChange(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     version_id: Mapped[int] = mapped_column(ForeignKey("credit_file_versions.id"), index=True)
     field: Mapped[str] = mapped_column(String(64))
-    old_value: Mapped[str | None] = mapped_column(PersonalData)
-    new_value: Mapped[str | None] = mapped_column(PersonalData)
+    old_value: Mapped[str | None] = mapped_column(PersonalData("credit_file_changes.old_value"))
+    new_value: Mapped[str | None] = mapped_column(PersonalData("credit_file_changes.new_value"))
 
 
 class PendingChange(Base):
@@ -252,8 +263,8 @@ class PendingChangeItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pending_change_id: Mapped[int] = mapped_column(ForeignKey("pending_changes.id"), index=True)
     field: Mapped[str] = mapped_column(String(64))
-    old_value: Mapped[str | None] = mapped_column(PersonalData)
-    new_value: Mapped[str | None] = mapped_column(PersonalData)
+    old_value: Mapped[str | None] = mapped_column(PersonalData("pending_change_items.old_value"))
+    new_value: Mapped[str | None] = mapped_column(PersonalData("pending_change_items.new_value"))
 
 
 class DemoBehaviour(Base):
@@ -266,3 +277,40 @@ class DemoBehaviour(Base):
     behaviour: Mapped[str] = mapped_column(String(32))
     onset_date: Mapped[dt.date | None] = mapped_column(Date)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+# ---------------------------------------------------------------- blind indexes
+
+# Index column -> (normalisation kind, encrypted column) for each model with blind indexes.
+BLIND_INDEXES: dict[type[Base], dict[str, tuple[str, str]]] = {
+    Customer: {
+        "person_name_bidx": ("name", "person_name"),
+        "national_id_bidx": ("national_id", "national_id"),
+        "phone_bidx": ("phone", "phone"),
+        "email_bidx": ("email", "email"),
+        "bank_account_bidx": ("bank_account", "bank_account"),
+    },
+    Contact: {
+        "name_bidx": ("name", "name"),
+        "phone_bidx": ("phone", "phone"),
+        "email_bidx": ("email", "email"),
+    },
+}
+
+
+def blind_indexes(model: type[Base], values: dict[str, Any]) -> dict[str, str | None]:
+    """The index columns for a row about to be bulk-inserted (ORM flushes set them by event)."""
+    return {
+        index: keys.blind_index(kind, values.get(source))
+        for index, (kind, source) in BLIND_INDEXES[model].items()
+    }
+
+
+def _set_blind_indexes(_mapper: Any, _connection: Any, target: Any) -> None:
+    for index, (kind, source) in BLIND_INDEXES[type(target)].items():
+        setattr(target, index, keys.blind_index(kind, getattr(target, source)))
+
+
+for _model in BLIND_INDEXES:
+    event.listen(_model, "before_insert", _set_blind_indexes)
+    event.listen(_model, "before_update", _set_blind_indexes)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models.types import JSONType, UTCDateTime
+from riskdesk.models.types import JSONType, PersonalData, UTCDateTime
 
 
 class WarningRule(Base):
@@ -209,8 +209,8 @@ class WebhookEndpoint(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(128), unique=True)
     url: Mapped[str] = mapped_column(String(2048))
-    # The signing secret must be readable to sign with; issue 6 encrypts it at rest.
-    secret: Mapped[str] = mapped_column(String(128))
+    # The signing secret must be readable to sign with, so it is encrypted, not hashed.
+    secret: Mapped[str] = mapped_column(PersonalData("webhook_endpoints.secret"))
     events: Mapped[list[str]] = mapped_column(JSONType)
     min_severity: Mapped[str] = mapped_column(String(16), default="low")
     active: Mapped[bool] = mapped_column(default=True)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models.types import UTCDateTime
+from riskdesk.models.types import PersonalData, UTCDateTime
 
 
 class User(Base):
@@ -23,7 +23,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(32))
     team: Mapped[str | None] = mapped_column(String(64))
     # Where e-mail notifications go, for those who turn them on.
-    email: Mapped[str | None] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(PersonalData("users.email"))
     locale: Mapped[str | None] = mapped_column(String(8))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -1,7 +1,9 @@
 """Column types shared by all models.
 
 ``PersonalData`` is the one type every personal data field uses (an individual's name, ID number,
-phone, email, address, bank account), so that encrypting them is a change in this file only.
+phone, email, address, bank account): values are sealed with AES-GCM under the keyring's active
+key on the way in and opened on the way out (security/keys.py), so no plaintext reaches the
+database. Each column names itself (``"table.column"``); the name is bound into the ciphertext.
 """
 
 from __future__ import annotations
@@ -14,18 +16,30 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
+from riskdesk.security import keys
+
 
 class PersonalData(TypeDecorator[str]):
-    """Text holding personal data; stored as is for now, the hook for field encryption."""
+    """Text holding personal data or a secret, stored encrypted (``v1:<key id>:<base64>``)."""
 
     impl = Text
     cache_ok = True
 
+    def __init__(self, column: str = "") -> None:
+        super().__init__()
+        self.column = column
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        return value
+        if value is None:
+            return None
+        if not self.column:
+            raise ValueError("PersonalData column without its 'table.column' name")
+        return keys.seal(value, self.column)
 
     def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
-        return value
+        if value is None:
+            return None
+        return keys.open_sealed(value, self.column)
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):
