@@ -91,3 +91,51 @@ def test_a_database_with_worked_alerts_upgrades_and_downgrades(tmp_path) -> None
         assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM notifications")).scalar() == 1
     engine.dispose()
+
+
+def test_plaintext_personal_data_is_encrypted_by_0017_and_restored_by_its_downgrade(
+    tmp_path,
+) -> None:  # type: ignore[no-untyped-def]
+    import datetime as dt
+
+    from sqlalchemy import text
+
+    from riskdesk.db import make_engine
+    from riskdesk.migrations import runner
+    from riskdesk.security import keys
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'pd.db'}")
+    runner.upgrade(engine, "0016")
+    now = dt.datetime(2026, 1, 1)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO customers (id, kind, person_name, phone, national_id, status,"
+                " version, created_at, updated_at) VALUES (1, 'individual', '李四', "
+                "'+8613800138000', '11010119800101001X', 'active', 1, :t, :t)"
+            ),
+            {"t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO contacts (customer_id, name, is_primary, created_at)"
+                " VALUES (1, '王五', 0, :t)"
+            ),
+            {"t": now},
+        )
+    runner.upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.execute(text("SELECT person_name, phone, phone_bidx FROM customers")).one()
+        assert row[0].startswith("v1:") and row[1].startswith("v1:")
+        assert keys.open_sealed(row[0], "customers.person_name") == "李四"
+        assert row[2] == keys.blind_index("phone", "13800138000")
+        name, bidx = conn.execute(text("SELECT name, name_bidx FROM contacts")).one()
+        assert keys.open_sealed(name, "contacts.name") == "王五"
+        assert bidx == keys.blind_index("name", "王五")
+    runner.downgrade(engine, "0016")
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT person_name, phone FROM customers")).one() == (
+            "李四",
+            "+8613800138000",
+        )
+    engine.dispose()

@@ -14,6 +14,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.cli.churn import churn_app
+from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
@@ -33,6 +34,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(model_app, name="model")
 app.add_typer(churn_app, name="churn")
+app.add_typer(keys_app, name="keys")
 console = Console()
 err = Console(stderr=True)
 

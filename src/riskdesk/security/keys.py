@@ -235,6 +235,11 @@ def current() -> Keyring:
     return _loader.get()
 
 
+def reload() -> Keyring:
+    """The keyring read afresh (after another process changed the key file)."""
+    return _loader.get(force=True)
+
+
 def _ring_with(key_id: str) -> Keyring:
     ring = _loader.get()
     if key_id not in ring.data_keys:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import TableClause, and_, column, func, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from riskdesk.models import ApiToken, User, UserSession
@@ -68,3 +71,54 @@ def get_token(session: Session, token_id: int) -> ApiToken | None:
 def get_user_session(session: Session, session_id: str) -> UserSession | None:
     """A browser session by id."""
     return session.get(UserSession, session_id)
+
+
+# ---------------------------------------------------------------- encrypted columns, raw
+
+
+def encrypted_columns() -> dict[str, list[str]]:
+    """Every column stored encrypted, by table (read from the models' column types)."""
+    from riskdesk.db import Base
+    from riskdesk.models.types import PersonalData
+
+    found: dict[str, list[str]] = {}
+    for tbl in Base.metadata.sorted_tables:
+        for col in tbl.columns:
+            if isinstance(col.type, PersonalData):
+                found.setdefault(tbl.name, []).append(col.name)
+    return found
+
+
+def _raw_table(name: str, columns: Sequence[str]) -> TableClause:
+    # Untyped columns: values pass as stored, without the encrypting column type.
+    return table(name, column("id"), *(column(c) for c in columns))
+
+
+def key_prefixes(session: Session, name: str, columns: Sequence[str]) -> list[str]:
+    """The first characters of every stored value (enough to hold the key id)."""
+    raw = _raw_table(name, columns)
+    prefixes: list[str] = []
+    for col in columns:
+        stmt = select(func.substr(raw.c[col], 1, 40)).where(raw.c[col].is_not(None))
+        prefixes.extend(v for (v,) in session.execute(stmt))
+    return prefixes
+
+
+def rows_not_under(
+    session: Session, name: str, columns: Sequence[str], prefix: str, *, after: int, limit: int
+) -> list[dict[str, Any]]:
+    """Rows (id and raw values) with a value not sealed under ``prefix``, by id from ``after``."""
+    raw = _raw_table(name, columns)
+    stale = or_(*(and_(raw.c[c].is_not(None), raw.c[c].not_like(f"{prefix}%")) for c in columns))
+    stmt = select(raw).where(stale, raw.c.id > after).order_by(raw.c.id).limit(limit)
+    return [dict(row) for row in session.execute(stmt).mappings()]
+
+
+def replace_raw(
+    session: Session, name: str, row_id: int, old: dict[str, Any], new: dict[str, Any]
+) -> bool:
+    """Write new raw values if the row still holds ``old`` (a concurrent edit wins)."""
+    raw = _raw_table(name, list(old))
+    guard = [raw.c[c].is_(None) if v is None else raw.c[c] == v for c, v in old.items()]
+    result = session.execute(update(raw).where(raw.c.id == row_id, *guard).values(**new))
+    return bool(getattr(result, "rowcount", 0))
