@@ -121,6 +121,7 @@ def get_session(request: Request) -> Iterator[Session]:
     """The request's session: committed when the endpoint succeeds, rolled back otherwise."""
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
+        session.info["audit_ctx"] = request_context(request)
         if request.method not in ("GET", "HEAD", "OPTIONS"):
             begin_writing(session)
         try:
@@ -129,6 +130,31 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def request_context(request: Request) -> Any:
+    """The audit context of a request: channel, address, route and the object it names."""
+    from riskdesk.audit.trail import Context
+
+    route = request.scope.get("route")
+    template = getattr(route, "path", request.url.path)
+    object_type = object_id = None
+    if request.path_params:
+        name, value = list(request.path_params.items())[-1]
+        if name.endswith("_id"):
+            object_type = name.removesuffix("_id")
+        else:  # /playbooks/{code}: the collection names the object
+            parts = [p for p in template.split("/") if p and not p.startswith("{")]
+            object_type = parts[-1] if parts else name
+        object_id = str(value)[:64]
+    return Context(
+        actor="anonymous",
+        channel="api" if request.url.path.startswith("/api/") else "ui",
+        ip=request.client.host if request.client else None,
+        request=f"{request.method} {template}"[:200],
+        object_type=object_type,
+        object_id=object_id,
+    )
 
 
 # "function" scope: commit before the response is sent, so a client that got 201 (or a browser

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.cli.audit import audit_app
 from riskdesk.cli.churn import churn_app
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
@@ -35,8 +36,22 @@ app.add_typer(users_app, name="users")
 app.add_typer(model_app, name="model")
 app.add_typer(churn_app, name="churn")
 app.add_typer(keys_app, name="keys")
+app.add_typer(audit_app, name="audit")
 console = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def _main(ctx: typer.Context) -> None:
+    # Entries written by a command name it; the server's own jobs stay "system".
+    if ctx.invoked_subcommand not in ("up", "serve"):
+        import sys
+
+        from riskdesk.audit.trail import set_process_default
+
+        # The command's words only: options may carry a password.
+        words = [w for w in sys.argv[1:3] if not w.startswith("-")]
+        set_process_default("cli", " ".join(["riskdesk", *words])[:200])
 
 
 def _factory() -> sessionmaker[Session]:

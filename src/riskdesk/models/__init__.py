@@ -1,5 +1,6 @@
 """All ORM classes, one module per aggregate; importing this registers them with Base."""
 
+from riskdesk.models.audit import AuditEntry, AuditHead
 from riskdesk.models.credit import (
     CreditCheckRule,
     CreditDecision,
@@ -77,6 +78,8 @@ __all__ = [
     "ApiToken",
     "ApprovalAuthority",
     "ApprovalDelegation",
+    "AuditEntry",
+    "AuditHead",
     "ChurnFit",
     "Complaint",
     "Contact",
@@ -127,3 +130,6 @@ __all__ = [
     "WarningRule",
     "WebhookEndpoint",
 ]
+
+# Registers the session hooks that record every write in the audit log.
+import riskdesk.audit.trail  # noqa: F401

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
+from riskdesk.audit.trail import set_context
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import NotAuthenticated, PermissionDenied
 from riskdesk.security import service
@@ -55,6 +56,7 @@ def get_principal(
         principal = service.principal_for(
             session, user, via="token", scopes=token.scopes, token_id=token.id
         )
+        set_context(session, actor_id=user.id, actor=user.username)
         request.state.principal = principal
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
@@ -75,6 +77,7 @@ def get_principal(
             principal = service.principal_for(
                 session, user, via="session", session_id=row.id, csrf_token=row.csrf_token
             )
+            set_context(session, actor_id=user.id, actor=user.username)
             request.state.principal = principal
             return principal
     raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")

@@ -50,6 +50,10 @@ class Permission(StrEnum):
     ALERTS_WORK = "alerts:work"
     INTEGRATIONS_MANAGE = "integrations:manage"
     COMPLAINTS_WORK = "complaints:work"
+    AUDIT_READ = "audit:read"
+    PII_VIEW = "personal_data:view"
+    PII_REVEAL = "personal_data:reveal"
+    PRIVACY_MANAGE = "privacy:manage"
 
 
 P = Permission

@@ -1,0 +1,240 @@
+"""Recording what every transaction wrote, and which personal data it showed.
+
+Session hooks collect the writes of a transaction (rows flushed by the ORM, and bulk INSERT,
+UPDATE and DELETE statements run through the session) and, just before it commits, append one
+entry to the audit log in the same transaction: the change and its record stand or fall
+together. Views of personal data are noted by the code that shows them (:func:`viewed`); a
+transaction that only read appends them right after it commits, in a short transaction of its
+own (a read on SQLite cannot start writing once another writer has committed).
+
+Who and from where comes from the session's context (:func:`set_context`): the request sets it,
+CLI commands and background jobs use the process default.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import event, inspect
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
+
+from riskdesk.audit import repository as repo
+from riskdesk.db import begin_writing
+
+log = logging.getLogger(__name__)
+
+# The log's own tables, and bookkeeping no one needs to see as a change.
+IGNORED_TABLES = frozenset({"audit_log", "audit_head"})
+BOOKKEEPING = {"api_tokens": frozenset({"last_used_at"})}
+MAX_IDS = 50  # row ids kept per table and operation; the count is always kept
+
+
+@dataclass(frozen=True)
+class Context:
+    """Who is acting, through what, from where."""
+
+    actor_id: int | None = None
+    actor: str = "system"
+    channel: str = "system"
+    ip: str | None = None
+    request: str | None = None
+    object_type: str | None = None
+    object_id: str | None = None
+
+
+_default = Context()
+
+
+def set_process_default(channel: str, request: str | None = None) -> None:
+    """The context of sessions that no request set up (a CLI command, a worker)."""
+    global _default
+    _default = Context(actor=channel, channel=channel, request=request)
+
+
+def set_context(session: Session, **values: Any) -> None:
+    """Set (part of) the context of a session's entries."""
+    session.info["audit_ctx"] = replace(context_of(session), **values)
+
+
+def context_of(session: Session) -> Context:
+    """The session's context, or the process default."""
+    found: Context = session.info.get("audit_ctx", _default)
+    return found
+
+
+@dataclass
+class _Change:
+    ids: list[Any] = field(default_factory=list)
+    rows: int = 0
+    fields: set[str] = field(default_factory=set)
+
+
+def _changes(session: Session) -> dict[tuple[str, str], _Change]:
+    found: dict[tuple[str, str], _Change] = session.info.setdefault("audit_changes", {})
+    return found
+
+
+def _note(
+    session: Session, table: str, op: str, ids: list[Any], rows: int, fields: set[str]
+) -> None:
+    if table in IGNORED_TABLES:
+        return
+    if op == "update" and fields and fields <= BOOKKEEPING.get(table, frozenset()):
+        return
+    change = _changes(session).setdefault((table, op), _Change())
+    room = MAX_IDS - len(change.ids)
+    if room > 0:
+        change.ids.extend(ids[:room])
+    change.rows += rows
+    change.fields |= fields
+
+
+def viewed(
+    session: Session,
+    *,
+    object_type: str,
+    object_id: object,
+    fields: list[str],
+    action: str = "view",
+    reason: str | None = None,
+) -> None:
+    """Note that personal data (these fields of this object) was shown in full."""
+    if not fields:
+        return
+    detail: dict[str, Any] = {"fields": sorted(fields)}
+    if reason:
+        detail["reason"] = reason
+    views: list[dict[str, Any]] = session.info.setdefault("audit_views", [])
+    views.append(
+        {"action": action, "object_type": object_type, "object_id": str(object_id), **detail}
+    )
+
+
+# ---------------------------------------------------------------- hooks
+
+
+@event.listens_for(Session, "after_flush")
+def _after_flush(session: Session, _flush: UOWTransaction) -> None:
+    for op, objects in (
+        ("insert", session.new),
+        ("update", session.dirty),
+        ("delete", session.deleted),
+    ):
+        for obj in objects:
+            state = inspect(obj)
+            table = getattr(state.mapper.persist_selectable, "name", None)
+            if table is None:
+                continue
+            if op == "update":
+                fields = {
+                    a.key
+                    for a in state.mapper.column_attrs
+                    if state.attrs[a.key].history.has_changes()
+                }
+                if not fields:
+                    continue
+            else:
+                fields = set()
+            key = state.mapper.primary_key_from_instance(obj)
+            ident = key[0] if len(key) == 1 else list(key)
+            _note(session, table, op, [ident] if ident is not None else [], 1, fields)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bulk(state: ORMExecuteState) -> None:
+    if not (state.is_insert or state.is_update or state.is_delete):
+        return
+    table = getattr(getattr(state.statement, "table", None), "name", None)
+    if table is None or table in IGNORED_TABLES:
+        return
+    params = state.parameters
+    rows = len(params) if isinstance(params, list) else 1
+    op = "insert" if state.is_insert else "update" if state.is_update else "delete"
+    fields: set[str] = set()
+    if state.is_update:
+        values = getattr(state.statement, "_values", None) or {}
+        fields = {getattr(k, "key", str(k)) for k in values}
+    _note(state.session, table, op, [], rows, fields)
+
+
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint; the whole transaction is recorded when it commits
+    if session.info.get("audit_off"):
+        return
+    session.flush()  # the hook runs before the final flush; its writes belong in the entry
+    changes = session.info.pop("audit_changes", None)
+    if not changes:
+        return
+    views = session.info.pop("audit_views", [])
+    repo.append(session, [_write_entry(session, changes), *_view_entries(session, views)])
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    views = session.info.pop("audit_views", None)
+    if not views or session.info.get("audit_off"):
+        return
+    ctx = context_of(session)
+    with Session(bind=session.bind, join_transaction_mode="create_savepoint") as writer:
+        writer.info["audit_ctx"] = ctx
+        begin_writing(writer)
+        repo.append(writer, _view_entries(writer, views))
+        writer.commit()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    # A rolled-back write left nothing to record; a shown value was not shown after all.
+    if not session.in_nested_transaction():
+        session.info.pop("audit_changes", None)
+        session.info.pop("audit_views", None)
+
+
+def _write_entry(session: Session, changes: dict[tuple[str, str], _Change]) -> dict[str, Any]:
+    ctx = context_of(session)
+    detail = {
+        "changes": [
+            {
+                "table": table,
+                "op": op,
+                "rows": change.rows,
+                **({"ids": change.ids} if change.ids else {}),
+                **({"fields": sorted(change.fields)} if change.fields else {}),
+            }
+            for (table, op), change in sorted(changes.items())
+        ]
+    }
+    return _entry(ctx, "write", ctx.object_type, ctx.object_id, detail)
+
+
+def _view_entries(session: Session, views: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    ctx = context_of(session)
+    entries = []
+    for view in views:
+        detail = {k: v for k, v in view.items() if k not in ("action", "object_type", "object_id")}
+        entries.append(_entry(ctx, view["action"], view["object_type"], view["object_id"], detail))
+    return entries
+
+
+def _entry(
+    ctx: Context,
+    action: str,
+    object_type: str | None,
+    object_id: str | None,
+    detail: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "actor_id": ctx.actor_id,
+        "actor": ctx.actor,
+        "channel": ctx.channel,
+        "ip": ctx.ip,
+        "action": action,
+        "request": ctx.request,
+        "object_type": object_type,
+        "object_id": object_id,
+        "detail": detail,
+    }
