@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskdesk import __version__
+from riskdesk.audit.endpoints import router as audit_router
 from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
@@ -118,6 +119,7 @@ def install_error_handlers(app: FastAPI) -> None:
 # docs/security.md is read from these).
 API_ROUTERS = (
     security_router,
+    audit_router,
     customers_router,
     events_router,
     imports_router,

@@ -129,6 +129,12 @@ def _require(principal: Principal) -> None:
         raise PermissionDenied("reading the audit log needs 'audit:read'")
 
 
+def verify_for(session: Session, principal: Principal) -> Verification:
+    """:func:`verify`, for an auditor."""
+    _require(principal)
+    return verify(session)
+
+
 def search(
     session: Session, principal: Principal, flt: repo.AuditFilter, page: PageParams
 ) -> tuple[list[AuditEntry], int]:

@@ -26,6 +26,8 @@ from riskdesk.customers.schemas import (
     FieldChange,
     MergeRequest,
     PendingChangeRead,
+    RevealRequest,
+    RevealResult,
     StatementCreate,
     StatementRead,
     UpdateResult,
@@ -46,6 +48,7 @@ from riskdesk.security.deps import (
     CanDocumentsRead,
     CanDocumentsWrite,
     CanEventsRead,
+    CanPersonalDataReveal,
 )
 from riskdesk.security.service import Principal
 
@@ -130,7 +133,9 @@ def update_customer(
 ) -> UpdateResult:
     """Change a credit file; critical fields wait for a second person's approval."""
     outcome = service.update_customer(session, principal, customer_id, body)
-    pending = service.pending_read(session, [outcome.pending])[0] if outcome.pending else None
+    pending = (
+        service.pending_read(session, principal, [outcome.pending])[0] if outcome.pending else None
+    )
     return UpdateResult(
         customer=service.read_customer(session, principal, customer_id),
         applied=[FieldChange(field=f, old=o, new=n) for f, o, n in outcome.applied],
@@ -159,9 +164,8 @@ def customer_pending(
 def list_contacts(
     customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[ContactRead]:
-    """Contact people."""
-    service.get_customer_or_raise(session, principal, customer_id)
-    return [ContactRead.model_validate(c) for c in repo.contacts_of(session, customer_id)]
+    """Contact people (phone and e-mail masked for roles that do not see personal data)."""
+    return service.contacts(session, principal, customer_id)
 
 
 @router.post("/customers/{customer_id}/contacts", response_model=ContactRead, status_code=201)
@@ -169,7 +173,16 @@ def add_contact(
     customer_id: PathId, body: ContactCreate, session: SessionDep, principal: CanCustomersWrite
 ) -> ContactRead:
     """Add a contact person."""
-    return ContactRead.model_validate(service.add_contact(session, principal, customer_id, body))
+    contact = service.add_contact(session, principal, customer_id, body)
+    return service.contact_read(session, principal, contact)
+
+
+@router.post("/customers/{customer_id}/reveal", response_model=RevealResult)
+def reveal(
+    customer_id: PathId, body: RevealRequest, session: SessionDep, principal: CanPersonalDataReveal
+) -> RevealResult:
+    """Show one masked value in full; the audit log keeps who, when and why."""
+    return service.reveal(session, principal, customer_id, body)
 
 
 @router.delete("/customers/{customer_id}/contacts/{contact_id}", status_code=204)
@@ -323,7 +336,7 @@ def approve(
 ) -> PendingChangeRead:
     """Approve and apply a change (not your own)."""
     change = service.approve_change(session, principal, change_id, body.comment)
-    return service.pending_read(session, [change])[0]
+    return service.pending_read(session, principal, [change])[0]
 
 
 @router.post("/pending-changes/{change_id}/reject", response_model=PendingChangeRead)
@@ -332,7 +345,7 @@ def reject(
 ) -> PendingChangeRead:
     """Reject a change (approvers), or withdraw your own."""
     change = service.reject_change(session, principal, change_id, body.comment)
-    return service.pending_read(session, [change])[0]
+    return service.pending_read(session, principal, [change])[0]
 
 
 @router.get("/duplicates", response_model=list[DuplicateCandidate])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
@@ -228,6 +228,10 @@ class CustomerRead(BaseModel):
     pending_changes: int
     created_at: dt.datetime
     updated_at: dt.datetime
+    masked: list[str] = Field(
+        default_factory=list,
+        description="fields shown masked for your role; POST .../reveal shows one in full",
+    )
 
 
 class FieldChange(BaseModel):
@@ -305,6 +309,23 @@ class ContactRead(BaseModel):
     phone: str | None
     email: str | None
     is_primary: bool
+    masked: list[str] = Field(default_factory=list)
+
+
+class RevealRequest(_Strict):
+    """Which value to show in full, and why (the reason is kept in the audit log)."""
+
+    field: Literal["national_id", "phone", "email", "address", "bank_account"]
+    reason: str = Field(min_length=3, max_length=500)
+    contact_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+
+class RevealResult(BaseModel):
+    """The value in full."""
+
+    field: str
+    value: str | None
+    contact_id: int | None = None
 
 
 STATEMENT_FIGURES = (

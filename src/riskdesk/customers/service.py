@@ -14,10 +14,12 @@ from typing import Any
 from rapidfuzz import fuzz, process
 from sqlalchemy.orm import Session
 
+from riskdesk.audit import trail
 from riskdesk.customers import repository as repo
 from riskdesk.customers.repository import CustomerFilter
 from riskdesk.customers.schemas import (
     ContactCreate,
+    ContactRead,
     CreditProfileRead,
     CustomerRead,
     CustomerSummary,
@@ -26,6 +28,8 @@ from riskdesk.customers.schemas import (
     FieldChange,
     GroupRef,
     PendingChangeRead,
+    RevealRequest,
+    RevealResult,
     UserRef,
     VersionRead,
 )
@@ -38,6 +42,7 @@ from riskdesk.models import (
     Complaint,
     Contact,
     Contract,
+    CreditFileChange,
     CreditFileVersion,
     CreditProfile,
     CreditReport,
@@ -55,6 +60,7 @@ from riskdesk.models import (
     SurveyResponse,
     User,
 )
+from riskdesk.security import masking
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
@@ -193,17 +199,24 @@ def read_customer(session: Session, principal: Principal, customer_id: int) -> C
     assert profile is not None  # every customer is created with a profile
     owner = users_repo.get_user(session, customer.owner_id) if customer.owner_id else None
     group = repo.get_group(session, customer.group_id) if customer.group_id else None
+    shown, masked = masking.disclose(
+        session,
+        principal,
+        {name: getattr(customer, name) for name in masking.MASKED_FIELDS},
+        object_type="customer",
+        object_id=customer.id,
+    )
     return CustomerRead(
         id=customer.id,
         code=customer.code,
         kind=customer.kind,
         name=customer.name,
         tax_id=customer.tax_id,
-        national_id=customer.national_id,
-        phone=customer.phone,
-        email=customer.email,
-        address=customer.address,
-        bank_account=customer.bank_account,
+        national_id=shown["national_id"],
+        phone=shown["phone"],
+        email=shown["email"],
+        address=shown["address"],
+        bank_account=shown["bank_account"],
         segment=customer.segment,
         industry=customer.industry,
         region=customer.region,
@@ -221,6 +234,7 @@ def read_customer(session: Session, principal: Principal, customer_id: int) -> C
         pending_changes=repo.count_pending(session, customer.id),
         created_at=customer.created_at,
         updated_at=customer.updated_at,
+        masked=masked,
     )
 
 
@@ -263,6 +277,9 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
     users = repo.owners_of(
         session, [u for v, _ in entries for u in (v.changed_by_id, v.approved_by_id) if u]
     )
+    changes_shown = _field_changes(
+        session, principal, customer_id, [c for _, changes in entries for c in changes], "history."
+    )
     return [
         VersionRead(
             version=v.version,
@@ -272,10 +289,37 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
             approved_by=_user_ref(users.get(v.approved_by_id or 0)),
             reason=v.reason,
             channel=v.channel,
-            changes=[FieldChange(field=c.field, old=c.old_value, new=c.new_value) for c in changes],
+            changes=[changes_shown[c.id] for c in changes],
         )
         for v, changes in entries
     ]
+
+
+def _field_changes(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    rows: Sequence[CreditFileChange | PendingChangeItem],
+    prefix: str,
+) -> dict[int, FieldChange]:
+    """Old and new values as the principal may see them (personal ones masked or logged)."""
+    full = masking.sees_in_full(principal)
+    shown: dict[int, FieldChange] = {}
+    personal: set[str] = set()
+    for c in rows:
+        old, new = c.old_value, c.new_value
+        base = c.field.rsplit(".", 1)[-1]  # contact.phone is a phone as well
+        if base in masking.MASKED_FIELDS and (old or new):
+            personal.add(prefix + c.field)
+            if not full:
+                old = masking.mask(base, old) if old else old
+                new = masking.mask(base, new) if new else new
+        shown[c.id] = FieldChange(field=c.field, old=old, new=new)
+    if full and personal:
+        trail.viewed(
+            session, object_type="customer", object_id=customer_id, fields=sorted(personal)
+        )
+    return shown
 
 
 # ---------------------------------------------------------------- values and versions
@@ -543,7 +587,9 @@ def update_customer(
     )
 
 
-def pending_read(session: Session, changes: Sequence[PendingChange]) -> list[PendingChangeRead]:
+def pending_read(
+    session: Session, principal: Principal, changes: Sequence[PendingChange]
+) -> list[PendingChangeRead]:
     """Pending changes with their fields, customers and people."""
     items = repo.pending_items(session, [c.id for c in changes])
     users = repo.owners_of(
@@ -569,10 +615,11 @@ def pending_read(session: Session, changes: Sequence[PendingChange]) -> list[Pen
                 decided_by=_user_ref(users.get(c.decided_by_id or 0)),
                 decided_at=c.decided_at,
                 decision_comment=c.decision_comment,
-                changes=[
-                    FieldChange(field=i.field, old=i.old_value, new=i.new_value)
-                    for i in items[c.id]
-                ],
+                changes=list(
+                    _field_changes(
+                        session, principal, c.customer_id, items[c.id], "pending."
+                    ).values()
+                ),
             )
         )
     return result
@@ -589,7 +636,7 @@ def list_pending(
     changes = repo.list_pending(
         session, status=status, customer_id=customer_id, owner_ids=visible_owner_ids(principal)
     )
-    return pending_read(session, changes)
+    return pending_read(session, principal, changes)
 
 
 def _get_pending_or_raise(session: Session, principal: Principal, change_id: int) -> PendingChange:
@@ -700,6 +747,61 @@ def _decide(change: PendingChange, principal: Principal, status: str, comment: s
 
 
 # ---------------------------------------------------------------- contacts, documents
+
+
+def contact_read(session: Session, principal: Principal, contact: Contact) -> ContactRead:
+    """A contact as the principal may see it."""
+    shown, masked = masking.disclose(
+        session,
+        principal,
+        {"phone": contact.phone, "email": contact.email},
+        object_type="customer",
+        object_id=contact.customer_id,
+        prefix=f"contact.{contact.id}.",
+    )
+    return ContactRead(
+        id=contact.id,
+        name=contact.name,
+        title=contact.title,
+        phone=shown["phone"],
+        email=shown["email"],
+        is_primary=contact.is_primary,
+        masked=masked,
+    )
+
+
+def contacts(session: Session, principal: Principal, customer_id: int) -> list[ContactRead]:
+    """A customer's contact people, as the principal may see them."""
+    get_customer_or_raise(session, principal, customer_id)
+    return [contact_read(session, principal, c) for c in repo.contacts_of(session, customer_id)]
+
+
+def reveal(
+    session: Session, principal: Principal, customer_id: int, body: RevealRequest
+) -> RevealResult:
+    """One personal value in full, for a role that sees it masked; logged with the reason."""
+    if not (principal.can(Permission.PII_REVEAL) or masking.sees_in_full(principal)):
+        raise PermissionDenied("revealing personal data needs 'personal_data:reveal'")
+    customer = get_customer_or_raise(session, principal, customer_id)
+    source: Customer | Contact = customer
+    label: str = body.field
+    if body.contact_id is not None:
+        if body.field not in ("phone", "email"):
+            raise ValidationFailed("a contact has only a phone and an e-mail", field="field")
+        found = repo.get_contact(session, body.contact_id)
+        if found is None or found.customer_id != customer.id:
+            raise NotFound(f"no contact {body.contact_id} on {customer.code}", field="contact_id")
+        source, label = found, f"contact.{found.id}.{body.field}"
+    value: str | None = getattr(source, body.field)
+    trail.viewed(
+        session,
+        object_type="customer",
+        object_id=customer.id,
+        fields=[label],
+        action="reveal",
+        reason=body.reason,
+    )
+    return RevealResult(field=body.field, value=value, contact_id=body.contact_id)
 
 
 def add_contact(

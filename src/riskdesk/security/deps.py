@@ -103,6 +103,9 @@ def require(permission: Permission) -> Callable[..., Principal]:
 
 
 # One alias per permission: `principal: CanReadCustomers` in an endpoint signature.
+CanAuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+CanPersonalDataReveal = Annotated[Principal, Depends(require(Permission.PII_REVEAL))]
+CanPrivacyManage = Annotated[Principal, Depends(require(Permission.PRIVACY_MANAGE))]
 CanCustomersRead = Annotated[Principal, Depends(require(Permission.CUSTOMERS_READ))]
 CanCustomersWrite = Annotated[Principal, Depends(require(Permission.CUSTOMERS_WRITE))]
 CanCustomersMerge = Annotated[Principal, Depends(require(Permission.CUSTOMERS_MERGE))]

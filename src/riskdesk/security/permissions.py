@@ -85,6 +85,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RULES_MANAGE,
             P.ALERTS_WORK,
             P.COMPLAINTS_WORK,
+            P.PII_VIEW,
+            P.PRIVACY_MANAGE,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -110,6 +112,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.RULES_MANAGE,
             P.ALERTS_WORK,
             P.COMPLAINTS_WORK,
+            P.PII_VIEW,
         }
     ),
     Role.SALES: frozenset(
@@ -122,12 +125,22 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_CHECK,
             P.LIMIT_REQUESTS_CREATE,
             P.ALERTS_WORK,
+            P.PII_REVEAL,
         }
     ),
     Role.CUSTOMER_SERVICE: frozenset(
-        {P.CUSTOMERS_READ, P.EVENTS_READ, P.SERVICE_EVENTS_WRITE, P.ALERTS_WORK, P.COMPLAINTS_WORK}
+        {
+            P.CUSTOMERS_READ,
+            P.EVENTS_READ,
+            P.SERVICE_EVENTS_WRITE,
+            P.ALERTS_WORK,
+            P.COMPLAINTS_WORK,
+            P.PII_REVEAL,
+        }
     ),
-    Role.AUDITOR: frozenset({P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ}),
+    Role.AUDITOR: frozenset(
+        {P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ, P.AUDIT_READ, P.PII_VIEW}
+    ),
     # Admin runs the system (users, tokens, intake for integrations) but owns no credit decisions.
     Role.ADMIN: frozenset(
         {

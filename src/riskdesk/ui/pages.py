@@ -21,7 +21,7 @@ from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import duplicate_candidates
 from riskdesk.customers.repository import CustomerFilter
-from riskdesk.customers.schemas import ContactCreate, CustomerUpdate
+from riskdesk.customers.schemas import ContactCreate, CustomerUpdate, RevealRequest
 from riskdesk.db import SessionDep
 from riskdesk.events import repository as event_repo
 from riskdesk.indicators import service as indicator_service
@@ -56,6 +56,7 @@ from riskdesk.security.deps import (
     CanDocumentsWrite,
     CanImportsRun,
     CanLimitRequestsCreate,
+    CanPersonalDataReveal,
     CanReviewsPerform,
     CanRulesManage,
     CanScoringManage,
@@ -318,7 +319,9 @@ def _credit_file(
         principal,
         status_code=status_code,
         c=customer,
-        contacts=customer_repo.contacts_of(session, customer_id),
+        contacts=customer_service.contacts(session, principal, customer_id),
+        can_reveal=principal.can(Permission.PII_REVEAL),
+        revealed=extra.pop("revealed", None),
         statements=customer_repo.statements_of(session, customer_id),
         reports=customer_repo.reports_of(session, customer_id),
         documents=customer_repo.documents_of(session, customer_id) if can_docs else [],
@@ -934,6 +937,28 @@ def complete_review(
     return RedirectResponse(f"/reviews/{review.id}", status_code=303)
 
 
+@router.post("/customers/{customer_id}/reveal", response_class=HTMLResponse)
+def reveal_value(
+    request: Request,
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanPersonalDataReveal,
+    form: FormDep,
+) -> Response:
+    """Show one masked value in full on the credit file (logged with the reason)."""
+    try:
+        body = RevealRequest.model_validate(filled(form, ("field", "reason")))
+        shown = customer_service.reveal(session, principal, customer_id, body)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return _credit_file(
+            request, session, principal, customer_id, status_code=status, form_errors=errors
+        )
+    return _credit_file(
+        request, session, principal, customer_id, revealed={shown.field: shown.value}
+    )
+
+
 @router.post("/customers/{customer_id}/edit", response_class=HTMLResponse)
 def edit_customer(
     request: Request,
@@ -953,6 +978,8 @@ def edit_customer(
         if name in form:
             value = form.get(name)
             data[name] = value.strip() if isinstance(value, str) and value.strip() else None
+    # A masked value is shown empty in the form: left empty, it stays as it is.
+    data = {k: v for k, v in data.items() if not (k in current.masked and v is None)}
     reason = form.get("reason")
     data["reason"] = reason.strip() if isinstance(reason, str) and reason.strip() else None
     version = form.get("expected_version")

@@ -1,0 +1,105 @@
+"""API of the audit log, for auditors: browse, filter, export, verify."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from riskdesk.audit import service
+from riskdesk.audit.repository import AuditFilter
+from riskdesk.audit.schemas import AuditEntryRead, FindingRead, VerificationRead
+from riskdesk.db import SessionDep
+from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
+from riskdesk.security.deps import CanAuditRead
+
+router = APIRouter(tags=["audit"])
+
+Short = Annotated[str | None, Query(max_length=64)]
+
+
+def audit_filter(
+    actor: Short = None,
+    action: Annotated[
+        Literal["write", "view", "reveal", "export", "erase", "login"] | None, Query()
+    ] = None,
+    object_type: Annotated[str | None, Query(max_length=32)] = None,
+    object_id: Short = None,
+    channel: Annotated[Literal["api", "ui", "cli", "system"] | None, Query()] = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    request: Annotated[str | None, Query(max_length=100, description="part of the route")] = None,
+) -> AuditFilter:
+    """The filter from query parameters (times without a zone are read as UTC)."""
+
+    def utc(value: dt.datetime | None) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
+
+    return AuditFilter(
+        actor=actor,
+        action=action,
+        object_type=object_type,
+        object_id=object_id,
+        channel=channel,
+        since=utc(since),
+        until=utc(until),
+        request=request,
+    )
+
+
+FilterDep = Annotated[AuditFilter, Depends(audit_filter)]
+
+
+@router.get("/audit-log", response_model=Page[AuditEntryRead])
+def list_entries(
+    session: SessionDep,
+    principal: CanAuditRead,
+    flt: FilterDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
+) -> Page[AuditEntryRead]:
+    """Entries newest first, filtered."""
+    rows, total = service.search(session, principal, flt, PageParams(page, size))
+    return Page(
+        items=[AuditEntryRead.model_validate(r) for r in rows], total=total, page=page, size=size
+    )
+
+
+@router.get(
+    "/audit-log/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def export_entries(
+    session: SessionDep,
+    principal: CanAuditRead,
+    flt: FilterDep,
+    format: Literal["csv", "jsonl"] = "csv",
+) -> StreamingResponse:
+    """The matching entries, oldest first, as CSV or JSON lines (the export is logged)."""
+    chunks = list(service.export(session, principal, flt, format))
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        iter(chunks),
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="audit-{stamp}.{format}"'},
+    )
+
+
+@router.get("/audit-log/verification", response_model=VerificationRead)
+def verify_chain(session: SessionDep, principal: CanAuditRead) -> VerificationRead:
+    """Check the whole chain now (as `riskdesk audit verify` does)."""
+    result = service.verify_for(session, principal)
+    return VerificationRead(
+        ok=result.ok,
+        entries=result.entries,
+        head_seq=result.head_seq,
+        head_hash=result.head_hash,
+        findings=[FindingRead(**asdict(f)) for f in result.findings],
+    )
