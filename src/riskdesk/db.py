@@ -136,8 +136,15 @@ def request_context(request: Request) -> Any:
     """The audit context of a request: channel, address, route and the object it names."""
     from riskdesk.audit.trail import Context
 
-    route = request.scope.get("route")
-    template = getattr(route, "path", request.url.path)
+    # The route's template (ids as {names}), rebuilt from the path: routers included with a
+    # prefix report their own path only.
+    segments = request.url.path.split("/")
+    for name, value in request.path_params.items():
+        for i in range(len(segments) - 1, -1, -1):
+            if segments[i] == str(value):
+                segments[i] = "{" + name + "}"
+                break
+    template = "/".join(segments)
     object_type = object_id = None
     if request.path_params:
         name, value = list(request.path_params.items())[-1]

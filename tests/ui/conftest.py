@@ -71,9 +71,16 @@ def live_server(
             ("manager2", Role.CREDIT_MANAGER),
             ("analyst", Role.RISK_ANALYST),
             ("admin", Role.ADMIN),
+            ("auditor", Role.AUDITOR),
+            ("sales", Role.SALES),
         ):
             security_service.create_user(
-                session, username=username, display_name=username, role=role, password=PASSWORD
+                session,
+                username=username,
+                display_name=username,
+                role=role,
+                password=PASSWORD,
+                team="east" if role == Role.SALES else None,
             )
         manager = security_service.get_user_by_username_or_raise(session, "manager")
         principal = security_service.system_principal(session, manager)

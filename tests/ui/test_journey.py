@@ -562,3 +562,48 @@ def test_admin_registers_a_webhook_sees_its_secret_once_and_the_delivery_log(
     assert "pending" in page.inner_text("#deliveries")
     page.locator("#webhooks tr", has_text="erp").locator("button.disable").click()
     expect(page.locator("#webhooks tr", has_text="erp")).to_contain_text("inactive")
+
+
+def test_sales_sees_masked_data_reveals_one_value_and_the_auditor_finds_it(
+    page, live_server: str
+) -> None:
+    import httpx2 as httpx
+
+    from tests.factories import person
+    from tests.ui.conftest import api_token
+
+    record = person(
+        "UI-PII", phone="13912345671", owner="sales", address="上海市徐汇区漕溪北路88号"
+    )
+    made = httpx.post(
+        f"{live_server}/api/v1/customers",
+        json=record,
+        headers={"Authorization": f"Bearer {api_token(live_server, 'manager')}"},
+    )
+    assert made.status_code == 201, made.text
+    cid = made.json()["id"]
+    sign_in(page, live_server, "sales")
+    page.goto(f"{live_server}/customers/{cid}")
+    expect(page.locator("#pii-phone")).to_have_text("+86139****5671")
+    assert "13912345671" not in page.content()
+    # The edit form does not carry the masked value back: saving it changes nothing.
+    form = page.locator(".reveal-form", has=page.locator("input[value=phone]"))
+    form.locator("input[name=reason]").fill("customer called back")
+    form.locator("button").click()
+    expect(page.locator("#pii-phone")).to_have_text("+8613912345671")
+    expect(page.locator("#pii-address")).to_contain_text("****")
+    sign_out(page)
+
+    sign_in(page, live_server, "auditor")
+    page.click("a[href='/audit']")
+    page.select_option("#audit-filters select[name=action]", "reveal")
+    page.click("#apply-filters")
+    row = page.locator("#audit-entries tr.entry").first
+    expect(row.locator(".actor")).to_have_text("sales")
+    expect(row.locator(".detail")).to_contain_text("customer called back")
+    page.click("#verify-chain")
+    expect(page.locator("#verification")).to_contain_text("The chain is whole")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    text = download.value.path().read_text(encoding="utf-8")
+    assert text.startswith("seq,at,actor") and "reveal" in text and "13912345671" not in text

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator, StringConstraints
 
 from riskdesk.audit import service
 from riskdesk.audit.repository import AuditFilter
@@ -18,20 +19,32 @@ from riskdesk.security.deps import CanAuditRead
 
 router = APIRouter(tags=["audit"])
 
-Short = Annotated[str | None, Query(max_length=64)]
+
+def _blank(value: object) -> object:
+    return value if value != "" else None  # an empty form field is no filter
+
+
+Blank = BeforeValidator(_blank)
+Short = Annotated[Annotated[str, StringConstraints(max_length=64)] | None, Blank, Query()]
+Actions = Literal["write", "view", "reveal", "export", "erase"]
+Channels = Literal["api", "ui", "cli", "system"]
 
 
 def audit_filter(
     actor: Short = None,
-    action: Annotated[
-        Literal["write", "view", "reveal", "export", "erase", "login"] | None, Query()
+    action: Annotated[Actions | None, Blank, Query()] = None,
+    object_type: Annotated[
+        Annotated[str, StringConstraints(max_length=32)] | None, Blank, Query()
     ] = None,
-    object_type: Annotated[str | None, Query(max_length=32)] = None,
     object_id: Short = None,
-    channel: Annotated[Literal["api", "ui", "cli", "system"] | None, Query()] = None,
-    since: dt.datetime | None = None,
-    until: dt.datetime | None = None,
-    request: Annotated[str | None, Query(max_length=100, description="part of the route")] = None,
+    channel: Annotated[Channels | None, Blank, Query()] = None,
+    since: Annotated[dt.datetime | None, Blank, Query()] = None,
+    until: Annotated[dt.datetime | None, Blank, Query()] = None,
+    request: Annotated[
+        Annotated[str, StringConstraints(max_length=100)] | None,
+        Blank,
+        Query(description="part of the route"),
+    ] = None,
 ) -> AuditFilter:
     """The filter from query parameters (times without a zone are read as UTC)."""
 

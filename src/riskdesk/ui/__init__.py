@@ -10,10 +10,11 @@ from fastapi.staticfiles import StaticFiles
 
 def mount_ui(app: FastAPI) -> None:
     """Serve the static assets and the pages."""
-    from riskdesk.ui import desk_pages, pages
+    from riskdesk.ui import audit_pages, desk_pages, pages
     from riskdesk.ui.render import render_error
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.state.render_error = render_error
     app.include_router(pages.router)
     app.include_router(desk_pages.router)
+    app.include_router(audit_pages.router)

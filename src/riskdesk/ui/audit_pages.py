@@ -1,0 +1,64 @@
+"""The auditor's page: browse and filter the audit log, export it, check the chain."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from riskdesk.audit import endpoints as audit_api
+from riskdesk.audit import service as audit_service
+from riskdesk.audit.repository import AuditFilter
+from riskdesk.db import SessionDep
+from riskdesk.kit.pagination import PageParams
+from riskdesk.security.deps import CanAuditRead
+from riskdesk.ui.render import render
+
+router = APIRouter(include_in_schema=False)
+PAGE_SIZE = 50
+
+
+def _query(flt: AuditFilter) -> str:
+    from urllib.parse import urlencode
+
+    values = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in vars(flt).items()}
+    return urlencode({k: v for k, v in values.items() if v})
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanAuditRead,
+    flt: Annotated[AuditFilter, Depends(audit_api.audit_filter)],
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    verify: bool = False,
+) -> Response:
+    """Entries newest first, with filters, export links and (on request) the chain check."""
+    rows, total = audit_service.search(session, principal, flt, PageParams(page, PAGE_SIZE))
+    return render(
+        request,
+        "audit.html",
+        principal,
+        entries=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // PAGE_SIZE)),
+        flt=flt,
+        query=_query(flt),
+        verification=audit_service.verify_for(session, principal) if verify else None,
+        actions=("write", "view", "reveal", "export", "erase"),
+        channels=("api", "ui", "cli", "system"),
+    )
+
+
+@router.get("/audit/export")
+def audit_export(
+    session: SessionDep,
+    principal: CanAuditRead,
+    flt: Annotated[AuditFilter, Depends(audit_api.audit_filter)],
+    format: Literal["csv", "jsonl"] = "csv",
+) -> StreamingResponse:
+    """The filtered log as a file (the same as the API's export)."""
+    return audit_api.export_entries(session, principal, flt, format)
