@@ -52,6 +52,10 @@ def person(external_id: str, **extra: Any) -> dict[str, Any]:
         "phone": "13812345678",
         "email": "zhang.san@example.com",
         "segment": "consumer",
+        "consents": [
+            {"purpose": "credit_assessment", "granted": True, "notice_version": "2026-01"},
+            {"purpose": "behaviour_monitoring", "granted": True, "notice_version": "2026-01"},
+        ],
         **extra,
     }
 

@@ -76,6 +76,42 @@ class Settings(BaseSettings):
         description="Days to resolve a complaint, by severity (JSON).",
     )
 
+    consent_required: list[str] = Field(
+        default=["credit_assessment", "behaviour_monitoring"],
+        description="Purposes for which an individual's consent is checked before processing "
+        "(JSON list of credit_assessment, behaviour_monitoring, marketing).",
+    )
+    retention: dict[str, int] = Field(
+        default={
+            "personal_data_inactive_days": 5 * 365,
+            "notifications_days": 365,
+            "deliveries_days": 90,
+            "sessions_days": 30,
+        },
+        description="How long data is kept (JSON); `riskdesk privacy retention` applies it.",
+    )
+
+    @field_validator("consent_required")
+    @classmethod
+    def _known_purposes(cls, value: list[str]) -> list[str]:
+        unknown = set(value) - {"credit_assessment", "behaviour_monitoring", "marketing"}
+        if unknown:
+            raise ValueError(f"unknown purpose(s): {', '.join(sorted(unknown))}")
+        return value
+
+    @field_validator("retention")
+    @classmethod
+    def _retention(cls, value: dict[str, int]) -> dict[str, int]:
+        known = {
+            "personal_data_inactive_days",
+            "notifications_days",
+            "deliveries_days",
+            "sessions_days",
+        }
+        if set(value) - known or any(v < 1 for v in value.values()):
+            raise ValueError(f"keys from {', '.join(sorted(known))}, each at least 1 day")
+        return value
+
     @field_validator("complaint_response_hours", "complaint_resolution_days")
     @classmethod
     def _every_severity(cls, value: dict[str, float]) -> dict[str, float]:

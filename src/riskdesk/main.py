@@ -28,6 +28,7 @@ from riskdesk.monitoring import delivery
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.policy.endpoints import router as policy_router
+from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security.endpoints import router as security_router
 
@@ -129,6 +130,7 @@ API_ROUTERS = (
     policy_router,
     monitoring_router,
     complaints_router,
+    privacy_router,
 )
 
 

@@ -17,6 +17,7 @@ from riskdesk.cli.audit import audit_app
 from riskdesk.cli.churn import churn_app
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
+from riskdesk.cli.privacy import privacy_app
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.kit.errors import RiskdeskError
@@ -37,6 +38,7 @@ app.add_typer(model_app, name="model")
 app.add_typer(churn_app, name="churn")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
 console = Console()
 err = Console(stderr=True)
 

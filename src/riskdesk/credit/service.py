@@ -34,6 +34,7 @@ from riskdesk.models import (
     Payment,
     SpecialExposure,
 )
+from riskdesk.privacy import consent
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
 
@@ -304,6 +305,7 @@ def check_order(
         raise ValidationFailed(
             f"{customer.code} is {customer.status}", field="customer_code", code="customer_inactive"
         )
+    consent.require_consent(session, customer, "credit_assessment")
     amounts, counted = _locked_exposure(session, customer_id, customer.group_id)
     profile = customer_repo.get_profile(session, customer_id)
     assert profile is not None

@@ -31,6 +31,7 @@ from riskdesk.models import (
     FinancialStatement,
 )
 from riskdesk.models.customers import blind_indexes
+from riskdesk.privacy import consent
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 
@@ -205,6 +206,12 @@ class CustomerHandler(_Base):
             session.execute(insert(CreditProfile), profiles)
             session.execute(insert(CustomerExternalRef), refs)
             session.execute(insert(CreditFileVersion), versions)
+            consent.record_many(
+                session,
+                [(i.result_id, c) for i in part for c in i.record.consents or [] if i.result_id],
+                recorded_by=ctx.principal.user_id,
+                channel=ctx.channel,
+            )
             if ctx.progress:
                 ctx.progress(len(part))
         for item in items:
@@ -218,7 +225,7 @@ class CustomerHandler(_Base):
         requested = rec.model_dump(
             exclude_unset=True,
             exclude_none=True,
-            exclude={"source", "external_id", "kind", "reason"},
+            exclude={"source", "external_id", "kind", "reason", "consents"},
         )
         savepoint = session.begin_nested()
         try:
@@ -235,10 +242,16 @@ class CustomerHandler(_Base):
             item.fail(exc.field, exc.message, exc.code)
             return
         savepoint.commit()
+        added = consent.record_many(
+            session,
+            [(customer.id, c) for c in rec.consents or []],
+            recorded_by=ctx.principal.user_id,
+            channel=ctx.channel,
+        )
         item.result_id = item.existing_id
         if outcome.pending is not None:
             item.status = "pending"
-        elif outcome.applied:
+        elif outcome.applied or added:
             item.status = "updated"
         else:
             item.status = "duplicate"

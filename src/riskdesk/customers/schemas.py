@@ -25,6 +25,7 @@ from riskdesk.kit.validation import (
     Text128,
     Text255,
 )
+from riskdesk.privacy.schemas import ConsentIn
 
 
 class CustomerKind(StrEnum):
@@ -112,6 +113,11 @@ class CustomerCreate(CustomerFields):
     external_id: ExternalId
     kind: CustomerKind
     name: Text255
+    consents: list[ConsentIn] | None = Field(
+        default=None,
+        max_length=10,
+        description="consents the person gave where the record came from (shop sign-up, form)",
+    )
     reason: LongText | None = None
 
     @model_validator(mode="after")
@@ -231,6 +237,9 @@ class CustomerRead(BaseModel):
     masked: list[str] = Field(
         default_factory=list,
         description="fields shown masked for your role; POST .../reveal shows one in full",
+    )
+    erased_at: dt.datetime | None = Field(
+        default=None, description="when the person's data was erased (a data-subject request)"
     )
 
 

@@ -235,6 +235,7 @@ def read_customer(session: Session, principal: Principal, customer_id: int) -> C
         created_at=customer.created_at,
         updated_at=customer.updated_at,
         masked=masked,
+        erased_at=customer.erased_at,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -1206,6 +1207,19 @@ class _Builder:
                     "currency": CURRENCY,
                     "payment_terms_days": int(self.terms[c]),
                     "prepayment_required": False,
+                    # Individuals signed up with the shop's privacy notice; about four in ten
+                    # also agreed to marketing (a hash, so the random draws stay as they were).
+                    "consents": None
+                    if company
+                    else [
+                        {"purpose": p, "granted": True, "notice_version": "2026-01"}
+                        for p in ("credit_assessment", "behaviour_monitoring")
+                    ]
+                    + [
+                        {"purpose": "marketing", "granted": True, "notice_version": "2026-01"}
+                        for _ in range(1)
+                        if zlib.crc32(self.customer_ids[c].encode()) % 10 < 4
+                    ],
                 }
             )
         return groups, records

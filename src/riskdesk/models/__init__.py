@@ -59,6 +59,7 @@ from riskdesk.models.policy import (
     LimitRequest,
     TierPolicy,
 )
+from riskdesk.models.privacy import Consent, Erasure, LegalHold
 from riskdesk.models.scoring import (
     CustomerScore,
     ModelScore,
@@ -82,6 +83,7 @@ __all__ = [
     "AuditHead",
     "ChurnFit",
     "Complaint",
+    "Consent",
     "Contact",
     "Contract",
     "CreditCheckRule",
@@ -99,6 +101,7 @@ __all__ = [
     "Delivery",
     "DemoBehaviour",
     "Document",
+    "Erasure",
     "ExposureCategory",
     "FinancialStatement",
     "GroupLimitChange",
@@ -106,6 +109,7 @@ __all__ = [
     "IndicatorSnapshot",
     "Interaction",
     "Invoice",
+    "LegalHold",
     "LimitRequest",
     "ModelScore",
     "ModelVersion",

@@ -73,6 +73,8 @@ class Customer(Base):
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("customer_groups.id"), index=True)
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # Set when the person's data was erased; the credit history stays, anonymous.
+    erased_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -37,6 +37,7 @@ from riskdesk.monitoring.rules import (
     fires,
     fires_frame,
 )
+from riskdesk.privacy import consent
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person, principal_for
@@ -638,6 +639,10 @@ def evaluate(
     if not active or (customer_ids is not None and not customer_ids):
         return EvaluationSummary(0, 0, 0)
     values = rule_values(session, customer_ids, indicators)
+    # Individuals who have not consented to behaviour monitoring are not watched.
+    unwatched = consent.without_consent(session, "behaviour_monitoring", customer_ids)
+    if unwatched:
+        values = values.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
     now = utcnow()
     raised = refreshed = 0
     for rule, version in active:  # a loop over rules, not customers
@@ -802,6 +807,9 @@ def detect_anomalies(
             ]
         ).list.drop_nulls()
     )
+    unwatched = consent.without_consent(session, "behaviour_monitoring", None)
+    if unwatched:  # measured with everyone (peers), raised only where consented
+        table = table.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
     now = utcnow()
     single = [
         (row["customer_id"], anomaly.evidence(row, row["far"]))

@@ -15,6 +15,7 @@ from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
+from riskdesk.privacy import consent
 from riskdesk.scoring import repository as repo
 from riskdesk.scoring.definition import Definition
 from riskdesk.scoring.engine import score_frame
@@ -344,6 +345,13 @@ def score_customers(
         session, customer_ids, as_of, _needs([d for _, _, d in definitions]), indicators
     )
     frame = _complete(frame, [d for _, _, d in definitions])
+    # Individuals who have not consented to credit assessment are not scored.
+    unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
+    skipped = 0
+    if unassessed:
+        keep = ~pl.col("customer_id").is_in(sorted(unassessed))
+        skipped = frame.height - frame.filter(keep).height
+        frame = frame.filter(keep)
     left = frame.with_columns(_done=pl.lit(False))
     rows: list[dict[str, Any]] = []
     profiles: list[dict[str, Any]] = []
@@ -433,7 +441,7 @@ def score_customers(
             customer_ids=None if run is not None else [r["customer_id"] for r in rows],
         )
     done = int(left["_done"].sum())
-    return _finish(run, done, left.height - done, len(rows), started)
+    return _finish(run, done, left.height - done + skipped, len(rows), started)
 
 
 def _finish(

@@ -40,6 +40,8 @@ from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
+from riskdesk.privacy import repository as privacy_repo
+from riskdesk.privacy import service as privacy_service
 from riskdesk.scoring import registry
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
@@ -321,6 +323,11 @@ def _credit_file(
         c=customer,
         contacts=customer_service.contacts(session, principal, customer_id),
         can_reveal=principal.can(Permission.PII_REVEAL),
+        privacy=privacy_service.consent_status(session, principal, customer_id),
+        can_privacy=principal.can(Permission.PRIVACY_MANAGE),
+        holds=privacy_repo.holds_of(session, customer_id)
+        if principal.can(Permission.PRIVACY_MANAGE)
+        else [],
         revealed=extra.pop("revealed", None),
         statements=customer_repo.statements_of(session, customer_id),
         reports=customer_repo.reports_of(session, customer_id),

@@ -1,0 +1,1 @@
+"""Consent per purpose, data-subject export, erasure under legal hold, retention."""

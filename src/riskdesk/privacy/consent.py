@@ -1,0 +1,81 @@
+"""The consent check that processing runs before it touches an individual's data.
+
+Kept apart from the privacy service so that scoring, early warning and credit checks can use it
+without importing the credit file's services.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from riskdesk.config import get_settings
+from riskdesk.kit.errors import Conflict
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import Customer
+from riskdesk.privacy import repository as repo
+from riskdesk.privacy.schemas import ConsentIn
+
+
+def required(purpose: str) -> bool:
+    """Whether processing for ``purpose`` checks consent (an operator's setting)."""
+    return purpose in get_settings().consent_required
+
+
+def without_consent(session: Session, purpose: str, ids: Sequence[int] | None) -> set[int]:
+    """The individuals among ``ids`` (None: all) that processing for ``purpose`` leaves out."""
+    if not required(purpose):
+        return set()
+    return repo.individuals_without(session, purpose, ids)
+
+
+def require_consent(session: Session, customer: Customer, purpose: str) -> None:
+    """Refuse processing an individual without the consent it needs."""
+    if customer.kind == "individual" and without_consent(session, purpose, [customer.id]):
+        raise Conflict(
+            f"{customer.code} has not consented to {purpose.replace('_', ' ')}; record the "
+            f"consent (POST /api/v1/customers/{customer.id}/consents) before processing",
+            field="consent",
+            code="consent_missing",
+        )
+
+
+def record_many(
+    session: Session,
+    given: Sequence[tuple[int, ConsentIn]],
+    *,
+    recorded_by: int | None,
+    channel: str,
+) -> int:
+    """Record consents that came with customer records, in bulk; a record equal to the one in
+    force is skipped (the same file imported twice adds nothing). Returns how many were added."""
+    if not given:
+        return 0
+    now = utcnow()
+    latest = repo.latest_consents(session, sorted({cid for cid, _ in given}))
+    rows = []
+    for cid, body in given:
+        current = latest.get((cid, body.purpose))
+        if current is not None and (current.granted, current.notice_version) == (
+            body.granted,
+            body.notice_version,
+        ):
+            continue
+        given_at = body.given_at or now
+        rows.append(
+            {
+                "customer_id": cid,
+                "purpose": body.purpose,
+                "granted": body.granted,
+                "notice_version": body.notice_version,
+                "given_at": given_at if given_at.tzinfo else given_at.replace(tzinfo=dt.UTC),
+                "recorded_at": now,
+                "recorded_by_id": recorded_by,
+                "channel": channel,
+                "evidence": body.evidence,
+            }
+        )
+    repo.insert_consents(session, rows)
+    return len(rows)

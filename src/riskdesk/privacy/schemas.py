@@ -1,0 +1,103 @@
+"""What the privacy API takes and returns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Purpose = Literal["credit_assessment", "behaviour_monitoring", "marketing"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ConsentIn(_Strict):
+    """A consent given (granted) or withdrawn, as the person expressed it."""
+
+    purpose: Purpose
+    granted: bool
+    notice_version: str = Field(min_length=1, max_length=32, description="the privacy notice shown")
+    given_at: dt.datetime | None = Field(
+        default=None, description="when the person said so (default: now); never in the future"
+    )
+    evidence: str | None = Field(default=None, max_length=255, description="form number, URL…")
+
+
+class ConsentRead(BaseModel):
+    """One consent record."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    purpose: str
+    granted: bool
+    notice_version: str
+    given_at: dt.datetime
+    recorded_at: dt.datetime
+    channel: str
+    evidence: str | None
+
+
+class ConsentStatus(BaseModel):
+    """The consent in force per purpose, whether processing may go on, and the history."""
+
+    customer_id: int
+    applies: bool = Field(description="false for companies: consent concerns individuals")
+    current: dict[str, ConsentRead | None]
+    allowed: dict[str, bool]
+    history: list[ConsentRead]
+
+
+class HoldIn(_Strict):
+    """Why the data must be kept."""
+
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class HoldRead(BaseModel):
+    """A legal hold."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    customer_id: int
+    reason: str
+    placed_at: dt.datetime
+    released_at: dt.datetime | None
+
+
+class ErasureIn(_Strict):
+    """The request being honoured."""
+
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ErasureRead(BaseModel):
+    """An erasure done."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    customer_id: int
+    erased_at: dt.datetime
+    reason: str
+    origin: str
+
+
+class RetentionReport(BaseModel):
+    """What a retention run did (or, dry, would do)."""
+
+    dry_run: bool
+    erased_customers: list[int]
+    held_back: int = Field(description="inactive individuals kept because of a legal hold")
+    purged: dict[str, int]
+
+
+class SubjectExport(BaseModel):
+    """Everything Riskdesk holds about one person."""
+
+    generated_at: dt.datetime
+    customer_code: str
+    tables: dict[str, list[dict[str, Any]]]
