@@ -607,3 +607,42 @@ def test_sales_sees_masked_data_reveals_one_value_and_the_auditor_finds_it(
         page.click("#export-csv")
     text = download.value.path().read_text(encoding="utf-8")
     assert text.startswith("seq,at,actor") and "reveal" in text and "13912345671" not in text
+
+
+def test_privacy_panel_consent_hold_erasure_and_export(page, live_server: str) -> None:
+    import json
+
+    import httpx2 as httpx
+
+    from tests.factories import person
+    from tests.ui.conftest import api_token
+
+    made = httpx.post(
+        f"{live_server}/api/v1/customers",
+        json=person("UI-DSR", phone="13912345699", consents=[]),
+        headers={"Authorization": f"Bearer {api_token(live_server, 'manager')}"},
+    )
+    assert made.status_code == 201, made.text
+    cid = made.json()["id"]
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/customers/{cid}")
+    expect(page.locator("#consent-credit_assessment .state")).to_contain_text("Not recorded")
+    form = page.locator("#consent-form")
+    form.locator("select[name=purpose]").select_option("credit_assessment")
+    form.locator("input[name=notice_version]").fill("2026-03")
+    page.click("#record-consent")
+    expect(page.locator("#consent-credit_assessment .state")).to_have_text("Granted")
+    with page.expect_download() as download:
+        page.click("#subject-export")
+    exported = json.loads(download.value.path().read_text(encoding="utf-8"))
+    assert exported["tables"]["customers"][0]["phone"] == "+8613912345699"
+    page.fill("#hold-form input[name=reason]", "dispute with the shop")
+    page.click("#place-hold")
+    page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.click("#erase")
+    expect(page.locator("#form-errors")).to_contain_text("legal hold")
+    page.locator("#legal-holds button.release-hold").click()
+    page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.click("#erase")
+    expect(page.locator("#erased-note")).to_be_visible()
+    assert "13912345699" not in page.content()
