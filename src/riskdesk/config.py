@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     port: int = 8000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     cookie_secure: bool = Field(default=False, description="Set behind TLS.")
+    login_failures_per_address: int = Field(
+        default=20, ge=1, description="Failed sign-ins one address may make per window."
+    )
+    login_throttle_seconds: float = Field(default=300.0, gt=0, le=86400)
     default_locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
     max_batch_records: int = Field(default=10_000, ge=1)
     max_upload_mb: int = Field(default=200, ge=1)

@@ -75,6 +75,9 @@ def begin_writing(session: Session) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for SQLite (embedded) or PostgreSQL, configured the same way everywhere."""
+    # Statement parameters (ciphertext, blind indexes, amounts) stay out of error messages and
+    # logs: an exception's text ends up in the server log.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         if ":memory:" not in url and url.startswith("sqlite:///"):
             from pathlib import Path

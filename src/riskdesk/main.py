@@ -31,8 +31,23 @@ from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security.endpoints import router as security_router
+from riskdesk.security.throttle import LoginThrottle
 
 log = logging.getLogger("riskdesk")
+
+
+class _NoQueryStrings(logging.Filter):
+    """Drops query strings from access-log lines: a search (?q=) may carry a phone number or
+    an ID number, which must not end up in the server's logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) >= 3 and isinstance(args[2], str):
+            record.args = (*args[:2], args[2].split("?", 1)[0], *args[3:])
+        return True
+
+
+ACCESS_LOG_FILTER = _NoQueryStrings()
 API_PREFIX = "/api/v1"
 
 SECURITY_HEADERS = {
@@ -142,6 +157,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        logging.getLogger("uvicorn.access").addFilter(ACCESS_LOG_FILTER)
         engine = None
         if not hasattr(app.state, "sessionmaker"):
             engine = make_engine(settings.database_url)
@@ -169,6 +185,9 @@ def create_app(
     )
     app.state.settings = settings
     app.state.secret_key = settings.resolved_secret_key()
+    app.state.login_throttle = LoginThrottle(
+        settings.login_failures_per_address, settings.login_throttle_seconds
+    )
     if session_factory is not None:
         app.state.sessionmaker = session_factory
 

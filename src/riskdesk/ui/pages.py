@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from riskdesk.audit.trail import set_context
 from riskdesk.complaints import service as complaints_service
 from riskdesk.credit import service as credit_service
 from riskdesk.credit.schemas import GroupLimitIn
@@ -66,6 +67,7 @@ from riskdesk.security.deps import (
     cookie_serializer,
 )
 from riskdesk.security.permissions import Permission
+from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
 from riskdesk.ui.render import render
 
@@ -172,9 +174,20 @@ def login(
     expected = request.cookies.get(PRE_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
         return RedirectResponse(f"/login?next={quote(_safe_next(next))}", status_code=303)
+    throttle: LoginThrottle = request.app.state.login_throttle
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.retry_after(address)
+    if wait is not None:
+        refused = render(
+            request, "login.html", None, status_code=429, next=_safe_next(next), error="throttled"
+        )
+        refused.headers["Retry-After"] = str(wait)
+        return refused
     try:
         user = security_service.authenticate(session, username=username, password=password)
+        set_context(session, actor_id=user.id, actor=user.username)
     except NotAuthenticated as exc:
+        throttle.failed(address)
         session.commit()  # keep the failed-login count even though we answer with an error
         code = "locked" if exc.code == "account_locked" else "failed"
         return RedirectResponse(
