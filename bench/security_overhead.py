@@ -1,0 +1,505 @@
+"""What the security features cost: field encryption, the audit log on writes, `audit verify`.
+
+    PYTHONPATH=. .venv/bin/python bench/security_overhead.py [--customers 2000,10000]
+        [--batch 1000] [--writes 2000] [--block 250] [--write-customers 1000]
+        [--audit-entries 50000] [--backends sqlite,postgresql]
+        [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+Every database is fresh: a temporary SQLite file (WAL, the embedded default) or a fresh
+PostgreSQL schema, migrated and dropped afterwards. The keyring is generated in memory.
+
+1. Field encryption. N individual customers (name, resident ID number, phone, e-mail and
+   address: five sealed fields and four blind indexes each) go through the real intake
+   (``intake.ingest`` in one unit of work per ``--batch`` records: validate, resolve, write,
+   consents, exposure, indicators, rules), once with encryption on and once off (``keys.seal``
+   and ``keys.open_sealed`` replaced by the identity; blind indexes computed as usual), each
+   into its own fresh database. Then all N are read back (``select(Customer)``, every row
+   loaded and ``.phone`` touched; loading opens every sealed column), best of three.
+2. The audit log on writes. M transactions, each its own ``unit_of_work`` that loads one
+   customer and changes its address through the ORM; with the audit hooks as they run, and
+   with ``session.info["audit_off"]`` set (the hooks still note the changes, but nothing is
+   appended). On and off alternate in blocks of ``--block`` transactions, so both see the same
+   machine load. On PostgreSQL the same again with two threads writing at once (other
+   customers each), where appends queue on the ``audit_head`` row lock.
+3. ``audit verify``: ``--audit-entries`` synthetic entries shaped like a write's entry are
+   appended through ``audit.repository.append`` (1,000 per transaction), then
+   ``audit.service.verify`` walks the whole chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from tests.factories import person
+
+from riskdesk.audit import repository as audit_repo
+from riskdesk.audit import service as audit_service
+from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.kit import identifiers
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.migrations import runner
+from riskdesk.models import AuditEntry, Customer
+from riskdesk.pipeline import intake
+from riskdesk.security import keys
+from riskdesk.security import service as security_service
+from riskdesk.security.permissions import Role
+from riskdesk.security.service import Principal
+
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+console = Console(width=140)
+
+
+# ---------------------------------------------------------------- database
+
+
+@dataclass
+class Database:
+    """A fresh, migrated database with one credit manager."""
+
+    label: str
+    engine: Engine
+    factory: sessionmaker[Session]
+    url: str
+    schema: str | None
+
+    def principal(self, session: Session) -> Principal:
+        """The bench user's principal, as a CLI command would load it."""
+        user = security_service.get_user_by_username_or_raise(session, "bench")
+        return security_service.system_principal(session, user)
+
+    def drop(self) -> None:
+        """Dispose of the engine; drop the PostgreSQL schema or delete the SQLite file."""
+        self.engine.dispose()
+        if self.label == "sqlite" and self.engine.url.database:
+            shutil.rmtree(Path(self.engine.url.database).parent, ignore_errors=True)
+        if self.schema:
+            admin = make_engine(self.url)
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
+            admin.dispose()
+
+
+def open_database(backend: str, pg_url: str) -> Database:
+    """A temporary SQLite file or a fresh PostgreSQL schema, migrated, with the bench user."""
+    schema = None
+    if backend == "postgresql":
+        schema = f"rdbench_{uuid.uuid4().hex[:8]}"
+        admin = make_engine(pg_url)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
+    else:
+        engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'security.db'}")
+    runner.upgrade(engine)
+    db = Database(backend, engine, make_sessionmaker(engine), pg_url, schema)
+    with unit_of_work(db.factory) as session:
+        security_service.create_user(
+            session,
+            username="bench",
+            display_name="bench",
+            role=Role.CREDIT_MANAGER,
+            password="Bench-pass-2026",
+        )
+    return db
+
+
+@contextmanager
+def database(backend: str, pg_url: str) -> Iterator[Database]:
+    """:func:`open_database`, dropped afterwards."""
+    db = open_database(backend, pg_url)
+    try:
+        yield db
+    finally:
+        db.drop()
+
+
+@contextmanager
+def plaintext() -> Iterator[None]:
+    """Field encryption off: values are stored and read as given (blind indexes unchanged)."""
+    saved = keys.seal, keys.open_sealed
+    keys.seal = lambda plain, column: plain
+    keys.open_sealed = lambda stored, column: stored
+    try:
+        yield
+    finally:
+        keys.seal, keys.open_sealed = saved
+
+
+# ---------------------------------------------------------------- data
+
+
+def resident_id(n: int) -> str:
+    """A valid resident ID number, different for each n below 365,000."""
+    born = dt.date(1960, 1, 1) + dt.timedelta(days=n // 1000)
+    body = f"110101{born:%Y%m%d}{n % 1000:03d}"
+    return body + identifiers.resident_id_check_char(body)
+
+
+def individuals(count: int, prefix: str) -> list[dict[str, Any]]:
+    """Individual customers with five personal data fields each, all different."""
+    return [
+        person(
+            f"{prefix}{i:06d}",
+            name=f"测试{i:06d}",
+            national_id=resident_id(i),
+            phone=f"138{i:08d}",
+            email=f"person{i}@example.com",
+            address=f"上海市浦东新区世纪大道{i}号",
+        )
+        for i in range(count)
+    ]
+
+
+def load_customers(db: Database, records: list[dict[str, Any]], batch: int) -> float:
+    """Ingest the records, ``batch`` to a transaction; the seconds it took."""
+    started = time.perf_counter()
+    for start in range(0, len(records), batch):
+        with unit_of_work(db.factory) as session:
+            report = intake.ingest(
+                session, db.principal(session), "customers", records[start : start + batch]
+            )
+            assert report.created == len(records[start : start + batch]), report
+    return time.perf_counter() - started
+
+
+def read_all(db: Database) -> tuple[float, int]:
+    """Load every customer (which opens every sealed column) and touch the phone; best of 3."""
+    times = []
+    for _ in range(3):
+        started = time.perf_counter()
+        with db.factory() as session:
+            customers = session.scalars(select(Customer)).all()
+            touched = sum(1 for c in customers if c.phone)
+        times.append(time.perf_counter() - started)
+    return min(times), touched
+
+
+# ---------------------------------------------------------------- 1. field encryption
+
+
+def crypto_alone(count: int = 20_000) -> dict[str, float]:
+    """Microseconds to seal, open and blind-index one phone number, outside any database."""
+    values = [f"138{i:08d}" for i in range(count)]
+    started = time.perf_counter()
+    sealed = [keys.seal(v, "customers.phone") for v in values]
+    seal_us = (time.perf_counter() - started) / count * 1e6
+    started = time.perf_counter()
+    for s in sealed:
+        keys.open_sealed(s, "customers.phone")
+    open_us = (time.perf_counter() - started) / count * 1e6
+    started = time.perf_counter()
+    for v in values:
+        keys.blind_index("phone", v)
+    index_us = (time.perf_counter() - started) / count * 1e6
+    return {"seal_us": seal_us, "open_us": open_us, "blind_index_us": index_us}
+
+
+def encryption_run(
+    backend: str, count: int, args: argparse.Namespace, *, off_first: bool
+) -> dict[str, Any]:
+    """Intake and read-back of ``count`` individuals, encryption on and off."""
+    records = individuals(count, "P")
+    out: dict[str, Any] = {"backend": backend, "customers": count}
+    for mode in ("off", "on") if off_first else ("on", "off"):
+        with database(backend, args.db_url) as db:
+            if mode == "off":
+                with plaintext():
+                    seconds = load_customers(db, records, args.batch)
+                    read, touched = read_all(db)
+            else:
+                seconds = load_customers(db, records, args.batch)
+                read, touched = read_all(db)
+            with db.factory() as session:
+                stored = str(session.scalar(text("SELECT phone FROM customers LIMIT 1")))
+            assert stored.startswith("v1:" if mode == "on" else "+86"), stored
+            assert touched == count
+        out[mode] = {"intake_s": seconds, "read_s": read}
+        console.log(f"{backend} {count} customers, encryption {mode}: {out[mode]}")
+    return out
+
+
+# ---------------------------------------------------------------- 2. audit log on writes
+
+
+def _write(factory: sessionmaker[Session], customer_id: int, n: int, audit: bool) -> None:
+    with unit_of_work(factory) as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        customer.address = f"北京市朝阳区建国路{n}号"
+        customer.updated_at = utcnow()
+        if not audit:
+            session.info["audit_off"] = True
+
+
+@contextmanager
+def timed_appends() -> Iterator[list[float]]:
+    """Seconds spent in each ``audit.repository.append`` while inside."""
+    spent: list[float] = []
+    original = audit_repo.append
+
+    def append(session: Session, entries: list[dict[str, Any]]) -> None:
+        started = time.perf_counter()
+        original(session, entries)
+        spent.append(time.perf_counter() - started)
+
+    audit_repo.append = append  # type: ignore[assignment]
+    try:
+        yield spent
+    finally:
+        audit_repo.append = original  # type: ignore[assignment]
+
+
+def _entries(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(AuditEntry)) or 0
+
+
+def audit_writes(db: Database, ids: list[int], args: argparse.Namespace) -> dict[str, Any]:
+    """One writer: M transactions with the audit log on and M with it off, in blocks."""
+    seconds = {"on": 0.0, "off": 0.0}
+    done = {"on": 0, "off": 0}
+    with db.factory() as session:
+        before = _entries(session)
+    n = 0
+    with timed_appends() as appends:
+        while done["on"] < args.writes:
+            for mode in ("on", "off") if (n // args.block) % 2 == 0 else ("off", "on"):
+                started = time.perf_counter()
+                for _ in range(args.block):
+                    _write(db.factory, ids[n % len(ids)], n, mode == "on")
+                    n += 1
+                seconds[mode] += time.perf_counter() - started
+                done[mode] += args.block
+    with db.factory() as session:
+        appended = _entries(session) - before
+    assert appended == done["on"], (appended, done)
+    return {
+        "on_tps": done["on"] / seconds["on"],
+        "off_tps": done["off"] / seconds["off"],
+        "writes": done["on"],
+        "append_ms": statistics.mean(appends) * 1000,
+    }
+
+
+def audit_writes_threads(
+    db: Database, ids: list[int], args: argparse.Namespace, threads: int = 2
+) -> dict[str, Any]:
+    """``threads`` writers at once (each its own customers), audit on and off in turns."""
+    per_thread = args.block
+    rounds = max(1, args.writes // (per_thread * threads))
+    seconds = {"on": 0.0, "off": 0.0}
+    done = {"on": 0, "off": 0}
+    errors: list[BaseException] = []
+
+    def writer(mine: list[int], audit: bool, offset: int) -> None:
+        try:
+            for k in range(per_thread):
+                _write(db.factory, mine[k % len(mine)], offset + k, audit)
+        except BaseException as exc:  # reported after the join
+            errors.append(exc)
+
+    offset = 0
+    for r in range(rounds):
+        for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
+            workers = [
+                threading.Thread(target=writer, args=(ids[t::threads], mode == "on", offset))
+                for t in range(threads)
+            ]
+            offset += per_thread
+            started = time.perf_counter()
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+            seconds[mode] += time.perf_counter() - started
+            done[mode] += per_thread * threads
+            if errors:
+                raise errors[0]
+    return {
+        "on_tps": done["on"] / seconds["on"],
+        "off_tps": done["off"] / seconds["off"],
+        "writes": done["on"],
+    }
+
+
+# ---------------------------------------------------------------- 3. audit verify
+
+
+def synthetic_entry(n: int) -> dict[str, Any]:
+    """An entry shaped like a customer update's (``trail._write_entry``)."""
+    return {
+        "actor_id": 1,
+        "actor": "bench",
+        "channel": "api",
+        "ip": "127.0.0.1",
+        "action": "write",
+        "request": "PATCH /api/v1/customers/{customer_id}",
+        "object_type": "customer",
+        "object_id": str(n % 1000 + 1),
+        "detail": {
+            "changes": [
+                {"table": "credit_file_versions", "op": "insert", "rows": 1, "ids": [n]},
+                {
+                    "table": "customers",
+                    "op": "update",
+                    "rows": 1,
+                    "ids": [n % 1000 + 1],
+                    "fields": ["address", "updated_at", "version"],
+                },
+            ]
+        },
+    }
+
+
+def audit_verify(db: Database, count: int, batch: int = 1000) -> dict[str, Any]:
+    """Append ``count`` entries in batches, then verify the whole chain."""
+    started = time.perf_counter()
+    for start in range(0, count, batch):
+        with unit_of_work(db.factory) as session:
+            audit_repo.append(
+                session, [synthetic_entry(n) for n in range(start, min(count, start + batch))]
+            )
+    append_s = time.perf_counter() - started
+    started = time.perf_counter()
+    with db.factory() as session:
+        result = audit_service.verify(session)
+    verify_s = time.perf_counter() - started
+    assert result.ok, result.findings[:3]
+    return {
+        "appended": count,
+        "append_eps": count / append_s,
+        "entries": result.entries,
+        "verify_s": verify_s,
+        "verify_eps": result.entries / verify_s,
+    }
+
+
+# ---------------------------------------------------------------- run and report
+
+
+def audit_run(backend: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Sections 2 and 3 on one fresh database."""
+    out: dict[str, Any] = {"backend": backend}
+    with database(backend, args.db_url) as db:
+        load_customers(db, individuals(args.write_customers, "W"), args.batch)
+        with db.factory() as session:
+            ids = list(session.scalars(select(Customer.id).order_by(Customer.id)))
+        out["one"] = audit_writes(db, ids, args)
+        console.log(f"{backend} audit, one writer: {out['one']}")
+        if backend == "postgresql":
+            out["two"] = audit_writes_threads(db, ids, args)
+            console.log(f"{backend} audit, two writers: {out['two']}")
+        out["verify"] = audit_verify(db, args.audit_entries)
+        console.log(f"{backend} audit verify: {out['verify']}")
+    return out
+
+
+def _ratio(slow: float, fast: float) -> str:
+    return f"{slow / fast:.2f}x"
+
+
+def report(crypto: dict[str, float], enc: list[dict[str, Any]], aud: list[dict[str, Any]]) -> None:
+    """The figures as tables."""
+    t = Table(title="Field encryption (intake and read-back of individuals)")
+    for col in ("backend", "customers", "step", "encryption on", "off", "off / on"):
+        t.add_column(col, justify="left" if col in ("backend", "step") else "right")
+    for r in enc:
+        on, off = r["on"], r["off"]
+        n = r["customers"]
+        t.add_row(
+            r["backend"], f"{n:,}", "intake (records/s)",
+            f"{n / on['intake_s']:,.0f} ({on['intake_s']:.1f} s)",
+            f"{n / off['intake_s']:,.0f} ({off['intake_s']:.1f} s)",
+            _ratio(on["intake_s"], off["intake_s"]),
+        )  # fmt: skip
+        t.add_row(
+            r["backend"], f"{n:,}", "read all (rows/s)",
+            f"{n / on['read_s']:,.0f} ({on['read_s'] * 1000:.0f} ms)",
+            f"{n / off['read_s']:,.0f} ({off['read_s'] * 1000:.0f} ms)",
+            _ratio(on["read_s"], off["read_s"]),
+        )  # fmt: skip
+    console.print(t)
+    console.print(
+        f"one phone number alone: seal {crypto['seal_us']:.1f} µs, open {crypto['open_us']:.1f}"
+        f" µs, blind index {crypto['blind_index_us']:.1f} µs"
+    )
+    t = Table(title="Audit log on writes (one customer's address per transaction)")
+    for col in ("backend", "writers", "transactions", "audit on", "audit off", "off / on",
+                "overhead per tx", "append"):  # fmt: skip
+        t.add_column(col, justify="left" if col == "backend" else "right")
+    for r in aud:
+        for key, writers in (("one", 1), ("two", 2)):
+            if key not in r:
+                continue
+            w = r[key]
+            overhead = 1000 / w["on_tps"] - 1000 / w["off_tps"]
+            t.add_row(
+                r["backend"], str(writers), f"{w['writes']:,} + {w['writes']:,}",
+                f"{w['on_tps']:,.0f} tx/s", f"{w['off_tps']:,.0f} tx/s",
+                _ratio(w["off_tps"], w["on_tps"]),
+                f"{overhead:.2f} ms" if writers == 1 else f"{overhead * writers:.2f} ms*",
+                f"{w['append_ms']:.2f} ms" if "append_ms" in w else "",
+            )  # fmt: skip
+    console.print(t)
+    console.print("* wall time per transaction of one thread (2 / rate), on minus off")
+    t = Table(title="audit verify")
+    for col in ("backend", "entries in the chain", "verify", "entries/s", "bulk append"):
+        t.add_column(col, justify="left" if col == "backend" else "right")
+    for r in aud:
+        v = r["verify"]
+        t.add_row(
+            r["backend"], f"{v['entries']:,}", f"{v['verify_s']:.1f} s",
+            f"{v['verify_eps']:,.0f}", f"{v['append_eps']:,.0f} entries/s",
+        )  # fmt: skip
+    console.print(t)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", default="2000,10000", help="comma-separated sizes")
+    parser.add_argument("--batch", type=int, default=1000, help="intake records per transaction")
+    parser.add_argument("--writes", type=int, default=2000, help="transactions per audit mode")
+    parser.add_argument("--block", type=int, default=250, help="transactions per on/off block")
+    parser.add_argument("--write-customers", type=int, default=1000)
+    parser.add_argument("--audit-entries", type=int, default=50_000)
+    parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--encryption-backends", default="sqlite")
+    parser.add_argument("--db-url", default=PG_URL)
+    args = parser.parse_args()
+    # Keys in memory: nothing is read from or written to var/.
+    keys.use(keys.generate().to_json())
+    started = time.perf_counter()
+    console.log(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    crypto = crypto_alone()
+    # Which mode goes first alternates, so a drift in the machine's load favours neither.
+    sizes = [(b, int(n)) for b in args.encryption_backends.split(",") if b
+             for n in args.customers.split(",")]  # fmt: skip
+    enc = [encryption_run(b, n, args, off_first=i % 2 == 1) for i, (b, n) in enumerate(sizes)]
+    aud = [audit_run(b, args) for b in args.backends.split(",") if b]
+    report(crypto, enc, aud)
+    console.print(
+        f"whole run {time.perf_counter() - started:.0f} s; load average now "
+        f"{os.getloadavg()[0]:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
