@@ -1,8 +1,10 @@
 """What the security features cost: field encryption, the audit log on writes, `audit verify`.
 
     PYTHONPATH=. .venv/bin/python bench/security_overhead.py [--customers 2000,10000]
-        [--batch 1000] [--writes 2000] [--block 250] [--write-customers 1000]
+        [--batch 1000] [--repeat 2] [--reads 5] [--writes 2000] [--block 250]
+        [--write-customers 1000]
         [--audit-entries 50000] [--backends sqlite,postgresql]
+        [--encryption-backends sqlite,postgresql]
         [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Every database is fresh: a temporary SQLite file (WAL, the embedded default) or a fresh
@@ -11,10 +13,12 @@ PostgreSQL schema, migrated and dropped afterwards. The keyring is generated in 
 1. Field encryption. N individual customers (name, resident ID number, phone, e-mail and
    address: five sealed fields and four blind indexes each) go through the real intake
    (``intake.ingest`` in one unit of work per ``--batch`` records: validate, resolve, write,
-   consents, exposure, indicators, rules), once with encryption on and once off (``keys.seal``
-   and ``keys.open_sealed`` replaced by the identity; blind indexes computed as usual), each
-   into its own fresh database. Then all N are read back (``select(Customer)``, every row
-   loaded and ``.phone`` touched; loading opens every sealed column), best of three.
+   consents, exposure, indicators, rules) with encryption on and off (``keys.seal`` and
+   ``keys.open_sealed`` replaced by the identity; blind indexes computed as usual),
+   ``--repeat`` times per mode in turns, each into a fresh database. The last database of each
+   mode is then read back ``--reads`` times in turns (``select(Customer)``, every row loaded
+   and ``.phone`` touched; loading opens every sealed column), best kept. The time spent inside
+   ``seal``, ``blind_index`` and ``open_sealed`` with encryption on is reported beside.
 2. The audit log on writes. M transactions, each its own ``unit_of_work`` that loads one
    customer and changes its address through the ORM; with the audit hooks as they run, and
    with ``session.info["audit_off"]`` set (the hooks still note the changes, but nothing is
@@ -30,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import shutil
 import statistics
@@ -38,7 +43,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -171,6 +176,7 @@ def individuals(count: int, prefix: str) -> list[dict[str, Any]]:
 
 def load_customers(db: Database, records: list[dict[str, Any]], batch: int) -> float:
     """Ingest the records, ``batch`` to a transaction; the seconds it took."""
+    gc.collect()
     started = time.perf_counter()
     for start in range(0, len(records), batch):
         with unit_of_work(db.factory) as session:
@@ -182,15 +188,33 @@ def load_customers(db: Database, records: list[dict[str, Any]], batch: int) -> f
 
 
 def read_all(db: Database) -> tuple[float, int]:
-    """Load every customer (which opens every sealed column) and touch the phone; best of 3."""
-    times = []
-    for _ in range(3):
+    """Load every customer (which opens every sealed column) and touch the phone."""
+    gc.collect()  # else a collection of what earlier steps left may land in either mode's read
+    started = time.perf_counter()
+    with db.factory() as session:
+        customers = session.scalars(select(Customer)).all()
+        touched = sum(1 for c in customers if c.phone)
+    return time.perf_counter() - started, touched
+
+
+@contextmanager
+def time_in(name: str) -> Iterator[list[float]]:
+    """Seconds spent in ``keys.<name>`` (and calls made) while inside."""
+    original = getattr(keys, name)
+    spent = [0.0, 0]
+
+    def timed(*args: Any) -> Any:
         started = time.perf_counter()
-        with db.factory() as session:
-            customers = session.scalars(select(Customer)).all()
-            touched = sum(1 for c in customers if c.phone)
-        times.append(time.perf_counter() - started)
-    return min(times), touched
+        result = original(*args)
+        spent[0] += time.perf_counter() - started
+        spent[1] += 1
+        return result
+
+    setattr(keys, name, timed)
+    try:
+        yield spent
+    finally:
+        setattr(keys, name, original)
 
 
 # ---------------------------------------------------------------- 1. field encryption
@@ -213,27 +237,65 @@ def crypto_alone(count: int = 20_000) -> dict[str, float]:
     return {"seal_us": seal_us, "open_us": open_us, "blind_index_us": index_us}
 
 
+def _mode(mode: str) -> AbstractContextManager[None]:
+    return plaintext() if mode == "off" else nullcontext()
+
+
 def encryption_run(
     backend: str, count: int, args: argparse.Namespace, *, off_first: bool
 ) -> dict[str, Any]:
-    """Intake and read-back of ``count`` individuals, encryption on and off."""
+    """Intake and read-back of ``count`` individuals, encryption on and off.
+
+    Each intake goes into a fresh database, ``--repeat`` times per mode, on and off in turns;
+    the last pair of databases is then read in turns, ``--reads`` times each.
+    """
     records = individuals(count, "P")
     out: dict[str, Any] = {"backend": backend, "customers": count}
-    for mode in ("off", "on") if off_first else ("on", "off"):
-        with database(backend, args.db_url) as db:
-            if mode == "off":
-                with plaintext():
-                    seconds = load_customers(db, records, args.batch)
-                    read, touched = read_all(db)
-            else:
-                seconds = load_customers(db, records, args.batch)
-                read, touched = read_all(db)
+    intake_s: dict[str, list[float]] = {"on": [], "off": []}
+    kept: dict[str, Database] = {}
+    sealing = [0.0, 0]
+    indexing = [0.0, 0]
+    try:
+        for rep in range(args.repeat):
+            first_off = off_first != (rep % 2 == 1)
+            for mode in ("off", "on") if first_off else ("on", "off"):
+                if mode in kept:
+                    kept.pop(mode).drop()
+                db = kept[mode] = open_database(backend, args.db_url)
+                with _mode(mode), time_in("seal") as sealed, time_in("blind_index") as index:
+                    intake_s[mode].append(load_customers(db, records, args.batch))
+                if mode == "on":
+                    sealing = [a + b for a, b in zip(sealing, sealed, strict=True)]
+                    indexing = [a + b for a, b in zip(indexing, index, strict=True)]
+                console.log(
+                    f"{backend} {count:,} intake, encryption {mode}: {intake_s[mode][-1]:.2f} s"
+                )
+        for mode, db in kept.items():
             with db.factory() as session:
                 stored = str(session.scalar(text("SELECT phone FROM customers LIMIT 1")))
             assert stored.startswith("v1:" if mode == "on" else "+86"), stored
-            assert touched == count
-        out[mode] = {"intake_s": seconds, "read_s": read}
-        console.log(f"{backend} {count} customers, encryption {mode}: {out[mode]}")
+        read_s: dict[str, list[float]] = {"on": [], "off": []}
+        for rep in range(args.reads):
+            for mode in ("on", "off") if rep % 2 == 0 else ("off", "on"):
+                with _mode(mode):
+                    seconds, touched = read_all(kept[mode])
+                assert touched == count
+                read_s[mode].append(seconds)
+        with time_in("open_sealed") as opening:
+            read_all(kept["on"])  # not timed: once more, to see the share of opening
+    finally:
+        for db in kept.values():
+            db.drop()
+    reps = args.repeat
+    for mode in ("on", "off"):
+        out[mode] = {"intake_s": statistics.mean(intake_s[mode]), "read_s": min(read_s[mode])}
+    out["intake_runs"] = intake_s
+    out["seal_s"] = sealing[0] / reps
+    out["seals"] = sealing[1] // reps
+    out["blind_index_s"] = indexing[0] / reps
+    out["blind_indexes"] = indexing[1] // reps
+    out["open_s"], out["opens"] = opening
+    console.log(f"{backend} {count:,} customers: {out}")
     return out
 
 
@@ -280,8 +342,8 @@ def audit_writes(db: Database, ids: list[int], args: argparse.Namespace) -> dict
         before = _entries(session)
     n = 0
     with timed_appends() as appends:
-        while done["on"] < args.writes:
-            for mode in ("on", "off") if (n // args.block) % 2 == 0 else ("off", "on"):
+        for r in range(max(1, args.writes // args.block)):
+            for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
                 started = time.perf_counter()
                 for _ in range(args.block):
                     _write(db.factory, ids[n % len(ids)], n, mode == "on")
@@ -317,26 +379,28 @@ def audit_writes_threads(
             errors.append(exc)
 
     offset = 0
-    for r in range(rounds):
-        for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
-            workers = [
-                threading.Thread(target=writer, args=(ids[t::threads], mode == "on", offset))
-                for t in range(threads)
-            ]
-            offset += per_thread
-            started = time.perf_counter()
-            for w in workers:
-                w.start()
-            for w in workers:
-                w.join()
-            seconds[mode] += time.perf_counter() - started
-            done[mode] += per_thread * threads
-            if errors:
-                raise errors[0]
+    with timed_appends() as appends:
+        for r in range(rounds):
+            for mode in ("on", "off") if r % 2 == 0 else ("off", "on"):
+                workers = [
+                    threading.Thread(target=writer, args=(ids[t::threads], mode == "on", offset))
+                    for t in range(threads)
+                ]
+                offset += per_thread
+                started = time.perf_counter()
+                for w in workers:
+                    w.start()
+                for w in workers:
+                    w.join()
+                seconds[mode] += time.perf_counter() - started
+                done[mode] += per_thread * threads
+                if errors:
+                    raise errors[0]
     return {
         "on_tps": done["on"] / seconds["on"],
         "off_tps": done["off"] / seconds["off"],
         "writes": done["on"],
+        "append_ms": statistics.mean(appends) * 1000,  # includes waiting for the head's lock
     }
 
 
@@ -416,10 +480,15 @@ def _ratio(slow: float, fast: float) -> str:
     return f"{slow / fast:.2f}x"
 
 
+def _share(part: float, whole: float) -> str:
+    return f"{part:.2f} s ({part / whole:.0%})"
+
+
 def report(crypto: dict[str, float], enc: list[dict[str, Any]], aud: list[dict[str, Any]]) -> None:
     """The figures as tables."""
     t = Table(title="Field encryption (intake and read-back of individuals)")
-    for col in ("backend", "customers", "step", "encryption on", "off", "off / on"):
+    for col in ("backend", "customers", "step", "encryption on", "off", "on / off",
+                "in seal / open", "in blind_index"):  # fmt: skip
         t.add_column(col, justify="left" if col in ("backend", "step") else "right")
     for r in enc:
         on, off = r["on"], r["off"]
@@ -429,21 +498,26 @@ def report(crypto: dict[str, float], enc: list[dict[str, Any]], aud: list[dict[s
             f"{n / on['intake_s']:,.0f} ({on['intake_s']:.1f} s)",
             f"{n / off['intake_s']:,.0f} ({off['intake_s']:.1f} s)",
             _ratio(on["intake_s"], off["intake_s"]),
+            _share(r["seal_s"], on["intake_s"]), _share(r["blind_index_s"], on["intake_s"]),
         )  # fmt: skip
         t.add_row(
             r["backend"], f"{n:,}", "read all (rows/s)",
             f"{n / on['read_s']:,.0f} ({on['read_s'] * 1000:.0f} ms)",
             f"{n / off['read_s']:,.0f} ({off['read_s'] * 1000:.0f} ms)",
-            _ratio(on["read_s"], off["read_s"]),
+            _ratio(on["read_s"], off["read_s"]), _share(r["open_s"], on["read_s"]), "",
         )  # fmt: skip
     console.print(t)
+    console.print(
+        "intake: mean of the runs; read: best of the runs; the last two columns are the time "
+        "spent in those functions with encryption on (read: one more pass, timed apart)"
+    )
     console.print(
         f"one phone number alone: seal {crypto['seal_us']:.1f} µs, open {crypto['open_us']:.1f}"
         f" µs, blind index {crypto['blind_index_us']:.1f} µs"
     )
     t = Table(title="Audit log on writes (one customer's address per transaction)")
-    for col in ("backend", "writers", "transactions", "audit on", "audit off", "off / on",
-                "overhead per tx", "append"):  # fmt: skip
+    for col in ("backend", "writers", "transactions", "audit on", "audit off", "on / off",
+                "overhead per tx", "in append"):  # fmt: skip
         t.add_column(col, justify="left" if col == "backend" else "right")
     for r in aud:
         for key, writers in (("one", 1), ("two", 2)):
@@ -456,10 +530,13 @@ def report(crypto: dict[str, float], enc: list[dict[str, Any]], aud: list[dict[s
                 f"{w['on_tps']:,.0f} tx/s", f"{w['off_tps']:,.0f} tx/s",
                 _ratio(w["off_tps"], w["on_tps"]),
                 f"{overhead:.2f} ms" if writers == 1 else f"{overhead * writers:.2f} ms*",
-                f"{w['append_ms']:.2f} ms" if "append_ms" in w else "",
+                f"{w['append_ms']:.2f} ms",
             )  # fmt: skip
     console.print(t)
-    console.print("* wall time per transaction of one thread (2 / rate), on minus off")
+    console.print(
+        "* per transaction of one thread (threads / rate), on minus off; 'in append': mean time "
+        "in audit.repository.append per transaction (with two writers, waiting for the lock too)"
+    )
     t = Table(title="audit verify")
     for col in ("backend", "entries in the chain", "verify", "entries/s", "bulk append"):
         t.add_column(col, justify="left" if col == "backend" else "right")
@@ -476,12 +553,14 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", default="2000,10000", help="comma-separated sizes")
     parser.add_argument("--batch", type=int, default=1000, help="intake records per transaction")
+    parser.add_argument("--repeat", type=int, default=2, help="intakes per size and mode")
+    parser.add_argument("--reads", type=int, default=5, help="read-backs per mode (best kept)")
     parser.add_argument("--writes", type=int, default=2000, help="transactions per audit mode")
     parser.add_argument("--block", type=int, default=250, help="transactions per on/off block")
     parser.add_argument("--write-customers", type=int, default=1000)
     parser.add_argument("--audit-entries", type=int, default=50_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--encryption-backends", default="sqlite")
+    parser.add_argument("--encryption-backends", default="sqlite,postgresql")
     parser.add_argument("--db-url", default=PG_URL)
     args = parser.parse_args()
     # Keys in memory: nothing is read from or written to var/.

@@ -208,3 +208,13 @@ def client_for(app, db: Session):  # type: ignore[no-untyped-def]
 def manager(client_for):  # type: ignore[no-untyped-def]
     """API client of a credit manager."""
     return client_for("manager")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Schemathesis 4.32 under pytest 9 gives every operation of ``@schema.parametrize()`` the
+    same node id (``...::test_api``), so a failure line, --lf and JUnit cannot say which
+    operation failed. Name each by its operation: ``...::test_api[GET /api/v1/customers]``."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if label and "[" not in item.nodeid:
+            item._id = item._id.with_params(label)  # pytest 9's structured node id

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -56,6 +57,43 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' "
     "'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+}
+
+
+class ErrorDetailBody(BaseModel):
+    """One problem in one field (of one row, in a batch)."""
+
+    field: str | None
+    code: str
+    reason: str
+    row: int | None = None
+
+
+class ErrorBody(BaseModel):
+    """What went wrong: a stable code, a message, the field concerned."""
+
+    code: str
+    message: str
+    field: str | None
+    details: list[ErrorDetailBody] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer of the API has this shape."""
+
+    error: ErrorBody
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The request could not be read"},
+    401: {"model": ErrorResponse, "description": "Not signed in, or the token is invalid"},
+    403: {"model": ErrorResponse, "description": "The caller lacks the permission"},
+    404: {"model": ErrorResponse, "description": "No such record, or not visible to the caller"},
+    409: {"model": ErrorResponse, "description": "Conflicts with the record's state"},
+    413: {"model": ErrorResponse, "description": "The body or file is too large"},
+    422: {"model": ErrorResponse, "description": "Invalid input; the field is named"},
+    429: {"model": ErrorResponse, "description": "Too many requests; see Retry-After"},
+    503: {"model": ErrorResponse, "description": "The database is busy or unavailable"},
 }
 
 
@@ -203,7 +241,7 @@ def create_app(
         return response
 
     install_error_handlers(app)
-    api = APIRouter(prefix=API_PREFIX)
+    api = APIRouter(prefix=API_PREFIX, responses=ERROR_RESPONSES)
     for router in API_ROUTERS:
         api.include_router(router)
 

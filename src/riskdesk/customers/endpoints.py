@@ -53,6 +53,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.service import Principal
 
 router = APIRouter(tags=["credit file"])
+REPLAY = "Updated, or the same record sent again (nothing changed)"
 
 
 def single_result(report: IntakeReport, response: Response) -> IntakeRowResult:
@@ -207,7 +208,12 @@ def list_statements(
     return [StatementRead.model_validate(s) for s in repo.statements_of(session, customer_id)]
 
 
-@router.post("/statements", response_model=IntakeRowResult, status_code=201)
+@router.post(
+    "/statements",
+    response_model=IntakeRowResult,
+    status_code=201,
+    responses={200: {"model": IntakeRowResult, "description": REPLAY}},
+)
 def add_statement(
     body: StatementCreate, session: SessionDep, principal: CanCustomersWrite, response: Response
 ) -> IntakeRowResult:
@@ -237,7 +243,12 @@ def list_reports(
     return [CreditReportRead.model_validate(r) for r in repo.reports_of(session, customer_id)]
 
 
-@router.post("/credit-reports", response_model=IntakeRowResult, status_code=201)
+@router.post(
+    "/credit-reports",
+    response_model=IntakeRowResult,
+    status_code=201,
+    responses={200: {"model": IntakeRowResult, "description": REPLAY}},
+)
 def add_report(
     body: CreditReportCreate, session: SessionDep, principal: CanCustomersWrite, response: Response
 ) -> IntakeRowResult:

@@ -9,6 +9,7 @@ from riskdesk.db import SessionDep
 from riskdesk.indicators import service
 from riskdesk.indicators.catalogue import CATALOGUE
 from riskdesk.indicators.schemas import IndicatorDefinition, IndicatorsRead
+from riskdesk.kit.validation import PathId
 from riskdesk.security.deps import CanCustomersRead
 
 router = APIRouter(tags=["indicators"])
@@ -33,7 +34,7 @@ def catalogue(_: CanCustomersRead) -> list[IndicatorDefinition]:
 
 @router.get("/customers/{customer_id}/indicators", response_model=IndicatorsRead)
 def customer_indicators(
-    customer_id: int, session: SessionDep, principal: CanCustomersRead
+    customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> IndicatorsRead:
     """A customer's latest indicator values."""
     customer_service.get_customer_or_raise(session, principal, customer_id)

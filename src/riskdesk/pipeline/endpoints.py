@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
+from riskdesk.audit.trail import context_of
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import NotFound, PayloadTooLarge
 from riskdesk.kit.tabular import ColumnMapping
@@ -32,6 +33,7 @@ def read_upload(file: UploadFile, max_mb: int) -> bytes:
 @router.post("/imports", response_model=ImportResult)
 async def import_file(
     request: Request,
+    session: SessionDep,
     principal: CanImportsRun,
     kind: Annotated[
         str,
@@ -51,12 +53,18 @@ async def import_file(
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
     user_id = principal.user_id
     via = principal.via
+    audit_ctx = context_of(session)
+    # The import writes in transactions of its own; the request's (which checked the token and
+    # on SQLite holds the write lock) must end first, or the import waits on it and times out.
+    await run_in_threadpool(session.commit)
 
-    def load(session: object) -> security_service.Principal:
+    def load(own: object) -> security_service.Principal:
         # The import runs in its own transactions, so it loads the caller afresh in each.
         from sqlalchemy.orm import Session
 
-        assert isinstance(session, Session)
+        assert isinstance(own, Session)
+        own.info["audit_ctx"] = audit_ctx  # its entries name the caller, not "system"
+        session = own
         user = users_repo.get_user(session, user_id)
         assert user is not None
         scopes = None

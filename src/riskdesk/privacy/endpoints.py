@@ -34,7 +34,12 @@ def consents(
     return service.consent_status(session, principal, customer_id)
 
 
-@router.post("/customers/{customer_id}/consents", response_model=ConsentRead, status_code=201)
+@router.post(
+    "/customers/{customer_id}/consents",
+    response_model=ConsentRead,
+    status_code=201,
+    responses={200: {"model": ConsentRead, "description": "The same consent sent again"}},
+)
 def record_consent(
     customer_id: PathId,
     body: ConsentIn,

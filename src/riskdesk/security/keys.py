@@ -37,6 +37,7 @@ from riskdesk.config import get_settings
 from riskdesk.kit import identifiers
 
 FORMAT = "v1"  # stored as "v1:<key id>:<base64 of nonce + ciphertext + tag>"
+E164 = re.compile(r"\+[1-9]\d{6,14}")
 KEY_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 _NONCE = 12
 RELOAD_CHECK_SECONDS = 1.0
@@ -296,6 +297,8 @@ def normalise(kind: str, value: str) -> str | None:
     if kind == "national_id":
         return re.sub(r"\s+", "", text).upper()
     if kind == "phone":
+        if E164.fullmatch(text):  # stored values are E.164 already: no need to parse again
+            return text
         try:
             return identifiers.validate_phone(text)
         except identifiers.IdentifierError:

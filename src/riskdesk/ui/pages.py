@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from riskdesk.audit.trail import set_context
+from riskdesk.audit.trail import context_of, set_context
 from riskdesk.complaints import service as complaints_service
 from riskdesk.credit import service as credit_service
 from riskdesk.credit.schemas import GroupLimitIn
@@ -1357,7 +1357,10 @@ def start_import(
     factory = request.app.state.sessionmaker
     user_id = principal.user_id
 
+    audit_ctx = context_of(session)
+
     def load(s: Any) -> Any:
+        s.info["audit_ctx"] = audit_ctx  # the import's own transactions are the user's doing
         user = users_repo.get_user(s, user_id)
         assert user is not None
         return security_service.principal_for(s, user, via="session")
