@@ -11,9 +11,8 @@ content type are documented (every API route declares the shared error answers: 
 
 Budget: a few examples per operation (``RISKDESK_SCHEMATHESIS_EXAMPLES``, default 5) plus
 Schemathesis' coverage cases (boundaries, wrong types); the module takes ~100 s on SQLite on two
-cores, with or without ``-n 2``. Needs the ``pytest_collection_modifyitems`` hook for
-conftest.py (see conftest_addition.py) for readable node ids under pytest 9. SQLite only: it
-overrides ``backend``, so under CI's PostgreSQL run it still uses its own SQLite file.
+cores, with or without ``-n 2``, and as much again on PostgreSQL when it is configured. The
+``pytest_collection_modifyitems`` hook in conftest.py gives readable node ids under pytest 9.
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 from schemathesis.checks import CHECKS as REGISTRY
 from schemathesis.checks import load_all_checks
+from sqlalchemy import text
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.config import Settings
@@ -38,7 +38,7 @@ from riskdesk.migrations import runner
 from riskdesk.security import service as security_service
 from riskdesk.security.matrix import operations
 from riskdesk.security.permissions import Role
-from tests.conftest import Backend
+from tests.conftest import PG_URL, Backend, _backends, _make_pg
 
 load_all_checks()
 
@@ -78,18 +78,30 @@ _doc_app = create_app(
 schema = schemathesis.openapi.from_dict(_doc_app.openapi())
 
 
-@pytest.fixture(scope="module")
-def backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    """Overrides conftest's: a SQLite database of this module's own with the demo users and a
-    small demo population, so path ids and customer codes resolve now and then."""
-    engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('st') / 'demo.db'}")
+@pytest.fixture(scope="module", params=_backends())
+def backend(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[Backend]:
+    """Overrides conftest's: a database of this module's own (SQLite, and PostgreSQL when
+    configured) with the demo users and a small demo population, so path ids and customer
+    codes resolve now and then."""
+    schema = None
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path_factory.mktemp('st') / 'demo.db'}")
+    else:
+        engine, schema = _make_pg(f"st_{worker_id}")
     try:
         runner.upgrade(engine)
         with sessionmaker(bind=engine, expire_on_commit=False).begin() as session:
             load_demo(session, customers=30, months=6, seed=0)
-        yield Backend("sqlite", engine)
+        yield Backend(request.param, engine)
     finally:
         engine.dispose()
+        if schema is not None:
+            admin = make_engine(PG_URL or "")
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
 
 
 @pytest.fixture(scope="module")

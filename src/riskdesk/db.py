@@ -113,6 +113,7 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     try:
         yield session
         session.commit()
+        _append_views(session)
     except BaseException:
         session.rollback()
         raise
@@ -130,9 +131,16 @@ def get_session(request: Request) -> Iterator[Session]:
         try:
             yield session
             session.commit()
+            _append_views(session)
         except BaseException:
             session.rollback()
             raise
+
+
+def _append_views(session: Session) -> None:
+    from riskdesk.audit.trail import append_pending_views  # the audit package imports this one
+
+    append_pending_views(session)
 
 
 def request_context(request: Request) -> Any:

@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -156,6 +156,17 @@ def install_error_handlers(app: FastAPI) -> None:
             409, "conflict", "the record clashes with one written at the same time; send it again"
         )
 
+    @app.exception_handler(DataError)
+    async def bad_value(request: Request, exc: DataError) -> Response:
+        # A value the database refuses to store or compare (PostgreSQL: a NUL character in a
+        # text, a number out of range): the caller's input, so a 422, not a 500.
+        log.warning("data error on %s %s", request.method, request.url.path)
+        return _error(
+            422,
+            "invalid_value",
+            "a value contains characters or a size the database cannot take (e.g. a NUL byte)",
+        )
+
     @app.exception_handler(OperationalError)
     async def db_unavailable(request: Request, exc: OperationalError) -> Response:
         log.error(
@@ -234,6 +245,9 @@ def create_app(
         response: Response = await call_next(request)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        if not request.url.path.startswith("/static/"):
+            # Pages and answers carry personal data: no browser or proxy keeps a copy.
+            response.headers.setdefault("Cache-Control", "no-store")
         if settings.cookie_secure:
             response.headers.setdefault(
                 "Strict-Transport-Security", "max-age=31536000; includeSubDomains"

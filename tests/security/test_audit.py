@@ -76,6 +76,11 @@ def test_masking_by_role_and_logged_views_and_reveals(db, client_for) -> None:  
     assert sales.get(f"/api/v1/customers/{cid}/history").text.count("13912345671") == 0
     # Masked reads are not views of personal data; nothing is logged for them.
     assert _entries(db, action="view", actor="sales") == []
+    # A list or search shows names, and names are personal data: which ones is logged.
+    code = masked["code"]
+    assert sales.get("/api/v1/customers", params={"q": "13912345671"}).json()["total"] == 1
+    listed_names = _entries(db, action="view", actor="sales", object_type="customer_list")
+    assert listed_names and listed_names[-1].detail["fields"] == [f"{code}.name"]
 
     full = manager.get(f"/api/v1/customers/{cid}").json()
     assert full["phone"] == "+8613912345671" and full["masked"] == []
@@ -112,6 +117,21 @@ def test_masking_by_role_and_logged_views_and_reveals(db, client_for) -> None:  
         == 403
     )
     assert service.get(f"/api/v1/customers/{cid}").json()["phone"] == "+86139****5671"
+    # Writing: what sales changed comes back masked, and a masked value is not taken as new.
+    changed = sales.patch(
+        f"/api/v1/customers/{cid}", json={"phone": "13912345679", "reason": "new number"}
+    )
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["applied"][0] == {
+        "field": "phone",
+        "old": "+86139****5671",
+        "new": "+86139****5679",
+    }
+    echoed = sales.patch(
+        f"/api/v1/customers/{cid}", json={"email": masked["email"], "reason": "as shown"}
+    )
+    assert echoed.status_code == 422 and echoed.json()["error"]["code"] == "masked_value"
+    assert manager.get(f"/api/v1/customers/{cid}").json()["email"] == "zhang.san@example.com"
 
 
 def test_auditor_filters_and_exports_and_the_export_is_logged(db, client_for) -> None:  # type: ignore[no-untyped-def]
@@ -171,6 +191,12 @@ def test_verify_names_edited_inserted_and_deleted_entries(own_backend, tmp_path)
         saved = conn.execute(text("SELECT * FROM audit_log WHERE seq = 5")).mappings().one()
         conn.execute(text("DELETE FROM audit_log WHERE seq = 5"))
     assert findings() == [("deleted", 5)]
+    # An edit next to the deletion is named as well.
+    with own_backend.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = 'someone' WHERE seq = 4"))
+    assert findings() == [("edited", 4), ("deleted", 5)]
+    with own_backend.engine.begin() as conn:
+        conn.execute(text("UPDATE audit_log SET actor = :a WHERE seq = 4"), {"a": actor})
     columns = ", ".join(saved.keys())
     values = ", ".join(f":{k}" for k in saved)
     insert = text(f"INSERT INTO audit_log ({columns}) VALUES ({values})")
@@ -196,6 +222,16 @@ def test_verify_names_edited_inserted_and_deleted_entries(own_backend, tmp_path)
     kinds = findings()
     assert ("inserted", 4) in kinds and all(k != "edited" for k, _ in kinds), kinds
 
+    # The head reset to "empty" to hide everything: noticed.
+    with own_backend.engine.begin() as conn:
+        head = conn.execute(text("SELECT seq, hash, mac FROM audit_head")).one()
+        conn.execute(text(f"UPDATE audit_head SET seq = 0, hash = '{'0' * 64}', mac = ''"))
+    assert ("head", 0) in findings()
+    with own_backend.engine.begin() as conn:
+        conn.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h, mac = :m"),
+            {"s": head[0], "h": head[1], "m": head[2]},
+        )
     with own_backend.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE id = 999999"))
         conn.execute(text("UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 5"))

@@ -238,3 +238,25 @@ def test_retention_erases_long_inactive_individuals_unless_held(db, client_for) 
     assert db.get(Customer, old).erased_at is not None
     assert db.get(Customer, held).erased_at is None
     assert db.get(Customer, fresh).erased_at is None
+
+
+def test_a_late_record_with_an_older_date_does_not_undo_a_withdrawal(client_for) -> None:  # type: ignore[no-untyped-def]
+    manager = client_for("manager")
+    cid = _make(manager, "PV-7")  # consented at sign-up (the factory's records)
+    assert _consent(manager, cid, "credit_assessment", granted=False).status_code == 201
+    # The shop sends its usual record again, dated from the sign-up a year ago.
+    again = person(
+        "PV-7",
+        consents=[
+            {
+                "purpose": "credit_assessment",
+                "granted": True,
+                "notice_version": "2026-01",
+                "given_at": "2025-11-01T00:00:00Z",
+            }
+        ],
+    )
+    assert manager.post("/api/v1/customers", json=again).status_code in (200, 201)
+    status = manager.get(f"/api/v1/customers/{cid}/consents").json()
+    assert status["current"]["credit_assessment"]["granted"] is False
+    assert status["allowed"]["credit_assessment"] is False

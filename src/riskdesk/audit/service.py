@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -52,72 +53,79 @@ def _mac_ok(entry: AuditEntry) -> bool:
     return hmac.compare_digest(expected, entry.hash)
 
 
-def _pairs(entries: Iterator[AuditEntry]) -> Iterator[tuple[AuditEntry, AuditEntry | None]]:
-    previous: AuditEntry | None = None
-    for entry in entries:
-        if previous is not None:
-            yield previous, entry
-        previous = entry
-    if previous is not None:
-        yield previous, None
-
-
 def verify(session: Session) -> Verification:
     """Walk the chain from the first entry; name every entry that was edited, inserted or
     deleted, and a head that does not match the last entry.
 
     The chain, not the sequence numbers, is the truth: each entry's MAC covers its content and
-    the previous entry's hash, so renumbering cannot hide an insertion or a deletion.
+    the previous entry's hash, so renumbering cannot hide an insertion or a deletion. Entries
+    whose MAC fails are judged as a run, by the next entry that passes: if it links to the
+    last good entry, the run was inserted; otherwise the run's entries were edited.
     """
     result = Verification()
     head = repo.head(session)
     head_seq = head.seq if head is not None else None
-    good_hash, last_seq, last_edited = GENESIS, 0, False
-    for entry, successor in _pairs(repo.stream_raw(session)):
+    good_hash, last_seq = GENESIS, 0
+    run: list[Any] = []  # consecutive entries whose MAC fails, not yet judged
+    renumbered = False
+
+    def add(kind: str, seq: int | None, entry_id: int | None, message: str) -> None:
+        result.findings.append(Finding(kind, seq, entry_id, message))
+
+    def gap(seq: int) -> None:
+        first, last = last_seq + 1, seq - 1
+        span = f"entry {first}" if first == last else f"entries {first}-{last}"
+        add("deleted", first, None, f"{span} deleted")
+
+    def judge(successor: Any | None) -> None:
+        nonlocal good_hash, last_seq
+        inserted = successor is not None and successor.prev_hash == good_hash
+        for bad in run:
+            if inserted or bad.seq <= last_seq or (head_seq is not None and bad.seq > head_seq):
+                add("inserted", bad.seq, bad.id, f"entry {bad.seq} (id {bad.id}) was inserted")
+                continue
+            if bad.seq > last_seq + 1:
+                gap(bad.seq)
+            add("edited", bad.seq, bad.id, f"entry {bad.seq} (id {bad.id}) was edited")
+            good_hash, last_seq = bad.hash, bad.seq
+        run.clear()
+
+    for entry in repo.stream_raw(session):
         result.entries += 1
         if not _mac_ok(entry):
-            if (
-                entry.seq <= last_seq
-                or (head_seq is not None and entry.seq > head_seq)
-                or (successor is not None and successor.prev_hash == good_hash)
-            ):
-                result.findings.append(
-                    Finding("inserted", entry.seq, entry.id,
-                            f"entry {entry.seq} (id {entry.id}) was inserted")
-                )  # fmt: skip
-                continue
-            result.findings.append(
-                Finding(
-                    "edited", entry.seq, entry.id, f"entry {entry.seq} (id {entry.id}) was edited"
-                )
-            )
-            good_hash, last_seq, last_edited = entry.hash, entry.seq, True
+            run.append(entry)
             continue
-        if entry.prev_hash != good_hash and not last_edited:
+        edited_before = bool(run) and entry.prev_hash != good_hash
+        if run:
+            judge(entry)
+        if entry.seq <= last_seq:
+            add("inserted", entry.seq, entry.id, f"entry {entry.seq} repeats a sequence number")
+            continue
+        if entry.prev_hash != good_hash:
             if entry.seq > last_seq + 1:
-                first, last = last_seq + 1, entry.seq - 1
-                span = f"entry {first}" if first == last else f"entries {first}-{last}"
-                result.findings.append(Finding("deleted", first, None, f"{span} deleted"))
-            else:
-                result.findings.append(
-                    Finding("deleted", entry.seq, None,
-                            f"entries before {entry.seq} were deleted and the rest renumbered")
-                )  # fmt: skip
-        good_hash, last_seq, last_edited = entry.hash, entry.seq, False
+                gap(entry.seq)
+            elif not edited_before:
+                renumbered = True
+                add("deleted", entry.seq, None,
+                    f"entries before {entry.seq} were deleted and the rest renumbered")  # fmt: skip
+        good_hash, last_seq = entry.hash, entry.seq
+    if run:
+        judge(None)
     if head is None:
-        result.findings.append(Finding("head", None, None, "the head row is missing"))
+        add("head", None, None, "the head row is missing")
         return result
     result.head_seq, result.head_hash = head.seq, head.hash
-    if (head.seq or head.mac) and not hmac.compare_digest(
-        head.mac, repo.head_mac(head.seq, head.hash)
-    ):
-        result.findings.append(Finding("head", head.seq, None, "the head row was edited"))
-    elif head.seq > last_seq:
-        first = last_seq + 1
-        span = f"entry {first}" if first == head.seq else f"entries {first}-{head.seq}"
-        result.findings.append(Finding("deleted", first, None, f"{span} deleted (the tail)"))
+    empty_head = head.seq == 0 and head.hash == GENESIS and not head.mac
+    if not empty_head and not hmac.compare_digest(head.mac, repo.head_mac(head.seq, head.hash)):
+        add("head", head.seq, None, "the head row was edited")
+    elif empty_head and result.entries:
+        add("head", 0, None, "the head was reset to empty while the log has entries")
     elif head.hash != good_hash:
-        result.findings.append(Finding("head", head.seq, None, "the head does not match the log"))
+        first = last_seq + 1
+        span = f"entry {first}" if first >= head.seq else f"entries {first}-{head.seq}"
+        add("deleted", first, None, f"{span} deleted (the tail)")
+    elif head.seq != last_seq and not renumbered:
+        add("head", head.seq, None, f"the head counts {head.seq} entries, the log {last_seq}")
     return result
 
 

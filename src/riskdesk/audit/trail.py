@@ -5,7 +5,8 @@ UPDATE and DELETE statements run through the session) and, just before it commit
 entry to the audit log in the same transaction: the change and its record stand or fall
 together. Views of personal data are noted by the code that shows them (:func:`viewed`); a
 transaction that only read appends them right after it commits, in a short transaction of its
-own (a read on SQLite cannot start writing once another writer has committed).
+own, which the request (or unit of work) runs right after (:func:`append_pending_views`): a
+read on SQLite cannot start writing once another writer has committed.
 
 Who and from where comes from the session's context (:func:`set_context`): the request sets it,
 CLI commands and background jobs use the process default.
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 # The log's own tables, and bookkeeping no one needs to see as a change.
 IGNORED_TABLES = frozenset({"audit_log", "audit_head"})
 BOOKKEEPING = {"api_tokens": frozenset({"last_used_at"})}
+# Tables whose row ids are secrets (a browser session's id is its bearer credential).
+SECRET_IDS = frozenset({"user_sessions"})
 MAX_IDS = 50  # row ids kept per table and operation; the count is always kept
 
 
@@ -84,6 +87,8 @@ def _note(
     if op == "update" and fields and fields <= BOOKKEEPING.get(table, frozenset()):
         return
     change = _changes(session).setdefault((table, op), _Change())
+    if table in SECRET_IDS:
+        ids = []
     room = MAX_IDS - len(change.ids)
     if room > 0:
         change.ids.extend(ids[:room])
@@ -173,17 +178,16 @@ def _before_commit(session: Session) -> None:
     repo.append(session, [_write_entry(session, changes), *_view_entries(session, views)])
 
 
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
+def append_pending_views(session: Session) -> None:
+    """After a transaction that only read has committed, append the views it noted, in a short
+    writing transaction of its own on the same session (and so the same connection: a second
+    connection per read request would exhaust the pool under load)."""
     views = session.info.pop("audit_views", None)
     if not views or session.info.get("audit_off"):
         return
-    ctx = context_of(session)
-    with Session(bind=session.bind, join_transaction_mode="create_savepoint") as writer:
-        writer.info["audit_ctx"] = ctx
-        begin_writing(writer)
-        repo.append(writer, _view_entries(writer, views))
-        writer.commit()
+    begin_writing(session)
+    repo.append(session, _view_entries(session, views))
+    session.commit()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -23,7 +23,6 @@ from riskdesk.customers.schemas import (
     Decision,
     DocumentRead,
     DuplicateCandidate,
-    FieldChange,
     MergeRequest,
     PendingChangeRead,
     RevealRequest,
@@ -139,7 +138,7 @@ def update_customer(
     )
     return UpdateResult(
         customer=service.read_customer(session, principal, customer_id),
-        applied=[FieldChange(field=f, old=o, new=n) for f, o, n in outcome.applied],
+        applied=service.applied_read(session, principal, customer_id, outcome.applied),
         pending_change=pending,
     )
 

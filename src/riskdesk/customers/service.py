@@ -266,6 +266,16 @@ def list_customers(
     """A page of the customers the caller may see."""
     flt = CustomerFilter(**{**flt.__dict__, "owner_ids": visible_owner_ids(principal)})
     rows, total = repo.list_customers(session, flt, page)
+    # An individual's name is personal data: which names a list or search showed is logged
+    # (one entry per page; the search text itself is not, it may be an ID number).
+    people = [c.code for c, _, _ in rows if c.kind == "individual" and c.erased_at is None]
+    if people:
+        trail.viewed(
+            session,
+            object_type="customer_list",
+            object_id=f"page {page.page}",
+            fields=[f"{code}.name" for code in people],
+        )
     return Page[CustomerSummary](
         items=[summary(c, p, o) for c, p, o in rows], total=total, page=page.page, size=page.size
     )
@@ -456,6 +466,8 @@ def change_customer(
     expected_version: int | None = None,
 ) -> ChangeOutcome:
     """Apply non-critical changes now and queue critical ones for a second person."""
+    if customer.erased_at is not None:  # an erased person is not filled in again
+        raise Conflict(f"{customer.code} was erased", code="customer_erased")
     if customer.status == "merged":
         raise Conflict(
             f"{customer.code} was merged into another customer; change that one",
@@ -577,6 +589,7 @@ def update_customer(
     """Change a credit file from an API or UI request."""
     customer = get_customer_or_raise(session, principal, customer_id)
     requested = body.model_dump(exclude_unset=True, exclude={"reason", "expected_version"})
+    _refuse_masked_echo(customer, principal, requested)
     return change_customer(
         session,
         principal,
@@ -586,6 +599,37 @@ def update_customer(
         channel=channel,
         expected_version=body.expected_version,
     )
+
+
+def _refuse_masked_echo(
+    customer: Customer, principal: Principal, requested: dict[str, Any]
+) -> None:
+    """A role that sees values masked cannot send a masked value back as the new value (a client
+    that PUTs back what it read would overwrite the real data with asterisks)."""
+    if masking.sees_in_full(principal):
+        return
+    for name in masking.MASKED_FIELDS & set(requested):
+        current, value = getattr(customer, name), requested[name]
+        if current and isinstance(value, str) and value == masking.mask(name, current):
+            raise ValidationFailed(
+                "this is the masked value; send the real one, or leave the field out",
+                field=name,
+                code="masked_value",
+            )
+
+
+def applied_read(
+    session: Session,
+    principal: Principal,
+    customer_id: int,
+    applied: Sequence[tuple[str, str | None, str | None]],
+) -> list[FieldChange]:
+    """The changes just applied, as the principal may see them."""
+    rows = [
+        CreditFileChange(id=i, field=f, old_value=o, new_value=n)
+        for i, (f, o, n) in enumerate(applied)
+    ]
+    return list(_field_changes(session, principal, customer_id, rows, "applied.").values())
 
 
 def pending_read(

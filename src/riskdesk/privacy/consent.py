@@ -58,19 +58,21 @@ def record_many(
     rows = []
     for cid, body in given:
         current = latest.get((cid, body.purpose))
-        if current is not None and (current.granted, current.notice_version) == (
-            body.granted,
-            body.notice_version,
+        given_at = body.given_at or now
+        if given_at.tzinfo is None:
+            given_at = given_at.replace(tzinfo=dt.UTC)
+        if current is not None and (
+            (current.granted, current.notice_version) == (body.granted, body.notice_version)
+            or given_at < current.given_at  # older than what is in force: changes nothing
         ):
             continue
-        given_at = body.given_at or now
         rows.append(
             {
                 "customer_id": cid,
                 "purpose": body.purpose,
                 "granted": body.granted,
                 "notice_version": body.notice_version,
-                "given_at": given_at if given_at.tzinfo else given_at.replace(tzinfo=dt.UTC),
+                "given_at": given_at,
                 "recorded_at": now,
                 "recorded_by_id": recorded_by,
                 "channel": channel,

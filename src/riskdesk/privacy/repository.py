@@ -39,7 +39,21 @@ from riskdesk.models.customers import BLIND_INDEXES
 def consent_history(session: Session, customer_id: int) -> list[Consent]:
     """Every consent record of a customer, newest first."""
     stmt = select(Consent).where(Consent.customer_id == customer_id)
-    return list(session.scalars(stmt.order_by(Consent.id.desc())))
+    return list(session.scalars(stmt.order_by(Consent.given_at.desc(), Consent.id.desc())))
+
+
+def _in_force(*where: Any) -> Any:
+    """Consents ranked per customer and purpose: the one given last is in force (a record
+    that arrives late with an older date does not override a later withdrawal)."""
+    rank = (
+        func.row_number()
+        .over(
+            partition_by=(Consent.customer_id, Consent.purpose),
+            order_by=(Consent.given_at.desc(), Consent.id.desc()),
+        )
+        .label("rank")
+    )
+    return select(Consent.id, rank).where(*where).subquery()
 
 
 def latest_consents(
@@ -48,12 +62,9 @@ def latest_consents(
     """The consent in force per (customer, purpose)."""
     found: dict[tuple[int, str], Consent] = {}
     for part in chunks(list(customer_ids)):
-        latest = (
-            select(func.max(Consent.id))
-            .where(Consent.customer_id.in_(part))
-            .group_by(Consent.customer_id, Consent.purpose)
-        )
-        for row in session.scalars(select(Consent).where(Consent.id.in_(latest))):
+        ranked = _in_force(Consent.customer_id.in_(part))
+        ids = select(ranked.c.id).where(ranked.c.rank == 1)
+        for row in session.scalars(select(Consent).where(Consent.id.in_(ids))):
             found[(row.customer_id, row.purpose)] = row
     return found
 
@@ -65,13 +76,9 @@ def insert_consents(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def _latest_granted(purpose: str) -> Any:
-    latest = (
-        select(func.max(Consent.id))
-        .where(Consent.purpose == purpose)
-        .group_by(Consent.customer_id)
-        .scalar_subquery()
-    )
-    return select(Consent.customer_id).where(Consent.id.in_(latest), Consent.granted.is_(True))
+    ranked = _in_force(Consent.purpose == purpose)
+    in_force = select(ranked.c.id).where(ranked.c.rank == 1)
+    return select(Consent.customer_id).where(Consent.id.in_(in_force), Consent.granted.is_(True))
 
 
 def individuals_without(

@@ -109,7 +109,11 @@ def rows_not_under(
 ) -> list[dict[str, Any]]:
     """Rows (id and raw values) with a value not sealed under ``prefix``, by id from ``after``."""
     raw = _raw_table(name, columns)
-    stale = or_(*(and_(raw.c[c].is_not(None), raw.c[c].not_like(f"{prefix}%")) for c in columns))
+    # Key ids may hold "_", a LIKE wildcard: escape it, or one key's prefix matches another's.
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    stale = or_(
+        *(and_(raw.c[c].is_not(None), raw.c[c].not_like(pattern, escape="\\")) for c in columns)
+    )
     stmt = select(raw).where(stale, raw.c.id > after).order_by(raw.c.id).limit(limit)
     return [dict(row) for row in session.execute(stmt).mappings()]
 
