@@ -123,8 +123,20 @@ def test_plaintext_personal_data_is_encrypted_by_0017_and_restored_by_its_downgr
             ),
             {"t": now},
         )
+        conn.execute(
+            text(
+                "INSERT INTO credit_reports (customer_id, source, external_id, content_hash,"
+                " report_date, payload, created_at) VALUES (1, 'bureau', 'R1', 'h',"
+                " '2026-01-01', :p, :t)"
+            ),
+            {"p": '{"name": "李四", "score": 700}', "t": now},
+        )  # fmt: skip
     runner.upgrade(engine)
     with engine.connect() as conn:
+        payload = conn.execute(text("SELECT payload FROM credit_reports")).scalar_one()
+        assert "李四" not in payload
+        opened = keys.open_sealed(payload, "credit_reports.payload")
+        assert opened == '{"name": "李四", "score": 700}'
         row = conn.execute(text("SELECT person_name, phone, phone_bidx FROM customers")).one()
         assert row[0].startswith("v1:") and row[1].startswith("v1:")
         assert keys.open_sealed(row[0], "customers.person_name") == "李四"
@@ -134,6 +146,8 @@ def test_plaintext_personal_data_is_encrypted_by_0017_and_restored_by_its_downgr
         assert bidx == keys.blind_index("name", "王五")
     runner.downgrade(engine, "0016")
     with engine.connect() as conn:
+        restored = conn.execute(text("SELECT payload FROM credit_reports")).scalar_one()
+        assert '"李四"' in restored
         assert conn.execute(text("SELECT person_name, phone FROM customers")).one() == (
             "李四",
             "+8613800138000",

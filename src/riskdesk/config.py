@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     port: int = 8000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
     cookie_secure: bool = Field(default=False, description="Set behind TLS.")
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Addresses of the reverse proxies whose X-Forwarded-For is trusted (comma "
+        "separated); empty: none, the client address is the connection's.",
+    )
     login_failures_per_address: int = Field(
         default=20, ge=1, description="Failed sign-ins one address may make per window."
     )

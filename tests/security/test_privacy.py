@@ -185,7 +185,10 @@ def test_erasure_removes_personal_data_keeps_aggregates_and_respects_a_legal_hol
     blocked = manager.post(f"/api/v1/customers/{cid}/erasure", json={"reason": "asked by email"})
     assert blocked.status_code == 409 and blocked.json()["error"]["code"] == "legal_hold"
     assert db.get(Customer, cid).phone == "+8613912340006"  # nothing changed
-    released = manager.post(f"/api/v1/customers/{cid}/legal-holds/{hold.json()['id']}/release")
+    release = f"/api/v1/customers/{cid}/legal-holds/{hold.json()['id']}/release"
+    own = manager.post(release)  # whoever placed it cannot lift it alone
+    assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
+    released = client_for("manager2").post(release)
     assert released.status_code == 200 and released.json()["released_at"]
 
     erased = manager.post(f"/api/v1/customers/{cid}/erasure", json={"reason": "asked by email"})

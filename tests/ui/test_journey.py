@@ -641,6 +641,9 @@ def test_privacy_panel_consent_hold_erasure_and_export(page, live_server: str) -
     page.fill("#erasure-form input[name=reason]", "the person asked")
     page.click("#erase")
     expect(page.locator("#form-errors")).to_contain_text("legal hold")
+    sign_out(page)  # a colleague lifts the hold
+    sign_in(page, live_server, "manager2")
+    page.goto(f"{live_server}/customers/{cid}")
     page.locator("#legal-holds button.release-hold").click()
     page.fill("#erasure-form input[name=reason]", "the person asked")
     page.click("#erase")

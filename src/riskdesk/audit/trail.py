@@ -96,6 +96,14 @@ def _note(
     change.fields |= fields
 
 
+def noted_write(
+    session: Session, table: str, op: str, rows: int, fields: set[str] | None = None
+) -> None:
+    """Record a write made past the session (a COPY, a statement on the raw connection), so it
+    is in the transaction's audit entry like any other."""
+    _note(session, table, op, [], rows, fields or set())
+
+
 def viewed(
     session: Session,
     *,

@@ -34,6 +34,23 @@ def _ring() -> keys.Keyring:
         _fail(str(exc))
 
 
+@keys_app.command("init")
+def init() -> None:
+    """Create the key file for a new installation (refused if it exists). Back it up apart from
+    the database: without it the personal data cannot be read."""
+    from riskdesk.config import get_settings
+
+    settings = get_settings()
+    if settings.keyring.get_secret_value():
+        _fail("RISKDESK_KEYRING is set: the keyring comes from the environment")
+    path = settings.key_file or settings.data_dir / "keyring.json"
+    if path.exists():
+        _fail(f"{path} exists already; `riskdesk keys rotate` adds a new key")
+    keys.allow_create()
+    ring = keys.reload()
+    console.print(f"keyring created at {path} with data key {ring.active}; back it up now")
+
+
 @keys_app.command("status")
 def status() -> None:
     """The keyring's keys and how many stored values each one sealed."""

@@ -54,6 +54,14 @@ def _main(ctx: typer.Context) -> None:
         # The command's words only: options may carry a password.
         words = [w for w in sys.argv[1:3] if not w.startswith("-")]
         set_process_default("cli", " ".join(["riskdesk", *words])[:200])
+    if ctx.invoked_subcommand not in ("keys", "db", "up", "demo", "churn", "model"):
+        from riskdesk.security import keys
+
+        try:  # every command that writes needs the keyring (the audit log, personal data)
+            keys.current()
+        except keys.KeyringError as exc:
+            err.print(f"[red]error[/red] {exc}")
+            raise typer.Exit(2) from None
 
 
 def _factory() -> sessionmaker[Session]:
@@ -278,6 +286,9 @@ def demo_command(
 ) -> None:
     """Generate and load a demo population (with demo users) into an empty database."""
     from riskdesk.demo.loader import DEMO_PASSWORD, is_empty, load_demo
+    from riskdesk.security import keys
+
+    keys.allow_create()  # an empty database: a new (demo) installation
 
     factory = _factory()
     with unit_of_work(factory) as session:
@@ -477,7 +488,10 @@ def serve(host: str | None = None, port: int | None = None) -> None:
         host=host or settings.host,
         port=port or settings.port,
         log_level=settings.log_level.lower(),
-        proxy_headers=False,
+        # Behind a TLS proxy, the client's address (sign-in throttling, the audit log) comes
+        # from X-Forwarded-For, trusted only from the proxies named here.
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or None,
     )
 
 
@@ -485,7 +499,9 @@ def serve(host: str | None = None, port: int | None = None) -> None:
 def up(host: str | None = None, port: int | None = None) -> None:
     """Migrate, load the demo data into an empty database, then serve (what `make run` does)."""
     from riskdesk.demo.loader import DEMO_PASSWORD, ensure_demo_users, is_empty
+    from riskdesk.security import keys
 
+    keys.allow_create()  # `make run` on a fresh checkout makes its own keyring
     settings = get_settings()
     engine = make_engine(settings.database_url)
     runner.upgrade(engine)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from riskdesk.audit import trail
 from riskdesk.customers.repository import chunks
 from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
@@ -77,6 +78,7 @@ def add_deltas(session: Session, deltas: dict[tuple[int, str], Decimal]) -> None
         .values(amount=table.c.amount + bindparam("delta"), updated_at=bindparam("now"))
     )
     session.connection().execute(stmt, changes)
+    trail.noted_write(session, "credit_exposures", "update", len(changes), {"amount"})
 
 
 def lock_exposure(session: Session, customer_id: int, group_id: int | None) -> dict[str, Decimal]:
@@ -235,6 +237,7 @@ def set_amounts(session: Session, amounts: dict[tuple[int, str], Decimal]) -> No
     ]
     if rows:
         session.connection().execute(stmt, rows)
+        trail.noted_write(session, "credit_exposures", "update", len(rows), {"amount"})
 
 
 def rules(session: Session) -> list[CreditCheckRule]:

@@ -402,6 +402,8 @@ def _recheck(session: Session, decision: CreditDecision, by: str) -> CreditDecis
     customer = customer_repo.get_customer(session, decision.customer_id)
     profile = customer_repo.get_profile(session, decision.customer_id)
     assert customer is not None and profile is not None
+    if consent.without_consent(session, "credit_assessment", [customer.id]):
+        return decision  # consent withdrawn since: the order stays held for a person to decide
     amounts, counted = _locked_exposure(session, customer.id, customer.group_id)
     method = decision.inputs.get("payment_method", "credit")
     position = _position(

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
+from riskdesk.audit import trail
 from riskdesk.customers import repository as repo
 from riskdesk.customers import service
 from riskdesk.customers.repository import CustomerFilter
@@ -237,9 +238,9 @@ def add_statements(
 def list_reports(
     customer_id: PathId, session: SessionDep, principal: CanCustomersRead
 ) -> list[CreditReportRead]:
-    """Bureau reports, newest first."""
-    service.get_customer_or_raise(session, principal, customer_id)
-    return [CreditReportRead.model_validate(r) for r in repo.reports_of(session, customer_id)]
+    """Bureau reports, newest first (the bureau's full answer only for roles that see personal
+    data; its reading is logged)."""
+    return service.reports(session, principal, customer_id)
 
 
 @router.post(
@@ -310,6 +311,12 @@ def download_document(
 ) -> FileResponse:
     """The stored file."""
     doc = service.get_document_or_raise(session, principal, customer_id, document_id)
+    trail.viewed(  # documents are often ID cards and contracts: who opened which is kept
+        session,
+        object_type="customer",
+        object_id=customer_id,
+        fields=[f"document.{doc.id}"],
+    )
     path = service.document_path(request.app.state.settings.data_dir, doc.sha256)
     if not path.exists():
         raise NotFound(

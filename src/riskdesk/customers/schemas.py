@@ -471,6 +471,7 @@ class CreditReportRead(BaseModel):
     score: int | None
     recommended_limit: Decimal | None
     payload: dict[str, Any] | None
+    masked: list[str] = Field(default_factory=list)
 
 
 class DocumentRead(BaseModel):

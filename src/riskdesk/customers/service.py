@@ -21,6 +21,7 @@ from riskdesk.customers.schemas import (
     ContactCreate,
     ContactRead,
     CreditProfileRead,
+    CreditReportRead,
     CustomerRead,
     CustomerSummary,
     CustomerUpdate,
@@ -813,6 +814,27 @@ def contact_read(session: Session, principal: Principal, contact: Contact) -> Co
         is_primary=contact.is_primary,
         masked=masked,
     )
+
+
+def reports(session: Session, principal: Principal, customer_id: int) -> list[CreditReportRead]:
+    """A customer's bureau reports; the bureau's answer itself only for full-view roles."""
+    get_customer_or_raise(session, principal, customer_id)
+    found = repo.reports_of(session, customer_id)
+    full = masking.sees_in_full(principal)
+    shown = [
+        CreditReportRead.model_validate(r).model_copy(
+            update={} if full else {"payload": None, "masked": ["payload"] if r.payload else []}
+        )
+        for r in found
+    ]
+    if full and any(r.payload for r in found):
+        trail.viewed(
+            session,
+            object_type="customer",
+            object_id=customer_id,
+            fields=[f"credit_report.{r.id}" for r in found if r.payload],
+        )
+    return shown
 
 
 def contacts(session: Session, principal: Principal, customer_id: int) -> list[ContactRead]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models.types import JSONType, Money, PersonalData, UTCDateTime
+from riskdesk.models.types import Money, PersonalData, PersonalJSON, UTCDateTime
 from riskdesk.security import keys
 
 
@@ -188,7 +188,8 @@ class CreditReport(Base):
     report_date: Mapped[dt.date] = mapped_column(Date)
     score: Mapped[int | None] = mapped_column(Integer)
     recommended_limit: Mapped[Decimal | None] = mapped_column(Money)
-    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # The bureau's answer names the person: encrypted like the other personal data.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(PersonalJSON("credit_reports.payload"))
     content_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -9,6 +9,7 @@ database. Each column names itself (``"table.column"``); the name is bound into 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Numeric, Text
@@ -40,6 +41,30 @@ class PersonalData(TypeDecorator[str]):
         if value is None:
             return None
         return keys.open_sealed(value, self.column)
+
+
+class PersonalJSON(TypeDecorator[Any]):
+    """A JSON document holding personal data (a bureau report), stored encrypted as one value."""
+
+    impl = Text
+    cache_ok = True
+
+    def __init__(self, column: str = "") -> None:
+        super().__init__()
+        self.column = column
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if not self.column:
+            raise ValueError("PersonalJSON column without its 'table.column' name")
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+        return keys.seal(text, self.column)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return json.loads(keys.open_sealed(value, self.column))
 
 
 class UTCDateTime(TypeDecorator[dt.datetime]):

@@ -975,6 +975,8 @@ def churn_risk_of(
     session: Session, principal: Principal, customer_id: int
 ) -> tuple[ChurnFit | None, dict[str, Any]]:
     """One customer's churn risk (empty before a fit or a first purchase), and the fit."""
-    customer_service.get_customer_or_raise(session, principal, customer_id)
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    if consent.without_consent(session, "behaviour_monitoring", [customer.id]):
+        return repo.latest_churn_fit(session), {}  # not watched: no churn risk is derived
     frame = churn_risk(session, [customer_id])
     return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}

@@ -32,6 +32,7 @@ from riskdesk.policy.schemas import (
     ReviewComplete,
     TierPolicyIn,
 )
+from riskdesk.privacy import consent
 from riskdesk.scoring import repository as scoring_repo
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
@@ -92,9 +93,10 @@ def recommendations(
 
 def recommendation_for(session: Session, principal: Principal, customer_id: int) -> dict[str, Any]:
     """One customer's recommendation (the row of ``recommendations``)."""
-    customer_service.read_customer(session, principal, customer_id)  # visibility
-    rows = recommendations(session, [customer_id]).to_dicts()
-    if not rows:  # merged: a merged file gets no recommendation
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    unassessed = consent.without_consent(session, "credit_assessment", [customer.id])
+    rows = [] if unassessed else recommendations(session, [customer_id]).to_dicts()
+    if not rows:  # merged, or no consent to assess: no recommendation
         profile = customer_repo.get_profile(session, customer_id)
         assert profile is not None
         rows = [
@@ -118,6 +120,8 @@ def apply_recommendation(
 ) -> dict[str, int | None]:
     """Act on the recommendation: a higher limit becomes a limit request; a lower limit, other
     terms or prepayment go to the approval queue. Returns what was created."""
+    customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+    consent.require_consent(session, customer, "credit_assessment")
     rec = recommendation_for(session, principal, customer_id)
     if rec["recommended_limit"] is None:
         raise Conflict(

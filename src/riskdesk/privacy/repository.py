@@ -12,21 +12,30 @@ from sqlalchemy.orm import Session
 from riskdesk.customers.repository import chunks
 from riskdesk.db import Base
 from riskdesk.models import (
+    Alert,
+    AlertComment,
     Complaint,
     Consent,
     Contact,
+    CreditDecision,
+    CreditExposure,
     CreditFileChange,
     CreditFileVersion,
+    CreditReport,
+    CreditReview,
     Customer,
     CustomerExternalRef,
     Delivery,
     Document,
     Erasure,
     Interaction,
+    Invoice,
     LegalHold,
+    LimitRequest,
     Notification,
     Order,
     OrderLine,
+    Payment,
     PendingChange,
     PendingChangeItem,
     Return,
@@ -122,9 +131,21 @@ def erasure_of(session: Session, customer_id: int) -> Erasure | None:
     return session.scalars(select(Erasure).where(Erasure.customer_id == customer_id)).first()
 
 
-# Free-text fields that people fill in about a customer; erasure clears them.
-FREE_TEXT = ((Complaint, ("description", "response")), (Interaction, ("note",)),
-             (SurveyResponse, ("comment",)), (Return, ("note",)))  # fmt: skip
+# Free text people write about a customer may name them; erasure clears it (or, where the
+# column must hold something, replaces it).
+ERASED_TEXT = "(erased)"
+FREE_TEXT: tuple[tuple[Any, dict[str, Any]], ...] = (
+    (Complaint, {"description": None, "response": None}),
+    (Interaction, {"note": None}),
+    (SurveyResponse, {"comment": None}),
+    (Return, {"note": None}),
+    (CreditFileVersion, {"reason": None}),
+    (PendingChange, {"reason": None, "decision_comment": None}),
+    (LimitRequest, {"reason": ERASED_TEXT, "decision_comment": None}),
+    (CreditReview, {"comment": None}),
+    (CreditDecision, {"resolution_reason": None}),
+    (CreditReport, {"payload": None}),
+)
 PERSONAL_CHANGE_FIELDS = (
     "name", "national_id", "phone", "email", "address", "bank_account",
     "contact.name", "contact.phone", "contact.email", "document",
@@ -171,13 +192,20 @@ def erase_personal_data(session: Session, ids: Sequence[int], placeholder: str) 
             .values(old_value=None, new_value=None)
             .execution_options(synchronize_session=False)
         )
-        for model, columns in FREE_TEXT:
+        for model, values in FREE_TEXT:
             session.execute(
                 update(model)
                 .where(model.customer_id.in_(part))
-                .values({c: None for c in columns})
+                .values(values)
                 .execution_options(synchronize_session=False)
             )
+        alerts = select(Alert.id).where(Alert.customer_id.in_(part))
+        session.execute(
+            update(AlertComment)
+            .where(AlertComment.alert_id.in_(alerts))
+            .values(body=ERASED_TEXT)
+            .execution_options(synchronize_session=False)
+        )
         docs = list(session.scalars(select(Document.sha256).where(Document.customer_id.in_(part))))
         session.execute(delete(Document).where(Document.customer_id.in_(part)))
         if docs:
@@ -238,13 +266,24 @@ def subject_rows(session: Session, customer_id: int) -> dict[str, list[dict[str,
 
 
 def _inactive(before: dt.datetime) -> Any:
-    recent_order = select(Order.customer_id).where(Order.ordered_at >= before)
+    """Individuals with nothing recent and nothing open: no order, invoice or payment since
+    ``before``, no amount owed or reserved, no open alert."""
+    day = before.date()
+    recent = (
+        select(Order.customer_id).where(Order.ordered_at >= before),
+        select(Invoice.customer_id).where(Invoice.issue_date >= day),
+        select(Payment.customer_id).where(Payment.paid_on >= day),
+        select(CreditExposure.customer_id).where(CreditExposure.amount != 0),
+        select(Alert.customer_id).where(
+            Alert.status.not_in(("resolved", "dismissed")), Alert.customer_id.is_not(None)
+        ),
+    )
     return select(Customer.id).where(
         Customer.kind == "individual",
         Customer.erased_at.is_(None),
         Customer.updated_at < before,
         Customer.created_at < before,
-        Customer.id.not_in(recent_order),
+        *(Customer.id.not_in(q) for q in recent),
     )
 
 

@@ -34,7 +34,7 @@ from riskdesk.privacy.schemas import (
     SubjectExport,
 )
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal
+from riskdesk.security.service import Principal, ensure_second_person
 
 ERASED_NAME = "(erased)"
 
@@ -167,6 +167,8 @@ def release_hold(
         raise NotFound(f"no legal hold {hold_id} on {customer.code}", field="hold_id")
     if hold.released_at is not None:
         raise Conflict("this hold was already released", code="hold_released")
+    # Four eyes: whoever placed the hold cannot lift it alone (and then erase at once).
+    ensure_second_person(principal, hold.placed_by_id, "a colleague must release your hold")
     hold.released_at = utcnow()
     hold.released_by_id = principal.user_id
     session.flush()

@@ -22,6 +22,7 @@ from riskdesk.indicators.compute import compute, defaults_in_window
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ModelVersion
+from riskdesk.privacy import consent
 from riskdesk.scoring import repository as repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
@@ -178,6 +179,10 @@ def score_customers(
     if not versions:
         return 0
     frame = _features_frame(session, customer_ids, as_of, indicators)
+    # Individuals who have not consented to credit assessment get no model score either.
+    unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
+    if unassessed:
+        frame = frame.filter(~pl.col("customer_id").is_in(sorted(unassessed)))
     if frame.height == 0:
         return 0
     X = _pandas(frame.drop("customer_id"))

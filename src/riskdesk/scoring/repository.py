@@ -11,6 +11,7 @@ import polars as pl
 from sqlalchemy import Float, bindparam, cast, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from riskdesk.audit import trail
 from riskdesk.customers.repository import chunks, rows_in
 from riskdesk.indicators.catalogue import NAMES
 from riskdesk.models import (
@@ -316,6 +317,7 @@ def insert_scores(session: Session, rows: list[dict[str, Any]]) -> None:
                         json.dumps(r["reasons"], ensure_ascii=False),
                     ]
                 )
+        trail.noted_write(session, "customer_scores", "insert", len(rows))
         return
     table: Any = CustomerScore.__table__
     for part in chunks(rows, 5000):
@@ -444,6 +446,7 @@ def _copy_or_insert(
         with raw.cursor() as cursor, cursor.copy(f"COPY {table.name} ({names}) FROM STDIN") as copy:
             for r in rows:
                 copy.write_row([r[c] for c in columns])
+        trail.noted_write(session, table.name, "insert", len(rows))
         return
     for part in chunks(rows, 5000):
         session.execute(insert(table), list(part))

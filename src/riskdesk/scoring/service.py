@@ -480,7 +480,7 @@ def rescore_all(
 
 def score_one_customer(session: Session, principal: Principal, customer_id: int) -> CustomerScore:
     """Score one customer now, from their stored indicators, and return the stored score."""
-    customer_service.read_customer(session, principal, customer_id)  # visibility
+    customer_service.get_customer_or_raise(session, principal, customer_id)  # visibility
     if not repo.active_versions(session):
         raise Conflict("no scorecard is active yet", code="no_active_scorecard")
     score_customers(session, [customer_id], trigger="on_demand", requested_by=principal.user_id)
@@ -504,7 +504,7 @@ def history(
     session: Session, principal: Principal, customer_id: int, limit: int = 50
 ) -> list[CustomerScore]:
     """A customer's scores, newest first."""
-    customer_service.read_customer(session, principal, customer_id)
+    customer_service.get_customer_or_raise(session, principal, customer_id)
     return repo.score_history(session, customer_id, limit)
 
 

@@ -2,7 +2,8 @@
 
 Keys never live in the database. They come from ``RISKDESK_KEYRING`` (the keyring as JSON, for
 containers and secret managers) or from a key file (``RISKDESK_KEY_FILE``, by default
-``var/keyring.json``, made on first use with mode 0600). The keyring holds:
+``var/keyring.json``, made by ``riskdesk keys init`` or ``make run``, mode 0600). The keyring
+holds:
 
 - data keys by id, one of them active: new values are sealed with it, older ones stay to open
   what they sealed until ``riskdesk keys rotate`` has re-encrypted everything;
@@ -187,6 +188,7 @@ class _Loader:
         self._stamp: tuple[int, int] | None = None
         self._checked = 0.0
         self._override: Path | str | None = None
+        self.may_create = False
 
     def use(self, source: Path | str | None) -> None:
         """Read keys from this file (a Path) or this JSON (a str); None: from the settings."""
@@ -217,6 +219,14 @@ class _Loader:
                     self._ring = parse(source)
                 return self._ring
             if not source.exists():
+                if not self.may_create:
+                    # A missing keyring is never replaced silently: data sealed under the old
+                    # one would be lost, and a migration would seal under a throwaway key.
+                    raise KeyringError(
+                        f"no keyring at {source}: restore it from your key backup, point "
+                        "RISKDESK_KEY_FILE at it or set RISKDESK_KEYRING; for a new "
+                        "installation run `riskdesk keys init`"
+                    )
                 _create_once(source)
             stat = source.stat()
             stamp = (stat.st_mtime_ns, stat.st_ino)
@@ -229,6 +239,11 @@ class _Loader:
 
 _loader = _Loader()
 use = _loader.use
+
+
+def allow_create() -> None:
+    """Let this process create the key file if it is missing (`keys init`, `up`, `demo`)."""
+    _loader.may_create = True
 
 
 def current() -> Keyring:

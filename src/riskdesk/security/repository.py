@@ -79,12 +79,12 @@ def get_user_session(session: Session, session_id: str) -> UserSession | None:
 def encrypted_columns() -> dict[str, list[str]]:
     """Every column stored encrypted, by table (read from the models' column types)."""
     from riskdesk.db import Base
-    from riskdesk.models.types import PersonalData
+    from riskdesk.models.types import PersonalData, PersonalJSON
 
     found: dict[str, list[str]] = {}
     for tbl in Base.metadata.sorted_tables:
         for col in tbl.columns:
-            if isinstance(col.type, PersonalData):
+            if isinstance(col.type, PersonalData | PersonalJSON):
                 found.setdefault(tbl.name, []).append(col.name)
     return found
 

@@ -343,7 +343,7 @@ def _credit_file(
         else [],
         revealed=extra.pop("revealed", None),
         statements=customer_repo.statements_of(session, customer_id),
-        reports=customer_repo.reports_of(session, customer_id),
+        reports=customer_service.reports(session, principal, customer_id),
         documents=customer_repo.documents_of(session, customer_id) if can_docs else [],
         events=event_repo.recent_events(session, customer_id, 30) if can_events else [],
         history=customer_service.history(session, principal, customer_id),
