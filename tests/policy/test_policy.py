@@ -84,7 +84,9 @@ def _customers(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
             company("M1", owner="sales", credit_limit="10000.00"),
             company("H1", credit_limit="50000.00"),
             {"source": "erp", "external_id": "P1", "kind": "individual", "name": "李四",
-             "national_id": resident_id(4), "credit_limit": "1000.00"},
+             "national_id": resident_id(4), "credit_limit": "1000.00",
+             "consents": [{"purpose": "credit_assessment", "granted": True,
+                           "notice_version": "2026-01"}]},
         ],
     )  # fmt: skip
     refs = customer_repo.customer_ids_by_ref(db, {("erp", x) for x in ("M1", "H1", "P1")})
@@ -246,6 +248,13 @@ def test_recommendation_shown_and_applied(db, client_for, manager) -> None:  # t
     assert again["pending_change_id"] is None
     unrated = manager.post(f"/api/v1/customers/{ids['P1']}/limit-recommendation/apply")
     assert unrated.status_code == 409 and unrated.json()["error"]["code"] == "no_recommendation"
+    # Without consent to assess them, nothing is recommended and applying says why.
+    client_for("manager").post(
+        f"/api/v1/customers/{ids['P1']}/consents",
+        json={"purpose": "credit_assessment", "granted": False, "notice_version": "2026-01"},
+    )
+    refused = manager.post(f"/api/v1/customers/{ids['P1']}/limit-recommendation/apply")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "consent_missing"
 
 
 def test_policy_changes_are_validated(manager, client_for) -> None:  # type: ignore[no-untyped-def]

@@ -81,6 +81,15 @@ def test_masking_by_role_and_logged_views_and_reveals(db, client_for) -> None:  
     assert sales.get("/api/v1/customers", params={"q": "13912345671"}).json()["total"] == 1
     listed_names = _entries(db, action="view", actor="sales", object_type="customer_list")
     assert listed_names and listed_names[-1].detail["fields"] == [f"{code}.name"]
+    # Guessing a masked number by searching for it leaves a trace, hit or miss.
+    assert sales.get("/api/v1/customers", params={"q": "13912345670"}).json()["total"] == 0
+    searches = _entries(db, action="view", actor="sales", object_type="customer_search")
+    assert [(e.object_id, e.detail["fields"]) for e in searches][-2:] == [
+        ("hit", ["search by bank_account", "search by phone"]),
+        ("miss", ["search by bank_account", "search by phone"]),
+    ]
+    sales.get("/api/v1/customers", params={"q": "恒远"})  # a company name: not an identifier
+    assert len(_entries(db, action="view", actor="sales", object_type="customer_search")) == 2
 
     full = manager.get(f"/api/v1/customers/{cid}").json()
     assert full["phone"] == "+8613912345671" and full["masked"] == []

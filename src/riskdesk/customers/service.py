@@ -61,7 +61,7 @@ from riskdesk.models import (
     SurveyResponse,
     User,
 )
-from riskdesk.security import masking
+from riskdesk.security import keys, masking
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
@@ -267,6 +267,7 @@ def list_customers(
     """A page of the customers the caller may see."""
     flt = CustomerFilter(**{**flt.__dict__, "owner_ids": visible_owner_ids(principal)})
     rows, total = repo.list_customers(session, flt, page)
+    _log_identifier_search(session, principal, flt.q, total)
     # An individual's name is personal data: which names a list or search showed is logged
     # (one entry per page; the search text itself is not, it may be an ID number).
     people = [c.code for c, _, _ in rows if c.kind == "individual" and c.erased_at is None]
@@ -280,6 +281,33 @@ def list_customers(
     return Page[CustomerSummary](
         items=[summary(c, p, o) for c, p, o in rows], total=total, page=page.page, size=page.size
     )
+
+
+def _log_identifier_search(
+    session: Session, principal: Principal, q: str | None, total: int
+) -> None:
+    """A search by an identifier tells whoever sees it masked whether a guessed number is
+    right; such searches by masked roles are logged, hit or miss, so guessing shows."""
+    if not q or masking.sees_in_full(principal):
+        return
+    text = re.sub(r"[\s-]", "", q)
+    kinds = [
+        kind
+        for kind, looks in (
+            ("national_id", re.fullmatch(r"\d{17}[\dXx]", text)),
+            ("phone", keys.normalise("phone", q)),
+            ("email", "@" in text),
+            ("bank_account", re.fullmatch(r"\d{8,34}", text)),
+        )
+        if looks
+    ]
+    if kinds:
+        trail.viewed(
+            session,
+            object_type="customer_search",
+            object_id="hit" if total else "miss",
+            fields=[f"search by {k}" for k in kinds],
+        )
 
 
 def history(session: Session, principal: Principal, customer_id: int) -> list[VersionRead]:
