@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
@@ -17,17 +19,24 @@ from riskdesk.ui.pages import FormDep, _credit_file, _form_failure, filled
 router = APIRouter(include_in_schema=False)
 
 
-def _back(customer_id: int, done: str) -> Response:
-    return RedirectResponse(f"/customers/{customer_id}?done={done}#privacy-panel", status_code=303)
-
-
-def _refused(
-    request: Request, session: SessionDep, principal: object, customer_id: int, exc: Exception
+def _do(
+    request: Request,
+    session: SessionDep,
+    principal: object,
+    customer_id: int,
+    done: str,
+    action: Callable[[], object],
 ) -> Response:
-    status, errors = _form_failure(session, exc)
-    return _credit_file(
-        request, session, principal, customer_id, status_code=status, form_errors=errors
-    )
+    """Run one form's action: back to the privacy panel, or the credit file with the reason
+    it was refused (rolled back, nothing half-done)."""
+    try:
+        action()
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _form_failure(session, exc)
+        return _credit_file(
+            request, session, principal, customer_id, status_code=status, form_errors=errors
+        )
+    return RedirectResponse(f"/customers/{customer_id}?done={done}#privacy-panel", status_code=303)
 
 
 @router.post("/customers/{customer_id}/consents")
@@ -39,14 +48,14 @@ def record_consent(
     form: FormDep,
 ) -> Response:
     """Record a consent given or withdrawn."""
-    try:
-        body = ConsentIn.model_validate(
-            filled(form, ("purpose", "granted", "notice_version", "evidence"))
-        )
-        privacy_service.record_consent(session, principal, customer_id, body, channel="ui")
-    except (ValidationError, RiskdeskError) as exc:
-        return _refused(request, session, principal, customer_id, exc)
-    return _back(customer_id, "consent")
+    fields = ("purpose", "granted", "notice_version", "evidence")
+    return _do(
+        request, session, principal, customer_id, "consent",
+        lambda: privacy_service.record_consent(
+            session, principal, customer_id, ConsentIn.model_validate(filled(form, fields)),
+            channel="ui",
+        ),
+    )  # fmt: skip
 
 
 @router.post("/customers/{customer_id}/legal-holds")
@@ -58,12 +67,12 @@ def place_hold(
     form: FormDep,
 ) -> Response:
     """Put a legal hold on the customer's data."""
-    try:
-        body = HoldIn.model_validate(filled(form, ("reason",)))
-        privacy_service.place_hold(session, principal, customer_id, body.reason)
-    except (ValidationError, RiskdeskError) as exc:
-        return _refused(request, session, principal, customer_id, exc)
-    return _back(customer_id, "hold")
+    return _do(
+        request, session, principal, customer_id, "hold",
+        lambda: privacy_service.place_hold(
+            session, principal, customer_id, HoldIn.model_validate(filled(form, ("reason",))).reason
+        ),
+    )  # fmt: skip
 
 
 @router.post("/customers/{customer_id}/legal-holds/{hold_id}/release")
@@ -74,12 +83,11 @@ def release_hold(
     session: SessionDep,
     principal: CanPrivacyManage,
 ) -> Response:
-    """Release a legal hold."""
-    try:
-        privacy_service.release_hold(session, principal, customer_id, hold_id)
-    except RiskdeskError as exc:
-        return _refused(request, session, principal, customer_id, exc)
-    return _back(customer_id, "released")
+    """Release a legal hold (a colleague of whoever placed it)."""
+    return _do(
+        request, session, principal, customer_id, "released",
+        lambda: privacy_service.release_hold(session, principal, customer_id, hold_id),
+    )  # fmt: skip
 
 
 @router.post("/customers/{customer_id}/erasure")
@@ -91,12 +99,13 @@ def erase(
     form: FormDep,
 ) -> Response:
     """Erase the person's data (refused under a legal hold)."""
-    try:
-        body = ErasureIn.model_validate(filled(form, ("reason",)))
-        privacy_service.erase(session, principal, customer_id, body.reason)
-    except (ValidationError, RiskdeskError) as exc:
-        return _refused(request, session, principal, customer_id, exc)
-    return _back(customer_id, "erased")
+    return _do(
+        request, session, principal, customer_id, "erased",
+        lambda: privacy_service.erase(
+            session, principal, customer_id,
+            ErasureIn.model_validate(filled(form, ("reason",))).reason,
+        ),
+    )  # fmt: skip
 
 
 @router.get("/customers/{customer_id}/personal-data.json")
