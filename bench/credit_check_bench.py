@@ -26,6 +26,7 @@ import uuid
 from pathlib import Path
 
 import uvicorn
+from bench import databases
 from sqlalchemy import text
 from tests.factories import uscc
 
@@ -130,6 +131,7 @@ def measure(url: str, token: str, args: argparse.Namespace, kind: str) -> dict[s
 
 
 def main() -> None:
+    databases.throwaway_keyring()
     parser = argparse.ArgumentParser()
     parser.add_argument("--db-url", default=None)
     parser.add_argument("--seconds", type=float, default=15)

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 
 import polars as pl
+from bench import databases
 from sqlalchemy import text
 from tests.factories import uscc
 
@@ -53,6 +54,7 @@ def build_orders(rows: int, customers: int, prefix: str) -> pl.DataFrame:
 
 
 def main() -> None:
+    databases.throwaway_keyring()
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=2_000)

@@ -38,33 +38,30 @@ import json
 import math
 import multiprocessing as mp
 import random
-import shutil
 import socket
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import uvicorn
-from sqlalchemy import func, insert, select, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from bench import databases
+from bench.databases import Database
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
 
 from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
-from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.db import unit_of_work
 from riskdesk.demo.loader import load_demo
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.main import create_app
-from riskdesk.migrations import runner
 from riskdesk.models import Alert, Customer, Invoice, Order, OrderLine, Payment, Return
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import intake
@@ -88,47 +85,9 @@ WAVE = 50  # orders per wave of the throughput stream
 # ---------------------------------------------------------------- database
 
 
-@dataclass
-class Database:
-    """A fresh, migrated database for one backend."""
-
-    label: str
-    engine: Engine
-    factory: sessionmaker[Session]
-    url: str
-    schema: str | None
-
-    def drop(self) -> None:
-        """Dispose of the engine; drop the PostgreSQL schema or delete the SQLite file."""
-        self.engine.dispose()
-        if self.label == "sqlite" and self.engine.url.database:
-            shutil.rmtree(Path(self.engine.url.database).parent, ignore_errors=True)
-        if self.schema:
-            admin = make_engine(self.url)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            admin.dispose()
-
-
 def open_database(backend: str, pg_url: str) -> Database:
     """A temporary SQLite file (WAL) or a fresh PostgreSQL schema, migrated."""
-    schema = None
-    if backend == "postgresql":
-        schema = f"rdbench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(pg_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        engine = make_engine(
-            pg_url,
-            connect_args={"options": f"-csearch_path={schema}"},
-            pool_size=20,
-            max_overflow=10,
-        )
-    else:
-        engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'realtime.db'}")
-    runner.upgrade(engine)
-    return Database(backend, engine, make_sessionmaker(engine), pg_url, schema)
+    return databases.open_database(backend, pg_url, "realtime", pool_size=20, max_overflow=10)
 
 
 def manager_principal(session: Session) -> Principal:
@@ -755,6 +714,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
+    databases.throwaway_keyring()
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--db-url", default=PG_URL)

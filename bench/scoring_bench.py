@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from bench import databases
 from bench.indicators_bench import AS_OF, generate
 from sqlalchemy import insert, text
 
@@ -156,6 +157,7 @@ def populate(factory: Any, customers: pl.DataFrame) -> None:
 
 
 def main() -> None:
+    databases.throwaway_keyring()
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=10_000_000)

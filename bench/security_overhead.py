@@ -36,31 +36,26 @@ import argparse
 import datetime as dt
 import gc
 import os
-import shutil
 import statistics
-import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+from bench import databases
+from bench.databases import Database
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from tests.factories import person
 
 from riskdesk.audit import repository as audit_repo
 from riskdesk.audit import service as audit_service
-from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.db import unit_of_work
 from riskdesk.kit import identifiers
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.migrations import runner
 from riskdesk.models import AuditEntry, Customer
 from riskdesk.pipeline import intake
 from riskdesk.security import keys
@@ -75,47 +70,15 @@ console = Console(width=140)
 # ---------------------------------------------------------------- database
 
 
-@dataclass
-class Database:
-    """A fresh, migrated database with one credit manager."""
-
-    label: str
-    engine: Engine
-    factory: sessionmaker[Session]
-    url: str
-    schema: str | None
-
-    def principal(self, session: Session) -> Principal:
-        """The bench user's principal, as a CLI command would load it."""
-        user = security_service.get_user_by_username_or_raise(session, "bench")
-        return security_service.system_principal(session, user)
-
-    def drop(self) -> None:
-        """Dispose of the engine; drop the PostgreSQL schema or delete the SQLite file."""
-        self.engine.dispose()
-        if self.label == "sqlite" and self.engine.url.database:
-            shutil.rmtree(Path(self.engine.url.database).parent, ignore_errors=True)
-        if self.schema:
-            admin = make_engine(self.url)
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{self.schema}" CASCADE'))
-            admin.dispose()
+def principal(session: Session) -> Principal:
+    """The bench user's principal, as a CLI command would load it."""
+    user = security_service.get_user_by_username_or_raise(session, "bench")
+    return security_service.system_principal(session, user)
 
 
 def open_database(backend: str, pg_url: str) -> Database:
     """A temporary SQLite file or a fresh PostgreSQL schema, migrated, with the bench user."""
-    schema = None
-    if backend == "postgresql":
-        schema = f"rdbench_{uuid.uuid4().hex[:8]}"
-        admin = make_engine(pg_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        admin.dispose()
-        engine = make_engine(pg_url, connect_args={"options": f"-csearch_path={schema}"})
-    else:
-        engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / 'security.db'}")
-    runner.upgrade(engine)
-    db = Database(backend, engine, make_sessionmaker(engine), pg_url, schema)
+    db = databases.open_database(backend, pg_url, "security")
     with unit_of_work(db.factory) as session:
         security_service.create_user(
             session,
@@ -181,7 +144,7 @@ def load_customers(db: Database, records: list[dict[str, Any]], batch: int) -> f
     for start in range(0, len(records), batch):
         with unit_of_work(db.factory) as session:
             report = intake.ingest(
-                session, db.principal(session), "customers", records[start : start + batch]
+                session, principal(session), "customers", records[start : start + batch]
             )
             assert report.created == len(records[start : start + batch]), report
     return time.perf_counter() - started
@@ -563,8 +526,7 @@ def main() -> None:
     parser.add_argument("--encryption-backends", default="sqlite,postgresql")
     parser.add_argument("--db-url", default=PG_URL)
     args = parser.parse_args()
-    # Keys in memory: nothing is read from or written to var/.
-    keys.use(keys.generate().to_json())
+    databases.throwaway_keyring()
     started = time.perf_counter()
     console.log(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     crypto = crypto_alone()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+from bench import databases
 from sqlalchemy import select
 
 from riskdesk.complaints import repository as complaints_repo
@@ -55,6 +56,7 @@ GROUPS = {
 
 
 def main() -> None:
+    databases.throwaway_keyring()
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--months", type=int, default=24)
