@@ -6,7 +6,6 @@ without importing the credit file's services.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
@@ -49,8 +48,10 @@ def record_many(
     recorded_by: int | None,
     channel: str,
 ) -> int:
-    """Record consents that came with customer records, in bulk; a record equal to the one in
-    force is skipped (the same file imported twice adds nothing). Returns how many were added."""
+    """Record consents, in bulk (those that came with customer records, or one from the API or
+    the privacy panel). A record that says what the one in force says, or is older than it,
+    changes nothing and is skipped: sent twice, or arriving late, it adds nothing. Returns
+    how many were added."""
     if not given:
         return 0
     now = utcnow()
@@ -58,9 +59,7 @@ def record_many(
     rows = []
     for cid, body in given:
         current = latest.get((cid, body.purpose))
-        given_at = body.given_at or now
-        if given_at.tzinfo is None:
-            given_at = given_at.replace(tzinfo=dt.UTC)
+        given_at = body.given_at or now  # the schema accepts only times with a zone
         if current is not None and (
             (current.granted, current.notice_version) == (body.granted, body.notice_version)
             or given_at < current.given_at  # older than what is in force: changes nothing

@@ -48,9 +48,8 @@ def record_consent(
     response: Response,
 ) -> ConsentRead:
     """Record a consent given or withdrawn; the same record sent twice is kept once (200)."""
-    before = len(repo.consent_history(session, customer_id))
-    consent = service.record_consent(session, principal, customer_id, body, channel="api")
-    if len(repo.consent_history(session, customer_id)) == before:
+    consent, created = service.record_consent(session, principal, customer_id, body, channel="api")
+    if not created:
         response.status_code = 200
     return ConsentRead.model_validate(consent)
 

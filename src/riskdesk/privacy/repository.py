@@ -254,10 +254,10 @@ def subject_rows(session: Session, customer_id: int) -> dict[str, list[dict[str,
         ]
         if rows:
             result[name] = rows
-    for rows in result.values():
-        for row in rows:
-            for index in ("person_name_bidx", "national_id_bidx", "phone_bidx", "email_bidx",
-                          "bank_account_bidx", "name_bidx"):  # fmt: skip
+    # Blind indexes are keyed hashes, not data about the person: left out of the export.
+    for model, indexes in BLIND_INDEXES.items():
+        for row in result.get(model.__tablename__, []):
+            for index in indexes:
                 row.pop(index, None)
     return result
 

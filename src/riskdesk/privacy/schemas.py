@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 Purpose = Literal["credit_assessment", "behaviour_monitoring", "marketing"]
 
@@ -20,10 +20,20 @@ class ConsentIn(_Strict):
     purpose: Purpose
     granted: bool
     notice_version: str = Field(min_length=1, max_length=32, description="the privacy notice shown")
-    given_at: dt.datetime | None = Field(
-        default=None, description="when the person said so (default: now); never in the future"
+    given_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the person said so, with its time zone (default: now); never in the "
+        "future",
     )
     evidence: str | None = Field(default=None, max_length=255, description="form number, URL…")
+
+    @field_validator("given_at")
+    @classmethod
+    def _not_in_the_future(cls, value: dt.datetime | None) -> dt.datetime | None:
+        # A few minutes of clock difference between the sender and us is not the future.
+        if value is not None and value > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+            raise ValueError("cannot be in the future")
+        return value
 
 
 class ConsentRead(BaseModel):

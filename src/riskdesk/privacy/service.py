@@ -20,10 +20,11 @@ from riskdesk.audit import trail
 from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.service import get_customer_or_raise as get_customer_or_raise
-from riskdesk.kit.errors import Conflict, PermissionDenied, ValidationFailed
+from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Consent, Erasure, LegalHold
 from riskdesk.models.privacy import PURPOSES
+from riskdesk.privacy import consent
 from riskdesk.privacy import repository as repo
 from riskdesk.privacy.consent import required
 from riskdesk.privacy.schemas import (
@@ -44,8 +45,9 @@ ERASED_NAME = "(erased)"
 
 def record_consent(
     session: Session, principal: Principal, customer_id: int, body: ConsentIn, *, channel: str
-) -> Consent:
-    """Record a consent given or withdrawn (records are never changed, only added)."""
+) -> tuple[Consent, bool]:
+    """Record a consent given or withdrawn (records are never changed, only added); the record
+    in force afterwards, and whether this one was new."""
     if not (principal.can(Permission.CUSTOMERS_WRITE) or principal.can(Permission.PRIVACY_MANAGE)):
         raise PermissionDenied("recording consent needs 'customers:write'")
     customer = get_customer_or_raise(session, principal, customer_id)
@@ -53,35 +55,10 @@ def record_consent(
         raise ValidationFailed("consent is recorded for individuals", field="customer_id")
     if customer.erased_at is not None:
         raise Conflict(f"{customer.code} was erased", code="customer_erased")
-    history = repo.consent_history(session, customer.id)
-    latest = next((r for r in history if r.purpose == body.purpose), None)
-    if (
-        latest is not None
-        and (latest.granted, latest.notice_version, latest.evidence)
-        == (body.granted, body.notice_version, body.evidence)
-        and (body.given_at is None or latest.given_at == body.given_at)
-    ):
-        return latest  # sent twice: nothing new to record
-    now = utcnow()
-    given = body.given_at or now
-    if given.tzinfo is None:
-        raise ValidationFailed("give a time zone (e.g. +08:00 or Z)", field="given_at")
-    if given > now + dt.timedelta(minutes=5):
-        raise ValidationFailed("cannot be in the future", field="given_at")
-    consent = Consent(
-        customer_id=customer.id,
-        purpose=body.purpose,
-        granted=body.granted,
-        notice_version=body.notice_version,
-        given_at=given,
-        recorded_at=now,
-        recorded_by_id=principal.user_id,
-        channel=channel,
-        evidence=body.evidence,
+    added = consent.record_many(
+        session, [(customer.id, body)], recorded_by=principal.user_id, channel=channel
     )
-    session.add(consent)
-    session.flush()
-    return consent
+    return repo.latest_consents(session, [customer.id])[(customer.id, body.purpose)], bool(added)
 
 
 def consent_status(session: Session, principal: Principal, customer_id: int) -> ConsentStatus:
@@ -162,8 +139,6 @@ def release_hold(
     customer = get_customer_or_raise(session, principal, customer_id)
     hold = repo.get_hold(session, hold_id)
     if hold is None or hold.customer_id != customer.id:
-        from riskdesk.kit.errors import NotFound
-
         raise NotFound(f"no legal hold {hold_id} on {customer.code}", field="hold_id")
     if hold.released_at is not None:
         raise Conflict("this hold was already released", code="hold_released")
