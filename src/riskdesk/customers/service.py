@@ -317,8 +317,15 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
     users = repo.owners_of(
         session, [u for v, _ in entries for u in (v.changed_by_id, v.approved_by_id) if u]
     )
-    changes_shown = _field_changes(
-        session, principal, customer_id, [c for _, changes in entries for c in changes], "history."
+    # One pass over every version's changes (one logged view), handed back version by version.
+    shown = iter(
+        _field_changes(
+            session,
+            principal,
+            customer_id,
+            _triples([c for _, changes in entries for c in changes]),
+            "history.",
+        )
     )
     return [
         VersionRead(
@@ -329,7 +336,7 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
             approved_by=_user_ref(users.get(v.approved_by_id or 0)),
             reason=v.reason,
             channel=v.channel,
-            changes=[changes_shown[c.id] for c in changes],
+            changes=[next(shown) for _ in changes],
         )
         for v, changes in entries
     ]
@@ -339,27 +346,32 @@ def _field_changes(
     session: Session,
     principal: Principal,
     customer_id: int,
-    rows: Sequence[CreditFileChange | PendingChangeItem],
+    changes: Sequence[tuple[str, str | None, str | None]],
     prefix: str,
-) -> dict[int, FieldChange]:
-    """Old and new values as the principal may see them (personal ones masked or logged)."""
+) -> list[FieldChange]:
+    """(field, old, new) as the principal may see them (personal ones masked, or logged)."""
     full = masking.sees_in_full(principal)
-    shown: dict[int, FieldChange] = {}
+    shown: list[FieldChange] = []
     personal: set[str] = set()
-    for c in rows:
-        old, new = c.old_value, c.new_value
-        base = c.field.rsplit(".", 1)[-1]  # contact.phone is a phone as well
+    for field, old, new in changes:
+        base = field.rsplit(".", 1)[-1]  # contact.phone is a phone as well
         if base in masking.MASKED_FIELDS and (old or new):
-            personal.add(prefix + c.field)
+            personal.add(prefix + field)
             if not full:
                 old = masking.mask(base, old) if old else old
                 new = masking.mask(base, new) if new else new
-        shown[c.id] = FieldChange(field=c.field, old=old, new=new)
+        shown.append(FieldChange(field=field, old=old, new=new))
     if full and personal:
         trail.viewed(
             session, object_type="customer", object_id=customer_id, fields=sorted(personal)
         )
     return shown
+
+
+def _triples(
+    rows: Sequence[CreditFileChange | PendingChangeItem],
+) -> list[tuple[str, str | None, str | None]]:
+    return [(r.field, r.old_value, r.new_value) for r in rows]
 
 
 # ---------------------------------------------------------------- values and versions
@@ -654,11 +666,7 @@ def applied_read(
     applied: Sequence[tuple[str, str | None, str | None]],
 ) -> list[FieldChange]:
     """The changes just applied, as the principal may see them."""
-    rows = [
-        CreditFileChange(id=i, field=f, old_value=o, new_value=n)
-        for i, (f, o, n) in enumerate(applied)
-    ]
-    return list(_field_changes(session, principal, customer_id, rows, "applied.").values())
+    return _field_changes(session, principal, customer_id, applied, "applied.")
 
 
 def pending_read(
@@ -689,10 +697,8 @@ def pending_read(
                 decided_by=_user_ref(users.get(c.decided_by_id or 0)),
                 decided_at=c.decided_at,
                 decision_comment=c.decision_comment,
-                changes=list(
-                    _field_changes(
-                        session, principal, c.customer_id, items[c.id], "pending."
-                    ).values()
+                changes=_field_changes(
+                    session, principal, c.customer_id, _triples(items[c.id]), "pending."
                 ),
             )
         )
