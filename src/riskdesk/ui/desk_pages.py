@@ -152,49 +152,23 @@ def new_form_identity() -> dict[str, str]:
     return {"form_key": secrets.token_hex(8), "taken_at": utcnow().isoformat()}
 
 
-@router.post("/complaints/new", response_class=HTMLResponse)
-def record_complaint(
-    request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
+def _record_on_desk(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    kind: str,
+    what: str,
+    record: dict[str, Any],
+    shown: dict[str, Any],
+    done: str,
 ) -> Response:
-    """Record a complaint taken on the phone or at the counter."""
-    fields = ("customer_code", "category", "product", "severity", "description")
-    data = filled(form, fields)
-    record = {
-        "source": "ui",
-        **_form_identity(form, "opened_at"),
-        **data,
-    }
+    """Take one record from a desk form through the intake; back to the desk, or the desk with
+    the fields named and what was typed (nothing half-written)."""
     try:
         if not principal.can(Permission.SERVICE_EVENTS_WRITE):
-            raise PermissionDenied("you may not record complaints")
-        intake.ingest(session, principal, "complaints", [record], channel="ui")
-    except intake.IntakeRejected as exc:
-        session.rollback()
-        errors = [(d.field, d.reason) for d in exc.details]
-        return _desk(request, session, principal, status_code=422, form_errors=errors, form=data)
-    except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
-        return _desk(request, session, principal, status_code=status, form_errors=errors, form=data)
-    return RedirectResponse("/complaints?done=recorded", status_code=303)
-
-
-@router.post("/complaints/surveys/new", response_class=HTMLResponse)
-def record_survey(
-    request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
-) -> Response:
-    """Record a satisfaction answer (CSAT 1-5 or NPS 0-10) given on the phone or in person."""
-    fields = ("customer_code", "survey_type", "score", "comment")
-    data = filled(form, fields)
-    record = {
-        "source": "ui",
-        **_form_identity(form, "responded_at"),
-        **data,
-    }
-    shown = {f"survey_{k}": v for k, v in data.items()}
-    try:
-        if not principal.can(Permission.SERVICE_EVENTS_WRITE):
-            raise PermissionDenied("you may not record survey answers")
-        intake.ingest(session, principal, "surveys", [record], channel="ui")
+            raise PermissionDenied(f"you may not record {what}")
+        intake.ingest(session, principal, kind, [record], channel="ui")
     except intake.IntakeRejected as exc:
         session.rollback()
         errors = [(d.field, d.reason) for d in exc.details]
@@ -204,7 +178,48 @@ def record_survey(
         return _desk(
             request, session, principal, status_code=status, form_errors=errors, form=shown
         )
-    return RedirectResponse("/complaints?done=survey", status_code=303)
+    return RedirectResponse(f"/complaints?done={done}", status_code=303)
+
+
+@router.post("/complaints/new", response_class=HTMLResponse)
+def record_complaint(
+    request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
+) -> Response:
+    """Record a complaint taken on the phone or at the counter."""
+    fields = ("customer_code", "category", "product", "severity", "description")
+    data = filled(form, fields)
+    record = {"source": "ui", **_form_identity(form, "opened_at"), **data}
+    return _record_on_desk(
+        request,
+        session,
+        principal,
+        kind="complaints",
+        what="complaints",
+        record=record,
+        shown=data,
+        done="recorded",
+    )
+
+
+@router.post("/complaints/surveys/new", response_class=HTMLResponse)
+def record_survey(
+    request: Request, session: SessionDep, principal: CanComplaintsWork, form: FormDep
+) -> Response:
+    """Record a satisfaction answer (CSAT 1-5 or NPS 0-10) given on the phone or in person."""
+    fields = ("customer_code", "survey_type", "score", "comment")
+    data = filled(form, fields)
+    record = {"source": "ui", **_form_identity(form, "responded_at"), **data}
+    shown = {f"survey_{k}": v for k, v in data.items()}
+    return _record_on_desk(
+        request,
+        session,
+        principal,
+        kind="surveys",
+        what="survey answers",
+        record=record,
+        shown=shown,
+        done="survey",
+    )
 
 
 @router.post("/complaints/{complaint_id}/respond")
