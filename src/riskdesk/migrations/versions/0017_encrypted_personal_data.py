@@ -6,7 +6,8 @@ Revises: 0016
 Create Date: 2026-11-24 22:27:13.217512
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -123,31 +124,64 @@ BLIND = {
 }
 
 
+BATCH = 1000
+
+
+def _batches(table: sa.TableClause) -> Iterator[list[Any]]:
+    """The table's rows, a batch at a time by id: a large table never sits in memory whole."""
+    conn = op.get_bind()
+    after = 0
+    while True:
+        stmt = sa.select(table).where(table.c.id > after).order_by(table.c.id).limit(BATCH)
+        rows = list(conn.execute(stmt).mappings())
+        if not rows:
+            return
+        yield rows
+        after = rows[-1]["id"]
+
+
+def _write(table: sa.TableClause, columns: Sequence[str], rows: list[dict[str, Any]]) -> None:
+    """One executemany per batch: every row sets all ``columns`` (unchanged ones as they were)."""
+    if rows:
+        stmt = sa.update(table).where(table.c.id == sa.bindparam("rid"))
+        op.get_bind().execute(stmt.values({c: sa.bindparam(f"v_{c}") for c in columns}), rows)
+
+
 def _convert(convert, *, encrypt: bool) -> None:  # type: ignore[no-untyped-def]
     """Seal every plaintext value (upgrade) or open every sealed one (downgrade)."""
-    conn = op.get_bind()
     for name, columns in ENCRYPTED.items():
         table = sa.table(name, sa.column("id"), *(sa.column(c) for c in columns))
-        for row in conn.execute(sa.select(table)).mappings().all():
-            changes = {}
-            for col in columns:
-                value = row[col]
-                if value is None or value.startswith(f"{keys.FORMAT}:") != (not encrypt):
-                    continue
-                changes[col] = convert(value, f"{name}.{col}")
-            if changes:
-                conn.execute(sa.update(table).where(table.c.id == row["id"]).values(**changes))
+        for rows in _batches(table):
+            changed = []
+            for row in rows:
+                values = {}
+                for col in columns:
+                    value = row[col]
+                    todo = value is not None and value.startswith(f"{keys.FORMAT}:") != encrypt
+                    values[f"v_{col}"] = convert(value, f"{name}.{col}") if todo else value
+                if values != {f"v_{c}": row[c] for c in columns}:
+                    changed.append({"rid": row["id"], **values})
+            _write(table, columns, changed)
 
 
 def _fill_blind_indexes() -> None:
-    conn = op.get_bind()
     for name, indexes in BLIND.items():
         sources = sorted({source for _kind, source in indexes.values()})
         table = sa.table(name, sa.column("id"), *(sa.column(c) for c in [*sources, *indexes]))
-        for row in conn.execute(sa.select(table)).mappings().all():
-            plain = {
-                s: keys.open_sealed(row[s], f"{name}.{s}") if row[s] is not None else None
-                for s in sources
-            }
-            values = {i: keys.blind_index(kind, plain[s]) for i, (kind, s) in indexes.items()}
-            conn.execute(sa.update(table).where(table.c.id == row["id"]).values(**values))
+        for rows in _batches(table):
+            filled = []
+            for row in rows:
+                plain = {
+                    s: keys.open_sealed(row[s], f"{name}.{s}") if row[s] is not None else None
+                    for s in sources
+                }
+                filled.append(
+                    {
+                        "rid": row["id"],
+                        **{
+                            f"v_{i}": keys.blind_index(kind, plain[s])
+                            for i, (kind, s) in indexes.items()
+                        },
+                    }
+                )
+            _write(table, list(indexes), filled)
