@@ -45,6 +45,10 @@ err = Console(stderr=True)
 
 @app.callback()
 def _main(ctx: typer.Context) -> None:
+    from riskdesk.security.storage import restrict_new_files
+
+    # Before anything is written: the database, documents and keys are the owner's only.
+    restrict_new_files()
     # Entries written by a command name it; the server's own jobs stay "system".
     if ctx.invoked_subcommand not in ("up", "serve"):
         import sys
