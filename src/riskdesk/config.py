@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
@@ -10,6 +12,12 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 VAR_DIR = Path("var")
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _parse_networks(value: str) -> tuple[IPNetwork, ...]:
+    parts = [p.strip() for p in value.split(",") if p.strip()]
+    return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
 
 
 class Settings(BaseSettings):
@@ -49,6 +57,19 @@ class Settings(BaseSettings):
         default=20, ge=1, description="Failed sign-ins one address may make per window."
     )
     login_throttle_seconds: float = Field(default=300.0, gt=0, le=86400)
+    lockout_failures: int = Field(
+        default=10, ge=1, le=1000, description="Wrong passwords in a row that lock an account."
+    )
+    lockout_minutes: float = Field(
+        default=15.0,
+        gt=0,
+        le=7 * 24 * 60,
+        description="How long a lock-out lasts; each further one without a successful sign-in "
+        "in between lasts twice as long as the one before.",
+    )
+    lockout_max_minutes: float = Field(
+        default=24 * 60.0, gt=0, le=30 * 24 * 60, description="The longest a lock-out lasts."
+    )
     default_locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
     max_batch_records: int = Field(default=10_000, ge=1)
     max_upload_mb: int = Field(default=200, ge=1)
@@ -76,6 +97,11 @@ class Settings(BaseSettings):
         default=30.0, gt=0, description="First retry delay; doubled after each failure."
     )
     delivery_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    webhook_allowed_networks: str = Field(
+        default="",
+        description="Networks (comma separated, e.g. 10.1.2.0/24,127.0.0.1) that webhooks may "
+        "call although they are loopback, private or link-local; empty: public addresses only.",
+    )
     complaint_response_hours: dict[str, float] = Field(
         default={"critical": 4, "high": 24, "medium": 48, "low": 72},
         description="Hours to answer a complaint, by severity (JSON).",
@@ -99,6 +125,19 @@ class Settings(BaseSettings):
         },
         description="How long data is kept (JSON); `riskdesk privacy retention` applies it.",
     )
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        try:
+            _parse_networks(value)
+        except ValueError as exc:
+            raise ValueError(f"not a network: {exc}") from None
+        return value
+
+    def webhook_networks(self) -> tuple[IPNetwork, ...]:
+        """The networks webhooks may call although they are not public."""
+        return _parse_networks(self.webhook_allowed_networks)
 
     @field_validator("consent_required")
     @classmethod
@@ -136,10 +175,12 @@ class Settings(BaseSettings):
         path = self.data_dir / "secret_key"
         if path.exists():
             return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        # Created 0600, never readable by others for a moment.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(key)
         return key
 
 

@@ -31,6 +31,7 @@ from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.scoring.endpoints import router as scoring_router
+from riskdesk.security import storage
 from riskdesk.security.endpoints import router as security_router
 from riskdesk.security.throttle import LoginThrottle
 
@@ -207,6 +208,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logging.getLogger("uvicorn.access").addFilter(ACCESS_LOG_FILTER)
+        # Before the database is opened: SQLite gives its WAL and SHM files the main file's mode.
+        storage.secure_storage(settings)
         engine = None
         if not hasattr(app.state, "sessionmaker"):
             engine = make_engine(settings.database_url)

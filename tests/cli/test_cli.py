@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -38,12 +39,22 @@ def test_users_and_tokens(cli_env: Path) -> None:
             "--name",
             "Alice",
             "--password",
-            "Alice-pass-1",
+            "Lantern-harbour-1",
         ],
     )
     assert created.exit_code == 0, created.output
     weak = runner.invoke(app, ["users", "create", "bob", "--role", "sales", "--password", "x"])
     assert weak.exit_code == 2 and "password" in weak.output
+    # Ten characters (the old minimum), a common password, the user's own name: refused.
+    for password, problem in (
+        ("Rk7#qz!Lm2", "password_too_short"),
+        ("Password123!", "password_too_common"),
+        ("Bobby-lantern-58", "password_contains_name"),
+    ):
+        refused = runner.invoke(
+            app, ["users", "create", "bobby", "--role", "sales", "--password", password]
+        )
+        assert refused.exit_code == 2 and problem in refused.output, (password, refused.output)
     listed = runner.invoke(app, ["users", "list"])
     assert "alice" in listed.output and "risk_analyst" in listed.output
     changed = runner.invoke(app, ["users", "set-role", "alice", "credit_manager"])
@@ -56,6 +67,46 @@ def test_users_and_tokens(cli_env: Path) -> None:
     assert revoked.exit_code == 0 and "revoked" in revoked.output
     bad_scope = runner.invoke(app, ["users", "token", "alice", "--scope", "everything"])
     assert bad_scope.exit_code == 2
+
+
+def test_users_unlock_and_set_password(cli_env: Path) -> None:
+    from sqlalchemy import select
+
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.kit.errors import NotAuthenticated
+    from riskdesk.models import AuditEntry
+    from riskdesk.security import service as security_service
+
+    made = runner.invoke(
+        app, ["users", "create", "carol", "--role", "sales", "--password", "Lantern-harbour-1"]
+    )
+    assert made.exit_code == 0, made.output
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    for _ in range(security_service.DEFAULT_LOCKOUT.failures):
+        with unit_of_work(factory) as session, contextlib.suppress(NotAuthenticated):
+            security_service.authenticate(session, username="carol", password="Wrong-1-guess")
+    listed = runner.invoke(app, ["users", "list"])
+    assert "locked until" in listed.output, listed.output
+    assert runner.invoke(app, ["users", "unlock", "nobody"]).exit_code == 2
+    unlocked = runner.invoke(app, ["users", "unlock", "carol"])
+    assert unlocked.exit_code == 0 and "carol is unlocked" in unlocked.output, unlocked.output
+    assert "locked until" not in runner.invoke(app, ["users", "list"]).output
+    with unit_of_work(factory) as session:
+        user = security_service.authenticate(
+            session, username="carol", password="Lantern-harbour-1"
+        )
+        # (The command's words come from sys.argv, which is pytest's here.)
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.channel == "cli", AuditEntry.object_type == "user")
+        ).one()
+        assert entry.object_id == str(user.id)
+        assert "locked_until" in entry.detail["changes"][0]["fields"]
+    weak = runner.invoke(app, ["users", "set-password", "carol", "--password", "Rk7#qz!Lm2"])
+    assert weak.exit_code == 2 and "password_too_short" in weak.output
+    reset = runner.invoke(app, ["users", "set-password", "carol"], input="Quay-otter-ledger\n" * 2)
+    assert reset.exit_code == 0, reset.output
+    with unit_of_work(factory) as session:
+        security_service.authenticate(session, username="carol", password="Quay-otter-ledger")
 
 
 def test_import_command(cli_env: Path) -> None:

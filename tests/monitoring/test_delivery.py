@@ -84,7 +84,24 @@ def receiver() -> Iterator[_Receiver]:
     r.server.shutdown()
 
 
+# The test receivers listen on loopback, which webhooks may only call when allowed.
+LOOPBACK = "127.0.0.0/8"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """The app's settings (see tests/conftest.py), with loopback receivers allowed."""
+    return Settings(
+        database_url="sqlite://",
+        secret_key="test-secret-key-0123456789",
+        data_dir=tmp_path / "data",
+        delivery_interval_seconds=0,
+        webhook_allowed_networks=LOOPBACK,
+    )
+
+
 def _settings(tmp_path: Path, smtp_port: int = 1, **extra: Any) -> Settings:
+    extra.setdefault("webhook_allowed_networks", LOOPBACK)
     return Settings(
         database_url="sqlite://",
         secret_key="test-secret-key-0123456789",
@@ -272,7 +289,7 @@ def test_the_in_process_worker_sends_what_is_queued(receiver, tmp_path) -> None:
         )
         endpoint, _ = notify.create_webhook(
             session, name="w", url=receiver.url, events=["alert.raised"], min_severity="low",
-            created_by_id=admin.id,
+            created_by_id=admin.id, allowed_networks=_settings(tmp_path).webhook_networks(),
         )  # fmt: skip
         notify.ping(session, endpoint.id)
     settings = _settings(tmp_path).model_copy(update={"delivery_interval_seconds": 0.05})

@@ -181,6 +181,55 @@ def test_authority_matrix_four_eyes_and_delegation(db, client_for, manager) -> N
     assert manager2.post(f"/api/v1/limit-requests/{big['id']}/approve", json={}).status_code == 200
 
 
+def test_a_delegation_goes_only_to_someone_who_approves_and_lends_only_what_is_held(  # type: ignore[no-untyped-def]
+    db, client_for, manager
+) -> None:
+    from riskdesk.security import service as security_service
+
+    start, end = today().isoformat(), (today() + dt.timedelta(days=7)).isoformat()
+    period = {"valid_from": start, "valid_to": end, "reason": "leave"}
+    manager2 = client_for("manager2")
+    # Sales, customer service, auditors and admins cannot approve: no delegation to them.
+    for username in ("sales", "service", "auditor", "admin"):
+        refused = manager2.post(
+            "/api/v1/approval-delegations", json={"to_username": username, **period}
+        )
+        assert refused.status_code == 422, (username, refused.text)
+        error = refused.json()["error"]
+        assert (error["code"], error["field"]) == ("delegate_cannot_approve", "to_username")
+        assert username in error["message"]
+    assert manager2.get("/api/v1/approval-delegations").json() == []
+    # An analyst whose role has no row left in the matrix has no authority to lend.
+    analyst = client_for("analyst")
+    for row in manager.get("/api/v1/approval-authorities").json():
+        if row["role"] == "risk_analyst":
+            assert manager.delete(f"/api/v1/approval-authorities/{row['id']}").status_code == 204
+    empty = analyst.post("/api/v1/approval-delegations", json={"to_username": "manager", **period})
+    assert empty.status_code == 403
+    assert empty.json()["error"]["code"] == "no_authority_to_delegate"
+    # A delegation lends what the delegator holds today: nothing once their role cannot approve,
+    # even with a row of their own in the matrix.
+    ids = _customers(db)
+    big = manager.post(
+        f"/api/v1/customers/{ids['M1']}/limit-requests",
+        json={"requested_limit": "9000000.00", "reason": "group guarantee"},
+    ).json()
+    manager.post(
+        "/api/v1/approval-authorities",
+        json={"username": "manager2", "tier": "medium", "max_limit": "10000000.00"},
+    )
+    made = manager2.post("/api/v1/approval-delegations", json={"to_username": "analyst", **period})
+    assert made.status_code == 201, made.text
+    security_service.set_role(db, username="manager2", role="sales")
+    db.commit()
+    beyond = analyst.post(f"/api/v1/limit-requests/{big['id']}/approve", json={})
+    assert beyond.status_code == 403 and beyond.json()["error"]["code"] == "beyond_authority"
+    security_service.set_role(db, username="manager2", role="credit_manager")
+    db.commit()
+    lent = analyst.post(f"/api/v1/limit-requests/{big['id']}/approve", json={})
+    assert lent.status_code == 200, lent.text
+
+
 def test_requests_expire_and_stale_requests_are_refused(db, client_for, manager) -> None:  # type: ignore[no-untyped-def]
     ids = _customers(db)
     old = manager.post(

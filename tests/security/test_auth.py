@@ -173,7 +173,7 @@ def test_users_endpoints_need_admin(client_for) -> None:
             "username": "newbie",
             "display_name": "N",
             "role": "sales",
-            "password": "Aa1!aaaaaaaa",
+            "password": "Ledger-otter-quay-58",
         },
     )
     assert created.status_code == 201, created.text
@@ -182,13 +182,28 @@ def test_users_endpoints_need_admin(client_for) -> None:
         json={"username": "weak", "display_name": "W", "role": "sales", "password": "short"},
     )
     assert weak.status_code == 422 and weak.json()["error"]["field"] == "password"
+    # Ten characters (the old minimum), a common one, the user's own name: all refused.
+    for password, code in (
+        ("Rk7#qz!Lm2", "password_too_short"),
+        ("Password123!", "password_too_common"),
+        ("qwertyuiop1234", "password_too_common"),
+        ("weakling-Otter-58", "password_contains_name"),
+    ):
+        refused = admin.post(
+            "/api/v1/users",
+            json={"username": "weakling", "display_name": "W", "role": "sales",
+                  "password": password},
+        )  # fmt: skip
+        assert refused.status_code == 422, password
+        assert refused.json()["error"]["field"] == "password", password
+        assert refused.json()["error"]["code"] == code, password
     taken = admin.post(
         "/api/v1/users",
         json={
             "username": "newbie",
             "display_name": "N",
             "role": "sales",
-            "password": "Aa1!aaaaaaaa",
+            "password": "Ledger-otter-quay-58",
         },
     )
     assert taken.status_code == 409
@@ -197,24 +212,41 @@ def test_users_endpoints_need_admin(client_for) -> None:
 
 
 def test_lockout_after_repeated_failures(app, db) -> None:
-    for _ in range(security_service.LOCKOUT_AFTER):
+    policy = security_service.DEFAULT_LOCKOUT
+    for _ in range(policy.failures):
         with pytest.raises(Exception, match="wrong username or password"):
             security_service.authenticate(db, username="sales2", password="nope")
-    with pytest.raises(Exception, match="locked"):
+    # Locked: even the right password gets the same answer as a wrong one.
+    with pytest.raises(Exception, match="wrong username or password"):
         security_service.authenticate(db, username="sales2", password=PASSWORD)
+    user = security_service.get_user_by_username_or_raise(db, "sales2")
+    assert security_service.account_state(user) == "locked"
 
 
 @pytest.mark.parametrize(
     ("password", "ok"),
     [
         ("short1!", False),
-        ("alllowercaseletters", False),
+        ("Rk7#qz!Lm2", False),  # ten characters: the old minimum, below the documented 12
+        ("Password123!", False),  # composition rules met, but a common password
+        ("iloveyou2026", False),
+        ("1q2w3e4r5t6y", False),
+        ("aaaaaaaaaaaaaaaa", False),
+        ("abcdefghijklmnop", False),
+        ("alllowercaseletters", True),  # no composition rules: long and uncommon is enough
         ("Lowercase-and-1", True),
-        ("ABCdef123456", True),
+        ("harbour lantern cobalt", True),
     ],
 )
 def test_password_policy(password: str, ok: bool) -> None:
     assert (password_problem(password) is None) == ok
+
+
+def test_password_may_not_hold_the_users_name() -> None:
+    names = ("wangfang", "Wang Fang")
+    assert password_problem("WangFang-lantern-58", names=names) is not None
+    assert password_problem("harbour-wang fang-58", names=names) is not None
+    assert password_problem("harbour-lantern-58", names=names) is None
 
 
 def test_security_headers(app) -> None:

@@ -550,8 +550,12 @@ def test_admin_registers_a_webhook_sees_its_secret_once_and_the_delivery_log(
     page.fill("#new-webhook input[name=name]", "erp")
     page.click("#add-webhook")
     assert "url" in page.inner_text("#form-errors")
-    # Nothing listens on port 9: the test call fails and waits for its retry.
+    # Loopback and private addresses are refused (the server's own services, its network).
     page.fill("#new-webhook input[name=url]", "http://127.0.0.1:9/hook")
+    page.click("#add-webhook")
+    assert "loopback" in page.inner_text("#form-errors")
+    # A name that resolves nowhere (.invalid): the test call fails and waits for its retry.
+    page.fill("#new-webhook input[name=url]", "http://erp.invalid/hook")
     page.click("#add-webhook")
     secret = page.inner_text("#webhook-secret code")
     assert len(secret) >= 40

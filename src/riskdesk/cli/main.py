@@ -45,6 +45,10 @@ err = Console(stderr=True)
 
 @app.callback()
 def _main(ctx: typer.Context) -> None:
+    from riskdesk.security.storage import restrict_new_files
+
+    # Before anything is written: the database, documents and keys are the owner's only.
+    restrict_new_files()
     # Entries written by a command name it; the server's own jobs stay "system".
     if ctx.invoked_subcommand not in ("up", "serve"):
         import sys
@@ -126,12 +130,53 @@ def users_create(
 
 @users_app.command("list")
 def users_list() -> None:
-    """List users."""
+    """List users and the state of their accounts (active, disabled, locked until when)."""
     with unit_of_work(_factory()) as session:
-        table = Table("username", "name", "role", "team", "active")
+        table = Table("username", "name", "role", "team", "state")
         for u in security_service.list_users(session):
-            table.add_row(u.username, u.display_name, u.role, u.team or "", str(u.is_active))
+            state: str = security_service.account_state(u)
+            until = security_service.locked_until(u)
+            if until is not None:
+                state = f"locked until {until:%Y-%m-%d %H:%M} UTC"
+            table.add_row(u.username, u.display_name, u.role, u.team or "", state)
         console.print(table)
+
+
+def _audit_user(session: Session, user_id: int) -> None:
+    from riskdesk.audit.trail import set_context
+
+    set_context(session, object_type="user", object_id=str(user_id))
+
+
+@users_app.command("unlock")
+def users_unlock(username: str) -> None:
+    """End a user's lock-out now (after too many wrong passwords); the audit log records it."""
+    try:
+        with unit_of_work(_factory()) as session:
+            user = security_service.get_user_by_username_or_raise(session, username)
+            _audit_user(session, user.id)
+            security_service.unlock_user(session, user_id=user.id)
+            console.print(f"{user.username} is unlocked")
+    except RiskdeskError as exc:
+        _fail(exc)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    username: str,
+    password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
+) -> None:
+    """Set a user's password (a forgotten one); their lock-out and browser sessions end."""
+    if password is None:
+        password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
+    try:
+        with unit_of_work(_factory()) as session:
+            user = security_service.get_user_by_username_or_raise(session, username)
+            _audit_user(session, user.id)
+            security_service.reset_password(session, user_id=user.id, password=password)
+            console.print(f"{user.username}: password set")
+    except RiskdeskError as exc:
+        _fail(exc)
 
 
 @users_app.command("set-role")

@@ -13,19 +13,19 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import http.client
 import json
 import logging
 import secrets
 import smtplib
+import socket
 import ssl
 import threading
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import make_msgid
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,6 +33,7 @@ from riskdesk import __version__
 from riskdesk.config import Settings
 from riskdesk.db import unit_of_work
 from riskdesk.kit.timeutil import utcnow
+from riskdesk.monitoring import addresses
 from riskdesk.monitoring import repository as repo
 
 log = logging.getLogger(__name__)
@@ -196,43 +197,98 @@ def webhook_body(job_id: int, event: str, created_at: dt.datetime, data: dict[st
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: following it would send the signed body somewhere else."""
+def _connect(checked: list[addresses.IPAddress], port: int, timeout: float | None) -> socket.socket:
+    """A connection to the first of the checked addresses that answers."""
+    error: OSError = OSError("no address to connect to")
+    for ip in checked:
+        family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect((str(ip), port))
+            return sock
+        except OSError as exc:
+            sock.close()
+            error = exc
+    raise error
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+
+class _PinnedHTTP(http.client.HTTPConnection):
+    """HTTP to addresses checked beforehand: the host name is never resolved again (a second
+    lookup could answer differently, DNS rebinding); it still goes in the Host header."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, checked: list[addresses.IPAddress]
+    ) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.checked = checked
+
+    def connect(self) -> None:
+        self.sock = _connect(self.checked, self.port, self.timeout)
 
 
-_OPENER = urllib.request.build_opener(_NoRedirect)
+class _PinnedHTTPS(http.client.HTTPSConnection):
+    """HTTPS to addresses checked beforehand; the certificate is checked for the host name."""
+
+    def __init__(
+        self, host: str, port: int, timeout: float, checked: list[addresses.IPAddress]
+    ) -> None:
+        self.tls = ssl.create_default_context()
+        super().__init__(host, port, timeout=timeout, context=self.tls)
+        self.checked = checked
+
+    def connect(self) -> None:
+        raw = _connect(self.checked, self.port, self.timeout)
+        self.sock = self.tls.wrap_socket(raw, server_hostname=self.host)
 
 
 def _post(job: _Job, settings: Settings) -> _Outcome:
     assert job.url is not None and job.secret is not None
+    parts = urlsplit(job.url)
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # stored before URLs were checked this strictly
+        return _Outcome(ok=False, error=f"InvalidURL: {exc}", final=True)
+    host = parts.hostname
+    if parts.scheme not in ("http", "https") or not host:
+        return _Outcome(ok=False, error="InvalidURL: not an http(s) URL with a host", final=True)
+    try:
+        # Checked again now, whatever was checked when the URL was saved: names move.
+        checked = addresses.checked_addresses(host, port, settings.webhook_networks())
+    except addresses.AddressRefused as exc:
+        return _Outcome(ok=False, error=f"refused: {exc}", final=True)
+    except (socket.gaierror, UnicodeError) as exc:
+        return _Outcome(ok=False, error=f"cannot resolve {host}: {exc}")
     body = webhook_body(job.id, job.event, job.created_at, job.payload)
     stamp = int(utcnow().timestamp())
-    # The URL was checked to be http(s) when the endpoint was saved.
-    request = urllib.request.Request(  # noqa: S310
-        job.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": f"Riskdesk/{__version__}",
-            "X-Riskdesk-Event": job.event,
-            "X-Riskdesk-Delivery": str(job.id),
-            SIGNATURE_HEADER: signature(job.secret, stamp, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": f"Riskdesk/{__version__}",
+        "X-Riskdesk-Event": job.event,
+        "X-Riskdesk-Delivery": str(job.id),
+        SIGNATURE_HEADER: signature(job.secret, stamp, body),
+    }
+    kind = _PinnedHTTPS if parts.scheme == "https" else _PinnedHTTP
+    connection = kind(host, port, settings.delivery_timeout_seconds, checked)
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     try:
-        with _OPENER.open(request, timeout=settings.delivery_timeout_seconds) as response:
-            return _Outcome(ok=True, status_code=response.status)
-    except urllib.error.HTTPError as exc:
-        # 4xx other than 408/429 will not get better by waiting, but the receiver may be fixed;
-        # retries are cheap and bounded, so every status is retried.
-        return _Outcome(ok=False, status_code=exc.code, error=f"HTTP {exc.code} {exc.reason}")
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return _Outcome(ok=False, error=f"{type(exc).__name__}: {reason}")
+        connection.request("POST", target, body=body, headers=headers)
+        response = connection.getresponse()
+        status, reason = response.status, response.reason
+    except (http.client.HTTPException, TimeoutError, OSError) as exc:
+        return _Outcome(ok=False, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        connection.close()
+    if 200 <= status < 300:
+        return _Outcome(ok=True, status_code=status)
+    if 300 <= status < 400:
+        # Not followed: the signed body would go somewhere else, perhaps to an address that
+        # webhooks may not call.
+        error = f"HTTP {status} {reason}: redirects are not followed; register the final URL"
+        return _Outcome(ok=False, status_code=status, error=error)
+    # 4xx other than 408/429 will not get better by waiting, but the receiver may be fixed;
+    # retries are cheap and bounded, so every status is retried.
+    return _Outcome(ok=False, status_code=status, error=f"HTTP {status} {reason}")
 
 
 def _mail(job: _Job, settings: Settings) -> _Outcome:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
@@ -382,22 +382,35 @@ def list_webhooks(session: SessionDep, principal: CanIntegrationsManage) -> list
 
 @router.post("/webhooks", response_model=WebhookSecret, status_code=201)
 def create_webhook(
-    body: WebhookIn, session: SessionDep, principal: CanIntegrationsManage
+    body: WebhookIn, request: Request, session: SessionDep, principal: CanIntegrationsManage
 ) -> WebhookSecret:
-    """Register an endpoint; the answer holds its signing secret, shown this once."""
+    """Register an endpoint (a public address, unless the operator allows its network); the
+    answer holds its signing secret, shown this once."""
     endpoint, secret = notify.create_webhook(
-        session, **body.model_dump(), created_by_id=principal.user_id
+        session,
+        **body.model_dump(),
+        created_by_id=principal.user_id,
+        allowed_networks=request.app.state.settings.webhook_networks(),
     )
     return WebhookSecret(**WebhookRead.model_validate(endpoint).model_dump(), secret=secret)
 
 
 @router.patch("/webhooks/{endpoint_id}", response_model=WebhookRead)
 def update_webhook(
-    endpoint_id: PathId, body: WebhookUpdate, session: SessionDep, principal: CanIntegrationsManage
+    endpoint_id: PathId,
+    body: WebhookUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: CanIntegrationsManage,
 ) -> WebhookRead:
     """Change an endpoint, or turn it off (its log stays)."""
     return WebhookRead.model_validate(
-        notify.update_webhook(session, endpoint_id, body.model_dump(exclude_unset=True))
+        notify.update_webhook(
+            session,
+            endpoint_id,
+            body.model_dump(exclude_unset=True),
+            request.app.state.settings.webhook_networks(),
+        )
     )
 
 

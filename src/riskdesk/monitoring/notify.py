@@ -17,7 +17,9 @@ from sqlalchemy.orm import Session
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Delivery, Notification, NotificationSetting, WebhookEndpoint
+from riskdesk.monitoring import addresses
 from riskdesk.monitoring import repository as repo
+from riskdesk.monitoring.addresses import IPNetwork
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
@@ -233,10 +235,12 @@ def create_webhook(
     events: Sequence[str],
     min_severity: str,
     created_by_id: int,
+    allowed_networks: Sequence[IPNetwork] = (),
 ) -> tuple[WebhookEndpoint, str]:
     """Register an endpoint; its signing secret is returned this once."""
     if repo.webhook_by_name(session, name) is not None:
         raise Conflict(f"a webhook named {name!r} exists", field="name", code="name_taken")
+    _check_url(url, allowed_networks)
     secret = secrets.token_urlsafe(32)
     endpoint = WebhookEndpoint(
         name=name,
@@ -260,9 +264,23 @@ def webhook_or_raise(session: Session, endpoint_id: int) -> WebhookEndpoint:
     return found
 
 
-def update_webhook(session: Session, endpoint_id: int, changes: dict[str, Any]) -> WebhookEndpoint:
+def _check_url(url: str, allowed_networks: Sequence[IPNetwork]) -> None:
+    try:
+        addresses.check_url(url, allowed_networks)
+    except addresses.AddressRefused as exc:
+        raise ValidationFailed(str(exc), field="url", code="url_not_allowed") from None
+
+
+def update_webhook(
+    session: Session,
+    endpoint_id: int,
+    changes: dict[str, Any],
+    allowed_networks: Sequence[IPNetwork] = (),
+) -> WebhookEndpoint:
     """Change an endpoint's URL, events, least severity or whether it is active."""
     endpoint = webhook_or_raise(session, endpoint_id)
+    if changes.get("url") is not None:
+        _check_url(changes["url"], allowed_networks)
     for key in ("url", "min_severity", "active"):
         if changes.get(key) is not None:
             setattr(endpoint, key, changes[key])

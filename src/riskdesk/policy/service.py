@@ -36,7 +36,7 @@ from riskdesk.privacy import consent
 from riskdesk.scoring import repository as scoring_repo
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import repository as users_repo
-from riskdesk.security.permissions import Permission, Role
+from riskdesk.security.permissions import Permission, Role, permissions_for
 from riskdesk.security.service import Principal, ensure_second_person
 
 # ---------------------------------------------------------------- policies
@@ -232,14 +232,15 @@ def authority_of(
 
     me = (principal.user_id, principal.user.role)
     delegations = repo.active_delegations_to(session, principal.user_id, day)
-    delegators = [users_repo.get_user(session, d.from_user_id) for d in delegations]
-    pairs = [me] + [(u.id, u.role) for u in delegators if u is not None and u.is_active]
+    found = [users_repo.get_user(session, d.from_user_id) for d in delegations]
+    # A delegator lends only what they hold today: nothing once disabled, or once their role
+    # can no longer approve.
+    delegators = [u for u in found if u is not None and u.is_active and _may_approve(u.role)]
+    pairs = [me] + [(u.id, u.role) for u in delegators]
     rows = repo.authorities_for(session, pairs)
     own = best(rows, {me[0]}, {me[1]})
     chosen, on_behalf = own, None
     for user in delegators:
-        if user is None or not user.is_active:
-            continue
         lent = best(rows, {user.id}, {user.role})
         if lent is not None and (chosen is None or lent > chosen):
             chosen, on_behalf = lent, user.id
@@ -395,6 +396,10 @@ def remove_authority(session: Session, authority_id: int) -> None:
     session.flush()
 
 
+def _may_approve(role: str) -> bool:
+    return Permission.LIMIT_REQUESTS_APPROVE in permissions_for(role)
+
+
 def delegate(
     session: Session, principal: Principal, body: DelegationIn
 ) -> tuple[ApprovalDelegation, bool]:
@@ -404,6 +409,18 @@ def delegate(
         raise NotFound(f"no active user {body.to_username!r}", field="to_username")
     if to.id == principal.user_id:
         raise ValidationFailed("you cannot delegate to yourself", field="to_username")
+    if not _may_approve(to.role):
+        raise ValidationFailed(
+            f"{to.username} cannot approve limit requests (role {to.role}); delegate to "
+            "someone whose role approves them",
+            field="to_username",
+            code="delegate_cannot_approve",
+        )
+    if not repo.authorities_for(session, [(principal.user_id, principal.user.role)]):
+        raise PermissionDenied(
+            "you hold no approval authority in the approval matrix, so there is none to lend",
+            code="no_authority_to_delegate",
+        )
     for d in repo.delegations(session, principal.user_id):
         same = (d.from_user_id, d.to_user_id, d.valid_from, d.valid_to) == (
             principal.user_id,

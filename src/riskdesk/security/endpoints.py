@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from riskdesk.db import SessionDep
-from riskdesk.kit.errors import NotFound, PermissionDenied
+from riskdesk.kit.errors import NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.validation import PathId
+from riskdesk.models import User
 from riskdesk.security import service
 from riskdesk.security.deps import CanUsersManage, CanUsersRead, CurrentPrincipal
 from riskdesk.security.permissions import Permission
-from riskdesk.security.schemas import Me, TokenCreate, TokenIssued, TokenRead, UserCreate, UserRead
+from riskdesk.security.schemas import (
+    Me,
+    PasswordChange,
+    PasswordReset,
+    TokenCreate,
+    TokenIssued,
+    TokenRead,
+    UserAccount,
+    UserCreate,
+    UserRead,
+)
 
 router = APIRouter(tags=["users"])
 
@@ -25,10 +36,56 @@ def me(principal: CurrentPrincipal) -> Me:
     )
 
 
-@router.get("/users", response_model=list[UserRead])
-def list_users(session: SessionDep, _: CanUsersRead) -> list[UserRead]:
-    """All users."""
-    return [UserRead.model_validate(u) for u in service.list_users(session)]
+def _account(user: User) -> UserAccount:
+    return UserAccount(
+        **UserRead.model_validate(user).model_dump(),
+        state=service.account_state(user),
+        locked_until=service.locked_until(user),
+        failed_logins=user.failed_logins,
+        last_login_at=user.last_login_at,
+    )
+
+
+@router.put("/me/password", status_code=204)
+def change_my_password(
+    body: PasswordChange, request: Request, session: SessionDep, principal: CurrentPrincipal
+) -> Response:
+    """Change your own password (the current one first); your other browser sessions end."""
+    if principal.via == "token":
+        raise PermissionDenied("tokens cannot change passwords; sign in", code="permission_denied")
+    try:
+        service.change_password(
+            session,
+            principal,
+            current_password=body.current_password,
+            new_password=body.new_password,
+            policy=service.LockoutPolicy.from_settings(request.app.state.settings),
+        )
+    except ValidationFailed as exc:
+        if exc.code == "wrong_password":
+            session.commit()  # the wrong guess counts towards a lock-out, though we refuse
+        raise
+    return Response(status_code=204)
+
+
+@router.get("/users", response_model=list[UserAccount])
+def list_users(session: SessionDep, _: CanUsersRead) -> list[UserAccount]:
+    """All users, with the state of their accounts (active, disabled, locked until when)."""
+    return [_account(u) for u in service.list_users(session)]
+
+
+@router.post("/users/{user_id}/unlock", response_model=UserAccount)
+def unlock_user(user_id: PathId, session: SessionDep, _: CanUsersManage) -> UserAccount:
+    """End a user's lock-out now and forget their wrong passwords."""
+    return _account(service.unlock_user(session, user_id=user_id))
+
+
+@router.put("/users/{user_id}/password", response_model=UserAccount)
+def reset_password(
+    user_id: PathId, body: PasswordReset, session: SessionDep, _: CanUsersManage
+) -> UserAccount:
+    """Set a user's password (for a forgotten one); their lock-out and sessions end."""
+    return _account(service.reset_password(session, user_id=user_id, password=body.password))
 
 
 @router.post("/users", response_model=UserRead, status_code=201)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import TableClause, and_, column, func, or_, select, table, update
 from sqlalchemy.orm import Session
 
+from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ApiToken, User, UserSession
 
 
@@ -48,6 +50,47 @@ def add(session: Session, obj: User | ApiToken | UserSession) -> None:
     """Stage a new row and flush it so it gets its id."""
     session.add(obj)
     session.flush()
+
+
+def count_failed_login(session: Session, user_id: int) -> int:
+    """Add one wrong password to a user's count, atomically; the new count."""
+    # One UPDATE rather than read-add-write: parallel guesses must not lose counts.
+    stmt = (
+        update(User)
+        .where(User.id == user_id)
+        .values(failed_logins=User.failed_logins + 1)
+        .returning(User.failed_logins)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(session.execute(stmt).scalar_one())
+
+
+def lock_user(
+    session: Session, user_id: int, *, threshold: int, until: dt.datetime
+) -> bool:
+    """Lock a user whose count reached the threshold; False when a parallel request did."""
+    stmt = (
+        update(User)
+        .where(User.id == user_id, User.failed_logins >= threshold)
+        .values(failed_logins=0, locked_until=until, lockouts=User.lockouts + 1)
+        .execution_options(synchronize_session="fetch")
+    )
+    return bool(getattr(session.execute(stmt), "rowcount", 0))
+
+
+def end_user_sessions(session: Session, user_id: int, *, keep: str | None = None) -> int:
+    """Revoke a user's live browser sessions (all but ``keep``); how many."""
+    stmt = (
+        update(UserSession)
+        .where(
+            UserSession.user_id == user_id,
+            UserSession.revoked_at.is_(None),
+            UserSession.id != (keep or ""),
+        )
+        .values(revoked_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(session.execute(stmt), "rowcount", 0))
 
 
 def get_token_by_prefix(session: Session, prefix: str) -> ApiToken | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -30,6 +31,28 @@ class UserRead(BaseModel):
     role: str
     team: str | None
     is_active: bool
+
+
+class UserAccount(UserRead):
+    """A user with the state of their account, for those who look after accounts."""
+
+    state: Literal["active", "disabled", "locked"]
+    locked_until: dt.datetime | None = Field(description="When the lock-out ends (if locked).")
+    failed_logins: int = Field(description="Wrong passwords since the last sign-in or lock-out.")
+    last_login_at: dt.datetime | None
+
+
+class PasswordChange(BaseModel):
+    """Change one's own password: the current one, then the new one."""
+
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class PasswordReset(BaseModel):
+    """A new password set by an administrator."""
+
+    password: str = Field(min_length=1, max_length=256)
 
 
 class TokenCreate(BaseModel):

@@ -8,11 +8,13 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass, field
+from typing import Literal
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from riskdesk.config import Settings
 from riskdesk.kit.errors import (
     Conflict,
     NotAuthenticated,
@@ -34,7 +36,6 @@ from riskdesk.security.permissions import (
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rd"  # noqa: S105  (a label, not a secret)
-LOCKOUT_AFTER = 10
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,7 @@ def create_user(
     """Create a user after checking the password policy and that the name is free."""
     role = Role(role)
     email = _checked_email(email) if email else None
-    problem = passwords.password_problem(password)
-    if problem:
-        raise ValidationFailed(f"password {problem}", field="password")
+    _checked_password(password, username=username, display_name=display_name, field="password")
     if repo.get_user_by_username(session, username):
         raise Conflict(f"user {username!r} already exists", field="username", code="username_taken")
     user = User(
@@ -163,6 +162,14 @@ def set_role(session: Session, *, username: str, role: Role | str) -> User:
     return user
 
 
+def get_user_or_raise(session: Session, user_id: int) -> User:
+    """A user by id, or NotFound."""
+    user = repo.get_user(session, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}", field="user_id")
+    return user
+
+
 def get_user_by_username_or_raise(session: Session, username: str) -> User:
     """A user by name, or NotFound."""
     user = repo.get_user_by_username(session, username)
@@ -171,29 +178,150 @@ def get_user_by_username_or_raise(session: Session, username: str) -> User:
     return user
 
 
-def authenticate(session: Session, *, username: str, password: str) -> User:
-    """The user for these credentials; the same error whatever was wrong."""
+@dataclass(frozen=True)
+class LockoutPolicy:
+    """How many wrong passwords lock an account, and for how long."""
+
+    failures: int = 10
+    minutes: float = 15.0
+    max_minutes: float = 24 * 60.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LockoutPolicy:
+        """The policy the operator configured."""
+        return cls(
+            failures=settings.lockout_failures,
+            minutes=settings.lockout_minutes,
+            max_minutes=settings.lockout_max_minutes,
+        )
+
+    def duration(self, earlier_lockouts: int) -> dt.timedelta:
+        """How long the next lock-out lasts: doubled for each one before it, up to the maximum."""
+        minutes = self.minutes * 2 ** min(earlier_lockouts, 30)
+        return dt.timedelta(minutes=min(minutes, self.max_minutes))
+
+
+DEFAULT_LOCKOUT = LockoutPolicy()
+
+
+def locked_until(user: User, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the user's lock-out ends, or None when they are not locked out."""
+    if user.locked_until is None:
+        return None
+    until = as_utc(user.locked_until)
+    return until if until > (now or utcnow()) else None
+
+
+AccountState = Literal["active", "disabled", "locked"]
+
+
+def account_state(user: User, now: dt.datetime | None = None) -> AccountState:
+    """``disabled``, ``locked`` or ``active``."""
+    if not user.is_active:
+        return "disabled"
+    return "locked" if locked_until(user, now) else "active"
+
+
+def _wrong_credentials() -> NotAuthenticated:
+    # One error for every failed sign-in: an unknown name, a wrong password, a locked or a
+    # disabled account all read the same, so the answer tells nobody which accounts exist.
+    return NotAuthenticated("wrong username or password", code="invalid_credentials")
+
+
+def _count_wrong_password(session: Session, user: User, policy: LockoutPolicy) -> None:
+    count = repo.count_failed_login(session, user.id)
+    if count < policy.failures:
+        return
+    until = utcnow() + policy.duration(user.lockouts)
+    if repo.lock_user(session, user.id, threshold=policy.failures, until=until):
+        log.warning("user %s locked until %s after %s wrong passwords", user.id, until, count)
+
+
+def authenticate(
+    session: Session, *, username: str, password: str, policy: LockoutPolicy = DEFAULT_LOCKOUT
+) -> User:
+    """The user for these credentials; the same error, after the same work, whatever was wrong."""
     user = repo.get_user_by_username(session, username)
     if user is None:
-        passwords.verify_password(_DUMMY_HASH, password)  # same cost whether or not user exists
-        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
-    if user.failed_logins >= LOCKOUT_AFTER or not user.is_active:
-        raise NotAuthenticated(
-            "account locked or disabled; ask an administrator", code="account_locked"
-        )
-    if not passwords.verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        session.flush()
-        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
+        passwords.verify_password(_DUMMY_HASH, password)  # the same cost as for a real user
+        raise _wrong_credentials()
+    matches = passwords.verify_password(user.password_hash, password)
+    if not user.is_active or locked_until(user) is not None:
+        # Not counted: guesses during a lock-out neither lengthen it nor learn anything.
+        raise _wrong_credentials()
+    if not matches:
+        _count_wrong_password(session, user, policy)
+        raise _wrong_credentials()
     if passwords.needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password)
-    user.failed_logins = 0
+    user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
     user.last_login_at = utcnow()
     session.flush()
     return user
 
 
 _DUMMY_HASH = passwords.hash_password("not-a-real-password-Aa1!")
+
+
+def unlock_user(session: Session, *, user_id: int) -> User:
+    """End a user's lock-out now and forget their wrong passwords (an administrator's act)."""
+    user = get_user_or_raise(session, user_id)
+    if user.failed_logins or user.lockouts or user.locked_until is not None:
+        user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
+        session.flush()
+        log.info("user %s unlocked", user.id)
+    return user
+
+
+def _checked_password(password: str, *, username: str, display_name: str, field: str) -> str:
+    problem = passwords.check_password(password, names=(username, display_name))
+    if problem is not None:
+        label = field.replace("_", " ")
+        raise ValidationFailed(f"{label} {problem.message}", field=field, code=problem.code)
+    return password
+
+
+def change_password(
+    session: Session,
+    principal: Principal,
+    *,
+    current_password: str,
+    new_password: str,
+    policy: LockoutPolicy = DEFAULT_LOCKOUT,
+) -> User:
+    """Change one's own password; other browser sessions end, this one stays."""
+    user = principal.user
+    if not passwords.verify_password(user.password_hash, current_password):
+        # Counted like a wrong sign-in: a stolen session must not become a password oracle.
+        _count_wrong_password(session, user, policy)
+        raise ValidationFailed(
+            "the current password is wrong", field="current_password", code="wrong_password"
+        )
+    _checked_password(
+        new_password,
+        username=user.username,
+        display_name=user.display_name,
+        field="new_password",
+    )
+    user.password_hash = passwords.hash_password(new_password)
+    user.failed_logins = 0
+    session.flush()
+    repo.end_user_sessions(session, user.id, keep=principal.session_id)
+    return user
+
+
+def reset_password(session: Session, *, user_id: int, password: str) -> User:
+    """Set a user's password (an administrator's act): the lock-out ends, and so do their
+    browser sessions."""
+    user = get_user_or_raise(session, user_id)
+    _checked_password(
+        password, username=user.username, display_name=user.display_name, field="password"
+    )
+    user.password_hash = passwords.hash_password(password)
+    user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
+    session.flush()
+    repo.end_user_sessions(session, user.id)
+    return user
 
 
 def start_session(session: Session, *, user: User, hours: int) -> UserSession:

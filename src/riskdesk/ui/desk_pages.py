@@ -565,7 +565,10 @@ def add_webhook(
     try:
         body = WebhookIn.model_validate(data)
         endpoint, secret = notify.create_webhook(
-            session, **body.model_dump(), created_by_id=principal.user_id
+            session,
+            **body.model_dump(),
+            created_by_id=principal.user_id,
+            allowed_networks=request.app.state.settings.webhook_networks(),
         )
     except (ValidationError, RiskdeskError) as exc:
         status, errors = _form_failure(session, exc)

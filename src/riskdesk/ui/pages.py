@@ -148,7 +148,7 @@ def login_page(request: Request, next: str | None = None, error: str | None = No
         None,
         next=_safe_next(next),
         login_csrf=token,
-        error=error if error in ("failed", "locked") else None,
+        error=error if error == "failed" else None,
     )
     response.set_cookie(
         PRE_CSRF_COOKIE,
@@ -183,17 +183,22 @@ def login(
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
+    settings = request.app.state.settings
     try:
-        user = security_service.authenticate(session, username=username, password=password)
+        user = security_service.authenticate(
+            session,
+            username=username,
+            password=password,
+            policy=security_service.LockoutPolicy.from_settings(settings),
+        )
         set_context(session, actor_id=user.id, actor=user.username)
-    except NotAuthenticated as exc:
+    except NotAuthenticated:
         throttle.failed(address)
         session.commit()  # keep the failed-login count even though we answer with an error
-        code = "locked" if exc.code == "account_locked" else "failed"
+        # One answer for a wrong password, an unknown name and a locked or disabled account.
         return RedirectResponse(
-            f"/login?error={code}&next={quote(_safe_next(next))}", status_code=303
+            f"/login?error=failed&next={quote(_safe_next(next))}", status_code=303
         )
-    settings = request.app.state.settings
     row = security_service.start_session(session, user=user, hours=settings.session_hours)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
