@@ -454,6 +454,16 @@ def reassign_customer(session: Session, tables: Sequence[Any], *, from_id: int, 
     return moved
 
 
+def repoint_merged(session: Session, *, from_id: int, to_id: int) -> None:
+    """Customers merged into ``from_id`` earlier are now merged into ``to_id``."""
+    session.execute(
+        update(Customer)
+        .where(Customer.merged_into_id == from_id)
+        .values(merged_into_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def conflicting_statement_keys(session: Session, *, from_id: int, to_id: int) -> list[int]:
     """Statements of ``from_id`` whose period the survivor already has (kept on the duplicate)."""
     a, b = aliased(FinancialStatement), aliased(FinancialStatement)

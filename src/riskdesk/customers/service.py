@@ -50,6 +50,7 @@ from riskdesk.models import (
     Customer,
     CustomerExternalRef,
     CustomerGroup,
+    DemoBehaviour,
     Document,
     Interaction,
     Invoice,
@@ -125,6 +126,7 @@ CUSTOMER_TABLES_MOVED_ON_MERGE = (
     SurveyResponse,
     Interaction,
     Contract,
+    DemoBehaviour,
 )
 
 
@@ -1130,7 +1132,9 @@ def find_duplicates(
 def merge_customers(
     session: Session, principal: Principal, *, survivor_id: int, duplicate_id: int, reason: str
 ) -> Customer:
-    """Fold a duplicate into the survivor: its ids, contacts, documents and events move over."""
+    """Fold a duplicate into the survivor: its ids, contacts, documents and events move over,
+    then every higher domain is told (CUSTOMERS_MERGED) and moves what it keeps per customer:
+    exposure, reservations and held orders, alerts, consents... (docs/architecture.md)."""
     if not principal.can(Permission.CUSTOMERS_MERGE):
         raise PermissionDenied("merging customers needs 'customers:merge'")
     if survivor_id == duplicate_id:
@@ -1140,8 +1144,14 @@ def merge_customers(
     for c in (survivor, duplicate):
         if c.status == "merged":
             raise Conflict(f"{c.code} is already merged", code="customer_merged")
+        if c.erased_at is not None:
+            raise Conflict(
+                f"{c.code} was erased; an erased customer cannot be merged", code="customer_erased"
+            )
     if survivor.kind != duplicate.kind:
         raise ValidationFailed("a company and an individual cannot be merged", field="duplicate_id")
+    joined_group = _merged_group(session, survivor, duplicate)
+    _refuse_lost_restrictions(session, survivor, duplicate)
     kept_statements = set(
         repo.conflicting_statement_keys(session, from_id=duplicate.id, to_id=survivor.id)
     )
@@ -1151,6 +1161,9 @@ def merge_customers(
     for statement in repo.statements_of(session, duplicate.id):
         if statement.id not in kept_statements:
             statement.customer_id = survivor.id
+    # Customers merged into the duplicate earlier now point at the survivor, so their old codes
+    # keep resolving to a live customer.
+    repo.repoint_merged(session, from_id=duplicate.id, to_id=survivor.id)
     for change in repo.list_pending(
         session, status="pending", customer_id=duplicate.id, owner_ids=None
     ):
@@ -1158,6 +1171,13 @@ def merge_customers(
     old_status = duplicate.status
     duplicate.status = "merged"
     duplicate.merged_into_id = survivor.id
+    survivor_changes: list[tuple[str, str | None, str | None]] = [
+        ("merged_from", None, duplicate.code),
+        ("records_moved", None, str(moved)),
+    ]
+    if joined_group is not None:
+        survivor.group_id = joined_group.id
+        survivor_changes.append(("group_code", None, joined_group.code))
     record_version(
         session,
         customer=duplicate,
@@ -1174,10 +1194,67 @@ def merge_customers(
         action="merged",
         channel="api",
         reason=reason,
-        changes=[("merged_from", None, duplicate.code), ("records_moved", None, str(moved))],
+        changes=survivor_changes,
     )
+    session.flush()
+    # The moves above were bulk UPDATEs: what the session holds of the moved rows is stale.
+    session.expire_all()
+    signals.publish(
+        signals.CUSTOMERS_MERGED,
+        session=session,
+        survivor_id=survivor.id,
+        duplicate_id=duplicate.id,
+        actor_id=principal.user_id,
+        reason=reason,
+    )
+    session.flush()
     session.expire_all()
     return survivor
+
+
+def _merged_group(
+    session: Session, survivor: Customer, duplicate: Customer
+) -> CustomerGroup | None:
+    """The group the survivor joins (the duplicate's, when the survivor has none), or None.
+
+    Two different groups are a decision for a person (which group's limit should the combined
+    debt count against?), so the merge is refused until they are the same."""
+    if duplicate.group_id is None or duplicate.group_id == survivor.group_id:
+        return None
+    joined = repo.get_group(session, duplicate.group_id)
+    assert joined is not None
+    if survivor.group_id is None:
+        return joined
+    kept = repo.get_group(session, survivor.group_id)
+    assert kept is not None
+    raise Conflict(
+        f"{survivor.code} is in group {kept.code} and {duplicate.code} in group {joined.code}; "
+        "put both in the same group (or take one out) before merging",
+        field="group_code",
+        code="merge_conflict",
+    )
+
+
+def _refuse_lost_restrictions(session: Session, survivor: Customer, duplicate: Customer) -> None:
+    """The survivor's credit profile is the one in force after a merge. A block or a
+    prepayment requirement on the duplicate alone would silently end there (its orders, now
+    the survivor's, would pass): a person must put it on the survivor first (dual review)."""
+    kept, dropped = repo.get_profile(session, survivor.id), repo.get_profile(session, duplicate.id)
+    assert kept is not None and dropped is not None
+    if dropped.blocked and not kept.blocked:
+        raise Conflict(
+            f"{duplicate.code} is blocked and {survivor.code} is not; block {survivor.code} "
+            f"(or unblock {duplicate.code}) before merging",
+            field="blocked",
+            code="merge_conflict",
+        )
+    if dropped.prepayment_required and not kept.prepayment_required:
+        raise Conflict(
+            f"{duplicate.code} must prepay and {survivor.code} need not; require prepayment of "
+            f"{survivor.code} (or lift it for {duplicate.code}) before merging",
+            field="prepayment_required",
+            code="merge_conflict",
+        )
 
 
 # ---------------------------------------------------------------- references from other records

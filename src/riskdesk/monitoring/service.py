@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import (
@@ -980,3 +981,13 @@ def churn_risk_of(
         return repo.latest_churn_fit(session), {}  # not watched: no churn risk is derived
     frame = churn_risk(session, [customer_id])
     return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}
+
+
+def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
+    """Alerts and cases follow the duplicate's events to the survivor: the warnings were about
+    the same debtor, and their owners keep working them there. (The survivor's rules run once
+    the merge is done, in ``pipeline.merge``.)"""
+    repo.move_alerts(session, from_id=duplicate_id, to_id=survivor_id, now=utcnow())
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)

@@ -688,3 +688,28 @@ def _on_scores_stored(session: Session, customer_ids: Sequence[int] | None, **_:
 
 
 signals.subscribe(signals.SCORES_STORED, _on_scores_stored)
+
+
+def _on_customers_merged(
+    session: Session, survivor_id: int, duplicate_id: int, actor_id: int, **_: Any
+) -> None:
+    """What waited on the duplicate's own limit ends with it: a pending limit request (it asked
+    to move the duplicate's limit, which no longer governs anything) is withdrawn, an open review
+    cancelled; decided ones stay in the duplicate's history. The survivor asks afresh."""
+    now = utcnow()
+    note = f"customer merged into {customer_repo.customer_code(survivor_id)}"
+    for request in repo.pending_for(session, duplicate_id):
+        request.status = "withdrawn"
+        request.decided_by_id = actor_id
+        request.decided_at = now
+        request.decision_comment = note
+    review = repo.open_review_of(session, duplicate_id)
+    if review is not None:
+        review.status = "cancelled"
+        review.comment = note
+        review.signed_off_by_id = actor_id
+        review.signed_off_at = now
+    session.flush()
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)
