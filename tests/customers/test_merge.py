@@ -255,7 +255,7 @@ def test_alerts_cases_requests_reviews_and_snapshots(db, manager) -> None:  # ty
     assert snapshot is not None and snapshot.values["ar_open_total"] == 700.0
     withdrawn = manager.get("/api/v1/limit-requests", params={"customer_id": a}).json()
     assert [(r["status"], r["decision_comment"]) for r in withdrawn] == [
-        ("withdrawn", f"customer merged into C{b:07d}")
+        ("withdrawn", "the customer was merged into another one")
     ]
     assert manager.get(f"/api/v1/reviews/{review.json()['id']}").json()["status"] == "cancelled"
 

@@ -356,9 +356,10 @@ def reasons(decision: CreditDecision) -> tuple[list[str], list[str]]:
 
 def _held_or_raise(session: Session, principal: Principal, decision_id: int) -> CreditDecision:
     decision = repo.get_decision(session, decision_id, lock=True)
+    missing = NotFound(f"no credit decision {decision_id}", field="decision_id")
     if decision is None:
-        raise NotFound(f"no credit decision {decision_id}", field="decision_id")
-    customer_service.get_customer_or_raise(session, principal, decision.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, decision.customer_id, missing)
     if decision.status != "held":
         raise Conflict(f"decision {decision_id} is {decision.status}, not held", code="not_held")
     return decision
@@ -514,9 +515,10 @@ def get_decision_or_raise(
 ) -> CreditDecision:
     """A decision the caller may see."""
     decision = repo.get_decision(session, decision_id)
+    missing = NotFound(f"no credit decision {decision_id}", field="decision_id")
     if decision is None:
-        raise NotFound(f"no credit decision {decision_id}", field="decision_id")
-    customer_service.get_customer_or_raise(session, principal, decision.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, decision.customer_id, missing)
     return decision
 
 

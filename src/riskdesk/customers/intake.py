@@ -95,11 +95,24 @@ class CustomerHandler(_Base):
         tax_holders = repo.customers_by_tax_id(
             session, {i.record.tax_id for i in good if i.record.tax_id}
         )
+        # Whose customers the caller may see: a key held by another team's customer is
+        # refused without naming it (docs/security.md, "What an error may reveal").
+        visible = service.visible_among(
+            session, principal, set(known.values()) | set(tax_holders.values())
+        )
         batch_tax: dict[str, tuple[tuple[str, str], int]] = {}
         may_set_profile = principal.can(Permission.CREDIT_PROFILE_WRITE)
         for item in good:
             rec: CustomerCreate = item.record
             item.existing_id = known.get(self.key(rec))
+            if item.existing_id is not None and item.existing_id not in visible:
+                item.fail(
+                    "external_id",
+                    f"external id {rec.external_id!r} of source {rec.source!r} already belongs "
+                    f"to {service.HIDDEN_HOLDER}",
+                    "duplicate_external_id",
+                )
+                continue
             if rec.owner and rec.owner not in owners:
                 item.fail("owner", f"no user {rec.owner!r}", "unknown_reference")
             if rec.group_code and rec.group_code not in groups and not rec.group_name:
@@ -113,7 +126,7 @@ class CustomerHandler(_Base):
                 if holder is not None and holder != item.existing_id:
                     item.fail(
                         "tax_id",
-                        f"tax id already belongs to {repo.customer_code(holder)}",
+                        service.tax_id_taken(holder, holder in visible),
                         "duplicate_tax_id",
                     )
                 other = batch_tax.get(rec.tax_id)

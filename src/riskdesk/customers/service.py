@@ -191,6 +191,53 @@ def get_customer_or_raise(session: Session, principal: Principal, customer_id: i
     return customer
 
 
+def ensure_visible(
+    session: Session, principal: Principal, customer_id: int, not_found: NotFound
+) -> Customer:
+    """The customer of a record the caller named by the record's own id (a pending change, a
+    decision, an alert...), or that record's own ``not_found``: a record of a customer the
+    caller may not see answers exactly as a missing one, and never names the customer."""
+    customer = repo.get_customer(session, customer_id)
+    if customer is None or not repo.is_visible(session, customer_id, visible_owner_ids(principal)):
+        raise not_found
+    return customer
+
+
+def visible_among(session: Session, principal: Principal, ids: Iterable[int]) -> set[int]:
+    """The customers among ``ids`` the caller may see."""
+    wanted = set(ids)
+    owner_ids = visible_owner_ids(principal)
+    if owner_ids is None or not wanted:
+        return wanted
+    return {cid for cid, owner in repo.owner_ids_of(session, wanted).items() if owner in owner_ids}
+
+
+# Why a merge closed what waited on the duplicate. It names no customer: whoever may see the
+# duplicate need not see the survivor (its file shows the survivor to those who may).
+MERGED_NOTE = "the customer was merged into another one"
+
+# A unique key (tax id, source + external id) held by a customer the caller may not see: that
+# the key is taken cannot be hidden (the record cannot be stored), but who holds it is.
+HIDDEN_HOLDER = "another customer"
+
+
+def tax_id_taken(holder: int, visible: bool) -> str:
+    """Why a tax id is refused: the holder's code for whoever may see it, nothing otherwise."""
+    if visible:
+        return f"tax id already belongs to {repo.customer_code(holder)}"
+    return f"tax id already belongs to {HIDDEN_HOLDER}"
+
+
+def _shown_code(session: Session, principal: Principal, customer_id: int | None) -> str | None:
+    """A customer's code as a link from another file (merged into / from): only when the caller
+    may see that customer too."""
+    if customer_id is None:
+        return None
+    if customer_id not in visible_among(session, principal, [customer_id]):
+        return HIDDEN_HOLDER
+    return repo.customer_code(customer_id)
+
+
 def _user_ref(user: User | None) -> UserRef | None:
     return UserRef.model_validate(user) if user is not None else None
 
@@ -226,9 +273,7 @@ def read_customer(session: Session, principal: Principal, customer_id: int) -> C
         status=customer.status,
         owner=_user_ref(owner),
         group=GroupRef.model_validate(group) if group else None,
-        merged_into=repo.customer_code(customer.merged_into_id)
-        if customer.merged_into_id
-        else None,
+        merged_into=_shown_code(session, principal, customer.merged_into_id),
         external_refs=[
             ExternalRefRead.model_validate(r) for r in repo.refs_of(session, customer.id)
         ],
@@ -325,7 +370,9 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
             session,
             principal,
             customer_id,
-            _triples([c for _, changes in entries for c in changes]),
+            _hide_other_customers(
+                session, principal, _triples([c for _, changes in entries for c in changes])
+            ),
             "history.",
         )
     )
@@ -342,6 +389,33 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
         )
         for v, changes in entries
     ]
+
+
+# History fields whose values are other customers' codes (a merge links two files).
+_CUSTOMER_LINKS = frozenset({"merged_into", "merged_from"})
+
+
+def _hide_other_customers(
+    session: Session, principal: Principal, changes: list[tuple[str, str | None, str | None]]
+) -> list[tuple[str, str | None, str | None]]:
+    """Codes of customers the caller may not see, replaced by a neutral word."""
+    codes = {
+        value
+        for field, old, new in changes
+        if field in _CUSTOMER_LINKS
+        for value in (old, new)
+        if value and value[1:].isdigit()
+    }
+    if not codes:
+        return changes
+    seen = visible_among(session, principal, {int(code[1:]) for code in codes})
+
+    def shown(field: str, value: str | None) -> str | None:
+        if field not in _CUSTOMER_LINKS or not value or value not in codes:
+            return value
+        return value if int(value[1:]) in seen else HIDDEN_HOLDER
+
+    return [(f, shown(f, old), shown(f, new)) for f, old, new in changes]
 
 
 def _field_changes(
@@ -532,7 +606,7 @@ def change_customer(
     if not diff:
         return ChangeOutcome(applied=[], pending=None)
     _check_write_permissions(principal, diff)
-    _validate_change(session, customer, current, diff)
+    _validate_change(session, principal, customer, current, diff)
     if "owner" in diff:
         _owner_id(session, diff["owner"])
     _resolve_group(session, diff.get("group_code"), group_name)
@@ -588,6 +662,7 @@ def change_customer(
 
 def _validate_change(
     session: Session,
+    principal: Principal,
     customer: Customer,
     current: dict[str, str | None],
     diff: dict[str, str | None],
@@ -615,7 +690,7 @@ def _validate_change(
         holder = repo.customers_by_tax_id(session, {tax_id}).get(tax_id)
         if holder is not None and holder != customer.id:
             raise Conflict(
-                f"tax id already belongs to {repo.customer_code(holder)}",
+                tax_id_taken(holder, holder in visible_among(session, principal, [holder])),
                 field="tax_id",
                 code="duplicate_tax_id",
             )
@@ -723,9 +798,10 @@ def list_pending(
 
 def _get_pending_or_raise(session: Session, principal: Principal, change_id: int) -> PendingChange:
     change = repo.get_pending(session, change_id)
+    missing = NotFound(f"no pending change {change_id}", field="change_id")
     if change is None:
-        raise NotFound(f"no pending change {change_id}", field="change_id")
-    get_customer_or_raise(session, principal, change.customer_id)
+        raise missing
+    ensure_visible(session, principal, change.customer_id, missing)
     if change.status != "pending":
         raise Conflict(f"change {change_id} is already {change.status}", code="already_decided")
     return change
@@ -1167,7 +1243,7 @@ def merge_customers(
     for change in repo.list_pending(
         session, status="pending", customer_id=duplicate.id, owner_ids=None
     ):
-        _decide(change, principal, "withdrawn", f"customer merged into {survivor.code}")
+        _decide(change, principal, "withdrawn", MERGED_NOTE)
     old_status = duplicate.status
     duplicate.status = "merged"
     duplicate.merged_into_id = survivor.id

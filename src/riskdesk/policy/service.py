@@ -246,10 +246,13 @@ def authority_of(
     return chosen, on_behalf
 
 
-def _pending_or_raise(session: Session, request_id: int) -> LimitRequest:
+def _pending_or_raise(session: Session, principal: Principal, request_id: int) -> LimitRequest:
     request = repo.get_request(session, request_id, lock=True)
+    missing = NotFound(f"no limit request {request_id}", field="request_id")
     if request is None:
-        raise NotFound(f"no limit request {request_id}", field="request_id")
+        raise missing
+    # Before anything is said about its state: another team's request is as good as missing.
+    customer_service.ensure_visible(session, principal, request.customer_id, missing)
     if request.status == "pending" and request.expires_at < utcnow():
         request.status = "expired"
         request.decided_at = utcnow()
@@ -265,7 +268,7 @@ def approve(
     """Approve a request within one's authority (four eyes); the credit file gets the limit."""
     if not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
         raise PermissionDenied("approving limit requests needs 'limit_requests:approve'")
-    request = _pending_or_raise(session, request_id)
+    request = _pending_or_raise(session, principal, request_id)
     customer = customer_service.get_customer_or_raise(session, principal, request.customer_id)
     ensure_second_person(principal, request.requested_by_id, "nobody approves their own request")
     profile = customer_repo.get_profile(session, customer.id)
@@ -318,8 +321,7 @@ def reject(
     session: Session, principal: Principal, request_id: int, comment: str | None
 ) -> LimitRequest:
     """Reject a request (an approver), or withdraw one's own."""
-    request = _pending_or_raise(session, request_id)
-    customer_service.get_customer_or_raise(session, principal, request.customer_id)
+    request = _pending_or_raise(session, principal, request_id)
     own = request.requested_by_id == principal.user_id
     if not own and not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
         raise PermissionDenied("rejecting limit requests needs 'limit_requests:approve'")
@@ -592,11 +594,12 @@ def complete_review(
 ) -> CreditReview:
     """Sign off a review: record the decision, start its follow-up, set the next due date."""
     review = repo.get_review(session, review_id, lock=True)
+    missing = NotFound(f"no review {review_id}", field="review_id")
     if review is None:
-        raise NotFound(f"no review {review_id}", field="review_id")
+        raise missing
+    customer = customer_service.ensure_visible(session, principal, review.customer_id, missing)
     if review.status != "open":
         raise Conflict(f"review {review_id} is {review.status}", code="already_decided")
-    customer = customer_service.get_customer_or_raise(session, principal, review.customer_id)
     profile = customer_repo.get_profile(session, customer.id)
     assert profile is not None
     why = f"periodic review {review.id}: {body.comment}"
@@ -671,9 +674,10 @@ def _queue_change(
 def get_review(session: Session, principal: Principal, review_id: int) -> CreditReview:
     """One review, if the caller may see its customer."""
     review = repo.get_review(session, review_id)
+    missing = NotFound(f"no review {review_id}", field="review_id")
     if review is None:
-        raise NotFound(f"no review {review_id}", field="review_id")
-    customer_service.get_customer_or_raise(session, principal, review.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, review.customer_id, missing)
     return review
 
 
@@ -697,7 +701,7 @@ def _on_customers_merged(
     to move the duplicate's limit, which no longer governs anything) is withdrawn, an open review
     cancelled; decided ones stay in the duplicate's history. The survivor asks afresh."""
     now = utcnow()
-    note = f"customer merged into {customer_repo.customer_code(survivor_id)}"
+    note = customer_service.MERGED_NOTE
     for request in repo.pending_for(session, duplicate_id):
         request.status = "withdrawn"
         request.decided_by_id = actor_id
