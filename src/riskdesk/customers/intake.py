@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +30,8 @@ from riskdesk.models import (
     CustomerExternalRef,
     CustomerGroup,
     FinancialStatement,
+    PendingChange,
+    PendingChangeItem,
 )
 from riskdesk.models.customers import blind_indexes
 from riskdesk.privacy import consent
@@ -153,6 +156,9 @@ class CustomerHandler(_Base):
             session, {i.record.owner for i in new if i.record.owner}
         )
         restricted = ctx.principal.own_customers_only
+        # Dual control holds at creation too: credit values beyond the creator's own authority
+        # wait for a second person; the customer starts with the safe defaults (limit 0).
+        authority = service.creation_authority(session, ctx.principal) if new else None
         now = utcnow()
         for start in range(0, len(new), WRITE_CHUNK):
             part = new[start : start + WRITE_CHUNK]
@@ -187,14 +193,18 @@ class CustomerHandler(_Base):
             rows = [{**row, **blind_indexes(Customer, row)} for row in rows]
             ids = event_repo.insert_rows(session, Customer, rows)
             profiles, refs, versions = [], [], []
+            waiting: list[tuple[Item, dict[str, Any]]] = []
             for item, new_id in zip(part, ids, strict=True):
                 rec = item.record
-                profile = {
+                given = {
                     name: getattr(rec, name)
                     for name in _PROFILE_INPUTS
                     if getattr(rec, name) is not None
                 }
+                profile, later = service.split_creation_profile(given, authority)
                 profiles.append({**_profile_defaults(), **profile, "customer_id": new_id})
+                if later:
+                    waiting.append((item, later))
                 refs.append(
                     {
                         "customer_id": new_id,
@@ -219,6 +229,7 @@ class CustomerHandler(_Base):
             session.execute(insert(CreditProfile), profiles)
             session.execute(insert(CustomerExternalRef), refs)
             session.execute(insert(CreditFileVersion), versions)
+            self._queue_creation_values(session, waiting, ctx, now)
             consent.record_many(
                 session,
                 [(i.result_id, c) for i in part for c in i.record.consents or [] if i.result_id],
@@ -230,6 +241,43 @@ class CustomerHandler(_Base):
         for item in items:
             if item.ok and item.status == "existing":
                 self._update(session, item, ctx)
+
+    def _queue_creation_values(
+        self,
+        session: Session,
+        waiting: Sequence[tuple[Item, dict[str, Any]]],
+        ctx: WriteContext,
+        now: dt.datetime,
+    ) -> None:
+        """One pending change per new customer whose credit values wait, in bulk; its record
+        answers "pending"."""
+        if not waiting:
+            return
+        change_ids = event_repo.insert_rows(
+            session,
+            PendingChange,
+            [
+                {
+                    "customer_id": item.result_id,
+                    "status": "pending",
+                    "requested_by_id": ctx.principal.user_id,
+                    "requested_at": now,
+                    "reason": item.record.reason or "credit values given at creation",
+                    "channel": ctx.channel,
+                }
+                for item, _ in waiting
+            ],
+        )
+        session.execute(
+            insert(PendingChangeItem),
+            [
+                {"pending_change_id": change_id, "field": f, "old_value": o, "new_value": n}
+                for change_id, (_, later) in zip(change_ids, waiting, strict=True)
+                for f, o, n in service.creation_pending_items(later)
+            ],
+        )
+        for item, _ in waiting:
+            item.status = "pending"
 
     def _update(self, session: Session, item: Item, ctx: WriteContext) -> None:
         rec: CustomerCreate = item.record

@@ -319,6 +319,14 @@ def list_pending(
     )
 
 
+def pending_change_ids(session: Session, *, channel: str) -> list[int]:
+    """Ids of the changes still waiting that came in through one channel, oldest first."""
+    stmt = select(PendingChange.id).where(
+        PendingChange.status == "pending", PendingChange.channel == channel
+    )
+    return list(session.scalars(stmt.order_by(PendingChange.id)))
+
+
 def count_pending(session: Session, customer_id: int) -> int:
     """Number of changes of a customer awaiting approval."""
     stmt = (

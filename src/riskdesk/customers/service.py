@@ -113,6 +113,10 @@ MASTER_FIELDS = (
     "group_code",
 )
 EDITABLE_FIELDS = MASTER_FIELDS + tuple(sorted(PROFILE_FIELDS))
+# Credit values given with a new customer that are a credit decision, not master data: they
+# apply at once only within the creator's own approval authority, otherwise they wait for a
+# second person like a change (a block, prepayment and dates restrict or inform: they apply).
+CREATION_REVIEWED = ("credit_limit", "limit_currency", "payment_terms_days", "rating_override")
 CUSTOMER_TABLES_MOVED_ON_MERGE = (
     CustomerExternalRef,
     Contact,
@@ -173,6 +177,50 @@ _PROFILE_DEFAULTS: dict[str, Any] = {
     "prepayment_required": False,
     "blocked": False,
 }
+
+
+# ---------------------------------------------------------------- authority at creation
+
+# The largest credit limit a person may give a new, unrated customer on their own (None: none).
+# The approval matrix lives in policy, above this domain, which registers the rule at start-up.
+CreationAuthority = Callable[[Session, Principal], Decimal | None]
+_creation_authority: list[CreationAuthority] = []
+
+
+def register_creation_authority(rule: CreationAuthority) -> None:
+    """Install how much credit a creator may grant a new customer alone (policy does)."""
+    _creation_authority[:] = [rule]
+
+
+def creation_authority(session: Session, principal: Principal) -> Decimal | None:
+    """The creator's own authority for a new customer's limit; None when they have none, or when
+    no rule is installed (then every credit value given at creation waits for approval)."""
+    return _creation_authority[0](session, principal) if _creation_authority else None
+
+
+def split_creation_profile(
+    given: dict[str, Any], authority: Decimal | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The credit profile values given with a new customer: (applied now, waiting for a second
+    person). The limit with its currency and the payment terms are one grant: it applies at once
+    when the creator's authority covers the limit, and waits whole otherwise. A rating override
+    sets aside the scorecard, which no amount of authority covers: it always waits."""
+    reviewed = {
+        k: v
+        for k, v in given.items()
+        if k in CREATION_REVIEWED and to_text(v) != to_text(_PROFILE_DEFAULTS.get(k))
+    }
+    now = {k: v for k, v in given.items() if k not in reviewed}
+    limit = given.get("credit_limit") or Decimal(0)
+    if authority is not None and limit <= authority:
+        now.update({k: v for k, v in reviewed.items() if k != "rating_override"})
+    waiting = {k: v for k, v in reviewed.items() if k not in now}
+    return now, waiting
+
+
+def creation_pending_items(waiting: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """(field, value before, value asked) of what waits: the safe defaults the customer has."""
+    return [(k, to_text(_PROFILE_DEFAULTS.get(k)), to_text(v)) for k, v in sorted(waiting.items())]
 
 
 # ---------------------------------------------------------------- reading

@@ -246,6 +246,18 @@ def authority_of(
     return chosen, on_behalf
 
 
+def _creation_authority(session: Session, principal: Principal) -> Decimal | None:
+    """How large a limit the creator of a new customer may give it alone: what they could
+    approve for an unrated customer, and nothing when they may not approve limits at all (an
+    intake token without 'limit_requests:approve' carries no authority)."""
+    if not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
+        return None
+    return authority_of(session, principal, None, today())[0]
+
+
+customer_service.register_creation_authority(_creation_authority)
+
+
 def _pending_or_raise(session: Session, principal: Principal, request_id: int) -> LimitRequest:
     request = repo.get_request(session, request_id, lock=True)
     missing = NotFound(f"no limit request {request_id}", field="request_id")
