@@ -356,9 +356,10 @@ def reasons(decision: CreditDecision) -> tuple[list[str], list[str]]:
 
 def _held_or_raise(session: Session, principal: Principal, decision_id: int) -> CreditDecision:
     decision = repo.get_decision(session, decision_id, lock=True)
+    missing = NotFound(f"no credit decision {decision_id}", field="decision_id")
     if decision is None:
-        raise NotFound(f"no credit decision {decision_id}", field="decision_id")
-    customer_service.get_customer_or_raise(session, principal, decision.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, decision.customer_id, missing)
     if decision.status != "held":
         raise Conflict(f"decision {decision_id} is {decision.status}, not held", code="not_held")
     return decision
@@ -469,6 +470,30 @@ def _on_profile_changed(session: Session, customer_id: int, fields: Sequence[str
 signals.subscribe(signals.CREDIT_PROFILE_CHANGED, _on_profile_changed)
 
 
+def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
+    """The duplicate's debt becomes the survivor's: its decisions (reservations, held orders and
+    their history) and special exposure move over, and its stored exposure is added to the
+    survivor's (its own rows end at zero), so stored still equals what the events say. The
+    survivor's held orders, its own and the moved ones, are rechecked against the new total."""
+    survivor = customer_repo.get_customer(session, survivor_id)
+    assert survivor is not None
+    repo.ensure_rows(session, [survivor_id, duplicate_id])
+    # Checks on either customer wait until the merge commits (group first, as a check locks).
+    repo.lock_exposure(session, survivor_id, survivor.group_id)
+    repo.lock_exposure(session, duplicate_id, None)
+    customer_repo.reassign_customer(
+        session, (CreditDecision, SpecialExposure), from_id=duplicate_id, to_id=survivor_id
+    )
+    carried = repo.exposures(session, [duplicate_id]).get(duplicate_id, {})
+    deltas = {(survivor_id, cat): amount for cat, amount in carried.items() if amount}
+    deltas.update({(duplicate_id, cat): -amount for cat, amount in carried.items() if amount})
+    repo.add_deltas(session, deltas)
+    recheck_held(session, [survivor_id], why="merge")
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)
+
+
 def list_decisions(
     session: Session,
     principal: Principal,
@@ -490,9 +515,10 @@ def get_decision_or_raise(
 ) -> CreditDecision:
     """A decision the caller may see."""
     decision = repo.get_decision(session, decision_id)
+    missing = NotFound(f"no credit decision {decision_id}", field="decision_id")
     if decision is None:
-        raise NotFound(f"no credit decision {decision_id}", field="decision_id")
-    customer_service.get_customer_or_raise(session, principal, decision.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, decision.customer_id, missing)
     return decision
 
 

@@ -40,6 +40,7 @@ from riskdesk.kit.errors import NotFound
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
 from riskdesk.kit.validation import PathId
 from riskdesk.pipeline import intake
+from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.security.deps import (
     CanChangesApprove,
     CanCustomersMerge,
@@ -401,8 +402,9 @@ def duplicate_candidates(
 def merge(
     customer_id: PathId, body: MergeRequest, session: SessionDep, principal: CanCustomersMerge
 ) -> CustomerRead:
-    """Merge another customer (a duplicate) into this one."""
-    service.merge_customers(
+    """Merge another customer (a duplicate) into this one: its events, exposure, reservations,
+    held orders, alerts and consents move here (docs/architecture.md lists what moves)."""
+    merge_pipeline.merge_customers(
         session,
         principal,
         survivor_id=customer_id,

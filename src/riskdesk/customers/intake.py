@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -29,6 +30,8 @@ from riskdesk.models import (
     CustomerExternalRef,
     CustomerGroup,
     FinancialStatement,
+    PendingChange,
+    PendingChangeItem,
 )
 from riskdesk.models.customers import blind_indexes
 from riskdesk.privacy import consent
@@ -95,11 +98,24 @@ class CustomerHandler(_Base):
         tax_holders = repo.customers_by_tax_id(
             session, {i.record.tax_id for i in good if i.record.tax_id}
         )
+        # Whose customers the caller may see: a key held by another team's customer is
+        # refused without naming it (docs/security.md, "What an error may reveal").
+        visible = service.visible_among(
+            session, principal, set(known.values()) | set(tax_holders.values())
+        )
         batch_tax: dict[str, tuple[tuple[str, str], int]] = {}
         may_set_profile = principal.can(Permission.CREDIT_PROFILE_WRITE)
         for item in good:
             rec: CustomerCreate = item.record
             item.existing_id = known.get(self.key(rec))
+            if item.existing_id is not None and item.existing_id not in visible:
+                item.fail(
+                    "external_id",
+                    f"external id {rec.external_id!r} of source {rec.source!r} already belongs "
+                    f"to {service.HIDDEN_HOLDER}",
+                    "duplicate_external_id",
+                )
+                continue
             if rec.owner and rec.owner not in owners:
                 item.fail("owner", f"no user {rec.owner!r}", "unknown_reference")
             if rec.group_code and rec.group_code not in groups and not rec.group_name:
@@ -113,7 +129,7 @@ class CustomerHandler(_Base):
                 if holder is not None and holder != item.existing_id:
                     item.fail(
                         "tax_id",
-                        f"tax id already belongs to {repo.customer_code(holder)}",
+                        service.tax_id_taken(holder, holder in visible),
                         "duplicate_tax_id",
                     )
                 other = batch_tax.get(rec.tax_id)
@@ -140,6 +156,9 @@ class CustomerHandler(_Base):
             session, {i.record.owner for i in new if i.record.owner}
         )
         restricted = ctx.principal.own_customers_only
+        # Dual control holds at creation too: credit values beyond the creator's own authority
+        # wait for a second person; the customer starts with the safe defaults (limit 0).
+        authority = service.creation_authority(session, ctx.principal) if new else None
         now = utcnow()
         for start in range(0, len(new), WRITE_CHUNK):
             part = new[start : start + WRITE_CHUNK]
@@ -174,14 +193,18 @@ class CustomerHandler(_Base):
             rows = [{**row, **blind_indexes(Customer, row)} for row in rows]
             ids = event_repo.insert_rows(session, Customer, rows)
             profiles, refs, versions = [], [], []
+            waiting: list[tuple[Item, dict[str, Any]]] = []
             for item, new_id in zip(part, ids, strict=True):
                 rec = item.record
-                profile = {
+                given = {
                     name: getattr(rec, name)
                     for name in _PROFILE_INPUTS
                     if getattr(rec, name) is not None
                 }
+                profile, later = service.split_creation_profile(given, authority)
                 profiles.append({**_profile_defaults(), **profile, "customer_id": new_id})
+                if later:
+                    waiting.append((item, later))
                 refs.append(
                     {
                         "customer_id": new_id,
@@ -206,6 +229,7 @@ class CustomerHandler(_Base):
             session.execute(insert(CreditProfile), profiles)
             session.execute(insert(CustomerExternalRef), refs)
             session.execute(insert(CreditFileVersion), versions)
+            self._queue_creation_values(session, waiting, ctx, now)
             consent.record_many(
                 session,
                 [(i.result_id, c) for i in part for c in i.record.consents or [] if i.result_id],
@@ -217,6 +241,43 @@ class CustomerHandler(_Base):
         for item in items:
             if item.ok and item.status == "existing":
                 self._update(session, item, ctx)
+
+    def _queue_creation_values(
+        self,
+        session: Session,
+        waiting: Sequence[tuple[Item, dict[str, Any]]],
+        ctx: WriteContext,
+        now: dt.datetime,
+    ) -> None:
+        """One pending change per new customer whose credit values wait, in bulk; its record
+        answers "pending"."""
+        if not waiting:
+            return
+        change_ids = event_repo.insert_rows(
+            session,
+            PendingChange,
+            [
+                {
+                    "customer_id": item.result_id,
+                    "status": "pending",
+                    "requested_by_id": ctx.principal.user_id,
+                    "requested_at": now,
+                    "reason": item.record.reason or "credit values given at creation",
+                    "channel": ctx.channel,
+                }
+                for item, _ in waiting
+            ],
+        )
+        session.execute(
+            insert(PendingChangeItem),
+            [
+                {"pending_change_id": change_id, "field": f, "old_value": o, "new_value": n}
+                for change_id, (_, later) in zip(change_ids, waiting, strict=True)
+                for f, o, n in service.creation_pending_items(later)
+            ],
+        )
+        for item, _ in waiting:
+            item.status = "pending"
 
     def _update(self, session: Session, item: Item, ctx: WriteContext) -> None:
         rec: CustomerCreate = item.record

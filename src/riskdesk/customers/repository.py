@@ -319,6 +319,14 @@ def list_pending(
     )
 
 
+def pending_change_ids(session: Session, *, channel: str) -> list[int]:
+    """Ids of the changes still waiting that came in through one channel, oldest first."""
+    stmt = select(PendingChange.id).where(
+        PendingChange.status == "pending", PendingChange.channel == channel
+    )
+    return list(session.scalars(stmt.order_by(PendingChange.id)))
+
+
 def count_pending(session: Session, customer_id: int) -> int:
     """Number of changes of a customer awaiting approval."""
     stmt = (
@@ -452,6 +460,16 @@ def reassign_customer(session: Session, tables: Sequence[Any], *, from_id: int, 
         )
         moved += int(getattr(result, "rowcount", 0) or 0)
     return moved
+
+
+def repoint_merged(session: Session, *, from_id: int, to_id: int) -> None:
+    """Customers merged into ``from_id`` earlier are now merged into ``to_id``."""
+    session.execute(
+        update(Customer)
+        .where(Customer.merged_into_id == from_id)
+        .values(merged_into_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def conflicting_statement_keys(session: Session, *, from_id: int, to_id: int) -> list[int]:

@@ -50,6 +50,7 @@ from riskdesk.models import (
     Customer,
     CustomerExternalRef,
     CustomerGroup,
+    DemoBehaviour,
     Document,
     Interaction,
     Invoice,
@@ -112,6 +113,10 @@ MASTER_FIELDS = (
     "group_code",
 )
 EDITABLE_FIELDS = MASTER_FIELDS + tuple(sorted(PROFILE_FIELDS))
+# Credit values given with a new customer that are a credit decision, not master data: they
+# apply at once only within the creator's own approval authority, otherwise they wait for a
+# second person like a change (a block, prepayment and dates restrict or inform: they apply).
+CREATION_REVIEWED = ("credit_limit", "limit_currency", "payment_terms_days", "rating_override")
 CUSTOMER_TABLES_MOVED_ON_MERGE = (
     CustomerExternalRef,
     Contact,
@@ -125,6 +130,7 @@ CUSTOMER_TABLES_MOVED_ON_MERGE = (
     SurveyResponse,
     Interaction,
     Contract,
+    DemoBehaviour,
 )
 
 
@@ -173,6 +179,50 @@ _PROFILE_DEFAULTS: dict[str, Any] = {
 }
 
 
+# ---------------------------------------------------------------- authority at creation
+
+# The largest credit limit a person may give a new, unrated customer on their own (None: none).
+# The approval matrix lives in policy, above this domain, which registers the rule at start-up.
+CreationAuthority = Callable[[Session, Principal], Decimal | None]
+_creation_authority: list[CreationAuthority] = []
+
+
+def register_creation_authority(rule: CreationAuthority) -> None:
+    """Install how much credit a creator may grant a new customer alone (policy does)."""
+    _creation_authority[:] = [rule]
+
+
+def creation_authority(session: Session, principal: Principal) -> Decimal | None:
+    """The creator's own authority for a new customer's limit; None when they have none, or when
+    no rule is installed (then every credit value given at creation waits for approval)."""
+    return _creation_authority[0](session, principal) if _creation_authority else None
+
+
+def split_creation_profile(
+    given: dict[str, Any], authority: Decimal | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The credit profile values given with a new customer: (applied now, waiting for a second
+    person). The limit with its currency and the payment terms are one grant: it applies at once
+    when the creator's authority covers the limit, and waits whole otherwise. A rating override
+    sets aside the scorecard, which no amount of authority covers: it always waits."""
+    reviewed = {
+        k: v
+        for k, v in given.items()
+        if k in CREATION_REVIEWED and to_text(v) != to_text(_PROFILE_DEFAULTS.get(k))
+    }
+    now = {k: v for k, v in given.items() if k not in reviewed}
+    limit = given.get("credit_limit") or Decimal(0)
+    if authority is not None and limit <= authority:
+        now.update({k: v for k, v in reviewed.items() if k != "rating_override"})
+    waiting = {k: v for k, v in reviewed.items() if k not in now}
+    return now, waiting
+
+
+def creation_pending_items(waiting: dict[str, Any]) -> list[tuple[str, str | None, str | None]]:
+    """(field, value before, value asked) of what waits: the safe defaults the customer has."""
+    return [(k, to_text(_PROFILE_DEFAULTS.get(k)), to_text(v)) for k, v in sorted(waiting.items())]
+
+
 # ---------------------------------------------------------------- reading
 
 
@@ -187,6 +237,53 @@ def get_customer_or_raise(session: Session, principal: Principal, customer_id: i
     if customer is None or not repo.is_visible(session, customer_id, visible_owner_ids(principal)):
         raise NotFound(f"no customer {customer_id}", field="customer_id")
     return customer
+
+
+def ensure_visible(
+    session: Session, principal: Principal, customer_id: int, not_found: NotFound
+) -> Customer:
+    """The customer of a record the caller named by the record's own id (a pending change, a
+    decision, an alert...), or that record's own ``not_found``: a record of a customer the
+    caller may not see answers exactly as a missing one, and never names the customer."""
+    customer = repo.get_customer(session, customer_id)
+    if customer is None or not repo.is_visible(session, customer_id, visible_owner_ids(principal)):
+        raise not_found
+    return customer
+
+
+def visible_among(session: Session, principal: Principal, ids: Iterable[int]) -> set[int]:
+    """The customers among ``ids`` the caller may see."""
+    wanted = set(ids)
+    owner_ids = visible_owner_ids(principal)
+    if owner_ids is None or not wanted:
+        return wanted
+    return {cid for cid, owner in repo.owner_ids_of(session, wanted).items() if owner in owner_ids}
+
+
+# Why a merge closed what waited on the duplicate. It names no customer: whoever may see the
+# duplicate need not see the survivor (its file shows the survivor to those who may).
+MERGED_NOTE = "the customer was merged into another one"
+
+# A unique key (tax id, source + external id) held by a customer the caller may not see: that
+# the key is taken cannot be hidden (the record cannot be stored), but who holds it is.
+HIDDEN_HOLDER = "another customer"
+
+
+def tax_id_taken(holder: int, visible: bool) -> str:
+    """Why a tax id is refused: the holder's code for whoever may see it, nothing otherwise."""
+    if visible:
+        return f"tax id already belongs to {repo.customer_code(holder)}"
+    return f"tax id already belongs to {HIDDEN_HOLDER}"
+
+
+def _shown_code(session: Session, principal: Principal, customer_id: int | None) -> str | None:
+    """A customer's code as a link from another file (merged into / from): only when the caller
+    may see that customer too."""
+    if customer_id is None:
+        return None
+    if customer_id not in visible_among(session, principal, [customer_id]):
+        return HIDDEN_HOLDER
+    return repo.customer_code(customer_id)
 
 
 def _user_ref(user: User | None) -> UserRef | None:
@@ -224,9 +321,7 @@ def read_customer(session: Session, principal: Principal, customer_id: int) -> C
         status=customer.status,
         owner=_user_ref(owner),
         group=GroupRef.model_validate(group) if group else None,
-        merged_into=repo.customer_code(customer.merged_into_id)
-        if customer.merged_into_id
-        else None,
+        merged_into=_shown_code(session, principal, customer.merged_into_id),
         external_refs=[
             ExternalRefRead.model_validate(r) for r in repo.refs_of(session, customer.id)
         ],
@@ -323,7 +418,9 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
             session,
             principal,
             customer_id,
-            _triples([c for _, changes in entries for c in changes]),
+            _hide_other_customers(
+                session, principal, _triples([c for _, changes in entries for c in changes])
+            ),
             "history.",
         )
     )
@@ -340,6 +437,33 @@ def history(session: Session, principal: Principal, customer_id: int) -> list[Ve
         )
         for v, changes in entries
     ]
+
+
+# History fields whose values are other customers' codes (a merge links two files).
+_CUSTOMER_LINKS = frozenset({"merged_into", "merged_from"})
+
+
+def _hide_other_customers(
+    session: Session, principal: Principal, changes: list[tuple[str, str | None, str | None]]
+) -> list[tuple[str, str | None, str | None]]:
+    """Codes of customers the caller may not see, replaced by a neutral word."""
+    codes = {
+        value
+        for field, old, new in changes
+        if field in _CUSTOMER_LINKS
+        for value in (old, new)
+        if value and value[1:].isdigit()
+    }
+    if not codes:
+        return changes
+    seen = visible_among(session, principal, {int(code[1:]) for code in codes})
+
+    def shown(field: str, value: str | None) -> str | None:
+        if field not in _CUSTOMER_LINKS or not value or value not in codes:
+            return value
+        return value if int(value[1:]) in seen else HIDDEN_HOLDER
+
+    return [(f, shown(f, old), shown(f, new)) for f, old, new in changes]
 
 
 def _field_changes(
@@ -530,7 +654,7 @@ def change_customer(
     if not diff:
         return ChangeOutcome(applied=[], pending=None)
     _check_write_permissions(principal, diff)
-    _validate_change(session, customer, current, diff)
+    _validate_change(session, principal, customer, current, diff)
     if "owner" in diff:
         _owner_id(session, diff["owner"])
     _resolve_group(session, diff.get("group_code"), group_name)
@@ -586,6 +710,7 @@ def change_customer(
 
 def _validate_change(
     session: Session,
+    principal: Principal,
     customer: Customer,
     current: dict[str, str | None],
     diff: dict[str, str | None],
@@ -613,7 +738,7 @@ def _validate_change(
         holder = repo.customers_by_tax_id(session, {tax_id}).get(tax_id)
         if holder is not None and holder != customer.id:
             raise Conflict(
-                f"tax id already belongs to {repo.customer_code(holder)}",
+                tax_id_taken(holder, holder in visible_among(session, principal, [holder])),
                 field="tax_id",
                 code="duplicate_tax_id",
             )
@@ -721,9 +846,10 @@ def list_pending(
 
 def _get_pending_or_raise(session: Session, principal: Principal, change_id: int) -> PendingChange:
     change = repo.get_pending(session, change_id)
+    missing = NotFound(f"no pending change {change_id}", field="change_id")
     if change is None:
-        raise NotFound(f"no pending change {change_id}", field="change_id")
-    get_customer_or_raise(session, principal, change.customer_id)
+        raise missing
+    ensure_visible(session, principal, change.customer_id, missing)
     if change.status != "pending":
         raise Conflict(f"change {change_id} is already {change.status}", code="already_decided")
     return change
@@ -1130,7 +1256,9 @@ def find_duplicates(
 def merge_customers(
     session: Session, principal: Principal, *, survivor_id: int, duplicate_id: int, reason: str
 ) -> Customer:
-    """Fold a duplicate into the survivor: its ids, contacts, documents and events move over."""
+    """Fold a duplicate into the survivor: its ids, contacts, documents and events move over,
+    then every higher domain is told (CUSTOMERS_MERGED) and moves what it keeps per customer:
+    exposure, reservations and held orders, alerts, consents... (docs/architecture.md)."""
     if not principal.can(Permission.CUSTOMERS_MERGE):
         raise PermissionDenied("merging customers needs 'customers:merge'")
     if survivor_id == duplicate_id:
@@ -1140,8 +1268,14 @@ def merge_customers(
     for c in (survivor, duplicate):
         if c.status == "merged":
             raise Conflict(f"{c.code} is already merged", code="customer_merged")
+        if c.erased_at is not None:
+            raise Conflict(
+                f"{c.code} was erased; an erased customer cannot be merged", code="customer_erased"
+            )
     if survivor.kind != duplicate.kind:
         raise ValidationFailed("a company and an individual cannot be merged", field="duplicate_id")
+    joined_group = _merged_group(session, survivor, duplicate)
+    _refuse_lost_restrictions(session, survivor, duplicate)
     kept_statements = set(
         repo.conflicting_statement_keys(session, from_id=duplicate.id, to_id=survivor.id)
     )
@@ -1151,13 +1285,23 @@ def merge_customers(
     for statement in repo.statements_of(session, duplicate.id):
         if statement.id not in kept_statements:
             statement.customer_id = survivor.id
+    # Customers merged into the duplicate earlier now point at the survivor, so their old codes
+    # keep resolving to a live customer.
+    repo.repoint_merged(session, from_id=duplicate.id, to_id=survivor.id)
     for change in repo.list_pending(
         session, status="pending", customer_id=duplicate.id, owner_ids=None
     ):
-        _decide(change, principal, "withdrawn", f"customer merged into {survivor.code}")
+        _decide(change, principal, "withdrawn", MERGED_NOTE)
     old_status = duplicate.status
     duplicate.status = "merged"
     duplicate.merged_into_id = survivor.id
+    survivor_changes: list[tuple[str, str | None, str | None]] = [
+        ("merged_from", None, duplicate.code),
+        ("records_moved", None, str(moved)),
+    ]
+    if joined_group is not None:
+        survivor.group_id = joined_group.id
+        survivor_changes.append(("group_code", None, joined_group.code))
     record_version(
         session,
         customer=duplicate,
@@ -1174,10 +1318,67 @@ def merge_customers(
         action="merged",
         channel="api",
         reason=reason,
-        changes=[("merged_from", None, duplicate.code), ("records_moved", None, str(moved))],
+        changes=survivor_changes,
     )
+    session.flush()
+    # The moves above were bulk UPDATEs: what the session holds of the moved rows is stale.
+    session.expire_all()
+    signals.publish(
+        signals.CUSTOMERS_MERGED,
+        session=session,
+        survivor_id=survivor.id,
+        duplicate_id=duplicate.id,
+        actor_id=principal.user_id,
+        reason=reason,
+    )
+    session.flush()
     session.expire_all()
     return survivor
+
+
+def _merged_group(
+    session: Session, survivor: Customer, duplicate: Customer
+) -> CustomerGroup | None:
+    """The group the survivor joins (the duplicate's, when the survivor has none), or None.
+
+    Two different groups are a decision for a person (which group's limit should the combined
+    debt count against?), so the merge is refused until they are the same."""
+    if duplicate.group_id is None or duplicate.group_id == survivor.group_id:
+        return None
+    joined = repo.get_group(session, duplicate.group_id)
+    assert joined is not None
+    if survivor.group_id is None:
+        return joined
+    kept = repo.get_group(session, survivor.group_id)
+    assert kept is not None
+    raise Conflict(
+        f"{survivor.code} is in group {kept.code} and {duplicate.code} in group {joined.code}; "
+        "put both in the same group (or take one out) before merging",
+        field="group_code",
+        code="merge_conflict",
+    )
+
+
+def _refuse_lost_restrictions(session: Session, survivor: Customer, duplicate: Customer) -> None:
+    """The survivor's credit profile is the one in force after a merge. A block or a
+    prepayment requirement on the duplicate alone would silently end there (its orders, now
+    the survivor's, would pass): a person must put it on the survivor first (dual review)."""
+    kept, dropped = repo.get_profile(session, survivor.id), repo.get_profile(session, duplicate.id)
+    assert kept is not None and dropped is not None
+    if dropped.blocked and not kept.blocked:
+        raise Conflict(
+            f"{duplicate.code} is blocked and {survivor.code} is not; block {survivor.code} "
+            f"(or unblock {duplicate.code}) before merging",
+            field="blocked",
+            code="merge_conflict",
+        )
+    if dropped.prepayment_required and not kept.prepayment_required:
+        raise Conflict(
+            f"{duplicate.code} must prepay and {survivor.code} need not; require prepayment of "
+            f"{survivor.code} (or lift it for {duplicate.code}) before merging",
+            field="prepayment_required",
+            code="merge_conflict",
+        )
 
 
 # ---------------------------------------------------------------- references from other records

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import repository as customer_repo
+from riskdesk.customers import service as customer_service
 from riskdesk.demo.generator import DemoData, generate
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.intake import Item
@@ -77,6 +78,19 @@ def _records(data: DemoData, kind: str) -> list[dict[str, Any]]:
     if kind == "credit_reports":
         return [{**r, "customer_source": "demo"} for r in data.credit_reports]
     return list(getattr(data, kind))
+
+
+def _approve_creation_values(session: Session) -> int:
+    """The demo loads as `manager`, whose own authority covers the generated limits; any beyond
+    it waited like anyone's, and the second demo approver signs them off: the history shows who
+    set each limit and who approved it. Returns how many were approved."""
+    approver = users_repo.get_user_by_username(session, DEMO_APPROVERS[1])
+    assert approver is not None
+    principal = security_service.system_principal(session, approver)
+    waiting = customer_repo.pending_change_ids(session, channel="demo")
+    for change_id in waiting:
+        customer_service.approve_change(session, principal, change_id, "demo load")
+    return len(waiting)
 
 
 def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
@@ -148,7 +162,9 @@ def load_demo(
             progress=progress,
             refresh_indicators=False,
         )
-        counts[kind] = report.created
+        counts[kind] = report.created + (report.pending if kind == "customers" else 0)
+        if kind == "customers":
+            _approve_creation_values(session)
     refs = customer_repo.customer_ids_by_ref(
         session,
         {("demo", b["customer_external_id"]) for b in data.behaviours if b["customer_external_id"]},

@@ -197,6 +197,12 @@ def store(
     return len(rows)
 
 
+def drop_snapshots(session: Session, customer_ids: Sequence[int]) -> None:
+    """Delete the snapshots of some customers."""
+    for part in chunks(list(customer_ids)):
+        session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.customer_id.in_(part)))
+
+
 def get_snapshot(session: Session, customer_id: int) -> IndicatorSnapshot | None:
     """A customer's latest indicator values."""
     return session.get(IndicatorSnapshot, customer_id)

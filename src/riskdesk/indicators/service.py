@@ -14,6 +14,7 @@ from riskdesk.indicators import repository as repo
 from riskdesk.indicators.catalogue import CATALOGUE
 from riskdesk.indicators.compute import REFERENCE_COLUMNS, compute
 from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
+from riskdesk.kit import signals
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import IndicatorSnapshot
 
@@ -113,3 +114,13 @@ def trend(
 
 
 __all__ = ["REFERENCE_COLUMNS", "RunSummary", "refresh", "run_batch", "trend"]
+
+
+def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
+    """The survivor's indicators now read the duplicate's events too; the duplicate has none
+    left, and its old snapshot must not count in the population the others rank against."""
+    repo.drop_snapshots(session, [duplicate_id])
+    refresh(session, [survivor_id])
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)

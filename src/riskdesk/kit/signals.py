@@ -13,6 +13,10 @@ _handlers: dict[str, list[Handler]] = defaultdict(list)
 CREDIT_PROFILE_CHANGED = "credit_profile_changed"
 # Scores (and so tiers) were stored for customer_ids (None: everyone).
 SCORES_STORED = "scores_stored"
+# A duplicate customer was folded into a survivor: payload session, survivor_id, duplicate_id,
+# actor_id (the user who merged), reason. The credit file's own rows and the events have moved
+# already; each higher domain moves, recomputes or closes the per-customer state it keeps.
+CUSTOMERS_MERGED = "customers_merged"
 
 
 def subscribe(signal: str, handler: Handler) -> None:

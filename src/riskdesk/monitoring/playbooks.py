@@ -235,11 +235,12 @@ def _credit_change(
 def run_offered(session: Session, principal: Principal, action_id: int) -> AlertAction:
     """Carry out an offered step as the caller."""
     offered = repo.get_action(session, action_id)
+    missing = NotFound(f"no offered action {action_id}", field="action_id")
     if offered is None or offered.status != "offered":
-        raise NotFound(f"no offered action {action_id}", field="action_id")
+        raise missing
     alert = repo.get_alert(session, offered.alert_id)
     assert alert is not None
-    service.check_visible(session, principal, alert)
+    service.check_visible(session, principal, alert, missing)
     playbook = repo.get_playbook(session, offered.playbook_id) if offered.playbook_id else None
     done = perform(
         session, principal, alert, offered.action, offered.detail.get("params") or {},
@@ -254,11 +255,12 @@ def run_offered(session: Session, principal: Principal, action_id: int) -> Alert
 def complete_task(session: Session, principal: Principal, action_id: int) -> AlertAction:
     """Mark a task done."""
     task = repo.get_action(session, action_id)
+    missing = NotFound(f"no open task {action_id}", field="action_id")
     if task is None or task.status != "open":
-        raise NotFound(f"no open task {action_id}", field="action_id")
+        raise missing
     alert = repo.get_alert(session, task.alert_id)
     assert alert is not None
-    service.check_visible(session, principal, alert)
+    service.check_visible(session, principal, alert, missing)
     task.status = "done"
     task.completed_at = utcnow()
     task.performed_by_id = principal.user_id

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, func, insert, or_, select
+from sqlalchemy import Float, cast, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
@@ -331,6 +331,31 @@ def open_cases(session: Session, customer_ids: Sequence[int]) -> dict[int, Alert
         for case in session.scalars(stmt.where(AlertCase.customer_id.in_(part))):
             found[case.customer_id] = case
     return found
+
+
+def move_alerts(session: Session, *, from_id: int, to_id: int, now: dt.datetime) -> None:
+    """Give one customer's alerts and cases to another (a merge). When both have an open case,
+    the moving case's alerts join the other's, and the emptied case is closed: one open case
+    per customer."""
+    cases = open_cases(session, [from_id, to_id])
+    moving, kept = cases.get(from_id), cases.get(to_id)
+    if moving is not None and kept is not None:
+        session.execute(
+            update(Alert)
+            .where(Alert.case_id == moving.id)
+            .values(case_id=kept.id)
+            .execution_options(synchronize_session=False)
+        )
+        moving.status = "closed"
+        moving.closed_at = now
+    for model in (Alert, AlertCase):
+        session.execute(
+            update(model)
+            .where(model.customer_id == from_id)
+            .values(customer_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
 
 
 def get_case(session: Session, case_id: int) -> AlertCase | None:

@@ -16,6 +16,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import (
@@ -529,9 +530,10 @@ def comments(session: Session, principal: Principal, alert_id: int) -> list[Aler
 def case_of(session: Session, principal: Principal, case_id: int) -> tuple[AlertCase, list[Alert]]:
     """A case and its alerts."""
     case = repo.get_case(session, case_id)
+    missing = NotFound(f"no case {case_id}", field="case_id")
     if case is None:
-        raise NotFound(f"no case {case_id}", field="case_id")
-    customer_service.get_customer_or_raise(session, principal, case.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, case.customer_id, missing)
     return case, repo.alerts_of_case(session, case.id)
 
 
@@ -708,13 +710,17 @@ def _sees_product_alerts(principal: Principal) -> bool:
     return not principal.own_customers_only or principal.user.role == "customer_service"
 
 
-def check_visible(session: Session, principal: Principal, alert: Alert) -> None:
+def check_visible(
+    session: Session, principal: Principal, alert: Alert, missing: NotFound | None = None
+) -> None:
     """A customer's alert is visible to whoever may see the customer. A product alert (no
-    customer) to everyone who works alerts, except sales, whose view is their own customers."""
+    customer) to everyone who works alerts, except sales, whose view is their own customers.
+    Hidden, it answers ``missing`` (what the caller asked for, missing): never the customer."""
+    missing = missing or NotFound(f"no alert {alert.id}", field="alert_id")
     if alert.customer_id is not None:
-        customer_service.get_customer_or_raise(session, principal, alert.customer_id)
+        customer_service.ensure_visible(session, principal, alert.customer_id, missing)
     elif not _sees_product_alerts(principal):
-        raise NotFound(f"no alert {alert.id}", field="alert_id")
+        raise missing
 
 
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
@@ -980,3 +986,13 @@ def churn_risk_of(
         return repo.latest_churn_fit(session), {}  # not watched: no churn risk is derived
     frame = churn_risk(session, [customer_id])
     return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}
+
+
+def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
+    """Alerts and cases follow the duplicate's events to the survivor: the warnings were about
+    the same debtor, and their owners keep working them there. (The survivor's rules run once
+    the merge is done, in ``pipeline.merge``.)"""
+    repo.move_alerts(session, from_id=duplicate_id, to_id=survivor_id, now=utcnow())
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)

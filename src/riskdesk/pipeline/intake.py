@@ -24,6 +24,7 @@ from riskdesk.kit.tabular import ColumnMapping, apply_mapping, read_table
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
 from riskdesk.monitoring import service as monitoring_service
+from riskdesk.policy import service as _policy  # noqa: F401  (authority of a new customer's creator)
 from riskdesk.security.service import Principal
 
 # File and API kinds, in the order a full load must follow (references point backwards).

@@ -247,10 +247,25 @@ def authority_of(
     return chosen, on_behalf
 
 
-def _pending_or_raise(session: Session, request_id: int) -> LimitRequest:
+def _creation_authority(session: Session, principal: Principal) -> Decimal | None:
+    """How large a limit the creator of a new customer may give it alone: what they could
+    approve for an unrated customer, and nothing when they may not approve limits at all (an
+    intake token without 'limit_requests:approve' carries no authority)."""
+    if not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
+        return None
+    return authority_of(session, principal, None, today())[0]
+
+
+customer_service.register_creation_authority(_creation_authority)
+
+
+def _pending_or_raise(session: Session, principal: Principal, request_id: int) -> LimitRequest:
     request = repo.get_request(session, request_id, lock=True)
+    missing = NotFound(f"no limit request {request_id}", field="request_id")
     if request is None:
-        raise NotFound(f"no limit request {request_id}", field="request_id")
+        raise missing
+    # Before anything is said about its state: another team's request is as good as missing.
+    customer_service.ensure_visible(session, principal, request.customer_id, missing)
     if request.status == "pending" and request.expires_at < utcnow():
         request.status = "expired"
         request.decided_at = utcnow()
@@ -266,7 +281,7 @@ def approve(
     """Approve a request within one's authority (four eyes); the credit file gets the limit."""
     if not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
         raise PermissionDenied("approving limit requests needs 'limit_requests:approve'")
-    request = _pending_or_raise(session, request_id)
+    request = _pending_or_raise(session, principal, request_id)
     customer = customer_service.get_customer_or_raise(session, principal, request.customer_id)
     ensure_second_person(principal, request.requested_by_id, "nobody approves their own request")
     profile = customer_repo.get_profile(session, customer.id)
@@ -319,8 +334,7 @@ def reject(
     session: Session, principal: Principal, request_id: int, comment: str | None
 ) -> LimitRequest:
     """Reject a request (an approver), or withdraw one's own."""
-    request = _pending_or_raise(session, request_id)
-    customer_service.get_customer_or_raise(session, principal, request.customer_id)
+    request = _pending_or_raise(session, principal, request_id)
     own = request.requested_by_id == principal.user_id
     if not own and not principal.can(Permission.LIMIT_REQUESTS_APPROVE):
         raise PermissionDenied("rejecting limit requests needs 'limit_requests:approve'")
@@ -609,11 +623,12 @@ def complete_review(
 ) -> CreditReview:
     """Sign off a review: record the decision, start its follow-up, set the next due date."""
     review = repo.get_review(session, review_id, lock=True)
+    missing = NotFound(f"no review {review_id}", field="review_id")
     if review is None:
-        raise NotFound(f"no review {review_id}", field="review_id")
+        raise missing
+    customer = customer_service.ensure_visible(session, principal, review.customer_id, missing)
     if review.status != "open":
         raise Conflict(f"review {review_id} is {review.status}", code="already_decided")
-    customer = customer_service.get_customer_or_raise(session, principal, review.customer_id)
     profile = customer_repo.get_profile(session, customer.id)
     assert profile is not None
     why = f"periodic review {review.id}: {body.comment}"
@@ -688,9 +703,10 @@ def _queue_change(
 def get_review(session: Session, principal: Principal, review_id: int) -> CreditReview:
     """One review, if the caller may see its customer."""
     review = repo.get_review(session, review_id)
+    missing = NotFound(f"no review {review_id}", field="review_id")
     if review is None:
-        raise NotFound(f"no review {review_id}", field="review_id")
-    customer_service.get_customer_or_raise(session, principal, review.customer_id)
+        raise missing
+    customer_service.ensure_visible(session, principal, review.customer_id, missing)
     return review
 
 
@@ -705,3 +721,26 @@ def _on_scores_stored(session: Session, customer_ids: Sequence[int] | None, **_:
 
 
 signals.subscribe(signals.SCORES_STORED, _on_scores_stored)
+
+
+def _on_customers_merged(
+    session: Session, survivor_id: int, duplicate_id: int, actor_id: int, **_: Any
+) -> None:
+    """What waited on the duplicate's own limit ends with it: a pending limit request (it asked
+    to move the duplicate's limit, which no longer governs anything) is withdrawn, an open review
+    cancelled; decided ones stay in the duplicate's history. The survivor asks afresh."""
+    now = utcnow()
+    note = customer_service.MERGED_NOTE
+    for request in repo.pending_for(session, duplicate_id):
+        request.status = "withdrawn"
+        request.decided_by_id = actor_id
+        request.decided_at = now
+        request.decision_comment = note
+    review = repo.open_review_of(session, duplicate_id)
+    if review is not None:
+        review.status = "cancelled"  # nobody signed it off: the merge's version entry says who
+        review.comment = note
+    session.flush()
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)

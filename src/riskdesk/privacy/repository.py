@@ -78,6 +78,16 @@ def latest_consents(
     return found
 
 
+def move_consents(session: Session, *, from_id: int, to_id: int) -> None:
+    """Give one customer's consent records to another (a merge)."""
+    session.execute(
+        update(Consent)
+        .where(Consent.customer_id == from_id)
+        .values(customer_id=to_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def insert_consents(session: Session, rows: list[dict[str, Any]]) -> None:
     """Bulk insert consent records."""
     if rows:

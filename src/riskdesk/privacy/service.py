@@ -20,9 +20,11 @@ from riskdesk.audit import trail
 from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.service import get_customer_or_raise as get_customer_or_raise
+from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Consent, Erasure, LegalHold
+from riskdesk.models.customers import customer_code
 from riskdesk.models.privacy import PURPOSES
 from riskdesk.privacy import consent
 from riskdesk.privacy import repository as repo
@@ -239,3 +241,25 @@ def run_retention(
 def export_json(export: SubjectExport) -> str:
     """The export as a JSON document."""
     return json.dumps(export.model_dump(mode="json"), ensure_ascii=False, indent=2)
+
+
+def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
+    """A merge says both records are one person: what the person consented to or withdrew
+    under the duplicate now counts for the survivor (the record given last is in force). A
+    legal hold on the duplicate also holds the survivor, which now keeps the held records;
+    the duplicate keeps its own hold too."""
+    repo.move_consents(session, from_id=duplicate_id, to_id=survivor_id)
+    code = customer_code(duplicate_id)
+    session.add_all(
+        LegalHold(
+            customer_id=survivor_id,
+            reason=f"{hold.reason} (carried over from {code} on merge)",
+            placed_by_id=hold.placed_by_id,
+            placed_at=utcnow(),
+        )
+        for hold in repo.active_holds(session, [duplicate_id])
+    )
+    session.flush()
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)

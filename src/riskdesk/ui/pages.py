@@ -37,6 +37,7 @@ from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import RuleIn
 from riskdesk.pipeline import intake
+from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
@@ -1440,7 +1441,7 @@ def merge(
     reason: Annotated[str, Form(min_length=3, max_length=2000)],
 ) -> Response:
     """Merge the duplicate into the survivor."""
-    survivor = customer_service.merge_customers(
+    survivor = merge_pipeline.merge_customers(
         session, principal, survivor_id=survivor_id, duplicate_id=duplicate_id, reason=reason
     )
     dup_code = customer_repo.customer_code(duplicate_id)
