@@ -307,3 +307,25 @@ def test_the_server_worker_checkpoints_without_writing_or_waiting_for_writers(
         release.set()
         thread.join()
     assert os.stat(path).st_mode & 0o777 == 0o600
+
+
+def test_without_a_checkpoint_a_token_newer_than_the_log_shows_the_lost_tail(own_backend) -> None:  # type: ignore[no-untyped-def]
+    factory = make_sessionmaker(own_backend.engine)
+    _write_some(factory, 2)
+    with own_backend.engine.connect() as conn:
+        backup_head = _head(conn)
+    with unit_of_work(factory) as session:  # made with an entry of its own, after the backup
+        user = security_service.get_user_by_username_or_raise(session, "auditor")
+        scopes = sorted(p.value for p in security_service.permissions_for(user.role))
+        security_service.issue_token(session, user=user, name="later", scopes=scopes)
+    _write_some(factory, 1, start=5)
+    with own_backend.engine.begin() as conn:
+        conn.execute(text("DELETE FROM audit_log WHERE seq > :s"), {"s": backup_head.seq})
+        conn.execute(
+            text("UPDATE audit_head SET seq = :s, hash = :h, mac = :m WHERE id = 1"),
+            {"s": backup_head.seq, "h": backup_head.hash, "m": backup_head.mac},
+        )
+    with factory() as session:
+        result = verify(session)
+    assert _kinds(result) == [("deleted", backup_head.seq + 1)], result.findings
+    assert "the newest API token" in result.findings[0].message

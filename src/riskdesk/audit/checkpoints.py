@@ -185,10 +185,13 @@ def read(paths: Iterable[Path]) -> Found:
             found.bad.append(BadLine(str(path), f"cannot be read ({exc.strerror})"))
             continue
         for number, text in lines:
-            if text.strip():
-                parsed = _parse(text, f"{path}:{number}")
-                target = found.checkpoints if isinstance(parsed, Checkpoint) else found.bad
-                target.append(parsed)  # type: ignore[arg-type]
+            if not text.strip():
+                continue
+            parsed = _parse(text, f"{path}:{number}")
+            if isinstance(parsed, Checkpoint):
+                found.checkpoints.append(parsed)
+            else:
+                found.bad.append(parsed)
     return found
 
 

@@ -183,13 +183,15 @@ def entry_at(session: Session, seq: int) -> Any | None:
     return session.execute(select(_ENTRIES).where(_ENTRIES.c.seq == seq)).one_or_none()
 
 
-def same_hash(session: Session, digest: str, *, other_than: int) -> list[Any]:
-    """Other entries (seq, id) with this hash: copies of one entry. A scan, run only for an
-    entry that does not link to the one before it."""
+def copies_of(session: Session, entry: Any) -> list[Any]:
+    """Other entries (seq, id) with this entry's hash: copies of one entry. A copy has the
+    same time (the MAC covers it), so the time's index finds them without a scan."""
     c = _ENTRIES.c
     return list(
         session.execute(
-            select(c.seq, c.id).where(c.hash == digest, c.id != other_than).order_by(c.id)
+            select(c.seq, c.id)
+            .where(c.at == entry.at, c.hash == entry.hash, c.id != entry.id)
+            .order_by(c.id)
         )
     )
 

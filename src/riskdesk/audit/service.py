@@ -26,9 +26,6 @@ from riskdesk.security import keys
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 
-# A row is stamped before its transaction's entry; this only absorbs rounding of stored times.
-CLOCK_SLACK = dt.timedelta(seconds=1)
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -119,7 +116,9 @@ def verify(
     head = repo.head(session)
     head_seq = head.seq if head is not None else None
     good_hash, last_seq, chain_seq = GENESIS, 0, 0  # last linked entry; last number accounted
-    last_at: dt.datetime | None = None  # when the last linked entry (MAC good) was appended
+    # The latest time among linked entries whose MAC holds (the latest, not the last: a clock
+    # set back must not make older rows look newer than the log).
+    last_at: dt.datetime | None = None
     run: list[Any] = []  # consecutive entries whose MAC fails, not yet judged
     renumbered = replayed = False
 
@@ -176,7 +175,8 @@ def verify(
                     None,
                     f"entries before {entry.seq} were deleted and the rest renumbered",
                 )
-        good_hash, last_seq, chain_seq, last_at = entry.hash, entry.seq, entry.seq, entry.at
+        good_hash, last_seq, chain_seq = entry.hash, entry.seq, entry.seq
+        last_at = entry.at if last_at is None else max(last_at, entry.at)
     if run:
         judge(None)
 
@@ -249,7 +249,7 @@ def _replay(session: Session, entry: Any) -> tuple[int, int, int] | None:
     """(copy's seq, copy's id, original's seq) when another row has this entry's hash: the
     MAC does not cover the number, so a row copied in again passes it. The row inserted later
     (the higher id) is the copy."""
-    others = repo.same_hash(session, entry.hash, other_than=entry.id)
+    others = repo.copies_of(session, entry)
     if not others:
         return None
     first = others[0]
@@ -267,22 +267,24 @@ def _written_after(
         if not count or latest is None:
             continue
         if last_at is None and result.entries == 0:
+            rows = f"{count} {what}s exist" if count > 1 else f"1 {what} exists"
             add(
                 "deleted",
                 1,
                 None,
-                f"the log is empty (its head at the start), yet {count} "
-                f"{what}(s) exist, and making one writes an entry: the log was emptied",
+                f"the log is empty (its head at the start), yet {rows}, and making one "
+                "writes an entry: the log was emptied",
             )
             return
-        if last_at is not None and latest > last_at + CLOCK_SLACK:
+        # The row and its entry are stamped by one clock, the row first: no slack needed.
+        if last_at is not None and latest > last_at:
             add(
                 "deleted",
                 chain_seq + 1,
                 None,
-                f"entries after {chain_seq} deleted: the last entry is of "
-                f"{last_at:%Y-%m-%d %H:%M:%S} UTC, yet a {what} was created at "
-                f"{latest:%Y-%m-%d %H:%M:%S} UTC with an entry of its own",
+                f"entries after {chain_seq} deleted: the newest {what} (created "
+                f"{latest:%Y-%m-%d %H:%M:%S} UTC) is newer than the newest entry "
+                f"({last_at:%Y-%m-%d %H:%M:%S} UTC), and making one writes an entry",
             )
             return
 
