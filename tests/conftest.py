@@ -167,6 +167,7 @@ def settings(tmp_path: Path) -> Settings:
         secret_key="test-secret-key-0123456789",
         data_dir=tmp_path / "data",
         delivery_interval_seconds=0,  # tests send deliveries themselves
+        audit_checkpoint_interval_seconds=0,  # no worker thread on the test's connection
     )
 
 

@@ -114,6 +114,7 @@ def module_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
             secret_key="test-secret-key-0123456789",
             data_dir=tmp_path_factory.mktemp("st-data"),
             delivery_interval_seconds=0,
+            audit_checkpoint_interval_seconds=0,  # no worker thread on a test connection
         ),
         session_factory=sessionmaker(),  # replaced per test; keeps the lifespan off the database
     )

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 VAR_DIR = Path("var")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -102,6 +104,23 @@ class Settings(BaseSettings):
         description="Networks (comma separated, e.g. 10.1.2.0/24,127.0.0.1) that webhooks may "
         "call although they are loopback, private or link-local; empty: public addresses only.",
     )
+    audit_checkpoint_files: Annotated[list[Path], NoDecode] = Field(
+        default=[],
+        description="Files the audit log's signed checkpoints are appended to (a JSON list, or "
+        "paths separated by commas); empty: <data_dir>/audit-checkpoints.jsonl. Put one on "
+        "another volume or host, out of reach of whoever can change the database.",
+    )
+    audit_checkpoint_log: bool = Field(
+        default=False,
+        description="Also write each checkpoint to the server log (logger "
+        "riskdesk.audit.checkpoint), for a log collector to keep.",
+    )
+    audit_checkpoint_interval_seconds: float = Field(
+        default=300.0,
+        ge=0,
+        description="How often the server checkpoints the audit log (only when it grew); 0: "
+        "never (run `riskdesk audit checkpoint` from cron instead).",
+    )
     complaint_response_hours: dict[str, float] = Field(
         default={"critical": 4, "high": 24, "medium": 48, "low": 72},
         description="Hours to answer a complaint, by severity (JSON).",
@@ -138,6 +157,21 @@ class Settings(BaseSettings):
     def webhook_networks(self) -> tuple[IPNetwork, ...]:
         """The networks webhooks may call although they are not public."""
         return _parse_networks(self.webhook_allowed_networks)
+
+    @field_validator("audit_checkpoint_files", mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> object:
+        # From the environment: a JSON list, or one path, or several separated by commas.
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    def audit_checkpoint_paths(self) -> list[Path]:
+        """Where checkpoints are written and read: the configured files, or the default one."""
+        return list(self.audit_checkpoint_files) or [self.data_dir / "audit-checkpoints.jsonl"]
 
     @field_validator("consent_required")
     @classmethod

@@ -143,19 +143,39 @@ def _append_views(session: Session) -> None:
     append_pending_views(session)
 
 
+def route_template(request: Request) -> str:
+    """The matched route's path template (ids as {names}), its routers' prefixes included.
+
+    Read from the route, never rebuilt from the values: two ids of the same value (alert 1 in
+    case 1) cannot tell which name goes where. A route of a router included with a prefix knows
+    only its own part of the template, so the prefix is taken from the path in front of it
+    (prefixes here are literal); a mounted app's prefix is in the scope's root path.
+    """
+    scope = request.scope
+    own = getattr(scope.get("route"), "path_format", None)
+    root = str(scope.get("root_path", ""))
+    path = str(scope["path"])
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if not isinstance(own, str):
+        return path  # no route matched
+    app_root = str(scope.get("app_root_path", root))
+    mounted = root[len(app_root) :] if root.startswith(app_root) else ""
+    parts, own_parts = path.split("/"), own.split("/")[1:]
+    cut = len(parts) - len(own_parts)
+    prefix, tail = parts[:cut], parts[cut:]
+    if cut < 1 or any(
+        o != t for o, t in zip(own_parts, tail, strict=True) if not o.startswith("{")
+    ):
+        return mounted + own  # a {name:path} parameter spans segments: no prefix to read
+    return mounted + "/".join([*prefix, *own_parts])
+
+
 def request_context(request: Request) -> Any:
     """The audit context of a request: channel, address, route and the object it names."""
     from riskdesk.audit.trail import Context
 
-    # The route's template (ids as {names}), rebuilt from the path: routers included with a
-    # prefix report their own path only.
-    segments = request.url.path.split("/")
-    for name, value in request.path_params.items():
-        for i in range(len(segments) - 1, -1, -1):
-            if segments[i] == str(value):
-                segments[i] = "{" + name + "}"
-                break
-    template = "/".join(segments)
+    template = route_template(request)
     object_type = object_id = None
     if request.path_params:
         name, value = list(request.path_params.items())[-1]

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from riskdesk import __version__
 from riskdesk.audit.endpoints import router as audit_router
+from riskdesk.audit.tasks import CheckpointWorker
 from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
@@ -218,7 +219,13 @@ def create_app(
         if settings.delivery_interval_seconds > 0:
             worker = delivery.Worker(app.state.sessionmaker, settings)
             worker.start()
+        checkpointer = None
+        if settings.audit_checkpoint_interval_seconds > 0:
+            checkpointer = CheckpointWorker(app.state.sessionmaker, settings)
+            checkpointer.start()
         yield
+        if checkpointer is not None:
+            checkpointer.stop()
         if worker is not None:
             worker.stop()
         if engine is not None:

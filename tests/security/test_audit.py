@@ -254,7 +254,11 @@ def test_verify_names_edited_inserted_and_deleted_entries(own_backend, tmp_path)
 
         url = own_backend.engine.url.render_as_string(hide_password=False)
         get_settings.cache_clear()
-        outcome = CliRunner().invoke(app, ["audit", "verify"], env={"RISKDESK_DATABASE_URL": url})
+        outcome = CliRunner().invoke(
+            app,
+            ["audit", "verify"],
+            env={"RISKDESK_DATABASE_URL": url, "RISKDESK_DATA_DIR": str(tmp_path)},
+        )
         assert outcome.exit_code == 1, outcome.output
         get_settings.cache_clear()
         assert f"entry {last} deleted (the tail)" in outcome.output

@@ -6,13 +6,13 @@ import datetime as dt
 from dataclasses import asdict
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BeforeValidator, StringConstraints
 
 from riskdesk.audit import service
 from riskdesk.audit.repository import AuditFilter
-from riskdesk.audit.schemas import AuditEntryRead, FindingRead, VerificationRead
+from riskdesk.audit.schemas import AnchorRead, AuditEntryRead, FindingRead, VerificationRead
 from riskdesk.db import SessionDep
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
 from riskdesk.security.deps import CanAuditRead
@@ -106,13 +106,19 @@ def export_entries(
 
 
 @router.get("/audit-log/verification", response_model=VerificationRead)
-def verify_chain(session: SessionDep, principal: CanAuditRead) -> VerificationRead:
-    """Check the whole chain now (as `riskdesk audit verify` does)."""
-    result = service.verify_for(session, principal)
+def verify_chain(
+    request: Request, session: SessionDep, principal: CanAuditRead
+) -> VerificationRead:
+    """Check the whole chain now and hold it against the latest checkpoint (as `riskdesk audit
+    verify` does)."""
+    result = service.verify_for(session, principal, request.app.state.settings)
     return VerificationRead(
         ok=result.ok,
+        unanchored=result.unanchored,
         entries=result.entries,
         head_seq=result.head_seq,
         head_hash=result.head_hash,
         findings=[FindingRead(**asdict(f)) for f in result.findings],
+        anchors=[AnchorRead(**asdict(a)) for a in result.anchors],
+        checkpoint_files=result.looked_in,
     )

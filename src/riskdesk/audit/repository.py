@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models.audit import GENESIS, AuditEntry, AuditHead
+from riskdesk.models.security import ApiToken, User, UserSession
 from riskdesk.security import keys
 
 CHAINED = (
@@ -141,13 +142,20 @@ def stream(
         after = rows[-1].seq
 
 
-def stream_raw(session: Session, *, batch: int = 5000) -> Iterator[Any]:
-    """Every entry as a plain row (no ORM objects: a chain may be millions long), ordered by
-    sequence then id (duplicates included), for verification."""
+def stream_raw(
+    session: Session, *, after: int | None = None, upto: int | None = None, batch: int = 5000
+) -> Iterator[Any]:
+    """Entries as plain rows (no ORM objects: a chain may be millions long), ordered by
+    sequence then id (duplicates included), for verification; those after ``after`` up to
+    ``upto`` when given."""
     last: tuple[int, int] | None = None
     c = _ENTRIES.c
     while True:
         stmt = select(_ENTRIES)
+        if after is not None:
+            stmt = stmt.where(c.seq > after)
+        if upto is not None:
+            stmt = stmt.where(c.seq <= upto)
         if last is not None:
             stmt = stmt.where((c.seq > last[0]) | ((c.seq == last[0]) & (c.id > last[1])))
         rows = list(session.execute(stmt.order_by(c.seq, c.id).limit(batch)))
@@ -160,6 +168,53 @@ def stream_raw(session: Session, *, batch: int = 5000) -> Iterator[Any]:
 def head(session: Session) -> AuditHead | None:
     """The head row."""
     return session.get(AuditHead, 1)
+
+
+def head_now(session: Session) -> Any | None:
+    """The head as committed (seq, hash, mac), read without locking it: taking a checkpoint
+    must not make a writer wait."""
+    return session.execute(
+        select(_HEAD.c.seq, _HEAD.c.hash, _HEAD.c.mac).where(_HEAD.c.id == 1)
+    ).one_or_none()
+
+
+def entry_at(session: Session, seq: int) -> Any | None:
+    """The entry with this sequence number, as a plain row."""
+    return session.execute(select(_ENTRIES).where(_ENTRIES.c.seq == seq)).one_or_none()
+
+
+def copies_of(session: Session, entry: Any) -> list[Any]:
+    """Other entries (seq, id) with this entry's hash: copies of one entry. A copy has the
+    same time (the MAC covers it), so the time's index finds them without a scan."""
+    c = _ENTRIES.c
+    return list(
+        session.execute(
+            select(c.seq, c.id)
+            .where(c.at == entry.at, c.hash == entry.hash, c.id != entry.id)
+            .order_by(c.id)
+        )
+    )
+
+
+# Rows that only a write through Riskdesk creates, and so only with an audit entry in the same
+# transaction, stamped no earlier than the row: (what, table, time column).
+AUDITED_CREATIONS = (
+    ("user account", User.__table__, "created_at"),
+    ("sign-in session", UserSession.__table__, "created_at"),
+    ("API token", ApiToken.__table__, "created_at"),
+)
+
+
+def latest_creations(session: Session) -> list[tuple[str, int, dt.datetime | None]]:
+    """For each kind of row in AUDITED_CREATIONS: (what, how many, the latest one's time)."""
+    found = []
+    for what, table, column in AUDITED_CREATIONS:
+        t = cast(Table, table)
+        count, latest = session.execute(
+            select(func.count(), func.max(t.c[column])).select_from(t)
+        ).one()
+        found.append((what, int(count or 0), latest))
+    return found
 
 
 __all__ = ["GENESIS", "AuditFilter", "append", "canonical", "head", "search", "stream"]

@@ -156,20 +156,29 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
 
 
 @event.listens_for(Session, "do_orm_execute")
-def _bulk(state: ORMExecuteState) -> None:
+def _bulk(state: ORMExecuteState) -> Any:
     if not (state.is_insert or state.is_update or state.is_delete):
-        return
+        return None
     table = getattr(getattr(state.statement, "table", None), "name", None)
     if table is None or table in IGNORED_TABLES:
-        return
+        return None
+    # Run the statement first: what it changed is the rows it matched, not the statement sent
+    # (an UPDATE that matched nothing changed nothing and is no entry).
+    result = state.invoke_statement()
     params = state.parameters
     rows = len(params) if isinstance(params, list) else 1
+    counted = getattr(result, "rowcount", -1)  # a cursor's; meaningless with RETURNING rows
+    if not isinstance(params, list) and not getattr(result, "returns_rows", True) and counted >= 0:
+        rows = counted
+    if rows == 0:
+        return result
     op = "insert" if state.is_insert else "update" if state.is_update else "delete"
     fields: set[str] = set()
     if state.is_update:
         values = getattr(state.statement, "_values", None) or {}
         fields = {getattr(k, "key", str(k)) for k in values}
     _note(state.session, table, op, [], rows, fields)
+    return result
 
 
 @event.listens_for(Session, "before_commit")

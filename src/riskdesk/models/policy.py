@@ -63,6 +63,15 @@ class LimitRequest(Base):
     decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     decision_comment: Mapped[str | None] = mapped_column(Text)
 
+    @property
+    def current_status(self) -> str:
+        """The status as of now: a pending request past its expiry is expired, whether or not
+        `riskdesk limits expire` (or a decision on it) has written that yet; a read shows it
+        without writing."""
+        if self.status == "pending" and self.expires_at < utcnow():
+            return "expired"
+        return self.status
+
 
 class ApprovalAuthority(Base):
     """A role or a user may approve limits up to ``max_limit`` for a tier (None: any tier)."""

@@ -96,12 +96,19 @@ def list_requests(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     limit: int,
+    now: dt.datetime,
 ) -> list[LimitRequest]:
-    """Limit requests, newest first, narrowed to visible customers when owner_ids is given."""
+    """Limit requests, newest first, narrowed to visible customers when owner_ids is given;
+    by status as of ``now`` (a pending request past its expiry counts as expired)."""
     from riskdesk.models import Customer
 
     stmt = select(LimitRequest).order_by(LimitRequest.id.desc()).limit(limit)
-    if status:
+    lapsed = (LimitRequest.status == "pending") & (LimitRequest.expires_at < now)
+    if status == "pending":
+        stmt = stmt.where(LimitRequest.status == "pending", LimitRequest.expires_at >= now)
+    elif status == "expired":
+        stmt = stmt.where((LimitRequest.status == "expired") | lapsed)
+    elif status:
         stmt = stmt.where(LimitRequest.status == status)
     if customer_id is not None:
         stmt = stmt.where(LimitRequest.customer_id == customer_id)

@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
 from riskdesk.kit.validation import Currency
 
@@ -94,7 +94,8 @@ class LimitRequestRead(BaseModel):
     risk_tier: str | None
     reason: str
     origin: str
-    status: str
+    # As of now: a pending request past its expiry reads as expired before the sweep writes it.
+    status: str = Field(validation_alias=AliasChoices("current_status", "status"))
     requested_by_id: int
     requested_at: dt.datetime
     expires_at: dt.datetime

@@ -359,14 +359,15 @@ def list_requests(
     customer_id: int | None = None,
     limit: int = 200,
 ) -> list[LimitRequest]:
-    """Limit requests the caller may see, newest first (expired ones marked first)."""
-    expire_due(session)
+    """Limit requests the caller may see, newest first, by their status as of now (see
+    ``LimitRequest.current_status``): listing writes nothing, the expiry sweep does."""
     return repo.list_requests(
         session,
         status=status,
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
         limit=limit,
+        now=utcnow(),
     )
 
 

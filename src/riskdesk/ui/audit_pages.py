@@ -47,7 +47,11 @@ def audit_page(
         pages=max(1, -(-total // PAGE_SIZE)),
         flt=flt,
         query=_query(flt),
-        verification=audit_service.verify_for(session, principal) if verify else None,
+        verification=(
+            audit_service.verify_for(session, principal, request.app.state.settings)
+            if verify
+            else None
+        ),
         actions=("write", "view", "reveal", "export", "erase"),
         channels=("api", "ui", "cli", "system"),
     )
