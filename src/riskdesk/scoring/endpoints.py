@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import PathId
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion
@@ -193,27 +193,37 @@ def list_models(session: SessionDep, _: CanCustomersRead) -> list[ModelRead]:
 
 
 @router.post("/models/train-from-history", response_model=ModelDetail, status_code=201)
+@reads_first
 def train_from_history(
     body: TrainFromHistory, session: SessionDep, principal: CanScoringManage
 ) -> ModelDetail:
     """Train on the company's own history: features as of the observation date, bad = an
-    invoice due in the following window went 90+ days past due. Stored as a challenger."""
+    invoice due in the following window went 90+ days past due. Stored as a challenger.
+
+    The fit takes from seconds to minutes and holds no lock: other requests, orders and
+    credit checks included, write meanwhile."""
     observation = body.observation_date or today() - dt.timedelta(days=body.horizon_days)
-    X, y, _ = registry.history_dataset(session, observation, body.horizon_days)
-    version = registry.train(
-        session,
+    with snapshot(session):
+        X, y, _ = registry.history_dataset(session, observation, body.horizon_days)
+    trained = registry.fit_model(
         principal,
-        name=body.name,
         family=body.family,
         X=X,
         y=y,
+        monotone=body.monotone,
+        folds=body.folds,
+        seed=body.seed,
+    )
+    begin_store(session)
+    version = registry.store_model(
+        session,
+        principal,
+        trained,
+        name=body.name,
         data_source=f"history as of {observation}",
         target=f"90+ days past due within {body.horizon_days} days",
         observation=observation,
         horizon_days=body.horizon_days,
-        monotone=body.monotone,
-        folds=body.folds,
-        seed=body.seed,
     )
     return ModelDetail.model_validate(version)
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Float, bindparam, cast, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from riskdesk.audit import trail
@@ -410,6 +411,21 @@ def next_model_version(session: Session, name: str) -> int:
     """One more than the highest version of a model name."""
     top = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
     return int(top or 0) + 1
+
+
+def add_model_version(session: Session, version: ModelVersion) -> bool:
+    """Insert a model version; False (and nothing inserted) when its number is taken."""
+    try:
+        with session.begin_nested():
+            session.add(version)
+    except IntegrityError:
+        taken = select(ModelVersion.id).where(
+            ModelVersion.name == version.name, ModelVersion.version == version.version
+        )
+        if session.scalar(taken) is None:
+            raise  # some other constraint: not a race for the number
+        return False
+    return True
 
 
 def model_versions(session: Session, name: str | None = None) -> list[ModelVersion]:

@@ -1,0 +1,145 @@
+"""Long requests on a real engine must not hold back the writers (issue 12, defect 12).
+
+On SQLite a request that is not a GET used to begin writing at once (BEGIN IMMEDIATE, under the
+process's writer lock), so a training from history held every order post and credit check for
+as long as it computed (34 s seen). Now such a request reads a snapshot, computes with nothing
+held, and writes the result in a short transaction.
+
+Each test starts the long request in a thread, holds it in its compute phase (a hook waits on
+an event, so the timing does not depend on the machine), then posts an order and a credit check
+from the main thread: they must answer quickly while the long request still runs. Runs on a
+database of its own with committing sessions (own_backend), on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from riskdesk.db import make_sessionmaker
+from riskdesk.demo.loader import load_demo
+from riskdesk.main import create_app
+from riskdesk.models import ModelVersion
+from riskdesk.security import service as security_service
+from tests.factories import company, order
+
+QUICK_SECONDS = 2.0
+HELD_SECONDS = 15.0  # how long the hook holds the long request at most
+
+
+@dataclass
+class Desk:
+    """An app on a committed demo history, and a token per user."""
+
+    client: TestClient
+    tokens: dict[str, str]
+    factory: Any
+
+    def post(self, user: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"}
+        return self.client.post(path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def desk(own_backend, settings) -> Iterator[Desk]:  # type: ignore[no-untyped-def]
+    factory = make_sessionmaker(own_backend.engine)
+    tokens = {}
+    with factory.begin() as session:
+        load_demo(session, customers=120, months=24, seed=1)
+        for username in ("analyst", "manager"):
+            user = security_service.get_user_by_username_or_raise(session, username)
+            scopes = sorted(p.value for p in security_service.permissions_for(user.role))
+            _, tokens[username] = security_service.issue_token(
+                session, user=user, name="t", scopes=scopes
+            )
+    app = create_app(settings, session_factory=factory)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        desk = Desk(client, tokens, factory)
+        made = desk.post("manager", "/api/v1/customers", json=company("LONG1"))
+        assert made.status_code == 201, made.text
+        yield desk
+
+
+class Hold:
+    """Wraps a function of the long request's compute phase: signals when it is reached,
+    then waits until released (at most HELD_SECONDS)."""
+
+    def __init__(self) -> None:
+        self.reached = threading.Event()
+        self.released = threading.Event()
+
+    def around(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        def held(*args: Any, **kwargs: Any) -> Any:
+            self.reached.set()
+            self.released.wait(HELD_SECONDS)
+            return original(*args, **kwargs)
+
+        return held
+
+
+def _writers_answer_while_held(desk: Desk, hold: Hold, start: Callable[[], Any]) -> Any:
+    """Start the long request, and while it is held in its compute phase post an order and a
+    credit check; both must answer quickly. The long request's response."""
+    answer: dict[str, Any] = {}
+
+    def run() -> None:
+        answer["response"] = start()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    try:
+        assert hold.reached.wait(60), "the long request never reached its compute phase"
+        timings = {}
+        started = time.monotonic()
+        posted = desk.post("manager", "/api/v1/orders", json=order("LONG-O1", "LONG1"))
+        timings["order"] = time.monotonic() - started
+        started = time.monotonic()
+        checked = desk.post(
+            "manager",
+            "/api/v1/credit-checks",
+            json={
+                "source": "erp",
+                "order_external_id": "LONG-C1",
+                "customer_external_id": "LONG1",
+                "customer_source": "erp",
+                "amount": "500.00",
+                "currency": "CNY",
+            },
+        )
+        timings["credit check"] = time.monotonic() - started
+        still_running = worker.is_alive()
+    finally:
+        hold.released.set()
+        worker.join(120)
+    assert posted.status_code == 201, posted.text
+    assert checked.status_code in (200, 201), checked.text
+    assert all(t < QUICK_SECONDS for t in timings.values()), timings
+    assert still_running, "the long request had ended: nothing was measured against it"
+    return answer["response"]
+
+
+def test_an_order_and_a_credit_check_answer_while_a_model_trains(desk, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.scoring import modelling
+
+    hold = Hold()
+    monkeypatch.setattr(modelling, "evaluate", hold.around(modelling.evaluate))
+    trained = _writers_answer_while_held(
+        desk,
+        hold,
+        lambda: desk.post(
+            "analyst",
+            "/api/v1/models/train-from-history",
+            json={"name": "pd", "family": "scorecard", "folds": 3},
+        ),
+    )
+    assert trained.status_code == 201, trained.text
+    assert (trained.json()["name"], trained.json()["version"]) == ("pd", 1)
+    with desk.factory() as session:
+        assert session.scalar(select(func.count()).select_from(ModelVersion)) == 1
