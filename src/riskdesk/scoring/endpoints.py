@@ -144,9 +144,14 @@ def reject_version(
 
 
 @router.post("/scoring-runs", response_model=RunRead, status_code=201)
+@reads_first
 def run_scoring(body: RunIn, session: SessionDep, principal: CanScoringManage) -> RunRead:
-    """Recompute every customer's indicators and score everyone with the active scorecards."""
-    summary = service.rescore_all(session, principal, trigger="manual", as_of=body.as_of)
+    """Recompute every customer's indicators and score everyone with the active scorecards
+    (computed from one snapshot with no lock held, then stored in a short write)."""
+    with snapshot(session):
+        plan = service.plan_rescore(session, as_of=body.as_of)
+    begin_store(session)
+    summary = service.store_rescore(session, plan, principal, trigger="manual")
     assert summary.run_id is not None
     return RunRead.model_validate(repo.get_run(session, summary.run_id))
 

@@ -247,6 +247,95 @@ def _features_frame(
     )
 
 
+@dataclass(frozen=True)
+class ModelScores:
+    """One live model's scores of some customers: computed, not stored yet."""
+
+    version_id: int
+    name: str
+    champion: bool
+    customer_ids: list[int]
+    bad_probability: np.ndarray
+    score: np.ndarray
+
+
+def predict_customers(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    as_of: dt.date,
+    indicators: pl.DataFrame | None = None,
+) -> list[ModelScores]:
+    """The scores the champion and every challenger Riskdesk can feed give customers (read
+    and compute only)."""
+    from riskdesk.scoring import modelling
+
+    versions = [v for v in repo.live_models(session) if scoreable(v)]
+    if not versions:
+        return []
+    frame = _features_frame(session, customer_ids, as_of, indicators)
+    # Individuals who have not consented to credit assessment get no model score either.
+    unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
+    if unassessed:
+        frame = frame.filter(~pl.col("customer_id").is_in(sorted(unassessed)))
+    if frame.height == 0:
+        return []
+    X = _pandas(frame.drop("customer_id"))
+    ids = frame["customer_id"].to_list()
+    found = []
+    for version in versions:  # a loop over models, not customers
+        model = modelling.FittedModel.from_dict(version.artifact)
+        p = model.predict_bad_probability(X[model.features])
+        scores = np.floor((1.0 - p) * 1000 + 0.5).astype(int)
+        found.append(
+            ModelScores(version.id, version.name, version.status == "champion", ids, p, scores)
+        )
+    return found
+
+
+def champion_frame(predictions: Sequence[ModelScores]) -> pl.DataFrame:
+    """The champions' fresh scores as ``model.<name>`` columns (what a scorecard reads)."""
+    frame = pl.DataFrame(schema={"customer_id": pl.Int64})
+    for found in predictions:
+        if found.champion:
+            part = pl.DataFrame(
+                {"customer_id": found.customer_ids, f"model.{found.name}": found.score},
+                schema={"customer_id": pl.Int64, f"model.{found.name}": pl.Float64},
+            )
+            frame = frame.join(part, on="customer_id", how="full", coalesce=True)
+    return frame
+
+
+def store_model_scores(
+    session: Session,
+    predictions: Sequence[ModelScores],
+    *,
+    as_of: dt.date,
+    keep: set[int] | None = None,
+) -> int:
+    """Store computed model scores (only of the customers in ``keep``, when given); how many."""
+    now = utcnow()
+    stored = 0
+    for found in predictions:
+        rows = [
+            {
+                "model_version_id": found.version_id,
+                "customer_id": cid,
+                "as_of": as_of,
+                "scored_at": now,
+                "bad_probability": float(pd_),
+                "score": int(s),
+            }
+            for cid, pd_, s in zip(
+                found.customer_ids, found.bad_probability, found.score, strict=True
+            )
+            if keep is None or cid in keep
+        ]
+        repo.insert_model_scores(session, rows)
+        stored += len(rows)
+    return stored
+
+
 def score_customers(
     session: Session,
     customer_ids: Sequence[int] | None,
@@ -256,43 +345,9 @@ def score_customers(
 ) -> int:
     """Score customers with the champion and every challenger that Riskdesk can feed; how many
     scores were stored."""
-    from riskdesk.scoring import modelling
-
     as_of = as_of or today()
-    versions = [v for v in repo.live_models(session) if scoreable(v)]
-    if not versions:
-        return 0
-    frame = _features_frame(session, customer_ids, as_of, indicators)
-    # Individuals who have not consented to credit assessment get no model score either.
-    unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
-    if unassessed:
-        frame = frame.filter(~pl.col("customer_id").is_in(sorted(unassessed)))
-    if frame.height == 0:
-        return 0
-    X = _pandas(frame.drop("customer_id"))
-    ids = frame["customer_id"].to_list()
-    now = utcnow()
-    stored = 0
-    for version in versions:  # a loop over models, not customers
-        model = modelling.FittedModel.from_dict(version.artifact)
-        p = model.predict_bad_probability(X[model.features])
-        scores = np.floor((1.0 - p) * 1000 + 0.5).astype(int)
-        repo.insert_model_scores(
-            session,
-            [
-                {
-                    "model_version_id": version.id,
-                    "customer_id": cid,
-                    "as_of": as_of,
-                    "scored_at": now,
-                    "bad_probability": float(pd_),
-                    "score": int(s),
-                }
-                for cid, pd_, s in zip(ids, p, scores, strict=True)
-            ],
-        )
-        stored += len(ids)
-    return stored
+    predictions = predict_customers(session, customer_ids, as_of=as_of, indicators=indicators)
+    return store_model_scores(session, predictions, as_of=as_of)
 
 
 def list_models(session: Session) -> list[ModelVersion]:

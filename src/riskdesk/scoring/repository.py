@@ -254,6 +254,32 @@ def indicator_values(session: Session, customer_ids: Sequence[int] | None) -> pl
 # ---------------------------------------------------------------- scores
 
 
+def freshness(session: Session) -> pl.DataFrame:
+    """Each customer's marks of change: when their indicators were stored, when they were
+    scored, whether they are live. A long batch reads them with its snapshot and again before
+    it stores, and leaves alone whoever changed in between."""
+    rows = session.execute(
+        select(
+            Customer.id,
+            IndicatorSnapshot.computed_at,
+            CreditProfile.scored_at,
+            Customer.status != "merged",
+        )
+        .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == Customer.id)
+        .outerjoin(CreditProfile, CreditProfile.customer_id == Customer.id)
+    )
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "indicators_at": pl.Datetime("us", "UTC"),
+            "scored_at": pl.Datetime("us", "UTC"),
+            "live": pl.Boolean,
+        },
+        orient="row",
+    )
+
+
 def latest_scores(session: Session, customer_ids: Sequence[int]) -> dict[int, CustomerScore]:
     """Each customer's latest stored score."""
     out: dict[int, CustomerScore] = {}
