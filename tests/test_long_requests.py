@@ -23,13 +23,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError
 
 from riskdesk.config import Settings
-from riskdesk.db import make_sessionmaker
+from riskdesk.db import begin_store, make_sessionmaker, reading, snapshot, unit_of_work
 from riskdesk.demo.loader import load_demo
 from riskdesk.main import create_app
-from riskdesk.models import ModelVersion
+from riskdesk.models import ModelVersion, User
 from riskdesk.security import service as security_service
 from tests.conftest import _migrated
 from tests.factories import company, order
@@ -209,3 +210,22 @@ def test_a_long_read_with_a_fresh_token_holds_no_write_lock(desk, monkeypatch) -
         desk, hold, lambda: desk.get(fresh, "/api/v1/exposure/verify")
     )
     assert found.status_code == 200, found.text
+
+
+def test_a_snapshot_reads_only_and_leaves_its_connection_writable(own_backend) -> None:  # type: ignore[no-untyped-def]
+    """A stray write in the read phase fails at once instead of taking the write lock, and the
+    pooled connection serves the next writer as usual."""
+    factory = make_sessionmaker(own_backend.engine)
+    rename = update(User).where(User.username == "auditor").values(display_name="changed")
+    with factory() as session:
+        with pytest.raises(DBAPIError), snapshot(session):
+            assert session.scalar(select(func.count()).select_from(User))
+            session.execute(rename)
+        begin_store(session)
+        session.execute(rename)
+        session.commit()
+    with unit_of_work(factory) as session:
+        session.execute(update(User).where(User.username == "auditor").values(display_name="a"))
+    with reading(factory) as session:
+        names = session.scalars(select(User.display_name).where(User.username == "auditor"))
+        assert list(names) == ["a"]
