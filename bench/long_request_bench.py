@@ -1,4 +1,5 @@
-"""How long an order post waits while a long request runs, before and after issue 12's fix.
+"""How long an order post and a credit check wait while a long request runs, before and after
+issue 12's fix.
 
     PYTHONPATH=. .venv/bin/python bench/long_request_bench.py [--customers 2000] [--months 24]
         [--before e6cf295] [--family lightgbm]
@@ -8,8 +9,8 @@ no database-wide write lock), then runs each code version on a fresh copy of it:
 before the fix (``--before``; its src/ taken with ``git archive``) and this checkout. Each runs
 under Uvicorn (one worker) in a subprocess of its own. For each long request - a model training
 from history, a scoring run over everyone, a rule backtest - the bench starts it and, while it
-runs, posts orders one after another (each a new order for the same customer) and records how
-long each post took. The long request's own time is shown beside them.
+runs, posts an order and a credit check in turn, one after another (each a new order for the
+same customer), and records how long each took. The long request's own time is shown beside.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from riskdesk.security import service as security_service
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG_REQUESTS = ("training", "scoring run", "backtest")
+PROBES = ("order", "credit check")
 
 
 def _free_port() -> int:
@@ -166,67 +168,89 @@ def _long_request(client: httpx.Client, kind: str, tokens: dict[str, str], famil
 
 
 def measure(server: Server, tokens: dict[str, str], family: str) -> dict[str, Any]:
-    """Per long request: its time, and each order post's time while it ran."""
+    """Per long request: its time, and the time of each order post and credit check made one
+    after another while it ran (an order also refreshes the customer's indicators and runs the
+    rules, so it competes for the CPU too; a credit check mostly waits for the write lock)."""
     results: dict[str, Any] = {}
     n = 0
     with httpx.Client(base_url=server.url, timeout=600) as client:
         manager = {"Authorization": f"Bearer {tokens['manager']}"}
 
-        def post_order() -> tuple[float, int]:
+        def probe(kind: str) -> tuple[float, int]:
             nonlocal n
             n += 1
+            if kind == "order":
+                path, body = (
+                    "/api/v1/orders",
+                    {
+                        "source": "bench",
+                        "external_id": f"BO-{n}",
+                        "customer_external_id": "BENCH-1",
+                        "customer_source": "erp",
+                        "ordered_at": "2026-01-10T08:00:00Z",
+                        "amount": "100.00",
+                        "currency": "CNY",
+                        "payment_method": "credit",
+                        "lines": [{"category": "electronics", "amount": "100.00"}],
+                    },
+                )
+            else:
+                path, body = (
+                    "/api/v1/credit-checks",
+                    {
+                        "source": "bench",
+                        "order_external_id": f"BC-{n}",
+                        "customer_external_id": "BENCH-1",
+                        "customer_source": "erp",
+                        "amount": "100.00",
+                        "currency": "CNY",
+                    },
+                )
             started = time.perf_counter()
-            response = client.post(
-                "/api/v1/orders",
-                headers=manager,
-                json={
-                    "source": "bench",
-                    "external_id": f"BO-{os.getpid()}-{n}",
-                    "customer_external_id": "BENCH-1",
-                    "customer_source": "erp",
-                    "ordered_at": "2026-01-10T08:00:00Z",
-                    "amount": "100.00",
-                    "currency": "CNY",
-                    "payment_method": "credit",
-                    "lines": [{"category": "electronics", "amount": "100.00"}],
-                },
-            )
+            response = client.post(path, headers=manager, json=body)
             if response.status_code >= 300:
-                print(f"  order failed: {response.status_code} {response.text[:200]}")
+                print(f"  {kind} failed: {response.status_code} {response.text[:200]}")
             return time.perf_counter() - started, response.status_code
 
-        idle = [post_order()[0] for _ in range(5)]
-        results["idle order"] = {"median_ms": statistics.median(idle) * 1000}
-        for kind in LONG_REQUESTS:
+        results["idle"] = {
+            kind: statistics.median(probe(kind)[0] for _ in range(5)) * 1000 for kind in PROBES
+        }
+        for long in LONG_REQUESTS:
             done: dict[str, Any] = {}
 
-            def run(kind: str = kind, done: dict[str, Any] = done) -> None:
+            def run(long: str = long, done: dict[str, Any] = done) -> None:
                 with httpx.Client(base_url=server.url, timeout=600) as own:
                     started = time.perf_counter()
-                    response = _long_request(own, kind, tokens, family)
+                    response = _long_request(own, long, tokens, family)
                     done["seconds"] = time.perf_counter() - started
                     done["status"] = response.status_code
 
             worker = threading.Thread(target=run)
             worker.start()
             time.sleep(0.5)  # past sign-in, into the work
-            waits: list[float] = []
+            waits: dict[str, list[float]] = {kind: [] for kind in PROBES}
             failed = 0
             while worker.is_alive():
-                seconds, status = post_order()
-                waits.append(seconds)
-                failed += status >= 300
+                for kind in PROBES:
+                    seconds, status = probe(kind)
+                    waits[kind].append(seconds * 1000)
+                    failed += status >= 300
             worker.join()
-            results[kind] = {
-                "long_seconds": done["seconds"],
-                "long_status": done["status"],
-                "orders": len(waits),
-                "failed_orders": failed,
-                "first_ms": waits[0] * 1000 if waits else None,
-                "median_ms": statistics.median(waits) * 1000 if waits else None,
-                "max_ms": max(waits) * 1000 if waits else None,
+            results[long] = {
+                "seconds": done["seconds"],
+                "status": done["status"],
+                "failed": failed,
+                **{
+                    kind: {
+                        "n": len(w),
+                        "first_ms": w[0],
+                        "median_ms": statistics.median(w),
+                        "max_ms": max(w),
+                    }
+                    for kind, w in waits.items()
+                },
             }
-            print(f"  {kind}: {results[kind]}", flush=True)
+            print(f"  {long}: {results[long]}", flush=True)
     return results
 
 
@@ -267,19 +291,24 @@ def main() -> None:
         return
     print(f"\ndata: {built['counts']}; training family {args.family}")
     print(
-        f"{'version':<24} {'long request':<12} {'its time':>9} {'orders':>6} "
-        f"{'1st order':>10} {'median':>9} {'max':>9}"
+        f"{'version':<22} {'long request':<12} {'its time':>9} | {'probe':<12} {'n':>4} "
+        f"{'first':>9} {'median':>9} {'max':>9}"
     )
     for label, results in table.items():
-        print(f"{label:<24} {'(idle)':<12} {'':>9} {5:>6} {'':>10} "
-              f"{results['idle order']['median_ms']:>7.0f}ms")  # fmt: skip
-        for kind in LONG_REQUESTS:
-            r = results[kind]
-            print(
-                f"{label:<24} {kind:<12} {r['long_seconds']:>8.1f}s {r['orders']:>6} "
-                f"{r['first_ms']:>8.0f}ms {r['median_ms']:>7.0f}ms {r['max_ms']:>7.0f}ms"
-                + (f"  ({r['failed_orders']} failed)" if r["failed_orders"] else "")
-            )
+        for kind in PROBES:
+            idle = results["idle"][kind]
+            print(f"{label:<22} {'(idle)':<12} {'':>9} | {kind:<12} {5:>4} {'':>9} "
+                  f"{idle:>7.0f}ms")  # fmt: skip
+        for long in LONG_REQUESTS:
+            r = results[long]
+            for kind in PROBES:
+                w = r[kind]
+                print(
+                    f"{label:<22} {long:<12} {r['seconds']:>8.1f}s | {kind:<12} {w['n']:>4} "
+                    f"{w['first_ms']:>7.0f}ms {w['median_ms']:>7.0f}ms {w['max_ms']:>7.0f}ms"
+                )
+            if r["failed"]:
+                print(f"{'':<22} {'':<12} {'':>9} | {r['failed']} probe(s) failed (503)")
 
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ def begin_writing(session: Session) -> None:
 # the database (an order, a credit check) until it ends. Such work runs in three phases:
 #
 #   1. read: ``with snapshot(session):`` one consistent, read-only view of what it needs;
-#   2. compute: no transaction open, for as long as it takes;
+#   2. compute: holding no lock, for as long as it takes (with no transaction open where the
+#      reads come first, as for a training; a batch that reads as it goes computes inside the
+#      snapshot, which on SQLite's WAL and on PostgreSQL blocks no writer);
 #   3. store: ``begin_store(session)``, then a short writing transaction that first re-checks
 #      whatever may have changed since the snapshot (a version number taken, a customer
 #      merged or refreshed since), then writes; the request (or unit of work) commits it.
@@ -91,6 +93,7 @@ def begin_writing(session: Session) -> None:
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 READS_FIRST = "riskdesk_reads_first"
+QUERY_ONLY = "riskdesk_query_only"  # connection info: a snapshot turned SQLite's query_only on
 Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 
@@ -136,9 +139,6 @@ def snapshot(session: Session) -> Iterator[Session]:
         raise
     _writable_again(connection)
     session.commit()
-
-
-QUERY_ONLY = "riskdesk_query_only"
 
 
 def _writable_again(connection: Any) -> None:
