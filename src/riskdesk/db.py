@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, event
@@ -73,6 +73,107 @@ def begin_writing(session: Session) -> None:
         session.connection(execution_options={"sqlite_immediate": True})
 
 
+# ---------------------------------------------------------------- long requests and jobs
+#
+# A request that is not a GET begins writing at once (above: on SQLite, BEGIN IMMEDIATE under
+# the process's writer lock), and so does a unit of work. That is right for the short writes
+# most requests make, and wrong for one that computes for long: it holds every other writer of
+# the database (an order, a credit check) until it ends. Such work runs in three phases:
+#
+#   1. read: ``with snapshot(session):`` one consistent, read-only view of what it needs;
+#   2. compute: holding no lock, for as long as it takes (with no transaction open where the
+#      reads come first, as for a training; a batch that reads as it goes computes inside the
+#      snapshot, which on SQLite's WAL and on PostgreSQL blocks no writer);
+#   3. store: ``begin_store(session)``, then a short writing transaction that first re-checks
+#      whatever may have changed since the snapshot (a version number taken, a customer
+#      merged or refreshed since), then writes; the request (or unit of work) commits it.
+#
+# A route opts in with ``@reads_first`` (its request then begins like a GET); a read-only POST
+# (a backtest, a check) takes the same marker and never calls begin_store.
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+READS_FIRST = "riskdesk_reads_first"
+QUERY_ONLY = "riskdesk_query_only"  # connection info: a snapshot turned SQLite's query_only on
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def reads_first(endpoint: Endpoint) -> Endpoint:
+    """Mark a route whose request must not begin writing when it starts (see above)."""
+    setattr(endpoint, READS_FIRST, True)
+    return endpoint
+
+
+def writes_at_once(request: Request) -> bool:
+    """True when the request's transaction begins writing before its first statement."""
+    if request.method in SAFE_METHODS:
+        return False
+    return not getattr(request.scope.get("endpoint"), READS_FIRST, False)
+
+
+@contextmanager
+def snapshot(session: Session) -> Iterator[Session]:
+    """The read phase of a long request or job: a read-only transaction on one consistent
+    snapshot, ended (so nothing is held while computing) when the block exits.
+
+    What the session had open is committed first: it only read (or wrote the sign-in's
+    bookkeeping, which must not stay locked). PostgreSQL: REPEATABLE READ, READ ONLY, so the
+    reads agree with each other. SQLite: a deferred transaction, whose snapshot (WAL) starts at
+    the first read and never blocks a writer; ``query_only`` makes a stray write fail at once
+    instead of taking the write lock.
+    """
+    session.commit()
+    bind = session.get_bind()
+    options: dict[str, Any] = {}
+    if bind.dialect.name == "postgresql" and isinstance(bind, Engine):
+        # (Tests hand in a connection already inside a transaction: its level is fixed.)
+        options = {"isolation_level": "REPEATABLE READ", "postgresql_readonly": True}
+    connection = session.connection(execution_options=options)
+    if bind.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA query_only = ON")
+        connection.info[QUERY_ONLY] = True
+    try:
+        yield session
+    except BaseException:
+        _writable_again(connection)
+        session.rollback()
+        raise
+    _writable_again(connection)
+    session.commit()
+
+
+def _writable_again(connection: Any) -> None:
+    if connection.info.pop(QUERY_ONLY, False):
+        try:
+            connection.exec_driver_sql("PRAGMA query_only = OFF")
+        except Exception:
+            connection.info[QUERY_ONLY] = True  # the pool's check-in turns it off
+
+
+def _sqlite_checkin(dbapi_connection: Any, record: Any) -> None:
+    # A connection a failed snapshot left read-only must not serve the next writer.
+    if dbapi_connection is not None and record.info.pop(QUERY_ONLY, False):
+        dbapi_connection.execute("PRAGMA query_only = OFF")
+
+
+def begin_store(session: Session) -> None:
+    """The store phase of a long request or job: end any read still open and begin the short
+    writing transaction that stores the result; the request (or unit of work) commits it.
+
+    The exception to "the request owns the transaction": a reads-first request runs two
+    transactions, the snapshot it read and this one, and whatever it writes here must first
+    re-check what the snapshot could not see.
+    """
+    session.commit()
+    begin_writing(session)
+
+
+@contextmanager
+def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session on one read-only snapshot, for the read phase of a CLI command or job."""
+    with factory() as session, snapshot(session):
+        yield session
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for SQLite (embedded) or PostgreSQL, configured the same way everywhere."""
     # Statement parameters (ciphertext, blind indexes, amounts) stay out of error messages and
@@ -89,6 +190,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "begin", partial(_sqlite_begin, threading.Lock()))
         event.listen(engine, "commit", _sqlite_end)
         event.listen(engine, "rollback", _sqlite_end)
+        event.listen(engine, "checkin", _sqlite_checkin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     if url.startswith("postgresql+psycopg"):
@@ -126,7 +228,7 @@ def get_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
         session.info["audit_ctx"] = request_context(request)
-        if request.method not in ("GET", "HEAD", "OPTIONS"):
+        if writes_at_once(request):
             begin_writing(session)
         try:
             yield session

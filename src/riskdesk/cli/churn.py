@@ -31,11 +31,14 @@ def _date(option: str, text: str) -> dt.date:
 def fit_command() -> None:
     """Fit BG/NBD on every customer's purchases to date; the credit files show the result."""
     from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
     from riskdesk.monitoring import service
 
-    with unit_of_work(make_sessionmaker(make_engine(get_settings().database_url))) as session:
-        found = service.fit_churn(session)
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with reading(factory) as session:  # fitted with no lock held, stored in a short write
+        fit = service.compute_churn_fit(session)
+    with unit_of_work(factory) as session:
+        found = service.store_churn_fit(session, fit)
         print(
             f"fitted on {found.customers} customers: r={found.r:.4g} alpha={found.alpha:.4g} "
             f"a={found.a:.4g} b={found.b:.4g}"

@@ -19,7 +19,7 @@ from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.privacy import privacy_app
 from riskdesk.config import get_settings
-from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
 from riskdesk.kit.errors import RiskdeskError
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.migrations import runner
@@ -381,15 +381,29 @@ def indicators_run(
     as_of: Annotated[str | None, typer.Option(help="business date (default today)")] = None,
 ) -> None:
     """Recompute every customer's indicators in one vectorised batch."""
-    from riskdesk.indicators import service as indicator_service
+    import time
 
-    with unit_of_work(_factory()) as session:
-        summary = indicator_service.run_batch(
-            session, as_of=dt.date.fromisoformat(as_of) if as_of else None
+    import polars as pl
+
+    from riskdesk.indicators import service as indicator_service
+    from riskdesk.kit.timeutil import today
+    from riskdesk.scoring import service as scoring_service
+
+    factory = _factory()
+    started = time.perf_counter()
+    day = dt.date.fromisoformat(as_of) if as_of else today()
+    # Computed from one snapshot with no lock held, then stored in a short write. The
+    # customers' marks are read with it: one whose events refreshed them meanwhile keeps that.
+    with reading(factory) as session:
+        marks = scoring_service.freshness(session)
+        result = indicator_service.compute_batch(session, as_of=day)
+    with unit_of_work(factory) as session:
+        untouched, _ = scoring_service.unchanged_since(session, marks)
+        stored = indicator_service.store_batch(
+            session, result.filter(pl.col("customer_id").is_in(untouched)), as_of=day
         )
     console.print(
-        f"indicators for {summary.customers} customers as of {summary.as_of} "
-        f"in {summary.seconds:.2f} s"
+        f"indicators for {stored} customers as of {day} in {time.perf_counter() - started:.2f} s"
     )
 
 
@@ -404,7 +418,10 @@ def exposure_verify(
     """Recompute exposure from the events and report every difference."""
     from riskdesk.credit import service as credit_service
 
-    with unit_of_work(_factory()) as session:
+    factory = _factory()
+
+    # Without --repair it only reads: no write lock, so the service's writers carry on.
+    with unit_of_work(factory) if repair else reading(factory) as session:
         differences = credit_service.verify(session, repair=repair)
     for d in differences[:200]:
         console.print(f"C{d.customer_id:07d} {d.category}: stored {d.stored} expected {d.expected}")
@@ -428,13 +445,14 @@ def scores_run(
     from riskdesk.policy import service as _policy  # noqa: F401  (schedules reviews on scores)
     from riskdesk.scoring import service as scoring_service
 
-    with unit_of_work(_factory()) as session:
-        summary = scoring_service.rescore_all(
-            session,
-            None,
-            trigger="cli",
-            as_of=dt.date.fromisoformat(as_of) if as_of else None,
+    factory = _factory()
+    # Computed from one snapshot with no lock held, then stored in a short write.
+    with reading(factory) as session:
+        plan = scoring_service.plan_rescore(
+            session, as_of=dt.date.fromisoformat(as_of) if as_of else None
         )
+    with unit_of_work(factory) as session:
+        summary = scoring_service.store_rescore(session, plan, None, trigger="cli")
     console.print(
         f"scoring run {summary.run_id}: {summary.scored} scored, {summary.unscored} fit no "
         f"active scorecard, in {summary.seconds:.2f} s"
@@ -461,8 +479,12 @@ def rules_run() -> None:
     from riskdesk.complaints import service as complaints_service
     from riskdesk.monitoring import service as monitoring_service
 
-    with unit_of_work(_factory()) as session:
-        summary = monitoring_service.evaluate(session, None)
+    factory = _factory()
+    # Computed from one snapshot with no lock held; the alerts are raised in a short write.
+    with reading(factory) as session:
+        findings = monitoring_service.find_rule_hits(session, None)
+    with unit_of_work(factory) as session:
+        summary = monitoring_service.raise_alerts(session, findings)
         raised, refreshed = complaints_service.detect_surges(session)
     console.print(
         f"{summary.customers} customers: {summary.raised} alert(s) raised, "

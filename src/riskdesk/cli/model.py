@@ -152,7 +152,7 @@ def train(
     import datetime as dt
 
     from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
     from riskdesk.kit.errors import RiskdeskError
     from riskdesk.scoring import modelling, registry
     from riskdesk.security import service as security_service
@@ -164,7 +164,9 @@ def train(
     constraints = _parse_monotone(monotone or [])
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     try:
-        with unit_of_work(factory) as session:
+        # Read, then fit with no transaction open (other writers carry on), then store in a
+        # short one: see db.snapshot.
+        with reading(factory) as session:
             user = security_service.get_user_by_username_or_raise(session, username)
             principal = security_service.system_principal(session, user)
             extra: dict[str, Any] = {}
@@ -181,24 +183,17 @@ def train(
                     "observation": day,
                     "horizon_days": horizon_days,
                 }
-            else:
-                assert data is not None
-                if target is None or bad is None:
-                    _fail("--target", "--data needs --target and --bad")
-                X, y = modelling.read_labelled_csv(data, target, bad)
-                extra = {"data_source": f"file {data.name}", "target": f"{target} = {bad}"}
-            version = registry.train(
-                session,
-                principal,
-                name=name,
-                family=family,
-                X=X,
-                y=y,
-                monotone=constraints,
-                folds=folds,
-                seed=seed,
-                **extra,
-            )
+        if not from_history:
+            assert data is not None
+            if target is None or bad is None:
+                _fail("--target", "--data needs --target and --bad")
+            X, y = modelling.read_labelled_csv(data, target, bad)
+            extra = {"data_source": f"file {data.name}", "target": f"{target} = {bad}"}
+        trained = registry.fit_model(
+            principal, family=family, X=X, y=y, monotone=constraints, folds=folds, seed=seed
+        )
+        with unit_of_work(factory) as session:
+            version = registry.store_model(session, principal, trained, name=name, **extra)
             summary = {
                 "id": version.id,
                 "name": version.name,

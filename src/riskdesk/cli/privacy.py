@@ -18,10 +18,12 @@ def retention(
     """Erase individuals inactive past the retention period (unless under legal hold) and
     delete old notifications, deliveries and sessions (RISKDESK_RETENTION sets the periods)."""
     from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
     from riskdesk.privacy.service import run_retention
 
-    with unit_of_work(make_sessionmaker(make_engine(get_settings().database_url))) as session:
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    # A dry run only reads: no write lock, so the service's writers carry on.
+    with unit_of_work(factory) if apply else reading(factory) as session:
         report = run_retention(session, dry_run=not apply)
     verb = "erased" if apply else "would erase"
     console.print(

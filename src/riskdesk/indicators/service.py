@@ -54,9 +54,19 @@ def run_batch(session: Session, *, as_of: dt.date | None = None) -> RunSummary:
 def run_batch_frame(session: Session, *, as_of: dt.date | None = None) -> pl.DataFrame:
     """Recompute and store every customer's indicators; the values, for scoring right after."""
     as_of = as_of or today()
-    result = compute(repo.load_frames(session), as_of)
-    repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    result = compute_batch(session, as_of=as_of)
+    store_batch(session, result, as_of=as_of)
     return result
+
+
+def compute_batch(session: Session, *, as_of: dt.date) -> pl.DataFrame:
+    """Every customer's indicators, computed and not stored (the read phase of a batch)."""
+    return compute(repo.load_frames(session), as_of)
+
+
+def store_batch(session: Session, result: pl.DataFrame, *, as_of: dt.date) -> int:
+    """Store indicators computed by compute_batch (the store phase of a batch)."""
+    return repo.store(session, result, as_of=as_of, computed_at=utcnow())
 
 
 def snapshot_read(snapshot: IndicatorSnapshot | None) -> IndicatorsRead:

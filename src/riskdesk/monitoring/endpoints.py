@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.validation import PathId
 from riskdesk.models import RuleVersion, WarningRule
 from riskdesk.monitoring import backtest, notify, playbooks, service
@@ -74,6 +74,7 @@ def list_rules(session: SessionDep, _: CanCustomersRead) -> list[RuleRead]:
 
 
 @router.post("/rules/check", response_model=CheckOut)
+@reads_first
 def check_rule(body: CheckIn, _: CanCustomersRead) -> CheckOut:
     """Check an expression as it is typed: what it reads, or the error and its column."""
     try:
@@ -147,16 +148,19 @@ def reject(version_id: PathId, session: SessionDep, principal: CanRulesManage) -
 
 
 @router.post("/rules/backtest")
+@reads_first
 def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> dict[str, Any]:
     """Hits per month end over the history, and how well they foretold defaults or churn:
-    recall, median days early, false-alarm rate."""
-    return backtest.run(
-        session,
-        service.checked(body.expression),
-        months=body.months,
-        horizon_days=body.horizon_days,
-        outcome=body.outcome,
-    )
+    recall, median days early, false-alarm rate. Reads only: takes no write lock."""
+    rule = service.checked(body.expression)
+    with snapshot(session):
+        return backtest.run(
+            session,
+            rule,
+            months=body.months,
+            horizon_days=body.horizon_days,
+            outcome=body.outcome,
+        )
 
 
 @router.get("/rules/effectiveness")
@@ -166,23 +170,33 @@ def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, An
 
 
 @router.post("/rule-runs", response_model=EvaluationRead, status_code=201)
+@reads_first
 def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
-    """Evaluate every active rule over every customer now."""
-    summary = service.evaluate(session, None)
+    """Evaluate every active rule over every customer now (from one snapshot, with no lock
+    held; the alerts are raised in a short write)."""
+    with snapshot(session):
+        findings = service.find_rule_hits(session, None)
+    begin_store(session)
+    summary = service.raise_alerts(session, findings)
     return EvaluationRead(
         customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
     )
 
 
 @router.post("/anomaly-runs", response_model=EvaluationRead, status_code=201)
+@reads_first
 def run_anomalies(
     session: SessionDep,
     _: CanRulesManage,
     months: Annotated[int, Query(ge=2, le=24)] = 6,
     z_threshold: Annotated[float, Query(ge=1, le=50)] = 4.0,
 ) -> EvaluationRead:
-    """Run the anomaly detectors over everyone; alerts name the indicators that drove them."""
-    summary = service.detect_anomalies(session, months=months, z_threshold=z_threshold)
+    """Run the anomaly detectors over everyone; alerts name the indicators that drove them
+    (computed from one snapshot with no lock held, raised in a short write)."""
+    with snapshot(session):
+        findings = service.find_anomalies(session, months=months, z_threshold=z_threshold)
+    begin_store(session)
+    summary = service.raise_alerts(session, findings)
     return EvaluationRead(
         customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
     )
@@ -466,9 +480,14 @@ def retry_delivery(
 
 
 @router.post("/churn-fits", response_model=ChurnFitRead, status_code=201)
+@reads_first
 def fit_churn(session: SessionDep, principal: CanRulesManage) -> ChurnFitRead:
-    """Fit the BG/NBD churn model on every customer's purchases to date."""
-    return ChurnFitRead.model_validate(service.fit_churn(session))
+    """Fit the BG/NBD churn model on every customer's purchases to date (no lock held while
+    fitting)."""
+    with snapshot(session):
+        fit = service.compute_churn_fit(session)
+    begin_store(session)
+    return ChurnFitRead.model_validate(service.store_churn_fit(session, fit))
 
 
 @router.get("/customers/{customer_id}/churn-risk", response_model=ChurnRiskRead)

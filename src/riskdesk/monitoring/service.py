@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -629,24 +629,50 @@ class EvaluationSummary:
     refreshed: int
 
 
-def evaluate(
+@dataclass(frozen=True)
+class Hits:
+    """What one rule or detector found: computed, no alert raised yet."""
+
+    source: str
+    code: str
+    category: str
+    severity: str
+    titles: tuple[str, str]
+    dedup_days: int
+    version_id: int | None
+    hits: list[tuple[int, dict[str, Any]]]  # (customer id, evidence)
+
+
+@dataclass(frozen=True)
+class Findings:
+    """What an evaluation over many customers found, to raise in a short write."""
+
+    customers: int
+    hits: list[Hits]
+    purpose: str  # the consent it needs, re-checked when raising
+    marks: pl.DataFrame | None = None  # the customers' state when read (run over everyone)
+
+
+def find_rule_hits(
     session: Session,
     customer_ids: Sequence[int] | None,
     *,
     indicators: pl.DataFrame | None = None,
-) -> EvaluationSummary:
-    """Run every active rule over customers (None: all), vectorised per rule; raise new
-    alerts, or refresh the open one of the same rule within its de-duplication window."""
+) -> Findings:
+    """Run every active rule over customers (None: all), vectorised per rule: reads and
+    computes only."""
+    from riskdesk.scoring import service as scoring_service
+
+    marks = scoring_service.freshness(session) if customer_ids is None else None
     active = repo.active_versions(session)
     if not active or (customer_ids is not None and not customer_ids):
-        return EvaluationSummary(0, 0, 0)
+        return Findings(0, [], "behaviour_monitoring", marks)
     values = rule_values(session, customer_ids, indicators)
     # Individuals who have not consented to behaviour monitoring are not watched.
     unwatched = consent.without_consent(session, "behaviour_monitoring", customer_ids)
     if unwatched:
         values = values.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
-    now = utcnow()
-    raised = refreshed = 0
+    found = []
     for rule, version in active:  # a loop over rules, not customers
         compiled = checked(version.expression)
         mine = values.filter(_in_scope(version.scope))
@@ -660,24 +686,72 @@ def evaluate(
         else:
             hits = mine.filter(fires_frame(rule=compiled, frame=mine))
             evidence = hits.select("customer_id", *sorted(compiled.reads)).to_dicts()
-        if not evidence:
-            continue
+        if evidence:
+            found.append(
+                Hits(
+                    source="rule",
+                    code=rule.code,
+                    category=rule.category,
+                    severity=version.severity,
+                    titles=(rule.name_en, rule.name_zh),
+                    dedup_days=version.dedup_days,
+                    version_id=version.id,
+                    hits=[(row.pop("customer_id"), row) for row in evidence],
+                )
+            )
+    return Findings(values.height, found, "behaviour_monitoring", marks)
+
+
+def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
+    """Raise what an evaluation found: a new alert per hit, or a refresh of the open one of
+    the same code within its de-duplication window.
+
+    Findings of a run over everyone were computed from a snapshot; this re-checks, in the
+    writing transaction, what may have changed since: hits on customers whose indicators were
+    refreshed meanwhile (their own events evaluated them on newer values), merged away, or no
+    longer consenting are dropped, and so are the hits of a rule version no longer active."""
+    from riskdesk.scoring import service as scoring_service
+
+    found = findings.hits
+    if findings.marks is not None and found:
+        _, live = scoring_service.unchanged_since(session, findings.marks)
+        keep = live - consent.without_consent(session, findings.purpose, None)
+        active = {v.id for _, v in repo.active_versions(session)}
+        found = [
+            replace(h, hits=[(cid, e) for cid, e in h.hits if cid in keep])
+            for h in found
+            if h.version_id is None or h.version_id in active
+        ]
+    now = utcnow()
+    raised = refreshed = 0
+    for h in found:
         r, f = _raise(
             session,
-            [(row.pop("customer_id"), row) for row in evidence],
-            source="rule",
-            code=rule.code,
-            category=rule.category,
-            severity=version.severity,
-            titles=(rule.name_en, rule.name_zh),
-            dedup_days=version.dedup_days,
-            version_id=version.id,
+            h.hits,
+            source=h.source,
+            code=h.code,
+            category=h.category,
+            severity=h.severity,
+            titles=h.titles,
+            dedup_days=h.dedup_days,
+            version_id=h.version_id,
             now=now,
         )
         raised += r
         refreshed += f
     session.flush()
-    return EvaluationSummary(values.height, raised, refreshed)
+    return EvaluationSummary(findings.customers, raised, refreshed)
+
+
+def evaluate(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    indicators: pl.DataFrame | None = None,
+) -> EvaluationSummary:
+    """Run every active rule over customers (None: all), vectorised per rule; raise new
+    alerts, or refresh the open one of the same rule within its de-duplication window."""
+    return raise_alerts(session, find_rule_hits(session, customer_ids, indicators=indicators))
 
 
 # ---------------------------------------------------------------- alerts
@@ -770,26 +844,28 @@ def move(
     return alert
 
 
-def detect_anomalies(
+def find_anomalies(
     session: Session,
     *,
     months: int = 6,
     z_threshold: float = 4.0,
     contamination: float = 0.02,
-) -> EvaluationSummary:
-    """Run the anomaly detectors over everyone: an indicator far from both the customer's own
-    history and their peers, and the multivariate outliers; alerts name the drivers."""
+) -> Findings:
+    """The anomaly detectors over everyone (reads and computes only): an indicator far from
+    both the customer's own history and their peers, and the multivariate outliers."""
     from riskdesk.indicators import repository as indicator_repo
     from riskdesk.indicators.compute import compute
     from riskdesk.monitoring import anomaly
+    from riskdesk.scoring import service as scoring_service
 
+    marks = scoring_service.freshness(session)
     day = today()
     frames = indicator_repo.load_frames(session)
     current = compute(frames, day).join(
         frames.customers.select("customer_id", "segment"), on="customer_id", how="left"
     )
     if current.height == 0:
-        return EvaluationSummary(0, 0, 0)
+        return Findings(0, [], "behaviour_monitoring", marks)
     history = pl.concat(
         [
             compute(frames, end).select("customer_id", *anomaly.FEATURES)
@@ -816,7 +892,6 @@ def detect_anomalies(
     unwatched = consent.without_consent(session, "behaviour_monitoring", None)
     if unwatched:  # measured with everyone (peers), raised only where consented
         table = table.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
-    now = utcnow()
     single = [
         (row["customer_id"], anomaly.evidence(row, row["far"]))
         for row in table.filter(pl.col("far").list.len() > 0).to_dicts()
@@ -825,35 +900,47 @@ def detect_anomalies(
         (row["customer_id"], anomaly.evidence(row, row["drivers"]))
         for row in table.filter(pl.col("anomalous")).to_dicts()
     ]
-    r1, f1 = _raise(
-        session,
-        single,
-        source="detector",
-        code="anomaly_indicator",
-        category="other",
-        severity="low",
-        titles=(
-            "An indicator far from the customer's own history and peers",
-            "指标显著偏离自身历史与同类客户",
-        ),
-        dedup_days=30,
-        version_id=None,
-        now=now,
+
+    def detector(code: str, severity: str, titles: tuple[str, str], hits: list[Any]) -> Hits:
+        return Hits("detector", code, "other", severity, titles, 30, None, hits)
+
+    return Findings(
+        table.height,
+        [
+            detector(
+                "anomaly_indicator",
+                "low",
+                (
+                    "An indicator far from the customer's own history and peers",
+                    "指标显著偏离自身历史与同类客户",
+                ),
+                single,
+            ),
+            detector(
+                "anomaly_multivariate",
+                "medium",
+                ("Unusual behaviour overall (multivariate)", "整体行为异常（多变量）"),
+                multi,
+            ),
+        ],
+        "behaviour_monitoring",
+        marks,
     )
-    r2, f2 = _raise(
-        session,
-        multi,
-        source="detector",
-        code="anomaly_multivariate",
-        category="other",
-        severity="medium",
-        titles=("Unusual behaviour overall (multivariate)", "整体行为异常（多变量）"),
-        dedup_days=30,
-        version_id=None,
-        now=now,
+
+
+def detect_anomalies(
+    session: Session,
+    *,
+    months: int = 6,
+    z_threshold: float = 4.0,
+    contamination: float = 0.02,
+) -> EvaluationSummary:
+    """Run the anomaly detectors over everyone and raise their alerts, which name the
+    indicators that drove them."""
+    findings = find_anomalies(
+        session, months=months, z_threshold=z_threshold, contamination=contamination
     )
-    session.flush()
-    return EvaluationSummary(table.height, r1 + r2, f1 + f2)
+    return raise_alerts(session, findings)
 
 
 def add_route(session: Session, body: Any) -> AlertRoute:
@@ -903,8 +990,9 @@ def remove_route(session: Session, route_id: int) -> None:
 CHURN_HORIZON_WEEKS = 13.0  # the next quarter
 
 
-def fit_churn(session: Session, *, as_of: dt.date | None = None) -> ChurnFit:
-    """Fit BG/NBD on every customer's purchase days up to a date and keep the parameters."""
+def compute_churn_fit(session: Session, *, as_of: dt.date | None = None) -> ChurnFit:
+    """Fit BG/NBD on every customer's purchase days up to a date (reads and computes; the
+    fit is returned unsaved)."""
     as_of = as_of or today()
     summary = churn.summarise(
         repo.purchase_days(session, as_of), as_of, customer="customer_id", day="day"
@@ -914,12 +1002,21 @@ def fit_churn(session: Session, *, as_of: dt.date | None = None) -> ChurnFit:
             f"{summary.height} customers have purchases; BG/NBD needs at least 5", field="as_of"
         )
     model = churn.fit(*(summary[c].to_numpy() for c in ("x", "t_x", "T")))
-    found = ChurnFit(
+    return ChurnFit(
         as_of=as_of, r=model.r, alpha=model.alpha, a=model.a, b=model.b, customers=summary.height
     )
-    session.add(found)
+
+
+def store_churn_fit(session: Session, fit: ChurnFit) -> ChurnFit:
+    """Keep a fit's parameters (the latest one is what credit files read)."""
+    session.add(fit)
     session.flush()
-    return found
+    return fit
+
+
+def fit_churn(session: Session, *, as_of: dt.date | None = None) -> ChurnFit:
+    """Fit BG/NBD on every customer's purchase days up to a date and keep the parameters."""
+    return store_churn_fit(session, compute_churn_fit(session, as_of=as_of))
 
 
 def churn_risk(

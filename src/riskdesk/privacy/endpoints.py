@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.validation import PathId
 from riskdesk.privacy import repository as repo
 from riskdesk.privacy import service
@@ -94,10 +94,18 @@ def release_hold(
 
 
 @router.post("/privacy/retention-runs", response_model=RetentionReport)
+@reads_first
 def retention(
     session: SessionDep,
     principal: CanPrivacyManage,
     dry_run: Annotated[bool, Query(description="only report what would be done")] = True,
 ) -> RetentionReport:
-    """Apply the retention periods now (by default a dry run that changes nothing)."""
-    return service.run_retention(session, dry_run=dry_run)
+    """Apply the retention periods now (by default a dry run that changes nothing, and takes
+    no write lock)."""
+    if dry_run:
+        with snapshot(session):
+            return service.run_retention(session, dry_run=True)
+    # Finding whom to erase and erasing them is one write: what is found must still hold
+    # when it is erased (inactive, not under a legal hold).
+    begin_store(session)
+    return service.run_retention(session, dry_run=False)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response
 from sqlalchemy.orm import Session
 
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import PathId
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion
@@ -144,9 +144,14 @@ def reject_version(
 
 
 @router.post("/scoring-runs", response_model=RunRead, status_code=201)
+@reads_first
 def run_scoring(body: RunIn, session: SessionDep, principal: CanScoringManage) -> RunRead:
-    """Recompute every customer's indicators and score everyone with the active scorecards."""
-    summary = service.rescore_all(session, principal, trigger="manual", as_of=body.as_of)
+    """Recompute every customer's indicators and score everyone with the active scorecards
+    (computed from one snapshot with no lock held, then stored in a short write)."""
+    with snapshot(session):
+        plan = service.plan_rescore(session, as_of=body.as_of)
+    begin_store(session)
+    summary = service.store_rescore(session, plan, principal, trigger="manual")
     assert summary.run_id is not None
     return RunRead.model_validate(repo.get_run(session, summary.run_id))
 
@@ -193,27 +198,37 @@ def list_models(session: SessionDep, _: CanCustomersRead) -> list[ModelRead]:
 
 
 @router.post("/models/train-from-history", response_model=ModelDetail, status_code=201)
+@reads_first
 def train_from_history(
     body: TrainFromHistory, session: SessionDep, principal: CanScoringManage
 ) -> ModelDetail:
     """Train on the company's own history: features as of the observation date, bad = an
-    invoice due in the following window went 90+ days past due. Stored as a challenger."""
+    invoice due in the following window went 90+ days past due. Stored as a challenger.
+
+    The fit takes from seconds to minutes and holds no lock: other requests, orders and
+    credit checks included, write meanwhile."""
     observation = body.observation_date or today() - dt.timedelta(days=body.horizon_days)
-    X, y, _ = registry.history_dataset(session, observation, body.horizon_days)
-    version = registry.train(
-        session,
+    with snapshot(session):
+        X, y, _ = registry.history_dataset(session, observation, body.horizon_days)
+    trained = registry.fit_model(
         principal,
-        name=body.name,
         family=body.family,
         X=X,
         y=y,
+        monotone=body.monotone,
+        folds=body.folds,
+        seed=body.seed,
+    )
+    begin_store(session)
+    version = registry.store_model(
+        session,
+        principal,
+        trained,
+        name=body.name,
         data_source=f"history as of {observation}",
         target=f"90+ days past due within {body.horizon_days} days",
         observation=observation,
         horizon_days=body.horizon_days,
-        monotone=body.monotone,
-        folds=body.folds,
-        seed=body.seed,
     )
     return ModelDetail.model_validate(version)
 

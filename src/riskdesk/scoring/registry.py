@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -25,7 +26,7 @@ from riskdesk.models import ModelVersion
 from riskdesk.privacy import consent
 from riskdesk.scoring import repository as repo
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal, ensure_second_person
+from riskdesk.security.service import Principal, ensure_second_person, ensure_still_allowed
 
 ATTRIBUTES = repo.PLAIN_ATTRIBUTES
 SCOREABLE = frozenset(NAMES) | frozenset(ATTRIBUTES)
@@ -84,23 +85,33 @@ def history_dataset(
     return X, data["bad"].cast(pl.Int64).to_numpy(), data["customer_id"].to_list()
 
 
-def train(
-    session: Session,
+@dataclass(frozen=True)
+class TrainedModel:
+    """A model cross-validated and fitted, not stored yet."""
+
+    family: str
+    features: list[str]
+    monotone: dict[str, int]
+    metrics: dict[str, Any]
+    artifact: dict[str, Any]
+    points_table: list[dict[str, Any]] | None
+    reference: dict[str, Any]
+    rows: int
+    bad_rate: float
+
+
+def fit_model(
     principal: Principal,
     *,
-    name: str,
     family: str,
     X: Any,
     y: np.ndarray,
-    data_source: str,
-    target: str,
-    observation: dt.date | None = None,
-    horizon_days: int | None = None,
     monotone: Mapping[str, int] | None = None,
     folds: int = 5,
     seed: int = 0,
-) -> ModelVersion:
-    """Cross-validate, fit on all rows, and store the model as a new challenger version."""
+) -> TrainedModel:
+    """Cross-validate and fit on all rows: the long part of a training, which needs no
+    database (so it runs with no transaction open; see db.snapshot)."""
     from riskdesk.scoring import modelling
 
     if not principal.can(Permission.SCORING_MANAGE):
@@ -117,29 +128,102 @@ def train(
             if kind != modelling.CATEGORICAL
         },
     }
-    version = ModelVersion(
-        name=name,
-        version=repo.next_model_version(session, name),
+    return TrainedModel(
         family=family,
-        status="challenger",
-        data_source=data_source,
-        target=target,
-        observation_date=observation,
-        horizon_days=horizon_days,
-        rows=len(y),
-        bad_rate=float(np.mean(y)),
         features=list(model.features),
         monotone=dict(monotone or {}),
         metrics=results[0].as_dict(),
         artifact=model.to_dict(),
         points_table=model.points_table() if hasattr(model, "points_table") else None,
         reference=reference,
-        created_by_id=principal.user_id,
-        created_at=utcnow(),
+        rows=len(y),
+        bad_rate=float(np.mean(y)),
     )
-    session.add(version)
-    session.flush()
+
+
+STORE_ATTEMPTS = 3
+
+
+def store_model(
+    session: Session,
+    principal: Principal,
+    trained: TrainedModel,
+    *,
+    name: str,
+    data_source: str,
+    target: str,
+    observation: dt.date | None = None,
+    horizon_days: int | None = None,
+) -> ModelVersion:
+    """Store a fitted model as the next challenger version of its name: the short write.
+
+    Re-checks what may have changed while the model was fitted: the caller may have lost the
+    right to train, and another training of the same name may have stored a version since,
+    so the number is taken here (and taken again if a concurrent store took it first)."""
+    ensure_still_allowed(session, principal, Permission.SCORING_MANAGE)
+    for attempt in range(1, STORE_ATTEMPTS + 1):
+        version = ModelVersion(
+            name=name,
+            version=repo.next_model_version(session, name),
+            family=trained.family,
+            status="challenger",
+            data_source=data_source,
+            target=target,
+            observation_date=observation,
+            horizon_days=horizon_days,
+            rows=trained.rows,
+            bad_rate=trained.bad_rate,
+            features=trained.features,
+            monotone=trained.monotone,
+            metrics=trained.metrics,
+            artifact=trained.artifact,
+            points_table=trained.points_table,
+            reference=trained.reference,
+            created_by_id=principal.user_id,
+            created_at=utcnow(),
+        )
+        if repo.add_model_version(session, version) or attempt == STORE_ATTEMPTS:
+            break
+    if version.id is None:
+        raise Conflict(
+            f"model {name!r} gets new versions faster than they can be numbered; train again",
+            field="name",
+            code="version_taken",
+        )
     return version
+
+
+def train(
+    session: Session,
+    principal: Principal,
+    *,
+    name: str,
+    family: str,
+    X: Any,
+    y: np.ndarray,
+    data_source: str,
+    target: str,
+    observation: dt.date | None = None,
+    horizon_days: int | None = None,
+    monotone: Mapping[str, int] | None = None,
+    folds: int = 5,
+    seed: int = 0,
+) -> ModelVersion:
+    """Fit and store in the caller's transaction (fine for small data; a request or command
+    over the whole history fits outside it: fit_model, then store_model)."""
+    trained = fit_model(
+        principal, family=family, X=X, y=y, monotone=monotone, folds=folds, seed=seed
+    )
+    return store_model(
+        session,
+        principal,
+        trained,
+        name=name,
+        data_source=data_source,
+        target=target,
+        observation=observation,
+        horizon_days=horizon_days,
+    )
 
 
 def scoreable(version: ModelVersion) -> bool:
@@ -163,6 +247,95 @@ def _features_frame(
     )
 
 
+@dataclass(frozen=True)
+class ModelScores:
+    """One live model's scores of some customers: computed, not stored yet."""
+
+    version_id: int
+    name: str
+    champion: bool
+    customer_ids: list[int]
+    bad_probability: np.ndarray
+    score: np.ndarray
+
+
+def predict_customers(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    as_of: dt.date,
+    indicators: pl.DataFrame | None = None,
+) -> list[ModelScores]:
+    """The scores the champion and every challenger Riskdesk can feed give customers (read
+    and compute only)."""
+    from riskdesk.scoring import modelling
+
+    versions = [v for v in repo.live_models(session) if scoreable(v)]
+    if not versions:
+        return []
+    frame = _features_frame(session, customer_ids, as_of, indicators)
+    # Individuals who have not consented to credit assessment get no model score either.
+    unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
+    if unassessed:
+        frame = frame.filter(~pl.col("customer_id").is_in(sorted(unassessed)))
+    if frame.height == 0:
+        return []
+    X = _pandas(frame.drop("customer_id"))
+    ids = frame["customer_id"].to_list()
+    found = []
+    for version in versions:  # a loop over models, not customers
+        model = modelling.FittedModel.from_dict(version.artifact)
+        p = model.predict_bad_probability(X[model.features])
+        scores = np.floor((1.0 - p) * 1000 + 0.5).astype(int)
+        found.append(
+            ModelScores(version.id, version.name, version.status == "champion", ids, p, scores)
+        )
+    return found
+
+
+def champion_frame(predictions: Sequence[ModelScores]) -> pl.DataFrame:
+    """The champions' fresh scores as ``model.<name>`` columns (what a scorecard reads)."""
+    frame = pl.DataFrame(schema={"customer_id": pl.Int64})
+    for found in predictions:
+        if found.champion:
+            part = pl.DataFrame(
+                {"customer_id": found.customer_ids, f"model.{found.name}": found.score},
+                schema={"customer_id": pl.Int64, f"model.{found.name}": pl.Float64},
+            )
+            frame = frame.join(part, on="customer_id", how="full", coalesce=True)
+    return frame
+
+
+def store_model_scores(
+    session: Session,
+    predictions: Sequence[ModelScores],
+    *,
+    as_of: dt.date,
+    keep: set[int] | None = None,
+) -> int:
+    """Store computed model scores (only of the customers in ``keep``, when given); how many."""
+    now = utcnow()
+    stored = 0
+    for found in predictions:
+        rows = [
+            {
+                "model_version_id": found.version_id,
+                "customer_id": cid,
+                "as_of": as_of,
+                "scored_at": now,
+                "bad_probability": float(pd_),
+                "score": int(s),
+            }
+            for cid, pd_, s in zip(
+                found.customer_ids, found.bad_probability, found.score, strict=True
+            )
+            if keep is None or cid in keep
+        ]
+        repo.insert_model_scores(session, rows)
+        stored += len(rows)
+    return stored
+
+
 def score_customers(
     session: Session,
     customer_ids: Sequence[int] | None,
@@ -172,43 +345,9 @@ def score_customers(
 ) -> int:
     """Score customers with the champion and every challenger that Riskdesk can feed; how many
     scores were stored."""
-    from riskdesk.scoring import modelling
-
     as_of = as_of or today()
-    versions = [v for v in repo.live_models(session) if scoreable(v)]
-    if not versions:
-        return 0
-    frame = _features_frame(session, customer_ids, as_of, indicators)
-    # Individuals who have not consented to credit assessment get no model score either.
-    unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
-    if unassessed:
-        frame = frame.filter(~pl.col("customer_id").is_in(sorted(unassessed)))
-    if frame.height == 0:
-        return 0
-    X = _pandas(frame.drop("customer_id"))
-    ids = frame["customer_id"].to_list()
-    now = utcnow()
-    stored = 0
-    for version in versions:  # a loop over models, not customers
-        model = modelling.FittedModel.from_dict(version.artifact)
-        p = model.predict_bad_probability(X[model.features])
-        scores = np.floor((1.0 - p) * 1000 + 0.5).astype(int)
-        repo.insert_model_scores(
-            session,
-            [
-                {
-                    "model_version_id": version.id,
-                    "customer_id": cid,
-                    "as_of": as_of,
-                    "scored_at": now,
-                    "bad_probability": float(pd_),
-                    "score": int(s),
-                }
-                for cid, pd_, s in zip(ids, p, scores, strict=True)
-            ],
-        )
-        stored += len(ids)
-    return stored
+    predictions = predict_customers(session, customer_ids, as_of=as_of, indicators=indicators)
+    return store_model_scores(session, predictions, as_of=as_of)
 
 
 def list_models(session: Session) -> list[ModelVersion]:

@@ -9,6 +9,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Float, bindparam, cast, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from riskdesk.audit import trail
@@ -253,6 +254,32 @@ def indicator_values(session: Session, customer_ids: Sequence[int] | None) -> pl
 # ---------------------------------------------------------------- scores
 
 
+def freshness(session: Session) -> pl.DataFrame:
+    """Each customer's marks of change: when their indicators were stored, when they were
+    scored, whether they are live. A long batch reads them with its snapshot and again before
+    it stores, and leaves alone whoever changed in between."""
+    rows = session.execute(
+        select(
+            Customer.id,
+            IndicatorSnapshot.computed_at,
+            CreditProfile.scored_at,
+            Customer.status != "merged",
+        )
+        .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == Customer.id)
+        .outerjoin(CreditProfile, CreditProfile.customer_id == Customer.id)
+    )
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "indicators_at": pl.Datetime("us", "UTC"),
+            "scored_at": pl.Datetime("us", "UTC"),
+            "live": pl.Boolean,
+        },
+        orient="row",
+    )
+
+
 def latest_scores(session: Session, customer_ids: Sequence[int]) -> dict[int, CustomerScore]:
     """Each customer's latest stored score."""
     out: dict[int, CustomerScore] = {}
@@ -410,6 +437,21 @@ def next_model_version(session: Session, name: str) -> int:
     """One more than the highest version of a model name."""
     top = session.scalar(select(func.max(ModelVersion.version)).where(ModelVersion.name == name))
     return int(top or 0) + 1
+
+
+def add_model_version(session: Session, version: ModelVersion) -> bool:
+    """Insert a model version; False (and nothing inserted) when its number is taken."""
+    try:
+        with session.begin_nested():
+            session.add(version)
+    except IntegrityError:
+        taken = select(ModelVersion.id).where(
+            ModelVersion.name == version.name, ModelVersion.version == version.version
+        )
+        if session.scalar(taken) is None:
+            raise  # some other constraint: not a race for the number
+        return False
+    return True
 
 
 def model_versions(session: Session, name: str | None = None) -> list[ModelVersion]:

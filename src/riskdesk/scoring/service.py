@@ -21,7 +21,7 @@ from riskdesk.scoring.definition import Definition
 from riskdesk.scoring.engine import score_frame
 from riskdesk.scoring.schemas import ScorecardCreate, VersionCreate
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal, ensure_second_person
+from riskdesk.security.service import Principal, ensure_second_person, ensure_still_allowed
 
 # ---------------------------------------------------------------- scorecards and versions
 
@@ -206,11 +206,13 @@ def factor_frame(
     as_of: dt.date,
     sources: set[str],
     indicators: pl.DataFrame | None = None,
+    champion: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Everything factors may read, one row per live customer, as ``<source>.<name>`` columns.
 
     ``indicators`` (customer_id and one column per indicator) saves reading the stored values
-    when the caller has just computed them.
+    when the caller has just computed them; ``champion`` (``model.<name>`` columns) are
+    champion scores just computed and not stored yet, which win over the stored ones.
     """
     frame = repo.customer_attributes(session, customer_ids, as_of)
     if "indicator" in sources:
@@ -231,14 +233,27 @@ def factor_frame(
         )
         frame = frame.join(ratios, on="customer_id", how="left")
     if "model" in sources:
-        frame = frame.join(
-            repo.champion_scores(session, customer_ids), on="customer_id", how="left"
-        )
+        stored = repo.champion_scores(session, customer_ids)
+        if champion is not None:
+            stored = _with_fresh(stored, champion)
+        frame = frame.join(stored, on="customer_id", how="left")
     if "bureau" in sources:
         frame = frame.join(
             repo.bureau_values(session, customer_ids, as_of), on="customer_id", how="left"
         )
     return frame
+
+
+def _with_fresh(stored: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
+    """Stored champion scores, replaced by the fresh ones where there are."""
+    names = [c for c in fresh.columns if c != "customer_id"]
+    stored = stored.with_columns(
+        pl.lit(None, pl.Float64).alias(n) for n in names if n not in stored.columns
+    )
+    merged = stored.join(fresh, on="customer_id", how="full", coalesce=True, suffix=".fresh")
+    return merged.with_columns(pl.coalesce(f"{n}.fresh", n).alias(n) for n in names).drop(
+        f"{n}.fresh" for n in names
+    )
 
 
 def _complete(frame: pl.DataFrame, definitions: Sequence[Definition]) -> pl.DataFrame:
@@ -309,40 +324,34 @@ class ScoringSummary:
     seconds: float
 
 
-def score_customers(
+@dataclass(frozen=True)
+class ComputedScores:
+    """Scores computed from one read, not stored yet."""
+
+    versions: list[int]  # the active scorecard versions they come from
+    rows: list[dict[str, Any]]  # customer_scores rows, without their run
+    scored: int  # customers a scorecard fitted
+    unscored: int  # customers none fitted, or not consenting
+
+
+def compute_scores(
     session: Session,
     customer_ids: Sequence[int] | None,
     *,
-    trigger: str,
-    as_of: dt.date | None = None,
-    requested_by: int | None = None,
+    as_of: dt.date,
     indicators: pl.DataFrame | None = None,
-) -> ScoringSummary:
-    """Score customers (None: every live customer) with the active scorecard that fits each.
-
-    A run over everyone stores every score under a run; scoring a few customers after their
-    events stores a score only when it differs from their latest one.
-    """
-    started = utcnow()
-    as_of = as_of or today()
+    champion: pl.DataFrame | None = None,
+) -> ComputedScores:
+    """Score customers (None: every live customer) with the active scorecard that fits each:
+    reads and computes only. A few customers after their events get a row only where the score
+    differs from their latest one; a run over everyone gets a row for each."""
     active = repo.active_versions(session)
-    run: ScoringRun | None = None
-    if customer_ids is None:
-        run = repo.add_run(
-            session,
-            ScoringRun(
-                trigger=trigger,
-                as_of=as_of,
-                versions=[v.id for _, v in active],
-                requested_by_id=requested_by,
-                started_at=started,
-            ),
-        )
+    versions = [v.id for _, v in active]
     if not active or (customer_ids is not None and not customer_ids):
-        return _finish(run, 0, 0, 0, started)
+        return ComputedScores(versions, [], 0, 0)
     definitions = [(c, v, Definition.model_validate(v.definition)) for c, v in active]
     frame = factor_frame(
-        session, customer_ids, as_of, _needs([d for _, _, d in definitions]), indicators
+        session, customer_ids, as_of, _needs([d for _, _, d in definitions]), indicators, champion
     )
     frame = _complete(frame, [d for _, _, d in definitions])
     # Individuals who have not consented to credit assessment are not scored.
@@ -354,12 +363,8 @@ def score_customers(
         frame = frame.filter(keep)
     left = frame.with_columns(_done=pl.lit(False))
     rows: list[dict[str, Any]] = []
-    profiles: list[dict[str, Any]] = []
-    previous = (
-        repo.latest_scores(session, frame["customer_id"].to_list())
-        if customer_ids is not None
-        else {}
-    )
+    every = customer_ids is None
+    previous = {} if every else repo.latest_scores(session, frame["customer_id"].to_list())
     scored_at = utcnow()
     for card, version, definition in definitions:  # a loop over scorecards, not customers
         mine = left.filter(~pl.col("_done") & _fits(card))
@@ -384,7 +389,7 @@ def score_customers(
             cid = row["customer_id"]
             old = previous.get(cid)
             if (
-                run is None
+                not every
                 and old is not None
                 and old.scorecard_version_id == version.id
                 and (old.score, old.rating, old.risk_tier)
@@ -399,7 +404,7 @@ def score_customers(
                 {
                     "customer_id": cid,
                     "scorecard_version_id": version.id,
-                    "run_id": run.id if run else None,
+                    "run_id": None,
                     "as_of": as_of,
                     "scored_at": scored_at,
                     "score": row["score"],
@@ -419,29 +424,88 @@ def score_customers(
                     ],
                 }
             )
-            if run is None:  # a run updates the profiles in one statement at the end
-                profiles.append(
-                    {
-                        "customer_id": cid,
-                        "score": row["score"],
-                        "rating": row["rating"],
-                        "risk_tier": row["tier"],
-                        "scored_at": scored_at,
-                    }
-                )
+    done = int(left["_done"].sum())
+    return ComputedScores(versions, rows, done, left.height - done + skipped)
+
+
+def store_scores(
+    session: Session,
+    computed: ComputedScores,
+    *,
+    trigger: str,
+    as_of: dt.date,
+    started: dt.datetime,
+    requested_by: int | None = None,
+    run: bool,
+    keep: set[int] | None = None,
+) -> ScoringSummary:
+    """Store computed scores (only of the customers in ``keep``, when given): a run over
+    everyone stores them under a run and updates the profiles in one statement."""
+    rows = computed.rows
+    if keep is not None:
+        rows = [r for r in rows if r["customer_id"] in keep]
+    scored = computed.scored - (len(computed.rows) - len(rows))
+    found: ScoringRun | None = None
+    if run:
+        found = repo.add_run(
+            session,
+            ScoringRun(
+                trigger=trigger,
+                as_of=as_of,
+                versions=computed.versions,
+                requested_by_id=requested_by,
+                started_at=started,
+            ),
+        )
+        for r in rows:
+            r["run_id"] = found.id
     repo.insert_scores(session, rows)
-    if run is not None:
-        repo.update_profiles_from_run(session, run.id)
+    if found is not None:
+        repo.update_profiles_from_run(session, found.id)
     else:
-        repo.update_profiles(session, profiles)
+        repo.update_profiles(
+            session,
+            [
+                {k: r[k] for k in ("customer_id", "score", "rating", "risk_tier", "scored_at")}
+                for r in rows
+            ],
+        )
     if rows:
         signals.publish(
             signals.SCORES_STORED,
             session=session,
-            customer_ids=None if run is not None else [r["customer_id"] for r in rows],
+            customer_ids=None if found is not None else [r["customer_id"] for r in rows],
         )
-    done = int(left["_done"].sum())
-    return _finish(run, done, left.height - done + skipped, len(rows), started)
+    return _finish(found, scored, computed.unscored, len(rows), started)
+
+
+def score_customers(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    trigger: str,
+    as_of: dt.date | None = None,
+    requested_by: int | None = None,
+    indicators: pl.DataFrame | None = None,
+) -> ScoringSummary:
+    """Score customers (None: every live customer) with the active scorecard that fits each,
+    and store the scores in the caller's transaction.
+
+    A run over everyone stores every score under a run; scoring a few customers after their
+    events stores a score only when it differs from their latest one.
+    """
+    started = utcnow()
+    as_of = as_of or today()
+    computed = compute_scores(session, customer_ids, as_of=as_of, indicators=indicators)
+    return store_scores(
+        session,
+        computed,
+        trigger=trigger,
+        as_of=as_of,
+        started=started,
+        requested_by=requested_by,
+        run=customer_ids is None,
+    )
 
 
 def _finish(
@@ -457,25 +521,97 @@ def _finish(
     )
 
 
-def rescore_all(
-    session: Session, principal: Principal | None, *, trigger: str, as_of: dt.date | None = None
-) -> ScoringSummary:
-    """Recompute every customer's indicators in batch, then score everyone: one action."""
+@dataclass(frozen=True)
+class RescorePlan:
+    """What a scoring run over everyone computed from one snapshot, to store in a short write."""
+
+    as_of: dt.date
+    started: dt.datetime
+    indicators: pl.DataFrame
+    models: list[Any]  # registry.ModelScores
+    scores: ComputedScores
+    marks: pl.DataFrame  # each customer's state when read (repository.freshness)
+
+
+def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePlan:
+    """The read-and-compute phase of a scoring run: everyone's indicators, model scores and
+    scorecard scores, from one snapshot, nothing written."""
     from riskdesk.indicators import service as indicator_service
     from riskdesk.scoring import registry
 
+    started = utcnow()
     as_of = as_of or today()
-    indicators = indicator_service.run_batch_frame(session, as_of=as_of)
+    marks = freshness(session)
+    indicators = indicator_service.compute_batch(session, as_of=as_of)
     # Models first: a scorecard may read the champion's score.
-    registry.score_customers(session, None, as_of=as_of, indicators=indicators)
-    return score_customers(
+    models = registry.predict_customers(session, None, as_of=as_of, indicators=indicators)
+    scores = compute_scores(
         session,
         None,
-        trigger=trigger,
         as_of=as_of,
-        requested_by=principal.user_id if principal else None,
         indicators=indicators,
+        champion=registry.champion_frame(models),
     )
+    return RescorePlan(as_of, started, indicators, models, scores, marks)
+
+
+def freshness(session: Session) -> pl.DataFrame:
+    """Each customer's marks of change, to read with a batch's snapshot (unchanged_since)."""
+    return repo.freshness(session)
+
+
+def unchanged_since(session: Session, marks: pl.DataFrame) -> tuple[list[int], set[int]]:
+    """Of the customers in ``marks`` (read with a snapshot), those whose indicators and score
+    no one stored since, and of those the ones still live (not merged away): what a batch
+    computed from the snapshot may be stored for them without undoing a newer write."""
+    untouched = marks.join(repo.freshness(session), on="customer_id", suffix="_now").filter(
+        pl.col("indicators_at").eq_missing(pl.col("indicators_at_now"))
+        & pl.col("scored_at").eq_missing(pl.col("scored_at_now"))
+    )
+    live = untouched.filter(pl.col("live_now"))["customer_id"].to_list()
+    return untouched["customer_id"].to_list(), set(live)
+
+
+def store_rescore(
+    session: Session, plan: RescorePlan, principal: Principal | None, *, trigger: str
+) -> ScoringSummary:
+    """The store phase of a scoring run, in a short writing transaction.
+
+    Re-checks who changed since the snapshot: a customer whose indicators or score another
+    writer refreshed meanwhile (their events came in) keeps those newer values, and one merged
+    away or no longer consenting to credit assessment gets nothing stored."""
+    from riskdesk.indicators import service as indicator_service
+    from riskdesk.scoring import registry
+
+    if principal is not None:
+        ensure_still_allowed(session, principal, Permission.SCORING_MANAGE)
+    untouched, live = unchanged_since(session, plan.marks)
+    indicator_service.store_batch(
+        session,
+        plan.indicators.filter(pl.col("customer_id").is_in(untouched)),
+        as_of=plan.as_of,
+    )
+    assessed = live - consent.without_consent(session, "credit_assessment", None)
+    registry.store_model_scores(session, plan.models, as_of=plan.as_of, keep=assessed)
+    return store_scores(
+        session,
+        plan.scores,
+        trigger=trigger,
+        as_of=plan.as_of,
+        started=plan.started,
+        requested_by=principal.user_id if principal else None,
+        run=True,
+        keep=assessed,
+    )
+
+
+def rescore_all(
+    session: Session, principal: Principal | None, *, trigger: str, as_of: dt.date | None = None
+) -> ScoringSummary:
+    """Recompute every customer's indicators in batch, then score everyone: one action, in the
+    caller's transaction (a request or command over a real database runs it in two phases:
+    plan_rescore in a snapshot, store_rescore in a short write)."""
+    return store_rescore(session, plan_rescore(session, as_of=as_of), principal, trigger=trigger)
 
 
 def score_one_customer(session: Session, principal: Principal, customer_id: int) -> CustomerScore:

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from riskdesk.audit.trail import set_context
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, writes_at_once
 from riskdesk.kit.errors import NotAuthenticated, PermissionDenied
 from riskdesk.security import service
 from riskdesk.security.permissions import Permission
@@ -58,6 +58,10 @@ def get_principal(
         )
         set_context(session, actor_id=user.id, actor=user.username)
         request.state.principal = principal
+        if not writes_at_once(request):
+            # The token's bookkeeping may have written: on SQLite a reading request (a GET, a
+            # reads-first POST) would then hold the write lock for as long as it runs.
+            session.commit()
         return principal
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

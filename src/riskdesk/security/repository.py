@@ -116,6 +116,29 @@ def get_user_session(session: Session, session_id: str) -> UserSession | None:
     return session.get(UserSession, session_id)
 
 
+def current_user(session: Session, user_id: int) -> Any:
+    """A user's role and whether it is active, read now (not from the session's cache)."""
+    return session.execute(
+        select(User.role, User.is_active).where(User.id == user_id)
+    ).one_or_none()
+
+
+def current_token(session: Session, token_id: int) -> Any:
+    """A token's scopes, revocation and expiry, read now."""
+    return session.execute(
+        select(ApiToken.scopes, ApiToken.revoked_at, ApiToken.expires_at).where(
+            ApiToken.id == token_id
+        )
+    ).one_or_none()
+
+
+def current_user_session(session: Session, session_id: str) -> Any:
+    """A browser session's revocation and expiry, read now."""
+    return session.execute(
+        select(UserSession.revoked_at, UserSession.expires_at).where(UserSession.id == session_id)
+    ).one_or_none()
+
+
 # ---------------------------------------------------------------- encrypted columns, raw
 
 

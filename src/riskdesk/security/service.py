@@ -83,6 +83,33 @@ def ensure_second_person(
         raise PermissionDenied(message, code="four_eyes")
 
 
+def ensure_still_allowed(session: Session, principal: Principal, permission: Permission) -> None:
+    """Before storing what a long request computed: the caller may have been disabled, lost
+    the permission, or had the token or browser session revoked while it ran."""
+    user = repo.current_user(session, principal.user_id)
+    if user is None or not user.is_active:
+        raise NotAuthenticated("the account was disabled meanwhile", code="account_disabled")
+    perms = permissions_for(user.role)
+    now = utcnow()
+    if principal.token_id is not None:
+        token = repo.current_token(session, principal.token_id)
+        if (
+            token is None
+            or token.revoked_at is not None
+            or (token.expires_at is not None and as_utc(token.expires_at) <= now)
+        ):
+            raise NotAuthenticated("the API token was revoked meanwhile", code="invalid_token")
+        perms = perms & parse_scopes(token.scopes)
+    if principal.session_id is not None:
+        row = repo.current_user_session(session, principal.session_id)
+        if row is None or row.revoked_at is not None or as_utc(row.expires_at) <= now:
+            raise NotAuthenticated("the session ended meanwhile; sign in again")
+    if permission not in perms:
+        raise PermissionDenied(
+            f"this needs the permission {permission.value!r}", code="permission_denied"
+        )
+
+
 def principal_for(
     session: Session,
     user: User,

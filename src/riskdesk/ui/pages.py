@@ -23,7 +23,7 @@ from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import duplicate_candidates
 from riskdesk.customers.repository import CustomerFilter
 from riskdesk.customers.schemas import ContactCreate, CustomerUpdate, RevealRequest
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.events import repository as event_repo
 from riskdesk.indicators import service as indicator_service
 from riskdesk.indicators.catalogue import AGEING_BUCKETS
@@ -791,9 +791,13 @@ def decide_scorecard_version(
 
 
 @router.post("/scoring-runs")
+@reads_first
 def run_scoring(session: SessionDep, principal: CanScoringManage) -> Response:
-    """Recompute indicators and rescore everyone now."""
-    scoring_service.rescore_all(session, principal, trigger="manual")
+    """Recompute indicators and rescore everyone now (no lock held while computing)."""
+    with snapshot(session):
+        plan = scoring_service.plan_rescore(session)
+    begin_store(session)
+    scoring_service.store_rescore(session, plan, principal, trigger="manual")
     return RedirectResponse("/scorecards", status_code=303)
 
 
