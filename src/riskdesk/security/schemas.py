@@ -6,11 +6,15 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskdesk.kit.validation import InputModel
 from riskdesk.security.permissions import Role
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     """A new user."""
+
+    # A password is taken as typed: no stripping.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=128)
@@ -32,8 +36,10 @@ class UserRead(BaseModel):
     is_active: bool
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(InputModel):
     """A request for a new API token."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     name: str = Field(min_length=1, max_length=128)
     scopes: list[str] = Field(min_length=1)
