@@ -464,9 +464,9 @@ RawRecord = Annotated[
 # A JSON string (possibly unterminated: it then runs to the end), matched without backtracking
 # so that hostile input costs linear time.
 _JSON_STRING = rb'"[^"\\]*+(?:\\.[^"\\]*+)*+(?:"|\\?\Z)'
-_STRINGS = re.compile(_JSON_STRING, re.DOTALL)
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
 _TOKENS = re.compile(_JSON_STRING + rb"|[\[\]{}:,]", re.DOTALL)
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in b'"[]{}')
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
@@ -477,7 +477,11 @@ def json_body_too_deep(body: bytes, max_depth: int = BODY_MAX_DEPTH) -> list[str
     """
     if body.count(b"[") + body.count(b"{") <= max_depth:  # most bodies: nothing to scan
         return None
-    brackets = _STRINGS.sub(b"", body).translate(None, _NOT_BRACKETS)
+    # Outside strings: drop escapes (an escaped quote ends no string), then every other
+    # stretch between quotes; C-speed byte operations rather than a regex over each string.
+    unescaped = _ESCAPE.sub(b"", body) if b"\\" in body else body
+    structure = unescaped.translate(None, _NOT_STRUCTURE)  # quotes and brackets only
+    brackets = b"".join(structure.split(b'"')[::2])
     if max(accumulate(map(_STEP.__getitem__, brackets)), default=0) <= max_depth:
         return None
     # Too deep: walk the tokens again, keeping each level's key or index, to say where.
