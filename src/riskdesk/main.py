@@ -234,7 +234,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def db_unavailable(request: Request, exc: Exception) -> Response:
         # Not answering, locked past the request's wait, or no free pooled connection: the
         # request gives up within its time-outs (DbLimits), the next one tries afresh.
-        cause = getattr(exc, "orig", None) or exc
+        # The kind only: a driver's message may quote values.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
         log.error("database error on %s %s: %s", request.method, request.url.path, cause)
         response = _error(
             503, "database_unavailable", "the database is busy or unavailable; try again"
