@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import json
 import os
@@ -46,6 +47,40 @@ class Settings(BaseSettings):
         default=SecretStr(""),
         description="The keyring as JSON, instead of a key file (containers, secret managers).",
     )
+    db_connect_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=120,
+        description="PostgreSQL: how long opening a connection may take (whole seconds, at "
+        "least 2).",
+    )
+    db_statement_timeout_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="PostgreSQL statement_timeout of the web process (requests and the imports "
+        "they start); a server that does not answer at all is given up 2 s later. 0: none.",
+    )
+    db_ping_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="PostgreSQL: how long the check of a pooled connection before use may take.",
+    )
+    db_pool_size: int = Field(default=5, ge=1, le=1000)
+    db_max_overflow: int = Field(default=10, ge=0, le=1000)
+    db_pool_timeout_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How long a request waits for a free pooled connection before a 503.",
+    )
+    db_request_wait_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=300,
+        description="SQLite: how long a request waits for the write lock (another request, an "
+        "import) before a 503. Imports, jobs and the CLI wait up to 30 s.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)
@@ -74,6 +109,20 @@ class Settings(BaseSettings):
     )
     default_locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
     max_batch_records: int = Field(default=10_000, ge=1)
+    business_date_min: dt.date = Field(
+        default=dt.date(1970, 1, 1),
+        ge=dt.date(1900, 1, 1),
+        description="The earliest business date or timestamp accepted (orders, invoices, "
+        "reports, statements, profile dates...); older ones are refused, naming the field.",
+    )
+    business_date_max_years_ahead: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="How many years ahead a date that is due or planned may lie (due dates, "
+        "contract terms, limit validity, next review); dates of what happened may not lie "
+        "after tomorrow.",
+    )
     max_upload_mb: int = Field(default=200, ge=1)
     demo_customers: int = Field(default=2000, ge=0)
     demo_months: int = Field(default=24, ge=1, le=120)

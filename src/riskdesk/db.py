@@ -1,15 +1,28 @@
-"""Engines, the ORM base, the request session and the unit of work for CLI and jobs."""
+"""Engines, the ORM base, the request session and the unit of work for CLI and jobs.
+
+Time-outs: a database that accepts connections but never answers must not hang requests.
+``DbLimits`` bounds connecting, each statement (on the server and, a little later, on the
+client: a server that stops answering altogether), the check of a pooled connection before
+use, and the wait for a free pooled connection; on SQLite, how long a request waits for the
+write lock. Each ends in an OperationalError or a pool TimeoutError, which the API answers
+with 503 database_unavailable; the next request tries afresh, so service resumes by itself.
+"""
 
 from __future__ import annotations
 
+import math
+import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import partial
+from dataclasses import dataclass
+from functools import lru_cache, partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -28,32 +41,83 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+# Jobs and the CLI (imports, batch runs) may wait this long for SQLite's write lock, first in
+# this process's queue, then in SQLite's busy handler: an import holds the lock for long.
+WRITER_WAIT_SECONDS = 30.0
+# A session's own bound on that wait (seconds), in session.info: requests set a short one.
+WRITER_WAIT_KEY = "riskdesk_writer_wait"
+_BUSY_MS_KEY = "riskdesk_busy_ms"
+
+
+@dataclass(frozen=True)
+class DbLimits:
+    """How long the database may keep a caller waiting; None: no bound of ours."""
+
+    connect_seconds: float | None = 10.0
+    # PostgreSQL statement_timeout; the client gives up STATEMENT_GRACE_SECONDS later.
+    statement_seconds: float | None = None
+    # PostgreSQL: a pooled connection is checked before use, this long at most.
+    ping_seconds: float | None = None
+    pool_size: int = 5
+    max_overflow: int = 10
+    pool_timeout_seconds: float = 30.0
+
+
+# The server cancels a statement at statement_timeout and answers; no answer this much later
+# means it is not answering at all.
+STATEMENT_GRACE_SECONDS = 2.0
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets the UI read while an import writes; foreign keys are off by default in SQLite.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(WRITER_WAIT_SECONDS * 1000)}")
     cursor.close()
     dbapi_connection.isolation_level = None
 
 
-WRITER_WAIT_SECONDS = 30.0
+def _busy_timeout(conn: Any, seconds: float) -> None:
+    """Bound SQLite's own wait for a lock (held by another process, or past our queue)."""
+    ms = max(0, int(seconds * 1000))
+    if conn.info.get(_BUSY_MS_KEY, int(WRITER_WAIT_SECONDS * 1000)) != ms:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={ms}")
+        conn.info[_BUSY_MS_KEY] = ms
+
+
+def _writer_busy(waited: float) -> sa_exc.OperationalError:
+    return sa_exc.OperationalError(
+        "BEGIN IMMEDIATE",
+        None,
+        sqlite3.OperationalError(f"database is locked (waited {waited:g} s for the write lock)"),
+    )
 
 
 def _sqlite_begin(writers: threading.Lock, conn: Any) -> None:
+    options = conn.get_execution_options()
+    bound = options.get(WRITER_WAIT_KEY)
+    wait = WRITER_WAIT_SECONDS if bound is None else float(bound)
+    # A read may turn into a write (bookkeeping such as a token's last use): bounded the same.
+    _busy_timeout(conn, wait)
     # A writing transaction takes SQLite's write lock at BEGIN: one that read first and wrote
     # later could otherwise fail when another writer committed in between (stale snapshot).
-    if not conn.get_execution_options().get("sqlite_immediate", False):
+    if not options.get("sqlite_immediate", False):
         conn.exec_driver_sql("BEGIN")
         return
     # Writers of this process first queue on a lock of their own: SQLite's busy handler makes a
     # waiting writer sleep and poll, so under load the last to arrive often wins and the tail
-    # waits for seconds. The wait is bounded; past it, SQLite's own timeout applies as before.
-    if writers.acquire(timeout=WRITER_WAIT_SECONDS):
+    # waits for seconds. The wait is bounded; past it, a job goes on to SQLite's own timeout,
+    # a request (bound given) gives up: its caller gets a 503 and may try again.
+    started = time.monotonic()
+    if writers.acquire(timeout=wait):
         conn.info["riskdesk_writer"] = writers
+    elif bound is not None:
+        raise _writer_busy(wait)
     try:
+        if bound is not None:
+            _busy_timeout(conn, wait - (time.monotonic() - started))
         conn.exec_driver_sql("BEGIN IMMEDIATE")
     except BaseException:
         _sqlite_end(conn)
@@ -70,7 +134,10 @@ def begin_writing(session: Session) -> None:
     """Declare, before the first statement, that this transaction will write."""
     bind = session.get_bind()
     if bind.dialect.name == "sqlite" and not session.in_transaction():
-        session.connection(execution_options={"sqlite_immediate": True})
+        options: dict[str, Any] = {"sqlite_immediate": True}
+        if session.info.get(WRITER_WAIT_KEY) is not None:
+            options[WRITER_WAIT_KEY] = session.info[WRITER_WAIT_KEY]
+        session.connection(execution_options=options)
 
 
 # ---------------------------------------------------------------- long requests and jobs
@@ -174,8 +241,87 @@ def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
         yield session
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def _bound_reads(session: Session) -> None:
+    """Give a reading session's transaction its bound on lock waits (SQLite)."""
+    if (
+        session.info.get(WRITER_WAIT_KEY) is not None
+        and session.get_bind().dialect.name == "sqlite"
+        and not session.in_transaction()
+    ):
+        session.connection(execution_options={WRITER_WAIT_KEY: session.info[WRITER_WAIT_KEY]})
+
+
+@lru_cache(maxsize=1)
+def _deadline_connection() -> Any:
+    """psycopg's connection, giving up on a server that does not answer within its deadline."""
+    import psycopg
+    from psycopg.pq import TransactionStatus
+
+    class DeadlineConnection(psycopg.Connection[Any]):
+        # Seconds each exchange with the server may take; None: as long as it takes.
+        riskdesk_deadline: float | None = None
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            limit = self.riskdesk_deadline
+            if timeout is not None or limit is None:
+                return super().wait(gen, interval, timeout)
+            try:
+                return super().wait(gen, interval, limit)
+            except psycopg.OperationalError:
+                if self.pgconn.transaction_status != TransactionStatus.ACTIVE:
+                    raise  # the server answered, with an error
+                # Sent, never answered: the connection is in an unknown state. Closed, it is
+                # seen as a disconnect and dropped from the pool instead of being reused.
+                self.pgconn.finish()
+                raise psycopg.OperationalError(
+                    f"the database did not answer within {limit:g} s"
+                ) from None
+
+    return DeadlineConnection
+
+
+def _pg_connect(limits: DbLimits, _dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+    # Here rather than in connect_args: options given in the URL (search_path) are kept.
+    if limits.connect_seconds is not None:
+        # libpq counts whole seconds, at least 2.
+        cparams.setdefault("connect_timeout", max(2, math.ceil(limits.connect_seconds)))
+    deadline = None
+    if limits.statement_seconds is not None:
+        ms = int(limits.statement_seconds * 1000)
+        cparams["options"] = f"{cparams.get('options', '')} -c statement_timeout={ms}".strip()
+        deadline = limits.statement_seconds + STATEMENT_GRACE_SECONDS
+    connection = _deadline_connection().connect(*cargs, **cparams)
+    connection.riskdesk_deadline = deadline
+    return connection
+
+
+def _pg_fresh(record: Any) -> None:
+    record.info["riskdesk_fresh"] = True
+
+
+def _pg_ping(
+    limits: DbLimits, dialect: Any, dbapi_connection: Any, record: Any, _proxy: Any
+) -> None:
+    """Check a pooled connection before use, within ping_seconds: a server that went silent
+    costs that long, not a request's worth of waiting."""
+    if record.info.pop("riskdesk_fresh", False):
+        return  # just connected
+    import psycopg
+
+    deadline = dbapi_connection.riskdesk_deadline
+    dbapi_connection.riskdesk_deadline = limits.ping_seconds
+    try:
+        dialect.do_ping(dbapi_connection)
+    except psycopg.Error as exc:
+        # Every pooled connection is suspect now: the pool drops them all and reconnects.
+        raise sa_exc.InvalidatePoolError(f"the database did not answer a ping: {exc}") from exc
+    finally:
+        dbapi_connection.riskdesk_deadline = deadline
+
+
+def make_engine(url: str, *, limits: DbLimits | None = None, **kwargs: Any) -> Engine:
     """An engine for SQLite (embedded) or PostgreSQL, configured the same way everywhere."""
+    limits = limits or DbLimits()
     # Statement parameters (ciphertext, blind indexes, amounts) stay out of error messages and
     # logs: an exception's text ends up in the server log.
     kwargs.setdefault("hide_parameters", True)
@@ -184,6 +330,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             from pathlib import Path
 
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            _pool_options(kwargs, limits)  # in-memory databases have no pool to size
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite starts transactions lazily and breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
@@ -192,14 +339,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "rollback", _sqlite_end)
         event.listen(engine, "checkin", _sqlite_checkin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    if url.startswith("postgresql+psycopg"):
+    _pool_options(kwargs, limits)
+    psycopg_url = url.startswith("postgresql+psycopg")
+    if psycopg_url:
         # psycopg prepares a statement after 5 runs, and PostgreSQL then may switch to a generic
         # plan; for IN lists of thousands of keys that plan scans the whole table per query.
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("prepare_threshold", None)
         kwargs["connect_args"] = connect_args
-    return create_engine(url, **kwargs)
+    # A bounded ping of our own replaces SQLAlchemy's, which would wait as long as it takes.
+    kwargs.setdefault("pool_pre_ping", not (psycopg_url and limits.ping_seconds is not None))
+    engine = create_engine(url, **kwargs)
+    if psycopg_url:
+        event.listen(engine, "do_connect", partial(_pg_connect, limits))
+        if limits.ping_seconds is not None and not kwargs["pool_pre_ping"]:
+            event.listen(engine.pool, "connect", lambda _conn, record: _pg_fresh(record))
+            event.listen(engine.pool, "checkout", partial(_pg_ping, limits, engine.dialect))
+    return engine
+
+
+def _pool_options(kwargs: dict[str, Any], limits: DbLimits) -> None:
+    if "poolclass" in kwargs:
+        return
+    kwargs.setdefault("pool_size", limits.pool_size)
+    kwargs.setdefault("max_overflow", limits.max_overflow)
+    kwargs.setdefault("pool_timeout", limits.pool_timeout_seconds)
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
@@ -228,8 +392,15 @@ def get_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
         session.info["audit_ctx"] = request_context(request)
+        # A request waits for SQLite's write lock only so long (an import may hold it for
+        # minutes); past that its caller gets a 503 and may try again.
+        session.info[WRITER_WAIT_KEY] = getattr(
+            request.app.state, "request_writer_wait_seconds", None
+        )
         if writes_at_once(request):
             begin_writing(session)
+        else:
+            _bound_reads(session)
         try:
             yield session
             session.commit()

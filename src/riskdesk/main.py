@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskdesk import __version__
 from riskdesk.audit.endpoints import router as audit_router
@@ -22,10 +24,16 @@ from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
-from riskdesk.db import make_engine, make_sessionmaker
+from riskdesk.db import DbLimits, make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.kit.validation import (
+    BODY_MAX_DEPTH,
+    json_body_too_deep,
+    path_text,
+    refuse_control_characters,
+)
 from riskdesk.monitoring import delivery
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
@@ -116,6 +124,59 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith((API_PREFIX, "/static"))
 
 
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope["headers"]:
+        if name == b"content-type":
+            media: bytes = value.split(b";", 1)[0].strip().lower()
+            return media == b"application/json" or media.endswith(b"+json")
+    return True  # no content type: FastAPI reads a body as JSON
+
+
+class JsonDepthGuard:
+    """Refuses a JSON request body nested deeper than BODY_MAX_DEPTH before it is parsed:
+    Python's parser fails near 1,000 levels, and what it can parse may still be too deep for
+    the database or for pydantic's serializer (255 levels). The models bound each free-form
+    field more tightly (and name it); this guards the parser itself."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD") or not _is_json(scope):
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        path = json_body_too_deep(body)
+        if path is not None:
+            field = path[0] if path and isinstance(path[0], str) else None
+            reason = (
+                f"JSON nested deeper than {BODY_MAX_DEPTH} levels (at {path_text(path) or 'top'})"
+            )
+            detail = ErrorDetail(field=field, reason=reason, code="json_too_deep")
+            message_text = f"{field}: {reason}" if field else reason
+            response = _error(422, "validation_failed", message_text, field, [detail])
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """One JSON error shape for everything the API can answer."""
 
@@ -131,7 +192,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
         details = [
             ErrorDetail(
-                field=".".join(str(p) for p in e["loc"] if p != "body") or None,
+                # The body itself is not a field ("body" may also be a field's own name).
+                field=".".join(str(p) for p in e["loc"][e["loc"][:1] == ("body",) :]) or None,
                 reason=str(e.get("msg", "invalid")).removeprefix("Value error, "),
                 code=str(e.get("type", "invalid")),
             )
@@ -170,11 +232,18 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(OperationalError)
-    async def db_unavailable(request: Request, exc: OperationalError) -> Response:
-        log.error(
-            "database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__
+    @app.exception_handler(PoolTimeoutError)
+    async def db_unavailable(request: Request, exc: Exception) -> Response:
+        # Not answering, locked past the request's wait, or no free pooled connection: the
+        # request gives up within its time-outs (DbLimits), the next one tries afresh.
+        # The kind only: a driver's message may quote values.
+        cause = type(getattr(exc, "orig", None) or exc).__name__
+        log.error("database error on %s %s: %s", request.method, request.url.path, cause)
+        response = _error(
+            503, "database_unavailable", "the database is busy or unavailable; try again"
         )
-        return _error(503, "database_unavailable", "the database is busy or unavailable; try again")
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
@@ -200,6 +269,19 @@ API_ROUTERS = (
 )
 
 
+def db_limits(settings: Settings) -> DbLimits:
+    """The time-outs of the web process's engine (its requests and the imports they start)."""
+    statement = settings.db_statement_timeout_seconds
+    return DbLimits(
+        connect_seconds=settings.db_connect_timeout_seconds,
+        statement_seconds=statement if statement > 0 else None,
+        ping_seconds=settings.db_ping_timeout_seconds,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout_seconds=settings.db_pool_timeout_seconds,
+    )
+
+
 def create_app(
     settings: Settings | None = None, *, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
@@ -213,7 +295,8 @@ def create_app(
         storage.secure_storage(settings)
         engine = None
         if not hasattr(app.state, "sessionmaker"):
-            engine = make_engine(settings.database_url)
+            engine = make_engine(settings.database_url, limits=db_limits(settings))
+            app.state.engine = engine
             app.state.sessionmaker = make_sessionmaker(engine)
         worker = None
         if settings.delivery_interval_seconds > 0:
@@ -241,14 +324,20 @@ def create_app(
         description="Customer credit files, events and credit risk (客户风险管理系统). "
         "Authenticate with 'Authorization: Bearer <token>'; errors are "
         '{"error": {"code", "message", "field"}}.',
+        # Query, path and form values of every route (API and UI) are checked once, here.
+        dependencies=[Depends(refuse_control_characters)],
     )
     app.state.settings = settings
+    app.state.request_writer_wait_seconds = settings.db_request_wait_seconds
     app.state.secret_key = settings.resolved_secret_key()
     app.state.login_throttle = LoginThrottle(
         settings.login_failures_per_address, settings.login_throttle_seconds
     )
     if session_factory is not None:
         app.state.sessionmaker = session_factory
+
+    # Inside the security headers: its refusals carry them too.
+    app.add_middleware(JsonDepthGuard)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:

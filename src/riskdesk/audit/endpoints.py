@@ -15,6 +15,7 @@ from riskdesk.audit.repository import AuditFilter
 from riskdesk.audit.schemas import AnchorRead, AuditEntryRead, FindingRead, VerificationRead
 from riskdesk.db import SessionDep
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
+from riskdesk.kit.validation import BusinessTimestamp
 from riskdesk.security.deps import CanAuditRead
 
 router = APIRouter(tags=["audit"])
@@ -38,8 +39,8 @@ def audit_filter(
     ] = None,
     object_id: Short = None,
     channel: Annotated[Channels | None, Blank, Query()] = None,
-    since: Annotated[dt.datetime | None, Blank, Query()] = None,
-    until: Annotated[dt.datetime | None, Blank, Query()] = None,
+    since: Annotated[BusinessTimestamp | None, Blank, Query()] = None,
+    until: Annotated[BusinessTimestamp | None, Blank, Query()] = None,
     request: Annotated[
         Annotated[str, StringConstraints(max_length=100)] | None,
         Blank,

@@ -7,9 +7,11 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskdesk.kit.validation import InputModel
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class ResponseIn(_Strict):

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, model_validator
 
 from riskdesk.kit.validation import (
     Currency,
     ExternalId,
+    InputModel,
     LongText,
     PositiveAmount,
     SignedAmount,
     SourceName,
+    bounded_json,
 )
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class CreditCheckIn(_Strict):
@@ -162,7 +164,13 @@ class CheckRuleUpdate(_Strict):
 
     enabled: bool | None = None
     reaction: Literal["warn", "hold", "reject"] | None = None
-    params: dict[str, StrictInt | StrictFloat | list[str] | None] | None = None
+    params: (
+        Annotated[
+            dict[str, StrictInt | StrictFloat | list[str] | None],
+            bounded_json(max_depth=2, max_nodes=1000),
+        ]
+        | None
+    ) = None
 
 
 class CategoryUpdate(_Strict):

@@ -12,11 +12,15 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 from riskdesk.kit.validation import (
     USCC,
     Amount,
+    BusinessDate,
     Currency,
     DbId,
     Email,
     ExternalId,
+    InputModel,
+    JsonObject,
     LongText,
+    PastDate,
     Phone,
     ResidentId,
     SignedAmount,
@@ -56,8 +60,8 @@ class Segment(StrEnum):
 RATINGS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC", "CC", "C", "D")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class CustomerFields(_Strict):
@@ -81,15 +85,15 @@ class CustomerFields(_Strict):
     limit_currency: Currency | None = Field(
         default=None, validation_alias=AliasChoices("limit_currency", "currency")
     )
-    limit_valid_from: dt.date | None = None
-    limit_valid_to: dt.date | None = None
+    limit_valid_from: BusinessDate | None = None
+    limit_valid_to: BusinessDate | None = None
     payment_terms_days: int | None = Field(default=None, ge=0, le=365)
     prepayment_required: bool | None = None
     rating_override: str | None = Field(default=None, pattern="^(" + "|".join(RATINGS) + ")$")
     blocked: bool | None = None
     blocked_reason: LongText | None = None
-    last_review_date: dt.date | None = None
-    next_review_date: dt.date | None = None
+    last_review_date: PastDate | None = None
+    next_review_date: BusinessDate | None = None
 
     @model_validator(mode="after")
     def _cross_field(self) -> CustomerFields:
@@ -361,7 +365,7 @@ class StatementCreate(_Strict):
     customer_external_id: ExternalId | None = None
     customer_source: SourceName | None = None
     source: SourceName | None = None
-    period_end: dt.date
+    period_end: PastDate
     period_type: str = Field(default="annual", pattern="^(annual|half_year|quarter)$")
     currency: Currency = "CNY"
     revenue: SignedAmount | None = None
@@ -441,10 +445,10 @@ class CreditReportCreate(_Strict):
     customer_source: SourceName | None = None
     source: SourceName
     external_id: ExternalId
-    report_date: dt.date
+    report_date: PastDate
     score: int | None = Field(default=None, ge=0, le=1000)
     recommended_limit: Amount | None = None
-    payload: dict[str, Any] | None = None
+    payload: JsonObject | None = None
 
     @model_validator(mode="after")
     def _customer(self) -> CreditReportCreate:

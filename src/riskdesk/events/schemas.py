@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from riskdesk.kit.validation import (
     Amount,
+    BusinessDate,
     Currency,
     ExternalId,
+    InputModel,
     LongText,
     PastDate,
     PastTimestamp,
     PositiveAmount,
+    RawRecord,
+    SelfChecked,
     SourceName,
     Text64,
     Text128,
@@ -50,8 +54,8 @@ InteractionKind = Literal[
 FulfilmentStatus = Literal["pending", "in_progress", "fulfilled", "breached", "terminated"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class EventIn(_Strict):
@@ -113,7 +117,7 @@ class InvoiceIn(EventIn):
     amount: PositiveAmount
     currency: Currency
     issue_date: PastDate
-    due_date: dt.date
+    due_date: BusinessDate
 
     @model_validator(mode="after")
     def _due_after_issue(self) -> InvoiceIn:
@@ -208,8 +212,8 @@ class ContractIn(EventIn):
     """A contract."""
 
     signed_on: PastDate
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: BusinessDate | None = None
+    end_date: BusinessDate | None = None
     value: Amount | None = None
     currency: Currency | None = None
     fulfilment_status: FulfilmentStatus = "pending"
@@ -247,10 +251,11 @@ class IntakeReport(BaseModel):
     results: list[IntakeRowResult]
 
 
-class BatchIn(BaseModel):
+class BatchIn(InputModel):
     """Up to 10,000 records of one kind."""
 
-    records: list[dict[str, object]] = Field(min_length=1)
+    # Each record is checked by its kind's model, which names the row.
+    records: Annotated[list[RawRecord], SelfChecked()] = Field(min_length=1)
     skip_invalid: bool = Field(
         default=False,
         description="import the valid records even when others are invalid (they are reported)",

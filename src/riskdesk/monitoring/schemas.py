@@ -8,6 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from riskdesk.kit.validation import InputModel, bounded_json
+
 Severity = Literal["low", "medium", "high", "critical"]
 Category = Literal[
     "purchase",
@@ -23,8 +25,8 @@ Category = Literal[
 ]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class Scope(_Strict):
@@ -226,7 +228,9 @@ class PlaybookStep(_Strict):
         "escalate",
     ]
     auto: bool = False
-    params: dict[str, float] = Field(default_factory=dict)
+    params: Annotated[dict[str, float], bounded_json(max_depth=1, max_nodes=200)] = Field(
+        default_factory=dict
+    )
 
 
 class PlaybookIn(_Strict):

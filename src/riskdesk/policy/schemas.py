@@ -8,11 +8,11 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
 
-from riskdesk.kit.validation import Currency
+from riskdesk.kit.validation import BusinessDate, Currency, InputModel
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 Amount = Decimal
@@ -138,8 +138,8 @@ class DelegationIn(_Strict):
     """Lend one's approval authority to a colleague for a period."""
 
     to_username: str = Field(min_length=1, max_length=64)
-    valid_from: dt.date
-    valid_to: dt.date
+    valid_from: BusinessDate
+    valid_to: BusinessDate
     reason: str | None = Field(default=None, max_length=2000)
 
     @model_validator(mode="after")

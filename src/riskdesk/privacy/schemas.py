@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from riskdesk.kit.validation import PAST_TIMESTAMP, InputModel
 
 Purpose = Literal["credit_assessment", "behaviour_monitoring", "marketing"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class ConsentIn(_Strict):
@@ -20,7 +22,7 @@ class ConsentIn(_Strict):
     purpose: Purpose
     granted: bool
     notice_version: str = Field(min_length=1, max_length=32, description="the privacy notice shown")
-    given_at: AwareDatetime | None = Field(
+    given_at: Annotated[AwareDatetime, PAST_TIMESTAMP] | None = Field(
         default=None,
         description="when the person said so, with its time zone (default: now); never in the "
         "future",

@@ -19,9 +19,10 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from riskdesk.indicators.catalogue import CATALOGUE as INDICATORS
+from riskdesk.kit.validation import InputModel
 
 SCORE_MIN = 0
 SCORE_MAX = 1000
@@ -112,8 +113,8 @@ def _input(source: str, name: str) -> FactorInput | None:
     return factor_inputs().get((source, name))
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+class _Strict(InputModel):
+    model_config = ConfigDict(frozen=True)
 
 
 class Bin(_Strict):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskdesk.kit.validation import InputModel, PastDate, bounded_json
 from riskdesk.scoring.definition import Definition
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class _Strict(InputModel):
+    """Unknown fields refused, text stripped and free of control characters."""
 
 
 class ScorecardCreate(_Strict):
@@ -100,7 +101,7 @@ class ScoreRead(BaseModel):
 class RunIn(_Strict):
     """Rescore every customer (each with the active scorecard that fits)."""
 
-    as_of: dt.date | None = None
+    as_of: PastDate | None = None
 
 
 class RunRead(BaseModel):
@@ -124,11 +125,13 @@ class TrainFromHistory(_Strict):
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_\-]{0,63}$")
     family: Literal["scorecard", "lightgbm"]
-    observation_date: dt.date | None = None
+    observation_date: PastDate | None = None
     horizon_days: int = Field(default=365, ge=30, le=730)
     folds: int = Field(default=5, ge=2, le=10)
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
-    monotone: dict[str, Literal[-1, 1]] = Field(default_factory=dict)
+    monotone: Annotated[dict[str, Literal[-1, 1]], bounded_json(max_depth=1, max_nodes=400)] = (
+        Field(default_factory=dict)
+    )
 
 
 class ModelRead(BaseModel):

@@ -7,11 +7,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from riskdesk.kit.validation import InputModel
 from riskdesk.security.permissions import Role
 
 
-class UserCreate(BaseModel):
+class UserCreate(InputModel):
     """A new user."""
+
+    # A password is taken as typed: no stripping.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     username: str = Field(min_length=2, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
     display_name: str = Field(min_length=1, max_length=128)
@@ -42,21 +46,29 @@ class UserAccount(UserRead):
     last_login_at: dt.datetime | None
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(InputModel):
     """Change one's own password: the current one, then the new one."""
+
+    # Passwords are taken as typed: no stripping.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=1, max_length=256)
 
 
-class PasswordReset(BaseModel):
+class PasswordReset(InputModel):
     """A new password set by an administrator."""
+
+    # A password is taken as typed: no stripping.
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     password: str = Field(min_length=1, max_length=256)
 
 
-class TokenCreate(BaseModel):
+class TokenCreate(InputModel):
     """A request for a new API token."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=False)
 
     name: str = Field(min_length=1, max_length=128)
     scopes: list[str] = Field(min_length=1)
