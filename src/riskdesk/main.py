@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,6 +15,7 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from riskdesk import __version__
 from riskdesk.audit.endpoints import router as audit_router
@@ -24,7 +26,7 @@ from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
-from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, NotAuthenticated, RiskdeskError
 from riskdesk.monitoring import delivery
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
@@ -97,43 +99,78 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    field: str | None = None,
-    details: list[ErrorDetail] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message, "field": field}
-    if details:
-        body["details"] = [d.as_dict() for d in details]
-    return JSONResponse({"error": body}, status_code=status)
+def _json(answer: ErrorAnswer) -> JSONResponse:
+    body: dict[str, Any] = {"code": answer.code, "message": answer.message, "field": answer.field}
+    if answer.details:
+        body["details"] = [d.as_dict() for d in answer.details]
+    return JSONResponse({"error": body}, status_code=answer.status, headers=answer.headers)
 
 
 def _wants_html(request: Request) -> bool:
+    """Browser pages get error pages; the API and static files keep the JSON shape."""
     return not request.url.path.startswith((API_PREFIX, "/static"))
 
 
+def _answer(request: Request, answer: ErrorAnswer) -> Response:
+    if _wants_html(request):
+        # Set by mount_ui: the UI draws the page (main must not import the UI at module level).
+        render_error = getattr(request.app.state, "render_error", None)
+        if render_error is not None:
+            return render_error(request, answer)  # type: ignore[no-any-return]
+    return _json(answer)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers. The router's 405 names only the methods
+    of the first route with this path (GET /imports, but not POST /imports)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        for route in request.app.router.routes:
+            # A mount takes any method under its prefix; it serves files, not this path.
+            if not isinstance(route, Mount) and route.matches(scope)[0] == Match.FULL:
+                allowed.append(method)
+                break
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """One JSON error shape for everything the API can answer."""
+    """One error shape for everything: JSON for the API, a page in the user's language for the
+    browser (render_error, set by the UI)."""
 
     @app.exception_handler(RiskdeskError)
     async def domain_error(request: Request, exc: RiskdeskError) -> Response:
         if isinstance(exc, NotAuthenticated) and _wants_html(request):
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        if _wants_html(request) and hasattr(request.app.state, "render_error"):
-            return request.app.state.render_error(request, exc)  # type: ignore[no-any-return]
-        return JSONResponse(exc.as_dict(), status_code=exc.status_code)
+            target = f"/login?next={quote(request.url.path)}"
+            if request.headers.get("HX-Request"):
+                # htmx would swap the login page into a fragment; have it navigate instead.
+                current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
+                return Response(
+                    status_code=401, headers={"HX-Redirect": f"/login?next={quote(current)}"}
+                )
+            return RedirectResponse(target, status_code=303)
+        return _answer(
+            request,
+            ErrorAnswer(exc.status_code, exc.code, exc.message, exc.field, tuple(exc.details)),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if _wants_html(request) and any(e["loc"][:1] == ("path",) for e in errors):
+            # /customers/abc in the address bar names no page there is: a 404, as for any
+            # unknown address, rather than a form error about a field nobody filled in.
+            return _answer(request, ErrorAnswer(404, "not_found", "no such page"))
         details = [
             ErrorDetail(
                 field=".".join(str(p) for p in e["loc"] if p != "body") or None,
                 reason=str(e.get("msg", "invalid")).removeprefix("Value error, "),
                 code=str(e.get("type", "invalid")),
             )
-            for e in exc.errors()
+            for e in errors
         ]
         first = details[0] if details else None
         message = (
@@ -141,19 +178,40 @@ def install_error_handlers(app: FastAPI) -> None:
             if first and first.field
             else (first.reason if first else "invalid request")
         )
-        return _error(422, "validation_failed", message, first.field if first else None, details)
+        return _answer(
+            request,
+            ErrorAnswer(
+                422, "validation_failed", message, first.field if first else None, tuple(details)
+            ),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return _answer(
+            request,
+            ErrorAnswer(
+                exc.status_code,
+                codes.get(exc.status_code, "http_error"),
+                str(exc.detail),
+                headers=headers or None,
+            ),
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity(request: Request, exc: IntegrityError) -> Response:
         # A unique key taken by a concurrent request between our check and our write.
         log.warning("integrity error on %s %s", request.method, request.url.path)
-        return _error(
-            409, "conflict", "the record clashes with one written at the same time; send it again"
+        return _answer(
+            request,
+            ErrorAnswer(
+                409,
+                "conflict",
+                "the record clashes with one written at the same time; send it again",
+            ),
         )
 
     @app.exception_handler(DataError)
@@ -161,10 +219,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # A value the database refuses to store or compare (PostgreSQL: a NUL character in a
         # text, a number out of range): the caller's input, so a 422, not a 500.
         log.warning("data error on %s %s", request.method, request.url.path)
-        return _error(
-            422,
-            "invalid_value",
-            "a value contains characters or a size the database cannot take (e.g. a NUL byte)",
+        return _answer(
+            request,
+            ErrorAnswer(
+                422,
+                "invalid_value",
+                "a value contains characters or a size the database cannot take (e.g. a NUL byte)",
+            ),
         )
 
     @app.exception_handler(OperationalError)
@@ -172,12 +233,24 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error(
             "database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__
         )
-        return _error(503, "database_unavailable", "the database is busy or unavailable; try again")
+        return _answer(
+            request,
+            ErrorAnswer(
+                503, "database_unavailable", "the database is busy or unavailable; try again"
+            ),
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error(500, "internal_error", "something went wrong on our side; it was logged")
+        response = _answer(
+            request,
+            ErrorAnswer(500, "internal_error", "something went wrong on our side; it was logged"),
+        )
+        # Starlette answers this one from its outermost layer, past the headers middleware.
+        for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store"}.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 # Every API router, in the order they are mounted under API_PREFIX (the permission matrix in
