@@ -638,14 +638,23 @@ def test_privacy_panel_consent_hold_erasure_and_export(page, live_server: str) -
     assert exported["tables"]["customers"][0]["phone"] == "+8613912345699"
     page.fill("#hold-form input[name=reason]", "dispute with the shop")
     page.click("#place-hold")
+    code = made.json()["code"]
     page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.fill("#erasure-confirm", code)
     page.click("#erase")
     expect(page.locator("#form-errors")).to_contain_text("legal hold")
     sign_out(page)  # a colleague lifts the hold
     sign_in(page, live_server, "manager2")
     page.goto(f"{live_server}/customers/{cid}")
     page.locator("#legal-holds button.release-hold").click()
+    # Erasure cannot be undone: it needs the customer's code typed, checked by the server.
     page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.fill("#erasure-confirm", "C0000000")
+    page.click("#erase")
+    expect(page.locator("#form-errors")).to_contain_text("Customer code (confirmation)")
+    expect(page.locator("#erased-note")).to_have_count(0)
+    page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.fill("#erasure-confirm", code.lower())
     page.click("#erase")
     expect(page.locator("#erased-note")).to_be_visible()
     assert "13912345699" not in page.content()
