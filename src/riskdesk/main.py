@@ -10,10 +10,11 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 
@@ -60,6 +61,33 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self' "
     "'unsafe-inline'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
 }
+
+
+# The API docs page: Swagger UI's files from ui/static/vendor, started by a static script.
+# Its policy allows exactly that: scripts and styles from this site (Swagger UI's React sets
+# style attributes, hence 'unsafe-inline' for styles only), its inline SVG icons as data: images,
+# and fetching the OpenAPI document and "try it out" calls from this site.
+API_DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+API_DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Riskdesk API</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{API_PREFIX}/openapi.json"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
 
 
 class ErrorDetailBody(BaseModel):
@@ -111,12 +139,14 @@ def _wants_html(request: Request) -> bool:
     return not request.url.path.startswith((API_PREFIX, "/static"))
 
 
-def _answer(request: Request, answer: ErrorAnswer) -> Response:
+async def _answer(request: Request, answer: ErrorAnswer) -> Response:
     if _wants_html(request):
         # Set by mount_ui: the UI draws the page (main must not import the UI at module level).
         render_error = getattr(request.app.state, "render_error", None)
         if render_error is not None:
-            return render_error(request, answer)  # type: ignore[no-any-return]
+            # In the thread pool: drawing it may read the signed-in user from the database.
+            page: Response = await run_in_threadpool(render_error, request, answer)
+            return page
     return _json(answer)
 
 
@@ -152,7 +182,7 @@ def install_error_handlers(app: FastAPI) -> None:
                     status_code=401, headers={"HX-Redirect": f"/login?next={quote(current)}"}
                 )
             return RedirectResponse(target, status_code=303)
-        return _answer(
+        return await _answer(
             request,
             ErrorAnswer(exc.status_code, exc.code, exc.message, exc.field, tuple(exc.details)),
         )
@@ -163,7 +193,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if _wants_html(request) and any(e["loc"][:1] == ("path",) for e in errors):
             # /customers/abc in the address bar names no page there is: a 404, as for any
             # unknown address, rather than a form error about a field nobody filled in.
-            return _answer(request, ErrorAnswer(404, "not_found", "no such page"))
+            return await _answer(request, ErrorAnswer(404, "not_found", "no such page"))
         details = [
             ErrorDetail(
                 field=".".join(str(p) for p in e["loc"] if p != "body") or None,
@@ -178,7 +208,7 @@ def install_error_handlers(app: FastAPI) -> None:
             if first and first.field
             else (first.reason if first else "invalid request")
         )
-        return _answer(
+        return await _answer(
             request,
             ErrorAnswer(
                 422, "validation_failed", message, first.field if first else None, tuple(details)
@@ -191,7 +221,7 @@ def install_error_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers or {})
         if exc.status_code == 405:
             headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
-        return _answer(
+        return await _answer(
             request,
             ErrorAnswer(
                 exc.status_code,
@@ -205,7 +235,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def integrity(request: Request, exc: IntegrityError) -> Response:
         # A unique key taken by a concurrent request between our check and our write.
         log.warning("integrity error on %s %s", request.method, request.url.path)
-        return _answer(
+        return await _answer(
             request,
             ErrorAnswer(
                 409,
@@ -219,7 +249,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # A value the database refuses to store or compare (PostgreSQL: a NUL character in a
         # text, a number out of range): the caller's input, so a 422, not a 500.
         log.warning("data error on %s %s", request.method, request.url.path)
-        return _answer(
+        return await _answer(
             request,
             ErrorAnswer(
                 422,
@@ -233,7 +263,7 @@ def install_error_handlers(app: FastAPI) -> None:
         log.error(
             "database error on %s %s: %s", request.method, request.url.path, type(exc.orig).__name__
         )
-        return _answer(
+        return await _answer(
             request,
             ErrorAnswer(
                 503, "database_unavailable", "the database is busy or unavailable; try again"
@@ -243,7 +273,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        response = _answer(
+        response = await _answer(
             request,
             ErrorAnswer(500, "internal_error", "something went wrong on our side; it was logged"),
         )
@@ -299,11 +329,13 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN, with an inline script
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         description="Customer credit files, events and credit risk (客户风险管理系统). "
-        "Authenticate with 'Authorization: Bearer <token>'; errors are "
-        '{"error": {"code", "message", "field"}}.',
+        "Authenticate with an API token (`Authorization: Bearer rd_...`) or the UI's session "
+        "cookie: see the security schemes (Authorize). Errors are "
+        '`{"error": {"code", "message", "field"}}`.',
     )
     app.state.settings = settings
     app.state.secret_key = settings.resolved_secret_key()
@@ -336,6 +368,11 @@ def create_app(
     def health() -> dict[str, str]:
         """Liveness: the process answers (no permission needed, nothing revealed)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """Swagger UI, from the package's own files (no CDN, no inline script)."""
+        return HTMLResponse(API_DOCS_PAGE, headers={"Content-Security-Policy": API_DOCS_CSP})
 
     app.include_router(api)
     from riskdesk.ui import mount_ui

@@ -290,7 +290,9 @@ def test_erasure_in_the_ui_needs_the_customer_code_typed(app, db, client_for) ->
         db.expire_all()
         assert db.get(Customer, cid).erased_at is None
         assert db.get(Customer, cid).phone == "+8613912340011"
-    done = browser.post(url, data={**form, "confirm_code": f" {code.lower()} "}, follow_redirects=False)
+    done = browser.post(
+        url, data={**form, "confirm_code": f" {code.lower()} "}, follow_redirects=False
+    )
     assert done.status_code == 303, done.text[:300]
     db.expire_all()
     assert db.get(Customer, cid).erased_at is not None and db.get(Customer, cid).phone is None

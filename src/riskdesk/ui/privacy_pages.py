@@ -8,8 +8,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
-from riskdesk.db import SessionDep
 from riskdesk.customers import service as customer_service
+from riskdesk.db import SessionDep
 from riskdesk.kit.errors import RiskdeskError, ValidationFailed
 from riskdesk.kit.validation import PathId
 from riskdesk.privacy import service as privacy_service

@@ -16,6 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from riskdesk.kit.errors import ErrorAnswer
+from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
 from riskdesk.security.service import Principal
 from riskdesk.ui.i18n import Translator, pick_locale
 
@@ -109,16 +110,25 @@ def _reason(t: Translator, code: str, reason: str) -> str:
     return t.messages.get(f"error.reason.{code}") or t("error.reason.invalid")
 
 
+def _same_site(request: Request, url: str) -> str | None:
+    """The path (and query) of a URL of this site, else None."""
+    parts = urlsplit(url)
+    if parts.netloc != request.url.netloc or not parts.path.startswith("/"):
+        return None
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return None if target.startswith("//") else target
+
+
 def _back(request: Request) -> str:
     """Where the person came from, when it was a page of this site; else the start page."""
-    referer = urlsplit(request.headers.get("referer", ""))
-    if referer.netloc != request.url.netloc or not referer.path.startswith("/"):
+    if request.headers.get("HX-Request"):
+        # A fragment inside the page the person is on: the way on is to load that page again.
+        return _same_site(request, request.headers.get("HX-Current-URL", "")) or "/"
+    target = _same_site(request, request.headers.get("referer", ""))
+    if target is None or target.startswith(("/login", "/api/", "/static/")):
         return "/"
-    target = referer.path + (f"?{referer.query}" if referer.query else "")
-    if referer.path == request.url.path and request.method == "GET":
+    if urlsplit(target).path == request.url.path and request.method == "GET":
         return "/"  # the page that failed: going back to it would fail again
-    if referer.path.startswith(("/login", "/api/", "/static/")) or target.startswith("//"):
-        return "/"
     return target
 
 
@@ -154,10 +164,27 @@ _FALLBACK = (
 )
 
 
-def render_error(request: Request, answer: ErrorAnswer) -> Response:
-    """An error page for the browser (a fragment for htmx), with the answer's status."""
+def _signed_in(request: Request, answer: ErrorAnswer) -> Principal | None:
+    """Who is signed in, for the page's menu: kept by the route that failed, or (when no route
+    ran, as for an unknown address) read from the session cookie."""
     # A plain snapshot (security/service.Caller): safe to read after the session closed.
     principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None or SESSION_COOKIE not in request.cookies:
+        return principal
+    if answer.status in (500, 503):
+        return None  # the database may be what failed: no menu then
+    try:
+        with request.app.state.sessionmaker() as session:
+            return signed_in_principal(request, session)
+    except Exception:  # the page still shows, without the menu
+        log.warning("no principal for the error page on %s", request.url.path, exc_info=True)
+        return None
+
+
+def render_error(request: Request, answer: ErrorAnswer) -> Response:
+    """An error page for the browser (a fragment for htmx), with the answer's status. Runs in
+    the thread pool (it may read the session cookie's user from the database)."""
+    principal = _signed_in(request, answer)
     try:
         locale = pick_locale(request, request.app.state.settings.default_locale)
         view = error_view(request, Translator(locale), answer)
