@@ -1209,7 +1209,11 @@ def resolve_held(
         decision = credit_service.recheck(session, principal, decision_id)
     elif action in ("release", "reject"):
         if len(text) < 3:
-            raise ValidationFailed("give a reason of at least 3 characters", field="reason")
+            raise ValidationFailed(
+                "give a reason of at least 3 characters",
+                field="reason",
+                code="string_too_short" if text else "missing",
+            )
         fn = credit_service.release if action == "release" else credit_service.reject
         decision = fn(session, principal, decision_id, text)
     else:
