@@ -73,6 +73,20 @@ def begin_writing(session: Session) -> None:
         session.connection(execution_options={"sqlite_immediate": True})
 
 
+def _postgres_utc(dbapi_connection: Any, _record: Any) -> None:
+    # Sessions read timestamps in UTC whatever the server's or the client's (PGTZ) zone: in
+    # Asia/Shanghai, 9999-12-31 23:59:59Z reads as year 10000 and in America/* 0001-01-01 as
+    # 1 BC, which Python cannot hold, so every page showing such a stored value failed.
+    if dbapi_connection.info.parameter_status("TimeZone") in ("UTC", "Etc/UTC"):
+        return
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # a SET inside a transaction that rolls back is undone
+    try:
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for SQLite (embedded) or PostgreSQL, configured the same way everywhere."""
     # Statement parameters (ciphertext, blind indexes, amounts) stay out of error messages and
@@ -97,6 +111,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connect_args = dict(kwargs.pop("connect_args", {}))
         connect_args.setdefault("prepare_threshold", None)
         kwargs["connect_args"] = connect_args
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _postgres_utc)
+        return engine
     return create_engine(url, **kwargs)
 
 

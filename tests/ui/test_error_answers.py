@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import OperationalError
 
+from riskdesk.db import make_engine
 from riskdesk.models import Customer
 from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import PG_URL, principal
 from tests.factories import company
 from tests.security.test_auth import login
 
@@ -136,3 +138,22 @@ def test_unexpected_errors_and_an_unavailable_database_are_friendly_pages(app: F
     assert busy.status_code == 503 and "Temporarily unavailable" in _text(busy.text)
     api = client.get("/api/v1/boom")
     assert api.status_code == 500 and api.json()["error"]["code"] == "internal_error"
+
+
+@pytest.mark.skipif(PG_URL is None, reason="needs PostgreSQL (RISKDESK_TEST_DATABASE_URL)")
+def test_postgresql_sessions_read_timestamps_in_utc_whatever_the_zone(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """In a session zone east of UTC, 9999-12-31T23:59:59Z reads as year 10000, which Python
+    cannot hold: a page showing such a stored value failed on PostgreSQL only."""
+    monkeypatch.setenv("PGTZ", "Asia/Shanghai")  # as a client in China would be configured
+    engine = make_engine(PG_URL or "")
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW TimeZone")).scalar() == "UTC"
+            last = conn.execute(text("SELECT '9999-12-31 23:59:59+00'::timestamptz")).scalar()
+            first = conn.execute(text("SELECT '0001-01-01 00:00:00+00'::timestamptz")).scalar()
+            conn.rollback()
+        with engine.connect() as conn:  # a pooled connection keeps it after a rollback
+            assert conn.execute(text("SHOW TimeZone")).scalar() == "UTC"
+    finally:
+        engine.dispose()
+    assert last.year == 9999 and first.year == 1

@@ -28,9 +28,10 @@ def _money(value: Decimal | float | int | None) -> str:
     if value is None:
         return "—"
     try:
-        return f"{Decimal(value):,.2f}"
-    except (InvalidOperation, ValueError):  # NaN or infinity from a float computation
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
         return "—"
+    return f"{amount:,.2f}" if amount.is_finite() else "—"  # NaN or infinity from a float
 
 
 def format_day(value: dt.date | dt.datetime | None) -> str:
@@ -40,11 +41,12 @@ def format_day(value: dt.date | dt.datetime | None) -> str:
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
-def _stamp(value: dt.datetime | None) -> str:
-    """A timestamp as YYYY-MM-DD HH:MM (UTC as stored), for any year."""
+def _stamp(value: dt.datetime | None, *, seconds: bool = False, sep: str = " ") -> str:
+    """A timestamp as YYYY-MM-DD HH:MM[:SS] (UTC as stored), for any year."""
     if value is None:
         return ""
-    return f"{format_day(value)} {value.hour:02d}:{value.minute:02d}"
+    text = f"{format_day(value)}{sep}{value.hour:02d}:{value.minute:02d}"
+    return f"{text}:{value.second:02d}" if seconds else text
 
 
 templates.env.filters["money"] = _money
