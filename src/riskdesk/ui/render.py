@@ -101,7 +101,7 @@ def field_label(t: Translator, field: str) -> str:
     parts = [p for p in name.split(".") if p and not p.isdigit()]
     if not parts:
         return t("field.unknown")
-    # Every field of a UI form has a label (tests/ui/test_error_pages.py checks the templates).
+    # Every field of a UI form has a label (tests/ui/test_crawl.py checks forms and templates).
     return t.messages.get(f"field.{parts[-1]}") or parts[-1]
 
 
