@@ -319,6 +319,20 @@ def _pg_ping(
         dbapi_connection.riskdesk_deadline = deadline
 
 
+def _postgres_utc(dbapi_connection: Any, _record: Any) -> None:
+    # Sessions read timestamps in UTC whatever the server's or the client's (PGTZ) zone: in
+    # Asia/Shanghai, 9999-12-31 23:59:59Z reads as year 10000 and in America/* 0001-01-01 as
+    # 1 BC, which Python cannot hold, so every page showing such a stored value failed.
+    if dbapi_connection.info.parameter_status("TimeZone") in ("UTC", "Etc/UTC"):
+        return
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True  # a SET inside a transaction that rolls back is undone
+    try:
+        dbapi_connection.execute("SET TIME ZONE 'UTC'")
+    finally:
+        dbapi_connection.autocommit = autocommit
+
+
 def make_engine(url: str, *, limits: DbLimits | None = None, **kwargs: Any) -> Engine:
     """An engine for SQLite (embedded) or PostgreSQL, configured the same way everywhere."""
     limits = limits or DbLimits()
@@ -351,6 +365,7 @@ def make_engine(url: str, *, limits: DbLimits | None = None, **kwargs: Any) -> E
     kwargs.setdefault("pool_pre_ping", not (psycopg_url and limits.ping_seconds is not None))
     engine = create_engine(url, **kwargs)
     if psycopg_url:
+        event.listen(engine, "connect", _postgres_utc)
         event.listen(engine, "do_connect", partial(_pg_connect, limits))
         if limits.ping_seconds is not None and not kwargs["pool_pre_ping"]:
             event.listen(engine.pool, "connect", lambda _conn, record: _pg_fresh(record))

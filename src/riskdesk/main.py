@@ -6,15 +6,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskdesk import __version__
@@ -27,7 +30,7 @@ from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import DbLimits, make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
-from riskdesk.kit.errors import ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, NotAuthenticated, RiskdeskError
 from riskdesk.kit.validation import (
     BODY_MAX_DEPTH,
     json_body_too_deep,
@@ -70,6 +73,32 @@ SECURITY_HEADERS = {
 }
 
 
+# The API docs page: Swagger UI's files from ui/static/vendor, started by a static script.
+# Its policy allows exactly that: scripts and styles from this site, its SVG icons as data:
+# images, and fetching the OpenAPI document and "try it out" calls from this site.
+API_DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'none'"
+)
+API_DOCS_PAGE = f"""<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Riskdesk API</title>
+<link rel="icon" href="data:,">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui" data-openapi-url="{API_PREFIX}/openapi.json"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body>
+</html>
+"""
+
+
 class ErrorDetailBody(BaseModel):
     """One problem in one field (of one row, in a batch)."""
 
@@ -107,20 +136,15 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _error(
-    status: int,
-    code: str,
-    message: str,
-    field: str | None = None,
-    details: list[ErrorDetail] | None = None,
-) -> JSONResponse:
-    body: dict[str, Any] = {"code": code, "message": message, "field": field}
-    if details:
-        body["details"] = [d.as_dict() for d in details]
-    return JSONResponse({"error": body}, status_code=status)
+def _json(answer: ErrorAnswer) -> JSONResponse:
+    body: dict[str, Any] = {"code": answer.code, "message": answer.message, "field": answer.field}
+    if answer.details:
+        body["details"] = [d.as_dict() for d in answer.details]
+    return JSONResponse({"error": body}, status_code=answer.status, headers=answer.headers)
 
 
 def _wants_html(request: Request) -> bool:
+    """Browser pages get error pages; the API and static files keep the JSON shape."""
     return not request.url.path.startswith((API_PREFIX, "/static"))
 
 
@@ -162,7 +186,7 @@ class JsonDepthGuard:
             )
             detail = ErrorDetail(field=field, reason=reason, code="json_too_deep")
             message_text = f"{field}: {reason}" if field else reason
-            response = _error(422, "validation_failed", message_text, field, [detail])
+            response = _json(ErrorAnswer(422, "validation_failed", message_text, field, (detail,)))
             await response(scope, receive, send)
             return
         replayed = False
@@ -177,19 +201,60 @@ class JsonDepthGuard:
         await self.app(scope, replay, send)
 
 
+async def _answer(request: Request, answer: ErrorAnswer) -> Response:
+    if _wants_html(request):
+        # Set by mount_ui: the UI draws the page (main must not import the UI at module level).
+        render_error = getattr(request.app.state, "render_error", None)
+        if render_error is not None:
+            # In the thread pool: drawing it may read the signed-in user from the database.
+            page: Response = await run_in_threadpool(render_error, request, answer)
+            return page
+    return _json(answer)
+
+
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers. The router's 405 names only the methods
+    of the first route with this path (GET /imports, but not POST /imports)."""
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        for route in request.app.router.routes:
+            # A mount takes any method under its prefix; it serves files, not this path.
+            if not isinstance(route, Mount) and route.matches(scope)[0] == Match.FULL:
+                allowed.append(method)
+                break
+    return ", ".join(allowed)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """One JSON error shape for everything the API can answer."""
+    """One error shape for everything: JSON for the API, a page in the user's language for the
+    browser (render_error, set by the UI)."""
 
     @app.exception_handler(RiskdeskError)
     async def domain_error(request: Request, exc: RiskdeskError) -> Response:
         if isinstance(exc, NotAuthenticated) and _wants_html(request):
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        if _wants_html(request) and hasattr(request.app.state, "render_error"):
-            return request.app.state.render_error(request, exc)  # type: ignore[no-any-return]
-        return JSONResponse(exc.as_dict(), status_code=exc.status_code)
+            if request.headers.get("HX-Request"):
+                # htmx would swap the login page into a fragment; have it navigate instead.
+                current = urlsplit(request.headers.get("HX-Current-URL", "")).path or "/"
+                return Response(
+                    status_code=401, headers={"HX-Redirect": f"/login?next={quote(current)}"}
+                )
+            return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        return await _answer(
+            request,
+            ErrorAnswer(exc.status_code, exc.code, exc.message, exc.field, tuple(exc.details)),
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        if _wants_html(request) and any(e["loc"][:1] == ("path",) for e in errors):
+            # /customers/abc in the address bar names no page there is: a 404, as for any
+            # unknown address, rather than a form error about a field nobody filled in.
+            return await _answer(request, ErrorAnswer(404, "not_found", "no such page"))
         details = [
             ErrorDetail(
                 # The body itself is not a field ("body" may also be a field's own name).
@@ -197,7 +262,7 @@ def install_error_handlers(app: FastAPI) -> None:
                 reason=str(e.get("msg", "invalid")).removeprefix("Value error, "),
                 code=str(e.get("type", "invalid")),
             )
-            for e in exc.errors()
+            for e in errors
         ]
         first = details[0] if details else None
         message = (
@@ -205,19 +270,40 @@ def install_error_handlers(app: FastAPI) -> None:
             if first and first.field
             else (first.reason if first else "invalid request")
         )
-        return _error(422, "validation_failed", message, first.field if first else None, details)
+        return await _answer(
+            request,
+            ErrorAnswer(
+                422, "validation_failed", message, first.field if first else None, tuple(details)
+            ),
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-        return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
+        return await _answer(
+            request,
+            ErrorAnswer(
+                exc.status_code,
+                codes.get(exc.status_code, "http_error"),
+                str(exc.detail),
+                headers=headers or None,
+            ),
+        )
 
     @app.exception_handler(IntegrityError)
     async def integrity(request: Request, exc: IntegrityError) -> Response:
         # A unique key taken by a concurrent request between our check and our write.
         log.warning("integrity error on %s %s", request.method, request.url.path)
-        return _error(
-            409, "conflict", "the record clashes with one written at the same time; send it again"
+        return await _answer(
+            request,
+            ErrorAnswer(
+                409,
+                "conflict",
+                "the record clashes with one written at the same time; send it again",
+            ),
         )
 
     @app.exception_handler(DataError)
@@ -225,10 +311,13 @@ def install_error_handlers(app: FastAPI) -> None:
         # A value the database refuses to store or compare (PostgreSQL: a NUL character in a
         # text, a number out of range): the caller's input, so a 422, not a 500.
         log.warning("data error on %s %s", request.method, request.url.path)
-        return _error(
-            422,
-            "invalid_value",
-            "a value contains characters or a size the database cannot take (e.g. a NUL byte)",
+        return await _answer(
+            request,
+            ErrorAnswer(
+                422,
+                "invalid_value",
+                "a value contains characters or a size the database cannot take (e.g. a NUL byte)",
+            ),
         )
 
     @app.exception_handler(OperationalError)
@@ -239,16 +328,27 @@ def install_error_handlers(app: FastAPI) -> None:
         # The kind only: a driver's message may quote values.
         cause = type(getattr(exc, "orig", None) or exc).__name__
         log.error("database error on %s %s: %s", request.method, request.url.path, cause)
-        response = _error(
-            503, "database_unavailable", "the database is busy or unavailable; try again"
+        return await _answer(
+            request,
+            ErrorAnswer(
+                503,
+                "database_unavailable",
+                "the database is busy or unavailable; try again",
+                headers={"Retry-After": "5"},
+            ),
         )
-        response.headers["Retry-After"] = "5"
-        return response
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return _error(500, "internal_error", "something went wrong on our side; it was logged")
+        response = await _answer(
+            request,
+            ErrorAnswer(500, "internal_error", "something went wrong on our side; it was logged"),
+        )
+        # Starlette answers this one from its outermost layer, past the headers middleware.
+        for name, value in {**SECURITY_HEADERS, "Cache-Control": "no-store"}.items():
+            response.headers.setdefault(name, value)
+        return response
 
 
 # Every API router, in the order they are mounted under API_PREFIX (the permission matrix in
@@ -319,11 +419,13 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         openapi_url=f"{API_PREFIX}/openapi.json",
-        docs_url=f"{API_PREFIX}/docs",
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN, with an inline script
         redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         description="Customer credit files, events and credit risk (客户风险管理系统). "
-        "Authenticate with 'Authorization: Bearer <token>'; errors are "
-        '{"error": {"code", "message", "field"}}.',
+        "Authenticate with an API token (`Authorization: Bearer rd_...`) or the UI's session "
+        "cookie: see the security schemes (Authorize). Errors are "
+        '`{"error": {"code", "message", "field"}}`.',
         # Query, path and form values of every route (API and UI) are checked once, here.
         dependencies=[Depends(refuse_control_characters)],
     )
@@ -362,6 +464,11 @@ def create_app(
     def health() -> dict[str, str]:
         """Liveness: the process answers (no permission needed, nothing revealed)."""
         return {"status": "ok", "version": __version__}
+
+    @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
+    def api_docs() -> HTMLResponse:
+        """Swagger UI, from the package's own files (no CDN, no inline script)."""
+        return HTMLResponse(API_DOCS_PAGE, headers={"Content-Security-Policy": API_DOCS_CSP})
 
     app.include_router(api)
     from riskdesk.ui import mount_ui

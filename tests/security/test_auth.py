@@ -299,3 +299,42 @@ def test_a_read_request_is_not_failed_by_recording_token_use(tmp_path) -> None: 
         reader.close()
         writer.close()
         engine.dispose()
+
+
+def test_openapi_declares_how_to_authenticate_on_each_operation(app) -> None:  # type: ignore[no-untyped-def]
+    """Swagger UI's Authorize and generated clients read these: a bearer token or the UI's
+    session cookie, on every operation that needs a caller, and on none that is public."""
+    from riskdesk.main import API_PREFIX, API_ROUTERS
+    from riskdesk.security.matrix import operations
+
+    spec = TestClient(app).get("/api/v1/openapi.json").json()
+    schemes = spec["components"]["securitySchemes"]
+    assert schemes["bearerToken"] | {"description": ""} == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "",
+    }
+    assert {k: schemes["sessionCookie"][k] for k in ("type", "in", "name")} == {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "rd_session",
+    }
+    either = [{"bearerToken": []}, {"sessionCookie": []}]
+    ops = operations(API_ROUTERS, API_PREFIX)
+    assert len(ops) > 100
+    for op in ops:
+        declared = spec["paths"][op.path][op.method.lower()].get("security")
+        assert declared == (either if op.signed_in else None), (op.method, op.path)
+
+
+def test_api_docs_page_is_served_from_the_package(app) -> None:  # type: ignore[no-untyped-def]
+    client = TestClient(app)
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self';" in csp and "connect-src 'self'" in csp
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all('src="/static/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "cdn" not in page.text.lower() and "https://" not in page.text
+    for asset in re.findall(r'(?:src|href)="(/static/[^"]+)"', page.text):
+        assert client.get(asset).status_code == 200, asset

@@ -263,3 +263,36 @@ def test_a_late_record_with_an_older_date_does_not_undo_a_withdrawal(client_for)
     status = manager.get(f"/api/v1/customers/{cid}/consents").json()
     assert status["current"]["credit_assessment"]["granted"] is False
     assert status["allowed"]["credit_assessment"] is False
+
+
+def test_erasure_in_the_ui_needs_the_customer_code_typed(app, db, client_for) -> None:  # type: ignore[no-untyped-def]
+    """One click must not erase: the privacy panel's form needs the customer's code, checked
+    on the server (a browser dialog can be clicked through or skipped by a script)."""
+    import re
+
+    from tests.security.test_auth import login
+
+    manager = client_for("manager")
+    cid = _make(manager, "PV-UI-1", phone="13912340011")
+    code = manager.get(f"/api/v1/customers/{cid}").json()["code"]
+    browser = login(app, "manager")
+    page = browser.get(f"/customers/{cid}")
+    assert 'id="erasure-confirm"' in page.text and code in page.text
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert csrf is not None
+    url = f"/customers/{cid}/erasure"
+    form = {"csrf_token": csrf.group(1), "reason": "the person asked"}
+    for confirm in (None, "", "C9999999", code + "X"):
+        sent = form if confirm is None else {**form, "confirm_code": confirm}
+        refused = browser.post(url, data=sent, headers={"accept-language": "zh-CN"})
+        assert refused.status_code == 422, (confirm, refused.text[:300])
+        assert "客户编号（确认）" in refused.text  # the field, named in the user's language
+        db.expire_all()
+        assert db.get(Customer, cid).erased_at is None
+        assert db.get(Customer, cid).phone == "+8613912340011"
+    done = browser.post(
+        url, data={**form, "confirm_code": f" {code.lower()} "}, follow_redirects=False
+    )
+    assert done.status_code == 303, done.text[:300]
+    db.expire_all()
+    assert db.get(Customer, cid).erased_at is not None and db.get(Customer, cid).phone is None

@@ -483,7 +483,7 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     page.fill("#record-complaint input[name=customer_code]", "C999999")
     page.fill("#record-complaint textarea[name=description]", "坏了")
     page.click("#record-complaint-submit")
-    assert "customer_code" in page.inner_text("#form-errors")
+    assert "Customer code" in page.inner_text("#form-errors")  # the field, by its label
 
     # A satisfaction answer taken on the phone: out of range is named, then recorded.
     page.click("#record-survey summary")
@@ -549,7 +549,7 @@ def test_admin_registers_a_webhook_sees_its_secret_once_and_the_delivery_log(
     page.fill("#new-webhook input[name=url]", "ftp://nowhere")
     page.fill("#new-webhook input[name=name]", "erp")
     page.click("#add-webhook")
-    assert "url" in page.inner_text("#form-errors")
+    assert "Address (URL)" in page.inner_text("#form-errors")
     # Loopback and private addresses are refused (the server's own services, its network).
     page.fill("#new-webhook input[name=url]", "http://127.0.0.1:9/hook")
     page.click("#add-webhook")
@@ -642,14 +642,25 @@ def test_privacy_panel_consent_hold_erasure_and_export(page, live_server: str) -
     assert exported["tables"]["customers"][0]["phone"] == "+8613912345699"
     page.fill("#hold-form input[name=reason]", "dispute with the shop")
     page.click("#place-hold")
+    from riskdesk.customers.repository import customer_code
+
+    code = customer_code(cid)
     page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.fill("#erasure-confirm", code)
     page.click("#erase")
     expect(page.locator("#form-errors")).to_contain_text("legal hold")
     sign_out(page)  # a colleague lifts the hold
     sign_in(page, live_server, "manager2")
     page.goto(f"{live_server}/customers/{cid}")
     page.locator("#legal-holds button.release-hold").click()
+    # Erasure cannot be undone: it needs the customer's code typed, checked by the server.
     page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.fill("#erasure-confirm", "C0000000")
+    page.click("#erase")
+    expect(page.locator("#form-errors")).to_contain_text("Customer code (confirmation)")
+    expect(page.locator("#erased-note")).to_have_count(0)
+    page.fill("#erasure-form input[name=reason]", "the person asked")
+    page.fill("#erasure-confirm", code.lower())
     page.click("#erase")
     expect(page.locator("#erased-note")).to_be_visible()
     assert "13912345699" not in page.content()

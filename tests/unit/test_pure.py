@@ -110,3 +110,25 @@ def test_to_text_is_stable() -> None:
     assert to_text(True) == "true"
     assert to_text(date(2026, 1, 2)) == "2026-01-02"
     assert to_text(None) is None
+
+
+def test_dates_and_stored_values_render_at_the_edges() -> None:
+    """strftime leaves years before 1000 unpadded ('1-01-01'); keys built from stored values
+    that the catalogue lacks show the value, or a dash when it is empty."""
+    import datetime as dt
+
+    from riskdesk.ui.i18n import Translator
+    from riskdesk.ui.render import _money, _stamp, format_day
+
+    first = dt.datetime(1, 1, 1, 0, 5, 9, tzinfo=dt.UTC)
+    assert format_day(first.date()) == "0001-01-01" and format_day(None) == ""
+    assert _stamp(first) == "0001-01-01 00:05"
+    assert _stamp(first, seconds=True, sep="T") == "0001-01-01T00:05:09"
+    assert format_day(dt.date(9999, 12, 31)) == "9999-12-31"
+    from decimal import Decimal
+
+    assert _money(Decimal("9999999999999999.99")) == "9,999,999,999,999,999.99"
+    assert _money(float("nan")) == "—" and _money(None) == "—"
+    zh = Translator("zh-CN")
+    assert zh("complaints.category.") == "—" and zh("tier.unheard_of") == "unheard_of"
+    assert zh("tier.high") == catalog("zh-CN")["tier.high"]

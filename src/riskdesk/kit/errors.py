@@ -34,6 +34,18 @@ class ErrorDetail:
         return data
 
 
+@dataclass(frozen=True)
+class ErrorAnswer:
+    """An error as answered: drawn as JSON for the API and as a page for the browser."""
+
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+    details: tuple[ErrorDetail, ...] = ()
+    headers: dict[str, str] | None = None
+
+
 class RiskdeskError(Exception):
     """Base of all domain errors."""
 

@@ -6,8 +6,10 @@ import hmac
 from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
 
 from riskdesk.audit.trail import set_context
 from riskdesk.db import SessionDep, writes_at_once
@@ -41,10 +43,32 @@ async def csrf_candidate(request: Request) -> str | None:
     return sent
 
 
+# The two ways in, as the OpenAPI document declares them: every operation that needs a caller
+# lists both (either will do). They read nothing get_principal does not read itself, and never
+# refuse on their own (auto_error=False): get_principal decides.
+bearer_token = HTTPBearer(
+    scheme_name="bearerToken",
+    description="An API token, sent as `Authorization: Bearer rd_<prefix>_<secret>` "
+    "(issued by `POST /api/v1/tokens` or `riskdesk users token`); its scopes narrow the role.",
+    auto_error=False,
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    scheme_name="sessionCookie",
+    description="The browser session set by signing in to the UI (`/login`). Requests other "
+    "than GET, HEAD and OPTIONS also need the session's CSRF token in the `X-CSRF-Token` header.",
+    auto_error=False,
+)
+
+
 # A plain function, so FastAPI runs it in the thread pool: its queries may wait on a row lock,
 # and waiting on the event loop would stall every other request, including the one holding it.
 def get_principal(
-    request: Request, session: SessionDep, csrf: Annotated[str | None, Depends(csrf_candidate)]
+    request: Request,
+    session: SessionDep,
+    csrf: Annotated[str | None, Depends(csrf_candidate)],
+    _bearer: Annotated[HTTPAuthorizationCredentials | None, Security(bearer_token)],
+    _cookie: Annotated[str | None, Security(session_cookie)],
 ) -> Principal:
     """The authenticated caller, or NotAuthenticated."""
     auth = request.headers.get("authorization", "")
@@ -88,6 +112,26 @@ def get_principal(
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def signed_in_principal(request: Request, session: Session) -> Principal | None:
+    """The browser session's principal, or None: for pages drawn where no route ran (an error
+    page for an unknown address), so they still show who is signed in. Checks no CSRF token,
+    so only for drawing a page, never for acting."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    try:
+        session_id = cookie_serializer(request).loads(cookie)
+    except BadSignature:
+        return None
+    found = service.resolve_session(session, session_id) if isinstance(session_id, str) else None
+    if found is None:
+        return None
+    row, user = found
+    return service.principal_for(
+        session, user, via="session", session_id=row.id, csrf_token=row.csrf_token
+    )
 
 
 def require(permission: Permission) -> Callable[..., Principal]:

@@ -39,10 +39,40 @@ TOKEN_PREFIX = "rd"  # noqa: S105  (a label, not a secret)
 
 
 @dataclass(frozen=True)
+class Caller:
+    """The calling user as plain values, copied when the principal is built.
+
+    Not the ORM row: the principal outlives the request's session (an error page is drawn after
+    the session rolled back and closed), and an expired, detached row fails when read.
+    """
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    team: str | None
+    is_active: bool
+    email: str | None = field(default=None, repr=False)  # personal data: kept out of logs
+
+    @classmethod
+    def of(cls, user: User) -> Caller:
+        """A snapshot of a user row."""
+        return cls(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            team=user.team,
+            is_active=user.is_active,
+            email=user.email,
+        )
+
+
+@dataclass(frozen=True)
 class Principal:
     """Who is calling and what they may do."""
 
-    user: User
+    user: Caller
     permissions: frozenset[Permission]
     via: str  # "session", "token" or "system"
     session_id: str | None = None
@@ -126,7 +156,7 @@ def principal_for(
         perms = perms & parse_scopes(scopes)
     members = tuple(repo.team_member_ids(session, user.team)) if user.team else ()
     return Principal(
-        user=user,
+        user=Caller.of(user),
         permissions=perms,
         via=via,
         session_id=session_id,
@@ -317,7 +347,8 @@ def change_password(
     policy: LockoutPolicy = DEFAULT_LOCKOUT,
 ) -> User:
     """Change one's own password; other browser sessions end, this one stays."""
-    user = principal.user
+    # The principal carries the user as plain values (Caller): the row itself is loaded here.
+    user = get_user_or_raise(session, principal.user.id)
     if not passwords.verify_password(user.password_hash, current_password):
         # Counted like a wrong sign-in: a stolen session must not become a password oracle.
         _count_wrong_password(session, user, policy)
@@ -392,7 +423,7 @@ def _hash_secret(secret: str) -> str:
 def issue_token(
     session: Session,
     *,
-    user: User,
+    user: User | Caller,
     name: str,
     scopes: list[str],
     expires_in_days: int | None = None,

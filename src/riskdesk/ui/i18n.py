@@ -46,12 +46,17 @@ def pick_locale(request: Request, default: str = "zh-CN") -> str:
 
 
 class Translator:
-    """``t("key", name=...)`` in templates; a missing key shows the key (and a test catches it)."""
+    """``t("key", name=...)`` in templates. A key built from a stored value (``"tier." + v``)
+    that is not in the catalogues shows the value itself, or "—" when it is empty: old or odd
+    data must not show as "complaints.category." (keys written in templates are checked by a
+    test, tests/unit/test_pure.py)."""
 
     def __init__(self, locale: str) -> None:
         self.locale = locale
         self.messages = catalog(locale)
 
     def __call__(self, key: str, **values: Any) -> str:
-        text = self.messages.get(key) or catalog("en").get(key) or key
+        text = self.messages.get(key) or catalog("en").get(key)
+        if text is None:
+            return key.rsplit(".", 1)[-1] or "—"
         return text.format(**values) if values else text

@@ -70,7 +70,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.permissions import Permission
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
-from riskdesk.ui.render import render
+from riskdesk.ui.render import format_day, render
 
 router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
@@ -285,21 +285,25 @@ def customers_page(
 
 
 def _monthly_orders(session: Any, customer_id: PathId) -> dict[str, Any]:
-    totals: dict[str, float] = {}
+    totals: dict[tuple[int, int], float] = {}
     for when, amount in event_repo.order_history(session, customer_id):
-        key = when.strftime("%Y-%m")
+        key = (when.year, when.month)
         totals[key] = totals.get(key, 0.0) + float(amount)
     if not totals:
         return {"months": [], "amounts": []}
-    # Every month from the first order to the last, so quiet months show as zero.
-    first, last = min(totals), max(totals)
-    year, month = int(first[:4]), int(first[5:])
-    months: list[str] = []
-    while f"{year:04d}-{month:02d}" <= last:
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
-    months = months[-24:]
-    return {"months": months, "amounts": [round(totals.get(m, 0.0), 2) for m in months]}
+    # The last 24 months up to the latest order, quiet months as zero. Walked back from the
+    # last one, by numbers: stored dates may lie centuries apart (0001-01-01, 9999-12-31).
+    first = min(totals)
+    year, month = max(totals)
+    months: list[tuple[int, int]] = []
+    while len(months) < 24 and (year, month) >= first:
+        months.append((year, month))
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+    months.reverse()
+    return {
+        "months": [f"{y:04d}-{m:02d}" for y, m in months],
+        "amounts": [round(totals.get(m, 0.0), 2) for m in months],
+    }
 
 
 def _credit_file(
@@ -327,7 +331,7 @@ def _credit_file(
     score_chart = (
         json.dumps(
             {
-                "dates": [s.scored_at.strftime("%Y-%m-%d") for s in reversed(scores)],
+                "dates": [format_day(s.scored_at) for s in reversed(scores)],
                 "series": {"score": [s.score for s in reversed(scores)]},
             }
         )
@@ -1215,7 +1219,11 @@ def resolve_held(
         decision = credit_service.recheck(session, principal, decision_id)
     elif action in ("release", "reject"):
         if len(text) < 3:
-            raise ValidationFailed("give a reason of at least 3 characters", field="reason")
+            raise ValidationFailed(
+                "give a reason of at least 3 characters",
+                field="reason",
+                code="string_too_short" if text else "missing",
+            )
         fn = credit_service.release if action == "release" else credit_service.reject
         decision = fn(session, principal, decision_id, text)
     else:

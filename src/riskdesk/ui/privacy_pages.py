@@ -8,8 +8,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
+from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep
-from riskdesk.kit.errors import RiskdeskError
+from riskdesk.kit.errors import RiskdeskError, ValidationFailed
 from riskdesk.kit.validation import PathId
 from riskdesk.privacy import service as privacy_service
 from riskdesk.privacy.schemas import ConsentIn, ErasureIn, HoldIn
@@ -98,14 +99,22 @@ def erase(
     principal: CanPrivacyManage,
     form: FormDep,
 ) -> Response:
-    """Erase the person's data (refused under a legal hold)."""
-    return _do(
-        request, session, principal, customer_id, "erased",
-        lambda: privacy_service.erase(
-            session, principal, customer_id,
-            ErasureIn.model_validate(filled(form, ("reason",))).reason,
-        ),
-    )  # fmt: skip
+    """Erase the person's data (refused under a legal hold), once the customer's code has
+    been typed to confirm it: erasure cannot be undone, so one stray click must not do it."""
+    data = filled(form, ("reason", "confirm_code"))
+
+    def confirmed_erasure() -> object:
+        body = ErasureIn.model_validate({k: v for k, v in data.items() if k == "reason"})
+        customer = customer_service.get_customer_or_raise(session, principal, customer_id)
+        if data.get("confirm_code", "").upper() != customer.code.upper():
+            raise ValidationFailed(
+                f"type the customer's code ({customer.code}) to confirm the erasure",
+                field="confirm_code",
+                code="confirmation_mismatch",
+            )
+        return privacy_service.erase(session, principal, customer_id, body.reason)
+
+    return _do(request, session, principal, customer_id, "erased", confirmed_erasure)
 
 
 @router.get("/customers/{customer_id}/personal-data.json")

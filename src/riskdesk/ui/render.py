@@ -1,29 +1,57 @@
-"""Rendering pages: the template environment and the context every page gets."""
+"""Rendering pages: the template environment, the context every page gets, and error pages."""
 
 from __future__ import annotations
 
-from decimal import Decimal
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from html import escape
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from riskdesk.kit.errors import RiskdeskError
+from riskdesk.kit.errors import ErrorAnswer
+from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
 from riskdesk.security.service import Principal
 from riskdesk.ui.i18n import Translator, pick_locale
 
+log = logging.getLogger(__name__)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 
 def _money(value: Decimal | float | int | None) -> str:
     if value is None:
         return "—"
-    return f"{Decimal(value):,.2f}"
+    try:
+        amount = Decimal(value)
+    except (InvalidOperation, ValueError):
+        return "—"
+    return f"{amount:,.2f}" if amount.is_finite() else "—"  # NaN or infinity from a float
+
+
+def format_day(value: dt.date | dt.datetime | None) -> str:
+    """A date as YYYY-MM-DD for any year (strftime leaves years before 1000 unpadded)."""
+    if value is None:
+        return ""
+    return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+
+
+def _stamp(value: dt.datetime | None, *, seconds: bool = False, sep: str = " ") -> str:
+    """A timestamp as YYYY-MM-DD HH:MM[:SS] (UTC as stored), for any year."""
+    if value is None:
+        return ""
+    text = f"{format_day(value)}{sep}{value.hour:02d}:{value.minute:02d}"
+    return f"{text}:{value.second:02d}" if seconds else text
 
 
 templates.env.filters["money"] = _money
+templates.env.filters["day"] = format_day
+templates.env.filters["stamp"] = _stamp
 
 
 def render(
@@ -47,7 +75,131 @@ def render(
     )
 
 
-def render_error(request: Request, exc: RiskdeskError) -> HTMLResponse:
-    """An error page for the browser."""
-    principal = getattr(request.state, "principal", None)
-    return render(request, "error.html", principal, status_code=exc.status_code, error=exc)
+# ---------------------------------------------------------------- error pages
+
+# Where a field's name is prefixed by where it came from (FastAPI's loc), or nested in a body.
+_LOC_PREFIXES = ("query.", "path.", "body.", "form.", "header.", "cookie.")
+
+
+@dataclass(frozen=True)
+class ErrorView:
+    """An error as a person reads it, in their language."""
+
+    status: int
+    title: str
+    text: str
+    detail: str | None  # the server's own sentence, in English pages only
+    fields: tuple[tuple[str, str], ...]  # (field label, reason)
+    back: str
+
+
+def field_label(t: Translator, field: str) -> str:
+    """A form field's name as the page shows it (``field.<name>`` in the catalogue)."""
+    name = field
+    for prefix in _LOC_PREFIXES:
+        name = name.removeprefix(prefix)
+    parts = [p for p in name.split(".") if p and not p.isdigit()]
+    if not parts:
+        return t("field.unknown")
+    # Every field of a UI form has a label (tests/ui/test_crawl.py checks forms and templates).
+    return t.messages.get(f"field.{parts[-1]}") or parts[-1]
+
+
+def _reason(t: Translator, code: str, reason: str) -> str:
+    # English pages keep the precise sentence; other languages say it from the code.
+    if t.locale == "en":
+        return reason
+    return t.messages.get(f"error.reason.{code}") or t("error.reason.invalid")
+
+
+def _same_site(request: Request, url: str) -> str | None:
+    """The path (and query) of a URL of this site, else None."""
+    parts = urlsplit(url)
+    if parts.netloc != request.url.netloc or not parts.path.startswith("/"):
+        return None
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    return None if target.startswith("//") else target
+
+
+def _back(request: Request) -> str:
+    """Where the person came from, when it was a page of this site; else the start page."""
+    if request.headers.get("HX-Request"):
+        # A fragment inside the page the person is on: the way on is to load that page again.
+        return _same_site(request, request.headers.get("HX-Current-URL", "")) or "/"
+    target = _same_site(request, request.headers.get("referer", ""))
+    if target is None or target.startswith(("/login", "/api/", "/static/")):
+        return "/"
+    if urlsplit(target).path == request.url.path and request.method == "GET":
+        return "/"  # the page that failed: going back to it would fail again
+    return target
+
+
+def error_view(request: Request, t: Translator, answer: ErrorAnswer) -> ErrorView:
+    """What the error page says: a title and a sentence per status (or per known code), the
+    fields concerned, and a way back."""
+    status = answer.status
+    title = t.messages.get(f"error.{status}.title") or t("error.title")
+    text = (
+        t.messages.get(f"error.code.{answer.code}")
+        or t.messages.get(f"error.{status}.text")
+        or t("error.text")
+    )
+    fields: list[tuple[str, str]] = []
+    for d in answer.details[:50] or ():
+        if d.field:
+            fields.append((field_label(t, d.field), _reason(t, d.code, d.reason)))
+    if not fields and answer.field and status in (409, 413, 422):
+        fields.append((field_label(t, answer.field), _reason(t, answer.code, answer.message)))
+    # A 404 says the same whether the record is missing or hidden from the caller; a 500
+    # never shows internals.
+    detail = (
+        answer.message if t.locale == "en" and status not in (404, 500) and not fields else None
+    )
+    return ErrorView(status, title, text, detail, tuple(fields), _back(request))
+
+
+_FALLBACK = (
+    '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title>'
+    '<link rel="stylesheet" href="/static/app.css"></head><body><main>'
+    '<section class="card narrow"><h1>出错了 · Something went wrong ({status})</h1>'
+    '<p><a href="/">返回首页 · Home</a></p></section></main></body></html>'
+)
+
+
+def _signed_in(request: Request, answer: ErrorAnswer) -> Principal | None:
+    """Who is signed in, for the page's menu: kept by the route that failed, or (when no route
+    ran, as for an unknown address) read from the session cookie."""
+    # A plain snapshot (security/service.Caller): safe to read after the session closed.
+    principal: Principal | None = getattr(request.state, "principal", None)
+    if principal is not None or SESSION_COOKIE not in request.cookies:
+        return principal
+    if answer.status in (500, 503):
+        return None  # the database may be what failed: no menu then
+    try:
+        with request.app.state.sessionmaker() as session:
+            return signed_in_principal(request, session)
+    except Exception:  # the page still shows, without the menu
+        log.warning("no principal for the error page on %s", request.url.path, exc_info=True)
+        return None
+
+
+def render_error(request: Request, answer: ErrorAnswer) -> Response:
+    """An error page for the browser (a fragment for htmx), with the answer's status. Runs in
+    the thread pool (it may read the session cookie's user from the database)."""
+    principal = _signed_in(request, answer)
+    try:
+        locale = pick_locale(request, request.app.state.settings.default_locale)
+        view = error_view(request, Translator(locale), answer)
+        template = "partials/error.html" if request.headers.get("HX-Request") else "error.html"
+        response: Response = render(
+            request, template, principal, status_code=answer.status, error=view
+        )
+    except Exception:
+        # The error page itself failed: still answer with the status and a page, never JSON.
+        log.exception("error page failed on %s %s", request.method, request.url.path)
+        response = HTMLResponse(
+            _FALLBACK.format(status=escape(str(answer.status))), status_code=answer.status
+        )
+    for name, value in (answer.headers or {}).items():
+        response.headers[name] = value
+    return response
