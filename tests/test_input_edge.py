@@ -317,7 +317,8 @@ def test_query_path_and_form_values_are_checked_too(manager, customer, app, db) 
         follow_redirects=False,
     )
     assert edited.status_code == 422
-    assert "U+0000" in edited.text
+    # The page names the field by its label and says why, in the user's language.
+    assert "法定名称" in edited.text and "控制字符" in edited.text
     assert manager.get(f"/api/v1/customers/{customer}").json()["name"] == "测试贸易有限公司EDGE1"
 
 

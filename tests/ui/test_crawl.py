@@ -219,6 +219,7 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "action_id": three(actions),
         "complaint_id": three(complaints),
         "job_id": [str(job), MISSING],
+        "user_id": [str(users["sales"]), str(users["sales2"]), MISSING],
         "endpoint_id": [str(hook), MISSING],
         "delivery_id": [str(delivery), MISSING],
         "code": [group, "NO-SUCH-GROUP"],
