@@ -162,7 +162,7 @@ def main() -> None:
             username="bench",
             display_name="bench",
             role=Role.CREDIT_MANAGER,
-            password="Bench-pass-2026",
+            password="Quiet-harbour-lamp-2026",
         )
         principal = security_service.system_principal(session, user)
         records = [

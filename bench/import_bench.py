@@ -85,7 +85,7 @@ def main() -> None:
             username="bench",
             display_name="bench",
             role=Role.CREDIT_MANAGER,
-            password="Bench-pass-2026",
+            password="Quiet-harbour-lamp-2026",
         )
 
     def load(session):  # type: ignore[no-untyped-def]

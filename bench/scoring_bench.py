@@ -141,7 +141,7 @@ def populate(factory: Any, customers: pl.DataFrame) -> None:
         users = [
             security_service.create_user(
                 session, username=u, display_name=u, role=Role.CREDIT_MANAGER,
-                password="Bench-pass-2026",
+                password="Quiet-harbour-lamp-2026",
             )
             for u in ("author", "approver")
         ]  # fmt: skip

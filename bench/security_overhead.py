@@ -85,7 +85,7 @@ def open_database(backend: str, pg_url: str) -> Database:
             username="bench",
             display_name="bench",
             role=Role.CREDIT_MANAGER,
-            password="Bench-pass-2026",
+            password="Quiet-harbour-lamp-2026",
         )
     return db
 

@@ -168,6 +168,7 @@ def settings(tmp_path: Path) -> Settings:
         data_dir=tmp_path / "data",
         delivery_interval_seconds=0,  # tests send deliveries themselves
         audit_checkpoint_interval_seconds=0,  # no worker thread on the test's connection
+        import_reap_interval_seconds=0,  # nor an import reaper
     )
 
 

@@ -115,6 +115,7 @@ def module_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
             data_dir=tmp_path_factory.mktemp("st-data"),
             delivery_interval_seconds=0,
             audit_checkpoint_interval_seconds=0,  # no worker thread on a test connection
+            import_reap_interval_seconds=0,  # nor an import reaper
         ),
         session_factory=sessionmaker(),  # replaced per test; keeps the lifespan off the database
     )

@@ -124,6 +124,30 @@ class Settings(BaseSettings):
         "after tomorrow.",
     )
     max_upload_mb: int = Field(default=200, ge=1)
+    import_max_rows: int = Field(
+        default=1_000_000,
+        ge=1,
+        description="Data rows a file import may hold; a larger file is refused (413) before "
+        "its rows are read.",
+    )
+    import_reap_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the server looks for imports whose process was lost (killed, "
+        "crashed) and marks them failed; 0 is never.",
+    )
+    import_lease_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How old a running import without a live process must be before it counts "
+        "as lost (its runner may be about to start).",
+    )
+    import_max_uncompressed_mb: int = Field(
+        default=1024,
+        ge=1,
+        description="What an Excel file may unpack to; a larger one (a zip bomb, or a sheet "
+        "far beyond the row limit) is refused (413) without unpacking it.",
+    )
     demo_customers: int = Field(default=2000, ge=0)
     demo_months: int = Field(default=24, ge=1, le=120)
     log_level: str = "INFO"

@@ -40,6 +40,7 @@ from riskdesk.kit.validation import (
 from riskdesk.monitoring import delivery
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
+from riskdesk.pipeline.tasks import ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.scoring.endpoints import router as scoring_router
@@ -406,7 +407,13 @@ def create_app(
         if settings.audit_checkpoint_interval_seconds > 0:
             checkpointer = CheckpointWorker(app.state.sessionmaker, settings)
             checkpointer.start()
+        reaper = None
+        if settings.import_reap_interval_seconds > 0:
+            reaper = ImportReaper(app.state.sessionmaker, settings)
+            reaper.start()
         yield
+        if reaper is not None:
+            reaper.stop()
         if checkpointer is not None:
             checkpointer.stop()
         if worker is not None:

@@ -248,6 +248,13 @@ def import_command(
     ] = False,
     user: Annotated[str, typer.Option(help="whose name the import is recorded under")] = "admin",
     output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            help="a CSV file's encoding (utf-8, gb18030, gbk, utf-16...); by default UTF-8, "
+            "UTF-16 and GB18030/GBK are recognised"
+        ),
+    ] = None,
 ) -> None:
     """Import a CSV or Excel FILE of KIND; nothing is imported when a row is invalid."""
     try:
@@ -280,6 +287,7 @@ def import_command(
                 filename=file.name,
                 mapping=column_mapping,
                 skip_invalid=skip_invalid,
+                encoding=encoding,
                 on_total=lambda n: bar.update(task, total=n),
                 progress=lambda n: bar.advance(task, n),
             )

@@ -56,6 +56,7 @@ _PROFILE_INPUTS = (
 
 class _Base:
     kind: ClassVar[str]
+    group_fields: ClassVar[tuple[str, ...]] = ()
     schema: ClassVar[type[BaseModel]]
 
     @property
@@ -63,9 +64,9 @@ class _Base:
         """Fields a file may map."""
         return tuple(self.schema.model_fields)
 
-    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+    def group_rows(self, rows: list[dict[str, Any]], numbers: Sequence[int]) -> list[Item]:
         """One row, one record."""
-        return default_group_rows(rows, first_row)
+        return default_group_rows(rows, numbers)
 
 
 class CustomerHandler(_Base):

@@ -48,6 +48,7 @@ class EventHandler:
     schema: ClassVar[type[BaseModel]]
     model: ClassVar[Any]
     drop_fields: ClassVar[frozenset[str]] = frozenset()
+    group_fields: ClassVar[tuple[str, ...]] = ()
 
     @property
     def file_fields(self) -> tuple[str, ...]:
@@ -58,9 +59,9 @@ class EventHandler:
         """(source, external_id)."""
         return (record.source, record.external_id)
 
-    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+    def group_rows(self, rows: list[dict[str, Any]], numbers: Sequence[int]) -> list[Item]:
         """One row, one event."""
-        return default_group_rows(rows, first_row)
+        return default_group_rows(rows, numbers)
 
     def resolve(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Customers, keys already stored, then the kind's own references."""
@@ -133,6 +134,7 @@ class OrderHandler(EventHandler):
     schema = OrderIn
     model = Order
     drop_fields = frozenset({"lines"})
+    group_fields = ("source", "external_id")
     line_fields = ("category", "product", "quantity", "line_amount")
 
     @property
@@ -140,11 +142,11 @@ class OrderHandler(EventHandler):
         """Order fields plus one line per row."""
         return tuple(f for f in OrderIn.model_fields if f != "lines") + self.line_fields
 
-    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+    def group_rows(self, rows: list[dict[str, Any]], numbers: Sequence[int]) -> list[Item]:
         """Rows sharing (source, external_id) are the lines of one order."""
         items: dict[tuple[Any, Any], Item] = {}
         ordered: list[Item] = []
-        for offset, row in enumerate(rows):
+        for number, row in zip(numbers, rows, strict=True):
             line = {
                 "category": row.get("category"),
                 "product": row.get("product"),
@@ -155,7 +157,7 @@ class OrderHandler(EventHandler):
             key = (head.get("source"), head.get("external_id"))
             item = items.get(key) if key[1] else None
             if item is None:
-                item = Item(row=first_row + offset, raw={**head, "lines": [line]})
+                item = Item(row=number, raw={**head, "lines": [line]})
                 ordered.append(item)
                 if key[1]:
                     items[key] = item

@@ -249,6 +249,11 @@ class IntakeReport(BaseModel):
     invalid: int
     imported: bool = Field(description="false when invalid rows stopped the whole batch")
     results: list[IntakeRowResult]
+    results_complete: bool = Field(
+        default=True,
+        description="false when a large file's report lists only its first rows and the rows "
+        "with errors; the counts always cover every row",
+    )
 
 
 class BatchIn(InputModel):

@@ -70,8 +70,11 @@ class Handler(Protocol):
     def key(self, record: Any) -> tuple[Any, ...] | None:
         """The idempotency key of a validated record."""
 
-    def group_rows(self, rows: list[dict[str, Any]], first_row: int) -> list[Item]:
-        """Turn file rows into records (most kinds: one row, one record)."""
+    # Fields whose equal values make file rows one record (empty: one row, one record).
+    group_fields: tuple[str, ...]
+
+    def group_rows(self, rows: list[dict[str, Any]], numbers: Sequence[int]) -> list[Item]:
+        """Turn file rows (with their row numbers in the file) into records."""
 
     def resolve(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check references and keys against the database; mark duplicates and errors."""
@@ -126,6 +129,6 @@ def mark_repeats(handler: Handler, items: Sequence[Item]) -> None:
             )
 
 
-def default_group_rows(rows: list[dict[str, Any]], first_row: int) -> list[Item]:
+def default_group_rows(rows: list[dict[str, Any]], numbers: Sequence[int]) -> list[Item]:
     """One row, one record."""
-    return [Item(row=first_row + i, raw=row) for i, row in enumerate(rows)]
+    return [Item(row=n, raw=row) for n, row in zip(numbers, rows, strict=True)]

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,8 @@ from typing import Any
 import polars as pl
 import yaml
 
-from riskdesk.kit.errors import ErrorDetail, ValidationFailed
+from riskdesk.kit.encodings import to_utf8
+from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, ValidationFailed
 
 HEADER_ROWS = 1  # data row n is file row n + HEADER_ROWS (1-based, as a spreadsheet shows it)
 
@@ -82,39 +85,143 @@ def _cell_text(value: Any) -> str | None:
     return text if text.strip() else None
 
 
-def read_table(content: bytes, filename: str) -> pl.DataFrame:
-    """A file's cells as text columns; CSV (UTF-8, with or without BOM) or Excel (.xlsx/.xls)."""
+@dataclass(frozen=True)
+class FileLimits:
+    """How much a file may hold; set by RISKDESK_IMPORT_MAX_ROWS and
+    RISKDESK_IMPORT_MAX_UNCOMPRESSED_MB."""
+
+    max_rows: int = 1_000_000
+    max_uncompressed_mb: int = 1024
+
+
+EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
+CSV_SUFFIXES = frozenset({".csv", ".txt", ""})
+
+
+def read_table(
+    content: bytes,
+    filename: str,
+    *,
+    encoding: str | None = None,
+    limits: FileLimits | None = None,
+) -> pl.DataFrame:
+    """A file's cells as text columns: CSV (encoding named or recognised) or Excel.
+
+    Files beyond the limits are refused (413) before their rows are read into memory: an Excel
+    file by the size its parts unpack to and the extent its sheet declares, a CSV file by
+    reading no more than one row past the limit.
+    """
+    limits = limits or FileLimits()
     suffix = Path(filename).suffix.lower()
+    if suffix not in EXCEL_SUFFIXES | CSV_SUFFIXES:
+        raise ValidationFailed(
+            f"unsupported file type {suffix!r}; use CSV or Excel",
+            field="file",
+            code="unsupported_file_type",
+        )
     try:
-        if suffix in {".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"}:
-            frame = pl.read_excel(io.BytesIO(content), infer_schema_length=0)
-        elif suffix in {".csv", ".txt", ""}:
-            frame = pl.read_csv(
+        if suffix in EXCEL_SUFFIXES:
+            if encoding:
+                raise ValidationFailed(
+                    "an encoding applies to CSV files only; Excel files carry their own",
+                    field="encoding",
+                )
+            _check_excel_size(content, limits)
+            frame = pl.read_excel(
                 io.BytesIO(content),
-                infer_schema=False,
-                encoding="utf8-lossy",
-                truncate_ragged_lines=False,
+                infer_schema_length=0,
+                read_options={"n_rows": limits.max_rows + 1},
             )
         else:
-            raise ValidationFailed(
-                f"unsupported file type {suffix!r}; use CSV or Excel",
-                field="file",
-                code="unsupported_file_type",
+            text = to_utf8(content, encoding).data
+            frame = pl.read_csv(
+                io.BytesIO(text),
+                infer_schema=False,
+                encoding="utf8",
+                truncate_ragged_lines=False,
+                n_rows=limits.max_rows + 1,
             )
+            del text
     except ValidationFailed:
         raise
     except Exception as exc:
         raise ValidationFailed(
             f"cannot read the file: {exc}", field="file", code="unreadable_file"
         ) from exc
+    if frame.height > limits.max_rows:
+        raise _too_many_rows(limits)
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
     return frame.select(pl.all().cast(pl.String))
 
 
-def apply_mapping(
+def _too_many_rows(limits: FileLimits) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"files are limited to {limits.max_rows:,} data rows (RISKDESK_IMPORT_MAX_ROWS); "
+        "split the file",
+        field="file",
+        code="too_many_rows",
+    )
+
+
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"[A-Z]+\d+:[A-Z]+(\d+)\"")
+
+
+def _check_excel_size(content: bytes, limits: FileLimits) -> None:
+    """Refuse a workbook whose parts unpack beyond the limit, or whose first sheet declares
+    more rows than allowed, without unpacking it (a zip bomb costs nothing to send)."""
+    if not zipfile.is_zipfile(io.BytesIO(content)):
+        return  # .xls (BIFF): no compression, so its size is bounded by the upload limit
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        unpacked = sum(info.file_size for info in archive.infolist())
+        if unpacked > limits.max_uncompressed_mb * 2**20:
+            raise PayloadTooLarge(
+                f"the workbook unpacks to {unpacked / 2**20:,.0f} MB; files are limited to "
+                f"{limits.max_uncompressed_mb:,} MB unpacked "
+                "(RISKDESK_IMPORT_MAX_UNCOMPRESSED_MB)",
+                field="file",
+                code="file_too_large_unpacked",
+            )
+        sheets = sorted(
+            n for n in archive.namelist() if n.startswith("xl/worksheets/sheet") and "/_" not in n
+        )
+        if not sheets:
+            return
+        with archive.open(sheets[0]) as sheet:
+            head = sheet.read(4096)  # the dimension element comes before the rows
+        found = _DIMENSION.search(head)
+        if found and int(found.group(1)) - HEADER_ROWS > limits.max_rows:
+            raise _too_many_rows(limits)
+
+
+@dataclass(frozen=True)
+class MappedTable:
+    """A file's columns renamed to target fields, with the mapping's defaults for blanks."""
+
+    frame: pl.DataFrame
+    defaults: dict[str, Any]
+
+    @property
+    def height(self) -> int:
+        """Data rows."""
+        return self.frame.height
+
+    def rows(self, frame: pl.DataFrame | None = None) -> list[dict[str, Any]]:
+        """Rows (of the whole table or of a slice of it) keyed by target field."""
+        rows: list[dict[str, Any]] = []
+        for raw in (self.frame if frame is None else frame).iter_rows(named=True):
+            row = dict(self.defaults)
+            for key, value in raw.items():
+                text = _cell_text(value)
+                if text is not None or key not in row:
+                    row[key] = text
+            rows.append(row)
+        return rows
+
+
+def map_columns(
     frame: pl.DataFrame, mapping: ColumnMapping, fields: Iterable[str]
-) -> tuple[list[dict[str, Any]], list[ErrorDetail]]:
-    """Rows keyed by target field; problems with the mapping itself are returned as errors."""
+) -> tuple[MappedTable | None, list[ErrorDetail]]:
+    """The table under target names; problems with the mapping itself are returned as errors."""
     wanted = list(fields)
     by_lower = {c.lower(): c for c in frame.columns}
     errors: list[ErrorDetail] = []
@@ -144,15 +251,15 @@ def apply_mapping(
                 )
             )
     if errors:
-        return [], errors
+        return None, errors
     renamed = frame.select([pl.col(col).alias(target) for target, col in selected.items()])
-    rows: list[dict[str, Any]] = []
     defaults = {k: v for k, v in mapping.defaults.items() if k in wanted}
-    for raw in renamed.iter_rows(named=True):
-        row = dict(defaults)
-        for key, value in raw.items():
-            text = _cell_text(value)
-            if text is not None or key not in row:
-                row[key] = text
-        rows.append(row)
-    return rows, errors
+    return MappedTable(renamed, defaults), errors
+
+
+def apply_mapping(
+    frame: pl.DataFrame, mapping: ColumnMapping, fields: Iterable[str]
+) -> tuple[list[dict[str, Any]], list[ErrorDetail]]:
+    """Rows keyed by target field; problems with the mapping itself are returned as errors."""
+    table, errors = map_columns(frame, mapping, fields)
+    return ([], errors) if table is None else (table.rows(), errors)

@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from riskdesk.audit.trail import context_of
 from riskdesk.db import SessionDep
+from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotFound, PayloadTooLarge
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import PathId
@@ -43,12 +44,25 @@ async def import_file(
             "or contracts"
         ),
     ],
-    file: Annotated[UploadFile, File(description="CSV (UTF-8) or Excel")],
+    file: Annotated[UploadFile, File(description="CSV or Excel")],
     mapping: Annotated[str | None, Form(description="column mapping as YAML")] = None,
     skip_invalid: Annotated[bool, Form()] = False,
+    encoding: Annotated[
+        str | None,
+        Form(
+            max_length=40,
+            description="a CSV file's encoding (utf-8, gb18030, gbk, utf-16, ...); when left "
+            "out, UTF-8 (with or without BOM), UTF-16 and GB18030/GBK are recognised",
+        ),
+    ] = None,
 ) -> ImportResult:
-    """Import a file in one transaction: invalid rows stop it unless skip_invalid is set."""
+    """Import a file in one transaction: invalid rows stop it unless skip_invalid is set.
+
+    Files over RISKDESK_IMPORT_MAX_ROWS rows, or Excel files that unpack beyond
+    RISKDESK_IMPORT_MAX_UNCOMPRESSED_MB, are refused with 413 before their rows are read."""
     intake.handler_for(kind)
+    if encoding:
+        check_encoding_name(encoding)
     content = await run_in_threadpool(read_upload, file, request.app.state.settings.max_upload_mb)
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
     user_id = principal.user_id
@@ -82,6 +96,8 @@ async def import_file(
         filename=file.filename or "upload.csv",
         mapping=column_mapping,
         skip_invalid=skip_invalid,
+        encoding=encoding or None,
+        limits=intake.file_limits(request.app.state.settings),
         channel="import",
     )
     return ImportResult(job=ImportJobRead.model_validate(result.job), report=result.report)

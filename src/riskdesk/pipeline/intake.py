@@ -2,28 +2,40 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.complaints import service as complaints_service
+from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
 from riskdesk.customers.intake import CUSTOMER_HANDLERS
 from riskdesk.db import unit_of_work
 from riskdesk.events.intake import EVENT_HANDLERS
 from riskdesk.events.schemas import IntakeReport, IntakeRowResult
 from riskdesk.indicators import service as indicator_service
-from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, ValidationFailed
+from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.intake import Handler, Item, WriteContext, mark_repeats, validate_items
-from riskdesk.kit.tabular import ColumnMapping, apply_mapping, read_table
+from riskdesk.kit.tabular import (
+    HEADER_ROWS,
+    ColumnMapping,
+    FileLimits,
+    MappedTable,
+    map_columns,
+    read_table,
+)
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
 from riskdesk.monitoring import service as monitoring_service
+from riskdesk.pipeline import repository as repo
 from riskdesk.policy import service as _policy  # noqa: F401  (authority of a new customer's creator)
 from riskdesk.security.service import Principal
 
@@ -43,6 +55,8 @@ KINDS = (
     "contracts",
 )
 MAX_ERRORS_KEPT = 1000
+RESULTS_KEPT = 10_000  # a file's report lists every row up to this many, then only errors
+CHUNK_ROWS = 5_000  # file rows validated and written at a time, in the one transaction
 # Kinds whose records change a customer's indicators (statements and bureau reports do not).
 INDICATOR_KINDS = frozenset(
     {
@@ -99,53 +113,154 @@ def ingest_items(
     The indicators of every customer whose events were written are refreshed in the same
     transaction, in one vectorised pass over those customers.
     """
-    handler = handler_for(kind)
     ctx = WriteContext(
         principal=principal, channel=channel, import_job_id=import_job_id, progress=progress
     )
-    validate_items(handler, items)
-    mark_repeats(handler, items)
-    by_row = {i.row: i for i in items}
-    handler.resolve(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
-    _fail_repeats_of_invalid(items, by_row)
-    if any(not i.ok for i in items) and not skip_invalid:
-        report = _report(kind, items, imported=False)
-        raise IntakeRejected(report, [e for i in items for e in i.errors])
-    handler.write(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
-    _fail_repeats_of_invalid(items, by_row)
-    if any(not i.ok for i in items) and not skip_invalid:
-        # Some checks can only run while writing (e.g. a change's permissions); undo it all.
-        report = _report(kind, items, imported=False)
-        raise IntakeRejected(report, [e for i in items for e in i.errors])
-    credit_service.apply_events(session, kind, items)
-    if kind == "payments":
-        paid = {i.customer_id for i in items if i.ok and i.status == "created"}
-        credit_service.recheck_held(
-            session, sorted(c for c in paid if c is not None), why="payment"
+    run = _Run(kind, skip_invalid=skip_invalid, keep_results=len(items))
+    run.take(session, items, ctx)
+    return run.finish(session, refresh_indicators=refresh_indicators)
+
+
+class _Run:
+    """One intake in one transaction, fed one chunk of items at a time.
+
+    A chunk is validated, resolved and written, and then only its outcome is kept (counts,
+    errors, the first rows' results): a file of a million rows never holds a million records.
+    Once a chunk has an invalid record and invalid ones are not skipped, the later chunks are
+    still checked, so the report lists every invalid row, but nothing more is written and the
+    caller's transaction is rolled back by the IntakeRejected that ``finish`` raises.
+    """
+
+    def __init__(self, kind: str, *, skip_invalid: bool, keep_results: int) -> None:
+        self.kind = kind
+        self.handler = handler_for(kind)
+        self.skip_invalid = skip_invalid
+        self.keep_results = keep_results
+        self.stopped = False
+        self.total = 0
+        self.counts = {"created": 0, "updated": 0, "pending": 0, "duplicate": 0, "invalid": 0}
+        self.results: list[tuple[int, str, int | None, str | None, list[dict[str, Any]]]] = []
+        self.complete = True
+        self.errors: list[ErrorDetail] = []
+        self.touched: set[int] = set()
+        self.paid: set[int] = set()
+        self.products: set[str] = set()
+
+    def take(self, session: Session, items: list[Item], ctx: WriteContext) -> None:
+        """Validate, resolve and (unless stopped) write one chunk; keep its outcome."""
+        handler = self.handler
+        validate_items(handler, items)
+        mark_repeats(handler, items)
+        by_row = {i.row: i for i in items}
+        handler.resolve(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
+        _fail_repeats_of_invalid(items, by_row)
+        if any(not i.ok for i in items) and not self.skip_invalid:
+            self.stopped = True
+        if not self.stopped:
+            handler.write(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
+            _fail_repeats_of_invalid(items, by_row)
+            # Some checks can only run while writing (e.g. a change's permissions).
+            if any(not i.ok for i in items) and not self.skip_invalid:
+                self.stopped = True
+        if not self.stopped:
+            self._written(session, items, by_row)
+        self._keep(items)
+
+    def _written(self, session: Session, items: list[Item], by_row: dict[int, Item]) -> None:
+        kind = self.kind
+        credit_service.apply_events(session, kind, items)
+        done = [i for i in items if i.ok]
+        if kind == "payments":
+            self.paid |= {i.customer_id for i in done if i.status == "created" and i.customer_id}
+        if kind in INDICATOR_KINDS:
+            for i in done:
+                if i.status in ("created", "updated", "pending"):
+                    cid = i.customer_id or (i.result_id if kind == "customers" else None)
+                    if cid is not None:
+                        self.touched.add(cid)
+        if kind == "complaints":
+            for i in done:
+                if i.status == "created":
+                    product = i.refs.get("product") or i.record.product
+                    if product:
+                        self.products.add(product)
+        for item in items:
+            first = item.refs.get("same_as_row")
+            if first is not None and item.ok:
+                item.result_id = by_row[first].result_id
+
+    def _keep(self, items: list[Item]) -> None:
+        for item in items:
+            status = "invalid" if not item.ok else item.status
+            if status in self.counts:
+                self.counts[status] += 1
+            errors = [e.as_dict() for e in item.errors]
+            if len(self.errors) < MAX_ERRORS_KEPT:
+                self.errors.extend(item.errors[: MAX_ERRORS_KEPT - len(self.errors)])
+            self.total += 1
+            room = len(self.results) < self.keep_results + MAX_ERRORS_KEPT
+            if not (self.total <= self.keep_results or (errors and room)):
+                self.complete = False  # a huge file's report lists its first rows and errors
+                continue
+            key = (
+                getattr(item.record, "external_id", None)
+                if item.record is not None
+                else item.raw.get("external_id")
+            )
+            self.results.append(
+                (item.row, status, item.result_id, str(key) if key is not None else None, errors)
+            )
+
+    def finish(self, session: Session, *, refresh_indicators: bool = True) -> IntakeReport:
+        """Raise IntakeRejected if invalid records stopped the intake; otherwise recheck held
+        orders, refresh indicators, evaluate rules and look for complaint surges, once for all
+        the customers and products the intake touched."""
+        if self.stopped:
+            report = self.report(imported=False)
+            raise IntakeRejected(report, self.errors)
+        if self.paid:
+            credit_service.recheck_held(session, sorted(self.paid), why="payment")
+        if refresh_indicators and self.touched:
+            ids = sorted(self.touched)
+            indicator_service.refresh(session, ids)
+            # Event -> indicators -> rules -> alerts, in the same transaction.
+            monitoring_service.evaluate(session, ids)
+        if self.products:
+            complaints_service.detect_surges(session, products=sorted(self.products))
+        session.flush()
+        return self.report(imported=True)
+
+    def report(self, *, imported: bool) -> IntakeReport:
+        """What became of the records; a stopped intake wrote nothing, so none is "created"."""
+        counts = dict(self.counts)
+        if not imported:
+            for written in ("created", "updated", "pending"):
+                counts[written] = 0
+        results = []
+        for row, status, result_id, key, errors in self.results:
+            if not imported and status in ("created", "updated", "pending"):
+                status = "new"
+            results.append(
+                IntakeRowResult(
+                    row=row,
+                    status=status if status in counts else "new",
+                    id=result_id if imported else None,
+                    external_id=key,
+                    errors=errors,
+                )
+            )
+        return IntakeReport(
+            kind=self.kind,
+            total=self.total,
+            created=counts["created"],
+            updated=counts["updated"],
+            pending=counts["pending"],
+            duplicates=counts["duplicate"],
+            invalid=counts["invalid"],
+            imported=imported,
+            results=results,
+            results_complete=self.complete,
         )
-    if refresh_indicators and kind in INDICATOR_KINDS:
-        touched = {
-            i.customer_id or (i.result_id if kind == "customers" else None)
-            for i in items
-            if i.ok and i.status in ("created", "updated", "pending")
-        }
-        ids = sorted(c for c in touched if c is not None)
-        indicator_service.refresh(session, ids)
-        # Event -> indicators -> rules -> alerts, in the same transaction.
-        monitoring_service.evaluate(session, ids)
-    if kind == "complaints":
-        named = {
-            i.refs.get("product") or i.record.product
-            for i in items
-            if i.ok and i.status == "created"
-        }
-        complaints_service.detect_surges(session, products=sorted(p for p in named if p))
-    for item in items:
-        first = item.refs.get("same_as_row")
-        if first is not None and item.ok:
-            item.result_id = by_row[first].result_id
-    session.flush()
-    return _report(kind, items, imported=True)
 
 
 def _fail_repeats_of_invalid(items: Sequence[Item], by_row: dict[int, Item]) -> None:
@@ -181,41 +296,6 @@ def _max_batch() -> int:
     return get_settings().max_batch_records
 
 
-def _report(kind: str, items: Sequence[Item], *, imported: bool) -> IntakeReport:
-    counts = {"created": 0, "updated": 0, "pending": 0, "duplicate": 0, "invalid": 0}
-    results = []
-    for item in items:
-        # A stopped batch never wrote its good rows: they are reported as "new" below.
-        status = "invalid" if not item.ok else item.status
-        if status in counts:
-            counts[status] += 1
-        key = (
-            getattr(item.record, "external_id", None)
-            if item.record is not None
-            else item.raw.get("external_id")
-        )
-        results.append(
-            IntakeRowResult(
-                row=item.row,
-                status=status if status in counts else "new",
-                id=item.result_id if imported else None,
-                external_id=str(key) if key is not None else None,
-                errors=[e.as_dict() for e in item.errors],
-            )
-        )
-    return IntakeReport(
-        kind=kind,
-        total=len(items),
-        created=counts["created"],
-        updated=counts["updated"],
-        pending=counts["pending"],
-        duplicates=counts["duplicate"],
-        invalid=counts["invalid"],
-        imported=imported,
-        results=results,
-    )
-
-
 # ---------------------------------------------------------------- files
 
 
@@ -227,28 +307,94 @@ class FileImportResult:
     report: IntakeReport | None
 
 
-def read_file_items(
-    kind: str, content: bytes, filename: str, mapping: ColumnMapping | None
-) -> list[Item]:
-    """A file's rows as intake items, numbered as a spreadsheet numbers them."""
+def read_file_table(
+    kind: str,
+    content: bytes,
+    filename: str,
+    mapping: ColumnMapping | None,
+    *,
+    encoding: str | None = None,
+    limits: FileLimits | None = None,
+) -> MappedTable:
+    """A file's rows under the kind's field names, refused early when over the limits."""
     handler = handler_for(kind)
-    frame = read_table(content, filename)
-    rows, problems = apply_mapping(frame, mapping or ColumnMapping(), handler.file_fields)
-    if problems:
+    frame = read_table(content, filename, encoding=encoding, limits=limits or file_limits())
+    table, problems = map_columns(frame, mapping or ColumnMapping(), handler.file_fields)
+    if table is None:
         raise ValidationFailed(
             "the column mapping does not fit the file",
             field="mapping",
             code="bad_mapping",
             details=problems,
         )
-    if not rows:
+    if not table.height:
         raise ValidationFailed("the file has no data rows", field="file", code="empty_file")
-    return handler.group_rows(rows, first_row=2)
+    return table
+
+
+def item_chunks(
+    kind: str, table: MappedTable, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[list[Item], int]]:
+    """(records, rows they came from) a chunk at a time, numbered as a spreadsheet numbers
+    rows. Rows that make one record (an order's lines) are kept in one chunk, wherever they
+    stand in the file."""
+    handler = handler_for(kind)
+    frame = table.frame.with_row_index("_n", offset=HEADER_ROWS + 1)
+    keys = [f for f in handler.group_fields if f in frame.columns]
+    if "external_id" in keys:
+        key_exprs = [_key_expr(f, table.defaults) for f in keys]
+        has_key = _key_expr("external_id", table.defaults).is_not_null()
+        frame = frame.with_columns(
+            _g=pl.when(has_key).then(pl.col("_n").min().over(key_exprs)).otherwise(pl.col("_n"))
+        ).sort(["_g", "_n"])
+        group = frame.get_column("_g").to_numpy()
+        starts = np.flatnonzero(np.diff(group)) + 1
+    else:
+        starts = np.arange(1, frame.height)
+    begin = 0
+    while begin < frame.height:
+        end = begin + chunk_rows
+        if end < frame.height:  # end where a record starts
+            at = int(np.searchsorted(starts, end))
+            end = int(starts[at]) if at < len(starts) else frame.height
+        part = frame.slice(begin, end - begin)
+        numbers = part.get_column("_n").to_list()
+        rows = table.rows(part.select(table.frame.columns))
+        yield handler.group_rows(rows, numbers), len(numbers)
+        begin = end
+
+
+def _key_expr(name: str, defaults: dict[str, Any]) -> pl.Expr:
+    # A row's key once blanks fall back to the mapping's default, as rows() does; stripped,
+    # so the grouping here is never finer than group_rows' own.
+    default = defaults.get(name)
+    fallback = pl.lit(None if default is None else str(default), dtype=pl.String)
+    return pl.col(name).str.strip_chars().replace("", None).fill_null(fallback)
+
+
+def read_file_items(
+    kind: str, content: bytes, filename: str, mapping: ColumnMapping | None
+) -> list[Item]:
+    """A (small) file's records, numbered as a spreadsheet numbers them."""
+    table = read_file_table(kind, content, filename, mapping)
+    return [item for items, _ in item_chunks(kind, table, table.height) for item in items]
+
+
+def file_limits(settings: Settings | None = None) -> FileLimits:
+    """The import limits in force."""
+    from riskdesk.config import get_settings
+
+    settings = settings or get_settings()
+    return FileLimits(
+        max_rows=settings.import_max_rows,
+        max_uncompressed_mb=settings.import_max_uncompressed_mb,
+    )
 
 
 # Progress of running imports, by job id. Kept in memory because the import's own transaction
 # holds SQLite's write lock; the worker scale-out can move this to the database or Redis.
 _PROGRESS: dict[int, tuple[int, int]] = {}
+_STARTING: set[int] = set()  # jobs created here whose runner has not yet taken the lease
 _PROGRESS_LOCK = threading.Lock()
 
 
@@ -282,6 +428,8 @@ def create_job(
     )
     session.add(job)
     session.flush()
+    with _PROGRESS_LOCK:
+        _STARTING.add(job.id)  # until its runner holds the lease
     return job
 
 
@@ -294,6 +442,8 @@ def import_file(
     filename: str,
     mapping: ColumnMapping | None,
     skip_invalid: bool,
+    encoding: str | None = None,
+    limits: FileLimits | None = None,
     channel: str = "import",
     on_total: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
@@ -318,6 +468,8 @@ def import_file(
         filename=filename,
         mapping=mapping,
         skip_invalid=skip_invalid,
+        encoding=encoding,
+        limits=limits,
         channel=channel,
         on_total=on_total,
         progress=progress,
@@ -334,11 +486,50 @@ def run_job(
     filename: str,
     mapping: ColumnMapping | None,
     skip_invalid: bool,
+    encoding: str | None = None,
+    limits: FileLimits | None = None,
     channel: str = "import",
     on_total: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> FileImportResult:
-    """Import a whole file in one transaction; the job row records the outcome."""
+    """Import a whole file in one transaction, a chunk of rows at a time; the job row records
+    the outcome. A file over the limits fails the job and raises PayloadTooLarge (413)."""
+    with repo.job_lease(factory.kw["bind"], job_id):
+        with _PROGRESS_LOCK:
+            _STARTING.discard(job_id)
+        return _run_leased(
+            factory,
+            principal_loader,
+            job_id,
+            kind=kind,
+            content=content,
+            filename=filename,
+            mapping=mapping,
+            skip_invalid=skip_invalid,
+            encoding=encoding,
+            limits=limits,
+            channel=channel,
+            on_total=on_total,
+            progress=progress,
+        )
+
+
+def _run_leased(
+    factory: sessionmaker[Session],
+    principal_loader: Callable[[Session], Principal],
+    job_id: int,
+    *,
+    kind: str,
+    content: bytes,
+    filename: str,
+    mapping: ColumnMapping | None,
+    skip_invalid: bool,
+    encoding: str | None,
+    limits: FileLimits | None,
+    channel: str,
+    on_total: Callable[[int], None] | None,
+    progress: Callable[[int], None] | None,
+) -> FileImportResult:
     done = 0
     total = 0
 
@@ -351,24 +542,22 @@ def run_job(
             progress(n)
 
     try:
-        items = read_file_items(kind, content, filename, mapping)
-        total = len(items)
+        table = read_file_table(kind, content, filename, mapping, encoding=encoding, limits=limits)
+        total = table.height
         with _PROGRESS_LOCK:
             _PROGRESS[job_id] = (0, total)
         if on_total:
             on_total(total)
         with unit_of_work(factory) as session:
-            principal = principal_loader(session)
-            report = ingest_items(
-                session,
-                principal,
-                kind,
-                items,
-                skip_invalid=skip_invalid,
-                channel=channel,
-                import_job_id=job_id,
-                progress=track,
+            ctx = WriteContext(
+                principal=principal_loader(session), channel=channel, import_job_id=job_id
             )
+            run = _Run(kind, skip_invalid=skip_invalid, keep_results=RESULTS_KEPT)
+            for items, rows in item_chunks(kind, table):
+                run.take(session, items, ctx)
+                track(rows)
+            del table
+            report = run.finish(session)
         return FileImportResult(job=_finish(factory, job_id, "done", report, None), report=report)
     except IntakeRejected as exc:
         return FileImportResult(
@@ -376,6 +565,9 @@ def run_job(
         )
     except ValidationFailed as exc:
         return FileImportResult(job=_finish(factory, job_id, "failed", None, exc), report=None)
+    except PayloadTooLarge as exc:
+        _finish(factory, job_id, "failed", None, exc)
+        raise
     except Exception as exc:
         log.exception("import %s failed", job_id)
         failure = ValidationFailed(f"the import failed: {type(exc).__name__}", code="import_failed")
@@ -386,34 +578,78 @@ def run_job(
             _PROGRESS.pop(job_id, None)
 
 
+INTERRUPTED = (
+    "the import was interrupted before it finished (its process stopped); nothing from it "
+    "was imported: run it again"
+)
+
+
+def reap_interrupted(factory: sessionmaker[Session], *, grace_seconds: float = 60.0) -> list[int]:
+    """Mark failed the jobs recorded as running whose process is gone; their ids.
+
+    An import runs in one transaction, so a lost one wrote nothing. A job counts as lost when
+    no process holds its lease and it is older than the grace (a new job's runner may not
+    have taken its lease yet) and this process is not about to start it.
+    """
+    bind = factory.kw["bind"]
+    with factory() as session:
+        running = [(j.id, j.created_at) for j in repo.running_jobs(session)]
+    if not running:
+        return []
+    cutoff = utcnow() - dt.timedelta(seconds=grace_seconds)
+    with _PROGRESS_LOCK:
+        here = _STARTING | set(_PROGRESS)
+    lost = [
+        job_id
+        for job_id, created in running
+        if job_id not in here and created <= cutoff and not repo.lease_held(bind, job_id)
+    ]
+    if not lost:
+        return []
+    failure = ValidationFailed(INTERRUPTED, code="import_interrupted")
+    with unit_of_work(factory) as session:
+        for job in repo.running_jobs(session):  # re-read: one may have finished meanwhile
+            if job.id in lost:
+                _mark(job, "failed", None, failure)
+        session.flush()
+    log.warning("imports %s were interrupted and are marked failed", lost)
+    return lost
+
+
 def _finish(
     factory: sessionmaker[Session],
     job_id: int,
     status: str,
     report: IntakeReport | None,
-    error: ValidationFailed | None,
+    error: RiskdeskError | None,
 ) -> ImportJob:
     with unit_of_work(factory) as session:
         job = session.get(ImportJob, job_id)
         assert job is not None
-        job.status = status
-        job.finished_at = utcnow()
-        if report is not None:
-            job.total_rows = report.total
-            job.processed_rows = report.total
-            job.invalid_rows = report.invalid
-            job.created_count = report.created
-            job.updated_count = report.updated + report.pending
-            job.duplicate_count = report.duplicates
-        errors: list[dict[str, Any]] = []
-        if report is not None:
-            errors = [e for r in report.results for e in r.errors][:MAX_ERRORS_KEPT]
-        if error is not None and not errors:
-            errors = [d.as_dict() for d in error.details][:MAX_ERRORS_KEPT] or [
-                {"field": error.field, "code": error.code, "reason": error.message}
-            ]
-        job.errors = errors
-        job.message = error.message[:500] if error is not None else None
+        _mark(job, status, report, error)
         session.flush()
         session.expunge(job)
         return job
+
+
+def _mark(
+    job: ImportJob, status: str, report: IntakeReport | None, error: RiskdeskError | None
+) -> None:
+    job.status = status
+    job.finished_at = utcnow()
+    if report is not None:
+        job.total_rows = report.total
+        job.processed_rows = report.total
+        job.invalid_rows = report.invalid
+        job.created_count = report.created
+        job.updated_count = report.updated + report.pending
+        job.duplicate_count = report.duplicates
+    errors: list[dict[str, Any]] = []
+    if report is not None:
+        errors = [e for r in report.results for e in r.errors][:MAX_ERRORS_KEPT]
+    if error is not None and not errors:
+        errors = [d.as_dict() for d in error.details][:MAX_ERRORS_KEPT] or [
+            {"field": error.field, "code": error.code, "reason": error.message}
+        ]
+    job.errors = errors
+    job.message = error.message[:500] if error is not None else None

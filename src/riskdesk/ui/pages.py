@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import secrets
@@ -28,7 +29,8 @@ from riskdesk.events import repository as event_repo
 from riskdesk.indicators import service as indicator_service
 from riskdesk.indicators.catalogue import AGEING_BUCKETS
 from riskdesk.indicators.catalogue import CATALOGUE as INDICATOR_CATALOGUE
-from riskdesk.kit.errors import NotAuthenticated, RiskdeskError, ValidationFailed
+from riskdesk.kit.encodings import check_encoding_name
+from riskdesk.kit.errors import NotAuthenticated, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_error
@@ -1345,6 +1347,8 @@ def imports_page(request: Request, session: SessionDep, principal: CanImportsRun
         "imports.html",
         principal,
         kinds=intake.KINDS,
+        encodings=IMPORT_ENCODINGS,
+        limits=intake.file_limits(request.app.state.settings),
         jobs=import_repo.list_jobs(session, user_id=None, limit=20),
     )
 
@@ -1358,9 +1362,12 @@ def start_import(
     file: Annotated[UploadFile, File()],
     mapping: Annotated[str | None, Form(max_length=20000)] = None,
     skip_invalid: Annotated[str | None, Form(max_length=5)] = None,
+    encoding: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
     """Start an import in the background and show its progress."""
     intake.handler_for(kind)
+    if encoding:
+        check_encoding_name(encoding)
     content = read_upload(file, request.app.state.settings.max_upload_mb)
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping and mapping.strip() else None
     job = intake.create_job(
@@ -1384,7 +1391,7 @@ def start_import(
         return security_service.principal_for(s, user, via="session")
 
     threading.Thread(
-        target=intake.run_job,
+        target=_run_import,
         name=f"import-{job.id}",
         daemon=True,
         args=(factory, load, job.id),
@@ -1394,9 +1401,19 @@ def start_import(
             "filename": file.filename or "upload",
             "mapping": column_mapping,
             "skip_invalid": skip_invalid == "on",
+            "encoding": encoding or None,
+            "limits": intake.file_limits(request.app.state.settings),
         },
     ).start()
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
+
+
+IMPORT_ENCODINGS = ("", "utf-8", "gb18030", "utf-16")  # "": recognise
+
+
+def _run_import(*args: Any, **kwargs: Any) -> None:
+    with contextlib.suppress(PayloadTooLarge):  # the job records it, and its page says so
+        intake.run_job(*args, **kwargs)
 
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
