@@ -35,14 +35,14 @@ from riskdesk.security.permissions import Role
 
 def build_orders(rows: int, customers: int, prefix: str) -> pl.DataFrame:
     rng = random.Random(7)
-    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    start = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     amounts = [f"{rng.randint(100, 500000) / 100:.2f}" for _ in range(rows)]
     return pl.DataFrame(
         {
             "source": ["erp"] * rows,
             "external_id": [f"{prefix}{i:07d}" for i in range(rows)],
             "customer_external_id": [f"BC{rng.randrange(customers):05d}" for _ in range(rows)],
-            "ordered_at": [(start + dt.timedelta(minutes=7 * i)).isoformat() for i in range(rows)],
+            "ordered_at": [(start + dt.timedelta(seconds=30 * i)).isoformat() for i in range(rows)],
             "amount": amounts,
             "currency": ["CNY"] * rows,
             "channel": [rng.choice(["online", "sales_rep", "phone"]) for _ in range(rows)],

@@ -28,7 +28,7 @@ import polars as pl
 import yaml
 
 from riskdesk.kit.encodings import to_utf8
-from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, ValidationFailed
+from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, RiskdeskError, ValidationFailed
 
 HEADER_ROWS = 1  # data row n is file row n + HEADER_ROWS (1-based, as a spreadsheet shows it)
 
@@ -142,7 +142,7 @@ def read_table(
                 n_rows=limits.max_rows + 1,
             )
             del text
-    except ValidationFailed:
+    except RiskdeskError:
         raise
     except Exception as exc:
         raise ValidationFailed(
