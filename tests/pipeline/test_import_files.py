@@ -198,12 +198,12 @@ def test_chunks_keep_an_orders_lines_together_wherever_they_stand(
 ) -> None:
     monkeypatch.setattr(intake, "CHUNK_ROWS", 2)
     content = (
-        "source,external_id,customer_external_id,ordered_at,amount,currency,category,line_amount\n"
-        "erp,K1,C-LIMIT,2026-01-05,300,CNY,food,100\n"
-        "erp,K2,C-LIMIT,2026-01-05,50,CNY,food,50\n"
-        "erp,K3,C-LIMIT,2026-01-05,70,CNY,food,70\n"
-        "erp,K1,C-LIMIT,2026-01-05,300,CNY,office,200\n"
-    ).encode()
+        b"source,external_id,customer_external_id,ordered_at,amount,currency,category,line_amount\n"
+        b"erp,K1,C-LIMIT,2026-01-05,300,CNY,food,100\n"
+        b"erp,K2,C-LIMIT,2026-01-05,50,CNY,food,50\n"
+        b"erp,K3,C-LIMIT,2026-01-05,70,CNY,food,70\n"
+        b"erp,K1,C-LIMIT,2026-01-05,300,CNY,office,200\n"
+    )
     result = run(factory, content, kind="orders", filename="o.csv")
     assert result.job.status == "done", result.job.errors
     assert result.job.created_count == 3
