@@ -58,8 +58,10 @@ def ensure_rows(session: Session, customer_ids: Sequence[int]) -> None:
             for code in codes
         ]
         if rows:
-            stmt = insert(CreditExposure).values(rows).on_conflict_do_nothing()
-            session.execute(stmt)
+            # One statement run for many rows, not one statement of many rows: a VALUES list
+            # sized by the batch is a new prepared statement of megabytes each time, and the
+            # driver's statement cache kept 128 of them (SQLite: 0.75 GB during a 1M-row import).
+            session.execute(insert(CreditExposure).on_conflict_do_nothing(), rows)
 
 
 def add_deltas(session: Session, deltas: dict[tuple[int, str], Decimal]) -> None:
