@@ -20,7 +20,9 @@ from riskdesk.scoring import registry
 from riskdesk.scoring import repository as repo
 from riskdesk.scoring.definition import Definition
 from riskdesk.scoring.engine import score_frame
-from riskdesk.scoring.factors import factor_frame
+
+# Re-exported: other domains read the factor frame through this service.
+from riskdesk.scoring.factors import factor_frame as factor_frame
 from riskdesk.scoring.schemas import ScorecardCreate, VersionCreate
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person, ensure_still_allowed
