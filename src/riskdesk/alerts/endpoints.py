@@ -42,7 +42,6 @@ from riskdesk.security.deps import (
 
 router = APIRouter(tags=["early warning"])
 
-
 Code = Annotated[str, Path(max_length=64)]
 
 
