@@ -54,6 +54,7 @@ from bench.databases import Database
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
 from riskdesk.db import unit_of_work
@@ -489,7 +490,7 @@ STEPS = (
     ("  of which compute()", indicator_service, "compute"),
     ("monitoring.evaluate", monitoring_service, "evaluate"),
     ("  of which rule_values()", monitoring_service, "rule_values"),
-    ("  of which alerts raised", monitoring_service, "_raise"),
+    ("  of which alerts raised", alert_service, "raise_hits"),
     ("credit.apply_events", credit_service, "apply_events"),
 )
 

@@ -21,6 +21,8 @@ from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from riskdesk import __version__
+from riskdesk.alerts import delivery
+from riskdesk.alerts.endpoints import router as alerts_router
 from riskdesk.audit.endpoints import router as audit_router
 from riskdesk.audit.tasks import CheckpointWorker
 from riskdesk.complaints.endpoints import router as complaints_router
@@ -37,7 +39,6 @@ from riskdesk.kit.validation import (
     path_text,
     refuse_control_characters,
 )
-from riskdesk.monitoring import delivery
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.pipeline.tasks import ImportReaper
@@ -365,6 +366,7 @@ API_ROUTERS = (
     scoring_router,
     policy_router,
     monitoring_router,
+    alerts_router,
     complaints_router,
     privacy_router,
 )

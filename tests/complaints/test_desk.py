@@ -9,12 +9,12 @@ from typing import Any
 import polars as pl
 import pytest
 
+from riskdesk.alerts import playbooks
+from riskdesk.alerts import repository as alerts_repo
 from riskdesk.complaints import service as complaints_service
 from riskdesk.events import classify
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.monitoring import playbooks
-from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.pipeline import intake
 from tests.conftest import principal
 from tests.factories import company, order
@@ -189,7 +189,7 @@ def test_a_surge_on_one_product_raises_one_product_alert(db, client_for) -> None
     assert alert["id"] in {a["id"] for a in client_for("service").get("/api/v1/alerts").json()}
     assert client_for("sales").get(f"/api/v1/alerts/{alert['id']}").status_code == 404
     assert alert["id"] not in {a["id"] for a in client_for("sales").get("/api/v1/alerts").json()}
-    row = monitoring_repo.get_alert(db, alert["id"])
+    row = alerts_repo.get_alert(db, alert["id"])
     with pytest.raises(ValidationFailed) as refused:
         playbooks.perform(db, p, row, "hold_orders", {})
     assert refused.value.field == "action"

@@ -516,8 +516,8 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
 
 
 def test_playbook_editor_changes_steps_and_names_bad_parameters(page, live_server: str) -> None:
+    from riskdesk.alerts import playbooks as playbook_service
     from riskdesk.db import unit_of_work
-    from riskdesk.monitoring import playbooks as playbook_service
     from riskdesk.monitoring import service as monitoring_service
     from tests.ui.conftest import _FACTORIES
 

@@ -504,10 +504,10 @@ def rules_run() -> None:
 @rules_app.command("escalate")
 def alerts_escalate() -> None:
     """Escalate every alert past its SLA (run it from the scheduler)."""
-    from riskdesk.monitoring import service as monitoring_service
+    from riskdesk.alerts import service as alert_service
 
     with unit_of_work(_factory()) as session:
-        count = monitoring_service.escalate_overdue(session)
+        count = alert_service.escalate_overdue(session)
     console.print(f"{count} alert(s) escalated")
 
 
@@ -522,7 +522,7 @@ def notify_deliver(
     """Send the e-mails and webhook calls that are due (a worker process for production)."""
     import time
 
-    from riskdesk.monitoring import delivery
+    from riskdesk.alerts import delivery
 
     settings = get_settings()
     factory = _factory()

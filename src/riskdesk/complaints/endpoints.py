@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from riskdesk.alerts.schemas import AlertRead
 from riskdesk.complaints import service
 from riskdesk.complaints.schemas import (
     AssignIn,
@@ -19,7 +20,6 @@ from riskdesk.complaints.schemas import (
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.models import Complaint
-from riskdesk.monitoring.schemas import AlertRead
 from riskdesk.security.deps import CanComplaintsWork
 
 router = APIRouter(tags=["complaints"])

@@ -10,6 +10,7 @@ import polars as pl
 from scipy.stats import poisson
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.complaints import repository as repo
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
@@ -228,7 +229,7 @@ def detect_surges(
         )
         for row in found.iter_rows(named=True)  # the surging products, a handful
     ]
-    return monitoring_service.raise_product_alerts(
+    return alert_service.raise_product_alerts(
         session,
         hits,
         code=SURGE_CODE,

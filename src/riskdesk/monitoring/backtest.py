@@ -14,6 +14,7 @@ from typing import Any, Literal
 import polars as pl
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.compute import EventFrames, compute, invoice_lateness
 from riskdesk.kit.timeutil import month_ends, today
@@ -134,7 +135,7 @@ def run(
 
 def live_effectiveness(session: Session) -> list[dict[str, Any]]:
     """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
-    rows = repo.outcome_counts(session)
+    rows = alert_service.outcome_counts(session)
     out: dict[str, dict[str, Any]] = {}
     for code, status, outcome, n in rows:
         entry = out.setdefault(
@@ -143,7 +144,7 @@ def live_effectiveness(session: Session) -> list[dict[str, Any]]:
         entry["alerts"] += n
         if outcome in ("confirmed", "false_alarm"):
             entry[outcome] += n
-        elif status not in repo.CLOSED:
+        elif status not in alert_service.CLOSED:
             entry["open"] += n
     for entry in out.values():
         closed = entry["confirmed"] + entry["false_alarm"]

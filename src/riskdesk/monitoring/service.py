@@ -1,10 +1,14 @@
 """Early-warning rules with four-eyes versions, evaluated per customer after events and over
-everyone in batch, raising de-duplicated alerts that people work to an outcome."""
+everyone in batch, and the anomaly and churn detectors.
+
+What they find (``Findings``: hits per rule or detector) is handed to ``riskdesk.alerts``,
+which raises, de-duplicates, routes and files the alerts and starts their playbooks. The
+dependency runs one way: monitoring imports ``alerts.service``; alerts never imports
+monitoring (an alert names its rule by code only)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -15,20 +19,12 @@ import polars as pl
 import yaml
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.customers import service as customer_service
-from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
-from riskdesk.models import (
-    Alert,
-    AlertCase,
-    AlertComment,
-    AlertRoute,
-    ChurnFit,
-    RuleVersion,
-    WarningRule,
-)
-from riskdesk.monitoring import churn, notify
+from riskdesk.models import ChurnFit, RuleVersion, WarningRule
+from riskdesk.monitoring import churn
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.rules import (
     VOCABULARY,
@@ -39,16 +35,8 @@ from riskdesk.monitoring.rules import (
     fires_frame,
 )
 from riskdesk.privacy import consent
-from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
-from riskdesk.security.service import Principal, ensure_second_person, principal_for
-
-SEVERITIES = ("low", "medium", "high", "critical")
-TRANSITIONS = {
-    "open": {"acknowledged", "in_progress", "resolved", "dismissed"},
-    "acknowledged": {"in_progress", "resolved", "dismissed"},
-    "in_progress": {"resolved", "dismissed"},
-}
+from riskdesk.security.service import Principal, ensure_second_person
 
 
 def checked(expression: str) -> Rule:
@@ -77,9 +65,7 @@ ROW_BY_ROW = 32
 def install_default_pack(session: Session) -> int:
     """Add the shipped rules and playbooks that are missing (rules active at once); how many
     rules were added."""
-    from riskdesk.monitoring import playbooks
-
-    playbooks.install_defaults(session)
+    alert_service.install_default_playbooks(session)
     pack = yaml.safe_load(
         (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
     )
@@ -286,331 +272,6 @@ def rule_values(
     )
 
 
-def _raise(
-    session: Session,
-    hits: list[tuple[int, dict[str, Any]]],
-    *,
-    source: str,
-    code: str,
-    category: str,
-    severity: str,
-    titles: tuple[str, str],
-    dedup_days: int,
-    version_id: int | None,
-    now: dt.datetime,
-) -> tuple[int, int]:
-    """Raise an alert per hit, or refresh the open one of the same code within the window;
-    (raised, refreshed)."""
-    if not hits:
-        return 0, 0
-    existing = repo.open_alerts(session, [cid for cid, _ in hits], code)
-    window = dt.timedelta(days=dedup_days)
-    new: list[dict[str, Any]] = []
-    refreshed = 0
-    for cid, evidence in hits:  # only the customers that were hit
-        alert = existing.get(cid)
-        if alert is not None and now - alert.last_hit_at <= window:
-            alert.hits += 1
-            alert.last_hit_at = now
-            alert.evidence = evidence
-            refreshed += 1
-            continue
-        new.append(
-            {
-                "customer_id": cid,
-                "source": source,
-                "rule_code": code,
-                "rule_version_id": version_id,
-                "category": category,
-                "severity": severity,
-                "status": "open",
-                "title_en": titles[0],
-                "title_zh": titles[1],
-                "evidence": evidence,
-                "hits": 1,
-                "raised_at": now,
-                "last_hit_at": now,
-            }
-        )
-    if new:
-        _route_and_file(session, new, now)
-        repo.insert_alerts(session, new)
-        # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
-        from riskdesk.monitoring import playbooks
-
-        raised = repo.alerts_raised_at(session, now, [code])
-        playbooks.start(session, raised)
-        notify.about_alerts(session, raised, "alert_assigned")
-    return len(new), refreshed
-
-
-# Hours to act by severity; a breach escalates one level.
-SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
-SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
-
-
-def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> None:
-    """Give new alerts an owner (the first matching route), a due time, and a case."""
-    routes = repo.routes(session)
-    facts = repo.routing_facts(session, sorted({a["customer_id"] for a in new}))
-    cases = repo.open_cases(session, sorted(facts))
-    for alert in new:  # the new alerts only, a handful per event batch
-        cid = alert["customer_id"]
-        owner, region, segment = facts.get(cid, (None, None, None))
-        assignee = owner
-        for route in routes:
-            if route.category and route.category != alert["category"]:
-                continue
-            if (
-                route.min_severity
-                and SEVERITY_RANK[alert["severity"]] < SEVERITY_RANK[route.min_severity]
-            ):
-                continue
-            if route.region and route.region != region:
-                continue
-            if route.segment and route.segment != segment:
-                continue
-            assignee = owner if route.assign_to_owner and owner else route.user_id
-            break
-        alert["assigned_to_id"] = assignee
-        alert["due_at"] = now + dt.timedelta(hours=SLA_HOURS[alert["severity"]])
-        alert["escalation_level"] = 0
-        case = cases.get(cid)
-        if case is None:
-            case = AlertCase(customer_id=cid, status="open", opened_at=now)
-            session.add(case)
-            session.flush()
-            cases[cid] = case
-        alert["case_id"] = case.id
-
-
-def raise_product_alerts(
-    session: Session,
-    hits: list[tuple[str, str, dict[str, Any]]],
-    *,
-    code: str,
-    category: str,
-    titles: tuple[str, str],
-    dedup_days: int,
-    now: dt.datetime,
-) -> tuple[int, int]:
-    """Raise a product-level alert per (product, severity, evidence), or refresh the open one
-    within the window; (raised, refreshed). Titles are formats with {product}."""
-    if not hits:
-        return 0, 0
-    existing = repo.open_product_alerts(session, code, [p for p, _, _ in hits])
-    assignee = _product_assignee(session, category)
-    new: list[dict[str, Any]] = []
-    refreshed = 0
-    for product, severity, evidence in hits:  # the products that surged, a handful
-        alert = existing.get(product)
-        if alert is not None and now - alert.last_hit_at <= dt.timedelta(days=dedup_days):
-            alert.hits += 1
-            alert.last_hit_at = now
-            alert.evidence = evidence
-            if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
-                alert.severity = severity
-            refreshed += 1
-            continue
-        new.append(
-            {
-                "customer_id": None,
-                "product": product,
-                "source": "detector",
-                "rule_code": code,
-                "rule_version_id": None,
-                "category": category,
-                "severity": severity,
-                "status": "open",
-                "title_en": titles[0].format(product=product)[:255],
-                "title_zh": titles[1].format(product=product)[:255],
-                "evidence": evidence,
-                "hits": 1,
-                "raised_at": now,
-                "last_hit_at": now,
-                "assigned_to_id": assignee,
-                "due_at": now + dt.timedelta(hours=SLA_HOURS[severity]),
-                "escalation_level": 0,
-            }
-        )
-    if new:
-        repo.insert_alerts(session, new)
-        notify.about_alerts(session, repo.alerts_raised_at(session, now, [code]), "alert_assigned")
-    session.flush()
-    return len(new), refreshed
-
-
-def _product_assignee(session: Session, category: str) -> int | None:
-    """A product alert has no customer, so no owner: the first route for its category that
-    names a user and no region or segment, else customer service, else a credit manager."""
-    for route in repo.routes(session):
-        if (
-            route.category in (None, category)
-            and route.user_id
-            and not (route.region or route.segment)
-        ):
-            return route.user_id
-    return repo.first_user_with_role(session, "customer_service") or repo.first_user_with_role(
-        session, "credit_manager"
-    )
-
-
-def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int:
-    """Escalate every alert past its due time: one level up, to the route's escalation user
-    or a credit manager, with a new due time; how many."""
-    now = now or utcnow()
-    overdue = repo.overdue_alerts(session, now)
-    if not overdue:
-        return 0
-    fallback = repo.first_user_with_role(session, "credit_manager")
-    routes = repo.routes(session)
-    for alert in overdue:
-        target = next(
-            (
-                r.escalate_to_id
-                for r in routes
-                if r.escalate_to_id and r.category in (None, alert.category)
-            ),
-            fallback,
-        )
-        alert.escalation_level += 1
-        alert.escalated_at = now
-        if target is not None:
-            alert.assigned_to_id = target
-        # A breach at the next level comes sooner: half the time again, at least an hour.
-        hours = max(SLA_HOURS[alert.severity] / (2**alert.escalation_level), 1)
-        alert.due_at = now + dt.timedelta(hours=hours)
-    session.flush()
-    notify.about_alerts(session, overdue, "alert_escalated")
-    return len(overdue)
-
-
-_MENTION = re.compile(r"@([A-Za-z0-9_.\-]{1,64})")
-
-
-def comment(session: Session, principal: Principal, alert_id: int, body: str) -> AlertComment:
-    """Comment on an alert; @username mentions of real users are kept."""
-    alert = get_alert(session, principal, alert_id)
-    names = set(_MENTION.findall(body))
-    mentioned = [
-        u.id
-        for n in sorted(names)  # the few names in one comment
-        if (u := users_repo.get_user_by_username(session, n)) and _may_see(session, u, alert)
-    ]
-    entry = AlertComment(
-        alert_id=alert.id, author_id=principal.user_id, body=body, mentions=mentioned
-    )
-    session.add(entry)
-    session.flush()
-    notify.about_mentions(session, alert, mentioned, principal.user.username)
-    return entry
-
-
-def _may_see(session: Session, user: Any, alert: Alert) -> bool:
-    """Whether a mentioned colleague may see the alert: the mention (and its e-mail) must not
-    show them a customer outside their view."""
-    if not user.is_active:
-        return False
-    them = principal_for(session, user, via="mention")
-    if not them.can(Permission.ALERTS_WORK) and not them.can(Permission.CUSTOMERS_READ):
-        return False
-    try:
-        check_visible(session, them, alert)
-    except NotFound:
-        return False
-    return True
-
-
-def comments(session: Session, principal: Principal, alert_id: int) -> list[AlertComment]:
-    """An alert's comments, oldest first."""
-    alert = get_alert(session, principal, alert_id)
-    return repo.comments_of(session, alert.id)
-
-
-def case_of(session: Session, principal: Principal, case_id: int) -> tuple[AlertCase, list[Alert]]:
-    """A case and its alerts."""
-    case = repo.get_case(session, case_id)
-    missing = NotFound(f"no case {case_id}", field="case_id")
-    if case is None:
-        raise missing
-    customer_service.ensure_visible(session, principal, case.customer_id, missing)
-    return case, repo.alerts_of_case(session, case.id)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    """One thing that happened on a case."""
-
-    at: dt.datetime
-    kind: str  # raised, escalated, closed, action, action_done, comment
-    alert_id: int
-    user_id: int | None
-    detail: dict[str, Any]
-
-
-def case_timeline(
-    session: Session, principal: Principal, case_id: int
-) -> tuple[AlertCase, list[Alert], list[TimelineEntry], dict[int, list[Any]]]:
-    """A case, its alerts, everything that happened on it in time order, and each alert's
-    actions."""
-    from riskdesk.monitoring import playbooks
-
-    case, alerts = case_of(session, principal, case_id)
-    entries: list[TimelineEntry] = []
-    actions: dict[int, list[Any]] = {}
-    for alert in alerts:  # the alerts of one case
-        entries.append(TimelineEntry(alert.raised_at, "raised", alert.id, None, {}))
-        if alert.escalated_at:
-            entries.append(
-                TimelineEntry(
-                    alert.escalated_at,
-                    "escalated",
-                    alert.id,
-                    alert.assigned_to_id,
-                    {"level": alert.escalation_level},
-                )
-            )
-        if alert.closed_at:
-            entries.append(
-                TimelineEntry(
-                    alert.closed_at,
-                    "closed",
-                    alert.id,
-                    alert.closed_by_id,
-                    {"status": alert.status, "outcome": alert.outcome},
-                )
-            )
-        actions[alert.id] = playbooks.actions_of(session, principal, alert.id)
-        for action in actions[alert.id]:
-            entries.append(
-                TimelineEntry(
-                    action.created_at,
-                    "action",
-                    alert.id,
-                    action.performed_by_id,
-                    {"action": action.action, "status": action.status, "auto": action.auto},
-                )
-            )
-            if action.completed_at and action.status == "done":
-                entries.append(
-                    TimelineEntry(
-                        action.completed_at,
-                        "action_done",
-                        alert.id,
-                        action.performed_by_id,
-                        {"action": action.action},
-                    )
-                )
-        for note in repo.comments_of(session, alert.id):
-            entries.append(
-                TimelineEntry(
-                    note.created_at, "comment", alert.id, note.author_id, {"body": note.body}
-                )
-            )
-    entries.sort(key=lambda e: (e.at, e.alert_id))
-    return case, alerts, entries, actions
-
-
 def _in_scope(scope: dict[str, Any]) -> pl.Expr:
     fits = pl.lit(True)
     if scope.get("kinds"):
@@ -725,7 +386,7 @@ def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
     now = utcnow()
     raised = refreshed = 0
     for h in found:
-        r, f = _raise(
+        r, f = alert_service.raise_hits(
             session,
             h.hits,
             source=h.source,
@@ -754,94 +415,7 @@ def evaluate(
     return raise_alerts(session, find_rule_hits(session, customer_ids, indicators=indicators))
 
 
-# ---------------------------------------------------------------- alerts
-
-
-def list_alerts(
-    session: Session,
-    principal: Principal,
-    *,
-    status: str | None = None,
-    severity: str | None = None,
-    category: str | None = None,
-    customer_id: int | None = None,
-    limit: int = 200,
-) -> list[Alert]:
-    """Alerts the caller may see, newest first."""
-    return repo.list_alerts(
-        session,
-        status=status,
-        severity=severity,
-        category=category,
-        customer_id=customer_id,
-        owner_ids=customer_service.visible_owner_ids(principal),
-        with_products=_sees_product_alerts(principal),
-        limit=limit,
-    )
-
-
-def _sees_product_alerts(principal: Principal) -> bool:
-    return not principal.own_customers_only or principal.user.role == "customer_service"
-
-
-def check_visible(
-    session: Session, principal: Principal, alert: Alert, missing: NotFound | None = None
-) -> None:
-    """A customer's alert is visible to whoever may see the customer. A product alert (no
-    customer) to everyone who works alerts, except sales, whose view is their own customers.
-    Hidden, it answers ``missing`` (what the caller asked for, missing): never the customer."""
-    missing = missing or NotFound(f"no alert {alert.id}", field="alert_id")
-    if alert.customer_id is not None:
-        customer_service.ensure_visible(session, principal, alert.customer_id, missing)
-    elif not _sees_product_alerts(principal):
-        raise missing
-
-
-def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
-    """One alert, if the caller may see it."""
-    alert = repo.get_alert(session, alert_id)
-    if alert is None:
-        raise NotFound(f"no alert {alert_id}", field="alert_id")
-    check_visible(session, principal, alert)
-    return alert
-
-
-def move(
-    session: Session,
-    principal: Principal,
-    alert_id: int,
-    status: str,
-    outcome: str | None = None,
-) -> Alert:
-    """Move an alert along open -> acknowledged -> in progress -> resolved or dismissed.
-    Closing records the outcome: a confirmed risk or a false alarm."""
-    alert = repo.get_alert(session, alert_id, lock=True)
-    if alert is None:
-        raise NotFound(f"no alert {alert_id}", field="alert_id")
-    check_visible(session, principal, alert)
-    if status == alert.status:
-        return alert  # the same request again
-    if status not in TRANSITIONS.get(alert.status, set()):
-        raise Conflict(
-            f"an alert that is {alert.status} cannot become {status}", code="wrong_state"
-        )
-    if status in ("resolved", "dismissed"):
-        if outcome not in ("confirmed", "false_alarm"):
-            raise ValidationFailed(
-                "closing an alert needs the outcome: confirmed or false_alarm", field="outcome"
-            )
-        alert.outcome = outcome
-        alert.closed_at = utcnow()
-        alert.closed_by_id = principal.user_id
-    alert.status = status
-    if alert.assigned_to_id is None:
-        alert.assigned_to_id = principal.user_id
-    session.flush()
-    if status in ("resolved", "dismissed"):
-        if alert.case_id is not None:
-            repo.close_case_if_done(session, alert.case_id, alert.closed_at or utcnow())
-        notify.about_closing(session, alert)
-    return alert
+# ---------------------------------------------------------------- detectors
 
 
 def find_anomalies(
@@ -943,48 +517,6 @@ def detect_anomalies(
     return raise_alerts(session, findings)
 
 
-def add_route(session: Session, body: Any) -> AlertRoute:
-    """Add a routing rule (users by username)."""
-
-    def user_id(name: str | None, field: str) -> int | None:
-        if name is None:
-            return None
-        user = users_repo.get_user_by_username(session, name)
-        if user is None:
-            raise NotFound(f"no user {name!r}", field=field)
-        return user.id
-
-    route = AlertRoute(
-        position=body.position,
-        category=body.category,
-        min_severity=body.min_severity,
-        region=body.region,
-        segment=body.segment,
-        assign_to_owner=body.assign_to_owner,
-        user_id=user_id(body.username, "username"),
-        escalate_to_id=user_id(body.escalate_to, "escalate_to"),
-    )
-    if not route.assign_to_owner and route.user_id is None:
-        raise ValidationFailed("give username, or assign_to_owner", field="username")
-    session.add(route)
-    session.flush()
-    return route
-
-
-def list_routes(session: Session) -> list[AlertRoute]:
-    """The routing rules in the order they are tried."""
-    return repo.routes(session)
-
-
-def remove_route(session: Session, route_id: int) -> None:
-    """Remove a routing rule."""
-    route = session.get(AlertRoute, route_id)
-    if route is None:
-        raise NotFound(f"no route {route_id}", field="route_id")
-    session.delete(route)
-    session.flush()
-
-
 # ---------------------------------------------------------------- churn risk
 
 CHURN_HORIZON_WEEKS = 13.0  # the next quarter
@@ -1083,13 +615,3 @@ def churn_risk_of(
         return repo.latest_churn_fit(session), {}  # not watched: no churn risk is derived
     frame = churn_risk(session, [customer_id])
     return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}
-
-
-def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
-    """Alerts and cases follow the duplicate's events to the survivor: the warnings were about
-    the same debtor, and their owners keep working them there. (The survivor's rules run once
-    the merge is done, in ``pipeline.merge``.)"""
-    repo.move_alerts(session, from_id=duplicate_id, to_id=survivor_id, now=utcnow())
-
-
-signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)

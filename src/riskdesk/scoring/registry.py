@@ -25,6 +25,7 @@ from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ModelVersion
 from riskdesk.privacy import consent
 from riskdesk.scoring import repository as repo
+from riskdesk.scoring.factors import factor_frame
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person, ensure_still_allowed
 
@@ -237,8 +238,6 @@ def _features_frame(
     as_of: dt.date,
     indicators: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    from riskdesk.scoring.service import factor_frame
-
     frame = factor_frame(session, customer_ids, as_of, {"indicator"}, indicators)
     return frame.select(
         "customer_id",

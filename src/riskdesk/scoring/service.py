@@ -16,9 +16,13 @@ from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, Validation
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
 from riskdesk.privacy import consent
+from riskdesk.scoring import registry
 from riskdesk.scoring import repository as repo
 from riskdesk.scoring.definition import Definition
 from riskdesk.scoring.engine import score_frame
+
+# Re-exported: other domains read the factor frame through this service.
+from riskdesk.scoring.factors import factor_frame as factor_frame
 from riskdesk.scoring.schemas import ScorecardCreate, VersionCreate
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person, ensure_still_allowed
@@ -198,62 +202,6 @@ def reject(
 
 def _needs(definitions: Sequence[Definition]) -> set[str]:
     return {f.source for d in definitions for f in d.factors}
-
-
-def factor_frame(
-    session: Session,
-    customer_ids: Sequence[int] | None,
-    as_of: dt.date,
-    sources: set[str],
-    indicators: pl.DataFrame | None = None,
-    champion: pl.DataFrame | None = None,
-) -> pl.DataFrame:
-    """Everything factors may read, one row per live customer, as ``<source>.<name>`` columns.
-
-    ``indicators`` (customer_id and one column per indicator) saves reading the stored values
-    when the caller has just computed them; ``champion`` (``model.<name>`` columns) are
-    champion scores just computed and not stored yet, which win over the stored ones.
-    """
-    frame = repo.customer_attributes(session, customer_ids, as_of)
-    if "indicator" in sources:
-        if indicators is not None:
-            values = indicators.select(
-                "customer_id",
-                *[pl.col(c).alias(f"indicator.{c}") for c in indicators.columns[1:]],
-            )
-        else:
-            values = repo.indicator_values(session, customer_ids)
-        frame = frame.join(values, on="customer_id", how="left")
-    if "ratio" in sources:
-        from riskdesk.scoring.ratios import RATIO_FACTORS, company_ratios
-
-        statements = repo.latest_statements(session, customer_ids, as_of)
-        ratios = company_ratios(statements).select(
-            "customer_id", *[pl.col(r.name).alias(f"ratio.{r.name}") for r in RATIO_FACTORS]
-        )
-        frame = frame.join(ratios, on="customer_id", how="left")
-    if "model" in sources:
-        stored = repo.champion_scores(session, customer_ids)
-        if champion is not None:
-            stored = _with_fresh(stored, champion)
-        frame = frame.join(stored, on="customer_id", how="left")
-    if "bureau" in sources:
-        frame = frame.join(
-            repo.bureau_values(session, customer_ids, as_of), on="customer_id", how="left"
-        )
-    return frame
-
-
-def _with_fresh(stored: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
-    """Stored champion scores, replaced by the fresh ones where there are."""
-    names = [c for c in fresh.columns if c != "customer_id"]
-    stored = stored.with_columns(
-        pl.lit(None, pl.Float64).alias(n) for n in names if n not in stored.columns
-    )
-    merged = stored.join(fresh, on="customer_id", how="full", coalesce=True, suffix=".fresh")
-    return merged.with_columns(pl.coalesce(f"{n}.fresh", n).alias(n) for n in names).drop(
-        f"{n}.fresh" for n in names
-    )
 
 
 def _complete(frame: pl.DataFrame, definitions: Sequence[Definition]) -> pl.DataFrame:
@@ -528,7 +476,7 @@ class RescorePlan:
     as_of: dt.date
     started: dt.datetime
     indicators: pl.DataFrame
-    models: list[Any]  # registry.ModelScores
+    models: list[registry.ModelScores]
     scores: ComputedScores
     marks: pl.DataFrame  # each customer's state when read (repository.freshness)
 
@@ -537,7 +485,6 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
     """The read-and-compute phase of a scoring run: everyone's indicators, model scores and
     scorecard scores, from one snapshot, nothing written."""
     from riskdesk.indicators import service as indicator_service
-    from riskdesk.scoring import registry
 
     started = utcnow()
     as_of = as_of or today()
@@ -581,7 +528,6 @@ def store_rescore(
     writer refreshed meanwhile (their events came in) keeps those newer values, and one merged
     away or no longer consenting to credit assessment gets nothing stored."""
     from riskdesk.indicators import service as indicator_service
-    from riskdesk.scoring import registry
 
     if principal is not None:
         ensure_still_allowed(session, principal, Permission.SCORING_MANAGE)

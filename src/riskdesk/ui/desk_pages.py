@@ -13,6 +13,15 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
+from riskdesk.alerts import notify, playbooks
+from riskdesk.alerts import repository as alerts_repo
+from riskdesk.alerts import service as alert_service
+from riskdesk.alerts.schemas import (
+    NotificationSettingsIn,
+    PlaybookIn,
+    PlaybookUpdate,
+    WebhookIn,
+)
 from riskdesk.complaints import service as complaints_service
 from riskdesk.complaints.schemas import ResponseIn
 from riskdesk.customers import repository as customer_repo
@@ -20,15 +29,7 @@ from riskdesk.db import SessionDep
 from riskdesk.kit.errors import PermissionDenied, RiskdeskError, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import PathId
-from riskdesk.monitoring import notify, playbooks
-from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.monitoring import service as monitoring_service
-from riskdesk.monitoring.schemas import (
-    NotificationSettingsIn,
-    PlaybookIn,
-    PlaybookUpdate,
-    WebhookIn,
-)
 from riskdesk.pipeline import intake
 from riskdesk.security import repository as users_repo
 from riskdesk.security.deps import (
@@ -256,7 +257,7 @@ def _case(
     status_code: int = 200,
     form_errors: list[tuple[str | None, str]] | None = None,
 ) -> Response:
-    case, alerts, timeline, actions = monitoring_service.case_timeline(session, principal, case_id)
+    case, alerts, timeline, actions = alert_service.case_timeline(session, principal, case_id)
     customers = customer_repo.customers_with_profiles(session, [case.customer_id])
     user_ids = {e.user_id for e in timeline if e.user_id} | {
         a.assigned_to_id for a in alerts if a.assigned_to_id
@@ -296,12 +297,12 @@ def comment_on_case(
 ) -> Response:
     """Comment on one of the case's alerts (@name tells a colleague)."""
     try:
-        _, alerts = monitoring_service.case_of(session, principal, case_id)
+        _, alerts = alert_service.case_of(session, principal, case_id)
         if alert_id not in {a.id for a in alerts}:
             raise ValidationFailed("that alert is not part of this case", field="alert_id")
         if not body.strip():
             raise ValidationFailed("a comment cannot be empty", field="body")
-        monitoring_service.comment(session, principal, alert_id, body.strip())
+        alert_service.comment(session, principal, alert_id, body.strip())
     except RiskdeskError as exc:
         status, errors = _form_failure(session, exc)
         return _case(request, session, principal, case_id, status_code=status, form_errors=errors)
@@ -320,7 +321,7 @@ def move_case_alert(
 ) -> Response:
     """Move one of the case's alerts on."""
     try:
-        monitoring_service.move(
+        alert_service.move(
             session, principal, alert_id, status,
             outcome if status in ("resolved", "dismissed") else None,
         )  # fmt: skip
@@ -427,7 +428,7 @@ def _playbooks_page(
     form_errors: list[tuple[str | None, str]] | None = None,
     done: str | None = None,
 ) -> Response:
-    books = monitoring_repo.playbooks(session)
+    books = alerts_repo.playbooks(session)
     editing = next((b for b in books if b.code == edit), None)
     if form is None and editing is not None:
         form = {
@@ -531,8 +532,8 @@ def _integrations(
         "integrations.html",
         principal,
         status_code=status_code,
-        webhooks=monitoring_repo.webhook_endpoints(session, active_only=False),
-        deliveries=monitoring_repo.deliveries(
+        webhooks=alerts_repo.webhook_endpoints(session, active_only=False),
+        deliveries=alerts_repo.deliveries(
             session, channel=None, status=None, endpoint_id=None, alert_id=None, limit=100
         ),
         events=notify.EVENTS,

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.audit.trail import context_of, set_context
 from riskdesk.complaints import service as complaints_service
 from riskdesk.credit import service as credit_service
@@ -386,7 +387,7 @@ def _credit_file(
         else [],
         decisions=credit_service.list_decisions(session, principal, customer_id=customer_id)[:50],
         scores=scores,
-        alerts=monitoring_service.list_alerts(session, principal, customer_id=customer_id)[:20],
+        alerts=alert_service.list_alerts(session, principal, customer_id=customer_id)[:20],
         recommendation=RecommendationRead.model_validate(
             policy_service.recommendation_for(session, principal, customer_id)
         ),
@@ -580,7 +581,7 @@ def alerts_page(
     done: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
     """The alert queue, most recent first, with filters."""
-    alerts = monitoring_service.list_alerts(
+    alerts = alert_service.list_alerts(
         session,
         principal,
         status=status,
@@ -614,7 +615,7 @@ def move_alert(
     outcome: Annotated[str | None, Form(pattern="^(confirmed|false_alarm)$")] = None,
 ) -> Response:
     """Move an alert on from the queue."""
-    monitoring_service.move(
+    alert_service.move(
         session,
         principal,
         alert_id,

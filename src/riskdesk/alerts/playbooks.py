@@ -6,6 +6,9 @@ are recorded on the alert; escalation moves it up a level; actions that change c
 orders, reduce the limit, require prepayment, shorten terms) go to the approval queue like any
 critical change, so a second person decides. Automatic actions are done by Riskdesk's own
 system user, which may propose but never approve, and every action is logged.
+
+The alerts service starts playbooks on the alerts it raises; this module never imports the
+service (visibility comes from ``alerts.visibility``), so the two import in one direction.
 """
 
 from __future__ import annotations
@@ -19,14 +22,14 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import repository as repo
+from riskdesk.alerts.visibility import check_visible
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.schemas import CustomerUpdate
-from riskdesk.kit.errors import NotFound, ValidationFailed
+from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, AlertAction, Playbook, User
-from riskdesk.monitoring import repository as repo
-from riskdesk.monitoring import service
 from riskdesk.security import passwords
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Role
@@ -240,7 +243,7 @@ def run_offered(session: Session, principal: Principal, action_id: int) -> Alert
         raise missing
     alert = repo.get_alert(session, offered.alert_id)
     assert alert is not None
-    service.check_visible(session, principal, alert, missing)
+    check_visible(session, principal, alert, missing)
     playbook = repo.get_playbook(session, offered.playbook_id) if offered.playbook_id else None
     done = perform(
         session, principal, alert, offered.action, offered.detail.get("params") or {},
@@ -260,7 +263,7 @@ def complete_task(session: Session, principal: Principal, action_id: int) -> Ale
         raise missing
     alert = repo.get_alert(session, task.alert_id)
     assert alert is not None
-    service.check_visible(session, principal, alert, missing)
+    check_visible(session, principal, alert, missing)
     task.status = "done"
     task.completed_at = utcnow()
     task.performed_by_id = principal.user_id
@@ -273,14 +276,12 @@ def actions_of(session: Session, principal: Principal, alert_id: int) -> list[Al
     alert = repo.get_alert(session, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}", field="alert_id")
-    service.check_visible(session, principal, alert)
+    check_visible(session, principal, alert)
     return repo.actions_of(session, alert_id)
 
 
 def add(session: Session, spec: dict[str, Any]) -> Playbook:
     """A new playbook (its code must be free)."""
-    from riskdesk.kit.errors import Conflict
-
     check_steps(spec["steps"])
     if repo.playbook_by_code(session, spec["code"]) is not None:
         raise Conflict(f"playbook {spec['code']!r} exists", field="code", code="already_exists")

@@ -30,11 +30,11 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk import __version__
+from riskdesk.alerts import addresses
+from riskdesk.alerts import repository as repo
 from riskdesk.config import Settings
 from riskdesk.db import unit_of_work
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.monitoring import addresses
-from riskdesk.monitoring import repository as repo
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from riskdesk.alerts import delivery, notify
+from riskdesk.alerts import repository as alerts_repo
 from riskdesk.config import Settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.migrations import runner
-from riskdesk.monitoring import delivery, notify
-from riskdesk.monitoring import repository as monitoring_repo
 from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
 from tests.conftest import PASSWORD, principal
@@ -304,7 +304,7 @@ def test_the_in_process_worker_sends_what_is_queued(receiver, tmp_path) -> None:
         engine.dispose()
     assert len(receiver.calls) == 1 and receiver.calls[0][0]["X-Riskdesk-Event"] == "ping"
     with factory() as session:
-        logged = monitoring_repo.deliveries(
+        logged = alerts_repo.deliveries(
             session, channel=None, status=None, endpoint_id=None, alert_id=None, limit=5
         )
         assert [d.status for d in logged] == ["delivered"]

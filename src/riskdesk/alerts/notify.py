@@ -2,7 +2,7 @@
 
 In-app notifications are rows the user reads. E-mails and webhook calls are written to the
 delivery outbox in the same transaction as the alert they report, and sent by the delivery
-worker (`riskdesk.monitoring.delivery`): an alert rolled back is never announced.
+worker (`riskdesk.alerts.delivery`): an alert rolled back is never announced.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import addresses
+from riskdesk.alerts import repository as repo
+from riskdesk.alerts.addresses import IPNetwork
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Delivery, Notification, NotificationSetting, WebhookEndpoint
-from riskdesk.monitoring import addresses
-from riskdesk.monitoring import repository as repo
-from riskdesk.monitoring.addresses import IPNetwork
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 

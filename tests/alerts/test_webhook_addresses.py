@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from riskdesk.alerts import delivery, notify
+from riskdesk.alerts.addresses import refusal
 from riskdesk.config import Settings
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.main import create_app
 from riskdesk.models import WebhookEndpoint
-from riskdesk.monitoring import delivery, notify
-from riskdesk.monitoring.addresses import refusal
 from riskdesk.security import service as security_service
 
 REAL_GETADDRINFO = socket.getaddrinfo

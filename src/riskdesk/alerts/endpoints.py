@@ -1,0 +1,322 @@
+"""API of alerts and cases, routes, comments, playbooks and their actions, notifications,
+webhooks and deliveries."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, Response
+
+from riskdesk.alerts import notify, playbooks, service
+from riskdesk.alerts import repository as alerts_repo
+from riskdesk.alerts.schemas import (
+    ActionRead,
+    AlertMove,
+    AlertRead,
+    CaseRead,
+    CommentIn,
+    CommentRead,
+    DeliveryRead,
+    NotificationRead,
+    NotificationSettingsIn,
+    NotificationSettingsRead,
+    PlaybookIn,
+    PlaybookRead,
+    PlaybookUpdate,
+    RouteIn,
+    RouteRead,
+    WebhookIn,
+    WebhookRead,
+    WebhookSecret,
+    WebhookUpdate,
+)
+from riskdesk.db import SessionDep
+from riskdesk.kit.validation import PathId
+from riskdesk.security.deps import (
+    CanAlertsWork,
+    CanCustomersRead,
+    CanIntegrationsManage,
+    CanRulesManage,
+    CurrentPrincipal,
+)
+
+router = APIRouter(tags=["early warning"])
+
+Code = Annotated[str, Path(max_length=64)]
+
+
+@router.get("/alerts", response_model=list[AlertRead])
+def list_alerts(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    status: Annotated[
+        str | None,
+        Query(pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any)$"),
+    ] = None,
+    severity: Annotated[str | None, Query(pattern="^(low|medium|high|critical)$")] = None,
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    customer_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+) -> list[AlertRead]:
+    """Alerts, newest first; status=open_any is every alert not yet closed."""
+    return [
+        AlertRead.model_validate(a)
+        for a in service.list_alerts(
+            session,
+            principal,
+            status=status,
+            severity=severity,
+            category=category,
+            customer_id=customer_id,
+            limit=limit,
+        )
+    ]
+
+
+@router.get("/alerts/{alert_id}", response_model=AlertRead)
+def get_alert(alert_id: PathId, session: SessionDep, principal: CanCustomersRead) -> AlertRead:
+    """One alert with its evidence."""
+    return AlertRead.model_validate(service.get_alert(session, principal, alert_id))
+
+
+@router.post("/alerts/{alert_id}/move", response_model=AlertRead)
+def move_alert(
+    alert_id: PathId, body: AlertMove, session: SessionDep, principal: CanAlertsWork
+) -> AlertRead:
+    """Acknowledge, start, resolve or dismiss an alert (closing records the outcome)."""
+    return AlertRead.model_validate(
+        service.move(session, principal, alert_id, body.status, body.outcome)
+    )
+
+
+@router.get("/alert-routes", response_model=list[RouteRead])
+def list_routes(session: SessionDep, _: CanCustomersRead) -> list[RouteRead]:
+    """Routing rules: who gets new alerts."""
+    return [RouteRead.model_validate(r) for r in service.list_routes(session)]
+
+
+@router.post("/alert-routes", response_model=RouteRead, status_code=201)
+def add_route(body: RouteIn, session: SessionDep, _: CanRulesManage) -> RouteRead:
+    """Add a routing rule; the first match (by position) assigns a new alert."""
+    return RouteRead.model_validate(service.add_route(session, body))
+
+
+@router.delete("/alert-routes/{route_id}", status_code=204)
+def remove_route(route_id: PathId, session: SessionDep, _: CanRulesManage) -> Response:
+    """Remove a routing rule."""
+    service.remove_route(session, route_id)
+    return Response(status_code=204)
+
+
+@router.post("/alert-escalations")
+def escalate(session: SessionDep, _: CanRulesManage) -> dict[str, int]:
+    """Escalate every alert past its SLA now (the scheduler does this too)."""
+    return {"escalated": service.escalate_overdue(session)}
+
+
+@router.get("/alerts/{alert_id}/comments", response_model=list[CommentRead])
+def list_comments(
+    alert_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> list[CommentRead]:
+    """An alert's comments, oldest first."""
+    return [CommentRead.model_validate(c) for c in service.comments(session, principal, alert_id)]
+
+
+@router.post("/alerts/{alert_id}/comments", response_model=CommentRead, status_code=201)
+def add_comment(
+    alert_id: PathId, body: CommentIn, session: SessionDep, principal: CanAlertsWork
+) -> CommentRead:
+    """Comment on an alert; @username mentions a colleague."""
+    return CommentRead.model_validate(service.comment(session, principal, alert_id, body.body))
+
+
+@router.get("/cases/{case_id}", response_model=CaseRead)
+def get_case(case_id: PathId, session: SessionDep, principal: CanCustomersRead) -> CaseRead:
+    """A customer's case with its alerts."""
+    case, alerts = service.case_of(session, principal, case_id)
+    return CaseRead(
+        id=case.id,
+        customer_id=case.customer_id,
+        status=case.status,
+        opened_at=case.opened_at,
+        closed_at=case.closed_at,
+        alerts=[AlertRead.model_validate(a) for a in alerts],
+    )
+
+
+@router.get("/playbooks", response_model=list[PlaybookRead])
+def list_playbooks(session: SessionDep, _: CanCustomersRead) -> list[PlaybookRead]:
+    """Every playbook."""
+    return [PlaybookRead.model_validate(p) for p in alerts_repo.playbooks(session)]
+
+
+@router.post("/playbooks", response_model=PlaybookRead, status_code=201)
+def add_playbook(body: PlaybookIn, session: SessionDep, _: CanRulesManage) -> PlaybookRead:
+    """Add a playbook; it applies to alerts raised from now on."""
+    return PlaybookRead.model_validate(playbooks.add(session, body.model_dump(mode="json")))
+
+
+@router.put("/playbooks/{code}", response_model=PlaybookRead)
+def update_playbook(
+    code: Code, body: PlaybookUpdate, session: SessionDep, _: CanRulesManage
+) -> PlaybookRead:
+    """Change a playbook; alerts raised from now on follow the new steps."""
+    return PlaybookRead.model_validate(
+        playbooks.update(session, code, body.model_dump(mode="json"))
+    )
+
+
+@router.get("/alerts/{alert_id}/actions", response_model=list[ActionRead])
+def list_actions(
+    alert_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> list[ActionRead]:
+    """An alert's actions: offered steps, tasks, automatic actions, changes awaiting approval."""
+    return [
+        ActionRead.model_validate(a) for a in playbooks.actions_of(session, principal, alert_id)
+    ]
+
+
+@router.post("/alert-actions/{action_id}/run", response_model=ActionRead)
+def run_action(action_id: PathId, session: SessionDep, principal: CanAlertsWork) -> ActionRead:
+    """Carry out an offered step (credit changes go to the approval queue)."""
+    return ActionRead.model_validate(playbooks.run_offered(session, principal, action_id))
+
+
+@router.post("/alert-actions/{action_id}/complete", response_model=ActionRead)
+def complete_action(action_id: PathId, session: SessionDep, principal: CanAlertsWork) -> ActionRead:
+    """Mark a task done."""
+    return ActionRead.model_validate(playbooks.complete_task(session, principal, action_id))
+
+
+@router.get("/me/notifications", response_model=list[NotificationRead])
+def my_notifications(
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    unread: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[NotificationRead]:
+    """My notifications, newest first."""
+    return [
+        NotificationRead.model_validate(n)
+        for n in notify.inbox(session, principal.user_id, unread_only=unread, limit=limit)
+    ]
+
+
+@router.post("/me/notifications/{notification_id}/read", response_model=NotificationRead)
+def read_notification(
+    notification_id: PathId, session: SessionDep, principal: CurrentPrincipal
+) -> NotificationRead:
+    """Mark one of my notifications read."""
+    return NotificationRead.model_validate(
+        notify.mark_read(session, principal.user_id, notification_id)
+    )
+
+
+@router.get("/me/notification-settings", response_model=NotificationSettingsRead)
+def my_settings(session: SessionDep, principal: CurrentPrincipal) -> NotificationSettingsRead:
+    """How I hear about alerts."""
+    return NotificationSettingsRead.model_validate(notify.settings_of(session, principal.user_id))
+
+
+@router.put("/me/notification-settings", response_model=NotificationSettingsRead)
+def save_settings(
+    body: NotificationSettingsIn, session: SessionDep, principal: CurrentPrincipal
+) -> NotificationSettingsRead:
+    """Choose how I hear about alerts."""
+    return NotificationSettingsRead.model_validate(
+        notify.save_settings(session, principal.user_id, **body.model_dump())
+    )
+
+
+@router.get("/webhooks", response_model=list[WebhookRead])
+def list_webhooks(session: SessionDep, principal: CanIntegrationsManage) -> list[WebhookRead]:
+    """The systems told about alerts."""
+    return [
+        WebhookRead.model_validate(w)
+        for w in alerts_repo.webhook_endpoints(session, active_only=False)
+    ]
+
+
+@router.post("/webhooks", response_model=WebhookSecret, status_code=201)
+def create_webhook(
+    body: WebhookIn, request: Request, session: SessionDep, principal: CanIntegrationsManage
+) -> WebhookSecret:
+    """Register an endpoint (a public address, unless the operator allows its network); the
+    answer holds its signing secret, shown this once."""
+    endpoint, secret = notify.create_webhook(
+        session,
+        **body.model_dump(),
+        created_by_id=principal.user_id,
+        allowed_networks=request.app.state.settings.webhook_networks(),
+    )
+    return WebhookSecret(**WebhookRead.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.patch("/webhooks/{endpoint_id}", response_model=WebhookRead)
+def update_webhook(
+    endpoint_id: PathId,
+    body: WebhookUpdate,
+    request: Request,
+    session: SessionDep,
+    principal: CanIntegrationsManage,
+) -> WebhookRead:
+    """Change an endpoint, or turn it off (its log stays)."""
+    return WebhookRead.model_validate(
+        notify.update_webhook(
+            session,
+            endpoint_id,
+            body.model_dump(exclude_unset=True),
+            request.app.state.settings.webhook_networks(),
+        )
+    )
+
+
+@router.post("/webhooks/{endpoint_id}/secret", response_model=WebhookSecret)
+def rotate_webhook_secret(
+    endpoint_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> WebhookSecret:
+    """Issue a new signing secret; the old one stops at once."""
+    endpoint, secret = notify.rotate_secret(session, endpoint_id)
+    return WebhookSecret(**WebhookRead.model_validate(endpoint).model_dump(), secret=secret)
+
+
+@router.post("/webhooks/{endpoint_id}/ping", response_model=DeliveryRead, status_code=202)
+def ping_webhook(
+    endpoint_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> DeliveryRead:
+    """Queue a signed test call to the endpoint."""
+    return DeliveryRead.model_validate(notify.ping(session, endpoint_id))
+
+
+@router.get("/deliveries", response_model=list[DeliveryRead])
+def list_deliveries(
+    session: SessionDep,
+    principal: CanIntegrationsManage,
+    channel: Annotated[str | None, Query(pattern="^(email|webhook)$")] = None,
+    status: Annotated[
+        str | None, Query(pattern="^(pending|sending|delivered|failed|dead)$")
+    ] = None,
+    endpoint_id: Annotated[int | None, Query(ge=1)] = None,
+    alert_id: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[DeliveryRead]:
+    """The delivery log: every e-mail and webhook call, newest first."""
+    return [
+        DeliveryRead.model_validate(d)
+        for d in alerts_repo.deliveries(
+            session,
+            channel=channel,
+            status=status,
+            endpoint_id=endpoint_id,
+            alert_id=alert_id,
+            limit=limit,
+        )
+    ]
+
+
+@router.post("/deliveries/{delivery_id}/retry", response_model=DeliveryRead)
+def retry_delivery(
+    delivery_id: PathId, session: SessionDep, principal: CanIntegrationsManage
+) -> DeliveryRead:
+    """Send a failed or dead delivery again at the worker's next pass."""
+    return DeliveryRead.model_validate(notify.retry(session, delivery_id))

@@ -1,0 +1,382 @@
+"""SQL of alerts: alerts, cases, routes, comments, playbooks and their actions, notifications,
+webhook endpoints and the delivery outbox."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.orm import Session
+
+from riskdesk.customers.repository import chunks, rows_in
+from riskdesk.models import (
+    Alert,
+    AlertAction,
+    AlertCase,
+    AlertComment,
+    AlertRoute,
+    Delivery,
+    Notification,
+    NotificationSetting,
+    Playbook,
+    User,
+    WebhookEndpoint,
+)
+
+CLOSED = ("resolved", "dismissed")
+
+
+def open_alerts(session: Session, customer_ids: Sequence[int], rule_code: str) -> dict[int, Alert]:
+    """The newest open alert of a rule for each of some customers."""
+    stmt = (
+        select(Alert)
+        .where(Alert.rule_code == rule_code, Alert.status.not_in(CLOSED))
+        .order_by(Alert.id)
+    )
+    found: dict[int, Alert] = {}
+    for part in chunks(list(customer_ids)):
+        for alert in session.scalars(stmt.where(Alert.customer_id.in_(part))):
+            found[int(alert.customer_id or 0)] = alert
+    return found
+
+
+def insert_alerts(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Store new alerts in bulk."""
+    table: Any = Alert.__table__
+    for part in chunks(rows, 2000):
+        session.execute(insert(table), list(part))
+
+
+def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> Alert | None:
+    """An alert (locked for update when asked)."""
+    stmt = select(Alert).where(Alert.id == alert_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalars(stmt).one_or_none()
+
+
+def list_alerts(
+    session: Session,
+    *,
+    status: str | None,
+    severity: str | None,
+    category: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    limit: int,
+    with_products: bool = True,
+) -> list[Alert]:
+    """Alerts, newest first, narrowed by the filters and the caller's visible customers (and
+    product-level alerts, which have none, when ``with_products``)."""
+    from riskdesk.models import Customer
+
+    stmt = select(Alert).order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
+    if status == "open_any":
+        stmt = stmt.where(Alert.status.not_in(CLOSED))
+    elif status:
+        stmt = stmt.where(Alert.status == status)
+    if severity:
+        stmt = stmt.where(Alert.severity == severity)
+    if category:
+        stmt = stmt.where(Alert.category == category)
+    if customer_id is not None:
+        stmt = stmt.where(Alert.customer_id == customer_id)
+    if owner_ids is not None:
+        mine = Customer.owner_id.in_(owner_ids)
+        stmt = stmt.outerjoin(Customer, Customer.id == Alert.customer_id).where(
+            or_(mine, Alert.customer_id.is_(None)) if with_products else mine
+        )
+    elif not with_products:
+        stmt = stmt.where(Alert.customer_id.is_not(None))
+    return list(session.scalars(stmt))
+
+
+def alert_counts_since(session: Session, since: dt.datetime) -> int:
+    """How many alerts were raised since a moment."""
+    return int(session.scalar(select(func.count()).where(Alert.raised_at >= since)) or 0)
+
+
+def outcome_counts(session: Session) -> list[Any]:
+    """(rule code, status, outcome, count) over every alert."""
+    return list(
+        session.execute(
+            select(Alert.rule_code, Alert.status, Alert.outcome, func.count()).group_by(
+                Alert.rule_code, Alert.status, Alert.outcome
+            )
+        )
+    )
+
+
+def routes(session: Session) -> list[AlertRoute]:
+    """Alert routes in the order they are tried."""
+    return list(session.scalars(select(AlertRoute).order_by(AlertRoute.position, AlertRoute.id)))
+
+
+def routing_facts(session: Session, customer_ids: Sequence[int]) -> dict[int, tuple[Any, Any, Any]]:
+    """(owner id, region, segment) of customers."""
+    from riskdesk.models import Customer
+
+    stmt = select(Customer.id, Customer.owner_id, Customer.region, Customer.segment)
+    return {r[0]: (r[1], r[2], r[3]) for r in rows_in(session, stmt, Customer.id, customer_ids)}
+
+
+def open_cases(session: Session, customer_ids: Sequence[int]) -> dict[int, AlertCase]:
+    """The open case of each of some customers."""
+    stmt = select(AlertCase).where(AlertCase.status == "open")
+    found: dict[int, AlertCase] = {}
+    for part in chunks(list(customer_ids)):
+        for case in session.scalars(stmt.where(AlertCase.customer_id.in_(part))):
+            found[case.customer_id] = case
+    return found
+
+
+def move_alerts(session: Session, *, from_id: int, to_id: int, now: dt.datetime) -> None:
+    """Give one customer's alerts and cases to another (a merge). When both have an open case,
+    the moving case's alerts join the other's, and the emptied case is closed: one open case
+    per customer."""
+    cases = open_cases(session, [from_id, to_id])
+    moving, kept = cases.get(from_id), cases.get(to_id)
+    if moving is not None and kept is not None:
+        session.execute(
+            update(Alert)
+            .where(Alert.case_id == moving.id)
+            .values(case_id=kept.id)
+            .execution_options(synchronize_session=False)
+        )
+        moving.status = "closed"
+        moving.closed_at = now
+    for model in (Alert, AlertCase):
+        session.execute(
+            update(model)
+            .where(model.customer_id == from_id)
+            .values(customer_id=to_id)
+            .execution_options(synchronize_session=False)
+        )
+    session.flush()
+
+
+def get_case(session: Session, case_id: int) -> AlertCase | None:
+    """A case."""
+    return session.get(AlertCase, case_id)
+
+
+def alerts_of_case(session: Session, case_id: int) -> list[Alert]:
+    """A case's alerts, newest first."""
+    return list(
+        session.scalars(select(Alert).where(Alert.case_id == case_id).order_by(Alert.id.desc()))
+    )
+
+
+def close_case_if_done(session: Session, case_id: int, when: dt.datetime) -> None:
+    """Close a case once none of its alerts is open."""
+    still_open = session.scalar(
+        select(func.count()).where(Alert.case_id == case_id, Alert.status.not_in(CLOSED))
+    )
+    if not still_open:
+        case = session.get(AlertCase, case_id)
+        if case is not None and case.status == "open":
+            case.status = "closed"
+            case.closed_at = when
+            session.flush()
+
+
+def overdue_alerts(session: Session, now: dt.datetime) -> list[Alert]:
+    """Alerts not closed whose due time has passed."""
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.status.not_in(CLOSED), Alert.due_at < now).with_for_update()
+        )
+    )
+
+
+def first_user_with_role(session: Session, role: str) -> int | None:
+    """The first active user of a role (the default escalation target)."""
+    from riskdesk.models import User
+
+    return session.scalar(
+        select(User.id).where(User.role == role, User.is_active.is_(True)).order_by(User.id)
+    )
+
+
+def comments_of(session: Session, alert_id: int) -> list[AlertComment]:
+    """An alert's comments, oldest first."""
+    return list(
+        session.scalars(
+            select(AlertComment).where(AlertComment.alert_id == alert_id).order_by(AlertComment.id)
+        )
+    )
+
+
+def playbooks(session: Session) -> list[Playbook]:
+    """Every playbook."""
+    return list(session.scalars(select(Playbook).order_by(Playbook.id)))
+
+
+def playbook_by_code(session: Session, code: str) -> Playbook | None:
+    """A playbook by code."""
+    return session.scalars(select(Playbook).where(Playbook.code == code)).one_or_none()
+
+
+def get_playbook(session: Session, playbook_id: int) -> Playbook | None:
+    """A playbook by id."""
+    return session.get(Playbook, playbook_id)
+
+
+def get_action(session: Session, action_id: int) -> AlertAction | None:
+    """An alert action, locked for update."""
+    return session.scalars(
+        select(AlertAction).where(AlertAction.id == action_id).with_for_update()
+    ).one_or_none()
+
+
+def actions_of(session: Session, alert_id: int) -> list[AlertAction]:
+    """An alert's actions, oldest first."""
+    return list(
+        session.scalars(
+            select(AlertAction).where(AlertAction.alert_id == alert_id).order_by(AlertAction.id)
+        )
+    )
+
+
+def alerts_raised_at(session: Session, when: dt.datetime, codes: Sequence[str]) -> list[Alert]:
+    """The alerts of some codes raised at one moment (a run's new alerts)."""
+    return list(
+        session.scalars(
+            select(Alert).where(Alert.raised_at == when, Alert.rule_code.in_(list(codes)))
+        )
+    )
+
+
+def notification_setting(session: Session, user_id: int) -> NotificationSetting | None:
+    """A user's stored notification settings."""
+    return session.get(NotificationSetting, user_id)
+
+
+def notification_settings(
+    session: Session, user_ids: Sequence[int]
+) -> dict[int, NotificationSetting]:
+    """The stored settings of some users (those who never changed theirs are missing)."""
+    if not user_ids:
+        return {}
+    stmt = select(NotificationSetting).where(NotificationSetting.user_id.in_(list(user_ids)))
+    return {s.user_id: s for s in session.scalars(stmt)}
+
+
+def notifications_of(
+    session: Session, user_id: int, *, unread_only: bool, limit: int
+) -> list[Notification]:
+    """A user's notifications, newest first."""
+    stmt = (
+        select(Notification)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.id.desc())
+        .limit(limit)
+    )
+    if unread_only:
+        stmt = stmt.where(Notification.read_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def get_notification(session: Session, notification_id: int) -> Notification | None:
+    """A notification."""
+    return session.get(Notification, notification_id)
+
+
+def user_email(session: Session, user_id: int) -> str | None:
+    """Where a user's e-mails go, if anywhere."""
+    return session.scalar(select(User.email).where(User.id == user_id))
+
+
+def webhook_endpoints(session: Session, *, active_only: bool) -> list[WebhookEndpoint]:
+    """The webhook endpoints, by name."""
+    stmt = select(WebhookEndpoint).order_by(WebhookEndpoint.name)
+    if active_only:
+        stmt = stmt.where(WebhookEndpoint.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def get_webhook(session: Session, endpoint_id: int) -> WebhookEndpoint | None:
+    """One endpoint."""
+    return session.get(WebhookEndpoint, endpoint_id)
+
+
+def webhook_by_name(session: Session, name: str) -> WebhookEndpoint | None:
+    """The endpoint of this name."""
+    return session.scalar(select(WebhookEndpoint).where(WebhookEndpoint.name == name))
+
+
+def _due(now: dt.datetime) -> Any:
+    # "sending" past its lease: the worker that claimed it died before recording.
+    return (Delivery.status.in_(("pending", "failed", "sending")), Delivery.next_attempt_at <= now)
+
+
+def any_due_delivery(session: Session, now: dt.datetime) -> bool:
+    """Whether anything waits to be sent."""
+    return session.scalar(select(Delivery.id).where(*_due(now)).limit(1)) is not None
+
+
+def claim_due_deliveries(session: Session, now: dt.datetime, limit: int) -> list[Delivery]:
+    """Deliveries due to be tried, locked so that a second worker skips them."""
+    return list(
+        session.scalars(
+            select(Delivery)
+            .where(*_due(now))
+            .order_by(Delivery.next_attempt_at, Delivery.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def deliveries(
+    session: Session,
+    *,
+    channel: str | None,
+    status: str | None,
+    endpoint_id: int | None,
+    alert_id: int | None,
+    limit: int,
+) -> list[Delivery]:
+    """The delivery log, newest first."""
+    stmt = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if channel:
+        stmt = stmt.where(Delivery.channel == channel)
+    if status:
+        stmt = stmt.where(Delivery.status == status)
+    if endpoint_id is not None:
+        stmt = stmt.where(Delivery.endpoint_id == endpoint_id)
+    if alert_id is not None:
+        stmt = stmt.where(Delivery.alert_id == alert_id)
+    return list(session.scalars(stmt))
+
+
+def get_delivery(session: Session, delivery_id: int, *, lock: bool = False) -> Delivery | None:
+    """One delivery."""
+    stmt = select(Delivery).where(Delivery.id == delivery_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return session.scalar(stmt)
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    """One user."""
+    return session.get(User, user_id)
+
+
+def open_product_alerts(
+    session: Session, rule_code: str, products: Sequence[str]
+) -> dict[str, Alert]:
+    """The newest open product-level alert of a rule for each product."""
+    stmt = (
+        select(Alert)
+        .where(
+            Alert.rule_code == rule_code,
+            Alert.customer_id.is_(None),
+            Alert.product.in_(list(products)),
+            Alert.status.not_in(CLOSED),
+        )
+        .order_by(Alert.id)
+    )
+    return {a.product: a for a in session.scalars(stmt) if a.product is not None}

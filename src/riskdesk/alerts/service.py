@@ -1,0 +1,499 @@
+"""Alerts and cases: raising de-duplicated alerts from what the early-warning engine found,
+routing them to an owner with an SLA, filing them in the customer's case, escalating them,
+comments, and moving them to an outcome that measures warning quality.
+
+The alerts package knows nothing of rules or detectors: ``monitoring`` finds hits and hands
+them to ``raise_hits`` (or ``raise_product_alerts``, from the complaint desk); an alert names its
+rule only by code. Inside the package imports run one way (see ``riskdesk.alerts``): the
+service starts playbooks and sends notifications; playbooks never import the service."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from riskdesk.alerts import notify, playbooks
+from riskdesk.alerts import repository as repo
+from riskdesk.alerts.visibility import check_visible, sees_product_alerts
+from riskdesk.customers import service as customer_service
+from riskdesk.kit import signals
+from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
+from riskdesk.security import repository as users_repo
+from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal, principal_for
+
+CLOSED = repo.CLOSED
+SEVERITIES = ("low", "medium", "high", "critical")
+TRANSITIONS = {
+    "open": {"acknowledged", "in_progress", "resolved", "dismissed"},
+    "acknowledged": {"in_progress", "resolved", "dismissed"},
+    "in_progress": {"resolved", "dismissed"},
+}
+
+
+# Hours to act by severity; a breach escalates one level.
+SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+def install_default_playbooks(session: Session) -> int:
+    """Add the shipped playbooks that are missing; how many."""
+    return playbooks.install_defaults(session)
+
+
+# ---------------------------------------------------------------- raising
+
+
+def raise_hits(
+    session: Session,
+    hits: list[tuple[int, dict[str, Any]]],
+    *,
+    source: str,
+    code: str,
+    category: str,
+    severity: str,
+    titles: tuple[str, str],
+    dedup_days: int,
+    version_id: int | None,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Raise an alert per hit, or refresh the open one of the same code within the window;
+    (raised, refreshed)."""
+    if not hits:
+        return 0, 0
+    existing = repo.open_alerts(session, [cid for cid, _ in hits], code)
+    window = dt.timedelta(days=dedup_days)
+    new: list[dict[str, Any]] = []
+    refreshed = 0
+    for cid, evidence in hits:  # only the customers that were hit
+        alert = existing.get(cid)
+        if alert is not None and now - alert.last_hit_at <= window:
+            alert.hits += 1
+            alert.last_hit_at = now
+            alert.evidence = evidence
+            refreshed += 1
+            continue
+        new.append(
+            {
+                "customer_id": cid,
+                "source": source,
+                "rule_code": code,
+                "rule_version_id": version_id,
+                "category": category,
+                "severity": severity,
+                "status": "open",
+                "title_en": titles[0],
+                "title_zh": titles[1],
+                "evidence": evidence,
+                "hits": 1,
+                "raised_at": now,
+                "last_hit_at": now,
+            }
+        )
+    if new:
+        _route_and_file(session, new, now)
+        repo.insert_alerts(session, new)
+        # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
+        raised = repo.alerts_raised_at(session, now, [code])
+        playbooks.start(session, raised)
+        notify.about_alerts(session, raised, "alert_assigned")
+    return len(new), refreshed
+
+
+def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> None:
+    """Give new alerts an owner (the first matching route), a due time, and a case."""
+    routes = repo.routes(session)
+    facts = repo.routing_facts(session, sorted({a["customer_id"] for a in new}))
+    cases = repo.open_cases(session, sorted(facts))
+    for alert in new:  # the new alerts only, a handful per event batch
+        cid = alert["customer_id"]
+        owner, region, segment = facts.get(cid, (None, None, None))
+        assignee = owner
+        for route in routes:
+            if route.category and route.category != alert["category"]:
+                continue
+            if (
+                route.min_severity
+                and SEVERITY_RANK[alert["severity"]] < SEVERITY_RANK[route.min_severity]
+            ):
+                continue
+            if route.region and route.region != region:
+                continue
+            if route.segment and route.segment != segment:
+                continue
+            assignee = owner if route.assign_to_owner and owner else route.user_id
+            break
+        alert["assigned_to_id"] = assignee
+        alert["due_at"] = now + dt.timedelta(hours=SLA_HOURS[alert["severity"]])
+        alert["escalation_level"] = 0
+        case = cases.get(cid)
+        if case is None:
+            case = AlertCase(customer_id=cid, status="open", opened_at=now)
+            session.add(case)
+            session.flush()
+            cases[cid] = case
+        alert["case_id"] = case.id
+
+
+def raise_product_alerts(
+    session: Session,
+    hits: list[tuple[str, str, dict[str, Any]]],
+    *,
+    code: str,
+    category: str,
+    titles: tuple[str, str],
+    dedup_days: int,
+    now: dt.datetime,
+) -> tuple[int, int]:
+    """Raise a product-level alert per (product, severity, evidence), or refresh the open one
+    within the window; (raised, refreshed). Titles are formats with {product}."""
+    if not hits:
+        return 0, 0
+    existing = repo.open_product_alerts(session, code, [p for p, _, _ in hits])
+    assignee = _product_assignee(session, category)
+    new: list[dict[str, Any]] = []
+    refreshed = 0
+    for product, severity, evidence in hits:  # the products that surged, a handful
+        alert = existing.get(product)
+        if alert is not None and now - alert.last_hit_at <= dt.timedelta(days=dedup_days):
+            alert.hits += 1
+            alert.last_hit_at = now
+            alert.evidence = evidence
+            if SEVERITY_RANK[severity] > SEVERITY_RANK[alert.severity]:
+                alert.severity = severity
+            refreshed += 1
+            continue
+        new.append(
+            {
+                "customer_id": None,
+                "product": product,
+                "source": "detector",
+                "rule_code": code,
+                "rule_version_id": None,
+                "category": category,
+                "severity": severity,
+                "status": "open",
+                "title_en": titles[0].format(product=product)[:255],
+                "title_zh": titles[1].format(product=product)[:255],
+                "evidence": evidence,
+                "hits": 1,
+                "raised_at": now,
+                "last_hit_at": now,
+                "assigned_to_id": assignee,
+                "due_at": now + dt.timedelta(hours=SLA_HOURS[severity]),
+                "escalation_level": 0,
+            }
+        )
+    if new:
+        repo.insert_alerts(session, new)
+        notify.about_alerts(session, repo.alerts_raised_at(session, now, [code]), "alert_assigned")
+    session.flush()
+    return len(new), refreshed
+
+
+def _product_assignee(session: Session, category: str) -> int | None:
+    """A product alert has no customer, so no owner: the first route for its category that
+    names a user and no region or segment, else customer service, else a credit manager."""
+    for route in repo.routes(session):
+        if (
+            route.category in (None, category)
+            and route.user_id
+            and not (route.region or route.segment)
+        ):
+            return route.user_id
+    return repo.first_user_with_role(session, "customer_service") or repo.first_user_with_role(
+        session, "credit_manager"
+    )
+
+
+def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int:
+    """Escalate every alert past its due time: one level up, to the route's escalation user
+    or a credit manager, with a new due time; how many."""
+    now = now or utcnow()
+    overdue = repo.overdue_alerts(session, now)
+    if not overdue:
+        return 0
+    fallback = repo.first_user_with_role(session, "credit_manager")
+    routes = repo.routes(session)
+    for alert in overdue:
+        target = next(
+            (
+                r.escalate_to_id
+                for r in routes
+                if r.escalate_to_id and r.category in (None, alert.category)
+            ),
+            fallback,
+        )
+        alert.escalation_level += 1
+        alert.escalated_at = now
+        if target is not None:
+            alert.assigned_to_id = target
+        # A breach at the next level comes sooner: half the time again, at least an hour.
+        hours = max(SLA_HOURS[alert.severity] / (2**alert.escalation_level), 1)
+        alert.due_at = now + dt.timedelta(hours=hours)
+    session.flush()
+    notify.about_alerts(session, overdue, "alert_escalated")
+    return len(overdue)
+
+
+# ---------------------------------------------------------------- working alerts
+
+
+def list_alerts(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    category: str | None = None,
+    customer_id: int | None = None,
+    limit: int = 200,
+) -> list[Alert]:
+    """Alerts the caller may see, newest first."""
+    return repo.list_alerts(
+        session,
+        status=status,
+        severity=severity,
+        category=category,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+        limit=limit,
+    )
+
+
+def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
+    """One alert, if the caller may see it."""
+    alert = repo.get_alert(session, alert_id)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", field="alert_id")
+    check_visible(session, principal, alert)
+    return alert
+
+
+def move(
+    session: Session,
+    principal: Principal,
+    alert_id: int,
+    status: str,
+    outcome: str | None = None,
+) -> Alert:
+    """Move an alert along open -> acknowledged -> in progress -> resolved or dismissed.
+    Closing records the outcome: a confirmed risk or a false alarm."""
+    alert = repo.get_alert(session, alert_id, lock=True)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", field="alert_id")
+    check_visible(session, principal, alert)
+    if status == alert.status:
+        return alert  # the same request again
+    if status not in TRANSITIONS.get(alert.status, set()):
+        raise Conflict(
+            f"an alert that is {alert.status} cannot become {status}", code="wrong_state"
+        )
+    if status in ("resolved", "dismissed"):
+        if outcome not in ("confirmed", "false_alarm"):
+            raise ValidationFailed(
+                "closing an alert needs the outcome: confirmed or false_alarm", field="outcome"
+            )
+        alert.outcome = outcome
+        alert.closed_at = utcnow()
+        alert.closed_by_id = principal.user_id
+    alert.status = status
+    if alert.assigned_to_id is None:
+        alert.assigned_to_id = principal.user_id
+    session.flush()
+    if status in ("resolved", "dismissed"):
+        if alert.case_id is not None:
+            repo.close_case_if_done(session, alert.case_id, alert.closed_at or utcnow())
+        notify.about_closing(session, alert)
+    return alert
+
+
+def outcome_counts(session: Session) -> list[Any]:
+    """(rule code, status, outcome, count) over every alert: how warnings turned out."""
+    return repo.outcome_counts(session)
+
+
+_MENTION = re.compile(r"@([A-Za-z0-9_.\-]{1,64})")
+
+
+def comment(session: Session, principal: Principal, alert_id: int, body: str) -> AlertComment:
+    """Comment on an alert; @username mentions of real users are kept."""
+    alert = get_alert(session, principal, alert_id)
+    names = set(_MENTION.findall(body))
+    mentioned = [
+        u.id
+        for n in sorted(names)  # the few names in one comment
+        if (u := users_repo.get_user_by_username(session, n)) and _may_see(session, u, alert)
+    ]
+    entry = AlertComment(
+        alert_id=alert.id, author_id=principal.user_id, body=body, mentions=mentioned
+    )
+    session.add(entry)
+    session.flush()
+    notify.about_mentions(session, alert, mentioned, principal.user.username)
+    return entry
+
+
+def _may_see(session: Session, user: Any, alert: Alert) -> bool:
+    """Whether a mentioned colleague may see the alert: the mention (and its e-mail) must not
+    show them a customer outside their view."""
+    if not user.is_active:
+        return False
+    them = principal_for(session, user, via="mention")
+    if not them.can(Permission.ALERTS_WORK) and not them.can(Permission.CUSTOMERS_READ):
+        return False
+    try:
+        check_visible(session, them, alert)
+    except NotFound:
+        return False
+    return True
+
+
+def comments(session: Session, principal: Principal, alert_id: int) -> list[AlertComment]:
+    """An alert's comments, oldest first."""
+    alert = get_alert(session, principal, alert_id)
+    return repo.comments_of(session, alert.id)
+
+
+def case_of(session: Session, principal: Principal, case_id: int) -> tuple[AlertCase, list[Alert]]:
+    """A case and its alerts."""
+    case = repo.get_case(session, case_id)
+    missing = NotFound(f"no case {case_id}", field="case_id")
+    if case is None:
+        raise missing
+    customer_service.ensure_visible(session, principal, case.customer_id, missing)
+    return case, repo.alerts_of_case(session, case.id)
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One thing that happened on a case."""
+
+    at: dt.datetime
+    kind: str  # raised, escalated, closed, action, action_done, comment
+    alert_id: int
+    user_id: int | None
+    detail: dict[str, Any]
+
+
+def case_timeline(
+    session: Session, principal: Principal, case_id: int
+) -> tuple[AlertCase, list[Alert], list[TimelineEntry], dict[int, list[Any]]]:
+    """A case, its alerts, everything that happened on it in time order, and each alert's
+    actions."""
+    case, alerts = case_of(session, principal, case_id)
+    entries: list[TimelineEntry] = []
+    actions: dict[int, list[Any]] = {}
+    for alert in alerts:  # the alerts of one case
+        entries.append(TimelineEntry(alert.raised_at, "raised", alert.id, None, {}))
+        if alert.escalated_at:
+            entries.append(
+                TimelineEntry(
+                    alert.escalated_at,
+                    "escalated",
+                    alert.id,
+                    alert.assigned_to_id,
+                    {"level": alert.escalation_level},
+                )
+            )
+        if alert.closed_at:
+            entries.append(
+                TimelineEntry(
+                    alert.closed_at,
+                    "closed",
+                    alert.id,
+                    alert.closed_by_id,
+                    {"status": alert.status, "outcome": alert.outcome},
+                )
+            )
+        actions[alert.id] = playbooks.actions_of(session, principal, alert.id)
+        for action in actions[alert.id]:
+            entries.append(
+                TimelineEntry(
+                    action.created_at,
+                    "action",
+                    alert.id,
+                    action.performed_by_id,
+                    {"action": action.action, "status": action.status, "auto": action.auto},
+                )
+            )
+            if action.completed_at and action.status == "done":
+                entries.append(
+                    TimelineEntry(
+                        action.completed_at,
+                        "action_done",
+                        alert.id,
+                        action.performed_by_id,
+                        {"action": action.action},
+                    )
+                )
+        for note in repo.comments_of(session, alert.id):
+            entries.append(
+                TimelineEntry(
+                    note.created_at, "comment", alert.id, note.author_id, {"body": note.body}
+                )
+            )
+    entries.sort(key=lambda e: (e.at, e.alert_id))
+    return case, alerts, entries, actions
+
+
+# ---------------------------------------------------------------- routing
+
+
+def add_route(session: Session, body: Any) -> AlertRoute:
+    """Add a routing rule (users by username)."""
+
+    def user_id(name: str | None, field: str) -> int | None:
+        if name is None:
+            return None
+        user = users_repo.get_user_by_username(session, name)
+        if user is None:
+            raise NotFound(f"no user {name!r}", field=field)
+        return user.id
+
+    route = AlertRoute(
+        position=body.position,
+        category=body.category,
+        min_severity=body.min_severity,
+        region=body.region,
+        segment=body.segment,
+        assign_to_owner=body.assign_to_owner,
+        user_id=user_id(body.username, "username"),
+        escalate_to_id=user_id(body.escalate_to, "escalate_to"),
+    )
+    if not route.assign_to_owner and route.user_id is None:
+        raise ValidationFailed("give username, or assign_to_owner", field="username")
+    session.add(route)
+    session.flush()
+    return route
+
+
+def list_routes(session: Session) -> list[AlertRoute]:
+    """The routing rules in the order they are tried."""
+    return repo.routes(session)
+
+
+def remove_route(session: Session, route_id: int) -> None:
+    """Remove a routing rule."""
+    route = session.get(AlertRoute, route_id)
+    if route is None:
+        raise NotFound(f"no route {route_id}", field="route_id")
+    session.delete(route)
+    session.flush()
+
+
+def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
+    """Alerts and cases follow the duplicate's events to the survivor: the warnings were about
+    the same debtor, and their owners keep working them there. (The survivor's rules run once
+    the merge is done, in ``pipeline.merge``.)"""
+    repo.move_alerts(session, from_id=duplicate_id, to_id=survivor_id, now=utcnow())
+
+
+signals.subscribe(signals.CUSTOMERS_MERGED, _on_customers_merged)
