@@ -233,7 +233,12 @@ def read_file_items(
     """A file's rows as intake items, numbered as a spreadsheet numbers them."""
     handler = handler_for(kind)
     frame = read_table(content, filename)
-    rows, problems = apply_mapping(frame, mapping or ColumnMapping(), handler.file_fields)
+    rows, problems = apply_mapping(
+        frame,
+        mapping or ColumnMapping(),
+        handler.file_fields,
+        getattr(handler, "file_prefixes", ()),
+    )
     if problems:
         raise ValidationFailed(
             "the column mapping does not fit the file",
