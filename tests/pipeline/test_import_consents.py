@@ -277,3 +277,12 @@ def test_a_consumer_onboarded_by_file_with_consent_is_watched(factory, db, clien
     assert set(
         db.scalars(select(Alert.customer_id).where(Alert.rule_code == "parcels_never_arrive"))
     ) == {c1, c2}
+
+
+def test_the_import_page_lists_the_consent_columns(client_for) -> None:  # type: ignore[no-untyped-def]
+    analyst = client_for("analyst")
+    chinese = analyst.get("/imports", headers={"accept-language": "zh-CN"})
+    assert chinese.status_code == 200
+    assert "consent_behaviour_monitoring" in chinese.text and "行为监控" in chinese.text
+    english = analyst.get("/imports", headers={"accept-language": "en"})
+    assert "consent_notice_version" in english.text and "withdraws" in english.text
