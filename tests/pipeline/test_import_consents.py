@@ -9,9 +9,12 @@ import io
 import json
 
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from riskdesk.customers import repository as customer_repo
+from riskdesk.customers.schemas import CONSENT_FILE_FIELDS, consents_from_columns
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.timeutil import today
 from riskdesk.models import Alert, AuditEntry, Consent, IndicatorSnapshot
@@ -286,3 +289,47 @@ def test_the_import_page_lists_the_consent_columns(client_for) -> None:  # type:
     assert "consent_behaviour_monitoring" in chinese.text and "行为监控" in chinese.text
     english = analyst.get("/imports", headers={"accept-language": "en"})
     assert "consent_notice_version" in english.text and "withdraws" in english.text
+
+
+def test_mapping_defaults_and_unknown_consent_columns_reach_the_handler() -> None:
+    from riskdesk.customers.intake import CustomerHandler
+    from riskdesk.kit.tabular import apply_mapping
+
+    handler = CustomerHandler()
+    frame = pl.DataFrame({"Consent_Marketing": ["否"], "consent_sms": ["yes"], "other": ["x"]})
+    mapping = ColumnMapping.from_yaml("defaults: {consent_notice_version: '2026-07'}")
+    rows, problems = apply_mapping(frame, mapping, handler.file_fields, handler.file_prefixes)
+    assert problems == []
+    assert rows == [
+        {"consent_notice_version": "2026-07", "consent_marketing": "否", "consent_sms": "yes"}
+    ]
+    record, errors = handler.prepare({**rows[0], "kind": "individual"})
+    assert [(e.field, e.code) for e in errors] == [("consent_sms", "unknown_purpose")]
+    record, errors = handler.prepare({**rows[0], "consent_sms": None, "kind": "individual"})
+    assert errors == [] and record["consents"] == [
+        {"purpose": "marketing", "granted": False, "notice_version": "2026-07"}
+    ]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            ["consents", "kind", "consent_marketing", "consent_x", *CONSENT_FILE_FIELDS]
+        ),
+        json_values,
+    )
+)
+def test_reading_consents_never_fails_whatever_is_sent(raw: dict[str, object]) -> None:
+    record, errors = consents_from_columns(raw)
+    assert not any(k.startswith("consent_") for k in record)
+    assert all(e.field for e in errors)
+    if errors:
+        assert record.get("consents") is None
