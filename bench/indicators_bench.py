@@ -10,7 +10,7 @@ complaints, survey answers, interactions; about EVENTS rows in all) for CUSTOMER
 numpy, then runs each method in its own process on the same data and reports wall time and the
 process's peak resident memory:
 
-- riskdesk: ``indicators.compute.compute`` - the whole catalogue (71 indicators);
+- riskdesk: ``indicators.compute.compute`` - the whole catalogue (75 indicators);
 - pandas: a straightforward pandas implementation of the same whole catalogue, with the same
   definitions (boolean masks, masked columns summed in one ``groupby`` per source, ``merge``,
   ``sort_values`` with ``cumsum`` and ``groupby().tail()``; numpy only for the PAYDEX
@@ -49,7 +49,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from riskdesk.indicators.catalogue import AGEING_BUCKETS, NAMES, RETURN_REASONS, WINDOWS
+from riskdesk.indicators.catalogue import (
+    AGEING_BUCKETS,
+    NAMES,
+    RETURN_REASONS,
+    UNRECEIVED_CLAIM_REASONS,
+    WINDOWS,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -131,7 +137,10 @@ def generate(customers: int, events: int, seed: int = 0) -> dict[str, pl.DataFra
             "customer_id": order_cust[ret_order],
             "day": order_day[ret_order] + np.timedelta64(5, "D"),
             "amount": np.round(amount[ret_order] * 0.5, 2),
-            "reason": rng.choice(["defective", "no_reason", "changed_mind"], n_ret),
+            "reason": rng.choice(
+                ["defective", "no_reason", "changed_mind", "item_not_received", "empty_package"],
+                n_ret,
+            ),
         }
     )
 
@@ -439,7 +448,13 @@ def _pd_returns(returns: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     )
     shares = reasons.div(out["returns_count_365d"].where(out["returns_count_365d"] > 0), axis=0)
     shares.columns = [f"return_reason_share_{r}_365d" for r in RETURN_REASONS]
-    return out.join(shares)
+    claims = returns[(age < 90) & returns["reason"].isin(UNRECEIVED_CLAIM_REASONS)]
+    unreceived = claims.groupby("customer_id")["amount"].agg(["size", "sum"])
+    unreceived.columns = [
+        "returns_unreceived_claims_count_90d",
+        "returns_unreceived_claims_amount_90d",
+    ]
+    return out.join(shares).join(unreceived.astype(float))
 
 
 def _pd_complaints(complaints: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
@@ -563,6 +578,7 @@ _PD_ZERO_WHEN_NONE = (
     [f"{kind}_{w}d" for kind in ("orders_count", "orders_amount") for w in WINDOWS]
     + [f"{kind}_{w}d" for kind in ("returns_count", "returns_amount") for w in WINDOWS]
     + [f"ar_{b}" for b in AGEING_BUCKETS]
+    + ["returns_unreceived_claims_count_90d", "returns_unreceived_claims_amount_90d"]
     + ["ar_open_total", "complaints_count_90d", "complaints_count_365d"]
     + ["complaints_weighted_90d", "complaints_open", "interactions_count_90d", "dpd_max"]
 )

@@ -224,3 +224,38 @@ def test_repeat_of_an_invalid_record_is_invalid_too(manager, customer) -> None:
     assert [r["status"] for r in report["results"]] == ["invalid", "invalid", "created"]
     assert report["results"][1]["errors"][0]["code"] == "invalid_repeat"
     assert report["duplicates"] == 0
+
+
+def test_claims_without_goods_are_reasons_counted_and_labelled(manager, customer) -> None:
+    import datetime as dt
+
+    recent = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).date().isoformat()
+    made = manager.post(
+        "/api/v1/orders",
+        json=order("O-NR", "EV1", amount="500.00", ordered_at=f"{recent}T08:00:00Z"),
+    )
+    assert made.status_code == 201, made.text
+    base = {"source": "erp", "order_external_id": "O-NR", "currency": "CNY", "returned_on": recent}
+    claims = (("item_not_received", "120.00"), ("empty_package", "80"))
+    for n, (reason, amount) in enumerate(claims):
+        sent = manager.post(
+            "/api/v1/returns",
+            json={**base, "external_id": f"R-NR{n}", "amount": amount, "reason": reason},
+        )
+        assert sent.status_code == 201, sent.text
+    bad = manager.post(
+        "/api/v1/returns",
+        json={**base, "external_id": "R-NRX", "amount": "1", "reason": "parcel_lost"},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "reason"
+    shown = manager.get(f"/api/v1/customers/{customer}/indicators").json()["indicators"]
+    values = {i["name"]: i["value"] for i in shown}
+    assert values["returns_unreceived_claims_count_90d"] == 2
+    assert values["returns_unreceived_claims_amount_90d"] == 200
+    assert values["return_reason_share_empty_package_365d"] == 0.5
+    catalogue = {i["name"]: i for i in manager.get("/api/v1/indicators").json()}
+    assert "空包裹" in catalogue["return_reason_share_empty_package_365d"]["description_zh"]
+    page = manager.get(f"/customers/{customer}", headers={"accept-language": "zh-CN"})
+    assert "未收到货" in page.text and "空包裹" in page.text
+    english = manager.get(f"/customers/{customer}", headers={"accept-language": "en"})
+    assert "Item not received" in english.text and "Empty package" in english.text

@@ -144,6 +144,44 @@ def test_receivables_ageing_dpd_dso_and_paydex() -> None:
     assert v["late_invoice_share_365d"] == pytest.approx(2 / 3)
 
 
+def test_claims_without_goods_are_counted_and_summed_over_90_days() -> None:
+    cust = [{"customer_id": 1, "segment": "consumer"}, {"customer_id": 2, "segment": "consumer"}]
+    returns = [
+        {"customer_id": 1, "day": day(0), "amount": 120.0, "reason": "item_not_received"},
+        {"customer_id": 1, "day": day(89), "amount": 80.0, "reason": "empty_package"},
+        {"customer_id": 1, "day": day(90), "amount": 999.0, "reason": "empty_package"},  # too old
+        {"customer_id": 1, "day": day(5), "amount": 50.0, "reason": "defective"},
+        {"customer_id": 1, "day": day(-1), "amount": 70.0, "reason": "empty_package"},  # future
+    ]
+    out = compute(frames(customers=cust, returns=returns), AS_OF)
+    v = one(out)
+    assert v["returns_unreceived_claims_count_90d"] == 2
+    assert v["returns_unreceived_claims_amount_90d"] == pytest.approx(200.0)
+    assert v["return_reason_share_empty_package_365d"] == pytest.approx(0.5)
+    assert v["return_reason_share_item_not_received_365d"] == pytest.approx(0.25)
+    # A customer with no returns at all has no claims, not an unknown number of them.
+    none = one(out, 2)
+    assert none["returns_unreceived_claims_count_90d"] == 0
+    assert none["returns_unreceived_claims_amount_90d"] == 0
+
+
+def test_return_reasons_are_the_ones_intake_accepts_with_labels_in_both_languages() -> None:
+    import json
+    import typing
+    from pathlib import Path
+
+    from riskdesk.events.schemas import ReturnReason
+    from riskdesk.indicators.catalogue import RETURN_REASON_LABELS, RETURN_REASONS
+
+    assert typing.get_args(ReturnReason) == RETURN_REASONS
+    assert {"item_not_received", "empty_package"} <= set(RETURN_REASONS)
+    assert set(RETURN_REASON_LABELS) == set(RETURN_REASONS)
+    folder = Path(__file__).parents[2] / "src/riskdesk/ui/translations"
+    for locale in ("en", "zh-CN"):
+        messages = json.loads((folder / f"{locale}.json").read_text(encoding="utf-8"))
+        assert all(f"return_reason.{r}" in messages for r in RETURN_REASONS), locale
+
+
 def test_returns_complaints_satisfaction_and_interactions() -> None:
     cust = [{"customer_id": 1, "segment": "x"}]
     orders = [
@@ -266,7 +304,9 @@ def histories(draw: st.DrawFn) -> EventFrames:
             "customer_id": draw(ids),
             "day": day(draw(ago)),
             "amount": draw(money),
-            "reason": draw(st.sampled_from(["defective", "no_reason", "changed_mind"])),
+            "reason": draw(
+                st.sampled_from(["defective", "no_reason", "changed_mind", "empty_package"])
+            ),
         }
         for _ in range(draw(st.integers(0, 6)))
     ]

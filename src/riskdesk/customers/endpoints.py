@@ -115,7 +115,10 @@ def create_customer(
 def create_customers(
     body: BatchIn, session: SessionDep, principal: CanCustomersWrite
 ) -> IntakeReport:
-    """Up to 10,000 customers (records as in POST /customers)."""
+    """Up to 10,000 customers (records as in POST /customers). As in customer files, a record
+    may give consents as `consent_<purpose>` (yes/no, true/false, 1/0, 是/否) with
+    `consent_notice_version` (and `consent_given_at`, `consent_evidence`), or as JSON in
+    `consents`: a list of purposes or an object purpose -> yes/no."""
     return intake.ingest(
         session, principal, "customers", body.records, skip_invalid=body.skip_invalid
     )

@@ -13,13 +13,16 @@ from sqlalchemy.orm import Session
 from riskdesk.customers import repository as repo
 from riskdesk.customers import service
 from riskdesk.customers.schemas import (
+    CONSENT_FILE_FIELDS,
+    CONSENT_PREFIX,
     STATEMENT_FIGURES,
     CreditReportCreate,
     CustomerCreate,
     StatementCreate,
+    consents_from_columns,
 )
 from riskdesk.events import repository as event_repo
-from riskdesk.kit.errors import RiskdeskError
+from riskdesk.kit.errors import ErrorDetail, RiskdeskError
 from riskdesk.kit.intake import Item, WriteContext, default_group_rows
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
@@ -75,11 +78,18 @@ class CustomerHandler(_Base):
 
     kind = "customers"
     schema = CustomerCreate
+    # Unknown consent columns reach prepare(), which refuses them by name.
+    file_prefixes = (CONSENT_PREFIX,)
 
     @property
     def file_fields(self) -> tuple[str, ...]:
-        """Fields a file may map."""
-        return tuple(f for f in CustomerCreate.model_fields if f != "reason")
+        """Fields a file may map: the record's, and the consent columns."""
+        fields = tuple(f for f in CustomerCreate.model_fields if f != "reason")
+        return (*fields, *CONSENT_FILE_FIELDS)
+
+    def prepare(self, raw: dict[str, Any]) -> tuple[dict[str, Any], list[ErrorDetail]]:
+        """Consents given as a column per purpose, or as JSON, become the record's list."""
+        return consents_from_columns(raw)
 
     def key(self, record: CustomerCreate) -> tuple[str, str]:
         """(source, external_id)."""

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from riskdesk.kit.errors import ErrorDetail
 from riskdesk.kit.validation import (
     USCC,
     Amount,
@@ -29,7 +32,7 @@ from riskdesk.kit.validation import (
     Text128,
     Text255,
 )
-from riskdesk.privacy.schemas import ConsentIn
+from riskdesk.privacy.schemas import ConsentIn, Purpose
 
 
 class CustomerKind(StrEnum):
@@ -131,6 +134,180 @@ class CustomerCreate(CustomerFields):
         if self.kind == CustomerKind.INDIVIDUAL and self.tax_id:
             raise ValueError("tax_id is for companies; individuals have a national_id")
         return self
+
+
+# ---------------------------------------------------------------- consents in customer files
+
+CONSENT_PURPOSES: tuple[str, ...] = get_args(Purpose)
+CONSENT_PREFIX = "consent_"
+# One column per purpose (yes / no), and what the person was told, when and the proof: what the
+# consent API takes in one record, spread over columns so that a spreadsheet can carry it.
+CONSENT_COLUMNS = tuple(CONSENT_PREFIX + p for p in CONSENT_PURPOSES)
+CONSENT_DETAILS = ("consent_notice_version", "consent_given_at", "consent_evidence")
+CONSENT_FILE_FIELDS = (*CONSENT_COLUMNS, *CONSENT_DETAILS)
+_YES = frozenset({"yes", "y", "true", "t", "1", "granted", "是", "同意", "已同意"})
+_NO = frozenset({"no", "n", "false", "f", "0", "withdrawn", "否", "不同意", "已撤回"})
+_ANSWERS = "yes/no, true/false, 1/0 or 是/否"
+MAX_CONSENTS_TEXT = 4000  # a JSON cell: ten consents with their evidence fit easily
+
+
+def _answer(value: Any) -> bool | None:
+    """A consent cell as granted (True) or withdrawn (False); None when unreadable."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text in _YES:
+            return True
+        if text in _NO:
+            return False
+    return None
+
+
+def _shown(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return repr(text[:40] + ("…" if len(text) > 40 else ""))
+
+
+def consents_from_columns(raw: Mapping[str, Any]) -> tuple[dict[str, Any], list[ErrorDetail]]:
+    """Fold the consent columns of a customer record into its ``consents`` list.
+
+    A record may say per purpose ``consent_<purpose>: yes|no`` (a column each), or hold in
+    ``consents`` a JSON list of purposes (granted), an object purpose -> yes/no, or the consent
+    API's records. ``consent_notice_version`` (needed with the short forms), ``consent_given_at``
+    and ``consent_evidence`` apply to every consent of the record. A purpose left empty is not
+    given: nothing is withdrawn by omission. Returns the record and the problems, each naming
+    its field.
+    """
+    record = {k: v for k, v in raw.items() if not k.startswith(CONSENT_PREFIX)}
+    problems: list[ErrorDetail] = []
+    details = {k.removeprefix(CONSENT_PREFIX): raw.get(k) for k in CONSENT_DETAILS}
+    details["given_at"] = _file_timestamp(details["given_at"])
+    answers: dict[str, tuple[bool, str]] = {}  # purpose -> (granted, the field that said so)
+
+    def fail(field: str, reason: str, code: str) -> None:
+        problems.append(ErrorDetail(field=field, reason=reason, code=code))
+
+    for key, value in raw.items():
+        if not key.startswith(CONSENT_PREFIX) or key in CONSENT_DETAILS or value is None:
+            continue
+        purpose = key.removeprefix(CONSENT_PREFIX)
+        if purpose not in CONSENT_PURPOSES:
+            fail(
+                key,
+                f"unknown consent purpose {purpose!r}; one of {', '.join(CONSENT_PURPOSES)}",
+                "unknown_purpose",
+            )
+            continue
+        granted = _answer(value)
+        if granted is None:
+            fail(key, f"cannot read {_shown(value)} as a consent; use {_ANSWERS}", "bad_consent")
+        else:
+            answers[purpose] = (granted, key)
+    full: list[Any] = []
+    given = raw.get("consents")
+    if isinstance(given, str):
+        if len(given) > MAX_CONSENTS_TEXT:
+            fail("consents", f"longer than {MAX_CONSENTS_TEXT} characters", "too_long")
+            given = None
+        else:
+            try:
+                given = json.loads(given)
+            except (ValueError, RecursionError):
+                fail(
+                    "consents",
+                    f"{_shown(given)} is not JSON; give a list of purposes such as "
+                    '["behaviour_monitoring"] or an object such as {"marketing": false}',
+                    "bad_consent",
+                )
+                given = None
+    listed: list[tuple[str, Any]] = []  # (purpose, answer) from the JSON forms
+    if isinstance(given, dict):
+        listed = [(str(k), v) for k, v in given.items()]
+    elif isinstance(given, list):
+        for entry in given:
+            if isinstance(entry, str):
+                listed.append((entry, True))
+            else:
+                full.append(entry)  # a record as the consent API takes it; its model checks it
+    elif given is not None:
+        fail("consents", "give a list of purposes or an object purpose -> yes/no", "bad_consent")
+    for purpose, value in listed:
+        if purpose not in CONSENT_PURPOSES:
+            fail(
+                "consents",
+                f"unknown consent purpose {purpose!r}; one of {', '.join(CONSENT_PURPOSES)}",
+                "unknown_purpose",
+            )
+            continue
+        granted = _answer(value)
+        if granted is None:
+            fail(
+                "consents",
+                f"cannot read {_shown(value)} as the consent to {purpose}; use {_ANSWERS}",
+                "bad_consent",
+            )
+            continue
+        said = answers.get(purpose)
+        if said is not None and said[0] != granted:
+            fail(said[1], f"contradicts what 'consents' says for {purpose}", "conflicting_consent")
+            continue
+        answers.setdefault(purpose, (granted, "consents"))
+    short = [
+        {"purpose": purpose, "granted": granted, **{k: v for k, v in details.items() if v}}
+        for purpose, (granted, _) in answers.items()
+    ]
+    if short and not details["notice_version"]:
+        fail(
+            "consent_notice_version",
+            "the version of the privacy notice the person was shown is needed with consents "
+            "(a column, or a default in the mapping)",
+            "missing",
+        )
+    elif short:
+        _check_details(short[0], fail)
+    # The API's records take the file's details where they leave them out.
+    full = [
+        {**{k: v for k, v in details.items() if v}, **entry} if isinstance(entry, dict) else entry
+        for entry in full
+    ]
+    consents = short + full
+    if consents and str(raw.get("kind") or "") == CustomerKind.COMPANY:
+        fail(
+            next((f for _, f in answers.values()), "consents"),
+            "consent is recorded for individuals; leave it empty for companies",
+            "not_an_individual",
+        )
+    if problems:
+        record["consents"] = None
+    elif consents or given is not None:
+        record["consents"] = consents
+    return record, problems
+
+
+def _file_timestamp(value: Any) -> Any:
+    # A file's date, or time without a zone, is taken as UTC, like every timestamp in files
+    # (the consent API itself wants the zone); anything else is left for the model to refuse.
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return value
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)).isoformat()
+
+
+def _check_details(sample: dict[str, Any], fail: Callable[[str, str, str], None]) -> None:
+    # The shared details are checked once, by the consent API's own model, under their columns.
+    try:
+        ConsentIn.model_validate(sample)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            name = str(error["loc"][0]) if error["loc"] else "notice_version"
+            reason = str(error.get("msg", "invalid value")).removeprefix("Value error, ")
+            fail(CONSENT_PREFIX + name, reason, error["type"])
 
 
 class CustomerUpdate(CustomerFields):

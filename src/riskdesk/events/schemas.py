@@ -35,6 +35,10 @@ ReturnReason = Literal[
     "damaged_in_transit",
     "wrong_item",
     "late_delivery",
+    # Claims without goods coming back: refunds asked for parcels said never to have arrived, or
+    # to have arrived empty. Return abuse reads these apart from ordinary returns.
+    "item_not_received",
+    "empty_package",
     "no_reason",
     "other",
 ]

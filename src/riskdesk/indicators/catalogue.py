@@ -6,18 +6,27 @@ The formulas live in ``compute.py``; this file is what the UI, the API and rule 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
+
+from riskdesk.events.schemas import ReturnReason
 
 WINDOWS = (7, 30, 90, 365)
-RETURN_REASONS = (
-    "defective",
-    "not_as_described",
-    "changed_mind",
-    "damaged_in_transit",
-    "wrong_item",
-    "late_delivery",
-    "no_reason",
-    "other",
-)
+# The reason codes a return may carry, as intake validates them (one list, not two).
+RETURN_REASONS: tuple[str, ...] = get_args(ReturnReason)
+# Reasons that claim a refund without goods coming back.
+UNRECEIVED_CLAIM_REASONS = ("item_not_received", "empty_package")
+RETURN_REASON_LABELS: dict[str, tuple[str, str]] = {
+    "defective": ("defective", "质量问题"),
+    "not_as_described": ("not as described", "与描述不符"),
+    "changed_mind": ("changed mind", "不想要了"),
+    "damaged_in_transit": ("damaged in transit", "运输损坏"),
+    "wrong_item": ("wrong item", "发错货"),
+    "late_delivery": ("late delivery", "延迟送达"),
+    "item_not_received": ("item not received", "未收到货"),
+    "empty_package": ("empty package", "空包裹"),
+    "no_reason": ("no reason given", "无理由"),
+    "other": ("other", "其他"),
+}
 AGEING_BUCKETS = ("current", "1_30", "31_60", "61_90", "91_120", "over_120")
 
 
@@ -247,14 +256,33 @@ def _catalogue() -> tuple[Indicator, ...]:
             f"近{w}天退货率（金额）",
         )
     for reason in RETURN_REASONS:
+        en, zh = RETURN_REASON_LABELS[reason]
         add(
             f"return_reason_share_{reason}_365d",
             "returns",
             "share",
             365,
-            f"Share of the year's returns with reason '{reason}'",
-            f"近一年退货原因“{reason}”占比",
+            f"Share of the year's returns with reason '{en}' ({reason})",
+            f"近一年退货原因“{zh}”占比",
         )
+    add(
+        "returns_unreceived_claims_count_90d",
+        "returns",
+        "count",
+        90,
+        "Returns in the last 90 days claiming the goods never arrived or the parcel was empty "
+        "(reasons item_not_received, empty_package)",
+        "近90天以“未收到货”或“空包裹”为由的退货次数",
+    )
+    add(
+        "returns_unreceived_claims_amount_90d",
+        "returns",
+        "CNY",
+        90,
+        "Amount of the returns in the last 90 days claiming the goods never arrived or the "
+        "parcel was empty",
+        "近90天以“未收到货”或“空包裹”为由的退货金额",
+    )
     for w in (90, 365):
         add(
             f"complaints_count_{w}d",

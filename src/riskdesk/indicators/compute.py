@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from riskdesk.indicators.catalogue import AGEING_BUCKETS, NAMES, RETURN_REASONS, WINDOWS
+from riskdesk.indicators.catalogue import (
+    AGEING_BUCKETS,
+    NAMES,
+    RETURN_REASONS,
+    UNRECEIVED_CLAIM_REASONS,
+    WINDOWS,
+)
 
 SEVERITY_WEIGHTS = {"low": 1.0, "medium": 2.0, "high": 3.0, "critical": 5.0}
 # PAYDEX-style points by days beyond terms (negative: paid early), linear in between.
@@ -432,6 +438,12 @@ def _returns(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
                 year.sum().cast(pl.Float64),
             ).alias(f"return_reason_share_{reason}_365d")
         )
+    # Claims without goods: a refund for a parcel said never to have arrived, or to be empty.
+    unreceived = (pl.col("age") < 90) & pl.col("reason").is_in(list(UNRECEIVED_CLAIM_REASONS))
+    aggs += [
+        unreceived.sum().cast(pl.Float64).alias("returns_unreceived_claims_count_90d"),
+        pl.col("amount").filter(unreceived).sum().alias("returns_unreceived_claims_amount_90d"),
+    ]
     return rets.group_by("customer_id").agg(aggs)
 
 
@@ -517,6 +529,8 @@ _ZERO_WHEN_NONE = tuple(
     + [f"returns_amount_{w}d" for w in WINDOWS]
     + [f"ar_{b}" for b in AGEING_BUCKETS]
     + [
+        "returns_unreceived_claims_count_90d",
+        "returns_unreceived_claims_amount_90d",
         "ar_open_total",
         "complaints_count_90d",
         "complaints_count_365d",

@@ -92,16 +92,31 @@ def content_hash(record: BaseModel) -> str:
 
 
 def validate_items(handler: Handler, items: Sequence[Item]) -> None:
-    """Run the kind's model over every record, keeping all errors."""
+    """Run the kind's model over every record, keeping all errors.
+
+    A kind whose records arrive flatter than its model (a customer's consents, a column per
+    purpose) reshapes them first with its ``prepare``, which names the fields it refuses.
+    """
+    prepare: Callable[[dict[str, Any]], tuple[dict[str, Any], list[ErrorDetail]]] | None = getattr(
+        handler, "prepare", None
+    )
     for item in items:
         if item.errors:
             continue
+        raw = blank_to_none(item.raw)
+        if prepare is not None:
+            raw, problems = prepare(raw)
+            for problem in problems:
+                item.fail(problem.field, problem.reason, problem.code)
         try:
-            item.record = handler.schema.model_validate(blank_to_none(item.raw))
+            record = handler.schema.model_validate(raw)
         except ValidationError as exc:
             item.errors.extend(details_from_validation_error(exc, row=item.row))
             item.status = "invalid"
             continue
+        if item.errors:  # the model took the rest, but what prepare refused stays refused
+            continue
+        item.record = record
         item.content_hash = content_hash(item.record)
 
 

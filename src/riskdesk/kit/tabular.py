@@ -219,9 +219,17 @@ class MappedTable:
 
 
 def map_columns(
-    frame: pl.DataFrame, mapping: ColumnMapping, fields: Iterable[str]
+    frame: pl.DataFrame,
+    mapping: ColumnMapping,
+    fields: Iterable[str],
+    passthrough_prefixes: tuple[str, ...] = (),
 ) -> tuple[MappedTable | None, list[ErrorDetail]]:
-    """The table under target names; problems with the mapping itself are returned as errors."""
+    """The table under target names; problems with the mapping itself are returned as errors.
+
+    Columns whose (lower-case) name starts with one of ``passthrough_prefixes`` reach the rows
+    even when no field has that name, so that the kind can refuse them by name (a consent
+    column for a purpose that does not exist) instead of their being silently dropped.
+    """
     wanted = list(fields)
     by_lower = {c.lower(): c for c in frame.columns}
     errors: list[ErrorDetail] = []
@@ -241,6 +249,10 @@ def map_columns(
             selected[target] = column
         elif target.lower() in by_lower:
             selected[target] = by_lower[target.lower()]
+    taken = set(selected.values())
+    for lower, column in by_lower.items():
+        if passthrough_prefixes and column not in taken and lower.startswith(passthrough_prefixes):
+            selected.setdefault(lower, column)
     for target in mapping.columns:
         if target not in wanted:
             errors.append(
@@ -258,8 +270,11 @@ def map_columns(
 
 
 def apply_mapping(
-    frame: pl.DataFrame, mapping: ColumnMapping, fields: Iterable[str]
+    frame: pl.DataFrame,
+    mapping: ColumnMapping,
+    fields: Iterable[str],
+    passthrough_prefixes: tuple[str, ...] = (),
 ) -> tuple[list[dict[str, Any]], list[ErrorDetail]]:
     """Rows keyed by target field; problems with the mapping itself are returned as errors."""
-    table, errors = map_columns(frame, mapping, fields)
+    table, errors = map_columns(frame, mapping, fields, passthrough_prefixes)
     return ([], errors) if table is None else (table.rows(), errors)

@@ -319,7 +319,12 @@ def read_file_table(
     """A file's rows under the kind's field names, refused early when over the limits."""
     handler = handler_for(kind)
     frame = read_table(content, filename, encoding=encoding, limits=limits or file_limits())
-    table, problems = map_columns(frame, mapping or ColumnMapping(), handler.file_fields)
+    table, problems = map_columns(
+        frame,
+        mapping or ColumnMapping(),
+        handler.file_fields,
+        getattr(handler, "file_prefixes", ()),
+    )
     if table is None:
         raise ValidationFailed(
             "the column mapping does not fit the file",
