@@ -57,6 +57,7 @@ KINDS = (
 MAX_ERRORS_KEPT = 1000
 RESULTS_KEPT = 10_000  # a file's report lists every row up to this many, then only errors
 CHUNK_ROWS = 5_000  # file rows validated and written at a time, in the one transaction
+REFRESH_CUSTOMERS = 200  # customers whose indicators and rules are recomputed at a time
 # Kinds whose records change a customer's indicators (statements and bureau reports do not).
 INDICATOR_KINDS = frozenset(
     {
@@ -222,9 +223,13 @@ class _Run:
             credit_service.recheck_held(session, sorted(self.paid), why="payment")
         if refresh_indicators and self.touched:
             ids = sorted(self.touched)
-            indicator_service.refresh(session, ids)
-            # Event -> indicators -> rules -> alerts, in the same transaction.
-            monitoring_service.evaluate(session, ids)
+            # Event -> indicators -> rules -> alerts, in the same transaction; a few hundred
+            # customers at a time, since each one's whole history is read (a file of a million
+            # orders for 2,000 customers would otherwise hold all of them at once).
+            for start in range(0, len(ids), REFRESH_CUSTOMERS):
+                part = ids[start : start + REFRESH_CUSTOMERS]
+                indicator_service.refresh(session, part)
+                monitoring_service.evaluate(session, part)
         if self.products:
             complaints_service.detect_surges(session, products=sorted(self.products))
         session.flush()
