@@ -488,7 +488,7 @@ STEPS = (
     ("indicators.refresh", indicator_service, "refresh"),
     ("  of which reference()", indicator_repo, "reference"),
     ("  of which compute()", indicator_service, "compute"),
-    ("monitoring.evaluate", monitoring_service, "evaluate"),
+    ("alerts.evaluate", alert_service, "evaluate"),
     ("  of which rule_values()", monitoring_service, "rule_values"),
     ("  of which alerts raised", alert_service, "raise_hits"),
     ("credit.apply_events", credit_service, "apply_events"),

@@ -13,9 +13,10 @@ rating drops, missing on a demo without rescoring, are given to 40% of the custo
 Riskdesk: every rule compiled (``compile_rule``), then
 
 - batch: one lazy Polars pass per rule over everyone (``fires_frame``, as
-  ``service.evaluate`` runs them); also all 15 rules in a single ``select``, for comparison;
-- one customer the way ``service.evaluate`` runs after an event: the Polars pass per rule on a
-  one-row frame (500 customers timed);
+  ``monitoring_service.find_rule_hits`` runs them); also all 15 rules in a single ``select``,
+  for comparison;
+- one customer the way ``monitoring_service.find_rule_hits`` runs after an event: the Polars
+  pass per rule on a one-row frame (500 customers timed);
 - per customer: ``rules.fires`` of each of the 15 rules on the customer's row (a dict), timed
   per customer (mean, p99) and over everyone.
 
@@ -402,7 +403,7 @@ def _per_call(seconds: list[float]) -> dict[str, float]:
 
 
 def riskdesk_batch(rules: dict[str, Rule], frame: pl.DataFrame) -> tuple[pl.DataFrame, float]:
-    """Every rule's result over everyone, one Polars pass per rule (as service.evaluate)."""
+    """Every rule's result over everyone, one Polars pass per rule (as rules are found)."""
     started = time.perf_counter()
     out = {code: fires_frame(rule=rule, frame=frame) for code, rule in rules.items()}
     seconds = time.perf_counter() - started
@@ -410,7 +411,7 @@ def riskdesk_batch(rules: dict[str, Rule], frame: pl.DataFrame) -> tuple[pl.Data
 
 
 def riskdesk_batch_one_row(rules: dict[str, Rule], frame: pl.DataFrame, times: int) -> list[float]:
-    """The Polars path on a one-row frame, as ``service.evaluate`` runs it after one event."""
+    """The Polars path on a one-row frame, as rules are found after one event."""
     seconds = []
     for i in range(times):
         one = frame.slice(i, 1)
@@ -422,7 +423,7 @@ def riskdesk_batch_one_row(rules: dict[str, Rule], frame: pl.DataFrame, times: i
 
 
 def riskdesk_one_select(rules: dict[str, Rule], frame: pl.DataFrame) -> float:
-    """The same in a single select over everyone (not what service.evaluate does)."""
+    """The same in a single select over everyone (not how rules are found)."""
     started = time.perf_counter()
     frame.lazy().select(
         [to_polars(rule.ast).fill_null(False).alias(code) for code, rule in rules.items()]

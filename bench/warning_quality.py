@@ -37,6 +37,7 @@ import polars as pl
 from bench import databases
 from sqlalchemy import select
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.complaints import repository as complaints_repo
 from riskdesk.complaints import service as complaints_service
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
@@ -70,12 +71,12 @@ def main() -> None:
     load_seconds = time.perf_counter() - started
     with unit_of_work(factory) as session:
         started = time.perf_counter()
-        batch = service.evaluate(session, None)
+        batch = alert_service.evaluate(session, None)
         batch_seconds = time.perf_counter() - started
         one = session.scalar(select(Alert.customer_id).limit(1))
         started = time.perf_counter()
         for _ in range(20):
-            service.evaluate(session, [one])
+            alert_service.evaluate(session, [one])
         one_ms = (time.perf_counter() - started) / 20 * 1000
         session.rollback()  # the timing runs only refreshed alerts; keep the demo's as loaded
     with unit_of_work(factory) as session:
@@ -131,7 +132,7 @@ def _detectors(factory: Any, labels: dict[str, set[int]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with unit_of_work(factory) as session:
         started = time.perf_counter()
-        service.detect_anomalies(session)
+        alert_service.detect_anomalies(session)
         out["anomaly_run_s"] = round(time.perf_counter() - started, 2)
         flagged = {
             cid

@@ -6,8 +6,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.kit.timeutil import today
-from riskdesk.monitoring import service
 from riskdesk.pipeline import intake
 from tests.conftest import principal
 from tests.factories import company, resident_id
@@ -37,8 +37,8 @@ def _ids(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    assert service.install_default_pack(db) == 15
-    assert service.install_default_pack(db) == 0
+    assert alert_service.install_default_pack(db) == 15
+    assert alert_service.install_default_pack(db) == 0
     p = principal(db, "manager")
     intake.ingest(
         db,
@@ -88,7 +88,7 @@ def test_batch_and_per_customer_raise_the_same_alerts(db) -> None:  # type: igno
 
     per_customer = {(a.customer_id, a.rule_code) for a in db.query(Alert).all()}
     assert per_customer
-    batch = service.evaluate(db, None)
+    batch = alert_service.evaluate(db, None)
     assert batch.raised == 0 and batch.refreshed == len(per_customer)
     assert {(a.customer_id, a.rule_code) for a in db.query(Alert).all()} == per_customer
     assert ids
@@ -180,7 +180,7 @@ def test_alerts_are_worked_to_an_outcome_by_those_who_see_the_customer(
     assert sales.post(url, json={"status": "in_progress"}).status_code == 409
     assert client_for("auditor").post(url, json={"status": "in_progress"}).status_code == 403
     # Closed: the next hit raises a new alert instead of reopening this one.
-    service.evaluate(db, [ids["A"]])
+    alert_service.evaluate(db, [ids["A"]])
     db.commit()
     open_now = manager.get(
         "/api/v1/alerts", params={"customer_id": ids["A"], "status": "open"}
@@ -207,7 +207,7 @@ def test_rating_downgrade_and_bureau_drop(db, manager, client_for) -> None:  # t
     db.commit()
     # B now 45 days past due: 350, C - four ratings down (A -> BBB -> BB -> B -> C).
     assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
-    service.evaluate(db, None)
+    alert_service.evaluate(db, None)
     db.commit()
     alerts = {
         (a["customer_id"], a["rule_code"]): a

@@ -3,6 +3,7 @@ what the write re-checks, since others may have written while it computed."""
 
 from __future__ import annotations
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.models import Alert
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring import service
@@ -32,7 +33,7 @@ def test_a_rule_run_leaves_alone_whoever_changed_while_it_computed(db) -> None: 
     db.commit()
     after_event = _hits(db)
 
-    summary = service.raise_alerts(db, findings)
+    summary = alert_service.raise_alerts(db, findings)
     now = _hits(db)
     # B's alerts are refreshed by the run; A's stay as its own event left them.
     assert {k: v for k, v in now.items() if k[0] == ids["A"]} == {
@@ -54,7 +55,7 @@ def test_a_rule_retired_while_the_run_computed_raises_nothing(db) -> None:  # ty
     version = next(v for r, v in repo.active_versions(db) if r.code == "new_overdue")
     version.status = "retired"
     db.commit()
-    service.raise_alerts(db, findings)
+    alert_service.raise_alerts(db, findings)
     now = _hits(db)
     assert now[(ids["B"], "new_overdue")] == before[(ids["B"], "new_overdue")]
     assert all(now[k] == before[k] + 1 for k in before if k[1] != "new_overdue")

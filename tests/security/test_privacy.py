@@ -71,7 +71,7 @@ def test_consent_is_recorded_per_purpose_and_sending_it_twice_adds_nothing(clien
 
 
 def test_processing_checks_the_consent_it_needs(db, client_for) -> None:  # type: ignore[no-untyped-def]
-    from riskdesk.monitoring import service as monitoring_service
+    from riskdesk.alerts import service as alert_service
     from riskdesk.scoring import service as scoring_service
 
     manager = client_for("manager")
@@ -96,9 +96,9 @@ def test_processing_checks_the_consent_it_needs(db, client_for) -> None:  # type
     gate = privacy_service.repo.individuals_without(db, "behaviour_monitoring", [without, withc])
     assert gate == {without}
     # Rules look only at the consenting customer.
-    monitoring_service.install_default_pack(db)
+    alert_service.install_default_pack(db)
     db.flush()
-    summary = monitoring_service.evaluate(db, [without, withc])
+    summary = alert_service.evaluate(db, [without, withc])
     alerted = set(
         db.scalars(select(Alert.customer_id).where(Alert.customer_id.in_([without, withc])))
     )

@@ -347,12 +347,12 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
 
     import httpx2 as httpx
 
+    from riskdesk.alerts import service as alert_service
     from riskdesk.db import unit_of_work
-    from riskdesk.monitoring import service as monitoring_service
     from tests.ui.conftest import _FACTORIES, api_token
 
     with unit_of_work(_FACTORIES[live_server]) as session:
-        monitoring_service.install_default_pack(session)
+        alert_service.install_default_pack(session)
     day = dt.date.today()
     response = httpx.post(
         f"{live_server}/api/v1/invoices",
@@ -419,13 +419,13 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
 
     import httpx2 as httpx
 
+    from riskdesk.alerts import service as alert_service
     from riskdesk.customers import repository as customer_repo
     from riskdesk.db import unit_of_work
-    from riskdesk.monitoring import service as monitoring_service
     from tests.ui.conftest import _FACTORIES, api_token
 
     with unit_of_work(_FACTORIES[live_server]) as session:
-        monitoring_service.install_default_pack(session)
+        alert_service.install_default_pack(session)
         w1 = customer_repo.customer_ids_by_ref(session, {("erp", "W1")})[("erp", "W1")]
     day = dt.date.today()
     response = httpx.post(
@@ -517,12 +517,12 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
 
 def test_playbook_editor_changes_steps_and_names_bad_parameters(page, live_server: str) -> None:
     from riskdesk.alerts import playbooks as playbook_service
+    from riskdesk.alerts import service as alert_service
     from riskdesk.db import unit_of_work
-    from riskdesk.monitoring import service as monitoring_service
     from tests.ui.conftest import _FACTORIES
 
     with unit_of_work(_FACTORIES[live_server]) as session:
-        monitoring_service.install_default_pack(session)
+        alert_service.install_default_pack(session)
         playbook_service.install_defaults(session)
     sign_in(page, live_server, "analyst")
     page.goto(f"{live_server}/playbooks")

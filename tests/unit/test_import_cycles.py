@@ -139,11 +139,33 @@ def test_no_module_imports_itself_round_a_circle() -> None:
     assert found >= KNOWN, f"a known circle is gone; remove it from KNOWN: {KNOWN - found}"
 
 
-def test_alerts_never_import_monitoring() -> None:
-    alerts = [m for m in GRAPH if m.startswith("riskdesk.alerts")]
-    assert alerts, "the alerts package"
-    upward = {(m, t) for m in alerts for t in GRAPH[m] if t.startswith("riskdesk.monitoring")}
-    assert upward == set()
+def _imports_from(package: str, target: str) -> set[tuple[str, str]]:
+    """(module of ``package``, module of ``target`` it imports), function-level ones included."""
+    modules = [m for m in GRAPH if m == package or m.startswith(f"{package}.")]
+    assert modules, package
+    return {(m, t) for m in modules for t in GRAPH[m] if t == target or t.startswith(f"{target}.")}
+
+
+def _reaching(package: str, target: str) -> set[tuple[str, str]]:
+    """(module of ``package``, module of ``target``) pairs the first reaches by any path."""
+    inside = [m for m in GRAPH if m == package or m.startswith(f"{package}.")]
+    goals = [m for m in GRAPH if m == target or m.startswith(f"{target}.")]
+    return {(m, g) for m in inside for g in goals if _reaches(m, g)}
+
+
+def test_monitoring_never_imports_alerts() -> None:
+    # CONVENTIONS.md: alerts stand a floor above monitoring, and imports only run down.
+    # Monitoring finds; alerts raise what it found.
+    assert _imports_from("riskdesk.monitoring", "riskdesk.alerts") == set()
+    # Nor round a detour through another domain.
+    assert _reaching("riskdesk.monitoring", "riskdesk.alerts") == set()
+
+
+def test_neither_monitoring_nor_alerts_imports_the_complaint_desk() -> None:
+    # The complaint desk calls alerts (evaluate, product alerts); it is not below them.
+    for package in ("riskdesk.monitoring", "riskdesk.alerts"):
+        assert _imports_from(package, "riskdesk.complaints") == set()
+        assert _reaching(package, "riskdesk.complaints") == set()
 
 
 def test_the_circles_once_broken_stay_broken() -> None:

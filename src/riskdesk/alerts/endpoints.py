@@ -1,9 +1,10 @@
 """API of alerts and cases, routes, comments, playbooks and their actions, notifications,
-webhooks and deliveries."""
+webhooks and deliveries; and the rule and anomaly runs that raise alerts, with the rules' live
+effectiveness from their outcomes."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
@@ -17,6 +18,7 @@ from riskdesk.alerts.schemas import (
     CommentIn,
     CommentRead,
     DeliveryRead,
+    EvaluationRead,
     NotificationRead,
     NotificationSettingsIn,
     NotificationSettingsRead,
@@ -30,8 +32,9 @@ from riskdesk.alerts.schemas import (
     WebhookSecret,
     WebhookUpdate,
 )
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.validation import PathId
+from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanCustomersRead,
@@ -320,3 +323,47 @@ def retry_delivery(
 ) -> DeliveryRead:
     """Send a failed or dead delivery again at the worker's next pass."""
     return DeliveryRead.model_validate(notify.retry(session, delivery_id))
+
+
+# ---------------------------------------------------------------- rule and anomaly runs
+
+
+@router.get("/rules/effectiveness")
+def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, Any]]:
+    """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
+    return service.live_effectiveness(session)
+
+
+@router.post("/rule-runs", response_model=EvaluationRead, status_code=201)
+@reads_first
+def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
+    """Evaluate every active rule over every customer now (from one snapshot, with no lock
+    held; the alerts are raised in a short write)."""
+    with snapshot(session):
+        findings = monitoring_service.find_rule_hits(session, None)
+    begin_store(session)
+    summary = service.raise_alerts(session, findings)
+    return EvaluationRead(
+        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+    )
+
+
+@router.post("/anomaly-runs", response_model=EvaluationRead, status_code=201)
+@reads_first
+def run_anomalies(
+    session: SessionDep,
+    _: CanRulesManage,
+    months: Annotated[int, Query(ge=2, le=24)] = 6,
+    z_threshold: Annotated[float, Query(ge=1, le=50)] = 4.0,
+) -> EvaluationRead:
+    """Run the anomaly detectors over everyone; alerts name the indicators that drove them
+    (computed from one snapshot with no lock held, raised in a short write)."""
+    with snapshot(session):
+        findings = monitoring_service.find_anomalies(
+            session, months=months, z_threshold=z_threshold
+        )
+    begin_store(session)
+    summary = service.raise_alerts(session, findings)
+    return EvaluationRead(
+        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+    )

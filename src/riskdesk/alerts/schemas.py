@@ -1,5 +1,5 @@
 """What the alerts API accepts and returns: alerts, cases, routes, comments, playbooks and
-their actions, notifications, webhooks and deliveries."""
+their actions, notifications, webhooks and deliveries, and what a rule run raised."""
 
 from __future__ import annotations
 
@@ -11,21 +11,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from riskdesk.kit.validation import InputModel, bounded_json
 
-Severity = Literal["low", "medium", "high", "critical"]
-
-
-Category = Literal[
-    "purchase",
-    "payment",
-    "receivables",
-    "exposure",
-    "score",
-    "returns",
-    "complaints",
-    "satisfaction",
-    "churn",
-    "other",
-]
+# What a rule warns about and how badly: monitoring (below) defines them, alerts carry them.
+from riskdesk.monitoring.schemas import Category, Severity
 
 
 class _Strict(InputModel):
@@ -305,3 +292,11 @@ class DeliveryRead(BaseModel):
     last_status_code: int | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+
+
+class EvaluationRead(BaseModel):
+    """What a rule run did."""
+
+    customers: int
+    raised: int
+    refreshed: int

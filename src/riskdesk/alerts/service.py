@@ -2,18 +2,22 @@
 routing them to an owner with an SLA, filing them in the customer's case, escalating them,
 comments, and moving them to an outcome that measures warning quality.
 
-The alerts package knows nothing of rules or detectors: ``monitoring`` finds hits and hands
-them to ``raise_hits`` (or ``raise_product_alerts``, from the complaint desk); an alert names its
-rule only by code. Inside the package imports run one way (see ``riskdesk.alerts``): the
-service starts playbooks and sends notifications; playbooks never import the service."""
+Alerts stand on the floor above monitoring: ``evaluate`` asks ``monitoring_service`` to find
+rule hits and raises them; ``raise_alerts`` raises any ``Findings`` (rules, anomaly detectors),
+``raise_product_alerts`` what the complaint desk found. Monitoring only finds and never imports
+alerts; an alert names its rule by code. Inside the package imports run one way (see
+``riskdesk.alerts``): the service starts playbooks and sends notifications; playbooks never
+import the service."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.alerts import notify, playbooks
@@ -24,6 +28,8 @@ from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
+from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring.service import Findings
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, principal_for
@@ -47,7 +53,77 @@ def install_default_playbooks(session: Session) -> int:
     return playbooks.install_defaults(session)
 
 
+def install_default_pack(session: Session) -> int:
+    """Add the shipped playbooks and early-warning rules that are missing (rules active at
+    once); how many rules were added."""
+    install_default_playbooks(session)
+    return monitoring_service.install_default_rules(session)
+
+
 # ---------------------------------------------------------------- raising
+
+
+@dataclass(frozen=True)
+class EvaluationSummary:
+    """What an evaluation did."""
+
+    customers: int
+    raised: int
+    refreshed: int
+
+
+def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
+    """Raise what an evaluation found: a new alert per hit, or a refresh of the open one of
+    the same code within its de-duplication window.
+
+    Findings of a run over everyone came from a snapshot: only the hits that still hold in
+    this writing transaction are raised (``monitoring_service.still_current``)."""
+    now = utcnow()
+    raised = refreshed = 0
+    for h in monitoring_service.still_current(session, findings):
+        r, f = raise_hits(
+            session,
+            h.hits,
+            source=h.source,
+            code=h.code,
+            category=h.category,
+            severity=h.severity,
+            titles=h.titles,
+            dedup_days=h.dedup_days,
+            version_id=h.version_id,
+            now=now,
+        )
+        raised += r
+        refreshed += f
+    session.flush()
+    return EvaluationSummary(findings.customers, raised, refreshed)
+
+
+def evaluate(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    *,
+    indicators: pl.DataFrame | None = None,
+) -> EvaluationSummary:
+    """Run every active rule over customers (None: all), vectorised per rule; raise new
+    alerts, or refresh the open one of the same rule within its de-duplication window."""
+    findings = monitoring_service.find_rule_hits(session, customer_ids, indicators=indicators)
+    return raise_alerts(session, findings)
+
+
+def detect_anomalies(
+    session: Session,
+    *,
+    months: int = 6,
+    z_threshold: float = 4.0,
+    contamination: float = 0.02,
+) -> EvaluationSummary:
+    """Run the anomaly detectors over everyone and raise their alerts, which name the
+    indicators that drove them."""
+    findings = monitoring_service.find_anomalies(
+        session, months=months, z_threshold=z_threshold, contamination=contamination
+    )
+    return raise_alerts(session, findings)
 
 
 def raise_hits(
@@ -318,6 +394,24 @@ def move(
 def outcome_counts(session: Session) -> list[Any]:
     """(rule code, status, outcome, count) over every alert: how warnings turned out."""
     return repo.outcome_counts(session)
+
+
+def live_effectiveness(session: Session) -> list[dict[str, Any]]:
+    """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
+    out: dict[str, dict[str, Any]] = {}
+    for code, status, outcome, n in outcome_counts(session):
+        entry = out.setdefault(
+            code, {"rule_code": code, "alerts": 0, "open": 0, "confirmed": 0, "false_alarm": 0}
+        )
+        entry["alerts"] += n
+        if outcome in ("confirmed", "false_alarm"):
+            entry[outcome] += n
+        elif status not in CLOSED:
+            entry["open"] += n
+    for entry in out.values():
+        closed = entry["confirmed"] + entry["false_alarm"]
+        entry["precision"] = entry["confirmed"] / closed if closed else None
+    return sorted(out.values(), key=lambda e: e["rule_code"])
 
 
 _MENTION = re.compile(r"@([A-Za-z0-9_.\-]{1,64})")

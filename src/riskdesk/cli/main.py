@@ -474,16 +474,17 @@ app.add_typer(rules_app, name="rules")
 @rules_app.command("install-defaults")
 def rules_install_defaults() -> None:
     """Add the default rule pack's rules that are missing (active at once)."""
-    from riskdesk.monitoring import service as monitoring_service
+    from riskdesk.alerts import service as alert_service
 
     with unit_of_work(_factory()) as session:
-        added = monitoring_service.install_default_pack(session)
+        added = alert_service.install_default_pack(session)
     console.print(f"{added} rule(s) added")
 
 
 @rules_app.command("run")
 def rules_run() -> None:
     """Evaluate every active rule over every customer and raise or refresh alerts."""
+    from riskdesk.alerts import service as alert_service
     from riskdesk.complaints import service as complaints_service
     from riskdesk.monitoring import service as monitoring_service
 
@@ -492,7 +493,7 @@ def rules_run() -> None:
     with reading(factory) as session:
         findings = monitoring_service.find_rule_hits(session, None)
     with unit_of_work(factory) as session:
-        summary = monitoring_service.raise_alerts(session, findings)
+        summary = alert_service.raise_alerts(session, findings)
         raised, refreshed = complaints_service.detect_surges(session)
     console.print(
         f"{summary.customers} customers: {summary.raised} alert(s) raised, "

@@ -16,7 +16,6 @@ from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
-from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, principal_for
@@ -141,7 +140,7 @@ def _refresh(session: Session, customer_id: int) -> None:
     from riskdesk.indicators import service as indicator_service
 
     indicator_service.refresh(session, [customer_id])
-    monitoring_service.evaluate(session, [customer_id])
+    alert_service.evaluate(session, [customer_id])
 
 
 # ---------------------------------------------------------------- product surges

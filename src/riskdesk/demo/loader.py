@@ -115,11 +115,12 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
         session, None, trigger="demo", as_of=as_of, indicators=indicators
     )
     # The default early-warning rules, run once over everyone.
+    from riskdesk.alerts import service as alert_service
     from riskdesk.complaints import service as complaints_service
     from riskdesk.monitoring import service as monitoring_service
 
-    monitoring_service.install_default_pack(session)
-    monitoring_service.evaluate(session, None, indicators=indicators)
+    alert_service.install_default_pack(session)
+    alert_service.evaluate(session, None, indicators=indicators)
     complaints_service.detect_surges(session)
     monitoring_service.fit_churn(session, as_of=as_of)
 

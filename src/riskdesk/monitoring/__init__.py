@@ -1,4 +1,5 @@
 """Early warning: rules over indicators and attributes, anomaly and churn detection, backtests.
 
-What rules and detectors find is raised as alerts through ``riskdesk.alerts.service``;
-monitoring sits above alerts, which never imports it."""
+Monitoring only finds: rules and detectors return ``Findings`` (plain data) and write no alert.
+``riskdesk.alerts``, a floor above, raises them and imports monitoring; monitoring never
+imports alerts."""

@@ -1,5 +1,6 @@
 """Backtests: run a rule over the history, month end by month end, and measure it against what
-happened afterwards; and the live figures of active rules from their alerts' outcomes.
+happened afterwards. (The live figures of active rules come from their alerts' outcomes, so
+they are ``alert_service.live_effectiveness``, a floor up.)
 
 An outcome is either a default (the first day an invoice reached 90 days past due) or a churn
 (the first day a buying customer had gone ``churn_days`` without an order). A hit at month end M
@@ -14,7 +15,6 @@ from typing import Any, Literal
 import polars as pl
 from sqlalchemy.orm import Session
 
-from riskdesk.alerts import service as alert_service
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.compute import EventFrames, compute, invoice_lateness
 from riskdesk.kit.timeutil import month_ends, today
@@ -131,22 +131,3 @@ def run(
         ),
         "false_alarm_rate": false_alarms / flagged.height if flagged.height else None,
     }
-
-
-def live_effectiveness(session: Session) -> list[dict[str, Any]]:
-    """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
-    rows = alert_service.outcome_counts(session)
-    out: dict[str, dict[str, Any]] = {}
-    for code, status, outcome, n in rows:
-        entry = out.setdefault(
-            code, {"rule_code": code, "alerts": 0, "open": 0, "confirmed": 0, "false_alarm": 0}
-        )
-        entry["alerts"] += n
-        if outcome in ("confirmed", "false_alarm"):
-            entry[outcome] += n
-        elif status not in alert_service.CLOSED:
-            entry["open"] += n
-    for entry in out.values():
-        closed = entry["confirmed"] + entry["false_alarm"]
-        entry["precision"] = entry["confirmed"] / closed if closed else None
-    return sorted(out.values(), key=lambda e: e["rule_code"])

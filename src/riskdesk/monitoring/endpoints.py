@@ -1,10 +1,11 @@
-"""API of early-warning rules, rule and anomaly runs, backtests and churn risk."""
+"""API of early-warning rules, backtests and churn risk. (Rule and anomaly runs raise alerts, so
+they are ``riskdesk.alerts.endpoints``, a floor up.)"""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Response
 
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.validation import PathId
@@ -17,7 +18,6 @@ from riskdesk.monitoring.schemas import (
     CheckOut,
     ChurnFitRead,
     ChurnRiskRead,
-    EvaluationRead,
     RuleIn,
     RuleRead,
     RuleVersionIn,
@@ -138,45 +138,6 @@ def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> d
             horizon_days=body.horizon_days,
             outcome=body.outcome,
         )
-
-
-@router.get("/rules/effectiveness")
-def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, Any]]:
-    """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
-    return backtest.live_effectiveness(session)
-
-
-@router.post("/rule-runs", response_model=EvaluationRead, status_code=201)
-@reads_first
-def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
-    """Evaluate every active rule over every customer now (from one snapshot, with no lock
-    held; the alerts are raised in a short write)."""
-    with snapshot(session):
-        findings = service.find_rule_hits(session, None)
-    begin_store(session)
-    summary = service.raise_alerts(session, findings)
-    return EvaluationRead(
-        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
-    )
-
-
-@router.post("/anomaly-runs", response_model=EvaluationRead, status_code=201)
-@reads_first
-def run_anomalies(
-    session: SessionDep,
-    _: CanRulesManage,
-    months: Annotated[int, Query(ge=2, le=24)] = 6,
-    z_threshold: Annotated[float, Query(ge=1, le=50)] = 4.0,
-) -> EvaluationRead:
-    """Run the anomaly detectors over everyone; alerts name the indicators that drove them
-    (computed from one snapshot with no lock held, raised in a short write)."""
-    with snapshot(session):
-        findings = service.find_anomalies(session, months=months, z_threshold=z_threshold)
-    begin_store(session)
-    summary = service.raise_alerts(session, findings)
-    return EvaluationRead(
-        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
-    )
 
 
 @router.post("/churn-fits", response_model=ChurnFitRead, status_code=201)

@@ -1,5 +1,5 @@
 """SQL of early warning: rules and versions, the values rules read, purchase days and churn
-fits. (Alerts, cases, playbooks and notifications are ``riskdesk.alerts.repository``.)"""
+fits. (Alerts, cases, playbooks and notifications are the alerts package's, a floor up.)"""
 
 from __future__ import annotations
 

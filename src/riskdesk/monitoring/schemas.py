@@ -1,4 +1,5 @@
-"""What the early-warning API accepts and returns: rules, runs, backtests, churn."""
+"""What the early-warning API accepts and returns: rules, backtests, churn; and the categories
+and severities rules warn with (alerts carry them)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,23 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from riskdesk.alerts.schemas import Category, Severity
 from riskdesk.kit.validation import InputModel
+
+Severity = Literal["low", "medium", "high", "critical"]
+
+
+Category = Literal[
+    "purchase",
+    "payment",
+    "receivables",
+    "exposure",
+    "score",
+    "returns",
+    "complaints",
+    "satisfaction",
+    "churn",
+    "other",
+]
 
 
 class _Strict(InputModel):
@@ -87,14 +103,6 @@ class RuleRead(BaseModel):
     name_zh: str
     category: str
     versions: list[RuleVersionRead]
-
-
-class EvaluationRead(BaseModel):
-    """What a rule run did."""
-
-    customers: int
-    raised: int
-    refreshed: int
 
 
 class BacktestIn(_Strict):

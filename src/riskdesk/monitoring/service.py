@@ -1,10 +1,11 @@
 """Early-warning rules with four-eyes versions, evaluated per customer after events and over
 everyone in batch, and the anomaly and churn detectors.
 
-What they find (``Findings``: hits per rule or detector) is handed to ``riskdesk.alerts``,
-which raises, de-duplicates, routes and files the alerts and starts their playbooks. The
-dependency runs one way: monitoring imports ``alerts.service``; alerts never imports
-monitoring (an alert names its rule by code only)."""
+Monitoring only finds: what rules and detectors find comes back as ``Findings`` (hits per rule
+or detector, plain data) and nothing here writes an alert. ``riskdesk.alerts``, a floor above,
+raises them (``alert_service.evaluate`` and ``raise_alerts``): it imports monitoring, and
+monitoring never imports alerts (docs/architecture.md, CONVENTIONS "Which way the arrows
+run")."""
 
 from __future__ import annotations
 
@@ -19,7 +20,6 @@ import polars as pl
 import yaml
 from sqlalchemy.orm import Session
 
-from riskdesk.alerts import service as alert_service
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
@@ -62,10 +62,9 @@ ROW_BY_ROW = 32
 # ---------------------------------------------------------------- rules
 
 
-def install_default_pack(session: Session) -> int:
-    """Add the shipped rules and playbooks that are missing (rules active at once); how many
-    rules were added."""
-    alert_service.install_default_playbooks(session)
+def install_default_rules(session: Session) -> int:
+    """Add the shipped rules that are missing (active at once); how many. (The shipped
+    playbooks come with ``alert_service.install_default_pack``.)"""
     pack = yaml.safe_load(
         (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
     )
@@ -282,15 +281,6 @@ def _in_scope(scope: dict[str, Any]) -> pl.Expr:
 
 
 @dataclass(frozen=True)
-class EvaluationSummary:
-    """What an evaluation did."""
-
-    customers: int
-    raised: int
-    refreshed: int
-
-
-@dataclass(frozen=True)
 class Hits:
     """What one rule or detector found: computed, no alert raised yet."""
 
@@ -363,56 +353,27 @@ def find_rule_hits(
     return Findings(values.height, found, "behaviour_monitoring", marks)
 
 
-def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
-    """Raise what an evaluation found: a new alert per hit, or a refresh of the open one of
-    the same code within its de-duplication window.
+def still_current(session: Session, findings: Findings) -> list[Hits]:
+    """The hits of an evaluation that still hold, read in the writing transaction.
 
-    Findings of a run over everyone were computed from a snapshot; this re-checks, in the
-    writing transaction, what may have changed since: hits on customers whose indicators were
-    refreshed meanwhile (their own events evaluated them on newer values), merged away, or no
-    longer consenting are dropped, and so are the hits of a rule version no longer active."""
+    Findings of a run over everyone were computed from a snapshot; this re-checks what may
+    have changed since: hits on customers whose indicators were refreshed meanwhile (their own
+    events evaluated them on newer values), merged away, or no longer consenting are dropped,
+    and so are the hits of a rule version no longer active. Findings for given customers (no
+    snapshot) are current as they are."""
     from riskdesk.scoring import service as scoring_service
 
     found = findings.hits
-    if findings.marks is not None and found:
-        _, live = scoring_service.unchanged_since(session, findings.marks)
-        keep = live - consent.without_consent(session, findings.purpose, None)
-        active = {v.id for _, v in repo.active_versions(session)}
-        found = [
-            replace(h, hits=[(cid, e) for cid, e in h.hits if cid in keep])
-            for h in found
-            if h.version_id is None or h.version_id in active
-        ]
-    now = utcnow()
-    raised = refreshed = 0
-    for h in found:
-        r, f = alert_service.raise_hits(
-            session,
-            h.hits,
-            source=h.source,
-            code=h.code,
-            category=h.category,
-            severity=h.severity,
-            titles=h.titles,
-            dedup_days=h.dedup_days,
-            version_id=h.version_id,
-            now=now,
-        )
-        raised += r
-        refreshed += f
-    session.flush()
-    return EvaluationSummary(findings.customers, raised, refreshed)
-
-
-def evaluate(
-    session: Session,
-    customer_ids: Sequence[int] | None,
-    *,
-    indicators: pl.DataFrame | None = None,
-) -> EvaluationSummary:
-    """Run every active rule over customers (None: all), vectorised per rule; raise new
-    alerts, or refresh the open one of the same rule within its de-duplication window."""
-    return raise_alerts(session, find_rule_hits(session, customer_ids, indicators=indicators))
+    if findings.marks is None or not found:
+        return found
+    _, live = scoring_service.unchanged_since(session, findings.marks)
+    keep = live - consent.without_consent(session, findings.purpose, None)
+    active = {v.id for _, v in repo.active_versions(session)}
+    return [
+        replace(h, hits=[(cid, e) for cid, e in h.hits if cid in keep])
+        for h in found
+        if h.version_id is None or h.version_id in active
+    ]
 
 
 # ---------------------------------------------------------------- detectors
@@ -500,21 +461,6 @@ def find_anomalies(
         "behaviour_monitoring",
         marks,
     )
-
-
-def detect_anomalies(
-    session: Session,
-    *,
-    months: int = 6,
-    z_threshold: float = 4.0,
-    contamination: float = 0.02,
-) -> EvaluationSummary:
-    """Run the anomaly detectors over everyone and raise their alerts, which name the
-    indicators that drove them."""
-    findings = find_anomalies(
-        session, months=months, z_threshold=z_threshold, contamination=contamination
-    )
-    return raise_alerts(session, findings)
 
 
 # ---------------------------------------------------------------- churn risk

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.complaints import service as complaints_service
 from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
@@ -34,7 +35,6 @@ from riskdesk.kit.tabular import (
 )
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
-from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import repository as repo
 from riskdesk.policy import service as _policy  # noqa: F401  (authority of a new customer's creator)
 from riskdesk.security.service import Principal
@@ -229,7 +229,7 @@ class _Run:
             for start in range(0, len(ids), REFRESH_CUSTOMERS):
                 part = ids[start : start + REFRESH_CUSTOMERS]
                 indicator_service.refresh(session, part)
-                monitoring_service.evaluate(session, part)
+                alert_service.evaluate(session, part)
         if self.products:
             complaints_service.detect_surges(session, products=sorted(self.products))
         session.flush()

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.credit import service as _credit  # noqa: F401  (exposure, reservations, held orders)
 from riskdesk.customers import service as customer_service
 from riskdesk.indicators import service as _indicators  # noqa: F401  (snapshots)
 from riskdesk.models import Customer
-from riskdesk.monitoring import service as monitoring_service
 from riskdesk.policy import service as _policy  # noqa: F401  (limit requests, reviews)
 from riskdesk.privacy import service as _privacy  # noqa: F401  (consents, legal holds)
 from riskdesk.security.service import Principal
@@ -27,5 +27,5 @@ def merge_customers(
     survivor = customer_service.merge_customers(
         session, principal, survivor_id=survivor_id, duplicate_id=duplicate_id, reason=reason
     )
-    monitoring_service.evaluate(session, [survivor.id])
+    alert_service.evaluate(session, [survivor.id])
     return survivor

@@ -641,7 +641,7 @@ def _rules_page(
         principal,
         status_code=status_code,
         rules=monitoring_service.list_rules(session),
-        effectiveness={e["rule_code"]: e for e in monitoring_backtest.live_effectiveness(session)},
+        effectiveness={e["rule_code"]: e for e in alert_service.live_effectiveness(session)},
         categories=ALERT_CATEGORIES,
         can_manage=principal.can(Permission.RULES_MANAGE),
         can_approve=principal.can(Permission.CHANGES_APPROVE),
