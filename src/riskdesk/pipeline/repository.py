@@ -39,7 +39,10 @@ def running_jobs(session: Session) -> list[ImportJob]:
 # however it dies, so a "running" job whose lease is free has lost its process. A heartbeat
 # column could not work here: the import's own transaction holds SQLite's only write lock.
 
-_PG_LEASES = 0x52444A42  # advisory-lock namespace of import jobs ("RDJB")
+# Advisory locks are database-wide, so their key names the schema as well as the job: two
+# deployments (or test runs) in schemas of one database each have a job 1.
+_PG_KEY = "hashtext(current_schema() || :scope), :id"
+_PG_SCOPE = "/riskdesk import job"
 _LOCAL_LEASES: set[int] = set()  # in-memory SQLite: the database dies with the process
 
 
@@ -63,14 +66,15 @@ def job_lease(bind: Engine | Connection, job_id: int) -> Iterator[None]:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             conn.execute(
-                text("SELECT pg_advisory_lock(:ns, :id)"), {"ns": _PG_LEASES, "id": job_id}
+                text(f"SELECT pg_advisory_lock({_PG_KEY})"), {"scope": _PG_SCOPE, "id": job_id}
             )
             conn.commit()
             try:
                 yield
             finally:
                 conn.execute(
-                    text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": _PG_LEASES, "id": job_id}
+                    text(f"SELECT pg_advisory_unlock({_PG_KEY})"),
+                    {"scope": _PG_SCOPE, "id": job_id},
                 )
                 conn.commit()
         return
@@ -97,11 +101,12 @@ def lease_held(bind: Engine | Connection, job_id: int) -> bool:
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             free = conn.execute(
-                text("SELECT pg_try_advisory_lock(:ns, :id)"), {"ns": _PG_LEASES, "id": job_id}
+                text(f"SELECT pg_try_advisory_lock({_PG_KEY})"), {"scope": _PG_SCOPE, "id": job_id}
             ).scalar_one()
             if free:
                 conn.execute(
-                    text("SELECT pg_advisory_unlock(:ns, :id)"), {"ns": _PG_LEASES, "id": job_id}
+                    text(f"SELECT pg_advisory_unlock({_PG_KEY})"),
+                    {"scope": _PG_SCOPE, "id": job_id},
                 )
             conn.commit()
             return not free
