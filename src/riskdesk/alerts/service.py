@@ -26,7 +26,7 @@ from riskdesk.alerts.visibility import check_visible, sees_product_alerts
 from riskdesk.customers import service as customer_service
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
-from riskdesk.kit.timeutil import utcnow
+from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.service import Findings
@@ -72,13 +72,17 @@ class EvaluationSummary:
     refreshed: int
 
 
-def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
+def raise_alerts(
+    session: Session, findings: Findings, *, as_of: dt.date | None = None
+) -> EvaluationSummary:
     """Raise what an evaluation found: a new alert per hit, or a refresh of the open one of
-    the same code within its de-duplication window.
+    the same code within its de-duplication window. New alerts are observed on ``as_of``, the
+    business date whose data was judged (default: today).
 
     Findings of a run over everyone came from a snapshot: only the hits that still hold in
     this writing transaction are raised (``monitoring_service.still_current``)."""
     now = utcnow()
+    observed_on = as_of or today()
     raised = refreshed = 0
     for h in monitoring_service.still_current(session, findings):
         r, f = raise_hits(
@@ -92,6 +96,7 @@ def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
             dedup_days=h.dedup_days,
             version_id=h.version_id,
             now=now,
+            observed_on=observed_on,
         )
         raised += r
         refreshed += f
@@ -104,11 +109,13 @@ def evaluate(
     customer_ids: Sequence[int] | None,
     *,
     indicators: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
 ) -> EvaluationSummary:
     """Run every active rule over customers (None: all), vectorised per rule; raise new
-    alerts, or refresh the open one of the same rule within its de-duplication window."""
+    alerts (observed on ``as_of``, default today), or refresh the open one of the same rule
+    within its de-duplication window."""
     findings = monitoring_service.find_rule_hits(session, customer_ids, indicators=indicators)
-    return raise_alerts(session, findings)
+    return raise_alerts(session, findings, as_of=as_of)
 
 
 def detect_anomalies(
@@ -117,13 +124,14 @@ def detect_anomalies(
     months: int = 6,
     z_threshold: float = 4.0,
     contamination: float = 0.02,
+    as_of: dt.date | None = None,
 ) -> EvaluationSummary:
     """Run the anomaly detectors over everyone and raise their alerts, which name the
-    indicators that drove them."""
+    indicators that drove them (observed on ``as_of``, default today)."""
     findings = monitoring_service.find_anomalies(
         session, months=months, z_threshold=z_threshold, contamination=contamination
     )
-    return raise_alerts(session, findings)
+    return raise_alerts(session, findings, as_of=as_of)
 
 
 def raise_hits(
@@ -138,11 +146,14 @@ def raise_hits(
     dedup_days: int,
     version_id: int | None,
     now: dt.datetime,
+    observed_on: dt.date | None = None,
 ) -> tuple[int, int]:
     """Raise an alert per hit, or refresh the open one of the same code within the window;
-    (raised, refreshed)."""
+    (raised, refreshed). New alerts are observed on ``observed_on`` (default: today); a
+    refresh keeps the date its alert was raised on."""
     if not hits:
         return 0, 0
+    observed_on = observed_on or today()
     existing = repo.open_alerts(session, [cid for cid, _ in hits], code)
     window = dt.timedelta(days=dedup_days)
     new: list[dict[str, Any]] = []
@@ -168,6 +179,7 @@ def raise_hits(
                 "title_zh": titles[1],
                 "evidence": evidence,
                 "hits": 1,
+                "observed_on": observed_on,
                 "raised_at": now,
                 "last_hit_at": now,
             }
@@ -226,11 +238,14 @@ def raise_product_alerts(
     titles: tuple[str, str],
     dedup_days: int,
     now: dt.datetime,
+    observed_on: dt.date | None = None,
 ) -> tuple[int, int]:
     """Raise a product-level alert per (product, severity, evidence), or refresh the open one
-    within the window; (raised, refreshed). Titles are formats with {product}."""
+    within the window; (raised, refreshed). Titles are formats with {product}; new alerts are
+    observed on ``observed_on`` (default: today)."""
     if not hits:
         return 0, 0
+    observed_on = observed_on or today()
     existing = repo.open_product_alerts(session, code, [p for p, _, _ in hits])
     assignee = _product_assignee(session, category)
     new: list[dict[str, Any]] = []
@@ -259,6 +274,7 @@ def raise_product_alerts(
                 "title_zh": titles[1].format(product=product)[:255],
                 "evidence": evidence,
                 "hits": 1,
+                "observed_on": observed_on,
                 "raised_at": now,
                 "last_hit_at": now,
                 "assigned_to_id": assignee,
