@@ -11,23 +11,28 @@ import the service."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.alerts import notify, playbooks
 from riskdesk.alerts import repository as repo
 from riskdesk.alerts.visibility import check_visible, sees_product_alerts
+from riskdesk.audit import trail
 from riskdesk.customers import service as customer_service
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
+from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.service import Findings
 from riskdesk.security import repository as users_repo
@@ -358,6 +363,167 @@ def list_alerts(
         with_products=sees_product_alerts(principal),
         limit=limit,
     )
+
+
+AlertFilter = repo.AlertFilter
+EXPORT_BATCH = 1000
+
+
+def page_alerts(
+    session: Session,
+    principal: Principal,
+    flt: AlertFilter,
+    *,
+    after: int | None = None,
+    limit: int = 200,
+) -> tuple[list[Alert], int | None]:
+    """A page of the alerts the caller may see, newest first by id, after the alert with id
+    ``after`` (None: from the newest); with the id to continue after, None on the last page."""
+    # One row past the page tells whether another page follows without a count.
+    found = repo.page_alerts(
+        session,
+        flt,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+        before_id=after,
+        limit=limit + 1,
+    )
+    page = found[:limit]
+    return page, (page[-1].id if len(found) > limit and page else None)
+
+
+EXPORT_COLUMNS = (
+    "id", "customer_id", "customer_code", "product", "source", "code", "category", "severity",
+    "status", "outcome", "observed_on", "raised_at", "last_hit_at", "closed_at", "assignee",
+    "assignee_id", "title_en", "title_zh", "hits",
+)  # fmt: skip
+
+
+def export_alerts(
+    session: Session,
+    factory: sessionmaker[Session],
+    principal: Principal,
+    flt: AlertFilter,
+    fmt: str,
+) -> Iterator[str]:
+    """Every alert the caller may see that matches, newest first, as CSV (no evidence) or JSON
+    lines (with evidence), in text chunks. The export is logged in ``session`` now; the rows
+    are read as the chunks are taken, ``EXPORT_BATCH`` at a time, each batch in a short session
+    of ``factory``, so neither the alerts nor a transaction are held for the whole download."""
+    trail.viewed(
+        session,
+        object_type="alert",
+        object_id="export",
+        fields=[f"{k}={v}" for k, v in vars(flt).items() if v not in (None, ())]
+        + [f"format={fmt}"],
+        action="export",
+    )
+    return _export_chunks(
+        factory,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+        flt=flt,
+        fmt=fmt,
+    )
+
+
+def _export_batches(
+    factory: sessionmaker[Session],
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+    flt: AlertFilter,
+) -> Iterator[tuple[list[Alert], dict[int, str]]]:
+    """The matching alerts, a batch at a time, with their assignees' usernames. Walking down
+    by id, alerts raised during the download (higher ids) are never reached."""
+    before: int | None = None
+    while True:
+        with factory() as session:
+            batch = repo.page_alerts(
+                session,
+                flt,
+                owner_ids=owner_ids,
+                with_products=with_products,
+                before_id=before,
+                limit=EXPORT_BATCH,
+            )
+            names = repo.usernames(
+                session, [a.assigned_to_id for a in batch if a.assigned_to_id is not None]
+            )
+            session.rollback()  # only read
+        if not batch:
+            return
+        yield batch, names
+        if len(batch) < EXPORT_BATCH:
+            return
+        before = batch[-1].id
+
+
+def _export_row(alert: Alert, names: dict[int, str]) -> dict[str, Any]:
+    def stamp(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": alert.id,
+        "customer_id": alert.customer_id,
+        "customer_code": customer_code(alert.customer_id) if alert.customer_id else None,
+        "product": alert.product,
+        "source": alert.source,
+        "code": alert.rule_code,
+        "category": alert.category,
+        "severity": alert.severity,
+        "status": alert.status,
+        "outcome": alert.outcome,
+        "observed_on": alert.observed_on.isoformat(),
+        "raised_at": stamp(alert.raised_at),
+        "last_hit_at": stamp(alert.last_hit_at),
+        "closed_at": stamp(alert.closed_at),
+        "assignee": names.get(alert.assigned_to_id) if alert.assigned_to_id else None,
+        "assignee_id": alert.assigned_to_id,
+        "title_en": alert.title_en,
+        "title_zh": alert.title_zh,
+        "hits": alert.hits,
+    }
+
+
+def _export_chunks(
+    factory: sessionmaker[Session],
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+    flt: AlertFilter,
+    fmt: str,
+) -> Iterator[str]:
+    batches = _export_batches(factory, owner_ids=owner_ids, with_products=with_products, flt=flt)
+    if fmt == "jsonl":
+        for batch, names in batches:
+            yield "".join(
+                json.dumps(
+                    {**_export_row(a, names), "evidence": a.evidence},
+                    ensure_ascii=False,
+                    default=str,
+                )
+                + "\n"
+                for a in batch
+            )
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue()
+    for batch, names in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        for alert in batch:
+            row = _export_row(alert, names)
+            writer.writerow([_cell(row[c]) for c in EXPORT_COLUMNS])
+        yield buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting like a formula would run in a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:
