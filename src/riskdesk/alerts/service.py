@@ -433,9 +433,9 @@ def _export_batches(
     owner_ids: tuple[int, ...] | None,
     with_products: bool,
     flt: AlertFilter,
-) -> Iterator[tuple[list[Alert], dict[int, str]]]:
-    """The matching alerts, a batch at a time, with their assignees' usernames. Walking down
-    by id, alerts raised during the download (higher ids) are never reached."""
+) -> Iterator[list[dict[str, Any]]]:
+    """The matching alerts as export rows (with their evidence), a batch at a time. Walking
+    down by id, alerts raised during the download (higher ids) are never reached."""
     before: int | None = None
     while True:
         with factory() as session:
@@ -450,10 +450,10 @@ def _export_batches(
             names = repo.usernames(
                 session, [a.assigned_to_id for a in batch if a.assigned_to_id is not None]
             )
-            session.rollback()  # only read
+            rows = [{**_export_row(a, names), "evidence": a.evidence} for a in batch]
         if not batch:
             return
-        yield batch, names
+        yield rows
         if len(batch) < EXPORT_BATCH:
             return
         before = batch[-1].id
@@ -496,26 +496,17 @@ def _export_chunks(
 ) -> Iterator[str]:
     batches = _export_batches(factory, owner_ids=owner_ids, with_products=with_products, flt=flt)
     if fmt == "jsonl":
-        for batch, names in batches:
-            yield "".join(
-                json.dumps(
-                    {**_export_row(a, names), "evidence": a.evidence},
-                    ensure_ascii=False,
-                    default=str,
-                )
-                + "\n"
-                for a in batch
-            )
+        for rows in batches:
+            yield "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
         return
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(EXPORT_COLUMNS)
     yield buffer.getvalue()
-    for batch, names in batches:
+    for rows in batches:
         buffer.seek(0)
         buffer.truncate()
-        for alert in batch:
-            row = _export_row(alert, names)
+        for row in rows:
             writer.writerow([_cell(row[c]) for c in EXPORT_COLUMNS])
         yield buffer.getvalue()
 
