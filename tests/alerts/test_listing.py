@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from riskdesk.alerts import service as alert_service
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AuditEntry
 from riskdesk.pipeline import intake
+from riskdesk.ui.i18n import LANG_COOKIE
 from tests.conftest import principal
 from tests.factories import company
 
@@ -259,3 +261,27 @@ def test_new_alerts_are_observed_on_the_business_date_judged(db, manager) -> Non
     assert detail["observed_on"] == "2025-06-30" and detail["raised_at"].startswith(
         now.date().isoformat()
     )
+
+
+def test_the_queue_shows_observed_dates_and_downloads_what_it_filters(db, manager) -> None:  # type: ignore[no-untyped-def]
+    _setup(db)
+    params = {"status": "open_any", "observed_from": "2026-03-01", "observed_to": "2026-03-31"}
+    manager.cookies.set(LANG_COOKIE, "zh-CN")
+    assert "数据日期" in manager.get("/alerts", params=params).text
+    manager.cookies.set(LANG_COOKIE, "en")
+    page = manager.get("/alerts", params=params)
+    assert page.status_code == 200, page.text
+    assert "Observed on" in page.text and "Download CSV" in page.text
+    assert "2026-03-15" in page.text and "2026-01-05" not in page.text
+    link = re.search(r'id="alerts-export-csv"', page.text)
+    assert link is not None
+    href = re.search(r'href="(/alerts/export\?[^"]+)" id="alerts-export-csv"', page.text)
+    assert href is not None and "observed_from=2026-03-01" in href.group(1)
+    download = manager.get(href.group(1).replace("&amp;", "&"))
+    assert download.status_code == 200 and download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(download.text)))
+    assert len(rows) == 9 and {r["observed_on"] for r in rows} == {"2026-03-15"}
+    wrong = manager.get(
+        "/alerts", params={"observed_from": "2026-04-01", "observed_to": "2026-03-01"}
+    )
+    assert wrong.status_code == 422

@@ -120,10 +120,19 @@ def list_alerts(
     owner_ids: tuple[int, ...] | None,
     limit: int,
     with_products: bool = True,
+    observed_from: dt.date | None = None,
+    observed_to: dt.date | None = None,
 ) -> list[Alert]:
     """Alerts, most recently hit first, narrowed by the filters and the caller's visible
     customers (and product-level alerts, which have none, when ``with_products``)."""
-    flt = AlertFilter(status=status, severity=severity, category=category, customer_id=customer_id)
+    flt = AlertFilter(
+        status=status,
+        severity=severity,
+        category=category,
+        customer_id=customer_id,
+        observed_from=observed_from,
+        observed_to=observed_to,
+    )
     stmt = select(Alert).order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
     return list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
 

@@ -350,15 +350,19 @@ def list_alerts(
     severity: str | None = None,
     category: str | None = None,
     customer_id: int | None = None,
+    observed_from: dt.date | None = None,
+    observed_to: dt.date | None = None,
     limit: int = 200,
 ) -> list[Alert]:
-    """Alerts the caller may see, newest first."""
+    """Alerts the caller may see, most recently hit first."""
     return repo.list_alerts(
         session,
         status=status,
         severity=severity,
         category=category,
         customer_id=customer_id,
+        observed_from=observed_from,
+        observed_to=observed_to,
         owner_ids=customer_service.visible_owner_ids(principal),
         with_products=sees_product_alerts(principal),
         limit=limit,
