@@ -78,11 +78,12 @@ def test_a_database_with_worked_alerts_upgrades_and_downgrades(tmp_path) -> None
         conn.execute(
             text(
                 "INSERT INTO alerts (customer_id, product, source, rule_code, category, severity,"
-                " status, title_en, title_zh, evidence, hits, raised_at, last_hit_at,"
-                " escalation_level) VALUES (NULL, 'P', 'detector', 'complaint_surge_product',"
-                " 'complaints', 'high', 'open', 't', 't', '{}', 1, :t, :t, 0)"
+                " status, title_en, title_zh, evidence, hits, observed_on, raised_at,"
+                " last_hit_at, escalation_level) VALUES (NULL, 'P', 'detector',"
+                " 'complaint_surge_product', 'complaints', 'high', 'open', 't', 't', '{}', 1,"
+                " :d, :t, :t, 0)"
             ),
-            {"t": opened},
+            {"t": opened, "d": opened.date()},
         )
         conn.commit()
     # Back to before product alerts: those go, the customer's alert and its notification stay.
@@ -153,3 +154,63 @@ def test_plaintext_personal_data_is_encrypted_by_0017_and_restored_by_its_downgr
             "+8613800138000",
         )
     engine.dispose()
+
+
+def test_0023_dates_old_alerts_by_the_utc_day_they_were_raised(
+    backend, tmp_path, worker_id
+) -> None:  # type: ignore[no-untyped-def]
+    """Alerts written before observed_on existed are observed on raised_at's date (UTC); the
+    downgrade drops the column and keeps the alerts."""
+    import datetime as dt
+
+    from sqlalchemy import inspect, text
+
+    from riskdesk.db import make_engine
+    from riskdesk.migrations import runner
+    from tests.conftest import PG_URL, _make_pg
+
+    schema = None
+    if backend.name == "sqlite":
+        engine = make_engine(f"sqlite:///{tmp_path / 'observed.db'}")
+    else:
+        engine, schema = _make_pg(f"{worker_id}_0023")
+    try:
+        runner.upgrade(engine, "0022")
+        late = dt.datetime(2026, 3, 31, 23, 30, tzinfo=dt.UTC)  # 1 April in Shanghai
+        stamp = late.replace(tzinfo=None) if backend.name == "sqlite" else late
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO customers (id, kind, company_name, status, version, created_at,"
+                    " updated_at) VALUES (1, 'company', 'C', 'active', 1, :t, :t)"
+                ),
+                {"t": stamp},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO alerts (id, customer_id, source, rule_code, category, severity,"
+                    " status, title_en, title_zh, evidence, hits, raised_at, last_hit_at,"
+                    " escalation_level) VALUES (1, 1, 'rule', 'r', 'payment', 'high', 'open',"
+                    " 't', 't', '{}', 1, :t, :t, 0)"
+                ),
+                {"t": stamp},
+            )
+        runner.upgrade(engine, "0023")
+        with engine.connect() as conn:
+            observed = conn.execute(text("SELECT observed_on FROM alerts")).scalar()
+            assert str(observed)[:10] == "2026-03-31"
+            column = next(
+                c for c in inspect(conn).get_columns("alerts") if c["name"] == "observed_on"
+            )
+            assert column["nullable"] is False
+        runner.downgrade(engine, "0022")
+        with engine.connect() as conn:
+            assert "observed_on" not in {c["name"] for c in inspect(conn).get_columns("alerts")}
+            assert conn.execute(text("SELECT count(*) FROM alerts")).scalar() == 1
+    finally:
+        engine.dispose()
+        if schema is not None:
+            admin = make_engine(PG_URL or "")
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()

@@ -228,6 +228,7 @@ def test_alerts_cases_requests_reviews_and_snapshots(db, manager) -> None:  # ty
                 title_en="test",
                 title_zh="测试",
                 evidence={},
+                observed_on=now.date(),
                 raised_at=now,
                 last_hit_at=now,
                 case_id=case.id,

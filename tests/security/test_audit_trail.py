@@ -208,6 +208,7 @@ def test_a_route_with_equal_ids_is_logged_with_each_name_in_its_place(db, client
             title_en="test",
             title_zh="测试",
             evidence={},
+            observed_on=dt.date(2026, 1, 1),
             case_id=same,
         )
     )

@@ -137,6 +137,7 @@ def test_records_of_another_teams_customers_answer_as_missing(  # type: ignore[n
         title_en="probe",
         title_zh="探测",
         evidence={},
+        observed_on=now.date(),
         raised_at=now,
         last_hit_at=now,
         case_id=case.id,

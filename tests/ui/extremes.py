@@ -229,6 +229,7 @@ def seed_extreme_customer(session: Session, owner_id: int) -> int:
                 title_zh="",
                 evidence={},
                 hits=2_147_483_647,
+                observed_on=FIRST_MOMENT.date(),
                 raised_at=FIRST_MOMENT,
                 last_hit_at=LAST_MOMENT,
                 due_at=FIRST_MOMENT,

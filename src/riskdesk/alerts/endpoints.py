@@ -4,9 +4,11 @@ effectiveness from their outcomes."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import BeforeValidator, StringConstraints
 
 from riskdesk.alerts import notify, playbooks, service
 from riskdesk.alerts import repository as alerts_repo
@@ -33,7 +35,10 @@ from riskdesk.alerts.schemas import (
     WebhookUpdate,
 )
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
-from riskdesk.kit.validation import PathId
+from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.pagination import decode_cursor, encode_cursor
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.kit.validation import BusinessDate, BusinessTimestamp, PathId
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.security.deps import (
     CanAlertsWork,
@@ -48,32 +53,131 @@ router = APIRouter(tags=["early warning"])
 Code = Annotated[str, Path(max_length=64)]
 
 
-@router.get("/alerts", response_model=list[AlertRead])
+def _blank(value: object) -> object:
+    return value if value != "" else None  # an empty form field is no filter
+
+
+Blank = BeforeValidator(_blank)
+RuleCode = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9_.,:-]*$")]
+
+
+def alert_filter(
+    status: Annotated[
+        Literal["open", "acknowledged", "in_progress", "resolved", "dismissed", "open_any"] | None,
+        Blank,
+        Query(description="open_any: every alert not yet closed"),
+    ] = None,
+    severity: Annotated[Literal["low", "medium", "high", "critical"] | None, Blank, Query()] = None,
+    category: Annotated[
+        Annotated[str, StringConstraints(max_length=32)] | None, Blank, Query()
+    ] = None,
+    customer_id: Annotated[int | None, Blank, Query(ge=1, le=2_147_483_647)] = None,
+    code: Annotated[
+        list[RuleCode] | None,
+        Query(
+            max_length=50,
+            description="rule or detector code; repeat it, or give a comma-separated list",
+        ),
+    ] = None,
+    observed_from: Annotated[
+        BusinessDate | None, Blank, Query(description="observed on or after (business date)")
+    ] = None,
+    observed_to: Annotated[
+        BusinessDate | None, Blank, Query(description="observed on or before (business date)")
+    ] = None,
+    raised_from: Annotated[
+        BusinessTimestamp | None, Blank, Query(description="raised at or after (UTC if no zone)")
+    ] = None,
+    raised_to: Annotated[
+        BusinessTimestamp | None, Blank, Query(description="raised at or before (UTC if no zone)")
+    ] = None,
+) -> service.AlertFilter:
+    """The alert filter from query parameters."""
+    if observed_from and observed_to and observed_from > observed_to:
+        raise ValidationFailed("observed_from lies after observed_to", field="observed_from")
+    if raised_from and raised_to and raised_from > raised_to:
+        raise ValidationFailed("raised_from lies after raised_to", field="raised_from")
+    codes = sorted({c.strip() for part in code or () for c in part.split(",") if c.strip()})
+    if len(codes) > 50:
+        raise ValidationFailed("at most 50 codes", field="code")
+    return service.AlertFilter(
+        status=status,
+        severity=severity,
+        category=category,
+        customer_id=customer_id,
+        codes=tuple(codes),
+        observed_from=observed_from,
+        observed_to=observed_to,
+        raised_from=raised_from,
+        raised_to=raised_to,
+    )
+
+
+AlertFilterDep = Annotated[service.AlertFilter, Depends(alert_filter)]
+
+PAGE_HEADERS = {
+    "X-Next-Cursor": {
+        "description": "the cursor of the next page; absent on the last page",
+        "schema": {"type": "string"},
+    },
+    "Link": {
+        "description": 'the next page\'s address, as `<url>; rel="next"`; absent on the last page',
+        "schema": {"type": "string"},
+    },
+}
+
+
+@router.get(
+    "/alerts",
+    response_model=list[AlertRead],
+    responses={200: {"description": "a page of alerts", "headers": PAGE_HEADERS}},
+)
 def list_alerts(
+    request: Request,
+    response: Response,
     session: SessionDep,
     principal: CanCustomersRead,
-    status: Annotated[
+    flt: AlertFilterDep,
+    cursor: Annotated[
         str | None,
-        Query(pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any)$"),
+        Query(max_length=64, description="from X-Next-Cursor of the page before"),
     ] = None,
-    severity: Annotated[str | None, Query(pattern="^(low|medium|high|critical)$")] = None,
-    category: Annotated[str | None, Query(max_length=32)] = None,
-    customer_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[AlertRead]:
-    """Alerts, newest first; status=open_any is every alert not yet closed."""
-    return [
-        AlertRead.model_validate(a)
-        for a in service.list_alerts(
-            session,
-            principal,
-            status=status,
-            severity=severity,
-            category=category,
-            customer_id=customer_id,
-            limit=limit,
-        )
-    ]
+    """Alerts the caller may see, newest first, a page at a time: while there are more, the
+    answer carries the next page's cursor in X-Next-Cursor and its address in Link."""
+    after = decode_cursor(cursor) if cursor else None
+    alerts, last = service.page_alerts(session, principal, flt, after=after, limit=limit)
+    if last is not None:
+        following = encode_cursor(last)
+        response.headers["X-Next-Cursor"] = following
+        url = request.url.include_query_params(cursor=following)
+        response.headers["Link"] = f'<{url}>; rel="next"'
+    return [AlertRead.model_validate(a) for a in alerts]
+
+
+@router.get(
+    "/alerts/export",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+)
+def export_alerts(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: AlertFilterDep,
+    format: Literal["csv", "jsonl"] = "csv",
+) -> StreamingResponse:
+    """Every alert the caller may see that matches, newest first, as CSV (without evidence)
+    or JSON lines (with evidence), streamed as it is read; the export is logged."""
+    chunks = service.export_alerts(session, request.app.state.sessionmaker, principal, flt, format)
+    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        chunks,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="alerts-{stamp}.{format}"'},
+    )
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertRead)

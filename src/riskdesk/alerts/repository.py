@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -57,6 +58,58 @@ def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> Alert |
     return session.scalars(stmt).one_or_none()
 
 
+@dataclass(frozen=True)
+class AlertFilter:
+    """What a list or export of alerts is narrowed to (None or empty: any)."""
+
+    status: str | None = None  # open_any: every alert not yet closed
+    severity: str | None = None
+    category: str | None = None
+    customer_id: int | None = None
+    codes: tuple[str, ...] = ()
+    observed_from: dt.date | None = None
+    observed_to: dt.date | None = None
+    raised_from: dt.datetime | None = None
+    raised_to: dt.datetime | None = None
+
+
+def _narrowed(
+    stmt: Any, flt: AlertFilter, owner_ids: tuple[int, ...] | None, with_products: bool
+) -> Any:
+    """``stmt`` narrowed by the filter and the caller's visible customers (and product-level
+    alerts, which have none, when ``with_products``)."""
+    from riskdesk.models import Customer
+
+    if flt.status == "open_any":
+        stmt = stmt.where(Alert.status.not_in(CLOSED))
+    elif flt.status:
+        stmt = stmt.where(Alert.status == flt.status)
+    if flt.severity:
+        stmt = stmt.where(Alert.severity == flt.severity)
+    if flt.category:
+        stmt = stmt.where(Alert.category == flt.category)
+    if flt.customer_id is not None:
+        stmt = stmt.where(Alert.customer_id == flt.customer_id)
+    if flt.codes:
+        stmt = stmt.where(Alert.rule_code.in_(flt.codes))
+    if flt.observed_from is not None:
+        stmt = stmt.where(Alert.observed_on >= flt.observed_from)
+    if flt.observed_to is not None:
+        stmt = stmt.where(Alert.observed_on <= flt.observed_to)
+    if flt.raised_from is not None:
+        stmt = stmt.where(Alert.raised_at >= flt.raised_from)
+    if flt.raised_to is not None:
+        stmt = stmt.where(Alert.raised_at <= flt.raised_to)
+    if owner_ids is not None:
+        mine = Customer.owner_id.in_(owner_ids)
+        stmt = stmt.outerjoin(Customer, Customer.id == Alert.customer_id).where(
+            or_(mine, Alert.customer_id.is_(None)) if with_products else mine
+        )
+    elif not with_products:
+        stmt = stmt.where(Alert.customer_id.is_not(None))
+    return stmt
+
+
 def list_alerts(
     session: Session,
     *,
@@ -67,30 +120,44 @@ def list_alerts(
     owner_ids: tuple[int, ...] | None,
     limit: int,
     with_products: bool = True,
+    observed_from: dt.date | None = None,
+    observed_to: dt.date | None = None,
 ) -> list[Alert]:
-    """Alerts, newest first, narrowed by the filters and the caller's visible customers (and
-    product-level alerts, which have none, when ``with_products``)."""
-    from riskdesk.models import Customer
-
+    """Alerts, most recently hit first, narrowed by the filters and the caller's visible
+    customers (and product-level alerts, which have none, when ``with_products``)."""
+    flt = AlertFilter(
+        status=status,
+        severity=severity,
+        category=category,
+        customer_id=customer_id,
+        observed_from=observed_from,
+        observed_to=observed_to,
+    )
     stmt = select(Alert).order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
-    if status == "open_any":
-        stmt = stmt.where(Alert.status.not_in(CLOSED))
-    elif status:
-        stmt = stmt.where(Alert.status == status)
-    if severity:
-        stmt = stmt.where(Alert.severity == severity)
-    if category:
-        stmt = stmt.where(Alert.category == category)
-    if customer_id is not None:
-        stmt = stmt.where(Alert.customer_id == customer_id)
-    if owner_ids is not None:
-        mine = Customer.owner_id.in_(owner_ids)
-        stmt = stmt.outerjoin(Customer, Customer.id == Alert.customer_id).where(
-            or_(mine, Alert.customer_id.is_(None)) if with_products else mine
-        )
-    elif not with_products:
-        stmt = stmt.where(Alert.customer_id.is_not(None))
-    return list(session.scalars(stmt))
+    return list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
+
+
+def page_alerts(
+    session: Session,
+    flt: AlertFilter,
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+    before_id: int | None,
+    limit: int,
+) -> list[Alert]:
+    """Up to ``limit`` alerts with ids below ``before_id`` (None: from the newest), newest
+    first by id, narrowed like ``list_alerts``: a keyset page, as cheap deep as at the top."""
+    stmt = select(Alert).order_by(Alert.id.desc()).limit(limit)
+    if before_id is not None:
+        stmt = stmt.where(Alert.id < before_id)
+    return list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
+
+
+def usernames(session: Session, user_ids: Sequence[int]) -> dict[int, str]:
+    """Usernames of some users."""
+    stmt = select(User.id, User.username)
+    return {r[0]: r[1] for r in rows_in(session, stmt, User.id, sorted(set(user_ids)))}
 
 
 def alert_counts_since(session: Session, since: dt.datetime) -> int:

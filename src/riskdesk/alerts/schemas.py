@@ -37,7 +37,8 @@ class AlertRead(BaseModel):
     title_zh: str
     evidence: dict[str, Any]
     hits: int
-    raised_at: dt.datetime
+    observed_on: dt.date  # the business date whose data raised it
+    raised_at: dt.datetime  # when it was written
     last_hit_at: dt.datetime
     assigned_to_id: int | None
     outcome: str | None

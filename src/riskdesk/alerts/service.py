@@ -11,23 +11,28 @@ import the service."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
+import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.alerts import notify, playbooks
 from riskdesk.alerts import repository as repo
 from riskdesk.alerts.visibility import check_visible, sees_product_alerts
+from riskdesk.audit import trail
 from riskdesk.customers import service as customer_service
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
-from riskdesk.kit.timeutil import utcnow
+from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
+from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.service import Findings
 from riskdesk.security import repository as users_repo
@@ -72,13 +77,17 @@ class EvaluationSummary:
     refreshed: int
 
 
-def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
+def raise_alerts(
+    session: Session, findings: Findings, *, as_of: dt.date | None = None
+) -> EvaluationSummary:
     """Raise what an evaluation found: a new alert per hit, or a refresh of the open one of
-    the same code within its de-duplication window.
+    the same code within its de-duplication window. New alerts are observed on ``as_of``, the
+    business date whose data was judged (default: today).
 
     Findings of a run over everyone came from a snapshot: only the hits that still hold in
     this writing transaction are raised (``monitoring_service.still_current``)."""
     now = utcnow()
+    observed_on = as_of or today()
     raised = refreshed = 0
     for h in monitoring_service.still_current(session, findings):
         r, f = raise_hits(
@@ -92,6 +101,7 @@ def raise_alerts(session: Session, findings: Findings) -> EvaluationSummary:
             dedup_days=h.dedup_days,
             version_id=h.version_id,
             now=now,
+            observed_on=observed_on,
         )
         raised += r
         refreshed += f
@@ -104,11 +114,13 @@ def evaluate(
     customer_ids: Sequence[int] | None,
     *,
     indicators: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
 ) -> EvaluationSummary:
     """Run every active rule over customers (None: all), vectorised per rule; raise new
-    alerts, or refresh the open one of the same rule within its de-duplication window."""
+    alerts (observed on ``as_of``, default today), or refresh the open one of the same rule
+    within its de-duplication window."""
     findings = monitoring_service.find_rule_hits(session, customer_ids, indicators=indicators)
-    return raise_alerts(session, findings)
+    return raise_alerts(session, findings, as_of=as_of)
 
 
 def detect_anomalies(
@@ -117,13 +129,14 @@ def detect_anomalies(
     months: int = 6,
     z_threshold: float = 4.0,
     contamination: float = 0.02,
+    as_of: dt.date | None = None,
 ) -> EvaluationSummary:
     """Run the anomaly detectors over everyone and raise their alerts, which name the
-    indicators that drove them."""
+    indicators that drove them (observed on ``as_of``, default today)."""
     findings = monitoring_service.find_anomalies(
         session, months=months, z_threshold=z_threshold, contamination=contamination
     )
-    return raise_alerts(session, findings)
+    return raise_alerts(session, findings, as_of=as_of)
 
 
 def raise_hits(
@@ -138,11 +151,14 @@ def raise_hits(
     dedup_days: int,
     version_id: int | None,
     now: dt.datetime,
+    observed_on: dt.date | None = None,
 ) -> tuple[int, int]:
     """Raise an alert per hit, or refresh the open one of the same code within the window;
-    (raised, refreshed)."""
+    (raised, refreshed). New alerts are observed on ``observed_on`` (default: today); a
+    refresh keeps the date its alert was raised on."""
     if not hits:
         return 0, 0
+    observed_on = observed_on or today()
     existing = repo.open_alerts(session, [cid for cid, _ in hits], code)
     window = dt.timedelta(days=dedup_days)
     new: list[dict[str, Any]] = []
@@ -168,6 +184,7 @@ def raise_hits(
                 "title_zh": titles[1],
                 "evidence": evidence,
                 "hits": 1,
+                "observed_on": observed_on,
                 "raised_at": now,
                 "last_hit_at": now,
             }
@@ -226,11 +243,14 @@ def raise_product_alerts(
     titles: tuple[str, str],
     dedup_days: int,
     now: dt.datetime,
+    observed_on: dt.date | None = None,
 ) -> tuple[int, int]:
     """Raise a product-level alert per (product, severity, evidence), or refresh the open one
-    within the window; (raised, refreshed). Titles are formats with {product}."""
+    within the window; (raised, refreshed). Titles are formats with {product}; new alerts are
+    observed on ``observed_on`` (default: today)."""
     if not hits:
         return 0, 0
+    observed_on = observed_on or today()
     existing = repo.open_product_alerts(session, code, [p for p, _, _ in hits])
     assignee = _product_assignee(session, category)
     new: list[dict[str, Any]] = []
@@ -259,6 +279,7 @@ def raise_product_alerts(
                 "title_zh": titles[1].format(product=product)[:255],
                 "evidence": evidence,
                 "hits": 1,
+                "observed_on": observed_on,
                 "raised_at": now,
                 "last_hit_at": now,
                 "assigned_to_id": assignee,
@@ -329,19 +350,175 @@ def list_alerts(
     severity: str | None = None,
     category: str | None = None,
     customer_id: int | None = None,
+    observed_from: dt.date | None = None,
+    observed_to: dt.date | None = None,
     limit: int = 200,
 ) -> list[Alert]:
-    """Alerts the caller may see, newest first."""
+    """Alerts the caller may see, most recently hit first."""
     return repo.list_alerts(
         session,
         status=status,
         severity=severity,
         category=category,
         customer_id=customer_id,
+        observed_from=observed_from,
+        observed_to=observed_to,
         owner_ids=customer_service.visible_owner_ids(principal),
         with_products=sees_product_alerts(principal),
         limit=limit,
     )
+
+
+AlertFilter = repo.AlertFilter
+EXPORT_BATCH = 1000
+
+
+def page_alerts(
+    session: Session,
+    principal: Principal,
+    flt: AlertFilter,
+    *,
+    after: int | None = None,
+    limit: int = 200,
+) -> tuple[list[Alert], int | None]:
+    """A page of the alerts the caller may see, newest first by id, after the alert with id
+    ``after`` (None: from the newest); with the id to continue after, None on the last page."""
+    # One row past the page tells whether another page follows without a count.
+    found = repo.page_alerts(
+        session,
+        flt,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+        before_id=after,
+        limit=limit + 1,
+    )
+    page = found[:limit]
+    return page, (page[-1].id if len(found) > limit and page else None)
+
+
+EXPORT_COLUMNS = (
+    "id", "customer_id", "customer_code", "product", "source", "code", "category", "severity",
+    "status", "outcome", "observed_on", "raised_at", "last_hit_at", "closed_at", "assignee",
+    "assignee_id", "title_en", "title_zh", "hits",
+)  # fmt: skip
+
+
+def export_alerts(
+    session: Session,
+    factory: sessionmaker[Session],
+    principal: Principal,
+    flt: AlertFilter,
+    fmt: str,
+) -> Iterator[str]:
+    """Every alert the caller may see that matches, newest first, as CSV (no evidence) or JSON
+    lines (with evidence), in text chunks. The export is logged in ``session`` now; the rows
+    are read as the chunks are taken, ``EXPORT_BATCH`` at a time, each batch in a short session
+    of ``factory``, so neither the alerts nor a transaction are held for the whole download."""
+    trail.viewed(
+        session,
+        object_type="alert",
+        object_id="export",
+        fields=[f"{k}={v}" for k, v in vars(flt).items() if v not in (None, ())]
+        + [f"format={fmt}"],
+        action="export",
+    )
+    return _export_chunks(
+        factory,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+        flt=flt,
+        fmt=fmt,
+    )
+
+
+def _export_batches(
+    factory: sessionmaker[Session],
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+    flt: AlertFilter,
+) -> Iterator[list[dict[str, Any]]]:
+    """The matching alerts as export rows (with their evidence), a batch at a time. Walking
+    down by id, alerts raised during the download (higher ids) are never reached."""
+    before: int | None = None
+    while True:
+        with factory() as session:
+            batch = repo.page_alerts(
+                session,
+                flt,
+                owner_ids=owner_ids,
+                with_products=with_products,
+                before_id=before,
+                limit=EXPORT_BATCH,
+            )
+            names = repo.usernames(
+                session, [a.assigned_to_id for a in batch if a.assigned_to_id is not None]
+            )
+            rows = [{**_export_row(a, names), "evidence": a.evidence} for a in batch]
+        if not batch:
+            return
+        yield rows
+        if len(batch) < EXPORT_BATCH:
+            return
+        before = batch[-1].id
+
+
+def _export_row(alert: Alert, names: dict[int, str]) -> dict[str, Any]:
+    def stamp(value: dt.datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return {
+        "id": alert.id,
+        "customer_id": alert.customer_id,
+        "customer_code": customer_code(alert.customer_id) if alert.customer_id else None,
+        "product": alert.product,
+        "source": alert.source,
+        "code": alert.rule_code,
+        "category": alert.category,
+        "severity": alert.severity,
+        "status": alert.status,
+        "outcome": alert.outcome,
+        "observed_on": alert.observed_on.isoformat(),
+        "raised_at": stamp(alert.raised_at),
+        "last_hit_at": stamp(alert.last_hit_at),
+        "closed_at": stamp(alert.closed_at),
+        "assignee": names.get(alert.assigned_to_id) if alert.assigned_to_id else None,
+        "assignee_id": alert.assigned_to_id,
+        "title_en": alert.title_en,
+        "title_zh": alert.title_zh,
+        "hits": alert.hits,
+    }
+
+
+def _export_chunks(
+    factory: sessionmaker[Session],
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+    flt: AlertFilter,
+    fmt: str,
+) -> Iterator[str]:
+    batches = _export_batches(factory, owner_ids=owner_ids, with_products=with_products, flt=flt)
+    if fmt == "jsonl":
+        for rows in batches:
+            yield "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows)
+        return
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    yield buffer.getvalue()
+    for rows in batches:
+        buffer.seek(0)
+        buffer.truncate()
+        for row in rows:
+            writer.writerow([_cell(row[c]) for c in EXPORT_COLUMNS])
+        yield buffer.getvalue()
+
+
+def _cell(value: object) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting like a formula would run in a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:

@@ -77,6 +77,8 @@ class Alert(Base):
     title_zh: Mapped[str] = mapped_column(String(255))
     evidence: Mapped[dict[str, Any]] = mapped_column(JSONType)
     hits: Mapped[int] = mapped_column(Integer, default=1)
+    # The business date whose data raised it, apart from when it was written (raised_at).
+    observed_on: Mapped[dt.date] = mapped_column(Date, index=True)
     raised_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_hit_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -7,15 +7,17 @@ import hmac
 import json
 import secrets
 import threading
-from typing import Annotated, Any
-from urllib.parse import quote
+from typing import Annotated, Any, Literal
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from riskdesk.alerts import endpoints as alerts_api
 from riskdesk.alerts import service as alert_service
+from riskdesk.alerts.endpoints import Blank
 from riskdesk.audit.trail import context_of, set_context
 from riskdesk.complaints import service as complaints_service
 from riskdesk.credit import service as credit_service
@@ -34,7 +36,12 @@ from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotAuthenticated, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
-from riskdesk.kit.validation import DB_ID_MAX, PathId, details_from_validation_error
+from riskdesk.kit.validation import (
+    DB_ID_MAX,
+    BusinessDate,
+    PathId,
+    details_from_validation_error,
+)
 from riskdesk.monitoring import backtest as monitoring_backtest
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.rules import RuleError, compile_rule
@@ -578,16 +585,30 @@ def alerts_page(
     ] = "open_any",
     severity: Annotated[str | None, Query(pattern="^(|low|medium|high|critical)$")] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
+    observed_from: Annotated[BusinessDate | None, Blank, Query()] = None,
+    observed_to: Annotated[BusinessDate | None, Blank, Query()] = None,
     done: Annotated[int | None, Query(ge=1)] = None,
 ) -> Response:
-    """The alert queue, most recent first, with filters."""
+    """The alert queue, most recent first, with filters and a download of what they match."""
+    if observed_from and observed_to and observed_from > observed_to:
+        raise ValidationFailed("observed_from lies after observed_to", field="observed_from")
+    category = category if category in ALERT_CATEGORIES else None
     alerts = alert_service.list_alerts(
         session,
         principal,
         status=status,
         severity=severity or None,
-        category=category if category in ALERT_CATEGORIES else None,
+        category=category,
+        observed_from=observed_from,
+        observed_to=observed_to,
     )
+    shown = {
+        "status": status,
+        "severity": severity,
+        "category": category,
+        "observed_from": observed_from.isoformat() if observed_from else None,
+        "observed_to": observed_to.isoformat() if observed_to else None,
+    }
     customers = customer_repo.customers_with_profiles(
         session, sorted({a.customer_id for a in alerts if a.customer_id is not None})
     )
@@ -601,9 +622,24 @@ def alerts_page(
         severity=severity,
         category=category,
         categories=ALERT_CATEGORIES,
+        observed_from=shown["observed_from"],
+        observed_to=shown["observed_to"],
+        export_query=urlencode({k: v for k, v in shown.items() if v}),
         done=done,
         can_work=principal.can(Permission.ALERTS_WORK),
     )
+
+
+@router.get("/alerts/export")
+def alerts_export(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: alerts_api.AlertFilterDep,
+    format: Literal["csv", "jsonl"] = "csv",
+) -> StreamingResponse:
+    """The queue's alerts under its filters as a file (the same as the API's export)."""
+    return alerts_api.export_alerts(request, session, principal, flt, format)
 
 
 @router.post("/alerts/{alert_id}/move")
