@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import polars as pl
 import yaml
 
@@ -95,6 +96,10 @@ class FileLimits:
 
 
 EXCEL_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xls", ".xlsb", ".ods"})
+# Read row by row (openpyxl's read-only mode): calamine, which reads the other formats, holds a
+# whole sheet's cells at once, about 1 GB for a million rows of ten columns.
+STREAMED_SUFFIXES = frozenset({".xlsx", ".xlsm"})
+_STREAM_BATCH = 50_000
 CSV_SUFFIXES = frozenset({".csv", ".txt", ""})
 
 
@@ -127,11 +132,14 @@ def read_table(
                     field="encoding",
                 )
             _check_excel_size(content, limits)
-            frame = pl.read_excel(
-                io.BytesIO(content),
-                infer_schema_length=0,
-                read_options={"n_rows": limits.max_rows + 1},
-            )
+            if suffix in STREAMED_SUFFIXES:
+                frame = _stream_workbook(content, limits)
+            else:
+                frame = pl.read_excel(
+                    io.BytesIO(content),
+                    infer_schema_length=0,
+                    read_options={"n_rows": limits.max_rows + 1},
+                )
         else:
             text = to_utf8(content, encoding).data
             frame = pl.read_csv(
@@ -152,6 +160,72 @@ def read_table(
         raise _too_many_rows(limits)
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
     return frame.select(pl.all().cast(pl.String))
+
+
+def _stream_workbook(content: bytes, limits: FileLimits) -> pl.DataFrame:
+    """The first sheet as text columns, read a batch of rows at a time."""
+    book = openpyxl.load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+    try:
+        rows = book.worksheets[0].iter_rows(values_only=True)
+        header = next(rows, None)
+        if header is None:
+            return pl.DataFrame()
+        names = _column_names(header)
+        width = len(names)
+        parts: list[pl.DataFrame] = []
+        batch: list[list[str | None]] = [[] for _ in range(width)]
+        count = blank = 0
+        for row in rows:
+            if not any(v is not None and str(v).strip() for v in row):
+                blank += 1  # kept only if data follows: rows keep their spreadsheet numbers
+                continue
+            count += blank + 1
+            if count > limits.max_rows:
+                raise _too_many_rows(limits)
+            for i in range(width):
+                batch[i].extend([None] * blank)
+                batch[i].append(_excel_text(row[i]) if i < len(row) else None)
+            blank = 0
+            if len(batch[0]) >= _STREAM_BATCH:
+                parts.append(_batch_frame(names, batch))
+                batch = [[] for _ in range(width)]
+        parts.append(_batch_frame(names, batch))
+        return pl.concat(parts, rechunk=False)
+    finally:
+        book.close()
+
+
+def _column_names(header: tuple[Any, ...]) -> list[str]:
+    # As calamine names them: a blank header becomes __UNNAMED__n, a repeat gets _1, _2...
+    names: list[str] = []
+    for i, value in enumerate(header):
+        name = _excel_text(value) or f"__UNNAMED__{i}"
+        base, n = name, 0
+        while name in names:
+            n += 1
+            name = f"{base}_{n}"
+        names.append(name)
+    return names
+
+
+def _batch_frame(names: list[str], batch: list[list[str | None]]) -> pl.DataFrame:
+    columns = dict(zip(names, batch, strict=True))
+    return pl.DataFrame(columns, schema=dict.fromkeys(names, pl.String))
+
+
+def _excel_text(value: Any) -> str | None:
+    """A cell as text, the way the calamine path gives it (whole numbers without ".0")."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ") if value.time() != dt.time() else value.date().isoformat()
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
 
 
 def _too_many_rows(limits: FileLimits) -> PayloadTooLarge:
