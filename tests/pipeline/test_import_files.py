@@ -386,3 +386,29 @@ def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(
         assert job is not None and job.status == "failed"
         assert job.errors[0]["code"] == "import_interrupted"
         assert session.scalar(select(func.count()).select_from(Order)) == 0
+
+
+def test_a_workbook_is_read_row_by_row_with_calamines_text(tmp_path) -> None:
+    """.xlsx goes through openpyxl's read-only mode: numbers, dates and blanks read as the
+    calamine path reads them, and a blank row between data keeps the rows' numbers."""
+    import xlsxwriter
+
+    path = tmp_path / "w.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet()
+    sheet.write_row(0, 0, ["external_id", "amount", "ordered_at", "note"])
+    sheet.write_row(1, 0, ["A1", 100, "2026-01-05", "x"])
+    sheet.write_number(2, 1, 12.5)
+    sheet.write_string(2, 0, "A2")
+    stamp = book.add_format({"num_format": "yyyy-mm-dd hh:mm"})
+    sheet.write_datetime(2, 2, dt.datetime(2026, 1, 6, 9, 30), stamp)
+    sheet.write_row(4, 0, ["A3", 7, "2026-01-07", None])  # row 4 (index 3) left blank
+    sheet.write_row(8, 0, [None, None, None, None])  # formatting below the data
+    book.close()
+    frame = read_table(path.read_bytes(), "w.xlsx")
+    assert frame.columns == ["external_id", "amount", "ordered_at", "note"]
+    assert frame.get_column("external_id").to_list() == ["A1", "A2", None, "A3"]
+    assert frame.get_column("amount").to_list() == ["100", "12.5", None, "7"]
+    assert frame.get_column("ordered_at").to_list()[1] == "2026-01-06 09:30:00"
+    with pytest.raises(PayloadTooLarge):
+        read_table(path.read_bytes(), "w.xlsx", limits=FileLimits(max_rows=3))
