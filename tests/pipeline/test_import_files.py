@@ -388,10 +388,19 @@ def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(
         assert session.scalar(select(func.count()).select_from(Order)) == 0
 
 
-def test_a_workbook_is_read_row_by_row_with_calamines_text(tmp_path) -> None:
-    """.xlsx goes through openpyxl's read-only mode: numbers, dates and blanks read as the
-    calamine path reads them, and a blank row between data keeps the rows' numbers."""
+@pytest.mark.parametrize("streamed", [True, False])
+def test_a_workbook_is_read_row_by_row_with_calamines_text(
+    tmp_path, monkeypatch, streamed
+) -> None:
+    """A large .xlsx goes through openpyxl's read-only mode: numbers, dates and blanks read as
+    the calamine path reads them, and a blank row between data keeps the rows' numbers."""
     import xlsxwriter
+
+    from riskdesk.kit import tabular
+
+    monkeypatch.setattr(tabular, "STREAM_CELLS", 0 if streamed else 10**9)
+    if not streamed:
+        monkeypatch.setattr(tabular, "_stream_workbook", None)  # would fail if called
 
     path = tmp_path / "w.xlsx"
     book = xlsxwriter.Workbook(str(path))
