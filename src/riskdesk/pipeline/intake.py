@@ -515,85 +515,57 @@ def run_job(
     with repo.job_lease(factory.kw["bind"], job_id):
         with _PROGRESS_LOCK:
             _STARTING.discard(job_id)
-        return _run_leased(
-            factory,
-            principal_loader,
-            job_id,
-            kind=kind,
-            content=content,
-            filename=filename,
-            mapping=mapping,
-            skip_invalid=skip_invalid,
-            encoding=encoding,
-            limits=limits,
-            channel=channel,
-            on_total=on_total,
-            progress=progress,
-        )
+        done = 0
+        total = 0
 
+        def track(n: int) -> None:
+            nonlocal done
+            done += n
+            with _PROGRESS_LOCK:
+                _PROGRESS[job_id] = (done, total)
+            if progress:
+                progress(n)
 
-def _run_leased(
-    factory: sessionmaker[Session],
-    principal_loader: Callable[[Session], Principal],
-    job_id: int,
-    *,
-    kind: str,
-    content: bytes,
-    filename: str,
-    mapping: ColumnMapping | None,
-    skip_invalid: bool,
-    encoding: str | None,
-    limits: FileLimits | None,
-    channel: str,
-    on_total: Callable[[int], None] | None,
-    progress: Callable[[int], None] | None,
-) -> FileImportResult:
-    done = 0
-    total = 0
-
-    def track(n: int) -> None:
-        nonlocal done
-        done += n
-        with _PROGRESS_LOCK:
-            _PROGRESS[job_id] = (done, total)
-        if progress:
-            progress(n)
-
-    try:
-        table = read_file_table(kind, content, filename, mapping, encoding=encoding, limits=limits)
-        total = table.height
-        with _PROGRESS_LOCK:
-            _PROGRESS[job_id] = (0, total)
-        if on_total:
-            on_total(total)
-        with unit_of_work(factory) as session:
-            ctx = WriteContext(
-                principal=principal_loader(session), channel=channel, import_job_id=job_id
+        try:
+            table = read_file_table(
+                kind, content, filename, mapping, encoding=encoding, limits=limits
             )
-            run = _Run(kind, skip_invalid=skip_invalid, keep_results=RESULTS_KEPT)
-            for items, rows in item_chunks(kind, table):
-                run.take(session, items, ctx)
-                track(rows)
-            del table
-            report = run.finish(session)
-        return FileImportResult(job=_finish(factory, job_id, "done", report, None), report=report)
-    except IntakeRejected as exc:
-        return FileImportResult(
-            job=_finish(factory, job_id, "rejected", exc.report, exc), report=exc.report
-        )
-    except ValidationFailed as exc:
-        return FileImportResult(job=_finish(factory, job_id, "failed", None, exc), report=None)
-    except PayloadTooLarge as exc:
-        _finish(factory, job_id, "failed", None, exc)
-        raise
-    except Exception as exc:
-        log.exception("import %s failed", job_id)
-        failure = ValidationFailed(f"the import failed: {type(exc).__name__}", code="import_failed")
-        _finish(factory, job_id, "failed", None, failure)
-        raise
-    finally:
-        with _PROGRESS_LOCK:
-            _PROGRESS.pop(job_id, None)
+            total = table.height
+            with _PROGRESS_LOCK:
+                _PROGRESS[job_id] = (0, total)
+            if on_total:
+                on_total(total)
+            with unit_of_work(factory) as session:
+                ctx = WriteContext(
+                    principal=principal_loader(session), channel=channel, import_job_id=job_id
+                )
+                run = _Run(kind, skip_invalid=skip_invalid, keep_results=RESULTS_KEPT)
+                for items, rows in item_chunks(kind, table):
+                    run.take(session, items, ctx)
+                    track(rows)
+                del table
+                report = run.finish(session)
+            done_job = _finish(factory, job_id, "done", report, None)
+            return FileImportResult(job=done_job, report=report)
+        except IntakeRejected as exc:
+            return FileImportResult(
+                job=_finish(factory, job_id, "rejected", exc.report, exc), report=exc.report
+            )
+        except ValidationFailed as exc:
+            return FileImportResult(job=_finish(factory, job_id, "failed", None, exc), report=None)
+        except PayloadTooLarge as exc:
+            _finish(factory, job_id, "failed", None, exc)
+            raise
+        except Exception as exc:
+            log.exception("import %s failed", job_id)
+            failure = ValidationFailed(
+                f"the import failed: {type(exc).__name__}", code="import_failed"
+            )
+            _finish(factory, job_id, "failed", None, failure)
+            raise
+        finally:
+            with _PROGRESS_LOCK:
+                _PROGRESS.pop(job_id, None)
 
 
 INTERRUPTED = (
