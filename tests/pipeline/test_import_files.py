@@ -169,28 +169,29 @@ def test_api_answers_413_for_a_file_over_the_limit(app, manager, db) -> None:
 # ---------------------------------------------------------------- chunks
 
 
-@pytest.fixture
-def limit_customer(factory) -> None:  # type: ignore[no-untyped-def]
+def add_customer(factory: sessionmaker[Session], name: str) -> None:
+    """The company C-LIMIT that the order files name."""
+    record = {
+        "source": "erp",
+        "external_id": "C-LIMIT",
+        "kind": "company",
+        "name": name,
+        "tax_id": uscc(),
+    }
     with unit_of_work(factory) as session:
         intake.ingest_items(
             session,
             principal(session, "manager"),
             "customers",
-            [
-                Item(
-                    row=1,
-                    raw={
-                        "source": "erp",
-                        "external_id": "C-LIMIT",
-                        "kind": "company",
-                        "name": "分块导入测试有限公司",
-                        "tax_id": uscc(),
-                    },
-                )
-            ],
+            [Item(row=1, raw=record)],
             skip_invalid=False,
             channel="test",
         )
+
+
+@pytest.fixture
+def limit_customer(factory) -> None:  # type: ignore[no-untyped-def]
+    add_customer(factory, "分块导入测试有限公司")
 
 
 def test_chunks_keep_an_orders_lines_together_wherever_they_stand(
@@ -330,26 +331,7 @@ def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(
     """kill -9 while the import writes: its lease dies with it, the reaper marks it failed."""
     engine = own_backend.engine
     factory = make_sessionmaker(engine)
-    with unit_of_work(factory) as session:
-        intake.ingest_items(
-            session,
-            principal(session, "manager"),
-            "customers",
-            [
-                Item(
-                    row=1,
-                    raw={
-                        "source": "erp",
-                        "external_id": "C-LIMIT",
-                        "kind": "company",
-                        "name": "中断导入测试有限公司",
-                        "tax_id": uscc(),
-                    },
-                )
-            ],
-            skip_invalid=False,
-            channel="test",
-        )
+    add_customer(factory, "中断导入测试有限公司")
     big = tmp_path / "big.csv"
     orders_frame(150_000, "KL").write_csv(big)
     schema = ""

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
-import threading
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.audit.service import CheckpointRefused, CheckpointResult, take_checkpoint
 from riskdesk.config import Settings
+from riskdesk.kit.periodic import Periodic
 
 log = logging.getLogger(__name__)
 
@@ -27,30 +27,12 @@ def checkpoint_once(factory: sessionmaker[Session], settings: Settings) -> Check
     return None
 
 
-class CheckpointWorker:
+class CheckpointWorker(Periodic):
     """A thread that takes a checkpoint at start and then every interval until stopped."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
-        self.factory, self.settings = factory, settings
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="riskdesk-audit-checkpoint", daemon=True
+        super().__init__(
+            "audit-checkpoint",
+            lambda: settings.audit_checkpoint_interval_seconds,
+            lambda: checkpoint_once(factory, settings),
         )
-
-    def start(self) -> None:
-        """Start checkpointing."""
-        self._thread.start()
-
-    def stop(self) -> None:
-        """Stop after the current pass."""
-        self._stop.set()
-        self._thread.join(timeout=30)
-
-    def _run(self) -> None:
-        while True:
-            try:
-                checkpoint_once(self.factory, self.settings)
-            except Exception:  # a bad pass must not end the worker; the next one retries
-                log.exception("audit checkpoint pass failed")
-            if self._stop.wait(self.settings.audit_checkpoint_interval_seconds):
-                return
