@@ -79,9 +79,9 @@ def test_a_database_with_worked_alerts_upgrades_and_downgrades(tmp_path) -> None
             text(
                 "INSERT INTO alerts (customer_id, product, source, rule_code, category, severity,"
                 " status, title_en, title_zh, evidence, hits, observed_on, raised_at,"
-                " last_hit_at, escalation_level) VALUES (NULL, 'P', 'detector',"
+                " last_hit_at, escalation_level, warning_type) VALUES (NULL, 'P', 'detector',"
                 " 'complaint_surge_product', 'complaints', 'high', 'open', 't', 't', '{}', 1,"
-                " :d, :t, :t, 0)"
+                " :d, :t, :t, 0, 'complaint_wave')"
             ),
             {"t": opened, "d": opened.date()},
         )
@@ -156,7 +156,7 @@ def test_plaintext_personal_data_is_encrypted_by_0017_and_restored_by_its_downgr
     engine.dispose()
 
 
-def test_0023_dates_old_alerts_by_the_utc_day_they_were_raised(
+def test_0023_dates_old_alerts_by_the_utc_day_and_0024_types_them(
     backend, tmp_path, worker_id
 ) -> None:  # type: ignore[no-untyped-def]
     """Alerts written before observed_on existed are observed on raised_at's date (UTC); the
@@ -203,6 +203,11 @@ def test_0023_dates_old_alerts_by_the_utc_day_they_were_raised(
                 c for c in inspect(conn).get_columns("alerts") if c["name"] == "observed_on"
             )
             assert column["nullable"] is False
+        # 0024 gives old alerts the type of their category ("r" is no shipped rule).
+        runner.upgrade(engine, "0024")
+        with engine.connect() as conn:
+            kind = conn.execute(text("SELECT warning_type FROM alerts")).scalar()
+            assert kind == "payment_deterioration"
         runner.downgrade(engine, "0022")
         with engine.connect() as conn:
             assert "observed_on" not in {c["name"] for c in inspect(conn).get_columns("alerts")}

@@ -53,6 +53,7 @@ def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
                 source="rule",
                 code=code,
                 category="payment",
+                warning_type="payment_deterioration",
                 severity="high",
                 titles=("Test", "测试"),
                 dedup_days=0,  # each run raises anew
@@ -240,6 +241,7 @@ def test_new_alerts_are_observed_on_the_business_date_judged(db, manager) -> Non
     common: dict[str, Any] = {
         "source": "rule",
         "category": "payment",
+        "warning_type": "payment_deterioration",
         "severity": "low",
         "titles": ("t", "t"),
         "dedup_days": 0,
@@ -285,3 +287,38 @@ def test_the_queue_shows_observed_dates_and_downloads_what_it_filters(db, manage
         "/alerts", params={"observed_from": "2026-04-01", "observed_to": "2026-03-01"}
     )
     assert wrong.status_code == 422
+
+
+def test_alerts_filter_by_warning_type(db, manager) -> None:  # type: ignore[no-untyped-def]
+    ids = _setup(db)
+    common: dict[str, Any] = {
+        "source": "rule",
+        "category": "other",
+        "severity": "low",
+        "titles": ("t", "t"),
+        "dedup_days": 0,
+        "version_id": None,
+        "now": utcnow(),
+    }
+    alert_service.raise_hits(
+        db, [(ids["X1"], {})], code="typed_churn", warning_type="churn", **common
+    )
+    alert_service.raise_hits(
+        db, [(ids["X1"], {})], code="typed_resale", warning_type="resale", **common
+    )
+    db.commit()
+
+    def codes(**params: Any) -> set[str]:
+        got = manager.get("/api/v1/alerts", params={"code": "typed_churn,typed_resale", **params})
+        assert got.status_code == 200, got.text
+        return {a["rule_code"] for a in got.json()}
+
+    assert codes(warning_type="churn") == {"typed_churn"}
+    assert codes(warning_type=["churn", "resale"]) == {"typed_churn", "typed_resale"}
+    assert codes() == {"typed_churn", "typed_resale"}
+    bad = manager.get("/api/v1/alerts", params={"warning_type": "gossip"})
+    assert bad.status_code == 422 and "warning_type" in bad.text
+    lines = manager.get(
+        "/api/v1/alerts/export", params={"format": "jsonl", "warning_type": "resale"}
+    ).text.splitlines()
+    assert {json.loads(line)["warning_type"] for line in lines} == {"resale"}

@@ -40,6 +40,7 @@ from riskdesk.kit.pagination import decode_cursor, encode_cursor
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import BusinessDate, BusinessTimestamp, PathId
 from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring.warning_types import WarningTypeCode
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanCustomersRead,
@@ -72,6 +73,10 @@ def alert_filter(
         Annotated[str, StringConstraints(max_length=32)] | None, Blank, Query()
     ] = None,
     customer_id: Annotated[int | None, Blank, Query(ge=1, le=2_147_483_647)] = None,
+    warning_type: Annotated[
+        list[WarningTypeCode] | None,
+        Query(description="the signal the alert claims; repeat it for several"),
+    ] = None,
     code: Annotated[
         list[RuleCode] | None,
         Query(
@@ -104,6 +109,7 @@ def alert_filter(
         status=status,
         severity=severity,
         category=category,
+        warning_types=tuple(sorted(set(warning_type or ()))),
         customer_id=customer_id,
         codes=tuple(codes),
         observed_from=observed_from,

@@ -65,6 +65,7 @@ class AlertFilter:
     status: str | None = None  # open_any: every alert not yet closed
     severity: str | None = None
     category: str | None = None
+    warning_types: tuple[str, ...] = ()
     customer_id: int | None = None
     codes: tuple[str, ...] = ()
     observed_from: dt.date | None = None
@@ -88,6 +89,8 @@ def _narrowed(
         stmt = stmt.where(Alert.severity == flt.severity)
     if flt.category:
         stmt = stmt.where(Alert.category == flt.category)
+    if flt.warning_types:
+        stmt = stmt.where(Alert.warning_type.in_(flt.warning_types))
     if flt.customer_id is not None:
         stmt = stmt.where(Alert.customer_id == flt.customer_id)
     if flt.codes:

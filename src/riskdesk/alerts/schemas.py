@@ -31,6 +31,7 @@ class AlertRead(BaseModel):
     rule_code: str
     rule_version_id: int | None
     category: str
+    warning_type: str  # the signal it claims (monitoring.warning_types)
     severity: str
     status: str
     title_en: str
@@ -42,6 +43,7 @@ class AlertRead(BaseModel):
     last_hit_at: dt.datetime
     assigned_to_id: int | None
     outcome: str | None
+    cleared_reason: str | None  # why Riskdesk resolved it: its condition no longer held
     closed_at: dt.datetime | None
     case_id: int | None
     due_at: dt.datetime | None

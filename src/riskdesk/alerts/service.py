@@ -96,6 +96,7 @@ def raise_alerts(
             source=h.source,
             code=h.code,
             category=h.category,
+            warning_type=h.warning_type,
             severity=h.severity,
             titles=h.titles,
             dedup_days=h.dedup_days,
@@ -146,6 +147,7 @@ def raise_hits(
     source: str,
     code: str,
     category: str,
+    warning_type: str,
     severity: str,
     titles: tuple[str, str],
     dedup_days: int,
@@ -178,6 +180,7 @@ def raise_hits(
                 "rule_code": code,
                 "rule_version_id": version_id,
                 "category": category,
+                "warning_type": warning_type,
                 "severity": severity,
                 "status": "open",
                 "title_en": titles[0],
@@ -273,6 +276,7 @@ def raise_product_alerts(
                 "rule_code": code,
                 "rule_version_id": None,
                 "category": category,
+                "warning_type": "complaint_wave",
                 "severity": severity,
                 "status": "open",
                 "title_en": titles[0].format(product=product)[:255],
@@ -397,9 +401,9 @@ def page_alerts(
 
 
 EXPORT_COLUMNS = (
-    "id", "customer_id", "customer_code", "product", "source", "code", "category", "severity",
-    "status", "outcome", "observed_on", "raised_at", "last_hit_at", "closed_at", "assignee",
-    "assignee_id", "title_en", "title_zh", "hits",
+    "id", "customer_id", "customer_code", "product", "source", "code", "category", "warning_type",
+    "severity", "status", "outcome", "cleared_reason", "observed_on", "raised_at", "last_hit_at",
+    "closed_at", "assignee", "assignee_id", "title_en", "title_zh", "hits",
 )  # fmt: skip
 
 
@@ -475,9 +479,11 @@ def _export_row(alert: Alert, names: dict[int, str]) -> dict[str, Any]:
         "source": alert.source,
         "code": alert.rule_code,
         "category": alert.category,
+        "warning_type": alert.warning_type,
         "severity": alert.severity,
         "status": alert.status,
         "outcome": alert.outcome,
+        "cleared_reason": alert.cleared_reason,
         "observed_on": alert.observed_on.isoformat(),
         "raised_at": stamp(alert.raised_at),
         "last_hit_at": stamp(alert.last_hit_at),

@@ -23,6 +23,8 @@ class WarningRule(Base):
     name_en: Mapped[str] = mapped_column(String(255))
     name_zh: Mapped[str] = mapped_column(String(255))
     category: Mapped[str] = mapped_column(String(32))
+    # The signal it claims (monitoring.warning_types), judged by that type's outcome.
+    warning_type: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -70,6 +72,7 @@ class Alert(Base):
     rule_code: Mapped[str] = mapped_column(String(64))
     rule_version_id: Mapped[int | None] = mapped_column(ForeignKey("rule_versions.id"))
     category: Mapped[str] = mapped_column(String(32))
+    warning_type: Mapped[str] = mapped_column(String(32), index=True)
     severity: Mapped[str] = mapped_column(String(16), index=True)
     # open -> acknowledged -> in_progress -> resolved | dismissed
     status: Mapped[str] = mapped_column(String(16), index=True)
@@ -83,6 +86,8 @@ class Alert(Base):
     last_hit_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed, false_alarm
+    # Set when Riskdesk resolved it because its condition no longer held ("invoice paid").
+    cleared_reason: Mapped[str | None] = mapped_column(String(255))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     closed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("alert_cases.id"), index=True)

@@ -40,6 +40,7 @@ def _rule(rule: WarningRule, versions: list[RuleVersion]) -> RuleRead:
         name_en=rule.name_en,
         name_zh=rule.name_zh,
         category=rule.category,
+        warning_type=rule.warning_type,
         versions=[RuleVersionRead.model_validate(v) for v in versions],
     )
 

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from riskdesk.kit.validation import InputModel
+from riskdesk.monitoring.warning_types import WarningTypeCode
 
 Severity = Literal["low", "medium", "high", "critical"]
 
@@ -56,6 +57,8 @@ class RuleIn(RuleVersionIn):
     name_en: str = Field(min_length=1, max_length=255)
     name_zh: str = Field(min_length=1, max_length=255)
     category: Category
+    # The signal it claims; None: the type of its category (monitoring.warning_types).
+    warning_type: WarningTypeCode | None = None
 
 
 class CheckIn(_Strict):
@@ -102,6 +105,7 @@ class RuleRead(BaseModel):
     name_en: str
     name_zh: str
     category: str
+    warning_type: str
     versions: list[RuleVersionRead]
 
 

@@ -34,6 +34,7 @@ from riskdesk.monitoring.rules import (
     fires,
     fires_frame,
 )
+from riskdesk.monitoring.warning_types import type_of
 from riskdesk.privacy import consent
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
@@ -79,6 +80,7 @@ def install_default_rules(session: Session) -> int:
             name_en=spec["name_en"],
             name_zh=spec["name_zh"],
             category=spec["category"],
+            warning_type=spec.get("warning_type") or type_of(spec["code"], spec["category"]),
         )
         session.add(rule)
         session.flush()
@@ -134,6 +136,7 @@ def create_rule(
         name_en=spec["name_en"],
         name_zh=spec["name_zh"],
         category=spec["category"],
+        warning_type=spec.get("warning_type") or type_of(spec["code"], spec["category"]),
     )
     session.add(rule)
     session.flush()
@@ -287,6 +290,7 @@ class Hits:
     source: str
     code: str
     category: str
+    warning_type: str
     severity: str
     titles: tuple[str, str]
     dedup_days: int
@@ -343,6 +347,7 @@ def find_rule_hits(
                     source="rule",
                     code=rule.code,
                     category=rule.category,
+                    warning_type=rule.warning_type,
                     severity=version.severity,
                     titles=(rule.name_en, rule.name_zh),
                     dedup_days=version.dedup_days,
@@ -437,7 +442,7 @@ def find_anomalies(
     ]
 
     def detector(code: str, severity: str, titles: tuple[str, str], hits: list[Any]) -> Hits:
-        return Hits("detector", code, "other", severity, titles, 30, None, hits)
+        return Hits("detector", code, "other", "anomaly", severity, titles, 30, None, hits)
 
     return Findings(
         table.height,
