@@ -18,6 +18,7 @@ from riskdesk.cli.churn import churn_app
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.privacy import privacy_app
+from riskdesk.cli.warnings import warnings_app
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
 from riskdesk.kit.errors import RiskdeskError
@@ -36,6 +37,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(model_app, name="model")
 app.add_typer(churn_app, name="churn")
+app.add_typer(warnings_app, name="warnings")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")

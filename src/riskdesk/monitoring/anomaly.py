@@ -16,11 +16,10 @@ import numpy as np
 import polars as pl
 
 MAD_SCALE = 1.4826  # makes the MAD estimate the standard deviation of a normal distribution
-# When more than half the values are equal the MAD is 0 and any other value would be infinitely
-# far; the mean absolute deviation (scaled the same way) takes over, as in Iglewicz & Hoaglin's
-# modified z-score.
-MEAN_AD_SCALE = 1.2533
-FLOOR = 1e-6
+# When more than half the values are equal the MAD is 0: the indicator has too little spread
+# to say what is far (most peers have no complaint, a month of history held one value), and
+# nobody is judged on it. A fallback to the mean absolute deviation made a single complaint
+# "far" where most peers had none.
 # Differences below this are float noise (sums in another order), not a departure; without it a
 # MAD of 1e-13 instead of 0 would switch scales and flip a detection between two runs.
 NOISE = 1e-9
@@ -31,11 +30,9 @@ def _departure(value: pl.Expr, centre: pl.Expr) -> pl.Expr:
     return pl.when(diff.abs() < NOISE).then(0.0).otherwise(diff)
 
 
-def _scale(mad: pl.Expr, mean_ad: pl.Expr) -> pl.Expr:
-    return pl.max_horizontal(
-        pl.when(mad > NOISE).then(mad * MAD_SCALE).otherwise(mean_ad * MEAN_AD_SCALE),
-        pl.lit(FLOOR),
-    )
+def _scale(mad: pl.Expr) -> pl.Expr:
+    """The robust scale, null where the values have too little spread to judge."""
+    return pl.when(mad > NOISE).then(mad * MAD_SCALE)
 
 
 # Indicators worth watching for departures (levels, not population ranks or lifecycle ages).
@@ -57,14 +54,17 @@ FEATURES = (
 )
 
 
+MIN_HISTORY = 4  # month ends of a customer's own history before it is a yardstick
+
+
 def robust_z(values: pl.Expr, by: str | None = None) -> pl.Expr:
-    """(x - median) / (1.4826 * MAD) within the group ``by`` (or over everything)."""
+    """(x - median) / (1.4826 * MAD) within the group ``by`` (or over everything); null where
+    the group's MAD is 0 (too little spread to judge)."""
     median = values.median() if by is None else values.median().over(by)
     deviation = (values - median).abs()
     mad = deviation.median() if by is None else deviation.median().over(by)
-    mean_ad = deviation.mean() if by is None else deviation.mean().over(by)
     # Clipped: beyond a thousand scales the number says nothing more, and reads badly.
-    return (_departure(values, median) / _scale(mad, mean_ad)).clip(-999, 999)
+    return (_departure(values, median) / _scale(mad)).clip(-999, 999)
 
 
 def peer_deviations(frame: pl.DataFrame, features: Sequence[str] = FEATURES) -> pl.DataFrame:
@@ -81,21 +81,24 @@ def peer_deviations(frame: pl.DataFrame, features: Sequence[str] = FEATURES) -> 
 def own_deviations(
     history: pl.DataFrame, current: pl.DataFrame, features: Sequence[str] = FEATURES
 ) -> pl.DataFrame:
-    """customer_id and ``own_<feature>``: today's value against the customer's own history.
+    """customer_id and ``own_<feature>``: today's value against the customer's own history,
+    null where that history has too little spread (or fewer than ``MIN_HISTORY`` values).
 
     ``history`` holds the same features for past month ends (one row per customer and date).
     """
     stats = history.group_by("customer_id").agg(
         *[pl.col(f).cast(pl.Float64).median().alias(f"_med_{f}") for f in features],
         *[pl.col(f).cast(pl.Float64).alias(f"_all_{f}") for f in features],
+        *[pl.col(f).is_not_null().sum().alias(f"_n_{f}") for f in features],
     )
     joined = current.select("customer_id", *features).join(stats, on="customer_id", how="left")
     cols: list[pl.Expr] = []
     for f in features:
         deviations = (pl.col(f"_all_{f}") - pl.col(f"_med_{f}")).list.eval(pl.element().abs())
-        scale = _scale(deviations.list.median(), deviations.list.mean())
+        scale = _scale(deviations.list.median())
         departure = _departure(pl.col(f).cast(pl.Float64), pl.col(f"_med_{f}"))
-        cols.append((departure / scale).clip(-999, 999).alias(f"own_{f}"))
+        own = (departure / scale).clip(-999, 999)
+        cols.append(pl.when(pl.col(f"_n_{f}") >= MIN_HISTORY).then(own).alias(f"own_{f}"))
     return joined.select("customer_id", *cols)
 
 

@@ -238,3 +238,117 @@ def purchase_days(
 def latest_churn_fit(session: Session) -> ChurnFit | None:
     """The newest BG/NBD fit."""
     return session.scalar(select(ChurnFit).order_by(ChurnFit.id.desc()).limit(1))
+
+
+def score_history(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """Every stored score: customer_id, as_of, seq (later runs higher), score, version_id and
+    rank, the rating's position on its scale (0 the best; null when the scale lacks it)."""
+    stmt = select(
+        CustomerScore.customer_id,
+        CustomerScore.as_of,
+        CustomerScore.id,
+        cast(CustomerScore.score, Float),
+        CustomerScore.scorecard_version_id,
+        CustomerScore.rating,
+    )
+    rows = rows_in(session, stmt, CustomerScore.customer_id, customer_ids)
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "as_of": pl.Date,
+            "seq": pl.Int64,
+            "score": pl.Float64,
+            "version_id": pl.Int64,
+            "rating": pl.String,
+        },
+        orient="row",
+    )
+    order: list[tuple[int, str, int]] = []
+    versions = frame["version_id"].unique().drop_nulls().to_list()
+    for version in session.scalars(
+        select(ScorecardVersion).where(ScorecardVersion.id.in_(versions))
+    ):
+        bands = sorted(version.definition.get("ratings", []), key=lambda b: -b["min"])
+        order += [(version.id, b["code"], i) for i, b in enumerate(bands)]
+    ranks = pl.DataFrame(
+        order, schema={"version_id": pl.Int64, "rating": pl.String, "rank": pl.Int64}, orient="row"
+    )
+    return frame.join(ranks, on=["version_id", "rating"], how="left").drop("rating")
+
+
+def bureau_history(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
+    """Every bureau score: customer_id, report_date, seq, score."""
+    stmt = select(
+        CreditReport.customer_id,
+        CreditReport.report_date,
+        CreditReport.id,
+        cast(CreditReport.score, Float),
+    ).where(CreditReport.score.is_not(None))
+    rows = rows_in(session, stmt, CreditReport.customer_id, customer_ids)
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "report_date": pl.Date,
+            "seq": pl.Int64,
+            "score": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def confirmed_alerts(session: Session) -> pl.DataFrame:
+    """customer_id, warning_type, observed_on of every alert people closed as confirmed."""
+    from riskdesk.models import Alert
+
+    rows = session.execute(
+        select(Alert.customer_id, Alert.warning_type, Alert.observed_on).where(
+            Alert.outcome == "confirmed", Alert.customer_id.is_not(None)
+        )
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "warning_type": pl.String, "observed_on": pl.Date},
+        orient="row",
+    )
+
+
+def demo_labels(session: Session) -> pl.DataFrame:
+    """customer_id, behaviour, onset_date the demo generator gave each customer (to score a
+    replay with; never read while warnings are evaluated)."""
+    from riskdesk.models import DemoBehaviour
+
+    rows = session.execute(
+        select(DemoBehaviour.customer_id, DemoBehaviour.behaviour, DemoBehaviour.onset_date).where(
+            DemoBehaviour.customer_id.is_not(None)
+        )
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "behaviour": pl.String, "onset_date": pl.Date},
+        orient="row",
+    )
+
+
+def static_profiles(session: Session) -> pl.DataFrame:
+    """customer_id, risk_tier, credit_limit, payment_terms_days as stored now (a replay's
+    stand-in for the past: their history is in the change log, not in columns)."""
+    rows = session.execute(
+        select(
+            CreditProfile.customer_id,
+            CreditProfile.risk_tier,
+            cast(CreditProfile.credit_limit, Float),
+            cast(CreditProfile.payment_terms_days, Float),
+        )
+    ).all()
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "customer_id": pl.Int64,
+            "risk_tier": pl.String,
+            "credit_limit": pl.Float64,
+            "payment_terms_days": pl.Float64,
+        },
+        orient="row",
+    )

@@ -40,9 +40,11 @@ ATTRIBUTES: dict[str, Type] = {
     "credit_limit": "number",
     "payment_terms_days": "number",
     "utilisation": "number",  # counted exposure / credit limit
-    "score_drop": "number",  # the previous stored score minus the latest
-    "rating_notches_down": "number",  # how many ratings the latest is below the previous
-    "bureau_score_drop": "number",  # the previous bureau score minus the latest
+    "score_drop": "number",  # the score held 90 days before the latest, minus the latest
+    "rating_notches_down": "number",  # how many ratings the latest is below that one
+    "bureau_score_drop": "number",  # the bureau score 90 days before the latest, minus it
+    "churn_p_alive": "number",  # BG/NBD's probability the customer still buys (3+ repeats)
+    "churn_value_at_stake": "number",  # a quarter's expected purchases x P(gone), in CNY
 }
 VOCABULARY: dict[str, Type] = {**{n: "number" for n in NAMES}, **ATTRIBUTES}
 

@@ -100,3 +100,22 @@ BY_CATEGORY = {
 def type_of(code: str, category: str) -> str:
     """The warning type of a rule or detector by its code, else by its category."""
     return BY_RULE_CODE.get(code) or BY_CATEGORY.get(category, "anomaly")
+
+
+# For scoring replays against a labelled population (the demo's, or a file): the warning types
+# that claim each injected behaviour, and the behaviour each decoy resembles (a decoy flagged
+# by the types of what it resembles is a false alarm). Read only to score, never to evaluate.
+BEHAVIOUR_TYPES: dict[str, tuple[str, ...]] = {
+    "deteriorating": ("default_risk", "payment_deterioration"),
+    "reseller": ("resale",),
+    "return_abuser": ("return_abuse",),
+    "churner": ("churn",),
+}
+DECOY_RESEMBLES: dict[str, str] = {
+    "slow_payer": "deteriorating",
+    "busy_b2b": "reseller",
+    "new_customer": "reseller",
+    "seasonal": "churner",
+    "light_returner": "return_abuser",
+    "tight_limit": "deteriorating",
+}

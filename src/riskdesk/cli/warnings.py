@@ -1,0 +1,142 @@
+"""riskdesk warnings: replay the whole warning pack over the stored history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any, Literal, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+warnings_app = typer.Typer(
+    help="Early warnings: replays of the warning pack.", no_args_is_help=True
+)
+console = Console()
+
+
+def _fail(option: str, reason: str) -> NoReturn:
+    typer.echo(f"error: {option}: {reason}", err=True)
+    raise typer.Exit(2)
+
+
+def _date(option: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        _fail(option, f"expected a date like 2026-06-30, got {text!r}")
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0%}" if value >= 0.995 else f"{value:.2f}"
+
+
+@warnings_app.command("replay")
+def replay_command(
+    start: Annotated[str, typer.Option("--from", help="first business date")],
+    end: Annotated[
+        str | None, typer.Option("--to", help="last business date (default today)")
+    ] = None,
+    every: Annotated[Literal["week", "month"], typer.Option(help="week or month")] = "month",
+    labels: Annotated[
+        str | None,
+        typer.Option(
+            help="score against labels too: 'demo' (the demo's behaviours) or a CSV FILE with "
+            "customer (id or source:external_id), behaviour, onset_date"
+        ),
+    ] = None,
+    horizon: Annotated[int, typer.Option(min=7, max=730, help="days an outcome may follow")] = 180,
+    out: Annotated[Path | None, typer.Option(help="write the whole report as JSON here")] = None,
+) -> None:
+    """Run every active rule and detector as of each date from --from to --to, into a result
+    of its own (the live queue is untouched), and judge each warning type."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.kit.errors import RiskdeskError
+    from riskdesk.kit.timeutil import today
+    from riskdesk.monitoring import replay
+    from riskdesk.monitoring import repository as monitoring_repo
+
+    first = _date("--from", start)
+    last = _date("--to", end) if end else today()
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with reading(factory) as session:
+        try:
+            label_frame = None
+            if labels == "demo":
+                label_frame = monitoring_repo.demo_labels(session)
+            elif labels:
+                path = Path(labels)
+                if not path.is_file():
+                    _fail("--labels", f"no file {labels}")
+                label_frame = replay.read_labels(path, session)
+            report = replay.run(
+                session,
+                start=first,
+                end=last,
+                every=every,
+                labels=label_frame,
+                horizon_days=horizon,
+            )
+        except RiskdeskError as exc:
+            _fail(f"--{exc.field or 'from'}", str(exc))
+    _print(report)
+    if out is not None:
+        out.write_text(
+            json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
+        )
+        console.print(f"report written to {out}")
+
+
+def _print(report: dict[str, Any]) -> None:
+    table = Table(title=f"warning replay {report['from']} – {report['to']} ({report['every']}ly)")
+    for column in ("type", "alerts", "customers", "precision", "recall", "median lead (days)"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for code, entry in report["types"].items():
+        lead = entry.get("median_lead_days")
+        table.add_row(
+            code,
+            str(entry["alerts"]),
+            str(entry["customers_flagged"]),
+            _pct(entry.get("precision")),
+            _pct(entry.get("recall")),
+            "–" if lead is None else f"{lead:.0f}",
+        )
+    console.print(table)
+    end = report["open_at_end"]
+    console.print(
+        f"open at {report['to']}: {end['customers']} of {end['live_customers']} customers "
+        f"({_pct(end['share'])}), {end['alerts']} alerts"
+    )
+    labelled = report.get("labels")
+    if not labelled:
+        return
+    table = Table(title="against labels")
+    for column in ("behaviour", "customers", "caught", "recall", "flagged", "precision", "lead"):
+        table.add_column(column, justify="left" if column == "behaviour" else "right")
+    for name, entry in labelled["behaviours"].items():
+        lead = entry.get("median_lead_days")
+        table.add_row(
+            name,
+            str(entry["customers"]),
+            str(entry["caught"]),
+            _pct(entry["recall"]),
+            str(entry["flagged_customers"]),
+            _pct(entry["precision"]),
+            "–" if lead is None else f"{lead:.0f}",
+        )
+    console.print(table)
+    table = Table(title="decoys flagged for what they resemble")
+    for column in ("decoy", "resembles", "customers", "flagged", "share"):
+        table.add_column(column, justify="left" if column in ("decoy", "resembles") else "right")
+    for name, entry in labelled["decoys"].items():
+        table.add_row(
+            name,
+            entry["resembles"],
+            str(entry["customers"]),
+            str(entry["flagged"]),
+            _pct(entry["flagged_share"]),
+        )
+    console.print(table)

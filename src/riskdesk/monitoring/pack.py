@@ -1,0 +1,173 @@
+"""The warning pack over a table of values as of one business date: which customers each rule
+flags, and the values rules read that are not indicators (churn probability, score and bureau
+moves), derived from histories as of that date.
+
+Pure: Polars and numpy only. Live evaluation (``monitoring.service``) and replays
+(``monitoring.replay``) both go through here, so a replay judges what live would have judged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+from riskdesk.monitoring import churn
+from riskdesk.monitoring.rules import VOCABULARY, Rule, fires_frame
+
+# A customer needs this many repeat purchases before BG/NBD's probability of being alive means
+# anything: with fewer, "alive" rests on the population's prior alone.
+CHURN_MIN_REPEATS = 3
+CHURN_HORIZON_WEEKS = 13.0  # the next quarter
+
+
+@dataclass(frozen=True)
+class PackRule:
+    """One rule of the pack as it is evaluated."""
+
+    code: str
+    warning_type: str
+    rule: Rule
+    scope: dict[str, Any]
+    version_id: int | None = None
+
+
+def in_scope(scope: dict[str, Any]) -> pl.Expr:
+    """Whether a row is one of the customers a rule's scope names (empty: everyone)."""
+    fits = pl.lit(True)
+    if scope.get("kinds"):
+        fits = fits & pl.col("kind").is_in(scope["kinds"])
+    if scope.get("segments"):
+        fits = fits & pl.col("segment").is_in(scope["segments"])
+    return fits
+
+
+def completed(values: pl.DataFrame) -> pl.DataFrame:
+    """``values`` with every name a rule may read (missing ones null)."""
+    missing = [
+        pl.lit(None, dtype=pl.String if kind == "text" else pl.Float64).alias(name)
+        for name, kind in VOCABULARY.items()
+        if name not in values.columns
+    ]
+    return values.with_columns(missing) if missing else values
+
+
+def rule_hits(values: pl.DataFrame, rules: Sequence[PackRule]) -> pl.DataFrame:
+    """customer_id, code, warning_type: every rule that fires for every customer (a loop over
+    rules, each one vectorised over the customers)."""
+    values = completed(values)
+    found = [
+        values.filter(in_scope(r.scope))
+        .filter(fires_frame(r.rule, values.filter(in_scope(r.scope))))
+        .select("customer_id", code=pl.lit(r.code), warning_type=pl.lit(r.warning_type))
+        for r in rules
+    ]
+    empty = pl.DataFrame(
+        schema={"customer_id": pl.Int64, "code": pl.String, "warning_type": pl.String}
+    )
+    return pl.concat([empty, *found]) if found else empty
+
+
+# ---------------------------------------------------------------- churn
+
+
+def churn_values(
+    purchase_days: pl.DataFrame,
+    model: churn.BgNbd | None,
+    day: dt.date,
+    order_value: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """customer_id, churn_p_alive, churn_value_at_stake from purchase days up to ``day``.
+
+    ``churn_p_alive`` is BG/NBD's probability that the customer still buys, for customers with
+    at least ``CHURN_MIN_REPEATS`` repeat purchases (null otherwise). ``churn_value_at_stake``
+    is what the next quarter would bring were they alive (the purchases BG/NBD expects of an
+    active customer of their history, at their average order value over a year), times the
+    probability they are gone. ``order_value``: customer_id, avg_order_value_365d."""
+    schema = {
+        "customer_id": pl.Int64,
+        "churn_p_alive": pl.Float64,
+        "churn_value_at_stake": pl.Float64,
+    }
+    if model is None or purchase_days.height == 0:
+        return pl.DataFrame(schema=schema)
+    summary = churn.summarise(
+        purchase_days.filter(pl.col("day") <= day), day, customer="customer_id", day="day"
+    ).rename({"customer": "customer_id"}, strict=False)
+    x, t_x, big_t = (summary[c].to_numpy() for c in ("x", "t_x", "T"))
+    alive = model.p_alive(x, t_x, big_t)
+    # Purchases per week while alive: BG/NBD's posterior mean rate, (r + x) / (alpha + T).
+    rate = (model.r + x) / (model.alpha + big_t)
+    frame = summary.select(
+        "customer_id",
+        pl.when(pl.col("x") >= CHURN_MIN_REPEATS)
+        .then(pl.Series(alive))
+        .otherwise(None)
+        .alias("churn_p_alive"),
+        pl.Series("_next_quarter", rate * CHURN_HORIZON_WEEKS),
+    )
+    if order_value is not None:
+        frame = frame.join(order_value, on="customer_id", how="left")
+    else:
+        frame = frame.with_columns(avg_order_value_365d=pl.lit(None, pl.Float64))
+    return frame.select(
+        "customer_id",
+        "churn_p_alive",
+        churn_value_at_stake=(
+            (1 - pl.col("churn_p_alive"))
+            * pl.col("_next_quarter")
+            * pl.col("avg_order_value_365d").fill_null(0.0)
+        ),
+    )
+
+
+# ---------------------------------------------------------------- score and bureau moves
+
+# Scores and bureau reports are compared with the one held this long before the latest: a
+# move must last, and a score that wobbles between runs does not make a new warning each time.
+MOVE_LOOKBACK_DAYS = 90
+
+
+def score_moves(history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """customer_id, score_drop, rating_notches_down as of ``day``: the score and the rating
+    held ``MOVE_LOOKBACK_DAYS`` before the latest one, minus the latest (ratings by their
+    position on the latest scale, best first).
+
+    ``history``: customer_id, as_of, seq (later runs higher), score, version_id, rank."""
+    known = history.filter(pl.col("as_of") <= day).sort(["customer_id", "as_of", "seq"])
+    latest = known.group_by("customer_id").last()
+    before = (
+        known.join(latest.select("customer_id", _cut=pl.col("as_of")), on="customer_id")
+        .filter(pl.col("as_of") <= pl.col("_cut") - pl.duration(days=MOVE_LOOKBACK_DAYS))
+        .group_by("customer_id")
+        .last()
+    )
+    both = latest.join(before, on="customer_id", suffix="_before")
+    same_scale = pl.col("version_id") == pl.col("version_id_before")
+    return both.select(
+        "customer_id",
+        score_drop=pl.col("score_before") - pl.col("score"),
+        rating_notches_down=pl.when(same_scale)
+        .then(pl.col("rank") - pl.col("rank_before"))
+        .cast(pl.Float64),
+    )
+
+
+def bureau_moves(reports: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """customer_id, bureau_score_drop: the bureau score held ``MOVE_LOOKBACK_DAYS`` before the
+    latest report on or before ``day``, minus the latest. ``reports``: customer_id,
+    report_date, seq, score."""
+    known = reports.filter(pl.col("report_date") <= day).sort(["customer_id", "report_date", "seq"])
+    latest = known.group_by("customer_id").last()
+    before = (
+        known.join(latest.select("customer_id", _cut=pl.col("report_date")), on="customer_id")
+        .filter(pl.col("report_date") <= pl.col("_cut") - pl.duration(days=MOVE_LOOKBACK_DAYS))
+        .group_by("customer_id")
+        .last()
+    )
+    return latest.join(before, on="customer_id", suffix="_before").select(
+        "customer_id", bureau_score_drop=pl.col("score_before") - pl.col("score")
+    )

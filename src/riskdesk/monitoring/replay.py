@@ -1,0 +1,345 @@
+"""Warning replays: the whole warning pack run over the stored history as of past business
+dates, into a result of its own (never the live queue), and judged per warning type.
+
+Everything is read once (events, scores, bureau reports, purchase days); each replay date then
+computes the indicators as of that date, derives what else rules read as of it (churn
+probability from a BG/NBD fit on purchases up to it, score and bureau moves, utilisation of
+the open receivables), runs the rules and the detectors, and keeps the hits. A loop over
+dates, each one vectorised over the customers.
+
+What a replay cannot know of the past: credit limits, terms and risk tiers are today's (their
+history is in the change log), and utilisation counts open receivables only (not orders not
+yet invoiced). Rules reading those are approximated.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from riskdesk.indicators import repository as indicator_repo
+from riskdesk.indicators.compute import EventFrames, compute
+from riskdesk.kit.errors import ValidationFailed
+from riskdesk.monitoring import backtest, churn, measure, pack
+from riskdesk.monitoring import repository as repo
+from riskdesk.monitoring.detectors import anomaly_hits
+from riskdesk.monitoring.warning_types import (
+    BEHAVIOUR_TYPES,
+    CHURN_GAP_DAYS,
+    DECOY_RESEMBLES,
+    DEFAULT_DPD,
+)
+from riskdesk.privacy import consent
+from riskdesk.scoring import repository as scoring_repo
+
+Every = Literal["week", "month"]
+MAX_DATES = 160  # three years of weeks
+
+
+@dataclass(frozen=True)
+class History:
+    """Everything a replay reads, loaded once."""
+
+    frames: EventFrames
+    attributes: pl.DataFrame  # customer_id, kind, segment, region, industry
+    profiles: pl.DataFrame  # customer_id, risk_tier, credit_limit, payment_terms_days
+    scores: pl.DataFrame  # score_history
+    bureau: pl.DataFrame  # bureau_history
+    purchase_days: pl.DataFrame  # customer_id, day
+    unwatched: frozenset[int]
+
+
+def load_history(session: Session, end: dt.date) -> History:
+    """Read what a replay up to ``end`` needs."""
+    return History(
+        frames=indicator_repo.load_frames(session),
+        attributes=scoring_repo.plain_attributes(session, None, end),
+        profiles=repo.static_profiles(session),
+        scores=repo.score_history(session, None),
+        bureau=repo.bureau_history(session, None),
+        purchase_days=repo.purchase_days(session, end),
+        unwatched=frozenset(consent.without_consent(session, "behaviour_monitoring", None)),
+    )
+
+
+def replay_dates(start: dt.date, end: dt.date, every: Every) -> list[dt.date]:
+    """The business dates of a replay: each week's Sunday or each month's last day from
+    ``start`` to ``end`` (``end`` itself the last one)."""
+    if start > end:
+        raise ValidationFailed("the replay starts after it ends", field="from")
+    days: list[dt.date] = []
+    if every == "week":
+        day = start + dt.timedelta(days=(6 - start.weekday()) % 7)
+        while day < end:
+            days.append(day)
+            day += dt.timedelta(days=7)
+    else:
+        day = start
+        while True:
+            first_next = (day.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
+            month_end = first_next - dt.timedelta(days=1)
+            if month_end >= end:
+                break
+            days.append(month_end)
+            day = first_next
+    days.append(end)
+    if len(days) > MAX_DATES:
+        raise ValidationFailed(
+            f"{len(days)} replay dates; at most {MAX_DATES} (replay monthly, or a shorter span)",
+            field="every",
+        )
+    return days
+
+
+class _Fits:
+    """BG/NBD refitted on purchases up to each quarter's start, as a live system refits on a
+    schedule (a fit per replay date would cost seconds each and change little)."""
+
+    def __init__(self, days: pl.DataFrame) -> None:
+        self.days = days
+        self.cache: dict[dt.date, churn.BgNbd | None] = {}
+
+    def at(self, day: dt.date) -> churn.BgNbd | None:
+        quarter = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        if quarter not in self.cache:
+            summary = churn.summarise(self.days, quarter, customer="customer_id", day="day")
+            try:
+                self.cache[quarter] = churn.fit(*(summary[c].to_numpy() for c in ("x", "t_x", "T")))
+            except ValueError:  # fewer than five buying customers yet
+                self.cache[quarter] = None
+        return self.cache[quarter]
+
+
+class _Indicators:
+    """Indicators as of a date, each date computed once (the anomaly detector reads months
+    back, which other replay dates reuse)."""
+
+    def __init__(self, frames: EventFrames) -> None:
+        self.frames = frames
+        self.cache: dict[dt.date, pl.DataFrame] = {}
+
+    def at(self, day: dt.date) -> pl.DataFrame:
+        if day not in self.cache:
+            self.cache[day] = compute(self.frames, day)
+        return self.cache[day]
+
+
+def values_as_of(
+    history: History, day: dt.date, indicators: pl.DataFrame, fit: churn.BgNbd | None
+) -> pl.DataFrame:
+    """Every name a rule may read, as of ``day``, for the customers who had bought by then."""
+    values = (
+        indicators.filter(pl.col("tenure_days").is_not_null())
+        .join(history.attributes, on="customer_id", how="left")
+        .join(history.profiles, on="customer_id", how="left")
+        .with_columns(
+            utilisation=pl.when(pl.col("credit_limit") > 0).then(
+                pl.col("ar_open_total") / pl.col("credit_limit")
+            )
+        )
+    )
+    latest = (
+        history.scores.filter(pl.col("as_of") <= day)
+        .sort("customer_id", "as_of", "seq")
+        .group_by("customer_id")
+        .last()
+        .select("customer_id", "score")
+    )
+    values = (
+        values.join(latest, on="customer_id", how="left")
+        .join(pack.score_moves(history.scores, day), on="customer_id", how="left")
+        .join(pack.bureau_moves(history.bureau, day), on="customer_id", how="left")
+        .join(
+            pack.churn_values(
+                history.purchase_days,
+                fit,
+                day,
+                indicators.select("customer_id", "avg_order_value_365d"),
+            ),
+            on="customer_id",
+            how="left",
+        )
+    )
+    if history.unwatched:
+        values = values.filter(~pl.col("customer_id").is_in(sorted(history.unwatched)))
+    return values
+
+
+def replay(
+    history: History,
+    rules: Sequence[pack.PackRule],
+    days: Sequence[dt.date],
+    *,
+    detectors: bool = True,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Hits (day, customer_id, code, warning_type) of the pack on every replay date, and how
+    many customers were live on each (day, customers)."""
+    fits = _Fits(history.purchase_days)
+    computed = _Indicators(history.frames)
+    found: list[pl.DataFrame] = []
+    live: list[tuple[dt.date, int]] = []
+    for day in days:  # a loop over dates; each date is vectorised over the customers
+        current = computed.at(day)
+        values = values_as_of(history, day, current, fits.at(day))
+        live.append((day, values.height))
+        hits = pack.rule_hits(values, rules)
+        if detectors:
+            past = [computed.at(end) for end in _month_ends_before(day, 6)]
+            hits = pl.concat([hits, anomaly_hits(values, past).select(hits.columns)])
+        found.append(hits.with_columns(day=pl.lit(day)))
+    all_hits = (
+        pl.concat(found).select(list(measure.HITS_SCHEMA))
+        if found
+        else pl.DataFrame(schema=measure.HITS_SCHEMA)
+    )
+    return all_hits, pl.DataFrame(
+        live, schema={"day": pl.Date, "customers": pl.Int64}, orient="row"
+    )
+
+
+def _month_ends_before(day: dt.date, months: int) -> list[dt.date]:
+    """The last ``months`` month ends strictly before ``day``'s month."""
+    ends = []
+    cursor = day.replace(day=1) - dt.timedelta(days=1)
+    for _ in range(months):
+        ends.append(cursor)
+        cursor = cursor.replace(day=1) - dt.timedelta(days=1)
+    return ends
+
+
+def read_labels(path: Path, session: Session) -> pl.DataFrame:
+    """Labels from a CSV file: customer (an id, or source:external_id), behaviour,
+    onset_date (optional)."""
+    from riskdesk.customers import repository as customer_repo
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    if not rows or not {"customer", "behaviour"} <= set(rows[0]):
+        raise ValidationFailed("labels need the columns customer and behaviour", field="labels")
+    def ref(key: str) -> tuple[str, str]:
+        source, _, external = key.strip().partition(":")
+        return source, external
+
+    refs = {ref(r["customer"]) for r in rows if ":" in r["customer"]}
+    ids = customer_repo.customer_ids_by_ref(session, refs) if refs else {}
+    out = []
+    for n, r in enumerate(rows, start=2):  # a label file's rows, to read them
+        key = r["customer"].strip()
+        cid = ids.get(ref(key)) if ":" in key else int(key) if key.isdigit() else None
+        if cid is None:
+            continue  # a customer this database does not hold
+        onset = (r.get("onset_date") or "").strip()
+        try:
+            day = dt.date.fromisoformat(onset) if onset else None
+        except ValueError:
+            raise ValidationFailed(
+                f"row {n}: onset_date {onset!r} is no date", field="labels"
+            ) from None
+        out.append((cid, r["behaviour"].strip(), day))
+    return pl.DataFrame(
+        out,
+        schema={"customer_id": pl.Int64, "behaviour": pl.String, "onset_date": pl.Date},
+        orient="row",
+    )
+
+
+def run(
+    session: Session,
+    *,
+    start: dt.date,
+    end: dt.date,
+    every: Every = "month",
+    rules: Sequence[pack.PackRule] | None = None,
+    labels: pl.DataFrame | None = None,
+    horizon_days: int = 180,
+    detectors: bool = True,
+) -> dict[str, Any]:
+    """Replay the pack (the active one unless ``rules``) from ``start`` to ``end`` and judge it:
+    per warning type, hits per period, alerts, customers flagged, and precision, recall and
+    lead time against recorded outcomes (defaults: 90+ days past due; churn: a 180-day gap;
+    confirmed alerts), and per behaviour against ``labels`` when given."""
+    days = replay_dates(start, end, every)
+    history = load_history(session, end)
+    pack_rules = list(rules) if rules is not None else active_pack(session)
+    hits, live = replay(history, pack_rules, days, detectors=detectors)
+    alerts = measure.episodes(hits, days)
+    report = measure.summary(hits, alerts, days, live)
+    # Outcomes are judged on everything stored, up to the replay's end plus the horizon.
+    judge = min(end + dt.timedelta(days=horizon_days), _last_event_day(history, end))
+    defaults = backtest.default_dates(history.frames, judge, DEFAULT_DPD)
+    churns = backtest.churn_dates(history.frames, judge, CHURN_GAP_DAYS)
+    confirmed = repo.confirmed_alerts(session)
+    outcome_end = judge
+    for code, entry in report["types"].items():
+        outcome = entry["outcome"]
+        if outcome == "default":
+            entry.update(
+                measure.by_outcome(
+                    alerts,
+                    defaults,
+                    [code],
+                    start=days[0],
+                    end=outcome_end,
+                    horizon_days=horizon_days,
+                )
+            )
+        elif outcome == "churn":
+            entry.update(
+                measure.by_outcome(
+                    alerts,
+                    churns,
+                    [code],
+                    start=days[0],
+                    end=outcome_end,
+                    horizon_days=horizon_days,
+                )
+            )
+        else:
+            entry.update(measure.by_confirmation(alerts, confirmed, [code]))
+    if labels is not None:
+        report["labels"] = measure.by_labels(
+            alerts,
+            labels,
+            BEHAVIOUR_TYPES,
+            DECOY_RESEMBLES,
+            {"deteriorating": defaults, "churner": churns},
+            end=end,
+        )
+    report.update(
+        {
+            "from": days[0].isoformat(),
+            "to": end.isoformat(),
+            "every": every,
+            "dates": [d.isoformat() for d in days],
+            "horizon_days": horizon_days,
+            "rules": [r.code for r in pack_rules],
+        }
+    )
+    return report
+
+
+def _last_event_day(history: History, end: dt.date) -> dt.date:
+    days = [
+        history.frames.orders["day"].max(),
+        history.frames.payments["day"].max(),
+        history.frames.invoices["due_date"].max(),
+    ]
+    known = [d for d in days if isinstance(d, dt.date)]
+    return max([end, *known])
+
+
+def active_pack(session: Session) -> list[pack.PackRule]:
+    """The active rules as a replay evaluates them."""
+    from riskdesk.monitoring.service import checked
+
+    return [
+        pack.PackRule(rule.code, rule.warning_type, checked(v.expression), v.scope or {}, v.id)
+        for rule, v in repo.active_versions(session)
+    ]
