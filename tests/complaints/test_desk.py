@@ -146,9 +146,10 @@ def test_response_sla_answer_and_resolve(db, client_for) -> None:  # type: ignor
 def test_a_surge_on_one_product_raises_one_product_alert(db, client_for) -> None:  # type: ignore[no-untyped-def]
     _customers(db, n=10)
     p = principal(db, "manager")
-    # A quiet baseline: two complaints about the drill in the 12 weeks before.
+    # A quiet baseline: one complaint about the drill in the 12 weeks before, and one older
+    # (the record reaches back past window + baseline, so a surge can be judged).
     base = [
-        complaint(f"B{i}", f"C{i}", 24 * (30 + 20 * i), category="product_quality",
+        complaint(f"B{i}", f"C{i}", 24 * (30 + 80 * i), category="product_quality",
                   product="Drill X200", status="closed",
                   resolved_at=(utcnow() - dt.timedelta(days=20)).isoformat())
         for i in range(2)
@@ -222,9 +223,14 @@ def test_surge_thresholds() -> None:
     steady = frame("steady", [d * 3.5 for d in range(1, 28)])  # ~4 per fortnight, always
     new = frame("new", [1, 2, 3, 4, 5, 6])
     late = frame("old", [20, 21, 22, 23, 24, 25, 26])  # before the window
-    found = complaints_service.surges(pl.concat([steady, new, late]), now, cfg)
+    since = now - dt.timedelta(days=200)  # the complaint record covers the baseline
+    found = complaints_service.surges(pl.concat([steady, new, late]), now, cfg, since)
     assert found["product"].to_list() == ["new"]
     assert found["severity"].to_list() == ["high"]  # 12 times the expected, but only six
-    ten = complaints_service.surges(frame("new", [d / 2 for d in range(1, 11)]), now, cfg)
+    ten = complaints_service.surges(frame("new", [d / 2 for d in range(1, 11)]), now, cfg, since)
     assert ten["severity"].to_list() == ["critical"]
-    assert complaints_service.surges(frame("new", [1, 2, 3, 4]), now, cfg).is_empty()
+    assert complaints_service.surges(frame("new", [1, 2, 3, 4]), now, cfg, since).is_empty()
+    # A record younger than window + baseline (98 days) has nothing to compare with.
+    young = now - dt.timedelta(days=60)
+    assert complaints_service.surges(pl.concat([steady, new]), now, cfg, young).is_empty()
+    assert complaints_service.surges(pl.concat([steady, new]), now, cfg, None).is_empty()

@@ -37,7 +37,7 @@ def _ids(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 
 
 def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    assert alert_service.install_default_pack(db) == 15
+    assert alert_service.install_default_pack(db) == 14
     assert alert_service.install_default_pack(db) == 0
     p = principal(db, "manager")
     intake.ingest(
@@ -65,8 +65,9 @@ def test_an_overdue_invoice_raises_one_alert_refreshed_by_later_events(db, manag
     assert "new_overdue" in codes
     overdue = codes["new_overdue"]
     assert (overdue["status"], overdue["severity"], overdue["hits"]) == ("open", "high", 1)
-    assert overdue["evidence"] == {"dpd_max": 45.0}
-    assert overdue["title_zh"] == "发票逾期超过 30 天"
+    # Evidence: what the rule read (no payment history yet: the flat 30 days applies).
+    assert overdue["evidence"] == {"dpd_max": 45.0, "late_days_usual_p90": None}
+    assert overdue["title_zh"] == "逾期超出该客户的常态"
     # Another event for the same customer: the rule still holds, the same alert is refreshed.
     intake.ingest(db, p, "invoices", [invoice("I2", "A", "100.00", 40)])
     db.commit()
@@ -194,8 +195,10 @@ def test_rating_downgrade_and_bureau_drop(db, manager, client_for) -> None:  # t
     ids = _setup(db)
     draft = manager.post("/api/v1/scorecards", json=card()).json()["versions"][0]
     client_for("manager2").post(f"/api/v1/scorecard-versions/{draft['id']}/approve", json={})
-    # B: nothing overdue yet: 200 + 400 (dpd 0) + 100 (no bureau) + 50 = 750, A.
-    assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
+    # B: nothing overdue yet: 200 + 400 (dpd 0) + 100 (no bureau) + 50 = 750, A. Scored as of
+    # 100 days ago: moves are measured against the score held 90 days before the latest.
+    first = manager.post("/api/v1/scoring-runs", json={"as_of": ago(100)})
+    assert first.status_code == 201, first.text
     p = principal(db, "manager")
     intake.ingest(db, p, "invoices", [invoice("R1", "B", "800.00", 45)])
     reports = [

@@ -23,15 +23,21 @@ def test_robust_z_ignores_a_single_extreme_peer() -> None:
 
 def test_own_history_deviation() -> None:
     history = pl.DataFrame(
-        {"customer_id": [1, 1, 1, 2, 2, 2], "dpd_max": [0.0, 2.0, 4.0, 10.0, 10.0, 10.0]}
+        {
+            "customer_id": [1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3],
+            "dpd_max": [0.0, 2.0, 4.0, 6.0, 10.0, 10.0, 10.0, 10.0, 0.0, 5.0, 9.0],
+        }
     )
-    current = pl.DataFrame({"customer_id": [1, 2], "dpd_max": [30.0, 10.0]})
+    current = pl.DataFrame({"customer_id": [1, 2, 3], "dpd_max": [30.0, 40.0, 90.0]})
     own = {
         r["customer_id"]: r["own_dpd_max"]
         for r in anomaly.own_deviations(history, current, ["dpd_max"]).to_dicts()
     }
-    assert own[1] == pytest.approx((30 - 2) / (2 * anomaly.MAD_SCALE))
-    assert own[2] == pytest.approx(0.0)
+    # median 3, absolute deviations 3, 1, 1, 3: MAD 2
+    assert own[1] == pytest.approx((30 - 3) / (2 * anomaly.MAD_SCALE))
+    # A history of one value has no spread to measure a departure by; three month ends are
+    # too few to be a yardstick. Neither customer is judged.
+    assert own[2] is None and own[3] is None
 
 
 def test_isolation_forest_flags_the_outlier_and_names_its_drivers() -> None:
@@ -51,35 +57,46 @@ def test_isolation_forest_flags_the_outlier_and_names_its_drivers() -> None:
 def test_detectors_raise_alerts_with_their_drivers(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]
     load_demo(db, customers=150, months=24, seed=2)
     db.commit()
-    run = client_for("analyst").post("/api/v1/anomaly-runs")
+    run = client_for("analyst").post("/api/v1/anomaly-runs", params={"z_threshold": 3, "top": 5})
     assert run.status_code == 201, run.text
-    assert run.json()["customers"] == 150 and run.json()["raised"] > 0
+    body = run.json()
+    assert body["customers"] == 150 and body["raised"] > 0
     alerts = [
         a for a in manager.get("/api/v1/alerts", params={"limit": 1000}).json()
         if a["source"] == "detector"
     ]  # fmt: skip
-    assert {a["rule_code"] for a in alerts} <= {"anomaly_indicator", "anomaly_multivariate"}
-    multivariate = [a for a in alerts if a["rule_code"] == "anomaly_multivariate"]
-    assert multivariate and all(len(a["evidence"]) == 3 for a in multivariate)
-    driver = next(iter(multivariate[0]["evidence"].values()))
-    assert set(driver) == {"value", "peer_z", "own_z"}
-    again = client_for("analyst").post("/api/v1/anomaly-runs").json()
-    assert again["raised"] == 0 and again["refreshed"] == run.json()["raised"]
+    # Only the single-indicator detector raises; each alert names the far indicators.
+    assert {a["rule_code"] for a in alerts} == {"anomaly_indicator"}
+    assert {a["warning_type"] for a in alerts} == {"anomaly"}
+    for alert in alerts:
+        assert alert["evidence"] and all(
+            set(v) == {"value", "peer_z", "own_z"} and v["peer_z"] >= 3 and v["own_z"] >= 3
+            for v in alert["evidence"].values()
+        )
+    # The multivariate detector ranks, most unusual first, with three drivers each.
+    ranked = body["ranking"]
+    assert len(ranked) == 5 and all(len(r["drivers"]) == 3 for r in ranked)
+    scores = [r["anomaly_score"] for r in ranked]
+    assert scores == sorted(scores, reverse=True)
+    again = client_for("analyst").post("/api/v1/anomaly-runs", params={"z_threshold": 3}).json()
+    assert again["raised"] == 0 and again["refreshed"] == body["raised"]
 
 
-def test_equal_values_fall_back_to_the_mean_deviation_and_noise_is_no_departure() -> None:
-    # Most values equal: the MAD is 0; the mean absolute deviation sets the scale instead of a
-    # floor that would make any difference enormous.
+def test_without_spread_nobody_is_judged_and_noise_is_no_departure() -> None:
+    # Most values equal: the MAD is 0 and the indicator says nothing about who is far (one
+    # complaint where most peers have none is not an anomaly).
     frame = pl.DataFrame({"x": [0.0] * 8 + [1.0, 2.0]})
     z = frame.select(anomaly.robust_z(pl.col("x")).alias("z"))["z"].to_list()
-    assert z[:8] == [0.0] * 8 and abs(z[-1] - 2.0 / (0.3 * anomaly.MEAN_AD_SCALE)) < 1e-9
-    # A float-noise difference is no departure, on peers and on own history alike.
-    noisy = pl.DataFrame({"x": [1.0] * 9 + [1.0 + 1e-14]})
-    assert noisy.select(anomaly.robust_z(pl.col("x")).alias("z"))["z"].to_list() == [0.0] * 10
-    history = pl.DataFrame({"customer_id": [1] * 6, **{f: [5.0] * 6 for f in anomaly.FEATURES}})
-    current = pl.DataFrame({"customer_id": [1], **{f: [5.0 + 1e-13] for f in anomaly.FEATURES}})
+    assert z == [None] * 10
+    # A float-noise difference is no departure.
+    noisy = pl.DataFrame({"x": [1.0, 2.0, 3.0, 4.0, 5.0, 3.0 + 1e-14]})
+    assert noisy.select(anomaly.robust_z(pl.col("x")).alias("z"))["z"].to_list()[5] == 0.0
+    history = pl.DataFrame(
+        {"customer_id": [1] * 6, **{f: [1.0, 2.0, 3.0, 4.0, 5.0, 3.0] for f in anomaly.FEATURES}}
+    )
+    current = pl.DataFrame({"customer_id": [1], **{f: [3.0 + 1e-13] for f in anomaly.FEATURES}})
     own = anomaly.own_deviations(history, current)
     assert all(own[f"own_{f}"][0] == 0.0 for f in anomaly.FEATURES)
-    # A real departure from a constant history is large but clipped.
-    jump = current.with_columns(pl.lit(50.0).alias("dpd_max"))
+    # A real departure is large but clipped.
+    jump = current.with_columns(pl.lit(5000.0).alias("dpd_max"))
     assert anomaly.own_deviations(history, jump)["own_dpd_max"][0] == 999

@@ -381,7 +381,7 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
     resolved = page.locator("#alert-queue tbody tr", has_text="new_overdue")
     assert "false alarm" in resolved.inner_text()
     resolved.locator("a[href^='/customers/']").click()
-    assert "Invoices overdue by more than 30 days" in page.inner_text("#alert-panel")
+    assert "Overdue beyond what is usual for the customer" in page.inner_text("#alert-panel")
 
 
 def test_rule_editor_checks_backtests_and_a_colleague_approves(page, live_server: str) -> None:

@@ -16,6 +16,7 @@ from riskdesk.alerts.schemas import (
     ActionRead,
     AlertMove,
     AlertRead,
+    AnomalyRunRead,
     CaseRead,
     CommentIn,
     CommentRead,
@@ -27,6 +28,7 @@ from riskdesk.alerts.schemas import (
     PlaybookIn,
     PlaybookRead,
     PlaybookUpdate,
+    RankedCustomer,
     RouteIn,
     RouteRead,
     WebhookIn,
@@ -458,22 +460,28 @@ def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
     )
 
 
-@router.post("/anomaly-runs", response_model=EvaluationRead, status_code=201)
+@router.post("/anomaly-runs", response_model=AnomalyRunRead, status_code=201)
 @reads_first
 def run_anomalies(
     session: SessionDep,
     _: CanRulesManage,
     months: Annotated[int, Query(ge=2, le=24)] = 6,
-    z_threshold: Annotated[float, Query(ge=1, le=50)] = 4.0,
-) -> EvaluationRead:
-    """Run the anomaly detectors over everyone; alerts name the indicators that drove them
-    (computed from one snapshot with no lock held, raised in a short write)."""
+    z_threshold: Annotated[float, Query(ge=1, le=50)] = 5.0,
+    top: Annotated[int, Query(ge=0, le=200)] = 20,
+) -> AnomalyRunRead:
+    """Run the anomaly detectors over everyone: an alert for each customer with an indicator
+    far above both their own history and their peers, naming it; and the ``top`` most unusual
+    customers overall by the multivariate detector, ranked, which raises no alert (computed
+    from one snapshot with no lock held, raised in a short write)."""
     with snapshot(session):
-        findings = monitoring_service.find_anomalies(
-            session, months=months, z_threshold=z_threshold
+        findings, ranked = monitoring_service.find_anomalies(
+            session, months=months, z_threshold=z_threshold, top=top
         )
     begin_store(session)
     summary = service.raise_alerts(session, findings)
-    return EvaluationRead(
-        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+    return AnomalyRunRead(
+        customers=summary.customers,
+        raised=summary.raised,
+        refreshed=summary.refreshed,
+        ranking=[RankedCustomer.model_validate(r) for r in ranked],
     )

@@ -303,3 +303,17 @@ class EvaluationRead(BaseModel):
     customers: int
     raised: int
     refreshed: int
+
+
+class RankedCustomer(BaseModel):
+    """One of the most unusual customers by the multivariate detector, and why."""
+
+    customer_id: int
+    anomaly_score: float
+    drivers: dict[str, float | None]  # the three indicators furthest from everyone's
+
+
+class AnomalyRunRead(EvaluationRead):
+    """What an anomaly run raised, and the multivariate ranking (which raises nothing)."""
+
+    ranking: list[RankedCustomer]

@@ -33,6 +33,7 @@ from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
 from riskdesk.models.customers import customer_code
+from riskdesk.monitoring import detectors
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.service import Findings
 from riskdesk.security import repository as users_repo
@@ -128,16 +129,16 @@ def detect_anomalies(
     session: Session,
     *,
     months: int = 6,
-    z_threshold: float = 4.0,
-    contamination: float = 0.02,
+    z_threshold: float = detectors.Z,
     as_of: dt.date | None = None,
-) -> EvaluationSummary:
-    """Run the anomaly detectors over everyone and raise their alerts, which name the
-    indicators that drove them (observed on ``as_of``, default today)."""
-    findings = monitoring_service.find_anomalies(
-        session, months=months, z_threshold=z_threshold, contamination=contamination
+) -> tuple[EvaluationSummary, list[dict[str, Any]]]:
+    """Run the anomaly detectors over everyone as of a date (default today) and raise their
+    alerts, which name the indicators that drove them; with the multivariate ranking of the
+    most unusual customers (which raises nothing)."""
+    findings, ranked = monitoring_service.find_anomalies(
+        session, months=months, z_threshold=z_threshold, as_of=as_of
     )
-    return raise_alerts(session, findings, as_of=as_of)
+    return raise_alerts(session, findings, as_of=as_of), ranked
 
 
 def raise_hits(

@@ -48,6 +48,10 @@ def replay_command(
         ),
     ] = None,
     horizon: Annotated[int, typer.Option(min=7, max=730, help="days an outcome may follow")] = 180,
+    pack: Annotated[
+        Literal["active", "shipped"],
+        typer.Option(help="the active rules, or the default pack as shipped"),
+    ] = "active",
     out: Annotated[Path | None, typer.Option(help="write the whole report as JSON here")] = None,
 ) -> None:
     """Run every active rule and detector as of each date from --from to --to, into a result
@@ -79,6 +83,7 @@ def replay_command(
                 every=every,
                 labels=label_frame,
                 horizon_days=horizon,
+                rules=replay.shipped_pack() if pack == "shipped" else None,
             )
         except RiskdeskError as exc:
             _fail(f"--{exc.field or 'from'}", str(exc))

@@ -37,6 +37,13 @@ def complaint_frame(
     )
 
 
+def first_complaint_at(session: Session) -> dt.datetime | None:
+    """When the complaint record starts: the first complaint about any product."""
+    return session.scalar(
+        select(func.min(Complaint.opened_at)).where(Complaint.product.is_not(None))
+    )
+
+
 def desk(
     session: Session,
     *,

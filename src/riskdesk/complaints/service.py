@@ -159,11 +159,22 @@ class SurgeConfig:
     p_value: float = 0.001
 
 
-def surges(frame: pl.DataFrame, as_of: dt.datetime, cfg: SurgeConfig) -> pl.DataFrame:
+def surges(
+    frame: pl.DataFrame,
+    as_of: dt.datetime,
+    cfg: SurgeConfig,
+    history_start: dt.datetime | None = None,
+) -> pl.DataFrame:
     """Products whose complaints surged in the window ending at ``as_of``: one row each with
-    the counts, the expected count, the Poisson tail probability and the severity."""
+    the counts, the expected count, the Poisson tail probability and the severity.
+
+    Nothing surges before the complaint record (from ``history_start``, its first complaint)
+    covers the whole baseline: a product's first weeks of complaints have nothing to be
+    compared with, and were read as a surge over an empty baseline."""
     start = as_of - dt.timedelta(days=cfg.window_days)
     base_start = start - dt.timedelta(days=cfg.baseline_days)
+    if history_start is None or history_start > base_start:
+        frame = frame.clear()
     recent = pl.col("opened_at") >= start
     counts = (
         frame.filter(pl.col("opened_at") >= base_start, pl.col("opened_at") < as_of)
@@ -211,7 +222,9 @@ def detect_surges(
     if products is not None and not products:
         return 0, 0
     since = now - dt.timedelta(days=cfg.window_days + cfg.baseline_days)
-    found = surges(repo.complaint_frame(session, since, products), now, cfg)
+    found = surges(
+        repo.complaint_frame(session, since, products), now, cfg, repo.first_complaint_at(session)
+    )
     hits = [
         (
             row["product"],

@@ -119,10 +119,11 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     from riskdesk.complaints import service as complaints_service
     from riskdesk.monitoring import service as monitoring_service
 
+    # Churn is fitted first: the churn rule reads each customer's BG/NBD probability.
+    monitoring_service.fit_churn(session, as_of=as_of)
     alert_service.install_default_pack(session)
     alert_service.evaluate(session, None, indicators=indicators)
     complaints_service.detect_surges(session)
-    monitoring_service.fit_churn(session, as_of=as_of)
 
 
 def load_demo(

@@ -15,6 +15,9 @@ WINDOWS = (7, 30, 90, 365)
 RETURN_REASONS: tuple[str, ...] = get_args(ReturnReason)
 # Reasons that claim a refund without goods coming back.
 UNRECEIVED_CLAIM_REASONS = ("item_not_received", "empty_package")
+# Return reasons the seller cannot check: the customer's word is all there is. (Defects, transit
+# damage, wrong items and late deliveries are the seller's side and can be verified.)
+SOFT_RETURN_REASONS = ("changed_mind", "no_reason", "item_not_received", "empty_package", "other")
 RETURN_REASON_LABELS: dict[str, tuple[str, str]] = {
     "defective": ("defective", "质量问题"),
     "not_as_described": ("not as described", "与描述不符"),
@@ -355,16 +358,18 @@ def _catalogue() -> tuple[Indicator, ...]:
         "lifecycle",
         "ratio",
         90,
-        "Order rate of the last 90 days against the year's rate (1 = steady, below 1 = slowing)",
-        "近90天下单频率 / 近一年平均频率",
+        "Order rate of the last 90 days against the customer's own rate in the year before "
+        "(1 = steady, below 1 = slowing); needs 180 days since the first order",
+        "近90天下单频率 / 此前一年自身频率（首单满180天后才计算）",
     )
     add(
         "interaction_trend",
         "lifecycle",
         "ratio",
         90,
-        "Interaction rate of the last 90 days against the year's rate",
-        "近90天互动频率 / 近一年平均频率",
+        "Interaction rate of the last 90 days against the customer's own rate in the year "
+        "before; needs 180 days since the first interaction",
+        "近90天互动频率 / 此前一年自身频率（首次互动满180天后才计算）",
     )
     add(
         "tenure_days", "lifecycle", "days", None, "Days since the first order", "自首笔订单起的天数"
@@ -403,6 +408,203 @@ def _catalogue() -> tuple[Indicator, ...]:
         "Order-amount quintile among all customers (5 = largest)",
         "购买金额五分位",
         population=True,
+    )
+    # Signals judged against what is normal for the customer and their peers. A "surprise" is
+    # -log10 of the chance of seeing at least this much at the usual rate: 3 is one in a
+    # thousand. Each needs the history named, and is missing without it.
+    add(
+        "order_rate_surprise_90d",
+        "signals",
+        "-log10 p",
+        90,
+        "How unlikely the last 90 days' order count is at the customer's own earlier rate "
+        "(Poisson tail); needs 180 days since the first order",
+        "按自身此前频率，近90天订单数出现的意外程度（泊松尾概率的负对数；首单满180天后计算）",
+    )
+    add(
+        "order_rate_drop_surprise_90d",
+        "signals",
+        "-log10 p",
+        90,
+        "How unlikely so few orders in the last 90 days are at the customer's own earlier rate, "
+        "or at last year's same 90 days where those were quieter (Poisson tail); needs 180 days "
+        "since the first order",
+        "按自身此前频率（或去年同期，如更低），近90天订单如此之少的意外程度",
+    )
+    add(
+        "line_units_90d",
+        "signals",
+        "units",
+        90,
+        "Median quantity per order line over the last 90 days",
+        "近90天订单行数量中位数",
+    )
+    add(
+        "line_units_ratio_90d",
+        "signals",
+        "ratio",
+        90,
+        "Median quantity per order line of the last 90 days against the year before (3+ lines "
+        "in each)",
+        "近90天订单行数量中位数 / 此前一年（各至少3行）",
+    )
+    add(
+        "line_units_peer_ratio_90d",
+        "signals",
+        "ratio",
+        90,
+        "Median quantity per order line of the last 90 days against the median of the "
+        "customer's segment",
+        "近90天订单行数量中位数 / 同分群客户的中位数",
+        population=True,
+    )
+    add(
+        "late_days_90d",
+        "signals",
+        "days",
+        90,
+        "Average days beyond terms of invoices due in the last 90 days (open ones: so far)",
+        "近90天到期发票的平均超期天数（未结清的按至今计）",
+    )
+    add(
+        "late_days_usual",
+        "signals",
+        "days",
+        365,
+        "Average days beyond terms of invoices due in the year before the last 90 days",
+        "此前一年（近90天之前）到期发票的平均超期天数",
+    )
+    add(
+        "late_days_usual_p90",
+        "signals",
+        "days",
+        365,
+        "90th percentile of days beyond terms in the year before the last 90 days",
+        "此前一年超期天数的第90百分位",
+    )
+    add(
+        "late_days_z_90d",
+        "signals",
+        "z",
+        90,
+        "How far the last 90 days' lateness is above the customer's usual, in standard errors "
+        "(2+ invoices due recently, 4+ before)",
+        "近90天超期天数高于自身常态的程度（标准误数；近期至少2张、此前至少4张发票）",
+    )
+    add(
+        "cod_share_usual",
+        "signals",
+        "share",
+        365,
+        "Share of orders on cash on delivery in the year before the last 90 days",
+        "此前一年货到付款订单占比",
+    )
+    add(
+        "cod_shift_surprise_90d",
+        "signals",
+        "-log10 p",
+        90,
+        "How unlikely the last 90 days' cash-on-delivery orders are at the customer's usual "
+        "share (binomial tail; 3+ orders now, 5+ before)",
+        "按自身以往占比，近90天货到付款订单数的意外程度（二项尾概率的负对数）",
+    )
+    add(
+        "last_order_size_z",
+        "signals",
+        "z",
+        365,
+        "The last order's log amount against the customer's orders in the year before it, in "
+        "standard deviations (6+ orders before)",
+        "最近一笔订单金额（对数）偏离此前一年自身订单的标准差倍数（此前至少6笔）",
+    )
+    add(
+        "longest_order_gap_730d",
+        "signals",
+        "days",
+        730,
+        "The longest gap between two orders in the last two years (3+ order days)",
+        "近两年内两次下单之间的最长间隔（至少3个下单日）",
+    )
+    add(
+        "silence_surprise",
+        "signals",
+        "-log10 p",
+        730,
+        "How unlikely the silence since the last order is at the customer's own buying rate "
+        "over the last two years (3+ order days)",
+        "按自身近两年的下单频率，自最近一单以来无订单的意外程度",
+    )
+    add(
+        "returns_soft_count_90d",
+        "signals",
+        "count",
+        90,
+        "Returns in the last 90 days for reasons the seller cannot check: changed mind, no "
+        "reason, item not received, empty package, other",
+        "近90天无法核实原因的退货数（不想要、无理由、未收到货、空包裹、其他）",
+    )
+    add(
+        "returns_soft_count_365d",
+        "signals",
+        "count",
+        365,
+        "Returns in the last 365 days for reasons the seller cannot check",
+        "近365天无法核实原因的退货数",
+    )
+    add(
+        "returns_soft_amount_share_365d",
+        "signals",
+        "share",
+        365,
+        "Amount returned for reasons the seller cannot check, against the amount ordered, over "
+        "the last 365 days",
+        "近365天无法核实原因的退货金额 / 订单金额",
+    )
+    add(
+        "return_abuse_surprise_90d",
+        "signals",
+        "-log10 p",
+        90,
+        "How unlikely the last 90 days' unverifiable returns are at the segment's rate per "
+        "order (binomial tail)",
+        "按同分群客户每单退货率，近90天无法核实原因退货数的意外程度",
+        population=True,
+    )
+    add(
+        "return_abuse_surprise_365d",
+        "signals",
+        "-log10 p",
+        365,
+        "How unlikely the last 365 days' unverifiable returns are at the segment's rate per "
+        "order (binomial tail)",
+        "按同分群客户每单退货率，近365天无法核实原因退货数的意外程度",
+        population=True,
+    )
+    add(
+        "complaint_rate_surprise_90d",
+        "signals",
+        "-log10 p",
+        90,
+        "How unlikely the last 90 days' complaints are at the customer's own earlier rate "
+        "(Poisson tail); needs 180 days since the first order",
+        "按自身此前频率，近90天投诉数的意外程度（泊松尾概率的负对数）",
+    )
+    add(
+        "satisfaction_drop",
+        "signals",
+        "points",
+        730,
+        "Average satisfaction (0-100) of answers 180-730 days old minus that of the last 180 "
+        "days (2+ answers recently, 3+ before)",
+        "此前（180-730天前）满意度均值减近180天均值（0-100分；近期至少2次、此前至少3次）",
+    )
+    add(
+        "satisfaction_drop_z",
+        "signals",
+        "z",
+        730,
+        "How significant the satisfaction drop is, in standard errors",
+        "满意度下降的显著程度（标准误数）",
     )
     return tuple(items)
 

@@ -18,11 +18,13 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from scipy import stats
 
 from riskdesk.indicators.catalogue import (
     AGEING_BUCKETS,
     NAMES,
     RETURN_REASONS,
+    SOFT_RETURN_REASONS,
     UNRECEIVED_CLAIM_REASONS,
     WINDOWS,
 )
@@ -41,6 +43,12 @@ PAYDEX_POINTS = (
     (120.0, 20.0),
 )
 CENT = 0.005  # an invoice is settled when less than half a cent is open
+# "Usual" is the year before the last 90 days: what happens now is compared with it.
+BEFORE_END = 455
+MIN_SPAN = 90  # days of that year a customer must have been active in for it to be a yardstick
+LATE_VAR_FLOOR = 25.0  # (5 days)^2: a perfectly punctual history still wobbles this much
+SATISFACTION_VAR_FLOOR = 225.0  # (15 points)^2 on the 0-100 scale: one answer's step is 25
+SURPRISE_CAP = 50.0  # -log10 of a tail probability below 1e-50 says nothing more
 
 SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "customers": {"customer_id": pl.Int64(), "segment": pl.String()},
@@ -56,6 +64,7 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "customer_id": pl.Int64(),
         "day": pl.Date(),
         "category": pl.String(),
+        "quantity": pl.Float64(),
         "amount": pl.Float64(),
     },
     "invoices": {
@@ -152,6 +161,10 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             # The latest order wins by day, then by id (ids are below 2**31).
             _key=pl.col("day").cast(pl.Int64) * (1 << 32) + pl.col("order_id"),
             _cod_90=((pl.col("payment_method") == "cash_on_delivery") & (pl.col("age") < 90)),
+            _before=(pl.col("age") >= 90) & (pl.col("age") < BEFORE_END),
+            _cod_before=(pl.col("payment_method") == "cash_on_delivery")
+            & (pl.col("age") >= 90)
+            & (pl.col("age") < BEFORE_END),
             _age_365=pl.when(pl.col("age") < 365).then(pl.col("age")),
             **{f"_in_{w}": pl.col("age") < w for w in WINDOWS},
             **{
@@ -168,6 +181,12 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
         ]
     aggs += [
         pl.col("_cod_90").sum().alias("_cod_90"),
+        pl.col("_before").sum().cast(pl.Float64).alias("_orders_before"),
+        ((pl.col("age") >= 365) & (pl.col("age") < BEFORE_END))
+        .sum()
+        .cast(pl.Float64)
+        .alias("_orders_year_ago"),
+        pl.col("_cod_before").sum().cast(pl.Float64).alias("_cod_before"),
         pl.col("age").min().cast(pl.Float64).alias("days_since_last_order"),
         pl.col("age").max().cast(pl.Float64).alias("tenure_days"),
         pl.col("_age_365").max().alias("_first_age_365"),
@@ -200,13 +219,65 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
                 ~is_last & ((pl.col("_last_day") - pl.col("day")).dt.total_days() < 365)
             ).then(pl.col("amount")),
         )
+        .with_columns(_log_before=pl.col("_before").clip(lower_bound=1.0).log())
         .group_by("customer_id")
-        .agg(pl.col("_last_amount").max(), pl.col("_before").median().alias("_usual"))
+        .agg(
+            pl.col("_last_amount").max(),
+            pl.col("_before").median().alias("_usual"),
+            pl.col("_log_before").mean().alias("_log_mean"),
+            pl.col("_log_before").std().alias("_log_sd"),
+            pl.col("_log_before").count().alias("_n_usual"),
+        )
+    )
+    # Gaps between order days over two years; the silence since the last order is not one.
+    gaps = (
+        orders.filter(pl.col("age") < 730)
+        .select("customer_id", "day")
+        .unique()
+        .sort("customer_id", "day")
+        .with_columns(
+            _gap=(pl.col("day") - pl.col("day").shift(1).over("customer_id")).dt.total_days()
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("_gap").max().cast(pl.Float64).alias("_longest"),
+            pl.len().alias("_order_days"),
+            (pl.col("day").max() - pl.col("day").min()).dt.total_days().alias("_active"),
+        )
+        .select(
+            "customer_id",
+            longest_order_gap_730d=pl.when(pl.col("_order_days") >= 3).then(pl.col("_longest")),
+            # Order days per day while the customer was buying, for the silence test.
+            _day_rate=pl.when((pl.col("_order_days") >= 3) & (pl.col("_active") >= 30)).then(
+                (pl.col("_order_days") - 1) / pl.col("_active")
+            ),
+        )
     )
     n_365 = pl.col("orders_count_365d")
+    # The customer's own earlier rate: orders 90-455 days old, over the part of that year the
+    # customer had already been buying. Under 90 days of it (tenure under 180) says nothing.
+    span = pl.min_horizontal(pl.col("tenure_days"), pl.lit(float(BEFORE_END))) - 90
+    known = span >= MIN_SPAN
     return (
         out.join(periods, on="customer_id", how="left")
         .join(usual, on="customer_id", how="left")
+        .join(gaps, on="customer_id", how="left")
+        .with_columns(
+            order_frequency_trend=pl.when(known & (pl.col("_orders_before") > 0)).then(
+                pl.col("orders_count_90d") / (pl.col("_orders_before") * 90 / span)
+            ),
+            _lam_orders=pl.when(known).then((pl.col("_orders_before") + 0.5) * 90 / span),
+            _span=pl.when(known).then(span),
+            cod_share_usual=pl.when(pl.col("_orders_before") >= 5).then(
+                pl.col("_cod_before") / pl.col("_orders_before")
+            ),
+            # P(no order in the silence) at the customer's own rate, e^(-rate x silence).
+            silence_surprise=pl.col("_day_rate") * pl.col("days_since_last_order") / np.log(10),
+            last_order_size_z=pl.when(pl.col("_n_usual") >= 6).then(
+                (pl.col("_last_amount").clip(lower_bound=1.0).log() - pl.col("_log_mean"))
+                / pl.max_horizontal(pl.col("_log_sd"), pl.lit(0.25))
+            ),
+        )
         .with_columns(
             avg_order_value_365d=_ratio(pl.col("orders_amount_365d"), n_365),
             cod_share_90d=_ratio(pl.col("_cod_90").cast(pl.Float64), pl.col("orders_count_90d")),
@@ -215,10 +286,11 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             expected_purchase_interval_days=pl.when(n_365 > 1)
             .then((pl.col("_first_age_365") - pl.col("days_since_last_order")) / (n_365 - 1))
             .otherwise(None),
-            order_frequency_trend=_ratio(pl.col("orders_count_90d"), n_365 * 90 / 365),
         )
         .drop(
-            "_cod_90",
+            "_log_mean",
+            "_log_sd",
+            "_n_usual",
             "_first_age_365",
             "_last_day",
             "_last_key",
@@ -227,6 +299,32 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             "_usual",
         )
     )
+
+
+def _lines(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    """Quantity per order line, lately and in the year before: how much of each thing the
+    customer buys at a time."""
+    lines = f.order_lines.lazy().filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+    out = (
+        lines.with_columns(
+            _recent=pl.when(pl.col("age") < 90).then(pl.col("quantity")),
+            _earlier=pl.when((pl.col("age") >= 90) & (pl.col("age") < BEFORE_END)).then(
+                pl.col("quantity")
+            ),
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("_recent").median().alias("line_units_90d"),
+            pl.col("_recent").count().alias("_n_recent"),
+            pl.col("_earlier").median().alias("_units_before"),
+            pl.col("_earlier").count().alias("_n_earlier"),
+        )
+    )
+    return out.with_columns(
+        line_units_ratio_90d=pl.when(
+            (pl.col("_n_recent") >= 3) & (pl.col("_n_earlier") >= 3) & (pl.col("_units_before") > 0)
+        ).then(pl.col("line_units_90d") / pl.col("_units_before"))
+    ).drop("_n_recent", "_units_before", "_n_earlier")
 
 
 def _category_shift(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
@@ -346,6 +444,18 @@ def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
         ),
     }
     values |= {f"_ar_{name}": pl.when(cond).then(pl.col("open")) for name, cond in buckets.items()}
+    # Days beyond terms per invoice: as paid, or so far while it is open and past due.
+    due_age = _age("due_date", as_of)
+    lateness = (
+        pl.when(pl.col("settled"))
+        .then(pl.col("beyond"))
+        .when(due_age >= 0)
+        .then(pl.col("overdue_days"))
+        .cast(pl.Float64)
+        .clip(lower_bound=0)
+    )
+    values["_late_recent"] = pl.when((due_age >= 0) & (due_age < 90)).then(lateness)
+    values["_late_before"] = pl.when((due_age >= 90) & (due_age < BEFORE_END)).then(lateness)
     for w in (90, 365):
         paid_in = pl.col("settled") & (pl.col("settle_age") < w)
         values[f"_paid_{w}"] = pl.when(paid_in).then(pl.col("amount"))
@@ -360,6 +470,12 @@ def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             pl.col("open").sum().alias("ar_open_total"),
             pl.col("_overdue_age").max().cast(pl.Float64).alias("oldest_overdue_age_days"),
             *[pl.col(f"_ar_{name}").sum().alias(f"ar_{name}") for name in buckets],
+            pl.col("_late_recent").mean().alias("late_days_90d"),
+            pl.col("_late_recent").count().alias("_late_n"),
+            pl.col("_late_before").mean().alias("late_days_usual"),
+            pl.col("_late_before").quantile(0.9, "linear").alias("late_days_usual_p90"),
+            pl.col("_late_before").var().alias("_late_var"),
+            pl.col("_late_before").count().alias("_late_n_before"),
             pl.col(
                 "_open_dpd",
                 "_overdue",
@@ -404,8 +520,26 @@ def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             dbt_weighted_90d=_ratio(pl.col("_dbt_90"), pl.col("_paid_90")),
             dbt_weighted_365d=_ratio(pl.col("_dbt_365"), pl.col("_paid_365")),
         )
-        .with_columns(avg_days_delinquent=pl.col("dso_90d") - pl.col("best_possible_dso_90d"))
+        .with_columns(
+            avg_days_delinquent=pl.col("dso_90d") - pl.col("best_possible_dso_90d"),
+            late_days_z_90d=pl.when(
+                (pl.col("_late_n") >= 2) & (pl.col("_late_n_before") >= 4)
+            ).then(
+                (pl.col("late_days_90d") - pl.col("late_days_usual"))
+                / (
+                    pl.max_horizontal(pl.col("_late_var").fill_null(0.0), pl.lit(LATE_VAR_FLOOR))
+                    * (1 / pl.col("_late_n") + 1 / pl.col("_late_n_before"))
+                ).sqrt()
+            ),
+            late_days_usual=pl.when(pl.col("_late_n_before") >= 4).then(pl.col("late_days_usual")),
+            late_days_usual_p90=pl.when(pl.col("_late_n_before") >= 4).then(
+                pl.col("late_days_usual_p90")
+            ),
+        )
         .drop(
+            "_late_n",
+            "_late_var",
+            "_late_n_before",
             "_open_dpd",
             "_overdue",
             "_invoiced_90d",
@@ -438,6 +572,12 @@ def _returns(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
                 year.sum().cast(pl.Float64),
             ).alias(f"return_reason_share_{reason}_365d")
         )
+    soft = pl.col("reason").is_in(list(SOFT_RETURN_REASONS))
+    aggs += [
+        (soft & (pl.col("age") < 90)).sum().cast(pl.Float64).alias("returns_soft_count_90d"),
+        (soft & year).sum().cast(pl.Float64).alias("returns_soft_count_365d"),
+        pl.col("amount").filter(soft & year).sum().alias("_soft_amount_365d"),
+    ]
     # Claims without goods: a refund for a parcel said never to have arrived, or to be empty.
     unreceived = (pl.col("age") < 90) & pl.col("reason").is_in(list(UNRECEIVED_CLAIM_REASONS))
     aggs += [
@@ -467,6 +607,10 @@ def _complaints(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     return comp.group_by("customer_id").agg(
         (pl.col("age") < 90).sum().cast(pl.Float64).alias("complaints_count_90d"),
         (pl.col("age") < 365).sum().cast(pl.Float64).alias("complaints_count_365d"),
+        ((pl.col("age") >= 90) & (pl.col("age") < BEFORE_END))
+        .sum()
+        .cast(pl.Float64)
+        .alias("_complaints_before"),
         pl.col("weight").filter(pl.col("age") < 90).sum().alias("complaints_weighted_90d"),
         (~pl.col("resolved")).sum().cast(pl.Float64).alias("complaints_open"),
         ((pl.col("resolved_at") - pl.col("opened_at")).dt.total_seconds() / 86400)
@@ -504,7 +648,41 @@ def _satisfaction(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             .alias("satisfaction_trend")
         )
     )
-    return latest.join(last5, on="customer_id", how="left")
+    age = (pl.lit(as_of) - pl.col("responded_at").dt.date()).dt.total_days()
+    drop = (
+        surveys.with_columns(
+            _recent=pl.when(age < 180).then(pl.col("norm")),
+            _earlier=pl.when((age >= 180) & (age < 730)).then(pl.col("norm")),
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("_recent").mean().alias("_m_recent"),
+            pl.col("_recent").count().alias("_n_recent"),
+            pl.col("_recent").var().alias("_v_recent"),
+            pl.col("_earlier").mean().alias("_m_earlier"),
+            pl.col("_earlier").count().alias("_n_earlier"),
+            pl.col("_earlier").var().alias("_v_earlier"),
+        )
+        .with_columns(
+            _enough=(pl.col("_n_recent") >= 2) & (pl.col("_n_earlier") >= 3),
+            _var=pl.max_horizontal(
+                pl.col("_v_recent").fill_null(0.0),
+                pl.col("_v_earlier").fill_null(0.0),
+                pl.lit(SATISFACTION_VAR_FLOOR),
+            ),
+        )
+        .select(
+            "customer_id",
+            satisfaction_drop=pl.when(pl.col("_enough")).then(
+                pl.col("_m_earlier") - pl.col("_m_recent")
+            ),
+            satisfaction_drop_z=pl.when(pl.col("_enough")).then(
+                (pl.col("_m_earlier") - pl.col("_m_recent"))
+                / (pl.col("_var") * (1 / pl.col("_n_recent") + 1 / pl.col("_n_earlier"))).sqrt()
+            ),
+        )
+    )
+    return latest.join(last5, on="customer_id", how="left").join(drop, on="customer_id", how="left")
 
 
 def _interactions(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
@@ -512,13 +690,19 @@ def _interactions(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     out = acts.group_by("customer_id").agg(
         pl.col("age").min().cast(pl.Float64).alias("days_since_last_interaction"),
         (pl.col("age") < 90).sum().cast(pl.Float64).alias("interactions_count_90d"),
-        (pl.col("age") < 365).sum().cast(pl.Float64).alias("_interactions_365d"),
+        ((pl.col("age") >= 90) & (pl.col("age") < BEFORE_END))
+        .sum()
+        .cast(pl.Float64)
+        .alias("_before"),
+        pl.col("age").max().cast(pl.Float64).alias("_first"),
     )
+    # Against the customer's own rate in the year before, as order_frequency_trend.
+    span = pl.min_horizontal(pl.col("_first"), pl.lit(float(BEFORE_END))) - 90
     return out.with_columns(
-        interaction_trend=_ratio(
-            pl.col("interactions_count_90d"), pl.col("_interactions_365d") * 90 / 365
+        interaction_trend=pl.when((span >= MIN_SPAN) & (pl.col("_before") > 0)).then(
+            pl.col("interactions_count_90d") / (pl.col("_before") * 90 / span)
         )
-    ).drop("_interactions_365d")
+    ).drop("_before", "_first")
 
 
 # Zero, not missing, when a customer has no such events at all.
@@ -547,7 +731,12 @@ REFERENCE_COLUMNS = (
     "days_since_last_order",
     "orders_count_365d",
     "orders_amount_365d",
+    "line_units_90d",
+    "returns_soft_count_365d",
 )
+# A segment's rate of unverifiable returns per order is at least this (and a prior of one such
+# return in 200 orders steadies small segments).
+SOFT_RATE_FLOOR = 0.002
 
 
 def compute(
@@ -561,6 +750,7 @@ def compute(
     lazy = frames.customers.lazy().select("customer_id", "segment")
     for part in (
         _purchases(frames, as_of),
+        _lines(frames, as_of),
         _category_shift(frames, as_of),
         _receivables(frames, as_of),
         _returns(frames, as_of),
@@ -578,12 +768,63 @@ def compute(
             for w in WINDOWS
         ]
     )
+    lazy = lazy.with_columns(
+        returns_soft_amount_share_365d=_ratio(
+            pl.col("_soft_amount_365d"), pl.col("orders_amount_365d")
+        )
+    )
     # One plan for every part: Polars runs the parts in parallel and fuses their aggregations.
-    base = lazy.collect()
+    base = _surprises(lazy.collect())
     ref = reference if reference is not None else base.select(REFERENCE_COLUMNS)
     base = _population(base, ref)
     return base.select(["customer_id", *[pl.col(n).cast(pl.Float64) for n in NAMES]]).sort(
         "customer_id"
+    )
+
+
+def _surprise(tail: np.ndarray) -> np.ndarray:
+    """-log10 of tail probabilities, capped (a tail of 0 in floating point is "beyond 1e-50")."""
+    with np.errstate(divide="ignore"):
+        out: np.ndarray = np.minimum(-np.log10(np.maximum(tail, 0.0)), SURPRISE_CAP) + 0.0
+    return out
+
+
+def _surprises(base: pl.DataFrame) -> pl.DataFrame:
+    """The tail probabilities scipy computes, vectorised over the customers: orders and
+    complaints against the customer's own earlier rate (Poisson), cash on delivery against
+    their usual share (binomial)."""
+
+    def column(name: str) -> np.ndarray:
+        return base[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
+
+    n90, lam, span = column("orders_count_90d"), column("_lam_orders"), column("_span")
+    safe_lam = np.nan_to_num(lam, nan=1.0)
+    orders = np.where(np.isnan(lam), np.nan, _surprise(stats.poisson.sf(n90 - 1, safe_lam)))
+    # Fewer orders than usual: against the customer's year, or where a year of history shows
+    # it, the same 90 days a year ago if that was quieter (a seasonal buyer's off-season).
+    year_ago = column("_orders_year_ago") + 0.5
+    seasonal = column("tenure_days") >= BEFORE_END
+    drop_lam = np.where(seasonal, np.minimum(safe_lam, np.nan_to_num(year_ago, nan=1.0)), safe_lam)
+    drop = np.where(np.isnan(lam), np.nan, _surprise(stats.poisson.cdf(n90, drop_lam)))
+    complaints_n = column("complaints_count_90d")
+    complaints_lam = (np.nan_to_num(column("_complaints_before")) + 0.5) * 90 / span
+    complaints = np.where(
+        np.isnan(span),
+        np.nan,
+        _surprise(stats.poisson.sf(complaints_n - 1, np.nan_to_num(complaints_lam, nan=1.0))),
+    )
+    before, cod_before = column("_orders_before"), column("_cod_before")
+    share = (np.nan_to_num(cod_before) + 1) / (np.nan_to_num(before) + 2)  # Laplace's rule
+    cod90 = np.nan_to_num(column("_cod_90"))
+    enough = (np.nan_to_num(before) >= 5) & (n90 >= 3)
+    cod = np.where(
+        enough, _surprise(stats.binom.sf(cod90 - 1, np.maximum(n90, 1).astype(int), share)), np.nan
+    )
+    return base.with_columns(
+        order_rate_surprise_90d=pl.Series(orders).fill_nan(None),
+        order_rate_drop_surprise_90d=pl.Series(drop).fill_nan(None),
+        complaint_rate_surprise_90d=pl.Series(complaints).fill_nan(None),
+        cod_shift_surprise_90d=pl.Series(cod).fill_nan(None),
     )
 
 
@@ -624,7 +865,36 @@ def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
     def col(frame: pl.DataFrame, name: str) -> np.ndarray:
         return np.round(frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy(), 2)
 
+    # Peers of the segment: the median quantity per order line, and the rate of unverifiable
+    # returns per order.
+    units = col(base, "line_units_90d")
+    ref_units = col(ref, "line_units_90d")
+    soft_rate = np.full(base.height, np.nan)
+    peer_units = np.full(base.height, np.nan)
+    ref_soft = np.nan_to_num(col(ref, "returns_soft_count_365d"))
+    ref_orders = np.nan_to_num(col(ref, "orders_count_365d"))
+    for segment in np.unique(segments):  # a loop over segments, not customers
+        mine = segments == segment
+        peers = ref_segments == segment
+        known = ref_units[peers & ~np.isnan(ref_units)]
+        if known.size:
+            peer_units[mine] = np.median(known)
+        soft_rate[mine] = max(
+            (ref_soft[peers].sum() + 1) / (ref_orders[peers].sum() + 200), SOFT_RATE_FLOOR
+        )
+    surprise = {}
+    for w in (90, 365):
+        k = np.nan_to_num(col(base, f"returns_soft_count_{w}d"))
+        n = np.maximum(np.nan_to_num(col(base, f"orders_count_{w}d")), k)
+        tail = stats.binom.sf(k - 1, n.astype(int), soft_rate)
+        surprise[w] = np.where(n > 0, _surprise(tail), np.nan)
+
     return base.with_columns(
+        line_units_peer_ratio_90d=pl.Series(
+            np.where(peer_units > 0, units / np.where(peer_units > 0, peer_units, 1.0), np.nan)
+        ).fill_nan(None),
+        return_abuse_surprise_90d=pl.Series(surprise[90]).fill_nan(None),
+        return_abuse_surprise_365d=pl.Series(surprise[365]).fill_nan(None),
         orders_amount_peer_percentile_90d=pl.Series(percentile).fill_nan(None),
         rfm_recency_score=pl.Series(
             _quintile_score(

@@ -69,6 +69,7 @@ def load_frames(session: Session, customer_ids: Sequence[int] | None = None) -> 
             Order.customer_id,
             Order.ordered_at,
             OrderLine.category,
+            cast(OrderLine.quantity, Float),
             cast(OrderLine.amount, Float),
         ).join(Order, Order.id == OrderLine.order_id),
         {
@@ -76,6 +77,7 @@ def load_frames(session: Session, customer_ids: Sequence[int] | None = None) -> 
             "customer_id": pl.Int64,
             "day": _TS,
             "category": pl.String,
+            "quantity": pl.Float64,
             "amount": pl.Float64,
         },
         Order.customer_id,

@@ -1,8 +1,9 @@
 """Detectors beyond the rule language, over a table of values as of one date. Pure: Polars.
 
-- ``anomaly_indicator``: an indicator far (robust z at least ``Z``) from both the customer's
-  peers (same segment) and the customer's own history at the last month ends; only indicators
-  with spread among the peers and in the customer's history are judged (``anomaly``).
+- ``anomaly_indicator``: an indicator far above (robust z at least ``Z``, on log(1 + x)) both
+  the customer's peers (same segment) and the customer's own history at the last month ends;
+  only indicators with spread among the peers and in the customer's history are judged
+  (``anomaly``).
 - The multivariate detector (``anomaly.isolation``) only ranks: it names the most unusual
   customers and their drivers for an analyst to look at, and opens no alert.
 """
@@ -16,7 +17,7 @@ import polars as pl
 
 from riskdesk.monitoring import anomaly
 
-Z = 4.0
+Z = 5.0
 ANOMALY_CODE = "anomaly_indicator"
 ANOMALY_TITLES = (
     "An indicator far from the customer's own history and peers",
@@ -39,12 +40,17 @@ def far_table(
         if past
         else current.select("customer_id", *features).clear()
     )
-    table = current.join(anomaly.peer_deviations(current), on="customer_id").join(
-        anomaly.own_deviations(history, current), on="customer_id", how="left"
+    # Amounts, counts and ratios are skewed: on their own scale an ordinary big month is four
+    # MADs out. Deviations are measured on log(1 + x), where they are roughly symmetric.
+    logged = [pl.col(f).cast(pl.Float64).clip(lower_bound=0).log1p().alias(f) for f in features]
+    scaled = current.with_columns(logged)
+    table = current.join(anomaly.peer_deviations(scaled), on="customer_id").join(
+        anomaly.own_deviations(history.with_columns(logged), scaled), on="customer_id", how="left"
     )
+    # Above, not below: a quiet month is what the churn and drifting signals judge, and a
+    # value falling to 0 is far on a log scale without being a warning.
     both = [
-        (pl.col(f"peer_{f}").abs() >= z_threshold) & (pl.col(f"own_{f}").abs() >= z_threshold)
-        for f in features
+        (pl.col(f"peer_{f}") >= z_threshold) & (pl.col(f"own_{f}") >= z_threshold) for f in features
     ]
     return table.with_columns(
         far=pl.concat_list(

@@ -223,6 +223,7 @@ def read_labels(path: Path, session: Session) -> pl.DataFrame:
         rows = list(csv.DictReader(handle))
     if not rows or not {"customer", "behaviour"} <= set(rows[0]):
         raise ValidationFailed("labels need the columns customer and behaviour", field="labels")
+
     def ref(key: str) -> tuple[str, str]:
         source, _, external = key.strip().partition(":")
         return source, external
@@ -342,4 +343,25 @@ def active_pack(session: Session) -> list[pack.PackRule]:
     return [
         pack.PackRule(rule.code, rule.warning_type, checked(v.expression), v.scope or {}, v.id)
         for rule, v in repo.active_versions(session)
+    ]
+
+
+def shipped_pack() -> list[pack.PackRule]:
+    """The default pack as shipped (default_rules.yaml), as a replay evaluates it."""
+    import yaml
+
+    from riskdesk.monitoring.service import checked
+    from riskdesk.monitoring.warning_types import type_of
+
+    specs = yaml.safe_load(
+        (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
+    )
+    return [
+        pack.PackRule(
+            s["code"],
+            s.get("warning_type") or type_of(s["code"], s["category"]),
+            checked(s["expression"]),
+            s.get("scope") or {},
+        )
+        for s in specs
     ]

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any
 
 import polars as pl
 from sqlalchemy import Float, cast, func, select
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks, rows_in
+from riskdesk.customers.repository import rows_in
 from riskdesk.models import (
     ChurnFit,
     CreditExposure,
@@ -115,103 +114,6 @@ def profile_values(session: Session, customer_ids: Sequence[int] | None) -> pl.D
             pl.col("_counted").fill_null(0.0) / pl.col("credit_limit")
         )
     ).drop("_counted")
-
-
-def _last_two(
-    session: Session, ranked: Any, customer_col: Any, ids: Sequence[int] | None
-) -> list[Any]:
-    """Rows of a ranked select (a row_number ``n`` per customer, newest 1) with n <= 2."""
-    if ids is None:
-        sub = ranked.subquery()
-        return list(session.execute(select(sub).where(sub.c.n <= 2)))
-    rows: list[Any] = []
-    for part in chunks(list(ids)):
-        sub = ranked.where(customer_col.in_(part)).subquery()
-        rows.extend(session.execute(select(sub).where(sub.c.n <= 2)))
-    return rows
-
-
-def score_drops(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
-    """Per customer with two stored scores or more: the previous score minus the latest, and
-    how many rating notches the latest is below the previous (on the latest scale)."""
-    ranked = select(
-        CustomerScore.customer_id,
-        CustomerScore.score,
-        CustomerScore.rating,
-        CustomerScore.scorecard_version_id,
-        func.row_number()
-        .over(partition_by=CustomerScore.customer_id, order_by=CustomerScore.id.desc())
-        .label("n"),
-    )
-    rows = _last_two(session, ranked, CustomerScore.customer_id, customer_ids)
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={
-            "customer_id": pl.Int64,
-            "score": pl.Float64,
-            "rating": pl.String,
-            "version_id": pl.Int64,
-            "n": pl.Int64,
-        },
-        orient="row",
-    )
-    # Each scale's ratings, best first (from the bands, highest scores first).
-    order: list[tuple[int, str, int]] = []
-    versions = frame["version_id"].unique().drop_nulls().to_list()
-    for version in session.scalars(
-        select(ScorecardVersion).where(ScorecardVersion.id.in_(versions))
-    ):
-        bands = sorted(version.definition.get("ratings", []), key=lambda b: -b["min"])
-        order += [(version.id, b["code"], i) for i, b in enumerate(bands)]
-    ranks = pl.DataFrame(
-        order, schema={"version_id": pl.Int64, "rating": pl.String, "rank": pl.Int64}, orient="row"
-    )
-    latest = frame.filter(pl.col("n") == 1).select(
-        "customer_id", "version_id", pl.col("score").alias("_now"), pl.col("rating").alias("_r_now")
-    )
-    before = frame.filter(pl.col("n") == 2).select(
-        "customer_id", pl.col("score").alias("_before"), pl.col("rating").alias("_r_before")
-    )
-    both = latest.join(before, on="customer_id")
-    both = both.join(
-        ranks.rename({"rating": "_r_now", "rank": "_rank_now"}),
-        on=["version_id", "_r_now"],
-        how="left",
-    ).join(
-        ranks.rename({"rating": "_r_before", "rank": "_rank_before"}),
-        on=["version_id", "_r_before"],
-        how="left",
-    )
-    return both.select(
-        "customer_id",
-        score_drop=pl.col("_before") - pl.col("_now"),
-        rating_notches_down=(pl.col("_rank_now") - pl.col("_rank_before")).cast(pl.Float64),
-    )
-
-
-def bureau_drops(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
-    """Per customer with two bureau scores or more: the previous one minus the latest."""
-    ranked = select(
-        CreditReport.customer_id,
-        cast(CreditReport.score, Float).label("score"),
-        func.row_number()
-        .over(
-            partition_by=CreditReport.customer_id,
-            order_by=(CreditReport.report_date.desc(), CreditReport.id.desc()),
-        )
-        .label("n"),
-    ).where(CreditReport.score.is_not(None))
-    rows = _last_two(session, ranked, CreditReport.customer_id, customer_ids)
-    frame = pl.DataFrame(
-        [tuple(r) for r in rows],
-        schema={"customer_id": pl.Int64, "score": pl.Float64, "n": pl.Int64},
-        orient="row",
-    )
-    latest = frame.filter(pl.col("n") == 1).select("customer_id", pl.col("score").alias("_now"))
-    before = frame.filter(pl.col("n") == 2).select("customer_id", pl.col("score").alias("_before"))
-    return latest.join(before, on="customer_id").select(
-        "customer_id", bureau_score_drop=pl.col("_before") - pl.col("_now")
-    )
 
 
 def purchase_days(

@@ -24,8 +24,9 @@ from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ChurnFit, RuleVersion, WarningRule
-from riskdesk.monitoring import churn
+from riskdesk.monitoring import churn, pack
 from riskdesk.monitoring import repository as repo
+from riskdesk.monitoring.detectors import ANOMALY_CODE, ANOMALY_TITLES, Z, far_table, ranking
 from riskdesk.monitoring.rules import (
     VOCABULARY,
     Rule,
@@ -267,20 +268,31 @@ def rule_values(
             if c.startswith(("indicator.", "attribute.")) and c.split(".", 1)[1] in VOCABULARY
         ],
     )
-    return (
+    day = today()
+    values = (
         frame.join(repo.profile_values(session, customer_ids), on="customer_id", how="left")
-        .join(repo.score_drops(session, customer_ids), on="customer_id", how="left")
-        .join(repo.bureau_drops(session, customer_ids), on="customer_id", how="left")
+        .join(
+            pack.score_moves(repo.score_history(session, customer_ids), day),
+            on="customer_id",
+            how="left",
+        )
+        .join(
+            pack.bureau_moves(repo.bureau_history(session, customer_ids), day),
+            on="customer_id",
+            how="left",
+        )
     )
-
-
-def _in_scope(scope: dict[str, Any]) -> pl.Expr:
-    fits = pl.lit(True)
-    if scope.get("kinds"):
-        fits = fits & pl.col("kind").is_in(scope["kinds"])
-    if scope.get("segments"):
-        fits = fits & pl.col("segment").is_in(scope["segments"])
-    return fits
+    fit = repo.latest_churn_fit(session)
+    model = churn.BgNbd(fit.r, fit.alpha, fit.a, fit.b) if fit is not None else None
+    order_value = (
+        values.select("customer_id", "avg_order_value_365d")
+        if "avg_order_value_365d" in values.columns
+        else None
+    )
+    churned = pack.churn_values(
+        repo.purchase_days(session, day, customer_ids), model, day, order_value
+    )
+    return values.join(churned, on="customer_id", how="left")
 
 
 @dataclass(frozen=True)
@@ -330,7 +342,7 @@ def find_rule_hits(
     found = []
     for rule, version in active:  # a loop over rules, not customers
         compiled = checked(version.expression)
-        mine = values.filter(_in_scope(version.scope))
+        mine = values.filter(pack.in_scope(version.scope))
         if mine.height <= ROW_BY_ROW:  # the customers of one event batch
             reads = sorted(compiled.reads)
             evidence = [
@@ -388,84 +400,41 @@ def find_anomalies(
     session: Session,
     *,
     months: int = 6,
-    z_threshold: float = 4.0,
-    contamination: float = 0.02,
-) -> Findings:
-    """The anomaly detectors over everyone (reads and computes only): an indicator far from
-    both the customer's own history and their peers, and the multivariate outliers."""
+    z_threshold: float = Z,
+    as_of: dt.date | None = None,
+    top: int = 20,
+) -> tuple[Findings, list[dict[str, Any]]]:
+    """The anomaly detectors over everyone as of a date (reads and computes only): the
+    customers with an indicator far above both their own history and their peers (to raise),
+    and the ``top`` most unusual customers overall by the multivariate detector, with their
+    drivers (a ranking for an analyst; it raises nothing)."""
     from riskdesk.indicators import repository as indicator_repo
     from riskdesk.indicators.compute import compute
     from riskdesk.monitoring import anomaly
     from riskdesk.scoring import service as scoring_service
 
     marks = scoring_service.freshness(session)
-    day = today()
+    day = as_of or today()
     frames = indicator_repo.load_frames(session)
     current = compute(frames, day).join(
         frames.customers.select("customer_id", "segment"), on="customer_id", how="left"
     )
     if current.height == 0:
-        return Findings(0, [], "behaviour_monitoring", marks)
-    history = pl.concat(
-        [
-            compute(frames, end).select("customer_id", *anomaly.FEATURES)
-            for end in month_ends(day, months)  # a loop over months, not customers
-        ]
-    )
-    table = (
-        current.join(anomaly.peer_deviations(current), on="customer_id")
-        .join(anomaly.own_deviations(history, current), on="customer_id", how="left")
-        .join(anomaly.isolation(current, contamination=contamination), on="customer_id")
-    )
-    both = [
-        (pl.col(f"peer_{f}").abs() >= z_threshold) & (pl.col(f"own_{f}").abs() >= z_threshold)
-        for f in anomaly.FEATURES
-    ]
-    table = table.with_columns(
-        far=pl.concat_list(
-            [
-                pl.when(c.fill_null(False)).then(pl.lit(f))
-                for c, f in zip(both, anomaly.FEATURES, strict=True)
-            ]
-        ).list.drop_nulls()
-    )
+        return Findings(0, [], "behaviour_monitoring", marks), []
+    past = [compute(frames, end) for end in month_ends(day, months)]  # a loop over months
+    table = far_table(current, past, z_threshold)
     unwatched = consent.without_consent(session, "behaviour_monitoring", None)
-    if unwatched:  # measured with everyone (peers), raised only where consented
+    if unwatched:  # measured with everyone (peers), raised and ranked only where consented
         table = table.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
+        current = current.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
     single = [
         (row["customer_id"], anomaly.evidence(row, row["far"]))
         for row in table.filter(pl.col("far").list.len() > 0).to_dicts()
     ]
-    multi = [
-        (row["customer_id"], anomaly.evidence(row, row["drivers"]))
-        for row in table.filter(pl.col("anomalous")).to_dicts()
-    ]
-
-    def detector(code: str, severity: str, titles: tuple[str, str], hits: list[Any]) -> Hits:
-        return Hits("detector", code, "other", "anomaly", severity, titles, 30, None, hits)
-
-    return Findings(
-        table.height,
-        [
-            detector(
-                "anomaly_indicator",
-                "low",
-                (
-                    "An indicator far from the customer's own history and peers",
-                    "指标显著偏离自身历史与同类客户",
-                ),
-                single,
-            ),
-            detector(
-                "anomaly_multivariate",
-                "medium",
-                ("Unusual behaviour overall (multivariate)", "整体行为异常（多变量）"),
-                multi,
-            ),
-        ],
-        "behaviour_monitoring",
-        marks,
+    hits = Hits(
+        "detector", ANOMALY_CODE, "other", "anomaly", "low", ANOMALY_TITLES, 30, None, single
     )
+    return Findings(table.height, [hits], "behaviour_monitoring", marks), ranking(current, top)
 
 
 # ---------------------------------------------------------------- churn risk
