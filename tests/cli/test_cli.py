@@ -154,6 +154,36 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     assert again.exit_code == 1
 
 
+def test_warnings_replay_writes_its_report_and_leaves_the_queue(cli_env: Path) -> None:
+    loaded = runner.invoke(
+        app, ["demo", "--customers", "60", "--months", "14", "--seed", "3",
+              "--end-date", "2026-06-30"],
+    )  # fmt: skip
+    assert loaded.exit_code == 0, loaded.output
+    out = cli_env / "replay.json"
+    run = runner.invoke(
+        app,
+        ["warnings", "replay", "--from", "2026-01-01", "--to", "2026-06-30", "--labels", "demo",
+         "--out", str(out)],
+    )  # fmt: skip
+    assert run.exit_code == 0, run.output
+    assert "deteriorating" in run.output and "open at 2026-06-30" in run.output
+    report = json.loads(out.read_text(encoding="utf-8"))
+    assert report["from"] == "2026-01-31" and report["to"] == "2026-06-30"
+    assert report["labels"]["behaviours"]["deteriorating"]["customers"] > 0
+    shipped = runner.invoke(
+        app,
+        ["warnings", "replay", "--from", "2026-04-01", "--to", "2026-06-30", "--pack", "shipped"],
+    )
+    assert shipped.exit_code == 0, shipped.output
+    bad = runner.invoke(app, ["warnings", "replay", "--from", "2026-13-01"])
+    assert bad.exit_code == 2 and "--from" in bad.output
+    backwards = runner.invoke(
+        app, ["warnings", "replay", "--from", "2026-06-01", "--to", "2026-01-01"]
+    )
+    assert backwards.exit_code == 2 and "--from" in backwards.output
+
+
 def test_indicators_and_exposure_commands(cli_env: Path) -> None:
     loaded = runner.invoke(app, ["demo", "--customers", "30", "--months", "13", "--seed", "2"])
     assert loaded.exit_code == 0, loaded.output

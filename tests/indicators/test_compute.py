@@ -274,6 +274,7 @@ def histories(draw: st.DrawFn) -> EventFrames:
                 "customer_id": cid,
                 "day": day(when),
                 "category": draw(st.sampled_from(["x", "y", "z"])),
+                "quantity": float(draw(st.integers(1, 60))),
                 "amount": amount,
             }
         )

@@ -125,6 +125,7 @@ def list_alerts(
     with_products: bool = True,
     observed_from: dt.date | None = None,
     observed_to: dt.date | None = None,
+    warning_type: str | None = None,
 ) -> list[Alert]:
     """Alerts, most recently hit first, narrowed by the filters and the caller's visible
     customers (and product-level alerts, which have none, when ``with_products``)."""
@@ -132,6 +133,7 @@ def list_alerts(
         status=status,
         severity=severity,
         category=category,
+        warning_types=(warning_type,) if warning_type else (),
         customer_id=customer_id,
         observed_from=observed_from,
         observed_to=observed_to,

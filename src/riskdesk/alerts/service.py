@@ -357,6 +357,7 @@ def list_alerts(
     customer_id: int | None = None,
     observed_from: dt.date | None = None,
     observed_to: dt.date | None = None,
+    warning_type: str | None = None,
     limit: int = 200,
 ) -> list[Alert]:
     """Alerts the caller may see, most recently hit first."""
@@ -365,6 +366,7 @@ def list_alerts(
         status=status,
         severity=severity,
         category=category,
+        warning_type=warning_type,
         customer_id=customer_id,
         observed_from=observed_from,
         observed_to=observed_to,

@@ -8,9 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Response
 
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
+from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import PathId
 from riskdesk.models import RuleVersion, WarningRule
-from riskdesk.monitoring import backtest, service
+from riskdesk.monitoring import backtest, replay, service
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import (
     BacktestIn,
@@ -18,6 +20,7 @@ from riskdesk.monitoring.schemas import (
     CheckOut,
     ChurnFitRead,
     ChurnRiskRead,
+    ReplayIn,
     RuleIn,
     RuleRead,
     RuleVersionIn,
@@ -138,6 +141,33 @@ def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> d
             months=body.months,
             horizon_days=body.horizon_days,
             outcome=body.outcome,
+        )
+
+
+@router.post("/warning-replays")
+@reads_first
+def replay_warnings(body: ReplayIn, session: SessionDep, _: CanRulesManage) -> dict[str, Any]:
+    """Replay every active rule and detector as of each date (weekly or monthly) over the
+    stored history, into a result of its own (the alert queue is untouched), and judge each
+    warning type: alerts, customers flagged, precision, recall and lead time against defaults
+    (90+ days past due), churn (a 180-day gap) and confirmed alerts. With ``version_id``, the
+    active rules and the rules with that version in place side by side (what approving it
+    would change). Reads only: takes no write lock."""
+    end = body.to or today()
+    if body.from_ > end:
+        raise ValidationFailed("from lies after to", field="from")
+    with snapshot(session):
+        if body.version_id is not None:
+            return replay.compare(
+                session,
+                body.version_id,
+                start=body.from_,
+                end=end,
+                every=body.every,
+                horizon_days=body.horizon_days,
+            )
+        return replay.run(
+            session, start=body.from_, end=end, every=body.every, horizon_days=body.horizon_days
         )
 
 

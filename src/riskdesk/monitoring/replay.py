@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.compute import EventFrames, compute
-from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.errors import NotFound, ValidationFailed
 from riskdesk.monitoring import backtest, churn, measure, pack
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.detectors import anomaly_hits
@@ -174,34 +174,38 @@ def values_as_of(
 
 def replay(
     history: History,
-    rules: Sequence[pack.PackRule],
+    packs: Mapping[str, Sequence[pack.PackRule]],
     days: Sequence[dt.date],
     *,
     detectors: bool = True,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Hits (day, customer_id, code, warning_type) of the pack on every replay date, and how
-    many customers were live on each (day, customers)."""
+) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
+    """Hits (day, customer_id, code, warning_type) of each pack on every replay date, and how
+    many customers were live on each (day, customers). The packs share the values, computed
+    once per date, so comparing two costs little more than replaying one."""
     fits = _Fits(history.purchase_days)
     computed = _Indicators(history.frames)
-    found: list[pl.DataFrame] = []
+    found: dict[str, list[pl.DataFrame]] = {name: [] for name in packs}
     live: list[tuple[dt.date, int]] = []
     for day in days:  # a loop over dates; each date is vectorised over the customers
         current = computed.at(day)
         values = values_as_of(history, day, current, fits.at(day))
         live.append((day, values.height))
-        hits = pack.rule_hits(values, rules)
+        detected = None
         if detectors:
             past = [computed.at(end) for end in _month_ends_before(day, 6)]
-            hits = pl.concat([hits, anomaly_hits(values, past).select(hits.columns)])
-        found.append(hits.with_columns(day=pl.lit(day)))
-    all_hits = (
-        pl.concat(found).select(list(measure.HITS_SCHEMA))
-        if found
+            detected = anomaly_hits(values, past).select("customer_id", "code", "warning_type")
+        for name, rules in packs.items():  # a pack or two
+            hits = pack.rule_hits(values, rules)
+            if detected is not None:
+                hits = pl.concat([hits, detected])
+            found[name].append(hits.with_columns(day=pl.lit(day)))
+    out = {
+        name: pl.concat(frames).select(list(measure.HITS_SCHEMA))
+        if frames
         else pl.DataFrame(schema=measure.HITS_SCHEMA)
-    )
-    return all_hits, pl.DataFrame(
-        live, schema={"day": pl.Date, "customers": pl.Int64}, orient="row"
-    )
+        for name, frames in found.items()
+    }
+    return out, pl.DataFrame(live, schema={"day": pl.Date, "customers": pl.Int64}, orient="row")
 
 
 def _month_ends_before(day: dt.date, months: int) -> list[dt.date]:
@@ -269,58 +273,121 @@ def run(
     days = replay_dates(start, end, every)
     history = load_history(session, end)
     pack_rules = list(rules) if rules is not None else active_pack(session)
-    hits, live = replay(history, pack_rules, days, detectors=detectors)
+    hits, live = replay(history, {"pack": pack_rules}, days, detectors=detectors)
+    outcomes = _outcomes(session, history, end, horizon_days)
+    return _judged(hits["pack"], live, days, outcomes, pack_rules, labels, every)
+
+
+def compare(
+    session: Session,
+    version_id: int,
+    *,
+    start: dt.date,
+    end: dt.date,
+    every: Every = "month",
+    horizon_days: int = 180,
+) -> dict[str, Any]:
+    """The active pack and the pack as it would be with a rule version (a draft, usually)
+    in place of its rule's active one, replayed side by side over the same dates: what
+    approving the version would change. Rules only: the detectors are the same either way."""
+    from riskdesk.monitoring.service import checked
+
+    version = repo.get_version(session, version_id)
+    if version is None:
+        raise NotFound(f"no rule version {version_id}", field="version_id")
+    rule = next(r for r in repo.rules(session) if r.id == version.rule_id)
+    current = active_pack(session)
+    candidate = [r for r in current if r.code != rule.code] + [
+        pack.PackRule(
+            rule.code,
+            rule.warning_type,
+            checked(version.expression),
+            version.scope or {},
+            version.id,
+        )
+    ]
+    days = replay_dates(start, end, every)
+    history = load_history(session, end)
+    hits, live = replay(
+        history, {"current": current, "candidate": candidate}, days, detectors=False
+    )
+    outcomes = _outcomes(session, history, end, horizon_days)
+    return {
+        "rule": rule.code,
+        "warning_type": rule.warning_type,
+        "version": version.version,
+        "version_id": version.id,
+        "current": _judged(hits["current"], live, days, outcomes, current, None, every),
+        "candidate": _judged(hits["candidate"], live, days, outcomes, candidate, None, every),
+    }
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """What happened: defaults, churns and confirmed alerts, judged on everything stored up
+    to the end of the replay plus the horizon (``end``)."""
+
+    defaults: pl.DataFrame
+    churns: pl.DataFrame
+    confirmed: pl.DataFrame
+    end: dt.date
+    horizon_days: int
+
+
+def _outcomes(session: Session, history: History, end: dt.date, horizon: int) -> _Outcomes:
+    judge = min(end + dt.timedelta(days=horizon), _last_event_day(history, end))
+    return _Outcomes(
+        defaults=backtest.default_dates(history.frames, judge, DEFAULT_DPD),
+        churns=backtest.churn_dates(history.frames, judge, CHURN_GAP_DAYS),
+        confirmed=repo.confirmed_alerts(session),
+        end=judge,
+        horizon_days=horizon,
+    )
+
+
+def _judged(
+    hits: pl.DataFrame,
+    live: pl.DataFrame,
+    days: Sequence[dt.date],
+    outcomes: _Outcomes,
+    rules: Sequence[pack.PackRule],
+    labels: pl.DataFrame | None,
+    every: str,
+) -> dict[str, Any]:
     alerts = measure.episodes(hits, days)
     report = measure.summary(hits, alerts, days, live)
-    # Outcomes are judged on everything stored, up to the replay's end plus the horizon.
-    judge = min(end + dt.timedelta(days=horizon_days), _last_event_day(history, end))
-    defaults = backtest.default_dates(history.frames, judge, DEFAULT_DPD)
-    churns = backtest.churn_dates(history.frames, judge, CHURN_GAP_DAYS)
-    confirmed = repo.confirmed_alerts(session)
-    outcome_end = judge
     for code, entry in report["types"].items():
-        outcome = entry["outcome"]
-        if outcome == "default":
+        kind = entry["outcome"]
+        if kind in ("default", "churn"):
             entry.update(
                 measure.by_outcome(
                     alerts,
-                    defaults,
+                    outcomes.defaults if kind == "default" else outcomes.churns,
                     [code],
                     start=days[0],
-                    end=outcome_end,
-                    horizon_days=horizon_days,
-                )
-            )
-        elif outcome == "churn":
-            entry.update(
-                measure.by_outcome(
-                    alerts,
-                    churns,
-                    [code],
-                    start=days[0],
-                    end=outcome_end,
-                    horizon_days=horizon_days,
+                    end=outcomes.end,
+                    horizon_days=outcomes.horizon_days,
                 )
             )
         else:
-            entry.update(measure.by_confirmation(alerts, confirmed, [code]))
+            entry.update(measure.by_confirmation(alerts, outcomes.confirmed, [code]))
     if labels is not None:
         report["labels"] = measure.by_labels(
             alerts,
             labels,
             BEHAVIOUR_TYPES,
             DECOY_RESEMBLES,
-            {"deteriorating": defaults, "churner": churns},
-            end=end,
+            {"deteriorating": outcomes.defaults, "churner": outcomes.churns},
+            end=days[-1],
         )
     report.update(
         {
             "from": days[0].isoformat(),
-            "to": end.isoformat(),
+            "to": days[-1].isoformat(),
             "every": every,
             "dates": [d.isoformat() for d in days],
-            "horizon_days": horizon_days,
-            "rules": [r.code for r in pack_rules],
+            "horizon_days": outcomes.horizon_days,
+            "rules": sorted(r.code for r in rules),
         }
     )
     return report

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from riskdesk.kit.validation import InputModel
+from riskdesk.kit.validation import InputModel, PastDate
 from riskdesk.monitoring.warning_types import WarningTypeCode
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -116,6 +116,17 @@ class BacktestIn(_Strict):
     months: int = Field(default=12, ge=1, le=36)
     horizon_days: int = Field(default=180, ge=7, le=730)
     outcome: Literal["default", "churn"] = "default"
+
+
+class ReplayIn(_Strict):
+    """Replay the warning pack over the stored history, as of each date in a span; with a
+    rule version, side by side with the pack as it would be with that version."""
+
+    from_: PastDate = Field(alias="from")
+    to: PastDate | None = None  # default today
+    every: Literal["week", "month"] = "month"
+    version_id: int | None = Field(default=None, ge=1, le=2_147_483_647)
+    horizon_days: int = Field(default=180, ge=7, le=730)
 
 
 class ChurnFitRead(BaseModel):

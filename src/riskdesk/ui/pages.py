@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hmac
 import json
 import secrets
@@ -36,6 +37,7 @@ from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotAuthenticated, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
+from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import (
     DB_ID_MAX,
     BusinessDate,
@@ -43,7 +45,9 @@ from riskdesk.kit.validation import (
     details_from_validation_error,
 )
 from riskdesk.monitoring import backtest as monitoring_backtest
+from riskdesk.monitoring import replay as monitoring_replay
 from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring import warning_types
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import RuleIn
 from riskdesk.pipeline import intake
@@ -561,6 +565,7 @@ def decide_limit_request(
     )
 
 
+WARNING_TYPES = warning_types.CODES
 ALERT_CATEGORIES = (
     "purchase",
     "payment",
@@ -585,6 +590,7 @@ def alerts_page(
     ] = "open_any",
     severity: Annotated[str | None, Query(pattern="^(|low|medium|high|critical)$")] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
+    warning_type: Annotated[str | None, Query(max_length=32)] = None,
     observed_from: Annotated[BusinessDate | None, Blank, Query()] = None,
     observed_to: Annotated[BusinessDate | None, Blank, Query()] = None,
     done: Annotated[int | None, Query(ge=1)] = None,
@@ -593,12 +599,14 @@ def alerts_page(
     if observed_from and observed_to and observed_from > observed_to:
         raise ValidationFailed("observed_from lies after observed_to", field="observed_from")
     category = category if category in ALERT_CATEGORIES else None
+    warning_type = warning_type if warning_type in WARNING_TYPES else None
     alerts = alert_service.list_alerts(
         session,
         principal,
         status=status,
         severity=severity or None,
         category=category,
+        warning_type=warning_type,
         observed_from=observed_from,
         observed_to=observed_to,
     )
@@ -606,6 +614,7 @@ def alerts_page(
         "status": status,
         "severity": severity,
         "category": category,
+        "warning_type": warning_type,
         "observed_from": observed_from.isoformat() if observed_from else None,
         "observed_to": observed_to.isoformat() if observed_to else None,
     }
@@ -622,6 +631,8 @@ def alerts_page(
         severity=severity,
         category=category,
         categories=ALERT_CATEGORIES,
+        warning_type=warning_type,
+        warning_types=WARNING_TYPES,
         observed_from=shown["observed_from"],
         observed_to=shown["observed_to"],
         export_query=urlencode({k: v for k, v in shown.items() if v}),
@@ -679,6 +690,7 @@ def _rules_page(
         rules=monitoring_service.list_rules(session),
         effectiveness={e["rule_code"]: e for e in alert_service.live_effectiveness(session)},
         categories=ALERT_CATEGORIES,
+        warning_types=WARNING_TYPES,
         can_manage=principal.can(Permission.RULES_MANAGE),
         can_approve=principal.can(Permission.CHANGES_APPROVE),
         form_errors=form_errors or [],
@@ -745,13 +757,56 @@ def rule_backtest(
     return render(request, "partials/rule_backtest.html", principal, r=result, chart=chart)
 
 
+REPLAY_MONTHS = 12
+
+
+@router.get("/rules/replay", response_class=HTMLResponse)
+def rule_replay(
+    request: Request,
+    session: SessionDep,
+    principal: CanRulesManage,
+    version_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
+) -> Response:
+    """The pack replayed over the last 12 months, month end by month end, as it is and as it
+    would be with this version: the figures to look at before approving it."""
+    end = today()
+    start = (end.replace(day=1) - dt.timedelta(days=31 * (REPLAY_MONTHS - 1))).replace(day=1)
+    result = monitoring_replay.compare(session, version_id, start=start, end=end)
+    current, candidate = result["current"], result["candidate"]
+    rows = [
+        (code, current["types"][code], candidate["types"][code])
+        for code in WARNING_TYPES
+        if current["types"][code]["alerts"]
+        or candidate["types"][code]["alerts"]
+        or code == result["warning_type"]
+    ]
+    return render(
+        request,
+        "partials/rule_replay.html",
+        principal,
+        r=result,
+        rows=rows,
+        span=(current["from"], current["to"]),
+    )
+
+
 @router.post("/rules", response_class=HTMLResponse)
 def create_rule(
     request: Request, session: SessionDep, principal: CanRulesManage, form: FormDep
 ) -> Response:
     """Save the editor's rule as a draft (a new rule, or a new version of an existing one)."""
     data = filled(
-        form, ("code", "name_en", "name_zh", "category", "severity", "expression", "dedup_days")
+        form,
+        (
+            "code",
+            "name_en",
+            "name_zh",
+            "category",
+            "warning_type",
+            "severity",
+            "expression",
+            "dedup_days",
+        ),
     )
     try:
         body = RuleIn.model_validate(data)

@@ -49,7 +49,13 @@ def _stamp(value: dt.datetime | None, *, seconds: bool = False, sep: str = " ") 
     return f"{text}:{value.second:02d}" if seconds else text
 
 
+def _number(value: float | int | None) -> str:
+    """A count with thousands separators."""
+    return "—" if value is None else f"{value:,.0f}"
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["number"] = _number
 templates.env.filters["day"] = format_day
 templates.env.filters["stamp"] = _stamp
 
