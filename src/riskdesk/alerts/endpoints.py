@@ -40,7 +40,7 @@ from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.pagination import decode_cursor, encode_cursor
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.kit.validation import BusinessDate, BusinessTimestamp, PathId
+from riskdesk.kit.validation import BusinessDate, BusinessTimestamp, PastDate, PathId
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.warning_types import WarningTypeCode
 from riskdesk.security.deps import (
@@ -448,13 +448,19 @@ def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, An
 
 @router.post("/rule-runs", response_model=EvaluationRead, status_code=201)
 @reads_first
-def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
-    """Evaluate every active rule over every customer now (from one snapshot, with no lock
-    held; the alerts are raised in a short write)."""
+def run_rules(
+    session: SessionDep,
+    _: CanRulesManage,
+    as_of: Annotated[
+        PastDate | None, Blank, Query(description="business date to judge as of (default today)")
+    ] = None,
+) -> EvaluationRead:
+    """Evaluate every active rule over every customer as of a business date (from one snapshot,
+    with no lock held; the alerts, observed on that date, are raised in a short write)."""
     with snapshot(session):
-        findings = monitoring_service.find_rule_hits(session, None)
+        findings = monitoring_service.find_rule_hits(session, None, as_of=as_of)
     begin_store(session)
-    summary = service.raise_alerts(session, findings)
+    summary = service.raise_alerts(session, findings, as_of=as_of)
     return EvaluationRead(
         customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
     )
@@ -468,6 +474,9 @@ def run_anomalies(
     months: Annotated[int, Query(ge=2, le=24)] = 6,
     z_threshold: Annotated[float, Query(ge=1, le=50)] = 5.0,
     top: Annotated[int, Query(ge=0, le=200)] = 20,
+    as_of: Annotated[
+        PastDate | None, Blank, Query(description="business date to judge as of (default today)")
+    ] = None,
 ) -> AnomalyRunRead:
     """Run the anomaly detectors over everyone: an alert for each customer with an indicator
     far above both their own history and their peers, naming it; and the ``top`` most unusual
@@ -475,10 +484,10 @@ def run_anomalies(
     from one snapshot with no lock held, raised in a short write)."""
     with snapshot(session):
         findings, ranked = monitoring_service.find_anomalies(
-            session, months=months, z_threshold=z_threshold, top=top
+            session, months=months, z_threshold=z_threshold, top=top, as_of=as_of
         )
     begin_store(session)
-    summary = service.raise_alerts(session, findings)
+    summary = service.raise_alerts(session, findings, as_of=as_of)
     return AnomalyRunRead(
         customers=summary.customers,
         raised=summary.raised,

@@ -121,7 +121,9 @@ def evaluate(
     """Run every active rule over customers (None: all), vectorised per rule; raise new
     alerts (observed on ``as_of``, default today), or refresh the open one of the same rule
     within its de-duplication window."""
-    findings = monitoring_service.find_rule_hits(session, customer_ids, indicators=indicators)
+    findings = monitoring_service.find_rule_hits(
+        session, customer_ids, indicators=indicators, as_of=as_of
+    )
     return raise_alerts(session, findings, as_of=as_of)
 
 

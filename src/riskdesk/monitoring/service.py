@@ -254,12 +254,27 @@ def reject(session: Session, principal: Principal, version_id: int) -> RuleVersi
 
 
 def rule_values(
-    session: Session, customer_ids: Sequence[int] | None, indicators: pl.DataFrame | None = None
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    indicators: pl.DataFrame | None = None,
+    *,
+    as_of: dt.date | None = None,
 ) -> pl.DataFrame:
-    """Every name a rule may read, one row per live customer."""
+    """Every name a rule may read, one row per live customer, as of a business date (default
+    today). Indicators are the stored ones unless given; as of another date than today they
+    are computed as of it (against the stored population for given customers)."""
+    from riskdesk.indicators import repository as indicator_repo
+    from riskdesk.indicators.compute import compute
     from riskdesk.scoring.service import factor_frame
 
-    frame = factor_frame(session, customer_ids, today(), {"indicator"}, indicators)
+    day = as_of or today()
+    if indicators is None and day != today():
+        reference = indicator_repo.reference(session) if customer_ids is not None else None
+        frames = indicator_repo.load_frames(
+            session, list(customer_ids) if customer_ids is not None else None
+        )
+        indicators = compute(frames, day, reference=reference)
+    frame = factor_frame(session, customer_ids, day, {"indicator"}, indicators)
     frame = frame.select(
         "customer_id",
         *[
@@ -268,7 +283,6 @@ def rule_values(
             if c.startswith(("indicator.", "attribute.")) and c.split(".", 1)[1] in VOCABULARY
         ],
     )
-    day = today()
     values = (
         frame.join(repo.profile_values(session, customer_ids), on="customer_id", how="left")
         .join(
@@ -325,16 +339,17 @@ def find_rule_hits(
     customer_ids: Sequence[int] | None,
     *,
     indicators: pl.DataFrame | None = None,
+    as_of: dt.date | None = None,
 ) -> Findings:
-    """Run every active rule over customers (None: all), vectorised per rule: reads and
-    computes only."""
+    """Run every active rule over customers (None: all) as of a business date (default today),
+    vectorised per rule: reads and computes only."""
     from riskdesk.scoring import service as scoring_service
 
     marks = scoring_service.freshness(session) if customer_ids is None else None
     active = repo.active_versions(session)
     if not active or (customer_ids is not None and not customer_ids):
         return Findings(0, [], "behaviour_monitoring", marks)
-    values = rule_values(session, customer_ids, indicators)
+    values = rule_values(session, customer_ids, indicators, as_of=as_of)
     # Individuals who have not consented to behaviour monitoring are not watched.
     unwatched = consent.without_consent(session, "behaviour_monitoring", customer_ids)
     if unwatched:

@@ -35,7 +35,7 @@ TYPES: tuple[WarningType, ...] = (
     WarningType("payment_deterioration", "Payment deterioration", "付款恶化", "default"),
     WarningType("resale", "Resale", "疑似转售", "confirmed"),
     WarningType("return_abuse", "Return abuse", "恶意退货", "confirmed"),
-    WarningType("cod_shift", "Shift to cash on delivery", "转向货到付款", "default"),
+    WarningType("cod_shift", "Shift to cash on delivery", "转向货到付款", "confirmed"),
     WarningType("order_spike", "Order spike / capacity", "订单激增/履约能力", "confirmed"),
     WarningType("churn", "Churn", "流失", "churn"),
     WarningType("dissatisfaction", "Dissatisfaction", "满意度下降", "churn"),
