@@ -250,9 +250,8 @@ def test_behaviour_proportions(data: DemoData) -> None:
     share = Counter(b["behaviour"] for b in rows)
     expected = {**BEHAVIOUR_SHARES, "good_payer": 1 - sum(BEHAVIOUR_SHARES.values())}
     assert set(share) == set(BEHAVIOURS) == set(expected)
-    assert all(0.03 <= BEHAVIOUR_SHARES[name] <= 0.06 for name in DECOY_OF if name not in (
-        "slow_payer", "new_customer"
-    ))  # fmt: skip
+    added_decoys = ("busy_b2b", "seasonal", "light_returner", "tight_limit")
+    assert all(0.03 <= BEHAVIOUR_SHARES[name] <= 0.06 for name in added_decoys)
     for name, target in expected.items():
         assert abs(share[name] / len(rows) - target) < 0.02, name
     with_onset = {"deteriorating", "return_abuser", "reseller", "churner", "new_customer"}
