@@ -6,6 +6,7 @@ import datetime as dt
 
 from sqlalchemy import func, select
 
+from riskdesk.demo.generator import DECOY_OF
 from riskdesk.demo.loader import load_demo
 from riskdesk.models import Customer, DemoBehaviour, Invoice, Order, Payment
 
@@ -22,6 +23,10 @@ def test_demo_loads_with_behaviours(db) -> None:  # type: ignore[no-untyped-def]
         .where(DemoBehaviour.customer_id.is_not(None))
     )
     assert linked == 40
+    # Decoys are stored with the behaviour they resemble in the detail (the schema has no column).
+    stored = db.execute(select(DemoBehaviour.behaviour, DemoBehaviour.detail)).all()
+    decoys = [(b, d) for b, d in stored if b in DECOY_OF]
+    assert decoys and all(d.startswith(f"decoy of {DECOY_OF[b]}: ") for b, d in decoys)
     assert db.scalar(select(func.count()).select_from(Customer)) >= 40
     # Payments never exceed their invoice (the intake would have refused them).
     paid = (

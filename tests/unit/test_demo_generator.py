@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import itertools
 import re
 import time
 from collections import Counter, defaultdict
@@ -12,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from riskdesk.demo.generator import BEHAVIOURS, DemoData, generate
+from riskdesk.demo.generator import (
+    BEHAVIOUR_SHARES,
+    BEHAVIOURS,
+    DECOY_OF,
+    LEGITIMATE_RETURN_REASONS,
+    DemoData,
+    generate,
+)
 
 END = dt.date(2025, 6, 30)
 START = dt.date(2023, 6, 30)
@@ -240,18 +248,41 @@ def test_behaviour_proportions(data: DemoData) -> None:
         c["external_id"] for c in data.customers
     )
     share = Counter(b["behaviour"] for b in rows)
-    expected = dict(zip(BEHAVIOURS, (0.55, 0.15, 0.06, 0.05, 0.04, 0.08, 0.07), strict=True))
-    assert set(share) == set(BEHAVIOURS)
+    expected = {**BEHAVIOUR_SHARES, "good_payer": 1 - sum(BEHAVIOUR_SHARES.values())}
+    assert set(share) == set(BEHAVIOURS) == set(expected)
+    added_decoys = ("busy_b2b", "seasonal", "light_returner", "tight_limit")
+    assert all(0.03 <= BEHAVIOUR_SHARES[name] <= 0.06 for name in added_decoys)
     for name, target in expected.items():
         assert abs(share[name] / len(rows) - target) < 0.02, name
+    with_onset = {"deteriorating", "return_abuser", "reseller", "churner", "new_customer"}
     for b in rows:
-        needs_onset = b["behaviour"] not in {"good_payer", "slow_payer"}
-        assert (b["onset_date"] is not None) == needs_onset
+        assert (b["onset_date"] is not None) == (b["behaviour"] in with_onset)
+        assert len(b["behaviour"]) <= 32  # demo_behaviours.behaviour is String(32)
+
+
+def test_decoys_name_the_behaviour_they_resemble(data: DemoData) -> None:
+    assert set(DECOY_OF) <= set(BEHAVIOURS) and set(DECOY_OF.values()) <= set(BEHAVIOURS)
+    assert not set(DECOY_OF) & set(DECOY_OF.values())  # a decoy is never itself a problem
+    for b in data.behaviours:
+        resembled = DECOY_OF.get(b["behaviour"])
+        assert b["decoy_of"] == resembled
+        if resembled:
+            assert b["detail"].startswith(f"decoy of {resembled}: "), b
+        else:
+            assert b["detail"] is None or "decoy" not in b["detail"]
+    customers = by_id(data.customers)
+    segments: dict[str, set[str]] = defaultdict(set)
+    for c, b in behaviour_of(data).items():
+        segments[b["behaviour"]].add(customers[c]["segment"])
+    assert segments["busy_b2b"] <= {"b2b_enterprise", "b2b_sme"}
+    assert segments["tight_limit"] <= {"b2b_enterprise", "b2b_sme"}
+    assert segments["light_returner"] == {"consumer"}
 
 
 def test_volumes_are_modest(data: DemoData) -> None:
+    # About 1.4 orders a customer-month, and busy B2B buyers' 10-20 (3% of customers).
     per_customer_month = len(data.orders) / 600 / 24
-    assert 0.6 < per_customer_month < 2.0
+    assert 1.0 < per_customer_month < 2.5
     assert len(data.invoices) == len(data.orders)
 
 
@@ -305,12 +336,47 @@ def test_return_abusers_return_far_more(data: DemoData) -> None:
     abuser_rate = returns["return_abuser"] / orders["return_abuser"]
     good_rate = returns["good_payer"] / orders["good_payer"]
     assert abuser_rate > 4 * good_rate
-    reasons = Counter(
-        r["reason"] for r in data.returns
+    after_onset = [
+        r for r in data.returns
         if behaviours[r["customer_external_id"]]["behaviour"] == "return_abuser"
-    )  # fmt: skip
-    soft = reasons["no_reason"] + reasons["changed_mind"] + reasons["not_as_described"]
-    assert soft > 0.6 * sum(reasons.values())
+        and r["returned_on"] >= behaviours[r["customer_external_id"]]["onset_date"]
+    ]  # fmt: skip
+    reasons = Counter(r["reason"] for r in after_onset)
+    assert reasons["item_not_received"] > 0 and reasons["empty_package"] > 0
+    unverifiable = ("no_reason", "changed_mind", "item_not_received", "empty_package")
+    assert sum(reasons[k] for k in unverifiable) > 0.6 * sum(reasons.values())
+    # Mostly the whole order, where ordinary customers mostly return part of it.
+    orders_by_id = by_id(data.orders)
+
+    def full_share(rows: list[dict[str, Any]]) -> float:
+        full = [r["amount"] == orders_by_id[r["order_external_id"]]["amount"] for r in rows]
+        return sum(full) / len(full)
+
+    good = [
+        r for r in data.returns
+        if behaviours[r["customer_external_id"]]["behaviour"] == "good_payer"
+    ]  # fmt: skip
+    assert full_share(after_onset) > 0.6 > 0.45 > full_share(good)
+
+
+def test_return_abusers_return_30_to_50_percent_after_onset(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    bought: Counter[str] = Counter()
+    returned: Counter[str] = Counter()
+    returned_ids = {r["order_external_id"] for r in data.returns}
+    for o in data.orders:
+        b = behaviours[o["customer_external_id"]]
+        # Orders whose return window (30 days) closed before the end.
+        day = o["ordered_at"].date()
+        if b["behaviour"] == "return_abuser" and b["onset_date"] <= day <= END - dt.timedelta(30):
+            bought[o["customer_external_id"]] += 1
+            returned[o["customer_external_id"]] += o["external_id"] in returned_ids
+    assert sum(returned.values()) / sum(bought.values()) == pytest.approx(0.4, abs=0.06)
+    # Each its own stated share, as a habit rather than by luck.
+    for c, n in bought.items():
+        found = re.search(r"returns (\d+)% of orders", behaviours[c]["detail"])
+        assert found and 30 <= int(found.group(1)) <= 50
+        assert abs(returned[c] / n - int(found.group(1)) / 100) <= 1.01 / n + 0.01, c
 
 
 def test_resellers_order_several_times_more_after_onset(data: DemoData) -> None:
@@ -331,6 +397,70 @@ def test_resellers_order_several_times_more_after_onset(data: DemoData) -> None:
             else:
                 before += 1
     assert (after / days_after) > 2.5 * (before / days_before)
+
+
+def line_facts(data: DemoData) -> tuple[dict[str, float], dict[str, list[dict[str, Any]]]]:
+    """Each product's list price (its highest unit price anywhere) and the lines per customer,
+    each with its discount (unit price over list price), quantity, category and date."""
+    top: dict[str, float] = defaultdict(float)
+    for o in data.orders:
+        for line in o["lines"]:
+            unit = float(line["amount"]) / line["quantity"]
+            top[line["product"]] = max(top[line["product"]], unit)
+    lines: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for o in data.orders:
+        for line in o["lines"]:
+            unit = float(line["amount"]) / line["quantity"]
+            lines[o["customer_external_id"]].append(
+                {
+                    "discount": unit / top[line["product"]],
+                    "quantity": line["quantity"],
+                    "category": line["category"],
+                    "day": o["ordered_at"].date(),
+                }
+            )
+    return top, lines
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def usual_quantities(
+    data: DemoData, lines: dict[str, list[dict[str, Any]]]
+) -> dict[tuple[str, str], float]:
+    """Good payers' median quantity per line, by segment and category."""
+    customers = by_id(data.customers)
+    quantities: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for c, b in behaviour_of(data).items():
+        if b["behaviour"] == "good_payer":
+            for line in lines[c]:
+                quantities[customers[c]["segment"], line["category"]].append(line["quantity"])
+    return {key: median(values) for key, values in quantities.items()}
+
+
+def test_resellers_buy_in_bulk_at_deep_discounts_for_months(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    customers = by_id(data.customers)
+    _, lines = line_facts(data)
+    usual = usual_quantities(data, lines)
+    thirds: Counter[int] = Counter()
+    resellers = [c for c, b in behaviours.items() if b["behaviour"] == "reseller"]
+    for c in resellers:
+        onset = behaviours[c]["onset_date"]
+        after = [line for line in lines[c] if line["day"] >= onset]
+        segment = customers[c]["segment"]
+        ratios = [line["quantity"] / usual[segment, line["category"]] for line in after]
+        assert median(ratios) >= 3, c
+        top_category = Counter(line["category"] for line in after).most_common(1)[0][1]
+        assert top_category >= 0.6 * len(after)
+        assert median([line["discount"] for line in after]) < 0.83
+        span = (END - onset).days + 1
+        for line in after:
+            thirds[3 * (line["day"] - onset).days // span] += 1
+    # Sustained: the last third of the time since onset buys about as much as the first.
+    assert thirds[2] > 0.7 * thirds[0]
 
 
 def test_churners_fade_and_new_customers_start_late(data: DemoData) -> None:
@@ -417,4 +547,207 @@ def test_full_size_is_fast_enough() -> None:
     started = time.perf_counter()
     big = generate(customers=2000, months=24, seed=11, end_date=END, owners=OWNERS)
     assert time.perf_counter() - started < 15
-    assert 40_000 <= len(big.orders) <= 80_000
+    assert 60_000 <= len(big.orders) <= 110_000
+
+
+# --- decoys: ordinary customers that resemble a problem --------------------------------------
+
+
+def settled_lateness(data: DemoData) -> dict[str, list[tuple[dt.date, int]]]:
+    """Per customer, (due date, days from due to the last payment) of fully paid credit
+    invoices."""
+    paid: dict[str, Decimal] = defaultdict(Decimal)
+    last_paid: dict[str, dt.date] = {}
+    for p in data.payments:
+        paid[p["invoice_external_id"]] += p["amount"]
+        last_paid[p["invoice_external_id"]] = max(
+            p["paid_on"], last_paid.get(p["invoice_external_id"], p["paid_on"])
+        )
+    out: dict[str, list[tuple[dt.date, int]]] = defaultdict(list)
+    for inv in data.invoices:
+        on_credit = inv["due_date"] > inv["issue_date"] + dt.timedelta(days=7)
+        if on_credit and paid[inv["external_id"]] == inv["amount"]:
+            late = (last_paid[inv["external_id"]] - inv["due_date"]).days
+            out[inv["customer_external_id"]].append((inv["due_date"], late))
+    return out
+
+
+def test_slow_payers_are_late_by_the_same_margin_throughout(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    lateness = settled_lateness(data)
+    middle = START + (END - START) / 2
+
+    def drift(c: str, split: dt.date = middle, least: int = 4) -> float | None:
+        """Mean lateness of invoices due from ``split`` on less that of those due before."""
+        first = [late for due, late in lateness[c] if due < split]
+        second = [late for due, late in lateness[c] if due >= split]
+        if len(first) < least or len(second) < least:
+            return None
+        return sum(second) / len(second) - sum(first) / len(first)
+
+    slow = [c for c, b in behaviours.items() if b["behaviour"] == "slow_payer"]
+    assert all(10 <= late <= 40 for c in slow for _, late in lateness[c])
+    drifts = [d for d in map(drift, slow) if d is not None]
+    assert len(drifts) >= 20
+    assert all(abs(d) < 10 for d in drifts) and abs(median(drifts)) <= 2
+    # Deteriorating customers, which they resemble, drift by weeks.
+    worse = [c for c, b in behaviours.items() if b["behaviour"] == "deteriorating"]
+    worse_drifts = [drift(c, behaviours[c]["onset_date"], 1) for c in worse]
+    assert median([d for d in worse_drifts if d is not None]) > 15
+    # And they never default: nothing is more than 40 days past due at the end.
+    worst = days_past_due(data)
+    assert all(worst[c] <= 40 for c in slow)
+
+
+def test_busy_b2b_buyers_order_often_and_steadily_with_usual_baskets(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    customers = by_id(data.customers)
+    monthly: dict[str, Counter[int]] = defaultdict(Counter)
+    for o in data.orders:
+        day = o["ordered_at"].date()
+        monthly[o["customer_external_id"]][(day.year - START.year) * 12 + day.month - 7] += 1
+    busy = [c for c, b in behaviours.items() if b["behaviour"] == "busy_b2b"]
+    assert busy
+    for c in busy:
+        counts = [monthly[c][m] for m in range(1, 24)]  # the whole months
+        assert sum(counts) / len(counts) >= 8
+        first, second = sum(counts[:11]), sum(counts[12:])
+        assert 0.6 < second / first < 1.6, c
+    # Usual quantities and discounts for their segment, unlike resellers after onset.
+    _, lines = line_facts(data)
+    usual = usual_quantities(data, lines)
+    for segment in ("b2b_enterprise", "b2b_sme"):
+        peers = [
+            line for c, b in behaviours.items()
+            if b["behaviour"] == "good_payer" and customers[c]["segment"] == segment
+            for line in lines[c]
+        ]  # fmt: skip
+        mine = [line for c in busy if customers[c]["segment"] == segment for line in lines[c]]
+        if not mine:
+            continue
+        # Quantity against good payers' usual quantity in the same segment and category.
+        ratios = [x["quantity"] / usual[segment, x["category"]] for x in mine]
+        assert 0.7 < median(ratios) < 1.4
+        gap = median([x["discount"] for x in mine]) - median([x["discount"] for x in peers])
+        assert abs(gap) < 0.03
+
+
+def test_new_customers_ramp_up_from_their_first_order(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    orders: dict[str, list[int]] = defaultdict(list)
+    for o in data.orders:
+        b = behaviours[o["customer_external_id"]]
+        if b["behaviour"] == "new_customer":
+            orders[o["customer_external_id"]].append(
+                (o["ordered_at"].date() - b["onset_date"]).days
+            )
+    new = {c: b for c, b in behaviours.items() if b["behaviour"] == "new_customer"}
+    assert all(20 <= (END - b["onset_date"]).days <= 180 for b in new.values())
+    assert all(min(orders[c]) == 0 for c in new)  # the account opens with an order
+    # Orders per customer-day: the first month (after the opening order) against day 90 on.
+    settled = [c for c, b in new.items() if (END - b["onset_date"]).days >= 120]
+    early = sum(1 for c in settled for day in orders[c] if 1 <= day < 30) / (29 * len(settled))
+    late_days = sum((END - new[c]["onset_date"]).days + 1 - 90 for c in settled)
+    late = sum(1 for c in settled for day in orders[c] if day >= 90) / late_days
+    assert late > 1.8 * early
+
+
+def test_seasonal_buyers_buy_in_the_same_months_every_year(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    days: dict[str, list[dt.date]] = defaultdict(list)
+    for o in data.orders:
+        days[o["customer_external_id"]].append(o["ordered_at"].date())
+    seasonal = [c for c, b in behaviours.items() if b["behaviour"] == "seasonal"]
+    assert seasonal
+    seasons_with_orders = seasons = in_season = total = 0
+    gaps: list[int] = []
+    for c in seasonal:
+        found = re.search(r"months ([\d,]+) ", behaviours[c]["detail"])
+        assert found
+        months = [int(m) for m in found.group(1).split(",")]
+        assert 2 <= len(months) <= 4
+        inside = [d for d in days[c] if d.month in months]
+        assert len(inside) >= 0.75 * len(days[c]), c
+        in_season += len(inside)
+        total += len(days[c])
+        # Every season wholly inside the history has orders (the season may span a new year).
+        for year in range(START.year - 1, END.year + 1):
+            first = dt.date(year, months[0], 1)
+            season = {(year + (months[0] + k - 1) // 12, (months[0] + k - 1) % 12 + 1)
+                      for k in range(len(months))}  # fmt: skip
+            last_y, last_m = max(season)
+            if first <= START or dt.date(last_y, last_m, 28) >= END:
+                continue
+            seasons += 1
+            seasons_with_orders += any((d.year, d.month) in season for d in inside)
+        # Long quiet gaps between seasons.
+        ordered = sorted(days[c])
+        gaps.append(max((b - a).days for a, b in itertools.pairwise(ordered)))
+    assert seasons and seasons_with_orders >= 0.9 * seasons
+    assert in_season >= 0.93 * total  # 97% expected
+    assert min(gaps) >= 90 and median(gaps) >= 180
+
+
+def test_light_returners_return_a_few_orders_for_checkable_reasons(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    light = {c for c, b in behaviours.items() if b["behaviour"] == "light_returner"}
+    orders = Counter(o["customer_external_id"] for o in data.orders)
+    returns: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for r in data.returns:
+        returns[r["customer_external_id"]].append(r)
+    assert light
+    assert {r["reason"] for c in light for r in returns[c]} <= set(LEGITIMATE_RETURN_REASONS)
+    assert all(orders[c] / 24 <= 1.5 for c in light)  # low volume: about one order in 1-3 months
+    assert all(len(returns[c]) <= 8 for c in light)
+    assert sum(1 for c in light if not returns[c]) <= 0.1 * len(light)
+    # Sometimes two returns within 90 days, as a return abuser's would be.
+    paired = 0
+    for c in light:
+        on = sorted(r["returned_on"] for r in returns[c])
+        paired += any((b - a).days <= 90 for a, b in itertools.pairwise(on))
+    assert paired >= 0.7 * len(light)
+
+
+def daily_utilisation(data: DemoData, customer: str, days: int = 180) -> list[float]:
+    """Open exposure (invoiced less paid) over the credit limit on each of the last days."""
+    limit = float(by_id(data.customers)[customer]["credit_limit"])
+    flow: Counter[dt.date] = Counter()
+    for inv in data.invoices:
+        if inv["customer_external_id"] == customer:
+            flow[inv["issue_date"]] += float(inv["amount"])
+    for p in data.payments:
+        if p["customer_external_id"] == customer:
+            flow[p["paid_on"]] -= float(p["amount"])
+    out, open_amount, day = [], 0.0, START
+    while day <= END:
+        open_amount += flow[day]
+        if day > END - dt.timedelta(days=days):
+            out.append(open_amount / limit)
+        day += dt.timedelta(days=1)
+    return out
+
+
+def test_tight_limits_sit_just_above_usual_exposure_of_punctual_payers(data: DemoData) -> None:
+    behaviours = behaviour_of(data)
+    tight = [c for c, b in behaviours.items() if b["behaviour"] == "tight_limit"]
+    assert tight
+    in_band = []
+    for c in tight:
+        used = daily_utilisation(data, c)
+        assert 0.8 <= median(used) <= 1.0, c
+        assert sum(u > 1.0 for u in used) <= 0.15 * len(used), c  # rarely over the limit
+        in_band.append(sum(0.85 <= u <= 1.0 for u in used) / len(used))
+    assert median(in_band) >= 0.7
+    # They pay on time (by the due date) and buy on credit.
+    lateness = settled_lateness(data)
+    assert all(late <= 0 for c in tight for _, late in lateness[c])
+    methods = {o["payment_method"] for o in data.orders if o["customer_external_id"] in tight}
+    assert methods == {"credit"}
+    assert not any(days_past_due(data)[c] > 0 for c in tight)
+    # Ordinary companies use far less of theirs.
+    customers = by_id(data.customers)
+    good = [
+        c for c, b in behaviours.items()
+        if b["behaviour"] == "good_payer" and customers[c]["kind"] == "company"
+    ][:40]  # fmt: skip
+    assert median([median(daily_utilisation(data, c)) for c in good]) < 0.6

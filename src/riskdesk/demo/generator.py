@@ -1,5 +1,9 @@
 """Deterministic demo data: customers, their events, and the behaviours hidden in them.
 
+Beside each problem behaviour (deteriorating, return abuse, resale, churn) the population holds
+decoys: ordinary customers that look like it on the surface (``DECOY_OF``) and that a fair early
+warning tells apart by evidence. The behaviours are ground truth for scoring warnings only.
+
 Pure: numpy and the standard library only, no database. The same arguments give the same data.
 Money is integer cents internally and ``Decimal`` (two places) in the records; days are integer
 offsets from the first day of history.
@@ -36,9 +40,38 @@ BEHAVIOURS = (
     "reseller",
     "churner",
     "new_customer",
+    "busy_b2b",
+    "seasonal",
+    "light_returner",
+    "tight_limit",
 )
-BEHAVIOUR_SHARES = (0.55, 0.15, 0.06, 0.05, 0.04, 0.08)  # new_customer takes the rest
-GOOD, SLOW, DETERIORATING, RETURN_ABUSER, RESELLER, CHURNER, NEW = range(7)
+(
+    GOOD, SLOW, DETERIORATING, RETURN_ABUSER, RESELLER, CHURNER, NEW,
+    BUSY, SEASONAL, LIGHT_RETURNER, TIGHT,
+) = range(len(BEHAVIOURS))  # fmt: skip
+# Share of customers per behaviour; good_payer takes the rest (40%).
+BEHAVIOUR_SHARES = {
+    "slow_payer": 0.15,
+    "deteriorating": 0.06,
+    "return_abuser": 0.05,
+    "reseller": 0.04,
+    "churner": 0.08,
+    "new_customer": 0.07,
+    "busy_b2b": 0.03,
+    "seasonal": 0.04,
+    "light_returner": 0.04,
+    "tight_limit": 0.04,
+}
+# Decoys: ordinary customers that look like a problem behaviour (the value) on the surface. A fair
+# early-warning detector tells them apart by evidence and does not flag them.
+DECOY_OF = {
+    "slow_payer": "deteriorating",
+    "busy_b2b": "reseller",
+    "new_customer": "reseller",
+    "seasonal": "churner",
+    "light_returner": "return_abuser",
+    "tight_limit": "deteriorating",
+}
 COMPLAINT_WAVE = "complaint_wave"
 
 SEGMENTS = ("b2b_enterprise", "b2b_sme", "consumer")
@@ -54,7 +87,28 @@ RETURN_REASONS = (
     "wrong_item",
     "late_delivery",
     "no_reason",
+    "item_not_received",
+    "empty_package",
 )
+# Reasons a shop can verify (the goods come back with the fault, or the carrier confirms it).
+LEGITIMATE_RETURN_REASONS = ("defective", "damaged_in_transit", "wrong_item", "late_delivery")
+_UNRECEIVED = ("item_not_received", "empty_package")  # a refund with no goods coming back
+_ORDINARY_RETURN_MIX = {
+    "defective": 0.25, "not_as_described": 0.15, "changed_mind": 0.14,
+    "damaged_in_transit": 0.15, "wrong_item": 0.1, "late_delivery": 0.1, "no_reason": 0.08,
+    "item_not_received": 0.025, "empty_package": 0.005,
+}  # fmt: skip
+_ABUSER_RETURN_MIX = {
+    "defective": 0.05, "not_as_described": 0.1, "changed_mind": 0.22,
+    "damaged_in_transit": 0.03, "late_delivery": 0.05, "no_reason": 0.3,
+    "item_not_received": 0.15, "empty_package": 0.1,
+}  # fmt: skip
+_LEGITIMATE_RETURN_MIX = {
+    "defective": 0.4,
+    "damaged_in_transit": 0.25,
+    "wrong_item": 0.2,
+    "late_delivery": 0.15,
+}
 COMPLAINT_CATEGORIES = ("product_quality", "delivery", "billing", "service", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
 INTERACTION_CHANNELS = ("phone", "email", "visit", "chat", "wechat", "meeting")
@@ -246,9 +300,12 @@ def _luhn(digits: str) -> str:
 # --- small helpers -----------------------------------------------------------------------------
 
 
+_CENT = Decimal("0.01")
+
+
 def _money(cents: int) -> Decimal:
     """Integer cents as a two-place Decimal."""
-    return Decimal(cents).scaleb(-2)
+    return Decimal(cents) * _CENT  # exponents add: always two places, faster than scaleb
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:
@@ -284,6 +341,16 @@ def _events(rng: np.random.Generator, rates: FloatArray) -> tuple[IntArray, IntA
     cust, day = np.nonzero(counts)
     reps = counts[cust, day]
     return np.repeat(cust, reps).astype(np.int64), np.repeat(day, reps).astype(np.int64)
+
+
+def _rank_within(groups: IntArray) -> IntArray:
+    """Each element's position within its run of equal values (``groups`` comes grouped)."""
+    count = len(groups)
+    starts = np.ones(count, dtype=np.bool_)
+    starts[1:] = groups[1:] != groups[:-1]
+    first = np.maximum.accumulate(np.where(starts, np.arange(count), 0))
+    rank: IntArray = np.arange(count) - first
+    return rank
 
 
 def _region_cities(region: str) -> tuple[_City, ...]:
@@ -377,13 +444,19 @@ class _Builder:
         """Draw segment, behaviour, region, terms, rates and onset days per customer."""
         rng, n, last = self.rng, self.n, self.last
         self.segment = _choose(rng.random(n), np.array([0.1, 0.3, 0.6]))
-        self.is_company = self.segment < 2
-        counts = [round(share * n) for share in BEHAVIOUR_SHARES]
+        shares = [BEHAVIOUR_SHARES.get(name, 0.0) for name in BEHAVIOURS]
+        counts = [0 if k == GOOD else round(share * n) for k, share in enumerate(shares)]
         while sum(counts) > n:
             counts[counts.index(max(counts))] -= 1
-        counts.append(n - sum(counts))
-        self.behaviour = rng.permutation(np.repeat(np.arange(7), counts)).astype(np.int64)
+        counts[GOOD] = n - sum(counts)
+        self.behaviour = rng.permutation(np.repeat(np.arange(len(BEHAVIOURS)), counts))
+        self.behaviour = self.behaviour.astype(np.int64)
         beh = self.behaviour
+        # Busy B2B buyers and tight limits are companies; light returners are consumers.
+        company_segment = np.where(rng.random(n) < 0.4, 0, 1)
+        self.segment = np.where((beh == BUSY) | (beh == TIGHT), company_segment, self.segment)
+        self.segment = np.where(beh == LIGHT_RETURNER, 2, self.segment).astype(np.int64)
+        self.is_company = self.segment < 2
 
         regions = list(self.owners)
         self.region = rng.integers(0, len(regions), n)
@@ -402,6 +475,10 @@ class _Builder:
             rng.uniform(2.0, 6.0, n),
             np.where(self.segment == 1, rng.uniform(1.0, 3.0, n), 30.44 / rng.uniform(30, 90, n)),
         )
+        per_month = np.where(beh == BUSY, rng.uniform(10.0, 20.0, n), per_month)
+        # A seasonal consumer buys somewhat more often over a year, so that the season shows.
+        seasonal_consumer = (beh == SEASONAL) & ~self.is_company
+        per_month = np.where(seasonal_consumer, 30.44 / rng.uniform(20, 40, n), per_month)
         self.base_rate = per_month / 30.44
         rows = np.where(self.is_company, self.industry, len(INDUSTRIES))
         table = np.vstack([_INDUSTRY_CATEGORY, _CATEGORY_SHARE])
@@ -432,6 +509,27 @@ class _Builder:
         self.resell_factor = rng.uniform(3.0, 6.0, n)
         self.names_u = rng.random((n, 24))
 
+        # Decoys and realism, drawn for everyone (cheap) and used by the behaviour they belong to.
+        self.slow_mean = rng.uniform(14.0, 34.0, n)  # a slow payer's own usual days late
+        self.abuse_rate = rng.uniform(0.3, 0.5, n)  # share of orders an abuser returns
+        self.ramp = rng.uniform(60.0, 90.0, n)  # days a new customer takes to reach its pace
+        self.season_start = rng.integers(0, 12, n)  # 0 is January
+        self.season_len = rng.integers(2, 5, n)  # months
+        # A tight-limit customer's standing order: the same basket each week, at a contract price.
+        third = (self.pref2 + 1) % len(CATEGORIES)
+        third = np.where(third == self.pref1, (third + 1) % len(CATEGORIES), third)
+        basket_category = np.stack([self.pref1, self.pref2, third], axis=1)
+        self.basket_size = rng.integers(1, 4, n)
+        self.basket_product = basket_category * _PRODUCTS_PER_CATEGORY + rng.choice(
+            _PRODUCTS_PER_CATEGORY, (n, 3), p=self.popularity
+        )
+        basket_qty = rng.lognormal(math.log(8), 0.6, (n, 3)) * _QTY_FACTOR[basket_category]
+        self.basket_qty = np.maximum(np.rint(basket_qty), 1)
+        self.basket_discount = rng.uniform(0.85, 0.95, n)
+        # Its order (and payment-run) day, Tuesday to Thursday: a day's slip stays in the week.
+        self.order_weekday = rng.integers(1, 4, n)
+        self.limit_slack = rng.uniform(0.85, 0.93, n)  # usual open exposure / limit
+
     def _activity(self) -> None:
         """Order intensity per customer and day: base rate, season, weekday, behaviour."""
         rng, last = self.rng, self.last
@@ -457,11 +555,32 @@ class _Builder:
         activity = np.where((beh == CHURNER) & after, decay, activity)
         activity = np.where((beh == RESELLER) & after, self.resell_factor[:, None], activity)
         activity = np.where((beh == DETERIORATING) & (days >= self.stop[:, None]), 0.6, activity)
+        # Seasonal buyers: 97% of a year's orders in the same 2-4 months every year.
+        seasonal = np.flatnonzero(self.behaviour == SEASONAL)
+        length = self.season_len[seasonal, None]
+        in_season = (month[None, :] - 1 - self.season_start[seasonal, None]) % 12 < length
+        activity[seasonal] = np.where(in_season, 0.97 * 12 / length, 0.03 * 12 / (12 - length))
+        # New customers start slowly and reach their pace over 60-90 days.
+        new = np.flatnonzero(self.behaviour == NEW)
+        since = days - self.join[new, None]
+        pace = 0.15 + 0.85 * np.minimum(since / self.ramp[new, None], 1.0)
+        activity[new] = np.where(since < 0, 0.0, pace)
         self.activity = activity
         self.after = after
         week = np.where(self.is_company[:, None], week_company[None, :], week_consumer[None, :])
         rates = self.base_rate[:, None] * activity * season[None, :] * week
         counts = rng.poisson(rates)
+        # A new customer's account opens with its first order.
+        counts[new, self.join[new]] = np.maximum(counts[new, self.join[new]], 1)
+        # Tight-limit customers order once a week on their day, give or take a day.
+        tight = np.flatnonzero(self.behaviour == TIGHT)
+        phase = (self.order_weekday[tight] - self.start_date.weekday()) % 7
+        weeks = np.arange(self.days // 7 + 1)
+        slip = _choose(rng.random(len(tight) * len(weeks)), np.array([0.1, 0.8, 0.1])) - 1
+        when = phase[:, None] + 7 * weeks[None, :] + slip.reshape(len(tight), len(weeks))
+        inside = (when >= 0) & (when <= last)
+        counts[tight] = 0
+        np.add.at(counts, (np.broadcast_to(tight[:, None], when.shape)[inside], when[inside]), 1)
         # A deteriorating customer orders at least once after it stops paying, early enough to
         # be 90+ days past due at the end.
         for c in np.flatnonzero(self.behaviour == DETERIORATING):
@@ -492,7 +611,7 @@ class _Builder:
         template = np.where(company, 0, 2)
         template = template + ((beh == SLOW) | (beh == DETERIORATING))
         template = np.where(reselling, np.where(company, 4, 5), template)
-        template = np.where((beh == DETERIORATING) & post, 6, template)
+        template = np.where(((beh == DETERIORATING) & post) | (beh == TIGHT), 6, template)
         methods = np.array(
             [
                 [0.8, 0.1, 0.1, 0.0],
@@ -515,11 +634,16 @@ class _Builder:
             1 + (u < 0.25) + (u < 0.07),
         )
         lines = np.where(reselling, 1 + (u < 0.3), lines)
+        standing = beh == TIGHT
+        lines = np.where(standing, self.basket_size[oc], lines)
         l_order = np.repeat(np.arange(count), lines)
         n_lines = len(l_order)
+        starts_arr = np.concatenate([[0], np.cumsum(lines)])
+        l_position = np.arange(n_lines) - starts_arr[l_order]
         lc = oc[l_order]
         l_company = company[l_order]
         l_resell = reselling[l_order]
+        l_standing = standing[l_order]
         u = rng.random(n_lines)
         category = np.where(
             u < 0.5,
@@ -530,6 +654,9 @@ class _Builder:
         product = category * _PRODUCTS_PER_CATEGORY + rng.choice(
             _PRODUCTS_PER_CATEGORY, n_lines, p=self.popularity
         )
+        basket_slot = np.minimum(l_position, 2)
+        product = np.where(l_standing, self.basket_product[lc, basket_slot], product)
+        category = np.where(l_standing, product // _PRODUCTS_PER_CATEGORY, category)
         u = rng.random(n_lines)
         qty = np.where(
             l_company,
@@ -542,11 +669,14 @@ class _Builder:
             rng.lognormal(math.log(15), 0.4, n_lines),
         )
         qty = np.where(l_resell, np.rint(bulk_qty * _QTY_FACTOR[category]), qty)
+        standing_qty = np.rint(self.basket_qty[lc, basket_slot] * rng.uniform(0.9, 1.1, n_lines))
+        qty = np.where(l_standing, standing_qty, qty)
         qty = np.maximum(qty, 1).astype(np.int64)
         discount = np.where(
             l_company, rng.uniform(0.82, 0.97, n_lines), rng.uniform(0.9, 1.0, n_lines)
         )
         discount = np.where(l_resell, rng.uniform(0.72, 0.85, n_lines), discount)
+        discount = np.where(l_standing, self.basket_discount[lc], discount)
         cents = np.maximum(np.rint(qty * self.prices[product] * discount), 100).astype(np.int64)
         amount = np.zeros(count, dtype=np.int64)
         np.add.at(amount, l_order, cents)
@@ -555,39 +685,34 @@ class _Builder:
 
         self.order_ids = _ids("O", count, 7)
         cust_ids = self.customer_ids = _ids("C", self.n, 6)
-        starts = np.concatenate([[0], np.cumsum(lines)]).tolist()
-        cat_l, prod_l, qty_l, cents_l = (
-            category.tolist(), product.tolist(), qty.tolist(), cents.tolist()
-        )  # fmt: skip
-        records = []
-        for i, (c, d, s, a, ch, m) in enumerate(
-            zip(
-                oc.tolist(), od.tolist(), self.o_sec.tolist(), amount.tolist(),
-                o_channel.tolist(), self.o_method.tolist(), strict=True,
+        starts = starts_arr.tolist()
+        products = self.products
+        # One flat pass over the lines, then a slice per order (faster than a loop per order).
+        all_lines = [
+            {"category": CATEGORIES[k], "product": products[p], "quantity": q, "amount": _money(a)}
+            for k, p, q, a in zip(
+                category.tolist(), product.tolist(), qty.tolist(), cents.tolist(), strict=True
             )
-        ):  # fmt: skip
-            order_lines = [
-                {
-                    "category": CATEGORIES[cat_l[j]],
-                    "product": self.products[prod_l[j]],
-                    "quantity": qty_l[j],
-                    "amount": _money(cents_l[j]),
-                }
-                for j in range(starts[i], starts[i + 1])
-            ]
-            records.append(
-                {
-                    "source": SOURCE,
-                    "external_id": self.order_ids[i],
-                    "customer_external_id": cust_ids[c],
-                    "ordered_at": self.ts(d, s),
-                    "amount": _money(a),
-                    "currency": CURRENCY,
-                    "channel": CHANNELS[ch],
-                    "payment_method": PAYMENT_METHODS[m],
-                    "lines": order_lines,
-                }
+        ]
+        records = [
+            {
+                "source": SOURCE,
+                "external_id": self.order_ids[i],
+                "customer_external_id": cust_ids[c],
+                "ordered_at": self.ts(d, s),
+                "amount": _money(a),
+                "currency": CURRENCY,
+                "channel": CHANNELS[ch],
+                "payment_method": PAYMENT_METHODS[m],
+                "lines": all_lines[starts[i] : starts[i + 1]],
+            }
+            for i, (c, d, s, a, ch, m) in enumerate(
+                zip(
+                    oc.tolist(), od.tolist(), self.o_sec.tolist(), amount.tolist(),
+                    o_channel.tolist(), self.o_method.tolist(), strict=True,
+                )
             )
+        ]  # fmt: skip
         self.order_records = records
 
     def _invoices_and_payments(self) -> None:
@@ -610,7 +735,13 @@ class _Builder:
 
         early = np.floor(rng.random(count) * 0.5 * span).astype(np.int64)
         good = np.where(rng.random(count) < 0.08, due + draw(1, 5), due - early)
-        slow = due + draw(10, 40)
+        # A slow payer is late by its own usual margin from the first invoice on, with no trend.
+        late_by = np.rint(self.slow_mean[oc] + rng.normal(0.0, 4.0, count))
+        slow = due + np.clip(late_by, 10, 40).astype(np.int64)
+        # A tight-limit customer pays in a weekly payment run on its order day: the last run
+        # on or before the due date, so a paid invoice frees the limit for that day's order.
+        run_weekday = self.order_weekday[oc]
+        on_due = due - (self.start_date.weekday() + due - run_weekday) % 7
         mild = np.where(
             rng.random(count) < 0.2,
             due + draw(1, 12),
@@ -619,14 +750,18 @@ class _Builder:
         onset, stop = self.onset[oc], self.stop[oc]
         det_late = due + 3 + np.floor(0.6 * np.maximum(due - onset, 0)) + draw(0, 10)
         det = np.where(due < onset, good, det_late.astype(np.int64))
+        ordinary = np.isin(beh, (GOOD, BUSY, SEASONAL, LIGHT_RETURNER))
         pay = np.select(
-            [beh == GOOD, beh == SLOW, beh == DETERIORATING], [good, slow, det], default=mild
+            [ordinary, beh == SLOW, beh == DETERIORATING, beh == TIGHT],
+            [good, slow, det, on_due],
+            default=mild,
         )
         pay = np.where(immediate, issue, np.maximum(pay, issue))
         defaulted = (beh == DETERIORATING) & (due >= onset) & (pay >= stop) & ~immediate
 
         # Partial payments: a part first, the rest on the planned day.
         split = ~immediate & ~defaulted & (rng.random(count) < 0.07) & (amount >= 2)
+        split &= beh != TIGHT  # the payment run settles whole invoices
         first = np.clip(np.floor(amount * rng.uniform(0.3, 0.7, count)), 1, amount - 1)
         first_day = issue + np.floor((pay - issue) * rng.uniform(0.2, 0.8, count))
         # Some defaulted invoices get a token part-payment before the customer stops paying.
@@ -649,6 +784,7 @@ class _Builder:
         p_inv, p_day, p_amt, p_seq = p_inv[keep], p_day[keep], p_amt[keep], p_seq[keep]
         order = np.lexsort((p_seq, p_inv, p_day))
         p_inv, p_day, p_amt = p_inv[order], p_day[order], p_amt[order]
+        self.p_inv, self.p_day, self.p_amt = p_inv, p_day, p_amt
 
         u = rng.random(count)
         pay_method = np.select(
@@ -677,48 +813,49 @@ class _Builder:
         self.i_immediate = immediate
 
         self.invoice_ids = _ids("I", count, 7)
-        cust_ids = self.customer_ids
+        cust_ids, inv_ids, order_ids = self.customer_ids, self.invoice_ids, self.order_ids
         dates = self.dates
-        invoices = []
-        for i, (c, d, t, a) in enumerate(
-            zip(oc.tolist(), issue.tolist(), terms.tolist(), amount.tolist(), strict=True)
-        ):
-            invoices.append(
-                {
-                    "source": SOURCE,
-                    "external_id": self.invoice_ids[i],
-                    "customer_external_id": cust_ids[c],
-                    "order_external_id": self.order_ids[i],
-                    "amount": _money(a),
-                    "currency": CURRENCY,
-                    "issue_date": dates[d],
-                    "due_date": dates[d] + dt.timedelta(days=t),
-                }
+        # Due dates may lie beyond the last day of history.
+        beyond = max(int(due.max()) - last, 0) if count else 0
+        due_dates = dates + [self.end_date + dt.timedelta(days=k) for k in range(1, beyond + 1)]
+        self.invoice_records = [
+            {
+                "source": SOURCE,
+                "external_id": inv_ids[i],
+                "customer_external_id": cust_ids[c],
+                "order_external_id": order_ids[i],
+                "amount": _money(a),
+                "currency": CURRENCY,
+                "issue_date": dates[d],
+                "due_date": due_dates[e],
+            }
+            for i, (c, d, e, a) in enumerate(
+                zip(oc.tolist(), issue.tolist(), due.tolist(), amount.tolist(), strict=True)
             )
-        self.invoice_records = invoices
+        ]
         payment_ids = _ids("P", len(p_inv), 7)
-        method_l = pay_method.tolist()
-        payments = []
-        for k, (i, d, a) in enumerate(
-            zip(p_inv.tolist(), p_day.tolist(), p_amt.tolist(), strict=True)
-        ):
-            payments.append(
-                {
-                    "source": SOURCE,
-                    "external_id": payment_ids[k],
-                    "customer_external_id": cust_ids[int(oc[i])],
-                    "invoice_external_id": self.invoice_ids[i],
-                    "amount": _money(a),
-                    "currency": CURRENCY,
-                    "paid_on": dates[d],
-                    "method": pay_methods[method_l[i]],
-                    "overpayment": False,
-                }
+        method_l, oc_l = pay_method.tolist(), oc.tolist()
+        payments = [
+            {
+                "source": SOURCE,
+                "external_id": payment_ids[k],
+                "customer_external_id": cust_ids[oc_l[i]],
+                "invoice_external_id": inv_ids[i],
+                "amount": _money(a),
+                "currency": CURRENCY,
+                "paid_on": dates[d],
+                "method": pay_methods[method_l[i]],
+                "overpayment": False,
+            }
+            for k, (i, d, a) in enumerate(
+                zip(p_inv.tolist(), p_day.tolist(), p_amt.tolist(), strict=True)
             )
+        ]
         self.payment_records = payments
 
     def _limits(self) -> None:
-        """Credit limits from purchase volume: ~2 months for companies, small for consumers."""
+        """Credit limits from purchase volume: ~2 months for companies, small for consumers;
+        a tight-limit customer's limit sits just above its usual open exposure."""
         n, last = self.n, self.last
         normal = ~((self.behaviour[self.o_cust] == RESELLER) & self.o_post)
         volume = np.bincount(self.o_cust[normal], weights=self.o_amount[normal], minlength=n)
@@ -729,28 +866,69 @@ class _Builder:
         company_limit = np.maximum(np.round(2 * self.monthly / 100_000), 10) * 100_000
         average = np.where(orders > 0, volume / np.maximum(orders, 1), 200_000)
         consumer_limit = np.clip(np.round(1.5 * average / 50_000) * 50_000, 100_000, 2_000_000)
-        self.limit = np.where(self.is_company, company_limit, consumer_limit).astype(np.int64)
+        limit = np.where(self.is_company, company_limit, consumer_limit)
+
+        # Open exposure per day (invoiced less paid) of the tight-limit customers; their limit is
+        # its median over the last 180 days divided by 0.85-0.93, to three significant digits.
+        tight = np.flatnonzero(self.behaviour == TIGHT)
+        row = np.full(n, -1, dtype=np.int64)
+        row[tight] = np.arange(len(tight))
+        flows = np.zeros((len(tight), self.days))
+        issued = np.flatnonzero(row[self.o_cust] >= 0)
+        np.add.at(flows, (row[self.o_cust[issued]], self.o_day[issued]), self.o_amount[issued])
+        paid = np.flatnonzero(row[self.o_cust[self.p_inv]] >= 0)
+        payer = row[self.o_cust[self.p_inv[paid]]]
+        np.add.at(flows, (payer, self.p_day[paid]), -self.p_amt[paid].astype(np.float64))
+        exposure = np.cumsum(flows, axis=1)[:, max(last - 179, 0) :]
+        usual = np.median(exposure, axis=1) if len(tight) else np.zeros(0)
+        tight_limit = np.maximum(usual / self.limit_slack[tight], 10_000)
+        step = 10.0 ** np.maximum(np.floor(np.log10(tight_limit)) - 2, 4)  # at least 100 CNY
+        limit[tight] = np.round(tight_limit / step) * step
+        self.limit = limit.astype(np.int64)
 
     # other events -----------------------------------------------------------------------------
 
     def _returns(self) -> list[dict[str, Any]]:
-        """At most one return per order; abusers return far more, with soft reasons."""
+        """At most one return per order. Abusers return 30-50% after onset, mostly full value,
+        with reasons nobody can check; light returners a few, with reasons that can be."""
         rng, last = self.rng, self.last
         oc, od, amount = self.o_cust, self.o_day, self.o_amount
         count = len(oc)
         company = self.is_company[oc]
         abusing = (self.behaviour[oc] == RETURN_ABUSER) & self.o_post
+        light = self.behaviour[oc] == LIGHT_RETURNER
         rate = np.where(company, 0.02, 0.06)
-        rate = np.where(abusing, np.where(company, 0.3, 0.5), rate)
+        rate = np.where(light, 0.1, rate)
         has = rng.random(count) < rate
-        full = rng.random(count) < 0.35
+        # An abuser returns its share of orders as a habit, spread over the orders since onset
+        # (every second or third), not by coin toss: no abuser goes without returns by chance.
+        mine = np.flatnonzero(abusing)
+        mine = mine[np.argsort(oc[mine], kind="stable")]  # by customer, then day
+        rank = _rank_within(oc[mine])
+        share, phase = self.abuse_rate[oc[mine]], rng.random(self.n)[oc[mine]]
+        has[mine] = np.floor((rank + 1) * share + phase) > np.floor(rank * share + phase)
+        ret_day = od + rng.integers(2, 31, count)
+        # Each light returner also returns two orders bought within 90 days of each other, the
+        # first late and the second soon, so both returns fall in one 90-day window: one pair,
+        # somewhere in its history.
+        mine = np.flatnonzero(light)
+        mine = mine[np.argsort(oc[mine], kind="stable")]  # by customer, then day
+        gap = od[mine[1:]] - od[mine[:-1]]
+        pairs = np.flatnonzero((oc[mine[1:]] == oc[mine[:-1]]) & (gap <= 90))
+        pick = np.lexsort((rng.random(len(pairs)), oc[mine[pairs]]))
+        _, first = np.unique(oc[mine[pairs[pick]]], return_index=True)
+        earlier, later = mine[pairs[pick[first]]], mine[pairs[pick[first]] + 1]
+        has[earlier] = has[later] = True
+        ret_day[earlier] = od[earlier] + rng.integers(15, 31, len(earlier))
+        ret_day[later] = od[later] + rng.integers(2, 11, len(later))
+        mixes = (_ORDINARY_RETURN_MIX, _ABUSER_RETURN_MIX, _LEGITIMATE_RETURN_MIX)
+        reasons = np.array([[mix.get(r, 0.0) for r in RETURN_REASONS] for mix in mixes])
+        template = np.where(abusing, 1, np.where(light, 2, 0))
+        reason = _choose(rng.random(count), reasons, template)
+        unreceived = np.isin(reason, [RETURN_REASONS.index(r) for r in _UNRECEIVED])
+        full = (rng.random(count) < np.where(abusing, 0.7, 0.35)) | unreceived
         part = np.clip(np.floor(amount * rng.uniform(0.1, 0.9, count)), 1, amount)
         ret_amount = np.where(full, amount, part).astype(np.int64)
-        ret_day = od + rng.integers(2, 31, count)
-        reasons = np.array(
-            [[0.25, 0.15, 0.15, 0.15, 0.1, 0.1, 0.1], [0.05, 0.25, 0.3, 0.05, 0.0, 0.0, 0.35]]
-        )
-        reason = _choose(rng.random(count), reasons, abusing.astype(np.int64))
         idx = np.flatnonzero(has & (ret_day <= last))
         idx = idx[np.lexsort((idx, ret_day[idx]))]
         ids = _ids("R", len(idx), 7)
@@ -874,7 +1052,7 @@ class _Builder:
         rate = (answers / 100.0)[:, None] * (self.activity > 0)
         cust, day = _events(rng, rate)
         count = len(cust)
-        base = np.array([0.8, 0.68, 0.7, 0.62, 0.7, 0.72, 0.75])
+        base = np.array([0.8, 0.68, 0.7, 0.62, 0.7, 0.72, 0.75, 0.78, 0.78, 0.72, 0.76])
         mood = base[self.behaviour] + rng.normal(0, 0.07, n)
         b = self.behaviour[cust]
         since = np.maximum(day - self.onset[cust], 0)
@@ -1072,8 +1250,9 @@ class _Builder:
     def _credit_reports(self) -> list[dict[str, Any]]:
         """One or two bureau reports per customer; scores fall for deteriorating ones."""
         rng, n, last = self.rng, self.n, self.last
-        mean = np.array([730, 650, 700, 680, 690, 700, 670])[self.behaviour]
-        sd = np.array([45, 45, 40, 50, 50, 50, 60])[self.behaviour]
+        # By behaviour, in BEHAVIOURS order; the decoys score like the ordinary customers they are.
+        mean = np.array([730, 650, 700, 680, 690, 700, 670, 730, 720, 720, 710])[self.behaviour]
+        sd = np.array([45, 45, 40, 50, 50, 50, 60, 40, 45, 45, 45])[self.behaviour]
         first_score = np.clip(np.rint(rng.normal(mean, sd)), 300, 850).astype(np.int64)
         first_day = self.join + np.floor(rng.random(n) * np.minimum(60, last - self.join + 1))
         drop = rng.uniform(90, 200, n)
@@ -1225,33 +1404,66 @@ class _Builder:
         return groups, records
 
     def _behaviour_rows(self, wave: tuple[int, str]) -> list[dict[str, Any]]:
-        """The ground truth: one behaviour per customer, and the complaint wave."""
+        """The ground truth: one behaviour per customer (and for a decoy, the behaviour it
+        resembles), and the complaint wave."""
+        months = ("", "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov",
+                  "Dec")  # fmt: skip
         rows = []
         for c in range(self.n):
             beh = int(self.behaviour[c])
             onset = int(self.onset[c])
             detail: str | None = None
             if beh == SLOW:
-                detail = "pays 10-40 days after due"
+                detail = (
+                    f"pays {self.slow_mean[c]:.0f} days after due (10-40), steady from the start"
+                )
             elif beh == DETERIORATING:
                 detail = f"stops paying from {self.dates[int(self.stop[c])].isoformat()}"
             elif beh == RETURN_ABUSER:
-                detail = "returns 30-50% of orders, mostly without a real reason"
+                detail = (
+                    f"returns {self.abuse_rate[c]:.0%} of orders, mostly full value, with reasons "
+                    "nobody can check (changed_mind, no_reason, item_not_received, empty_package)"
+                )
             elif beh == RESELLER:
                 detail = (
                     f"orders {self.resell_factor[c]:.1f}x as often, "
-                    f"in bulk: {CATEGORIES[int(self.bulk[c])]}"
+                    f"in bulk: {CATEGORIES[int(self.bulk[c])]}, at 15-28% off, to the end"
                 )
             elif beh == CHURNER:
                 detail = f"activity fades, time constant {self.churn_tau[c]:.0f} days"
             elif beh == NEW:
-                detail = "joined on the onset date"
+                detail = f"joined on the onset date, reaches its pace over {self.ramp[c]:.0f} days"
+            elif beh == BUSY:
+                detail = (
+                    f"{self.base_rate[c] * 30.44:.0f} orders a month from the start, "
+                    "usual quantities and discounts"
+                )
+            elif beh == SEASONAL:
+                start, length = int(self.season_start[c]), int(self.season_len[c])
+                season = ",".join(str((start + k) % 12 + 1) for k in range(length))
+                names = "-".join(months[(start + k) % 12 + 1] for k in (0, length - 1))
+                detail = f"buys in months {season} ({names}) every year, quiet between"
+            elif beh == LIGHT_RETURNER:
+                detail = (
+                    "a few returns, each for a reason that can be checked "
+                    f"({', '.join(LEGITIMATE_RETURN_REASONS)})"
+                )
+            elif beh == TIGHT:
+                detail = (
+                    f"limit {int(self.limit[c]) // 100} CNY set near its usual open exposure; "
+                    "orders weekly and pays by the due date"
+                )
+            name = BEHAVIOURS[beh]
+            decoy_of = DECOY_OF.get(name)
+            if decoy_of:
+                detail = f"decoy of {decoy_of}: {detail}"
             rows.append(
                 {
                     "customer_external_id": self.customer_ids[c],
-                    "behaviour": BEHAVIOURS[beh],
+                    "behaviour": name,
                     "onset_date": self.dates[onset] if onset >= 0 else None,
                     "detail": detail,
+                    "decoy_of": decoy_of,
                 }
             )
         rows.append(
@@ -1260,6 +1472,7 @@ class _Builder:
                 "behaviour": COMPLAINT_WAVE,
                 "onset_date": self.dates[wave[0]],
                 "detail": wave[1],
+                "decoy_of": None,
             }
         )
         return rows
