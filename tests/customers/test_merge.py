@@ -223,6 +223,7 @@ def test_alerts_cases_requests_reviews_and_snapshots(db, manager) -> None:  # ty
                 source="rule",
                 rule_code="test_rule",
                 category="payment",
+                warning_type="payment_deterioration",
                 severity="high",
                 status="open",
                 title_en="test",

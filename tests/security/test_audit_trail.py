@@ -203,6 +203,7 @@ def test_a_route_with_equal_ids_is_logged_with_each_name_in_its_place(db, client
             source="rule",
             rule_code="TEST",
             category="payment",
+            warning_type="payment_deterioration",
             severity="high",
             status="open",
             title_en="test",

@@ -132,6 +132,7 @@ def test_records_of_another_teams_customers_answer_as_missing(  # type: ignore[n
         source="rule",
         rule_code="probe",
         category="payment",
+        warning_type="payment_deterioration",
         severity="high",
         status="open",
         title_en="probe",

@@ -223,6 +223,7 @@ def seed_extreme_customer(session: Session, owner_id: int) -> int:
                 source="rule",
                 rule_code="edge",
                 category="other",
+                warning_type="anomaly",
                 severity="critical",
                 status="open",
                 title_en="",

@@ -394,11 +394,9 @@ def _judged(
 
 
 def _last_event_day(history: History, end: dt.date) -> dt.date:
-    days = [
-        history.frames.orders["day"].max(),
-        history.frames.payments["day"].max(),
-        history.frames.invoices["due_date"].max(),
-    ]
+    """The last day the record knows of (an order or a payment): outcomes are judged up to it,
+    never on days nobody has seen yet (an invoice's due date can lie ahead)."""
+    days = [history.frames.orders["day"].max(), history.frames.payments["day"].max()]
     known = [d for d in days if isinstance(d, dt.date)]
     return max([end, *known])
 
