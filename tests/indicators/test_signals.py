@@ -52,7 +52,7 @@ def test_order_trend_needs_tenure_and_compares_with_the_customers_own_rate() -> 
 
 
 def test_fewer_orders_than_usual_and_a_seasonal_buyer_is_judged_by_last_year() -> None:
-    stopped = list(range(120, 455, 7))  # weekly, then nothing for four months
+    stopped = list(range(120, 470, 7))  # weekly for a year, then nothing for four months
     # Buys in the same two months every year: quiet now, and quiet a year ago.
     seasonal = list(range(150, 210, 3)) + list(range(515, 575, 3))
     out = compute(
@@ -64,7 +64,7 @@ def test_fewer_orders_than_usual_and_a_seasonal_buyer_is_judged_by_last_year() -
     )
     # About 12 orders were due in 90 days at the weekly rate, none came: e^-12.
     assert one(out, 1)["order_rate_drop_surprise_90d"] == pytest.approx(
-        -math.log10(stats.poisson.cdf(0, 48.5 * 90 / 359)), rel=1e-6
+        -math.log10(stats.poisson.cdf(0, 48.5 * 90 / 365)), rel=1e-6
     )
     assert one(out, 1)["order_rate_drop_surprise_90d"] > 4
     assert one(out, 2)["order_rate_drop_surprise_90d"] < 1

@@ -427,9 +427,9 @@ def _catalogue() -> tuple[Indicator, ...]:
         "-log10 p",
         90,
         "How unlikely so few orders in the last 90 days are at the customer's own earlier rate, "
-        "or at last year's same 90 days where those were quieter (Poisson tail); needs 180 days "
-        "since the first order",
-        "按自身此前频率（或去年同期，如更低），近90天订单如此之少的意外程度",
+        "or at last year's same 90 days where those were quieter (Poisson tail); needs 455 days "
+        "since the first order (a year before the 90 days)",
+        "按自身此前频率（或去年同期，如更低），近90天订单如此之少的意外程度（首单满455天后计算）",
     )
     add(
         "line_units_90d",
@@ -533,6 +533,15 @@ def _catalogue() -> tuple[Indicator, ...]:
         "How unlikely the silence since the last order is at the customer's own buying rate "
         "over the last two years (3+ order days)",
         "按自身近两年的下单频率，自最近一单以来无订单的意外程度",
+    )
+    add(
+        "silence_last_year_orders",
+        "signals",
+        "count",
+        730,
+        "Orders a year before the current silence, over as long a span (0: quiet then too, as a "
+        "seasonal buyer is); needs the record to reach back that far",
+        "一年前同一时段（与当前无订单时长相同）的订单数（0 表示去年同期也无订单，如季节性客户）",
     )
     add(
         "returns_soft_count_90d",

@@ -253,6 +253,28 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             ),
         )
     )
+    # Orders a year before the current silence, over as long a span: a seasonal buyer was quiet
+    # then too. Only once the record reaches back that far (a first order before it).
+    year_before = (
+        orders.select("customer_id", "day")
+        .join(out.select("customer_id", "_last_day", "tenure_days"), on="customer_id")
+        .with_columns(
+            _in=(pl.col("day") >= pl.col("_last_day") - pl.duration(days=365))
+            & (pl.col("day") <= pl.lit(as_of) - pl.duration(days=365))
+        )
+        .group_by("customer_id")
+        .agg(
+            pl.col("_in").sum().cast(pl.Float64).alias("_n"),
+            pl.col("tenure_days").first().alias("_tenure"),
+            pl.col("_last_day").first().alias("_last"),
+        )
+        .select(
+            "customer_id",
+            silence_last_year_orders=pl.when(
+                pl.col("_tenure") >= (pl.lit(as_of) - pl.col("_last")).dt.total_days() + 365
+            ).then(pl.col("_n")),
+        )
+    )
     n_365 = pl.col("orders_count_365d")
     # The customer's own earlier rate: orders 90-455 days old, over the part of that year the
     # customer had already been buying. Under 90 days of it (tenure under 180) says nothing.
@@ -262,6 +284,7 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
         out.join(periods, on="customer_id", how="left")
         .join(usual, on="customer_id", how="left")
         .join(gaps, on="customer_id", how="left")
+        .join(year_before, on="customer_id", how="left")
         .with_columns(
             order_frequency_trend=pl.when(known & (pl.col("_orders_before") > 0)).then(
                 pl.col("orders_count_90d") / (pl.col("_orders_before") * 90 / span)
@@ -800,12 +823,13 @@ def _surprises(base: pl.DataFrame) -> pl.DataFrame:
     n90, lam, span = column("orders_count_90d"), column("_lam_orders"), column("_span")
     safe_lam = np.nan_to_num(lam, nan=1.0)
     orders = np.where(np.isnan(lam), np.nan, _surprise(stats.poisson.sf(n90 - 1, safe_lam)))
-    # Fewer orders than usual: against the customer's year, or where a year of history shows
-    # it, the same 90 days a year ago if that was quieter (a seasonal buyer's off-season).
+    # Fewer orders than usual: against the customer's year, or the same 90 days a year ago if
+    # those were quieter (a seasonal buyer's off-season). Only once the customer has a year
+    # before those 90 days: a first season followed by its off-season is not a drop.
     year_ago = column("_orders_year_ago") + 0.5
-    seasonal = column("tenure_days") >= BEFORE_END
-    drop_lam = np.where(seasonal, np.minimum(safe_lam, np.nan_to_num(year_ago, nan=1.0)), safe_lam)
-    drop = np.where(np.isnan(lam), np.nan, _surprise(stats.poisson.cdf(n90, drop_lam)))
+    judged = column("tenure_days") >= BEFORE_END
+    drop_lam = np.minimum(safe_lam, np.nan_to_num(year_ago, nan=1.0))
+    drop = np.where(judged, _surprise(stats.poisson.cdf(n90, drop_lam)), np.nan)
     complaints_n = column("complaints_count_90d")
     complaints_lam = (np.nan_to_num(column("_complaints_before")) + 0.5) * 90 / span
     complaints = np.where(
