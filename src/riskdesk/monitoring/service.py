@@ -20,7 +20,9 @@ import polars as pl
 import yaml
 from sqlalchemy.orm import Session
 
+from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
+from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ChurnFit, RuleVersion, WarningRule
@@ -267,6 +269,14 @@ def rule_values(
             if c.startswith(("indicator.", "attribute.")) and c.split(".", 1)[1] in VOCABULARY
         ],
     )
+    grace = get_settings().overdue_grace_days
+    if grace:  # warnings wait for late payment feeds (RISKDESK_OVERDUE_GRACE_DAYS)
+        late = indicator_service.receivables_after_grace(
+            session, customer_ids, as_of=today(), grace_days=grace
+        )
+        frame = frame.drop([c for c in late.columns[1:] if c in frame.columns]).join(
+            late, on="customer_id", how="left"
+        )
     return (
         frame.join(repo.profile_values(session, customer_ids), on="customer_id", how="left")
         .join(repo.score_drops(session, customer_ids), on="customer_id", how="left")
