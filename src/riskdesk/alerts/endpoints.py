@@ -448,13 +448,17 @@ def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, An
 @reads_first
 def run_rules(session: SessionDep, _: CanRulesManage) -> EvaluationRead:
     """Evaluate every active rule over every customer now (from one snapshot, with no lock
-    held; the alerts are raised in a short write)."""
+    held; the alerts are raised, and those whose rule no longer fires cleared, in a short
+    write)."""
     with snapshot(session):
         findings = monitoring_service.find_rule_hits(session, None)
     begin_store(session)
     summary = service.raise_alerts(session, findings)
     return EvaluationRead(
-        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+        customers=summary.customers,
+        raised=summary.raised,
+        refreshed=summary.refreshed,
+        cleared=summary.cleared,
     )
 
 

@@ -303,3 +303,4 @@ class EvaluationRead(BaseModel):
     customers: int
     raised: int
     refreshed: int
+    cleared: int = 0  # alerts resolved because their rule no longer fires (rule runs only)
