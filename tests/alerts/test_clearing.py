@@ -197,6 +197,15 @@ def test_a_run_over_everyone_clears_what_no_longer_holds(db, manager, client_for
     (b,) = alerts_of(db, ids["B"])
     assert (b.status, b.cleared_reason, b.outcome) == ("resolved", "rule_retired", None)
     assert "cleared_with" not in b.evidence
+    # An alert no rule version raised (none of the rules' doing) is not judged by them.
+    now = b.raised_at
+    db.add(Alert(customer_id=ids["B"], source="rule", rule_code="legacy", category="other",
+                 warning_type="other", severity="low", status="open", title_en="legacy",
+                 title_zh="旧", evidence={}, observed_on=now.date(), raised_at=now,
+                 last_hit_at=now))  # fmt: skip
+    db.commit()
+    assert alert_service.evaluate(db, None).cleared == 0
+    assert alerts_of(db, ids["B"], "legacy")[0].status == "open"
 
 
 def test_a_run_over_everyone_leaves_alerts_newer_than_its_snapshot(db) -> None:  # type: ignore[no-untyped-def]

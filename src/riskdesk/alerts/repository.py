@@ -45,13 +45,14 @@ def open_alerts(session: Session, customer_ids: Sequence[int], rule_code: str) -
 
 def open_rule_alerts(
     session: Session, customer_ids: Sequence[int] | None
-) -> list[tuple[int, int, str]]:
-    """(alert id, customer id, rule code) of every alert a rule raised that is not closed,
-    for some customers (None: all)."""
-    stmt = select(Alert.id, Alert.customer_id, Alert.rule_code).where(
+) -> list[tuple[int, int, str, int | None]]:
+    """(alert id, customer id, rule code, rule version id) of every alert a rule raised that
+    is not closed, for some customers (None: all)."""
+    stmt = select(Alert.id, Alert.customer_id, Alert.rule_code, Alert.rule_version_id).where(
         Alert.source == "rule", Alert.status.not_in(CLOSED), Alert.customer_id.is_not(None)
     )
-    return [(r[0], r[1], r[2]) for r in rows_in(session, stmt, Alert.customer_id, customer_ids)]
+    rows = rows_in(session, stmt, Alert.customer_id, customer_ids)
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def lock_open_alerts(session: Session, alert_ids: Sequence[int]) -> list[Alert]:

@@ -174,19 +174,23 @@ def clear_quiet(
 
     Every alert a rule raised that is not closed (open, acknowledged or in progress) clears
     itself when, for its customer: the customer no longer consents to behaviour monitoring
-    (``not_watched``), its rule has no active version left (``rule_retired``), or the rule
-    was judged on the customer and did not fire (``invoice_paid`` when the overdue measures
-    the rule reads are all 0, else ``condition_cleared``). A replaced version is judged by
-    its successor. Alerts people are working clear too: the warning is over whoever holds
-    it, what they did stays on record, and an alert left open on a condition that no longer
-    holds would count as live work in every queue and measure. The alert becomes
-    "resolved" with no outcome (nobody judged the warning; ``live_effectiveness`` counts it
-    as cleared), closed by Riskdesk's system user, with the reason in ``cleared_reason`` and
-    the values that cleared it in its evidence under "cleared_with" (none for an unwatched
-    customer, whose data is not read, nor for a retired rule). The automatic steps it
-    started that were not carried out are cancelled (``playbooks.cancel_unfinished``), a
-    case whose last open alert it was closes, webhooks hear ``alert.closed``, and the
-    writes are in the transaction's audit entry like any move.
+    (``not_watched``); the rule whose version raised it has no active version left
+    (``rule_retired``); or the rule was judged on the customer and did not fire
+    (``invoice_paid`` when the overdue measures the rule reads are all 0, else
+    ``condition_cleared``). A replaced version is judged by its successor.
+
+    Alerts people are working (acknowledged, in progress) clear too, without a comment: the
+    warning is over whoever holds it, what they did stays on record (their steps, comments,
+    the changes they asked for), and an alert left open on a condition that no longer holds
+    would count as live work in every queue and measure, and would make the alerts left open
+    depend on the order the data came in. The alert becomes "resolved" with no outcome
+    (nobody judged the warning; ``live_effectiveness`` counts it as cleared), closed by
+    Riskdesk's system user, with the reason in ``cleared_reason`` and the values that cleared
+    it in its evidence under "cleared_with" (none for an unwatched customer, whose data is
+    not read, nor for a retired rule). The steps it started that nobody carried out are
+    cancelled (``playbooks.cancel_unfinished``), a case whose last open alert it was closes,
+    webhooks hear ``alert.closed``, and the writes are in the transaction's audit entry like
+    any move.
 
     Vectorised per rule: one read of the open alerts, one frame join per rule."""
     session.flush()  # the alerts this evaluation just refreshed, before reading them again
@@ -197,17 +201,23 @@ def clear_quiet(
         return 0
     alerts = pl.DataFrame(
         found,
-        schema={"alert_id": pl.Int64, "customer_id": pl.Int64, "rule_code": pl.String},
+        schema={"alert_id": pl.Int64, "customer_id": pl.Int64, "rule_code": pl.String,
+                "version_id": pl.Int64},
         orient="row",
-    )
+    )  # fmt: skip
     reasons: dict[int, tuple[str, dict[str, Any] | None]] = {}
     unwatched = pl.col("customer_id").is_in(sorted(judged.unwatched))
-    retired = ~pl.col("rule_code").is_in(sorted(judged.active_codes))
+    # Retired: raised by a version of a rule that has no active version now.
+    retired = pl.col("version_id").is_not_null() & ~pl.col("rule_code").is_in(
+        sorted(judged.active_codes)
+    )
     for reason, which in (("not_watched", unwatched), ("rule_retired", retired & ~unwatched)):
         for alert_id in alerts.filter(which)["alert_id"].to_list():
             reasons[alert_id] = (reason, None)
-    rest = alerts.filter(~unwatched & ~retired)
-    for code, (_, reads) in judged.rules.items():  # a loop over rules, not customers
+    rest = alerts.filter(~unwatched & ~retired).drop("version_id")
+    held = set(rest["rule_code"].to_list()) & set(judged.rules)  # the rules with open alerts
+    for code in sorted(held):  # a loop over rules, not customers
+        reads = judged.rules[code][1]
         quiet = (
             rest.filter(pl.col("rule_code") == code)
             .filter(~pl.col("customer_id").is_in(sorted(fired.get(code, set()))))
