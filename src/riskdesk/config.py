@@ -148,6 +148,15 @@ class Settings(BaseSettings):
         description="What an Excel file may unpack to; a larger one (a zip bomb, or a sheet "
         "far beyond the row limit) is refused (413) without unpacking it.",
     )
+    overdue_grace_days: int = Field(
+        default=0,
+        ge=0,
+        le=90,
+        description="Early warnings count an open invoice as overdue only once it is more than "
+        "this many days past due, so that a payment a late feed has not delivered yet raises "
+        "nothing; 0: from the day after its due date. Credit files, scores and backtests show "
+        "the real days past due.",
+    )
     demo_customers: int = Field(default=2000, ge=0)
     demo_months: int = Field(default=24, ge=1, le=120)
     log_level: str = "INFO"

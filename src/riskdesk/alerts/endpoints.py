@@ -456,13 +456,17 @@ def run_rules(
     ] = None,
 ) -> EvaluationRead:
     """Evaluate every active rule over every customer as of a business date (from one snapshot,
-    with no lock held; the alerts, observed on that date, are raised in a short write)."""
+    with no lock held; the alerts, observed on that date, are raised, and those whose rule no
+    longer fires cleared, in a short write)."""
     with snapshot(session):
         findings = monitoring_service.find_rule_hits(session, None, as_of=as_of)
     begin_store(session)
     summary = service.raise_alerts(session, findings, as_of=as_of)
     return EvaluationRead(
-        customers=summary.customers, raised=summary.raised, refreshed=summary.refreshed
+        customers=summary.customers,
+        raised=summary.raised,
+        refreshed=summary.refreshed,
+        cleared=summary.cleared,
     )
 
 

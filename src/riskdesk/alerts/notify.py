@@ -124,6 +124,7 @@ def alert_payload(alert: Alert) -> dict[str, Any]:
         "escalation_level": alert.escalation_level,
         "assigned_to_id": alert.assigned_to_id,
         "outcome": alert.outcome,
+        "cleared_reason": alert.cleared_reason,
         "closed_at": _iso(alert.closed_at),
     }
 
@@ -185,6 +186,15 @@ def _email(
 def about_closing(session: Session, alert: Alert) -> None:
     """Tell the webhooks an alert was closed, with its outcome."""
     to_webhooks(session, "alert.closed", alert)
+    session.flush()
+
+
+def about_cleared(session: Session, alerts: Sequence[Alert]) -> None:
+    """Tell the webhooks that alerts closed themselves (no outcome; the reason code in
+    ``cleared_reason``)."""
+    endpoints = repo.webhook_endpoints(session, active_only=True)
+    for alert in alerts:  # the alerts one evaluation cleared
+        to_webhooks(session, "alert.closed", alert, endpoints)
     session.flush()
 
 

@@ -235,6 +235,34 @@ def _credit_change(
     }
 
 
+def cancel_unfinished(
+    session: Session, system: Principal, reasons: dict[int, str], now: dt.datetime
+) -> int:
+    """Cancel the steps of alerts that cleared themselves (alert id -> reason code) that
+    nobody carried out; how many.
+
+    Automatic tasks still open and offers nobody took become "cancelled". A credit change an
+    automatic step proposed that still waits in the approval queue is withdrawn there by its
+    author, Riskdesk's system user (``customer_service.reject_change``), so nobody approves a
+    block or a cut for a condition that is gone; one a person already decided stays decided.
+    What people did themselves (tasks they took, changes they asked for) stays as it is."""
+    cancelled = 0
+    for step in repo.unfinished_steps(session, sorted(reasons)):  # the few steps of those alerts
+        why = f"alert {step.alert_id} cleared itself: {reasons[step.alert_id]}"
+        change_id = step.detail.get("pending_change_id")
+        if step.status == "awaiting_approval" and change_id is not None:
+            try:
+                customer_service.reject_change(session, system, int(change_id), why)
+            except (Conflict, NotFound):
+                continue  # a person decided it already (or it is gone): that stands
+        step.status = "cancelled"
+        step.completed_at = now
+        step.detail = {**step.detail, "cancelled": reasons[step.alert_id]}
+        cancelled += 1
+    session.flush()
+    return cancelled
+
+
 def run_offered(session: Session, principal: Principal, action_id: int) -> AlertAction:
     """Carry out an offered step as the caller."""
     offered = repo.get_action(session, action_id)

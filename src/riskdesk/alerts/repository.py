@@ -43,6 +43,54 @@ def open_alerts(session: Session, customer_ids: Sequence[int], rule_code: str) -
     return found
 
 
+def open_rule_alerts(
+    session: Session, customer_ids: Sequence[int] | None
+) -> list[tuple[int, int, str, int | None]]:
+    """(alert id, customer id, rule code, rule version id) of every alert a rule raised that
+    is not closed, for some customers (None: all)."""
+    stmt = select(Alert.id, Alert.customer_id, Alert.rule_code, Alert.rule_version_id).where(
+        Alert.source == "rule", Alert.status.not_in(CLOSED), Alert.customer_id.is_not(None)
+    )
+    rows = rows_in(session, stmt, Alert.customer_id, customer_ids)
+    return [(r[0], r[1], r[2], r[3]) for r in rows]
+
+
+def lock_open_alerts(session: Session, alert_ids: Sequence[int]) -> list[Alert]:
+    """Those of some alerts not yet closed, locked for update (as a person moving one locks
+    it) and read afresh."""
+    found: list[Alert] = []
+    stmt = (
+        select(Alert)
+        .where(Alert.status.not_in(CLOSED))
+        .order_by(Alert.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    for part in chunks(sorted(alert_ids)):
+        found.extend(session.scalars(stmt.where(Alert.id.in_(part))))
+    return found
+
+
+def unfinished_steps(session: Session, alert_ids: Sequence[int]) -> list[AlertAction]:
+    """The playbook steps of some alerts that nobody carried out: automatic tasks still open,
+    automatic credit changes still awaiting approval, and offers nobody took; locked."""
+    stmt = (
+        select(AlertAction)
+        .where(
+            or_(
+                AlertAction.status == "offered",
+                AlertAction.auto.is_(True) & AlertAction.status.in_(("open", "awaiting_approval")),
+            )
+        )
+        .order_by(AlertAction.id)
+        .with_for_update()
+    )
+    found: list[AlertAction] = []
+    for part in chunks(sorted(alert_ids)):
+        found.extend(session.scalars(stmt.where(AlertAction.alert_id.in_(part))))
+    return found
+
+
 def insert_alerts(session: Session, rows: list[dict[str, Any]]) -> None:
     """Store new alerts in bulk."""
     table: Any = Alert.__table__
@@ -171,14 +219,9 @@ def alert_counts_since(session: Session, since: dt.datetime) -> int:
 
 
 def outcome_counts(session: Session) -> list[Any]:
-    """(rule code, status, outcome, count) over every alert."""
-    return list(
-        session.execute(
-            select(Alert.rule_code, Alert.status, Alert.outcome, func.count()).group_by(
-                Alert.rule_code, Alert.status, Alert.outcome
-            )
-        )
-    )
+    """(rule code, status, outcome, cleared reason, count) over every alert."""
+    columns = (Alert.rule_code, Alert.status, Alert.outcome, Alert.cleared_reason)
+    return list(session.execute(select(*columns, func.count()).group_by(*columns)))
 
 
 def routes(session: Session) -> list[AlertRoute]:
@@ -243,15 +286,23 @@ def alerts_of_case(session: Session, case_id: int) -> list[Alert]:
 
 def close_case_if_done(session: Session, case_id: int, when: dt.datetime) -> None:
     """Close a case once none of its alerts is open."""
-    still_open = session.scalar(
-        select(func.count()).where(Alert.case_id == case_id, Alert.status.not_in(CLOSED))
-    )
-    if not still_open:
-        case = session.get(AlertCase, case_id)
-        if case is not None and case.status == "open":
+    close_cases_if_done(session, [case_id], when)
+
+
+def close_cases_if_done(session: Session, case_ids: Sequence[int], when: dt.datetime) -> int:
+    """Close those of some cases that have no open alert left; how many."""
+    closed = 0
+    for part in chunks(sorted(set(case_ids))):
+        busy = select(Alert.case_id).where(Alert.case_id.in_(part), Alert.status.not_in(CLOSED))
+        done = select(AlertCase).where(
+            AlertCase.id.in_(part), AlertCase.status == "open", AlertCase.id.not_in(busy)
+        )
+        for case in session.scalars(done):
             case.status = "closed"
             case.closed_at = when
-            session.flush()
+            closed += 1
+    session.flush()
+    return closed
 
 
 def overdue_alerts(session: Session, now: dt.datetime) -> list[Alert]:

@@ -303,6 +303,7 @@ class EvaluationRead(BaseModel):
     customers: int
     raised: int
     refreshed: int
+    cleared: int = 0  # alerts resolved because their rule no longer fires (rule runs only)
 
 
 class RankedCustomer(BaseModel):

@@ -76,6 +76,7 @@ class EvaluationSummary:
     customers: int
     raised: int
     refreshed: int
+    cleared: int = 0
 
 
 def raise_alerts(
@@ -83,14 +84,17 @@ def raise_alerts(
 ) -> EvaluationSummary:
     """Raise what an evaluation found: a new alert per hit, or a refresh of the open one of
     the same code within its de-duplication window. New alerts are observed on ``as_of``, the
-    business date whose data was judged (default: today).
+    business date whose data was judged (default: today). A rule evaluation also clears the
+    judged customers' alerts whose rule no longer fires (``clear_quiet``).
 
     Findings of a run over everyone came from a snapshot: only the hits that still hold in
-    this writing transaction are raised (``monitoring_service.still_current``)."""
+    this writing transaction are raised (``monitoring_service.still_current``), and only
+    customers unchanged since then are cleared (``monitoring_service.still_judged``)."""
     now = utcnow()
     observed_on = as_of or today()
     raised = refreshed = 0
-    for h in monitoring_service.still_current(session, findings):
+    current = monitoring_service.still_current(session, findings)
+    for h in current:
         r, f = raise_hits(
             session,
             h.hits,
@@ -107,8 +111,13 @@ def raise_alerts(
         )
         raised += r
         refreshed += f
+    cleared = 0
+    judged = monitoring_service.still_judged(session, findings)
+    if judged is not None:
+        fired = {h.code: {cid for cid, _ in h.hits} for h in current if h.source == "rule"}
+        cleared = clear_quiet(session, judged, fired, now=now)
     session.flush()
-    return EvaluationSummary(findings.customers, raised, refreshed)
+    return EvaluationSummary(findings.customers, raised, refreshed, cleared)
 
 
 def evaluate(
@@ -141,6 +150,120 @@ def detect_anomalies(
         session, months=months, z_threshold=z_threshold, as_of=as_of
     )
     return raise_alerts(session, findings, as_of=as_of), ranked
+
+
+# Why Riskdesk resolved an alert itself (alerts.cleared_reason): stable codes the UI translates.
+CLEARED_REASONS = ("invoice_paid", "condition_cleared", "rule_retired", "not_watched")
+# Receivables names that only count what is overdue: 0 (or nothing) on all of them means
+# everything due was paid. Open totals and what is not yet due say nothing about that.
+OWED_PREFIXES = ("dpd_", "overdue_", "oldest_overdue_", "ar_")
+NOT_OVERDUE = frozenset({"ar_current", "ar_open_total"})
+
+
+def overdue_measure(name: str) -> bool:
+    """Whether a name a rule reads measures overdue receivables (days past due, an overdue
+    ageing bucket, the overdue share)."""
+    return name.startswith(OWED_PREFIXES) and name not in NOT_OVERDUE
+
+
+def clear_quiet(
+    session: Session,
+    judged: monitoring_service.Judged,
+    fired: dict[str, set[int]],
+    *,
+    now: dt.datetime,
+) -> int:
+    """Resolve the judged customers' alerts whose condition no longer holds; how many.
+
+    Every alert a rule raised that is not closed (open, acknowledged or in progress) clears
+    itself when, for its customer: the customer no longer consents to behaviour monitoring
+    (``not_watched``); the rule whose version raised it has no active version left
+    (``rule_retired``); or the rule was judged on the customer and did not fire
+    (``invoice_paid`` when the overdue measures the rule reads are all 0, else
+    ``condition_cleared``). A replaced version is judged by its successor.
+
+    Alerts people are working (acknowledged, in progress) clear too, without a comment: the
+    warning is over whoever holds it, what they did stays on record (their steps, comments,
+    the changes they asked for), and an alert left open on a condition that no longer holds
+    would count as live work in every queue and measure, and would make the alerts left open
+    depend on the order the data came in. The alert becomes "resolved" with no outcome
+    (nobody judged the warning; ``live_effectiveness`` counts it as cleared), closed by
+    Riskdesk's system user, with the reason in ``cleared_reason`` and the values that cleared
+    it in its evidence under "cleared_with" (none for an unwatched customer, whose data is
+    not read, nor for a retired rule). The steps it started that nobody carried out are
+    cancelled (``playbooks.cancel_unfinished``), a case whose last open alert it was closes,
+    webhooks hear ``alert.closed``, and the writes are in the transaction's audit entry like
+    any move.
+
+    Vectorised per rule: one read of the open alerts, one frame join per rule."""
+    session.flush()  # the alerts this evaluation just refreshed, before reading them again
+    found = repo.open_rule_alerts(
+        session, sorted(judged.customer_ids) if judged.customer_ids is not None else None
+    )
+    if not found:
+        return 0
+    alerts = pl.DataFrame(
+        found,
+        schema={"alert_id": pl.Int64, "customer_id": pl.Int64, "rule_code": pl.String,
+                "version_id": pl.Int64},
+        orient="row",
+    )  # fmt: skip
+    reasons: dict[int, tuple[str, dict[str, Any] | None]] = {}
+    unwatched = pl.col("customer_id").is_in(sorted(judged.unwatched))
+    # Retired: raised by a version of a rule that has no active version now.
+    retired = pl.col("version_id").is_not_null() & ~pl.col("rule_code").is_in(
+        sorted(judged.active_codes)
+    )
+    for reason, which in (("not_watched", unwatched), ("rule_retired", retired & ~unwatched)):
+        for alert_id in alerts.filter(which)["alert_id"].to_list():
+            reasons[alert_id] = (reason, None)
+    rest = alerts.filter(~unwatched & ~retired).drop("version_id")
+    held = set(rest["rule_code"].to_list()) & set(judged.rules)  # the rules with open alerts
+    for code in sorted(held):  # a loop over rules, not customers
+        reads = judged.rules[code][1]
+        quiet = (
+            rest.filter(pl.col("rule_code") == code)
+            .filter(~pl.col("customer_id").is_in(sorted(fired.get(code, set()))))
+            .join(judged.values.select("customer_id", *reads), on="customer_id", how="inner")
+        )
+        if quiet.height == 0:
+            continue
+        measures = [n for n in reads if overdue_measure(n)]
+        paid = (
+            pl.all_horizontal([pl.col(n).fill_null(0) == 0 for n in measures])
+            if measures
+            else pl.lit(False)
+        )
+        quiet = quiet.with_columns(
+            pl.when(paid)
+            .then(pl.lit("invoice_paid"))
+            .otherwise(pl.lit("condition_cleared"))
+            .alias("_reason"),
+            *[pl.col(n).fill_nan(None) for n in reads if quiet.schema[n].is_float()],
+        )
+        for row in quiet.select("alert_id", "_reason", *reads).to_dicts():
+            alert_id, reason = row.pop("alert_id"), row.pop("_reason")
+            reasons[alert_id] = (reason, row)
+    if not reasons:
+        return 0
+    system = playbooks.system_principal(session)
+    closing = repo.lock_open_alerts(session, sorted(reasons))
+    for alert in closing:  # the alerts that clear, written in one flush
+        reason, values = reasons[alert.id]
+        alert.status = "resolved"
+        alert.outcome = None
+        alert.cleared_reason = reason
+        alert.closed_at = now
+        alert.closed_by_id = system.user_id
+        if values is not None:
+            alert.evidence = {**alert.evidence, "cleared_with": values}
+    session.flush()
+    if not closing:
+        return 0
+    playbooks.cancel_unfinished(session, system, {a.id: reasons[a.id][0] for a in closing}, now)
+    repo.close_cases_if_done(session, [a.case_id for a in closing if a.case_id is not None], now)
+    notify.about_cleared(session, closing)
+    return len(closing)
 
 
 def raise_hits(
@@ -580,20 +703,28 @@ def move(
 
 
 def outcome_counts(session: Session) -> list[Any]:
-    """(rule code, status, outcome, count) over every alert: how warnings turned out."""
+    """(rule code, status, outcome, cleared reason, count) over every alert: how warnings
+    turned out."""
     return repo.outcome_counts(session)
 
 
 def live_effectiveness(session: Session) -> list[dict[str, Any]]:
-    """Per rule, from the alerts people closed: confirmed, false alarms, precision."""
+    """Per rule, from the alerts people closed: confirmed, false alarms, precision; and apart
+    from those, the alerts that cleared themselves (``cleared``, and by reason), which nobody
+    judged and so count neither as confirmed nor as false alarms."""
     out: dict[str, dict[str, Any]] = {}
-    for code, status, outcome, n in outcome_counts(session):
+    for code, status, outcome, reason, n in outcome_counts(session):
         entry = out.setdefault(
-            code, {"rule_code": code, "alerts": 0, "open": 0, "confirmed": 0, "false_alarm": 0}
-        )
+            code,
+            {"rule_code": code, "alerts": 0, "open": 0, "confirmed": 0, "false_alarm": 0,
+             "cleared": 0, "cleared_by_reason": {}},
+        )  # fmt: skip
         entry["alerts"] += n
         if outcome in ("confirmed", "false_alarm"):
             entry[outcome] += n
+        elif reason is not None:
+            entry["cleared"] += n
+            entry["cleared_by_reason"][reason] = entry["cleared_by_reason"].get(reason, 0) + n
         elif status not in CLOSED:
             entry["open"] += n
     for entry in out.values():
@@ -692,7 +823,11 @@ def case_timeline(
                     "closed",
                     alert.id,
                     alert.closed_by_id,
-                    {"status": alert.status, "outcome": alert.outcome},
+                    {
+                        "status": alert.status,
+                        "outcome": alert.outcome,
+                        "cleared_reason": alert.cleared_reason,
+                    },
                 )
             )
         actions[alert.id] = playbooks.actions_of(session, principal, alert.id)

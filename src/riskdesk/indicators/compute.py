@@ -411,7 +411,9 @@ def _settled_on() -> pl.Expr:
     )
 
 
-def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+def _receivables(f: EventFrames, as_of: dt.date, grace_days: int = 0) -> pl.LazyFrame:
+    """Per customer, what is owed and how late. An open invoice counts as overdue once it is
+    more than ``grace_days`` past due (its days past due are then the real ones)."""
     inv = (
         f.invoices.lazy()
         .filter(pl.col("issue_date") <= as_of)
@@ -427,7 +429,7 @@ def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
         )
         .with_columns(open=pl.when(pl.col("open") < CENT).then(0.0).otherwise(pl.col("open")))
         .with_columns(
-            dpd=pl.when((pl.col("open") > 0) & (pl.col("overdue_days") > 0))
+            dpd=pl.when((pl.col("open") > 0) & (pl.col("overdue_days") > grace_days))
             .then(pl.col("overdue_days"))
             .otherwise(0),
             experience_days=pl.when(pl.col("settled"))
@@ -450,7 +452,7 @@ def _receivables(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     experiences = (pl.col("settled") & (pl.col("settle_age") < 365)) | overdue
     due_in_year = (pl.col("due_date") <= as_of) & (_age("due_date", as_of) < 365)
     late = (pl.col("settled") & (pl.col("beyond") > 0)) | (
-        ~pl.col("settled") & (pl.col("overdue_days") > 0)
+        ~pl.col("settled") & (pl.col("overdue_days") > grace_days)
     )
     # Conditional values become columns first (null where the condition fails), so that the
     # group-by only runs plain sums, means and extremes on Polars' fast path.
@@ -849,6 +851,26 @@ def _surprises(base: pl.DataFrame) -> pl.DataFrame:
         order_rate_drop_surprise_90d=pl.Series(drop).fill_nan(None),
         complaint_rate_surprise_90d=pl.Series(complaints).fill_nan(None),
         cod_shift_surprise_90d=pl.Series(cod).fill_nan(None),
+    )
+
+
+def receivables(
+    frames: EventFrames, as_of: dt.date, *, overdue_grace_days: int = 0
+) -> pl.DataFrame:
+    """The receivables indicators (days past due, ageing buckets, overdue share, DSO, paydex,
+    ...) of every customer in ``frames.customers``, as ``compute`` gives them, except that an
+    open invoice counts as overdue only once it is more than ``overdue_grace_days`` past due."""
+    lazy = (
+        frames.customers.lazy()
+        .select("customer_id")
+        .join(_receivables(frames, as_of, overdue_grace_days), on="customer_id", how="left")
+    )
+    names = [n for n in lazy.collect_schema().names() if n in NAMES]
+    return (
+        lazy.with_columns([pl.col(c).fill_null(0.0) for c in _ZERO_WHEN_NONE if c in names])
+        .select("customer_id", *[pl.col(n).cast(pl.Float64) for n in names])
+        .collect()
+        .sort("customer_id")
     )
 
 

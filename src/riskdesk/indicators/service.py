@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.indicators import repository as repo
 from riskdesk.indicators.catalogue import CATALOGUE
-from riskdesk.indicators.compute import REFERENCE_COLUMNS, compute
+from riskdesk.indicators.compute import REFERENCE_COLUMNS, compute, receivables
 from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
 from riskdesk.kit import signals
 from riskdesk.kit.timeutil import today, utcnow
@@ -67,6 +67,17 @@ def compute_batch(session: Session, *, as_of: dt.date) -> pl.DataFrame:
 def store_batch(session: Session, result: pl.DataFrame, *, as_of: dt.date) -> int:
     """Store indicators computed by compute_batch (the store phase of a batch)."""
     return repo.store(session, result, as_of=as_of, computed_at=utcnow())
+
+
+def receivables_after_grace(
+    session: Session, customer_ids: Sequence[int] | None, *, as_of: dt.date, grace_days: int
+) -> pl.DataFrame:
+    """Some customers' (None: all live ones) receivables indicators as of a date, computed
+    now and not stored, counting an open invoice as overdue only once it is more than
+    ``grace_days`` past due: what early warnings judge when payment feeds arrive late."""
+    return receivables(
+        repo.load_frames(session, customer_ids), as_of, overdue_grace_days=grace_days
+    )
 
 
 def snapshot_read(snapshot: IndicatorSnapshot | None) -> IndicatorsRead:

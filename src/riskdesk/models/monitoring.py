@@ -169,7 +169,8 @@ class AlertAction(Base):
     playbook_id: Mapped[int | None] = mapped_column(ForeignKey("playbooks.id"))
     action: Mapped[str] = mapped_column(String(32))
     auto: Mapped[bool] = mapped_column(default=False)
-    # offered -> open (a task) -> done; or awaiting_approval (a credit change)
+    # offered -> open (a task) -> done; or awaiting_approval (a credit change); cancelled when
+    # its alert cleared itself before anyone carried it out
     status: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

@@ -20,7 +20,9 @@ import polars as pl
 import yaml
 from sqlalchemy.orm import Session
 
+from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
+from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ChurnFit, RuleVersion, WarningRule
@@ -283,6 +285,14 @@ def rule_values(
             if c.startswith(("indicator.", "attribute.")) and c.split(".", 1)[1] in VOCABULARY
         ],
     )
+    grace = get_settings().overdue_grace_days
+    if grace:  # warnings wait for late payment feeds (RISKDESK_OVERDUE_GRACE_DAYS)
+        late = indicator_service.receivables_after_grace(
+            session, customer_ids, as_of=day, grace_days=grace
+        )
+        frame = frame.drop([c for c in late.columns[1:] if c in frame.columns]).join(
+            late, on="customer_id", how="left"
+        )
     values = (
         frame.join(repo.profile_values(session, customer_ids), on="customer_id", how="left")
         .join(
@@ -325,6 +335,18 @@ class Hits:
 
 
 @dataclass(frozen=True)
+class Judged:
+    """Whom a rule evaluation judged, on what, by which rules: what lets an alert whose rule
+    no longer fires for its customer clear itself (``alert_service`` does that)."""
+
+    customer_ids: frozenset[int] | None  # asked for; None: everyone
+    values: pl.DataFrame  # customer_id and the names the rules read, per watched customer
+    rules: dict[str, tuple[int, tuple[str, ...]]]  # code -> (version judged, names it reads)
+    active_codes: frozenset[str]  # rules with an active version; the others are retired
+    unwatched: frozenset[int]  # judged customers without behaviour-monitoring consent
+
+
+@dataclass(frozen=True)
 class Findings:
     """What an evaluation over many customers found, to raise in a short write."""
 
@@ -332,6 +354,7 @@ class Findings:
     hits: list[Hits]
     purpose: str  # the consent it needs, re-checked when raising
     marks: pl.DataFrame | None = None  # the customers' state when read (run over everyone)
+    judged: Judged | None = None  # rule evaluations: whom and by what (None: detectors)
 
 
 def find_rule_hits(
@@ -347,16 +370,21 @@ def find_rule_hits(
 
     marks = scoring_service.freshness(session) if customer_ids is None else None
     active = repo.active_versions(session)
+    asked = frozenset(customer_ids) if customer_ids is not None else None
     if not active or (customer_ids is not None and not customer_ids):
-        return Findings(0, [], "behaviour_monitoring", marks)
+        nobody = pl.DataFrame(schema={"customer_id": pl.Int64})
+        judged = Judged(asked, nobody, {}, frozenset(), frozenset())
+        return Findings(0, [], "behaviour_monitoring", marks, judged)
     values = rule_values(session, customer_ids, indicators, as_of=as_of)
     # Individuals who have not consented to behaviour monitoring are not watched.
     unwatched = consent.without_consent(session, "behaviour_monitoring", customer_ids)
     if unwatched:
         values = values.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
     found = []
+    rules: dict[str, tuple[int, tuple[str, ...]]] = {}
     for rule, version in active:  # a loop over rules, not customers
         compiled = checked(version.expression)
+        rules[rule.code] = (version.id, tuple(sorted(compiled.reads)))
         mine = values.filter(pack.in_scope(version.scope))
         if mine.height <= ROW_BY_ROW:  # the customers of one event batch
             reads = sorted(compiled.reads)
@@ -382,7 +410,34 @@ def find_rule_hits(
                     hits=[(row.pop("customer_id"), row) for row in evidence],
                 )
             )
-    return Findings(values.height, found, "behaviour_monitoring", marks)
+    names = sorted({n for _, reads in rules.values() for n in reads})
+    read = values.select(
+        "customer_id", *[n if n in values.columns else pl.lit(None).alias(n) for n in names]
+    )
+    judged = Judged(asked, read, rules, frozenset(rules), frozenset(unwatched))
+    return Findings(values.height, found, "behaviour_monitoring", marks, judged)
+
+
+def still_judged(session: Session, findings: Findings) -> Judged | None:
+    """What a rule evaluation judged, narrowed like ``still_current`` to what still holds in
+    the writing transaction: for a run over everyone, only customers unchanged since the
+    snapshot (live, consenting) keep their values, only versions still active their verdict;
+    consent and the active rules are read again."""
+    judged = findings.judged
+    if judged is None or findings.marks is None:
+        return judged
+    from riskdesk.scoring import service as scoring_service
+
+    _, live = scoring_service.unchanged_since(session, findings.marks)
+    unwatched = consent.without_consent(session, findings.purpose, None)
+    active = {rule.code: version.id for rule, version in repo.active_versions(session)}
+    return Judged(
+        None,
+        judged.values.filter(pl.col("customer_id").is_in(sorted(live - unwatched))),
+        {c: r for c, r in judged.rules.items() if active.get(c) == r[0]},
+        frozenset(active),
+        frozenset(unwatched),
+    )
 
 
 def still_current(session: Session, findings: Findings) -> list[Hits]:
