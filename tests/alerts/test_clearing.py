@@ -95,7 +95,7 @@ def test_an_alert_being_worked_clears_and_what_people_did_stays(db, manager, cli
             "invoice_paid",
         )
         assert after.closed_by_id == system
-        assert after.evidence["cleared_with"] == {"dpd_max": 0.0}
+        assert after.evidence["cleared_with"] == {"dpd_max": 0.0, "late_days_usual_p90": None}
     by_action = {s.action: s for s in steps_of(db, alert_b.id) if s.auto}
     assert by_action["start_collection"].status == "cancelled"
     assert by_action["reduce_limit"].status == "cancelled"
@@ -185,7 +185,7 @@ def test_a_run_over_everyone_clears_what_no_longer_holds(db, manager, client_for
     assert summary.cleared == 1
     (a,) = alerts_of(db, ids["A"])
     assert (a.status, a.cleared_reason, a.evidence["cleared_with"]) == (
-        "resolved", "invoice_paid", {"dpd_max": 0.0},
+        "resolved", "invoice_paid", {"dpd_max": 0.0, "late_days_usual_p90": None},
     )  # fmt: skip
     assert alerts_of(db, ids["B"])[0].status == "open"
     # The rule retired: a run over everyone (snapshot, then a short write) clears its alerts.
@@ -293,4 +293,7 @@ def test_warnings_wait_for_late_payment_feeds_by_the_grace(db, monkeypatch) -> N
     assert snapshot is not None and snapshot.values["dpd_max"] == 35.0
     ingest(db, "invoices", [invoice("G2", "A", "900.00", 45)])
     (raised,) = alerts_of(db, ids["A"])
-    assert raised.evidence == {"dpd_max": 45.0}  # past the grace, with its real days
+    assert raised.evidence == {
+        "dpd_max": 45.0,
+        "late_days_usual_p90": None,
+    }  # past the grace, with its real days

@@ -116,7 +116,10 @@ def test_a_backlog_in_natural_order_leaves_no_alert_for_a_customer_who_paid(
     (raised,) = db.scalars(
         select(Alert).where(Alert.customer_id == cid, Alert.rule_code == "new_overdue")
     ).all()
-    assert (raised.status, raised.evidence) == ("open", {"dpd_max": float(due)})
+    assert (raised.status, raised.evidence) == (
+        "open",
+        {"dpd_max": float(due), "late_days_usual_p90": None},
+    )
     steps = {a.action: a for a in db.scalars(
         select(AlertAction).where(AlertAction.alert_id == raised.id))}  # fmt: skip
     assert steps["start_collection"].auto and steps["start_collection"].status == "open"
@@ -130,7 +133,11 @@ def test_a_backlog_in_natural_order_leaves_no_alert_for_a_customer_who_paid(
     assert (cleared.status, cleared.outcome, cleared.cleared_reason) == (
         "resolved", None, "invoice_paid",
     )  # fmt: skip
-    assert cleared.evidence == {"dpd_max": float(due), "cleared_with": {"dpd_max": 0.0}}
+    assert cleared.evidence == {
+        "dpd_max": float(due),
+        "late_days_usual_p90": None,
+        "cleared_with": {"dpd_max": 0.0, "late_days_usual_p90": None},
+    }
     assert cleared.closed_at is not None
     assert cleared.closed_by_id == playbooks.system_principal(db).user_id
     # The automatic collection task nobody carried out is cancelled, and so is the offer.
