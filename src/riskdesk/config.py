@@ -148,6 +148,14 @@ class Settings(BaseSettings):
         description="What an Excel file may unpack to; a larger one (a zip bomb, or a sheet "
         "far beyond the row limit) is refused (413) without unpacking it.",
     )
+    alert_budget_per_week: int = Field(
+        default=0,
+        ge=0,
+        le=100_000,
+        description="How many new alerts a team (the assignee's team; a user without one on "
+        "their own) is notified of per ISO week, highest priority first within a run; the rest "
+        "are listed in the queue, not notified. 0: no budget.",
+    )
     overdue_grace_days: int = Field(
         default=0,
         ge=0,

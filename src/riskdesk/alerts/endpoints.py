@@ -35,6 +35,7 @@ from riskdesk.alerts.schemas import (
     WebhookRead,
     WebhookSecret,
     WebhookUpdate,
+    WorklistCase,
 )
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.kit.errors import ValidationFailed
@@ -255,8 +256,41 @@ def get_case(case_id: PathId, session: SessionDep, principal: CanCustomersRead) 
         status=case.status,
         opened_at=case.opened_at,
         closed_at=case.closed_at,
+        priority=case.priority,
+        priority_basis=case.priority_basis,
         alerts=[AlertRead.model_validate(a) for a in alerts],
     )
+
+
+@router.get(
+    "/worklist",
+    response_model=list[WorklistCase],
+    responses={200: {"headers": {"X-Total-Count": {"schema": {"type": "integer"}}}}},
+)
+def worklist(
+    response: Response,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[WorklistCase]:
+    """The open cases the caller may see, the most at stake first: a customer's alerts form one
+    case, whose priority is the expected loss (PD x exposure) for credit signals, the value at
+    risk for churn, the exposure at risk otherwise. The total is in X-Total-Count."""
+    cases, total = service.worklist(session, principal, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(total)
+    return [
+        WorklistCase(
+            case_id=case.id,
+            customer_id=case.customer_id,
+            priority=case.priority,
+            priority_basis=case.priority_basis,
+            open_alerts=n,
+            warning_types=kinds,
+            opened_at=case.opened_at,
+        )
+        for case, n, kinds in cases
+    ]
 
 
 @router.get("/playbooks", response_model=list[PlaybookRead])

@@ -8,7 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+import polars as pl
+from sqlalchemy import Float, cast, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
@@ -18,7 +19,11 @@ from riskdesk.models import (
     AlertCase,
     AlertComment,
     AlertRoute,
+    CreditExposure,
     Delivery,
+    ExposureCategory,
+    ModelScore,
+    ModelVersion,
     Notification,
     NotificationSetting,
     Playbook,
@@ -174,9 +179,11 @@ def list_alerts(
     observed_from: dt.date | None = None,
     observed_to: dt.date | None = None,
     warning_type: str | None = None,
+    by_priority: bool = False,
 ) -> list[Alert]:
-    """Alerts, most recently hit first, narrowed by the filters and the caller's visible
-    customers (and product-level alerts, which have none, when ``with_products``)."""
+    """Alerts, most recently hit first (or by their case's priority, the most at stake first),
+    narrowed by the filters and the caller's visible customers (and product-level alerts,
+    which have none, when ``with_products``)."""
     flt = AlertFilter(
         status=status,
         severity=severity,
@@ -186,8 +193,56 @@ def list_alerts(
         observed_from=observed_from,
         observed_to=observed_to,
     )
-    stmt = select(Alert).order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
+    stmt = select(Alert)
+    if by_priority:
+        stmt = stmt.outerjoin(AlertCase, AlertCase.id == Alert.case_id).order_by(
+            AlertCase.priority.desc().nulls_last()
+        )
+    stmt = stmt.order_by(Alert.last_hit_at.desc(), Alert.id.desc()).limit(limit)
     return list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
+
+
+def case_priorities(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
+    """(priority, basis) of some cases."""
+    found: dict[int, tuple[Any, Any]] = {}
+    stmt = select(AlertCase.id, AlertCase.priority, AlertCase.priority_basis)
+    for part in chunks(sorted(set(case_ids))):
+        for cid, value, basis in session.execute(stmt.where(AlertCase.id.in_(part))):
+            found[cid] = (value, basis)
+    return found
+
+
+def worklist(
+    session: Session, owner_ids: tuple[int, ...] | None, limit: int, offset: int
+) -> tuple[list[tuple[AlertCase, int, list[str]]], int]:
+    """Open cases the caller may see, the most at stake first: each with its number of open
+    alerts and their warning types; and how many there are."""
+    from riskdesk.models import Customer
+
+    stmt = select(AlertCase).where(AlertCase.status == "open")
+    if owner_ids is not None:
+        stmt = stmt.join(Customer, Customer.id == AlertCase.customer_id).where(
+            Customer.owner_id.in_(owner_ids)
+        )
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    cases = list(
+        session.scalars(
+            stmt.order_by(AlertCase.priority.desc().nulls_last(), AlertCase.id)
+            .limit(limit)
+            .offset(offset)
+        )
+    )
+    kinds: dict[int, list[str]] = {c.id: [] for c in cases}
+    if cases:
+        rows = session.execute(
+            select(Alert.case_id, Alert.warning_type).where(
+                Alert.case_id.in_(list(kinds)), Alert.status.not_in(CLOSED)
+            )
+        )
+        for case_id, kind in rows:
+            if case_id is not None:
+                kinds[case_id].append(kind)
+    return [(c, len(kinds[c.id]), sorted(set(kinds[c.id]))) for c in cases], total
 
 
 def page_alerts(
@@ -503,3 +558,112 @@ def open_product_alerts(
         .order_by(Alert.id)
     )
     return {a.product: a for a in session.scalars(stmt) if a.product is not None}
+
+
+# ---------------------------------------------------------------- priorities and budgets
+
+
+def open_case_ids(session: Session) -> list[int]:
+    """Every open case."""
+    return list(session.scalars(select(AlertCase.id).where(AlertCase.status == "open")))
+
+
+def open_case_alerts(session: Session, case_ids: Sequence[int]) -> pl.DataFrame:
+    """case_id, customer_id, rule_code, warning_type of the open alerts of some cases."""
+    stmt = select(Alert.case_id, Alert.customer_id, Alert.rule_code, Alert.warning_type).where(
+        Alert.status.not_in(CLOSED)
+    )
+    rows: list[Any] = []
+    for part in chunks(sorted(set(case_ids))):
+        rows.extend(session.execute(stmt.where(Alert.case_id.in_(part))))
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={
+            "case_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "rule_code": pl.String,
+            "warning_type": pl.String,
+        },
+        orient="row",
+    )
+
+
+def counted_exposure(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """customer_id, exposure: what counts against each customer's limit."""
+    counted = select(ExposureCategory.code).where(ExposureCategory.counts_in_limit.is_(True))
+    stmt = (
+        select(CreditExposure.customer_id, func.sum(cast(CreditExposure.amount, Float)))
+        .where(CreditExposure.category.in_(counted))
+        .group_by(CreditExposure.customer_id)
+    )
+    rows = rows_in(session, stmt, CreditExposure.customer_id, customer_ids)
+    return pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "exposure": pl.Float64},
+        orient="row",
+    )
+
+
+def champion_pd(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """customer_id, pd: the latest probability of default a champion model gave each customer
+    (the highest where several champions scored them)."""
+    champions = select(ModelVersion.id).where(ModelVersion.status == "champion")
+    newest = (
+        select(func.max(ModelScore.id))
+        .where(ModelScore.model_version_id.in_(champions))
+        .group_by(ModelScore.customer_id, ModelScore.model_version_id)
+    )
+    stmt = select(ModelScore.customer_id, ModelScore.bad_probability).where(
+        ModelScore.id.in_(newest)
+    )
+    rows = rows_in(session, stmt, ModelScore.customer_id, customer_ids)
+    frame = pl.DataFrame(
+        [tuple(r) for r in rows],
+        schema={"customer_id": pl.Int64, "pd": pl.Float64},
+        orient="row",
+    )
+    return frame.group_by("customer_id").agg(pl.col("pd").max())
+
+
+def set_priorities(session: Session, priorities: pl.DataFrame) -> None:
+    """Store cases' priorities (case_id, priority, priority_basis)."""
+    rows = [
+        {"id": r["case_id"], "priority": r["priority"], "priority_basis": r["priority_basis"]}
+        for r in priorities.to_dicts()
+    ]
+    if rows:
+        session.execute(update(AlertCase), rows)
+
+
+def notified_this_week(
+    session: Session, since: dt.datetime, user_ids: Sequence[int]
+) -> dict[str, int]:
+    """Alerts raised since a moment and notified, per team of their assignee (a user without a
+    team counts as the team ``user:<id>``), among the teams of some users."""
+    teams = team_keys(session, user_ids)
+    if not teams:
+        return {}
+    members = select(User.id, User.team)
+    everyone = {uid: (team if team else f"user:{uid}") for uid, team in session.execute(members)}
+    wanted = set(teams.values())
+    ids = [uid for uid, key in everyone.items() if key in wanted]
+    counts: dict[str, int] = {}
+    stmt = (
+        select(Alert.assigned_to_id, func.count())
+        .where(Alert.raised_at >= since, Alert.notified.is_(True))
+        .group_by(Alert.assigned_to_id)
+    )
+    for part in chunks(ids):
+        for uid, n in session.execute(stmt.where(Alert.assigned_to_id.in_(part))):
+            if uid is not None:
+                counts[everyone[uid]] = counts.get(everyone[uid], 0) + n
+    return counts
+
+
+def team_keys(session: Session, user_ids: Sequence[int]) -> dict[int, str]:
+    """Each user's team, or ``user:<id>`` for a user without one."""
+    found: dict[int, str] = {}
+    for part in chunks(sorted(set(user_ids))):
+        for uid, team in session.execute(select(User.id, User.team).where(User.id.in_(part))):
+            found[uid] = team if team else f"user:{uid}"
+    return found

@@ -44,6 +44,7 @@ class AlertRead(BaseModel):
     assigned_to_id: int | None
     outcome: str | None
     cleared_reason: str | None  # why Riskdesk resolved it: its condition no longer held
+    notified: bool  # False: beyond its team's weekly alert budget, listed but not notified
     closed_at: dt.datetime | None
     case_id: int | None
     due_at: dt.datetime | None
@@ -113,6 +114,8 @@ class CaseRead(BaseModel):
     status: str
     opened_at: dt.datetime
     closed_at: dt.datetime | None
+    priority: float | None = None  # what is at stake, CNY
+    priority_basis: str | None = None  # expected_loss, value_at_risk, exposure_at_risk
     alerts: list[AlertRead]
 
 
@@ -295,6 +298,18 @@ class DeliveryRead(BaseModel):
     last_status_code: int | None
     created_at: dt.datetime
     delivered_at: dt.datetime | None
+
+
+class WorklistCase(BaseModel):
+    """An open case in the worklist."""
+
+    case_id: int
+    customer_id: int
+    priority: float | None  # what is at stake, CNY
+    priority_basis: str | None  # expected_loss, value_at_risk, exposure_at_risk
+    open_alerts: int
+    warning_types: list[str]
+    opened_at: dt.datetime
 
 
 class EvaluationRead(BaseModel):

@@ -23,10 +23,11 @@ from typing import Any
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.alerts import notify, playbooks
+from riskdesk.alerts import notify, playbooks, priority
 from riskdesk.alerts import repository as repo
 from riskdesk.alerts.visibility import check_visible, sees_product_alerts
 from riskdesk.audit import trail
+from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
@@ -117,6 +118,17 @@ def raise_alerts(
         fired = {h.code: {cid for cid, _ in h.hits} for h in current if h.source == "rule"}
         cleared = clear_quiet(session, judged, fired, now=now)
     session.flush()
+    # What is at stake moved with the hits (new evidence, cleared alerts): the touched cases'
+    # priorities follow. New alerts' cases were prioritised when raised.
+    if judged is not None and judged.customer_ids is None:  # a run over everyone
+        prioritise(session, repo.open_case_ids(session))
+    else:
+        touched = {cid for h in current for cid, _ in h.hits}
+        if judged is not None and judged.customer_ids is not None:
+            touched |= judged.customer_ids
+        if touched:
+            cases = repo.open_cases(session, sorted(touched))
+            prioritise(session, [c.id for c in cases.values()])
     return EvaluationSummary(findings.customers, raised, refreshed, cleared)
 
 
@@ -324,8 +336,82 @@ def raise_hits(
         # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
         raised = repo.alerts_raised_at(session, now, [code])
         playbooks.start(session, raised)
-        notify.about_alerts(session, raised, "alert_assigned")
+        priorities = prioritise(session, sorted({a.case_id for a in raised if a.case_id}))
+        notify.about_alerts(
+            session, within_budget(session, raised, priorities, now), "alert_assigned"
+        )
     return len(new), refreshed
+
+
+# ---------------------------------------------------------------- the worklist
+
+
+def prioritise(session: Session, case_ids: Sequence[int]) -> dict[int, float]:
+    """Recompute what is at stake in some cases (``alerts.priority``) from their open alerts,
+    the customers' counted exposure, the champion model's PD and the churn value at risk, and
+    store it; case id -> priority."""
+    alerts = repo.open_case_alerts(session, case_ids)
+    if alerts.height == 0:
+        return {}
+    customers = alerts["customer_id"].unique().to_list()
+    live: dict[str, tuple[int, int]] = {}
+    for code, _status, outcome, _reason, n in repo.outcome_counts(session):
+        confirmed, false = live.get(code, (0, 0))
+        if outcome == "confirmed":
+            confirmed += n
+        elif outcome == "false_alarm":
+            false += n
+        live[code] = (confirmed, false)
+    facts = (
+        repo.counted_exposure(session, customers)
+        .join(repo.champion_pd(session, customers), on="customer_id", how="full", coalesce=True)
+        .join(
+            monitoring_service.churn_stakes(session, customers),
+            on="customer_id",
+            how="full",
+            coalesce=True,
+        )
+    )
+    staked = priority.stakes(priority.precision_of(alerts, live), facts)
+    cases = priority.case_priorities(staked)
+    repo.set_priorities(session, cases)
+    return dict(zip(cases["case_id"].to_list(), cases["priority"].to_list(), strict=True))
+
+
+def within_budget(
+    session: Session, alerts: Sequence[Alert], priorities: dict[int, float], now: dt.datetime
+) -> list[Alert]:
+    """The new alerts to notify: all without a budget; with one
+    (``RISKDESK_ALERT_BUDGET_PER_WEEK``), per team of the assignee, as many as the team's week
+    has left, the highest priority first. The others stay in the queue, marked not notified."""
+    budget = get_settings().alert_budget_per_week
+    if not budget:
+        return list(alerts)
+    week = dt.datetime.combine(
+        now.date() - dt.timedelta(days=now.weekday()), dt.time(), tzinfo=dt.UTC
+    )
+    assignees = sorted({a.assigned_to_id for a in alerts if a.assigned_to_id is not None})
+    teams = repo.team_keys(session, assignees)
+    spent = repo.notified_this_week(session, week, assignees)
+    # This run's own alerts are stored already (notified until told otherwise): not spent yet.
+    for alert in alerts:
+        if alert.assigned_to_id in teams:
+            mine = teams[alert.assigned_to_id]
+            spent[mine] = spent.get(mine, 0) - 1
+    told: list[Alert] = []
+    ranked = sorted(alerts, key=lambda a: -(priorities.get(a.case_id or 0) or 0.0))
+    for alert in ranked:  # this run's new alerts, highest stake first
+        key = teams.get(alert.assigned_to_id or 0)
+        if key is None:
+            told.append(alert)
+            continue
+        if spent.get(key, 0) < budget:
+            spent[key] = spent.get(key, 0) + 1
+            told.append(alert)
+        else:
+            alert.notified = False
+    session.flush()
+    return told
 
 
 def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> None:
@@ -484,10 +570,12 @@ def list_alerts(
     observed_to: dt.date | None = None,
     warning_type: str | None = None,
     limit: int = 200,
+    by_priority: bool = False,
 ) -> list[Alert]:
-    """Alerts the caller may see, most recently hit first."""
+    """Alerts the caller may see, most recently hit first, or the most at stake first."""
     return repo.list_alerts(
         session,
+        by_priority=by_priority,
         status=status,
         severity=severity,
         category=category,
@@ -653,6 +741,18 @@ def _cell(value: object) -> str:
     text = "" if value is None else str(value)
     # A cell starting like a formula would run in a spreadsheet (CSV injection).
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def case_priorities(session: Session, case_ids: Sequence[int]) -> dict[int, tuple[Any, Any]]:
+    """(priority, basis) of some cases (the caller has the alerts that name them)."""
+    return repo.case_priorities(session, case_ids)
+
+
+def worklist(
+    session: Session, principal: Principal, *, limit: int = 50, offset: int = 0
+) -> tuple[list[tuple[AlertCase, int, list[str]]], int]:
+    """The open cases the caller may see, the most at stake first, and how many there are."""
+    return repo.worklist(session, customer_service.visible_owner_ids(principal), limit, offset)
 
 
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:

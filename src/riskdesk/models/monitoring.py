@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -86,6 +96,8 @@ class Alert(Base):
     last_hit_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     outcome: Mapped[str | None] = mapped_column(String(16))  # confirmed, false_alarm
+    # False when its team's weekly alert budget was spent: listed in the queue, not notified.
+    notified: Mapped[bool] = mapped_column(default=True, server_default=true())
     # Set when Riskdesk resolved it because its condition no longer held ("invoice paid").
     cleared_reason: Mapped[str | None] = mapped_column(String(255))
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
@@ -107,6 +119,10 @@ class AlertCase(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)  # open, closed
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # What is at stake (CNY), by which the worklist is ordered: expected loss for credit
+    # signals, value at risk for churn (alerts.priority); None until first judged.
+    priority: Mapped[float | None] = mapped_column(Float, index=True)
+    priority_basis: Mapped[str | None] = mapped_column(String(24))
 
 
 class AlertRoute(Base):

@@ -605,3 +605,30 @@ def churn_risk_of(
         return repo.latest_churn_fit(session), {}  # not watched: no churn risk is derived
     frame = churn_risk(session, [customer_id])
     return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}
+
+
+def churn_stakes(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """customer_id, value_at_risk: a quarter's expected purchases at the average order value,
+    times the probability the customer is gone (BG/NBD, the latest fit), as of today; empty
+    before a fit."""
+    from riskdesk.scoring import repository as scoring_repo
+
+    fit = repo.latest_churn_fit(session)
+    if fit is None or not customer_ids:
+        return pl.DataFrame(schema={"customer_id": pl.Int64, "value_at_risk": pl.Float64})
+    day = today()
+    stored = scoring_repo.indicator_values(session, customer_ids)
+    order_value = (
+        stored.select(
+            "customer_id", pl.col("indicator.avg_order_value_365d").alias("avg_order_value_365d")
+        )
+        if "indicator.avg_order_value_365d" in stored.columns
+        else None
+    )
+    values = pack.churn_values(
+        repo.purchase_days(session, day, customer_ids),
+        churn.BgNbd(fit.r, fit.alpha, fit.a, fit.b),
+        day,
+        order_value,
+    )
+    return values.select("customer_id", value_at_risk="churn_value_at_stake")

@@ -594,8 +594,10 @@ def alerts_page(
     observed_from: Annotated[BusinessDate | None, Blank, Query()] = None,
     observed_to: Annotated[BusinessDate | None, Blank, Query()] = None,
     done: Annotated[int | None, Query(ge=1)] = None,
+    order: Annotated[Literal["priority", "recent"], Query()] = "priority",
 ) -> Response:
-    """The alert queue, most recent first, with filters and a download of what they match."""
+    """The alert queue, the most at stake first (or the most recent), with filters and a
+    download of what they match."""
     if observed_from and observed_to and observed_from > observed_to:
         raise ValidationFailed("observed_from lies after observed_to", field="observed_from")
     category = category if category in ALERT_CATEGORIES else None
@@ -609,6 +611,10 @@ def alerts_page(
         warning_type=warning_type,
         observed_from=observed_from,
         observed_to=observed_to,
+        by_priority=order == "priority",
+    )
+    stakes = alert_service.case_priorities(
+        session, sorted({a.case_id for a in alerts if a.case_id is not None})
     )
     shown = {
         "status": status,
@@ -638,6 +644,8 @@ def alerts_page(
         export_query=urlencode({k: v for k, v in shown.items() if v}),
         done=done,
         can_work=principal.can(Permission.ALERTS_WORK),
+        order=order,
+        stakes=stakes,
     )
 
 
