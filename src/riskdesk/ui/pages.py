@@ -773,10 +773,12 @@ def rule_replay(
     request: Request,
     session: SessionDep,
     principal: CanRulesManage,
-    version_id: Annotated[int, Query(ge=1, le=2_147_483_647)],
+    version_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
 ) -> Response:
     """The pack replayed over the last 12 months, month end by month end, as it is and as it
     would be with this version: the figures to look at before approving it."""
+    if version_id is None:  # the button always names one; an address typed without it
+        return render(request, "partials/rule_replay.html", principal, r=None)
     end = today()
     start = (end.replace(day=1) - dt.timedelta(days=31 * (REPLAY_MONTHS - 1))).replace(day=1)
     result = monitoring_replay.compare(session, version_id, start=start, end=end)
