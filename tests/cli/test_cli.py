@@ -178,6 +178,11 @@ def test_warnings_replay_writes_its_report_and_leaves_the_queue(cli_env: Path) -
     assert shipped.exit_code == 0, shipped.output
     bad = runner.invoke(app, ["warnings", "replay", "--from", "2026-13-01"])
     assert bad.exit_code == 2 and "--from" in bad.output
+    # The live pack judged as of the demo's last day again: nothing new, nothing cleared.
+    rerun = runner.invoke(app, ["rules", "run", "--as-of", "2026-06-30"])
+    assert rerun.exit_code == 0, rerun.output
+    assert "0 alert(s) raised" in rerun.output and "0 cleared" in rerun.output
+    assert runner.invoke(app, ["rules", "run", "--as-of", "June"]).exit_code == 2
     backwards = runner.invoke(
         app, ["warnings", "replay", "--from", "2026-06-01", "--to", "2026-01-01"]
     )

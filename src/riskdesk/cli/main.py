@@ -509,8 +509,8 @@ def rules_run(
         raised, refreshed = complaints_service.detect_surges(session)
     console.print(
         f"{summary.customers} customers: {summary.raised} alert(s) raised, "
-        f"{summary.refreshed} refreshed; complaint surges: {raised} product alert(s) raised, "
-        f"{refreshed} refreshed"
+        f"{summary.refreshed} refreshed, {summary.cleared} cleared (their rule no longer "
+        f"fires); complaint surges: {raised} product alert(s) raised, {refreshed} refreshed"
     )
 
 

@@ -122,7 +122,7 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     # Churn is fitted first: the churn rule reads each customer's BG/NBD probability.
     monitoring_service.fit_churn(session, as_of=as_of)
     alert_service.install_default_pack(session)
-    alert_service.evaluate(session, None, indicators=indicators)
+    alert_service.evaluate(session, None, indicators=indicators, as_of=as_of)
     complaints_service.detect_surges(session)
 
 
