@@ -140,10 +140,14 @@ def test_a_draft_is_replayed_beside_the_active_pack_before_approval(demo, client
     # The other types are the same either way.
     assert body["current"]["types"]["default_risk"] == body["candidate"]["types"]["default_risk"]
     # Nothing was approved or activated by looking.
-    assert analyst.get("/api/v1/rules").json()
+    rules = {r["code"]: r for r in analyst.get("/api/v1/rules").json()}
+    statuses = {v["id"]: v["status"] for v in rules["resale_frequency"]["versions"]}
+    assert statuses[version_id] == "draft" and "active" in statuses.values()
     page = analyst.get(f"/rules/replay?version_id={version_id}")
-    assert page.status_code == 200 and "resale" not in page.text.split("replay-type mine")[0][-5:]
-    assert 'class="replay-type mine"' in page.text
+    assert page.status_code == 200
+    # The rule's own type is the row that stands out.
+    assert 'class="replay-type mine" data-type="resale"' in page.text
+    assert page.text.count("replay-type mine") == 1
     # Errors name the field; sales may not replay.
     bad = analyst.post("/api/v1/warning-replays", json={"from": "2026-05-01", "to": "2026-01-01"})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "from"

@@ -273,10 +273,14 @@ def alert_counts_since(session: Session, since: dt.datetime) -> int:
     return int(session.scalar(select(func.count()).where(Alert.raised_at >= since)) or 0)
 
 
-def outcome_counts(session: Session) -> list[Any]:
-    """(rule code, status, outcome, cleared reason, count) over every alert."""
+def outcome_counts(session: Session, codes: Sequence[str] | None = None) -> list[Any]:
+    """(rule code, status, outcome, cleared reason, count) over every alert, or over the
+    alerts of some rules (an event's few: not a scan of every alert)."""
     columns = (Alert.rule_code, Alert.status, Alert.outcome, Alert.cleared_reason)
-    return list(session.execute(select(*columns, func.count()).group_by(*columns)))
+    stmt = select(*columns, func.count()).group_by(*columns)
+    if codes is not None:
+        stmt = stmt.where(Alert.rule_code.in_(list(codes)))
+    return list(session.execute(stmt))
 
 
 def routes(session: Session) -> list[AlertRoute]:

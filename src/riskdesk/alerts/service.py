@@ -34,7 +34,6 @@ from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
 from riskdesk.models.customers import customer_code
-from riskdesk.monitoring import detectors
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.service import Findings
 from riskdesk.security import repository as users_repo
@@ -146,22 +145,6 @@ def evaluate(
         session, customer_ids, indicators=indicators, as_of=as_of
     )
     return raise_alerts(session, findings, as_of=as_of)
-
-
-def detect_anomalies(
-    session: Session,
-    *,
-    months: int = 6,
-    z_threshold: float = detectors.Z,
-    as_of: dt.date | None = None,
-) -> tuple[EvaluationSummary, list[dict[str, Any]]]:
-    """Run the anomaly detectors over everyone as of a date (default today) and raise their
-    alerts, which name the indicators that drove them; with the multivariate ranking of the
-    most unusual customers (which raises nothing)."""
-    findings, ranked = monitoring_service.find_anomalies(
-        session, months=months, z_threshold=z_threshold, as_of=as_of
-    )
-    return raise_alerts(session, findings, as_of=as_of), ranked
 
 
 # Why Riskdesk resolved an alert itself (alerts.cleared_reason): stable codes the UI translates.
@@ -355,7 +338,8 @@ def prioritise(session: Session, case_ids: Sequence[int]) -> dict[int, float]:
         return {}
     customers = alerts["customer_id"].unique().to_list()
     live: dict[str, tuple[int, int]] = {}
-    for code, _status, outcome, _reason, n in repo.outcome_counts(session):
+    codes = alerts["rule_code"].unique().to_list()
+    for code, _status, outcome, _reason, n in repo.outcome_counts(session, codes):
         confirmed, false = live.get(code, (0, 0))
         if outcome == "confirmed":
             confirmed += n

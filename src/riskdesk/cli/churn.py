@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from riskdesk.cli import fail, parse_date
+
 churn_app = typer.Typer(help="Churn: BG/NBD fitted on purchase histories.", no_args_is_help=True)
 console = Console()
-
-
-def _fail(option: str, reason: str) -> NoReturn:
-    typer.echo(f"error: {option}: {reason}", err=True)
-    raise typer.Exit(2)
-
-
-def _date(option: str, text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        _fail(option, f"expected a date like 2026-06-30, got {text!r}")
 
 
 @churn_app.command("fit")
@@ -64,35 +53,35 @@ def backtest(
     from riskdesk.monitoring import churn
 
     if output not in ("table", "json"):
-        _fail("--format", f"expected table or json, got {output!r}")
-    start, end = _date("--cutoff", cutoff), _date("--until", until)
+        fail("--format", f"expected table or json, got {output!r}")
+    start, end = parse_date("--cutoff", cutoff), parse_date("--until", until)
     if end <= start:
-        _fail("--until", "must be after --cutoff")
+        fail("--until", "must be after --cutoff")
     if not transactions.is_file():
-        _fail("--transactions", f"no such file: {transactions}")
+        fail("--transactions", f"no such file: {transactions}")
     try:
         frame = pl.read_csv(transactions, infer_schema_length=10000)
     except (pl.exceptions.PolarsError, UnicodeDecodeError) as exc:
-        _fail("--transactions", f"cannot read {transactions.name} as CSV: {exc}")
+        fail("--transactions", f"cannot read {transactions.name} as CSV: {exc}")
     for option, column in (
         ("--customer-col", customer_col),
         ("--date-col", date_col),
         ("--amount-col", amount_col),
     ):
         if column is not None and column not in frame.columns:
-            _fail(option, f"no column {column!r}; the file has {', '.join(frame.columns[:20])}")
+            fail(option, f"no column {column!r}; the file has {', '.join(frame.columns[:20])}")
     try:
         day = pl.col(date_col).cast(pl.String).str.slice(0, 10).str.to_date("%Y-%m-%d")
         frame = frame.with_columns(day.alias("__day"))
     except pl.exceptions.PolarsError:
-        _fail("--date-col", f"column {date_col!r} does not hold dates like 2026-06-30")
+        fail("--date-col", f"column {date_col!r} does not hold dates like 2026-06-30")
     if amount_col is not None:
         frame = frame.filter(pl.col(amount_col).cast(pl.Float64, strict=False) > 0)
     frame = frame.drop_nulls(["__day", customer_col])
     try:
         result = churn.backtest(frame, start, end, customer=customer_col, day="__day")
     except ValueError as exc:
-        _fail("--cutoff", str(exc))
+        fail("--cutoff", str(exc))
     result["transactions"] = str(transactions)
     if output == "json":
         print(json.dumps(result))

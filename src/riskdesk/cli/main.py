@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.cli import parse_date
 from riskdesk.cli.audit import audit_app
 from riskdesk.cli.churn import churn_app
 from riskdesk.cli.keys import keys_app
@@ -497,11 +498,7 @@ def rules_run(
 
     factory = _factory()
     # Computed from one snapshot with no lock held; the alerts are raised in a short write.
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
-    except ValueError:
-        err.print(f"error: --as-of: expected a date like 2026-06-30, got {as_of!r}")
-        raise typer.Exit(2) from None
+    day = parse_date("--as-of", as_of) if as_of else None
     with reading(factory) as session:
         findings = monitoring_service.find_rule_hits(session, None, as_of=day)
     with unit_of_work(factory) as session:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
+
+from riskdesk.cli import fail
 
 model_app = typer.Typer(
     help="Statistical models (WoE scorecard, LightGBM) from labelled history.",
@@ -21,18 +23,12 @@ err = Console(stderr=True)
 FORMATS = ("table", "json")
 
 
-def _fail(option: str, reason: str) -> NoReturn:
-    # Plain echo, not Rich: file names and column names may hold [brackets] Rich would eat.
-    typer.echo(f"error: {option}: {reason}", err=True)
-    raise typer.Exit(2)
-
-
 def _parse_monotone(values: list[str]) -> dict[str, int]:
     constraints: dict[str, int] = {}
     for value in values:
         name, sep, direction = value.rpartition("=")
         if not sep or not name or direction.strip() not in ("-1", "0", "1", "+1"):
-            _fail("--monotone", f"expected FEATURE=1 or FEATURE=-1, got {value!r}")
+            fail("--monotone", f"expected FEATURE=1 or FEATURE=-1, got {value!r}")
         constraints[name.strip()] = int(direction)
     return constraints
 
@@ -59,7 +55,7 @@ def evaluate(
     from riskdesk.scoring import modelling
 
     if output not in FORMATS:
-        _fail("--format", f"expected one of {', '.join(FORMATS)}, got {output!r}")
+        fail("--format", f"expected one of {', '.join(FORMATS)}, got {output!r}")
     constraints = _parse_monotone(monotone or [])
     try:
         X, y = modelling.read_labelled_csv(data, target, bad)
@@ -85,7 +81,7 @@ def evaluate(
     except modelling.ModellingError as exc:
         # Problems with the columns themselves (all empty, say) are problems with the file.
         option = exc.field if exc.field in ("target", "bad", "folds", "monotone") else "data"
-        _fail(f"--{option}", exc.reason)
+        fail(f"--{option}", exc.reason)
     summary: dict[str, Any] = {
         "data": str(data),
         "rows": len(y),
@@ -158,9 +154,9 @@ def train(
     from riskdesk.security import service as security_service
 
     if family not in modelling.FAMILIES:
-        _fail("--family", f"expected one of {', '.join(modelling.FAMILIES)}, got {family!r}")
+        fail("--family", f"expected one of {', '.join(modelling.FAMILIES)}, got {family!r}")
     if from_history == (data is not None):
-        _fail("--data", "give either --from-history or --data with --target and --bad")
+        fail("--data", "give either --from-history or --data with --target and --bad")
     constraints = _parse_monotone(monotone or [])
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     try:
@@ -186,7 +182,7 @@ def train(
         if not from_history:
             assert data is not None
             if target is None or bad is None:
-                _fail("--target", "--data needs --target and --bad")
+                fail("--target", "--data needs --target and --bad")
             X, y = modelling.read_labelled_csv(data, target, bad)
             extra = {"data_source": f"file {data.name}", "target": f"{target} = {bad}"}
         trained = registry.fit_model(
@@ -206,9 +202,9 @@ def train(
             }
     except modelling.ModellingError as exc:
         option = exc.field if exc.field in ("target", "bad", "folds", "monotone") else "data"
-        _fail(f"--{option}", exc.reason)
+        fail(f"--{option}", exc.reason)
     except ValueError as exc:
-        _fail("--observation", str(exc))
+        fail("--observation", str(exc))
     except RiskdeskError as exc:
-        _fail(f"--{exc.field or 'name'}", exc.message)
+        fail(f"--{exc.field or 'name'}", exc.message)
     console.print_json(json.dumps(summary))

@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from riskdesk.cli import fail, parse_date
+
 warnings_app = typer.Typer(
     help="Early warnings: replays of the warning pack.", no_args_is_help=True
 )
 console = Console()
-
-
-def _fail(option: str, reason: str) -> NoReturn:
-    typer.echo(f"error: {option}: {reason}", err=True)
-    raise typer.Exit(2)
-
-
-def _date(option: str, text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        _fail(option, f"expected a date like 2026-06-30, got {text!r}")
 
 
 def _pct(value: float | None) -> str:
@@ -63,8 +52,8 @@ def replay_command(
     from riskdesk.monitoring import replay
     from riskdesk.monitoring import repository as monitoring_repo
 
-    first = _date("--from", start)
-    last = _date("--to", end) if end else today()
+    first = parse_date("--from", start)
+    last = parse_date("--to", end) if end else today()
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     with reading(factory) as session:
         try:
@@ -74,7 +63,7 @@ def replay_command(
             elif labels:
                 path = Path(labels)
                 if not path.is_file():
-                    _fail("--labels", f"no file {labels}")
+                    fail("--labels", f"no file {labels}")
                 label_frame = replay.read_labels(path, session)
             report = replay.run(
                 session,
@@ -86,7 +75,7 @@ def replay_command(
                 rules=replay.shipped_pack() if pack == "shipped" else None,
             )
         except RiskdeskError as exc:
-            _fail(f"--{exc.field or 'from'}", str(exc))
+            fail(f"--{exc.field or 'from'}", str(exc))
     _print(report)
     if out is not None:
         out.write_text(

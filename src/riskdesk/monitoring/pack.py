@@ -59,12 +59,14 @@ def rule_hits(values: pl.DataFrame, rules: Sequence[PackRule]) -> pl.DataFrame:
     """customer_id, code, warning_type: every rule that fires for every customer (a loop over
     rules, each one vectorised over the customers)."""
     values = completed(values)
-    found = [
-        values.filter(in_scope(r.scope))
-        .filter(fires_frame(r.rule, values.filter(in_scope(r.scope))))
-        .select("customer_id", code=pl.lit(r.code), warning_type=pl.lit(r.warning_type))
-        for r in rules
-    ]
+    found = []
+    for r in rules:  # a loop over rules, each vectorised over the customers
+        mine = values.filter(in_scope(r.scope))
+        found.append(
+            mine.filter(fires_frame(r.rule, mine)).select(
+                "customer_id", code=pl.lit(r.code), warning_type=pl.lit(r.warning_type)
+            )
+        )
     empty = pl.DataFrame(
         schema={"customer_id": pl.Int64, "code": pl.String, "warning_type": pl.String}
     )
