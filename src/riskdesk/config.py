@@ -156,6 +156,13 @@ class Settings(BaseSettings):
         "their own) is notified of per ISO week, highest priority first within a run; the rest "
         "are listed in the queue, not notified. 0: no budget.",
     )
+    alert_severity_stakes: dict[str, float] = Field(
+        default={"medium": 10_000, "high": 100_000, "critical": 1_000_000},
+        description="The least amount at stake (CNY: expected loss, or value at risk for "
+        "churn) for an alert to be medium, high or critical (JSON); below the medium one it is "
+        "low. A signal that is right less than half the time is at most medium, one right less "
+        "than 80% of the time at most high, and no alert exceeds its rule's severity.",
+    )
     overdue_grace_days: int = Field(
         default=0,
         ge=0,
@@ -290,6 +297,17 @@ class Settings(BaseSettings):
         missing = {"low", "medium", "high", "critical"} - set(value)
         if missing or any(v <= 0 for v in value.values()):
             raise ValueError("needs a positive value for each of low, medium, high, critical")
+        return value
+
+    @field_validator("alert_severity_stakes")
+    @classmethod
+    def _ascending_stakes(cls, value: dict[str, float]) -> dict[str, float]:
+        levels = ("medium", "high", "critical")
+        if (
+            set(value) != set(levels)
+            or not 0 <= value["medium"] <= value["high"] <= value["critical"]
+        ):
+            raise ValueError("needs medium <= high <= critical, each 0 or more, and no other key")
         return value
 
     def resolved_secret_key(self) -> str:

@@ -33,7 +33,10 @@ def test_routing_sla_case_escalation_and_comments(db, manager, client_for) -> No
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "username"
     p = principal(db, "manager")
     intake.ingest(
-        db, p, "invoices", [invoice("C1", "A", "900.00", 70), invoice("C2", "B", "900.00", 60)]
+        db,
+        p,
+        "invoices",
+        [invoice("C1", "A", "150000.00", 70), invoice("C2", "B", "150000.00", 60)],
     )
     db.commit()
     alerts = {

@@ -26,7 +26,7 @@ def test_assignees_escalations_and_mentions_are_told(db, manager, client_for) ->
     assert sales.put(
         "/api/v1/me/notification-settings", json={"min_severity": "extreme"}
     ).status_code == 422  # fmt: skip
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "900.00", 70)])
+    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "150000.00", 70)])
     db.commit()
     inbox = sales.get("/api/v1/me/notifications").json()
     kinds = [(n["kind"], n["title_en"]) for n in inbox]

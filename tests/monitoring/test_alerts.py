@@ -64,16 +64,25 @@ def test_an_overdue_invoice_raises_one_alert_refreshed_by_later_events(db, manag
     codes = {a["rule_code"]: a for a in alerts}
     assert "new_overdue" in codes
     overdue = codes["new_overdue"]
-    assert (overdue["status"], overdue["severity"], overdue["hits"]) == ("open", "high", 1)
+    # Graded by what is at stake: 5,000 owed at the default-risk prior precision of 0.95 is
+    # an expected loss of 4,750, below the 10,000 a medium alert needs.
+    assert (overdue["status"], overdue["severity"], overdue["hits"]) == ("open", "low", 1)
+    assert (overdue["stake"], overdue["precision"]) == (4750.0, 0.95)
     # Evidence: what the rule read (no payment history yet: the flat 30 days applies).
     assert overdue["evidence"] == {"dpd_max": 45.0, "late_days_usual_p90": None}
     assert overdue["title_zh"] == "逾期超出该客户的常态"
     # Another event for the same customer: the rule still holds, the same alert is refreshed.
-    intake.ingest(db, p, "invoices", [invoice("I2", "A", "100.00", 40)])
+    intake.ingest(db, p, "invoices", [invoice("I2", "A", "200000.00", 40)])
     db.commit()
     again = manager.get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
     refreshed = [a for a in again if a["rule_code"] == "new_overdue"]
     assert len(refreshed) == 1 and refreshed[0]["hits"] == 2
+    # The stake grew past 100,000: the alert is raised to high (its rule's own severity, so
+    # not critical below 1,000,000), and its SLA shortened to a high alert's 24 hours from now.
+    grown = refreshed[0]
+    assert (grown["severity"], grown["stake"]) == ("high", 0.95 * 205_000)
+    due = dt.datetime.fromisoformat(grown["due_at"]) - dt.datetime.now(dt.UTC)
+    assert dt.timedelta(hours=23) < due <= dt.timedelta(hours=24)
     assert manager.get("/api/v1/alerts", params={"customer_id": ids["B"]}).json() == []
 
 

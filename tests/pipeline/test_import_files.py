@@ -325,9 +325,7 @@ CHILD = textwrap.dedent(
 )
 
 
-def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(
-    own_backend, tmp_path
-) -> None:
+def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(own_backend, tmp_path) -> None:
     """kill -9 while the import writes: its lease dies with it, the reaper marks it failed."""
     engine = own_backend.engine
     factory = make_sessionmaker(engine)
@@ -347,9 +345,7 @@ def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None:
             with factory() as session:
-                job_id = session.scalar(
-                    select(ImportJob.id).where(ImportJob.status == "running")
-                )
+                job_id = session.scalar(select(ImportJob.id).where(ImportJob.status == "running"))
             if job_id is not None and import_repo.lease_held(engine, job_id):
                 break
             time.sleep(0.1)
@@ -371,9 +367,7 @@ def test_an_import_killed_part_way_is_marked_failed_and_left_nothing(
 
 
 @pytest.mark.parametrize("streamed", [True, False])
-def test_a_workbook_is_read_row_by_row_with_calamines_text(
-    tmp_path, monkeypatch, streamed
-) -> None:
+def test_a_workbook_is_read_row_by_row_with_calamines_text(tmp_path, monkeypatch, streamed) -> None:
     """A large .xlsx goes through openpyxl's read-only mode: numbers, dates and blanks read as
     the calamine path reads them, and a blank row between data keeps the rows' numbers."""
     import xlsxwriter

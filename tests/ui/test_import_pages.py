@@ -51,8 +51,7 @@ def test_a_gbk_file_imports_with_its_chinese_names(browser, live_server: str) ->
         expect(page.locator("#import-encoding")).to_contain_text("GBK")
         _shot(page, "imports-form-zh")
         content = (
-            "external_id,name,kind,tax_id\r\n"
-            f"GBK1,广州市白云区粤秀五金制品厂,company,{uscc()}\r\n"
+            f"external_id,name,kind,tax_id\r\nGBK1,广州市白云区粤秀五金制品厂,company,{uscc()}\r\n"
         ).encode("gbk")
         page.select_option("#import-kind", "customers")
         page.set_input_files(

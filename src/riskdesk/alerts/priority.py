@@ -12,6 +12,10 @@ A customer's open alerts form one case. Each alert puts an amount at stake:
   times the signal's precision, what a wrong credit decision about the customer would cost.
 
 The case's priority is the largest stake among its alerts, with that alert's basis.
+
+An alert's severity (and so its SLA and who hears of it) follows from the same two figures:
+the level its stake reaches (``RISKDESK_ALERT_SEVERITY_STAKES``), no higher than its
+signal's precision allows and no higher than its rule's own severity.
 """
 
 from __future__ import annotations
@@ -38,24 +42,65 @@ PRIOR_PRECISION: dict[str, float] = {
 DEFAULT_PRECISION = 0.5
 MIN_CLOSED = 20  # closed alerts of a rule before its live precision replaces the prior
 
+SEVERITIES = ("low", "medium", "high", "critical")
+# The least precision for a level: a signal wrong as often as right never asks anyone to act
+# within a day, and only a reliable one within hours.
+LEAST_PRECISION = {"critical": 0.8, "high": 0.5}
 
-def precision_of(alerts: pl.DataFrame, live: Mapping[str, tuple[int, int]]) -> pl.DataFrame:
+
+def precision_of(
+    alerts: pl.DataFrame,
+    live: Mapping[str, tuple[int, int]],
+    backtested: Mapping[str, float] | None = None,
+) -> pl.DataFrame:
     """``alerts`` (rule_code, warning_type, ...) with ``precision``: the rule's live share of
     confirmed among closed alerts when it has ``MIN_CLOSED`` of them (``live``: code ->
-    (confirmed, false alarms)), else the prior of its type."""
+    (confirmed, false alarms)), else its type's precision in the latest backtest of the
+    active pack (``backtested``: type -> precision), else the shipped prior of its type."""
     measured = {
         code: confirmed / (confirmed + false)
         for code, (confirmed, false) in live.items()
         if confirmed + false >= MIN_CLOSED
     }
+    by_type = {**PRIOR_PRECISION, **(backtested or {})}
     return alerts.with_columns(
         precision=pl.col("rule_code")
         .replace_strict(measured, default=None, return_dtype=pl.Float64)
         .fill_null(
             pl.col("warning_type").replace_strict(
-                PRIOR_PRECISION, default=DEFAULT_PRECISION, return_dtype=pl.Float64
+                by_type, default=DEFAULT_PRECISION, return_dtype=pl.Float64
             )
         )
+    )
+
+
+def severities(staked: pl.DataFrame, least_stakes: Mapping[str, float]) -> pl.DataFrame:
+    """``staked`` (stake, precision, cap: the rule's severity) with ``severity``: the highest
+    level whose least stake (``least_stakes``: medium, high, critical, in CNY) the stake
+    reaches, lowered to what the precision allows (``LEAST_PRECISION``) and to the cap."""
+    rank = {level: i for i, level in enumerate(SEVERITIES)}
+    stake = pl.col("stake").fill_null(0.0)
+    precision = pl.col("precision").fill_null(0.0)
+    by_stake = (
+        pl.when(stake >= least_stakes["critical"])
+        .then(3)
+        .when(stake >= least_stakes["high"])
+        .then(2)
+        .when(stake >= least_stakes["medium"])
+        .then(1)
+        .otherwise(0)
+    )
+    by_precision = (
+        pl.when(precision >= LEAST_PRECISION["critical"])
+        .then(3)
+        .when(precision >= LEAST_PRECISION["high"])
+        .then(2)
+        .otherwise(1)
+    )
+    cap = pl.col("cap").replace_strict(rank, default=3, return_dtype=pl.Int32)
+    level = pl.min_horizontal(by_stake, by_precision, cap)
+    return staked.with_columns(
+        severity=level.replace_strict(dict(enumerate(SEVERITIES)), return_dtype=pl.String)
     )
 
 

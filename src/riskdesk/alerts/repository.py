@@ -27,6 +27,7 @@ from riskdesk.models import (
     Notification,
     NotificationSetting,
     Playbook,
+    RuleVersion,
     User,
     WebhookEndpoint,
 )
@@ -573,9 +574,22 @@ def open_case_ids(session: Session) -> list[int]:
 
 
 def open_case_alerts(session: Session, case_ids: Sequence[int]) -> pl.DataFrame:
-    """case_id, customer_id, rule_code, warning_type of the open alerts of some cases."""
-    stmt = select(Alert.case_id, Alert.customer_id, Alert.rule_code, Alert.warning_type).where(
-        Alert.status.not_in(CLOSED)
+    """id, case_id, customer_id, rule_code, warning_type, severity_was (its severity now),
+    cap (its rule version's severity; null for a detector's) and due_at of the open alerts
+    of some cases."""
+    stmt = (
+        select(
+            Alert.id,
+            Alert.case_id,
+            Alert.customer_id,
+            Alert.rule_code,
+            Alert.warning_type,
+            Alert.severity,
+            RuleVersion.severity,
+            Alert.due_at,
+        )
+        .outerjoin(RuleVersion, RuleVersion.id == Alert.rule_version_id)
+        .where(Alert.status.not_in(CLOSED))
     )
     rows: list[Any] = []
     for part in chunks(sorted(set(case_ids))):
@@ -583,13 +597,26 @@ def open_case_alerts(session: Session, case_ids: Sequence[int]) -> pl.DataFrame:
     return pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
+            "id": pl.Int64,
             "case_id": pl.Int64,
             "customer_id": pl.Int64,
             "rule_code": pl.String,
             "warning_type": pl.String,
+            "severity_was": pl.String,
+            "cap": pl.String,
+            "due_at": pl.Datetime(time_zone="UTC"),
         },
         orient="row",
     )
+
+
+def set_stakes(session: Session, changes: Sequence[dict[str, Any]]) -> None:
+    """Store open alerts' stakes and precisions, and the new severity and due time of those
+    whose stake grew past their level (each a dict with the alert's id)."""
+    for keys in ({"id", "stake", "precision"}, {"id", "stake", "precision", "severity", "due_at"}):
+        rows = [c for c in changes if set(c) == keys]
+        if rows:
+            session.execute(update(Alert), rows)
 
 
 def counted_exposure(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:

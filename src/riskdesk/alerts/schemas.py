@@ -32,7 +32,11 @@ class AlertRead(BaseModel):
     rule_version_id: int | None
     category: str
     warning_type: str  # the signal it claims (monitoring.warning_types)
-    severity: str
+    severity: str  # from ``stake`` and ``precision``, no higher than its rule's severity
+    # What is at stake (CNY; expected loss, or value at risk for churn) and how often its
+    # signal comes true; None on product-level alerts and alerts from before they were kept.
+    stake: float | None
+    precision: float | None
     status: str
     title_en: str
     title_zh: str

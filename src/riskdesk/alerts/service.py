@@ -314,6 +314,7 @@ def raise_hits(
             }
         )
     if new:
+        _grade(session, new)
         _route_and_file(session, new, now)
         repo.insert_alerts(session, new)
         # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
@@ -332,10 +333,36 @@ def raise_hits(
 def prioritise(session: Session, case_ids: Sequence[int]) -> dict[int, float]:
     """Recompute what is at stake in some cases (``alerts.priority``) from their open alerts,
     the customers' counted exposure, the champion model's PD and the churn value at risk, and
-    store it; case id -> priority."""
+    store it; case id -> priority. Each open alert's stake and precision are stored too, and
+    an alert whose stake grew past its severity is raised to the new level, with that level's
+    SLA from now where it is sooner (never lowered: people may be working to the old one)."""
     alerts = repo.open_case_alerts(session, case_ids)
     if alerts.height == 0:
         return {}
+    staked = _staked(session, alerts)
+    cases = priority.case_priorities(staked)
+    repo.set_priorities(session, cases)
+    graded = priority.severities(
+        staked.with_columns(pl.col("cap").fill_null(pl.col("severity_was"))),
+        get_settings().alert_severity_stakes,
+    )
+    now = utcnow()
+    changes: list[dict[str, Any]] = []
+    for row in graded.iter_rows(named=True):  # the open alerts of the touched cases
+        change: dict[str, Any] = {"id": row["id"], "stake": row["stake"]}
+        change["precision"] = row["precision"]
+        if SEVERITY_RANK[row["severity"]] > SEVERITY_RANK[row["severity_was"]]:
+            due = now + dt.timedelta(hours=SLA_HOURS[row["severity"]])
+            change["severity"] = row["severity"]
+            change["due_at"] = min(due, row["due_at"]) if row["due_at"] else due
+        changes.append(change)
+    repo.set_stakes(session, changes)
+    return dict(zip(cases["case_id"].to_list(), cases["priority"].to_list(), strict=True))
+
+
+def _staked(session: Session, alerts: pl.DataFrame) -> pl.DataFrame:
+    """``alerts`` (customer_id, rule_code, warning_type, ...) with each one's ``precision``
+    (live, else backtested, else the prior of its type), ``stake`` and its ``basis``."""
     customers = alerts["customer_id"].unique().to_list()
     live: dict[str, tuple[int, int]] = {}
     codes = alerts["rule_code"].unique().to_list()
@@ -356,10 +383,36 @@ def prioritise(session: Session, case_ids: Sequence[int]) -> dict[int, float]:
             coalesce=True,
         )
     )
-    staked = priority.stakes(priority.precision_of(alerts, live), facts)
-    cases = priority.case_priorities(staked)
-    repo.set_priorities(session, cases)
-    return dict(zip(cases["case_id"].to_list(), cases["priority"].to_list(), strict=True))
+    backtested = monitoring_service.backtested_precision(session)
+    return priority.stakes(priority.precision_of(alerts, live, backtested), facts)
+
+
+def _grade(session: Session, new: list[dict[str, Any]]) -> None:
+    """Give new alerts their severity, stake and precision: the level what is at stake
+    reaches, no higher than the signal's precision allows and the rule's severity (``cap``)."""
+    frame = pl.DataFrame(
+        {
+            "_i": list(range(len(new))),
+            "customer_id": [a["customer_id"] for a in new],
+            "rule_code": [a["rule_code"] for a in new],
+            "warning_type": [a["warning_type"] for a in new],
+            "cap": [a["severity"] for a in new],
+        },
+        schema={
+            "_i": pl.Int64,
+            "customer_id": pl.Int64,
+            "rule_code": pl.String,
+            "warning_type": pl.String,
+            "cap": pl.String,
+        },
+    )
+    graded = priority.severities(
+        _staked(session, frame), get_settings().alert_severity_stakes
+    ).sort("_i")
+    for alert, row in zip(new, graded.iter_rows(named=True), strict=True):
+        alert["severity"] = row["severity"]
+        alert["stake"] = row["stake"]
+        alert["precision"] = row["precision"]
 
 
 def within_budget(
@@ -602,8 +655,8 @@ def page_alerts(
 
 EXPORT_COLUMNS = (
     "id", "customer_id", "customer_code", "product", "source", "code", "category", "warning_type",
-    "severity", "status", "outcome", "cleared_reason", "observed_on", "raised_at", "last_hit_at",
-    "closed_at", "assignee", "assignee_id", "title_en", "title_zh", "hits",
+    "severity", "stake", "precision", "status", "outcome", "cleared_reason", "observed_on",
+    "raised_at", "last_hit_at", "closed_at", "assignee", "assignee_id", "title_en", "title_zh", "hits",
 )  # fmt: skip
 
 
@@ -681,6 +734,8 @@ def _export_row(alert: Alert, names: dict[int, str]) -> dict[str, Any]:
         "category": alert.category,
         "warning_type": alert.warning_type,
         "severity": alert.severity,
+        "stake": None if alert.stake is None else round(alert.stake, 2),
+        "precision": None if alert.precision is None else round(alert.precision, 4),
         "status": alert.status,
         "outcome": alert.outcome,
         "cleared_reason": alert.cleared_reason,

@@ -44,9 +44,10 @@ def replay_command(
     out: Annotated[Path | None, typer.Option(help="write the whole report as JSON here")] = None,
 ) -> None:
     """Run every active rule and detector as of each date from --from to --to, into a result
-    of its own (the live queue is untouched), and judge each warning type."""
+    of its own (the live queue is untouched), and judge each warning type. A replay of the
+    active pack keeps each type's precision, which grades the severity of new alerts."""
     from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
     from riskdesk.kit.errors import RiskdeskError
     from riskdesk.kit.timeutil import today
     from riskdesk.monitoring import replay
@@ -77,6 +78,11 @@ def replay_command(
         except RiskdeskError as exc:
             fail(f"--{exc.field or 'from'}", str(exc))
     _print(report)
+    if pack == "active":
+        # What the active pack measured grades new alerts' severity from now on.
+        with unit_of_work(factory) as session:
+            kept = replay.record(session, report, created_by_id=None)
+        console.print(f"precision per warning type kept as backtest {kept.id}")
     if out is not None:
         out.write_text(
             json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"

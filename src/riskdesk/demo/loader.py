@@ -17,6 +17,7 @@ from riskdesk.customers import service as customer_service
 from riskdesk.demo.generator import DemoData, generate
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.intake import Item
+from riskdesk.kit.timeutil import today
 from riskdesk.models import Customer, DemoBehaviour
 from riskdesk.pipeline.intake import KINDS, ingest_items
 from riskdesk.security import repository as users_repo
@@ -122,6 +123,13 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     # Churn is fitted first: the churn rule reads each customer's BG/NBD probability.
     monitoring_service.fit_churn(session, as_of=as_of)
     alert_service.install_default_pack(session)
+    # A year's replay of the pack, as a scheduled one would have measured it: each warning
+    # type's precision grades the severity of the alerts raised next.
+    from riskdesk.monitoring import replay
+
+    last = as_of or today()
+    report = replay.run(session, start=last - dt.timedelta(days=365), end=last, every="month")
+    replay.record(session, report, created_by_id=None)
     alert_service.evaluate(session, None, indicators=indicators, as_of=as_of)
     complaints_service.detect_surges(session)
 

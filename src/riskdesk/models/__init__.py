@@ -49,6 +49,7 @@ from riskdesk.models.monitoring import (
     NotificationSetting,
     Playbook,
     RuleVersion,
+    WarningBacktest,
     WarningRule,
     WebhookEndpoint,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "TierPolicy",
     "User",
     "UserSession",
+    "WarningBacktest",
     "WarningRule",
     "WebhookEndpoint",
 ]

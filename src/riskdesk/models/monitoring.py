@@ -83,7 +83,13 @@ class Alert(Base):
     rule_version_id: Mapped[int | None] = mapped_column(ForeignKey("rule_versions.id"))
     category: Mapped[str] = mapped_column(String(32))
     warning_type: Mapped[str] = mapped_column(String(32), index=True)
+    # From what is at stake and how often its signal comes true (alerts.priority), no higher
+    # than its rule's severity; a product-level alert takes its detector's.
     severity: Mapped[str] = mapped_column(String(16), index=True)
+    # What grades it: the amount at stake (CNY) and the signal's precision; None on a
+    # product-level alert and on alerts from before revision 0026.
+    stake: Mapped[float | None] = mapped_column(Float)
+    precision: Mapped[float | None] = mapped_column(Float)
     # open -> acknowledged -> in_progress -> resolved | dismissed
     status: Mapped[str] = mapped_column(String(16), index=True)
     title_en: Mapped[str] = mapped_column(String(255))
@@ -107,6 +113,26 @@ class Alert(Base):
     due_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
     escalation_level: Mapped[int] = mapped_column(Integer, default=0)
     escalated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class WarningBacktest(Base):
+    """A replay of the active pack over past dates, kept for what it measured: each warning
+    type's precision against its outcome grades the severity of new alerts of that type."""
+
+    __tablename__ = "warning_backtests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    measured_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    date_from: Mapped[dt.date] = mapped_column(Date)
+    date_to: Mapped[dt.date] = mapped_column(Date)
+    every: Mapped[str] = mapped_column(String(8))
+    # warning type -> {"precision": float | None, "flagged_customers": int}
+    precisions: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # The share of live customers with an open alert on the last date.
+    open_share: Mapped[float | None] = mapped_column(Float)
+    rules: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # None: the server's own schedule or the demo
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class AlertCase(Base):

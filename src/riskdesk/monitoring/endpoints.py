@@ -146,13 +146,16 @@ def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> d
 
 @router.post("/warning-replays")
 @reads_first
-def replay_warnings(body: ReplayIn, session: SessionDep, _: CanRulesManage) -> dict[str, Any]:
+def replay_warnings(
+    body: ReplayIn, session: SessionDep, principal: CanRulesManage
+) -> dict[str, Any]:
     """Replay every active rule and detector as of each date (weekly or monthly) over the
     stored history, into a result of its own (the alert queue is untouched), and judge each
     warning type: alerts, customers flagged, precision, recall and lead time against defaults
     (90+ days past due), churn (a 180-day gap) and confirmed alerts. With ``version_id``, the
     active rules and the rules with that version in place side by side (what approving it
-    would change). Reads only: takes no write lock."""
+    would change). A replay of the active pack is kept (``backtest_id``): its precision per
+    type grades the severity of new alerts. No write lock is held while replaying."""
     end = body.to or today()
     if body.from_ > end:
         raise ValidationFailed("from lies after to", field="from")
@@ -166,9 +169,13 @@ def replay_warnings(body: ReplayIn, session: SessionDep, _: CanRulesManage) -> d
                 every=body.every,
                 horizon_days=body.horizon_days,
             )
-        return replay.run(
+        report = replay.run(
             session, start=body.from_, end=end, every=body.every, horizon_days=body.horizon_days
         )
+    # What the active pack measured grades new alerts' severity from now on.
+    begin_store(session)
+    report["backtest_id"] = replay.record(session, report, created_by_id=principal.user_id).id
+    return report
 
 
 @router.post("/churn-fits", response_model=ChurnFitRead, status_code=201)

@@ -27,6 +27,8 @@ from sqlalchemy.orm import Session
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.compute import EventFrames, compute
 from riskdesk.kit.errors import NotFound, ValidationFailed
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import WarningBacktest
 from riskdesk.monitoring import backtest, churn, measure, pack
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring.detectors import anomaly_hits
@@ -276,6 +278,32 @@ def run(
     hits, live = replay(history, {"pack": pack_rules}, days, detectors=detectors)
     outcomes = _outcomes(session, history, end, horizon_days)
     return _judged(hits["pack"], live, days, outcomes, pack_rules, labels, every)
+
+
+def record(
+    session: Session, report: Mapping[str, Any], *, created_by_id: int | None
+) -> WarningBacktest:
+    """Keep what a replay of the active pack measured: each warning type's precision against
+    its outcome, which from now on grades the severity of new alerts of that type (until
+    people have closed enough of a rule's own alerts to measure it live)."""
+    backtest_row = WarningBacktest(
+        measured_at=utcnow(),
+        date_from=dt.date.fromisoformat(report["from"]),
+        date_to=dt.date.fromisoformat(report["to"]),
+        every=report["every"],
+        precisions={
+            code: {
+                "precision": entry.get("precision"),
+                "flagged_customers": entry["customers_flagged"],
+            }
+            for code, entry in report["types"].items()
+        },
+        open_share=report["open_at_end"]["share"],
+        rules=list(report["rules"]),
+        created_by_id=created_by_id,
+    )
+    repo.add_backtest(session, backtest_row)
+    return backtest_row
 
 
 def compare(

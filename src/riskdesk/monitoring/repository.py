@@ -20,6 +20,7 @@ from riskdesk.models import (
     ExposureCategory,
     RuleVersion,
     ScorecardVersion,
+    WarningBacktest,
     WarningRule,
 )
 
@@ -135,6 +136,20 @@ def purchase_days(
         orient="row",
     )
     return frame.select("customer_id", pl.col("ordered_at").dt.date().alias("day")).unique()
+
+
+def latest_backtest(session: Session) -> WarningBacktest | None:
+    """The newest recorded backtest of the active pack."""
+    stmt = select(WarningBacktest).order_by(
+        WarningBacktest.measured_at.desc(), WarningBacktest.id.desc()
+    )
+    return session.scalars(stmt.limit(1)).first()
+
+
+def add_backtest(session: Session, backtest: WarningBacktest) -> None:
+    """Record a backtest."""
+    session.add(backtest)
+    session.flush()
 
 
 def latest_churn_fit(session: Session) -> ChurnFit | None:

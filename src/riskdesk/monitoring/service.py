@@ -42,6 +42,9 @@ from riskdesk.privacy import consent
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
 
+# Customers a backtest must have flagged for a warning type before its precision counts.
+MIN_FLAGGED = 10
+
 
 def checked(expression: str) -> Rule:
     """A rule's expression, compiled; errors name the field and the column."""
@@ -605,6 +608,18 @@ def churn_risk_of(
         return repo.latest_churn_fit(session), {}  # not watched: no churn risk is derived
     frame = churn_risk(session, [customer_id])
     return repo.latest_churn_fit(session), frame.row(0, named=True) if frame.height else {}
+
+
+def backtested_precision(session: Session) -> dict[str, float]:
+    """Each warning type's precision in the newest backtest of the active pack, for the types
+    it flagged enough customers of to count; empty before any backtest."""
+    latest = repo.latest_backtest(session)
+    out: dict[str, float] = {}
+    for kind, figures in (latest.precisions if latest is not None else {}).items():
+        value, flagged = figures.get("precision"), figures.get("flagged_customers")
+        if isinstance(value, int | float) and isinstance(flagged, int) and flagged >= MIN_FLAGGED:
+            out[kind] = float(value)
+    return out
 
 
 def churn_stakes(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:

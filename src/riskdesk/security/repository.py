@@ -65,9 +65,7 @@ def count_failed_login(session: Session, user_id: int) -> int:
     return int(session.execute(stmt).scalar_one())
 
 
-def lock_user(
-    session: Session, user_id: int, *, threshold: int, until: dt.datetime
-) -> bool:
+def lock_user(session: Session, user_id: int, *, threshold: int, until: dt.datetime) -> bool:
     """Lock a user whose count reached the threshold; False when a parallel request did."""
     stmt = (
         update(User)

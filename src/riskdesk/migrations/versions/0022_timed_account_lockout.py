@@ -25,9 +25,7 @@ def upgrade() -> None:
                 "locked_until", riskdesk.models.types.UTCDateTime(timezone=True), nullable=True
             )
         )
-        batch_op.add_column(
-            sa.Column("lockouts", sa.Integer(), server_default="0", nullable=False)
-        )
+        batch_op.add_column(sa.Column("lockouts", sa.Integer(), server_default="0", nullable=False))
 
 
 def downgrade() -> None:
