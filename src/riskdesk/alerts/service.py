@@ -656,7 +656,8 @@ def page_alerts(
 EXPORT_COLUMNS = (
     "id", "customer_id", "customer_code", "product", "source", "code", "category", "warning_type",
     "severity", "stake", "precision", "status", "outcome", "cleared_reason", "observed_on",
-    "raised_at", "last_hit_at", "closed_at", "assignee", "assignee_id", "title_en", "title_zh", "hits",
+    "raised_at", "last_hit_at", "closed_at", "assignee", "assignee_id", "title_en", "title_zh",
+    "hits",
 )  # fmt: skip
 
 
