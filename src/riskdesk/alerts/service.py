@@ -35,6 +35,7 @@ from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
 from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring.rules import fires_frame
 from riskdesk.monitoring.service import Findings
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
@@ -221,6 +222,9 @@ def clear_quiet(
             .filter(~pl.col("customer_id").is_in(sorted(fired.get(code, set()))))
             .join(judged.values.select("customer_id", *reads), on="customer_id", how="inner")
         )
+        clear = judged.clears.get(code)
+        if clear is not None and quiet.height:  # hysteresis: quiet is not enough
+            quiet = quiet.filter(fires_frame(clear, quiet))
         if quiet.height == 0:
             continue
         measures = [n for n in reads if overdue_measure(n)]

@@ -49,6 +49,8 @@ class RuleVersion(Base):
     version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), index=True)
     expression: Mapped[str] = mapped_column(Text)
+    # None: its alerts clear once it no longer fires; else only once this holds as well.
+    clear_expression: Mapped[str | None] = mapped_column(Text)
     severity: Mapped[str] = mapped_column(String(16))
     # {"kinds": [...], "segments": [...]}; empty lists: every customer
     scope: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

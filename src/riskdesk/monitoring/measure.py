@@ -24,6 +24,49 @@ HITS_SCHEMA = {
 }
 
 
+def held_open(
+    hits: pl.DataFrame,
+    clears: pl.DataFrame,
+    days: Sequence[dt.date],
+    codes: Sequence[str],
+) -> pl.DataFrame:
+    """``hits`` plus, for the rules with a clear expression (``codes``; ``clears``: day,
+    customer_id, code, a row where the clear expression holds), a row on every date their
+    alert would be held open: from a date the rule fires until the first later date it does
+    not fire and its clear expression holds. Live evaluation holds such alerts the same way
+    (``alert_service.clear_quiet``)."""
+    if not codes or hits.height == 0:
+        return hits
+    index = pl.DataFrame(
+        {"day": list(days), "_i": list(range(len(days)))}, schema={"day": pl.Date, "_i": pl.Int64}
+    )
+    mine = hits.filter(pl.col("code").is_in(list(codes)))
+    if mine.height == 0:
+        return hits
+    # Every (customer, rule) that ever fired, on every replay date: 1 where it fires, 0 where
+    # it clears, carried forward in between (held: neither fired nor cleared).
+    pairs = mine.select("customer_id", "code", "warning_type").unique()
+    grid = pairs.join(index, how="cross")
+    state = (
+        grid.join(
+            mine.select("day", "customer_id", "code", _fires=pl.lit(1)),
+            on=["day", "customer_id", "code"],
+            how="left",
+        )
+        .join(
+            clears.select("day", "customer_id", "code", _clears=pl.lit(0)),
+            on=["day", "customer_id", "code"],
+            how="left",
+        )
+        .sort("customer_id", "code", "_i")
+        .with_columns(
+            _state=pl.coalesce("_fires", "_clears").forward_fill().over("customer_id", "code")
+        )
+    )
+    held = state.filter((pl.col("_state") == 1) & pl.col("_fires").is_null())
+    return pl.concat([hits, held.select(list(HITS_SCHEMA))])
+
+
 def episodes(hits: pl.DataFrame, days: Sequence[dt.date]) -> pl.DataFrame:
     """The alerts the hits would have raised, as live evaluation raises and clears them: an
     alert opens the first replay date its rule fires for a customer and clears the first date

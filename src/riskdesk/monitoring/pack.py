@@ -33,6 +33,7 @@ class PackRule:
     rule: Rule
     scope: dict[str, Any]
     version_id: int | None = None
+    clear: Rule | None = None  # its alerts clear only once this holds (hysteresis)
 
 
 def in_scope(scope: dict[str, Any]) -> pl.Expr:
@@ -70,6 +71,19 @@ def rule_hits(values: pl.DataFrame, rules: Sequence[PackRule]) -> pl.DataFrame:
     empty = pl.DataFrame(
         schema={"customer_id": pl.Int64, "code": pl.String, "warning_type": pl.String}
     )
+    return pl.concat([empty, *found]) if found else empty
+
+
+def rule_clears(values: pl.DataFrame, rules: Sequence[PackRule]) -> pl.DataFrame:
+    """customer_id, code: for the rules with a clear expression, every customer it holds
+    for (whose open alert of the rule may clear once the rule no longer fires)."""
+    values = completed(values)
+    found = [
+        values.filter(fires_frame(r.clear, values)).select("customer_id", code=pl.lit(r.code))
+        for r in rules
+        if r.clear is not None
+    ]
+    empty = pl.DataFrame(schema={"customer_id": pl.Int64, "code": pl.String})
     return pl.concat([empty, *found]) if found else empty
 
 
@@ -131,45 +145,76 @@ def churn_values(
 # Scores and bureau reports are compared with the one held this long before the latest: a
 # move must last, and a score that wobbles between runs does not make a new warning each time.
 MOVE_LOOKBACK_DAYS = 90
+# How far back the best score, rating and bureau score count for a recovery: an alert on a
+# drop clears once the customer is back near their best of this span, or has stayed at the
+# new level for all of it (then the new level is theirs).
+PEAK_WINDOW_DAYS = 180
 
 
 def score_moves(history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
-    """customer_id, score_drop, rating_notches_down as of ``day``: the score and the rating
-    held ``MOVE_LOOKBACK_DAYS`` before the latest one, minus the latest (ratings by their
-    position on the latest scale, best first).
+    """customer_id, score_drop, rating_notches_down, score_below_peak,
+    rating_notches_below_best as of ``day``: the score and the rating held
+    ``MOVE_LOOKBACK_DAYS`` before the latest one, minus the latest (ratings by their position
+    on the latest scale, best first); and how far the latest lies below the best of the last
+    ``PEAK_WINDOW_DAYS`` (what a rule's clear expression reads: a recovery).
 
     ``history``: customer_id, as_of, seq (later runs higher), score, version_id, rank."""
     known = history.filter(pl.col("as_of") <= day).sort(["customer_id", "as_of", "seq"])
     latest = known.group_by("customer_id").last()
+    recent = known.filter(pl.col("as_of") > day - dt.timedelta(days=PEAK_WINDOW_DAYS))
+    best = (
+        recent.join(latest.select("customer_id", _v=pl.col("version_id")), on="customer_id")
+        .group_by("customer_id")
+        .agg(
+            pl.col("score").max().alias("_peak"),
+            pl.col("rank").filter(pl.col("version_id") == pl.col("_v")).min().alias("_best"),
+        )
+    )
     before = (
         known.join(latest.select("customer_id", _cut=pl.col("as_of")), on="customer_id")
         .filter(pl.col("as_of") <= pl.col("_cut") - pl.duration(days=MOVE_LOOKBACK_DAYS))
         .group_by("customer_id")
         .last()
     )
-    both = latest.join(before, on="customer_id", suffix="_before")
+    both = latest.join(before, on="customer_id", suffix="_before", how="left").join(
+        best, on="customer_id", how="left"
+    )
     same_scale = pl.col("version_id") == pl.col("version_id_before")
     return both.select(
         "customer_id",
-        score_drop=pl.col("score_before") - pl.col("score"),
+        score_drop=(pl.col("score_before") - pl.col("score")).cast(pl.Float64),
         rating_notches_down=pl.when(same_scale)
         .then(pl.col("rank") - pl.col("rank_before"))
         .cast(pl.Float64),
+        score_below_peak=(pl.col("_peak") - pl.col("score")).cast(pl.Float64),
+        rating_notches_below_best=(pl.col("rank") - pl.col("_best")).cast(pl.Float64),
     )
 
 
 def bureau_moves(reports: pl.DataFrame, day: dt.date) -> pl.DataFrame:
-    """customer_id, bureau_score_drop: the bureau score held ``MOVE_LOOKBACK_DAYS`` before the
-    latest report on or before ``day``, minus the latest. ``reports``: customer_id,
+    """customer_id, bureau_score_drop, bureau_below_peak: the bureau score held
+    ``MOVE_LOOKBACK_DAYS`` before the latest report on or before ``day``, minus the latest;
+    and the best of the last ``PEAK_WINDOW_DAYS`` minus the latest. ``reports``: customer_id,
     report_date, seq, score."""
     known = reports.filter(pl.col("report_date") <= day).sort(["customer_id", "report_date", "seq"])
     latest = known.group_by("customer_id").last()
+    peak = (
+        known.filter(pl.col("report_date") > day - dt.timedelta(days=PEAK_WINDOW_DAYS))
+        .group_by("customer_id")
+        .agg(pl.col("score").max().alias("_peak"))
+    )
     before = (
         known.join(latest.select("customer_id", _cut=pl.col("report_date")), on="customer_id")
         .filter(pl.col("report_date") <= pl.col("_cut") - pl.duration(days=MOVE_LOOKBACK_DAYS))
         .group_by("customer_id")
         .last()
     )
-    return latest.join(before, on="customer_id", suffix="_before").select(
-        "customer_id", bureau_score_drop=pl.col("score_before") - pl.col("score")
+    return (
+        latest.join(before, on="customer_id", suffix="_before", how="left")
+        .join(peak, on="customer_id", how="left")
+        .select(
+            "customer_id",
+            bureau_score_drop=(pl.col("score_before") - pl.col("score")).cast(pl.Float64),
+            bureau_below_peak=(pl.col("_peak") - pl.col("score")).cast(pl.Float64),
+        )
     )

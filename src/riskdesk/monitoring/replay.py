@@ -182,11 +182,14 @@ def replay(
     detectors: bool = True,
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Hits (day, customer_id, code, warning_type) of each pack on every replay date, and how
-    many customers were live on each (day, customers). The packs share the values, computed
-    once per date, so comparing two costs little more than replaying one."""
+    many customers were live on each (day, customers). A rule with a clear expression counts
+    as hitting on the dates its alert would be held open (``measure.held_open``). The packs
+    share the values, computed once per date, so comparing two costs little more than
+    replaying one."""
     fits = _Fits(history.purchase_days)
     computed = _Indicators(history.frames)
     found: dict[str, list[pl.DataFrame]] = {name: [] for name in packs}
+    cleared: dict[str, list[pl.DataFrame]] = {name: [] for name in packs}
     live: list[tuple[dt.date, int]] = []
     for day in days:  # a loop over dates; each date is vectorised over the customers
         current = computed.at(day)
@@ -201,10 +204,16 @@ def replay(
             if detected is not None:
                 hits = pl.concat([hits, detected])
             found[name].append(hits.with_columns(day=pl.lit(day)))
+            cleared[name].append(pack.rule_clears(values, rules).with_columns(day=pl.lit(day)))
     out = {
-        name: pl.concat(frames).select(list(measure.HITS_SCHEMA))
-        if frames
-        else pl.DataFrame(schema=measure.HITS_SCHEMA)
+        name: measure.held_open(
+            pl.concat(frames).select(list(measure.HITS_SCHEMA))
+            if frames
+            else pl.DataFrame(schema=measure.HITS_SCHEMA),
+            pl.concat(cleared[name]),
+            days,
+            [r.code for r in packs[name] if r.clear is not None],
+        )
         for name, frames in found.items()
     }
     return out, pl.DataFrame(live, schema={"day": pl.Date, "customers": pl.Int64}, orient="row")
@@ -332,6 +341,7 @@ def compare(
             checked(version.expression),
             version.scope or {},
             version.id,
+            checked(version.clear_expression) if version.clear_expression else None,
         )
     ]
     days = replay_dates(start, end, every)
@@ -434,7 +444,14 @@ def active_pack(session: Session) -> list[pack.PackRule]:
     from riskdesk.monitoring.service import checked
 
     return [
-        pack.PackRule(rule.code, rule.warning_type, checked(v.expression), v.scope or {}, v.id)
+        pack.PackRule(
+            rule.code,
+            rule.warning_type,
+            checked(v.expression),
+            v.scope or {},
+            v.id,
+            checked(v.clear_expression) if v.clear_expression else None,
+        )
         for rule, v in repo.active_versions(session)
     ]
 
@@ -455,6 +472,7 @@ def shipped_pack() -> list[pack.PackRule]:
             s.get("warning_type") or type_of(s["code"], s["category"]),
             checked(s["expression"]),
             s.get("scope") or {},
+            clear=checked(s["clear_expression"]) if s.get("clear_expression") else None,
         )
         for s in specs
     ]

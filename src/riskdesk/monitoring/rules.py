@@ -43,6 +43,10 @@ ATTRIBUTES: dict[str, Type] = {
     "score_drop": "number",  # the score held 90 days before the latest, minus the latest
     "rating_notches_down": "number",  # how many ratings the latest is below that one
     "bureau_score_drop": "number",  # the bureau score 90 days before the latest, minus it
+    # How far the latest lies below the best of the last 180 days (clear expressions: recovery)
+    "score_below_peak": "number",
+    "rating_notches_below_best": "number",
+    "bureau_below_peak": "number",
     "churn_p_alive": "number",  # BG/NBD's probability the customer still buys (3+ repeats)
     "churn_value_at_stake": "number",  # a quarter's expected purchases x P(gone), in CNY
 }

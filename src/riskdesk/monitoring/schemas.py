@@ -43,6 +43,9 @@ class RuleVersionIn(_Strict):
     """What a version of a rule checks, and how it warns."""
 
     expression: str = Field(min_length=1, max_length=4000)
+    # When an alert of the rule clears: None, as soon as the rule no longer fires; else only
+    # once this holds too (hysteresis: raise on a large move, clear on a real recovery).
+    clear_expression: str | None = Field(default=None, min_length=1, max_length=4000)
     severity: Severity
     scope: Scope = Field(default_factory=Scope)
     dedup_days: int = Field(default=30, ge=0, le=365)
@@ -85,6 +88,7 @@ class RuleVersionRead(BaseModel):
     version: int
     status: str
     expression: str
+    clear_expression: str | None
     severity: str
     scope: dict[str, Any]
     dedup_days: int

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -46,12 +46,13 @@ from riskdesk.security.service import Principal, ensure_second_person
 MIN_FLAGGED = 10
 
 
-def checked(expression: str) -> Rule:
-    """A rule's expression, compiled; errors name the field and the column."""
+def checked(expression: str, *, field: str = "expression") -> Rule:
+    """A rule's expression (or clear expression: ``field``), compiled; errors name the field
+    and the column."""
     try:
         return _compiled(expression)
     except RuleError as exc:
-        raise ValidationFailed(str(exc), field="expression", code="invalid_rule") from exc
+        raise ValidationFailed(str(exc), field=field, code="invalid_rule") from exc
 
 
 @lru_cache(maxsize=1024)
@@ -81,6 +82,8 @@ def install_default_rules(session: Session) -> int:
         if repo.rule_by_code(session, spec["code"]) is not None:
             continue
         checked(spec["expression"])
+        if spec.get("clear_expression"):
+            checked(spec["clear_expression"], field="clear_expression")
         rule = WarningRule(
             code=spec["code"],
             name_en=spec["name_en"],
@@ -96,6 +99,7 @@ def install_default_rules(session: Session) -> int:
                 version=1,
                 status="active",
                 expression=spec["expression"],
+                clear_expression=spec.get("clear_expression"),
                 severity=spec["severity"],
                 scope=spec.get("scope", {}),
                 dedup_days=spec["dedup_days"],
@@ -127,6 +131,8 @@ def create_rule(
 ) -> tuple[WarningRule, RuleVersion, bool]:
     """A new rule with a first draft version; the same again changes nothing."""
     checked(spec["expression"])
+    if spec.get("clear_expression"):
+        checked(spec["clear_expression"], field="clear_expression")
     existing = repo.rule_by_code(session, spec["code"])
     if existing is not None:
         versions = repo.versions_of(session, existing.id)
@@ -157,6 +163,7 @@ def _draft(
         version=repo.next_version(session, rule.id),
         status="draft",
         expression=spec["expression"],
+        clear_expression=spec.get("clear_expression"),
         severity=spec["severity"],
         scope=spec.get("scope") or {},
         dedup_days=spec["dedup_days"],
@@ -175,10 +182,13 @@ def add_version(
 ) -> tuple[RuleVersion, bool]:
     """A new draft of a rule; the same draft again changes nothing."""
     checked(spec["expression"])
+    if spec.get("clear_expression"):
+        checked(spec["clear_expression"], field="clear_expression")
     rule = _rule_or_raise(session, code)
     for v in repo.versions_of(session, rule.id):
         if v.status in ("draft", "approved"):
-            if v.expression == spec["expression"] and v.severity == spec["severity"]:
+            same = (v.expression, v.clear_expression, v.severity)
+            if same == (spec["expression"], spec.get("clear_expression"), spec["severity"]):
                 return v, False
             raise Conflict(
                 f"version {v.version} of {code} is {v.status}; decide it first",
@@ -347,6 +357,8 @@ class Judged:
     rules: dict[str, tuple[int, tuple[str, ...]]]  # code -> (version judged, names it reads)
     active_codes: frozenset[str]  # rules with an active version; the others are retired
     unwatched: frozenset[int]  # judged customers without behaviour-monitoring consent
+    # code -> the version's clear expression, for rules whose alerts clear only once it holds
+    clears: dict[str, Rule] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -385,9 +397,14 @@ def find_rule_hits(
         values = values.filter(~pl.col("customer_id").is_in(sorted(unwatched)))
     found = []
     rules: dict[str, tuple[int, tuple[str, ...]]] = {}
+    clears: dict[str, Rule] = {}
     for rule, version in active:  # a loop over rules, not customers
         compiled = checked(version.expression)
-        rules[rule.code] = (version.id, tuple(sorted(compiled.reads)))
+        judged_reads = set(compiled.reads)
+        if version.clear_expression:
+            clears[rule.code] = checked(version.clear_expression, field="clear_expression")
+            judged_reads |= clears[rule.code].reads
+        rules[rule.code] = (version.id, tuple(sorted(judged_reads)))
         mine = values.filter(pack.in_scope(version.scope))
         if mine.height <= ROW_BY_ROW:  # the customers of one event batch
             reads = sorted(compiled.reads)
@@ -417,7 +434,7 @@ def find_rule_hits(
     read = values.select(
         "customer_id", *[n if n in values.columns else pl.lit(None).alias(n) for n in names]
     )
-    judged = Judged(asked, read, rules, frozenset(rules), frozenset(unwatched))
+    judged = Judged(asked, read, rules, frozenset(rules), frozenset(unwatched), clears)
     return Findings(values.height, found, "behaviour_monitoring", marks, judged)
 
 
@@ -440,6 +457,7 @@ def still_judged(session: Session, findings: Findings) -> Judged | None:
         {c: r for c, r in judged.rules.items() if active.get(c) == r[0]},
         frozenset(active),
         frozenset(unwatched),
+        {c: r for c, r in judged.clears.items() if active.get(c) == judged.rules[c][0]},
     )
 
 

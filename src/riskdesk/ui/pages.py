@@ -815,6 +815,7 @@ def create_rule(
             "warning_type",
             "severity",
             "expression",
+            "clear_expression",
             "dedup_days",
         ),
     )

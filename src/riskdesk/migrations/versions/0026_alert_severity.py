@@ -1,4 +1,4 @@
-"""alerts.stake and alerts.precision: what grades an alert's severity; warning_backtests: the
+"""rule_versions.clear_expression: hysteresis; alerts.stake and alerts.precision: what grades an alert's severity; warning_backtests: the
 replays of the active pack whose measured precision grades new alerts
 
 Revision ID: 0026
@@ -26,6 +26,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("rule_versions", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("clear_expression", sa.Text(), nullable=True))
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("stake", sa.Float(), nullable=True))
         batch_op.add_column(sa.Column("precision", sa.Float(), nullable=True))
@@ -52,3 +54,5 @@ def downgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.drop_column("precision")
         batch_op.drop_column("stake")
+    with op.batch_alter_table("rule_versions", schema=None) as batch_op:
+        batch_op.drop_column("clear_expression")
