@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+from sqlalchemy import select
 
 from riskdesk.monitoring import measure, pack
 from riskdesk.pipeline import intake
@@ -104,3 +105,35 @@ def test_a_live_alert_waits_for_its_clear_expression(db, manager, client_for) ->
     [cleared] = alerts_of(db, ids["B"], "big_receivable")
     assert (cleared.status, cleared.cleared_reason) == ("resolved", "condition_cleared")
     assert cleared.evidence["cleared_with"] == {"ar_open_total": 0.0}
+
+
+def test_an_older_install_gets_drafts_of_the_shipped_pack(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import update
+
+    from riskdesk.models import RuleVersion, WarningRule
+
+    _setup(db)
+    # As installed by an older release: score_drop without its clear expression, medium.
+    rule_id = db.scalar(select(WarningRule.id).where(WarningRule.code == "score_drop"))
+    db.execute(
+        update(RuleVersion)
+        .where(RuleVersion.rule_id == rule_id)
+        .values(clear_expression=None, severity="medium")
+    )
+    db.commit()
+    analyst = client_for("analyst")
+    made = analyst.post("/api/v1/rules/pack-updates")
+    assert made.status_code == 200, made.text
+    [drafted] = made.json()["drafted"]
+    assert drafted["code"] == "score_drop"
+    version = drafted["version"]
+    assert (version["status"], version["severity"], version["clear_expression"]) == (
+        "draft",
+        "high",
+        "score_below_peak < 50",
+    )
+    # The same again drafts nothing; the draft waits for a second person.
+    assert analyst.post("/api/v1/rules/pack-updates").json() == {"drafted": [], "waiting": []}
+    assert analyst.post(f"/api/v1/rule-versions/{version['id']}/approve").status_code == 403
+    assert manager.post(f"/api/v1/rule-versions/{version['id']}/approve").status_code == 200
+    assert client_for("sales").post("/api/v1/rules/pack-updates").status_code == 403

@@ -484,6 +484,27 @@ def rules_install_defaults() -> None:
     console.print(f"{added} rule(s) added")
 
 
+@rules_app.command("draft-pack-updates")
+def rules_draft_pack_updates() -> None:
+    """Draft a new version of each shipped rule whose active version differs from the default
+    pack shipped with this release, for a person to replay and approve."""
+    from riskdesk.alerts import playbooks
+    from riskdesk.monitoring import service as monitoring_service
+
+    with unit_of_work(_factory()) as session:
+        drafted, waiting = monitoring_service.draft_shipped_changes(
+            session, playbooks.system_principal(session)
+        )
+        for code, v in drafted:
+            console.print(f"{code}: drafted version {v.version} (id {v.id})")
+    console.print(
+        f"{len(drafted)} draft(s); compare each with `riskdesk warnings replay` or on the rules "
+        "page, then approve it (a second person) and activate it"
+    )
+    if waiting:
+        console.print(f"not drafted, a version is waiting for a decision: {', '.join(waiting)}")
+
+
 @rules_app.command("run")
 def rules_run(
     as_of: Annotated[

@@ -20,6 +20,8 @@ from riskdesk.monitoring.schemas import (
     CheckOut,
     ChurnFitRead,
     ChurnRiskRead,
+    PackUpdateRead,
+    PackUpdatesRead,
     ReplayIn,
     RuleIn,
     RuleRead,
@@ -142,6 +144,21 @@ def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> d
             horizon_days=body.horizon_days,
             outcome=body.outcome,
         )
+
+
+@router.post("/rules/pack-updates", response_model=PackUpdatesRead)
+def draft_pack_updates(session: SessionDep, principal: CanRulesManage) -> PackUpdatesRead:
+    """Draft a new version of each shipped rule whose active version differs from the default
+    pack of this release (an install from an older one), for a second person to approve after
+    comparing it in a replay; the same again drafts nothing. ``waiting``: rules not drafted
+    because a version of theirs awaits a decision."""
+    drafted, waiting = service.draft_shipped_changes(session, principal)
+    return PackUpdatesRead(
+        drafted=[
+            PackUpdateRead(code=c, version=RuleVersionRead.model_validate(v)) for c, v in drafted
+        ],
+        waiting=waiting,
+    )
 
 
 @router.post("/warning-replays")

@@ -158,3 +158,18 @@ class ChurnRiskRead(BaseModel):
     risk: float | None
     band: str | None
     fit: ChurnFitRead | None
+
+
+class PackUpdateRead(BaseModel):
+    """A draft of a shipped rule, bringing it to the default pack of this release."""
+
+    code: str
+    version: RuleVersionRead
+
+
+class PackUpdatesRead(BaseModel):
+    """The drafts made, and the rules left alone because a version of theirs awaits a
+    decision."""
+
+    drafted: list[PackUpdateRead]
+    waiting: list[str]

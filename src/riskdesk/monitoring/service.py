@@ -114,6 +114,52 @@ def install_default_rules(session: Session) -> int:
     return added
 
 
+# What a version of a shipped rule is compared on when the shipped pack changes.
+SHIPPED_FIELDS = ("expression", "clear_expression", "severity", "scope", "dedup_days")
+
+
+def draft_shipped_changes(
+    session: Session, principal: Principal
+) -> tuple[list[tuple[str, RuleVersion]], list[str]]:
+    """For an install whose rules came from an older default pack: a draft version of each
+    shipped rule whose active version differs from the pack as shipped now, for a person to
+    replay and approve (four eyes, like any change); the same again drafts nothing. Returns
+    the drafts made and the codes skipped because a draft or approved version of theirs is
+    waiting for a decision. Missing shipped rules are ``install_default_rules``'s."""
+    shipped = yaml.safe_load(
+        (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
+    )
+    active = {rule.code: version for rule, version in repo.active_versions(session)}
+    drafted: list[tuple[str, RuleVersion]] = []
+    waiting: list[str] = []
+    for spec in shipped:
+        current = active.get(spec["code"])
+        if current is None:  # missing, or retired on purpose: not this function's call
+            continue
+        wanted = {
+            "expression": spec["expression"],
+            "clear_expression": spec.get("clear_expression"),
+            "severity": spec["severity"],
+            "scope": spec.get("scope") or {},
+            "dedup_days": spec["dedup_days"],
+        }
+        if all(getattr(current, f) == wanted[f] for f in SHIPPED_FIELDS):
+            continue
+        try:
+            version, created = add_version(
+                session,
+                principal,
+                spec["code"],
+                {**wanted, "actions": list(current.actions), "note": "default pack update"},
+            )
+        except Conflict:
+            waiting.append(spec["code"])
+            continue
+        if created:
+            drafted.append((spec["code"], version))
+    return drafted, waiting
+
+
 def list_rules(session: Session) -> list[tuple[WarningRule, list[RuleVersion]]]:
     """Every rule with its versions."""
     return [(r, repo.versions_of(session, r.id)) for r in repo.rules(session)]
