@@ -169,6 +169,7 @@ def settings(tmp_path: Path) -> Settings:
         delivery_interval_seconds=0,  # tests send deliveries themselves
         audit_checkpoint_interval_seconds=0,  # no worker thread on the test's connection
         import_reap_interval_seconds=0,  # nor an import reaper
+        warning_backtest_days=0,  # nor a backtest worker
     )
 
 

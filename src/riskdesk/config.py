@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         "low. A signal that is right less than half the time is at most medium, one right less "
         "than 80% of the time at most high, and no alert exceeds its rule's severity.",
     )
+    warning_backtest_days: int = Field(
+        default=7,
+        ge=0,
+        le=365,
+        description="How often the server replays the active warning pack over the last year "
+        "and keeps each warning type's precision, which grades new alerts' severity; 0: never "
+        "(run `riskdesk warnings replay` from cron instead).",
+    )
     overdue_grace_days: int = Field(
         default=0,
         ge=0,

@@ -40,6 +40,7 @@ from riskdesk.kit.validation import (
     refuse_control_characters,
 )
 from riskdesk.monitoring.endpoints import router as monitoring_router
+from riskdesk.monitoring.tasks import BacktestWorker
 from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.pipeline.tasks import ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
@@ -409,6 +410,10 @@ def create_app(
         if settings.audit_checkpoint_interval_seconds > 0:
             checkpointer = CheckpointWorker(app.state.sessionmaker, settings)
             checkpointer.start()
+        backtester = None
+        if settings.warning_backtest_days > 0:
+            backtester = BacktestWorker(app.state.sessionmaker, settings)
+            backtester.start()
         reaper = None
         if settings.import_reap_interval_seconds > 0:
             reaper = ImportReaper(app.state.sessionmaker, settings)
@@ -416,6 +421,8 @@ def create_app(
         yield
         if reaper is not None:
             reaper.stop()
+        if backtester is not None:
+            backtester.stop()
         if checkpointer is not None:
             checkpointer.stop()
         if worker is not None:

@@ -200,3 +200,17 @@ def test_beyond_the_weekly_budget_alerts_are_listed_not_notified(db, manager, mo
     assert api["notified"] is False
     cases = {c.customer_id: c for c in db.scalars(select(AlertCase))}
     assert cases[ids["BIG"]].priority > cases[ids["SMALL"]].priority
+
+
+def test_the_server_backtests_the_pack_when_due(db, factory) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.monitoring import repository as monitoring_repo
+    from riskdesk.monitoring import tasks
+
+    alert_service.install_default_pack(db)
+    db.commit()
+    kept = tasks.backtest_if_due(factory, 7)
+    assert kept is not None and set(kept.precisions) >= {"default_risk", "churn"}
+    assert kept.rules == sorted(code for code in kept.rules) and "new_overdue" in kept.rules
+    assert tasks.backtest_if_due(factory, 7) is None  # one a week
+    latest = monitoring_repo.latest_backtest(db)
+    assert latest is not None and latest.id == kept.id
