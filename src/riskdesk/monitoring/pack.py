@@ -140,6 +140,55 @@ def churn_values(
     )
 
 
+# ---------------------------------------------------------------- profiles as of a date
+
+
+def profiles_as_of(
+    now: pl.DataFrame, changes: pl.DataFrame, scores: pl.DataFrame, day: dt.date
+) -> pl.DataFrame:
+    """customer_id, risk_tier, credit_limit, payment_terms_days as they were on ``day``.
+
+    ``now``: the profiles as stored today. ``changes`` (customer_id, field, changed_on,
+    old_value, oldest first): a limit or terms changed after ``day`` had, on ``day``, the old
+    value of its first later change (a value set at creation has no change row: it held from
+    the start). ``scores`` (customer_id, as_of, seq, risk_tier): the tier of the latest score by
+    ``day``; a customer scored only later had none yet, one never scored keeps today's."""
+    later = (
+        changes.filter(pl.col("changed_on") > day)
+        .group_by("customer_id", "field")
+        .agg(pl.col("old_value").first())
+    )
+    restored = now
+    for name in ("credit_limit", "payment_terms_days"):  # two fields, each vectorised
+        was = later.filter(pl.col("field") == name).select(
+            "customer_id",
+            _was=pl.col("old_value").cast(pl.Float64, strict=False),
+            _changed=pl.lit(True),
+        )
+        restored = (
+            restored.join(was, on="customer_id", how="left")
+            .with_columns(
+                pl.when(pl.col("_changed")).then(pl.col("_was")).otherwise(pl.col(name)).alias(name)
+            )
+            .drop("_was", "_changed")
+        )
+    tiers = (
+        scores.filter(pl.col("as_of") <= day)
+        .sort("customer_id", "as_of", "seq")
+        .group_by("customer_id")
+        .agg(pl.col("risk_tier").last().alias("_tier"))
+    )
+    scored = scores.select("customer_id").unique().with_columns(_ever=pl.lit(True))
+    return (
+        restored.join(tiers, on="customer_id", how="left")
+        .join(scored, on="customer_id", how="left")
+        .with_columns(
+            risk_tier=pl.when(pl.col("_ever")).then(pl.col("_tier")).otherwise(pl.col("risk_tier"))
+        )
+        .select("customer_id", "risk_tier", "credit_limit", "payment_terms_days")
+    )
+
+
 # ---------------------------------------------------------------- score and bureau moves
 
 # Scores and bureau reports are compared with the one held this long before the latest: a

@@ -7,9 +7,10 @@ probability from a BG/NBD fit on purchases up to it, score and bureau moves, uti
 the open receivables), runs the rules and the detectors, and keeps the hits. A loop over
 dates, each one vectorised over the customers.
 
-What a replay cannot know of the past: credit limits, terms and risk tiers are today's (their
-history is in the change log), and utilisation counts open receivables only (not orders not
-yet invoiced). Rules reading those are approximated.
+Credit limits and payment terms are put back as they were on each date from the change log,
+and risk tiers from the scores stored by then. What a replay cannot know of the past:
+utilisation counts open receivables only (not orders not yet invoiced), so rules reading it
+are approximated.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class History:
 
     frames: EventFrames
     attributes: pl.DataFrame  # customer_id, kind, segment, region, industry
-    profiles: pl.DataFrame  # customer_id, risk_tier, credit_limit, payment_terms_days
+    profiles: pl.DataFrame  # customer_id, risk_tier, credit_limit, payment_terms_days (now)
+    profile_changes: pl.DataFrame  # customer_id, field, changed_on, old_value
     scores: pl.DataFrame  # score_history
     bureau: pl.DataFrame  # bureau_history
     purchase_days: pl.DataFrame  # customer_id, day
@@ -64,6 +66,7 @@ def load_history(session: Session, end: dt.date) -> History:
         frames=indicator_repo.load_frames(session),
         attributes=scoring_repo.plain_attributes(session, None, end),
         profiles=repo.static_profiles(session),
+        profile_changes=repo.profile_changes(session),
         scores=repo.score_history(session, None),
         bureau=repo.bureau_history(session, None),
         purchase_days=repo.purchase_days(session, end),
@@ -140,7 +143,11 @@ def values_as_of(
     values = (
         indicators.filter(pl.col("tenure_days").is_not_null())
         .join(history.attributes, on="customer_id", how="left")
-        .join(history.profiles, on="customer_id", how="left")
+        .join(
+            pack.profiles_as_of(history.profiles, history.profile_changes, history.scores, day),
+            on="customer_id",
+            how="left",
+        )
         .with_columns(
             utilisation=pl.when(pl.col("credit_limit") > 0).then(
                 pl.col("ar_open_total") / pl.col("credit_limit")

@@ -14,6 +14,8 @@ from riskdesk.customers.repository import rows_in
 from riskdesk.models import (
     ChurnFit,
     CreditExposure,
+    CreditFileChange,
+    CreditFileVersion,
     CreditProfile,
     CreditReport,
     CustomerScore,
@@ -158,8 +160,9 @@ def latest_churn_fit(session: Session) -> ChurnFit | None:
 
 
 def score_history(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
-    """Every stored score: customer_id, as_of, seq (later runs higher), score, version_id and
-    rank, the rating's position on its scale (0 the best; null when the scale lacks it)."""
+    """Every stored score: customer_id, as_of, seq (later runs higher), score, version_id,
+    risk_tier and rank, the rating's position on its scale (0 the best; null when the scale
+    lacks it)."""
     stmt = select(
         CustomerScore.customer_id,
         CustomerScore.as_of,
@@ -167,6 +170,7 @@ def score_history(session: Session, customer_ids: Sequence[int] | None) -> pl.Da
         cast(CustomerScore.score, Float),
         CustomerScore.scorecard_version_id,
         CustomerScore.rating,
+        CustomerScore.risk_tier,
     )
     rows = rows_in(session, stmt, CustomerScore.customer_id, customer_ids)
     frame = pl.DataFrame(
@@ -178,6 +182,7 @@ def score_history(session: Session, customer_ids: Sequence[int] | None) -> pl.Da
             "score": pl.Float64,
             "version_id": pl.Int64,
             "rating": pl.String,
+            "risk_tier": pl.String,
         },
         orient="row",
     )
@@ -248,9 +253,35 @@ def demo_labels(session: Session) -> pl.DataFrame:
     )
 
 
+def profile_changes(session: Session) -> pl.DataFrame:
+    """customer_id, field, changed_on, old_value of every recorded change to a credit limit or
+    payment terms, oldest first: what lets a replay put back the values of a past date."""
+    stmt = (
+        select(
+            CreditFileVersion.customer_id,
+            CreditFileChange.field,
+            CreditFileVersion.changed_at,
+            CreditFileChange.old_value,
+        )
+        .join(CreditFileVersion, CreditFileVersion.id == CreditFileChange.version_id)
+        .where(CreditFileChange.field.in_(("credit_limit", "payment_terms_days")))
+        .order_by(CreditFileVersion.changed_at, CreditFileChange.id)
+    )
+    return pl.DataFrame(
+        [(c, f, at.date(), old) for c, f, at, old in session.execute(stmt)],
+        schema={
+            "customer_id": pl.Int64,
+            "field": pl.String,
+            "changed_on": pl.Date,
+            "old_value": pl.String,
+        },
+        orient="row",
+    )
+
+
 def static_profiles(session: Session) -> pl.DataFrame:
-    """customer_id, risk_tier, credit_limit, payment_terms_days as stored now (a replay's
-    stand-in for the past: their history is in the change log, not in columns)."""
+    """customer_id, risk_tier, credit_limit, payment_terms_days as stored now (a replay puts
+    back the values of its dates with ``profile_changes`` and the scores' tiers)."""
     rows = session.execute(
         select(
             CreditProfile.customer_id,
