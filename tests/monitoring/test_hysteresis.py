@@ -58,6 +58,7 @@ def test_recovery_measures_read_the_best_of_the_last_180_days() -> None:
             "score": [700.0, 560.0, 650.0, 800.0, 600.0],
             "version_id": [1, 1, 1, 1, 1],
             "rank": [2, 5, 3, 1, 4],
+            "risk_tier": ["low", "high", "high", "low", "medium"],
         }
     )
     moves = pack.score_moves(history, dt.date(2026, 6, 2)).sort("customer_id")
@@ -67,6 +68,9 @@ def test_recovery_measures_read_the_best_of_the_last_180_days() -> None:
         (1, 50.0, 1.0),
         (2, 0.0, 0.0),
     ]
+    # Risk tiers against 90 days before: 1 went from low (1 January) to high, two steps; 2 from
+    # low to medium.
+    assert moves["tier_steps_worse"].to_list() == [2.0, 1.0]
 
 
 def test_a_live_alert_waits_for_its_clear_expression(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]

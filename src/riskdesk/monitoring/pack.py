@@ -17,6 +17,7 @@ import polars as pl
 
 from riskdesk.monitoring import churn
 from riskdesk.monitoring.rules import VOCABULARY, Rule, fires_frame
+from riskdesk.scoring.definition import TIERS
 
 # A customer needs this many repeat purchases before BG/NBD's probability of being alive means
 # anything: with fewer, "alive" rests on the population's prior alone.
@@ -198,16 +199,19 @@ MOVE_LOOKBACK_DAYS = 90
 # drop clears once the customer is back near their best of this span, or has stayed at the
 # new level for all of it (then the new level is theirs).
 PEAK_WINDOW_DAYS = 180
+TIER_RANK = {tier: i for i, tier in enumerate(TIERS)}  # low 0 ... critical 3
 
 
 def score_moves(history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
-    """customer_id, score_drop, rating_notches_down, score_below_peak,
-    rating_notches_below_best as of ``day``: the score and the rating held
+    """customer_id, score_drop, rating_notches_down, tier_steps_worse, score_below_peak,
+    rating_notches_below_best as of ``day``: the score, the rating and the risk tier held
     ``MOVE_LOOKBACK_DAYS`` before the latest one, minus the latest (ratings by their position
-    on the latest scale, best first); and how far the latest lies below the best of the last
-    ``PEAK_WINDOW_DAYS`` (what a rule's clear expression reads: a recovery).
+    on the latest scale, best first; tiers low to critical); and how far the latest lies below
+    the best of the last ``PEAK_WINDOW_DAYS`` (what a rule's clear expression reads: a
+    recovery).
 
-    ``history``: customer_id, as_of, seq (later runs higher), score, version_id, rank."""
+    ``history``: customer_id, as_of, seq (later runs higher), score, version_id, risk_tier,
+    rank."""
     known = history.filter(pl.col("as_of") <= day).sort(["customer_id", "as_of", "seq"])
     latest = known.group_by("customer_id").last()
     recent = known.filter(pl.col("as_of") > day - dt.timedelta(days=PEAK_WINDOW_DAYS))
@@ -229,12 +233,17 @@ def score_moves(history: pl.DataFrame, day: dt.date) -> pl.DataFrame:
         best, on="customer_id", how="left"
     )
     same_scale = pl.col("version_id") == pl.col("version_id_before")
+    tier = pl.col("risk_tier").replace_strict(TIER_RANK, default=None, return_dtype=pl.Int64)
+    tier_before = pl.col("risk_tier_before").replace_strict(
+        TIER_RANK, default=None, return_dtype=pl.Int64
+    )
     return both.select(
         "customer_id",
         score_drop=(pl.col("score_before") - pl.col("score")).cast(pl.Float64),
         rating_notches_down=pl.when(same_scale)
         .then(pl.col("rank") - pl.col("rank_before"))
         .cast(pl.Float64),
+        tier_steps_worse=(tier - tier_before).cast(pl.Float64),
         score_below_peak=(pl.col("_peak") - pl.col("score")).cast(pl.Float64),
         rating_notches_below_best=(pl.col("rank") - pl.col("_best")).cast(pl.Float64),
     )

@@ -43,6 +43,7 @@ ATTRIBUTES: dict[str, Type] = {
     "score_drop": "number",  # the score held 90 days before the latest, minus the latest
     "rating_notches_down": "number",  # how many ratings the latest is below that one
     "bureau_score_drop": "number",  # the bureau score 90 days before the latest, minus it
+    "tier_steps_worse": "number",  # risk tiers the latest is worse than the one 90 days before
     # How far the latest lies below the best of the last 180 days (clear expressions: recovery)
     "score_below_peak": "number",
     "rating_notches_below_best": "number",
