@@ -225,7 +225,10 @@ def test_rating_downgrade_and_bureau_drop(db, manager, client_for) -> None:  # t
         (a["customer_id"], a["rule_code"]): a
         for a in manager.get("/api/v1/alerts", params={"limit": 1000}).json()
     }
-    assert alerts[(ids["B"], "rating_downgrade")]["evidence"] == {"rating_notches_down": 4.0}
+    assert alerts[(ids["B"], "rating_downgrade")]["evidence"] == {
+        "rating_notches_down": 4.0,
+        "tier_steps_worse": 2.0,  # two risk tiers worse too
+    }
     assert alerts[(ids["B"], "score_drop")]["evidence"] == {"score_drop": 400.0}
     assert alerts[(ids["A"], "bureau_score_drop")]["evidence"] == {"bureau_score_drop": 80.0}
     assert (ids["A"], "rating_downgrade") not in alerts
