@@ -20,6 +20,7 @@ import polars as pl
 from riskdesk.scoring.definition import Band, Definition, Factor
 
 LOST_EPSILON = 1e-9  # a factor that lost less than this did not pull the score down
+LOST_DIGITS = 9  # points lost are compared at this precision, so near-equal factors tie
 
 
 def _missing(value: Any) -> bool:
@@ -79,8 +80,11 @@ def score_one(definition: Definition, values: Mapping[str, Any]) -> Scored:
         points[f.code] = factor_points(f, values.get(f.code))
         total = total + points[f.code]
     score = _round(total)
+    # Rounded: the vectorised path computes the same points with other float operations, and
+    # two factors equal but for the last bits must tie (and fall to the factors' order) alike.
     lost = [
-        (f.point_range()[1] - points[f.code], i, f.code) for i, f in enumerate(definition.factors)
+        (round(f.point_range()[1] - points[f.code], LOST_DIGITS), i, f.code)
+        for i, f in enumerate(definition.factors)
     ]
     worst = sorted((x for x in lost if x[0] > LOST_EPSILON), key=lambda x: (-x[0], x[1]))
     return Scored(
@@ -160,7 +164,7 @@ def score_frame(definition: Definition, values: pl.DataFrame) -> pl.DataFrame:
     lost = scored.select(
         "customer_id",
         *[
-            (f.point_range()[1] - pl.col(f"points_{f.code}")).alias(str(i))
+            (f.point_range()[1] - pl.col(f"points_{f.code}")).round(LOST_DIGITS).alias(str(i))
             for i, f in enumerate(factors)
         ],
     ).unpivot(index="customer_id", variable_name="factor", value_name="lost")
