@@ -57,6 +57,14 @@ def main() -> None:
                 )
                 or 0
             )
+            # How the open alerts were graded (severity from stake and backtested precision).
+            severities = dict(
+                session.execute(
+                    select(Alert.severity, func.count())
+                    .where(Alert.status.not_in(("resolved", "dismissed")))
+                    .group_by(Alert.severity)
+                ).all()
+            )
             start = (end.replace(day=1) - dt.timedelta(days=31 * (args.replay_months - 1))).replace(
                 day=1
             )
@@ -72,6 +80,7 @@ def main() -> None:
         "with_open_alert": open_alerts,
         "share": round(open_alerts / customers, 4) if customers else None,
         "load_seconds": round(loaded, 1),
+        "open_alerts_by_severity": severities,
     }
     report["replay_seconds"] = round(seconds, 1)
     print(
@@ -79,6 +88,7 @@ def main() -> None:
         f"load ({report['after_load']['share']:.1%}); replay {start} - {end} in {seconds:.1f} s"
     )
     print(f"open at the replay's end: {report['open_at_end']}")
+    print(f"open alerts after load by severity: {severities}")
     for name, entry in report["labels"]["behaviours"].items():
         print(
             f"  {name:14} customers {entry['customers']:4}  recall {entry['recall']}  "
