@@ -21,7 +21,7 @@ from functools import lru_cache, partial
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, create_engine, event
+from sqlalchemy import MetaData, create_engine, event, text
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -384,6 +384,18 @@ def _pool_options(kwargs: dict[str, Any], limits: DbLimits) -> None:
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     """Sessions that keep loaded objects usable after commit."""
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
+
+
+def answers(factory: sessionmaker[Session]) -> bool:
+    """Whether the database answers a trivial query now (readiness): False when it cannot be
+    reached or fails, never an exception."""
+    try:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+            session.rollback()
+    except Exception:  # any failure means not ready; the caller answers 503
+        return False
+    return True
 
 
 @contextmanager

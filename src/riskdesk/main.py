@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,7 +11,13 @@ from urllib.parse import quote, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
 from pydantic import BaseModel
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -29,9 +36,10 @@ from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
-from riskdesk.db import DbLimits, make_engine, make_sessionmaker
+from riskdesk.db import DbLimits, answers, make_engine, make_sessionmaker, route_template
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
+from riskdesk.kit import metrics
 from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, NotAuthenticated, RiskdeskError
 from riskdesk.kit.validation import (
     BODY_MAX_DEPTH,
@@ -47,6 +55,7 @@ from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
+from riskdesk.security.deps import CanSystemMonitor
 from riskdesk.security.endpoints import router as security_router
 from riskdesk.security.throttle import LoginThrottle
 
@@ -356,7 +365,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
 # Every API router, in the order they are mounted under API_PREFIX (the permission matrix in
 # docs/security.md is read from these).
+system_router = APIRouter(tags=["system"])
+
+
+@system_router.get("/metrics", response_class=PlainTextResponse)
+def prometheus_metrics(_: CanSystemMonitor) -> Response:
+    """This process's metrics in Prometheus' text format: request latency by route, records
+    written by kind, alerts raised by type and severity, and the process's CPU, memory and
+    garbage collection. Scrape with a token scoped to ``system:monitor``."""
+    data, media_type = metrics.exposition()
+    return Response(data, media_type=media_type)
+
+
 API_ROUTERS = (
+    system_router,
     security_router,
     audit_router,
     customers_router,
@@ -456,10 +478,20 @@ def create_app(
 
     # Inside the security headers: its refusals carry them too.
     app.add_middleware(JsonDepthGuard)
+    metrics.install()
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Response:
+        started = time.perf_counter()
         response: Response = await call_next(request)
+        # Labelled by the route's template (never the path: ids would make a series each).
+        matched = request.scope.get("route") is not None
+        metrics.observe_request(
+            request.method,
+            route_template(request) if matched else "unmatched",
+            response.status_code,
+            time.perf_counter() - started,
+        )
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if not request.url.path.startswith("/static/"):
@@ -480,6 +512,18 @@ def create_app(
     def health() -> dict[str, str]:
         """Liveness: the process answers (no permission needed, nothing revealed)."""
         return {"status": "ok", "version": __version__}
+
+    @api.get("/ready", tags=["system"], responses={503: {"description": "not ready"}})
+    def ready(request: Request) -> JSONResponse:
+        """Readiness: the database answers (no permission needed; only "ok" or "unavailable"
+        per dependency, never why). 503 while it does not, so a load balancer stops sending
+        this node work until it does."""
+        database = answers(request.app.state.sessionmaker)
+        body = {
+            "status": "ready" if database else "unavailable",
+            "checks": {"database": "ok" if database else "unavailable"},
+        }
+        return JSONResponse(body, status_code=200 if database else 503)
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

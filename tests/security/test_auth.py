@@ -11,7 +11,7 @@ from riskdesk.security import service as security_service
 from riskdesk.security.passwords import password_problem
 from tests.conftest import PASSWORD
 
-PUBLIC_ROUTES = {("GET", "/api/v1/health")}
+PUBLIC_ROUTES = {("GET", "/api/v1/health"), ("GET", "/api/v1/ready")}
 
 
 def login(app, username: str, password: str = PASSWORD) -> TestClient:  # type: ignore[no-untyped-def]

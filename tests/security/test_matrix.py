@@ -28,12 +28,13 @@ USERS = {
 def test_every_operation_needs_a_signed_in_caller_and_the_openapi_lists_them_all(app) -> None:  # type: ignore[no-untyped-def]
     assert len(OPERATIONS) > 100
     assert [o for o in OPERATIONS if not o.signed_in] == []
-    # What the matrix covers is what the API publishes (health is public, and not a router's).
+    # What the matrix covers is what the API publishes (health and readiness are public, and
+    # not a router's).
     published = {
         (method.upper(), path)
         for path, item in app.openapi()["paths"].items()
         for method in item
-        if path != f"{API_PREFIX}/health"
+        if path not in (f"{API_PREFIX}/health", f"{API_PREFIX}/ready")
     }
     assert published == {(o.method, o.path) for o in OPERATIONS}
 

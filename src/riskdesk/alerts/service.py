@@ -29,7 +29,7 @@ from riskdesk.alerts.visibility import check_visible, sees_product_alerts
 from riskdesk.audit import trail
 from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
-from riskdesk.kit import signals
+from riskdesk.kit import metrics, signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
@@ -323,6 +323,9 @@ def raise_hits(
         repo.insert_alerts(session, new)
         # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
         raised = repo.alerts_raised_at(session, now, [code])
+        for row in new:
+            labels = (row["warning_type"], row["severity"])
+            metrics.count_on_commit(session, metrics.ALERTS_RAISED, labels, 1)
         playbooks.start(session, raised)
         priorities = prioritise(session, sorted({a.case_id for a in raised if a.case_id}))
         notify.about_alerts(

@@ -23,6 +23,7 @@ from riskdesk.db import unit_of_work
 from riskdesk.events.intake import EVENT_HANDLERS
 from riskdesk.events.schemas import IntakeReport, IntakeRowResult
 from riskdesk.indicators import service as indicator_service
+from riskdesk.kit import metrics
 from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.intake import Handler, Item, WriteContext, mark_repeats, validate_items
 from riskdesk.kit.tabular import (
@@ -233,6 +234,8 @@ class _Run:
         if self.products:
             complaints_service.detect_surges(session, products=sorted(self.products))
         session.flush()
+        written = self.counts["created"] + self.counts["updated"]
+        metrics.count_on_commit(session, metrics.EVENTS_WRITTEN, (self.kind,), written)
         return self.report(imported=True)
 
     def report(self, *, imported: bool) -> IntakeReport:

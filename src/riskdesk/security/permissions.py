@@ -54,6 +54,7 @@ class Permission(StrEnum):
     PII_VIEW = "personal_data:view"
     PII_REVEAL = "personal_data:reveal"
     PRIVACY_MANAGE = "privacy:manage"
+    SYSTEM_MONITOR = "system:monitor"  # metrics for Prometheus
 
 
 P = Permission
@@ -154,6 +155,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.TOKENS_MANAGE,
             P.CREDIT_CHECK,
             P.INTEGRATIONS_MANAGE,
+            P.SYSTEM_MONITOR,
         }
     ),
 }
