@@ -51,6 +51,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from tests.factories import person
 
+from riskdesk import bootstrap
 from riskdesk.audit import repository as audit_repo
 from riskdesk.audit import service as audit_service
 from riskdesk.db import unit_of_work
@@ -527,6 +528,7 @@ def main() -> None:
     parser.add_argument("--db-url", default=PG_URL)
     args = parser.parse_args()
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     started = time.perf_counter()
     console.log(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     crypto = crypto_alone()

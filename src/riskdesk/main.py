@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskdesk import __version__
+from riskdesk import __version__, bootstrap
 from riskdesk.alerts import delivery
 from riskdesk.alerts.endpoints import router as alerts_router
 from riskdesk.audit.endpoints import router as audit_router
@@ -389,6 +389,7 @@ def create_app(
     settings: Settings | None = None, *, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
     """Build the app; tests hand in their own session factory."""
+    bootstrap.install()  # before any session: the audit trail sees every write
     settings = settings or get_settings()
 
     @asynccontextmanager
