@@ -24,7 +24,8 @@ PostgreSQL schema, migrated and dropped afterwards. The keyring is generated in 
    with ``session.info["audit_off"]`` set (the hooks still note the changes, but nothing is
    appended). On and off alternate in blocks of ``--block`` transactions, so both see the same
    machine load. On PostgreSQL the same again with two threads writing at once (other
-   customers each), where appends queue on the ``audit_head`` row lock.
+   customers each); before 0026 their appends queued on the single ``audit_head`` row's
+   lock (``bench/audit_chains.py`` measures writers at once since the log has chains).
 3. ``audit verify``: ``--audit-entries`` synthetic entries shaped like a write's entry are
    appended through ``audit.repository.append`` (1,000 per transaction), then
    ``audit.service.verify`` walks the whole chain.
