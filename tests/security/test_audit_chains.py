@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy import event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.audit import checkpoints
+from riskdesk.audit import checkpoints, trail
 from riskdesk.audit.repository import PREFERRED_CHAIN
 from riskdesk.audit.service import CheckpointRefused, Verification, take_checkpoint, verify
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
@@ -257,6 +257,37 @@ def test_a_token_whose_entry_is_gone_shows_the_lost_tail_whatever_the_chain(own_
     result = _check(factory)
     assert [(f.kind, f.chain) for f in result.findings] == [("deleted", None)], result.findings
     assert "the newest API token" in result.findings[0].message
+
+
+def test_the_log_reads_in_the_order_written_across_chains(db, connection, client_for) -> None:  # type: ignore[no-untyped-def]
+    """The API newest first, exports oldest first, the page: by time written, then id."""
+    auditor = client_for("auditor")
+    trail.set_context(db, actor="order-test")
+    saved = connection.info.get(PREFERRED_CHAIN)
+    try:
+        for i, chain in enumerate((3, 0, 7, 3)):
+            connection.info[PREFERRED_CHAIN] = chain
+            security_service.set_email(db, username="analyst", email=f"order{i}@example.org")
+            db.commit()
+    finally:
+        connection.info[PREFERRED_CHAIN] = saved
+    only = {"actor": "order-test"}
+    listed = auditor.get("/api/v1/audit-log", params=only)
+    assert listed.status_code == 200, listed.text
+    items = listed.json()["items"]
+    assert [e["chain"] for e in items] == [3, 7, 0, 3]
+    assert items[0]["seq"] == items[-1]["seq"] + 1  # chain 3: one after the other
+    assert [e["at"] for e in items] == sorted((e["at"] for e in items), reverse=True)
+    exported = auditor.get("/api/v1/audit-log/export", params={**only, "format": "jsonl"})
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    assert [r["chain"] for r in rows] == [3, 0, 7, 3]
+    page = auditor.get("/audit", params=only)
+    assert page.status_code == 200
+    order = [page.text.index(f'id="entry-{e["chain"]}-{e["seq"]}"') for e in items]
+    assert order == sorted(order)
+    checked = auditor.get("/api/v1/audit-log/verification").json()
+    assert checked["ok"] is True
+    assert {c["chain"] for c in checked["chains"]} >= {0, 3, 7}
 
 
 # ---------------------------------------------------------------- writers at once

@@ -503,9 +503,10 @@ def search(
     return repo.search(session, flt, page)
 
 
+# The chain last: files read by position before 0026 still find every column where it was.
 EXPORT_COLUMNS = (
-    "chain", "seq", "at", "actor", "actor_id", "channel", "ip", "action", "request",
-    "object_type", "object_id", "detail", "prev_hash", "hash",
+    "seq", "at", "actor", "actor_id", "channel", "ip", "action", "request",
+    "object_type", "object_id", "detail", "prev_hash", "hash", "chain",
 )  # fmt: skip
 
 
