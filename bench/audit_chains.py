@@ -17,7 +17,10 @@ round (their order turned each round, so all see the same machine load):
 
 Every client count runs in every mode once per round, one right after the other; the median
 of the rounds is printed, and the ratios are the medians of each round's own ratio (a round's
-modes ran seconds apart, so a ratio drifts less with the machine's load than a rate). Each
+modes ran seconds apart, so a ratio drifts less with the machine's load than a rate). Beside
+the rates, the mean time a transaction spent taking its head (``_take_head``: the statement
+that locks it, waiting included): the serialisation point itself, which a busy machine's
+CPU, shared by the clients' own Python, does not blur the way it blurs a rate. Each
 client does one transaction before the clock starts (connecting, caches); the keyring is
 generated in memory. The log is verified at the end.
 """
@@ -51,7 +54,7 @@ from riskdesk.security.permissions import Role
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MODES = ("chains", "single", "off")
 PER_CLIENT = 100
-console = Console(width=120)
+console = Console(width=160)
 
 
 def _single_head(session: Session) -> tuple[int, int, str]:
@@ -71,9 +74,19 @@ def client(
     start: Any,
     results: Any,
 ) -> None:
-    """One client process: write until the time is up, report how many transactions."""
-    if mode == "single":
-        audit_repo._take_head = _single_head  # type: ignore[assignment]
+    """One client process: write until the time is up, report how many transactions and
+    the seconds spent taking heads."""
+    taking = _single_head if mode == "single" else audit_repo._take_head
+    spent = [0.0]
+
+    def timed(session: Session) -> tuple[int, int, str]:
+        started = time.perf_counter()
+        try:
+            return taking(session)
+        finally:
+            spent[0] += time.perf_counter() - started
+
+    audit_repo._take_head = timed  # type: ignore[assignment]
     engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
     factory = make_sessionmaker(engine)
 
@@ -88,16 +101,20 @@ def client(
 
     write(0)  # connected, caches warm
     start.wait()
+    spent[0] = 0.0
     done, deadline = 0, time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         done += 1
         write(done)
-    results.put(done)
+    results.put((done, spent[0]))
     engine.dispose()
 
 
-def run(db: databases.Database, mode: str, clients: int, ids: list[int], seconds: float) -> float:
-    """Transactions per second of ``clients`` processes writing at once."""
+def run(
+    db: databases.Database, mode: str, clients: int, ids: list[int], seconds: float
+) -> tuple[float, float]:
+    """Transactions per second of ``clients`` processes writing at once, and the mean
+    milliseconds a transaction spent taking its head."""
     ctx = mp.get_context("fork")  # the keyring and hooks of this process come along
     start = ctx.Barrier(clients + 1)
     results = ctx.Queue()
@@ -120,11 +137,12 @@ def run(db: databases.Database, mode: str, clients: int, ids: list[int], seconds
     for p in procs:
         p.start()
     start.wait()
-    total = sum(results.get(timeout=seconds + 60) for _ in procs)
+    reports = [results.get(timeout=seconds + 60) for _ in procs]
     for p in procs:
         p.join(30)
         assert p.exitcode == 0, p.exitcode
-    return total / seconds
+    done = sum(n for n, _ in reports)
+    return done / seconds, sum(s for _, s in reports) / max(1, done) * 1000
 
 
 def setup(db: databases.Database, customers: int) -> list[int]:
@@ -157,6 +175,7 @@ def main() -> None:
     bootstrap.install()  # the audit trail's hooks, as every entry point
     db = databases.open_database("postgresql", args.db_url, "chains")
     tps: dict[tuple[str, int], list[float]] = {}
+    head_ms: dict[tuple[str, int], list[float]] = {}
     try:
         ids = setup(db, PER_CLIENT * max(counts))
         db.engine.dispose()  # no connection of this process is handed to the clients
@@ -164,9 +183,13 @@ def main() -> None:
             modes = MODES if r % 2 == 0 else tuple(reversed(MODES))
             for clients in counts:
                 for mode in modes:
-                    rate = run(db, mode, clients, ids, args.seconds)
+                    rate, taking = run(db, mode, clients, ids, args.seconds)
                     tps.setdefault((mode, clients), []).append(rate)
-                    console.log(f"round {r + 1}: {mode:>6}, {clients} client(s): {rate:,.0f} tx/s")
+                    head_ms.setdefault((mode, clients), []).append(taking)
+                    console.log(
+                        f"round {r + 1}: {mode:>6}, {clients} client(s): {rate:,.0f} tx/s, "
+                        f"{taking:.2f} ms taking the head"
+                    )
         with db.factory() as session:
             verified = audit_service.verify(session)
             chains = Counter(session.scalars(select(AuditEntry.chain)))
@@ -179,7 +202,9 @@ def main() -> None:
         "chains / single",
         "audit off",
         "chains / off",
-        title=f"tx/s, median of {args.rounds} rounds of {args.seconds:g} s",
+        "taking the head: single",
+        "chains",
+        title=f"tx/s and ms per transaction, median of {args.rounds} rounds of {args.seconds:g} s",
     )
     for clients in counts:
         med = {m: statistics.median(tps[(m, clients)]) for m in MODES}
@@ -191,10 +216,14 @@ def main() -> None:
             f"{statistics.median(c / s for c, s in zip(chains_, single, strict=True)):.2f}x",
             f"{med['off']:,.0f}",
             f"{statistics.median(c / o for c, o in zip(chains_, off, strict=True)):.2f}",
+            f"{statistics.median(head_ms[('single', clients)]):.2f} ms",
+            f"{statistics.median(head_ms[('chains', clients)]):.2f} ms",
         )
     console.print(table)
     for (mode, clients), rates in sorted(tps.items()):
-        console.print(f"{mode} {clients}: " + ", ".join(f"{r:,.0f}" for r in rates))
+        heads = ", ".join(f"{m:.2f}" for m in head_ms[(mode, clients)])
+        rates_text = ", ".join(f"{r:,.0f}" for r in rates)
+        console.print(f"{mode} {clients}: {rates_text} tx/s; {heads} ms taking the head")
     console.print(f"entries per chain: {dict(sorted(chains.items()))}")
     console.print(
         f"audit verify: {verified.entries:,} entries, "

@@ -167,7 +167,11 @@ class Found:
 
     def latest(self, chain: int = 0) -> Checkpoint | None:
         """The genuine checkpoint of the chain that vouches for the most entries."""
-        return _latest_each(self.checkpoints).get(chain)
+        return self.latest_each().get(chain)
+
+    def latest_each(self) -> dict[int, Checkpoint]:
+        """:meth:`latest` of every chain that has a checkpoint."""
+        return _latest_each(self.checkpoints)
 
 
 def _latest_each(found: Iterable[Checkpoint]) -> dict[int, Checkpoint]:

@@ -136,8 +136,9 @@ def verify(
     # The latest time of a genuine entry recording a row made in each of AUDITED_CREATIONS.
     made: dict[str, dt.datetime] = {}
     tail_named = False  # a finding already says that entries at the end of a chain are gone
+    latest_each = found.latest_each()
     for chain in range(CHAINS):
-        latest = found.latest(chain)
+        latest = latest_each.get(chain)
         targets: list[Checkpoint | Expected] = [*([latest] if latest else [])]
         targets += [e for e in expect if e.chain == chain]
         tail_named |= _verify_chain(session, chain, heads.get(chain), targets, result, made)
