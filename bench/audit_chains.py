@@ -19,8 +19,9 @@ Every client count runs in every mode once per round, one right after the other;
 of the rounds is printed, and the ratios are the medians of each round's own ratio (a round's
 modes ran seconds apart, so a ratio drifts less with the machine's load than a rate). Beside
 the rates, the mean time a transaction spent taking its head (``_take_head``: the statement
-that locks it, waiting included): the serialisation point itself, which a busy machine's
-CPU, shared by the clients' own Python, does not blur the way it blurs a rate. Each
+that locks it, waiting included), and how many clients were waiting on a lock, on average,
+in ``pg_stat_activity`` sampled every 10 ms: the serialisation point itself, which a busy
+machine's CPU, shared by the clients' own Python, does not blur the way it blurs a rate. Each
 client does one transaction before the clock starts (connecting, caches); the keyring is
 generated in memory. The log is verified at the end.
 """
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import statistics
+import threading
 import time
 from collections import Counter
 from typing import Any
@@ -37,7 +39,7 @@ from typing import Any
 from bench import databases
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 from tests.factories import company
 
@@ -52,9 +54,10 @@ from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 
 PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+APP_NAME = "riskdesk_audit_chains_bench"
 MODES = ("chains", "single", "off")
 PER_CLIENT = 100
-console = Console(width=160)
+console = Console(width=200)
 
 
 def _single_head(session: Session) -> tuple[int, int, str]:
@@ -87,7 +90,10 @@ def client(
             spent[0] += time.perf_counter() - started
 
     audit_repo._take_head = timed  # type: ignore[assignment]
-    engine = make_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    engine = make_engine(
+        url,
+        connect_args={"options": f"-csearch_path={schema}", "application_name": APP_NAME},
+    )
     factory = make_sessionmaker(engine)
 
     def write(n: int) -> None:
@@ -110,11 +116,47 @@ def client(
     engine.dispose()
 
 
+class LockWaits:
+    """Samples pg_stat_activity while a run goes: how many clients wait on a lock."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.samples: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample)
+
+    def _sample(self) -> None:
+        query = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = :app "
+            "AND wait_event_type = 'Lock'"
+        )
+        with self.engine.connect() as conn:
+            while not self._stop.is_set():
+                self.samples.append(int(conn.execute(query, {"app": APP_NAME}).scalar_one()))
+                conn.rollback()
+                time.sleep(0.01)
+
+    def __enter__(self) -> LockWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.engine.dispose()
+
+    @property
+    def mean(self) -> float:
+        """Clients waiting on a lock, on average over the samples."""
+        return statistics.mean(self.samples) if self.samples else 0.0
+
+
 def run(
     db: databases.Database, mode: str, clients: int, ids: list[int], seconds: float
-) -> tuple[float, float]:
-    """Transactions per second of ``clients`` processes writing at once, and the mean
-    milliseconds a transaction spent taking its head."""
+) -> tuple[float, float, float]:
+    """Transactions per second of ``clients`` processes writing at once, the mean
+    milliseconds a transaction spent taking its head, and how many clients waited on a lock
+    on average."""
     ctx = mp.get_context("fork")  # the keyring and hooks of this process come along
     start = ctx.Barrier(clients + 1)
     results = ctx.Queue()
@@ -137,12 +179,13 @@ def run(
     for p in procs:
         p.start()
     start.wait()
-    reports = [results.get(timeout=seconds + 60) for _ in procs]
+    with LockWaits(db.url) as waits:
+        reports = [results.get(timeout=seconds + 60) for _ in procs]
     for p in procs:
         p.join(30)
         assert p.exitcode == 0, p.exitcode
     done = sum(n for n, _ in reports)
-    return done / seconds, sum(s for _, s in reports) / max(1, done) * 1000
+    return done / seconds, sum(s for _, s in reports) / max(1, done) * 1000, waits.mean
 
 
 def setup(db: databases.Database, customers: int) -> list[int]:
@@ -176,6 +219,7 @@ def main() -> None:
     db = databases.open_database("postgresql", args.db_url, "chains")
     tps: dict[tuple[str, int], list[float]] = {}
     head_ms: dict[tuple[str, int], list[float]] = {}
+    waiting: dict[tuple[str, int], list[float]] = {}
     try:
         ids = setup(db, PER_CLIENT * max(counts))
         db.engine.dispose()  # no connection of this process is handed to the clients
@@ -183,12 +227,13 @@ def main() -> None:
             modes = MODES if r % 2 == 0 else tuple(reversed(MODES))
             for clients in counts:
                 for mode in modes:
-                    rate, taking = run(db, mode, clients, ids, args.seconds)
+                    rate, taking, waited = run(db, mode, clients, ids, args.seconds)
                     tps.setdefault((mode, clients), []).append(rate)
                     head_ms.setdefault((mode, clients), []).append(taking)
+                    waiting.setdefault((mode, clients), []).append(waited)
                     console.log(
                         f"round {r + 1}: {mode:>6}, {clients} client(s): {rate:,.0f} tx/s, "
-                        f"{taking:.2f} ms taking the head"
+                        f"{taking:.2f} ms taking the head, {waited:.2f} waiting on a lock"
                     )
         with db.factory() as session:
             verified = audit_service.verify(session)
@@ -204,6 +249,8 @@ def main() -> None:
         "chains / off",
         "taking the head: single",
         "chains",
+        "waiting on a lock: single",
+        "chains",
         title=f"tx/s and ms per transaction, median of {args.rounds} rounds of {args.seconds:g} s",
     )
     for clients in counts:
@@ -218,12 +265,18 @@ def main() -> None:
             f"{statistics.median(c / o for c, o in zip(chains_, off, strict=True)):.2f}",
             f"{statistics.median(head_ms[('single', clients)]):.2f} ms",
             f"{statistics.median(head_ms[('chains', clients)]):.2f} ms",
+            f"{statistics.median(waiting[('single', clients)]):.2f}",
+            f"{statistics.median(waiting[('chains', clients)]):.2f}",
         )
     console.print(table)
     for (mode, clients), rates in sorted(tps.items()):
         heads = ", ".join(f"{m:.2f}" for m in head_ms[(mode, clients)])
+        waits = ", ".join(f"{w:.2f}" for w in waiting[(mode, clients)])
         rates_text = ", ".join(f"{r:,.0f}" for r in rates)
-        console.print(f"{mode} {clients}: {rates_text} tx/s; {heads} ms taking the head")
+        console.print(
+            f"{mode} {clients}: {rates_text} tx/s; {heads} ms taking the head; "
+            f"{waits} waiting on a lock"
+        )
     console.print(f"entries per chain: {dict(sorted(chains.items()))}")
     console.print(
         f"audit verify: {verified.entries:,} entries, "
