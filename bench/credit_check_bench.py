@@ -30,6 +30,7 @@ from bench import databases
 from sqlalchemy import text
 from tests.factories import uscc
 
+from riskdesk import bootstrap
 from riskdesk.config import Settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.main import create_app
@@ -132,6 +133,7 @@ def measure(url: str, token: str, args: argparse.Namespace, kind: str) -> dict[s
 
 def main() -> None:
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     parser = argparse.ArgumentParser()
     parser.add_argument("--db-url", default=None)
     parser.add_argument("--seconds", type=float, default=15)

@@ -24,6 +24,7 @@ from bench import databases
 from sqlalchemy import text
 from tests.factories import uscc
 
+from riskdesk import bootstrap
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.kit.intake import Item
 from riskdesk.migrations import runner
@@ -55,6 +56,7 @@ def build_orders(rows: int, customers: int, prefix: str) -> pl.DataFrame:
 
 def main() -> None:
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--customers", type=int, default=2_000)

@@ -36,6 +36,7 @@ def child(path: str, backend: str, pg_url: str, customers: int) -> None:
     from bench import databases
     from tests.factories import uscc
 
+    from riskdesk import bootstrap
     from riskdesk.db import unit_of_work
     from riskdesk.kit.intake import Item
     from riskdesk.pipeline import intake
@@ -43,6 +44,7 @@ def child(path: str, backend: str, pg_url: str, customers: int) -> None:
     from riskdesk.security.permissions import Role
 
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     db = databases.open_database(backend, pg_url, "memory")
     try:
         with unit_of_work(db.factory) as session:

@@ -33,6 +33,7 @@ from typing import Any
 import httpx2 as httpx
 from sqlalchemy import func, select, text
 
+from riskdesk import bootstrap
 from riskdesk.db import make_engine, make_sessionmaker
 from riskdesk.migrations import runner
 from riskdesk.models import Customer, Invoice, Order, Payment
@@ -265,6 +266,7 @@ def main() -> None:
 
     keyring = keys.generate().to_json()
     keys.use(keyring)
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     work = Path(tempfile.mkdtemp(prefix="rd-longreq-"))
     try:
         built = build_database(work / "demo.db", args.customers, args.months)

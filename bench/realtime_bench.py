@@ -54,6 +54,7 @@ from bench.databases import Database
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from riskdesk import bootstrap
 from riskdesk.alerts import service as alert_service
 from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
@@ -716,6 +717,7 @@ def table(results: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--db-url", default=PG_URL)

@@ -34,6 +34,7 @@ from bench import databases
 from bench.indicators_bench import AS_OF, generate
 from sqlalchemy import insert, text
 
+from riskdesk import bootstrap
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.indicators.compute import EventFrames, compute
 from riskdesk.migrations import runner
@@ -158,6 +159,7 @@ def populate(factory: Any, customers: pl.DataFrame) -> None:
 
 def main() -> None:
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     parser = argparse.ArgumentParser()
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--events", type=int, default=10_000_000)

@@ -24,7 +24,8 @@ PostgreSQL schema, migrated and dropped afterwards. The keyring is generated in 
    with ``session.info["audit_off"]`` set (the hooks still note the changes, but nothing is
    appended). On and off alternate in blocks of ``--block`` transactions, so both see the same
    machine load. On PostgreSQL the same again with two threads writing at once (other
-   customers each), where appends queue on the ``audit_head`` row lock.
+   customers each); before 0026 their appends queued on the single ``audit_head`` row's
+   lock (``bench/audit_chains.py`` measures writers at once since the log has chains).
 3. ``audit verify``: ``--audit-entries`` synthetic entries shaped like a write's entry are
    appended through ``audit.repository.append`` (1,000 per transaction), then
    ``audit.service.verify`` walks the whole chain.
@@ -51,6 +52,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 from tests.factories import person
 
+from riskdesk import bootstrap
 from riskdesk.audit import repository as audit_repo
 from riskdesk.audit import service as audit_service
 from riskdesk.db import unit_of_work
@@ -527,6 +529,7 @@ def main() -> None:
     parser.add_argument("--db-url", default=PG_URL)
     args = parser.parse_args()
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     started = time.perf_counter()
     console.log(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     crypto = crypto_alone()

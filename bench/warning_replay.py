@@ -20,6 +20,7 @@ from pathlib import Path
 from bench import databases
 from sqlalchemy import func, select
 
+from riskdesk import bootstrap
 from riskdesk.db import reading, unit_of_work
 from riskdesk.demo.loader import load_demo
 from riskdesk.models import Alert, Customer
@@ -38,6 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     end = dt.date.fromisoformat(args.end_date)
     databases.throwaway_keyring()
+    bootstrap.install()  # the audit trail's hooks, as every entry point
     db = databases.open_database("sqlite", "", "warning_replay")
     try:
         started = time.perf_counter()

@@ -19,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk import bootstrap
 from riskdesk.config import Settings
 from riskdesk.db import make_engine
 from riskdesk.main import create_app
@@ -46,6 +47,8 @@ TEST_USERS = (
 def pytest_configure(config: pytest.Config) -> None:
     # Tests never touch the developer's var/keyring.json: each run has a keyring of its own.
     keys.use(keys.generate().to_json())
+    # As every entry point does: the audit trail sees the fixtures' writes too.
+    bootstrap.install()
     if IN_CI and not PG_URL:
         raise pytest.UsageError(
             "CI=true needs RISKDESK_TEST_DATABASE_URL (PostgreSQL); "

@@ -398,15 +398,51 @@ def answers(factory: sessionmaker[Session]) -> bool:
     return True
 
 
+# ---------------------------------------------------------------- hooks from above
+#
+# This module stands below every domain and imports none. What the layers above add to the
+# sessions it hands out (the audit trail: who a request is, the views to append once it has
+# committed) they install at start-up: riskdesk.bootstrap.install(), called by the app
+# factory, the CLI and the tests' conftest, which also registers the trail's session listeners.
+
+
+@dataclass(frozen=True)
+class SessionHooks:
+    """What the layers above do to a request's session, and after a transaction commits."""
+
+    prepare_request: Callable[[Session, Request], None]
+    committed: Callable[[Session], None]
+
+
+_hooks: SessionHooks | None = None
+
+
+def install_session_hooks(hooks: SessionHooks) -> None:
+    """Set the hooks of every request session and unit of work (riskdesk.bootstrap)."""
+    global _hooks
+    _hooks = hooks
+
+
+def session_hooks() -> SessionHooks:
+    """The installed hooks; RuntimeError when none are: the entry point did not bootstrap, and
+    its writes would go unaudited."""
+    if _hooks is None:
+        raise RuntimeError(
+            "riskdesk.bootstrap.install() was not called: sessions would not be audited"
+        )
+    return _hooks
+
+
 @contextmanager
 def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
     """One transaction for a CLI command or job: commit on success, roll back on error."""
+    hooks = session_hooks()
     session = factory()
     begin_writing(session)
     try:
         yield session
         session.commit()
-        _append_views(session)
+        hooks.committed(session)
     except BaseException:
         session.rollback()
         raise
@@ -416,9 +452,10 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def get_session(request: Request) -> Iterator[Session]:
     """The request's session: committed when the endpoint succeeds, rolled back otherwise."""
+    hooks = session_hooks()
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
-        session.info["audit_ctx"] = request_context(request)
+        hooks.prepare_request(session, request)
         # A request waits for SQLite's write lock only so long (an import may hold it for
         # minutes); past that its caller gets a 503 and may try again.
         session.info[WRITER_WAIT_KEY] = getattr(
@@ -431,68 +468,10 @@ def get_session(request: Request) -> Iterator[Session]:
         try:
             yield session
             session.commit()
-            _append_views(session)
+            hooks.committed(session)
         except BaseException:
             session.rollback()
             raise
-
-
-def _append_views(session: Session) -> None:
-    from riskdesk.audit.trail import append_pending_views  # the audit package imports this one
-
-    append_pending_views(session)
-
-
-def route_template(request: Request) -> str:
-    """The matched route's path template (ids as {names}), its routers' prefixes included.
-
-    Read from the route, never rebuilt from the values: two ids of the same value (alert 1 in
-    case 1) cannot tell which name goes where. A route of a router included with a prefix knows
-    only its own part of the template, so the prefix is taken from the path in front of it
-    (prefixes here are literal); a mounted app's prefix is in the scope's root path.
-    """
-    scope = request.scope
-    own = getattr(scope.get("route"), "path_format", None)
-    root = str(scope.get("root_path", ""))
-    path = str(scope["path"])
-    if root and path.startswith(root):
-        path = path[len(root) :]
-    if not isinstance(own, str):
-        return path  # no route matched
-    app_root = str(scope.get("app_root_path", root))
-    mounted = root[len(app_root) :] if root.startswith(app_root) else ""
-    parts, own_parts = path.split("/"), own.split("/")[1:]
-    cut = len(parts) - len(own_parts)
-    prefix, tail = parts[:cut], parts[cut:]
-    if cut < 1 or any(
-        o != t for o, t in zip(own_parts, tail, strict=True) if not o.startswith("{")
-    ):
-        return mounted + own  # a {name:path} parameter spans segments: no prefix to read
-    return mounted + "/".join([*prefix, *own_parts])
-
-
-def request_context(request: Request) -> Any:
-    """The audit context of a request: channel, address, route and the object it names."""
-    from riskdesk.audit.trail import Context
-
-    template = route_template(request)
-    object_type = object_id = None
-    if request.path_params:
-        name, value = list(request.path_params.items())[-1]
-        if name.endswith("_id"):
-            object_type = name.removesuffix("_id")
-        else:  # /playbooks/{code}: the collection names the object
-            parts = [p for p in template.split("/") if p and not p.startswith("{")]
-            object_type = parts[-1] if parts else name
-        object_id = str(value)[:64]
-    return Context(
-        actor="anonymous",
-        channel="api" if request.url.path.startswith("/api/") else "ui",
-        ip=request.client.host if request.client else None,
-        request=f"{request.method} {template}"[:200],
-        object_type=object_type,
-        object_id=object_id,
-    )
 
 
 # "function" scope: commit before the response is sent, so a client that got 201 (or a browser

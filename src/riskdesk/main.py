@@ -27,16 +27,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from riskdesk import __version__
+from riskdesk import __version__, bootstrap
 from riskdesk.alerts import delivery
 from riskdesk.alerts.endpoints import router as alerts_router
 from riskdesk.audit.endpoints import router as audit_router
 from riskdesk.audit.tasks import CheckpointWorker
+from riskdesk.audit.trail import route_template
 from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
-from riskdesk.db import DbLimits, answers, make_engine, make_sessionmaker, route_template
+from riskdesk.db import DbLimits, answers, make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit import metrics
@@ -412,6 +413,7 @@ def create_app(
     settings: Settings | None = None, *, session_factory: sessionmaker[Session] | None = None
 ) -> FastAPI:
     """Build the app; tests hand in their own session factory."""
+    bootstrap.install()  # before any session: the audit trail sees every write
     settings = settings or get_settings()
 
     @asynccontextmanager

@@ -43,7 +43,7 @@ def _users(n: int) -> None:
 def test_verify_exit_codes_and_checkpoint(cli_env: Path) -> None:
     # A new installation: nothing written, nothing to vouch for.
     code, out = _run("verify")
-    assert code == 0 and "the chain is whole" in out, out
+    assert code == 0 and "every chain is whole" in out, out
     code, out = _run("checkpoint")
     assert code == 0 and "the audit log is empty" in out, out
 
@@ -55,7 +55,7 @@ def test_verify_exit_codes_and_checkpoint(cli_env: Path) -> None:
     assert missing in out.replace(" ", "")  # a long path may be folded anywhere
 
     code, out = _run("checkpoint")
-    assert code == 0 and "checkpoint at entry 3" in out, out
+    assert code == 0 and "checkpoint at entry 3 of chain 0" in out, out
     path = cli_env / "data" / "audit-checkpoints.jsonl"
     assert path.stat().st_mode & 0o777 == 0o600
     line = json.loads(path.read_text())
@@ -63,16 +63,19 @@ def test_verify_exit_codes_and_checkpoint(cli_env: Path) -> None:
     code, out = _run("checkpoint")
     assert code == 0 and "unchanged since the checkpoint" in out, out
     code, out = _run("verify")
-    assert code == 0 and "the chain is whole" in out, out
-    assert "anchor: entry 3" in out and "holds" in out
-    assert f"--expect3:{line['hash']}" in out.replace(" ", "")
+    assert code == 0 and "every chain is whole" in out, out
+    assert "anchor: entry 3 of chain 0" in out and "holds" in out
+    assert f"--expect0/3:{line['hash']}" in out.replace(" ", "")
 
     # A head kept elsewhere: the right one holds, a wrong one is a finding, a bad one is refused.
-    assert _run("verify", "--expect", f"3:{line['hash']}")[0] == 0
+    assert _run("verify", "--expect", f"0/3:{line['hash']}")[0] == 0
+    assert _run("verify", "--expect", f"3:{line['hash']}")[0] == 0  # chain 0, as before 0026
     code, out = _run("verify", "--expect", f"3:{'a' * 64}")
     assert code == 1 and "is not the one the head you expect" in out, out
     code, out = _run("verify", "--expect", "three")
     assert code == 2 and "--expect" in out, out
+    code, out = _run("verify", "--expect", f"16/3:{line['hash']}")
+    assert code == 2 and "a chain from 0 to 15" in out, out
 
     # Every entry deleted and the head reset, without any key.
     with sqlite3.connect(cli_env / "cli.db") as conn:
@@ -80,7 +83,7 @@ def test_verify_exit_codes_and_checkpoint(cli_env: Path) -> None:
         conn.execute(f"UPDATE audit_head SET seq = 0, hash = '{GENESIS}', mac = ''")
     code, out = _run("verify")
     assert code == 1, out
-    assert "deleted: entries 1-3 deleted: the log is empty" in out and "emptied" in out
+    assert "deleted: chain 0: entries 1-3 deleted: the chain is empty" in out and "emptied" in out
     code, out = _run("checkpoint")
     assert code == 1 and "no checkpoint taken" in out and "no longer holds entry 3" in out, out
     # The checkpoint file gone as well: still caught (the users were each made with an entry).

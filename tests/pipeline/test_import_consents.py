@@ -62,7 +62,7 @@ def consent_rows(db) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_a_column_per_purpose_is_recorded_like_the_consent_api(factory, db) -> None:  # type: ignore[no-untyped-def]
-    audited = db.scalar(select(func.max(AuditEntry.seq))) or 0
+    audited = db.scalar(select(func.max(AuditEntry.id))) or 0
     same = consumers_csv()
     result = run(factory, "customers", same)
     assert result.job.status == "done", result.job.errors
@@ -81,7 +81,7 @@ def test_a_column_per_purpose_is_recorded_like_the_consent_api(factory, db) -> N
     assert {r.evidence for r in records} == {"sign-up form 17"}
     assert privacy_repo.individuals_without(db, "behaviour_monitoring", [c1, c2]) == {c2}
     # The same audit as every write: the import's entry names the consents it inserted.
-    entries = db.scalars(select(AuditEntry).where(AuditEntry.seq > audited)).all()
+    entries = db.scalars(select(AuditEntry).where(AuditEntry.id > audited)).all()
     assert any(
         change["table"] == "consents" and change["op"] == "insert"
         for entry in entries

@@ -305,12 +305,14 @@ CHILD = textwrap.dedent(
     """
     import sys
     from sqlalchemy import text
+    from riskdesk import bootstrap
     from riskdesk.db import make_engine, make_sessionmaker
     from riskdesk.pipeline import intake
     from riskdesk.security import keys
     from riskdesk.security import service as security_service
 
     keys.use(keys.generate().to_json())
+    bootstrap.install()  # as every entry point: the import's writes are audited
     url, schema, path = sys.argv[1:4]
     extra = {"connect_args": {"options": f"-csearch_path={schema}"}} if schema else {}
     factory = make_sessionmaker(make_engine(url, **extra))

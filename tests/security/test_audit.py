@@ -18,7 +18,7 @@ from tests.factories import person
 
 
 def _entries(db, **where) -> list[AuditEntry]:  # type: ignore[no-untyped-def]
-    stmt = select(AuditEntry).filter_by(**where).order_by(AuditEntry.seq)
+    stmt = select(AuditEntry).filter_by(**where).order_by(AuditEntry.at, AuditEntry.id)
     return list(db.scalars(stmt))
 
 
@@ -181,8 +181,10 @@ def test_verify_names_edited_inserted_and_deleted_entries(own_backend, tmp_path)
     with factory() as session:
         result = verify(session)
         assert result.ok, result.findings
-        last = result.head_seq
-        assert result.entries == last >= 9
+        # One connection writing one transaction after another appends to its own chain.
+        [chain] = result.used
+        last = chain.head_seq
+        assert chain.chain == 0 and result.entries == last >= 9
 
     def findings() -> list[tuple[str, int | None]]:
         with factory() as session:
@@ -227,25 +229,27 @@ def test_verify_names_edited_inserted_and_deleted_entries(own_backend, tmp_path)
         prev = conn.execute(text("SELECT hash FROM audit_log WHERE seq = 3")).scalar_one()
         forged["prev_hash"] = prev
         conn.execute(insert, forged)
-        conn.execute(text("UPDATE audit_head SET seq = seq + 1"))
+        conn.execute(text("UPDATE audit_head SET seq = seq + 1 WHERE chain = 0"))
     kinds = findings()
     assert ("inserted", 4) in kinds and all(k != "edited" for k, _ in kinds), kinds
 
     # The head reset to "empty" to hide everything: noticed.
     with own_backend.engine.begin() as conn:
-        head = conn.execute(text("SELECT seq, hash, mac FROM audit_head")).one()
-        conn.execute(text(f"UPDATE audit_head SET seq = 0, hash = '{'0' * 64}', mac = ''"))
+        head = conn.execute(text("SELECT seq, hash, mac FROM audit_head WHERE chain = 0")).one()
+        conn.execute(
+            text(f"UPDATE audit_head SET seq = 0, hash = '{'0' * 64}', mac = '' WHERE chain = 0")
+        )
     assert ("head", 0) in findings()
     with own_backend.engine.begin() as conn:
         conn.execute(
-            text("UPDATE audit_head SET seq = :s, hash = :h, mac = :m"),
+            text("UPDATE audit_head SET seq = :s, hash = :h, mac = :m WHERE chain = 0"),
             {"s": head[0], "h": head[1], "m": head[2]},
         )
     with own_backend.engine.begin() as conn:
         conn.execute(text("DELETE FROM audit_log WHERE id = 999999"))
         conn.execute(text("UPDATE audit_log SET seq = seq + 1000 WHERE seq >= 5"))
         conn.execute(text("UPDATE audit_log SET seq = seq - 1001 WHERE seq >= 1005"))
-        conn.execute(text("UPDATE audit_head SET seq = seq - 1"))
+        conn.execute(text("UPDATE audit_head SET seq = seq - 1 WHERE chain = 0"))
         conn.execute(text(f"DELETE FROM audit_log WHERE seq = {last}"))
     assert findings() == [("deleted", last)]
 
@@ -261,4 +265,4 @@ def test_verify_names_edited_inserted_and_deleted_entries(own_backend, tmp_path)
         )
         assert outcome.exit_code == 1, outcome.output
         get_settings.cache_clear()
-        assert f"entry {last} deleted (the tail)" in outcome.output
+        assert f"chain 0: entry {last} deleted (the tail)" in outcome.output

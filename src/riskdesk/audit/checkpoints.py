@@ -1,20 +1,23 @@
-"""Checkpoints: the audit chain's head, signed under the audit key and kept outside the database.
+"""Checkpoints: the audit chains' heads, signed under the audit key and kept outside the
+database.
 
-The chain shows an entry edited, inserted or deleted among others, but not an ending cut off:
-a log emptied with its head row reset, or the audit tables put back from an older backup, is
-a shorter chain that is whole. A checkpoint is a record of the head at one moment, a JSON line
+A chain shows an entry edited, inserted or deleted among others, but not an ending cut off:
+a chain emptied with its head row reset, or the audit tables put back from an older backup, is
+a shorter chain that is whole. A checkpoint is a record of one chain's head at one moment, a
+JSON line
 
-    {"v": 1, "chain": "audit_log", "seq": 57, "hash": "…", "at": "2026-…Z", "mac": "…"}
+    {"v": 1, "chain": "audit_log/3", "seq": 57, "hash": "…", "at": "2026-…Z", "mac": "…"}
 
 whose MAC (HMAC-SHA256 under the audit key, which lives in the keyring, never in the database)
 covers the rest, so whoever can only change the database can neither forge one nor move one.
 Checkpoints are appended to files (by default ``<data_dir>/audit-checkpoints.jsonl``, mode 0600;
 more files, e.g. on another volume, by setting) and, if wanted, written to the server log for a
-log collector to keep. ``verify`` then requires the chain to hold the latest checkpoint's entry,
-with the same hash.
+log collector to keep. ``verify`` then requires each chain to hold its latest checkpoint's
+entry, with the same hash.
 
-A checkpoint names its chain: the log is one chain today, and a chain per partition would have
-checkpoints of its own.
+Each chain has checkpoints of its own, named ``audit_log/<n>``; chain 0 is named
+``audit_log``, as the single chain it was before 0027, so checkpoints taken then anchor it
+still.
 """
 
 from __future__ import annotations
@@ -25,14 +28,15 @@ import json
 import logging
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from riskdesk.config import Settings
+from riskdesk.models.audit import CHAINS
 from riskdesk.security import keys
 
-CHAIN = "audit_log"
+CHAIN = "audit_log"  # chain 0's name; chain n's is "audit_log/n"
 FORMAT_VERSION = 1
 HASH = re.compile(r"^[0-9a-f]{64}$")
 TAIL_BYTES = 64 * 1024  # enough for the last few hundred checkpoints
@@ -52,6 +56,11 @@ class Checkpoint:
     mac: str
     source: str = field(default="", compare=False)  # where it was read: "file:line"
 
+    @property
+    def number(self) -> int | None:
+        """The chain's number, None for a name that is no chain of the log."""
+        return chain_number(self.chain)
+
     def to_json(self) -> str:
         """The line stored in a checkpoint file (and written to the log)."""
         return json.dumps(
@@ -69,11 +78,29 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class Expected:
-    """A head an operator kept elsewhere (a ticket, a notebook), given as ``SEQ:HASH``."""
+    """A head an operator kept elsewhere (a ticket, a notebook), given as ``CHAIN/SEQ:HASH``
+    (``SEQ:HASH`` for chain 0)."""
 
     seq: int
     hash: str
     source: str = "--expect"
+    chain: int = 0
+
+
+def chain_name(chain: int) -> str:
+    """The name checkpoints give a chain."""
+    return CHAIN if chain == 0 else f"{CHAIN}/{chain}"
+
+
+def chain_number(name: str) -> int | None:
+    """The number of the chain a checkpoint names; None when it names none of the log's."""
+    if name == CHAIN:
+        return 0
+    prefix, sep, number = name.partition("/")
+    if prefix != CHAIN or not sep or not number.isdigit() or number != str(int(number)):
+        return None
+    chain = int(number)
+    return chain if 0 < chain < CHAINS else None
 
 
 def _stamp(at: dt.datetime) -> str:
@@ -85,9 +112,10 @@ def _message(chain: str, seq: int, digest: str, at: dt.datetime) -> bytes:
     return f"checkpoint:v{FORMAT_VERSION}:{chain}:{seq}:{digest}:{_stamp(at)}".encode()
 
 
-def sign(seq: int, digest: str, at: dt.datetime, chain: str = CHAIN) -> Checkpoint:
-    """A checkpoint of entry ``seq`` whose hash is ``digest``, taken at ``at``."""
-    return Checkpoint(chain, seq, digest, at, keys.audit_mac(_message(chain, seq, digest, at)))
+def sign(seq: int, digest: str, at: dt.datetime, chain: int = 0) -> Checkpoint:
+    """A checkpoint of entry ``seq`` of a chain, whose hash is ``digest``, taken at ``at``."""
+    name = chain_name(chain)
+    return Checkpoint(name, seq, digest, at, keys.audit_mac(_message(name, seq, digest, at)))
 
 
 def genuine(checkpoint: Checkpoint) -> bool:
@@ -98,15 +126,27 @@ def genuine(checkpoint: Checkpoint) -> bool:
 
 
 def parse_expected(text: str) -> Expected:
-    """``SEQ:HASH`` as printed by ``riskdesk audit verify``; ValueError naming what is wrong."""
-    seq_text, sep, digest = text.strip().partition(":")
-    if not sep or not seq_text.isdigit() or int(seq_text) < 1:
+    """``CHAIN/SEQ:HASH`` (or ``SEQ:HASH``, chain 0) as printed by ``riskdesk audit verify``;
+    ValueError naming what is wrong."""
+    where, sep, digest = text.strip().partition(":")
+    chain_text, slash, seq_text = where.rpartition("/")
+    if not slash:
+        chain_text = "0"
+    if (
+        not sep
+        or not seq_text.isdigit()
+        or int(seq_text) < 1
+        or not chain_text.isdigit()
+        or int(chain_text) >= CHAINS
+    ):
         raise ValueError(
-            f"{text!r} is not SEQ:HASH (an entry number of at least 1, a colon, a hash)"
+            f"{text!r} is not CHAIN/SEQ:HASH (a chain from 0 to {CHAINS - 1} and a slash, which "
+            "may be left out for chain 0; an entry number of at least 1, a colon, a hash)"
         )
     if not HASH.match(digest.lower()):
         raise ValueError(f"{text!r}: the hash must be 64 hexadecimal digits")
-    return Expected(int(seq_text), digest.lower(), source=f"--expect {seq_text}")
+    chain, seq = int(chain_text), int(seq_text)
+    return Expected(seq, digest.lower(), source=f"--expect {chain}/{seq}", chain=chain)
 
 
 @dataclass(frozen=True)
@@ -125,10 +165,26 @@ class Found:
     bad: list[BadLine] = field(default_factory=list)
     looked_in: list[str] = field(default_factory=list)
 
-    def latest(self, chain: str = CHAIN) -> Checkpoint | None:
+    def latest(self, chain: int = 0) -> Checkpoint | None:
         """The genuine checkpoint of the chain that vouches for the most entries."""
-        mine = [c for c in self.checkpoints if c.chain == chain]
-        return max(mine, key=lambda c: (c.seq, c.at), default=None)
+        return self.latest_each().get(chain)
+
+    def latest_each(self) -> dict[int, Checkpoint]:
+        """:meth:`latest` of every chain that has a checkpoint."""
+        return _latest_each(self.checkpoints)
+
+
+def _latest_each(found: Iterable[Checkpoint]) -> dict[int, Checkpoint]:
+    """Per chain, the checkpoint that vouches for the most entries (the later when two do)."""
+    best: dict[int, Checkpoint] = {}
+    for checkpoint in found:
+        chain = checkpoint.number
+        if chain is None:
+            continue  # genuine, but of no chain the log has (none today)
+        held = best.get(chain)
+        if held is None or (checkpoint.seq, checkpoint.at) > (held.seq, held.at):
+            best[chain] = checkpoint
+    return best
 
 
 def _parse(text: str, source: str) -> Checkpoint | BadLine:
@@ -195,57 +251,61 @@ def read(paths: Iterable[Path]) -> Found:
     return found
 
 
-def latest(paths: Iterable[Path], chain: str = CHAIN) -> Checkpoint | None:
-    """The latest genuine checkpoint of the chain, read from the files' ends (their last part
-    holds the latest; a file is read whole only when its end holds none)."""
-    best: Checkpoint | None = None
+def latest_each(paths: Iterable[Path], wanted: Iterable[int] = ()) -> dict[int, Checkpoint]:
+    """The latest genuine checkpoint of each chain, read from the files' ends (their last part
+    holds the latest); a file is read whole only when its end lacks a chain in ``wanted``."""
+    wanted = set(wanted)
+    found: list[Checkpoint] = []
     for path in paths:
         if not path.exists():
             continue
         for tail in (True, False):
-            genuine_ones = [
+            here = [
                 parsed
                 for _, text in _lines(path, tail=tail)
-                if text.strip()
-                and isinstance(parsed := _parse(text, str(path)), Checkpoint)
-                and parsed.chain == chain
+                if text.strip() and isinstance(parsed := _parse(text, str(path)), Checkpoint)
             ]
-            if genuine_ones:
-                top = max(genuine_ones, key=lambda c: (c.seq, c.at))
-                if best is None or (top.seq, top.at) > (best.seq, best.at):
-                    best = top
+            if wanted <= set(_latest_each(here)) or not tail:
+                found.extend(here)
                 break
-    return best
+    return _latest_each(found)
 
 
-def _append(path: Path, line: str) -> None:
+def latest(paths: Iterable[Path], chain: int = 0) -> Checkpoint | None:
+    """The latest genuine checkpoint of one chain (see :func:`latest_each`)."""
+    return latest_each(paths, {chain}).get(chain)
+
+
+def _append(path: Path, lines: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    # O_APPEND: one write per line, so lines of two processes never interleave (local disks).
+    # O_APPEND: one write for all lines, so lines of two processes never interleave (local
+    # disks).
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
     try:
         if os.fstat(fd).st_mode & 0o077:
             os.fchmod(fd, 0o600)  # readable by the owner only, whatever made it before
-        os.write(fd, (line + "\n").encode())
+        os.write(fd, lines.encode())
         os.fsync(fd)
     finally:
         os.close(fd)
 
 
-def write(checkpoint: Checkpoint, settings: Settings) -> list[str]:
-    """Append the checkpoint to every configured place; where it went. A file that cannot be
-    written is logged and skipped; OSError when it went nowhere."""
-    line = checkpoint.to_json()
+def write(taken: Checkpoint | Sequence[Checkpoint], settings: Settings) -> list[str]:
+    """Append the checkpoints (one line each) to every configured place; where they went. A
+    file that cannot be written is logged and skipped; OSError when they went nowhere."""
+    lines = [c.to_json() for c in ([taken] if isinstance(taken, Checkpoint) else taken)]
     written: list[str] = []
     failures: list[str] = []
     for path in settings.audit_checkpoint_paths():
         try:
-            _append(path, line)
+            _append(path, "".join(line + "\n" for line in lines))
             written.append(str(path))
         except OSError as exc:
             log.error("audit checkpoint not written to %s: %s", path, exc.strerror or exc)
             failures.append(f"{path}: {exc.strerror or exc}")
     if settings.audit_checkpoint_log:
-        collector_log.info("audit checkpoint %s", line)
+        for line in lines:  # a record each: a line kept by the collector reads back as one
+            collector_log.info("audit checkpoint %s", line)
         written.append("the server log (riskdesk.audit.checkpoint)")
     if not written:
         raise OSError("the checkpoint was written nowhere: " + "; ".join(failures))

@@ -12,7 +12,13 @@ from pydantic import BeforeValidator, StringConstraints
 
 from riskdesk.audit import service
 from riskdesk.audit.repository import AuditFilter
-from riskdesk.audit.schemas import AnchorRead, AuditEntryRead, FindingRead, VerificationRead
+from riskdesk.audit.schemas import (
+    AnchorRead,
+    AuditEntryRead,
+    ChainRead,
+    FindingRead,
+    VerificationRead,
+)
 from riskdesk.db import SessionDep
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
 from riskdesk.kit.validation import BusinessTimestamp
@@ -77,7 +83,7 @@ def list_entries(
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
 ) -> Page[AuditEntryRead]:
-    """Entries newest first, filtered."""
+    """Entries newest first (by time written, then id), filtered."""
     rows, total = service.search(session, principal, flt, PageParams(page, size))
     return Page(
         items=[AuditEntryRead.model_validate(r) for r in rows], total=total, page=page, size=size
@@ -95,7 +101,8 @@ def export_entries(
     flt: FilterDep,
     format: Literal["csv", "jsonl"] = "csv",
 ) -> StreamingResponse:
-    """The matching entries, oldest first, as CSV or JSON lines (the export is logged)."""
+    """The matching entries, oldest first (by time written, then id), as CSV or JSON lines
+    (the export is logged)."""
     chunks = list(service.export(session, principal, flt, format))
     media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -110,15 +117,23 @@ def export_entries(
 def verify_chain(
     request: Request, session: SessionDep, principal: CanAuditRead
 ) -> VerificationRead:
-    """Check the whole chain now and hold it against the latest checkpoint (as `riskdesk audit
+    """Check every chain now and hold each against its latest checkpoint (as `riskdesk audit
     verify` does)."""
     result = service.verify_for(session, principal, request.app.state.settings)
     return VerificationRead(
         ok=result.ok,
         unanchored=result.unanchored,
         entries=result.entries,
-        head_seq=result.head_seq,
-        head_hash=result.head_hash,
+        chains=[
+            ChainRead(
+                chain=c.chain,
+                entries=c.entries,
+                head_seq=c.head_seq,
+                head_hash=c.head_hash,
+                anchored=c.anchored,
+            )
+            for c in result.used
+        ],
         findings=[FindingRead(**asdict(f)) for f in result.findings],
         anchors=[AnchorRead(**asdict(a)) for a in result.anchors],
         checkpoint_files=result.looked_in,

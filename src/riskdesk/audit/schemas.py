@@ -13,7 +13,8 @@ class AuditEntryRead(BaseModel):
 
     model_config = ConfigDict(from_attributes=True)
 
-    seq: int
+    chain: int = Field(description="The chain the entry is in (the log is kept in several).")
+    seq: int = Field(description="The entry's number in its chain.")
     at: dt.datetime
     actor: str
     actor_id: int | None
@@ -28,18 +29,20 @@ class AuditEntryRead(BaseModel):
 
 
 class FindingRead(BaseModel):
-    """One break in the chain (``checkpoint``: a checkpoint that is forged, or that the log
+    """One break in a chain (``checkpoint``: a checkpoint that is forged, or that the log
     contradicts)."""
 
     kind: Literal["edited", "inserted", "deleted", "replayed", "head", "checkpoint"]
+    chain: int | None = Field(description="The chain; null for the log as a whole.")
     seq: int | None
     entry_id: int | None
     message: str
 
 
 class AnchorRead(BaseModel):
-    """The checkpoint the chain was held against, and whether the chain holds it."""
+    """The checkpoint a chain was held against, and whether the chain holds it."""
 
+    chain: int
     seq: int
     hash: str
     source: str
@@ -47,17 +50,26 @@ class AnchorRead(BaseModel):
     held: bool
 
 
-class VerificationRead(BaseModel):
-    """The result of checking the whole chain."""
+class ChainRead(BaseModel):
+    """One chain: how many entries it has, its head, and whether anything vouched for it."""
 
-    ok: bool = Field(description="No finding: the chain is whole as far as it goes.")
-    unanchored: bool = Field(
-        description="The log has entries but no checkpoint vouches for its end: an emptied "
-        "log or a cut-off tail cannot be ruled out."
-    )
+    chain: int
     entries: int
     head_seq: int
     head_hash: str
+    anchored: bool
+
+
+class VerificationRead(BaseModel):
+    """The result of checking every chain."""
+
+    ok: bool = Field(description="No finding: every chain is whole as far as it goes.")
+    unanchored: bool = Field(
+        description="A chain has entries but no checkpoint vouches for its end: an emptied "
+        "chain or a cut-off tail cannot be ruled out."
+    )
+    entries: int
+    chains: list[ChainRead] = Field(description="The chains that have entries.")
     findings: list[FindingRead]
     anchors: list[AnchorRead]
     checkpoint_files: list[str] = Field(description="Where checkpoints were looked for.")

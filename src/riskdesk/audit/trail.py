@@ -8,16 +8,22 @@ transaction that only read appends them right after it commits, in a short trans
 own, which the request (or unit of work) runs right after (:func:`append_pending_views`): a
 read on SQLite cannot start writing once another writer has committed.
 
-Who and from where comes from the session's context (:func:`set_context`): the request sets it,
-CLI commands and background jobs use the process default.
+Who and from where comes from the session's context (:func:`set_context`): the request sets it
+(:func:`prepare_request`), CLI commands and background jobs use the process default.
+
+Nothing here runs until :func:`listen` registers the hooks: ``riskdesk.bootstrap.install``
+does, for every entry point (the web app, the CLI, the tests), so that the engine module
+(``riskdesk.db``) need not import the audit package.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fastapi import Request
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
@@ -128,7 +134,6 @@ def viewed(
 # ---------------------------------------------------------------- hooks
 
 
-@event.listens_for(Session, "after_flush")
 def _after_flush(session: Session, _flush: UOWTransaction) -> None:
     for op, objects in (
         ("insert", session.new),
@@ -155,7 +160,6 @@ def _after_flush(session: Session, _flush: UOWTransaction) -> None:
             _note(session, table, op, [ident] if ident is not None else [], 1, fields)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _bulk(state: ORMExecuteState) -> Any:
     if not (state.is_insert or state.is_update or state.is_delete):
         return None
@@ -181,7 +185,6 @@ def _bulk(state: ORMExecuteState) -> Any:
     return result
 
 
-@event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint; the whole transaction is recorded when it commits
@@ -207,12 +210,26 @@ def append_pending_views(session: Session) -> None:
     session.commit()
 
 
-@event.listens_for(Session, "after_rollback")
 def _after_rollback(session: Session) -> None:
     # A rolled-back write left nothing to record; a shown value was not shown after all.
     if not session.in_nested_transaction():
         session.info.pop("audit_changes", None)
         session.info.pop("audit_views", None)
+
+
+_LISTENERS: tuple[tuple[str, Callable[..., Any]], ...] = (
+    ("after_flush", _after_flush),
+    ("do_orm_execute", _bulk),
+    ("before_commit", _before_commit),
+    ("after_rollback", _after_rollback),
+)
+
+
+def listen() -> None:
+    """Register the hooks on every SQLAlchemy session (once; calling again changes nothing)."""
+    for name, hook in _LISTENERS:
+        if not event.contains(Session, name, hook):
+            event.listen(Session, name, hook)
 
 
 def _write_entry(session: Session, changes: dict[tuple[str, str], _Change]) -> dict[str, Any]:
@@ -259,3 +276,61 @@ def _entry(
         "object_id": object_id,
         "detail": detail,
     }
+
+
+# ---------------------------------------------------------------- requests
+
+
+def prepare_request(session: Session, request: Request) -> None:
+    """Give a request's session the request's context (the session dependency calls this)."""
+    session.info["audit_ctx"] = request_context(request)
+
+
+def route_template(request: Request) -> str:
+    """The matched route's path template (ids as {names}), its routers' prefixes included.
+
+    Read from the route, never rebuilt from the values: two ids of the same value (alert 1 in
+    case 1) cannot tell which name goes where. A route of a router included with a prefix knows
+    only its own part of the template, so the prefix is taken from the path in front of it
+    (prefixes here are literal); a mounted app's prefix is in the scope's root path.
+    """
+    scope = request.scope
+    own = getattr(scope.get("route"), "path_format", None)
+    root = str(scope.get("root_path", ""))
+    path = str(scope["path"])
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    if not isinstance(own, str):
+        return path  # no route matched
+    app_root = str(scope.get("app_root_path", root))
+    mounted = root[len(app_root) :] if root.startswith(app_root) else ""
+    parts, own_parts = path.split("/"), own.split("/")[1:]
+    cut = len(parts) - len(own_parts)
+    prefix, tail = parts[:cut], parts[cut:]
+    if cut < 1 or any(
+        o != t for o, t in zip(own_parts, tail, strict=True) if not o.startswith("{")
+    ):
+        return mounted + own  # a {name:path} parameter spans segments: no prefix to read
+    return mounted + "/".join([*prefix, *own_parts])
+
+
+def request_context(request: Request) -> Context:
+    """The audit context of a request: channel, address, route and the object it names."""
+    template = route_template(request)
+    object_type = object_id = None
+    if request.path_params:
+        name, value = list(request.path_params.items())[-1]
+        if name.endswith("_id"):
+            object_type = name.removesuffix("_id")
+        else:  # /playbooks/{code}: the collection names the object
+            parts = [p for p in template.split("/") if p and not p.startswith("{")]
+            object_type = parts[-1] if parts else name
+        object_id = str(value)[:64]
+    return Context(
+        actor="anonymous",
+        channel="api" if request.url.path.startswith("/api/") else "ui",
+        ip=request.client.host if request.client else None,
+        request=f"{request.method} {template}"[:200],
+        object_type=object_type,
+        object_id=object_id,
+    )

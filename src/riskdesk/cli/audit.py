@@ -1,4 +1,4 @@
-"""riskdesk audit: verify the audit log's chain against its checkpoints; take a checkpoint."""
+"""riskdesk audit: verify the audit log's chains against their checkpoints; take checkpoints."""
 
 from __future__ import annotations
 
@@ -22,9 +22,9 @@ def verify_command(
         list[str] | None,
         typer.Option(
             "--expect",
-            metavar="SEQ:HASH",
+            metavar="CHAIN/SEQ:HASH",
             help="A head kept elsewhere (as printed by an earlier run): the chain must hold "
-            "this entry with this hash. Repeatable.",
+            "this entry with this hash (SEQ:HASH: chain 0). Repeatable.",
         ),
     ] = None,
     more: Annotated[
@@ -37,13 +37,14 @@ def verify_command(
         ),
     ] = None,
 ) -> None:
-    """Check every entry's MAC and link, naming each entry edited, inserted, deleted or
-    replayed; then hold the chain against the latest checkpoint and the --expect heads.
+    """Check every entry's MAC and link in every chain, naming each entry edited, inserted,
+    deleted or replayed; then hold each chain against its latest checkpoint and the --expect
+    heads.
 
-    Exit codes: 0 the chain is whole and holds its latest checkpoint; 1 tampering found (a
-    finding is printed for each); 2 a bad option; 3 the chain is whole as far as it goes,
-    but no checkpoint or --expect vouches for its end, so an emptied log or a cut-off tail
-    cannot be ruled out.
+    Exit codes: 0 every chain is whole and holds its latest checkpoint; 1 tampering found (a
+    finding is printed for each); 2 a bad option; 3 the chains are whole as far as they go,
+    but for some chain with entries no checkpoint or --expect vouches for its end, so an
+    emptied chain or a cut-off tail cannot be ruled out.
     """
     from riskdesk.audit import checkpoints
     from riskdesk.audit.service import verify
@@ -64,69 +65,82 @@ def verify_command(
         engine.dispose()
     for finding in result.findings:
         console.print(f"[red]{finding.kind}[/red]: {escape(finding.message)}")
-    console.print(
-        f"{result.entries} entries checked; head at entry {result.head_seq}, "
-        f"hash {result.head_hash}"
-    )
+    used = result.used
+    console.print(f"{result.entries} entries checked in {len(used)} chain(s) that have any")
+    for chain in used:
+        console.print(
+            f"chain {chain.chain}: {chain.entries} entries, head at entry {chain.head_seq}, "
+            f"hash {chain.head_hash}"
+        )
     for anchor in result.anchors:
         taken = f", taken {anchor.at:%Y-%m-%d %H:%M:%S} UTC" if anchor.at else ""
         state = "[green]holds[/green]" if anchor.held else "[red]does not hold[/red]"
-        console.print(f"anchor: entry {anchor.seq}{taken} ({escape(anchor.source)}): {state}")
-    if result.head_seq:
         console.print(
-            f"keep this elsewhere, to pass later: --expect {result.head_seq}:{result.head_hash}"
+            f"anchor: entry {anchor.seq} of chain {anchor.chain}{taken} "
+            f"({escape(anchor.source)}): {state}"
         )
+    heads = [f"--expect {c.chain}/{c.head_seq}:{c.head_hash}" for c in used if c.head_seq]
+    if heads:
+        console.print("keep this elsewhere, to pass later: " + " ".join(heads))
     if not result.ok:
         console.print(f"[red]the audit log was tampered with ({len(result.findings)} finding(s))")
         raise typer.Exit(EXIT_TAMPERED)
     if result.unanchored:
+        bare = ", ".join(str(c.chain) for c in result.chains if c.unanchored)
         console.print(
-            "[yellow]no checkpoint vouches for the end of the log[/yellow] (looked in: "
-            f"{escape(', '.join(result.looked_in) or 'nowhere')}). The chain is whole as far as "
-            "it goes, but an emptied log or a cut-off tail cannot be ruled out: run `riskdesk "
-            "audit checkpoint` (the server takes one every "
+            "[yellow]no checkpoint vouches for the end of the log[/yellow] in chain(s) "
+            f"{bare} (looked in: {escape(', '.join(result.looked_in) or 'nowhere')}). The "
+            "chains are whole as far as they go, but an emptied chain or a cut-off tail cannot "
+            "be ruled out: run `riskdesk audit checkpoint` (the server takes one every "
             f"{settings.audit_checkpoint_interval_seconds:g} s; 0 is never), or pass "
-            "--expect SEQ:HASH."
+            "--expect CHAIN/SEQ:HASH."
         )
         raise typer.Exit(EXIT_UNANCHORED)
-    console.print("[green]the chain is whole")
+    console.print("[green]every chain is whole")
 
 
 @audit_app.command("checkpoint")
 def checkpoint_command() -> None:
-    """Sign the audit log's head and append it to the checkpoint files (and the log).
+    """Sign the audit log's chain heads and append them to the checkpoint files (and the log).
 
-    The entries since the previous checkpoint are checked first; if the log no longer holds
-    what that one vouches for, nothing is signed and the command exits 1. Nothing is written
-    when the log has not grown since. Run it from cron when the server does not take
-    checkpoints itself (RISKDESK_AUDIT_CHECKPOINT_INTERVAL_SECONDS=0).
+    Each chain's entries since its previous checkpoint are checked first; a chain that no
+    longer holds what that one vouches for gets none, and the command exits 1 (after writing
+    the other chains' checkpoints). Nothing is written for a chain that has not grown since.
+    Run it from cron when the server does not take checkpoints itself
+    (RISKDESK_AUDIT_CHECKPOINT_INTERVAL_SECONDS=0).
     """
-    from riskdesk.audit.service import CheckpointRefused, take_checkpoint
+    from riskdesk.audit.service import CheckpointRefused, CheckpointResult, take_checkpoint
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker
 
     settings = get_settings()
     engine = make_engine(settings.database_url)
+    refused: CheckpointRefused | None = None
     try:
         with make_sessionmaker(engine)() as session:
-            done = take_checkpoint(session, settings)
+            done: CheckpointResult | None = take_checkpoint(session, settings)
     except CheckpointRefused as exc:
-        console.print(f"[red]no checkpoint taken[/red]: {escape(str(exc))}")
-        raise typer.Exit(EXIT_TAMPERED) from None
+        refused, done = exc, exc.result
     except OSError as exc:
         console.print(f"[red]no checkpoint taken[/red]: {escape(str(exc))}")
         raise typer.Exit(1) from None
     finally:
         engine.dispose()
-    if done.outcome == "empty":
+    if done is not None and done.outcome == "empty" and refused is None:
         console.print("the audit log is empty: nothing to vouch for yet")
-    elif done.outcome == "unchanged" and done.checkpoint is not None:
-        console.print(
-            f"unchanged since the checkpoint of {done.checkpoint.at:%Y-%m-%d %H:%M:%S} UTC "
-            f"(entry {done.checkpoint.seq})"
-        )
-    elif done.checkpoint is not None:
-        console.print(
-            f"checkpoint at entry {done.checkpoint.seq} (hash {done.checkpoint.hash}) written to "
-            f"{escape(', '.join(done.written_to))}"
-        )
+    elif done is not None and done.outcome == "unchanged":
+        for taken in done.checkpoints:
+            console.print(
+                f"unchanged since the checkpoint of {taken.at:%Y-%m-%d %H:%M:%S} UTC "
+                f"(entry {taken.seq} of chain {taken.number})"
+            )
+    elif done is not None:
+        for taken in done.checkpoints:
+            console.print(
+                f"checkpoint at entry {taken.seq} of chain {taken.number} (hash {taken.hash})"
+            )
+        if done.written_to:
+            console.print(f"written to {escape(', '.join(done.written_to))}")
+    if refused is not None:
+        console.print(f"[red]no checkpoint taken[/red] for {escape(str(refused))}")
+        raise typer.Exit(EXIT_TAMPERED)

@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedCo
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk import bootstrap
 from riskdesk.cli import parse_date
 from riskdesk.cli.audit import audit_app
 from riskdesk.cli.churn import churn_app
@@ -52,6 +53,7 @@ def _main(ctx: typer.Context) -> None:
 
     # Before anything is written: the database, documents and keys are the owner's only.
     restrict_new_files()
+    bootstrap.install()  # before any session: the audit trail sees every write
     # Entries written by a command name it; the server's own jobs stay "system".
     if ctx.invoked_subcommand not in ("up", "serve"):
         import sys

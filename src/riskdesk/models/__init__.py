@@ -136,6 +136,3 @@ __all__ = [
     "WarningRule",
     "WebhookEndpoint",
 ]
-
-# Registers the session hooks that record every write in the audit log.
-import riskdesk.audit.trail  # noqa: F401
