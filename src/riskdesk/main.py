@@ -473,7 +473,9 @@ def create_app(
     app.state.request_writer_wait_seconds = settings.db_request_wait_seconds
     app.state.secret_key = settings.resolved_secret_key()
     app.state.login_throttle = LoginThrottle(
-        settings.login_failures_per_address, settings.login_throttle_seconds
+        settings.login_failures_per_address,
+        settings.login_throttle_seconds,
+        app.state.secret_key,
     )
     if session_factory is not None:
         app.state.sessionmaker = session_factory

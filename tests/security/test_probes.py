@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import func, select, text
 
-from riskdesk.main import ACCESS_LOG_FILTER
-from riskdesk.models import Customer
+from riskdesk.main import ACCESS_LOG_FILTER, create_app
+from riskdesk.models import Customer, LoginFailure
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import SESSION_COOKIE
 from tests.conftest import PASSWORD
@@ -103,14 +103,14 @@ def test_import_with_hostile_cells_is_refused_or_kept_as_text(db, client_for) ->
     assert db.execute(text("SELECT count(*) FROM customers")).scalar()
 
 
-def test_failed_sign_ins_from_one_address_are_throttled(app, db) -> None:  # type: ignore[no-untyped-def]
+def test_failed_sign_ins_from_one_address_are_throttled(app, db, settings, factory) -> None:  # type: ignore[no-untyped-def]
     app.state.login_throttle.limit = 3
     browser = TestClient(app, raise_server_exceptions=False)
 
-    def attempt(password: str):  # type: ignore[no-untyped-def]
-        browser.get("/login")
-        token = browser.cookies.get("rd_login_csrf") or ""
-        return browser.post(
+    def attempt(password: str, client: TestClient = browser):  # type: ignore[no-untyped-def]
+        client.get("/login")
+        token = client.cookies.get("rd_login_csrf") or ""
+        return client.post(
             "/login",
             data={"username": "analyst", "password": password, "csrf_token": token},
             follow_redirects=False,
@@ -121,6 +121,13 @@ def test_failed_sign_ins_from_one_address_are_throttled(app, db) -> None:  # typ
     refused = attempt(PASSWORD)  # even the right password waits
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
     assert "Too many failed sign-ins" in refused.text or "登录失败次数过多" in refused.text
+    # Another API node on the same database counts the same failures.
+    other = create_app(settings, session_factory=factory)
+    other.state.login_throttle.limit = 3
+    assert attempt(PASSWORD, TestClient(other, raise_server_exceptions=False)).status_code == 429
+    # What is kept is a keyed hash of the address, not the address.
+    keys = db.scalars(select(LoginFailure.address_key)).all()
+    assert len(keys) == 3 and all(k != "testclient" and len(k) == 64 for k in keys)
 
 
 def test_no_secret_or_personal_value_reaches_the_logs(

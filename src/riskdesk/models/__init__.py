@@ -69,7 +69,7 @@ from riskdesk.models.scoring import (
     ScorecardVersion,
     ScoringRun,
 )
-from riskdesk.models.security import ApiToken, User, UserSession
+from riskdesk.models.security import ApiToken, LoginFailure, User, UserSession
 
 __all__ = [
     "Alert",
@@ -112,6 +112,7 @@ __all__ = [
     "Invoice",
     "LegalHold",
     "LimitRequest",
+    "LoginFailure",
     "ModelScore",
     "ModelVersion",
     "Notification",

@@ -1,4 +1,4 @@
-"""Users, API tokens and UI sessions."""
+"""Users, API tokens, UI sessions and the failed sign-ins the login throttle counts."""
 
 from __future__ import annotations
 
@@ -64,3 +64,15 @@ class UserSession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginFailure(Base):
+    """A failed sign-in from one client address, kept while the throttle's window lasts. In
+    the database, so every API node counts the same failures."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A keyed hash of the address, never the address itself: nothing here identifies a person.
+    address_key: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -6,11 +6,11 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import TableClause, and_, column, func, or_, select, table, update
+from sqlalchemy import TableClause, and_, column, delete, func, or_, select, table, update
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models import ApiToken, User, UserSession
+from riskdesk.models import ApiToken, LoginFailure, User, UserSession
 
 
 def get_user(session: Session, user_id: int) -> User | None:
@@ -190,3 +190,26 @@ def replace_raw(
     guard = [raw.c[c].is_(None) if v is None else raw.c[c] == v for c, v in old.items()]
     result = session.execute(update(raw).where(raw.c.id == row_id, *guard).values(**new))
     return bool(getattr(result, "rowcount", 0))
+
+
+def login_failures_since(
+    session: Session, address_key: str, since: dt.datetime
+) -> list[dt.datetime]:
+    """When an address failed to sign in since a moment, oldest first."""
+    stmt = (
+        select(LoginFailure.failed_at)
+        .where(LoginFailure.address_key == address_key, LoginFailure.failed_at > since)
+        .order_by(LoginFailure.failed_at)
+    )
+    return list(session.scalars(stmt))
+
+
+def add_login_failure(session: Session, address_key: str, at: dt.datetime) -> None:
+    """Record a failed sign-in."""
+    session.add(LoginFailure(address_key=address_key, failed_at=at))
+    session.flush()
+
+
+def forget_login_failures(session: Session, before: dt.datetime) -> None:
+    """Drop the failed sign-ins no window reaches any more."""
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= before))

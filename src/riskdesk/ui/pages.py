@@ -191,7 +191,7 @@ def login(
         return RedirectResponse(f"/login?next={quote(_safe_next(next))}", status_code=303)
     throttle: LoginThrottle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
-    wait = throttle.retry_after(address)
+    wait = throttle.retry_after(session, address)
     if wait is not None:
         refused = render(
             request, "login.html", None, status_code=429, next=_safe_next(next), error="throttled"
@@ -208,7 +208,7 @@ def login(
         )
         set_context(session, actor_id=user.id, actor=user.username)
     except NotAuthenticated:
-        throttle.failed(address)
+        throttle.failed(session, address)
         session.commit()  # keep the failed-login count even though we answer with an error
         # One answer for a wrong password, an unknown name and a locked or disabled account.
         return RedirectResponse(
