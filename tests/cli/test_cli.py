@@ -187,6 +187,17 @@ def test_warnings_replay_writes_its_report_and_leaves_the_queue(cli_env: Path) -
         app, ["warnings", "replay", "--from", "2026-06-01", "--to", "2026-01-01"]
     )
     assert backwards.exit_code == 2 and "--from" in backwards.output
+    # How the installation stands: the replays of the active pack were kept as backtests.
+    status = runner.invoke(app, ["status", "--json"])
+    assert status.exit_code == 0, status.output
+    found = json.loads(status.output)
+    assert found["schema_revision"] == found["schema_head"]
+    assert found["running_imports"] == []
+    assert found["warning_backtest"]["id"] >= 2  # the demo load's and the active replay's
+    assert found["alert_queue"]["open_alerts"] >= found["alert_queue"]["open_cases"] > 0
+    assert sum(found["audit_chains"].values()) > 0
+    shown = runner.invoke(app, ["status"])
+    assert shown.exit_code == 0 and "alert queue" in shown.output
 
 
 def test_indicators_and_exposure_commands(cli_env: Path) -> None:

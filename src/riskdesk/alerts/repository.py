@@ -698,3 +698,20 @@ def team_keys(session: Session, user_ids: Sequence[int]) -> dict[int, str]:
         for uid, team in session.execute(select(User.id, User.team).where(User.id.in_(part))):
             found[uid] = team if team else f"user:{uid}"
     return found
+
+
+def queue_figures(session: Session, now: dt.datetime) -> dict[str, int]:
+    """How the alert queue stands: open alerts, open cases, and open alerts past their SLA."""
+    still = Alert.status.not_in(CLOSED)
+    alerts = session.scalar(select(func.count()).select_from(Alert).where(still)) or 0
+    late = (
+        session.scalar(select(func.count()).select_from(Alert).where(still, Alert.due_at < now))
+        or 0
+    )
+    cases = (
+        session.scalar(
+            select(func.count()).select_from(AlertCase).where(AlertCase.status == "open")
+        )
+        or 0
+    )
+    return {"open_alerts": alerts, "open_cases": cases, "past_due": late}

@@ -20,6 +20,7 @@ from riskdesk.cli.churn import churn_app
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.privacy import privacy_app
+from riskdesk.cli.status import status as status_command
 from riskdesk.cli.warnings import warnings_app
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
@@ -581,6 +582,9 @@ def limits_expire() -> None:
     with unit_of_work(_factory()) as session:
         count = policy_service.expire_due(session)
     console.print(f"{count} limit request(s) expired")
+
+
+app.command("status")(status_command)
 
 
 @app.command("serve")

@@ -1,0 +1,106 @@
+"""riskdesk status: how this installation stands, for whoever runs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+
+
+def gather() -> dict[str, Any]:
+    """The schema revision, running imports, the audit log's chains, the alert queue and the
+    newest backtest of the warning pack; read only, with no lock held."""
+    from riskdesk.alerts import repository as alerts_repo
+    from riskdesk.audit import repository as audit_repo
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.kit.timeutil import utcnow
+    from riskdesk.migrations import runner
+    from riskdesk.monitoring import repository as monitoring_repo
+    from riskdesk.pipeline import repository as pipeline_repo
+
+    engine = make_engine(get_settings().database_url)
+    now = utcnow()
+    revision = runner.current_revision(engine)
+    with reading(make_sessionmaker(engine)) as session:
+        jobs = [
+            {
+                "id": j.id,
+                "kind": j.kind,
+                "started_at": j.created_at.isoformat(),
+                "rows_done": j.processed_rows,
+                "rows": j.total_rows,
+            }
+            for j in pipeline_repo.running_jobs(session)
+        ]
+        heads = audit_repo.heads(session)
+        backtest = monitoring_repo.latest_backtest(session)
+        queue = alerts_repo.queue_figures(session, now)
+    engine.dispose()
+    return {
+        "schema_revision": revision,
+        "schema_head": runner.head_revision(),
+        "running_imports": jobs,
+        "audit_chains": {str(chain): int(row.seq) for chain, row in heads.items()},
+        "alert_queue": queue,
+        "warning_backtest": None
+        if backtest is None
+        else {
+            "id": backtest.id,
+            "measured_at": backtest.measured_at.isoformat(),
+            "age_days": round((now - backtest.measured_at) / dt.timedelta(days=1), 1),
+            "open_share": backtest.open_share,
+        },
+        # Events are processed in the request that brings them: no queue, no lag yet.
+        "event_processing": "in the request",
+    }
+
+
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
+) -> None:
+    """How the installation stands: schema, running imports, audit chains, the alert queue and
+    the warning pack's newest backtest."""
+    found = gather()
+    if as_json:
+        print(json.dumps(found, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="riskdesk status", show_header=False)
+    table.add_column("what")
+    table.add_column("state")
+    current, head = found["schema_revision"], found["schema_head"]
+    table.add_row(
+        "database schema",
+        f"{current} (latest)"
+        if current == head
+        else f"{current}, latest is {head}: run `riskdesk db upgrade`",
+    )
+    jobs = found["running_imports"]
+    table.add_row(
+        "running imports",
+        ", ".join(f"#{j['id']} {j['kind']} {j['rows_done']}/{j['rows']}" for j in jobs) or "none",
+    )
+    chains = found["audit_chains"]
+    table.add_row(
+        "audit log",
+        f"{sum(chains.values())} entries in {sum(1 for n in chains.values() if n)} of "
+        f"{len(chains)} chains",
+    )
+    q = found["alert_queue"]
+    table.add_row(
+        "alert queue",
+        f"{q['open_alerts']} open alerts in {q['open_cases']} cases, {q['past_due']} past due",
+    )
+    b = found["warning_backtest"]
+    table.add_row(
+        "warning backtest",
+        "none yet" if b is None else f"#{b['id']}, {b['age_days']} days old",
+    )
+    table.add_row("event processing", found["event_processing"])
+    console.print(table)
