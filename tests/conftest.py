@@ -173,6 +173,7 @@ def settings(tmp_path: Path) -> Settings:
         audit_checkpoint_interval_seconds=0,  # no worker thread on the test's connection
         import_reap_interval_seconds=0,  # nor an import reaper
         warning_backtest_days=0,  # nor a backtest worker
+        complaint_surge_seconds=0,  # nor a complaint-surge worker
     )
 
 

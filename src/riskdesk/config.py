@@ -163,6 +163,14 @@ class Settings(BaseSettings):
         "low. A signal that is right less than half the time is at most medium, one right less "
         "than 80% of the time at most high, and no alert exceeds its rule's severity.",
     )
+    complaint_surge_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        le=86400,
+        description="How often the server checks every product for a complaint surge (a "
+        "product-level alert); 0: never (`riskdesk rules run` and POST /complaint-surges do "
+        "it too).",
+    )
     warning_backtest_days: int = Field(
         default=7,
         ge=0,

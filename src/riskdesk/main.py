@@ -34,6 +34,7 @@ from riskdesk.audit.endpoints import router as audit_router
 from riskdesk.audit.tasks import CheckpointWorker
 from riskdesk.audit.trail import route_template
 from riskdesk.complaints.endpoints import router as complaints_router
+from riskdesk.complaints.tasks import SurgeWorker
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
@@ -434,6 +435,10 @@ def create_app(
         if settings.audit_checkpoint_interval_seconds > 0:
             checkpointer = CheckpointWorker(app.state.sessionmaker, settings)
             checkpointer.start()
+        surges = None
+        if settings.complaint_surge_seconds > 0:
+            surges = SurgeWorker(app.state.sessionmaker, settings)
+            surges.start()
         backtester = None
         if settings.warning_backtest_days > 0:
             backtester = BacktestWorker(app.state.sessionmaker, settings)
@@ -447,6 +452,8 @@ def create_app(
             reaper.stop()
         if backtester is not None:
             backtester.stop()
+        if surges is not None:
+            surges.stop()
         if checkpointer is not None:
             checkpointer.stop()
         if worker is not None:

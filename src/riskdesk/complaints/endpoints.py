@@ -120,6 +120,7 @@ def product_alerts(
 
 @router.post("/complaint-surges", response_model=SurgeRun)
 def run_surge_check(session: SessionDep, principal: CanComplaintsWork) -> SurgeRun:
-    """Check every product for a complaint surge now (also done on each complaint intake)."""
+    """Check every product for a complaint surge now (the server also does this every
+    ``RISKDESK_COMPLAINT_SURGE_SECONDS``)."""
     raised, refreshed = service.detect_surges(session)
     return SurgeRun(raised=raised, refreshed=refreshed)

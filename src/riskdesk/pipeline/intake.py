@@ -15,7 +15,6 @@ import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.alerts import service as alert_service
-from riskdesk.complaints import service as complaints_service
 from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
 from riskdesk.customers.intake import CUSTOMER_HANDLERS
@@ -146,7 +145,6 @@ class _Run:
         self.errors: list[ErrorDetail] = []
         self.touched: set[int] = set()
         self.paid: set[int] = set()
-        self.products: set[str] = set()
 
     def take(self, session: Session, items: list[Item], ctx: WriteContext) -> None:
         """Validate, resolve and (unless stopped) write one chunk; keep its outcome."""
@@ -180,12 +178,6 @@ class _Run:
                     cid = i.customer_id or (i.result_id if kind == "customers" else None)
                     if cid is not None:
                         self.touched.add(cid)
-        if kind == "complaints":
-            for i in done:
-                if i.status == "created":
-                    product = i.refs.get("product") or i.record.product
-                    if product:
-                        self.products.add(product)
         for item in items:
             first = item.refs.get("same_as_row")
             if first is not None and item.ok:
@@ -215,8 +207,8 @@ class _Run:
 
     def finish(self, session: Session, *, refresh_indicators: bool = True) -> IntakeReport:
         """Raise IntakeRejected if invalid records stopped the intake; otherwise recheck held
-        orders, refresh indicators, evaluate rules and look for complaint surges, once for all
-        the customers and products the intake touched."""
+        orders, refresh indicators and evaluate rules, once for all the customers the intake
+        touched. (Complaint surges on a product are a periodic job's: ``complaints.tasks``.)"""
         if self.stopped:
             report = self.report(imported=False)
             raise IntakeRejected(report, self.errors)
@@ -231,8 +223,6 @@ class _Run:
                 part = ids[start : start + REFRESH_CUSTOMERS]
                 indicator_service.refresh(session, part)
                 alert_service.evaluate(session, part)
-        if self.products:
-            complaints_service.detect_surges(session, products=sorted(self.products))
         session.flush()
         written = self.counts["created"] + self.counts["updated"]
         metrics.count_on_commit(session, metrics.EVENTS_WRITTEN, (self.kind,), written)
