@@ -116,6 +116,8 @@ def module_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
             delivery_interval_seconds=0,
             audit_checkpoint_interval_seconds=0,  # no worker thread on a test connection
             import_reap_interval_seconds=0,  # nor an import reaper
+            warning_backtest_days=0,  # nor a backtest worker
+            complaint_surge_seconds=0,  # nor a complaint-surge worker
         ),
         session_factory=sessionmaker(),  # replaced per test; keeps the lifespan off the database
     )
