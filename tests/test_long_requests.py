@@ -84,6 +84,8 @@ def desk(backend, tmp_path_factory, worker_id) -> Iterator[Desk]:  # type: ignor
             secret_key="test-secret-key-0123456789",
             data_dir=tmp_path_factory.mktemp("long-data"),
             delivery_interval_seconds=0,
+            complaint_surge_seconds=0,  # no periodic worker on the test's connection
+            warning_backtest_days=0,
         )
         app = create_app(settings, session_factory=factory)
         with TestClient(app, raise_server_exceptions=False) as client:

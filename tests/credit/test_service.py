@@ -385,6 +385,8 @@ def test_concurrent_checks_never_exceed_available_credit(
             secret_key="x" * 32,
             data_dir=tmp_path,
             delivery_interval_seconds=0,
+            complaint_surge_seconds=0,  # no periodic worker on the test's connection
+            warning_backtest_days=0,
         ),
         session_factory=factory,
     )

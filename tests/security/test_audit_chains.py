@@ -460,7 +460,7 @@ def test_an_upgraded_log_is_chain_0_and_verifies_clean(backend, tmp_path, worker
             security_service.set_email(session, username="later", email="l@example.org")
         with pytest.raises(RuntimeError, match="1 audit entries are in chains other than 0"):
             runner.downgrade(engine, "0026")
-        assert runner.current_revision(engine) == "0027"
+        assert runner.current_revision(engine) == runner.head_revision()
         assert _check(factory, found=found).ok
     finally:
         engine.dispose()

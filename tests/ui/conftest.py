@@ -94,6 +94,8 @@ def live_server(
         secret_key="live-test-secret-0123456789",
         data_dir=Path(tmp) / "data",
         delivery_interval_seconds=0,  # tests send deliveries themselves
+        complaint_surge_seconds=0,  # and no periodic job writes behind the pages' backs
+        warning_backtest_days=0,
     )
     app = create_app(settings, session_factory=factory)
     port = _free_port()
