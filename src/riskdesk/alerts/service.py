@@ -354,15 +354,21 @@ def prioritise(session: Session, case_ids: Sequence[int]) -> dict[int, float]:
         get_settings().alert_severity_stakes,
     )
     now = utcnow()
-    changes: list[dict[str, Any]] = []
-    for row in graded.iter_rows(named=True):  # the open alerts of the touched cases
-        change: dict[str, Any] = {"id": row["id"], "stake": row["stake"]}
-        change["precision"] = row["precision"]
-        if SEVERITY_RANK[row["severity"]] > SEVERITY_RANK[row["severity_was"]]:
-            due = now + dt.timedelta(hours=SLA_HOURS[row["severity"]])
-            change["severity"] = row["severity"]
-            change["due_at"] = min(due, row["due_at"]) if row["due_at"] else due
-        changes.append(change)
+    rank = pl.col("severity").replace_strict(SEVERITY_RANK, return_dtype=pl.Int32)
+    was = pl.col("severity_was").replace_strict(SEVERITY_RANK, return_dtype=pl.Int32)
+    rose = graded.with_columns(_rose=rank > was)
+    changes = rose.filter(~pl.col("_rose")).select("id", "stake", "precision").to_dicts()
+    for row in rose.filter(pl.col("_rose")).to_dicts():  # the few whose stake outgrew them
+        due = now + dt.timedelta(hours=SLA_HOURS[row["severity"]])
+        changes.append(
+            {
+                "id": row["id"],
+                "stake": row["stake"],
+                "precision": row["precision"],
+                "severity": row["severity"],
+                "due_at": min(due, row["due_at"]) if row["due_at"] else due,
+            }
+        )
     repo.set_stakes(session, changes)
     return dict(zip(cases["case_id"].to_list(), cases["priority"].to_list(), strict=True))
 

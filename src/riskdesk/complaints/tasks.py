@@ -29,16 +29,13 @@ def check_once(factory: sessionmaker[Session]) -> tuple[int, int]:
 
 
 class SurgeWorker(Periodic):
-    """A thread that checks for complaint surges every interval. The pass at start is skipped:
+    """A thread that checks for complaint surges every interval, from one interval after start:
     nothing new has come in yet, and a server that restarts often does not rescan each time."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
-        self._started = False
-        super().__init__("complaint-surges", lambda: settings.complaint_surge_seconds, self._pass)
-        self._factory = factory
-
-    def _pass(self) -> None:
-        if not self._started:
-            self._started = True
-            return
-        check_once(self._factory)
+        super().__init__(
+            "complaint-surges",
+            lambda: settings.complaint_surge_seconds,
+            lambda: check_once(factory),
+            at_start=False,
+        )

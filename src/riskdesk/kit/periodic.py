@@ -13,8 +13,17 @@ class Periodic:
     """Run ``work`` now and every ``interval`` seconds; a failing pass is logged and the next
     one retries, so one bad pass (the database away, say) never ends the thread."""
 
-    def __init__(self, name: str, interval: Callable[[], float], work: Callable[[], object]):
-        self.name, self.interval, self.work = name, interval, work
+    def __init__(
+        self,
+        name: str,
+        interval: Callable[[], float],
+        work: Callable[[], object],
+        *,
+        at_start: bool = True,
+    ):
+        """``at_start`` False: the first pass comes one interval after start (work that a
+        server restarting often should not repeat each time)."""
+        self.name, self.interval, self.work, self.at_start = name, interval, work, at_start
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"riskdesk-{name}", daemon=True)
 
@@ -28,6 +37,8 @@ class Periodic:
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
+        if not self.at_start and self._stop.wait(self.interval()):
+            return
         while True:
             try:
                 self.work()

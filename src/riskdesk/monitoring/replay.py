@@ -465,14 +465,9 @@ def active_pack(session: Session) -> list[pack.PackRule]:
 
 def shipped_pack() -> list[pack.PackRule]:
     """The default pack as shipped (default_rules.yaml), as a replay evaluates it."""
-    import yaml
-
-    from riskdesk.monitoring.service import checked
+    from riskdesk.monitoring.service import checked, shipped_specs
     from riskdesk.monitoring.warning_types import type_of
 
-    specs = yaml.safe_load(
-        (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
-    )
     return [
         pack.PackRule(
             s["code"],
@@ -481,5 +476,5 @@ def shipped_pack() -> list[pack.PackRule]:
             s.get("scope") or {},
             clear=checked(s["clear_expression"]) if s.get("clear_expression") else None,
         )
-        for s in specs
+        for s in shipped_specs()
     ]

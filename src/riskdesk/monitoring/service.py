@@ -70,15 +70,19 @@ ROW_BY_ROW = 32
 # ---------------------------------------------------------------- rules
 
 
+def shipped_specs() -> list[dict[str, Any]]:
+    """The default pack as shipped with this release (``default_rules.yaml``)."""
+    return list(
+        yaml.safe_load((Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8"))
+    )
+
+
 def install_default_rules(session: Session) -> int:
     """Add the shipped rules that are missing (active at once); how many. (The shipped
     playbooks come with ``alert_service.install_default_pack``.)"""
-    pack = yaml.safe_load(
-        (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
-    )
     added = 0
     now = utcnow()
-    for spec in pack:
+    for spec in shipped_specs():
         if repo.rule_by_code(session, spec["code"]) is not None:
             continue
         checked(spec["expression"])
@@ -126,13 +130,10 @@ def draft_shipped_changes(
     replay and approve (four eyes, like any change); the same again drafts nothing. Returns
     the drafts made and the codes skipped because a draft or approved version of theirs is
     waiting for a decision. Missing shipped rules are ``install_default_rules``'s."""
-    shipped = yaml.safe_load(
-        (Path(__file__).parent / "default_rules.yaml").read_text(encoding="utf-8")
-    )
     active = {rule.code: version for rule, version in repo.active_versions(session)}
     drafted: list[tuple[str, RuleVersion]] = []
     waiting: list[str] = []
-    for spec in shipped:
+    for spec in shipped_specs():
         current = active.get(spec["code"])
         if current is None:  # missing, or retired on purpose: not this function's call
             continue

@@ -39,16 +39,13 @@ def backtest_if_due(factory: sessionmaker[Session], every_days: int) -> WarningB
 
 
 class BacktestWorker(Periodic):
-    """A thread that checks hourly whether a backtest is due and runs it. The pass at start is
-    skipped: a server that restarts often does not replay the pack each time."""
+    """A thread that checks hourly whether a backtest is due and runs it, from an hour after
+    start: a server that restarts often does not replay the pack each time."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
-        self._started = False
-        super().__init__("warning-backtest", lambda: CHECK_SECONDS, self._pass)
-        self._factory, self._settings = factory, settings
-
-    def _pass(self) -> None:
-        if not self._started:
-            self._started = True
-            return
-        backtest_if_due(self._factory, self._settings.warning_backtest_days)
+        super().__init__(
+            "warning-backtest",
+            lambda: CHECK_SECONDS,
+            lambda: backtest_if_due(factory, settings.warning_backtest_days),
+            at_start=False,
+        )
