@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -20,13 +21,15 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk import bootstrap
-from riskdesk.config import Settings
+from riskdesk.config import Settings, get_settings
 from riskdesk.db import make_engine
 from riskdesk.main import create_app
 from riskdesk.migrations import runner
+from riskdesk.pipeline import intake, processing
 from riskdesk.security import keys
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
+from riskdesk.security.service import Principal
 
 PG_URL = os.environ.get("RISKDESK_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -174,6 +177,8 @@ def settings(tmp_path: Path) -> Settings:
         import_reap_interval_seconds=0,  # nor an import reaper
         warning_backtest_days=0,  # nor a backtest worker
         complaint_surge_seconds=0,  # nor a complaint-surge worker
+        event_workers=0,  # the request processes its own events (wait below)
+        event_wait_seconds=30,
     )
 
 
@@ -225,3 +230,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         label = getattr(item, "operation_label", None)
         if label and "[" not in item.nodeid:
             item._id = item._id.with_params(label)  # pytest 9's structured node id
+
+
+def processed(session: Session) -> int:
+    """Process the event queue in the session's own transaction, as a worker would once it
+    commits; rows processed."""
+    return processing.process_now(session, get_settings())
+
+
+def ingest(session: Session, principal: Principal, kind: str, records: Any, **options: Any) -> Any:
+    """A service-level intake, then its processing (indicators, rules, alerts)."""
+    report = intake.ingest(session, principal, kind, records, **options)
+    processed(session)
+    return report
+
+
+def processed_import(factory: sessionmaker[Session], result: Any) -> Any:
+    """A file import's result, once a worker processed what it queued."""
+    assert processing.wait_for(factory, result.queued, 60, get_settings()), "still queued"
+    return result

@@ -85,6 +85,8 @@ def desk(backend, tmp_path_factory, worker_id) -> Iterator[Desk]:  # type: ignor
             data_dir=tmp_path_factory.mktemp("long-data"),
             delivery_interval_seconds=0,
             complaint_surge_seconds=0,  # no periodic worker on the test's connection
+            event_workers=0,  # the request processes its own events (wait below)
+            event_wait_seconds=30,
             warning_backtest_days=0,
         )
         app = create_app(settings, session_factory=factory)

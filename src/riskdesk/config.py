@@ -179,6 +179,48 @@ class Settings(BaseSettings):
         "and keeps each warning type's precision, which grades new alerts' severity; 0: never "
         "(run `riskdesk warnings replay` from cron instead).",
     )
+    event_workers: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Worker threads inside the server that process committed events "
+        "(indicators, rules, alerts, playbooks); 0: none, when `riskdesk worker` processes run "
+        "beside the API nodes.",
+    )
+    event_partitions: int = Field(
+        default=64,
+        ge=1,
+        le=4096,
+        description="Partitions of the event queue (hash of the customer's group, or of the "
+        "customer, mod this): one worker at a time owns a partition, so a customer's events "
+        "keep their order. Change it only while the queue is empty.",
+    )
+    event_batch_customers: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Customers a worker processes in one transaction at most.",
+    )
+    event_max_deliveries: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts at a customer's queued work before it goes to dead letters.",
+    )
+    event_wait_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        le=60,
+        description="How long an intake request waits for its events' processing when the "
+        "client does not say (the `wait` parameter); 0: answer once the events are committed.",
+    )
+    event_poll_seconds: float = Field(
+        default=0.2,
+        ge=0.01,
+        le=60,
+        description="How often an idle worker looks for work committed by other processes "
+        "(work committed in its own process wakes it at once).",
+    )
     overdue_grace_days: int = Field(
         default=0,
         ge=0,

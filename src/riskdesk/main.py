@@ -38,7 +38,7 @@ from riskdesk.complaints.tasks import SurgeWorker
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
-from riskdesk.db import DbLimits, answers, make_engine, make_sessionmaker
+from riskdesk.db import DbLimits, SessionDep, answers, make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.kit import metrics
@@ -51,8 +51,9 @@ from riskdesk.kit.validation import (
 )
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.monitoring.tasks import BacktestWorker
+from riskdesk.pipeline import processing as pipeline_status
 from riskdesk.pipeline.endpoints import router as imports_router
-from riskdesk.pipeline.tasks import ImportReaper
+from riskdesk.pipeline.tasks import EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.scoring.endpoints import router as scoring_router
@@ -371,10 +372,16 @@ system_router = APIRouter(tags=["system"])
 
 
 @system_router.get("/metrics", response_class=PlainTextResponse)
-def prometheus_metrics(_: CanSystemMonitor) -> Response:
+def prometheus_metrics(session: SessionDep, _: CanSystemMonitor) -> Response:
     """This process's metrics in Prometheus' text format: request latency by route, records
-    written by kind, alerts raised by type and severity, and the process's CPU, memory and
-    garbage collection. Scrape with a token scoped to ``system:monitor``."""
+    written and queued by kind, work processed, alerts raised by type and severity, the
+    process's CPU, memory and garbage collection; and, read from the database, the event
+    queue's rows and lag and the dead letters waiting. Scrape with a token scoped to
+    ``system:monitor``."""
+    figures = pipeline_status.queue_figures(session)
+    metrics.QUEUE_ROWS.set(figures.rows)
+    metrics.QUEUE_LAG_SECONDS.set(figures.lag_seconds)
+    metrics.DEAD_LETTERS_WAITING.set(figures.dead_letters)
     data, media_type = metrics.exposition()
     return Response(data, media_type=media_type)
 
@@ -447,7 +454,15 @@ def create_app(
         if settings.import_reap_interval_seconds > 0:
             reaper = ImportReaper(app.state.sessionmaker, settings)
             reaper.start()
+        event_workers = [
+            EventWorker(app.state.sessionmaker, settings, number=n)
+            for n in range(settings.event_workers)
+        ]
+        for event_worker in event_workers:
+            event_worker.start()
         yield
+        for event_worker in event_workers:
+            event_worker.stop()
         if reaper is not None:
             reaper.stop()
         if backtester is not None:

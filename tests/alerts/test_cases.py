@@ -10,9 +10,8 @@ from sqlalchemy import update
 
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert
-from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.monitoring.test_alerts import _setup, invoice
 
 
@@ -32,7 +31,7 @@ def test_routing_sla_case_escalation_and_comments(db, manager, client_for) -> No
     bad = analyst.post("/api/v1/alert-routes", json={"assign_to_owner": False})
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "username"
     p = principal(db, "manager")
-    intake.ingest(
+    ingest(
         db,
         p,
         "invoices",

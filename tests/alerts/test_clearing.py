@@ -21,7 +21,7 @@ from riskdesk.indicators.compute import SCHEMAS, EventFrames, compute, receivabl
 from riskdesk.models import Alert, AlertAction, AlertCase, PendingChange
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import principal, processed
 from tests.factories import person
 from tests.monitoring.test_alerts import _setup, ago, invoice
 from tests.security.test_auth import login
@@ -52,6 +52,7 @@ def ingest(db: Session, kind: str, records: list[dict[str, Any]], **kw: Any) -> 
                             channel="test", **kw)  # fmt: skip
     else:
         intake.ingest(db, principal(db, "manager"), kind, records)
+    processed(db)
     db.commit()
 
 

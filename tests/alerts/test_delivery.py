@@ -22,9 +22,8 @@ from riskdesk.config import Settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.migrations import runner
-from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
-from tests.conftest import PASSWORD, principal
+from tests.conftest import PASSWORD, ingest, principal
 from tests.monitoring.test_alerts import _setup, invoice
 
 
@@ -144,7 +143,7 @@ def test_alerts_reach_email_and_signed_webhooks_with_retries(  # type: ignore[no
     db.commit()
     assert sales.put("/api/v1/me/notification-settings", json=wanted).status_code == 200
 
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "150000.00", 70)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "150000.00", 70)])
     db.commit()
     alerts = client_for("manager").get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
     high = {a["id"] for a in alerts if a["severity"] in ("high", "critical")}

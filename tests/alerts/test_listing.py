@@ -15,9 +15,8 @@ from sqlalchemy import select
 from riskdesk.alerts import service as alert_service
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AuditEntry
-from riskdesk.pipeline import intake
 from riskdesk.ui.i18n import LANG_COOKIE
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company
 
 DAYS = (dt.date(2026, 1, 5), dt.date(2026, 2, 10), dt.date(2026, 3, 15))
@@ -29,7 +28,7 @@ def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     for each an alert per code and observed day: 24 alerts, and one product alert."""
     from riskdesk.customers import repository as customer_repo
 
-    intake.ingest(
+    ingest(
         db,
         principal(db, "manager"),
         "customers",

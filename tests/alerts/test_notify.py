@@ -9,8 +9,7 @@ from sqlalchemy import update
 
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.monitoring.test_alerts import _setup, invoice
 
 
@@ -26,7 +25,7 @@ def test_assignees_escalations_and_mentions_are_told(db, manager, client_for) ->
     assert sales.put(
         "/api/v1/me/notification-settings", json={"min_severity": "extreme"}
     ).status_code == 422  # fmt: skip
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "150000.00", 70)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("N1", "A", "150000.00", 70)])
     db.commit()
     inbox = sales.get("/api/v1/me/notifications").json()
     kinds = [(n["kind"], n["title_en"]) for n in inbox]
@@ -69,7 +68,7 @@ def test_a_mention_does_not_reach_a_colleague_who_may_not_see_the_customer(  # t
     db, client_for
 ) -> None:
     _setup(db)  # customer A belongs to sales (east team)
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("N2", "A", "900.00", 70)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("N2", "A", "900.00", 70)])
     db.commit()
     alert_id = client_for("manager").get("/api/v1/alerts").json()[0]["id"]
     posted = client_for("analyst").post(

@@ -3,8 +3,7 @@ person, credit changes waiting for a second person's approval."""
 
 from __future__ import annotations
 
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.monitoring.test_alerts import _setup, invoice
 
 
@@ -12,7 +11,7 @@ def test_collection_playbook_runs_and_credit_steps_need_approval(db, manager, cl
     ids = _setup(db)  # installs the default rules and playbooks
     names = {p["code"] for p in manager.get("/api/v1/playbooks").json()}
     assert {"collection", "ageing", "return_abuse", "churn", "critical"} <= names
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("P1", "B", "4000.00", 45)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("P1", "B", "4000.00", 45)])
     db.commit()
     alert = next(
         a for a in manager.get("/api/v1/alerts", params={"customer_id": ids["B"]}).json()
@@ -78,7 +77,7 @@ def test_automatic_credit_change_is_proposed_by_the_system_user(db, manager, cli
     too_much = change | {"steps": [{"action": "shorten_terms", "params": {"days": 900}}]}
     refused = client_for("analyst").put("/api/v1/playbooks/collection", json=too_much)
     assert refused.status_code == 422 and refused.json()["error"]["field"] == "steps"
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("P2", "B", "900.00", 45)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("P2", "B", "900.00", 45)])
     db.commit()
     alert = next(
         a for a in manager.get("/api/v1/alerts", params={"customer_id": ids["B"]}).json()

@@ -15,8 +15,7 @@ from riskdesk.alerts import service as alert_service
 from riskdesk.config import Settings
 from riskdesk.customers import repository as customer_repo
 from riskdesk.models import Alert, AlertCase, Notification
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company
 from tests.monitoring.test_alerts import invoice
 
@@ -108,10 +107,8 @@ def test_a_recorded_backtest_grades_new_alerts(db, manager) -> None:  # type: ig
         ),
     )
     assert monitoring_service.backtested_precision(db) == {"default_risk": 0.4}
-    intake.ingest(db, principal(db, "manager"), "customers", [company("BIG")])
-    intake.ingest(
-        db, principal(db, "manager"), "invoices", [invoice("B1", "BIG", "3000000.00", 60)]
-    )
+    ingest(db, principal(db, "manager"), "customers", [company("BIG")])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("B1", "BIG", "3000000.00", 60)])
     db.commit()
     found = db.scalars(select(Alert).where(Alert.rule_code == "new_overdue")).one()
     # 1.2 million at stake, but a signal the backtest found right 40% of the time is medium.
@@ -122,9 +119,9 @@ def _two_overdue(db, owner_b: str | None = None) -> dict[str, int]:  # type: ign
     alert_service.install_default_pack(db)
     p = principal(db, "manager")
     extra = {"owner": owner_b} if owner_b else {}
-    intake.ingest(db, p, "customers", [company("BIG", owner="sales"), company("SMALL", **extra)])
+    ingest(db, p, "customers", [company("BIG", owner="sales"), company("SMALL", **extra)])
     # One batch: both customers' alerts are raised together.
-    intake.ingest(
+    ingest(
         db,
         p,
         "invoices",
@@ -163,7 +160,7 @@ def test_the_worklist_puts_the_most_at_stake_first(db, manager, client_for) -> N
     # Paying the big invoice clears its alert; the case closes and leaves the worklist.
     p = principal(db, "manager")
     paid_on = invoice("x", "BIG", "1", 0)["due_date"]  # today
-    intake.ingest(
+    ingest(
         db,
         p,
         "payments",

@@ -16,8 +16,7 @@ from riskdesk.complaints import tasks as complaints_tasks
 from riskdesk.events import classify
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company, order
 
 
@@ -36,8 +35,8 @@ def complaint(ext: str, customer: str, hours_ago: float, **extra: Any) -> dict[s
 def _customers(db, n: int = 2) -> None:  # type: ignore[no-untyped-def]
     p = principal(db, "manager")
     rows = [company("A", owner="sales")] + [company(f"C{i}") for i in range(n)]
-    intake.ingest(db, p, "customers", rows)
-    intake.ingest(
+    ingest(db, p, "customers", rows)
+    ingest(
         db,
         p,
         "orders",
@@ -50,7 +49,7 @@ def _customers(db, n: int = 2) -> None:  # type: ignore[no-untyped-def]
 def test_complaints_are_classified_from_their_text(db, manager) -> None:  # type: ignore[no-untyped-def]
     _customers(db)
     p = principal(db, "manager")
-    report = intake.ingest(
+    report = ingest(
         db,
         p,
         "complaints",
@@ -82,7 +81,7 @@ def test_complaints_are_classified_from_their_text(db, manager) -> None:  # type
 def test_response_sla_answer_and_resolve(db, client_for) -> None:  # type: ignore[no-untyped-def]
     _customers(db)
     p = principal(db, "manager")
-    intake.ingest(
+    ingest(
         db,
         p,
         "complaints",
@@ -155,19 +154,19 @@ def test_a_surge_on_one_product_raises_one_product_alert(db, factory, client_for
                   resolved_at=(utcnow() - dt.timedelta(days=20)).isoformat())
         for i in range(2)
     ]  # fmt: skip
-    intake.ingest(db, p, "complaints", base)
+    ingest(db, p, "complaints", base)
     db.commit()
     wave = [
         complaint(f"W{i}", f"C{i}", 24 * (i + 1), category="product_quality", product="Drill X200")
         for i in range(7)
     ]
-    intake.ingest(db, p, "complaints", wave[:4])  # not yet a surge: 4 < 5
+    ingest(db, p, "complaints", wave[:4])  # not yet a surge: 4 < 5
     db.commit()
     manager = client_for("manager")
     # The periodic check (the server's worker, or this request) judges every product.
     assert manager.post("/api/v1/complaint-surges").json() == {"raised": 0, "refreshed": 0}
     assert manager.get("/api/v1/product-alerts").json() == []
-    intake.ingest(db, p, "complaints", wave[4:])
+    ingest(db, p, "complaints", wave[4:])
     db.commit()
     assert manager.get("/api/v1/product-alerts").json() == []  # intake alone judges no product
     assert complaints_tasks.check_once(factory) == (1, 0)
@@ -183,7 +182,7 @@ def test_a_surge_on_one_product_raises_one_product_alert(db, factory, client_for
     assert alert["assigned_to_id"] is not None
     assert any(a["id"] == alert["id"] for a in manager.get("/api/v1/alerts").json())
     # Another complaint: the next check refreshes the same alert, and raises no other.
-    intake.ingest(db, p, "complaints", [complaint("W9", "C9", 1, category="product_quality",
+    ingest(db, p, "complaints", [complaint("W9", "C9", 1, category="product_quality",
                                                   product="Drill X200")])  # fmt: skip
     db.commit()
     assert manager.post("/api/v1/complaint-surges").json() == {"raised": 0, "refreshed": 1}

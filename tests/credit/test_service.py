@@ -17,9 +17,8 @@ from riskdesk.db import make_sessionmaker, unit_of_work
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.main import create_app
 from riskdesk.models import CreditExposure
-from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company
 
 
@@ -364,7 +363,7 @@ def test_concurrent_checks_never_exceed_available_credit(
     factory = make_sessionmaker(backend.engine)
     suffix = f"{backend.name}{threading.get_ident() % 10000}"
     with unit_of_work(factory) as session:
-        intake.ingest(
+        ingest(
             session,
             principal(session, "manager"),
             "customers",
@@ -386,6 +385,8 @@ def test_concurrent_checks_never_exceed_available_credit(
             data_dir=tmp_path,
             delivery_interval_seconds=0,
             complaint_surge_seconds=0,  # no periodic worker on the test's connection
+            event_workers=0,  # the request processes its own events (wait below)
+            event_wait_seconds=30,
             warning_backtest_days=0,
         ),
         session_factory=factory,

@@ -8,8 +8,7 @@ from typing import Any
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.kit.timeutil import today
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company, resident_id
 
 
@@ -40,7 +39,7 @@ def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     assert alert_service.install_default_pack(db) == 14
     assert alert_service.install_default_pack(db) == 0
     p = principal(db, "manager")
-    intake.ingest(
+    ingest(
         db,
         p,
         "customers",
@@ -58,7 +57,7 @@ def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
 def test_an_overdue_invoice_raises_one_alert_refreshed_by_later_events(db, manager) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(db)
     p = principal(db, "manager")
-    intake.ingest(db, p, "invoices", [invoice("I1", "A", "5000.00", 45)])
+    ingest(db, p, "invoices", [invoice("I1", "A", "5000.00", 45)])
     db.commit()
     alerts = manager.get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
     codes = {a["rule_code"]: a for a in alerts}
@@ -72,7 +71,7 @@ def test_an_overdue_invoice_raises_one_alert_refreshed_by_later_events(db, manag
     assert overdue["evidence"] == {"dpd_max": 45.0, "late_days_usual_p90": None}
     assert overdue["title_zh"] == "逾期超出该客户的常态"
     # Another event for the same customer: the rule still holds, the same alert is refreshed.
-    intake.ingest(db, p, "invoices", [invoice("I2", "A", "200000.00", 40)])
+    ingest(db, p, "invoices", [invoice("I2", "A", "200000.00", 40)])
     db.commit()
     again = manager.get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
     refreshed = [a for a in again if a["rule_code"] == "new_overdue"]
@@ -91,9 +90,7 @@ def test_batch_and_per_customer_raise_the_same_alerts(db) -> None:  # type: igno
     # The events raise alerts customer by customer as they arrive; a batch run over everyone
     # then finds exactly the same hits (it only refreshes them).
     p = principal(db, "manager")
-    intake.ingest(
-        db, p, "invoices", [invoice("J1", "A", "900.00", 100), invoice("J2", "B", "800.00", 10)]
-    )
+    ingest(db, p, "invoices", [invoice("J1", "A", "900.00", 100), invoice("J2", "B", "800.00", 10)])
     from riskdesk.models import Alert
 
     per_customer = {(a.customer_id, a.rule_code) for a in db.query(Alert).all()}
@@ -136,8 +133,8 @@ def test_rule_versions_need_a_second_person_and_errors_name_the_column(
     approved = manager.post(f"/api/v1/rule-versions/{v1['id']}/approve")
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
     # Approved is not live yet: a run raises nothing for it.
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("K1", "B", "2000.00", -10)])
-    intake.ingest(db, principal(db, "manager"), "invoices", [invoice("K2", "P", "2000.00", -10)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("K1", "B", "2000.00", -10)])
+    ingest(db, principal(db, "manager"), "invoices", [invoice("K2", "P", "2000.00", -10)])
     db.commit()
     assert not [
         a for a in manager.get("/api/v1/alerts").json() if a["rule_code"] == "big_receivable"
@@ -166,9 +163,7 @@ def test_alerts_are_worked_to_an_outcome_by_those_who_see_the_customer(
 ) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(db)
     p = principal(db, "manager")
-    intake.ingest(
-        db, p, "invoices", [invoice("L1", "A", "700.00", 50), invoice("L2", "B", "700.00", 50)]
-    )
+    ingest(db, p, "invoices", [invoice("L1", "A", "700.00", 50), invoice("L2", "B", "700.00", 50)])
     db.commit()
     alert_a = next(
         a for a in manager.get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
@@ -209,13 +204,13 @@ def test_rating_downgrade_and_bureau_drop(db, manager, client_for) -> None:  # t
     first = manager.post("/api/v1/scoring-runs", json={"as_of": ago(100)})
     assert first.status_code == 201, first.text
     p = principal(db, "manager")
-    intake.ingest(db, p, "invoices", [invoice("R1", "B", "800.00", 45)])
+    ingest(db, p, "invoices", [invoice("R1", "B", "800.00", 45)])
     reports = [
         {"customer_external_id": "A", "customer_source": "erp", "source": "bureau",
          "external_id": f"BR{i}", "report_date": ago(days), "score": score}
         for i, (days, score) in enumerate([(200, 720), (20, 640)])
     ]  # fmt: skip
-    intake.ingest(db, p, "credit_reports", reports)
+    ingest(db, p, "credit_reports", reports)
     db.commit()
     # B now 45 days past due: 350, C - four ratings down (A -> BBB -> BB -> B -> C).
     assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201

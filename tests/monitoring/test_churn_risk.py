@@ -7,8 +7,7 @@ import datetime as dt
 
 from riskdesk.customers import repository as customer_repo
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company, order
 
 
@@ -19,14 +18,14 @@ def _at(days_ago: int) -> str:
 def test_a_customer_who_stopped_buying_has_the_higher_churn_risk(db, client_for) -> None:  # type: ignore[no-untyped-def]
     p = principal(db, "manager")
     names = [f"R{i}" for i in range(6)] + ["GONE", "FEW"]
-    intake.ingest(db, p, "customers", [company(n, owner="sales") for n in names])
+    ingest(db, p, "customers", [company(n, owner="sales") for n in names])
     orders = []
     for i in range(6):  # regular buyers: every 2-3 weeks for a year, up to last week
         orders += [order(f"R{i}-{k}", f"R{i}", ordered_at=_at(7 + k * (14 + i))) for k in range(20)]
     # Bought as often, then nothing for eight months.
     orders += [order(f"G-{k}", "GONE", ordered_at=_at(240 + k * 14)) for k in range(10)]
     orders += [order("F-1", "FEW", ordered_at=_at(300))]
-    intake.ingest(db, p, "orders", orders)
+    ingest(db, p, "orders", orders)
     db.commit()
     manager = client_for("manager")
     refs = customer_repo.customer_ids_by_ref(db, {("erp", n) for n in names})

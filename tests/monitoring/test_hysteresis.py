@@ -9,9 +9,8 @@ import polars as pl
 from sqlalchemy import select
 
 from riskdesk.monitoring import measure, pack
-from riskdesk.pipeline import intake
 from tests.alerts.test_clearing import alerts_of, payment
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.monitoring.test_alerts import _setup, invoice
 
 DAYS = [dt.date(2026, m, 28) for m in range(1, 7)]
@@ -95,16 +94,16 @@ def test_a_live_alert_waits_for_its_clear_expression(db, manager, client_for) ->
     manager.post(f"/api/v1/rule-versions/{version['id']}/approve")
     assert analyst.post(f"/api/v1/rule-versions/{version['id']}/activate").status_code == 200
     p = principal(db, "manager")
-    intake.ingest(db, p, "invoices", [invoice("H1", "B", "10000.00", -10)])
+    ingest(db, p, "invoices", [invoice("H1", "B", "10000.00", -10)])
     db.commit()
     [raised] = alerts_of(db, ids["B"], "big_receivable")
     assert raised.status == "open"
     # 4,000 left: the rule no longer fires, but the receivable has not come down enough.
-    intake.ingest(db, p, "payments", [payment("HP1", "H1", "6000.00", 1)])
+    ingest(db, p, "payments", [payment("HP1", "H1", "6000.00", 1)])
     db.commit()
     [held] = alerts_of(db, ids["B"], "big_receivable")
     assert held.status == "open"
-    intake.ingest(db, p, "payments", [payment("HP2", "H1", "4000.00", 0)])
+    ingest(db, p, "payments", [payment("HP2", "H1", "4000.00", 0)])
     db.commit()
     [cleared] = alerts_of(db, ids["B"], "big_receivable")
     assert (cleared.status, cleared.cleared_reason) == ("resolved", "condition_cleared")

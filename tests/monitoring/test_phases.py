@@ -7,8 +7,7 @@ from riskdesk.alerts import service as alert_service
 from riskdesk.models import Alert
 from riskdesk.monitoring import repository as repo
 from riskdesk.monitoring import service
-from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import order
 from tests.monitoring.test_alerts import _setup, invoice
 
@@ -21,15 +20,13 @@ def _hits(db) -> dict[tuple[int, str], int]:  # type: ignore[no-untyped-def]
 def test_a_rule_run_leaves_alone_whoever_changed_while_it_computed(db) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(db)
     p = principal(db, "manager")
-    intake.ingest(
-        db, p, "invoices", [invoice("J1", "A", "900.00", 100), invoice("J2", "B", "800.00", 45)]
-    )
+    ingest(db, p, "invoices", [invoice("J1", "A", "900.00", 100), invoice("J2", "B", "800.00", 45)])
     db.commit()
     raised = _hits(db)
     assert {cid for cid, _ in raised} == {ids["A"], ids["B"]}
     findings = service.find_rule_hits(db, None)
     # Meanwhile A orders: its event re-evaluates A's rules on newer values.
-    intake.ingest(db, p, "orders", [order("O-A", "A")])
+    ingest(db, p, "orders", [order("O-A", "A")])
     db.commit()
     after_event = _hits(db)
 
@@ -47,7 +44,7 @@ def test_a_rule_run_leaves_alone_whoever_changed_while_it_computed(db) -> None: 
 def test_a_rule_retired_while_the_run_computed_raises_nothing(db) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(db)
     p = principal(db, "manager")
-    intake.ingest(db, p, "invoices", [invoice("J2", "B", "800.00", 45)])
+    ingest(db, p, "invoices", [invoice("J2", "B", "800.00", 45)])
     db.commit()
     before = _hits(db)
     assert (ids["B"], "new_overdue") in before

@@ -25,7 +25,7 @@ from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.timeutil import today
 from riskdesk.models import Alert, AlertAction, AlertCase, AuditEntry
 from riskdesk.pipeline import intake
-from tests.conftest import principal
+from tests.conftest import principal, processed, processed_import
 from tests.factories import company
 
 COLUMNS = {
@@ -65,6 +65,7 @@ def import_rows(factory: sessionmaker[Session], kind: str, rows: Sequence[dict[s
         skip_invalid=False,
     )
     assert result.job.status == "done", (kind, result.job.errors)
+    processed_import(factory, result)
 
 
 def add_customers(factory: sessionmaker[Session], external_ids: Sequence[str]) -> None:
@@ -79,6 +80,7 @@ def add_customers(factory: sessionmaker[Session], external_ids: Sequence[str]) -
             skip_invalid=False,
             channel="test",
         )
+        processed(session)
 
 
 def open_alerts(session: Session, external_ids: Sequence[str]) -> set[tuple[str, str]]:

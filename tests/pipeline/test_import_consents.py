@@ -21,7 +21,7 @@ from riskdesk.models import Alert, AuditEntry, Consent, IndicatorSnapshot
 from riskdesk.pipeline import intake
 from riskdesk.privacy import repository as privacy_repo
 from riskdesk.security import service as security_service
-from tests.conftest import principal
+from tests.conftest import principal, processed_import
 from tests.factories import resident_id
 
 CONSUMERS = """external_id,name,national_id,consent_credit_assessment,consent_behaviour_monitoring,consent_marketing,consent_notice_version,consent_evidence
@@ -36,7 +36,7 @@ def consumers_csv() -> bytes:
 
 
 def run(factory, kind: str, content: bytes, mapping: str = DEFAULTS, filename: str = "f.csv"):  # type: ignore[no-untyped-def]
-    return intake.import_file(
+    result = intake.import_file(
         factory,
         lambda s: principal(s, "manager"),
         kind=kind,
@@ -45,6 +45,7 @@ def run(factory, kind: str, content: bytes, mapping: str = DEFAULTS, filename: s
         mapping=ColumnMapping.from_yaml(mapping),
         skip_invalid=False,
     )
+    return processed_import(factory, result)
 
 
 def ids(db, *external_ids: str) -> list[int]:  # type: ignore[no-untyped-def]

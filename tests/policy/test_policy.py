@@ -13,9 +13,8 @@ from sqlalchemy import update
 
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import CreditProfile, IndicatorSnapshot, LimitRequest
-from riskdesk.pipeline import intake
 from riskdesk.policy.formula import INPUT_COLUMNS, recommend
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company, resident_id
 
 
@@ -76,7 +75,7 @@ def _customers(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     from riskdesk.customers import repository as customer_repo
 
     p = principal(db, "manager")
-    intake.ingest(
+    ingest(
         db,
         p,
         "customers",

@@ -10,10 +10,9 @@ from sqlalchemy import select
 
 from riskdesk.kit.errors import NotAuthenticated, PermissionDenied
 from riskdesk.models import CustomerScore, IndicatorSnapshot, User
-from riskdesk.pipeline import intake
 from riskdesk.scoring import registry, service
 from riskdesk.scoring import repository as repo
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import order
 from tests.scoring.test_service import _active, _portfolio, card
 
@@ -23,7 +22,7 @@ def test_a_run_stores_nothing_over_what_changed_while_it_computed(db, manager, c
     _active(db, client_for, manager, card())
     plan = service.plan_rescore(db)
     # Meanwhile LATE orders again: its event refreshes LATE's indicators with newer values.
-    intake.ingest(db, principal(db, "manager"), "orders", [order("O-LATE", "LATE")])
+    ingest(db, principal(db, "manager"), "orders", [order("O-LATE", "LATE")])
     db.commit()
     late = db.get(IndicatorSnapshot, ids["LATE"])
     assert late is not None

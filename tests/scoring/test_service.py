@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from riskdesk.kit.timeutil import today
-from riskdesk.pipeline import intake
 from riskdesk.scoring import service
-from tests.conftest import principal
+from tests.conftest import ingest, principal
 from tests.factories import company, resident_id
 from tests.scoring.test_scorecard import RATINGS, TIERS
 
@@ -129,7 +128,7 @@ def _active(db, client_for, manager, body: dict[str, Any]) -> None:  # type: ign
 
 def _portfolio(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
     p = principal(db, "manager")
-    intake.ingest(
+    ingest(
         db,
         p,
         "customers",
@@ -145,7 +144,7 @@ def _portfolio(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
             },
         ],
     )
-    intake.ingest(
+    ingest(
         db,
         p,
         "invoices",
@@ -161,7 +160,7 @@ def _portfolio(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
             }
         ],
     )
-    intake.ingest(
+    ingest(
         db,
         p,
         "credit_reports",
@@ -277,7 +276,7 @@ def test_company_ratios_from_the_latest_statement_are_factors(db, manager, clien
         "net_income": "60",
     }
     older = statement | {"period_end": ago(800), "ebit": "-500"}
-    intake.ingest(db, p, "statements", [statement | {"period_end": ago(400)}, older])
+    ingest(db, p, "statements", [statement | {"period_end": ago(400)}, older])
     db.commit()
     body = card("ratios")
     body["definition"] = {

@@ -16,11 +16,11 @@ import uvicorn
 from sqlalchemy import text
 from sqlalchemy.orm import sessionmaker
 
-from riskdesk.config import Settings
+from riskdesk.config import Settings, get_settings
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
 from riskdesk.main import create_app
 from riskdesk.migrations import runner
-from riskdesk.pipeline import intake
+from riskdesk.pipeline import intake, processing
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 from tests.conftest import IN_CI, PASSWORD, PG_URL, _backends
@@ -89,12 +89,15 @@ def live_server(
             company("W2", name="上海明达科技有限公司"),
         ]
         intake.ingest(session, principal, "customers", records)
+        processing.process_now(session, get_settings())
     settings = Settings(
         database_url="sqlite://",
         secret_key="live-test-secret-0123456789",
         data_dir=Path(tmp) / "data",
         delivery_interval_seconds=0,  # tests send deliveries themselves
         complaint_surge_seconds=0,  # and no periodic job writes behind the pages' backs
+        event_workers=0,  # the request processes its own events (wait below)
+        event_wait_seconds=30,
         warning_backtest_days=0,
     )
     app = create_app(settings, session_factory=factory)

@@ -13,8 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from riskdesk.db import make_engine
 from riskdesk.models import Customer
-from riskdesk.pipeline import intake
-from tests.conftest import PG_URL, principal
+from tests.conftest import PG_URL, ingest, principal
 from tests.factories import company
 from tests.security.test_auth import login
 
@@ -36,7 +35,7 @@ def _csrf(client: TestClient) -> str:
 def test_the_reported_cases_answer_pages_not_500(app, db) -> None:  # type: ignore[no-untyped-def]
     """Issue 12, defect 3: each of these was a 500 with raw JSON."""
     manager = principal(db, "manager")
-    intake.ingest(db, manager, "customers", [company("N1", owner="sales2")])
+    ingest(db, manager, "customers", [company("N1", owner="sales2")])
     db.commit()
     north = db.scalars(select(Customer.id).order_by(Customer.id.desc())).first()
     sales = login(app, "sales")

@@ -22,12 +22,14 @@ from riskdesk.cli.model import model_app
 from riskdesk.cli.privacy import privacy_app
 from riskdesk.cli.status import status as status_command
 from riskdesk.cli.warnings import warnings_app
+from riskdesk.cli.worker import queue_app
+from riskdesk.cli.worker import worker as worker_command
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
 from riskdesk.kit.errors import RiskdeskError
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.migrations import runner
-from riskdesk.pipeline import intake
+from riskdesk.pipeline import intake, processing
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 
@@ -44,6 +46,7 @@ app.add_typer(warnings_app, name="warnings")
 app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
+app.add_typer(queue_app, name="queue")
 console = Console()
 err = Console(stderr=True)
 
@@ -261,6 +264,15 @@ def import_command(
             "UTF-16 and GB18030/GBK are recognised"
         ),
     ] = None,
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="seconds to wait, once the rows are committed, for their processing "
+            "(indicators, rules, alerts), doing it here when no worker is running; 0: leave it "
+            "to the workers (the server's, or `riskdesk worker`)",
+        ),
+    ] = 3600.0,
 ) -> None:
     """Import a CSV or Excel FILE of KIND; nothing is imported when a row is invalid."""
     try:
@@ -300,6 +312,14 @@ def import_command(
         except RiskdeskError as exc:
             _fail(exc)
             return
+        processed = "done"
+        if result.queued:
+            processed = "queued"
+            if wait > 0:
+                bar.update(task, description="processing", total=None)
+                settings = get_settings()
+                if processing.wait_for(factory, result.queued, wait, settings):
+                    processed = "done"
     job = result.job
     if output == "json":
         print(
@@ -314,6 +334,7 @@ def import_command(
                     "invalid": job.invalid_rows,
                     "message": job.message,
                     "errors": job.errors,
+                    "processing": processed,
                 },
                 ensure_ascii=False,
             )
@@ -323,6 +344,7 @@ def import_command(
             f"import {job.id}: {job.status}; rows {job.total_rows}, created "
             f"{job.created_count}, updated/pending {job.updated_count}, duplicates "
             f"{job.duplicate_count}, invalid {job.invalid_rows}"
+            + ("" if job.status != "done" else f"; processing {processed}")
         )
         if job.message:
             console.print(job.message)
@@ -585,6 +607,7 @@ def limits_expire() -> None:
 
 
 app.command("status")(status_command)
+app.command("worker")(worker_command)
 
 
 @app.command("serve")

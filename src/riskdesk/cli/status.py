@@ -23,6 +23,7 @@ def gather() -> dict[str, Any]:
     from riskdesk.kit.timeutil import utcnow
     from riskdesk.migrations import runner
     from riskdesk.monitoring import repository as monitoring_repo
+    from riskdesk.pipeline import processing
     from riskdesk.pipeline import repository as pipeline_repo
 
     engine = make_engine(get_settings().database_url)
@@ -42,6 +43,7 @@ def gather() -> dict[str, Any]:
         heads = audit_repo.heads(session)
         backtest = monitoring_repo.latest_backtest(session)
         queue = alerts_repo.queue_figures(session, now)
+        events = processing.queue_figures(session)
     engine.dispose()
     return {
         "schema_revision": revision,
@@ -57,16 +59,24 @@ def gather() -> dict[str, Any]:
             "age_days": round((now - backtest.measured_at) / dt.timedelta(days=1), 1),
             "open_share": backtest.open_share,
         },
-        # Events are processed in the request that brings them: no queue, no lag yet.
-        "event_processing": "in the request",
+        "event_queue": {
+            "rows": events.rows,
+            "lag_seconds": round(events.lag_seconds, 3),
+            "dead_letters": events.dead_letters,
+            "partitions": [
+                {"partition": p.partition, "rows": p.rows, "lag_seconds": round(p.lag_seconds, 3)}
+                for p in events.partitions
+            ],
+        },
     }
 
 
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
-    """How the installation stands: schema, running imports, audit chains, the alert queue and
-    the warning pack's newest backtest."""
+    """How the installation stands: schema, running imports, audit chains, the alert queue,
+    the warning pack's newest backtest, and the event queue's lag per partition and dead
+    letters."""
     found = gather()
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
@@ -102,5 +112,20 @@ def status(
         "warning backtest",
         "none yet" if b is None else f"#{b['id']}, {b['age_days']} days old",
     )
-    table.add_row("event processing", found["event_processing"])
+    e = found["event_queue"]
+    waiting = ", ".join(
+        f"#{p['partition']}: {p['rows']} ({p['lag_seconds']:.1f} s)" for p in e["partitions"][:8]
+    )
+    more = len(e["partitions"]) - 8
+    table.add_row(
+        "event queue",
+        (
+            f"{e['rows']} waiting, oldest {e['lag_seconds']:.1f} s; by partition {waiting}"
+            + (f" and {more} more" if more > 0 else "")
+            if e["rows"]
+            else "empty"
+        )
+        + f"; dead letters {e['dead_letters']}"
+        + (" (`riskdesk queue dead-letters`)" if e["dead_letters"] else ""),
+    )
     console.print(table)

@@ -41,6 +41,7 @@ from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
 from riskdesk.kit.validation import PathId
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import merge as merge_pipeline
+from riskdesk.pipeline.deps import WaitQuery, settle
 from riskdesk.security.deps import (
     CanChangesApprove,
     CanCustomersMerge,
@@ -101,27 +102,41 @@ def list_customers(
     responses={200: {"description": "duplicate or update of a known customer"}},
 )
 def create_customer(
-    body: CustomerCreate, session: SessionDep, principal: CanCustomersWrite, response: Response
+    body: CustomerCreate,
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersWrite,
+    response: Response,
+    wait: WaitQuery = None,
 ) -> IntakeRowResult:
     """Create a customer; resending it changes nothing; changed fields update the file (critical
     ones wait for approval)."""
     report = intake.ingest(
         session, principal, "customers", [body.model_dump(mode="json", exclude_unset=True)]
     )
-    return single_result(report, response)
+    result = single_result(report, response)
+    settle(request, session, response, wait)
+    return result
 
 
 @router.post("/customers/batch", response_model=IntakeReport)
 def create_customers(
-    body: BatchIn, session: SessionDep, principal: CanCustomersWrite
+    body: BatchIn,
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersWrite,
+    response: Response,
+    wait: WaitQuery = None,
 ) -> IntakeReport:
     """Up to 10,000 customers (records as in POST /customers). As in customer files, a record
     may give consents as `consent_<purpose>` (yes/no, true/false, 1/0, 是/否) with
     `consent_notice_version` (and `consent_given_at`, `consent_evidence`), or as JSON in
     `consents`: a list of purposes or an object purpose -> yes/no."""
-    return intake.ingest(
+    report = intake.ingest(
         session, principal, "customers", body.records, skip_invalid=body.skip_invalid
     )
+    report.processing = settle(request, session, response, wait)  # type: ignore[assignment]
+    return report
 
 
 @router.get("/customers/{customer_id}", response_model=CustomerRead)

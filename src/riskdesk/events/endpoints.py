@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel
 
 from riskdesk.db import SessionDep
@@ -21,6 +21,7 @@ from riskdesk.events.schemas import (
 )
 from riskdesk.kit.errors import PermissionDenied
 from riskdesk.pipeline import intake
+from riskdesk.pipeline.deps import WaitQuery, settle
 from riskdesk.security.deps import CurrentPrincipal
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
@@ -60,17 +61,34 @@ def _add_routes(
     writer = _writer(permissions)
 
     def create_one(
-        body: BaseModel, session: SessionDep, principal: Principal, response: Response
+        body: BaseModel,
+        request: Request,
+        session: SessionDep,
+        principal: Principal,
+        response: Response,
+        wait: WaitQuery = None,
     ) -> IntakeRowResult:
         report = intake.ingest(
             session, principal, kind, [body.model_dump(mode="json", exclude_unset=True)]
         )
         result = report.results[0]
         response.status_code = 201 if result.status == "created" else 200
+        settle(request, session, response, wait)
         return result
 
-    def create_batch(body: BatchIn, session: SessionDep, principal: Principal) -> IntakeReport:
-        return intake.ingest(session, principal, kind, body.records, skip_invalid=body.skip_invalid)
+    def create_batch(
+        body: BatchIn,
+        request: Request,
+        session: SessionDep,
+        principal: Principal,
+        response: Response,
+        wait: WaitQuery = None,
+    ) -> IntakeReport:
+        report = intake.ingest(
+            session, principal, kind, body.records, skip_invalid=body.skip_invalid
+        )
+        report.processing = settle(request, session, response, wait)  # type: ignore[assignment]
+        return report
 
     # FastAPI reads these annotations: the kind's own schema documents the body in OpenAPI,
     # and the permission check runs as a dependency.

@@ -258,6 +258,11 @@ class IntakeReport(BaseModel):
         description="false when a large file's report lists only its first rows and the rows "
         "with errors; the counts always cover every row",
     )
+    processing: Literal["done", "queued"] = Field(
+        default="done",
+        description="done: the records' indicators, rules and alerts are processed; queued: "
+        "committed, and a worker processes them shortly (ask to wait with `wait`)",
+    )
 
 
 class BatchIn(InputModel):

@@ -7,6 +7,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     gc_collector,
     generate_latest,
@@ -36,6 +37,37 @@ EVENTS_WRITTEN = Counter(
     ["kind"],
     registry=REGISTRY,
 )
+WORK_QUEUED = Counter(
+    "riskdesk_events_queued_total",
+    "Customers' work queued by intake (one row per customer and intake), by kind, once committed.",
+    ["kind"],
+    registry=REGISTRY,
+)
+WORK_PROCESSED = Counter(
+    "riskdesk_events_processed_total",
+    "Queued work rows this process's workers processed, once committed.",
+    registry=REGISTRY,
+)
+DEAD_LETTERS = Counter(
+    "riskdesk_dead_letters_total",
+    "Queued work rows this process moved to dead letters.",
+    registry=REGISTRY,
+)
+QUEUE_ROWS = Gauge(
+    "riskdesk_event_queue_rows",
+    "Work rows waiting in the event queue (read from the database when scraped).",
+    registry=REGISTRY,
+)
+QUEUE_LAG_SECONDS = Gauge(
+    "riskdesk_event_queue_lag_seconds",
+    "Age of the oldest waiting work row (read from the database when scraped); 0 when none.",
+    registry=REGISTRY,
+)
+DEAD_LETTERS_WAITING = Gauge(
+    "riskdesk_dead_letters_waiting",
+    "Dead letters not yet retried (read from the database when scraped).",
+    registry=REGISTRY,
+)
 ALERTS_RAISED = Counter(
     "riskdesk_alerts_raised_total",
     "New alerts, by warning type and severity, once committed.",
@@ -56,7 +88,7 @@ def count_on_commit(session: Session, counter: Counter, labels: tuple[str, ...],
 
 def _after_commit(session: Session) -> None:
     for counter, labels, n in session.info.pop(_PENDING, ()):
-        counter.labels(*labels).inc(n)
+        (counter.labels(*labels) if labels else counter).inc(n)
 
 
 def _after_rollback(session: Session) -> None:

@@ -61,6 +61,7 @@ from riskdesk.models.policy import (
     TierPolicy,
 )
 from riskdesk.models.privacy import Consent, Erasure, LegalHold
+from riskdesk.models.processing import DeadLetter, QueuedWork
 from riskdesk.models.scoring import (
     CustomerScore,
     ModelScore,
@@ -99,6 +100,7 @@ __all__ = [
     "CustomerExternalRef",
     "CustomerGroup",
     "CustomerScore",
+    "DeadLetter",
     "Delivery",
     "DemoBehaviour",
     "Document",
@@ -123,6 +125,7 @@ __all__ = [
     "PendingChange",
     "PendingChangeItem",
     "Playbook",
+    "QueuedWork",
     "Return",
     "RuleVersion",
     "Scorecard",

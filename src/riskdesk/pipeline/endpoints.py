@@ -13,7 +13,7 @@ from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotFound, PayloadTooLarge
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import PathId
-from riskdesk.pipeline import intake
+from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline import repository as repo
 from riskdesk.pipeline.schemas import ImportJobRead, ImportResult
 from riskdesk.security import repository as users_repo
@@ -53,6 +53,15 @@ async def import_file(
             max_length=40,
             description="a CSV file's encoding (utf-8, gb18030, gbk, utf-16, ...); when left "
             "out, UTF-8 (with or without BOM), UTF-16 and GB18030/GBK are recognised",
+        ),
+    ] = None,
+    wait: Annotated[
+        float | None,
+        Form(
+            ge=0,
+            le=600,
+            description="seconds to wait, once the rows are committed, for their processing "
+            "(indicators, rules, alerts); left out: RISKDESK_EVENT_WAIT_SECONDS",
         ),
     ] = None,
 ) -> ImportResult:
@@ -100,6 +109,13 @@ async def import_file(
         limits=intake.file_limits(request.app.state.settings),
         channel="import",
     )
+    settings = request.app.state.settings
+    seconds = settings.event_wait_seconds if wait is None else wait
+    if result.report is not None and result.queued and seconds > 0:
+        done = await run_in_threadpool(
+            processing.wait_for, request.app.state.sessionmaker, result.queued, seconds, settings
+        )
+        result.report.processing = "done" if done else "queued"
     return ImportResult(job=ImportJobRead.model_validate(result.job), report=result.report)
 
 

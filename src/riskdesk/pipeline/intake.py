@@ -14,14 +14,12 @@ import numpy as np
 import polars as pl
 from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.alerts import service as alert_service
-from riskdesk.config import Settings
+from riskdesk.config import Settings, get_settings
 from riskdesk.credit import service as credit_service
 from riskdesk.customers.intake import CUSTOMER_HANDLERS
 from riskdesk.db import unit_of_work
 from riskdesk.events.intake import EVENT_HANDLERS
 from riskdesk.events.schemas import IntakeReport, IntakeRowResult
-from riskdesk.indicators import service as indicator_service
 from riskdesk.kit import metrics
 from riskdesk.kit.errors import ErrorDetail, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.intake import Handler, Item, WriteContext, mark_repeats, validate_items
@@ -35,6 +33,7 @@ from riskdesk.kit.tabular import (
 )
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
+from riskdesk.pipeline import processing
 from riskdesk.pipeline import repository as repo
 from riskdesk.policy import service as _policy  # noqa: F401  (authority of a new customer's creator)
 from riskdesk.security.service import Principal
@@ -57,7 +56,6 @@ KINDS = (
 MAX_ERRORS_KEPT = 1000
 RESULTS_KEPT = 10_000  # a file's report lists every row up to this many, then only errors
 CHUNK_ROWS = 5_000  # file rows validated and written at a time, in the one transaction
-REFRESH_CUSTOMERS = 200  # customers whose indicators and rules are recomputed at a time
 # Kinds whose records change a customer's indicators (statements and bureau reports do not).
 INDICATOR_KINDS = frozenset(
     {
@@ -111,8 +109,8 @@ def ingest_items(
 ) -> IntakeReport:
     """Validate, resolve and write; raise IntakeRejected when invalid rows stop the batch.
 
-    The indicators of every customer whose events were written are refreshed in the same
-    transaction, in one vectorised pass over those customers.
+    Every customer whose events were written is queued for processing (indicators, rules,
+    alerts), which a worker does once the caller's transaction commits.
     """
     ctx = WriteContext(
         principal=principal, channel=channel, import_job_id=import_job_id, progress=progress
@@ -207,22 +205,19 @@ class _Run:
 
     def finish(self, session: Session, *, refresh_indicators: bool = True) -> IntakeReport:
         """Raise IntakeRejected if invalid records stopped the intake; otherwise recheck held
-        orders, refresh indicators and evaluate rules, once for all the customers the intake
-        touched. (Complaint surges on a product are a periodic job's: ``complaints.tasks``.)"""
+        orders and queue the customers the intake touched for processing (indicators, rules,
+        alerts), which a worker does once this commits. (Complaint surges on a product are a
+        periodic job's: ``complaints.tasks``.)"""
         if self.stopped:
             report = self.report(imported=False)
             raise IntakeRejected(report, self.errors)
         if self.paid:
             credit_service.recheck_held(session, sorted(self.paid), why="payment")
         if refresh_indicators and self.touched:
-            ids = sorted(self.touched)
-            # Event -> indicators -> rules -> alerts, in the same transaction; a few hundred
-            # customers at a time, since each one's whole history is read (a file of a million
-            # orders for 2,000 customers would otherwise hold all of them at once).
-            for start in range(0, len(ids), REFRESH_CUSTOMERS):
-                part = ids[start : start + REFRESH_CUSTOMERS]
-                indicator_service.refresh(session, part)
-                alert_service.evaluate(session, part)
+            # Indicators, rules, alerts and playbooks run in a worker once this commits.
+            processing.enqueue(
+                session, self.touched, self.kind, partitions=get_settings().event_partitions
+            )
         session.flush()
         written = self.counts["created"] + self.counts["updated"]
         metrics.count_on_commit(session, metrics.EVENTS_WRITTEN, (self.kind,), written)
@@ -303,6 +298,7 @@ class FileImportResult:
 
     job: ImportJob
     report: IntakeReport | None
+    queued: tuple[int, ...] = ()  # the work it queued for processing (event queue row ids)
 
 
 def read_file_table(
@@ -538,8 +534,11 @@ def run_job(
                     track(rows)
                 del table
                 report = run.finish(session)
+                queued = tuple(processing.queued_ids(session))
+            if queued:
+                report.processing = "queued"
             done_job = _finish(factory, job_id, "done", report, None)
-            return FileImportResult(job=done_job, report=report)
+            return FileImportResult(job=done_job, report=report, queued=queued)
         except IntakeRejected as exc:
             return FileImportResult(
                 job=_finish(factory, job_id, "rejected", exc.report, exc), report=exc.report

@@ -1,17 +1,21 @@
-"""SQL of import jobs, and the leases that tell a running job from a lost one."""
+"""SQL of import jobs, the leases that tell a running job from a lost one, and the event
+queue."""
 
 from __future__ import annotations
 
+import datetime as dt
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
-from riskdesk.models import ImportJob
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import Customer, DeadLetter, ImportJob, QueuedWork
 
 
 def list_jobs(session: Session, *, user_id: int | None, limit: int = 50) -> list[ImportJob]:
@@ -124,3 +128,167 @@ def lease_held(bind: Engine | Connection, job_id: int) -> bool:
     finally:
         os.close(fd)
     return False
+
+
+# ---------------------------------------------------------------- the event queue
+#
+# Intake commits a row per customer it touched; workers claim a partition's rows in id order.
+# On PostgreSQL a worker first takes the partition's advisory lock for its transaction (two
+# workers never own one partition, so a customer's work is never reordered), then locks the
+# rows FOR UPDATE SKIP LOCKED; the rows are deleted in the transaction that does their work.
+# On SQLite every writing transaction holds the database's one write lock: that is the fence.
+
+_QUEUE_SCOPE = "/riskdesk event partition"
+
+
+def customer_groups(session: Session, customer_ids: Iterable[int]) -> dict[int, int | None]:
+    """Each customer's group (None when it has none)."""
+    ids = sorted(set(customer_ids))
+    found: dict[int, int | None] = {}
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        rows = session.execute(select(Customer.id, Customer.group_id).where(Customer.id.in_(part)))
+        found.update((int(cid), gid) for cid, gid in rows)
+    return found
+
+
+def live_customers(session: Session, customer_ids: Iterable[int]) -> list[int]:
+    """The given customers that still stand (not merged into another)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Customer.id)
+            .where(Customer.id.in_(ids), Customer.status != "merged")
+            .order_by(Customer.id)
+        )
+    )
+
+
+def enqueue(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Queue work rows (partition_no, customer_id, kind); their ids."""
+    if not rows:
+        return []
+    now = utcnow()
+    values = [{**r, "enqueued_at": now, "attempts": 0} for r in rows]
+    return list(session.scalars(insert(QueuedWork).returning(QueuedWork.id), values))
+
+
+def fence(session: Session, partition: int) -> bool:
+    """Own the partition until this transaction ends; False when another worker owns it."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        session.execute(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(current_schema() || :scope), :p)"),
+            {"scope": _QUEUE_SCOPE, "p": partition},
+        ).scalar_one()
+    )
+
+
+def claim(session: Session, partition: int, limit: int) -> list[QueuedWork]:
+    """The partition's oldest queued rows, locked for this transaction."""
+    stmt = (
+        select(QueuedWork)
+        .where(QueuedWork.partition_no == partition)
+        .order_by(QueuedWork.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return list(session.scalars(stmt))
+
+
+def delete_queued(session: Session, ids: Sequence[int]) -> None:
+    """Remove processed rows."""
+    for start in range(0, len(ids), 5000):
+        session.execute(delete(QueuedWork).where(QueuedWork.id.in_(ids[start : start + 5000])))
+
+
+def partitions_with_work(session: Session) -> list[int]:
+    """Partitions that have queued rows."""
+    return list(
+        session.scalars(
+            select(QueuedWork.partition_no).distinct().order_by(QueuedWork.partition_no)
+        )
+    )
+
+
+def queued_partitions(session: Session, ids: Sequence[int]) -> set[int]:
+    """The partitions of those of the given rows that are still queued."""
+    found: set[int] = set()
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        found.update(
+            session.scalars(
+                select(QueuedWork.partition_no).where(QueuedWork.id.in_(part)).distinct()
+            )
+        )
+    return found
+
+
+def queued_rows(session: Session, ids: Sequence[int]) -> list[QueuedWork]:
+    """The given rows, those still queued."""
+    return list(
+        session.scalars(select(QueuedWork).where(QueuedWork.id.in_(ids)).order_by(QueuedWork.id))
+    )
+
+
+def bury(session: Session, rows: Sequence[QueuedWork], error: str) -> None:
+    """Move rows to dead letters."""
+    now = utcnow()
+    session.add_all(
+        DeadLetter(
+            queue_id=r.id,
+            partition_no=r.partition_no,
+            customer_id=r.customer_id,
+            kind=r.kind,
+            enqueued_at=r.enqueued_at,
+            failed_at=now,
+            attempts=r.attempts,
+            error=error[:1000],
+        )
+        for r in rows
+    )
+    delete_queued(session, [r.id for r in rows])
+
+
+def lag(session: Session) -> list[tuple[int, int, dt.datetime]]:
+    """(partition, rows queued, oldest enqueued) of each partition with work."""
+    return [
+        (int(p), int(n), oldest)
+        for p, n, oldest in session.execute(
+            select(QueuedWork.partition_no, func.count(), func.min(QueuedWork.enqueued_at))
+            .group_by(QueuedWork.partition_no)
+            .order_by(QueuedWork.partition_no)
+        )
+    ]
+
+
+def dead_letters(
+    session: Session, *, include_retried: bool = False, limit: int = 200
+) -> list[DeadLetter]:
+    """Dead letters, newest first."""
+    stmt = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(limit)
+    if not include_retried:
+        stmt = stmt.where(DeadLetter.retried_at.is_(None))
+    return list(session.scalars(stmt))
+
+
+def dead_letter_count(session: Session) -> int:
+    """Dead letters not yet retried."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(DeadLetter).where(DeadLetter.retried_at.is_(None))
+        )
+        or 0
+    )
+
+
+def dead_letters_by_id(session: Session, ids: Sequence[int] | None) -> list[DeadLetter]:
+    """Dead letters not yet retried, the given ones or (None) all."""
+    stmt = select(DeadLetter).where(DeadLetter.retried_at.is_(None)).order_by(DeadLetter.id)
+    if ids is not None:
+        stmt = stmt.where(DeadLetter.id.in_(ids))
+    return list(session.scalars(stmt))

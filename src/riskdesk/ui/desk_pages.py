@@ -30,7 +30,7 @@ from riskdesk.kit.errors import PermissionDenied, RiskdeskError, ValidationFaile
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import PathId
 from riskdesk.monitoring import service as monitoring_service
-from riskdesk.pipeline import intake
+from riskdesk.pipeline import intake, processing
 from riskdesk.security import repository as users_repo
 from riskdesk.security.deps import (
     CanAlertsWork,
@@ -48,6 +48,7 @@ router = APIRouter(include_in_schema=False)
 
 COMPLAINT_CATEGORIES = ("product_quality", "delivery", "billing", "service", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
+UI_WAIT_SECONDS = 5.0  # a desk form waits this long for its record's processing
 
 
 # ---------------------------------------------------------------- complaint desk
@@ -170,6 +171,11 @@ def _record_on_desk(
         if not principal.can(Permission.SERVICE_EVENTS_WRITE):
             raise PermissionDenied(f"you may not record {what}")
         intake.ingest(session, principal, kind, [record], channel="ui")
+        # The desk shows what the record changed (a complaint's alert): it waits a little for
+        # the worker; past that the page shows what is processed so far.
+        processing.settle(
+            session, request.app.state.sessionmaker, request.app.state.settings, UI_WAIT_SECONDS
+        )
     except intake.IntakeRejected as exc:
         session.rollback()
         errors = [(d.field, d.reason) for d in exc.details]

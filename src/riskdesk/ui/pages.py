@@ -50,7 +50,7 @@ from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring import warning_types
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import RuleIn
-from riskdesk.pipeline import intake
+from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.endpoints import read_upload
@@ -1497,7 +1497,7 @@ def start_import(
         target=_run_import,
         name=f"import-{job.id}",
         daemon=True,
-        args=(factory, load, job.id),
+        args=(factory, load, job.id, request.app.state.settings),
         kwargs={
             "kind": kind,
             "content": content,
@@ -1514,9 +1514,11 @@ def start_import(
 IMPORT_ENCODINGS = ("", "utf-8", "gb18030", "utf-16")  # "": recognise
 
 
-def _run_import(*args: Any, **kwargs: Any) -> None:
+def _run_import(factory: Any, load: Any, job_id: int, settings: Any, **kwargs: Any) -> None:
     with contextlib.suppress(PayloadTooLarge):  # the job records it, and its page says so
-        intake.run_job(*args, **kwargs)
+        result = intake.run_job(factory, load, job_id, **kwargs)
+        if result.queued and settings.event_wait_seconds > 0:
+            processing.wait_for(factory, result.queued, settings.event_wait_seconds, settings)
 
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)

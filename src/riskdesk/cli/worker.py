@@ -1,0 +1,104 @@
+"""riskdesk worker, and the event queue's dead letters."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+queue_app = typer.Typer(help="The event queue: dead letters.", no_args_is_help=True)
+
+
+def worker(
+    threads: Annotated[int, typer.Option(min=1, max=16, help="worker threads in this process")] = 1,
+    once: Annotated[
+        bool, typer.Option("--once", help="process what is queued now, then stop")
+    ] = False,
+) -> None:
+    """Process committed events (indicators, rules, alerts, playbooks) until stopped (Ctrl-C
+    or SIGTERM). Run as many as you like beside the API nodes: on PostgreSQL each partition of
+    the queue has one owner at a time; set RISKDESK_EVENT_WORKERS=0 on the API nodes then."""
+    from riskdesk.audit import trail
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker
+    from riskdesk.main import db_limits
+    from riskdesk.pipeline.tasks import EventWorker
+
+    settings = get_settings()
+    trail.set_process_default("worker")
+    engine = make_engine(settings.database_url, limits=db_limits(settings))
+    factory = make_sessionmaker(engine)
+    workers = [EventWorker(factory, settings, number=n) for n in range(threads)]
+    if once:
+        total = 0
+        while True:
+            done = workers[0].run_once()
+            total += done
+            if not done:
+                break
+        console.print(f"{total} queued row(s) processed")
+        engine.dispose()
+        return
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    for w in workers:
+        w.start()
+    console.print(f"riskdesk worker: {threads} thread(s); Ctrl-C to stop")
+    try:
+        while not stop.wait(1.0):
+            pass
+    except KeyboardInterrupt:
+        pass
+    for w in workers:
+        w.stop()
+    console.print(f"stopped; {sum(w.processed for w in workers)} queued row(s) processed")
+    engine.dispose()
+
+
+@queue_app.command("dead-letters")
+def dead_letters(
+    retry: Annotated[
+        bool, typer.Option("--retry", help="queue them again (after fixing the cause)")
+    ] = False,
+    letter: Annotated[
+        list[int] | None, typer.Option("--id", help="only these dead letters (repeatable)")
+    ] = None,
+) -> None:
+    """List the work that failed too often, or queue it again."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
+    from riskdesk.pipeline import processing
+    from riskdesk.pipeline import repository as repo
+
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    if retry:
+        with unit_of_work(factory) as session:
+            n = processing.retry_dead_letters(
+                session, letter or None, partitions=settings.event_partitions
+            )
+        console.print(f"{n} dead letter(s) queued again")
+        return
+    with reading(factory) as session:
+        letters = repo.dead_letters(session)
+        if letter:
+            letters = [d for d in letters if d.id in set(letter)]
+        table = Table(title=f"{len(letters)} dead letter(s)")
+        for column in ("id", "customer", "kind", "partition", "attempts", "failed at", "error"):
+            table.add_column(column)
+        for d in letters:
+            table.add_row(
+                str(d.id),
+                str(d.customer_id),
+                d.kind,
+                str(d.partition_no),
+                str(d.attempts),
+                d.failed_at.isoformat(timespec="seconds"),
+                d.error,
+            )
+    console.print(table)

@@ -1,0 +1,355 @@
+"""The event path after intake: queued work → indicators → rules → alerts → playbooks.
+
+Intake validates, writes the events, applies their exposure (a credit check needs it at once),
+queues one row per customer it touched and commits (``enqueue``). Workers then process the
+queue a partition at a time (``process_partition``): the partition is the hash of the
+customer's group, or of the customer, mod ``event_partitions``, so one worker at a time owns
+all of a group's work and processes it in the order it was committed.
+
+Exactly once: a batch's effects (indicator snapshots, alerts, playbook actions) and the
+deletion of its queue rows commit in one transaction. A worker that dies before the commit
+leaves the rows queued and nothing done; the next owner processes them again from the start.
+Processing recomputes state from the event record, so doing it again changes nothing.
+
+A batch that fails is rolled back and its rows count an attempt; a row that has failed once
+is retried alone (with its customer's other rows), so one poison customer never holds up the
+others, and after ``event_max_deliveries`` attempts it goes to dead letters.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk.alerts import service as alert_service
+from riskdesk.config import Settings
+from riskdesk.db import unit_of_work
+from riskdesk.indicators import service as indicator_service
+from riskdesk.kit import metrics
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import QueuedWork
+from riskdesk.pipeline import repository as repo
+
+log = logging.getLogger(__name__)
+
+QUEUED_KEY = "riskdesk.queued"  # session.info: ids of the queue rows this session wrote
+CLAIM_ROWS_PER_CUSTOMER = 4  # rows read per customer a batch may take (a customer has several)
+QUEUE_SCAN_LIMIT = 50_000  # rows of one partition process_now takes at a time
+
+# Set when a transaction in this process commits queued work: its workers look at once.
+_wakeups: list[threading.Event] = []
+_wakeups_lock = threading.Lock()
+
+
+def partition_of(customer_id: int, group_id: int | None, partitions: int) -> int:
+    """The queue partition of a customer: its group's, when it has one."""
+    key = f"g{group_id}" if group_id is not None else f"c{customer_id}"
+    return zlib.crc32(key.encode()) % partitions
+
+
+def enqueue(session: Session, customer_ids: Iterable[int], kind: str, *, partitions: int) -> None:
+    """Queue the customers' new events for processing once this transaction commits."""
+    groups = repo.customer_groups(session, customer_ids)
+    rows = [
+        {"partition_no": partition_of(cid, gid, partitions), "customer_id": cid, "kind": kind}
+        for cid, gid in sorted(groups.items())
+    ]
+    ids = repo.enqueue(session, rows)
+    if ids:
+        session.info.setdefault(QUEUED_KEY, []).extend(ids)
+        metrics.count_on_commit(session, metrics.WORK_QUEUED, (kind,), len(ids))
+        if not event.contains(session, "after_commit", _wake_workers):
+            event.listen(session, "after_commit", _wake_workers)
+
+
+def queued_ids(session: Session) -> list[int]:
+    """The queue rows this session's transaction wrote."""
+    return list(session.info.get(QUEUED_KEY, ()))
+
+
+def _wake_workers(_session: Session) -> None:
+    with _wakeups_lock:
+        for wakeup in _wakeups:
+            wakeup.set()
+
+
+def register_wakeup(wakeup: threading.Event) -> None:
+    """Have ``wakeup`` set whenever this process commits queued work."""
+    with _wakeups_lock:
+        _wakeups.append(wakeup)
+
+
+def unregister_wakeup(wakeup: threading.Event) -> None:
+    """Stop setting ``wakeup``."""
+    with _wakeups_lock:
+        if wakeup in _wakeups:
+            _wakeups.remove(wakeup)
+
+
+# ---------------------------------------------------------------- processing
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one transaction of a worker did."""
+
+    partition: int
+    rows: int
+    customers: int
+    failed: bool = False
+    buried: int = 0
+
+
+def _take(rows: Sequence[QueuedWork], max_customers: int) -> list[QueuedWork]:
+    """The rows one batch processes: a prefix of the partition's queue with at most
+    ``max_customers`` customers, or, when the first row failed before, that customer's rows
+    alone (a poison customer is isolated from the rest)."""
+    if not rows:
+        return []
+    if rows[0].attempts > 0:
+        first = rows[0].customer_id
+        return [r for r in rows if r.customer_id == first]
+    taken: list[QueuedWork] = []
+    customers: set[int] = set()
+    for row in rows:
+        if row.customer_id not in customers:
+            if len(customers) >= max_customers:
+                break
+            customers.add(row.customer_id)
+        taken.append(row)
+    return taken
+
+
+def work(session: Session, customer_ids: Sequence[int]) -> None:
+    """Process customers' committed events: indicators, then rules, alerts and playbooks."""
+    ids = repo.live_customers(session, customer_ids)
+    if ids:
+        indicator_service.refresh(session, ids)
+        alert_service.evaluate(session, ids)
+
+
+def _process_claimed(
+    session: Session, partition: int, settings: Settings, taken: list[int] | None = None
+) -> Batch | None:
+    if not repo.fence(session, partition):
+        return None  # another worker owns it now
+    claimed = repo.claim(
+        session, partition, settings.event_batch_customers * CLAIM_ROWS_PER_CUSTOMER
+    )
+    rows = _take(claimed, settings.event_batch_customers)
+    if not rows:
+        return None
+    if taken is not None:
+        taken.extend(r.id for r in rows)
+    customers = sorted({r.customer_id for r in rows})
+    work(session, customers)
+    repo.delete_queued(session, [r.id for r in rows])
+    metrics.count_on_commit(session, metrics.WORK_PROCESSED, (), len(rows))
+    return Batch(partition, len(rows), len(customers))
+
+
+def process_partition(
+    factory: sessionmaker[Session], partition: int, settings: Settings
+) -> Batch | None:
+    """Process one batch of a partition in a transaction of its own; None when the partition
+    had nothing for this worker (empty, or owned by another)."""
+    taken: list[int] = []
+    try:
+        with unit_of_work(factory) as session:
+            return _process_claimed(session, partition, settings, taken)
+    except Exception as exc:
+        if not taken:
+            raise  # not the work's failure (the database away, say): nothing counts an attempt
+        # The batch rolled back, so nothing of it happened; its rows count one attempt.
+        log.exception("processing partition %s failed", partition)
+        return _failed(factory, partition, settings, exc, taken)
+
+
+def _failed(
+    factory: sessionmaker[Session],
+    partition: int,
+    settings: Settings,
+    exc: Exception,
+    taken: list[int],
+) -> Batch:
+    # No type name or message of a database error reaches the row beyond its first line: the
+    # parameters are hidden by the engine, so no personal data is kept.
+    reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
+    with unit_of_work(factory) as session:
+        rows = repo.queued_rows(session, taken)  # those no other worker processed meanwhile
+        dead = []
+        for row in rows:
+            row.attempts += 1
+            row.last_error = reason
+            if row.attempts >= settings.event_max_deliveries:
+                dead.append(row)
+        session.flush()
+        if dead:
+            repo.bury(session, dead, reason)
+            metrics.count_on_commit(session, metrics.DEAD_LETTERS, (), len(dead))
+            log.error(
+                "%s queued row(s) of partition %s went to dead letters after %s attempts",
+                len(dead),
+                partition,
+                settings.event_max_deliveries,
+            )
+        return Batch(
+            partition,
+            len(rows),
+            len({r.customer_id for r in rows}),
+            failed=True,
+            buried=len(dead),
+        )
+
+
+def process_pass(
+    factory: sessionmaker[Session], settings: Settings, *, start: int = 0
+) -> list[Batch]:
+    """One batch of every partition that has work, beginning at ``start`` (workers begin at
+    different partitions, so they rarely meet)."""
+    with factory() as session:
+        partitions = repo.partitions_with_work(session)
+        session.rollback()
+    partitions = sorted(partitions, key=lambda p: (p < start, p))
+    done = []
+    for partition in partitions:
+        batch = process_partition(factory, partition, settings)
+        if batch is not None:
+            done.append(batch)
+    return done
+
+
+def process_now(session: Session, settings: Settings) -> int:
+    """Process all the queued work this session can see, in its own transaction and as one
+    run (the demo load, tests of the services); rows processed."""
+    done = 0
+    while True:
+        rows: list[QueuedWork] = []
+        for partition in repo.partitions_with_work(session):
+            if repo.fence(session, partition):
+                rows.extend(repo.claim(session, partition, QUEUE_SCAN_LIMIT))
+        if not rows:
+            return done
+        customers = sorted({r.customer_id for r in rows})
+        step = settings.event_batch_customers
+        for start in range(0, len(customers), step):
+            work(session, customers[start : start + step])
+        repo.delete_queued(session, [r.id for r in rows])
+        metrics.count_on_commit(session, metrics.WORK_PROCESSED, (), len(rows))
+        done += len(rows)
+        session.flush()
+
+
+def wait_for(
+    factory: sessionmaker[Session], ids: Sequence[int], seconds: float, settings: Settings
+) -> bool:
+    """Wait until the given queue rows are processed, helping the workers with their
+    partitions meanwhile; False when they are not done within ``seconds``."""
+    if not ids:
+        return True
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with factory() as session:
+                left = repo.queued_partitions(session, ids)
+                session.rollback()
+            if not left:
+                return True
+            progressed = False
+            for partition in sorted(left):
+                if time.monotonic() >= deadline:
+                    return False
+                batch = process_partition(factory, partition, settings)
+                progressed = progressed or (batch is not None and not batch.failed)
+        except Exception:
+            log.exception("waiting for queued work failed")
+            return False
+        if time.monotonic() >= deadline:
+            return False
+        if not progressed:
+            time.sleep(0.02)  # another worker holds the partitions: let it finish
+
+
+def settle(
+    session: Session,
+    factory: sessionmaker[Session],
+    settings: Settings,
+    wait: float | None,
+) -> str:
+    """After an intake: commit, then wait up to ``wait`` seconds (None: the configured
+    default) for its events to be processed; "done", or "queued" when they are not yet."""
+    ids = queued_ids(session)
+    if not ids:
+        return "done"
+    seconds = settings.event_wait_seconds if wait is None else wait
+    if seconds <= 0:
+        return "queued"
+    session.commit()
+    session.info.pop(QUEUED_KEY, None)
+    return "done" if wait_for(factory, ids, seconds, settings) else "queued"
+
+
+# ---------------------------------------------------------------- operations
+
+
+@dataclass(frozen=True)
+class PartitionLag:
+    """One partition's waiting work."""
+
+    partition: int
+    rows: int
+    lag_seconds: float
+
+
+@dataclass(frozen=True)
+class QueueFigures:
+    """The event queue now: waiting work per partition, and dead letters not yet retried."""
+
+    partitions: list[PartitionLag]
+    dead_letters: int
+
+    @property
+    def rows(self) -> int:
+        """Rows waiting in all."""
+        return sum(p.rows for p in self.partitions)
+
+    @property
+    def lag_seconds(self) -> float:
+        """Age of the oldest waiting row; 0 when none waits."""
+        return max((p.lag_seconds for p in self.partitions), default=0.0)
+
+
+def queue_figures(session: Session) -> QueueFigures:
+    """The queue's lag per partition and its dead letters."""
+    now = utcnow()
+    return QueueFigures(
+        partitions=[
+            PartitionLag(p, n, max(0.0, (now - oldest).total_seconds()))
+            for p, n, oldest in repo.lag(session)
+        ],
+        dead_letters=repo.dead_letter_count(session),
+    )
+
+
+def retry_dead_letters(session: Session, ids: Sequence[int] | None, *, partitions: int) -> int:
+    """Queue dead letters again (the given ones, or all); how many. Their original partition is
+    recomputed: the customer may have joined a group since."""
+    letters = repo.dead_letters_by_id(session, ids)
+    if not letters:
+        return 0
+    now = utcnow()
+    by_kind: dict[str, list[int]] = {}
+    for letter in letters:
+        letter.retried_at = now
+        by_kind.setdefault(letter.kind, []).append(letter.customer_id)
+    session.flush()
+    for kind, customers in by_kind.items():
+        enqueue(session, customers, kind, partitions=partitions)
+    return len(letters)
