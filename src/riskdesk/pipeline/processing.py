@@ -100,31 +100,48 @@ def unregister_wakeup(wakeup: threading.Event) -> None:
 class Batch:
     """What one transaction of a worker did."""
 
-    partition: int
+    partitions: tuple[int, ...]
     rows: int
     customers: int
     failed: bool = False
     buried: int = 0
 
 
-def _take(rows: Sequence[QueuedWork], max_customers: int) -> list[QueuedWork]:
-    """The rows one batch processes: a prefix of the partition's queue with at most
-    ``max_customers`` customers, or, when the first row failed before, that customer's rows
-    alone (a poison customer is isolated from the rest)."""
-    if not rows:
-        return []
-    if rows[0].attempts > 0:
-        first = rows[0].customer_id
-        return [r for r in rows if r.customer_id == first]
-    taken: list[QueuedWork] = []
+def _collect(
+    session: Session, partitions: Sequence[int], settings: Settings, taken: list[int]
+) -> list[QueuedWork]:
+    """The rows one batch processes: the oldest of each partition this worker can own, in
+    order, up to ``event_batch_customers`` customers; or a row that failed before, alone with
+    its customer's other rows of that partition (a poison customer is isolated from the rest).
+
+    Every partition the batch takes rows from stays owned until the transaction ends."""
+    limit = settings.event_batch_customers
+    rows: list[QueuedWork] = []
     customers: set[int] = set()
-    for row in rows:
-        if row.customer_id not in customers:
-            if len(customers) >= max_customers:
-                break
-            customers.add(row.customer_id)
-        taken.append(row)
-    return taken
+    for partition in partitions:
+        if len(customers) >= limit:
+            break
+        if not repo.fence(session, partition):
+            continue  # another worker owns it now
+        claimed = repo.claim(session, partition, limit * CLAIM_ROWS_PER_CUSTOMER)
+        if not claimed:
+            continue
+        if claimed[0].attempts > 0:
+            if rows:
+                continue  # it is retried in a batch of its own
+            first = claimed[0].customer_id
+            rows = [r for r in claimed if r.customer_id == first]
+            break
+        for row in claimed:
+            if row.attempts > 0:
+                break  # (cannot happen: failed rows head their partition) keep the order
+            if row.customer_id not in customers:
+                if len(customers) >= limit:
+                    break
+                customers.add(row.customer_id)
+            rows.append(row)
+    taken.extend(r.id for r in rows)
+    return rows
 
 
 def work(session: Session, customer_ids: Sequence[int]) -> None:
@@ -135,52 +152,47 @@ def work(session: Session, customer_ids: Sequence[int]) -> None:
         alert_service.evaluate(session, ids)
 
 
-def _process_claimed(
-    session: Session, partition: int, settings: Settings, taken: list[int] | None = None
+def _process(
+    session: Session, partitions: Sequence[int], settings: Settings, taken: list[int]
 ) -> Batch | None:
-    if not repo.fence(session, partition):
-        return None  # another worker owns it now
-    claimed = repo.claim(
-        session, partition, settings.event_batch_customers * CLAIM_ROWS_PER_CUSTOMER
-    )
-    rows = _take(claimed, settings.event_batch_customers)
+    rows = _collect(session, partitions, settings, taken)
     if not rows:
         return None
-    if taken is not None:
-        taken.extend(r.id for r in rows)
     customers = sorted({r.customer_id for r in rows})
     work(session, customers)
     repo.delete_queued(session, [r.id for r in rows])
     metrics.count_on_commit(session, metrics.WORK_PROCESSED, (), len(rows))
-    return Batch(partition, len(rows), len(customers))
+    return Batch(tuple(sorted({r.partition_no for r in rows})), len(rows), len(customers))
+
+
+def process_batch(
+    factory: sessionmaker[Session], partitions: Sequence[int], settings: Settings
+) -> Batch | None:
+    """Process one batch from the given partitions (in that order) in a transaction of its
+    own; None when they had nothing for this worker (empty, or owned by others)."""
+    taken: list[int] = []
+    try:
+        with unit_of_work(factory) as session:
+            return _process(session, partitions, settings, taken)
+    except Exception as exc:
+        if not taken:
+            raise  # not the work's failure (the database away, say): no attempt is counted
+        # The batch rolled back, so nothing of it happened; its rows count one attempt.
+        log.exception("processing queued work failed (partitions %s)", sorted(set(partitions)))
+        return _failed(factory, settings, exc, taken)
 
 
 def process_partition(
     factory: sessionmaker[Session], partition: int, settings: Settings
 ) -> Batch | None:
-    """Process one batch of a partition in a transaction of its own; None when the partition
-    had nothing for this worker (empty, or owned by another)."""
-    taken: list[int] = []
-    try:
-        with unit_of_work(factory) as session:
-            return _process_claimed(session, partition, settings, taken)
-    except Exception as exc:
-        if not taken:
-            raise  # not the work's failure (the database away, say): nothing counts an attempt
-        # The batch rolled back, so nothing of it happened; its rows count one attempt.
-        log.exception("processing partition %s failed", partition)
-        return _failed(factory, partition, settings, exc, taken)
+    """Process one batch of one partition (see ``process_batch``)."""
+    return process_batch(factory, [partition], settings)
 
 
 def _failed(
-    factory: sessionmaker[Session],
-    partition: int,
-    settings: Settings,
-    exc: Exception,
-    taken: list[int],
+    factory: sessionmaker[Session], settings: Settings, exc: Exception, taken: list[int]
 ) -> Batch:
-    # No type name or message of a database error reaches the row beyond its first line: the
-    # parameters are hidden by the engine, so no personal data is kept.
+    # The first line only: the engine hides statement parameters, so no personal data is kept.
     reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:500]
     with unit_of_work(factory) as session:
         rows = repo.queued_rows(session, taken)  # those no other worker processed meanwhile
@@ -195,13 +207,12 @@ def _failed(
             repo.bury(session, dead, reason)
             metrics.count_on_commit(session, metrics.DEAD_LETTERS, (), len(dead))
             log.error(
-                "%s queued row(s) of partition %s went to dead letters after %s attempts",
+                "%s queued row(s) went to dead letters after %s attempts",
                 len(dead),
-                partition,
                 settings.event_max_deliveries,
             )
         return Batch(
-            partition,
+            tuple(sorted({r.partition_no for r in rows})),
             len(rows),
             len({r.customer_id for r in rows}),
             failed=True,
@@ -211,19 +222,15 @@ def _failed(
 
 def process_pass(
     factory: sessionmaker[Session], settings: Settings, *, start: int = 0
-) -> list[Batch]:
-    """One batch of every partition that has work, beginning at ``start`` (workers begin at
+) -> Batch | None:
+    """One batch over the partitions that have work, beginning at ``start`` (workers begin at
     different partitions, so they rarely meet)."""
     with factory() as session:
         partitions = repo.partitions_with_work(session)
         session.rollback()
-    partitions = sorted(partitions, key=lambda p: (p < start, p))
-    done = []
-    for partition in partitions:
-        batch = process_partition(factory, partition, settings)
-        if batch is not None:
-            done.append(batch)
-    return done
+    if not partitions:
+        return None
+    return process_batch(factory, sorted(partitions, key=lambda p: (p < start, p)), settings)
 
 
 def process_now(session: Session, settings: Settings) -> int:
@@ -262,12 +269,8 @@ def wait_for(
                 session.rollback()
             if not left:
                 return True
-            progressed = False
-            for partition in sorted(left):
-                if time.monotonic() >= deadline:
-                    return False
-                batch = process_partition(factory, partition, settings)
-                progressed = progressed or (batch is not None and not batch.failed)
+            batch = process_batch(factory, sorted(left), settings)
+            progressed = batch is not None and not batch.failed
         except Exception:
             log.exception("waiting for queued work failed")
             return False

@@ -57,19 +57,30 @@ class EventWorker:
         processing.unregister_wakeup(self._wakeup)
 
     def run_once(self) -> int:
-        """One pass over the partitions with work; rows processed."""
-        batches = processing.process_pass(self.factory, self.settings, start=self.start_at)
-        done = sum(b.rows for b in batches if not b.failed)
-        self.processed += done
-        return done
+        """One batch over the partitions with work; rows processed."""
+        return self._batch()[0]
+
+    def _batch(self) -> tuple[int, bool]:
+        """(rows processed, whether the batch was full) of one batch."""
+        batch = processing.process_pass(self.factory, self.settings, start=self.start_at)
+        if batch is None or batch.failed:
+            return 0, False
+        self.processed += batch.rows
+        return batch.rows, batch.customers >= self.settings.event_batch_customers
 
     def _run(self) -> None:
+        full = False
         while not self._stop.is_set():
             self._wakeup.clear()
+            if not full and self.settings.event_linger_seconds:
+                # A batch costs about the same for one customer as for a hundred, and on
+                # SQLite it holds the one write lock: after a batch that was not full (or when
+                # woken from idle) let the next events gather first.
+                self._stop.wait(self.settings.event_linger_seconds)
             try:
-                busy = bool(self.run_once())
+                done, full = self._batch()
             except Exception:  # the database away, say: the next pass tries again
                 log.exception("event worker pass failed")
-                busy = False
-            if not busy:
+                done, full = 0, False
+            if not done:
                 self._wakeup.wait(self.settings.event_poll_seconds)
