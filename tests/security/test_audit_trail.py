@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from riskdesk.alerts import service as alert_service
 from riskdesk.demo.loader import load_demo
-from riskdesk.kit.timeutil import utcnow
+from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import (
     Alert,
     AlertCase,
@@ -122,6 +123,24 @@ def _ids(db: Session, client_for: Any) -> dict[str, Any]:
     review = analyst.post(f"/api/v1/customers/{customer_id}/reviews")
     for made in (document, imported, checked, review):
         assert made.status_code in (200, 201), made.text
+    if db.scalar(select(func.min(Alert.id))) is None:
+        # No earlier test left an alert in this database: an invoice long overdue raises one.
+        alert_service.install_default_pack(db)
+        db.commit()
+        overdue = manager.post(
+            "/api/v1/invoices?wait=30",
+            json={
+                "source": ref.source,
+                "external_id": "SW-INV-1",
+                "customer_external_id": ref.external_id,
+                "amount": "5000.00",
+                "currency": "CNY",
+                "issue_date": (today() - dt.timedelta(days=90)).isoformat(),
+                "due_date": (today() - dt.timedelta(days=60)).isoformat(),
+            },
+        )
+        assert overdue.status_code == 201, overdue.text
+        assert overdue.headers["Riskdesk-Processing"] == "done"
     first = {
         "customer_id": customer_id,
         "document_id": document.json()["id"],
