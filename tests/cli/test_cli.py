@@ -250,3 +250,24 @@ def test_model_train_from_history_into_the_registry(cli_env: Path) -> None:
         app, [*args, "--from-history", "--observation", "2099-01-01", "--user", "analyst"]
     )
     assert future.exit_code == 2 and "--observation" in future.output
+
+
+def test_replay_worker_and_the_queue_in_status(cli_env: Path) -> None:
+    loaded = runner.invoke(app, ["demo", "--customers", "30", "--months", "13", "--seed", "4"])
+    assert loaded.exit_code == 0, loaded.output
+    queued = runner.invoke(app, ["replay", "--wait", "0"])
+    assert queued.exit_code == 0 and "30 customer(s) queued" in queued.output, queued.output
+    waiting = json.loads(runner.invoke(app, ["status", "--json"]).output)["event_queue"]
+    assert waiting["rows"] == 30 and waiting["dead_letters"] == 0
+    assert sum(p["rows"] for p in waiting["partitions"]) == 30
+    assert "30 waiting" in runner.invoke(app, ["status"]).output
+    worked = runner.invoke(app, ["worker", "--once"])
+    assert worked.exit_code == 0 and "30 queued row(s) processed" in worked.output, worked.output
+    assert json.loads(runner.invoke(app, ["status", "--json"]).output)["event_queue"]["rows"] == 0
+    # Rebuilt again, here and now: nothing changes, no alert is raised twice.
+    again = runner.invoke(app, ["replay"])
+    assert again.exit_code == 0 and "rebuilt" in again.output, again.output
+    rerun = runner.invoke(app, ["rules", "run"])
+    assert "0 alert(s) raised" in rerun.output, rerun.output
+    letters = runner.invoke(app, ["queue", "dead-letters"])
+    assert letters.exit_code == 0 and "0 dead letter(s)" in letters.output

@@ -23,6 +23,7 @@ from riskdesk.cli.privacy import privacy_app
 from riskdesk.cli.status import status as status_command
 from riskdesk.cli.warnings import warnings_app
 from riskdesk.cli.worker import queue_app
+from riskdesk.cli.worker import replay as replay_command
 from riskdesk.cli.worker import worker as worker_command
 from riskdesk.config import get_settings
 from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
@@ -608,6 +609,7 @@ def limits_expire() -> None:
 
 app.command("status")(status_command)
 app.command("worker")(worker_command)
+app.command("replay")(replay_command)
 
 
 @app.command("serve")

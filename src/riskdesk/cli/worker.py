@@ -60,6 +60,38 @@ def worker(
     engine.dispose()
 
 
+def replay(
+    wait: Annotated[
+        float,
+        typer.Option(
+            min=0,
+            help="seconds to wait for the rebuild, doing it here when no worker is running; "
+            "0: leave it to the workers",
+        ),
+    ] = 3600.0,
+) -> None:
+    """Rebuild every customer's indicators and alerts from the event record, through the same
+    path as new events: every customer is queued, and the workers (or this command) process
+    them. After a fix to an indicator or a restore of the database, say."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.pipeline import processing
+
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    with unit_of_work(factory) as session:
+        customers = processing.queue_everyone(session, partitions=settings.event_partitions)
+        queued = processing.queued_ids(session)
+    console.print(f"{customers} customer(s) queued for a rebuild")
+    if wait <= 0:
+        return
+    if processing.wait_for(factory, queued, wait, settings):
+        console.print("rebuilt: indicators and alerts are current")
+    else:
+        console.print("not finished yet; the workers go on (see `riskdesk status`)")
+        raise typer.Exit(3)
+
+
 @queue_app.command("dead-letters")
 def dead_letters(
     retry: Annotated[

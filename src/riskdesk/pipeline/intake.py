@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -398,8 +399,11 @@ def file_limits(settings: Settings | None = None) -> FileLimits:
     )
 
 
-# Progress of running imports, by job id. Kept in memory because the import's own transaction
-# holds SQLite's write lock; the worker scale-out can move this to the database or Redis.
+# Progress of running imports, by job id, in this process. On PostgreSQL it is also written to
+# the job's row (at most every SHARED_PROGRESS_SECONDS, in a transaction of its own), so every API
+# node shows it; on SQLite the import's own transaction holds the one write lock, and one process
+# serves the database anyway.
+SHARED_PROGRESS_SECONDS = 1.0
 _PROGRESS: dict[int, tuple[int, int]] = {}
 _STARTING: set[int] = set()  # jobs created here whose runner has not yet taken the lease
 _PROGRESS_LOCK = threading.Lock()
@@ -506,12 +510,19 @@ def run_job(
             _STARTING.discard(job_id)
         done = 0
         total = 0
+        bind = factory.kw["bind"]
+        shared = repo.progress_shared(bind)
+        shared_at = 0.0
 
         def track(n: int) -> None:
-            nonlocal done
+            nonlocal done, shared_at
             done += n
             with _PROGRESS_LOCK:
                 _PROGRESS[job_id] = (done, total)
+            if shared and time.monotonic() - shared_at >= SHARED_PROGRESS_SECONDS:
+                # Every API node shows the job's progress, not only the one running it.
+                repo.record_progress(bind, job_id, done, total)
+                shared_at = time.monotonic()
             if progress:
                 progress(n)
 
@@ -522,6 +533,8 @@ def run_job(
             total = table.height
             with _PROGRESS_LOCK:
                 _PROGRESS[job_id] = (0, total)
+            if shared:
+                repo.record_progress(bind, job_id, 0, total)
             if on_total:
                 on_total(total)
             with unit_of_work(factory) as session:

@@ -341,6 +341,13 @@ def queue_figures(session: Session) -> QueueFigures:
     )
 
 
+def queue_everyone(session: Session, *, partitions: int) -> int:
+    """Queue every standing customer for processing (a rebuild); how many."""
+    customers = repo.live_customers(session, None)
+    enqueue(session, customers, "replay", partitions=partitions)
+    return len(customers)
+
+
 def retry_dead_letters(session: Session, ids: Sequence[int] | None, *, partitions: int) -> int:
     """Queue dead letters again (the given ones, or all); how many. Their original partition is
     recomputed: the customer may have joined a group since."""

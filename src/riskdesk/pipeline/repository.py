@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.timeutil import utcnow
@@ -29,6 +29,23 @@ def list_jobs(session: Session, *, user_id: int | None, limit: int = 50) -> list
 def get_job(session: Session, job_id: int) -> ImportJob | None:
     """A job by id."""
     return session.get(ImportJob, job_id)
+
+
+def progress_shared(bind: Engine | Connection) -> bool:
+    """Whether a running import can write its progress beside its own transaction: on
+    PostgreSQL (on SQLite that transaction holds the only write lock)."""
+    return _engine(bind).dialect.name == "postgresql"
+
+
+def record_progress(bind: Engine | Connection, job_id: int, done: int, total: int) -> None:
+    """Write a running import's progress to its job row, in a transaction of its own (job
+    bookkeeping: not audited, like the job row's own progress)."""
+    with _engine(bind).begin() as conn:
+        conn.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id, ImportJob.status == "running")
+            .values(processed_rows=done, total_rows=total)
+        )
 
 
 def running_jobs(session: Session) -> list[ImportJob]:
@@ -152,18 +169,16 @@ def customer_groups(session: Session, customer_ids: Iterable[int]) -> dict[int, 
     return found
 
 
-def live_customers(session: Session, customer_ids: Iterable[int]) -> list[int]:
-    """The given customers that still stand (not merged into another)."""
+def live_customers(session: Session, customer_ids: Iterable[int] | None) -> list[int]:
+    """The given customers (None: all) that still stand (not merged into another)."""
+    stmt = select(Customer.id).where(Customer.status != "merged").order_by(Customer.id)
+    if customer_ids is None:
+        return list(session.scalars(stmt))
     ids = sorted(set(customer_ids))
-    if not ids:
-        return []
-    return list(
-        session.scalars(
-            select(Customer.id)
-            .where(Customer.id.in_(ids), Customer.status != "merged")
-            .order_by(Customer.id)
-        )
-    )
+    found: list[int] = []
+    for start in range(0, len(ids), 5000):
+        found.extend(session.scalars(stmt.where(Customer.id.in_(ids[start : start + 5000]))))
+    return found
 
 
 def enqueue(session: Session, rows: list[dict[str, Any]]) -> list[int]:
