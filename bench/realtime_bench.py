@@ -24,10 +24,13 @@ while a second client thread posts batches of 50 orders for other customers at a
 Throughput, in process: a stream of orders, invoices for them (one in ten already overdue),
 payments of the previous wave's invoices and some returns (``--events-one`` and ``--events``
 events, rounded up to whole waves of 50 orders), sent as transactions of 1 and of 50 records
-(a unit of work around ``intake.ingest``: validate, write, exposure, indicators, rules, alerts,
-as a request does). The same rows (read back, with new external ids) are then inserted
-raw into the same tables of the same database with SQLAlchemy Core ``insert`` (executemany, the
-same records per transaction, no validation, indicators or rules): the floor of any pipeline.
+(a unit of work around ``intake.ingest``: validate, write, exposure, queue, commit, as a request
+does). Five runs, each on a stream of its own: intake alone and then the queue drained by one
+worker thread (1 and 50 records), or by two (50 records); and intake with one worker running at
+the same time, as the server runs them (50 and 1 records). The same rows (read back, with new
+external ids) are then inserted raw into the same tables of the same database with SQLAlchemy
+Core ``insert`` (executemany, the same records per transaction, no validation, exposure, queue,
+indicators or rules): the floor of any pipeline.
 """
 
 from __future__ import annotations
