@@ -19,7 +19,7 @@ from fastapi.responses import (
     Response,
 )
 from pydantic import BaseModel
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -378,10 +378,17 @@ def prometheus_metrics(session: SessionDep, _: CanSystemMonitor) -> Response:
     process's CPU, memory and garbage collection; and, read from the database, the event
     queue's rows and lag and the dead letters waiting. Scrape with a token scoped to
     ``system:monitor``."""
-    figures = pipeline_status.queue_figures(session)
-    metrics.QUEUE_ROWS.set(figures.rows)
-    metrics.QUEUE_LAG_SECONDS.set(figures.lag_seconds)
-    metrics.DEAD_LETTERS_WAITING.set(figures.dead_letters)
+    try:
+        figures = pipeline_status.queue_figures(session)
+    except SQLAlchemyError as exc:
+        # The process's own figures still answer while the database does not; the queue's
+        # gauges keep their last reading (`/ready` says the database is away).
+        log.warning("metrics: the event queue could not be read (%s)", type(exc).__name__)
+        session.rollback()
+    else:
+        metrics.QUEUE_ROWS.set(figures.rows)
+        metrics.QUEUE_LAG_SECONDS.set(figures.lag_seconds)
+        metrics.DEAD_LETTERS_WAITING.set(figures.dead_letters)
     data, media_type = metrics.exposition()
     return Response(data, media_type=media_type)
 
