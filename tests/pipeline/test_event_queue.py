@@ -15,6 +15,7 @@ from riskdesk.alerts import service as alert_service
 from riskdesk.config import get_settings
 from riskdesk.customers import repository as customer_repo
 from riskdesk.db import make_sessionmaker, unit_of_work
+from riskdesk.indicators import service as indicator_service
 from riskdesk.main import create_app
 from riskdesk.models import Alert, DeadLetter, QueuedWork
 from riskdesk.pipeline import intake, processing
@@ -87,14 +88,15 @@ def test_a_poison_customer_goes_to_dead_letters_and_the_others_go_on(  # type: i
 ) -> None:
     ids = _customers(db, "OK1", "OK2", "BAD")
     settings = get_settings()
-    real_work = processing.work
+    real_prepare = indicator_service.prepare
 
-    def work(session: Session, customer_ids: list[int]) -> None:
+    def prepare(session: Session, customer_ids: list[int], **kw: Any) -> Any:
         if ids["BAD"] in customer_ids:
             raise RuntimeError("cannot process this customer")
-        real_work(session, customer_ids)
+        return real_prepare(session, customer_ids, **kw)
 
-    monkeypatch.setattr(processing, "work", work)
+    # Both ways of processing (in one transaction, or read then write on SQLite) prepare.
+    monkeypatch.setattr(indicator_service, "prepare", prepare)
     p = principal(db, "manager")
     # Three customers alone in partitions of their own would not show isolation: one partition.
     monkeypatch.setattr(processing, "partition_of", lambda *_: 5)
@@ -119,7 +121,7 @@ def test_a_poison_customer_goes_to_dead_letters_and_the_others_go_on(  # type: i
     figures = processing.queue_figures(db)
     assert figures.dead_letters == 1 and figures.rows == 0
     # Fixed: queued again, and processed.
-    monkeypatch.setattr(processing, "work", real_work)
+    monkeypatch.setattr(indicator_service, "prepare", real_prepare)
     with unit_of_work(factory) as session:
         assert processing.retry_dead_letters(session, None, partitions=64) == 1
     assert processing.queue_figures(db).dead_letters == 0 and queued(db) == 1
