@@ -15,7 +15,6 @@ from riskdesk.alerts import service as alert_service
 from riskdesk.config import get_settings
 from riskdesk.customers import repository as customer_repo
 from riskdesk.db import make_sessionmaker, unit_of_work
-from riskdesk.indicators import service as indicator_service
 from riskdesk.main import create_app
 from riskdesk.models import Alert, DeadLetter, QueuedWork
 from riskdesk.pipeline import intake, processing
@@ -88,15 +87,14 @@ def test_a_poison_customer_goes_to_dead_letters_and_the_others_go_on(  # type: i
 ) -> None:
     ids = _customers(db, "OK1", "OK2", "BAD")
     settings = get_settings()
-    real_prepare = indicator_service.prepare
+    real_work = processing.work
 
-    def prepare(session: Session, customer_ids: list[int], **kw: Any) -> Any:
+    def work(session: Session, customer_ids: list[int]) -> None:
         if ids["BAD"] in customer_ids:
             raise RuntimeError("cannot process this customer")
-        return real_prepare(session, customer_ids, **kw)
+        real_work(session, customer_ids)
 
-    # Both ways of processing (in one transaction, or read then write on SQLite) prepare.
-    monkeypatch.setattr(indicator_service, "prepare", prepare)
+    monkeypatch.setattr(processing, "work", work)
     p = principal(db, "manager")
     # Three customers alone in partitions of their own would not show isolation: one partition.
     monkeypatch.setattr(processing, "partition_of", lambda *_: 5)
@@ -121,7 +119,7 @@ def test_a_poison_customer_goes_to_dead_letters_and_the_others_go_on(  # type: i
     figures = processing.queue_figures(db)
     assert figures.dead_letters == 1 and figures.rows == 0
     # Fixed: queued again, and processed.
-    monkeypatch.setattr(indicator_service, "prepare", real_prepare)
+    monkeypatch.setattr(processing, "work", real_work)
     with unit_of_work(factory) as session:
         assert processing.retry_dead_letters(session, None, partitions=64) == 1
     assert processing.queue_figures(db).dead_letters == 0 and queued(db) == 1

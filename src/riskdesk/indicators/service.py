@@ -33,44 +33,14 @@ def refresh(
 ) -> RunSummary:
     """Recompute the given customers' indicators, ranking them against the stored population."""
     started = utcnow()
-    prepared = prepare(session, customer_ids, as_of=as_of)
-    store_prepared(session, prepared)
-    return RunSummary(prepared.values.height, prepared.as_of, (utcnow() - started).total_seconds())
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """Customers' indicators computed from a read, not yet stored."""
-
-    values: pl.DataFrame
-    as_of: dt.date
-    computed_at: dt.datetime
-
-
-def prepare(
-    session: Session, customer_ids: Sequence[int], *, as_of: dt.date | None = None
-) -> Prepared:
-    """Read the given customers' events and compute their indicators (no write: this can run
-    in a read-only snapshot, holding no write lock)."""
     as_of = as_of or today()
     ids = sorted(set(customer_ids))
     if not ids:
-        return Prepared(
-            pl.DataFrame({"customer_id": []}, schema={"customer_id": pl.Int64}), as_of, utcnow()
-        )
+        return RunSummary(0, as_of, 0.0)
     frames = repo.load_frames(session, ids)
-    return Prepared(compute(frames, as_of, reference=repo.reference(session)), as_of, utcnow())
-
-
-def store_prepared(
-    session: Session, prepared: Prepared, *, only: Sequence[int] | None = None
-) -> None:
-    """Store prepared indicators (of the customers in ``only``, when given)."""
-    values = prepared.values
-    if only is not None:
-        values = values.filter(pl.col("customer_id").is_in(list(only)))
-    if values.height:
-        repo.store(session, values, as_of=prepared.as_of, computed_at=prepared.computed_at)
+    result = compute(frames, as_of, reference=repo.reference(session))
+    repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
 
 
 def run_batch(session: Session, *, as_of: dt.date | None = None) -> RunSummary:

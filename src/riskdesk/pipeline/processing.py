@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.config import Settings
-from riskdesk.db import reading, unit_of_work
+from riskdesk.db import unit_of_work
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit import metrics
 from riskdesk.kit.timeutil import utcnow
@@ -43,16 +43,9 @@ QUEUED_KEY = "riskdesk.queued"  # session.info: ids of the queue rows this sessi
 CLAIM_ROWS_PER_CUSTOMER = 4  # rows read per customer a batch may take (a customer has several)
 QUEUE_SCAN_LIMIT = 50_000  # rows of one partition process_now takes at a time
 
-_ONE_BATCH = threading.Lock()  # SQLite: one batch at a time in this process
-
 # Set when a transaction in this process commits queued work: its workers look at once.
 _wakeups: list[threading.Event] = []
 _wakeups_lock = threading.Lock()
-
-
-def _single_writer(factory: sessionmaker[Session]) -> bool:
-    bind = factory.kw["bind"]
-    return bool(bind.dialect.name == "sqlite")
 
 
 def partition_of(customer_id: int, group_id: int | None, partitions: int) -> int:
@@ -172,30 +165,6 @@ def _process(
     return Batch(tuple(sorted({r.partition_no for r in rows})), len(rows), len(customers))
 
 
-def _process_in_two(
-    factory: sessionmaker[Session], partitions: Sequence[int], settings: Settings, taken: list[int]
-) -> Batch | None:
-    """SQLite: read and compute the batch's indicators in a snapshot, holding no lock, then
-    store them, run the rules and remove the rows in a short writing transaction; intake
-    writes meanwhile. An event committed in between has a queue row of its own, not in this
-    batch, so the next batch brings its customer up to date."""
-    with _ONE_BATCH:  # this process's threads would otherwise compute the same batch twice
-        with reading(factory) as snap:
-            rows = _collect(snap, partitions, settings, taken)
-            if not rows:
-                return None
-            customers = sorted({r.customer_id for r in rows})
-            prepared = indicator_service.prepare(snap, repo.live_customers(snap, customers))
-        with unit_of_work(factory) as session:
-            ids = repo.live_customers(session, customers)  # none merged away meanwhile
-            indicator_service.store_prepared(session, prepared, only=ids)
-            if ids:
-                alert_service.evaluate(session, ids)
-            repo.delete_queued(session, [r.id for r in rows])
-            metrics.count_on_commit(session, metrics.WORK_PROCESSED, (), len(rows))
-        return Batch(tuple(sorted({r.partition_no for r in rows})), len(rows), len(customers))
-
-
 def process_batch(
     factory: sessionmaker[Session], partitions: Sequence[int], settings: Settings
 ) -> Batch | None:
@@ -203,8 +172,6 @@ def process_batch(
     own; None when they had nothing for this worker (empty, or owned by others)."""
     taken: list[int] = []
     try:
-        if _single_writer(factory):
-            return _process_in_two(factory, partitions, settings, taken)
         with unit_of_work(factory) as session:
             return _process(session, partitions, settings, taken)
     except Exception as exc:
