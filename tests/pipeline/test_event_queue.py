@@ -82,6 +82,20 @@ def test_a_group_shares_one_partition() -> None:
     assert len(alone) == 64 and all(0 <= p < 64 for p in alone)
 
 
+def test_intake_queues_a_groups_members_in_one_partition(db) -> None:  # type: ignore[no-untyped-def]
+    grouped = {"group_code": "QG", "group_name": "测试集团"}
+    ids = _customers(db, *[f"G{n}" for n in range(6)], **grouped)
+    intake.ingest(
+        db,
+        principal(db, "manager"),
+        "invoices",
+        [invoice(f"GI{n}", f"G{n}", "100.00", -10) for n in range(6)],
+    )
+    rows = db.scalars(select(QueuedWork)).all()
+    assert {r.customer_id for r in rows} == set(ids.values())
+    assert len({r.partition_no for r in rows}) == 1
+
+
 def test_a_poison_customer_goes_to_dead_letters_and_the_others_go_on(  # type: ignore[no-untyped-def]
     db, factory, monkeypatch
 ) -> None:

@@ -135,7 +135,7 @@ def create_customers(
     report = intake.ingest(
         session, principal, "customers", body.records, skip_invalid=body.skip_invalid
     )
-    report.processing = settle(request, session, response, wait)  # type: ignore[assignment]
+    report.processing = settle(request, session, response, wait)
     return report
 
 

@@ -87,7 +87,7 @@ def _add_routes(
         report = intake.ingest(
             session, principal, kind, body.records, skip_invalid=body.skip_invalid
         )
-        report.processing = settle(request, session, response, wait)  # type: ignore[assignment]
+        report.processing = settle(request, session, response, wait)
         return report
 
     # FastAPI reads these annotations: the kind's own schema documents the body in OpenAPI,

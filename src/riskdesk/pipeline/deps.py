@@ -23,7 +23,9 @@ WaitQuery = Annotated[
 ]
 
 
-def settle(request: Request, session: Session, response: Response, wait: float | None) -> str:
+def settle(
+    request: Request, session: Session, response: Response, wait: float | None
+) -> processing.Processing:
     """Commit the intake, wait for its processing as the client asked, and say how far it got
     in the answer's header; "done" or "queued"."""
     state = processing.settle(

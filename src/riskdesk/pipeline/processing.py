@@ -24,6 +24,7 @@ import time
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +40,7 @@ from riskdesk.pipeline import repository as repo
 
 log = logging.getLogger(__name__)
 
+Processing = Literal["done", "queued"]  # how far an intake's processing got when it answered
 QUEUED_KEY = "riskdesk.queued"  # session.info: ids of the queue rows this session wrote
 CLAIM_ROWS_PER_CUSTOMER = 4  # rows read per customer a batch may take (a customer has several)
 QUEUE_SCAN_LIMIT = 50_000  # rows of one partition process_now takes at a time
@@ -285,7 +287,7 @@ def settle(
     factory: sessionmaker[Session],
     settings: Settings,
     wait: float | None,
-) -> str:
+) -> Processing:
     """After an intake: commit, then wait up to ``wait`` seconds (None: the configured
     default) for its events to be processed; "done", or "queued" when they are not yet."""
     ids = queued_ids(session)
