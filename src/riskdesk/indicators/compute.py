@@ -411,6 +411,16 @@ def _settled_on() -> pl.Expr:
     )
 
 
+def settlement_days(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
+    """invoice_id and settled_on: the day each invoice's balance reached 0 (null while open)."""
+    return (
+        f.invoices.lazy()
+        .select("invoice_id", "amount")
+        .join(_settlements(f, as_of), on="invoice_id", how="left")
+        .select("invoice_id", settled_on=_settled_on())
+    )
+
+
 def _receivables(f: EventFrames, as_of: dt.date, grace_days: int = 0) -> pl.LazyFrame:
     """Per customer, what is owed and how late. An open invoice counts as overdue once it is
     more than ``grace_days`` past due (its days past due are then the real ones)."""
