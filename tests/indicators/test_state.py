@@ -108,10 +108,12 @@ def worlds(draw: st.DrawFn) -> tuple[World, list[dt.date], pl.DataFrame]:
     as_of = [START + dt.timedelta(days=d) for d in days]
     n_customers = draw(st.integers(1, 3))
     customers = pl.DataFrame(
-        {"customer_id": list(range(1, n_customers + 1)),
-         "segment": [draw(st.sampled_from(["company", "consumer"])) for _ in range(n_customers)]},
+        {
+            "customer_id": list(range(1, n_customers + 1)),
+            "segment": [draw(st.sampled_from(["company", "consumer"])) for _ in range(n_customers)],
+        },
         schema=SCHEMAS["customers"],
-    )  # fmt: skip
+    )
     world = World()
     ids = iter(range(1, 100_000))
     step = st.integers(0, steps - 1)
@@ -125,37 +127,88 @@ def worlds(draw: st.DrawFn) -> tuple[World, list[dt.date], pl.DataFrame]:
             oid, (day, s) = next(ids), when(SPAN)
             amount = float(draw(st.integers(1, 50)) * 100)
             method = draw(st.sampled_from(["bank_transfer", "cash_on_delivery"]))
-            world.add("orders", {"order_id": oid, "customer_id": cid, "day": START +
-                      dt.timedelta(days=day), "amount": amount, "payment_method": method}, s)  # fmt: skip
+            world.add(
+                "orders",
+                {
+                    "order_id": oid,
+                    "customer_id": cid,
+                    "day": START + dt.timedelta(days=day),
+                    "amount": amount,
+                    "payment_method": method,
+                },
+                s,
+            )
             for _line in range(draw(st.integers(1, 2))):
-                world.add("order_lines", {"order_id": oid, "customer_id": cid, "day": START +
-                          dt.timedelta(days=day), "category": draw(st.sampled_from("abc")),
-                          "quantity": float(draw(st.integers(1, 9))), "amount": amount / 2}, s)  # fmt: skip
+                world.add(
+                    "order_lines",
+                    {
+                        "order_id": oid,
+                        "customer_id": cid,
+                        "day": START + dt.timedelta(days=day),
+                        "category": draw(st.sampled_from("abc")),
+                        "quantity": float(draw(st.integers(1, 9))),
+                        "amount": amount / 2,
+                    },
+                    s,
+                )
             if draw(st.booleans()):
                 iid, issue = next(ids), day + draw(st.integers(0, 5))
                 s_inv = max(s, draw(step))
-                world.add("invoices", {"invoice_id": iid, "customer_id": cid, "order_id": oid,
-                          "issue_date": START + dt.timedelta(days=issue), "due_date": START +
-                          dt.timedelta(days=issue + 30), "amount": amount}, s_inv)  # fmt: skip
+                world.add(
+                    "invoices",
+                    {
+                        "invoice_id": iid,
+                        "customer_id": cid,
+                        "order_id": oid,
+                        "issue_date": START + dt.timedelta(days=issue),
+                        "due_date": START + dt.timedelta(days=issue + 30),
+                        "amount": amount,
+                    },
+                    s_inv,
+                )
                 left = amount
                 for _pay in range(draw(st.integers(0, 3))):
                     part = min(left, float(draw(st.integers(1, 60)) * 100))
                     if part <= 0:
                         break
                     left -= part
-                    world.add("payments", {"invoice_id": iid, "customer_id": cid, "day": START
-                              + dt.timedelta(days=issue + draw(st.integers(0, 200))),
-                              "amount": part, "_id": next(ids)}, draw(step))  # fmt: skip
+                    world.add(
+                        "payments",
+                        {
+                            "invoice_id": iid,
+                            "customer_id": cid,
+                            "day": START + dt.timedelta(days=issue + draw(st.integers(0, 200))),
+                            "amount": part,
+                            "_id": next(ids),
+                        },
+                        draw(step),
+                    )
         for _ in range(draw(st.integers(0, 4))):
             day, s = when(SPAN)
-            world.add("returns", {"customer_id": cid, "day": START + dt.timedelta(days=day),
-                      "amount": float(draw(st.integers(1, 30)) * 10),
-                      "reason": draw(st.sampled_from(RETURN_REASONS)), "_id": next(ids)}, s)  # fmt: skip
+            world.add(
+                "returns",
+                {
+                    "customer_id": cid,
+                    "day": START + dt.timedelta(days=day),
+                    "amount": float(draw(st.integers(1, 30)) * 10),
+                    "reason": draw(st.sampled_from(RETURN_REASONS)),
+                    "_id": next(ids),
+                },
+                s,
+            )
         for _ in range(draw(st.integers(0, 4))):
             (day, s), rid = when(SPAN), next(ids)
-            world.add("complaints", {"customer_id": cid, "opened_at": at(day, 3600),
-                      "resolved_at": None, "severity": draw(st.sampled_from(
-                          ["low", "medium", "high", "critical"])), "_id": rid}, s)  # fmt: skip
+            world.add(
+                "complaints",
+                {
+                    "customer_id": cid,
+                    "opened_at": at(day, 3600),
+                    "resolved_at": None,
+                    "severity": draw(st.sampled_from(["low", "medium", "high", "critical"])),
+                    "_id": rid,
+                },
+                s,
+            )
             if draw(st.booleans()):
                 resolved = at(day + draw(st.integers(0, 400)), 7200)
                 world.resolutions[rid] = (max(s, draw(step)), resolved)
@@ -163,12 +216,24 @@ def worlds(draw: st.DrawFn) -> tuple[World, list[dt.date], pl.DataFrame]:
             day, s = when(SPAN)
             kind = draw(st.sampled_from(["csat", "nps"]))
             score = float(draw(st.integers(1, 5) if kind == "csat" else st.integers(0, 10)))
-            world.add("surveys", {"customer_id": cid, "responded_at": at(day, 60 * n + cid),
-                      "survey_type": kind, "score": score, "_id": next(ids)}, s)  # fmt: skip
+            world.add(
+                "surveys",
+                {
+                    "customer_id": cid,
+                    "responded_at": at(day, 60 * n + cid),
+                    "survey_type": kind,
+                    "score": score,
+                    "_id": next(ids),
+                },
+                s,
+            )
         for _ in range(draw(st.integers(0, 6))):
             day, s = when(SPAN)
-            world.add("interactions", {"customer_id": cid, "day": START +
-                      dt.timedelta(days=day), "_id": next(ids)}, s)  # fmt: skip
+            world.add(
+                "interactions",
+                {"customer_id": cid, "day": START + dt.timedelta(days=day), "_id": next(ids)},
+                s,
+            )
     return world, as_of, customers
 
 
@@ -185,7 +250,9 @@ def assert_same(got: pl.DataFrame, want: pl.DataFrame, as_of: dt.date) -> None:
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
-def test_incremental_state_gives_the_batch_values(case: tuple[World, list[dt.date], pl.DataFrame]) -> None:
+def test_incremental_state_gives_the_batch_values(
+    case: tuple[World, list[dt.date], pl.DataFrame],
+) -> None:
     world, as_of, customers = case
     current = state.empty()
     for step, day in enumerate(as_of):
@@ -198,28 +265,78 @@ def test_incremental_state_gives_the_batch_values(case: tuple[World, list[dt.dat
         # What is stored reads back the same.
         stored = state.from_blobs(state.to_blobs(current), customers)
         for source in state.SOURCES:
-            assert getattr(stored, source).sort(pl.all()).equals(
-                getattr(current, source).sort(pl.all())
+            assert (
+                getattr(stored, source)
+                .sort(pl.all())
+                .equals(getattr(current, source).sort(pl.all()))
             ), source
 
 
 def test_trim_drops_what_no_window_reaches() -> None:
     """The state stays bounded: old settled invoices, old returns and lines leave it."""
-    customers = pl.DataFrame({"customer_id": [1], "segment": ["company"]}, schema=SCHEMAS["customers"])
+    customers = pl.DataFrame(
+        {"customer_id": [1], "segment": ["company"]}, schema=SCHEMAS["customers"]
+    )
     world = World()
     for n in range(40):  # an order a month for 40 months, invoiced and paid on time
         day = n * 30
-        world.add("orders", {"order_id": n + 1, "customer_id": 1, "day": START + dt.timedelta(days=day),
-                  "amount": 100.0, "payment_method": "bank_transfer"}, 0)  # fmt: skip
-        world.add("order_lines", {"order_id": n + 1, "customer_id": 1, "day": START +
-                  dt.timedelta(days=day), "category": "a", "quantity": 1.0, "amount": 100.0}, 0)  # fmt: skip
-        world.add("invoices", {"invoice_id": 1000 + n, "customer_id": 1, "order_id": n + 1,
-                  "issue_date": START + dt.timedelta(days=day), "due_date": START +
-                  dt.timedelta(days=day + 30), "amount": 100.0}, 0)  # fmt: skip
-        world.add("payments", {"invoice_id": 1000 + n, "customer_id": 1, "day": START +
-                  dt.timedelta(days=day + 20), "amount": 100.0, "_id": 5000 + n}, 0)  # fmt: skip
-        world.add("returns", {"customer_id": 1, "day": START + dt.timedelta(days=day),
-                  "amount": 5.0, "reason": "damaged", "_id": 9000 + n}, 0)  # fmt: skip
+        world.add(
+            "orders",
+            {
+                "order_id": n + 1,
+                "customer_id": 1,
+                "day": START + dt.timedelta(days=day),
+                "amount": 100.0,
+                "payment_method": "bank_transfer",
+            },
+            0,
+        )
+        world.add(
+            "order_lines",
+            {
+                "order_id": n + 1,
+                "customer_id": 1,
+                "day": START + dt.timedelta(days=day),
+                "category": "a",
+                "quantity": 1.0,
+                "amount": 100.0,
+            },
+            0,
+        )
+        world.add(
+            "invoices",
+            {
+                "invoice_id": 1000 + n,
+                "customer_id": 1,
+                "order_id": n + 1,
+                "issue_date": START + dt.timedelta(days=day),
+                "due_date": START + dt.timedelta(days=day + 30),
+                "amount": 100.0,
+            },
+            0,
+        )
+        world.add(
+            "payments",
+            {
+                "invoice_id": 1000 + n,
+                "customer_id": 1,
+                "day": START + dt.timedelta(days=day + 20),
+                "amount": 100.0,
+                "_id": 5000 + n,
+            },
+            0,
+        )
+        world.add(
+            "returns",
+            {
+                "customer_id": 1,
+                "day": START + dt.timedelta(days=day),
+                "amount": 5.0,
+                "reason": "damaged",
+                "_id": 9000 + n,
+            },
+            0,
+        )
     day = START + dt.timedelta(days=40 * 30)
     db = world.frames(0, customers)
     trimmed = state.trim(db, day)
@@ -228,4 +345,6 @@ def test_trim_drops_what_no_window_reaches() -> None:
     assert trimmed.payments.height == trimmed.invoices.height
     assert trimmed.order_lines.height == 15
     assert trimmed.returns.height == 12
-    assert_same(compute(state.without_keys(trimmed), day), compute(state.without_keys(db), day), day)
+    assert_same(
+        compute(state.without_keys(trimmed), day), compute(state.without_keys(db), day), day
+    )

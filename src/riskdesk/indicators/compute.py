@@ -122,6 +122,12 @@ class EventFrames:
         """No customers, no events."""
         return cls(**{name: pl.DataFrame(schema=schema) for name, schema in SCHEMAS.items()})
 
+    def with_customers(self, customers: pl.DataFrame) -> EventFrames:
+        """The same events with another customers frame."""
+        return EventFrames(
+            customers=customers, **{n: getattr(self, n) for n in SCHEMAS if n != "customers"}
+        )
+
     def for_customers(self, customer_ids: list[int]) -> EventFrames:
         """The same frames narrowed to some customers."""
         ids = pl.Series(customer_ids, dtype=pl.Int64())

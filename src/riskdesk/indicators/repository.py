@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -11,11 +11,13 @@ from sqlalchemy import Float, cast, delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
+from riskdesk.indicators import state
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
 from riskdesk.models import (
     Complaint,
     Customer,
     IndicatorSnapshot,
+    IndicatorState,
     Interaction,
     Invoice,
     Order,
@@ -39,119 +41,216 @@ def _frame(
     return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
 
 
-def load_frames(session: Session, customer_ids: Sequence[int] | None = None) -> EventFrames:
-    """Every source the indicators read, for some customers or (None) for all live ones."""
-    amount = cast(Order.amount, Float)
-    customers = _frame(
-        session,
-        select(Customer.id, Customer.segment).where(Customer.status != "merged"),
-        SCHEMAS["customers"],
-        Customer.id,
-        customer_ids,
-    )
-    orders = _frame(
-        session,
-        select(Order.id, Order.customer_id, Order.ordered_at, amount, Order.payment_method),
-        {
-            "order_id": pl.Int64,
-            "customer_id": pl.Int64,
-            "day": _TS,
-            "amount": pl.Float64,
-            "payment_method": pl.String,
-        },
-        Order.customer_id,
-        customer_ids,
-    ).with_columns(pl.col("day").dt.date())
-    lines = _frame(
-        session,
-        select(
-            OrderLine.order_id,
+def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
+    """Per source: the statement, its frame's schema, and its customer column. ``keyed`` adds
+    the row id where the formulas' columns lack one (what the indicator state merges by)."""
+
+    def key(column: Any) -> list[Any]:
+        return [column] if keyed else []
+
+    def with_key(schema: dict[str, Any]) -> dict[str, Any]:
+        return {**schema, state.ID: pl.Int64} if keyed else schema
+
+    return {
+        "customers": (
+            select(Customer.id, Customer.segment).where(Customer.status != "merged"),
+            SCHEMAS["customers"],
+            Customer.id,
+        ),
+        "orders": (
+            select(
+                Order.id,
+                Order.customer_id,
+                Order.ordered_at,
+                cast(Order.amount, Float),
+                Order.payment_method,
+            ),
+            {**SCHEMAS["orders"], "day": _TS},
             Order.customer_id,
-            Order.ordered_at,
-            OrderLine.category,
-            cast(OrderLine.quantity, Float),
-            cast(OrderLine.amount, Float),
-        ).join(Order, Order.id == OrderLine.order_id),
-        {
-            "order_id": pl.Int64,
-            "customer_id": pl.Int64,
-            "day": _TS,
-            "category": pl.String,
-            "quantity": pl.Float64,
-            "amount": pl.Float64,
-        },
-        Order.customer_id,
-        customer_ids,
-    ).with_columns(pl.col("day").dt.date())
-    invoices = _frame(
-        session,
-        select(
-            Invoice.id,
+        ),
+        "order_lines": (
+            select(
+                OrderLine.order_id,
+                Order.customer_id,
+                Order.ordered_at,
+                OrderLine.category,
+                cast(OrderLine.quantity, Float),
+                cast(OrderLine.amount, Float),
+            ).join(Order, Order.id == OrderLine.order_id),
+            {**SCHEMAS["order_lines"], "day": _TS},
+            Order.customer_id,
+        ),
+        "invoices": (
+            select(
+                Invoice.id,
+                Invoice.customer_id,
+                Invoice.order_id,
+                Invoice.issue_date,
+                Invoice.due_date,
+                cast(Invoice.amount, Float),
+            ),
+            SCHEMAS["invoices"],
             Invoice.customer_id,
-            Invoice.order_id,
-            Invoice.issue_date,
-            Invoice.due_date,
-            cast(Invoice.amount, Float),
         ),
-        SCHEMAS["invoices"],
-        Invoice.customer_id,
-        customer_ids,
-    )
-    payments = _frame(
-        session,
-        select(
-            Payment.invoice_id, Payment.customer_id, Payment.paid_on, cast(Payment.amount, Float)
+        "payments": (
+            select(
+                Payment.invoice_id,
+                Payment.customer_id,
+                Payment.paid_on,
+                cast(Payment.amount, Float),
+                *key(Payment.id),
+            ),
+            with_key(SCHEMAS["payments"]),
+            Payment.customer_id,
         ),
-        SCHEMAS["payments"],
-        Payment.customer_id,
-        customer_ids,
-    )
-    returns = _frame(
-        session,
-        select(Return.customer_id, Return.returned_on, cast(Return.amount, Float), Return.reason),
-        SCHEMAS["returns"],
-        Return.customer_id,
-        customer_ids,
-    )
-    complaints = _frame(
-        session,
-        select(
-            Complaint.customer_id, Complaint.opened_at, Complaint.resolved_at, Complaint.severity
+        "returns": (
+            select(
+                Return.customer_id,
+                Return.returned_on,
+                cast(Return.amount, Float),
+                Return.reason,
+                *key(Return.id),
+            ),
+            with_key(SCHEMAS["returns"]),
+            Return.customer_id,
         ),
-        SCHEMAS["complaints"],
-        Complaint.customer_id,
-        customer_ids,
-    )
-    surveys = _frame(
-        session,
-        select(
+        "complaints": (
+            select(
+                Complaint.customer_id,
+                Complaint.opened_at,
+                Complaint.resolved_at,
+                Complaint.severity,
+                *key(Complaint.id),
+            ),
+            with_key(SCHEMAS["complaints"]),
+            Complaint.customer_id,
+        ),
+        "surveys": (
+            select(
+                SurveyResponse.customer_id,
+                SurveyResponse.responded_at,
+                SurveyResponse.survey_type,
+                cast(SurveyResponse.score, Float),
+                *key(SurveyResponse.id),
+            ),
+            with_key(SCHEMAS["surveys"]),
             SurveyResponse.customer_id,
-            SurveyResponse.responded_at,
-            SurveyResponse.survey_type,
-            cast(SurveyResponse.score, Float),
         ),
-        SCHEMAS["surveys"],
-        SurveyResponse.customer_id,
-        customer_ids,
-    )
-    interactions = _frame(
-        session,
-        select(Interaction.customer_id, Interaction.occurred_at),
-        {"customer_id": pl.Int64, "day": _TS},
-        Interaction.customer_id,
-        customer_ids,
-    ).with_columns(pl.col("day").dt.date())
+        "interactions": (
+            select(Interaction.customer_id, Interaction.occurred_at, *key(Interaction.id)),
+            with_key({"customer_id": pl.Int64, "day": _TS}),
+            Interaction.customer_id,
+        ),
+    }
+
+
+# Sources read with a timestamp that the formulas take as a day.
+_AS_DAYS = ("orders", "order_lines", "interactions")
+
+
+def _read(
+    session: Session,
+    source: str,
+    statements: dict[str, tuple[Any, dict[str, Any], Any]],
+    column: Any,
+    ids: Sequence[int] | None,
+) -> pl.DataFrame:
+    stmt, schema, _ = statements[source]
+    frame = _frame(session, stmt, schema, column, ids)
+    return frame.with_columns(pl.col("day").dt.date()) if source in _AS_DAYS else frame
+
+
+def load_frames(
+    session: Session, customer_ids: Sequence[int] | None = None, *, keyed: bool = False
+) -> EventFrames:
+    """Every source the indicators read, for some customers or (None) for all live ones;
+    ``keyed`` adds each row's id where the formulas' columns lack one."""
+    statements = _statements(keyed)
     return EventFrames(
-        customers=customers,
-        orders=orders,
-        order_lines=lines,
+        **{
+            source: _read(session, source, statements, customer_col, customer_ids)
+            for source, (_, _, customer_col) in statements.items()
+        }
+    )
+
+
+def load_changes(session: Session, refs: Mapping[str, Iterable[int]]) -> EventFrames:
+    """The rows the given ids name (source -> ids), keyed, with the rows they need: an
+    invoice's payments and order, a payment's invoice, an order's lines. The customers frame
+    is empty (the caller reads the customers)."""
+    statements = _statements(True)
+
+    def ids(source: str) -> list[int]:
+        return sorted(set(refs.get(source, ())))
+
+    paid = _read(session, "payments", statements, Payment.id, ids("payments"))
+    invoice_ids = sorted(set(ids("invoices")) | set(paid["invoice_id"].drop_nulls().to_list()))
+    invoices = _read(session, "invoices", statements, Invoice.id, invoice_ids)
+    payments = pl.concat(
+        [paid, _read(session, "payments", statements, Payment.invoice_id, invoice_ids)]
+    ).unique(state.ID, keep="first", maintain_order=True)
+    order_ids = sorted(set(ids("orders")) | set(invoices["order_id"].drop_nulls().to_list()))
+    return EventFrames(
+        customers=pl.DataFrame(schema=SCHEMAS["customers"]),
+        orders=_read(session, "orders", statements, Order.id, order_ids),
+        order_lines=_read(session, "order_lines", statements, OrderLine.order_id, order_ids),
         invoices=invoices,
         payments=payments,
-        returns=returns,
-        complaints=complaints,
-        surveys=surveys,
-        interactions=interactions,
+        returns=_read(session, "returns", statements, Return.id, ids("returns")),
+        complaints=_read(session, "complaints", statements, Complaint.id, ids("complaints")),
+        surveys=_read(session, "surveys", statements, SurveyResponse.id, ids("surveys")),
+        interactions=_read(
+            session, "interactions", statements, Interaction.id, ids("interactions")
+        ),
     )
+
+
+def load_customers(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
+    """The standing customers among the given ones, as the formulas read them."""
+    return _read(session, "customers", _statements(False), Customer.id, customer_ids)
+
+
+def load_states(
+    session: Session, customer_ids: Sequence[int]
+) -> dict[int, tuple[dt.date, dt.datetime, bytes]]:
+    """Stored indicator states: customer -> (trimmed as of, built at, events)."""
+    stmt = select(
+        IndicatorState.customer_id,
+        IndicatorState.trimmed_as_of,
+        IndicatorState.built_at,
+        IndicatorState.events,
+    )
+    rows = rows_in(session, stmt, IndicatorState.customer_id, customer_ids)
+    return {r[0]: (r[1], r[2], bytes(r[3])) for r in rows}
+
+
+def store_states(
+    session: Session,
+    blobs: Mapping[int, bytes],
+    *,
+    trimmed_as_of: dt.date,
+    built_at: Mapping[int, dt.datetime],
+) -> None:
+    """Replace the states of the customers in ``blobs``. Only the worker that owns the
+    customers' partition writes them, so a delete and insert cannot race another writer."""
+    drop_states(session, list(blobs))
+    rows = [
+        {
+            "customer_id": cid,
+            "trimmed_as_of": trimmed_as_of,
+            "built_at": built_at[cid],
+            "events": blob,
+        }
+        for cid, blob in blobs.items()
+    ]
+    for part in chunks(rows, 500):
+        session.execute(insert(IndicatorState), list(part))
+
+
+def drop_states(session: Session, customer_ids: Sequence[int]) -> None:
+    """Forget some customers' states (the next work rebuilds them from the event record)."""
+    for part in chunks(list(customer_ids)):
+        session.execute(delete(IndicatorState).where(IndicatorState.customer_id.in_(part)))
 
 
 def reference(session: Session) -> pl.DataFrame | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,8 +11,9 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.indicators import repository as repo
+from riskdesk.indicators import state
 from riskdesk.indicators.catalogue import CATALOGUE
-from riskdesk.indicators.compute import REFERENCE_COLUMNS, compute, receivables
+from riskdesk.indicators.compute import REFERENCE_COLUMNS, EventFrames, compute, receivables
 from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
 from riskdesk.kit import signals
 from riskdesk.kit.timeutil import today, utcnow
@@ -28,10 +29,19 @@ class RunSummary:
     seconds: float
 
 
+# A state is rebuilt from the event record after this long, whatever happened to it: what an
+# event path did not carry (an edit made in place, a race with one) lasts no longer.
+STATE_REBUILD_DAYS = 7
+
+Changes = Mapping[str, Sequence[int]] | None  # kind -> ids of rows written; None: unknown
+
+
 def refresh(
     session: Session, customer_ids: Sequence[int], *, as_of: dt.date | None = None
 ) -> RunSummary:
-    """Recompute the given customers' indicators, ranking them against the stored population."""
+    """Recompute the given customers' indicators from their whole event record, ranking them
+    against the stored population (after an edit in place, such as a complaint resolved or two
+    customers merged). Their indicator states are dropped: the next event rebuilds them."""
     started = utcnow()
     as_of = as_of or today()
     ids = sorted(set(customer_ids))
@@ -40,6 +50,57 @@ def refresh(
     frames = repo.load_frames(session, ids)
     result = compute(frames, as_of, reference=repo.reference(session))
     repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    repo.drop_states(session, ids)
+    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
+
+
+def advance(
+    session: Session, changes: Mapping[int, Changes], *, as_of: dt.date | None = None
+) -> RunSummary:
+    """Bring customers' indicators up to date with their new and changed events through their
+    stored states (``indicators.state``): read each state and the rows the changes name, merge,
+    trim, compute, store. A customer without a state, with unknown changes, or whose state is
+    due for a rebuild is read whole from the event record instead. Only the worker that owns
+    the customers' partition calls this."""
+    started = utcnow()
+    as_of = as_of or today()
+    customers = repo.load_customers(session, sorted(changes))
+    live = customers["customer_id"].to_list()
+    if not live:
+        return RunSummary(0, as_of, 0.0)
+    stored = repo.load_states(session, live)
+    now = utcnow()
+    stale = now - dt.timedelta(days=STATE_REBUILD_DAYS)
+
+    def current(cid: int) -> bool:
+        known = stored.get(cid)
+        return (
+            changes.get(cid) is not None
+            and known is not None
+            and (known[0] <= as_of and known[1] > stale)
+        )
+
+    kept = [c for c in live if current(c)]
+    rebuild = [c for c in live if not current(c)]
+    parts: list[EventFrames] = []
+    built_at: dict[int, dt.datetime] = {}
+    if rebuild:
+        parts.append(repo.load_frames(session, rebuild, keyed=True))
+        built_at |= dict.fromkeys(rebuild, now)
+    if kept:
+        refs: dict[str, set[int]] = {}
+        for cid in kept:
+            for kind, ids in (changes[cid] or {}).items():
+                refs.setdefault(kind, set()).update(ids)
+        mine = customers.filter(pl.col("customer_id").is_in(kept))
+        old = state.from_blobs({c: stored[c][2] for c in kept}, mine)
+        new = repo.load_changes(session, refs).for_customers(kept)
+        parts.append(state.merge(old, new).with_customers(mine))
+        built_at |= {c: stored[c][1] for c in kept}
+    frames = state.trim(state.concat(*parts), as_of)
+    result = compute(state.without_keys(frames), as_of, reference=repo.reference(session))
+    repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    repo.store_states(session, state.to_blobs(frames), trimmed_as_of=as_of, built_at=built_at)
     return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
 
 
@@ -134,13 +195,14 @@ def trend(
     return out
 
 
-__all__ = ["REFERENCE_COLUMNS", "RunSummary", "refresh", "run_batch", "trend"]
+__all__ = ["REFERENCE_COLUMNS", "RunSummary", "advance", "refresh", "run_batch", "trend"]
 
 
 def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:
     """The survivor's indicators now read the duplicate's events too; the duplicate has none
     left, and its old snapshot must not count in the population the others rank against."""
     repo.drop_snapshots(session, [duplicate_id])
+    repo.drop_states(session, [duplicate_id])
     refresh(session, [survivor_id])
 
 

@@ -242,8 +242,5 @@ def from_blobs(blobs: Mapping[int, bytes], customers: pl.DataFrame) -> EventFram
         long = pl.DataFrame(schema=_LONG)
     return EventFrames(
         customers=customers,
-        **{
-            s: long.filter(pl.col(SRC) == s).select(list(keyed_schema(s)))
-            for s in SOURCES
-        },
+        **{s: long.filter(pl.col(SRC) == s).select(list(keyed_schema(s))) for s in SOURCES},
     )

@@ -36,7 +36,7 @@ from riskdesk.models.events import (
     SurveyResponse,
 )
 from riskdesk.models.imports import ImportJob
-from riskdesk.models.indicators import IndicatorSnapshot
+from riskdesk.models.indicators import IndicatorSnapshot, IndicatorState
 from riskdesk.models.monitoring import (
     Alert,
     AlertAction,
@@ -110,6 +110,7 @@ __all__ = [
     "GroupLimitChange",
     "ImportJob",
     "IndicatorSnapshot",
+    "IndicatorState",
     "Interaction",
     "Invoice",
     "LegalHold",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey
+from sqlalchemy import Date, ForeignKey, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -21,3 +21,15 @@ class IndicatorSnapshot(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     values: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class IndicatorState(Base):
+    """The events a customer's indicators can still reach (``indicators.state``), as an Arrow
+    IPC document: what processing an event reads instead of the customer's whole history."""
+
+    __tablename__ = "indicator_states"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    trimmed_as_of: Mapped[dt.date] = mapped_column(Date)
+    built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # read whole from the record
+    events: Mapped[bytes] = mapped_column(LargeBinary)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models.types import UTCDateTime
+from riskdesk.models.types import JSONType, UTCDateTime
 
 # SQLite gives a rowid (autoincrement) only to an INTEGER PRIMARY KEY.
 QueueId = BigInteger().with_variant(Integer(), "sqlite")
@@ -32,6 +32,9 @@ class QueuedWork(Base):
     enqueued_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # Ids of the rows of ``kind`` this intake wrote for the customer; None: unknown (rebuild the
+    # customer's indicator state from the event record).
+    refs: Mapped[list[int] | None] = mapped_column(JSONType)
 
 
 class DeadLetter(Base):

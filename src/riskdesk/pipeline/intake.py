@@ -143,6 +143,8 @@ class _Run:
         self.complete = True
         self.errors: list[ErrorDetail] = []
         self.touched: set[int] = set()
+        # Per customer touched, the ids of the rows written for it (None: not known).
+        self.refs: dict[int, set[int] | None] = {}
         self.paid: set[int] = set()
 
     def take(self, session: Session, items: list[Item], ctx: WriteContext) -> None:
@@ -177,10 +179,25 @@ class _Run:
                     cid = i.customer_id or (i.result_id if kind == "customers" else None)
                     if cid is not None:
                         self.touched.add(cid)
+                        self._refer(cid, i)
         for item in items:
             first = item.refs.get("same_as_row")
             if first is not None and item.ok:
                 item.result_id = by_row[first].result_id
+
+    def _refer(self, customer_id: int, item: Item) -> None:
+        """Note the row an item wrote, which the worker reads into the customer's indicator
+        state (a customer's own attributes are read fresh there: nothing to note)."""
+        if customer_id in self.refs and self.refs[customer_id] is None:
+            return
+        ids = self.refs.setdefault(customer_id, set())
+        if self.kind == "customers":
+            return
+        if item.status == "pending" or item.result_id is None:
+            self.refs[customer_id] = None  # not written yet, or not known: rebuild
+        else:
+            assert ids is not None
+            ids.add(item.result_id)
 
     def _keep(self, items: list[Item]) -> None:
         for item in items:
@@ -217,7 +234,11 @@ class _Run:
         if refresh_indicators and self.touched:
             # Indicators, rules, alerts and playbooks run in a worker once this commits.
             processing.enqueue(
-                session, self.touched, self.kind, partitions=get_settings().event_partitions
+                session,
+                self.touched,
+                self.kind,
+                partitions=get_settings().event_partitions,
+                refs=self.refs,
             )
         session.flush()
         written = self.counts["created"] + self.counts["updated"]

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -44,6 +44,7 @@ Processing = Literal["done", "queued"]  # how far an intake's processing got whe
 QUEUED_KEY = "riskdesk.queued"  # session.info: ids of the queue rows this session wrote
 CLAIM_ROWS_PER_CUSTOMER = 4  # rows read per customer a batch may take (a customer has several)
 QUEUE_SCAN_LIMIT = 50_000  # rows of one partition process_now takes at a time
+MAX_REFS = 5_000  # row ids a queue row carries; beyond, the customer's state is rebuilt
 
 # Set when a transaction in this process commits queued work: its workers look at once.
 _wakeups: list[threading.Event] = []
@@ -56,13 +57,32 @@ def partition_of(customer_id: int, group_id: int | None, partitions: int) -> int
     return zlib.crc32(key.encode()) % partitions
 
 
-def enqueue(session: Session, customer_ids: Iterable[int], kind: str, *, partitions: int) -> None:
-    """Queue the customers' new events for processing once this transaction commits."""
+def enqueue(
+    session: Session,
+    customer_ids: Iterable[int],
+    kind: str,
+    *,
+    partitions: int,
+    refs: Mapping[int, Iterable[int] | None] | None = None,
+) -> None:
+    """Queue the customers' new events for processing once this transaction commits.
+
+    ``refs`` gives, per customer, the ids of the rows of ``kind`` written for it, which the
+    worker reads into the customer's indicator state; a customer without them (or with too
+    many) has its state rebuilt from the event record."""
     groups = repo.customer_groups(session, customer_ids)
-    rows = [
-        {"partition_no": partition_of(cid, gid, partitions), "customer_id": cid, "kind": kind}
-        for cid, gid in sorted(groups.items())
-    ]
+    rows = []
+    for cid, gid in sorted(groups.items()):
+        ids = refs.get(cid) if refs is not None else None
+        listed = sorted(set(ids)) if ids is not None else None
+        rows.append(
+            {
+                "partition_no": partition_of(cid, gid, partitions),
+                "customer_id": cid,
+                "kind": kind,
+                "refs": listed if listed is not None and len(listed) <= MAX_REFS else None,
+            }
+        )
     ids = repo.enqueue(session, rows)
     if ids:
         session.info.setdefault(QUEUED_KEY, []).extend(ids)
@@ -146,11 +166,26 @@ def _collect(
     return rows
 
 
-def work(session: Session, customer_ids: Sequence[int]) -> None:
+def changes_of(rows: Iterable[QueuedWork]) -> dict[int, indicator_service.Changes]:
+    """Per customer, the rows its queued work names (kind -> ids), or None when any of its
+    work does not say (a replay, a retry, work queued before ids were kept)."""
+    unknown: set[int] = set()
+    named: dict[int, dict[str, list[int]]] = {}
+    for row in rows:
+        if row.refs is None:
+            unknown.add(row.customer_id)
+        else:
+            named.setdefault(row.customer_id, {}).setdefault(row.kind, []).extend(row.refs)
+    out: dict[int, indicator_service.Changes] = dict.fromkeys(unknown)
+    out |= {cid: kinds for cid, kinds in named.items() if cid not in unknown}
+    return out
+
+
+def work(session: Session, changes: Mapping[int, indicator_service.Changes]) -> None:
     """Process customers' committed events: indicators, then rules, alerts and playbooks."""
-    ids = repo.live_customers(session, customer_ids)
+    ids = repo.live_customers(session, changes)
     if ids:
-        indicator_service.refresh(session, ids)
+        indicator_service.advance(session, {c: changes[c] for c in ids})
         alert_service.evaluate(session, ids)
 
 
@@ -160,11 +195,11 @@ def _process(
     rows = _collect(session, partitions, settings, taken)
     if not rows:
         return None
-    customers = sorted({r.customer_id for r in rows})
-    work(session, customers)
+    changes = changes_of(rows)
+    work(session, changes)
     repo.delete_queued(session, [r.id for r in rows])
     metrics.count_on_commit(session, metrics.WORK_PROCESSED, (), len(rows))
-    return Batch(tuple(sorted({r.partition_no for r in rows})), len(rows), len(customers))
+    return Batch(tuple(sorted({r.partition_no for r in rows})), len(rows), len(changes))
 
 
 def process_batch(
@@ -246,10 +281,11 @@ def process_now(session: Session, settings: Settings) -> int:
                 rows.extend(repo.claim(session, partition, QUEUE_SCAN_LIMIT))
         if not rows:
             return done
-        customers = sorted({r.customer_id for r in rows})
+        changes = changes_of(rows)
+        customers = sorted(changes)
         step = settings.event_batch_customers
         for start in range(0, len(customers), step):
-            work(session, customers[start : start + step])
+            work(session, {c: changes[c] for c in customers[start : start + step]})
         repo.delete_queued(session, [r.id for r in rows])
         metrics.count_on_commit(session, metrics.WORK_PROCESSED, (), len(rows))
         done += len(rows)
