@@ -216,20 +216,15 @@ def to_blobs(frames: EventFrames) -> dict[int, bytes]:
     """Each customer's state as one Arrow IPC document (every customer in ``frames.customers``
     gets one, empty or not)."""
     long = pl.concat(
-        [
-            getattr(frames, s).with_columns(pl.lit(s).alias(SRC)).select(
-                [pl.col(c).cast(t) if c in getattr(frames, s).columns or c == SRC
-                 else pl.lit(None, dtype=t).alias(c) for c, t in _LONG.items()]
-            )
-            for s in SOURCES
-        ]
-    )  # fmt: skip
+        [getattr(frames, s).with_columns(pl.lit(s).alias(SRC)) for s in SOURCES],
+        how="diagonal",
+    ).select(list(_LONG))
     parts = long.partition_by("customer_id", as_dict=True, maintain_order=False)
     out: dict[int, bytes] = {}
     for cid in frames.customers["customer_id"].to_list():
         part = parts.get((cid,), long.clear())
         buffer = io.BytesIO()
-        part.write_ipc(buffer, compression="lz4")
+        part.write_ipc_stream(buffer, compression="lz4")
         out[cid] = buffer.getvalue()
     return out
 
@@ -237,10 +232,16 @@ def to_blobs(frames: EventFrames) -> dict[int, bytes]:
 def from_blobs(blobs: Mapping[int, bytes], customers: pl.DataFrame) -> EventFrames:
     """The state of the customers in ``customers`` from their stored documents."""
     if blobs:
-        long = pl.concat([pl.read_ipc(io.BytesIO(b)) for b in blobs.values()])
+        long = pl.concat([pl.read_ipc_stream(io.BytesIO(b)) for b in blobs.values()])
     else:
         long = pl.DataFrame(schema=_LONG)
+    by_source = long.partition_by(SRC, as_dict=True)
     return EventFrames(
         customers=customers,
-        **{s: long.filter(pl.col(SRC) == s).select(list(keyed_schema(s))) for s in SOURCES},
+        **{
+            s: by_source[(s,)].select(list(keyed_schema(s)))
+            if (s,) in by_source
+            else pl.DataFrame(schema=keyed_schema(s))
+            for s in SOURCES
+        },
     )
