@@ -396,3 +396,49 @@ def test_complaint_windows_count_calendar_days_like_the_others() -> None:
     )
     assert v["complaints_count_90d"] == 2
     assert v["complaints_count_365d"] == 3
+
+
+def test_a_stored_population_summary_ranks_as_the_population_does() -> None:
+    """A summary keeps every amount up to REFERENCE_POINTS customers a segment (exact), then
+    quantiles: percentiles within half a point; the RFM cuts, medians and sums exact."""
+    import numpy as np
+
+    from riskdesk.indicators.compute import REFERENCE_POINTS, Reference, summarise
+
+    rng = np.random.default_rng(7)
+    n = 5000
+    ref = pl.DataFrame(
+        {
+            "segment": rng.choice(["company", "consumer"], n).tolist(),
+            "orders_amount_90d": np.round(rng.lognormal(8, 1.5, n), 2),
+            "days_since_last_order": rng.integers(0, 400, n).astype(float),
+            "orders_count_365d": rng.poisson(6, n).astype(float),
+            "orders_amount_365d": np.round(rng.lognormal(9, 1.5, n), 2),
+            "line_units_90d": rng.integers(1, 30, n).astype(float),
+            "returns_soft_count_365d": rng.poisson(0.3, n).astype(float),
+        }
+    )
+    exact, sketch = summarise(ref, points=None), summarise(ref)
+    assert all(len(s.amounts) == REFERENCE_POINTS for s in sketch.segments.values())
+    assert sketch.cuts == exact.cuts
+    stored = Reference.from_json(sketch.as_json())
+    assert stored == sketch
+    probe = pl.DataFrame(
+        {
+            "customer_id": list(range(200)),
+            "segment": ["company", "consumer"] * 100,
+            "orders_amount_90d": np.round(rng.lognormal(8, 1.5, 200), 2),
+            **{c: np.zeros(200) for c in ref.columns[2:]},
+            **{f"returns_soft_count_{w}d": np.zeros(200) for w in (90,)},
+            "orders_count_90d": np.zeros(200),
+        }
+    )
+    from riskdesk.indicators.compute import _population
+
+    a = _population(probe, exact)["orders_amount_peer_percentile_90d"].to_numpy()
+    b = _population(probe, stored)["orders_amount_peer_percentile_90d"].to_numpy()
+    assert np.max(np.abs(a - b)) < 0.5
+    # A small population is kept whole, and ranks exactly as before.
+    small = summarise(ref.head(300))
+    assert sum(s.customers for s in small.segments.values()) == 300
+    assert all(len(s.amounts) == s.customers for s in small.segments.values())

@@ -114,7 +114,7 @@ def test_events_advance_the_stored_state_and_agree_with_the_whole_record(db) -> 
     def agree() -> None:
         ids = sorted(db.scalars(select(IndicatorState.customer_id)))
         assert len(ids) == 2
-        want = compute(repo.load_frames(db, ids), today(), reference=repo.reference(db))
+        want = compute(repo.load_frames(db, ids), today(), reference=service.population(db))
         for row in want.iter_rows(named=True):
             stored = service.get_snapshot(db, row["customer_id"]).values  # type: ignore[union-attr]
             for name, value in row.items():
@@ -192,3 +192,32 @@ def test_events_advance_the_stored_state_and_agree_with_the_whole_record(db) -> 
     assert list(db.scalars(select(IndicatorState.customer_id))) == [first]
     values = service.get_snapshot(db, first).values  # type: ignore[union-attr]
     assert values["interactions_count_90d"] == 1
+
+
+def test_a_large_population_is_read_once_a_day_not_per_event(db, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past REFERENCE_POINTS customers the summary is stored and read instead of every
+    snapshot; a day later it is rebuilt; a batch stores a fresh one."""
+    from sqlalchemy import func, select, update
+
+    from riskdesk.indicators import repository as repo
+    from riskdesk.indicators.compute import REFERENCE_POINTS
+    from riskdesk.kit.timeutil import utcnow
+    from riskdesk.models import IndicatorReference
+    from tests.conftest import ingest, principal
+
+    n = REFERENCE_POINTS + 20
+    ingest(db, principal(db, "manager"), "customers", [company(f"RP{i}") for i in range(n)])
+    assert service.population(db) is not None
+    stored = db.scalar(select(func.count()).select_from(IndicatorReference))
+    assert stored == 1
+    reads = []
+    real = repo.snapshot_population
+    monkeypatch.setattr(repo, "snapshot_population", lambda s: reads.append(1) or real(s))
+    for _ in range(3):
+        ref = service.population(db)
+        assert ref is not None and ref.customers >= n
+    assert reads == []
+    db.execute(update(IndicatorReference).values(computed_at=utcnow() - dt.timedelta(days=2)))
+    service.population(db)
+    assert reads == [1]
+    assert db.scalar(select(func.count()).select_from(IndicatorReference)) == 2

@@ -34,7 +34,11 @@ log = logging.getLogger(__name__)
 
 # The log's own tables, and bookkeeping no one needs to see as a change (the event queue:
 # the intake's entry records the events, the worker's entry what processing changed).
-IGNORED_TABLES = frozenset({"audit_log", "audit_head", "event_queue", "indicator_states"})
+# Bookkeeping and caches derived from audited rows: the queue, the indicator states and the
+# population summaries.
+IGNORED_TABLES = frozenset(
+    {"audit_log", "audit_head", "event_queue", "indicator_states", "indicator_references"}
+)
 BOOKKEEPING = {"api_tokens": frozenset({"last_used_at"})}
 # Tables whose row ids are secrets (a browser session's id is its bearer credential).
 SECRET_IDS = frozenset({"user_sessions"})

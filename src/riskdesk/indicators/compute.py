@@ -781,12 +781,12 @@ SOFT_RATE_FLOOR = 0.002
 
 
 def compute(
-    frames: EventFrames, as_of: dt.date, reference: pl.DataFrame | None = None
+    frames: EventFrames, as_of: dt.date, reference: Reference | pl.DataFrame | None = None
 ) -> pl.DataFrame:
     """Every indicator for every customer in ``frames.customers`` (one row each).
 
-    ``reference`` holds REFERENCE_COLUMNS of the population to rank against; by default the
-    customers computed here.
+    ``reference`` is the population to rank against: a stored summary, or REFERENCE_COLUMNS of
+    its customers; by default the customers computed here.
     """
     lazy = frames.customers.lazy().select("customer_id", "segment")
     for part in (
@@ -816,7 +816,12 @@ def compute(
     )
     # One plan for every part: Polars runs the parts in parallel and fuses their aggregations.
     base = _surprises(lazy.collect())
-    ref = reference if reference is not None else base.select(REFERENCE_COLUMNS)
+    if reference is None:
+        ref = summarise(base.select(REFERENCE_COLUMNS), points=None)
+    elif isinstance(reference, Reference):
+        ref = reference
+    else:
+        ref = summarise(reference, points=None)
     base = _population(base, ref)
     return base.select(["customer_id", *[pl.col(n).cast(pl.Float64) for n in NAMES]]).sort(
         "customer_id"
@@ -890,19 +895,118 @@ def receivables(
     )
 
 
-def _rank_share(values: np.ndarray, sorted_ref: np.ndarray) -> np.ndarray:
-    # Share of the reference at or below each value, in percent.
-    if sorted_ref.size == 0:
+REFERENCE_POINTS = 1001  # a stored segment's money amounts: every value, or this many quantiles
+RFM_CUTS = (0.2, 0.4, 0.6, 0.8)
+RFM_COLUMNS = ("days_since_last_order", "orders_count_365d", "orders_amount_365d")
+
+
+@dataclass(frozen=True)
+class SegmentReference:
+    """What the population indicators read of one segment's customers."""
+
+    amounts: list[float]  # orders_amount_90d to the cent, sorted: every value, or quantiles
+    customers: int
+    units_median: float | None  # of line_units_90d, among those who have it
+    soft_returns: float  # returns_soft_count_365d, summed
+    orders: float  # orders_count_365d, summed
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The population the peer percentile and the RFM scores rank against, summarised so that
+    it is small to store and to read: per segment, the amounts (every value up to
+    ``REFERENCE_POINTS`` customers, then quantiles), medians and sums; the RFM quintile cut
+    points of the whole population (None where nobody has the measure)."""
+
+    segments: dict[str, SegmentReference]
+    cuts: dict[str, list[float] | None]
+    customers: int
+
+    def as_json(self) -> dict[str, Any]:
+        """The summary as a JSON document."""
+        return {
+            "customers": self.customers,
+            "cuts": self.cuts,
+            "segments": {
+                name: {
+                    "amounts": seg.amounts,
+                    "customers": seg.customers,
+                    "units_median": seg.units_median,
+                    "soft_returns": seg.soft_returns,
+                    "orders": seg.orders,
+                }
+                for name, seg in self.segments.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> Reference:
+        """A summary stored by ``as_json``."""
+        return cls(
+            segments={name: SegmentReference(**seg) for name, seg in doc["segments"].items()},
+            cuts=doc["cuts"],
+            customers=int(doc["customers"]),
+        )
+
+
+def _cents(frame: pl.DataFrame, name: str) -> np.ndarray:
+    # Ranked to the cent: sums taken in a different order (one customer alone, or everyone in
+    # parallel) may differ in the last bit, and must not change a rank.
+    return np.round(frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy(), 2)
+
+
+def summarise(ref: pl.DataFrame, *, points: int | None = REFERENCE_POINTS) -> Reference:
+    """The Reference of a population (REFERENCE_COLUMNS, one row per customer); ``points``
+    None keeps every amount (exact, for a batch ranking its own population)."""
+    segments = ref["segment"].fill_null("").to_numpy()
+    amounts = np.nan_to_num(_cents(ref, "orders_amount_90d"), nan=0.0)
+    units = _cents(ref, "line_units_90d")
+    soft = np.nan_to_num(_cents(ref, "returns_soft_count_365d"))
+    orders = np.nan_to_num(_cents(ref, "orders_count_365d"))
+    summary: dict[str, SegmentReference] = {}
+    for segment in np.unique(segments):  # a loop over segments, not customers
+        mine = segments == segment
+        peers = np.sort(amounts[mine])
+        if points is not None and peers.size > points:
+            peers = np.quantile(peers, np.linspace(0.0, 1.0, points), method="linear")
+        known = units[mine & ~np.isnan(units)]
+        summary[str(segment)] = SegmentReference(
+            amounts=[float(v) for v in peers],
+            customers=int(mine.sum()),
+            units_median=float(np.median(known)) if known.size else None,
+            soft_returns=float(soft[mine].sum()),
+            orders=float(orders[mine].sum()),
+        )
+    cuts: dict[str, list[float] | None] = {}
+    for name in RFM_COLUMNS:
+        values = _cents(ref, name)
+        values = values[~np.isnan(values)]
+        cuts[name] = (
+            [float(c) for c in np.quantile(values, RFM_CUTS, method="linear")]
+            if values.size
+            else None
+        )
+    return Reference(segments=summary, cuts=cuts, customers=ref.height)
+
+
+def _rank_share(values: np.ndarray, seg: SegmentReference) -> np.ndarray:
+    # Share of the segment at or below each value, in percent: exact while every amount is
+    # kept, else read off the quantiles.
+    if seg.customers == 0 or not seg.amounts:
         return np.full(values.shape, np.nan)
-    return np.searchsorted(sorted_ref, values, side="right") / sorted_ref.size * 100.0
+    points = np.asarray(seg.amounts)
+    if points.size == seg.customers:
+        return np.searchsorted(points, values, side="right") / points.size * 100.0
+    share: np.ndarray = np.interp(values, points, np.linspace(0.0, 100.0, points.size))
+    return np.where(values >= points[-1], 100.0, np.where(values < points[0], 0.0, share))
 
 
-def _quintile_score(values: np.ndarray, ref: np.ndarray, higher_is_better: bool) -> np.ndarray:
-    ref = ref[~np.isnan(ref)]
-    if ref.size == 0:
+def _quintile_score(
+    values: np.ndarray, cuts: list[float] | None, higher_is_better: bool
+) -> np.ndarray:
+    if cuts is None:
         # Nobody to rank against: those without the measure (no orders) still score lowest.
         return np.where(np.isnan(values), 1.0, np.nan)
-    cuts = np.quantile(ref, [0.2, 0.4, 0.6, 0.8], method="linear")
     if higher_is_better:
         score = 1 + np.searchsorted(cuts, values, side="left")
     else:
@@ -910,44 +1014,29 @@ def _quintile_score(values: np.ndarray, ref: np.ndarray, higher_is_better: bool)
     return np.where(np.isnan(values), 1.0, score.astype(float))
 
 
-def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
+def _population(base: pl.DataFrame, ref: Reference) -> pl.DataFrame:
     """Peer percentile within segment and RFM quintile scores against the reference."""
     percentile = np.full(base.height, np.nan)
-    segments = base["segment"].fill_null("").to_numpy()
-    # Money is ranked to the cent: sums taken in a different order (one customer alone, or
-    # everyone in parallel) may differ in the last bit, and must not change a rank.
-    amounts = np.round(base["orders_amount_90d"].to_numpy().astype(float), 2)
-    ref_segments = ref["segment"].fill_null("").to_numpy()
-    ref_amounts = np.round(ref["orders_amount_90d"].fill_null(0.0).to_numpy().astype(float), 2)
-    for segment in np.unique(segments):  # a loop over segments, not customers
-        mine = segments == segment
-        peers = np.sort(ref_amounts[ref_segments == segment])
-        percentile[mine] = _rank_share(amounts[mine], peers)
-
-    def col(frame: pl.DataFrame, name: str) -> np.ndarray:
-        return np.round(frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy(), 2)
-
-    # Peers of the segment: the median quantity per order line, and the rate of unverifiable
-    # returns per order.
-    units = col(base, "line_units_90d")
-    ref_units = col(ref, "line_units_90d")
-    soft_rate = np.full(base.height, np.nan)
     peer_units = np.full(base.height, np.nan)
-    ref_soft = np.nan_to_num(col(ref, "returns_soft_count_365d"))
-    ref_orders = np.nan_to_num(col(ref, "orders_count_365d"))
+    soft_rate = np.full(base.height, np.nan)
+    segments = base["segment"].fill_null("").to_numpy()
+    amounts = np.nan_to_num(_cents(base, "orders_amount_90d"), nan=0.0)
+    nobody = SegmentReference(amounts=[], customers=0, units_median=None, soft_returns=0.0,
+                              orders=0.0)  # fmt: skip
     for segment in np.unique(segments):  # a loop over segments, not customers
         mine = segments == segment
-        peers = ref_segments == segment
-        known = ref_units[peers & ~np.isnan(ref_units)]
-        if known.size:
-            peer_units[mine] = np.median(known)
-        soft_rate[mine] = max(
-            (ref_soft[peers].sum() + 1) / (ref_orders[peers].sum() + 200), SOFT_RATE_FLOOR
-        )
+        seg = ref.segments.get(str(segment), nobody)
+        percentile[mine] = _rank_share(amounts[mine], seg)
+        if seg.units_median is not None:
+            peer_units[mine] = seg.units_median
+        # Peers' rate of unverifiable returns per order (a prior of one in 200 steadies
+        # small segments).
+        soft_rate[mine] = max((seg.soft_returns + 1) / (seg.orders + 200), SOFT_RATE_FLOOR)
+    units = _cents(base, "line_units_90d")
     surprise = {}
     for w in (90, 365):
-        k = np.nan_to_num(col(base, f"returns_soft_count_{w}d"))
-        n = np.maximum(np.nan_to_num(col(base, f"orders_count_{w}d")), k)
+        k = np.nan_to_num(_cents(base, f"returns_soft_count_{w}d"))
+        n = np.maximum(np.nan_to_num(_cents(base, f"orders_count_{w}d")), k)
         tail = stats.binom.sf(k - 1, n.astype(int), soft_rate)
         surprise[w] = np.where(n > 0, _surprise(tail), np.nan)
 
@@ -960,14 +1049,16 @@ def _population(base: pl.DataFrame, ref: pl.DataFrame) -> pl.DataFrame:
         orders_amount_peer_percentile_90d=pl.Series(percentile).fill_nan(None),
         rfm_recency_score=pl.Series(
             _quintile_score(
-                col(base, "days_since_last_order"), col(ref, "days_since_last_order"), False
+                _cents(base, "days_since_last_order"), ref.cuts["days_since_last_order"], False
             )
         ),
         rfm_frequency_score=pl.Series(
-            _quintile_score(col(base, "orders_count_365d"), col(ref, "orders_count_365d"), True)
+            _quintile_score(_cents(base, "orders_count_365d"), ref.cuts["orders_count_365d"], True)
         ),
         rfm_monetary_score=pl.Series(
-            _quintile_score(col(base, "orders_amount_365d"), col(ref, "orders_amount_365d"), True)
+            _quintile_score(
+                _cents(base, "orders_amount_365d"), ref.cuts["orders_amount_365d"], True
+            )
         ),
     ).with_columns(
         [

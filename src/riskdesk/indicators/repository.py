@@ -16,6 +16,7 @@ from riskdesk.indicators.compute import SCHEMAS, EventFrames
 from riskdesk.models import (
     Complaint,
     Customer,
+    IndicatorReference,
     IndicatorSnapshot,
     IndicatorState,
     Interaction,
@@ -253,12 +254,12 @@ def drop_states(session: Session, customer_ids: Sequence[int]) -> None:
         session.execute(delete(IndicatorState).where(IndicatorState.customer_id.in_(part)))
 
 
-def reference(session: Session) -> pl.DataFrame | None:
-    """The latest stored values the population indicators rank against, or None."""
+def snapshot_population(session: Session) -> pl.DataFrame | None:
+    """REFERENCE_COLUMNS of every stored snapshot (the whole population), or None."""
     from riskdesk.indicators.compute import REFERENCE_COLUMNS
 
     # The database picks the few values out of each JSON document (json_extract, ->>): decoding
-    # every document in Python cost 18 µs a customer, on every event.
+    # every document in Python cost 18 µs a customer.
     names = REFERENCE_COLUMNS[1:]
     stmt = select(
         Customer.segment, *[IndicatorSnapshot.values[n].as_float().label(n) for n in names]
@@ -271,6 +272,35 @@ def reference(session: Session) -> pl.DataFrame | None:
         schema={"segment": pl.String, **{n: pl.Float64 for n in names}},
         orient="row",
     )
+
+
+def latest_reference(session: Session) -> IndicatorReference | None:
+    """The newest stored population summary."""
+    stmt = select(IndicatorReference).order_by(IndicatorReference.id.desc()).limit(1)
+    return session.scalars(stmt).first()
+
+
+def store_reference(
+    session: Session,
+    summary: dict[str, Any],
+    *,
+    customers: int,
+    as_of: dt.date,
+    computed_at: dt.datetime,
+    keep_days: int = 90,
+) -> None:
+    """Store a population summary, and forget those older than ``keep_days``."""
+    session.execute(
+        delete(IndicatorReference).where(
+            IndicatorReference.computed_at < computed_at - dt.timedelta(days=keep_days)
+        )
+    )
+    session.add(
+        IndicatorReference(
+            as_of=as_of, computed_at=computed_at, customers=customers, summary=summary
+        )
+    )
+    session.flush()
 
 
 def store(

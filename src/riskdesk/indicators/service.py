@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 from riskdesk.indicators import repository as repo
 from riskdesk.indicators import state
 from riskdesk.indicators.catalogue import CATALOGUE
-from riskdesk.indicators.compute import REFERENCE_COLUMNS, EventFrames, compute, receivables
+from riskdesk.indicators.compute import (
+    REFERENCE_COLUMNS,
+    REFERENCE_POINTS,
+    EventFrames,
+    Reference,
+    compute,
+    receivables,
+    summarise,
+)
 from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
 from riskdesk.kit import signals
 from riskdesk.kit.timeutil import today, utcnow
@@ -32,6 +40,9 @@ class RunSummary:
 # A state is rebuilt from the event record after this long, whatever happened to it: what an
 # event path did not carry (an edit made in place, a race with one) lasts no longer.
 STATE_REBUILD_DAYS = 7
+# A large population's stored summary is rebuilt from the snapshots when this old (a batch
+# stores a fresh one too): where a customer ranks moves slowly.
+REFERENCE_MAX_AGE = dt.timedelta(hours=24)
 
 Changes = Mapping[str, Sequence[int]] | None  # kind -> ids of rows written; None: unknown
 
@@ -48,7 +59,7 @@ def refresh(
     if not ids:
         return RunSummary(0, as_of, 0.0)
     frames = repo.load_frames(session, ids)
-    result = compute(frames, as_of, reference=repo.reference(session))
+    result = compute(frames, as_of, reference=population(session))
     repo.store(session, result, as_of=as_of, computed_at=utcnow())
     repo.drop_states(session, ids)
     return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
@@ -98,7 +109,7 @@ def advance(
         parts.append(state.merge(old, new).with_customers(mine))
         built_at |= {c: stored[c][1] for c in kept}
     frames = state.trim(state.concat(*parts), as_of)
-    result = compute(state.without_keys(frames), as_of, reference=repo.reference(session))
+    result = compute(state.without_keys(frames), as_of, reference=population(session))
     repo.store(session, result, as_of=as_of, computed_at=utcnow())
     repo.store_states(session, state.to_blobs(frames), trimmed_as_of=as_of, built_at=built_at)
     return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
@@ -120,14 +131,45 @@ def run_batch_frame(session: Session, *, as_of: dt.date | None = None) -> pl.Dat
     return result
 
 
+def population(session: Session) -> Reference | None:
+    """What population indicators rank against: the stored summary of a large population
+    (rebuilt from the snapshots once it is a day old), or, for a small one, a summary of the
+    snapshots read now; None before any customer has one."""
+    latest = repo.latest_reference(session)
+    if (
+        latest is not None
+        and latest.customers > REFERENCE_POINTS
+        and utcnow() - latest.computed_at < REFERENCE_MAX_AGE
+    ):
+        return Reference.from_json(latest.summary)
+    return store_population(session, as_of=today())
+
+
+def store_population(session: Session, *, as_of: dt.date) -> Reference | None:
+    """Summarise the stored snapshots' population; kept when it is large (a small one is
+    cheaper to read again than to keep current)."""
+    frame = repo.snapshot_population(session)
+    if frame is None:
+        return None
+    ref = summarise(frame)
+    if ref.customers > REFERENCE_POINTS:
+        repo.store_reference(
+            session, ref.as_json(), customers=ref.customers, as_of=as_of, computed_at=utcnow()
+        )
+    return ref
+
+
 def compute_batch(session: Session, *, as_of: dt.date) -> pl.DataFrame:
     """Every customer's indicators, computed and not stored (the read phase of a batch)."""
     return compute(repo.load_frames(session), as_of)
 
 
 def store_batch(session: Session, result: pl.DataFrame, *, as_of: dt.date) -> int:
-    """Store indicators computed by compute_batch (the store phase of a batch)."""
-    return repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    """Store indicators computed by compute_batch (the store phase of a batch), and the
+    population summary events rank against until the next batch."""
+    stored = repo.store(session, result, as_of=as_of, computed_at=utcnow())
+    store_population(session, as_of=as_of)
+    return stored
 
 
 def receivables_after_grace(
@@ -186,7 +228,7 @@ def trend(
     frames = repo.load_frames(session, [customer_id])
     if frames.customers.height == 0:
         return None
-    ref = repo.reference(session)
+    ref = population(session)
     rows = [compute(frames, d, reference=ref).with_columns(as_of=pl.lit(d)) for d in dates]
     table = pl.concat(rows)
     out: dict[str, list[Any]] = {"dates": [d.isoformat() for d in dates]}

@@ -36,7 +36,7 @@ from riskdesk.models.events import (
     SurveyResponse,
 )
 from riskdesk.models.imports import ImportJob
-from riskdesk.models.indicators import IndicatorSnapshot, IndicatorState
+from riskdesk.models.indicators import IndicatorReference, IndicatorSnapshot, IndicatorState
 from riskdesk.models.monitoring import (
     Alert,
     AlertAction,
@@ -109,6 +109,7 @@ __all__ = [
     "FinancialStatement",
     "GroupLimitChange",
     "ImportJob",
+    "IndicatorReference",
     "IndicatorSnapshot",
     "IndicatorState",
     "Interaction",

@@ -33,3 +33,17 @@ class IndicatorState(Base):
     trimmed_as_of: Mapped[dt.date] = mapped_column(Date)
     built_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)  # read whole from the record
     events: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IndicatorReference(Base):
+    """The population the peer percentile and RFM scores rank against, summarised
+    (``indicators.compute.Reference``): stored by a batch, or built from the snapshots once a
+    day, so that processing an event never reads the whole population."""
+
+    __tablename__ = "indicator_references"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    customers: Mapped[int] = mapped_column()
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType)

@@ -331,7 +331,7 @@ def rule_values(
 
     day = as_of or today()
     if indicators is None and day != today():
-        reference = indicator_repo.reference(session) if customer_ids is not None else None
+        reference = indicator_service.population(session) if customer_ids is not None else None
         frames = indicator_repo.load_frames(
             session, list(customer_ids) if customer_ids is not None else None
         )

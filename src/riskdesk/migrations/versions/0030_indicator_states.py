@@ -1,4 +1,5 @@
-"""indicator_states, and the event ids a queue row carries: incremental indicators
+"""indicator_states, indicator_references, and the event ids a queue row carries: incremental
+indicators and a stored population reference
 
 Revision ID: 0030
 Revises: 0029
@@ -35,6 +36,15 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("customer_id", name=op.f("pk_indicator_states")),
     )
+    op.create_table(
+        "indicator_references",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("computed_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("customers", sa.Integer(), nullable=False),
+        sa.Column("summary", JSONType, nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_indicator_references")),
+    )
     with op.batch_alter_table("event_queue") as batch:
         batch.add_column(sa.Column("refs", JSONType, nullable=True))
 
@@ -42,4 +52,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("event_queue") as batch:
         batch.drop_column("refs")
+    op.drop_table("indicator_references")
     op.drop_table("indicator_states")
