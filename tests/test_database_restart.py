@@ -9,7 +9,7 @@ answer 503 in the product's shape within 5 s; once it is back, the same calls su
 event worker processes an event posted after the restart.
 
 PostgreSQL only: an SQLite file does not go away and come back (a missing or locked file is
-tested in tests/test_operations.py and tests/test_db_limits.py).
+tested in tests/test_operations.py and tests/test_db_timeouts.py).
 """
 
 from __future__ import annotations
