@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,6 +34,8 @@ from riskdesk.security.permissions import Role
 from riskdesk.security.service import Principal
 
 PG_URL = os.environ.get("RISKDESK_TEST_DATABASE_URL")
+# The Redis the shared-state tests use; each test keeps to keys of its own prefix.
+REDIS_URL = os.environ.get("RISKDESK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 PASSWORD = "Test-pass-2026"
 TEST_USERS = (
@@ -179,6 +183,35 @@ def settings(tmp_path: Path) -> Settings:
         complaint_surge_seconds=0,  # nor a complaint-surge worker
         event_workers=0,  # the request processes its own events (wait below)
         event_wait_seconds=30,
+    )
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of the test's own on the test Redis (RISKDESK_TEST_REDIS_URL); its keys are
+    deleted afterwards. Skipped without a Redis, except in CI."""
+    client = redis.Redis.from_url(REDIS_URL, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        if IN_CI:
+            pytest.fail(f"no Redis at RISKDESK_TEST_REDIS_URL ({type(exc).__name__})")
+        pytest.skip("no Redis at RISKDESK_TEST_REDIS_URL")
+    prefix = f"rdtest:{uuid.uuid4().hex[:12]}:"
+    try:
+        yield prefix
+    finally:
+        for key in client.scan_iter(match=f"{prefix}*"):
+            client.delete(key)
+        client.close()
+
+
+@pytest.fixture
+def redis_settings(settings: Settings, redis_prefix: str) -> Settings:
+    """The test settings, sharing state through the test Redis under the test's prefix."""
+    return settings.model_copy(
+        update={"redis_url": SecretStr(REDIS_URL), "redis_key_prefix": redis_prefix}
     )
 
 

@@ -1,7 +1,8 @@
 """Two real API processes on one PostgreSQL schema behind a round-robin TCP proxy, as behind a
 load balancer without session affinity: a browser session started on one node works on the
-other, the login throttle counts the failures of both, and a webhook is sent once although both
-nodes run their delivery worker.
+other, the login throttle counts the failures of both (in the database, and in Redis when
+RISKDESK_REDIS_URL is set), and a webhook is sent once although both nodes run their delivery
+worker.
 
 The proxy sends each new TCP connection to the next node, and the clients open a connection per
 request, so every request's node is known (and checked). PostgreSQL only: SQLite is one file on
@@ -26,13 +27,14 @@ from typing import Any
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import delete, select, text
+import redis
+from sqlalchemy import delete, func, select, text
 
 from riskdesk.db import DbLimits, make_engine, make_sessionmaker
 from riskdesk.models import Delivery, LoginFailure, WebhookEndpoint
 from riskdesk.security import keys
 from riskdesk.security import service as security_service
-from tests.conftest import PASSWORD, PG_URL, Backend, _migrated
+from tests.conftest import PASSWORD, PG_URL, REDIS_URL, Backend, _migrated
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 SECRET_KEY = "two-nodes-secret-key-0123456789"
@@ -167,8 +169,11 @@ class Cluster:
 
 
 @contextmanager
-def _cluster(backend: Backend, tmp_path: Path) -> Iterator[Cluster]:
-    """Two `riskdesk serve` processes on the backend's schema, and the proxy, until the end."""
+def _cluster(
+    backend: Backend, tmp_path: Path, extra: dict[str, str] | None = None
+) -> Iterator[Cluster]:
+    """Two `riskdesk serve` processes on the backend's schema (with ``extra`` settings), and
+    the proxy, until the end."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
     shared = {
         "PYTHONPATH": str(SRC),
@@ -184,6 +189,7 @@ def _cluster(backend: Backend, tmp_path: Path) -> Iterator[Cluster]:
         "RISKDESK_DELIVERY_INTERVAL_SECONDS": str(DELIVERY_INTERVAL),
         "RISKDESK_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.1",
         "RISKDESK_LOG_LEVEL": "warning",
+        **(extra or {}),
     }
     ports = [_free_port(), _free_port()]
     nodes: list[subprocess.Popen[bytes]] = []
@@ -348,6 +354,23 @@ def test_the_login_throttle_counts_the_failures_of_both_nodes(
     finally:  # the proxy's address may sign in again in the other tests
         with pg_backend.engine.begin() as conn:
             conn.execute(delete(LoginFailure))
+
+
+def test_the_login_throttle_counts_the_failures_of_both_nodes_in_redis(
+    pg_backend: Backend, redis_prefix: str, tmp_path: Path
+) -> None:
+    redis_env = {"RISKDESK_REDIS_URL": REDIS_URL, "RISKDESK_REDIS_KEY_PREFIX": redis_prefix}
+    with _cluster(pg_backend, tmp_path, redis_env) as nodes:
+        ready, _ = nodes.call(lambda: httpx.get(f"{nodes.proxy.url}/api/v1/ready", timeout=30))
+        assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+        _throttled(nodes)
+    with pg_backend.engine.connect() as conn:  # counted in Redis, not in the database
+        assert conn.execute(select(func.count()).select_from(LoginFailure)).scalar_one() == 0
+    client = redis.Redis.from_url(REDIS_URL)
+    try:
+        assert len(list(client.scan_iter(match=f"{redis_prefix}login-failures:*"))) == 1
+    finally:
+        client.close()
 
 
 def _throttled(cluster: Cluster) -> None:

@@ -81,6 +81,25 @@ class Settings(BaseSettings):
         description="SQLite: how long a request waits for the write lock (another request, an "
         "import) before a 503. Imports, jobs and the CLI wait up to 30 s.",
     )
+    redis_url: SecretStr = Field(
+        default=SecretStr(""),
+        description="redis://[:password@]host:port/db; when set, the login throttle and running "
+        "imports' progress are shared through Redis instead of the database. Empty: the "
+        "database holds them.",
+    )
+    redis_key_prefix: str = Field(
+        default="",
+        max_length=100,
+        description="Prefix of every Redis key, so that installs (or test schemas) sharing one "
+        "Redis keep apart; empty: derived from the database's name and schema.",
+    )
+    redis_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=30,
+        description="How long connecting to Redis or one command may take before the node "
+        "does without it (the database stands in).",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     session_hours: int = Field(default=12, ge=1, le=24 * 30)

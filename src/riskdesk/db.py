@@ -386,6 +386,13 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=False)
 
 
+def unavailable(exc: BaseException) -> bool:
+    """Whether an error means the database is away or overloaded (not answering, refusing
+    connections, locked past the wait, no free pooled connection) rather than a fault of the
+    work: the API answers it with 503, background loops back off and retry."""
+    return isinstance(exc, sa_exc.OperationalError | sa_exc.TimeoutError)
+
+
 def answers(factory: sessionmaker[Session]) -> bool:
     """Whether the database answers a trivial query now (readiness): False when it cannot be
     reached or fails, never an exception."""

@@ -56,11 +56,13 @@ from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.pipeline.tasks import EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
+from riskdesk.redis_store import SharedRedis
+from riskdesk.redis_store import connect as connect_redis
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
 from riskdesk.security.deps import CanSystemMonitor
 from riskdesk.security.endpoints import router as security_router
-from riskdesk.security.throttle import LoginThrottle
+from riskdesk.security.throttle import make_throttle
 
 log = logging.getLogger("riskdesk")
 
@@ -482,6 +484,8 @@ def create_app(
             worker.stop()
         if engine is not None:
             engine.dispose()
+        if app.state.shared_redis is not None:
+            app.state.shared_redis.close()
 
     app = FastAPI(
         title="Riskdesk API",
@@ -501,10 +505,13 @@ def create_app(
     app.state.settings = settings
     app.state.request_writer_wait_seconds = settings.db_request_wait_seconds
     app.state.secret_key = settings.resolved_secret_key()
-    app.state.login_throttle = LoginThrottle(
+    # Shared by every API node: Redis when configured, else the database (no state of ours).
+    app.state.shared_redis = connect_redis(settings)
+    app.state.login_throttle = make_throttle(
         settings.login_failures_per_address,
         settings.login_throttle_seconds,
         app.state.secret_key,
+        app.state.shared_redis,
     )
     if session_factory is not None:
         app.state.sessionmaker = session_factory
@@ -548,15 +555,23 @@ def create_app(
 
     @api.get("/ready", tags=["system"], responses={503: {"description": "not ready"}})
     def ready(request: Request) -> JSONResponse:
-        """Readiness: the database answers (no permission needed; only "ok" or "unavailable"
-        per dependency, never why). 503 while it does not, so a load balancer stops sending
-        this node work until it does."""
+        """Readiness: the database answers, and Redis when one is configured (no permission
+        needed; only "ok" or "unavailable" per dependency, never why). 503 while the database
+        does not, so a load balancer stops sending this node work until it does. A Redis that
+        does not answer makes the node "degraded", still 200: the database stands in for it,
+        and taking every node out because their shared Redis is away would stop everything."""
         database = answers(request.app.state.sessionmaker)
-        body = {
-            "status": "ready" if database else "unavailable",
-            "checks": {"database": "ok" if database else "unavailable"},
-        }
-        return JSONResponse(body, status_code=200 if database else 503)
+        checks = {"database": "ok" if database else "unavailable"}
+        shared: SharedRedis | None = request.app.state.shared_redis
+        status = "ready" if database else "unavailable"
+        if shared is not None:
+            redis_ok = shared.answers()
+            checks["redis"] = "ok" if redis_ok else "unavailable"
+            if database and not redis_ok:
+                status = "degraded"
+        return JSONResponse(
+            {"status": status, "checks": checks}, status_code=200 if database else 503
+        )
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

@@ -271,3 +271,42 @@ def test_replay_worker_and_the_queue_in_status(cli_env: Path) -> None:
     assert "0 alert(s) raised" in rerun.output, rerun.output
     letters = runner.invoke(app, ["queue", "dead-letters"])
     assert letters.exit_code == 0 and "0 dead letter(s)" in letters.output
+
+
+def test_status_shows_a_running_imports_progress_from_redis(
+    cli_env: Path, redis_prefix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskdesk import redis_store
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.models import ImportJob
+    from riskdesk.pipeline.progress import RedisBoard
+    from tests.conftest import REDIS_URL
+
+    monkeypatch.setenv("RISKDESK_REDIS_URL", REDIS_URL)
+    monkeypatch.setenv("RISKDESK_REDIS_KEY_PREFIX", redis_prefix)
+    get_settings.cache_clear()
+    engine = make_engine(get_settings().database_url)
+    with unit_of_work(make_sessionmaker(engine)) as session:
+        # An import running on an API node, which publishes its progress to Redis only.
+        job = ImportJob(
+            kind="orders",
+            filename="o.csv",
+            file_sha256="0" * 64,
+            status="running",
+            skip_invalid=False,
+            errors=[],
+        )
+        session.add(job)
+        session.flush()
+        job_id = job.id
+    engine.dispose()
+    shared = redis_store.connect(get_settings())
+    assert shared is not None
+    try:
+        RedisBoard(shared, None).publish(job_id, 40_000, 100_000)
+        status = runner.invoke(app, ["status", "--json"])
+    finally:
+        shared.close()
+    assert status.exit_code == 0, status.output
+    running = json.loads(status.output)["running_imports"]
+    assert [(j["id"], j["rows_done"], j["rows"]) for j in running] == [(job_id, 40_000, 100_000)]

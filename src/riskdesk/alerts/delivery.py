@@ -33,7 +33,8 @@ from riskdesk import __version__
 from riskdesk.alerts import addresses
 from riskdesk.alerts import repository as repo
 from riskdesk.config import Settings
-from riskdesk.db import unit_of_work
+from riskdesk.db import unavailable, unit_of_work
+from riskdesk.kit.periodic import Retrying
 from riskdesk.kit.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -377,8 +378,11 @@ class Worker:
         self._thread.join(timeout=self.settings.delivery_timeout_seconds * 2)
 
     def _run(self) -> None:
-        while not self._stop.wait(self.settings.delivery_interval_seconds):
+        retrying = Retrying("delivery", log, unavailable)
+        while not self._stop.wait(retrying.delay(self.settings.delivery_interval_seconds)):
             try:
                 send_due(self.factory, self.settings)
-            except Exception:  # a bad pass must not end the worker; the next one retries
-                log.exception("delivery pass failed")
+            except Exception as exc:  # a bad pass must not end the worker; a later one retries
+                retrying.failed(exc)
+            else:
+                retrying.succeeded()

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.audit.service import CheckpointRefused, CheckpointResult, take_checkpoint
 from riskdesk.config import Settings
+from riskdesk.db import unavailable
 from riskdesk.kit.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -35,4 +36,5 @@ class CheckpointWorker(Periodic):
             "audit-checkpoint",
             lambda: settings.audit_checkpoint_interval_seconds,
             lambda: checkpoint_once(factory, settings),
+            outage=unavailable,
         )

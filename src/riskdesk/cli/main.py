@@ -31,6 +31,7 @@ from riskdesk.kit.errors import RiskdeskError
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.migrations import runner
 from riskdesk.pipeline import intake, processing
+from riskdesk.redis_store import connect as connect_redis
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 
@@ -288,6 +289,8 @@ def import_command(
         found = security_service.get_user_by_username_or_raise(session, user)
         return security_service.system_principal(session, found)
 
+    shared = connect_redis(get_settings())
+
     with Progress(
         "[progress.description]{task.description}",
         BarColumn(),
@@ -309,6 +312,7 @@ def import_command(
                 encoding=encoding,
                 on_total=lambda n: bar.update(task, total=n),
                 progress=lambda n: bar.advance(task, n),
+                shared=shared,  # the API nodes show its progress too
             )
         except RiskdeskError as exc:
             _fail(exc)

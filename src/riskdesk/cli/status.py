@@ -23,28 +23,37 @@ def gather() -> dict[str, Any]:
     from riskdesk.kit.timeutil import utcnow
     from riskdesk.migrations import runner
     from riskdesk.monitoring import repository as monitoring_repo
-    from riskdesk.pipeline import processing
+    from riskdesk.pipeline import intake, processing
     from riskdesk.pipeline import repository as pipeline_repo
+    from riskdesk.pipeline.progress import board_for
+    from riskdesk.redis_store import connect as connect_redis
 
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    shared = connect_redis(settings)
+    board = board_for(engine, shared)  # a running import's progress, where it is published
     now = utcnow()
     revision = runner.current_revision(engine)
     with reading(make_sessionmaker(engine)) as session:
-        jobs = [
-            {
-                "id": j.id,
-                "kind": j.kind,
-                "started_at": j.created_at.isoformat(),
-                "rows_done": j.processed_rows,
-                "rows": j.total_rows,
-            }
-            for j in pipeline_repo.running_jobs(session)
-        ]
+        jobs = []
+        for j in pipeline_repo.running_jobs(session):
+            done, total = intake.progress_of(j, board)
+            jobs.append(
+                {
+                    "id": j.id,
+                    "kind": j.kind,
+                    "started_at": j.created_at.isoformat(),
+                    "rows_done": done,
+                    "rows": total,
+                }
+            )
         heads = audit_repo.heads(session)
         backtest = monitoring_repo.latest_backtest(session)
         queue = alerts_repo.queue_figures(session, now)
         events = processing.queue_figures(session)
     engine.dispose()
+    if shared is not None:
+        shared.close()
     return {
         "schema_revision": revision,
         "schema_head": runner.head_revision(),

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.complaints import service
 from riskdesk.config import Settings
-from riskdesk.db import unit_of_work
+from riskdesk.db import unavailable, unit_of_work
 from riskdesk.kit.periodic import Periodic
 
 log = logging.getLogger(__name__)
@@ -38,4 +38,5 @@ class SurgeWorker(Periodic):
             lambda: settings.complaint_surge_seconds,
             lambda: check_once(factory),
             at_start=False,
+            outage=unavailable,
         )

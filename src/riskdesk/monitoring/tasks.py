@@ -9,7 +9,7 @@ import logging
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.config import Settings
-from riskdesk.db import reading, unit_of_work
+from riskdesk.db import reading, unavailable, unit_of_work
 from riskdesk.kit.periodic import Periodic
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import WarningBacktest
@@ -48,4 +48,5 @@ class BacktestWorker(Periodic):
             lambda: CHECK_SECONDS,
             lambda: backtest_if_due(factory, settings.warning_backtest_days),
             at_start=False,
+            outage=unavailable,
         )

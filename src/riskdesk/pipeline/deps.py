@@ -1,13 +1,15 @@
-"""What an intake route adds: the client's ``wait`` for processing, and the answer's header."""
+"""What an intake route adds: the client's ``wait`` for processing, the answer's header, and
+where running imports share their progress."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from sqlalchemy.orm import Session
 
 from riskdesk.pipeline import processing
+from riskdesk.pipeline.progress import ProgressBoard, board_for
 
 PROCESSING_HEADER = "Riskdesk-Processing"
 WaitQuery = Annotated[
@@ -33,3 +35,11 @@ def settle(
     )
     response.headers[PROCESSING_HEADER] = state
     return state
+
+
+def progress_board(request: Request) -> ProgressBoard | None:
+    """Where this node's imports publish, and every node reads, running imports' progress."""
+    return board_for(request.app.state.sessionmaker.kw["bind"], request.app.state.shared_redis)
+
+
+ProgressBoardDep = Annotated[ProgressBoard | None, Depends(progress_board)]

@@ -13,8 +13,11 @@ from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotFound, PayloadTooLarge
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import PathId
+from riskdesk.models import ImportJob
 from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline import repository as repo
+from riskdesk.pipeline.deps import ProgressBoardDep
+from riskdesk.pipeline.progress import ProgressBoard
 from riskdesk.pipeline.schemas import ImportJobRead, ImportResult
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
@@ -108,6 +111,7 @@ async def import_file(
         encoding=encoding or None,
         limits=intake.file_limits(request.app.state.settings),
         channel="import",
+        shared=request.app.state.shared_redis,
     )
     settings = request.app.state.settings
     seconds = settings.event_wait_seconds if wait is None else wait
@@ -119,16 +123,28 @@ async def import_file(
     return ImportResult(job=ImportJobRead.model_validate(result.job), report=result.report)
 
 
+def _job_read(job: ImportJob, board: ProgressBoard | None) -> ImportJobRead:
+    read = ImportJobRead.model_validate(job)
+    if job.status == "running":
+        done, total = intake.progress_of(job, board)
+        read = read.model_copy(update={"processed_rows": done, "total_rows": total})
+    return read
+
+
 @router.get("/imports", response_model=list[ImportJobRead])
-def list_imports(session: SessionDep, principal: CanImportsRun) -> list[ImportJobRead]:
-    """Latest imports."""
-    return [ImportJobRead.model_validate(j) for j in repo.list_jobs(session, user_id=None)]
+def list_imports(
+    session: SessionDep, principal: CanImportsRun, board: ProgressBoardDep
+) -> list[ImportJobRead]:
+    """Latest imports, running ones with their progress."""
+    return [_job_read(j, board) for j in repo.list_jobs(session, user_id=None)]
 
 
 @router.get("/imports/{job_id}", response_model=ImportJobRead)
-def get_import(job_id: PathId, session: SessionDep, principal: CanImportsRun) -> ImportJobRead:
+def get_import(
+    job_id: PathId, session: SessionDep, principal: CanImportsRun, board: ProgressBoardDep
+) -> ImportJobRead:
     """One import, with its progress and errors."""
     job = repo.get_job(session, job_id)
     if job is None:
         raise NotFound(f"no import {job_id}", field="job_id")
-    return ImportJobRead.model_validate(job)
+    return _job_read(job, board)

@@ -35,8 +35,11 @@ from riskdesk.kit.tabular import (
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
 from riskdesk.pipeline import processing
+from riskdesk.pipeline import progress as progress_boards
 from riskdesk.pipeline import repository as repo
+from riskdesk.pipeline.progress import ProgressBoard
 from riskdesk.policy import service as _policy  # noqa: F401  (authority of a new customer's creator)
+from riskdesk.redis_store import SharedRedis
 from riskdesk.security.service import Principal
 
 # File and API kinds, in the order a full load must follow (references point backwards).
@@ -420,22 +423,24 @@ def file_limits(settings: Settings | None = None) -> FileLimits:
     )
 
 
-# Progress of running imports, by job id, in this process. On PostgreSQL it is also written to
-# the job's row (at most every SHARED_PROGRESS_SECONDS, in a transaction of its own), so every API
-# node shows it; on SQLite the import's own transaction holds the one write lock, and one process
-# serves the database anyway.
-SHARED_PROGRESS_SECONDS = 1.0
+# Progress of running imports, by job id, in this process. It is also published where every API
+# node reads it (pipeline.progress: Redis, or the job row on PostgreSQL); on SQLite without Redis
+# the import's own transaction holds the one write lock, and one process serves the database.
 _PROGRESS: dict[int, tuple[int, int]] = {}
 _STARTING: set[int] = set()  # jobs created here whose runner has not yet taken the lease
 _PROGRESS_LOCK = threading.Lock()
 
 
-def progress_of(job: ImportJob) -> tuple[int, int]:
-    """(rows done, rows in all) of a job, live while it runs."""
-    with _PROGRESS_LOCK:
-        live = _PROGRESS.get(job.id)
-    if live is not None and job.status == "running":
-        return live
+def progress_of(job: ImportJob, board: ProgressBoard | None = None) -> tuple[int, int]:
+    """(rows done, rows in all) of a job, live while it runs: from this process when it runs
+    the job, else from the board it publishes to (Redis), else from its row."""
+    if job.status == "running":
+        with _PROGRESS_LOCK:
+            live = _PROGRESS.get(job.id)
+        if live is None and board is not None:
+            live = board.read(job.id)
+        if live is not None:
+            return live
     return job.processed_rows, job.total_rows
 
 
@@ -479,6 +484,7 @@ def import_file(
     channel: str = "import",
     on_total: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    shared: SharedRedis | None = None,
 ) -> FileImportResult:
     """Record a job and run it now (CLI and API)."""
     with unit_of_work(factory) as session:
@@ -505,6 +511,7 @@ def import_file(
         channel=channel,
         on_total=on_total,
         progress=progress,
+        shared=shared,
     )
 
 
@@ -523,16 +530,17 @@ def run_job(
     channel: str = "import",
     on_total: Callable[[int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    shared: SharedRedis | None = None,
 ) -> FileImportResult:
     """Import a whole file in one transaction, a chunk of rows at a time; the job row records
-    the outcome. A file over the limits fails the job and raises PayloadTooLarge (413)."""
+    the outcome. A file over the limits fails the job and raises PayloadTooLarge (413). Its
+    progress is published to ``shared`` Redis when given (see pipeline.progress)."""
     with repo.job_lease(factory.kw["bind"], job_id):
         with _PROGRESS_LOCK:
             _STARTING.discard(job_id)
         done = 0
         total = 0
-        bind = factory.kw["bind"]
-        shared = repo.progress_shared(bind)
+        board = progress_boards.board_for(factory.kw["bind"], shared)
         shared_at = 0.0
 
         def track(n: int) -> None:
@@ -540,9 +548,9 @@ def run_job(
             done += n
             with _PROGRESS_LOCK:
                 _PROGRESS[job_id] = (done, total)
-            if shared and time.monotonic() - shared_at >= SHARED_PROGRESS_SECONDS:
+            if board is not None and time.monotonic() - shared_at >= board.interval:
                 # Every API node shows the job's progress, not only the one running it.
-                repo.record_progress(bind, job_id, done, total)
+                board.publish(job_id, done, total)
                 shared_at = time.monotonic()
             if progress:
                 progress(n)
@@ -554,8 +562,8 @@ def run_job(
             total = table.height
             with _PROGRESS_LOCK:
                 _PROGRESS[job_id] = (0, total)
-            if shared:
-                repo.record_progress(bind, job_id, 0, total)
+            if board is not None:
+                board.publish(job_id, 0, total)
             if on_total:
                 on_total(total)
             with unit_of_work(factory) as session:
@@ -592,6 +600,8 @@ def run_job(
         finally:
             with _PROGRESS_LOCK:
                 _PROGRESS.pop(job_id, None)
+            if board is not None:
+                board.clear(job_id)
 
 
 INTERRUPTED = (

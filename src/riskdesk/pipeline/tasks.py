@@ -8,7 +8,8 @@ import threading
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.config import Settings
-from riskdesk.kit.periodic import Periodic
+from riskdesk.db import unavailable
+from riskdesk.kit.periodic import Periodic, Retrying
 from riskdesk.pipeline import intake, processing
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class ImportReaper(Periodic):
             lambda: intake.reap_interrupted(
                 factory, grace_seconds=settings.import_lease_grace_seconds
             ),
+            outage=unavailable,
         )
 
 
@@ -38,6 +40,7 @@ class EventWorker:
         self.factory, self.settings = factory, settings
         self.start_at = (number * 7919) % settings.event_partitions
         self.processed = 0
+        self.retrying = Retrying(f"event worker {number}", log, unavailable)
         self._wakeup = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -79,8 +82,12 @@ class EventWorker:
                 self._stop.wait(self.settings.event_linger_seconds)
             try:
                 done, full = self._batch()
-            except Exception:  # the database away, say: the next pass tries again
-                log.exception("event worker pass failed")
+            except Exception as exc:  # the database away, say: a later pass tries again
+                self.retrying.failed(exc)
                 done, full = 0, False
+            else:
+                self.retrying.succeeded()
             if not done:
-                self._wakeup.wait(self.settings.event_poll_seconds)
+                # Backing off while passes fail; a commit of this process (so the database is
+                # back) still wakes it at once.
+                self._wakeup.wait(self.retrying.delay(self.settings.event_poll_seconds))

@@ -53,6 +53,7 @@ from riskdesk.monitoring.schemas import RuleIn
 from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.pipeline import repository as import_repo
+from riskdesk.pipeline.deps import ProgressBoardDep
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
@@ -1506,6 +1507,7 @@ def start_import(
             "skip_invalid": skip_invalid == "on",
             "encoding": encoding or None,
             "limits": intake.file_limits(request.app.state.settings),
+            "shared": request.app.state.shared_redis,
         },
     ).start()
     return RedirectResponse(f"/imports/{job.id}", status_code=303)
@@ -1523,7 +1525,11 @@ def _run_import(factory: Any, load: Any, job_id: int, settings: Any, **kwargs: A
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
 def import_job_page(
-    request: Request, job_id: PathId, session: SessionDep, principal: CanImportsRun
+    request: Request,
+    job_id: PathId,
+    session: SessionDep,
+    principal: CanImportsRun,
+    board: ProgressBoardDep,
 ) -> Response:
     """An import's progress, then its outcome."""
     job = import_repo.get_job(session, job_id)
@@ -1531,7 +1537,7 @@ def import_job_page(
         from riskdesk.kit.errors import NotFound
 
         raise NotFound(f"no import {job_id}", field="job_id")
-    done, total = intake.progress_of(job)
+    done, total = intake.progress_of(job, board)
     template = (
         "partials/import_progress.html" if request.headers.get("HX-Request") else "import_job.html"
     )
