@@ -357,11 +357,12 @@ def read_file_table(
 
 
 def item_chunks(
-    kind: str, table: MappedTable, chunk_rows: int = CHUNK_ROWS
+    kind: str, table: MappedTable, chunk_rows: int | None = None
 ) -> Iterator[tuple[list[Item], int]]:
-    """(records, rows they came from) a chunk at a time, numbered as a spreadsheet numbers
-    rows. Rows that make one record (an order's lines) are kept in one chunk, wherever they
-    stand in the file."""
+    """(records, rows they came from) a chunk at a time (``chunk_rows``, default CHUNK_ROWS,
+    read when called), numbered as a spreadsheet numbers rows. Rows that make one record (an
+    order's lines) are kept in one chunk, wherever they stand in the file."""
+    chunk_rows = chunk_rows or CHUNK_ROWS
     handler = handler_for(kind)
     frame = table.frame.with_row_index("_n", offset=HEADER_ROWS + 1)
     keys = [f for f in handler.group_fields if f in frame.columns]
