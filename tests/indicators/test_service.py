@@ -179,6 +179,16 @@ def test_events_advance_the_stored_state_and_agree_with_the_whole_record(db) -> 
     }
     assert now_built == built
     assert refs and all(r for r in refs)
+    # Warnings that wait out late payment feeds read the receivables from the states too.
+    from polars.testing import assert_frame_equal
+
+    from riskdesk.indicators.compute import receivables
+
+    ids = sorted(built)
+    assert_frame_equal(
+        receivables(service.event_frames(db, ids, as_of=today()), today(), overdue_grace_days=5),
+        receivables(repo.load_frames(db, ids), today(), overdue_grace_days=5),
+    )
     first = sorted(built)[0]
     values = service.get_snapshot(db, first).values  # type: ignore[union-attr]
     assert values["orders_count_365d"] == 6 and values["returns_count_30d"] == 1

@@ -178,9 +178,29 @@ def receivables_after_grace(
     """Some customers' (None: all live ones) receivables indicators as of a date, computed
     now and not stored, counting an open invoice as overdue only once it is more than
     ``grace_days`` past due: what early warnings judge when payment feeds arrive late."""
-    return receivables(
-        repo.load_frames(session, customer_ids), as_of, overdue_grace_days=grace_days
-    )
+    return receivables(event_frames(session, customer_ids, as_of=as_of), as_of,
+                       overdue_grace_days=grace_days)  # fmt: skip
+
+
+def event_frames(
+    session: Session, customer_ids: Sequence[int] | None, *, as_of: dt.date
+) -> EventFrames:
+    """Customers' events as the formulas read them on ``as_of``: from their stored states where
+    they have one trimmed by then (what any window reaches: the same values), else from the
+    whole record (and for everyone when ``customer_ids`` is None)."""
+    if customer_ids is None:
+        return repo.load_frames(session, None)
+    customers = repo.load_customers(session, sorted(set(customer_ids)))
+    ids = customers["customer_id"].to_list()
+    stored = {c: s for c, s in repo.load_states(session, ids).items() if s[0] <= as_of}
+    parts = []
+    if stored:
+        mine = customers.filter(pl.col("customer_id").is_in(list(stored)))
+        parts.append(state.from_blobs({c: s[2] for c, s in stored.items()}, mine))
+    missing = [c for c in ids if c not in stored]
+    if missing or not parts:
+        parts.append(repo.load_frames(session, missing, keyed=True))
+    return state.without_keys(state.concat(*parts))
 
 
 def snapshot_read(snapshot: IndicatorSnapshot | None) -> IndicatorsRead:
