@@ -481,6 +481,7 @@ def create_app(
                 EventWorker(app.state.sessionmaker, settings, number=n)
                 for n in range(settings.event_workers)
             )
+        app.state.event_workers = event_workers
         for event_worker in event_workers:
             event_worker.start()
         yield

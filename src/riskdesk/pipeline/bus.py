@@ -93,6 +93,7 @@ class NatsBus:
         self.subject_prefix = f"riskdesk.{name}.work"
         self.durable = f"riskdesk-{name}-workers"
         self.max_deliver = max_deliver
+        self.ack_wait = ACK_WAIT_SECONDS
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="riskdesk-bus", daemon=True
@@ -188,7 +189,7 @@ class NatsBus:
                         api.ConsumerConfig(
                             durable_name=self.durable,
                             ack_policy=api.AckPolicy.EXPLICIT,
-                            ack_wait=ACK_WAIT_SECONDS,
+                            ack_wait=self.ack_wait,
                             max_deliver=self.max_deliver,
                             max_ack_pending=MAX_ACK_PENDING,
                             filter_subject=f"{self.subject_prefix}.*",
@@ -326,9 +327,22 @@ class BusConsumer:
                 self.bus._call(msg.term())
         return found
 
-    def ack(self, delivery: Delivery) -> None:
-        """Done with it: its row is processed or buried."""
-        self.bus._call(delivery.msg.ack())
+    def ack(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """Done with them (their rows are processed or buried); those NATS confirmed. A
+        confirmed ack, not a fire-and-forget one: an ack lost with a dying connection would
+        leave the message to be redelivered only after the ack wait."""
+
+        async def ack_all() -> list[bool]:
+            answers = await asyncio.gather(
+                *(d.msg.ack_sync(timeout=CALL_SECONDS) for d in deliveries),
+                return_exceptions=True,
+            )
+            return [not isinstance(a, BaseException) for a in answers]
+
+        if not deliveries:
+            return []
+        confirmed = self.bus._call(ack_all(), CALL_SECONDS + 1)
+        return [d for d, ok in zip(deliveries, confirmed, strict=True) if ok]
 
     def progress(self, delivery: Delivery) -> None:
         """Still held: NATS waits another ack wait before redelivering it."""

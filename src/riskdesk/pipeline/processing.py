@@ -438,8 +438,9 @@ def waiting_work(
     with factory() as session:
         total = repo.queued_count(session)
         rows = repo.waiting_since(session, before, limit) if total else []
+        waiting = [WorkRef(r.id, r.partition_no, r.enqueued_at) for r in rows]
         session.rollback()
-    return total, [WorkRef(r.id, r.partition_no, r.enqueued_at) for r in rows]
+    return total, waiting
 
 
 # ---------------------------------------------------------------- operations

@@ -3,6 +3,7 @@ by a NATS bus) and the import reaper."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -15,7 +16,6 @@ from riskdesk.db import unavailable
 from riskdesk.kit.periodic import Periodic, Retrying
 from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline.bus import (
-    ACK_WAIT_SECONDS,
     DUPLICATE_WINDOW_SECONDS,
     BusUnavailable,
     Delivery,
@@ -200,20 +200,19 @@ class BusWorker:
             # for the batch to fill. Then what came with it.
             got = self._consumer.fetch(1, IDLE_FETCH_SECONDS)
             if got and room > 1:
-                got += self._consumer.fetch(room - 1, linger)
+                with contextlib.suppress(BusUnavailable):  # keep the one it has
+                    got += self._consumer.fetch(room - 1, linger)
         now = time.monotonic()
+        for delivery in got:
+            # A redelivery of a row held already replaces the older one.
+            self._held[delivery.queue_id] = _Held(delivery, now)
         for delivery in got:
             if delivery.deliveries >= self.bus.max_deliver:
                 buried = processing.bury_undelivered(
                     self.factory, delivery.queue_id, delivery.deliveries, self.settings
                 )
-                if buried is not None:  # buried now, or gone already
-                    self._consumer.ack(delivery)
-                    self._held.pop(delivery.queue_id, None)
-                    continue
-            # A redelivery of a row held already replaces the older one (whose ack NATS
-            # would no longer count).
-            self._held[delivery.queue_id] = _Held(delivery, now)
+                if buried is not None and self._consumer.ack([delivery]):
+                    del self._held[delivery.queue_id]  # buried now, or gone already
 
     def _process(self) -> int:
         now = time.monotonic()
@@ -245,13 +244,13 @@ class BusWorker:
         """Ack the held messages whose rows are gone (their processing committed, or they
         were buried); tell NATS the others are still being worked on."""
         waiting = processing.still_queued(self.factory, list(self._held))
+        gone = [h.delivery for q, h in self._held.items() if q not in waiting]
+        for delivery in self._consumer.ack(gone):  # unconfirmed ones: again next step
+            del self._held[delivery.queue_id]
         now = time.monotonic()
-        for queue_id in list(self._held):
+        for queue_id in waiting:
             held = self._held[queue_id]
-            if queue_id not in waiting:
-                self._consumer.ack(held.delivery)
-                del self._held[queue_id]
-            elif now - held.progressed > ACK_WAIT_SECONDS / 3:
+            if now - held.progressed > self.bus.ack_wait / 3:
                 self._consumer.progress(held.delivery)
                 held.progressed = now
 
