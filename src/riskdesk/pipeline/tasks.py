@@ -181,6 +181,8 @@ class BusWorker:
         if self.number == 0 and now >= self._next_relay:
             self._next_relay = now + self.settings.event_bus_relay_seconds
             self.relay()
+            if purged := self.bus.tidy():
+                log.warning("event bus: purged %s message(s) of acked work left by a crash", purged)
         self._take()
         if not self._held:
             return False
