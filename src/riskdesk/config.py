@@ -260,7 +260,7 @@ class Settings(BaseSettings):
         pattern=r"^[A-Za-z0-9_-]{0,32}$",
         description="Names this installation's stream, subjects and consumer on the NATS "
         "server (`riskdesk.<name>.work.<partition>`), so installations sharing a server never "
-        "meet; empty: derived from the database URL.",
+        "meet; empty: derived from the database's name and schema.",
     )
     event_bus_relay_seconds: float = Field(
         default=5.0,
@@ -370,12 +370,14 @@ class Settings(BaseSettings):
         return ",".join(servers)
 
     def bus_name(self) -> str:
-        """The configured bus name, or one derived from the database URL (stable per install)."""
+        """The configured bus name, or one naming the database and schema the URL selects (not
+        the host nor the password: nodes that reach one database by different addresses must
+        share the stream, as they share Redis keys)."""
         if self.event_bus_name:
             return self.event_bus_name
-        # The password never goes into a name others on the NATS server can read.
-        where = make_url(self.database_url).render_as_string(hide_password=True)
-        return hashlib.sha256(where.encode()).hexdigest()[:12]
+        url = make_url(self.database_url)
+        identity = f"{url.get_backend_name()}|{url.database or ''}|{url.query.get('options', '')}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:12]
 
     def webhook_networks(self) -> tuple[IPNetwork, ...]:
         """The networks webhooks may call although they are not public."""
