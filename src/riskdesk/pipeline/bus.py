@@ -102,6 +102,7 @@ class NatsBus:
         self._js: JetStreamContext | None = None
         self._declared = False
         self._connecting: concurrent.futures.Future[None] | None = None
+        self._declaring: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NatsBus | None:
@@ -210,7 +211,8 @@ class NatsBus:
     async def _on_reconnected(self) -> None:
         log.info("event bus: reconnected to NATS")
         self._declared = False
-        await self._declare()
+        # A task of its own: the client finishes reconnecting while it declares.
+        self._declaring = asyncio.get_running_loop().create_task(self._declare())
 
     def _call(self, coro: Coroutine[Any, Any, T], timeout: float = CALL_SECONDS) -> T:
         """Run ``coro`` on the bus's loop and wait for it; BusUnavailable when NATS is not
