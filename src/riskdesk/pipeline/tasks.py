@@ -131,6 +131,7 @@ class BusWorker:
     ) -> None:
         self.factory, self.settings, self.bus, self.number = factory, settings, bus, number
         self.processed = 0
+        self.retrying = Retrying(f"event bus worker {number}", log, unavailable)
         self.hold_limit = max(
             64, settings.event_batch_customers * processing.CLAIM_ROWS_PER_CUSTOMER
         )
@@ -167,10 +168,12 @@ class BusWorker:
             except BusUnavailable:
                 busy = False
                 self._stop.wait(0.2)  # NATS away: the client reconnects meanwhile
-            except Exception:  # the database away, say: the next step tries again
-                log.exception("event bus worker step failed")
-                self._stop.wait(self.settings.event_poll_seconds)
+            except Exception as exc:  # the database away, say: a later step tries again
+                self.retrying.failed(exc)
+                self._stop.wait(self.retrying.delay(self.settings.event_poll_seconds))
                 continue
+            else:
+                self.retrying.succeeded()
             if not busy and self._held:
                 self._stop.wait(0.05)  # what it holds is owned elsewhere or waits for a retry
 
