@@ -3,9 +3,11 @@ and store directory, and a database of its own that really commits."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -15,9 +17,10 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+import riskdesk
 from riskdesk.config import Settings
 from riskdesk.db import make_sessionmaker, unit_of_work
 from riskdesk.main import create_app
@@ -27,6 +30,7 @@ from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline.bus import NatsBus
 from riskdesk.pipeline.processing import WorkRef
 from riskdesk.pipeline.tasks import BusWorker
+from riskdesk.security import keys
 from tests.conftest import IN_CI, principal
 from tests.monitoring.test_alerts import invoice
 from tests.pipeline.test_event_queue import _customers, _token, overdue_alerts, queued
@@ -419,3 +423,69 @@ def test_status_shows_the_bus(settings, nats_server, monkeypatch) -> None:  # ty
     assert found["stream_messages"] == 0 and found["ack_pending"] == 0
     nats_server.kill()
     assert status._bus_figures() == {"stream": found["stream"], "reachable": False}
+
+
+def _database_url(engine: Any) -> str:
+    """The URL a process of its own reaches the test's database with (its schema too)."""
+    url = engine.url.render_as_string(hide_password=False)
+    if engine.dialect.name != "postgresql":
+        return str(url)
+    with engine.connect() as conn:
+        schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    return f"{url}?options=-csearch_path%3D{schema}"
+
+
+def test_worker_processes_killed_with_sigkill_lose_and_repeat_nothing(  # type: ignore[no-untyped-def]
+    own_backend, settings, nats_server, tmp_path, monkeypatch
+) -> None:
+    """`riskdesk worker` processes fed by NATS; one is killed with SIGKILL while it works, and
+    another takes over (after the ack wait) the messages it held."""
+    nats_server.start()
+    monkeypatch.setattr(bus_module, "ACK_WAIT_SECONDS", 2.0)  # the consumer is declared here
+    factory = make_sessionmaker(own_backend.engine)
+    names = [f"P{n}" for n in range(16)]
+    with unit_of_work(factory) as session:
+        ids = _customers(session, *names)
+    live = bus_settings(settings, nats_server.url, event_workers=0)
+    bus = started(NatsBus.from_settings(live))  # type: ignore[arg-type]
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(riskdesk.__file__).parents[1]),
+        "RISKDESK_DATABASE_URL": _database_url(own_backend.engine),
+        "RISKDESK_KEYRING": keys.current().to_json(),
+        "RISKDESK_DATA_DIR": str(tmp_path / "worker"),
+        "RISKDESK_EVENT_BUS": nats_server.url,
+        "RISKDESK_EVENT_BUS_NAME": live.event_bus_name,
+        "RISKDESK_EVENT_BUS_RELAY_SECONDS": "0.3",
+    }
+    command = [sys.executable, "-m", "riskdesk.cli.main", "worker"]
+    processing.register_publisher(bus.publish_soon)
+    workers: list[subprocess.Popen[bytes]] = []
+    try:
+
+        def send(part: list[str], tag: str) -> None:
+            with unit_of_work(factory) as session:
+                intake.ingest(
+                    session,
+                    principal(session, "manager"),
+                    "invoices",
+                    [invoice(f"{tag}{n}", x, "5000.00", 45) for n, x in enumerate(part)],
+                )
+
+        workers.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
+        send(names[:8], "PA")
+        assert wait_until(all_alerted(factory, {n: ids[n] for n in names[:8]}))
+        for name in names[8:]:
+            send([name], f"PB{name}")  # one transaction each, while it works
+        workers[0].kill()  # SIGKILL, wherever it is
+        workers[0].wait(10)
+        workers.append(subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL))
+        assert wait_until(all_alerted(factory, ids))
+        assert wait_until(lambda: drained(bus)), bus.figures()
+    finally:
+        processing.unregister_publisher(bus.publish_soon)
+        for w in workers:
+            w.kill()
+            w.wait(10)
+        bus.close()
+    exactly_one_alert_each(factory, ids)

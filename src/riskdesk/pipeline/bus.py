@@ -101,6 +101,7 @@ class NatsBus:
         self._nc: Client | None = None
         self._js: JetStreamContext | None = None
         self._declared = False
+        self._closing = False
         self._connecting: concurrent.futures.Future[None] | None = None
         self._declaring: asyncio.Task[None] | None = None
 
@@ -128,6 +129,7 @@ class NatsBus:
         """Close the connection and stop the loop."""
         if not self._thread.is_alive():
             return
+        self._closing = True
         if self._connecting is not None:
             self._connecting.cancel()
         if self._nc is not None:
@@ -206,7 +208,8 @@ class NatsBus:
         log.debug("event bus: %s", type(exc).__name__)
 
     async def _on_disconnected(self) -> None:
-        log.warning("event bus: disconnected from NATS; reconnecting")
+        if not self._closing:
+            log.warning("event bus: disconnected from NATS; reconnecting")
 
     async def _on_reconnected(self) -> None:
         log.info("event bus: reconnected to NATS")
