@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 import os
@@ -13,6 +14,7 @@ from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 VAR_DIR = Path("var")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -247,6 +249,27 @@ class Settings(BaseSettings):
         description="How often an idle worker looks for work committed by other processes "
         "(work committed in its own process wakes it at once).",
     )
+    event_bus: str = Field(
+        default="",
+        description="What carries queued work between processes: empty or `database` (workers "
+        "poll the queue table), or `nats://host:port` (several separated by commas) for NATS "
+        "JetStream. The queue table stays the durable record either way.",
+    )
+    event_bus_name: str = Field(
+        default="",
+        pattern=r"^[A-Za-z0-9_-]{0,32}$",
+        description="Names this installation's stream, subjects and consumer on the NATS "
+        "server (`riskdesk.<name>.work.<partition>`), so installations sharing a server never "
+        "meet; empty: derived from the database's name and schema.",
+    )
+    event_bus_relay_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=600,
+        description="With NATS: queued work still waiting this long is published again by the "
+        "workers' relay (after a crash or a NATS outage between commit and publish); "
+        "JetStream drops the copies it already holds.",
+    )
     overdue_grace_days: int = Field(
         default=0,
         ge=0,
@@ -334,6 +357,27 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"not a network: {exc}") from None
         return value
+
+    @field_validator("event_bus")
+    @classmethod
+    def _bus(cls, value: str) -> str:
+        text = value.strip()
+        if text.lower() in ("", "database"):
+            return ""
+        servers = [s.strip() for s in text.split(",")]
+        if not all(s.startswith(("nats://", "tls://")) and len(s) > 7 for s in servers):
+            raise ValueError("empty, `database`, or nats://host:port (comma-separated)")
+        return ",".join(servers)
+
+    def bus_name(self) -> str:
+        """The configured bus name, or one naming the database and schema the URL selects (not
+        the host nor the password: nodes that reach one database by different addresses must
+        share the stream, as they share Redis keys)."""
+        if self.event_bus_name:
+            return self.event_bus_name
+        url = make_url(self.database_url)
+        identity = f"{url.get_backend_name()}|{url.database or ''}|{url.query.get('options', '')}"
+        return hashlib.sha256(identity.encode()).hexdigest()[:12]
 
     def webhook_networks(self) -> tuple[IPNetwork, ...]:
         """The networks webhooks may call although they are not public."""

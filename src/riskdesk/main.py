@@ -51,9 +51,10 @@ from riskdesk.kit.validation import (
 )
 from riskdesk.monitoring.endpoints import router as monitoring_router
 from riskdesk.monitoring.tasks import BacktestWorker
-from riskdesk.pipeline import processing as pipeline_status
+from riskdesk.pipeline import processing
+from riskdesk.pipeline.bus import NatsBus
 from riskdesk.pipeline.endpoints import router as imports_router
-from riskdesk.pipeline.tasks import EventWorker, ImportReaper
+from riskdesk.pipeline.tasks import BusWorker, EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
@@ -381,7 +382,7 @@ def prometheus_metrics(session: SessionDep, _: CanSystemMonitor) -> Response:
     queue's rows and lag and the dead letters waiting. Scrape with a token scoped to
     ``system:monitor``."""
     try:
-        figures = pipeline_status.queue_figures(session)
+        figures = processing.queue_figures(session)
     except SQLAlchemyError as exc:
         # The process's own figures still answer while the database does not; the queue's
         # gauges keep their last reading (`/ready` says the database is away).
@@ -463,15 +464,32 @@ def create_app(
         if settings.import_reap_interval_seconds > 0:
             reaper = ImportReaper(app.state.sessionmaker, settings)
             reaper.start()
-        event_workers = [
-            EventWorker(app.state.sessionmaker, settings, number=n)
-            for n in range(settings.event_workers)
-        ]
+        # With NATS, this node publishes what it commits, and its workers (if any) take their
+        # work from the bus; without, they poll the queue table.
+        bus = NatsBus.from_settings(settings)
+        app.state.bus = bus
+        event_workers: list[EventWorker | BusWorker] = []
+        if bus is not None:
+            bus.start()
+            processing.register_publisher(bus.publish_soon)
+            event_workers.extend(
+                BusWorker(app.state.sessionmaker, settings, bus, number=n)
+                for n in range(settings.event_workers)
+            )
+        else:
+            event_workers.extend(
+                EventWorker(app.state.sessionmaker, settings, number=n)
+                for n in range(settings.event_workers)
+            )
+        app.state.event_workers = event_workers
         for event_worker in event_workers:
             event_worker.start()
         yield
         for event_worker in event_workers:
             event_worker.stop()
+        if bus is not None:
+            processing.unregister_publisher(bus.publish_soon)
+            bus.close()
         if reaper is not None:
             reaper.stop()
         if backtester is not None:
@@ -555,23 +573,28 @@ def create_app(
 
     @api.get("/ready", tags=["system"], responses={503: {"description": "not ready"}})
     def ready(request: Request) -> JSONResponse:
-        """Readiness: the database answers, and Redis when one is configured (no permission
-        needed; only "ok" or "unavailable" per dependency, never why). 503 while the database
-        does not, so a load balancer stops sending this node work until it does. A Redis that
-        does not answer makes the node "degraded", still 200: the database stands in for it,
-        and taking every node out because their shared Redis is away would stop everything."""
+        """Readiness: the database answers, Redis when one is configured, and the event bus
+        when NATS is (no permission needed; only "ok" or "unavailable" per dependency, never
+        why). 503 while the database or the bus does not, so a load balancer stops sending this
+        node work until they do. A Redis that does not answer makes the node "degraded", still
+        200: the database stands in for it, and taking every node out because their shared
+        Redis is away would stop everything."""
         database = answers(request.app.state.sessionmaker)
         checks = {"database": "ok" if database else "unavailable"}
+        up = database
         shared: SharedRedis | None = request.app.state.shared_redis
-        status = "ready" if database else "unavailable"
+        bus: NatsBus | None = getattr(request.app.state, "bus", None)
+        if bus is not None:
+            bus_ok = bus.ping()
+            checks["event_bus"] = "ok" if bus_ok else "unavailable"
+            up = up and bus_ok
+        status = "ready" if up else "unavailable"
         if shared is not None:
             redis_ok = shared.answers()
             checks["redis"] = "ok" if redis_ok else "unavailable"
-            if database and not redis_ok:
+            if up and not redis_ok:
                 status = "degraded"
-        return JSONResponse(
-            {"status": status, "checks": checks}, status_code=200 if database else 503
-        )
+        return JSONResponse({"status": status, "checks": checks}, status_code=200 if up else 503)
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
     def api_docs() -> HTMLResponse:

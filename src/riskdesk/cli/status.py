@@ -55,6 +55,7 @@ def gather() -> dict[str, Any]:
     if shared is not None:
         shared.close()
     return {
+        "event_bus": _bus_figures(),
         "schema_revision": revision,
         "schema_head": runner.head_revision(),
         "running_imports": jobs,
@@ -80,12 +81,42 @@ def gather() -> dict[str, Any]:
     }
 
 
+def _bus_figures() -> dict[str, Any] | None:
+    """The NATS stream and consumer when a bus is configured (None when the database is)."""
+    import time
+
+    from riskdesk.config import get_settings
+    from riskdesk.pipeline.bus import BusUnavailable, NatsBus
+
+    bus = NatsBus.from_settings(get_settings())
+    if bus is None:
+        return None
+    found: dict[str, Any] = {"stream": bus.stream, "reachable": False}
+    bus.start()
+    try:
+        deadline = time.monotonic() + 3.0
+        while not bus.ready and time.monotonic() < deadline:
+            time.sleep(0.05)
+        figures = bus.figures()
+    except BusUnavailable:
+        return found
+    finally:
+        bus.close()
+    return found | {
+        "reachable": True,
+        "stream_messages": figures.stream_messages,
+        "pending": figures.pending,
+        "ack_pending": figures.ack_pending,
+        "redelivered": figures.redelivered,
+    }
+
+
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
     """How the installation stands: schema, running imports, audit chains, the alert queue,
-    the warning pack's newest backtest, and the event queue's lag per partition and dead
-    letters."""
+    the warning pack's newest backtest, the event queue's lag per partition and dead
+    letters, and the NATS event bus when one is configured."""
     found = gather()
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
@@ -137,4 +168,16 @@ def status(
         + f"; dead letters {e['dead_letters']}"
         + (" (`riskdesk queue dead-letters`)" if e["dead_letters"] else ""),
     )
+    bus = found["event_bus"]
+    if bus is not None:
+        table.add_row(
+            "event bus",
+            f"NATS stream {bus['stream']}: "
+            + (
+                f"{bus['stream_messages']} messages, {bus['pending']} not yet delivered, "
+                f"{bus['ack_pending']} held by workers, {bus['redelivered']} redelivered"
+                if bus["reachable"]
+                else "unreachable"
+            ),
+        )
     console.print(table)

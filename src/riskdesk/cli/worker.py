@@ -22,33 +22,46 @@ def worker(
 ) -> None:
     """Process committed events (indicators, rules, alerts, playbooks) until stopped (Ctrl-C
     or SIGTERM). Run as many as you like beside the API nodes: on PostgreSQL each partition of
-    the queue has one owner at a time; set RISKDESK_EVENT_WORKERS=0 on the API nodes then."""
+    the queue has one owner at a time; set RISKDESK_EVENT_WORKERS=0 on the API nodes then.
+    With RISKDESK_EVENT_BUS=nats://... the work comes from NATS JetStream (--once: from the
+    queue table)."""
     from riskdesk.audit import trail
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker
     from riskdesk.main import db_limits
-    from riskdesk.pipeline.tasks import EventWorker
+    from riskdesk.pipeline.bus import NatsBus
+    from riskdesk.pipeline.tasks import BusWorker, EventWorker
 
     settings = get_settings()
     trail.set_process_default("worker")
     engine = make_engine(settings.database_url, limits=db_limits(settings))
     factory = make_sessionmaker(engine)
-    workers = [EventWorker(factory, settings, number=n) for n in range(threads)]
     if once:
         total = 0
+        single = EventWorker(factory, settings)
         while True:
-            done = workers[0].run_once()
+            done = single.run_once()
             total += done
             if not done:
                 break
         console.print(f"{total} queued row(s) processed")
         engine.dispose()
         return
+    # With NATS the work comes from the bus (--once above reads the table: the messages of
+    # the rows it processed are acked by whichever worker holds them once it sees them gone).
+    bus = NatsBus.from_settings(settings)
+    workers: list[EventWorker | BusWorker] = []
+    if bus is not None:
+        bus.start()
+        workers.extend(BusWorker(factory, settings, bus, number=n) for n in range(threads))
+    else:
+        workers.extend(EventWorker(factory, settings, number=n) for n in range(threads))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     for w in workers:
         w.start()
-    console.print(f"riskdesk worker: {threads} thread(s); Ctrl-C to stop")
+    fed = f"NATS stream {bus.stream}" if bus is not None else "the queue table"
+    console.print(f"riskdesk worker: {threads} thread(s) on {fed}; Ctrl-C to stop")
     try:
         while not stop.wait(1.0):
             pass
@@ -56,6 +69,8 @@ def worker(
         pass
     for w in workers:
         w.stop()
+    if bus is not None:
+        bus.close()
     console.print(f"stopped; {sum(w.processed for w in workers)} queued row(s) processed")
     engine.dispose()
 

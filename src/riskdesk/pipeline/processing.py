@@ -18,11 +18,12 @@ others, and after ``event_max_deliveries`` attempts it goes to dead letters.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import threading
 import time
 import zlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -42,12 +43,15 @@ log = logging.getLogger(__name__)
 
 Processing = Literal["done", "queued"]  # how far an intake's processing got when it answered
 QUEUED_KEY = "riskdesk.queued"  # session.info: ids of the queue rows this session wrote
+PUBLISH_KEY = "riskdesk.to_publish"  # session.info: rows to hand the bus once committed
 CLAIM_ROWS_PER_CUSTOMER = 4  # rows read per customer a batch may take (a customer has several)
 QUEUE_SCAN_LIMIT = 50_000  # rows of one partition process_now takes at a time
 MAX_REFS = 5_000  # row ids a queue row carries; beyond, the customer's state is rebuilt
 
 # Set when a transaction in this process commits queued work: its workers look at once.
 _wakeups: list[threading.Event] = []
+# Handed the rows of every commit in this process that queued work (the NATS bus publishes them).
+_publishers: list[Callable[[list[WorkRef]], None]] = []
 _wakeups_lock = threading.Lock()
 
 
@@ -55,6 +59,24 @@ def partition_of(customer_id: int, group_id: int | None, partitions: int) -> int
     """The queue partition of a customer: its group's, when it has one."""
     key = f"g{group_id}" if group_id is not None else f"c{customer_id}"
     return zlib.crc32(key.encode()) % partitions
+
+
+@dataclass(frozen=True)
+class WorkRef:
+    """A queue row as a bus carries it: enough to find the row and its partition."""
+
+    queue_id: int
+    partition: int
+    enqueued_at: dt.datetime
+
+    @property
+    def key(self) -> str:
+        """The row's idempotency key (``Nats-Msg-Id``): its id and when it was queued, since
+        SQLite gives a deleted row's id to the next row once the queue has emptied."""
+        return f"{self.queue_id}.{(self.enqueued_at - _EPOCH) // dt.timedelta(microseconds=1)}"
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
 
 def enqueue(
@@ -71,24 +93,31 @@ def enqueue(
     worker reads into the customer's indicator state; a customer without them (or with too
     many) has its state rebuilt from the event record."""
     groups = repo.customer_groups(session, customer_ids)
-    rows = []
+    rows: list[dict[str, object]] = []
+    homes: list[int] = []
     for cid, gid in sorted(groups.items()):
         ids = refs.get(cid) if refs is not None else None
         listed = sorted(set(ids)) if ids is not None else None
+        homes.append(partition_of(cid, gid, partitions))
         rows.append(
             {
-                "partition_no": partition_of(cid, gid, partitions),
+                "partition_no": homes[-1],
                 "customer_id": cid,
                 "kind": kind,
                 "refs": listed if listed is not None and len(listed) <= MAX_REFS else None,
             }
         )
-    ids = repo.enqueue(session, rows)
+    now = utcnow()
+    ids = repo.enqueue(session, rows, now=now)
     if ids:
         session.info.setdefault(QUEUED_KEY, []).extend(ids)
+        session.info.setdefault(PUBLISH_KEY, []).extend(
+            WorkRef(qid, home, now) for qid, home in zip(ids, homes, strict=True)
+        )
         metrics.count_on_commit(session, metrics.WORK_QUEUED, (kind,), len(ids))
         if not event.contains(session, "after_commit", _wake_workers):
             event.listen(session, "after_commit", _wake_workers)
+            event.listen(session, "after_rollback", _forget_unpublished)
 
 
 def queued_ids(session: Session) -> list[int]:
@@ -96,10 +125,35 @@ def queued_ids(session: Session) -> list[int]:
     return list(session.info.get(QUEUED_KEY, ()))
 
 
-def _wake_workers(_session: Session) -> None:
+def _wake_workers(session: Session) -> None:
+    committed: list[WorkRef] = session.info.pop(PUBLISH_KEY, [])
     with _wakeups_lock:
         for wakeup in _wakeups:
             wakeup.set()
+        publishers = list(_publishers)
+    for publish in publishers if committed else ():
+        try:
+            publish(committed)
+        except Exception:  # never the request's failure: the bus relay publishes it later
+            log.exception("publishing committed work failed")
+
+
+def _forget_unpublished(session: Session) -> None:
+    session.info.pop(PUBLISH_KEY, None)
+
+
+def register_publisher(publish: Callable[[list[WorkRef]], None]) -> None:
+    """Have ``publish`` handed the queue rows of every transaction this process commits (it
+    must not block: it runs in the committing thread)."""
+    with _wakeups_lock:
+        _publishers.append(publish)
+
+
+def unregister_publisher(publish: Callable[[list[WorkRef]], None]) -> None:
+    """Stop handing committed rows to ``publish``."""
+    with _wakeups_lock:
+        if publish in _publishers:
+            _publishers.remove(publish)
 
 
 def register_wakeup(wakeup: threading.Event) -> None:
@@ -335,6 +389,58 @@ def settle(
     session.commit()
     session.info.pop(QUEUED_KEY, None)
     return "done" if wait_for(factory, ids, seconds, settings) else "queued"
+
+
+# ---------------------------------------------------------------- a bus's bookkeeping
+
+
+def still_queued(factory: sessionmaker[Session], ids: Sequence[int]) -> dict[int, int]:
+    """Of the given rows, those still queued (not processed, not buried), with their
+    attempts so far."""
+    if not ids:
+        return {}
+    with factory() as session:
+        found = repo.queued_attempts(session, ids)
+        session.rollback()
+    return found
+
+
+def bury_undelivered(
+    factory: sessionmaker[Session], queue_id: int, deliveries: int, settings: Settings
+) -> bool | None:
+    """Send a row to dead letters whose bus message was delivered ``deliveries`` times and
+    never answered (each worker that held it was lost: a customer whose processing kills the
+    worker is never counted as a failure). True: buried; False: processed or buried already;
+    None: another worker owns its partition now."""
+    with unit_of_work(factory) as session:
+        rows = repo.queued_rows(session, [queue_id])
+        if not rows:
+            return False
+        row = rows[0]
+        if not repo.fence(session, row.partition_no):
+            return None
+        reason = f"delivered {deliveries} times and never processed (its workers were lost)"
+        row.attempts = max(row.attempts, deliveries)
+        row.last_error = reason
+        session.flush()
+        repo.bury(session, [row], reason)
+        metrics.count_on_commit(session, metrics.DEAD_LETTERS, (), 1)
+    log.error("a queued row went to dead letters after %s deliveries", deliveries)
+    return True
+
+
+def waiting_work(
+    factory: sessionmaker[Session], older_than_seconds: float, limit: int
+) -> tuple[int, list[WorkRef]]:
+    """(rows queued in all, the oldest ``limit`` of those queued over ``older_than_seconds``
+    ago): what a bus relay compares with the bus and publishes again."""
+    before = utcnow() - dt.timedelta(seconds=older_than_seconds)
+    with factory() as session:
+        total = repo.queued_count(session)
+        rows = repo.waiting_since(session, before, limit) if total else []
+        waiting = [WorkRef(r.id, r.partition_no, r.enqueued_at) for r in rows]
+        session.rollback()
+    return total, waiting
 
 
 # ---------------------------------------------------------------- operations

@@ -181,13 +181,16 @@ def live_customers(session: Session, customer_ids: Iterable[int] | None) -> list
     return found
 
 
-def enqueue(session: Session, rows: list[dict[str, Any]]) -> list[int]:
-    """Queue work rows (partition_no, customer_id, kind); their ids."""
+def enqueue(session: Session, rows: list[dict[str, Any]], *, now: dt.datetime) -> list[int]:
+    """Queue work rows (partition_no, customer_id, kind), in order; their ids."""
     if not rows:
         return []
-    now = utcnow()
     values = [{**r, "enqueued_at": now, "attempts": 0} for r in rows]
-    return list(session.scalars(insert(QueuedWork).returning(QueuedWork.id), values))
+    return list(
+        session.scalars(
+            insert(QueuedWork).returning(QueuedWork.id, sort_by_parameter_order=True), values
+        )
+    )
 
 
 def fence(session: Session, partition: int) -> bool:
@@ -248,6 +251,37 @@ def queued_rows(session: Session, ids: Sequence[int]) -> list[QueuedWork]:
     return list(
         session.scalars(select(QueuedWork).where(QueuedWork.id.in_(ids)).order_by(QueuedWork.id))
     )
+
+
+def queued_attempts(session: Session, ids: Sequence[int]) -> dict[int, int]:
+    """Of the given rows, those still queued, with their attempts so far."""
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 5000):
+        part = ids[start : start + 5000]
+        found.update(
+            (int(i), int(n))
+            for i, n in session.execute(
+                select(QueuedWork.id, QueuedWork.attempts).where(QueuedWork.id.in_(part))
+            )
+        )
+    return found
+
+
+def waiting_since(session: Session, before: dt.datetime, limit: int) -> list[QueuedWork]:
+    """The oldest rows queued before ``before``, oldest first."""
+    return list(
+        session.scalars(
+            select(QueuedWork)
+            .where(QueuedWork.enqueued_at < before)
+            .order_by(QueuedWork.id)
+            .limit(limit)
+        )
+    )
+
+
+def queued_count(session: Session) -> int:
+    """Rows waiting in all."""
+    return int(session.scalar(select(func.count()).select_from(QueuedWork)) or 0)
 
 
 def bury(session: Session, rows: Sequence[QueuedWork], error: str) -> None:
