@@ -575,25 +575,26 @@ def create_app(
     def ready(request: Request) -> JSONResponse:
         """Readiness: the database answers, Redis when one is configured, and the event bus
         when NATS is (no permission needed; only "ok" or "unavailable" per dependency, never
-        why). 503 while the database or the bus does not, so a load balancer stops sending this
-        node work until they do. A Redis that does not answer makes the node "degraded", still
-        200: the database stands in for it, and taking every node out because their shared
-        Redis is away would stop everything."""
+        why). 503 while the database does not, so a load balancer stops sending this node work
+        until it does. A Redis or a NATS that does not answer makes the node "degraded", still
+        200: the database stands in for Redis, intake keeps committing work to the queue table
+        while NATS is away (the relay publishes it once it is back), and taking every node out
+        because a shared service is away would stop everything."""
         database = answers(request.app.state.sessionmaker)
         checks = {"database": "ok" if database else "unavailable"}
         up = database
+        degraded = False
         shared: SharedRedis | None = request.app.state.shared_redis
         bus: NatsBus | None = getattr(request.app.state, "bus", None)
         if bus is not None:
             bus_ok = bus.ping()
             checks["event_bus"] = "ok" if bus_ok else "unavailable"
-            up = up and bus_ok
-        status = "ready" if up else "unavailable"
+            degraded = degraded or not bus_ok
         if shared is not None:
             redis_ok = shared.answers()
             checks["redis"] = "ok" if redis_ok else "unavailable"
-            if up and not redis_ok:
-                status = "degraded"
+            degraded = degraded or not redis_ok
+        status = "unavailable" if not up else "degraded" if degraded else "ready"
         return JSONResponse({"status": status, "checks": checks}, status_code=200 if up else 503)
 
     @app.get(f"{API_PREFIX}/docs", include_in_schema=False)
