@@ -234,6 +234,21 @@ def begin_store(session: Session) -> None:
     begin_writing(session)
 
 
+def start_writing(session: Session) -> None:
+    """From here on the transaction writes. SQLite: a transaction that only read (a reads-first
+    request) ends, and a writing one begins under the write lock, so what the caller decides
+    from must be read again after this; one that already writes goes on. PostgreSQL: the
+    transaction goes on; row locks order the writers."""
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return
+    if session.in_transaction() and session.connection().get_execution_options().get(
+        "sqlite_immediate", False
+    ):
+        return
+    begin_store(session)
+
+
 @contextmanager
 def reading(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session on one read-only snapshot, for the read phase of a CLI command or job."""

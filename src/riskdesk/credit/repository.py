@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from riskdesk.audit import trail
 from riskdesk.customers.repository import chunks
 from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
+    ConfigStamp,
     CreditCheckRule,
     CreditDecision,
     CreditExposure,
+    CreditProfile,
     Customer,
+    CustomerExternalRef,
     CustomerGroup,
     ExposureCategory,
     GroupLimitChange,
@@ -45,9 +49,13 @@ def get_category(session: Session, code: str) -> ExposureCategory | None:
     return session.get(ExposureCategory, code)
 
 
-def ensure_rows(session: Session, customer_ids: Sequence[int]) -> None:
-    """Create the zero exposure rows customers lack (concurrent callers cannot clash)."""
-    codes = [c.code for c in categories(session)]
+def ensure_rows(
+    session: Session, customer_ids: Sequence[int], codes: Sequence[str] | None = None
+) -> None:
+    """Create the zero exposure rows customers lack (concurrent callers cannot clash); codes:
+    the categories, when the caller has them."""
+    if codes is None:
+        codes = [c.code for c in categories(session)]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
@@ -126,10 +134,8 @@ def group_exposure(session: Session, group_id: int, counted: Sequence[str]) -> D
     return quantize(Decimal(session.scalar(stmt) or 0))
 
 
-def overdue_position(
-    session: Session, customer_id: int, today: dt.date
-) -> tuple[dt.date | None, Decimal, Decimal]:
-    """(oldest overdue due date, overdue amount, open amount), aggregated by the database."""
+def _overdue_columns(customer_id: Any, today: dt.date) -> Any:
+    """A one-row subquery: oldest overdue due date, overdue amount, open amount."""
     paid = (
         select(func.coalesce(func.sum(Payment.amount), 0))
         .where(Payment.invoice_id == Invoice.id)
@@ -142,15 +148,221 @@ def overdue_position(
     )
     is_open = per_invoice.c.open > CENT
     overdue = and_(is_open, per_invoice.c.due < today)
-    stmt = select(
-        func.min(case((overdue, per_invoice.c.due))),
-        func.coalesce(func.sum(case((overdue, per_invoice.c.open), else_=0)), 0),
-        func.coalesce(func.sum(case((is_open, per_invoice.c.open), else_=0)), 0),
+    return select(
+        func.min(case((overdue, per_invoice.c.due))).label("oldest"),
+        func.coalesce(func.sum(case((overdue, per_invoice.c.open), else_=0)), 0).label("overdue"),
+        func.coalesce(func.sum(case((is_open, per_invoice.c.open), else_=0)), 0).label("open"),
+    ).subquery("overdue_position")
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, str):  # SQLite hands back an aggregated date as text
+        return dt.date.fromisoformat(value)
+    return value  # type: ignore[no-any-return]
+
+
+def overdue_position(
+    session: Session, customer_id: int, today: dt.date
+) -> tuple[dt.date | None, Decimal, Decimal]:
+    """(oldest overdue due date, overdue amount, open amount), aggregated by the database."""
+    position = _overdue_columns(customer_id, today)
+    oldest, overdue_amount, open_amount = session.execute(select(position)).one()
+    return _as_date(oldest), quantize(Decimal(overdue_amount)), quantize(Decimal(open_amount))
+
+
+# ---------------------------------------------------------------- the order credit check
+#
+# A check reads in two statements: everything about the customer before it takes any lock
+# (check_inputs), then, under the lock, what concurrent checks change (locked_exposure).
+
+
+def config_stamp(session: Session, name: str = "credit_check") -> int:
+    """The configuration's current stamp (changed by triggers on every change)."""
+    return int(session.scalar(select(ConfigStamp.stamp).where(ConfigStamp.name == name)) or 0)
+
+
+@dataclass(frozen=True)
+class CheckInputs:
+    """What a check reads of a customer before it locks anything."""
+
+    customer_id: int
+    kind: str
+    status: str
+    owner_id: int | None
+    group_id: int | None
+    group_code: str | None
+    group_limit: Decimal | None
+    credit_limit: Decimal
+    limit_currency: str
+    limit_valid_from: dt.date | None
+    limit_valid_to: dt.date | None
+    blocked: bool
+    blocked_reason: str | None
+    prepayment_required: bool
+    risk_tier: str | None
+    oldest_overdue: dt.date | None
+    overdue_amount: Decimal
+    open_amount: Decimal
+    decision_id: int | None  # a decision already made on this order
+
+
+def _decision_id(order_key: tuple[str, str]) -> Any:
+    source, order_external_id = order_key
+    return (
+        select(CreditDecision.id)
+        .where(
+            CreditDecision.source == source, CreditDecision.order_external_id == order_external_id
+        )
+        .scalar_subquery()
     )
-    oldest, overdue_amount, open_amount = session.execute(stmt).one()
-    if isinstance(oldest, str):  # SQLite hands back an aggregated date as text
-        oldest = dt.date.fromisoformat(oldest)
-    return oldest, quantize(Decimal(overdue_amount)), quantize(Decimal(open_amount))
+
+
+def check_inputs(
+    session: Session,
+    *,
+    order_key: tuple[str, str],
+    today: dt.date,
+    customer_id: int | None = None,
+    ref: tuple[str, str] | None = None,
+) -> CheckInputs | None:
+    """The customer, credit profile, group, overdue position and any decision already made on
+    the order, in one statement; None when no such customer. The customer is given by id (a
+    merged one stands for its survivor) or by (source, external id)."""
+    target: ColumnElement[Any]
+    if ref is not None:
+        target = (
+            select(CustomerExternalRef.customer_id)
+            .where(CustomerExternalRef.source == ref[0], CustomerExternalRef.external_id == ref[1])
+            .scalar_subquery()
+        )
+    else:
+        live = select(func.coalesce(Customer.merged_into_id, Customer.id))
+        target = live.where(Customer.id == customer_id).scalar_subquery()
+    overdue = _overdue_columns(target, today)
+    stmt = (
+        select(
+            Customer.id,
+            Customer.kind,
+            Customer.status,
+            Customer.owner_id,
+            Customer.group_id,
+            CustomerGroup.code,
+            CustomerGroup.credit_limit,
+            CreditProfile.credit_limit,
+            CreditProfile.limit_currency,
+            CreditProfile.limit_valid_from,
+            CreditProfile.limit_valid_to,
+            CreditProfile.blocked,
+            CreditProfile.blocked_reason,
+            CreditProfile.prepayment_required,
+            CreditProfile.risk_tier,
+            overdue.c.oldest,
+            overdue.c.overdue,
+            overdue.c.open,
+            _decision_id(order_key),
+        )
+        .select_from(Customer)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(CustomerGroup, CustomerGroup.id == Customer.group_id)
+        .join(overdue, literal(True))
+        .where(Customer.id == target)
+    )
+    row = session.execute(stmt).first()
+    if row is None:
+        return None
+    return CheckInputs(
+        customer_id=row[0],
+        kind=row[1],
+        status=row[2],
+        owner_id=row[3],
+        group_id=row[4],
+        group_code=row[5],
+        group_limit=quantize(Decimal(row[6])) if row[6] is not None else None,
+        credit_limit=quantize(Decimal(row[7])),
+        limit_currency=row[8],
+        limit_valid_from=row[9],
+        limit_valid_to=row[10],
+        blocked=bool(row[11]),
+        blocked_reason=row[12],
+        prepayment_required=bool(row[13]),
+        risk_tier=row[14],
+        oldest_overdue=_as_date(row[15]),
+        overdue_amount=quantize(Decimal(row[16])),
+        open_amount=quantize(Decimal(row[17])),
+        decision_id=row[18],
+    )
+
+
+@dataclass(frozen=True)
+class LockedExposure:
+    """What a check reads under its lock: what concurrent checks and merges change."""
+
+    amounts: dict[str, Decimal]  # the customer's exposure by category
+    status: str
+    group_id: int | None
+    others_in_group: Decimal  # counted exposure of the group's other live members
+    decision_id: int | None
+    stamp: int  # of the configuration
+
+
+def lock_group(session: Session, group_id: int) -> None:
+    """PostgreSQL: lock a group's row until the transaction ends, so that checks of its members
+    run one after another (SQLite: the write lock already does)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(
+            select(CustomerGroup.id).where(CustomerGroup.id == group_id).with_for_update()
+        )
+
+
+def locked_exposure(
+    session: Session, customer_id: int, counted: Sequence[str], order_key: tuple[str, str]
+) -> LockedExposure | None:
+    """The customer's exposure rows, locked until the transaction ends (PostgreSQL; on SQLite
+    the caller holds the write lock), with the group's other members' counted exposure, the
+    customer's status and group, any decision already made on the order and the
+    configuration's stamp, in one statement. None when the customer has no exposure rows yet."""
+    member = aliased(Customer)
+    others = aliased(CreditExposure)
+    in_group = (
+        select(func.coalesce(func.sum(others.amount), 0))
+        .join(member, member.id == others.customer_id)
+        .where(
+            member.group_id == Customer.group_id,
+            member.id != Customer.id,
+            member.status != "merged",
+            others.category.in_(list(counted)),
+        )
+        .scalar_subquery()
+    )
+    stamp = select(ConfigStamp.stamp).where(ConfigStamp.name == "credit_check").scalar_subquery()
+    stmt = (
+        select(
+            CreditExposure.category,
+            CreditExposure.amount,
+            Customer.status,
+            Customer.group_id,
+            in_group,
+            _decision_id(order_key),
+            stamp,
+        )
+        .select_from(CreditExposure)
+        .join(Customer, Customer.id == CreditExposure.customer_id)
+        .where(CreditExposure.customer_id == customer_id)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=CreditExposure)
+    rows = session.execute(stmt).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return LockedExposure(
+        amounts={cat: quantize(Decimal(amount)) for cat, amount, *_ in rows},
+        status=first[2],
+        group_id=first[3],
+        others_in_group=quantize(Decimal(first[4])),
+        decision_id=first[5],
+        stamp=int(first[6] or 0),
+    )
 
 
 def recompute(
