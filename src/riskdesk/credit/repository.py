@@ -6,9 +6,20 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, case, func, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
@@ -134,7 +145,7 @@ def group_exposure(session: Session, group_id: int, counted: Sequence[str]) -> D
     return quantize(Decimal(session.scalar(stmt) or 0))
 
 
-def _overdue_columns(customer_id: Any, today: dt.date) -> Any:
+def _overdue_columns(customer_id: Any, today: dt.date | ColumnElement[dt.date]) -> Any:
     """A one-row subquery: oldest overdue due date, overdue amount, open amount."""
     paid = (
         select(func.coalesce(func.sum(Payment.amount), 0))
@@ -204,42 +215,39 @@ class CheckInputs:
     overdue_amount: Decimal
     open_amount: Decimal
     decision_id: int | None  # a decision already made on this order
+    stamp: int  # of the configuration
 
 
-def _decision_id(order_key: tuple[str, str]) -> Any:
-    source, order_external_id = order_key
-    return (
-        select(CreditDecision.id)
-        .where(
-            CreditDecision.source == source, CreditDecision.order_external_id == order_external_id
-        )
-        .scalar_subquery()
+# The check's statements are built once, with bound parameters: building a statement of this
+# size costs several times more Python than the database takes to run it.
+_STAMP = select(ConfigStamp.stamp).where(ConfigStamp.name == "credit_check").scalar_subquery()
+_ORDER_KEY = (
+    select(CreditDecision.id)
+    .where(
+        CreditDecision.source == bindparam("order_source"),
+        CreditDecision.order_external_id == bindparam("order_external_id"),
     )
+    .scalar_subquery()
+)
 
 
-def check_inputs(
-    session: Session,
-    *,
-    order_key: tuple[str, str],
-    today: dt.date,
-    customer_id: int | None = None,
-    ref: tuple[str, str] | None = None,
-) -> CheckInputs | None:
-    """The customer, credit profile, group, overdue position and any decision already made on
-    the order, in one statement; None when no such customer. The customer is given by id (a
-    merged one stands for its survivor) or by (source, external id)."""
+@cache
+def _check_inputs_statement(by_ref: bool) -> Any:
     target: ColumnElement[Any]
-    if ref is not None:
+    if by_ref:
         target = (
             select(CustomerExternalRef.customer_id)
-            .where(CustomerExternalRef.source == ref[0], CustomerExternalRef.external_id == ref[1])
+            .where(
+                CustomerExternalRef.source == bindparam("ref_source"),
+                CustomerExternalRef.external_id == bindparam("ref_external_id"),
+            )
             .scalar_subquery()
         )
-    else:
+    else:  # a merged customer stands for its survivor
         live = select(func.coalesce(Customer.merged_into_id, Customer.id))
-        target = live.where(Customer.id == customer_id).scalar_subquery()
-    overdue = _overdue_columns(target, today)
-    stmt = (
+        target = live.where(Customer.id == bindparam("customer_id")).scalar_subquery()
+    overdue = _overdue_columns(target, bindparam("today", type_=Date))
+    return (
         select(
             Customer.id,
             Customer.kind,
@@ -259,7 +267,8 @@ def check_inputs(
             overdue.c.oldest,
             overdue.c.overdue,
             overdue.c.open,
-            _decision_id(order_key),
+            _ORDER_KEY,
+            _STAMP,
         )
         .select_from(Customer)
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
@@ -267,7 +276,31 @@ def check_inputs(
         .join(overdue, literal(True))
         .where(Customer.id == target)
     )
-    row = session.execute(stmt).first()
+
+
+def check_inputs(
+    session: Session,
+    *,
+    order_key: tuple[str, str],
+    today: dt.date,
+    customer_id: int | None = None,
+    ref: tuple[str, str] | None = None,
+) -> CheckInputs | None:
+    """The customer, credit profile, group, overdue position, any decision already made on the
+    order and the configuration's stamp, in one statement; None when no such customer. The
+    customer is given by id (a merged one stands for its survivor) or by (source, external
+    id)."""
+    params: dict[str, Any] = {
+        "order_source": order_key[0],
+        "order_external_id": order_key[1],
+        "today": today,
+    }
+    if ref is not None:
+        params |= {"ref_source": ref[0], "ref_external_id": ref[1]}
+    else:
+        params["customer_id"] = customer_id
+    stmt = _check_inputs_statement(ref is not None)
+    row = session.connection().execute(stmt, params).first()
     if row is None:
         return None
     return CheckInputs(
@@ -290,6 +323,7 @@ def check_inputs(
         overdue_amount=quantize(Decimal(row[16])),
         open_amount=quantize(Decimal(row[17])),
         decision_id=row[18],
+        stamp=int(row[19] or 0),
     )
 
 
@@ -305,22 +339,18 @@ class LockedExposure:
     stamp: int  # of the configuration
 
 
+_LOCK_GROUP = select(CustomerGroup.id).where(CustomerGroup.id == bindparam("group_id"))
+
+
 def lock_group(session: Session, group_id: int) -> None:
     """PostgreSQL: lock a group's row until the transaction ends, so that checks of its members
     run one after another (SQLite: the write lock already does)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            select(CustomerGroup.id).where(CustomerGroup.id == group_id).with_for_update()
-        )
+        session.connection().execute(_LOCK_GROUP.with_for_update(), {"group_id": group_id})
 
 
-def locked_exposure(
-    session: Session, customer_id: int, counted: Sequence[str], order_key: tuple[str, str]
-) -> LockedExposure | None:
-    """The customer's exposure rows, locked until the transaction ends (PostgreSQL; on SQLite
-    the caller holds the write lock), with the group's other members' counted exposure, the
-    customer's status and group, any decision already made on the order and the
-    configuration's stamp, in one statement. None when the customer has no exposure rows yet."""
+@cache
+def _locked_statement(postgres: bool) -> Any:
     member = aliased(Customer)
     others = aliased(CreditExposure)
     in_group = (
@@ -330,11 +360,10 @@ def locked_exposure(
             member.group_id == Customer.group_id,
             member.id != Customer.id,
             member.status != "merged",
-            others.category.in_(list(counted)),
+            others.category.in_(bindparam("counted", expanding=True)),
         )
         .scalar_subquery()
     )
-    stamp = select(ConfigStamp.stamp).where(ConfigStamp.name == "credit_check").scalar_subquery()
     stmt = (
         select(
             CreditExposure.category,
@@ -342,16 +371,31 @@ def locked_exposure(
             Customer.status,
             Customer.group_id,
             in_group,
-            _decision_id(order_key),
-            stamp,
+            _ORDER_KEY,
+            _STAMP,
         )
         .select_from(CreditExposure)
         .join(Customer, Customer.id == CreditExposure.customer_id)
-        .where(CreditExposure.customer_id == customer_id)
+        .where(CreditExposure.customer_id == bindparam("customer_id"))
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=CreditExposure)
-    rows = session.execute(stmt).all()
+    return stmt.with_for_update(of=CreditExposure) if postgres else stmt
+
+
+def locked_exposure(
+    session: Session, customer_id: int, counted: Sequence[str], order_key: tuple[str, str]
+) -> LockedExposure | None:
+    """The customer's exposure rows, locked until the transaction ends (PostgreSQL; on SQLite
+    the caller holds the write lock), with the group's other members' counted exposure, the
+    customer's status and group, any decision already made on the order and the
+    configuration's stamp, in one statement. None when the customer has no exposure rows yet."""
+    stmt = _locked_statement(session.get_bind().dialect.name == "postgresql")
+    params = {
+        "customer_id": customer_id,
+        "counted": list(counted),
+        "order_source": order_key[0],
+        "order_external_id": order_key[1],
+    }
+    rows = session.connection().execute(stmt, params).all()
     if not rows:
         return None
     first = rows[0]

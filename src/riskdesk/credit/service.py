@@ -445,13 +445,17 @@ def check_order(
     if inputs.kind == "individual":
         consent.require_consent_of(session, cid, inputs.kind, "credit_assessment")
     order_key = (body.source, body.order_external_id)
-    config = check_config(session)
+    config = check_config(session, inputs.stamp)
     start_writing(session)
     if inputs.group_id is not None:
         repo.lock_group(session, inputs.group_id)
     locked = repo.locked_exposure(session, cid, config.counted, order_key)
     if locked is None:  # the customer's first check: create the rows, then lock them
         repo.ensure_rows(session, [cid], config.categories)
+        locked = repo.locked_exposure(session, cid, config.counted, order_key)
+        assert locked is not None
+    if locked.stamp != config.stamp:  # the configuration changed meanwhile: read with the new
+        config = check_config(session, locked.stamp)
         locked = repo.locked_exposure(session, cid, config.counted, order_key)
         assert locked is not None
     if locked.decision_id is not None:  # the same order, checked meanwhile
@@ -464,8 +468,6 @@ def check_order(
             raise Conflict(
                 "the customer changed during the check; send it again", code="customer_changed"
             )
-    if locked.stamp != config.stamp:
-        config = check_config(session, locked.stamp)
     position = _position(inputs, locked, config, body, business_day)
     outcome, steps = evaluate(list(config.rules), position)
     status = {"approve": "approved", "hold": "held", "reject": "rejected"}[outcome]
