@@ -83,6 +83,15 @@ def ensure_rows(
             session.execute(insert(CreditExposure).on_conflict_do_nothing(), rows)
 
 
+_EXPOSURE: Any = CreditExposure.__table__
+# Built once: every credit check and every intake of orders, invoices and payments runs it.
+_ADD_DELTA = (
+    update(_EXPOSURE)
+    .where(_EXPOSURE.c.customer_id == bindparam("cid"), _EXPOSURE.c.category == bindparam("cat"))
+    .values(amount=_EXPOSURE.c.amount + bindparam("delta"), updated_at=bindparam("now"))
+)
+
+
 def add_deltas(session: Session, deltas: dict[tuple[int, str], Decimal]) -> None:
     """Add amounts to exposure rows (which must exist)."""
     changes = [
@@ -92,13 +101,7 @@ def add_deltas(session: Session, deltas: dict[tuple[int, str], Decimal]) -> None
     ]
     if not changes:
         return
-    table: Any = CreditExposure.__table__
-    stmt = (
-        update(table)
-        .where(table.c.customer_id == bindparam("cid"), table.c.category == bindparam("cat"))
-        .values(amount=table.c.amount + bindparam("delta"), updated_at=bindparam("now"))
-    )
-    session.connection().execute(stmt, changes)
+    session.connection().execute(_ADD_DELTA, changes)
     trail.noted_write(session, "credit_exposures", "update", len(changes), {"amount"})
 
 
