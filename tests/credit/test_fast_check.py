@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text, update
+from sqlalchemy import event, select, text, update
 from sqlalchemy.engine import Connection
 
 from riskdesk.config import Settings
@@ -21,7 +21,7 @@ from riskdesk.credit import service
 from riskdesk.db import make_sessionmaker, unit_of_work
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.main import create_app
-from riskdesk.models import CustomerGroup
+from riskdesk.models import AuditEntry, CustomerGroup
 from riskdesk.security import service as security_service
 from tests.conftest import Backend, ingest, principal
 from tests.credit.test_service import check
@@ -234,3 +234,22 @@ def test_concurrent_checks_of_a_group_never_exceed_the_group_limit(own_backend, 
     assert len([r for r in results if r["outcome"] == "approve"]) == 20
     with unit_of_work(factory) as session:
         assert service.verify(session) == []
+
+
+def test_the_audit_entry_names_the_decision(manager, db) -> None:  # type: ignore[no-untyped-def]
+    manager.post("/api/v1/customers", json=company("AU1", credit_limit="10000"))
+    decision = check(manager, "AU-1", "10.00", customer="AU1").json()["decision"]
+    entry = db.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.request == "POST /api/v1/credit-checks")
+        .order_by(AuditEntry.at.desc(), AuditEntry.seq.desc())
+        .limit(1)
+    ).one()
+    changes = {(c["table"], c["op"]): c for c in entry.detail["changes"]}
+    assert changes[("credit_decisions", "insert")] == {
+        "table": "credit_decisions",
+        "op": "insert",
+        "rows": 1,
+        "ids": [decision["id"]],
+    }
+    assert changes[("credit_exposures", "update")]["fields"] == ["amount"]

@@ -16,6 +16,7 @@ from sqlalchemy import (
     bindparam,
     case,
     func,
+    insert,
     literal,
     select,
     update,
@@ -509,6 +510,18 @@ def rules(session: Session) -> list[CreditCheckRule]:
 def get_rule(session: Session, code: str) -> CreditCheckRule | None:
     """A check step by code."""
     return session.get(CreditCheckRule, code)
+
+
+_DECISIONS: Any = CreditDecision.__table__
+_INSERT_DECISION = insert(_DECISIONS).returning(_DECISIONS.c.id)
+
+
+def insert_decision(session: Session, values: dict[str, Any]) -> int:
+    """Insert a credit decision; its id. A Core statement, noted for the audit entry as the
+    ORM's flush would note it: that flush took a third of a credit check's own time."""
+    decision_id = int(session.connection().execute(_INSERT_DECISION, values).scalar_one())
+    trail.noted_write(session, "credit_decisions", "insert", 1, ids=[decision_id])
+    return decision_id
 
 
 def decision_by_key(session: Session, source: str, order_external_id: str) -> CreditDecision | None:

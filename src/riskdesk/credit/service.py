@@ -476,23 +476,27 @@ def check_order(
         if status == "approved" and body.payment_method not in NON_CREDIT_METHODS
         else ZERO
     )
-    decision = CreditDecision(
-        customer_id=cid,
-        source=body.source,
-        order_external_id=body.order_external_id,
-        amount=body.amount,
-        currency=body.currency,
-        outcome=outcome,
-        status=status,
-        reserved=reserve,
-        checks=[s.as_dict() for s in steps],
-        inputs=position.as_dict(),
-        requested_by_id=principal.user_id,
-        decided_by="rules",
-        recheck_count=0,
-    )
-    session.add(decision)
-    session.flush()
+    now = utcnow()
+    values: dict[str, Any] = {
+        "customer_id": cid,
+        "source": body.source,
+        "order_external_id": body.order_external_id,
+        "amount": body.amount,
+        "currency": body.currency,
+        "outcome": outcome,
+        "status": status,
+        "reserved": reserve,
+        "checks": [s.as_dict() for s in steps],
+        "inputs": position.as_dict(),
+        "requested_by_id": principal.user_id,
+        "decided_by": "rules",
+        "recheck_count": 0,
+        "resolved_by_id": None,
+        "resolution_reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    decision = CreditDecision(id=repo.insert_decision(session, values), **values)
     if reserve:
         repo.add_deltas(session, {(cid, "reserved"): reserve})
     return decision, position.available, False
