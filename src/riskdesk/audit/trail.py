@@ -108,11 +108,16 @@ def _note(
 
 
 def noted_write(
-    session: Session, table: str, op: str, rows: int, fields: set[str] | None = None
+    session: Session,
+    table: str,
+    op: str,
+    rows: int,
+    fields: set[str] | None = None,
+    ids: list[Any] | None = None,
 ) -> None:
     """Record a write made past the session (a COPY, a statement on the raw connection), so it
-    is in the transaction's audit entry like any other."""
-    _note(session, table, op, [], rows, fields or set())
+    is in the transaction's audit entry like any other (with the rows' ids, when known)."""
+    _note(session, table, op, ids or [], rows, fields or set())
 
 
 def viewed(

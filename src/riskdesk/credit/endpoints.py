@@ -27,7 +27,7 @@ from riskdesk.credit.schemas import (
     SpecialExposureRead,
 )
 from riskdesk.customers import service as customer_service
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, reads_first
 from riskdesk.kit.validation import PathId
 from riskdesk.models import CreditDecision
 from riskdesk.security.deps import (
@@ -60,6 +60,9 @@ def _result(decision: CreditDecision, available: Decimal, duplicate: bool) -> Cr
     status_code=201,
     responses={200: {"description": "the order was already checked"}},
 )
+# The check reads the credit file before it takes the write lock (SQLite), for the short write
+# of its decision only: see service.check_order.
+@reads_first
 def credit_check(
     body: CreditCheckIn, session: SessionDep, principal: CanCreditCheck, response: Response
 ) -> CreditCheckResult:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +24,7 @@ from riskdesk.credit.schemas import (
 )
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
+from riskdesk.db import start_writing
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.intake import Item
@@ -34,6 +38,7 @@ from riskdesk.models import (
     Payment,
     SpecialExposure,
 )
+from riskdesk.models.customers import customer_code
 from riskdesk.privacy import consent
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
@@ -189,7 +194,7 @@ def exposure_read(session: Session, principal: Principal, customer_id: int) -> E
     ]
     counted = sum((ln.amount for ln in lines if ln.counts_in_limit), ZERO)
     info = sum((ln.amount for ln in lines if not ln.counts_in_limit), ZERO)
-    position = _position(session, customer, profile, ZERO, profile.limit_currency, "credit")
+    position = _position_of(session, customer, profile, ZERO, profile.limit_currency, "credit")
     group = customer_repo.get_group(session, customer.group_id) if customer.group_id else None
     limit = position.limit_in_force
     return ExposureRead(
@@ -211,11 +216,55 @@ def exposure_read(session: Session, principal: Principal, customer_id: int) -> E
 # ---------------------------------------------------------------- credit checks
 
 
+# The configuration a check reads (its steps, the categories counted in the limit) changes
+# rarely: each process keeps it by stamp, a random number the database changes with every
+# change of those tables (migration 0030's triggers), read by every check in its locked read.
+# Keyed by stamp rather than held once: one process may serve several databases (tests).
+@dataclass(frozen=True)
+class CheckConfig:
+    """The check's configuration as of one stamp."""
+
+    stamp: int
+    rules: tuple[Rule, ...]
+    categories: tuple[str, ...]
+    counted: tuple[str, ...]
+
+
+_configs: dict[int, CheckConfig] = {}
+_configs_lock = threading.Lock()
+_MAX_CONFIGS = 16
+
+
+def check_config(session: Session, stamp: int | None = None) -> CheckConfig:
+    """The configuration of the given stamp (or the current one), from the process's cache."""
+    if stamp is None:
+        stamp = repo.config_stamp(session)
+    found = _configs.get(stamp)
+    if found is not None:
+        return found
+    # The stamp was read before the content: a change committed in between leaves the content
+    # newer than its stamp, and the next check, seeing the new stamp, loads it again.
+    categories = repo.categories(session)
+    config = CheckConfig(
+        stamp=stamp,
+        rules=tuple(
+            Rule(r.code, r.reaction, dict(r.params or {}), r.enabled) for r in repo.rules(session)
+        ),
+        categories=tuple(c.code for c in categories),
+        counted=tuple(c.code for c in categories if c.counts_in_limit),
+    )
+    with _configs_lock:
+        while len(_configs) >= _MAX_CONFIGS:
+            _configs.pop(next(iter(_configs)))
+        _configs[stamp] = config
+    return config
+
+
 def _counted(session: Session) -> list[str]:
-    return [c.code for c in repo.categories(session) if c.counts_in_limit]
+    return list(check_config(session).counted)
 
 
-def _position(
+def _position_of(
     session: Session,
     customer: Any,
     profile: Any,
@@ -226,6 +275,7 @@ def _position(
     counted: list[str] | None = None,
     amounts: dict[str, Decimal] | None = None,
 ) -> Position:
+    """The position of a loaded customer (exposure pages, rechecks of held orders)."""
     counted = counted if counted is not None else _counted(session)
     if amounts is None:
         amounts = repo.exposures(session, [customer.id]).get(customer.id, {})
@@ -259,92 +309,196 @@ def _locked_exposure(
     session: Session, customer_id: int, group_id: int | None
 ) -> tuple[dict[str, Decimal], list[str]]:
     """The customer's exposure, locked, and the categories counted in the limit."""
-    categories = repo.categories(session)
+    config = check_config(session)
     amounts = repo.lock_exposure(session, customer_id, group_id)
-    if len(amounts) < len(categories):  # the customer's first check: create the rows
-        repo.ensure_rows(session, [customer_id])
+    if len(amounts) < len(config.categories):  # the customer's first check: create the rows
+        repo.ensure_rows(session, [customer_id], config.categories)
         amounts = repo.lock_exposure(session, customer_id, group_id)
-    return amounts, [c.code for c in categories if c.counts_in_limit]
+    return amounts, list(config.counted)
 
 
 def _rules(session: Session) -> list[Rule]:
-    return [Rule(r.code, r.reaction, dict(r.params or {}), r.enabled) for r in repo.rules(session)]
+    return list(check_config(session).rules)
 
 
-def _resolve_customer(session: Session, principal: Principal, body: CreditCheckIn) -> int:
-    item = Item(row=1, raw={}, record=body)
-    customer_service.resolve_customer_refs(session, principal, [item])
-    if not item.ok or item.customer_id is None:
-        error = item.errors[0]
-        raise NotFound(error.reason, field=error.field, code="unknown_customer")
-    return item.customer_id
+def _unknown_customer(body: CreditCheckIn) -> NotFound:
+    if body.customer_code:
+        return NotFound(
+            f"no customer {customer_code(int(body.customer_code[1:]))}",
+            field="customer_code",
+            code="unknown_customer",
+        )
+    source = body.customer_source or body.source
+    return NotFound(
+        f"no customer {body.customer_external_id!r} from source {source!r}",
+        field="customer_external_id",
+        code="unknown_customer",
+    )
+
+
+def _position(
+    inputs: repo.CheckInputs,
+    locked: repo.LockedExposure,
+    config: CheckConfig,
+    body: CreditCheckIn,
+    business_day: dt.date,
+) -> Position:
+    """The position a check decides on: the customer as read first, its exposure as locked."""
+    exposure = sum((locked.amounts.get(c, ZERO) for c in config.counted), ZERO)
+    grouped = inputs.group_code is not None
+    return Position(
+        amount=body.amount,
+        currency=body.currency,
+        payment_method=body.payment_method,
+        today=business_day,
+        credit_limit=inputs.credit_limit,
+        limit_currency=inputs.limit_currency,
+        limit_valid_from=inputs.limit_valid_from,
+        limit_valid_to=inputs.limit_valid_to,
+        exposure=exposure,
+        blocked=inputs.blocked,
+        blocked_reason=inputs.blocked_reason,
+        prepayment_required=inputs.prepayment_required,
+        risk_tier=inputs.risk_tier,
+        oldest_overdue_days=(
+            (business_day - inputs.oldest_overdue).days if inputs.oldest_overdue else 0
+        ),
+        overdue_amount=inputs.overdue_amount,
+        open_amount=inputs.open_amount,
+        group_code=inputs.group_code,
+        group_limit=inputs.group_limit,
+        group_exposure=locked.others_in_group + exposure if grouped else ZERO,
+    )
+
+
+def _duplicate(
+    session: Session, decision_id: int, customer_id: int, body: CreditCheckIn
+) -> tuple[CreditDecision, Decimal, bool]:
+    existing = repo.get_decision(session, decision_id)
+    assert existing is not None
+    same = (
+        existing.customer_id == customer_id
+        and existing.amount == body.amount
+        and existing.currency == body.currency
+    )
+    if not same:
+        raise Conflict(
+            "this order was already checked with other figures",
+            field="order_external_id",
+            code="idempotency_conflict",
+        )
+    return existing, Decimal(existing.inputs.get("available", "0")), True
+
+
+def _read_inputs(
+    session: Session, principal: Principal, body: CreditCheckIn, business_day: dt.date
+) -> repo.CheckInputs:
+    """The customer's credit file as the check needs it (one statement), or the error."""
+    order_key = (body.source, body.order_external_id)
+    if body.customer_code:
+        inputs = repo.check_inputs(
+            session,
+            order_key=order_key,
+            today=business_day,
+            customer_id=int(body.customer_code[1:]),
+        )
+    else:
+        assert body.customer_external_id is not None
+        source = body.customer_source or body.source
+        inputs = repo.check_inputs(
+            session,
+            order_key=order_key,
+            today=business_day,
+            ref=(source, body.customer_external_id),
+        )
+    owner_ids = customer_service.visible_owner_ids(principal)
+    if inputs is None or (owner_ids is not None and inputs.owner_id not in owner_ids):
+        raise _unknown_customer(body)
+    return inputs
+
+
+def _ensure_live(customer_id: int, status: str) -> None:
+    if status in ("closed", "merged"):
+        raise ValidationFailed(
+            f"{customer_code(customer_id)} is {status}",
+            field="customer_code",
+            code="customer_inactive",
+        )
 
 
 def check_order(
     session: Session, principal: Principal, body: CreditCheckIn
 ) -> tuple[CreditDecision, Decimal, bool]:
-    """Decide an order at once and record the decision; (decision, available before, dup)."""
-    customer_id = _resolve_customer(session, principal, body)
-    existing = repo.decision_by_key(session, body.source, body.order_external_id)
-    if existing is not None:
-        same = (
-            existing.customer_id == customer_id
-            and existing.amount == body.amount
-            and existing.currency == body.currency
-        )
-        if not same:
+    """Decide an order at once and record the decision; (decision, available before, dup).
+
+    Reads the customer's credit file in one statement holding no lock, then takes the lock
+    (SQLite: the write lock; PostgreSQL: the group's row and the exposure rows) and reads in
+    one more statement what concurrent checks change, decides, and writes the decision and its
+    reservation. The caller's transaction must not have begun writing (the route reads first).
+    """
+    business_day = today()
+    inputs = _read_inputs(session, principal, body, business_day)
+    cid = inputs.customer_id
+    if inputs.decision_id is not None:
+        return _duplicate(session, inputs.decision_id, cid, body)
+    _ensure_live(cid, inputs.status)
+    if inputs.kind == "individual":
+        consent.require_consent_of(session, cid, inputs.kind, "credit_assessment")
+    order_key = (body.source, body.order_external_id)
+    config = check_config(session, inputs.stamp)
+    start_writing(session)
+    if inputs.group_id is not None:
+        repo.lock_group(session, inputs.group_id)
+    locked = repo.locked_exposure(session, cid, config.counted, order_key)
+    if locked is None:  # the customer's first check: create the rows, then lock them
+        repo.ensure_rows(session, [cid], config.categories)
+        locked = repo.locked_exposure(session, cid, config.counted, order_key)
+        assert locked is not None
+    if locked.stamp != config.stamp:  # the configuration changed meanwhile: read with the new
+        config = check_config(session, locked.stamp)
+        locked = repo.locked_exposure(session, cid, config.counted, order_key)
+        assert locked is not None
+    if locked.decision_id is not None:  # the same order, checked meanwhile
+        return _duplicate(session, locked.decision_id, cid, body)
+    if locked.status != inputs.status or locked.group_id != inputs.group_id:
+        # Merged, closed or regrouped meanwhile: read it all again, under the lock.
+        inputs = _read_inputs(session, principal, body, business_day)
+        _ensure_live(inputs.customer_id, inputs.status)
+        if inputs.customer_id != cid or inputs.group_id != locked.group_id:
             raise Conflict(
-                "this order was already checked with other figures",
-                field="order_external_id",
-                code="idempotency_conflict",
+                "the customer changed during the check; send it again", code="customer_changed"
             )
-        return existing, Decimal(existing.inputs.get("available", "0")), True
-    customer = customer_repo.get_customer(session, customer_id)
-    assert customer is not None
-    if customer.status in ("closed", "merged"):
-        raise ValidationFailed(
-            f"{customer.code} is {customer.status}", field="customer_code", code="customer_inactive"
-        )
-    consent.require_consent(session, customer, "credit_assessment")
-    amounts, counted = _locked_exposure(session, customer_id, customer.group_id)
-    profile = customer_repo.get_profile(session, customer_id)
-    assert profile is not None
-    position = _position(
-        session,
-        customer,
-        profile,
-        body.amount,
-        body.currency,
-        body.payment_method,
-        counted=counted,
-        amounts=amounts,
-    )
-    outcome, steps = evaluate(_rules(session), position)
+    position = _position(inputs, locked, config, body, business_day)
+    outcome, steps = evaluate(list(config.rules), position)
     status = {"approve": "approved", "hold": "held", "reject": "rejected"}[outcome]
     reserve = (
         body.amount
         if status == "approved" and body.payment_method not in NON_CREDIT_METHODS
         else ZERO
     )
-    decision = CreditDecision(
-        customer_id=customer_id,
-        source=body.source,
-        order_external_id=body.order_external_id,
-        amount=body.amount,
-        currency=body.currency,
-        outcome=outcome,
-        status=status,
-        reserved=reserve,
-        checks=[s.as_dict() for s in steps],
-        inputs=position.as_dict(),
-        requested_by_id=principal.user_id,
-        decided_by="rules",
-        recheck_count=0,
-    )
-    session.add(decision)
-    session.flush()
+    now = utcnow()
+    values: dict[str, Any] = {
+        "customer_id": cid,
+        "source": body.source,
+        "order_external_id": body.order_external_id,
+        "amount": body.amount,
+        "currency": body.currency,
+        "outcome": outcome,
+        "status": status,
+        "reserved": reserve,
+        "checks": [s.as_dict() for s in steps],
+        "inputs": position.as_dict(),
+        "requested_by_id": principal.user_id,
+        "decided_by": "rules",
+        "recheck_count": 0,
+        "resolved_by_id": None,
+        "resolution_reason": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    decision = CreditDecision(id=repo.insert_decision(session, values), **values)
     if reserve:
-        repo.add_deltas(session, {(customer_id, "reserved"): reserve})
+        repo.add_deltas(session, {(cid, "reserved"): reserve})
     return decision, position.available, False
 
 
@@ -407,7 +561,7 @@ def _recheck(session: Session, decision: CreditDecision, by: str) -> CreditDecis
         return decision  # consent withdrawn since: the order stays held for a person to decide
     amounts, counted = _locked_exposure(session, customer.id, customer.group_id)
     method = decision.inputs.get("payment_method", "credit")
-    position = _position(
+    position = _position_of(
         session,
         customer,
         profile,

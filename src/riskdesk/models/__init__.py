@@ -2,6 +2,7 @@
 
 from riskdesk.models.audit import AuditEntry, AuditHead
 from riskdesk.models.credit import (
+    ConfigStamp,
     CreditCheckRule,
     CreditDecision,
     CreditExposure,
@@ -85,6 +86,7 @@ __all__ = [
     "AuditHead",
     "ChurnFit",
     "Complaint",
+    "ConfigStamp",
     "Consent",
     "Contact",
     "Contract",

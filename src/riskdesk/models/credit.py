@@ -6,7 +6,16 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -64,6 +73,16 @@ class CreditCheckRule(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ConfigStamp(Base):
+    """A random number the database changes (triggers, migration 0030) whenever a part of the
+    configuration changes: what a process cached is good while the stamp is the same."""
+
+    __tablename__ = "config_stamps"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    stamp: Mapped[int] = mapped_column(BigInteger)
 
 
 class CreditDecision(Base):

@@ -14,6 +14,7 @@ from riskdesk.config import get_settings
 from riskdesk.kit.errors import Conflict
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Customer
+from riskdesk.models.customers import customer_code
 from riskdesk.privacy import repository as repo
 from riskdesk.privacy.schemas import ConsentIn
 
@@ -32,10 +33,16 @@ def without_consent(session: Session, purpose: str, ids: Sequence[int] | None) -
 
 def require_consent(session: Session, customer: Customer, purpose: str) -> None:
     """Refuse processing an individual without the consent it needs."""
-    if customer.kind == "individual" and without_consent(session, purpose, [customer.id]):
+    require_consent_of(session, customer.id, customer.kind, purpose)
+
+
+def require_consent_of(session: Session, customer_id: int, kind: str, purpose: str) -> None:
+    """The same, for a customer known by id and kind (no object loaded)."""
+    if kind == "individual" and without_consent(session, purpose, [customer_id]):
         raise Conflict(
-            f"{customer.code} has not consented to {purpose.replace('_', ' ')}; record the "
-            f"consent (POST /api/v1/customers/{customer.id}/consents) before processing",
+            f"{customer_code(customer_id)} has not consented to {purpose.replace('_', ' ')}; "
+            f"record the consent (POST /api/v1/customers/{customer_id}/consents) before "
+            "processing",
             field="consent",
             code="consent_missing",
         )
