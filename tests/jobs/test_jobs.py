@@ -267,7 +267,7 @@ def _claimed_and_abandoned(factory: sessionmaker[Session], job_id: int, silent_s
     from riskdesk.db import unit_of_work
 
     with unit_of_work(factory) as s:
-        claimed = job_repo.claim_next(s, "dead-host:1:t")
+        claimed = job_repo.claim_next(s, "dead-host:1:t", sorted(jobs.KINDS))
         assert claimed is not None and claimed.id == job_id
         claimed.heartbeat_at = utcnow() - dt.timedelta(seconds=silent_s)
 
@@ -328,6 +328,7 @@ def test_who_may_start_read_list_and_cancel_a_job(scored, manager, client_for) -
     assert auditor.get(path).status_code == 200
     assert job["id"] in [j["id"] for j in auditor.get("/api/v1/jobs").json()["items"]]
     assert auditor.post(f"{path}/cancel").status_code == 403  # reads all, runs nothing
+    assert client_for("admin").get(path).status_code == 200  # the operator watches the work
     # Whoever may run the operation reads it (a second credit manager).
     assert client_for("manager2").get(path).status_code == 200
     listed = manager.get("/api/v1/jobs", params={"kind": "scoring_run", "status": "queued"}).json()

@@ -53,13 +53,19 @@ def page(
     return list(rows), total
 
 
-def claim_next(session: Session, worker: str) -> Job | None:
-    """Take the oldest queued job for this worker, in the caller's writing transaction.
+def claim_next(session: Session, worker: str, kinds: Sequence[str]) -> Job | None:
+    """Take the oldest queued job of the kinds this worker runs, in the caller's writing
+    transaction (a kind a newer release added waits for a worker that knows it).
 
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers of many processes never take one job
     twice nor wait on each other. SQLite: the writing transaction holds the database's one
     write lock, so one worker at a time claims."""
-    stmt = select(Job).where(Job.status == "queued").order_by(Job.id).limit(1)
+    stmt = (
+        select(Job)
+        .where(Job.status == "queued", Job.kind.in_(kinds))
+        .order_by(Job.id)
+        .limit(1)
+    )
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     job = session.scalars(stmt).first()

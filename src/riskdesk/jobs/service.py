@@ -111,12 +111,17 @@ def enqueue(
     return job
 
 
+def reads_every_job(principal: Principal) -> bool:
+    """Auditors, and operators (who watch the system's work), read every job."""
+    return principal.can(Permission.AUDIT_READ) or principal.can(Permission.SYSTEM_MONITOR)
+
+
 def may_read(principal: Principal, job: Job) -> bool:
-    """The starter, whoever may run the operation, and auditors read a job."""
+    """The starter, whoever may run the operation, auditors and operators read a job."""
     return (
         job.created_by_id == principal.user_id
         or job.permission in principal.permissions
-        or principal.can(Permission.AUDIT_READ)
+        or reads_every_job(principal)
     )
 
 
@@ -138,7 +143,7 @@ def list_jobs(
 ) -> tuple[list[Job], int]:
     """The jobs the caller may read, newest first."""
     visible = None
-    if not principal.can(Permission.AUDIT_READ):
+    if not reads_every_job(principal):
         visible = (principal.user_id, sorted(p.value for p in principal.permissions))
     return repo.page(session, kind=kind, status=status, visible_to=visible, params=params)
 
@@ -248,7 +253,7 @@ def worker_name() -> str:
 def run_next(factory: sessionmaker[Session]) -> int | None:
     """Claim the oldest queued job and run it; its id, or None when none was queued."""
     with unit_of_work(factory) as session:
-        job = repo.claim_next(session, worker_name())
+        job = repo.claim_next(session, worker_name(), sorted(KINDS))
         if job is None:
             return None
         session.expunge(job)
