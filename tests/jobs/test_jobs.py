@@ -389,3 +389,30 @@ def test_metrics_count_jobs_by_status(scored, manager, client_for) -> None:  # t
     text = client_for("admin").get("/api/v1/metrics").text
     assert 'riskdesk_jobs{status="queued"} 1.0' in text
     assert 'riskdesk_jobs{status="failed"} 0.0' in text
+
+
+def test_the_audit_log_says_who_started_a_job_and_what_it_stored(
+    scored, manager, factory, db
+) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from riskdesk.models import AuditEntry
+
+    last = db.scalar(select(func.max(AuditEntry.id))) or 0
+    job = _start(manager, "/api/v1/scoring-runs", {})
+    jobs.run_next(factory)
+    db.expire_all()
+    entries = list(db.scalars(select(AuditEntry).where(AuditEntry.id > last)))
+    started = [e for e in entries if '"jobs"' in json.dumps(e.detail) and e.channel == "api"]
+    assert [e.actor for e in started] == ["manager"]
+    # The store and the "done" mark: one entry, in the starter's name, naming the job.
+    stored = [e for e in entries if e.channel == "job"]
+    assert len(stored) == 1 and stored[0].actor == "manager"
+    assert (stored[0].object_type, stored[0].object_id) == ("job", str(job["id"]))
+    assert "scoring_runs" in json.dumps(stored[0].detail) and "jobs" in json.dumps(stored[0].detail)
+    # Progress reports are bookkeeping: no entry holds only them.
+    for e in entries:
+        detail = json.dumps(e.detail)
+        assert not (
+            "progress_done" in detail and "scoring_runs" not in detail and "status" not in detail
+        )
