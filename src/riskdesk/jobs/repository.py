@@ -60,12 +60,7 @@ def claim_next(session: Session, worker: str, kinds: Sequence[str]) -> Job | Non
     PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so workers of many processes never take one job
     twice nor wait on each other. SQLite: the writing transaction holds the database's one
     write lock, so one worker at a time claims."""
-    stmt = (
-        select(Job)
-        .where(Job.status == "queued", Job.kind.in_(kinds))
-        .order_by(Job.id)
-        .limit(1)
-    )
+    stmt = select(Job).where(Job.status == "queued", Job.kind.in_(kinds)).order_by(Job.id).limit(1)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     job = session.scalars(stmt).first()
