@@ -182,6 +182,8 @@ def settings(tmp_path: Path) -> Settings:
         warning_backtest_days=0,  # nor a backtest worker
         complaint_surge_seconds=0,  # nor a complaint-surge worker
         event_workers=0,  # the request processes its own events (wait below)
+        job_workers=0,  # tests run queued jobs themselves
+        job_reap_interval_seconds=0,  # nor a job reaper
         event_wait_seconds=30,
     )
 

@@ -86,6 +86,8 @@ def desk(backend, tmp_path_factory, worker_id) -> Iterator[Desk]:  # type: ignor
             delivery_interval_seconds=0,
             complaint_surge_seconds=0,  # no periodic worker on the test's connection
             event_workers=0,  # the request processes its own events (wait below)
+            job_workers=0,  # nor a job worker or reaper (tests run jobs themselves)
+            job_reap_interval_seconds=0,
             event_wait_seconds=30,
             warning_backtest_days=0,
         )

@@ -119,6 +119,8 @@ def module_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
             warning_backtest_days=0,  # nor a backtest worker
             complaint_surge_seconds=0,  # nor a complaint-surge worker
             event_workers=0,  # the request processes its own events (wait below)
+            job_workers=0,  # nor a job worker or reaper (tests run jobs themselves)
+            job_reap_interval_seconds=0,
             event_wait_seconds=30,
         ),
         session_factory=sessionmaker(),  # replaced per test; keeps the lifespan off the database

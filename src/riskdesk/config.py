@@ -208,6 +208,32 @@ class Settings(BaseSettings):
         "(indicators, rules, alerts, playbooks); 0: none, when `riskdesk worker` processes run "
         "beside the API nodes.",
     )
+    job_workers: int = Field(
+        default=1,
+        ge=0,
+        le=16,
+        description="Worker threads inside the server that run background jobs (scoring runs, "
+        "trainings, backtests, replays); 0: none, when `riskdesk worker` processes run them.",
+    )
+    job_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        le=300,
+        description="How often an idle job worker looks for jobs queued by other processes "
+        "(a job queued by its own process wakes it at once).",
+    )
+    job_reap_interval_seconds: float = Field(
+        default=30.0,
+        ge=0,
+        description="How often the server looks for running jobs whose process was lost and "
+        "queues them again (or fails them after their last attempt); 0 is never.",
+    )
+    job_lease_grace_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How long a running job without a live process must have been silent "
+        "before it counts as lost.",
+    )
     event_partitions: int = Field(
         default=64,
         ge=1,

@@ -41,6 +41,10 @@ from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import DbLimits, SessionDep, answers, make_engine, make_sessionmaker
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
+from riskdesk.jobs import kinds as job_kinds
+from riskdesk.jobs import service as job_service
+from riskdesk.jobs.endpoints import router as jobs_router
+from riskdesk.jobs.tasks import JobReaper, JobWorker
 from riskdesk.kit import metrics
 from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, NotAuthenticated, RiskdeskError
 from riskdesk.kit.validation import (
@@ -392,6 +396,14 @@ def prometheus_metrics(session: SessionDep, _: CanSystemMonitor) -> Response:
         metrics.QUEUE_ROWS.set(figures.rows)
         metrics.QUEUE_LAG_SECONDS.set(figures.lag_seconds)
         metrics.DEAD_LETTERS_WAITING.set(figures.dead_letters)
+    try:
+        jobs = job_service.counts_by_status(session)
+    except SQLAlchemyError as exc:
+        log.warning("metrics: the jobs could not be read (%s)", type(exc).__name__)
+        session.rollback()
+    else:
+        for status, count in jobs.items():
+            metrics.JOBS.labels(status=status).set(count)
     data, media_type = metrics.exposition()
     return Response(data, media_type=media_type)
 
@@ -411,6 +423,7 @@ API_ROUTERS = (
     alerts_router,
     complaints_router,
     privacy_router,
+    jobs_router,
 )
 
 
@@ -432,6 +445,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app; tests hand in their own session factory."""
     bootstrap.install()  # before any session: the audit trail sees every write
+    job_kinds.register_all()
     settings = settings or get_settings()
 
     @asynccontextmanager
@@ -484,7 +498,21 @@ def create_app(
         app.state.event_workers = event_workers
         for event_worker in event_workers:
             event_worker.start()
+        job_reaper = None
+        if settings.job_reap_interval_seconds > 0:
+            job_reaper = JobReaper(app.state.sessionmaker, settings)
+            job_reaper.start()
+        job_workers = [
+            JobWorker(app.state.sessionmaker, settings, number=n)
+            for n in range(settings.job_workers)
+        ]
+        for job_worker in job_workers:
+            job_worker.start()
         yield
+        for job_worker in job_workers:
+            job_worker.stop()
+        if job_reaper is not None:
+            job_reaper.stop()
         for event_worker in event_workers:
             event_worker.stop()
         if bus is not None:

@@ -310,3 +310,39 @@ def test_status_shows_a_running_imports_progress_from_redis(
     assert status.exit_code == 0, status.output
     running = json.loads(status.output)["running_imports"]
     assert [(j["id"], j["rows_done"], j["rows"]) for j in running] == [(job_id, 40_000, 100_000)]
+
+
+def test_status_shows_queued_jobs_and_the_worker_runs_them(cli_env: Path) -> None:
+    loaded = runner.invoke(app, ["demo", "--customers", "30", "--months", "13", "--seed", "6"])
+    assert loaded.exit_code == 0, loaded.output
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.jobs import service as jobs
+    from riskdesk.models import Job
+    from riskdesk.security import service as security_service
+    from riskdesk.security.permissions import Permission
+
+    engine = make_engine(get_settings().database_url)
+    factory = make_sessionmaker(engine)
+    with unit_of_work(factory) as session:
+        user = security_service.get_user_by_username_or_raise(session, "manager")
+        job_id = jobs.enqueue(
+            session,
+            security_service.system_principal(session, user),
+            kind="scoring_run",
+            permission=Permission.SCORING_MANAGE,
+            parameters={"as_of": None},
+        ).id
+    waiting = json.loads(runner.invoke(app, ["status", "--json"]).output)["jobs"]
+    assert [(j["id"], j["kind"], j["status"]) for j in waiting] == [
+        (job_id, "scoring_run", "queued")
+    ]
+    assert f"#{job_id} scoring_run queued" in runner.invoke(app, ["status"]).output
+    worked = runner.invoke(app, ["worker", "--once"])
+    assert worked.exit_code == 0 and "1 job(s) run" in worked.output, worked.output
+    assert json.loads(runner.invoke(app, ["status", "--json"]).output)["jobs"] == []
+    with factory() as session:
+        done = session.get(Job, job_id)
+        assert done is not None and done.status == "done"
+        assert done.result is not None and done.result["customers"] == 30
+    engine.dispose()

@@ -291,6 +291,10 @@ def test_scorecard_draft_previewed_approved_and_run(page, live_server: str) -> N
     page.wait_for_selector("#scorecards-result")
     assert "active" in page.inner_text("#scorecard-ui_card")
     page.click("#run-scoring")
+    # A background job: its page follows it until done, then links to the scorecards.
+    page.wait_for_selector("#job-status[data-status=done]")
+    assert "2" in page.inner_text("#job-figure-customers")
+    page.click("#job-result-link")
     page.wait_for_selector("#last-run")
     assert "customers" in page.inner_text("#last-run")
     page.goto(f"{live_server}/customers?q=明达")

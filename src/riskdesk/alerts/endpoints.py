@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BeforeValidator, StringConstraints
 
 from riskdesk.alerts import notify, playbooks, service
@@ -38,6 +38,7 @@ from riskdesk.alerts.schemas import (
     WorklistCase,
 )
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
+from riskdesk.jobs.deps import ACCEPTED, start_job, wants_async
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.pagination import decode_cursor, encode_cursor
 from riskdesk.kit.timeutil import utcnow
@@ -51,6 +52,7 @@ from riskdesk.security.deps import (
     CanRulesManage,
     CurrentPrincipal,
 )
+from riskdesk.security.permissions import Permission
 
 router = APIRouter(tags=["early warning"])
 
@@ -480,18 +482,27 @@ def effectiveness(session: SessionDep, _: CanCustomersRead) -> list[dict[str, An
     return service.live_effectiveness(session)
 
 
-@router.post("/rule-runs", response_model=EvaluationRead, status_code=201)
+@router.post("/rule-runs", response_model=EvaluationRead, status_code=201, responses=ACCEPTED)
 @reads_first
 def run_rules(
     session: SessionDep,
-    _: CanRulesManage,
+    principal: CanRulesManage,
+    request: Request,
     as_of: Annotated[
         PastDate | None, Blank, Query(description="business date to judge as of (default today)")
     ] = None,
-) -> EvaluationRead:
+) -> EvaluationRead | JSONResponse:
     """Evaluate every active rule over every customer as of a business date (from one snapshot,
     with no lock held; the alerts, observed on that date, are raised, and those whose rule no
-    longer fires cleared, in a short write)."""
+    longer fires cleared, in a short write). With ``Prefer: respond-async``: a job (202)."""
+    if wants_async(request):
+        return start_job(
+            session,
+            principal,
+            kind="rule_run",
+            permission=Permission.RULES_MANAGE,
+            parameters={"as_of": as_of.isoformat() if as_of else None},
+        )
     with snapshot(session):
         findings = monitoring_service.find_rule_hits(session, None, as_of=as_of)
     begin_store(session)
@@ -504,22 +515,37 @@ def run_rules(
     )
 
 
-@router.post("/anomaly-runs", response_model=AnomalyRunRead, status_code=201)
+@router.post("/anomaly-runs", response_model=AnomalyRunRead, status_code=201, responses=ACCEPTED)
 @reads_first
 def run_anomalies(
     session: SessionDep,
-    _: CanRulesManage,
+    principal: CanRulesManage,
+    request: Request,
     months: Annotated[int, Query(ge=2, le=24)] = 6,
     z_threshold: Annotated[float, Query(ge=1, le=50)] = 5.0,
     top: Annotated[int, Query(ge=0, le=200)] = 20,
     as_of: Annotated[
         PastDate | None, Blank, Query(description="business date to judge as of (default today)")
     ] = None,
-) -> AnomalyRunRead:
+) -> AnomalyRunRead | JSONResponse:
     """Run the anomaly detectors over everyone: an alert for each customer with an indicator
     far above both their own history and their peers, naming it; and the ``top`` most unusual
     customers overall by the multivariate detector, ranked, which raises no alert (computed
-    from one snapshot with no lock held, raised in a short write)."""
+    from one snapshot with no lock held, raised in a short write). With
+    ``Prefer: respond-async``: a job (202)."""
+    if wants_async(request):
+        return start_job(
+            session,
+            principal,
+            kind="anomaly_run",
+            permission=Permission.RULES_MANAGE,
+            parameters={
+                "months": months,
+                "z_threshold": z_threshold,
+                "top": top,
+                "as_of": as_of.isoformat() if as_of else None,
+            },
+        )
     with snapshot(session):
         findings, ranked = monitoring_service.find_anomalies(
             session, months=months, z_threshold=z_threshold, top=top, as_of=as_of

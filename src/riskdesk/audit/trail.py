@@ -39,7 +39,11 @@ log = logging.getLogger(__name__)
 IGNORED_TABLES = frozenset(
     {"audit_log", "audit_head", "event_queue", "indicator_states", "indicator_references"}
 )
-BOOKKEEPING = {"api_tokens": frozenset({"last_used_at"})}
+# A job's start, end and cancellation are entries (who ran what); its progress reports are not.
+BOOKKEEPING = {
+    "api_tokens": frozenset({"last_used_at"}),
+    "jobs": frozenset({"phase", "progress_done", "progress_total", "heartbeat_at"}),
+}
 # Tables whose row ids are secrets (a browser session's id is its bearer credential).
 SECRET_IDS = frozenset({"user_sessions"})
 MAX_IDS = 50  # row ids kept per table and operation; the count is always kept

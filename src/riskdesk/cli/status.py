@@ -20,6 +20,7 @@ def gather() -> dict[str, Any]:
     from riskdesk.audit import repository as audit_repo
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.jobs import service as job_service
     from riskdesk.kit.timeutil import utcnow
     from riskdesk.migrations import runner
     from riskdesk.monitoring import repository as monitoring_repo
@@ -47,6 +48,22 @@ def gather() -> dict[str, Any]:
                     "rows": total,
                 }
             )
+        background = []
+        for job in job_service.active_jobs(session):
+            phase, done, total = job_service.progress_of(job)
+            background.append(
+                {
+                    "id": job.id,
+                    "kind": job.kind,
+                    "status": job.status,
+                    "phase": phase,
+                    "done": done,
+                    "total": total,
+                    "attempts": job.attempts,
+                    "created_at": job.created_at.isoformat(),
+                    "heartbeat_at": job.heartbeat_at.isoformat() if job.heartbeat_at else None,
+                }
+            )
         heads = audit_repo.heads(session)
         backtest = monitoring_repo.latest_backtest(session)
         queue = alerts_repo.queue_figures(session, now)
@@ -59,6 +76,7 @@ def gather() -> dict[str, Any]:
         "schema_revision": revision,
         "schema_head": runner.head_revision(),
         "running_imports": jobs,
+        "jobs": background,
         "audit_chains": {str(chain): int(row.seq) for chain, row in heads.items()},
         "alert_queue": queue,
         "warning_backtest": None
@@ -114,9 +132,9 @@ def _bus_figures() -> dict[str, Any] | None:
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON for scripts")] = False,
 ) -> None:
-    """How the installation stands: schema, running imports, audit chains, the alert queue,
-    the warning pack's newest backtest, the event queue's lag per partition and dead
-    letters, and the NATS event bus when one is configured."""
+    """How the installation stands: schema, running imports, running and queued jobs, audit
+    chains, the alert queue, the warning pack's newest backtest, the event queue's lag per
+    partition and dead letters, and the NATS event bus when one is configured."""
     found = gather()
     if as_json:
         print(json.dumps(found, ensure_ascii=False, indent=2))
@@ -135,6 +153,16 @@ def status(
     table.add_row(
         "running imports",
         ", ".join(f"#{j['id']} {j['kind']} {j['rows_done']}/{j['rows']}" for j in jobs) or "none",
+    )
+    active = found["jobs"]
+    table.add_row(
+        "jobs",
+        "; ".join(
+            f"#{j['id']} {j['kind']} {j['status']}"
+            + (f" ({j['phase']} {j['done']}/{j['total']})" if j["status"] == "running" else "")
+            for j in active
+        )
+        or "none running or queued",
     )
     chains = found["audit_chains"]
     table.add_row(

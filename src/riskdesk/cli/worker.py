@@ -16,6 +16,12 @@ queue_app = typer.Typer(help="The event queue: dead letters.", no_args_is_help=T
 
 def worker(
     threads: Annotated[int, typer.Option(min=1, max=16, help="worker threads in this process")] = 1,
+    jobs: Annotated[
+        int,
+        typer.Option(
+            min=0, max=16, help="threads running background jobs (scoring runs, trainings...)"
+        ),
+    ] = 1,
     once: Annotated[
         bool, typer.Option("--once", help="process what is queued now, then stop")
     ] = False,
@@ -24,10 +30,14 @@ def worker(
     or SIGTERM). Run as many as you like beside the API nodes: on PostgreSQL each partition of
     the queue has one owner at a time; set RISKDESK_EVENT_WORKERS=0 on the API nodes then.
     With RISKDESK_EVENT_BUS=nats://... the work comes from NATS JetStream (--once: from the
-    queue table)."""
+    queue table). It also runs queued background jobs (``--jobs`` threads;
+    RISKDESK_JOB_WORKERS=0 on the API nodes to leave them all to workers) and reaps those whose
+    process died."""
     from riskdesk.audit import trail
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker
+    from riskdesk.jobs import kinds
+    from riskdesk.jobs.tasks import JobReaper, JobWorker
     from riskdesk.main import db_limits
     from riskdesk.pipeline.bus import NatsBus
     from riskdesk.pipeline.tasks import BusWorker, EventWorker
@@ -36,6 +46,8 @@ def worker(
     trail.set_process_default("worker")
     engine = make_engine(settings.database_url, limits=db_limits(settings))
     factory = make_sessionmaker(engine)
+    kinds.register_all()
+    job_workers = [JobWorker(factory, settings, number=n) for n in range(jobs)]
     if once:
         total = 0
         single = EventWorker(factory, settings)
@@ -44,7 +56,10 @@ def worker(
             total += done
             if not done:
                 break
-        console.print(f"{total} queued row(s) processed")
+        ran = 0
+        while job_workers and job_workers[0].run_once() is not None:
+            ran += 1
+        console.print(f"{total} queued row(s) processed, {ran} job(s) run")
         engine.dispose()
         return
     # With NATS the work comes from the bus (--once above reads the table: the messages of
@@ -58,10 +73,18 @@ def worker(
         workers.extend(EventWorker(factory, settings, number=n) for n in range(threads))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    reaper = JobReaper(factory, settings) if settings.job_reap_interval_seconds > 0 else None
+    if reaper is not None:
+        reaper.start()
+    for jw in job_workers:
+        jw.start()
     for w in workers:
         w.start()
     fed = f"NATS stream {bus.stream}" if bus is not None else "the queue table"
-    console.print(f"riskdesk worker: {threads} thread(s) on {fed}; Ctrl-C to stop")
+    console.print(
+        f"riskdesk worker: {threads} event thread(s) on {fed} and {jobs} job thread(s); "
+        "Ctrl-C to stop"
+    )
     try:
         while not stop.wait(1.0):
             pass
@@ -71,7 +94,14 @@ def worker(
         w.stop()
     if bus is not None:
         bus.close()
-    console.print(f"stopped; {sum(w.processed for w in workers)} queued row(s) processed")
+    for jw in job_workers:
+        jw.stop()
+    if reaper is not None:
+        reaper.stop()
+    console.print(
+        f"stopped; {sum(w.processed for w in workers)} queued row(s) processed, "
+        f"{sum(jw.ran for jw in job_workers)} job(s) run"
+    )
     engine.dispose()
 
 

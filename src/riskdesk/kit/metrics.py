@@ -68,6 +68,12 @@ DEAD_LETTERS_WAITING = Gauge(
     "Dead letters not yet retried (read from the database when scraped).",
     registry=REGISTRY,
 )
+JOBS = Gauge(
+    "riskdesk_jobs",
+    "Background jobs by status (read from the database when scraped).",
+    ["status"],
+    registry=REGISTRY,
+)
 ALERTS_RAISED = Counter(
     "riskdesk_alerts_raised_total",
     "New alerts, by warning type and severity, once committed.",

@@ -38,6 +38,7 @@ from riskdesk.models.events import (
 )
 from riskdesk.models.imports import ImportJob
 from riskdesk.models.indicators import IndicatorReference, IndicatorSnapshot, IndicatorState
+from riskdesk.models.jobs import Job
 from riskdesk.models.monitoring import (
     Alert,
     AlertAction,
@@ -116,6 +117,7 @@ __all__ = [
     "IndicatorState",
     "Interaction",
     "Invoice",
+    "Job",
     "LegalHold",
     "LimitRequest",
     "LoginFailure",

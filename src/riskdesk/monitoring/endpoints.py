@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
+from fastapi.responses import JSONResponse
 
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
+from riskdesk.jobs.deps import ACCEPTED, start_job, wants_async
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import PathId
@@ -33,6 +35,7 @@ from riskdesk.security.deps import (
     CanCustomersRead,
     CanRulesManage,
 )
+from riskdesk.security.permissions import Permission
 
 router = APIRouter(tags=["early warning"])
 
@@ -130,12 +133,23 @@ def reject(version_id: PathId, session: SessionDep, principal: CanRulesManage) -
     return RuleVersionRead.model_validate(service.reject(session, principal, version_id))
 
 
-@router.post("/rules/backtest")
+@router.post("/rules/backtest", responses=ACCEPTED)
 @reads_first
-def backtest_rule(body: BacktestIn, session: SessionDep, _: CanRulesManage) -> dict[str, Any]:
+def backtest_rule(
+    body: BacktestIn, session: SessionDep, principal: CanRulesManage, request: Request
+) -> Any:
     """Hits per month end over the history, and how well they foretold defaults or churn:
-    recall, median days early, false-alarm rate. Reads only: takes no write lock."""
+    recall, median days early, false-alarm rate. Reads only: takes no write lock. With
+    ``Prefer: respond-async``: a job (202), whose result is this answer."""
     rule = service.checked(body.expression)
+    if wants_async(request):
+        return start_job(
+            session,
+            principal,
+            kind="rule_backtest",
+            permission=Permission.RULES_MANAGE,
+            parameters=body.model_dump(mode="json"),
+        )
     with snapshot(session):
         return backtest.run(
             session,
@@ -161,21 +175,30 @@ def draft_pack_updates(session: SessionDep, principal: CanRulesManage) -> PackUp
     )
 
 
-@router.post("/warning-replays")
+@router.post("/warning-replays", responses=ACCEPTED)
 @reads_first
 def replay_warnings(
-    body: ReplayIn, session: SessionDep, principal: CanRulesManage
-) -> dict[str, Any]:
+    body: ReplayIn, session: SessionDep, principal: CanRulesManage, request: Request
+) -> Any:
     """Replay every active rule and detector as of each date (weekly or monthly) over the
     stored history, into a result of its own (the alert queue is untouched), and judge each
     warning type: alerts, customers flagged, precision, recall and lead time against defaults
     (90+ days past due), churn (a 180-day gap) and confirmed alerts. With ``version_id``, the
     active rules and the rules with that version in place side by side (what approving it
     would change). A replay of the active pack is kept (``backtest_id``): its precision per
-    type grades the severity of new alerts. No write lock is held while replaying."""
+    type grades the severity of new alerts. No write lock is held while replaying. With
+    ``Prefer: respond-async``: a job (202), whose result is this answer."""
     end = body.to or today()
     if body.from_ > end:
         raise ValidationFailed("from lies after to", field="from")
+    if wants_async(request):
+        return start_job(
+            session,
+            principal,
+            kind="warning_replay",
+            permission=Permission.RULES_MANAGE,
+            parameters=body.model_dump(mode="json", by_alias=True),
+        )
     with snapshot(session):
         if body.version_id is not None:
             return replay.compare(
@@ -195,11 +218,17 @@ def replay_warnings(
     return report
 
 
-@router.post("/churn-fits", response_model=ChurnFitRead, status_code=201)
+@router.post("/churn-fits", response_model=ChurnFitRead, status_code=201, responses=ACCEPTED)
 @reads_first
-def fit_churn(session: SessionDep, principal: CanRulesManage) -> ChurnFitRead:
+def fit_churn(
+    session: SessionDep, principal: CanRulesManage, request: Request
+) -> ChurnFitRead | JSONResponse:
     """Fit the BG/NBD churn model on every customer's purchases to date (no lock held while
-    fitting)."""
+    fitting). With ``Prefer: respond-async``: a job (202), whose result is this answer."""
+    if wants_async(request):
+        return start_job(
+            session, principal, kind="churn_fit", permission=Permission.RULES_MANAGE, parameters={}
+        )
     with snapshot(session):
         fit = service.compute_churn_fit(session)
     begin_store(session)

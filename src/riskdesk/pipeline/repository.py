@@ -63,49 +63,52 @@ def running_jobs(session: Session) -> list[ImportJob]:
 # Advisory locks are database-wide, so their key names the schema as well as the job: two
 # deployments (or test runs) in schemas of one database each have a job 1.
 _PG_KEY = "hashtext(current_schema() || :scope), :id"
-_PG_SCOPE = "/riskdesk import job"
-_LOCAL_LEASES: set[int] = set()  # in-memory SQLite: the database dies with the process
+# ``scope`` tells imports ("import") from background jobs ("job"): each numbers its own ids.
+_LOCAL_LEASES: set[tuple[str, int]] = set()  # in-memory SQLite: the database dies with it
 
 
 def _engine(bind: Engine | Connection) -> Engine:
     return bind.engine if isinstance(bind, Connection) else bind
 
 
-def _lock_file(engine: Engine, job_id: int) -> Path | None:
+def _pg_scope(scope: str) -> str:
+    return f"/riskdesk {scope} job"
+
+
+def _lock_file(engine: Engine, job_id: int, scope: str) -> Path | None:
     database = engine.url.database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     folder = Path(database).with_name(Path(database).name + ".imports")
     folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / f"job-{job_id}.lock"
+    return folder / (f"job-{job_id}.lock" if scope == "import" else f"{scope}-{job_id}.lock")
 
 
 @contextmanager
-def job_lease(bind: Engine | Connection, job_id: int) -> Iterator[None]:
+def job_lease(bind: Engine | Connection, job_id: int, *, scope: str = "import") -> Iterator[None]:
     """Hold the job's lease while the block runs."""
     engine = _engine(bind)
+    key = {"scope": _pg_scope(scope), "id": job_id}
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(
-                text(f"SELECT pg_advisory_lock({_PG_KEY})"), {"scope": _PG_SCOPE, "id": job_id}
-            )
+            conn.execute(text(f"SELECT pg_advisory_lock({_PG_KEY})"), key)
             conn.commit()
             try:
                 yield
             finally:
                 conn.execute(
                     text(f"SELECT pg_advisory_unlock({_PG_KEY})"),
-                    {"scope": _PG_SCOPE, "id": job_id},
+                    key,
                 )
                 conn.commit()
         return
-    path = _lock_file(engine, job_id)
+    path = _lock_file(engine, job_id, scope)
     if path is None:
-        _LOCAL_LEASES.add(job_id)
+        _LOCAL_LEASES.add((scope, job_id))
         try:
             yield
         finally:
-            _LOCAL_LEASES.discard(job_id)
+            _LOCAL_LEASES.discard((scope, job_id))
         return
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -116,24 +119,23 @@ def job_lease(bind: Engine | Connection, job_id: int) -> Iterator[None]:
         os.close(fd)  # closing drops the lock
 
 
-def lease_held(bind: Engine | Connection, job_id: int) -> bool:
+def lease_held(bind: Engine | Connection, job_id: int, *, scope: str = "import") -> bool:
     """Whether some process still holds the job's lease."""
     engine = _engine(bind)
+    key = {"scope": _pg_scope(scope), "id": job_id}
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            free = conn.execute(
-                text(f"SELECT pg_try_advisory_lock({_PG_KEY})"), {"scope": _PG_SCOPE, "id": job_id}
-            ).scalar_one()
+            free = conn.execute(text(f"SELECT pg_try_advisory_lock({_PG_KEY})"), key).scalar_one()
             if free:
                 conn.execute(
                     text(f"SELECT pg_advisory_unlock({_PG_KEY})"),
-                    {"scope": _PG_SCOPE, "id": job_id},
+                    key,
                 )
             conn.commit()
             return not free
-    path = _lock_file(engine, job_id)
+    path = _lock_file(engine, job_id, scope)
     if path is None:
-        return job_id in _LOCAL_LEASES
+        return (scope, job_id) in _LOCAL_LEASES
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
+from riskdesk.jobs.deps import ACCEPTED, start_job, wants_async
 from riskdesk.kit.timeutil import today
 from riskdesk.kit.validation import PathId
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion
@@ -34,6 +36,7 @@ from riskdesk.security.deps import (
     CanCustomersRead,
     CanScoringManage,
 )
+from riskdesk.security.permissions import Permission
 
 router = APIRouter(tags=["scoring"])
 
@@ -143,11 +146,22 @@ def reject_version(
     return VersionRead.model_validate(service.reject(session, principal, version_id, body.comment))
 
 
-@router.post("/scoring-runs", response_model=RunRead, status_code=201)
+@router.post("/scoring-runs", response_model=RunRead, status_code=201, responses=ACCEPTED)
 @reads_first
-def run_scoring(body: RunIn, session: SessionDep, principal: CanScoringManage) -> RunRead:
+def run_scoring(
+    body: RunIn, session: SessionDep, principal: CanScoringManage, request: Request
+) -> RunRead | JSONResponse:
     """Recompute every customer's indicators and score everyone with the active scorecards
-    (computed from one snapshot with no lock held, then stored in a short write)."""
+    (computed from one snapshot with no lock held, then stored in a short write). With
+    ``Prefer: respond-async``: a job (202), whose result is this answer."""
+    if wants_async(request):
+        return start_job(
+            session,
+            principal,
+            kind="scoring_run",
+            permission=Permission.SCORING_MANAGE,
+            parameters=body.model_dump(mode="json"),
+        )
     with snapshot(session):
         plan = service.plan_rescore(session, as_of=body.as_of)
     begin_store(session)
@@ -197,16 +211,27 @@ def list_models(session: SessionDep, _: CanCustomersRead) -> list[ModelRead]:
     return [ModelRead.model_validate(m) for m in registry.list_models(session)]
 
 
-@router.post("/models/train-from-history", response_model=ModelDetail, status_code=201)
+@router.post(
+    "/models/train-from-history", response_model=ModelDetail, status_code=201, responses=ACCEPTED
+)
 @reads_first
 def train_from_history(
-    body: TrainFromHistory, session: SessionDep, principal: CanScoringManage
-) -> ModelDetail:
+    body: TrainFromHistory, session: SessionDep, principal: CanScoringManage, request: Request
+) -> ModelDetail | JSONResponse:
     """Train on the company's own history: features as of the observation date, bad = an
     invoice due in the following window went 90+ days past due. Stored as a challenger.
 
     The fit takes from seconds to minutes and holds no lock: other requests, orders and
-    credit checks included, write meanwhile."""
+    credit checks included, write meanwhile. With ``Prefer: respond-async``: a job (202),
+    whose result is this answer."""
+    if wants_async(request):
+        return start_job(
+            session,
+            principal,
+            kind="model_training",
+            permission=Permission.SCORING_MANAGE,
+            parameters=body.model_dump(mode="json"),
+        )
     observation = body.observation_date or today() - dt.timedelta(days=body.horizon_days)
     with snapshot(session):
         X, y, _ = registry.history_dataset(session, observation, body.horizon_days)

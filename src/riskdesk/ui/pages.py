@@ -28,11 +28,12 @@ from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import duplicate_candidates
 from riskdesk.customers.repository import CustomerFilter
 from riskdesk.customers.schemas import ContactCreate, CustomerUpdate, RevealRequest
-from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
+from riskdesk.db import SessionDep
 from riskdesk.events import repository as event_repo
 from riskdesk.indicators import service as indicator_service
 from riskdesk.indicators.catalogue import AGEING_BUCKETS
 from riskdesk.indicators.catalogue import CATALOGUE as INDICATOR_CATALOGUE
+from riskdesk.jobs import service as job_service
 from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotAuthenticated, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
@@ -901,14 +902,17 @@ def decide_scorecard_version(
 
 
 @router.post("/scoring-runs")
-@reads_first
 def run_scoring(session: SessionDep, principal: CanScoringManage) -> Response:
-    """Recompute indicators and rescore everyone now (no lock held while computing)."""
-    with snapshot(session):
-        plan = scoring_service.plan_rescore(session)
-    begin_store(session)
-    scoring_service.store_rescore(session, plan, principal, trigger="manual")
-    return RedirectResponse("/scorecards", status_code=303)
+    """Recompute indicators and rescore everyone, as a background job: its page shows the
+    progress and then the result."""
+    job = job_service.enqueue(
+        session,
+        principal,
+        kind="scoring_run",
+        permission=Permission.SCORING_MANAGE,
+        parameters={"as_of": None},
+    )
+    return RedirectResponse(f"/jobs/{job.id}", status_code=303)
 
 
 @router.get("/models", response_class=HTMLResponse)

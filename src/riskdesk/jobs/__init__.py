@@ -1,0 +1,1 @@
+"""Background jobs: long operations run off the request path, with progress."""

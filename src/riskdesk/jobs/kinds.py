@@ -1,0 +1,202 @@
+"""The long operations that run as jobs, each in the three phases of db.py (read a snapshot,
+compute holding nothing, store in one short transaction that also marks the job done).
+
+Each answers with what its synchronous endpoint answers, as JSON, so a client gets the same
+result either way. Registered from above (main, the worker command): the domains queue jobs
+through jobs.service and never import this module.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from sqlalchemy.orm import Session
+
+from riskdesk.alerts import service as alert_service
+from riskdesk.alerts.schemas import AnomalyRunRead, EvaluationRead, RankedCustomer
+from riskdesk.jobs.service import JobContext, JobKind, register
+from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.timeutil import today
+from riskdesk.monitoring import backtest, replay
+from riskdesk.monitoring import service as monitoring_service
+from riskdesk.monitoring.schemas import BacktestIn, ChurnFitRead, ReplayIn
+from riskdesk.scoring import registry
+from riskdesk.scoring import repository as scoring_repo
+from riskdesk.scoring import service as scoring_service
+from riskdesk.scoring.schemas import ModelDetail, RunIn, RunRead, TrainFromHistory
+from riskdesk.security.permissions import Permission
+
+SCORING_RUN = "scoring_run"
+MODEL_TRAINING = "model_training"
+RULE_BACKTEST = "rule_backtest"
+WARNING_REPLAY = "warning_replay"
+CHURN_FIT = "churn_fit"
+RULE_RUN = "rule_run"
+ANOMALY_RUN = "anomaly_run"
+
+
+def _json(value: Any) -> dict[str, Any]:
+    found: dict[str, Any] = to_jsonable_python(value)
+    return found
+
+
+def scoring_run(ctx: JobContext) -> None:
+    """Recompute everyone's indicators and score everyone (POST /scoring-runs)."""
+    body = RunIn.model_validate(ctx.parameters)
+    with ctx.reading("computing") as session:
+        plan = scoring_service.plan_rescore(session, as_of=body.as_of)
+
+    def write(session: Session) -> dict[str, Any]:
+        summary = scoring_service.store_rescore(
+            session, plan, ctx.principal(session), trigger="manual"
+        )
+        assert summary.run_id is not None
+        run = scoring_repo.get_run(session, summary.run_id)
+        return RunRead.model_validate(run).model_dump(mode="json")
+
+    ctx.store(write)
+
+
+def model_training(ctx: JobContext) -> None:
+    """Train a challenger on the company's history (POST /models/train-from-history)."""
+    body = TrainFromHistory.model_validate(ctx.parameters)
+    observation = body.observation_date or today() - dt.timedelta(days=body.horizon_days)
+    with ctx.reading() as session:
+        principal = ctx.principal(session)
+        X, y, _ = registry.history_dataset(session, observation, body.horizon_days)
+    ctx.progress("computing", 1, 2)
+    trained = registry.fit_model(
+        principal,
+        family=body.family,
+        X=X,
+        y=y,
+        monotone=body.monotone,
+        folds=body.folds,
+        seed=body.seed,
+    )
+    ctx.progress("computing", 2, 2)
+
+    def write(session: Session) -> dict[str, Any]:
+        version = registry.store_model(
+            session,
+            ctx.principal(session),
+            trained,
+            name=body.name,
+            data_source=f"history as of {observation}",
+            target=f"90+ days past due within {body.horizon_days} days",
+            observation=observation,
+            horizon_days=body.horizon_days,
+        )
+        return ModelDetail.model_validate(version).model_dump(mode="json")
+
+    ctx.store(write)
+
+
+def rule_backtest(ctx: JobContext) -> None:
+    """Backtest an expression over the history (POST /rules/backtest); stores nothing."""
+    body = BacktestIn.model_validate(ctx.parameters)
+    rule = monitoring_service.checked(body.expression)
+    with ctx.reading("computing") as session:
+        report = backtest.run(
+            session, rule, months=body.months, horizon_days=body.horizon_days, outcome=body.outcome
+        )
+    ctx.store(lambda _: _json(report))
+
+
+def warning_replay(ctx: JobContext) -> None:
+    """Replay the warning pack over the history (POST /warning-replays)."""
+    body = ReplayIn.model_validate(ctx.parameters)
+    end = body.to or today()
+    if body.from_ > end:
+        raise ValidationFailed("from lies after to", field="from")
+    with ctx.reading("computing") as session:
+        if body.version_id is not None:
+            compared = replay.compare(
+                session,
+                body.version_id,
+                start=body.from_,
+                end=end,
+                every=body.every,
+                horizon_days=body.horizon_days,
+            )
+        else:
+            report = replay.run(
+                session, start=body.from_, end=end, every=body.every, horizon_days=body.horizon_days
+            )
+    if body.version_id is not None:
+        ctx.store(lambda _: _json(compared))
+        return
+
+    def write(session: Session) -> dict[str, Any]:
+        report["backtest_id"] = replay.record(session, report, created_by_id=ctx.created_by_id).id
+        return _json(report)
+
+    ctx.store(write)
+
+
+def churn_fit(ctx: JobContext) -> None:
+    """Fit the churn model on every customer's purchases (POST /churn-fits)."""
+    with ctx.reading("computing") as session:
+        fit = monitoring_service.compute_churn_fit(session)
+    ctx.store(
+        lambda session: ChurnFitRead.model_validate(
+            monitoring_service.store_churn_fit(session, fit)
+        ).model_dump(mode="json")
+    )
+
+
+def _as_of(ctx: JobContext) -> dt.date | None:
+    value = ctx.parameters.get("as_of")
+    return dt.date.fromisoformat(value) if value else None
+
+
+def rule_run(ctx: JobContext) -> None:
+    """Evaluate every active rule over everyone and raise alerts (POST /rule-runs)."""
+    as_of = _as_of(ctx)
+    with ctx.reading("computing") as session:
+        findings = monitoring_service.find_rule_hits(session, None, as_of=as_of)
+
+    def write(session: Session) -> dict[str, Any]:
+        s = alert_service.raise_alerts(session, findings, as_of=as_of)
+        return EvaluationRead(
+            customers=s.customers, raised=s.raised, refreshed=s.refreshed, cleared=s.cleared
+        ).model_dump(mode="json")
+
+    ctx.store(write)
+
+
+def anomaly_run(ctx: JobContext) -> None:
+    """Run the anomaly detectors over everyone and raise alerts (POST /anomaly-runs)."""
+    p = ctx.parameters
+    as_of = _as_of(ctx)
+    with ctx.reading("computing") as session:
+        findings, ranked = monitoring_service.find_anomalies(
+            session, months=p["months"], z_threshold=p["z_threshold"], top=p["top"], as_of=as_of
+        )
+
+    def write(session: Session) -> dict[str, Any]:
+        s = alert_service.raise_alerts(session, findings, as_of=as_of)
+        return AnomalyRunRead(
+            customers=s.customers,
+            raised=s.raised,
+            refreshed=s.refreshed,
+            ranking=[RankedCustomer.model_validate(r) for r in ranked],
+        ).model_dump(mode="json")
+
+    ctx.store(write)
+
+
+def register_all() -> None:
+    """Make every long operation runnable by this process's job workers."""
+    for name, permission, run in (
+        (SCORING_RUN, Permission.SCORING_MANAGE, scoring_run),
+        (MODEL_TRAINING, Permission.SCORING_MANAGE, model_training),
+        (RULE_BACKTEST, Permission.RULES_MANAGE, rule_backtest),
+        (WARNING_REPLAY, Permission.RULES_MANAGE, warning_replay),
+        (CHURN_FIT, Permission.RULES_MANAGE, churn_fit),
+        (RULE_RUN, Permission.RULES_MANAGE, rule_run),
+        (ANOMALY_RUN, Permission.RULES_MANAGE, anomaly_run),
+    ):
+        register(JobKind(name, permission, run))
