@@ -499,8 +499,10 @@ def plan_stream(
 
 # Steps of the intake timed inside the pipeline run (module attributes, looked up at call time).
 STEPS = (
-    ("indicators.refresh", indicator_service, "refresh"),
-    ("  of which reference()", indicator_repo, "reference"),
+    ("indicators.advance", indicator_service, "advance"),
+    ("  of which the population", indicator_service, "population"),
+    ("  of which the states read", indicator_repo, "load_states"),
+    ("  of which changed rows read", indicator_repo, "load_changes"),
     ("  of which compute()", indicator_service, "compute"),
     ("alerts.evaluate", alert_service, "evaluate"),
     ("  of which rule_values()", monitoring_service, "rule_values"),
