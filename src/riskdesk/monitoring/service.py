@@ -697,13 +697,9 @@ def churn_stakes(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
     if fit is None or not customer_ids:
         return pl.DataFrame(schema={"customer_id": pl.Int64, "value_at_risk": pl.Float64})
     day = today()
-    stored = scoring_repo.indicator_values(session, customer_ids)
-    order_value = (
-        stored.select(
-            "customer_id", pl.col("indicator.avg_order_value_365d").alias("avg_order_value_365d")
-        )
-        if "indicator.avg_order_value_365d" in stored.columns
-        else None
+    stored = scoring_repo.indicator_values(session, customer_ids, ("avg_order_value_365d",))
+    order_value = stored.select(
+        "customer_id", pl.col("indicator.avg_order_value_365d").alias("avg_order_value_365d")
     )
     values = pack.churn_values(
         repo.purchase_days(session, day, customer_ids),

@@ -36,7 +36,6 @@ from riskdesk.db import unit_of_work
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit import metrics
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models import QueuedWork
 from riskdesk.pipeline import repository as repo
 
 log = logging.getLogger(__name__)
@@ -185,14 +184,14 @@ class Batch:
 
 def _collect(
     session: Session, partitions: Sequence[int], settings: Settings, taken: list[int]
-) -> list[QueuedWork]:
+) -> list[repo.Claimed]:
     """The rows one batch processes: the oldest of each partition this worker can own, in
     order, up to ``event_batch_customers`` customers; or a row that failed before, alone with
     its customer's other rows of that partition (a poison customer is isolated from the rest).
 
     Every partition the batch takes rows from stays owned until the transaction ends."""
     limit = settings.event_batch_customers
-    rows: list[QueuedWork] = []
+    rows: list[repo.Claimed] = []
     customers: set[int] = set()
     for partition in partitions:
         if len(customers) >= limit:
@@ -220,7 +219,7 @@ def _collect(
     return rows
 
 
-def changes_of(rows: Iterable[QueuedWork]) -> dict[int, indicator_service.Changes]:
+def changes_of(rows: Iterable[repo.Claimed]) -> dict[int, indicator_service.Changes]:
     """Per customer, the rows its queued work names (kind -> ids), or None when any of its
     work does not say (a replay, a retry, work queued before ids were kept)."""
     unknown: set[int] = set()
@@ -329,7 +328,7 @@ def process_now(session: Session, settings: Settings) -> int:
     run (the demo load, tests of the services); rows processed."""
     done = 0
     while True:
-        rows: list[QueuedWork] = []
+        rows: list[repo.Claimed] = []
         for partition in repo.partitions_with_work(session):
             if repo.fence(session, partition):
                 rows.extend(repo.claim(session, partition, QUEUE_SCAN_LIMIT))

@@ -238,16 +238,19 @@ def latest_statements(
     )
 
 
-def indicator_values(session: Session, customer_ids: Sequence[int] | None) -> pl.DataFrame:
-    """The stored indicator values of customers (``indicator.<name>`` columns)."""
+def indicator_values(
+    session: Session, customer_ids: Sequence[int] | None, names: Sequence[str] = NAMES
+) -> pl.DataFrame:
+    """The stored indicator values of customers (``indicator.<name>`` columns), all of them or
+    only ``names`` (building a column from the JSON documents costs as much as reading them)."""
     stmt = select(IndicatorSnapshot.customer_id, IndicatorSnapshot.values)
     rows = rows_in(session, stmt, IndicatorSnapshot.customer_id, customer_ids)
     data: dict[str, list[Any]] = {"customer_id": [r[0] for r in rows]}
-    for name in NAMES:
+    for name in names:
         data[f"indicator.{name}"] = [r[1].get(name) for r in rows]
     return pl.DataFrame(
         data,
-        schema={"customer_id": pl.Int64, **{f"indicator.{n}": pl.Float64 for n in NAMES}},
+        schema={"customer_id": pl.Int64, **{f"indicator.{n}": pl.Float64 for n in names}},
     )
 
 
