@@ -47,3 +47,51 @@ def test_a_customer_who_stopped_buying_has_the_higher_churn_risk(db, client_for)
         client_for("sales2").get(f"/api/v1/customers/{ids['GONE']}/churn-risk").status_code == 404
     )
     assert client_for("sales").post("/api/v1/churn-fits").status_code == 403
+
+
+def test_the_database_counts_purchase_days_as_the_summary_does(db) -> None:  # type: ignore[no-untyped-def]
+    """The event path reads each customer's purchase days counted by the database; it must be
+    ``churn.summarise`` of the orders themselves, with the UTC day and the cut-off as Polars
+    sees them (orders late on a UTC day, two on one day, one after the cut-off)."""
+    import polars as pl
+    from polars.testing import assert_frame_equal
+
+    from riskdesk.monitoring import churn
+    from riskdesk.monitoring import repository as monitoring_repo
+
+    p = principal(db, "manager")
+    ingest(db, p, "customers", [company(n, owner="sales") for n in ("PA", "PB", "PC")])
+    base = (utcnow() - dt.timedelta(days=1)).replace(hour=23, minute=59, second=58)
+    base = base.replace(microsecond=0)
+    stamps = {
+        "PA": [base - dt.timedelta(days=d) for d in (3, 3, 40, 41, 200)] + [base],
+        "PB": [base - dt.timedelta(days=10, hours=23, minutes=59)],
+        "PC": [base],  # after the cut-off: not counted
+    }
+    ingest(
+        db,
+        p,
+        "orders",
+        [
+            order(f"{ext}-{k}", ext, ordered_at=at.isoformat())
+            for ext, ats in stamps.items()
+            for k, at in enumerate(ats)
+        ],
+    )
+    db.commit()
+    refs = customer_repo.customer_ids_by_ref(db, {("erp", n) for n in stamps})
+    ids = sorted(refs.values())
+    day = base.date() - dt.timedelta(days=1)
+    for asked in (ids, None):
+        expected = (
+            churn.summarise(
+                monitoring_repo.purchase_days(db, day, asked), day, customer="customer_id"
+            )
+            .rename({"customer": "customer_id"})
+            .sort("customer_id")
+        )
+        counted = churn.summary_of(monitoring_repo.purchase_counts(db, day, asked), day)
+        assert_frame_equal(counted.sort("customer_id"), expected, check_column_order=False)
+        assert counted.height == 2  # PC ordered only after the cut-off
+    pa = counted.filter(pl.col("customer_id") == refs[("erp", "PA")]).row(0, named=True)
+    assert pa["x"] == 3.0 and abs(pa["T"] - 199 / 7) < 1e-9

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -35,6 +35,9 @@ class RunSummary:
     customers: int
     as_of: dt.date
     seconds: float
+    # customer_id and one column per indicator, as stored (floats, NaN as null): what the
+    # rules read next without reading the snapshots back (``advance`` only)
+    values: pl.DataFrame | None = field(default=None, compare=False, repr=False)
 
 
 # A state is rebuilt from the event record after this long, whatever happened to it: what an
@@ -112,7 +115,11 @@ def advance(
     result = compute(state.without_keys(frames), as_of, reference=population(session))
     repo.store(session, result, as_of=as_of, computed_at=utcnow())
     repo.store_states(session, state.to_blobs(frames), trimmed_as_of=as_of, built_at=built_at)
-    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds())
+    values = result.select(
+        "customer_id",
+        *[pl.col(c).cast(pl.Float64).fill_nan(None) for c in result.columns if c != "customer_id"],
+    )
+    return RunSummary(result.height, as_of, (utcnow() - started).total_seconds(), values)
 
 
 def run_batch(session: Session, *, as_of: dt.date | None = None) -> RunSummary:

@@ -123,6 +123,17 @@ def summarise(
     )
 
 
+def summary_of(counted: pl.DataFrame, cutoff: dt.date) -> pl.DataFrame:
+    """customer_id, x, t_x, T (weeks) from customer_id, days (distinct purchase days), first
+    and last (dates): ``summarise`` of purchases already counted, up to the cutoff."""
+    return counted.select(
+        "customer_id",
+        x=(pl.col("days") - 1).cast(pl.Float64),
+        t_x=(pl.col("last") - pl.col("first")).dt.total_days() / WEEK,
+        T=(pl.lit(cutoff) - pl.col("first")).dt.total_days() / WEEK,
+    )
+
+
 def _metrics(predicted: FloatArray, actual: FloatArray) -> dict[str, float | None]:
     error = predicted - actual
     correlation = (

@@ -97,7 +97,23 @@ def churn_values(
     day: dt.date,
     order_value: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
-    """customer_id, churn_p_alive, churn_value_at_stake from purchase days up to ``day``.
+    """customer_id, churn_p_alive, churn_value_at_stake from purchase days up to ``day`` (see
+    ``churn_values_of``)."""
+    if model is None or purchase_days.height == 0:
+        return churn_values_of(None, None, order_value)
+    summary = churn.summarise(
+        purchase_days.filter(pl.col("day") <= day), day, customer="customer_id", day="day"
+    ).rename({"customer": "customer_id"}, strict=False)
+    return churn_values_of(summary, model, order_value)
+
+
+def churn_values_of(
+    summary: pl.DataFrame | None,
+    model: churn.BgNbd | None,
+    order_value: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """customer_id, churn_p_alive, churn_value_at_stake from BG/NBD's summary (customer_id, x,
+    t_x, T).
 
     ``churn_p_alive`` is BG/NBD's probability that the customer still buys, for customers with
     at least ``CHURN_MIN_REPEATS`` repeat purchases (null otherwise). ``churn_value_at_stake``
@@ -109,11 +125,8 @@ def churn_values(
         "churn_p_alive": pl.Float64,
         "churn_value_at_stake": pl.Float64,
     }
-    if model is None or purchase_days.height == 0:
+    if model is None or summary is None or summary.height == 0:
         return pl.DataFrame(schema=schema)
-    summary = churn.summarise(
-        purchase_days.filter(pl.col("day") <= day), day, customer="customer_id", day="day"
-    ).rename({"customer": "customer_id"}, strict=False)
     x, t_x, big_t = (summary[c].to_numpy() for c in ("x", "t_x", "T"))
     alive = model.p_alive(x, t_x, big_t)
     # Purchases per week while alive: BG/NBD's posterior mean rate, (r + x) / (alpha + T).

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, func, select
+from sqlalchemy import Date, Float, cast, distinct, func, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import rows_in
@@ -138,6 +139,37 @@ def purchase_days(
         orient="row",
     )
     return frame.select("customer_id", pl.col("ordered_at").dt.date().alias("day")).unique()
+
+
+def purchase_counts(
+    session: Session, as_of: dt.date, customer_ids: Sequence[int] | None = None
+) -> pl.DataFrame:
+    """customer_id, days, first, last: how many distinct days each customer ordered on up to
+    a date, the first and the last (UTC days), counted by the database: one row a customer
+    comes back, not one an order (the event path needs them for every batch)."""
+    from riskdesk.models import Order
+
+    end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    if session.get_bind().dialect.name == "postgresql":
+        day: Any = cast(func.timezone("UTC", Order.ordered_at), Date)
+    else:  # stored as naive UTC text: its first ten characters are the day
+        day = func.substr(Order.ordered_at, 1, 10)
+    stmt = (
+        select(Order.customer_id, func.count(distinct(day)), func.min(day), func.max(day))
+        .where(Order.ordered_at < end)
+        .group_by(Order.customer_id)
+    )
+    rows = (
+        rows_in(session, stmt, Order.customer_id, list(customer_ids))
+        if customer_ids is not None
+        else session.execute(stmt).all()
+    )
+    frame = pl.DataFrame(
+        [(r[0], r[1], str(r[2]), str(r[3])) for r in rows],
+        schema={"customer_id": pl.Int64, "days": pl.Int64, "first": pl.String, "last": pl.String},
+        orient="row",
+    )
+    return frame.with_columns(pl.col("first", "last").str.to_date("%Y-%m-%d"))
 
 
 def latest_backtest(session: Session) -> WarningBacktest | None:

@@ -373,8 +373,12 @@ def rule_values(
         if "avg_order_value_365d" in values.columns
         else None
     )
-    churned = pack.churn_values(
-        repo.purchase_days(session, day, customer_ids), model, day, order_value
+    churned = pack.churn_values_of(
+        churn.summary_of(repo.purchase_counts(session, day, customer_ids), day)
+        if model is not None
+        else None,
+        model,
+        order_value,
     )
     return values.join(churned, on="customer_id", how="left")
 
@@ -701,10 +705,9 @@ def churn_stakes(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
     order_value = stored.select(
         "customer_id", pl.col("indicator.avg_order_value_365d").alias("avg_order_value_365d")
     )
-    values = pack.churn_values(
-        repo.purchase_days(session, day, customer_ids),
+    values = pack.churn_values_of(
+        churn.summary_of(repo.purchase_counts(session, day, customer_ids), day),
         churn.BgNbd(fit.r, fit.alpha, fit.a, fit.b),
-        day,
         order_value,
     )
     return values.select("customer_id", value_at_risk="churn_value_at_stake")

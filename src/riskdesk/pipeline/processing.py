@@ -238,8 +238,8 @@ def work(session: Session, changes: Mapping[int, indicator_service.Changes]) -> 
     """Process customers' committed events: indicators, then rules, alerts and playbooks."""
     ids = repo.live_customers(session, changes)
     if ids:
-        indicator_service.advance(session, {c: changes[c] for c in ids})
-        alert_service.evaluate(session, ids)
+        done = indicator_service.advance(session, {c: changes[c] for c in ids})
+        alert_service.evaluate(session, ids, indicators=done.values)
 
 
 def _process(
