@@ -95,23 +95,18 @@ def advance(
         )
 
     kept = [c for c in live if current(c)]
-    rebuild = [c for c in live if not current(c)]
-    parts: list[EventFrames] = []
-    built_at: dict[int, dt.datetime] = {}
-    if rebuild:
-        parts.append(repo.load_frames(session, rebuild, keyed=True))
-        built_at |= dict.fromkeys(rebuild, now)
+    built_at = {c: stored[c][1] for c in kept} | dict.fromkeys(
+        (c for c in live if not current(c)), now
+    )
+    frames = _state_or_record(session, customers, {c: stored[c][2] for c in kept})
     if kept:
         refs: dict[str, set[int]] = {}
         for cid in kept:
             for kind, ids in (changes[cid] or {}).items():
                 refs.setdefault(kind, set()).update(ids)
-        mine = customers.filter(pl.col("customer_id").is_in(kept))
-        old = state.from_blobs({c: stored[c][2] for c in kept}, mine)
         new = repo.load_changes(session, refs).for_customers(kept)
-        parts.append(state.merge(old, new).with_customers(mine))
-        built_at |= {c: stored[c][1] for c in kept}
-    frames = state.trim(state.concat(*parts), as_of)
+        frames = state.merge(frames, new).with_customers(frames.customers)
+    frames = state.trim(frames, as_of)
     result = compute(state.without_keys(frames), as_of, reference=population(session))
     repo.store(session, result, as_of=as_of, computed_at=utcnow())
     repo.store_states(session, state.to_blobs(frames), trimmed_as_of=as_of, built_at=built_at)
@@ -199,15 +194,23 @@ def event_frames(
         return repo.load_frames(session, None)
     customers = repo.load_customers(session, sorted(set(customer_ids)))
     ids = customers["customer_id"].to_list()
-    stored = {c: s for c, s in repo.load_states(session, ids).items() if s[0] <= as_of}
+    stored = {c: s[2] for c, s in repo.load_states(session, ids).items() if s[0] <= as_of}
+    return state.without_keys(_state_or_record(session, customers, stored))
+
+
+def _state_or_record(
+    session: Session, customers: pl.DataFrame, blobs: Mapping[int, bytes]
+) -> EventFrames:
+    """The customers' events, keyed: from the stored states given (``blobs``), and for the
+    others from the whole event record."""
     parts = []
-    if stored:
-        mine = customers.filter(pl.col("customer_id").is_in(list(stored)))
-        parts.append(state.from_blobs({c: s[2] for c, s in stored.items()}, mine))
-    missing = [c for c in ids if c not in stored]
+    if blobs:
+        mine = customers.filter(pl.col("customer_id").is_in(list(blobs)))
+        parts.append(state.from_blobs(blobs, mine))
+    missing = [c for c in customers["customer_id"].to_list() if c not in blobs]
     if missing or not parts:
         parts.append(repo.load_frames(session, missing, keyed=True))
-    return state.without_keys(state.concat(*parts))
+    return state.concat(*parts)
 
 
 def snapshot_read(snapshot: IndicatorSnapshot | None) -> IndicatorsRead:
