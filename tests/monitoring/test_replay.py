@@ -121,7 +121,9 @@ def test_a_replay_of_the_demo_finds_its_behaviours_and_touches_no_live_alert(dem
     assert report["types"]["default_risk"]["recall"] >= 0.8
 
 
-def test_a_draft_is_replayed_beside_the_active_pack_before_approval(demo, client_for, factory) -> None:  # type: ignore[no-untyped-def]
+def test_a_draft_is_replayed_beside_the_active_pack_before_approval(
+    demo, client_for, factory
+) -> None:  # type: ignore[no-untyped-def]
     analyst = client_for("analyst")
     draft = analyst.post(
         "/api/v1/rules/resale_frequency/versions",
