@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from riskdesk.alerts import endpoints as alerts_api
@@ -89,6 +90,7 @@ from riskdesk.security.deps import (
     cookie_serializer,
 )
 from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
 from riskdesk.ui.render import format_day, render
@@ -752,10 +754,10 @@ def rule_check(
 
 # The rules page's backtest and replay run as jobs (a backtest or replay over 12 months takes
 # seconds to minutes): the button queues one, its panel follows the job, then draws its result.
-REPLAY_MONTHS = 12
+PANEL_MONTHS = 12
 
 
-def _rule_job(session: Any, principal: Any, job_id: int, kind: str) -> Job:
+def _rule_job(session: Session, principal: Principal, job_id: int, kind: str) -> Job:
     """A job of the panel's kind that the caller may read; 404 alike for any other."""
     job = job_service.get_job_or_raise(session, principal, job_id)
     if job.kind != kind:
@@ -776,7 +778,7 @@ def _job_panel(job: Job) -> dict[str, Any]:
     }
 
 
-def _backtest_panel(request: Request, principal: Any, job: Job) -> Response:
+def _backtest_panel(request: Request, principal: Principal, job: Job) -> Response:
     if job.status != "done" or job.result is None:
         return render(request, "partials/rule_backtest.html", principal, **_job_panel(job))
     result = job.result
@@ -807,7 +809,7 @@ def rule_backtest(
         principal,
         kind="rule_backtest",
         permission=Permission.RULES_MANAGE,
-        parameters=BacktestIn(expression=expression, months=REPLAY_MONTHS).model_dump(mode="json"),
+        parameters=BacktestIn(expression=expression, months=PANEL_MONTHS).model_dump(mode="json"),
     )
     return _backtest_panel(request, principal, job)
 
@@ -822,7 +824,7 @@ def rule_backtest_job(
     )
 
 
-def _replay_panel(request: Request, principal: Any, job: Job) -> Response:
+def _replay_panel(request: Request, principal: Principal, job: Job) -> Response:
     if job.status != "done" or job.result is None:
         return render(request, "partials/rule_replay.html", principal, **_job_panel(job))
     result = job.result
@@ -859,7 +861,7 @@ def rule_replay(
     as it would be with this version: the figures to look at before approving it."""
     monitoring_service.get_version_or_raise(session, version_id)  # a typo fails at once
     end = today()
-    start = (end.replace(day=1) - dt.timedelta(days=31 * (REPLAY_MONTHS - 1))).replace(day=1)
+    start = (end.replace(day=1) - dt.timedelta(days=31 * (PANEL_MONTHS - 1))).replace(day=1)
     body = ReplayIn.model_validate({"from": start, "to": end, "version_id": version_id})
     job = job_service.enqueue(
         session,
