@@ -53,6 +53,8 @@ def _backtest_and_replay(page, base: str, version_id: int, lang: str) -> None:  
     expect(page.locator("#backtest-chart canvas")).to_have_count(1)
     expect(page.locator("#backtest-job")).to_have_count(0)
     page.locator(f"#rule-version-{version_id} button.replay").click()
+    expect(page.locator(f"#replay-{version_id}-job a.job-link")).to_be_visible()
+    shot(page, f"rules-replay-queued-{lang}")
     expect(page.locator(f"#replay-result-{version_id}")).to_be_visible()
     expect(page.locator(f"#replay-result-{version_id} tr.replay-type.mine")).to_have_count(1)
     shot(page, f"rules-backtest-replay-done-{lang}")
