@@ -312,6 +312,18 @@ def open_cases(session: Session, customer_ids: Sequence[int]) -> dict[int, Alert
     return found
 
 
+def cases_of_customer(session: Session, customer_id: int, limit: int = 50) -> list[Any]:
+    """A customer's cases, newest first, each with how many alerts it holds."""
+    count = select(func.count(Alert.id)).where(Alert.case_id == AlertCase.id).scalar_subquery()
+    stmt = (
+        select(AlertCase, count)
+        .where(AlertCase.customer_id == customer_id)
+        .order_by(AlertCase.opened_at.desc(), AlertCase.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt).all())
+
+
 def move_alerts(session: Session, *, from_id: int, to_id: int, now: dt.datetime) -> None:
     """Give one customer's alerts and cases to another (a merge). When both have an open case,
     the moving case's alerts join the other's, and the emptied case is closed: one open case

@@ -973,6 +973,14 @@ def comments(session: Session, principal: Principal, alert_id: int) -> list[Aler
     return repo.comments_of(session, alert.id)
 
 
+def cases_of_customer(
+    session: Session, principal: Principal, customer_id: int
+) -> list[tuple[AlertCase, int]]:
+    """A customer's cases (newest first) with their alert counts, for whoever sees it."""
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    return [(case, int(n)) for case, n in repo.cases_of_customer(session, customer_id)]
+
+
 def case_of(session: Session, principal: Principal, case_id: int) -> tuple[AlertCase, list[Alert]]:
     """A case and its alerts."""
     case = repo.get_case(session, case_id)

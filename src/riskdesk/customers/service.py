@@ -31,6 +31,7 @@ from riskdesk.customers.schemas import (
     PendingChangeRead,
     RevealRequest,
     RevealResult,
+    StatementRead,
     UserRef,
     VersionRead,
 )
@@ -995,6 +996,12 @@ def reports(session: Session, principal: Principal, customer_id: int) -> list[Cr
             fields=[f"credit_report.{r.id}" for r in found if r.payload],
         )
     return shown
+
+
+def statements(session: Session, principal: Principal, customer_id: int) -> list[StatementRead]:
+    """A customer's financial statements, newest period first."""
+    get_customer_or_raise(session, principal, customer_id)
+    return [StatementRead.model_validate(s) for s in repo.statements_of(session, customer_id)]
 
 
 def contacts(session: Session, principal: Principal, customer_id: int) -> list[ContactRead]:

@@ -201,6 +201,20 @@ def latest_statements(
     session: Session, customer_ids: Sequence[int] | None, as_of: dt.date
 ) -> pl.DataFrame:
     """Each company's latest statement on or before the as-of date, with listed/manufacturer."""
+    return (
+        statements_with_flags(session, customer_ids, as_of)
+        .sort(["customer_id", "period_end", "_id"])
+        .group_by("customer_id")
+        .last()
+        .drop("_id")
+    )
+
+
+def statements_with_flags(
+    session: Session, customer_ids: Sequence[int] | None, as_of: dt.date | None = None
+) -> pl.DataFrame:
+    """Every statement (on or before the as-of date, when given) with listed/manufacturer and
+    its id as ``_id``, in no particular order."""
     stmt = (
         select(
             FinancialStatement.customer_id,
@@ -210,8 +224,9 @@ def latest_statements(
             *[cast(getattr(FinancialStatement, c), Float) for c in STATEMENT_COLUMNS],
         )
         .join(Customer, Customer.id == FinancialStatement.customer_id)
-        .where(FinancialStatement.period_end <= as_of)
     )
+    if as_of is not None:
+        stmt = stmt.where(FinancialStatement.period_end <= as_of)
     rows = rows_in(session, stmt, FinancialStatement.customer_id, customer_ids)
     frame = pl.DataFrame(
         [tuple(r) for r in rows],
@@ -229,13 +244,9 @@ def latest_statements(
         *[industry.str.contains(w, literal=True) for w in MANUFACTURING_WORDS],
         industry.str.contains(r"^c(1[3-9]|[23][0-9]|4[0-3])"),
     )
-    return (
-        frame.sort(["customer_id", "period_end", "_id"])
-        .group_by("customer_id")
-        .last()
-        .with_columns(listed=pl.col("market_value_equity").is_not_null(), manufacturer=manufacturer)
-        .drop("_id", "_industry")
-    )
+    return frame.with_columns(
+        listed=pl.col("market_value_equity").is_not_null(), manufacturer=manufacturer
+    ).drop("_industry")
 
 
 def indicator_values(

@@ -16,7 +16,7 @@ from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, Validation
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
 from riskdesk.privacy import consent
-from riskdesk.scoring import registry
+from riskdesk.scoring import ratios, registry
 from riskdesk.scoring import repository as repo
 from riskdesk.scoring.definition import Definition
 from riskdesk.scoring.engine import score_frame
@@ -588,6 +588,20 @@ def history(
     """A customer's scores, newest first."""
     customer_service.get_customer_or_raise(session, principal, customer_id)
     return repo.score_history(session, customer_id, limit)
+
+
+def statement_ratios(
+    session: Session, principal: Principal, customer_id: int
+) -> dict[int, dict[str, Any]]:
+    """Statement id -> its Altman model, score and zone and its ratios, as scorecards read them
+    (``ratios.company_ratios``; listed and manufacturer decided as for scoring)."""
+    customer_service.get_customer_or_raise(session, principal, customer_id)
+    frame = repo.statements_with_flags(session, [customer_id])
+    if frame.is_empty():
+        return {}
+    ids = frame["_id"].to_list()
+    result = ratios.company_ratios(frame.drop("_id"))
+    return dict(zip(ids, result.to_dicts(), strict=True))
 
 
 def preview(session: Session, version_id: int) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Reports: the customer credit report (PDF and print page) and what follows."""

@@ -1,0 +1,119 @@
+"""Numbers, money and dates as a reader of each language expects them; never in scientific
+notation (a float such as 1e-07 or 1e+21 is written out in full)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from riskdesk.reports.schemas import Bilingual
+
+NONE = "—"
+_MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _decimal(value: Decimal | float | int | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    except (InvalidOperation, ValueError):
+        return None
+    return amount if amount.is_finite() else None
+
+
+def number(value: Decimal | float | int | None, places: int = 2) -> str:
+    """A number with thousands separators and a fixed number of decimals."""
+    amount = _decimal(value)
+    if amount is None:
+        return NONE
+    return f"{amount:,.{places}f}"
+
+
+def money(value: Decimal | float | int | None, currency: str | None) -> str:
+    """An amount with thousands separators, two decimals and its currency."""
+    text = number(value, 2)
+    return text if text == NONE or not currency else f"{text} {currency}"
+
+
+def percent(share: float | None, places: int = 1) -> str:
+    """A share (0.125) as a percentage (12.5%)."""
+    if share is None:
+        return NONE
+    return f"{number(share * 100, places)}%"
+
+
+def day(value: dt.date | dt.datetime | None, locale: str) -> str:
+    """A date: 2026年12月6日 or 6 Dec 2026."""
+    if value is None:
+        return NONE
+    if locale == "zh-CN":
+        return f"{value.year}年{value.month}月{value.day}日"
+    return f"{value.day} {_MONTHS_EN[value.month - 1]} {value.year:04d}"
+
+
+def stamp(value: dt.datetime | None, locale: str) -> str:
+    """A timestamp (UTC as stored) with its date written for the locale."""
+    if value is None:
+        return NONE
+    return f"{day(value, locale)} {value.hour:02d}:{value.minute:02d} UTC"
+
+
+class Translate(Protocol):
+    """``t("key", name=value)``: a message of the reader's language (riskdesk.kit.i18n)."""
+
+    def __call__(self, key: str, **values: Any) -> str: ...
+
+
+class View:
+    """Formatting and translating for one reader: what both renderers call, so the PDF and the
+    print page say every value the same way."""
+
+    def __init__(self, locale: str, t: Translate) -> None:
+        self.locale = locale
+        self.t = t
+
+    def text(self, value: Bilingual) -> str:
+        """The domain's own text in the reader's language."""
+        return value.zh if self.locale == "zh-CN" else value.en
+
+    def text_of(self, en: str, zh: str) -> str:
+        """One of a pair of texts, by the reader's language."""
+        return zh if self.locale == "zh-CN" else en
+
+    def enum(self, prefix: str, value: str | None) -> str:
+        """A stored code (a tier, a status) in words; never the code itself in Chinese."""
+        return NONE if not value else self.t(f"{prefix}.{value}")
+
+    def money(self, value: Decimal | float | int | None, currency: str | None) -> str:
+        return money(value, currency)
+
+    def day(self, value: dt.date | dt.datetime | None) -> str:
+        return day(value, self.locale)
+
+    def stamp(self, value: dt.datetime | None) -> str:
+        return stamp(value, self.locale)
+
+    def percent(self, share: float | None) -> str:
+        return percent(share)
+
+    def yesno(self, value: bool) -> str:
+        return self.t("common.yes") if value else self.t("common.no")
+
+    def value(self, value: str | None) -> str:
+        return NONE if value is None or value == "" else value
+
+    def measure(self, value: float | None, unit: str, currency: str = "CNY") -> str:
+        """An indicator's value in its unit: days, a share, a score, a count or money."""
+        if value is None:
+            return NONE
+        if unit == "share":
+            return percent(value)
+        if unit == "days":
+            return self.t("report.unit.days", n=number(value, 1))
+        if unit == "count":
+            return number(value, 0)
+        if unit in ("score", "ratio", "times"):
+            return number(value, 2)
+        return money(value, unit if len(unit) == 3 and unit.isupper() else currency)
