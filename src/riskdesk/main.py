@@ -61,9 +61,9 @@ from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.pipeline.tasks import BusWorker, EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
-from riskdesk.reports.endpoints import router as reports_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
+from riskdesk.reports.endpoints import router as reports_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
 from riskdesk.security.deps import CanSystemMonitor

@@ -72,7 +72,8 @@ def _rich_customer(db, manager, client_for) -> int:  # type: ignore[no-untyped-d
         [{"customer_external_id": "R", "customer_source": "erp", "source": "bureau",
           "external_id": "BR1", "report_date": ago(20), "score": 640,
           "recommended_limit": "150000.00",
-          "payload": {"legal_representative": "李四", "lawsuits": 2, "registered_capital": "500万"}}],
+          "payload": {"legal_representative": "李四", "lawsuits": 2,
+                      "registered_capital": "500万"}}],
     )  # fmt: skip
     db.commit()
     draft = manager.post("/api/v1/scorecards", json=card()).json()["versions"][0]
@@ -81,9 +82,18 @@ def _rich_customer(db, manager, client_for) -> int:  # type: ignore[no-untyped-d
     assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
     alert_service.evaluate(db, None)
     db.commit()
-    customer_id = manager.get("/api/v1/customers", params={"q": "华东精密"}).json()["items"][0]["id"]
-    contact = {"name": "王经理", "title": "财务总监", "phone": "13900001111", "email": "w@huadong.example.com"}
-    assert manager.post(f"/api/v1/customers/{customer_id}/contacts", json=contact).status_code == 201
+    customer_id = manager.get("/api/v1/customers", params={"q": "华东精密"}).json()["items"][0][
+        "id"
+    ]
+    contact = {
+        "name": "王经理",
+        "title": "财务总监",
+        "phone": "13900001111",
+        "email": "w@huadong.example.com",
+    }
+    assert (
+        manager.post(f"/api/v1/customers/{customer_id}/contacts", json=contact).status_code == 201
+    )
     check = {"source": "erp", "order_external_id": "SO-9", "customer_external_id": "R",
              "customer_source": "erp", "amount": "250000.00", "currency": "CNY"}  # fmt: skip
     assert manager.post("/api/v1/credit-checks", json=check).status_code in (200, 201)
@@ -159,7 +169,12 @@ def test_the_pdf_embeds_the_font_and_reads_in_both_languages(db, manager, client
         f'attachment; filename="credit-report-{code}-{today().isoformat()}.pdf"'
     )
     text = _text(en.content)
-    for expected in ("Customer credit report", "Credit limit", "华东精密机械有限公司", "125,000.00"):
+    for expected in (
+        "Customer credit report",
+        "Credit limit",
+        "华东精密机械有限公司",
+        "125,000.00",
+    ):
         assert expected in text, expected
 
 
@@ -211,6 +226,29 @@ def test_every_report_is_audited(db, manager, client_for) -> None:  # type: igno
     assert entry.actor == "manager" and entry.object_type == "customer"
     assert entry.object_id == str(customer_id)
     assert entry.detail["fields"] == ["format=pdf", "locale=en"]
+
+
+def test_the_print_page_draws_the_same_document(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]
+    customer_id = _rich_customer(db, manager, client_for)
+    before = db.scalar(select(AuditEntry.id).order_by(AuditEntry.id.desc()).limit(1)) or 0
+    zh = manager.get(f"/customers/{customer_id}/report", params={"lang": "zh-CN"})
+    assert zh.status_code == 200
+    assert "客户信用报告" in zh.text and "@media print" not in zh.text  # the CSS is a file
+    assert "125,000.00 CNY" in zh.text and "Z′（非上市制造企业）" in zh.text
+    en = manager.get(f"/customers/{customer_id}/report", params={"lang": "en"})
+    assert "Customer credit report" in en.text and "Z′ (private manufacturer)" in en.text
+    sales = client_for("sales").get(f"/customers/{customer_id}/report")
+    assert sales.status_code == 200 and "13812345678" not in sales.text
+    assert "6222 0210" not in sales.text and "李四" not in sales.text
+    hidden = client_for("sales2").get(f"/customers/{customer_id}/report")
+    assert hidden.status_code == 404
+    db.expire_all()
+    formats = db.scalars(
+        select(AuditEntry.detail).where(
+            AuditEntry.id > before, AuditEntry.action == "credit_report"
+        )
+    ).all()
+    assert [d["fields"][0] for d in formats] == ["format=html"] * 3
 
 
 class _Strict:

@@ -60,9 +60,7 @@ def credit_report_pdf(
     caller; each download is written to the audit log."""
     locale = report_locale(request, lang)
     report = service.build(session, principal, customer_id)
-    body = pdf.render(
-        report, View(locale, Translator(locale)), request.app.state.settings.data_dir
-    )
+    body = pdf.render(report, View(locale, Translator(locale)), request.app.state.settings.data_dir)
     service.record_generation(session, report, fmt="pdf", locale=locale)
     name, fallback = download_name(
         report.customer.code, report.generated_at.date().isoformat(), locale, "pdf"

@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from riskdesk.reports.schemas import Bilingual
 
 NONE = "—"
+# Ratios read as a share of a whole; the others as a multiple.
+PERCENT_RATIOS = frozenset({"debt_to_assets", "return_on_assets", "net_margin"})
 _MONTHS_EN = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -97,6 +99,10 @@ class View:
 
     def percent(self, share: float | None) -> str:
         return percent(share)
+
+    def ratio(self, name: str, value: float | None) -> str:
+        """A financial ratio: a share as a percentage, a multiple with two decimals."""
+        return percent(value) if name in PERCENT_RATIOS else number(value, 2)
 
     def yesno(self, value: bool) -> str:
         return self.t("common.yes") if value else self.t("common.no")

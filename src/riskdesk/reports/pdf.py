@@ -175,8 +175,12 @@ def _profile(w: _Writer, report: CreditReport) -> None:
     w.table(
         [t("customers.name"), t("field.title"), t("field.phone"), t("field.email")],
         [
-            [ct.name + (" ★" if ct.is_primary else ""), v.value(ct.title), v.value(ct.phone),
-             v.value(ct.email)]
+            [
+                ct.name + (" ★" if ct.is_primary else ""),
+                v.value(ct.title),
+                v.value(ct.phone),
+                v.value(ct.email),
+            ]
             for ct in report.contacts
         ],
         (25, 20, 25, 30),
@@ -242,22 +246,32 @@ def _exposure(w: _Writer, report: CreditReport) -> None:
     )
     w.heading(t("credit.exposure"))
     rows = [
-        [v.text_of(line.name_en, line.name_zh), v.yesno(line.counts_in_limit),
-         v.money(line.amount, cur)]
+        [
+            v.text_of(line.name_en, line.name_zh),
+            v.yesno(line.counts_in_limit),
+            v.money(line.amount, cur),
+        ]
         for line in e.lines
     ]
     rows.append([t("credit.counted"), "", v.money(e.counted, cur)])
     rows.append([t("credit.available"), "", v.money(e.available, cur)])
     rows.append([t("credit.utilisation"), "", v.percent(e.utilisation)])
-    w.table([t("report.category"), t("report.counts_in_limit"), t("common.amount")], rows,
-            (50, 20, 30), numeric=(2,))
+    w.table(
+        [t("report.category"), t("report.counts_in_limit"), t("common.amount")],
+        rows,
+        (50, 20, 30),
+        numeric=(2,),
+    )
     w.heading(t("credit.ageing"))
     total = sum(b.amount or 0.0 for b in report.ageing)
     w.table(
         [t("report.bucket"), t("common.amount"), t("report.share")],
         [
-            [t(f"report.bucket.{b.bucket}"), v.measure(b.amount, "CNY"),
-             v.percent((b.amount or 0.0) / total) if total else NONE]
+            [
+                t(f"report.bucket.{b.bucket}"),
+                v.measure(b.amount, "CNY"),
+                v.percent((b.amount or 0.0) / total) if total else NONE,
+            ]
             for b in report.ageing
         ],
         (40, 35, 25),
@@ -286,13 +300,24 @@ def _statements(w: _Writer, report: CreditReport) -> None:
     w.section("report.section.statements")
     items = report.statements
     w.table(
-        [t("field.period_end"), t("field.revenue"), t("field.total_assets"),
-         t("field.total_liabilities"), t("field.equity"), t("field.net_income")],
         [
-            [f"{v.day(s.statement.period_end)} ({v.enum('report.period', s.statement.period_type)})",
-             v.money(s.statement.revenue, None), v.money(s.statement.total_assets, None),
-             v.money(s.statement.total_liabilities, None), v.money(s.statement.equity, None),
-             v.money(s.statement.net_income, None)]
+            t("field.period_end"),
+            t("field.revenue"),
+            t("field.total_assets"),
+            t("field.total_liabilities"),
+            t("field.equity"),
+            t("field.net_income"),
+        ],
+        [
+            [
+                f"{v.day(s.statement.period_end)} "
+                f"({v.enum('report.period', s.statement.period_type)})",
+                v.money(s.statement.revenue, None),
+                v.money(s.statement.total_assets, None),
+                v.money(s.statement.total_liabilities, None),
+                v.money(s.statement.equity, None),
+                v.money(s.statement.net_income, None),
+            ]
             for s in items
         ],
         (24, 16, 16, 16, 14, 14),
@@ -302,11 +327,19 @@ def _statements(w: _Writer, report: CreditReport) -> None:
         w.note(t("report.amounts_in", currency=items[0].statement.currency))
     w.heading(t("report.altman"))
     w.table(
-        [t("field.period_end"), t("report.altman_model"), t("report.altman_score"),
-         t("report.altman_zone")],
         [
-            [v.day(s.statement.period_end), v.enum("report.model", s.altman_model),
-             number(s.altman_score, 2), v.enum("report.zone", s.altman_zone)]
+            t("field.period_end"),
+            t("report.altman_model"),
+            t("report.altman_score"),
+            t("report.altman_zone"),
+        ],
+        [
+            [
+                v.day(s.statement.period_end),
+                v.enum("report.model", s.altman_model),
+                number(s.altman_score, 2),
+                v.enum("report.zone", s.altman_zone),
+            ]
             for s in items
         ],
         (25, 35, 20, 20),
@@ -318,28 +351,26 @@ def _statements(w: _Writer, report: CreditReport) -> None:
     names = list(items[0].ratios) if items else []
     w.table(
         [t("field.period_end"), *[t(f"report.ratio.{n}") for n in names]],
-        [
-            [v.day(s.statement.period_end),
-             *[v.percent(s.ratios[n]) if n in PERCENT_RATIOS else number(s.ratios[n], 2)
-               for n in names]]
-            for s in items
-        ],
+        [[v.day(s.statement.period_end), *[v.ratio(n, s.ratios[n]) for n in names]] for s in items],
         (16, *([84 / max(len(names), 1)] * len(names))),
         numeric=tuple(range(1, len(names) + 1)),
     )
-
-
-PERCENT_RATIOS = frozenset({"debt_to_assets", "return_on_assets", "net_margin"})
 
 
 def _bureau(w: _Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.bureau")
     w.table(
-        [t("field.source"), t("field.report_date"), t("field.score"),
-         t("field.recommended_limit")],
-        [[b.source, v.day(b.report_date), v.value(None if b.score is None else str(b.score)),
-          v.money(b.recommended_limit, None)] for b in report.bureau],
+        [t("field.source"), t("field.report_date"), t("field.score"), t("field.recommended_limit")],
+        [
+            [
+                b.source,
+                v.day(b.report_date),
+                v.value(None if b.score is None else str(b.score)),
+                v.money(b.recommended_limit, None),
+            ]
+            for b in report.bureau
+        ],
         (30, 25, 15, 30),
         numeric=(2, 3),
     )
@@ -348,21 +379,29 @@ def _bureau(w: _Writer, report: CreditReport) -> None:
             w.note(t("report.bureau_masked", source=b.source, date=v.day(b.report_date)))
         elif b.details:
             w.heading(f"{b.source} · {v.day(b.report_date)}")
-            w.table([t("report.item"), t("report.value")], [list(d) for d in b.details],
-                    (40, 60))
+            w.table([t("report.item"), t("report.value")], [list(d) for d in b.details], (40, 60))
 
 
 def _alerts(w: _Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.alerts")
     w.table(
-        [t("alerts.severity"), t("report.alert"), t("report.observed_on"), t("common.status"),
-         t("report.case")],
         [
-            [v.enum("alerts.severity", a.severity), v.text(a.title), v.day(a.observed_on),
-             v.enum("alerts.status", a.status)
-             + (f" · {v.enum('alerts.outcome', a.outcome)}" if a.outcome else ""),
-             f"#{a.case_id}" if a.case_id else NONE]
+            t("alerts.severity"),
+            t("report.alert"),
+            t("report.observed_on"),
+            t("common.status"),
+            t("report.case"),
+        ],
+        [
+            [
+                v.enum("alerts.severity", a.severity),
+                v.text(a.title),
+                v.day(a.observed_on),
+                v.enum("alerts.status", a.status)
+                + (f" · {v.enum('alerts.outcome', a.outcome)}" if a.outcome else ""),
+                f"#{a.case_id}" if a.case_id else NONE,
+            ]
             for a in report.alerts
         ],
         (14, 44, 16, 16, 10),
@@ -370,10 +409,23 @@ def _alerts(w: _Writer, report: CreditReport) -> None:
     )
     w.heading(t("report.cases"))
     w.table(
-        [t("report.case"), t("common.status"), t("report.opened_at"), t("report.closed_at"),
-         t("report.alert_count")],
-        [[f"#{c.id}", v.enum("case.status", c.status), v.day(c.opened_at), v.day(c.closed_at),
-          str(c.alerts)] for c in report.cases],
+        [
+            t("report.case"),
+            t("common.status"),
+            t("report.opened_at"),
+            t("report.closed_at"),
+            t("report.alert_count"),
+        ],
+        [
+            [
+                f"#{c.id}",
+                v.enum("case.status", c.status),
+                v.day(c.opened_at),
+                v.day(c.closed_at),
+                str(c.alerts),
+            ]
+            for c in report.cases
+        ],
         (15, 20, 25, 25, 15),
         numeric=(4,),
     )
@@ -383,12 +435,23 @@ def _decisions(w: _Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.decisions")
     w.table(
-        [t("common.when"), t("credit.order"), t("common.amount"), t("credit.outcome"),
-         t("common.status"), t("credit.reasons")],
         [
-            [v.day(d.created_at), d.order, v.money(d.amount, d.currency),
-             v.enum("report.outcome", d.outcome), v.enum("decision", d.status),
-             "; ".join(v.text(r) for r in d.reasons) or NONE]
+            t("common.when"),
+            t("credit.order"),
+            t("common.amount"),
+            t("credit.outcome"),
+            t("common.status"),
+            t("credit.reasons"),
+        ],
+        [
+            [
+                v.day(d.created_at),
+                d.order,
+                v.money(d.amount, d.currency),
+                v.enum("report.outcome", d.outcome),
+                v.enum("decision", d.status),
+                "; ".join(v.text(r) for r in d.reasons) or NONE,
+            ]
             for d in report.decisions
         ],
         (14, 18, 18, 10, 10, 30),
@@ -396,15 +459,23 @@ def _decisions(w: _Writer, report: CreditReport) -> None:
     )
     w.heading(t("report.approvals"))
     w.table(
-        [t("common.when"), t("limits.new_limit"), t("common.status"), t("report.requested_by"),
-         t("report.decided_by"), t("common.reason")],
         [
-            [v.day(r.requested_at),
-             f"{v.money(r.current_limit, None)} → {v.money(r.requested_limit, r.currency)}",
-             v.enum("limits.status", r.status),
-             f"{v.value(r.requested_by)} ({v.enum('limits.origin', r.origin)})",
-             v.value(r.decided_by) + (f" · {v.day(r.decided_at)}" if r.decided_at else ""),
-             r.reason + (f" / {r.comment}" if r.comment else "")]
+            t("common.when"),
+            t("limits.new_limit"),
+            t("common.status"),
+            t("report.requested_by"),
+            t("report.decided_by"),
+            t("common.reason"),
+        ],
+        [
+            [
+                v.day(r.requested_at),
+                f"{v.money(r.current_limit, None)} → {v.money(r.requested_limit, r.currency)}",
+                v.enum("limits.status", r.status),
+                f"{v.value(r.requested_by)} ({v.enum('limits.origin', r.origin)})",
+                v.value(r.decided_by) + (f" · {v.day(r.decided_at)}" if r.decided_at else ""),
+                r.reason + (f" / {r.comment}" if r.comment else ""),
+            ]
             for r in report.limit_requests
         ],
         (13, 25, 10, 17, 15, 20),
@@ -430,9 +501,7 @@ def render(report: CreditReport, view: View, data_dir: Path) -> bytes:
     pdf.cell(0, 7, f"{c.name} · {c.code}", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, size=8)
     pdf.set_text_color(*MUTED)
-    made = view.t(
-        "report.generated", when=view.stamp(report.generated_at), who=report.generated_by
-    )
+    made = view.t("report.generated", when=view.stamp(report.generated_at), who=report.generated_by)
     pdf.cell(0, 5, made, new_x="LMARGIN", new_y="NEXT")
     pdf.cell(0, 5, view.t("report.confidential"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*INK)

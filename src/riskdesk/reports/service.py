@@ -69,7 +69,9 @@ def _bureau(report: CreditReportRead) -> BureauItem:
 
 def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = sorted(i for i in ids if i is not None)
-    return {u.id: u.display_name for u in users_repo.users_by_ids(session, wanted)} if wanted else {}
+    return (
+        {u.id: u.display_name for u in users_repo.users_by_ids(session, wanted)} if wanted else {}
+    )
 
 
 def _statements(session: Session, principal: Principal, customer_id: int) -> list[StatementRatios]:
@@ -115,9 +117,7 @@ def build(session: Session, principal: Principal, customer_id: int) -> CreditRep
             ],
         )
 
-    snapshot = indicator_service.snapshot_read(
-        indicator_service.get_snapshot(session, customer_id)
-    )
+    snapshot = indicator_service.snapshot_read(indicator_service.get_snapshot(session, customer_id))
     values = {i.name: i for i in snapshot.indicators}
     ageing = [
         AgeingBucket(bucket=b, amount=values[f"ar_{b}"].value if f"ar_{b}" in values else None)
@@ -144,7 +144,8 @@ def build(session: Session, principal: Principal, customer_id: int) -> CreditRep
     requests = policy_service.list_requests(
         session, principal, customer_id=customer_id, limit=MAX_ROWS
     )
-    names = _names(session, {r.requested_by_id for r in requests} | {r.decided_by_id for r in requests})
+    people: set[int | None] = {r.requested_by_id for r in requests}
+    names = _names(session, people | {r.decided_by_id for r in requests})
     recommendation = policy_service.recommendation_for(session, principal, customer_id)
 
     return CreditReport(

@@ -215,16 +215,13 @@ def statements_with_flags(
 ) -> pl.DataFrame:
     """Every statement (on or before the as-of date, when given) with listed/manufacturer and
     its id as ``_id``, in no particular order."""
-    stmt = (
-        select(
-            FinancialStatement.customer_id,
-            FinancialStatement.period_end,
-            FinancialStatement.id,
-            Customer.industry,
-            *[cast(getattr(FinancialStatement, c), Float) for c in STATEMENT_COLUMNS],
-        )
-        .join(Customer, Customer.id == FinancialStatement.customer_id)
-    )
+    stmt = select(
+        FinancialStatement.customer_id,
+        FinancialStatement.period_end,
+        FinancialStatement.id,
+        Customer.industry,
+        *[cast(getattr(FinancialStatement, c), Float) for c in STATEMENT_COLUMNS],
+    ).join(Customer, Customer.id == FinancialStatement.customer_id)
     if as_of is not None:
         stmt = stmt.where(FinancialStatement.period_end <= as_of)
     rows = rows_in(session, stmt, FinancialStatement.customer_id, customer_ids)

@@ -1,0 +1,43 @@
+"""The customer credit report as a print-styled page (the PDF's twin, drawn from the same
+document)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from riskdesk.db import SessionDep
+from riskdesk.kit.i18n import Translator
+from riskdesk.kit.validation import PathId
+from riskdesk.reports import service as report_service
+from riskdesk.reports.endpoints import Lang, report_locale
+from riskdesk.reports.formatting import View
+from riskdesk.security.deps import CanCustomersRead
+from riskdesk.ui.render import render
+
+router = APIRouter(include_in_schema=False)
+
+
+@router.get("/customers/{customer_id}/report", response_class=HTMLResponse)
+def credit_report_page(
+    request: Request,
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    lang: Lang = None,
+) -> Response:
+    """The credit report, ready to print (A4, a page per section, no menu on paper)."""
+    locale = report_locale(request, lang)
+    report = report_service.build(session, principal, customer_id)
+    report_service.record_generation(session, report, fmt="html", locale=locale)
+    t = Translator(locale)
+    return render(
+        request,
+        "credit_report.html",
+        principal,
+        r=report,
+        v=View(locale, t),
+        t=t,
+        locale=locale,
+        ageing_total=sum(b.amount or 0.0 for b in report.ageing),
+    )
