@@ -97,6 +97,12 @@ class View:
     def stamp(self, value: dt.datetime | None) -> str:
         return stamp(value, self.locale)
 
+    def period(self, start: dt.date | None, end: dt.date | None) -> str:
+        """From - to; a single dash when neither end is set."""
+        if start is None and end is None:
+            return NONE
+        return f"{self.day(start)} – {self.day(end)}"
+
     def percent(self, share: float | None) -> str:
         return percent(share)
 

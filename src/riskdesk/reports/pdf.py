@@ -232,7 +232,7 @@ def _exposure(w: _Writer, report: CreditReport) -> None:
             (t("report.limit_in_force"), v.money(e.limit_in_force, cur)),
             (
                 f"{t('field.limit_valid_from')} – {t('field.limit_valid_to')}",
-                f"{v.day(p.limit_valid_from)} – {v.day(p.limit_valid_to)}",
+                v.period(p.limit_valid_from, p.limit_valid_to),
             ),
             (t("field.payment_terms_days"), str(p.payment_terms_days)),
             (t("field.prepayment_required"), v.yesno(p.prepayment_required)),
@@ -405,7 +405,7 @@ def _alerts(w: _Writer, report: CreditReport) -> None:
             for a in report.alerts
         ],
         (14, 44, 16, 16, 10),
-        empty=t("alerts.empty"),
+        empty=t("report.no_alerts"),
     )
     w.heading(t("report.cases"))
     w.table(
