@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--months", type=int, default=24)
     parser.add_argument("--warm", type=int, default=10)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--profile", action="store_true", help="cProfile one PDF (to stderr)")
     parser.add_argument("--db-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     args = parser.parse_args()
     databases.throwaway_keyring()
@@ -177,11 +178,20 @@ def main() -> None:
             report = report_service.build(session, principal, customer_id)
             gathered = time.perf_counter() - wall
             wall = time.perf_counter()
-            pdf.render(report, View("zh-CN", Translator("zh-CN")), data_dir)
+            if args.profile:
+                import cProfile
+                import pstats
+
+                profiler = cProfile.Profile()
+                profiler.runcall(pdf.render, report, View("zh-CN", Translator("zh-CN")), data_dir)
+                pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+            else:
+                pdf.render(report, View("zh-CN", Translator("zh-CN")), data_dir)
             drawn = time.perf_counter() - wall
             result["split"] = {
                 "document": round(gathered, 3),
                 "pdf": round(drawn, 3),
+                "whole_face_needed": pdf.needs_full_face(report),
                 "sections": {
                     "statements": len(report.statements),
                     "bureau": len(report.bureau),

@@ -679,6 +679,9 @@ def up(host: str | None = None, port: int | None = None) -> None:
 
     keys.allow_create()  # `make run` on a fresh checkout makes its own keyring
     settings = get_settings()
+    from riskdesk.reports import fonts
+
+    fonts.prepare_in_background(settings.data_dir)  # so the first credit report need not wait
     engine = make_engine(settings.database_url)
     runner.upgrade(engine)
     factory = make_sessionmaker(engine)

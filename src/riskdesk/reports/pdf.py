@@ -58,7 +58,8 @@ class _Document(FPDF):
         self.set_text_color(*INK)
 
 
-def _needs_full_face(report: CreditReport) -> bool:
+def needs_full_face(report: CreditReport) -> bool:
+    """Whether the report has a character beyond the working face."""
     covered = fonts.working_set()
     text = report.model_dump_json()
     return any(ord(ch) not in covered for ch in text if ord(ch) > 0x7E)
@@ -489,7 +490,7 @@ def render(report: CreditReport, view: View, data_dir: Path) -> bytes:
     pdf.set_creator("Riskdesk")
     pdf.set_lang("zh-CN" if view.locale == "zh-CN" else "en")
     pdf.add_font(FAMILY, fname=str(fonts.working_face(data_dir)))
-    if _needs_full_face(report):
+    if needs_full_face(report):
         # A character beyond the working face: this document carries the whole face as well.
         pdf.add_font(FALLBACK, fname=str(fonts.SOURCE))
         pdf.set_fallback_fonts([FALLBACK], exact_match=False)
