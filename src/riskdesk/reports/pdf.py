@@ -494,6 +494,13 @@ def render(report: CreditReport, view: View, data_dir: Path) -> bytes:
         # A character beyond the working face: this document carries the whole face as well.
         pdf.add_font(FALLBACK, fname=str(fonts.SOURCE))
         pdf.set_fallback_fonts([FALLBACK], exact_match=False)
+    for font in pdf.fonts.values():
+        # Recomputing the subset's bounding boxes draws every glyph again (a third of the time
+        # spent writing the PDF); the face's own box still bounds the subset, and viewers read
+        # the box from the font descriptor, which fpdf2 fills from the face.
+        ttfont = getattr(font, "ttfont", None)
+        if ttfont is not None:
+            ttfont.recalcBBoxes = False
     pdf.add_page()
     c = report.customer
     pdf.set_font(FAMILY, size=18)
