@@ -83,6 +83,11 @@ def test_the_credit_file_offers_the_report_in_both_languages(
     expect(report.locator(".topbar")).to_be_hidden()
     expect(report.locator("#report-tools")).to_be_hidden()
     shot(report, "credit-report-en-print")
+    # Chromium's own print of the page: A4, a page per section (see report.css).
+    printed = report.pdf(format="A4", print_background=True)
+    assert printed.startswith(b"%PDF-")
+    if SHOTS:
+        Path(SHOTS, "credit-report-en-printed-by-chromium.pdf").write_bytes(printed)
 
     sign_in(zh_page, live_server, "manager")
     zh_page.goto(f"{live_server}/customers/{customer_id}")

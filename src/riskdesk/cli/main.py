@@ -657,8 +657,10 @@ def serve(host: str | None = None, port: int | None = None) -> None:
     import uvicorn
 
     from riskdesk.main import create_app
+    from riskdesk.reports import pdf
 
     settings = get_settings()
+    pdf.prepare_in_background(settings.data_dir)  # the first credit report need not wait
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
@@ -679,9 +681,6 @@ def up(host: str | None = None, port: int | None = None) -> None:
 
     keys.allow_create()  # `make run` on a fresh checkout makes its own keyring
     settings = get_settings()
-    from riskdesk.reports import fonts
-
-    fonts.prepare_in_background(settings.data_dir)  # so the first credit report need not wait
     engine = make_engine(settings.database_url)
     runner.upgrade(engine)
     factory = make_sessionmaker(engine)

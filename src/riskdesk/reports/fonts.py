@@ -5,7 +5,8 @@ for the whole Noto Sans SC (65,535 glyphs) that alone takes about 1.5 s. So the 
 text in a *working face* cut from it once: every character of GB 2312 (the 6,763 hanzi of
 everyday Chinese), Latin, punctuation and the full-width forms, without the OpenType layout
 tables fpdf2 does not use. It is written under ``<data_dir>/fonts`` on first need (or by
-``riskdesk up`` in the background) and read from there afterwards; a document of the working
+``riskdesk serve`` in the background at start, ``pdf.prepare_in_background``) and read from
+there afterwards; a document of the working
 face costs about a tenth. A character outside it (a rare hanzi in a name) is drawn from the
 whole face, added to that document only, so nothing is ever left out.
 """
@@ -108,17 +109,3 @@ def working_face(data_dir: Path) -> Path:
             _build(target)
         _ready = target
         return target
-
-
-def prepare_in_background(data_dir: Path) -> threading.Thread:
-    """Make the working face in a daemon thread, so the first report need not wait for it."""
-
-    def run() -> None:
-        try:
-            working_face(data_dir)
-        except Exception:  # the first report makes it then, or says why
-            log.warning("could not prepare the report font", exc_info=True)
-
-    thread = threading.Thread(target=run, name="report-font", daemon=True)
-    thread.start()
-    return thread
