@@ -17,7 +17,7 @@ from riskdesk.alerts import service as alert_service
 from riskdesk.kit.i18n import Translator, catalog
 from riskdesk.kit.timeutil import today
 from riskdesk.models import AuditEntry
-from riskdesk.reports import formatting, pdf
+from riskdesk.reports import fonts, formatting, pdf
 from riskdesk.reports import service as report_service
 from riskdesk.reports.formatting import View
 from tests.conftest import ingest, principal
@@ -279,3 +279,31 @@ def test_numbers_never_in_scientific_notation() -> None:
     assert formatting.number(float("nan")) == formatting.NONE
     assert formatting.day(dt.date(2026, 12, 6), "zh-CN") == "2026年12月6日"
     assert formatting.day(dt.date(2026, 12, 6), "en") == "6 Dec 2026"
+
+
+def test_the_working_face_covers_every_label_of_both_catalogues() -> None:
+    # needs_full_face looks at the document's data only: the labels must never need more.
+    covered = fonts.working_set()
+    for locale in ("zh-CN", "en"):
+        missing = {
+            key: text
+            for key, text in catalog(locale).items()
+            if any(ord(ch) > 0x7E and ord(ch) not in covered for ch in text)
+        }
+        assert missing == {}, (locale, missing)
+    assert all(ord(ch) in covered for ch in "客户信用报告逾期账龄★→′″（）：，。")
+
+
+def test_a_rare_character_is_drawn_from_the_whole_face(db, manager) -> None:  # type: ignore[no-untyped-def]
+    ingest(db, principal(db, "manager"), "customers", [company("Z", name="王喆贸易有限公司")])
+    db.commit()
+    found = manager.get("/api/v1/customers", params={"q": "贸易有限公司"}).json()["items"]
+    customer_id = next(c["id"] for c in found if "喆" in c["name"])
+    answer = manager.get(f"/api/v1/customers/{customer_id}/report.pdf", params={"lang": "en"})
+    assert answer.status_code == 200
+    assert "王喆贸易有限公司" in _text(answer.content)  # 喆 is not in GB 2312
+
+
+def test_the_warm_up_writes_a_small_pdf(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pdf.warm_up(tmp_path)  # what `riskdesk serve` runs in the background at start
+    assert fonts.working_face(tmp_path).exists()

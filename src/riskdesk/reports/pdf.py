@@ -535,10 +535,11 @@ def warm_up(data_dir: Path) -> None:
     pdf.add_font(FAMILY, fname=str(fonts.working_face(data_dir)))
     pdf.add_page()
     pdf.set_font(FAMILY, size=9)
-    with pdf.table(col_widths=(50, 50)) as table:
-        row = table.row()
-        row.cell("客户信用报告")
-        row.cell("Credit report 1,234.56 CNY")
+    with pdf.table(col_widths=(50, 50), headings_style=FontFace(fill_color=HEAD_FILL)) as table:
+        for texts in (("客户信用报告", "Credit report"), ("信用额度", "1,234.56 CNY")):
+            row = table.row()
+            for text in texts:
+                row.cell(text)
     pdf.output()
 
 
