@@ -70,9 +70,7 @@ def frames(segments: dict[int, str | None] | None = None) -> tuple[pl.DataFrame,
     segments = segments or {c: "consumer" for c in range(1, 6)}
     invoices = pl.DataFrame(INVOICES, schema=matrix.INVOICE_SCHEMA, orient="row")
     payments = pl.DataFrame(PAYMENTS, schema=matrix.PAYMENT_SCHEMA, orient="row")
-    customers = pl.DataFrame(
-        list(segments.items()), schema=matrix.CUSTOMER_SCHEMA, orient="row"
-    )
+    customers = pl.DataFrame(list(segments.items()), schema=matrix.CUSTOMER_SCHEMA, orient="row")
     return invoices, payments, customers
 
 
@@ -140,9 +138,7 @@ def test_no_look_ahead_at_a_month_end() -> None:
     assert at(D(2026, 1, 31)) == pytest.approx(
         {"1_30": 2000, "31_60": 1000, "91_180": 1000, "over_180": 1500}
     )
-    assert at(D(2025, 12, 31)) == pytest.approx(
-        {"1_30": 1000, "91_180": 4000, "over_180": 1500}
-    )
+    assert at(D(2025, 12, 31)) == pytest.approx({"1_30": 1000, "91_180": 4000, "over_180": 1500})
     assert at(D(2026, 6, 30)) == pytest.approx({"1_30": 2000, "91_180": 2000, "over_180": 2500})
     # The same history with the future rows removed gives the same matrix.
     invoices, payments, customers = frames()
@@ -159,9 +155,7 @@ def test_no_look_ahead_at_a_month_end() -> None:
 def test_a_thin_segment_falls_back_to_the_portfolio_rates() -> None:
     # Customers 1, 2 and 3 are companies with a long history; 4 and 5 consumers.
     segments = {1: "b2b_sme", 2: "b2b_sme", 3: "b2b_sme", 4: "consumer", 5: "consumer"}
-    result = compute(
-        *frames(segments), AS_OF, 6, min_segment_months=6, min_segment_balance=10_000
-    )
+    result = compute(*frames(segments), AS_OF, 6, min_segment_months=6, min_segment_balance=10_000)
     sme = result.rates.filter(pl.col("segment") == "b2b_sme")
     consumer = result.rates.filter(pl.col("segment") == "consumer")
     # SME: A, B, C, D, E have balances at D0..D6 (7 month ends), 10,000+ in all: own rates.
@@ -171,9 +165,7 @@ def test_a_thin_segment_falls_back_to_the_portfolio_rates() -> None:
     # Nothing of SME ever left 91_180 (B stayed): no evidence of cures, the prudent 100%.
     assert sme["roll_rate"][4] == pytest.approx(1.0)
     # Consumer: G, H, I have balances at every month end, but with a higher floor it is thin.
-    thin = compute(
-        *frames(segments), AS_OF, 6, min_segment_months=6, min_segment_balance=30_000
-    )
+    thin = compute(*frames(segments), AS_OF, 6, min_segment_months=6, min_segment_balance=30_000)
     consumer = thin.rates.filter(pl.col("segment") == "consumer")
     assert set(consumer["rates_from"]) == {PORTFOLIO}
     assert consumer["historical_rate"].to_list() == pytest.approx(

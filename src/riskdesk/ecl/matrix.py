@@ -27,6 +27,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
@@ -81,12 +82,13 @@ def observation_dates(as_of: dt.date, lookback_months: int) -> list[dt.date]:
 
 def bucket_of(dpd: pl.Expr) -> pl.Expr:
     """The ageing bucket's index (0 = current) for days past due."""
-    expr = pl.when(dpd <= BUCKET_EDGES[0][2]).then(pl.lit(0, pl.Int8))
+    expr: Any = pl.when(dpd <= BUCKET_EDGES[0][2]).then(pl.lit(0, pl.Int8))
     for index, (_, _, high) in enumerate(BUCKET_EDGES[1:], start=1):
         expr = expr.when(dpd <= high if high is not None else pl.lit(True)).then(
             pl.lit(index, pl.Int8)
         )
-    return expr.otherwise(pl.lit(len(BUCKETS) - 1, pl.Int8))
+    result: pl.Expr = expr.otherwise(pl.lit(len(BUCKETS) - 1, pl.Int8))
+    return result
 
 
 def open_balances(
@@ -278,9 +280,9 @@ def _choose(
         .agg(pl.col("date").n_unique().alias("months"), pl.col("balance").sum().alias("total"))
         .collect()
     )
-    enough = history.filter(
-        (pl.col("months") >= min_months) & (pl.col("total") >= min_balance)
-    )["segment"]
+    enough = history.filter((pl.col("months") >= min_months) & (pl.col("total") >= min_balance))[
+        "segment"
+    ]
     portfolio = rates.filter(pl.col("segment") == PORTFOLIO).select(
         "bucket",
         pl.col("roll_rate").alias("_p_roll"),
@@ -402,7 +404,9 @@ def compute(
     adjusted = rates.filter(pl.col("segment") != PORTFOLIO).select(
         "segment", "bucket", "adjusted_rate", "rates_from"
     )
-    by_segment = adjusted.pivot(on="bucket", index=["segment", "rates_from"], values="adjusted_rate")
+    by_segment = adjusted.pivot(
+        on="bucket", index=["segment", "rates_from"], values="adjusted_rate"
+    )
     by_segment = by_segment.rename({str(i): f"_r{i}" for i in range(len(BUCKETS))})
     per_customer = (
         wide.join(segments.collect(), on="customer_id", how="left")
