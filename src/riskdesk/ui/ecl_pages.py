@@ -143,6 +143,8 @@ def run_page(
     if segment not in shown:
         raise ValidationFailed(f"the run has no segment {segment!r}", field="segment")
     rows = [r for r in detail.matrix if r.segment == segment]
+    # The roll rates a segment uses: its own, or the portfolio's when it fell back.
+    roll_rows = [r for r in detail.matrix if r.segment == rows[0].rates_from]
     moves = [m for m in detail.movement if m.segment == segment]
     history: dict[dt.date, dict[str, Any]] = {}
     for m in detail.month_end_balances:
@@ -161,6 +163,7 @@ def run_page(
         segment=segment,
         segments=shown,
         rows=rows,
+        roll_rows=roll_rows,
         moves=moves,
         history=sorted(history.items()),
         buckets=BUCKETS,
