@@ -39,6 +39,7 @@ from bench import databases
 from riskdesk import bootstrap
 from riskdesk.db import snapshot, unit_of_work
 from riskdesk.ecl import matrix
+from riskdesk.ecl import repository as ecl_repo
 from riskdesk.ecl import service as ecl_service
 from riskdesk.kit.pagination import PageParams
 
@@ -170,13 +171,13 @@ def run(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         with unit_of_work(db.factory) as session:
             started = time.perf_counter()
             with snapshot(session):
-                frames = ecl_service.repo.receivables(session, as_of)
+                frames = ecl_repo.receivables(session, as_of)
             t_read = time.perf_counter() - started
         started = time.perf_counter()
         result = matrix.compute(*frames, as_of, args.lookback)
         t_matrix = time.perf_counter() - started
         started = time.perf_counter()
-        digest = ecl_service._digest(as_of, args.lookback, result)
+        digest = ecl_service.inputs_digest(as_of, args.lookback, result)
         t_digest = time.perf_counter() - started
         plan = ecl_service.Plan(as_of, args.lookback, result, digest)
         with unit_of_work(db.factory) as session:

@@ -71,7 +71,7 @@ def _approved(session: Session) -> list[Adjustment]:
     ]
 
 
-def _digest(as_of: dt.date, lookback: int, result: Matrix) -> str:
+def inputs_digest(as_of: dt.date, lookback: int, result: Matrix) -> str:
     """What makes two runs the same: the reporting date, the window, every customer's
     balances, the month-end history and the adjustments (their rates follow from these)."""
     digest = hashlib.sha256(f"{as_of.isoformat()}|{lookback}".encode())
@@ -103,7 +103,7 @@ def plan_run(session: Session, *, as_of: dt.date | None, lookback_months: int) -
             field="lookback_months",
             code="not_enough_history",
         )
-    return Plan(as_of, lookback_months, result, _digest(as_of, lookback_months, result))
+    return Plan(as_of, lookback_months, result, inputs_digest(as_of, lookback_months, result))
 
 
 def _matrix_rows(result: Matrix) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from riskdesk.jobs import service as job_service
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import today
-from riskdesk.kit.validation import PathId
+from riskdesk.kit.validation import PathId, details_from_validation_error
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import CanEclRead, CanEclRun
 from riskdesk.security.permissions import Permission
@@ -32,10 +32,13 @@ TOP_CUSTOMERS = 20
 
 
 def _invalid(exc: ValidationError) -> ValidationFailed:
-    """A form's first wrong field as the error the pages render."""
-    first = exc.errors()[0]
-    field = ".".join(str(p) for p in first.get("loc", ()) if p != "body") or None
-    return ValidationFailed(str(first.get("msg", "invalid value")), field=field)
+    """A form's wrong fields as the error the pages render, naming each."""
+    details = details_from_validation_error(exc)
+    return ValidationFailed(
+        details[0].reason if details else "invalid form",
+        field=details[0].field if details else None,
+        details=details,
+    )
 
 
 def _people(session: SessionDep) -> dict[int, str]:
