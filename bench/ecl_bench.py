@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import resource
 import time
 from typing import Any
@@ -169,22 +170,22 @@ def run(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         invoices, payments = populate(db, data)
         t_load = time.perf_counter() - started
         with unit_of_work(db.factory) as session:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             with snapshot(session):
                 frames = ecl_repo.receivables(session, as_of)
-            t_read = time.perf_counter() - started
-        started = time.perf_counter()
+            t_read, c_read = time.perf_counter() - started, time.process_time() - cpu
+        started, cpu = time.perf_counter(), time.process_time()
         result = matrix.compute(*frames, as_of, args.lookback)
-        t_matrix = time.perf_counter() - started
+        t_matrix, c_matrix = time.perf_counter() - started, time.process_time() - cpu
         started = time.perf_counter()
         digest = ecl_service.inputs_digest(as_of, args.lookback, result)
         t_digest = time.perf_counter() - started
         plan = ecl_service.Plan(as_of, args.lookback, result, digest)
         with unit_of_work(db.factory) as session:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             run_row, created = ecl_service.store_run(session, plan, None)
             session.flush()
-            t_store = time.perf_counter() - started
+            t_store, c_store = time.perf_counter() - started, time.process_time() - cpu
             started = time.perf_counter()
         t_commit = time.perf_counter() - started
         assert created
@@ -216,6 +217,10 @@ def run(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             "repeat_s": round(t_repeat, 3),
             "report_s": round(t_report, 3),
             "run_total_s": round(t_read + t_matrix + t_digest + t_store + t_commit, 2),
+            "cpu_read_s": round(c_read, 2),
+            "cpu_compute_matrix_s": round(c_matrix, 2),
+            "cpu_store_s": round(c_store, 2),
+            "load_average_1m": round(os.getloadavg()[0], 1),
             "peak_rss_mb": round(_rss_mb()),
             "total_balance": str(run_row.total_balance),
             "total_ecl": str(run_row.total_ecl),
