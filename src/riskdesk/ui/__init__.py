@@ -10,11 +10,21 @@ from fastapi.staticfiles import StaticFiles
 
 def mount_ui(app: FastAPI) -> None:
     """Serve the static assets and the pages."""
-    from riskdesk.ui import audit_pages, desk_pages, job_pages, pages, privacy_pages, user_pages
+    from riskdesk.ui import (
+        audit_pages,
+        desk_pages,
+        export_pages,
+        job_pages,
+        pages,
+        privacy_pages,
+        user_pages,
+    )
     from riskdesk.ui.render import render_error
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.state.render_error = render_error
+    # Before the pages: /customers/export is not /customers/{customer_id}.
+    app.include_router(export_pages.router)
     app.include_router(pages.router)
     app.include_router(desk_pages.router)
     app.include_router(audit_pages.router)
