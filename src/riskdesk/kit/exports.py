@@ -7,7 +7,7 @@ catalogue, so a file reads like the screen it came from.
 
 CSV is UTF-8 with a byte order mark (Excel otherwise reads it as the local code page) and
 neutralises cells that a spreadsheet would run as a formula (OWASP "CSV injection"). .xlsx is
-written by xlsxwriter in constant-memory mode to a temporary file, then streamed from it: a
+written row by row as Office Open XML into a zip in a temporary file, then streamed from it: a
 zip's directory comes last, so the file cannot go out before it is finished, but memory stays
 bounded whatever the number of rows.
 """
@@ -17,15 +17,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 import tempfile
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 from urllib.parse import quote
-
-import xlsxwriter
 
 ColumnKind = Literal[
     "text", "money", "integer", "decimal", "percent", "date", "datetime", "enum", "boolean"
@@ -38,19 +38,11 @@ CSV_FLUSH_BYTES = 64 * 1024
 FILE_CHUNK_BYTES = 64 * 1024
 BOM = "\ufeff"
 # Cells starting with these run as formulas in Excel, LibreOffice and Google Sheets (OWASP).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_STARTS = frozenset(("=", "+", "-", "@", "\t", "\r"))
 XLSX_MAX_ROWS = 1_048_576  # Excel's sheet limit, header included
 MEDIA_TYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-}
-NUMBER_FORMATS = {
-    "money": "#,##0.00",
-    "integer": "0",
-    "decimal": "0.00##",
-    "percent": "0.00%",
-    "date": "yyyy-mm-dd",
-    "datetime": "yyyy-mm-dd hh:mm:ss",
 }
 # Widths (in characters) a kind's values need, whatever the header.
 KIND_WIDTHS = {
@@ -79,7 +71,7 @@ class Column:
 
 def neutralise(text: str) -> str:
     """A text cell a spreadsheet will not run as a formula (a leading apostrophe, per OWASP)."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
+    return "'" + text if text[:1] in FORMULA_STARTS else text
 
 
 def label_of(column: Column, value: Any, translate: Translate) -> str:
@@ -106,20 +98,34 @@ def _utc(value: dt.datetime) -> dt.datetime:
 
 def csv_text(column: Column, value: Any, translate: Translate) -> str:
     """A value as a CSV cell: numbers plain, dates ISO, times UTC, text neutralised."""
-    if value is None:
-        return ""
+    return "" if value is None else _csv_encoder(column, translate)(value)
+
+
+def _csv_encoder(column: Column, translate: Translate) -> Callable[[Any], str]:
+    """A function writing one (present) value of the column as CSV text."""
     kind = column.kind
     if kind in ("enum", "boolean"):
-        return neutralise(label_of(column, value, translate))
+        labels: dict[Any, str] = {}
+
+        def label(value: Any) -> str:
+            if value not in labels:
+                labels[value] = neutralise(label_of(column, value, translate))
+            return labels[value]
+
+        return label
     if kind == "percent":
-        return _plain(round(Decimal(str(value)) * 100, 2)) + "%"
+        return lambda value: _plain(round(Decimal(str(value)) * 100, 2)) + "%"
     if kind in ("money", "integer", "decimal"):
-        return _plain(value)
-    if kind == "datetime" and isinstance(value, dt.datetime):
-        return _utc(value).strftime("%Y-%m-%d %H:%M:%S")
-    if kind == "date" and isinstance(value, dt.date):
-        return value.isoformat()
-    return neutralise(str(value))
+        return _plain
+    if kind == "datetime":
+        return lambda v: (
+            _utc(v).strftime("%Y-%m-%d %H:%M:%S")
+            if isinstance(v, dt.datetime)
+            else neutralise(str(v))
+        )
+    if kind == "date":
+        return lambda v: v.isoformat() if isinstance(v, dt.date) else neutralise(str(v))
+    return lambda value: neutralise(str(value))
 
 
 def headers(columns: Iterable[Column], translate: Translate) -> list[str]:
@@ -135,8 +141,9 @@ def csv_chunks(
     writer = csv.writer(buffer, lineterminator="\r\n")
     buffer.write(BOM)
     writer.writerow([neutralise(h) for h in headers(columns, translate)])
+    cells = [(c.key, _csv_encoder(c, translate)) for c in columns]
     for row in rows:
-        writer.writerow([csv_text(c, row.get(c.key), translate) for c in columns])
+        writer.writerow(["" if (v := row.get(k)) is None else encode(v) for k, encode in cells])
         if buffer.tell() > CSV_FLUSH_BYTES:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -149,70 +156,233 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in ("W", "F") else 1 for ch in text)
 
 
-class _Sheets:
-    """Writes rows into as many worksheets as Excel's row limit needs."""
+# The workbook's fixed parts (Office Open XML, ECMA-376), written once per file.
+_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG = "http://schemas.openxmlformats.org/package/2006/relationships"
+_CT = "application/vnd.openxmlformats-officedocument.spreadsheetml"
+_XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+# Cell styles (cellXfs, by position): 0 plain, 1 header, then one per number format.
+_STYLE = {"money": 2, "integer": 3, "decimal": 4, "percent": 5, "date": 6, "datetime": 7}
+_STYLES = (
+    _XML + f'<styleSheet xmlns="{_MAIN}">'
+    '<numFmts count="4"><numFmt numFmtId="164" formatCode="#,##0.00"/>'
+    '<numFmt numFmtId="165" formatCode="0.00##"/><numFmt numFmtId="166" formatCode="yyyy-mm-dd"/>'
+    '<numFmt numFmtId="167" formatCode="yyyy-mm-dd hh:mm:ss"/></numFmts>'
+    '<fonts count="2"><font><sz val="11"/><name val="Calibri"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/></font></fonts>'
+    '<fills count="3"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFEEF2F7"/></patternFill></fill></fills>'
+    '<borders count="2"><border><left/><right/><top/><bottom/><diagonal/></border>'
+    '<border><left/><right/><top/><bottom style="thin"/><diagonal/></border></borders>'
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="8"><xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1"'
+    ' applyBorder="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="1" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="10" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="167" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '</cellXfs><cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/>'
+    "</cellStyles></styleSheet>"
+)
+_EPOCH = dt.datetime(1899, 12, 30)  # Excel's day 0 (1900 date system)
+# Characters XML 1.0 cannot carry at all; a spreadsheet cell shows nothing for them anyway.
+_INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+XLSX_MAX_TEXT = 32_767  # characters in one cell
+
+
+def _xml_text(text: str) -> str:
+    text = _INVALID_XML.sub("", text[:XLSX_MAX_TEXT])
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _column_letters(index: int) -> str:
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _xlsx_encoder(column: Column, translate: Translate) -> Callable[[str, Any], str]:
+    """A function writing one value of the column as a cell (its reference given)."""
+    kind = column.kind
+    if kind in ("money", "integer", "decimal", "percent"):
+        style = _STYLE[kind]
+
+        def number(ref: str, value: Any) -> str:
+            text = format(value, "f") if isinstance(value, Decimal) else repr(value)
+            return f'<c r="{ref}" s="{style}"><v>{text}</v></c>'
+
+        return number
+    if kind in ("date", "datetime"):
+        style = _STYLE[kind]
+
+        def day(ref: str, value: Any) -> str:
+            if isinstance(value, dt.datetime):
+                delta = _utc(value).replace(tzinfo=None) - _EPOCH
+                serial = repr(delta.days + delta.seconds / 86400 + delta.microseconds / 8.64e10)
+            elif isinstance(value, dt.date):
+                serial = str((value - _EPOCH.date()).days)
+            else:
+                return _inline(ref, str(value))
+            return f'<c r="{ref}" s="{style}"><v>{serial}</v></c>'
+
+        return day
+    if kind in ("enum", "boolean"):
+        labels: dict[Any, str] = {}
+
+        def label(ref: str, value: Any) -> str:
+            if value not in labels:
+                labels[value] = _xml_text(label_of(column, value, translate))
+            return f'<c r="{ref}" t="inlineStr"><is><t>{labels[value]}</t></is></c>'
+
+        return label
+    return lambda ref, value: _inline(ref, str(value))
+
+
+def _inline(ref: str, text: str) -> str:
+    # An inline string is text, never a formula: nothing can sneak in through .xlsx.
+    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+
+
+class _Workbook:
+    """Writes the rows into a zip as they come, one worksheet part after another (a new sheet
+    past Excel's row limit), then the parts that name the sheets."""
 
     def __init__(
-        self, book: Any, columns: tuple[Column, ...], translate: Translate, title: str
+        self,
+        archive: zipfile.ZipFile,
+        columns: tuple[Column, ...],
+        translate: Translate,
+        title: str,
     ) -> None:
-        self.book = book
+        self.archive = archive
         self.columns = columns
-        self.translate = translate
+        self.letters = [_column_letters(i) for i in range(len(columns))]
+        self.encoders = [_xlsx_encoder(c, translate) for c in columns]
+        self.labels = headers(columns, translate)
         self.title = title
-        self.header = book.add_format({"bold": True, "bg_color": "#EEF2F7", "bottom": 1})
-        self.formats = {
-            kind: book.add_format({"num_format": f}) for kind, f in NUMBER_FORMATS.items()
-        }
-        self.sheet: Any = None
-        self.count = 0
+        self.sheets: list[tuple[str, int]] = []  # (name, rows written, header included)
+        self.part: Any = None
         self.row = 0
 
-    def _new_sheet(self) -> None:
-        self.count += 1
-        name = self.title if self.count == 1 else f"{self.title} ({self.count})"
-        sheet = self.book.add_worksheet(name[:31])
-        labels = headers(self.columns, self.translate)
-        for i, (column, label) in enumerate(zip(self.columns, labels, strict=True)):
-            width = column.width or max(KIND_WIDTHS[column.kind], display_width(label) + 2)
-            sheet.set_column(i, i, width)  # before any row: constant memory writes in order
-            sheet.write_string(0, i, label, self.header)
-        sheet.freeze_panes(1, 0)
-        self.sheet = sheet
+    def _open_sheet(self) -> None:
+        number = len(self.sheets) + 1
+        name = self.title if number == 1 else f"{self.title[:26]} ({number})"
+        self.sheets.append((name[:31], 0))
+        self.part = io.TextIOWrapper(
+            self.archive.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True),
+            encoding="utf-8",
+        )
+        widths = "".join(
+            f'<col min="{i}" max="{i}" width="{w}" customWidth="1"/>'
+            for i, w in enumerate(
+                (
+                    c.width or max(KIND_WIDTHS[c.kind], display_width(label) + 2)
+                    for c, label in zip(self.columns, self.labels, strict=True)
+                ),
+                start=1,
+            )
+        )
+        self.part.write(
+            f'{_XML}<worksheet xmlns="{_MAIN}" xmlns:r="{_REL}"><sheetViews>'
+            '<sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2"'
+            ' activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft"/>'
+            "</sheetView></sheetViews>"
+            f'<sheetFormatPr defaultRowHeight="15"/><cols>{widths}</cols><sheetData>'
+            '<row r="1">'
+            + "".join(
+                f'<c r="{letter}1" s="1" t="inlineStr"><is><t>{_xml_text(label)}</t></is></c>'
+                for letter, label in zip(self.letters, self.labels, strict=True)
+            )
+            + "</row>"
+        )
         self.row = 1
 
-    def write(self, row: Mapping[str, Any]) -> None:
-        if self.sheet is None or self.row >= XLSX_MAX_ROWS:
-            self._finish_sheet()
-            self._new_sheet()
-        for i, column in enumerate(self.columns):
-            self._cell(self.row, i, column, row.get(column.key))
-        self.row += 1
+    def _close_sheet(self) -> None:
+        last = f"{self.letters[-1]}{max(self.row, 1)}"
+        self.part.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>')
+        self.part.close()
+        name, _ = self.sheets[-1]
+        self.sheets[-1] = (name, self.row)
 
-    def _cell(self, r: int, c: int, column: Column, value: Any) -> None:
-        if value is None:
-            return
-        kind = column.kind
-        sheet = self.sheet
-        if kind in ("money", "integer", "decimal", "percent"):
-            sheet.write_number(r, c, float(value), self.formats[kind])
-        elif kind == "datetime" and isinstance(value, dt.datetime):
-            sheet.write_datetime(r, c, _utc(value).replace(tzinfo=None), self.formats[kind])
-        elif kind == "date" and isinstance(value, dt.date):
-            sheet.write_datetime(r, c, dt.datetime.combine(value, dt.time()), self.formats["date"])
-        elif kind in ("enum", "boolean"):
-            sheet.write_string(r, c, label_of(column, value, self.translate))
-        else:
-            # Written as a string cell, never parsed: no formula can sneak in through .xlsx.
-            sheet.write_string(r, c, str(value))
+    def write(self, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Write every row; how many."""
+        written = 0
+        keys = [c.key for c in self.columns]
+        cells = list(zip(keys, self.letters, self.encoders, strict=True))
+        self._open_sheet()
+        buffer: list[str] = []
+        for values in rows:
+            if self.row >= XLSX_MAX_ROWS:
+                self.part.write("".join(buffer))
+                buffer.clear()
+                self._close_sheet()
+                self._open_sheet()
+            self.row += 1
+            n = self.row
+            buffer.append(f'<row r="{n}">')
+            for key, letter, encode in cells:
+                value = values.get(key)
+                if value is not None:
+                    buffer.append(encode(f"{letter}{n}", value))
+            buffer.append("</row>")
+            written += 1
+            if len(buffer) > 4096:
+                self.part.write("".join(buffer))
+                buffer.clear()
+        self.part.write("".join(buffer))
+        self._close_sheet()
+        self._finish()
+        return written
 
-    def _finish_sheet(self) -> None:
-        if self.sheet is not None:
-            self.sheet.autofilter(0, 0, max(self.row - 1, 0), len(self.columns) - 1)
-
-    def close(self) -> None:
-        if self.sheet is None:
-            self._new_sheet()
-        self._finish_sheet()
+    def _finish(self) -> None:
+        sheets = "".join(
+            f'<sheet name="{_xml_text(name).replace(chr(34), "&quot;")}" sheetId="{i}"'
+            f' r:id="rId{i}"/>'
+            for i, (name, _) in enumerate(self.sheets, start=1)
+        )
+        filters = "".join(
+            f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
+            f"'{_xml_text(name).replace(chr(39), chr(39) * 2)}'!$A$1:${self.letters[-1]}${rows}"
+            "</definedName>"
+            for i, (name, rows) in enumerate(self.sheets)
+        )
+        parts = [f"/xl/worksheets/sheet{i}.xml" for i in range(1, len(self.sheets) + 1)]
+        files = {
+            "[Content_Types].xml": _XML
+            + '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{_CT}.sheet.main+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{_CT}.styles+xml"/>'
+            + "".join(
+                f'<Override PartName="{p}" ContentType="{_CT}.worksheet+xml"/>' for p in parts
+            )
+            + "</Types>",
+            "_rels/.rels": _XML + f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" '
+            f'Type="{_REL}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+            "xl/workbook.xml": _XML + f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}">'
+            f"<sheets>{sheets}</sheets><definedNames>{filters}</definedNames></workbook>",
+            "xl/_rels/workbook.xml.rels": _XML
+            + f'<Relationships xmlns="{_PKG}">'
+            + "".join(
+                f'<Relationship Id="rId{i}" Type="{_REL}/worksheet"'
+                f' Target="worksheets/sheet{i}.xml"/>'
+                for i in range(1, len(self.sheets) + 1)
+            )
+            + f'<Relationship Id="rId{len(self.sheets) + 1}" Type="{_REL}/styles"'
+            ' Target="styles.xml"/></Relationships>',
+            "xl/styles.xml": _STYLES,
+        }
+        for name, text in files.items():
+            self.archive.writestr(name, text)
 
 
 def write_xlsx(
@@ -223,24 +393,15 @@ def write_xlsx(
     *,
     title: str,
 ) -> int:
-    """Write the list as an .xlsx workbook into ``target`` (a binary file); the rows written."""
-    book = xlsxwriter.Workbook(
-        target,
-        {
-            "constant_memory": True,
-            "strings_to_formulas": False,
-            "strings_to_urls": False,
-            "strings_to_numbers": False,
-        },
-    )
-    sheets = _Sheets(book, columns, translate, _sheet_name(title))
-    written = 0
-    for row in rows:
-        sheets.write(row)
-        written += 1
-    sheets.close()
-    book.close()
-    return written
+    """Write the list as an .xlsx workbook into ``target`` (a binary file); the rows written.
+
+    The sheet is written straight as Office Open XML into the zip, a row at a time: typed cells
+    (numbers and dates as numbers with a number format, text as inline strings), a bold frozen
+    header with a filter, widths by kind and header. xlsxwriter (constant-memory mode) wrote the
+    same file about six times slower (bench/export_bench.py), past the 10 s a 100,000-row export
+    may take."""
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        return _Workbook(archive, columns, translate, _sheet_name(title)).write(rows)
 
 
 def xlsx_chunks(
