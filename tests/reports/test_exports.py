@@ -61,7 +61,12 @@ def _world(db, manager) -> dict[str, int]:  # type: ignore[no-untyped-def]
         db, {("erp", "E1"), ("erp", "E2"), ("erp", "N1"), ("shop", "P1")}
     )
     ids = {ext: cid for (_, ext), cid in refs.items()}
-    ingest(db, p, "invoices", [invoice("I1", "E1", "600.00", issue_date="2025-12-01", due_date="2026-01-01")])
+    ingest(
+        db,
+        p,
+        "invoices",
+        [invoice("I1", "E1", "600.00", issue_date="2025-12-01", due_date="2026-01-01")],
+    )
     ingest(
         db,
         p,
@@ -176,9 +181,7 @@ def test_customer_export_is_the_filtered_list_every_page(db, manager) -> None:  
             page += 1
         rows = _csv(manager.get("/api/v1/customers/export", params={**params, "lang": "en"}))
         assert [r[0] for r in rows[1:]] == codes and len(codes) == listed["total"], params
-        sheet = _sheet(
-            manager.get("/api/v1/customers/export", params={**params, "format": "xlsx"})
-        )
+        sheet = _sheet(manager.get("/api/v1/customers/export", params={**params, "format": "xlsx"}))
         assert [c.value for c in sheet["A"][1:]] == codes
     # Bad filters are refused, naming the field.
     bad = manager.get("/api/v1/customers/export", params={"kind": "robot"})
@@ -279,7 +282,11 @@ def test_sales_see_their_customers_masked_as_on_the_screen(db, client_for, manag
             text = body.decode("utf-8", "ignore") if fmt == "csv" else _cells(body)
             assert "13812345678" not in text and "zhang.san@example.com" not in text
     # Other lists: only the team's customers.
-    for path in ("/api/v1/exposure/export", "/api/v1/ageing/export", "/api/v1/reviews/queue/export"):
+    for path in (
+        "/api/v1/exposure/export",
+        "/api/v1/ageing/export",
+        "/api/v1/reviews/queue/export",
+    ):
         codes = {r[0] for r in _csv(sales.get(path))[1:]}
         assert codes and f"C{ids['N1']:07d}" not in codes, path
     assert _csv(sales.get("/api/v1/credit-decisions/export"))[1:] == []
@@ -327,7 +334,9 @@ def test_every_export_is_in_the_audit_log(db, client_for, manager) -> None:  # t
     assert "filter.q=(given)" in fields and not any("13812345678" in f for f in fields)
     analyst.get("/api/v1/credit-decisions/export", params={"status": "held"})
     held = db.scalars(
-        select(AuditEntry).where(AuditEntry.object_id == "held-orders", AuditEntry.actor == "analyst")
+        select(AuditEntry).where(
+            AuditEntry.object_id == "held-orders", AuditEntry.actor == "analyst"
+        )
     ).all()
     assert len(held) == 1 and "filter.status=held" in held[0].detail["fields"]
 
