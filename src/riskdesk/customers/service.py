@@ -400,24 +400,45 @@ def export_rows(
 ) -> Iterator[dict[str, Any]]:
     """The customer list's rows for a file: the list's columns, nothing masked that the list
     shows (it shows no identifier beyond a company's tax id), streamed by id."""
-    for r in repo.stream_customers(session, _visible_filter(principal, flt), chunk):
+    for (
+        customer_id,
+        kind,
+        company_name,
+        person_name,
+        tax_id,
+        segment,
+        industry,
+        region,
+        status,
+        _erased_at,
+        risk_tier,
+        rating,
+        rating_override,
+        score,
+        credit_limit,
+        limit_currency,
+        blocked,
+        next_review_date,
+        owner,
+    ) in repo.stream_customers(session, _visible_filter(principal, flt), chunk):
+        # Unpacked by position: a hundred thousand rows read by attribute name cost seconds.
         yield {
-            "code": repo.customer_code(r.id),
-            "name": shown_name(r.kind, r.company_name, r.person_name),
-            "kind": r.kind,
-            "tax_id": r.tax_id,
-            "segment": r.segment,
-            "industry": r.industry,
-            "region": r.region,
-            "owner": r.owner,
-            "risk_tier": r.risk_tier,
-            "rating": r.rating_override or r.rating,
-            "score": r.score,
-            "credit_limit": r.credit_limit,
-            "limit_currency": r.limit_currency,
-            "blocked": r.blocked,
-            "next_review_date": r.next_review_date,
-            "status": r.status,
+            "code": repo.customer_code(customer_id),
+            "name": (company_name if kind == "company" else person_name) or "",
+            "kind": kind,
+            "tax_id": tax_id,
+            "segment": segment,
+            "industry": industry,
+            "region": region,
+            "owner": owner,
+            "risk_tier": risk_tier,
+            "rating": rating_override or rating,
+            "score": score,
+            "credit_limit": credit_limit,
+            "limit_currency": limit_currency,
+            "blocked": blocked,
+            "next_review_date": next_review_date,
+            "status": status,
         }
 
 

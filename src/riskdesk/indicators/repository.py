@@ -11,7 +11,7 @@ from sqlalchemy import Float, cast, delete, insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import CustomerFilter, chunks, filter_conditions, rows_in
-from riskdesk.db import stream_rows
+from riskdesk.db import stream_columns
 from riskdesk.indicators import state
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
 from riskdesk.models import (
@@ -361,4 +361,4 @@ def ageing_for_export(session: Session, flt: CustomerFilter, *, chunk: int) -> I
         .where(*filter_conditions(flt))
         .order_by(Customer.id)
     )
-    return stream_rows(session, stmt, chunk)
+    return stream_columns(session, stmt, chunk)

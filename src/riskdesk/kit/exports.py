@@ -195,8 +195,15 @@ _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 XLSX_MAX_TEXT = 32_767  # characters in one cell
 
 
+_XML_SPECIAL = re.compile("[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
 def _xml_text(text: str) -> str:
-    text = _INVALID_XML.sub("", text[:XLSX_MAX_TEXT])
+    if len(text) > XLSX_MAX_TEXT:
+        text = text[:XLSX_MAX_TEXT]
+    if _XML_SPECIAL.search(text) is None:  # most cells: nothing to escape
+        return text
+    text = _INVALID_XML.sub("", text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
@@ -209,46 +216,48 @@ def _column_letters(index: int) -> str:
     return letters
 
 
-def _xlsx_encoder(column: Column, translate: Translate) -> Callable[[str, Any], str]:
-    """A function writing one value of the column as a cell (its reference given)."""
+def _xlsx_encoder(column: Column, translate: Translate) -> Callable[[Any], str]:
+    """A function writing one (present) value of the column as a cell. Cells carry no
+    reference: a row lists all its cells in order (an absent value is an empty ``<c/>``)."""
     kind = column.kind
     if kind in ("money", "integer", "decimal", "percent"):
-        style = _STYLE[kind]
+        open_cell = f'<c s="{_STYLE[kind]}"><v>'
 
-        def number(ref: str, value: Any) -> str:
+        def number(value: Any) -> str:
             text = format(value, "f") if isinstance(value, Decimal) else repr(value)
-            return f'<c r="{ref}" s="{style}"><v>{text}</v></c>'
+            return f"{open_cell}{text}</v></c>"
 
         return number
     if kind in ("date", "datetime"):
-        style = _STYLE[kind]
+        day_cell = f'<c s="{_STYLE[kind]}"><v>'
 
-        def day(ref: str, value: Any) -> str:
+        def day(value: Any) -> str:
             if isinstance(value, dt.datetime):
                 delta = _utc(value).replace(tzinfo=None) - _EPOCH
                 serial = repr(delta.days + delta.seconds / 86400 + delta.microseconds / 8.64e10)
             elif isinstance(value, dt.date):
                 serial = str((value - _EPOCH.date()).days)
             else:
-                return _inline(ref, str(value))
-            return f'<c r="{ref}" s="{style}"><v>{serial}</v></c>'
+                return _inline(value)
+            return f"{day_cell}{serial}</v></c>"
 
         return day
     if kind in ("enum", "boolean"):
         labels: dict[Any, str] = {}
 
-        def label(ref: str, value: Any) -> str:
+        def label(value: Any) -> str:
             if value not in labels:
-                labels[value] = _xml_text(label_of(column, value, translate))
-            return f'<c r="{ref}" t="inlineStr"><is><t>{labels[value]}</t></is></c>'
+                labels[value] = _inline(label_of(column, value, translate))
+            return labels[value]
 
         return label
-    return lambda ref, value: _inline(ref, str(value))
+    return _inline
 
 
-def _inline(ref: str, text: str) -> str:
+def _inline(value: Any) -> str:
     # An inline string is text, never a formula: nothing can sneak in through .xlsx.
-    return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{_xml_text(text)}</t></is></c>'
+    text = _xml_text(value if isinstance(value, str) else str(value))
+    return f'<c t="inlineStr"><is><t xml:space="preserve">{text}</t></is></c>'
 
 
 class _Workbook:
@@ -315,8 +324,7 @@ class _Workbook:
     def write(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Write every row; how many."""
         written = 0
-        keys = [c.key for c in self.columns]
-        cells = list(zip(keys, self.letters, self.encoders, strict=True))
+        cells = [(c.key, encode) for c, encode in zip(self.columns, self.encoders, strict=True)]
         self._open_sheet()
         buffer: list[str] = []
         for values in rows:
@@ -327,14 +335,18 @@ class _Workbook:
                 self._open_sheet()
             self.row += 1
             n = self.row
-            buffer.append(f'<row r="{n}">')
-            for key, letter, encode in cells:
-                value = values.get(key)
-                if value is not None:
-                    buffer.append(encode(f"{letter}{n}", value))
-            buffer.append("</row>")
+            buffer.append(
+                f'<row r="{n}">'
+                + "".join(
+                    [
+                        "<c/>" if (value := values.get(key)) is None else encode(value)
+                        for key, encode in cells
+                    ]
+                )
+                + "</row>"
+            )
             written += 1
-            if len(buffer) > 4096:
+            if len(buffer) >= 256:
                 self.part.write("".join(buffer))
                 buffer.clear()
         self.part.write("".join(buffer))
@@ -398,7 +410,7 @@ def write_xlsx(
     The sheet is written straight as Office Open XML into the zip, a row at a time: typed cells
     (numbers and dates as numbers with a number format, text as inline strings), a bold frozen
     header with a filter, widths by kind and header. xlsxwriter (constant-memory mode) wrote the
-    same file about six times slower (bench/export_bench.py), past the 10 s a 100,000-row export
+    same file several times slower (bench/export_bench.py), past the 10 s a 100,000-row export
     may take."""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         return _Workbook(archive, columns, translate, _sheet_name(title)).write(rows)
