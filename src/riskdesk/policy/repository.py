@@ -115,6 +115,7 @@ def _requests_query(
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
 ) -> Any:
+    """The list's narrowing and order, over a SELECT that already joins Customer."""
     from riskdesk.models import Customer
 
     stmt = stmt.order_by(LimitRequest.id.desc())
