@@ -64,6 +64,7 @@ from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
+from riskdesk.reports.endpoints import router as reports_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
 from riskdesk.security.deps import CanSystemMonitor
@@ -413,6 +414,8 @@ API_ROUTERS = (
     system_router,
     security_router,
     audit_router,
+    # Before the domains: /customers/export must not be taken for /customers/{customer_id}.
+    reports_router,
     customers_router,
     events_router,
     imports_router,

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Float, cast, delete, insert, select
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks, rows_in
+from riskdesk.customers.repository import CustomerFilter, chunks, filter_conditions, rows_in
+from riskdesk.db import stream_columns
 from riskdesk.indicators import state
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
 from riskdesk.models import (
     Complaint,
+    CreditProfile,
     Customer,
     IndicatorReference,
     IndicatorSnapshot,
@@ -337,3 +339,26 @@ def drop_snapshots(session: Session, customer_ids: Sequence[int]) -> None:
 def get_snapshot(session: Session, customer_id: int) -> IndicatorSnapshot | None:
     """A customer's latest indicator values."""
     return session.get(IndicatorSnapshot, customer_id)
+
+
+def ageing_for_export(session: Session, flt: CustomerFilter, *, chunk: int) -> Iterator[Any]:
+    """Each filtered customer's latest indicator snapshot (its receivables by ageing bucket)
+    beside its tier and currency, by customer id, streamed ``chunk`` rows at a time; a
+    customer never computed has no snapshot (None)."""
+    stmt = (
+        select(
+            Customer.id,
+            Customer.kind,
+            Customer.company_name,
+            Customer.person_name,
+            CreditProfile.risk_tier,
+            CreditProfile.limit_currency,
+            IndicatorSnapshot.as_of,
+            IndicatorSnapshot.values,
+        )
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == Customer.id)
+        .where(*filter_conditions(flt))
+        .order_by(Customer.id)
+    )
+    return stream_columns(session, stmt, chunk)

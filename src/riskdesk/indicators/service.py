@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers import service as customer_service
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.indicators import repository as repo
 from riskdesk.indicators import state
-from riskdesk.indicators.catalogue import CATALOGUE
+from riskdesk.indicators.catalogue import AGEING_BUCKETS, CATALOGUE
 from riskdesk.indicators.compute import (
     REFERENCE_COLUMNS,
     REFERENCE_POINTS,
@@ -26,6 +29,7 @@ from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
 from riskdesk.kit import signals
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import IndicatorSnapshot
+from riskdesk.security.service import Principal
 
 
 @dataclass(frozen=True)
@@ -268,6 +272,29 @@ def trend(
 
 
 __all__ = ["REFERENCE_COLUMNS", "RunSummary", "advance", "refresh", "run_batch", "trend"]
+
+
+def export_ageing(
+    session: Session, principal: Principal, *, flt: CustomerFilter, chunk: int
+) -> Iterator[dict[str, Any]]:
+    """Each filtered customer's open receivables by ageing bucket, as of its latest indicator
+    run (blank where never computed), streamed by customer id."""
+    flt = CustomerFilter(
+        **{**flt.__dict__, "owner_ids": customer_service.visible_owner_ids(principal)}
+    )
+    for r in repo.ageing_for_export(session, flt, chunk=chunk):
+        values = r.values or {}
+        buckets = {f"ar_{b}": values.get(f"ar_{b}") for b in AGEING_BUCKETS}
+        known = [v for v in buckets.values() if v is not None]
+        yield {
+            "customer_code": customer_repo.customer_code(r.id),
+            "customer_name": customer_service.shown_name(r.kind, r.company_name, r.person_name),
+            "risk_tier": r.risk_tier,
+            "as_of": r.as_of,
+            **buckets,
+            "ar_total": sum(known) if known else None,
+            "dpd_max": values.get("dpd_max"),
+        }
 
 
 def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:

@@ -2,47 +2,22 @@
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from fastapi import Request
 
-LOCALES = ("zh-CN", "en")
+from riskdesk.kit.messages import LOCALES, catalog, choose_locale
+
+__all__ = ["LANG_COOKIE", "LOCALES", "Translator", "catalog", "pick_locale"]
+
 LANG_COOKIE = "rd_lang"
-_DIR = Path(__file__).parent / "translations"
-
-
-@lru_cache
-def catalog(locale: str) -> dict[str, str]:
-    """The messages of one locale."""
-    data: dict[str, str] = json.loads((_DIR / f"{locale}.json").read_text(encoding="utf-8"))
-    return data
 
 
 def pick_locale(request: Request, default: str = "zh-CN") -> str:
     """Cookie first, then Accept-Language, then the default."""
-    chosen = request.cookies.get(LANG_COOKIE)
-    if chosen in LOCALES:
-        return chosen
-    header = request.headers.get("accept-language", "")
-    weighted: list[tuple[float, str]] = []
-    for part in header.split(","):
-        pieces = part.strip().split(";q=")
-        tag = pieces[0].strip().lower()
-        try:
-            weight = float(pieces[1]) if len(pieces) > 1 else 1.0
-        except ValueError:
-            weight = 0.0
-        if tag:
-            weighted.append((weight, tag))
-    for _, tag in sorted(weighted, key=lambda w: -w[0]):
-        if tag.startswith("zh"):
-            return "zh-CN"
-        if tag.startswith("en"):
-            return "en"
-    return default
+    return choose_locale(
+        request.cookies.get(LANG_COOKIE), request.headers.get("accept-language", ""), default
+    )
 
 
 class Translator:

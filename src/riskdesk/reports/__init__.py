@@ -1,0 +1,1 @@
+"""Reports: lists exported as files (Excel, CSV), one shape for every list."""
