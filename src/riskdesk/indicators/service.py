@@ -172,6 +172,34 @@ def store_batch(session: Session, result: pl.DataFrame, *, as_of: dt.date) -> in
     return stored
 
 
+def stage_batch(
+    session: Session,
+    result: pl.DataFrame,
+    *,
+    batch_id: int,
+    as_of: dt.date,
+    seen: Mapping[int, dt.datetime | None],
+) -> int:
+    """Store some of a batch's indicators aside (read by nobody) until apply_batch makes the
+    whole batch current at once: a long batch stores in short transactions this way."""
+    return repo.stage(
+        session, result, batch_id=batch_id, as_of=as_of, computed_at=utcnow(), seen=seen
+    )
+
+
+def apply_batch(session: Session, *, batch_id: int, as_of: dt.date) -> int:
+    """Make a staged batch's indicators current, set-based, and store the population summary
+    (the last store of a batch; drop_staged first for customers that must keep theirs)."""
+    applied = repo.apply_staged(session, batch_id)
+    store_population(session, as_of=as_of)
+    return applied
+
+
+def drop_staged(session: Session, *, batch_id: int, customer_ids: Sequence[int] | None) -> None:
+    """Forget a batch's staged indicators (of some customers; None: all of them)."""
+    repo.drop_staged(session, batch_id, customer_ids)
+
+
 def receivables_after_grace(
     session: Session, customer_ids: Sequence[int] | None, *, as_of: dt.date, grace_days: int
 ) -> pl.DataFrame:
