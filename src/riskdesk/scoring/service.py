@@ -611,7 +611,9 @@ def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringS
     if stored:
         signals.publish(signals.SCORES_STORED, session=session, customer_ids=None)
     scored = plan.scores.scored - (len(plan.scores.rows) - stored)
-    return _finish(run, scored, plan.scores.unscored, stored, plan.started)
+    summary = _finish(run, scored, plan.scores.unscored, stored, plan.started)
+    session.flush()  # done now: what this transaction reads next sees the run
+    return summary
 
 
 def discard_staged(session: Session, *, job_id: int) -> list[int]:
