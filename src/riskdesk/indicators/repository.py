@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, delete, insert, select
+from sqlalchemy import Float, cast, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
@@ -355,19 +355,28 @@ def stage(
 
 
 def apply_staged(session: Session, batch_id: int) -> int:
-    """Make a batch's staged snapshots the customers' snapshots, set-based, and clear them."""
+    """Make a batch's staged snapshots the customers' snapshots, set-based: those who have one
+    get it updated in place, the others a new one. The staged rows stay (read by nobody, as
+    the batch is no longer pending) for drop_staged in a transaction of their own."""
     staged = StagedIndicatorSnapshot
-    mine = select(staged.customer_id).where(staged.batch_id == batch_id)
-    session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.customer_id.in_(mine)))
+    mine = staged.batch_id == batch_id
+    updated = session.execute(
+        update(IndicatorSnapshot)
+        .where(IndicatorSnapshot.customer_id == staged.customer_id, mine)
+        .values(as_of=staged.as_of, computed_at=staged.computed_at, values=staged.values)
+        .execution_options(synchronize_session=False)
+    )
     columns = ("customer_id", "as_of", "computed_at", "values")
+    has_one = select(IndicatorSnapshot.customer_id).where(
+        IndicatorSnapshot.customer_id == staged.customer_id
+    )
     inserted = session.execute(
         insert(IndicatorSnapshot).from_select(
             list(columns),
-            select(*[getattr(staged, c) for c in columns]).where(staged.batch_id == batch_id),
+            select(*[getattr(staged, c) for c in columns]).where(mine, ~has_one.exists()),
         )
     )
-    drop_staged(session, batch_id, None)
-    return int(getattr(inserted, "rowcount", 0) or 0)
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (updated, inserted))
 
 
 def drop_staged(session: Session, batch_id: int, customer_ids: Sequence[int] | None) -> None:

@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.schemas import AnomalyRunRead, EvaluationRead, RankedCustomer
+from riskdesk.db import unit_of_work
+from riskdesk.indicators import service as indicator_service
 from riskdesk.jobs.service import JobContext, JobKind, register
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today
@@ -58,6 +60,7 @@ def scoring_run(ctx: JobContext) -> None:
     def begin(session: Session) -> int:
         # What an earlier attempt of this job staged goes first: the job stores once.
         scoring_service.discard_staged(session, job_id=ctx.job_id)
+        scoring_service.clear_applied(session)
         return scoring_service.begin_run(
             session, plan, ctx.principal(session), trigger="manual", job_id=ctx.job_id
         )
@@ -77,6 +80,17 @@ def scoring_run(ctx: JobContext) -> None:
         return RunRead.model_validate(run).model_dump(mode="json")
 
     ctx.store(write)
+    # After the run is current, each in a short transaction: its staged indicators (read by
+    # nobody now) go, and the population the next events rank against is summarised from the
+    # indicators just made current. A job that stops before leaves the staged rows to the next
+    # run and the previous summary (as good as a day old) in place.
+    with unit_of_work(ctx.factory) as session:
+        indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+    with ctx.factory() as session:
+        population = indicator_service.snapshots_population(session)
+        session.rollback()
+    with unit_of_work(ctx.factory) as session:
+        indicator_service.keep_population(session, population, as_of=plan.as_of)
 
 
 def _discard_scoring_run(session: Session, job_id: int) -> None:

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, bindparam, cast, delete, exists, func, insert, or_, select, update
+from sqlalchemy import Float, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from riskdesk.audit import trail
 from riskdesk.customers.repository import chunks, rows_in
@@ -408,39 +408,34 @@ def update_profiles_from_run(session: Session, run_id: int) -> None:
 
 def changed_since_staged(session: Session, run_id: int) -> list[int]:
     """The customers of a run being stored whom another writer changed after the run stored
-    their rows: their indicator snapshot is no longer the one the run read, a newer readable
-    score was stored for them, or they were merged away."""
+    their rows: their indicator snapshot is no longer the one the run read, they were merged
+    away, or a readable score was stored for them since the run began storing (ids grow; one
+    stored before their own slice would have kept them out of it). Each check reads the
+    run's few rows by index, not the customers' histories."""
     staged = StagedIndicatorSnapshot
-    ours, other = aliased(CustomerScore), aliased(CustomerScore)
-    first_of_run = (
-        select(func.min(ours.id))
-        .where(ours.run_id == run_id, ours.customer_id == staged.customer_id)
-        .correlate(staged)
-        .scalar_subquery()
-    )
-    newer_score = (
-        exists()
-        .where(
-            other.customer_id == staged.customer_id,
-            settled(other.run_id),
-            other.id > first_of_run,
-        )
-        .correlate(staged)
-    )
-    stmt = (
+    moved = (
         select(staged.customer_id)
-        .join(Customer, Customer.id == staged.customer_id)
         .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == staged.customer_id)
         .where(
             staged.batch_id == run_id,
-            or_(
-                IndicatorSnapshot.computed_at.is_distinct_from(staged.seen_at),
-                Customer.status == "merged",
-                newer_score,
-            ),
+            IndicatorSnapshot.computed_at.is_distinct_from(staged.seen_at),
         )
     )
-    return list(session.scalars(stmt))
+    merged = (
+        select(staged.customer_id)
+        .join(Customer, Customer.id == staged.customer_id)
+        .where(staged.batch_id == run_id, Customer.status == "merged")
+    )
+    first = session.scalar(select(func.min(CustomerScore.id)).where(CustomerScore.run_id == run_id))
+    found = set(session.scalars(moved)) | set(session.scalars(merged))
+    if first is not None:
+        rescored = select(CustomerScore.customer_id).where(
+            CustomerScore.id > first,
+            CustomerScore.run_id.is_distinct_from(run_id),
+            settled(CustomerScore.run_id),
+        )
+        found |= set(session.scalars(rescored))
+    return sorted(found)
 
 
 def drop_run_rows(session: Session, run_id: int, customer_ids: Sequence[int] | None) -> None:
@@ -460,6 +455,18 @@ def count_run_scores(session: Session, run_id: int) -> int:
         select(func.count()).select_from(CustomerScore).where(CustomerScore.run_id == run_id)
     )
     return int(found or 0)
+
+
+def applied_batches(session: Session) -> list[int]:
+    """Batches of staged indicator snapshots whose run is done or gone (nothing pending)."""
+    pending = select(ScoringRun.id).where(ScoringRun.status != "done")
+    return list(
+        session.scalars(
+            select(StagedIndicatorSnapshot.batch_id)
+            .where(StagedIndicatorSnapshot.batch_id.not_in(pending))
+            .distinct()
+        )
+    )
 
 
 def staged_runs(session: Session, job_id: int) -> list[int]:

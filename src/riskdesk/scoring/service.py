@@ -593,7 +593,8 @@ def stage_rescore(
 def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringSummary:
     """The last store of a scoring run, one short transaction: drop what was staged for
     customers another writer changed since, make the staged indicators current, copy the
-    scores onto the credit profiles and mark the run done; readers see all of it at once."""
+    scores onto the credit profiles and mark the run done; readers see all of it at once.
+    The population summary of the new indicators is stored after (store_population)."""
     from riskdesk.indicators import service as indicator_service
 
     run = repo.get_run(session, run_id)
@@ -604,7 +605,7 @@ def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringS
     if changed or withdrawn:
         repo.drop_run_rows(session, run_id, sorted(set(changed) | withdrawn))
         indicator_service.drop_staged(session, batch_id=run_id, customer_ids=changed)
-    indicator_service.apply_batch(session, batch_id=run_id, as_of=plan.as_of)
+    indicator_service.apply_batch(session, batch_id=run_id)
     stored = repo.count_run_scores(session, run_id)
     repo.update_profiles_from_run(session, run_id)
     run.status = "done"
@@ -629,15 +630,29 @@ def discard_staged(session: Session, *, job_id: int) -> list[int]:
     return runs
 
 
+def clear_applied(session: Session) -> None:
+    """Forget the staged indicators of runs that are done (applied: a job clears its own right
+    after, unless it stopped first) or gone."""
+    from riskdesk.indicators import service as indicator_service
+
+    for batch_id in repo.applied_batches(session):
+        indicator_service.drop_staged(session, batch_id=batch_id, customer_ids=None)
+
+
 def store_rescore(
     session: Session, plan: RescorePlan, principal: Principal | None, *, trigger: str
 ) -> ScoringSummary:
     """The store phase of a scoring run in the caller's one transaction (a request or a
     command): begin_run, stage_rescore and finish_rescore together. A job runs the same steps
     in short transactions of their own."""
+    from riskdesk.indicators import service as indicator_service
+
     run_id = begin_run(session, plan, principal, trigger=trigger)
     stage_rescore(session, plan, run_id, None)
-    return finish_rescore(session, plan, run_id)
+    summary = finish_rescore(session, plan, run_id)
+    indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+    indicator_service.store_population(session, as_of=plan.as_of)
+    return summary
 
 
 def rescore_all(
