@@ -521,8 +521,9 @@ def unchanged_since(session: Session, marks: pl.DataFrame) -> tuple[list[int], s
 
 
 # Customers per short transaction when a job stores a scoring run (read at each run, so tests
-# can make it small): about 30 ms each on SQLite, so an event intake waits at most that long.
-STORE_CHUNK = 250
+# can make it small). An intake waits for at most one slice: docs/benchmarks.md, "Jobs beside
+# intake", has the times.
+STORE_CHUNK = 100
 
 
 def store_slices(plan: RescorePlan) -> list[list[int]]:
