@@ -43,7 +43,10 @@ def main() -> None:
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--db-url", default=PG_URL)
     parser.add_argument(
-        "--chunk", type=int, default=scoring_service.STORE_CHUNK, help="customers per store slice"
+        "--chunk",
+        type=int,
+        default=getattr(scoring_service, "STORE_CHUNK", 0),
+        help="customers per store slice (0: a version that stores in one transaction)",
     )
     args = parser.parse_args()
     databases.throwaway_keyring()
