@@ -211,11 +211,12 @@ def measure(server: Server, tokens: dict[str, str], family: str) -> dict[str, An
                 "status": done["status"],
                 "failed": failed,
                 **{
+                    # (No probe at all when the long request ended within the half second.)
                     kind: {
                         "n": len(w),
-                        "first_ms": w[0],
-                        "median_ms": statistics.median(w),
-                        "max_ms": max(w),
+                        "first_ms": w[0] if w else None,
+                        "median_ms": statistics.median(w) if w else None,
+                        "max_ms": max(w, default=None),
                     }
                     for kind, w in waits.items()
                 },
@@ -274,6 +275,9 @@ def main() -> None:
             r = results[long]
             for kind in PROBES:
                 w = r[kind]
+                if not w["n"]:
+                    print(f"{label:<22} {long:<12} {r['seconds']:>8.1f}s | {kind:<12} {0:>4}")
+                    continue
                 print(
                     f"{label:<22} {long:<12} {r['seconds']:>8.1f}s | {kind:<12} {w['n']:>4} "
                     f"{w['first_ms']:>7.0f}ms {w['median_ms']:>7.0f}ms {w['max_ms']:>7.0f}ms"
