@@ -32,6 +32,7 @@ from riskdesk.models import (
     User,
     WebhookEndpoint,
 )
+from riskdesk.scoring.repository import settled
 
 CLOSED = ("resolved", "dismissed")
 
@@ -693,7 +694,7 @@ def champion_pd(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
     champions = select(ModelVersion.id).where(ModelVersion.status == "champion")
     newest = (
         select(func.max(ModelScore.id))
-        .where(ModelScore.model_version_id.in_(champions))
+        .where(ModelScore.model_version_id.in_(champions), settled(ModelScore.run_id))
         .group_by(ModelScore.customer_id, ModelScore.model_version_id)
     )
     stmt = select(ModelScore.customer_id, ModelScore.bad_probability).where(

@@ -38,7 +38,12 @@ from riskdesk.models.events import (
     SurveyResponse,
 )
 from riskdesk.models.imports import ImportJob
-from riskdesk.models.indicators import IndicatorReference, IndicatorSnapshot, IndicatorState
+from riskdesk.models.indicators import (
+    IndicatorReference,
+    IndicatorSnapshot,
+    IndicatorState,
+    StagedIndicatorSnapshot,
+)
 from riskdesk.models.jobs import Job
 from riskdesk.models.monitoring import (
     Alert,
@@ -142,6 +147,7 @@ __all__ = [
     "ScorecardVersion",
     "ScoringRun",
     "SpecialExposure",
+    "StagedIndicatorSnapshot",
     "SurveyResponse",
     "TierPolicy",
     "User",
