@@ -31,7 +31,6 @@ import math
 import multiprocessing as mp
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -164,12 +163,6 @@ def load(db: Database, customers: int) -> tuple[str, dict[str, int]]:
 # ---------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def sources_at(revision: str, into: Path) -> Path:
     """src/ as of a commit (git archive)."""
     archive = into / "src.tar"
@@ -184,7 +177,7 @@ class Server:
     """``riskdesk serve`` from a given src/ in a process of its own."""
 
     def __init__(self, src: Path, url: str, home: Path) -> None:
-        self.port = _free_port()
+        self.port = databases.free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("RISKDESK_")}
         env |= {

@@ -42,14 +42,13 @@ from riskdesk.credit import service as credit_service
 from riskdesk.credit.schemas import CreditCheckIn
 from riskdesk.db import unit_of_work
 from riskdesk.demo.loader import load_demo
-from riskdesk.kit.i18n import Translator
 from riskdesk.main import create_app
 from riskdesk.models import Alert, CreditReport, Customer, FinancialStatement, Invoice
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn
+from riskdesk.reports import credit_report as report_service
 from riskdesk.reports import fonts, pdf
-from riskdesk.reports import service as report_service
-from riskdesk.reports.formatting import View
+from riskdesk.reports.formatting import View, translator
 from riskdesk.security import service as security_service
 
 
@@ -188,10 +187,10 @@ def main() -> None:
                 import pstats
 
                 profiler = cProfile.Profile()
-                profiler.runcall(pdf.render, report, View("zh-CN", Translator("zh-CN")), data_dir)
+                profiler.runcall(pdf.render, report, View("zh-CN", translator("zh-CN")), data_dir)
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
             else:
-                pdf.render(report, View("zh-CN", Translator("zh-CN")), data_dir)
+                pdf.render(report, View("zh-CN", translator("zh-CN")), data_dir)
             drawn = time.perf_counter() - wall
             result["split"] = {
                 "document": round(gathered, 3),

@@ -1,16 +1,21 @@
-"""Throwaway databases for benchmarks: a temporary SQLite file or a fresh PostgreSQL schema,
-migrated, dropped afterwards."""
+"""Shared benchmark helpers: throwaway databases (a temporary SQLite file or a fresh
+PostgreSQL schema, migrated, dropped afterwards), starting servers, waiting for the event queue
+to drain, and the customer and order the latency benches post."""
 
 from __future__ import annotations
 
+import math
 import shutil
+import socket
 import tempfile
+import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -64,3 +69,83 @@ def throwaway_keyring() -> None:
     from riskdesk.security import keys
 
     keys.use(keys.generate().to_json())
+
+
+# ---------------------------------------------------------------- servers, queues, figures
+#
+# Shared by the benchmarks that start a server (Riskdesk under Uvicorn, nats-server) and those
+# that wait for the event queue to empty.
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(ready: Callable[[], bool], *, seconds: float, every: float, what: str) -> None:
+    """Poll ``ready`` (an exception counts as not yet) until true; RuntimeError after
+    ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if ready():
+                return
+        except Exception:  # not up yet: connection refused, a reset, a time-out
+            pass
+        time.sleep(every)
+    raise RuntimeError(f"{what} did not start within {seconds:g} s")
+
+
+def port_open(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    return True
+
+
+def queued_rows(factory: sessionmaker[Session]) -> int:
+    """Work rows waiting in the event queue."""
+    from riskdesk.models import QueuedWork
+
+    with factory() as session:
+        return int(session.scalar(select(func.count()).select_from(QueuedWork)) or 0)
+
+
+def wait_drained(factory: sessionmaker[Session], every: float = 0.02) -> None:
+    """Return once the event queue is empty (the workers processed everything)."""
+    while queued_rows(factory):
+        time.sleep(every)
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` by nearest rank."""
+    ordered = sorted(values)
+    return ordered[max(math.ceil(q * len(ordered)) - 1, 0)]
+
+
+# The customer the latency benches post orders for (a limit no order reaches).
+BENCH_CUSTOMER = {
+    "source": "erp",
+    "external_id": "BENCH-1",
+    "kind": "company",
+    "name": "基准测试有限公司",
+    "segment": "b2b_sme",
+    "credit_limit": "100000000.00",
+    "limit_currency": "CNY",
+}
+
+
+def bench_order(external_id: str) -> dict[str, Any]:
+    """A 100.00 CNY credit order of BENCH_CUSTOMER's."""
+    return {
+        "source": "bench",
+        "external_id": external_id,
+        "customer_external_id": BENCH_CUSTOMER["external_id"],
+        "customer_source": BENCH_CUSTOMER["source"],
+        "ordered_at": "2026-01-10T08:00:00Z",
+        "amount": "100.00",
+        "currency": "CNY",
+        "payment_method": "credit",
+        "lines": [{"category": "electronics", "amount": "100.00"}],
+    }

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -25,7 +24,7 @@ import uuid
 from typing import Any
 
 from bench import databases
-from bench.realtime_bench import PG_URL, open_database, plan_stream, queued_rows, run_intake
+from bench.realtime_bench import PG_URL, open_database, plan_stream, run_intake
 from sqlalchemy import select
 
 from riskdesk import bootstrap
@@ -43,21 +42,16 @@ from riskdesk.pipeline.tasks import BusWorker, EventWorker
 def start_nats() -> tuple[subprocess.Popen[bytes], str, str]:
     """A private nats-server -js: (process, url, store dir)."""
     binary = shutil.which("nats-server") or "/usr/sbin/nats-server"
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = databases.free_port()
     store = tempfile.mkdtemp(prefix="rdbench-nats-")
     process = subprocess.Popen(
         [binary, "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", store],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(500):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.02)
+    databases.wait_until(
+        lambda: databases.port_open(port), seconds=10, every=0.02, what="nats-server"
+    )
     return process, f"nats://127.0.0.1:{port}", store
 
 
@@ -82,8 +76,7 @@ def end_to_end(
     for w in running:
         w.start()
     intake_part = run_intake(db, stream)
-    while queued_rows(db):
-        time.sleep(0.02)
+    databases.wait_drained(db.factory)
     seconds = time.perf_counter() - started
     held = 0
     if bus is not None:

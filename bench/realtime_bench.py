@@ -38,10 +38,8 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import math
 import multiprocessing as mp
 import random
-import socket
 import tempfile
 import threading
 import time
@@ -74,7 +72,6 @@ from riskdesk.models import (
     Order,
     OrderLine,
     Payment,
-    QueuedWork,
     Return,
 )
 from riskdesk.monitoring import service as monitoring_service
@@ -337,12 +334,6 @@ def _probe(
     queue.put({"results": results, "background": written})
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _quantiles(values: list[float]) -> dict[str, float | None]:
     """p50, p95, p99 and max in ms (nearest rank)."""
     if not values:
@@ -350,7 +341,7 @@ def _quantiles(values: list[float]) -> dict[str, float | None]:
     ordered = sorted(values)
 
     def rank(q: float) -> float:
-        return round(ordered[max(math.ceil(q * len(ordered)) - 1, 0)] * 1000, 1)
+        return round(databases.nearest_rank(ordered, q) * 1000, 1)
 
     return {
         "n": len(ordered),
@@ -412,14 +403,13 @@ def measure_latency(
         ),
         session_factory=db.factory,
     )
-    port = _free_port()
+    port = databases.free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    while not server.started:
-        time.sleep(0.05)
+    databases.wait_until(lambda: server.started, seconds=60, every=0.05, what="the server")
     url = f"http://127.0.0.1:{port}"
     ctx = mp.get_context("spawn")
     out = {}
@@ -549,23 +539,16 @@ def run_intake(db: Database, stream: list[tuple[str, list[dict[str, Any]]]]) -> 
     return {"events": events, "transactions": len(stream), "seconds": seconds}
 
 
-def queued_rows(db: Database) -> int:
-    """Work rows waiting in the event queue."""
-    with db.factory() as session:
-        return int(session.scalar(select(func.count()).select_from(QueuedWork)) or 0)
-
-
 def drain(db: Database, workers: int) -> dict[str, Any]:
     """Process the queue with ``workers`` worker threads until it is empty."""
     settings = Settings(database_url="sqlite://", secret_key="r" * 32)
-    rows = queued_rows(db)
+    rows = databases.queued_rows(db.factory)
     running = [EventWorker(db.factory, settings, number=n) for n in range(workers)]
     with timed_steps() as spent:
         started = time.perf_counter()
         for w in running:
             w.start()
-        while queued_rows(db):
-            time.sleep(0.02)
+        databases.wait_drained(db.factory)
         seconds = time.perf_counter() - started
         for w in running:
             w.stop()
@@ -588,8 +571,7 @@ def run_end_to_end(
     for w in running:
         w.start()
     intake_part = run_intake(db, stream)
-    while queued_rows(db):
-        time.sleep(0.02)
+    databases.wait_drained(db.factory)
     seconds = time.perf_counter() - started
     for w in running:
         w.stop()

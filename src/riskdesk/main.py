@@ -39,6 +39,7 @@ from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import DbLimits, SessionDep, answers, make_engine, make_sessionmaker
+from riskdesk.ecl.endpoints import router as ecl_router
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.jobs import kinds as job_kinds
@@ -413,6 +414,8 @@ API_ROUTERS = (
     system_router,
     security_router,
     audit_router,
+    # Before the domains: /customers/export must not be taken for /customers/{customer_id}.
+    reports_router,
     customers_router,
     events_router,
     imports_router,
@@ -423,9 +426,9 @@ API_ROUTERS = (
     monitoring_router,
     alerts_router,
     complaints_router,
+    ecl_router,
     privacy_router,
     jobs_router,
-    reports_router,
 )
 
 

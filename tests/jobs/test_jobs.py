@@ -205,7 +205,7 @@ def test_a_cancel_that_lands_during_the_store_rolls_the_store_back(
 ) -> None:  # type: ignore[no-untyped-def]
     before = _counts(scored)
     job = _start(manager, "/api/v1/scoring-runs", {})
-    real_progress, real_store = jobs.JobContext.progress, scoring_service.store_rescore
+    real_progress, real_store = jobs.JobContext.progress, scoring_service.finish_rescore
     stored: list[int] = []
 
     def cancel_once_past_the_check(self: jobs.JobContext, phase: str, *a: Any) -> None:
@@ -221,7 +221,7 @@ def test_a_cancel_that_lands_during_the_store_rolls_the_store_back(
         return summary
 
     monkeypatch.setattr(jobs.JobContext, "progress", cancel_once_past_the_check)
-    monkeypatch.setattr(scoring_service, "store_rescore", store_and_count)
+    monkeypatch.setattr(scoring_service, "finish_rescore", store_and_count)
     jobs.run_next(factory)
     assert stored == [before["scoring_runs"] + 1]  # it was written...
     assert manager.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "cancelled"
@@ -237,8 +237,9 @@ def test_a_failing_job_records_its_error_and_stores_nothing(
     def broken(*args: Any, **kw: Any) -> None:
         raise RuntimeError("disk on fire: customer 42 Zhang San")
 
-    # Fails in the store phase, after the indicators and model scores were written.
-    monkeypatch.setattr(scoring_service, "store_scores", broken)
+    # Fails in the store's last transaction, after the run's slices were staged and its
+    # indicators made current.
+    monkeypatch.setattr(scoring_service.repo, "update_profiles_from_run", broken)
     jobs.run_next(factory)
     failed = manager.get(f"/api/v1/jobs/{job['id']}").json()
     assert failed["status"] == "failed" and failed["result"] is None
@@ -405,11 +406,14 @@ def test_the_audit_log_says_who_started_a_job_and_what_it_stored(
     entries = list(db.scalars(select(AuditEntry).where(AuditEntry.id > last)))
     started = [e for e in entries if '"jobs"' in json.dumps(e.detail) and e.channel == "api"]
     assert [e.actor for e in started] == ["manager"]
-    # The store and the "done" mark: one entry, in the starter's name, naming the job.
+    # The store's transactions (the run begun, its slices staged, then the last one that makes
+    # it current with the "done" mark): each in the starter's name, naming the job.
     stored = [e for e in entries if e.channel == "job"]
-    assert len(stored) == 1 and stored[0].actor == "manager"
-    assert (stored[0].object_type, stored[0].object_id) == ("job", str(job["id"]))
-    assert "scoring_runs" in json.dumps(stored[0].detail) and "jobs" in json.dumps(stored[0].detail)
+    assert len(stored) >= 2 and {e.actor for e in stored} == {"manager"}
+    assert {(e.object_type, e.object_id) for e in stored} == {("job", str(job["id"]))}
+    assert "scoring_runs" in json.dumps(stored[-1].detail) and "jobs" in json.dumps(
+        stored[-1].detail
+    )
     # Progress reports are bookkeeping: no entry holds only them.
     for e in entries:
         detail = json.dumps(e.detail)

@@ -14,12 +14,12 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from riskdesk.alerts import service as alert_service
-from riskdesk.kit.i18n import Translator, catalog
+from riskdesk.kit.messages import catalog
 from riskdesk.kit.timeutil import today
 from riskdesk.models import AuditEntry
+from riskdesk.reports import credit_report as report_service
 from riskdesk.reports import fonts, formatting, pdf
-from riskdesk.reports import service as report_service
-from riskdesk.reports.formatting import View
+from riskdesk.reports.formatting import View, translator
 from tests.conftest import ingest, principal
 from tests.factories import company
 
@@ -255,7 +255,7 @@ class _Strict:
     """A translator that fails on any key missing from either catalogue."""
 
     def __init__(self, locale: str) -> None:
-        self.inner = Translator(locale)
+        self.inner = translator(locale)
 
     def __call__(self, key: str, **values: Any) -> str:
         for locale in ("en", "zh-CN"):

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse
 from pydantic import BeforeValidator, StringConstraints
 
 from riskdesk.alerts import notify, playbooks, service
@@ -41,7 +41,6 @@ from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.jobs.deps import ACCEPTED, start_job, wants_async
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.pagination import decode_cursor, encode_cursor
-from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import BusinessDate, BusinessTimestamp, PastDate, PathId
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.warning_types import WarningTypeCode
@@ -165,30 +164,6 @@ def list_alerts(
         url = request.url.include_query_params(cursor=following)
         response.headers["Link"] = f'<{url}>; rel="next"'
     return [AlertRead.model_validate(a) for a in alerts]
-
-
-@router.get(
-    "/alerts/export",
-    response_class=StreamingResponse,
-    responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
-)
-def export_alerts(
-    request: Request,
-    session: SessionDep,
-    principal: CanCustomersRead,
-    flt: AlertFilterDep,
-    format: Literal["csv", "jsonl"] = "csv",
-) -> StreamingResponse:
-    """Every alert the caller may see that matches, newest first, as CSV (without evidence)
-    or JSON lines (with evidence), streamed as it is read; the export is logged."""
-    chunks = service.export_alerts(session, request.app.state.sessionmaker, principal, flt, format)
-    media = "text/csv; charset=utf-8" if format == "csv" else "application/x-ndjson"
-    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        chunks,
-        media_type=media,
-        headers={"Content-Disposition": f'attachment; filename="alerts-{stamp}.{format}"'},
-    )
 
 
 @router.get("/alerts/{alert_id}", response_model=AlertRead)

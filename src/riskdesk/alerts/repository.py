@@ -4,7 +4,7 @@ webhook endpoints and the delivery outbox."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy import Float, cast, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
+from riskdesk.db import count_rows, stream_rows
 from riskdesk.models import (
     Alert,
     AlertAction,
@@ -31,6 +32,7 @@ from riskdesk.models import (
     User,
     WebhookEndpoint,
 )
+from riskdesk.scoring.repository import settled
 
 CLOSED = ("resolved", "dismissed")
 
@@ -223,22 +225,57 @@ def worklist(
 ) -> tuple[list[tuple[AlertCase, int, list[str]]], int]:
     """Open cases the caller may see, the most at stake first: each with its number of open
     alerts and their warning types; and how many there are."""
+    stmt = _worklist_query(select(AlertCase), owner_ids)
+    total = count_rows(session, stmt)
+    cases = list(session.scalars(stmt.limit(limit).offset(offset)))
+    kinds = _open_kinds(session, [c.id for c in cases])
+    return [(c, len(kinds[c.id]), sorted(set(kinds[c.id]))) for c in cases], total
+
+
+def _worklist_query(stmt: Any, owner_ids: tuple[int, ...] | None) -> Any:
     from riskdesk.models import Customer
 
-    stmt = select(AlertCase).where(AlertCase.status == "open")
+    stmt = stmt.where(AlertCase.status == "open")
     if owner_ids is not None:
-        stmt = stmt.join(Customer, Customer.id == AlertCase.customer_id).where(
-            Customer.owner_id.in_(owner_ids)
-        )
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    cases = list(
-        session.scalars(
-            stmt.order_by(AlertCase.priority.desc().nulls_last(), AlertCase.id)
-            .limit(limit)
-            .offset(offset)
-        )
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return stmt.join(Customer, Customer.id == AlertCase.customer_id).order_by(
+        AlertCase.priority.desc().nulls_last(), AlertCase.id
     )
-    kinds: dict[int, list[str]] = {c.id: [] for c in cases}
+
+
+def count_worklist(session: Session, owner_ids: tuple[int, ...] | None) -> int:
+    """How many open cases the caller may see."""
+    return count_rows(session, _worklist_query(select(AlertCase.id), owner_ids))
+
+
+def worklist_for_export(
+    session: Session, owner_ids: tuple[int, ...] | None, chunk: int
+) -> Iterator[list[tuple[Any, int, list[str]]]]:
+    """The open cases as ``worklist`` orders them, with the customer's name columns, in chunks
+    of ``chunk`` cases, each with its number of open alerts and their warning types."""
+    from riskdesk.models import Customer
+
+    stmt = _worklist_query(
+        select(AlertCase, Customer.kind, Customer.company_name, Customer.person_name), owner_ids
+    )
+    batch: list[Any] = []
+    for row in stream_rows(session, stmt, chunk):
+        batch.append(row)
+        if len(batch) >= chunk:
+            yield _with_kinds(session, batch)
+            batch = []
+    if batch:
+        yield _with_kinds(session, batch)
+
+
+def _with_kinds(session: Session, rows: list[Any]) -> list[tuple[Any, int, list[str]]]:
+    kinds = _open_kinds(session, [r[0].id for r in rows])
+    return [(r, len(kinds[r[0].id]), sorted(set(kinds[r[0].id]))) for r in rows]
+
+
+def _open_kinds(session: Session, case_ids: list[int]) -> dict[int, list[str]]:
+    kinds: dict[int, list[str]] = {i: [] for i in case_ids}
+    cases = case_ids
     if cases:
         rows = session.execute(
             select(Alert.case_id, Alert.warning_type).where(
@@ -248,7 +285,7 @@ def worklist(
         for case_id, kind in rows:
             if case_id is not None:
                 kinds[case_id].append(kind)
-    return [(c, len(kinds[c.id]), sorted(set(kinds[c.id]))) for c in cases], total
+    return kinds
 
 
 def page_alerts(
@@ -266,6 +303,17 @@ def page_alerts(
     if before_id is not None:
         stmt = stmt.where(Alert.id < before_id)
     return list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
+
+
+def count_alerts(
+    session: Session,
+    flt: AlertFilter,
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+) -> int:
+    """How many alerts ``page_alerts`` would walk through, narrowed the same way."""
+    return count_rows(session, _narrowed(select(Alert.id), flt, owner_ids, with_products))
 
 
 def usernames(session: Session, user_ids: Sequence[int]) -> dict[int, str]:
@@ -658,7 +706,7 @@ def champion_pd(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
     champions = select(ModelVersion.id).where(ModelVersion.status == "champion")
     newest = (
         select(func.max(ModelScore.id))
-        .where(ModelScore.model_version_id.in_(champions))
+        .where(ModelScore.model_version_id.in_(champions), settled(ModelScore.run_id))
         .group_by(ModelScore.customer_id, ModelScore.model_version_id)
     )
     stmt = select(ModelScore.customer_id, ModelScore.bad_probability).where(

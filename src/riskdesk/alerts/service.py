@@ -753,6 +753,7 @@ def _export_batches(
     owner_ids: tuple[int, ...] | None,
     with_products: bool,
     flt: AlertFilter,
+    typed: bool = False,
 ) -> Iterator[list[dict[str, Any]]]:
     """The matching alerts as export rows (with their evidence), a batch at a time. Walking
     down by id, alerts raised during the download (higher ids) are never reached."""
@@ -770,7 +771,7 @@ def _export_batches(
             names = repo.usernames(
                 session, [a.assigned_to_id for a in batch if a.assigned_to_id is not None]
             )
-            rows = [{**_export_row(a, names), "evidence": a.evidence} for a in batch]
+            rows = [{**_export_row(a, names, typed), "evidence": a.evidence} for a in batch]
         if not batch:
             return
         yield rows
@@ -779,9 +780,35 @@ def _export_batches(
         before = batch[-1].id
 
 
-def _export_row(alert: Alert, names: dict[int, str]) -> dict[str, Any]:
-    def stamp(value: dt.datetime | None) -> str | None:
-        return value.isoformat() if value is not None else None
+def export_typed_rows(
+    factory: sessionmaker[Session], principal: Principal, flt: AlertFilter
+) -> Iterator[dict[str, Any]]:
+    """The matching alerts as typed rows (dates as dates, amounts as numbers) for a
+    spreadsheet, newest first, read in batches as ``export_alerts`` reads them."""
+    batches = _export_batches(
+        factory,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+        flt=flt,
+        typed=True,
+    )
+    for rows in batches:
+        yield from rows
+
+
+def count_alerts(session: Session, principal: Principal, flt: AlertFilter) -> int:
+    """How many alerts the caller may see match the filter."""
+    return repo.count_alerts(
+        session,
+        flt,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        with_products=sees_product_alerts(principal),
+    )
+
+
+def _export_row(alert: Alert, names: dict[int, str], typed: bool = False) -> dict[str, Any]:
+    def stamp(value: dt.datetime | None) -> Any:
+        return value if typed or value is None else value.isoformat()
 
     return {
         "id": alert.id,
@@ -798,7 +825,7 @@ def _export_row(alert: Alert, names: dict[int, str]) -> dict[str, Any]:
         "status": alert.status,
         "outcome": alert.outcome,
         "cleared_reason": alert.cleared_reason,
-        "observed_on": alert.observed_on.isoformat(),
+        "observed_on": alert.observed_on if typed else alert.observed_on.isoformat(),
         "raised_at": stamp(alert.raised_at),
         "last_hit_at": stamp(alert.last_hit_at),
         "closed_at": stamp(alert.closed_at),
@@ -851,6 +878,30 @@ def worklist(
 ) -> tuple[list[tuple[AlertCase, int, list[str]]], int]:
     """The open cases the caller may see, the most at stake first, and how many there are."""
     return repo.worklist(session, customer_service.visible_owner_ids(principal), limit, offset)
+
+
+def count_cases(session: Session, principal: Principal) -> int:
+    """How many open cases the caller may see."""
+    return repo.count_worklist(session, customer_service.visible_owner_ids(principal))
+
+
+def export_cases(session: Session, principal: Principal, *, chunk: int) -> Iterator[dict[str, Any]]:
+    """The open cases' rows for a file, the most at stake first, streamed."""
+    batches = repo.worklist_for_export(
+        session, customer_service.visible_owner_ids(principal), chunk
+    )
+    for batch in batches:
+        for (case, kind, company_name, person_name), n, kinds in batch:
+            yield {
+                "id": case.id,
+                "customer_code": customer_code(case.customer_id),
+                "customer_name": customer_service.shown_name(kind, company_name, person_name),
+                "priority": case.priority,
+                "priority_basis": case.priority_basis,
+                "open_alerts": n,
+                "warning_types": kinds,
+                "opened_at": case.opened_at,
+            }
 
 
 def get_alert(session: Session, principal: Principal, alert_id: int) -> Alert:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from riskdesk import bootstrap
 from riskdesk.cli import fail, parse_date
 from riskdesk.cli.audit import audit_app
+from riskdesk.cli.bi import bi_app
 from riskdesk.cli.churn import churn_app
 from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP, jobs_app
 from riskdesk.cli.jobs import queue as queue_job
@@ -52,6 +53,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(queue_app, name="queue")
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(bi_app, name="bi")
 console = Console()
 err = Console(stderr=True)
 

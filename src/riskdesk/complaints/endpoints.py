@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from riskdesk.alerts.schemas import AlertRead
 from riskdesk.complaints import service
@@ -40,10 +41,18 @@ def _read(complaint: Complaint, breach: str | None = None) -> ComplaintRead:
     )
 
 
-@router.get("/complaints", response_model=list[ComplaintRead])
-def complaint_desk(
-    session: SessionDep,
-    principal: CanComplaintsWork,
+@dataclass(frozen=True)
+class DeskFilter:
+    """What the complaint desk is narrowed to."""
+
+    status: str | None = "open_any"
+    category: str | None = None
+    product: str | None = None
+    breached: bool = False
+    customer_id: int | None = None
+
+
+def desk_filter(
     status: Annotated[
         str | None, Query(pattern="^(open_any|open|in_progress|resolved|closed)$")
     ] = "open_any",
@@ -53,19 +62,23 @@ def complaint_desk(
     product: Annotated[str | None, Query(max_length=128)] = None,
     breached: bool = False,
     customer_id: Annotated[int | None, Query(ge=1)] = None,
+) -> DeskFilter:
+    """The desk's filter from query parameters (the desk's and its export's)."""
+    return DeskFilter(status, category, product, breached, customer_id)
+
+
+DeskFilterDep = Annotated[DeskFilter, Depends(desk_filter)]
+
+
+@router.get("/complaints", response_model=list[ComplaintRead])
+def complaint_desk(
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    flt: DeskFilterDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[ComplaintRead]:
     """The complaints I may see, newest first; ``breached`` keeps those past an SLA."""
-    rows = service.desk(
-        session,
-        principal,
-        status=status,
-        category=category,
-        product=product,
-        breached=breached,
-        customer_id=customer_id,
-        limit=limit,
-    )
+    rows = service.desk(session, principal, limit=limit, **vars(flt))
     return [_read(r.complaint, r.breach) for r in rows]
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from riskdesk.db import count_rows, stream_rows
 from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
 
 OPEN = ("open", "in_progress")
@@ -57,11 +58,42 @@ def desk(
 ) -> list[tuple[Complaint, Customer]]:
     """Complaints with their customers, the oldest open first, narrowed by the filters and the
     caller's visible customers."""
-    stmt = (
-        select(Complaint, Customer)
-        .join(Customer, Customer.id == Complaint.customer_id)
-        .order_by(Complaint.opened_at.desc(), Complaint.id.desc())
-        .limit(limit)
+    stmt = _desk_query(
+        select(Complaint, Customer),
+        status=status,
+        category=category,
+        product=product,
+        breached_at=breached_at,
+        customer_id=customer_id,
+        owner_ids=owner_ids,
+    )
+    return [(c, cu) for c, cu in session.execute(stmt.limit(limit)).all()]
+
+
+def desk_for_export(session: Session, *, chunk: int, **narrowing: Any) -> Iterator[Any]:
+    """The desk's complaints (narrowed as ``desk``, without its limit) with the customer's
+    name columns, streamed ``chunk`` rows at a time."""
+    stmt = select(Complaint, Customer.kind, Customer.company_name, Customer.person_name)
+    return stream_rows(session, _desk_query(stmt, **narrowing), chunk)
+
+
+def count_desk(session: Session, **narrowing: Any) -> int:
+    """How many complaints ``desk`` would narrow to, without its limit."""
+    return count_rows(session, _desk_query(select(Complaint.id), **narrowing))
+
+
+def _desk_query(
+    stmt: Any,
+    *,
+    status: str | None,
+    category: str | None,
+    product: str | None,
+    breached_at: dt.datetime | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+) -> Any:
+    stmt = stmt.join(Customer, Customer.id == Complaint.customer_id).order_by(
+        Complaint.opened_at.desc(), Complaint.id.desc()
     )
     if status == "open_any":
         stmt = stmt.where(Complaint.status.in_(OPEN))
@@ -83,7 +115,7 @@ def desk(
         )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
-    return [(c, cu) for c, cu in session.execute(stmt).all()]
+    return stmt
 
 
 def get_complaint(session: Session, complaint_id: int, *, lock: bool = False) -> Complaint | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 from riskdesk.alerts import service as alert_service
 from riskdesk.complaints import repository as repo
 from riskdesk.customers import service as customer_service
+from riskdesk.customers.repository import customer_code
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
@@ -68,6 +70,54 @@ def desk(
         limit=limit,
     )
     return [DeskRow(c, cu, breach_of(c, now)) for c, cu in rows]
+
+
+def _narrowing(
+    principal: Principal,
+    *,
+    status: str | None,
+    category: str | None,
+    product: str | None,
+    breached: bool,
+    customer_id: int | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    return {
+        "status": status,
+        "category": category,
+        "product": product,
+        "breached_at": now if breached else None,
+        "customer_id": customer_id,
+        "owner_ids": customer_service.visible_owner_ids(principal),
+    }
+
+
+def count_desk(session: Session, principal: Principal, **flt: Any) -> int:
+    """How many complaints the desk's filters match (the desk without its limit)."""
+    return repo.count_desk(session, **_narrowing(principal, now=utcnow(), **flt))
+
+
+def export_desk(
+    session: Session, principal: Principal, *, chunk: int, **flt: Any
+) -> Iterator[dict[str, Any]]:
+    """The desk's rows for a file (newest first), streamed; filters as ``desk`` takes them."""
+    now = utcnow()
+    rows = repo.desk_for_export(session, chunk=chunk, **_narrowing(principal, now=now, **flt))
+    for c, kind, company_name, person_name in rows:
+        yield {
+            "id": c.id,
+            "severity": c.severity,
+            "customer_code": customer_code(c.customer_id),
+            "customer_name": customer_service.shown_name(kind, company_name, person_name),
+            "category": c.category,
+            "product": c.product,
+            "opened_at": c.opened_at,
+            "respond_by": c.respond_by,
+            "resolve_by": c.resolve_by,
+            "status": c.status,
+            "breach": breach_of(c, now),
+            "description": c.description,
+        }
 
 
 def _complaint_or_raise(session: Session, principal: Principal, complaint_id: int) -> Complaint:

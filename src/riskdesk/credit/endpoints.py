@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from riskdesk.credit import repository as repo
 from riskdesk.credit import service
@@ -77,18 +78,33 @@ def credit_check(
     return _result(decision, available, duplicate)
 
 
-@router.get("/credit-decisions", response_model=list[CreditDecisionRead])
-def list_decisions(
-    session: SessionDep,
-    principal: CanCustomersRead,
+@dataclass(frozen=True)
+class DecisionFilter:
+    """What the decision list is narrowed to."""
+
+    status: str | None = None
+
+
+def decision_filter(
     status: Annotated[
         str | None, Query(pattern="^(approved|held|rejected|released|consumed)$")
     ] = None,
+) -> DecisionFilter:
+    """The decision filter from query parameters (the list's and its export's)."""
+    return DecisionFilter(status=status)
+
+
+DecisionFilterDep = Annotated[DecisionFilter, Depends(decision_filter)]
+
+
+@router.get("/credit-decisions", response_model=list[CreditDecisionRead])
+def list_decisions(
+    session: SessionDep, principal: CanCustomersRead, flt: DecisionFilterDep
 ) -> list[CreditDecisionRead]:
     """Credit decisions, newest first; status=held is the blocked-order worklist."""
     return [
         CreditDecisionRead.model_validate(d)
-        for d in service.list_decisions(session, principal, status=status)
+        for d in service.list_decisions(session, principal, status=flt.status)
     ]
 
 

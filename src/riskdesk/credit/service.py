@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -24,6 +24,7 @@ from riskdesk.credit.schemas import (
 )
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import start_writing
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -662,6 +663,86 @@ def list_decisions(
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
     )
+
+
+def count_decisions(
+    session: Session, principal: Principal, *, status: str | None, customer_id: int | None
+) -> int:
+    """How many decisions the caller may see match (the list without its limit)."""
+    return repo.count_decisions(
+        session,
+        status=status,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+    )
+
+
+def export_decisions(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    chunk: int,
+) -> Iterator[dict[str, Any]]:
+    """The decision list's rows for a file (newest first), streamed."""
+    rows = repo.decisions_for_export(
+        session,
+        status=status,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        chunk=chunk,
+    )
+    for d, kind, company_name, person_name, requested_by in rows:
+        reasons_en, reasons_zh = reasons(d)
+        yield {
+            "id": d.id,
+            "customer_code": customer_repo.customer_code(d.customer_id),
+            "customer_name": customer_service.shown_name(kind, company_name, person_name),
+            "source": d.source,
+            "order": d.order_external_id,
+            "amount": d.amount,
+            "currency": d.currency,
+            "status": d.status,
+            "reasons_en": "; ".join(reasons_en),
+            "reasons_zh": "；".join(reasons_zh),
+            "requested_by": requested_by or d.decided_by,
+            "created_at": d.created_at,
+            "updated_at": d.updated_at,
+            "resolution_reason": d.resolution_reason,
+        }
+
+
+def export_exposure(
+    session: Session, principal: Principal, *, flt: CustomerFilter, chunk: int
+) -> Iterator[dict[str, Any]]:
+    """Every filtered customer's exposure against its limit in force (zero outside its
+    validity dates, as the credit check counts it), streamed by customer id."""
+    flt = CustomerFilter(
+        **{**flt.__dict__, "owner_ids": customer_service.visible_owner_ids(principal)}
+    )
+    day = today()
+    for r in repo.exposure_for_export(session, flt, chunk=chunk):
+        valid = not (
+            (r.limit_valid_from and day < r.limit_valid_from)
+            or (r.limit_valid_to and day > r.limit_valid_to)
+        )
+        limit = r.credit_limit if valid else ZERO
+        counted = quantize(Decimal(r.counted or 0))
+        yield {
+            "customer_code": customer_repo.customer_code(r.id),
+            "customer_name": customer_service.shown_name(r.kind, r.company_name, r.person_name),
+            "risk_tier": r.risk_tier,
+            "credit_limit": r.credit_limit,
+            "limit_in_force": limit,
+            "currency": r.limit_currency,
+            "limit_valid_to": r.limit_valid_to,
+            "counted": counted,
+            "information_only": quantize(Decimal(r.information_only or 0)),
+            "available": limit - counted,
+            "utilisation": float(counted / limit) if limit > 0 else None,
+            "blocked": r.blocked,
+        }
 
 
 def get_decision_or_raise(

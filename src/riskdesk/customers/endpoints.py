@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import FileResponse
 
 from riskdesk.audit import trail
@@ -65,10 +65,7 @@ def single_result(report: IntakeReport, response: Response) -> IntakeRowResult:
     return result
 
 
-@router.get("/customers", response_model=Page[CustomerSummary])
-def list_customers(
-    session: SessionDep,
-    principal: CanCustomersRead,
+def customer_filter(
     q: Annotated[
         str | None, Query(max_length=200, description="name, code, tax id or external id")
     ] = None,
@@ -78,11 +75,10 @@ def list_customers(
     status: CustomerStatus | None = None,
     risk_tier: Annotated[str | None, Query(max_length=16)] = None,
     blocked: bool | None = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
-) -> Page[CustomerSummary]:
-    """Customers you may see, filtered and paged."""
-    flt = CustomerFilter(
+) -> CustomerFilter:
+    """The customer filter from query parameters (the list's, its export's, and those of the
+    per-customer lists: ageing, exposure)."""
+    return CustomerFilter(
         q=q,
         kind=kind,
         segment=segment,
@@ -92,6 +88,20 @@ def list_customers(
         blocked=blocked,
         include_merged=status == CustomerStatus.MERGED,
     )
+
+
+CustomerFilterDep = Annotated[CustomerFilter, Depends(customer_filter)]
+
+
+@router.get("/customers", response_model=Page[CustomerSummary])
+def list_customers(
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: CustomerFilterDep,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
+) -> Page[CustomerSummary]:
+    """Customers you may see, filtered and paged."""
     return service.list_customers(session, principal, flt=flt, page=PageParams(page, size))
 
 

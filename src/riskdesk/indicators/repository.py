@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, delete, insert, select
+from sqlalchemy import Float, cast, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import chunks, rows_in
+from riskdesk.customers.repository import CustomerFilter, chunks, filter_conditions, rows_in
+from riskdesk.db import stream_columns
 from riskdesk.indicators import state
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
 from riskdesk.models import (
     Complaint,
+    CreditProfile,
     Customer,
     IndicatorReference,
     IndicatorSnapshot,
@@ -25,6 +27,7 @@ from riskdesk.models import (
     OrderLine,
     Payment,
     Return,
+    StagedIndicatorSnapshot,
     SurveyResponse,
 )
 
@@ -310,8 +313,17 @@ def store(
     ids = result["customer_id"].to_list()
     for part in chunks(ids):
         session.execute(delete(IndicatorSnapshot).where(IndicatorSnapshot.customer_id.in_(part)))
+    rows = _snapshot_rows(result, as_of, computed_at)
+    for part in chunks(rows, 2000):
+        session.execute(insert(IndicatorSnapshot), list(part))
+    return len(rows)
+
+
+def _snapshot_rows(
+    result: pl.DataFrame, as_of: dt.date, computed_at: dt.datetime
+) -> list[dict[str, Any]]:
     names = [c for c in result.columns if c != "customer_id"]
-    rows = [
+    return [
         {
             "customer_id": row[0],
             "as_of": as_of,
@@ -323,9 +335,60 @@ def store(
         }
         for row in result.iter_rows()
     ]
+
+
+def stage(
+    session: Session,
+    result: pl.DataFrame,
+    *,
+    batch_id: int,
+    as_of: dt.date,
+    computed_at: dt.datetime,
+    seen: Mapping[int, dt.datetime | None],
+) -> int:
+    """Keep the snapshots of the customers in ``result`` aside under a batch, with the
+    snapshot each customer had when the batch read (``seen``), until apply_staged."""
+    rows = _snapshot_rows(result, as_of, computed_at)
+    for r in rows:
+        r["batch_id"], r["seen_at"] = batch_id, seen.get(r["customer_id"])
     for part in chunks(rows, 2000):
-        session.execute(insert(IndicatorSnapshot), list(part))
+        session.execute(insert(StagedIndicatorSnapshot), list(part))
     return len(rows)
+
+
+def apply_staged(session: Session, batch_id: int) -> int:
+    """Make a batch's staged snapshots the customers' snapshots, set-based: those who have one
+    get it updated in place, the others a new one. The staged rows stay (read by nobody, as
+    the batch is no longer pending) for drop_staged in a transaction of their own."""
+    staged = StagedIndicatorSnapshot
+    mine = staged.batch_id == batch_id
+    updated = session.execute(
+        update(IndicatorSnapshot)
+        .where(IndicatorSnapshot.customer_id == staged.customer_id, mine)
+        .values(as_of=staged.as_of, computed_at=staged.computed_at, values=staged.values)
+        .execution_options(synchronize_session=False)
+    )
+    columns = ("customer_id", "as_of", "computed_at", "values")
+    has_one = select(IndicatorSnapshot.customer_id).where(
+        IndicatorSnapshot.customer_id == staged.customer_id
+    )
+    inserted = session.execute(
+        insert(IndicatorSnapshot).from_select(
+            list(columns),
+            select(*[getattr(staged, c) for c in columns]).where(mine, ~has_one.exists()),
+        )
+    )
+    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (updated, inserted))
+
+
+def drop_staged(session: Session, batch_id: int, customer_ids: Sequence[int] | None) -> None:
+    """Forget a batch's staged snapshots (of some customers; None: all)."""
+    stmt = delete(StagedIndicatorSnapshot).where(StagedIndicatorSnapshot.batch_id == batch_id)
+    if customer_ids is None:
+        session.execute(stmt)
+        return
+    for part in chunks(list(customer_ids)):
+        session.execute(stmt.where(StagedIndicatorSnapshot.customer_id.in_(part)))
 
 
 def drop_snapshots(session: Session, customer_ids: Sequence[int]) -> None:
@@ -337,3 +400,26 @@ def drop_snapshots(session: Session, customer_ids: Sequence[int]) -> None:
 def get_snapshot(session: Session, customer_id: int) -> IndicatorSnapshot | None:
     """A customer's latest indicator values."""
     return session.get(IndicatorSnapshot, customer_id)
+
+
+def ageing_for_export(session: Session, flt: CustomerFilter, *, chunk: int) -> Iterator[Any]:
+    """Each filtered customer's latest indicator snapshot (its receivables by ageing bucket)
+    beside its tier and currency, by customer id, streamed ``chunk`` rows at a time; a
+    customer never computed has no snapshot (None)."""
+    stmt = (
+        select(
+            Customer.id,
+            Customer.kind,
+            Customer.company_name,
+            Customer.person_name,
+            CreditProfile.risk_tier,
+            CreditProfile.limit_currency,
+            IndicatorSnapshot.as_of,
+            IndicatorSnapshot.values,
+        )
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == Customer.id)
+        .where(*filter_conditions(flt))
+        .order_by(Customer.id)
+    )
+    return stream_columns(session, stmt, chunk)

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
 from sqlalchemy.orm import Session
 
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers import service as customer_service
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.indicators import repository as repo
 from riskdesk.indicators import state
-from riskdesk.indicators.catalogue import CATALOGUE
+from riskdesk.indicators.catalogue import AGEING_BUCKETS, CATALOGUE
 from riskdesk.indicators.compute import (
     REFERENCE_COLUMNS,
     REFERENCE_POINTS,
@@ -26,6 +29,7 @@ from riskdesk.indicators.schemas import IndicatorsRead, IndicatorValue
 from riskdesk.kit import signals
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import IndicatorSnapshot
+from riskdesk.security.service import Principal
 
 
 @dataclass(frozen=True)
@@ -150,15 +154,23 @@ def population(session: Session) -> Reference | None:
 def store_population(session: Session, *, as_of: dt.date) -> Reference | None:
     """Summarise the stored snapshots' population; kept when it is large (a small one is
     cheaper to read again than to keep current)."""
+    ref = snapshots_population(session)
+    keep_population(session, ref, as_of=as_of)
+    return ref
+
+
+def snapshots_population(session: Session) -> Reference | None:
+    """The stored snapshots' population summary, read and not stored (None: no snapshots)."""
     frame = repo.snapshot_population(session)
-    if frame is None:
-        return None
-    ref = summarise(frame)
-    if ref.customers > REFERENCE_POINTS:
+    return None if frame is None else summarise(frame)
+
+
+def keep_population(session: Session, ref: Reference | None, *, as_of: dt.date) -> None:
+    """Store a summary read by snapshots_population, when it is large enough to keep."""
+    if ref is not None and ref.customers > REFERENCE_POINTS:
         repo.store_reference(
             session, ref.as_json(), customers=ref.customers, as_of=as_of, computed_at=utcnow()
         )
-    return ref
 
 
 def compute_batch(session: Session, *, as_of: dt.date) -> pl.DataFrame:
@@ -172,6 +184,33 @@ def store_batch(session: Session, result: pl.DataFrame, *, as_of: dt.date) -> in
     stored = repo.store(session, result, as_of=as_of, computed_at=utcnow())
     store_population(session, as_of=as_of)
     return stored
+
+
+def stage_batch(
+    session: Session,
+    result: pl.DataFrame,
+    *,
+    batch_id: int,
+    as_of: dt.date,
+    seen: Mapping[int, dt.datetime | None],
+) -> int:
+    """Store some of a batch's indicators aside (read by nobody) until apply_batch makes the
+    whole batch current at once: a long batch stores in short transactions this way."""
+    return repo.stage(
+        session, result, batch_id=batch_id, as_of=as_of, computed_at=utcnow(), seen=seen
+    )
+
+
+def apply_batch(session: Session, *, batch_id: int) -> int:
+    """Make a staged batch's indicators current, set-based (the last store of a batch;
+    drop_staged first for customers that must keep theirs). The population summary is the
+    caller's to store after: store_population."""
+    return repo.apply_staged(session, batch_id)
+
+
+def drop_staged(session: Session, *, batch_id: int, customer_ids: Sequence[int] | None) -> None:
+    """Forget a batch's staged indicators (of some customers; None: all of them)."""
+    repo.drop_staged(session, batch_id, customer_ids)
 
 
 def receivables_after_grace(
@@ -268,6 +307,29 @@ def trend(
 
 
 __all__ = ["REFERENCE_COLUMNS", "RunSummary", "advance", "refresh", "run_batch", "trend"]
+
+
+def export_ageing(
+    session: Session, principal: Principal, *, flt: CustomerFilter, chunk: int
+) -> Iterator[dict[str, Any]]:
+    """Each filtered customer's open receivables by ageing bucket, as of its latest indicator
+    run (blank where never computed), streamed by customer id."""
+    flt = CustomerFilter(
+        **{**flt.__dict__, "owner_ids": customer_service.visible_owner_ids(principal)}
+    )
+    for r in repo.ageing_for_export(session, flt, chunk=chunk):
+        values = r.values or {}
+        buckets = {f"ar_{b}": values.get(f"ar_{b}") for b in AGEING_BUCKETS}
+        known = [v for v in buckets.values() if v is not None]
+        yield {
+            "customer_code": customer_repo.customer_code(r.id),
+            "customer_name": customer_service.shown_name(r.kind, r.company_name, r.person_name),
+            "risk_tier": r.risk_tier,
+            "as_of": r.as_of,
+            **buckets,
+            "ar_total": sum(known) if known else None,
+            "dpd_max": values.get("dpd_max"),
+        }
 
 
 def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:

@@ -1,5 +1,7 @@
 """The long operations that run as jobs, each in the three phases of db.py (read a snapshot,
-compute holding nothing, store in one short transaction that also marks the job done).
+compute holding nothing, store in one short transaction that also marks the job done). A
+scoring run, whose store grows with the customers, stages it in short transactions first
+(jobs.service, "stage") and makes it current in the last one.
 
 Each answers with what its synchronous endpoint answers, as JSON, so a client gets the same
 result either way. Registered from above (main, the worker command): the domains queue jobs
@@ -16,6 +18,11 @@ from sqlalchemy.orm import Session
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.schemas import AnomalyRunRead, EvaluationRead, RankedCustomer
+from riskdesk.db import unit_of_work
+from riskdesk.ecl import service as ecl_service
+from riskdesk.ecl.schemas import RunIn as EclRunIn
+from riskdesk.ecl.schemas import RunRead as EclRunRead
+from riskdesk.indicators import service as indicator_service
 from riskdesk.jobs.service import JobContext, JobKind, register
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today
@@ -35,6 +42,7 @@ WARNING_REPLAY = "warning_replay"
 CHURN_FIT = "churn_fit"
 RULE_RUN = "rule_run"
 ANOMALY_RUN = "anomaly_run"
+ECL_RUN = "ecl_run"
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -43,20 +51,54 @@ def _json(value: Any) -> dict[str, Any]:
 
 
 def scoring_run(ctx: JobContext) -> None:
-    """Recompute everyone's indicators and score everyone (POST /scoring-runs)."""
+    """Recompute everyone's indicators and score everyone (POST /scoring-runs).
+
+    Stored in slices of scoring_service.STORE_CHUNK customers, a short transaction each, under
+    a run no reader reads until the last transaction marks it done with the job: SQLite's one
+    writer is free between slices, so an event intake waits for a slice, not the whole run."""
     body = RunIn.model_validate(ctx.parameters)
     with ctx.reading("computing") as session:
         plan = scoring_service.plan_rescore(session, as_of=body.as_of)
+    slices = scoring_service.store_slices(plan)
+
+    def begin(session: Session) -> int:
+        # What an earlier attempt of this job staged goes first: the job stores once.
+        scoring_service.discard_staged(session, job_id=ctx.job_id)
+        scoring_service.clear_applied(session)
+        return scoring_service.begin_run(
+            session, plan, ctx.principal(session), trigger="manual", job_id=ctx.job_id
+        )
+
+    run_id = ctx.stage(begin, 0, len(slices))
+    for done, ids in enumerate(slices):
+
+        def stage(session: Session, ids: list[int] = ids) -> int:
+            return scoring_service.stage_rescore(session, plan, run_id, ids)
+
+        ctx.stage(stage, done, len(slices))
 
     def write(session: Session) -> dict[str, Any]:
-        summary = scoring_service.store_rescore(
-            session, plan, ctx.principal(session), trigger="manual"
-        )
+        summary = scoring_service.finish_rescore(session, plan, run_id)
         assert summary.run_id is not None
         run = scoring_repo.get_run(session, summary.run_id)
         return RunRead.model_validate(run).model_dump(mode="json")
 
     ctx.store(write)
+    # After the run is current, each in a short transaction: its staged indicators (read by
+    # nobody now) go, and the population the next events rank against is summarised from the
+    # indicators just made current. A job that stops before leaves the staged rows to the next
+    # run and the previous summary (as good as a day old) in place.
+    with unit_of_work(ctx.factory) as session:
+        indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+    with ctx.factory() as session:
+        population = indicator_service.snapshots_population(session)
+        session.rollback()
+    with unit_of_work(ctx.factory) as session:
+        indicator_service.keep_population(session, population, as_of=plan.as_of)
+
+
+def _discard_scoring_run(session: Session, job_id: int) -> None:
+    scoring_service.discard_staged(session, job_id=job_id)
 
 
 def model_training(ctx: JobContext) -> None:
@@ -188,15 +230,30 @@ def anomaly_run(ctx: JobContext) -> None:
     ctx.store(write)
 
 
+def ecl_run(ctx: JobContext) -> None:
+    """Compute and store the provision matrix (POST /ecl/runs)."""
+    body = EclRunIn.model_validate(ctx.parameters)
+    with ctx.reading("computing") as session:
+        plan = ecl_service.plan_run(session, as_of=body.as_of, lookback_months=body.lookback_months)
+
+    def write(session: Session) -> dict[str, Any]:
+        run, _ = ecl_service.store_run(session, plan, ctx.principal(session))
+        # The summary only: the matrix is at /ecl/runs/{id}.
+        return EclRunRead.model_validate(run).model_dump(mode="json")
+
+    ctx.store(write)
+
+
 def register_all() -> None:
     """Make every long operation runnable by this process's job workers."""
+    register(JobKind(SCORING_RUN, Permission.SCORING_MANAGE, scoring_run, _discard_scoring_run))
     for name, permission, run in (
-        (SCORING_RUN, Permission.SCORING_MANAGE, scoring_run),
         (MODEL_TRAINING, Permission.SCORING_MANAGE, model_training),
         (RULE_BACKTEST, Permission.RULES_MANAGE, rule_backtest),
         (WARNING_REPLAY, Permission.RULES_MANAGE, warning_replay),
         (CHURN_FIT, Permission.RULES_MANAGE, churn_fit),
         (RULE_RUN, Permission.RULES_MANAGE, rule_run),
         (ANOMALY_RUN, Permission.RULES_MANAGE, anomaly_run),
+        (ECL_RUN, Permission.ECL_RUN, ecl_run),
     ):
         register(JobKind(name, permission, run))

@@ -5,6 +5,12 @@ the jobs whose process died.
 A job is marked done in the same transaction as what it stored, so an attempt that dies
 before its commit stored nothing and may run again, and one that committed is never run
 again: a job's result is stored once however often it is attempted.
+
+A large store may first stage its rows in short transactions of their own (``stage``), under
+a record no reader reads until the last transaction makes it current and marks the job done.
+Such a kind names a ``discard`` that deletes what an unfinished attempt staged: run when the
+job fails or is cancelled, when the reaper finds it lost, and (by the kind) before it stages
+again.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
@@ -34,6 +40,7 @@ from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
 MAX_ATTEMPTS = 2  # a job whose process died runs once more, then fails
@@ -51,6 +58,8 @@ class JobKind:
     name: str
     permission: Permission
     run: Callable[[JobContext], None]
+    # Deletes what the job's unfinished attempts staged (session, job id); None: stages nothing.
+    discard: Callable[[Session, int], object] | None = None
 
 
 KINDS: dict[str, JobKind] = {}
@@ -244,6 +253,30 @@ class JobContext:
         with self.factory() as session, snapshot(session):
             yield session
 
+    def _audited(self, session: Session) -> None:
+        principal = self.principal(session)
+        set_context(
+            session,
+            actor_id=principal.user_id,
+            actor=principal.user.username,
+            channel="job",
+            object_type="job",
+            object_id=str(self.job_id),
+        )
+
+    def stage(self, write: Callable[[Session], T], done: int = 0, total: int = 0) -> T:
+        """One short transaction of a large store: ``write`` stores a part that no reader reads
+        yet (the kind's last transaction, in ``store``, makes it current). Records progress in
+        the same transaction, and is a progress point: a cancel (or a lost job) rolls it back."""
+        with _LIVE_LOCK:
+            _LIVE[self.job_id] = ("storing", done, total)
+        with unit_of_work(self.factory) as session:
+            stop = repo.record_progress(session, self.job_id, self.attempt, "storing", done, total)
+            if stop is None or stop:
+                raise JobCancelled(self.job_id)
+            self._audited(session)
+            return write(session)
+
     def store(self, write: Callable[[Session], dict[str, Any]]) -> dict[str, Any]:
         """The store phase: ``write`` stores the result and returns it as JSON, in one
         transaction that also marks the job done; a cancel (or a lost job) rolls it back."""
@@ -251,15 +284,7 @@ class JobContext:
         self._storing = True
         try:
             with unit_of_work(self.factory) as session:
-                principal = self.principal(session)
-                set_context(
-                    session,
-                    actor_id=principal.user_id,
-                    actor=principal.user.username,
-                    channel="job",
-                    object_type="job",
-                    object_id=str(self.job_id),
-                )
+                self._audited(session)
                 result = write(session)
                 session.flush()
                 if not repo.finish_done(session, self.job_id, self.attempt, result):
@@ -303,20 +328,31 @@ def _run(factory: sessionmaker[Session], job: Job) -> None:
         with unit_of_work(factory) as session:
             if repo.cancel_requested(session, job.id, job.attempts):
                 repo.finish_other(session, job.id, job.attempts, "cancelled")
+                _discard(session, kind, job.id)
         log.info("job %s (%s) cancelled", job.id, job.kind)
     except RiskdeskError as exc:
         # A domain error's message names what was wrong (a field, a state), never a person.
-        _failed(factory, job, exc.code, exc.message)
+        _failed(factory, job, kind, exc.code, exc.message)
     except Exception as exc:
         log.exception("job %s (%s) failed", job.id, job.kind)
-        _failed(factory, job, "job_failed", f"the job failed: {type(exc).__name__}")
+        _failed(factory, job, kind, "job_failed", f"the job failed: {type(exc).__name__}")
 
 
-def _failed(factory: sessionmaker[Session], job: Job, code: str, message: str) -> None:
+def _discard(session: Session, kind: JobKind | None, job_id: int) -> None:
+    """Delete what the job staged, in the transaction that ends it (nothing when it staged
+    nothing; its staged rows are never read either way)."""
+    if kind is not None and kind.discard is not None:
+        kind.discard(session, job_id)
+
+
+def _failed(
+    factory: sessionmaker[Session], job: Job, kind: JobKind | None, code: str, message: str
+) -> None:
     with unit_of_work(factory) as session:
-        repo.finish_other(
+        if repo.finish_other(
             session, job.id, job.attempts, "failed", error_code=code, error_message=message
-        )
+        ):
+            _discard(session, kind, job.id)
 
 
 def reap_lost(factory: sessionmaker[Session], *, grace_seconds: float = 60.0) -> list[int]:
@@ -341,6 +377,8 @@ def reap_lost(factory: sessionmaker[Session], *, grace_seconds: float = 60.0) ->
             job = repo.get(session, job_id)
             if job is None or job.status != "running" or job.attempts != attempt:
                 continue  # it finished or moved on meanwhile
+            # Whatever the lost attempt staged goes; a next attempt stages afresh.
+            _discard(session, KINDS.get(job.kind), job.id)
             if job.cancel_requested:
                 job.status, job.phase = "cancelled", "cancelled"
                 job.finished_at = utcnow()

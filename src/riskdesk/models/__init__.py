@@ -25,6 +25,7 @@ from riskdesk.models.customers import (
     PendingChange,
     PendingChangeItem,
 )
+from riskdesk.models.ecl import EclAdjustment, EclCustomerResult, EclRun
 from riskdesk.models.events import (
     Complaint,
     Contract,
@@ -37,7 +38,12 @@ from riskdesk.models.events import (
     SurveyResponse,
 )
 from riskdesk.models.imports import ImportJob
-from riskdesk.models.indicators import IndicatorReference, IndicatorSnapshot, IndicatorState
+from riskdesk.models.indicators import (
+    IndicatorReference,
+    IndicatorSnapshot,
+    IndicatorState,
+    StagedIndicatorSnapshot,
+)
 from riskdesk.models.jobs import Job
 from riskdesk.models.monitoring import (
     Alert,
@@ -107,6 +113,9 @@ __all__ = [
     "Delivery",
     "DemoBehaviour",
     "Document",
+    "EclAdjustment",
+    "EclCustomerResult",
+    "EclRun",
     "Erasure",
     "ExposureCategory",
     "FinancialStatement",
@@ -138,6 +147,7 @@ __all__ = [
     "ScorecardVersion",
     "ScoringRun",
     "SpecialExposure",
+    "StagedIndicatorSnapshot",
     "SurveyResponse",
     "TierPolicy",
     "User",

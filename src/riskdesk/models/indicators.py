@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Date, ForeignKey, LargeBinary
+from sqlalchemy import Date, ForeignKey, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -21,6 +21,21 @@ class IndicatorSnapshot(Base):
     as_of: Mapped[dt.date] = mapped_column(Date)
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     values: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class StagedIndicatorSnapshot(Base):
+    """A snapshot a batch stored in one of its short transactions, not yet current: applied to
+    ``indicator_snapshots`` in the batch's last transaction, unless the customer's snapshot
+    changed from ``seen_at`` (what the batch read) meanwhile."""
+
+    __tablename__ = "staged_indicator_snapshots"
+
+    batch_id: Mapped[int] = mapped_column(Integer, primary_key=True)  # e.g. a scoring run's id
+    customer_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    values: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class IndicatorState(Base):

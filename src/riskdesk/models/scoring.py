@@ -68,6 +68,11 @@ class ScoringRun(Base):
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # storing -> done. A job stores a run in many short transactions; until the last one
+    # marks it done, its scores are read by nobody (repository.settled), and a job that
+    # stopped leaves it storing for its cleanup (service.discard_staged).
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    job_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the job storing it
 
 
 class CustomerScore(Base):
@@ -145,3 +150,5 @@ class ModelScore(Base):
     scored_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     bad_probability: Mapped[float] = mapped_column(Float)
     score: Mapped[int] = mapped_column(Integer)
+    # The scoring run that stored it (none for a model's own scoring): unread until it is done.
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("scoring_runs.id"), index=True)

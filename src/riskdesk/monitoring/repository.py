@@ -26,6 +26,7 @@ from riskdesk.models import (
     WarningBacktest,
     WarningRule,
 )
+from riskdesk.scoring.repository import settled
 
 
 def rules(session: Session) -> list[WarningRule]:
@@ -203,7 +204,7 @@ def score_history(session: Session, customer_ids: Sequence[int] | None) -> pl.Da
         CustomerScore.scorecard_version_id,
         CustomerScore.rating,
         CustomerScore.risk_tier,
-    )
+    ).where(settled(CustomerScore.run_id))
     rows = rows_in(session, stmt, CustomerScore.customer_id, customer_ids)
     frame = pl.DataFrame(
         [tuple(r) for r in rows],

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
@@ -89,19 +90,38 @@ def request_limit(
     return LimitRequestRead.model_validate(request)
 
 
-@router.get("/limit-requests", response_model=list[LimitRequestRead])
-def list_requests(
-    session: SessionDep,
-    principal: CanCustomersRead,
+@dataclass(frozen=True)
+class RequestFilter:
+    """What the limit request list is narrowed to."""
+
+    status: str | None = None
+    customer_id: int | None = None
+
+
+def request_filter(
     status: Annotated[
         str | None, Query(pattern="^(pending|approved|rejected|withdrawn|expired)$")
     ] = None,
     customer_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+) -> RequestFilter:
+    """The limit request filter from query parameters (the list's and its export's)."""
+    return RequestFilter(status=status, customer_id=customer_id)
+
+
+RequestFilterDep = Annotated[RequestFilter, Depends(request_filter)]
+HorizonQuery = Annotated[int, Query(ge=0, le=366, description="days ahead to include")]
+
+
+@router.get("/limit-requests", response_model=list[LimitRequestRead])
+def list_requests(
+    session: SessionDep, principal: CanCustomersRead, flt: RequestFilterDep
 ) -> list[LimitRequestRead]:
     """Limit requests, newest first."""
     return [
         LimitRequestRead.model_validate(r)
-        for r in service.list_requests(session, principal, status=status, customer_id=customer_id)
+        for r in service.list_requests(
+            session, principal, status=flt.status, customer_id=flt.customer_id
+        )
     ]
 
 
@@ -184,7 +204,7 @@ def revoke_delegation(
 def review_queue(
     session: SessionDep,
     principal: CanCustomersRead,
-    horizon_days: Annotated[int, Query(ge=0, le=366)] = 30,
+    horizon_days: HorizonQuery = 30,
 ) -> list[QueueEntry]:
     """Customers whose periodic review is overdue or due within the horizon, earliest first."""
     return [

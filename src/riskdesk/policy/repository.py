@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Float, bindparam, cast, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from riskdesk.customers.repository import rows_in
+from riskdesk.db import count_rows, stream_rows
 from riskdesk.models import (
     ApprovalAuthority,
     ApprovalDelegation,
@@ -102,7 +103,22 @@ def list_requests(
     by status as of ``now`` (a pending request past its expiry counts as expired)."""
     from riskdesk.models import Customer
 
-    stmt = select(LimitRequest).order_by(LimitRequest.id.desc()).limit(limit)
+    stmt = select(LimitRequest).join(Customer, Customer.id == LimitRequest.customer_id)
+    stmt = _requests_query(stmt, status, customer_id, owner_ids, now)
+    return list(session.scalars(stmt.limit(limit)))
+
+
+def _requests_query(
+    stmt: Any,
+    status: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    now: dt.datetime,
+) -> Any:
+    """The list's narrowing and order, over a SELECT that already joins Customer."""
+    from riskdesk.models import Customer
+
+    stmt = stmt.order_by(LimitRequest.id.desc())
     lapsed = (LimitRequest.status == "pending") & (LimitRequest.expires_at < now)
     if status == "pending":
         stmt = stmt.where(LimitRequest.status == "pending", LimitRequest.expires_at >= now)
@@ -113,10 +129,53 @@ def list_requests(
     if customer_id is not None:
         stmt = stmt.where(LimitRequest.customer_id == customer_id)
     if owner_ids is not None:
-        stmt = stmt.join(Customer, Customer.id == LimitRequest.customer_id).where(
-            Customer.owner_id.in_(owner_ids)
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return stmt
+
+
+def requests_for_export(
+    session: Session,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    now: dt.datetime,
+    chunk: int,
+) -> Iterator[Any]:
+    """Limit requests as ``list_requests`` narrows them, with the customer's name columns and
+    the requester's and decider's names, streamed ``chunk`` rows at a time."""
+    from riskdesk.models import Customer, User
+
+    requester, decider = aliased(User), aliased(User)
+    stmt = (
+        select(
+            LimitRequest,
+            Customer.kind,
+            Customer.company_name,
+            Customer.person_name,
+            requester.display_name.label("requested_by"),
+            decider.display_name.label("decided_by"),
         )
-    return list(session.scalars(stmt))
+        .join(Customer, Customer.id == LimitRequest.customer_id)
+        .outerjoin(requester, requester.id == LimitRequest.requested_by_id)
+        .outerjoin(decider, decider.id == LimitRequest.decided_by_id)
+    )
+    return stream_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now), chunk)
+
+
+def count_requests(
+    session: Session,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    now: dt.datetime,
+) -> int:
+    """How many requests ``list_requests`` would narrow to, without its limit."""
+    from riskdesk.models import Customer
+
+    stmt = select(LimitRequest.id).join(Customer, Customer.id == LimitRequest.customer_id)
+    return count_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now))
 
 
 def expire(session: Session, now: dt.datetime) -> int:
@@ -234,6 +293,10 @@ def review_queue(
     session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, limit: int
 ) -> list[Any]:
     """Customers whose next review is due by ``until``, earliest first, with any open review."""
+    return list(session.execute(_queue_query(until, owner_ids).limit(limit)))
+
+
+def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None) -> Any:
     from riskdesk.models import Customer
 
     open_review = (
@@ -251,11 +314,22 @@ def review_queue(
             Customer.status.not_in(("merged", "closed")),
         )
         .order_by(CreditProfile.next_review_date, Customer.id)
-        .limit(limit)
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
-    return list(session.execute(stmt))
+    return stmt
+
+
+def queue_for_export(
+    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, chunk: int
+) -> Iterator[Any]:
+    """The review queue without its limit, streamed ``chunk`` rows at a time."""
+    return stream_rows(session, _queue_query(until, owner_ids), chunk)
+
+
+def count_queue(session: Session, until: dt.date, owner_ids: tuple[int, ...] | None) -> int:
+    """How many customers the review queue holds, without its limit."""
+    return count_rows(session, _queue_query(until, owner_ids))
 
 
 def get_review(session: Session, review_id: int, *, lock: bool = False) -> CreditReview | None:

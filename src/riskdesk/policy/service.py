@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -371,6 +371,56 @@ def list_requests(
     )
 
 
+def count_requests(
+    session: Session, principal: Principal, *, status: str | None, customer_id: int | None
+) -> int:
+    """How many limit requests the caller may see match (the list without its limit)."""
+    return repo.count_requests(
+        session,
+        status=status,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        now=utcnow(),
+    )
+
+
+def export_requests(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    chunk: int,
+) -> Iterator[dict[str, Any]]:
+    """The limit request list's rows for a file (newest first, status as of now), streamed."""
+    rows = repo.requests_for_export(
+        session,
+        status=status,
+        customer_id=customer_id,
+        owner_ids=customer_service.visible_owner_ids(principal),
+        now=utcnow(),
+        chunk=chunk,
+    )
+    for r, kind, company_name, person_name, requested_by, decided_by in rows:
+        yield {
+            "id": r.id,
+            "customer_code": customer_repo.customer_code(r.customer_id),
+            "customer_name": customer_service.shown_name(kind, company_name, person_name),
+            "risk_tier": r.risk_tier,
+            "current_limit": r.current_limit,
+            "requested_limit": r.requested_limit,
+            "currency": r.currency,
+            "origin": r.origin,
+            "status": r.current_status,
+            "reason": r.reason,
+            "requested_by": requested_by,
+            "requested_at": r.requested_at,
+            "expires_at": r.expires_at,
+            "decided_by": decided_by,
+            "decided_at": r.decided_at,
+        }
+
+
 # ---------------------------------------------------------------- matrix and delegations
 
 
@@ -550,6 +600,36 @@ def review_queue(
         }
         for customer, profile, review_id in rows
     ]
+
+
+def count_queue(session: Session, principal: Principal, *, horizon_days: int) -> int:
+    """How many customers the review queue holds (without its limit)."""
+    until = today() + dt.timedelta(days=horizon_days)
+    return repo.count_queue(session, until, customer_service.visible_owner_ids(principal))
+
+
+def export_queue(
+    session: Session, principal: Principal, *, horizon_days: int, chunk: int
+) -> Iterator[dict[str, Any]]:
+    """The review queue's rows for a file (earliest due first), streamed."""
+    day = today()
+    rows = repo.queue_for_export(
+        session,
+        day + dt.timedelta(days=horizon_days),
+        customer_service.visible_owner_ids(principal),
+        chunk,
+    )
+    for customer, profile, review_id in rows:
+        yield {
+            "next_review_date": profile.next_review_date,
+            "overdue": profile.next_review_date < day,
+            "customer_code": customer.code,
+            "customer_name": customer.name,
+            "risk_tier": profile.risk_tier,
+            "score": profile.score,
+            "last_review_date": profile.last_review_date,
+            "open_review_id": review_id,
+        }
 
 
 def _evidence(session: Session, principal: Principal, customer_id: int) -> dict[str, Any]:

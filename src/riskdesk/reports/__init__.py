@@ -1,1 +1,2 @@
-"""Reports: the customer credit report (PDF and print page) and what follows."""
+"""Reports: lists exported as files (Excel, CSV), and the customer credit report (PDF and
+print page)."""

@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
+from riskdesk.kit.messages import translate
 from riskdesk.reports.schemas import Bilingual
 
 NONE = "—"
@@ -63,9 +64,19 @@ def stamp(value: dt.datetime | None, locale: str) -> str:
 
 
 class Translate(Protocol):
-    """``t("key", name=value)``: a message of the reader's language (riskdesk.kit.i18n)."""
+    """``t("key", name=value)``: a message of the reader's language (riskdesk.kit.messages)."""
 
     def __call__(self, key: str, **values: Any) -> str: ...
+
+
+def translator(locale: str) -> Translate:
+    """The catalogue's messages of one locale, with their ``{name}`` places filled."""
+
+    def t(key: str, **values: Any) -> str:
+        text = translate(locale, key)
+        return text.format(**values) if values else text
+
+    return t
 
 
 class View:

@@ -1,13 +1,16 @@
-"""The customer credit report as one document: what both renderers (PDF and print page) draw.
+"""What an export is asked with and answers; the customer credit report as one document.
 
-Values are kept as data (amounts, dates, enum codes, texts in both languages where the domain
-gives both); the renderers translate and format them for the reader's language. Personal data
-is already shown or masked exactly as the credit file shows it to the same caller.
+The credit report's values are kept as data (amounts, dates, enum codes, texts in both
+languages where the domain gives both); its renderers (PDF and print page) translate and format
+them for the reader. Personal data in it is already shown or masked exactly as the credit file
+shows it to the same caller.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
@@ -15,6 +18,32 @@ from pydantic import BaseModel, Field
 
 from riskdesk.credit.schemas import ExposureRead
 from riskdesk.customers.schemas import ContactRead, CustomerRead, StatementRead
+from riskdesk.kit.exports import Column
+
+ExportLocale = Literal["zh-CN", "en"]
+
+
+@dataclass(frozen=True)
+class ListExport:
+    """One list that exports: its name (file name, audit record), its title (translation key:
+    the localised file name and the sheet's name) and its columns."""
+
+    name: str
+    title: str
+    columns: tuple[Column, ...]
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A file on its way out: the bytes as they are produced, and what to call them."""
+
+    chunks: Iterator[bytes]
+    media_type: str
+    disposition: str
+    rows: int
+
+
+# ---------------------------------------------------------------- the credit report
 
 ReportFormat = Literal["pdf", "html"]
 

@@ -1,232 +1,295 @@
-"""The customer credit report: one customer's credit file gathered into one document, through
-the services of the domains that own each part, so it shows (and masks) what the credit file
-shows the same caller, and never more. Each report made is written to the audit log."""
+"""Exporting a list: the columns of every list, the audit record, the file.
+
+Each list's rows come from its own domain (which knows who may see what and how the screen
+masks it), streamed from a session of their own opened when the download starts: the request's
+transaction ends before the first byte goes out, and the read holds one chunk in memory.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from riskdesk.alerts import service as alert_service
 from riskdesk.audit import trail
-from riskdesk.credit import service as credit_service
-from riskdesk.customers import service as customer_service
-from riskdesk.customers.schemas import CreditReportRead
-from riskdesk.indicators import service as indicator_service
-from riskdesk.indicators.catalogue import AGEING_BUCKETS
-from riskdesk.kit.timeutil import utcnow
-from riskdesk.policy import service as policy_service
-from riskdesk.reports.schemas import (
-    AgeingBucket,
-    AlertItem,
-    Bilingual,
-    BureauItem,
-    CaseItem,
-    CreditReport,
-    DecisionItem,
-    LimitRequestItem,
-    Measure,
-    ReportFormat,
-    ScorePoint,
-    ScoreSummary,
-    StatementRatios,
+from riskdesk.kit.exports import (
+    MEDIA_TYPES,
+    Column,
+    ExportFormat,
+    content_disposition,
+    file_chunks,
 )
-from riskdesk.scoring import service as scoring_service
-from riskdesk.security import repository as users_repo
+from riskdesk.kit.messages import translator
+from riskdesk.kit.timeutil import today
+from riskdesk.reports.schemas import ExportFile, ListExport
 from riskdesk.security.service import Principal
 
-# Payment behaviour: the payments group of the catalogue, and what ageing adds to it.
-RECEIVABLE_MEASURES = ("ar_open_total", "overdue_ratio", "oldest_overdue_age_days")
-RATIO_NAMES = (
-    "current_ratio",
-    "quick_ratio",
-    "debt_to_assets",
-    "debt_to_equity",
-    "interest_coverage",
-    "return_on_assets",
-    "net_margin",
-    "asset_turnover",
+# Filters whose values may be personal data (a search by ID number, phone...): the audit
+# record says they were given, not what they were, as the customer list's own logging does.
+UNSAID_FILTERS = frozenset({"q"})
+
+_NAME = Column("customer_name", "customers.name")
+_CODE = Column("customer_code", "customers.code")
+_TIER = Column("risk_tier", "customers.tier", "enum", "tier.")
+
+CUSTOMERS = ListExport(
+    "customers",
+    "export.list.customers",
+    (
+        Column("code", "customers.code"),
+        Column("name", "customers.name", width=30),
+        Column("kind", "customers.kind", "enum", "kind."),
+        Column("tax_id", "field.tax_id", width=20),
+        Column("segment", "customers.segment", "enum", "segment."),
+        Column("industry", "field.industry"),
+        Column("region", "customers.region"),
+        Column("owner", "customers.owner"),
+        Column("risk_tier", "customers.tier", "enum", "tier."),
+        Column("rating", "customers.rating"),
+        Column("score", "field.score", "integer"),
+        Column("credit_limit", "customers.limit", "money"),
+        Column("limit_currency", "field.limit_currency"),
+        Column("blocked", "customers.blocked", "boolean"),
+        Column("next_review_date", "field.next_review_date", "date"),
+        Column("status", "customers.status", "enum", "status."),
+    ),
 )
-MAX_ROWS = 20  # per list: the latest alerts, decisions, requests (the credit file shows as many)
-MAX_BUREAU_DETAILS = 12
+
+ALERTS = ListExport(
+    "alerts",
+    "export.list.alerts",
+    (
+        Column("id", "export.col.id", "integer"),
+        Column("customer_code", "customers.code"),
+        Column("product", "complaints.product"),
+        Column("code", "field.rule_code"),
+        Column("category", "alerts.category", "enum", "alerts.category."),
+        Column("warning_type", "alerts.warning_type", "enum", "warning_type."),
+        Column("severity", "alerts.severity", "enum", "alerts.severity."),
+        Column("stake", "alerts.at_stake", "money"),
+        Column("precision", "export.col.precision", "percent"),
+        Column("status", "common.status", "enum", "alerts.status."),
+        Column("outcome", "alerts.outcome", "enum", "alerts.outcome."),
+        Column("observed_on", "alerts.observed_on", "date"),
+        Column("raised_at", "alerts.raised", "datetime"),
+        Column("last_hit_at", "alerts.last_hit", "datetime"),
+        Column("closed_at", "export.col.closed_at", "datetime"),
+        Column("assignee", "case.assignee"),
+        Column("hits", "alerts.hits", "integer"),
+    ),
+)
 
 
-def _bureau(report: CreditReportRead) -> BureauItem:
-    details: list[tuple[str, str]] = []
-    for key, value in (report.payload or {}).items():
-        if isinstance(value, str | int | float | bool) and len(details) < MAX_BUREAU_DETAILS:
-            details.append((str(key)[:60], str(value)[:120]))
-    return BureauItem(
-        source=report.source,
-        report_date=report.report_date,
-        score=report.score,
-        recommended_limit=report.recommended_limit,
-        details=details,
-        masked=bool(report.masked),
+def alert_columns(locale: str) -> tuple[Column, ...]:
+    """The alert columns with the title in the caller's language."""
+    title = Column("title_zh" if locale == "zh-CN" else "title_en", "alerts.alert", width=40)
+    return (*ALERTS.columns[:4], title, *ALERTS.columns[4:])
+
+
+CASES = ListExport(
+    "cases",
+    "export.list.cases",
+    (
+        Column("id", "export.col.case_id", "integer"),
+        _CODE,
+        _NAME,
+        Column("priority", "alerts.at_stake", "money"),
+        Column("priority_basis", "export.col.priority_basis", "enum", "alerts.basis."),
+        Column("open_alerts", "export.col.open_alerts", "integer"),
+        Column("warning_types", "alerts.warning_type", width=30),
+        Column("opened_at", "export.col.opened_at", "datetime"),
+    ),
+)
+
+DECISIONS = ListExport(
+    "credit-decisions",
+    "export.list.credit_decisions",
+    (
+        Column("id", "export.col.id", "integer"),
+        _CODE,
+        _NAME,
+        Column("source", "field.source"),
+        Column("order", "credit.order"),
+        Column("amount", "common.amount", "money"),
+        Column("currency", "field.currency"),
+        Column("status", "common.status", "enum", "decision."),
+        Column("reasons", "credit.reasons", width=40),
+        Column("requested_by", "export.col.requested_by"),
+        Column("created_at", "export.col.created_at", "datetime"),
+        Column("updated_at", "export.col.updated_at", "datetime"),
+        Column("resolution_reason", "common.reason", width=30),
+    ),
+)
+HELD_ORDERS = ListExport("held-orders", "export.list.held_orders", DECISIONS.columns)
+
+
+def decision_columns(spec: ListExport, locale: str) -> tuple[Column, ...]:
+    """The decision columns with the reasons in the caller's language."""
+    key = "reasons_zh" if locale == "zh-CN" else "reasons_en"
+    return tuple(
+        Column(key, c.label, width=c.width) if c.key == "reasons" else c for c in spec.columns
     )
 
 
-def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = sorted(i for i in ids if i is not None)
-    return (
-        {u.id: u.display_name for u in users_repo.users_by_ids(session, wanted)} if wanted else {}
-    )
+LIMIT_REQUESTS = ListExport(
+    "limit-requests",
+    "export.list.limit_requests",
+    (
+        Column("id", "export.col.id", "integer"),
+        _CODE,
+        _NAME,
+        _TIER,
+        Column("current_limit", "limits.current", "money"),
+        Column("requested_limit", "limits.new_limit", "money"),
+        Column("currency", "field.currency"),
+        Column("origin", "export.col.origin", "enum", "limits.origin."),
+        Column("status", "common.status", "enum", "limits.status."),
+        Column("reason", "common.reason", width=30),
+        Column("requested_by", "export.col.requested_by"),
+        Column("requested_at", "export.col.requested_at", "datetime"),
+        Column("expires_at", "export.col.expires_at", "datetime"),
+        Column("decided_by", "export.col.decided_by"),
+        Column("decided_at", "export.col.decided_at", "datetime"),
+    ),
+)
+
+REVIEWS = ListExport(
+    "reviews",
+    "export.list.reviews",
+    (
+        Column("next_review_date", "reviews.due", "date"),
+        Column("overdue", "reviews.overdue", "boolean"),
+        _CODE,
+        _NAME,
+        _TIER,
+        Column("score", "field.score", "integer"),
+        Column("last_review_date", "field.last_review_date", "date"),
+        Column("open_review_id", "export.col.open_review", "integer"),
+    ),
+)
+
+COMPLAINTS = ListExport(
+    "complaints",
+    "export.list.complaints",
+    (
+        Column("id", "export.col.id", "integer"),
+        Column("severity", "alerts.severity", "enum", "alerts.severity."),
+        _CODE,
+        _NAME,
+        Column("category", "complaints.category", "enum", "complaints.category."),
+        Column("product", "complaints.product"),
+        Column("opened_at", "complaints.opened", "datetime"),
+        Column("respond_by", "complaints.respond_by", "datetime"),
+        Column("resolve_by", "export.col.resolve_by", "datetime"),
+        Column("status", "common.status", "enum", "complaints.status."),
+        Column("breach", "export.col.breach", "enum", "complaints.breach."),
+        Column("description", "complaints.description", width=40),
+    ),
+)
+
+AGEING = ListExport(
+    "ageing",
+    "export.list.ageing",
+    (
+        _CODE,
+        _NAME,
+        _TIER,
+        Column("as_of", "export.col.as_of", "date"),
+        Column("ar_current", "export.col.ar_current", "money"),
+        Column("ar_1_30", "export.col.ar_1_30", "money"),
+        Column("ar_31_60", "export.col.ar_31_60", "money"),
+        Column("ar_61_90", "export.col.ar_61_90", "money"),
+        Column("ar_91_120", "export.col.ar_91_120", "money"),
+        Column("ar_over_120", "export.col.ar_over_120", "money"),
+        Column("ar_total", "export.col.ar_total", "money"),
+        Column("dpd_max", "export.col.dpd_max", "integer"),
+    ),
+)
+
+EXPOSURE = ListExport(
+    "exposure",
+    "export.list.exposure",
+    (
+        _CODE,
+        _NAME,
+        _TIER,
+        Column("credit_limit", "customers.limit", "money"),
+        Column("limit_in_force", "export.col.limit_in_force", "money"),
+        Column("currency", "field.currency"),
+        Column("limit_valid_to", "field.limit_valid_to", "date"),
+        Column("counted", "credit.counted", "money"),
+        Column("information_only", "credit.info_only", "money"),
+        Column("available", "credit.available", "money"),
+        Column("utilisation", "credit.utilisation", "percent"),
+        Column("blocked", "customers.blocked", "boolean"),
+    ),
+)
+
+LISTS = (
+    CUSTOMERS,
+    ALERTS,
+    CASES,
+    HELD_ORDERS,
+    DECISIONS,
+    LIMIT_REQUESTS,
+    REVIEWS,
+    COMPLAINTS,
+    AGEING,
+    EXPOSURE,
+)
 
 
-def _statements(session: Session, principal: Principal, customer_id: int) -> list[StatementRatios]:
-    found = customer_service.statements(session, principal, customer_id)
-    computed = scoring_service.statement_ratios(session, principal, customer_id)
-    result = []
-    for statement in found:
-        row: dict[str, Any] = computed.get(statement.id, {})
-        result.append(
-            StatementRatios(
-                statement=statement,
-                altman_model=row.get("altman_model"),
-                altman_score=row.get("altman_score"),
-                altman_zone=row.get("altman_zone"),
-                ratios={name: row.get(name) for name in RATIO_NAMES},
-            )
-        )
-    return result
-
-
-def build(session: Session, principal: Principal, customer_id: int) -> CreditReport:
-    """The credit report of one customer as this caller may see it (NotFound as the credit file
-    answers when the caller may not see the customer)."""
-    customer = customer_service.read_customer(session, principal, customer_id)
-    contacts = customer_service.contacts(session, principal, customer_id)
-    masked = list(customer.masked) + [f"contact.{c.id}.{f}" for c in contacts for f in c.masked]
-
-    scores = scoring_service.history(session, principal, customer_id, 12)
-    labels = scoring_service.version_labels(session, [s.scorecard_version_id for s in scores[:1]])
-    score = None
-    if scores:
-        latest = scores[0]
-        score = ScoreSummary(
-            score=latest.score,
-            rating=latest.rating,
-            risk_tier=latest.risk_tier,
-            scorecard=labels.get(latest.scorecard_version_id),
-            scored_at=latest.scored_at,
-            as_of=latest.as_of,
-            reasons=[
-                Bilingual(en=str(r.get("en", "")), zh=str(r.get("zh", "")))
-                for r in latest.reasons or []
-            ],
-        )
-
-    snapshot = indicator_service.snapshot_read(indicator_service.get_snapshot(session, customer_id))
-    values = {i.name: i for i in snapshot.indicators}
-    ageing = [
-        AgeingBucket(bucket=b, amount=values[f"ar_{b}"].value if f"ar_{b}" in values else None)
-        for b in AGEING_BUCKETS
+def audit_fields(filters: Mapping[str, Any], fmt: str, rows: int) -> list[str]:
+    """What the audit record keeps of an export: the format, the row count and the filters
+    given (personal search text as given, never its value)."""
+    given = {k: v for k, v in filters.items() if v not in (None, "", (), False)}
+    said = [
+        f"filter.{k}=(given)" if k in UNSAID_FILTERS else f"filter.{k}={_said(v)}"
+        for k, v in sorted(given.items())
     ]
-    behaviour = [
-        Measure(
-            name=i.name,
-            unit=i.unit,
-            label=Bilingual(en=i.description_en, zh=i.description_zh),
-            value=i.value,
-        )
-        for i in snapshot.indicators
-        if i.group == "payments" or i.name in RECEIVABLE_MEASURES
-    ]
-
-    bureau = customer_service.reports(session, principal, customer_id)
-    if any(r.masked for r in bureau):
-        masked.append("credit_report.payload")
-
-    alerts = alert_service.list_alerts(session, principal, customer_id=customer_id)[:MAX_ROWS]
-    cases = alert_service.cases_of_customer(session, principal, customer_id)[:MAX_ROWS]
-    decisions = credit_service.list_decisions(session, principal, customer_id=customer_id)
-    requests = policy_service.list_requests(
-        session, principal, customer_id=customer_id, limit=MAX_ROWS
-    )
-    people: set[int | None] = {r.requested_by_id for r in requests}
-    names = _names(session, people | {r.decided_by_id for r in requests})
-    recommendation = policy_service.recommendation_for(session, principal, customer_id)
-
-    return CreditReport(
-        generated_at=utcnow(),
-        generated_by=principal.user.display_name,
-        customer=customer,
-        contacts=contacts,
-        score=score,
-        score_history=[ScorePoint(as_of=s.as_of, score=s.score, rating=s.rating) for s in scores],
-        exposure=credit_service.exposure_read(session, principal, customer_id),
-        recommended_limit=recommendation.get("recommended_limit"),
-        ageing=ageing,
-        indicators_as_of=snapshot.as_of,
-        payment_behaviour=behaviour,
-        statements=_statements(session, principal, customer_id),
-        bureau=[_bureau(r) for r in bureau],
-        alerts=[
-            AlertItem(
-                id=a.id,
-                severity=a.severity,
-                status=a.status,
-                title=Bilingual(en=a.title_en, zh=a.title_zh),
-                observed_on=a.observed_on,
-                last_hit_at=a.last_hit_at,
-                case_id=a.case_id,
-                outcome=a.outcome,
-            )
-            for a in alerts
-        ],
-        cases=[
-            CaseItem(
-                id=c.id, status=c.status, opened_at=c.opened_at, closed_at=c.closed_at, alerts=n
-            )
-            for c, n in cases
-        ],
-        decisions=[
-            DecisionItem(
-                created_at=d.created_at,
-                order=f"{d.source}:{d.order_external_id}",
-                amount=d.amount,
-                currency=d.currency,
-                outcome=d.outcome,
-                status=d.status,
-                reasons=[
-                    Bilingual(en=str(c.get("en", "")), zh=str(c.get("zh", "")))
-                    for c in d.checks or []
-                    if c.get("result") != "pass"
-                ],
-            )
-            for d in decisions[:MAX_ROWS]
-        ],
-        limit_requests=[
-            LimitRequestItem(
-                id=r.id,
-                requested_at=r.requested_at,
-                current_limit=r.current_limit,
-                requested_limit=r.requested_limit,
-                currency=r.currency,
-                status=r.current_status,
-                origin=r.origin,
-                reason=r.reason,
-                requested_by=names.get(r.requested_by_id),
-                decided_by=names.get(r.decided_by_id) if r.decided_by_id else None,
-                decided_at=r.decided_at,
-                comment=r.decision_comment,
-            )
-            for r in requests
-        ],
-        masked=masked,
-    )
+    return [f"format={fmt}", f"rows={rows}", *said]
 
 
-def record_generation(
-    session: Session, report: CreditReport, *, fmt: ReportFormat, locale: str
-) -> None:
-    """Note in the audit log that this report left the system: who (the request's context),
-    which customer, in what format and language."""
+def _said(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return ",".join(map(str, value))
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def export(
+    session: Session,
+    factory: sessionmaker[Session],
+    principal: Principal,
+    *,
+    spec: ListExport,
+    fmt: ExportFormat,
+    locale: str,
+    filters: Mapping[str, Any],
+    count: int,
+    rows: Callable[[Session], Iterator[Mapping[str, Any]]],
+    columns: tuple[Column, ...] | None = None,
+) -> ExportFile:
+    """A list as a file: the export is recorded in the audit log now (who, which list, which
+    filters, how many rows), in the request's transaction; the rows are read from a session
+    of ``factory`` as the file is taken."""
     trail.viewed(
         session,
-        object_type="customer",
-        object_id=report.customer.id,
-        fields=[f"format={fmt}", f"locale={locale}"],
-        action="credit_report",
+        object_type="export",
+        object_id=spec.name,
+        fields=audit_fields(filters, fmt, count),
+        action="export",
+    )
+    translate = translator(locale)
+    title = translate(spec.title)
+
+    def read() -> Iterator[Mapping[str, Any]]:
+        with factory() as reading:
+            yield from rows(reading)
+
+    return ExportFile(
+        chunks=file_chunks(fmt, columns or spec.columns, read(), translate, title=title),
+        media_type=MEDIA_TYPES[fmt],
+        disposition=content_disposition(spec.name, title, today(), fmt),
+        rows=count,
     )

@@ -311,8 +311,10 @@ def store_model_scores(
     *,
     as_of: dt.date,
     keep: set[int] | None = None,
+    run_id: int | None = None,
 ) -> int:
-    """Store computed model scores (only of the customers in ``keep``, when given); how many."""
+    """Store computed model scores (only of the customers in ``keep``, when given; under a
+    scoring run when given); how many."""
     now = utcnow()
     stored = 0
     for found in predictions:
@@ -324,6 +326,7 @@ def store_model_scores(
                 "scored_at": now,
                 "bad_probability": float(pd_),
                 "score": int(s),
+                "run_id": run_id,
             }
             for cid, pd_, s in zip(
                 found.customer_ids, found.bad_probability, found.score, strict=True

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, bindparam, cast, func, insert, select, update
+from sqlalchemy import Float, bindparam, cast, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ from riskdesk.models import (
     Scorecard,
     ScorecardVersion,
     ScoringRun,
+    StagedIndicatorSnapshot,
 )
 
 # Industries counted as manufacturing for Altman's Z and Z': the word, or a GB/T 4754 section C
@@ -265,11 +266,19 @@ def indicator_values(
 # ---------------------------------------------------------------- scores
 
 
-def freshness(session: Session) -> pl.DataFrame:
+def settled(run_id: Any) -> Any:
+    """The condition that a score row (customer_scores or model_scores, by its ``run_id``
+    column) is readable: stored outside a run, or by a run that is done. A run a job is still
+    storing (or left behind when it stopped) is read by nobody."""
+    pending = select(ScoringRun.id).where(ScoringRun.status != "done")
+    return or_(run_id.is_(None), run_id.not_in(pending))
+
+
+def freshness(session: Session, customer_ids: Sequence[int] | None = None) -> pl.DataFrame:
     """Each customer's marks of change: when their indicators were stored, when they were
     scored, whether they are live. A long batch reads them with its snapshot and again before
     it stores, and leaves alone whoever changed in between."""
-    rows = session.execute(
+    stmt = (
         select(
             Customer.id,
             IndicatorSnapshot.computed_at,
@@ -279,6 +288,7 @@ def freshness(session: Session) -> pl.DataFrame:
         .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == Customer.id)
         .outerjoin(CreditProfile, CreditProfile.customer_id == Customer.id)
     )
+    rows = rows_in(session, stmt, Customer.id, customer_ids)
     return pl.DataFrame(
         [tuple(r) for r in rows],
         schema={
@@ -297,7 +307,7 @@ def latest_scores(session: Session, customer_ids: Sequence[int]) -> dict[int, Cu
     for part in chunks(list(customer_ids)):
         newest = (
             select(CustomerScore.customer_id, func.max(CustomerScore.id).label("id"))
-            .where(CustomerScore.customer_id.in_(part))
+            .where(CustomerScore.customer_id.in_(part), settled(CustomerScore.run_id))
             .group_by(CustomerScore.customer_id)
             .subquery()
         )
@@ -313,7 +323,7 @@ def score_history(session: Session, customer_id: int, limit: int) -> list[Custom
     return list(
         session.scalars(
             select(CustomerScore)
-            .where(CustomerScore.customer_id == customer_id)
+            .where(CustomerScore.customer_id == customer_id, settled(CustomerScore.run_id))
             .order_by(CustomerScore.id.desc())
             .limit(limit)
         )
@@ -389,7 +399,8 @@ def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def update_profiles_from_run(session: Session, run_id: int) -> None:
-    """Copy a run's scores onto the credit profiles in one set-based UPDATE ... FROM."""
+    """Copy a run's scores onto the credit profiles in one set-based UPDATE ... FROM (the
+    run's rows of customers scored since it read were dropped first: changed_since_staged)."""
     session.execute(
         update(CreditProfile)
         .where(
@@ -406,6 +417,83 @@ def update_profiles_from_run(session: Session, run_id: int) -> None:
     )
 
 
+def changed_since_staged(session: Session, run_id: int) -> list[int]:
+    """The customers of a run being stored whom another writer changed after the run stored
+    their rows: their indicator snapshot is no longer the one the run read, they were merged
+    away, or a readable score was stored for them since the run began storing (ids grow; one
+    stored before their own slice would have kept them out of it). Each check reads the
+    run's few rows by index, not the customers' histories."""
+    staged = StagedIndicatorSnapshot
+    moved = (
+        select(staged.customer_id)
+        .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == staged.customer_id)
+        .where(
+            staged.batch_id == run_id,
+            IndicatorSnapshot.computed_at.is_distinct_from(staged.seen_at),
+        )
+    )
+    merged = (
+        select(staged.customer_id)
+        .join(Customer, Customer.id == staged.customer_id)
+        .where(staged.batch_id == run_id, Customer.status == "merged")
+    )
+    first = session.scalar(select(func.min(CustomerScore.id)).where(CustomerScore.run_id == run_id))
+    found = set(session.scalars(moved)) | set(session.scalars(merged))
+    if first is not None:
+        rescored = select(CustomerScore.customer_id).where(
+            CustomerScore.id > first,
+            CustomerScore.run_id.is_distinct_from(run_id),
+            settled(CustomerScore.run_id),
+        )
+        found |= set(session.scalars(rescored))
+    return sorted(found)
+
+
+def drop_run_rows(session: Session, run_id: int, customer_ids: Sequence[int] | None) -> None:
+    """Delete a run's scores and model scores (of some customers; None: all of them)."""
+    for table in (CustomerScore, ModelScore):
+        stmt: Any = delete(table).where(table.run_id == run_id)
+        if customer_ids is None:
+            session.execute(stmt)
+            continue
+        for part in chunks(list(customer_ids)):
+            session.execute(stmt.where(table.customer_id.in_(part)))
+
+
+def count_run_scores(session: Session, run_id: int) -> int:
+    """How many scores a run stored."""
+    found = session.scalar(
+        select(func.count()).select_from(CustomerScore).where(CustomerScore.run_id == run_id)
+    )
+    return int(found or 0)
+
+
+def applied_batches(session: Session) -> list[int]:
+    """Batches of staged indicator snapshots whose run is done or gone (nothing pending)."""
+    pending = select(ScoringRun.id).where(ScoringRun.status != "done")
+    return list(
+        session.scalars(
+            select(StagedIndicatorSnapshot.batch_id)
+            .where(StagedIndicatorSnapshot.batch_id.not_in(pending))
+            .distinct()
+        )
+    )
+
+
+def staged_runs(session: Session, job_id: int) -> list[int]:
+    """The runs a job began storing and did not finish."""
+    return list(
+        session.scalars(
+            select(ScoringRun.id).where(ScoringRun.job_id == job_id, ScoringRun.status != "done")
+        )
+    )
+
+
+def delete_run(session: Session, run_id: int) -> None:
+    """Delete a run (its rows first: drop_run_rows)."""
+    session.execute(delete(ScoringRun).where(ScoringRun.id == run_id))
+
+
 def add_run(session: Session, run: ScoringRun) -> ScoringRun:
     """Store a scoring run."""
     session.add(run)
@@ -419,8 +507,15 @@ def get_run(session: Session, run_id: int) -> ScoringRun | None:
 
 
 def runs(session: Session, limit: int) -> list[ScoringRun]:
-    """The latest scoring runs."""
-    return list(session.scalars(select(ScoringRun).order_by(ScoringRun.id.desc()).limit(limit)))
+    """The latest scoring runs that are done (one being stored is not shown yet)."""
+    return list(
+        session.scalars(
+            select(ScoringRun)
+            .where(ScoringRun.status == "done")
+            .order_by(ScoringRun.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def current_ratings(session: Session, customer_ids: Sequence[int]) -> pl.DataFrame:
@@ -512,7 +607,15 @@ def insert_model_scores(session: Session, rows: list[dict[str, Any]]) -> None:
         _copy_or_insert(
             session,
             table,
-            ("model_version_id", "customer_id", "as_of", "scored_at", "bad_probability", "score"),
+            (
+                "model_version_id",
+                "customer_id",
+                "as_of",
+                "scored_at",
+                "bad_probability",
+                "score",
+                "run_id",
+            ),
             rows,
         )
 
@@ -520,7 +623,9 @@ def insert_model_scores(session: Session, rows: list[dict[str, Any]]) -> None:
 def latest_model_as_of(session: Session, version_id: int) -> dt.date | None:
     """The latest day a model version scored customers."""
     return session.scalar(
-        select(func.max(ModelScore.as_of)).where(ModelScore.model_version_id == version_id)
+        select(func.max(ModelScore.as_of)).where(
+            ModelScore.model_version_id == version_id, settled(ModelScore.run_id)
+        )
     )
 
 
@@ -531,7 +636,11 @@ def latest_model_scores(session: Session, version_id: int) -> list[int]:
         return []
     newest = (
         select(func.max(ModelScore.id))
-        .where(ModelScore.model_version_id == version_id, ModelScore.as_of == day)
+        .where(
+            ModelScore.model_version_id == version_id,
+            ModelScore.as_of == day,
+            settled(ModelScore.run_id),
+        )
         .group_by(ModelScore.customer_id)
     )
     return [
@@ -546,7 +655,7 @@ def champion_scores(session: Session, customer_ids: Sequence[int] | None) -> pl.
     for champion in champions:
         newest = (
             select(func.max(ModelScore.id))
-            .where(ModelScore.model_version_id == champion.id)
+            .where(ModelScore.model_version_id == champion.id, settled(ModelScore.run_id))
             .group_by(ModelScore.customer_id)
         )
         stmt = select(ModelScore.customer_id, cast(ModelScore.score, Float)).where(
@@ -568,7 +677,7 @@ def model_scores_of(session: Session, customer_id: int, limit: int) -> list[Any]
         session.execute(
             select(ModelScore, ModelVersion.name, ModelVersion.version, ModelVersion.status)
             .join(ModelVersion, ModelVersion.id == ModelScore.model_version_id)
-            .where(ModelScore.customer_id == customer_id)
+            .where(ModelScore.customer_id == customer_id, settled(ModelScore.run_id))
             .order_by(ModelScore.id.desc())
             .limit(limit)
         )

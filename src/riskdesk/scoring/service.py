@@ -511,7 +511,8 @@ def unchanged_since(session: Session, marks: pl.DataFrame) -> tuple[list[int], s
     """Of the customers in ``marks`` (read with a snapshot), those whose indicators and score
     no one stored since, and of those the ones still live (not merged away): what a batch
     computed from the snapshot may be stored for them without undoing a newer write."""
-    untouched = marks.join(repo.freshness(session), on="customer_id", suffix="_now").filter(
+    now = repo.freshness(session, marks["customer_id"].to_list() if marks.height < 5000 else None)
+    untouched = marks.join(now, on="customer_id", suffix="_now").filter(
         pl.col("indicators_at").eq_missing(pl.col("indicators_at_now"))
         & pl.col("scored_at").eq_missing(pl.col("scored_at_now"))
     )
@@ -519,36 +520,140 @@ def unchanged_since(session: Session, marks: pl.DataFrame) -> tuple[list[int], s
     return untouched["customer_id"].to_list(), set(live)
 
 
-def store_rescore(
-    session: Session, plan: RescorePlan, principal: Principal | None, *, trigger: str
-) -> ScoringSummary:
-    """The store phase of a scoring run, in a short writing transaction.
+# Customers per short transaction when a job stores a scoring run (read at each run, so tests
+# can make it small). An intake waits for at most one slice: docs/benchmarks.md, "Jobs beside
+# intake", has the times.
+STORE_CHUNK = 100
+
+
+def store_slices(plan: RescorePlan) -> list[list[int]]:
+    """The plan's customers in slices of STORE_CHUNK, one short transaction each."""
+    ids = plan.marks["customer_id"].to_list()
+    size = max(1, STORE_CHUNK)
+    return [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+
+
+def begin_run(
+    session: Session,
+    plan: RescorePlan,
+    principal: Principal | None,
+    *,
+    trigger: str,
+    job_id: int | None = None,
+) -> int:
+    """The first store of a scoring run: the run, "storing", read by nobody until
+    finish_rescore marks it done. Its id."""
+    if principal is not None:
+        ensure_still_allowed(session, principal, Permission.SCORING_MANAGE)
+    run = repo.add_run(
+        session,
+        ScoringRun(
+            trigger=trigger,
+            as_of=plan.as_of,
+            versions=plan.scores.versions,
+            requested_by_id=principal.user_id if principal else None,
+            started_at=plan.started,
+            status="storing",
+            job_id=job_id,
+        ),
+    )
+    return run.id
+
+
+def stage_rescore(
+    session: Session, plan: RescorePlan, run_id: int, customer_ids: Sequence[int] | None
+) -> int:
+    """Store a slice of a run (None: all of it) under the run, unread until it is done.
 
     Re-checks who changed since the snapshot: a customer whose indicators or score another
     writer refreshed meanwhile (their events came in) keeps those newer values, and one merged
-    away or no longer consenting to credit assessment gets nothing stored."""
+    away or no longer consenting to credit assessment gets nothing stored. How many scores."""
     from riskdesk.indicators import service as indicator_service
 
-    if principal is not None:
-        ensure_still_allowed(session, principal, Permission.SCORING_MANAGE)
-    untouched, live = unchanged_since(session, plan.marks)
-    indicator_service.store_batch(
+    marks = plan.marks
+    if customer_ids is not None:
+        marks = marks.filter(pl.col("customer_id").is_in(list(customer_ids)))
+    untouched, live = unchanged_since(session, marks)
+    seen = dict(zip(marks["customer_id"].to_list(), marks["indicators_at"].to_list(), strict=True))
+    indicator_service.stage_batch(
         session,
         plan.indicators.filter(pl.col("customer_id").is_in(untouched)),
+        batch_id=run_id,
         as_of=plan.as_of,
+        seen=seen,
     )
-    assessed = live - consent.without_consent(session, "credit_assessment", None)
-    registry.store_model_scores(session, plan.models, as_of=plan.as_of, keep=assessed)
-    return store_scores(
-        session,
-        plan.scores,
-        trigger=trigger,
-        as_of=plan.as_of,
-        started=plan.started,
-        requested_by=principal.user_id if principal else None,
-        run=True,
-        keep=assessed,
+    assessed = live - consent.without_consent(session, "credit_assessment", customer_ids)
+    registry.store_model_scores(
+        session, plan.models, as_of=plan.as_of, keep=assessed, run_id=run_id
     )
+    rows = [{**r, "run_id": run_id} for r in plan.scores.rows if r["customer_id"] in assessed]
+    repo.insert_scores(session, rows)
+    return len(rows)
+
+
+def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringSummary:
+    """The last store of a scoring run, one short transaction: drop what was staged for
+    customers another writer changed since, make the staged indicators current, copy the
+    scores onto the credit profiles and mark the run done; readers see all of it at once.
+    The population summary of the new indicators is stored after (store_population)."""
+    from riskdesk.indicators import service as indicator_service
+
+    run = repo.get_run(session, run_id)
+    if run is None or run.status != "storing":
+        raise Conflict(f"scoring run {run_id} is not being stored", code="run_not_storing")
+    changed = repo.changed_since_staged(session, run_id)
+    withdrawn = consent.without_consent(session, "credit_assessment", None)
+    if changed or withdrawn:
+        repo.drop_run_rows(session, run_id, sorted(set(changed) | withdrawn))
+        indicator_service.drop_staged(session, batch_id=run_id, customer_ids=changed)
+    indicator_service.apply_batch(session, batch_id=run_id)
+    stored = repo.count_run_scores(session, run_id)
+    repo.update_profiles_from_run(session, run_id)
+    run.status = "done"
+    if stored:
+        signals.publish(signals.SCORES_STORED, session=session, customer_ids=None)
+    scored = plan.scores.scored - (len(plan.scores.rows) - stored)
+    summary = _finish(run, scored, plan.scores.unscored, stored, plan.started)
+    session.flush()  # done now: what this transaction reads next sees the run
+    return summary
+
+
+def discard_staged(session: Session, *, job_id: int) -> list[int]:
+    """Delete the runs a job began storing and never finished (it failed, was cancelled, or
+    its process died), with everything stored under them. Their ids."""
+    from riskdesk.indicators import service as indicator_service
+
+    runs = repo.staged_runs(session, job_id)
+    for run_id in runs:
+        repo.drop_run_rows(session, run_id, None)
+        indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+        repo.delete_run(session, run_id)
+    return runs
+
+
+def clear_applied(session: Session) -> None:
+    """Forget the staged indicators of runs that are done (applied: a job clears its own right
+    after, unless it stopped first) or gone."""
+    from riskdesk.indicators import service as indicator_service
+
+    for batch_id in repo.applied_batches(session):
+        indicator_service.drop_staged(session, batch_id=batch_id, customer_ids=None)
+
+
+def store_rescore(
+    session: Session, plan: RescorePlan, principal: Principal | None, *, trigger: str
+) -> ScoringSummary:
+    """The store phase of a scoring run in the caller's one transaction (a request or a
+    command): begin_run, stage_rescore and finish_rescore together. A job runs the same steps
+    in short transactions of their own."""
+    from riskdesk.indicators import service as indicator_service
+
+    run_id = begin_run(session, plan, principal, trigger=trigger)
+    stage_rescore(session, plan, run_id, None)
+    summary = finish_rescore(session, plan, run_id)
+    indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+    indicator_service.store_population(session, as_of=plan.as_of)
+    return summary
 
 
 def rescore_all(

@@ -13,6 +13,8 @@ def mount_ui(app: FastAPI) -> None:
     from riskdesk.ui import (
         audit_pages,
         desk_pages,
+        ecl_pages,
+        export_pages,
         job_pages,
         pages,
         privacy_pages,
@@ -23,10 +25,13 @@ def mount_ui(app: FastAPI) -> None:
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
     app.state.render_error = render_error
+    # Before the pages: /customers/export is not /customers/{customer_id}.
+    app.include_router(export_pages.router)
     app.include_router(pages.router)
     app.include_router(desk_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(privacy_pages.router)
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
+    app.include_router(ecl_pages.router)
     app.include_router(report_pages.router)

@@ -8,6 +8,7 @@ import json
 import re
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -95,6 +96,18 @@ def _desk(
         product=product,
         breached=breached,
         categories=COMPLAINT_CATEGORIES,
+        export_query=urlencode(
+            {
+                k: v
+                for k, v in {
+                    "status": status,
+                    "category": category,
+                    "product": product,
+                    "breached": "true" if breached else None,
+                }.items()
+                if v
+            }
+        ),
         severities=SEVERITIES,
         can_record=principal.can(Permission.SERVICE_EVENTS_WRITE),
         complaint_form=new_form_identity(),

@@ -12,12 +12,11 @@ from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
-from riskdesk.alerts import endpoints as alerts_api
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.endpoints import Blank
 from riskdesk.audit.trail import context_of, set_context
@@ -265,19 +264,15 @@ def home(principal: CurrentPrincipal) -> Response:
 # ---------------------------------------------------------------- customers
 
 
-@router.get("/customers", response_class=HTMLResponse)
-def customers_page(
-    request: Request,
-    session: SessionDep,
-    principal: CanCustomersRead,
+def page_customer_filter(
     q: Annotated[str | None, Query(max_length=200)] = None,
     kind: Annotated[str | None, Query(max_length=16)] = None,
     segment: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     blocked: Annotated[str | None, Query(max_length=5)] = None,
-    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
-) -> Response:
-    """The customer list with search, filters and paging."""
+) -> tuple[CustomerFilter, dict[str, str]]:
+    """The customer page's filter (form fields, blank for "all") and its fields as given (the
+    page's and its export's)."""
     flt = CustomerFilter(
         q=q or None,
         kind=kind if kind in ("company", "individual") else None,
@@ -286,7 +281,6 @@ def customers_page(
         blocked={"true": True, "false": False}.get(blocked or ""),
         include_merged=status == "merged",
     )
-    result = customer_service.list_customers(session, principal, flt=flt, page=PageParams(page, 25))
     params = {
         "q": q or "",
         "kind": kind or "",
@@ -294,6 +288,23 @@ def customers_page(
         "status": status or "",
         "blocked": blocked or "",
     }
+    return flt, params
+
+
+PageCustomerFilter = Annotated[tuple[CustomerFilter, dict[str, str]], Depends(page_customer_filter)]
+
+
+@router.get("/customers", response_class=HTMLResponse)
+def customers_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    chosen: PageCustomerFilter,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+) -> Response:
+    """The customer list with search, filters and paging."""
+    flt, params = chosen
+    result = customer_service.list_customers(session, principal, flt=flt, page=PageParams(page, 25))
     template = (
         "partials/customer_table.html" if request.headers.get("HX-Request") else "customers.html"
     )
@@ -656,18 +667,6 @@ def alerts_page(
         order=order,
         stakes=stakes,
     )
-
-
-@router.get("/alerts/export")
-def alerts_export(
-    request: Request,
-    session: SessionDep,
-    principal: CanCustomersRead,
-    flt: alerts_api.AlertFilterDep,
-    format: Literal["csv", "jsonl"] = "csv",
-) -> StreamingResponse:
-    """The queue's alerts under its filters as a file (the same as the API's export)."""
-    return alerts_api.export_alerts(request, session, principal, flt, format)
 
 
 @router.post("/alerts/{alert_id}/move")

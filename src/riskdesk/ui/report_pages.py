@@ -7,12 +7,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from riskdesk.db import SessionDep
-from riskdesk.kit.i18n import Translator
 from riskdesk.kit.validation import PathId
-from riskdesk.reports import service as report_service
-from riskdesk.reports.endpoints import Lang, report_locale
+from riskdesk.reports import credit_report as report_service
+from riskdesk.reports.endpoints import LangQuery, locale_of
 from riskdesk.reports.formatting import View
 from riskdesk.security.deps import CanCustomersRead
+from riskdesk.ui.i18n import Translator
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,10 +24,10 @@ def credit_report_page(
     customer_id: PathId,
     session: SessionDep,
     principal: CanCustomersRead,
-    lang: Lang = None,
+    lang: LangQuery = None,
 ) -> Response:
     """The credit report, ready to print (A4, a page per section, no menu on paper)."""
-    locale = report_locale(request, lang)
+    locale = locale_of(request, lang)
     report = report_service.build(session, principal, customer_id)
     report_service.record_generation(session, report, fmt="html", locale=locale)
     t = Translator(locale)

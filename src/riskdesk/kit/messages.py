@@ -1,0 +1,58 @@
+"""The UI's message catalogues (zh-CN and English), for every part that speaks to people.
+
+The catalogues are data files shipped with the UI (``riskdesk/ui/translations``); they are read
+here, below every domain, so that a file exported through the API is labelled in the same words
+as the screen without a domain importing the UI.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import lru_cache
+from pathlib import Path
+
+LOCALES = ("zh-CN", "en")
+_DIR = Path(__file__).resolve().parent.parent / "ui" / "translations"
+
+
+@lru_cache
+def catalog(locale: str) -> dict[str, str]:
+    """The messages of one locale."""
+    data: dict[str, str] = json.loads((_DIR / f"{locale}.json").read_text(encoding="utf-8"))
+    return data
+
+
+def choose_locale(cookie: str | None, accept_language: str, default: str = "zh-CN") -> str:
+    """The cookie's locale, else the best of Accept-Language, else the default."""
+    if cookie in LOCALES:
+        return cookie
+    weighted: list[tuple[float, str]] = []
+    for part in accept_language.split(","):
+        pieces = part.strip().split(";q=")
+        tag = pieces[0].strip().lower()
+        try:
+            weight = float(pieces[1]) if len(pieces) > 1 else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag:
+            weighted.append((weight, tag))
+    for _, tag in sorted(weighted, key=lambda w: -w[0]):
+        if tag.startswith("zh"):
+            return "zh-CN"
+        if tag.startswith("en"):
+            return "en"
+    return default
+
+
+def translate(locale: str, key: str) -> str:
+    """One message: the locale's, else English, else the key's last part."""
+    text = catalog(locale).get(key) or catalog("en").get(key)
+    if text is None:
+        return key.rsplit(".", 1)[-1] or "—"
+    return text
+
+
+def translator(locale: str) -> Callable[[str], str]:
+    """``translate`` bound to a locale."""
+    return lambda key: translate(locale, key)
