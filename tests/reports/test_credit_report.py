@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import os
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -168,6 +170,10 @@ def test_the_pdf_embeds_the_font_and_reads_in_both_languages(db, manager, client
     assert en.headers["content-disposition"] == (
         f'attachment; filename="credit-report-{code}-{today().isoformat()}.pdf"'
     )
+    if shots := os.environ.get("RISKDESK_SCREENSHOTS"):
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        Path(shots, "rich-credit-report-zh-CN.pdf").write_bytes(zh.content)
+        Path(shots, "rich-credit-report-en.pdf").write_bytes(en.content)
     text = _text(en.content)
     for expected in (
         "Customer credit report",
