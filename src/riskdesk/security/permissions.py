@@ -55,6 +55,7 @@ class Permission(StrEnum):
     PII_REVEAL = "personal_data:reveal"
     PRIVACY_MANAGE = "privacy:manage"
     SYSTEM_MONITOR = "system:monitor"  # metrics for Prometheus
+    PORTFOLIO_READ = "portfolio:read"  # the portfolio dashboard (sales: own customers only)
 
 
 P = Permission
@@ -88,6 +89,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.COMPLAINTS_WORK,
             P.PII_VIEW,
             P.PRIVACY_MANAGE,
+            P.PORTFOLIO_READ,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -114,6 +116,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALERTS_WORK,
             P.COMPLAINTS_WORK,
             P.PII_VIEW,
+            P.PORTFOLIO_READ,
         }
     ),
     Role.SALES: frozenset(
@@ -127,6 +130,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LIMIT_REQUESTS_CREATE,
             P.ALERTS_WORK,
             P.PII_REVEAL,
+            P.PORTFOLIO_READ,
         }
     ),
     Role.CUSTOMER_SERVICE: frozenset(
@@ -140,7 +144,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.AUDITOR: frozenset(
-        {P.CUSTOMERS_READ, P.DOCUMENTS_READ, P.EVENTS_READ, P.USERS_READ, P.AUDIT_READ, P.PII_VIEW}
+        {
+            P.CUSTOMERS_READ,
+            P.DOCUMENTS_READ,
+            P.EVENTS_READ,
+            P.USERS_READ,
+            P.AUDIT_READ,
+            P.PII_VIEW,
+            P.PORTFOLIO_READ,
+        }
     ),
     # Admin runs the system (users, tokens, intake for integrations) but owns no credit decisions.
     Role.ADMIN: frozenset(
@@ -156,6 +168,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_CHECK,
             P.INTEGRATIONS_MANAGE,
             P.SYSTEM_MONITOR,
+            P.PORTFOLIO_READ,
         }
     ),
 }

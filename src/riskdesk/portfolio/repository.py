@@ -1,0 +1,392 @@
+"""SQL of the portfolio dashboard: every figure is a GROUP BY in the database over the
+customers in scope, never a loop over customers in Python."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from riskdesk.kit.money import quantize
+from riskdesk.models import (
+    Alert,
+    CreditDecision,
+    CreditExposure,
+    CreditProfile,
+    Customer,
+    CustomerGroup,
+    ExposureCategory,
+    Invoice,
+    LimitRequest,
+    Payment,
+    User,
+)
+
+CENT = Decimal("0.005")  # less than half a cent open is settled (as the credit check counts)
+UNRATED = "unrated"
+UNKNOWN = "unknown"
+# (band, lower bound inclusive, upper bound exclusive) of exposure / limit.
+UTILISATION_BANDS: tuple[tuple[str, float, float | None], ...] = (
+    ("under_50", 0.0, 0.5),
+    ("50_80", 0.5, 0.8),
+    ("80_100", 0.8, 1.0),
+    ("over_100", 1.0, None),
+)
+NO_LIMIT = "no_limit"
+AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    # (bucket, days past due from, to inclusive); "current" is not yet due.
+    ("1_30", 1, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("over_90", 91, None),
+)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which customers the figures cover: the filters, and the caller's visibility."""
+
+    region: str | None = None
+    segment: str | None = None
+    owner_id: int | None = None
+    tier: str | None = None
+    industry: str | None = None
+    group: str | None = None
+    owner_ids: tuple[int, ...] | None = None  # None: everyone's customers
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """WHERE terms over Customer and CreditProfile (both must be in the FROM)."""
+        terms: list[ColumnElement[bool]] = [Customer.status != "merged"]
+        if self.region:
+            terms.append(Customer.region == self.region)
+        if self.segment:
+            terms.append(Customer.segment == self.segment)
+        if self.owner_id is not None:
+            terms.append(Customer.owner_id == self.owner_id)
+        if self.industry:
+            terms.append(Customer.industry == self.industry)
+        if self.tier == UNRATED:
+            terms.append(CreditProfile.risk_tier.is_(None))
+        elif self.tier:
+            terms.append(CreditProfile.risk_tier == self.tier)
+        if self.group:
+            terms.append(
+                Customer.group_id.in_(
+                    select(CustomerGroup.id).where(CustomerGroup.code == self.group)
+                )
+            )
+        if self.owner_ids is not None:
+            terms.append(Customer.owner_id.in_(self.owner_ids))
+        return terms
+
+
+def scoped_ids(scope: Scope) -> Select[Any]:
+    """The ids of the customers in scope, as a subquery to filter other tables by."""
+    return (
+        select(Customer.id)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(*scope.conditions())
+    )
+
+
+def _money(value: Any) -> Decimal:
+    return quantize(Decimal(value or 0))
+
+
+def _exposure_by_customer() -> Any:
+    """Counted exposure per customer (the categories that count in the limit check)."""
+    return (
+        select(
+            CreditExposure.customer_id.label("customer_id"),
+            func.sum(CreditExposure.amount).label("exposure"),
+        )
+        .join(ExposureCategory, ExposureCategory.code == CreditExposure.category)
+        .where(ExposureCategory.counts_in_limit.is_(True))
+        .group_by(CreditExposure.customer_id)
+        .subquery("customer_exposure")
+    )
+
+
+def _positions(scope: Scope) -> Any:
+    """One row per customer in scope: exposure, limit, tier, industry, region, group."""
+    exposure = _exposure_by_customer()
+    return (
+        select(
+            Customer.id.label("customer_id"),
+            Customer.industry.label("industry"),
+            Customer.region.label("region"),
+            Customer.group_id.label("group_id"),
+            CreditProfile.risk_tier.label("tier"),
+            CreditProfile.credit_limit.label("credit_limit"),
+            func.coalesce(exposure.c.exposure, 0).label("exposure"),
+        )
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(exposure, exposure.c.customer_id == Customer.id)
+        .where(*scope.conditions())
+        .subquery("positions")
+    )
+
+
+def utilisation_band(exposure: Any, limit: Any) -> Any:
+    """The utilisation band of a customer, as a SQL CASE (no division: limit may be zero)."""
+    whens: list[tuple[Any, Any]] = [(limit <= 0, literal(NO_LIMIT))]
+    for band, low, high in UTILISATION_BANDS:
+        if high is None:
+            whens.append((exposure >= limit * low, literal(band)))
+        else:
+            whens.append((exposure < limit * high, literal(band)))
+    return case(*whens, else_=literal(UTILISATION_BANDS[-1][0]))
+
+
+def totals(session: Session, scope: Scope) -> dict[str, Any]:
+    """Customers, exposure and limits in total."""
+    p = _positions(scope)
+    row = session.execute(
+        select(func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit))
+    ).one()
+    return {"customers": int(row[0]), "exposure": _money(row[1]), "credit_limit": _money(row[2])}
+
+
+def utilisation(session: Session, scope: Scope) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """Band -> (customers, exposure, limit)."""
+    p = _positions(scope)
+    band = utilisation_band(p.c.exposure, p.c.credit_limit).label("band")
+    stmt = select(band, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)).group_by(
+        band
+    )
+    return {b: (int(n), _money(e), _money(lim)) for b, n, e, lim in session.execute(stmt)}
+
+
+def tiers(session: Session, scope: Scope) -> dict[str, tuple[int, Decimal, Decimal]]:
+    """Risk tier (``unrated`` when none) -> (customers, exposure, limit)."""
+    p = _positions(scope)
+    tier = func.coalesce(p.c.tier, UNRATED).label("tier")
+    stmt = select(tier, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)).group_by(
+        tier
+    )
+    return {t: (int(n), _money(e), _money(lim)) for t, n, e, lim in session.execute(stmt)}
+
+
+def top_exposures(session: Session, scope: Scope, limit: int) -> list[Any]:
+    """The largest exposures: (customer id, kind, company name, tier, exposure, limit)."""
+    p = _positions(scope)
+    stmt = (
+        select(
+            p.c.customer_id,
+            Customer.kind,
+            Customer.company_name,
+            p.c.tier,
+            p.c.exposure,
+            p.c.credit_limit,
+        )
+        .join(Customer, Customer.id == p.c.customer_id)
+        .where(p.c.exposure > 0)
+        .order_by(p.c.exposure.desc(), p.c.customer_id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def concentration(
+    session: Session, scope: Scope, dimension: str, limit: int
+) -> tuple[list[tuple[str | None, int | None, Decimal]], float, float]:
+    """Exposure by industry, region or group: the largest ``limit`` as (key, customer id,
+    exposure), and over all keys the sum of squared exposures and the total (for the HHI).
+    A group's key is its code; a customer outside any group stands alone (key None, its id):
+    single names concentrate risk too."""
+    p = _positions(scope)
+    key: Any
+    if dimension == "group":
+        key = case((p.c.group_id.is_not(None), p.c.group_id), else_=-p.c.customer_id)
+    else:
+        key = func.coalesce(getattr(p.c, dimension), UNKNOWN)
+    per_key = (
+        select(key.label("key"), func.sum(p.c.exposure).label("exposure"))
+        .where(p.c.exposure > 0)
+        .group_by(key)
+        .subquery("per_key")
+    )
+    exposure = per_key.c.exposure
+    squares, total = session.execute(
+        select(func.sum(exposure * exposure), func.sum(exposure)).select_from(per_key)
+    ).one()
+    top = select(per_key.c.key, exposure).order_by(exposure.desc(), per_key.c.key).limit(limit)
+    found = [(k, _money(e)) for k, e in session.execute(top)]
+    if dimension != "group":
+        return [(k, None, e) for k, e in found], float(squares or 0), float(total or 0)
+    ids = [k for k, _ in found if k > 0]
+    stmt = select(CustomerGroup.id, CustomerGroup.code).where(CustomerGroup.id.in_(ids))
+    codes = {gid: code for gid, code in session.execute(stmt)}
+    rows = [(codes[k], None, e) if k > 0 else (None, -k, e) for k, e in found]
+    return rows, float(squares or 0), float(total or 0)
+
+
+def group_names(session: Session, codes: list[str]) -> dict[str, str]:
+    """Group code -> name."""
+    stmt = select(CustomerGroup.code, CustomerGroup.name).where(CustomerGroup.code.in_(codes))
+    return {code: name for code, name in session.execute(stmt)}
+
+
+def ageing(
+    session: Session, scope: Scope, as_of: dt.date
+) -> dict[str, tuple[int, Decimal]]:
+    """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
+    (customers, amount). Cut-off dates are computed here, so the SQL needs no date maths."""
+    paid = (
+        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        .group_by(Payment.invoice_id)
+        .subquery("paid")
+    )
+    open_amount = (Invoice.amount - func.coalesce(paid.c.paid, 0)).label("open")
+    invoices = (
+        select(Invoice.customer_id, Invoice.due_date, open_amount)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id.in_(scoped_ids(scope)))
+        .subquery("open_invoices")
+    )
+    whens: list[tuple[Any, Any]] = [(invoices.c.due_date >= as_of, literal("current"))]
+    for bucket, _, to in AGEING_BUCKETS:
+        if to is not None:
+            whens.append((invoices.c.due_date >= as_of - dt.timedelta(days=to), literal(bucket)))
+    bucket_of = case(*whens, else_=literal(AGEING_BUCKETS[-1][0])).label("bucket")
+    stmt = (
+        select(
+            bucket_of,
+            func.count(func.distinct(invoices.c.customer_id)),
+            func.sum(invoices.c.open),
+        )
+        .where(invoices.c.open > CENT)
+        .group_by(bucket_of)
+    )
+    return {b: (int(n), _money(amount)) for b, n, amount in session.execute(stmt)}
+
+
+def overdue_customers(session: Session, scope: Scope, as_of: dt.date) -> int:
+    """How many customers in scope have an open invoice past its due date."""
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    stmt = select(func.count(func.distinct(Invoice.customer_id))).where(
+        Invoice.customer_id.in_(scoped_ids(scope)),
+        Invoice.due_date < as_of,
+        Invoice.amount - paid > CENT,
+    )
+    return int(session.scalar(stmt) or 0)
+
+
+def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:
+    """Orders held by the credit check, waiting for a person: (count, amount)."""
+    stmt = select(func.count(), func.sum(CreditDecision.amount)).where(
+        CreditDecision.status == "held", CreditDecision.customer_id.in_(scoped_ids(scope))
+    )
+    n, amount = session.execute(stmt).one()
+    return int(n), _money(amount)
+
+
+def pending_limit_requests(
+    session: Session, scope: Scope, now: dt.datetime
+) -> tuple[int, Decimal]:
+    """Limit requests waiting for a decision (not yet expired): (count, limit asked on top)."""
+    stmt = select(
+        func.count(), func.sum(LimitRequest.requested_limit - LimitRequest.current_limit)
+    ).where(
+        LimitRequest.status == "pending",
+        LimitRequest.expires_at >= now,
+        LimitRequest.customer_id.in_(scoped_ids(scope)),
+    )
+    n, amount = session.execute(stmt).one()
+    return int(n), _money(amount)
+
+
+def alert_funnel(
+    session: Session, scope: Scope, since: dt.date, now: dt.datetime
+) -> dict[str, int]:
+    """Customer alerts observed since ``since``: raised, worked (taken up), closed, confirmed,
+    false alarms, and SLA breaches (escalated, closed late, or open past due)."""
+    open_any = Alert.status.in_(("open", "acknowledged", "in_progress"))
+    breached = or_(
+        Alert.escalation_level > 0,
+        and_(Alert.closed_at.is_(None), Alert.due_at < now),
+        and_(Alert.closed_at.is_not(None), Alert.closed_at > Alert.due_at),
+    )
+
+    def counted(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = select(
+        func.count(),
+        counted(Alert.status != "open"),
+        counted(Alert.status.in_(("resolved", "dismissed"))),
+        counted(Alert.outcome == "confirmed"),
+        counted(Alert.outcome == "false_alarm"),
+        counted(breached),
+        counted(open_any),
+    ).where(Alert.observed_on >= since, Alert.customer_id.in_(scoped_ids(scope)))
+    row = session.execute(stmt).one()
+    names = ("raised", "worked", "closed", "confirmed", "false_alarm", "sla_breached", "open")
+    return {name: int(value) for name, value in zip(names, row, strict=True)}
+
+
+def reviews_due(session: Session, scope: Scope, as_of: dt.date, until: dt.date) -> tuple[int, int]:
+    """Periodic reviews (as the review queue counts them): (overdue, due by ``until``)."""
+    stmt = (
+        select(
+            func.coalesce(func.sum(case((CreditProfile.next_review_date < as_of, 1), else_=0)), 0),
+            func.count(),
+        )
+        .select_from(Customer)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(
+            *scope.conditions(),
+            Customer.status != "closed",
+            CreditProfile.next_review_date <= until,
+        )
+    )
+    overdue, due = session.execute(stmt).one()
+    return int(overdue), int(due)
+
+
+def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[str, list[Any]]:
+    """The values the filters offer: regions, segments, industries, tiers, and owners, among
+    the customers the caller may see."""
+    visible = Scope(owner_ids=owner_ids)
+    base = (
+        select(Customer.id)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(*visible.conditions())
+        .subquery()
+    )
+    options: dict[str, list[Any]] = {}
+    for name, column in (
+        ("region", Customer.region),
+        ("segment", Customer.segment),
+        ("industry", Customer.industry),
+    ):
+        stmt = (
+            select(column)
+            .distinct()
+            .where(Customer.id.in_(select(base.c.id)), column.is_not(None))
+            .order_by(column)
+        )
+        options[name] = list(session.scalars(stmt))
+    tier_stmt = (
+        select(CreditProfile.risk_tier)
+        .distinct()
+        .where(CreditProfile.customer_id.in_(select(base.c.id)), CreditProfile.risk_tier.is_not(None))
+        .order_by(CreditProfile.risk_tier)
+    )
+    options["tier"] = list(session.scalars(tier_stmt))
+    owner_stmt = (
+        select(User.id, User.display_name)
+        .where(User.id.in_(select(Customer.owner_id).where(Customer.id.in_(select(base.c.id)))))
+        .order_by(User.display_name, User.id)
+    )
+    options["owner"] = [(uid, name) for uid, name in session.execute(owner_stmt)]
+    return options
