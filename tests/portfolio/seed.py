@@ -151,7 +151,9 @@ def _request(
     )
 
 
-def _alert(session: Session, cid: int | None, observed: dt.date, status: str, **extra: object) -> None:
+def _alert(
+    session: Session, cid: int | None, observed: dt.date, status: str, **extra: object
+) -> None:
     session.add(
         Alert(
             customer_id=cid,

@@ -8,16 +8,9 @@ from typing import Any
 
 import pytest
 
-from tests.portfolio.seed import Book, seed
+from tests.portfolio.seed import Book
 
 URL = "/api/v1/portfolio/summary"
-
-
-@pytest.fixture
-def book(db) -> Book:  # type: ignore[no-untyped-def]
-    found = seed(db)
-    db.commit()
-    return found
 
 
 def _hhi(*exposures: int) -> float:

@@ -76,6 +76,60 @@ class CustomerFilter:
     blocked: bool | None = None
     owner_ids: tuple[int, ...] | None = None  # None: everyone's customers
     include_merged: bool = False
+    industry: str | None = None
+    owner_id: int | None = None
+    group_code: str | None = None
+    # A SELECT of customer ids a higher domain worked out (the portfolio's utilisation band,
+    # ageing bucket): the list keeps to those.
+    within: Any = None
+
+
+UNRATED = "unrated"  # the risk tier filter's word for "no tier yet"
+
+
+def conditions(flt: CustomerFilter) -> list[Any]:
+    """The WHERE terms of a filter, over Customer joined to its CreditProfile."""
+    terms: list[Any] = []
+    if not flt.include_merged:
+        terms.append(Customer.status != "merged")
+    if flt.kind:
+        terms.append(Customer.kind == flt.kind)
+    if flt.segment:
+        terms.append(Customer.segment == flt.segment)
+    if flt.region:
+        terms.append(Customer.region == flt.region)
+    if flt.industry:
+        terms.append(Customer.industry == flt.industry)
+    if flt.owner_id is not None:
+        terms.append(Customer.owner_id == flt.owner_id)
+    if flt.group_code:
+        group = select(CustomerGroup.id).where(CustomerGroup.code == flt.group_code)
+        terms.append(Customer.group_id.in_(group))
+    if flt.status:
+        terms.append(Customer.status == flt.status)
+    if flt.risk_tier == UNRATED:
+        terms.append(CreditProfile.risk_tier.is_(None))
+    elif flt.risk_tier:
+        terms.append(CreditProfile.risk_tier == flt.risk_tier)
+    if flt.blocked is not None:
+        terms.append(CreditProfile.blocked == flt.blocked)
+    if flt.q:
+        terms.append(_search_condition(flt.q))
+    if flt.within is not None:
+        terms.append(Customer.id.in_(flt.within))
+    if flt.owner_ids is not None:
+        terms.append(Customer.owner_id.in_(flt.owner_ids))
+    return terms
+
+
+def matching_ids(flt: CustomerFilter) -> Select[Any]:
+    """The ids of the customers a filter matches, to narrow other lists by (held orders,
+    limit requests, reviews, alerts)."""
+    return (
+        select(Customer.id)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(*conditions(flt))
+    )
 
 
 def _visible(stmt: Select[Any], owner_ids: tuple[int, ...] | None) -> Select[Any]:
@@ -110,24 +164,7 @@ def list_customers(
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .outerjoin(owner, owner.id == Customer.owner_id)
     )
-    conditions: list[Any] = []
-    if not flt.include_merged:
-        conditions.append(Customer.status != "merged")
-    if flt.kind:
-        conditions.append(Customer.kind == flt.kind)
-    if flt.segment:
-        conditions.append(Customer.segment == flt.segment)
-    if flt.region:
-        conditions.append(Customer.region == flt.region)
-    if flt.status:
-        conditions.append(Customer.status == flt.status)
-    if flt.risk_tier:
-        conditions.append(CreditProfile.risk_tier == flt.risk_tier)
-    if flt.blocked is not None:
-        conditions.append(CreditProfile.blocked == flt.blocked)
-    if flt.q:
-        conditions.append(_search_condition(flt.q))
-    stmt = _visible(stmt.where(*conditions), flt.owner_ids)  # type: ignore[arg-type]
+    stmt = stmt.where(*conditions(flt))
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.execute(stmt.order_by(Customer.id).offset(page.offset).limit(page.size))
     found: list[Any] = list(rows)

@@ -4,14 +4,15 @@ customers in scope, never a loop over customers in Python."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers.repository import UNRATED as UNRATED
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.kit.money import quantize
 from riskdesk.models import (
     Alert,
@@ -28,7 +29,6 @@ from riskdesk.models import (
 )
 
 CENT = Decimal("0.005")  # less than half a cent open is settled (as the credit check counts)
-UNRATED = "unrated"
 UNKNOWN = "unknown"
 # (band, lower bound inclusive, upper bound exclusive) of exposure / limit.
 UTILISATION_BANDS: tuple[tuple[str, float, float | None], ...] = (
@@ -47,51 +47,12 @@ AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
 )
 
 
-@dataclass(frozen=True)
-class Scope:
-    """Which customers the figures cover: the filters, and the caller's visibility."""
-
-    region: str | None = None
-    segment: str | None = None
-    owner_id: int | None = None
-    tier: str | None = None
-    industry: str | None = None
-    group: str | None = None
-    owner_ids: tuple[int, ...] | None = None  # None: everyone's customers
-
-    def conditions(self) -> list[ColumnElement[bool]]:
-        """WHERE terms over Customer and CreditProfile (both must be in the FROM)."""
-        terms: list[ColumnElement[bool]] = [Customer.status != "merged"]
-        if self.region:
-            terms.append(Customer.region == self.region)
-        if self.segment:
-            terms.append(Customer.segment == self.segment)
-        if self.owner_id is not None:
-            terms.append(Customer.owner_id == self.owner_id)
-        if self.industry:
-            terms.append(Customer.industry == self.industry)
-        if self.tier == UNRATED:
-            terms.append(CreditProfile.risk_tier.is_(None))
-        elif self.tier:
-            terms.append(CreditProfile.risk_tier == self.tier)
-        if self.group:
-            terms.append(
-                Customer.group_id.in_(
-                    select(CustomerGroup.id).where(CustomerGroup.code == self.group)
-                )
-            )
-        if self.owner_ids is not None:
-            terms.append(Customer.owner_id.in_(self.owner_ids))
-        return terms
+Scope = CustomerFilter  # the customers the figures cover: the filters and the caller's view
 
 
 def scoped_ids(scope: Scope) -> Select[Any]:
     """The ids of the customers in scope, as a subquery to filter other tables by."""
-    return (
-        select(Customer.id)
-        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
-        .where(*scope.conditions())
-    )
+    return customer_repo.matching_ids(scope)
 
 
 def _money(value: Any) -> Decimal:
@@ -127,7 +88,7 @@ def _positions(scope: Scope) -> Any:
         )
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .outerjoin(exposure, exposure.c.customer_id == Customer.id)
-        .where(*scope.conditions())
+        .where(*customer_repo.conditions(scope))
         .subquery("positions")
     )
 
@@ -222,7 +183,9 @@ def concentration(
     ids = [k for k, _ in found if k > 0]
     stmt = select(CustomerGroup.id, CustomerGroup.code).where(CustomerGroup.id.in_(ids))
     codes = {gid: code for gid, code in session.execute(stmt)}
-    rows = [(codes[k], None, e) if k > 0 else (None, -k, e) for k, e in found]
+    rows: list[tuple[str | None, int | None, Decimal]] = [
+        (codes[k], None, e) if k > 0 else (None, -k, e) for k, e in found
+    ]
     return rows, float(squares or 0), float(total or 0)
 
 
@@ -232,11 +195,8 @@ def group_names(session: Session, codes: list[str]) -> dict[str, str]:
     return {code: name for code, name in session.execute(stmt)}
 
 
-def ageing(
-    session: Session, scope: Scope, as_of: dt.date
-) -> dict[str, tuple[int, Decimal]]:
-    """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
-    (customers, amount). Cut-off dates are computed here, so the SQL needs no date maths."""
+def _open_invoices(scope: Scope) -> Any:
+    """Open invoices of the customers in scope: customer, due date, amount still open."""
     paid = (
         select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
         .group_by(Payment.invoice_id)
@@ -249,11 +209,25 @@ def ageing(
         .where(Invoice.customer_id.in_(scoped_ids(scope)))
         .subquery("open_invoices")
     )
-    whens: list[tuple[Any, Any]] = [(invoices.c.due_date >= as_of, literal("current"))]
+    return invoices
+
+
+def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
+    """The ageing bucket of a due date as of a day, as a SQL CASE. The cut-off dates are
+    computed here, so the SQL needs no date arithmetic (which SQLite and PostgreSQL spell
+    differently)."""
+    whens: list[tuple[Any, Any]] = [(due_date >= as_of, literal("current"))]
     for bucket, _, to in AGEING_BUCKETS:
         if to is not None:
-            whens.append((invoices.c.due_date >= as_of - dt.timedelta(days=to), literal(bucket)))
-    bucket_of = case(*whens, else_=literal(AGEING_BUCKETS[-1][0])).label("bucket")
+            whens.append((due_date >= as_of - dt.timedelta(days=to), literal(bucket)))
+    return case(*whens, else_=literal(AGEING_BUCKETS[-1][0]))
+
+
+def ageing(session: Session, scope: Scope, as_of: dt.date) -> dict[str, tuple[int, Decimal]]:
+    """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
+    (customers, amount)."""
+    invoices = _open_invoices(scope)
+    bucket_of = _bucket_of(invoices.c.due_date, as_of).label("bucket")
     stmt = (
         select(
             bucket_of,
@@ -266,19 +240,26 @@ def ageing(
     return {b: (int(n), _money(amount)) for b, n, amount in session.execute(stmt)}
 
 
+def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:
+    """Customers with an open invoice in an ageing bucket (``overdue``: any past due)."""
+    invoices = _open_invoices(scope)
+    if bucket == "overdue":
+        where = invoices.c.due_date < as_of
+    else:
+        where = _bucket_of(invoices.c.due_date, as_of) == bucket
+    return select(invoices.c.customer_id).where(invoices.c.open > CENT, where).distinct()
+
+
+def ids_in_band(scope: Scope, band: str) -> Select[Any]:
+    """Customers whose utilisation falls in a band."""
+    p = _positions(scope)
+    return select(p.c.customer_id).where(utilisation_band(p.c.exposure, p.c.credit_limit) == band)
+
+
 def overdue_customers(session: Session, scope: Scope, as_of: dt.date) -> int:
     """How many customers in scope have an open invoice past its due date."""
-    paid = (
-        select(func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
-    )
-    stmt = select(func.count(func.distinct(Invoice.customer_id))).where(
-        Invoice.customer_id.in_(scoped_ids(scope)),
-        Invoice.due_date < as_of,
-        Invoice.amount - paid > CENT,
-    )
-    return int(session.scalar(stmt) or 0)
+    found = ids_in_bucket(scope, "overdue", as_of).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:
@@ -290,9 +271,7 @@ def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:
     return int(n), _money(amount)
 
 
-def pending_limit_requests(
-    session: Session, scope: Scope, now: dt.datetime
-) -> tuple[int, Decimal]:
+def pending_limit_requests(session: Session, scope: Scope, now: dt.datetime) -> tuple[int, Decimal]:
     """Limit requests waiting for a decision (not yet expired): (count, limit asked on top)."""
     stmt = select(
         func.count(), func.sum(LimitRequest.requested_limit - LimitRequest.current_limit)
@@ -344,7 +323,7 @@ def reviews_due(session: Session, scope: Scope, as_of: dt.date, until: dt.date) 
         .select_from(Customer)
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .where(
-            *scope.conditions(),
+            *customer_repo.conditions(scope),
             Customer.status != "closed",
             CreditProfile.next_review_date <= until,
         )
@@ -356,13 +335,7 @@ def reviews_due(session: Session, scope: Scope, as_of: dt.date, until: dt.date) 
 def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[str, list[Any]]:
     """The values the filters offer: regions, segments, industries, tiers, and owners, among
     the customers the caller may see."""
-    visible = Scope(owner_ids=owner_ids)
-    base = (
-        select(Customer.id)
-        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
-        .where(*visible.conditions())
-        .subquery()
-    )
+    base = scoped_ids(Scope(owner_ids=owner_ids)).subquery()
     options: dict[str, list[Any]] = {}
     for name, column in (
         ("region", Customer.region),
@@ -379,7 +352,10 @@ def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[
     tier_stmt = (
         select(CreditProfile.risk_tier)
         .distinct()
-        .where(CreditProfile.customer_id.in_(select(base.c.id)), CreditProfile.risk_tier.is_not(None))
+        .where(
+            CreditProfile.customer_id.in_(select(base.c.id)),
+            CreditProfile.risk_tier.is_not(None),
+        )
         .order_by(CreditProfile.risk_tier)
     )
     options["tier"] = list(session.scalars(tier_stmt))

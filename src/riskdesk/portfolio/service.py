@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models.customers import customer_code
 from riskdesk.portfolio import repository as repo
@@ -46,10 +48,27 @@ def scope_of(principal: Principal, flt: PortfolioFilter) -> repo.Scope:
         region=flt.region or None,
         segment=flt.segment or None,
         owner_id=flt.owner_id,
-        tier=flt.tier or None,
+        risk_tier=flt.tier or None,
         industry=flt.industry or None,
         owner_ids=customer_service.visible_owner_ids(principal),
     )
+
+
+def customers_in_band(principal: Principal, flt: PortfolioFilter, band: str) -> Any:
+    """The ids (a SELECT) of the customers in scope whose utilisation is in a band."""
+    if band not in BANDS:
+        raise ValidationFailed(f"unknown utilisation band {band!r}", field="utilisation")
+    return repo.ids_in_band(scope_of(principal, flt), band)
+
+
+def customers_in_bucket(
+    principal: Principal, flt: PortfolioFilter, bucket: str, as_of: dt.date | None = None
+) -> Any:
+    """The ids (a SELECT) of the customers in scope with an open invoice in an ageing bucket
+    (``overdue``: any bucket past due)."""
+    if bucket not in (*BUCKETS, "overdue"):
+        raise ValidationFailed(f"unknown ageing bucket {bucket!r}", field="ageing")
+    return repo.ids_in_bucket(scope_of(principal, flt), bucket, as_of or today())
 
 
 def _ratio(part: Decimal, whole: Decimal) -> float | None:
@@ -77,9 +96,7 @@ def summary(
     requests = repo.pending_limit_requests(session, scope, now)
     since = day - dt.timedelta(days=flt.period_days)
     funnel = repo.alert_funnel(session, scope, since, now)
-    late, due = repo.reviews_due(
-        session, scope, day, day + dt.timedelta(days=REVIEW_HORIZON_DAYS)
-    )
+    late, due = repo.reviews_due(session, scope, day, day + dt.timedelta(days=REVIEW_HORIZON_DAYS))
     tier_order = [*TIERS, *sorted(t for t in tiers if t not in TIERS and t != repo.UNRATED)]
     return PortfolioSummary(
         as_of=day,

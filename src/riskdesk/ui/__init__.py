@@ -10,7 +10,15 @@ from fastapi.staticfiles import StaticFiles
 
 def mount_ui(app: FastAPI) -> None:
     """Serve the static assets and the pages."""
-    from riskdesk.ui import audit_pages, desk_pages, job_pages, pages, privacy_pages, user_pages
+    from riskdesk.ui import (
+        audit_pages,
+        desk_pages,
+        job_pages,
+        pages,
+        portfolio_pages,
+        privacy_pages,
+        user_pages,
+    )
     from riskdesk.ui.render import render_error
 
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -21,3 +29,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(privacy_pages.router)
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
+    app.include_router(portfolio_pages.router)

@@ -58,6 +58,8 @@ from riskdesk.pipeline.deps import ProgressBoardDep
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
+from riskdesk.portfolio import service as portfolio_service
+from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.privacy import repository as privacy_repo
 from riskdesk.privacy import service as privacy_service
 from riskdesk.scoring import registry
@@ -83,7 +85,7 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
     cookie_serializer,
 )
-from riskdesk.security.permissions import Permission
+from riskdesk.security.permissions import Permission, Role
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
 from riskdesk.ui.render import format_day, render
@@ -249,10 +251,17 @@ def set_language(locale: str, next: str | None = None) -> Response:
     return response
 
 
+# Where each role starts; the others start at the customer list.
+HOME_PAGES = {Role.CREDIT_MANAGER.value: "/portfolio", Role.ADMIN.value: "/portfolio"}
+
+
 @router.get("/")
 def home(principal: CurrentPrincipal) -> Response:
-    """Start at the customer list."""
-    return RedirectResponse("/customers", status_code=303)
+    """Start at the role's home page: the portfolio for credit managers and admins."""
+    target = HOME_PAGES.get(principal.user.role, "/customers")
+    if not principal.can(Permission.PORTFOLIO_READ):
+        target = "/customers"
+    return RedirectResponse(target, status_code=303)
 
 
 # ---------------------------------------------------------------- customers
@@ -268,13 +277,45 @@ def customers_page(
     segment: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     blocked: Annotated[str | None, Query(max_length=5)] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    tier: Annotated[str | None, Query(max_length=16)] = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[int | None, Blank, Query(ge=1, le=DB_ID_MAX)] = None,
+    group: Annotated[str | None, Query(max_length=64)] = None,
+    utilisation: Annotated[
+        str | None, Query(pattern="^(|no_limit|under_50|50_80|80_100|over_100)$")
+    ] = None,
+    ageing: Annotated[
+        str | None, Query(pattern="^(|current|1_30|31_60|61_90|over_90|overdue)$")
+    ] = None,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
 ) -> Response:
-    """The customer list with search, filters and paging."""
+    """The customer list with search, filters and paging; the portfolio's figures link here
+    with their filters (a utilisation band, an ageing bucket, a group)."""
+    # The portfolio's bands and buckets are worked out by the portfolio over the same scope.
+    within = None
+    scope = PortfolioFilter(
+        region=region or None,
+        segment=segment or None,
+        owner_id=owner_id,
+        tier=tier or None,
+        industry=industry or None,
+    )
+    if utilisation:
+        within = portfolio_service.customers_in_band(principal, scope, utilisation)
+    if ageing:
+        by_age = portfolio_service.customers_in_bucket(principal, scope, ageing)
+        within = by_age if within is None else by_age.where(by_age.selected_columns[0].in_(within))
     flt = CustomerFilter(
         q=q or None,
         kind=kind if kind in ("company", "individual") else None,
         segment=segment or None,
+        region=region or None,
+        risk_tier=tier or None,
+        industry=industry or None,
+        owner_id=owner_id,
+        group_code=group or None,
+        within=within,
         status=status or None,
         blocked={"true": True, "false": False}.get(blocked or ""),
         include_merged=status == "merged",
@@ -286,6 +327,13 @@ def customers_page(
         "segment": segment or "",
         "status": status or "",
         "blocked": blocked or "",
+        "region": region or "",
+        "tier": tier or "",
+        "industry": industry or "",
+        "owner_id": str(owner_id or ""),
+        "group": group or "",
+        "utilisation": utilisation or "",
+        "ageing": ageing or "",
     }
     template = (
         "partials/customer_table.html" if request.headers.get("HX-Request") else "customers.html"
@@ -296,6 +344,7 @@ def customers_page(
         principal,
         result=result,
         params=params,
+        options=portfolio_service.filter_options(session, principal),
         query="&".join(f"{k}={quote(v)}" for k, v in params.items() if v),
     )
 
