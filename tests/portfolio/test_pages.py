@@ -50,3 +50,41 @@ def test_other_roles_start_where_they_did(client_for) -> None:  # type: ignore[n
         home = client_for(user).get("/", follow_redirects=False)
         assert home.headers["location"] == target, user
     assert client_for("service").get("/portfolio").status_code == 403
+
+
+def _shown(html: str, *codes: str) -> set[str]:
+    """Which of the codes the page's main part names."""
+    main = html.split("<main>", 1)[1]
+    return {c for c in codes if c in main}
+
+
+def test_the_work_lists_take_the_portfolio_filters(book: Book, client_for) -> None:  # type: ignore[no-untyped-def]
+    manager = client_for("manager")
+    a, b, c = (f"C{x:07d}" for x in (book.a, book.b, book.c))
+    assert _shown(manager.get("/worklist").text, a, c) == {a, c}
+    north = manager.get("/worklist?region=North")
+    assert _shown(north.text, a, c) == {c} and 'id="scope-note"' in north.text
+    assert _shown(manager.get("/limit-requests?tier=high").text, a) == {a}
+    assert _shown(manager.get("/limit-requests?tier=low").text, a) == set()
+    assert _shown(manager.get("/reviews?region=East").text, a, b, c) == {a, b}
+    assert _shown(manager.get("/reviews?region=North&horizon=60").text, a, b, c) == {c}
+    # The alert funnel's steps.
+    for query, count in (
+        ("status=any", 7),  # the unfiltered queue has the product and merged ones too
+        ("status=any&region=North", 2),
+        ("status=worked", 3),
+        ("status=closed", 2),
+        ("status=any&outcome=false_alarm", 1),
+        ("status=any&sla=breached", 2),
+    ):
+        page = manager.get(f"/alerts?{query}")
+        assert page.status_code == 200, (query, page.text)
+        assert page.text.count('<tr id="alert-') == count, query
+    api = manager.get("/api/v1/alerts", params={"status": "worked", "sla": "breached"})
+    assert api.status_code == 200 and len(api.json()) == 1
+    assert manager.get("/api/v1/alerts", params={"outcome": "maybe"}).status_code == 422
+    # The customer API takes the new filters too.
+    listed = manager.get("/api/v1/customers", params={"group": "HY", "risk_tier": "high"})
+    assert [x["id"] for x in listed.json()["items"]] == [book.a]
+    unrated = manager.get("/api/v1/customers", params={"risk_tier": "unrated"})
+    assert [x["id"] for x in unrated.json()["items"]] == [book.d]

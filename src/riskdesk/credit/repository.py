@@ -567,9 +567,12 @@ def list_decisions(
     customer_id: int | None = None,
     owner_ids: tuple[int, ...] | None = None,
     limit: int = 200,
+    within: Any = None,
 ) -> list[CreditDecision]:
-    """Decisions, newest first."""
+    """Decisions, newest first (``within``: a SELECT of the customer ids to keep to)."""
     stmt = select(CreditDecision).join(Customer, Customer.id == CreditDecision.customer_id)
+    if within is not None:
+        stmt = stmt.where(CreditDecision.customer_id.in_(within))
     if status:
         stmt = stmt.where(CreditDecision.status == status)
     if customer_id is not None:

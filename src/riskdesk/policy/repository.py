@@ -97,12 +97,16 @@ def list_requests(
     owner_ids: tuple[int, ...] | None,
     limit: int,
     now: dt.datetime,
+    within: Any = None,
 ) -> list[LimitRequest]:
-    """Limit requests, newest first, narrowed to visible customers when owner_ids is given;
-    by status as of ``now`` (a pending request past its expiry counts as expired)."""
+    """Limit requests, newest first, narrowed to visible customers when owner_ids is given
+    (and to a SELECT of customer ids, ``within``); by status as of ``now`` (a pending request
+    past its expiry counts as expired)."""
     from riskdesk.models import Customer
 
     stmt = select(LimitRequest).order_by(LimitRequest.id.desc()).limit(limit)
+    if within is not None:
+        stmt = stmt.where(LimitRequest.customer_id.in_(within))
     lapsed = (LimitRequest.status == "pending") & (LimitRequest.expires_at < now)
     if status == "pending":
         stmt = stmt.where(LimitRequest.status == "pending", LimitRequest.expires_at >= now)
@@ -231,9 +235,14 @@ def set_next_review_dates(session: Session, rows: list[dict[str, object]]) -> No
 
 
 def review_queue(
-    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, limit: int
+    session: Session,
+    until: dt.date,
+    owner_ids: tuple[int, ...] | None,
+    limit: int,
+    within: Any = None,
 ) -> list[Any]:
-    """Customers whose next review is due by ``until``, earliest first, with any open review."""
+    """Customers whose next review is due by ``until``, earliest first, with any open review
+    (``within``: a SELECT of the customer ids to keep to)."""
     from riskdesk.models import Customer
 
     open_review = (
@@ -255,6 +264,8 @@ def review_queue(
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    if within is not None:
+        stmt = stmt.where(Customer.id.in_(within))
     return list(session.execute(stmt))
 
 

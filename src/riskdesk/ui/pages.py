@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import hmac
 import json
@@ -38,7 +39,7 @@ from riskdesk.kit.encodings import check_encoding_name
 from riskdesk.kit.errors import NotAuthenticated, PayloadTooLarge, RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
-from riskdesk.kit.timeutil import today
+from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.kit.validation import (
     DB_ID_MAX,
     BusinessDate,
@@ -100,6 +101,60 @@ async def form_data(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(form_data)]
+
+
+def customer_scope(
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[int | None, Blank, Query(ge=1, le=DB_ID_MAX)] = None,
+    tier: Annotated[str | None, Query(max_length=16)] = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+) -> CustomerFilter | None:
+    """The portfolio's customer filters on a work list it links to (None: not filtered)."""
+    flt = CustomerFilter(
+        region=region or None,
+        segment=segment or None,
+        owner_id=owner_id,
+        risk_tier=tier or None,
+        industry=industry or None,
+    )
+    return flt if flt != CustomerFilter() else None
+
+
+ScopeDep = Annotated[CustomerFilter | None, Depends(customer_scope)]
+
+
+def _within(scope: CustomerFilter | None) -> Any:
+    # Visibility is applied by each list itself; this only narrows.
+    return customer_repo.matching_ids(scope) if scope is not None else None
+
+
+def _scope_shown(
+    session: Any, scope: CustomerFilter | None, **extra: str | None
+) -> dict[str, tuple[str, str]]:
+    """The scope (and ``extra`` filters) as query name -> (value, what the page shows): kept
+    in the page's forms and shown above its list. An owner shows by name."""
+    values: dict[str, Any] = dict(extra)
+    if scope is not None:
+        values |= {
+            "region": scope.region,
+            "segment": scope.segment,
+            "owner_id": scope.owner_id,
+            "tier": scope.risk_tier,
+            "industry": scope.industry,
+        }
+    shown: dict[str, tuple[str, str]] = {}
+    for key, value in values.items():
+        if not value:
+            continue
+        text = str(value)
+        if key == "owner_id":
+            owner = users_repo.get_user(session, int(value))
+            text = owner.display_name if owner else text
+        shown[key] = (str(value), text)
+    return shown
+
+
 DECISION_STATUSES = ("approved", "held", "rejected", "released", "consumed")
 TREND_INDICATORS = ("orders_amount_30d", "dpd_max", "paydex", "return_rate_90d")
 EDIT_FIELDS = (
@@ -572,11 +627,14 @@ def limit_requests_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    """Limit requests waiting for a decision."""
-    pending = policy_service.list_requests(session, principal, status="pending")
+    """Limit requests waiting for a decision (of a region, a tier, ... when asked)."""
+    pending = policy_service.list_requests(
+        session, principal, status="pending", within=_within(scope)
+    )
     customers = customer_repo.customers_with_profiles(
         session, sorted({r.customer_id for r in pending})
     )
@@ -593,6 +651,7 @@ def limit_requests_page(
         done=done,
         done_status=status if status in ("approved", "rejected", "withdrawn") else None,
         can_approve=principal.can(Permission.LIMIT_REQUESTS_APPROVE),
+        scope=_scope_shown(session, scope),
     )
 
 
@@ -636,8 +695,12 @@ def alerts_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     status: Annotated[
-        str, Query(pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any)$")
+        str,
+        Query(
+            pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any|worked|closed|any)$"
+        ),
     ] = "open_any",
     severity: Annotated[str | None, Query(pattern="^(|low|medium|high|critical)$")] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
@@ -646,6 +709,8 @@ def alerts_page(
     observed_to: Annotated[BusinessDate | None, Blank, Query()] = None,
     done: Annotated[int | None, Query(ge=1)] = None,
     order: Annotated[Literal["priority", "recent"], Query()] = "priority",
+    outcome: Annotated[str | None, Query(pattern="^(|confirmed|false_alarm)$")] = None,
+    sla: Annotated[str | None, Query(pattern="^(|breached)$")] = None,
 ) -> Response:
     """The alert queue, the most at stake first (or the most recent), with filters and a
     download of what they match."""
@@ -663,6 +728,9 @@ def alerts_page(
         observed_from=observed_from,
         observed_to=observed_to,
         by_priority=order == "priority",
+        outcome=outcome or None,
+        breached_at=utcnow() if sla else None,
+        within=_within(scope),
     )
     stakes = alert_service.case_priorities(
         session, sorted({a.case_id for a in alerts if a.case_id is not None})
@@ -674,6 +742,9 @@ def alerts_page(
         "warning_type": warning_type,
         "observed_from": observed_from.isoformat() if observed_from else None,
         "observed_to": observed_to.isoformat() if observed_to else None,
+        "outcome": outcome or None,
+        "sla": sla or None,
+        **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
     }
     customers = customer_repo.customers_with_profiles(
         session, sorted({a.customer_id for a in alerts if a.customer_id is not None})
@@ -697,6 +768,7 @@ def alerts_page(
         can_work=principal.can(Permission.ALERTS_WORK),
         order=order,
         stakes=stakes,
+        scope=_scope_shown(session, scope, outcome=outcome, sla=sla),
     )
 
 
@@ -706,9 +778,12 @@ def alerts_export(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: alerts_api.AlertFilterDep,
+    scope: ScopeDep,
     format: Literal["csv", "jsonl"] = "csv",
 ) -> StreamingResponse:
     """The queue's alerts under its filters as a file (the same as the API's export)."""
+    if scope is not None:
+        flt = dataclasses.replace(flt, within=_within(scope))
     return alerts_api.export_alerts(request, session, principal, flt, format)
 
 
@@ -1044,14 +1119,18 @@ def reviews_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     horizon: Annotated[int, Query(ge=0, le=366)] = 30,
 ) -> Response:
-    """The review queue: overdue and soon-due periodic reviews."""
+    """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
     return render(
         request,
         "reviews.html",
         principal,
-        queue=policy_service.review_queue(session, principal, horizon_days=horizon),
+        queue=policy_service.review_queue(
+            session, principal, horizon_days=horizon, within=_within(scope)
+        ),
+        scope=_scope_shown(session, scope),
         horizon=horizon,
         can_review=principal.can(Permission.REVIEWS_PERFORM),
     )
@@ -1344,11 +1423,12 @@ def worklist_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    """Orders held by the credit check, waiting for a person."""
-    held = credit_service.list_decisions(session, principal, status="held")
+    """Orders held by the credit check, waiting for a person (of a region, a tier, ...)."""
+    held = credit_service.list_decisions(session, principal, status="held", within=_within(scope))
     customers = customer_repo.customers_with_profiles(
         session, sorted({d.customer_id for d in held})
     )
@@ -1361,6 +1441,7 @@ def worklist_page(
         done=done,
         done_status=status if status in DECISION_STATUSES else None,
         can_resolve=principal.can(Permission.CREDIT_DECISIONS_RESOLVE),
+        scope=_scope_shown(session, scope),
     )
 
 
