@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.timeutil import today, utcnow
@@ -181,9 +182,11 @@ def seed(session: Session) -> Book:
         name: security_service.get_user_by_username_or_raise(session, name).id
         for name in ("manager", "sales", "sales2")
     }
-    group = CustomerGroup(code="HY", name="恒远集团")
-    session.add(group)
-    session.flush()
+    group = session.scalar(select(CustomerGroup).where(CustomerGroup.code == "HY"))
+    if group is None:
+        group = CustomerGroup(code="HY", name="恒远集团")
+        session.add(group)
+        session.flush()
     a = _customer(
         session, name="杭州恒远制造有限公司", region="East", segment="b2b_sme", industry="制造",
         owner_id=user["sales"], group_id=group.id, tier="high", limit="100000",

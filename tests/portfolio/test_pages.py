@@ -88,3 +88,11 @@ def test_the_work_lists_take_the_portfolio_filters(book: Book, client_for) -> No
     assert [x["id"] for x in listed.json()["items"]] == [book.a]
     unrated = manager.get("/api/v1/customers", params={"risk_tier": "unrated"})
     assert [x["id"] for x in unrated.json()["items"]] == [book.d]
+
+
+def test_blank_filters_from_the_forms_are_no_filter(book: Book, client_for) -> None:  # type: ignore[no-untyped-def]
+    manager = client_for("manager")
+    blank = "region=&segment=&owner_id=&tier=&industry="
+    for url in (f"/portfolio?{blank}&period_days=30", f"/customers?{blank}", f"/worklist?{blank}"):
+        assert manager.get(url).status_code == 200, url
+    assert manager.get("/portfolio?owner_id=abc").status_code == 422

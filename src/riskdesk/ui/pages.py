@@ -43,6 +43,7 @@ from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.kit.validation import (
     DB_ID_MAX,
     BusinessDate,
+    DbId,
     PathId,
     details_from_validation_error,
 )
@@ -106,7 +107,7 @@ FormDep = Annotated[FormData, Depends(form_data)]
 def customer_scope(
     region: Annotated[str | None, Query(max_length=64)] = None,
     segment: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[int | None, Blank, Query(ge=1, le=DB_ID_MAX)] = None,
+    owner_id: Annotated[DbId | None, Blank, Query()] = None,
     tier: Annotated[str | None, Query(max_length=16)] = None,
     industry: Annotated[str | None, Query(max_length=64)] = None,
 ) -> CustomerFilter | None:
@@ -335,7 +336,7 @@ def customers_page(
     region: Annotated[str | None, Query(max_length=64)] = None,
     tier: Annotated[str | None, Query(max_length=16)] = None,
     industry: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[int | None, Blank, Query(ge=1, le=DB_ID_MAX)] = None,
+    owner_id: Annotated[DbId | None, Blank, Query()] = None,
     group: Annotated[str | None, Query(max_length=64)] = None,
     utilisation: Annotated[
         str | None, Query(pattern="^(|no_limit|under_50|50_80|80_100|over_100)$")

@@ -10,7 +10,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from riskdesk.alerts.endpoints import Blank
 from riskdesk.db import SessionDep
+from riskdesk.kit.validation import DbId
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter, PortfolioSummary
 from riskdesk.security.deps import CanPortfolioRead
@@ -111,7 +113,7 @@ def portfolio_page(
     principal: CanPortfolioRead,
     region: Annotated[str | None, Query(max_length=64)] = None,
     segment: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    owner_id: Annotated[DbId | None, Blank, Query()] = None,
     tier: Annotated[str | None, Query(max_length=16)] = None,
     industry: Annotated[str | None, Query(max_length=64)] = None,
     period_days: Annotated[int, Query(ge=1, le=3660)] = 30,
