@@ -37,7 +37,7 @@
       };
     }
     var categories = { type: "category", data: data.months || data.labels || [], axisLabel: { interval: 0, hideOverlap: true } };
-    var values = { type: "value", axisLabel: { formatter: amount } };
+    var values = { type: "value", axisLabel: { formatter: amount }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
     return {
       color: palette, grid: { left: data.horizontal ? 8 : 70, right: 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
       tooltip: {
