@@ -84,6 +84,7 @@ def test_the_portfolio_page_as_a_credit_manager(
     _shot(page, f"portfolio-north-{locale}")
 
     # A bar opens the list behind it, filtered: the over-90 bucket of the North region.
+    page.wait_for_timeout(2000)  # the bars grow for a second (ECharts' animation, by the clock)
     box = page.locator("#chart-ageing").bounding_box()
     x, y = page.evaluate(
         """() => echarts.getInstanceByDom(document.getElementById('chart-ageing'))
