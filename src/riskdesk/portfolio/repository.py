@@ -104,33 +104,18 @@ def utilisation_band(exposure: Any, limit: Any) -> Any:
     return case(*whens, else_=literal(UTILISATION_BANDS[-1][0]))
 
 
-def totals(session: Session, scope: Scope) -> dict[str, Any]:
-    """Customers, exposure and limits in total."""
-    p = _positions(scope)
-    row = session.execute(
-        select(func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit))
-    ).one()
-    return {"customers": int(row[0]), "exposure": _money(row[1]), "credit_limit": _money(row[2])}
-
-
-def utilisation(session: Session, scope: Scope) -> dict[str, tuple[int, Decimal, Decimal]]:
-    """Band -> (customers, exposure, limit)."""
+def by_band_and_tier(
+    session: Session, scope: Scope
+) -> list[tuple[str, str, int, Decimal, Decimal]]:
+    """(utilisation band, risk tier or ``unrated``, customers, exposure, limit): one pass over
+    the book, a few dozen rows at most; totals, bands and tiers are sums of them."""
     p = _positions(scope)
     band = utilisation_band(p.c.exposure, p.c.credit_limit).label("band")
-    stmt = select(band, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)).group_by(
-        band
-    )
-    return {b: (int(n), _money(e), _money(lim)) for b, n, e, lim in session.execute(stmt)}
-
-
-def tiers(session: Session, scope: Scope) -> dict[str, tuple[int, Decimal, Decimal]]:
-    """Risk tier (``unrated`` when none) -> (customers, exposure, limit)."""
-    p = _positions(scope)
     tier = func.coalesce(p.c.tier, UNRATED).label("tier")
-    stmt = select(tier, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)).group_by(
-        tier
-    )
-    return {t: (int(n), _money(e), _money(lim)) for t, n, e, lim in session.execute(stmt)}
+    stmt = select(
+        band, tier, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)
+    ).group_by(band, tier)
+    return [(b, t, int(n), _money(e), _money(lim)) for b, t, n, e, lim in session.execute(stmt)]
 
 
 def top_exposures(session: Session, scope: Scope, limit: int) -> list[Any]:

@@ -86,9 +86,10 @@ def summary(
     day = as_of or today()
     now = utcnow()
     scope = scope_of(principal, flt)
-    total = repo.totals(session, scope)
-    bands = repo.utilisation(session, scope)
-    tiers = repo.tiers(session, scope)
+    cells = repo.by_band_and_tier(session, scope)
+    total = _summed(cells, None)[None]
+    bands = _summed(cells, 0)
+    tiers = _summed(cells, 1)
     ageing = repo.ageing(session, scope, day)
     open_total = sum((amount for _, amount in ageing.values()), ZERO)
     overdue = sum((a for b, (_, a) in ageing.items() if b != "current"), ZERO)
@@ -97,17 +98,20 @@ def summary(
     since = day - dt.timedelta(days=flt.period_days)
     funnel = repo.alert_funnel(session, scope, since, now)
     late, due = repo.reviews_due(session, scope, day, day + dt.timedelta(days=REVIEW_HORIZON_DAYS))
-    tier_order = [*TIERS, *sorted(t for t in tiers if t not in TIERS and t != repo.UNRATED)]
+    tier_order = [
+        *TIERS,
+        *sorted(t for t in tiers if t is not None and t not in TIERS and t != repo.UNRATED),
+    ]
     return PortfolioSummary(
         as_of=day,
         currency=CURRENCY,
         filters=flt,
         totals=Totals(
-            customers=total["customers"],
-            exposure=total["exposure"],
-            credit_limit=total["credit_limit"],
-            available=total["credit_limit"] - total["exposure"],
-            utilisation=_ratio(total["exposure"], total["credit_limit"]),
+            customers=total[0],
+            exposure=total[1],
+            credit_limit=total[2],
+            available=total[2] - total[1],
+            utilisation=_ratio(total[1], total[2]),
         ),
         utilisation=[
             UtilisationBand(band=b, customers=n, exposure=e, credit_limit=lim)
@@ -138,6 +142,20 @@ def summary(
         alerts=AlertFunnel(since=since, **funnel),
         reviews=ReviewsDue(overdue=late, due=due, horizon_days=REVIEW_HORIZON_DAYS),
     )
+
+
+def _summed(
+    cells: list[tuple[str, str, int, Decimal, Decimal]], by: int | None
+) -> dict[str | None, tuple[int, Decimal, Decimal]]:
+    """Customers, exposure and limit summed by band (0), tier (1) or in total (None)."""
+    sums: dict[str | None, tuple[int, Decimal, Decimal]] = (
+        {None: (0, ZERO, ZERO)} if by is None else {}
+    )
+    for cell in cells:
+        key = None if by is None else str(cell[by])
+        n, e, lim = sums.get(key, (0, ZERO, ZERO))
+        sums[key] = (n + cell[2], e + cell[3], lim + cell[4])
+    return sums
 
 
 def _top(session: Session, scope: repo.Scope) -> list[TopExposure]:
