@@ -2,12 +2,13 @@
 
     PYTHONPATH=.:src .venv/bin/python bench/event_path_profile.py --backend sqlite|postgresql
         [--customers 500] [--months 12] [--events 5000] [--workers 1] [--rate 200]
-        [--warm] [--out /tmp/event_path.raw]
+        [--warm] [--phase drain|intake] [--out /tmp/event_path.raw]
 
 Loads the demo population through the normal intake, posts a stream of ``--events`` events in
 transactions of 50 (the realtime bench's stream: orders, invoices, payments, returns) without
 processing them, then drains the queue with ``--workers`` worker threads while ``py-spy record``
-samples this process (``pip install py-spy``: a measuring tool, not a dependency). With
+samples this process (``pip install py-spy``: a measuring tool, not a dependency); with
+``--phase intake`` the intake is sampled instead. With
 ``--warm`` a first stream of 2,000 events is posted and drained unprofiled, so every customer's
 indicator state exists (the steady state); without it the profiled drain also builds the
 states from the whole record. Prints the share of busy samples whose stack holds each step of
@@ -26,6 +27,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from bench import realtime_bench
@@ -73,8 +76,9 @@ def _named(frame: str, name: str) -> bool:
     return function == name or function.endswith(f".{name}")
 
 
-def summarise(raw: Path, top: int) -> None:
-    """Inclusive shares of ``STEPS`` and the top self-time functions, busy samples only."""
+def summarise(raw: Path, top: int, within: str = "pipeline/processing.py") -> None:
+    """Inclusive shares of ``STEPS`` and the top self-time functions, of the busy samples whose
+    stack holds ``within`` (the worker's, or the intake's)."""
     inclusive: collections.Counter[str] = collections.Counter()
     own: collections.Counter[str] = collections.Counter()
     deepest: collections.Counter[str] = collections.Counter()
@@ -85,7 +89,7 @@ def summarise(raw: Path, top: int) -> None:
         frames, count = _frames(line)
         if not frames or any(mark in frames[-1] for mark in IDLE):
             continue
-        if not any("pipeline/processing.py" in f for f in frames):
+        if not any(within in f for f in frames):
             continue
         busy += count
         seen = set()
@@ -95,7 +99,7 @@ def summarise(raw: Path, top: int) -> None:
         for label in seen:
             inclusive[label] += count
         own[frames[-1].split(":")[0]] += count
-        ours = [f for f in frames if "riskdesk/" in f and "pipeline/processing.py" not in f]
+        ours = [f for f in frames if "riskdesk/" in f and within not in f]
         if ours:
             deepest[ours[-1].split(":")[0]] += count
     print(f"busy worker samples: {busy}")
@@ -110,6 +114,24 @@ def summarise(raw: Path, top: int) -> None:
         print(f"  {100 * count / max(busy, 1):5.1f}%  {label}")
 
 
+@contextmanager
+def _sampled(spy: str, rate: int, out: str) -> Iterator[None]:
+    """py-spy samples this process while the block runs."""
+    command = [spy, "record", "--pid", str(os.getpid()), "--rate", str(rate)]
+    command += ["--format", "raw", "--output", out, "--nonblocking"]
+    spy_proc = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # py-spy attaches
+    try:
+        yield
+    finally:
+        spy_proc.send_signal(signal.SIGINT)
+        spy_proc.wait(timeout=60)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
@@ -120,6 +142,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--phase", choices=["drain", "intake"], default="drain")
     parser.add_argument(
         "--warm", action="store_true", help="build the states with a first stream, unprofiled"
     )
@@ -141,29 +164,20 @@ def main() -> None:
         stream = realtime_bench.plan_stream(
             customers, events=args.events, batch=50, tag="PF", seed=random.randrange(10**6)
         )
+        if args.phase == "intake":
+            with _sampled(spy, args.rate, args.out):
+                intake = realtime_bench.run_intake(db, stream)
+            print(
+                f"{args.backend}: {args.customers} customers, {args.months} months; intake of "
+                f"{intake['events']} events in {intake['transactions']} transactions: "
+                f"{intake['seconds']:.2f} s ({intake['events'] / intake['seconds']:.0f} events/s)"
+            )
+            summarise(Path(args.out), args.top, within="pipeline/intake.py")
+            return
         intake = realtime_bench.run_intake(db, stream)
         rows = realtime_bench.queued_rows(db)
-        spy_proc = subprocess.Popen(
-            [
-                spy,
-                "record",
-                "--pid",
-                str(os.getpid()),
-                "--rate",
-                str(args.rate),
-                "--format",
-                "raw",
-                "--output",
-                args.out,
-                "--nonblocking",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(1.0)
-        drained = realtime_bench.drain(db, args.workers)
-        spy_proc.send_signal(signal.SIGINT)
-        spy_proc.wait(timeout=60)
+        with _sampled(spy, args.rate, args.out):
+            drained = realtime_bench.drain(db, args.workers)
         print(
             f"{args.backend}: {args.customers} customers, {args.months} months; "
             f"{intake['events']} events in {intake['transactions']} transactions queued "

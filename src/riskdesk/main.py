@@ -39,6 +39,7 @@ from riskdesk.config import Settings, get_settings
 from riskdesk.credit.endpoints import router as credit_router
 from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import DbLimits, SessionDep, answers, make_engine, make_sessionmaker
+from riskdesk.ecl.endpoints import router as ecl_router
 from riskdesk.events.endpoints import router as events_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.jobs import kinds as job_kinds
@@ -424,6 +425,7 @@ API_ROUTERS = (
     alerts_router,
     complaints_router,
     portfolio_router,
+    ecl_router,
     privacy_router,
     jobs_router,
 )

@@ -4,12 +4,14 @@ cleared as live would, and each warning type judged against its outcome or label
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import polars as pl
 import pytest
 from sqlalchemy import func, select
 
 from riskdesk.demo.loader import load_demo
+from riskdesk.jobs import service as jobs
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.models import Alert
 from riskdesk.monitoring import measure, replay
@@ -119,7 +121,9 @@ def test_a_replay_of_the_demo_finds_its_behaviours_and_touches_no_live_alert(dem
     assert report["types"]["default_risk"]["recall"] >= 0.8
 
 
-def test_a_draft_is_replayed_beside_the_active_pack_before_approval(demo, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_draft_is_replayed_beside_the_active_pack_before_approval(
+    demo, client_for, factory
+) -> None:  # type: ignore[no-untyped-def]
     analyst = client_for("analyst")
     draft = analyst.post(
         "/api/v1/rules/resale_frequency/versions",
@@ -143,8 +147,13 @@ def test_a_draft_is_replayed_beside_the_active_pack_before_approval(demo, client
     rules = {r["code"]: r for r in analyst.get("/api/v1/rules").json()}
     statuses = {v["id"]: v["status"] for v in rules["resale_frequency"]["versions"]}
     assert statuses[version_id] == "draft" and "active" in statuses.values()
-    page = analyst.get(f"/rules/replay?version_id={version_id}")
-    assert page.status_code == 200
+    # The rules page queues the replay as a job; its panel follows the job, then draws it.
+    queued = analyst.post("/rules/replay", data={"version_id": str(version_id)})
+    assert queued.status_code == 200 and 'hx-trigger="every 1s"' in queued.text
+    job_id = int(re.search(r'data-job="(\d+)"', queued.text).group(1))  # type: ignore[union-attr]
+    assert jobs.run_next(factory) == job_id
+    page = analyst.get(f"/rules/replay/{job_id}")
+    assert page.status_code == 200 and "every 1s" not in page.text
     # The rule's own type is the row that stands out.
     assert 'class="replay-type mine" data-type="resale"' in page.text
     assert page.text.count("replay-type mine") == 1

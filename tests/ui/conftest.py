@@ -138,13 +138,40 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
+def new_context(browser, locale: str = "en-US"):  # type: ignore[no-untyped-def]
+    """A fresh browser context (no cookies), 1280 wide, in ``locale`` (en-US or zh-CN)."""
+    headers = {"Accept-Language": "zh-CN,zh;q=0.9"} if locale == "zh-CN" else None
+    context = browser.new_context(
+        locale=locale, extra_http_headers=headers, viewport={"width": 1280, "height": 900}
+    )
+    context.set_default_timeout(30_000)
+    return context
+
+
 @pytest.fixture
 def page(browser):  # type: ignore[no-untyped-def]
     """A fresh browser context (no cookies) in English."""
-    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
+    context = new_context(browser)
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture
+def zh_page(browser):  # type: ignore[no-untyped-def]
+    """A fresh browser context (no cookies) in Chinese, as a zh-CN browser asks."""
+    context = new_context(browser, "zh-CN")
+    yield context.new_page()
+    context.close()
+
+
+SHOTS = os.environ.get("RISKDESK_SCREENSHOTS")
+
+
+def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Keep a full-page screenshot as ``name``.png when RISKDESK_SCREENSHOTS names a directory."""
+    if SHOTS:
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
 
 
 _TOKENS: dict[tuple[str, str], str] = {}

@@ -5,9 +5,6 @@ Set RISKDESK_SCREENSHOTS to a directory to keep screenshots."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import re
-from pathlib import Path
 
 from playwright.sync_api import expect
 from sqlalchemy import update
@@ -16,58 +13,33 @@ from riskdesk.db import unit_of_work
 from riskdesk.models import ImportJob
 from riskdesk.pipeline import intake
 from riskdesk.security import service as security_service
-from tests.conftest import PASSWORD
 from tests.factories import uscc
-from tests.ui.conftest import _FACTORIES
-
-SHOTS = os.environ.get("RISKDESK_SCREENSHOTS")
-
-
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+from tests.ui.conftest import _FACTORIES, shot
+from tests.ui.test_journey import sign_in
 
 
-def _zh_page(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        locale="zh-CN",
-        extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
-        viewport={"width": 1280, "height": 900},
+def test_a_gbk_file_imports_with_its_chinese_names(zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    page = zh_page
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/imports")
+    expect(page.locator("#import-encoding")).to_contain_text("GBK")
+    shot(page, "imports-form-zh")
+    content = (
+        f"external_id,name,kind,tax_id\r\nGBK1,广州市白云区粤秀五金制品厂,company,{uscc()}\r\n"
+    ).encode("gbk")
+    page.select_option("#import-kind", "customers")
+    page.set_input_files(
+        "#import-file", files=[{"name": "客户.csv", "mimeType": "text/csv", "buffer": content}]
     )
-    context.set_default_timeout(30_000)
-    return context, context.new_page()
+    page.fill("textarea[name=mapping]", "defaults:\n  source: erp")
+    page.click("#import-submit")
+    expect(page.locator("#job-status")).to_have_attribute("data-status", "done")
+    expect(page.locator("#count-created")).to_have_text("1")
+    page.goto(f"{live_server}/customers?q=粤秀")
+    expect(page.locator("body")).to_contain_text("广州市白云区粤秀五金制品厂")
 
 
-def test_a_gbk_file_imports_with_its_chinese_names(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
-    context, page = _zh_page(browser)
-    try:
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", "manager")
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation(url=re.compile(r".*/customers$")):
-            page.click("button[type=submit]")
-        page.goto(f"{live_server}/imports")
-        expect(page.locator("#import-encoding")).to_contain_text("GBK")
-        _shot(page, "imports-form-zh")
-        content = (
-            f"external_id,name,kind,tax_id\r\nGBK1,广州市白云区粤秀五金制品厂,company,{uscc()}\r\n"
-        ).encode("gbk")
-        page.select_option("#import-kind", "customers")
-        page.set_input_files(
-            "#import-file", files=[{"name": "客户.csv", "mimeType": "text/csv", "buffer": content}]
-        )
-        page.fill("textarea[name=mapping]", "defaults:\n  source: erp")
-        page.click("#import-submit")
-        expect(page.locator("#job-status")).to_have_attribute("data-status", "done")
-        expect(page.locator("#count-created")).to_have_text("1")
-        page.goto(f"{live_server}/customers?q=粤秀")
-        expect(page.locator("body")).to_contain_text("广州市白云区粤秀五金制品厂")
-    finally:
-        context.close()
-
-
-def test_a_lost_import_says_it_was_interrupted(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     factory = _FACTORIES[live_server]
     with unit_of_work(factory) as session:
         user = security_service.get_user_by_username_or_raise(session, "manager")
@@ -89,16 +61,9 @@ def test_a_lost_import_says_it_was_interrupted(browser, live_server: str) -> Non
             .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
         )
     assert job_id in intake.reap_interrupted(factory)
-    context, page = _zh_page(browser)
-    try:
-        page.goto(f"{live_server}/login")
-        page.fill("input[name=username]", "manager")
-        page.fill("input[name=password]", PASSWORD)
-        with page.expect_navigation(url=re.compile(r".*/customers$")):
-            page.click("button[type=submit]")
-        page.goto(f"{live_server}/imports/{job_id}")
-        expect(page.locator("#job-status")).to_have_attribute("data-status", "failed")
-        expect(page.locator("#import-message")).to_contain_text("中断")
-        _shot(page, "import-interrupted-zh")
-    finally:
-        context.close()
+    page = zh_page
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/imports/{job_id}")
+    expect(page.locator("#job-status")).to_have_attribute("data-status", "failed")
+    expect(page.locator("#import-message")).to_contain_text("中断")
+    shot(page, "import-interrupted-zh")

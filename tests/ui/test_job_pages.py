@@ -6,9 +6,6 @@ Set RISKDESK_SCREENSHOTS to a directory to keep screenshots."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 from playwright.sync_api import expect
 
 from riskdesk.db import unit_of_work
@@ -16,26 +13,8 @@ from riskdesk.jobs import service as job_service
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Permission
-from tests.ui.conftest import _FACTORIES
+from tests.ui.conftest import _FACTORIES, shot
 from tests.ui.test_journey import sign_in
-
-SHOTS = os.environ.get("RISKDESK_SCREENSHOTS")
-
-
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
-def _zh(browser):  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        locale="zh-CN",
-        extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9"},
-        viewport={"width": 1280, "height": 900},
-    )
-    context.set_default_timeout(30_000)
-    return context, context.new_page()
 
 
 def _failed_job(base: str) -> int:
@@ -56,7 +35,7 @@ def _failed_job(base: str) -> int:
         return job.id
 
 
-def test_a_scoring_run_job_shows_progress_then_its_result(page, browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+def test_a_scoring_run_job_shows_progress_then_its_result(page, zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/scorecards")
     page.click("#run-scoring")
@@ -64,36 +43,33 @@ def test_a_scoring_run_job_shows_progress_then_its_result(page, browser, live_se
     expect(page.locator("#job-status")).to_have_attribute("data-status", "done")
     # No scorecard is active on this server: nobody is scored (the API tests check figures).
     expect(page.locator("#job-figure-customers")).to_have_text("0")
-    _shot(page, "job-done-en")
+    shot(page, "job-done-en")
     job_url = page.url
     failed = _failed_job(live_server)
     page.goto(f"{live_server}/jobs/{failed}")
     expect(page.locator("#job-error")).to_contain_text("stopped before it finished")
-    _shot(page, "job-failed-en")
+    shot(page, "job-failed-en")
     page.goto(f"{live_server}/jobs")
     expect(page.locator("#jobs")).to_contain_text("Scoring run")
-    _shot(page, "jobs-en")
-    context, zh = _zh(browser)
-    try:
-        sign_in(zh, live_server, "manager")
-        zh.goto(job_url)
-        expect(zh.locator("#job-status")).to_have_text("已完成")
-        body = zh.inner_text("main") if zh.locator("main").count() else zh.inner_text("body")
-        assert "jobs." not in body and "scoring_run" not in body
-        _shot(zh, "job-done-zh")
-        zh.goto(f"{live_server}/jobs/{failed}")
-        expect(zh.locator("#job-error")).to_contain_text("进程在完成前停止")
-        _shot(zh, "job-failed-zh")
-        zh.goto(f"{live_server}/jobs")
-        expect(zh.locator("#jobs")).to_contain_text("批量评分")
-        assert "done" not in zh.inner_text("#jobs") and "failed" not in zh.inner_text("#jobs")
-        _shot(zh, "jobs-zh")
-    finally:
-        context.close()
+    shot(page, "jobs-en")
+    zh = zh_page
+    sign_in(zh, live_server, "manager")
+    zh.goto(job_url)
+    expect(zh.locator("#job-status")).to_have_text("已完成")
+    body = zh.inner_text("main") if zh.locator("main").count() else zh.inner_text("body")
+    assert "jobs." not in body and "scoring_run" not in body
+    shot(zh, "job-done-zh")
+    zh.goto(f"{live_server}/jobs/{failed}")
+    expect(zh.locator("#job-error")).to_contain_text("进程在完成前停止")
+    shot(zh, "job-failed-zh")
+    zh.goto(f"{live_server}/jobs")
+    expect(zh.locator("#jobs")).to_contain_text("批量评分")
+    assert "done" not in zh.inner_text("#jobs") and "failed" not in zh.inner_text("#jobs")
+    shot(zh, "jobs-zh")
 
 
 def test_a_queued_job_is_cancelled_from_its_page_and_others_cannot_see_it(
-    page, browser, live_server: str
+    page, live_server: str
 ) -> None:  # type: ignore[no-untyped-def]
     with unit_of_work(_FACTORIES[live_server]) as session:
         user = security_service.get_user_by_username_or_raise(session, "manager")
@@ -113,6 +89,6 @@ def test_a_queued_job_is_cancelled_from_its_page_and_others_cannot_see_it(
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/jobs/{job_id}")
     expect(page.locator("#job-phase")).to_have_text("Waiting for a worker")
-    _shot(page, "job-queued-en")
+    shot(page, "job-queued-en")
     page.click("#job-cancel")
     expect(page.locator("#job-status")).to_have_attribute("data-status", "cancelled")

@@ -35,17 +35,22 @@ from riskdesk.models import (
 CLOSED = ("resolved", "dismissed")
 
 
-def open_alerts(session: Session, customer_ids: Sequence[int], rule_code: str) -> dict[int, Alert]:
-    """The newest open alert of a rule for each of some customers."""
+def open_alerts_of(
+    session: Session, customer_ids: Sequence[int], rule_codes: Sequence[str]
+) -> dict[tuple[int, str], Alert]:
+    """The newest open alert of each of some rules for each of some customers, by (customer
+    id, rule code)."""
+    if not customer_ids or not rule_codes:
+        return {}
     stmt = (
         select(Alert)
-        .where(Alert.rule_code == rule_code, Alert.status.not_in(CLOSED))
+        .where(Alert.rule_code.in_(sorted(set(rule_codes))), Alert.status.not_in(CLOSED))
         .order_by(Alert.id)
     )
-    found: dict[int, Alert] = {}
+    found: dict[tuple[int, str], Alert] = {}
     for part in chunks(list(customer_ids)):
         for alert in session.scalars(stmt.where(Alert.customer_id.in_(part))):
-            found[int(alert.customer_id or 0)] = alert
+            found[(int(alert.customer_id or 0), str(alert.rule_code))] = alert
     return found
 
 

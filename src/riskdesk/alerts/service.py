@@ -93,12 +93,16 @@ def raise_alerts(
     customers unchanged since then are cleared (``monitoring_service.still_judged``)."""
     now = utcnow()
     observed_on = as_of or today()
-    raised = refreshed = 0
+    refreshed = 0
     current = monitoring_service.still_current(session, findings)
+    existing = repo.open_alerts_of(
+        session, sorted({cid for h in current for cid, _ in h.hits}), [h.code for h in current]
+    )
+    new: list[dict[str, Any]] = []
     for h in current:
-        r, f = raise_hits(
-            session,
+        rows, f = _sort_hits(
             h.hits,
+            existing,
             source=h.source,
             code=h.code,
             category=h.category,
@@ -110,8 +114,11 @@ def raise_alerts(
             now=now,
             observed_on=observed_on,
         )
-        raised += r
+        new += rows
         refreshed += f
+    # Every rule's new alerts at once: grading, routing, playbooks and priorities read the
+    # same facts whichever rule fired, so one pass of each serves the whole batch.
+    raised = _raise_new(session, new, now)
     cleared = 0
     judged = monitoring_service.still_judged(session, findings)
     if judged is not None:
@@ -285,13 +292,46 @@ def raise_hits(
     refresh keeps the date its alert was raised on."""
     if not hits:
         return 0, 0
-    observed_on = observed_on or today()
-    existing = repo.open_alerts(session, [cid for cid, _ in hits], code)
+    existing = repo.open_alerts_of(session, [cid for cid, _ in hits], [code])
+    new, refreshed = _sort_hits(
+        hits,
+        existing,
+        source=source,
+        code=code,
+        category=category,
+        warning_type=warning_type,
+        severity=severity,
+        titles=titles,
+        dedup_days=dedup_days,
+        version_id=version_id,
+        now=now,
+        observed_on=observed_on or today(),
+    )
+    return _raise_new(session, new, now), refreshed
+
+
+def _sort_hits(
+    hits: list[tuple[int, dict[str, Any]]],
+    existing: dict[tuple[int, str], Alert],
+    *,
+    source: str,
+    code: str,
+    category: str,
+    warning_type: str,
+    severity: str,
+    titles: tuple[str, str],
+    dedup_days: int,
+    version_id: int | None,
+    now: dt.datetime,
+    observed_on: dt.date,
+) -> tuple[list[dict[str, Any]], int]:
+    """One rule's hits: the open alert of the code within its window is refreshed; the others
+    become rows of new alerts (returned, with the number refreshed)."""
     window = dt.timedelta(days=dedup_days)
     new: list[dict[str, Any]] = []
     refreshed = 0
     for cid, evidence in hits:  # only the customers that were hit
-        alert = existing.get(cid)
+        alert = existing.get((cid, code))
         if alert is not None and now - alert.last_hit_at <= window:
             alert.hits += 1
             alert.last_hit_at = now
@@ -317,21 +357,26 @@ def raise_hits(
                 "last_hit_at": now,
             }
         )
-    if new:
-        _grade(session, new)
-        _route_and_file(session, new, now)
-        repo.insert_alerts(session, new)
-        # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
-        raised = repo.alerts_raised_at(session, now, [code])
-        for row in new:
-            labels = (row["warning_type"], row["severity"])
-            metrics.count_on_commit(session, metrics.ALERTS_RAISED, labels, 1)
-        playbooks.start(session, raised)
-        priorities = prioritise(session, sorted({a.case_id for a in raised if a.case_id}))
-        notify.about_alerts(
-            session, within_budget(session, raised, priorities, now), "alert_assigned"
-        )
-    return len(new), refreshed
+    return new, refreshed
+
+
+def _raise_new(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> int:
+    """Grade, route, file and insert new alerts, then start their playbooks, prioritise their
+    cases and notify within the budget; how many were raised."""
+    if not new:
+        return 0
+    _grade(session, new)
+    _route_and_file(session, new, now)
+    repo.insert_alerts(session, new)
+    # Playbooks: offer the steps, run the automatic ones (logged) on the new alerts.
+    raised = repo.alerts_raised_at(session, now, sorted({row["rule_code"] for row in new}))
+    for row in new:
+        labels = (row["warning_type"], row["severity"])
+        metrics.count_on_commit(session, metrics.ALERTS_RAISED, labels, 1)
+    playbooks.start(session, raised)
+    priorities = prioritise(session, sorted({a.case_id for a in raised if a.case_id}))
+    notify.about_alerts(session, within_budget(session, raised, priorities, now), "alert_assigned")
+    return len(new)
 
 
 # ---------------------------------------------------------------- the worklist

@@ -11,14 +11,26 @@ from rich.console import Console
 from rich.table import Table
 
 from riskdesk.cli import fail, parse_date
+from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP
 
 churn_app = typer.Typer(help="Churn: BG/NBD fitted on purchase histories.", no_args_is_help=True)
 console = Console()
 
 
 @churn_app.command("fit")
-def fit_command() -> None:
+def fit_command(
+    queue: Annotated[bool, typer.Option("--queue", help=QUEUE_HELP)] = False,
+    username: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
+) -> None:
     """Fit BG/NBD on every customer's purchases to date; the credit files show the result."""
+    if queue:
+        from riskdesk.cli.jobs import queue as queue_job
+        from riskdesk.security.permissions import Permission
+
+        queue_job(
+            kind="churn_fit", permission=Permission.RULES_MANAGE, parameters={}, username=username
+        )
+        return
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
     from riskdesk.monitoring import service

@@ -14,9 +14,11 @@ from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk import bootstrap
-from riskdesk.cli import parse_date
+from riskdesk.cli import fail, parse_date
 from riskdesk.cli.audit import audit_app
 from riskdesk.cli.churn import churn_app
+from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP, jobs_app
+from riskdesk.cli.jobs import queue as queue_job
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.privacy import privacy_app
@@ -49,6 +51,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 app.add_typer(queue_app, name="queue")
+app.add_typer(jobs_app, name="jobs")
 console = Console()
 err = Console(stderr=True)
 
@@ -481,11 +484,30 @@ app.add_typer(scores_app, name="scores")
 @scores_app.command("run")
 def scores_run(
     as_of: Annotated[str | None, typer.Option(help="business date (default today)")] = None,
+    queue: Annotated[bool, typer.Option("--queue", help=QUEUE_HELP)] = False,
+    username: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
 ) -> None:
     """Recompute every customer's indicators, then score everyone with the active scorecards."""
     from riskdesk.policy import service as _policy  # noqa: F401  (schedules reviews on scores)
     from riskdesk.scoring import service as scoring_service
 
+    if queue:
+        from pydantic import ValidationError
+
+        from riskdesk.scoring.schemas import RunIn
+        from riskdesk.security.permissions import Permission
+
+        try:
+            body = RunIn(as_of=parse_date("--as-of", as_of) if as_of else None)
+        except ValidationError as exc:  # a date beyond the accepted range
+            fail("--as-of", exc.errors()[0]["msg"])
+        queue_job(
+            kind="scoring_run",
+            permission=Permission.SCORING_MANAGE,
+            parameters=body.model_dump(mode="json"),
+            username=username,
+        )
+        return
     factory = _factory()
     # Computed from one snapshot with no lock held, then stored in a short write.
     with reading(factory) as session:
@@ -540,16 +562,29 @@ def rules_run(
     as_of: Annotated[
         str | None, typer.Option(help="business date to judge as of (default today)")
     ] = None,
+    queue: Annotated[bool, typer.Option("--queue", help=QUEUE_HELP)] = False,
+    username: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
 ) -> None:
     """Evaluate every active rule over every customer as of a business date and raise or
-    refresh alerts (observed on that date)."""
+    refresh alerts (observed on that date), then look for complaint surges. With --queue:
+    the rules only, as a job (the server looks for complaint surges on its own schedule)."""
     from riskdesk.alerts import service as alert_service
     from riskdesk.complaints import service as complaints_service
     from riskdesk.monitoring import service as monitoring_service
 
+    day = parse_date("--as-of", as_of) if as_of else None
+    if queue:
+        from riskdesk.security.permissions import Permission
+
+        queue_job(
+            kind="rule_run",
+            permission=Permission.RULES_MANAGE,
+            parameters={"as_of": day.isoformat() if day else None},
+            username=username,
+        )
+        return
     factory = _factory()
     # Computed from one snapshot with no lock held; the alerts are raised in a short write.
-    day = parse_date("--as-of", as_of) if as_of else None
     with reading(factory) as session:
         findings = monitoring_service.find_rule_hits(session, None, as_of=day)
     with unit_of_work(factory) as session:

@@ -11,7 +11,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from riskdesk.cli import fail
+from riskdesk.cli import fail, parse_date
+from riskdesk.cli.jobs import QUEUE_HELP
 
 model_app = typer.Typer(
     help="Statistical models (WoE scorecard, LightGBM) from labelled history.",
@@ -142,10 +143,18 @@ def train(
     username: Annotated[
         str, typer.Option("--user", help="who trains (needs scoring:manage)")
     ] = "analyst",
+    queue: Annotated[
+        bool, typer.Option("--queue", help=f"--from-history only: {QUEUE_HELP}")
+    ] = False,
 ) -> None:
     """Train a model version (cross-validated metrics, features, points table) into the
     registry as a challenger."""
     import datetime as dt
+
+    if queue:
+        _queue_training(name, family, from_history, observation, horizon_days, folds, seed,
+                        monotone or [], username)  # fmt: skip
+        return
 
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
@@ -208,3 +217,49 @@ def train(
     except RiskdeskError as exc:
         fail(f"--{exc.field or 'name'}", exc.message)
     console.print_json(json.dumps(summary))
+
+
+def _queue_training(
+    name: str,
+    family: str,
+    from_history: bool,
+    observation: str | None,
+    horizon_days: int,
+    folds: int,
+    seed: int,
+    monotone: list[str],
+    username: str,
+) -> None:
+    """Queue a training on the history as a job (what POST /models/train-from-history does)."""
+    from pydantic import ValidationError
+
+    from riskdesk.cli.jobs import queue as queue_job
+    from riskdesk.scoring.schemas import TrainFromHistory
+    from riskdesk.security.permissions import Permission
+
+    if not from_history:
+        fail("--queue", "only a training --from-history can be queued (a CSV is read here)")
+    try:
+        body = TrainFromHistory.model_validate(
+            {
+                "name": name,
+                "family": family,
+                "observation_date": parse_date("--observation", observation)
+                if observation
+                else None,
+                "horizon_days": horizon_days,
+                "folds": folds,
+                "seed": seed,
+                "monotone": _parse_monotone(monotone),
+            }
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = str(error["loc"][0]).replace("_date", "").replace("_", "-")
+        fail(f"--{option}", error["msg"])
+    queue_job(
+        kind="model_training",
+        permission=Permission.SCORING_MANAGE,
+        parameters=body.model_dump(mode="json"),
+        username=username,
+    )

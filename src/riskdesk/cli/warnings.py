@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -11,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from riskdesk.cli import fail, parse_date
+from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP
 
 warnings_app = typer.Typer(
     help="Early warnings: replays of the warning pack.", no_args_is_help=True
@@ -42,6 +44,11 @@ def replay_command(
         typer.Option(help="the active rules, or the default pack as shipped"),
     ] = "active",
     out: Annotated[Path | None, typer.Option(help="write the whole report as JSON here")] = None,
+    queue: Annotated[
+        bool,
+        typer.Option("--queue", help=f"the active pack, without --labels or --out: {QUEUE_HELP}"),
+    ] = False,
+    username: Annotated[str | None, typer.Option("--user", help=USER_HELP)] = None,
 ) -> None:
     """Run every active rule and detector as of each date from --from to --to, into a result
     of its own (the live queue is untouched), and judge each warning type. A replay of the
@@ -55,6 +62,9 @@ def replay_command(
 
     first = parse_date("--from", start)
     last = parse_date("--to", end) if end else today()
+    if queue:
+        _queue_replay(first, last, every, horizon, labels=labels, pack=pack, out=out, user=username)
+        return
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     with reading(factory) as session:
         try:
@@ -88,6 +98,48 @@ def replay_command(
             json.dumps(report, ensure_ascii=False, indent=2, default=str), encoding="utf-8"
         )
         console.print(f"report written to {out}")
+
+
+def _queue_replay(
+    first: dt.date,
+    last: dt.date,
+    every: str,
+    horizon: int,
+    *,
+    labels: str | None,
+    pack: str,
+    out: Path | None,
+    user: str | None,
+) -> None:
+    """Queue the replay as a job (what POST /warning-replays does): the active pack, its
+    precision per type kept as a backtest; labels, the shipped pack and --out stay here."""
+    from pydantic import ValidationError
+
+    from riskdesk.cli.jobs import queue as queue_job
+    from riskdesk.monitoring.schemas import ReplayIn
+    from riskdesk.security.permissions import Permission
+
+    for option, given in (("--labels", labels), ("--pack", pack == "shipped"), ("--out", out)):
+        if given:
+            fail(option, "cannot be queued: run the replay without --queue")
+    if first > last:
+        fail("--from", "lies after --to")
+    try:
+        body = ReplayIn.model_validate(
+            {"from": first, "to": last, "every": every, "horizon_days": horizon}
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        fail(
+            "--horizon" if error["loc"][0] == "horizon_days" else f"--{error['loc'][0]}",
+            error["msg"],
+        )
+    queue_job(
+        kind="warning_replay",
+        permission=Permission.RULES_MANAGE,
+        parameters=body.model_dump(mode="json", by_alias=True),
+        username=user,
+    )
 
 
 def _print(report: dict[str, Any]) -> None:

@@ -72,9 +72,21 @@ def ensure_rows(
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
     for part in chunks(sorted(set(customer_ids))):
+        # Nearly every intake names customers that have their rows: one read finds them, so
+        # the insert (and its audit entry) is left for the few that lack some.
+        complete = {
+            cid
+            for cid, n in session.execute(
+                select(CreditExposure.customer_id, func.count())
+                .where(CreditExposure.customer_id.in_(part), CreditExposure.category.in_(codes))
+                .group_by(CreditExposure.customer_id)
+            )
+            if n == len(set(codes))
+        }
         rows = [
             {"customer_id": cid, "category": code, "amount": Decimal(0), "updated_at": now}
             for cid in part
+            if cid not in complete
             for code in codes
         ]
         if rows:

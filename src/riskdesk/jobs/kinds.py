@@ -16,6 +16,9 @@ from sqlalchemy.orm import Session
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.schemas import AnomalyRunRead, EvaluationRead, RankedCustomer
+from riskdesk.ecl import service as ecl_service
+from riskdesk.ecl.schemas import RunIn as EclRunIn
+from riskdesk.ecl.schemas import RunRead as EclRunRead
 from riskdesk.jobs.service import JobContext, JobKind, register
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today
@@ -35,6 +38,7 @@ WARNING_REPLAY = "warning_replay"
 CHURN_FIT = "churn_fit"
 RULE_RUN = "rule_run"
 ANOMALY_RUN = "anomaly_run"
+ECL_RUN = "ecl_run"
 
 
 def _json(value: Any) -> dict[str, Any]:
@@ -188,6 +192,20 @@ def anomaly_run(ctx: JobContext) -> None:
     ctx.store(write)
 
 
+def ecl_run(ctx: JobContext) -> None:
+    """Compute and store the provision matrix (POST /ecl/runs)."""
+    body = EclRunIn.model_validate(ctx.parameters)
+    with ctx.reading("computing") as session:
+        plan = ecl_service.plan_run(session, as_of=body.as_of, lookback_months=body.lookback_months)
+
+    def write(session: Session) -> dict[str, Any]:
+        run, _ = ecl_service.store_run(session, plan, ctx.principal(session))
+        # The summary only: the matrix is at /ecl/runs/{id}.
+        return EclRunRead.model_validate(run).model_dump(mode="json")
+
+    ctx.store(write)
+
+
 def register_all() -> None:
     """Make every long operation runnable by this process's job workers."""
     for name, permission, run in (
@@ -198,5 +216,6 @@ def register_all() -> None:
         (CHURN_FIT, Permission.RULES_MANAGE, churn_fit),
         (RULE_RUN, Permission.RULES_MANAGE, rule_run),
         (ANOMALY_RUN, Permission.RULES_MANAGE, anomaly_run),
+        (ECL_RUN, Permission.ECL_RUN, ecl_run),
     ):
         register(JobKind(name, permission, run))

@@ -148,12 +148,36 @@ def list_jobs(
     return repo.page(session, kind=kind, status=status, visible_to=visible, params=params)
 
 
+def list_all(
+    session: Session, *, kind: str | None, status: str | None, params: PageParams
+) -> tuple[list[Job], int]:
+    """Every job, newest first: for the operator at the command line, who runs the system."""
+    return repo.page(session, kind=kind, status=status, visible_to=None, params=params)
+
+
+def get_any_or_raise(session: Session, job_id: int) -> Job:
+    """Any job by id, for the operator at the command line."""
+    job = repo.get(session, job_id)
+    if job is None:
+        raise NotFound(f"job {job_id} not found", code="job_not_found")
+    return job
+
+
 def cancel(session: Session, principal: Principal, job_id: int) -> Job:
     """Cancel a queued job at once; ask a running one to stop at its next progress point
     (its store phase, if begun, is rolled back). Only its starter or whoever may run it."""
     job = get_job_or_raise(session, principal, job_id)
     if job.created_by_id != principal.user_id and job.permission not in principal.permissions:
         raise PermissionDenied("only its starter or a holder of its permission may cancel a job")
+    return _cancel(session, job)
+
+
+def cancel_any(session: Session, job_id: int) -> Job:
+    """Cancel any job, as ``cancel`` does: for the operator at the command line."""
+    return _cancel(session, get_any_or_raise(session, job_id))
+
+
+def _cancel(session: Session, job: Job) -> Job:
     if job.status == "queued":
         job.status, job.phase, job.finished_at = "cancelled", "cancelled", utcnow()
     elif job.status == "running":

@@ -25,6 +25,7 @@ from riskdesk.models.customers import (
     PendingChange,
     PendingChangeItem,
 )
+from riskdesk.models.ecl import EclAdjustment, EclCustomerResult, EclRun
 from riskdesk.models.events import (
     Complaint,
     Contract,
@@ -107,6 +108,9 @@ __all__ = [
     "Delivery",
     "DemoBehaviour",
     "Document",
+    "EclAdjustment",
+    "EclCustomerResult",
+    "EclRun",
     "Erasure",
     "ExposureCategory",
     "FinancialStatement",

@@ -252,6 +252,14 @@ def save_draft(session: Session, principal: Principal, spec: dict[str, Any]) -> 
     return add_version(session, principal, spec["code"], spec)[0]
 
 
+def get_version_or_raise(session: Session, version_id: int) -> RuleVersion:
+    """A rule version, or NotFound naming ``version_id``."""
+    version = repo.get_version(session, version_id)
+    if version is None:
+        raise NotFound(f"no rule version {version_id}", field="version_id")
+    return version
+
+
 def _version_or_raise(session: Session, version_id: int, status: str) -> RuleVersion:
     version = repo.get_version(session, version_id, lock=True)
     if version is None:

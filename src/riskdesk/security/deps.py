@@ -152,6 +152,8 @@ def require(permission: Permission) -> Callable[..., Principal]:
 
 # One alias per permission: `principal: CanReadCustomers` in an endpoint signature.
 CanAuditRead = Annotated[Principal, Depends(require(Permission.AUDIT_READ))]
+CanEclRead = Annotated[Principal, Depends(require(Permission.ECL_READ))]
+CanEclRun = Annotated[Principal, Depends(require(Permission.ECL_RUN))]
 CanSystemMonitor = Annotated[Principal, Depends(require(Permission.SYSTEM_MONITOR))]
 CanPersonalDataReveal = Annotated[Principal, Depends(require(Permission.PII_REVEAL))]
 CanPrivacyManage = Annotated[Principal, Depends(require(Permission.PRIVACY_MANAGE))]

@@ -51,6 +51,8 @@ class Permission(StrEnum):
     INTEGRATIONS_MANAGE = "integrations:manage"
     COMPLAINTS_WORK = "complaints:work"
     AUDIT_READ = "audit:read"
+    ECL_READ = "ecl:read"  # expected credit loss: the provision matrix and its runs
+    ECL_RUN = "ecl:run"  # compute and store a run; propose and decide adjustments
     PII_VIEW = "personal_data:view"
     PII_REVEAL = "personal_data:reveal"
     PRIVACY_MANAGE = "privacy:manage"
@@ -90,6 +92,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.PII_VIEW,
             P.PRIVACY_MANAGE,
             P.PORTFOLIO_READ,
+            P.ECL_READ,
+            P.ECL_RUN,
         }
     ),
     Role.RISK_ANALYST: frozenset(
@@ -117,6 +121,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.COMPLAINTS_WORK,
             P.PII_VIEW,
             P.PORTFOLIO_READ,
+            P.ECL_READ,
         }
     ),
     Role.SALES: frozenset(
@@ -152,6 +157,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.AUDIT_READ,
             P.PII_VIEW,
             P.PORTFOLIO_READ,
+            P.ECL_READ,
         }
     ),
     # Admin runs the system (users, tokens, intake for integrations) but owns no credit decisions.

@@ -13,6 +13,7 @@ def mount_ui(app: FastAPI) -> None:
     from riskdesk.ui import (
         audit_pages,
         desk_pages,
+        ecl_pages,
         job_pages,
         pages,
         portfolio_pages,
@@ -30,3 +31,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
     app.include_router(portfolio_pages.router)
+    app.include_router(ecl_pages.router)

@@ -28,6 +28,7 @@ RESULT_PAGES = {
     "model_training": "/models/{id}",
     "rule_run": "/alerts",
     "anomaly_run": "/alerts",
+    "ecl_run": "/ecl/runs/{id}",
 }
 # The figures of a result shown on the job's page (those the result has).
 FIGURES = ("customers", "unscored", "raised", "refreshed", "cleared", "version", "rows")

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from riskdesk.alerts import endpoints as alerts_api
@@ -36,7 +37,13 @@ from riskdesk.indicators.catalogue import AGEING_BUCKETS
 from riskdesk.indicators.catalogue import CATALOGUE as INDICATOR_CATALOGUE
 from riskdesk.jobs import service as job_service
 from riskdesk.kit.encodings import check_encoding_name
-from riskdesk.kit.errors import NotAuthenticated, PayloadTooLarge, RiskdeskError, ValidationFailed
+from riskdesk.kit.errors import (
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    RiskdeskError,
+    ValidationFailed,
+)
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.timeutil import today, utcnow
@@ -47,12 +54,11 @@ from riskdesk.kit.validation import (
     PathId,
     details_from_validation_error,
 )
-from riskdesk.monitoring import backtest as monitoring_backtest
-from riskdesk.monitoring import replay as monitoring_replay
+from riskdesk.models import Job
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring import warning_types
 from riskdesk.monitoring.rules import RuleError, compile_rule
-from riskdesk.monitoring.schemas import RuleIn
+from riskdesk.monitoring.schemas import BacktestIn, ReplayIn, RuleIn
 from riskdesk.pipeline import intake, processing
 from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.pipeline import repository as import_repo
@@ -88,6 +94,7 @@ from riskdesk.security.deps import (
     cookie_serializer,
 )
 from riskdesk.security.permissions import Permission, Role
+from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
 from riskdesk.ui.render import format_day, render
@@ -870,60 +877,134 @@ def rule_check(
     )
 
 
-@router.get("/rules/backtest", response_class=HTMLResponse)
-def rule_backtest(
-    request: Request,
-    session: SessionDep,
-    principal: CanRulesManage,
-    expression: Annotated[str, Query(max_length=4000)] = "",
-) -> Response:
-    """Backtest the expression in the editor over the last 12 months."""
-    try:
-        rule = compile_rule(expression)
-    except RuleError as exc:
-        return render(request, "partials/rule_backtest.html", principal, error=str(exc))
-    result = monitoring_backtest.run(session, rule, months=12)
+# The rules page's backtest and replay run as jobs (a backtest or replay over 12 months takes
+# seconds to minutes): the button queues one, its panel follows the job, then draws its result.
+PANEL_MONTHS = 12
+
+
+def _rule_job(session: Session, principal: Principal, job_id: int, kind: str) -> Job:
+    """A job of the panel's kind that the caller may read; 404 alike for any other."""
+    job = job_service.get_job_or_raise(session, principal, job_id)
+    if job.kind != kind:
+        raise NotFound(f"job {job_id} not found", code="job_not_found")
+    return job
+
+
+def _job_panel(job: Job) -> dict[str, Any]:
+    """What a rules panel shows of its job while it runs (or why it stopped)."""
+    phase, done, total = job_service.progress_of(job)
+    return {
+        "job": job,
+        "phase": phase,
+        "done": done,
+        "total": total,
+        "percent": int(100 * done / total) if total else None,
+        "active": job.status in ("queued", "running"),
+    }
+
+
+def _backtest_panel(request: Request, principal: Principal, job: Job) -> Response:
+    if job.status != "done" or job.result is None:
+        return render(request, "partials/rule_backtest.html", principal, **_job_panel(job))
+    result = job.result
     chart = json.dumps(
         {
             "labels": [m["month"] for m in result["monthly"]],
             "values": [m["hits"] for m in result["monthly"]],
         }
     )
-    return render(request, "partials/rule_backtest.html", principal, r=result, chart=chart)
+    return render(request, "partials/rule_backtest.html", principal, job=job, r=result, chart=chart)
 
 
-REPLAY_MONTHS = 12
-
-
-@router.get("/rules/replay", response_class=HTMLResponse)
-def rule_replay(
+@router.post("/rules/backtest", response_class=HTMLResponse)
+def rule_backtest(
     request: Request,
     session: SessionDep,
     principal: CanRulesManage,
-    version_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    expression: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
-    """The pack replayed over the last 12 months, month end by month end, as it is and as it
-    would be with this version: the figures to look at before approving it."""
-    if version_id is None:  # the button always names one; an address typed without it
-        return render(request, "partials/rule_replay.html", principal, r=None)
-    end = today()
-    start = (end.replace(day=1) - dt.timedelta(days=31 * (REPLAY_MONTHS - 1))).replace(day=1)
-    result = monitoring_replay.compare(session, version_id, start=start, end=end)
+    """Queue a backtest of the editor's expression over the last 12 months (an error in the
+    expression shows at once, and queues nothing)."""
+    try:
+        compile_rule(expression)
+    except RuleError as exc:
+        return render(request, "partials/rule_backtest.html", principal, error=str(exc))
+    job = job_service.enqueue(
+        session,
+        principal,
+        kind="rule_backtest",
+        permission=Permission.RULES_MANAGE,
+        parameters=BacktestIn(expression=expression, months=PANEL_MONTHS).model_dump(mode="json"),
+    )
+    return _backtest_panel(request, principal, job)
+
+
+@router.get("/rules/backtest/{job_id}", response_class=HTMLResponse)
+def rule_backtest_job(
+    request: Request, job_id: PathId, session: SessionDep, principal: CanRulesManage
+) -> Response:
+    """The backtest panel: its job's progress (refreshing itself), then the result."""
+    return _backtest_panel(
+        request, principal, _rule_job(session, principal, job_id, "rule_backtest")
+    )
+
+
+def _replay_panel(request: Request, principal: Principal, job: Job) -> Response:
+    if job.status != "done" or job.result is None:
+        return render(request, "partials/rule_replay.html", principal, **_job_panel(job))
+    result = job.result
     current, candidate = result["current"], result["candidate"]
     rows = [
         (code, current["types"][code], candidate["types"][code])
         for code in WARNING_TYPES
-        if current["types"][code]["alerts"]
-        or candidate["types"][code]["alerts"]
-        or code == result["warning_type"]
+        if code in current["types"]
+        and (
+            current["types"][code]["alerts"]
+            or candidate["types"][code]["alerts"]
+            or code == result["warning_type"]
+        )
     ]
     return render(
         request,
         "partials/rule_replay.html",
         principal,
+        job=job,
         r=result,
         rows=rows,
         span=(current["from"], current["to"]),
+    )
+
+
+@router.post("/rules/replay", response_class=HTMLResponse)
+def rule_replay(
+    request: Request,
+    session: SessionDep,
+    principal: CanRulesManage,
+    version_id: Annotated[int, Form(ge=1, le=2_147_483_647)],
+) -> Response:
+    """Queue the pack's replay over the last 12 months, month end by month end, as it is and
+    as it would be with this version: the figures to look at before approving it."""
+    monitoring_service.get_version_or_raise(session, version_id)  # a typo fails at once
+    end = today()
+    start = (end.replace(day=1) - dt.timedelta(days=31 * (PANEL_MONTHS - 1))).replace(day=1)
+    body = ReplayIn.model_validate({"from": start, "to": end, "version_id": version_id})
+    job = job_service.enqueue(
+        session,
+        principal,
+        kind="warning_replay",
+        permission=Permission.RULES_MANAGE,
+        parameters=body.model_dump(mode="json", by_alias=True),
+    )
+    return _replay_panel(request, principal, job)
+
+
+@router.get("/rules/replay/{job_id}", response_class=HTMLResponse)
+def rule_replay_job(
+    request: Request, job_id: PathId, session: SessionDep, principal: CanRulesManage
+) -> Response:
+    """The replay panel: its job's progress (refreshing itself), then the comparison."""
+    return _replay_panel(
+        request, principal, _rule_job(session, principal, job_id, "warning_replay")
     )
 
 
@@ -1669,8 +1750,6 @@ def import_job_page(
     """An import's progress, then its outcome."""
     job = import_repo.get_job(session, job_id)
     if job is None:
-        from riskdesk.kit.errors import NotFound
-
         raise NotFound(f"no import {job_id}", field="job_id")
     done, total = intake.progress_of(job, board)
     template = (

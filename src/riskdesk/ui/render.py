@@ -54,7 +54,13 @@ def _number(value: float | int | None) -> str:
     return "—" if value is None else f"{value:,.0f}"
 
 
+def _percent(value: float | None, digits: int = 2) -> str:
+    """A share as a percentage (0.0523 -> 5.23%), never in scientific notation."""
+    return "—" if value is None else f"{value * 100:,.{digits}f}%"
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["percent"] = _percent
 templates.env.filters["number"] = _number
 templates.env.filters["day"] = format_day
 templates.env.filters["stamp"] = _stamp
