@@ -4,9 +4,7 @@ behind them, filtered. Set RISKDESK_SCREENSHOTS to a directory to keep full-page
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
@@ -16,11 +14,10 @@ from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 from tests.conftest import PASSWORD
 from tests.portfolio.seed import Book, seed
-from tests.ui.conftest import _FACTORIES
+from tests.ui.conftest import _FACTORIES, new_context, shot
 from tests.ui.test_error_pages import _sign_in
 
 pytestmark = pytest.mark.browser
-SHOTS = os.environ.get("RISKDESK_SCREENSHOTS")
 SERIES = "id => echarts.getInstanceByDom(document.getElementById(id)).getOption().series[0].data"
 
 
@@ -39,22 +36,11 @@ def book(live_server: str) -> Book:
         return seed(session)
 
 
-def _shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    if SHOTS:
-        Path(SHOTS).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
-
-
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_the_portfolio_page_as_a_credit_manager(
     browser, live_server: str, book: Book, locale: str
 ) -> None:  # type: ignore[no-untyped-def]
-    context = browser.new_context(
-        locale="zh-CN" if locale == "zh-CN" else "en-US",
-        extra_http_headers={"Accept-Language": "zh-CN,zh;q=0.9" if locale == "zh-CN" else "en"},
-        viewport={"width": 1280, "height": 900},
-    )
-    context.set_default_timeout(30_000)
+    context = new_context(browser, "zh-CN" if locale == "zh-CN" else "en-US")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -74,14 +60,14 @@ def test_the_portfolio_page_as_a_credit_manager(
     if locale == "zh-CN":  # no English enum values in the Chinese page
         assert not re.search(r"\b(unrated|current|over_90|no_limit|high|low|medium)\b", main)
     assert errors == []
-    _shot(page, f"portfolio-{locale}")
+    shot(page, f"portfolio-{locale}")
 
     # A filter changes the figures, and stays in the address.
     with page.expect_navigation(url=re.compile(r".*/portfolio\?.*region=North.*")):
         page.select_option("select[name=region]", "North")
     assert page.inner_text("#kpi-exposure .kpi-value") == "61,000.00"
     assert page.evaluate(SERIES, "chart-ageing") == [0, 0, 0, 10000, 8000]
-    _shot(page, f"portfolio-north-{locale}")
+    shot(page, f"portfolio-north-{locale}")
 
     # A bar opens the list behind it, filtered: the over-90 bucket of the North region.
     page.wait_for_timeout(2000)  # the bars grow for a second (ECharts' animation, by the clock)
@@ -96,7 +82,7 @@ def test_the_portfolio_page_as_a_credit_manager(
     codes = page.locator("#customers tbody td:first-child a").all_inner_texts()
     assert codes == [customer_code(book.c)]
     assert page.locator("#drilldown").count() == 1
-    _shot(page, f"customers-drilldown-{locale}")
+    shot(page, f"customers-drilldown-{locale}")
 
     # A card does too: the held orders of the North region.
     page.go_back()
@@ -105,5 +91,5 @@ def test_the_portfolio_page_as_a_credit_manager(
     assert page.locator("#scope-note").count() == 1
     assert customer_code(book.c) in page.inner_text("main")
     assert customer_code(book.a) not in page.inner_text("main")
-    _shot(page, f"worklist-north-{locale}")
+    shot(page, f"worklist-north-{locale}")
     context.close()
