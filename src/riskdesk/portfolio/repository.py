@@ -158,11 +158,20 @@ def concentration(
         .subquery("per_key")
     )
     exposure = per_key.c.exposure
-    squares, total = session.execute(
-        select(func.sum(exposure * exposure), func.sum(exposure)).select_from(per_key)
-    ).one()
-    top = select(per_key.c.key, exposure).order_by(exposure.desc(), per_key.c.key).limit(limit)
-    found = [(k, _money(e)) for k, e in session.execute(top)]
+    # One pass: the sums over every key ride along each of the top rows as window totals.
+    top = (
+        select(
+            per_key.c.key,
+            exposure,
+            func.sum(exposure * exposure).over().label("squares"),
+            func.sum(exposure).over().label("total"),
+        )
+        .order_by(exposure.desc(), per_key.c.key)
+        .limit(limit)
+    )
+    result = list(session.execute(top))
+    squares, total = (result[0][2], result[0][3]) if result else (0, 0)
+    found = [(k, _money(e)) for k, e, _, _ in result]
     if dimension != "group":
         return [(k, None, e) for k, e in found], float(squares or 0), float(total or 0)
     ids = [k for k, _ in found if k > 0]
