@@ -59,15 +59,19 @@ def _money(value: Any) -> Decimal:
     return quantize(Decimal(value or 0))
 
 
-def _exposure_by_customer() -> Any:
-    """Counted exposure per customer (the categories that count in the limit check)."""
+def _exposure_by_customer(scope: Scope) -> Any:
+    """Counted exposure per customer in scope (the categories that count in the limit check).
+    The scope is repeated inside: the database does not push it into a grouped subquery."""
     return (
         select(
             CreditExposure.customer_id.label("customer_id"),
             func.sum(CreditExposure.amount).label("exposure"),
         )
         .join(ExposureCategory, ExposureCategory.code == CreditExposure.category)
-        .where(ExposureCategory.counts_in_limit.is_(True))
+        .where(
+            ExposureCategory.counts_in_limit.is_(True),
+            CreditExposure.customer_id.in_(scoped_ids(scope)),
+        )
         .group_by(CreditExposure.customer_id)
         .subquery("customer_exposure")
     )
@@ -75,7 +79,7 @@ def _exposure_by_customer() -> Any:
 
 def _positions(scope: Scope) -> Any:
     """One row per customer in scope: exposure, limit, tier, industry, region, group."""
-    exposure = _exposure_by_customer()
+    exposure = _exposure_by_customer(scope)
     return (
         select(
             Customer.id.label("customer_id"),
@@ -193,6 +197,12 @@ def _open_invoices(scope: Scope) -> Any:
     """Open invoices of the customers in scope: customer, due date, amount still open."""
     paid = (
         select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        # Only the payments of these customers' invoices, not every payment of the book.
+        .where(
+            Payment.invoice_id.in_(
+                select(Invoice.id).where(Invoice.customer_id.in_(scoped_ids(scope)))
+            )
+        )
         .group_by(Payment.invoice_id)
         .subquery("paid")
     )
