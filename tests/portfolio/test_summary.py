@@ -166,3 +166,21 @@ def test_an_empty_book_answers_zeros(manager) -> None:  # type: ignore[no-untype
         "utilisation": None,
     }
     assert s["top_exposures"] == [] and all(c["hhi"] is None for c in s["concentration"])
+
+
+def test_a_book_of_billions(db, manager) -> None:  # type: ignore[no-untyped-def]
+    """Squares of billions overflow SQLite's 64-bit integers: the HHI is summed as floats."""
+    from tests.portfolio.seed import _customer
+
+    for n, region in enumerate(("R1", "R2", "R3"), start=1):
+        _customer(
+            db, name=f"大客户{n}", region=region, segment="b2b_enterprise", industry="能源",
+            owner_id=None, group_id=None, tier="low", limit="9000000000", review=None,
+            exposure={"open_receivables": f"{n * 3_000_000_000}"},
+        )  # fmt: skip
+    db.commit()
+    s = manager.get(URL).json()
+    assert s["totals"]["exposure"] == "18000000000.00"
+    conc = _by(s["concentration"], "dimension")
+    assert conc["region"]["hhi"] == _hhi(3, 6, 9)
+    assert conc["industry"]["hhi"] == 10_000.0

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, literal, or_, select
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import repository as customer_repo
@@ -162,13 +162,15 @@ def concentration(
         .subquery("per_key")
     )
     exposure = per_key.c.exposure
+    # The HHI needs no cents: as floats, squares of billions cannot overflow SQLite's integers.
+    as_float = cast(exposure, Float)
     # One pass: the sums over every key ride along each of the top rows as window totals.
     top = (
         select(
             per_key.c.key,
             exposure,
-            func.sum(exposure * exposure).over().label("squares"),
-            func.sum(exposure).over().label("total"),
+            func.sum(as_float * as_float).over().label("squares"),
+            func.sum(as_float).over().label("total"),
         )
         .order_by(exposure.desc(), per_key.c.key)
         .limit(limit)
