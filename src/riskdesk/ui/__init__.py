@@ -17,6 +17,7 @@ def mount_ui(app: FastAPI) -> None:
         export_pages,
         job_pages,
         pages,
+        portfolio_pages,
         privacy_pages,
         user_pages,
     )
@@ -32,4 +33,5 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(privacy_pages.router)
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
+    app.include_router(portfolio_pages.router)
     app.include_router(ecl_pages.router)
