@@ -144,8 +144,12 @@ def _ids(db: Session, client_for: Any) -> dict[str, Any]:
     # A background job, queued (the test app runs no job worker): its routes read it.
     queued = manager.post("/api/v1/scoring-runs", json={}, headers={"Prefer": "respond-async"})
     assert queued.status_code == 202, queued.text
+    # An expected-credit-loss run over the shortest window it takes.
+    ecl = manager.post("/api/v1/ecl/runs", json={"lookback_months": 6})
+    assert ecl.status_code in (200, 201), ecl.text
     first = {
         "background_job_id": queued.json()["id"],
+        "run_id": ecl.json()["id"],
         "customer_id": customer_id,
         "document_id": document.json()["id"],
         "job_id": db.scalar(select(func.max(ImportJob.id))),
@@ -167,7 +171,7 @@ OTHERS = ("auditor", "admin")
 
 
 def test_no_get_route_writes_and_each_is_logged_by_its_template(db, client_for) -> None:  # type: ignore[no-untyped-def]
-    load_demo(db, customers=12, months=4, seed=3)
+    load_demo(db, customers=12, months=8, seed=3)  # 8: an ECL run needs 6 month ends
     db.commit()
     ids = _ids(db, client_for)
     callers = [client_for(name) for name in ("manager", *OTHERS)]

@@ -41,6 +41,7 @@ from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.jobs.deps import ACCEPTED, start_job, wants_async
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.pagination import decode_cursor, encode_cursor
+from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import BusinessDate, BusinessTimestamp, PastDate, PathId
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.warning_types import WarningTypeCode
@@ -68,9 +69,23 @@ RuleCode = Annotated[str, StringConstraints(max_length=64, pattern=r"^[A-Za-z0-9
 
 def alert_filter(
     status: Annotated[
-        Literal["open", "acknowledged", "in_progress", "resolved", "dismissed", "open_any"] | None,
+        Literal[
+            "open",
+            "acknowledged",
+            "in_progress",
+            "resolved",
+            "dismissed",
+            "open_any",
+            "worked",
+            "closed",
+            "any",
+        ]
+        | None,
         Blank,
-        Query(description="open_any: every alert not yet closed"),
+        Query(
+            description="open_any: every alert not yet closed; worked: taken up (any status "
+            "but open); closed: resolved or dismissed; any: every status"
+        ),
     ] = None,
     severity: Annotated[Literal["low", "medium", "high", "critical"] | None, Blank, Query()] = None,
     category: Annotated[
@@ -100,6 +115,12 @@ def alert_filter(
     raised_to: Annotated[
         BusinessTimestamp | None, Blank, Query(description="raised at or before (UTC if no zone)")
     ] = None,
+    outcome: Annotated[Literal["confirmed", "false_alarm"] | None, Blank, Query()] = None,
+    sla: Annotated[
+        Literal["breached"] | None,
+        Blank,
+        Query(description="breached: escalated, closed after its due time, or open past it"),
+    ] = None,
 ) -> service.AlertFilter:
     """The alert filter from query parameters."""
     if observed_from and observed_to and observed_from > observed_to:
@@ -120,6 +141,8 @@ def alert_filter(
         observed_to=observed_to,
         raised_from=raised_from,
         raised_to=raised_to,
+        outcome=outcome,
+        breached_at=utcnow() if sla == "breached" else None,
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, func, insert, or_, select, update
+from sqlalchemy import Float, and_, cast, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
@@ -123,7 +123,9 @@ def get_alert(session: Session, alert_id: int, *, lock: bool = False) -> Alert |
 class AlertFilter:
     """What a list or export of alerts is narrowed to (None or empty: any)."""
 
-    status: str | None = None  # open_any: every alert not yet closed
+    # open_any: every alert not yet closed; worked: taken up (any status but open); closed:
+    # resolved or dismissed; any (or None): every status.
+    status: str | None = None
     severity: str | None = None
     category: str | None = None
     warning_types: tuple[str, ...] = ()
@@ -133,6 +135,10 @@ class AlertFilter:
     observed_to: dt.date | None = None
     raised_from: dt.datetime | None = None
     raised_to: dt.datetime | None = None
+    outcome: str | None = None  # confirmed or false_alarm
+    # Past their SLA as of this moment: escalated, closed late, or open past due.
+    breached_at: dt.datetime | None = None
+    within: Any = None  # a SELECT of the customer ids to keep to (a region, a tier)
 
 
 def _narrowed(
@@ -144,8 +150,25 @@ def _narrowed(
 
     if flt.status == "open_any":
         stmt = stmt.where(Alert.status.not_in(CLOSED))
-    elif flt.status:
+    elif flt.status == "worked":
+        stmt = stmt.where(Alert.status != "open")
+    elif flt.status == "closed":
+        stmt = stmt.where(Alert.status.in_(CLOSED))
+    elif flt.status and flt.status != "any":
         stmt = stmt.where(Alert.status == flt.status)
+    if flt.outcome:
+        stmt = stmt.where(Alert.outcome == flt.outcome)
+    if flt.breached_at is not None:
+        now = flt.breached_at
+        stmt = stmt.where(
+            or_(
+                Alert.escalation_level > 0,
+                and_(Alert.closed_at.is_(None), Alert.due_at < now),
+                and_(Alert.closed_at.is_not(None), Alert.closed_at > Alert.due_at),
+            )
+        )
+    if flt.within is not None:
+        stmt = stmt.where(Alert.customer_id.in_(flt.within))
     if flt.severity:
         stmt = stmt.where(Alert.severity == flt.severity)
     if flt.category:
@@ -188,11 +211,17 @@ def list_alerts(
     observed_to: dt.date | None = None,
     warning_type: str | None = None,
     by_priority: bool = False,
+    outcome: str | None = None,
+    breached_at: dt.datetime | None = None,
+    within: Any = None,
 ) -> list[Alert]:
     """Alerts, most recently hit first (or by their case's priority, the most at stake first),
     narrowed by the filters and the caller's visible customers (and product-level alerts,
     which have none, when ``with_products``)."""
     flt = AlertFilter(
+        outcome=outcome,
+        breached_at=breached_at,
+        within=within,
         status=status,
         severity=severity,
         category=category,

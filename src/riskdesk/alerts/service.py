@@ -666,10 +666,17 @@ def list_alerts(
     warning_type: str | None = None,
     limit: int = 200,
     by_priority: bool = False,
+    outcome: str | None = None,
+    breached_at: dt.datetime | None = None,
+    within: Any = None,
 ) -> list[Alert]:
-    """Alerts the caller may see, most recently hit first, or the most at stake first."""
+    """Alerts the caller may see, most recently hit first, or the most at stake first;
+    ``breached_at``: those past their SLA then; ``within``: a SELECT of customer ids."""
     return repo.list_alerts(
         session,
+        outcome=outcome,
+        breached_at=breached_at,
+        within=within,
         by_priority=by_priority,
         status=status,
         severity=severity,

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, aliased
 
 from riskdesk.audit import trail
-from riskdesk.customers.repository import CustomerFilter, chunks, filter_conditions
+from riskdesk.customers.repository import CustomerFilter, chunks, conditions
 from riskdesk.db import count_rows, stream_columns, stream_rows
 from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
@@ -581,16 +581,23 @@ def list_decisions(
     customer_id: int | None = None,
     owner_ids: tuple[int, ...] | None = None,
     limit: int = 200,
+    within: Any = None,
 ) -> list[CreditDecision]:
-    """Decisions, newest first."""
-    stmt = _decisions_query(select(CreditDecision), status, customer_id, owner_ids)
+    """Decisions, newest first (``within``: a SELECT of the customer ids to keep to)."""
+    stmt = _decisions_query(select(CreditDecision), status, customer_id, owner_ids, within)
     return list(session.scalars(stmt.limit(limit)))
 
 
 def _decisions_query(
-    stmt: Any, status: str | None, customer_id: int | None, owner_ids: tuple[int, ...] | None
+    stmt: Any,
+    status: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+    within: Any = None,
 ) -> Any:
     stmt = stmt.join(Customer, Customer.id == CreditDecision.customer_id)
+    if within is not None:
+        stmt = stmt.where(CreditDecision.customer_id.in_(within))
     if status:
         stmt = stmt.where(CreditDecision.status == status)
     if customer_id is not None:
@@ -733,7 +740,7 @@ def exposure_for_export(session: Session, flt: CustomerFilter, *, chunk: int) ->
         )
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .outerjoin(amounts, amounts.c.customer_id == Customer.id)
-        .where(*filter_conditions(flt))
+        .where(*conditions(flt))
         .order_by(Customer.id)
     )
     return stream_columns(session, stmt, chunk)

@@ -38,7 +38,7 @@ from riskdesk.events import repository as event_repo
 from riskdesk.events.schemas import BatchIn, IntakeReport, IntakeRowResult
 from riskdesk.kit.errors import NotFound
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
-from riskdesk.kit.validation import PathId
+from riskdesk.kit.validation import DB_ID_MAX, PathId
 from riskdesk.pipeline import intake
 from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.pipeline.deps import WaitQuery, settle
@@ -73,8 +73,13 @@ def customer_filter(
     segment: Annotated[str | None, Query(max_length=64)] = None,
     region: Annotated[str | None, Query(max_length=64)] = None,
     status: CustomerStatus | None = None,
-    risk_tier: Annotated[str | None, Query(max_length=16)] = None,
+    risk_tier: Annotated[
+        str | None, Query(max_length=16, description="a tier, or `unrated` for none yet")
+    ] = None,
     blocked: bool | None = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[int | None, Query(ge=1, le=DB_ID_MAX)] = None,
+    group: Annotated[str | None, Query(max_length=64, description="a group's code")] = None,
 ) -> CustomerFilter:
     """The customer filter from query parameters (the list's, its export's, and those of the
     per-customer lists: ageing, exposure)."""
@@ -86,6 +91,9 @@ def customer_filter(
         status=status.value if status else None,
         risk_tier=risk_tier,
         blocked=blocked,
+        industry=industry,
+        owner_id=owner_id,
+        group_code=group,
         include_merged=status == CustomerStatus.MERGED,
     )
 

@@ -77,6 +77,60 @@ class CustomerFilter:
     blocked: bool | None = None
     owner_ids: tuple[int, ...] | None = None  # None: everyone's customers
     include_merged: bool = False
+    industry: str | None = None
+    owner_id: int | None = None
+    group_code: str | None = None
+    # A SELECT of customer ids a higher domain worked out (the portfolio's utilisation band,
+    # ageing bucket): the list keeps to those.
+    within: Any = None
+
+
+UNRATED = "unrated"  # the risk tier filter's word for "no tier yet"
+
+
+def conditions(flt: CustomerFilter) -> list[Any]:
+    """The WHERE terms of a filter, over Customer joined to its CreditProfile."""
+    terms: list[Any] = []
+    if not flt.include_merged:
+        terms.append(Customer.status != "merged")
+    if flt.kind:
+        terms.append(Customer.kind == flt.kind)
+    if flt.segment:
+        terms.append(Customer.segment == flt.segment)
+    if flt.region:
+        terms.append(Customer.region == flt.region)
+    if flt.industry:
+        terms.append(Customer.industry == flt.industry)
+    if flt.owner_id is not None:
+        terms.append(Customer.owner_id == flt.owner_id)
+    if flt.group_code:
+        group = select(CustomerGroup.id).where(CustomerGroup.code == flt.group_code)
+        terms.append(Customer.group_id.in_(group))
+    if flt.status:
+        terms.append(Customer.status == flt.status)
+    if flt.risk_tier == UNRATED:
+        terms.append(CreditProfile.risk_tier.is_(None))
+    elif flt.risk_tier:
+        terms.append(CreditProfile.risk_tier == flt.risk_tier)
+    if flt.blocked is not None:
+        terms.append(CreditProfile.blocked == flt.blocked)
+    if flt.q:
+        terms.append(_search_condition(flt.q))
+    if flt.within is not None:
+        terms.append(Customer.id.in_(flt.within))
+    if flt.owner_ids is not None:
+        terms.append(Customer.owner_id.in_(flt.owner_ids))
+    return terms
+
+
+def matching_ids(flt: CustomerFilter) -> Select[Any]:
+    """The ids of the customers a filter matches, to narrow other lists by (held orders,
+    limit requests, reviews, alerts)."""
+    return (
+        select(Customer.id)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(*conditions(flt))
+    )
 
 
 def _visible(stmt: Select[Any], owner_ids: tuple[int, ...] | None) -> Select[Any]:
@@ -101,31 +155,6 @@ def is_visible(session: Session, customer_id: int, owner_ids: tuple[int, ...] | 
     return session.scalar(stmt) is not None
 
 
-def filter_conditions(flt: CustomerFilter) -> list[Any]:
-    """The WHERE conditions of a customer filter, over Customer and CreditProfile (the list's,
-    and every per-customer list that takes the same filter: exports, ageing, exposure)."""
-    conditions: list[Any] = []
-    if not flt.include_merged:
-        conditions.append(Customer.status != "merged")
-    if flt.kind:
-        conditions.append(Customer.kind == flt.kind)
-    if flt.segment:
-        conditions.append(Customer.segment == flt.segment)
-    if flt.region:
-        conditions.append(Customer.region == flt.region)
-    if flt.status:
-        conditions.append(Customer.status == flt.status)
-    if flt.risk_tier:
-        conditions.append(CreditProfile.risk_tier == flt.risk_tier)
-    if flt.blocked is not None:
-        conditions.append(CreditProfile.blocked == flt.blocked)
-    if flt.q:
-        conditions.append(_search_condition(flt.q))
-    if flt.owner_ids is not None:
-        conditions.append(Customer.owner_id.in_(flt.owner_ids))
-    return conditions
-
-
 def list_customers(
     session: Session, flt: CustomerFilter, page: PageParams
 ) -> tuple[list[tuple[Customer, CreditProfile, User | None]], int]:
@@ -135,7 +164,7 @@ def list_customers(
         select(Customer, CreditProfile, owner)
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .outerjoin(owner, owner.id == Customer.owner_id)
-        .where(*filter_conditions(flt))
+        .where(*conditions(flt))
     )
     total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
     rows = session.execute(stmt.order_by(Customer.id).offset(page.offset).limit(page.size))
@@ -173,7 +202,7 @@ def count_customers(session: Session, flt: CustomerFilter) -> int:
         select(func.count())
         .select_from(Customer)
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
-        .where(*filter_conditions(flt))
+        .where(*conditions(flt))
     )
     return session.scalar(stmt) or 0
 
@@ -186,7 +215,7 @@ def stream_customers(session: Session, flt: CustomerFilter, chunk: int) -> Itera
         select(*EXPORT_COLUMNS, owner.display_name.label("owner"))
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .outerjoin(owner, owner.id == Customer.owner_id)
-        .where(*filter_conditions(flt))
+        .where(*conditions(flt))
         .order_by(Customer.id)
     )
     return stream_columns(session, stmt, chunk)

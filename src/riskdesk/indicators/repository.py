@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import Float, cast, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import CustomerFilter, chunks, filter_conditions, rows_in
+from riskdesk.customers.repository import CustomerFilter, chunks, conditions, rows_in
 from riskdesk.db import stream_columns
 from riskdesk.indicators import state
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
@@ -419,7 +419,7 @@ def ageing_for_export(session: Session, flt: CustomerFilter, *, chunk: int) -> I
         )
         .join(CreditProfile, CreditProfile.customer_id == Customer.id)
         .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == Customer.id)
-        .where(*filter_conditions(flt))
+        .where(*conditions(flt))
         .order_by(Customer.id)
     )
     return stream_columns(session, stmt, chunk)

@@ -98,13 +98,15 @@ def list_requests(
     owner_ids: tuple[int, ...] | None,
     limit: int,
     now: dt.datetime,
+    within: Any = None,
 ) -> list[LimitRequest]:
-    """Limit requests, newest first, narrowed to visible customers when owner_ids is given;
-    by status as of ``now`` (a pending request past its expiry counts as expired)."""
+    """Limit requests, newest first, narrowed to visible customers when owner_ids is given
+    (and to a SELECT of customer ids, ``within``); by status as of ``now`` (a pending request
+    past its expiry counts as expired)."""
     from riskdesk.models import Customer
 
     stmt = select(LimitRequest).join(Customer, Customer.id == LimitRequest.customer_id)
-    stmt = _requests_query(stmt, status, customer_id, owner_ids, now)
+    stmt = _requests_query(stmt, status, customer_id, owner_ids, now, within)
     return list(session.scalars(stmt.limit(limit)))
 
 
@@ -114,11 +116,14 @@ def _requests_query(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
+    within: Any = None,
 ) -> Any:
     """The list's narrowing and order, over a SELECT that already joins Customer."""
     from riskdesk.models import Customer
 
     stmt = stmt.order_by(LimitRequest.id.desc())
+    if within is not None:
+        stmt = stmt.where(LimitRequest.customer_id.in_(within))
     lapsed = (LimitRequest.status == "pending") & (LimitRequest.expires_at < now)
     if status == "pending":
         stmt = stmt.where(LimitRequest.status == "pending", LimitRequest.expires_at >= now)
@@ -290,13 +295,18 @@ def set_next_review_dates(session: Session, rows: list[dict[str, object]]) -> No
 
 
 def review_queue(
-    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, limit: int
+    session: Session,
+    until: dt.date,
+    owner_ids: tuple[int, ...] | None,
+    limit: int,
+    within: Any = None,
 ) -> list[Any]:
-    """Customers whose next review is due by ``until``, earliest first, with any open review."""
-    return list(session.execute(_queue_query(until, owner_ids).limit(limit)))
+    """Customers whose next review is due by ``until``, earliest first, with any open review
+    (``within``: a SELECT of the customer ids to keep to)."""
+    return list(session.execute(_queue_query(until, owner_ids, within).limit(limit)))
 
 
-def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None) -> Any:
+def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None, within: Any = None) -> Any:
     from riskdesk.models import Customer
 
     open_review = (
@@ -317,6 +327,8 @@ def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None) -> Any:
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    if within is not None:
+        stmt = stmt.where(Customer.id.in_(within))
     return stmt
 
 

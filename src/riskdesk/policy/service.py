@@ -358,6 +358,7 @@ def list_requests(
     status: str | None = None,
     customer_id: int | None = None,
     limit: int = 200,
+    within: Any = None,
 ) -> list[LimitRequest]:
     """Limit requests the caller may see, newest first, by their status as of now (see
     ``LimitRequest.current_status``): listing writes nothing, the expiry sweep does."""
@@ -368,6 +369,7 @@ def list_requests(
         owner_ids=customer_service.visible_owner_ids(principal),
         limit=limit,
         now=utcnow(),
+        within=within,
     )
 
 
@@ -576,15 +578,22 @@ def schedule_reviews(
 
 
 def review_queue(
-    session: Session, principal: Principal, *, horizon_days: int = 30, limit: int = 500
+    session: Session,
+    principal: Principal,
+    *,
+    horizon_days: int = 30,
+    limit: int = 500,
+    within: Any = None,
 ) -> list[dict[str, Any]]:
-    """Customers due for review within the horizon (overdue first), that the caller may see."""
+    """Customers due for review within the horizon (overdue first), that the caller may see
+    (``within``: a SELECT of the customer ids to keep to)."""
     day = today()
     rows = repo.review_queue(
         session,
         day + dt.timedelta(days=horizon_days),
         customer_service.visible_owner_ids(principal),
         limit,
+        within,
     )
     return [
         {

@@ -184,4 +184,5 @@ CanReviewsPerform = Annotated[Principal, Depends(require(Permission.REVIEWS_PERF
 CanRulesManage = Annotated[Principal, Depends(require(Permission.RULES_MANAGE))]
 CanAlertsWork = Annotated[Principal, Depends(require(Permission.ALERTS_WORK))]
 CanComplaintsWork = Annotated[Principal, Depends(require(Permission.COMPLAINTS_WORK))]
+CanPortfolioRead = Annotated[Principal, Depends(require(Permission.PORTFOLIO_READ))]
 CanIntegrationsManage = Annotated[Principal, Depends(require(Permission.INTEGRATIONS_MANAGE))]

@@ -57,6 +57,7 @@ class Permission(StrEnum):
     PII_REVEAL = "personal_data:reveal"
     PRIVACY_MANAGE = "privacy:manage"
     SYSTEM_MONITOR = "system:monitor"  # metrics for Prometheus
+    PORTFOLIO_READ = "portfolio:read"  # the portfolio dashboard (sales: own customers only)
 
 
 P = Permission
@@ -90,6 +91,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.COMPLAINTS_WORK,
             P.PII_VIEW,
             P.PRIVACY_MANAGE,
+            P.PORTFOLIO_READ,
             P.ECL_READ,
             P.ECL_RUN,
         }
@@ -118,6 +120,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.ALERTS_WORK,
             P.COMPLAINTS_WORK,
             P.PII_VIEW,
+            P.PORTFOLIO_READ,
             P.ECL_READ,
         }
     ),
@@ -132,6 +135,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.LIMIT_REQUESTS_CREATE,
             P.ALERTS_WORK,
             P.PII_REVEAL,
+            P.PORTFOLIO_READ,
         }
     ),
     Role.CUSTOMER_SERVICE: frozenset(
@@ -152,6 +156,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.USERS_READ,
             P.AUDIT_READ,
             P.PII_VIEW,
+            P.PORTFOLIO_READ,
             P.ECL_READ,
         }
     ),
@@ -169,6 +174,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CREDIT_CHECK,
             P.INTEGRATIONS_MANAGE,
             P.SYSTEM_MONITOR,
+            P.PORTFOLIO_READ,
         }
     ),
 }

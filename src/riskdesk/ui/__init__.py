@@ -17,6 +17,7 @@ def mount_ui(app: FastAPI) -> None:
         export_pages,
         job_pages,
         pages,
+        portfolio_pages,
         privacy_pages,
         report_pages,
         user_pages,
@@ -33,5 +34,6 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(privacy_pages.router)
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
+    app.include_router(portfolio_pages.router)
     app.include_router(ecl_pages.router)
     app.include_router(report_pages.router)

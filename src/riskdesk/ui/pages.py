@@ -44,10 +44,11 @@ from riskdesk.kit.errors import (
 )
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.tabular import ColumnMapping
-from riskdesk.kit.timeutil import today
+from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.kit.validation import (
     DB_ID_MAX,
     BusinessDate,
+    DbId,
     PathId,
     details_from_validation_error,
 )
@@ -63,6 +64,8 @@ from riskdesk.pipeline.deps import ProgressBoardDep
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
+from riskdesk.portfolio import service as portfolio_service
+from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.privacy import repository as privacy_repo
 from riskdesk.privacy import service as privacy_service
 from riskdesk.scoring import registry
@@ -88,7 +91,7 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
     cookie_serializer,
 )
-from riskdesk.security.permissions import Permission
+from riskdesk.security.permissions import Permission, Role
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
@@ -104,6 +107,60 @@ async def form_data(request: Request) -> FormData:
 
 
 FormDep = Annotated[FormData, Depends(form_data)]
+
+
+def customer_scope(
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[DbId | None, Blank, Query()] = None,
+    tier: Annotated[str | None, Query(max_length=16)] = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+) -> CustomerFilter | None:
+    """The portfolio's customer filters on a work list it links to (None: not filtered)."""
+    flt = CustomerFilter(
+        region=region or None,
+        segment=segment or None,
+        owner_id=owner_id,
+        risk_tier=tier or None,
+        industry=industry or None,
+    )
+    return flt if flt != CustomerFilter() else None
+
+
+ScopeDep = Annotated[CustomerFilter | None, Depends(customer_scope)]
+
+
+def within_scope(scope: CustomerFilter | None) -> Any:
+    # Visibility is applied by each list itself; this only narrows.
+    return customer_repo.matching_ids(scope) if scope is not None else None
+
+
+def _scope_shown(
+    session: Any, scope: CustomerFilter | None, **extra: str | None
+) -> dict[str, tuple[str, str]]:
+    """The scope (and ``extra`` filters) as query name -> (value, what the page shows): kept
+    in the page's forms and shown above its list. An owner shows by name."""
+    values: dict[str, Any] = dict(extra)
+    if scope is not None:
+        values |= {
+            "region": scope.region,
+            "segment": scope.segment,
+            "owner_id": scope.owner_id,
+            "tier": scope.risk_tier,
+            "industry": scope.industry,
+        }
+    shown: dict[str, tuple[str, str]] = {}
+    for key, value in values.items():
+        if not value:
+            continue
+        text = str(value)
+        if key == "owner_id":
+            owner = users_repo.get_user(session, int(value))
+            text = owner.display_name if owner else text
+        shown[key] = (str(value), text)
+    return shown
+
+
 DECISION_STATUSES = ("approved", "held", "rejected", "released", "consumed")
 TREND_INDICATORS = ("orders_amount_30d", "dpd_max", "paydex", "return_rate_90d")
 EDIT_FIELDS = (
@@ -255,10 +312,17 @@ def set_language(locale: str, next: str | None = None) -> Response:
     return response
 
 
+# Where each role starts; the others start at the customer list.
+HOME_PAGES = {Role.CREDIT_MANAGER.value: "/portfolio", Role.ADMIN.value: "/portfolio"}
+
+
 @router.get("/")
 def home(principal: CurrentPrincipal) -> Response:
-    """Start at the customer list."""
-    return RedirectResponse("/customers", status_code=303)
+    """Start at the role's home page: the portfolio for credit managers and admins."""
+    target = HOME_PAGES.get(principal.user.role, "/customers")
+    if not principal.can(Permission.PORTFOLIO_READ):
+        target = "/customers"
+    return RedirectResponse(target, status_code=303)
 
 
 # ---------------------------------------------------------------- customers
@@ -270,13 +334,47 @@ def page_customer_filter(
     segment: Annotated[str | None, Query(max_length=64)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
     blocked: Annotated[str | None, Query(max_length=5)] = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    tier: Annotated[str | None, Query(max_length=16)] = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[DbId | None, Blank, Query()] = None,
+    group: Annotated[str | None, Query(max_length=64)] = None,
+    utilisation: Annotated[
+        str | None, Query(pattern="^(|no_limit|under_50|50_80|80_100|over_100)$")
+    ] = None,
+    ageing: Annotated[
+        str | None, Query(pattern="^(|current|1_30|31_60|61_90|over_90|overdue)$")
+    ] = None,
+    *,
+    principal: CanCustomersRead,
 ) -> tuple[CustomerFilter, dict[str, str]]:
     """The customer page's filter (form fields, blank for "all") and its fields as given (the
-    page's and its export's)."""
+    page's and its export's); the portfolio's figures link here with their filters (a
+    utilisation band, an ageing bucket, a group)."""
+    # The portfolio's bands and buckets are worked out by the portfolio over the same scope.
+    within = None
+    scope = PortfolioFilter(
+        region=region or None,
+        segment=segment or None,
+        owner_id=owner_id,
+        tier=tier or None,
+        industry=industry or None,
+    )
+    if utilisation:
+        within = portfolio_service.customers_in_band(principal, scope, utilisation)
+    if ageing:
+        by_age = portfolio_service.customers_in_bucket(principal, scope, ageing)
+        within = by_age if within is None else by_age.where(by_age.selected_columns[0].in_(within))
     flt = CustomerFilter(
         q=q or None,
         kind=kind if kind in ("company", "individual") else None,
         segment=segment or None,
+        region=region or None,
+        risk_tier=tier or None,
+        industry=industry or None,
+        owner_id=owner_id,
+        group_code=group or None,
+        within=within,
         status=status or None,
         blocked={"true": True, "false": False}.get(blocked or ""),
         include_merged=status == "merged",
@@ -287,6 +385,13 @@ def page_customer_filter(
         "segment": segment or "",
         "status": status or "",
         "blocked": blocked or "",
+        "region": region or "",
+        "tier": tier or "",
+        "industry": industry or "",
+        "owner_id": str(owner_id or ""),
+        "group": group or "",
+        "utilisation": utilisation or "",
+        "ageing": ageing or "",
     }
     return flt, params
 
@@ -314,6 +419,7 @@ def customers_page(
         principal,
         result=result,
         params=params,
+        options=portfolio_service.filter_options(session, principal),
         query="&".join(f"{k}={quote(v)}" for k, v in params.items() if v),
     )
 
@@ -541,11 +647,14 @@ def limit_requests_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    """Limit requests waiting for a decision."""
-    pending = policy_service.list_requests(session, principal, status="pending")
+    """Limit requests waiting for a decision (of a region, a tier, ... when asked)."""
+    pending = policy_service.list_requests(
+        session, principal, status="pending", within=within_scope(scope)
+    )
     customers = customer_repo.customers_with_profiles(
         session, sorted({r.customer_id for r in pending})
     )
@@ -562,6 +671,7 @@ def limit_requests_page(
         done=done,
         done_status=status if status in ("approved", "rejected", "withdrawn") else None,
         can_approve=principal.can(Permission.LIMIT_REQUESTS_APPROVE),
+        scope=_scope_shown(session, scope),
     )
 
 
@@ -605,8 +715,12 @@ def alerts_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     status: Annotated[
-        str, Query(pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any)$")
+        str,
+        Query(
+            pattern="^(open|acknowledged|in_progress|resolved|dismissed|open_any|worked|closed|any)$"
+        ),
     ] = "open_any",
     severity: Annotated[str | None, Query(pattern="^(|low|medium|high|critical)$")] = None,
     category: Annotated[str | None, Query(max_length=32)] = None,
@@ -615,6 +729,8 @@ def alerts_page(
     observed_to: Annotated[BusinessDate | None, Blank, Query()] = None,
     done: Annotated[int | None, Query(ge=1)] = None,
     order: Annotated[Literal["priority", "recent"], Query()] = "priority",
+    outcome: Annotated[str | None, Query(pattern="^(|confirmed|false_alarm)$")] = None,
+    sla: Annotated[str | None, Query(pattern="^(|breached)$")] = None,
 ) -> Response:
     """The alert queue, the most at stake first (or the most recent), with filters and a
     download of what they match."""
@@ -632,6 +748,9 @@ def alerts_page(
         observed_from=observed_from,
         observed_to=observed_to,
         by_priority=order == "priority",
+        outcome=outcome or None,
+        breached_at=utcnow() if sla else None,
+        within=within_scope(scope),
     )
     stakes = alert_service.case_priorities(
         session, sorted({a.case_id for a in alerts if a.case_id is not None})
@@ -643,6 +762,9 @@ def alerts_page(
         "warning_type": warning_type,
         "observed_from": observed_from.isoformat() if observed_from else None,
         "observed_to": observed_to.isoformat() if observed_to else None,
+        "outcome": outcome or None,
+        "sla": sla or None,
+        **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
     }
     customers = customer_repo.customers_with_profiles(
         session, sorted({a.customer_id for a in alerts if a.customer_id is not None})
@@ -666,6 +788,7 @@ def alerts_page(
         can_work=principal.can(Permission.ALERTS_WORK),
         order=order,
         stakes=stakes,
+        scope=_scope_shown(session, scope, outcome=outcome, sla=sla),
     )
 
 
@@ -1075,14 +1198,18 @@ def reviews_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     horizon: Annotated[int, Query(ge=0, le=366)] = 30,
 ) -> Response:
-    """The review queue: overdue and soon-due periodic reviews."""
+    """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
     return render(
         request,
         "reviews.html",
         principal,
-        queue=policy_service.review_queue(session, principal, horizon_days=horizon),
+        queue=policy_service.review_queue(
+            session, principal, horizon_days=horizon, within=within_scope(scope)
+        ),
+        scope=_scope_shown(session, scope),
         horizon=horizon,
         can_review=principal.can(Permission.REVIEWS_PERFORM),
     )
@@ -1375,11 +1502,14 @@ def worklist_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeDep,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
 ) -> Response:
-    """Orders held by the credit check, waiting for a person."""
-    held = credit_service.list_decisions(session, principal, status="held")
+    """Orders held by the credit check, waiting for a person (of a region, a tier, ...)."""
+    held = credit_service.list_decisions(
+        session, principal, status="held", within=within_scope(scope)
+    )
     customers = customer_repo.customers_with_profiles(
         session, sorted({d.customer_id for d in held})
     )
@@ -1392,6 +1522,7 @@ def worklist_page(
         done=done,
         done_status=status if status in DECISION_STATUSES else None,
         can_resolve=principal.can(Permission.CREDIT_DECISIONS_RESOLVE),
+        scope=_scope_shown(session, scope),
     )
 
 

@@ -2,8 +2,14 @@
 //   <div data-chart="bar" data-series='{"months":[...],"amounts":[...]}'>
 //   <div data-chart="line" data-series='{"dates":[...],"series":{"name":[...]}}'>
 //   <div data-chart="gauge" data-series='{"value":42.5,"label":"..."}'>
+// A bar chart may carry "links" (one address per bar: a click opens the list behind it),
+// "counts" (customers per bar, shown in the tooltip), "horizontal" and "count" (whole numbers).
 (function () {
   var palette = ["#2f6fb0", "#b33a3a", "#2f855a", "#b7791f", "#6b46c1"];
+  // Thousands separators, two places at most: never scientific notation.
+  function amount(value) {
+    return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 2 });
+  }
   function option(kind, data) {
     if (kind === "gauge") {
       return {
@@ -30,11 +36,26 @@
         })
       };
     }
+    var categories = { type: "category", data: data.months || data.labels || [], axisLabel: { interval: 0, hideOverlap: true } };
+    var values = { type: "value", axisLabel: { formatter: amount }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
     return {
-      color: palette, grid: { left: 70, right: 16, top: 16, bottom: 40 }, tooltip: { trigger: "axis" },
-      xAxis: { type: "category", data: data.months || data.labels || [] },
-      yAxis: { type: "value" },
-      series: [{ type: kind, data: data.amounts || data.values || [] }]
+      color: palette, grid: { left: data.horizontal ? 8 : 70, right: 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
+      tooltip: {
+        trigger: "axis", axisPointer: { type: "shadow" },
+        formatter: function (items) {
+          var item = items[0];
+          var text = item.name + "<br>" + amount(item.value);
+          if (data.counts) text += " · " + amount(data.counts[item.dataIndex]) + " " + (data.count_label || "");
+          return text;
+        }
+      },
+      xAxis: data.horizontal ? values : categories,
+      yAxis: data.horizontal ? Object.assign({}, categories, { inverse: true }) : values,
+      series: [{
+        type: kind, data: data.amounts || data.values || [],
+        cursor: data.links ? "pointer" : "default",
+        label: { show: !!data.count, position: data.horizontal ? "right" : "top", formatter: function (p) { return amount(p.value); } }
+      }]
     };
   }
   function draw() {
@@ -43,10 +64,22 @@
       if (el.dataset.drawn) return;
       el.dataset.drawn = "1";
       var chart = window.echarts.init(el);
-      chart.setOption(option(el.dataset.chart, JSON.parse(el.dataset.series || "{}")));
+      var data = JSON.parse(el.dataset.series || "{}");
+      chart.setOption(option(el.dataset.chart, data));
+      if (data.links) {
+        // Every bar opens the list behind it, already filtered.
+        chart.on("click", function (p) {
+          if (data.links[p.dataIndex]) window.location.href = data.links[p.dataIndex];
+        });
+      }
       window.addEventListener("resize", function () { chart.resize(); });
     });
   }
+  // A filter bar whose selects apply at once (the page is reloaded with them in the address).
+  document.addEventListener("change", function (event) {
+    var form = event.target.form;
+    if (form && form.hasAttribute("data-autosubmit") && event.target.tagName === "SELECT") form.submit();
+  });
   document.addEventListener("DOMContentLoaded", draw);
   document.addEventListener("htmx:afterSwap", draw);
 })();

@@ -1,0 +1,374 @@
+"""SQL of the portfolio dashboard: every figure is a GROUP BY in the database over the
+customers in scope, never a loop over customers in Python."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import repository as customer_repo
+from riskdesk.customers.repository import UNRATED as UNRATED
+from riskdesk.customers.repository import CustomerFilter
+from riskdesk.kit.money import quantize
+from riskdesk.models import (
+    Alert,
+    CreditDecision,
+    CreditExposure,
+    CreditProfile,
+    Customer,
+    CustomerGroup,
+    ExposureCategory,
+    Invoice,
+    LimitRequest,
+    Payment,
+    User,
+)
+
+CENT = Decimal("0.005")  # less than half a cent open is settled (as the credit check counts)
+UNKNOWN = "unknown"
+# (band, lower bound inclusive, upper bound exclusive) of exposure / limit.
+UTILISATION_BANDS: tuple[tuple[str, float, float | None], ...] = (
+    ("under_50", 0.0, 0.5),
+    ("50_80", 0.5, 0.8),
+    ("80_100", 0.8, 1.0),
+    ("over_100", 1.0, None),
+)
+NO_LIMIT = "no_limit"
+AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
+    # (bucket, days past due from, to inclusive); "current" is not yet due.
+    ("1_30", 1, 30),
+    ("31_60", 31, 60),
+    ("61_90", 61, 90),
+    ("over_90", 91, None),
+)
+
+
+Scope = CustomerFilter  # the customers the figures cover: the filters and the caller's view
+
+
+def scoped_ids(scope: Scope) -> Select[Any]:
+    """The ids of the customers in scope, as a subquery to filter other tables by."""
+    return customer_repo.matching_ids(scope)
+
+
+def _money(value: Any) -> Decimal:
+    return quantize(Decimal(value or 0))
+
+
+def _exposure_by_customer(scope: Scope) -> Any:
+    """Counted exposure per customer in scope (the categories that count in the limit check).
+    The scope is repeated inside: the database does not push it into a grouped subquery."""
+    return (
+        select(
+            CreditExposure.customer_id.label("customer_id"),
+            func.sum(CreditExposure.amount).label("exposure"),
+        )
+        .join(ExposureCategory, ExposureCategory.code == CreditExposure.category)
+        .where(
+            ExposureCategory.counts_in_limit.is_(True),
+            CreditExposure.customer_id.in_(scoped_ids(scope)),
+        )
+        .group_by(CreditExposure.customer_id)
+        .subquery("customer_exposure")
+    )
+
+
+def _positions(scope: Scope) -> Any:
+    """One row per customer in scope: exposure, limit, tier, industry, region, group."""
+    exposure = _exposure_by_customer(scope)
+    return (
+        select(
+            Customer.id.label("customer_id"),
+            Customer.industry.label("industry"),
+            Customer.region.label("region"),
+            Customer.group_id.label("group_id"),
+            CreditProfile.risk_tier.label("tier"),
+            CreditProfile.credit_limit.label("credit_limit"),
+            func.coalesce(exposure.c.exposure, 0).label("exposure"),
+        )
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .outerjoin(exposure, exposure.c.customer_id == Customer.id)
+        .where(*customer_repo.conditions(scope))
+        .subquery("positions")
+    )
+
+
+def utilisation_band(exposure: Any, limit: Any) -> Any:
+    """The utilisation band of a customer, as a SQL CASE (no division: limit may be zero)."""
+    whens: list[tuple[Any, Any]] = [(limit <= 0, literal(NO_LIMIT))]
+    for band, low, high in UTILISATION_BANDS:
+        if high is None:
+            whens.append((exposure >= limit * low, literal(band)))
+        else:
+            whens.append((exposure < limit * high, literal(band)))
+    return case(*whens, else_=literal(UTILISATION_BANDS[-1][0]))
+
+
+def by_band_and_tier(
+    session: Session, scope: Scope
+) -> list[tuple[str, str, int, Decimal, Decimal]]:
+    """(utilisation band, risk tier or ``unrated``, customers, exposure, limit): one pass over
+    the book, a few dozen rows at most; totals, bands and tiers are sums of them."""
+    p = _positions(scope)
+    band = utilisation_band(p.c.exposure, p.c.credit_limit).label("band")
+    tier = func.coalesce(p.c.tier, UNRATED).label("tier")
+    stmt = select(
+        band, tier, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)
+    ).group_by(band, tier)
+    return [(b, t, int(n), _money(e), _money(lim)) for b, t, n, e, lim in session.execute(stmt)]
+
+
+def top_exposures(session: Session, scope: Scope, limit: int) -> list[Any]:
+    """The largest exposures: (customer id, kind, company name, tier, exposure, limit)."""
+    p = _positions(scope)
+    stmt = (
+        select(
+            p.c.customer_id,
+            Customer.kind,
+            Customer.company_name,
+            p.c.tier,
+            p.c.exposure,
+            p.c.credit_limit,
+        )
+        .join(Customer, Customer.id == p.c.customer_id)
+        .where(p.c.exposure > 0)
+        .order_by(p.c.exposure.desc(), p.c.customer_id)
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
+
+
+def concentration(
+    session: Session, scope: Scope, dimension: str, limit: int
+) -> tuple[list[tuple[str | None, int | None, Decimal]], float, float]:
+    """Exposure by industry, region or group: the largest ``limit`` as (key, customer id,
+    exposure), and over all keys the sum of squared exposures and the total (for the HHI).
+    A group's key is its code; a customer outside any group stands alone (key None, its id):
+    single names concentrate risk too."""
+    p = _positions(scope)
+    key: Any
+    if dimension == "group":
+        key = case((p.c.group_id.is_not(None), p.c.group_id), else_=-p.c.customer_id)
+    else:
+        key = func.coalesce(getattr(p.c, dimension), UNKNOWN)
+    per_key = (
+        select(key.label("key"), func.sum(p.c.exposure).label("exposure"))
+        .where(p.c.exposure > 0)
+        .group_by(key)
+        .subquery("per_key")
+    )
+    exposure = per_key.c.exposure
+    # The HHI needs no cents: as floats, squares of billions cannot overflow SQLite's integers.
+    as_float = cast(exposure, Float)
+    # One pass: the sums over every key ride along each of the top rows as window totals.
+    top = (
+        select(
+            per_key.c.key,
+            exposure,
+            func.sum(as_float * as_float).over().label("squares"),
+            func.sum(as_float).over().label("total"),
+        )
+        .order_by(exposure.desc(), per_key.c.key)
+        .limit(limit)
+    )
+    result = list(session.execute(top))
+    squares, total = (result[0][2], result[0][3]) if result else (0, 0)
+    found = [(k, _money(e)) for k, e, _, _ in result]
+    if dimension != "group":
+        return [(k, None, e) for k, e in found], float(squares or 0), float(total or 0)
+    ids = [k for k, _ in found if k > 0]
+    stmt = select(CustomerGroup.id, CustomerGroup.code).where(CustomerGroup.id.in_(ids))
+    codes = {gid: code for gid, code in session.execute(stmt)}
+    rows: list[tuple[str | None, int | None, Decimal]] = [
+        (codes[k], None, e) if k > 0 else (None, -k, e) for k, e in found
+    ]
+    return rows, float(squares or 0), float(total or 0)
+
+
+def group_names(session: Session, codes: list[str]) -> dict[str, str]:
+    """Group code -> name."""
+    stmt = select(CustomerGroup.code, CustomerGroup.name).where(CustomerGroup.code.in_(codes))
+    return {code: name for code, name in session.execute(stmt)}
+
+
+def _open_invoices(scope: Scope) -> Any:
+    """Open invoices of the customers in scope: customer, due date, amount still open."""
+    paid = (
+        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        # Only the payments of these customers' invoices, not every payment of the book.
+        .where(
+            Payment.invoice_id.in_(
+                select(Invoice.id).where(Invoice.customer_id.in_(scoped_ids(scope)))
+            )
+        )
+        .group_by(Payment.invoice_id)
+        .subquery("paid")
+    )
+    open_amount = (Invoice.amount - func.coalesce(paid.c.paid, 0)).label("open")
+    invoices = (
+        select(Invoice.customer_id, Invoice.due_date, open_amount)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id.in_(scoped_ids(scope)))
+        .subquery("open_invoices")
+    )
+    return invoices
+
+
+def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
+    """The ageing bucket of a due date as of a day, as a SQL CASE. The cut-off dates are
+    computed here, so the SQL needs no date arithmetic (which SQLite and PostgreSQL spell
+    differently)."""
+    whens: list[tuple[Any, Any]] = [(due_date >= as_of, literal("current"))]
+    for bucket, _, to in AGEING_BUCKETS:
+        if to is not None:
+            whens.append((due_date >= as_of - dt.timedelta(days=to), literal(bucket)))
+    return case(*whens, else_=literal(AGEING_BUCKETS[-1][0]))
+
+
+def ageing(session: Session, scope: Scope, as_of: dt.date) -> dict[str, tuple[int, Decimal]]:
+    """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
+    (customers, amount)."""
+    invoices = _open_invoices(scope)
+    bucket_of = _bucket_of(invoices.c.due_date, as_of).label("bucket")
+    stmt = (
+        select(
+            bucket_of,
+            func.count(func.distinct(invoices.c.customer_id)),
+            func.sum(invoices.c.open),
+        )
+        .where(invoices.c.open > CENT)
+        .group_by(bucket_of)
+    )
+    return {b: (int(n), _money(amount)) for b, n, amount in session.execute(stmt)}
+
+
+def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:
+    """Customers with an open invoice in an ageing bucket (``overdue``: any past due)."""
+    invoices = _open_invoices(scope)
+    if bucket == "overdue":
+        where = invoices.c.due_date < as_of
+    else:
+        where = _bucket_of(invoices.c.due_date, as_of) == bucket
+    return select(invoices.c.customer_id).where(invoices.c.open > CENT, where).distinct()
+
+
+def ids_in_band(scope: Scope, band: str) -> Select[Any]:
+    """Customers whose utilisation falls in a band."""
+    p = _positions(scope)
+    return select(p.c.customer_id).where(utilisation_band(p.c.exposure, p.c.credit_limit) == band)
+
+
+def overdue_customers(session: Session, scope: Scope, as_of: dt.date) -> int:
+    """How many customers in scope have an open invoice past its due date."""
+    found = ids_in_bucket(scope, "overdue", as_of).subquery()
+    return int(session.scalar(select(func.count()).select_from(found)) or 0)
+
+
+def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:
+    """Orders held by the credit check, waiting for a person: (count, amount)."""
+    stmt = select(func.count(), func.sum(CreditDecision.amount)).where(
+        CreditDecision.status == "held", CreditDecision.customer_id.in_(scoped_ids(scope))
+    )
+    n, amount = session.execute(stmt).one()
+    return int(n), _money(amount)
+
+
+def pending_limit_requests(session: Session, scope: Scope, now: dt.datetime) -> tuple[int, Decimal]:
+    """Limit requests waiting for a decision (not yet expired): (count, limit asked on top)."""
+    stmt = select(
+        func.count(), func.sum(LimitRequest.requested_limit - LimitRequest.current_limit)
+    ).where(
+        LimitRequest.status == "pending",
+        LimitRequest.expires_at >= now,
+        LimitRequest.customer_id.in_(scoped_ids(scope)),
+    )
+    n, amount = session.execute(stmt).one()
+    return int(n), _money(amount)
+
+
+def alert_funnel(
+    session: Session, scope: Scope, since: dt.date, now: dt.datetime
+) -> dict[str, int]:
+    """Customer alerts observed since ``since``: raised, worked (taken up), closed, confirmed,
+    false alarms, and SLA breaches (escalated, closed late, or open past due)."""
+    open_any = Alert.status.in_(("open", "acknowledged", "in_progress"))
+    breached = or_(
+        Alert.escalation_level > 0,
+        and_(Alert.closed_at.is_(None), Alert.due_at < now),
+        and_(Alert.closed_at.is_not(None), Alert.closed_at > Alert.due_at),
+    )
+
+    def counted(condition: Any) -> Any:
+        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+    stmt = select(
+        func.count(),
+        counted(Alert.status != "open"),
+        counted(Alert.status.in_(("resolved", "dismissed"))),
+        counted(Alert.outcome == "confirmed"),
+        counted(Alert.outcome == "false_alarm"),
+        counted(breached),
+        counted(open_any),
+    ).where(Alert.observed_on >= since, Alert.customer_id.in_(scoped_ids(scope)))
+    row = session.execute(stmt).one()
+    names = ("raised", "worked", "closed", "confirmed", "false_alarm", "sla_breached", "open")
+    return {name: int(value) for name, value in zip(names, row, strict=True)}
+
+
+def reviews_due(session: Session, scope: Scope, as_of: dt.date, until: dt.date) -> tuple[int, int]:
+    """Periodic reviews (as the review queue counts them): (overdue, due by ``until``)."""
+    stmt = (
+        select(
+            func.coalesce(func.sum(case((CreditProfile.next_review_date < as_of, 1), else_=0)), 0),
+            func.count(),
+        )
+        .select_from(Customer)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(
+            *customer_repo.conditions(scope),
+            Customer.status != "closed",
+            CreditProfile.next_review_date <= until,
+        )
+    )
+    overdue, due = session.execute(stmt).one()
+    return int(overdue), int(due)
+
+
+def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[str, list[Any]]:
+    """The values the filters offer: regions, segments, industries, tiers, and owners, among
+    the customers the caller may see."""
+    base = scoped_ids(Scope(owner_ids=owner_ids)).subquery()
+    options: dict[str, list[Any]] = {}
+    for name, column in (
+        ("region", Customer.region),
+        ("segment", Customer.segment),
+        ("industry", Customer.industry),
+    ):
+        stmt = (
+            select(column)
+            .distinct()
+            .where(Customer.id.in_(select(base.c.id)), column.is_not(None))
+            .order_by(column)
+        )
+        options[name] = list(session.scalars(stmt))
+    tier_stmt = (
+        select(CreditProfile.risk_tier)
+        .distinct()
+        .where(
+            CreditProfile.customer_id.in_(select(base.c.id)),
+            CreditProfile.risk_tier.is_not(None),
+        )
+        .order_by(CreditProfile.risk_tier)
+    )
+    options["tier"] = list(session.scalars(tier_stmt))
+    owner_stmt = (
+        select(User.id, User.display_name)
+        .where(User.id.in_(select(Customer.owner_id).where(Customer.id.in_(select(base.c.id)))))
+        .order_by(User.display_name, User.id)
+    )
+    options["owner"] = [(uid, name) for uid, name in session.execute(owner_stmt)]
+    return options

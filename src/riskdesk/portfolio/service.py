@@ -1,0 +1,204 @@
+"""The portfolio dashboard: the repository's aggregates, put in order and into ratios."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import service as customer_service
+from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.models.customers import customer_code
+from riskdesk.portfolio import repository as repo
+from riskdesk.portfolio.schemas import (
+    AgeingBucket,
+    AlertFunnel,
+    Concentration,
+    ConcentrationItem,
+    Overdue,
+    PortfolioFilter,
+    PortfolioSummary,
+    ReviewsDue,
+    TierShare,
+    TopExposure,
+    Totals,
+    UtilisationBand,
+    WorkWaiting,
+)
+from riskdesk.scoring.definition import TIERS
+from riskdesk.security.service import Principal
+
+ZERO = Decimal("0.00")
+TOP_EXPOSURES = 20
+TOP_CONCENTRATION = 10
+REVIEW_HORIZON_DAYS = 30
+# Limits and exposure are kept in the limit currency, CNY across the book (credit policy).
+CURRENCY = "CNY"
+BANDS = (repo.NO_LIMIT, *(b for b, _, _ in repo.UTILISATION_BANDS))
+BUCKETS = ("current", *(b for b, _, _ in repo.AGEING_BUCKETS))
+DIMENSIONS = ("industry", "region", "group")
+
+
+def scope_of(principal: Principal, flt: PortfolioFilter) -> repo.Scope:
+    """The filters narrowed to what the caller may see (sales: their own customers)."""
+    return repo.Scope(
+        region=flt.region or None,
+        segment=flt.segment or None,
+        owner_id=flt.owner_id,
+        risk_tier=flt.tier or None,
+        industry=flt.industry or None,
+        owner_ids=customer_service.visible_owner_ids(principal),
+    )
+
+
+def customers_in_band(principal: Principal, flt: PortfolioFilter, band: str) -> Any:
+    """The ids (a SELECT) of the customers in scope whose utilisation is in a band."""
+    if band not in BANDS:
+        raise ValidationFailed(f"unknown utilisation band {band!r}", field="utilisation")
+    return repo.ids_in_band(scope_of(principal, flt), band)
+
+
+def customers_in_bucket(
+    principal: Principal, flt: PortfolioFilter, bucket: str, as_of: dt.date | None = None
+) -> Any:
+    """The ids (a SELECT) of the customers in scope with an open invoice in an ageing bucket
+    (``overdue``: any bucket past due)."""
+    if bucket not in (*BUCKETS, "overdue"):
+        raise ValidationFailed(f"unknown ageing bucket {bucket!r}", field="ageing")
+    return repo.ids_in_bucket(scope_of(principal, flt), bucket, as_of or today())
+
+
+def _ratio(part: Decimal, whole: Decimal) -> float | None:
+    return float(part / whole) if whole > 0 else None
+
+
+def summary(
+    session: Session,
+    principal: Principal,
+    *,
+    flt: PortfolioFilter,
+    as_of: dt.date | None = None,
+) -> PortfolioSummary:
+    """Every figure of the dashboard over the customers in scope, as of a business date."""
+    day = as_of or today()
+    now = utcnow()
+    scope = scope_of(principal, flt)
+    cells = repo.by_band_and_tier(session, scope)
+    total = _summed(cells, None)[None]
+    bands = _summed(cells, 0)
+    tiers = _summed(cells, 1)
+    ageing = repo.ageing(session, scope, day)
+    open_total = sum((amount for _, amount in ageing.values()), ZERO)
+    overdue = sum((a for b, (_, a) in ageing.items() if b != "current"), ZERO)
+    held = repo.held_orders(session, scope)
+    requests = repo.pending_limit_requests(session, scope, now)
+    since = day - dt.timedelta(days=flt.period_days)
+    funnel = repo.alert_funnel(session, scope, since, now)
+    late, due = repo.reviews_due(session, scope, day, day + dt.timedelta(days=REVIEW_HORIZON_DAYS))
+    tier_order = [
+        *TIERS,
+        *sorted(t for t in tiers if t is not None and t not in TIERS and t != repo.UNRATED),
+    ]
+    return PortfolioSummary(
+        as_of=day,
+        currency=CURRENCY,
+        filters=flt,
+        totals=Totals(
+            customers=total[0],
+            exposure=total[1],
+            credit_limit=total[2],
+            available=total[2] - total[1],
+            utilisation=_ratio(total[1], total[2]),
+        ),
+        utilisation=[
+            UtilisationBand(band=b, customers=n, exposure=e, credit_limit=lim)
+            for b in BANDS
+            for n, e, lim in [bands.get(b, (0, ZERO, ZERO))]
+        ],
+        overdue=Overdue(
+            open_receivables=open_total,
+            overdue=overdue,
+            share=_ratio(overdue, open_total),
+            customers=repo.overdue_customers(session, scope, day),
+        ),
+        ageing=[
+            AgeingBucket(bucket=b, customers=n, amount=a)
+            for b in BUCKETS
+            for n, a in [ageing.get(b, (0, ZERO))]
+        ],
+        tiers=[
+            TierShare(tier=t, customers=n, exposure=e, credit_limit=lim)
+            for t in [*tier_order, repo.UNRATED]
+            if t in tiers or t in TIERS
+            for n, e, lim in [tiers.get(t, (0, ZERO, ZERO))]
+        ],
+        top_exposures=_top(session, scope),
+        concentration=[_concentration(session, scope, d) for d in DIMENSIONS],
+        held_orders=WorkWaiting(count=held[0], amount=held[1]),
+        limit_requests=WorkWaiting(count=requests[0], amount=requests[1]),
+        alerts=AlertFunnel(since=since, **funnel),
+        reviews=ReviewsDue(overdue=late, due=due, horizon_days=REVIEW_HORIZON_DAYS),
+    )
+
+
+def _summed(
+    cells: list[tuple[str, str, int, Decimal, Decimal]], by: int | None
+) -> dict[str | None, tuple[int, Decimal, Decimal]]:
+    """Customers, exposure and limit summed by band (0), tier (1) or in total (None)."""
+    sums: dict[str | None, tuple[int, Decimal, Decimal]] = (
+        {None: (0, ZERO, ZERO)} if by is None else {}
+    )
+    for cell in cells:
+        key = None if by is None else str(cell[by])
+        n, e, lim = sums.get(key, (0, ZERO, ZERO))
+        sums[key] = (n + cell[2], e + cell[3], lim + cell[4])
+    return sums
+
+
+def _top(session: Session, scope: repo.Scope) -> list[TopExposure]:
+    return [
+        TopExposure(
+            customer_id=cid,
+            code=customer_code(cid),
+            name=name if kind == "company" else None,
+            tier=tier,
+            exposure=Decimal(exposure),
+            credit_limit=Decimal(limit),
+            utilisation=_ratio(Decimal(exposure), Decimal(limit)),
+        )
+        for cid, kind, name, tier, exposure, limit in repo.top_exposures(
+            session, scope, TOP_EXPOSURES
+        )
+    ]
+
+
+def _concentration(session: Session, scope: repo.Scope, dimension: str) -> Concentration:
+    rows, squares, total = repo.concentration(session, scope, dimension, TOP_CONCENTRATION)
+    names = (
+        repo.group_names(session, [k for k, _, _ in rows if k is not None])
+        if dimension == "group"
+        else {}
+    )
+    return Concentration(
+        dimension=dimension,
+        # Herfindahl-Hirschman: the sum of squared shares, in percent points (0 to 10,000).
+        hhi=round(squares / (total * total) * 10_000, 1) if total > 0 else None,
+        items=[
+            ConcentrationItem(
+                key=key,
+                name=names.get(key) if key is not None else None,
+                customer_id=cid,
+                exposure=exposure,
+                share=float(exposure) / total if total > 0 else 0.0,
+            )
+            for key, cid, exposure in rows
+        ],
+    )
+
+
+def filter_options(session: Session, principal: Principal) -> dict[str, list[object]]:
+    """What the filter bar offers, among the customers the caller may see."""
+    return repo.filter_options(session, customer_service.visible_owner_ids(principal))

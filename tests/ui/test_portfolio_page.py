@@ -1,0 +1,95 @@
+"""The credit manager's home page in a real browser: reached from /, drawn in both languages
+(canvas and ECharts data), a filter changes the figures, and a bar and a card open the list
+behind them, filtered. Set RISKDESK_SCREENSHOTS to a directory to keep full-page shots."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from riskdesk.db import unit_of_work
+from riskdesk.models.customers import customer_code
+from riskdesk.security import service as security_service
+from riskdesk.security.permissions import Role
+from tests.conftest import PASSWORD
+from tests.portfolio.seed import Book, seed
+from tests.ui.conftest import _FACTORIES, new_context, shot
+from tests.ui.test_error_pages import _sign_in
+
+pytestmark = pytest.mark.browser
+SERIES = "id => echarts.getInstanceByDom(document.getElementById(id)).getOption().series[0].data"
+
+
+@pytest.fixture(scope="module")
+def book(live_server: str) -> Book:
+    """The hand-made portfolio, written once into the live server's database."""
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        security_service.create_user(
+            session,
+            username="sales2",
+            display_name="sales2",
+            role=Role.SALES,
+            password=PASSWORD,
+            team="north",
+        )
+        return seed(session)
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_the_portfolio_page_as_a_credit_manager(
+    browser, live_server: str, book: Book, locale: str
+) -> None:  # type: ignore[no-untyped-def]
+    context = new_context(browser, "zh-CN" if locale == "zh-CN" else "en-US")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    _sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/")
+    assert page.url == f"{live_server}/portfolio"
+    title = {"zh-CN": "信用组合总览", "en": "Credit portfolio"}[locale]
+    assert page.inner_text("h1") == title
+    assert page.inner_text("#kpi-exposure .kpi-value") == "191,000.00"
+    # Every chart is drawn: a canvas, and an ECharts instance holding the figures.
+    for chart in ("utilisation", "ageing", "tiers", "alerts", "concentration-industry"):
+        assert page.locator(f"#chart-{chart} canvas").count() == 1, chart
+    assert page.evaluate(SERIES, "chart-ageing") == [42000, 15000, 15000, 10000, 8000]
+    assert page.evaluate(SERIES, "chart-alerts") == [4, 3, 2, 1, 1, 2]
+    main = page.inner_text("main")
+    assert "portfolio." not in main and "tier." not in main  # no raw keys
+    if locale == "zh-CN":  # no English enum values in the Chinese page
+        assert not re.search(r"\b(unrated|current|over_90|no_limit|high|low|medium)\b", main)
+    assert errors == []
+    shot(page, f"portfolio-{locale}")
+
+    # A filter changes the figures, and stays in the address.
+    with page.expect_navigation(url=re.compile(r".*/portfolio\?.*region=North.*")):
+        page.select_option("select[name=region]", "North")
+    assert page.inner_text("#kpi-exposure .kpi-value") == "61,000.00"
+    assert page.evaluate(SERIES, "chart-ageing") == [0, 0, 0, 10000, 8000]
+    shot(page, f"portfolio-north-{locale}")
+
+    # A bar opens the list behind it, filtered: the over-90 bucket of the North region.
+    page.wait_for_timeout(2000)  # the bars grow for a second (ECharts' animation, by the clock)
+    box = page.locator("#chart-ageing").bounding_box()
+    x, y = page.evaluate(
+        """() => echarts.getInstanceByDom(document.getElementById('chart-ageing'))
+                 .convertToPixel({seriesIndex: 0}, [4, 4000])"""
+    )
+    with page.expect_navigation(url=re.compile(r".*/customers\?.*ageing=over_90.*")):
+        page.mouse.click(box["x"] + x, box["y"] + y)
+    assert "region=North" in page.url
+    codes = page.locator("#customers tbody td:first-child a").all_inner_texts()
+    assert codes == [customer_code(book.c)]
+    assert page.locator("#drilldown").count() == 1
+    shot(page, f"customers-drilldown-{locale}")
+
+    # A card does too: the held orders of the North region.
+    page.go_back()
+    page.click("#kpi-held")
+    page.wait_for_url(re.compile(r".*/worklist\?region=North$"))
+    assert page.locator("#scope-note").count() == 1
+    assert customer_code(book.c) in page.inner_text("main")
+    assert customer_code(book.a) not in page.inner_text("main")
+    shot(page, f"worklist-north-{locale}")
+    context.close()
