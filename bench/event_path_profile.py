@@ -55,7 +55,7 @@ STEPS = (
     ("store_states", "indicators/repository.py"),
     ("evaluate", "alerts/service.py"),
     ("rule_values", "monitoring/service.py"),
-    ("raise_hits", "alerts/service.py"),
+    ("raise_new", "alerts/service.py"),
     ("clear_quiet", "alerts/service.py"),
     ("commit", "sqlalchemy/orm/session.py"),
     ("flush", "sqlalchemy/orm/session.py"),

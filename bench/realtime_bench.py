@@ -496,7 +496,7 @@ STEPS = (
     ("  of which compute()", indicator_service, "compute"),
     ("alerts.evaluate", alert_service, "evaluate"),
     ("  of which rule_values()", monitoring_service, "rule_values"),
-    ("  of which alerts raised", alert_service, "raise_hits"),
+    ("  of which alerts raised", alert_service, "raise_new"),
     ("credit.apply_events", credit_service, "apply_events"),
 )
 

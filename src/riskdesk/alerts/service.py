@@ -118,7 +118,7 @@ def raise_alerts(
         refreshed += f
     # Every rule's new alerts at once: grading, routing, playbooks and priorities read the
     # same facts whichever rule fired, so one pass of each serves the whole batch.
-    raised = _raise_new(session, new, now)
+    raised = raise_new(session, new, now)
     cleared = 0
     judged = monitoring_service.still_judged(session, findings)
     if judged is not None:
@@ -307,7 +307,7 @@ def raise_hits(
         now=now,
         observed_on=observed_on or today(),
     )
-    return _raise_new(session, new, now), refreshed
+    return raise_new(session, new, now), refreshed
 
 
 def _sort_hits(
@@ -360,7 +360,7 @@ def _sort_hits(
     return new, refreshed
 
 
-def _raise_new(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> int:
+def raise_new(session: Session, new: list[dict[str, Any]], now: dt.datetime) -> int:
     """Grade, route, file and insert new alerts, then start their playbooks, prioritise their
     cases and notify within the budget; how many were raised."""
     if not new:
