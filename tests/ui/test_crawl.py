@@ -105,7 +105,7 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
     group limit change), a model, and the two customers at the edges. Returns, per path
     parameter, the values to try: team east's record, team north's, a missing one (...)."""
     with unit_of_work(factory) as session:
-        load_demo(session, customers=30, months=6, seed=0)
+        load_demo(session, customers=30, months=8, seed=0)  # 8: an ECL run needs 6 month ends
     with unit_of_work(factory) as session:
         users = {
             u: security_service.get_user_by_username_or_raise(session, u).id
@@ -185,6 +185,13 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         json={"name": "crawl", "url": "https://hooks.example.com/x", "events": ["alert.raised"]},
     )["id"]
     delivery = call("admin", "POST", f"/webhooks/{hook}/ping")["id"]
+    ecl_run = call("manager", "POST", "/ecl/runs", json={"lookback_months": 6})["id"]
+    adjustment = call(
+        "manager",
+        "POST",
+        "/ecl/adjustments",
+        json={"segment": "portfolio", "multiplier": 1.1, "reason": "crawl: demand weakens"},
+    )["id"]
     with factory() as session:
         group = session.scalars(select(CustomerGroup.code)).first() or "NONE"
         rules = session.scalars(select(RuleVersion.id).order_by(RuleVersion.id)).all()
@@ -222,6 +229,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "user_id": [str(users["sales"]), str(users["sales2"]), MISSING],
         "endpoint_id": [str(hook), MISSING],
         "delivery_id": [str(delivery), MISSING],
+        "run_id": [str(ecl_run), MISSING],
+        "adjustment_id": [str(adjustment), MISSING],
         "code": [group, "NO-SUCH-GROUP"],
         "locale": ["en", "zh-CN", "xx"],
         "/approvals change_id": three(pending),
@@ -234,6 +243,7 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "/scorecard-versions action": ["approve", "reject", "bogus"],
         "/worklist action": ["recheck", "release", "reject", "bogus"],
         "/group-limit-changes action": ["approve", "reject", "bogus"],
+        "/ecl action": ["approve", "reject", "bogus"],
     }
     for found in (cases, alerts, actions, complaints):
         assert None not in found.values(), "the demo population lacks a case with actions"

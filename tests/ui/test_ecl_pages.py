@@ -19,8 +19,7 @@ from riskdesk.ecl.schemas import AdjustmentIn
 from riskdesk.models import Customer, Invoice, Payment
 from riskdesk.security import service as security_service
 from tests.ecl.test_matrix import INVOICES, PAYMENTS
-from tests.ui.conftest import _FACTORIES, api_token
-from tests.ui.test_job_pages import _shot, _zh
+from tests.ui.conftest import _FACTORIES, api_token, new_context, shot
 from tests.ui.test_journey import sign_in
 
 SEGMENTS = {1: "b2b_sme", 2: "b2b_sme", 3: "b2b_enterprise", 4: "consumer", 5: "consumer"}
@@ -114,16 +113,18 @@ def test_a_run_from_the_page_then_its_report_in_both_languages(  # type: ignore[
     expect(chart).to_have_count(1)
     text = page.inner_text("main")
     assert "e+" not in text and "E+" not in text
-    _shot(page, "ecl-run-en")
+    shot(page, "ecl-run-en")
     page.goto(f"{live_server}/ecl/runs/{second}?segment=consumer")
     expect(page.locator("#ecl-fallback")).to_be_visible()
-    _shot(page, "ecl-run-consumer-en")
+    shot(page, "ecl-run-consumer-en")
     page.goto(f"{live_server}/ecl")
     expect(page.locator("#ecl-runs")).to_contain_text("3,142.86")
-    _shot(page, "ecl-en")
+    shot(page, "ecl-en")
     assert first_url != page.url
 
-    context, zh = _zh(browser)
+    context = new_context(browser, "zh-CN")
+
+    zh = context.new_page()
     try:
         sign_in(zh, live_server, "manager")
         zh.goto(f"{live_server}/ecl/runs/{second}")
@@ -132,12 +133,12 @@ def test_a_run_from_the_page_then_its_report_in_both_languages(  # type: ignore[
         body = zh.inner_text("main")
         for leak in ("ecl.", "over_180", "portfolio", "b2b_sme", "consumer", "approved"):
             assert leak not in body, leak
-        _shot(zh, "ecl-run-zh")
+        shot(zh, "ecl-run-zh")
         zh.goto(f"{live_server}/ecl")
         body = zh.inner_text("main")
         assert "ecl." not in body and "approved" not in body
         expect(zh.locator("#ecl-adjustments")).to_contain_text("生效中")
-        _shot(zh, "ecl-zh")
+        shot(zh, "ecl-zh")
     finally:
         context.close()
 

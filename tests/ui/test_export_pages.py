@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 
-from tests.ui.test_job_pages import _shot, _zh
+from tests.ui.conftest import new_context, shot
 from tests.ui.test_journey import sign_in
 
 PAGES = ("/customers", "/alerts", "/worklist", "/limit-requests", "/reviews", "/complaints")
@@ -30,14 +30,14 @@ def test_export_buttons_download_the_filtered_lists(page, live_server: str, tmp_
     with page.expect_response(lambda r: "/customers?" in r.url):
         page.click("#search-button")
     page.wait_for_selector("#customers-export-xlsx[href*='q=']")
-    _shot(page, "customers-en")
+    shot(page, "customers-en")
     saved = _download(page, "#customers-export-xlsx", tmp_path)
     assert saved.name.startswith("Customers-") and saved.suffix == ".xlsx"
     sheet = openpyxl.load_workbook(saved).worksheets[0]
     assert sheet["A1"].value == "Customer no." and sheet.max_row == 2
     assert sheet["B2"].value == "杭州恒远贸易有限公司"
     page.goto(f"{live_server}/worklist")
-    _shot(page, "worklist-en")
+    shot(page, "worklist-en")
     held = _download(page, "#held-orders-export-csv", tmp_path)
     assert held.name.startswith("Held orders-") and held.suffix == ".csv"
     text = held.read_bytes()
@@ -45,15 +45,16 @@ def test_export_buttons_download_the_filtered_lists(page, live_server: str, tmp_
     assert next(csv.reader(io.StringIO(text.decode("utf-8-sig"))))[0] == "ID"
     for path in PAGES[1:]:
         page.goto(f"{live_server}{path}")
-        _shot(page, f"{path.strip('/')}-en")
+        shot(page, f"{path.strip('/')}-en")
 
 
 def test_export_buttons_in_chinese(browser, live_server: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    context, page = _zh(browser)
+    context = new_context(browser, "zh-CN")
+    page = context.new_page()
     try:
         sign_in(page, live_server, "manager")
         assert page.inner_text("#customers-export-xlsx") == "导出 Excel"
-        _shot(page, "customers-zh")
+        shot(page, "customers-zh")
         saved = _download(page, "#customers-export-csv", tmp_path)
         assert saved.suffix == ".csv"
         rows = list(csv.reader(io.StringIO(saved.read_bytes().decode("utf-8-sig"))))
@@ -65,6 +66,6 @@ def test_export_buttons_in_chinese(browser, live_server: str, tmp_path: Path) ->
         assert openpyxl.load_workbook(book).worksheets[0]["B1"].value == "严重程度"
         for path in PAGES[1:]:
             page.goto(f"{live_server}{path}")
-            _shot(page, f"{path.strip('/')}-zh")
+            shot(page, f"{path.strip('/')}-zh")
     finally:
         context.close()
