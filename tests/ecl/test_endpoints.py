@@ -4,6 +4,7 @@ four eyes, a run as a job, and who may do what."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +16,7 @@ from riskdesk.jobs import service as jobs
 from riskdesk.models import AuditEntry, Customer, EclCustomerResult, EclRun, Invoice, Payment
 from tests.ecl.test_matrix import INVOICES, PAYMENTS
 
+D = dt.date
 RUNS = "/api/v1/ecl/runs"
 BODY = {"as_of": "2026-06-30", "lookback_months": 6}
 SEGMENTS = {1: "b2b_sme", 2: "b2b_sme", 3: "b2b_sme", 4: "consumer", 5: "consumer"}
@@ -210,3 +212,34 @@ def test_who_may_read_and_run(portfolio, client_for, username, reads, runs) -> N
     assert proposal.status_code == (201 if runs else 403)
     # A run that does not exist reads the same as one not allowed: nothing is revealed.
     assert client.get(f"{RUNS}/999999").status_code == (404 if reads else 403)
+
+
+def test_a_run_over_an_empty_book_says_why(manager, db) -> None:  # type: ignore[no-untyped-def]
+    created = manager.post(RUNS, json=BODY)
+    assert created.status_code == 422, created.text
+    error = created.json()["error"]
+    assert error["code"] == "not_enough_history" and error["field"] == "lookback_months"
+    assert db.scalar(select(func.count()).select_from(EclRun)) == 0
+
+
+def test_a_run_over_the_largest_amounts_stores_its_totals(db, manager) -> None:  # type: ignore[no-untyped-def]
+    """Each invoice fits an amount's width; a customer's balance and the run's totals over
+    three of them do not, and are stored wider."""
+    largest = Decimal("9999999999999999.99")
+    customer = Customer(kind="company", company_name="边界客户有限公司", segment="b2b_sme")
+    db.add(customer)
+    db.flush()
+    for n in range(3):
+        db.add(
+            Invoice(
+                customer_id=customer.id, source="erp", external_id=f"ECL-MAX{n}",
+                content_hash="0" * 64, amount=largest, currency="CNY",
+                issue_date=D(2026, 1, 1), due_date=D(2026, 1, 31),
+            )
+        )  # fmt: skip
+    db.commit()
+    created = manager.post(RUNS, json=BODY)
+    assert created.status_code == 201, created.text
+    total = Decimal(created.json()["total_balance"])
+    # The matrix computes in floats: at 3e16 a float is exact to a few units, not to cents.
+    assert abs(total - 3 * largest) < 16

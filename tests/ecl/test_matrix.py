@@ -191,3 +191,10 @@ def test_the_lookback_is_bounded() -> None:
     with pytest.raises(ValueError, match="lookback_months"):
         compute(*frames(), AS_OF, 5)
     assert compute(*frames(), AS_OF, 6).history_months == 7
+
+
+def test_an_empty_book_has_no_loss() -> None:
+    invoices, payments, customers = (f.clear() for f in frames())
+    result = compute(invoices, payments, customers, AS_OF, 6)
+    assert result.customers.is_empty()
+    assert result.customers["ecl"].sum() == 0

@@ -36,7 +36,7 @@ from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
 from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.rules import fires_frame
-from riskdesk.monitoring.service import Findings
+from riskdesk.monitoring.service import Findings, Hits
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, principal_for
@@ -100,20 +100,7 @@ def raise_alerts(
     )
     new: list[dict[str, Any]] = []
     for h in current:
-        rows, f = _sort_hits(
-            h.hits,
-            existing,
-            source=h.source,
-            code=h.code,
-            category=h.category,
-            warning_type=h.warning_type,
-            severity=h.severity,
-            titles=h.titles,
-            dedup_days=h.dedup_days,
-            version_id=h.version_id,
-            now=now,
-            observed_on=observed_on,
-        )
+        rows, f = _sort_hits(h, existing, now=now, observed_on=observed_on)
         new += rows
         refreshed += f
     # Every rule's new alerts at once: grading, routing, playbooks and priorities read the
@@ -292,46 +279,24 @@ def raise_hits(
     refresh keeps the date its alert was raised on."""
     if not hits:
         return 0, 0
-    existing = repo.open_alerts_of(session, [cid for cid, _ in hits], [code])
-    new, refreshed = _sort_hits(
-        hits,
-        existing,
-        source=source,
-        code=code,
-        category=category,
-        warning_type=warning_type,
-        severity=severity,
-        titles=titles,
-        dedup_days=dedup_days,
-        version_id=version_id,
-        now=now,
-        observed_on=observed_on or today(),
+    found = Hits(
+        source, code, category, warning_type, severity, titles, dedup_days, version_id, hits
     )
+    existing = repo.open_alerts_of(session, [cid for cid, _ in hits], [code])
+    new, refreshed = _sort_hits(found, existing, now=now, observed_on=observed_on or today())
     return raise_new(session, new, now), refreshed
 
 
 def _sort_hits(
-    hits: list[tuple[int, dict[str, Any]]],
-    existing: dict[tuple[int, str], Alert],
-    *,
-    source: str,
-    code: str,
-    category: str,
-    warning_type: str,
-    severity: str,
-    titles: tuple[str, str],
-    dedup_days: int,
-    version_id: int | None,
-    now: dt.datetime,
-    observed_on: dt.date,
+    h: Hits, existing: dict[tuple[int, str], Alert], *, now: dt.datetime, observed_on: dt.date
 ) -> tuple[list[dict[str, Any]], int]:
     """One rule's hits: the open alert of the code within its window is refreshed; the others
     become rows of new alerts (returned, with the number refreshed)."""
-    window = dt.timedelta(days=dedup_days)
+    window = dt.timedelta(days=h.dedup_days)
     new: list[dict[str, Any]] = []
     refreshed = 0
-    for cid, evidence in hits:  # only the customers that were hit
-        alert = existing.get((cid, code))
+    for cid, evidence in h.hits:  # only the customers that were hit
+        alert = existing.get((cid, h.code))
         if alert is not None and now - alert.last_hit_at <= window:
             alert.hits += 1
             alert.last_hit_at = now
@@ -341,15 +306,15 @@ def _sort_hits(
         new.append(
             {
                 "customer_id": cid,
-                "source": source,
-                "rule_code": code,
-                "rule_version_id": version_id,
-                "category": category,
-                "warning_type": warning_type,
-                "severity": severity,
+                "source": h.source,
+                "rule_code": h.code,
+                "rule_version_id": h.version_id,
+                "category": h.category,
+                "warning_type": h.warning_type,
+                "severity": h.severity,
                 "status": "open",
-                "title_en": titles[0],
-                "title_zh": titles[1],
+                "title_en": h.titles[0],
+                "title_zh": h.titles[1],
                 "evidence": evidence,
                 "hits": 1,
                 "observed_on": observed_on,

@@ -407,6 +407,10 @@ def compute(
     by_segment = adjusted.pivot(
         on="bucket", index=["segment", "rates_from"], values="adjusted_rate"
     )
+    for index in range(len(BUCKETS)):
+        # An empty book has no segment rows, so the pivot has no bucket columns.
+        if str(index) not in by_segment.columns:
+            by_segment = by_segment.with_columns(pl.lit(None, pl.Float64).alias(str(index)))
     by_segment = by_segment.rename({str(i): f"_r{i}" for i in range(len(BUCKETS))})
     per_customer = (
         wide.join(segments.collect(), on="customer_id", how="left")

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models.types import JSONType, Money, UTCDateTime
+from riskdesk.models.types import JSONType, MoneyTotal, UTCDateTime
 
 
 class EclAdjustment(Base):
@@ -51,8 +51,8 @@ class EclRun(Base):
     lookback_months: Mapped[int] = mapped_column(Integer)
     inputs_hash: Mapped[str] = mapped_column(String(64))
     customers: Mapped[int] = mapped_column(Integer)
-    total_balance: Mapped[Decimal] = mapped_column(Money)
-    total_ecl: Mapped[Decimal] = mapped_column(Money)
+    total_balance: Mapped[Decimal] = mapped_column(MoneyTotal)
+    total_ecl: Mapped[Decimal] = mapped_column(MoneyTotal)
     # rows of the matrix per segment and bucket (rates, balances, ECL, where the rates came
     # from), the month-end balances per segment and bucket, the adjustments used.
     matrix: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
@@ -73,11 +73,11 @@ class EclCustomerResult(Base):
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
     segment: Mapped[str] = mapped_column(String(64))
     rates_from: Mapped[str] = mapped_column(String(64))
-    current: Mapped[Decimal] = mapped_column(Money)
-    dpd_1_30: Mapped[Decimal] = mapped_column(Money)
-    dpd_31_60: Mapped[Decimal] = mapped_column(Money)
-    dpd_61_90: Mapped[Decimal] = mapped_column(Money)
-    dpd_91_180: Mapped[Decimal] = mapped_column(Money)
-    dpd_over_180: Mapped[Decimal] = mapped_column(Money)
-    balance: Mapped[Decimal] = mapped_column(Money)
-    ecl: Mapped[Decimal] = mapped_column(Money)
+    current: Mapped[Decimal] = mapped_column(MoneyTotal)
+    dpd_1_30: Mapped[Decimal] = mapped_column(MoneyTotal)
+    dpd_31_60: Mapped[Decimal] = mapped_column(MoneyTotal)
+    dpd_61_90: Mapped[Decimal] = mapped_column(MoneyTotal)
+    dpd_91_180: Mapped[Decimal] = mapped_column(MoneyTotal)
+    dpd_over_180: Mapped[Decimal] = mapped_column(MoneyTotal)
+    balance: Mapped[Decimal] = mapped_column(MoneyTotal)
+    ecl: Mapped[Decimal] = mapped_column(MoneyTotal)

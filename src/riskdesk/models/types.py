@@ -93,4 +93,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 
 Money = Numeric(18, 2, asdecimal=True)
+# Sums of many amounts (a customer's balance over invoices, a run's totals): each amount fits
+# Money, their sum may not.
+MoneyTotal = Numeric(38, 2, asdecimal=True)
 JSONType = JSON().with_variant(JSONB(), "postgresql")
