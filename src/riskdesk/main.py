@@ -41,6 +41,7 @@ from riskdesk.customers.endpoints import router as customers_router
 from riskdesk.db import DbLimits, SessionDep, answers, make_engine, make_sessionmaker
 from riskdesk.ecl.endpoints import router as ecl_router
 from riskdesk.events.endpoints import router as events_router
+from riskdesk.home.endpoints import router as home_router
 from riskdesk.indicators.endpoints import router as indicators_router
 from riskdesk.jobs import kinds as job_kinds
 from riskdesk.jobs import service as job_service
@@ -428,6 +429,7 @@ API_ROUTERS = (
     alerts_router,
     complaints_router,
     portfolio_router,
+    home_router,
     ecl_router,
     privacy_router,
     jobs_router,

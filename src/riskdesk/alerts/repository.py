@@ -139,6 +139,7 @@ class AlertFilter:
     # Past their SLA as of this moment: escalated, closed late, or open past due.
     breached_at: dt.datetime | None = None
     within: Any = None  # a SELECT of the customer ids to keep to (a region, a tier)
+    assigned_to: tuple[int, ...] = ()  # assigned to one of these users (me, my team)
 
 
 def _narrowed(
@@ -179,6 +180,8 @@ def _narrowed(
         stmt = stmt.where(Alert.customer_id == flt.customer_id)
     if flt.codes:
         stmt = stmt.where(Alert.rule_code.in_(flt.codes))
+    if flt.assigned_to:
+        stmt = stmt.where(Alert.assigned_to_id.in_(flt.assigned_to))
     if flt.observed_from is not None:
         stmt = stmt.where(Alert.observed_on >= flt.observed_from)
     if flt.observed_to is not None:
@@ -214,6 +217,8 @@ def list_alerts(
     outcome: str | None = None,
     breached_at: dt.datetime | None = None,
     within: Any = None,
+    codes: tuple[str, ...] = (),
+    assigned_to: tuple[int, ...] = (),
 ) -> list[Alert]:
     """Alerts, most recently hit first (or by their case's priority, the most at stake first),
     narrowed by the filters and the caller's visible customers (and product-level alerts,
@@ -229,6 +234,8 @@ def list_alerts(
         customer_id=customer_id,
         observed_from=observed_from,
         observed_to=observed_to,
+        codes=codes,
+        assigned_to=assigned_to,
     )
     stmt = select(Alert)
     if by_priority:

@@ -634,11 +634,16 @@ def list_alerts(
     outcome: str | None = None,
     breached_at: dt.datetime | None = None,
     within: Any = None,
+    codes: tuple[str, ...] = (),
+    assigned_to: tuple[int, ...] = (),
 ) -> list[Alert]:
     """Alerts the caller may see, most recently hit first, or the most at stake first;
-    ``breached_at``: those past their SLA then; ``within``: a SELECT of customer ids."""
+    ``breached_at``: those past their SLA then; ``within``: a SELECT of customer ids;
+    ``codes``: of these rules; ``assigned_to``: assigned to one of these users."""
     return repo.list_alerts(
         session,
+        codes=codes,
+        assigned_to=assigned_to,
         outcome=outcome,
         breached_at=breached_at,
         within=within,

@@ -411,11 +411,9 @@ def monitor(session: Session, version_id: int, *, months: int = 12) -> dict[str,
     model = modelling.FittedModel.from_dict(version.artifact)
     day = today()
     out: dict[str, Any] = {"version_id": version.id, "score_psi": None, "feature_psi": {}}
-    latest = repo.latest_model_scores(session, version.id)
-    if latest:
-        ref = version.reference["score"]
-        out["score_psi"] = modelling.psi(ref["shares"], modelling.bin_shares(latest, ref["edges"]))
-        out["scores_as_of"] = repo.latest_model_as_of(session, version.id)
+    psi, as_of = score_stability(session, version)
+    if psi is not None:
+        out["score_psi"], out["scores_as_of"] = psi, as_of
     if scoreable(version):
         frame = _features_frame(session, None, day, None)
         for feature, ref in version.reference.get("features", {}).items():
@@ -426,6 +424,19 @@ def monitor(session: Session, version_id: int, *, months: int = 12) -> dict[str,
                 )
     out["performance"] = _matured_performance(session, version, model, day, months)
     return out
+
+
+def score_stability(session: Session, version: ModelVersion) -> tuple[float | None, dt.date | None]:
+    """PSI of a version's latest scores against its training scores, and their day (None, None
+    before it scored anyone)."""
+    from riskdesk.scoring import modelling
+
+    latest = repo.latest_model_scores(session, version.id)
+    if not latest:
+        return None, None
+    ref = version.reference["score"]
+    psi = modelling.psi(ref["shares"], modelling.bin_shares(latest, ref["edges"]))
+    return psi, repo.latest_model_as_of(session, version.id)
 
 
 def _matured_performance(

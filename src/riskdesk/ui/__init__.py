@@ -15,6 +15,7 @@ def mount_ui(app: FastAPI) -> None:
         desk_pages,
         ecl_pages,
         export_pages,
+        home_pages,
         job_pages,
         pages,
         portfolio_pages,
@@ -35,5 +36,6 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
     app.include_router(portfolio_pages.router)
+    app.include_router(home_pages.router)
     app.include_router(ecl_pages.router)
     app.include_router(report_pages.router)

@@ -91,9 +91,10 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
     cookie_serializer,
 )
-from riskdesk.security.permissions import Permission, Role
+from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
+from riskdesk.ui import home_pages
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
 from riskdesk.ui.render import format_day, render
 
@@ -192,8 +193,9 @@ CHECKBOXES = ("prepayment_required", "blocked")
 
 def _safe_next(target: str | None) -> str:
     # Only same-site paths: an open redirect would let a link send users anywhere after login.
+    # Without one, the role's home (/ sends each role to its own).
     if not target or not target.startswith("/") or target.startswith("//"):
-        return "/customers"
+        return "/"
     return target
 
 
@@ -248,7 +250,7 @@ def login(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     csrf_token: Annotated[str, Form(max_length=100)],
-    next: Annotated[str, Form(max_length=500)] = "/customers",
+    next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     """Check the credentials and start a session."""
     expected = request.cookies.get(PRE_CSRF_COOKIE, "")
@@ -312,17 +314,11 @@ def set_language(locale: str, next: str | None = None) -> Response:
     return response
 
 
-# Where each role starts; the others start at the customer list.
-HOME_PAGES = {Role.CREDIT_MANAGER.value: "/portfolio", Role.ADMIN.value: "/portfolio"}
-
-
 @router.get("/")
 def home(principal: CurrentPrincipal) -> Response:
-    """Start at the role's home page: the portfolio for credit managers and admins."""
-    target = HOME_PAGES.get(principal.user.role, "/customers")
-    if not principal.can(Permission.PORTFOLIO_READ):
-        target = "/customers"
-    return RedirectResponse(target, status_code=303)
+    """Start at the role's home page (credit managers: the portfolio); without the
+    permission that page needs, at the customer list."""
+    return RedirectResponse(home_pages.home_of(principal), status_code=303)
 
 
 # ---------------------------------------------------------------- customers
@@ -731,6 +727,8 @@ def alerts_page(
     order: Annotated[Literal["priority", "recent"], Query()] = "priority",
     outcome: Annotated[str | None, Query(pattern="^(|confirmed|false_alarm)$")] = None,
     sla: Annotated[str | None, Query(pattern="^(|breached)$")] = None,
+    code: Annotated[str | None, Query(max_length=64)] = None,
+    assigned: Annotated[str | None, Query(pattern="^(|me|team)$")] = None,
 ) -> Response:
     """The alert queue, the most at stake first (or the most recent), with filters and a
     download of what they match."""
@@ -741,6 +739,8 @@ def alerts_page(
     alerts = alert_service.list_alerts(
         session,
         principal,
+        codes=(code,) if code else (),
+        assigned_to=assignees(principal, assigned),
         status=status,
         severity=severity or None,
         category=category,
@@ -788,8 +788,20 @@ def alerts_page(
         can_work=principal.can(Permission.ALERTS_WORK),
         order=order,
         stakes=stakes,
-        scope=_scope_shown(session, scope, outcome=outcome, sla=sla),
+        scope=_scope_shown(
+            session, scope, outcome=outcome, sla=sla, code=code, assigned=assigned or None
+        ),
     )
+
+
+def assignees(principal: Principal, assigned: str | None) -> tuple[int, ...]:
+    """Whose alerts ``assigned`` asks for: ``me``, my ``team`` (me and my team-mates), or
+    anyone's (empty)."""
+    if assigned == "me":
+        return (principal.user_id,)
+    if assigned == "team":
+        return tuple(sorted({principal.user_id, *principal.team_member_ids}))
+    return ()
 
 
 @router.post("/alerts/{alert_id}/move")

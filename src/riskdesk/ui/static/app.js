@@ -2,6 +2,7 @@
 //   <div data-chart="bar" data-series='{"months":[...],"amounts":[...]}'>
 //   <div data-chart="line" data-series='{"dates":[...],"series":{"name":[...]}}'>
 //   <div data-chart="gauge" data-series='{"value":42.5,"label":"..."}'>
+//   <div data-chart="stacked" data-series='{"labels":[...],"series":{"name":[...]},"links":[[...]]}'>
 // A bar chart may carry "links" (one address per bar: a click opens the list behind it),
 // "counts" (customers per bar, shown in the tooltip), "horizontal" and "count" (whole numbers).
 (function () {
@@ -38,6 +39,20 @@
     }
     var categories = { type: "category", data: data.months || data.labels || [], axisLabel: { interval: 0, hideOverlap: true } };
     var values = { type: "value", axisLabel: { formatter: amount }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
+    if (kind === "stacked") {
+      // One bar per category, stacked by series ({"series": {"name": [...]}}, in order).
+      var stacks = Object.keys(data.series || {});
+      return {
+        color: palette, legend: { bottom: 0, type: "scroll" },
+        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: amount },
+        grid: { left: data.horizontal ? 8 : 50, right: 24, top: 16, bottom: 56, containLabel: !!data.horizontal },
+        xAxis: data.horizontal ? values : categories,
+        yAxis: data.horizontal ? Object.assign({}, categories, { inverse: true }) : values,
+        series: stacks.map(function (name) {
+          return { name: name, type: "bar", stack: "total", data: data.series[name], cursor: data.links ? "pointer" : "default" };
+        })
+      };
+    }
     return {
       color: palette, grid: { left: data.horizontal ? 8 : 70, right: 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
       tooltip: {
@@ -69,7 +84,9 @@
       if (data.links) {
         // Every bar opens the list behind it, already filtered.
         chart.on("click", function (p) {
-          if (data.links[p.dataIndex]) window.location.href = data.links[p.dataIndex];
+          // A stacked chart has a list of links per series; a bar chart one link per bar.
+          var link = el.dataset.chart === "stacked" ? (data.links[p.seriesIndex] || [])[p.dataIndex] : data.links[p.dataIndex];
+          if (link) window.location.href = link;
         });
       }
       window.addEventListener("resize", function () { chart.resize(); });

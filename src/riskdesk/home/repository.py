@@ -1,0 +1,321 @@
+"""SQL of the home pages: every figure is a GROUP BY (or a short list) in the database."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select, union_all
+from sqlalchemy.orm import Session
+
+from riskdesk.customers import repository as customer_repo
+from riskdesk.models import (
+    Alert,
+    AuditEntry,
+    Complaint,
+    CreditDecision,
+    Customer,
+    Delivery,
+    GroupLimitChange,
+    Job,
+    LimitRequest,
+    PendingChange,
+    RuleVersion,
+    SurveyResponse,
+    User,
+)
+
+ALERT_CLOSED = ("resolved", "dismissed")
+COMPLAINT_OPEN = ("open", "in_progress")
+COMPLAINT_CLOSED = ("resolved", "closed")
+
+
+def _count_if(condition: Any) -> Any:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def _day_text(session: Session, column: Any) -> Any:
+    """A UTC timestamp's day as 'YYYY-MM-DD' text, in the database's own dialect."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
+    return func.strftime("%Y-%m-%d", column)  # SQLite keeps UTC without a zone
+
+
+def _visible_alerts(stmt: Any, owner_ids: tuple[int, ...] | None) -> Any:
+    if owner_ids is None:
+        return stmt
+    return stmt.join(Customer, Customer.id == Alert.customer_id).where(
+        Customer.owner_id.in_(owner_ids)
+    )
+
+
+# ---------------------------------------------------------------- risk analyst
+
+
+def alert_queue(
+    session: Session,
+    assignees: tuple[int, ...],
+    owner_ids: tuple[int, ...] | None,
+    now: dt.datetime,
+    day_end: dt.datetime,
+) -> tuple[int, int, int]:
+    """(open, due before ``day_end``, past due) of the alerts assigned to ``assignees``."""
+    stmt = select(
+        func.count(),
+        _count_if(Alert.due_at < day_end),
+        _count_if(Alert.due_at < now),
+    ).where(Alert.status.not_in(ALERT_CLOSED), Alert.assigned_to_id.in_(assignees))
+    n, due, late = session.execute(_visible_alerts(stmt, owner_ids)).one()
+    return int(n), int(due), int(late)
+
+
+def sla_record(
+    session: Session, assignees: tuple[int, ...], owner_ids: tuple[int, ...] | None, since: Any
+) -> tuple[int, int]:
+    """(on time, late) of the alerts assigned to ``assignees`` closed since a moment; late:
+    escalated, or closed after its due time."""
+    late = or_(Alert.escalation_level > 0, Alert.closed_at > Alert.due_at)
+    stmt = select(_count_if(~late), _count_if(late)).where(
+        Alert.status.in_(ALERT_CLOSED),
+        Alert.closed_at >= since,
+        Alert.assigned_to_id.in_(assignees),
+    )
+    on_time, n_late = session.execute(_visible_alerts(stmt, owner_ids)).one()
+    return int(on_time), int(n_late)
+
+
+def alerts_by_day_and_code(
+    session: Session, owner_ids: tuple[int, ...] | None, since: dt.date
+) -> list[tuple[dt.date, str, int]]:
+    """(business day observed, rule code, alerts) since a day, over the visible alerts."""
+    stmt = (
+        select(Alert.observed_on, Alert.rule_code, func.count())
+        .where(Alert.observed_on >= since)
+        .group_by(Alert.observed_on, Alert.rule_code)
+    )
+    return [(d, str(c), int(n)) for d, c, n in session.execute(_visible_alerts(stmt, owner_ids))]
+
+
+# ---------------------------------------------------------------- sales
+
+
+def held_orders(session: Session, scope: Any, limit: int) -> list[Any]:
+    """Orders of the customers in scope held by the credit check, the oldest first."""
+    return list(
+        session.execute(
+            select(
+                CreditDecision.id,
+                CreditDecision.customer_id,
+                CreditDecision.amount,
+                CreditDecision.currency,
+                CreditDecision.created_at,
+            )
+            .where(
+                CreditDecision.status == "held",
+                CreditDecision.customer_id.in_(customer_repo.matching_ids(scope)),
+            )
+            .order_by(CreditDecision.created_at, CreditDecision.id)
+            .limit(limit)
+        )
+    )
+
+
+def pending_requests(session: Session, scope: Any, now: dt.datetime, limit: int) -> list[Any]:
+    """Limit requests of the customers in scope waiting for a decision, the oldest first."""
+    return list(
+        session.execute(
+            select(
+                LimitRequest.id,
+                LimitRequest.customer_id,
+                LimitRequest.current_limit,
+                LimitRequest.requested_limit,
+                LimitRequest.currency,
+                LimitRequest.requested_at,
+            )
+            .where(
+                LimitRequest.status == "pending",
+                LimitRequest.expires_at >= now,
+                LimitRequest.customer_id.in_(customer_repo.matching_ids(scope)),
+            )
+            .order_by(LimitRequest.requested_at, LimitRequest.id)
+            .limit(limit)
+        )
+    )
+
+
+# ---------------------------------------------------------------- customer service
+
+
+def complaint_sla(
+    session: Session, owner_ids: tuple[int, ...] | None, now: dt.datetime, since: dt.datetime
+) -> list[tuple[str, str, int]]:
+    """(product or '', SLA status, complaints): open ones now (within or breached SLA, as the
+    complaint desk counts a breach), closed ones since a moment (on time or late)."""
+    breached = or_(
+        and_(Complaint.responded_at.is_(None), Complaint.respond_by < now),
+        Complaint.resolve_by < now,
+    )
+    late = or_(
+        Complaint.resolved_at > Complaint.resolve_by,
+        Complaint.responded_at > Complaint.respond_by,
+    )
+    status = case(
+        (Complaint.status.in_(COMPLAINT_OPEN) & breached, literal("open_breached")),
+        (Complaint.status.in_(COMPLAINT_OPEN), literal("open_within")),
+        (late, literal("closed_late")),
+        else_=literal("closed_on_time"),
+    ).label("sla")
+    product = func.coalesce(Complaint.product, "").label("product")
+    stmt = (
+        select(product, status, func.count())
+        .join(Customer, Customer.id == Complaint.customer_id)
+        .where(
+            or_(
+                Complaint.status.in_(COMPLAINT_OPEN),
+                and_(
+                    Complaint.status.in_(COMPLAINT_CLOSED),
+                    func.coalesce(Complaint.resolved_at, Complaint.opened_at) >= since,
+                ),
+            )
+        )
+        .group_by(product, status)
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return [(str(p), str(s), int(n)) for p, s, n in session.execute(stmt)]
+
+
+def satisfaction_by_day(
+    session: Session, owner_ids: tuple[int, ...] | None, since: dt.datetime
+) -> list[tuple[str, str, int, int]]:
+    """(day 'YYYY-MM-DD', survey type, responses, sum of scores) since a moment."""
+    day = _day_text(session, SurveyResponse.responded_at).label("day")
+    stmt = (
+        select(day, SurveyResponse.survey_type, func.count(), func.sum(SurveyResponse.score))
+        .join(Customer, Customer.id == SurveyResponse.customer_id)
+        .where(SurveyResponse.responded_at >= since)
+        .group_by(day, SurveyResponse.survey_type)
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return [(str(d), str(k), int(n), int(s or 0)) for d, k, n, s in session.execute(stmt)]
+
+
+def live_customer_ids(session: Session, owner_ids: tuple[int, ...] | None) -> list[int]:
+    """The ids of the live customers the caller may see."""
+    scope = customer_repo.CustomerFilter(owner_ids=owner_ids)
+    return [int(i) for i in session.scalars(customer_repo.matching_ids(scope))]
+
+
+# ---------------------------------------------------------------- auditor
+
+
+def audit_by_day_and_action(session: Session, since: dt.datetime) -> list[tuple[str, str, int]]:
+    """(day 'YYYY-MM-DD', action, entries) of the audit log since a moment."""
+    day = _day_text(session, AuditEntry.at).label("day")
+    stmt = (
+        select(day, AuditEntry.action, func.count())
+        .where(AuditEntry.at >= since)
+        .group_by(day, AuditEntry.action)
+    )
+    return [(str(d), str(a), int(n)) for d, a, n in session.execute(stmt)]
+
+
+def decisions_by_person(session: Session, since: dt.datetime) -> list[tuple[int, str, int, int]]:
+    """(user id, username, approved, rejected): four-eyes decisions since a moment, over
+    credit-file changes, limit requests, group limit changes and rule versions."""
+    parts = [
+        select(model.decided_by_id.label("who"), model.status.label("status")).where(
+            model.decided_by_id.is_not(None),
+            model.decided_at >= since,
+            model.status.in_(("approved", "rejected")),
+        )
+        for model in (PendingChange, LimitRequest, GroupLimitChange)
+    ]
+    parts.append(
+        select(RuleVersion.approved_by_id.label("who"), literal("approved").label("status")).where(
+            RuleVersion.approved_by_id.is_not(None), RuleVersion.approved_at >= since
+        )
+    )
+    decisions = union_all(*parts).subquery("decisions")
+    approved = _count_if(decisions.c.status == "approved")
+    stmt = (
+        select(
+            User.id,
+            User.username,
+            approved,
+            _count_if(decisions.c.status == "rejected"),
+        )
+        .join(User, User.id == decisions.c.who)
+        .group_by(User.id, User.username)
+        .order_by(func.count().desc(), User.username)
+    )
+    return [(int(i), str(u), int(a), int(r)) for i, u, a, r in session.execute(stmt)]
+
+
+def reveals_by_person(session: Session, since: dt.datetime, limit: int) -> list[tuple[str, int]]:
+    """(actor, reveals of personal data) since a moment, the most first."""
+    stmt = (
+        select(AuditEntry.actor, func.count())
+        .where(AuditEntry.action == "reveal", AuditEntry.at >= since)
+        .group_by(AuditEntry.actor)
+        .order_by(func.count().desc(), AuditEntry.actor)
+        .limit(limit)
+    )
+    return [(str(a), int(n)) for a, n in session.execute(stmt)]
+
+
+# ---------------------------------------------------------------- admin
+
+
+def jobs_by_status(session: Session, since: dt.datetime) -> dict[str, int]:
+    """Background jobs queued or running now, and those that ended since a moment, by status."""
+    ended = func.coalesce(Job.finished_at, Job.created_at) >= since
+    stmt = (
+        select(Job.status, func.count())
+        .where(or_(Job.status.in_(("queued", "running")), ended))
+        .group_by(Job.status)
+    )
+    return {str(s): int(n) for s, n in session.execute(stmt)}
+
+
+def deliveries_by_status(session: Session, since: dt.datetime) -> dict[str, int]:
+    """Outbox messages waiting now (pending, failed and to be retried), and those delivered or
+    given up since a moment, by status."""
+    stmt = (
+        select(Delivery.status, func.count())
+        .where(
+            or_(
+                Delivery.status.in_(("pending", "failed")),
+                func.coalesce(Delivery.delivered_at, Delivery.created_at) >= since,
+            )
+        )
+        .group_by(Delivery.status)
+    )
+    return {str(s): int(n) for s, n in session.execute(stmt)}
+
+
+def latest_job_heartbeat(session: Session) -> dt.datetime | None:
+    """The newest heartbeat of a running background job."""
+    found: dt.datetime | None = session.scalar(
+        select(func.max(Job.heartbeat_at)).where(Job.status == "running")
+    )
+    if found is not None and found.tzinfo is None:  # func.max loses the column's type
+        found = found.replace(tzinfo=dt.UTC)
+    return found
+
+
+def schema_revision(session: Session) -> str | None:
+    """The Alembic revision the database is at (None: not migrated by Alembic)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(session.connection()).get_current_revision()
+
+
+def database_kind(session: Session) -> str:
+    """The database's dialect: sqlite or postgresql."""
+    return str(session.get_bind().dialect.name)
+
+
+ZERO = Decimal("0.00")

@@ -1,0 +1,307 @@
+"""The home page of each role, reached from /: what waits for them and how it stands, every
+figure a link to the list behind it, already filtered."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from riskdesk.db import SessionDep
+from riskdesk.home import service as home_service
+from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
+from riskdesk.portfolio.schemas import PortfolioFilter
+from riskdesk.security.deps import (
+    CanAlertsWork,
+    CanAuditRead,
+    CanComplaintsWork,
+    CanPortfolioRead,
+    CanSystemMonitor,
+)
+from riskdesk.security.permissions import Permission, Role
+from riskdesk.security.service import Principal
+from riskdesk.ui import portfolio_pages
+from riskdesk.ui.i18n import Translator, pick_locale
+from riskdesk.ui.render import render
+
+router = APIRouter(include_in_schema=False)
+
+# Where each role starts, and what that page needs (without it: the customer list).
+HOMES: dict[str, tuple[str, Permission]] = {
+    Role.CREDIT_MANAGER.value: ("/portfolio", Permission.PORTFOLIO_READ),
+    Role.RISK_ANALYST.value: ("/home/analyst", Permission.ALERTS_WORK),
+    Role.SALES.value: ("/home/sales", Permission.PORTFOLIO_READ),
+    Role.CUSTOMER_SERVICE.value: ("/home/service", Permission.COMPLAINTS_WORK),
+    Role.AUDITOR.value: ("/home/auditor", Permission.AUDIT_READ),
+    Role.ADMIN.value: ("/home/admin", Permission.SYSTEM_MONITOR),
+}
+FALLBACK = "/customers"
+
+
+def home_of(principal: Principal) -> str:
+    """The address of the caller's home page."""
+    target, permission = HOMES.get(principal.user.role, (FALLBACK, Permission.CUSTOMERS_READ))
+    return target if principal.can(permission) else FALLBACK
+
+
+def link(path: str, **query: Any) -> str:
+    """An address with the non-empty parameters as its query."""
+    values = {k: v for k, v in query.items() if v not in (None, "")}
+    return f"{path}?{urlencode(values)}" if values else path
+
+
+def _translator(request: Request) -> Translator:
+    return Translator(pick_locale(request, request.app.state.settings.default_locale))
+
+
+def _json(data: dict[str, dict[str, Any]]) -> dict[str, str]:
+    return {name: json.dumps(value, ensure_ascii=False) for name, value in data.items()}
+
+
+def _midnight(day: dt.date) -> str:
+    return f"{day.isoformat()}T00:00:00"
+
+
+# ---------------------------------------------------------------- risk analyst
+
+
+def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
+    """Alerts by rule code week by week (stacked), and my SLA record."""
+    weeks = h.by_code.weeks
+    return _json(
+        {
+            "by_code": {
+                "labels": [w.strftime("%m-%d") for w in weeks],
+                "series": h.by_code.codes,
+                "links": [
+                    [
+                        link(
+                            "/alerts",
+                            code=code,
+                            status="any",
+                            observed_from=w.isoformat(),
+                            observed_to=(w + dt.timedelta(days=6)).isoformat(),
+                        )
+                        for w in weeks
+                    ]
+                    for code in h.by_code.codes
+                ],
+                "count": True,
+            },
+            "sla": {
+                "labels": [t("home.sla.on_time"), t("home.sla.late")],
+                "values": [h.sla.on_time, h.sla.late],
+                "links": [
+                    link("/alerts", assigned="me", status="closed"),
+                    link("/alerts", assigned="me", status="closed", sla="breached"),
+                ],
+                "count": True,
+            },
+        }
+    )
+
+
+@router.get("/home/analyst", response_class=HTMLResponse)
+def analyst_page(request: Request, session: SessionDep, principal: CanAlertsWork) -> Response:
+    """The risk analyst's home: my alert queue, SLA record, alerts by type, model health."""
+    h = home_service.analyst_home(session, principal)
+    return render(
+        request,
+        "home_analyst.html",
+        principal,
+        h=h,
+        charts=analyst_charts(h, _translator(request)),
+        link=link,
+    )
+
+
+# ---------------------------------------------------------------- sales
+
+
+@router.get("/home/sales", response_class=HTMLResponse)
+def sales_page(request: Request, session: SessionDep, principal: CanPortfolioRead) -> Response:
+    """The salesperson's home: my customers' limits and exposure, held orders, requests."""
+    h = home_service.sales_home(session, principal)
+    from riskdesk.portfolio import service as portfolio_service
+
+    # The portfolio's own charts over my customers: the same bars, the same drill-downs.
+    summary = portfolio_service.summary(session, principal, flt=PortfolioFilter())
+    charts = portfolio_pages.charts(summary, _translator(request))
+    return render(
+        request,
+        "home_sales.html",
+        principal,
+        h=h,
+        s=summary,
+        charts={k: charts[k] for k in ("utilisation", "ageing")},
+        link=link,
+    )
+
+
+# ---------------------------------------------------------------- customer service
+
+
+def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
+    """Complaints per product stacked by SLA status, and satisfaction by month."""
+    products = list(h.complaints.by_product)
+
+    def complaints_of(product: str, status: str) -> str:
+        filters: dict[str, Any] = {"product": product}
+        if status == "open_within":
+            filters["status"] = "open_any"
+        elif status == "open_breached":
+            filters["breached"] = "true"
+        else:
+            filters["status"] = "resolved"
+        return link("/complaints", **filters)
+
+    months = sorted({m.month for m in h.satisfaction})
+    series: dict[str, list[float | None]] = {}
+    for kind in ("csat", "nps"):
+        found = {m.month: round(m.average, 2) for m in h.satisfaction if m.survey_type == kind}
+        if found:
+            series[t(f"home.survey.{kind}")] = [found.get(m) for m in months]
+    return _json(
+        {
+            "complaints": {
+                "labels": [p or t("home.no_product") for p in products],
+                "series": {
+                    t(f"home.complaint_sla.{s}"): [h.complaints.by_product[p][s] for p in products]
+                    for s in home_service.SLA_STATUSES
+                },
+                "links": [
+                    [complaints_of(p, s) for p in products] for s in home_service.SLA_STATUSES
+                ],
+                "horizontal": True,
+                "count": True,
+            },
+            "satisfaction": {"dates": months, "series": series},
+        }
+    )
+
+
+@router.get("/home/service", response_class=HTMLResponse)
+def service_page(request: Request, session: SessionDep, principal: CanComplaintsWork) -> Response:
+    """The customer-service home: complaints against SLA, satisfaction, churn risks."""
+    h = home_service.service_home(session, principal)
+    return render(
+        request,
+        "home_service.html",
+        principal,
+        h=h,
+        charts=service_charts(h, _translator(request)),
+        link=link,
+        statuses=home_service.SLA_STATUSES,
+    )
+
+
+# ---------------------------------------------------------------- auditor
+
+
+def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
+    """Audit entries per day stacked by action; decisions and reveals by person."""
+    days = h.activity.days
+    since = _midnight(h.since.date())
+    return _json(
+        {
+            "activity": {
+                "labels": [d.strftime("%m-%d") for d in days],
+                "series": {t(f"audit.action.{a}"): v for a, v in h.activity.actions.items()},
+                "links": [
+                    [
+                        link(
+                            "/audit",
+                            action=a,
+                            since=_midnight(d),
+                            until=_midnight(d + dt.timedelta(days=1)),
+                        )
+                        for d in days
+                    ]
+                    for a in h.activity.actions
+                ],
+                "count": True,
+            },
+            "approvals": {
+                "labels": [a.username for a in h.approvers],
+                "series": {
+                    t("home.decision.approved"): [a.approved for a in h.approvers],
+                    t("home.decision.rejected"): [a.rejected for a in h.approvers],
+                },
+                "links": [
+                    [
+                        link("/audit", actor=a.username, action="write", since=since)
+                        for a in h.approvers
+                    ]
+                ]
+                * 2,
+                "horizontal": True,
+                "count": True,
+            },
+            "reveals": {
+                "labels": [r.actor for r in h.reveals],
+                "values": [r.reveals for r in h.reveals],
+                "links": [
+                    link("/audit", action="reveal", actor=r.actor, since=since) for r in h.reveals
+                ],
+                "horizontal": True,
+                "count": True,
+            },
+        }
+    )
+
+
+@router.get("/home/auditor", response_class=HTMLResponse)
+def auditor_page(request: Request, session: SessionDep, principal: CanAuditRead) -> Response:
+    """The auditor's home: activity, approvals by person, reveals of personal data."""
+    h = home_service.auditor_home(session, principal)
+    return render(
+        request,
+        "home_auditor.html",
+        principal,
+        h=h,
+        charts=auditor_charts(h, _translator(request)),
+        link=link,
+        since=_midnight(h.since.date()),
+    )
+
+
+# ---------------------------------------------------------------- admin
+
+
+def admin_charts(h: AdminHome, t: Translator) -> dict[str, str]:
+    """Jobs and deliveries by status."""
+    return _json(
+        {
+            "jobs": {
+                "labels": [t(f"jobs.status.{c.key}") for c in h.jobs],
+                "values": [c.count for c in h.jobs],
+                "links": [link("/jobs", status=c.key) for c in h.jobs],
+                "count": True,
+            },
+            "deliveries": {
+                "labels": [t(f"home.delivery.{c.key}") for c in h.deliveries],
+                "values": [c.count for c in h.deliveries],
+                "links": ["/integrations#deliveries" for _ in h.deliveries],
+                "count": True,
+            },
+        }
+    )
+
+
+@router.get("/home/admin", response_class=HTMLResponse)
+def admin_page(request: Request, session: SessionDep, principal: CanSystemMonitor) -> Response:
+    """The admin's home: jobs, deliveries and the system's status."""
+    h = home_service.admin_home(session, principal)
+    return render(
+        request,
+        "home_admin.html",
+        principal,
+        h=h,
+        charts=admin_charts(h, _translator(request)),
+        link=link,
+        can_integrations=principal.can(Permission.INTEGRATIONS_MANAGE),
+    )
