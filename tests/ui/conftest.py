@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -172,6 +173,25 @@ def shot(page, name: str) -> None:  # type: ignore[no-untyped-def]
     if SHOTS:
         Path(SHOTS).mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(Path(SHOTS) / f"{name}.png"), full_page=True)
+
+
+# Where signing in lands each user of the live server (and of the tests that add users): the
+# role's home page.
+LANDING = {
+    "manager": "/portfolio",
+    "manager2": "/portfolio",
+    "analyst": "/home/analyst",
+    "admin": "/home/admin",
+    "auditor": "/home/auditor",
+    "sales": "/home/sales",
+    "sales2": "/home/sales",
+    "service": "/home/service",
+}
+
+
+def landing(username: str) -> re.Pattern[str]:
+    """The address signing in as ``username`` lands on."""
+    return re.compile(rf"^http://[^/]+{re.escape(LANDING[username])}$")
 
 
 _TOKENS: dict[tuple[str, str], str] = {}

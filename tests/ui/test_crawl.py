@@ -42,6 +42,7 @@ from riskdesk.models import (
 from riskdesk.security import service as security_service
 from riskdesk.ui.i18n import LANG_COOKIE, catalog
 from tests.conftest import PG_URL, _backends, _make_pg
+from tests.ui.conftest import LANDING
 from tests.ui.extremes import seed_bare_customer, seed_extreme_customer
 
 ROLES = ("manager", "analyst", "sales", "sales2", "service", "auditor", "admin")
@@ -373,7 +374,10 @@ def sign_in(app: FastAPI, username: str) -> tuple[TestClient, str]:
         data={"username": username, "password": DEMO_PASSWORD, "csrf_token": token.group(1)},
         follow_redirects=False,
     )
-    assert signed.status_code == 303 and signed.headers["location"] == "/customers", username
+    # Without a ``next``, signing in lands on / (which sends each role to its home page).
+    assert signed.status_code == 303 and signed.headers["location"] == "/", username
+    home = client.get("/", follow_redirects=False)
+    assert home.headers["location"] == LANDING[username], username
     page = client.get("/customers")
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
     assert csrf is not None, username

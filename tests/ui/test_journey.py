@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
+from tests.ui.conftest import landing
 
 pytestmark = pytest.mark.browser
 
@@ -17,8 +18,10 @@ def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-
     page.goto(f"{base}/login")
     page.fill("input[name=username]", username)
     page.fill("input[name=password]", PASSWORD)
-    with page.expect_navigation(url=re.compile(r"^http://[^/]+/customers$")):
+    # Signing in lands on the role's home page; these tests start at the customer list.
+    with page.expect_navigation(url=landing(username)):
         page.click("button[type=submit]")
+    page.goto(f"{base}/customers")
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,118 @@
+"""The home pages' figures against the hand-made book of tests/home/seed.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from riskdesk.home import service
+from riskdesk.kit.timeutil import today
+from riskdesk.models import AuditEntry
+from riskdesk.models.customers import customer_code
+from tests.conftest import principal
+from tests.home.seed import HomeBook
+
+
+def test_the_analyst_queue_sla_and_alerts_by_rule(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    h = service.analyst_home(db, principal(db, "analyst"))
+    assert (h.queue.open, h.queue.due_today, h.queue.overdue) == (3, 2, 1)
+    assert h.queue.team_open is None  # the analyst has no team
+    assert (h.sla.on_time, h.sla.late) == (1, 2)
+    assert len(h.by_code.weeks) == 12
+    assert h.by_code.weeks[-1] == service.week_start(today())
+    assert all(w.weekday() == 0 for w in h.by_code.weeks)
+    # Seven of the portfolio's (all within 12 weeks), seven of ours this week (one too old).
+    assert list(h.by_code.codes) == ["dpd_30", "limit_breach"]
+    assert sum(h.by_code.codes["dpd_30"]) == 7
+    assert h.by_code.codes["limit_breach"] == [0] * 11 + [7]
+    assert h.models == []  # no model trained in this book
+
+
+def test_a_team_queue_and_a_salesperson_sees_only_their_customers(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    # sales (east team) sees customer a only: the open limit-breach alert on a is the analyst's.
+    h = service.analyst_home(db, principal(db, "sales"))
+    assert (h.queue.open, h.queue.team_open) == (0, 0)
+    assert h.by_code.codes["limit_breach"][-1] == 2  # the two on a observed this week
+    # a's two and the merged customer's (sales' too; the alert queue lists it as well)
+    assert sum(h.by_code.codes["dpd_30"]) == 3
+
+
+def test_the_sales_home(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    a = home_book.book.a
+    h = service.sales_home(db, principal(db, "sales"))
+    assert h.customers == 1
+    assert (h.credit_limit, h.exposure, h.available) == (
+        Decimal("100000.00"),
+        Decimal("80000.00"),
+        Decimal("20000.00"),
+    )
+    assert h.utilisation == 0.8
+    assert (h.overdue, h.overdue_customers) == (Decimal("30000.00"), 1)
+    assert (h.held_orders, h.held_amount, h.limit_requests) == (1, Decimal("7000.00"), 1)
+    assert [(d.customer_code, d.amount) for d in h.held] == [(customer_code(a), Decimal("7000"))]
+    assert [(r.customer_id, r.requested_limit) for r in h.requests] == [(a, Decimal("150000"))]
+
+
+def test_the_customer_service_home(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    h = service.service_home(db, principal(db, "service"))
+    c = h.complaints
+    assert (c.open_within, c.open_breached, c.closed_on_time, c.closed_late) == (1, 2, 1, 1)
+    assert c.by_product == {
+        "P-A": {"open_within": 1, "open_breached": 1, "closed_on_time": 0, "closed_late": 0},
+        "P-B": {"open_within": 0, "open_breached": 1, "closed_on_time": 1, "closed_late": 0},
+        "": {"open_within": 0, "open_breached": 0, "closed_on_time": 0, "closed_late": 1},
+    }
+    recent = home_book.recent_survey.strftime("%Y-%m")
+    older = home_book.older_survey.strftime("%Y-%m")
+    assert [(m.month, m.survey_type, m.average, m.responses) for m in h.satisfaction] == [
+        (older, "csat", 5.0, 1),
+        (recent, "csat", 3.0, 2),
+        (recent, "nps", 8.0, 1),
+    ]
+    assert (h.churn_fitted, h.churn) == (False, [])  # no churn model fitted
+    # The credit manager sees the north team's complaint and survey too.
+    everyone = service.service_home(db, principal(db, "manager"))
+    assert everyone.complaints.open_within == 2
+    assert next(m.average for m in everyone.satisfaction if m.month == recent) == 7 / 3
+
+
+def test_the_auditor_home(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    h = service.auditor_home(db, principal(db, "auditor"))
+    assert len(h.activity.days) == 30 and h.activity.days[-1] == today()
+    assert h.activity.actions["reveal"][-1] == 3
+    writes = db.scalar(
+        select(func.count()).where(AuditEntry.action == "write", AuditEntry.at >= h.since)
+    )
+    assert sum(h.activity.actions.get("write", [])) == writes
+    assert [(a.username, a.approved, a.rejected) for a in h.approvers] == [
+        ("manager", 2, 0),
+        ("manager2", 0, 1),
+    ]
+    assert [(r.actor, r.reveals) for r in h.reveals] == [("sales", 2), ("service", 1)]
+    assert h.self_approvals_recorded is False
+
+
+def test_the_admin_home(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    h = service.admin_home(db, principal(db, "admin"))
+    assert {c.key: c.count for c in h.jobs} == {
+        "queued": 1,
+        "running": 1,
+        "failed": 1,
+        "done": 0,
+        "cancelled": 0,
+    }
+    assert {c.key: c.count for c in h.deliveries} == {
+        "pending": 2,
+        "failed": 1,
+        "delivered": 1,
+        "dead": 0,
+    }
+    assert h.system.database == db.get_bind().dialect.name
+    assert h.system.revision == h.system.head_revision  # the test database is migrated
+    assert h.system.queue.rows >= 0 and h.system.queue.dead_letters == 0
+    beat = h.system.job_heartbeat_at
+    assert beat is not None and dt.timedelta(0) < dt.datetime.now(dt.UTC) - beat < dt.timedelta(
+        minutes=5
+    )
