@@ -8,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from riskdesk.audit import repository as audit_repo
@@ -22,11 +23,13 @@ from riskdesk.models import (
     LimitRequest,
     PendingChange,
     SurveyResponse,
+    WarningRule,
 )
 from riskdesk.security import service as security_service
 from tests.portfolio.seed import Book, seed
 
 HOUR = dt.timedelta(hours=1)
+RULE = "utilisation_high"  # a shipped rule: the chart shows its name
 DAY = dt.timedelta(days=1)
 
 
@@ -53,7 +56,7 @@ def _alert(session: Session, cid: int, code: str, status: str, **extra: object) 
             source="rule",
             rule_code=code,
             category="exposure",
-            warning_type="limit_breach",
+            warning_type=RULE,
             severity="medium",
             status=status,
             title_en="Limit",
@@ -112,34 +115,42 @@ def seed_home(session: Session) -> HomeBook:
         for name in ("manager", "manager2", "analyst", "sales", "admin")
     }
     analyst = user["analyst"]
+    if session.scalar(select(WarningRule.id).where(WarningRule.code == RULE)) is None:
+        session.add(
+            WarningRule(
+                code=RULE, name_en="Credit limit nearly used up while paying worse",
+                name_zh="额度接近用尽且付款变差", category="exposure",
+                warning_type="limit_exposure",
+            )
+        )  # fmt: skip
     end_of_day = dt.datetime.combine(day + DAY, dt.time(), tzinfo=dt.UTC)
     # The analyst's queue: three open (two due today, one of them past due), and closed ones.
-    _alert(session, book.a, "limit_breach", "open", assigned_to_id=analyst, due_at=now - HOUR)
+    _alert(session, book.a, RULE, "open", assigned_to_id=analyst, due_at=now - HOUR)
     _alert(
-        session, book.b, "limit_breach", "acknowledged", assigned_to_id=analyst,
+        session, book.b, RULE, "acknowledged", assigned_to_id=analyst,
         due_at=end_of_day - dt.timedelta(minutes=1),
     )  # fmt: skip
     _alert(
-        session, book.c, "limit_breach", "in_progress", assigned_to_id=analyst,
+        session, book.c, RULE, "in_progress", assigned_to_id=analyst,
         due_at=now + 3 * DAY,
     )  # fmt: skip
-    _alert(session, book.c, "limit_breach", "open", assigned_to_id=user["manager"], due_at=now)
+    _alert(session, book.c, RULE, "open", assigned_to_id=user["manager"], due_at=now)
     # Closed in the last 30 days: one on time, one after its due time, one escalated.
     _alert(
-        session, book.a, "limit_breach", "resolved", assigned_to_id=analyst,
+        session, book.a, RULE, "resolved", assigned_to_id=analyst,
         closed_at=now - 2 * DAY, due_at=now - DAY,
     )  # fmt: skip
     _alert(
-        session, book.b, "limit_breach", "resolved", assigned_to_id=analyst,
+        session, book.b, RULE, "resolved", assigned_to_id=analyst,
         closed_at=now - 2 * DAY, due_at=now - 3 * DAY,
     )  # fmt: skip
     _alert(
-        session, book.c, "limit_breach", "dismissed", assigned_to_id=analyst,
+        session, book.c, RULE, "dismissed", assigned_to_id=analyst,
         closed_at=now - 2 * DAY, due_at=now, escalation_level=1,
     )  # fmt: skip
     # Closed 40 days ago, observed 100 days ago: outside the SLA period and the 12 weeks.
     _alert(
-        session, book.a, "limit_breach", "resolved", assigned_to_id=analyst,
+        session, book.a, RULE, "resolved", assigned_to_id=analyst,
         closed_at=now - 40 * DAY, due_at=now - 41 * DAY, observed_on=day - dt.timedelta(days=100),
     )  # fmt: skip
 

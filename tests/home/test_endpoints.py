@@ -125,7 +125,7 @@ def test_the_links_open_the_lists_behind_the_figures(home_book: HomeBook, client
         re.findall(r'id="alert-(\d+)"', analyst.get("/alerts?assigned=me&sla=breached").text)
     )
     assert len(late) == 1 and late <= ids
-    by_code = analyst.get("/alerts?code=limit_breach&status=any").text
+    by_code = analyst.get("/alerts?code=utilisation_high&status=any").text
     assert len(set(re.findall(r'id="alert-(\d+)"', by_code))) == 8
     assert 'id="scope-note"' in by_code
     assert analyst.get("/alerts?assigned=someone").status_code == 422

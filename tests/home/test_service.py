@@ -24,9 +24,12 @@ def test_the_analyst_queue_sla_and_alerts_by_rule(db, home_book: HomeBook) -> No
     assert h.by_code.weeks[-1] == service.week_start(today())
     assert all(w.weekday() == 0 for w in h.by_code.weeks)
     # Seven of the portfolio's (all within 12 weeks), seven of ours this week (one too old).
-    assert list(h.by_code.codes) == ["dpd_30", "limit_breach"]
+    assert list(h.by_code.codes) == ["dpd_30", "utilisation_high"]
     assert sum(h.by_code.codes["dpd_30"]) == 7
-    assert h.by_code.codes["limit_breach"] == [0] * 11 + [7]
+    assert h.by_code.codes["utilisation_high"] == [0] * 11 + [7]
+    # Rule names for the legend; dpd_30 is no rule on file (the chart shows its code).
+    assert h.by_code.names["utilisation_high"]["zh-CN"] == "额度接近用尽且付款变差"
+    assert "dpd_30" not in h.by_code.names
     assert h.models == []  # no model trained in this book
 
 
@@ -34,7 +37,7 @@ def test_a_team_queue_and_a_salesperson_sees_only_their_customers(db, home_book:
     # sales (east team) sees customer a only: the open limit-breach alert on a is the analyst's.
     h = service.analyst_home(db, principal(db, "sales"))
     assert (h.queue.open, h.queue.team_open) == (0, 0)
-    assert h.by_code.codes["limit_breach"][-1] == 2  # the two on a observed this week
+    assert h.by_code.codes["utilisation_high"][-1] == 2  # the two on a observed this week
     # a's two and the merged customer's (sales' too; the alert queue lists it as well)
     assert sum(h.by_code.codes["dpd_30"]) == 3
 

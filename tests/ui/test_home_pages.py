@@ -118,6 +118,7 @@ def test_each_role_lands_on_its_home(
             main,
         ), main
     assert errors == []
+    page.wait_for_timeout(1200)  # the bars grow for a second (ECharts' animation)
     shot(page, f"home-{home.user}-{locale}")
 
     page.click(home.link)
@@ -139,7 +140,7 @@ def test_a_bar_of_the_analyst_chart_opens_that_rule_and_week(
     page = context.new_page()
     _sign_in(page, live_server, "analyst")
     page.wait_for_timeout(1500)  # the bars grow for a second (ECharts' animation)
-    data = page.evaluate(SERIES, "chart-by-code")  # dpd_30 at the bottom, limit_breach on top
+    data = page.evaluate(SERIES, "chart-by-code")  # dpd_30 at the bottom, utilisation_high on top
     assert data[1][-1] == 7
     box = page.locator("#chart-by-code").bounding_box()
     x, y = page.evaluate(
@@ -147,7 +148,7 @@ def test_a_bar_of_the_analyst_chart_opens_that_rule_and_week(
                  .convertToPixel({seriesIndex: 1}, [11, v])""",
         data[0][-1] + 3.5,
     )
-    with page.expect_navigation(url=re.compile(r".*/alerts\?code=limit_breach&status=any.*")):
+    with page.expect_navigation(url=re.compile(r".*/alerts\?code=utilisation_high&status=any.*")):
         page.mouse.click(box["x"] + x, box["y"] + y)
     assert page.locator("#alert-queue tbody tr[id^=alert-]").count() == 7
     assert page.locator("#scope-note").count() == 1

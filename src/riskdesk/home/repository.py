@@ -24,6 +24,7 @@ from riskdesk.models import (
     RuleVersion,
     SurveyResponse,
     User,
+    WarningRule,
 )
 
 ALERT_CLOSED = ("resolved", "dismissed")
@@ -95,6 +96,16 @@ def alerts_by_day_and_code(
         .group_by(Alert.observed_on, Alert.rule_code)
     )
     return [(d, str(c), int(n)) for d, c, n in session.execute(_visible_alerts(stmt, owner_ids))]
+
+
+def rule_names(session: Session, codes: list[str]) -> dict[str, tuple[str, str]]:
+    """Rule code -> (English name, Chinese name) of the rules among ``codes``."""
+    if not codes:
+        return {}
+    stmt = select(WarningRule.code, WarningRule.name_en, WarningRule.name_zh).where(
+        WarningRule.code.in_(codes)
+    )
+    return {str(c): (str(en), str(zh)) for c, en, zh in session.execute(stmt)}
 
 
 # ---------------------------------------------------------------- sales

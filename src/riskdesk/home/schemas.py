@@ -38,6 +38,7 @@ class WeeklyCodes(BaseModel):
 
     weeks: list[dt.date]
     codes: dict[str, list[int]]
+    names: dict[str, dict[str, str]]  # rule code -> locale (en, zh-CN) -> the rule's name
 
 
 class ModelHealth(BaseModel):

@@ -112,7 +112,12 @@ def weekly_codes(session: Session, owners: tuple[int, ...] | None, day: dt.date)
         if i is not None:
             codes.setdefault(code, [0] * WEEKS)[i] += n
     ordered = dict(sorted(codes.items(), key=lambda kv: (-sum(kv[1]), kv[0])))
-    return WeeklyCodes(weeks=weeks, codes=ordered)
+    names = repo.rule_names(session, list(ordered))
+    return WeeklyCodes(
+        weeks=weeks,
+        codes=ordered,
+        names={code: {"en": en, "zh-CN": zh} for code, (en, zh) in names.items()},
+    )
 
 
 def model_health(session: Session) -> list[ModelHealth]:
@@ -227,7 +232,8 @@ def satisfaction(
     session: Session, owners: tuple[int, ...] | None, day: dt.date
 ) -> list[MonthlyScore]:
     """The average survey score per month and survey type over the last 12 months."""
-    first = (day.replace(day=1) - dt.timedelta(days=31 * (SATISFACTION_MONTHS - 1))).replace(day=1)
+    oldest = last_months(day, SATISFACTION_MONTHS)[0]
+    first = dt.date(int(oldest[:4]), int(oldest[5:]), 1)
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
     for day_text, kind, n, total in repo.satisfaction_by_day(session, owners, _start_of(first)):
         cell = sums[(day_text[:7], kind)]
@@ -238,6 +244,16 @@ def satisfaction(
         for (month, kind), (n, total) in sorted(sums.items())
         if n
     ]
+
+
+def last_months(last: dt.date, n: int) -> list[str]:
+    """The ``n`` months up to ``last``'s, oldest first, as YYYY-MM."""
+    year, month = last.year, last.month
+    out = []
+    for _ in range(n):
+        out.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    return out[::-1]
 
 
 def churn_risks(

@@ -72,11 +72,16 @@ def _midnight(day: dt.date) -> str:
 def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
     """Alerts by rule code week by week (stacked), and my SLA record."""
     weeks = h.by_code.weeks
+
+    def rule(code: str) -> str:
+        # The rule's name in the reader's language; its code when the rule is not on file.
+        return h.by_code.names.get(code, {}).get(t.locale) or code
+
     return _json(
         {
             "by_code": {
                 "labels": [w.strftime("%m-%d") for w in weeks],
-                "series": h.by_code.codes,
+                "series": {rule(code): values for code, values in h.by_code.codes.items()},
                 "links": [
                     [
                         link(
@@ -159,7 +164,7 @@ def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
             filters["status"] = "resolved"
         return link("/complaints", **filters)
 
-    months = sorted({m.month for m in h.satisfaction})
+    months = home_service.last_months(h.as_of, home_service.SATISFACTION_MONTHS)
     series: dict[str, list[float | None]] = {}
     for kind in ("csat", "nps"):
         found = {m.month: round(m.average, 2) for m in h.satisfaction if m.survey_type == kind}
@@ -179,7 +184,14 @@ def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
                 "horizontal": True,
                 "count": True,
             },
-            "satisfaction": {"dates": months, "series": series},
+            # One scale for both (CSAT 1-5, NPS 0-10), so the legend tells them apart.
+            "satisfaction": {
+                "dates": months,
+                "series": series,
+                "shared": True,
+                "min": 0,
+                "max": 10,
+            },
         }
     )
 
