@@ -21,6 +21,8 @@ from riskdesk.models import (
     GroupLimitChange,
     Job,
     LimitRequest,
+    ModelScore,
+    ModelVersion,
     PendingChange,
     SurveyResponse,
     WarningRule,
@@ -153,6 +155,32 @@ def seed_home(session: Session) -> HomeBook:
         session, book.a, RULE, "resolved", assigned_to_id=analyst,
         closed_at=now - 40 * DAY, due_at=now - 41 * DAY, observed_on=day - dt.timedelta(days=100),
     )  # fmt: skip
+
+    # Models: the champion's latest scores fall 2/3 below its training median, 1/3 above
+    # (training: half and half), PSI = (1/6) ln(4/3) + (1/6) ln(3/2) = 0.1155; a challenger
+    # that scored nobody yet; a retired version (not shown).
+    versions = []
+    for version, status, auc in (
+        (1, "retired", 0.7),
+        (2, "champion", 0.812),
+        (3, "challenger", 0.79),
+    ):
+        found = ModelVersion(
+            name="pd_home", version=version, family="logistic", status=status,
+            data_source="history", target="default_90", rows=100, bad_rate=0.1,
+            features=["dpd_max"], metrics={"auc": auc}, artifact={},
+            reference={"score": {"edges": [500.0], "shares": [0.5, 0.5, 0.0]}},
+        )  # fmt: skip
+        session.add(found)
+        versions.append(found)
+    session.flush()
+    for cid, score in ((book.a, 400), (book.b, 450), (book.c, 600)):
+        session.add(
+            ModelScore(
+                model_version_id=versions[1].id, customer_id=cid, as_of=day,
+                bad_probability=0.1, score=score,
+            )
+        )  # fmt: skip
 
     # Complaints: a is the east team's (sales'), b the north team's.
     _complaint(session, book.a, "P-A", "open")  # within SLA

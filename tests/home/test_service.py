@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -30,7 +31,13 @@ def test_the_analyst_queue_sla_and_alerts_by_rule(db, home_book: HomeBook) -> No
     # Rule names for the legend; dpd_30 is no rule on file (the chart shows its code).
     assert h.by_code.names["utilisation_high"]["zh-CN"] == "额度接近用尽且付款变差"
     assert "dpd_30" not in h.by_code.names
-    assert h.models == []  # no model trained in this book
+    challenger, champion = h.models  # newest first; the retired version is left out
+    assert (champion.name, champion.version, champion.status) == ("pd_home", 2, "champion")
+    assert (challenger.version, challenger.status) == (3, "challenger")
+    assert (challenger.score_psi, challenger.scores_as_of) == (None, None)  # scored nobody
+    assert champion.validation_auc == 0.812 and champion.scores_as_of == today()
+    expected = (2 / 3 - 1 / 2) * math.log(4 / 3) + (1 / 3 - 1 / 2) * math.log(2 / 3)
+    assert champion.score_psi is not None and abs(champion.score_psi - expected) < 1e-4
 
 
 def test_a_team_queue_and_a_salesperson_sees_only_their_customers(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]

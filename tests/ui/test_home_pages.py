@@ -117,6 +117,11 @@ def test_each_role_lands_on_its_home(
             r"reveal|write|champion|over_90|under_50)\b",
             main,
         ), main
+    if home.user == "analyst":  # the champion's PSI and validation AUC, a challenger unscored
+        assert page.locator("#model-health tbody tr").count() == 2
+        assert "0.116" in page.inner_text("#model-health") and "0.812" in page.inner_text(
+            "#model-health"
+        )
     assert errors == []
     page.wait_for_timeout(1200)  # the bars grow for a second (ECharts' animation)
     shot(page, f"home-{home.user}-{locale}")
