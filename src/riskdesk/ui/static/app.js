@@ -1,6 +1,7 @@
 // Draws the charts declared in the page, e.g.
 //   <div data-chart="bar" data-series='{"months":[...],"amounts":[...]}'>
 //   <div data-chart="line" data-series='{"dates":[...],"series":{"name":[...]}}'>
+//     ("shared": one axis from "min" to "max", with a legend; "connect": lines bridge gaps)
 //   <div data-chart="gauge" data-series='{"value":42.5,"label":"..."}'>
 //   <div data-chart="stacked" data-series='{"labels":[...],"series":{"name":[...]},"links":[[...]]}'>
 // A bar chart may carry "links" (one address per bar: a click opens the list behind it),
@@ -27,13 +28,13 @@
       var names = Object.keys(data.series || {});
       return {
         color: palette, tooltip: { trigger: "axis" },
-        grid: { left: 60, right: 16, top: 12, bottom: 28 },
+        grid: { left: 60, right: 16, top: 12, bottom: data.shared ? 56 : 28 },
         xAxis: { type: "category", data: data.dates || [] },
         legend: data.shared ? { bottom: 0 } : undefined,
         yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max }] :
           names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
         series: names.map(function (name, i) {
-          return { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
+          return { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name], connectNulls: !!data.connect };
         })
       };
     }
