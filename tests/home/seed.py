@@ -58,7 +58,7 @@ def _alert(session: Session, cid: int, code: str, status: str, **extra: object) 
             source="rule",
             rule_code=code,
             category="exposure",
-            warning_type=RULE,
+            warning_type="limit_exposure",
             severity="medium",
             status=status,
             title_en="Limit",

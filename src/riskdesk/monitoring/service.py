@@ -161,6 +161,11 @@ def draft_shipped_changes(
     return drafted, waiting
 
 
+def get_rule(session: Session, code: str) -> WarningRule | None:
+    """A rule by its code, or None."""
+    return repo.rule_by_code(session, code)
+
+
 def list_rules(session: Session) -> list[tuple[WarningRule, list[RuleVersion]]]:
     """Every rule with its versions."""
     return [(r, repo.versions_of(session, r.id)) for r in repo.rules(session)]

@@ -769,6 +769,13 @@ def alerts_page(
     customers = customer_repo.customers_with_profiles(
         session, sorted({a.customer_id for a in alerts if a.customer_id is not None})
     )
+    shown_scope = _scope_shown(
+        session, scope, outcome=outcome, sla=sla, code=code, assigned=assigned or None
+    )
+    if code and (rule := monitoring_service.get_rule(session, code)) is not None:
+        # The rule by its name in the reader's language, not its code.
+        zh = pick_locale(request, request.app.state.settings.default_locale) == "zh-CN"
+        shown_scope["code"] = (code, rule.name_zh if zh else rule.name_en)
     return render(
         request,
         "alerts.html",
@@ -788,9 +795,7 @@ def alerts_page(
         can_work=principal.can(Permission.ALERTS_WORK),
         order=order,
         stakes=stakes,
-        scope=_scope_shown(
-            session, scope, outcome=outcome, sla=sla, code=code, assigned=assigned or None
-        ),
+        scope=shown_scope,
     )
 
 
