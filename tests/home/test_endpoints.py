@@ -127,7 +127,12 @@ def test_the_links_open_the_lists_behind_the_figures(home_book: HomeBook, client
     assert len(late) == 1 and late <= ids
     by_code = analyst.get("/alerts?code=utilisation_high&status=any").text
     assert len(set(re.findall(r'id="alert-(\d+)"', by_code))) == 8
-    assert 'id="scope-note"' in by_code
+    note = by_code.split('id="scope-note"', 1)[1].split("</p>", 1)[0]
+    assert "预警规则: 额度接近用尽且付款变差" in note  # the rule by its name, not its code
+    export = re.search(r'href="(/alerts/export\?[^"]*format=csv[^"]*)"', by_code)
+    assert export is not None and "code=utilisation_high" in export.group(1)
+    rows = analyst.get(export.group(1).replace("&amp;", "&")).text.strip().splitlines()
+    assert len(rows) == 1 + 8  # the header and the rule's alerts
     assert analyst.get("/alerts?assigned=someone").status_code == 422
     service = client_for("service").get("/home/service").text
     assert "/complaints?product=P-A&amp;status=open_any" in service

@@ -764,6 +764,7 @@ def alerts_page(
         "observed_to": observed_to.isoformat() if observed_to else None,
         "outcome": outcome or None,
         "sla": sla or None,
+        "code": code or None,  # the export reads it too (not ``assigned``: the API has no "me")
         **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
     }
     customers = customer_repo.customers_with_profiles(
