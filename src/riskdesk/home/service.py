@@ -38,7 +38,7 @@ from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import processing
 from riskdesk.portfolio import service as portfolio_service
-from riskdesk.portfolio.schemas import PortfolioFilter
+from riskdesk.portfolio.schemas import PortfolioFilter, PortfolioSummary
 from riskdesk.privacy import consent
 from riskdesk.scoring import registry
 from riskdesk.security.service import Principal
@@ -146,12 +146,16 @@ def model_health(session: Session) -> list[ModelHealth]:
 
 
 def sales_home(
-    session: Session, principal: Principal, *, as_of: dt.date | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    as_of: dt.date | None = None,
+    summary: PortfolioSummary | None = None,
 ) -> SalesHome:
-    """My customers' limits, exposure and overdue (the portfolio's figures over them), my held
-    orders and pending limit requests."""
+    """My customers' limits, exposure and overdue (the portfolio's figures over them, or
+    ``summary`` when the caller has it already), my held orders and pending limit requests."""
     flt = PortfolioFilter()
-    s = portfolio_service.summary(session, principal, flt=flt, as_of=as_of)
+    s = summary or portfolio_service.summary(session, principal, flt=flt, as_of=as_of)
     scope = portfolio_service.scope_of(principal, flt)
     now = utcnow()
     return SalesHome(

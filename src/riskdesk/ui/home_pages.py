@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from riskdesk.db import SessionDep
 from riskdesk.home import service as home_service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
+from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security.deps import (
     CanAlertsWork,
@@ -130,11 +131,10 @@ def analyst_page(request: Request, session: SessionDep, principal: CanAlertsWork
 @router.get("/home/sales", response_class=HTMLResponse)
 def sales_page(request: Request, session: SessionDep, principal: CanPortfolioRead) -> Response:
     """The salesperson's home: my customers' limits and exposure, held orders, requests."""
-    h = home_service.sales_home(session, principal)
-    from riskdesk.portfolio import service as portfolio_service
-
-    # The portfolio's own charts over my customers: the same bars, the same drill-downs.
+    # The portfolio's own figures and charts over my customers: the same bars, the same
+    # drill-downs (sales see only their own customers there).
     summary = portfolio_service.summary(session, principal, flt=PortfolioFilter())
+    h = home_service.sales_home(session, principal, summary=summary)
     charts = portfolio_pages.charts(summary, _translator(request))
     return render(
         request,
