@@ -372,3 +372,27 @@ def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[
     )
     options["owner"] = [(uid, name) for uid, name in session.execute(owner_stmt)]
     return options
+
+
+def positions(session: Session, scope: Scope) -> list[Any]:
+    """One row per customer in scope, in the order of ``portfolio.book.COLUMNS``: id, kind,
+    company name, industry, region, group id, tier, limit and counted exposure."""
+    p = _positions(scope)
+    stmt = select(
+        p.c.customer_id,
+        Customer.kind,
+        Customer.company_name,
+        p.c.industry,
+        p.c.region,
+        p.c.group_id,
+        p.c.tier,
+        p.c.credit_limit,
+        p.c.exposure,
+    ).join(Customer, Customer.id == p.c.customer_id)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def group_codes(session: Session, ids: list[int]) -> dict[int, str]:
+    """Group id -> code."""
+    stmt = select(CustomerGroup.id, CustomerGroup.code).where(CustomerGroup.id.in_(ids))
+    return {gid: code for gid, code in session.execute(stmt)}

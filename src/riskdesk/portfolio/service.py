@@ -6,12 +6,14 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models.customers import customer_code
+from riskdesk.portfolio import book
 from riskdesk.portfolio import repository as repo
 from riskdesk.portfolio.schemas import (
     AgeingBucket,
@@ -71,6 +73,10 @@ def customers_in_bucket(
     return repo.ids_in_bucket(scope_of(principal, flt), bucket, as_of or today())
 
 
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
 def _ratio(part: Decimal, whole: Decimal) -> float | None:
     return float(part / whole) if whole > 0 else None
 
@@ -86,7 +92,9 @@ def summary(
     day = as_of or today()
     now = utcnow()
     scope = scope_of(principal, flt)
-    cells = repo.by_band_and_tier(session, scope)
+    # The book is read once; bands, tiers, top exposures and concentration derive from it.
+    positions = book.frame(repo.positions(session, scope))
+    cells = book.by_band_and_tier(positions, repo.UTILISATION_BANDS)
     total = _summed(cells, None)[None]
     bands = _summed(cells, 0)
     tiers = _summed(cells, 1)
@@ -135,8 +143,8 @@ def summary(
             if t in tiers or t in TIERS
             for n, e, lim in [tiers.get(t, (0, ZERO, ZERO))]
         ],
-        top_exposures=_top(session, scope),
-        concentration=[_concentration(session, scope, d) for d in DIMENSIONS],
+        top_exposures=_top(positions),
+        concentration=[_concentration(session, positions, d) for d in DIMENSIONS],
         held_orders=WorkWaiting(count=held[0], amount=held[1]),
         limit_requests=WorkWaiting(count=requests[0], amount=requests[1]),
         alerts=AlertFunnel(since=since, **funnel),
@@ -158,25 +166,30 @@ def _summed(
     return sums
 
 
-def _top(session: Session, scope: repo.Scope) -> list[TopExposure]:
+def _top(positions: pl.DataFrame) -> list[TopExposure]:
     return [
         TopExposure(
             customer_id=cid,
             code=customer_code(cid),
             name=name if kind == "company" else None,
             tier=tier,
-            exposure=Decimal(exposure),
-            credit_limit=Decimal(limit),
-            utilisation=_ratio(Decimal(exposure), Decimal(limit)),
+            exposure=exposure,
+            credit_limit=limit,
+            utilisation=_ratio(exposure, limit),
         )
-        for cid, kind, name, tier, exposure, limit in repo.top_exposures(
-            session, scope, TOP_EXPOSURES
-        )
+        for cid, kind, name, tier, exposure, limit in book.top_exposures(positions, TOP_EXPOSURES)
     ]
 
 
-def _concentration(session: Session, scope: repo.Scope, dimension: str) -> Concentration:
-    rows, squares, total = repo.concentration(session, scope, dimension, TOP_CONCENTRATION)
+def _concentration(session: Session, positions: pl.DataFrame, dimension: str) -> Concentration:
+    found, squares, total = book.concentration(positions, dimension, TOP_CONCENTRATION)
+    rows: list[tuple[str | None, int | None, Decimal]]
+    if dimension == "group":
+        # A group's key is its id; a customer outside any group, minus its id.
+        codes = repo.group_codes(session, [k for k, _ in found if k > 0])
+        rows = [(codes[k], None, e) if k > 0 else (None, -k, e) for k, e in found]
+    else:
+        rows = [(k, None, e) for k, e in found]
     names = (
         repo.group_names(session, [k for k, _, _ in rows if k is not None])
         if dimension == "group"
@@ -191,7 +204,7 @@ def _concentration(session: Session, scope: repo.Scope, dimension: str) -> Conce
                 key=key,
                 name=names.get(key) if key is not None else None,
                 customer_id=cid,
-                exposure=exposure,
+                exposure=_money(exposure),
                 share=float(exposure) / total if total > 0 else 0.0,
             )
             for key, cid, exposure in rows
