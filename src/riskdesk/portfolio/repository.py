@@ -229,21 +229,46 @@ def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
     return case(*whens, else_=literal(AGEING_BUCKETS[-1][0]))
 
 
-def ageing(session: Session, scope: Scope, as_of: dt.date) -> dict[str, tuple[int, Decimal]]:
+def ageing(
+    session: Session, scope: Scope, as_of: dt.date
+) -> tuple[dict[str, tuple[int, Decimal]], int]:
     """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
-    (customers, amount)."""
+    (customers, amount); and how many customers have something past due.
+
+    One pass: the open invoices are summed per customer into a column per bucket, then the
+    columns are summed and their customers counted (a customer counts once per bucket it has
+    open, and once among the overdue however many overdue buckets it has)."""
     invoices = _open_invoices(scope)
-    bucket_of = _bucket_of(invoices.c.due_date, as_of).label("bucket")
-    stmt = (
+    open_amount = invoices.c.open
+    names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
+    bucket_of = _bucket_of(invoices.c.due_date, as_of)
+    per_customer = (
         select(
-            bucket_of,
-            func.count(func.distinct(invoices.c.customer_id)),
-            func.sum(invoices.c.open),
+            *(
+                func.sum(case((bucket_of == name, open_amount))).label(f"b_{k}")
+                for k, name in enumerate(names)
+            )
         )
-        .where(invoices.c.open > CENT)
-        .group_by(bucket_of)
+        .where(open_amount > CENT)
+        .group_by(invoices.c.customer_id)
+        .subquery("per_customer")
     )
-    return {b: (int(n), _money(amount)) for b, n, amount in session.execute(stmt)}
+    overdue_any = or_(*(per_customer.c[f"b_{k}"].is_not(None) for k in range(1, len(names))))
+    stmt = select(
+        *(
+            part
+            for k in range(len(names))
+            for part in (func.count(per_customer.c[f"b_{k}"]), func.sum(per_customer.c[f"b_{k}"]))
+        ),
+        func.coalesce(func.sum(case((overdue_any, 1), else_=0)), 0),
+    )
+    row = session.execute(stmt).one()
+    found = {
+        name: (int(row[2 * k]), _money(row[2 * k + 1]))
+        for k, name in enumerate(names)
+        if row[2 * k]
+    }
+    return found, int(row[-1])
 
 
 def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:
@@ -260,12 +285,6 @@ def ids_in_band(scope: Scope, band: str) -> Select[Any]:
     """Customers whose utilisation falls in a band."""
     p = _positions(scope)
     return select(p.c.customer_id).where(utilisation_band(p.c.exposure, p.c.credit_limit) == band)
-
-
-def overdue_customers(session: Session, scope: Scope, as_of: dt.date) -> int:
-    """How many customers in scope have an open invoice past its due date."""
-    found = ids_in_bucket(scope, "overdue", as_of).subquery()
-    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:

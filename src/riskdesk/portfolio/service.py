@@ -98,7 +98,7 @@ def summary(
     total = _summed(cells, None)[None]
     bands = _summed(cells, 0)
     tiers = _summed(cells, 1)
-    ageing = repo.ageing(session, scope, day)
+    ageing, overdue_customers = repo.ageing(session, scope, day)
     open_total = sum((amount for _, amount in ageing.values()), ZERO)
     overdue = sum((a for b, (_, a) in ageing.items() if b != "current"), ZERO)
     held = repo.held_orders(session, scope)
@@ -130,7 +130,7 @@ def summary(
             open_receivables=open_total,
             overdue=overdue,
             share=_ratio(overdue, open_total),
-            customers=repo.overdue_customers(session, scope, day),
+            customers=overdue_customers,
         ),
         ageing=[
             AgeingBucket(bucket=b, customers=n, amount=a)
