@@ -4,6 +4,8 @@ customers in scope, never a loop over customers in Python."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +23,7 @@ from riskdesk.models import (
     CreditProfile,
     Customer,
     CustomerGroup,
+    EclCustomerResult,
     ExposureCategory,
     Invoice,
     LimitRequest,
@@ -269,6 +272,78 @@ def ageing(
         if row[2 * k]
     }
     return found, int(row[-1])
+
+
+def _in_bucket(due_date: Any, as_of: dt.date, bucket: str) -> Any:
+    """Whether a due date falls in an ageing bucket as of a day (the edges of ``_bucket_of``),
+    as a SQL condition over plain date comparisons."""
+    if bucket == "current":
+        return due_date >= as_of
+    start, to = next((start, to) for b, start, to in AGEING_BUCKETS if b == bucket)
+    # 1 to 30 days past due: due before as_of - 0 days and on or after as_of - 30 days.
+    late = due_date < as_of - dt.timedelta(days=start - 1)
+    return late if to is None else and_(late, due_date >= as_of - dt.timedelta(days=to))
+
+
+def ageing_history(
+    session: Session, scope: Scope, dates: Sequence[dt.date]
+) -> tuple[list[dict[str, Decimal]], list[Decimal]]:
+    """Open receivables by ageing bucket at each date, and the credit sales (invoices issued)
+    of each period between consecutive dates (the first date only opens the first period).
+
+    One statement of conditional sums: the payments of each invoice paid by each date (grouped
+    by invoice), then each invoice's open amount at each date summed into its bucket there. An
+    invoice counts from its issue date, and only while more than half a cent is open, as the
+    ageing of today counts."""
+    ids = scoped_ids(scope)
+    paid_cols = [
+        func.sum(case((Payment.paid_on <= day, Payment.amount), else_=0)).label(f"paid_{k}")
+        for k, day in enumerate(dates)
+    ]
+    paid = (
+        select(Payment.invoice_id, *paid_cols)
+        .where(Payment.invoice_id.in_(select(Invoice.id).where(Invoice.customer_id.in_(ids))))
+        .group_by(Payment.invoice_id)
+        .subquery("paid_by")
+    )
+    columns: list[Any] = []
+    for k, day in enumerate(dates):
+        still_open = Invoice.amount - func.coalesce(paid.c[f"paid_{k}"], 0)
+        for bucket in ("current", *(b for b, _, _ in AGEING_BUCKETS)):
+            counted = and_(
+                Invoice.issue_date <= day,
+                still_open > CENT,
+                _in_bucket(Invoice.due_date, day, bucket),
+            )
+            columns.append(func.sum(case((counted, still_open), else_=0)))
+    for start, end in itertools.pairwise(dates):
+        issued = and_(Invoice.issue_date > start, Invoice.issue_date <= end)
+        columns.append(func.sum(case((issued, Invoice.amount), else_=0)))
+    stmt = (
+        select(*columns)
+        .select_from(Invoice)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(Invoice.customer_id.in_(ids), Invoice.issue_date <= dates[-1])
+    )
+    row = [_money(v) for v in session.execute(stmt).one()]
+    names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
+    width = len(names)
+    ageing = [
+        dict(zip(names, row[k * width : (k + 1) * width], strict=True)) for k in range(len(dates))
+    ]
+    return ageing, row[len(dates) * width :]
+
+
+def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Decimal, Decimal]:
+    """A stored ECL run's results over the customers in scope: (customers, balance, ECL)."""
+    stmt = select(
+        func.count(), func.sum(EclCustomerResult.balance), func.sum(EclCustomerResult.ecl)
+    ).where(
+        EclCustomerResult.run_id == run_id,
+        EclCustomerResult.customer_id.in_(scoped_ids(scope)),
+    )
+    n, balance, ecl = session.execute(stmt).one()
+    return int(n), _money(balance), _money(ecl)
 
 
 def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
@@ -10,16 +11,20 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.ecl import service as ecl_service
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models.customers import customer_code
 from riskdesk.portfolio import book
 from riskdesk.portfolio import repository as repo
+from riskdesk.portfolio import trends as trend_math
 from riskdesk.portfolio.schemas import (
     AgeingBucket,
     AlertFunnel,
     Concentration,
     ConcentrationItem,
+    EclCard,
+    MonthTrend,
     Overdue,
     PortfolioFilter,
     PortfolioSummary,
@@ -31,6 +36,7 @@ from riskdesk.portfolio.schemas import (
     WorkWaiting,
 )
 from riskdesk.scoring.definition import TIERS
+from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 
 ZERO = Decimal("0.00")
@@ -42,6 +48,7 @@ CURRENCY = "CNY"
 BANDS = (repo.NO_LIMIT, *(b for b, _, _ in repo.UTILISATION_BANDS))
 BUCKETS = ("current", *(b for b, _, _ in repo.AGEING_BUCKETS))
 DIMENSIONS = ("industry", "region", "group")
+TREND_MONTHS = 12
 
 
 def scope_of(principal: Principal, flt: PortfolioFilter) -> repo.Scope:
@@ -149,6 +156,72 @@ def summary(
         limit_requests=WorkWaiting(count=requests[0], amount=requests[1]),
         alerts=AlertFunnel(since=since, **funnel),
         reviews=ReviewsDue(overdue=late, due=due, horizon_days=REVIEW_HORIZON_DAYS),
+        trends=_trends(session, scope, day),
+        ecl=_ecl(session, principal, scope) if principal.can(Permission.ECL_READ) else None,
+    )
+
+
+def _trends(session: Session, scope: repo.Scope, day: dt.date) -> list[MonthTrend]:
+    """The last months' ageing at each month end (and today), sales, DSO and CEI."""
+    dates = trend_math.cutoffs(day, TREND_MONTHS)
+    ageing, sales = repo.ageing_history(session, scope, dates)
+    periods = [
+        trend_math.PeriodSums(
+            end=end,
+            days=(end - start).days,
+            sales=sold,
+            ar=sum(buckets.values(), ZERO),
+            current_ar=buckets["current"],
+        )
+        for (start, end), sold, buckets in zip(
+            itertools.pairwise(dates), sales, ageing[1:], strict=True
+        )
+    ]
+    opening = sum(ageing[0].values(), ZERO)
+    return [
+        MonthTrend(
+            month_end=p.end,
+            days=p.days,
+            month_to_date=p.end != trend_math.month_end(p.end),
+            sales=p.sales,
+            ar=p.ar,
+            current_ar=p.current_ar,
+            ageing=buckets,
+            dso=r.dso,
+            best_dso=r.best_dso,
+            add=r.add,
+            cei=r.cei,
+        )
+        for p, r, buckets in zip(
+            periods, trend_math.ratios(opening, periods), ageing[1:], strict=True
+        )
+    ]
+
+
+def _ecl(session: Session, principal: Principal, scope: repo.Scope) -> EclCard:
+    """The latest stored ECL run, over the customers in scope when filters narrow it."""
+    runs = ecl_service.list_runs(session, limit=1)
+    if not runs:
+        return EclCard(
+            run_id=None, as_of=None, customers=0, balance=ZERO, ecl=ZERO, coverage=None,
+            scoped=False,
+        )  # fmt: skip
+    run = runs[0]
+    if scope == repo.Scope():
+        # The whole book: the run's own totals, as its report shows them.
+        customers, balance, ecl = run.customers, run.total_balance, run.total_ecl
+        scoped = False
+    else:
+        customers, balance, ecl = repo.ecl_in_scope(session, scope, run.id)
+        scoped = True
+    return EclCard(
+        run_id=run.id,
+        as_of=run.as_of,
+        customers=customers,
+        balance=balance,
+        ecl=ecl,
+        coverage=_ratio(ecl, balance),
+        scoped=scoped,
     )
 
 
