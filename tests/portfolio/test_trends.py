@@ -39,12 +39,12 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session
 
-from riskdesk.models import EclCustomerResult, EclRun, Invoice, Payment
+from riskdesk.models import Invoice, Payment
 from riskdesk.portfolio import service
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security import service as security_service
 from tests.conftest import principal
-from tests.portfolio.seed import _customer, _key
+from tests.portfolio.seed import _customer, _key, ecl_run
 
 AS_OF = dt.date(2026, 3, 15)
 D = dt.date
@@ -153,29 +153,6 @@ def test_the_trends_keep_to_the_scope(db: Session, client_for) -> None:  # type:
     }  # fmt: skip
 
 
-def _run(
-    db: Session, as_of: dt.date, balance: str, ecl: str, rows: dict[int, tuple[str, str]]
-) -> int:
-    run = EclRun(
-        as_of=as_of, lookback_months=12, inputs_hash=f"h{as_of}{balance}", customers=len(rows),
-        total_balance=Decimal(balance), total_ecl=Decimal(ecl), matrix=[],
-        month_end_balances=[], adjustments=[],
-    )  # fmt: skip
-    db.add(run)
-    db.flush()
-    zero = Decimal(0)
-    for cid, (bal, loss) in rows.items():
-        db.add(
-            EclCustomerResult(
-                run_id=run.id, customer_id=cid, segment="b2b_sme", rates_from="b2b_sme",
-                current=Decimal(bal), dpd_1_30=zero, dpd_31_60=zero, dpd_61_90=zero,
-                dpd_91_180=zero, dpd_over_180=zero, balance=Decimal(bal), ecl=Decimal(loss),
-            )
-        )  # fmt: skip
-    db.commit()
-    return run.id
-
-
 def test_the_ecl_card(db: Session, client_for) -> None:  # type: ignore[no-untyped-def]
     ids = _book(db)
     manager = client_for("manager")
@@ -184,10 +161,10 @@ def test_the_ecl_card(db: Session, client_for) -> None:  # type: ignore[no-untyp
         "run_id": None, "as_of": None, "customers": 0, "balance": "0.00", "ecl": "0.00",
         "coverage": None, "scoped": False,
     }  # fmt: skip
-    _run(db, D(2026, 1, 31), "1.00", "1.00", {})  # an older run
+    ecl_run(db, D(2026, 1, 31), "1.00", "1.00", {})  # an older run
     rows = {ids["a"]: ("5000.00", "300.00"), ids["b"]: ("2500.00", "450.00"),
             ids["m"]: ("7000.00", "7000.00")}  # fmt: skip
-    latest = _run(db, D(2026, 3, 15), "14500.00", "7750.00", rows)
+    latest = ecl_run(db, D(2026, 3, 15), "14500.00", "7750.00", rows)
     whole = manager.get(url).json()["ecl"]
     # No filter: the run's own totals (the merged customer was in the book on its date).
     assert whole == {
