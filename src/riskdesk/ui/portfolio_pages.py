@@ -126,12 +126,14 @@ def _trend_charts(s: PortfolioSummary, t: Translator) -> dict[str, dict[str, Any
                 t("portfolio.trend.add"): [m.add for m in s.trends],
             },
             "shared": True,
+            "points": True,
             "unit": t("portfolio.trend.days_unit"),
         },
         "cei": {
             "dates": labels,
             "series": {t("portfolio.trend.cei"): [m.cei for m in s.trends]},
             "shared": True,
+            "points": True,
             "unit": "%",
         },
     }

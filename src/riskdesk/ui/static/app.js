@@ -6,7 +6,8 @@
 // A bar chart may carry "links" (one address per bar: a click opens the list behind it),
 // "counts" (customers per bar, shown in the tooltip), "horizontal" and "count" (whole numbers).
 // A stacked bar's series may carry "links" (one per bar, null for none); a line chart may carry
-// "unit" (shown after each value) and null values (a gap: no figure that period).
+// "unit" (shown after each value), null values (a gap: no figure that period) and "points"
+// (draw every point).
 (function () {
   var palette = ["#2f6fb0", "#b33a3a", "#2f855a", "#b7791f", "#6b46c1"];
   // Thousands separators, two places at most: never scientific notation.
@@ -59,7 +60,10 @@
         yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max, axisLabel: { formatter: function (v) { return shown(v, data.unit); } } }] :
           names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
         series: names.map(function (name, i) {
-          return { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
+          var line = { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
+          // A month between gaps is a point of its own: draw every point, or it is not seen.
+          if (data.points) Object.assign(line, { showAllSymbol: true, symbolSize: 6 });
+          return line;
         })
       };
     }
