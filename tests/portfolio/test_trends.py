@@ -8,11 +8,16 @@ month end before them (2025-02-28) only opens the first. Two live customers and 
                       I2 3,000 issued 2026-01-15, due 2026-02-14, unpaid
                       I3   600 issued 2026-02-20, due 2026-03-22; paid in full 2026-02-25
                       I6   900 issued 2026-03-16 (after today: not yet there)
+                      I0 5,000 issued 2024-12-01, paid in full 2025-01-15 (before it all)
     B (North)         I4 2,000 issued 2025-11-01, due 2025-12-01, unpaid
                       I5   500 issued 2026-03-01, due 2026-03-31, unpaid
+                      I7   700 issued 2025-01-10, due 2025-02-09; paid 2025-04-10
     M (merged)        7,000 issued 2025-12-01, unpaid: never counts
 
 Month end    open invoices (days past due -> bucket)             AR     current  sales
+2025-02-28   I7 700 (19: 1_30): the AR the first month begins with
+2025-03-31   I7 700 (50: 31_60)                                    700       0       0
+2025-04-30   none (I7 paid)                                          0       0       0
 2025-10-31   none                                                    0       0       0
 2025-11-30   I4 2,000 (due tomorrow: current)                    2,000   2,000   2,000
 2025-12-31   I4 2,000 (30: 1_30); I1 1,000 (current)             3,000   1,000   1,000
@@ -22,6 +27,9 @@ Month end    open invoices (days past due -> bucket)             AR     current 
 
 DSO = AR / sales x days; best = current / sales x days; CEI = (begin + sales - AR) /
 (begin + sales - current) x 100:
+    March 2025: no sales, no DSO; CEI (700 + 0 - 700) / (700 + 0 - 0) = 0
+    April 2025: no sales; CEI (700 + 0 - 0) / 700 = 100 (all collected)
+    May 2025 to October: nothing open, nothing sold: no DSO, CEI 0/0: none
     November  30 days: DSO 2,000/2,000x30 = 30; best 30; ADD 0; CEI 0/0: none
     December  31 days: DSO 3,000/1,000x31 = 93; best 31; ADD 62; CEI 0/2,000 = 0
     January   31 days: DSO 5,600/3,000x31 = 57.87; best 31; ADD 26.87; CEI 400/3,000 = 13.33
@@ -86,6 +94,8 @@ def _book(session: Session) -> dict[str, int]:
     _invoice(session, a, "900", D(2026, 3, 16), D(2026, 4, 15))
     _invoice(session, b, "2000", D(2025, 11, 1), D(2025, 12, 1))
     _invoice(session, b, "500", D(2026, 3, 1), D(2026, 3, 31))
+    _invoice(session, a, "5000", D(2024, 12, 1), D(2025, 1, 1), ("5000", D(2025, 1, 15)))
+    _invoice(session, b, "700", D(2025, 1, 10), D(2025, 2, 9), ("700", D(2025, 4, 10)))
     _invoice(session, m, "7000", D(2025, 12, 1), D(2025, 12, 31))
     session.commit()
     return {"a": a, "b": b, "m": m}
@@ -109,8 +119,13 @@ def test_ageing_dso_and_cei_by_month(db: Session) -> None:
     assert [t.days for t in trends][-4:] == [31, 31, 28, 15]
     assert [t.month_to_date for t in trends][-2:] == [False, True]
     by_end = {t.month_end: t for t in trends}
-    quiet = by_end[D(2025, 10, 31)]
-    assert (quiet.ar, quiet.sales, quiet.dso, quiet.cei) == (0, 0, None, None)
+    march, april = by_end[D(2025, 3, 31)], by_end[D(2025, 4, 30)]
+    assert _amounts(march.ageing) == (0, 0, 700, 0, 0)
+    assert (march.sales, march.dso, march.add, march.cei) == (0, None, None, 0.0)
+    assert (april.ar, april.dso, april.cei) == (0, None, 100.0)
+    for end in (D(2025, 5, 31), D(2025, 10, 31)):
+        quiet = by_end[end]
+        assert (quiet.ar, quiet.sales, quiet.dso, quiet.cei) == (0, 0, None, None), end
     expected = {
         # month end: (ageing amounts, sales, DSO, best DSO, ADD, CEI)
         D(2025, 11, 30): ((2000, 0, 0, 0, 0), 2000, 30.0, 30.0, 0.0, None),

@@ -323,7 +323,16 @@ def ageing_history(
         select(*columns)
         .select_from(Invoice)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id.in_(ids), Invoice.issue_date <= dates[-1])
+        .where(
+            Invoice.customer_id.in_(ids),
+            Invoice.issue_date <= dates[-1],
+            # Settled before the first date and issued before it: nothing to count (payments
+            # are positive, so it stays settled); on a long book most invoices are such.
+            or_(
+                Invoice.issue_date > dates[0],
+                Invoice.amount - func.coalesce(paid.c.paid_0, 0) > CENT,
+            ),
+        )
     )
     row = [_money(v) for v in session.execute(stmt).one()]
     names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
