@@ -306,22 +306,15 @@ def ageing_history(
         .group_by(Payment.invoice_id)
         .subquery("paid_by")
     )
-    columns: list[Any] = []
+    # Per invoice, its open amount at each date where it counts (else NULL), computed once;
+    # then one conditional sum per date and bucket over plain date comparisons.
+    open_at: list[Any] = []
     for k, day in enumerate(dates):
         still_open = Invoice.amount - func.coalesce(paid.c[f"paid_{k}"], 0)
-        for bucket in ("current", *(b for b, _, _ in AGEING_BUCKETS)):
-            counted = and_(
-                Invoice.issue_date <= day,
-                still_open > CENT,
-                _in_bucket(Invoice.due_date, day, bucket),
-            )
-            columns.append(func.sum(case((counted, still_open), else_=0)))
-    for start, end in itertools.pairwise(dates):
-        issued = and_(Invoice.issue_date > start, Invoice.issue_date <= end)
-        columns.append(func.sum(case((issued, Invoice.amount), else_=0)))
-    stmt = (
-        select(*columns)
-        .select_from(Invoice)
+        counted = and_(Invoice.issue_date <= day, still_open > CENT)
+        open_at.append(case((counted, still_open)).label(f"open_{k}"))
+    invoices = (
+        select(Invoice.issue_date, Invoice.due_date, Invoice.amount, *open_at)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(
             Invoice.customer_id.in_(ids),
@@ -333,9 +326,19 @@ def ageing_history(
                 Invoice.amount - func.coalesce(paid.c.paid_0, 0) > CENT,
             ),
         )
+        .subquery("open_at")
     )
-    row = [_money(v) for v in session.execute(stmt).one()]
     names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
+    columns: list[Any] = [
+        func.sum(case((_in_bucket(invoices.c.due_date, day, b), invoices.c[f"open_{k}"])))
+        for k, day in enumerate(dates)
+        for b in names
+    ]
+    for start, end in itertools.pairwise(dates):
+        issued = and_(invoices.c.issue_date > start, invoices.c.issue_date <= end)
+        columns.append(func.sum(case((issued, invoices.c.amount), else_=0)))
+    stmt = select(*columns)
+    row = [_money(v) for v in session.execute(stmt).one()]
     width = len(names)
     ageing = [
         dict(zip(names, row[k * width : (k + 1) * width], strict=True)) for k in range(len(dates))
