@@ -161,6 +161,7 @@ def test_the_trend_charts_and_the_ecl_card(
     page.go_back()
     page.click("#ecl-link")
     page.wait_for_url(re.compile(r".*/ecl/runs/\d+$"))
+    assert "9,550.00" in page.inner_text("main")  # the run's report, not an error page
     shot(page, f"portfolio-ecl-run-{locale}")
     page.goto(f"{live_server}/portfolio?region=North")
     assert page.inner_text("#ecl-total") == "3,600.00"
