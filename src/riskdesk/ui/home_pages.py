@@ -63,6 +63,19 @@ def _json(data: dict[str, dict[str, Any]]) -> dict[str, str]:
     return {name: json.dumps(value, ensure_ascii=False) for name, value in data.items()}
 
 
+def stacked(
+    labels: list[str], series: list[tuple[str, list[int], list[str]]], **options: Any
+) -> dict[str, Any]:
+    """A stacked bar chart's data: per series its name, values and a link per bar."""
+    return {
+        "labels": labels,
+        "series": [{"name": n, "values": v, "links": links} for n, v, links in series],
+        "colors": "palette",  # not a scale (ageing's green to red)
+        "count": True,
+        **options,
+    }
+
+
 def _midnight(day: dt.date) -> str:
     return f"{day.isoformat()}T00:00:00"
 
@@ -80,24 +93,26 @@ def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
 
     return _json(
         {
-            "by_code": {
-                "labels": [w.strftime("%m-%d") for w in weeks],
-                "series": {rule(code): values for code, values in h.by_code.codes.items()},
-                "links": [
-                    [
-                        link(
-                            "/alerts",
-                            code=code,
-                            status="any",
-                            observed_from=w.isoformat(),
-                            observed_to=(w + dt.timedelta(days=6)).isoformat(),
-                        )
-                        for w in weeks
-                    ]
-                    for code in h.by_code.codes
+            "by_code": stacked(
+                [w.strftime("%m-%d") for w in weeks],
+                [
+                    (
+                        rule(code),
+                        values,
+                        [
+                            link(
+                                "/alerts",
+                                code=code,
+                                status="any",
+                                observed_from=w.isoformat(),
+                                observed_to=(w + dt.timedelta(days=6)).isoformat(),
+                            )
+                            for w in weeks
+                        ],
+                    )
+                    for code, values in h.by_code.codes.items()
                 ],
-                "count": True,
-            },
+            ),
             "sla": {
                 "labels": [t("home.sla.on_time"), t("home.sla.late")],
                 "values": [h.sla.on_time, h.sla.late],
@@ -172,18 +187,18 @@ def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
             series[t(f"home.survey.{kind}")] = [found.get(m) for m in months]
     return _json(
         {
-            "complaints": {
-                "labels": [p or t("home.no_product") for p in products],
-                "series": {
-                    t(f"home.complaint_sla.{s}"): [h.complaints.by_product[p][s] for p in products]
+            "complaints": stacked(
+                [p or t("home.no_product") for p in products],
+                [
+                    (
+                        t(f"home.complaint_sla.{s}"),
+                        [h.complaints.by_product[p][s] for p in products],
+                        [complaints_of(p, s) for p in products],
+                    )
                     for s in home_service.SLA_STATUSES
-                },
-                "links": [
-                    [complaints_of(p, s) for p in products] for s in home_service.SLA_STATUSES
                 ],
-                "horizontal": True,
-                "count": True,
-            },
+                horizontal=True,
+            ),
             # One scale for both (CSAT 1-5, NPS 0-10), so the legend tells them apart.
             "satisfaction": {
                 "dates": months,
@@ -191,7 +206,7 @@ def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
                 "shared": True,
                 "min": 0,
                 "max": 10,
-                "connect": True,  # a month without answers does not break the trend
+                "points": True,  # a month between months without answers is seen
             },
         }
     )
@@ -219,41 +234,36 @@ def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
     """Audit entries per day stacked by action; decisions and reveals by person."""
     days = h.activity.days
     since = _midnight(h.since.date())
+    by_person = [link("/audit", actor=a.username, action="write", since=since) for a in h.approvers]
     return _json(
         {
-            "activity": {
-                "labels": [d.strftime("%m-%d") for d in days],
-                "series": {t(f"audit.action.{a}"): v for a, v in h.activity.actions.items()},
-                "links": [
-                    [
-                        link(
-                            "/audit",
-                            action=a,
-                            since=_midnight(d),
-                            until=_midnight(d + dt.timedelta(days=1)),
-                        )
-                        for d in days
-                    ]
-                    for a in h.activity.actions
+            "activity": stacked(
+                [d.strftime("%m-%d") for d in days],
+                [
+                    (
+                        t(f"audit.action.{a}"),
+                        values,
+                        [
+                            link(
+                                "/audit",
+                                action=a,
+                                since=_midnight(d),
+                                until=_midnight(d + dt.timedelta(days=1)),
+                            )
+                            for d in days
+                        ],
+                    )
+                    for a, values in h.activity.actions.items()
                 ],
-                "count": True,
-            },
-            "approvals": {
-                "labels": [a.username for a in h.approvers],
-                "series": {
-                    t("home.decision.approved"): [a.approved for a in h.approvers],
-                    t("home.decision.rejected"): [a.rejected for a in h.approvers],
-                },
-                "links": [
-                    [
-                        link("/audit", actor=a.username, action="write", since=since)
-                        for a in h.approvers
-                    ]
-                ]
-                * 2,
-                "horizontal": True,
-                "count": True,
-            },
+            ),
+            "approvals": stacked(
+                [a.username for a in h.approvers],
+                [
+                    (t(f"home.decision.{kind}"), [getattr(a, kind) for a in h.approvers], by_person)
+                    for kind in ("approved", "rejected")
+                ],
+                horizontal=True,
+            ),
             "reveals": {
                 "labels": [r.actor for r in h.reveals],
                 "values": [r.reveals for r in h.reveals],

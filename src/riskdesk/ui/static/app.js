@@ -1,18 +1,48 @@
 // Draws the charts declared in the page, e.g.
 //   <div data-chart="bar" data-series='{"months":[...],"amounts":[...]}'>
 //   <div data-chart="line" data-series='{"dates":[...],"series":{"name":[...]}}'>
-//     ("shared": one axis from "min" to "max", with a legend; "connect": lines bridge gaps)
 //   <div data-chart="gauge" data-series='{"value":42.5,"label":"..."}'>
-//   <div data-chart="stacked" data-series='{"labels":[...],"series":{"name":[...]},"links":[[...]]}'>
+//   <div data-chart="stacked" data-series='{"labels":[...],"series":[{"name":"...","values":[...],"links":[...]}]}'>
 // A bar chart may carry "links" (one address per bar: a click opens the list behind it),
 // "counts" (customers per bar, shown in the tooltip), "horizontal" and "count" (whole numbers).
+// A stacked bar's series may carry "links" (one per bar, null for none), the chart "horizontal",
+// "count" (whole numbers) and "colors": "palette" (series that are not a scale); a line chart may carry
+// "unit" (shown after each value), null values (a gap: no figure that period) and "points"
+// (draw every point).
 (function () {
   var palette = ["#2f6fb0", "#b33a3a", "#2f855a", "#b7791f", "#6b46c1"];
   // Thousands separators, two places at most: never scientific notation.
   function amount(value) {
     return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 2 });
   }
+  function shown(value, unit) {
+    return value === null || value === undefined || value === "-" || isNaN(value) ? "—" : amount(value) + (unit || "");
+  }
   function option(kind, data) {
+    if (kind === "stacked") {
+      var stacks = data.series || [];
+      var labels = { type: "category", data: data.labels || [], axisLabel: { hideOverlap: true } };
+      var sums = { type: "value", axisLabel: { formatter: amount }, minInterval: data.count ? 1 : 0 };
+      return {
+        // Ageing's green-to-red by default; "colors": "palette" for series that are not a scale.
+        color: data.colors === "palette" ? palette : ["#2f855a", "#b7791f", "#dd6b20", "#c53030", "#742a2a"],
+        grid: { left: data.horizontal ? 8 : 70, right: 16, top: 16, bottom: 56, containLabel: !!data.horizontal },
+        legend: { bottom: 0, type: "scroll" },
+        tooltip: {
+          trigger: "axis", axisPointer: { type: "shadow" },
+          formatter: function (items) {
+            var text = items.length ? items[0].name : "";
+            items.forEach(function (item) { text += "<br>" + item.marker + item.seriesName + " " + amount(item.value); });
+            return text;
+          }
+        },
+        xAxis: data.horizontal ? sums : labels,
+        yAxis: data.horizontal ? Object.assign({}, labels, { inverse: true }) : sums,
+        series: stacks.map(function (s) {
+          return { name: s.name, type: "bar", stack: "total", data: s.values, cursor: s.links ? "pointer" : "default" };
+        })
+      };
+    }
     if (kind === "gauge") {
       return {
         series: [{
@@ -27,33 +57,22 @@
     if (kind === "line") {
       var names = Object.keys(data.series || {});
       return {
-        color: palette, tooltip: { trigger: "axis" },
+        color: palette, tooltip: { trigger: "axis", valueFormatter: function (v) { return shown(v, data.unit); } },
         grid: { left: 60, right: 16, top: 12, bottom: data.shared ? 56 : 28 },
         xAxis: { type: "category", data: data.dates || [] },
         legend: data.shared ? { bottom: 0 } : undefined,
-        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max }] :
+        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max, axisLabel: { formatter: function (v) { return shown(v, data.unit); } } }] :
           names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
         series: names.map(function (name, i) {
-          return { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name], connectNulls: !!data.connect };
+          var line = { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
+          // A month between gaps is a point of its own: draw every point, or it is not seen.
+          if (data.points) Object.assign(line, { showAllSymbol: true, symbolSize: 6 });
+          return line;
         })
       };
     }
     var categories = { type: "category", data: data.months || data.labels || [], axisLabel: { interval: 0, hideOverlap: true } };
     var values = { type: "value", axisLabel: { formatter: amount }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
-    if (kind === "stacked") {
-      // One bar per category, stacked by series ({"series": {"name": [...]}}, in order).
-      var stacks = Object.keys(data.series || {});
-      return {
-        color: palette, legend: { bottom: 0, type: "scroll" },
-        tooltip: { trigger: "axis", axisPointer: { type: "shadow" }, valueFormatter: amount },
-        grid: { left: data.horizontal ? 8 : 50, right: 24, top: 16, bottom: 56, containLabel: !!data.horizontal },
-        xAxis: data.horizontal ? values : categories,
-        yAxis: data.horizontal ? Object.assign({}, categories, { inverse: true }) : values,
-        series: stacks.map(function (name) {
-          return { name: name, type: "bar", stack: "total", data: data.series[name], cursor: data.links ? "pointer" : "default" };
-        })
-      };
-    }
     return {
       color: palette, grid: { left: data.horizontal ? 8 : 70, right: 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
       tooltip: {
@@ -85,9 +104,12 @@
       if (data.links) {
         // Every bar opens the list behind it, already filtered.
         chart.on("click", function (p) {
-          // A stacked chart has a list of links per series; a bar chart one link per bar.
-          var link = el.dataset.chart === "stacked" ? (data.links[p.seriesIndex] || [])[p.dataIndex] : data.links[p.dataIndex];
-          if (link) window.location.href = link;
+          if (data.links[p.dataIndex]) window.location.href = data.links[p.dataIndex];
+        });
+      } else if (el.dataset.chart === "stacked") {
+        chart.on("click", function (p) {
+          var links = (data.series[p.seriesIndex] || {}).links || [];
+          if (links[p.dataIndex]) window.location.href = links[p.dataIndex];
         });
       }
       window.addEventListener("resize", function () { chart.resize(); });
