@@ -62,6 +62,7 @@ from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.pipeline.tasks import BusWorker, EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.portfolio.endpoints import router as portfolio_router
+from riskdesk.portfolio.migration_endpoints import router as migration_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
@@ -428,6 +429,7 @@ API_ROUTERS = (
     alerts_router,
     complaints_router,
     portfolio_router,
+    migration_router,
     ecl_router,
     privacy_router,
     jobs_router,

@@ -17,6 +17,7 @@ from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter, PortfolioSummary
 from riskdesk.security.deps import CanPortfolioRead
 from riskdesk.ui.i18n import Translator, pick_locale
+from riskdesk.ui.migration_view import migration_context
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -140,4 +141,5 @@ def portfolio_page(
         charts=charts(s, t),
         link=lambda path, **extra: _link(path, flt, **extra),
         since=s.alerts.since.isoformat(),
+        **migration_context(request, session, principal, flt),
     )
