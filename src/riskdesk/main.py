@@ -66,6 +66,7 @@ from riskdesk.portfolio.migration_endpoints import router as migration_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
+from riskdesk.reports.committee_endpoints import router as committee_router
 from riskdesk.reports.endpoints import router as reports_router
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
@@ -430,6 +431,7 @@ API_ROUTERS = (
     complaints_router,
     portfolio_router,
     migration_router,
+    committee_router,
     ecl_router,
     privacy_router,
     jobs_router,
