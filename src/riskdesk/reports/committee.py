@@ -79,6 +79,19 @@ def _warnings(rows: list[dict[str, Any]]) -> tuple[list[WarningEffect], WarningE
     return effects, total
 
 
+def warnings_between(
+    session: Session,
+    principal: Principal,
+    flt: PortfolioFilter,
+    start: dt.date,
+    end: dt.date,
+    now: dt.datetime,
+) -> WarningEffect:
+    """The alerts observed from ``start`` to ``end`` over the customers in scope, in total."""
+    scope = portfolio_service.scope_of(principal, flt)
+    return _warnings(repo.alert_effectiveness(session, scope, start, end, now))[1]
+
+
 def _ecl(session: Session, end: dt.date) -> EclSection | None:
     """The latest run as of the month's end, with its movement against the run before."""
     run = next((r for r in ecl_service.list_runs(session, 200) if r.as_of <= end), None)

@@ -20,6 +20,7 @@ def mount_ui(app: FastAPI) -> None:
         portfolio_pages,
         privacy_pages,
         report_pages,
+        reports_pages,
         user_pages,
     )
     from riskdesk.ui.render import render_error
@@ -37,3 +38,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(portfolio_pages.router)
     app.include_router(ecl_pages.router)
     app.include_router(report_pages.router)
+    app.include_router(reports_pages.router)
