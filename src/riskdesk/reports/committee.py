@@ -144,7 +144,7 @@ def build(
     scope = portfolio_service.scope_of(principal, flt)
     quarter = migration_service.quarter_of(end)
     rating_migration = migration_service.migration(
-        session, principal, flt=flt, quarter=quarter, now=end + dt.timedelta(days=1)
+        session, principal, flt=flt, quarter=quarter, now=end
     )
     worst = [
         RiskyCustomer(
