@@ -78,7 +78,15 @@ def test_migration_and_reports(browser, live_server: str, book: Book, locale: st
         stem = "授信委员会月度报告" if locale == "zh-CN" else "credit-committee-pack"
         assert download.suggested_filename == f"{stem}-{month}.{suffix}"
         if SHOTS:
-            download.save_as(str(Path(SHOTS) / f"committee-pack-{locale}.{suffix}"))
+            saved = Path(SHOTS) / f"committee-pack-{locale}.{suffix}"
+            download.save_as(str(saved))
+            if suffix == "pdf":  # Chromium's own viewer draws the pages: a look at each
+                viewer = context.new_page()
+                for number in range(1, 6):
+                    viewer.goto(f"file://{saved}#page={number}")
+                    viewer.wait_for_timeout(1500)
+                    viewer.screenshot(path=str(saved.with_name(f"{saved.stem}-p{number}.png")))
+                viewer.close()
         head = Path(download.path()).read_bytes()[:4]
         assert head == (b"%PDF" if suffix == "pdf" else b"PK\x03\x04")
 
