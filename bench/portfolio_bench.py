@@ -140,6 +140,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--backend", default="sqlite", choices=("sqlite", "postgresql"))
     parser.add_argument("--db-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--per-statement", action="store_true", help="print where the last round's time went"
+    )
     args = parser.parse_args()
     databases.throwaway_keyring()
     db = databases.open_database(args.backend, args.db_url, "portfolio")
@@ -158,6 +161,18 @@ def main() -> None:
             statements += 1
 
         event.listen(db.engine, "before_cursor_execute", count)
+        spent: list[tuple[float, str]] = []
+        started_at: list[float] = []
+
+        def begin(*_: Any) -> None:
+            started_at.append(time.perf_counter())
+
+        def end(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            spent.append((time.perf_counter() - started_at.pop(), statement))
+
+        if args.per_statement:
+            event.listen(db.engine, "before_cursor_execute", begin)
+            event.listen(db.engine, "after_cursor_execute", end)
         for who, user_id, flt in (
             ("credit manager, whole book", manager_id, PortfolioFilter()),
             ("credit manager, one region", manager_id, PortfolioFilter(region="R3")),
@@ -171,6 +186,7 @@ def main() -> None:
                     )
                     principal = security_service.system_principal(session, user)
                     statements = 0
+                    spent.clear()
                     t0 = time.perf_counter()
                     summary = service.summary(session, principal, flt=flt)
                     times.append(time.perf_counter() - t0)
@@ -179,6 +195,9 @@ def main() -> None:
                 f"({statements} statements; {summary.totals.customers:,} customers, "
                 f"exposure {summary.totals.exposure:,.2f})"
             )
+            for seconds, statement in sorted(spent, reverse=True)[:8]:
+                shown = " ".join(statement.split())[:110]
+                print(f"      {seconds * 1000:7.0f} ms  {shown}")
     finally:
         db.drop()
 

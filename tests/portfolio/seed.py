@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from riskdesk.ecl.matrix import BUCKETS, PORTFOLIO
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import (
     Alert,
@@ -19,6 +20,8 @@ from riskdesk.models import (
     CreditProfile,
     Customer,
     CustomerGroup,
+    EclCustomerResult,
+    EclRun,
     Invoice,
     LimitRequest,
     Payment,
@@ -248,3 +251,50 @@ def seed(session: Session) -> Book:
     _alert(session, merged, day - dt.timedelta(days=1), "open")
     session.flush()
     return Book(a=a, b=b, c=c, d=d, merged=merged)
+
+
+def _matrix(balance: str, ecl: str) -> list[dict[str, object]]:
+    """A portfolio matrix holding the whole balance and ECL in the current bucket (enough for
+    the run's report to render)."""
+    rate = float(Decimal(ecl) / Decimal(balance)) if Decimal(balance) else 0.0
+    return [
+        {
+            "segment": PORTFOLIO,
+            "bucket": b,
+            "rates_from": PORTFOLIO,
+            "base": 0,
+            "rolled": 0,
+            "stayed": 0,
+            "roll_rate": 0.0,
+            "historical_rate": rate,
+            "multiplier": 1.0,
+            "adjusted_rate": rate,
+            "balance": float(balance) if b == BUCKETS[0] else 0.0,
+            "ecl": float(ecl) if b == BUCKETS[0] else 0.0,
+        }
+        for b in BUCKETS
+    ]
+
+
+def ecl_run(
+    db: Session, as_of: dt.date, balance: str, ecl: str, rows: dict[int, tuple[str, str]]
+) -> int:
+    """Store an ECL run with these totals and customer results (balance, ECL), committed."""
+    run = EclRun(
+        as_of=as_of, lookback_months=12, inputs_hash=f"h{as_of}{balance}", customers=len(rows),
+        total_balance=Decimal(balance), total_ecl=Decimal(ecl), matrix=_matrix(balance, ecl),
+        month_end_balances=[], adjustments=[],
+    )  # fmt: skip
+    db.add(run)
+    db.flush()
+    zero = Decimal(0)
+    for cid, (bal, loss) in rows.items():
+        db.add(
+            EclCustomerResult(
+                run_id=run.id, customer_id=cid, segment="b2b_sme", rates_from="b2b_sme",
+                current=Decimal(bal), dpd_1_30=zero, dpd_31_60=zero, dpd_61_90=zero,
+                dpd_91_180=zero, dpd_over_180=zero, balance=Decimal(bal), ecl=Decimal(loss),
+            )
+        )  # fmt: skip
+    db.commit()
+    return run.id

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
+from riskdesk.kit.timeutil import today
 from riskdesk.ui.i18n import LANG_COOKIE
-from tests.portfolio.seed import Book
+from tests.portfolio.seed import Book, ecl_run
 
 
 def _codes(html: str) -> list[str]:
@@ -96,3 +97,32 @@ def test_blank_filters_from_the_forms_are_no_filter(book: Book, client_for) -> N
     for url in (f"/portfolio?{blank}&period_days=30", f"/customers?{blank}", f"/worklist?{blank}"):
         assert manager.get(url).status_code == 200, url
     assert manager.get("/portfolio?owner_id=abc").status_code == 422
+
+
+def test_the_trend_cards_and_the_ecl_card(book: Book, db, client_for) -> None:  # type: ignore[no-untyped-def]
+    manager = client_for("manager")
+    for locale, words in (
+        (
+            "zh-CN",
+            ("各月末应收账龄", "回款有效性指数", "平均逾期天数", "尚未保存任何预期信用损失计算"),
+        ),
+        ("en", ("Receivables ageing by month end", "best possible DSO", "No expected credit loss")),
+    ):
+        manager.cookies.set(LANG_COOKIE, locale)
+        page = manager.get("/portfolio").text
+        for word in words:
+            assert word in page, (locale, word)
+        for section in ("chart-ageing-trend", "chart-dso", "chart-cei", "kpi-cei", "section-ecl"):
+            assert f'id="{section}"' in page, (locale, section)
+        assert 'href="/ecl" id="ecl-link"' in page
+        assert "portfolio." not in page.split("<main>")[1], locale
+    # Only today's bar links, to the bucket's customers within the filters.
+    north = manager.get("/portfolio?region=North").text
+    assert north.count("/customers?region=North&amp;ageing=over_90") == 2  # the ageing card's too
+    run = ecl_run(db, today(), "191000.00", "9550.00", {book.c: ("18000.00", "3600.00")})
+    page = manager.get("/portfolio").text
+    assert f'href="/ecl/runs/{run}"' in page and "9,550.00" in page and "5.00%" in page
+    scoped = manager.get("/portfolio?region=North").text
+    assert "3,600.00" in scoped and "20.00%" in scoped  # C's 3,600 of 18,000
+    # Sales may read the dashboard but not ECL: no card.
+    assert 'id="section-ecl"' not in client_for("sales").get("/portfolio").text

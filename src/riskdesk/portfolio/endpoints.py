@@ -26,8 +26,9 @@ def portfolio_summary(
     period_days: Annotated[int, Query(ge=1, le=3660)] = 30,
 ) -> PortfolioSummary:
     """Exposure, limits, utilisation, overdue and ageing, tiers, top exposures,
-    concentration (HHI), held orders, limit requests, the alert funnel and reviews due, over
-    the customers you may see (sales: your own), narrowed by the filters."""
+    concentration (HHI), held orders, limit requests, the alert funnel, reviews due, and the
+    last 12 months' ageing, DSO, best DSO, ADD and CEI, over the customers you may see (sales:
+    your own), narrowed by the filters; with ``ecl:read``, the latest ECL run (else null)."""
     flt = PortfolioFilter(
         region=region,
         segment=segment,

@@ -4,6 +4,8 @@ customers in scope, never a loop over customers in Python."""
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +23,7 @@ from riskdesk.models import (
     CreditProfile,
     Customer,
     CustomerGroup,
+    EclCustomerResult,
     ExposureCategory,
     Invoice,
     LimitRequest,
@@ -229,21 +232,130 @@ def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
     return case(*whens, else_=literal(AGEING_BUCKETS[-1][0]))
 
 
-def ageing(session: Session, scope: Scope, as_of: dt.date) -> dict[str, tuple[int, Decimal]]:
+def ageing(
+    session: Session, scope: Scope, as_of: dt.date
+) -> tuple[dict[str, tuple[int, Decimal]], int]:
     """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
-    (customers, amount)."""
+    (customers, amount); and how many customers have something past due.
+
+    One pass: the open invoices are summed per customer into a column per bucket, then the
+    columns are summed and their customers counted (a customer counts once per bucket it has
+    open, and once among the overdue however many overdue buckets it has)."""
     invoices = _open_invoices(scope)
-    bucket_of = _bucket_of(invoices.c.due_date, as_of).label("bucket")
-    stmt = (
+    open_amount = invoices.c.open
+    names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
+    bucket_of = _bucket_of(invoices.c.due_date, as_of)
+    per_customer = (
         select(
-            bucket_of,
-            func.count(func.distinct(invoices.c.customer_id)),
-            func.sum(invoices.c.open),
+            *(
+                func.sum(case((bucket_of == name, open_amount))).label(f"b_{k}")
+                for k, name in enumerate(names)
+            )
         )
-        .where(invoices.c.open > CENT)
-        .group_by(bucket_of)
+        .where(open_amount > CENT)
+        .group_by(invoices.c.customer_id)
+        .subquery("per_customer")
     )
-    return {b: (int(n), _money(amount)) for b, n, amount in session.execute(stmt)}
+    overdue_any = or_(*(per_customer.c[f"b_{k}"].is_not(None) for k in range(1, len(names))))
+    stmt = select(
+        *(
+            part
+            for k in range(len(names))
+            for part in (func.count(per_customer.c[f"b_{k}"]), func.sum(per_customer.c[f"b_{k}"]))
+        ),
+        func.coalesce(func.sum(case((overdue_any, 1), else_=0)), 0),
+    )
+    row = session.execute(stmt).one()
+    found = {
+        name: (int(row[2 * k]), _money(row[2 * k + 1]))
+        for k, name in enumerate(names)
+        if row[2 * k]
+    }
+    return found, int(row[-1])
+
+
+def _in_bucket(due_date: Any, as_of: dt.date, bucket: str) -> Any:
+    """Whether a due date falls in an ageing bucket as of a day (the edges of ``_bucket_of``),
+    as a SQL condition over plain date comparisons."""
+    if bucket == "current":
+        return due_date >= as_of
+    start, to = next((start, to) for b, start, to in AGEING_BUCKETS if b == bucket)
+    # 1 to 30 days past due: due before as_of - 0 days and on or after as_of - 30 days.
+    late = due_date < as_of - dt.timedelta(days=start - 1)
+    return late if to is None else and_(late, due_date >= as_of - dt.timedelta(days=to))
+
+
+def ageing_history(
+    session: Session, scope: Scope, dates: Sequence[dt.date]
+) -> tuple[list[dict[str, Decimal]], list[Decimal]]:
+    """Open receivables by ageing bucket at each date, and the credit sales (invoices issued)
+    of each period between consecutive dates (the first date only opens the first period).
+
+    One statement of conditional sums: the payments of each invoice paid by each date (grouped
+    by invoice), then each invoice's open amount at each date summed into its bucket there. An
+    invoice counts from its issue date, and only while more than half a cent is open, as the
+    ageing of today counts."""
+    ids = scoped_ids(scope)
+    paid_cols = [
+        func.sum(case((Payment.paid_on <= day, Payment.amount), else_=0)).label(f"paid_{k}")
+        for k, day in enumerate(dates)
+    ]
+    paid = (
+        select(Payment.invoice_id, *paid_cols)
+        .where(Payment.invoice_id.in_(select(Invoice.id).where(Invoice.customer_id.in_(ids))))
+        .group_by(Payment.invoice_id)
+        .subquery("paid_by")
+    )
+    # Per invoice, its open amount at each date where it counts (else NULL), computed once;
+    # then one conditional sum per date and bucket over plain date comparisons.
+    open_at: list[Any] = []
+    for k, day in enumerate(dates):
+        still_open = Invoice.amount - func.coalesce(paid.c[f"paid_{k}"], 0)
+        counted = and_(Invoice.issue_date <= day, still_open > CENT)
+        open_at.append(case((counted, still_open)).label(f"open_{k}"))
+    invoices = (
+        select(Invoice.issue_date, Invoice.due_date, Invoice.amount, *open_at)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .where(
+            Invoice.customer_id.in_(ids),
+            Invoice.issue_date <= dates[-1],
+            # Settled before the first date and issued before it: nothing to count (payments
+            # are positive, so it stays settled); on a long book most invoices are such.
+            or_(
+                Invoice.issue_date > dates[0],
+                Invoice.amount - func.coalesce(paid.c.paid_0, 0) > CENT,
+            ),
+        )
+        .subquery("open_at")
+    )
+    names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
+    columns: list[Any] = [
+        func.sum(case((_in_bucket(invoices.c.due_date, day, b), invoices.c[f"open_{k}"])))
+        for k, day in enumerate(dates)
+        for b in names
+    ]
+    for start, end in itertools.pairwise(dates):
+        issued = and_(invoices.c.issue_date > start, invoices.c.issue_date <= end)
+        columns.append(func.sum(case((issued, invoices.c.amount), else_=0)))
+    stmt = select(*columns)
+    row = [_money(v) for v in session.execute(stmt).one()]
+    width = len(names)
+    ageing = [
+        dict(zip(names, row[k * width : (k + 1) * width], strict=True)) for k in range(len(dates))
+    ]
+    return ageing, row[len(dates) * width :]
+
+
+def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Decimal, Decimal]:
+    """A stored ECL run's results over the customers in scope: (customers, balance, ECL)."""
+    stmt = select(
+        func.count(), func.sum(EclCustomerResult.balance), func.sum(EclCustomerResult.ecl)
+    ).where(
+        EclCustomerResult.run_id == run_id,
+        EclCustomerResult.customer_id.in_(scoped_ids(scope)),
+    )
+    n, balance, ecl = session.execute(stmt).one()
+    return int(n), _money(balance), _money(ecl)
 
 
 def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:
@@ -260,12 +372,6 @@ def ids_in_band(scope: Scope, band: str) -> Select[Any]:
     """Customers whose utilisation falls in a band."""
     p = _positions(scope)
     return select(p.c.customer_id).where(utilisation_band(p.c.exposure, p.c.credit_limit) == band)
-
-
-def overdue_customers(session: Session, scope: Scope, as_of: dt.date) -> int:
-    """How many customers in scope have an open invoice past its due date."""
-    found = ids_in_bucket(scope, "overdue", as_of).subquery()
-    return int(session.scalar(select(func.count()).select_from(found)) or 0)
 
 
 def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:
@@ -372,3 +478,27 @@ def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[
     )
     options["owner"] = [(uid, name) for uid, name in session.execute(owner_stmt)]
     return options
+
+
+def positions(session: Session, scope: Scope) -> list[Any]:
+    """One row per customer in scope, in the order of ``portfolio.book.COLUMNS``: id, kind,
+    company name, industry, region, group id, tier, limit and counted exposure."""
+    p = _positions(scope)
+    stmt = select(
+        p.c.customer_id,
+        Customer.kind,
+        Customer.company_name,
+        p.c.industry,
+        p.c.region,
+        p.c.group_id,
+        p.c.tier,
+        p.c.credit_limit,
+        p.c.exposure,
+    ).join(Customer, Customer.id == p.c.customer_id)
+    return [tuple(row) for row in session.execute(stmt)]
+
+
+def group_codes(session: Session, ids: list[int]) -> dict[int, str]:
+    """Group id -> code."""
+    stmt = select(CustomerGroup.id, CustomerGroup.code).where(CustomerGroup.id.in_(ids))
+    return {gid: code for gid, code in session.execute(stmt)}

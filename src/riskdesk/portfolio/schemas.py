@@ -123,6 +123,39 @@ class ReviewsDue(BaseModel):
     horizon_days: int
 
 
+class MonthTrend(BaseModel):
+    """One month of the collection trends: at its end (or today, for the month so far) the
+    open receivables by ageing bucket, and over the month the credit sales, DSO, best possible
+    DSO, average days delinquent (ADD = DSO - best DSO) and the collection effectiveness index
+    (CEI, percent). A ratio is None where it has no meaning (no sales; nothing collectable)."""
+
+    month_end: dt.date  # the month's last day, or today for the month so far
+    days: int  # days in the month (so far)
+    month_to_date: bool
+    sales: Decimal  # invoices issued in the month
+    ar: Decimal  # open receivables at month end
+    current_ar: Decimal  # of which not yet due
+    ageing: dict[str, Decimal]  # current, 1_30, 31_60, 61_90, over_90
+    dso: float | None
+    best_dso: float | None
+    add: float | None
+    cei: float | None
+
+
+class EclCard(BaseModel):
+    """The latest stored expected credit loss run (``run_id`` None: no run yet). Without
+    filters, the run's own totals; with filters, its results summed over the customers in
+    scope (``scoped``)."""
+
+    run_id: int | None
+    as_of: dt.date | None
+    customers: int
+    balance: Decimal
+    ecl: Decimal
+    coverage: float | None  # ECL / balance
+    scoped: bool
+
+
 class PortfolioSummary(BaseModel):
     """The credit manager's portfolio dashboard."""
 
@@ -140,3 +173,5 @@ class PortfolioSummary(BaseModel):
     limit_requests: WorkWaiting
     alerts: AlertFunnel
     reviews: ReviewsDue
+    trends: list[MonthTrend]  # the last 12 months, then the month so far
+    ecl: EclCard | None  # None: the caller may not read ECL

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from decimal import Decimal
 from typing import Any
 
+import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import service as customer_service
+from riskdesk.ecl import service as ecl_service
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models.customers import customer_code
+from riskdesk.portfolio import book
 from riskdesk.portfolio import repository as repo
+from riskdesk.portfolio import trends as trend_math
 from riskdesk.portfolio.schemas import (
     AgeingBucket,
     AlertFunnel,
     Concentration,
     ConcentrationItem,
+    EclCard,
+    MonthTrend,
     Overdue,
     PortfolioFilter,
     PortfolioSummary,
@@ -29,6 +36,7 @@ from riskdesk.portfolio.schemas import (
     WorkWaiting,
 )
 from riskdesk.scoring.definition import TIERS
+from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 
 ZERO = Decimal("0.00")
@@ -40,6 +48,7 @@ CURRENCY = "CNY"
 BANDS = (repo.NO_LIMIT, *(b for b, _, _ in repo.UTILISATION_BANDS))
 BUCKETS = ("current", *(b for b, _, _ in repo.AGEING_BUCKETS))
 DIMENSIONS = ("industry", "region", "group")
+TREND_MONTHS = 12
 
 
 def scope_of(principal: Principal, flt: PortfolioFilter) -> repo.Scope:
@@ -71,6 +80,10 @@ def customers_in_bucket(
     return repo.ids_in_bucket(scope_of(principal, flt), bucket, as_of or today())
 
 
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
 def _ratio(part: Decimal, whole: Decimal) -> float | None:
     return float(part / whole) if whole > 0 else None
 
@@ -86,11 +99,13 @@ def summary(
     day = as_of or today()
     now = utcnow()
     scope = scope_of(principal, flt)
-    cells = repo.by_band_and_tier(session, scope)
+    # The book is read once; bands, tiers, top exposures and concentration derive from it.
+    positions = book.frame(repo.positions(session, scope))
+    cells = book.by_band_and_tier(positions, repo.UTILISATION_BANDS)
     total = _summed(cells, None)[None]
     bands = _summed(cells, 0)
     tiers = _summed(cells, 1)
-    ageing = repo.ageing(session, scope, day)
+    ageing, overdue_customers = repo.ageing(session, scope, day)
     open_total = sum((amount for _, amount in ageing.values()), ZERO)
     overdue = sum((a for b, (_, a) in ageing.items() if b != "current"), ZERO)
     held = repo.held_orders(session, scope)
@@ -122,7 +137,7 @@ def summary(
             open_receivables=open_total,
             overdue=overdue,
             share=_ratio(overdue, open_total),
-            customers=repo.overdue_customers(session, scope, day),
+            customers=overdue_customers,
         ),
         ageing=[
             AgeingBucket(bucket=b, customers=n, amount=a)
@@ -135,12 +150,78 @@ def summary(
             if t in tiers or t in TIERS
             for n, e, lim in [tiers.get(t, (0, ZERO, ZERO))]
         ],
-        top_exposures=_top(session, scope),
-        concentration=[_concentration(session, scope, d) for d in DIMENSIONS],
+        top_exposures=_top(positions),
+        concentration=[_concentration(session, positions, d) for d in DIMENSIONS],
         held_orders=WorkWaiting(count=held[0], amount=held[1]),
         limit_requests=WorkWaiting(count=requests[0], amount=requests[1]),
         alerts=AlertFunnel(since=since, **funnel),
         reviews=ReviewsDue(overdue=late, due=due, horizon_days=REVIEW_HORIZON_DAYS),
+        trends=_trends(session, scope, day),
+        ecl=_ecl(session, principal, scope) if principal.can(Permission.ECL_READ) else None,
+    )
+
+
+def _trends(session: Session, scope: repo.Scope, day: dt.date) -> list[MonthTrend]:
+    """The last months' ageing at each month end (and today), sales, DSO and CEI."""
+    dates = trend_math.cutoffs(day, TREND_MONTHS)
+    ageing, sales = repo.ageing_history(session, scope, dates)
+    periods = [
+        trend_math.PeriodSums(
+            end=end,
+            days=(end - start).days,
+            sales=sold,
+            ar=sum(buckets.values(), ZERO),
+            current_ar=buckets["current"],
+        )
+        for (start, end), sold, buckets in zip(
+            itertools.pairwise(dates), sales, ageing[1:], strict=True
+        )
+    ]
+    opening = sum(ageing[0].values(), ZERO)
+    return [
+        MonthTrend(
+            month_end=p.end,
+            days=p.days,
+            month_to_date=p.end != trend_math.month_end(p.end),
+            sales=p.sales,
+            ar=p.ar,
+            current_ar=p.current_ar,
+            ageing=buckets,
+            dso=r.dso,
+            best_dso=r.best_dso,
+            add=r.add,
+            cei=r.cei,
+        )
+        for p, r, buckets in zip(
+            periods, trend_math.ratios(opening, periods), ageing[1:], strict=True
+        )
+    ]
+
+
+def _ecl(session: Session, principal: Principal, scope: repo.Scope) -> EclCard:
+    """The latest stored ECL run, over the customers in scope when filters narrow it."""
+    runs = ecl_service.list_runs(session, limit=1)
+    if not runs:
+        return EclCard(
+            run_id=None, as_of=None, customers=0, balance=ZERO, ecl=ZERO, coverage=None,
+            scoped=False,
+        )  # fmt: skip
+    run = runs[0]
+    if scope == repo.Scope():
+        # The whole book: the run's own totals, as its report shows them.
+        customers, balance, ecl = run.customers, run.total_balance, run.total_ecl
+        scoped = False
+    else:
+        customers, balance, ecl = repo.ecl_in_scope(session, scope, run.id)
+        scoped = True
+    return EclCard(
+        run_id=run.id,
+        as_of=run.as_of,
+        customers=customers,
+        balance=balance,
+        ecl=ecl,
+        coverage=_ratio(ecl, balance),
+        scoped=scoped,
     )
 
 
@@ -158,25 +239,30 @@ def _summed(
     return sums
 
 
-def _top(session: Session, scope: repo.Scope) -> list[TopExposure]:
+def _top(positions: pl.DataFrame) -> list[TopExposure]:
     return [
         TopExposure(
             customer_id=cid,
             code=customer_code(cid),
             name=name if kind == "company" else None,
             tier=tier,
-            exposure=Decimal(exposure),
-            credit_limit=Decimal(limit),
-            utilisation=_ratio(Decimal(exposure), Decimal(limit)),
+            exposure=exposure,
+            credit_limit=limit,
+            utilisation=_ratio(exposure, limit),
         )
-        for cid, kind, name, tier, exposure, limit in repo.top_exposures(
-            session, scope, TOP_EXPOSURES
-        )
+        for cid, kind, name, tier, exposure, limit in book.top_exposures(positions, TOP_EXPOSURES)
     ]
 
 
-def _concentration(session: Session, scope: repo.Scope, dimension: str) -> Concentration:
-    rows, squares, total = repo.concentration(session, scope, dimension, TOP_CONCENTRATION)
+def _concentration(session: Session, positions: pl.DataFrame, dimension: str) -> Concentration:
+    found, squares, total = book.concentration(positions, dimension, TOP_CONCENTRATION)
+    rows: list[tuple[str | None, int | None, Decimal]]
+    if dimension == "group":
+        # A group's key is its id; a customer outside any group, minus its id.
+        codes = repo.group_codes(session, [k for k, _ in found if k > 0])
+        rows = [(codes[k], None, e) if k > 0 else (None, -k, e) for k, e in found]
+    else:
+        rows = [(k, None, e) for k, e in found]
     names = (
         repo.group_names(session, [k for k, _, _ in rows if k is not None])
         if dimension == "group"
@@ -191,7 +277,7 @@ def _concentration(session: Session, scope: repo.Scope, dimension: str) -> Conce
                 key=key,
                 name=names.get(key) if key is not None else None,
                 customer_id=cid,
-                exposure=exposure,
+                exposure=_money(exposure),
                 share=float(exposure) / total if total > 0 else 0.0,
             )
             for key, cid, exposure in rows

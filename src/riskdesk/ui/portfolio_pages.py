@@ -14,7 +14,7 @@ from riskdesk.alerts.endpoints import Blank
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import DbId
 from riskdesk.portfolio import service as portfolio_service
-from riskdesk.portfolio.schemas import PortfolioFilter, PortfolioSummary
+from riskdesk.portfolio.schemas import MonthTrend, PortfolioFilter, PortfolioSummary
 from riskdesk.security.deps import CanPortfolioRead
 from riskdesk.ui.i18n import Translator, pick_locale
 from riskdesk.ui.migration_view import migration_context
@@ -85,10 +85,64 @@ def charts(s: PortfolioSummary, t: Translator) -> dict[str, str]:
             "links": [_concentration_link(f, c.dimension, i) for i in c.items],
             "horizontal": True,
         }
+    data |= _trend_charts(s, t)
     for value in data.values():
         if "counts" in value:
             value["count_label"] = t("portfolio.customers_unit")
     return {name: json.dumps(value, ensure_ascii=False) for name, value in data.items()}
+
+
+def _month_label(t: Translator, month: MonthTrend) -> str:
+    if month.month_to_date:
+        return t("portfolio.trend.to_date")
+    return f"{month.month_end.year}-{month.month_end.month:02d}"
+
+
+def _trend_charts(s: PortfolioSummary, t: Translator) -> dict[str, dict[str, Any]]:
+    """The ageing by month (stacked), DSO with best DSO and ADD, and CEI (lines). Only today's
+    bar links: the customer list filters by today's ageing, not a past month's."""
+    f = s.filters
+    labels = [_month_label(t, m) for m in s.trends]
+    last = len(s.trends) - 1
+    return {
+        "ageing_trend": {
+            "labels": labels,
+            "series": [
+                {
+                    "name": t(f"portfolio.bucket.{bucket}"),
+                    "values": [_amount(m.ageing[bucket]) for m in s.trends],
+                    "links": [
+                        _link("/customers", f, ageing=bucket) if i == last else None
+                        for i in range(len(s.trends))
+                    ],
+                }
+                for bucket in portfolio_service.BUCKETS
+            ],
+        },
+        "dso": {
+            "dates": labels,
+            "series": {
+                t("portfolio.trend.dso"): [m.dso for m in s.trends],
+                t("portfolio.trend.best_dso"): [m.best_dso for m in s.trends],
+                t("portfolio.trend.add"): [m.add for m in s.trends],
+            },
+            "shared": True,
+            "points": True,
+            "unit": t("portfolio.trend.days_unit"),
+        },
+        "cei": {
+            "dates": labels,
+            "series": {t("portfolio.trend.cei"): [m.cei for m in s.trends]},
+            "shared": True,
+            "points": True,
+            "unit": "%",
+        },
+    }
+
+
+def latest_full_month(s: PortfolioSummary) -> MonthTrend | None:
+    """The last whole month of the trends (the month so far is too early to judge)."""
+    return next((m for m in reversed(s.trends) if not m.month_to_date), None)
 
 
 def _concentration_label(t: Translator, dimension: str, item: Any) -> str:
@@ -139,6 +193,7 @@ def portfolio_page(
         options=portfolio_service.filter_options(session, principal),
         periods=sorted({*PERIODS, period_days}),
         charts=charts(s, t),
+        latest=latest_full_month(s),
         link=lambda path, **extra: _link(path, flt, **extra),
         since=s.alerts.since.isoformat(),
         **migration_context(request, session, principal, flt),

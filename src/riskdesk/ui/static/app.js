@@ -2,15 +2,43 @@
 //   <div data-chart="bar" data-series='{"months":[...],"amounts":[...]}'>
 //   <div data-chart="line" data-series='{"dates":[...],"series":{"name":[...]}}'>
 //   <div data-chart="gauge" data-series='{"value":42.5,"label":"..."}'>
+//   <div data-chart="stacked" data-series='{"labels":[...],"series":[{"name":"...","values":[...],"links":[...]}]}'>
 // A bar chart may carry "links" (one address per bar: a click opens the list behind it),
 // "counts" (customers per bar, shown in the tooltip), "horizontal" and "count" (whole numbers).
+// A stacked bar's series may carry "links" (one per bar, null for none); a line chart may carry
+// "unit" (shown after each value), null values (a gap: no figure that period) and "points"
+// (draw every point).
 (function () {
   var palette = ["#2f6fb0", "#b33a3a", "#2f855a", "#b7791f", "#6b46c1"];
   // Thousands separators, two places at most: never scientific notation.
   function amount(value) {
     return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 2 });
   }
+  function shown(value, unit) {
+    return value === null || value === undefined || value === "-" || isNaN(value) ? "—" : amount(value) + (unit || "");
+  }
   function option(kind, data) {
+    if (kind === "stacked") {
+      var stacks = data.series || [];
+      return {
+        color: ["#2f855a", "#b7791f", "#dd6b20", "#c53030", "#742a2a"],
+        grid: { left: 70, right: 16, top: 16, bottom: 56 },
+        legend: { bottom: 0, type: "scroll" },
+        tooltip: {
+          trigger: "axis", axisPointer: { type: "shadow" },
+          formatter: function (items) {
+            var text = items.length ? items[0].name : "";
+            items.forEach(function (item) { text += "<br>" + item.marker + item.seriesName + " " + amount(item.value); });
+            return text;
+          }
+        },
+        xAxis: { type: "category", data: data.labels || [], axisLabel: { hideOverlap: true } },
+        yAxis: { type: "value", axisLabel: { formatter: amount } },
+        series: stacks.map(function (s) {
+          return { name: s.name, type: "bar", stack: "total", data: s.values, cursor: s.links ? "pointer" : "default" };
+        })
+      };
+    }
     if (kind === "gauge") {
       return {
         series: [{
@@ -25,14 +53,17 @@
     if (kind === "line") {
       var names = Object.keys(data.series || {});
       return {
-        color: palette, tooltip: { trigger: "axis" },
-        grid: { left: 60, right: 16, top: 12, bottom: 28 },
+        color: palette, tooltip: { trigger: "axis", valueFormatter: function (v) { return shown(v, data.unit); } },
+        grid: { left: 60, right: 16, top: 12, bottom: data.shared ? 56 : 28 },
         xAxis: { type: "category", data: data.dates || [] },
         legend: data.shared ? { bottom: 0 } : undefined,
-        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max }] :
+        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max, axisLabel: { formatter: function (v) { return shown(v, data.unit); } } }] :
           names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
         series: names.map(function (name, i) {
-          return { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
+          var line = { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
+          // A month between gaps is a point of its own: draw every point, or it is not seen.
+          if (data.points) Object.assign(line, { showAllSymbol: true, symbolSize: 6 });
+          return line;
         })
       };
     }
@@ -70,6 +101,11 @@
         // Every bar opens the list behind it, already filtered.
         chart.on("click", function (p) {
           if (data.links[p.dataIndex]) window.location.href = data.links[p.dataIndex];
+        });
+      } else if (el.dataset.chart === "stacked") {
+        chart.on("click", function (p) {
+          var links = (data.series[p.seriesIndex] || {}).links || [];
+          if (links[p.dataIndex]) window.location.href = links[p.dataIndex];
         });
       }
       window.addEventListener("resize", function () { chart.resize(); });

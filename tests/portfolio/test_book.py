@@ -1,0 +1,75 @@
+"""The positions read once and derived in Polars give what the SQL aggregates give, on the
+hand-made book (both databases) and at the edges of the utilisation bands."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+from sqlalchemy.orm import Session
+
+from riskdesk.portfolio import book as pb
+from riskdesk.portfolio import repository as repo
+from tests.portfolio.seed import Book
+
+D = Decimal
+
+
+def _positions(db: Session, scope: repo.Scope | None = None) -> pl.DataFrame:
+    return pb.frame(repo.positions(db, scope or repo.Scope()))
+
+
+def test_bands_tiers_top_and_concentration_match_the_sql(book: Book, db: Session) -> None:
+    for scope in (repo.Scope(), repo.Scope(region="East"), repo.Scope(owner_ids=())):
+        positions = _positions(db, scope)
+        sql_cells = sorted(repo.by_band_and_tier(db, scope))
+        assert sorted(pb.by_band_and_tier(positions, repo.UTILISATION_BANDS)) == sql_cells
+        assert pb.top_exposures(positions, 20) == [
+            tuple(row) for row in repo.top_exposures(db, scope, 20)
+        ]
+        for dimension in ("industry", "region", "group"):
+            rows, squares, total = repo.concentration(db, scope, dimension, 10)
+            found, squares_, total_ = pb.concentration(positions, dimension, 10)
+            assert (squares_, total_) == (squares, total)
+            if dimension == "group":
+                codes = repo.group_codes(db, [k for k, _ in found if k > 0])
+                found = [(codes[k], e) if k > 0 else (-k, e) for k, e in found]
+                rows = [(k, e) if k is not None else (cid, e) for k, cid, e in rows]
+            else:
+                rows = [(k, e) for k, _, e in rows]
+            assert found == rows, dimension
+
+
+def test_the_whole_bookby_hand(book: Book, db: Session) -> None:
+    positions = _positions(db)
+    cells = {(b, t): (n, e, lim) for b, t, n, e, lim in pb.by_band_and_tier(
+        positions, repo.UTILISATION_BANDS
+    )}  # fmt: skip
+    assert cells[("80_100", "high")] == (1, D("80000.00"), D("100000.00"))
+    assert cells[("under_50", "low")] == (1, D("50000.00"), D("200000.00"))
+    assert cells[("over_100", "medium")] == (1, D("60000.00"), D("50000.00"))
+    assert cells[("no_limit", "unrated")] == (1, D("1000.00"), D("0.00"))
+    top = pb.top_exposures(positions, 2)
+    assert [(r[0], r[4]) for r in top] == [(book.a, D("80000.00")), (book.c, D("60000.00"))]
+
+
+def test_the_band_edges_are_exact() -> None:
+    limit = D("9999999999999999.99")
+    rows = [
+        (1, "company", "x", None, None, None, None, D("100.00"), D("49.99")),
+        (2, "company", "x", None, None, None, None, D("100.00"), D("50.00")),
+        (3, "company", "x", None, None, None, None, D("100.00"), D("80.00")),
+        (4, "company", "x", None, None, None, None, D("100.00"), D("100.00")),
+        (5, "company", "x", None, None, None, None, D("0.00"), D("5.00")),
+        (6, "company", "x", None, None, None, None, limit, limit - D("0.01")),
+        (7, "company", "x", None, None, None, None, limit, limit),
+    ]
+    bands = pb.band_of(pb.frame(rows), repo.UTILISATION_BANDS).to_list()
+    assert bands == ["under_50", "50_80", "80_100", "over_100", "no_limit", "80_100", "over_100"]
+
+
+def test_an_empty_book() -> None:
+    empty = pb.frame([])
+    assert pb.by_band_and_tier(empty, repo.UTILISATION_BANDS) == []
+    assert pb.top_exposures(empty, 20) == []
+    assert pb.concentration(empty, "group", 10) == ([], 0.0, 0.0)
