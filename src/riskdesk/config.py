@@ -324,6 +324,13 @@ class Settings(BaseSettings):
         description="How often the in-process worker sends e-mails and webhooks; 0: not at all "
         "(separate workers run `riskdesk notify deliver`).",
     )
+    report_schedule_interval_seconds: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How often the server queues the report e-mails due (the committee pack on "
+        "the 1st, the weekly summary on Mondays; each once per period); 0: not at all (run "
+        "`riskdesk reports send-due` from cron instead).",
+    )
     delivery_max_attempts: int = Field(default=8, ge=1, le=30)
     delivery_backoff_seconds: float = Field(
         default=30.0, gt=0, description="First retry delay; doubled after each failure."

@@ -63,10 +63,14 @@ from riskdesk.pipeline.endpoints import router as imports_router
 from riskdesk.pipeline.tasks import BusWorker, EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.portfolio.endpoints import router as portfolio_router
+from riskdesk.portfolio.migration_endpoints import router as migration_router
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
+from riskdesk.reports.committee_endpoints import router as committee_router
 from riskdesk.reports.endpoints import router as reports_router
+from riskdesk.reports.subscription_endpoints import router as subscription_router
+from riskdesk.reports.tasks import ReportScheduler
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
 from riskdesk.security.deps import CanSystemMonitor
@@ -430,6 +434,9 @@ API_ROUTERS = (
     complaints_router,
     portfolio_router,
     home_router,
+    migration_router,
+    committee_router,
+    subscription_router,
     ecl_router,
     privacy_router,
     jobs_router,
@@ -471,6 +478,10 @@ def create_app(
         if settings.delivery_interval_seconds > 0:
             worker = delivery.Worker(app.state.sessionmaker, settings)
             worker.start()
+        reports = None
+        if settings.report_schedule_interval_seconds > 0:
+            reports = ReportScheduler(app.state.sessionmaker, settings)
+            reports.start()
         checkpointer = None
         if settings.audit_checkpoint_interval_seconds > 0:
             checkpointer = CheckpointWorker(app.state.sessionmaker, settings)
@@ -535,6 +546,8 @@ def create_app(
             surges.stop()
         if checkpointer is not None:
             checkpointer.stop()
+        if reports is not None:
+            reports.stop()
         if worker is not None:
             worker.stop()
         if engine is not None:

@@ -144,6 +144,8 @@ def _ids(db: Session, client_for: Any) -> dict[str, Any]:
     # A background job, queued (the test app runs no job worker): its routes read it.
     queued = manager.post("/api/v1/scoring-runs", json={}, headers={"Prefer": "respond-async"})
     assert queued.status_code == 202, queued.text
+    subscribed = manager.put("/api/v1/me/subscriptions/committee_pack", json={})
+    assert subscribed.status_code == 200, subscribed.text
     # An expected-credit-loss run over the shortest window it takes.
     ecl = manager.post("/api/v1/ecl/runs", json={"lookback_months": 6})
     assert ecl.status_code in (200, 201), ecl.text
@@ -161,6 +163,7 @@ def _ids(db: Session, client_for: Any) -> dict[str, Any]:
         "scorecard_version_id": db.scalar(select(func.min(ScorecardVersion.id))),
         # No model is trained here (it takes a labelled history): its routes answer 404.
         "model_version_id": db.scalar(select(func.min(ModelVersion.id))) or 1,
+        "kind": "committee_pack",  # the manager's report subscription, made above
     }
     assert None not in first.values(), first
     return first

@@ -330,7 +330,10 @@ def _mail(job: _Job, settings: Settings) -> _Outcome:
 
 def email_text(payload: dict[str, Any], public_url: str, locale: str | None) -> str:
     """The e-mail's text: the alert's facts and a link to its case, in the user's language
-    (both when they have not chosen)."""
+    (both when they have not chosen). A message written whole by its sender (a report for
+    its subscriber, in the subscription's language) carries its ``body``."""
+    if "body" in payload:
+        return str(payload["body"])
     alert = payload["alert"]
     case_id, customer_id, product = alert.get("case_id"), alert["customer_id"], alert.get("product")
     if case_id:

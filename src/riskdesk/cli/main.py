@@ -23,6 +23,7 @@ from riskdesk.cli.jobs import queue as queue_job
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.privacy import privacy_app
+from riskdesk.cli.reports import reports_app
 from riskdesk.cli.status import status as status_command
 from riskdesk.cli.warnings import warnings_app
 from riskdesk.cli.worker import queue_app
@@ -54,6 +55,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(queue_app, name="queue")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(bi_app, name="bi")
+app.add_typer(reports_app, name="reports")
 console = Console()
 err = Console(stderr=True)
 

@@ -261,30 +261,26 @@ def _inline(value: Any) -> str:
 
 
 class _Workbook:
-    """Writes the rows into a zip as they come, one worksheet part after another (a new sheet
-    past Excel's row limit), then the parts that name the sheets."""
+    """Writes tables into a zip as their rows come, one worksheet part after another (a new
+    sheet past Excel's row limit), then the parts that name the sheets."""
 
-    def __init__(
-        self,
-        archive: zipfile.ZipFile,
-        columns: tuple[Column, ...],
-        translate: Translate,
-        title: str,
-    ) -> None:
+    def __init__(self, archive: zipfile.ZipFile, translate: Translate) -> None:
         self.archive = archive
-        self.columns = columns
-        self.letters = [_column_letters(i) for i in range(len(columns))]
-        self.encoders = [_xlsx_encoder(c, translate) for c in columns]
-        self.labels = headers(columns, translate)
-        self.title = title
-        self.sheets: list[tuple[str, int]] = []  # (name, rows written, header included)
+        self.translate = translate
+        self.sheets: list[tuple[str, int, str]] = []  # (name, rows with header, last column)
         self.part: Any = None
         self.row = 0
 
-    def _open_sheet(self) -> None:
+    def _open_sheet(self, columns: tuple[Column, ...], labels: list[str], title: str) -> None:
         number = len(self.sheets) + 1
-        name = self.title if number == 1 else f"{self.title[:26]} ({number})"
-        self.sheets.append((name[:31], 0))
+        # A table past Excel's row limit goes on: "title (2)"; names are unique per workbook.
+        taken = {name for name, _, _ in self.sheets}
+        name, more = title[:31], 1
+        while name in taken:
+            more += 1
+            name = f"{title[:26]} ({more})"[:31]
+        letters = [_column_letters(i) for i in range(len(columns))]
+        self.sheets.append((name, 0, letters[-1]))
         self.part = io.TextIOWrapper(
             self.archive.open(f"xl/worksheets/sheet{number}.xml", "w", force_zip64=True),
             encoding="utf-8",
@@ -294,7 +290,7 @@ class _Workbook:
             for i, w in enumerate(
                 (
                     c.width or max(KIND_WIDTHS[c.kind], display_width(label) + 2)
-                    for c, label in zip(self.columns, self.labels, strict=True)
+                    for c, label in zip(columns, labels, strict=True)
                 ),
                 start=1,
             )
@@ -308,31 +304,36 @@ class _Workbook:
             '<row r="1">'
             + "".join(
                 f'<c r="{letter}1" s="1" t="inlineStr"><is><t>{_xml_text(label)}</t></is></c>'
-                for letter, label in zip(self.letters, self.labels, strict=True)
+                for letter, label in zip(letters, labels, strict=True)
             )
             + "</row>"
         )
         self.row = 1
 
     def _close_sheet(self) -> None:
-        last = f"{self.letters[-1]}{max(self.row, 1)}"
-        self.part.write(f'</sheetData><autoFilter ref="A1:{last}"/></worksheet>')
+        name, _, last_column = self.sheets[-1]
+        self.part.write(
+            f'</sheetData><autoFilter ref="A1:{last_column}{max(self.row, 1)}"/></worksheet>'
+        )
         self.part.close()
-        name, _ = self.sheets[-1]
-        self.sheets[-1] = (name, self.row)
+        self.sheets[-1] = (name, self.row, last_column)
 
-    def write(self, rows: Iterable[Mapping[str, Any]]) -> int:
-        """Write every row; how many."""
+    def write(
+        self, columns: tuple[Column, ...], rows: Iterable[Mapping[str, Any]], title: str
+    ) -> int:
+        """Write a table on a sheet of its own (more past the row limit); how many rows."""
         written = 0
-        cells = [(c.key, encode) for c, encode in zip(self.columns, self.encoders, strict=True)]
-        self._open_sheet()
+        encoders = [_xlsx_encoder(c, self.translate) for c in columns]
+        labels = headers(columns, self.translate)
+        cells = [(c.key, encode) for c, encode in zip(columns, encoders, strict=True)]
+        self._open_sheet(columns, labels, title)
         buffer: list[str] = []
         for values in rows:
             if self.row >= XLSX_MAX_ROWS:
                 self.part.write("".join(buffer))
                 buffer.clear()
                 self._close_sheet()
-                self._open_sheet()
+                self._open_sheet(columns, labels, title)
             self.row += 1
             n = self.row
             buffer.append(
@@ -351,20 +352,20 @@ class _Workbook:
                 buffer.clear()
         self.part.write("".join(buffer))
         self._close_sheet()
-        self._finish()
         return written
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """Write the parts naming the sheets: the workbook, its relations, the styles."""
         sheets = "".join(
             f'<sheet name="{_xml_text(name).replace(chr(34), "&quot;")}" sheetId="{i}"'
             f' r:id="rId{i}"/>'
-            for i, (name, _) in enumerate(self.sheets, start=1)
+            for i, (name, _, _) in enumerate(self.sheets, start=1)
         )
         filters = "".join(
             f'<definedName name="_xlnm._FilterDatabase" localSheetId="{i}" hidden="1">'
-            f"'{_xml_text(name).replace(chr(39), chr(39) * 2)}'!$A$1:${self.letters[-1]}${rows}"
+            f"'{_xml_text(name).replace(chr(39), chr(39) * 2)}'!$A$1:${last}${rows}"
             "</definedName>"
-            for i, (name, rows) in enumerate(self.sheets)
+            for i, (name, rows, last) in enumerate(self.sheets)
         )
         parts = [f"/xl/worksheets/sheet{i}.xml" for i in range(1, len(self.sheets) + 1)]
         files = {
@@ -412,8 +413,26 @@ def write_xlsx(
     header with a filter, widths by kind and header. xlsxwriter (constant-memory mode) wrote the
     same file with 7.7 times the CPU (bench/export_bench.py), past the 10 s a 100,000-row export
     may take."""
+    return write_workbook(target, [Sheet(title, columns, rows)], translate)
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """One table of a workbook: its sheet's title, columns and rows."""
+
+    title: str
+    columns: tuple[Column, ...]
+    rows: Iterable[Mapping[str, Any]]
+
+
+def write_workbook(target: Any, sheets: Iterable[Sheet], translate: Translate) -> int:
+    """Write several tables as the sheets of one .xlsx workbook into ``target``, in order; the
+    rows written in all."""
     with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
-        return _Workbook(archive, columns, translate, _sheet_name(title)).write(rows)
+        book = _Workbook(archive, translate)
+        written = sum(book.write(s.columns, s.rows, _sheet_name(s.title)) for s in sheets)
+        book.finish()
+        return written
 
 
 def xlsx_chunks(

@@ -70,6 +70,7 @@ from riskdesk.models.policy import (
 )
 from riskdesk.models.privacy import Consent, Erasure, LegalHold
 from riskdesk.models.processing import DeadLetter, QueuedWork
+from riskdesk.models.reports import ReportSubscription
 from riskdesk.models.scoring import (
     CustomerScore,
     ModelScore,
@@ -141,6 +142,7 @@ __all__ = [
     "PendingChangeItem",
     "Playbook",
     "QueuedWork",
+    "ReportSubscription",
     "Return",
     "RuleVersion",
     "Scorecard",

@@ -64,13 +64,35 @@ class _Document(FPDF):
 
 def needs_full_face(report: CreditReport) -> bool:
     """Whether the report has a character beyond the working face."""
+    return beyond_working_face(report.model_dump_json())
+
+
+def beyond_working_face(text: str) -> bool:
+    """Whether a text has a character the working face lacks."""
     covered = fonts.working_set()
-    text = report.model_dump_json()
     return any(ord(ch) not in covered for ch in text if ord(ch) > 0x7E)
 
 
-class _Writer:
-    def __init__(self, pdf: _Document, view: View) -> None:
+def embed_fonts(pdf: FPDF, data_dir: Path, full_face: bool) -> None:
+    """Give a document the working face (and the whole face when ``full_face``)."""
+    pdf.add_font(FAMILY, fname=str(fonts.working_face(data_dir)))
+    if full_face:
+        # A character beyond the working face: this document carries the whole face as well.
+        pdf.add_font(FALLBACK, fname=str(fonts.SOURCE))
+        pdf.set_fallback_fonts([FALLBACK], exact_match=False)
+    for font in pdf.fonts.values():
+        # Recomputing the subset's bounding boxes draws every glyph again (a third of the time
+        # spent writing the PDF); the face's own box still bounds the subset, and viewers read
+        # the box from the font descriptor, which fpdf2 fills from the face.
+        ttfont = getattr(font, "ttfont", None)
+        if ttfont is not None:
+            ttfont.recalcBBoxes = False
+
+
+class Writer:
+    """Sections, headings, notes, label-value pairs and tables in the reports' style."""
+
+    def __init__(self, pdf: FPDF, view: View) -> None:
         self.pdf = pdf
         self.view = view
         self.t = view.t
@@ -148,7 +170,7 @@ class _Writer:
                     row.cell(text)
 
 
-def _profile(w: _Writer, report: CreditReport) -> None:
+def _profile(w: Writer, report: CreditReport) -> None:
     v, t, c = w.view, w.t, report.customer
     w.section("report.section.profile", first=True)
     identity = (
@@ -193,7 +215,7 @@ def _profile(w: _Writer, report: CreditReport) -> None:
     _score(w, report)
 
 
-def _score(w: _Writer, report: CreditReport) -> None:
+def _score(w: Writer, report: CreditReport) -> None:
     v, t, s, p = w.view, w.t, report.score, report.customer.profile
     w.heading(t("report.section.score"))
     if s is None:
@@ -227,7 +249,7 @@ def _score(w: _Writer, report: CreditReport) -> None:
         )
 
 
-def _exposure(w: _Writer, report: CreditReport) -> None:
+def _exposure(w: Writer, report: CreditReport) -> None:
     v, t, p, e = w.view, w.t, report.customer.profile, report.exposure
     cur = e.limit_currency
     w.section("report.section.exposure")
@@ -285,7 +307,7 @@ def _exposure(w: _Writer, report: CreditReport) -> None:
     _behaviour(w, report)
 
 
-def _behaviour(w: _Writer, report: CreditReport) -> None:
+def _behaviour(w: Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.heading(t("report.section.behaviour"))
     if report.indicators_as_of is None:
@@ -300,7 +322,7 @@ def _behaviour(w: _Writer, report: CreditReport) -> None:
     )
 
 
-def _statements(w: _Writer, report: CreditReport) -> None:
+def _statements(w: Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.statements")
     items = report.statements
@@ -362,7 +384,7 @@ def _statements(w: _Writer, report: CreditReport) -> None:
     )
 
 
-def _bureau(w: _Writer, report: CreditReport) -> None:
+def _bureau(w: Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.bureau")
     w.table(
@@ -387,7 +409,7 @@ def _bureau(w: _Writer, report: CreditReport) -> None:
             w.table([t("report.item"), t("report.value")], [list(d) for d in b.details], (40, 60))
 
 
-def _alerts(w: _Writer, report: CreditReport) -> None:
+def _alerts(w: Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.alerts")
     w.table(
@@ -436,7 +458,7 @@ def _alerts(w: _Writer, report: CreditReport) -> None:
     )
 
 
-def _decisions(w: _Writer, report: CreditReport) -> None:
+def _decisions(w: Writer, report: CreditReport) -> None:
     v, t = w.view, w.t
     w.section("report.section.decisions")
     w.table(
@@ -493,18 +515,7 @@ def render(report: CreditReport, view: View, data_dir: Path) -> bytes:
     pdf.set_title(f"{view.t('report.title')} {report.customer.code}")
     pdf.set_creator("Riskdesk")
     pdf.set_lang("zh-CN" if view.locale == "zh-CN" else "en")
-    pdf.add_font(FAMILY, fname=str(fonts.working_face(data_dir)))
-    if needs_full_face(report):
-        # A character beyond the working face: this document carries the whole face as well.
-        pdf.add_font(FALLBACK, fname=str(fonts.SOURCE))
-        pdf.set_fallback_fonts([FALLBACK], exact_match=False)
-    for font in pdf.fonts.values():
-        # Recomputing the subset's bounding boxes draws every glyph again (a third of the time
-        # spent writing the PDF); the face's own box still bounds the subset, and viewers read
-        # the box from the font descriptor, which fpdf2 fills from the face.
-        ttfont = getattr(font, "ttfont", None)
-        if ttfont is not None:
-            ttfont.recalcBBoxes = False
+    embed_fonts(pdf, data_dir, needs_full_face(report))
     pdf.add_page()
     c = report.customer
     pdf.set_font(FAMILY, size=18)
@@ -518,7 +529,7 @@ def render(report: CreditReport, view: View, data_dir: Path) -> bytes:
     pdf.cell(0, 5, view.t("report.confidential"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_text_color(*INK)
     pdf.ln(3)
-    writer = _Writer(pdf, view)
+    writer = Writer(pdf, view)
     _profile(writer, report)
     _exposure(writer, report)
     _statements(writer, report)

@@ -744,3 +744,14 @@ def preview(session: Session, version_id: int) -> dict[str, Any]:
 def recent_runs(session: Session, limit: int = 20) -> list[ScoringRun]:
     """The latest scoring runs."""
     return repo.runs(session, limit)
+
+
+def rating_order(session: Session) -> list[str]:
+    """The rating codes of the active scorecards, best (highest scores) first; a code several
+    scorecards share keeps its best place."""
+    best: dict[str, int] = {}
+    for _, version in repo.active_versions(session):
+        for band in version.definition.get("ratings", []):
+            code, top = str(band["code"]), int(band["max"])
+            best[code] = max(best.get(code, top), top)
+    return sorted(best, key=lambda code: (-best[code], code))

@@ -21,6 +21,7 @@ def mount_ui(app: FastAPI) -> None:
         portfolio_pages,
         privacy_pages,
         report_pages,
+        reports_pages,
         user_pages,
     )
     from riskdesk.ui.render import render_error
@@ -39,3 +40,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(home_pages.router)
     app.include_router(ecl_pages.router)
     app.include_router(report_pages.router)
+    app.include_router(reports_pages.router)

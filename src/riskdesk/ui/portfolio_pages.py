@@ -17,6 +17,7 @@ from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import MonthTrend, PortfolioFilter, PortfolioSummary
 from riskdesk.security.deps import CanPortfolioRead
 from riskdesk.ui.i18n import Translator, pick_locale
+from riskdesk.ui.migration_view import migration_context
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -195,4 +196,5 @@ def portfolio_page(
         latest=latest_full_month(s),
         link=lambda path, **extra: _link(path, flt, **extra),
         since=s.alerts.since.isoformat(),
+        **migration_context(request, session, principal, flt),
     )

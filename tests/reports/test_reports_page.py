@@ -1,0 +1,44 @@
+"""The reports page, rendered by the server in both languages: the pack's form, the
+subscriptions' buttons, the links elsewhere (the browser test is tests/ui/test_reports_pages.py)."""
+
+from __future__ import annotations
+
+import re
+
+from riskdesk.ui.i18n import LANG_COOKIE
+
+
+def test_the_page_and_its_subscription_forms(client_for) -> None:  # type: ignore[no-untyped-def]
+    manager = client_for("manager")
+    for locale, words in (
+        ("zh-CN", ("报表", "授信委员会月度报告", "每周信用组合摘要", "下载 PDF", "订阅")),
+        ("en", ("Reports", "Credit committee monthly pack", "Download Excel", "Subscribe")),
+    ):
+        manager.cookies.set(LANG_COOKIE, locale)
+        page = manager.get("/reports")
+        assert page.status_code == 200, page.text
+        main = page.text.split("<main>")[1]
+        for word in words:
+            assert word in main, (locale, word)
+        assert re.search(r">[^<]*\b(reports|pack|migration)\.[a-z_]+", main) is None  # no keys
+        assert 'id="nav-reports"' in page.text and 'href="/ecl"' in main
+    done = manager.post(
+        "/reports/subscriptions",
+        data={"kind": "weekly_summary", "language": "en", "action": "subscribe"},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303 and done.headers["location"] == "/reports?done=subscribed"
+    page = manager.get("/reports?done=subscribed").text
+    assert 'id="subscribed-weekly-summary"' in page and "Subscribed (English)" in page
+    assert manager.get("/api/v1/me/subscriptions/weekly_summary").json()["language"] == "en"
+    manager.post(
+        "/reports/subscriptions",
+        data={"kind": "weekly_summary", "action": "unsubscribe"},
+        follow_redirects=False,
+    )
+    assert manager.get("/api/v1/me/subscriptions").json() == []
+    bad = manager.post("/reports/subscriptions", data={"kind": "poems"}, follow_redirects=False)
+    assert bad.status_code == 422
+    sales = client_for("sales").get("/reports")
+    assert sales.status_code == 200 and 'href="/ecl"' not in sales.text.split("<main>")[1]
+    assert client_for("service").get("/reports").status_code == 403
