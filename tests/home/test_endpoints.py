@@ -175,3 +175,38 @@ def test_churn_risks_among_my_customers(db, client_for) -> None:  # type: ignore
     assert risks == sorted(risks, reverse=True) and 0 <= risks[-1] <= risks[0] <= 1
     page = service.get("/home/service").text
     assert f'href="/customers/{ids["GONE"]}"' in page
+
+
+def test_filters_narrow_the_homes_and_live_in_the_address(home_book: HomeBook, client_for) -> None:  # type: ignore[no-untyped-def]
+    sales = client_for("sales")
+    # Sales' one customer is in the East: the North has none of theirs.
+    north = sales.get("/api/v1/home/sales", params={"region": "North"}).json()
+    assert (north["customers"], north["held_orders"], north["limit_requests"]) == (0, 0, 0)
+    assert north["held"] == [] and north["requests"] == []
+    east = sales.get("/api/v1/home/sales", params={"region": "East"}).json()
+    assert (east["customers"], east["exposure"], east["held_orders"]) == (1, "80000.00", 1)
+    assert sales.get("/api/v1/home/sales", params={"owner_id": 0}).status_code == 422
+    page = sales.get("/home/sales", params={"region": "East", "tier": "high"}).text
+    form = page.split('id="home-filters"', 1)[1].split("</form>", 1)[0]
+    assert '<option value="East" selected>' in form
+    # The figures' links carry the filters to the lists behind them.
+    assert 'href="/customers?region=East&amp;tier=high&amp;ageing=overdue"' in page
+    assert 'href="/worklist?region=East&amp;tier=high"' in page
+    empty = sales.get("/home/sales", params={"region": "North"}).text
+    assert 'id="held-orders"' in empty and customer_code_of(home_book.book.a) not in empty
+    # The other homes take the period of their flow figures.
+    for user, path in (
+        ("analyst", "/home/analyst"),
+        ("service", "/home/service"),
+        ("auditor", "/home/auditor"),
+    ):
+        client = client_for(user)
+        answer = client.get(path, params={"period_days": 7})
+        assert answer.status_code == 200, (user, answer.text)
+        form = answer.text.split('id="home-filters"', 1)[1].split("</form>", 1)[0]
+        assert '<option value="7" selected>' in form, user
+        assert client.get(path, params={"period_days": 0}).status_code in (400, 422), user
+
+
+def customer_code_of(customer_id: int) -> str:
+    return f"C{customer_id:07d}"

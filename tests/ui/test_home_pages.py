@@ -159,3 +159,28 @@ def test_a_bar_of_the_analyst_chart_opens_that_rule_and_week(
     assert page.locator("#scope-note").count() == 1
     shot(page, "home-analyst-bar-zh-CN")
     context.close()
+
+
+def test_the_filters_change_the_figures(browser, live_server: str, book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    context = new_context(browser, "zh-CN")
+    page = context.new_page()
+    _sign_in(page, live_server, "sales")
+    assert page.inner_text("#kpi-customers .kpi-value") == "1"
+    # Sales' one customer is rated high: the unrated among theirs are none.
+    with page.expect_navigation(url=re.compile(r".*/home/sales\?.*tier=unrated.*")):
+        page.select_option("#home-filters select[name=tier]", "unrated")
+    assert page.inner_text("#kpi-customers .kpi-value") == "0"
+    assert page.locator("#chart-utilisation").count() == 0  # no data: no chart
+    assert "tier=unrated" in (page.get_attribute("#kpi-exposure", "href") or "")
+    shot(page, "home-sales-filtered-zh-CN")
+    page.click("#home-filters a.reset")
+    page.wait_for_url(re.compile(r".*/home/sales$"))
+    assert page.inner_text("#kpi-customers .kpi-value") == "1"
+    # The analyst's period: the SLA record over the last 7 days.
+    context.clear_cookies()
+    _sign_in(page, live_server, "analyst")
+    with page.expect_navigation(url=re.compile(r".*/home/analyst\?period_days=7$")):
+        page.select_option("#home-filters select[name=period_days]", "7")
+    assert "7" in page.inner_text("#home-kpis")
+    shot(page, "home-analyst-period-zh-CN")
+    context.close()

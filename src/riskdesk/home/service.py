@@ -149,12 +149,14 @@ def sales_home(
     session: Session,
     principal: Principal,
     *,
+    flt: PortfolioFilter | None = None,
     as_of: dt.date | None = None,
     summary: PortfolioSummary | None = None,
 ) -> SalesHome:
     """My customers' limits, exposure and overdue (the portfolio's figures over them, or
-    ``summary`` when the caller has it already), my held orders and pending limit requests."""
-    flt = PortfolioFilter()
+    ``summary`` when the caller has it already, computed with the same ``flt``), my held
+    orders and pending limit requests, narrowed by the portfolio's filters."""
+    flt = flt or PortfolioFilter()
     s = summary or portfolio_service.summary(session, principal, flt=flt, as_of=as_of)
     scope = portfolio_service.scope_of(principal, flt)
     now = utcnow()

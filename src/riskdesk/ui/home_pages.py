@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from riskdesk.alerts.endpoints import Blank
 from riskdesk.db import SessionDep
 from riskdesk.home import service as home_service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
+from riskdesk.kit.validation import DbId
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security.deps import (
@@ -127,14 +129,20 @@ def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
 
 
 @router.get("/home/analyst", response_class=HTMLResponse)
-def analyst_page(request: Request, session: SessionDep, principal: CanAlertsWork) -> Response:
+def analyst_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanAlertsWork,
+    period_days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> Response:
     """The risk analyst's home: my alert queue, SLA record, alerts by type, model health."""
-    h = home_service.analyst_home(session, principal)
+    h = home_service.analyst_home(session, principal, period_days=period_days)
     return render(
         request,
         "home_analyst.html",
         principal,
         h=h,
+        periods=sorted({*portfolio_pages.PERIODS, period_days}),
         charts=analyst_charts(h, _translator(request)),
         link=link,
     )
@@ -144,12 +152,29 @@ def analyst_page(request: Request, session: SessionDep, principal: CanAlertsWork
 
 
 @router.get("/home/sales", response_class=HTMLResponse)
-def sales_page(request: Request, session: SessionDep, principal: CanPortfolioRead) -> Response:
-    """The salesperson's home: my customers' limits and exposure, held orders, requests."""
+def sales_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanPortfolioRead,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    segment: Annotated[str | None, Query(max_length=64)] = None,
+    owner_id: Annotated[DbId | None, Blank, Query()] = None,
+    tier: Annotated[str | None, Query(max_length=16)] = None,
+    industry: Annotated[str | None, Query(max_length=64)] = None,
+) -> Response:
+    """The salesperson's home: my customers' limits and exposure, held orders, requests,
+    narrowed by the same filters as the portfolio (they live in the address)."""
+    flt = PortfolioFilter(
+        region=region or None,
+        segment=segment or None,
+        owner_id=owner_id,
+        tier=tier or None,
+        industry=industry or None,
+    )
     # The portfolio's own figures and charts over my customers: the same bars, the same
     # drill-downs (sales see only their own customers there).
-    summary = portfolio_service.summary(session, principal, flt=PortfolioFilter())
-    h = home_service.sales_home(session, principal, summary=summary)
+    summary = portfolio_service.summary(session, principal, flt=flt)
+    h = home_service.sales_home(session, principal, flt=flt, summary=summary)
     charts = portfolio_pages.charts(summary, _translator(request))
     return render(
         request,
@@ -157,8 +182,10 @@ def sales_page(request: Request, session: SessionDep, principal: CanPortfolioRea
         principal,
         h=h,
         s=summary,
+        flt=flt,
+        options=portfolio_service.filter_options(session, principal),
         charts={k: charts[k] for k in ("utilisation", "ageing")},
-        link=link,
+        link=lambda path, **extra: portfolio_pages.scoped_link(path, flt, **extra),
     )
 
 
@@ -213,14 +240,20 @@ def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
 
 
 @router.get("/home/service", response_class=HTMLResponse)
-def service_page(request: Request, session: SessionDep, principal: CanComplaintsWork) -> Response:
+def service_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanComplaintsWork,
+    period_days: Annotated[int, Query(ge=1, le=366)] = 90,
+) -> Response:
     """The customer-service home: complaints against SLA, satisfaction, churn risks."""
-    h = home_service.service_home(session, principal)
+    h = home_service.service_home(session, principal, period_days=period_days)
     return render(
         request,
         "home_service.html",
         principal,
         h=h,
+        periods=sorted({*portfolio_pages.PERIODS, period_days}),
         charts=service_charts(h, _translator(request)),
         link=link,
         statuses=home_service.SLA_STATUSES,
@@ -278,14 +311,20 @@ def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
 
 
 @router.get("/home/auditor", response_class=HTMLResponse)
-def auditor_page(request: Request, session: SessionDep, principal: CanAuditRead) -> Response:
+def auditor_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanAuditRead,
+    period_days: Annotated[int, Query(ge=1, le=366)] = 30,
+) -> Response:
     """The auditor's home: activity, approvals by person, reveals of personal data."""
-    h = home_service.auditor_home(session, principal)
+    h = home_service.auditor_home(session, principal, period_days=period_days)
     return render(
         request,
         "home_auditor.html",
         principal,
         h=h,
+        periods=sorted({*portfolio_pages.PERIODS, period_days}),
         charts=auditor_charts(h, _translator(request)),
         link=link,
         since=_midnight(h.since.date()),

@@ -31,7 +31,7 @@ def scope_query(flt: PortfolioFilter, **extra: Any) -> str:
     return urlencode({k: v for k, v in values.items() if v not in (None, "")})
 
 
-def _link(path: str, flt: PortfolioFilter, **extra: Any) -> str:
+def scoped_link(path: str, flt: PortfolioFilter, **extra: Any) -> str:
     query = scope_query(flt, **extra)
     return f"{path}?{query}" if query else path
 
@@ -57,24 +57,26 @@ def charts(s: PortfolioSummary, t: Translator) -> dict[str, str]:
             "labels": [t(f"portfolio.band.{b.band}") for b in s.utilisation],
             "values": [_amount(b.exposure) for b in s.utilisation],
             "counts": [b.customers for b in s.utilisation],
-            "links": [_link("/customers", f, utilisation=b.band) for b in s.utilisation],
+            "links": [scoped_link("/customers", f, utilisation=b.band) for b in s.utilisation],
         },
         "ageing": {
             "labels": [t(f"portfolio.bucket.{a.bucket}") for a in s.ageing],
             "values": [_amount(a.amount) for a in s.ageing],
             "counts": [a.customers for a in s.ageing],
-            "links": [_link("/customers", f, ageing=a.bucket) for a in s.ageing],
+            "links": [scoped_link("/customers", f, ageing=a.bucket) for a in s.ageing],
         },
         "tiers": {
             "labels": [t(f"tier.{x.tier}") for x in s.tiers],
             "values": [_amount(x.exposure) for x in s.tiers],
             "counts": [x.customers for x in s.tiers],
-            "links": [_link("/customers", f, tier=x.tier) for x in s.tiers],
+            "links": [scoped_link("/customers", f, tier=x.tier) for x in s.tiers],
         },
         "alerts": {
             "labels": [t(f"portfolio.alerts.{name}") for name, _, _ in funnel],
             "values": [n for _, n, _ in funnel],
-            "links": [_link("/alerts", f, observed_from=since, **extra) for _, _, extra in funnel],
+            "links": [
+                scoped_link("/alerts", f, observed_from=since, **extra) for _, _, extra in funnel
+            ],
             "count": True,
         },
     }
@@ -112,7 +114,7 @@ def _trend_charts(s: PortfolioSummary, t: Translator) -> dict[str, dict[str, Any
                     "name": t(f"portfolio.bucket.{bucket}"),
                     "values": [_amount(m.ageing[bucket]) for m in s.trends],
                     "links": [
-                        _link("/customers", f, ageing=bucket) if i == last else None
+                        scoped_link("/customers", f, ageing=bucket) if i == last else None
                         for i in range(len(s.trends))
                     ],
                 }
@@ -157,8 +159,8 @@ def _concentration_link(flt: PortfolioFilter, dimension: str, item: Any) -> str:
     if item.customer_id is not None:
         return f"/customers/{item.customer_id}"
     if item.key == "unknown":
-        return _link("/customers", flt)  # the list cannot ask for "no industry" yet
-    return _link("/customers", flt, **{dimension: item.key})
+        return scoped_link("/customers", flt)  # the list cannot ask for "no industry" yet
+    return scoped_link("/customers", flt, **{dimension: item.key})
 
 
 @router.get("/portfolio", response_class=HTMLResponse)
@@ -194,7 +196,7 @@ def portfolio_page(
         periods=sorted({*PERIODS, period_days}),
         charts=charts(s, t),
         latest=latest_full_month(s),
-        link=lambda path, **extra: _link(path, flt, **extra),
+        link=lambda path, **extra: scoped_link(path, flt, **extra),
         since=s.alerts.since.isoformat(),
         **migration_context(request, session, principal, flt),
     )
