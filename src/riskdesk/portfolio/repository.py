@@ -198,15 +198,18 @@ def group_names(session: Session, codes: list[str]) -> dict[str, str]:
     return {code: name for code, name in session.execute(stmt)}
 
 
-def _open_invoices(scope: Scope) -> Any:
-    """Open invoices of the customers in scope: customer, due date, amount still open."""
+def _open_invoices(scope: Scope, as_of: dt.date) -> Any:
+    """Open invoices of the customers in scope as of a day: customer, due date, amount still
+    open. An invoice counts from its issue date, less the payments made by that day, so a past
+    month end's ageing (the committee pack's) is what it was then."""
     paid = (
         select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
         # Only the payments of these customers' invoices, not every payment of the book.
         .where(
             Payment.invoice_id.in_(
                 select(Invoice.id).where(Invoice.customer_id.in_(scoped_ids(scope)))
-            )
+            ),
+            Payment.paid_on <= as_of,
         )
         .group_by(Payment.invoice_id)
         .subquery("paid")
@@ -215,7 +218,7 @@ def _open_invoices(scope: Scope) -> Any:
     invoices = (
         select(Invoice.customer_id, Invoice.due_date, open_amount)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.customer_id.in_(scoped_ids(scope)))
+        .where(Invoice.customer_id.in_(scoped_ids(scope)), Invoice.issue_date <= as_of)
         .subquery("open_invoices")
     )
     return invoices
@@ -241,7 +244,7 @@ def ageing(
     One pass: the open invoices are summed per customer into a column per bucket, then the
     columns are summed and their customers counted (a customer counts once per bucket it has
     open, and once among the overdue however many overdue buckets it has)."""
-    invoices = _open_invoices(scope)
+    invoices = _open_invoices(scope, as_of)
     open_amount = invoices.c.open
     names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
     bucket_of = _bucket_of(invoices.c.due_date, as_of)
@@ -360,7 +363,7 @@ def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Deci
 
 def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:
     """Customers with an open invoice in an ageing bucket (``overdue``: any past due)."""
-    invoices = _open_invoices(scope)
+    invoices = _open_invoices(scope, as_of)
     if bucket == "overdue":
         where = invoices.c.due_date < as_of
     else:

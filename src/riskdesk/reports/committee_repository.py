@@ -26,7 +26,8 @@ def worst_customers(session: Session, scope: Scope, as_of: dt.date, limit: int) 
                 select(Invoice.id).where(
                     Invoice.customer_id.in_(scoped_ids(scope)), Invoice.due_date < as_of
                 )
-            )
+            ),
+            Payment.paid_on <= as_of,  # as it stood then: later payments had not come in
         )
         .group_by(Payment.invoice_id)
         .subquery("paid")
