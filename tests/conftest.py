@@ -184,6 +184,7 @@ def settings(tmp_path: Path) -> Settings:
         event_workers=0,  # the request processes its own events (wait below)
         job_workers=0,  # tests run queued jobs themselves
         job_reap_interval_seconds=0,  # nor a job reaper
+        report_schedule_interval_seconds=0,  # nor the report e-mails
         event_wait_seconds=30,
     )
 

@@ -88,6 +88,7 @@ def desk(backend, tmp_path_factory, worker_id) -> Iterator[Desk]:  # type: ignor
             event_workers=0,  # the request processes its own events (wait below)
             job_workers=0,  # nor a job worker or reaper (tests run jobs themselves)
             job_reap_interval_seconds=0,
+            report_schedule_interval_seconds=0,  # nor the report e-mails
             event_wait_seconds=30,
             warning_backtest_days=0,
         )

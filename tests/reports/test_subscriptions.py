@@ -67,7 +67,7 @@ def test_the_callers_own_subscriptions(client_for) -> None:  # type: ignore[no-u
     assert client_for("service").put(f"{URL}/weekly_summary", json={}).status_code == 403
 
 
-def test_due_reports_queue_one_mail_per_period(packed: Book, db, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_due_reports_queue_one_mail_per_period(packed: Book, db, factory, client_for) -> None:  # type: ignore[no-untyped-def]
     client_for("manager").put(f"{URL}/committee_pack", json={"language": "zh-CN"})
     client_for("sales").put(f"{URL}/weekly_summary", json={"language": "en"})
     client_for("analyst").put(f"{URL}/committee_pack", json={"language": "en"})
@@ -79,8 +79,8 @@ def test_due_reports_queue_one_mail_per_period(packed: Book, db, client_for) -> 
     auditor.role = "customer_service"
     db.commit()
 
-    first = subscriptions.due_reports(db, now=FIRST, public_url=PUBLIC)
-    again = subscriptions.due_reports(db, now=FIRST + dt.timedelta(hours=1), public_url=PUBLIC)
+    first = subscriptions.due_reports(factory, now=FIRST, public_url=PUBLIC)
+    again = subscriptions.due_reports(factory, now=FIRST + dt.timedelta(hours=1), public_url=PUBLIC)
     db.commit()
     month = (FIRST.date() - dt.timedelta(days=1)).strftime("%Y-%m")
     assert first.periods["committee_pack"] == month
@@ -103,8 +103,8 @@ def test_due_reports_queue_one_mail_per_period(packed: Book, db, client_for) -> 
     assert sub.last_period == month
 
     # Mondays: last week's summary for sales, in English, over their own customers only.
-    weekly = subscriptions.due_reports(db, now=MONDAY, public_url=PUBLIC)
-    subscriptions.due_reports(db, now=MONDAY, public_url=PUBLIC)
+    weekly = subscriptions.due_reports(factory, now=MONDAY, public_url=PUBLIC)
+    subscriptions.due_reports(factory, now=MONDAY, public_url=PUBLIC)
     db.commit()
     summaries = [m for m in _mails(db) if m.event == "report.weekly_summary"]
     assert len(summaries) == 1 and weekly.periods["weekly_summary"].startswith(
@@ -117,11 +117,26 @@ def test_due_reports_queue_one_mail_per_period(packed: Book, db, client_for) -> 
     assert f"{PUBLIC}/portfolio" in body
 
 
-def test_nothing_is_due_on_other_days(packed: Book, db, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_replaying_an_older_day_sends_nothing_again(packed: Book, db, factory, client_for) -> None:  # type: ignore[no-untyped-def]
+    client_for("manager").put(f"{URL}/committee_pack", json={"language": "en"})
+    december = dt.datetime(2026, 12, 1, 8, tzinfo=dt.UTC)
+    assert subscriptions.due_reports(factory, now=december, public_url=PUBLIC).queued == 1
+    # send-due --now 2026-11-01 after December's pass: October's pack is older than what was
+    # sent, so nothing is queued and the record stays at November.
+    november = dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
+    old = subscriptions.due_reports(factory, now=november, public_url=PUBLIC)
+    assert old.queued == 0
+    again = subscriptions.due_reports(factory, now=december, public_url=PUBLIC)
+    assert again.queued == 0
+    db.commit()
+    assert [m.payload["period"] for m in _mails(db)] == ["2026-11"]
+
+
+def test_nothing_is_due_on_other_days(packed: Book, db, factory, client_for) -> None:  # type: ignore[no-untyped-def]
     client_for("manager").put(f"{URL}/committee_pack", json={})
     tuesday = dt.datetime(2026, 12, 8, 8, tzinfo=dt.UTC)
     assert subscriptions.periods_due(tuesday) == {}
-    assert subscriptions.due_reports(db, now=tuesday, public_url=PUBLIC).queued == 0
+    assert subscriptions.due_reports(factory, now=tuesday, public_url=PUBLIC).queued == 0
     assert subscriptions.periods_due(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)) == {
         "committee_pack": "2026-05",
         "weekly_summary": "2026-W22",

@@ -267,14 +267,15 @@ def churn_risks(
 ) -> tuple[list[ChurnRisk], bool]:
     """My customers with the highest churn risk (those who refused behaviour monitoring left
     out), and whether a churn model is fitted at all."""
-    ids = repo.live_customer_ids(session, owners)
+    live = repo.live_customer_ids(session, owners)
+    # Consent first: no churn risk is derived for a customer who refused behaviour monitoring.
+    refused = set(consent.without_consent(session, "behaviour_monitoring", live))
+    ids = [cid for cid in live if cid not in refused]
     frame = monitoring_service.churn_risk(session, ids, as_of=day) if ids else None
     if frame is None or frame.height == 0:
         return [], frame is not None and bool(frame.columns)
-    refused = set(consent.without_consent(session, "behaviour_monitoring", ids))
     top = (
-        frame.filter(~frame["customer_id"].is_in(list(refused)))
-        .drop_nulls("risk")
+        frame.drop_nulls("risk")
         .sort(["risk", "customer_id"], descending=[True, False])
         .head(CHURN_TOP)
     )

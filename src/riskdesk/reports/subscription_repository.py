@@ -63,7 +63,7 @@ def due(session: Session, kinds: Sequence[str], period: dict[str, str]) -> list[
                     (ReportSubscription.kind == kind)
                     & or_(
                         ReportSubscription.last_period.is_(None),
-                        ReportSubscription.last_period != period[kind],
+                        ReportSubscription.last_period < period[kind],
                     )
                     for kind in kinds
                 ]
@@ -75,15 +75,16 @@ def due(session: Session, kinds: Sequence[str], period: dict[str, str]) -> list[
 
 
 def claim(session: Session, subscription_id: int, period: str, now: dt.datetime) -> bool:
-    """Mark a subscription sent for a period, unless it already was (by a concurrent pass):
-    whether this pass may queue the e-mail."""
+    """Mark a subscription sent for a period, unless it already was, or a later one was (by a
+    concurrent pass, or a replay of an old day): whether this pass may queue the e-mail.
+    Periods compare as text: 2026-11 < 2026-12 and 2026-W05 < 2026-W49."""
     stmt = (
         update(ReportSubscription)
         .where(
             ReportSubscription.id == subscription_id,
             or_(
                 ReportSubscription.last_period.is_(None),
-                ReportSubscription.last_period != period,
+                ReportSubscription.last_period < period,
             ),
         )
         .values(last_period=period, last_sent_at=now)

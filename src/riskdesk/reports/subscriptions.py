@@ -13,11 +13,13 @@ holds ``portfolio:read``.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
+from riskdesk.db import reading, unit_of_work
 from riskdesk.kit.errors import NotFound
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ReportSubscription, User
@@ -252,32 +254,76 @@ def _weekly_mail(
     return f"[Riskdesk] {t('pack.weekly_title')} {period}", "\n".join(lines) + "\n"
 
 
-def due_reports(session: Session, *, now: dt.datetime, public_url: str) -> DueResult:
-    """Queue the e-mails due at ``now`` (see the module's docstring); what was done."""
+@dataclass(frozen=True)
+class Mail:
+    """A report e-mail written for one subscription and period, not yet queued."""
+
+    subscription_id: int
+    user_id: int
+    kind: str
+    period: str
+    language: str
+    subject: str
+    body: str
+
+
+def plan_mails(
+    session: Session, *, now: dt.datetime, public_url: str
+) -> tuple[list[Mail], DueResult]:
+    """The e-mails due at ``now``, written from a read (each subscriber's figures, as they
+    may see them); the subscribers who may no longer read the portfolio are counted."""
     periods = periods_due(now)
     result = DueResult(periods=periods)
+    mails: list[Mail] = []
     for sub, user in repo.due(session, [k for k in KINDS if k in periods], periods):
         principal = _as_subscriber(session, user)
         if principal is None:
             result.not_permitted += 1
             continue
         period = periods[sub.kind]
-        if not repo.claim(session, sub.id, period, now):
-            result.already_sent += 1
-            continue
         if sub.kind == "committee_pack":
             subject, body = _pack_mail(session, principal, sub, period, public_url, now)
         else:
             subject, body = _weekly_mail(session, principal, sub, period, public_url, now)
-        repo.queue_email(
-            session,
-            user_id=user.id,
-            event=f"report.{sub.kind}",
-            subject=subject,
-            payload={"report": sub.kind, "period": period, "language": sub.language, "body": body},
-            now=now,
-        )
-        result.queued += 1
+        mails.append(Mail(sub.id, user.id, sub.kind, period, sub.language, subject, body))
+    return mails, result
+
+
+def queue_mail(session: Session, mail: Mail, *, now: dt.datetime) -> bool:
+    """Claim the subscription's period and queue its e-mail; False when a concurrent or
+    earlier pass sent that period already (the claim re-checks in this transaction)."""
+    if not repo.claim(session, mail.subscription_id, mail.period, now):
+        return False
+    repo.queue_email(
+        session,
+        user_id=mail.user_id,
+        event=f"report.{mail.kind}",
+        subject=mail.subject,
+        payload={
+            "report": mail.kind,
+            "period": mail.period,
+            "language": mail.language,
+            "body": mail.body,
+        },
+        now=now,
+    )
+    return True
+
+
+def due_reports(factory: sessionmaker[Session], *, now: dt.datetime, public_url: str) -> DueResult:
+    """Queue the e-mails due at ``now`` (see the module's docstring); what was done.
+
+    Written from one read-only snapshot (the figures take a while, and must not hold SQLite's
+    write lock), then each queued in a short transaction of its own: one subscriber's failure
+    loses nobody else's e-mail, and orders and credit checks wait for a claim, not a pass."""
+    with reading(factory) as session:
+        mails, result = plan_mails(session, now=now, public_url=public_url)
+    for mail in mails:
+        with unit_of_work(factory) as session:
+            if queue_mail(session, mail, now=now):
+                result.queued += 1
+            else:
+                result.already_sent += 1
     return result
 
 

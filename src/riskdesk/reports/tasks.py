@@ -9,7 +9,7 @@ import logging
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.config import Settings
-from riskdesk.db import unavailable, unit_of_work
+from riskdesk.db import unavailable
 from riskdesk.kit.periodic import Periodic
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.reports import subscriptions
@@ -21,11 +21,8 @@ log = logging.getLogger(__name__)
 def send_due(
     factory: sessionmaker[Session], settings: Settings, *, now: dt.datetime | None = None
 ) -> DueResult:
-    """One pass in a transaction of its own: queue what is due now."""
-    with unit_of_work(factory) as session:
-        result = subscriptions.due_reports(
-            session, now=now or utcnow(), public_url=settings.public_url
-        )
+    """One pass: queue what is due now (read, then a short transaction per e-mail)."""
+    result = subscriptions.due_reports(factory, now=now or utcnow(), public_url=settings.public_url)
     if result.queued:
         log.info("report e-mails queued: %d (%s)", result.queued, result.periods)
     return result

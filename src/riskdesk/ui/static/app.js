@@ -15,6 +15,12 @@
   function amount(value) {
     return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 2 });
   }
+  // Tooltips are HTML: names come from data (products, rules, people), so they are escaped.
+  function escape(text) {
+    return window.echarts ? echarts.format.encodeHTML(String(text)) : String(text).replace(/[&<>"']/g, function (c) {
+      return "&#" + c.charCodeAt(0) + ";";
+    });
+  }
   function shown(value, unit) {
     return value === null || value === undefined || value === "-" || isNaN(value) ? "—" : amount(value) + (unit || "");
   }
@@ -31,8 +37,8 @@
         tooltip: {
           trigger: "axis", axisPointer: { type: "shadow" },
           formatter: function (items) {
-            var text = items.length ? items[0].name : "";
-            items.forEach(function (item) { text += "<br>" + item.marker + item.seriesName + " " + amount(item.value); });
+            var text = items.length ? escape(items[0].name) : "";
+            items.forEach(function (item) { text += "<br>" + item.marker + escape(item.seriesName) + " " + amount(item.value); });
             return text;
           }
         },
@@ -79,8 +85,8 @@
         trigger: "axis", axisPointer: { type: "shadow" },
         formatter: function (items) {
           var item = items[0];
-          var text = item.name + "<br>" + amount(item.value);
-          if (data.counts) text += " · " + amount(data.counts[item.dataIndex]) + " " + (data.count_label || "");
+          var text = escape(item.name) + "<br>" + amount(item.value);
+          if (data.counts) text += " · " + amount(data.counts[item.dataIndex]) + " " + escape(data.count_label || "");
           return text;
         }
       },
