@@ -139,3 +139,11 @@ def test_english_pdf(packed: Book, manager) -> None:  # type: ignore[no-untyped-
     text = _text(manager.get(PDF, params={"month": MONTH, "lang": "en"}).content)
     for words in ("Credit committee monthly pack", "Rating migration", "default risk", "Churn"):
         assert words in text, words
+
+
+def test_a_filtered_pack_says_its_ecl_is_the_whole_books(packed: Book, manager) -> None:  # type: ignore[no-untyped-def]
+    note = "an ECL run is not split by the pack's filters"
+    whole = _text(manager.get(PDF, params={"month": MONTH, "lang": "en"}).content)
+    east = _text(manager.get(PDF, params={"month": MONTH, "lang": "en", "region": "East"}).content)
+    assert "Expected credit loss" in whole and note not in whole
+    assert note in " ".join(east.split())

@@ -42,6 +42,9 @@ class _Document(FPDF):
         self.set_text_color(*pdf.INK)
 
 
+# The filters that narrow the customers (the period only narrows the alerts).
+SCOPE_KEYS = ("region", "segment", "owner_id", "tier", "industry")
+
 def _count(value: int) -> str:
     return number(value, 0)
 
@@ -291,6 +294,10 @@ def _ecl(w: pdf.Writer, p: CommitteePack) -> None:
     if e is None:
         w.note(t("ecl.no_runs"))
         return
+    filters = p.summary.filters
+    if any(getattr(filters, k) not in (None, "") for k in SCOPE_KEYS):
+        # A run is the whole book's; its matrix and movement are not split by the filters.
+        w.note(t("pack.ecl_whole_book"))
     change = e.total_ecl - e.previous_total_ecl if e.previous_total_ecl is not None else None
     w.pairs(
         [
