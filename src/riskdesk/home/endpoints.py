@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from riskdesk.db import SessionDep
 from riskdesk.home import service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, SalesHome, ServiceHome
-from riskdesk.portfolio.schemas import PortfolioFilter
+from riskdesk.portfolio.deps import ScopeFilter
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanAuditRead,
@@ -34,17 +34,10 @@ def analyst_home(
 def sales_home(
     session: SessionDep,
     principal: CanPortfolioRead,
-    region: Annotated[str | None, Query(max_length=64)] = None,
-    segment: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tier: Annotated[str | None, Query(max_length=16)] = None,
-    industry: Annotated[str | None, Query(max_length=64)] = None,
+    flt: ScopeFilter,
 ) -> SalesHome:
     """My customers' limits, exposure, utilisation and overdue; held orders, limit requests;
     narrowed by the portfolio's filters."""
-    flt = PortfolioFilter(
-        region=region, segment=segment, owner_id=owner_id, tier=tier, industry=industry
-    )
     return service.sales_home(session, principal, flt=flt)
 
 

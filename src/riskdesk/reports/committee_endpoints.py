@@ -6,12 +6,12 @@ import io
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from riskdesk.db import SessionDep
 from riskdesk.kit.exports import MEDIA_TYPES
-from riskdesk.portfolio.schemas import PortfolioFilter
+from riskdesk.portfolio.deps import ScopeFilter
 from riskdesk.reports import committee, committee_pdf, committee_xlsx
 from riskdesk.reports.committee_schemas import CommitteePack
 from riskdesk.reports.endpoints import LangQuery, locale_of
@@ -25,24 +25,7 @@ MonthQuery = Annotated[
 ]
 
 
-def pack_filter(
-    region: Annotated[str | None, Query(max_length=64)] = None,
-    segment: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    tier: Annotated[str | None, Query(max_length=16)] = None,
-    industry: Annotated[str | None, Query(max_length=64)] = None,
-) -> PortfolioFilter:
-    """The customers the pack covers (within those the caller may see)."""
-    return PortfolioFilter(
-        region=region or None,
-        segment=segment or None,
-        owner_id=owner_id,
-        tier=tier or None,
-        industry=industry or None,
-    )
-
-
-PackFilter = Annotated[PortfolioFilter, Depends(pack_filter)]
+PackFilter = ScopeFilter  # the customers the pack covers
 
 
 def disposition(month: str, locale: str, fmt: Literal["pdf", "xlsx"]) -> str:

@@ -45,6 +45,7 @@ class _Document(FPDF):
 # The filters that narrow the customers (the period only narrows the alerts).
 SCOPE_KEYS = ("region", "segment", "owner_id", "tier", "industry")
 
+
 def _count(value: int) -> str:
     return number(value, 0)
 

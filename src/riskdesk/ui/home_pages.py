@@ -11,13 +11,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
-from riskdesk.alerts.endpoints import Blank
 from riskdesk.db import SessionDep
 from riskdesk.home import service as home_service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
-from riskdesk.kit.validation import DbId
 from riskdesk.portfolio import service as portfolio_service
-from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanAuditRead,
@@ -156,21 +153,10 @@ def sales_page(
     request: Request,
     session: SessionDep,
     principal: CanPortfolioRead,
-    region: Annotated[str | None, Query(max_length=64)] = None,
-    segment: Annotated[str | None, Query(max_length=64)] = None,
-    owner_id: Annotated[DbId | None, Blank, Query()] = None,
-    tier: Annotated[str | None, Query(max_length=16)] = None,
-    industry: Annotated[str | None, Query(max_length=64)] = None,
+    flt: portfolio_pages.PageFilter,
 ) -> Response:
     """The salesperson's home: my customers' limits and exposure, held orders, requests,
     narrowed by the same filters as the portfolio (they live in the address)."""
-    flt = PortfolioFilter(
-        region=region or None,
-        segment=segment or None,
-        owner_id=owner_id,
-        tier=tier or None,
-        industry=industry or None,
-    )
     # The portfolio's own figures and charts over my customers: the same bars, the same
     # drill-downs (sales see only their own customers there).
     summary = portfolio_service.summary(session, principal, flt=flt)

@@ -7,7 +7,7 @@ import json
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from riskdesk.alerts.endpoints import Blank
@@ -163,27 +163,36 @@ def _concentration_link(flt: PortfolioFilter, dimension: str, item: Any) -> str:
     return scoped_link("/customers", flt, **{dimension: item.key})
 
 
-@router.get("/portfolio", response_class=HTMLResponse)
-def portfolio_page(
-    request: Request,
-    session: SessionDep,
-    principal: CanPortfolioRead,
+def page_filter(
     region: Annotated[str | None, Query(max_length=64)] = None,
     segment: Annotated[str | None, Query(max_length=64)] = None,
     owner_id: Annotated[DbId | None, Blank, Query()] = None,
     tier: Annotated[str | None, Query(max_length=16)] = None,
     industry: Annotated[str | None, Query(max_length=64)] = None,
-    period_days: Annotated[int, Query(ge=1, le=3660)] = 30,
-) -> Response:
-    """The portfolio dashboard over the customers the caller may see, filtered."""
-    flt = PortfolioFilter(
+) -> PortfolioFilter:
+    """The filter bar's choices (an empty choice, "all", is no filter)."""
+    return PortfolioFilter(
         region=region or None,
         segment=segment or None,
         owner_id=owner_id,
         tier=tier or None,
         industry=industry or None,
-        period_days=period_days,
     )
+
+
+PageFilter = Annotated[PortfolioFilter, Depends(page_filter)]
+
+
+@router.get("/portfolio", response_class=HTMLResponse)
+def portfolio_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanPortfolioRead,
+    scope: PageFilter,
+    period_days: Annotated[int, Query(ge=1, le=3660)] = 30,
+) -> Response:
+    """The portfolio dashboard over the customers the caller may see, filtered."""
+    flt = scope.model_copy(update={"period_days": period_days})
     s = portfolio_service.summary(session, principal, flt=flt)
     t = Translator(pick_locale(request, request.app.state.settings.default_locale))
     return render(
