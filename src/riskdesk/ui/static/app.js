@@ -78,9 +78,10 @@
       };
     }
     var categories = { type: "category", data: data.months || data.labels || [], axisLabel: { interval: 0, hideOverlap: true } };
-    var values = { type: "value", axisLabel: { formatter: amount }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
+    // A narrow horizontal chart has room for few amounts across: overlapping ones are left out.
+    var values = { type: "value", axisLabel: { formatter: amount, hideOverlap: true }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
     return {
-      color: palette, grid: { left: data.horizontal ? 8 : 70, right: 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
+      color: palette, grid: { left: data.horizontal ? 8 : 70, right: data.horizontal ? 40 : 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
       tooltip: {
         trigger: "axis", axisPointer: { type: "shadow" },
         formatter: function (items) {
