@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,9 +25,10 @@ from riskdesk.kit.errors import NotFound
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ReportSubscription, User
 from riskdesk.portfolio import service as portfolio_service
-from riskdesk.portfolio.schemas import PortfolioFilter
+from riskdesk.portfolio.schemas import PortfolioFilter, PortfolioSummary
 from riskdesk.reports import committee
 from riskdesk.reports import subscription_repository as repo
+from riskdesk.reports.committee_schemas import WarningEffect
 from riskdesk.reports.formatting import Translate, money, number, percent, translator
 from riskdesk.reports.subscription_schemas import (
     KINDS,
@@ -117,8 +119,40 @@ def _line(t: Translate, label: str, value: str) -> str:
     return t("pack.mail.line", label=label, value=value)
 
 
+def _set(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters that narrow something (an empty one is no filter)."""
+    return {k: v for k, v in filters.items() if v not in (None, "")}
+
+
 def _filters(sub: ReportSubscription) -> PortfolioFilter:
-    return PortfolioFilter(**{k: v for k, v in sub.filters.items() if v not in (None, "")})
+    return PortfolioFilter(**_set(sub.filters))
+
+
+def _headline(t: Translate, s: PortfolioSummary) -> list[str]:
+    """Customers, exposure, utilisation and overdue: the first lines of either e-mail."""
+    overdue = t(
+        "pack.mail.overdue",
+        amount=money(s.overdue.overdue, CURRENCY),
+        share=percent(s.overdue.share),
+        customers=number(s.overdue.customers, 0),
+    )
+    return [
+        _line(t, t("portfolio.customers"), number(s.totals.customers, 0)),
+        _line(t, t("portfolio.exposure"), money(s.totals.exposure, CURRENCY)),
+        _line(t, t("portfolio.utilisation"), percent(s.totals.utilisation)),
+        _line(t, t("portfolio.overdue"), overdue),
+    ]
+
+
+def _warnings(t: Translate, label: str, w: WarningEffect) -> str:
+    counts = t(
+        "pack.mail.warnings",
+        raised=number(w.raised, 0),
+        confirmed=number(w.confirmed, 0),
+        false_alarm=number(w.false_alarm, 0),
+        breached=number(w.sla_breached, 0),
+    )
+    return _line(t, label, counts)
 
 
 def _pack_mail(
@@ -132,24 +166,12 @@ def _pack_mail(
     t = translator(sub.language)
     pack = committee.build(session, principal, month=period, flt=_filters(sub), now=now)
     s, m, w = pack.summary, pack.migration, pack.warnings_total
-    query = urlencode({"month": period, "lang": sub.language, **sub.filters})
+    query = urlencode({"month": period, "lang": sub.language, **_set(sub.filters)})
     base = public_url.rstrip("/") + "/api/v1/reports/committee-pack"
     lines = [
         t("pack.period", month=period, start=pack.start.isoformat(), end=pack.end.isoformat()),
         "",
-        _line(t, t("portfolio.customers"), number(s.totals.customers, 0)),
-        _line(t, t("portfolio.exposure"), money(s.totals.exposure, CURRENCY)),
-        _line(t, t("portfolio.utilisation"), percent(s.totals.utilisation)),
-        _line(
-            t,
-            t("portfolio.overdue"),
-            t(
-                "pack.mail.overdue",
-                amount=money(s.overdue.overdue, CURRENCY),
-                share=percent(s.overdue.share),
-                customers=number(s.overdue.customers, 0),
-            ),
-        ),
+        *_headline(t, s),
         _line(
             t,
             t("migration.title") + f" {m.quarter}",
@@ -160,17 +182,7 @@ def _pack_mail(
                 down=percent(m.downgraded_share),
             ),
         ),
-        _line(
-            t,
-            t("pack.section.warnings"),
-            t(
-                "pack.mail.warnings",
-                raised=number(w.raised, 0),
-                confirmed=number(w.confirmed, 0),
-                false_alarm=number(w.false_alarm, 0),
-                breached=number(w.sla_breached, 0),
-            ),
-        ),
+        _warnings(t, t("pack.section.warnings"), w),
     ]
     if pack.ecl is not None:
         lines.append(
@@ -199,24 +211,12 @@ def _weekly_mail(
     # The week's alerts, Monday to Sunday (the dashboard's funnel runs on to today).
     w = committee.warnings_between(session, principal, flt, monday, sunday, now)
     over_90 = next((a.amount for a in s.ageing if a.bucket == "over_90"), Decimal("0"))
-    query = urlencode({k: v for k, v in sub.filters.items() if v not in (None, "")})
+    query = urlencode(_set(sub.filters))
     link = public_url.rstrip("/") + "/portfolio" + (f"?{query}" if query else "")
     lines = [
         t("pack.period", month=period, start=monday.isoformat(), end=sunday.isoformat()),
         "",
-        _line(t, t("portfolio.customers"), number(s.totals.customers, 0)),
-        _line(t, t("portfolio.exposure"), money(s.totals.exposure, CURRENCY)),
-        _line(t, t("portfolio.utilisation"), percent(s.totals.utilisation)),
-        _line(
-            t,
-            t("portfolio.overdue"),
-            t(
-                "pack.mail.overdue",
-                amount=money(s.overdue.overdue, CURRENCY),
-                share=percent(s.overdue.share),
-                customers=number(s.overdue.customers, 0),
-            ),
-        ),
+        *_headline(t, s),
         _line(t, t("portfolio.bucket.over_90"), money(over_90, CURRENCY)),
         _line(
             t,
@@ -237,17 +237,7 @@ def _weekly_mail(
                 overdue=number(s.reviews.overdue, 0),
             ),
         ),
-        _line(
-            t,
-            t("pack.mail.alerts_label"),
-            t(
-                "pack.mail.warnings",
-                raised=number(w.raised, 0),
-                confirmed=number(w.confirmed, 0),
-                false_alarm=number(w.false_alarm, 0),
-                breached=number(w.sla_breached, 0),
-            ),
-        ),
+        _warnings(t, t("pack.mail.alerts_label"), w),
         "",
         _line(t, t("pack.mail.open"), link),
     ]
