@@ -10,7 +10,9 @@ none), each with a credit limit, two exposure rows, ``--invoices`` invoices due 
 days ago and 30 days ahead (every other one part-paid), and one alert, held order and limit
 request per 50 customers. Then ``portfolio.service.summary`` as a credit manager, unfiltered
 and filtered by region, and as a sales person who owns 1/20 of the book; the median of
-``--rounds`` (after one warm-up) is printed with the statements' count.
+``--rounds`` (after one warm-up) is printed, wall and CPU time, with the statements' count:
+first with every past month end derived per answer, then again after the month-end job
+(``portfolio.month_ends.refresh``, timed too) has stored them.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 from bench import databases
 from sqlalchemy import event, insert
 
+from riskdesk import bootstrap
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import (
     Alert,
@@ -37,7 +40,8 @@ from riskdesk.models import (
     LimitRequest,
     Payment,
 )
-from riskdesk.portfolio import service
+from riskdesk.portfolio import month_ends, service
+from riskdesk.portfolio import repository as repo
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
@@ -144,6 +148,7 @@ def main() -> None:
         "--per-statement", action="store_true", help="print where the last round's time went"
     )
     args = parser.parse_args()
+    bootstrap.install()
     databases.throwaway_keyring()
     db = databases.open_database(args.backend, args.db_url, "portfolio")
     try:
@@ -173,31 +178,61 @@ def main() -> None:
         if args.per_statement:
             event.listen(db.engine, "before_cursor_execute", begin)
             event.listen(db.engine, "after_cursor_execute", end)
-        for who, user_id, flt in (
-            ("credit manager, whole book", manager_id, PortfolioFilter()),
-            ("credit manager, one region", manager_id, PortfolioFilter(region="R3")),
-            ("sales, own customers", sales_id, PortfolioFilter()),
-        ):
-            times = []
+
+        def answer(label: str) -> None:
+            nonlocal statements
+            for who, user_id, flt in (
+                ("credit manager, whole book", manager_id, PortfolioFilter()),
+                ("credit manager, one region", manager_id, PortfolioFilter(region="R3")),
+                ("sales, own customers", sales_id, PortfolioFilter()),
+            ):
+                times, cpu = [], []
+                for _ in range(args.rounds + 1):
+                    with db.factory() as session:
+                        user = security_service.get_user_by_username_or_raise(
+                            session, "manager" if user_id == manager_id else "sales"
+                        )
+                        principal = security_service.system_principal(session, user)
+                        statements = 0
+                        spent.clear()
+                        t0, c0 = time.perf_counter(), time.process_time()
+                        summary = service.summary(session, principal, flt=flt)
+                        times.append(time.perf_counter() - t0)
+                        cpu.append(time.process_time() - c0)
+                print(
+                    f"  {label:<8} {who:<28} {statistics.median(times[1:]) * 1000:7.0f} ms wall, "
+                    f"{statistics.median(cpu[1:]) * 1000:6.0f} ms CPU ({statements} statements; "
+                    f"{summary.totals.customers:,} customers, "
+                    f"exposure {summary.totals.exposure:,.2f})"
+                )
+                for seconds, statement in sorted(spent, reverse=True)[:8]:
+                    shown = " ".join(statement.split())[:110]
+                    print(f"      {seconds * 1000:7.0f} ms  {shown}")
+
+        # Side by side in one run: every month end derived per answer (before the month-end
+        # job has run), then read from what the job stored.
+        answer("derived")
+        t0, c0 = time.perf_counter(), time.process_time()
+        result = month_ends.refresh(db.factory)
+        print(
+            f"  month-end job: {len(result.stored)} month ends stored in "
+            f"{time.perf_counter() - t0:.1f} s ({time.process_time() - c0:.1f} s CPU)"
+        )
+        answer("stored")
+        # Today's ageing from the kept balances against the derivation from every invoice and
+        # payment, alternately.
+        kept_cpu: dict[bool, list[float]] = {True: [], False: []}
+        with db.factory() as session:
             for _ in range(args.rounds + 1):
-                with db.factory() as session:
-                    user = security_service.get_user_by_username_or_raise(
-                        session, "manager" if user_id == manager_id else "sales"
-                    )
-                    principal = security_service.system_principal(session, user)
-                    statements = 0
-                    spent.clear()
-                    t0 = time.perf_counter()
-                    summary = service.summary(session, principal, flt=flt)
-                    times.append(time.perf_counter() - t0)
-            print(
-                f"  {who:<28} {statistics.median(times[1:]) * 1000:7.0f} ms "
-                f"({statements} statements; {summary.totals.customers:,} customers, "
-                f"exposure {summary.totals.exposure:,.2f})"
-            )
-            for seconds, statement in sorted(spent, reverse=True)[:8]:
-                shown = " ".join(statement.split())[:110]
-                print(f"      {seconds * 1000:7.0f} ms  {shown}")
+                for kept in (False, True):
+                    c0 = time.process_time()
+                    repo.ageing(session, repo.Scope(), today(), kept=kept)
+                    kept_cpu[kept].append(time.process_time() - c0)
+        print(
+            "  today's ageing, whole book, CPU: derived "
+            f"{statistics.median(kept_cpu[False][1:]) * 1000:.0f} ms, kept "
+            f"{statistics.median(kept_cpu[True][1:]) * 1000:.0f} ms"
+        )
     finally:
         db.drop()
 

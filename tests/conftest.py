@@ -185,6 +185,7 @@ def settings(tmp_path: Path) -> Settings:
         job_workers=0,  # tests run queued jobs themselves
         job_reap_interval_seconds=0,  # nor a job reaper
         report_schedule_interval_seconds=0,  # nor the report e-mails
+        month_end_interval_seconds=0,  # nor the dashboard's month ends
         event_wait_seconds=30,
     )
 

@@ -89,6 +89,7 @@ def desk(backend, tmp_path_factory, worker_id) -> Iterator[Desk]:  # type: ignor
             job_workers=0,  # nor a job worker or reaper (tests run jobs themselves)
             job_reap_interval_seconds=0,
             report_schedule_interval_seconds=0,  # nor the report e-mails
+            month_end_interval_seconds=0,  # nor the dashboard's month ends
             event_wait_seconds=30,
             warning_backtest_days=0,
         )

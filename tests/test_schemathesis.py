@@ -122,6 +122,7 @@ def module_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
             job_workers=0,  # nor a job worker or reaper (tests run jobs themselves)
             job_reap_interval_seconds=0,
             report_schedule_interval_seconds=0,  # nor the report e-mails
+            month_end_interval_seconds=0,  # nor the dashboard's month ends
             event_wait_seconds=30,
         ),
         session_factory=sessionmaker(),  # replaced per test; keeps the lifespan off the database

@@ -331,6 +331,14 @@ class Settings(BaseSettings):
         "the 1st, the weekly summary on Mondays; each once per period); 0: not at all (run "
         "`riskdesk reports send-due` from cron instead).",
     )
+    month_end_interval_seconds: float = Field(
+        default=600.0,
+        ge=0,
+        description="How often the server stores the dashboard's month ends (the ageing and "
+        "sales of each customer at the last 13 month ends) and stores again the customers a "
+        "late event made stale; 0: not at all (run `riskdesk portfolio month-ends` from cron "
+        "instead). The dashboard's figures are the same either way; it answers sooner.",
+    )
     delivery_max_attempts: int = Field(default=8, ge=1, le=30)
     delivery_backoff_seconds: float = Field(
         default=30.0, gt=0, description="First retry delay; doubled after each failure."

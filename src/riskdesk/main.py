@@ -64,6 +64,7 @@ from riskdesk.pipeline.tasks import BusWorker, EventWorker, ImportReaper
 from riskdesk.policy.endpoints import router as policy_router
 from riskdesk.portfolio.endpoints import router as portfolio_router
 from riskdesk.portfolio.migration_endpoints import router as migration_router
+from riskdesk.portfolio.tasks import MonthEndWorker
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
@@ -482,6 +483,10 @@ def create_app(
         if settings.report_schedule_interval_seconds > 0:
             reports = ReportScheduler(app.state.sessionmaker, settings)
             reports.start()
+        month_end_worker = None
+        if settings.month_end_interval_seconds > 0:
+            month_end_worker = MonthEndWorker(app.state.sessionmaker, settings)
+            month_end_worker.start()
         checkpointer = None
         if settings.audit_checkpoint_interval_seconds > 0:
             checkpointer = CheckpointWorker(app.state.sessionmaker, settings)
@@ -546,6 +551,8 @@ def create_app(
             surges.stop()
         if checkpointer is not None:
             checkpointer.stop()
+        if month_end_worker is not None:
+            month_end_worker.stop()
         if reports is not None:
             reports.stop()
         if worker is not None:

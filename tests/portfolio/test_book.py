@@ -54,18 +54,27 @@ def test_the_whole_bookby_hand(book: Book, db: Session) -> None:
 
 
 def test_the_band_edges_are_exact() -> None:
-    limit = D("9999999999999999.99")
+    limit = 999_999_999_999_999_999  # cents: 9,999,999,999,999,999.99, Money's largest
     rows = [
-        (1, "company", "x", None, None, None, None, D("100.00"), D("49.99")),
-        (2, "company", "x", None, None, None, None, D("100.00"), D("50.00")),
-        (3, "company", "x", None, None, None, None, D("100.00"), D("80.00")),
-        (4, "company", "x", None, None, None, None, D("100.00"), D("100.00")),
-        (5, "company", "x", None, None, None, None, D("0.00"), D("5.00")),
-        (6, "company", "x", None, None, None, None, limit, limit - D("0.01")),
+        (1, "company", "x", None, None, None, None, 10_000, 4_999),
+        (2, "company", "x", None, None, None, None, 10_000, 5_000),
+        (3, "company", "x", None, None, None, None, 10_000, 8_000),
+        (4, "company", "x", None, None, None, None, 10_000, 10_000),
+        (5, "company", "x", None, None, None, None, 0, 500),
+        (6, "company", "x", None, None, None, None, limit, limit - 1),
         (7, "company", "x", None, None, None, None, limit, limit),
     ]
-    bands = pb.band_of(pb.frame(rows), repo.UTILISATION_BANDS).to_list()
+    positions = pb.frame(rows)
+    bands = pb.band_of(positions, repo.UTILISATION_BANDS).to_list()
     assert bands == ["under_50", "50_80", "80_100", "over_100", "no_limit", "80_100", "over_100"]
+    # The cents become exact decimals, and their sums stay exact past 64-bit integers.
+    assert positions["exposure"].to_list()[5:] == [
+        D("9999999999999999.98"), D("9999999999999999.99"),
+    ]  # fmt: skip
+    cells = pb.by_band_and_tier(positions, repo.UTILISATION_BANDS)
+    assert [(b, e, lim) for b, _, _, e, lim in cells if b == "over_100"] == [
+        ("over_100", D("10000000000000099.99"), D("10000000000000099.99"))
+    ]
 
 
 def test_an_empty_book() -> None:

@@ -97,6 +97,7 @@ def live_server(
         data_dir=Path(tmp) / "data",
         delivery_interval_seconds=0,  # tests send deliveries themselves
         report_schedule_interval_seconds=0,  # nor the report e-mails
+        month_end_interval_seconds=0,  # nor the dashboard's month ends
         complaint_surge_seconds=0,  # and no periodic job writes behind the pages' backs
         event_workers=0,  # the request processes its own events (wait below)
         event_wait_seconds=30,

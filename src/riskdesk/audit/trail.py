@@ -34,10 +34,19 @@ log = logging.getLogger(__name__)
 
 # The log's own tables, and bookkeeping no one needs to see as a change (the event queue:
 # the intake's entry records the events, the worker's entry what processing changed).
-# Bookkeeping and caches derived from audited rows: the queue, the indicator states and the
-# population summaries.
+# Bookkeeping and caches derived from audited rows: the queue, the indicator states, the
+# population summaries and the dashboard's stored month ends.
 IGNORED_TABLES = frozenset(
-    {"audit_log", "audit_head", "event_queue", "indicator_states", "indicator_references"}
+    {
+        "audit_log",
+        "audit_head",
+        "event_queue",
+        "indicator_states",
+        "indicator_references",
+        "receivable_month_ends",
+        "receivable_month_totals",
+        "receivable_month_stale",
+    }
 )
 # A job's start, end and cancellation are entries (who ran what); its progress reports are not.
 BOOKKEEPING = {

@@ -22,6 +22,7 @@ from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP, jobs_app
 from riskdesk.cli.jobs import queue as queue_job
 from riskdesk.cli.keys import keys_app
 from riskdesk.cli.model import model_app
+from riskdesk.cli.portfolio import portfolio_app
 from riskdesk.cli.privacy import privacy_app
 from riskdesk.cli.reports import reports_app
 from riskdesk.cli.status import status as status_command
@@ -56,6 +57,7 @@ app.add_typer(queue_app, name="queue")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(bi_app, name="bi")
 app.add_typer(reports_app, name="reports")
+app.add_typer(portfolio_app, name="portfolio")
 console = Console()
 err = Console(stderr=True)
 
@@ -410,6 +412,10 @@ def demo_command(
                 on_kind=on_kind,
                 progress=lambda n: bar.advance(task, n),
             )
+    from riskdesk.portfolio import month_ends
+
+    # The dashboard's month ends, stored now: its first answer need not derive them.
+    month_ends.refresh(factory)
     console.print("loaded: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
     console.print(
         "behaviours: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.behaviours.items()))

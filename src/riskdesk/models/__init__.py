@@ -68,6 +68,12 @@ from riskdesk.models.policy import (
     LimitRequest,
     TierPolicy,
 )
+from riskdesk.models.portfolio import (
+    InvoiceBalance,
+    ReceivableMonthEnd,
+    ReceivableMonthStale,
+    ReceivableMonthTotal,
+)
 from riskdesk.models.privacy import Consent, Erasure, LegalHold
 from riskdesk.models.processing import DeadLetter, QueuedWork
 from riskdesk.models.reports import ReportSubscription
@@ -127,6 +133,7 @@ __all__ = [
     "IndicatorState",
     "Interaction",
     "Invoice",
+    "InvoiceBalance",
     "Job",
     "LegalHold",
     "LimitRequest",
@@ -142,6 +149,9 @@ __all__ = [
     "PendingChangeItem",
     "Playbook",
     "QueuedWork",
+    "ReceivableMonthEnd",
+    "ReceivableMonthStale",
+    "ReceivableMonthTotal",
     "ReportSubscription",
     "Return",
     "RuleVersion",

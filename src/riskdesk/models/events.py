@@ -67,7 +67,7 @@ class Invoice(EventMixin, Base):
     order_id: Mapped[int | None] = mapped_column(ForeignKey("orders.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money)
     currency: Mapped[str] = mapped_column(String(3))
-    issue_date: Mapped[dt.date] = mapped_column(Date)
+    issue_date: Mapped[dt.date] = mapped_column(Date, index=True)
     due_date: Mapped[dt.date] = mapped_column(Date, index=True)
 
 

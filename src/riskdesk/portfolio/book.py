@@ -18,6 +18,7 @@ UNRATED = "unrated"
 UNKNOWN = "unknown"
 NO_LIMIT = "no_limit"
 MONEY = pl.Decimal(38, 2)
+AMOUNTS = ("credit_limit", "exposure")
 SCHEMA: dict[str, Any] = {
     "customer_id": pl.Int64,
     "kind": pl.Utf8,
@@ -26,15 +27,18 @@ SCHEMA: dict[str, Any] = {
     "region": pl.Utf8,
     "group_id": pl.Int64,
     "tier": pl.Utf8,
-    "credit_limit": MONEY,
-    "exposure": MONEY,
+    # Read as whole cents; decimal(38, 2) in the frame.
+    "credit_limit": pl.Int64,
+    "exposure": pl.Int64,
 }
 COLUMNS = tuple(SCHEMA)
 
 
 def frame(rows: Iterable[Sequence[Any]]) -> pl.DataFrame:
-    """The positions as a frame: rows in the order of ``COLUMNS``."""
-    return pl.DataFrame(list(rows), schema=SCHEMA, orient="row")
+    """The positions as a frame: rows in the order of ``COLUMNS``, amounts in whole cents
+    (``repository.positions``); the frame holds them as exact decimals."""
+    cents = pl.DataFrame(list(rows), schema=SCHEMA, orient="row")
+    return cents.with_columns(pl.col(a).cast(MONEY) / 100 for a in AMOUNTS)
 
 
 def _band(bands: Sequence[tuple[str, float, float | None]]) -> pl.Expr:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, case, cast, func, literal, or_, select
+from sqlalchemy import BigInteger, Float, Select, and_, case, cast, func, literal, or_, select
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import repository as customer_repo
@@ -26,6 +26,7 @@ from riskdesk.models import (
     EclCustomerResult,
     ExposureCategory,
     Invoice,
+    InvoiceBalance,
     LimitRequest,
     Payment,
     User,
@@ -48,6 +49,7 @@ AGEING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
     ("61_90", 61, 90),
     ("over_90", 91, None),
 )
+BUCKET_NAMES = ("current", *(b for b, _, _ in AGEING_BUCKETS))
 
 
 Scope = CustomerFilter  # the customers the figures cover: the filters and the caller's view
@@ -224,6 +226,24 @@ def _open_invoices(scope: Scope, as_of: dt.date) -> Any:
     return invoices
 
 
+def _kept_open_invoices(scope: Scope, as_of: dt.date) -> Any:
+    """``_open_invoices`` from the balances the triggers keep (models.portfolio): only the
+    invoices still open are read, not every invoice and payment. Every payment recorded
+    counts, so it answers for today (a payment is dated tomorrow at the latest)."""
+    return (
+        select(
+            InvoiceBalance.customer_id,
+            InvoiceBalance.due_date,
+            (InvoiceBalance.amount - InvoiceBalance.paid).label("open"),
+        )
+        .where(
+            InvoiceBalance.customer_id.in_(scoped_ids(scope)),
+            InvoiceBalance.issue_date <= as_of,
+        )
+        .subquery("open_invoices")
+    )
+
+
 def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
     """The ageing bucket of a due date as of a day, as a SQL CASE. The cut-off dates are
     computed here, so the SQL needs no date arithmetic (which SQLite and PostgreSQL spell
@@ -236,22 +256,26 @@ def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
 
 
 def ageing(
-    session: Session, scope: Scope, as_of: dt.date
+    session: Session, scope: Scope, as_of: dt.date, *, kept: bool = False
 ) -> tuple[dict[str, tuple[int, Decimal]], int]:
     """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
     (customers, amount); and how many customers have something past due.
 
     One pass: the open invoices are summed per customer into a column per bucket, then the
     columns are summed and their customers counted (a customer counts once per bucket it has
-    open, and once among the overdue however many overdue buckets it has)."""
-    invoices = _open_invoices(scope, as_of)
+    open, and once among the overdue however many overdue buckets it has). ``kept``: read
+    the kept balances (for today only)."""
+    invoices = _kept_open_invoices(scope, as_of) if kept else _open_invoices(scope, as_of)
     open_amount = invoices.c.open
-    names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
-    bucket_of = _bucket_of(invoices.c.due_date, as_of)
+    names = BUCKET_NAMES
+    # Plain date comparisons per bucket: about a third cheaper than comparing the bucket's
+    # name from one CASE five times (SQLite, 300,000 open invoices).
     per_customer = (
         select(
             *(
-                func.sum(case((bucket_of == name, open_amount))).label(f"b_{k}")
+                func.sum(case((in_bucket(invoices.c.due_date, as_of, name), open_amount))).label(
+                    f"b_{k}"
+                )
                 for k, name in enumerate(names)
             )
         )
@@ -277,7 +301,7 @@ def ageing(
     return found, int(row[-1])
 
 
-def _in_bucket(due_date: Any, as_of: dt.date, bucket: str) -> Any:
+def in_bucket(due_date: Any, as_of: dt.date, bucket: str) -> Any:
     """Whether a due date falls in an ageing bucket as of a day (the edges of ``_bucket_of``),
     as a SQL condition over plain date comparisons."""
     if bucket == "current":
@@ -288,17 +312,13 @@ def _in_bucket(due_date: Any, as_of: dt.date, bucket: str) -> Any:
     return late if to is None else and_(late, due_date >= as_of - dt.timedelta(days=to))
 
 
-def ageing_history(
-    session: Session, scope: Scope, dates: Sequence[dt.date]
-) -> tuple[list[dict[str, Decimal]], list[Decimal]]:
-    """Open receivables by ageing bucket at each date, and the credit sales (invoices issued)
-    of each period between consecutive dates (the first date only opens the first period).
+def open_at(ids: Any, dates: Sequence[dt.date]) -> Any:
+    """Per invoice of the customers ``ids`` selects: its customer, dates and amount, and its
+    open amount at each date where it counts (else NULL), computed once.
 
-    One statement of conditional sums: the payments of each invoice paid by each date (grouped
-    by invoice), then each invoice's open amount at each date summed into its bucket there. An
-    invoice counts from its issue date, and only while more than half a cent is open, as the
-    ageing of today counts."""
-    ids = scoped_ids(scope)
+    The payments of each invoice paid by each date are grouped by invoice first. An invoice
+    counts from its issue date, and only while more than half a cent is open, as the ageing
+    of today counts."""
     paid_cols = [
         func.sum(case((Payment.paid_on <= day, Payment.amount), else_=0)).label(f"paid_{k}")
         for k, day in enumerate(dates)
@@ -309,15 +329,13 @@ def ageing_history(
         .group_by(Payment.invoice_id)
         .subquery("paid_by")
     )
-    # Per invoice, its open amount at each date where it counts (else NULL), computed once;
-    # then one conditional sum per date and bucket over plain date comparisons.
     open_at: list[Any] = []
     for k, day in enumerate(dates):
         still_open = Invoice.amount - func.coalesce(paid.c[f"paid_{k}"], 0)
         counted = and_(Invoice.issue_date <= day, still_open > CENT)
         open_at.append(case((counted, still_open)).label(f"open_{k}"))
-    invoices = (
-        select(Invoice.issue_date, Invoice.due_date, Invoice.amount, *open_at)
+    return (
+        select(Invoice.customer_id, Invoice.issue_date, Invoice.due_date, Invoice.amount, *open_at)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
         .where(
             Invoice.customer_id.in_(ids),
@@ -331,22 +349,72 @@ def ageing_history(
         )
         .subquery("open_at")
     )
-    names = ("current", *(b for b, _, _ in AGEING_BUCKETS))
+
+
+def _trend_columns(invoices: Any, dates: Sequence[dt.date]) -> list[Any]:
+    """Sums over ``open_at``'s rows: the open amount per bucket at each date (``BUCKET_NAMES``
+    in order), then the invoices issued in each period between consecutive dates."""
     columns: list[Any] = [
-        func.sum(case((_in_bucket(invoices.c.due_date, day, b), invoices.c[f"open_{k}"])))
+        func.sum(case((in_bucket(invoices.c.due_date, day, b), invoices.c[f"open_{k}"])))
         for k, day in enumerate(dates)
-        for b in names
+        for b in BUCKET_NAMES
     ]
     for start, end in itertools.pairwise(dates):
         issued = and_(invoices.c.issue_date > start, invoices.c.issue_date <= end)
         columns.append(func.sum(case((issued, invoices.c.amount), else_=0)))
-    stmt = select(*columns)
-    row = [_money(v) for v in session.execute(stmt).one()]
-    width = len(names)
+    return columns
+
+
+def _split_trend(
+    values: Sequence[Any], dates: Sequence[dt.date]
+) -> tuple[list[dict[str, Decimal]], list[Decimal]]:
+    row = [_money(v) for v in values]
+    width = len(BUCKET_NAMES)
     ageing = [
-        dict(zip(names, row[k * width : (k + 1) * width], strict=True)) for k in range(len(dates))
+        dict(zip(BUCKET_NAMES, row[k * width : (k + 1) * width], strict=True))
+        for k in range(len(dates))
     ]
     return ageing, row[len(dates) * width :]
+
+
+def ageing_history(
+    session: Session, scope: Scope, dates: Sequence[dt.date], *, only: Any = None
+) -> tuple[list[dict[str, Decimal]], list[Decimal]]:
+    """Open receivables by ageing bucket at each date, and the credit sales (invoices issued)
+    of each period between consecutive dates (the first date only opens the first period),
+    over the customers in scope (and among ``only``'s ids, when given).
+
+    One statement of conditional sums over ``open_at``."""
+    ids = scoped_ids(scope)
+    if only is not None:
+        ids = ids.where(Customer.id.in_(only))
+    invoices = open_at(ids, dates)
+    return _split_trend(session.execute(select(*_trend_columns(invoices, dates))).one(), dates)
+
+
+def trend_rows(
+    session: Session, dates: Sequence[dt.date], *, only: Any = None
+) -> list[tuple[int, list[dict[str, Decimal]], list[Decimal]]]:
+    """``ageing_history`` per customer of the whole book (or of ``only``'s ids) that has
+    anything to count: (customer id, ageing at each date, sales of each period)."""
+    ids = scoped_ids(Scope())
+    if only is not None:
+        ids = ids.where(Customer.id.in_(only))
+    invoices = open_at(ids, dates)
+    stmt = select(invoices.c.customer_id, *_trend_columns(invoices, dates)).group_by(
+        invoices.c.customer_id
+    )
+    return [(row[0], *_split_trend(row[1:], dates)) for row in session.execute(stmt)]
+
+
+def month_sales(session: Session, scope: Scope, after: dt.date, until: dt.date) -> Decimal:
+    """The invoices issued to the customers in scope after one day, up to another."""
+    stmt = select(func.sum(Invoice.amount)).where(
+        Invoice.issue_date > after,
+        Invoice.issue_date <= until,
+        Invoice.customer_id.in_(scoped_ids(scope)),
+    )
+    return _money(session.execute(stmt).scalar())
 
 
 def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Decimal, Decimal]:
@@ -361,9 +429,10 @@ def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Deci
     return int(n), _money(balance), _money(ecl)
 
 
-def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date) -> Select[Any]:
-    """Customers with an open invoice in an ageing bucket (``overdue``: any past due)."""
-    invoices = _open_invoices(scope, as_of)
+def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date, *, kept: bool = False) -> Select[Any]:
+    """Customers with an open invoice in an ageing bucket (``overdue``: any past due);
+    ``kept`` as ``ageing``'s."""
+    invoices = _kept_open_invoices(scope, as_of) if kept else _open_invoices(scope, as_of)
     if bucket == "overdue":
         where = invoices.c.due_date < as_of
     else:
@@ -483,9 +552,16 @@ def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[
     return options
 
 
+def _cents(amount: Any) -> Any:
+    """An amount as whole cents (a BIGINT): integers reach Python and Polars without a
+    Decimal per value, which on 100,000 customers cost more than the query. Exact: an amount
+    has two decimals, and a customer's limit or counted exposure is far below 9.2e16."""
+    return cast(func.round(amount * 100), BigInteger)
+
+
 def positions(session: Session, scope: Scope) -> list[Any]:
     """One row per customer in scope, in the order of ``portfolio.book.COLUMNS``: id, kind,
-    company name, industry, region, group id, tier, limit and counted exposure."""
+    company name, industry, region, group id, tier, and limit and counted exposure in cents."""
     p = _positions(scope)
     stmt = select(
         p.c.customer_id,
@@ -495,8 +571,8 @@ def positions(session: Session, scope: Scope) -> list[Any]:
         p.c.region,
         p.c.group_id,
         p.c.tier,
-        p.c.credit_limit,
-        p.c.exposure,
+        _cents(p.c.credit_limit),
+        _cents(p.c.exposure),
     ).join(Customer, Customer.id == p.c.customer_id)
     return [tuple(row) for row in session.execute(stmt)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +16,8 @@ from riskdesk.ecl import service as ecl_service
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models.customers import customer_code
-from riskdesk.portfolio import book
+from riskdesk.portfolio import book, month_ends
+from riskdesk.portfolio import month_end_repository as month_end_repo
 from riskdesk.portfolio import repository as repo
 from riskdesk.portfolio import trends as trend_math
 from riskdesk.portfolio.schemas import (
@@ -48,7 +50,7 @@ CURRENCY = "CNY"
 BANDS = (repo.NO_LIMIT, *(b for b, _, _ in repo.UTILISATION_BANDS))
 BUCKETS = ("current", *(b for b, _, _ in repo.AGEING_BUCKETS))
 DIMENSIONS = ("industry", "region", "group")
-TREND_MONTHS = 12
+TREND_MONTHS = month_ends.TREND_MONTHS
 
 
 def scope_of(principal: Principal, flt: PortfolioFilter) -> repo.Scope:
@@ -77,7 +79,8 @@ def customers_in_bucket(
     (``overdue``: any bucket past due)."""
     if bucket not in (*BUCKETS, "overdue"):
         raise ValidationFailed(f"unknown ageing bucket {bucket!r}", field="ageing")
-    return repo.ids_in_bucket(scope_of(principal, flt), bucket, as_of or today())
+    day = as_of or today()
+    return repo.ids_in_bucket(scope_of(principal, flt), bucket, day, kept=day == today())
 
 
 def _money(value: Decimal) -> Decimal:
@@ -105,7 +108,10 @@ def summary(
     total = _summed(cells, None)[None]
     bands = _summed(cells, 0)
     tiers = _summed(cells, 1)
-    ageing, overdue_customers = repo.ageing(session, scope, day)
+    # Today's open invoices are kept as events arrive; another day's are derived.
+    kept = day == today()
+    ageing, overdue_customers = repo.ageing(session, scope, day, kept=kept)
+    today_ageing = {b: amount for b, (_, amount) in ageing.items()} if kept else None
     open_total = sum((amount for _, amount in ageing.values()), ZERO)
     overdue = sum((a for b, (_, a) in ageing.items() if b != "current"), ZERO)
     held = repo.held_orders(session, scope)
@@ -156,15 +162,36 @@ def summary(
         limit_requests=WorkWaiting(count=requests[0], amount=requests[1]),
         alerts=AlertFunnel(since=since, **funnel),
         reviews=ReviewsDue(overdue=late, due=due, horizon_days=REVIEW_HORIZON_DAYS),
-        trends=_trends(session, scope, day),
+        trends=_trends(session, scope, day, today_ageing),
         ecl=_ecl(session, principal, scope) if principal.can(Permission.ECL_READ) else None,
     )
 
 
-def _trends(session: Session, scope: repo.Scope, day: dt.date) -> list[MonthTrend]:
-    """The last months' ageing at each month end (and today), sales, DSO and CEI."""
+def _trends(
+    session: Session, scope: repo.Scope, day: dt.date, today_ageing: dict[str, Decimal] | None
+) -> list[MonthTrend]:
+    """The last months' ageing at each month end (and ``day``), sales, DSO and CEI.
+
+    The month ends come from the stored month ends (portfolio.month_ends) once the job has
+    stored them all; until then, everything is derived in one statement. ``day``'s own
+    column is today's ageing card when given (the kept balances), else derived."""
     dates = trend_math.cutoffs(day, TREND_MONTHS)
-    ageing, sales = repo.ageing_history(session, scope, dates)
+    stored = _stored_month_ends(session, scope, dates)
+    if stored is None:
+        ageing, sales = repo.ageing_history(session, scope, dates)
+    else:
+        ageing = [_bucket_dict(stored[d]) for d in dates[:-1]]
+        sales = [stored[d][-1] for d in dates[1:-1]]
+        if dates[-1] in stored:
+            ageing.append(_bucket_dict(stored[dates[-1]]))
+            sales.append(stored[dates[-1]][-1])
+        elif today_ageing is not None:
+            ageing.append({b: today_ageing.get(b, ZERO) for b in BUCKETS})
+            sales.append(repo.month_sales(session, scope, dates[-2], day))
+        else:
+            last, sold = repo.ageing_history(session, scope, dates[-2:])
+            ageing.append(last[1])
+            sales.append(sold[0])
     periods = [
         trend_math.PeriodSums(
             end=end,
@@ -196,6 +223,51 @@ def _trends(session: Session, scope: repo.Scope, day: dt.date) -> list[MonthTren
             periods, trend_math.ratios(opening, periods), ageing[1:], strict=True
         )
     ]
+
+
+def _bucket_dict(sums: month_end_repo.Sums) -> dict[str, Decimal]:
+    return dict(zip(BUCKETS, sums[: len(BUCKETS)], strict=True))
+
+
+def _stored_month_ends(
+    session: Session, scope: repo.Scope, dates: list[dt.date]
+) -> dict[dt.date, month_end_repo.Sums] | None:
+    """The stored sums over the customers in scope of every date that is a ready month end
+    (bucket amounts, then the month's sales), or None unless all but the last date are.
+
+    The whole book reads the stored totals; a filter sums the rows of its customers. Stale
+    customers (a late event since they were stored) are left out of the stored sums and
+    derived afresh, so the figures are the same as deriving everything."""
+    ready = {m for m, r in month_end_repo.months(session).items() if r}
+    if not set(dates[:-1]) <= ready:
+        return None
+    wanted = [d for d in dates if d in ready]
+    stale = month_end_repo.stale_in_scope(session, scope)
+    whole_book = scope == repo.Scope()
+    if whole_book:
+        sums = month_end_repo.totals(session, wanted)
+        # Every stale customer's stored rows are in the totals, merged-away ones too.
+        less = month_end_repo.sums_by_month(session, wanted, ids=month_end_repo.stale_ids())
+        sums = {d: _plus(v, less.get(d), sign=-1) for d, v in sums.items()}
+    else:
+        sums = month_end_repo.sums_by_month(
+            session, wanted, ids=month_end_repo.scoped_fresh_ids(scope)
+        )
+    if stale:
+        opening = month_ends.month_before(wanted[0])
+        ageing, sales = repo.ageing_history(session, scope, [opening, *wanted], only=stale)
+        for d, buckets, sold in zip(wanted, ageing[1:], sales, strict=True):
+            afresh = (*(buckets[b] for b in BUCKETS), sold)
+            sums[d] = _plus(sums.get(d, month_end_repo.ZEROS), afresh)
+    return {d: sums.get(d, month_end_repo.ZEROS) for d in wanted}
+
+
+def _plus(
+    a: month_end_repo.Sums, b: Sequence[Decimal] | None, *, sign: int = 1
+) -> month_end_repo.Sums:
+    if b is None:
+        return a
+    return tuple(x + sign * y for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
 def _ecl(session: Session, principal: Principal, scope: repo.Scope) -> EclCard:

@@ -1,0 +1,38 @@
+"""riskdesk portfolio: the dashboard's stored month ends."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from riskdesk.cli import parse_date
+
+portfolio_app = typer.Typer(help="The portfolio dashboard's stored figures.", no_args_is_help=True)
+console = Console()
+
+
+@portfolio_app.command("month-ends")
+def month_ends_command(
+    day: Annotated[
+        str | None, typer.Option("--as-of", help="as if it were this day, e.g. 2026-12-01")
+    ] = None,
+) -> None:
+    """Store the month ends the dashboard's trend reads (the last 13), drop older ones, and
+    store again the customers a late event made stale. What the server does every
+    RISKDESK_MONTH_END_INTERVAL_SECONDS; run it from cron when that is 0."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker
+    from riskdesk.portfolio import month_ends
+
+    as_of = parse_date("--as-of", day) if day else None
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    result = month_ends.refresh(factory, day=as_of)
+    stored = ", ".join(d.isoformat() for d in result.stored) or "none"
+    dropped = ", ".join(d.isoformat() for d in result.dropped) or "none"
+    console.print(
+        f"month ends stored: {stored}; dropped: {dropped}; "
+        f"stale customers stored again: {result.restored}"
+    )

@@ -1,0 +1,203 @@
+"""SQL of the stored month ends (models.portfolio): each customer's receivables at a past
+month end, written by the month-end job in short transactions, and summed by the dashboard
+over the customers in scope instead of deriving them from every invoice and payment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, text, update
+from sqlalchemy.orm import Session
+
+from riskdesk.kit.money import quantize
+from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import (
+    Customer,
+    ReceivableMonthEnd,
+    ReceivableMonthStale,
+    ReceivableMonthTotal,
+)
+from riskdesk.portfolio.repository import BUCKET_NAMES, Scope, in_bucket, open_at, scoped_ids
+
+# The stored columns, in BUCKET_NAMES' order, then the month's sales.
+COLUMNS = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_over_90", "sales")
+Sums = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
+ZEROS: Sums = (Decimal(0),) * 6
+
+
+def _money(value: Any) -> Decimal:
+    return quantize(Decimal(value or 0))
+
+
+def months(session: Session) -> dict[dt.date, bool]:
+    """Every month end stored or being stored -> whether it is ready."""
+    stmt = select(ReceivableMonthTotal.month_end, ReceivableMonthTotal.ready)
+    return {day: bool(ready) for day, ready in session.execute(stmt)}
+
+
+def hold_event_writers(session: Session) -> None:
+    """On PostgreSQL, wait for the transactions writing invoices or payments to end, and hold
+    new ones back until this transaction commits: once it has, every event written later sees
+    its month end and marks its customer stale when it falls on or before it (the triggers
+    read the month ends when the event is inserted). SQLite has one writer: nothing to do."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE invoices, payments IN SHARE MODE"))
+
+
+def begin_month(session: Session, month_end: dt.date) -> None:
+    """Record a month end as being stored (not ready: the dashboard does not read it yet)."""
+    session.add(ReceivableMonthTotal(month_end=month_end, ready=False, computed_at=utcnow()))
+    session.flush()
+
+
+def id_range(session: Session) -> tuple[int, int]:
+    """The lowest and highest customer id (0, -1 without customers)."""
+    low, high = session.execute(select(func.min(Customer.id), func.max(Customer.id))).one()
+    return (int(low), int(high)) if low is not None else (0, -1)
+
+
+def _rows_select(before: dt.date, month_end: dt.date, ids: Any) -> Any:
+    """One row per customer among ``ids`` with anything open at ``month_end`` or invoiced in
+    the month after ``before``: what receivable_month_ends stores."""
+    invoices = open_at(ids, (before, month_end))
+    buckets = [
+        func.coalesce(
+            func.sum(case((in_bucket(invoices.c.due_date, month_end, b), invoices.c.open_1))), 0
+        )
+        for b in BUCKET_NAMES
+    ]
+    issued = and_(invoices.c.issue_date > before, invoices.c.issue_date <= month_end)
+    sales = func.coalesce(func.sum(case((issued, invoices.c.amount))), 0)
+    return (
+        select(literal(month_end), invoices.c.customer_id, *buckets, sales)
+        .group_by(invoices.c.customer_id)
+        .having(or_(func.count(invoices.c.open_1) > 0, func.sum(case((issued, 1))) > 0))
+    )
+
+
+def store_rows(
+    session: Session,
+    before: dt.date,
+    month_end: dt.date,
+    *,
+    id_from: int | None = None,
+    id_to: int | None = None,
+    only: Any = None,
+) -> None:
+    """Write the month end's rows of the whole book's customers with ids in [id_from, id_to],
+    or of ``only``'s ids: one INSERT ... SELECT, nothing read into Python."""
+    ids = scoped_ids(Scope())
+    if id_from is not None and id_to is not None:
+        ids = ids.where(Customer.id.between(id_from, id_to))
+    if only is not None:
+        ids = ids.where(Customer.id.in_(only))
+    stmt = insert(ReceivableMonthEnd).from_select(
+        ["month_end", "customer_id", *COLUMNS], _rows_select(before, month_end, ids)
+    )
+    session.execute(stmt)
+
+
+def drop_rows(
+    session: Session,
+    month_end: dt.date,
+    *,
+    id_from: int | None = None,
+    id_to: int | None = None,
+    only: Any = None,
+) -> int:
+    """Delete a month end's rows (of ids in a range, or among ``only``'s); how many."""
+    stmt = delete(ReceivableMonthEnd).where(ReceivableMonthEnd.month_end == month_end)
+    if id_from is not None and id_to is not None:
+        stmt = stmt.where(ReceivableMonthEnd.customer_id.between(id_from, id_to))
+    if only is not None:
+        stmt = stmt.where(ReceivableMonthEnd.customer_id.in_(only))
+    return int(session.execute(stmt).rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _sum_columns() -> list[Any]:
+    return [func.coalesce(func.sum(getattr(ReceivableMonthEnd, c)), 0) for c in COLUMNS]
+
+
+def finish_month(session: Session, month_end: dt.date) -> None:
+    """Sum a month end's rows into its totals and make it ready (the dashboard reads it)."""
+    row = session.execute(
+        select(*_sum_columns()).where(ReceivableMonthEnd.month_end == month_end)
+    ).one()
+    values = dict(zip(COLUMNS, (_money(v) for v in row), strict=True))
+    session.execute(
+        update(ReceivableMonthTotal)
+        .where(ReceivableMonthTotal.month_end == month_end)
+        .values(ready=True, computed_at=utcnow(), **values)
+    )
+
+
+def forget_month(session: Session, month_end: dt.date) -> None:
+    """Take a month end out of the dashboard's reach (its rows are dropped after)."""
+    session.execute(delete(ReceivableMonthTotal).where(ReceivableMonthTotal.month_end == month_end))
+
+
+def stale(session: Session, limit: int) -> list[tuple[int, int]]:
+    """Up to ``limit`` stale marks, oldest first: (mark id, customer id)."""
+    stmt = (
+        select(ReceivableMonthStale.id, ReceivableMonthStale.customer_id)
+        .order_by(ReceivableMonthStale.id)
+        .limit(limit)
+    )
+    return [(int(i), int(c)) for i, c in session.execute(stmt)]
+
+
+def clear_stale(session: Session, mark_ids: Sequence[int]) -> None:
+    """Remove the marks handled (by id: marks written meanwhile stay)."""
+    session.execute(delete(ReceivableMonthStale).where(ReceivableMonthStale.id.in_(mark_ids)))
+
+
+def sums_by_month(
+    session: Session, month_ends: Sequence[dt.date], *, ids: Any
+) -> dict[dt.date, Sums]:
+    """The stored rows of ``ids``' customers summed per month end."""
+    stmt = (
+        select(ReceivableMonthEnd.month_end, *_sum_columns())
+        .where(
+            ReceivableMonthEnd.month_end.in_(month_ends),
+            ReceivableMonthEnd.customer_id.in_(ids),
+        )
+        .group_by(ReceivableMonthEnd.month_end)
+    )
+    return {row[0]: tuple(_money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
+
+
+def add_to_totals(session: Session, month_end: dt.date, delta: Sums) -> None:
+    """Move a ready month end's totals by what replacing some customers' rows changed."""
+    values = {c: getattr(ReceivableMonthTotal, c) + d for c, d in zip(COLUMNS, delta, strict=True)}
+    session.execute(
+        update(ReceivableMonthTotal)
+        .where(ReceivableMonthTotal.month_end == month_end)
+        .values(computed_at=utcnow(), **values)
+    )
+
+
+def totals(session: Session, month_ends: Sequence[dt.date]) -> dict[dt.date, Sums]:
+    """The whole book's stored sums of ready month ends."""
+    stmt = select(
+        ReceivableMonthTotal.month_end, *(getattr(ReceivableMonthTotal, c) for c in COLUMNS)
+    ).where(ReceivableMonthTotal.month_end.in_(month_ends), ReceivableMonthTotal.ready.is_(True))
+    return {row[0]: tuple(_money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
+
+
+def stale_ids() -> Any:
+    """The customers marked stale, as a subquery."""
+    return select(ReceivableMonthStale.customer_id)
+
+
+def scoped_fresh_ids(scope: Scope) -> Any:
+    """The customers in scope whose stored rows hold (not marked stale)."""
+    return scoped_ids(scope).where(Customer.id.not_in(stale_ids()))
+
+
+def stale_in_scope(session: Session, scope: Scope) -> list[int]:
+    """The stale customers in scope (few: the job clears them)."""
+    stmt = scoped_ids(scope).where(Customer.id.in_(stale_ids()))
+    return [int(i) for i in session.scalars(stmt)]

@@ -1,0 +1,137 @@
+"""The dashboard's stored month ends: each customer's receivables by ageing bucket at the
+month ends of the trend window, and the month's sales, kept so that an answer sums stored
+rows instead of deriving every past month end from every invoice and payment.
+
+A past month end changes only through a late event (an invoice issued, or a payment made, on
+or before it, recorded after) or a merge moving events. The triggers of migration 0038 mark
+the customer stale when one arrives; the dashboard derives stale customers afresh and the
+stored rows of the others, so its figures never depend on when this job last ran. The job
+(``refresh``: the server every RISKDESK_MONTH_END_INTERVAL_SECONDS, or `riskdesk portfolio
+month-ends`) stores the month ends missing from the window and stores stale customers again.
+
+Every write is a short transaction (a slice of customers, one INSERT ... SELECT): on SQLite
+the one writer is free between them. A month end is read only once all its rows are written
+and summed (``ready``); one left half written by a stopped process is dropped and stored
+again by the next pass.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk.db import unit_of_work
+from riskdesk.kit.timeutil import today
+from riskdesk.pipeline import repository as leases
+from riskdesk.portfolio import month_end_repository as repo
+from riskdesk.portfolio import trends as trend_math
+
+log = logging.getLogger(__name__)
+
+TREND_MONTHS = 12  # the dashboard's trend: 12 months, opened by the month end before them
+SLICE_CUSTOMERS = 5_000  # customers per transaction when a month end is stored
+STALE_BATCH = 500  # stale customers stored again per transaction
+LEASE_ID = 1  # one refresh at a time across processes (an advisory lock, or a file lock)
+
+
+def window(day: dt.date) -> list[dt.date]:
+    """The month ends the dashboard's trend reads on ``day``, oldest first."""
+    return trend_math.cutoffs(day, TREND_MONTHS)[:-1]
+
+
+def month_before(month_end: dt.date) -> dt.date:
+    """The month end before a month end."""
+    return month_end.replace(day=1) - dt.timedelta(days=1)
+
+
+@dataclass
+class RefreshResult:
+    """What a pass did."""
+
+    stored: list[dt.date] = field(default_factory=list)
+    dropped: list[dt.date] = field(default_factory=list)
+    restored: int = 0  # stale customers stored again
+
+
+def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> RefreshResult:
+    """Store the window's missing month ends, drop those outside it and any left half
+    written, and store stale customers again."""
+    # A month end not yet passed is not final: never stored, whatever day is asked for.
+    wanted = [m for m in window(day or today()) if m < today()]
+    result = RefreshResult()
+    with leases.job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends"):
+        with factory() as session:
+            known = repo.months(session)
+        for month_end, ready in sorted(known.items()):
+            # Not ready under the lease: a stopped pass left it; before the window: too old.
+            if not ready or month_end not in wanted:
+                _drop(factory, month_end)
+                result.dropped.append(month_end)
+        for month_end in wanted:
+            if not known.get(month_end):
+                _store(factory, month_end)
+                result.stored.append(month_end)
+        result.restored = _restore_stale(factory)
+    if result.stored or result.dropped or result.restored:
+        log.info(
+            "month ends: stored %s, dropped %s, %d stale customers stored again",
+            [d.isoformat() for d in result.stored],
+            [d.isoformat() for d in result.dropped],
+            result.restored,
+        )
+    return result
+
+
+def _drop(factory: sessionmaker[Session], month_end: dt.date) -> None:
+    with unit_of_work(factory) as session:
+        repo.forget_month(session, month_end)  # first: no answer reads it from here on
+        low, high = repo.id_range(session)
+    for start in range(low, high + 1, SLICE_CUSTOMERS):
+        with unit_of_work(factory) as session:
+            repo.drop_rows(session, month_end, id_from=start, id_to=start + SLICE_CUSTOMERS - 1)
+    with unit_of_work(factory) as session:
+        repo.drop_rows(session, month_end)  # rows of customers merged away since
+
+
+def _store(factory: sessionmaker[Session], month_end: dt.date) -> None:
+    before = month_before(month_end)
+    with unit_of_work(factory) as session:
+        # From this commit on, an event dated on or before the month end marks its customer
+        # stale; the slices below read after it, so no event falls between.
+        repo.hold_event_writers(session)
+        repo.begin_month(session, month_end)
+        low, high = repo.id_range(session)
+    for start in range(low, high + 1, SLICE_CUSTOMERS):
+        with unit_of_work(factory) as session:
+            repo.store_rows(
+                session, before, month_end, id_from=start, id_to=start + SLICE_CUSTOMERS - 1
+            )
+    with unit_of_work(factory) as session:
+        repo.finish_month(session, month_end)
+
+
+def _restore_stale(factory: sessionmaker[Session]) -> int:
+    restored = 0
+    while True:
+        with unit_of_work(factory) as session:
+            marks = repo.stale(session, STALE_BATCH)
+            if not marks:
+                return restored
+            ids = sorted({customer for _, customer in marks})
+            ready = sorted(m for m, r in repo.months(session).items() if r)
+            old = repo.sums_by_month(session, ready, ids=ids)
+            for month_end in ready:
+                repo.drop_rows(session, month_end, only=ids)
+                repo.store_rows(session, month_before(month_end), month_end, only=ids)
+            new = repo.sums_by_month(session, ready, ids=ids)
+            for month_end in ready:
+                was, now = old.get(month_end, repo.ZEROS), new.get(month_end, repo.ZEROS)
+                if was != now:
+                    delta = tuple(n - w for n, w in zip(now, was, strict=True))
+                    repo.add_to_totals(session, month_end, delta)  # type: ignore[arg-type]
+            # By id: a mark written meanwhile (an event after these reads) stays.
+            repo.clear_stale(session, [mark for mark, _ in marks])
+            restored += len(ids)

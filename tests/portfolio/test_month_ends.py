@@ -1,0 +1,267 @@
+"""The stored month ends and the kept invoice balances: the dashboard reads them instead of
+deriving every month end from every invoice and payment, and must answer exactly what the
+derivation answers, through late events, merges and a job stopped half way.
+
+The book is test_trends' hand-made one (as of 2026-03-15), whose figures are worked by hand
+there; here every answer is compared with the derivation itself (``ageing_history``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from riskdesk.kit.timeutil import today
+from riskdesk.models import (
+    Customer,
+    Invoice,
+    InvoiceBalance,
+    Payment,
+    ReceivableMonthEnd,
+    ReceivableMonthStale,
+    ReceivableMonthTotal,
+)
+from riskdesk.portfolio import month_end_repository, month_ends, service
+from riskdesk.portfolio import repository as repo
+from riskdesk.portfolio import trends as trend_math
+from riskdesk.portfolio.schemas import PortfolioFilter
+from tests.conftest import principal
+from tests.portfolio.seed import _key
+from tests.portfolio.test_trends import AS_OF, D, _book, _invoice
+
+BUCKETS = ("current", "1_30", "31_60", "61_90", "over_90")
+
+
+def _trends(db: Session, user: str = "manager", **filters: Any) -> list[tuple[Any, ...]]:
+    found = service.summary(
+        db, principal(db, user), flt=PortfolioFilter(**filters), as_of=AS_OF
+    ).trends
+    return [(t.month_end, t.ageing, t.sales, t.dso, t.best_dso, t.add, t.cei) for t in found]
+
+
+def _derived(db: Session, user: str = "manager", **filters: Any) -> list[tuple[Any, ...]]:
+    """The trend columns derived in one statement, as before anything was stored."""
+    scope = service.scope_of(principal(db, user), PortfolioFilter(**filters))
+    dates = trend_math.cutoffs(AS_OF, service.TREND_MONTHS)
+    ageing, sales = repo.ageing_history(db, scope, dates)
+    return [(end, a, s) for end, a, s in zip(dates[1:], ageing[1:], sales, strict=True)]
+
+
+def _same(db: Session, user: str = "manager", **filters: Any) -> None:
+    answered = _trends(db, user, **filters)
+    derived = _derived(db, user, **filters)
+    assert [(e, a, s) for e, a, s, *_ in answered] == derived, (user, filters)
+
+
+def _stored(db: Session) -> dict[dt.date, bool]:
+    db.expire_all()
+    return month_end_repository.months(db)
+
+
+def test_stored_month_ends_answer_what_is_derived(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    _book(db)
+    before = {
+        who: _trends(db, user, **f)
+        for who, user, f in (
+            ("book", "manager", {}),
+            ("north", "manager", {"region": "North"}),
+            ("own", "sales", {}),
+        )
+    }
+    result = month_ends.refresh(factory, day=AS_OF)
+    window = month_ends.window(AS_OF)
+    assert result.stored == window and len(window) == 13
+    assert window[0] == D(2025, 2, 28) and window[-1] == D(2026, 2, 28)
+    assert _stored(db) == dict.fromkeys(window, True)
+    # Only customers with something open or invoiced are stored; the merged one never is.
+    rows = db.execute(
+        select(ReceivableMonthEnd.customer_id, ReceivableMonthEnd.current,
+               ReceivableMonthEnd.dpd_61_90, ReceivableMonthEnd.sales)
+        .where(ReceivableMonthEnd.month_end == D(2026, 1, 31))
+        .order_by(ReceivableMonthEnd.customer_id)
+    ).all()  # fmt: skip
+    assert [(int(c), int(s)) for _, c, _, s in rows] == [(3000, 3000), (0, 0)]
+    assert [int(r[2]) for r in rows] == [0, 2000]
+    total = db.get(ReceivableMonthTotal, D(2026, 1, 31))
+    assert total is not None and (total.current, total.dpd_1_30, total.dpd_61_90) == (
+        Decimal("3000.00"), Decimal("600.00"), Decimal("2000.00"),
+    )  # fmt: skip
+    assert before["book"] == _trends(db)
+    assert before["north"] == _trends(db, region="North")
+    assert before["own"] == _trends(db, "sales")
+    # A second pass has nothing to do.
+    again = month_ends.refresh(factory, day=AS_OF)
+    assert (again.stored, again.dropped, again.restored) == ([], [], 0)
+
+
+def test_the_answer_reads_what_is_stored(db: Session, factory: sessionmaker[Session]) -> None:
+    """Not a derivation that happens to agree: a stored total moved by hand moves the answer
+    for the whole book, and a stored row moves a filtered one."""
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    january = D(2026, 1, 31)
+    db.execute(
+        update(ReceivableMonthTotal)
+        .where(ReceivableMonthTotal.month_end == january)
+        .values(current=ReceivableMonthTotal.current + 1)
+    )
+    db.execute(
+        update(ReceivableMonthEnd)
+        .where(ReceivableMonthEnd.month_end == january, ReceivableMonthEnd.customer_id == ids["b"])
+        .values(dpd_61_90=ReceivableMonthEnd.dpd_61_90 + 7)
+    )
+    book = {t[0]: t[1] for t in _trends(db)}
+    assert book[january]["current"] == Decimal("3001.00")
+    north = {t[0]: t[1] for t in _trends(db, region="North")}
+    assert north[january]["61_90"] == Decimal("2007.00")
+
+
+def test_a_late_payment_is_derived_until_stored_again(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    # I2 (3,000, due 2026-02-14) part paid on 2026-01-20, recorded only now.
+    i2 = db.scalar(select(Invoice.id).where(Invoice.amount == Decimal("3000")))
+    db.add(
+        Payment(customer_id=ids["a"], source="erp", external_id=_key(), content_hash="x",
+                invoice_id=i2, amount=Decimal("1000"), currency="CNY",
+                paid_on=D(2026, 1, 20), method="bank_transfer")
+    )  # fmt: skip
+    db.flush()
+    marks = db.scalars(select(ReceivableMonthStale.customer_id)).all()
+    assert marks == [ids["a"]]
+    january = {t[0]: t[1] for t in _trends(db)}[D(2026, 1, 31)]
+    assert january["current"] == Decimal("2000.00")  # 3,000 less the late 1,000
+    for user, filters in (("manager", {}), ("manager", {"region": "East"}), ("sales", {})):
+        _same(db, user, **filters)
+    db.commit()
+    result = month_ends.refresh(factory, day=AS_OF)
+    assert result.restored == 1 and result.stored == []
+    assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 0
+    total = db.get(ReceivableMonthTotal, D(2026, 1, 31))
+    db.refresh(total)
+    assert total is not None and total.current == Decimal("2000.00")
+    for user, filters in (("manager", {}), ("manager", {"region": "North"}), ("sales", {})):
+        _same(db, user, **filters)
+
+
+def test_a_late_invoice_and_a_current_one(db: Session, factory: sessionmaker[Session]) -> None:
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    # Dated after the last stored month end: no stored month changes, nothing is stale.
+    _invoice(db, ids["b"], "800", D(2026, 3, 2), D(2026, 4, 1))
+    assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 0
+    # Dated in December, recorded now: B is stale until stored again.
+    _invoice(db, ids["b"], "250", D(2025, 12, 5), D(2026, 1, 4))
+    assert db.scalars(select(ReceivableMonthStale.customer_id)).all() == [ids["b"]]
+    _same(db)
+    _same(db, region="North")
+    db.commit()
+    month_ends.refresh(factory, day=AS_OF)
+    _same(db)
+    _same(db, region="North")
+
+
+def test_a_merge_moving_events_keeps_the_book_exact(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    # What a merge does to the events: B's move to A, and B is merged away.
+    for model in (Invoice, Payment):
+        db.execute(update(model).where(model.customer_id == ids["b"]).values(customer_id=ids["a"]))
+    db.execute(update(Customer).where(Customer.id == ids["b"]).values(status="merged"))
+    db.flush()
+    assert set(db.scalars(select(ReceivableMonthStale.customer_id))) == {ids["a"], ids["b"]}
+    assert set(db.scalars(select(InvoiceBalance.customer_id))) == {ids["a"], ids["m"]}
+    _same(db)
+    _same(db, region="East")
+    db.commit()
+    month_ends.refresh(factory, day=AS_OF)
+    _same(db)
+    _same(db, region="East")
+    assert db.scalar(
+        select(func.count()).select_from(ReceivableMonthEnd)
+        .where(ReceivableMonthEnd.customer_id == ids["b"])
+    ) == 0  # fmt: skip
+
+
+def test_a_pass_stopped_half_way_is_stored_again(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    expected = _trends(db)
+    # A pass stopped after the rows of one slice: the month end is there but not ready.
+    last = D(2026, 2, 28)
+    db.execute(
+        update(ReceivableMonthTotal)
+        .where(ReceivableMonthTotal.month_end == last)
+        .values(ready=False, current=0, dpd_1_30=0)
+    )
+    db.commit()
+    assert _trends(db) == expected  # derived meanwhile, not read half written
+    result = month_ends.refresh(factory, day=AS_OF)
+    assert result.dropped == [last] and result.stored == [last]
+    assert _stored(db)[last] is True
+    assert _trends(db) == expected
+
+
+def test_the_window_moves_with_the_month(db: Session, factory: sessionmaker[Session]) -> None:
+    _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    result = month_ends.refresh(factory, day=D(2026, 4, 2))
+    assert result.stored == [D(2026, 3, 31)] and result.dropped == [D(2025, 2, 28)]
+    assert min(_stored(db)) == D(2025, 3, 31)
+    assert db.scalar(
+        select(func.count()).select_from(ReceivableMonthEnd)
+        .where(ReceivableMonthEnd.month_end == D(2025, 2, 28))
+    ) == 0  # fmt: skip
+
+
+def test_kept_balances_are_the_open_invoices_of_today(db: Session) -> None:
+    ids = _book(db)
+    day = today()
+
+    def kept() -> dict[int, Decimal]:
+        return {
+            int(i): Decimal(a) - Decimal(p)
+            for i, a, p in db.execute(
+                select(InvoiceBalance.invoice_id, InvoiceBalance.amount, InvoiceBalance.paid)
+            )
+        }
+
+    def derived() -> dict[int, Decimal]:
+        paid = (
+            select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+            .group_by(Payment.invoice_id)
+            .subquery()
+        )
+        stmt = select(Invoice.id, Invoice.amount - func.coalesce(paid.c.paid, 0)).outerjoin(
+            paid, paid.c.invoice_id == Invoice.id
+        )
+        return {int(i): Decimal(o) for i, o in db.execute(stmt) if Decimal(o) > Decimal("0.005")}
+
+    assert kept() == derived()
+    # Settled in full (with a part payment first): the row goes; part paid: it stays, less.
+    b_open = db.scalar(
+        select(Invoice.id).where(Invoice.customer_id == ids["b"], Invoice.amount == 500)
+    )
+    for value in ("200", "299.996"):
+        db.add(Payment(customer_id=ids["b"], source="erp", external_id=_key(), content_hash="x",
+                       invoice_id=b_open, amount=Decimal(value), currency="CNY", paid_on=day,
+                       method="bank_transfer"))  # fmt: skip
+        db.flush()
+        if value == "200":
+            assert kept()[b_open] == Decimal("300.00")
+    assert b_open not in kept()
+    assert kept() == derived()
+    # The ageing card reads the kept balances for today and derives another day's.
+    scope = repo.Scope()
+    assert repo.ageing(db, scope, day, kept=True) == repo.ageing(db, scope, day)
