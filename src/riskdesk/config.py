@@ -335,7 +335,7 @@ class Settings(BaseSettings):
         default=600.0,
         ge=0,
         description="How often the server stores the dashboard's month ends (the ageing and "
-        "sales of each customer at the last 13 month ends) and stores again the customers a "
+        "sales of each customer at the last 14 month ends) and stores again the customers a "
         "late event made stale; 0: not at all (run `riskdesk portfolio month-ends` from cron "
         "instead). The dashboard's figures are the same either way; it answers sooner.",
     )

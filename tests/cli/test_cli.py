@@ -152,6 +152,20 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     assert "deteriorating" in result.output
     again = runner.invoke(app, ["demo", "--customers", "5"])
     assert again.exit_code == 1
+    # The demo stores the dashboard's month ends; a later pass has nothing to store.
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker
+    from riskdesk.portfolio import month_end_repository
+
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with factory() as session:
+        stored = month_end_repository.months(session)
+    assert len(stored) == 14 and all(stored.values())
+    ends = runner.invoke(app, ["portfolio", "month-ends"])
+    assert ends.exit_code == 0, ends.output
+    assert "stored: none; dropped: none" in ends.output
+    moved = runner.invoke(app, ["portfolio", "month-ends", "--as-of", "1999-13-01"])
+    assert moved.exit_code == 2 and "--as-of" in moved.output
 
 
 def test_warnings_replay_writes_its_report_and_leaves_the_queue(cli_env: Path) -> None:

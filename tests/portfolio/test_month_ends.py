@@ -75,8 +75,8 @@ def test_stored_month_ends_answer_what_is_derived(
     }
     result = month_ends.refresh(factory, day=AS_OF)
     window = month_ends.window(AS_OF)
-    assert result.stored == window and len(window) == 13
-    assert window[0] == D(2025, 2, 28) and window[-1] == D(2026, 2, 28)
+    assert result.stored == window and len(window) == 14
+    assert window[0] == D(2025, 1, 31) and window[-1] == D(2026, 2, 28)
     assert _stored(db) == dict.fromkeys(window, True)
     # Only customers with something open or invoiced are stored; the merged one never is.
     rows = db.execute(
@@ -217,11 +217,11 @@ def test_the_window_moves_with_the_month(db: Session, factory: sessionmaker[Sess
     _book(db)
     month_ends.refresh(factory, day=AS_OF)
     result = month_ends.refresh(factory, day=D(2026, 4, 2))
-    assert result.stored == [D(2026, 3, 31)] and result.dropped == [D(2025, 2, 28)]
-    assert min(_stored(db)) == D(2025, 3, 31)
+    assert result.stored == [D(2026, 3, 31)] and result.dropped == [D(2025, 1, 31)]
+    assert min(_stored(db)) == D(2025, 2, 28)
     assert db.scalar(
         select(func.count()).select_from(ReceivableMonthEnd)
-        .where(ReceivableMonthEnd.month_end == D(2025, 2, 28))
+        .where(ReceivableMonthEnd.month_end == D(2025, 1, 31))
     ) == 0  # fmt: skip
 
 
@@ -265,3 +265,28 @@ def test_kept_balances_are_the_open_invoices_of_today(db: Session) -> None:
     # The ageing card reads the kept balances for today and derives another day's.
     scope = repo.Scope()
     assert repo.ageing(db, scope, day, kept=True) == repo.ageing(db, scope, day)
+
+
+def test_last_months_pack_reads_stored_month_ends(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    """The committee pack asks for the summary as of last month's end: its whole trend, the
+    end itself included, is in the window."""
+    _book(db)
+    end = D(2026, 2, 28)
+
+    def pack_trend() -> list[Any]:
+        found = service.summary(db, principal(db, "manager"), flt=PortfolioFilter(), as_of=end)
+        return [(t.month_end, t.ageing, t.sales, t.cei) for t in found.trends]
+
+    derived = pack_trend()
+    month_ends.refresh(factory, day=AS_OF)
+    assert set(trend_math.cutoffs(end, service.TREND_MONTHS)) <= set(_stored(db))
+    db.execute(
+        update(ReceivableMonthTotal)
+        .where(ReceivableMonthTotal.month_end == end)
+        .values(sales=ReceivableMonthTotal.sales + 1)
+    )
+    moved = pack_trend()
+    assert moved[-1][2] == derived[-1][2] + 1  # read from the store
+    assert moved[:-1] == derived[:-1]

@@ -19,9 +19,9 @@ def month_ends_command(
         str | None, typer.Option("--as-of", help="as if it were this day, e.g. 2026-12-01")
     ] = None,
 ) -> None:
-    """Store the month ends the dashboard's trend reads (the last 13), drop older ones, and
-    store again the customers a late event made stale. What the server does every
-    RISKDESK_MONTH_END_INTERVAL_SECONDS; run it from cron when that is 0."""
+    """Store the month ends the dashboard's trend and last month's committee pack read (the
+    last 14), drop older ones, and store again the customers a late event made stale. What
+    the server does every RISKDESK_MONTH_END_INTERVAL_SECONDS; run it from cron when that is 0."""
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker
     from riskdesk.portfolio import month_ends

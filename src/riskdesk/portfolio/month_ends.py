@@ -38,8 +38,10 @@ LEASE_ID = 1  # one refresh at a time across processes (an advisory lock, or a f
 
 
 def window(day: dt.date) -> list[dt.date]:
-    """The month ends the dashboard's trend reads on ``day``, oldest first."""
-    return trend_math.cutoffs(day, TREND_MONTHS)[:-1]
+    """The month ends kept on ``day``, oldest first: the 13 the dashboard's trend reads, and
+    one before them, so that last month's committee pack (its trend ends at last month's end)
+    reads stored month ends too."""
+    return trend_math.cutoffs(day, TREND_MONTHS + 1)[:-1]
 
 
 def month_before(month_end: dt.date) -> dt.date:
