@@ -290,3 +290,37 @@ def test_last_months_pack_reads_stored_month_ends(
     moved = pack_trend()
     assert moved[-1][2] == derived[-1][2] + 1  # read from the store
     assert moved[:-1] == derived[:-1]
+
+
+def test_today_reads_the_kept_balances_and_the_months_sales(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    """As of today (the dashboard's default): stored month ends, today's ageing from the kept
+    balances and the sales since the last month end, against the derivation of them all; an
+    invoice issued this month counts in this month's sales."""
+    ids = _book(db)  # dated in 2025-2026: most of it before today's window, some inside it
+    day = today()
+    # Something in every part of today's window: last month, and this month (issued on its
+    # first day, which is today at the latest).
+    last_end = trend_math.cutoffs(day, 1)[-2]
+    first = last_end + dt.timedelta(days=1)
+    _invoice(db, ids["a"], "1200", last_end - dt.timedelta(days=3), first + dt.timedelta(days=20))
+    _invoice(db, ids["b"], "300", first, day + dt.timedelta(days=30))
+    db.commit()
+
+    def answered(user: str, **filters: Any) -> list[tuple[Any, ...]]:
+        found = service.summary(db, principal(db, user), flt=PortfolioFilter(**filters)).trends
+        return [(t.month_end, t.ageing, t.sales) for t in found]
+
+    def derived(user: str, **filters: Any) -> list[tuple[Any, ...]]:
+        scope = service.scope_of(principal(db, user), PortfolioFilter(**filters))
+        dates = trend_math.cutoffs(day, service.TREND_MONTHS)
+        ageing, sales = repo.ageing_history(db, scope, dates)
+        return list(zip(dates[1:], ageing[1:], sales, strict=True))
+
+    month_ends.refresh(factory)
+    assert set(month_ends.window(day)) == set(_stored(db))
+    for user, filters in (("manager", {}), ("manager", {"region": "North"}), ("sales", {})):
+        assert answered(user, **filters) == derived(user, **filters), (user, filters)
+    this_month = answered("manager")[-1]
+    assert this_month[2] >= Decimal("300")

@@ -408,11 +408,19 @@ def trend_rows(
 
 
 def month_sales(session: Session, scope: Scope, after: dt.date, until: dt.date) -> Decimal:
-    """The invoices issued to the customers in scope after one day, up to another."""
-    stmt = select(func.sum(Invoice.amount)).where(
-        Invoice.issue_date > after,
-        Invoice.issue_date <= until,
-        Invoice.customer_id.in_(scoped_ids(scope)),
+    """The invoices issued to the customers in scope after one day, up to another.
+
+    Joined to the customers rather than ``IN`` their ids: the database then starts from the
+    month's invoices (an index on the issue date) instead of listing every customer first."""
+    stmt = (
+        select(func.sum(Invoice.amount))
+        .join(Customer, Customer.id == Invoice.customer_id)
+        .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+        .where(
+            Invoice.issue_date > after,
+            Invoice.issue_date <= until,
+            *customer_repo.conditions(scope),
+        )
     )
     return _money(session.execute(stmt).scalar())
 
