@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import html
 import re
+from urllib.parse import unquote
 
 from riskdesk.customers import repository as customer_repo
 from riskdesk.kit.timeutil import utcnow
@@ -270,3 +271,27 @@ def test_region_and_segment_on_the_other_homes_and_their_links(
         form = page.split('id="home-filters"', 1)[1].split("</form>", 1)[0]
         assert 'name="region"' in form and 'name="owner_id"' not in form
     assert 'id="auditor-not-narrowed"' not in auditor.get("/home/auditor").text
+
+
+def test_the_failed_jobs_tile_opens_the_jobs_it_counts(home_book: HomeBook, client_for) -> None:  # type: ignore[no-untyped-def]
+    admin = client_for("admin")
+    # Two failed jobs: one an hour ago (counted), one two days ago (not).
+    assert {c["key"]: c["count"] for c in admin.get("/api/v1/home/admin").json()["jobs"]}[
+        "failed"
+    ] == 1
+    page = admin.get("/home/admin").text
+    tile = re.search(r'href="(/jobs\?status=failed&amp;since=[^"]+)" id="kpi-jobs-failed"', page)
+    assert tile is not None
+    listed = admin.get(html.unescape(tile.group(1))).text
+    rows = listed.split('id="jobs"', 1)[1].split("</tbody>", 1)[0]
+    assert len(re.findall(r'<a href="/jobs/\d+">', rows)) == 1
+    assert 'id="jobs-since"' in listed
+    # The API the same; without ``since`` both failed jobs; queued and running jobs are
+    # listed whenever they started.
+    since = unquote(html.unescape(tile.group(1)).split("since=", 1)[1])
+    failed = admin.get("/api/v1/jobs", params={"status": "failed", "since": since}).json()
+    assert failed["total"] == 1
+    assert admin.get("/api/v1/jobs", params={"status": "failed"}).json()["total"] == 2
+    waiting = admin.get("/api/v1/jobs", params={"since": since}).json()
+    assert sorted(j["status"] for j in waiting["items"]) == ["failed", "queued", "running"]
+    assert admin.get("/api/v1/jobs", params={"since": "not a time"}).status_code == 422

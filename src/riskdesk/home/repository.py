@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import repository as customer_repo
+from riskdesk.jobs import repository as job_repo
 from riskdesk.models import (
     Alert,
     AuditEntry,
@@ -302,10 +303,10 @@ def reveals_by_person(session: Session, since: dt.datetime, limit: int) -> list[
 
 def jobs_by_status(session: Session, since: dt.datetime) -> dict[str, int]:
     """Background jobs queued or running now, and those that ended since a moment, by status."""
-    ended = func.coalesce(Job.finished_at, Job.created_at) >= since
+    # The same set as the job list's ``since`` filter, which the tiles link to.
     stmt = (
         select(Job.status, func.count())
-        .where(or_(Job.status.in_(("queued", "running")), ended))
+        .where(job_repo.active_or_ended_since(since))
         .group_by(Job.status)
     )
     return {str(s): int(n) for s, n in session.execute(stmt)}

@@ -356,7 +356,8 @@ def admin_charts(h: AdminHome, t: Translator) -> dict[str, str]:
             "jobs": {
                 "labels": [t(f"jobs.status.{c.key}") for c in h.jobs],
                 "values": [c.count for c in h.jobs],
-                "links": [link("/jobs", status=c.key) for c in h.jobs],
+                # The list the tiles count: still waiting or running, or ended since.
+                "links": [link("/jobs", status=c.key, since=h.since.isoformat()) for c in h.jobs],
                 "count": True,
             },
             "deliveries": {
