@@ -249,6 +249,15 @@ def test_region_and_segment_on_the_other_homes_and_their_links(
     # The filter form of the desk keeps the segment.
     form = desk.split('id="complaint-filters"', 1)[1].split("</form>", 1)[0]
     assert 'name="segment" value="b2b_enterprise"' in form
+    # Its export link keeps the segment: the file holds that one complaint too.
+    export = re.search(r'href="(/complaints/export\?[^"]*format=csv[^"]*)"', desk)
+    assert export is not None and "segment=b2b_enterprise" in export.group(1)
+    rows = manager.get(html.unescape(export.group(1))).text.strip().splitlines()
+    assert len(rows) == 1 + 1
+    api = manager.get(
+        "/api/v1/complaints/export", params={"segment": "b2b_enterprise", "format": "csv"}
+    )
+    assert len(api.text.strip().splitlines()) == 1 + 1
     unfiltered = manager.get("/complaints", params={"product": "P-A", "status": "open_any"}).text
     assert len(re.findall(r'id="complaint-\d+"', unfiltered)) == 3
 

@@ -108,6 +108,7 @@ def _desk(
                     "category": category,
                     "product": product,
                     "breached": "true" if breached else None,
+                    **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
                 }.items()
                 if v
             }

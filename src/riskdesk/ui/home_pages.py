@@ -90,7 +90,6 @@ def _home_context(
         "flt": flt,
         "options": portfolio_service.filter_options(session, principal),
         "periods": sorted({*portfolio_pages.PERIODS, period_days}),
-        "narrowed": portfolio_service.is_narrowed(flt),
     }
 
 
