@@ -85,7 +85,7 @@ def _scoped(flt: PortfolioFilter) -> Callable[..., str]:
 def _home_context(
     session: Any, principal: Principal, flt: PortfolioFilter, period_days: int
 ) -> dict[str, Any]:
-    """What the filter bar of a home needs: the choices, the periods, the links."""
+    """What the filter bar of a home needs: the filters, their choices and the periods."""
     return {
         "flt": flt,
         "options": portfolio_service.filter_options(session, principal),
