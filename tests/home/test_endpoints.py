@@ -4,7 +4,9 @@ languages, and the lists their figures link to (the browser test is tests/ui/tes
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
+from urllib.parse import unquote
 
 from riskdesk.customers import repository as customer_repo
 from riskdesk.kit.timeutil import utcnow
@@ -210,3 +212,95 @@ def test_filters_narrow_the_homes_and_live_in_the_address(home_book: HomeBook, c
 
 def customer_code_of(customer_id: int) -> str:
     return f"C{customer_id:07d}"
+
+
+def _alert_ids(page: str) -> set[str]:
+    return set(re.findall(r'id="alert-(\d+)"', page))
+
+
+def test_region_and_segment_on_the_other_homes_and_their_links(
+    home_book: HomeBook, client_for
+) -> None:  # type: ignore[no-untyped-def]
+    analyst = client_for("analyst")
+    api = analyst.get("/api/v1/home/analyst", params={"region": "North"}).json()
+    assert api["queue"]["open"] == 1 and api["filters"]["region"] == "North"
+    assert api["not_narrowed"] == ["models"]
+    page = analyst.get("/home/analyst", params={"region": "North", "period_days": 7}).text
+    form = page.split('id="home-filters"', 1)[1].split("</form>", 1)[0]
+    assert '<option value="North" selected>' in form and '<option value="7" selected>' in form
+    assert 'href="/alerts?region=North&amp;assigned=me"' in page
+    assert 'id="models-not-narrowed"' in page
+    assert 'id="models-not-narrowed"' not in analyst.get("/home/analyst").text
+    # The week's bar of a rule opens the same alerts as the figure counts: c's three.
+    links = re.findall(r'"(/alerts\?region=North&code=utilisation_high[^"]*)"', html.unescape(page))
+    assert len(links) == 12  # a bar per week; this week's is the last
+    listed = analyst.get(links[-1]).text
+    assert len(_alert_ids(listed)) == 3 and 'id="scope-note"' in listed
+
+    manager = client_for("manager")
+    service = manager.get("/api/v1/home/service", params={"segment": "b2b_enterprise"}).json()
+    assert service["complaints"]["open_within"] == 1
+    page = manager.get("/home/service", params={"segment": "b2b_enterprise"}).text
+    assert 'href="/complaints?segment=b2b_enterprise&amp;product=P-A&amp;status=open_any"' in page
+    desk = manager.get(
+        "/complaints", params={"segment": "b2b_enterprise", "product": "P-A", "status": "open_any"}
+    ).text
+    assert len(re.findall(r'id="complaint-\d+"', desk)) == 1 and 'id="scope-note"' in desk
+    # The filter form of the desk keeps the segment.
+    form = desk.split('id="complaint-filters"', 1)[1].split("</form>", 1)[0]
+    assert 'name="segment" value="b2b_enterprise"' in form
+    # Its export link keeps the segment: the file holds that one complaint too.
+    export = re.search(r'href="(/complaints/export\?[^"]*format=csv[^"]*)"', desk)
+    assert export is not None and "segment=b2b_enterprise" in export.group(1)
+    rows = manager.get(html.unescape(export.group(1))).text.strip().splitlines()
+    assert len(rows) == 1 + 1
+    api = manager.get(
+        "/api/v1/complaints/export", params={"segment": "b2b_enterprise", "format": "csv"}
+    )
+    assert len(api.text.strip().splitlines()) == 1 + 1
+    unfiltered = manager.get("/complaints", params={"product": "P-A", "status": "open_any"}).text
+    assert len(re.findall(r'id="complaint-\d+"', unfiltered)) == 3
+
+    auditor = client_for("auditor")
+    east = auditor.get("/api/v1/home/auditor", params={"region": "East"}).json()
+    whole = auditor.get("/api/v1/home/auditor").json()
+    assert east["reveals"] == whole["reveals"] and east["not_narrowed"] == [
+        "activity",
+        "approvers",
+        "reveals",
+    ]
+    for locale, words in (
+        ("zh-CN", "区域和客户分群不对其筛选"),
+        ("en", "region and segment do not narrow"),
+    ):
+        auditor.cookies.set(LANG_COOKIE, locale)
+        page = auditor.get("/home/auditor", params={"region": "East"}).text
+        note = page.split('id="auditor-not-narrowed"', 1)[1].split("</p>", 1)[0]
+        assert words in note, locale
+        form = page.split('id="home-filters"', 1)[1].split("</form>", 1)[0]
+        assert 'name="region"' in form and 'name="owner_id"' not in form
+    assert 'id="auditor-not-narrowed"' not in auditor.get("/home/auditor").text
+
+
+def test_the_failed_jobs_tile_opens_the_jobs_it_counts(home_book: HomeBook, client_for) -> None:  # type: ignore[no-untyped-def]
+    admin = client_for("admin")
+    # Two failed jobs: one an hour ago (counted), one two days ago (not).
+    assert {c["key"]: c["count"] for c in admin.get("/api/v1/home/admin").json()["jobs"]}[
+        "failed"
+    ] == 1
+    page = admin.get("/home/admin").text
+    tile = re.search(r'href="(/jobs\?status=failed&amp;since=[^"]+)" id="kpi-jobs-failed"', page)
+    assert tile is not None
+    listed = admin.get(html.unescape(tile.group(1))).text
+    rows = listed.split('id="jobs"', 1)[1].split("</tbody>", 1)[0]
+    assert len(re.findall(r'<a href="/jobs/\d+">', rows)) == 1
+    assert 'id="jobs-since"' in listed
+    # The API the same; without ``since`` both failed jobs; queued and running jobs are
+    # listed whenever they started.
+    since = unquote(html.unescape(tile.group(1)).split("since=", 1)[1])
+    failed = admin.get("/api/v1/jobs", params={"status": "failed", "since": since}).json()
+    assert failed["total"] == 1
+    assert admin.get("/api/v1/jobs", params={"status": "failed"}).json()["total"] == 2
+    waiting = admin.get("/api/v1/jobs", params={"since": since}).json()
+    assert sorted(j["status"] for j in waiting["items"]) == ["failed", "queued", "running"]
+    assert admin.get("/api/v1/jobs", params={"since": "not a time"}).status_code == 422

@@ -126,3 +126,67 @@ def test_the_admin_home(db, home_book: HomeBook) -> None:  # type: ignore[no-unt
     assert beat is not None and dt.timedelta(0) < dt.datetime.now(dt.UTC) - beat < dt.timedelta(
         minutes=5
     )
+
+
+def test_the_portfolio_filters_narrow_the_analyst_home(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.portfolio.schemas import PortfolioFilter
+
+    north = PortfolioFilter(region="North")  # customers c and d
+    h = service.analyst_home(db, principal(db, "analyst"), flt=north)
+    # Of the analyst's three open alerts only c's (due in three days) is in the North; of the
+    # three closed in the period only c's escalated one.
+    assert (h.queue.open, h.queue.due_today, h.queue.overdue) == (1, 0, 0)
+    assert (h.sla.on_time, h.sla.late) == (0, 1)
+    # utilisation_high on c this week: in progress, the manager's open one, the dismissed one;
+    # dpd_30 on c: three and sixty days ago (a's, b's, the product's and the merged
+    # customer's are out).
+    assert list(h.by_code.codes) == ["utilisation_high", "dpd_30"]
+    assert h.by_code.codes["utilisation_high"] == [0] * 11 + [3]
+    assert sum(h.by_code.codes["dpd_30"]) == 2
+    assert len(h.models) == 2 and h.not_narrowed == ["models"]  # models: every customer
+    assert h.filters.region == "North" and h.filters.period_days == 30
+    # The b2b_enterprise segment is b alone: its acknowledged alert is due today.
+    b_only = service.analyst_home(
+        db, principal(db, "analyst"), flt=PortfolioFilter(segment="b2b_enterprise")
+    )
+    assert (b_only.queue.open, b_only.queue.due_today, b_only.queue.overdue) == (1, 1, 0)
+    # Filters narrow within what the caller may see: sales have no customer in the North.
+    theirs = service.analyst_home(db, principal(db, "sales"), flt=north)
+    assert theirs.by_code.codes == {}
+    assert service.analyst_home(db, principal(db, "analyst")).not_narrowed == []
+
+
+def test_the_portfolio_filters_narrow_the_service_home(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.portfolio.schemas import PortfolioFilter
+
+    enterprise = PortfolioFilter(segment="b2b_enterprise")  # customer b alone
+    h = service.service_home(db, principal(db, "manager"), flt=enterprise)
+    c = h.complaints
+    assert (c.open_within, c.open_breached, c.closed_on_time, c.closed_late) == (1, 0, 0, 0)
+    assert c.by_product == {
+        "P-A": {"open_within": 1, "open_breached": 0, "closed_on_time": 0, "closed_late": 0}
+    }
+    recent = home_book.recent_survey.strftime("%Y-%m")
+    assert [(m.month, m.survey_type, m.average) for m in h.satisfaction] == [(recent, "csat", 1.0)]
+    assert h.not_narrowed == []
+    # Customer service (the east team: customer a) see nothing of b however filtered.
+    theirs = service.service_home(db, principal(db, "service"), flt=enterprise)
+    assert theirs.complaints.open_within == 0 and theirs.satisfaction == []
+    # a is in the b2b_sme segment: the same figures as unfiltered.
+    sme = service.service_home(db, principal(db, "service"), flt=PortfolioFilter(segment="b2b_sme"))
+    s = sme.complaints
+    assert (s.open_within, s.open_breached, s.closed_on_time, s.closed_late) == (1, 2, 1, 1)
+    # The North has no complaints at all.
+    north = service.service_home(db, principal(db, "manager"), flt=PortfolioFilter(region="North"))
+    assert north.complaints.by_product == {} and north.satisfaction == []
+
+
+def test_the_auditor_home_stays_whole_and_says_so(db, home_book: HomeBook) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.portfolio.schemas import PortfolioFilter
+
+    whole = service.auditor_home(db, principal(db, "auditor"))
+    east = service.auditor_home(db, principal(db, "auditor"), flt=PortfolioFilter(region="East"))
+    assert whole.not_narrowed == []
+    assert east.not_narrowed == ["activity", "approvers", "reveals"]
+    assert (east.approvers, east.reveals) == (whole.approvers, whole.reveals)
+    assert east.filters.region == "East"

@@ -4,6 +4,7 @@ hand; the quarter arithmetic and the matrix's counting without a database."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -82,7 +83,8 @@ def test_the_portfolio_page_shows_the_matrix(scored: Book, client_for) -> None: 
         for word in words:
             assert word in page.text, (locale, word)
         assert "migration." not in page.text.split("<main>")[1]
-        assert 'href="/customers?tier=critical"' in page.text  # A -> CCC
+        # A -> CCC: the cell opens its customers
+        assert 'href="/customers?rating_from=A&amp;rating=CCC&amp;quarter=2026Q3"' in page.text
         assert 'id="migration-upgraded">33.3%' in page.text
 
 
@@ -106,3 +108,53 @@ def test_the_matrix_counts_moves_by_the_scale() -> None:
     assert (m.upgraded, m.unchanged, m.downgraded) == (2, 5, 2)
     assert (m.newly_rated, m.no_longer_rated) == (1, 1)
     assert m.customers == 11
+
+
+def _codes(page: str) -> set[str]:
+    table = page.split('id="customer-table"', 1)[1]
+    return set(re.findall(r">(C\d{7})<", table))
+
+
+def test_a_cell_opens_the_customers_it_counts(scored: Book, client_for) -> None:  # type: ignore[no-untyped-def]
+    manager = client_for("manager")
+    code = {name: f"C{getattr(scored, name):07d}" for name in ("a", "b", "c", "d", "merged")}
+    cells = {
+        ("A", "CCC", "2026Q3"): {code["c"]},  # c: A in March, CCC on 30 September
+        ("BBB", "A", "2026Q3"): {code["a"]},
+        ("AA", "AA", "2026Q3"): {code["b"]},  # the unfinished run's C is not read
+        ("not_rated", "B", "2026Q3"): {code["d"]},
+        ("AAA", "C", "2026Q3"): set(),  # the merged customer never counts
+        ("BBB", "CCC", "2026Q3"): set(),
+    }
+    for (before, after, quarter), expected in cells.items():
+        params = {"rating_from": before, "rating": after, "quarter": quarter}
+        page = manager.get("/customers", params=params)
+        assert page.status_code == 200, page.text
+        assert _codes(page.text) == expected, (before, after)
+        note = page.text.split('id="drilldown-rating"', 1)[1].split("</span>", 1)[0]
+        assert after in note and quarter in note
+    # The column alone: rated CCC at the end of Q3, whatever before.
+    column = manager.get("/customers", params={"rating": "CCC", "quarter": "2026Q3"}).text
+    assert _codes(column) == {code["c"]}
+    # The filters narrow it as they narrow the matrix: c is in the North.
+    east = {"rating_from": "A", "rating": "CCC", "quarter": "2026Q3", "region": "East"}
+    assert _codes(manager.get("/customers", params=east).text) == set()
+    # Sales see their own customers only (a is theirs, c is not).
+    sales = client_for("sales")
+    assert (
+        _codes(sales.get("/customers", params={"rating": "CCC", "quarter": "2026Q3"}).text) == set()
+    )
+    assert _codes(sales.get("/customers", params={"rating": "A", "quarter": "2026Q3"}).text) == {
+        code["a"]
+    }
+    # The export takes the same filter.
+    rows = (
+        manager.get(
+            "/customers/export", params={"rating": "CCC", "quarter": "2026Q3", "format": "csv"}
+        )
+        .text.strip()
+        .splitlines()
+    )
+    assert len(rows) == 2 and code["c"] in rows[1]
+    bad = manager.get("/customers", params={"rating": "A", "quarter": "2026Q5"})
+    assert bad.status_code == 422

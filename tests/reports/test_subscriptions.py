@@ -84,8 +84,9 @@ def test_due_reports_queue_one_mail_per_period(packed: Book, db, factory, client
     db.commit()
     month = (FIRST.date() - dt.timedelta(days=1)).strftime("%Y-%m")
     assert first.periods["committee_pack"] == month
-    # The disabled user is not even read; the one who lost portfolio:read is skipped.
-    assert (first.queued, first.not_permitted, again.queued) == (1, 1, 0)
+    # The disabled user is not even read; the one who lost portfolio:read is skipped; sales'
+    # weekly summary is due on any day (the week before the 1st).
+    assert (first.queued, first.not_permitted, again.queued) == (2, 1, 0)
     packs = [m for m in _mails(db) if m.event == "report.committee_pack"]
     assert len(packs) == 1  # the manager's; twice run, once queued
     mail = packs[0]
@@ -107,9 +108,13 @@ def test_due_reports_queue_one_mail_per_period(packed: Book, db, factory, client
     subscriptions.due_reports(factory, now=MONDAY, public_url=PUBLIC)
     db.commit()
     summaries = [m for m in _mails(db) if m.event == "report.weekly_summary"]
-    assert len(summaries) == 1 and weekly.periods["weekly_summary"].startswith(
+    assert weekly.periods["weekly_summary"].startswith(
         str((MONDAY.date() - dt.timedelta(days=7)).isocalendar()[0])
     )
+    # The 1st's pass sent the week before it; Monday's sends last week's when that is later.
+    sent_first, on_monday = first.periods["weekly_summary"], weekly.periods["weekly_summary"]
+    expected = [sent_first] + ([on_monday] if on_monday > sent_first else [])
+    assert [m.payload["period"] for m in summaries] == expected
     body = delivery.email_text(summaries[0].payload, PUBLIC, None)
     assert "Credit exposure: 80,000.00 CNY" in body  # sales see customer a only
     assert "Alerts: " in body
@@ -132,15 +137,70 @@ def test_replaying_an_older_day_sends_nothing_again(packed: Book, db, factory, c
     assert [m.payload["period"] for m in _mails(db)] == ["2026-11"]
 
 
-def test_nothing_is_due_on_other_days(packed: Book, db, factory, client_for) -> None:  # type: ignore[no-untyped-def]
-    client_for("manager").put(f"{URL}/committee_pack", json={})
+def test_the_latest_completed_periods_on_any_day() -> None:
     tuesday = dt.datetime(2026, 12, 8, 8, tzinfo=dt.UTC)
-    assert subscriptions.periods_due(tuesday) == {}
-    assert subscriptions.due_reports(factory, now=tuesday, public_url=PUBLIC).queued == 0
+    # 2026-12-08 is in ISO week 50; last week is 49 (Nov 30 to Dec 6); last month November.
+    assert subscriptions.periods_due(tuesday) == {
+        "committee_pack": "2026-11",
+        "weekly_summary": "2026-W49",
+    }
     assert subscriptions.periods_due(dt.datetime(2026, 6, 1, tzinfo=dt.UTC)) == {
         "committee_pack": "2026-05",
         "weekly_summary": "2026-W22",
     }
+    # Sunday 2026-12-06 is still in week 49: last week is 48.
+    sunday = dt.datetime(2026, 12, 6, 23, tzinfo=dt.UTC)
+    assert subscriptions.periods_due(sunday)["weekly_summary"] == "2026-W48"
+    # January the 3rd: last month is last year's December; last week crosses the year too.
+    january = dt.datetime(2027, 1, 3, 8, tzinfo=dt.UTC)
+    assert subscriptions.periods_due(january) == {
+        "committee_pack": "2026-12",
+        "weekly_summary": "2026-W52",
+    }
+
+
+def test_a_period_missed_while_down_goes_out_at_the_next_tick(
+    packed: Book, db, factory, client_for
+) -> None:  # type: ignore[no-untyped-def]
+    client_for("manager").put(f"{URL}/committee_pack", json={"language": "en"})
+    november = dt.datetime(2026, 11, 1, 8, tzinfo=dt.UTC)
+    assert subscriptions.due_reports(factory, now=november, public_url=PUBLIC).queued == 1
+    # Down all of the 1st of December (and the 2nd): the tick on the 3rd sends November's
+    # pack, once; the next ticks that day and on the 4th send nothing.
+    third = dt.datetime(2026, 12, 3, 9, 30, tzinfo=dt.UTC)
+    caught_up = subscriptions.due_reports(factory, now=third, public_url=PUBLIC)
+    assert (caught_up.periods["committee_pack"], caught_up.queued) == ("2026-11", 1)
+    for later in (third + dt.timedelta(hours=1), third + dt.timedelta(days=1)):
+        again = subscriptions.due_reports(factory, now=later, public_url=PUBLIC)
+        assert again.queued == 0
+    db.commit()
+    assert [m.payload["period"] for m in _mails(db)] == ["2026-10", "2026-11"]
+    sub = db.scalars(select(ReportSubscription)).one()
+    assert sub.last_period == "2026-11"
+
+
+def test_only_the_latest_missed_period_is_sent(packed: Book, db, factory, client_for) -> None:  # type: ignore[no-untyped-def]
+    client_for("sales").put(f"{URL}/weekly_summary", json={"language": "en"})
+    client_for("manager").put(f"{URL}/committee_pack", json={"language": "en"})
+    october = dt.datetime(2026, 10, 5, 8, tzinfo=dt.UTC)  # a Monday: week 40, September
+    first = subscriptions.due_reports(factory, now=october, public_url=PUBLIC)
+    assert first.queued == 2 and first.periods["weekly_summary"] == "2026-W40"
+    # Down from then until Wednesday 2 December: one summary (week 48) and one pack
+    # (November), not each week and month missed.
+    back = dt.datetime(2026, 12, 2, 8, tzinfo=dt.UTC)
+    caught_up = subscriptions.due_reports(factory, now=back, public_url=PUBLIC)
+    assert caught_up.queued == 2
+    assert caught_up.periods == {"committee_pack": "2026-11", "weekly_summary": "2026-W48"}
+    # Replaying an old day (send-due --now in October) sends nothing again.
+    assert subscriptions.due_reports(factory, now=october, public_url=PUBLIC).queued == 0
+    db.commit()
+    sent = sorted((m.event, m.payload["period"]) for m in _mails(db))
+    assert sent == [
+        ("report.committee_pack", "2026-09"),
+        ("report.committee_pack", "2026-11"),
+        ("report.weekly_summary", "2026-W40"),
+        ("report.weekly_summary", "2026-W48"),
+    ]
 
 
 def test_the_cli(monkeypatch) -> None:  # type: ignore[no-untyped-def]

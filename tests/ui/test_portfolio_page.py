@@ -20,7 +20,9 @@ from tests.ui.conftest import _FACTORIES, new_context, shot
 from tests.ui.test_error_pages import _sign_in
 
 pytestmark = pytest.mark.browser
-SERIES = "id => echarts.getInstanceByDom(document.getElementById(id)).getOption().series[0].data"
+# The bars' values (a bar that links carries its own cursor: {value, cursor}).
+SERIES = """id => echarts.getInstanceByDom(document.getElementById(id)).getOption().series[0].data
+                .map(d => d !== null && typeof d === "object" ? d.value : d)"""
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +125,10 @@ def test_the_trend_charts_and_the_ecl_card(
     assert [s["name"] for s in ageing["series"]] == BUCKET_NAMES[locale]
     assert all(len(s["data"]) == 13 for s in ageing["series"])
     # Today's bar is the ageing card's figures.
-    assert [s["data"][12] for s in ageing["series"]] == [42000, 15000, 15000, 10000, 8000]
+    assert [s["data"][12]["value"] for s in ageing["series"]] == [42000, 15000, 15000, 10000, 8000]
+    # Only today's bar links, so only it shows the hand (each bar carries its own cursor).
+    assert [s["data"][12]["cursor"] for s in ageing["series"]] == ["pointer"] * 5
+    assert {d["cursor"] for s in ageing["series"] for d in s["data"][:12]} == {"default"}
     dso = page.evaluate(OPTION, "chart-dso")
     names = [s["name"] for s in dso["series"]]
     assert (
@@ -152,6 +157,24 @@ def test_the_trend_charts_and_the_ecl_card(
         """() => echarts.getInstanceByDom(document.getElementById('chart-ageing-trend'))
                  .convertToPixel({gridIndex: 0}, [12, 86000])"""
     )
+    # Hovering: a past month's bar (the fullest) keeps the arrow, today's shows the hand.
+    cursor = "() => document.querySelector('#chart-ageing-trend > div').style.cursor"
+    past_x, past_y = page.evaluate(
+        """() => {
+             const chart = echarts.getInstanceByDom(document.getElementById('chart-ageing-trend'));
+             const series = chart.getOption().series;
+             const totals = [...Array(12).keys()].map(
+               i => series.reduce((sum, s) => sum + s.data[i].value, 0));
+             const month = totals.indexOf(Math.max(...totals));
+             return chart.convertToPixel({gridIndex: 0}, [month, totals[month] / 2]);
+           }"""
+    )
+    page.mouse.move(box["x"] + past_x, box["y"] + past_y)
+    page.wait_for_timeout(300)
+    assert page.evaluate(cursor) in ("", "default")
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_timeout(300)
+    assert page.evaluate(cursor) == "pointer"
     with page.expect_navigation(url=re.compile(r".*/customers\?ageing=over_90$")):
         page.mouse.click(box["x"] + x, box["y"] + y)
     codes = page.locator("#customers tbody td:first-child a").all_inner_texts()

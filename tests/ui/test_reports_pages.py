@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from riskdesk.db import unit_of_work
+from riskdesk.models.customers import customer_code
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 from tests.conftest import PASSWORD
@@ -62,8 +63,15 @@ def test_migration_and_reports(browser, live_server: str, book: Book, locale: st
     assert "rgba(176,42,55" in (cell.get_attribute("style") or "")  # a downgrade: red
     section.scroll_into_view_if_needed()
     shot(page, f"migration-{locale}")
-    with page.expect_navigation(url=re.compile(r".*/customers\?tier=critical$")):
+    with page.expect_navigation(
+        url=re.compile(r".*/customers\?rating_from=A&rating=CCC&quarter=2026Q3$")
+    ):
         cell.locator("a").click()
+    # The cell's one customer: c, A at the end of Q2 and CCC at the end of Q3.
+    codes = page.locator("#customer-table tbody td:first-child a").all_inner_texts()
+    assert codes == [customer_code(book.c)]
+    assert page.locator("#drilldown-rating").count() == 1
+    shot(page, f"migration-cell-{locale}")
 
     page.click("#nav-reports")
     page.wait_for_url(f"{live_server}/reports")

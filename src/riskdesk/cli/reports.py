@@ -29,8 +29,8 @@ def send_due(
         typer.Option(help="as if it were this day or time (UTC), e.g. 2026-12-01"),
     ] = None,
 ) -> None:
-    """Queue the report e-mails due now (the 1st: last month's pack; Mondays: last week's
-    summary); once per subscription and period, however often it runs."""
+    """Queue the report e-mails due now (last month's pack, last week's summary, to each
+    subscription not sent them yet); once per subscription and period, however often it runs."""
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker
     from riskdesk.reports.tasks import send_due as queue_due

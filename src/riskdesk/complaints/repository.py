@@ -55,6 +55,7 @@ def desk(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     limit: int,
+    within: Any = None,
 ) -> list[tuple[Complaint, Customer]]:
     """Complaints with their customers, the oldest open first, narrowed by the filters and the
     caller's visible customers."""
@@ -66,6 +67,7 @@ def desk(
         breached_at=breached_at,
         customer_id=customer_id,
         owner_ids=owner_ids,
+        within=within,
     )
     return [(c, cu) for c, cu in session.execute(stmt.limit(limit)).all()]
 
@@ -91,6 +93,7 @@ def _desk_query(
     breached_at: dt.datetime | None,
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
+    within: Any = None,
 ) -> Any:
     stmt = stmt.join(Customer, Customer.id == Complaint.customer_id).order_by(
         Complaint.opened_at.desc(), Complaint.id.desc()
@@ -115,6 +118,8 @@ def _desk_query(
         )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    if within is not None:  # a SELECT of customer ids (the portfolio's filters)
+        stmt = stmt.where(Complaint.customer_id.in_(within))
     return stmt
 
 

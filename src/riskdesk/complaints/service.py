@@ -56,8 +56,10 @@ def desk(
     breached: bool = False,
     customer_id: int | None = None,
     limit: int = 200,
+    within: Any = None,
 ) -> list[DeskRow]:
-    """The complaints the caller may see, newest first."""
+    """The complaints the caller may see, newest first (of the customers ``within``, a
+    SELECT of ids, when given)."""
     now = utcnow()
     rows = repo.desk(
         session,
@@ -68,6 +70,7 @@ def desk(
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
         limit=limit,
+        within=within,
     )
     return [DeskRow(c, cu, breach_of(c, now)) for c, cu in rows]
 
@@ -81,8 +84,10 @@ def _narrowing(
     breached: bool,
     customer_id: int | None,
     now: dt.datetime,
+    within: Any = None,
 ) -> dict[str, Any]:
     return {
+        "within": within,
         "status": status,
         "category": category,
         "product": product,

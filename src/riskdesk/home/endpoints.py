@@ -24,10 +24,11 @@ Period = Annotated[int, Query(ge=1, le=366)]
 
 @router.get("/analyst", response_model=AnalystHome)
 def analyst_home(
-    session: SessionDep, principal: CanAlertsWork, period_days: Period = 30
+    session: SessionDep, principal: CanAlertsWork, flt: ScopeFilter, period_days: Period = 30
 ) -> AnalystHome:
-    """My alert queue and SLA record, alerts by rule code over 12 weeks, model health."""
-    return service.analyst_home(session, principal, period_days=period_days)
+    """My alert queue and SLA record, alerts by rule code over 12 weeks, model health; the
+    alerts narrowed by the portfolio's filters (model health is over every customer)."""
+    return service.analyst_home(session, principal, period_days=period_days, flt=flt)
 
 
 @router.get("/sales", response_model=SalesHome)
@@ -43,18 +44,21 @@ def sales_home(
 
 @router.get("/service", response_model=ServiceHome)
 def service_home(
-    session: SessionDep, principal: CanComplaintsWork, period_days: Period = 90
+    session: SessionDep, principal: CanComplaintsWork, flt: ScopeFilter, period_days: Period = 90
 ) -> ServiceHome:
-    """Complaints by SLA status and product, satisfaction by month, my top churn risks."""
-    return service.service_home(session, principal, period_days=period_days)
+    """Complaints by SLA status and product, satisfaction by month, my top churn risks,
+    narrowed by the portfolio's filters."""
+    return service.service_home(session, principal, period_days=period_days, flt=flt)
 
 
 @router.get("/auditor", response_model=AuditorHome)
 def auditor_home(
-    session: SessionDep, principal: CanAuditRead, period_days: Period = 30
+    session: SessionDep, principal: CanAuditRead, flt: ScopeFilter, period_days: Period = 30
 ) -> AuditorHome:
-    """Audit activity per day, four-eyes decisions by person, reveals of personal data."""
-    return service.auditor_home(session, principal, period_days=period_days)
+    """Audit activity per day, four-eyes decisions by person, reveals of personal data: the
+    whole log (the customer filters are echoed, and ``not_narrowed`` names what they leave
+    whole)."""
+    return service.auditor_home(session, principal, period_days=period_days, flt=flt)
 
 
 @router.get("/admin", response_model=AdminHome)

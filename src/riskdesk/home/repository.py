@@ -10,6 +10,7 @@ from sqlalchemy import and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
 from riskdesk.customers import repository as customer_repo
+from riskdesk.jobs import repository as job_repo
 from riskdesk.models import (
     Alert,
     AuditEntry,
@@ -43,7 +44,11 @@ def _day_text(session: Session, column: Any) -> Any:
     return func.strftime("%Y-%m-%d", column)  # SQLite keeps UTC without a zone
 
 
-def _visible_alerts(stmt: Any, owner_ids: tuple[int, ...] | None) -> Any:
+def _visible_alerts(stmt: Any, owner_ids: tuple[int, ...] | None, within: Any = None) -> Any:
+    """Alerts on the customers the caller may see and, when ``within`` (a SELECT of customer
+    ids) is given, on those customers only: an alert on no customer (a product's) is then out."""
+    if within is not None:
+        stmt = stmt.where(Alert.customer_id.in_(within))
     if owner_ids is None:
         return stmt
     return stmt.join(Customer, Customer.id == Alert.customer_id).where(
@@ -60,6 +65,7 @@ def alert_queue(
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
     day_end: dt.datetime,
+    within: Any = None,
 ) -> tuple[int, int, int]:
     """(open, due before ``day_end``, past due) of the alerts assigned to ``assignees``."""
     stmt = select(
@@ -67,12 +73,16 @@ def alert_queue(
         _count_if(Alert.due_at < day_end),
         _count_if(Alert.due_at < now),
     ).where(Alert.status.not_in(ALERT_CLOSED), Alert.assigned_to_id.in_(assignees))
-    n, due, late = session.execute(_visible_alerts(stmt, owner_ids)).one()
+    n, due, late = session.execute(_visible_alerts(stmt, owner_ids, within)).one()
     return int(n), int(due), int(late)
 
 
 def sla_record(
-    session: Session, assignees: tuple[int, ...], owner_ids: tuple[int, ...] | None, since: Any
+    session: Session,
+    assignees: tuple[int, ...],
+    owner_ids: tuple[int, ...] | None,
+    since: Any,
+    within: Any = None,
 ) -> tuple[int, int]:
     """(on time, late) of the alerts assigned to ``assignees`` closed since a moment; late:
     escalated, or closed after its due time."""
@@ -82,12 +92,12 @@ def sla_record(
         Alert.closed_at >= since,
         Alert.assigned_to_id.in_(assignees),
     )
-    on_time, n_late = session.execute(_visible_alerts(stmt, owner_ids)).one()
+    on_time, n_late = session.execute(_visible_alerts(stmt, owner_ids, within)).one()
     return int(on_time), int(n_late)
 
 
 def alerts_by_day_and_code(
-    session: Session, owner_ids: tuple[int, ...] | None, since: dt.date
+    session: Session, owner_ids: tuple[int, ...] | None, since: dt.date, within: Any = None
 ) -> list[tuple[dt.date, str, int]]:
     """(business day observed, rule code, alerts) since a day, over the visible alerts."""
     stmt = (
@@ -95,7 +105,8 @@ def alerts_by_day_and_code(
         .where(Alert.observed_on >= since)
         .group_by(Alert.observed_on, Alert.rule_code)
     )
-    return [(d, str(c), int(n)) for d, c, n in session.execute(_visible_alerts(stmt, owner_ids))]
+    rows = session.execute(_visible_alerts(stmt, owner_ids, within))
+    return [(d, str(c), int(n)) for d, c, n in rows]
 
 
 def rule_names(session: Session, codes: list[str]) -> dict[str, tuple[str, str]]:
@@ -159,7 +170,11 @@ def pending_requests(session: Session, scope: Any, now: dt.datetime, limit: int)
 
 
 def complaint_sla(
-    session: Session, owner_ids: tuple[int, ...] | None, now: dt.datetime, since: dt.datetime
+    session: Session,
+    owner_ids: tuple[int, ...] | None,
+    now: dt.datetime,
+    since: dt.datetime,
+    within: Any = None,
 ) -> list[tuple[str, str, int]]:
     """(product or '', SLA status, complaints): open ones now (within or breached SLA, as the
     complaint desk counts a breach), closed ones since a moment (on time or late)."""
@@ -194,11 +209,13 @@ def complaint_sla(
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    if within is not None:
+        stmt = stmt.where(Complaint.customer_id.in_(within))
     return [(str(p), str(s), int(n)) for p, s, n in session.execute(stmt)]
 
 
 def satisfaction_by_day(
-    session: Session, owner_ids: tuple[int, ...] | None, since: dt.datetime
+    session: Session, owner_ids: tuple[int, ...] | None, since: dt.datetime, within: Any = None
 ) -> list[tuple[str, str, int, int]]:
     """(day 'YYYY-MM-DD', survey type, responses, sum of scores) since a moment."""
     day = _day_text(session, SurveyResponse.responded_at).label("day")
@@ -210,12 +227,16 @@ def satisfaction_by_day(
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    if within is not None:
+        stmt = stmt.where(SurveyResponse.customer_id.in_(within))
     return [(str(d), str(k), int(n), int(s or 0)) for d, k, n, s in session.execute(stmt)]
 
 
-def live_customer_ids(session: Session, owner_ids: tuple[int, ...] | None) -> list[int]:
-    """The ids of the live customers the caller may see."""
-    scope = customer_repo.CustomerFilter(owner_ids=owner_ids)
+def live_customer_ids(
+    session: Session, owner_ids: tuple[int, ...] | None, within: Any = None
+) -> list[int]:
+    """The ids of the live customers the caller may see (among ``within`` when given)."""
+    scope = customer_repo.CustomerFilter(owner_ids=owner_ids, within=within)
     return [int(i) for i in session.scalars(customer_repo.matching_ids(scope))]
 
 
@@ -282,10 +303,10 @@ def reveals_by_person(session: Session, since: dt.datetime, limit: int) -> list[
 
 def jobs_by_status(session: Session, since: dt.datetime) -> dict[str, int]:
     """Background jobs queued or running now, and those that ended since a moment, by status."""
-    ended = func.coalesce(Job.finished_at, Job.created_at) >= since
+    # The same set as the job list's ``since`` filter, which the tiles link to.
     stmt = (
         select(Job.status, func.count())
-        .where(or_(Job.status.in_(("queued", "running")), ended))
+        .where(job_repo.active_or_ended_since(since))
         .group_by(Job.status)
     )
     return {str(s): int(n) for s, n in session.execute(stmt)}

@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel
 
+from riskdesk.portfolio.schemas import PortfolioFilter
+
 
 class Count(BaseModel):
     """A labelled count (a status, a product, an action kind)."""
@@ -60,6 +62,9 @@ class AnalystHome(BaseModel):
 
     as_of: dt.date
     period_days: int
+    filters: PortfolioFilter
+    # The figures the customer filters do not narrow (model health is over every customer).
+    not_narrowed: list[str]
     queue: AlertQueue
     sla: SlaRecord
     by_code: WeeklyCodes
@@ -145,6 +150,8 @@ class ServiceHome(BaseModel):
 
     as_of: dt.date
     period_days: int
+    filters: PortfolioFilter
+    not_narrowed: list[str]
     complaints: ComplaintSla
     satisfaction: list[MonthlyScore]
     churn_fitted: bool
@@ -180,6 +187,10 @@ class AuditorHome(BaseModel):
 
     as_of: dt.date
     period_days: int
+    filters: PortfolioFilter
+    # The audit log, four-eyes decisions and reveals are what people did; the customer
+    # filters do not narrow them (listed here when a filter is set).
+    not_narrowed: list[str]
     since: dt.datetime
     activity: DailyActions
     approvers: list[Approver]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -70,28 +71,42 @@ def team_of(principal: Principal) -> tuple[int, ...]:
     return tuple(sorted({principal.user_id, *principal.team_member_ids}))
 
 
+def _filters(flt: PortfolioFilter | None, period_days: int) -> PortfolioFilter:
+    return (flt or PortfolioFilter()).model_copy(update={"period_days": period_days})
+
+
 def analyst_home(
-    session: Session, principal: Principal, *, period_days: int = 30, as_of: dt.date | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    period_days: int = 30,
+    flt: PortfolioFilter | None = None,
+    as_of: dt.date | None = None,
 ) -> AnalystHome:
-    """My alert queue and SLA record, alerts by rule code week by week, and model health."""
+    """My alert queue and SLA record, alerts by rule code week by week, and model health;
+    the alerts narrowed to the customers the portfolio's filters keep (model health is over
+    every customer)."""
     day = as_of or today()
     now = utcnow()
     owners = customer_service.visible_owner_ids(principal)
+    within = portfolio_service.customers_within(flt)
     me = (principal.user_id,)
     n_open, due, late = repo.alert_queue(
-        session, me, owners, now, _start_of(day + dt.timedelta(days=1))
+        session, me, owners, now, _start_of(day + dt.timedelta(days=1)), within
     )
     team = None
     if principal.team_member_ids:
-        team = repo.alert_queue(session, team_of(principal), owners, now, now)[0]
+        team = repo.alert_queue(session, team_of(principal), owners, now, now, within)[0]
     since = day - dt.timedelta(days=period_days)
-    on_time, closed_late = repo.sla_record(session, me, owners, _start_of(since))
+    on_time, closed_late = repo.sla_record(session, me, owners, _start_of(since), within)
     return AnalystHome(
         as_of=day,
         period_days=period_days,
+        filters=_filters(flt, period_days),
+        not_narrowed=["models"] if within is not None else [],
         queue=AlertQueue(open=n_open, due_today=due, overdue=late, team_open=team),
         sla=SlaRecord(since=since, on_time=on_time, late=closed_late),
-        by_code=weekly_codes(session, owners, day),
+        by_code=weekly_codes(session, owners, day, within),
         models=model_health(session),
     )
 
@@ -101,13 +116,15 @@ def week_start(day: dt.date) -> dt.date:
     return day - dt.timedelta(days=day.weekday())
 
 
-def weekly_codes(session: Session, owners: tuple[int, ...] | None, day: dt.date) -> WeeklyCodes:
+def weekly_codes(
+    session: Session, owners: tuple[int, ...] | None, day: dt.date, within: Any = None
+) -> WeeklyCodes:
     """Alerts per rule code in each of the last 12 weeks (this one included)."""
     weeks = [week_start(day) - dt.timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
     index = {w: i for i, w in enumerate(weeks)}
     codes: dict[str, list[int]] = {}
     # A few hundred (day, code) rows at most: summed into weeks here.
-    for observed, code, n in repo.alerts_by_day_and_code(session, owners, weeks[0]):
+    for observed, code, n in repo.alerts_by_day_and_code(session, owners, weeks[0], within):
         i = index.get(week_start(observed))
         if i is not None:
             codes.setdefault(code, [0] * WEEKS)[i] += n
@@ -205,22 +222,31 @@ def sales_home(
 
 
 def service_home(
-    session: Session, principal: Principal, *, period_days: int = 90, as_of: dt.date | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    period_days: int = 90,
+    flt: PortfolioFilter | None = None,
+    as_of: dt.date | None = None,
 ) -> ServiceHome:
-    """Complaints by SLA status and product, the satisfaction trend, my churn risks."""
+    """Complaints by SLA status and product, the satisfaction trend, my churn risks; all of
+    them over the customers the portfolio's filters keep."""
     day = as_of or today()
     now = utcnow()
     owners = customer_service.visible_owner_ids(principal)
+    within = portfolio_service.customers_within(flt)
     since = day - dt.timedelta(days=period_days)
     totals = dict.fromkeys(SLA_STATUSES, 0)
     by_product: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SLA_STATUSES, 0))
-    for product, status, n in repo.complaint_sla(session, owners, now, _start_of(since)):
+    for product, status, n in repo.complaint_sla(session, owners, now, _start_of(since), within):
         totals[status] += n
         by_product[product][status] += n
-    churn, fitted = churn_risks(session, owners, day)
+    churn, fitted = churn_risks(session, owners, day, within)
     return ServiceHome(
         as_of=day,
         period_days=period_days,
+        filters=_filters(flt, period_days),
+        not_narrowed=[],
         complaints=ComplaintSla(
             since=since,
             by_product=dict(
@@ -228,20 +254,22 @@ def service_home(
             ),
             **totals,
         ),
-        satisfaction=satisfaction(session, owners, day),
+        satisfaction=satisfaction(session, owners, day, within),
         churn_fitted=fitted,
         churn=churn,
     )
 
 
 def satisfaction(
-    session: Session, owners: tuple[int, ...] | None, day: dt.date
+    session: Session, owners: tuple[int, ...] | None, day: dt.date, within: Any = None
 ) -> list[MonthlyScore]:
     """The average survey score per month and survey type over the last 12 months."""
     oldest = last_months(day, SATISFACTION_MONTHS)[0]
     first = dt.date(int(oldest[:4]), int(oldest[5:]), 1)
     sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for day_text, kind, n, total in repo.satisfaction_by_day(session, owners, _start_of(first)):
+    for day_text, kind, n, total in repo.satisfaction_by_day(
+        session, owners, _start_of(first), within
+    ):
         cell = sums[(day_text[:7], kind)]
         cell[0] += n
         cell[1] += total
@@ -263,11 +291,11 @@ def last_months(last: dt.date, n: int) -> list[str]:
 
 
 def churn_risks(
-    session: Session, owners: tuple[int, ...] | None, day: dt.date
+    session: Session, owners: tuple[int, ...] | None, day: dt.date, within: Any = None
 ) -> tuple[list[ChurnRisk], bool]:
     """My customers with the highest churn risk (those who refused behaviour monitoring left
     out), and whether a churn model is fitted at all."""
-    live = repo.live_customer_ids(session, owners)
+    live = repo.live_customer_ids(session, owners, within)
     # Consent first: no churn risk is derived for a customer who refused behaviour monitoring.
     refused = set(consent.without_consent(session, "behaviour_monitoring", live))
     ids = [cid for cid in live if cid not in refused]
@@ -294,10 +322,21 @@ def churn_risks(
 # ---------------------------------------------------------------- auditor
 
 
+AUDITOR_FIGURES = ("activity", "approvers", "reveals")
+
+
 def auditor_home(
-    session: Session, principal: Principal, *, period_days: int = 30, as_of: dt.date | None = None
+    session: Session,
+    principal: Principal,
+    *,
+    period_days: int = 30,
+    flt: PortfolioFilter | None = None,
+    as_of: dt.date | None = None,
 ) -> AuditorHome:
-    """Activity per day and action kind, four-eyes decisions by person, reveals by person."""
+    """Activity per day and action kind, four-eyes decisions by person, reveals by person.
+    These are what people did, over the whole log: the customer filters narrow none of them
+    (the log keeps table names and row ids, and many entries concern no customer), and the
+    answer says so when a filter is set."""
     day = as_of or today()
     since = _start_of(day - dt.timedelta(days=period_days - 1))
     days = _days(period_days, day)
@@ -310,6 +349,8 @@ def auditor_home(
     return AuditorHome(
         as_of=day,
         period_days=period_days,
+        filters=_filters(flt, period_days),
+        not_narrowed=list(AUDITOR_FIGURES) if portfolio_service.is_narrowed(flt) else [],
         since=since,
         activity=DailyActions(
             days=days, actions=dict(sorted(actions.items(), key=lambda kv: order.get(kv[0], 99)))

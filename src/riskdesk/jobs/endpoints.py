@@ -11,12 +11,16 @@ from riskdesk.jobs import service
 from riskdesk.jobs.deps import job_read
 from riskdesk.jobs.schemas import JobRead, JobStatus
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, Page, PageParams
-from riskdesk.kit.validation import PathId
+from riskdesk.kit.validation import BusinessTimestamp, PathId
 from riskdesk.security.deps import CurrentPrincipal
 
 router = APIRouter(tags=["jobs"])
 
 Kind = Annotated[str | None, Query(max_length=40, pattern=r"^[a-z_]+$")]
+Since = Annotated[
+    BusinessTimestamp | None,
+    Query(description="still queued or running, or ended at or after this time (UTC)"),
+]
 
 
 @router.get("/jobs", response_model=Page[JobRead])
@@ -25,13 +29,15 @@ def list_jobs(
     principal: CurrentPrincipal,
     kind: Kind = None,
     status: JobStatus | None = None,
+    since: Since = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 25,
 ) -> Page[JobRead]:
     """The jobs the caller may read (started them, may run their operation, or audits),
-    newest first."""
+    newest first; ``since``: only those still queued or running and those that ended since
+    then (the admin's home counts the last 24 hours so)."""
     rows, total = service.list_jobs(
-        session, principal, kind=kind, status=status, params=PageParams(page, size)
+        session, principal, kind=kind, status=status, params=PageParams(page, size), since=since
     )
     return Page[JobRead](items=[job_read(j) for j in rows], total=total, page=page, size=size)
 

@@ -30,6 +30,15 @@ def get(session: Session, job_id: int) -> Job | None:
     return session.get(Job, job_id, populate_existing=True)
 
 
+def active_or_ended_since(since: dt.datetime) -> Any:
+    """Jobs queued or running now, or that ended (or were created, when no end is recorded)
+    at or after a moment."""
+    return or_(
+        Job.status.in_(ACTIVE),
+        func.coalesce(Job.finished_at, Job.created_at) >= since,
+    )
+
+
 def page(
     session: Session,
     *,
@@ -37,10 +46,14 @@ def page(
     status: str | None,
     visible_to: tuple[int, Sequence[str]] | None,
     params: PageParams,
+    since: dt.datetime | None = None,
 ) -> tuple[list[Job], int]:
     """Jobs newest first; ``visible_to`` (user id, permissions held) narrows to the jobs the
-    caller started or whose operation the caller may run."""
+    caller started or whose operation the caller may run; ``since`` to those still queued or
+    running and those that ended at or after it (as the admin's home counts them)."""
     stmt = select(Job)
+    if since is not None:
+        stmt = stmt.where(active_or_ended_since(since))
     if kind is not None:
         stmt = stmt.where(Job.kind == kind)
     if status is not None:

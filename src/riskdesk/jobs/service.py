@@ -149,12 +149,18 @@ def list_jobs(
     kind: str | None,
     status: str | None,
     params: PageParams,
+    since: dt.datetime | None = None,
 ) -> tuple[list[Job], int]:
-    """The jobs the caller may read, newest first."""
+    """The jobs the caller may read, newest first; with ``since``, only those still queued or
+    running and those that ended since then (a time without a zone is UTC)."""
     visible = None
     if not reads_every_job(principal):
         visible = (principal.user_id, sorted(p.value for p in principal.permissions))
-    return repo.page(session, kind=kind, status=status, visible_to=visible, params=params)
+    if since is not None and since.tzinfo is None:
+        since = since.replace(tzinfo=dt.UTC)
+    return repo.page(
+        session, kind=kind, status=status, visible_to=visible, params=params, since=since
+    )
 
 
 def list_all(

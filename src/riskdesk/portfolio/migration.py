@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -136,3 +137,25 @@ def migration(
     name, start, end = period(quarter, now or today())
     cells = repo.transitions(session, scope_of(principal, flt), start, end)
     return matrix(name, start, end, scoring_service.rating_order(session), cells)
+
+
+def customers_in_cell(
+    principal: Principal,
+    flt: PortfolioFilter,
+    *,
+    rating_to: str,
+    rating_from: str | None = None,
+    quarter: str | None = None,
+    now: dt.date | None = None,
+) -> Any:
+    """The ids (a SELECT) of the customers in scope rated ``rating_to`` at the quarter's end
+    (this quarter: today) and, when given, ``rating_from`` at the end of the quarter before:
+    the customers a cell of the matrix counts."""
+    _, start, end = period(quarter, now or today())
+    scope = scope_of(principal, flt)
+    found = repo.ids_rated(scope, rating_to, end)
+    if rating_from:
+        found = found.where(
+            found.selected_columns[0].in_(repo.ids_rated(scope, rating_from, start))
+        )
+    return found

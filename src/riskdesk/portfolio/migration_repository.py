@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from riskdesk.models import Customer, CustomerScore
@@ -67,3 +67,15 @@ def transitions(
         .group_by(rating_from, rating_to, after.c.risk_tier)
     )
     return [(str(f), str(t), tier, int(n)) for f, t, tier, n in session.execute(stmt)]
+
+
+def ids_rated(scope: Scope, rating: str, day: dt.date) -> Select[Any]:
+    """The ids of the customers in scope whose latest settled rating on ``day`` is ``rating``
+    (``not_rated``: no settled score by then), as the matrix counts them."""
+    latest = _latest_as_of(scope, day, f"rated_{day:%Y%m%d}")
+    if rating == NOT_RATED:
+        return select(Customer.id).where(
+            Customer.id.in_(scoped_ids(scope)),
+            Customer.id.not_in(select(latest.c.customer_id)),
+        )
+    return select(latest.c.customer_id).where(latest.c.rating == rating)

@@ -65,6 +65,32 @@ def scope_of(principal: Principal, flt: PortfolioFilter) -> repo.Scope:
     )
 
 
+SCOPE_FIELDS = ("region", "segment", "owner_id", "tier", "industry")
+
+
+def is_narrowed(flt: PortfolioFilter | None) -> bool:
+    """True when a filter narrows the customers (the period alone does not)."""
+    return flt is not None and any(getattr(flt, k) for k in SCOPE_FIELDS)
+
+
+def customers_within(flt: PortfolioFilter | None) -> Any:
+    """The ids (a SELECT) of the live customers a filter keeps, or None when it keeps
+    everyone; for figures over other records (alerts, complaints) that narrow by customer.
+    Visibility is left to the figure, which applies it on its own."""
+    if not is_narrowed(flt):
+        return None
+    assert flt is not None
+    return repo.scoped_ids(
+        repo.Scope(
+            region=flt.region,
+            segment=flt.segment,
+            owner_id=flt.owner_id,
+            risk_tier=flt.tier,
+            industry=flt.industry,
+        )
+    )
+
+
 def customers_in_band(principal: Principal, flt: PortfolioFilter, band: str) -> Any:
     """The ids (a SELECT) of the customers in scope whose utilisation is in a band."""
     if band not in BANDS:

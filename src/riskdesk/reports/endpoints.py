@@ -33,6 +33,8 @@ from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import PathId
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.endpoints import HorizonQuery, RequestFilterDep
+from riskdesk.portfolio import service as portfolio_service
+from riskdesk.portfolio.deps import ScopeFilter
 from riskdesk.reports import credit_report, pdf, service
 from riskdesk.reports.formatting import View, translator
 from riskdesk.reports.schemas import ExportFile, ExportLocale, ListExport, ReportFormat
@@ -282,10 +284,13 @@ def export_complaints(
     session: SessionDep,
     principal: CanComplaintsWork,
     flt: DeskFilterDep,
+    scope: ScopeFilter,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """The complaint desk under its filters, newest first, all of it."""
+    """The complaint desk under its filters (and the portfolio's customer filters), newest
+    first, all of it."""
+    narrowing = vars(flt) | {"within": portfolio_service.customers_within(scope)}
     return _export(
         request,
         session,
@@ -293,9 +298,9 @@ def export_complaints(
         spec=service.COMPLAINTS,
         fmt=format,
         lang=lang,
-        filters=vars(flt),
-        count=complaint_service.count_desk(session, principal, **vars(flt)),
-        rows=lambda s: complaint_service.export_desk(s, principal, chunk=CHUNK_ROWS, **vars(flt)),
+        filters=vars(flt) | scope.model_dump(exclude={"period_days"}, exclude_none=True),
+        count=complaint_service.count_desk(session, principal, **narrowing),
+        rows=lambda s: complaint_service.export_desk(s, principal, chunk=CHUNK_ROWS, **narrowing),
     )
 
 

@@ -1,13 +1,15 @@
 """Subscriptions to reports by e-mail, and the scheduled step that queues the due ones.
 
-On the first day of a month each active subscription to the committee pack gets one e-mail
-with last month's headline figures and links to download the pack (the outbox carries text,
-not attachments); on Mondays the weekly summary gets last week's. The e-mails go through the
-notification outbox that alert e-mails use (alerts.delivery sends them). A subscription stores
-the last period it was sent for and claims the next one with a conditional UPDATE, so running
-the step twice, or on two nodes at once, queues each e-mail once. The figures are worked out as
-the subscriber: their own customers for sales, nothing for a user who is disabled or no longer
-holds ``portfolio:read``.
+Each active subscription to the committee pack gets one e-mail with last month's headline
+figures and links to download the pack (the outbox carries text, not attachments), and the
+weekly summary one with last week's: at the first pass after the period ends (normally on the
+1st and on Monday; later when the server was down then), and only for the latest period. The
+e-mails go through the notification outbox that alert e-mails use (alerts.delivery sends
+them). A subscription stores the last period it was sent for and claims a later one with a
+conditional UPDATE, so running the step twice, or on two nodes at once, queues each e-mail
+once, and an older period (a replayed day) is never sent after a later one. The figures are
+worked out as the subscriber: their own customers for sales, nothing for a user who is
+disabled or no longer holds ``portfolio:read``.
 """
 
 from __future__ import annotations
@@ -97,16 +99,16 @@ def remove(session: Session, principal: Principal, kind: ReportKind) -> None:
 
 
 def periods_due(now: dt.datetime) -> dict[str, str]:
-    """Kind -> the period whose report is due today: last month on the 1st, last ISO week on
-    Mondays."""
+    """Kind -> its latest completed period at ``now``, on any day: last month and last ISO
+    week. A subscription is due while its ``last_period`` is older, so a period missed while
+    the server was down (all of the 1st, all of a Monday) goes out at the next pass; only the
+    latest is sent, never each missed one."""
     day = now.date()
-    due: dict[str, str] = {}
-    if day.day == 1:
-        due["committee_pack"] = committee.previous_month(day)
-    if day.weekday() == 0:
-        year, week, _ = (day - dt.timedelta(days=7)).isocalendar()
-        due["weekly_summary"] = f"{year}-W{week:02d}"
-    return due
+    year, week, _ = (day - dt.timedelta(days=7)).isocalendar()
+    return {
+        "committee_pack": committee.previous_month(day),
+        "weekly_summary": f"{year}-W{week:02d}",
+    }
 
 
 def _week_bounds(period: str) -> tuple[dt.date, dt.date]:

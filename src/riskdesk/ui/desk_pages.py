@@ -26,6 +26,7 @@ from riskdesk.alerts.schemas import (
 from riskdesk.complaints import service as complaints_service
 from riskdesk.complaints.schemas import ResponseIn
 from riskdesk.customers import repository as customer_repo
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import PermissionDenied, RiskdeskError, ValidationFailed
 from riskdesk.kit.timeutil import utcnow
@@ -42,7 +43,7 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
 )
 from riskdesk.security.permissions import Permission
-from riskdesk.ui.pages import FormDep, _form_failure, filled
+from riskdesk.ui.pages import FormDep, ScopeDep, _form_failure, _scope_shown, filled, within_scope
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -64,6 +65,7 @@ def _desk(
     category: str | None = None,
     product: str | None = None,
     breached: bool = False,
+    scope: CustomerFilter | None = None,
     done: str | None = None,
     status_code: int = 200,
     form_errors: list[tuple[str | None, str]] | None = None,
@@ -76,6 +78,7 @@ def _desk(
         category=category,
         product=product,
         breached=breached,
+        within=within_scope(scope),
     )
     customers = customer_repo.customers_with_profiles(
         session, sorted({r.complaint.customer_id for r in rows})
@@ -96,6 +99,7 @@ def _desk(
         product=product,
         breached=breached,
         categories=COMPLAINT_CATEGORIES,
+        scope=_scope_shown(session, scope),
         export_query=urlencode(
             {
                 k: v
@@ -104,6 +108,7 @@ def _desk(
                     "category": category,
                     "product": product,
                     "breached": "true" if breached else None,
+                    **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
                 }.items()
                 if v
             }
@@ -123,6 +128,7 @@ def complaints_page(
     request: Request,
     session: SessionDep,
     principal: CanComplaintsWork,
+    scope: ScopeDep,
     status: Annotated[
         str, Query(pattern="^(open_any|open|in_progress|resolved|closed)$")
     ] = "open_any",
@@ -131,7 +137,8 @@ def complaints_page(
     breached: bool = False,
     done: Annotated[str | None, Query(max_length=32)] = None,
 ) -> Response:
-    """The complaint desk: what waits for an answer, SLA breaches, product trends."""
+    """The complaint desk: what waits for an answer, SLA breaches, product trends (of a
+    region, a segment, ... when opened from a home's figure)."""
     return _desk(
         request,
         session,
@@ -140,6 +147,7 @@ def complaints_page(
         category=category if category in COMPLAINT_CATEGORIES else None,
         product=product or None,
         breached=breached,
+        scope=scope,
         done=done,
     )
 

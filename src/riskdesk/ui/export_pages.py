@@ -19,6 +19,7 @@ from riskdesk.policy.endpoints import RequestFilter
 from riskdesk.reports import endpoints as reports_api
 from riskdesk.reports.schemas import ExportLocale
 from riskdesk.security.deps import CanComplaintsWork, CanCustomersRead
+from riskdesk.ui import portfolio_pages
 from riskdesk.ui.i18n import pick_locale
 from riskdesk.ui.pages import PageCustomerFilter, ScopeDep, within_scope
 
@@ -96,7 +97,10 @@ def complaints_export(
     session: SessionDep,
     principal: CanComplaintsWork,
     flt: DeskFilterDep,
+    scope: portfolio_pages.PageFilter,
     format: FormatQuery = "csv",
 ) -> StreamingResponse:
-    """The complaint desk under the page's filters."""
-    return reports_api.export_complaints(request, session, principal, flt, format, _locale(request))
+    """The complaint desk under the page's filters (a region, a segment, ... too)."""
+    return reports_api.export_complaints(
+        request, session, principal, flt, scope, format, _locale(request)
+    )

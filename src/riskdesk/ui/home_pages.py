@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,6 +16,7 @@ from riskdesk.db import SessionDep
 from riskdesk.home import service as home_service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
 from riskdesk.portfolio import service as portfolio_service
+from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security.deps import (
     CanAlertsWork,
     CanAuditRead,
@@ -75,6 +77,22 @@ def stacked(
     }
 
 
+def _scoped(flt: PortfolioFilter) -> Callable[..., str]:
+    """A link maker carrying the portfolio's filters (not the period: each list has its own)."""
+    return lambda path, **extra: portfolio_pages.scoped_link(path, flt, **extra)
+
+
+def _home_context(
+    session: Any, principal: Principal, flt: PortfolioFilter, period_days: int
+) -> dict[str, Any]:
+    """What the filter bar of a home needs: the filters, their choices and the periods."""
+    return {
+        "flt": flt,
+        "options": portfolio_service.filter_options(session, principal),
+        "periods": sorted({*portfolio_pages.PERIODS, period_days}),
+    }
+
+
 def _midnight(day: dt.date) -> str:
     return f"{day.isoformat()}T00:00:00"
 
@@ -83,8 +101,10 @@ def _midnight(day: dt.date) -> str:
 
 
 def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
-    """Alerts by rule code week by week (stacked), and my SLA record."""
+    """Alerts by rule code week by week (stacked), and my SLA record; every bar opens the
+    alert queue with the home's filters."""
     weeks = h.by_code.weeks
+    scoped = _scoped(h.filters)
 
     def rule(code: str) -> str:
         # The rule's name in the reader's language; its code when the rule is not on file.
@@ -99,7 +119,7 @@ def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
                         rule(code),
                         values,
                         [
-                            link(
+                            scoped(
                                 "/alerts",
                                 code=code,
                                 status="any",
@@ -116,8 +136,8 @@ def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
                 "labels": [t("home.sla.on_time"), t("home.sla.late")],
                 "values": [h.sla.on_time, h.sla.late],
                 "links": [
-                    link("/alerts", assigned="me", status="closed"),
-                    link("/alerts", assigned="me", status="closed", sla="breached"),
+                    scoped("/alerts", assigned="me", status="closed"),
+                    scoped("/alerts", assigned="me", status="closed", sla="breached"),
                 ],
                 "count": True,
             },
@@ -130,18 +150,20 @@ def analyst_page(
     request: Request,
     session: SessionDep,
     principal: CanAlertsWork,
+    scope: portfolio_pages.PageFilter,
     period_days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Response:
-    """The risk analyst's home: my alert queue, SLA record, alerts by type, model health."""
-    h = home_service.analyst_home(session, principal, period_days=period_days)
+    """The risk analyst's home: my alert queue, SLA record, alerts by type, model health;
+    the alerts of the customers the filters keep."""
+    h = home_service.analyst_home(session, principal, period_days=period_days, flt=scope)
     return render(
         request,
         "home_analyst.html",
         principal,
         h=h,
-        periods=sorted({*portfolio_pages.PERIODS, period_days}),
         charts=analyst_charts(h, _translator(request)),
-        link=link,
+        link=_scoped(h.filters),
+        **_home_context(session, principal, h.filters, period_days),
     )
 
 
@@ -171,7 +193,7 @@ def sales_page(
         flt=flt,
         options=portfolio_service.filter_options(session, principal),
         charts={k: charts[k] for k in ("utilisation", "ageing")},
-        link=lambda path, **extra: portfolio_pages.scoped_link(path, flt, **extra),
+        link=_scoped(flt),
     )
 
 
@@ -181,6 +203,7 @@ def sales_page(
 def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
     """Complaints per product stacked by SLA status, and satisfaction by month."""
     products = list(h.complaints.by_product)
+    scoped = _scoped(h.filters)
 
     def complaints_of(product: str, status: str) -> str:
         filters: dict[str, Any] = {"product": product}
@@ -190,7 +213,7 @@ def service_charts(h: ServiceHome, t: Translator) -> dict[str, str]:
             filters["breached"] = "true"
         else:
             filters["status"] = "resolved"
-        return link("/complaints", **filters)
+        return scoped("/complaints", **filters)
 
     months = home_service.last_months(h.as_of, home_service.SATISFACTION_MONTHS)
     series: dict[str, list[float | None]] = {}
@@ -230,19 +253,21 @@ def service_page(
     request: Request,
     session: SessionDep,
     principal: CanComplaintsWork,
+    scope: portfolio_pages.PageFilter,
     period_days: Annotated[int, Query(ge=1, le=366)] = 90,
 ) -> Response:
-    """The customer-service home: complaints against SLA, satisfaction, churn risks."""
-    h = home_service.service_home(session, principal, period_days=period_days)
+    """The customer-service home: complaints against SLA, satisfaction, churn risks, of the
+    customers the filters keep."""
+    h = home_service.service_home(session, principal, period_days=period_days, flt=scope)
     return render(
         request,
         "home_service.html",
         principal,
         h=h,
-        periods=sorted({*portfolio_pages.PERIODS, period_days}),
         charts=service_charts(h, _translator(request)),
-        link=link,
+        link=_scoped(h.filters),
         statuses=home_service.SLA_STATUSES,
+        **_home_context(session, principal, h.filters, period_days),
     )
 
 
@@ -301,19 +326,22 @@ def auditor_page(
     request: Request,
     session: SessionDep,
     principal: CanAuditRead,
+    scope: portfolio_pages.PageFilter,
     period_days: Annotated[int, Query(ge=1, le=366)] = 30,
 ) -> Response:
-    """The auditor's home: activity, approvals by person, reveals of personal data."""
-    h = home_service.auditor_home(session, principal, period_days=period_days)
+    """The auditor's home: activity, approvals by person, reveals of personal data, over the
+    whole log (a region or segment chosen is kept in the address and the page says it does
+    not narrow these figures)."""
+    h = home_service.auditor_home(session, principal, period_days=period_days, flt=scope)
     return render(
         request,
         "home_auditor.html",
         principal,
         h=h,
-        periods=sorted({*portfolio_pages.PERIODS, period_days}),
         charts=auditor_charts(h, _translator(request)),
         link=link,
         since=_midnight(h.since.date()),
+        **_home_context(session, principal, h.filters, period_days),
     )
 
 
@@ -327,7 +355,8 @@ def admin_charts(h: AdminHome, t: Translator) -> dict[str, str]:
             "jobs": {
                 "labels": [t(f"jobs.status.{c.key}") for c in h.jobs],
                 "values": [c.count for c in h.jobs],
-                "links": [link("/jobs", status=c.key) for c in h.jobs],
+                # The list the tiles count: still waiting or running, or ended since.
+                "links": [link("/jobs", status=c.key, since=h.since.isoformat()) for c in h.jobs],
                 "count": True,
             },
             "deliveries": {

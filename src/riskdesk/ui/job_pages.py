@@ -3,7 +3,9 @@ error, and the list of jobs."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -11,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.db import SessionDep
 from riskdesk.jobs import service as job_service
+from riskdesk.jobs.endpoints import Since
 from riskdesk.jobs.schemas import JobStatus
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.validation import PathId
@@ -62,11 +65,19 @@ def jobs_page(
     session: SessionDep,
     principal: CurrentPrincipal,
     status: JobStatus | None = None,
+    since: Since = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """The jobs the caller may read (all of them for auditors and admins), newest first."""
+    """The jobs the caller may read (all of them for auditors and admins), newest first;
+    ``since`` (from the admin's home) keeps those still waiting or running and those that
+    ended since then."""
     rows, total = job_service.list_jobs(
-        session, principal, kind=None, status=status, params=PageParams(page, PAGE_SIZE)
+        session,
+        principal,
+        kind=None,
+        status=status,
+        params=PageParams(page, PAGE_SIZE),
+        since=since,
     )
     starters = _starters(session)
     return render(
@@ -79,6 +90,10 @@ def jobs_page(
         pages=max(1, -(-total // PAGE_SIZE)),
         status=status,
         statuses=job_service.STATUSES,
+        since=since.replace(tzinfo=since.tzinfo or dt.UTC) if since else None,
+        query=urlencode(
+            {k: v for k, v in {"status": status, "since": since and since.isoformat()}.items() if v}
+        ),
     )
 
 

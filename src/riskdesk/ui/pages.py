@@ -64,6 +64,7 @@ from riskdesk.pipeline.deps import ProgressBoardDep
 from riskdesk.pipeline.endpoints import read_upload
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
+from riskdesk.portfolio import migration as migration_service
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.privacy import repository as privacy_repo
@@ -341,12 +342,15 @@ def page_customer_filter(
     ageing: Annotated[
         str | None, Query(pattern="^(|current|1_30|31_60|61_90|over_90|overdue)$")
     ] = None,
+    rating: Annotated[str | None, Query(max_length=16)] = None,
+    rating_from: Annotated[str | None, Query(max_length=16)] = None,
+    quarter: Annotated[str | None, Query(pattern=r"^(|\d{4}Q[1-4])$")] = None,
     *,
     principal: CanCustomersRead,
 ) -> tuple[CustomerFilter, dict[str, str]]:
     """The customer page's filter (form fields, blank for "all") and its fields as given (the
     page's and its export's); the portfolio's figures link here with their filters (a
-    utilisation band, an ageing bucket, a group)."""
+    utilisation band, an ageing bucket, a group, a cell of the rating migration)."""
     # The portfolio's bands and buckets are worked out by the portfolio over the same scope.
     within = None
     scope = PortfolioFilter(
@@ -361,6 +365,13 @@ def page_customer_filter(
     if ageing:
         by_age = portfolio_service.customers_in_bucket(principal, scope, ageing)
         within = by_age if within is None else by_age.where(by_age.selected_columns[0].in_(within))
+    if rating:
+        # A cell of the rating migration: the latest settled rating at the quarter's end (this
+        # quarter: today), and at the end of the quarter before when ``rating_from`` is given.
+        rated = migration_service.customers_in_cell(
+            principal, scope, rating_to=rating, rating_from=rating_from or None, quarter=quarter
+        )
+        within = rated if within is None else rated.where(rated.selected_columns[0].in_(within))
     flt = CustomerFilter(
         q=q or None,
         kind=kind if kind in ("company", "individual") else None,
@@ -388,6 +399,9 @@ def page_customer_filter(
         "group": group or "",
         "utilisation": utilisation or "",
         "ageing": ageing or "",
+        "rating": rating or "",
+        "rating_from": (rating_from or "") if rating else "",
+        "quarter": (quarter or "") if rating else "",
     }
     return flt, params
 

@@ -24,6 +24,12 @@
   function shown(value, unit) {
     return value === null || value === undefined || value === "-" || isNaN(value) ? "—" : amount(value) + (unit || "");
   }
+  // Each bar's own cursor: a pointer only where a click opens something (the past months of
+  // the ageing trend do not link, today's does).
+  function linked(values, links) {
+    if (!links) return values;
+    return values.map(function (value, i) { return { value: value, cursor: links[i] ? "pointer" : "default" }; });
+  }
   function option(kind, data) {
     if (kind === "stacked") {
       var stacks = data.series || [];
@@ -45,7 +51,7 @@
         xAxis: data.horizontal ? sums : labels,
         yAxis: data.horizontal ? Object.assign({}, labels, { inverse: true }) : sums,
         series: stacks.map(function (s) {
-          return { name: s.name, type: "bar", stack: "total", data: s.values, cursor: s.links ? "pointer" : "default" };
+          return { name: s.name, type: "bar", stack: "total", data: linked(s.values, s.links), cursor: "default" };
         })
       };
     }
@@ -94,8 +100,8 @@
       xAxis: data.horizontal ? values : categories,
       yAxis: data.horizontal ? Object.assign({}, categories, { inverse: true }) : values,
       series: [{
-        type: kind, data: data.amounts || data.values || [],
-        cursor: data.links ? "pointer" : "default",
+        type: kind, data: linked(data.amounts || data.values || [], data.links),
+        cursor: "default",
         label: { show: !!data.count, position: data.horizontal ? "right" : "top", formatter: function (p) { return amount(p.value); } }
       }]
     };
