@@ -28,34 +28,39 @@ down_revision: str | None = "0037"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SETTLED = "0.005"
-LATEST = "(SELECT max(month_end) FROM receivable_month_totals)"
-ANY_STORED = "EXISTS (SELECT 1 FROM receivable_month_totals)"
+# Settled: within half a cent. Stale: dated on or before the latest month end stored, or
+# being stored (any month end at all, for a merge moving events).
 
 SQLITE_TRIGGERS = (
-    f"""CREATE TRIGGER trg_invoices_kept AFTER INSERT ON invoices BEGIN
+    """CREATE TRIGGER trg_invoices_kept AFTER INSERT ON invoices BEGIN
         INSERT INTO invoice_balances (invoice_id, customer_id, issue_date, due_date, amount, paid)
         VALUES (NEW.id, NEW.customer_id, NEW.issue_date, NEW.due_date, NEW.amount, 0);
         INSERT INTO receivable_month_stale (customer_id)
-        SELECT NEW.customer_id WHERE NEW.issue_date <= {LATEST};
+        SELECT NEW.customer_id
+        WHERE NEW.issue_date <= (SELECT max(month_end) FROM receivable_month_totals);
     END""",
-    f"""CREATE TRIGGER trg_payments_kept AFTER INSERT ON payments BEGIN
+    """CREATE TRIGGER trg_payments_kept AFTER INSERT ON payments BEGIN
         UPDATE invoice_balances SET paid = paid + NEW.amount WHERE invoice_id = NEW.invoice_id;
         DELETE FROM invoice_balances
-        WHERE invoice_id = NEW.invoice_id AND amount - paid <= {SETTLED};
+        WHERE invoice_id = NEW.invoice_id AND amount - paid <= 0.005;
         INSERT INTO receivable_month_stale (customer_id)
-        SELECT NEW.customer_id WHERE NEW.paid_on <= {LATEST};
+        SELECT NEW.customer_id
+        WHERE NEW.paid_on <= (SELECT max(month_end) FROM receivable_month_totals);
     END""",
-    f"""CREATE TRIGGER trg_invoices_moved AFTER UPDATE OF customer_id ON invoices
+    """CREATE TRIGGER trg_invoices_moved AFTER UPDATE OF customer_id ON invoices
     WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN
         UPDATE invoice_balances SET customer_id = NEW.customer_id WHERE invoice_id = NEW.id;
-        INSERT INTO receivable_month_stale (customer_id) SELECT OLD.customer_id WHERE {ANY_STORED};
-        INSERT INTO receivable_month_stale (customer_id) SELECT NEW.customer_id WHERE {ANY_STORED};
+        INSERT INTO receivable_month_stale (customer_id)
+        SELECT OLD.customer_id WHERE EXISTS (SELECT 1 FROM receivable_month_totals);
+        INSERT INTO receivable_month_stale (customer_id)
+        SELECT NEW.customer_id WHERE EXISTS (SELECT 1 FROM receivable_month_totals);
     END""",
-    f"""CREATE TRIGGER trg_payments_moved AFTER UPDATE OF customer_id ON payments
+    """CREATE TRIGGER trg_payments_moved AFTER UPDATE OF customer_id ON payments
     WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN
-        INSERT INTO receivable_month_stale (customer_id) SELECT OLD.customer_id WHERE {ANY_STORED};
-        INSERT INTO receivable_month_stale (customer_id) SELECT NEW.customer_id WHERE {ANY_STORED};
+        INSERT INTO receivable_month_stale (customer_id)
+        SELECT OLD.customer_id WHERE EXISTS (SELECT 1 FROM receivable_month_totals);
+        INSERT INTO receivable_month_stale (customer_id)
+        SELECT NEW.customer_id WHERE EXISTS (SELECT 1 FROM receivable_month_totals);
     END""",
 )
 SQLITE_DROPS = (
@@ -66,31 +71,31 @@ SQLITE_DROPS = (
 )
 
 PG_FUNCTIONS = (
-    f"""CREATE FUNCTION riskdesk_invoice_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION riskdesk_invoice_kept() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO invoice_balances (invoice_id, customer_id, issue_date, due_date, amount, paid)
         VALUES (NEW.id, NEW.customer_id, NEW.issue_date, NEW.due_date, NEW.amount, 0);
-        IF NEW.issue_date <= {LATEST} THEN
+        IF NEW.issue_date <= (SELECT max(month_end) FROM receivable_month_totals) THEN
             INSERT INTO receivable_month_stale (customer_id) VALUES (NEW.customer_id);
         END IF;
         RETURN NULL;
     END $$""",
-    f"""CREATE FUNCTION riskdesk_payment_kept() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION riskdesk_payment_kept() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         UPDATE invoice_balances SET paid = paid + NEW.amount WHERE invoice_id = NEW.invoice_id;
         DELETE FROM invoice_balances
-        WHERE invoice_id = NEW.invoice_id AND amount - paid <= {SETTLED};
-        IF NEW.paid_on <= {LATEST} THEN
+        WHERE invoice_id = NEW.invoice_id AND amount - paid <= 0.005;
+        IF NEW.paid_on <= (SELECT max(month_end) FROM receivable_month_totals) THEN
             INSERT INTO receivable_month_stale (customer_id) VALUES (NEW.customer_id);
         END IF;
         RETURN NULL;
     END $$""",
-    f"""CREATE FUNCTION riskdesk_events_moved() RETURNS trigger LANGUAGE plpgsql AS $$
+    """CREATE FUNCTION riskdesk_events_moved() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF TG_TABLE_NAME = 'invoices' THEN
             UPDATE invoice_balances SET customer_id = NEW.customer_id WHERE invoice_id = NEW.id;
         END IF;
-        IF {ANY_STORED} THEN
+        IF EXISTS (SELECT 1 FROM receivable_month_totals) THEN
             INSERT INTO receivable_month_stale (customer_id)
             VALUES (OLD.customer_id), (NEW.customer_id);
         END IF;
@@ -117,13 +122,13 @@ PG_DROPS = (
 )
 PG_FUNCTION_NAMES = ("riskdesk_invoice_kept", "riskdesk_payment_kept", "riskdesk_events_moved")
 
-BACKFILL = f"""
+BACKFILL = """
 INSERT INTO invoice_balances (invoice_id, customer_id, issue_date, due_date, amount, paid)
 SELECT i.id, i.customer_id, i.issue_date, i.due_date, i.amount, COALESCE(p.paid, 0)
 FROM invoices i
 LEFT JOIN (SELECT invoice_id, SUM(amount) AS paid FROM payments GROUP BY invoice_id) p
     ON p.invoice_id = i.id
-WHERE i.amount - COALESCE(p.paid, 0) > {SETTLED}
+WHERE i.amount - COALESCE(p.paid, 0) > 0.005
 """
 
 BUCKETS = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_over_90", "sales")
