@@ -324,3 +324,21 @@ def test_today_reads_the_kept_balances_and_the_months_sales(
         assert answered(user, **filters) == derived(user, **filters), (user, filters)
     this_month = answered("manager")[-1]
     assert this_month[2] >= Decimal("300")
+
+
+def test_many_late_events_of_one_customer_are_stored_once(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    for n in range(30):  # a back-filled feed: thirty late invoices of B, one of A
+        _invoice(db, ids["b"], "10", D(2025, 12, 1 + n % 28), D(2026, 1, 1 + n % 28))
+    _invoice(db, ids["a"], "20", D(2025, 12, 2), D(2026, 1, 2))
+    db.commit()
+    assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 31
+    _same(db)
+    result = month_ends.refresh(factory, day=AS_OF)
+    assert result.restored == 2
+    assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 0
+    _same(db)
+    _same(db, region="North")

@@ -139,19 +139,32 @@ def forget_month(session: Session, month_end: dt.date) -> None:
     session.execute(delete(ReceivableMonthTotal).where(ReceivableMonthTotal.month_end == month_end))
 
 
-def stale(session: Session, limit: int) -> list[tuple[int, int]]:
-    """Up to ``limit`` stale marks, oldest first: (mark id, customer id)."""
+def stale(session: Session, customers: int, marks: int) -> list[tuple[int, int]]:
+    """The marks of up to ``customers`` stale customers, those marked first, at most
+    ``marks`` of them: (mark id, customer id). A back-filled import marks a customer once per
+    late event; taking its marks together stores it once for all of them."""
+    first = (
+        select(ReceivableMonthStale.customer_id)
+        .group_by(ReceivableMonthStale.customer_id)
+        .order_by(func.min(ReceivableMonthStale.id))
+        .limit(customers)
+        .scalar_subquery()
+    )
     stmt = (
         select(ReceivableMonthStale.id, ReceivableMonthStale.customer_id)
+        .where(ReceivableMonthStale.customer_id.in_(first))
         .order_by(ReceivableMonthStale.id)
-        .limit(limit)
+        .limit(marks)
     )
     return [(int(i), int(c)) for i, c in session.execute(stmt)]
 
 
 def clear_stale(session: Session, mark_ids: Sequence[int]) -> None:
-    """Remove the marks handled (by id: marks written meanwhile stay)."""
-    session.execute(delete(ReceivableMonthStale).where(ReceivableMonthStale.id.in_(mark_ids)))
+    """Remove the marks handled, by id (a mark written meanwhile stays), a thousand ids a
+    statement."""
+    for start in range(0, len(mark_ids), 1000):
+        chunk = mark_ids[start : start + 1000]
+        session.execute(delete(ReceivableMonthStale).where(ReceivableMonthStale.id.in_(chunk)))
 
 
 def sums_by_month(

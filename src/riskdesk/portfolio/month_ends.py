@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 TREND_MONTHS = 12  # the dashboard's trend: 12 months, opened by the month end before them
 SLICE_CUSTOMERS = 5_000  # customers per transaction when a month end is stored
 STALE_BATCH = 500  # stale customers stored again per transaction
+STALE_MARKS = 20_000  # marks cleared per transaction at most (a late event marks once)
 LEASE_ID = 1  # one refresh at a time across processes (an advisory lock, or a file lock)
 
 
@@ -119,7 +120,7 @@ def _restore_stale(factory: sessionmaker[Session]) -> int:
     restored = 0
     while True:
         with unit_of_work(factory) as session:
-            marks = repo.stale(session, STALE_BATCH)
+            marks = repo.stale(session, STALE_BATCH, STALE_MARKS)
             if not marks:
                 return restored
             ids = sorted({customer for _, customer in marks})
