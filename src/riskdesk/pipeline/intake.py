@@ -63,7 +63,7 @@ CHUNK_ROWS = 5_000  # file rows checked at a time (phase 1: nothing written, no 
 # File rows written per transaction (phase 2). Each transaction holds SQLite's one write lock:
 # 1,000 one-line orders take about 60 ms on an idle machine (docs/benchmarks.md, "Imports in
 # short transactions"), so an order posted meanwhile waits about that long at most.
-WRITE_ROWS = 1_000
+WRITE_ROWS = 500
 # Kinds whose records change a customer's indicators (statements and bureau reports do not).
 INDICATOR_KINDS = frozenset(
     {
