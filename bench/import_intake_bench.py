@@ -48,6 +48,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
     databases.throwaway_keyring()
     bootstrap.install()
+    if args.write_rows and hasattr(intake, "WRITE_ROWS"):
+        intake.WRITE_ROWS = args.write_rows
     db = databases.open_database(args.backend, args.db_url, "imports")
     factory = db.factory
     try:
@@ -254,6 +256,7 @@ def main() -> None:
     parser.add_argument("--db-url", default=PG_URL)
     parser.add_argument("--before", help="src directory of the code to compare with")
     parser.add_argument("--label", default="this code")
+    parser.add_argument("--write-rows", type=int, default=0, help="file rows per transaction")
     parser.add_argument(
         "--alone", action="store_true", help="first time one import with nothing beside it"
     )
@@ -278,6 +281,7 @@ def main() -> None:
             *("--rows", str(args.rows), "--customers", str(args.customers)),
             *("--idle", str(args.idle), "--backend", args.backend, "--db-url", args.db_url),
             *(["--alone"] if args.alone else []),
+            *("--write-rows", str(args.write_rows)),
         ]
         env = {**os.environ, "PYTHONPATH": f"{HERE}:{src}"}
         t0 = time.perf_counter()

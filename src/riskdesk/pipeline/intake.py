@@ -61,8 +61,9 @@ MAX_ERRORS_KEPT = 1000
 RESULTS_KEPT = 10_000  # a file's report lists every row up to this many, then only errors
 CHUNK_ROWS = 5_000  # file rows checked at a time (phase 1: nothing written, no write lock)
 # File rows written per transaction (phase 2). Each transaction holds SQLite's one write lock:
-# 1,000 one-line orders take about 60 ms on an idle machine (docs/benchmarks.md, "Imports in
-# short transactions"), so an order posted meanwhile waits about that long at most.
+# 500 one-line orders take some 50-100 ms at low load (docs/benchmarks.md, "Imports in short
+# transactions"), which an order posted meanwhile may wait. Fewer rows: shorter waits, a slower
+# import (each transaction also queues its customers and moves the cursor).
 WRITE_ROWS = 500
 # Kinds whose records change a customer's indicators (statements and bureau reports do not).
 INDICATOR_KINDS = frozenset(
