@@ -317,7 +317,7 @@ def test_status_shows_a_running_imports_progress_from_redis(
     shared = redis_store.connect(get_settings())
     assert shared is not None
     try:
-        RedisBoard(shared, None).publish(job_id, 40_000, 100_000)
+        RedisBoard(shared).publish(job_id, 40_000, 100_000)
         status = runner.invoke(app, ["status", "--json"])
     finally:
         shared.close()

@@ -59,7 +59,7 @@ def test_progress_published_by_one_node_is_read_by_another(
     stores: tuple[SharedRedis, SharedRedis],
 ) -> None:
     job_id = _running_job(factory)
-    runner = RedisBoard(stores[0], None)
+    runner = RedisBoard(stores[0])
     runner.publish(job_id, 1200, 5000)
 
     other = create_app(redis_settings, session_factory=factory)
@@ -91,7 +91,7 @@ def test_a_real_import_publishes_while_it_runs_and_clears_when_done(
         # Inside the import's transaction, after a chunk: what another node reads now.
         job_ids = [int(k.rsplit(":", 1)[1]) for k in reader.client.scan_iter(f"{reader.prefix}*")]
         assert len(job_ids) == 1
-        seen.append(RedisBoard(reader, None).read(job_ids[0]))
+        seen.append(RedisBoard(reader).read(job_ids[0]))
         expiry.append(reader.client.ttl(reader.key("import-progress", job_ids[0])))
 
     result = intake.import_file(
@@ -108,7 +108,7 @@ def test_a_real_import_publishes_while_it_runs_and_clears_when_done(
     assert result.job.status == "done", result.job.errors
     assert seen == [(3, 3)]
     assert 0 < expiry[0] <= REDIS_TTL_SECONDS
-    assert RedisBoard(reader, None).read(result.job.id) is None  # cleared once done
+    assert RedisBoard(reader).read(result.job.id) is None  # cleared once done
     assert list(reader.client.scan_iter(f"{reader.prefix}*")) == []
 
 
@@ -138,13 +138,13 @@ def test_an_import_goes_on_when_redis_does_not_answer(
     )
     assert result.job.status == "done", result.job.errors
     assert result.job.processed_rows == 3
-    assert down.usable() is False  # left aside; the row (PostgreSQL) took the progress
+    assert down.usable() is False  # left aside; the job row has the progress
     down.close()
     # Another node reading a running job's progress meanwhile gets its row, not an error.
     job = db.get(ImportJob, _running_job(factory))
     assert job is not None
     reader = redis_store.connect(nowhere)
     assert reader is not None and reader.usable()
-    assert intake.progress_of(job, RedisBoard(reader, None)) == (0, 0)
+    assert intake.progress_of(job, RedisBoard(reader)) == (0, 0)
     assert reader.usable() is False
     reader.close()

@@ -67,3 +67,41 @@ def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> Non
     expect(page.locator("#job-status")).to_have_attribute("data-status", "failed")
     expect(page.locator("#import-message")).to_contain_text("中断")
     shot(page, "import-interrupted-zh")
+
+
+def test_an_import_stopped_part_way_shows_what_it_wrote(zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    factory = _FACTORIES[live_server]
+    with unit_of_work(factory) as session:
+        user = security_service.get_user_by_username_or_raise(session, "manager")
+        job = intake.create_job(
+            session,
+            security_service.system_principal(session, user),
+            kind="orders",
+            filename="订单.csv",
+            content=b"part",
+            skip_invalid=False,
+        )
+        job_id = job.id
+    with intake._PROGRESS_LOCK:
+        intake._STARTING.discard(job_id)  # its process is gone, after 1,500 of 4,000 rows
+    with unit_of_work(factory) as session:
+        session.execute(
+            update(ImportJob)
+            .where(ImportJob.id == job_id)
+            .values(
+                created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
+                processed_rows=1500,
+                total_rows=4000,
+                created_count=1500,
+            )
+        )
+    assert job_id in intake.reap_interrupted(factory)
+    page = zh_page
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/imports/{job_id}")
+    expect(page.locator("#job-status")).to_have_attribute("data-status", "interrupted")
+    expect(page.locator("#job-status")).to_contain_text("部分已导入")
+    expect(page.locator("#import-progress")).to_have_attribute("value", "1500")
+    expect(page.locator("#count-created")).to_have_text("1500")
+    expect(page.locator("#import-message")).to_contain_text("重新导入同一文件")
+    shot(page, "import-stopped-part-way-zh")

@@ -52,6 +52,18 @@ IGNORED_TABLES = frozenset(
 BOOKKEEPING = {
     "api_tokens": frozenset({"last_used_at"}),
     "jobs": frozenset({"phase", "progress_done", "progress_total", "heartbeat_at"}),
+    # An import's cursor and counts, written with each chunk of rows (whose entry records them).
+    "import_jobs": frozenset(
+        {
+            "processed_rows",
+            "total_rows",
+            "created_count",
+            "updated_count",
+            "duplicate_count",
+            "invalid_rows",
+            "errors",
+        }
+    ),
 }
 # Tables whose row ids are secrets (a browser session's id is its bearer credential).
 SECRET_IDS = frozenset({"user_sessions"})

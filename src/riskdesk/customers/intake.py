@@ -114,7 +114,11 @@ class CustomerHandler(_Base):
         visible = service.visible_among(
             session, principal, set(known.values()) | set(tax_holders.values())
         )
-        batch_tax: dict[str, tuple[tuple[str, str], int]] = {}
+        # Tax ids given by earlier records of the batch (of the whole file while it is checked
+        # before being written), and groups that earlier records create (group_name).
+        carry = ctx.carry if ctx.carry is not None else {}
+        batch_tax: dict[str, tuple[tuple[str, str], int]] = carry.setdefault("tax_ids", {})
+        planned: set[str] = carry.setdefault("groups", set())
         may_set_profile = principal.can(Permission.CREDIT_PROFILE_WRITE)
         for item in good:
             rec: CustomerCreate = item.record
@@ -129,7 +133,12 @@ class CustomerHandler(_Base):
                 continue
             if rec.owner and rec.owner not in owners:
                 item.fail("owner", f"no user {rec.owner!r}", "unknown_reference")
-            if rec.group_code and rec.group_code not in groups and not rec.group_name:
+            if (
+                rec.group_code
+                and rec.group_code not in groups
+                and rec.group_code not in planned
+                and not rec.group_name
+            ):
                 item.fail(
                     "group_code",
                     f"no customer group {rec.group_code!r}; add group_name to create it",
@@ -156,8 +165,38 @@ class CustomerHandler(_Base):
                             "permission_denied",
                         )
                         break
+            if item.ok and rec.group_code and rec.group_name:
+                planned.add(rec.group_code)
             if item.existing_id is not None:
                 item.status = "existing"
+
+    def check(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """What only writing would otherwise find out, for a file checked before any of it is
+        written: changes to known customers that the service would refuse."""
+        for item in items:
+            if not item.ok or item.status != "existing":
+                continue
+            try:
+                customer = service.get_customer_or_raise(
+                    session, ctx.principal, item.existing_id or 0
+                )
+                if customer.kind != item.record.kind.value:
+                    raise RiskdeskError(
+                        "a customer's kind cannot change", field="kind", code="kind_mismatch"
+                    )
+                service.check_change(session, ctx.principal, customer, self._requested(item))
+            except RiskdeskError as exc:
+                item.fail(exc.field, exc.message, exc.code)
+
+    @staticmethod
+    def _requested(item: Item) -> dict[str, Any]:
+        # An empty cell or a null means "not given": an upsert never clears a field by omission.
+        requested: dict[str, Any] = item.record.model_dump(
+            exclude_unset=True,
+            exclude_none=True,
+            exclude={"source", "external_id", "kind", "reason", "consents"},
+        )
+        return requested
 
     def write(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Create new customers in bulk; change known ones one by one through the service."""
@@ -293,12 +332,7 @@ class CustomerHandler(_Base):
     def _update(self, session: Session, item: Item, ctx: WriteContext) -> None:
         rec: CustomerCreate = item.record
         assert item.existing_id is not None
-        # An empty cell or a null means "not given": an upsert never clears a field by omission.
-        requested = rec.model_dump(
-            exclude_unset=True,
-            exclude_none=True,
-            exclude={"source", "external_id", "kind", "reason", "consents"},
-        )
+        requested = self._requested(item)
         savepoint = session.begin_nested()
         try:
             customer = service.get_customer_or_raise(session, ctx.principal, item.existing_id)

@@ -685,17 +685,26 @@ def _resolve_group(session: Session, code: str | None, name: str | None) -> None
         repo.add(session, CustomerGroup(code=code, name=name))
 
 
-def change_customer(
+def check_change(
+    session: Session, principal: Principal, customer: Customer, requested: dict[str, Any]
+) -> None:
+    """Raise what ``change_customer`` would refuse, writing nothing (a file checked whole
+    before any of it is written)."""
+    requested = dict(requested)
+    group_name = requested.pop("group_name", None)
+    _checked_change(session, principal, customer, requested, group_name, expected_version=None)
+
+
+def _checked_change(
     session: Session,
     principal: Principal,
     customer: Customer,
     requested: dict[str, Any],
+    group_name: str | None,
     *,
-    reason: str | None,
-    channel: str,
-    expected_version: int | None = None,
-) -> ChangeOutcome:
-    """Apply non-critical changes now and queue critical ones for a second person."""
+    expected_version: int | None,
+) -> tuple[CreditProfile, dict[str, str | None], dict[str, str | None]]:
+    """The profile, current values and the change asked for, once allowed and valid."""
     if customer.erased_at is not None:  # an erased person is not filled in again
         raise Conflict(f"{customer.code} was erased", code="customer_erased")
     if customer.status == "merged":
@@ -712,16 +721,42 @@ def change_customer(
         )
     profile = repo.get_profile(session, customer.id)
     assert profile is not None
-    group_name = requested.pop("group_name", None)
     current = current_values(session, customer, profile)
     wanted = {k: to_text(v) for k, v in requested.items() if k in current}
     diff = {k: v for k, v in wanted.items() if v != current[k]}
     if not diff:
-        return ChangeOutcome(applied=[], pending=None)
+        return profile, current, diff
     _check_write_permissions(principal, diff)
     _validate_change(session, principal, customer, current, diff)
     if "owner" in diff:
         _owner_id(session, diff["owner"])
+    code = diff.get("group_code")
+    if code is not None and not group_name and code not in repo.groups_by_code(session, {code}):
+        raise ValidationFailed(
+            f"no customer group {code!r}; give group_name to create it",
+            field="group_code",
+            code="unknown_reference",
+        )
+    return profile, current, diff
+
+
+def change_customer(
+    session: Session,
+    principal: Principal,
+    customer: Customer,
+    requested: dict[str, Any],
+    *,
+    reason: str | None,
+    channel: str,
+    expected_version: int | None = None,
+) -> ChangeOutcome:
+    """Apply non-critical changes now and queue critical ones for a second person."""
+    group_name = requested.pop("group_name", None)
+    profile, current, diff = _checked_change(
+        session, principal, customer, requested, group_name, expected_version=expected_version
+    )
+    if not diff:
+        return ChangeOutcome(applied=[], pending=None)
     _resolve_group(session, diff.get("group_code"), group_name)
 
     immediate = {k: v for k, v in diff.items() if k not in CRITICAL_FIELDS}

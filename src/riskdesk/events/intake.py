@@ -86,9 +86,9 @@ class EventHandler:
                     "content; events are append-only",
                     "idempotency_conflict",
                 )
-        self.resolve_refs(session, [i for i in items if i.ok and i.status == "new"])
+        self.resolve_refs(session, [i for i in items if i.ok and i.status == "new"], ctx)
 
-    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Kind-specific references and rules (none by default)."""
 
     def row_for(self, item: Item, ctx: WriteContext, received: Any) -> dict[str, Any]:
@@ -121,6 +121,14 @@ class EventHandler:
 
     def after_insert(self, session: Session, items: Sequence[Item]) -> None:
         """Child rows (order lines)."""
+
+
+def _carried(ctx: WriteContext, name: str) -> dict[Any, Any]:
+    """What the earlier chunks of a file being checked left under ``name``, or a new dict."""
+    if ctx.carry is None:
+        return {}
+    found: dict[Any, Any] = ctx.carry.setdefault(name, {})
+    return found
 
 
 def _ref_key(record: Any, source_field: str, id_field: str) -> tuple[str, str]:
@@ -198,7 +206,7 @@ class InvoiceHandler(EventHandler):
     model = Invoice
     drop_fields = frozenset({"order_external_id"})
 
-    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """The order, if named, must exist and be the customer's."""
         wanted = {
             _ref_key(i.record, "source", "order_external_id")
@@ -233,11 +241,12 @@ class PaymentHandler(EventHandler):
     model = Payment
     drop_fields = frozenset({"invoice_external_id"})
 
-    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check each payment against its invoice's open amount, in batch order."""
         keys = {_ref_key(i.record, "source", "invoice_external_id") for i in items}
         invoices = repo.invoices_by_key(session, keys)
-        paid_in_batch: dict[int, Decimal] = {}
+        # A file checked before it is written: its earlier chunks' payments count as paid.
+        paid_in_batch: dict[int, Decimal] = _carried(ctx, "paid")
         for item in items:
             rec = item.record
             found = invoices.get(_ref_key(rec, "source", "invoice_external_id"))
@@ -280,11 +289,11 @@ class ReturnHandler(EventHandler):
     model = Return
     drop_fields = frozenset({"order_external_id"})
 
-    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check each return against its order, in batch order."""
         keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
         orders = repo.orders_by_key(session, keys)
-        returned_in_batch: dict[int, Decimal] = {}
+        returned_in_batch: dict[int, Decimal] = _carried(ctx, "returned")
         for item in items:
             rec = item.record
             found = orders.get(_ref_key(rec, "source", "order_external_id"))
@@ -327,7 +336,7 @@ class ComplaintHandler(EventHandler):
     schema = ComplaintIn
     model = Complaint
 
-    def resolve_refs(self, session: Session, items: Sequence[Item]) -> None:
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Classify what the source left open, and set the response SLA of open ones."""
         unnamed = [
             i.customer_id for i in items if i.record.product is None and i.record.description

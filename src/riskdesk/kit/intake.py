@@ -58,6 +58,11 @@ class WriteContext:
     channel: str
     import_job_id: int | None = None
     progress: Progress | None = None
+    # A file being checked before anything of it is written (pipeline.intake, phase 1): what
+    # its earlier chunks leave for the later ones to be checked against, by name (amounts paid
+    # per invoice, tax ids given, ...). None: the records are written as they are checked, and
+    # what earlier chunks wrote is in the database.
+    carry: dict[str, Any] | None = None
 
 
 class Handler(Protocol):
@@ -120,8 +125,13 @@ def validate_items(handler: Handler, items: Sequence[Item]) -> None:
         item.content_hash = content_hash(item.record)
 
 
-def mark_repeats(handler: Handler, items: Sequence[Item]) -> None:
-    """A key twice in one batch: the same content is a duplicate, other content an error."""
+def mark_repeats(
+    handler: Handler, items: Sequence[Item], earlier: dict[int, int] | None = None
+) -> None:
+    """A key twice in one batch: the same content is a duplicate, other content an error.
+
+    ``earlier`` carries the keys of a file's earlier chunks (a hash of each key with its
+    content and row), for a file that is checked whole before any of it is written."""
     seen: dict[tuple[Any, ...], Item] = {}
     for item in items:
         if not item.ok or item.status == "duplicate":
@@ -130,6 +140,8 @@ def mark_repeats(handler: Handler, items: Sequence[Item]) -> None:
         if key is None:
             continue
         first = seen.get(key)
+        if first is None and earlier is not None and _earlier_repeat(earlier, key, item):
+            continue
         if first is None:
             seen[key] = item
         elif first.content_hash == item.content_hash:
@@ -142,6 +154,35 @@ def mark_repeats(handler: Handler, items: Sequence[Item]) -> None:
                 f"this key is used by row {first.row} with other content",
                 "idempotency_conflict",
             )
+
+
+def _key64(key: tuple[Any, ...]) -> int:
+    return int.from_bytes(hashlib.blake2b(repr(key).encode(), digest_size=8).digest(), "big")
+
+
+def _earlier_repeat(earlier: dict[int, int], key: tuple[Any, ...], item: Item) -> bool:
+    """Whether the key was in an earlier chunk (the item then marked); else note it.
+
+    A key is kept as a 64-bit hash, its content as the first 64 bits of its hash, with the row
+    packed beside it: about 100 bytes a record, where the key's text would cost three times
+    that for a million rows. Two keys sharing a hash (about 1 in 10^7 for a million records)
+    would make the later one a false repeat, never a silent duplicate of other content."""
+    hashed = _key64(key)
+    content = int(item.content_hash[:16], 16) if item.content_hash else 0
+    packed = earlier.get(hashed)
+    if packed is None:
+        earlier[hashed] = (content << 32) | item.row
+        return False
+    row = packed & 0xFFFFFFFF
+    if packed >> 32 == content:
+        item.status = "duplicate"
+    else:
+        item.fail(
+            "external_id",
+            f"this key is used by row {row} with other content",
+            "idempotency_conflict",
+        )
+    return True
 
 
 def default_group_rows(rows: list[dict[str, Any]], numbers: Sequence[int]) -> list[Item]:

@@ -68,7 +68,10 @@ async def import_file(
         ),
     ] = None,
 ) -> ImportResult:
-    """Import a file in one transaction: invalid rows stop it unless skip_invalid is set.
+    """Import a file: every row is checked first, and invalid rows stop it with nothing written
+    unless skip_invalid is set; then it is written in short transactions of 500 rows, each
+    moving the job's cursor (GET /imports/{id} shows it). A process that dies part way leaves
+    the job interrupted with the rows written; sending the same file again imports the rest.
 
     Files over RISKDESK_IMPORT_MAX_ROWS rows, or Excel files that unpack beyond
     RISKDESK_IMPORT_MAX_UNCOMPRESSED_MB, are refused with 413 before their rows are read."""

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from riskdesk.config import Settings, get_settings
 from riskdesk.credit import service as credit_service
 from riskdesk.customers.intake import CUSTOMER_HANDLERS
-from riskdesk.db import unit_of_work
+from riskdesk.db import reading, unit_of_work
 from riskdesk.events.intake import EVENT_HANDLERS
 from riskdesk.events.schemas import IntakeReport, IntakeRowResult
 from riskdesk.kit import metrics
@@ -59,7 +59,12 @@ KINDS = (
 )
 MAX_ERRORS_KEPT = 1000
 RESULTS_KEPT = 10_000  # a file's report lists every row up to this many, then only errors
-CHUNK_ROWS = 5_000  # file rows validated and written at a time, in the one transaction
+CHUNK_ROWS = 5_000  # file rows checked at a time (phase 1: nothing written, no write lock)
+# File rows written per transaction (phase 2). Each transaction holds SQLite's one write lock:
+# 500 one-line orders take some 50-100 ms at low load (docs/benchmarks.md, "Imports in short
+# transactions"), which an order posted meanwhile may wait. Fewer rows: shorter waits, a slower
+# import (each transaction also queues its customers and moves the cursor).
+WRITE_ROWS = 500
 # Kinds whose records change a customer's indicators (statements and bureau reports do not).
 INDICATOR_KINDS = frozenset(
     {
@@ -74,6 +79,23 @@ INDICATOR_KINDS = frozenset(
     }
 )
 log = logging.getLogger(__name__)
+
+
+class ImportConflict(ValidationFailed):
+    """A row that passed the file's check became invalid before its chunk was written (another
+    source wrote its key, or an invoice it pays was paid meanwhile): the rows before its chunk
+    stay written, nothing after."""
+
+    def __init__(self, raced: Sequence[Item], written: int, total: int) -> None:
+        first = raced[0].errors[0]
+        super().__init__(
+            f"row {first.row}, {first.field or 'record'}: {first.reason} (this changed after "
+            f"the file was checked); {written} of {total} rows were imported, none after. "
+            "Correct it and send the file again: the rows already imported are recognised",
+            details=[e for i in raced for e in i.errors][:MAX_ERRORS_KEPT],
+            field=first.field,
+            code="import_conflict",
+        )
 
 
 class IntakeRejected(ValidationFailed):
@@ -149,6 +171,9 @@ class _Run:
         # Per customer touched, the ids of the rows written for it (None: not known).
         self.refs: dict[int, set[int] | None] = {}
         self.paid: set[int] = set()
+        # Rows a file's check found invalid, with their errors (None past what a report lists).
+        self.bad: dict[int, list[ErrorDetail] | None] = {}
+        self.counted = 0  # records written that the metrics already count
 
     def take(self, session: Session, items: list[Item], ctx: WriteContext) -> None:
         """Validate, resolve and (unless stopped) write one chunk; keep its outcome."""
@@ -169,6 +194,89 @@ class _Run:
         if not self.stopped:
             self._written(session, items, by_row)
         self._keep(items)
+
+    def check(
+        self, session: Session, items: list[Item], ctx: WriteContext, earlier: dict[int, int]
+    ) -> None:
+        """Phase 1 of a file: validate and resolve one chunk, writing nothing, against the
+        database and the file's earlier chunks (``earlier``: their keys; ``ctx.carry``: what
+        their records add up to); keep its outcome, and its invalid rows for phase 2."""
+        handler = self.handler
+        validate_items(handler, items)
+        mark_repeats(handler, items, earlier)
+        by_row = {i.row: i for i in items}
+        fresh = [i for i in items if i.ok and "same_as_row" not in i.refs]
+        handler.resolve(session, fresh, ctx)
+        more: Callable[[Session, Sequence[Item], WriteContext], None] | None = getattr(
+            handler, "check", None
+        )
+        if more is not None:  # what only writing would otherwise find out
+            more(session, [i for i in fresh if i.ok], ctx)
+        _fail_repeats_of_invalid(items, by_row)
+        if any(not i.ok for i in items) and not self.skip_invalid:
+            self.stopped = True
+        for item in items:
+            if not item.ok:
+                # The errors of the rows a report can list; the others only their number.
+                keep = len(self.bad) < self.keep_results + MAX_ERRORS_KEPT
+                self.bad[item.row] = list(item.errors) if keep else None
+        self._keep(items)
+
+    def write_checked(
+        self, session: Session, items: list[Item], ctx: WriteContext, bad: dict[int, Any]
+    ) -> list[Item]:
+        """Phase 2 of a file: resolve one checked chunk again inside its transaction (its own
+        keys and references: cheap) and write it; the rows that turned invalid since the
+        check, which stop the file unless invalid rows are skipped (then nothing was written).
+
+        ``items`` were validated outside the transaction; ``bad`` holds the rows the check
+        found invalid, which stay so (skipped)."""
+        handler = self.handler
+        for item in items:
+            if item.row in bad and item.ok:
+                for error in bad[item.row] or [_CHECKED_INVALID]:
+                    item.fail(error.field, error.reason, error.code)
+        mark_repeats(handler, items)
+        by_row = {i.row: i for i in items}
+        handler.resolve(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
+        _fail_repeats_of_invalid(items, by_row)
+        raced = [i for i in items if not i.ok and i.row not in bad]
+        if raced and not self.skip_invalid:
+            return raced
+        handler.write(session, [i for i in items if i.ok and "same_as_row" not in i.refs], ctx)
+        _fail_repeats_of_invalid(items, by_row)
+        raced = [i for i in items if not i.ok and i.row not in bad]
+        if raced and not self.skip_invalid:
+            return raced
+        self._written(session, items, by_row)
+        self._keep(items)
+        return []
+
+    def settle(self, session: Session) -> list[int]:
+        """Recheck held orders and queue the touched customers for processing, in the
+        transaction that wrote their records; the queue rows written."""
+        if self.paid:
+            credit_service.recheck_held(session, sorted(self.paid), why="payment")
+        if self.touched:
+            processing.enqueue(
+                session,
+                self.touched,
+                self.kind,
+                partitions=get_settings().event_partitions,
+                refs=self.refs,
+            )
+        session.flush()
+        metrics.count_on_commit(
+            session, metrics.EVENTS_WRITTEN, (self.kind,), self.counts_written - self.counted
+        )
+        self.counted = self.counts_written
+        self.paid, self.touched, self.refs = set(), set(), {}
+        return processing.queued_ids(session)
+
+    @property
+    def counts_written(self) -> int:
+        """Records created or updated so far."""
+        return self.counts["created"] + self.counts["updated"]
 
     def _written(self, session: Session, items: list[Item], by_row: dict[int, Item]) -> None:
         kind = self.kind
@@ -279,6 +387,12 @@ class _Run:
             results=results,
             results_complete=self.complete,
         )
+
+
+# The reason of a row the check found invalid, past the rows whose errors it keeps.
+_CHECKED_INVALID = ErrorDetail(
+    field=None, reason="invalid when the file was checked", code="invalid", row=None
+)
 
 
 def _fail_repeats_of_invalid(items: Sequence[Item], by_row: dict[int, Item]) -> None:
@@ -533,25 +647,26 @@ def run_job(
     progress: Callable[[int], None] | None = None,
     shared: SharedRedis | None = None,
 ) -> FileImportResult:
-    """Import a whole file in one transaction, a chunk of rows at a time; the job row records
-    the outcome. A file over the limits fails the job and raises PayloadTooLarge (413). Its
-    progress is published to ``shared`` Redis when given (see pipeline.progress)."""
+    """Import a whole file: check every row first, writing nothing, then write it in short
+    transactions of ``WRITE_ROWS`` rows, each recording the job's cursor (rows written) with
+    them; the job row records the outcome. A file over the limits fails the job and raises
+    PayloadTooLarge (413). Its progress is published to ``shared`` Redis when given (see
+    pipeline.progress)."""
     with repo.job_lease(factory.kw["bind"], job_id):
         with _PROGRESS_LOCK:
             _STARTING.discard(job_id)
-        done = 0
+        written = 0  # file rows committed: the job's cursor
         total = 0
         board = progress_boards.board_for(factory.kw["bind"], shared)
         shared_at = 0.0
 
         def track(n: int) -> None:
-            nonlocal done, shared_at
-            done += n
+            nonlocal shared_at
             with _PROGRESS_LOCK:
-                _PROGRESS[job_id] = (done, total)
+                _PROGRESS[job_id] = (written, total)
             if board is not None and time.monotonic() - shared_at >= board.interval:
                 # Every API node shows the job's progress, not only the one running it.
-                board.publish(job_id, done, total)
+                board.publish(job_id, written, total)
                 shared_at = time.monotonic()
             if progress:
                 progress(n)
@@ -567,27 +682,48 @@ def run_job(
                 board.publish(job_id, 0, total)
             if on_total:
                 on_total(total)
-            with unit_of_work(factory) as session:
-                ctx = WriteContext(
-                    principal=principal_loader(session), channel=channel, import_job_id=job_id
-                )
-                run = _Run(kind, skip_invalid=skip_invalid, keep_results=RESULTS_KEPT)
-                for items, rows in item_chunks(kind, table):
-                    run.take(session, items, ctx)
-                    track(rows)
-                del table
-                report = run.finish(session)
-                queued = tuple(processing.queued_ids(session))
+            _begin(factory, job_id, total)
+            bad = _check_file(factory, principal_loader, job_id, kind, table, skip_invalid, channel)
+            run = _Run(kind, skip_invalid=skip_invalid, keep_results=RESULTS_KEPT)
+            queued: list[int] = []
+            report: IntakeReport | None = None
+            for (items, rows), last in _with_last(item_chunks(kind, table, WRITE_ROWS)):
+                validate_items(run.handler, items)  # outside the transaction
+                with unit_of_work(factory) as session:
+                    job = repo.job_for_update(session, job_id)
+                    if job is None or job.status != "running" or job.processed_rows != written:
+                        # Reaped, or another runner: this one must not write on.
+                        raise ImportTakenOver(job_id)
+                    ctx = WriteContext(
+                        principal=principal_loader(session), channel=channel, import_job_id=job_id
+                    )
+                    raced = run.write_checked(session, items, ctx, bad)
+                    if raced:
+                        raise ImportConflict(raced, written, total)
+                    queued += run.settle(session)
+                    _advance(job, run, written + rows, total)
+                    if last:
+                        report = run.report(imported=True)
+                        _mark(job, "done", report, None)
+                    session.flush()
+                written += rows
+                track(rows)
+            del table
+            assert report is not None
             if queued:
                 report.processing = "queued"
-            done_job = _finish(factory, job_id, "done", report, None)
-            return FileImportResult(job=done_job, report=report, queued=queued)
+            done_job = _detached(factory, job_id)
+            return FileImportResult(job=done_job, report=report, queued=tuple(queued))
         except IntakeRejected as exc:
             return FileImportResult(
                 job=_finish(factory, job_id, "rejected", exc.report, exc), report=exc.report
             )
+        except ImportTakenOver:
+            log.warning("import %s was taken over or reaped; this runner stopped", job_id)
+            return FileImportResult(job=_detached(factory, job_id), report=None)
         except ValidationFailed as exc:
-            return FileImportResult(job=_finish(factory, job_id, "failed", None, exc), report=None)
+            status = "interrupted" if written else "failed"
+            return FileImportResult(job=_finish(factory, job_id, status, None, exc), report=None)
         except PayloadTooLarge as exc:
             _finish(factory, job_id, "failed", None, exc)
             raise
@@ -596,13 +732,82 @@ def run_job(
             failure = ValidationFailed(
                 f"the import failed: {type(exc).__name__}", code="import_failed"
             )
-            _finish(factory, job_id, "failed", None, failure)
+            if written:
+                failure = _stopped_partway(written, total)
+            _finish(factory, job_id, "interrupted" if written else "failed", None, failure)
             raise
         finally:
             with _PROGRESS_LOCK:
                 _PROGRESS.pop(job_id, None)
             if board is not None:
                 board.clear(job_id)
+
+
+class ImportTakenOver(Exception):
+    """The job is no longer this runner's to write (reaped meanwhile, or run elsewhere)."""
+
+
+def _check_file(
+    factory: sessionmaker[Session],
+    principal_loader: Callable[[Session], Principal],
+    job_id: int,
+    kind: str,
+    table: MappedTable,
+    skip_invalid: bool,
+    channel: str,
+) -> dict[int, list[ErrorDetail] | None]:
+    """Phase 1: every row checked on one read snapshot, with nothing written and no write lock
+    held; raise IntakeRejected when invalid rows stop the file, else its invalid rows."""
+    with reading(factory) as session:
+        ctx = WriteContext(
+            principal=principal_loader(session), channel=channel, import_job_id=job_id, carry={}
+        )
+        check = _Run(kind, skip_invalid=skip_invalid, keep_results=RESULTS_KEPT)
+        earlier: dict[int, int] = {}  # the keys of the chunks checked so far
+        for items, _rows in item_chunks(kind, table):
+            check.check(session, items, ctx, earlier)
+    if check.stopped:
+        raise IntakeRejected(check.report(imported=False), check.errors)
+    return check.bad
+
+
+def _with_last(chunks: Iterator[tuple[list[Item], int]]) -> Iterator[tuple[Any, bool]]:
+    """Each chunk with whether it is the last (which also marks the job done)."""
+    ahead = next(chunks, None)
+    while ahead is not None:
+        following = next(chunks, None)
+        yield ahead, following is None
+        ahead = following
+
+
+def _begin(factory: sessionmaker[Session], job_id: int, total: int) -> None:
+    """Record the file's size on the job before its rows are checked."""
+    with unit_of_work(factory) as session:
+        job = repo.job_for_update(session, job_id)
+        assert job is not None
+        job.total_rows = total
+        session.flush()
+
+
+def _advance(job: ImportJob, run: _Run, written: int, total: int) -> None:
+    """The job's cursor and counts, committed with the rows they count."""
+    job.processed_rows = written
+    job.total_rows = total
+    job.created_count = run.counts["created"]
+    job.updated_count = run.counts["updated"] + run.counts["pending"]
+    job.duplicate_count = run.counts["duplicate"]
+    job.invalid_rows = run.counts["invalid"]
+    if len(job.errors or []) < min(len(run.errors), MAX_ERRORS_KEPT):
+        job.errors = [e.as_dict() for e in run.errors[:MAX_ERRORS_KEPT]]
+
+
+def _stopped_partway(written: int, total: int) -> ValidationFailed:
+    return ValidationFailed(
+        f"the import stopped after {written} of {total} rows were written (those stay); send "
+        "the same file again to import the rest: the rows already imported are recognised "
+        "and change nothing",
+        code="import_interrupted_partway",
+    )
 
 
 INTERRUPTED = (
@@ -612,11 +817,14 @@ INTERRUPTED = (
 
 
 def reap_interrupted(factory: sessionmaker[Session], *, grace_seconds: float = 60.0) -> list[int]:
-    """Mark failed the jobs recorded as running whose process is gone; their ids.
+    """Mark the jobs recorded as running whose process is gone; their ids.
 
-    An import runs in one transaction, so a lost one wrote nothing. A job counts as lost when
-    no process holds its lease and it is older than the grace (a new job's runner may not
-    have taken its lease yet) and this process is not about to start it.
+    An import writes in short transactions, each with the job's cursor (rows written), so a
+    lost one wrote exactly that many rows: none (it died while checking: "failed"), some
+    ("interrupted", with the count; sending the same file again imports the rest once), or
+    all ("done", but for the report it had no time to record). A job counts as lost when no
+    process holds its lease and it is older than the grace (a new job's runner may not have
+    taken its lease yet) and this process is not about to start it.
     """
     bind = factory.kw["bind"]
     with factory() as session:
@@ -633,14 +841,29 @@ def reap_interrupted(factory: sessionmaker[Session], *, grace_seconds: float = 6
     ]
     if not lost:
         return []
-    failure = ValidationFailed(INTERRUPTED, code="import_interrupted")
     with unit_of_work(factory) as session:
         for job in repo.running_jobs(session):  # re-read: one may have finished meanwhile
-            if job.id in lost:
-                _mark(job, "failed", None, failure)
+            if job.id not in lost:
+                continue
+            if not job.processed_rows:
+                _mark(job, "failed", None, ValidationFailed(INTERRUPTED, code="import_interrupted"))
+            elif job.processed_rows >= job.total_rows:
+                _mark(job, "done", None, None)
+            else:
+                _mark(
+                    job, "interrupted", None, _stopped_partway(job.processed_rows, job.total_rows)
+                )
         session.flush()
-    log.warning("imports %s were interrupted and are marked failed", lost)
+    log.warning("imports %s were interrupted and are marked", lost)
     return lost
+
+
+def _detached(factory: sessionmaker[Session], job_id: int) -> ImportJob:
+    with factory() as session:
+        job = session.get(ImportJob, job_id)
+        assert job is not None
+        session.expunge(job)
+        return job
 
 
 def _finish(
@@ -664,6 +887,8 @@ def _mark(
 ) -> None:
     job.status = status
     job.finished_at = utcnow()
+    if report is None and error is None:
+        return  # the counts and errors are the ones committed with the rows
     if report is not None:
         job.total_rows = report.total
         job.processed_rows = report.total
@@ -678,5 +903,8 @@ def _mark(
         errors = [d.as_dict() for d in error.details][:MAX_ERRORS_KEPT] or [
             {"field": error.field, "code": error.code, "reason": error.message}
         ]
+    if report is None and job.errors and error is not None and not error.details:
+        # Stopped part way: the rows skipped so far keep their errors, the reason comes first.
+        errors = [errors[0], *job.errors][:MAX_ERRORS_KEPT]
     job.errors = errors
     job.message = error.message[:500] if error is not None else None

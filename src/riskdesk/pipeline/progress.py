@@ -1,11 +1,10 @@
 """Where a running import publishes its progress, so that every API node can show it, not only
 the one running it.
 
-    Redis configured    a hash per job (``done``, ``total``) that expires if the job's process
-                        dies; while Redis does not answer, the job row as below (or nothing)
-    PostgreSQL          the job's row, in a transaction of its own, at most once a second
-    SQLite              nowhere: the import's own transaction holds the one write lock, and one
-                        process serves the database (its memory has the progress)
+    always              the job's row: each of the import's short transactions writes the
+                        job's cursor (rows written) with the rows (``intake.run_job``)
+    Redis configured    also a hash per job (``done``, ``total``) that expires if the job's
+                        process dies, renewed up to four times a second
 
 The process running an import keeps its progress in memory as well (``intake._PROGRESS``).
 """
@@ -17,7 +16,6 @@ from typing import Protocol
 import redis
 from sqlalchemy import Connection, Engine
 
-from riskdesk.pipeline import repository as repo
 from riskdesk.redis_store import SharedRedis
 
 # A hash outlives its last update by this much: long enough for any pause between two chunks,
@@ -45,35 +43,14 @@ class ProgressBoard(Protocol):
         ...
 
 
-class RowBoard:
-    """The job's row (PostgreSQL): every node reads it with the job."""
-
-    interval = 1.0
-
-    def __init__(self, bind: Engine | Connection) -> None:
-        self.bind = bind
-
-    def publish(self, job_id: int, done: int, total: int) -> None:
-        """Write the progress to the job row, in a transaction of its own."""
-        repo.record_progress(self.bind, job_id, done, total)
-
-    def read(self, job_id: int) -> tuple[int, int] | None:
-        """None: the row itself carries the progress."""
-        return None
-
-    def clear(self, job_id: int) -> None:
-        """Nothing to forget: finishing writes the row."""
-
-
 class RedisBoard:
     """A hash per job in Redis. A Redis that does not answer costs the import nothing: the
-    fallback (the job row on PostgreSQL, else nothing) takes the progress meanwhile."""
+    job row has the progress as of its last chunk meanwhile."""
 
     interval = 0.25
 
-    def __init__(self, store: SharedRedis, fallback: ProgressBoard | None) -> None:
+    def __init__(self, store: SharedRedis) -> None:
         self.store = store
-        self.fallback = fallback
 
     def _key(self, job_id: int) -> str:
         return self.store.key("import-progress", job_id)
@@ -88,10 +65,6 @@ class RedisBoard:
                     pipe.execute()
             except redis.RedisError as exc:
                 self.store.unavailable(exc)
-            else:
-                return
-        if self.fallback is not None:
-            self.fallback.publish(job_id, done, total)
 
     def read(self, job_id: int) -> tuple[int, int] | None:
         """The job's hash, or None when there is none or Redis does not answer."""
@@ -117,8 +90,6 @@ class RedisBoard:
 
 
 def board_for(bind: Engine | Connection, store: SharedRedis | None) -> ProgressBoard | None:
-    """Where imports on this database share their progress; None: nowhere (SQLite)."""
-    rows = RowBoard(bind) if repo.progress_shared(bind) else None
-    if store is not None:
-        return RedisBoard(store, rows)
-    return rows
+    """Where imports share their progress beside their job row; None: only the row."""
+    del bind  # every database has the row now; kept for the callers' one signature
+    return RedisBoard(store) if store is not None else None

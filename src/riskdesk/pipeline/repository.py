@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.timeutil import utcnow
@@ -31,21 +31,9 @@ def get_job(session: Session, job_id: int) -> ImportJob | None:
     return session.get(ImportJob, job_id)
 
 
-def progress_shared(bind: Engine | Connection) -> bool:
-    """Whether a running import can write its progress beside its own transaction: on
-    PostgreSQL (on SQLite that transaction holds the only write lock)."""
-    return _engine(bind).dialect.name == "postgresql"
-
-
-def record_progress(bind: Engine | Connection, job_id: int, done: int, total: int) -> None:
-    """Write a running import's progress to its job row, in a transaction of its own (job
-    bookkeeping: not audited, like the job row's own progress)."""
-    with _engine(bind).begin() as conn:
-        conn.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id, ImportJob.status == "running")
-            .values(processed_rows=done, total_rows=total)
-        )
+def job_for_update(session: Session, job_id: int) -> ImportJob | None:
+    """A job, locked for the transaction (PostgreSQL; SQLite's writer holds the one lock)."""
+    return session.get(ImportJob, job_id, with_for_update=True, populate_existing=True)
 
 
 def running_jobs(session: Session) -> list[ImportJob]:
