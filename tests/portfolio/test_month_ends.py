@@ -11,7 +11,8 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+import pytest
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.kit.timeutil import today
@@ -342,3 +343,127 @@ def test_many_late_events_of_one_customer_are_stored_once(
     assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 0
     _same(db)
     _same(db, region="North")
+
+
+def _late_payment(db: Session, cid: int) -> None:
+    """1,000 of I2 (A's 3,000) paid 2026-01-20, recorded now, under customer ``cid``."""
+    i2 = db.scalar(select(Invoice.id).where(Invoice.amount == Decimal("3000")))
+    db.add(
+        Payment(customer_id=cid, source="erp", external_id=_key(), content_hash="x",
+                invoice_id=i2, amount=Decimal("1000"), currency="CNY",
+                paid_on=D(2026, 1, 20), method="bank_transfer")
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("filters", [{}, {"region": "East"}])
+def test_a_late_event_during_an_answer(
+    own_backend: Any, monkeypatch: pytest.MonkeyPatch, filters: dict[str, str]
+) -> None:
+    """Another request records a late payment between the answer's statements (PostgreSQL
+    reads each statement at its own moment): each month is the book before it or after it,
+    never one without the customer."""
+    factory = sessionmaker(bind=own_backend.engine, expire_on_commit=False)
+    with factory() as db:
+        ids = _book(db)
+        db.commit()
+    month_ends.refresh(factory, day=AS_OF)
+    with factory() as db:
+        before = _derived(db, **filters)
+    read = month_end_repository.stale_customers
+
+    def stale_customers(session: Session, limit: int) -> list[int]:
+        found = read(session, limit)
+        with factory() as other:
+            _late_payment(other, ids["a"])
+            other.commit()
+        return found
+
+    monkeypatch.setattr(month_end_repository, "stale_customers", stale_customers)
+    with factory() as db:
+        answered = [(e, a, s) for e, a, s, *_ in _trends(db, **filters)]
+    monkeypatch.setattr(month_end_repository, "stale_customers", read)
+    with factory() as db:
+        after = _derived(db, **filters)
+    assert before != after
+    # Each month's figures are the book's at one moment, before the event or after it (the
+    # statements of one answer read at their own moments), never without the customer.
+    for month, was, now in zip(answered, before, after, strict=True):
+        assert month in (was, now), month[0]
+
+
+def test_the_job_storing_again_during_an_answer(
+    own_backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The month-end job stores a stale customer again between the answer's statements: it
+    is counted once."""
+    factory = sessionmaker(bind=own_backend.engine, expire_on_commit=False)
+    with factory() as db:
+        ids = _book(db)
+        db.commit()
+    month_ends.refresh(factory, day=AS_OF)
+    with factory() as db:
+        _late_payment(db, ids["a"])
+        db.commit()
+    read = month_end_repository.stale_customers
+
+    def stale_customers(session: Session, limit: int) -> list[int]:
+        found = read(session, limit)
+        assert month_ends.refresh(factory, day=AS_OF).restored == 1
+        return found
+
+    monkeypatch.setattr(month_end_repository, "stale_customers", stale_customers)
+    for filters in ({}, {"region": "East"}):
+        with factory() as db:
+            answered = [(e, a, s) for e, a, s, *_ in _trends(db, **filters)]
+        with factory() as db:
+            assert answered == _derived(db, **filters), filters
+        with factory() as db:  # stale again for the next round
+            _late_payment(db, ids["a"])
+            db.commit()
+
+
+def test_many_stale_customers_derive_the_whole_trend(
+    db: Session, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    _late_payment(db, ids["a"])
+    _invoice(db, ids["b"], "250", D(2025, 12, 5), D(2026, 1, 4))
+    db.commit()
+    monkeypatch.setattr(service, "STALE_DERIVED_AT_MOST", 1)
+    assert service._stored_month_ends(db, repo.Scope(), trend_math.cutoffs(AS_OF, 12)) is None
+    _same(db)
+    _same(db, region="North")
+
+
+def test_a_payment_marks_its_invoices_customer(db: Session, factory: sessionmaker[Session]) -> None:
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    _late_payment(db, ids["b"])  # A's invoice, recorded under B (SQL by hand)
+    db.flush()
+    assert db.scalars(select(ReceivableMonthStale.customer_id)).all() == [ids["a"]]
+    _same(db)
+
+
+def test_a_drop_stopped_half_way_and_an_empty_book(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    # An empty book stores no month ends: its first history would mark every event.
+    assert month_ends.refresh(factory, day=AS_OF).stored == []
+    _book(db)
+    assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 0
+    month_ends.refresh(factory, day=AS_OF)
+    expected = _trends(db)
+    # A drop stopped after taking the month end out of reach, before its rows went.
+    last = D(2026, 2, 28)
+    month_end_repository.unready(db, last)
+    db.commit()
+    assert _trends(db) == expected
+    result = month_ends.refresh(factory, day=AS_OF)
+    assert result.dropped == [last] and result.stored == [last]
+    # A drop of an older pass stopped after its totals went but before all its rows did:
+    # storing the month end again replaces the rows left, slice by slice.
+    db.execute(delete(ReceivableMonthTotal).where(ReceivableMonthTotal.month_end == last))
+    db.commit()
+    assert month_ends.refresh(factory, day=AS_OF).stored == [last]
+    assert _trends(db) == expected

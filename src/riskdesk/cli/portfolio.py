@@ -16,7 +16,12 @@ console = Console()
 @portfolio_app.command("month-ends")
 def month_ends_command(
     day: Annotated[
-        str | None, typer.Option("--as-of", help="as if it were this day, e.g. 2026-12-01")
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="keep the window of this day instead, e.g. 2026-12-01 (the server's next pass "
+            "puts today's back)",
+        ),
     ] = None,
 ) -> None:
     """Store the month ends the dashboard's trend and last month's committee pack read (the

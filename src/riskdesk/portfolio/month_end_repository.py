@@ -16,6 +16,7 @@ from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
     Customer,
+    Invoice,
     ReceivableMonthEnd,
     ReceivableMonthStale,
     ReceivableMonthTotal,
@@ -44,7 +45,25 @@ def hold_event_writers(session: Session) -> None:
     its month end and marks its customer stale when it falls on or before it (the triggers
     read the month ends when the event is inserted). SQLite has one writer: nothing to do."""
     if session.get_bind().dialect.name == "postgresql":
+        # Waiting queues every new event writer behind this lock (a long import would stall
+        # intake): give up soon and try at the next pass instead.
+        session.execute(text("SET LOCAL lock_timeout = '2s'"))
         session.execute(text("LOCK TABLE invoices, payments IN SHARE MODE"))
+
+
+def any_invoice(session: Session) -> bool:
+    """Whether any invoice is recorded (an empty book stores no month ends: its first
+    history would otherwise mark every customer stale, once per event)."""
+    return session.execute(select(Invoice.id).limit(1)).first() is not None
+
+
+def unready(session: Session, month_end: dt.date) -> None:
+    """Take a month end out of the dashboard's reach while its rows go."""
+    session.execute(
+        update(ReceivableMonthTotal)
+        .where(ReceivableMonthTotal.month_end == month_end)
+        .values(ready=False)
+    )
 
 
 def begin_month(session: Session, month_end: dt.date) -> None:
@@ -135,7 +154,7 @@ def finish_month(session: Session, month_end: dt.date) -> None:
 
 
 def forget_month(session: Session, month_end: dt.date) -> None:
-    """Take a month end out of the dashboard's reach (its rows are dropped after)."""
+    """Remove a month end's totals (its rows are dropped before)."""
     session.execute(delete(ReceivableMonthTotal).where(ReceivableMonthTotal.month_end == month_end))
 
 
@@ -192,25 +211,42 @@ def add_to_totals(session: Session, month_end: dt.date, delta: Sums) -> None:
     )
 
 
-def totals(session: Session, month_ends: Sequence[dt.date]) -> dict[dt.date, Sums]:
-    """The whole book's stored sums of ready month ends."""
-    stmt = select(
-        ReceivableMonthTotal.month_end, *(getattr(ReceivableMonthTotal, c) for c in COLUMNS)
-    ).where(ReceivableMonthTotal.month_end.in_(month_ends), ReceivableMonthTotal.ready.is_(True))
+def totals_less(
+    session: Session, month_ends: Sequence[dt.date], *, less: Sequence[int]
+) -> dict[dt.date, Sums]:
+    """The whole book's stored sums of ready month ends, less the stored rows of the
+    customers ``less``: one statement, so both are read at one moment (PostgreSQL reads each
+    statement at its own under READ COMMITTED, and the job may store those rows between)."""
+    less_rows = (
+        select(
+            ReceivableMonthEnd.month_end.label("month_end"),
+            *(func.sum(getattr(ReceivableMonthEnd, c)).label(c) for c in COLUMNS),
+        )
+        .where(
+            ReceivableMonthEnd.month_end.in_(month_ends),
+            ReceivableMonthEnd.customer_id.in_(less),
+        )
+        .group_by(ReceivableMonthEnd.month_end)
+        .subquery("less_rows")
+    )
+    stmt = (
+        select(
+            ReceivableMonthTotal.month_end,
+            *(getattr(ReceivableMonthTotal, c) - func.coalesce(less_rows.c[c], 0) for c in COLUMNS),
+        )
+        .outerjoin(less_rows, less_rows.c.month_end == ReceivableMonthTotal.month_end)
+        .where(ReceivableMonthTotal.month_end.in_(month_ends), ReceivableMonthTotal.ready.is_(True))
+    )
     return {row[0]: tuple(_money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
 
 
-def stale_ids() -> Any:
-    """The customers marked stale, as a subquery."""
-    return select(ReceivableMonthStale.customer_id)
-
-
-def scoped_fresh_ids(scope: Scope) -> Any:
-    """The customers in scope whose stored rows hold (not marked stale)."""
-    return scoped_ids(scope).where(Customer.id.not_in(stale_ids()))
-
-
-def stale_in_scope(session: Session, scope: Scope) -> list[int]:
-    """The stale customers in scope (few: the job clears them)."""
-    stmt = scoped_ids(scope).where(Customer.id.in_(stale_ids()))
+def stale_customers(session: Session, limit: int) -> list[int]:
+    """Up to ``limit`` of the customers marked stale (in scope or not)."""
+    stmt = select(ReceivableMonthStale.customer_id).distinct().limit(limit)
     return [int(i) for i in session.scalars(stmt)]
+
+
+def scoped_except(scope: Scope, excluded: Sequence[int]) -> Any:
+    """The customers in scope but those ``excluded``, as a subquery."""
+    ids = scoped_ids(scope)
+    return ids.where(Customer.id.not_in(excluded)) if excluded else ids

@@ -21,6 +21,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass, field
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.db import unit_of_work
@@ -68,14 +69,16 @@ def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> Re
     with leases.job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends"):
         with factory() as session:
             known = repo.months(session)
+            empty = not repo.any_invoice(session)
         for month_end, ready in sorted(known.items()):
-            # Not ready under the lease: a stopped pass left it; before the window: too old.
+            # Not ready under the lease: a stopped pass left it; outside the window: too old.
             if not ready or month_end not in wanted:
                 _drop(factory, month_end)
                 result.dropped.append(month_end)
-        for month_end in wanted:
+        for month_end in [] if empty else wanted:
             if not known.get(month_end):
-                _store(factory, month_end)
+                if not _store(factory, month_end):
+                    break  # the event writers were busy: the next pass stores it
                 result.stored.append(month_end)
         result.restored = _restore_stale(factory)
     if result.stored or result.dropped or result.restored:
@@ -90,30 +93,41 @@ def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> Re
 
 def _drop(factory: sessionmaker[Session], month_end: dt.date) -> None:
     with unit_of_work(factory) as session:
-        repo.forget_month(session, month_end)  # first: no answer reads it from here on
+        repo.unready(session, month_end)  # first: no answer reads it from here on
         low, high = repo.id_range(session)
     for start in range(low, high + 1, SLICE_CUSTOMERS):
         with unit_of_work(factory) as session:
             repo.drop_rows(session, month_end, id_from=start, id_to=start + SLICE_CUSTOMERS - 1)
     with unit_of_work(factory) as session:
         repo.drop_rows(session, month_end)  # rows of customers merged away since
+        # Last: a drop stopped before this leaves the month end not ready, and the next
+        # pass drops it again.
+        repo.forget_month(session, month_end)
 
 
-def _store(factory: sessionmaker[Session], month_end: dt.date) -> None:
+def _store(factory: sessionmaker[Session], month_end: dt.date) -> bool:
+    """Store one month end; False when the event writers could not be held (PostgreSQL)."""
     before = month_before(month_end)
-    with unit_of_work(factory) as session:
-        # From this commit on, an event dated on or before the month end marks its customer
-        # stale; the slices below read after it, so no event falls between.
-        repo.hold_event_writers(session)
-        repo.begin_month(session, month_end)
-        low, high = repo.id_range(session)
+    try:
+        with unit_of_work(factory) as session:
+            # From this commit on, an event dated on or before the month end marks its
+            # customer stale; the slices below read after it, so no event falls between.
+            repo.hold_event_writers(session)
+            repo.begin_month(session, month_end)
+            low, high = repo.id_range(session)
+    except OperationalError:
+        log.warning("month end %s: the event writers were busy; next pass", month_end)
+        return False
     for start in range(low, high + 1, SLICE_CUSTOMERS):
         with unit_of_work(factory) as session:
-            repo.store_rows(
-                session, before, month_end, id_from=start, id_to=start + SLICE_CUSTOMERS - 1
-            )
+            end = start + SLICE_CUSTOMERS - 1
+            # A slice written by a pass that stopped before marking it ready, or left by a
+            # drop that stopped half way, goes first.
+            repo.drop_rows(session, month_end, id_from=start, id_to=end)
+            repo.store_rows(session, before, month_end, id_from=start, id_to=end)
     with unit_of_work(factory) as session:
         repo.finish_month(session, month_end)
+    return True
 
 
 def _restore_stale(factory: sessionmaker[Session]) -> int:

@@ -205,6 +205,8 @@ def _trends(
     stored = _stored_month_ends(session, scope, dates)
     if stored is None:
         ageing, sales = repo.ageing_history(session, scope, dates)
+        if today_ageing is not None:  # the card's figures, as the stored path shows them
+            ageing[-1] = {b: today_ageing.get(b, ZERO) for b in BUCKETS}
     else:
         ageing = [_bucket_dict(stored[d]) for d in dates[:-1]]
         sales = [stored[d][-1] for d in dates[1:-1]]
@@ -255,6 +257,11 @@ def _bucket_dict(sums: month_end_repo.Sums) -> dict[str, Decimal]:
     return dict(zip(BUCKETS, sums[: len(BUCKETS)], strict=True))
 
 
+# Stale customers derived afresh per answer at most; past that (a back-filled history before
+# the job has caught up) the whole trend is derived, as before the job ran.
+STALE_DERIVED_AT_MOST = 2_000
+
+
 def _stored_month_ends(
     session: Session, scope: repo.Scope, dates: list[dt.date]
 ) -> dict[dt.date, month_end_repo.Sums] | None:
@@ -262,23 +269,24 @@ def _stored_month_ends(
     (bucket amounts, then the month's sales), or None unless all but the last date are.
 
     The whole book reads the stored totals; a filter sums the rows of its customers. Stale
-    customers (a late event since they were stored) are left out of the stored sums and
-    derived afresh, so the figures are the same as deriving everything."""
+    customers (a late event since they were stored) are read once, left out of the stored
+    sums and derived afresh, so the figures are the derivation's. Each sum of stored figures
+    is one statement, so the month-end job storing some customers again meanwhile cannot
+    make it count them twice or not at all; a customer made stale after the list was read
+    counts as stored, as of just before its event."""
     ready = {m for m, r in month_end_repo.months(session).items() if r}
     if not set(dates[:-1]) <= ready:
         return None
+    stale = month_end_repo.stale_customers(session, STALE_DERIVED_AT_MOST + 1)
+    if len(stale) > STALE_DERIVED_AT_MOST:
+        return None
     wanted = [d for d in dates if d in ready]
-    stale = month_end_repo.stale_in_scope(session, scope)
-    whole_book = scope == repo.Scope()
-    if whole_book:
-        sums = month_end_repo.totals(session, wanted)
+    if scope == repo.Scope():
         # Every stale customer's stored rows are in the totals, merged-away ones too.
-        less = month_end_repo.sums_by_month(session, wanted, ids=month_end_repo.stale_ids())
-        sums = {d: _plus(v, less.get(d), sign=-1) for d, v in sums.items()}
+        sums = month_end_repo.totals_less(session, wanted, less=stale)
     else:
-        sums = month_end_repo.sums_by_month(
-            session, wanted, ids=month_end_repo.scoped_fresh_ids(scope)
-        )
+        ids = month_end_repo.scoped_except(scope, stale)
+        sums = month_end_repo.sums_by_month(session, wanted, ids=ids)
     if stale:
         opening = month_ends.month_before(wanted[0])
         ageing, sales = repo.ageing_history(session, scope, [opening, *wanted], only=stale)

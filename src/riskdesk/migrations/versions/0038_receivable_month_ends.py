@@ -44,8 +44,9 @@ SQLITE_TRIGGERS = (
         DELETE FROM invoice_balances
         WHERE invoice_id = NEW.invoice_id AND amount - paid <= 0.005;
         INSERT INTO receivable_month_stale (customer_id)
-        SELECT NEW.customer_id
-        WHERE NEW.paid_on <= (SELECT max(month_end) FROM receivable_month_totals);
+        SELECT customer_id FROM invoices
+        WHERE id = NEW.invoice_id
+          AND NEW.paid_on <= (SELECT max(month_end) FROM receivable_month_totals);
     END""",
     """CREATE TRIGGER trg_invoices_moved AFTER UPDATE OF customer_id ON invoices
     WHEN OLD.customer_id IS NOT NEW.customer_id BEGIN
@@ -86,7 +87,9 @@ PG_FUNCTIONS = (
         DELETE FROM invoice_balances
         WHERE invoice_id = NEW.invoice_id AND amount - paid <= 0.005;
         IF NEW.paid_on <= (SELECT max(month_end) FROM receivable_month_totals) THEN
-            INSERT INTO receivable_month_stale (customer_id) VALUES (NEW.customer_id);
+            -- The invoice's customer: the figures follow the invoice.
+            INSERT INTO receivable_month_stale (customer_id)
+            SELECT customer_id FROM invoices WHERE id = NEW.invoice_id;
         END IF;
         RETURN NULL;
     END $$""",
