@@ -12,14 +12,16 @@ from riskdesk.portfolio import month_ends
 
 
 class MonthEndWorker(Periodic):
-    """A thread that runs ``month_ends.refresh`` at start and then every interval until
-    stopped: a new installation's dashboard reads stored month ends within a pass."""
+    """A thread that runs ``month_ends.refresh`` every interval until stopped, the first pass
+    one interval after start: nodes (and apps in tests) starting together do not all run a
+    pass at once, and `riskdesk demo` has stored the demo's month ends already. Until a pass
+    has run, the dashboard derives what is missing, with the same figures."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
         super().__init__(
             "month-ends",
             lambda: settings.month_end_interval_seconds,
             lambda: month_ends.refresh(factory),
-            at_start=True,
+            at_start=False,
             outage=unavailable,
         )
