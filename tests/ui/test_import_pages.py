@@ -5,6 +5,7 @@ Set RISKDESK_SCREENSHOTS to a directory to keep screenshots."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from playwright.sync_api import expect
 from sqlalchemy import update
@@ -39,8 +40,9 @@ def test_a_gbk_file_imports_with_its_chinese_names(zh_page, live_server: str) ->
     expect(page.locator("body")).to_contain_text("广州市白云区粤秀五金制品厂")
 
 
-def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
-    factory = _FACTORIES[live_server]
+def _lost_job(factory: Any, content: bytes, **written: int) -> int:
+    """An orders import whose process died ten minutes ago, having written ``written``
+    (processed_rows, total_rows, counts); reaped, as the server's reaper would."""
     with unit_of_work(factory) as session:
         user = security_service.get_user_by_username_or_raise(session, "manager")
         job = intake.create_job(
@@ -48,7 +50,7 @@ def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> Non
             security_service.system_principal(session, user),
             kind="orders",
             filename="订单.csv",
-            content=b"lost",
+            content=content,
             skip_invalid=False,
         )
         job_id = job.id
@@ -58,9 +60,14 @@ def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> Non
         session.execute(
             update(ImportJob)
             .where(ImportJob.id == job_id)
-            .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10))
+            .values(created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10), **written)
         )
     assert job_id in intake.reap_interrupted(factory)
+    return job_id
+
+
+def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    job_id = _lost_job(_FACTORIES[live_server], b"lost")
     page = zh_page
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/imports/{job_id}")
@@ -70,32 +77,11 @@ def test_a_lost_import_says_it_was_interrupted(zh_page, live_server: str) -> Non
 
 
 def test_an_import_stopped_part_way_shows_what_it_wrote(zh_page, live_server: str) -> None:  # type: ignore[no-untyped-def]
-    factory = _FACTORIES[live_server]
-    with unit_of_work(factory) as session:
-        user = security_service.get_user_by_username_or_raise(session, "manager")
-        job = intake.create_job(
-            session,
-            security_service.system_principal(session, user),
-            kind="orders",
-            filename="订单.csv",
-            content=b"part",
-            skip_invalid=False,
-        )
-        job_id = job.id
-    with intake._PROGRESS_LOCK:
-        intake._STARTING.discard(job_id)  # its process is gone, after 1,500 of 4,000 rows
-    with unit_of_work(factory) as session:
-        session.execute(
-            update(ImportJob)
-            .where(ImportJob.id == job_id)
-            .values(
-                created_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=10),
-                processed_rows=1500,
-                total_rows=4000,
-                created_count=1500,
-            )
-        )
-    assert job_id in intake.reap_interrupted(factory)
+    # After 1,500 of 4,000 rows.
+    job_id = _lost_job(
+        _FACTORIES[live_server], b"part", processed_rows=1500, total_rows=4000,
+        created_count=1500,
+    )  # fmt: skip
     page = zh_page
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/imports/{job_id}")

@@ -255,17 +255,7 @@ class _Run:
     def settle(self, session: Session) -> list[int]:
         """Recheck held orders and queue the touched customers for processing, in the
         transaction that wrote their records; the queue rows written."""
-        if self.paid:
-            credit_service.recheck_held(session, sorted(self.paid), why="payment")
-        if self.touched:
-            processing.enqueue(
-                session,
-                self.touched,
-                self.kind,
-                partitions=get_settings().event_partitions,
-                refs=self.refs,
-            )
-        session.flush()
+        self._hand_on(session, queue=True)
         metrics.count_on_commit(
             session, metrics.EVENTS_WRITTEN, (self.kind,), self.counts_written - self.counted
         )
@@ -340,10 +330,18 @@ class _Run:
         if self.stopped:
             report = self.report(imported=False)
             raise IntakeRejected(report, self.errors)
+        self._hand_on(session, queue=refresh_indicators)
+        written = self.counts["created"] + self.counts["updated"]
+        metrics.count_on_commit(session, metrics.EVENTS_WRITTEN, (self.kind,), written)
+        return self.report(imported=True)
+
+    def _hand_on(self, session: Session, *, queue: bool) -> None:
+        """Recheck the held orders of customers who paid and (``queue``) queue the touched
+        customers: indicators, rules, alerts and playbooks run in a worker once this
+        commits."""
         if self.paid:
             credit_service.recheck_held(session, sorted(self.paid), why="payment")
-        if refresh_indicators and self.touched:
-            # Indicators, rules, alerts and playbooks run in a worker once this commits.
+        if queue and self.touched:
             processing.enqueue(
                 session,
                 self.touched,
@@ -352,9 +350,6 @@ class _Run:
                 refs=self.refs,
             )
         session.flush()
-        written = self.counts["created"] + self.counts["updated"]
-        metrics.count_on_commit(session, metrics.EVENTS_WRITTEN, (self.kind,), written)
-        return self.report(imported=True)
 
     def report(self, *, imported: bool) -> IntakeReport:
         """What became of the records; a stopped intake wrote nothing, so none is "created"."""

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
-from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
     Customer,
@@ -21,16 +20,12 @@ from riskdesk.models import (
     ReceivableMonthStale,
     ReceivableMonthTotal,
 )
-from riskdesk.portfolio.repository import BUCKET_NAMES, Scope, in_bucket, open_at, scoped_ids
+from riskdesk.portfolio.repository import BUCKET_NAMES, Scope, in_bucket, money, open_at, scoped_ids
 
 # The stored columns, in BUCKET_NAMES' order, then the month's sales.
 COLUMNS = ("current", "dpd_1_30", "dpd_31_60", "dpd_61_90", "dpd_over_90", "sales")
 Sums = tuple[Decimal, Decimal, Decimal, Decimal, Decimal, Decimal]
 ZEROS: Sums = (Decimal(0),) * 6
-
-
-def _money(value: Any) -> Decimal:
-    return quantize(Decimal(value or 0))
 
 
 def months(session: Session) -> dict[dt.date, bool]:
@@ -145,7 +140,7 @@ def finish_month(session: Session, month_end: dt.date) -> None:
     row = session.execute(
         select(*_sum_columns()).where(ReceivableMonthEnd.month_end == month_end)
     ).one()
-    values = dict(zip(COLUMNS, (_money(v) for v in row), strict=True))
+    values = dict(zip(COLUMNS, (money(v) for v in row), strict=True))
     session.execute(
         update(ReceivableMonthTotal)
         .where(ReceivableMonthTotal.month_end == month_end)
@@ -198,7 +193,7 @@ def sums_by_month(
         )
         .group_by(ReceivableMonthEnd.month_end)
     )
-    return {row[0]: tuple(_money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
+    return {row[0]: tuple(money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
 
 
 def add_to_totals(session: Session, month_end: dt.date, delta: Sums) -> None:
@@ -237,7 +232,7 @@ def totals_less(
         .outerjoin(less_rows, less_rows.c.month_end == ReceivableMonthTotal.month_end)
         .where(ReceivableMonthTotal.month_end.in_(month_ends), ReceivableMonthTotal.ready.is_(True))
     )
-    return {row[0]: tuple(_money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
+    return {row[0]: tuple(money(v) for v in row[1:]) for row in session.execute(stmt)}  # type: ignore[misc]
 
 
 def stale_customers(session: Session, limit: int) -> list[int]:

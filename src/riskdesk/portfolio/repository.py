@@ -60,7 +60,8 @@ def scoped_ids(scope: Scope) -> Select[Any]:
     return customer_repo.matching_ids(scope)
 
 
-def _money(value: Any) -> Decimal:
+def money(value: Any) -> Decimal:
+    """A value the database summed, as an amount to the cent (NULL: zero)."""
     return quantize(Decimal(value or 0))
 
 
@@ -124,7 +125,7 @@ def by_band_and_tier(
     stmt = select(
         band, tier, func.count(), func.sum(p.c.exposure), func.sum(p.c.credit_limit)
     ).group_by(band, tier)
-    return [(b, t, int(n), _money(e), _money(lim)) for b, t, n, e, lim in session.execute(stmt)]
+    return [(b, t, int(n), money(e), money(lim)) for b, t, n, e, lim in session.execute(stmt)]
 
 
 def top_exposures(session: Session, scope: Scope, limit: int) -> list[Any]:
@@ -182,7 +183,7 @@ def concentration(
     )
     result = list(session.execute(top))
     squares, total = (result[0][2], result[0][3]) if result else (0, 0)
-    found = [(k, _money(e)) for k, e, _, _ in result]
+    found = [(k, money(e)) for k, e, _, _ in result]
     if dimension != "group":
         return [(k, None, e) for k, e in found], float(squares or 0), float(total or 0)
     ids = [k for k, _ in found if k > 0]
@@ -294,9 +295,7 @@ def ageing(
     )
     row = session.execute(stmt).one()
     found = {
-        name: (int(row[2 * k]), _money(row[2 * k + 1]))
-        for k, name in enumerate(names)
-        if row[2 * k]
+        name: (int(row[2 * k]), money(row[2 * k + 1])) for k, name in enumerate(names) if row[2 * k]
     }
     return found, int(row[-1])
 
@@ -368,7 +367,7 @@ def _trend_columns(invoices: Any, dates: Sequence[dt.date]) -> list[Any]:
 def _split_trend(
     values: Sequence[Any], dates: Sequence[dt.date]
 ) -> tuple[list[dict[str, Decimal]], list[Decimal]]:
-    row = [_money(v) for v in values]
+    row = [money(v) for v in values]
     width = len(BUCKET_NAMES)
     ageing = [
         dict(zip(BUCKET_NAMES, row[k * width : (k + 1) * width], strict=True))
@@ -392,21 +391,6 @@ def ageing_history(
     return _split_trend(session.execute(select(*_trend_columns(invoices, dates))).one(), dates)
 
 
-def trend_rows(
-    session: Session, dates: Sequence[dt.date], *, only: Any = None
-) -> list[tuple[int, list[dict[str, Decimal]], list[Decimal]]]:
-    """``ageing_history`` per customer of the whole book (or of ``only``'s ids) that has
-    anything to count: (customer id, ageing at each date, sales of each period)."""
-    ids = scoped_ids(Scope())
-    if only is not None:
-        ids = ids.where(Customer.id.in_(only))
-    invoices = open_at(ids, dates)
-    stmt = select(invoices.c.customer_id, *_trend_columns(invoices, dates)).group_by(
-        invoices.c.customer_id
-    )
-    return [(row[0], *_split_trend(row[1:], dates)) for row in session.execute(stmt)]
-
-
 def month_sales(session: Session, scope: Scope, after: dt.date, until: dt.date) -> Decimal:
     """The invoices issued to the customers in scope after one day, up to another.
 
@@ -422,7 +406,7 @@ def month_sales(session: Session, scope: Scope, after: dt.date, until: dt.date) 
             *customer_repo.conditions(scope),
         )
     )
-    return _money(session.execute(stmt).scalar())
+    return money(session.execute(stmt).scalar())
 
 
 def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Decimal, Decimal]:
@@ -434,7 +418,7 @@ def ecl_in_scope(session: Session, scope: Scope, run_id: int) -> tuple[int, Deci
         EclCustomerResult.customer_id.in_(scoped_ids(scope)),
     )
     n, balance, ecl = session.execute(stmt).one()
-    return int(n), _money(balance), _money(ecl)
+    return int(n), money(balance), money(ecl)
 
 
 def ids_in_bucket(scope: Scope, bucket: str, as_of: dt.date, *, kept: bool = False) -> Select[Any]:
@@ -460,7 +444,7 @@ def held_orders(session: Session, scope: Scope) -> tuple[int, Decimal]:
         CreditDecision.status == "held", CreditDecision.customer_id.in_(scoped_ids(scope))
     )
     n, amount = session.execute(stmt).one()
-    return int(n), _money(amount)
+    return int(n), money(amount)
 
 
 def pending_limit_requests(session: Session, scope: Scope, now: dt.datetime) -> tuple[int, Decimal]:
@@ -473,7 +457,7 @@ def pending_limit_requests(session: Session, scope: Scope, now: dt.datetime) -> 
         LimitRequest.customer_id.in_(scoped_ids(scope)),
     )
     n, amount = session.execute(stmt).one()
-    return int(n), _money(amount)
+    return int(n), money(amount)
 
 
 def alert_funnel(
