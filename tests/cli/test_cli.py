@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,26 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     assert "stored: none; dropped: none" in ends.output
     moved = runner.invoke(app, ["portfolio", "month-ends", "--as-of", "1999-13-01"])
     assert moved.exit_code == 2 and "--as-of" in moved.output
+    # After a hand edit the triggers do not follow, rebuild derives the balances afresh.
+    from sqlalchemy import text
+
+    with factory.begin() as session:
+        session.execute(text("DELETE FROM invoice_balances WHERE invoice_id IN "
+                             "(SELECT invoice_id FROM invoice_balances LIMIT 3)"))  # fmt: skip
+    rebuilt = runner.invoke(app, ["portfolio", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    kept = re.search(r"open invoices kept: (\d+) before, (\d+) derived afresh", rebuilt.output)
+    assert kept is not None and int(kept[2]) == int(kept[1]) + 3, rebuilt.output
+    assert "month ends stored: " in rebuilt.output
+    # Another pass holding the lease: the command says so and changes nothing.
+    from riskdesk.pipeline import repository as leases
+    from riskdesk.portfolio import month_ends
+
+    with leases.try_job_lease(factory.kw["bind"], month_ends.LEASE_ID, scope="month_ends"):
+        busy = runner.invoke(app, ["portfolio", "month-ends"])
+        assert busy.exit_code == 0 and "busy" in busy.output, busy.output
+        refused = runner.invoke(app, ["portfolio", "rebuild"])
+        assert refused.exit_code == 1 and "nothing was changed" in refused.output
 
 
 def test_warnings_replay_writes_its_report_and_leaves_the_queue(cli_env: Path) -> None:

@@ -416,3 +416,38 @@ def test_a_workbook_is_read_row_by_row_with_calamines_text(tmp_path, monkeypatch
     assert frame.get_column("ordered_at").to_list()[1] == "2026-01-06 09:30:00"
     with pytest.raises(PayloadTooLarge):
         read_table(path.read_bytes(), "w.xlsx", limits=FileLimits(max_rows=3))
+
+
+def test_a_lease_file_replaced_while_locking_is_locked_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The holder deletes its lock file as it lets go: a process that opened the old file
+    just before must not hold a lock on it (a third would lock the new file meanwhile, and
+    both would think they hold the lease). It locks the file at the path instead."""
+    import fcntl
+    import os
+
+    from riskdesk.pipeline import repository as leases
+
+    path = tmp_path / "lease.lock"
+    path.write_bytes(b"")
+    real = fcntl.flock
+    calls: list[int] = []
+
+    def letting_go(fd: int, op: int) -> None:
+        if not calls:  # the old holder lets go between our open and our lock
+            path.unlink()
+        calls.append(op)
+        real(fd, op)
+
+    monkeypatch.setattr(leases.fcntl, "flock", letting_go)
+    fd = leases._locked_file(path, wait=False)
+    assert fd is not None and len(calls) == 2
+    assert os.fstat(fd).st_ino == os.stat(path).st_ino
+    # Held: another descriptor of the same file cannot take it.
+    monkeypatch.setattr(leases.fcntl, "flock", real)
+    assert leases._locked_file(path, wait=False) is None
+    os.close(fd)
+    again = leases._locked_file(path, wait=False)
+    assert again is not None
+    os.close(again)

@@ -229,28 +229,34 @@ def test_the_window_moves_with_the_month(db: Session, factory: sessionmaker[Sess
     ) == 0  # fmt: skip
 
 
+def _kept(db: Session) -> dict[int, Decimal]:
+    """Invoice id -> open amount, as kept by the triggers."""
+    stmt = select(InvoiceBalance.invoice_id, InvoiceBalance.amount, InvoiceBalance.paid)
+    return {int(i): Decimal(a) - Decimal(p) for i, a, p in db.execute(stmt)}
+
+
+def _open_derived(db: Session) -> dict[int, Decimal]:
+    """Invoice id -> open amount, derived from every invoice and payment."""
+    paid = (
+        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
+        .group_by(Payment.invoice_id)
+        .subquery()
+    )
+    stmt = select(Invoice.id, Invoice.amount - func.coalesce(paid.c.paid, 0)).outerjoin(
+        paid, paid.c.invoice_id == Invoice.id
+    )
+    return {int(i): Decimal(o) for i, o in db.execute(stmt) if Decimal(o) > Decimal("0.005")}
+
+
 def test_kept_balances_are_the_open_invoices_of_today(db: Session) -> None:
     ids = _book(db)
     day = today()
 
     def kept() -> dict[int, Decimal]:
-        return {
-            int(i): Decimal(a) - Decimal(p)
-            for i, a, p in db.execute(
-                select(InvoiceBalance.invoice_id, InvoiceBalance.amount, InvoiceBalance.paid)
-            )
-        }
+        return _kept(db)
 
     def derived() -> dict[int, Decimal]:
-        paid = (
-            select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-            .group_by(Payment.invoice_id)
-            .subquery()
-        )
-        stmt = select(Invoice.id, Invoice.amount - func.coalesce(paid.c.paid, 0)).outerjoin(
-            paid, paid.c.invoice_id == Invoice.id
-        )
-        return {int(i): Decimal(o) for i, o in db.execute(stmt) if Decimal(o) > Decimal("0.005")}
+        return _open_derived(db)
 
     assert kept() == derived()
     # Settled in full (with a part payment first): the row goes; part paid: it stays, less.
@@ -470,3 +476,57 @@ def test_a_drop_stopped_half_way_and_an_empty_book(
     db.commit()
     assert month_ends.refresh(factory, day=AS_OF).stored == [last]
     assert _trends(db) == expected
+
+
+def test_rebuild_follows_events_changed_by_hand(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    """An UPDATE and a DELETE in SQL by hand, which the triggers do not follow: the kept
+    balances and the stored month ends are wrong until `riskdesk portfolio rebuild`, and
+    exactly the derivation after it."""
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    _same(db)
+    # A payment's amount corrected, and an unpaid invoice deleted, behind the triggers' back.
+    paid = db.scalars(select(Payment).order_by(Payment.id)).first()
+    assert paid is not None
+    db.execute(update(Payment).where(Payment.id == paid.id).values(amount=paid.amount / 2))
+    unpaid = db.scalar(
+        select(Invoice.id)
+        .where(Invoice.customer_id == ids["b"], ~Invoice.id.in_(select(Payment.invoice_id)))
+        .order_by(Invoice.id)
+    )
+    assert unpaid is not None
+    db.execute(delete(Invoice).where(Invoice.id == unpaid))
+    db.commit()
+    assert _kept(db) != _open_derived(db)
+    # The stored figures no longer answer what the events derive.
+    assert [(e, a, s) for e, a, s, *_ in _trends(db)] != _derived(db)
+    result = month_ends.rebuild(factory, day=AS_OF)
+    assert not result.skipped and result.balances is not None
+    assert result.balances[1] == len(_open_derived(db))
+    assert sorted(result.dropped) == month_ends.window(AS_OF) == result.stored
+    db.expire_all()
+    assert _kept(db) == _open_derived(db)
+    _same(db)
+    _same(db, region="North")
+    scope = repo.Scope()
+    assert repo.ageing(db, scope, today(), kept=True) == repo.ageing(db, scope, today())
+
+
+def test_a_pass_while_another_runs_is_skipped(db: Session, factory: sessionmaker[Session]) -> None:
+    """The month-end job's lease is tried, not waited for: a second process's pass (the
+    server's and a cron's `riskdesk portfolio month-ends`) skips instead of queueing."""
+    from riskdesk.pipeline import repository as leases
+
+    _book(db)
+    db.commit()
+    bind = factory.kw["bind"]
+    with leases.try_job_lease(bind, month_ends.LEASE_ID, scope="month_ends") as got:
+        assert got
+        skipped = month_ends.refresh(factory, day=AS_OF)
+        assert skipped.skipped and skipped.stored == []
+        assert month_ends.rebuild(factory, day=AS_OF).skipped
+        assert _stored(db) == {}
+    done = month_ends.refresh(factory, day=AS_OF)
+    assert not done.skipped and done.stored == month_ends.window(AS_OF)

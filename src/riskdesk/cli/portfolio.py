@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -34,7 +34,38 @@ def month_ends_command(
     as_of = parse_date("--as-of", day) if day else None
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
-    result = month_ends.refresh(factory, day=as_of)
+    _report(month_ends.refresh(factory, day=as_of))
+
+
+@portfolio_app.command("rebuild")
+def rebuild_command() -> None:
+    """Derive the kept open-invoice balances afresh from the invoices and payments, and store
+    every month end again. Needed only after invoices or payments were changed by hand (an
+    UPDATE or DELETE in SQL), which the triggers that keep them do not follow; the dashboard
+    is right again once it ends. On PostgreSQL, event writers wait while the balances are
+    derived (a few seconds per million invoices)."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker
+    from riskdesk.portfolio import month_ends
+
+    settings = get_settings()
+    factory = make_sessionmaker(make_engine(settings.database_url))
+    result = month_ends.rebuild(factory)
+    if result.balances is not None:
+        before, after = result.balances
+        console.print(f"open invoices kept: {before} before, {after} derived afresh")
+    _report(result)
+    if result.skipped:
+        raise typer.Exit(1)
+
+
+def _report(result: Any) -> None:
+    if result.skipped:
+        console.print(
+            "[yellow]busy: another month-end pass is running (or, on PostgreSQL, event "
+            "writers held their tables): nothing was changed; try again shortly[/yellow]"
+        )
+        return
     stored = ", ".join(d.isoformat() for d in result.stored) or "none"
     dropped = ", ".join(d.isoformat() for d in result.dropped) or "none"
     console.print(

@@ -74,37 +74,78 @@ def _lock_file(engine: Engine, job_id: int, scope: str) -> Path | None:
 
 @contextmanager
 def job_lease(bind: Engine | Connection, job_id: int, *, scope: str = "import") -> Iterator[None]:
-    """Hold the job's lease while the block runs."""
+    """Hold the job's lease while the block runs, waiting for it if another process holds it."""
+    with _lease(bind, job_id, scope, wait=True):
+        yield
+
+
+@contextmanager
+def try_job_lease(
+    bind: Engine | Connection, job_id: int, *, scope: str = "import"
+) -> Iterator[bool]:
+    """Hold the job's lease while the block runs if it is free; the block is told whether it
+    got it (a periodic job another process is running skips its pass instead of queueing)."""
+    with _lease(bind, job_id, scope, wait=False) as got:
+        yield got
+
+
+@contextmanager
+def _lease(bind: Engine | Connection, job_id: int, scope: str, *, wait: bool) -> Iterator[bool]:
     engine = _engine(bind)
     key = {"scope": _pg_scope(scope), "id": job_id}
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
-            conn.execute(text(f"SELECT pg_advisory_lock({_PG_KEY})"), key)
+            take = "pg_advisory_lock" if wait else "pg_try_advisory_lock"
+            got = conn.execute(text(f"SELECT {take}({_PG_KEY})"), key).scalar()
+            got = True if wait else bool(got)
             conn.commit()
             try:
-                yield
+                yield got
             finally:
-                conn.execute(
-                    text(f"SELECT pg_advisory_unlock({_PG_KEY})"),
-                    key,
-                )
-                conn.commit()
+                if got:
+                    conn.execute(text(f"SELECT pg_advisory_unlock({_PG_KEY})"), key)
+                    conn.commit()
         return
     path = _lock_file(engine, job_id, scope)
     if path is None:
-        _LOCAL_LEASES.add((scope, job_id))
+        got = wait or (scope, job_id) not in _LOCAL_LEASES
+        if got:
+            _LOCAL_LEASES.add((scope, job_id))
         try:
-            yield
+            yield got
         finally:
-            _LOCAL_LEASES.discard((scope, job_id))
+            if got:
+                _LOCAL_LEASES.discard((scope, job_id))
         return
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fd = _locked_file(path, wait=wait)
+    if fd is None:
+        yield False
+        return
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
+        yield True
     finally:
         path.unlink(missing_ok=True)
         os.close(fd)  # closing drops the lock
+
+
+def _locked_file(path: Path, *, wait: bool) -> int | None:
+    """A descriptor of the lock file, locked; None when another process holds it (``wait``
+    False). The holder deletes the file as it lets go, so a lock taken on a file already
+    deleted, or replaced since it was opened, is let go and taken again on the new one."""
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            current = os.stat(path).st_ino
+        except FileNotFoundError:
+            current = None
+        if current == os.fstat(fd).st_ino:
+            return fd
+        os.close(fd)
 
 
 def lease_held(bind: Engine | Connection, job_id: int, *, scope: str = "import") -> bool:

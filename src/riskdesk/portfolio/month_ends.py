@@ -58,29 +58,72 @@ class RefreshResult:
     stored: list[dt.date] = field(default_factory=list)
     dropped: list[dt.date] = field(default_factory=list)
     restored: int = 0  # stale customers stored again
+    skipped: bool = False  # another process held the lease: nothing was done
+    balances: tuple[int, int] | None = None  # rebuild: open invoices kept before, after
 
 
 def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> RefreshResult:
     """Store the window's missing month ends, drop those outside it and any left half
-    written, and store stale customers again."""
+    written, and store stale customers again. Skipped while another process's pass runs."""
+    result = RefreshResult()
+    with leases.try_job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends") as got:
+        if not got:  # another process's pass is running: it does this one's work
+            result.skipped = True
+            return result
+        _pass(factory, day, result)
+    _log(result)
+    return result
+
+
+def rebuild(factory: sessionmaker[Session], *, day: dt.date | None = None) -> RefreshResult:
+    """Derive the kept balances afresh and store every month end of the window again, after
+    events were changed by hand (an UPDATE or DELETE the triggers do not follow). Skipped
+    (``skipped``) while another pass runs or, on PostgreSQL, while event writers stay busy
+    for 2 s."""
+    result = RefreshResult()
+    with leases.try_job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends") as got:
+        if not got:
+            result.skipped = True
+            return result
+        try:
+            with unit_of_work(factory) as session:
+                repo.hold_event_writers(session)  # no event lands between the read and write
+                result.balances = repo.rebuild_balances(session)
+        except OperationalError:
+            log.warning("rebuild: the event writers were busy; nothing was changed")
+            result.skipped = True
+            return result
+        with factory() as session:
+            known = sorted(repo.months(session))
+        for month_end in known:
+            _drop(factory, month_end)
+            result.dropped.append(month_end)
+        _pass(factory, day, result)
+    _log(result)
+    return result
+
+
+def _pass(factory: sessionmaker[Session], day: dt.date | None, result: RefreshResult) -> None:
+    """One pass under the lease (``refresh``)."""
     # A month end not yet passed is not final: never stored, whatever day is asked for.
     wanted = [m for m in window(day or today()) if m < today()]
-    result = RefreshResult()
-    with leases.job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends"):
-        with factory() as session:
-            known = repo.months(session)
-            empty = not repo.any_invoice(session)
-        for month_end, ready in sorted(known.items()):
-            # Not ready under the lease: a stopped pass left it; outside the window: too old.
-            if not ready or month_end not in wanted:
-                _drop(factory, month_end)
-                result.dropped.append(month_end)
-        for month_end in [] if empty else wanted:
-            if not known.get(month_end):
-                if not _store(factory, month_end):
-                    break  # the event writers were busy: the next pass stores it
-                result.stored.append(month_end)
-        result.restored = _restore_stale(factory)
+    with factory() as session:
+        known = repo.months(session)
+        empty = not repo.any_invoice(session)
+    for month_end, ready in sorted(known.items()):
+        # Not ready under the lease: a stopped pass left it; outside the window: too old.
+        if not ready or month_end not in wanted:
+            _drop(factory, month_end)
+            result.dropped.append(month_end)
+    for month_end in [] if empty else wanted:
+        if not known.get(month_end):
+            if not _store(factory, month_end):
+                break  # the event writers were busy: the next pass stores it
+            result.stored.append(month_end)
+    result.restored = _restore_stale(factory)
+
+
+def _log(result: RefreshResult) -> None:
     if result.stored or result.dropped or result.restored:
         log.info(
             "month ends: stored %s, dropped %s, %d stale customers stored again",
@@ -88,7 +131,6 @@ def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> Re
             [d.isoformat() for d in result.dropped],
             result.restored,
         )
-    return result
 
 
 def _drop(factory: sessionmaker[Session], month_end: dt.date) -> None:
