@@ -143,6 +143,8 @@ def test_english_pdf(packed: Book, manager) -> None:  # type: ignore[no-untyped-
     text = _text(body)
     for words in ("Credit committee monthly pack", "Rating migration", "default risk", "Churn"):
         assert words in text, words
+    for tier in ("Low", "Medium", "High", "Unrated"):  # in words, capitalised alike
+        assert tier in text, tier
 
 
 def test_a_filtered_pack_says_its_ecl_is_the_whole_books(packed: Book, manager) -> None:  # type: ignore[no-untyped-def]
