@@ -165,7 +165,7 @@ def _alert(
             source="rule",
             rule_code="dpd_30",
             category="payment",
-            warning_type="new_overdue",
+            warning_type="default_risk",  # a valid type: the pack names it in words
             severity="high",
             status=status,
             title_en="Overdue",

@@ -136,9 +136,15 @@ def test_who_may_have_it_and_bad_months(packed: Book, client_for) -> None:  # ty
 
 
 def test_english_pdf(packed: Book, manager) -> None:  # type: ignore[no-untyped-def]
-    text = _text(manager.get(PDF, params={"month": MONTH, "lang": "en"}).content)
+    body = manager.get(PDF, params={"month": MONTH, "lang": "en"}).content
+    if SHOTS:  # kept to look at
+        Path(SHOTS).mkdir(parents=True, exist_ok=True)
+        (Path(SHOTS) / "committee-pack-en.pdf").write_bytes(body)
+    text = _text(body)
     for words in ("Credit committee monthly pack", "Rating migration", "default risk", "Churn"):
         assert words in text, words
+    for tier in ("Low", "Medium", "High", "Unrated"):  # in words, capitalised alike
+        assert tier in text, tier
 
 
 def test_a_filtered_pack_says_its_ecl_is_the_whole_books(packed: Book, manager) -> None:  # type: ignore[no-untyped-def]
@@ -147,3 +153,31 @@ def test_a_filtered_pack_says_its_ecl_is_the_whole_books(packed: Book, manager) 
     east = _text(manager.get(PDF, params={"month": MONTH, "lang": "en", "region": "East"}).content)
     assert "Expected credit loss" in whole and note not in whole
     assert note in " ".join(east.split())
+
+
+def test_the_warning_table_keeps_its_words_on_one_line() -> None:
+    """Every warning type and heading of the early-warning table fits its column, in both
+    languages ("Payment deterioration" and "SLA breached" used to wrap)."""
+    from fpdf import FPDF
+
+    from riskdesk.kit.messages import translate
+    from riskdesk.monitoring.warning_types import TYPES
+    from riskdesk.reports import committee_pdf, fonts
+
+    document = FPDF(unit="mm", format="A4")
+    document.set_margins(16, 18, 16)  # the pack's page
+    document.add_font("face", fname=str(fonts.SOURCE))
+    document.set_font("face", size=8.5)  # pdf.Writer.table's text, 1 mm padding either side
+    widths = committee_pdf.WARNING_WIDTHS
+    unit = (document.w - document.l_margin - document.r_margin) / sum(widths)
+    headings = (
+        "pack.warning_type", "pack.rule", "portfolio.alerts.raised", "portfolio.alerts.worked",
+        "portfolio.alerts.confirmed", "portfolio.alerts.false_alarm", "pack.precision",
+        "portfolio.alerts.sla_breached",
+    )  # fmt: skip
+    for locale in ("en", "zh-CN"):
+        columns = [[translate(locale, key)] for key in headings]
+        columns[0] += [translate(locale, f"warning_type.{kind.code}") for kind in TYPES]
+        for width, words in zip(widths, columns, strict=True):
+            for text in words:
+                assert document.get_string_width(text) + 2 <= width * unit, (locale, text)

@@ -20,6 +20,17 @@ from tests.ui.conftest import _FACTORIES, landing, new_context, shot
 pytestmark = pytest.mark.browser
 SERIES = """id => echarts.getInstanceByDom(document.getElementById(id)).getOption().series
                 .map(s => s.data.map(d => d !== null && typeof d === "object" ? d.value : d))"""
+# How far below the chart's top the tallest bar ends, in a bar chart with its figures written
+# above the bars (null for other charts).
+TALLEST_TOP = """id => {
+    const chart = echarts.getInstanceByDom(document.getElementById(id));
+    const s = chart.getOption().series[0];
+    if (s.type !== "bar" || !s.label || !s.label.show || s.label.position !== "top") return null;
+    const values = s.data.map(d => d !== null && typeof d === "object" ? d.value : d);
+    const i = values.indexOf(Math.max(...values));
+    return chart.convertToPixel({seriesIndex: 0}, [i, values[i]])[1];
+}"""
+LABEL_ROOM = 17  # ECharts' 12 px label, 5 px above its bar
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +120,9 @@ def test_each_role_lands_on_its_home(
         assert page.locator(f"#chart-{chart} canvas").count() == 1, chart
         data = page.evaluate(SERIES, f"chart-{chart}")
         assert any(v for series in data for v in series if v), (chart, data)
+        # The tallest bar's figure is not cut off by the top of the canvas.
+        top = page.evaluate(TALLEST_TOP, f"chart-{chart}")
+        assert top is None or top >= LABEL_ROOM, (chart, top)
     main = page.inner_text("main")
     assert "home." not in main and "portfolio." not in main  # no raw keys
     assert not re.search(r"\d[eE][+-]?\d", main)  # no scientific notation

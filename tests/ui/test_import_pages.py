@@ -88,6 +88,27 @@ def test_an_import_stopped_part_way_shows_what_it_wrote(zh_page, live_server: st
     expect(page.locator("#job-status")).to_have_attribute("data-status", "interrupted")
     expect(page.locator("#job-status")).to_contain_text("部分已导入")
     expect(page.locator("#import-progress")).to_have_attribute("value", "1500")
-    expect(page.locator("#count-created")).to_have_text("1500")
+    expect(page.locator("#count-created")).to_have_text("1,500")  # with thousands separators
+    expect(page.locator("#import-status")).to_contain_text("1,500 / 4,000")
     expect(page.locator("#import-message")).to_contain_text("重新导入同一文件")
     shot(page, "import-stopped-part-way-zh")
+
+
+def test_an_interrupted_import_in_english(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    lost = _lost_job(_FACTORIES[live_server], b"lost-en")
+    part = _lost_job(
+        _FACTORIES[live_server], b"part-en", processed_rows=1500, total_rows=4000,
+        created_count=1500,
+    )  # fmt: skip
+    sign_in(page, live_server, "manager")
+    page.goto(f"{live_server}/imports/{lost}")
+    expect(page.locator("#import-message")).to_contain_text("interrupted before it finished")
+    shot(page, "import-interrupted-en")
+    page.goto(f"{live_server}/imports/{part}")
+    expect(page.locator("#job-status")).to_have_text("Interrupted: part imported")
+    expect(page.locator("#import-status")).to_contain_text("1,500 of 4,000 rows (37%)")
+    expect(page.locator("#count-created")).to_have_text("1,500")
+    expect(page.locator("#import-message")).to_contain_text("Send the same file again")
+    shot(page, "import-stopped-part-way-en")
+    page.goto(f"{live_server}/imports")
+    expect(page.locator("body")).to_contain_text("1,500")

@@ -66,6 +66,9 @@ def test_the_portfolio_page_as_a_credit_manager(
     assert "portfolio." not in main and "tier." not in main  # no raw keys
     if locale == "zh-CN":  # no English enum values in the Chinese page
         assert not re.search(r"\b(unrated|current|over_90|no_limit|high|low|medium)\b", main)
+    else:  # tiers are words, capitalised as "Unrated" is, not the stored codes
+        tiers = page.locator("#tier-table tbody tr td:first-child").all_inner_texts()
+        assert tiers == ["Low", "Medium", "High", "Critical", "Unrated"], tiers
     assert errors == []
     shot(page, f"portfolio-{locale}")
 

@@ -241,6 +241,11 @@ def _risks(w: pdf.Writer, p: CommitteePack) -> None:
     )
 
 
+# The early-warning table's columns: every warning type and heading on one line in either
+# language ("Payment deterioration" and "SLA breached" wrapped with ten in each count column).
+WARNING_WIDTHS = (21, 22, 7, 8, 10, 11, 9, 12)
+
+
 def _warnings(w: pdf.Writer, p: CommitteePack) -> None:
     v, t, total = w.view, w.t, p.warnings_total
     w.section("pack.section.warnings")
@@ -279,7 +284,7 @@ def _warnings(w: pdf.Writer, p: CommitteePack) -> None:
             ]
             for e in p.warnings
         ],
-        (18, 22, 10, 10, 10, 10, 10, 10),
+        WARNING_WIDTHS,
         numeric=(2, 3, 4, 5, 6, 7),
         empty=t("portfolio.no_alerts"),
     )

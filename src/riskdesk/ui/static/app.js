@@ -86,8 +86,11 @@
     var categories = { type: "category", data: data.months || data.labels || [], axisLabel: { interval: 0, hideOverlap: true } };
     // A narrow horizontal chart has room for few amounts across: overlapping ones are left out.
     var values = { type: "value", axisLabel: { formatter: amount, hideOverlap: true }, minInterval: data.count ? 1 : 0, splitNumber: data.horizontal ? 3 : 5 };
+    // Counts are written above their bars: the tallest bar can reach the grid's top, so the grid
+    // leaves room above it for its figure (with 16 px the top of the digits was cut off).
+    var labelled = !!data.count && !data.horizontal;
     return {
-      color: palette, grid: { left: data.horizontal ? 8 : 70, right: data.horizontal ? 40 : 24, top: 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
+      color: palette, grid: { left: data.horizontal ? 8 : 70, right: data.horizontal ? 40 : 24, top: labelled ? 28 : 16, bottom: data.horizontal ? 8 : 40, containLabel: !!data.horizontal },
       tooltip: {
         trigger: "axis", axisPointer: { type: "shadow" },
         formatter: function (items) {
