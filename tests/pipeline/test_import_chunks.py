@@ -390,3 +390,60 @@ def test_between_chunks_another_writer_goes_first(own_backend, monkeypatch) -> N
     result = _import(factory, "orders", _csv(_rows("orders", "BW")), progress=post)
     assert result.job.status == "done" and done == [True]
     assert _count(factory, Order) == 1 + ROWS + 1
+
+
+def test_an_imports_parts_join_each_customers_waiting_queue_row(factory, monkeypatch) -> None:
+    """A file written in parts queues a customer once while its row waits, not once a part;
+    the row names every event the parts wrote. A row a worker took between parts is gone,
+    and the next part queues a new one, which the later parts join."""
+    from riskdesk.models import CustomerExternalRef, IndicatorSnapshot, QueuedWork
+    from tests.conftest import processed
+
+    monkeypatch.setattr(intake, "WRITE_ROWS", 2)
+    _base(factory, "QW")
+    with unit_of_work(factory) as session:
+        processed(session)
+        customer = session.scalar(
+            select(CustomerExternalRef.customer_id).where(CustomerExternalRef.external_id == "QW-C")
+        )
+
+    def queue() -> list[tuple[int, list[int] | None]]:
+        with factory() as session:
+            stmt = select(QueuedWork.id, QueuedWork.refs).where(QueuedWork.customer_id == customer)
+            return [(int(q), r) for q, r in session.execute(stmt.order_by(QueuedWork.id))]
+
+    def orders(*external_ids: str) -> list[int]:
+        with factory() as session:
+            stmt = select(Order.id).where(Order.external_id.in_(external_ids))
+            return sorted(session.scalars(stmt))
+
+    result = _import(factory, "orders", _csv(_rows("orders", "QW")))  # 4 parts
+    assert result.job.status == "done"
+    [(row, refs)] = queue()
+    assert refs == orders(*(f"QW{i}" for i in range(ROWS)))
+    assert result.queued == (row,)
+
+    # A worker processes the row after the first part: the second part queues anew.
+    def worker_after_first_part(_: int) -> None:
+        if len(seen) == 0:
+            with unit_of_work(factory) as session:
+                processed(session)
+        seen.append(1)
+
+    seen: list[int] = []
+    second = intake.import_file(
+        factory, lambda s: principal(s, "manager"), kind="orders",
+        content=_csv(_rows("orders", "QX")).replace(b"QX-C", b"QW-C"), filename="o.csv",
+        mapping=None, skip_invalid=False, progress=worker_after_first_part,
+    )  # fmt: skip
+    assert second.job.status == "done"
+    # The first part's row went with its two orders (and the first import's row); one new
+    # row names the later parts' five (SQLite may give it a processed row's id again).
+    [(_, refs)] = queue()
+    assert refs == orders(*(f"QX{i}" for i in range(2, ROWS)))
+    with unit_of_work(factory) as session:
+        assert processed(session) == 1
+    with factory() as session:
+        snap = session.get(IndicatorSnapshot, customer)
+        stored = session.scalar(select(func.count()).where(Order.customer_id == customer))
+        assert snap is not None and snap.values["orders_count_365d"] == stored

@@ -174,6 +174,9 @@ class _Run:
         # Rows a file's check found invalid, with their errors (None past what a report lists).
         self.bad: dict[int, list[ErrorDetail] | None] = {}
         self.counted = 0  # records written that the metrics already count
+        # Customer -> its queue row from an earlier part (a file import settles per part):
+        # a later part's rows join it while it waits, instead of one row per customer a part.
+        self.waiting: dict[int, int] = {}
 
     def take(self, session: Session, items: list[Item], ctx: WriteContext) -> None:
         """Validate, resolve and (unless stopped) write one chunk; keep its outcome."""
@@ -342,13 +345,15 @@ class _Run:
         if self.paid:
             credit_service.recheck_held(session, sorted(self.paid), why="payment")
         if queue and self.touched:
-            processing.enqueue(
+            queued = processing.enqueue(
                 session,
                 self.touched,
                 self.kind,
                 partitions=get_settings().event_partitions,
                 refs=self.refs,
+                waiting=self.waiting,
             )
+            self.waiting.update(queued)
         session.flush()
 
     def report(self, *, imported: bool) -> IntakeReport:

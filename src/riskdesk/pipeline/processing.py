@@ -85,16 +85,25 @@ def enqueue(
     *,
     partitions: int,
     refs: Mapping[int, Iterable[int] | None] | None = None,
-) -> None:
-    """Queue the customers' new events for processing once this transaction commits.
+    waiting: Mapping[int, int] | None = None,
+) -> dict[int, int]:
+    """Queue the customers' new events for processing once this transaction commits; the
+    queue row of each customer.
 
     ``refs`` gives, per customer, the ids of the rows of ``kind`` written for it, which the
     worker reads into the customer's indicator state; a customer without them (or with too
-    many) has its state rebuilt from the event record."""
+    many) has its state rebuilt from the event record. ``waiting`` names queue rows of the
+    same kind written earlier by the same intake (a file import's earlier parts): a customer's
+    new rows join its row if that is still waiting, rather than queueing one row per part."""
     groups = repo.customer_groups(session, customer_ids)
+    joined = _join_waiting(session, groups, refs, waiting) if waiting else {}
     rows: list[dict[str, object]] = []
     homes: list[int] = []
+    fresh: list[int] = []
     for cid, gid in sorted(groups.items()):
+        if cid in joined:
+            continue
+        fresh.append(cid)
         ids = refs.get(cid) if refs is not None else None
         listed = sorted(set(ids)) if ids is not None else None
         homes.append(partition_of(cid, gid, partitions))
@@ -108,6 +117,7 @@ def enqueue(
         )
     now = utcnow()
     ids = repo.enqueue(session, rows, now=now)
+    queued = {**joined, **dict(zip(fresh, ids, strict=True))}
     if ids:
         session.info.setdefault(QUEUED_KEY, []).extend(ids)
         session.info.setdefault(PUBLISH_KEY, []).extend(
@@ -117,6 +127,33 @@ def enqueue(
         if not event.contains(session, "after_commit", _wake_workers):
             event.listen(session, "after_commit", _wake_workers)
             event.listen(session, "after_rollback", _forget_unpublished)
+    return queued
+
+
+def _join_waiting(
+    session: Session,
+    groups: Mapping[int, int | None],
+    refs: Mapping[int, Iterable[int] | None] | None,
+    waiting: Mapping[int, int],
+) -> dict[int, int]:
+    """Add customers' new rows to their queue rows still waiting (``enqueue``): the customers
+    joined, with their row. A row a worker has taken meanwhile is gone, and the customer gets
+    a new one. The refs are the union, or None (rebuild) when either is unknown or too many."""
+    mine = {cid: waiting[cid] for cid in groups if cid in waiting}
+    if not mine:
+        return {}
+    held = repo.hold_waiting(session, sorted(mine.values()))
+    changed: dict[int, list[int] | None] = {}
+    joined: dict[int, int] = {}
+    for cid, qid in mine.items():
+        if qid not in held:
+            continue
+        old, new = held[qid], refs.get(cid) if refs is not None else None
+        union = None if old is None or new is None else sorted(set(old) | set(new))
+        changed[qid] = union if union is not None and len(union) <= MAX_REFS else None
+        joined[cid] = qid
+    repo.set_refs(session, changed)
+    return joined
 
 
 def queued_ids(session: Session) -> list[int]:

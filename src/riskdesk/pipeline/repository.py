@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.timeutil import utcnow
@@ -222,6 +222,26 @@ def enqueue(session: Session, rows: list[dict[str, Any]], *, now: dt.datetime) -
             insert(QueuedWork).returning(QueuedWork.id, sort_by_parameter_order=True), values
         )
     )
+
+
+def hold_waiting(session: Session, ids: Sequence[int]) -> dict[int, list[int] | None]:
+    """Of these queue rows, those still waiting for their first attempt, with their refs,
+    locked until this transaction ends. On PostgreSQL a row a worker is processing is waited
+    for: once its batch commits the row is gone and is not returned."""
+    stmt = select(QueuedWork.id, QueuedWork.refs).where(
+        QueuedWork.id.in_(ids), QueuedWork.attempts == 0
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.order_by(QueuedWork.id).with_for_update()  # in id order, as workers lock
+    return {int(qid): refs for qid, refs in session.execute(stmt)}
+
+
+def set_refs(session: Session, refs: dict[int, list[int] | None]) -> None:
+    """Replace the refs of queue rows (held by ``hold_waiting``)."""
+    if refs:
+        session.execute(
+            update(QueuedWork), [{"id": qid, "refs": listed} for qid, listed in refs.items()]
+        )
 
 
 def fence(session: Session, partition: int) -> bool:
