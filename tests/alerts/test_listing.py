@@ -11,7 +11,6 @@ import re
 from typing import Any
 
 import openpyxl
-
 from sqlalchemy import select
 
 from riskdesk.alerts import service as alert_service

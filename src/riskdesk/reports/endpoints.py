@@ -145,8 +145,9 @@ def export_alerts(
     lang: LangQuery = None,
 ) -> StreamingResponse:
     """Every alert the caller may see that matches (the list's filters, the customer filters
-    and ``assigned`` too), newest first. xlsx: typed columns in the caller's language. csv (without evidence) and jsonl (with evidence) keep their field-name
-    headers, for the machines that read them. Streamed as read; the export is logged."""
+    and ``assigned`` too), newest first. xlsx: typed columns in the caller's language. csv
+    (without evidence) and jsonl (with evidence) keep their field-name headers, for the
+    machines that read them. Streamed as read; the export is logged."""
     if format == "xlsx":
         return _export(
             request,
