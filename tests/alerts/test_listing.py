@@ -10,11 +10,12 @@ import json
 import re
 from typing import Any
 
+import openpyxl
 from sqlalchemy import select
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.kit.timeutil import today, utcnow
-from riskdesk.models import Alert, AuditEntry
+from riskdesk.models import Alert, AuditEntry, User
 from riskdesk.ui.i18n import LANG_COOKIE
 from tests.conftest import ingest, principal
 from tests.factories import company
@@ -24,8 +25,9 @@ CODES = ("late_payer", "big_buyer")
 
 
 def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
-    """Customers of the east team (sales, sales_east2), of north (sales2) and of nobody, and
-    for each an alert per code and observed day: 24 alerts, and one product alert."""
+    """Customers of the east team (sales, sales_east2), of north (sales2, in the North region)
+    and of nobody (an enterprise), and for each an alert per code and observed day: 24 alerts,
+    and one product alert."""
     from riskdesk.customers import repository as customer_repo
 
     ingest(
@@ -35,8 +37,8 @@ def _setup(db) -> dict[str, int]:  # type: ignore[no-untyped-def]
         [
             company("E1", owner="sales"),
             company("E2", owner="sales_east2"),
-            company("N1", owner="sales2"),
-            company("X1"),
+            company("N1", owner="sales2", region="North"),
+            company("X1", segment="b2b_enterprise"),
         ],
     )
     refs = customer_repo.customer_ids_by_ref(db, {("erp", x) for x in ("E1", "E2", "N1", "X1")})
@@ -321,3 +323,126 @@ def test_alerts_filter_by_warning_type(db, manager) -> None:  # type: ignore[no-
         "/api/v1/alerts/export", params={"format": "jsonl", "warning_type": "resale"}
     ).text.splitlines()
     assert {json.loads(line)["warning_type"] for line in lines} == {"resale"}
+
+
+def _exported_ids(client, path: str, fmt: str, params: dict[str, Any]) -> list[int]:  # type: ignore[no-untyped-def]
+    """The alert ids of an export, in its order, whatever its format (a link from a page
+    holds its query and format already: no ``params``)."""
+    answer = client.get(path, params={**params, "format": fmt}) if params else client.get(path)
+    assert answer.status_code == 200, answer.text
+    if fmt == "csv":
+        return [int(r["id"]) for r in csv.DictReader(io.StringIO(answer.text))]
+    if fmt == "jsonl":
+        return [json.loads(line)["id"] for line in answer.text.splitlines()]
+    sheet = openpyxl.load_workbook(io.BytesIO(answer.content)).worksheets[0]
+    return [row[0].value for row in sheet.iter_rows(min_row=2) if row[0].value is not None]
+
+
+def test_the_customer_filters_narrow_the_list_and_every_export_alike(db, manager) -> None:  # type: ignore[no-untyped-def]
+    ids = _setup(db)
+    cases = (
+        ({"region": "North"}, {ids["N1"]}),
+        ({"segment": "b2b_enterprise"}, {ids["X1"]}),
+        ({"region": "East", "segment": "b2b_sme"}, {ids["E1"], ids["E2"]}),
+        ({"region": "North", "code": "late_payer", "status": "any"}, {ids["N1"]}),
+        (
+            {"owner_id": str(db.scalar(select(User.id).where(User.username == "sales")))},
+            {ids["E1"]},
+        ),
+        ({"region": "Nowhere"}, set()),
+        ({"region": "", "segment": ""}, {*ids.values(), None}),  # blank: no filter
+    )
+    for params, customers in cases:
+        listed = _walk(manager, 1000, **params)
+        # A customer filter leaves the product alerts (of no customer) out.
+        assert {a["customer_id"] for a in listed} == customers, params
+        expected = [a["id"] for a in listed]
+        for fmt in ("csv", "jsonl", "xlsx"):
+            got = _exported_ids(manager, "/api/v1/alerts/export", fmt, params)
+            assert got == expected, (params, fmt)
+    assert len(_walk(manager, 1000, region="North")) == 6
+    # The audit log says which customers were asked for, not the query they made.
+    manager.get("/api/v1/alerts/export", params={"region": "North", "format": "csv"})
+    manager.get("/api/v1/alerts/export", params={"region": "North", "format": "xlsx"})
+    logged = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+    ).all()
+    said = [" ".join(e.detail.get("fields", ())) for e in logged]
+    assert any("region=North" in s and "format=csv" in s for s in said), said
+    assert any("filter.region=North" in s and "format=xlsx" in s for s in said), said
+    assert not any("SELECT" in s.upper() for s in said), said
+
+
+def test_the_queue_downloads_what_it_shows_under_customer_filters_and_assignment(
+    db, manager, client_for
+) -> None:  # type: ignore[no-untyped-def]
+    ids = _setup(db)
+    manager.cookies.set(LANG_COOKIE, "en")
+    page = manager.get("/alerts", params={"region": "North", "status": "any"})
+    assert page.status_code == 200, page.text
+    shown = {int(i) for i in re.findall(r'id="alert-(\d+)"', page.text)}
+    north = set(db.scalars(select(Alert.id).where(Alert.customer_id == ids["N1"])).all())
+    assert shown == north and len(north) == 6
+    for fmt in ("csv", "jsonl", "xlsx"):
+        href = re.search(rf'href="(/alerts/export\?[^"]+)" id="alerts-export-{fmt}"', page.text)
+        assert href is not None and "region=North" in href.group(1), fmt
+        got = _exported_ids(manager, href.group(1).replace("&amp;", "&"), fmt, {})
+        assert set(got) == north, fmt
+    # Whose work it is narrows the queue and so its download.
+    mine = db.scalars(select(Alert).where(Alert.customer_id.is_not(None))).all()[:5]
+    analyst_id = db.scalar(select(User.id).where(User.username == "analyst"))
+    for alert in mine:
+        alert.assigned_to_id = analyst_id
+    db.commit()
+    analyst = client_for("analyst")
+    queue = analyst.get("/alerts", params={"assigned": "me", "status": "any"})
+    assert queue.status_code == 200, queue.text
+    assert {int(i) for i in re.findall(r'id="alert-(\d+)"', queue.text)} == {a.id for a in mine}
+    href = re.search(r'href="(/alerts/export\?[^"]+)" id="alerts-export-csv"', queue.text)
+    assert href is not None and "assigned=me" in href.group(1)
+    got = _exported_ids(analyst, href.group(1).replace("&amp;", "&"), "csv", {})
+    assert set(got) == {a.id for a in mine}
+    for fmt in ("csv", "jsonl", "xlsx"):
+        api = _exported_ids(analyst, "/api/v1/alerts/export", fmt, {"assigned": "me"})
+        assert set(api) == {a.id for a in mine}, fmt
+    listed = _walk(analyst, 1000, assigned="me")
+    assert {a["id"] for a in listed} == {a.id for a in mine}
+    assert analyst.get("/api/v1/alerts", params={"assigned": "them"}).status_code == 422
+
+
+def test_dashboard_alert_links_carry_its_filters_to_the_queue_and_its_download(db, manager) -> None:  # type: ignore[no-untyped-def]
+    ids = _setup(db)
+    # Alerts observed today, inside the dashboard's period: of North and of the East.
+    alert_service.raise_hits(
+        db,
+        [(ids["N1"], {}), (ids["X1"], {})],
+        source="rule",
+        code="fresh_rule",
+        category="payment",
+        warning_type="payment_deterioration",
+        severity="high",
+        titles=("t", "t"),
+        dedup_days=0,
+        version_id=None,
+        now=utcnow(),
+        observed_on=today(),
+    )
+    db.commit()
+    dashboard = manager.get("/portfolio", params={"region": "North"})
+    assert dashboard.status_code == 200, dashboard.text
+    kpi = re.search(r'href="(/alerts\?[^"]+)"[^>]*id="kpi-alerts"', dashboard.text)
+    assert kpi is not None and "region=North" in kpi.group(1)
+    queue = manager.get(kpi.group(1).replace("&amp;", "&"))
+    assert queue.status_code == 200, queue.text
+    customers = set(
+        db.scalars(
+            select(Alert.customer_id).where(
+                Alert.id.in_([int(i) for i in re.findall(r'id="alert-(\d+)"', queue.text)])
+            )
+        ).all()
+    )
+    assert customers == {ids["N1"]}
+    href = re.search(r'href="(/alerts/export\?[^"]+)" id="alerts-export-jsonl"', queue.text)
+    assert href is not None and "region=North" in href.group(1)
+    got = _exported_ids(manager, href.group(1).replace("&amp;", "&"), "jsonl", {})
+    assert set(got) == {int(i) for i in re.findall(r'id="alert-(\d+)"', queue.text)}

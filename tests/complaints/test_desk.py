@@ -4,18 +4,25 @@ and complaint surges on one product raising one product-level alert."""
 from __future__ import annotations
 
 import datetime as dt
+import html
+import json
+import re
 from typing import Any
 
 import polars as pl
 import pytest
+from sqlalchemy import select
 
 from riskdesk.alerts import playbooks
 from riskdesk.alerts import repository as alerts_repo
+from riskdesk.alerts import service as alert_service
 from riskdesk.complaints import service as complaints_service
 from riskdesk.complaints import tasks as complaints_tasks
 from riskdesk.events import classify
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.kit.timeutil import utcnow
+from riskdesk.models import Alert, Complaint
+from riskdesk.ui.i18n import LANG_COOKIE
 from tests.conftest import ingest, principal
 from tests.factories import company, order
 
@@ -238,3 +245,98 @@ def test_surge_thresholds() -> None:
     young = now - dt.timedelta(days=60)
     assert complaints_service.surges(pl.concat([steady, new]), now, cfg, young).is_empty()
     assert complaints_service.surges(pl.concat([steady, new]), now, cfg, None).is_empty()
+
+
+def test_customer_filters_narrow_every_figure_of_the_desk(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    """A desk of one region lists, charts and counts that region's complaints only: the list,
+    the weekly trend by product and the product surges box alike (and so does the API)."""
+    p = principal(db, "manager")
+    ingest(
+        db,
+        p,
+        "customers",
+        [
+            company("E1"),
+            company("E2"),
+            company("N1", region="North", owner="service"),
+            company("N2", region="North"),
+        ],
+    )
+    made = [
+        complaint("n1", "N1", 5, product="Pump P1", category="delivery"),
+        complaint("n2", "N2", 30, product="Pump P1", category="delivery"),
+        complaint("n3", "N2", 50, product="Drill X200", category="delivery"),
+        *(
+            complaint(f"e{i}", f"E{i % 2 + 1}", 10 + i, product="Drill X200", category="delivery")
+            for i in range(6)
+        ),
+        *(
+            complaint(f"s{i}", "E1", 20 + i, product="Saw S9", category="delivery")
+            for i in range(3)
+        ),
+    ]
+    ingest(db, p, "complaints", made)
+    # Surges on the drill (North complained about it too) and on the saw (only the East did).
+    alert_service.raise_product_alerts(
+        db,
+        [
+            ("Drill X200", "high", {"complaints_14d": 7}),
+            ("Saw S9", "medium", {"complaints_14d": 3}),
+        ],
+        code="complaint_surge_product",
+        category="complaints",
+        titles=("Surge {product}", "激增 {product}"),
+        dedup_days=14,
+        now=utcnow(),
+    )
+    db.commit()
+    north_ids = set(
+        db.scalars(select(Complaint.id).where(Complaint.external_id.in_(("n1", "n2", "n3")))).all()
+    )
+    surges = {a.product: a.id for a in db.scalars(select(Alert).where(Alert.product.is_not(None)))}
+    manager = client_for("manager")
+    manager.cookies.set(LANG_COOKIE, "en")
+
+    def desk(**params: str) -> tuple[set[int], dict[str, int], str]:
+        page = manager.get("/complaints", params=params)
+        assert page.status_code == 200, page.text
+        listed = {int(i) for i in re.findall(r'id="complaint-(\d+)"', page.text)}
+        found = re.search(r"data-series='([^']*)'[^>]*id=\"complaint-trend\"", page.text)
+        assert found is not None
+        chart = json.loads(html.unescape(found.group(1)))
+        return listed, {k: sum(v) for k, v in chart["series"].items()}, page.text
+
+    listed, trend, page = desk(region="North")
+    assert listed == north_ids
+    assert trend == {"Pump P1": 2, "Drill X200": 1}
+    box = page.split('id="product-alerts"', 1)[1].split("</section>", 1)[0]
+    assert f'id="product-alert-{surges["Drill X200"]}"' in box
+    assert f'id="product-alert-{surges["Saw S9"]}"' not in box
+    assert "from these customers (its surge window and since): 1" in box
+    assert "complaints_14d" not in box  # the book's evidence is not these customers'
+    manager.cookies.set(LANG_COOKIE, "zh-CN")
+    assert "这些客户对该产品的投诉（激增窗口期起）：1 件" in desk(region="North")[2]
+    manager.cookies.set(LANG_COOKIE, "en")
+    assert "region=North" in box  # the surge's link keeps the desk's filters
+    # Unfiltered, the desk is the book's, as before.
+    listed, trend, page = desk()
+    assert len(listed) == 12 and trend == {"Drill X200": 7, "Saw S9": 3, "Pump P1": 2}
+    box = page.split('id="product-alerts"', 1)[1].split("</section>", 1)[0]
+    assert all(f'id="product-alert-{i}"' in box for i in surges.values())
+    assert "complaints_14d = 7" in box
+    # A filter nobody matches: no list, no trend, no surge box.
+    page = manager.get("/complaints", params={"region": "Nowhere"}).text
+    assert 'id="complaint-trend"' not in page and 'id="product-alerts"' not in page
+    assert not re.findall(r'id="complaint-(\d+)"', page)
+    # The API's list and trend take the same filters.
+    api = manager.get("/api/v1/complaints", params={"region": "North"}).json()
+    assert {c["id"] for c in api} == north_ids
+    api_trend = manager.get("/api/v1/complaint-trend", params={"region": "North"}).json()
+    api_sums = {s["product"]: sum(s["counts"]) for s in api_trend["series"]}
+    assert api_sums == {"Pump P1": 2, "Drill X200": 1}
+    # Customer service sees its own customers' complaints: in the list and the trend alike.
+    service = client_for("service")
+    theirs = {c["id"] for c in service.get("/api/v1/complaints").json()}
+    their_trend = service.get("/api/v1/complaint-trend").json()
+    assert len(theirs) == 1  # N1's, the customer they own
+    assert sum(sum(s["counts"]) for s in their_trend["series"]) == len(theirs)

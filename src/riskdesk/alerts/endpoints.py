@@ -37,6 +37,8 @@ from riskdesk.alerts.schemas import (
     WebhookUpdate,
     WorklistCase,
 )
+from riskdesk.customers import service as customer_service
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import SessionDep, begin_store, reads_first, snapshot
 from riskdesk.jobs.deps import ACCEPTED, start_job, wants_async
 from riskdesk.kit.errors import ValidationFailed
@@ -121,8 +123,41 @@ def alert_filter(
         Blank,
         Query(description="breached: escalated, closed after its due time, or open past it"),
     ] = None,
+    region: Annotated[
+        Annotated[str, StringConstraints(max_length=64)] | None,
+        Blank,
+        Query(description="the customer's region"),
+    ] = None,
+    segment: Annotated[
+        Annotated[str, StringConstraints(max_length=64)] | None,
+        Blank,
+        Query(description="the customer's segment"),
+    ] = None,
+    owner_id: Annotated[
+        int | None,
+        Blank,
+        Query(ge=1, le=2_147_483_647, description="the user who owns the customer"),
+    ] = None,
+    tier: Annotated[
+        Annotated[str, StringConstraints(max_length=16)] | None,
+        Blank,
+        Query(description="the customer's risk tier; unrated: none yet"),
+    ] = None,
+    industry: Annotated[
+        Annotated[str, StringConstraints(max_length=64)] | None,
+        Blank,
+        Query(description="the customer's industry"),
+    ] = None,
+    assigned: Annotated[
+        Literal["me", "team"] | None,
+        Blank,
+        Query(description="me: assigned to me; team: to me or my team-mates"),
+    ] = None,
+    *,
+    principal: CurrentPrincipal,
 ) -> service.AlertFilter:
-    """The alert filter from query parameters."""
+    """The alert filter from query parameters: the alert's own, the customer filters of the
+    portfolio dashboard (region, segment, owner, tier, industry) and whose work it is."""
     if observed_from and observed_to and observed_from > observed_to:
         raise ValidationFailed("observed_from lies after observed_to", field="observed_from")
     if raised_from and raised_to and raised_from > raised_to:
@@ -130,6 +165,9 @@ def alert_filter(
     codes = sorted({c.strip() for part in code or () for c in part.split(",") if c.strip()})
     if len(codes) > 50:
         raise ValidationFailed("at most 50 codes", field="code")
+    customers = CustomerFilter(
+        region=region, segment=segment, owner_id=owner_id, risk_tier=tier, industry=industry
+    )
     return service.AlertFilter(
         status=status,
         severity=severity,
@@ -143,6 +181,19 @@ def alert_filter(
         raised_to=raised_to,
         outcome=outcome,
         breached_at=utcnow() if sla == "breached" else None,
+        within=customer_service.ids_matching(customers) if customers != CustomerFilter() else None,
+        customers=tuple(
+            (k, str(v))
+            for k, v in {
+                "region": region,
+                "segment": segment,
+                "owner_id": owner_id,
+                "tier": tier,
+                "industry": industry,
+            }.items()
+            if v is not None
+        ),
+        assigned_to=service.assignees(principal, assigned),
     )
 
 

@@ -139,7 +139,20 @@ class AlertFilter:
     # Past their SLA as of this moment: escalated, closed late, or open past due.
     breached_at: dt.datetime | None = None
     within: Any = None  # a SELECT of the customer ids to keep to (a region, a tier)
+    # The customer filters ``within`` was made from, as given (region=East...): what the
+    # audit log records of it, the SELECT itself says nothing to a reader.
+    customers: tuple[tuple[str, str], ...] = ()
     assigned_to: tuple[int, ...] = ()  # assigned to one of these users (me, my team)
+
+    def said(self) -> dict[str, Any]:
+        """The filter as a reader of the audit log would read it: the customer filters in
+        place of the SELECT they made, empty ones left out."""
+        given = {
+            k: v
+            for k, v in vars(self).items()
+            if k not in ("within", "customers") and v not in (None, ())
+        }
+        return given | dict(self.customers)
 
 
 def _narrowed(

@@ -665,6 +665,16 @@ AlertFilter = repo.AlertFilter
 EXPORT_BATCH = 1000
 
 
+def assignees(principal: Principal, assigned: str | None) -> tuple[int, ...]:
+    """Whose alerts ``assigned`` asks for: ``me``, my ``team`` (me and my team-mates), or
+    anyone's (empty)."""
+    if assigned == "me":
+        return (principal.user_id,)
+    if assigned == "team":
+        return tuple(sorted({principal.user_id, *principal.team_member_ids}))
+    return ()
+
+
 def page_alerts(
     session: Session,
     principal: Principal,
@@ -711,8 +721,7 @@ def export_alerts(
         session,
         object_type="alert",
         object_id="export",
-        fields=[f"{k}={v}" for k, v in vars(flt).items() if v not in (None, ())]
-        + [f"format={fmt}"],
+        fields=[f"{k}={v}" for k, v in flt.said().items()] + [f"format={fmt}"],
         action="export",
     )
     return _export_chunks(

@@ -21,6 +21,8 @@ from riskdesk.complaints.schemas import (
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.models import Complaint
+from riskdesk.portfolio import service as portfolio_service
+from riskdesk.portfolio.deps import ScopeFilter
 from riskdesk.security.deps import CanComplaintsWork
 
 router = APIRouter(tags=["complaints"])
@@ -75,10 +77,13 @@ def complaint_desk(
     session: SessionDep,
     principal: CanComplaintsWork,
     flt: DeskFilterDep,
+    scope: ScopeFilter,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> list[ComplaintRead]:
-    """The complaints I may see, newest first; ``breached`` keeps those past an SLA."""
-    rows = service.desk(session, principal, limit=limit, **vars(flt))
+    """The complaints I may see, newest first; ``breached`` keeps those past an SLA; the
+    dashboard's customer filters (region, segment, ...) narrow it as they narrow its export."""
+    within = portfolio_service.customers_within(scope)
+    rows = service.desk(session, principal, limit=limit, within=within, **vars(flt))
     return [_read(r.complaint, r.breach) for r in rows]
 
 
@@ -110,11 +115,14 @@ def assign(
 def complaint_trend(
     session: SessionDep,
     principal: CanComplaintsWork,
+    scope: ScopeFilter,
     weeks: Annotated[int, Query(ge=4, le=104)] = 26,
     top: Annotated[int, Query(ge=1, le=20)] = 6,
 ) -> TrendRead:
-    """Weekly complaints of the most complained-about products."""
-    return TrendRead(**service.trend(session, weeks=weeks, top=top))
+    """Weekly complaints of the most complained-about products, over the customers the desk
+    lists: those I may see, of a region, a segment, ... when given."""
+    within = portfolio_service.customers_within(scope)
+    return TrendRead(**service.trend(session, principal, weeks=weeks, top=top, within=within))
 
 
 @router.get("/product-alerts", response_model=list[AlertRead])

@@ -131,22 +131,49 @@ def get_complaint(session: Session, complaint_id: int, *, lock: bool = False) ->
     return session.scalar(stmt)
 
 
-def weekly_counts(session: Session, since: dt.datetime, products: Sequence[str]) -> list[Any]:
-    """(product, opened_at) of complaints about some products since a moment."""
-    return list(
-        session.execute(
-            select(Complaint.product, Complaint.opened_at).where(
-                Complaint.product.in_(list(products)), Complaint.opened_at >= since
-            )
+def _of_customers(stmt: Any, owner_ids: tuple[int, ...] | None, within: Any) -> Any:
+    """``stmt`` over complaints kept to the caller's visible customers and those ``within``
+    (a SELECT of ids), as the desk keeps them."""
+    if owner_ids is not None:
+        stmt = stmt.join(Customer, Customer.id == Complaint.customer_id).where(
+            Customer.owner_id.in_(owner_ids)
         )
+    if within is not None:
+        stmt = stmt.where(Complaint.customer_id.in_(within))
+    return stmt
+
+
+def weekly_counts(
+    session: Session,
+    since: dt.datetime,
+    products: Sequence[str],
+    *,
+    owner_ids: tuple[int, ...] | None = None,
+    within: Any = None,
+) -> list[Any]:
+    """(product, opened_at) of complaints about some products since a moment (of the visible
+    customers ``within``)."""
+    stmt = select(Complaint.product, Complaint.opened_at).where(
+        Complaint.product.in_(list(products)), Complaint.opened_at >= since
     )
+    return list(session.execute(_of_customers(stmt, owner_ids, within)))
 
 
-def top_products(session: Session, since: dt.datetime, limit: int) -> list[tuple[str, int]]:
-    """The products complained about most since a moment."""
+def top_products(
+    session: Session,
+    since: dt.datetime,
+    limit: int,
+    *,
+    owner_ids: tuple[int, ...] | None = None,
+    within: Any = None,
+) -> list[tuple[str, int]]:
+    """The products complained about most since a moment (by the visible customers
+    ``within``)."""
+    stmt = select(Complaint.product, func.count()).where(
+        Complaint.product.is_not(None), Complaint.opened_at >= since
+    )
     rows = session.execute(
-        select(Complaint.product, func.count())
-        .where(Complaint.product.is_not(None), Complaint.opened_at >= since)
+        _of_customers(stmt, owner_ids, within)
         .group_by(Complaint.product)
         .order_by(func.count().desc(), Complaint.product)
         .limit(limit)

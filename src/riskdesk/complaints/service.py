@@ -312,14 +312,58 @@ def product_alerts(session: Session, *, open_only: bool = True, limit: int = 50)
     return repo.product_alerts(session, open_only=open_only, limit=limit)
 
 
-def trend(session: Session, *, weeks: int = 26, top: int = 6) -> dict[str, Any]:
-    """Weekly complaint counts of the most complained-about products, for a chart."""
+def product_alerts_among(
+    session: Session,
+    principal: Principal,
+    *,
+    within: Any,
+    open_only: bool = True,
+    limit: int = 50,
+    cfg: SurgeConfig | None = None,
+) -> list[tuple[Alert, int]]:
+    """The product alerts that concern some customers (a region, a segment: ``within``, a
+    SELECT of ids), newest first, each with how many complaints the ones the caller may see
+    made about its product since the surge window before it was raised; the alerts they made
+    none of are left out."""
+    window = dt.timedelta(days=(cfg or SurgeConfig()).window_days)
+    alerts = [
+        a
+        for a in repo.product_alerts(session, open_only=open_only, limit=limit)
+        if a.product is not None
+    ]
+    if not alerts:
+        return []
+    opened = repo.weekly_counts(
+        session,
+        min(a.raised_at for a in alerts) - window,
+        sorted({str(a.product) for a in alerts}),
+        owner_ids=customer_service.visible_owner_ids(principal),
+        within=within,
+    )
+    found = []
+    for alert in alerts:  # at most ``limit``
+        start = alert.raised_at - window
+        n = sum(1 for product, at in opened if product == alert.product and at >= start)
+        if n:
+            found.append((alert, n))
+    return found
+
+
+def trend(
+    session: Session, principal: Principal, *, weeks: int = 26, top: int = 6, within: Any = None
+) -> dict[str, Any]:
+    """Weekly complaint counts of the most complained-about products, for a chart: over the
+    customers the desk lists (those the caller may see, of ``within`` when given)."""
     now = utcnow()
     since = now - dt.timedelta(weeks=weeks)
-    products = [p for p, _ in repo.top_products(session, since, top)]
+    mine: dict[str, Any] = {
+        "owner_ids": customer_service.visible_owner_ids(principal),
+        "within": within,
+    }
+    products = [p for p, _ in repo.top_products(session, since, top, **mine)]
     starts = [(since + dt.timedelta(weeks=w)).date() for w in range(weeks)]
     frame = pl.DataFrame(
-        repo.weekly_counts(session, since, products) if products else [],
+        repo.weekly_counts(session, since, products, **mine) if products else [],
         schema={"product": pl.String, "opened_at": pl.Datetime("us", "UTC")},
         orient="row",
     ).with_columns(
@@ -328,8 +372,8 @@ def trend(session: Session, *, weeks: int = 26, top: int = 6) -> dict[str, Any]:
     counts = frame.group_by("product", "week").len()
     series = []
     for product in products:  # a handful of products
-        mine = dict(counts.filter(pl.col("product") == product).select("week", "len").iter_rows())
-        series.append({"product": product, "counts": [int(mine.get(w, 0)) for w in range(weeks)]})
+        weekly = dict(counts.filter(pl.col("product") == product).select("week", "len").iter_rows())
+        series.append({"product": product, "counts": [int(weekly.get(w, 0)) for w in range(weeks)]})
     return {"weeks": [d.isoformat() for d in starts], "series": series}
 
 

@@ -232,6 +232,12 @@ def visible_owner_ids(principal: Principal) -> tuple[int, ...] | None:
     return principal.visible_owner_ids if principal.own_customers_only else None
 
 
+def ids_matching(flt: CustomerFilter) -> Any:
+    """The ids (a SELECT) of the customers a filter matches, for lists of other records that
+    narrow by customer (alerts by region); visibility is left to the list, which applies it."""
+    return repo.matching_ids(flt)
+
+
 def get_customer_or_raise(session: Session, principal: Principal, customer_id: int) -> Customer:
     """A customer the caller may see, or NotFound (also when it exists but is not theirs)."""
     customer = repo.get_customer(session, customer_id)

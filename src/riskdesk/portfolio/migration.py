@@ -59,21 +59,17 @@ def matrix(
     start: dt.date,
     end: dt.date,
     order: list[str],
-    cells: list[tuple[str, str, str | None, int]],
+    cells: list[tuple[str, str, int]],
 ) -> RatingMigration:
     """The counted transitions as a matrix in the scorecard's order (ratings found in scores
     but in no active scorecard follow, by name), with not_rated last."""
-    seen = {r for f, t, _, _ in cells for r in (f, t)} - {NOT_RATED}
+    seen = {r for f, t, _ in cells for r in (f, t)} - {NOT_RATED}
     ratings = [*order, *sorted(seen - set(order)), NOT_RATED]
     rank = {r: i for i, r in enumerate(ratings)}
     size = len(ratings)
     counts = [[0] * size for _ in range(size)]
-    by_tier: dict[tuple[int, int], dict[str | None, int]] = {}
-    for f, t, tier, n in cells:
-        i, j = rank[f], rank[t]
-        counts[i][j] += n
-        tiers = by_tier.setdefault((i, j), {})
-        tiers[tier] = tiers.get(tier, 0) + n
+    for f, t, n in cells:
+        counts[rank[f]][rank[t]] += n
     up = same = down = new = gone = 0
     for i in range(size):
         for j in range(size):
@@ -91,25 +87,13 @@ def matrix(
             else:
                 down += n
     both = up + same + down
-
-    def dominant(i: int, j: int) -> str | None:
-        tiers = by_tier.get((i, j))
-        if not tiers:
-            return None
-        return max(tiers.items(), key=lambda item: (item[1], item[0] or ""))[0]
-
     return RatingMigration(
         quarter=quarter,
         start=start,
         end=end,
         ratings=ratings,
         rows=[
-            MigrationRow(
-                rating=ratings[i],
-                counts=counts[i],
-                tiers=[dominant(i, j) for j in range(size)],
-                total=sum(counts[i]),
-            )
+            MigrationRow(rating=ratings[i], counts=counts[i], total=sum(counts[i]))
             for i in range(size)
         ],
         customers=sum(map(sum, counts)),

@@ -18,12 +18,11 @@ NOT_RATED = "not_rated"
 
 def _latest_as_of(scope: Scope, day: dt.date, name: str) -> Any:
     """The newest settled score per customer in scope with a business date on or before
-    ``day``: (customer_id, rating, risk_tier)."""
+    ``day``: (customer_id, rating)."""
     ranked = (
         select(
             CustomerScore.customer_id.label("customer_id"),
             CustomerScore.rating.label("rating"),
-            CustomerScore.risk_tier.label("risk_tier"),
             func.row_number()
             .over(
                 partition_by=CustomerScore.customer_id,
@@ -42,31 +41,27 @@ def _latest_as_of(scope: Scope, day: dt.date, name: str) -> Any:
         )
         .subquery(f"{name}_ranked")
     )
-    return (
-        select(ranked.c.customer_id, ranked.c.rating, ranked.c.risk_tier)
-        .where(ranked.c.rank == 1)
-        .subquery(name)
-    )
+    return select(ranked.c.customer_id, ranked.c.rating).where(ranked.c.rank == 1).subquery(name)
 
 
 def transitions(
     session: Session, scope: Scope, start: dt.date, end: dt.date
-) -> list[tuple[str, str, str | None, int]]:
-    """(rating at ``start``, rating at ``end``, tier at ``end``, customers) over every customer
-    in scope; ``not_rated`` where a customer had no score yet."""
+) -> list[tuple[str, str, int]]:
+    """(rating at ``start``, rating at ``end``, customers) over every customer in scope;
+    ``not_rated`` where a customer had no score yet."""
     before = _latest_as_of(scope, start, "rated_before")
     after = _latest_as_of(scope, end, "rated_after")
     rating_from = func.coalesce(before.c.rating, NOT_RATED).label("rating_from")
     rating_to = func.coalesce(after.c.rating, NOT_RATED).label("rating_to")
     stmt = (
-        select(rating_from, rating_to, after.c.risk_tier, func.count())
+        select(rating_from, rating_to, func.count())
         .select_from(Customer)
         .outerjoin(before, before.c.customer_id == Customer.id)
         .outerjoin(after, after.c.customer_id == Customer.id)
         .where(Customer.id.in_(scoped_ids(scope)))
-        .group_by(rating_from, rating_to, after.c.risk_tier)
+        .group_by(rating_from, rating_to)
     )
-    return [(str(f), str(t), tier, int(n)) for f, t, tier, n in session.execute(stmt)]
+    return [(str(f), str(t), int(n)) for f, t, n in session.execute(stmt)]
 
 
 def ids_rated(scope: Scope, rating: str, day: dt.date) -> Select[Any]:

@@ -13,9 +13,6 @@ class MigrationRow(BaseModel):
 
     rating: str
     counts: list[int]
-    tiers: list[str | None] = Field(
-        description="per cell, the risk tier most of its customers hold at the end (for links)"
-    )
     total: int
 
 

@@ -144,9 +144,10 @@ def export_alerts(
     format: Literal["csv", "jsonl", "xlsx"] = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """Every alert the caller may see that matches, newest first. xlsx: typed columns in the
-    caller's language. csv (without evidence) and jsonl (with evidence) keep their field-name
-    headers, for the machines that read them. Streamed as read; the export is logged."""
+    """Every alert the caller may see that matches (the list's filters, the customer filters
+    and ``assigned`` too), newest first. xlsx: typed columns in the caller's language. csv
+    (without evidence) and jsonl (with evidence) keep their field-name headers, for the
+    machines that read them. Streamed as read; the export is logged."""
     if format == "xlsx":
         return _export(
             request,
@@ -155,7 +156,7 @@ def export_alerts(
             spec=service.ALERTS,
             fmt=format,
             lang=lang,
-            filters=vars(flt),
+            filters=flt.said(),
             count=alert_service.count_alerts(session, principal, flt),
             rows=lambda _: alert_service.export_typed_rows(
                 request.app.state.sessionmaker, principal, flt

@@ -71,6 +71,9 @@ def _desk(
     form_errors: list[tuple[str | None, str]] | None = None,
     form: dict[str, Any] | None = None,
 ) -> Response:
+    # Every figure of the desk is over the customers its list is: the page's customer filters
+    # (a region, a segment, ...) narrow the trend and the product surges as they do the list.
+    within = within_scope(scope)
     rows = complaints_service.desk(
         session,
         principal,
@@ -78,13 +81,19 @@ def _desk(
         category=category,
         product=product,
         breached=breached,
-        within=within_scope(scope),
+        within=within,
     )
     customers = customer_repo.customers_with_profiles(
         session, sorted({r.complaint.customer_id for r in rows})
     )
-    trend = complaints_service.trend(session, weeks=26, top=6)
+    trend = complaints_service.trend(session, principal, weeks=26, top=6, within=within)
     series = {s["product"]: s["counts"] for s in trend["series"]}
+    surges: list[tuple[Any, int | None]]
+    if within is None:
+        surges = [(a, None) for a in complaints_service.product_alerts(session)]
+    else:
+        surges = list(complaints_service.product_alerts_among(session, principal, within=within))
+    shown_scope = _scope_shown(session, scope)
     return render(
         request,
         "complaints.html",
@@ -92,14 +101,15 @@ def _desk(
         status_code=status_code,
         rows=rows,
         names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
-        product_alerts=complaints_service.product_alerts(session),
+        product_alerts=surges,
+        scope_query=urlencode({k: v for k, (v, _) in shown_scope.items()}),
         trend=json.dumps({"dates": trend["weeks"], "series": series}) if series else None,
         status=status,
         category=category,
         product=product,
         breached=breached,
         categories=COMPLAINT_CATEGORIES,
-        scope=_scope_shown(session, scope),
+        scope=shown_scope,
         export_query=urlencode(
             {
                 k: v
@@ -108,7 +118,7 @@ def _desk(
                     "category": category,
                     "product": product,
                     "breached": "true" if breached else None,
-                    **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
+                    **{k: v for k, (v, _) in shown_scope.items()},
                 }.items()
                 if v
             }

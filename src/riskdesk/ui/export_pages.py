@@ -4,7 +4,6 @@ file holds exactly what the page lists (every page of it)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated, Literal, cast
 
 from fastapi import APIRouter, Query, Request
@@ -21,7 +20,7 @@ from riskdesk.reports.schemas import ExportLocale
 from riskdesk.security.deps import CanComplaintsWork, CanCustomersRead
 from riskdesk.ui import portfolio_pages
 from riskdesk.ui.i18n import pick_locale
-from riskdesk.ui.pages import PageCustomerFilter, ScopeDep, within_scope
+from riskdesk.ui.pages import PageCustomerFilter
 
 router = APIRouter(include_in_schema=False)
 FormatQuery = Annotated[ExportFormat, Query()]
@@ -50,12 +49,10 @@ def alerts_export(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: AlertFilterDep,
-    scope: ScopeDep,
     format: Literal["csv", "jsonl", "xlsx"] = "csv",
 ) -> StreamingResponse:
-    """The queue's alerts under its filters (and the portfolio's scope: a region, a tier...)."""
-    if scope is not None:
-        flt = dataclasses.replace(flt, within=within_scope(scope))
+    """The queue's alerts under its filters: the portfolio's customer filters (a region, a
+    tier...) and ``assigned`` are the queue's and the API's alike."""
     return reports_api.export_alerts(request, session, principal, flt, format, _locale(request))
 
 

@@ -754,7 +754,7 @@ def alerts_page(
         session,
         principal,
         codes=(code,) if code else (),
-        assigned_to=assignees(principal, assigned),
+        assigned_to=alert_service.assignees(principal, assigned),
         status=status,
         severity=severity or None,
         category=category,
@@ -778,7 +778,8 @@ def alerts_page(
         "observed_to": observed_to.isoformat() if observed_to else None,
         "outcome": outcome or None,
         "sla": sla or None,
-        "code": code or None,  # the export reads it too (not ``assigned``: the API has no "me")
+        "code": code or None,
+        "assigned": assigned or None,
         **{k: v for k, (v, _) in _scope_shown(session, scope).items()},
     }
     customers = customer_repo.customers_with_profiles(
@@ -812,16 +813,6 @@ def alerts_page(
         stakes=stakes,
         scope=shown_scope,
     )
-
-
-def assignees(principal: Principal, assigned: str | None) -> tuple[int, ...]:
-    """Whose alerts ``assigned`` asks for: ``me``, my ``team`` (me and my team-mates), or
-    anyone's (empty)."""
-    if assigned == "me":
-        return (principal.user_id,)
-    if assigned == "team":
-        return tuple(sorted({principal.user_id, *principal.team_member_ids}))
-    return ()
 
 
 @router.post("/alerts/{alert_id}/move")
