@@ -354,3 +354,28 @@ def test_ageing_and_exposure_rows(db, manager) -> None:  # type: ignore[no-untyp
     header = ageing[0]
     e1 = dict(zip(header, next(r for r in ageing[1:] if r[0] == f"C{ids['E1']:07d}"), strict=True))
     assert Decimal(e1["Open receivables"]) == Decimal("600")
+
+
+def test_a_drill_down_export_is_logged_by_its_fields_not_as_sql(db, app, manager) -> None:  # type: ignore[no-untyped-def]
+    """The customer list opened from a dashboard figure (an ageing bucket, a utilisation
+    band) narrows by a subquery: its download's audit record names the fields given."""
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import PASSWORD
+
+    _world(db, manager)
+    client = TestClient(app)
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    data = {"username": "manager", "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+    drill = {"ageing": "overdue", "utilisation": "under_50", "format": "csv"}
+    answer = client.get("/customers/export", params=drill)
+    assert answer.status_code == 200
+    logged = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+    ).all()
+    fields = logged[-1].detail["fields"]
+    assert {"filter.ageing=overdue", "filter.utilisation=under_50", "format=csv"} <= set(fields)
+    assert not any("SELECT" in f.upper() for f in fields), fields

@@ -25,6 +25,7 @@ from riskdesk.credit import service as credit_service
 from riskdesk.credit.endpoints import DecisionFilterDep
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.endpoints import CustomerFilterDep
+from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import SessionDep
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.exports import CHUNK_ROWS, MEDIA_TYPES, Column, ExportFormat
@@ -116,14 +117,30 @@ def export_customers(
     lang: LangQuery = None,
 ) -> StreamingResponse:
     """The customer list under its filters (as GET /customers takes them), every page."""
+    return customers_file(request, session, principal, flt, format, lang)
+
+
+def customers_file(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    flt: CustomerFilter,
+    fmt: ExportFormat,
+    lang: str | None,
+    said: Mapping[str, Any] | None = None,
+) -> StreamingResponse:
+    """The customer export; ``said``: the filters as the caller gave them, for the audit
+    record (a page's drill-down, such as an ageing bucket, narrows ``flt`` by a subquery,
+    which the record names by its field rather than as SQL)."""
+    given = {k: v for k, v in vars(flt).items() if k != "within"} if said is None else said
     return _export(
         request,
         session,
         principal,
         spec=service.CUSTOMERS,
-        fmt=format,
+        fmt=fmt,
         lang=lang,
-        filters=vars(flt),
+        filters=given,
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: customer_service.export_rows(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )

@@ -39,8 +39,10 @@ def customers_export(
     format: FormatQuery = "csv",
 ) -> StreamingResponse:
     """The customer list under the page's search and filters."""
-    flt, _ = chosen
-    return reports_api.export_customers(request, session, principal, flt, format, _locale(request))
+    flt, said = chosen
+    return reports_api.customers_file(
+        request, session, principal, flt, format, _locale(request), said=said
+    )
 
 
 @router.get("/alerts/export")
