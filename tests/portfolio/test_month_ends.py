@@ -275,6 +275,12 @@ def test_kept_balances_are_the_open_invoices_of_today(db: Session) -> None:
     # The ageing card reads the kept balances for today and derives another day's.
     scope = repo.Scope()
     assert repo.ageing(db, scope, day, kept=True) == repo.ageing(db, scope, day)
+    # Either database's form of the ageing gives the same figures, on either database.
+    for when in (day, AS_OF, D(2026, 1, 31)):
+        for source in (repo._open_invoices, repo._kept_open_invoices):
+            grouped = repo.ageing_grouped(db, source(scope, when), when)
+            assert grouped == repo.ageing_distinct(db, source(scope, when), when)
+            assert grouped[0], when
 
 
 def test_last_months_pack_reads_stored_month_ends(

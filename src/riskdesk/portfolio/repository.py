@@ -16,6 +16,7 @@ from sqlalchemy import (
     and_,
     case,
     cast,
+    distinct,
     exists,
     func,
     literal,
@@ -276,17 +277,25 @@ def _bucket_of(due_date: Any, as_of: dt.date) -> Any:
     return case(*whens, else_=literal(AGEING_BUCKETS[-1][0]))
 
 
-def ageing(
-    session: Session, scope: Scope, as_of: dt.date, *, kept: bool = False
-) -> tuple[dict[str, tuple[int, Decimal]], int]:
-    """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
-    (customers, amount); and how many customers have something past due.
+Ageing = tuple[dict[str, tuple[int, Decimal]], int]
 
-    One pass: the open invoices are summed per customer into a column per bucket, then the
-    columns are summed and their customers counted (a customer counts once per bucket it has
-    open, and once among the overdue however many overdue buckets it has). ``kept``: read
-    the kept balances (for today only)."""
+
+def ageing(session: Session, scope: Scope, as_of: dt.date, *, kept: bool = False) -> Ageing:
+    """Open receivables by ageing bucket (days past due as of ``as_of``): bucket ->
+    (customers, amount); and how many customers have something past due. A customer counts
+    once per bucket it has open, and once among the overdue however many overdue buckets it
+    has. ``kept``: read the kept balances (for today only). Each database answers in the
+    form it runs fastest; both give the same figures."""
     invoices = _kept_open_invoices(scope, as_of) if kept else _open_invoices(scope, as_of)
+    if session.get_bind().dialect.name == "postgresql":
+        return ageing_distinct(session, invoices, as_of)
+    return ageing_grouped(session, invoices, as_of)
+
+
+def ageing_grouped(session: Session, invoices: Any, as_of: dt.date) -> Ageing:
+    """``ageing`` in one pass that sums the open invoices per customer into a column per
+    bucket, then sums the columns and counts their customers (SQLite: twice as fast as
+    counting distinct customers)."""
     open_amount = invoices.c.open
     names = BUCKET_NAMES
     # Plain date comparisons per bucket: about a third cheaper than comparing the bucket's
@@ -316,6 +325,31 @@ def ageing(
     row = session.execute(stmt).one()
     found = {
         name: (int(row[2 * k]), money(row[2 * k + 1])) for k, name in enumerate(names) if row[2 * k]
+    }
+    return found, int(row[-1])
+
+
+def ageing_distinct(session: Session, invoices: Any, as_of: dt.date) -> Ageing:
+    """``ageing`` in one pass over the open invoices that counts each bucket's distinct
+    customers (PostgreSQL: grouping per customer first makes it hash five numeric sums per
+    customer, which spills past work_mem at 100,000 customers and runs half as fast)."""
+    due, customer, open_amount = invoices.c.due_date, invoices.c.customer_id, invoices.c.open
+    stmt = select(
+        *(
+            part
+            for name in BUCKET_NAMES
+            for part in (
+                func.count(distinct(case((in_bucket(due, as_of, name), customer)))),
+                func.sum(case((in_bucket(due, as_of, name), open_amount))),
+            )
+        ),
+        func.count(distinct(case((due < as_of, customer)))),
+    ).where(open_amount > CENT)
+    row = session.execute(stmt).one()
+    found = {
+        name: (int(row[2 * k]), money(row[2 * k + 1]))
+        for k, name in enumerate(BUCKET_NAMES)
+        if row[2 * k]
     }
     return found, int(row[-1])
 
