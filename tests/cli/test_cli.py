@@ -178,15 +178,27 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     kept = re.search(r"open invoices kept: (\d+) before, (\d+) derived afresh", rebuilt.output)
     assert kept is not None and int(kept[2]) == int(kept[1]) + 3, rebuilt.output
     assert "month ends stored: " in rebuilt.output
-    # Another pass holding the lease: the command says so and changes nothing.
+    # Another pass holding the lease: the command waits for it rather than skip its work.
+    import threading
+
     from riskdesk.pipeline import repository as leases
     from riskdesk.portfolio import month_ends
 
-    with leases.try_job_lease(factory.kw["bind"], month_ends.LEASE_ID, scope="month_ends"):
-        busy = runner.invoke(app, ["portfolio", "month-ends"])
-        assert busy.exit_code == 0 and "busy" in busy.output, busy.output
-        refused = runner.invoke(app, ["portfolio", "rebuild"])
-        assert refused.exit_code == 1 and "nothing was changed" in refused.output
+    let_go = threading.Event()
+
+    def hold() -> None:
+        with leases.job_lease(factory.kw["bind"], month_ends.LEASE_ID, scope="month_ends"):
+            holding.set()
+            let_go.wait(10)
+
+    holding = threading.Event()
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert holding.wait(10)
+    threading.Timer(1.0, let_go.set).start()
+    waited = runner.invoke(app, ["portfolio", "month-ends"])
+    assert let_go.is_set() and waited.exit_code == 0, waited.output
+    holder.join(10)
 
 
 def test_warnings_replay_writes_its_report_and_leaves_the_queue(cli_env: Path) -> None:

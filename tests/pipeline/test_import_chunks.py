@@ -447,3 +447,113 @@ def test_an_imports_parts_join_each_customers_waiting_queue_row(factory, monkeyp
         snap = session.get(IndicatorSnapshot, customer)
         stored = session.scalar(select(func.count()).where(Order.customer_id == customer))
         assert snap is not None and snap.values["orders_count_365d"] == stored
+
+
+def _two_customers_file(first: str, second: str) -> bytes:
+    """Orders of ``first``, then ``second``, then ``first`` again: with WRITE_ROWS = 2, one
+    customer a part."""
+    rows = _rows("orders", "TC")[:6]
+    for row, owner in zip(rows, (first, first, second, second, first, first), strict=True):
+        row["customer_external_id"] = f"{owner}-C"
+    return _csv(rows)
+
+
+def test_a_reused_queue_id_is_never_joined_by_another_customer(factory, monkeypatch) -> None:
+    """SQLite gives a processed row's id to the next row once the queue has emptied: the
+    first part's row of A is processed, the second part's row of B gets its id, and the third
+    part (A again) must queue A anew rather than join B's row (A's events would be lost)."""
+    from riskdesk.models import CustomerExternalRef, QueuedWork
+    from tests.conftest import processed
+
+    monkeypatch.setattr(intake, "WRITE_ROWS", 2)
+    for prefix in ("RA", "RB"):
+        _base(factory, prefix)
+    with unit_of_work(factory) as session:
+        processed(session)
+        ids = dict(
+            session.execute(
+                select(CustomerExternalRef.external_id, CustomerExternalRef.customer_id).where(
+                    CustomerExternalRef.external_id.in_(("RA-C", "RB-C"))
+                )
+            ).all()
+        )
+    parts: list[int] = []
+
+    def worker_after_first_part(_: int) -> None:
+        if not parts:
+            with unit_of_work(factory) as session:
+                assert processed(session) == 1  # A's row: the queue is empty again
+        parts.append(1)
+
+    result = intake.import_file(
+        factory, lambda s: principal(s, "manager"), kind="orders",
+        content=_two_customers_file("RA", "RB"), filename="o.csv", mapping=None,
+        skip_invalid=False, progress=worker_after_first_part,
+    )  # fmt: skip
+    assert result.job.status == "done"
+    with factory() as session:
+        queued = session.execute(
+            select(QueuedWork.customer_id, QueuedWork.refs).order_by(QueuedWork.id)
+        ).all()
+        tc_orders = [f"TC{i}" for i in range(6)]
+        orders = {
+            cid: sorted(
+                session.scalars(
+                    select(Order.id).where(
+                        Order.customer_id == cid,
+                        Order.external_id.in_(tc_orders),
+                    )
+                )
+            )
+            for cid in ids.values()
+        }
+    a, b = ids["RA-C"], ids["RB-C"]
+    assert sorted((int(c), r) for c, r in queued) == sorted(
+        [(b, orders[b]), (a, orders[a][2:])]  # A's first two went with the processed row
+    )
+
+
+def test_a_partition_a_worker_owns_is_not_waited_for(own_backend, monkeypatch) -> None:
+    """PostgreSQL: while a worker owns the partition of a customer's waiting row (its fence,
+    taken here after the first part and held to the end), a later part neither waits for it
+    nor changes the row: it queues the customer anew."""
+    if own_backend.name != "postgresql":
+        pytest.skip("SQLite has one writer: its write lock is the fence")
+    from sqlalchemy import text
+
+    from riskdesk.models import QueuedWork
+    from riskdesk.pipeline import repository as queue_repo
+
+    monkeypatch.setattr(intake, "WRITE_ROWS", 2)
+    factory = make_sessionmaker(own_backend.engine)
+    _base(factory, "PF")
+    with unit_of_work(factory) as session:
+        session.execute(text("DELETE FROM event_queue"))
+    worker = own_backend.engine.connect()
+    owned: list[int] = []
+
+    def worker_takes_the_partition(_: int) -> None:
+        if owned:
+            return
+        with factory() as session:
+            row = session.execute(select(QueuedWork.partition_no)).scalar_one()
+        worker.begin()
+        with Session(bind=worker) as held:
+            assert queue_repo.fence(held, row)
+        owned.append(row)
+
+    try:
+        started = threading.Event()
+        result = _import(
+            factory, "orders", _csv(_rows("orders", "PF")), progress=worker_takes_the_partition
+        )
+        started.set()
+    finally:
+        worker.rollback()
+        worker.close()
+    assert result.job.status == "done"
+    with factory() as session:
+        rows = session.execute(select(QueuedWork.refs).order_by(QueuedWork.id)).all()
+    # The worker owned the partition throughout: the first part's row was left as it was, and
+    # each later part queued its own (the import never waited for the worker).
+    assert [len(r or ()) for (r,) in rows] == [2, 2, 2, 1]

@@ -536,3 +536,28 @@ def test_a_pass_while_another_runs_is_skipped(db: Session, factory: sessionmaker
         assert _stored(db) == {}
     done = month_ends.refresh(factory, day=AS_OF)
     assert not done.skipped and done.stored == month_ends.window(AS_OF)
+
+
+def test_a_rebuild_the_writers_cut_short_says_so(
+    db: Session, factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Event writers holding their tables past the lock's 2 s stop a pass after some month
+    ends: a rebuild, which dropped them all, reports itself incomplete (the CLI exits 1); the
+    next pass stores the rest, and the answer is the derivation's all along."""
+    _book(db)
+    db.commit()
+    month_ends.refresh(factory, day=AS_OF)
+    real, calls = month_ends._store, []
+
+    def busy_after_two(factory: sessionmaker[Session], month_end: dt.date) -> bool:
+        calls.append(month_end)
+        return len(calls) <= 2 and real(factory, month_end)
+
+    monkeypatch.setattr(month_ends, "_store", busy_after_two)
+    result = month_ends.rebuild(factory, day=AS_OF)
+    assert result.incomplete and not result.skipped and len(result.stored) == 2
+    _same(db)
+    monkeypatch.setattr(month_ends, "_store", real)
+    rest = month_ends.refresh(factory, day=AS_OF)
+    assert not rest.incomplete and len(rest.stored) == len(month_ends.window(AS_OF)) - 2
+    _same(db)

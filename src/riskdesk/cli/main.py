@@ -415,7 +415,7 @@ def demo_command(
     from riskdesk.portfolio import month_ends
 
     # The dashboard's month ends, stored now: its first answer need not derive them.
-    month_ends.refresh(factory)
+    month_ends.refresh(factory, wait=True)
     console.print("loaded: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
     console.print(
         "behaviours: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.behaviours.items()))

@@ -34,7 +34,7 @@ def month_ends_command(
     as_of = parse_date("--as-of", day) if day else None
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
-    _report(month_ends.refresh(factory, day=as_of))
+    _report(month_ends.refresh(factory, day=as_of, wait=True))
 
 
 @portfolio_app.command("rebuild")
@@ -50,20 +50,20 @@ def rebuild_command() -> None:
 
     settings = get_settings()
     factory = make_sessionmaker(make_engine(settings.database_url))
-    result = month_ends.rebuild(factory)
+    result = month_ends.rebuild(factory, wait=True)
     if result.balances is not None:
         before, after = result.balances
         console.print(f"open invoices kept: {before} before, {after} derived afresh")
     _report(result)
-    if result.skipped:
+    if result.skipped or result.incomplete:
         raise typer.Exit(1)
 
 
 def _report(result: Any) -> None:
     if result.skipped:
         console.print(
-            "[yellow]busy: another month-end pass is running (or, on PostgreSQL, event "
-            "writers held their tables): nothing was changed; try again shortly[/yellow]"
+            "[yellow]busy: event writers held the invoices and payments for 2 s: nothing "
+            "was changed; try again shortly[/yellow]"
         )
         return
     stored = ", ".join(d.isoformat() for d in result.stored) or "none"
@@ -72,3 +72,8 @@ def _report(result: Any) -> None:
         f"month ends stored: {stored}; dropped: {dropped}; "
         f"stale customers stored again: {result.restored}"
     )
+    if result.incomplete:
+        console.print(
+            "[yellow]event writers held the invoices and payments for 2 s: the other month "
+            "ends are stored by the next pass (until then the trend is derived)[/yellow]"
+        )

@@ -96,7 +96,7 @@ def enqueue(
     same kind written earlier by the same intake (a file import's earlier parts): a customer's
     new rows join its row if that is still waiting, rather than queueing one row per part."""
     groups = repo.customer_groups(session, customer_ids)
-    joined = _join_waiting(session, groups, refs, waiting) if waiting else {}
+    joined = _join_waiting(session, kind, groups, refs, waiting) if waiting else {}
     rows: list[dict[str, object]] = []
     homes: list[int] = []
     fresh: list[int] = []
@@ -124,32 +124,45 @@ def enqueue(
             WorkRef(qid, home, now) for qid, home in zip(ids, homes, strict=True)
         )
         metrics.count_on_commit(session, metrics.WORK_QUEUED, (kind,), len(ids))
-        if not event.contains(session, "after_commit", _wake_workers):
-            event.listen(session, "after_commit", _wake_workers)
-            event.listen(session, "after_rollback", _forget_unpublished)
+    # A joined row's worker may have passed it by while this transaction owned its partition.
+    if (ids or joined) and not event.contains(session, "after_commit", _wake_workers):
+        event.listen(session, "after_commit", _wake_workers)
+        event.listen(session, "after_rollback", _forget_unpublished)
     return queued
 
 
 def _join_waiting(
     session: Session,
+    kind: str,
     groups: Mapping[int, int | None],
     refs: Mapping[int, Iterable[int] | None] | None,
     waiting: Mapping[int, int],
 ) -> dict[int, int]:
     """Add customers' new rows to their queue rows still waiting (``enqueue``): the customers
-    joined, with their row. A row a worker has taken meanwhile is gone, and the customer gets
-    a new one. The refs are the union, or None (rebuild) when either is unknown or too many."""
+    joined, with their row. The refs are the union, or None (rebuild) when either is unknown
+    or too many.
+
+    A row is joined only if it is still the customer's, of this kind, not yet attempted, and
+    this transaction owns its partition (the fence workers take): a worker owning it may be
+    processing the row, which must not be changed under it, nor its partition's later rows
+    run before it; this transaction never waits for that worker. On SQLite a row id may have
+    been given to another customer's row since (the queue emptied), hence the checks. Any
+    other customer gets a new row."""
     mine = {cid: waiting[cid] for cid in groups if cid in waiting}
     if not mine:
         return {}
-    held = repo.hold_waiting(session, sorted(mine.values()))
+    found = repo.waiting_rows(session, sorted(mine.values()))
+    owned = {p for p in sorted({r.partition_no for r in found}) if repo.fence(session, p)}
+    ids = [r.id for r in found if r.partition_no in owned]
+    held = {r.id: r for r in repo.waiting_rows(session, ids, lock=True)} if ids else {}
     changed: dict[int, list[int] | None] = {}
     joined: dict[int, int] = {}
     for cid, qid in mine.items():
-        if qid not in held:
+        row = held.get(qid)
+        if row is None or row.customer_id != cid or row.kind != kind:
             continue
-        old, new = held[qid], refs.get(cid) if refs is not None else None
-        union = None if old is None or new is None else sorted(set(old) | set(new))
+        new = refs.get(cid) if refs is not None else None
+        union = None if row.refs is None or new is None else sorted(set(row.refs) | set(new))
         changed[qid] = union if union is not None and len(union) <= MAX_REFS else None
         joined[cid] = qid
     repo.set_refs(session, changed)

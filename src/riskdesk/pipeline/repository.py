@@ -224,20 +224,30 @@ def enqueue(session: Session, rows: list[dict[str, Any]], *, now: dt.datetime) -
     )
 
 
-def hold_waiting(session: Session, ids: Sequence[int]) -> dict[int, list[int] | None]:
-    """Of these queue rows, those still waiting for their first attempt, with their refs,
-    locked until this transaction ends. On PostgreSQL a row a worker is processing is waited
-    for: once its batch commits the row is gone and is not returned."""
-    stmt = select(QueuedWork.id, QueuedWork.refs).where(
+class Waiting(NamedTuple):
+    """A queue row still waiting for its first attempt."""
+
+    id: int
+    partition_no: int
+    customer_id: int
+    kind: str
+    refs: list[int] | None
+
+
+def waiting_rows(session: Session, ids: Sequence[int], *, lock: bool = False) -> list[Waiting]:
+    """Of these queue rows, those still waiting for their first attempt (``lock``: locked
+    until this transaction ends, on PostgreSQL)."""
+    stmt = select(*(getattr(QueuedWork, name) for name in Waiting._fields)).where(
         QueuedWork.id.in_(ids), QueuedWork.attempts == 0
     )
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.order_by(QueuedWork.id).with_for_update()  # in id order, as workers lock
-    return {int(qid): refs for qid, refs in session.execute(stmt)}
+    if lock and session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.order_by(QueuedWork.id).with_for_update()
+    return [Waiting(*row) for row in session.execute(stmt)]
 
 
 def set_refs(session: Session, refs: dict[int, list[int] | None]) -> None:
-    """Replace the refs of queue rows (held by ``hold_waiting``)."""
+    """Replace the refs of queue rows (read by ``waiting_rows`` under their partitions'
+    fences)."""
     if refs:
         session.execute(
             update(QueuedWork), [{"id": qid, "refs": listed} for qid, listed in refs.items()]

@@ -72,7 +72,8 @@ def rebuild_balances(session: Session) -> tuple[int, int]:
     fresh = (
         select(*kept, Invoice.amount, so_far)
         .outerjoin(paid, paid.c.invoice_id == Invoice.id)
-        .where(Invoice.amount - so_far > CENT)
+        # As the triggers keep them: every invoice until a payment settles it.
+        .where(or_(paid.c.paid.is_(None), Invoice.amount - so_far > CENT))
     )
     columns = ["invoice_id", "customer_id", "issue_date", "due_date", "amount", "paid"]
     session.execute(insert(InvoiceBalance).from_select(columns, fresh))

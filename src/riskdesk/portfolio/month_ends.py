@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -60,13 +63,30 @@ class RefreshResult:
     restored: int = 0  # stale customers stored again
     skipped: bool = False  # another process held the lease: nothing was done
     balances: tuple[int, int] | None = None  # rebuild: open invoices kept before, after
+    incomplete: bool = False  # event writers stayed busy: a month end waits for the next pass
 
 
-def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> RefreshResult:
+def _lease(factory: sessionmaker[Session], *, wait: bool) -> Any:
+    bind = factory.kw["bind"]
+    if wait:
+        return _held(leases.job_lease(bind, LEASE_ID, scope="month_ends"))
+    return leases.try_job_lease(bind, LEASE_ID, scope="month_ends")
+
+
+@contextmanager
+def _held(lease: Any) -> Iterator[bool]:
+    with lease:
+        yield True
+
+
+def refresh(
+    factory: sessionmaker[Session], *, day: dt.date | None = None, wait: bool = False
+) -> RefreshResult:
     """Store the window's missing month ends, drop those outside it and any left half
-    written, and store stale customers again. Skipped while another process's pass runs."""
+    written, and store stale customers again. Skipped while another process's pass runs,
+    unless ``wait`` (a one-off run: the CLI, the demo), which waits for it to end."""
     result = RefreshResult()
-    with leases.try_job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends") as got:
+    with _lease(factory, wait=wait) as got:
         if not got:  # another process's pass is running: it does this one's work
             result.skipped = True
             return result
@@ -75,13 +95,16 @@ def refresh(factory: sessionmaker[Session], *, day: dt.date | None = None) -> Re
     return result
 
 
-def rebuild(factory: sessionmaker[Session], *, day: dt.date | None = None) -> RefreshResult:
+def rebuild(
+    factory: sessionmaker[Session], *, day: dt.date | None = None, wait: bool = False
+) -> RefreshResult:
     """Derive the kept balances afresh and store every month end of the window again, after
     events were changed by hand (an UPDATE or DELETE the triggers do not follow). Skipped
-    (``skipped``) while another pass runs or, on PostgreSQL, while event writers stay busy
-    for 2 s."""
+    (``skipped``) while another pass runs (unless ``wait``) or, on PostgreSQL, while event
+    writers stay busy for 2 s; ``incomplete`` when the writers stayed busy for a later month
+    end (the next pass stores it; until then the trend is derived)."""
     result = RefreshResult()
-    with leases.try_job_lease(factory.kw["bind"], LEASE_ID, scope="month_ends") as got:
+    with _lease(factory, wait=wait) as got:
         if not got:
             result.skipped = True
             return result
@@ -118,7 +141,8 @@ def _pass(factory: sessionmaker[Session], day: dt.date | None, result: RefreshRe
     for month_end in [] if empty else wanted:
         if not known.get(month_end):
             if not _store(factory, month_end):
-                break  # the event writers were busy: the next pass stores it
+                result.incomplete = True  # the event writers were busy: the next pass
+                break
             result.stored.append(month_end)
     result.restored = _restore_stale(factory)
 

@@ -68,6 +68,13 @@ BUCKET_NAMES = ("current", *(b for b, _, _ in AGEING_BUCKETS))
 Scope = CustomerFilter  # the customers the figures cover: the filters and the caller's view
 
 
+def is_whole_book(scope: Scope) -> bool:
+    """Whether a scope is every customer of the book (no filter, everyone visible). A
+    subquery narrowing it (``within``) is tested first: comparing one as a field could build
+    a SQL expression rather than answer."""
+    return scope.within is None and scope == Scope()
+
+
 def scoped_ids(scope: Scope) -> Select[Any]:
     """The ids of the customers in scope, as a subquery to filter other tables by."""
     return customer_repo.matching_ids(scope)
@@ -99,7 +106,7 @@ def _exposure_by_customer(scope: Scope) -> Any:
         .where(ExposureCategory.counts_in_limit.is_(True))
         .group_by(CreditExposure.customer_id)
     )
-    if scope != Scope():
+    if not is_whole_book(scope):
         stmt = stmt.where(CreditExposure.customer_id.in_(scoped_ids(scope)))
     return stmt.subquery("customer_exposure")
 

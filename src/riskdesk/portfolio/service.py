@@ -281,7 +281,7 @@ def _stored_month_ends(
     if len(stale) > STALE_DERIVED_AT_MOST:
         return None
     wanted = [d for d in dates if d in ready]
-    if scope == repo.Scope():
+    if repo.is_whole_book(scope):
         # Every stale customer's stored rows are in the totals, merged-away ones too.
         sums = month_end_repo.totals_less(session, wanted, less=stale)
     else:
@@ -313,7 +313,7 @@ def _ecl(session: Session, principal: Principal, scope: repo.Scope) -> EclCard:
             scoped=False,
         )  # fmt: skip
     run = runs[0]
-    if scope == repo.Scope():
+    if repo.is_whole_book(scope):
         # The whole book: the run's own totals, as its report shows them.
         customers, balance, ecl = run.customers, run.total_balance, run.total_ecl
         scoped = False
