@@ -21,8 +21,6 @@ MONEY = pl.Decimal(38, 2)
 AMOUNTS = ("credit_limit", "exposure")
 SCHEMA: dict[str, Any] = {
     "customer_id": pl.Int64,
-    "kind": pl.Utf8,
-    "company_name": pl.Utf8,
     "industry": pl.Utf8,
     "region": pl.Utf8,
     "group_id": pl.Int64,
@@ -84,13 +82,13 @@ def band_of(positions: pl.DataFrame, bands: Sequence[tuple[str, float, float | N
 
 
 def top_exposures(positions: pl.DataFrame, limit: int) -> list[tuple[Any, ...]]:
-    """The largest exposures: (customer id, kind, company name, tier, exposure, limit)."""
+    """The largest exposures: (customer id, tier, exposure, limit)."""
     top = (
         positions.lazy()
         .filter(pl.col("exposure") > 0)
         .sort(["exposure", "customer_id"], descending=[True, False])
         .head(limit)
-        .select("customer_id", "kind", "company_name", "tier", "exposure", "credit_limit")
+        .select("customer_id", "tier", "exposure", "credit_limit")
         .collect()
     )
     return list(top.iter_rows())

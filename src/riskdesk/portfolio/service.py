@@ -182,7 +182,7 @@ def summary(
             if t in tiers or t in TIERS
             for n, e, lim in [tiers.get(t, (0, ZERO, ZERO))]
         ],
-        top_exposures=_top(positions),
+        top_exposures=_top(session, positions),
         concentration=[_concentration(session, positions, d) for d in DIMENSIONS],
         held_orders=WorkWaiting(count=held[0], amount=held[1]),
         limit_requests=WorkWaiting(count=requests[0], amount=requests[1]),
@@ -345,18 +345,20 @@ def _summed(
     return sums
 
 
-def _top(positions: pl.DataFrame) -> list[TopExposure]:
+def _top(session: Session, positions: pl.DataFrame) -> list[TopExposure]:
+    top = book.top_exposures(positions, TOP_EXPOSURES)
+    names = repo.customer_names(session, [row[0] for row in top])
     return [
         TopExposure(
             customer_id=cid,
             code=customer_code(cid),
-            name=name if kind == "company" else None,
+            name=names[cid][1] if names[cid][0] == "company" else None,
             tier=tier,
             exposure=exposure,
             credit_limit=limit,
             utilisation=_ratio(exposure, limit),
         )
-        for cid, kind, name, tier, exposure, limit in book.top_exposures(positions, TOP_EXPOSURES)
+        for cid, tier, exposure, limit in top
     ]
 
 
