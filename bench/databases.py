@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import event, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -61,6 +61,37 @@ def open_database(backend: str, pg_url: str, name: str, **pg_engine: Any) -> Dat
         engine = make_engine(f"sqlite:///{Path(tempfile.mkdtemp()) / f'{name}.db'}")
     runner.upgrade(engine)
     return Database(backend, engine, make_sessionmaker(engine), pg_url, schema)
+
+
+class StatementClock:
+    """Counts the statements an engine runs since ``reset`` and, with ``per_statement``, times
+    each one; ``slowest`` prints the slowest of them."""
+
+    def __init__(self, engine: Engine, *, per_statement: bool) -> None:
+        self.count = 0
+        self.spent: list[tuple[float, str]] = []
+        self._started: list[float] = []
+        self._timed = per_statement
+        event.listen(engine, "before_cursor_execute", self._before)
+        if per_statement:
+            event.listen(engine, "after_cursor_execute", self._after)
+
+    def reset(self) -> None:
+        self.count = 0
+        self.spent.clear()
+
+    def _before(self, *_: Any) -> None:
+        self.count += 1
+        if self._timed:
+            self._started.append(time.perf_counter())
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        self.spent.append((time.perf_counter() - self._started.pop(), statement))
+
+    def slowest(self, n: int) -> None:
+        for seconds, statement in sorted(self.spent, reverse=True)[:n]:
+            shown = " ".join(statement.split())[:110]
+            print(f"      {seconds * 1000:7.0f} ms  {shown}")
 
 
 def throwaway_keyring() -> None:

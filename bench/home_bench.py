@@ -46,7 +46,7 @@ from typing import Any
 
 from bench import databases
 from bench.portfolio_bench import _insert, fill
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 
 from riskdesk import bootstrap
 from riskdesk.home import service
@@ -448,25 +448,7 @@ def main() -> None:
         print(f"{args.backend}: written in {time.perf_counter() - started:.1f} s: "
               + ", ".join(f"{n:,} {t}" for t, n in sizes.items()))  # fmt: skip
 
-        statements = 0
-
-        def count(*_: Any) -> None:
-            nonlocal statements
-            statements += 1
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        spent: list[tuple[float, str]] = []
-        started_at: list[float] = []
-
-        def begin(*_: Any) -> None:
-            started_at.append(time.perf_counter())
-
-        def end(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            spent.append((time.perf_counter() - started_at.pop(), statement))
-
-        if args.per_statement:
-            event.listen(db.engine, "before_cursor_execute", begin)
-            event.listen(db.engine, "after_cursor_execute", end)
+        clock = databases.StatementClock(db.engine, per_statement=args.per_statement)
 
         for home in args.homes.split(","):
             username, function = HOMES[home]
@@ -475,20 +457,17 @@ def main() -> None:
                 with db.factory() as session:
                     user = security_service.get_user_by_username_or_raise(session, username)
                     principal = security_service.system_principal(session, user)
-                    statements = 0
-                    spent.clear()
+                    clock.reset()
                     t0, c0 = time.perf_counter(), time.process_time()
                     answer = function(session, principal)
                     times.append(time.perf_counter() - t0)
                     cpu.append(time.process_time() - c0)
             print(
                 f"  {home:<8} as {username:<8} {statistics.median(times[1:]) * 1000:7.0f} ms "
-                f"wall, {statistics.median(cpu[1:]) * 1000:6.0f} ms CPU ({statements} "
+                f"wall, {statistics.median(cpu[1:]) * 1000:6.0f} ms CPU ({clock.count} "
                 f"statements; {_describe(home, answer)})"
             )
-            for seconds, statement in sorted(spent, reverse=True)[:6]:
-                shown = " ".join(statement.split())[:110]
-                print(f"      {seconds * 1000:7.0f} ms  {shown}")
+            clock.slowest(6)
     finally:
         db.drop()
 

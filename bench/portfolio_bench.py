@@ -25,7 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from bench import databases
-from sqlalchemy import event, insert
+from sqlalchemy import insert
 
 from riskdesk import bootstrap
 from riskdesk.kit.timeutil import today, utcnow
@@ -159,28 +159,9 @@ def main() -> None:
                 conn.exec_driver_sql("ANALYZE")
         print(f"{args.backend}: {args.customers:,} customers, {args.customers * args.invoices:,} "
               f"invoices written in {time.perf_counter() - started:.1f} s")  # fmt: skip
-        statements = 0
-
-        def count(*_: Any) -> None:
-            nonlocal statements
-            statements += 1
-
-        event.listen(db.engine, "before_cursor_execute", count)
-        spent: list[tuple[float, str]] = []
-        started_at: list[float] = []
-
-        def begin(*_: Any) -> None:
-            started_at.append(time.perf_counter())
-
-        def end(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-            spent.append((time.perf_counter() - started_at.pop(), statement))
-
-        if args.per_statement:
-            event.listen(db.engine, "before_cursor_execute", begin)
-            event.listen(db.engine, "after_cursor_execute", end)
+        clock = databases.StatementClock(db.engine, per_statement=args.per_statement)
 
         def answer(label: str) -> None:
-            nonlocal statements
             for who, user_id, flt in (
                 ("credit manager, whole book", manager_id, PortfolioFilter()),
                 ("credit manager, one region", manager_id, PortfolioFilter(region="R3")),
@@ -193,21 +174,18 @@ def main() -> None:
                             session, "manager" if user_id == manager_id else "sales"
                         )
                         principal = security_service.system_principal(session, user)
-                        statements = 0
-                        spent.clear()
+                        clock.reset()
                         t0, c0 = time.perf_counter(), time.process_time()
                         summary = service.summary(session, principal, flt=flt)
                         times.append(time.perf_counter() - t0)
                         cpu.append(time.process_time() - c0)
                 print(
                     f"  {label:<8} {who:<28} {statistics.median(times[1:]) * 1000:7.0f} ms wall, "
-                    f"{statistics.median(cpu[1:]) * 1000:6.0f} ms CPU ({statements} statements; "
+                    f"{statistics.median(cpu[1:]) * 1000:6.0f} ms CPU ({clock.count} statements; "
                     f"{summary.totals.customers:,} customers, "
                     f"exposure {summary.totals.exposure:,.2f})"
                 )
-                for seconds, statement in sorted(spent, reverse=True)[:8]:
-                    shown = " ".join(statement.split())[:110]
-                    print(f"      {seconds * 1000:7.0f} ms  {shown}")
+                clock.slowest(8)
 
         # Side by side in one run: every month end derived per answer (before the month-end
         # job has run), then read from what the job stored.
