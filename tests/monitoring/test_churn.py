@@ -55,6 +55,17 @@ def test_summary_counts_repeat_purchase_days() -> None:
     assert (out[2]["x"], out[2]["t_x"], out[2]["T"]) == (0.0, 0.0, 3.0)
 
 
+def test_the_same_purchases_in_any_order_fit_the_same_parameters() -> None:
+    data = simulate(n=400)
+    cutoff = START + dt.timedelta(weeks=52)
+    fits = []
+    for seed in (1, 2, 3):
+        shuffled = data.sample(fraction=1.0, shuffle=True, seed=seed)
+        summary = churn.summarise(shuffled, cutoff)
+        fits.append(churn.fit(*(summary[c].to_numpy() for c in ("x", "t_x", "T"))))
+    assert fits[0] == fits[1] == fits[2]
+
+
 def test_fit_recovers_the_simulated_population_and_beats_naive() -> None:
     data = simulate()
     cutoff = START + dt.timedelta(weeks=52)
