@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, func, insert, select
+from sqlalchemy import Float, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.ecl.matrix import CUSTOMER_SCHEMA, INVOICE_SCHEMA, PAYMENT_SCHEMA
@@ -81,17 +81,41 @@ def add(session: Session, row: Any) -> Any:
 # ---------------------------------------------------------------- runs
 
 
+# A run a job is still storing is read by nobody: every read below keeps the done ones.
+DONE = EclRun.status == "done"
+
+
 def find_run(
     session: Session, as_of: dt.date, lookback_months: int, inputs_hash: str
 ) -> EclRun | None:
     """The run with these inputs, if one was stored."""
     return session.scalars(
         select(EclRun).where(
+            DONE,
             EclRun.as_of == as_of,
             EclRun.lookback_months == lookback_months,
             EclRun.inputs_hash == inputs_hash,
         )
     ).first()
+
+
+def staged_run(session: Session, run_id: int) -> EclRun | None:
+    """A run a job is storing, locked for its last transaction."""
+    return session.scalars(
+        select(EclRun).where(EclRun.id == run_id, EclRun.status == "storing").with_for_update()
+    ).first()
+
+
+def delete_staged(session: Session, *, job_id: int | None = None, run_id: int | None = None) -> int:
+    """Delete what a job staged (its runs still storing, with their customers): by job or by
+    run; the runs deleted."""
+    where = [EclRun.status == "storing"]
+    where.append(EclRun.job_id == job_id if run_id is None else EclRun.id == run_id)
+    ids = list(session.scalars(select(EclRun.id).where(*where)))
+    if ids:
+        session.execute(delete(EclCustomerResult).where(EclCustomerResult.run_id.in_(ids)))
+        session.execute(delete(EclRun).where(EclRun.id.in_(ids)))
+    return len(ids)
 
 
 def insert_customers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
@@ -102,13 +126,15 @@ def insert_customers(session: Session, rows: Sequence[dict[str, Any]]) -> None:
 
 def get_run(session: Session, run_id: int) -> EclRun | None:
     """One run."""
-    return session.get(EclRun, run_id)
+    return session.scalars(select(EclRun).where(EclRun.id == run_id, DONE)).first()
 
 
 def runs(session: Session, limit: int) -> list[EclRun]:
     """The latest runs, by reporting date then creation."""
     return list(
-        session.scalars(select(EclRun).order_by(EclRun.as_of.desc(), EclRun.id.desc()).limit(limit))
+        session.scalars(
+            select(EclRun).where(DONE).order_by(EclRun.as_of.desc(), EclRun.id.desc()).limit(limit)
+        )
     )
 
 
@@ -117,7 +143,7 @@ def previous_run(session: Session, run: EclRun) -> EclRun | None:
     its own."""
     return session.scalars(
         select(EclRun)
-        .where(EclRun.id < run.id, EclRun.as_of <= run.as_of)
+        .where(DONE, EclRun.id < run.id, EclRun.as_of <= run.as_of)
         .order_by(EclRun.as_of.desc(), EclRun.id.desc())
         .limit(1)
     ).first()

@@ -126,22 +126,14 @@ def _matrix_rows(result: Matrix) -> list[dict[str, Any]]:
     ]
 
 
-def store_run(session: Session, plan: Plan, principal: Principal | None) -> tuple[EclRun, bool]:
-    """Store the planned run, or find the one already stored with the same inputs; whether
-    it is new."""
-    if principal is not None:
-        ensure_still_allowed(session, principal, Permission.ECL_RUN)
-    found = repo.find_run(session, plan.as_of, plan.lookback_months, plan.inputs_hash)
-    if found is not None:
-        return found, False
+def _new_run(plan: Plan, principal: Principal | None, **extra: Any) -> EclRun:
     result = plan.result
-    customers = result.customers.with_columns(pl.col(*BUCKETS, "balance", "ecl").round(2))
     totals = result.rates.filter(pl.col("segment") == PORTFOLIO)
-    run = EclRun(
+    return EclRun(
         as_of=plan.as_of,
         lookback_months=plan.lookback_months,
         inputs_hash=plan.inputs_hash,
-        customers=customers.height,
+        customers=result.customers.height,
         total_balance=_money(float(totals["balance"].sum())),
         total_ecl=_money(float(totals["ecl"].sum())),
         matrix=_matrix_rows(result),
@@ -164,7 +156,33 @@ def store_run(session: Session, plan: Plan, principal: Principal | None) -> tupl
             for a in result.adjustments
         ],
         created_by_id=principal.user_id if principal else None,
+        **extra,
     )
+
+
+def customer_rows(plan: Plan) -> pl.DataFrame:
+    """The run's customer rows to store (without the run's id), rounded to the cent in
+    Polars; the Numeric columns keep them exact."""
+    customers = plan.result.customers.with_columns(pl.col(*BUCKETS, "balance", "ecl").round(2))
+    return customers.rename(RESULT_COLUMNS).select(
+        "customer_id", "segment", "rates_from", *RESULT_COLUMNS.values(), "balance", "ecl"
+    )
+
+
+def store_customers(session: Session, run_id: int, rows: pl.DataFrame) -> None:
+    """Store some of a run's customer rows."""
+    repo.insert_customers(session, rows.with_columns(run_id=pl.lit(run_id)).to_dicts())
+
+
+def store_run(session: Session, plan: Plan, principal: Principal | None) -> tuple[EclRun, bool]:
+    """Store the planned run, or find the one already stored with the same inputs; whether
+    it is new (in the caller's one transaction: a request's, or the CLI's)."""
+    if principal is not None:
+        ensure_still_allowed(session, principal, Permission.ECL_RUN)
+    found = repo.find_run(session, plan.as_of, plan.lookback_months, plan.inputs_hash)
+    if found is not None:
+        return found, False
+    run = _new_run(plan, principal)
     try:
         with session.begin_nested():
             repo.add(session, run)
@@ -174,23 +192,53 @@ def store_run(session: Session, plan: Plan, principal: Principal | None) -> tupl
         if found is None:
             raise
         return found, False
-    # Rounded to the cent in Polars; the Numeric columns keep them exact.
-    rows = (
-        customers.rename(RESULT_COLUMNS)
-        .with_columns(run_id=pl.lit(run.id))
-        .select(
-            "run_id",
-            "customer_id",
-            "segment",
-            "rates_from",
-            *RESULT_COLUMNS.values(),
-            "balance",
-            "ecl",
-        )
-        .to_dicts()
-    )
-    repo.insert_customers(session, rows)
+    store_customers(session, run.id, customer_rows(plan))
     return run, True
+
+
+# A job stores a run in parts, each a short transaction (SQLite has one writer: an event intake
+# waits for a part, not for 100,000 rows), under a run in status "storing" that no reader
+# reads until the last transaction marks it done.
+STORE_CHUNK = 5000
+
+
+def begin_staged(session: Session, plan: Plan, principal: Principal, job_id: int) -> int | None:
+    """The first transaction of a job's store: what an earlier attempt of the job staged goes,
+    and a run in status "storing" is added; its id, or None when a run with these inputs is
+    already done (nothing to store)."""
+    ensure_still_allowed(session, principal, Permission.ECL_RUN)
+    repo.delete_staged(session, job_id=job_id)
+    if repo.find_run(session, plan.as_of, plan.lookback_months, plan.inputs_hash) is not None:
+        return None
+    run = repo.add(session, _new_run(plan, principal, status="storing", job_id=job_id))
+    return int(run.id)
+
+
+def finish_staged(
+    session: Session, plan: Plan, principal: Principal, run_id: int | None
+) -> tuple[EclRun, bool]:
+    """The last transaction: the staged run is done, unless a run with the same inputs was
+    finished meanwhile (that one stands, and the staged one goes); whether it is new."""
+    ensure_still_allowed(session, principal, Permission.ECL_RUN)
+    found = repo.find_run(session, plan.as_of, plan.lookback_months, plan.inputs_hash)
+    if found is not None or run_id is None:
+        if run_id is not None:
+            repo.delete_staged(session, run_id=run_id)
+        if found is None:  # begun as already done, and that run has gone since
+            raise Conflict("the ECL run it found was removed; run it again", code="ecl_run_gone")
+        return found, False
+    run = repo.staged_run(session, run_id)
+    if run is None:
+        raise Conflict("the ECL run being stored was removed; run it again", code="ecl_run_gone")
+    run.status = "done"
+    run.created_at = utcnow()
+    session.flush()
+    return run, True
+
+
+def discard_staged(session: Session, job_id: int) -> None:
+    """Delete what a failed, cancelled or lost job staged."""
+    repo.delete_staged(session, job_id=job_id)
 
 
 def get_run_or_raise(session: Session, run_id: int) -> EclRun:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import polars as pl
 from pydantic_core import to_jsonable_python
 from sqlalchemy.orm import Session
 
@@ -231,22 +232,45 @@ def anomaly_run(ctx: JobContext) -> None:
 
 
 def ecl_run(ctx: JobContext) -> None:
-    """Compute and store the provision matrix (POST /ecl/runs)."""
+    """Compute and store the provision matrix (POST /ecl/runs).
+
+    The customers' rows are stored in parts of ecl_service.STORE_CHUNK, a short transaction
+    each, under a run no reader reads until the last transaction marks it done with the job."""
     body = EclRunIn.model_validate(ctx.parameters)
     with ctx.reading("computing") as session:
         plan = ecl_service.plan_run(session, as_of=body.as_of, lookback_months=body.lookback_months)
+    rows = ecl_service.customer_rows(plan)
+    size = ecl_service.STORE_CHUNK
+    parts = [rows.slice(start, size) for start in range(0, rows.height, size)]
+
+    def begin(session: Session) -> int | None:
+        return ecl_service.begin_staged(session, plan, ctx.principal(session), ctx.job_id)
+
+    run_id = ctx.stage(begin, 0, len(parts))
+    if run_id is not None:
+        for done, part in enumerate(parts):
+
+            def stage(session: Session, part: pl.DataFrame = part, run_id: int = run_id) -> None:
+                ecl_service.store_customers(session, run_id, part)
+
+            ctx.stage(stage, done, len(parts))
 
     def write(session: Session) -> dict[str, Any]:
-        run, _ = ecl_service.store_run(session, plan, ctx.principal(session))
+        run, _ = ecl_service.finish_staged(session, plan, ctx.principal(session), run_id)
         # The summary only: the matrix is at /ecl/runs/{id}.
         return EclRunRead.model_validate(run).model_dump(mode="json")
 
     ctx.store(write)
 
 
+def _discard_ecl_run(session: Session, job_id: int) -> None:
+    ecl_service.discard_staged(session, job_id)
+
+
 def register_all() -> None:
     """Make every long operation runnable by this process's job workers."""
     register(JobKind(SCORING_RUN, Permission.SCORING_MANAGE, scoring_run, _discard_scoring_run))
+    register(JobKind(ECL_RUN, Permission.ECL_RUN, ecl_run, _discard_ecl_run))
     for name, permission, run in (
         (MODEL_TRAINING, Permission.SCORING_MANAGE, model_training),
         (RULE_BACKTEST, Permission.RULES_MANAGE, rule_backtest),
@@ -254,6 +278,5 @@ def register_all() -> None:
         (CHURN_FIT, Permission.RULES_MANAGE, churn_fit),
         (RULE_RUN, Permission.RULES_MANAGE, rule_run),
         (ANOMALY_RUN, Permission.RULES_MANAGE, anomaly_run),
-        (ECL_RUN, Permission.ECL_RUN, ecl_run),
     ):
         register(JobKind(name, permission, run))

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -44,7 +44,19 @@ class EclRun(Base):
     """
 
     __tablename__ = "ecl_runs"
-    __table_args__ = (UniqueConstraint("as_of", "lookback_months", "inputs_hash"),)
+    # One finished run per set of inputs; a job's run being stored (status "storing") is
+    # read by nobody and may stand beside it until its last transaction.
+    __table_args__ = (
+        Index(
+            "ix_ecl_runs_done_inputs",
+            "as_of",
+            "lookback_months",
+            "inputs_hash",
+            unique=True,
+            sqlite_where=text("status = 'done'"),
+            postgresql_where=text("status = 'done'"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     as_of: Mapped[dt.date] = mapped_column(Date, index=True)
@@ -60,6 +72,9 @@ class EclRun(Base):
     adjustments: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # "done", or "storing" while a job stores its customers in short transactions
+    status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
+    job_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the job storing it
 
 
 class EclCustomerResult(Base):
