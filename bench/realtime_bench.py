@@ -39,7 +39,11 @@ import argparse
 import datetime as dt
 import json
 import multiprocessing as mp
+import os
 import random
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -77,6 +81,7 @@ from riskdesk.models import (
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import intake
 from riskdesk.pipeline.tasks import EventWorker
+from riskdesk.security import keys
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
 from riskdesk.security.service import Principal
@@ -578,6 +583,88 @@ def run_end_to_end(
     return {"events": intake_part["events"], "intake_s": intake_part["seconds"], "seconds": seconds}
 
 
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+@contextmanager
+def worker_processes(db: Database, count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` separate ``riskdesk worker`` processes (one event thread, no job threads) on
+    the bench's database, started and warm (imports, pools, the idle queue polled) before the
+    block; stopped after it."""
+    url = db.engine.url.render_as_string(hide_password=False)
+    if db.schema:
+        url = db.engine.url.update_query_dict(
+            {"options": f"-csearch_path={db.schema}"}
+        ).render_as_string(hide_password=False)
+    env = {
+        **os.environ,
+        "RISKDESK_DATABASE_URL": url,
+        "RISKDESK_KEYRING": keys.current().to_json(),
+        "RISKDESK_EVENT_LINGER_SECONDS": "0.05",
+    }
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "riskdesk.cli.main", "worker", "--threads", "1", "--jobs", "0"],
+            env=env,
+        )
+        for _ in range(count)
+    ]
+    try:
+        # Warm once their CPU time stands still for a second (at least 3 s after the start).
+        time.sleep(3)
+        last = [-1] * count
+        for _ in range(60):
+            now = [_cpu_ticks(p.pid) for p in procs]
+            if now == last:
+                break
+            last = now
+            time.sleep(1)
+        yield procs
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGCONT)
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+def drain_processes(
+    db: Database, stream: list[tuple[str, list[dict[str, Any]]]], count: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Intake with the worker processes stopped (SIGSTOP, idle between polls), then the queue
+    drained by them: (intake, drain) as ``run_intake`` and ``drain`` give them."""
+    with worker_processes(db, count) as procs:
+        for p in procs:
+            p.send_signal(signal.SIGSTOP)
+        took = run_intake(db, stream)
+        rows = databases.queued_rows(db.factory)
+        started = time.perf_counter()
+        for p in procs:
+            p.send_signal(signal.SIGCONT)
+        databases.wait_drained(db.factory)
+        seconds = time.perf_counter() - started
+    return took, {"workers": count, "queue_rows": rows, "seconds": seconds, "ms_in_steps": {}}
+
+
+def end_to_end_processes(
+    db: Database, stream: list[tuple[str, list[dict[str, Any]]]], count: int
+) -> dict[str, Any]:
+    """Intake in this process while ``count`` worker processes run, as API nodes and
+    ``riskdesk worker`` processes do: the time from the first intake until every event is
+    processed."""
+    with worker_processes(db, count):
+        started = time.perf_counter()
+        intake_part = run_intake(db, stream)
+        databases.wait_drained(db.factory)
+        seconds = time.perf_counter() - started
+    return {"events": intake_part["events"], "intake_s": intake_part["seconds"], "seconds": seconds}
+
+
 def _stored_rows(
     db: Database, stream: list[tuple[str, list[dict[str, Any]]]]
 ) -> tuple[dict[tuple[str, str], dict[str, Any]], dict[int, list[dict[str, Any]]]]:
@@ -648,14 +735,21 @@ def run_raw(
     return {"events": sum(len(b) for _, b in plan), "transactions": len(plan), "seconds": seconds}
 
 
-def measure_throughput(db: Database, *, events: int, events_one: int) -> dict[str, Any]:
+def measure_throughput(
+    db: Database, *, events: int, events_one: int, processes: bool = False
+) -> dict[str, Any]:
     """Intake (commit, queue) and processing (1 and 2 workers, and both at once) against raw
-    inserts of the same rows, for transactions of 1 and of 50 records; side by side."""
+    inserts of the same rows, for transactions of 1 and of 50 records; side by side. With
+    ``processes`` the same again with the workers as separate ``riskdesk worker`` processes."""
     with db.factory() as session:
         customers = list(session.scalars(select(Customer.id).order_by(Customer.id)))
     out = {}
     plans = [(1, events_one, 1, "drain"), (50, events, 1, "drain"), (50, events, 2, "drain")]
     plans += [(50, events, 1, "end_to_end"), (1, events_one, 1, "end_to_end")]
+    if processes:
+        plans += [(50, events, 1, "drain_proc"), (50, events, 2, "drain_proc")]
+        plans += [(50, events, 1, "end_to_end_proc"), (50, events, 2, "end_to_end_proc")]
+        plans += [(1, events_one, 1, "end_to_end_proc")]
     for n, (batch, count, workers, how) in enumerate(plans):
         tag = f"T{n}-"
         stream = plan_stream(customers, events=count, batch=batch, tag=tag, seed=n)
@@ -665,8 +759,12 @@ def measure_throughput(db: Database, *, events: int, events_one: int) -> dict[st
             took = run_intake(db, stream)
             work = drain(db, workers)
             whole = took["seconds"] + work["seconds"]
+        elif how == "drain_proc":
+            took, work = drain_processes(db, stream, workers)
+            whole = took["seconds"] + work["seconds"]
         else:
-            both = run_end_to_end(db, stream, workers)
+            runner = end_to_end_processes if how == "end_to_end_proc" else run_end_to_end
+            both = runner(db, stream, workers)
             took = {"events": both["events"], "seconds": both["intake_s"]}
             work = {"seconds": both["seconds"] - both["intake_s"], "ms_in_steps": {}}
             whole = both["seconds"]
@@ -735,7 +833,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             out["latency"] = measure_latency(db, token, idle, loaded, background, args.load_rate)
         if "throughput" in args.phases:
             out["throughput"] = measure_throughput(
-                db, events=args.events, events_one=args.events_one
+                db, events=args.events, events_one=args.events_one, processes=args.processes
             )
         return out
     finally:
@@ -757,7 +855,7 @@ def table(results: list[dict[str, Any]]) -> str:
             )
         for t in r.get("throughput", {}).values():
             lines.append(
-                f"{b:10} batch {t['records_per_transaction']:>3} {t['how']:10} "
+                f"{b:10} batch {t['records_per_transaction']:>3} {t['how']:15} "
                 f"{t['workers']}w  intake {t['intake_events_per_s']:>8} ev/s  to processed "
                 f"{t['events_per_s_to_processed']:>8} ev/s  raw insert {t['raw_events_per_s']:>9}"
                 f" ev/s  intake/raw {t['intake_share_of_raw']:.1%}  processed/raw "
@@ -782,6 +880,11 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=5000, help="stream of 50-record batches")
     parser.add_argument("--events-one", type=int, default=1000, help="stream of single records")
     parser.add_argument("--phases", default="latency,throughput")
+    parser.add_argument(
+        "--processes",
+        action="store_true",
+        help="also drain with separate `riskdesk worker` processes (1 and 2)",
+    )
     args = parser.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = [run_backend(b, args) for b in backends]
