@@ -1,15 +1,19 @@
-"""How long an event intake waits while a scoring run runs as a background job.
+"""How long an event intake waits while a scoring run or an ECL run runs as a background job.
 
-    PYTHONPATH=.:src .venv/bin/python bench/jobs_intake_bench.py [--customers 1000] [--months 12]
-        [--backend sqlite|postgresql] [--db-url postgresql+psycopg://...] [--chunk 250]
+    PYTHONPATH=.:src .venv/bin/python bench/jobs_intake_bench.py [--kind scoring|ecl]
+        [--customers 1000] [--months 12] [--backend sqlite|postgresql]
+        [--db-url postgresql+psycopg://...] [--chunk 250]
 
-Builds a demo database (a SQLite file by default: the single writer is SQLite's; or a fresh
-PostgreSQL schema, which has no database-wide write lock), then, in one process as the server
-would: a job worker thread runs a queued scoring run over everyone while the main thread posts
-orders one after another, each in its own intake transaction (validate, write the event and its
-exposure, queue its work, commit: what the API does before it answers). Each intake's time is
-recorded, first with no job running (idle), then while the job runs; the job's phases are timed
-beside: its whole store (its short transactions and the last one) and the longest of them.
+Builds a database (a SQLite file by default: the single writer is SQLite's; or a fresh
+PostgreSQL schema, which has no database-wide write lock): for a scoring run the demo
+population; for an ECL run ``bench/ecl_bench.py``'s invoices and payments, bulk-loaded (a
+monthly invoice per customer over ``--months``). Then, in one process as the server would: a job
+worker thread runs the queued job over everyone while the main thread posts orders one after
+another, each in its own intake transaction (validate, write the event and its exposure, queue
+its work, commit: what the API does before it answers). Each intake's time is recorded, first
+with no job running (idle), then while the job runs; the job's phases are timed beside: its
+whole store (its short transactions and the last one) and the longest of them. ``--chunk`` sets
+the customers per short transaction of the store (a huge value: the store in one part).
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ import threading
 import time
 from typing import Any
 
-from bench import databases
+from bench import databases, ecl_bench
 
 from riskdesk import bootstrap
 from riskdesk.db import unit_of_work
+from riskdesk.demo.loader import ensure_demo_users
+from riskdesk.ecl import service as ecl_service
 from riskdesk.jobs import kinds
 from riskdesk.jobs import service as jobs
+from riskdesk.kit.timeutil import today
 from riskdesk.pipeline import intake
 from riskdesk.scoring import service as scoring_service
 from riskdesk.security import service as security_service
@@ -42,17 +49,21 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=100, help="intakes measured with no job")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--db-url", default=PG_URL)
+    parser.add_argument("--kind", choices=["scoring", "ecl"], default="scoring")
     parser.add_argument(
         "--chunk",
         type=int,
-        default=getattr(scoring_service, "STORE_CHUNK", 0),
-        help="customers per store slice (0: a version that stores in one transaction)",
+        default=0,
+        help="customers per store slice (default: the product's; for scoring 0 is a version "
+        "that stores in one transaction)",
     )
     args = parser.parse_args()
     databases.throwaway_keyring()
     bootstrap.install()
     kinds.register_all()
-    scoring_service.STORE_CHUNK = args.chunk
+    service: Any = ecl_service if args.kind == "ecl" else scoring_service
+    args.chunk = args.chunk or getattr(service, "STORE_CHUNK", 0)
+    service.STORE_CHUNK = args.chunk
     db = databases.open_database(args.backend, args.db_url, "jobs")
     try:
         measure(db, args)
@@ -66,13 +77,25 @@ def measure(db: databases.Database, args: argparse.Namespace) -> None:
 
     factory = db.factory
     started = time.perf_counter()
+    if args.kind == "ecl":
+        ecl_bench.populate(db, ecl_bench.generate(args.customers, args.months, today()))
+        if db.label == "postgresql":  # the rows came with their ids: move the sequences on
+            with db.engine.begin() as conn:
+                for table in ("customers", "invoices", "payments"):
+                    conn.exec_driver_sql(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
     with unit_of_work(factory) as session:
-        load_demo(session, customers=args.customers, months=args.months, seed=0)
+        if args.kind == "ecl":
+            ensure_demo_users(session)
+        else:
+            load_demo(session, customers=args.customers, months=args.months, seed=0)
         manager = security_service.get_user_by_username_or_raise(session, "manager")
         principal = security_service.system_principal(session, manager)
         intake.ingest(session, principal, "customers", [databases.BENCH_CUSTOMER])
     print(
-        f"{db.label}: demo data: {args.customers} customers, {args.months} months, built in "
+        f"{db.label}: {args.kind} data: {args.customers} customers, {args.months} months, built in "
         f"{time.perf_counter() - started:.0f} s; store slices of {args.chunk} customers",
         flush=True,
     )
@@ -118,13 +141,22 @@ def measure(db: databases.Database, args: argparse.Namespace) -> None:
     if real_stage is not None:  # (a version that stores in one transaction has no stage)
         jobs.JobContext.stage = timed_stage  # type: ignore[method-assign]
     with unit_of_work(factory) as session:
-        job = jobs.enqueue(
-            session,
-            principal,
-            kind=kinds.SCORING_RUN,
-            permission=Permission.SCORING_MANAGE,
-            parameters={"as_of": None},
-        )
+        if args.kind == "ecl":
+            job = jobs.enqueue(
+                session,
+                principal,
+                kind=kinds.ECL_RUN,
+                permission=Permission.ECL_RUN,
+                parameters={"as_of": None, "lookback_months": min(args.months - 1, 24)},
+            )
+        else:
+            job = jobs.enqueue(
+                session,
+                principal,
+                kind=kinds.SCORING_RUN,
+                permission=Permission.SCORING_MANAGE,
+                parameters={"as_of": None},
+            )
         job_id = job.id
     done = threading.Event()
 
@@ -163,7 +195,7 @@ def measure(db: databases.Database, args: argparse.Namespace) -> None:
     ]
     for label, values in (
         ("idle", idle),
-        ("during the scoring job", during),
+        (f"during the {args.kind} job", during),
         ("- of which beside its read and compute", computing),
         ("- of which overlapping its store", storing),
     ):

@@ -199,7 +199,7 @@ def store_run(session: Session, plan: Plan, principal: Principal | None) -> tupl
 # A job stores a run in parts, each a short transaction (SQLite has one writer: an event intake
 # waits for a part, not for 100,000 rows), under a run in status "storing" that no reader
 # reads until the last transaction marks it done.
-STORE_CHUNK = 5000
+STORE_CHUNK = 2000
 
 
 def begin_staged(session: Session, plan: Plan, principal: Principal, job_id: int) -> int | None:
