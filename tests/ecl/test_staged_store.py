@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from riskdesk.ecl import service as ecl_service
 from riskdesk.jobs import service as jobs
 from riskdesk.models import EclCustomerResult, EclRun, Job
-from tests.ecl.test_endpoints import BODY, RUNS, portfolio  # noqa: F401 (a fixture)
+from tests.ecl.test_endpoints import BODY, RUNS
 
 ASYNC = {"Prefer": "respond-async"}
 
@@ -28,7 +28,7 @@ def test_the_parts_are_read_by_nobody_until_the_run_is_done(
     manager,
     factory,
     db,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ecl_service, "STORE_CHUNK", 1)
     seen: list[dict[str, Any]] = []
@@ -77,7 +77,7 @@ def test_a_job_that_fails_between_parts_leaves_nothing(
     manager,
     factory,
     db,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ecl_service, "STORE_CHUNK", 1)
     calls: list[int] = []
@@ -108,7 +108,7 @@ def test_a_run_finished_meanwhile_with_the_same_inputs_stands(
     manager,
     factory,
     db,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
     store = ecl_service.store_customers
     sync: list[int] = []
@@ -137,7 +137,7 @@ def test_a_cancelled_job_discards_its_parts(
     manager,
     factory,
     db,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ecl_service, "STORE_CHUNK", 1)
     store = ecl_service.store_customers
@@ -165,7 +165,7 @@ def test_the_parts_store_what_one_transaction_does(
     factory,
     db,
     monkeypatch,
-    chunk,  # noqa: F811
+    chunk,
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(ecl_service, "STORE_CHUNK", chunk)
     started = manager.post(RUNS, json=BODY, headers=ASYNC)

@@ -11,6 +11,7 @@ through jobs.service and never import this module.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -195,19 +196,57 @@ def _as_of(ctx: JobContext) -> dt.date | None:
     return dt.date.fromisoformat(value) if value else None
 
 
+# Customers per short transaction of a rule or anomaly run's raising.
+RAISE_CHUNK = 1000
+
+
+def _raise_in_parts(
+    ctx: JobContext,
+    findings: monitoring_service.Findings,
+    as_of: dt.date | None,
+    summary: Callable[[int, int, int], dict[str, Any]],
+) -> None:
+    """Raise a run's findings part by part, each a short transaction (SQLite has one writer:
+    an event intake waits for a part, not for the whole run); the last part commits with the
+    job and its ``summary`` of (raised, refreshed, cleared).
+
+    Unlike a scoring or ECL run's parts, each part is current once committed: its alerts are
+    true findings on their own, notified and worked at once, and a job stopped between parts
+    keeps them (raising again refreshes them, never duplicates)."""
+    cut = monitoring_service.parts(findings, RAISE_CHUNK)
+    totals = [0, 0, 0]
+
+    def add(session: Session, part: monitoring_service.Findings) -> None:
+        s = alert_service.raise_alerts(session, part, as_of=as_of)
+        for n, value in enumerate((s.raised, s.refreshed, s.cleared)):
+            totals[n] += value
+
+    for done, part in enumerate(cut[:-1]):
+
+        def stage(session: Session, part: monitoring_service.Findings = part) -> None:
+            add(session, part)
+
+        ctx.stage(stage, done, len(cut))
+
+    def write(session: Session) -> dict[str, Any]:
+        add(session, cut[-1])
+        return summary(*totals)
+
+    ctx.store(write)
+
+
 def rule_run(ctx: JobContext) -> None:
     """Evaluate every active rule over everyone and raise alerts (POST /rule-runs)."""
     as_of = _as_of(ctx)
     with ctx.reading("computing") as session:
         findings = monitoring_service.find_rule_hits(session, None, as_of=as_of)
 
-    def write(session: Session) -> dict[str, Any]:
-        s = alert_service.raise_alerts(session, findings, as_of=as_of)
+    def summary(raised: int, refreshed: int, cleared: int) -> dict[str, Any]:
         return EvaluationRead(
-            customers=s.customers, raised=s.raised, refreshed=s.refreshed, cleared=s.cleared
+            customers=findings.customers, raised=raised, refreshed=refreshed, cleared=cleared
         ).model_dump(mode="json")
 
-    ctx.store(write)
+    _raise_in_parts(ctx, findings, as_of, summary)
 
 
 def anomaly_run(ctx: JobContext) -> None:
@@ -219,16 +258,15 @@ def anomaly_run(ctx: JobContext) -> None:
             session, months=p["months"], z_threshold=p["z_threshold"], top=p["top"], as_of=as_of
         )
 
-    def write(session: Session) -> dict[str, Any]:
-        s = alert_service.raise_alerts(session, findings, as_of=as_of)
+    def summary(raised: int, refreshed: int, _cleared: int) -> dict[str, Any]:
         return AnomalyRunRead(
-            customers=s.customers,
-            raised=s.raised,
-            refreshed=s.refreshed,
+            customers=findings.customers,
+            raised=raised,
+            refreshed=refreshed,
             ranking=[RankedCustomer.model_validate(r) for r in ranked],
         ).model_dump(mode="json")
 
-    ctx.store(write)
+    _raise_in_parts(ctx, findings, as_of, summary)
 
 
 def ecl_run(ctx: JobContext) -> None:

@@ -9,6 +9,7 @@ run")."""
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -516,13 +517,61 @@ def still_judged(session: Session, findings: Findings) -> Judged | None:
     unwatched = consent.without_consent(session, findings.purpose, None)
     active = {rule.code: version.id for rule, version in repo.active_versions(session)}
     return Judged(
-        None,
+        judged.customer_ids,  # None for the whole run; a part's customers (``parts``)
         judged.values.filter(pl.col("customer_id").is_in(sorted(live - unwatched))),
         {c: r for c, r in judged.rules.items() if active.get(c) == r[0]},
         frozenset(active),
         frozenset(unwatched),
         {c: r for c, r in judged.clears.items() if active.get(c) == judged.rules[c][0]},
     )
+
+
+def parts(findings: Findings, size: int) -> list[Findings]:
+    """A run's findings cut into parts of about ``size`` customers each, to raise in short
+    transactions one after another: each part's hits, its customers' state when read and,
+    for a rule evaluation, what it judged of them (so a part clears only its own customers'
+    quiet alerts). The judged customers are the ones read (``marks``), else those hit.
+
+    Open alerts of customers the run did not read (created or merged into since) are left to
+    their own events' evaluations, which a run over everyone in one transaction would have
+    cleared were their rule retired or their consent withdrawn."""
+    if findings.marks is not None:
+        ids = findings.marks["customer_id"].unique().sort().to_list()
+    else:
+        ids = sorted({cid for h in findings.hits for cid, _ in h.hits})
+    if len(ids) <= size:
+        return [findings]
+    bounds = [ids[start] for start in range(0, len(ids), size)]
+    chunks = [ids[start : start + size] for start in range(0, len(ids), size)]
+    # Each hit goes to its part by the first customer id of each part (a search, not a scan
+    # of every hit per part).
+    grouped: list[list[list[tuple[int, dict[str, Any]]]]] = [
+        [[] for _ in findings.hits] for _ in chunks
+    ]
+    for n, h in enumerate(findings.hits):
+        for cid, evidence in h.hits:
+            grouped[max(bisect.bisect_right(bounds, cid) - 1, 0)][n].append((cid, evidence))
+    found = []
+    for chunk, hits in zip(chunks, grouped, strict=True):
+        keep = pl.col("customer_id").is_in(chunk)
+        judged = findings.judged
+        if judged is not None:
+            judged = replace(
+                judged,
+                customer_ids=frozenset(chunk),
+                values=judged.values.filter(keep),
+                unwatched=judged.unwatched & frozenset(chunk),
+            )
+        found.append(
+            Findings(
+                len(chunk),
+                [replace(h, hits=part) for h, part in zip(findings.hits, hits, strict=True)],
+                findings.purpose,
+                findings.marks.filter(keep) if findings.marks is not None else None,
+                judged,
+            )
+        )
+    return found
 
 
 def still_current(session: Session, findings: Findings) -> list[Hits]:
