@@ -1,12 +1,13 @@
-"""How long an event intake waits while a scoring run or an ECL run runs as a background job.
+"""How long an event intake waits while a scoring, ECL or rule run runs as a background job.
 
-    PYTHONPATH=.:src .venv/bin/python bench/jobs_intake_bench.py [--kind scoring|ecl]
+    PYTHONPATH=.:src .venv/bin/python bench/jobs_intake_bench.py [--kind scoring|ecl|rules]
         [--customers 1000] [--months 12] [--backend sqlite|postgresql]
         [--db-url postgresql+psycopg://...] [--chunk 250]
 
 Builds a database (a SQLite file by default: the single writer is SQLite's; or a fresh
 PostgreSQL schema, which has no database-wide write lock): for a scoring run the demo
-population; for an ECL run ``bench/ecl_bench.py``'s invoices and payments, bulk-loaded (a
+population (for a rule run too: every active rule over everyone); for an ECL run
+``bench/ecl_bench.py``'s invoices and payments, bulk-loaded (a
 monthly invoice per customer over ``--months``). Then, in one process as the server would: a job
 worker thread runs the queued job over everyone while the main thread posts orders one after
 another, each in its own intake transaction (validate, write the event and its exposure, queue
@@ -49,7 +50,7 @@ def main() -> None:
     parser.add_argument("--idle", type=int, default=100, help="intakes measured with no job")
     parser.add_argument("--backend", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--db-url", default=PG_URL)
-    parser.add_argument("--kind", choices=["scoring", "ecl"], default="scoring")
+    parser.add_argument("--kind", choices=["scoring", "ecl", "rules"], default="scoring")
     parser.add_argument(
         "--chunk",
         type=int,
@@ -61,9 +62,10 @@ def main() -> None:
     databases.throwaway_keyring()
     bootstrap.install()
     kinds.register_all()
-    service: Any = ecl_service if args.kind == "ecl" else scoring_service
-    args.chunk = args.chunk or getattr(service, "STORE_CHUNK", 0)
-    service.STORE_CHUNK = args.chunk
+    service: Any = {"ecl": ecl_service, "rules": kinds}.get(args.kind, scoring_service)
+    setting = "RAISE_CHUNK" if args.kind == "rules" else "STORE_CHUNK"
+    args.chunk = args.chunk or getattr(service, setting, 0)
+    setattr(service, setting, args.chunk)
     db = databases.open_database(args.backend, args.db_url, "jobs")
     try:
         measure(db, args)
@@ -148,6 +150,14 @@ def measure(db: databases.Database, args: argparse.Namespace) -> None:
                 kind=kinds.ECL_RUN,
                 permission=Permission.ECL_RUN,
                 parameters={"as_of": None, "lookback_months": min(args.months - 1, 24)},
+            )
+        elif args.kind == "rules":
+            job = jobs.enqueue(
+                session,
+                principal,
+                kind=kinds.RULE_RUN,
+                permission=Permission.RULES_MANAGE,
+                parameters={"as_of": None},
             )
         else:
             job = jobs.enqueue(
