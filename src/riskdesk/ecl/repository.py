@@ -12,14 +12,14 @@ from sqlalchemy import Float, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.ecl.matrix import CUSTOMER_SCHEMA, INVOICE_SCHEMA, PAYMENT_SCHEMA
+from riskdesk.kit.frames import frame_of_rows
 from riskdesk.models import Customer, EclAdjustment, EclCustomerResult, EclRun, Invoice, Payment
 
 INSERT_CHUNK = 5000
 
 
 def _frame(session: Session, stmt: Any, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    rows = session.execute(stmt).all()
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return frame_of_rows(session.execute(stmt), schema)
 
 
 def receivables(session: Session, as_of: dt.date) -> tuple[pl.DataFrame, ...]:

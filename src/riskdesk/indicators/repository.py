@@ -14,6 +14,7 @@ from riskdesk.customers.repository import CustomerFilter, chunks, conditions, ro
 from riskdesk.db import stream_columns
 from riskdesk.indicators import state
 from riskdesk.indicators.compute import SCHEMAS, EventFrames
+from riskdesk.kit.frames import frame_of_rows
 from riskdesk.models import (
     Complaint,
     CreditProfile,
@@ -41,8 +42,7 @@ def _frame(
     customer_col: Any,
     customer_ids: Sequence[int] | None,
 ) -> pl.DataFrame:
-    rows = rows_in(session, stmt, customer_col, customer_ids)
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return frame_of_rows(rows_in(session, stmt, customer_col, customer_ids), schema)
 
 
 def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
