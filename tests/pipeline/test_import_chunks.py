@@ -557,3 +557,40 @@ def test_a_partition_a_worker_owns_is_not_waited_for(own_backend, monkeypatch) -
     # The worker owned the partition throughout: the first part's row was left as it was, and
     # each later part queued its own (the import never waited for the worker).
     assert [len(r or ()) for (r,) in rows] == [2, 2, 2, 1]
+
+
+@pytest.mark.parametrize("kind", sorted(MODELS))
+@pytest.mark.parametrize("keep", [True, False])
+def test_a_small_file_validates_each_row_once_and_imports_the_same(
+    factory, monkeypatch, kind, keep
+) -> None:
+    monkeypatch.setattr(intake, "WRITE_ROWS", 2)
+    monkeypatch.setattr(intake, "CHUNK_ROWS", 3)
+    if not keep:  # as a file over the limit: validated again as it is written
+        monkeypatch.setattr(intake, "KEEP_CHECKED_ROWS", ROWS - 1)
+    validated: list[int] = []
+    real = intake.validate_items
+
+    def counted(handler: Any, items: Any) -> None:
+        validated.extend(i.row for i in items)
+        real(handler, items)
+
+    monkeypatch.setattr(intake, "validate_items", counted)
+    prefix = f"KV{kind[:3].upper()}{int(keep)}"
+    _base(factory, prefix)
+    validated.clear()
+    rows = _rows(kind, prefix)
+    rows[3]["source"] = "x" * 500  # invalid in every kind: skipped, and reported with its reason
+    model = MODELS[kind]
+    before = _count(factory, model)
+    result = _import(factory, kind, _csv(rows), skip_invalid=True)
+    assert result.job.status == "done", result.job.errors
+    assert (result.job.created_count, result.job.invalid_rows) == (ROWS - 1, 1)
+    assert [(e["row"], e["field"]) for e in result.job.errors] == [(5, "source")]
+    assert _count(factory, model) == before + ROWS - 1
+    rows_seen = sorted(validated)
+    every = list(range(2, ROWS + 2))
+    # The invalid row is validated again (its errors are not kept); the others once when kept.
+    assert rows_seen == (sorted([*every, 5]) if keep else sorted(every * 2))
+    with factory() as session:
+        assert credit_service.verify(session) == []
