@@ -486,3 +486,53 @@ def test_corrections_import_from_files(manager, db, factory, cid) -> None:
         (3, "amount", "exceeds_open_amount")
     ]
     clean(db)
+
+
+# ---------------------------------------------------------------- the credit file
+
+
+def test_a_correction_recorded_from_the_credit_file(db, app, manager, cid) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import PASSWORD
+
+    post_ok(manager, "invoices", invoice("XI30", "1000.00"))
+    client = TestClient(app)
+    login = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', login.text)
+    assert token is not None
+    data = {"username": "manager", "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+    for lang, title in (("en", "Record a correction"), ("zh-CN", "登记更正")):
+        page = client.get(f"/customers/{cid}", headers={"accept-language": lang})
+        assert page.status_code == 200 and title in page.text
+    page = client.get(f"/customers/{cid}", headers={"accept-language": "en"})
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None
+    form = {
+        "csrf_token": found.group(1),
+        "kind": "credit_notes",
+        "target": "XI30",
+        "source": "erp",
+        "external_id": "UI-N1",
+        "amount": "250.00",
+        "currency": "CNY",
+        "day": ago(1),
+        "reason": "折让",
+    }
+    # More than is open: the page answers with the error, naming the field; nothing written.
+    refused = client.post(f"/customers/{cid}/corrections", data={**form, "amount": "1000.01"})
+    assert refused.status_code == 422 and "exceeds the invoice&#39;s open amount" in refused.text
+    assert db.scalar(select(func.count()).select_from(InvoiceAdjustment)) == 0
+    unknown = client.post(f"/customers/{cid}/corrections", data={**form, "target": "NOPE"})
+    assert unknown.status_code == 422 and "订单／发票／回款编号" in unknown.text  # the field, named
+    done = client.post(f"/customers/{cid}/corrections", data=form, follow_redirects=False)
+    assert done.status_code == 303 and "ok=saved" in done.headers["location"]
+    again = client.post(f"/customers/{cid}/corrections", data=form, follow_redirects=False)
+    assert "ok=nothing" in again.headers["location"]
+    assert exposure(manager, cid)["open_receivables"] == "750.00"
+    shown = client.get(f"/customers/{cid}", headers={"accept-language": "zh-CN"})
+    assert "发票调整" in shown.text and "UI-N1" in shown.text
+    clean(db)

@@ -229,6 +229,31 @@ def recent_events(session: Session, customer_id: int, limit: int = 50) -> list[d
             Contract.currency,
             Contract.fulfilment_status,
         ),
+        # Corrections, with the signed change they make (a credit note's is negative).
+        (
+            "order_cancellation",
+            OrderCancellation,
+            OrderCancellation.cancelled_on,
+            None,
+            None,
+            OrderCancellation.reason,
+        ),
+        (
+            "invoice_adjustment",
+            InvoiceAdjustment,
+            InvoiceAdjustment.adjusted_on,
+            InvoiceAdjustment.amount,
+            InvoiceAdjustment.currency,
+            InvoiceAdjustment.kind,
+        ),
+        (
+            "payment_reversal",
+            PaymentReversal,
+            PaymentReversal.reversed_on,
+            PaymentReversal.amount,
+            PaymentReversal.currency,
+            PaymentReversal.reason,
+        ),
     ]
     for kind, model, when, amount, currency, detail in specs:
         cols = [
