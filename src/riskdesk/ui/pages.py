@@ -83,6 +83,7 @@ from riskdesk.security.deps import (
     CanCustomersRead,
     CanCustomersWrite,
     CanDocumentsWrite,
+    CanEventsWrite,
     CanImportsRun,
     CanLimitRequestsCreate,
     CanPersonalDataReveal,
@@ -512,6 +513,8 @@ def _credit_file(
         can_edit=principal.can(Permission.CUSTOMERS_WRITE),
         can_edit_profile=principal.can(Permission.CREDIT_PROFILE_WRITE),
         can_attach=principal.can(Permission.DOCUMENTS_WRITE),
+        can_correct=principal.can(Permission.EVENTS_WRITE),
+        correction_kinds=CORRECTION_FORMS,
         exposure=exposure,
         gauge=json.dumps({"value": round((exposure.utilisation or 0) * 100, 1)}),
         ageing=json.dumps(ageing),
@@ -1399,6 +1402,72 @@ def edit_customer(
         f"/customers/{customer_id}?ok={state}&n={len(outcome.applied)}&fields={quote(queued)}",
         status_code=303,
     )
+
+
+# The corrections the credit file records: kind -> (the field naming the corrected event,
+# the field of its date, whether it takes an amount and currency).
+CORRECTION_FORMS: dict[str, tuple[str, str, bool]] = {
+    "order_cancellations": ("order_external_id", "cancelled_on", False),
+    "credit_notes": ("invoice_external_id", "issued_on", True),
+    "invoice_adjustments": ("invoice_external_id", "adjusted_on", True),
+    "payment_reversals": ("payment_external_id", "reversed_on", False),
+}
+
+
+@router.post("/customers/{customer_id}/corrections", response_class=HTMLResponse)
+def record_correction(
+    request: Request,
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanEventsWrite,
+    form: FormDep,
+) -> Response:
+    """Record a correction of one of the customer's events (the intake's, as from an ERP)."""
+    data = filled(
+        form, ("kind", "source", "external_id", "target", "amount", "currency", "day", "reason")
+    )
+    kind = str(data.get("kind") or "")
+    try:
+        customer_service.get_customer_or_raise(session, principal, customer_id)
+        if kind not in CORRECTION_FORMS:
+            raise ValidationFailed("choose what to correct", field="kind", code="unknown_kind")
+        target, dated, with_amount = CORRECTION_FORMS[kind]
+        record: dict[str, Any] = {
+            "source": data.get("source"),
+            "external_id": data.get("external_id"),
+            "customer_code": customer_repo.customer_code(customer_id),
+            target: data.get("target"),
+            dated: data.get("day"),
+            "reason": data.get("reason"),
+        }
+        if with_amount:
+            record.update(amount=data.get("amount"), currency=data.get("currency"))
+        report = intake.ingest(
+            session, principal, kind, [{k: v for k, v in record.items() if v is not None}],
+            channel="ui",
+        )  # fmt: skip
+    except RiskdeskError as exc:
+        details = getattr(exc, "details", None) or []
+        session.rollback()
+        errors: FormErrors = [(d.field, d.reason) for d in details] or [(exc.field, exc.message)]
+        return _credit_file(
+            request, session, principal, customer_id, status_code=exc.status_code,
+            form_errors=[(CORRECTION_FIELDS.get(f or "", f), r) for f, r in errors],
+        )  # fmt: skip
+    done = report.results[0].status
+    return RedirectResponse(
+        f"/customers/{customer_id}?ok={'saved' if done == 'created' else 'nothing'}&n=1"
+        "#recent-events",
+        status_code=303,
+    )
+
+
+# A record's fields as the form names them.
+CORRECTION_FIELDS = {
+    **{target: "target" for target, _, _ in CORRECTION_FORMS.values()},
+    **{dated: "day" for _, dated, _ in CORRECTION_FORMS.values()},
+    "external_id": "correction_number",
+}
 
 
 @router.post("/customers/{customer_id}/contacts", response_class=HTMLResponse)
