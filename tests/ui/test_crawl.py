@@ -44,6 +44,7 @@ from riskdesk.ui.i18n import LANG_COOKIE, catalog
 from tests.conftest import PG_URL, _backends, _make_pg
 from tests.ui.conftest import LANDING
 from tests.ui.extremes import seed_bare_customer, seed_extreme_customer
+from tests.ui.visible_text import leaks
 
 ROLES = ("manager", "analyst", "sales", "sales2", "service", "auditor", "admin")
 LOCALES = ("zh-CN", "en")
@@ -475,3 +476,30 @@ def test_every_form_with_empty_and_garbage_input_as_every_role(crawl: Crawl) -> 
             client.close()
     assert problems == [], "\n".join(problems[:60])
     assert {303, 403, 404, 409, 422} <= set(statuses), statuses
+
+
+def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
+    """Every page that answers 200, as every role in both languages, shows no catalogue key,
+    no number in scientific notation and (in Chinese) no English programme word in its main
+    area (tests/ui/visible_text.py says what counts)."""
+    routes = [p for m, p, _ in ui_routes(crawl.app) if m == "GET" and p != "/logout"]
+    found: dict[str, set[str]] = {}  # leak -> where
+    pages = 0
+    for role in ROLES:
+        client, _ = sign_in(crawl.app, role)
+        for locale in LOCALES:
+            client.cookies.set(LANG_COOKIE, locale)
+            for path in routes:
+                for url in urls(crawl, path):
+                    answer = client.get(url, follow_redirects=False)
+                    if answer.status_code != 200 or "text/html" not in answer.headers.get(
+                        "content-type", ""
+                    ):
+                        continue
+                    pages += 1
+                    for leak in leaks(answer.text, locale):
+                        found.setdefault(f"{locale} {path}: {leak}", set()).add(f"{url} ({role})")
+        client.close()
+    assert pages > 300, pages
+    report = [f"{leak}  [{sorted(where)[0]}]" for leak, where in sorted(found.items())]
+    assert report == [], f"{len(report)} leaks:\n" + "\n".join(report[:300])

@@ -1,0 +1,119 @@
+"""What a page shows a person: the text nodes of its main area, and the leaks in them.
+
+A leak is text meant for the program that reached the screen: a catalogue key (``tier.low``,
+``action.limit_request``), a number in scientific notation (``1.332e+05``), and, on a Chinese
+page, English programme words (``credit_limit``, ``hold``, ``low``). Data people entered (names,
+codes, e-mail addresses, URLs) is shown as entered and is not a leak; the crawl's data is chosen
+so that it is Chinese or clearly not a word (see ALLOWED).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from html.parser import HTMLParser
+
+from riskdesk.ui.i18n import catalog
+
+_SKIP = {"script", "style", "template", "noscript", "svg", "code", "pre"}
+_VOID = {
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+    "source", "track", "wbr",
+}  # fmt: skip
+
+
+class _Text(HTMLParser):
+    """Text nodes inside <main> (the whole body when a fragment has none), outside scripts,
+    styles and elements marked ``data-raw`` (values shown as entered, e.g. a rule's source)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[tuple[str, bool]] = []  # (tag, hidden)
+        self.main_seen = False
+        self.in_main = 0
+        self.main_parts: list[str] = []
+        self.all_parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _VOID:
+            return
+        hidden = tag in _SKIP or any(k == "data-raw" for k, _ in attrs)
+        self.stack.append((tag, hidden or (bool(self.stack) and self.stack[-1][1])))
+        if tag == "main":
+            self.main_seen = True
+            self.in_main += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _VOID:
+            return
+        # Close up to the matching tag (HTML forgives unclosed <p>, <li>, ...).
+        for i in range(len(self.stack) - 1, -1, -1):
+            if self.stack[i][0] == tag:
+                del self.stack[i:]
+                break
+        if tag == "main":
+            self.in_main -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.stack and self.stack[-1][1]:
+            return
+        self.all_parts.append(data)
+        if self.in_main:
+            self.main_parts.append(data)
+
+
+def visible_text(html: str) -> str:
+    """The visible text of a page's main area (a fragment's whole text), one node a line."""
+    parser = _Text()
+    parser.feed(html)
+    parser.close()
+    parts = parser.main_parts if parser.main_seen else parser.all_parts
+    return "\n".join(p.strip() for p in parts if p.strip())
+
+
+@lru_cache
+def _key_prefixes() -> frozenset[str]:
+    return frozenset(k.split(".", 1)[0] for k in catalog("en"))
+
+
+# Words a Chinese page may show in Latin letters: units, standard abbreviations of the trade
+# and of the product, and the demo's data that is Latin by nature.
+ALLOWED = {
+    # The trade's abbreviations and units, written so in Chinese credit reports too.
+    "dpd", "dbt", "dso", "ecl", "pd", "lgd", "ead", "ifrs", "auc", "ks", "psi", "gini", "iv",
+    "csv", "xlsx", "pdf", "json", "api", "url", "id", "ip", "sql", "sha", "ok", "cny", "usd",
+    "eur", "hkd", "utc", "paydex", "html", "http", "https", "www", "webhook",
+    # Product and algorithm names.
+    "riskdesk", "lightgbm", "logistic", "xgboost", "altman", "z", "echarts", "htmx",
+    # The seeded users' sign-in names (data: a user name is shown as entered).
+    "manager", "analyst", "sales", "sales2", "sales3", "service", "auditor", "admin", "system",
+    # Crawl data entered in English on purpose (reasons, names of test records).
+    "crawl", "crawl_pd",
+}  # fmt: skip
+
+_SCIENTIFIC = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+\b")
+_KEY = re.compile(r"(?<![\w./@-])([a-z][a-z0-9_]*)\.([a-z0-9_]+(?:\.[a-z0-9_]+)*)(?![\w/@-])")
+_WORD = re.compile(r"(?<![\w@./:-])[A-Za-z][A-Za-z0-9_]*(?![\w@/-])")
+
+
+def leaks(html: str, locale: str) -> list[str]:
+    """The leaks in a page's visible text (empty when there are none)."""
+    found: list[str] = []
+    text = visible_text(html)
+    for line in text.splitlines():
+        for m in _SCIENTIFIC.finditer(line):
+            found.append(f"scientific notation {m.group(0)!r} in {line[:80]!r}")
+        for m in _KEY.finditer(line):
+            if m.group(1) in _key_prefixes() and not m.group(2).isdigit():
+                found.append(f"catalogue key {m.group(0)!r} in {line[:80]!r}")
+        if locale != "zh-CN":
+            continue
+        # Skip e-mail addresses, URLs and paths, which are data.
+        plain = re.sub(r"\S+@\S+|https?://\S+|/\S*", " ", line)
+        for m in _WORD.finditer(plain):
+            word = m.group(0)
+            if word.lower() in ALLOWED or not re.search(r"[a-z]", word):
+                continue  # an allowed word, or a code in capitals and digits (C0001, TEAM-A)
+            if "_" in word or word.islower():
+                found.append(f"English {word!r} in {line[:80]!r}")
+    return found
