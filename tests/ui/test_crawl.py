@@ -143,7 +143,7 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "manager",
         "POST",
         "/ecl/adjustments",
-        json={"segment": "portfolio", "multiplier": 1.1, "reason": "crawl: demand weakens"},
+        json={"segment": "portfolio", "multiplier": 1.1, "reason": "crawl：需求走弱"},
     )["id"]
     with unit_of_work(factory) as session:
         extreme = seed_extreme_customer(session, users["sales"])
@@ -303,7 +303,7 @@ def _train_model(factory: sessionmaker[Session]) -> int:
             X=pd.DataFrame({"dpd_max": dpd, "paydex": rng.uniform(20, 100, 300)}),
             y=y,
             data_source="crawl",
-            target="synthetic",
+            target="合成违约标签",
             folds=3,
         )
         return version.id
@@ -502,4 +502,4 @@ def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
         client.close()
     assert pages > 300, pages
     report = [f"{leak}  [{sorted(where)[0]}]" for leak, where in sorted(found.items())]
-    assert report == [], f"{len(report)} leaks:\n" + "\n".join(report[:300])
+    assert report == [], f"{len(report)} leaks:\n" + "\n".join(report[:2000])

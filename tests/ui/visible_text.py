@@ -76,20 +76,26 @@ def _key_prefixes() -> frozenset[str]:
     return frozenset(k.split(".", 1)[0] for k in catalog("en"))
 
 
-# Words a Chinese page may show in Latin letters: units, standard abbreviations of the trade
-# and of the product, and the demo's data that is Latin by nature.
+# Words a Chinese page may show in Latin letters. Each is either the trade's or the product's
+# own abbreviation or name, or data entered as such (kept out of the crawl's data otherwise).
 ALLOWED = {
-    # The trade's abbreviations and units, written so in Chinese credit reports too.
+    # Abbreviations and units of the trade, written so in Chinese credit reports too.
     "dpd", "dbt", "dso", "ecl", "pd", "lgd", "ead", "ifrs", "auc", "ks", "psi", "gini", "iv",
-    "csv", "xlsx", "pdf", "json", "api", "url", "id", "ip", "sql", "sha", "ok", "cny", "usd",
-    "eur", "hkd", "utc", "paydex", "html", "http", "https", "www", "webhook",
-    # Product and algorithm names.
-    "riskdesk", "lightgbm", "logistic", "xgboost", "altman", "z", "echarts", "htmx",
-    # The seeded users' sign-in names (data: a user name is shown as entered).
-    "manager", "analyst", "sales", "sales2", "sales3", "service", "auditor", "admin", "system",
-    # Crawl data entered in English on purpose (reasons, names of test records).
-    "crawl", "crawl_pd",
+    "csv", "xlsx", "pdf", "json", "api", "url", "id", "ip", "cny", "usd", "utc", "paydex",
+    "webhook", "z", "p",
+    # Product and model-family names.
+    "riskdesk", "lightgbm", "logistic", "xgboost", "altman",
+    # Sign-in names of the seeded users (a user name is shown as entered).
+    "manager", "manager2", "analyst", "sales", "sales2", "sales3", "service", "auditor", "admin",
+    # Names of data sources as the integrations registered them (the demo's and the crawl's
+    # sources, the demo bureau, the crawl's model): data, shown as entered.
+    "demo", "edge", "crawl", "demo_bureau", "crawl_pd",
+    # The test client's network address in the audit log (an IP address in real use).
+    "testclient",
 }  # fmt: skip
+# Identifiers that are data: a source-qualified external id (demo:C000001, edge:edge-c1-31),
+# a file name (c.csv), a version label (v3).
+_DATA = re.compile(r"[\w-]+:[\w-]+|[\w-]+\.(?:csv|xlsx|jsonl?|pdf|txt)\b|\bv\d+\b")
 
 _SCIENTIFIC = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+\b")
 _KEY = re.compile(r"(?<![\w./@-])([a-z][a-z0-9_]*)\.([a-z0-9_]+(?:\.[a-z0-9_]+)*)(?![\w/@-])")
@@ -109,7 +115,7 @@ def leaks(html: str, locale: str) -> list[str]:
         if locale != "zh-CN":
             continue
         # Skip e-mail addresses, URLs and paths, which are data.
-        plain = re.sub(r"\S+@\S+|https?://\S+|/\S*", " ", line)
+        plain = _DATA.sub(" ", re.sub(r"\S+@\S+|https?://\S+|/\S*", " ", line))
         for m in _WORD.finditer(plain):
             word = m.group(0)
             if word.lower() in ALLOWED or not re.search(r"[a-z]", word):

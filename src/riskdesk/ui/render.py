@@ -14,7 +14,10 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
+from riskdesk.indicators.catalogue import BY_NAME as INDICATORS
 from riskdesk.kit.errors import ErrorAnswer
 from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
 from riskdesk.security.service import Principal
@@ -59,7 +62,70 @@ def _percent(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value * 100:,.{digits}f}%"
 
 
+def _decimal(value: Any, digits: int = 2) -> str:
+    """A measured value with thousands separators and at most ``digits`` decimals (trailing
+    zeros dropped), never in scientific notation; a non-number as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return "—" if value is None else str(value)
+    amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    if not amount.is_finite():
+        return "—"
+    if amount == amount.to_integral_value():
+        return f"{amount:,.0f}"
+    return f"{amount:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def indicator_label(name: str, locale: str) -> str:
+    """An indicator's name as people read it, in their language (the name itself when it is
+    not in the catalogue)."""
+    found = INDICATORS.get(name)
+    if found is None:
+        return name
+    return found.zh if locale == "zh-CN" else found.en
+
+
+@pass_context
+def _indicator(context: Context, name: str) -> str:
+    return indicator_label(name, context.get("locale") or "zh-CN")
+
+
+def measure_label(t: Translator, name: str) -> str:
+    """What a rule or a detector measured, by its label: an indicator's, else the catalogue's
+    (``evidence.<name>``, ``field.<name>``), else the name."""
+    if name in INDICATORS:
+        return indicator_label(name, t.locale)
+    return t.messages.get(f"evidence.{name}") or t.messages.get(f"field.{name}") or name
+
+
+@pass_context
+def _measure(context: Context, name: str) -> str:
+    return measure_label(context["t"], name)
+
+
+@pass_context
+def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An alert's evidence as (label, formatted value) pairs, a detector's nested deviations
+    in one line ("值 12; 同业偏离 3.1")."""
+    t: Translator = context["t"]
+    shown: list[tuple[str, str]] = []
+    for key, value in (evidence or {}).items():
+        if key == "cleared_with":
+            continue
+        if isinstance(value, dict):
+            parts = (f"{measure_label(t, k)} {_decimal(v)}" for k, v in value.items())
+            shown.append((measure_label(t, key), "; ".join(parts)))
+        elif isinstance(value, (list, tuple)):
+            shown.append((measure_label(t, key), ", ".join(_decimal(v) for v in value)))
+        else:
+            shown.append((measure_label(t, key), _decimal(value)))
+    return shown
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["decimal"] = _decimal
+templates.env.filters["indicator"] = _indicator
+templates.env.filters["evidence"] = _evidence
+templates.env.filters["measure"] = _measure
 templates.env.filters["percent"] = _percent
 templates.env.filters["number"] = _number
 templates.env.filters["day"] = format_day
