@@ -433,6 +433,9 @@ def test_every_page_as_every_role_in_both_languages(crawl: Crawl) -> None:
                     answer = client.get(url, follow_redirects=False)
                     check(answer, locale, f"GET {url} as {role} in {locale}", problems)
                     statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+                    if path.startswith("/lang/"):  # it sets the language cookie: set ours back
+                        client.cookies.delete(LANG_COOKIE)
+                        client.cookies.set(LANG_COOKIE, locale)
                     if path in ("/customers", "/imports/{job_id}"):  # htmx fragments too
                         frag = client.get(url, headers={"HX-Request": "true"})
                         check(frag, locale, f"htmx GET {url} as {role}", problems)
@@ -482,7 +485,10 @@ def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
     """Every page that answers 200, as every role in both languages, shows no catalogue key,
     no number in scientific notation and (in Chinese) no English programme word in its main
     area (tests/ui/visible_text.py says what counts)."""
-    routes = [p for m, p, _ in ui_routes(crawl.app) if m == "GET" and p != "/logout"]
+    # Not /lang/{locale}: it sets the language cookie (and only redirects).
+    routes = [
+        p for m, p, _ in ui_routes(crawl.app) if m == "GET" and p != "/logout" and "/lang/" not in p
+    ]
     found: dict[str, set[str]] = {}  # leak -> where
     pages = 0
     for role in ROLES:
@@ -497,6 +503,8 @@ def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
                     ):
                         continue
                     pages += 1
+                    if "<html" in answer.text[:300]:  # a page, not a fragment: in this language
+                        assert f'<html lang="{locale}">' in answer.text[:300], (url, role, locale)
                     for leak in leaks(answer.text, locale):
                         found.setdefault(f"{locale} {path}: {leak}", set()).add(f"{url} ({role})")
         client.close()
