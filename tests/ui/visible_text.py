@@ -9,6 +9,7 @@ so that it is Chinese or clearly not a word (see ALLOWED).
 
 from __future__ import annotations
 
+import json
 import re
 from functools import lru_cache
 from html.parser import HTMLParser
@@ -33,11 +34,15 @@ class _Text(HTMLParser):
         self.in_main = 0
         self.main_parts: list[str] = []
         self.all_parts: list[str] = []
+        self.chart_parts: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _VOID:
             return
         hidden = tag in _SKIP or any(k == "data-raw" for k, _ in attrs)
+        for name, value in attrs:
+            if name == "data-series" and value:
+                self.chart_parts += chart_words(value)
         self.stack.append((tag, hidden or (bool(self.stack) and self.stack[-1][1])))
         if tag == "main":
             self.main_seen = True
@@ -62,12 +67,34 @@ class _Text(HTMLParser):
             self.main_parts.append(data)
 
 
+def chart_words(series: str) -> list[str]:
+    """What a chart (static/app.js) writes on screen from its data: the names of its lines and
+    stacks (legend and tooltip), its category labels and its label."""
+    try:
+        data = json.loads(series)
+    except ValueError:
+        return []
+    if not isinstance(data, dict):
+        return []
+    words: list[str] = []
+    lines = data.get("series")
+    if isinstance(lines, dict):
+        words += [str(k) for k in lines]
+    elif isinstance(lines, list):
+        words += [str(s.get("name")) for s in lines if isinstance(s, dict) and s.get("name")]
+    for key in ("labels", "months", "dates"):
+        words += [str(v) for v in data.get(key) or () if isinstance(v, str)]
+    words += [str(data[k]) for k in ("label", "count_label", "unit") if data.get(k)]
+    return words
+
+
 def visible_text(html: str) -> str:
-    """The visible text of a page's main area (a fragment's whole text), one node a line."""
+    """The visible text of a page's main area (a fragment's whole text), one node a line, and
+    the words its charts write."""
     parser = _Text()
     parser.feed(html)
     parser.close()
-    parts = parser.main_parts if parser.main_seen else parser.all_parts
+    parts = (parser.main_parts if parser.main_seen else parser.all_parts) + parser.chart_parts
     return "\n".join(p.strip() for p in parts if p.strip())
 
 

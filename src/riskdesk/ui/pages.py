@@ -96,8 +96,8 @@ from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui import home_pages
-from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
-from riskdesk.ui.render import format_day, render
+from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
+from riskdesk.ui.render import format_day, indicator_label, render
 
 router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
@@ -468,8 +468,10 @@ def _credit_file(
     exposure = credit_service.exposure_read(session, principal, customer_id)
     snapshot = indicator_service.snapshot_read(indicator_service.get_snapshot(session, customer_id))
     values = {i.name: i.value for i in snapshot.indicators}
+    locale = pick_locale(request, request.app.state.settings.default_locale)
+    t = Translator(locale)
     ageing = {
-        "labels": ["current", "1-30", "31-60", "61-90", "91-120", ">120"],
+        "labels": [t("report.bucket.current"), "1-30", "31-60", "61-90", "91-120", ">120"],
         "values": [round(values.get(f"ar_{b}") or 0.0, 2) for b in AGEING_BUCKETS],
     }
     trend = (
@@ -482,7 +484,7 @@ def _credit_file(
         json.dumps(
             {
                 "dates": [format_day(s.scored_at) for s in reversed(scores)],
-                "series": {"score": [s.score for s in reversed(scores)]},
+                "series": {t("field.score"): [s.score for s in reversed(scores)]},
             }
         )
         if len(scores) > 1
@@ -522,8 +524,11 @@ def _credit_file(
                 json.dumps(
                     {
                         "dates": trend["dates"],
+                        # Named by the indicator's label: the chart's tooltip shows it.
                         "series": {
-                            name: [round(v, 2) if v is not None else None for v in trend[name]]
+                            indicator_label(name, locale): [
+                                round(v, 2) if v is not None else None for v in trend[name]
+                            ]
                         },
                     }
                 ),
@@ -1159,6 +1164,7 @@ def model_page(
     model = registry.get_model(session, version_id)
     monitoring = registry.monitor(session, version_id)
     worst = sorted(monitoring["feature_psi"].items(), key=lambda kv: -kv[1])[:15]
+    model_locale = pick_locale(request, request.app.state.settings.default_locale)
     performance = monitoring["performance"]
     me = principal.user_id
     return render(
@@ -1169,7 +1175,11 @@ def model_page(
         monitoring=monitoring,
         done=done,
         psi_chart=json.dumps(
-            {"labels": [k for k, _ in worst], "values": [round(v, 4) for _, v in worst]}
+            {
+                "labels": [indicator_label(k, model_locale) for k, _ in worst],
+                "values": [round(v, 4) for _, v in worst],
+            },
+            ensure_ascii=False,
         )
         if worst
         else None,
