@@ -97,7 +97,7 @@ from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui import home_pages
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
-from riskdesk.ui.render import format_day, indicator_label, render
+from riskdesk.ui.render import Reason, format_day, indicator_label, render, rule_error_text
 
 router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
@@ -212,10 +212,10 @@ def _form_failure(session: Any, exc: Exception) -> tuple[int, FormErrors]:
     """Status and field errors of a refused form: invalid input, or a refusal by the service
     (rolled back, so nothing is half-written)."""
     if isinstance(exc, ValidationError):
-        return 422, [(d.field, d.reason) for d in details_from_validation_error(exc)]
+        return 422, [(d.field, Reason.of_detail(d)) for d in details_from_validation_error(exc)]
     assert isinstance(exc, RiskdeskError)
     session.rollback()
-    return exc.status_code, [(exc.field, exc.message)]
+    return exc.status_code, [(exc.field, Reason.of_error(exc))]
 
 
 # ---------------------------------------------------------------- sign in and out
@@ -894,7 +894,9 @@ def rule_check(
             "partials/rule_check.html",
             principal,
             valid=False,
-            error=exc.message,
+            error=rule_error_text(
+                Translator(pick_locale(request, request.app.state.settings.default_locale)), exc
+            ),
             position=exc.position,
         )
     return render(
@@ -953,7 +955,9 @@ def rule_backtest(
     try:
         compile_rule(expression)
     except RuleError as exc:
-        return render(request, "partials/rule_backtest.html", principal, error=str(exc))
+        t = Translator(pick_locale(request, request.app.state.settings.default_locale))
+        shown = f"{t('rules.invalid', column=exc.position)}: {rule_error_text(t, exc)}"
+        return render(request, "partials/rule_backtest.html", principal, error=shown)
     job = job_service.enqueue(
         session,
         principal,
@@ -1437,7 +1441,7 @@ def add_contact(
             principal,
             customer_id,
             status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
+            form_errors=[(d.field, Reason.of_detail(d)) for d in details],
         )
     return RedirectResponse(f"/customers/{customer_id}?ok=saved&n=1", status_code=303)
 
@@ -1474,7 +1478,7 @@ def upload_document(
             principal,
             customer_id,
             status_code=422,
-            form_errors=[(exc.field, exc.message)],
+            form_errors=[(exc.field, Reason.of_error(exc))],
         )
     return RedirectResponse(f"/customers/{customer_id}?ok=saved&n=1", status_code=303)
 

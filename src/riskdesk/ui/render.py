@@ -18,7 +18,8 @@ from jinja2 import pass_context
 from jinja2.runtime import Context
 
 from riskdesk.indicators.catalogue import BY_NAME as INDICATORS
-from riskdesk.kit.errors import ErrorAnswer
+from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, RiskdeskError
+from riskdesk.monitoring.rules import RuleError
 from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
 from riskdesk.security.service import Principal
 from riskdesk.ui.i18n import Translator, pick_locale
@@ -121,7 +122,63 @@ def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[s
     return shown
 
 
+class Reason(str):
+    """Why a form was refused: the English sentence, with the code (and the rule error, for a
+    rule) a page in another language says it from."""
+
+    code: str
+    rule: RuleError | None
+
+    def __new__(cls, text: str, code: str = "invalid", rule: RuleError | None = None) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.code = code
+        reason.rule = rule
+        return reason
+
+    @classmethod
+    def of_error(cls, exc: RiskdeskError) -> Reason:
+        cause = exc.__cause__
+        return cls(exc.message, exc.code, cause if isinstance(cause, RuleError) else None)
+
+    @classmethod
+    def of_detail(cls, detail: ErrorDetail) -> Reason:
+        return cls(detail.reason, detail.code)
+
+
+_TYPED = ("want", "got", "left", "right")  # rule-error values that name a type
+
+
+def rule_error_text(t: Translator, error: RuleError) -> str:
+    """A rule's error in the reader's language (English keeps the parser's sentence)."""
+    template = t.messages.get(f"rules.error.{error.code}")
+    if t.locale == "en" or template is None:
+        return error.message if t.locale == "en" else t("rules.error.invalid")
+    values = {
+        k: t(f"rules.type.{v}") if k in _TYPED else v for k, v in error.params.items()
+    }
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return t("rules.error.invalid")
+
+
+@pass_context
+def _reason(context: Context, reason: str) -> str:
+    """A form error's reason in the reader's language."""
+    t: Translator = context["t"]
+    if t.locale == "en" or not isinstance(reason, Reason):
+        return str(reason)
+    if reason.rule is not None:
+        return f"{t('rules.invalid', column=reason.rule.position)}: {rule_error_text(t, reason.rule)}"
+    return (
+        t.messages.get(f"error.reason.{reason.code}")
+        or t.messages.get(f"error.code.{reason.code}")
+        or t("error.reason.invalid")
+    )
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["reason"] = _reason
 templates.env.filters["decimal"] = _decimal
 templates.env.filters["indicator"] = _indicator
 templates.env.filters["evidence"] = _evidence
@@ -183,7 +240,7 @@ def field_label(t: Translator, field: str) -> str:
     return t.messages.get(f"field.{parts[-1]}") or parts[-1]
 
 
-def _reason(t: Translator, code: str, reason: str) -> str:
+def _detail_reason(t: Translator, code: str, reason: str) -> str:
     # English pages keep the precise sentence; other languages say it from the code.
     if t.locale == "en":
         return reason
@@ -225,9 +282,9 @@ def error_view(request: Request, t: Translator, answer: ErrorAnswer) -> ErrorVie
     fields: list[tuple[str, str]] = []
     for d in answer.details[:50] or ():
         if d.field:
-            fields.append((field_label(t, d.field), _reason(t, d.code, d.reason)))
+            fields.append((field_label(t, d.field), _detail_reason(t, d.code, d.reason)))
     if not fields and answer.field and status in (409, 413, 422):
-        fields.append((field_label(t, answer.field), _reason(t, answer.code, answer.message)))
+        fields.append((field_label(t, answer.field), _detail_reason(t, answer.code, answer.message)))
     # A 404 says the same whether the record is missing or hidden from the caller; a 500
     # never shows internals.
     detail = (
