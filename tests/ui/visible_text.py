@@ -124,6 +124,8 @@ ALLOWED = {
 # a file name (c.csv), a version label (v3).
 _DATA = re.compile(r"[\w-]+:[\w-]+|[\w-]+\.(?:csv|xlsx|jsonl?|pdf|txt)\b|\bv\d+\b")
 
+# An amount without thousands separators: four or more whole digits and decimals (1332000.50).
+_UNGROUPED = re.compile(r"(?<![\w.,:/-])\d{4,}\.\d+(?![\w.])")
 _SCIENTIFIC = re.compile(r"(?<![\w.])\d+(?:\.\d+)?[eE][+-]?\d+\b")
 _KEY = re.compile(r"(?<![\w./@-])([a-z][a-z0-9_]*)\.([a-z0-9_]+(?:\.[a-z0-9_]+)*)(?![\w/@-])")
 _WORD = re.compile(r"(?<![\w@./:-])[A-Za-z][A-Za-z0-9_]*(?![\w@/-])")
@@ -136,6 +138,8 @@ def leaks(html: str, locale: str) -> list[str]:
     for line in text.splitlines():
         for m in _SCIENTIFIC.finditer(line):
             found.append(f"scientific notation {m.group(0)!r} in {line[:80]!r}")
+        for m in _UNGROUPED.finditer(line):
+            found.append(f"no thousands separators {m.group(0)!r} in {line[:80]!r}")
         for m in _KEY.finditer(line):
             if m.group(1) in _key_prefixes() and not m.group(2).isdigit():
                 found.append(f"catalogue key {m.group(0)!r} in {line[:80]!r}")

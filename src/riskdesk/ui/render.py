@@ -122,6 +122,30 @@ def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[s
     return shown
 
 
+# A changed field's values shown in the reader's words: amounts grouped, codes by their label.
+_AMOUNT_FIELDS = {"credit_limit", "requested_limit", "recommended_limit", "current_limit"}
+_CODED_FIELDS = {"segment": "segment.", "status": "status.", "kind": "kind.", "industry": "industry."}
+
+
+@pass_context
+def _change_value(context: Context, value: Any, field: str) -> str:
+    """One side of a recorded change (stored as text) as a page shows it."""
+    t: Translator = context["t"]
+    if value is None or value == "":
+        return t("common.none")
+    if isinstance(value, bool) or value in ("True", "False", "true", "false"):
+        return t("common.yes") if value in (True, "True", "true") else t("common.no")
+    if field in _AMOUNT_FIELDS:
+        try:
+            return _money(Decimal(str(value)))
+        except (InvalidOperation, ValueError):
+            return str(value)
+    prefix = _CODED_FIELDS.get(field)
+    if prefix is not None:
+        return t.messages.get(f"{prefix}{value}") or str(value)
+    return str(value)
+
+
 class Reason(str):
     """Why a form was refused: the English sentence, with the code (and the rule error, for a
     rule) a page in another language says it from."""
@@ -179,6 +203,7 @@ def _reason(context: Context, reason: str) -> str:
 
 templates.env.filters["money"] = _money
 templates.env.filters["reason"] = _reason
+templates.env.filters["change_value"] = _change_value
 templates.env.filters["decimal"] = _decimal
 templates.env.filters["indicator"] = _indicator
 templates.env.filters["evidence"] = _evidence
