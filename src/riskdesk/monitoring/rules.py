@@ -307,8 +307,8 @@ class _Parser:
                 return Literal_(token.position, token.text == "true")
             if token.text in KEYWORDS:
                 raise RuleError(
-                f"unexpected {token.text!r}", token.position, "unexpected", found=token.text
-            )
+                    f"unexpected {token.text!r}", token.position, "unexpected", found=token.text
+                )
             if self.peek().kind == "op" and self.peek().text == "(":
                 return self.call(token)
             return Name(token.position, token.text)
@@ -456,7 +456,11 @@ def check(node: Node, vocabulary: Mapping[str, Type] = VOCABULARY) -> Type:
         )
     if node.op not in ("==", "!=") and left != "number":
         raise RuleError(
-            f"'{node.op}' orders numbers, not a {left}", node.position, "orders", op=node.op, got=left
+            f"'{node.op}' orders numbers, not a {left}",
+            node.position,
+            "orders",
+            op=node.op,
+            got=left,
         )
     return "bool"
 
@@ -491,7 +495,10 @@ def compile_rule(text: str, vocabulary: Mapping[str, Type] = VOCABULARY) -> Rule
     kind = check(ast, vocabulary)
     if kind != "bool":
         raise RuleError(
-            f"a rule must be a condition (true or false), not a {kind}", 1, "not_condition", got=kind
+            f"a rule must be a condition (true or false), not a {kind}",
+            1,
+            "not_condition",
+            got=kind,
         )
     return Rule(text, ast, frozenset(names(ast)))
 

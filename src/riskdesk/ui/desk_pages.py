@@ -209,7 +209,7 @@ def _record_on_desk(
         )
     except intake.IntakeRejected as exc:
         session.rollback()
-        errors = [(d.field, Reason.of_detail(d)) for d in exc.details]
+        errors: list[tuple[str | None, str]] = [(d.field, Reason.of_detail(d)) for d in exc.details]
         return _desk(request, session, principal, status_code=422, form_errors=errors, form=shown)
     except (ValidationError, RiskdeskError) as exc:
         status, errors = _form_failure(session, exc)

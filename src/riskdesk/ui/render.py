@@ -117,6 +117,8 @@ def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[s
             shown.append((measure_label(t, key), "; ".join(parts)))
         elif isinstance(value, (list, tuple)):
             shown.append((measure_label(t, key), ", ".join(_decimal(v) for v in value)))
+        elif key in INDICATORS and INDICATORS[key].unit == "CNY":
+            shown.append((measure_label(t, key), _money(value)))  # an amount: two decimals
         else:
             shown.append((measure_label(t, key), _decimal(value)))
     return shown
@@ -124,7 +126,12 @@ def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[s
 
 # A changed field's values shown in the reader's words: amounts grouped, codes by their label.
 _AMOUNT_FIELDS = {"credit_limit", "requested_limit", "recommended_limit", "current_limit"}
-_CODED_FIELDS = {"segment": "segment.", "status": "status.", "kind": "kind.", "industry": "industry."}
+_CODED_FIELDS = {
+    "segment": "segment.",
+    "status": "status.",
+    "kind": "kind.",
+    "industry": "industry.",
+}
 
 
 @pass_context
@@ -177,9 +184,7 @@ def rule_error_text(t: Translator, error: RuleError) -> str:
     template = t.messages.get(f"rules.error.{error.code}")
     if t.locale == "en" or template is None:
         return error.message if t.locale == "en" else t("rules.error.invalid")
-    values = {
-        k: t(f"rules.type.{v}") if k in _TYPED else v for k, v in error.params.items()
-    }
+    values = {k: t(f"rules.type.{v}") if k in _TYPED else v for k, v in error.params.items()}
     try:
         return template.format(**values)
     except (KeyError, IndexError):
@@ -193,7 +198,9 @@ def _reason(context: Context, reason: str) -> str:
     if t.locale == "en" or not isinstance(reason, Reason):
         return str(reason)
     if reason.rule is not None:
-        return f"{t('rules.invalid', column=reason.rule.position)}: {rule_error_text(t, reason.rule)}"
+        return (
+            f"{t('rules.invalid', column=reason.rule.position)}: {rule_error_text(t, reason.rule)}"
+        )
     return (
         t.messages.get(f"error.reason.{reason.code}")
         or t.messages.get(f"error.code.{reason.code}")
@@ -309,7 +316,9 @@ def error_view(request: Request, t: Translator, answer: ErrorAnswer) -> ErrorVie
         if d.field:
             fields.append((field_label(t, d.field), _detail_reason(t, d.code, d.reason)))
     if not fields and answer.field and status in (409, 413, 422):
-        fields.append((field_label(t, answer.field), _detail_reason(t, answer.code, answer.message)))
+        fields.append(
+            (field_label(t, answer.field), _detail_reason(t, answer.code, answer.message))
+        )
     # A 404 says the same whether the record is missing or hidden from the caller; a 500
     # never shows internals.
     detail = (
