@@ -43,9 +43,9 @@ def test_change_limit_then_second_user_approves(page, live_server: str) -> None:
     page.fill("#change-reason", "annual review")
     page.click("#save-changes")
     page.wait_for_selector("#queued-message")
-    assert "credit_limit" in page.inner_text("#queued-message")
+    assert "Credit limit" in page.inner_text("#queued-message")
     assert "100,000.00 CNY" in page.inner_text("#credit-limit")
-    assert "250000.00" in page.inner_text("#pending-changes")
+    assert "250,000.00" in page.inner_text("#pending-changes")
     file_url = page.url.split("?")[0]
     sign_out(page)
 

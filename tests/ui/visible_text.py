@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from html.parser import HTMLParser
 
@@ -121,8 +122,10 @@ ALLOWED = {
     "testclient",
 }  # fmt: skip
 # Identifiers that are data: a source-qualified external id (demo:C000001, edge:edge-c1-31),
-# a file name (c.csv), a version label (v3).
-_DATA = re.compile(r"[\w-]+:[\w-]+|[\w-]+\.(?:csv|xlsx|jsonl?|pdf|txt)\b|\bv\d+\b")
+# a file name (c.csv), a version label (v3), a content digest (f81b31ef2977).
+_DATA = re.compile(
+    r"[\w-]+:[\w-]+|[\w-]+\.(?:csv|xlsx|jsonl?|pdf|txt)\b|\bv\d+\b|\b[0-9a-f]{12,64}\b"
+)
 
 # An amount without thousands separators: four or more whole digits and decimals (1332000.50).
 _UNGROUPED = re.compile(r"(?<![\w.,:/-])\d{4,}\.\d+(?![\w.])")
@@ -131,11 +134,15 @@ _KEY = re.compile(r"(?<![\w./@-])([a-z][a-z0-9_]*)\.([a-z0-9_]+(?:\.[a-z0-9_]+)*
 _WORD = re.compile(r"(?<![\w@./:-])[A-Za-z][A-Za-z0-9_]*(?![\w@/-])")
 
 
-def leaks(html: str, locale: str) -> list[str]:
-    """The leaks in a page's visible text (empty when there are none)."""
+def leaks(html: str, locale: str, entered: Sequence[str] = ()) -> list[str]:
+    """The leaks in a page's visible text (empty when there are none); ``entered`` is text
+    people typed into forms (shown as typed wherever it appears)."""
     found: list[str] = []
     text = visible_text(html)
+    typed = sorted((e for e in entered if e.strip()), key=len, reverse=True)
     for line in text.splitlines():
+        for value in typed:
+            line = line.replace(value, " ")
         for m in _SCIENTIFIC.finditer(line):
             found.append(f"scientific notation {m.group(0)!r} in {line[:80]!r}")
         for m in _UNGROUPED.finditer(line):
@@ -143,14 +150,14 @@ def leaks(html: str, locale: str) -> list[str]:
         for m in _KEY.finditer(line):
             if m.group(1) in _key_prefixes() and not m.group(2).isdigit():
                 found.append(f"catalogue key {m.group(0)!r} in {line[:80]!r}")
-        if locale != "zh-CN":
-            continue
         # Skip e-mail addresses, URLs and paths, which are data.
         plain = _DATA.sub(" ", re.sub(r"\S+@\S+|https?://\S+|/\S*", " ", line))
         for m in _WORD.finditer(plain):
             word = m.group(0)
             if word.lower() in ALLOWED or not re.search(r"[a-z]", word):
                 continue  # an allowed word, or a code in capitals and digits (C0001, TEAM-A)
-            if "_" in word or word.islower():
+            if "_" in word:  # a programme's name (credit_limit, b2b_sme), in either language
+                found.append(f"programme name {word!r} in {line[:80]!r}")
+            elif locale == "zh-CN" and word.islower():
                 found.append(f"English {word!r} in {line[:80]!r}")
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -153,6 +154,23 @@ def _change_value(context: Context, value: Any, field: str) -> str:
     return str(value)
 
 
+# Reasons Riskdesk itself records (in English, policy/service.py), said in the reader's words.
+_SYSTEM_REASONS = ((re.compile(r"policy recommendation for tier (\w+)"), "limits.policy_reason"),)
+
+
+@pass_context
+def _said(context: Context, text: str | None) -> str:
+    """A recorded reason: one Riskdesk wrote in the reader's language, a person's as typed."""
+    t: Translator = context["t"]
+    if not text:
+        return t("common.none")
+    for pattern, key in _SYSTEM_REASONS:
+        match = pattern.fullmatch(text)
+        if match:
+            return t(key, tier=t(f"tier.{match.group(1)}"))
+    return text
+
+
 class Reason(str):
     """Why a form was refused: the English sentence, with the code (and the rule error, for a
     rule) a page in another language says it from."""
@@ -211,6 +229,7 @@ def _reason(context: Context, reason: str) -> str:
 templates.env.filters["money"] = _money
 templates.env.filters["reason"] = _reason
 templates.env.filters["change_value"] = _change_value
+templates.env.filters["said"] = _said
 templates.env.filters["decimal"] = _decimal
 templates.env.filters["indicator"] = _indicator
 templates.env.filters["evidence"] = _evidence
