@@ -510,9 +510,9 @@ def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
                     shown = [answer.text]
                     if path in ("/customers", "/imports/{job_id}"):  # htmx fragments too
                         shown.append(client.get(url, headers={"HX-Request": "true"}).text)
-                    for text in shown:
+                    for body in shown:
                         # The forms test may have run first: what it typed is data.
-                        for leak in leaks(text, locale, TYPED):
+                        for leak in leaks(body, locale, TYPED):
                             where = f"{url} ({role})"
                             found.setdefault(f"{locale} {path}: {leak}", set()).add(where)
         client.close()
