@@ -8,6 +8,7 @@ there; here every answer is compared with the derivation itself (``ageing_histor
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -621,3 +622,54 @@ def test_late_corrections_keep_the_balances_and_month_ends_exact(
     kept = _kept(db)
     month_end_repository.rebuild_balances(db)
     assert _kept(db) == kept
+
+
+@pytest.mark.parametrize("first", ["correction", "payment"])
+def test_a_payment_and_a_correction_of_one_invoice_at_once(own_backend: Any, first: str) -> None:
+    """A payment and a credit note on the same invoice, in two transactions at once (the
+    second written while the first is not yet committed): the kept balance counts both. On
+    PostgreSQL the correction's trigger derives the balance row afresh, so without its lock
+    on the invoice the payment's in-place update missed the replaced row (or the derivation
+    missed the payment)."""
+    factory = sessionmaker(bind=own_backend.engine, expire_on_commit=False)
+    with factory() as db:
+        ids = _book(db)
+        db.commit()
+        invoice = db.scalar(select(Invoice.id).where(Invoice.amount == Decimal("3000")))
+        assert invoice is not None
+        owed = _kept(db)[invoice]
+    common: dict[str, Any] = {"customer_id": ids["a"], "source": "erp", "content_hash": "x"}
+    rows = {
+        "payment": lambda: Payment(**common, external_id=_key(), invoice_id=invoice,
+                                   amount=Decimal("700"), currency="CNY",
+                                   paid_on=D(2026, 2, 3), method="bank_transfer"),
+        "correction": lambda: InvoiceAdjustment(**common, external_id=_key(),
+                                                invoice_id=invoice, kind="credit_note",
+                                                amount=Decimal("-500"), currency="CNY",
+                                                adjusted_on=D(2026, 2, 3)),
+    }  # fmt: skip
+    second = "payment" if first == "correction" else "correction"
+    errors: list[BaseException] = []
+
+    def write_second() -> None:
+        try:
+            with factory() as other:
+                other.add(rows[second]())
+                other.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with factory() as db:
+        db.add(rows[first]())
+        db.flush()  # its trigger has run; not committed
+        thread = threading.Thread(target=write_second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # the second waits for the first (a lock, either backend)
+        db.commit()
+    thread.join(30)
+    assert not thread.is_alive() and errors == []
+    with factory() as db:
+        kept = _kept(db)
+        assert kept[invoice] == owed - 700 - 500
+        assert kept == _open_derived(db)

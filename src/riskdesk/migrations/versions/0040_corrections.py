@@ -64,9 +64,16 @@ SQLITE_MOVED = tuple(
     END"""  # noqa: S608
     for table in ("invoice_adjustments", "payment_reversals")
 )
+# PostgreSQL: the invoice's row is locked first. A payment's insert holds a key-share lock on
+# its invoice (the foreign key's check, taken before any AFTER trigger of ours) and adds to the
+# balance row in place; a correction derives the row afresh (delete, insert). Without the lock a
+# payment committed meanwhile would be left out of the derivation, or its in-place update would
+# miss the row the correction replaced (READ COMMITTED skips a deleted row). With it, whichever
+# comes second waits for the first to commit, and each statement after the wait sees it.
 PG_FUNCTIONS = tuple(
     f"""CREATE FUNCTION riskdesk_{table}_kept() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        PERFORM 1 FROM invoices WHERE id = NEW.invoice_id FOR UPDATE;
         {_REDERIVE.format(id="NEW.invoice_id")}
         IF NEW.{dated} <= (SELECT max(month_end) FROM receivable_month_totals) THEN
             INSERT INTO receivable_month_stale (customer_id)
