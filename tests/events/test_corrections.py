@@ -524,7 +524,7 @@ def test_a_correction_recorded_from_the_credit_file(db, app, manager, cid) -> No
     }
     # More than is open: the page answers with the error, naming the field; nothing written.
     refused = client.post(f"/customers/{cid}/corrections", data={**form, "amount": "1000.01"})
-    assert refused.status_code == 422 and "exceeds the invoice&#39;s open amount" in refused.text
+    assert refused.status_code == 422 and "超过发票的未结金额" in refused.text  # page's language
     assert db.scalar(select(func.count()).select_from(InvoiceAdjustment)) == 0
     unknown = client.post(f"/customers/{cid}/corrections", data={**form, "target": "NOPE"})
     assert unknown.status_code == 422 and "订单／发票／回款编号" in unknown.text  # the field, named
@@ -535,4 +535,5 @@ def test_a_correction_recorded_from_the_credit_file(db, app, manager, cid) -> No
     assert exposure(manager, cid)["open_receivables"] == "750.00"
     shown = client.get(f"/customers/{cid}", headers={"accept-language": "zh-CN"})
     assert "发票调整" in shown.text and "UI-N1" in shown.text
+    assert ">credit_note<" not in shown.text  # the kind, translated (贷项通知单)
     clean(db)

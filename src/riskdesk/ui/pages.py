@@ -1463,7 +1463,9 @@ def record_correction(
     except RiskdeskError as exc:
         details = getattr(exc, "details", None) or []
         session.rollback()
-        errors: FormErrors = [(d.field, d.reason) for d in details] or [(exc.field, exc.message)]
+        errors: FormErrors = [(d.field, Reason.of_detail(d)) for d in details] or [
+            (exc.field, Reason.of_error(exc))
+        ]
         return _credit_file(
             request, session, principal, customer_id, status_code=exc.status_code,
             form_errors=[(CORRECTION_FIELDS.get(f or "", f), r) for f, r in errors],
