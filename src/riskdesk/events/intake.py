@@ -130,6 +130,14 @@ class EventHandler:
         """Child rows (order lines)."""
 
 
+def _writing(ctx: WriteContext) -> bool:
+    """Whether the records are written in this transaction as they are checked (not a file's
+    check on a read-only snapshot): then the orders and invoices they check against are
+    locked, so that two writers at once cannot both pass a check only one may (two credit
+    notes for what is open once; a cancellation and an invoice of one order)."""
+    return ctx.carry is None
+
+
 def _carried(ctx: WriteContext, name: str) -> dict[Any, Any]:
     """What the earlier chunks of a file being checked left under ``name``, or a new dict."""
     if ctx.carry is None:
@@ -220,7 +228,7 @@ class InvoiceHandler(EventHandler):
             for i in items
             if i.record.order_external_id
         }
-        orders = repo.orders_by_key(session, wanted)
+        orders = repo.orders_by_key(session, wanted, lock=_writing(ctx))
         standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         for item in items:
             if not item.record.order_external_id:
@@ -255,7 +263,7 @@ class PaymentHandler(EventHandler):
     def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check each payment against its invoice's open amount, in batch order."""
         keys = {_ref_key(i.record, "source", "invoice_external_id") for i in items}
-        invoices = repo.invoices_by_key(session, keys)
+        invoices = repo.invoices_by_key(session, keys, lock=_writing(ctx))
         # A file checked before it is written: its earlier chunks' payments count as paid.
         paid_in_batch: dict[int, Decimal] = _carried(ctx, "paid")
         for item in items:
@@ -304,7 +312,7 @@ class ReturnHandler(EventHandler):
     def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check each return against its order, in batch order."""
         keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
-        orders = repo.orders_by_key(session, keys)
+        orders = repo.orders_by_key(session, keys, lock=_writing(ctx))
         standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         returned_in_batch: dict[int, Decimal] = _carried(ctx, "returned")
         for item in items:
@@ -414,7 +422,7 @@ class OrderCancellationHandler(EventHandler):
     def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check each cancellation against its order, in batch order."""
         keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
-        orders = repo.orders_by_key(session, keys)
+        orders = repo.orders_by_key(session, keys, lock=_writing(ctx))
         standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         cancelled_in_batch: dict[int, int] = _carried(ctx, "cancelled")
         for item in items:
@@ -467,7 +475,7 @@ class _InvoiceChangeHandler(EventHandler):
     def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
         """Check each change against its invoice's open amount, in batch order."""
         keys = {_ref_key(i.record, "source", "invoice_external_id") for i in items}
-        invoices = repo.invoices_by_key(session, keys)
+        invoices = repo.invoices_by_key(session, keys, lock=_writing(ctx))
         # What earlier records of the batch (or of a file's earlier chunks) settle, per invoice.
         settled_in_batch: dict[int, Decimal] = _carried(ctx, "adjusted")
         for item in items:

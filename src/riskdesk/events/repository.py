@@ -74,11 +74,33 @@ def settled_on_invoice(leave_out_payments: Sequence[int] = ()) -> Any:
     return paid - reversed_ - adjusted
 
 
+def lock_by_key(session: Session, model: Any, keys: set[tuple[str, str]]) -> None:
+    """Lock the rows of ``model`` (orders, invoices) with these keys until the transaction
+    ends, in id order (two writers never wait for each other in a circle); a no-op on SQLite,
+    whose one writer holds the whole database.
+
+    What a writer checks against them next (what is open on an invoice, whether an order is
+    invoiced or cancelled) is read after the lock, in a statement of its own: PostgreSQL
+    (READ COMMITTED) then sees what a writer that held the lock before committed."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for source, part in key_chunks(keys):
+        session.execute(
+            select(model.id)
+            .where(model.source == source, model.external_id.in_(part))
+            .order_by(model.id)
+            .with_for_update()
+        ).all()
+
+
 def invoices_by_key(
-    session: Session, keys: set[tuple[str, str]]
+    session: Session, keys: set[tuple[str, str]], *, lock: bool = False
 ) -> dict[tuple[str, str], tuple[Invoice, Decimal]]:
     """Invoices and what settles each so far (payments net of reversals and adjustments:
-    ``settled_on_invoice``), keyed by (source, external_id)."""
+    ``settled_on_invoice``), keyed by (source, external_id); locked first when ``lock`` (a
+    writer about to settle or change them)."""
+    if lock:
+        lock_by_key(session, Invoice, keys)
     result: dict[tuple[str, str], tuple[Invoice, Decimal]] = {}
     settled = settled_on_invoice()
     for source, part in key_chunks(keys):
@@ -173,9 +195,12 @@ def order_standing(session: Session, order_ids: Sequence[int]) -> dict[int, tupl
 
 
 def orders_by_key(
-    session: Session, keys: set[tuple[str, str]]
+    session: Session, keys: set[tuple[str, str]], *, lock: bool = False
 ) -> dict[tuple[str, str], tuple[Order, Decimal]]:
-    """Orders and the amount returned on each so far, keyed by (source, external_id)."""
+    """Orders and the amount returned on each so far, keyed by (source, external_id); locked
+    first when ``lock`` (a writer about to invoice, return or cancel them)."""
+    if lock:
+        lock_by_key(session, Order, keys)
     result: dict[tuple[str, str], tuple[Order, Decimal]] = {}
     returned = (
         select(func.coalesce(func.sum(Return.amount), 0))
