@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python bench/realtime_bench.py --backend sqlite|postgresql|both
         [--customers 500] [--months 12] [--latency-events 500] [--loaded-events 300]
         [--load-rate 100] [--events 5000] [--events-one 1000] [--phases latency,throughput]
-        [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+        [--processes] [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 Each backend gets a fresh database: a temporary SQLite file in WAL mode (the embedded default)
 or a fresh PostgreSQL schema, dropped afterwards. It is migrated, and the demo population is
@@ -31,6 +31,12 @@ the same time, as the server runs them (50 and 1 records). The same rows (read b
 external ids) are then inserted raw into the same tables of the same database with SQLAlchemy
 Core ``insert`` (executemany, the same records per transaction, no validation, exposure, queue,
 indicators or rules): the floor of any pipeline.
+
+``--processes`` adds five runs with the workers as separate ``riskdesk worker`` processes (one
+event thread each, no job threads), as production runs them beside the API nodes: the queue
+drained by 1 and by 2 processes (stopped with SIGSTOP while the intake writes, so the drain is
+timed alone), and intake with 1 and 2 processes running (50 records a transaction), and with 1
+(one record a transaction).
 """
 
 from __future__ import annotations
