@@ -40,6 +40,7 @@ from riskdesk.models import (
     ScorecardVersion,
 )
 from riskdesk.security import service as security_service
+from riskdesk.ui.help.content import SCREENS as HELP_SCREENS
 from riskdesk.ui.i18n import LANG_COOKIE, catalog
 from tests.conftest import PG_URL, _backends, _make_pg
 from tests.ui.conftest import LANDING
@@ -237,6 +238,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "adjustment_id": [str(adjustment), MISSING],
         "code": [group, "NO-SUCH-GROUP"],
         "locale": ["en", "zh-CN", "xx"],
+        "screen": [*(s.key for s in HELP_SCREENS), "no-such-screen"],
+        "role": ["risk_analyst", "credit_manager", "sales", "no-such-role"],
         "/approvals change_id": three(pending),
         "/group-limit-changes change_id": [str(group_change), MISSING],
         "/rule-versions version_id": [str(rules[0]), str(rules[-1]), MISSING],
