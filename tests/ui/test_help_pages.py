@@ -224,4 +224,4 @@ def test_every_practice_step_links_a_real_screen(guide, app) -> None:  # type: i
         if isinstance(c.original_route, APIRoute) and "GET" in (c.original_route.methods or ())
     }
     for step in guide.steps:
-        assert step.link.replace("{customer}", "{customer_id}") in paths, step.link
+        assert step.link.split("?")[0].replace("{customer}", "{customer_id}") in paths, step.link

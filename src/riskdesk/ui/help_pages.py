@@ -138,9 +138,11 @@ LABELS: dict[str, tuple[str, str]] = {
     "no_actions": ("This screen is for reading.", "此页面仅供查看。"),
     "guide_screens": ("Screens you will use most", "常用页面"),
     "practice_intro": (
-        "Sign in as the demo user below and follow the steps in order. A step with a check "
-        "turns done when the database shows you did it.",
-        "请以下方的演示用户登录并按顺序完成各步骤。带检查的步骤在数据库记录显示您已完成后会标记为完成。",
+        "On the demo data, sign in as the demo user below (the trainer gives the password) and "
+        "follow the steps in order. A step with a check turns done when the database shows "
+        "you did it.",
+        "在演示数据上，以下方的演示用户登录（密码由培训人员提供），并按顺序完成各步骤。"
+        "带检查的步骤在数据库记录显示您已完成后会标记为完成。",
     ),
     "demo_user": ("Demo user", "演示用户"),
     "step": ("Step", "步骤"),
@@ -157,6 +159,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "for_role": ("Per role", "按角色"),
     "your_role": ("your role", "您的角色"),
     "back": ("Help index", "帮助首页"),
+    "colon": (": ", "："),
 }
 
 
@@ -260,4 +263,10 @@ def help_practice(
             link = link.replace("{customer}", str(customer)) if customer else "/customers"
         done = CHECKS[step.check](session, principal.user_id) if step.check else None
         steps.append((step, link, done))
-    return _page(request, "help/practice.html", principal, guide=guide, steps=steps)
+    return _page(
+        request,
+        "help/practice.html",
+        principal,
+        guide=guide,
+        steps=steps,
+    )

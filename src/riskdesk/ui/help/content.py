@@ -1347,7 +1347,7 @@ GUIDES: tuple[Guide, ...] = (
                     "确认一条未处理告警，再将其设为处理中。",
                 ),
                 ("It becomes yours if no one had it.", "如果尚未分派，它会分派给您。"),
-                "/alerts",
+                "/alerts?status=open",
                 "alert_worked",
             ),
             S(
