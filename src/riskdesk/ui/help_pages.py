@@ -132,6 +132,7 @@ LABELS: dict[str, tuple[str, str]] = {
     "nobody": ("No role", "无角色"),
     "open": ("Open the screen", "打开页面"),
     "terms": ("Terms used here", "相关术语"),
+    "related": ("See also", "另请参阅"),
     "formula": ("Formula", "公式"),
     "you_may": ("You may", "您可以"),
     "you_may_not": ("Not your role", "非您的角色"),
@@ -220,6 +221,7 @@ def help_screen(
         opens=screen_roles(app, found),
         actions=[(a, roles, all(p in mine for p in needed)) for a, roles, needed in actions],
         terms=[GLOSSARY_BY_KEY[k] for k in found.terms],
+        related=[SCREENS_BY_KEY[k] for k in found.related],
         link=next((v[1] for v in found.views if "{" not in v[1]), None),
     )
 

@@ -38,6 +38,7 @@ class Screen:
     views: tuple[Route, ...]  # the GET routes that draw it
     actions: tuple[Action, ...] = ()
     terms: tuple[str, ...] = ()  # glossary keys worth reading with it
+    related: tuple[str, ...] = ()  # other screens' help worth reading with it
 
 
 A = Action
@@ -235,6 +236,7 @@ SCREENS: tuple[Screen, ...] = (
             ),
         ),
         ("credit_file", "available_credit", "reason_code", "dbt", "dpd", "four_eyes"),
+        ("privacy", "approvals", "limit_requests", "reviews"),
     ),
     Screen(
         "privacy",
@@ -508,9 +510,11 @@ SCREENS: tuple[Screen, ...] = (
         ("/worklist",),
         ("Held orders", "被冻结订单"),
         (
-            "Orders the credit check held (over the available credit, overdue, blocked...), "
-            "waiting for a person.",
-            "被信用检查冻结（超出可用额度、逾期、被冻结客户等）等待人工处理的订单。",
+            "Orders the credit check held, waiting for a person: over the available credit, "
+            "above the largest order allowed, an invoice overdue too long, a blocked customer, "
+            "or one that must prepay.",
+            "被信用检查冻结、等待人工处理的订单：超出可用额度、超过单笔订单上限、发票逾期过久、"
+            "客户被冻结或须预付款。",
         ),
         (),
         (("GET", "/worklist"),),
@@ -606,7 +610,11 @@ SCREENS: tuple[Screen, ...] = (
             A(
                 ("POST", "/reviews/{review_id}/complete"),
                 ("Sign off", "签署完成"),
-                ("Records the decision and the next review date.", "记录决定和下次复审日期。"),
+                (
+                    "Records the outcome (confirmed, watch, a limit change with its new limit, "
+                    "or block) and a comment.",
+                    "记录结论（维持、关注、调整额度并填写新额度或冻结）和意见。",
+                ),
             ),
             A(
                 ("GET", "/reviews/export"),
@@ -729,9 +737,11 @@ SCREENS: tuple[Screen, ...] = (
         ("/imports",),
         ("Imports", "数据导入"),
         (
-            "Upload a file of customers, orders, invoices, payments... and follow its progress; "
-            "each row is validated and the outcome lists the rejected rows.",
-            "上传客户、订单、发票、付款等数据文件并跟踪进度；每一行都会校验，结果中列出被拒绝的行。",
+            "Upload a file of customers, financial statements, credit reports, orders, "
+            "invoices, payments, returns, complaints, surveys, interactions or contracts, and "
+            "follow its progress; each row is validated and the outcome lists the rejected rows.",
+            "上传客户、财务报表、征信报告、订单、发票、付款、退货、投诉、满意度调查、沟通记录或合同"
+            "数据文件并跟踪进度；每一行都会校验，结果中列出被拒绝的行。",
         ),
         (),
         (("GET", "/imports"), ("GET", "/imports/{job_id}")),
@@ -837,9 +847,9 @@ SCREENS: tuple[Screen, ...] = (
         ("/me/notifications",),
         ("Notifications", "通知"),
         (
-            "Your notifications (alerts routed to you, mentions, decisions) and how you want to "
-            "receive them.",
-            "您的通知（分派给您的告警、提及、决定等）以及接收方式。",
+            "Your notifications (alerts routed to you, and @mentions in case comments) and how "
+            "you want to receive them: in the app, by e-mail, from which severity.",
+            "您的通知（分派给您的告警、案件评论中的@提及）以及接收方式：站内、邮件、最低严重程度。",
         ),
         (),
         (("GET", "/me/notifications"),),

@@ -41,7 +41,10 @@ def change_decided(session: Session, user_id: int) -> bool:
         session,
         select(
             exists().where(
-                PendingChange.decided_by_id == user_id, PendingChange.requested_by_id != user_id
+                PendingChange.decided_by_id == user_id,
+                PendingChange.requested_by_id != user_id,
+                # The demo loader's own approvals (by manager2) are not the trainee's.
+                PendingChange.channel != "demo",
             )
         ),
     )
