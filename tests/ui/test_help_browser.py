@@ -65,6 +65,9 @@ def test_help_pages_in_both_languages(browser, live_server: str, locale: str) ->
     page.wait_for_url(re.compile(r".*/help/glossary$"))
     assert page.locator("#term-dso").is_visible()
     shot(page, f"help-glossary-{locale}")
+    page.goto(f"{live_server}/help/start/risk_analyst")
+    assert page.locator("#guide").is_visible()
+    shot(page, f"help-start-{locale}")
     page.goto(f"{live_server}/help/practice/risk_analyst")
     assert page.locator(".practice-step").count() >= 4
     shot(page, f"help-practice-{locale}")

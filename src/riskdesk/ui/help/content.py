@@ -1211,9 +1211,14 @@ GLOSSARY: tuple[Term, ...] = (
         ("Altman Z-score", "Altman Z 值"),
         (
             "A distress score from financial statements, with safe, grey and distress zones. "
-            "Listed manufacturers with a market value use Z, other manufacturers Z′, others Z″.",
+            "Listed manufacturers with a market value use Z, other manufacturers Z′, others Z″ "
+            "(no X5; cut-offs 2.60 and 1.10). X1 = working capital ÷ total assets, X2 = "
+            "retained earnings ÷ total assets, X3 = EBIT ÷ total assets, X4 = equity (market "
+            "value for Z, book value otherwise) ÷ total liabilities, X5 = revenue ÷ total assets.",
             "根据财务报表计算的困境评分，分为安全、灰色和困境区。有市值的上市制造企业用 Z，"
-            "其他制造企业用 Z′，其余用 Z″。",
+            "其他制造企业用 Z′，其余用 Z″（不含 X5，临界值为 2.60 和 1.10）。"
+            "X1 = 营运资本 ÷ 总资产，X2 = 留存收益 ÷ 总资产，X3 = 息税前利润 ÷ 总资产，"
+            "X4 = 所有者权益（Z 用市值，其余用账面值）÷ 总负债，X5 = 营业收入 ÷ 总资产。",
         ),
         (
             "Z = 1.2·X1 + 1.4·X2 + 3.3·X3 + 0.6·X4 + 1.0·X5 (safe > 2.99, distress < 1.81)",
