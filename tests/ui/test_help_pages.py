@@ -195,6 +195,9 @@ def test_practice_checks_flip_when_the_user_does_the_step(db, client_for) -> Non
     sales, manager = client_for("sales"), client_for("manager")
     assert _steps(sales, "sales")["limit_requested"] == "no"
     assert _steps(manager, "credit_manager")["limit_decided"] == "no"
+    # Without an open case, the analyst's case step links the alert queue instead.
+    analyst_page = client_for("analyst").get("/help/practice/risk_analyst").text
+    assert 'data-check="case_commented"' in analyst_page and "/cases/" not in analyst_page
     # The practice page links the step to a customer sales may see.
     assert f"/customers/{customer}" in sales.get("/help/practice/sales").text
     made = sales.post(
@@ -224,4 +227,6 @@ def test_every_practice_step_links_a_real_screen(guide, app) -> None:  # type: i
         if isinstance(c.original_route, APIRoute) and "GET" in (c.original_route.methods or ())
     }
     for step in guide.steps:
-        assert step.link.split("?")[0].replace("{customer}", "{customer_id}") in paths, step.link
+        path = step.link.split("?")[0]
+        path = path.replace("{customer}", "{customer_id}").replace("{case}", "{case_id}")
+        assert path in paths, step.link

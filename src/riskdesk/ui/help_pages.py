@@ -34,7 +34,7 @@ from riskdesk.ui.help.content import (
     Route,
     Screen,
 )
-from riskdesk.ui.help.progress import CHECKS, a_customer
+from riskdesk.ui.help.progress import CHECKS, a_customer, an_open_case
 from riskdesk.ui.i18n import pick_locale
 from riskdesk.ui.render import render, templates
 
@@ -257,12 +257,18 @@ def help_practice(
     guide = GUIDES_BY_ROLE.get(role)
     if guide is None:
         raise NotFound(f"no practice for the role {role!r}", field="role")
-    customer = a_customer(session, customer_service.visible_owner_ids(principal))
+    owners = customer_service.visible_owner_ids(principal)
+    # Placeholders become records of the demo data this user may see, or the list instead.
+    records = {
+        "{customer}": (a_customer(session, owners), "/customers"),
+        "{case}": (an_open_case(session, owners), "/alerts"),
+    }
     steps = []
     for step in guide.steps:
         link = step.link
-        if "{customer}" in link:
-            link = link.replace("{customer}", str(customer)) if customer else "/customers"
+        for placeholder, (found, fallback) in records.items():
+            if placeholder in link:
+                link = link.replace(placeholder, str(found)) if found else fallback
         done = CHECKS[step.check](session, principal.user_id) if step.check else None
         steps.append((step, link, done))
     return _page(

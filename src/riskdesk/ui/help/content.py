@@ -1248,7 +1248,7 @@ class Step:
     title: Text
     do: Text
     look: Text
-    link: str  # a UI path; "{customer}" becomes a customer the user may see
+    link: str  # a UI path; "{customer}", "{case}": a customer, an open case the user may see
     check: str | None = None  # a key of help_pages.CHECKS: has the user done it?
 
 
@@ -1367,9 +1367,12 @@ GUIDES: tuple[Guide, ...] = (
             ),
             S(
                 ("Comment on a case", "在案件中评论"),
-                ("Open the alert's case and write a comment.", "打开告警所属案件并写一条评论。"),
+                (
+                    "Open the case most at stake and comment on one of its alerts.",
+                    "打开风险最大的案件，并对其中一条告警发表评论。",
+                ),
                 ("The evidence and the playbook steps offered.", "证据和建议的处置步骤。"),
-                "/alerts",
+                "/cases/{case}",
                 "case_commented",
             ),
             S(

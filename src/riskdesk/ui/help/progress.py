@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.models import (
     Alert,
+    AlertCase,
     AlertComment,
     Complaint,
     CreditDecision,
@@ -113,3 +114,17 @@ def a_customer(session: Session, owner_ids: tuple[int, ...] | None) -> int | Non
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
     return session.scalar(stmt.order_by(Customer.id).limit(1))
+
+
+def an_open_case(session: Session, owner_ids: tuple[int, ...] | None) -> int | None:
+    """An open case of a customer the user may see, the most at stake first."""
+    stmt = (
+        select(AlertCase.id)
+        .join(Customer, Customer.id == AlertCase.customer_id)
+        .where(AlertCase.status == "open")
+    )
+    if owner_ids is not None:
+        stmt = stmt.where(Customer.owner_id.in_(owner_ids))
+    return session.scalar(
+        stmt.order_by(AlertCase.priority.desc().nulls_last(), AlertCase.id).limit(1)
+    )
