@@ -478,3 +478,27 @@ def test_every_form_with_empty_and_garbage_input_as_every_role(crawl: Crawl) -> 
             client.close()
     assert problems == [], "\n".join(problems[:60])
     assert {303, 403, 404, 409, 422} <= set(statuses), statuses
+
+
+def test_practice_steps_link_demo_records_each_role_may_open(crawl: Crawl) -> None:
+    """Help's practice mode on the demo data: each role's walkthrough links screens and records
+    its demo user may open (the analyst's case step a real case)."""
+    roles = {
+        "manager": "credit_manager",
+        "analyst": "risk_analyst",
+        "sales": "sales",
+        "service": "customer_service",
+        "auditor": "auditor",
+        "admin": "admin",
+    }
+    for username, role in roles.items():
+        client, _ = sign_in(crawl.app, username)
+        page = client.get(f"/help/practice/{role}")
+        assert page.status_code == 200, role
+        links = re.findall(r'<a href="([^"]+)" class="step-link"', page.text)
+        assert links, role
+        for link in links:
+            assert client.get(link).status_code == 200, (role, link)
+        if role == "risk_analyst":
+            assert any(link.startswith("/cases/") for link in links), links
+        client.close()
