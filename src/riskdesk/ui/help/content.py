@@ -415,8 +415,20 @@ SCREENS: tuple[Screen, ...] = (
             ),
             A(
                 ("POST", "/rule-versions/{version_id}/{action}"),
-                ("Approve or activate a version", "批准或启用版本"),
-                ("A second person approves; then it is activated.", "由第二人批准后启用。"),
+                ("Approve a version", "批准版本"),
+                (
+                    "A second person (not its author) approves a draft.",
+                    "由作者以外的第二人批准草稿。",
+                ),
+                also=Permission.CHANGES_APPROVE,
+            ),
+            A(
+                ("POST", "/rule-versions/{version_id}/{action}"),
+                ("Activate a version", "启用版本"),
+                (
+                    "An approved version replaces the active one.",
+                    "已批准的版本替换当前生效的版本。",
+                ),
             ),
         ),
         ("early_warning", "four_eyes"),
@@ -457,11 +469,13 @@ SCREENS: tuple[Screen, ...] = (
                 ("POST", "/complaints/new"),
                 ("Record a complaint", "登记投诉"),
                 ("A complaint taken on the phone or at the counter.", "登记电话或柜台受理的投诉。"),
+                also=Permission.SERVICE_EVENTS_WRITE,
             ),
             A(
                 ("POST", "/complaints/surveys/new"),
                 ("Record a satisfaction answer", "登记满意度"),
                 ("A CSAT (1–5) or NPS (0–10) answer.", "登记 CSAT（1–5）或 NPS（0–10）评分。"),
+                also=Permission.SERVICE_EVENTS_WRITE,
             ),
             A(
                 ("POST", "/complaints/{complaint_id}/respond"),
