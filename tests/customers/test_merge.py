@@ -321,3 +321,30 @@ def test_earlier_merges_follow_and_erased_customers_are_refused(db, manager) -> 
     assert erased.status_code == 200, erased.text
     refused = merge(manager, q, p)
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "customer_erased"
+
+
+def test_a_merge_moves_corrections_with_their_events(db, manager) -> None:  # type: ignore[no-untyped-def]
+    """Corrections are events of the customer: they move with the events they correct, and
+    a correction sent after the merge, naming the duplicate, is the survivor's."""
+    from riskdesk.models import InvoiceAdjustment, PaymentReversal
+
+    a = create(manager, company("MG-CA"))
+    b = create(manager, company("MG-CB"))
+    post(manager, "invoices", invoice("MG-CI1", "MG-CA", "1000.00"))
+    pay = {"source": "erp", "external_id": "MG-CP1", "invoice_external_id": "MG-CI1",
+           "amount": "1000.00", "currency": "CNY", "paid_on": _day(-3)}  # fmt: skip
+    post(manager, "payments", pay)
+    note = {"source": "erp", "external_id": "MG-CN1", "invoice_external_id": "MG-CI1",
+            "amount": "100.00", "currency": "CNY", "issued_on": _day(-1)}  # fmt: skip
+    reversal = {"source": "erp", "external_id": "MG-CV1", "payment_external_id": "MG-CP1",
+                "reversed_on": _day(-2)}  # fmt: skip
+    post(manager, "payment-reversals", reversal)
+    post(manager, "credit-notes", note)
+    assert merge(manager, b, a).status_code == 200
+    owners = {
+        *db.scalars(select(InvoiceAdjustment.customer_id)),
+        *db.scalars(select(PaymentReversal.customer_id)),
+    }
+    assert owners == {b}
+    assert stored(db, b).get("open_receivables") == Decimal("900.00")
+    assert credit_service.verify(db) == []

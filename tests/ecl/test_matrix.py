@@ -198,3 +198,32 @@ def test_an_empty_book_has_no_loss() -> None:
     result = compute(invoices, payments, customers, AS_OF, 6)
     assert result.customers.is_empty()
     assert result.customers["ecl"].sum() == 0
+
+
+def test_a_reversed_payment_owes_again_from_its_reversal() -> None:
+    """Corrections make payments signed: an invoice settled, its payment reversed, is open
+    again from the reversal (and a credit note settles like a payment)."""
+    d = dt.date
+    invoices = pl.DataFrame(
+        [(1, 7, d(2025, 1, 5), d(2025, 2, 4), 100.0), (2, 7, d(2025, 1, 5), d(2025, 2, 4), 80.0)],
+        schema=matrix.INVOICE_SCHEMA,
+        orient="row",
+    )
+    payments = pl.DataFrame(
+        [
+            (1, d(2025, 1, 20), 100.0),  # settled in January
+            (1, d(2025, 2, 10), -100.0),  # reversed in February
+            (1, d(2025, 4, 2), 100.0),  # paid again in April
+            (2, d(2025, 1, 25), 30.0),
+            (2, d(2025, 2, 15), 50.0),  # a credit note settles the rest
+        ],
+        schema=matrix.PAYMENT_SCHEMA,
+        orient="row",
+    )
+    dates = [d(2025, 1, 31), d(2025, 2, 28), d(2025, 3, 31), d(2025, 4, 30)]
+    found = matrix.open_balances(invoices, payments, dates).sort("invoice_id", "k")
+    assert found.select("invoice_id", "k", "balance").rows() == [
+        (1, 1, 100.0),
+        (1, 2, 100.0),
+        (2, 0, 50.0),
+    ]

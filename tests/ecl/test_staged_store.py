@@ -179,3 +179,41 @@ def test_the_parts_store_what_one_transaction_does(
     assert direct.status_code == 201, direct.text
     one = manager.get(f"{RUNS}/{direct.json()['id']}/customers").json()["items"]
     assert staged == one
+
+
+def test_a_run_finished_between_the_last_check_and_the_last_write_stands(
+    portfolio, manager, factory, db, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The request's run is committed after the job's last transaction looked for one (on
+    PostgreSQL another writer can; here the look is made to miss it): the unique index
+    refuses a second done run, and the job answers with the one that stands."""
+    from riskdesk.ecl import repository as ecl_repo
+
+    store = ecl_service.store_customers
+    find = ecl_repo.find_run
+    state = {"sync": 0, "miss": False}
+
+    def overtaken(session: Session, run_id: int, rows: Any) -> None:
+        store(session, run_id, rows)
+        if not state["sync"]:
+            state["sync"] = -1
+            answer = manager.post(RUNS, json=BODY)
+            assert answer.status_code == 201, answer.text
+            state["sync"] = answer.json()["id"]
+            state["miss"] = True  # the job's next look misses it
+
+    def finding(session: Session, *args: Any) -> Any:
+        if state["miss"]:
+            state["miss"] = False
+            return None
+        return find(session, *args)
+
+    monkeypatch.setattr(ecl_service, "store_customers", overtaken)
+    monkeypatch.setattr(ecl_repo, "find_run", finding)
+    started = manager.post(RUNS, json=BODY, headers=ASYNC)
+    jobs.run_next(factory)
+    done = manager.get(started.headers["Location"]).json()
+    assert done["status"] == "done", done
+    assert done["result"]["id"] == state["sync"]
+    db.expire_all()
+    assert (_count(db, EclRun), _count(db, EclCustomerResult)) == (1, 3)

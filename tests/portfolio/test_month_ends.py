@@ -8,6 +8,7 @@ there; here every answer is compared with the derivation itself (``ageing_histor
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from decimal import Decimal
 from typing import Any
 
@@ -19,8 +20,10 @@ from riskdesk.kit.timeutil import today
 from riskdesk.models import (
     Customer,
     Invoice,
+    InvoiceAdjustment,
     InvoiceBalance,
     Payment,
+    PaymentReversal,
     ReceivableMonthEnd,
     ReceivableMonthStale,
     ReceivableMonthTotal,
@@ -236,14 +239,27 @@ def _kept(db: Session) -> dict[int, Decimal]:
 
 
 def _open_derived(db: Session) -> dict[int, Decimal]:
-    """Invoice id -> open amount, derived from every invoice and payment."""
-    paid = (
-        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-        .group_by(Payment.invoice_id)
-        .subquery()
+    """Invoice id -> open amount, derived from every invoice, payment and correction: the
+    invoice's amount plus its adjustments, less its payments not reversed."""
+
+    def per_invoice(column: Any, amount: Any, *where: Any) -> Any:
+        return (
+            select(column.label("invoice_id"), func.sum(amount).label("total"))
+            .where(*where)
+            .group_by(column)
+            .subquery()
+        )
+
+    reversed_ = select(PaymentReversal.payment_id)
+    paid = per_invoice(Payment.invoice_id, Payment.amount, Payment.id.not_in(reversed_))
+    adjusted = per_invoice(InvoiceAdjustment.invoice_id, InvoiceAdjustment.amount)
+    open_amount = (
+        Invoice.amount + func.coalesce(adjusted.c.total, 0) - func.coalesce(paid.c.total, 0)
     )
-    stmt = select(Invoice.id, Invoice.amount - func.coalesce(paid.c.paid, 0)).outerjoin(
-        paid, paid.c.invoice_id == Invoice.id
+    stmt = (
+        select(Invoice.id, open_amount)
+        .outerjoin(paid, paid.c.invoice_id == Invoice.id)
+        .outerjoin(adjusted, adjusted.c.invoice_id == Invoice.id)
     )
     return {int(i): Decimal(o) for i, o in db.execute(stmt) if Decimal(o) > Decimal("0.005")}
 
@@ -561,3 +577,99 @@ def test_a_rebuild_the_writers_cut_short_says_so(
     rest = month_ends.refresh(factory, day=AS_OF)
     assert not rest.incomplete and len(rest.stored) == len(month_ends.window(AS_OF)) - 2
     _same(db)
+
+
+def test_late_corrections_keep_the_balances_and_month_ends_exact(
+    db: Session, factory: sessionmaker[Session]
+) -> None:
+    """A reversal, a credit note and an adjustment up, dated before the month ends stored:
+    the kept balances follow at once, the customer is derived afresh until the job stores
+    it again, and every answer is the derivation's."""
+    ids = _book(db)
+    month_ends.refresh(factory, day=AS_OF)
+    a = ids["a"]
+
+    def invoice_of(amount: str) -> int:
+        found = db.scalar(select(Invoice.id).where(Invoice.amount == Decimal(amount)))
+        assert found is not None
+        return int(found)
+
+    old = invoice_of("5000")  # paid in full on 2025-01-15, long settled
+    payment = db.scalars(select(Payment).where(Payment.invoice_id == old)).one()
+    common: dict[str, Any] = {"customer_id": a, "source": "erp", "content_hash": "x"}
+    db.add(PaymentReversal(**common, external_id=_key(), payment_id=payment.id,
+                           invoice_id=old, amount=payment.amount, currency="CNY",
+                           reversed_on=D(2025, 4, 10)))  # fmt: skip
+    db.add(InvoiceAdjustment(**common, external_id=_key(), invoice_id=invoice_of("3000"),
+                             kind="credit_note", amount=Decimal("-1000"), currency="CNY",
+                             adjusted_on=D(2026, 1, 20)))  # fmt: skip
+    db.add(InvoiceAdjustment(**common, external_id=_key(), invoice_id=invoice_of("600"),
+                             kind="adjustment", amount=Decimal("100"), currency="CNY",
+                             adjusted_on=D(2026, 2, 26)))  # fmt: skip
+    db.flush()
+    assert set(db.scalars(select(ReceivableMonthStale.customer_id))) == {a}
+    assert _kept(db) == _open_derived(db)
+    assert _kept(db)[old] == Decimal("5000.00") and _kept(db)[invoice_of("600")] == 100
+    trends = {t[0]: t[1] for t in _trends(db)}
+    assert trends[D(2026, 1, 31)]["current"] == Decimal("2000.00")  # 3,000 less 1,000
+    # Paid on 2025-01-15 (settled before the trend's first month end), the payment reversed
+    # on 2025-04-10: owed again from then, due since 2025-01-01.
+    assert trends[D(2025, 3, 31)]["over_90"] == 0
+    assert trends[D(2025, 4, 30)]["over_90"] == Decimal("5000.00")
+    _same_before_and_after_the_job(db, factory, region="East")
+    assert db.scalar(select(func.count()).select_from(ReceivableMonthStale)) == 0
+    # Derived afresh from the events, the balances are the ones kept.
+    kept = _kept(db)
+    month_end_repository.rebuild_balances(db)
+    assert _kept(db) == kept
+
+
+@pytest.mark.parametrize("first", ["correction", "payment"])
+def test_a_payment_and_a_correction_of_one_invoice_at_once(own_backend: Any, first: str) -> None:
+    """A payment and a credit note on the same invoice, in two transactions at once (the
+    second written while the first is not yet committed): the kept balance counts both. On
+    PostgreSQL the correction's trigger derives the balance row afresh, so without its lock
+    on the invoice the payment's in-place update missed the replaced row (or the derivation
+    missed the payment)."""
+    factory = sessionmaker(bind=own_backend.engine, expire_on_commit=False)
+    with factory() as db:
+        ids = _book(db)
+        db.commit()
+        invoice = db.scalar(select(Invoice.id).where(Invoice.amount == Decimal("3000")))
+        assert invoice is not None
+        owed = _kept(db)[invoice]
+    common: dict[str, Any] = {"customer_id": ids["a"], "source": "erp", "content_hash": "x"}
+    rows = {
+        "payment": lambda: Payment(**common, external_id=_key(), invoice_id=invoice,
+                                   amount=Decimal("700"), currency="CNY",
+                                   paid_on=D(2026, 2, 3), method="bank_transfer"),
+        "correction": lambda: InvoiceAdjustment(**common, external_id=_key(),
+                                                invoice_id=invoice, kind="credit_note",
+                                                amount=Decimal("-500"), currency="CNY",
+                                                adjusted_on=D(2026, 2, 3)),
+    }  # fmt: skip
+    second = "payment" if first == "correction" else "correction"
+    errors: list[BaseException] = []
+
+    def write_second() -> None:
+        try:
+            with factory() as other:
+                other.add(rows[second]())
+                other.commit()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    with factory() as db:
+        db.add(rows[first]())
+        db.flush()  # its trigger has run; not committed
+        thread = threading.Thread(target=write_second)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # the second waits for the first (a lock, either backend)
+        db.commit()
+    thread.join(30)
+    assert not thread.is_alive() and errors == []
+    with factory() as db:
+        kept = _kept(db)
+        assert kept[invoice] == owed - 700 - 500
+        assert kept == _open_derived(db)

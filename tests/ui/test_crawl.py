@@ -45,6 +45,7 @@ from riskdesk.ui.i18n import LANG_COOKIE, catalog
 from tests.conftest import PG_URL, _backends, _make_pg
 from tests.ui.conftest import LANDING
 from tests.ui.extremes import seed_bare_customer, seed_extreme_customer
+from tests.ui.visible_text import leaks
 
 ROLES = ("manager", "analyst", "sales", "sales2", "service", "auditor", "admin")
 LOCALES = ("zh-CN", "en")
@@ -53,6 +54,8 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "src" / "riskdesk" / "ui" / "t
 # Hidden bookkeeping fields no person fills in (their errors never name them to anyone).
 UNLABELLED = {"csrf_token", "form_key", "next"}
 GARBAGE = ("", " ", "-1", "9" * 40, "2026-13-45", "0001-01-01", "<b>x</b>", "NaN", "é" * 300)
+# What the forms test types that a page may show back as data (words, not bare numbers).
+TYPED = tuple(g for g in GARBAGE if re.search(r"[^\W\d]", g))
 
 
 @dataclass
@@ -143,7 +146,7 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "manager",
         "POST",
         "/ecl/adjustments",
-        json={"segment": "portfolio", "multiplier": 1.1, "reason": "crawl: demand weakens"},
+        json={"segment": "portfolio", "multiplier": 1.1, "reason": "crawl：需求走弱"},
     )["id"]
     with unit_of_work(factory) as session:
         extreme = seed_extreme_customer(session, users["sales"])
@@ -305,7 +308,7 @@ def _train_model(factory: sessionmaker[Session]) -> int:
             X=pd.DataFrame({"dpd_max": dpd, "paydex": rng.uniform(20, 100, 300)}),
             y=y,
             data_source="crawl",
-            target="synthetic",
+            target="合成违约标签",
             folds=3,
         )
         return version.id
@@ -435,6 +438,9 @@ def test_every_page_as_every_role_in_both_languages(crawl: Crawl) -> None:
                     answer = client.get(url, follow_redirects=False)
                     check(answer, locale, f"GET {url} as {role} in {locale}", problems)
                     statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
+                    if path.startswith("/lang/"):  # it sets the language cookie: set ours back
+                        client.cookies.delete(LANG_COOKIE)
+                        client.cookies.set(LANG_COOKIE, locale)
                     if path in ("/customers", "/imports/{job_id}"):  # htmx fragments too
                         frag = client.get(url, headers={"HX-Request": "true"})
                         check(frag, locale, f"htmx GET {url} as {role}", problems)
@@ -478,6 +484,44 @@ def test_every_form_with_empty_and_garbage_input_as_every_role(crawl: Crawl) -> 
             client.close()
     assert problems == [], "\n".join(problems[:60])
     assert {303, 403, 404, 409, 422} <= set(statuses), statuses
+
+
+def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
+    """Every page that answers 200, as every role in both languages, shows no catalogue key,
+    no number in scientific notation and (in Chinese) no English programme word in its main
+    area (tests/ui/visible_text.py says what counts)."""
+    # Not /lang/{locale}: it sets the language cookie (and only redirects).
+    routes = [
+        p for m, p, _ in ui_routes(crawl.app) if m == "GET" and p != "/logout" and "/lang/" not in p
+    ]
+    found: dict[str, set[str]] = {}  # leak -> where
+    pages = 0
+    for role in ROLES:
+        client, _ = sign_in(crawl.app, role)
+        for locale in LOCALES:
+            client.cookies.set(LANG_COOKIE, locale)
+            for path in routes:
+                for url in urls(crawl, path):
+                    answer = client.get(url, follow_redirects=False)
+                    if answer.status_code != 200 or "text/html" not in answer.headers.get(
+                        "content-type", ""
+                    ):
+                        continue
+                    pages += 1
+                    if "<html" in answer.text[:300]:  # a page, not a fragment: in this language
+                        assert f'<html lang="{locale}">' in answer.text[:300], (url, role, locale)
+                    shown = [answer.text]
+                    if path in ("/customers", "/imports/{job_id}"):  # htmx fragments too
+                        shown.append(client.get(url, headers={"HX-Request": "true"}).text)
+                    for body in shown:
+                        # The forms test may have run first: what it typed is data.
+                        for leak in leaks(body, locale, TYPED):
+                            where = f"{url} ({role})"
+                            found.setdefault(f"{locale} {path}: {leak}", set()).add(where)
+        client.close()
+    assert pages > 300, pages
+    report = [f"{leak}  [{sorted(where)[0]}]" for leak, where in sorted(found.items())]
+    assert report == [], f"{len(report)} leaks:\n" + "\n".join(report[:2000])
 
 
 def test_practice_steps_link_demo_records_each_role_may_open(crawl: Crawl) -> None:

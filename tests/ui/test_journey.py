@@ -43,9 +43,9 @@ def test_change_limit_then_second_user_approves(page, live_server: str) -> None:
     page.fill("#change-reason", "annual review")
     page.click("#save-changes")
     page.wait_for_selector("#queued-message")
-    assert "credit_limit" in page.inner_text("#queued-message")
+    assert "Credit limit" in page.inner_text("#queued-message")
     assert "100,000.00 CNY" in page.inner_text("#credit-limit")
-    assert "250000.00" in page.inner_text("#pending-changes")
+    assert "250,000.00" in page.inner_text("#pending-changes")
     file_url = page.url.split("?")[0]
     sign_out(page)
 
@@ -379,7 +379,7 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
     sign_in(page, live_server, "analyst")
     page.click("text=Alerts")
     row = page.locator("#alert-queue tbody tr", has_text="new_overdue")
-    assert "dpd_max = 50.00" in row.inner_text()
+    assert "Days past due: the most overdue open invoice 50" in row.inner_text()
     row.locator("select[name=outcome]").select_option("false_alarm")
     row.locator("button.resolve").click()
     page.wait_for_selector("#alert-result")
@@ -545,7 +545,7 @@ def test_playbook_editor_changes_steps_and_names_bad_parameters(page, live_serve
     page.click("#save-playbook")
     expect(page.locator("#playbook-saved")).to_be_visible()
     steps = page.inner_text("#playbook-ageing")
-    assert "percent 20" in steps and "Shorten terms (days 10" in steps
+    assert "Reduce the limit (by 20%)" in steps and "Shorten terms (by 10 days)" in steps
 
 
 def test_admin_registers_a_webhook_sees_its_secret_once_and_the_delivery_log(

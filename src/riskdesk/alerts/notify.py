@@ -18,6 +18,7 @@ from riskdesk.alerts import addresses
 from riskdesk.alerts import repository as repo
 from riskdesk.alerts.addresses import IPNetwork
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
+from riskdesk.kit.messages import translate
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Delivery, Notification, NotificationSetting, WebhookEndpoint
 
@@ -75,8 +76,11 @@ def about_alerts(session: Session, alerts: Sequence[Alert], kind: str) -> int:
             continue
         verb_en = "escalated to you" if kind == "alert_escalated" else "for you"
         verb_zh = "已升级给您" if kind == "alert_escalated" else "待您处理"
-        title_en = f"{alert.title_en} ({alert.severity}): {verb_en}"
-        title_zh = f"{alert.title_zh}（{alert.severity}）：{verb_zh}"
+        # The severity in each language's words (the stored title is read in that language).
+        severity_en = translate("en", f"alerts.severity.{alert.severity}")
+        severity_zh = translate("zh-CN", f"alerts.severity.{alert.severity}")
+        title_en = f"{alert.title_en} ({severity_en}): {verb_en}"
+        title_zh = f"{alert.title_zh}（{severity_zh}）：{verb_zh}"
         if wanted.in_app:
             session.add(
                 Notification(

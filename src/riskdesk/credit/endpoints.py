@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
@@ -30,7 +29,6 @@ from riskdesk.credit.schemas import (
 from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep, reads_first
 from riskdesk.kit.validation import PathId
-from riskdesk.models import CreditDecision
 from riskdesk.security.deps import (
     CanChangesApprove,
     CanCreditCheck,
@@ -41,18 +39,6 @@ from riskdesk.security.deps import (
 )
 
 router = APIRouter(tags=["credit"])
-
-
-def _result(decision: CreditDecision, available: Decimal, duplicate: bool) -> CreditCheckResult:
-    en, zh = service.reasons(decision)
-    return CreditCheckResult(
-        decision=CreditDecisionRead.model_validate(decision),
-        outcome=decision.outcome,
-        reasons_en=en,
-        reasons_zh=zh,
-        available_before=available,
-        duplicate=duplicate,
-    )
 
 
 @router.post(
@@ -66,7 +52,7 @@ def _result(decision: CreditDecision, available: Decimal, duplicate: bool) -> Cr
 @reads_first
 def credit_check(
     body: CreditCheckIn, session: SessionDep, principal: CanCreditCheck, response: Response
-) -> CreditCheckResult:
+) -> dict[str, Any]:
     """Approve, hold or reject an order at once; the decision and its reasons are recorded.
 
     Idempotent on (source, order_external_id): asking again returns the recorded decision.
@@ -75,7 +61,18 @@ def credit_check(
     decision, available, duplicate = service.check_order(session, principal, body)
     if duplicate:
         response.status_code = 200
-    return _result(decision, available, duplicate)
+    en, zh = service.reasons(decision)
+    # Plain values: FastAPI validates them into the response model once, after the session's
+    # commit (SessionDep ends with the endpoint), so SQLite's write lock is not held meanwhile;
+    # a model returned here would be built here, then dumped and validated again.
+    return {
+        "decision": decision,
+        "outcome": decision.outcome,
+        "reasons_en": en,
+        "reasons_zh": zh,
+        "available_before": available,
+        "duplicate": duplicate,
+    }
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, aliased
 from riskdesk.audit import trail
 from riskdesk.customers.repository import CustomerFilter, chunks, conditions
 from riskdesk.db import count_rows, stream_columns, stream_rows
+from riskdesk.events import repository as event_repo
 from riskdesk.kit.money import quantize
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
@@ -43,7 +44,7 @@ from riskdesk.models import (
     GroupLimitChange,
     Invoice,
     Order,
-    Payment,
+    OrderCancellation,
     SpecialExposure,
     User,
 )
@@ -165,11 +166,7 @@ def group_exposure(session: Session, group_id: int, counted: Sequence[str]) -> D
 
 def _overdue_columns(customer_id: Any, today: dt.date | ColumnElement[dt.date]) -> Any:
     """A one-row subquery: oldest overdue due date, overdue amount, open amount."""
-    paid = (
-        select(func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
-    )
+    paid = event_repo.settled_on_invoice()  # net of reversals and adjustments
     per_invoice = (
         select(Invoice.due_date.label("due"), (Invoice.amount - paid).label("open"))
         .where(Invoice.customer_id == customer_id)
@@ -446,18 +443,16 @@ def recompute(
         .where(Invoice.order_id == Order.id)
         .scalar_subquery()
     )
+    cancelled = select(OrderCancellation.id).where(OrderCancellation.order_id == Order.id)
     orders = select(Order.customer_id, Order.amount, invoiced).where(
-        Order.payment_method.not_in(NON_CREDIT_METHODS)
+        Order.payment_method.not_in(NON_CREDIT_METHODS), ~cancelled.exists()
     )
     for cid, amount, inv in scoped(orders, Order.customer_id):
         left = quantize(Decimal(amount) - Decimal(inv))
         if left > 0:
             result[(cid, "open_orders")] = result.get((cid, "open_orders"), Decimal(0)) + left
-    paid = (
-        select(func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
-    )
+    # Paid net of reversals, less the invoice's adjustments (credit notes settle).
+    paid = event_repo.settled_on_invoice()
     invoices = select(Invoice.customer_id, Invoice.amount, paid)
     for cid, amount, pay in scoped(invoices, Invoice.customer_id):
         left = quantize(Decimal(amount) - Decimal(pay))

@@ -26,6 +26,7 @@ from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import start_writing
+from riskdesk.events import repository as event_repo
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.intake import Item
@@ -36,7 +37,6 @@ from riskdesk.models import (
     GroupLimitChange,
     Invoice,
     Order,
-    Payment,
     SpecialExposure,
 )
 from riskdesk.models.customers import customer_code
@@ -45,6 +45,7 @@ from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person
 
 ZERO = Decimal("0")
+CORRECTIONS = ("order_cancellations", "credit_notes", "invoice_adjustments", "payment_reversals")
 RISK_TIERS = ("low", "medium", "high", "critical")
 # The parameters each check step takes, and what kind of value each is.
 RULE_PARAMS: dict[str, dict[str, str]] = {
@@ -67,9 +68,10 @@ RULE_PARAM_HELP = {
 
 
 def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
-    """Move exposure by what newly written orders, invoices and payments change."""
+    """Move exposure by what newly written orders, invoices and payments change, and the
+    corrections of them (cancellations, credit notes and adjustments, payment reversals)."""
     new = [i for i in items if i.ok and i.status == "created"]
-    if not new or kind not in ("orders", "invoices", "payments"):
+    if not new or kind not in ("orders", "invoices", "payments", *CORRECTIONS):
         return
     repo.ensure_rows(session, [i.customer_id for i in new if i.customer_id is not None])
     deltas: dict[tuple[int, str], Decimal] = {}
@@ -103,6 +105,25 @@ def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
             was = max(ZERO, amount - before)
             now = max(ZERO, amount - before - per_order[order_id])
             add(cid, "open_orders", now - was)
+    elif kind == "order_cancellations":
+        # Only an order not invoiced can be cancelled: all of it was open.
+        order_ids = [i.refs["order_id"] for i in new]
+        for _oid, (cid, amount, method, before) in _invoiced_before(session, order_ids, []).items():
+            if method not in NON_CREDIT_METHODS:
+                add(cid, "open_orders", -max(ZERO, amount - before))
+    elif kind in CORRECTIONS:
+        # What the new rows opened on each invoice (a reversal its payment, an adjustment
+        # its change): the open amount before them is the one now less that.
+        opened: dict[int, Decimal] = {}
+        for item in new:
+            change = item.refs["amount"] if kind == "payment_reversals" else item.record.amount
+            if kind == "credit_notes":
+                change = -change
+            invoice_id = item.refs["invoice_id"]
+            opened[invoice_id] = opened.get(invoice_id, ZERO) + Decimal(change)
+        for invoice_id, (cid, now) in event_repo.invoice_openings(session, list(opened)).items():
+            was = now - opened[invoice_id]
+            add(cid, "open_receivables", max(ZERO, now) - max(ZERO, was))
     else:
         new_ids = [i.result_id for i in new if i.result_id is not None]
         per_invoice: dict[int, Decimal] = {}
@@ -139,11 +160,8 @@ def _invoiced_before(
 def _paid_before(
     session: Session, invoice_ids: list[int], new_payment_ids: list[int]
 ) -> dict[int, tuple[int, Decimal, Decimal]]:
-    paid = (
-        select(func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id, Payment.id.not_in(new_payment_ids))
-        .scalar_subquery()
-    )
+    # What settled each invoice before these payments: the others, net of corrections.
+    paid = event_repo.settled_on_invoice(new_payment_ids)
     out = {}
     for part in customer_repo.chunks(invoice_ids):
         stmt = select(Invoice.id, Invoice.customer_id, Invoice.amount, paid).where(

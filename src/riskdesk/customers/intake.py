@@ -564,7 +564,8 @@ class CreditReportHandler(_Base):
                     (
                         f"credit_report.{rec.source}",
                         None,
-                        f"{rec.report_date.isoformat()} score "
+                        # No words in the value: the history shows it in either language.
+                        f"{rec.report_date.isoformat()} · "
                         f"{rec.score if rec.score is not None else '-'}",
                     )
                 ],

@@ -29,15 +29,16 @@ DEMO_USERS: tuple[tuple[str, str, Role, str | None], ...] = (
     ("manager", "信用经理 Li Wei", Role.CREDIT_MANAGER, None),
     ("manager2", "信用经理 Zhou Min", Role.CREDIT_MANAGER, None),
     ("analyst", "风控专员 Chen Jing", Role.RISK_ANALYST, None),
-    ("sales", "销售 Wang Fang", Role.SALES, "east"),
-    ("sales2", "销售 Zhao Lei", Role.SALES, "north"),
-    ("sales3", "销售 Sun Yu", Role.SALES, "south"),
-    ("service", "客服 Liu Yang", Role.CUSTOMER_SERVICE, "east"),
+    ("sales", "销售 Wang Fang", Role.SALES, "华东"),
+    ("sales2", "销售 Zhao Lei", Role.SALES, "华北"),
+    ("sales3", "销售 Sun Yu", Role.SALES, "华南"),
+    ("service", "客服 Liu Yang", Role.CUSTOMER_SERVICE, "华东"),
     ("auditor", "审计 Huang Qing", Role.AUDITOR, None),
     ("admin", "管理员 Admin", Role.ADMIN, None),
 )
 DEMO_APPROVERS = ("manager", "manager2")
-DEMO_OWNERS = {"East": ["sales"], "North": ["sales2"], "South": ["sales3"]}
+# A Chinese company's regions and teams, entered in Chinese (data is shown as entered).
+DEMO_OWNERS = {"华东": ["sales"], "华北": ["sales2"], "华南": ["sales3"]}
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,8 @@ def load_demo(
     )
     counts: dict[str, int] = {}
     for kind in KINDS:  # references point backwards in this order
+        if kind != "customers" and not hasattr(data, kind):
+            continue  # the demo sends no corrections
         records = _records(data, kind)
         if on_kind:
             on_kind(kind, len(records))

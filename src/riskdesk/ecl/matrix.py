@@ -2,7 +2,8 @@
 
 The method (docs/ecl.md has a worked example):
 
-1. Each invoice's open balance at a month end is its amount less the payments dated on or
+1. Each invoice's open balance at a month end is its amount less the payments (net of their
+   reversals and of the invoice's adjustments: ``events.repository.settlement_flows``) dated on or
    before that month end; an invoice issued after it does not exist yet, and a payment dated
    after it has not happened yet (no look-ahead). Its days past due there are the month end
    less its due date; the balance falls into one ageing bucket (``BUCKET_EDGES``).
@@ -120,15 +121,24 @@ def open_balances(
         .group_by("invoice_id", "k")
         .agg(pl.col("amount").sum().alias("paid"))
     )
-    # The first observation at which the invoice is settled in full: it is open before it.
+    # The first observation at which the invoice is settled in full for good: it is open
+    # before it. Corrections make payments signed (a reversal, an adjustment up owe again): an
+    # invoice is settled for good only from the last observation that owed more.
     settled = (
         pays.join(inv.select("invoice_id", "amount", "first_k"), on="invoice_id")
         .with_columns(k=pl.max_horizontal("k", "first_k"))
         .group_by("invoice_id", "k")
         .agg(pl.col("paid").sum(), pl.col("amount").first())
         .sort("invoice_id", "k")
-        .with_columns(cum=pl.col("paid").cum_sum().over("invoice_id"))
-        .filter(pl.col("cum") >= pl.col("amount") - CENT)
+        .with_columns(
+            cum=pl.col("paid").cum_sum().over("invoice_id"),
+            reopened_k=pl.when(pl.col("paid") < 0)
+            .then(pl.col("k"))
+            .max()
+            .over("invoice_id")
+            .fill_null(-1),
+        )
+        .filter(pl.col("cum") >= pl.col("amount") - CENT, pl.col("k") >= pl.col("reopened_k"))
         .group_by("invoice_id")
         .agg(pl.col("k").min().alias("settled_k"))
     )

@@ -12,8 +12,9 @@ from sqlalchemy import Float, cast, delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from riskdesk.ecl.matrix import CUSTOMER_SCHEMA, INVOICE_SCHEMA, PAYMENT_SCHEMA
+from riskdesk.events import repository as event_repo
 from riskdesk.kit.frames import frame_of_rows
-from riskdesk.models import Customer, EclAdjustment, EclCustomerResult, EclRun, Invoice, Payment
+from riskdesk.models import Customer, EclAdjustment, EclCustomerResult, EclRun, Invoice
 
 INSERT_CHUNK = 5000
 
@@ -35,10 +36,12 @@ def receivables(session: Session, as_of: dt.date) -> tuple[pl.DataFrame, ...]:
         ).where(Invoice.issue_date <= as_of),
         INVOICE_SCHEMA,
     )
+    # Payments net of reversals and adjustments, each from its own date (signed).
+    flows = event_repo.settlement_flows()
     payments = _frame(
         session,
-        select(Payment.invoice_id, Payment.paid_on, cast(Payment.amount, Float)).where(
-            Payment.paid_on <= as_of
+        select(flows.c.invoice_id, flows.c.day, cast(flows.c.amount, Float)).where(
+            flows.c.day <= as_of
         ),
         PAYMENT_SCHEMA,
     )

@@ -230,9 +230,20 @@ def finish_staged(
     run = repo.staged_run(session, run_id)
     if run is None:
         raise Conflict("the ECL run being stored was removed; run it again", code="ecl_run_gone")
-    run.status = "done"
-    run.created_at = utcnow()
-    session.flush()
+    try:
+        with session.begin_nested():
+            run.status = "done"
+            run.created_at = utcnow()
+            session.flush()
+    except IntegrityError:
+        # The same run finished by a request since the check above (PostgreSQL: another
+        # writer; SQLite's one writer cannot): that one stands, and this one goes.
+        session.expire(run)
+        found = repo.find_run(session, plan.as_of, plan.lookback_months, plan.inputs_hash)
+        if found is None:
+            raise
+        repo.delete_staged(session, run_id=run_id)
+        return found, False
     return run, True
 
 

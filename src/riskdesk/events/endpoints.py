@@ -10,12 +10,16 @@ from riskdesk.events.schemas import (
     BatchIn,
     ComplaintIn,
     ContractIn,
+    CreditNoteIn,
     IntakeReport,
     IntakeRowResult,
     InteractionIn,
+    InvoiceAdjustmentIn,
     InvoiceIn,
+    OrderCancellationIn,
     OrderIn,
     PaymentIn,
+    PaymentReversalIn,
     ReturnIn,
     SurveyIn,
 )
@@ -40,6 +44,11 @@ EVENT_ROUTES: tuple[tuple[str, str, type[BaseModel], tuple[Permission, ...]], ..
     ("survey-responses", "surveys", SurveyIn, _SERVICE_EVENTS),
     ("interactions", "interactions", InteractionIn, _SERVICE_EVENTS),
     ("contracts", "contracts", ContractIn, _SALES_EVENTS),
+    # Corrections: events that name the order, invoice or payment they correct.
+    ("order-cancellations", "order_cancellations", OrderCancellationIn, _SALES_EVENTS),
+    ("credit-notes", "credit_notes", CreditNoteIn, _SALES_EVENTS),
+    ("invoice-adjustments", "invoice_adjustments", InvoiceAdjustmentIn, _SALES_EVENTS),
+    ("payment-reversals", "payment_reversals", PaymentReversalIn, _SALES_EVENTS),
 )
 
 

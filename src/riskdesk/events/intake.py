@@ -15,11 +15,15 @@ from riskdesk.events import repository as repo
 from riskdesk.events.schemas import (
     ComplaintIn,
     ContractIn,
+    CreditNoteIn,
     EventIn,
     InteractionIn,
+    InvoiceAdjustmentIn,
     InvoiceIn,
+    OrderCancellationIn,
     OrderIn,
     PaymentIn,
+    PaymentReversalIn,
     ReturnIn,
     SurveyIn,
 )
@@ -30,8 +34,11 @@ from riskdesk.models import (
     Contract,
     Interaction,
     Invoice,
+    InvoiceAdjustment,
     Order,
+    OrderCancellation,
     Payment,
+    PaymentReversal,
     Return,
     SurveyResponse,
 )
@@ -214,11 +221,15 @@ class InvoiceHandler(EventHandler):
             if i.record.order_external_id
         }
         orders = repo.orders_by_key(session, wanted)
+        standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         for item in items:
             if not item.record.order_external_id:
                 item.refs["order_id"] = None
                 continue
             found = orders.get(_ref_key(item.record, "source", "order_external_id"))
+            if found is not None and standing.get(found[0].id, (False, False))[0]:
+                item.fail("order_external_id", "the order is cancelled", "order_cancelled")
+                continue
             if found is None:
                 item.fail(
                     "order_external_id", "no such order from this source", "unknown_reference"
@@ -266,6 +277,7 @@ class PaymentHandler(EventHandler):
             if rec.currency != invoice.currency:
                 item.fail("currency", f"the invoice is in {invoice.currency}", "currency_mismatch")
                 continue
+            # ``paid``: what settles the invoice, net of reversals and adjustments.
             already = paid + paid_in_batch.get(invoice.id, Decimal(0))
             open_amount = invoice.amount - already
             if rec.amount > open_amount and not rec.overpayment:
@@ -293,6 +305,7 @@ class ReturnHandler(EventHandler):
         """Check each return against its order, in batch order."""
         keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
         orders = repo.orders_by_key(session, keys)
+        standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         returned_in_batch: dict[int, Decimal] = _carried(ctx, "returned")
         for item in items:
             rec = item.record
@@ -301,6 +314,9 @@ class ReturnHandler(EventHandler):
                 item.fail(
                     "order_external_id", "no such order from this source", "unknown_reference"
                 )
+                continue
+            if standing.get(found[0].id, (False, False))[0]:
+                item.fail("order_external_id", "the order is cancelled", "order_cancelled")
                 continue
             order, returned = found
             if item.customer_id is not None and item.customer_id != order.customer_id:
@@ -380,6 +396,191 @@ class ContractHandler(EventHandler):
     model = Contract
 
 
+# ---------------------------------------------------------------- corrections
+
+
+def _customer_field(record: Any) -> str:
+    return "customer_code" if record.customer_code else "customer_external_id"
+
+
+class OrderCancellationHandler(EventHandler):
+    """Cancellations: the order must exist, be open (not cancelled) and not yet invoiced."""
+
+    kind = "order_cancellations"
+    schema = OrderCancellationIn
+    model = OrderCancellation
+    drop_fields = frozenset({"order_external_id"})
+
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Check each cancellation against its order, in batch order."""
+        keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
+        orders = repo.orders_by_key(session, keys)
+        standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
+        cancelled_in_batch: dict[int, int] = _carried(ctx, "cancelled")
+        for item in items:
+            rec = item.record
+            found = orders.get(_ref_key(rec, "source", "order_external_id"))
+            if found is None:
+                item.fail(
+                    "order_external_id", "no such order from this source", "unknown_reference"
+                )
+                continue
+            order = found[0]
+            cancelled, invoiced = standing.get(order.id, (False, False))
+            if item.customer_id is not None and item.customer_id != order.customer_id:
+                item.fail(
+                    _customer_field(rec),
+                    "the order belongs to another customer",
+                    "customer_mismatch",
+                )
+            elif cancelled or order.id in cancelled_in_batch:
+                item.fail(
+                    "order_external_id", "the order is already cancelled", "already_cancelled"
+                )
+            elif invoiced:
+                item.fail(
+                    "order_external_id",
+                    "the order is already invoiced; credit or adjust its invoice instead",
+                    "already_invoiced",
+                )
+            elif rec.cancelled_on < order.ordered_at.date():
+                item.fail("cancelled_on", "a cancellation cannot precede its order", "before_order")
+            else:
+                cancelled_in_batch[order.id] = item.row
+                item.customer_id = order.customer_id
+                item.refs["order_id"] = order.id
+
+
+class _InvoiceChangeHandler(EventHandler):
+    """Credit notes and adjustments: the invoice must exist and be in the same currency, and
+    what lowers it may not exceed what is still open on it."""
+
+    model = InvoiceAdjustment
+    drop_fields = frozenset({"invoice_external_id"})
+    adjustment_kind: ClassVar[str]
+    dated: ClassVar[str]
+
+    def change(self, record: Any) -> Decimal:
+        """The signed change of the invoice's amount."""
+        return Decimal(record.amount)
+
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Check each change against its invoice's open amount, in batch order."""
+        keys = {_ref_key(i.record, "source", "invoice_external_id") for i in items}
+        invoices = repo.invoices_by_key(session, keys)
+        # What earlier records of the batch (or of a file's earlier chunks) settle, per invoice.
+        settled_in_batch: dict[int, Decimal] = _carried(ctx, "adjusted")
+        for item in items:
+            rec = item.record
+            found = invoices.get(_ref_key(rec, "source", "invoice_external_id"))
+            if found is None:
+                item.fail(
+                    "invoice_external_id", "no such invoice from this source", "unknown_reference"
+                )
+                continue
+            invoice, settled = found
+            change = self.change(rec)
+            open_amount = invoice.amount - settled - settled_in_batch.get(invoice.id, Decimal(0))
+            if item.customer_id is not None and item.customer_id != invoice.customer_id:
+                item.fail(
+                    _customer_field(rec),
+                    "the invoice belongs to another customer",
+                    "customer_mismatch",
+                )
+            elif rec.currency != invoice.currency:
+                item.fail("currency", f"the invoice is in {invoice.currency}", "currency_mismatch")
+            elif getattr(rec, self.dated) < invoice.issue_date:
+                item.fail(self.dated, "cannot precede the invoice's issue date", "before_invoice")
+            elif change < 0 and -change > open_amount:
+                item.fail(
+                    "amount",
+                    f"exceeds the invoice's open amount {max(open_amount, Decimal(0)):.2f}",
+                    "exceeds_open_amount",
+                )
+            else:
+                settled_in_batch[invoice.id] = settled_in_batch.get(invoice.id, Decimal(0)) - change
+                item.customer_id = invoice.customer_id
+                item.refs["invoice_id"] = invoice.id
+
+    def row_for(self, item: Item, ctx: WriteContext, received: Any) -> dict[str, Any]:
+        """The adjustment row: the signed change, dated, and of which kind."""
+        data = super().row_for(item, ctx, received)
+        data.pop(self.dated, None)
+        data.update(
+            kind=self.adjustment_kind,
+            amount=self.change(item.record),
+            adjusted_on=getattr(item.record, self.dated),
+        )
+        return data
+
+
+class CreditNoteHandler(_InvoiceChangeHandler):
+    """Credit notes: the invoice asks for that much less."""
+
+    kind = "credit_notes"
+    schema = CreditNoteIn
+    adjustment_kind = "credit_note"
+    dated = "issued_on"
+
+    def change(self, record: Any) -> Decimal:
+        """A credit note lowers the invoice."""
+        return -Decimal(record.amount)
+
+
+class InvoiceAdjustmentHandler(_InvoiceChangeHandler):
+    """Adjustments of an invoice's amount, either way."""
+
+    kind = "invoice_adjustments"
+    schema = InvoiceAdjustmentIn
+    adjustment_kind = "adjustment"
+    dated = "adjusted_on"
+
+
+class PaymentReversalHandler(EventHandler):
+    """Reversals: the payment must exist and not be reversed already."""
+
+    kind = "payment_reversals"
+    schema = PaymentReversalIn
+    model = PaymentReversal
+    drop_fields = frozenset({"payment_external_id"})
+
+    def resolve_refs(self, session: Session, items: Sequence[Item], ctx: WriteContext) -> None:
+        """Check each reversal against its payment, in batch order."""
+        keys = {_ref_key(i.record, "source", "payment_external_id") for i in items}
+        payments = repo.payments_by_key(session, keys)
+        reversed_in_batch: dict[int, int] = _carried(ctx, "reversed")
+        for item in items:
+            rec = item.record
+            found = payments.get(_ref_key(rec, "source", "payment_external_id"))
+            if found is None:
+                item.fail(
+                    "payment_external_id", "no such payment from this source", "unknown_reference"
+                )
+                continue
+            payment, is_reversed = found
+            if item.customer_id is not None and item.customer_id != payment.customer_id:
+                item.fail(
+                    _customer_field(rec),
+                    "the payment belongs to another customer",
+                    "customer_mismatch",
+                )
+            elif is_reversed or payment.id in reversed_in_batch:
+                item.fail(
+                    "payment_external_id", "the payment is already reversed", "already_reversed"
+                )
+            elif rec.reversed_on < payment.paid_on:
+                item.fail("reversed_on", "a reversal cannot precede its payment", "before_payment")
+            else:
+                reversed_in_batch[payment.id] = item.row
+                item.customer_id = payment.customer_id
+                item.refs.update(
+                    payment_id=payment.id,
+                    invoice_id=payment.invoice_id,
+                    amount=payment.amount,
+                    currency=payment.currency,
+                )
+
+
 EVENT_HANDLERS: dict[str, EventHandler] = {
     h.kind: h
     for h in (
@@ -391,5 +592,9 @@ EVENT_HANDLERS: dict[str, EventHandler] = {
         SurveyHandler(),
         InteractionHandler(),
         ContractHandler(),
+        OrderCancellationHandler(),
+        CreditNoteHandler(),
+        InvoiceAdjustmentHandler(),
+        PaymentReversalHandler(),
     )
 }

@@ -6,19 +6,22 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
-from riskdesk.customers.repository import key_chunks, rows_in
+from riskdesk.customers.repository import chunks, key_chunks, rows_in
 from riskdesk.kit.money import quantize
 from riskdesk.models import (
     Complaint,
     Contract,
     Interaction,
     Invoice,
+    InvoiceAdjustment,
     Order,
+    OrderCancellation,
     OrderLine,
     Payment,
+    PaymentReversal,
     Return,
     SurveyResponse,
 )
@@ -49,24 +52,123 @@ def existing_keys(
     return result
 
 
+def settled_on_invoice(leave_out_payments: Sequence[int] = ()) -> Any:
+    """A correlated scalar of what settles an invoice (``Invoice`` of the outer query): its
+    payments (but those left out) less the reversed ones, less its adjustments (a credit note
+    settles, an adjustment up owes more). Its amount less this is what is open."""
+    paid = (
+        select(func.coalesce(func.sum(Payment.amount), 0))
+        .where(Payment.invoice_id == Invoice.id, Payment.id.not_in(leave_out_payments))
+        .scalar_subquery()
+    )
+    reversed_ = (
+        select(func.coalesce(func.sum(PaymentReversal.amount), 0))
+        .where(PaymentReversal.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    adjusted = (
+        select(func.coalesce(func.sum(InvoiceAdjustment.amount), 0))
+        .where(InvoiceAdjustment.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    return paid - reversed_ - adjusted
+
+
 def invoices_by_key(
     session: Session, keys: set[tuple[str, str]]
 ) -> dict[tuple[str, str], tuple[Invoice, Decimal]]:
-    """Invoices and the amount paid on each so far, keyed by (source, external_id)."""
+    """Invoices and what settles each so far (payments net of reversals and adjustments:
+    ``settled_on_invoice``), keyed by (source, external_id)."""
     result: dict[tuple[str, str], tuple[Invoice, Decimal]] = {}
-    paid = (
-        select(func.coalesce(func.sum(Payment.amount), 0))
-        .where(Payment.invoice_id == Invoice.id)
-        .scalar_subquery()
-    )
+    settled = settled_on_invoice()
     for source, part in key_chunks(keys):
-        stmt = select(Invoice, paid).where(Invoice.source == source, Invoice.external_id.in_(part))
-        for invoice, paid_amount in session.execute(stmt):
+        stmt = select(Invoice, settled).where(
+            Invoice.source == source, Invoice.external_id.in_(part)
+        )
+        for invoice, settled_amount in session.execute(stmt):
             # SQLite sums NUMERIC as floats; round back to cents before comparing money.
             result[(invoice.source, invoice.external_id)] = (
                 invoice,
-                quantize(Decimal(paid_amount)),
+                quantize(Decimal(settled_amount)),
             )
+    return result
+
+
+def settlement_flows(invoice_ids: Any | None = None) -> Any:
+    """What settles invoices, dated, as a subquery (invoice_id, day, amount): payments, less
+    reversals (dated when reversed) and adjustments (a credit note settles, an adjustment up
+    owes more). ``invoice_ids``: a selectable of the invoices wanted (None: all). Summed up
+    to a day, it is what settled each invoice by then."""
+
+    def only(stmt: Any, column: Any) -> Any:
+        return stmt if invoice_ids is None else stmt.where(column.in_(invoice_ids))
+
+    flows = union_all(
+        only(
+            select(
+                Payment.invoice_id.label("invoice_id"),
+                Payment.paid_on.label("day"),
+                Payment.amount.label("amount"),
+            ),
+            Payment.invoice_id,
+        ),
+        only(
+            select(
+                PaymentReversal.invoice_id,
+                PaymentReversal.reversed_on,
+                (literal_column("0") - PaymentReversal.amount),
+            ),
+            PaymentReversal.invoice_id,
+        ),
+        only(
+            select(
+                InvoiceAdjustment.invoice_id,
+                InvoiceAdjustment.adjusted_on,
+                (literal_column("0") - InvoiceAdjustment.amount),
+            ),
+            InvoiceAdjustment.invoice_id,
+        ),
+    )
+    return flows.subquery("settlements")
+
+
+def invoice_openings(
+    session: Session, invoice_ids: Sequence[int]
+) -> dict[int, tuple[int, Decimal]]:
+    """Per invoice: (customer, amount still open, which may be below zero when overpaid)."""
+    result: dict[int, tuple[int, Decimal]] = {}
+    open_amount = Invoice.amount - settled_on_invoice()
+    for part in chunks(list(invoice_ids)):
+        stmt = select(Invoice.id, Invoice.customer_id, open_amount).where(Invoice.id.in_(part))
+        for iid, cid, amount in session.execute(stmt):
+            result[iid] = (cid, quantize(Decimal(amount)))
+    return result
+
+
+def payments_by_key(
+    session: Session, keys: set[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[Payment, bool]]:
+    """Payments and whether each is reversed already, keyed by (source, external_id)."""
+    result: dict[tuple[str, str], tuple[Payment, bool]] = {}
+    reversed_ = select(PaymentReversal.id).where(PaymentReversal.payment_id == Payment.id).exists()
+    for source, part in key_chunks(keys):
+        stmt = select(Payment, reversed_).where(
+            Payment.source == source, Payment.external_id.in_(part)
+        )
+        for payment, is_reversed in session.execute(stmt):
+            result[(payment.source, payment.external_id)] = (payment, bool(is_reversed))
+    return result
+
+
+def order_standing(session: Session, order_ids: Sequence[int]) -> dict[int, tuple[bool, bool]]:
+    """Per order: (cancelled, invoiced at all)."""
+    cancelled = select(OrderCancellation.id).where(OrderCancellation.order_id == Order.id).exists()
+    invoiced = select(Invoice.id).where(Invoice.order_id == Order.id).exists()
+    result: dict[int, tuple[bool, bool]] = {}
+    for part in chunks(list(order_ids)):
+        stmt = select(Order.id, cancelled, invoiced).where(Order.id.in_(part))
+        for oid, is_cancelled, is_invoiced in session.execute(stmt):
+            result[oid] = (bool(is_cancelled), bool(is_invoiced))
     return result
 
 
@@ -126,6 +228,31 @@ def recent_events(session: Session, customer_id: int, limit: int = 50) -> list[d
             Contract.value,
             Contract.currency,
             Contract.fulfilment_status,
+        ),
+        # Corrections, with the signed change they make (a credit note's is negative).
+        (
+            "order_cancellation",
+            OrderCancellation,
+            OrderCancellation.cancelled_on,
+            None,
+            None,
+            OrderCancellation.reason,
+        ),
+        (
+            "invoice_adjustment",
+            InvoiceAdjustment,
+            InvoiceAdjustment.adjusted_on,
+            InvoiceAdjustment.amount,
+            InvoiceAdjustment.currency,
+            InvoiceAdjustment.kind,
+        ),
+        (
+            "payment_reversal",
+            PaymentReversal,
+            PaymentReversal.reversed_on,
+            PaymentReversal.amount,
+            PaymentReversal.currency,
+            PaymentReversal.reason,
         ),
     ]
     for kind, model, when, amount, currency, detail in specs:

@@ -20,6 +20,7 @@ from riskdesk.kit.validation import (
     PositiveAmount,
     RawRecord,
     SelfChecked,
+    SignedAmount,
     SourceName,
     Text64,
     Text128,
@@ -229,6 +230,60 @@ class ContractIn(EventIn):
         if self.value is not None and self.currency is None:
             raise ValueError("currency is required with value")
         return self
+
+
+# ---------------------------------------------------------------- corrections
+
+
+class OrderCancellationIn(EventIn):
+    """The cancellation of an order not yet invoiced; the order tells whose it is."""
+
+    customer_required: ClassVar[bool] = False
+
+    order_external_id: ExternalId = Field(description="the order cancelled, from the same source")
+    cancelled_on: PastDate
+    reason: LongText | None = None
+
+
+class CreditNoteIn(EventIn):
+    """A credit note: part or all of an invoice's open amount no longer owed."""
+
+    customer_required: ClassVar[bool] = False
+
+    invoice_external_id: ExternalId = Field(description="the invoice credited, same source")
+    amount: PositiveAmount = Field(description="how much less the invoice asks for")
+    currency: Currency
+    issued_on: PastDate
+    reason: LongText | None = None
+
+
+class InvoiceAdjustmentIn(EventIn):
+    """A correction of an invoice's amount, up (positive) or down (negative)."""
+
+    customer_required: ClassVar[bool] = False
+
+    invoice_external_id: ExternalId = Field(description="the invoice adjusted, same source")
+    amount: SignedAmount = Field(description="the change of the invoice's amount, not zero")
+    currency: Currency
+    adjusted_on: PastDate
+    reason: LongText | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _not_zero(cls, value: Decimal) -> Decimal:
+        if value == 0:
+            raise ValueError("an adjustment of zero changes nothing")
+        return value
+
+
+class PaymentReversalIn(EventIn):
+    """A payment taken back whole (bounced, returned by the bank); the payment tells whose."""
+
+    customer_required: ClassVar[bool] = False
+
+    payment_external_id: ExternalId = Field(description="the payment reversed, same source")
+    reversed_on: PastDate
+    reason: LongText | None = None
 
 
 class IntakeRowResult(BaseModel):

@@ -265,7 +265,7 @@ def _catalogue() -> tuple[Indicator, ...]:
             "returns",
             "share",
             365,
-            f"Share of the year's returns with reason '{en}' ({reason})",
+            f"Share of the year's returns with reason '{en}'",
             f"近一年退货原因“{zh}”占比",
         )
     add(
@@ -274,7 +274,7 @@ def _catalogue() -> tuple[Indicator, ...]:
         "count",
         90,
         "Returns in the last 90 days claiming the goods never arrived or the parcel was empty "
-        "(reasons item_not_received, empty_package)",
+        "(reasons 'item not received', 'empty package')",
         "近90天以“未收到货”或“空包裹”为由的退货次数",
     )
     add(

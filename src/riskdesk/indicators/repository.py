@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Float, cast, delete, insert, select, update
+from sqlalchemy import Float, cast, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import CustomerFilter, chunks, conditions, rows_in
@@ -24,9 +24,12 @@ from riskdesk.models import (
     IndicatorState,
     Interaction,
     Invoice,
+    InvoiceAdjustment,
     Order,
+    OrderCancellation,
     OrderLine,
     Payment,
+    PaymentReversal,
     Return,
     StagedIndicatorSnapshot,
     SurveyResponse,
@@ -55,6 +58,19 @@ def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
     def with_key(schema: dict[str, Any]) -> dict[str, Any]:
         return {**schema, state.ID: pl.Int64} if keyed else schema
 
+    # Corrections apply: a cancelled order and a reversed payment are not read, an invoice's
+    # amount is its own plus its adjustments (credit notes lower it).
+    live_order = (
+        ~select(OrderCancellation.id).where(OrderCancellation.order_id == Order.id).exists()
+    )
+    kept_payment = (
+        ~select(PaymentReversal.id).where(PaymentReversal.payment_id == Payment.id).exists()
+    )
+    adjusted = (
+        select(func.coalesce(func.sum(InvoiceAdjustment.amount), 0))
+        .where(InvoiceAdjustment.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
     return {
         "customers": (
             select(Customer.id, Customer.segment).where(Customer.status != "merged"),
@@ -68,7 +84,7 @@ def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
                 Order.ordered_at,
                 cast(Order.amount, Float),
                 Order.payment_method,
-            ),
+            ).where(live_order),
             {**SCHEMAS["orders"], "day": _TS},
             Order.customer_id,
         ),
@@ -80,7 +96,9 @@ def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
                 OrderLine.category,
                 cast(OrderLine.quantity, Float),
                 cast(OrderLine.amount, Float),
-            ).join(Order, Order.id == OrderLine.order_id),
+            )
+            .join(Order, Order.id == OrderLine.order_id)
+            .where(live_order),
             {**SCHEMAS["order_lines"], "day": _TS},
             Order.customer_id,
         ),
@@ -91,7 +109,7 @@ def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
                 Invoice.order_id,
                 Invoice.issue_date,
                 Invoice.due_date,
-                cast(Invoice.amount, Float),
+                cast(Invoice.amount + adjusted, Float),
             ),
             SCHEMAS["invoices"],
             Invoice.customer_id,
@@ -103,7 +121,7 @@ def _statements(keyed: bool) -> dict[str, tuple[Any, dict[str, Any], Any]]:
                 Payment.paid_on,
                 cast(Payment.amount, Float),
                 *key(Payment.id),
-            ),
+            ).where(kept_payment),
             with_key(SCHEMAS["payments"]),
             Payment.customer_id,
         ),

@@ -152,3 +152,47 @@ class Contract(EventMixin, Base):
     value: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
     fulfilment_status: Mapped[str] = mapped_column(String(16))
+
+
+# ---------------------------------------------------------------- corrections
+# Events are append-only, so an ERP corrects one by sending another that names it: a
+# cancellation of an order, a credit note or adjustment of an invoice, a reversal of a payment.
+# Every reading of amounts (exposure, open balances, month ends, indicators) applies them.
+
+
+class OrderCancellation(EventMixin, Base):
+    """An order cancelled before it was invoiced: it no longer counts anywhere."""
+
+    __tablename__ = "order_cancellations"
+
+    order_id: Mapped[int] = mapped_column(ForeignKey("orders.id"), unique=True)
+    cancelled_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class InvoiceAdjustment(EventMixin, Base):
+    """A change of what an invoice asks for: a credit note (``amount`` negative) or an
+    adjustment either way; the invoice's amount in effect is its own plus these."""
+
+    __tablename__ = "invoice_adjustments"
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # credit_note | adjustment
+    amount: Mapped[Decimal] = mapped_column(Money)  # signed change of the invoice's amount
+    currency: Mapped[str] = mapped_column(String(3))
+    adjusted_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class PaymentReversal(EventMixin, Base):
+    """A payment taken back whole (a bounced cheque, a returned transfer): its invoice is owed
+    again from ``reversed_on``. ``amount`` and ``invoice_id`` repeat the payment's."""
+
+    __tablename__ = "payment_reversals"
+
+    payment_id: Mapped[int] = mapped_column(ForeignKey("payments.id"), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    currency: Mapped[str] = mapped_column(String(3))
+    reversed_on: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str | None] = mapped_column(Text)

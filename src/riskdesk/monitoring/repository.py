@@ -121,6 +121,13 @@ def profile_values(session: Session, customer_ids: Sequence[int] | None) -> pl.D
     ).drop("_counted")
 
 
+def _not_cancelled(order: Any) -> Any:
+    """A cancelled order was no purchase."""
+    from riskdesk.models import OrderCancellation
+
+    return ~select(OrderCancellation.id).where(OrderCancellation.order_id == order.id).exists()
+
+
 def purchase_days(
     session: Session, as_of: dt.date, customer_ids: Sequence[int] | None = None
 ) -> pl.DataFrame:
@@ -128,7 +135,9 @@ def purchase_days(
     from riskdesk.models import Order
 
     end = dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
-    stmt = select(Order.customer_id, Order.ordered_at).where(Order.ordered_at < end)
+    stmt = select(Order.customer_id, Order.ordered_at).where(
+        Order.ordered_at < end, _not_cancelled(Order)
+    )
     rows = (
         rows_in(session, stmt, Order.customer_id, list(customer_ids))
         if customer_ids is not None
@@ -157,7 +166,7 @@ def purchase_counts(
         day = func.substr(Order.ordered_at, 1, 10)
     stmt = (
         select(Order.customer_id, func.count(distinct(day)), func.min(day), func.max(day))
-        .where(Order.ordered_at < end)
+        .where(Order.ordered_at < end, _not_cancelled(Order))
         .group_by(Order.customer_id)
     )
     rows = (

@@ -68,10 +68,14 @@ FUNCTIONS: dict[str, tuple[int, int]] = {
 class RuleError(ValueError):
     """A rule that cannot be accepted, with the 1-based column where the problem is."""
 
-    def __init__(self, message: str, position: int) -> None:
+    def __init__(self, message: str, position: int, code: str = "invalid", **params: Any) -> None:
         super().__init__(f"column {position}: {message}")
         self.message = message
         self.position = position
+        # What went wrong as a stable code and its values, for a screen in another language
+        # (the UI's catalogue: rules.error.<code>); the message is the English sentence.
+        self.code = code
+        self.params = params
 
 
 # ---------------------------------------------------------------- tokens
@@ -104,7 +108,9 @@ def tokenize(text: str) -> list[Token]:
             continue
         match = _TOKEN.match(text, i)
         if match is None or match.end() == i:
-            raise RuleError(f"unexpected character {text[i]!r}", i + 1)
+            raise RuleError(
+                f"unexpected character {text[i]!r}", i + 1, "unexpected_character", found=text[i]
+            )
         kind = match.lastgroup or "op"
         start = match.start(kind)
         tokens.append(Token(kind, match.group(kind), start + 1))
@@ -168,7 +174,12 @@ class _Parser:
     def nested(self, token: Token) -> None:
         self.depth += 1
         if self.depth > MAX_NESTING:
-            raise RuleError(f"brackets nest more than {MAX_NESTING} deep", token.position)
+            raise RuleError(
+                f"brackets nest more than {MAX_NESTING} deep",
+                token.position,
+                "too_deep",
+                limit=MAX_NESTING,
+            )
 
     def peek(self) -> Token:
         return self.tokens[self.i]
@@ -189,13 +200,21 @@ class _Parser:
         if token.kind in ("op", "name") and token.text == text:
             return self.take()
         shown = token.text or "the end"
-        raise RuleError(f"expected {text!r}, found {shown!r}", token.position)
+        raise RuleError(
+            f"expected {text!r}, found {shown!r}",
+            token.position,
+            "expected",
+            expected=text,
+            found=shown,
+        )
 
     def parse(self) -> Node:
         node = self.or_()
         token = self.peek()
         if token.kind != "end":
-            raise RuleError(f"unexpected {token.text!r}", token.position)
+            raise RuleError(
+                f"unexpected {token.text!r}", token.position, "unexpected", found=token.text
+            )
         return node
 
     def or_(self) -> Node:
@@ -237,7 +256,12 @@ class _Parser:
             return float(token.text)
         if token.kind == "string":
             return token.text[1:-1]
-        raise RuleError(f"expected a number or a quoted text, found {token.text!r}", token.position)
+        raise RuleError(
+            f"expected a number or a quoted text, found {token.text!r}",
+            token.position,
+            "expected_literal",
+            found=token.text,
+        )
 
     def sum_(self) -> Node:
         node = self.product()
@@ -282,18 +306,25 @@ class _Parser:
             if token.text in ("true", "false"):
                 return Literal_(token.position, token.text == "true")
             if token.text in KEYWORDS:
-                raise RuleError(f"unexpected {token.text!r}", token.position)
+                raise RuleError(
+                    f"unexpected {token.text!r}", token.position, "unexpected", found=token.text
+                )
             if self.peek().kind == "op" and self.peek().text == "(":
                 return self.call(token)
             return Name(token.position, token.text)
         shown = token.text or "the end"
-        raise RuleError(f"expected a value, found {shown!r}", token.position)
+        raise RuleError(
+            f"expected a value, found {shown!r}", token.position, "expected_value", found=shown
+        )
 
     def call(self, name: Token) -> Node:
         if name.text not in FUNCTIONS:
             raise RuleError(
                 f"unknown function {name.text!r}; there are {', '.join(sorted(FUNCTIONS))}",
                 name.position,
+                "unknown_function",
+                name=name.text,
+                known=", ".join(sorted(FUNCTIONS)),
             )
         self.nested(self.expect("("))
         args = [self.or_()]
@@ -307,6 +338,10 @@ class _Parser:
                 f"{name.text} takes {low if low == high else f'{low} to {high}'} arguments, "
                 f"got {len(args)}",
                 name.position,
+                "arguments",
+                function=name.text,
+                takes=low if low == high else f"{low}-{high}",
+                got=len(args),
             )
         return Call(name.position, name.text, tuple(args))
 
@@ -314,10 +349,15 @@ class _Parser:
 def parse(text: str) -> Node:
     """The AST of rule text (syntax only)."""
     if len(text) > 4000:
-        raise RuleError("a rule is at most 4000 characters", 4001)
+        raise RuleError("a rule is at most 4000 characters", 4001, "too_long", limit=4000)
     tokens = tokenize(text)
     if len(tokens) > MAX_TOKENS + 1:  # the end marker does not count
-        raise RuleError(f"a rule is at most {MAX_TOKENS} words", tokens[MAX_TOKENS].position)
+        raise RuleError(
+            f"a rule is at most {MAX_TOKENS} words",
+            tokens[MAX_TOKENS].position,
+            "too_many_words",
+            limit=MAX_TOKENS,
+        )
     return _Parser(tokens).parse()
 
 
@@ -332,47 +372,96 @@ def check(node: Node, vocabulary: Mapping[str, Type] = VOCABULARY) -> Type:
         return "text" if isinstance(node.value, str) else "number"
     if isinstance(node, Name):
         if node.name not in vocabulary:
-            raise RuleError(f"unknown name {node.name!r}", node.position)
+            raise RuleError(
+                f"unknown name {node.name!r}", node.position, "unknown_name", name=node.name
+            )
         return vocabulary[node.name]
     if isinstance(node, Unary):
         inner = check(node.operand, vocabulary)
         want: Type = "bool" if node.op == "not" else "number"
         if inner != want:
-            raise RuleError(f"'{node.op}' needs a {want}, not a {inner}", node.position)
+            raise RuleError(
+                f"'{node.op}' needs a {want}, not a {inner}",
+                node.position,
+                "operand_type",
+                op=node.op,
+                want=want,
+                got=inner,
+            )
         return want
     if isinstance(node, In):
         inner = check(node.operand, vocabulary)
         for option in node.options:
             kind: Type = "text" if isinstance(option, str) else "number"
             if kind != inner:
-                raise RuleError(f"'in' compares a {inner} with a {kind}", node.position)
+                raise RuleError(
+                    f"'in' compares a {inner} with a {kind}",
+                    node.position,
+                    "compares",
+                    op="in",
+                    left=inner,
+                    right=kind,
+                )
         return "bool"
     if isinstance(node, Call):
         kinds = [check(a, vocabulary) for a in node.args]
         if node.function == "coalesce":
             if len(set(kinds)) != 1:
-                raise RuleError("coalesce needs arguments of one type", node.position)
+                raise RuleError(
+                    "coalesce needs arguments of one type", node.position, "coalesce_types"
+                )
             return kinds[0]
         for kind in kinds:
             if kind != "number":
-                raise RuleError(f"{node.function} needs numbers, not a {kind}", node.position)
+                raise RuleError(
+                    f"{node.function} needs numbers, not a {kind}",
+                    node.position,
+                    "function_numbers",
+                    function=node.function,
+                    got=kind,
+                )
         return "number"
     assert isinstance(node, Binary)
     left, right = check(node.left, vocabulary), check(node.right, vocabulary)
     if node.op in ("and", "or"):
         if left != "bool" or right != "bool":
             raise RuleError(
-                f"'{node.op}' joins conditions, not a {left} and a {right}", node.position
+                f"'{node.op}' joins conditions, not a {left} and a {right}",
+                node.position,
+                "joins",
+                op=node.op,
+                left=left,
+                right=right,
             )
         return "bool"
     if node.op in ("+", "-", "*", "/"):
         if left != "number" or right != "number":
-            raise RuleError(f"'{node.op}' needs numbers, not a {left} and a {right}", node.position)
+            raise RuleError(
+                f"'{node.op}' needs numbers, not a {left} and a {right}",
+                node.position,
+                "arithmetic",
+                op=node.op,
+                left=left,
+                right=right,
+            )
         return "number"
     if left != right:
-        raise RuleError(f"'{node.op}' compares a {left} with a {right}", node.position)
+        raise RuleError(
+            f"'{node.op}' compares a {left} with a {right}",
+            node.position,
+            "compares",
+            op=node.op,
+            left=left,
+            right=right,
+        )
     if node.op not in ("==", "!=") and left != "number":
-        raise RuleError(f"'{node.op}' orders numbers, not a {left}", node.position)
+        raise RuleError(
+            f"'{node.op}' orders numbers, not a {left}",
+            node.position,
+            "orders",
+            op=node.op,
+            got=left,
+        )
     return "bool"
 
 
@@ -405,7 +494,12 @@ def compile_rule(text: str, vocabulary: Mapping[str, Type] = VOCABULARY) -> Rule
     ast = parse(text)
     kind = check(ast, vocabulary)
     if kind != "bool":
-        raise RuleError(f"a rule must be a condition (true or false), not a {kind}", 1)
+        raise RuleError(
+            f"a rule must be a condition (true or false), not a {kind}",
+            1,
+            "not_condition",
+            got=kind,
+        )
     return Rule(text, ast, frozenset(names(ast)))
 
 

@@ -52,6 +52,10 @@ KINDS = (
     "invoices",
     "payments",
     "returns",
+    "order_cancellations",
+    "credit_notes",
+    "invoice_adjustments",
+    "payment_reversals",
     "complaints",
     "surveys",
     "interactions",
@@ -80,8 +84,16 @@ INDICATOR_KINDS = frozenset(
         "complaints",
         "surveys",
         "interactions",
+        *("order_cancellations", "credit_notes", "invoice_adjustments", "payment_reversals"),
     }
 )
+# Corrections change rows already in a customer's indicator state (an order gone, an invoice's
+# amount, a payment undone): the worker rebuilds the state of their customers rather than
+# merging the rows written. Those that free credit recheck the customers' held orders.
+CORRECTION_KINDS = frozenset(
+    {"order_cancellations", "credit_notes", "invoice_adjustments", "payment_reversals"}
+)
+FREEING_KINDS = frozenset({"order_cancellations", "credit_notes", "invoice_adjustments"})
 log = logging.getLogger(__name__)
 
 
@@ -175,6 +187,7 @@ class _Run:
         # Per customer touched, the ids of the rows written for it (None: not known).
         self.refs: dict[int, set[int] | None] = {}
         self.paid: set[int] = set()
+        self.corrected: set[int] = set()  # customers whose held orders a correction may free
         # Rows a file's check found invalid, with their errors (None past what a report lists).
         self.bad: dict[int, list[ErrorDetail] | None] = {}
         self.counted = 0  # records written that the metrics already count
@@ -267,7 +280,7 @@ class _Run:
             session, metrics.EVENTS_WRITTEN, (self.kind,), self.counts_written - self.counted
         )
         self.counted = self.counts_written
-        self.paid, self.touched, self.refs = set(), set(), {}
+        self.paid, self.corrected, self.touched, self.refs = set(), set(), set(), {}
         return processing.queued_ids(session)
 
     @property
@@ -281,6 +294,10 @@ class _Run:
         done = [i for i in items if i.ok]
         if kind == "payments":
             self.paid |= {i.customer_id for i in done if i.status == "created" and i.customer_id}
+        elif kind in FREEING_KINDS:
+            self.corrected |= {
+                i.customer_id for i in done if i.status == "created" and i.customer_id
+            }
         if kind in INDICATOR_KINDS:
             for i in done:
                 if i.status in ("created", "updated", "pending"):
@@ -301,7 +318,7 @@ class _Run:
         ids = self.refs.setdefault(customer_id, set())
         if self.kind == "customers":
             return
-        if item.status == "pending" or item.result_id is None:
+        if self.kind in CORRECTION_KINDS or item.status == "pending" or item.result_id is None:
             self.refs[customer_id] = None  # not written yet, or not known: rebuild
         else:
             assert ids is not None
@@ -348,6 +365,8 @@ class _Run:
         commits."""
         if self.paid:
             credit_service.recheck_held(session, sorted(self.paid), why="payment")
+        if self.corrected:
+            credit_service.recheck_held(session, sorted(self.corrected), why="correction")
         if queue and self.touched:
             queued = processing.enqueue(
                 session,

@@ -12,12 +12,12 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, literal, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from riskdesk.events import repository as event_repo
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
     Customer,
     Invoice,
     InvoiceBalance,
-    Payment,
     ReceivableMonthEnd,
     ReceivableMonthStale,
     ReceivableMonthTotal,
@@ -45,7 +45,8 @@ def months(session: Session) -> dict[dt.date, bool]:
 
 
 def hold_event_writers(session: Session) -> None:
-    """On PostgreSQL, wait for the transactions writing invoices or payments to end, and hold
+    """On PostgreSQL, wait for the transactions writing invoices or payments (or their
+    corrections) to end, and hold
     new ones back until this transaction commits: once it has, every event written later sees
     its month end and marks its customer stale when it falls on or before it (the triggers
     read the month ends when the event is inserted). SQLite has one writer: nothing to do."""
@@ -53,7 +54,8 @@ def hold_event_writers(session: Session) -> None:
         # Waiting queues every new event writer behind this lock (a long import would stall
         # intake): give up soon and try at the next pass instead.
         session.execute(text("SET LOCAL lock_timeout = '2s'"))
-        session.execute(text("LOCK TABLE invoices, payments IN SHARE MODE"))
+        tables = "invoices, payments, invoice_adjustments, payment_reversals"
+        session.execute(text(f"LOCK TABLE {tables} IN SHARE MODE"))
 
 
 def rebuild_balances(session: Session) -> tuple[int, int]:
@@ -62,9 +64,10 @@ def rebuild_balances(session: Session) -> tuple[int, int]:
     (rows before, rows after). Call after ``hold_event_writers``."""
     before = session.execute(select(func.count()).select_from(InvoiceBalance)).scalar_one()
     session.execute(delete(InvoiceBalance))
+    flows = event_repo.settlement_flows()  # payments net of reversals and adjustments
     paid = (
-        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-        .group_by(Payment.invoice_id)
+        select(flows.c.invoice_id, func.sum(flows.c.amount).label("paid"))
+        .group_by(flows.c.invoice_id)
         .subquery("paid")
     )
     so_far = func.coalesce(paid.c.paid, 0)

@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers.repository import UNRATED as UNRATED
 from riskdesk.customers.repository import CustomerFilter
+from riskdesk.events import repository as event_repo
 from riskdesk.kit.money import quantize
 from riskdesk.models import (
     Alert,
@@ -41,7 +42,6 @@ from riskdesk.models import (
     Invoice,
     InvoiceBalance,
     LimitRequest,
-    Payment,
     User,
 )
 
@@ -233,16 +233,15 @@ def _open_invoices(scope: Scope, as_of: dt.date) -> Any:
     """Open invoices of the customers in scope as of a day: customer, due date, amount still
     open. An invoice counts from its issue date, less the payments made by that day, so a past
     month end's ageing (the committee pack's) is what it was then."""
+    # Only the settlements of these customers' invoices, not every payment of the book;
+    # payments net of reversals and adjustments, each counted from its own date.
+    flows = event_repo.settlement_flows(
+        select(Invoice.id).where(Invoice.customer_id.in_(scoped_ids(scope)))
+    )
     paid = (
-        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-        # Only the payments of these customers' invoices, not every payment of the book.
-        .where(
-            Payment.invoice_id.in_(
-                select(Invoice.id).where(Invoice.customer_id.in_(scoped_ids(scope)))
-            ),
-            Payment.paid_on <= as_of,
-        )
-        .group_by(Payment.invoice_id)
+        select(flows.c.invoice_id, func.sum(flows.c.amount).label("paid"))
+        .where(flows.c.day <= as_of)
+        .group_by(flows.c.invoice_id)
         .subquery("paid")
     )
     open_amount = (Invoice.amount - func.coalesce(paid.c.paid, 0)).label("open")
@@ -379,14 +378,17 @@ def open_at(ids: Any, dates: Sequence[dt.date]) -> Any:
     The payments of each invoice paid by each date are grouped by invoice first. An invoice
     counts from its issue date, and only while more than half a cent is open, as the ageing
     of today counts."""
+    # Payments net of reversals and adjustments (events.repository.settlement_flows).
+    flows = event_repo.settlement_flows(select(Invoice.id).where(Invoice.customer_id.in_(ids)))
     paid_cols = [
-        func.sum(case((Payment.paid_on <= day, Payment.amount), else_=0)).label(f"paid_{k}")
+        func.sum(case((flows.c.day <= day, flows.c.amount), else_=0)).label(f"paid_{k}")
         for k, day in enumerate(dates)
     ]
+    # Whether anything after the first date owes more again (a reversal, an adjustment up).
+    reopened = func.sum(case((and_(flows.c.day > dates[0], flows.c.amount < 0), 1), else_=0))
     paid = (
-        select(Payment.invoice_id, *paid_cols)
-        .where(Payment.invoice_id.in_(select(Invoice.id).where(Invoice.customer_id.in_(ids))))
-        .group_by(Payment.invoice_id)
+        select(flows.c.invoice_id, *paid_cols, reopened.label("reopened"))
+        .group_by(flows.c.invoice_id)
         .subquery("paid_by")
     )
     open_at: list[Any] = []
@@ -400,11 +402,12 @@ def open_at(ids: Any, dates: Sequence[dt.date]) -> Any:
         .where(
             Invoice.customer_id.in_(ids),
             Invoice.issue_date <= dates[-1],
-            # Settled before the first date and issued before it: nothing to count (payments
-            # are positive, so it stays settled); on a long book most invoices are such.
+            # Settled before the first date and issued before it: nothing to count (it stays
+            # settled unless reversed or adjusted up since); on a long book most are such.
             or_(
                 Invoice.issue_date > dates[0],
                 Invoice.amount - func.coalesce(paid.c.paid_0, 0) > CENT,
+                paid.c.reopened > 0,
             ),
         )
         .subquery("open_at")

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from riskdesk.events import repository as event_repo
 from riskdesk.kit.money import quantize
-from riskdesk.models import Alert, CreditProfile, Customer, Invoice, Payment
+from riskdesk.models import Alert, CreditProfile, Customer, Invoice
 from riskdesk.portfolio.repository import CENT, Scope, scoped_ids
 from riskdesk.scoring.definition import TIERS
 
@@ -19,17 +20,16 @@ from riskdesk.scoring.definition import TIERS
 def worst_customers(session: Session, scope: Scope, as_of: dt.date, limit: int) -> list[Any]:
     """The customers in scope with money past due on ``as_of``, riskiest tier first, then the
     most overdue: (customer id, kind, company name, tier, overdue, earliest due date)."""
-    paid = (
-        select(Payment.invoice_id, func.sum(Payment.amount).label("paid"))
-        .where(
-            Payment.invoice_id.in_(
-                select(Invoice.id).where(
-                    Invoice.customer_id.in_(scoped_ids(scope)), Invoice.due_date < as_of
-                )
-            ),
-            Payment.paid_on <= as_of,  # as it stood then: later payments had not come in
+    # Payments net of reversals and adjustments (events.repository.settlement_flows).
+    flows = event_repo.settlement_flows(
+        select(Invoice.id).where(
+            Invoice.customer_id.in_(scoped_ids(scope)), Invoice.due_date < as_of
         )
-        .group_by(Payment.invoice_id)
+    )
+    paid = (
+        select(flows.c.invoice_id, func.sum(flows.c.amount).label("paid"))
+        .where(flows.c.day <= as_of)  # as it stood then: later payments had not come in
+        .group_by(flows.c.invoice_id)
         .subquery("paid")
     )
     open_amount = Invoice.amount - func.coalesce(paid.c.paid, 0)

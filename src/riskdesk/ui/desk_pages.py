@@ -44,7 +44,7 @@ from riskdesk.security.deps import (
 )
 from riskdesk.security.permissions import Permission
 from riskdesk.ui.pages import FormDep, ScopeDep, _form_failure, _scope_shown, filled, within_scope
-from riskdesk.ui.render import render
+from riskdesk.ui.render import Reason, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -209,7 +209,7 @@ def _record_on_desk(
         )
     except intake.IntakeRejected as exc:
         session.rollback()
-        errors = [(d.field, d.reason) for d in exc.details]
+        errors: list[tuple[str | None, str]] = [(d.field, Reason.of_detail(d)) for d in exc.details]
         return _desk(request, session, principal, status_code=422, form_errors=errors, form=shown)
     except (ValidationError, RiskdeskError) as exc:
         status, errors = _form_failure(session, exc)

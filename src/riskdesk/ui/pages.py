@@ -83,6 +83,7 @@ from riskdesk.security.deps import (
     CanCustomersRead,
     CanCustomersWrite,
     CanDocumentsWrite,
+    CanEventsWrite,
     CanImportsRun,
     CanLimitRequestsCreate,
     CanPersonalDataReveal,
@@ -96,8 +97,8 @@ from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui import home_pages
-from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, pick_locale
-from riskdesk.ui.render import format_day, render
+from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
+from riskdesk.ui.render import Reason, format_day, indicator_label, render, rule_error_text
 
 router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
@@ -212,10 +213,10 @@ def _form_failure(session: Any, exc: Exception) -> tuple[int, FormErrors]:
     """Status and field errors of a refused form: invalid input, or a refusal by the service
     (rolled back, so nothing is half-written)."""
     if isinstance(exc, ValidationError):
-        return 422, [(d.field, d.reason) for d in details_from_validation_error(exc)]
+        return 422, [(d.field, Reason.of_detail(d)) for d in details_from_validation_error(exc)]
     assert isinstance(exc, RiskdeskError)
     session.rollback()
-    return exc.status_code, [(exc.field, exc.message)]
+    return exc.status_code, [(exc.field, Reason.of_error(exc))]
 
 
 # ---------------------------------------------------------------- sign in and out
@@ -468,8 +469,10 @@ def _credit_file(
     exposure = credit_service.exposure_read(session, principal, customer_id)
     snapshot = indicator_service.snapshot_read(indicator_service.get_snapshot(session, customer_id))
     values = {i.name: i.value for i in snapshot.indicators}
+    locale = pick_locale(request, request.app.state.settings.default_locale)
+    t = Translator(locale)
     ageing = {
-        "labels": ["current", "1-30", "31-60", "61-90", "91-120", ">120"],
+        "labels": [t("report.bucket.current"), "1-30", "31-60", "61-90", "91-120", ">120"],
         "values": [round(values.get(f"ar_{b}") or 0.0, 2) for b in AGEING_BUCKETS],
     }
     trend = (
@@ -482,7 +485,7 @@ def _credit_file(
         json.dumps(
             {
                 "dates": [format_day(s.scored_at) for s in reversed(scores)],
-                "series": {"score": [s.score for s in reversed(scores)]},
+                "series": {t("field.score"): [s.score for s in reversed(scores)]},
             }
         )
         if len(scores) > 1
@@ -512,6 +515,8 @@ def _credit_file(
         can_edit=principal.can(Permission.CUSTOMERS_WRITE),
         can_edit_profile=principal.can(Permission.CREDIT_PROFILE_WRITE),
         can_attach=principal.can(Permission.DOCUMENTS_WRITE),
+        can_correct=principal.can(Permission.EVENTS_WRITE),
+        correction_kinds=CORRECTION_FORMS,
         exposure=exposure,
         gauge=json.dumps({"value": round((exposure.utilisation or 0) * 100, 1)}),
         ageing=json.dumps(ageing),
@@ -522,8 +527,11 @@ def _credit_file(
                 json.dumps(
                     {
                         "dates": trend["dates"],
+                        # Named by the indicator's label: the chart's tooltip shows it.
                         "series": {
-                            name: [round(v, 2) if v is not None else None for v in trend[name]]
+                            indicator_label(name, locale): [
+                                round(v, 2) if v is not None else None for v in trend[name]
+                            ]
                         },
                     }
                 ),
@@ -889,7 +897,9 @@ def rule_check(
             "partials/rule_check.html",
             principal,
             valid=False,
-            error=exc.message,
+            error=rule_error_text(
+                Translator(pick_locale(request, request.app.state.settings.default_locale)), exc
+            ),
             position=exc.position,
         )
     return render(
@@ -948,7 +958,9 @@ def rule_backtest(
     try:
         compile_rule(expression)
     except RuleError as exc:
-        return render(request, "partials/rule_backtest.html", principal, error=str(exc))
+        t = Translator(pick_locale(request, request.app.state.settings.default_locale))
+        shown = f"{t('rules.invalid', column=exc.position)}: {rule_error_text(t, exc)}"
+        return render(request, "partials/rule_backtest.html", principal, error=shown)
     job = job_service.enqueue(
         session,
         principal,
@@ -1159,6 +1171,7 @@ def model_page(
     model = registry.get_model(session, version_id)
     monitoring = registry.monitor(session, version_id)
     worst = sorted(monitoring["feature_psi"].items(), key=lambda kv: -kv[1])[:15]
+    model_locale = pick_locale(request, request.app.state.settings.default_locale)
     performance = monitoring["performance"]
     me = principal.user_id
     return render(
@@ -1169,7 +1182,11 @@ def model_page(
         monitoring=monitoring,
         done=done,
         psi_chart=json.dumps(
-            {"labels": [k for k, _ in worst], "values": [round(v, 4) for _, v in worst]}
+            {
+                "labels": [indicator_label(k, model_locale) for k, _ in worst],
+                "values": [round(v, 4) for _, v in worst],
+            },
+            ensure_ascii=False,
         )
         if worst
         else None,
@@ -1401,6 +1418,74 @@ def edit_customer(
     )
 
 
+# The corrections the credit file records: kind -> (the field naming the corrected event,
+# the field of its date, whether it takes an amount and currency).
+CORRECTION_FORMS: dict[str, tuple[str, str, bool]] = {
+    "order_cancellations": ("order_external_id", "cancelled_on", False),
+    "credit_notes": ("invoice_external_id", "issued_on", True),
+    "invoice_adjustments": ("invoice_external_id", "adjusted_on", True),
+    "payment_reversals": ("payment_external_id", "reversed_on", False),
+}
+
+
+@router.post("/customers/{customer_id}/corrections", response_class=HTMLResponse)
+def record_correction(
+    request: Request,
+    customer_id: PathId,
+    session: SessionDep,
+    principal: CanEventsWrite,
+    form: FormDep,
+) -> Response:
+    """Record a correction of one of the customer's events (the intake's, as from an ERP)."""
+    data = filled(
+        form, ("kind", "source", "external_id", "target", "amount", "currency", "day", "reason")
+    )
+    kind = str(data.get("kind") or "")
+    try:
+        customer_service.get_customer_or_raise(session, principal, customer_id)
+        if kind not in CORRECTION_FORMS:
+            raise ValidationFailed("choose what to correct", field="kind", code="unknown_kind")
+        target, dated, with_amount = CORRECTION_FORMS[kind]
+        record: dict[str, Any] = {
+            "source": data.get("source"),
+            "external_id": data.get("external_id"),
+            "customer_code": customer_repo.customer_code(customer_id),
+            target: data.get("target"),
+            dated: data.get("day"),
+            "reason": data.get("reason"),
+        }
+        if with_amount:
+            record.update(amount=data.get("amount"), currency=data.get("currency"))
+        report = intake.ingest(
+            session, principal, kind, [{k: v for k, v in record.items() if v is not None}],
+            channel="ui",
+        )  # fmt: skip
+    except RiskdeskError as exc:
+        details = getattr(exc, "details", None) or []
+        session.rollback()
+        errors: FormErrors = [(d.field, Reason.of_detail(d)) for d in details] or [
+            (exc.field, Reason.of_error(exc))
+        ]
+        return _credit_file(
+            request, session, principal, customer_id, status_code=exc.status_code,
+            form_errors=[(CORRECTION_FIELDS.get(f or "", f), r) for f, r in errors],
+        )  # fmt: skip
+    done = report.results[0].status
+    return RedirectResponse(
+        f"/customers/{customer_id}?ok={'saved' if done == 'created' else 'nothing'}&n=1"
+        "#recent-events",
+        status_code=303,
+    )
+
+
+# A record's fields as the form names them.
+CORRECTION_FIELDS = {
+    **{target: "target" for target, _, _ in CORRECTION_FORMS.values()},
+    **{dated: "day" for _, dated, _ in CORRECTION_FORMS.values()},
+    "external_id": "correction_number",
+}
+
+
 @router.post("/customers/{customer_id}/contacts", response_class=HTMLResponse)
 def add_contact(
     request: Request,
@@ -1427,7 +1512,7 @@ def add_contact(
             principal,
             customer_id,
             status_code=422,
-            form_errors=[(d.field, d.reason) for d in details],
+            form_errors=[(d.field, Reason.of_detail(d)) for d in details],
         )
     return RedirectResponse(f"/customers/{customer_id}?ok=saved&n=1", status_code=303)
 
@@ -1464,7 +1549,7 @@ def upload_document(
             principal,
             customer_id,
             status_code=422,
-            form_errors=[(exc.field, exc.message)],
+            form_errors=[(exc.field, Reason.of_error(exc))],
         )
     return RedirectResponse(f"/customers/{customer_id}?ok=saved&n=1", status_code=303)
 

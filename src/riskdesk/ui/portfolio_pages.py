@@ -152,6 +152,8 @@ def _concentration_label(t: Translator, dimension: str, item: Any) -> str:
         return t("portfolio.single_name", code=f"C{item.customer_id:07d}")
     if item.key == "unknown" and dimension != "group":
         return t("portfolio.unknown")
+    if dimension == "industry":  # an industry of the catalogue in the reader's words
+        return t.messages.get(f"industry.{item.key}") or str(item.name or item.key)
     return str(item.name or item.key)
 
 

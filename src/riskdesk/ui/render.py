@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -14,8 +15,12 @@ from urllib.parse import urlsplit
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
-from riskdesk.kit.errors import ErrorAnswer
+from riskdesk.indicators.catalogue import BY_NAME as INDICATORS
+from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, RiskdeskError
+from riskdesk.monitoring.rules import RuleError
 from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
 from riskdesk.security.service import Principal
 from riskdesk.ui.i18n import Translator, pick_locale
@@ -59,7 +64,176 @@ def _percent(value: float | None, digits: int = 2) -> str:
     return "—" if value is None else f"{value * 100:,.{digits}f}%"
 
 
+def _decimal(value: Any, digits: int = 2) -> str:
+    """A measured value with thousands separators and at most ``digits`` decimals (trailing
+    zeros dropped), never in scientific notation; a non-number as it is."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)):
+        return "—" if value is None else str(value)
+    amount = Decimal(value) if not isinstance(value, float) else Decimal(repr(value))
+    if not amount.is_finite():
+        return "—"
+    if amount == amount.to_integral_value():
+        return f"{amount:,.0f}"
+    return f"{amount:,.{digits}f}".rstrip("0").rstrip(".")
+
+
+def indicator_label(name: str, locale: str) -> str:
+    """An indicator's name as people read it, in their language (the name itself when it is
+    not in the catalogue)."""
+    found = INDICATORS.get(name)
+    if found is None:
+        return name
+    return found.zh if locale == "zh-CN" else found.en
+
+
+@pass_context
+def _indicator(context: Context, name: str) -> str:
+    return indicator_label(name, context.get("locale") or "zh-CN")
+
+
+def measure_label(t: Translator, name: str) -> str:
+    """What a rule or a detector measured, by its label: an indicator's, else the catalogue's
+    (``evidence.<name>``, ``field.<name>``), else the name."""
+    if name in INDICATORS:
+        return indicator_label(name, t.locale)
+    return t.messages.get(f"evidence.{name}") or t.messages.get(f"field.{name}") or name
+
+
+@pass_context
+def _measure(context: Context, name: str) -> str:
+    return measure_label(context["t"], name)
+
+
+@pass_context
+def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """An alert's evidence as (label, formatted value) pairs, a detector's nested deviations
+    in one line ("值 12; 同业偏离 3.1")."""
+    t: Translator = context["t"]
+    shown: list[tuple[str, str]] = []
+    for key, value in (evidence or {}).items():
+        if key == "cleared_with":
+            continue
+        if isinstance(value, dict):
+            parts = (f"{measure_label(t, k)} {_decimal(v)}" for k, v in value.items())
+            shown.append((measure_label(t, key), "; ".join(parts)))
+        elif isinstance(value, (list, tuple)):
+            shown.append((measure_label(t, key), ", ".join(_decimal(v) for v in value)))
+        elif key in INDICATORS and INDICATORS[key].unit == "CNY":
+            shown.append((measure_label(t, key), _money(value)))  # an amount: two decimals
+        else:
+            shown.append((measure_label(t, key), _decimal(value)))
+    return shown
+
+
+# A changed field's values shown in the reader's words: amounts grouped, codes by their label.
+_AMOUNT_FIELDS = {"credit_limit", "requested_limit", "recommended_limit", "current_limit"}
+_CODED_FIELDS = {
+    "segment": "segment.",
+    "status": "status.",
+    "kind": "kind.",
+    "industry": "industry.",
+}
+
+
+@pass_context
+def _change_value(context: Context, value: Any, field: str) -> str:
+    """One side of a recorded change (stored as text) as a page shows it."""
+    t: Translator = context["t"]
+    if value is None or value == "":
+        return t("common.none")
+    if isinstance(value, bool) or value in ("True", "False", "true", "false"):
+        return t("common.yes") if value in (True, "True", "true") else t("common.no")
+    if field in _AMOUNT_FIELDS:
+        try:
+            return _money(Decimal(str(value)))
+        except (InvalidOperation, ValueError):
+            return str(value)
+    prefix = _CODED_FIELDS.get(field)
+    if prefix is not None:
+        return t.messages.get(f"{prefix}{value}") or str(value)
+    return str(value)
+
+
+# Reasons Riskdesk itself records (in English, policy/service.py), said in the reader's words.
+_SYSTEM_REASONS = ((re.compile(r"policy recommendation for tier (\w+)"), "limits.policy_reason"),)
+
+
+@pass_context
+def _said(context: Context, text: str | None) -> str:
+    """A recorded reason: one Riskdesk wrote in the reader's language, a person's as typed."""
+    t: Translator = context["t"]
+    if not text:
+        return t("common.none")
+    for pattern, key in _SYSTEM_REASONS:
+        match = pattern.fullmatch(text)
+        if match:
+            return t(key, tier=t(f"tier.{match.group(1)}"))
+    return text
+
+
+class Reason(str):
+    """Why a form was refused: the English sentence, with the code (and the rule error, for a
+    rule) a page in another language says it from."""
+
+    code: str
+    rule: RuleError | None
+
+    def __new__(cls, text: str, code: str = "invalid", rule: RuleError | None = None) -> Reason:
+        reason = super().__new__(cls, text)
+        reason.code = code
+        reason.rule = rule
+        return reason
+
+    @classmethod
+    def of_error(cls, exc: RiskdeskError) -> Reason:
+        cause = exc.__cause__
+        return cls(exc.message, exc.code, cause if isinstance(cause, RuleError) else None)
+
+    @classmethod
+    def of_detail(cls, detail: ErrorDetail) -> Reason:
+        return cls(detail.reason, detail.code)
+
+
+_TYPED = ("want", "got", "left", "right")  # rule-error values that name a type
+
+
+def rule_error_text(t: Translator, error: RuleError) -> str:
+    """A rule's error in the reader's language (English keeps the parser's sentence)."""
+    template = t.messages.get(f"rules.error.{error.code}")
+    if t.locale == "en" or template is None:
+        return error.message if t.locale == "en" else t("rules.error.invalid")
+    values = {k: t(f"rules.type.{v}") if k in _TYPED else v for k, v in error.params.items()}
+    try:
+        return template.format(**values)
+    except (KeyError, IndexError):
+        return t("rules.error.invalid")
+
+
+@pass_context
+def _reason(context: Context, reason: str) -> str:
+    """A form error's reason in the reader's language."""
+    t: Translator = context["t"]
+    if t.locale == "en" or not isinstance(reason, Reason):
+        return str(reason)
+    if reason.rule is not None:
+        return (
+            f"{t('rules.invalid', column=reason.rule.position)}: {rule_error_text(t, reason.rule)}"
+        )
+    return (
+        t.messages.get(f"error.reason.{reason.code}")
+        or t.messages.get(f"error.code.{reason.code}")
+        or t("error.reason.invalid")
+    )
+
+
 templates.env.filters["money"] = _money
+templates.env.filters["reason"] = _reason
+templates.env.filters["change_value"] = _change_value
+templates.env.filters["said"] = _said
+templates.env.filters["decimal"] = _decimal
+templates.env.filters["indicator"] = _indicator
+templates.env.filters["evidence"] = _evidence
+templates.env.filters["measure"] = _measure
 templates.env.filters["percent"] = _percent
 templates.env.filters["number"] = _number
 templates.env.filters["day"] = format_day
@@ -117,7 +291,7 @@ def field_label(t: Translator, field: str) -> str:
     return t.messages.get(f"field.{parts[-1]}") or parts[-1]
 
 
-def _reason(t: Translator, code: str, reason: str) -> str:
+def _detail_reason(t: Translator, code: str, reason: str) -> str:
     # English pages keep the precise sentence; other languages say it from the code.
     if t.locale == "en":
         return reason
@@ -159,9 +333,11 @@ def error_view(request: Request, t: Translator, answer: ErrorAnswer) -> ErrorVie
     fields: list[tuple[str, str]] = []
     for d in answer.details[:50] or ():
         if d.field:
-            fields.append((field_label(t, d.field), _reason(t, d.code, d.reason)))
+            fields.append((field_label(t, d.field), _detail_reason(t, d.code, d.reason)))
     if not fields and answer.field and status in (409, 413, 422):
-        fields.append((field_label(t, answer.field), _reason(t, answer.code, answer.message)))
+        fields.append(
+            (field_label(t, answer.field), _detail_reason(t, answer.code, answer.message))
+        )
     # A 404 says the same whether the record is missing or hidden from the caller; a 500
     # never shows internals.
     detail = (

@@ -9,10 +9,10 @@ from fastapi.responses import HTMLResponse, Response
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.reports import credit_report as report_service
-from riskdesk.reports.endpoints import LangQuery, locale_of
+from riskdesk.reports.endpoints import LangQuery
 from riskdesk.reports.formatting import View
 from riskdesk.security.deps import CanCustomersRead
-from riskdesk.ui.i18n import Translator
+from riskdesk.ui.i18n import Translator, pick_locale
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +27,9 @@ def credit_report_page(
     lang: LangQuery = None,
 ) -> Response:
     """The credit report, ready to print (A4, a page per section, no menu on paper)."""
-    locale = locale_of(request, lang)
+    # The UI's language (cookie first) unless the link asks for one: the API's choice reads
+    # only Accept-Language, which would give an English user a Chinese report.
+    locale = lang or pick_locale(request, request.app.state.settings.default_locale)
     report = report_service.build(session, principal, customer_id)
     report_service.record_generation(session, report, fmt="html", locale=locale)
     t = Translator(locale)

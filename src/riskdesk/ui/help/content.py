@@ -971,9 +971,9 @@ GLOSSARY: tuple[Term, ...] = (
         "dpd",
         ("Days past due (DPD)", "逾期天数（DPD）"),
         (
-            "How many days an invoice is open after its due date; the indicator dpd_max is the "
-            "most overdue open invoice.",
-            "发票到期后仍未付清的天数；指标 dpd_max 为最久逾期的未付发票的逾期天数。",
+            "How many days an invoice is open after its due date; the credit file shows the "
+            "days past due of the most overdue open invoice.",
+            "发票到期后仍未付清的天数；信用档案显示最久逾期的未付发票的逾期天数。",
         ),
         ("DPD = as-of date − due date", "DPD = 计算日 − 到期日"),
     ),
@@ -1215,10 +1215,11 @@ GLOSSARY: tuple[Term, ...] = (
         ("Roll rate", "迁徙率"),
         (
             "The share of a bucket's balance that eventually rolls into a later bucket, month "
-            "end to month end, weighted by balance (r: rolled on, s: stayed).",
-            "某账龄区间余额最终迁入更后区间的比例，按月末余额加权（r：迁出，s：留在原区间）。",
+            "end to month end, weighted by balance: of what a bucket held, the share that rolled "
+            "on and the share that stayed.",
+            "某账龄区间余额最终迁入更后区间的比例，按月末余额加权：以迁出份额和留存份额计算。",
         ),
-        ("roll rate = r ÷ (1 − s)", "迁徙率 = r ÷ (1 − s)"),
+        ("roll rate = rolled share ÷ (1 − stayed share)", "迁徙率 = 迁出份额 ÷ (1 − 留存份额)"),
     ),
     Term(
         "altman_z",

@@ -1,0 +1,63 @@
+"""The UI says things in the reader's language: rule errors, form errors, measured values."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from riskdesk.monitoring.rules import RuleError, compile_rule
+from riskdesk.ui.i18n import Translator, catalog
+from riskdesk.ui.render import _decimal, indicator_label, rule_error_text
+
+RULES = Path(__file__).resolve().parents[2] / "src" / "riskdesk" / "monitoring" / "rules.py"
+
+
+def test_every_rule_error_code_has_a_sentence_in_both_languages() -> None:
+    tree = ast.parse(RULES.read_text(encoding="utf-8"))
+    codes = {"invalid"} | {
+        node.args[2].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "RuleError"
+        and len(node.args) > 2
+        and isinstance(node.args[2], ast.Constant)
+    }
+    assert len(codes) >= 15
+    for locale in ("zh-CN", "en"):
+        assert {c for c in codes if f"rules.error.{c}" not in catalog(locale)} == set()
+
+
+@pytest.mark.parametrize(
+    ("expression", "chinese"),
+    [
+        ("dpd_max > 'a'", "“>”不能比较数值与文本"),
+        ("no_such_thing > 1", "未知名称 no_such_thing"),
+        ("dpd_max + 1", "规则须是一个条件（成立或不成立），不能是数值"),
+        ("dpd_max > 1 and", "此处应为一个值"),
+        ("dpd_max $ 1", "无法识别的字符 $"),
+    ],
+)
+def test_a_rule_error_in_chinese_and_in_english(expression: str, chinese: str) -> None:
+    with pytest.raises(RuleError) as caught:
+        compile_rule(expression)
+    assert rule_error_text(Translator("zh-CN"), caught.value).startswith(chinese)
+    assert rule_error_text(Translator("en"), caught.value) == caught.value.message
+
+
+def test_measured_values_never_in_scientific_notation() -> None:
+    assert _decimal(133200.0) == "133,200"
+    assert _decimal(739024.51) == "739,024.51"
+    assert _decimal(1e-7) == "0"
+    assert _decimal(0.123456) == "0.12"
+    assert _decimal(None) == "—"
+    assert _decimal(float("nan")) == "—"
+    assert _decimal("x") == "x"
+
+
+def test_indicator_labels() -> None:
+    assert indicator_label("orders_amount_30d", "zh-CN") == "近30天订单金额"
+    assert indicator_label("orders_amount_30d", "en") == "Order amount in the last 30 days"
+    assert indicator_label("not_an_indicator", "zh-CN") == "not_an_indicator"
