@@ -40,6 +40,7 @@ from riskdesk.models import (
     ScorecardVersion,
 )
 from riskdesk.security import service as security_service
+from riskdesk.ui.help.content import SCREENS as HELP_SCREENS
 from riskdesk.ui.i18n import LANG_COOKIE, catalog
 from tests.conftest import PG_URL, _backends, _make_pg
 from tests.ui.conftest import LANDING
@@ -240,6 +241,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "adjustment_id": [str(adjustment), MISSING],
         "code": [group, "NO-SUCH-GROUP"],
         "locale": ["en", "zh-CN", "xx"],
+        "screen": [*(s.key for s in HELP_SCREENS), "no-such-screen"],
+        "role": ["risk_analyst", "credit_manager", "sales", "no-such-role"],
         "/approvals change_id": three(pending),
         "/group-limit-changes change_id": [str(group_change), MISSING],
         "/rule-versions version_id": [str(rules[0]), str(rules[-1]), MISSING],
@@ -519,3 +522,27 @@ def test_every_page_speaks_the_users_language(crawl: Crawl) -> None:
     assert pages > 300, pages
     report = [f"{leak}  [{sorted(where)[0]}]" for leak, where in sorted(found.items())]
     assert report == [], f"{len(report)} leaks:\n" + "\n".join(report[:2000])
+
+
+def test_practice_steps_link_demo_records_each_role_may_open(crawl: Crawl) -> None:
+    """Help's practice mode on the demo data: each role's walkthrough links screens and records
+    its demo user may open (the analyst's case step a real case)."""
+    roles = {
+        "manager": "credit_manager",
+        "analyst": "risk_analyst",
+        "sales": "sales",
+        "service": "customer_service",
+        "auditor": "auditor",
+        "admin": "admin",
+    }
+    for username, role in roles.items():
+        client, _ = sign_in(crawl.app, username)
+        page = client.get(f"/help/practice/{role}")
+        assert page.status_code == 200, role
+        links = re.findall(r'<a href="([^"]+)" class="step-link"', page.text)
+        assert links, role
+        for link in links:
+            assert client.get(link).status_code == 200, (role, link)
+        if role == "risk_analyst":
+            assert any(link.startswith("/cases/") for link in links), links
+        client.close()

@@ -15,6 +15,7 @@ def mount_ui(app: FastAPI) -> None:
         desk_pages,
         ecl_pages,
         export_pages,
+        help_pages,
         home_pages,
         job_pages,
         pages,
@@ -41,3 +42,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(ecl_pages.router)
     app.include_router(report_pages.router)
     app.include_router(reports_pages.router)
+    app.include_router(help_pages.router)
