@@ -380,6 +380,7 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
     page.click("text=Alerts")
     row = page.locator("#alert-queue tbody tr", has_text="new_overdue")
     assert "Days past due: the most overdue open invoice 50" in row.inner_text()
+    row.locator("details.row-actions summary").click()  # the row's actions are in a menu
     row.locator("select[name=outcome]").select_option("false_alarm")
     row.locator("button.resolve").click()
     page.wait_for_selector("#alert-result")

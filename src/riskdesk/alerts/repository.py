@@ -10,6 +10,7 @@ from typing import Any
 
 import polars as pl
 from sqlalchemy import Float, and_, cast, func, insert, or_, select, update
+from sqlalchemy import case as sql_case
 from sqlalchemy.orm import Session
 
 from riskdesk.customers.repository import chunks, rows_in
@@ -352,6 +353,48 @@ def page_alerts(
     if before_id is not None:
         stmt = stmt.where(Alert.id < before_id)
     return list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
+
+
+def queue_alerts(
+    session: Session,
+    flt: AlertFilter,
+    *,
+    owner_ids: tuple[int, ...] | None,
+    with_products: bool,
+    sort: str,
+    offset: int,
+    limit: int,
+) -> list[Alert]:
+    """A page of alerts narrowed like ``page_alerts``, in the queue's ``sort`` order: by
+    their case's priority (the most at stake first), by last hit, by when raised (newest
+    first), by severity (the most severe first) or by due time (the soonest first, none
+    last); ties by id, newest first, so that pages never overlap.
+
+    The page's ids are found first, sorting only the narrow columns the order reads, and
+    then their rows: sorting whole rows (the evidence with them) to skip thousands of them
+    made a deep page take half a second at 100,000 alerts (bench/alert_queue_bench.py)."""
+    stmt = select(Alert.id)
+    if sort == "priority":
+        stmt = stmt.outerjoin(AlertCase, AlertCase.id == Alert.case_id).order_by(
+            AlertCase.priority.desc().nulls_last(), Alert.last_hit_at.desc()
+        )
+    elif sort == "recent":
+        stmt = stmt.order_by(Alert.last_hit_at.desc())
+    elif sort == "raised":
+        stmt = stmt.order_by(Alert.raised_at.desc())
+    elif sort == "severity":
+        rank = sql_case(
+            {"critical": 0, "high": 1, "medium": 2, "low": 3}, value=Alert.severity, else_=4
+        )
+        stmt = stmt.order_by(rank, Alert.due_at.asc().nulls_last())
+    elif sort == "due":
+        stmt = stmt.order_by(Alert.due_at.asc().nulls_last())
+    stmt = stmt.order_by(Alert.id.desc()).offset(offset).limit(limit)
+    ids = list(session.scalars(_narrowed(stmt, flt, owner_ids, with_products)))
+    if not ids:
+        return []
+    found = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
 
 
 def count_alerts(

@@ -31,6 +31,7 @@ from riskdesk.config import get_settings
 from riskdesk.customers import service as customer_service
 from riskdesk.kit import metrics, signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
 from riskdesk.models.customers import customer_code
@@ -38,7 +39,7 @@ from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.rules import fires_frame
 from riskdesk.monitoring.service import Findings, Hits
 from riskdesk.security import repository as users_repo
-from riskdesk.security.permissions import Permission
+from riskdesk.security.permissions import Permission, permissions_for
 from riskdesk.security.service import Principal, principal_for
 
 CLOSED = repo.CLOSED
@@ -921,7 +922,9 @@ def move(
     if status in ("resolved", "dismissed"):
         if outcome not in ("confirmed", "false_alarm"):
             raise ValidationFailed(
-                "closing an alert needs the outcome: confirmed or false_alarm", field="outcome"
+                "closing an alert needs the outcome: confirmed or false_alarm",
+                field="outcome",
+                code="missing",
             )
         alert.outcome = outcome
         alert.closed_at = utcnow()
@@ -935,6 +938,156 @@ def move(
             repo.close_case_if_done(session, alert.case_id, alert.closed_at or utcnow())
         notify.about_closing(session, alert)
     return alert
+
+
+# How the alert queue may be sorted: the most at stake, the most recently hit, the most
+# recently raised, the most severe, the soonest due.
+QUEUE_SORTS = ("priority", "recent", "raised", "severity", "due")
+
+
+def queue(
+    session: Session, principal: Principal, flt: AlertFilter, *, sort: str, page: PageParams
+) -> tuple[list[Alert], int]:
+    """A page of the alert queue (what the caller may see, narrowed by ``flt``, in ``sort``
+    order) and how many alerts match in all."""
+    if sort not in QUEUE_SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
+    owner_ids = customer_service.visible_owner_ids(principal)
+    with_products = sees_product_alerts(principal)
+    total = repo.count_alerts(session, flt, owner_ids=owner_ids, with_products=with_products)
+    rows = repo.queue_alerts(
+        session,
+        flt,
+        owner_ids=owner_ids,
+        with_products=with_products,
+        sort=sort,
+        offset=page.offset,
+        limit=page.size,
+    )
+    return rows, total
+
+
+def sla_state(alert: Alert, now: dt.datetime, *, soon: dt.timedelta | None = None) -> str | None:
+    """Where an alert stands against its SLA: ``breached`` (escalated, closed late, or open
+    past due), ``due_soon`` (open, due within ``soon``, default a quarter of its severity's
+    hours), ``on_time``; None when it has no due time."""
+    if alert.due_at is None:
+        return None
+    if alert.escalation_level > 0:
+        return "breached"
+    if alert.closed_at is not None:
+        return "breached" if alert.closed_at > alert.due_at else "on_time"
+    if alert.due_at < now:
+        return "breached"
+    window = soon or dt.timedelta(hours=SLA_HOURS.get(alert.severity, 24) / 4)
+    return "due_soon" if alert.due_at - now <= window else "on_time"
+
+
+def assignable_users(session: Session, principal: Principal) -> list[tuple[int, str, str]]:
+    """(id, username, display name) of the users the caller may give alerts to: active users
+    who work alerts; a caller limited to their own customers (sales, customer service) gives
+    them only to themselves and their team-mates. Whether the colleague may see a given
+    alert is checked when it is assigned."""
+    mine = set(principal.visible_owner_ids) if principal.own_customers_only else None
+    found = []
+    for user in users_repo.list_users(session):  # the staff, a few dozen
+        if not user.is_active or (mine is not None and user.id not in mine):
+            continue
+        if Permission.ALERTS_WORK in permissions_for(user.role):
+            found.append((user.id, user.username, user.display_name or user.username))
+    return sorted(found, key=lambda u: u[1])
+
+
+def assign(session: Session, principal: Principal, alert_id: int, user_id: int) -> Alert:
+    """Give an alert that is not closed to a colleague the caller may assign to (see
+    ``assignable_users``) who may see it. Assigning it to whom it is assigned changes
+    nothing."""
+    alert = repo.get_alert(session, alert_id, lock=True)
+    if alert is None:
+        raise NotFound(f"no alert {alert_id}", field="alert_id")
+    check_visible(session, principal, alert)
+    if alert.assigned_to_id == user_id:
+        return alert  # the same request again
+    if alert.status in CLOSED:
+        raise Conflict(f"an alert that is {alert.status} cannot be assigned", code="wrong_state")
+    if user_id not in {u[0] for u in assignable_users(session, principal)}:
+        raise ValidationFailed(f"you may not assign alerts to user {user_id}", field="assignee")
+    user = users_repo.get_user(session, user_id)
+    if user is None or not _may_see(session, user, alert):
+        raise ValidationFailed(f"user {user_id} may not see alert {alert_id}", field="assignee")
+    alert.assigned_to_id = user_id
+    session.flush()
+    notify.about_alerts(session, [alert], "alert_assigned")
+    return alert
+
+
+BULK_ACTIONS = ("acknowledge", "assign", "resolve", "dismiss")
+BULK_MAX = 200
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """What a bulk action did, alert by alert: ``done`` changed, ``unchanged`` were already
+    so (a repeated request), ``refused`` (alert id, error code, field) were left as they
+    were."""
+
+    done: tuple[int, ...]
+    unchanged: tuple[int, ...]
+    refused: tuple[tuple[int, str], ...]
+
+
+def bulk(
+    session: Session,
+    principal: Principal,
+    alert_ids: Sequence[int],
+    action: str,
+    *,
+    outcome: str | None = None,
+    assignee_id: int | None = None,
+) -> BulkResult:
+    """Acknowledge, assign, resolve or dismiss several alerts, each through the same service
+    function (and checks) as one: ``move`` or ``assign``. Each alert is its own savepoint:
+    one that is refused (not visible, wrong state, an assignee who may not have it) is left
+    exactly as it was and reported, the others are done; the result says which. Repeating
+    the request finds them done and changes nothing."""
+    if action not in BULK_ACTIONS:
+        raise ValidationFailed(f"unknown action {action!r}", field="action")
+    ids = sorted(set(alert_ids))  # sorted: concurrent bulk requests lock in the same order
+    if not ids:
+        raise ValidationFailed("select at least one alert", field="alert_ids", code="missing")
+    if len(ids) > BULK_MAX:
+        raise ValidationFailed(f"at most {BULK_MAX} alerts at once", field="alert_ids")
+    if action in ("resolve", "dismiss") and outcome not in ("confirmed", "false_alarm"):
+        # Refused as a whole before anything is touched: no alert can close without it.
+        raise ValidationFailed(
+            "closing an alert needs the outcome: confirmed or false_alarm",
+            field="outcome",
+            code="missing",
+        )
+    if action == "assign" and assignee_id is None:
+        raise ValidationFailed("choose whom to assign to", field="assignee", code="missing")
+    status = {"acknowledge": "acknowledged", "resolve": "resolved", "dismiss": "dismissed"}
+    done: list[int] = []
+    unchanged: list[int] = []
+    refused: list[tuple[int, str]] = []
+    for alert_id in ids:  # at most BULK_MAX, each locked and checked as one would be
+        try:
+            with session.begin_nested():
+                before = repo.get_alert(session, alert_id, lock=True)
+                was = (before.status, before.assigned_to_id) if before is not None else None
+                if action == "assign":
+                    assert assignee_id is not None
+                    alert = assign(session, principal, alert_id, assignee_id)
+                else:
+                    alert = move(session, principal, alert_id, status[action], outcome)
+        except (NotFound, Conflict, ValidationFailed) as exc:
+            refused.append((alert_id, "not_found" if isinstance(exc, NotFound) else exc.code))
+            continue
+        if was == (alert.status, alert.assigned_to_id):
+            unchanged.append(alert_id)
+        else:
+            done.append(alert_id)
+    return BulkResult(tuple(done), tuple(unchanged), tuple(refused))
 
 
 def outcome_counts(session: Session) -> list[Any]:

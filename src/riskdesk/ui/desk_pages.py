@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from riskdesk.alerts import notify, playbooks
 from riskdesk.alerts import repository as alerts_repo
 from riskdesk.alerts import service as alert_service
+from riskdesk.alerts.endpoints import Blank
 from riskdesk.alerts.schemas import (
     NotificationSettingsIn,
     PlaybookIn,
@@ -354,7 +355,7 @@ def move_case_alert(
     session: SessionDep,
     principal: CanAlertsWork,
     status: Annotated[str, Form(pattern="^(acknowledged|in_progress|resolved|dismissed)$")],
-    outcome: Annotated[str | None, Form(pattern="^(confirmed|false_alarm)$")] = None,
+    outcome: Annotated[str | None, Blank, Form(pattern="^(confirmed|false_alarm)$")] = None,
 ) -> Response:
     """Move one of the case's alerts on."""
     try:
