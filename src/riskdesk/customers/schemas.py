@@ -387,6 +387,10 @@ class CustomerSummary(BaseModel):
     credit_limit: Decimal
     limit_currency: str
     blocked: bool
+    score: int | None = None
+    exposure: Decimal | None = None  # counted in the limit; None where not read
+    utilisation: float | None = None  # exposure / limit; None without a limit
+    open_alerts: int | None = None
 
 
 class CustomerRead(BaseModel):

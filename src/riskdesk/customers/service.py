@@ -369,16 +369,37 @@ def summary(customer: Customer, profile: CreditProfile, owner: User | None) -> C
     )
 
 
+def _list_row(
+    customer: Customer, profile: CreditProfile, owner: User | None, exposure: Any, alerts: Any
+) -> CustomerSummary:
+    row = summary(customer, profile, owner)
+    counted = Decimal(exposure or 0).quantize(Decimal("0.01"))
+    limit = profile.credit_limit
+    row.score = profile.score
+    row.exposure = counted
+    row.utilisation = float(counted / limit) if limit and limit > 0 else None
+    row.open_alerts = int(alerts or 0)
+    return row
+
+
 def list_customers(
-    session: Session, principal: Principal, *, flt: CustomerFilter, page: PageParams
+    session: Session,
+    principal: Principal,
+    *,
+    flt: CustomerFilter,
+    page: PageParams,
+    sort: str = "",
 ) -> Page[CustomerSummary]:
-    """A page of the customers the caller may see."""
+    """A page of the customers the caller may see, sorted by one of ``repo.SORTS`` (``-`` in
+    front: the other way round; blank: by id)."""
+    if sort.removeprefix("-") not in ("", *repo.SORTS):
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
     flt = CustomerFilter(**{**flt.__dict__, "owner_ids": visible_owner_ids(principal)})
-    rows, total = repo.list_customers(session, flt, page)
+    rows, total = repo.list_customers(session, flt, page, sort)
     _log_identifier_search(session, principal, flt.q, total)
     # An individual's name is personal data: which names a list or search showed is logged
     # (one entry per page; the search text itself is not, it may be an ID number).
-    people = [c.code for c, _, _ in rows if c.kind == "individual" and c.erased_at is None]
+    people = [r[0].code for r in rows if r[0].kind == "individual" and r[0].erased_at is None]
     if people:
         trail.viewed(
             session,
@@ -387,7 +408,7 @@ def list_customers(
             fields=[f"{code}.name" for code in people],
         )
     return Page[CustomerSummary](
-        items=[summary(c, p, o) for c, p, o in rows], total=total, page=page.page, size=page.size
+        items=[_list_row(*r) for r in rows], total=total, page=page.page, size=page.size
     )
 
 

@@ -417,10 +417,17 @@ def customers_page(
     principal: CanCustomersRead,
     chosen: PageCustomerFilter,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    sort: Annotated[
+        str, Query(pattern="^-?(|name|score|utilisation|exposure|alerts)$", max_length=16)
+    ] = "",
 ) -> Response:
-    """The customer list with search, filters and paging."""
-    flt, params = chosen
-    result = customer_service.list_customers(session, principal, flt=flt, page=PageParams(page, 25))
+    """The customer list with search, filters, sorting and paging."""
+    flt, filters = chosen
+    sort = "" if sort == "-" else sort
+    params = {**filters, "sort": sort}
+    result = customer_service.list_customers(
+        session, principal, flt=flt, page=PageParams(page, 25), sort=sort
+    )
     template = (
         "partials/customer_table.html" if request.headers.get("HX-Request") else "customers.html"
     )
@@ -432,6 +439,9 @@ def customers_page(
         params=params,
         options=portfolio_service.filter_options(session, principal),
         query="&".join(f"{k}={quote(v)}" for k, v in params.items() if v),
+        # The file is streamed by id: the sort is the screen's alone.
+        export_query="&".join(f"{k}={quote(v)}" for k, v in filters.items() if v),
+        filter_query="&".join(f"{k}={quote(v)}" for k, v in filters.items() if v),
     )
 
 
