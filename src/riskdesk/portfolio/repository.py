@@ -575,33 +575,28 @@ def reviews_due(session: Session, scope: Scope, as_of: dt.date, until: dt.date) 
 def filter_options(session: Session, owner_ids: tuple[int, ...] | None) -> dict[str, list[Any]]:
     """The values the filters offer: regions, segments, industries, tiers, and owners, among
     the customers the caller may see."""
-    base = scoped_ids(Scope(owner_ids=owner_ids)).subquery()
+    # The scope's terms go straight on the customers read (no IN over the book's ids): on
+    # 100,000 customers the semi-join cost each of these five reads about a tenth of a second.
+    terms = customer_repo.conditions(Scope(owner_ids=owner_ids))
     options: dict[str, list[Any]] = {}
     for name, column in (
         ("region", Customer.region),
         ("segment", Customer.segment),
         ("industry", Customer.industry),
     ):
-        stmt = (
-            select(column)
-            .distinct()
-            .where(Customer.id.in_(select(base.c.id)), column.is_not(None))
-            .order_by(column)
-        )
+        stmt = select(column).distinct().where(*terms, column.is_not(None)).order_by(column)
         options[name] = list(session.scalars(stmt))
     tier_stmt = (
         select(CreditProfile.risk_tier)
         .distinct()
-        .where(
-            CreditProfile.customer_id.in_(select(base.c.id)),
-            CreditProfile.risk_tier.is_not(None),
-        )
+        .join(Customer, Customer.id == CreditProfile.customer_id)
+        .where(*terms, CreditProfile.risk_tier.is_not(None))
         .order_by(CreditProfile.risk_tier)
     )
     options["tier"] = list(session.scalars(tier_stmt))
     owner_stmt = (
         select(User.id, User.display_name)
-        .where(User.id.in_(select(Customer.owner_id).where(Customer.id.in_(select(base.c.id)))))
+        .where(User.id.in_(select(Customer.owner_id).distinct().where(*terms)))
         .order_by(User.display_name, User.id)
     )
     options["owner"] = [(uid, name) for uid, name in session.execute(owner_stmt)]
