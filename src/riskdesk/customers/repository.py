@@ -174,8 +174,11 @@ def _counted_exposure(ids: list[int] | None = None) -> Any:
             CreditExposure.customer_id.label("customer_id"),
             func.sum(CreditExposure.amount).label("exposure"),
         )
-        .join(ExposureCategory, ExposureCategory.code == CreditExposure.category)
-        .where(ExposureCategory.counts_in_limit.is_(True))
+        .where(
+            CreditExposure.category.in_(
+                select(ExposureCategory.code).where(ExposureCategory.counts_in_limit.is_(True))
+            )
+        )
         .where(*([CreditExposure.customer_id.in_(ids)] if ids is not None else []))
         .group_by(CreditExposure.customer_id)
         .subquery()
