@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import re
-import statistics
 import time
 from decimal import Decimal
 from typing import Any
@@ -33,9 +32,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
 from riskdesk import bootstrap
-from riskdesk.config import Settings
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.main import create_app
 from riskdesk.models import Alert, AlertCase, CreditProfile, Customer
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
@@ -147,7 +144,7 @@ def signed_in(app: Any, username: str) -> TestClient:
     return client
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float, str, int]]:
+def run_backend(backend: str, args: argparse.Namespace) -> list[databases.PageFigure]:
     """Fill one database, then time every view on it: (view, median ms, total, statements)."""
     db = databases.open_database(backend, args.db_url, "alert_queue")
     try:
@@ -161,48 +158,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float
         if backend == "postgresql":
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
-        settings = Settings(
-            database_url="sqlite://",
-            secret_key="bench-secret-key-0123456789",
-            event_workers=0,
-            job_workers=0,
-            delivery_interval_seconds=0,
-            warning_backtest_days=0,
-            complaint_surge_seconds=0,
-            audit_checkpoint_interval_seconds=0,
-            import_reap_interval_seconds=0,
-            job_reap_interval_seconds=0,
-            report_schedule_interval_seconds=0,
-            month_end_interval_seconds=0,
-        )
-        app = create_app(settings, session_factory=db.factory)
-        clock = databases.StatementClock(db.engine, per_statement=args.per_statement)
-        results = []
-        with TestClient(app):  # the lifespan: started once
-            clients = {u: signed_in(app, u) for u in {v[1] for v in VIEWS}}
-            for label, user, query in VIEWS:
-                client = clients[user]
-                times = []
-                answer = None
-                for _ in range(args.rounds + 1):  # the first round warms up
-                    clock.reset()
-                    t0 = time.perf_counter()
-                    answer = client.get(f"/alerts?{query}")
-                    times.append((time.perf_counter() - t0) * 1000)
-                    assert answer.status_code == 200, (label, answer.status_code)
-                assert answer is not None
-                total = re.search(r"共 ([\d,]+) 条预警", answer.text)
-                median = statistics.median(times[1:])
-                shown = total.group(1) if total else "?"
-                results.append((label, median, shown, clock.count))
-                print(
-                    f"  {backend:10s} {median:7.0f} ms  total {shown:>7s}  "
-                    f"{clock.count:2d} statements  {label}",
-                    flush=True,
-                )
-                if args.per_statement:
-                    clock.slowest(3)
-        return results
+        return databases.time_pages(
+            db, "/alerts", VIEWS, signed_in, total=r"共 ([\d,]+) 条预警",
+            rounds=args.rounds, per_statement=args.per_statement,
+        )  # fmt: skip
     finally:
         db.drop()
 
@@ -219,12 +178,7 @@ def main() -> None:
     parser.add_argument("--per-statement", action="store_true")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    figures = {b: run_backend(b, args) for b in backends}
-    print("\n| view | " + " | ".join(f"{b} (median ms)" for b in backends) + " | total |")
-    print("| --- | " + " | ".join("---:" for _ in backends) + " | ---: |")
-    for i, (label, _, _) in enumerate(VIEWS):
-        cells = " | ".join(f"{figures[b][i][1]:.0f}" for b in backends)
-        print(f"| {label} | {cells} | {figures[backends[0]][i][2]} |")
+    databases.print_page_table(VIEWS, {b: run_backend(b, args) for b in backends})
 
 
 if __name__ == "__main__":

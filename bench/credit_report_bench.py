@@ -37,7 +37,6 @@ from sqlalchemy import func, select
 
 from riskdesk import bootstrap
 from riskdesk.alerts import service as alert_service
-from riskdesk.config import Settings
 from riskdesk.credit import service as credit_service
 from riskdesk.credit.schemas import CreditCheckIn
 from riskdesk.db import unit_of_work
@@ -137,19 +136,7 @@ def main() -> None:
             "cpu": round(cpu() - spent, 2),
         }
 
-        settings = Settings(
-            database_url="sqlite://",
-            secret_key="bench-secret-0123456789abcdef",
-            data_dir=data_dir,
-            event_workers=0,
-            job_workers=0,
-            delivery_interval_seconds=0,
-            audit_checkpoint_interval_seconds=0,
-            import_reap_interval_seconds=0,
-            warning_backtest_days=0,
-            complaint_surge_seconds=0,
-            job_reap_interval_seconds=0,
-        )
+        settings = databases.quiet_settings(data_dir=data_dir)
         app = create_app(settings, session_factory=db.factory)
         with unit_of_work(db.factory) as session:
             user = security_service.get_user_by_username_or_raise(session, "manager")

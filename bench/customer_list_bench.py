@@ -20,21 +20,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
-import statistics
 import time
 from typing import Any
 
 from bench import databases
 from bench.alert_queue_bench import PG_URL, signed_in
 from bench.portfolio_bench import _insert, fill
-from fastapi.testclient import TestClient
 from sqlalchemy import case, update
 
 from riskdesk import bootstrap
-from riskdesk.config import Settings
 from riskdesk.kit.timeutil import today, utcnow
-from riskdesk.main import create_app
 from riskdesk.models import Alert, CreditProfile
 
 BATCH = 10_000
@@ -85,7 +80,7 @@ def populate(factory: Any, customers: int, alerts: int) -> None:
             ])  # fmt: skip
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float, str, int]]:
+def run_backend(backend: str, args: argparse.Namespace) -> list[databases.PageFigure]:
     """Fill one database, then time every view on it: (view, median ms, total, statements)."""
     db = databases.open_database(backend, args.db_url, "customer_list")
     try:
@@ -99,48 +94,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> list[tuple[str, float
         if backend == "postgresql":
             with db.engine.begin() as conn:
                 conn.exec_driver_sql("ANALYZE")
-        settings = Settings(
-            database_url="sqlite://",
-            secret_key="bench-secret-key-0123456789",
-            event_workers=0,
-            job_workers=0,
-            delivery_interval_seconds=0,
-            warning_backtest_days=0,
-            complaint_surge_seconds=0,
-            audit_checkpoint_interval_seconds=0,
-            import_reap_interval_seconds=0,
-            job_reap_interval_seconds=0,
-            report_schedule_interval_seconds=0,
-            month_end_interval_seconds=0,
-        )
-        app = create_app(settings, session_factory=db.factory)
-        clock = databases.StatementClock(db.engine, per_statement=args.per_statement)
-        results = []
-        with TestClient(app):  # the lifespan: started once
-            clients = {u: signed_in(app, u) for u in {v[1] for v in VIEWS}}
-            for label, user, query in VIEWS:
-                client = clients[user]
-                times = []
-                answer = None
-                for _ in range(args.rounds + 1):  # the first round warms up
-                    clock.reset()
-                    t0 = time.perf_counter()
-                    answer = client.get(f"/customers?{query}")
-                    times.append((time.perf_counter() - t0) * 1000)
-                    assert answer.status_code == 200, (label, answer.status_code)
-                assert answer is not None
-                total = re.search(r"共 ([\d,]+) ", answer.text)
-                median = statistics.median(times[1:])
-                shown = total.group(1) if total else "?"
-                results.append((label, median, shown, clock.count))
-                print(
-                    f"  {backend:10s} {median:7.0f} ms  total {shown:>7s}  "
-                    f"{clock.count:2d} statements  {label}",
-                    flush=True,
-                )
-                if args.per_statement:
-                    clock.slowest(3)
-        return results
+        return databases.time_pages(
+            db, "/customers", VIEWS, signed_in, total=r"共 ([\d,]+) ",
+            rounds=args.rounds, per_statement=args.per_statement,
+        )  # fmt: skip
     finally:
         db.drop()
 
@@ -157,12 +114,7 @@ def main() -> None:
     parser.add_argument("--per-statement", action="store_true")
     args = parser.parse_args()
     backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    figures = {b: run_backend(b, args) for b in backends}
-    print("\n| view | " + " | ".join(f"{b} (median ms)" for b in backends) + " | total |")
-    print("| --- | " + " | ".join("---:" for _ in backends) + " | ---: |")
-    for i, (label, _, _) in enumerate(VIEWS):
-        cells = " | ".join(f"{figures[b][i][1]:.0f}" for b in backends)
-        print(f"| {label} | {cells} | {figures[backends[0]][i][2]} |")
+    databases.print_page_table(VIEWS, {b: run_backend(b, args) for b in backends})
 
 
 if __name__ == "__main__":

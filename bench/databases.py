@@ -180,3 +180,94 @@ def bench_order(external_id: str) -> dict[str, Any]:
         "payment_method": "credit",
         "lines": [{"category": "electronics", "amount": "100.00"}],
     }
+
+
+# ---------------------------------------------------------------- pages through the app
+
+
+def quiet_settings(**extra: Any) -> Any:
+    """Settings for an app measured in this process: every background pass off (events, jobs,
+    deliveries, backtests, surges, checkpoints, reapers, report schedules, month ends), so
+    nothing but the measured requests runs."""
+    from riskdesk.config import Settings
+
+    values: dict[str, Any] = {
+        "database_url": "sqlite://",
+        "secret_key": "bench-secret-key-0123456789",
+        "event_workers": 0,
+        "job_workers": 0,
+        "delivery_interval_seconds": 0,
+        "warning_backtest_days": 0,
+        "complaint_surge_seconds": 0,
+        "audit_checkpoint_interval_seconds": 0,
+        "import_reap_interval_seconds": 0,
+        "job_reap_interval_seconds": 0,
+        "report_schedule_interval_seconds": 0,
+        "month_end_interval_seconds": 0,
+    }
+    return Settings(**{**values, **extra})
+
+
+View = tuple[str, str, str]  # (label, user, query)
+PageFigure = tuple[str, float, str, int]  # (label, median ms, total shown, statements)
+
+
+def time_pages(
+    db: Database,
+    path: str,
+    views: Sequence[View],
+    sign_in: Callable[[Any, str], Any],
+    *,
+    total: str,
+    rounds: int,
+    per_statement: bool,
+) -> list[PageFigure]:
+    """Each view of a page (``path?query``, as its user) through the application in this
+    process (TestClient: routing, the session cookie, the queries, the render): the median of
+    ``rounds`` after one warm-up, the total the page shows (``total``: a pattern whose group 1
+    is it) and the statements of the last round; printed as they come."""
+    import re
+    import statistics
+
+    from fastapi.testclient import TestClient
+
+    from riskdesk.main import create_app
+
+    app = create_app(quiet_settings(), session_factory=db.factory)
+    clock = StatementClock(db.engine, per_statement=per_statement)
+    results: list[PageFigure] = []
+    with TestClient(app):  # the lifespan: started once
+        clients = {u: sign_in(app, u) for u in {v[1] for v in views}}
+        for label, user, query in views:
+            client = clients[user]
+            times = []
+            answer = None
+            for _ in range(rounds + 1):  # the first round warms up
+                clock.reset()
+                t0 = time.perf_counter()
+                answer = client.get(f"{path}?{query}")
+                times.append((time.perf_counter() - t0) * 1000)
+                assert answer.status_code == 200, (label, answer.status_code)
+            assert answer is not None
+            found = re.search(total, answer.text)
+            median = statistics.median(times[1:])
+            shown = found.group(1) if found else "?"
+            results.append((label, median, shown, clock.count))
+            print(
+                f"  {db.label:10s} {median:7.0f} ms  total {shown:>7s}  "
+                f"{clock.count:2d} statements  {label}",
+                flush=True,
+            )
+            if per_statement:
+                clock.slowest(3)
+    return results
+
+
+def print_page_table(views: Sequence[View], figures: dict[str, list[PageFigure]]) -> None:
+    """The views' medians side by side per backend, as a Markdown table."""
+    backends = list(figures)
+    print("\n| view | " + " | ".join(f"{b} (median ms)" for b in backends) + " | total |")
+    print("| --- | " + " | ".join("---:" for _ in backends) + " | ---: |")
+    for i, (label, _, _) in enumerate(views):
+        cells = " | ".join(f"{figures[b][i][1]:.0f}" for b in backends)
+        print(f"| {label} | {cells} | {figures[backends[0]][i][2]} |")

@@ -43,7 +43,6 @@ from bench import databases
 from sqlalchemy import insert
 
 from riskdesk import bootstrap
-from riskdesk.config import Settings
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import unit_of_work
@@ -265,19 +264,7 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
         for fmt in formats:
             result[f"service {fmt}"] = measure(service_run(db.factory, fmt), fmt != "xlsxwriter")
             print(backend, f"service {fmt}", json.dumps(result[f"service {fmt}"]), flush=True)
-        settings = Settings(
-            database_url="sqlite://",
-            secret_key="bench-secret-key-0123456789",
-            event_workers=0,
-            job_workers=0,
-            delivery_interval_seconds=0,
-            warning_backtest_days=0,
-            complaint_surge_seconds=0,
-            audit_checkpoint_interval_seconds=0,
-            import_reap_interval_seconds=0,
-            job_reap_interval_seconds=0,
-        )
-        app = create_app(settings, session_factory=db.factory)
+        app = create_app(databases.quiet_settings(), session_factory=db.factory)
         port = _free_port()
         server = uvicorn.Server(
             uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
