@@ -229,27 +229,26 @@ class InvoiceHandler(EventHandler):
             if i.record.order_external_id
         }
         orders = repo.orders_by_key(session, wanted, lock=_writing(ctx))
-        standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         for item in items:
             if not item.record.order_external_id:
                 item.refs["order_id"] = None
                 continue
             found = orders.get(_ref_key(item.record, "source", "order_external_id"))
-            if found is not None and standing.get(found[0].id, (False, False))[0]:
+            if found is not None and found.cancelled:
                 item.fail("order_external_id", "the order is cancelled", "order_cancelled")
                 continue
             if found is None:
                 item.fail(
                     "order_external_id", "no such order from this source", "unknown_reference"
                 )
-            elif found[0].customer_id != item.customer_id:
+            elif found.order.customer_id != item.customer_id:
                 item.fail(
                     "order_external_id",
                     "the order belongs to another customer",
                     "customer_mismatch",
                 )
             else:
-                item.refs["order_id"] = found[0].id
+                item.refs["order_id"] = found.order.id
 
 
 class PaymentHandler(EventHandler):
@@ -277,7 +276,7 @@ class PaymentHandler(EventHandler):
             invoice, paid = found
             if item.customer_id is not None and item.customer_id != invoice.customer_id:
                 item.fail(
-                    "customer_code" if rec.customer_code else "customer_external_id",
+                    _customer_field(rec),
                     "the invoice belongs to another customer",
                     "customer_mismatch",
                 )
@@ -313,7 +312,6 @@ class ReturnHandler(EventHandler):
         """Check each return against its order, in batch order."""
         keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
         orders = repo.orders_by_key(session, keys, lock=_writing(ctx))
-        standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         returned_in_batch: dict[int, Decimal] = _carried(ctx, "returned")
         for item in items:
             rec = item.record
@@ -323,13 +321,13 @@ class ReturnHandler(EventHandler):
                     "order_external_id", "no such order from this source", "unknown_reference"
                 )
                 continue
-            if standing.get(found[0].id, (False, False))[0]:
+            if found.cancelled:
                 item.fail("order_external_id", "the order is cancelled", "order_cancelled")
                 continue
-            order, returned = found
+            order, returned = found.order, found.returned
             if item.customer_id is not None and item.customer_id != order.customer_id:
                 item.fail(
-                    "customer_code" if rec.customer_code else "customer_external_id",
+                    _customer_field(rec),
                     "the order belongs to another customer",
                     "customer_mismatch",
                 )
@@ -423,7 +421,6 @@ class OrderCancellationHandler(EventHandler):
         """Check each cancellation against its order, in batch order."""
         keys = {_ref_key(i.record, "source", "order_external_id") for i in items}
         orders = repo.orders_by_key(session, keys, lock=_writing(ctx))
-        standing = repo.order_standing(session, [order.id for order, _ in orders.values()])
         cancelled_in_batch: dict[int, int] = _carried(ctx, "cancelled")
         for item in items:
             rec = item.record
@@ -433,8 +430,7 @@ class OrderCancellationHandler(EventHandler):
                     "order_external_id", "no such order from this source", "unknown_reference"
                 )
                 continue
-            order = found[0]
-            cancelled, invoiced = standing.get(order.id, (False, False))
+            order, cancelled, invoiced = found.order, found.cancelled, found.invoiced
             if item.customer_id is not None and item.customer_id != order.customer_id:
                 item.fail(
                     _customer_field(rec),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, literal_column, select, union_all
 from sqlalchemy.orm import Session
@@ -182,35 +182,39 @@ def payments_by_key(
     return result
 
 
-def order_standing(session: Session, order_ids: Sequence[int]) -> dict[int, tuple[bool, bool]]:
-    """Per order: (cancelled, invoiced at all)."""
-    cancelled = select(OrderCancellation.id).where(OrderCancellation.order_id == Order.id).exists()
-    invoiced = select(Invoice.id).where(Invoice.order_id == Order.id).exists()
-    result: dict[int, tuple[bool, bool]] = {}
-    for part in chunks(list(order_ids)):
-        stmt = select(Order.id, cancelled, invoiced).where(Order.id.in_(part))
-        for oid, is_cancelled, is_invoiced in session.execute(stmt):
-            result[oid] = (bool(is_cancelled), bool(is_invoiced))
-    return result
+class OrderFound(NamedTuple):
+    """An order named by a record, with what the record is checked against."""
+
+    order: Order
+    returned: Decimal  # the amount returned on it so far
+    cancelled: bool
+    invoiced: bool  # any invoice names it
 
 
 def orders_by_key(
     session: Session, keys: set[tuple[str, str]], *, lock: bool = False
-) -> dict[tuple[str, str], tuple[Order, Decimal]]:
-    """Orders and the amount returned on each so far, keyed by (source, external_id); locked
-    first when ``lock`` (a writer about to invoice, return or cancel them)."""
+) -> dict[tuple[str, str], OrderFound]:
+    """Orders with what is returned on each so far and whether it is cancelled or invoiced,
+    keyed by (source, external_id); locked first when ``lock`` (a writer about to invoice,
+    return or cancel them)."""
     if lock:
         lock_by_key(session, Order, keys)
-    result: dict[tuple[str, str], tuple[Order, Decimal]] = {}
+    result: dict[tuple[str, str], OrderFound] = {}
     returned = (
         select(func.coalesce(func.sum(Return.amount), 0))
         .where(Return.order_id == Order.id)
         .scalar_subquery()
     )
+    cancelled = select(OrderCancellation.id).where(OrderCancellation.order_id == Order.id).exists()
+    invoiced = select(Invoice.id).where(Invoice.order_id == Order.id).exists()
     for source, part in key_chunks(keys):
-        stmt = select(Order, returned).where(Order.source == source, Order.external_id.in_(part))
-        for order, returned_amount in session.execute(stmt):
-            result[(order.source, order.external_id)] = (order, quantize(Decimal(returned_amount)))
+        stmt = select(Order, returned, cancelled, invoiced).where(
+            Order.source == source, Order.external_id.in_(part)
+        )
+        for order, returned_amount, is_cancelled, is_invoiced in session.execute(stmt):
+            result[(order.source, order.external_id)] = OrderFound(
+                order, quantize(Decimal(returned_amount)), bool(is_cancelled), bool(is_invoiced)
+            )
     return result
 
 
