@@ -45,12 +45,15 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def queued(db: databases.Database) -> int:
+    """Rows waiting in the event queue (one per customer with work waiting)."""
+    with db.factory() as session:
+        return session.scalar(select(func.count()).select_from(QueuedWork)) or 0
+
+
 def drained(db: databases.Database) -> None:
     """Wait until the event queue is empty."""
-    while True:
-        with db.factory() as session:
-            if not session.scalar(select(func.count()).select_from(QueuedWork)):
-                return
+    while queued(db):
         time.sleep(0.5)
 
 
@@ -62,6 +65,9 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--db-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    parser.add_argument(
+        "--log", type=Path, help="append each sample here as a JSON line (kept if the run is cut)"
+    )
     args = parser.parse_args()
     keyring = keys.generate().to_json()
     keys.use(keyring)
@@ -113,7 +119,13 @@ def main() -> None:
                 )
             if written % every < args.batch:
                 samples.append((written, rss_mb(worker.pid)))
-                print(f"{written} events, worker RSS {samples[-1][1]:.0f} MB", file=sys.stderr)
+                seconds = round(time.perf_counter() - started, 1)
+                line = {"written": written, "rss_mb": round(samples[-1][1], 1),
+                        "queued": queued(db), "seconds": seconds}  # fmt: skip
+                print(json.dumps(line), file=sys.stderr)
+                if args.log:
+                    with args.log.open("a") as log:
+                        log.write(json.dumps(line) + "\n")
         intake_s = time.perf_counter() - started
         drained(db)
         samples.append((written, rss_mb(worker.pid)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -279,8 +280,20 @@ def test_demo_is_scored_and_scores_run_rescores(cli_env: Path) -> None:
 
 def test_model_train_from_history_into_the_registry(cli_env: Path) -> None:
     # 3% of the demo deteriorates: 160 customers give enough bad rows for three folds.
-    loaded = runner.invoke(app, ["demo", "--customers", "160", "--months", "24", "--seed", "1"])
+    # `make run` loads the demo with --model: the Models page then shows a challenger.
+    loaded = runner.invoke(
+        app, ["demo", "--customers", "160", "--months", "24", "--seed", "1", "--model"]
+    )
     assert loaded.exit_code == 0, loaded.output
+    assert re.search(r"demo model: demo-scorecard v1 \(challenger\), \d+ customers", loaded.output)
+    from riskdesk.db import make_engine, make_sessionmaker
+    from riskdesk.scoring import registry
+
+    with make_sessionmaker(make_engine(get_settings().database_url))() as session:
+        models = registry.list_models(session)
+    assert [(m.name, m.status, m.observation_date) for m in models] == [
+        ("demo-scorecard", "challenger", dt.date.today() - dt.timedelta(days=365))
+    ]
     args = ["model", "train", "--name", "pd", "--family", "scorecard", "--folds", "3"]
     trained = runner.invoke(app, [*args, "--from-history", "--user", "analyst"])
     assert trained.exit_code == 0, trained.output

@@ -378,6 +378,13 @@ def demo_command(
     end_date: Annotated[
         str | None, typer.Option(help="last day of history (default today)")
     ] = None,
+    model: Annotated[
+        bool,
+        typer.Option(
+            "--model/--no-model",
+            help="also train a scorecard model on the demo's history (what `make run` does)",
+        ),
+    ] = False,
 ) -> None:
     """Generate and load a demo population (with demo users) into an empty database."""
     from riskdesk.demo.loader import DEMO_PASSWORD, is_empty, load_demo
@@ -420,9 +427,38 @@ def demo_command(
     console.print(
         "behaviours: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.behaviours.items()))
     )
+    if model:
+        _train_demo_model(months, dt.date.fromisoformat(end_date) if end_date else dt.date.today())
     console.print(
         f"demo users: manager, manager2, analyst, sales, sales2, sales3, service, "
         f"auditor, admin; password {DEMO_PASSWORD}"
+    )
+
+
+DEMO_MODEL = "demo-scorecard"
+
+
+def _train_demo_model(months: int, end: dt.date) -> None:
+    """Train a WoE scorecard model on the demo's own history, a challenger on the Models page
+    for the analyst to review and two credit managers to promote. Its outcome is 90+ days past
+    due within a year, so it needs a year of history after the observation date and some
+    before it; a shorter demo, or one without enough bad customers, trains none (said so)."""
+    from riskdesk.cli.model import train_from_history
+    from riskdesk.scoring.modelling import ModellingError
+
+    if months < 18:
+        console.print(f"demo model: not trained ({months} months of history; it needs 18)")
+        return
+    console.print("training the demo model on its history ...")
+    try:
+        observation = end - dt.timedelta(days=365)
+        summary = train_from_history(DEMO_MODEL, "scorecard", "analyst", observation, 365, folds=3)
+    except ModellingError as exc:
+        console.print(f"demo model: not trained ({exc.reason})")
+        return
+    console.print(
+        f"demo model: {summary['name']} v{summary['version']} ({summary['status']}), "
+        f"{summary['rows']} customers, AUC {summary['auc']:.2f}"
     )
 
 
@@ -704,7 +740,11 @@ def up(host: str | None = None, port: int | None = None) -> None:
             f"{settings.demo_months} months ..."
         )
         demo_command(
-            customers=settings.demo_customers, months=settings.demo_months, seed=0, end_date=None
+            customers=settings.demo_customers,
+            months=settings.demo_months,
+            seed=0,
+            end_date=None,
+            model=True,
         )
     url = f"http://{host or settings.host}:{port or settings.port}"
     console.print(f"\n[bold]Riskdesk is at {url}[/bold]")

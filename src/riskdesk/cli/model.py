@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 from typing import Annotated, Any
@@ -149,66 +150,32 @@ def train(
 ) -> None:
     """Train a model version (cross-validated metrics, features, points table) into the
     registry as a challenger."""
-    import datetime as dt
-
     if queue:
         _queue_training(name, family, from_history, observation, horizon_days, folds, seed,
                         monotone or [], username)  # fmt: skip
         return
 
-    from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
     from riskdesk.kit.errors import RiskdeskError
-    from riskdesk.scoring import modelling, registry
-    from riskdesk.security import service as security_service
+    from riskdesk.scoring import modelling
 
     if family not in modelling.FAMILIES:
         fail("--family", f"expected one of {', '.join(modelling.FAMILIES)}, got {family!r}")
     if from_history == (data is not None):
         fail("--data", "give either --from-history or --data with --target and --bad")
     constraints = _parse_monotone(monotone or [])
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
     try:
-        # Read, then fit with no transaction open (other writers carry on), then store in a
-        # short one: see db.snapshot.
-        with reading(factory) as session:
-            user = security_service.get_user_by_username_or_raise(session, username)
-            principal = security_service.system_principal(session, user)
-            extra: dict[str, Any] = {}
-            if from_history:
-                day = (
-                    dt.date.fromisoformat(observation)
-                    if observation
-                    else dt.date.today() - dt.timedelta(days=horizon_days)
-                )
-                X, y, _ = registry.history_dataset(session, day, horizon_days)
-                extra = {
-                    "data_source": f"history as of {day}",
-                    "target": f"90+ days past due within {horizon_days} days",
-                    "observation": day,
-                    "horizon_days": horizon_days,
-                }
-        if not from_history:
+        if from_history:
+            day = dt.date.fromisoformat(observation) if observation else None
+            summary = train_from_history(name, family, username, day, horizon_days,
+                                         folds=folds, seed=seed, monotone=constraints)  # fmt: skip
+        else:
             assert data is not None
             if target is None or bad is None:
                 fail("--target", "--data needs --target and --bad")
             X, y = modelling.read_labelled_csv(data, target, bad)
             extra = {"data_source": f"file {data.name}", "target": f"{target} = {bad}"}
-        trained = registry.fit_model(
-            principal, family=family, X=X, y=y, monotone=constraints, folds=folds, seed=seed
-        )
-        with unit_of_work(factory) as session:
-            version = registry.store_model(session, principal, trained, name=name, **extra)
-            summary = {
-                "id": version.id,
-                "name": version.name,
-                "version": version.version,
-                "status": version.status,
-                "rows": version.rows,
-                "bad_rate": version.bad_rate,
-                "auc": version.metrics["auc"],
-                "ks": version.metrics["ks"],
-            }
+            summary = _fit_and_store(name, family, username, X, y, extra,
+                                     folds=folds, seed=seed, monotone=constraints)  # fmt: skip
     except modelling.ModellingError as exc:
         option = exc.field if exc.field in ("target", "bad", "folds", "monotone") else "data"
         fail(f"--{option}", exc.reason)
@@ -217,6 +184,78 @@ def train(
     except RiskdeskError as exc:
         fail(f"--{exc.field or 'name'}", exc.message)
     console.print_json(json.dumps(summary))
+
+
+def train_from_history(
+    name: str,
+    family: str,
+    username: str,
+    observation: dt.date | None,
+    horizon_days: int,
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    monotone: dict[str, int] | None = None,
+) -> dict[str, Any]:
+    """Train a model version on this Riskdesk's own history and store it as a challenger;
+    its summary. Raises ModellingError (or ValueError for a date) on data it cannot fit."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.scoring import registry
+
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    day = observation or dt.date.today() - dt.timedelta(days=horizon_days)
+    # Read, then fit with no transaction open (other writers carry on), then store in a
+    # short one: see db.snapshot.
+    with reading(factory) as session:
+        X, y, _ = registry.history_dataset(session, day, horizon_days)
+    extra = {
+        "data_source": f"history as of {day}",
+        "target": f"90+ days past due within {horizon_days} days",
+        "observation": day,
+        "horizon_days": horizon_days,
+    }
+    return _fit_and_store(name, family, username, X, y, extra,
+                          folds=folds, seed=seed, monotone=monotone or {})  # fmt: skip
+
+
+def _fit_and_store(
+    name: str,
+    family: str,
+    username: str,
+    X: Any,
+    y: Any,
+    extra: dict[str, Any],
+    *,
+    folds: int,
+    seed: int,
+    monotone: dict[str, int],
+) -> dict[str, Any]:
+    """Fit with no transaction open, then store the version in a short one; its summary."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
+    from riskdesk.scoring import registry
+    from riskdesk.security import service as security_service
+
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with reading(factory) as session:
+        user = security_service.get_user_by_username_or_raise(session, username)
+        principal = security_service.system_principal(session, user)
+    trained = registry.fit_model(
+        principal, family=family, X=X, y=y, monotone=monotone, folds=folds, seed=seed
+    )
+    with unit_of_work(factory) as session:
+        version = registry.store_model(session, principal, trained, name=name, **extra)
+        return {
+            "id": version.id,
+            "name": version.name,
+            "version": version.version,
+            "status": version.status,
+            "rows": version.rows,
+            "bad_rate": version.bad_rate,
+            "auc": version.metrics["auc"],
+            "ks": version.metrics["ks"],
+        }
 
 
 def _queue_training(
