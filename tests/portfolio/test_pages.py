@@ -126,3 +126,51 @@ def test_the_trend_cards_and_the_ecl_card(book: Book, db, client_for) -> None:  
     assert "3,600.00" in scoped and "20.00%" in scoped  # C's 3,600 of 18,000
     # Sales may read the dashboard but not ECL: no card.
     assert 'id="section-ecl"' not in client_for("sales").get("/portfolio").text
+
+
+def test_the_work_lists_page_count_and_sort(book: Book, db, client_for) -> None:  # type: ignore[no-untyped-def]
+    from tests.portfolio.seed import _decision
+
+    # 30 more held orders of a (100 .. 3,000): with the seed's a, c and the merged customer's,
+    # 33 held orders, two pages of 25.
+    for n in range(1, 31):
+        _decision(db, book.a, str(n * 100), "held")
+    db.commit()
+    manager = client_for("manager")
+    manager.cookies.set(LANG_COOKIE, "en")
+    first = manager.get("/worklist")
+    assert first.status_code == 200
+    assert first.text.count('class="card held-order"') == 25
+    assert "Page 1 of 2 · 33 in all" in first.text
+    assert 'href="/worklist?sort=-created&amp;page=2"' in first.text
+    second = manager.get("/worklist?sort=-created&page=2")
+    assert second.text.count('class="card held-order"') == 8
+    # By amount, largest first: the seed's 7,000 of a, then the merged customer's 4,000.
+    manager.cookies.set(LANG_COOKIE, "zh-CN")
+    by_amount = manager.get("/worklist?sort=-amount")
+    amounts = re.findall(r"<b>([\d,]+\.\d\d) CNY</b>", by_amount.text)
+    assert amounts[:3] == ["7,000.00", "4,000.00", "3,000.00"]
+    assert "第 1 / 2 页 · 共 33 条" in by_amount.text
+    # The scope stays in the sort form and the page links.
+    north = manager.get("/worklist?region=North&sort=amount")
+    assert north.text.count('class="card held-order"') == 1
+    assert '<input type="hidden" name="region" value="North">' in north.text
+    assert manager.get("/worklist?sort=name").status_code == 422
+    # The API pages and counts the same list.
+    api = manager.get(
+        "/api/v1/credit-decisions",
+        params={"status": "held", "sort": "amount", "size": 10, "page": 2},
+    )
+    assert api.status_code == 200 and api.headers["X-Total-Count"] == "33"
+    assert [float(d["amount"]) for d in api.json()] == [n * 100.0 for n in range(11, 21)]
+    assert manager.get("/api/v1/credit-decisions", params={"sort": "x"}).status_code == 422
+    # Limit requests: by expiry, the lapsed one first; pending ones only on the page.
+    requests = manager.get("/api/v1/limit-requests", params={"sort": "expires"})
+    assert requests.headers["X-Total-Count"] == "3"
+    assert requests.json()[0]["customer_id"] == book.c
+    manager.cookies.set(LANG_COOKIE, "en")
+    page = manager.get("/limit-requests?sort=-amount")
+    assert "Page 1 of 1 · 1 in all" in page.text and "Largest requested limit first" in page.text
+    sales = client_for("sales")  # sees only its own customers: a and the merged one
+    mine = sales.get("/api/v1/credit-decisions", params={"status": "held", "size": 1})
+    assert mine.headers["X-Total-Count"] == "32" and len(mine.json()) == 1

@@ -28,6 +28,7 @@ from riskdesk.credit.schemas import (
 )
 from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep, reads_first
+from riskdesk.kit.pagination import MAX_PAGE_SIZE, PageParams
 from riskdesk.kit.validation import PathId
 from riskdesk.security.deps import (
     CanChangesApprove,
@@ -94,15 +95,29 @@ def decision_filter(
 DecisionFilterDep = Annotated[DecisionFilter, Depends(decision_filter)]
 
 
-@router.get("/credit-decisions", response_model=list[CreditDecisionRead])
+@router.get(
+    "/credit-decisions",
+    response_model=list[CreditDecisionRead],
+    responses={200: {"headers": {"X-Total-Count": {"schema": {"type": "integer"}}}}},
+)
 def list_decisions(
-    session: SessionDep, principal: CanCustomersRead, flt: DecisionFilterDep
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: DecisionFilterDep,
+    response: Response,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
+    sort: Annotated[
+        str, Query(pattern="^-?(created|amount)$", description="created or amount; - descending")
+    ] = "-created",
 ) -> list[CreditDecisionRead]:
-    """Credit decisions, newest first; status=held is the blocked-order worklist."""
-    return [
-        CreditDecisionRead.model_validate(d)
-        for d in service.list_decisions(session, principal, status=flt.status)
-    ]
+    """Credit decisions, a page at a time, newest first unless ``sort`` says otherwise;
+    status=held is the blocked-order worklist. The total is in X-Total-Count."""
+    rows, total = service.page_decisions(
+        session, principal, status=flt.status, within=None, page=PageParams(page, size), sort=sort
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return [CreditDecisionRead.model_validate(d) for d in rows]
 
 
 @router.get("/credit-decisions/{decision_id}", response_model=CreditDecisionRead)

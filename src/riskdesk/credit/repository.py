@@ -569,6 +569,10 @@ def get_decision(
     return session.scalars(stmt).first()
 
 
+# The decision list's orders (``-`` in front: the other way round); ties by id, the same way.
+DECISION_SORTS = ("created", "amount")
+
+
 def list_decisions(
     session: Session,
     *,
@@ -577,10 +581,15 @@ def list_decisions(
     owner_ids: tuple[int, ...] | None = None,
     limit: int = 200,
     within: Any = None,
+    offset: int = 0,
+    sort: str = "-created",
 ) -> list[CreditDecision]:
-    """Decisions, newest first (``within``: a SELECT of the customer ids to keep to)."""
-    stmt = _decisions_query(select(CreditDecision), status, customer_id, owner_ids, within)
-    return list(session.scalars(stmt.limit(limit)))
+    """Decisions, newest first unless ``sort`` says otherwise (``within``: a SELECT of the
+    customer ids to keep to)."""
+    stmt = _decisions_query(
+        select(CreditDecision), status, customer_id, owner_ids, within, sort=sort
+    )
+    return list(session.scalars(stmt.offset(offset).limit(limit)))
 
 
 def _decisions_query(
@@ -589,6 +598,8 @@ def _decisions_query(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     within: Any = None,
+    *,
+    sort: str = "-created",
 ) -> Any:
     stmt = stmt.join(Customer, Customer.id == CreditDecision.customer_id)
     if within is not None:
@@ -599,7 +610,11 @@ def _decisions_query(
         stmt = stmt.where(CreditDecision.customer_id == customer_id)
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
-    return stmt.order_by(CreditDecision.id.desc())
+    descending = sort.startswith("-")
+    key = CreditDecision.amount if sort.removeprefix("-") == "amount" else None
+    order = [] if key is None else [key.desc() if descending else key.asc()]
+    order.append(CreditDecision.id.desc() if descending else CreditDecision.id.asc())
+    return stmt.order_by(*order)
 
 
 def decisions_for_export(
@@ -634,10 +649,12 @@ def count_decisions(
     status: str | None,
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
+    within: Any = None,
 ) -> int:
     """How many decisions ``list_decisions`` would narrow to, without its limit."""
     return count_rows(
-        session, _decisions_query(select(CreditDecision.id), status, customer_id, owner_ids)
+        session,
+        _decisions_query(select(CreditDecision.id), status, customer_id, owner_ids, within),
     )
 
 

@@ -31,6 +31,7 @@ from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.intake import Item
 from riskdesk.kit.money import quantize
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import (
     CreditDecision,
@@ -684,6 +685,28 @@ def list_decisions(
         owner_ids=customer_service.visible_owner_ids(principal),
         within=within,
     )
+
+
+def page_decisions(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    within: Any,
+    page: PageParams,
+    sort: str,
+) -> tuple[list[CreditDecision], int]:
+    """One page of the decisions the caller may see, sorted by one of ``repo.DECISION_SORTS``
+    (``-`` in front: descending), with how many match in all."""
+    if sort.removeprefix("-") not in repo.DECISION_SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
+    owners = customer_service.visible_owner_ids(principal)
+    total = repo.count_decisions(
+        session, status=status, customer_id=None, owner_ids=owners, within=within
+    )
+    rows = repo.list_decisions(session, status=status, owner_ids=owners, within=within,
+                               offset=page.offset, limit=page.size, sort=sort)  # fmt: skip
+    return rows, total
 
 
 def count_decisions(

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from riskdesk.db import SessionDep
+from riskdesk.kit.pagination import MAX_PAGE_SIZE, PageParams
 from riskdesk.kit.validation import PathId
 from riskdesk.policy import service
 from riskdesk.policy.schemas import (
@@ -112,17 +113,33 @@ RequestFilterDep = Annotated[RequestFilter, Depends(request_filter)]
 HorizonQuery = Annotated[int, Query(ge=0, le=366, description="days ahead to include")]
 
 
-@router.get("/limit-requests", response_model=list[LimitRequestRead])
+@router.get(
+    "/limit-requests",
+    response_model=list[LimitRequestRead],
+    responses={200: {"headers": {"X-Total-Count": {"schema": {"type": "integer"}}}}},
+)
 def list_requests(
-    session: SessionDep, principal: CanCustomersRead, flt: RequestFilterDep
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: RequestFilterDep,
+    response: Response,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
+    sort: Annotated[
+        str,
+        Query(
+            pattern="^-?(requested|amount|expires)$",
+            description="requested, amount (the requested limit) or expires; - descending",
+        ),
+    ] = "-requested",
 ) -> list[LimitRequestRead]:
-    """Limit requests, newest first."""
-    return [
-        LimitRequestRead.model_validate(r)
-        for r in service.list_requests(
-            session, principal, status=flt.status, customer_id=flt.customer_id
-        )
-    ]
+    """Limit requests, a page at a time, newest first unless ``sort`` says otherwise. The
+    total is in X-Total-Count."""
+    rows, total = service.page_requests(session, principal, status=flt.status, within=None,
+                                        page=PageParams(page, size), sort=sort,
+                                        customer_id=flt.customer_id)  # fmt: skip
+    response.headers["X-Total-Count"] = str(total)
+    return [LimitRequestRead.model_validate(r) for r in rows]
 
 
 @router.post("/limit-requests/{request_id}/approve", response_model=LimitRequestRead)

@@ -90,6 +90,10 @@ def pending_for(session: Session, customer_id: int) -> list[LimitRequest]:
     )
 
 
+# The request list's orders (``-`` in front: the other way round); ties by id, the same way.
+REQUEST_SORTS = ("requested", "amount", "expires")
+
+
 def list_requests(
     session: Session,
     *,
@@ -99,15 +103,17 @@ def list_requests(
     limit: int,
     now: dt.datetime,
     within: Any = None,
+    offset: int = 0,
+    sort: str = "-requested",
 ) -> list[LimitRequest]:
-    """Limit requests, newest first, narrowed to visible customers when owner_ids is given
-    (and to a SELECT of customer ids, ``within``); by status as of ``now`` (a pending request
-    past its expiry counts as expired)."""
+    """Limit requests, newest first unless ``sort`` says otherwise, narrowed to visible
+    customers when owner_ids is given (and to a SELECT of customer ids, ``within``); by status
+    as of ``now`` (a pending request past its expiry counts as expired)."""
     from riskdesk.models import Customer
 
     stmt = select(LimitRequest).join(Customer, Customer.id == LimitRequest.customer_id)
-    stmt = _requests_query(stmt, status, customer_id, owner_ids, now, within)
-    return list(session.scalars(stmt.limit(limit)))
+    stmt = _requests_query(stmt, status, customer_id, owner_ids, now, within, sort=sort)
+    return list(session.scalars(stmt.offset(offset).limit(limit)))
 
 
 def _requests_query(
@@ -117,11 +123,19 @@ def _requests_query(
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
     within: Any = None,
+    *,
+    sort: str = "-requested",
 ) -> Any:
     """The list's narrowing and order, over a SELECT that already joins Customer."""
     from riskdesk.models import Customer
 
-    stmt = stmt.order_by(LimitRequest.id.desc())
+    descending = sort.startswith("-")
+    key = {"amount": LimitRequest.requested_limit, "expires": LimitRequest.expires_at}.get(
+        sort.removeprefix("-")
+    )
+    order = [] if key is None else [key.desc() if descending else key.asc()]
+    order.append(LimitRequest.id.desc() if descending else LimitRequest.id.asc())
+    stmt = stmt.order_by(*order)
     if within is not None:
         stmt = stmt.where(LimitRequest.customer_id.in_(within))
     lapsed = (LimitRequest.status == "pending") & (LimitRequest.expires_at < now)
@@ -175,12 +189,13 @@ def count_requests(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
+    within: Any = None,
 ) -> int:
     """How many requests ``list_requests`` would narrow to, without its limit."""
     from riskdesk.models import Customer
 
     stmt = select(LimitRequest.id).join(Customer, Customer.id == LimitRequest.customer_id)
-    return count_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now))
+    return count_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now, within))
 
 
 def expire(session: Session, now: dt.datetime) -> int:

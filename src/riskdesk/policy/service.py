@@ -15,6 +15,7 @@ from riskdesk.customers import service as customer_service
 from riskdesk.customers.schemas import CustomerUpdate
 from riskdesk.kit import signals
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import (
     ApprovalAuthority,
@@ -371,6 +372,31 @@ def list_requests(
         now=utcnow(),
         within=within,
     )
+
+
+def page_requests(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    within: Any,
+    page: PageParams,
+    sort: str,
+    customer_id: int | None = None,
+) -> tuple[list[LimitRequest], int]:
+    """One page of the limit requests the caller may see, sorted by one of
+    ``repo.REQUEST_SORTS`` (``-`` in front: descending), with how many match in all."""
+    if sort.removeprefix("-") not in repo.REQUEST_SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
+    owners = customer_service.visible_owner_ids(principal)
+    now = utcnow()
+    total = repo.count_requests(
+        session, status=status, customer_id=customer_id, owner_ids=owners, now=now, within=within
+    )
+    rows = repo.list_requests(session, status=status, customer_id=customer_id, owner_ids=owners,
+                              limit=page.size, now=now, within=within, offset=page.offset,
+                              sort=sort)  # fmt: skip
+    return rows, total
 
 
 def count_requests(

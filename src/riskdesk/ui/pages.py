@@ -678,17 +678,22 @@ def limit_requests_page(
     scope: ScopeDep,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    sort: Annotated[str, Query(pattern="^-?(requested|amount|expires)$")] = "-requested",
 ) -> Response:
-    """Limit requests waiting for a decision (of a region, a tier, ... when asked)."""
-    pending = policy_service.list_requests(
-        session, principal, status="pending", within=within_scope(scope)
-    )
+    """Limit requests waiting for a decision (of a region, a tier, ... when asked), a page at a
+    time, newest first or by amount or expiry."""
+    pending, total = policy_service.page_requests(
+        session, principal, status="pending", within=within_scope(scope),
+        page=PageParams(page, LIST_PAGE_SIZE), sort=sort,
+    )  # fmt: skip
     customers = customer_repo.customers_with_profiles(
         session, sorted({r.customer_id for r in pending})
     )
     people = {
         uid: users_repo.get_user(session, uid) for uid in {r.requested_by_id for r in pending}
     }
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "limit_requests.html",
@@ -699,8 +704,31 @@ def limit_requests_page(
         done=done,
         done_status=status if status in ("approved", "rejected", "withdrawn") else None,
         can_approve=principal.can(Permission.LIMIT_REQUESTS_APPROVE),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        pager=_pager("/limit-requests", shown, sort, page, total),
+        sorts=("-requested", "requested", "-amount", "amount", "expires"),
     )
+
+
+LIST_PAGE_SIZE = 25
+
+
+def _pager(
+    path: str, scope: dict[str, tuple[str, str]], sort: str, page: int, total: int
+) -> dict[str, Any]:
+    """What partials/pager.html needs: the list's address with its scope and sort (each page
+    link adds its page), the page, how many pages and rows."""
+    params = {k: str(value) for k, (value, _) in scope.items()} | {"sort": sort}
+    return {
+        "path": path,
+        "query": urlencode(params),
+        "scope": {k: v for k, v in params.items() if k != "sort"},
+        "sort": sort,
+        "page": page,
+        "pages": max(1, -(-total // LIST_PAGE_SIZE)),
+        "total": total,
+        "first": (page - 1) * LIST_PAGE_SIZE + 1,
+    }
 
 
 @router.post("/limit-requests/{request_id}/{action}")
@@ -1699,14 +1727,19 @@ def worklist_page(
     scope: ScopeDep,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    sort: Annotated[str, Query(pattern="^-?(created|amount)$")] = "-created",
 ) -> Response:
-    """Orders held by the credit check, waiting for a person (of a region, a tier, ...)."""
-    held = credit_service.list_decisions(
-        session, principal, status="held", within=within_scope(scope)
-    )
+    """Orders held by the credit check, waiting for a person (of a region, a tier, ...), a
+    page at a time, newest first or by amount."""
+    held, total = credit_service.page_decisions(
+        session, principal, status="held", within=within_scope(scope),
+        page=PageParams(page, LIST_PAGE_SIZE), sort=sort,
+    )  # fmt: skip
     customers = customer_repo.customers_with_profiles(
         session, sorted({d.customer_id for d in held})
     )
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "worklist.html",
@@ -1716,7 +1749,9 @@ def worklist_page(
         done=done,
         done_status=status if status in DECISION_STATUSES else None,
         can_resolve=principal.can(Permission.CREDIT_DECISIONS_RESOLVE),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        pager=_pager("/worklist", shown, sort, page, total),
+        sorts=("-created", "created", "-amount", "amount"),
     )
 
 
