@@ -152,6 +152,11 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "customers 60" in result.output
     assert "deteriorating" in result.output
+    # Day one has work waiting on every worklist (the practice walkthroughs act on it).
+    assert (
+        "today's work: 6 held orders, 4 limit requests, 2 credit-file changes waiting for a "
+        "second person" in " ".join(result.output.split())
+    ), result.output
     again = runner.invoke(app, ["demo", "--customers", "5"])
     assert again.exit_code == 1
     # The demo stores the dashboard's month ends; a later pass has nothing to store.
@@ -162,7 +167,15 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     with factory() as session:
         stored = month_end_repository.months(session)
+        from sqlalchemy import func, select
+
+        from riskdesk.models import CreditDecision, LimitRequest, PendingChange
+
+        held = session.scalars(select(CreditDecision.status)).all()
+        asked = session.scalars(select(LimitRequest.status)).all()
+        waiting = session.scalar(select(func.count()).select_from(PendingChange))
     assert len(stored) == 14 and all(stored.values())
+    assert held == ["held"] * 6 and asked == ["pending"] * 4 and waiting == 2
     ends = runner.invoke(app, ["portfolio", "month-ends"])
     assert ends.exit_code == 0, ends.output
     assert "stored: none; dropped: none" in ends.output

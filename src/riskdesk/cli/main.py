@@ -387,7 +387,7 @@ def demo_command(
     ] = False,
 ) -> None:
     """Generate and load a demo population (with demo users) into an empty database."""
-    from riskdesk.demo.loader import DEMO_PASSWORD, is_empty, load_demo
+    from riskdesk.demo.loader import DEMO_PASSWORD, add_todays_work, is_empty, load_demo
     from riskdesk.security import keys
 
     keys.allow_create()  # an empty database: a new (demo) installation
@@ -419,6 +419,7 @@ def demo_command(
                 on_kind=on_kind,
                 progress=lambda n: bar.advance(task, n),
             )
+            work = add_todays_work(session)
     from riskdesk.portfolio import month_ends
 
     # The dashboard's month ends, stored now: its first answer need not derive them.
@@ -426,6 +427,10 @@ def demo_command(
     console.print("loaded: " + ", ".join(f"{k} {v}" for k, v in summary.counts.items()))
     console.print(
         "behaviours: " + ", ".join(f"{k} {v}" for k, v in sorted(summary.behaviours.items()))
+    )
+    console.print(
+        f"today's work: {work['held_orders']} held orders, {work['limit_requests']} limit "
+        f"requests, {work['pending_changes']} credit-file changes waiting for a second person"
     )
     if model:
         _train_demo_model(months, dt.date.fromisoformat(end_date) if end_date else dt.date.today())

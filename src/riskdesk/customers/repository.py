@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
@@ -673,3 +674,33 @@ def owner_ids_of(session: Session, ids: set[int]) -> dict[int, int | None]:
         stmt = select(Customer.id, Customer.owner_id).where(Customer.id.in_(part))
         result.update((cid, owner) for cid, owner in session.execute(stmt))
     return result
+
+
+def demo_worklist_customers(
+    session: Session, owner_ids: Sequence[int], count: int
+) -> list[tuple[Customer, Decimal, str, int]]:
+    """Active companies with a credit limit, taken in turn from each owner (in id order):
+    (customer, limit, currency, owner id), at most ``count``. The demo's day-one work."""
+    per_owner: list[list[tuple[Customer, Decimal, str, int]]] = []
+    for owner_id in owner_ids:
+        stmt = (
+            select(Customer, CreditProfile.credit_limit, CreditProfile.limit_currency)
+            .join(CreditProfile, CreditProfile.customer_id == Customer.id)
+            .where(
+                Customer.owner_id == owner_id,
+                Customer.status == "active",
+                Customer.kind == "company",
+                CreditProfile.credit_limit > 0,
+            )
+            .order_by(Customer.id)
+            .limit(count)
+        )
+        per_owner.append(
+            [(c, limit, currency, owner_id) for c, limit, currency in session.execute(stmt)]
+        )
+    picked: list[tuple[Customer, Decimal, str, int]] = []
+    for turn in range(count):
+        for rows in per_owner:
+            if turn < len(rows) and len(picked) < count:
+                picked.append(rows[turn])
+    return picked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,83 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     replay.record(session, report, created_by_id=None)
     alert_service.evaluate(session, None, indicators=indicators, as_of=as_of)
     complaints_service.detect_surges(session)
+
+
+# Today's work waiting on day one (`riskdesk demo`): orders the credit check held, limit
+# requests from sales and credit-file changes waiting for a second person, so each role's
+# worklists and the practice walkthroughs have something to act on.
+HELD_ORDERS = 6
+LIMIT_REQUESTS = 4
+PENDING_CHANGES = 2
+_REQUEST_REASONS = (
+    "年度采购计划扩大，申请提高信用额度",
+    "新增门店，订货量预计增长约五成",
+    "Seasonal peak: orders for the next quarter are already confirmed",
+    "已签订年度框架合同，需匹配额度",
+)
+
+
+def add_todays_work(session: Session) -> dict[str, int]:
+    """Put a morning's work on the demo's worklists, through the same services a person or
+    an ERP uses: orders over the customer's limit checked (held), limit requests by the
+    customers' sales owners, and limit changes by one credit manager for the other to
+    approve. The customers are the first active ones of each sales owner with a limit, in id
+    order, so the same demo gets the same work. What was added, by kind."""
+    from riskdesk.credit import service as credit_service
+    from riskdesk.credit.schemas import CreditCheckIn
+    from riskdesk.customers.schemas import CustomerUpdate
+    from riskdesk.policy import service as policy_service
+    from riskdesk.policy.schemas import LimitRequestIn
+
+    manager = users_repo.get_user_by_username(session, "manager")
+    assert manager is not None
+    by_manager = security_service.system_principal(session, manager)
+    owners = {
+        u.id: u
+        for name in ("sales", "sales2", "sales3")
+        if (u := users_repo.get_user_by_username(session, name)) is not None
+    }
+    picked = customer_repo.demo_worklist_customers(
+        session, sorted(owners), HELD_ORDERS + LIMIT_REQUESTS + PENDING_CHANGES
+    )
+    held, asked, changed = (
+        picked[:HELD_ORDERS],
+        picked[HELD_ORDERS : HELD_ORDERS + LIMIT_REQUESTS],
+        picked[HELD_ORDERS + LIMIT_REQUESTS :],
+    )
+    for n, (customer, limit, currency, _) in enumerate(held, start=1):
+        body = CreditCheckIn(
+            source="erp",
+            order_external_id=f"DEMO-HOLD-{n}",
+            customer_code=customer.code,
+            amount=(limit * Decimal("1.25")).quantize(Decimal("1")),
+            currency=currency,
+        )
+        credit_service.check_order(session, by_manager, body)
+    for n, (customer, limit, currency, owner_id) in enumerate(asked):
+        sales = security_service.system_principal(session, owners[owner_id])
+        policy_service.request_limit(
+            session,
+            sales,
+            customer.id,
+            LimitRequestIn(
+                requested_limit=(limit * Decimal("1.5")).quantize(Decimal("1000")),
+                currency=currency,
+                reason=_REQUEST_REASONS[n % len(_REQUEST_REASONS)],
+            ),
+        )
+    for customer, limit, _, _ in changed:
+        customer_service.update_customer(
+            session,
+            by_manager,
+            customer.id,
+            CustomerUpdate(
+                credit_limit=(limit * Decimal("0.8")).quantize(Decimal("1000")),
+                reason="逾期增加，年度复核建议下调额度",
+            ),
+            channel="demo",
+        )
+    return {"held_orders": len(held), "limit_requests": len(asked), "pending_changes": len(changed)}
 
 
 def load_demo(
