@@ -215,3 +215,16 @@ def test_the_review_queue_horizon_is_kept_in_the_url(client_for) -> None:  # typ
     assert 'href="/reviews?region=east&amp;horizon=90"' in page
     assert '<input type="hidden" name="region" value="east">' in page
     assert manager.get("/reviews?horizon=999").status_code == 422
+
+
+def test_the_default_horizon_shows_a_monthly_review_due_in_31_days(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    """The demo's critical customers are scheduled a month ahead (31 days from the 7th of
+    December): the page's default horizon holds them, 30 days would not."""
+    from tests.policy.test_policy import _customers
+    from tests.policy.test_reviews import _tier
+
+    ids = _customers(db)
+    _tier(db, ids["H1"], "critical", next_review_date=today() + dt.timedelta(days=31))
+    manager = client_for("manager")
+    assert f'id="due-{ids["H1"]}"' in manager.get("/reviews").text
+    assert f'id="due-{ids["H1"]}"' not in manager.get("/reviews?horizon=30").text
