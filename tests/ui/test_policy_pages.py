@@ -94,7 +94,7 @@ def test_a_tiers_bad_fields_are_named_next_to_each_field(db, client_for) -> None
         manager.cookies.set(LANG_COOKIE, locale)
         page = manager.post("/policy/tiers/low", data=bad)
         assert page.status_code == 422, page.text
-        assert 'id="form-errors"' in page.text and "<details id=\"edit-low\" open" in page.text
+        assert 'id="form-errors"' in page.text and '<details id="edit-low" open' in page.text
         for name in ("limit_multiplier", "review_months"):
             assert f'id="field-error-{name}"' in page.text, (locale, name)
         for word in words:
