@@ -211,6 +211,15 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         json={"credit_limit": "5000000.00", "reason": "crawl"},
     )["id"]
     model = _train_model(factory)
+    # The policy editors' records: a delegation, an alert route, a row of the approval matrix.
+    delegation = call(
+        "manager",
+        "POST",
+        "/approval-delegations",
+        json={"to_username": "analyst", "valid_from": "2026-01-01", "valid_to": "2026-01-31"},
+    )["id"]
+    route = call("analyst", "POST", "/alert-routes", json={"position": 50})["id"]
+    authority = call("manager", "GET", "/approval-authorities")[0]["id"]
 
     cases, alerts, actions, complaints = {}, {}, {}, {}
     with unit_of_work(factory) as session:
@@ -239,6 +248,10 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "delivery_id": [str(delivery), MISSING],
         "run_id": [str(ecl_run), MISSING],
         "adjustment_id": [str(adjustment), MISSING],
+        "/policy tier": ["low", "critical", "bogus"],
+        "authority_id": [str(authority), MISSING],
+        "delegation_id": [str(delegation), MISSING],
+        "route_id": [str(route), MISSING],
         "code": [group, "NO-SUCH-GROUP"],
         "locale": ["en", "zh-CN", "xx"],
         "screen": [*(s.key for s in HELP_SCREENS), "no-such-screen"],

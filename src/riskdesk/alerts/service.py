@@ -1261,7 +1261,7 @@ def case_timeline(
 
 
 def add_route(session: Session, body: Any) -> AlertRoute:
-    """Add a routing rule (users by username)."""
+    """Add a routing rule (users by username); the same rule again changes nothing."""
 
     def user_id(name: str | None, field: str) -> int | None:
         if name is None:
@@ -1283,6 +1283,16 @@ def add_route(session: Session, body: Any) -> AlertRoute:
     )
     if not route.assign_to_owner and route.user_id is None:
         raise ValidationFailed("give username, or assign_to_owner", field="username")
+
+    def key(r: AlertRoute) -> tuple[Any, ...]:
+        return (
+            r.position, r.category, r.min_severity, r.region, r.segment,
+            bool(r.assign_to_owner), r.user_id, r.escalate_to_id,
+        )  # fmt: skip
+
+    for existing in repo.routes(session):
+        if key(existing) == key(route):
+            return existing
     session.add(route)
     session.flush()
     return route

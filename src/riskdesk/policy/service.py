@@ -51,11 +51,14 @@ def list_policies(session: Session) -> list[TierPolicy]:
 def update_policy(
     session: Session, principal: Principal, tier: str, body: TierPolicyIn
 ) -> TierPolicy:
-    """Change a tier's policy."""
+    """Change a tier's policy; the same values again change nothing (not even who and when)."""
     policy = repo.get_policy(session, tier)
     if policy is None:
         raise NotFound(f"no policy for tier {tier!r}", field="tier")
-    for name, value in body.model_dump().items():
+    changed = {k: v for k, v in body.model_dump().items() if getattr(policy, k) != v}
+    if not changed:
+        return policy
+    for name, value in changed.items():
         setattr(policy, name, value)
     policy.updated_by_id = principal.user_id
     policy.updated_at = utcnow()

@@ -19,6 +19,7 @@ def mount_ui(app: FastAPI) -> None:
         home_pages,
         job_pages,
         pages,
+        policy_pages,
         portfolio_pages,
         privacy_pages,
         report_pages,
@@ -43,3 +44,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(report_pages.router)
     app.include_router(reports_pages.router)
     app.include_router(help_pages.router)
+    app.include_router(policy_pages.router)

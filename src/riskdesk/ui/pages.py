@@ -1347,13 +1347,19 @@ def approve_model_promotion(
     return RedirectResponse(f"/models/{version_id}?done=promoted", status_code=303)
 
 
+# Long enough for the monthly reviews of critical customers (a month can be 31 days).
+REVIEW_HORIZON_DAYS = 60
+REVIEW_HORIZONS = (7, 30, 60, 90)
+SCOPE_NAMES = ("region", "segment", "owner_id", "tier", "industry")
+
+
 @router.get("/reviews", response_class=HTMLResponse)
 def reviews_page(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
     scope: ScopeDep,
-    horizon: Annotated[int, Query(ge=0, le=366)] = 30,
+    horizon: Annotated[int, Query(ge=0, le=366)] = REVIEW_HORIZON_DAYS,
 ) -> Response:
     """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
     return render(
@@ -1365,6 +1371,9 @@ def reviews_page(
         ),
         scope=_scope_shown(session, scope),
         horizon=horizon,
+        horizons=REVIEW_HORIZONS,
+        # The scope's filters are kept when the horizon changes.
+        kept={k: v for k, v in request.query_params.items() if k in SCOPE_NAMES and v},
         can_review=principal.can(Permission.REVIEWS_PERFORM),
     )
 

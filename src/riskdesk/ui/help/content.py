@@ -613,7 +613,14 @@ SCREENS: tuple[Screen, ...] = (
             "captured when it was opened, and ends with a signed-off decision.",
             "已逾期或即将到期的定期信用复审；复审保存发起时的证据，并以签署的决定结束。",
         ),
-        (),
+        (
+            (
+                "How far ahead the queue looks: 7, 30, 60 (the default) or 90 days, or any "
+                "number up to 366; the choice stays in the page's address.",
+                "队列向前看多少天：7、30、60（默认）或 90 天，或不超过 366 的任意天数；所选天数"
+                "保留在页面地址中。",
+            ),
+        ),
         (("GET", "/reviews"), ("GET", "/reviews/{review_id}")),
         (
             A(
@@ -902,6 +909,129 @@ SCREENS: tuple[Screen, ...] = (
                 ("Sends a failed delivery again.", "重新发送失败的投递。"),
             ),
         ),
+    ),
+    Screen(
+        "policy_tiers",
+        ("/policy/tiers",),
+        ("Tier policies", "风险等级政策"),
+        (
+            "What each risk tier means: the recommended limit's formula and caps, payment "
+            "terms, prepayment and how often customers of the tier are reviewed. A saved change "
+            "applies at once; saving the same values again changes nothing.",
+            "每个风险等级的含义：建议额度的公式与封顶、账期、是否预付以及复审频率。保存后立即"
+            "生效；再次保存相同的值不会产生变更。",
+        ),
+        (
+            (
+                "Limit multiple, payment terms, prepayment, review months per tier.",
+                "每个等级的额度倍数、账期、预付要求和复审周期。",
+            ),
+            (
+                "Caps by shares of equity and revenue and by the bureau's limit; minimum, "
+                "maximum and rounding of the recommended limit.",
+                "按净资产、营业收入比例和征信建议额度的封顶；建议额度的上下限与取整。",
+            ),
+        ),
+        (("GET", "/policy/tiers"),),
+        (
+            A(
+                ("POST", "/policy/tiers/{tier}"),
+                ("Change a tier", "修改等级政策"),
+                (
+                    "Each wrong field is named next to it; nothing is saved until all are right.",
+                    "填写有误的字段会逐一标出；全部正确后才会保存。",
+                ),
+            ),
+        ),
+        ("risk_tier", "credit_limit", "payment_terms", "review"),
+        ("policy_approvals", "reviews"),
+    ),
+    Screen(
+        "policy_approvals",
+        ("/policy/approvals", "/policy/authorities", "/policy/delegations"),
+        ("Approval matrix and delegations", "审批权限与授权"),
+        (
+            "Who may approve a limit request up to which limit, by risk tier, and the "
+            "delegations of that authority for a period.",
+            "谁可以审批多大金额的额度申请（按风险等级），以及在一段时间内对审批权限的授权。",
+        ),
+        (
+            (
+                "The approval matrix: a role or a person, a tier or any, up to an amount.",
+                "审批权限表：角色或人员、某一等级或任意等级、审批上限。",
+            ),
+            (
+                "Delegations you gave or hold, with their period and whether they are in force.",
+                "您授出或获得的授权，及其期间和是否有效。",
+            ),
+        ),
+        (("GET", "/policy/approvals"),),
+        (
+            A(
+                ("POST", "/policy/authorities"),
+                ("Add or change a row", "新增或修改一行"),
+                (
+                    "The same role or person and tier again changes the row's amount.",
+                    "同一角色或人员和等级再次保存时修改该行金额。",
+                ),
+            ),
+            A(
+                ("POST", "/policy/authorities/{authority_id}/remove"),
+                ("Remove a row", "删除一行"),
+                ("Takes the authority away at once.", "立即取消该审批权限。"),
+            ),
+            A(
+                ("POST", "/policy/delegations"),
+                ("Delegate", "授权"),
+                (
+                    "Lends your authority to a colleague whose role approves limit requests.",
+                    "将您的审批权限授予角色可审批额度申请的同事。",
+                ),
+            ),
+            A(
+                ("POST", "/policy/delegations/{delegation_id}/revoke"),
+                ("Revoke", "撤销授权"),
+                ("Ends a delegation you gave.", "结束您授出的授权。"),
+            ),
+        ),
+        ("limit_request", "four_eyes"),
+        ("policy_tiers", "limit_requests"),
+    ),
+    Screen(
+        "policy_routes",
+        ("/policy/alert-routes",),
+        ("Alert routing and SLAs", "预警分派与处理时限"),
+        (
+            "Who gets a new alert (the first routing rule that matches) and how long they have "
+            "to act on it by severity; past that time the alert escalates.",
+            "新预警分派给谁（第一条匹配的分派规则），以及按严重程度的处理时限；超时后预警升级。",
+        ),
+        (
+            (
+                "Routing rules: order, category, lowest severity, region, segment, assignee, "
+                "escalation contact.",
+                "分派规则：序号、类别、最低严重程度、区域、客户分群、被分派人、升级联系人。",
+            ),
+            (
+                "The response time of each severity (set by the system, shown here).",
+                "各严重程度的处理时限（由系统设定，在此显示）。",
+            ),
+        ),
+        (("GET", "/policy/alert-routes"),),
+        (
+            A(
+                ("POST", "/policy/alert-routes"),
+                ("Add a routing rule", "新增分派规则"),
+                ("The same rule again changes nothing.", "重复提交相同规则不会产生变更。"),
+            ),
+            A(
+                ("POST", "/policy/alert-routes/{route_id}/remove"),
+                ("Remove a routing rule", "删除分派规则"),
+                ("New alerts stop following it at once.", "新预警立即不再按该规则分派。"),
+            ),
+        ),
+        ("alert", "early_warning"),
+        ("alerts", "rules"),
     ),
 )
 

@@ -1,0 +1,369 @@
+"""The credit policy editors in the browser: tier policies (/policy/tiers), the approval matrix
+and delegations (/policy/approvals), alert routing and SLAs (/policy/alert-routes).
+
+Each page calls the same service functions under the same permissions as the API
+(policy/endpoints.py, alerts/endpoints.py). None of these changes waits for a second person in
+the API, so none does here: a saved change is in force at once (and in the audit log). A form's
+refused fields are shown next to each field and in a summary, in the reader's language."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from riskdesk.alerts import service as alert_service
+from riskdesk.alerts.schemas import RouteIn
+from riskdesk.db import SessionDep
+from riskdesk.kit.errors import ErrorDetail, RiskdeskError
+from riskdesk.kit.validation import PathId, details_from_validation_error
+from riskdesk.policy import service as policy_service
+from riskdesk.policy.schemas import AuthorityIn, DelegationIn, TierPolicyIn
+from riskdesk.security import service as security_service
+from riskdesk.security.deps import (
+    CanCreditPolicyManage,
+    CanCustomersRead,
+    CanLimitRequestsApprove,
+    CanRulesManage,
+)
+from riskdesk.security.permissions import Permission, Role, permissions_for
+from riskdesk.ui.pages import FormDep, FormErrors, filled
+from riskdesk.ui.render import Reason, render
+
+router = APIRouter(include_in_schema=False)
+
+TIERS = ("low", "medium", "high", "critical")
+SEVERITIES = ("low", "medium", "high", "critical")
+CATEGORIES = (
+    "purchase",
+    "payment",
+    "receivables",
+    "exposure",
+    "score",
+    "returns",
+    "complaints",
+    "satisfaction",
+    "churn",
+    "other",
+)
+TIER_FIELDS = (
+    "limit_multiplier",
+    "payment_terms_days",
+    "review_months",
+    "equity_share",
+    "revenue_share",
+    "min_limit",
+    "max_limit",
+    "round_to",
+)
+TIER_CHECKBOXES = ("prepayment_required", "use_bureau_limit")
+Tier = Annotated[str, Path(pattern="^(low|medium|high|critical)$")]
+Done = Annotated[str | None, Query(pattern="^(saved|unchanged|added|removed|revoked)$")]
+
+# The schemas' cross-field checks (model validators) name no field: the field they are about,
+# and a code each language says it from.
+_CROSS_FIELD = {
+    "max_limit must not be below min_limit": ("max_limit", "below_min_limit"),
+    "valid_to must not be before valid_from": ("valid_to", "before_valid_from"),
+    "give either role or username": ("username", "role_or_username"),
+}
+
+
+def _failure(session: Any, exc: Exception) -> tuple[int, FormErrors]:
+    """Status and per-field errors of a refused form (the service's refusal rolled back)."""
+    if isinstance(exc, ValidationError):
+        errors: FormErrors = []
+        for d in details_from_validation_error(exc):
+            if not d.field:
+                found = next((v for k, v in _CROSS_FIELD.items() if k in d.reason), None)
+                if found is not None:
+                    d = ErrorDetail(field=found[0], reason=d.reason, code=found[1])
+            errors.append((d.field, Reason.of_detail(d)))
+        return 422, errors
+    assert isinstance(exc, RiskdeskError)
+    session.rollback()
+    return exc.status_code, [(exc.field, Reason.of_error(exc))]
+
+
+def _people(session: Any) -> dict[int, str]:
+    return {u.id: u.display_name or u.username for u in security_service.list_users(session)}
+
+
+def _approvers(session: Any) -> list[Any]:
+    """Active users whose role approves limit requests (whom one may delegate to)."""
+    return [
+        u
+        for u in security_service.list_users(session)
+        if u.is_active and Permission.LIMIT_REQUESTS_APPROVE in permissions_for(u.role)
+    ]
+
+
+def _checked(form: Any, names: tuple[str, ...]) -> dict[str, bool]:
+    return {name: name in form for name in names}
+
+
+# ---------------------------------------------------------------- tier policies
+
+
+def _tiers(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status_code: int = 200,
+    editing: str | None = None,
+    form: dict[str, Any] | None = None,
+    form_errors: FormErrors | None = None,
+    done: str | None = None,
+) -> Response:
+    policies = {p.tier: p for p in policy_service.list_policies(session)}
+    return render(
+        request,
+        "policy_tiers.html",
+        principal,
+        status_code=status_code,
+        policies=[policies[t] for t in TIERS if t in policies],
+        people=_people(session),
+        can_edit=principal.can(Permission.CREDIT_POLICY_MANAGE),
+        editing=editing,
+        form=form or {},
+        form_errors=form_errors or [],
+        field_errors={f: r for f, r in form_errors or [] if f},
+        done=done,
+    )
+
+
+@router.get("/policy/tiers", response_class=HTMLResponse)
+def tiers_page(
+    request: Request, session: SessionDep, principal: CanCustomersRead, done: Done = None
+) -> Response:
+    """Each risk tier's credit policy, and (for credit managers) a form per tier."""
+    return _tiers(request, session, principal, done=done)
+
+
+@router.post("/policy/tiers/{tier}", response_class=HTMLResponse)
+def save_tier(
+    request: Request,
+    tier: Tier,
+    session: SessionDep,
+    principal: CanCreditPolicyManage,
+    form: FormDep,
+) -> Response:
+    """Change a tier's limit formula, terms, prepayment or review frequency."""
+    data: dict[str, Any] = filled(form, TIER_FIELDS) | _checked(form, TIER_CHECKBOXES)
+    try:
+        body = TierPolicyIn.model_validate(data)
+        before = {p.tier: p.updated_at for p in policy_service.list_policies(session)}.get(tier)
+        policy = policy_service.update_policy(session, principal, tier, body)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _failure(session, exc)
+        return _tiers(
+            request,
+            session,
+            principal,
+            status_code=status,
+            editing=tier,
+            form=data,
+            form_errors=errors,
+        )
+    done = "unchanged" if before == policy.updated_at else "saved"
+    return RedirectResponse(f"/policy/tiers?done={done}#tier-{tier}", status_code=303)
+
+
+# ---------------------------------------------------------------- approval matrix, delegations
+
+
+def _approvals(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status_code: int = 200,
+    form: dict[str, Any] | None = None,
+    form_errors: FormErrors | None = None,
+    which: str | None = None,
+    done: str | None = None,
+) -> Response:
+    can_delegate = principal.can(Permission.LIMIT_REQUESTS_APPROVE)
+    users = security_service.list_users(session)
+    return render(
+        request,
+        "policy_approvals.html",
+        principal,
+        status_code=status_code,
+        authorities=policy_service.list_authorities(session),
+        delegations=policy_service.list_delegations(session, principal) if can_delegate else [],
+        people=_people(session),
+        usernames={u.id: u.username for u in users},
+        users=[u for u in users if u.is_active],
+        approvers=[u for u in _approvers(session) if u.id != principal.user_id],
+        roles=[r.value for r in Role],
+        tiers=TIERS,
+        can_edit=principal.can(Permission.CREDIT_POLICY_MANAGE),
+        can_delegate=can_delegate,
+        form=form or {},
+        which=which,
+        form_errors=form_errors or [],
+        field_errors={f: r for f, r in form_errors or [] if f},
+        done=done,
+    )
+
+
+@router.get("/policy/approvals", response_class=HTMLResponse)
+def approvals_page(
+    request: Request, session: SessionDep, principal: CanCustomersRead, done: Done = None
+) -> Response:
+    """The approval matrix (who may approve limits up to what), and one's delegations."""
+    return _approvals(request, session, principal, done=done)
+
+
+@router.post("/policy/authorities", response_class=HTMLResponse)
+def add_authority(
+    request: Request, session: SessionDep, principal: CanCreditPolicyManage, form: FormDep
+) -> Response:
+    """Add a row to the approval matrix (the same row again changes nothing)."""
+    data = filled(form, ("role", "username", "tier", "max_limit"))
+    try:
+        _, created = policy_service.add_authority(session, AuthorityIn.model_validate(data))
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _failure(session, exc)
+        return _approvals(
+            request,
+            session,
+            principal,
+            status_code=status,
+            form=data,
+            which="authority",
+            form_errors=errors,
+        )
+    return RedirectResponse(
+        f"/policy/approvals?done={'added' if created else 'saved'}#authorities", status_code=303
+    )
+
+
+@router.post("/policy/authorities/{authority_id}/remove", response_class=HTMLResponse)
+def remove_authority(
+    request: Request, authority_id: PathId, session: SessionDep, principal: CanCreditPolicyManage
+) -> Response:
+    """Remove a row of the approval matrix."""
+    try:
+        policy_service.remove_authority(session, authority_id)
+    except RiskdeskError as exc:
+        status, errors = _failure(session, exc)
+        return _approvals(request, session, principal, status_code=status, form_errors=errors)
+    return RedirectResponse("/policy/approvals?done=removed#authorities", status_code=303)
+
+
+@router.post("/policy/delegations", response_class=HTMLResponse)
+def delegate(
+    request: Request, session: SessionDep, principal: CanLimitRequestsApprove, form: FormDep
+) -> Response:
+    """Lend one's approval authority to a colleague for a period."""
+    data = filled(form, ("to_username", "valid_from", "valid_to", "reason"))
+    try:
+        _, created = policy_service.delegate(session, principal, DelegationIn.model_validate(data))
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _failure(session, exc)
+        return _approvals(
+            request,
+            session,
+            principal,
+            status_code=status,
+            form=data,
+            which="delegation",
+            form_errors=errors,
+        )
+    done = "added" if created else "unchanged"
+    return RedirectResponse(f"/policy/approvals?done={done}#delegations", status_code=303)
+
+
+@router.post("/policy/delegations/{delegation_id}/revoke", response_class=HTMLResponse)
+def revoke_delegation(
+    request: Request,
+    delegation_id: PathId,
+    session: SessionDep,
+    principal: CanLimitRequestsApprove,
+) -> Response:
+    """End a delegation one gave (again: nothing changes)."""
+    try:
+        policy_service.revoke_delegation(session, principal, delegation_id)
+    except RiskdeskError as exc:
+        status, errors = _failure(session, exc)
+        return _approvals(request, session, principal, status_code=status, form_errors=errors)
+    return RedirectResponse("/policy/approvals?done=revoked#delegations", status_code=303)
+
+
+# ---------------------------------------------------------------- alert routing and SLAs
+
+
+def _routes(
+    request: Request,
+    session: Any,
+    principal: Any,
+    *,
+    status_code: int = 200,
+    form: dict[str, Any] | None = None,
+    form_errors: FormErrors | None = None,
+    done: str | None = None,
+) -> Response:
+    return render(
+        request,
+        "policy_routes.html",
+        principal,
+        status_code=status_code,
+        routes=alert_service.list_routes(session),
+        people=_people(session),
+        users=[u for u in security_service.list_users(session) if u.is_active],
+        sla_hours=[(s, alert_service.SLA_HOURS[s]) for s in reversed(SEVERITIES)],
+        categories=CATEGORIES,
+        severities=SEVERITIES,
+        can_edit=principal.can(Permission.RULES_MANAGE),
+        form=form or {},
+        form_errors=form_errors or [],
+        field_errors={f: r for f, r in form_errors or [] if f},
+        done=done,
+    )
+
+
+@router.get("/policy/alert-routes", response_class=HTMLResponse)
+def routes_page(
+    request: Request, session: SessionDep, principal: CanCustomersRead, done: Done = None
+) -> Response:
+    """Who gets new alerts (the first matching route), and the response time per severity."""
+    return _routes(request, session, principal, done=done)
+
+
+@router.post("/policy/alert-routes", response_class=HTMLResponse)
+def add_route(
+    request: Request, session: SessionDep, principal: CanRulesManage, form: FormDep
+) -> Response:
+    """Add a routing rule (the same rule again changes nothing)."""
+    data: dict[str, Any] = filled(
+        form, ("position", "category", "min_severity", "region", "segment", "username")
+    )
+    data |= filled(form, ("escalate_to",)) | _checked(form, ("assign_to_owner",))
+    try:
+        before = {r.id for r in alert_service.list_routes(session)}
+        route = alert_service.add_route(session, RouteIn.model_validate(data))
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _failure(session, exc)
+        return _routes(
+            request, session, principal, status_code=status, form=data, form_errors=errors
+        )
+    done = "unchanged" if route.id in before else "added"
+    return RedirectResponse(f"/policy/alert-routes?done={done}#routes", status_code=303)
+
+
+@router.post("/policy/alert-routes/{route_id}/remove", response_class=HTMLResponse)
+def remove_route(
+    request: Request, route_id: PathId, session: SessionDep, principal: CanRulesManage
+) -> Response:
+    """Remove a routing rule."""
+    try:
+        alert_service.remove_route(session, route_id)
+    except RiskdeskError as exc:
+        status, errors = _failure(session, exc)
+        return _routes(request, session, principal, status_code=status, form_errors=errors)
+    return RedirectResponse("/policy/alert-routes?done=removed#routes", status_code=303)
