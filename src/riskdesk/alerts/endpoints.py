@@ -31,6 +31,8 @@ from riskdesk.alerts.schemas import (
     RankedCustomer,
     RouteIn,
     RouteRead,
+    SlaIn,
+    SlaRead,
     WebhookIn,
     WebhookRead,
     WebhookSecret,
@@ -57,6 +59,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.permissions import Permission
 
 router = APIRouter(tags=["early warning"])
+SeverityPath = Annotated[str, Path(pattern="^(low|medium|high|critical)$")]
 
 Code = Annotated[str, Path(max_length=64)]
 
@@ -273,6 +276,21 @@ def remove_route(route_id: PathId, session: SessionDep, _: CanRulesManage) -> Re
     """Remove a routing rule."""
     service.remove_route(session, route_id)
     return Response(status_code=204)
+
+
+@router.get("/alert-slas", response_model=list[SlaRead])
+def list_slas(session: SessionDep, _: CanCustomersRead) -> list[SlaRead]:
+    """The hours to act on a new alert, per severity, the most severe first."""
+    return [SlaRead.model_validate(s) for s in service.list_slas(session)]
+
+
+@router.put("/alert-slas/{severity}", response_model=SlaRead)
+def update_sla(
+    severity: SeverityPath, body: SlaIn, session: SessionDep, principal: CanRulesManage
+) -> SlaRead:
+    """Set the hours to act on alerts of a severity raised from now on (alerts already raised
+    keep their due time); the same hours again change nothing."""
+    return SlaRead.model_validate(service.update_sla(session, principal, severity, body))
 
 
 @router.post("/alert-escalations")

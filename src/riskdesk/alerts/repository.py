@@ -21,6 +21,7 @@ from riskdesk.models import (
     AlertCase,
     AlertComment,
     AlertRoute,
+    AlertSla,
     CreditExposure,
     Delivery,
     ExposureCategory,
@@ -432,6 +433,15 @@ def outcome_counts(session: Session, codes: Sequence[str] | None = None) -> list
 def routes(session: Session) -> list[AlertRoute]:
     """Alert routes in the order they are tried."""
     return list(session.scalars(select(AlertRoute).order_by(AlertRoute.position, AlertRoute.id)))
+
+
+def slas(session: Session) -> list[AlertSla]:
+    """The stored hours to act, one row per severity."""
+    return list(session.scalars(select(AlertSla)))
+
+
+def get_sla(session: Session, severity: str) -> AlertSla | None:
+    return session.get(AlertSla, severity)
 
 
 def routing_facts(session: Session, customer_ids: Sequence[int]) -> dict[int, tuple[Any, Any, Any]]:

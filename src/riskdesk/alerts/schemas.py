@@ -7,7 +7,8 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
 
 from riskdesk.kit.validation import InputModel, bounded_json
 
@@ -89,6 +90,32 @@ class RouteRead(BaseModel):
     assign_to_owner: bool
     user_id: int | None
     escalate_to_id: int | None
+
+
+class SlaIn(_Strict):
+    """The hours to act on new alerts of a severity: whole hours, up to 90 days."""
+
+    hours: int = Field(ge=1, le=2160)
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _not_a_boolean(cls, value: Any) -> Any:
+        # JSON true would otherwise be read as 1 hour.
+        if isinstance(value, bool):
+            raise PydanticCustomError("int_type", "Input should be a valid integer")
+        return value
+
+
+class SlaRead(BaseModel):
+    """The hours to act on new alerts of a severity, and who changed them last (none: as
+    shipped)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    severity: str
+    hours: int
+    updated_by_id: int | None
+    updated_at: dt.datetime | None
 
 
 class CommentIn(_Strict):

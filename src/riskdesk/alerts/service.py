@@ -16,7 +16,7 @@ import datetime as dt
 import io
 import json
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +33,7 @@ from riskdesk.kit import metrics, signals
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import today, utcnow
-from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute
+from riskdesk.models import Alert, AlertCase, AlertComment, AlertRoute, AlertSla
 from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring.rules import fires_frame
@@ -51,8 +51,10 @@ TRANSITIONS = {
 }
 
 
-# Hours to act by severity; a breach escalates one level.
-SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
+# Hours to act by severity, as shipped (migration 0041 seeds the stored policy with them, and
+# they stand in for a severity whose row is missing); a breach escalates one level. The hours
+# in force are read with ``sla_hours``.
+DEFAULT_SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}
 SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
@@ -369,8 +371,10 @@ def prioritise(session: Session, case_ids: Sequence[int]) -> dict[int, float]:
     was = pl.col("severity_was").replace_strict(SEVERITY_RANK, return_dtype=pl.Int32)
     rose = graded.with_columns(_rose=rank > was)
     changes = rose.filter(~pl.col("_rose")).select("id", "stake", "precision").to_dicts()
-    for row in rose.filter(pl.col("_rose")).to_dicts():  # the few whose stake outgrew them
-        due = now + dt.timedelta(hours=SLA_HOURS[row["severity"]])
+    risen = rose.filter(pl.col("_rose")).to_dicts()
+    hours = sla_hours(session) if risen else {}
+    for row in risen:  # the few whose stake outgrew them
+        due = now + dt.timedelta(hours=hours[row["severity"]])
         changes.append(
             {
                 "id": row["id"],
@@ -480,6 +484,7 @@ def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetim
     routes = repo.routes(session)
     facts = repo.routing_facts(session, sorted({a["customer_id"] for a in new}))
     cases = repo.open_cases(session, sorted(facts))
+    hours = sla_hours(session)
     for alert in new:  # the new alerts only, a handful per event batch
         cid = alert["customer_id"]
         owner, region, segment = facts.get(cid, (None, None, None))
@@ -499,7 +504,7 @@ def _route_and_file(session: Session, new: list[dict[str, Any]], now: dt.datetim
             assignee = owner if route.assign_to_owner and owner else route.user_id
             break
         alert["assigned_to_id"] = assignee
-        alert["due_at"] = now + dt.timedelta(hours=SLA_HOURS[alert["severity"]])
+        alert["due_at"] = now + dt.timedelta(hours=hours[alert["severity"]])
         alert["escalation_level"] = 0
         case = cases.get(cid)
         if case is None:
@@ -529,6 +534,7 @@ def raise_product_alerts(
     observed_on = observed_on or today()
     existing = repo.open_product_alerts(session, code, [p for p, _, _ in hits])
     assignee = _product_assignee(session, category)
+    hours = sla_hours(session)
     new: list[dict[str, Any]] = []
     refreshed = 0
     for product, severity, evidence in hits:  # the products that surged, a handful
@@ -560,7 +566,7 @@ def raise_product_alerts(
                 "raised_at": now,
                 "last_hit_at": now,
                 "assigned_to_id": assignee,
-                "due_at": now + dt.timedelta(hours=SLA_HOURS[severity]),
+                "due_at": now + dt.timedelta(hours=hours[severity]),
                 "escalation_level": 0,
             }
         )
@@ -595,6 +601,7 @@ def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int
         return 0
     fallback = repo.first_user_with_role(session, "credit_manager")
     routes = repo.routes(session)
+    sla = sla_hours(session)
     for alert in overdue:
         target = next(
             (
@@ -609,7 +616,7 @@ def escalate_overdue(session: Session, *, now: dt.datetime | None = None) -> int
         if target is not None:
             alert.assigned_to_id = target
         # A breach at the next level comes sooner: half the time again, at least an hour.
-        hours = max(SLA_HOURS[alert.severity] / (2**alert.escalation_level), 1)
+        hours = max(sla[alert.severity] / (2**alert.escalation_level), 1)
         alert.due_at = now + dt.timedelta(hours=hours)
     session.flush()
     notify.about_alerts(session, overdue, "alert_escalated")
@@ -967,10 +974,17 @@ def queue(
     return rows, total
 
 
-def sla_state(alert: Alert, now: dt.datetime, *, soon: dt.timedelta | None = None) -> str | None:
+def sla_state(
+    alert: Alert,
+    now: dt.datetime,
+    *,
+    soon: dt.timedelta | None = None,
+    hours: Mapping[str, int] | None = None,
+) -> str | None:
     """Where an alert stands against its SLA: ``breached`` (escalated, closed late, or open
     past due), ``due_soon`` (open, due within ``soon``, default a quarter of its severity's
-    hours), ``on_time``; None when it has no due time."""
+    ``hours``: pass ``sla_hours``, read once for a page of alerts), ``on_time``; None when it
+    has no due time."""
     if alert.due_at is None:
         return None
     if alert.escalation_level > 0:
@@ -979,7 +993,9 @@ def sla_state(alert: Alert, now: dt.datetime, *, soon: dt.timedelta | None = Non
         return "breached" if alert.closed_at > alert.due_at else "on_time"
     if alert.due_at < now:
         return "breached"
-    window = soon or dt.timedelta(hours=SLA_HOURS.get(alert.severity, 24) / 4)
+    window = soon or dt.timedelta(
+        hours=(hours or DEFAULT_SLA_HOURS).get(alert.severity, 24) / 4
+    )
     return "due_soon" if alert.due_at - now <= window else "on_time"
 
 
@@ -1310,6 +1326,46 @@ def remove_route(session: Session, route_id: int) -> None:
         raise NotFound(f"no route {route_id}", field="route_id")
     session.delete(route)
     session.flush()
+
+
+# ---------------------------------------------------------------- SLAs
+
+
+def sla_hours(session: Session) -> dict[str, int]:
+    """The hours to act on a new alert, by severity, as stored now.
+
+    Read from the database each time, not cached: it is four rows by key, read once per batch
+    of new alerts (beside the routes, read the same way), per escalation sweep and per page
+    of the queue; a cache shared by the API nodes and the workers would need a stamp to check,
+    which costs the same read."""
+    return DEFAULT_SLA_HOURS | {s.severity: s.hours for s in repo.slas(session)}
+
+
+def list_slas(session: Session) -> list[AlertSla]:
+    """The SLA of every severity, the most severe first (a missing row: the shipped hours)."""
+    stored = {s.severity: s for s in repo.slas(session)}
+    return [
+        stored.get(s) or AlertSla(severity=s, hours=DEFAULT_SLA_HOURS[s], updated_at=None)
+        for s in reversed(SEVERITIES)
+    ]
+
+
+def update_sla(session: Session, principal: Principal, severity: str, body: Any) -> AlertSla:
+    """Set the hours to act on alerts of a severity raised from now on (alerts already raised
+    keep their due time); the same hours again change nothing (not even who and when)."""
+    if severity not in SEVERITIES:
+        raise NotFound(f"no severity {severity!r}", field="severity")
+    sla = repo.get_sla(session, severity)
+    if sla is None:
+        sla = AlertSla(severity=severity, hours=DEFAULT_SLA_HOURS[severity])
+        session.add(sla)
+    elif sla.hours == body.hours:
+        return sla
+    sla.hours = body.hours
+    sla.updated_by_id = principal.user_id
+    sla.updated_at = utcnow()
+    session.flush()
+    return sla
 
 
 def _on_customers_merged(session: Session, survivor_id: int, duplicate_id: int, **_: Any) -> None:

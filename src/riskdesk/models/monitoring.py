@@ -171,6 +171,18 @@ class AlertRoute(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class AlertSla(Base):
+    """How long the assignee has to act on a new alert of a severity (its due time is raised
+    at plus these hours); a change applies to alerts raised afterwards."""
+
+    __tablename__ = "alert_slas"
+
+    severity: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hours: Mapped[int] = mapped_column(Integer)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class AlertComment(Base):
     """A comment on an alert; @username mentions are kept."""
 

@@ -840,6 +840,7 @@ def alerts_page(
     stakes = alert_service.case_priorities(
         session, sorted({a.case_id for a in alerts if a.case_id is not None})
     )
+    sla_hours = alert_service.sla_hours(session)  # what "due soon" means, per severity
     shown = {
         "status": status,
         "severity": severity,
@@ -884,7 +885,7 @@ def alerts_page(
         this_query=urlencode(view | {"page": str(page)}),
         names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
         assignee_names={u.id: u.display_name or u.username for u in people},
-        sla={a.id: alert_service.sla_state(a, now) for a in alerts},
+        sla={a.id: alert_service.sla_state(a, now, hours=sla_hours) for a in alerts},
         status=status,
         severity=severity,
         category=category,

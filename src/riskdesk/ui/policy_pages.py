@@ -15,7 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from riskdesk.alerts import service as alert_service
-from riskdesk.alerts.schemas import RouteIn
+from riskdesk.alerts.schemas import RouteIn, SlaIn
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import ErrorDetail, RiskdeskError
 from riskdesk.kit.validation import PathId, details_from_validation_error
@@ -60,6 +60,7 @@ TIER_FIELDS = (
 )
 TIER_CHECKBOXES = ("prepayment_required", "use_bureau_limit")
 Tier = Annotated[str, Path(pattern="^(low|medium|high|critical)$")]
+Severity = Annotated[str, Path(pattern="^(low|medium|high|critical)$")]
 Done = Annotated[str | None, Query(pattern="^(saved|unchanged|added|removed|revoked)$")]
 
 # The schemas' cross-field checks (model validators) name no field: the field they are about,
@@ -307,6 +308,8 @@ def _routes(
     form: dict[str, Any] | None = None,
     form_errors: FormErrors | None = None,
     done: str | None = None,
+    editing_sla: str | None = None,
+    sla_form: dict[str, Any] | None = None,
 ) -> Response:
     return render(
         request,
@@ -316,7 +319,9 @@ def _routes(
         routes=alert_service.list_routes(session),
         people=_people(session),
         users=[u for u in security_service.list_users(session) if u.is_active],
-        sla_hours=[(s, alert_service.SLA_HOURS[s]) for s in reversed(SEVERITIES)],
+        slas=alert_service.list_slas(session),
+        editing_sla=editing_sla,
+        sla_form=sla_form or {},
         categories=CATEGORIES,
         severities=SEVERITIES,
         can_edit=principal.can(Permission.RULES_MANAGE),
@@ -367,3 +372,32 @@ def remove_route(
         status, errors = _failure(session, exc)
         return _routes(request, session, principal, status_code=status, form_errors=errors)
     return RedirectResponse("/policy/alert-routes?done=removed#routes", status_code=303)
+
+
+@router.post("/policy/alert-slas/{severity}", response_class=HTMLResponse)
+def save_sla(
+    request: Request,
+    severity: Severity,
+    session: SessionDep,
+    principal: CanRulesManage,
+    form: FormDep,
+) -> Response:
+    """Change the hours to act on alerts of a severity raised from now on (alerts already
+    raised keep their due time); the same hours again change nothing."""
+    data = filled(form, ("hours",))
+    try:
+        before = alert_service.sla_hours(session)[severity]
+        sla = alert_service.update_sla(session, principal, severity, SlaIn.model_validate(data))
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = _failure(session, exc)
+        return _routes(
+            request,
+            session,
+            principal,
+            status_code=status,
+            form_errors=errors,
+            editing_sla=severity,
+            sla_form=data,
+        )
+    done = "unchanged" if before == sla.hours else "saved"
+    return RedirectResponse(f"/policy/alert-routes?done={done}#sla", status_code=303)
