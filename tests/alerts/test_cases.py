@@ -96,6 +96,6 @@ def test_routing_sla_case_escalation_and_comments(db, manager, client_for) -> No
 
 @pytest.mark.parametrize("severity", ["low", "critical"])
 def test_sla_hours_by_severity(severity: str) -> None:
-    from riskdesk.alerts.service import SLA_HOURS
+    from riskdesk.alerts.service import DEFAULT_SLA_HOURS
 
-    assert SLA_HOURS[severity] == {"low": 168, "critical": 4}[severity]
+    assert DEFAULT_SLA_HOURS[severity] == {"low": 168, "critical": 4}[severity]

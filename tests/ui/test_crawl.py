@@ -249,6 +249,7 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "run_id": [str(ecl_run), MISSING],
         "adjustment_id": [str(adjustment), MISSING],
         "/policy tier": ["low", "critical", "bogus"],
+        "/policy severity": ["low", "critical", "bogus"],
         "authority_id": [str(authority), MISSING],
         "delegation_id": [str(delegation), MISSING],
         "route_id": [str(route), MISSING],

@@ -12,7 +12,7 @@ import re
 from sqlalchemy import select
 
 from riskdesk.kit.timeutil import today
-from riskdesk.models import AlertRoute, ApprovalAuthority, ApprovalDelegation, TierPolicy
+from riskdesk.models import AlertRoute, AlertSla, ApprovalAuthority, ApprovalDelegation, TierPolicy
 from riskdesk.ui.i18n import LANG_COOKIE
 
 
@@ -228,3 +228,58 @@ def test_the_default_horizon_shows_a_monthly_review_due_in_31_days(db, client_fo
     manager = client_for("manager")
     assert f'id="due-{ids["H1"]}"' in manager.get("/reviews").text
     assert f'id="due-{ids["H1"]}"' not in manager.get("/reviews?horizon=30").text
+
+
+def test_an_sla_edited_in_the_page_in_both_languages(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    analyst = client_for("analyst")
+
+    def row(html: str, severity: str) -> str:
+        return html.split(f'id="sla-{severity}"', 1)[1].split("</tr>", 1)[0]
+
+    for locale, label, field, reason, applies in (
+        ("en", "Critical", "Time to act (hours)", "valid integer", "raised from then on"),
+        ("zh-CN", "严重", "处理时限（小时）", "必须是整数", "此后产生的预警"),
+    ):
+        analyst.cookies.set(LANG_COOKIE, locale)
+        page = analyst.get("/policy/alert-routes").text
+        shown = row(page, "critical")
+        assert f'<td class="severity">{label}</td>' in shown
+        assert 'id="sla-form-critical"' in shown and 'value="4"' in shown
+        assert applies in page
+        # A wrong value: named on the field of its row, in the reader's language; kept there.
+        bad = analyst.post("/policy/alert-slas/critical", data={"hours": "1.5"})
+        assert bad.status_code == 422, bad.text
+        summary = bad.text.split('id="form-errors"', 1)[1].split("</div></div>", 1)[0]
+        assert field in summary and reason in summary
+        shown = row(bad.text, "critical")
+        assert 'id="field-error-hours"' in shown and 'value="1.5"' in shown
+        assert 'aria-invalid="true"' in shown
+        assert 'id="field-error-hours"' not in row(bad.text, "high")
+        too_long = analyst.post("/policy/alert-slas/critical", data={"hours": "2161"})
+        assert too_long.status_code == 422 and 'id="field-error-hours"' in too_long.text
+        empty = analyst.post("/policy/alert-slas/critical", data={"hours": " "})
+        assert empty.status_code == 422 and 'id="field-error-hours"' in empty.text
+    assert db.get(AlertSla, "critical").hours == 4  # nothing was written
+    saved = analyst.post("/policy/alert-slas/critical", data={"hours": "6"}, follow_redirects=False)
+    assert saved.status_code == 303 and saved.headers["location"].endswith("done=saved#sla")
+    sla = db.get(AlertSla, "critical")
+    db.refresh(sla)
+    assert sla.hours == 6 and sla.updated_by_id is not None
+    stamp = sla.updated_at
+    again = analyst.post("/policy/alert-slas/critical", data={"hours": "6"}, follow_redirects=False)
+    assert "done=unchanged" in again.headers["location"]
+    db.refresh(sla)
+    assert sla.updated_at == stamp
+    analyst.cookies.set(LANG_COOKIE, "en")
+    page = analyst.get(saved.headers["location"]).text
+    assert "6 hours" in row(page, "critical") and "analyst" in row(page, "critical")
+    assert "As shipped" in row(page, "high")
+    # The others read the table, without a form; posting is refused.
+    for name in ("sales", "auditor"):
+        other = client_for(name)
+        page = other.get("/policy/alert-routes").text
+        assert 'id="sla-critical"' in page and "sla-form" not in page
+        assert 'id="sla-read-only"' in page
+        assert other.post("/policy/alert-slas/critical", data={"hours": "5"}).status_code == 403
+    bogus = analyst.post("/policy/alert-slas/bogus", data={"hours": "5"})
+    assert bogus.status_code == 404 and "<html" in bogus.text
