@@ -1,7 +1,8 @@
 """The credit policy editors in a real browser, in English and in Chinese: a credit manager
 changes a tier's policy (a wrong field is named next to it), keeps the approval matrix and
 lends their authority to a colleague, who sees it when they sign in; an analyst adds and
-removes an alert route next to the SLA table; the review queue's horizon is chosen on the page.
+removes an alert route next to the SLA table and changes an SLA (sales only read it); the
+review queue's horizon is chosen on the page.
 
 None of these changes waits for a second person in the API (no four-eyes step), so none does
 here: each is in force at once. Set RISKDESK_SCREENSHOTS to a directory to keep screenshots."""
@@ -147,6 +148,58 @@ def test_an_alert_route_added_and_removed_beside_the_slas(  # type: ignore[no-un
     expect(
         page.locator("#route-table tbody tr", has=page.locator(f"td.num >> text='{position}'"))
     ).to_have_count(0)
+    context.close()
+
+
+SLA_WORDS = {
+    "en-US": {"critical": "Critical", "hours": "{n} hours", "field": "Time to act (hours)"},
+    "zh-CN": {"critical": "严重", "hours": "{n} 小时", "field": "处理时限（小时）"},
+}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_an_sla_changed_in_the_page_and_read_by_others(  # type: ignore[no-untyped-def]
+    browser, live_server: str, locale: str
+) -> None:
+    context = new_context(browser, locale)
+    page = context.new_page()
+    words, done = SLA_WORDS[locale], WORDS[locale]
+    severity, shipped, hours = ("low", "168", "120") if locale == "en-US" else ("medium", "72", "48")
+    sign_in(page, live_server, "analyst")
+    page.click("#nav-policy")
+    page.click("#policy-tabs a[href='/policy/alert-routes']")
+    expect(page.locator("#sla-critical .severity")).to_have_text(words["critical"])
+    form = page.locator(f"#sla-form-{severity}")
+    expect(form.locator("input[name=hours]")).to_have_value(shipped)
+    # A wrong value: named on its row's field and in the summary, in the page's language.
+    form.locator("input[name=hours]").fill("0")
+    form.locator("button.save-sla").click()
+    expect(page.locator("#form-errors")).to_contain_text(words["field"])
+    expect(page.locator(f"#sla-form-{severity} #field-error-hours")).to_be_visible()
+    expect(page.locator(f"#sla-{severity} .hours")).to_have_text(words["hours"].format(n=shipped))
+    page.locator(f"#sla-form-{severity}").scroll_into_view_if_needed()
+    shot(page, f"policy-sla-error-{locale}")
+    form = page.locator(f"#sla-form-{severity}")
+    form.locator("input[name=hours]").fill(hours)
+    form.locator("button.save-sla").click()
+    expect(page.locator("#policy-result")).to_contain_text(done["saved"])
+    expect(page.locator(f"#sla-{severity} .hours")).to_have_text(words["hours"].format(n=hours))
+    expect(page.locator(f"#sla-form-{severity} input[name=hours]")).to_have_value(hours)
+    shot(page, f"policy-sla-{locale}")
+    # Sales read the times in force, with no form to change them.
+    other = new_context(browser, locale).new_page()
+    sign_in(other, live_server, "sales")
+    other.goto(f"{live_server}/policy/alert-routes")
+    expect(other.locator(f"#sla-{severity} .hours")).to_have_text(words["hours"].format(n=hours))
+    expect(other.locator(".sla-form")).to_have_count(0)
+    expect(other.locator("#sla-read-only")).to_be_visible()
+    shot(other, f"policy-sla-read-only-{locale}")
+    other.context.close()
+    # Back to the shipped hours, for the other tests on this server.
+    form = page.locator(f"#sla-form-{severity}")
+    form.locator("input[name=hours]").fill(shipped)
+    form.locator("button.save-sla").click()
+    expect(page.locator(f"#sla-{severity} .hours")).to_have_text(words["hours"].format(n=shipped))
     context.close()
 
 

@@ -1013,8 +1013,11 @@ SCREENS: tuple[Screen, ...] = (
                 "分派规则：序号、类别、最低严重程度、区域、客户分群、被分派人、升级联系人。",
             ),
             (
-                "The response time of each severity (set by the system, shown here).",
-                "各严重程度的处理时限（由系统设定，在此显示）。",
+                "The response time of each severity, in whole hours (1 to 2,160); a change "
+                "applies to alerts raised afterwards, and alerts already raised keep their due "
+                "time.",
+                "各严重程度的处理时限，以整数小时计（1 至 2160）；修改对此后产生的预警生效，"
+                "已产生的预警保留原有的处理期限。",
             ),
         ),
         (("GET", "/policy/alert-routes"),),
@@ -1029,8 +1032,17 @@ SCREENS: tuple[Screen, ...] = (
                 ("Remove a routing rule", "删除分派规则"),
                 ("New alerts stop following it at once.", "新预警立即不再按该规则分派。"),
             ),
+            A(
+                ("POST", "/policy/alert-slas/{severity}"),
+                ("Change a response time", "修改处理时限"),
+                (
+                    "New alerts of that severity are due that many hours after they are raised; "
+                    "the same hours again change nothing.",
+                    "此后产生的该严重程度预警在产生后相应小时数内到期；重复提交相同小时数不会产生变更。",
+                ),
+            ),
         ),
-        ("alert", "early_warning"),
+        ("alert", "early_warning", "sla"),
         ("alerts", "rules"),
     ),
 )
@@ -1220,6 +1232,18 @@ GLOSSARY: tuple[Term, ...] = (
             "One firing of a rule for one customer, worked from open to resolved or dismissed "
             "with an outcome (confirmed or false alarm).",
             "一条规则对一个客户的一次触发，从未处理推进至已解决或已驳回，并记录结论（属实或误报）。",
+        ),
+    ),
+    Term(
+        "sla",
+        ("Response time (SLA)", "处理时限（SLA）"),
+        (
+            "The hours the assignee has to act on an alert, set per severity under Credit "
+            "policy; an alert is due that long after it is raised, and past it the alert "
+            "escalates one level with half the time again. A change applies to alerts raised "
+            "afterwards.",
+            "被分派人处理预警的小时数，在信用政策中按严重程度设定；预警在产生后相应时间内到期，"
+            "超时后升级一级，时限再减半。修改对此后产生的预警生效。",
         ),
     ),
     Term(
