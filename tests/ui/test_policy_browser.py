@@ -164,7 +164,8 @@ def test_an_sla_changed_in_the_page_and_read_by_others(  # type: ignore[no-untyp
     context = new_context(browser, locale)
     page = context.new_page()
     words, done = SLA_WORDS[locale], WORDS[locale]
-    severity, shipped, hours = ("low", "168", "120") if locale == "en-US" else ("medium", "72", "48")
+    english = locale == "en-US"
+    severity, shipped, hours = ("low", "168", "120") if english else ("medium", "72", "48")
     sign_in(page, live_server, "analyst")
     page.click("#nav-policy")
     page.click("#policy-tabs a[href='/policy/alert-routes']")

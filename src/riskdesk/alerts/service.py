@@ -993,9 +993,7 @@ def sla_state(
         return "breached" if alert.closed_at > alert.due_at else "on_time"
     if alert.due_at < now:
         return "breached"
-    window = soon or dt.timedelta(
-        hours=(hours or DEFAULT_SLA_HOURS).get(alert.severity, 24) / 4
-    )
+    window = soon or dt.timedelta(hours=(hours or DEFAULT_SLA_HOURS).get(alert.severity, 24) / 4)
     return "due_soon" if alert.due_at - now <= window else "on_time"
 
 
