@@ -152,10 +152,11 @@ _REQUEST_REASONS = (
 
 def add_todays_work(session: Session) -> dict[str, int]:
     """Put a morning's work on the demo's worklists, through the same services a person or
-    an ERP uses: orders over the customer's limit checked (held), limit requests by the
-    customers' sales owners, and limit changes by one credit manager for the other to
-    approve. The customers are the first active ones of each sales owner with a limit, in id
-    order, so the same demo gets the same work. What was added, by kind."""
+    an ERP uses: orders over the customer's limit entered by the customers' sales owners and
+    held by the check, limit requests by the same owners, and limit changes by one credit
+    manager for the other to approve. The customers are the first active ones of each sales
+    owner with a limit, in id order, so the same demo gets the same work. What was added, by
+    kind."""
     from riskdesk.credit import service as credit_service
     from riskdesk.credit.schemas import CreditCheckIn
     from riskdesk.customers.schemas import CustomerUpdate
@@ -178,7 +179,9 @@ def add_todays_work(session: Session) -> dict[str, int]:
         picked[HELD_ORDERS : HELD_ORDERS + LIMIT_REQUESTS],
         picked[HELD_ORDERS + LIMIT_REQUESTS :],
     )
-    for n, (customer, limit, currency, _) in enumerate(held, start=1):
+    for n, (customer, limit, currency, owner_id) in enumerate(held, start=1):
+        # Entered by the customer's sales owner, so any credit manager may release it.
+        sales = security_service.system_principal(session, owners[owner_id])
         body = CreditCheckIn(
             source="erp",
             order_external_id=f"DEMO-HOLD-{n}",
@@ -186,7 +189,7 @@ def add_todays_work(session: Session) -> dict[str, int]:
             amount=(limit * Decimal("1.25")).quantize(Decimal("1")),
             currency=currency,
         )
-        credit_service.check_order(session, by_manager, body)
+        credit_service.check_order(session, sales, body)
     for n, (customer, limit, currency, owner_id) in enumerate(asked):
         sales = security_service.system_principal(session, owners[owner_id])
         policy_service.request_limit(
