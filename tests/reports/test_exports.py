@@ -379,3 +379,65 @@ def test_a_drill_down_export_is_logged_by_its_fields_not_as_sql(db, app, manager
     fields = logged[-1].detail["fields"]
     assert {"filter.ageing=overdue", "filter.utilisation=under_50", "format=csv"} <= set(fields)
     assert not any("SELECT" in f.upper() for f in fields), fields
+
+
+def _signed_in(app, username: str):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import PASSWORD
+
+    client = TestClient(app)
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+    return client
+
+
+def test_work_list_exports_keep_the_portfolio_filters(db, app, manager) -> None:  # type: ignore[no-untyped-def]
+    """Held orders, limit requests and reviews opened from a dashboard (of a region, a tier...)
+    download what they list: the page's link carries the filters, and the UI's and the API's
+    exports apply them."""
+    from riskdesk.models import Customer
+
+    ids = _world(db, manager)
+    db.execute(update(Customer).where(Customer.id == ids["N1"]).values(region="North"))
+    db.commit()
+    api = {
+        "held": "/api/v1/credit-decisions/export?status=held",
+        "requests": "/api/v1/limit-requests/export?status=pending",
+        "reviews": "/api/v1/reviews/queue/export?horizon_days=30",
+    }
+    codes = {r: f"C{ids[r]:07d}" for r in ("E1", "N1")}
+
+    def customers(rows: list[list[str]]) -> set[str]:
+        column = rows[0].index("Customer no.")
+        return {r[column] for r in rows[1:]}
+
+    expected = {
+        ("held", "North"): {codes["N1"]},
+        ("held", "East"): set(),
+        ("requests", "North"): set(),
+        ("requests", "East"): {codes["E1"]},
+        ("reviews", "North"): {codes["N1"]},
+        ("reviews", "East"): {codes["E1"]},
+    }
+    for (name, region), want in expected.items():
+        rows = _csv(manager.get(_with(api[name], region=region, lang="en")))
+        assert customers(rows) == want, (name, region)
+    for tier, held in (("high", 1), ("low", 0)):
+        sheet = _sheet(manager.get(_with(api["held"], region="North", tier=tier, format="xlsx")))
+        assert sheet.max_row - 1 == held, tier
+    client = _signed_in(app, "manager")
+    pages = {"held": "/worklist", "requests": "/limit-requests", "reviews": "/reviews"}
+    for name, page in pages.items():
+        html = client.get(page, params={"region": "North"}).text
+        link = re.search(rf'href="({page}/export\?[^"]*format=csv)"', html)
+        assert link is not None and "region=North" in link.group(1), name
+        answer = client.get(link.group(1).replace("&amp;", "&"), headers={"Accept-Language": "en"})
+        assert customers(_csv(answer)) == expected[(name, "North")], name
+    logged = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+    ).all()
+    assert "filter.region=North" in logged[-1].detail["fields"]

@@ -609,6 +609,7 @@ def decisions_for_export(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     chunk: int,
+    within: Any = None,
 ) -> Iterator[Any]:
     """Decisions as ``list_decisions`` narrows them, with the customer's name columns and the
     requester's name, streamed ``chunk`` rows at a time."""
@@ -624,6 +625,7 @@ def decisions_for_export(
         status,
         customer_id,
         owner_ids,
+        within,
     )
     return stream_rows(session, stmt, chunk)
 
@@ -634,10 +636,12 @@ def count_decisions(
     status: str | None,
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
+    within: Any = None,
 ) -> int:
     """How many decisions ``list_decisions`` would narrow to, without its limit."""
     return count_rows(
-        session, _decisions_query(select(CreditDecision.id), status, customer_id, owner_ids)
+        session,
+        _decisions_query(select(CreditDecision.id), status, customer_id, owner_ids, within),
     )
 
 

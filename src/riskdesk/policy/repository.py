@@ -146,6 +146,7 @@ def requests_for_export(
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
     chunk: int,
+    within: Any = None,
 ) -> Iterator[Any]:
     """Limit requests as ``list_requests`` narrows them, with the customer's name columns and
     the requester's and decider's names, streamed ``chunk`` rows at a time."""
@@ -165,7 +166,8 @@ def requests_for_export(
         .outerjoin(requester, requester.id == LimitRequest.requested_by_id)
         .outerjoin(decider, decider.id == LimitRequest.decided_by_id)
     )
-    return stream_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now), chunk)
+    narrowed = _requests_query(stmt, status, customer_id, owner_ids, now, within)
+    return stream_rows(session, narrowed, chunk)
 
 
 def count_requests(
@@ -175,12 +177,13 @@ def count_requests(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
+    within: Any = None,
 ) -> int:
     """How many requests ``list_requests`` would narrow to, without its limit."""
     from riskdesk.models import Customer
 
     stmt = select(LimitRequest.id).join(Customer, Customer.id == LimitRequest.customer_id)
-    return count_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now))
+    return count_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now, within))
 
 
 def expire(session: Session, now: dt.datetime) -> int:
@@ -333,15 +336,21 @@ def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None, within: Any 
 
 
 def queue_for_export(
-    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, chunk: int
+    session: Session,
+    until: dt.date,
+    owner_ids: tuple[int, ...] | None,
+    chunk: int,
+    within: Any = None,
 ) -> Iterator[Any]:
     """The review queue without its limit, streamed ``chunk`` rows at a time."""
-    return stream_rows(session, _queue_query(until, owner_ids), chunk)
+    return stream_rows(session, _queue_query(until, owner_ids, within), chunk)
 
 
-def count_queue(session: Session, until: dt.date, owner_ids: tuple[int, ...] | None) -> int:
+def count_queue(
+    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, within: Any = None
+) -> int:
     """How many customers the review queue holds, without its limit."""
-    return count_rows(session, _queue_query(until, owner_ids))
+    return count_rows(session, _queue_query(until, owner_ids, within))
 
 
 def get_review(session: Session, review_id: int, *, lock: bool = False) -> CreditReview | None:

@@ -36,6 +36,7 @@ from riskdesk.policy import service as policy_service
 from riskdesk.policy.endpoints import HorizonQuery, RequestFilterDep
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.deps import ScopeFilter
+from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.reports import credit_report, pdf, service
 from riskdesk.reports.formatting import View, translator
 from riskdesk.reports.schemas import ExportFile, ExportLocale, ListExport, ReportFormat
@@ -105,6 +106,11 @@ def _export(
             columns=columns(locale) if columns else None,
         )
     )
+
+
+def _scope_said(scope: PortfolioFilter) -> dict[str, Any]:
+    """The portfolio's customer filters as given, for the export's audit record."""
+    return scope.model_dump(exclude={"period_days"}, exclude_none=True)
 
 
 @router.get("/customers/export", response_class=StreamingResponse, responses=FILE)
@@ -220,12 +226,15 @@ def export_decisions(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: DecisionFilterDep,
+    scope: ScopeFilter,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """Credit decisions under the list's filters, newest first, all of them (the list shows
-    the latest 200); status=held is the held-order worklist, named so in the file."""
+    """Credit decisions under the list's filters (and the portfolio's customer filters, as the
+    held-order worklist takes them), newest first, all of them (the list shows the latest
+    200); status=held is the held-order worklist, named so in the file."""
     spec = service.HELD_ORDERS if flt.status == "held" else service.DECISIONS
+    within = portfolio_service.customers_within(scope)
     return _export(
         request,
         session,
@@ -233,12 +242,12 @@ def export_decisions(
         spec=spec,
         fmt=format,
         lang=lang,
-        filters=vars(flt),
+        filters=vars(flt) | _scope_said(scope),
         count=credit_service.count_decisions(
-            session, principal, status=flt.status, customer_id=None
+            session, principal, status=flt.status, customer_id=None, within=within
         ),
         rows=lambda s: credit_service.export_decisions(
-            s, principal, status=flt.status, customer_id=None, chunk=CHUNK_ROWS
+            s, principal, status=flt.status, customer_id=None, chunk=CHUNK_ROWS, within=within
         ),
         columns=lambda locale: service.decision_columns(spec, locale),
     )
@@ -250,10 +259,13 @@ def export_requests(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: RequestFilterDep,
+    scope: ScopeFilter,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """Limit requests under the list's filters, newest first, all of them."""
+    """Limit requests under the list's filters (and the portfolio's customer filters, as the
+    limit request page takes them), newest first, all of them."""
+    narrowing = vars(flt) | {"within": portfolio_service.customers_within(scope)}
     return _export(
         request,
         session,
@@ -261,13 +273,9 @@ def export_requests(
         spec=service.LIMIT_REQUESTS,
         fmt=format,
         lang=lang,
-        filters=vars(flt),
-        count=policy_service.count_requests(
-            session, principal, status=flt.status, customer_id=flt.customer_id
-        ),
-        rows=lambda s: policy_service.export_requests(
-            s, principal, status=flt.status, customer_id=flt.customer_id, chunk=CHUNK_ROWS
-        ),
+        filters=vars(flt) | _scope_said(scope),
+        count=policy_service.count_requests(session, principal, **narrowing),
+        rows=lambda s: policy_service.export_requests(s, principal, chunk=CHUNK_ROWS, **narrowing),
     )
 
 
@@ -276,11 +284,14 @@ def export_review_queue(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeFilter,
     horizon_days: HorizonQuery = 30,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """The review queue (overdue and due within the horizon), earliest first, all of it."""
+    """The review queue (overdue and due within the horizon; of the customers the portfolio's
+    filters keep, as the review page takes them), earliest first, all of it."""
+    within = portfolio_service.customers_within(scope)
     return _export(
         request,
         session,
@@ -288,10 +299,12 @@ def export_review_queue(
         spec=service.REVIEWS,
         fmt=format,
         lang=lang,
-        filters={"horizon_days": horizon_days},
-        count=policy_service.count_queue(session, principal, horizon_days=horizon_days),
+        filters={"horizon_days": horizon_days} | _scope_said(scope),
+        count=policy_service.count_queue(
+            session, principal, horizon_days=horizon_days, within=within
+        ),
         rows=lambda s: policy_service.export_queue(
-            s, principal, horizon_days=horizon_days, chunk=CHUNK_ROWS
+            s, principal, horizon_days=horizon_days, chunk=CHUNK_ROWS, within=within
         ),
     )
 
@@ -316,7 +329,7 @@ def export_complaints(
         spec=service.COMPLAINTS,
         fmt=format,
         lang=lang,
-        filters=vars(flt) | scope.model_dump(exclude={"period_days"}, exclude_none=True),
+        filters=vars(flt) | _scope_said(scope),
         count=complaint_service.count_desk(session, principal, **narrowing),
         rows=lambda s: complaint_service.export_desk(s, principal, chunk=CHUNK_ROWS, **narrowing),
     )

@@ -138,6 +138,12 @@ def within_scope(scope: CustomerFilter | None) -> Any:
     return customer_repo.matching_ids(scope) if scope is not None else None
 
 
+def _scope_query(shown: dict[str, tuple[str, str]], **extra: str) -> str:
+    """A work list's filters (as ``_scope_shown`` gives them) as a query, for its export: the
+    file holds what the list shows."""
+    return urlencode({k: v for k, (v, _) in shown.items()} | extra)
+
+
 def _scope_shown(
     session: Any, scope: CustomerFilter | None, **extra: str | None
 ) -> dict[str, tuple[str, str]]:
@@ -689,6 +695,7 @@ def limit_requests_page(
     people = {
         uid: users_repo.get_user(session, uid) for uid in {r.requested_by_id for r in pending}
     }
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "limit_requests.html",
@@ -699,7 +706,8 @@ def limit_requests_page(
         done=done,
         done_status=status if status in ("approved", "rejected", "withdrawn") else None,
         can_approve=principal.can(Permission.LIMIT_REQUESTS_APPROVE),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        export_query=_scope_query(shown),
     )
 
 
@@ -1328,6 +1336,7 @@ def reviews_page(
     horizon: Annotated[int, Query(ge=0, le=366)] = 30,
 ) -> Response:
     """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "reviews.html",
@@ -1335,7 +1344,8 @@ def reviews_page(
         queue=policy_service.review_queue(
             session, principal, horizon_days=horizon, within=within_scope(scope)
         ),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        export_query=_scope_query(shown, horizon=str(horizon)),
         horizon=horizon,
         can_review=principal.can(Permission.REVIEWS_PERFORM),
     )
@@ -1707,6 +1717,7 @@ def worklist_page(
     customers = customer_repo.customers_with_profiles(
         session, sorted({d.customer_id for d in held})
     )
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "worklist.html",
@@ -1716,7 +1727,8 @@ def worklist_page(
         done=done,
         done_status=status if status in DECISION_STATUSES else None,
         can_resolve=principal.can(Permission.CREDIT_DECISIONS_RESOLVE),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        export_query=_scope_query(shown),
     )
 
 
