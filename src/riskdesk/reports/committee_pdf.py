@@ -274,7 +274,7 @@ def _warnings(w: pdf.Writer, p: CommitteePack) -> None:
         [
             [
                 v.enum("warning_type", e.warning_type),
-                e.rule_code,
+                v.text_of(e.rule_name_en or e.rule_code, e.rule_name_zh or e.rule_code),
                 _count(e.raised),
                 _count(e.worked),
                 _count(e.confirmed),
