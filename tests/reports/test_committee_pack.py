@@ -212,3 +212,23 @@ def test_the_warning_table_keeps_its_words_on_one_line() -> None:
         for width, words in zip(widths, columns, strict=True):
             for text in words:
                 assert document.get_string_width(text) + 2 <= width * unit, (locale, text)
+
+
+def test_industries_in_the_packs_language(packed: Book, db, manager) -> None:  # type: ignore[no-untyped-def]
+    """An industry of the catalogue is named in the pack's words, in the PDF and the workbook
+    (the Chinese pack said "retail"); one outside it shows as stored."""
+    from sqlalchemy import update
+
+    from riskdesk.models import Customer
+
+    db.execute(update(Customer).where(Customer.industry == "零售").values(industry="retail"))
+    db.commit()
+    for lang, word in (("zh-CN", "零售"), ("en", "Retail")):
+        text = _text(manager.get(PDF, params={"month": MONTH, "lang": lang}).content)
+        assert f"{word} " in text and "retail " not in text, lang
+        assert "制造" in text  # not a catalogue code: as stored
+        book = openpyxl.load_workbook(
+            io.BytesIO(manager.get(XLSX, params={"month": MONTH, "lang": lang}).content)
+        )
+        largest = {r[1] for r in book.worksheets[1].iter_rows(min_row=2, values_only=True)}
+        assert word in largest and "retail" not in largest, lang

@@ -9,7 +9,7 @@ from typing import Any
 
 from riskdesk.kit.exports import Column, Sheet, write_workbook
 from riskdesk.reports.committee_schemas import CommitteePack, WarningEffect
-from riskdesk.reports.formatting import Translate, translator
+from riskdesk.reports.formatting import Translate, concentration_name, translator
 
 FIGURES = (
     Column("figure", "pack.figure", width=36),
@@ -129,7 +129,7 @@ def sheets(p: CommitteePack, t: Translate, locale: str) -> list[Sheet]:
             [
                 {
                     "dimension": c.dimension,
-                    "key": i.name or i.key or f"C{i.customer_id:07d}",
+                    "key": concentration_name(t, c.dimension, i.key, i.name, i.customer_id),
                     "exposure": i.exposure,
                     "share": i.share,
                     "hhi": c.hhi,
