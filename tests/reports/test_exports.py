@@ -441,3 +441,33 @@ def test_work_list_exports_keep_the_portfolio_filters(db, app, manager) -> None:
         select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
     ).all()
     assert "filter.region=North" in logged[-1].detail["fields"]
+
+
+def test_ageing_and_exposure_download_from_the_customer_list(db, app, manager) -> None:  # type: ignore[no-untyped-def]
+    """The customer list offers its customers' ageing and exposure under its filters, typed
+    in .xlsx and in the page's language; a drill-down is logged by its fields."""
+    ids = _world(db, manager)
+    client = _signed_in(app, "manager")
+    html = client.get("/customers", params={"segment": "b2b_enterprise"}).text
+    for name in ("ageing", "exposure"):
+        for fmt in ("xlsx", "csv"):
+            link = re.search(rf'id="{name}-export-{fmt}"', html)
+            assert link is not None, (name, fmt)
+        href = re.search(rf'href="(/{name}/export\?[^"]*format=xlsx)"', html)
+        assert href is not None and "segment=b2b_enterprise" in href.group(1), name
+        sheet = _sheet(
+            client.get(href.group(1).replace("&amp;", "&"), headers={"Accept-Language": "en"})
+        )
+        assert [c.value for c in sheet["A"][1:]] == [f"C{ids['E2']:07d}"], name
+        assert sheet["A1"].value == "Customer no."
+    sheet = _sheet(client.get("/exposure/export", params={"format": "xlsx", "q": "E1"}))
+    assert sheet.max_row == 2  # the search, as on the list
+    limit = sheet.cell(row=2, column=4)  # the credit limit: a number, formatted as money
+    assert limit.value == 1000 and limit.number_format == "#,##0.00"
+    drill = client.get("/ageing/export", params={"ageing": "overdue", "format": "csv"})
+    assert drill.status_code == 200
+    logged = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+    ).all()
+    fields = logged[-1].detail["fields"]
+    assert "filter.ageing=overdue" in fields and not any("SELECT" in f.upper() for f in fields)

@@ -126,6 +126,11 @@ def export_customers(
     return customers_file(request, session, principal, flt, format, lang)
 
 
+def _given(flt: CustomerFilter, said: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    # The filters as given for the audit record: never a drill-down's subquery as SQL.
+    return {k: v for k, v in vars(flt).items() if k != "within"} if said is None else said
+
+
 def customers_file(
     request: Request,
     session: Session,
@@ -138,7 +143,6 @@ def customers_file(
     """The customer export; ``said``: the filters as the caller gave them, for the audit
     record (a page's drill-down, such as an ageing bucket, narrows ``flt`` by a subquery,
     which the record names by its field rather than as SQL)."""
-    given = {k: v for k, v in vars(flt).items() if k != "within"} if said is None else said
     return _export(
         request,
         session,
@@ -146,7 +150,7 @@ def customers_file(
         spec=service.CUSTOMERS,
         fmt=fmt,
         lang=lang,
-        filters=given,
+        filters=_given(flt, said),
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: customer_service.export_rows(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )
@@ -346,14 +350,27 @@ def export_ageing(
 ) -> StreamingResponse:
     """Open receivables by ageing bucket per customer (as of each customer's latest indicator
     run), for the customers the customer list's filters select."""
+    return ageing_file(request, session, principal, flt, format, lang)
+
+
+def ageing_file(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    flt: CustomerFilter,
+    fmt: ExportFormat,
+    lang: str | None,
+    said: Mapping[str, Any] | None = None,
+) -> StreamingResponse:
+    """The ageing export; ``said`` as for ``customers_file``."""
     return _export(
         request,
         session,
         principal,
         spec=service.AGEING,
-        fmt=format,
+        fmt=fmt,
         lang=lang,
-        filters=vars(flt),
+        filters=_given(flt, said),
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: indicator_service.export_ageing(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )
@@ -370,14 +387,27 @@ def export_exposure(
 ) -> StreamingResponse:
     """Credit exposure against the limit in force per customer, for the customers the customer
     list's filters select."""
+    return exposure_file(request, session, principal, flt, format, lang)
+
+
+def exposure_file(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    flt: CustomerFilter,
+    fmt: ExportFormat,
+    lang: str | None,
+    said: Mapping[str, Any] | None = None,
+) -> StreamingResponse:
+    """The exposure export; ``said`` as for ``customers_file``."""
     return _export(
         request,
         session,
         principal,
         spec=service.EXPOSURE,
-        fmt=format,
+        fmt=fmt,
         lang=lang,
-        filters=vars(flt),
+        filters=_given(flt, said),
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: credit_service.export_exposure(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )

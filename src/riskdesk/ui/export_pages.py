@@ -45,6 +45,36 @@ def customers_export(
     )
 
 
+@router.get("/ageing/export")
+def ageing_export(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    chosen: PageCustomerFilter,
+    format: FormatQuery = "csv",
+) -> StreamingResponse:
+    """Receivables ageing per customer, for the customers the customer list's filters select."""
+    flt, said = chosen
+    return reports_api.ageing_file(
+        request, session, principal, flt, format, _locale(request), said=said
+    )
+
+
+@router.get("/exposure/export")
+def exposure_export(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    chosen: PageCustomerFilter,
+    format: FormatQuery = "csv",
+) -> StreamingResponse:
+    """Credit exposure per customer, for the customers the customer list's filters select."""
+    flt, said = chosen
+    return reports_api.exposure_file(
+        request, session, principal, flt, format, _locale(request), said=said
+    )
+
+
 @router.get("/alerts/export")
 def alerts_export(
     request: Request,
