@@ -423,9 +423,19 @@ def test_work_list_exports_keep_the_portfolio_filters(db, app, manager) -> None:
         ("reviews", "North"): {codes["N1"]},
         ("reviews", "East"): {codes["E1"]},
     }
+    lists = {
+        "held": "/api/v1/credit-decisions?status=held",
+        "requests": "/api/v1/limit-requests?status=pending",
+        "reviews": "/api/v1/reviews/queue?horizon_days=30",
+    }
     for (name, region), want in expected.items():
-        rows = _csv(manager.get(_with(api[name], region=region, lang="en")))
+        answer = manager.get(_with(api[name], region=region, lang="en"))
+        rows = _csv(answer)
         assert customers(rows) == want, (name, region)
+        # The API's list takes the same filters: the file holds what it lists.
+        listed = manager.get(_with(lists[name], region=region))
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()) == len(rows) - 1 == int(answer.headers["x-total-count"])
     for tier, held in (("high", 1), ("low", 0)):
         sheet = _sheet(manager.get(_with(api["held"], region="North", tier=tier, format="xlsx")))
         assert sheet.max_row - 1 == held, tier

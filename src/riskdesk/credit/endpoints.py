@@ -27,6 +27,7 @@ from riskdesk.credit.schemas import (
     SpecialExposureRead,
 )
 from riskdesk.customers import service as customer_service
+from riskdesk.customers.deps import CustomerScopeDep
 from riskdesk.db import SessionDep, reads_first
 from riskdesk.kit.validation import PathId
 from riskdesk.security.deps import (
@@ -96,12 +97,16 @@ DecisionFilterDep = Annotated[DecisionFilter, Depends(decision_filter)]
 
 @router.get("/credit-decisions", response_model=list[CreditDecisionRead])
 def list_decisions(
-    session: SessionDep, principal: CanCustomersRead, flt: DecisionFilterDep
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: DecisionFilterDep,
+    within: CustomerScopeDep,
 ) -> list[CreditDecisionRead]:
-    """Credit decisions, newest first; status=held is the blocked-order worklist."""
+    """Credit decisions, newest first; status=held is the blocked-order worklist; the
+    portfolio's customer filters (region, segment, owner, tier, industry) narrow it."""
     return [
         CreditDecisionRead.model_validate(d)
-        for d in service.list_decisions(session, principal, status=flt.status)
+        for d in service.list_decisions(session, principal, status=flt.status, within=within)
     ]
 
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from riskdesk.customers.deps import CustomerScopeDep
 from riskdesk.db import SessionDep
 from riskdesk.kit.validation import PathId
 from riskdesk.policy import service
@@ -114,13 +115,16 @@ HorizonQuery = Annotated[int, Query(ge=0, le=366, description="days ahead to inc
 
 @router.get("/limit-requests", response_model=list[LimitRequestRead])
 def list_requests(
-    session: SessionDep, principal: CanCustomersRead, flt: RequestFilterDep
+    session: SessionDep,
+    principal: CanCustomersRead,
+    flt: RequestFilterDep,
+    within: CustomerScopeDep,
 ) -> list[LimitRequestRead]:
-    """Limit requests, newest first."""
+    """Limit requests, newest first (of the customers the portfolio's filters keep)."""
     return [
         LimitRequestRead.model_validate(r)
         for r in service.list_requests(
-            session, principal, status=flt.status, customer_id=flt.customer_id
+            session, principal, status=flt.status, customer_id=flt.customer_id, within=within
         )
     ]
 
@@ -204,12 +208,14 @@ def revoke_delegation(
 def review_queue(
     session: SessionDep,
     principal: CanCustomersRead,
+    within: CustomerScopeDep,
     horizon_days: HorizonQuery = 30,
 ) -> list[QueueEntry]:
-    """Customers whose periodic review is overdue or due within the horizon, earliest first."""
+    """Customers whose periodic review is overdue or due within the horizon, earliest first
+    (of the customers the portfolio's filters keep)."""
     return [
         QueueEntry.model_validate(e)
-        for e in service.review_queue(session, principal, horizon_days=horizon_days)
+        for e in service.review_queue(session, principal, horizon_days=horizon_days, within=within)
     ]
 
 
