@@ -154,9 +154,9 @@ def add_todays_work(session: Session) -> dict[str, int]:
     """Put a morning's work on the demo's worklists, through the same services a person or
     an ERP uses: orders over the customer's limit entered by the customers' sales owners and
     held by the check, limit requests by the same owners, and limit changes by manager2 for
-    manager (the demo's main login) to approve. The customers are the first active ones of each sales
-    owner with a limit, in id order, so the same demo gets the same work. What was added, by
-    kind."""
+    manager (the demo's main login) to approve. The customers are the first active ones of
+    each sales owner with a limit, in id order, so the same demo gets the same work. What was
+    added, by kind."""
     from riskdesk.credit import service as credit_service
     from riskdesk.credit.schemas import CreditCheckIn
     from riskdesk.customers.schemas import CustomerUpdate

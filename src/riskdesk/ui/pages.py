@@ -138,6 +138,12 @@ def within_scope(scope: CustomerFilter | None) -> Any:
     return customer_repo.matching_ids(scope) if scope is not None else None
 
 
+def _scope_query(shown: dict[str, tuple[str, str]], **extra: str) -> str:
+    """A work list's filters (as ``_scope_shown`` gives them) as a query, for its export: the
+    file holds what the list shows."""
+    return urlencode({k: v for k, (v, _) in shown.items()} | extra)
+
+
 def _scope_shown(
     session: Any, scope: CustomerFilter | None, **extra: str | None
 ) -> dict[str, tuple[str, str]]:
@@ -707,6 +713,7 @@ def limit_requests_page(
         scope=shown,
         pager=_pager("/limit-requests", shown, sort, page, total),
         sorts=("-requested", "requested", "-amount", "amount", "expires"),
+        export_query=_scope_query(shown),
     )
 
 
@@ -1362,6 +1369,7 @@ def reviews_page(
     horizon: Annotated[int, Query(ge=0, le=366)] = REVIEW_HORIZON_DAYS,
 ) -> Response:
     """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "reviews.html",
@@ -1369,7 +1377,8 @@ def reviews_page(
         queue=policy_service.review_queue(
             session, principal, horizon_days=horizon, within=within_scope(scope)
         ),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        export_query=_scope_query(shown, horizon=str(horizon)),
         horizon=horizon,
         horizons=REVIEW_HORIZONS,
         # The scope's filters are kept when the horizon changes.
@@ -1761,6 +1770,7 @@ def worklist_page(
         scope=shown,
         pager=_pager("/worklist", shown, sort, page, total),
         sorts=("-created", "created", "-amount", "amount"),
+        export_query=_scope_query(shown),
     )
 
 
