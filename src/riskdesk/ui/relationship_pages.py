@@ -71,7 +71,7 @@ def log_interaction(
         errors: FormErrors = [(d.field, Reason.of_detail(d)) for d in details] or [
             (exc.field, Reason.of_error(exc))
         ]
-        if any(r.code == "idempotency_conflict" for _, r in errors):
+        if any(getattr(r, "code", None) == "idempotency_conflict" for _, r in errors):
             # The form was sent before with other words (back, edit, send): it cannot change
             # what is recorded. A fresh form keeps what was typed, to log it anew.
             key = new_form_key()
