@@ -22,6 +22,7 @@ def mount_ui(app: FastAPI) -> None:
         policy_pages,
         portfolio_pages,
         privacy_pages,
+        relationship_pages,
         report_pages,
         reports_pages,
         user_pages,
@@ -36,6 +37,7 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(desk_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(privacy_pages.router)
+    app.include_router(relationship_pages.router)
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
     app.include_router(portfolio_pages.router)

@@ -96,7 +96,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
-from riskdesk.ui import home_pages
+from riskdesk.ui import home_pages, relationship_panel
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
 from riskdesk.ui.render import Reason, format_day, indicator_label, render, rule_error_text
 
@@ -571,6 +571,10 @@ def _credit_file(
         ),
         score_chart=score_chart,
         can_score=principal.can(Permission.SCORING_MANAGE),
+        # Interactions and contracts (a refused log form comes back as it was sent).
+        relationship=relationship_panel.panel(
+            session, principal, customer_id, **extra.pop("relationship_form", {})
+        ),
         **_churn_and_satisfaction(session, principal, customer_id, values),
         **extra,
     )

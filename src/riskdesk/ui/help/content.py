@@ -159,9 +159,10 @@ SCREENS: tuple[Screen, ...] = (
         ("Credit file", "信用档案"),
         (
             "Everything about one customer: master data, credit profile, indicators, score and "
-            "reasons, exposure, history of changes, documents, contacts, reviews and privacy.",
+            "reasons, exposure, history of changes, documents, contacts, interactions, "
+            "contracts, reviews and privacy.",
             "一个客户的全部信息：主数据、信用资料、指标、评分与原因代码、敞口、变更历史、"
-            "附件、联系人、复审和隐私。",
+            "附件、联系人、沟通记录、合同、复审和隐私。",
         ),
         (
             (
@@ -182,6 +183,19 @@ SCREENS: tuple[Screen, ...] = (
             (
                 "A printable credit report (A4).",
                 "可打印的信用报告（A4）。",
+            ),
+            (
+                "Interactions, newest first: type and purpose, when, who logged it, the notes and "
+                "the next step with its date; the latest ten here, all of them (paged and "
+                "searchable) behind the link.",
+                "沟通记录（最新在前）：方式和目的、时间、登记人、沟通内容以及下一步和日期；"
+                "此处显示最近十条，点链接可分页查看和搜索全部记录。",
+            ),
+            (
+                "Contracts with their number, signing, start and end dates, amount, payment "
+                "terms, fulfilment, and whether they are in force, not started or ended.",
+                "合同：编号、签订日期、开始和结束日期、金额、账期、履行状态，以及生效中、"
+                "未开始或已到期。",
             ),
         ),
         (("GET", "/customers/{customer_id}"), ("GET", "/customers/{customer_id}/report")),
@@ -234,9 +248,30 @@ SCREENS: tuple[Screen, ...] = (
                 ("Start a review", "发起复审"),
                 ("Opens (or continues) the customer's review.", "开始（或继续）该客户的复审。"),
             ),
+            A(
+                ("POST", "/customers/{customer_id}/interactions"),
+                ("Log a call, visit or e-mail", "登记电话、拜访或邮件"),
+                (
+                    "Records the contact with its notes and a next step (and its date) on the "
+                    "timeline. Sending the same form twice records it once. The notes are erased "
+                    "with the customer's personal data.",
+                    "在沟通记录中登记此次联系、沟通内容以及下一步（和日期）。同一表单重复提交"
+                    "只记录一次。沟通内容随客户个人数据一并删除。",
+                ),
+            ),
+            A(
+                ("GET", "/customers/{customer_id}/interactions"),
+                ("Search the notes", "搜索沟通内容"),
+                (
+                    "All of the customer's interactions, paged; the search keeps those whose notes "
+                    "or next step hold every word typed.",
+                    "分页查看该客户的全部沟通记录；搜索只保留沟通内容或下一步中包含所输入全部"
+                    "词语的记录。",
+                ),
+            ),
         ),
         ("credit_file", "available_credit", "reason_code", "dbt", "dpd", "four_eyes"),
-        ("privacy", "approvals", "limit_requests", "reviews"),
+        ("privacy", "approvals", "limit_requests", "reviews", "interactions"),
     ),
     Screen(
         "privacy",
@@ -491,6 +526,34 @@ SCREENS: tuple[Screen, ...] = (
                 ("The desk under its filters, as a file.", "按筛选条件下载投诉。"),
             ),
         ),
+    ),
+    Screen(
+        "interactions",
+        ("/interactions",),
+        ("Search interactions", "搜索沟通记录"),
+        (
+            "Finds calls, visits and e-mails by the words in their notes or next step, among the "
+            "customers you may see: sales and customer service search only their own and their "
+            "team's customers.",
+            "按沟通内容或下一步中的词语查找电话、拜访和邮件记录，仅限您可查看的客户：销售和"
+            "客服只能搜索自己及本团队的客户。",
+        ),
+        (
+            (
+                "Each interaction found: type and purpose, when, who logged it, the customer, the "
+                "notes and the next step, newest first, 25 a page.",
+                "每条找到的记录：方式和目的、时间、登记人、客户、沟通内容和下一步，最新在前，"
+                "每页 25 条。",
+            ),
+            (
+                "Every word typed must appear; the case of letters does not matter.",
+                "必须包含所输入的每个词语；不区分英文大小写。",
+            ),
+        ),
+        (("GET", "/interactions"),),
+        (),
+        (),
+        ("customer",),
     ),
     Screen(
         "approvals",
