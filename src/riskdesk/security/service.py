@@ -252,11 +252,15 @@ def update_user(session: Session, *, user_id: int, changes: UserUpdate) -> User:
     _ensure_not_system(user)
     sent = changes.model_fields_set
     role = Role(changes.role).value if "role" in sent and changes.role is not None else user.role
-    active = changes.is_active if "is_active" in sent and changes.is_active is not None else (
-        user.is_active
+    active = (
+        changes.is_active
+        if "is_active" in sent and changes.is_active is not None
+        else (user.is_active)
     )
-    if user.role == Role.ADMIN.value and user.is_active and not (
-        role == Role.ADMIN.value and active
+    if (
+        user.role == Role.ADMIN.value
+        and user.is_active
+        and not (role == Role.ADMIN.value and active)
     ):
         _ensure_an_admin_remains(session, user, field="role" if active else "is_active")
     if "display_name" in sent:

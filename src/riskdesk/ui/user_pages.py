@@ -167,9 +167,7 @@ def _refused(
     request: Request, session: Session, principal: Principal, user_id: int, exc: Exception
 ) -> Response:
     status, errors = _form_failure(session, exc)
-    return _user_page(
-        request, session, principal, user_id, status_code=status, form_errors=errors
-    )
+    return _user_page(request, session, principal, user_id, status_code=status, form_errors=errors)
 
 
 @router.post("/users/{user_id}", response_class=HTMLResponse)
@@ -177,8 +175,11 @@ def update_user(
     request: Request, user_id: PathId, session: SessionDep, principal: CanUsersManage, form: FormDep
 ) -> Response:
     """Save a user's display name, e-mail, role and team (an empty team or e-mail clears it)."""
-    values = filled(form, ("display_name", "email", "role", "team"))
-    changes = {"team": None, "email": None, **values}
+    changes: dict[str, Any] = filled(form, ("display_name", "role"))
+    for name in ("team", "email"):  # sent empty: cleared; not sent: left alone
+        value = form.get(name)
+        if isinstance(value, str):
+            changes[name] = value.strip() or None
     try:
         body = UserUpdate.model_validate(changes)
         security_service.update_user(session, user_id=user_id, changes=body)
@@ -191,9 +192,7 @@ def _set_active(
     request: Request, session: Session, principal: Principal, user_id: int, active: bool
 ) -> Response:
     try:
-        security_service.update_user(
-            session, user_id=user_id, changes=UserUpdate(is_active=active)
-        )
+        security_service.update_user(session, user_id=user_id, changes=UserUpdate(is_active=active))
     except RiskdeskError as exc:
         return _refused(request, session, principal, user_id, exc)
     done = "enabled" if active else "disabled"
