@@ -26,7 +26,6 @@ from riskdesk.kit.timeutil import as_utc, utcnow
 from riskdesk.models import ApiToken, User, UserSession
 from riskdesk.security import passwords
 from riskdesk.security import repository as repo
-from riskdesk.security.schemas import UserUpdate
 from riskdesk.security.permissions import (
     OWN_CUSTOMERS_ONLY,
     SCOPE_BUNDLES,
@@ -35,13 +34,14 @@ from riskdesk.security.permissions import (
     parse_scopes,
     permissions_for,
 )
+from riskdesk.security.schemas import UserUpdate
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rd"  # noqa: S105  (a label, not a secret)
 # Riskdesk acting on its own (alerts.playbooks creates it): disabled, and never edited by hand.
 SYSTEM_USERNAME = "riskdesk-system"
 # Generated passwords: no look-alike characters (0/o, 1/l/i), read out or typed from a note.
-_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105  (characters, not a password)
 
 
 @dataclass(frozen=True)

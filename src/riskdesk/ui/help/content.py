@@ -847,7 +847,8 @@ SCREENS: tuple[Screen, ...] = (
             (
                 "A disabled user cannot sign in and their API tokens stop working; the last "
                 "active admin can be neither disabled nor given another role.",
-                "停用的用户无法登录，其 API 令牌也会失效；最后一位在用的管理员既不能停用，也不能改为其他角色。",
+                "停用的用户无法登录，其 API 令牌也会失效；"
+                "最后一位在用的管理员既不能停用，也不能改为其他角色。",
             ),
         ),
         (("GET", "/users"), ("GET", "/users/{user_id}"), ("GET", "/me/password")),
