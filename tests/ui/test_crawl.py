@@ -116,6 +116,20 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
             u: security_service.get_user_by_username_or_raise(session, u).id
             for u in ("sales", "sales2", "analyst", "manager", "admin")
         }
+        # Accounts the forms may change (disable, enable, a new role): never one that signs in.
+        stand_ins = []
+        for i, display in enumerate(("爬虫账户甲", "爬虫账户乙")):
+            stand_in = security_service.create_user(
+                session,
+                username=f"crawl-u{i}",
+                display_name=display,
+                role="sales",
+                password=security_service.generate_password(),
+            )
+            stand_ins.append(stand_in.id)
+        stand_in_token = security_service.issue_token(
+            session, user=stand_in, name="crawl", scopes=["read"]
+        )[0].id
         tokens = {}
         for name in ("manager", "analyst", "admin"):
             user = security_service.get_user_by_username_or_raise(session, name)
@@ -244,6 +258,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "complaint_id": three(complaints),
         "job_id": [str(job), MISSING],
         "user_id": [str(users["sales"]), str(users["sales2"]), MISSING],
+        "/users user_id": [*(str(i) for i in stand_ins), MISSING],
+        "/tokens token_id": [str(stand_in_token), MISSING],
         "endpoint_id": [str(hook), MISSING],
         "delivery_id": [str(delivery), MISSING],
         "run_id": [str(ecl_run), MISSING],

@@ -901,13 +901,69 @@ SCREENS: tuple[Screen, ...] = (
         ("/users", "/me/password"),
         ("Users and accounts", "用户与账户"),
         (
-            "Every user with their state (active, disabled or locked out until when), and the "
-            "form to change one's own password.",
-            "所有用户及其状态（启用、停用或锁定至何时），以及修改本人密码的表单。",
+            "Every user with their state (active, disabled or locked out until when); for "
+            "admins, creating users and, on a user's page, their role, team and account; and "
+            "the form to change one's own password.",
+            "所有用户及其状态（启用、停用或锁定至何时）；管理员可新建用户，并在用户页面修改其角色、"
+            "团队和账户；以及修改本人密码的表单。",
         ),
-        (),
-        (("GET", "/users"), ("GET", "/me/password")),
         (
+            (
+                "A new user's first password and a reset one are generated and shown once: hand "
+                "them over through another channel; the user changes them under Password.",
+                "新用户的初始密码和重置后的密码由系统生成，只显示一次：请通过其他渠道交给本人，"
+                "本人在“密码”中修改。",
+            ),
+            (
+                "A disabled user cannot sign in and their API tokens stop working; the last "
+                "active admin can be neither disabled nor given another role.",
+                "停用的用户无法登录，其 API 令牌也会失效；"
+                "最后一位在用的管理员既不能停用，也不能改为其他角色。",
+            ),
+        ),
+        (("GET", "/users"), ("GET", "/users/{user_id}"), ("GET", "/me/password")),
+        (
+            A(
+                ("POST", "/users"),
+                ("Create user", "创建用户"),
+                (
+                    "User name, display name, e-mail, role and team; the first password is "
+                    "shown once.",
+                    "填写用户名、显示名称、邮箱、角色和团队；初始密码只显示一次。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}"),
+                ("Save", "保存"),
+                (
+                    "Changes the display name, e-mail, role and team.",
+                    "修改显示名称、邮箱、角色和团队。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}/disable"),
+                ("Disable account", "停用账户"),
+                (
+                    "No sign-in; browser sessions end and API tokens stop working.",
+                    "无法登录；浏览器会话被注销，API 令牌失效。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}/enable"),
+                ("Enable account", "启用账户"),
+                (
+                    "The account works again, with its tokens that were not revoked.",
+                    "账户恢复可用，未吊销的令牌也恢复有效。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}/password"),
+                ("Reset password", "重置密码"),
+                (
+                    "A new generated password, shown once; the lock-out and sessions end.",
+                    "生成新密码并只显示一次；锁定解除，会话被注销。",
+                ),
+            ),
             A(
                 ("POST", "/users/{user_id}/unlock"),
                 ("Unlock", "解锁"),
@@ -925,6 +981,48 @@ SCREENS: tuple[Screen, ...] = (
                 ),
             ),
         ),
+    ),
+    Screen(
+        "tokens",
+        ("/tokens",),
+        ("API tokens", "API 令牌"),
+        (
+            "Every API token (user, name, scopes, created, last used, expiry, revoked), the "
+            "form to issue one for a user with chosen scopes, and revoking.",
+            "所有 API 令牌（用户、名称、授权范围、创建时间、最近使用、到期、是否吊销），"
+            "为用户按所选授权范围签发令牌的表单，以及吊销。",
+        ),
+        (
+            (
+                "The secret is shown once, when the token is issued: copy it then. Only its "
+                "hash is kept; a lost token is revoked and a new one issued.",
+                "密钥只在签发时显示一次，请当场复制。系统只保存其哈希值；丢失的令牌应吊销后重新签发。",
+            ),
+            (
+                "A token can do no more than its scopes and its user's role allow.",
+                "令牌的权限不超过其授权范围和所属用户的角色。",
+            ),
+        ),
+        (("GET", "/tokens"),),
+        (
+            A(
+                ("POST", "/tokens"),
+                ("Issue token", "签发令牌"),
+                (
+                    "For the chosen user, with the chosen scopes and expiry.",
+                    "为所选用户签发，带所选授权范围和有效期。",
+                ),
+            ),
+            A(
+                ("POST", "/tokens/{token_id}/revoke"),
+                ("Revoke", "吊销"),
+                (
+                    "Calls with the token are refused from now on.",
+                    "此后使用该令牌的调用都会被拒绝。",
+                ),
+            ),
+        ),
+        related=("users",),
     ),
     Screen(
         "notifications",
@@ -1704,7 +1802,7 @@ GUIDES: tuple[Guide, ...] = (
                 "您负责运行系统：用户、API 令牌、数据导入、系统集成和后台作业。您不做信用决策。",
             ),
         ),
-        ("home", "users", "imports", "jobs", "integrations"),
+        ("home", "users", "tokens", "imports", "jobs", "integrations"),
         (
             S(
                 ("Your home", "您的首页"),
