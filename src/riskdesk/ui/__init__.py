@@ -23,6 +23,7 @@ def mount_ui(app: FastAPI) -> None:
         privacy_pages,
         report_pages,
         reports_pages,
+        scorecard_pages,
         user_pages,
     )
     from riskdesk.ui.render import render_error
@@ -43,3 +44,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(report_pages.router)
     app.include_router(reports_pages.router)
     app.include_router(help_pages.router)
+    app.include_router(scorecard_pages.router)
