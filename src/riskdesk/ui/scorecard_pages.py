@@ -16,6 +16,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import pass_context
+from jinja2.runtime import Context
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
@@ -30,9 +32,26 @@ from riskdesk.security.deps import CanScoringManage
 from riskdesk.security.service import Principal
 from riskdesk.ui.i18n import Translator, pick_locale
 from riskdesk.ui.pages import FormDep
-from riskdesk.ui.render import render
+from riskdesk.ui.render import render, templates
 
 router = APIRouter(include_in_schema=False)
+
+
+@pass_context
+def _factor_label(context: Context, factor: dict[str, Any]) -> str:
+    """What a stored factor reads, by its label in the reader's language (its own label first,
+    then the catalogue's, else its name)."""
+    zh = context.get("locale") == "zh-CN"
+    own = factor.get("label_zh" if zh else "label_en")
+    if own:
+        return str(own)
+    spec = factor_inputs().get((str(factor.get("source")), str(factor.get("name"))))
+    if spec is None:
+        return str(factor.get("name", ""))
+    return spec.zh if zh else spec.en
+
+
+templates.env.filters["factor_label"] = _factor_label
 
 # The most rows the form reads of each list (the schema refuses more than it allows anyway).
 MAX_ROWS = 100
