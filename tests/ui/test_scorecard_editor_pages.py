@@ -90,6 +90,11 @@ def test_a_new_scorecard_from_the_form_then_a_second_person_approves(db, client_
     draft_url = created.headers["location"].split("?")[0]
     assert created.headers["location"].endswith("?done=created")
     _no_leaks(manager, draft_url)
+    # The same form again: the same draft; another scorecard under that code: refused by the code.
+    again = manager.post("/scorecards/new", data=form, follow_redirects=False)
+    assert again.headers["location"].split("?")[0] == draft_url
+    clash = manager.post("/scorecards/new", data=form | {"name": "另一张"})
+    assert clash.status_code == 409 and "exists already" in _errors(clash.text)["code"][0]
     version = db.query(ScorecardVersion).one()
     assert version.status == "draft" and version.definition["factors"][0]["name"] == "dpd_max"
     # The author may not approve it; a second manager does, on the scorecards page.

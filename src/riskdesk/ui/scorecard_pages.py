@@ -699,7 +699,9 @@ def new_draft(
 
 def _refusal(t: Translator, exc: RiskdeskError) -> str:
     """A service's refusal: the catalogue's sentence for its code, else its own (English)."""
-    said = t.messages.get(f"error.code.{exc.code}")
+    said = t.messages.get(f"scorecard_editor.refused.{exc.code}") or t.messages.get(
+        f"error.code.{exc.code}"
+    )
     if said is not None:
         return said
     return exc.message if t.locale == "en" else t("error.reason.invalid")
