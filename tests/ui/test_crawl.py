@@ -234,6 +234,14 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
     )["id"]
     route = call("analyst", "POST", "/alert-routes", json={"position": 50})["id"]
     authority = call("manager", "GET", "/approval-authorities")[0]["id"]
+    # A draft for the scorecard editor (copied from the active version, by the manager).
+    scorecard = call("manager", "GET", "/scorecards")[0]
+    card_draft = call(
+        "manager",
+        "POST",
+        f"/scorecards/{scorecard['code']}/versions",
+        json={"definition": scorecard["versions"][0]["definition"], "note": "crawl"},
+    )["id"]
 
     cases, alerts, actions, complaints = {}, {}, {}, {}
     with unit_of_work(factory) as session:
@@ -276,6 +284,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "/group-limit-changes change_id": [str(group_change), MISSING],
         "/rule-versions version_id": [str(rules[0]), str(rules[-1]), MISSING],
         "/scorecard-versions version_id": [str(cards[0]), MISSING],
+        "/scorecard-drafts version_id": [str(card_draft), str(cards[0]), MISSING],
+        "/scorecards code": [scorecard["code"], "no-such-card"],
         "/models version_id": [str(model), MISSING],
         "/limit-requests action": ["approve", "reject", "bogus"],
         "/rule-versions action": ["approve", "activate", "bogus"],

@@ -25,6 +25,7 @@ def mount_ui(app: FastAPI) -> None:
         relationship_pages,
         report_pages,
         reports_pages,
+        scorecard_pages,
         user_pages,
     )
     from riskdesk.ui.render import render_error
@@ -47,3 +48,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(reports_pages.router)
     app.include_router(help_pages.router)
     app.include_router(policy_pages.router)
+    app.include_router(scorecard_pages.router)

@@ -1240,7 +1240,7 @@ def scorecards_page(
         can_run=principal.can(Permission.SCORING_MANAGE),
         runs=scoring_service.recent_runs(session, 1),
         done=done,
-        done_status=status if status in ("active", "rejected") else None,
+        done_status=status if status in ("active", "rejected", "submitted") else None,
     )
 
 

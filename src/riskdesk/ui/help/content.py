@@ -614,15 +614,65 @@ SCREENS: tuple[Screen, ...] = (
     ),
     Screen(
         "scorecards",
-        ("/scorecards", "/scorecard-versions", "/scoring-runs"),
+        ("/scorecards", "/scorecard-versions", "/scorecard-drafts", "/scoring-runs"),
         ("Scorecards", "评分卡"),
         (
-            "Scorecards, their versions, and drafts with a preview of what they would change.",
-            "评分卡及其版本，以及草稿对评分结果影响的预览。",
+            "Scorecards, their versions, and drafts with a preview of what they would change. "
+            "The editor writes a new scorecard or a draft: its factors (what each reads, and "
+            "the points by bins or by a weight), the bins' edges, and the rating and risk tier "
+            "bands; beside it, the ratings and tiers the draft would give today's customers "
+            "against the ones they have, and how many would move up or down.",
+            "评分卡及其版本，以及草稿对评分结果影响的预览。编辑器用于新建评分卡或编辑草稿："
+            "各因子（读取的数据项，以及按分档或按比例的得分）、分档边界、评级和风险等级区间；"
+            "旁边显示按该草稿为今日客户评出的评级和风险等级与当前的对比，以及上调和下调的客户数。",
         ),
-        (),
-        (("GET", "/scorecards"),),
         (
+            (
+                "Errors are shown next to the field: a bin must start where the one before "
+                "it ends, and the bands must cover scores 0 to 1,000 without gap or overlap.",
+                "错误显示在对应字段旁：每一档须从上一档的上限开始，各区间须完整覆盖 0 至 "
+                "1,000 分，不能有空档或重叠。",
+            ),
+        ),
+        (
+            ("GET", "/scorecards"),
+            ("GET", "/scorecards/new"),
+            ("GET", "/scorecard-drafts/{version_id}"),
+        ),
+        (
+            A(
+                ("POST", "/scorecards/new"),
+                ("Create a scorecard", "新建评分卡"),
+                (
+                    "Saves a new scorecard as a draft version.",
+                    "将新评分卡保存为草稿版本。",
+                ),
+            ),
+            A(
+                ("POST", "/scorecards/{code}/drafts"),
+                ("New draft", "新建草稿"),
+                (
+                    "Copies the active version into a new draft to edit.",
+                    "将生效版本复制为新草稿以便编辑。",
+                ),
+            ),
+            A(
+                ("POST", "/scorecard-drafts/{version_id}"),
+                ("Save or submit a draft", "保存或提交草稿"),
+                (
+                    "Saves the draft; it stays a draft until a second person approves it. A "
+                    "draft someone changed since you opened it is not overwritten.",
+                    "保存草稿；在第二人审批前仍为草稿。若打开后他人已修改，则不会覆盖。",
+                ),
+            ),
+            A(
+                ("POST", "/scorecard-drafts/{version_id}/preview"),
+                ("Preview", "预览"),
+                (
+                    "Shows what the draft in the form would give, without saving it.",
+                    "显示表单中草稿的评级结果，不保存。",
+                ),
+            ),
             A(
                 ("POST", "/scorecard-versions/{version_id}/{action}"),
                 ("Approve or reject a draft", "批准或驳回草稿"),
