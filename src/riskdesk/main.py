@@ -68,6 +68,7 @@ from riskdesk.portfolio.tasks import MonthEndWorker
 from riskdesk.privacy.endpoints import router as privacy_router
 from riskdesk.redis_store import SharedRedis
 from riskdesk.redis_store import connect as connect_redis
+from riskdesk.relationship.endpoints import router as relationship_router
 from riskdesk.reports.committee_endpoints import router as committee_router
 from riskdesk.reports.endpoints import router as reports_router
 from riskdesk.reports.subscription_endpoints import router as subscription_router
@@ -441,6 +442,7 @@ API_ROUTERS = (
     ecl_router,
     privacy_router,
     jobs_router,
+    relationship_router,
 )
 
 

@@ -111,6 +111,31 @@ def test_users_unlock_and_set_password(cli_env: Path) -> None:
         security_service.authenticate(session, username="carol", password="Quay-otter-ledger")
 
 
+def test_users_disable_and_enable(cli_env: Path) -> None:
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+    from riskdesk.kit.errors import NotAuthenticated
+    from riskdesk.security import service as security_service
+
+    for name, role in (("dora", "sales"), ("root", "admin")):
+        made = runner.invoke(
+            app, ["users", "create", name, "--role", role, "--password", "Lantern-harbour-1"]
+        )
+        assert made.exit_code == 0, made.output
+    disabled = runner.invoke(app, ["users", "disable", "dora"])
+    assert disabled.exit_code == 0 and "dora is disabled" in disabled.output, disabled.output
+    assert "disabled" in runner.invoke(app, ["users", "list"]).output
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with unit_of_work(factory) as session, pytest.raises(NotAuthenticated):
+        security_service.authenticate(session, username="dora", password="Lantern-harbour-1")
+    assert runner.invoke(app, ["users", "enable", "dora"]).exit_code == 0
+    with unit_of_work(factory) as session:
+        security_service.authenticate(session, username="dora", password="Lantern-harbour-1")
+    last = runner.invoke(app, ["users", "disable", "root"])
+    assert last.exit_code == 2 and "last_admin" in last.output, last.output
+    demoted = runner.invoke(app, ["users", "set-role", "root", "auditor"])
+    assert demoted.exit_code == 2 and "last_admin" in demoted.output, demoted.output
+
+
 def test_import_command(cli_env: Path) -> None:
     runner.invoke(
         app, ["users", "create", "ops", "--role", "credit_manager", "--password", "Ops-pass-2026"]

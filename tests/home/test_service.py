@@ -31,6 +31,9 @@ def test_the_analyst_queue_sla_and_alerts_by_rule(db, home_book: HomeBook) -> No
     # Rule names for the legend; dpd_30 is no rule on file (the chart shows its code).
     assert h.by_code.names["utilisation_high"]["zh-CN"] == "额度接近用尽且付款变差"
     assert "dpd_30" not in h.by_code.names
+    # The same alerts by warning type: every one of the 14 counted once, under its type.
+    assert sum(sum(v) for v in h.by_code.types.values()) == 14
+    assert h.by_code.types["limit_exposure"][-1] >= 7
     challenger, champion = h.models  # newest first; the retired version is left out
     assert (champion.name, champion.version, champion.status) == ("pd_home", 2, "champion")
     assert (challenger.version, challenger.status) == (3, "challenger")

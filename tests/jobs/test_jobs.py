@@ -415,3 +415,24 @@ def test_the_audit_log_says_who_started_a_job_and_what_it_stored(
         assert not (
             "progress_done" in detail and "scoring_runs" not in detail and "status" not in detail
         )
+
+
+@pytest.mark.parametrize("status", ["failed", "cancelled", "done"])
+def test_an_ended_job_never_reads_as_waiting_for_a_worker(status: str) -> None:
+    """The jobs page shows an ended job's phase as how it ended, whatever phase its row last
+    recorded."""
+    from riskdesk.models import Job
+    from riskdesk.ui import job_pages
+
+    job = Job(
+        id=7,
+        kind="model_training",
+        status=status,
+        phase="queued",
+        progress_done=0,
+        progress_total=0,
+        created_by_id=1,
+        result=None,
+    )
+    view = job_pages._view(job, {1: "Li Wei"})
+    assert view["phase"] == status and not view["active"]

@@ -114,13 +114,44 @@ def test_the_workbook(packed: Book, manager) -> None:  # type: ignore[no-untyped
     assert header[:4] == ["期初 \\ 期末", "AAA", "AA", "A"] and header[-2:] == ["未评级", "合计"]
     warnings = book["预警有效性"]
     found = {r[1]: r for r in warnings.iter_rows(min_row=2, values_only=True)}
-    assert found["pack_pay"][0] == "逾期/违约风险" and found["pack_pay"][2:6] == (3, 3, 1, 1)
-    assert found["pack_pay"][6] == 0.5
+    assert found["pack_pay"][0] == "逾期/违约风险" and found["pack_pay"][3:7] == (3, 3, 1, 1)
+    assert found["pack_pay"][2] == "pack_pay"  # no rule of that code: the code, as the name
+    assert found["pack_pay"][7] == 0.5
     ecl = book["预期信用损失"]
     last = list(ecl.iter_rows(values_only=True))[-1]
     assert last[0] == "合计" and last[3] == 1500 and last[5] == 500
     cells = [str(c) for ws in book for r in ws.iter_rows(values_only=True) for c in r]
     assert "王五" not in cells and "个人客户" in cells  # d by code only
+
+
+def test_rules_by_their_names_in_the_packs_language(packed: Book, db, manager) -> None:  # type: ignore[no-untyped-def]
+    """A committee reads a rule by its name, in the pack's language; the workbook keeps the
+    code beside it."""
+    from riskdesk.models import WarningRule
+
+    db.add(
+        WarningRule(
+            code="pack_pay",
+            name_en="Paying later than agreed",
+            name_zh="付款晚于约定",
+            category="payment",
+            warning_type="default_risk",
+        )
+    )
+    db.commit()
+    for lang, name, other in (
+        ("zh-CN", "付款晚于约定", "Paying later than agreed"),
+        ("en", "Paying later than agreed", "付款晚于约定"),
+    ):
+        text = _text(manager.get(PDF, params={"month": MONTH, "lang": lang}).content)
+        assert name in text and other not in text and "pack_pay" not in text, lang
+        book = openpyxl.load_workbook(
+            io.BytesIO(manager.get(XLSX, params={"month": MONTH, "lang": lang}).content)
+        )
+        rows = {r[1]: r for r in book.worksheets[5].iter_rows(min_row=2, values_only=True)}
+        assert rows["pack_pay"][2] == name, lang
+        # the churn alerts' code names no rule: shown as it is
+        assert rows["pack_churn"][2] == "pack_churn"
 
 
 def test_who_may_have_it_and_bad_months(packed: Book, client_for) -> None:  # type: ignore[no-untyped-def]
@@ -181,3 +212,23 @@ def test_the_warning_table_keeps_its_words_on_one_line() -> None:
         for width, words in zip(widths, columns, strict=True):
             for text in words:
                 assert document.get_string_width(text) + 2 <= width * unit, (locale, text)
+
+
+def test_industries_in_the_packs_language(packed: Book, db, manager) -> None:  # type: ignore[no-untyped-def]
+    """An industry of the catalogue is named in the pack's words, in the PDF and the workbook
+    (the Chinese pack said "retail"); one outside it shows as stored."""
+    from sqlalchemy import update
+
+    from riskdesk.models import Customer
+
+    db.execute(update(Customer).where(Customer.industry == "零售").values(industry="retail"))
+    db.commit()
+    for lang, word in (("zh-CN", "零售"), ("en", "Retail")):
+        text = _text(manager.get(PDF, params={"month": MONTH, "lang": lang}).content)
+        assert f"{word} " in text and "retail " not in text, lang
+        assert "制造" in text  # not a catalogue code: as stored
+        book = openpyxl.load_workbook(
+            io.BytesIO(manager.get(XLSX, params={"month": MONTH, "lang": lang}).content)
+        )
+        largest = {r[1] for r in book.worksheets[1].iter_rows(min_row=2, values_only=True)}
+        assert word in largest and "retail" not in largest, lang

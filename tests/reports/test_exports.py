@@ -379,3 +379,105 @@ def test_a_drill_down_export_is_logged_by_its_fields_not_as_sql(db, app, manager
     fields = logged[-1].detail["fields"]
     assert {"filter.ageing=overdue", "filter.utilisation=under_50", "format=csv"} <= set(fields)
     assert not any("SELECT" in f.upper() for f in fields), fields
+
+
+def _signed_in(app, username: str):  # type: ignore[no-untyped-def]
+    from fastapi.testclient import TestClient
+
+    from tests.conftest import PASSWORD
+
+    client = TestClient(app)
+    form = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None
+    data = {"username": username, "password": PASSWORD, "csrf_token": token.group(1)}
+    assert client.post("/login", data=data, follow_redirects=False).status_code == 303
+    return client
+
+
+def test_work_list_exports_keep_the_portfolio_filters(db, app, manager) -> None:  # type: ignore[no-untyped-def]
+    """Held orders, limit requests and reviews opened from a dashboard (of a region, a tier...)
+    download what they list: the page's link carries the filters, and the UI's and the API's
+    exports apply them."""
+    from riskdesk.models import Customer
+
+    ids = _world(db, manager)
+    db.execute(update(Customer).where(Customer.id == ids["N1"]).values(region="North"))
+    db.commit()
+    api = {
+        "held": "/api/v1/credit-decisions/export?status=held",
+        "requests": "/api/v1/limit-requests/export?status=pending",
+        "reviews": "/api/v1/reviews/queue/export?horizon_days=30",
+    }
+    codes = {r: f"C{ids[r]:07d}" for r in ("E1", "N1")}
+
+    def customers(rows: list[list[str]]) -> set[str]:
+        column = rows[0].index("Customer no.")
+        return {r[column] for r in rows[1:]}
+
+    expected = {
+        ("held", "North"): {codes["N1"]},
+        ("held", "East"): set(),
+        ("requests", "North"): set(),
+        ("requests", "East"): {codes["E1"]},
+        ("reviews", "North"): {codes["N1"]},
+        ("reviews", "East"): {codes["E1"]},
+    }
+    lists = {
+        "held": "/api/v1/credit-decisions?status=held",
+        "requests": "/api/v1/limit-requests?status=pending",
+        "reviews": "/api/v1/reviews/queue?horizon_days=30",
+    }
+    for (name, region), want in expected.items():
+        answer = manager.get(_with(api[name], region=region, lang="en"))
+        rows = _csv(answer)
+        assert customers(rows) == want, (name, region)
+        # The API's list takes the same filters: the file holds what it lists.
+        listed = manager.get(_with(lists[name], region=region))
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()) == len(rows) - 1 == int(answer.headers["x-total-count"])
+    for tier, held in (("high", 1), ("low", 0)):
+        sheet = _sheet(manager.get(_with(api["held"], region="North", tier=tier, format="xlsx")))
+        assert sheet.max_row - 1 == held, tier
+    client = _signed_in(app, "manager")
+    pages = {"held": "/worklist", "requests": "/limit-requests", "reviews": "/reviews"}
+    for name, page in pages.items():
+        html = client.get(page, params={"region": "North"}).text
+        link = re.search(rf'href="({page}/export\?[^"]*format=csv)"', html)
+        assert link is not None and "region=North" in link.group(1), name
+        answer = client.get(link.group(1).replace("&amp;", "&"), headers={"Accept-Language": "en"})
+        assert customers(_csv(answer)) == expected[(name, "North")], name
+    logged = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+    ).all()
+    assert "filter.region=North" in logged[-1].detail["fields"]
+
+
+def test_ageing_and_exposure_download_from_the_customer_list(db, app, manager) -> None:  # type: ignore[no-untyped-def]
+    """The customer list offers its customers' ageing and exposure under its filters, typed
+    in .xlsx and in the page's language; a drill-down is logged by its fields."""
+    ids = _world(db, manager)
+    client = _signed_in(app, "manager")
+    html = client.get("/customers", params={"segment": "b2b_enterprise"}).text
+    for name in ("ageing", "exposure"):
+        for fmt in ("xlsx", "csv"):
+            link = re.search(rf'id="{name}-export-{fmt}"', html)
+            assert link is not None, (name, fmt)
+        href = re.search(rf'href="(/{name}/export\?[^"]*format=xlsx)"', html)
+        assert href is not None and "segment=b2b_enterprise" in href.group(1), name
+        sheet = _sheet(
+            client.get(href.group(1).replace("&amp;", "&"), headers={"Accept-Language": "en"})
+        )
+        assert [c.value for c in sheet["A"][1:]] == [f"C{ids['E2']:07d}"], name
+        assert sheet["A1"].value == "Customer no."
+    sheet = _sheet(client.get("/exposure/export", params={"format": "xlsx", "q": "E1"}))
+    assert sheet.max_row == 2  # the search, as on the list
+    limit = sheet.cell(row=2, column=4)  # the credit limit: a number, formatted as money
+    assert limit.value == 1000 and limit.number_format == "#,##0.00"
+    drill = client.get("/ageing/export", params={"ageing": "overdue", "format": "csv"})
+    assert drill.status_code == 200
+    logged = db.scalars(
+        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+    ).all()
+    fields = logged[-1].detail["fields"]
+    assert "filter.ageing=overdue" in fields and not any("SELECT" in f.upper() for f in fields)

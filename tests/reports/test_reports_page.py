@@ -22,6 +22,11 @@ def test_the_page_and_its_subscription_forms(client_for) -> None:  # type: ignor
             assert word in main, (locale, word)
         assert re.search(r">[^<]*\b(reports|pack|migration)\.[a-z_]+", main) is None  # no keys
         assert 'id="nav-reports"' in page.text and 'href="/ecl"' in main
+        # Where the rest live: every list's export (ageing and exposure on the customer
+        # list) and the BI views.
+        for link in ("link-ageing-export", "link-exposure-export", "report-bi"):
+            assert f'id="{link}"' in main, link
+        assert "bi_customers" in main and "riskdesk bi grant" in main
     done = manager.post(
         "/reports/subscriptions",
         data={"kind": "weekly_summary", "language": "en", "action": "subscribe"},

@@ -116,6 +116,20 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
             u: security_service.get_user_by_username_or_raise(session, u).id
             for u in ("sales", "sales2", "analyst", "manager", "admin")
         }
+        # Accounts the forms may change (disable, enable, a new role): never one that signs in.
+        stand_ins = []
+        for i, display in enumerate(("爬虫账户甲", "爬虫账户乙")):
+            stand_in = security_service.create_user(
+                session,
+                username=f"crawl-u{i}",
+                display_name=display,
+                role="sales",
+                password=security_service.generate_password(),
+            )
+            stand_ins.append(stand_in.id)
+        stand_in_token = security_service.issue_token(
+            session, user=stand_in, name="crawl", scopes=["read"]
+        )[0].id
         tokens = {}
         for name in ("manager", "analyst", "admin"):
             user = security_service.get_user_by_username_or_raise(session, name)
@@ -220,6 +234,14 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
     )["id"]
     route = call("analyst", "POST", "/alert-routes", json={"position": 50})["id"]
     authority = call("manager", "GET", "/approval-authorities")[0]["id"]
+    # A draft for the scorecard editor (copied from the active version, by the manager).
+    scorecard = call("manager", "GET", "/scorecards")[0]
+    card_draft = call(
+        "manager",
+        "POST",
+        f"/scorecards/{scorecard['code']}/versions",
+        json={"definition": scorecard["versions"][0]["definition"], "note": "crawl"},
+    )["id"]
 
     cases, alerts, actions, complaints = {}, {}, {}, {}
     with unit_of_work(factory) as session:
@@ -244,6 +266,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "complaint_id": three(complaints),
         "job_id": [str(job), MISSING],
         "user_id": [str(users["sales"]), str(users["sales2"]), MISSING],
+        "/users user_id": [*(str(i) for i in stand_ins), MISSING],
+        "/tokens token_id": [str(stand_in_token), MISSING],
         "endpoint_id": [str(hook), MISSING],
         "delivery_id": [str(delivery), MISSING],
         "run_id": [str(ecl_run), MISSING],
@@ -261,6 +285,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "/group-limit-changes change_id": [str(group_change), MISSING],
         "/rule-versions version_id": [str(rules[0]), str(rules[-1]), MISSING],
         "/scorecard-versions version_id": [str(cards[0]), MISSING],
+        "/scorecard-drafts version_id": [str(card_draft), str(cards[0]), MISSING],
+        "/scorecards code": [scorecard["code"], "no-such-card"],
         "/models version_id": [str(model), MISSING],
         "/limit-requests action": ["approve", "reject", "bogus"],
         "/rule-versions action": ["approve", "activate", "bogus"],

@@ -36,6 +36,12 @@ def test_export_buttons_download_the_filtered_lists(page, live_server: str, tmp_
     sheet = openpyxl.load_workbook(saved).worksheets[0]
     assert sheet["A1"].value == "Customer no." and sheet.max_row == 2
     assert sheet["B2"].value == "杭州恒远贸易有限公司"
+    # The same customers' ageing and exposure, from the same page and filters.
+    for name, title in (("ageing", "Receivables ageing-"), ("exposure", "Credit exposure-")):
+        saved = _download(page, f"#{name}-export-xlsx", tmp_path)
+        assert saved.name.startswith(title) and saved.suffix == ".xlsx", saved.name
+        sheet = openpyxl.load_workbook(saved).worksheets[0]
+        assert sheet["A1"].value == "Customer no." and sheet.max_row == 2, name
     page.goto(f"{live_server}/worklist")
     shot(page, "worklist-en")
     held = _download(page, "#held-orders-export-csv", tmp_path)

@@ -33,12 +33,12 @@ from riskdesk.models import Alert, AlertAction, Playbook, User
 from riskdesk.security import passwords
 from riskdesk.security import repository as users_repo
 from riskdesk.security.permissions import Role
-from riskdesk.security.service import Principal, principal_for
+from riskdesk.security.service import SYSTEM_USERNAME, Principal, principal_for
 
 TASKS = ("contact_customer", "start_collection", "retention_offer")
 CREDIT = ("hold_orders", "reduce_limit", "require_prepayment", "shorten_terms")
 ACTIONS = (*TASKS, *CREDIT, "escalate")
-SYSTEM_USER = "riskdesk-system"
+SYSTEM_USER = SYSTEM_USERNAME
 DUNNING = (
     {"day": 0, "step": "reminder"},
     {"day": 7, "step": "call"},

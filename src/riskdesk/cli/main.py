@@ -210,6 +210,33 @@ def users_set_role(username: str, role: Role) -> None:
         _fail(exc)
 
 
+def _set_active(username: str, active: bool) -> None:
+    from riskdesk.security.schemas import UserUpdate
+
+    try:
+        with unit_of_work(_factory()) as session:
+            user = security_service.get_user_by_username_or_raise(session, username)
+            _audit_user(session, user.id)
+            security_service.update_user(
+                session, user_id=user.id, changes=UserUpdate(is_active=active)
+            )
+            console.print(f"{user.username} is {'enabled' if active else 'disabled'}")
+    except RiskdeskError as exc:
+        _fail(exc)
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable an account: no sign-in, its browser sessions end, its API tokens stop working."""
+    _set_active(username, False)
+
+
+@users_app.command("enable")
+def users_enable(username: str) -> None:
+    """Enable a disabled account again (its unrevoked API tokens work again)."""
+    _set_active(username, True)
+
+
 @users_app.command("set-email")
 def users_set_email(
     username: str, email: Annotated[str, typer.Argument(help="empty to clear")] = ""

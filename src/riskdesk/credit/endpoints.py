@@ -27,6 +27,7 @@ from riskdesk.credit.schemas import (
     SpecialExposureRead,
 )
 from riskdesk.customers import service as customer_service
+from riskdesk.customers.deps import CustomerScopeDep
 from riskdesk.db import SessionDep, reads_first
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, PageParams
 from riskdesk.kit.validation import PathId
@@ -104,6 +105,7 @@ def list_decisions(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: DecisionFilterDep,
+    within: CustomerScopeDep,
     response: Response,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
@@ -112,10 +114,12 @@ def list_decisions(
     ] = "-created",
 ) -> list[CreditDecisionRead]:
     """Credit decisions, a page at a time, newest first unless ``sort`` says otherwise;
-    status=held is the blocked-order worklist. The total is in X-Total-Count."""
+    status=held is the blocked-order worklist; the portfolio's customer filters (region,
+    segment, owner, tier, industry) narrow it. The total is in X-Total-Count."""
     rows, total = service.page_decisions(
-        session, principal, status=flt.status, within=None, page=PageParams(page, size), sort=sort
-    )
+        session, principal, status=flt.status, within=within, page=PageParams(page, size),
+        sort=sort,
+    )  # fmt: skip
     response.headers["X-Total-Count"] = str(total)
     return [CreditDecisionRead.model_validate(d) for d in rows]
 

@@ -624,6 +624,7 @@ def decisions_for_export(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     chunk: int,
+    within: Any = None,
 ) -> Iterator[Any]:
     """Decisions as ``list_decisions`` narrows them, with the customer's name columns and the
     requester's name, streamed ``chunk`` rows at a time."""
@@ -639,6 +640,7 @@ def decisions_for_export(
         status,
         customer_id,
         owner_ids,
+        within,
     )
     return stream_rows(session, stmt, chunk)
 

@@ -710,7 +710,12 @@ def page_decisions(
 
 
 def count_decisions(
-    session: Session, principal: Principal, *, status: str | None, customer_id: int | None
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    within: Any = None,
 ) -> int:
     """How many decisions the caller may see match (the list without its limit)."""
     return repo.count_decisions(
@@ -718,6 +723,7 @@ def count_decisions(
         status=status,
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
+        within=within,
     )
 
 
@@ -728,14 +734,17 @@ def export_decisions(
     status: str | None,
     customer_id: int | None,
     chunk: int,
+    within: Any = None,
 ) -> Iterator[dict[str, Any]]:
-    """The decision list's rows for a file (newest first), streamed."""
+    """The decision list's rows for a file (newest first; ``within``: a SELECT of the customer
+    ids to keep to), streamed."""
     rows = repo.decisions_for_export(
         session,
         status=status,
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
         chunk=chunk,
+        within=within,
     )
     for d, kind, company_name, person_name, requested_by in rows:
         reasons_en, reasons_zh = reasons(d)

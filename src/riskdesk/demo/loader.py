@@ -152,19 +152,22 @@ _REQUEST_REASONS = (
 
 def add_todays_work(session: Session) -> dict[str, int]:
     """Put a morning's work on the demo's worklists, through the same services a person or
-    an ERP uses: orders over the customer's limit checked (held), limit requests by the
-    customers' sales owners, and limit changes by one credit manager for the other to
-    approve. The customers are the first active ones of each sales owner with a limit, in id
-    order, so the same demo gets the same work. What was added, by kind."""
+    an ERP uses: orders over the customer's limit entered by the customers' sales owners and
+    held by the check, limit requests by the same owners, and limit changes by manager2 for
+    manager (the demo's main login) to approve. The customers are the first active ones of
+    each sales owner with a limit, in id order, so the same demo gets the same work. What was
+    added, by kind."""
     from riskdesk.credit import service as credit_service
     from riskdesk.credit.schemas import CreditCheckIn
     from riskdesk.customers.schemas import CustomerUpdate
     from riskdesk.policy import service as policy_service
     from riskdesk.policy.schemas import LimitRequestIn
 
-    manager = users_repo.get_user_by_username(session, "manager")
-    assert manager is not None
-    by_manager = security_service.system_principal(session, manager)
+    # The second credit manager asks for the changes, so the first (the demo's main login)
+    # approves them.
+    manager2 = users_repo.get_user_by_username(session, "manager2")
+    assert manager2 is not None
+    by_manager2 = security_service.system_principal(session, manager2)
     owners = {
         u.id: u
         for name in ("sales", "sales2", "sales3")
@@ -178,7 +181,9 @@ def add_todays_work(session: Session) -> dict[str, int]:
         picked[HELD_ORDERS : HELD_ORDERS + LIMIT_REQUESTS],
         picked[HELD_ORDERS + LIMIT_REQUESTS :],
     )
-    for n, (customer, limit, currency, _) in enumerate(held, start=1):
+    for n, (customer, limit, currency, owner_id) in enumerate(held, start=1):
+        # Entered by the customer's sales owner, so any credit manager may release it.
+        sales = security_service.system_principal(session, owners[owner_id])
         body = CreditCheckIn(
             source="erp",
             order_external_id=f"DEMO-HOLD-{n}",
@@ -186,7 +191,7 @@ def add_todays_work(session: Session) -> dict[str, int]:
             amount=(limit * Decimal("1.25")).quantize(Decimal("1")),
             currency=currency,
         )
-        credit_service.check_order(session, by_manager, body)
+        credit_service.check_order(session, sales, body)
     for n, (customer, limit, currency, owner_id) in enumerate(asked):
         sales = security_service.system_principal(session, owners[owner_id])
         policy_service.request_limit(
@@ -202,7 +207,7 @@ def add_todays_work(session: Session) -> dict[str, int]:
     for customer, limit, _, _ in changed:
         customer_service.update_customer(
             session,
-            by_manager,
+            by_manager2,
             customer.id,
             CustomerUpdate(
                 credit_limit=(limit * Decimal("0.8")).quantize(Decimal("1000")),

@@ -35,6 +35,8 @@ router = APIRouter(tags=["events"])
 # (path, kind, schema, permissions any of which allows writing)
 _SALES_EVENTS = (Permission.EVENTS_WRITE,)
 _SERVICE_EVENTS = (Permission.EVENTS_WRITE, Permission.SERVICE_EVENTS_WRITE)
+# Calls, visits and e-mails are logged by the people who make them (sales among them).
+_INTERACTIONS = (*_SERVICE_EVENTS, Permission.INTERACTIONS_WRITE)
 EVENT_ROUTES: tuple[tuple[str, str, type[BaseModel], tuple[Permission, ...]], ...] = (
     ("orders", "orders", OrderIn, _SALES_EVENTS),
     ("invoices", "invoices", InvoiceIn, _SALES_EVENTS),
@@ -42,7 +44,7 @@ EVENT_ROUTES: tuple[tuple[str, str, type[BaseModel], tuple[Permission, ...]], ..
     ("returns", "returns", ReturnIn, _SALES_EVENTS),
     ("complaints", "complaints", ComplaintIn, _SERVICE_EVENTS),
     ("survey-responses", "surveys", SurveyIn, _SERVICE_EVENTS),
-    ("interactions", "interactions", InteractionIn, _SERVICE_EVENTS),
+    ("interactions", "interactions", InteractionIn, _INTERACTIONS),
     ("contracts", "contracts", ContractIn, _SALES_EVENTS),
     # Corrections: events that name the order, invoice or payment they correct.
     ("order-cancellations", "order_cancellations", OrderCancellationIn, _SALES_EVENTS),

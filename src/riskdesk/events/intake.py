@@ -387,11 +387,17 @@ class SurveyHandler(EventHandler):
 
 
 class InteractionHandler(EventHandler):
-    """Interactions."""
+    """Interactions, each with the user who recorded it."""
 
     kind = "interactions"
     schema = InteractionIn
     model = Interaction
+
+    def row_for(self, item: Item, ctx: WriteContext, received: Any) -> dict[str, Any]:
+        """The row, with who recorded it (the form's user, or the API token's)."""
+        row = super().row_for(item, ctx, received)
+        row["recorded_by_id"] = getattr(ctx.principal, "user_id", None)
+        return row
 
 
 class ContractHandler(EventHandler):

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from riskdesk.kit.validation import (
     Amount,
@@ -77,6 +78,9 @@ class EventIn(_Strict):
     )
 
     customer_required: ClassVar[bool] = True
+    # Fields the kind gained after records of it were stored: left out of the content hash
+    # while empty, so a resend of a record stored before them is still the same record.
+    later_fields: ClassVar[tuple[str, ...]] = ()
 
     @model_validator(mode="after")
     def _one_customer_ref(self) -> EventIn:
@@ -205,12 +209,30 @@ class SurveyIn(EventIn):
 
 
 class InteractionIn(EventIn):
-    """A contact with the customer."""
+    """A contact with the customer: what was said (``note``) and what comes next."""
+
+    later_fields: ClassVar[tuple[str, ...]] = ("next_step", "next_step_on")
 
     occurred_at: PastTimestamp
     channel: InteractionChannel
     kind: InteractionKind
-    note: LongText | None = None
+    note: LongText | None = Field(default=None, description="what was said or agreed")
+    next_step: LongText | None = Field(default=None, description="what is to be done next")
+    next_step_on: BusinessDate | None = Field(default=None, description="when the next step is due")
+
+    @field_validator("next_step_on")
+    @classmethod
+    def _next_step_date(cls, value: dt.date | None, info: ValidationInfo) -> dt.date | None:
+        if value is None:
+            return value
+        if not info.data.get("next_step"):
+            raise PydanticCustomError("next_step_missing", "give the next step this date is for")
+        occurred = info.data.get("occurred_at")
+        if isinstance(occurred, dt.datetime) and value < occurred.date():
+            raise PydanticCustomError(
+                "next_step_before_contact", "the next step cannot be due before the contact"
+            )
+        return value
 
 
 class ContractIn(EventIn):
@@ -222,6 +244,9 @@ class ContractIn(EventIn):
     value: Amount | None = None
     currency: Currency | None = None
     fulfilment_status: FulfilmentStatus = "pending"
+    payment_terms_days: int | None = Field(default=None, ge=0, le=365)
+
+    later_fields: ClassVar[tuple[str, ...]] = ("payment_terms_days",)
 
     @model_validator(mode="after")
     def _dates(self) -> ContractIn:

@@ -98,15 +98,16 @@ def sla_record(
 
 def alerts_by_day_and_code(
     session: Session, owner_ids: tuple[int, ...] | None, since: dt.date, within: Any = None
-) -> list[tuple[dt.date, str, int]]:
-    """(business day observed, rule code, alerts) since a day, over the visible alerts."""
+) -> list[tuple[dt.date, str, str, int]]:
+    """(business day observed, rule code, warning type, alerts) since a day, over the visible
+    alerts."""
     stmt = (
-        select(Alert.observed_on, Alert.rule_code, func.count())
+        select(Alert.observed_on, Alert.rule_code, Alert.warning_type, func.count())
         .where(Alert.observed_on >= since)
-        .group_by(Alert.observed_on, Alert.rule_code)
+        .group_by(Alert.observed_on, Alert.rule_code, Alert.warning_type)
     )
     rows = session.execute(_visible_alerts(stmt, owner_ids, within))
-    return [(d, str(c), int(n)) for d, c, n in rows]
+    return [(d, str(c), str(w), int(n)) for d, c, w, n in rows]
 
 
 def rule_names(session: Session, codes: list[str]) -> dict[str, tuple[str, str]]:

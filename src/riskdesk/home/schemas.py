@@ -36,11 +36,13 @@ class SlaRecord(BaseModel):
 
 
 class WeeklyCodes(BaseModel):
-    """Alerts observed per week (Monday first) and rule code, oldest week first."""
+    """Alerts observed per week (Monday first) and rule code, oldest week first; and the same
+    alerts per warning type (``types``)."""
 
     weeks: list[dt.date]
     codes: dict[str, list[int]]
     names: dict[str, dict[str, str]]  # rule code -> locale (en, zh-CN) -> the rule's name
+    types: dict[str, list[int]] = {}
 
 
 class ModelHealth(BaseModel):

@@ -119,21 +119,26 @@ def week_start(day: dt.date) -> dt.date:
 def weekly_codes(
     session: Session, owners: tuple[int, ...] | None, day: dt.date, within: Any = None
 ) -> WeeklyCodes:
-    """Alerts per rule code in each of the last 12 weeks (this one included)."""
+    """Alerts per rule code and per warning type in each of the last 12 weeks (this one
+    included)."""
     weeks = [week_start(day) - dt.timedelta(weeks=WEEKS - 1 - i) for i in range(WEEKS)]
     index = {w: i for i, w in enumerate(weeks)}
     codes: dict[str, list[int]] = {}
-    # A few hundred (day, code) rows at most: summed into weeks here.
-    for observed, code, n in repo.alerts_by_day_and_code(session, owners, weeks[0], within):
+    types: dict[str, list[int]] = {}
+    # A few hundred (day, code, type) rows at most: summed into weeks here.
+    rows = repo.alerts_by_day_and_code(session, owners, weeks[0], within)
+    for observed, code, warning_type, n in rows:
         i = index.get(week_start(observed))
         if i is not None:
             codes.setdefault(code, [0] * WEEKS)[i] += n
+            types.setdefault(warning_type, [0] * WEEKS)[i] += n
     ordered = dict(sorted(codes.items(), key=lambda kv: (-sum(kv[1]), kv[0])))
     names = repo.rule_names(session, list(ordered))
     return WeeklyCodes(
         weeks=weeks,
         codes=ordered,
         names={code: {"en": en, "zh-CN": zh} for code, (en, zh) in names.items()},
+        types=dict(sorted(types.items(), key=lambda kv: (-sum(kv[1]), kv[0]))),
     )
 
 

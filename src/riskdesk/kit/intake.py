@@ -90,9 +90,13 @@ class Handler(Protocol):
 
 def content_hash(record: BaseModel) -> str:
     """A stable hash of a record's content, to tell a resend from a reused key."""
-    payload = json.dumps(
-        record.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":")
-    )
+    data = record.model_dump(mode="json")
+    # Fields a kind gained later count only when given: a record stored before them, sent
+    # again, still hashes as it did (and is a duplicate, not a conflict).
+    for name in getattr(type(record), "later_fields", ()):
+        if data.get(name) is None:
+            data.pop(name, None)
+    payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

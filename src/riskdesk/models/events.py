@@ -131,7 +131,11 @@ class SurveyResponse(EventMixin, Base):
 
 
 class Interaction(EventMixin, Base):
-    """A contact with the customer: call, visit, message."""
+    """A contact with the customer: call, visit, message; what was said and what comes next.
+
+    ``note`` and ``next_step`` are free text people write about the customer: they may name
+    a person, so erasure clears them (privacy/repository.py, FREE_TEXT) and nothing logs them.
+    """
 
     __tablename__ = "interactions"
 
@@ -139,6 +143,10 @@ class Interaction(EventMixin, Base):
     channel: Mapped[str] = mapped_column(String(32))
     kind: Mapped[str] = mapped_column(String(32))
     note: Mapped[str | None] = mapped_column(Text)
+    next_step: Mapped[str | None] = mapped_column(Text)
+    next_step_on: Mapped[dt.date | None] = mapped_column(Date)
+    # Who recorded it: the signed-in user of the form, or the integration's user of the API.
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
 
 class Contract(EventMixin, Base):
@@ -152,6 +160,7 @@ class Contract(EventMixin, Base):
     value: Mapped[Decimal | None] = mapped_column(Money)
     currency: Mapped[str | None] = mapped_column(String(3))
     fulfilment_status: Mapped[str] = mapped_column(String(16))
+    payment_terms_days: Mapped[int | None] = mapped_column(Integer)
 
 
 # ---------------------------------------------------------------- corrections

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
+from riskdesk.customers.deps import CustomerScopeDep
 from riskdesk.db import SessionDep
 from riskdesk.kit.pagination import MAX_PAGE_SIZE, PageParams
 from riskdesk.kit.validation import PathId
@@ -122,6 +123,7 @@ def list_requests(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: RequestFilterDep,
+    within: CustomerScopeDep,
     response: Response,
     page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = MAX_PAGE_SIZE,
@@ -133,9 +135,9 @@ def list_requests(
         ),
     ] = "-requested",
 ) -> list[LimitRequestRead]:
-    """Limit requests, a page at a time, newest first unless ``sort`` says otherwise. The
-    total is in X-Total-Count."""
-    rows, total = service.page_requests(session, principal, status=flt.status, within=None,
+    """Limit requests, a page at a time, newest first unless ``sort`` says otherwise (of the
+    customers the portfolio's filters keep). The total is in X-Total-Count."""
+    rows, total = service.page_requests(session, principal, status=flt.status, within=within,
                                         page=PageParams(page, size), sort=sort,
                                         customer_id=flt.customer_id)  # fmt: skip
     response.headers["X-Total-Count"] = str(total)
@@ -221,12 +223,14 @@ def revoke_delegation(
 def review_queue(
     session: SessionDep,
     principal: CanCustomersRead,
+    within: CustomerScopeDep,
     horizon_days: HorizonQuery = 30,
 ) -> list[QueueEntry]:
-    """Customers whose periodic review is overdue or due within the horizon, earliest first."""
+    """Customers whose periodic review is overdue or due within the horizon, earliest first
+    (of the customers the portfolio's filters keep)."""
     return [
         QueueEntry.model_validate(e)
-        for e in service.review_queue(session, principal, horizon_days=horizon_days)
+        for e in service.review_queue(session, principal, horizon_days=horizon_days, within=within)
     ]
 
 

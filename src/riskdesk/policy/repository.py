@@ -160,6 +160,7 @@ def requests_for_export(
     owner_ids: tuple[int, ...] | None,
     now: dt.datetime,
     chunk: int,
+    within: Any = None,
 ) -> Iterator[Any]:
     """Limit requests as ``list_requests`` narrows them, with the customer's name columns and
     the requester's and decider's names, streamed ``chunk`` rows at a time."""
@@ -179,7 +180,8 @@ def requests_for_export(
         .outerjoin(requester, requester.id == LimitRequest.requested_by_id)
         .outerjoin(decider, decider.id == LimitRequest.decided_by_id)
     )
-    return stream_rows(session, _requests_query(stmt, status, customer_id, owner_ids, now), chunk)
+    narrowed = _requests_query(stmt, status, customer_id, owner_ids, now, within)
+    return stream_rows(session, narrowed, chunk)
 
 
 def count_requests(
@@ -348,15 +350,21 @@ def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None, within: Any 
 
 
 def queue_for_export(
-    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, chunk: int
+    session: Session,
+    until: dt.date,
+    owner_ids: tuple[int, ...] | None,
+    chunk: int,
+    within: Any = None,
 ) -> Iterator[Any]:
     """The review queue without its limit, streamed ``chunk`` rows at a time."""
-    return stream_rows(session, _queue_query(until, owner_ids), chunk)
+    return stream_rows(session, _queue_query(until, owner_ids, within), chunk)
 
 
-def count_queue(session: Session, until: dt.date, owner_ids: tuple[int, ...] | None) -> int:
+def count_queue(
+    session: Session, until: dt.date, owner_ids: tuple[int, ...] | None, within: Any = None
+) -> int:
     """How many customers the review queue holds, without its limit."""
-    return count_rows(session, _queue_query(until, owner_ids))
+    return count_rows(session, _queue_query(until, owner_ids, within))
 
 
 def get_review(session: Session, review_id: int, *, lock: bool = False) -> CreditReview | None:

@@ -403,7 +403,12 @@ def page_requests(
 
 
 def count_requests(
-    session: Session, principal: Principal, *, status: str | None, customer_id: int | None
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    within: Any = None,
 ) -> int:
     """How many limit requests the caller may see match (the list without its limit)."""
     return repo.count_requests(
@@ -412,6 +417,7 @@ def count_requests(
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
         now=utcnow(),
+        within=within,
     )
 
 
@@ -422,8 +428,10 @@ def export_requests(
     status: str | None,
     customer_id: int | None,
     chunk: int,
+    within: Any = None,
 ) -> Iterator[dict[str, Any]]:
-    """The limit request list's rows for a file (newest first, status as of now), streamed."""
+    """The limit request list's rows for a file (newest first, status as of now; ``within``: a
+    SELECT of the customer ids to keep to), streamed."""
     rows = repo.requests_for_export(
         session,
         status=status,
@@ -431,6 +439,7 @@ def export_requests(
         owner_ids=customer_service.visible_owner_ids(principal),
         now=utcnow(),
         chunk=chunk,
+        within=within,
     )
     for r, kind, company_name, person_name, requested_by, decided_by in rows:
         yield {
@@ -640,22 +649,26 @@ def review_queue(
     ]
 
 
-def count_queue(session: Session, principal: Principal, *, horizon_days: int) -> int:
+def count_queue(
+    session: Session, principal: Principal, *, horizon_days: int, within: Any = None
+) -> int:
     """How many customers the review queue holds (without its limit)."""
     until = today() + dt.timedelta(days=horizon_days)
-    return repo.count_queue(session, until, customer_service.visible_owner_ids(principal))
+    return repo.count_queue(session, until, customer_service.visible_owner_ids(principal), within)
 
 
 def export_queue(
-    session: Session, principal: Principal, *, horizon_days: int, chunk: int
+    session: Session, principal: Principal, *, horizon_days: int, chunk: int, within: Any = None
 ) -> Iterator[dict[str, Any]]:
-    """The review queue's rows for a file (earliest due first), streamed."""
+    """The review queue's rows for a file (earliest due first; ``within``: a SELECT of the
+    customer ids to keep to), streamed."""
     day = today()
     rows = repo.queue_for_export(
         session,
         day + dt.timedelta(days=horizon_days),
         customer_service.visible_owner_ids(principal),
         chunk,
+        within,
     )
     for customer, profile, review_id in rows:
         yield {

@@ -149,7 +149,7 @@ def erasure_of(session: Session, customer_id: int) -> Erasure | None:
 ERASED_TEXT = "(erased)"
 FREE_TEXT: tuple[tuple[Any, dict[str, Any]], ...] = (
     (Complaint, {"description": None, "response": None}),
-    (Interaction, {"note": None}),
+    (Interaction, {"note": None, "next_step": None}),
     (SurveyResponse, {"comment": None}),
     (Return, {"note": None}),
     (OrderCancellation, {"reason": None}),

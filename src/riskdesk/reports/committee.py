@@ -160,6 +160,10 @@ def build(
         )
     ]
     warnings, total = _warnings(repo.alert_effectiveness(session, scope, start, end, moment))
+    # A committee reads rules by name, in the pack's language, not by their codes.
+    names = repo.rule_names(session, sorted({e.rule_code for e in warnings}))
+    for e in warnings:
+        e.rule_name_en, e.rule_name_zh = names.get(e.rule_code, (None, None))
     shown = Permission.ECL_READ in principal.permissions
     return CommitteePack(
         month=name,

@@ -46,7 +46,7 @@ def render_pdf(pack: CommitteePack, locale: str, request: Request) -> bytes:
 def render_xlsx(pack: CommitteePack, locale: str) -> bytes:
     """The pack as .xlsx bytes (a few hundred rows: built in memory)."""
     target = io.BytesIO()
-    committee_xlsx.write(target, pack, translator(locale))
+    committee_xlsx.write(target, pack, locale)
     return target.getvalue()
 
 

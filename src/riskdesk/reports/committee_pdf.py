@@ -9,7 +9,7 @@ from fpdf import FPDF
 
 from riskdesk.reports import pdf
 from riskdesk.reports.committee_schemas import CommitteePack
-from riskdesk.reports.formatting import NONE, View, number
+from riskdesk.reports.formatting import NONE, View, concentration_name, number
 
 FAMILY = pdf.FAMILY
 
@@ -132,7 +132,8 @@ def _summary(w: pdf.Writer, p: CommitteePack) -> None:
     rows = []
     for c in s.concentration:
         largest = "; ".join(
-            f"{_concentration_name(v, i.key, i.name, i.customer_id)} {v.percent(i.share)}"
+            f"{concentration_name(t, c.dimension, i.key, i.name, i.customer_id)} "
+            f"{v.percent(i.share)}"
             for i in c.items[:3]
         )
         rows.append(
@@ -144,14 +145,6 @@ def _summary(w: pdf.Writer, p: CommitteePack) -> None:
         )
     w.table([t("pack.dimension"), "HHI", t("pack.largest")], rows, (18, 14, 68), numeric=(1,))
     w.note(t("portfolio.hhi_hint"))
-
-
-def _concentration_name(v: View, key: str | None, name: str | None, cid: int | None) -> str:
-    if cid is not None:
-        return v.t("portfolio.single_name", code=f"C{cid:07d}")
-    if key == "unknown":
-        return v.t("portfolio.unknown")
-    return name or key or NONE
 
 
 def _migration(w: pdf.Writer, p: CommitteePack) -> None:
@@ -274,7 +267,7 @@ def _warnings(w: pdf.Writer, p: CommitteePack) -> None:
         [
             [
                 v.enum("warning_type", e.warning_type),
-                e.rule_code,
+                v.text_of(e.rule_name_en or e.rule_code, e.rule_name_zh or e.rule_code),
                 _count(e.raised),
                 _count(e.worked),
                 _count(e.confirmed),

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.events import repository as event_repo
 from riskdesk.kit.money import quantize
-from riskdesk.models import Alert, CreditProfile, Customer, Invoice
+from riskdesk.models import Alert, CreditProfile, Customer, Invoice, WarningRule
 from riskdesk.portfolio.repository import CENT, Scope, scoped_ids
 from riskdesk.scoring.definition import TIERS
 
@@ -107,6 +107,16 @@ def alert_effectiveness(
         | {name: int(v) for name, v in zip(names, values, strict=True)}
         for wt, code, *values in session.execute(stmt)
     ]
+
+
+def rule_names(session: Session, codes: list[str]) -> dict[str, tuple[str, str]]:
+    """Rule code -> (English name, Chinese name) of the rules among ``codes``."""
+    if not codes:
+        return {}
+    stmt = select(WarningRule.code, WarningRule.name_en, WarningRule.name_zh).where(
+        WarningRule.code.in_(codes)
+    )
+    return {str(c): (str(en), str(zh)) for c, en, zh in session.execute(stmt)}
 
 
 def money(value: Any) -> Decimal:

@@ -30,6 +30,9 @@ class WarningEffect(BaseModel):
 
     warning_type: str
     rule_code: str
+    # The rule's name in each language; None for a detector's code or a rule since deleted.
+    rule_name_en: str | None = None
+    rule_name_zh: str | None = None
     raised: int
     worked: int
     confirmed: int

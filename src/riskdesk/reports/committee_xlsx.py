@@ -8,8 +8,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from riskdesk.kit.exports import Column, Sheet, write_workbook
-from riskdesk.reports.committee_schemas import CommitteePack
-from riskdesk.reports.formatting import Translate
+from riskdesk.reports.committee_schemas import CommitteePack, WarningEffect
+from riskdesk.reports.formatting import Translate, concentration_name, translator
 
 FIGURES = (
     Column("figure", "pack.figure", width=36),
@@ -105,7 +105,13 @@ def _unrated(tier: str | None) -> str:
     return tier or "unrated"
 
 
-def sheets(p: CommitteePack, t: Translate) -> list[Sheet]:
+def _warning_row(e: WarningEffect, locale: str) -> dict[str, Any]:
+    # The rule by its name in the workbook's language (the code beside it, for machines).
+    name = e.rule_name_zh if locale == "zh-CN" else e.rule_name_en
+    return e.model_dump() | {"rule": name or e.rule_code}
+
+
+def sheets(p: CommitteePack, t: Translate, locale: str) -> list[Sheet]:
     """The pack's sections as sheets; titles are translation keys, turned into words by
     ``titled``."""
     s = p.summary
@@ -123,7 +129,7 @@ def sheets(p: CommitteePack, t: Translate) -> list[Sheet]:
             [
                 {
                     "dimension": c.dimension,
-                    "key": i.name or i.key or f"C{i.customer_id:07d}",
+                    "key": concentration_name(t, c.dimension, i.key, i.name, i.customer_id),
                     "exposure": i.exposure,
                     "share": i.share,
                     "hhi": c.hhi,
@@ -181,7 +187,8 @@ def sheets(p: CommitteePack, t: Translate) -> list[Sheet]:
             "pack.section.warnings",
             (
                 Column("warning_type", "pack.warning_type", "enum", enum="warning_type."),
-                Column("rule_code", "pack.rule", width=22),
+                Column("rule_code", "pack.rule_code", width=22),
+                Column("rule", "pack.rule", width=30),
                 Column("raised", "portfolio.alerts.raised", "integer"),
                 Column("worked", "portfolio.alerts.worked", "integer"),
                 Column("confirmed", "portfolio.alerts.confirmed", "integer"),
@@ -189,7 +196,7 @@ def sheets(p: CommitteePack, t: Translate) -> list[Sheet]:
                 Column("precision", "pack.precision", "percent"),
                 Column("sla_breached", "portfolio.alerts.sla_breached", "integer"),
             ),
-            [e.model_dump() for e in p.warnings],
+            [_warning_row(e, locale) for e in p.warnings],
         ),
     ]
     if p.ecl is not None:
@@ -236,8 +243,10 @@ def sheets(p: CommitteePack, t: Translate) -> list[Sheet]:
     return found
 
 
-def write(target: Any, pack: CommitteePack, t: Translate) -> int:
-    """Write the pack as a workbook into ``target`` (a binary file); the rows written."""
+def write(target: Any, pack: CommitteePack, locale: str) -> int:
+    """Write the pack as a workbook into ``target`` (a binary file), in ``locale``; the rows
+    written."""
+    t = translator(locale)
     return write_workbook(
-        target, [Sheet(t(s.title), s.columns, s.rows) for s in sheets(pack, t)], t
+        target, [Sheet(t(s.title), s.columns, s.rows) for s in sheets(pack, t, locale)], t
     )

@@ -36,6 +36,7 @@ from riskdesk.policy import service as policy_service
 from riskdesk.policy.endpoints import HorizonQuery, RequestFilterDep
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.deps import ScopeFilter
+from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.reports import credit_report, pdf, service
 from riskdesk.reports.formatting import View, translator
 from riskdesk.reports.schemas import ExportFile, ExportLocale, ListExport, ReportFormat
@@ -107,6 +108,11 @@ def _export(
     )
 
 
+def _scope_said(scope: PortfolioFilter) -> dict[str, Any]:
+    """The portfolio's customer filters as given, for the export's audit record."""
+    return scope.model_dump(exclude={"period_days"}, exclude_none=True)
+
+
 @router.get("/customers/export", response_class=StreamingResponse, responses=FILE)
 def export_customers(
     request: Request,
@@ -118,6 +124,11 @@ def export_customers(
 ) -> StreamingResponse:
     """The customer list under its filters (as GET /customers takes them), every page."""
     return customers_file(request, session, principal, flt, format, lang)
+
+
+def _given(flt: CustomerFilter, said: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    # The filters as given for the audit record: never a drill-down's subquery as SQL.
+    return {k: v for k, v in vars(flt).items() if k != "within"} if said is None else said
 
 
 def customers_file(
@@ -132,7 +143,6 @@ def customers_file(
     """The customer export; ``said``: the filters as the caller gave them, for the audit
     record (a page's drill-down, such as an ageing bucket, narrows ``flt`` by a subquery,
     which the record names by its field rather than as SQL)."""
-    given = {k: v for k, v in vars(flt).items() if k != "within"} if said is None else said
     return _export(
         request,
         session,
@@ -140,7 +150,7 @@ def customers_file(
         spec=service.CUSTOMERS,
         fmt=fmt,
         lang=lang,
-        filters=given,
+        filters=_given(flt, said),
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: customer_service.export_rows(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )
@@ -220,12 +230,15 @@ def export_decisions(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: DecisionFilterDep,
+    scope: ScopeFilter,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """Credit decisions under the list's filters, newest first, all of them (the list shows
-    the latest 200); status=held is the held-order worklist, named so in the file."""
+    """Credit decisions under the list's filters (and the portfolio's customer filters, as the
+    held-order worklist takes them), newest first, all of them (the list shows the latest
+    200); status=held is the held-order worklist, named so in the file."""
     spec = service.HELD_ORDERS if flt.status == "held" else service.DECISIONS
+    within = portfolio_service.customers_within(scope)
     return _export(
         request,
         session,
@@ -233,12 +246,12 @@ def export_decisions(
         spec=spec,
         fmt=format,
         lang=lang,
-        filters=vars(flt),
+        filters=vars(flt) | _scope_said(scope),
         count=credit_service.count_decisions(
-            session, principal, status=flt.status, customer_id=None
+            session, principal, status=flt.status, customer_id=None, within=within
         ),
         rows=lambda s: credit_service.export_decisions(
-            s, principal, status=flt.status, customer_id=None, chunk=CHUNK_ROWS
+            s, principal, status=flt.status, customer_id=None, chunk=CHUNK_ROWS, within=within
         ),
         columns=lambda locale: service.decision_columns(spec, locale),
     )
@@ -250,10 +263,13 @@ def export_requests(
     session: SessionDep,
     principal: CanCustomersRead,
     flt: RequestFilterDep,
+    scope: ScopeFilter,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """Limit requests under the list's filters, newest first, all of them."""
+    """Limit requests under the list's filters (and the portfolio's customer filters, as the
+    limit request page takes them), newest first, all of them."""
+    narrowing = vars(flt) | {"within": portfolio_service.customers_within(scope)}
     return _export(
         request,
         session,
@@ -261,13 +277,9 @@ def export_requests(
         spec=service.LIMIT_REQUESTS,
         fmt=format,
         lang=lang,
-        filters=vars(flt),
-        count=policy_service.count_requests(
-            session, principal, status=flt.status, customer_id=flt.customer_id
-        ),
-        rows=lambda s: policy_service.export_requests(
-            s, principal, status=flt.status, customer_id=flt.customer_id, chunk=CHUNK_ROWS
-        ),
+        filters=vars(flt) | _scope_said(scope),
+        count=policy_service.count_requests(session, principal, **narrowing),
+        rows=lambda s: policy_service.export_requests(s, principal, chunk=CHUNK_ROWS, **narrowing),
     )
 
 
@@ -276,11 +288,14 @@ def export_review_queue(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: ScopeFilter,
     horizon_days: HorizonQuery = 30,
     format: FormatQuery = "csv",
     lang: LangQuery = None,
 ) -> StreamingResponse:
-    """The review queue (overdue and due within the horizon), earliest first, all of it."""
+    """The review queue (overdue and due within the horizon; of the customers the portfolio's
+    filters keep, as the review page takes them), earliest first, all of it."""
+    within = portfolio_service.customers_within(scope)
     return _export(
         request,
         session,
@@ -288,10 +303,12 @@ def export_review_queue(
         spec=service.REVIEWS,
         fmt=format,
         lang=lang,
-        filters={"horizon_days": horizon_days},
-        count=policy_service.count_queue(session, principal, horizon_days=horizon_days),
+        filters={"horizon_days": horizon_days} | _scope_said(scope),
+        count=policy_service.count_queue(
+            session, principal, horizon_days=horizon_days, within=within
+        ),
         rows=lambda s: policy_service.export_queue(
-            s, principal, horizon_days=horizon_days, chunk=CHUNK_ROWS
+            s, principal, horizon_days=horizon_days, chunk=CHUNK_ROWS, within=within
         ),
     )
 
@@ -316,7 +333,7 @@ def export_complaints(
         spec=service.COMPLAINTS,
         fmt=format,
         lang=lang,
-        filters=vars(flt) | scope.model_dump(exclude={"period_days"}, exclude_none=True),
+        filters=vars(flt) | _scope_said(scope),
         count=complaint_service.count_desk(session, principal, **narrowing),
         rows=lambda s: complaint_service.export_desk(s, principal, chunk=CHUNK_ROWS, **narrowing),
     )
@@ -333,14 +350,27 @@ def export_ageing(
 ) -> StreamingResponse:
     """Open receivables by ageing bucket per customer (as of each customer's latest indicator
     run), for the customers the customer list's filters select."""
+    return ageing_file(request, session, principal, flt, format, lang)
+
+
+def ageing_file(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    flt: CustomerFilter,
+    fmt: ExportFormat,
+    lang: str | None,
+    said: Mapping[str, Any] | None = None,
+) -> StreamingResponse:
+    """The ageing export; ``said`` as for ``customers_file``."""
     return _export(
         request,
         session,
         principal,
         spec=service.AGEING,
-        fmt=format,
+        fmt=fmt,
         lang=lang,
-        filters=vars(flt),
+        filters=_given(flt, said),
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: indicator_service.export_ageing(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )
@@ -357,14 +387,27 @@ def export_exposure(
 ) -> StreamingResponse:
     """Credit exposure against the limit in force per customer, for the customers the customer
     list's filters select."""
+    return exposure_file(request, session, principal, flt, format, lang)
+
+
+def exposure_file(
+    request: Request,
+    session: Session,
+    principal: Principal,
+    flt: CustomerFilter,
+    fmt: ExportFormat,
+    lang: str | None,
+    said: Mapping[str, Any] | None = None,
+) -> StreamingResponse:
+    """The exposure export; ``said`` as for ``customers_file``."""
     return _export(
         request,
         session,
         principal,
         spec=service.EXPOSURE,
-        fmt=format,
+        fmt=fmt,
         lang=lang,
-        filters=vars(flt),
+        filters=_given(flt, said),
         count=customer_service.export_count(session, principal, flt=flt),
         rows=lambda s: credit_service.export_exposure(s, principal, flt=flt, chunk=CHUNK_ROWS),
     )

@@ -140,3 +140,17 @@ class View:
         if unit in ("score", "ratio", "times"):
             return number(value, 2)
         return money(value, unit if len(unit) == 3 and unit.isupper() else currency)
+
+
+def concentration_name(
+    t: Translate, dimension: str, key: str | None, name: str | None, customer_id: int | None
+) -> str:
+    """One of the largest of a concentration in the reader's words, as the portfolio page
+    says it: an industry of the catalogue translated, a customer outside any group by code."""
+    if customer_id is not None:
+        return t("portfolio.single_name", code=f"C{customer_id:07d}")
+    if key == "unknown" and dimension != "group":
+        return t("portfolio.unknown")
+    if dimension == "industry" and key:
+        return t(f"industry.{key}")  # not in the catalogue: the stored value itself
+    return name or key or NONE

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from riskdesk.indicators.catalogue import CATALOGUE as INDICATORS
 from riskdesk.kit.validation import InputModel
@@ -117,6 +118,13 @@ class _Strict(InputModel):
     model_config = ConfigDict(frozen=True)
 
 
+def refused(code: str, message: str, **where: str | int | float | None) -> PydanticCustomError:
+    """A refusal with a stable code (the error's type) and where it is (its context: which bin,
+    which band), so that a form can point at the field and say it in the reader's language; the
+    message stays the English sentence the API has always given."""
+    return PydanticCustomError(code, "{message}", {"message": message, **where})
+
+
 class Bin(_Strict):
     """Points for values in [lower, upper) (None: unbounded), or for some category values."""
 
@@ -137,7 +145,7 @@ class Weight(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> Weight:
         if not self.upper > self.lower:
-            raise ValueError("upper must be greater than lower")
+            raise refused("weight_order", "upper must be greater than lower")
         return self
 
 
@@ -157,11 +165,11 @@ class Factor(_Strict):
     def _consistent(self) -> Factor:
         spec = _input(self.source, self.name)
         if spec is None:
-            raise ValueError(f"unknown {self.source} {self.name!r}")
+            raise refused("unknown_input", f"unknown {self.source} {self.name!r}")
         if (self.bins is None) == (self.weight is None):
-            raise ValueError("give either bins or weight")
+            raise refused("bins_or_weight", "give either bins or weight")
         if self.weight is not None and not spec.numeric:
-            raise ValueError(f"{self.name} is not a number: use bins with values")
+            raise refused("not_numeric", f"{self.name} is not a number: use bins with values")
         if self.bins is not None:
             _check_bins(self.bins, numeric=spec.numeric)
         return self
@@ -198,26 +206,48 @@ def _check_bins(bins: list[Bin], *, numeric: bool) -> None:
         seen: dict[str, int] = {}
         for i, b in enumerate(bins):
             if b.values is None or b.lower is not None or b.upper is not None:
-                raise ValueError(f"bins[{i}]: a category factor's bins list values")
+                raise refused(
+                    "category_bin", f"bins[{i}]: a category factor's bins list values", index=i
+                )
             for v in b.values:
                 if v in seen:
-                    raise ValueError(f"bins[{i}]: {v!r} is already in bins[{seen[v]}]")
+                    raise refused(
+                        "value_twice",
+                        f"bins[{i}]: {v!r} is already in bins[{seen[v]}]",
+                        index=i,
+                        value=v,
+                        other=seen[v],
+                    )
                 seen[v] = i
         return
     for i, b in enumerate(bins):
         if b.values is not None:
-            raise ValueError(f"bins[{i}]: a numeric factor's bins have lower and upper, not values")
+            raise refused(
+                "numeric_bin",
+                f"bins[{i}]: a numeric factor's bins have lower and upper, not values",
+                index=i,
+            )
         if b.lower is not None and b.upper is not None and not b.upper > b.lower:
-            raise ValueError(f"bins[{i}]: upper must be greater than lower")
+            raise refused("bin_order", f"bins[{i}]: upper must be greater than lower", index=i)
     if bins[0].lower is not None:
-        raise ValueError("bins[0]: the first bin must have no lower bound (values below it)")
+        raise refused(
+            "first_bin",
+            "bins[0]: the first bin must have no lower bound (values below it)",
+            index=0,
+        )
     if bins[-1].upper is not None:
-        raise ValueError(f"bins[{len(bins) - 1}]: the last bin must have no upper bound")
+        last = len(bins) - 1
+        raise refused(
+            "last_bin", f"bins[{last}]: the last bin must have no upper bound", index=last
+        )
     for i in range(1, len(bins)):
         prev, cur = bins[i - 1].upper, bins[i].lower
         if prev is None or cur is None or prev != cur:
-            raise ValueError(
-                f"bins[{i}]: must start where bins[{i - 1}] ends ({prev}), not at {cur}"
+            raise refused(
+                "bin_gap",
+                f"bins[{i}]: must start where bins[{i - 1}] ends ({prev}), not at {cur}",
+                index=i,
+                previous=prev,
             )
 
 
@@ -235,21 +265,46 @@ def check_bands(bands: list[Band]) -> list[Band]:
     codes = [b.code for b in ordered]
     for code in codes:
         if codes.count(code) > 1:
-            raise ValueError(f"band {code!r} appears twice")
+            raise refused("band_twice", f"band {code!r} appears twice", band=code)
     for b in ordered:
         if b.max < b.min:
-            raise ValueError(f"band {b.code}: max {b.max} is below min {b.min}")
+            raise refused(
+                "band_order", f"band {b.code}: max {b.max} is below min {b.min}", band=b.code
+            )
     if ordered[0].min != SCORE_MIN:
-        raise ValueError(f"scores {SCORE_MIN} to {ordered[0].min - 1} are in no band")
+        raise refused(
+            "band_gap",
+            f"scores {SCORE_MIN} to {ordered[0].min - 1} are in no band",
+            band=ordered[0].code,
+            low=SCORE_MIN,
+            high=ordered[0].min - 1,
+        )
     if ordered[-1].max != SCORE_MAX:
-        raise ValueError(f"scores {ordered[-1].max + 1} to {SCORE_MAX} are in no band")
+        raise refused(
+            "band_gap",
+            f"scores {ordered[-1].max + 1} to {SCORE_MAX} are in no band",
+            band=ordered[-1].code,
+            low=ordered[-1].max + 1,
+            high=SCORE_MAX,
+        )
     for prev, cur in itertools.pairwise(ordered):
         if cur.min <= prev.max:
-            raise ValueError(
-                f"bands {prev.code} and {cur.code} overlap ({cur.min} to {min(prev.max, cur.max)})"
+            raise refused(
+                "band_overlap",
+                f"bands {prev.code} and {cur.code} overlap ({cur.min} to {min(prev.max, cur.max)})",
+                band=cur.code,
+                other=prev.code,
+                low=cur.min,
+                high=min(prev.max, cur.max),
             )
         if cur.min > prev.max + 1:
-            raise ValueError(f"scores {prev.max + 1} to {cur.min - 1} are in no band")
+            raise refused(
+                "band_gap",
+                f"scores {prev.max + 1} to {cur.min - 1} are in no band",
+                band=cur.code,
+                low=prev.max + 1,
+                high=cur.min - 1,
+            )
     return ordered
 
 
@@ -268,7 +323,7 @@ class Definition(_Strict):
         codes = [f.code for f in factors]
         for i, code in enumerate(codes):
             if codes.index(code) != i:
-                raise ValueError(f"factors[{i}]: code {code!r} is used twice")
+                raise refused("code_twice", f"factors[{i}]: code {code!r} is used twice", index=i)
         return factors
 
     @field_validator("ratings")
@@ -281,21 +336,28 @@ class Definition(_Strict):
     def _tiers(cls, bands: list[Band]) -> list[Band]:
         for b in bands:
             if b.code not in TIERS:
-                raise ValueError(f"tier {b.code!r} is not one of {', '.join(TIERS)}")
+                raise refused(
+                    "unknown_tier", f"tier {b.code!r} is not one of {', '.join(TIERS)}", band=b.code
+                )
         ordered = check_bands(bands)
         # A higher score may never mean a riskier tier.
         ranks = [TIERS.index(b.code) for b in ordered]
         if ranks != sorted(ranks, reverse=True):
-            raise ValueError("tiers must go from the riskiest (lowest scores) to the safest")
+            raise refused(
+                "tier_order", "tiers must go from the riskiest (lowest scores) to the safest"
+            )
         return ordered
 
     @model_validator(mode="after")
     def _in_range(self) -> Definition:
         low, high = self.score_range()
         if low < SCORE_MIN or high > SCORE_MAX:
-            raise ValueError(
+            raise refused(
+                "score_range",
                 f"base points and factors can give scores from {low:g} to {high:g}; "
-                f"change the points so that every score lies within {SCORE_MIN}-{SCORE_MAX}"
+                f"change the points so that every score lies within {SCORE_MIN}-{SCORE_MAX}",
+                low=low,
+                high=high,
             )
         return self
 

@@ -404,8 +404,8 @@ def _catalogue() -> tuple[RatioFactor, ...]:
         "altman_score",
         "altman",
         "score",
-        "Altman score of the model in altman_model; compare scores only within one model",
-        "Altman 分值（模型见 altman_model，不同模型的分值不可直接比较）",
+        "Altman score of the model used; compare scores only within one model",
+        "Altman 分值（按所用的 Altman 模型计算，不同模型的分值不可直接比较）",
         1,
     )
     add(

@@ -18,7 +18,7 @@ from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringR
 from riskdesk.privacy import consent
 from riskdesk.scoring import ratios, registry
 from riskdesk.scoring import repository as repo
-from riskdesk.scoring.definition import Definition
+from riskdesk.scoring.definition import TIERS, Definition
 from riskdesk.scoring.engine import score_frame
 
 # Re-exported: other domains read the factor frame through this service.
@@ -138,19 +138,50 @@ def _draft_or_raise(session: Session, version_id: int) -> ScorecardVersion:
 
 
 def edit_draft(
-    session: Session, principal: Principal, version_id: int, body: VersionCreate
+    session: Session,
+    principal: Principal,
+    version_id: int,
+    body: VersionCreate,
+    *,
+    seen: str | None = None,
 ) -> ScorecardVersion:
-    """Change a draft; the editor becomes one more person who may not approve it."""
+    """Change a draft; the editor becomes one more person who may not approve it. With
+    ``seen`` (the draft's ``draft_stamp`` when the editor opened it), a draft someone changed
+    since is refused, unless the edit changes nothing."""
     version = _draft_or_raise(session, version_id)
     definition = _definition_json(body.definition)
     if version.definition == definition and version.note == body.note:
         return version
+    if seen is not None and seen != draft_stamp(version):
+        raise Conflict(
+            f"version {version_id} was changed by someone else since you opened it",
+            field="version_id",
+            code="draft_changed",
+        )
     version.definition = definition
     version.note = body.note
     version.updated_by_id = principal.user_id
     version.updated_at = utcnow()
     session.flush()
     return version
+
+
+def draft_stamp(version: ScorecardVersion) -> str:
+    """When a draft was last changed, as an editor keeps it to notice a later change."""
+    return version.updated_at.replace(tzinfo=None).isoformat()
+
+
+def get_version_or_raise(session: Session, version_id: int) -> ScorecardVersion:
+    """A scorecard version by id."""
+    version = repo.get_version(session, version_id)
+    if version is None:
+        raise NotFound(f"no scorecard version {version_id}", field="version_id")
+    return version
+
+
+def scorecard_of(session: Session, version: ScorecardVersion) -> Scorecard:
+    """The scorecard a version belongs to."""
+    return next(c for c in repo.scorecards(session) if c.id == version.scorecard_id)
 
 
 def approve(
@@ -212,11 +243,15 @@ def _complete(frame: pl.DataFrame, definitions: Sequence[Definition]) -> pl.Data
 
 
 def _fits(card: Scorecard) -> pl.Expr:
+    return _fitting(card.customer_kind, card.segments)
+
+
+def _fitting(customer_kind: str | None, segments: Sequence[str]) -> pl.Expr:
     fits = pl.lit(True)
-    if card.customer_kind:
-        fits = fits & (pl.col("attribute.kind") == card.customer_kind)
-    if card.segments:
-        fits = fits & pl.col("attribute.segment").is_in(card.segments)
+    if customer_kind:
+        fits = fits & (pl.col("attribute.kind") == customer_kind)
+    if segments:
+        fits = fits & pl.col("attribute.segment").is_in(list(segments))
     return fits
 
 
@@ -717,8 +752,51 @@ def preview(session: Session, version_id: int) -> dict[str, Any]:
         raise NotFound(f"no scorecard version {version_id}", field="version_id")
     card = next(c for c in repo.scorecards(session) if c.id == version.scorecard_id)
     definition = Definition.model_validate(version.definition)
+    return preview_definition(
+        session, definition, customer_kind=card.customer_kind, segments=card.segments
+    )
+
+
+def _moves(scored: pl.DataFrame, current: pl.DataFrame, definition: Definition) -> dict[str, Any]:
+    """How many customers a definition would move to a better or a worse rating and tier than
+    they have now (rated by none before, or by a rating the definition does not know: new)."""
+    ratings = [b.code for b in definition.ratings]  # lowest scores first
+    ranks = {"rating": {c: i for i, c in enumerate(ratings)}}
+    ranks["tier"] = {c: -i for i, c in enumerate(TIERS)}  # the safest ranks highest
+    both = scored.select("customer_id", "rating", "tier").join(
+        current.rename({"rating": "old_rating", "risk_tier": "old_tier"}),
+        on="customer_id",
+        how="left",
+    )
+    moves: dict[str, Any] = {}
+    for kind, new, old in (("rating", "rating", "old_rating"), ("tier", "tier", "old_tier")):
+        rank = ranks[kind]
+        counts = {"up": 0, "down": 0, "same": 0, "new": 0}
+        for now, before in both.select(new, old).iter_rows():  # one row per customer scored
+            if before not in rank or now not in rank:
+                counts["new"] += 1
+            elif rank[now] > rank[before]:
+                counts["up"] += 1
+            elif rank[now] < rank[before]:
+                counts["down"] += 1
+            else:
+                counts["same"] += 1
+        moves[kind] = counts
+    return moves
+
+
+def preview_definition(
+    session: Session,
+    definition: Definition,
+    *,
+    customer_kind: str | None,
+    segments: Sequence[str],
+) -> dict[str, Any]:
+    """What a definition (saved or not) would give today over the customers of that kind and
+    segments, beside the ratings and tiers they have now, and how many would move. Nothing is
+    stored."""
     frame = _complete(factor_frame(session, None, today(), _needs([definition])), [definition])
-    mine = frame.filter(_fits(card))
+    mine = frame.filter(_fitting(customer_kind, segments))
     values = mine.select(
         "customer_id",
         *[pl.col(f"{f.source}.{f.name}").alias(f.code) for f in definition.factors],
@@ -738,6 +816,7 @@ def preview(session: Session, version_id: int) -> dict[str, Any]:
         "proposed_tiers": counts(scored, "tier"),
         "current_ratings": counts(current, "rating"),
         "current_tiers": counts(current, "risk_tier"),
+        "moves": _moves(scored, current, definition),
     }
 
 

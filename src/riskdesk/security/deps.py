@@ -167,6 +167,7 @@ CanDocumentsWrite = Annotated[Principal, Depends(require(Permission.DOCUMENTS_WR
 CanEventsRead = Annotated[Principal, Depends(require(Permission.EVENTS_READ))]
 CanEventsWrite = Annotated[Principal, Depends(require(Permission.EVENTS_WRITE))]
 CanServiceEventsWrite = Annotated[Principal, Depends(require(Permission.SERVICE_EVENTS_WRITE))]
+CanInteractionsWrite = Annotated[Principal, Depends(require(Permission.INTERACTIONS_WRITE))]
 CanImportsRun = Annotated[Principal, Depends(require(Permission.IMPORTS_RUN))]
 CanUsersRead = Annotated[Principal, Depends(require(Permission.USERS_READ))]
 CanUsersManage = Annotated[Principal, Depends(require(Permission.USERS_MANAGE))]

@@ -21,6 +21,7 @@ from riskdesk.security.schemas import (
     UserAccount,
     UserCreate,
     UserRead,
+    UserUpdate,
 )
 
 router = APIRouter(tags=["users"])
@@ -88,6 +89,17 @@ def reset_password(
     return _account(service.reset_password(session, user_id=user_id, password=body.password))
 
 
+@router.patch("/users/{user_id}", response_model=UserAccount)
+def update_user(
+    user_id: PathId, body: UserUpdate, session: SessionDep, _: CanUsersManage
+) -> UserAccount:
+    """Change a user's display name, role, team or e-mail, or disable (``is_active: false``)
+    or enable the account. A disabled user cannot sign in, their browser sessions end and
+    their API tokens stop working until the account is enabled again. Refused (409
+    ``last_admin``) when no active administrator would be left."""
+    return _account(service.update_user(session, user_id=user_id, changes=body))
+
+
 @router.post("/users", response_model=UserRead, status_code=201)
 def create_user(body: UserCreate, session: SessionDep, _: CanUsersManage) -> UserRead:
     """Create a user."""
@@ -98,6 +110,7 @@ def create_user(body: UserCreate, session: SessionDep, _: CanUsersManage) -> Use
         role=body.role,
         password=body.password,
         team=body.team,
+        email=body.email,
     )
     return UserRead.model_validate(user)
 
@@ -113,12 +126,21 @@ def list_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[TokenR
 def create_token(
     body: TokenCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> TokenIssued:
-    """Issue a token for yourself; it can never do more than your role allows."""
+    """Issue a token for yourself, or (with `tokens:manage`) for another user; it can never do
+    more than its user's role allows. The secret is in the answer once, and never again."""
     if principal.via == "token":
         raise PermissionDenied("tokens cannot mint tokens; sign in", code="permission_denied")
+    owner: User | service.Caller = principal.user
+    if body.user_id is not None and body.user_id != principal.user_id:
+        if not principal.can(Permission.TOKENS_MANAGE):
+            raise PermissionDenied(
+                "issuing another user's token needs the permission 'tokens:manage'",
+                code="permission_denied",
+            )
+        owner = service.get_user_or_raise(session, body.user_id)
     token, raw = service.issue_token(
         session,
-        user=principal.user,
+        user=owner,
         name=body.name,
         scopes=body.scopes,
         expires_in_days=body.expires_in_days,

@@ -34,6 +34,7 @@ class Permission(StrEnum):
     EVENTS_READ = "events:read"
     EVENTS_WRITE = "events:write"
     SERVICE_EVENTS_WRITE = "service_events:write"
+    INTERACTIONS_WRITE = "interactions:write"  # log calls, visits, e-mails on the credit file
     IMPORTS_RUN = "imports:run"
     USERS_READ = "users:read"
     USERS_MANAGE = "users:manage"
@@ -76,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EVENTS_READ,
             P.EVENTS_WRITE,
             P.SERVICE_EVENTS_WRITE,
+            P.INTERACTIONS_WRITE,
             P.IMPORTS_RUN,
             P.USERS_READ,
             P.CREDIT_CHECK,
@@ -107,6 +109,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.EVENTS_READ,
             P.EVENTS_WRITE,
             P.SERVICE_EVENTS_WRITE,
+            P.INTERACTIONS_WRITE,
             P.IMPORTS_RUN,
             P.USERS_READ,
             P.CREDIT_CHECK,
@@ -131,6 +134,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.DOCUMENTS_READ,
             P.DOCUMENTS_WRITE,
             P.EVENTS_READ,
+            P.INTERACTIONS_WRITE,
             P.CREDIT_CHECK,
             P.LIMIT_REQUESTS_CREATE,
             P.ALERTS_WORK,
@@ -143,6 +147,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.CUSTOMERS_READ,
             P.EVENTS_READ,
             P.SERVICE_EVENTS_WRITE,
+            P.INTERACTIONS_WRITE,
             P.ALERTS_WORK,
             P.COMPLAINTS_WORK,
             P.PII_REVEAL,

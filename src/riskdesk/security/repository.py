@@ -41,6 +41,15 @@ def users_by_usernames(session: Session, usernames: set[str]) -> dict[str, User]
     return {u.username: u for u in rows}
 
 
+def active_admin_ids(session: Session, *, lock: bool = False) -> list[int]:
+    """Ids of the enabled administrators (their rows locked for this transaction with ``lock``,
+    where the database can)."""
+    stmt = select(User.id).where(User.role == "admin", User.is_active.is_(True)).order_by(User.id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return list(session.scalars(stmt))
+
+
 def team_member_ids(session: Session, team: str) -> list[int]:
     """Ids of the users in a team."""
     return list(session.scalars(select(User.id).where(User.team == team)))
@@ -102,6 +111,16 @@ def list_tokens(session: Session, user_id: int | None = None) -> list[ApiToken]:
     if user_id is not None:
         stmt = stmt.where(ApiToken.user_id == user_id)
     return list(session.scalars(stmt))
+
+
+def live_token_names(session: Session, user_id: int, *, now: dt.datetime) -> set[str]:
+    """The names of a user's tokens that are neither revoked nor expired."""
+    stmt = select(ApiToken.name).where(
+        ApiToken.user_id == user_id,
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+    )
+    return set(session.scalars(stmt))
 
 
 def get_token(session: Session, token_id: int) -> ApiToken | None:

@@ -21,7 +21,22 @@ class UserCreate(InputModel):
     display_name: str = Field(min_length=1, max_length=128)
     role: Role
     team: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=254, description="For e-mail notices.")
     password: str = Field(min_length=1, max_length=256)
+
+
+class UserUpdate(InputModel):
+    """Changes to a user (only the fields sent change; ``team`` or ``email`` null clears it)."""
+
+    display_name: str | None = Field(default=None, min_length=1, max_length=128)
+    role: Role | None = None
+    team: str | None = Field(default=None, max_length=64)
+    email: str | None = Field(default=None, max_length=254)
+    is_active: bool | None = Field(
+        default=None,
+        description="False disables the account: it cannot sign in, its browser sessions end "
+        "and its API tokens stop working (they work again when it is enabled).",
+    )
 
 
 class UserRead(BaseModel):
@@ -73,6 +88,12 @@ class TokenCreate(InputModel):
     name: str = Field(min_length=1, max_length=128)
     scopes: list[str] = Field(min_length=1)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+    user_id: int | None = Field(
+        default=None,
+        ge=1,
+        description="Whose token it is (a machine client's user, say); the caller by default. "
+        "Another user's token needs `tokens:manage`.",
+    )
 
 
 class TokenRead(BaseModel):

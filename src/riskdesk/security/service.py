@@ -28,14 +28,20 @@ from riskdesk.security import passwords
 from riskdesk.security import repository as repo
 from riskdesk.security.permissions import (
     OWN_CUSTOMERS_ONLY,
+    SCOPE_BUNDLES,
     Permission,
     Role,
     parse_scopes,
     permissions_for,
 )
+from riskdesk.security.schemas import UserUpdate
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rd"  # noqa: S105  (a label, not a secret)
+# Riskdesk acting on its own (alerts.playbooks creates it): disabled, and never edited by hand.
+SYSTEM_USERNAME = "riskdesk-system"
+# Generated passwords: no look-alike characters (0/o, 1/l/i), read out or typed from a note.
+_PASSWORD_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105  (characters, not a password)
 
 
 @dataclass(frozen=True)
@@ -212,11 +218,82 @@ def set_email(session: Session, *, username: str, email: str | None) -> User:
 
 
 def set_role(session: Session, *, username: str, role: Role | str) -> User:
-    """Change a user's role."""
+    """Change a user's role (never the last active administrator's)."""
     user = get_user_by_username_or_raise(session, username)
-    user.role = Role(role).value
+    return update_user(session, user_id=user.id, changes=UserUpdate(role=Role(role)))
+
+
+def _ensure_not_system(user: User) -> None:
+    if user.username == SYSTEM_USERNAME:
+        raise Conflict(
+            "the automatic user belongs to Riskdesk itself and cannot be changed",
+            field="user_id",
+            code="system_user",
+        )
+
+
+def _ensure_an_admin_remains(session: Session, user: User, *, field: str) -> None:
+    # Locks the active administrators' rows (PostgreSQL) so two administrators demoting each
+    # other at once cannot both succeed; SQLite has one writer at a time anyway.
+    others = [i for i in repo.active_admin_ids(session, lock=True) if i != user.id]
+    if not others:
+        raise Conflict(
+            "this would leave no active administrator; make another user an administrator first",
+            field=field,
+            code="last_admin",
+        )
+
+
+def update_user(session: Session, *, user_id: int, changes: UserUpdate) -> User:
+    """Change a user's name, role, team, e-mail or whether the account is enabled (only the
+    fields set). Disabling ends their browser sessions and stops their API tokens; no change
+    may leave the system without an active administrator."""
+    user = get_user_or_raise(session, user_id)
+    _ensure_not_system(user)
+    sent = changes.model_fields_set
+    role = Role(changes.role).value if "role" in sent and changes.role is not None else user.role
+    active = (
+        changes.is_active
+        if "is_active" in sent and changes.is_active is not None
+        else (user.is_active)
+    )
+    if (
+        user.role == Role.ADMIN.value
+        and user.is_active
+        and not (role == Role.ADMIN.value and active)
+    ):
+        _ensure_an_admin_remains(session, user, field="role" if active else "is_active")
+    if "display_name" in sent:
+        if not changes.display_name:
+            raise ValidationFailed("display name must not be empty", field="display_name")
+        user.display_name = changes.display_name
+    if "team" in sent:
+        user.team = changes.team or None
+    if "email" in sent:
+        user.email = _checked_email(changes.email) if changes.email else None
+    user.role = role
+    was_active, user.is_active = user.is_active, active
     session.flush()
+    if was_active and not active:
+        ended = repo.end_user_sessions(session, user.id)
+        log.info("user %s disabled (%s browser sessions ended)", user.id, ended)
     return user
+
+
+def generate_password() -> str:
+    """A random password for an administrator to hand over once (about 98 bits: four groups
+    of five characters from 31), which always passes the password policy."""
+    while True:
+        groups = ("".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(5)) for _ in range(4))
+        password = "-".join(groups)
+        if passwords.check_password(password) is None:
+            return password
+
+
+def password_stamp(user: User) -> str:
+    """A short fingerprint of a user's current password hash: a form that resets the password
+    carries it, so posting the same form again changes nothing once the password changed."""
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
 def get_user_or_raise(session: Session, user_id: int) -> User:
@@ -427,8 +504,24 @@ def issue_token(
     name: str,
     scopes: list[str],
     expires_in_days: int | None = None,
+    unique_name: bool = False,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the one-time plaintext ``rd_<prefix>_<secret>``."""
+    """Create a token; returns the row and the one-time plaintext ``rd_<prefix>_<secret>``.
+
+    With ``unique_name``, a name one of the user's live tokens already has is refused (the
+    browser form asks for it: posting it again must not issue a second token)."""
+    if not user.is_active or user.username == SYSTEM_USERNAME:
+        raise Conflict(
+            f"user {user.username!r} is disabled: enable the account first",
+            field="user_id",
+            code="user_disabled",
+        )
+    if unique_name and name in repo.live_token_names(session, user.id, now=utcnow()):
+        raise Conflict(
+            f"{user.username!r} already has a live token named {name!r}",
+            field="name",
+            code="token_name_taken",
+        )
     try:
         perms = parse_scopes(scopes)
     except ValueError as exc:
@@ -496,6 +589,11 @@ def list_users(session: Session) -> list[User]:
 def list_tokens(session: Session, *, user_id: int | None = None) -> list[ApiToken]:
     """Tokens, optionally of one user."""
     return repo.list_tokens(session, user_id)
+
+
+def scope_choices() -> list[str]:
+    """Every scope a token may carry: the bundles, then each permission."""
+    return [*SCOPE_BUNDLES, *(p.value for p in Permission)]
 
 
 def system_principal(session: Session, user: User) -> Principal:

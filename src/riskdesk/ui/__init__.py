@@ -22,8 +22,10 @@ def mount_ui(app: FastAPI) -> None:
         policy_pages,
         portfolio_pages,
         privacy_pages,
+        relationship_pages,
         report_pages,
         reports_pages,
+        scorecard_pages,
         user_pages,
     )
     from riskdesk.ui.render import render_error
@@ -36,6 +38,7 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(desk_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(privacy_pages.router)
+    app.include_router(relationship_pages.router)
     app.include_router(user_pages.router)
     app.include_router(job_pages.router)
     app.include_router(portfolio_pages.router)
@@ -45,3 +48,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(reports_pages.router)
     app.include_router(help_pages.router)
     app.include_router(policy_pages.router)
+    app.include_router(scorecard_pages.router)

@@ -45,6 +45,36 @@ def customers_export(
     )
 
 
+@router.get("/ageing/export")
+def ageing_export(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    chosen: PageCustomerFilter,
+    format: FormatQuery = "csv",
+) -> StreamingResponse:
+    """Receivables ageing per customer, for the customers the customer list's filters select."""
+    flt, said = chosen
+    return reports_api.ageing_file(
+        request, session, principal, flt, format, _locale(request), said=said
+    )
+
+
+@router.get("/exposure/export")
+def exposure_export(
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    chosen: PageCustomerFilter,
+    format: FormatQuery = "csv",
+) -> StreamingResponse:
+    """Credit exposure per customer, for the customers the customer list's filters select."""
+    flt, said = chosen
+    return reports_api.exposure_file(
+        request, session, principal, flt, format, _locale(request), said=said
+    )
+
+
 @router.get("/alerts/export")
 def alerts_export(
     request: Request,
@@ -60,20 +90,32 @@ def alerts_export(
 
 @router.get("/worklist/export")
 def held_orders_export(
-    request: Request, session: SessionDep, principal: CanCustomersRead, format: FormatQuery = "csv"
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    scope: portfolio_pages.PageFilter,
+    format: FormatQuery = "csv",
 ) -> StreamingResponse:
-    """The held orders the worklist shows."""
+    """The held orders the worklist shows (of a region, a tier, ... as the page was opened)."""
     flt = DecisionFilter(status="held")
-    return reports_api.export_decisions(request, session, principal, flt, format, _locale(request))
+    return reports_api.export_decisions(
+        request, session, principal, flt, scope, format, _locale(request)
+    )
 
 
 @router.get("/limit-requests/export")
 def limit_requests_export(
-    request: Request, session: SessionDep, principal: CanCustomersRead, format: FormatQuery = "csv"
+    request: Request,
+    session: SessionDep,
+    principal: CanCustomersRead,
+    scope: portfolio_pages.PageFilter,
+    format: FormatQuery = "csv",
 ) -> StreamingResponse:
-    """The pending limit requests the page shows."""
+    """The pending limit requests the page shows (of a region, a tier, ...)."""
     flt = RequestFilter(status="pending")
-    return reports_api.export_requests(request, session, principal, flt, format, _locale(request))
+    return reports_api.export_requests(
+        request, session, principal, flt, scope, format, _locale(request)
+    )
 
 
 @router.get("/reviews/export")
@@ -81,12 +123,13 @@ def reviews_export(
     request: Request,
     session: SessionDep,
     principal: CanCustomersRead,
+    scope: portfolio_pages.PageFilter,
     horizon: Annotated[int, Query(ge=0, le=366)] = 30,
     format: FormatQuery = "csv",
 ) -> StreamingResponse:
-    """The review queue under the page's horizon."""
+    """The review queue under the page's horizon (and its region, tier, ...)."""
     return reports_api.export_review_queue(
-        request, session, principal, horizon, format, _locale(request)
+        request, session, principal, scope, horizon, format, _locale(request)
     )
 
 

@@ -101,8 +101,8 @@ def _midnight(day: dt.date) -> str:
 
 
 def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
-    """Alerts by rule code week by week (stacked), and my SLA record; every bar opens the
-    alert queue with the home's filters."""
+    """Alerts by warning type and by rule code week by week (stacked), and my SLA record;
+    every bar opens the alert queue with the home's filters."""
     weeks = h.by_code.weeks
     scoped = _scoped(h.filters)
 
@@ -130,6 +130,26 @@ def analyst_charts(h: AnalystHome, t: Translator) -> dict[str, str]:
                         ],
                     )
                     for code, values in h.by_code.codes.items()
+                ],
+            ),
+            "by_type": stacked(
+                [w.strftime("%m-%d") for w in weeks],
+                [
+                    (
+                        t(f"warning_type.{kind}"),
+                        values,
+                        [
+                            scoped(
+                                "/alerts",
+                                warning_type=kind,
+                                status="any",
+                                observed_from=w.isoformat(),
+                                observed_to=(w + dt.timedelta(days=6)).isoformat(),
+                            )
+                            for w in weeks
+                        ],
+                    )
+                    for kind, values in h.by_code.types.items()
                 ],
             ),
             "sla": {

@@ -41,8 +41,15 @@ def _starters(session: Session) -> dict[int, str]:
     return {u.id: u.display_name or u.username for u in security_service.list_users(session)}
 
 
+ENDED = ("done", "failed", "cancelled")
+
+
 def _view(job: Job, starters: dict[int, str]) -> dict[str, Any]:
     phase, done, total = job_service.progress_of(job)
+    if job.status in ENDED:
+        # An ended job's phase is how it ended, whatever phase its row last recorded (a job
+        # that failed before a worker took it must not read "waiting for a worker").
+        phase = job.status
     result = job.result or {}
     link = RESULT_PAGES.get(job.kind)
     return {

@@ -96,7 +96,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
-from riskdesk.ui import home_pages
+from riskdesk.ui import home_pages, relationship_panel
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
 from riskdesk.ui.render import Reason, format_day, indicator_label, render, rule_error_text
 
@@ -136,6 +136,12 @@ ScopeDep = Annotated[CustomerFilter | None, Depends(customer_scope)]
 def within_scope(scope: CustomerFilter | None) -> Any:
     # Visibility is applied by each list itself; this only narrows.
     return customer_repo.matching_ids(scope) if scope is not None else None
+
+
+def _scope_query(shown: dict[str, tuple[str, str]], **extra: str) -> str:
+    """A work list's filters (as ``_scope_shown`` gives them) as a query, for its export: the
+    file holds what the list shows."""
+    return urlencode({k: v for k, (v, _) in shown.items()} | extra)
 
 
 def _scope_shown(
@@ -565,6 +571,10 @@ def _credit_file(
         ),
         score_chart=score_chart,
         can_score=principal.can(Permission.SCORING_MANAGE),
+        # Interactions and contracts (a refused log form comes back as it was sent).
+        relationship=relationship_panel.panel(
+            session, principal, customer_id, **extra.pop("relationship_form", {})
+        ),
         **_churn_and_satisfaction(session, principal, customer_id, values),
         **extra,
     )
@@ -707,6 +717,7 @@ def limit_requests_page(
         scope=shown,
         pager=_pager("/limit-requests", shown, sort, page, total),
         sorts=("-requested", "requested", "-amount", "amount", "expires"),
+        export_query=_scope_query(shown),
     )
 
 
@@ -1230,7 +1241,7 @@ def scorecards_page(
         can_run=principal.can(Permission.SCORING_MANAGE),
         runs=scoring_service.recent_runs(session, 1),
         done=done,
-        done_status=status if status in ("active", "rejected") else None,
+        done_status=status if status in ("active", "rejected", "submitted") else None,
     )
 
 
@@ -1363,6 +1374,7 @@ def reviews_page(
     horizon: Annotated[int, Query(ge=0, le=366)] = REVIEW_HORIZON_DAYS,
 ) -> Response:
     """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
+    shown = _scope_shown(session, scope)
     return render(
         request,
         "reviews.html",
@@ -1370,7 +1382,8 @@ def reviews_page(
         queue=policy_service.review_queue(
             session, principal, horizon_days=horizon, within=within_scope(scope)
         ),
-        scope=_scope_shown(session, scope),
+        scope=shown,
+        export_query=_scope_query(shown, horizon=str(horizon)),
         horizon=horizon,
         horizons=REVIEW_HORIZONS,
         # The scope's filters are kept when the horizon changes.
@@ -1762,6 +1775,7 @@ def worklist_page(
         scope=shown,
         pager=_pager("/worklist", shown, sort, page, total),
         sorts=("-created", "created", "-amount", "amount"),
+        export_query=_scope_query(shown),
     )
 
 

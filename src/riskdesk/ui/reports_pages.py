@@ -49,6 +49,7 @@ def reports_page(
         subscriptions=mine,
         kinds=KINDS,
         can_ecl=principal.can(Permission.ECL_READ),
+        can_complaints=principal.can(Permission.COMPLAINTS_WORK),
         done=done if done in ("subscribed", "unsubscribed") else None,
     )
 

@@ -159,9 +159,10 @@ SCREENS: tuple[Screen, ...] = (
         ("Credit file", "信用档案"),
         (
             "Everything about one customer: master data, credit profile, indicators, score and "
-            "reasons, exposure, history of changes, documents, contacts, reviews and privacy.",
+            "reasons, exposure, history of changes, documents, contacts, interactions, "
+            "contracts, reviews and privacy.",
             "一个客户的全部信息：主数据、信用资料、指标、评分与原因代码、敞口、变更历史、"
-            "附件、联系人、复审和隐私。",
+            "附件、联系人、沟通记录、合同、复审和隐私。",
         ),
         (
             (
@@ -182,6 +183,19 @@ SCREENS: tuple[Screen, ...] = (
             (
                 "A printable credit report (A4).",
                 "可打印的信用报告（A4）。",
+            ),
+            (
+                "Interactions, newest first: type and purpose, when, who logged it, the notes and "
+                "the next step with its date; the latest ten here, all of them (paged and "
+                "searchable) behind the link.",
+                "沟通记录（最新在前）：方式和目的、时间、登记人、沟通内容以及下一步和日期；"
+                "此处显示最近十条，点链接可分页查看和搜索全部记录。",
+            ),
+            (
+                "Contracts with their number, signing, start and end dates, amount, payment "
+                "terms, fulfilment, and whether they are in force, not started or ended.",
+                "合同：编号、签订日期、开始和结束日期、金额、账期、履行状态，以及生效中、"
+                "未开始或已到期。",
             ),
         ),
         (("GET", "/customers/{customer_id}"), ("GET", "/customers/{customer_id}/report")),
@@ -234,9 +248,30 @@ SCREENS: tuple[Screen, ...] = (
                 ("Start a review", "发起复审"),
                 ("Opens (or continues) the customer's review.", "开始（或继续）该客户的复审。"),
             ),
+            A(
+                ("POST", "/customers/{customer_id}/interactions"),
+                ("Log a call, visit or e-mail", "登记电话、拜访或邮件"),
+                (
+                    "Records the contact with its notes and a next step (and its date) on the "
+                    "timeline. Sending the same form twice records it once. The notes are erased "
+                    "with the customer's personal data.",
+                    "在沟通记录中登记此次联系、沟通内容以及下一步（和日期）。同一表单重复提交"
+                    "只记录一次。沟通内容随客户个人数据一并删除。",
+                ),
+            ),
+            A(
+                ("GET", "/customers/{customer_id}/interactions"),
+                ("Search the notes", "搜索沟通内容"),
+                (
+                    "All of the customer's interactions, paged; the search keeps those whose notes "
+                    "or next step hold every word typed.",
+                    "分页查看该客户的全部沟通记录；搜索只保留沟通内容或下一步中包含所输入全部"
+                    "词语的记录。",
+                ),
+            ),
         ),
         ("credit_file", "available_credit", "reason_code", "dbt", "dpd", "four_eyes"),
-        ("privacy", "approvals", "limit_requests", "reviews"),
+        ("privacy", "approvals", "limit_requests", "reviews", "interactions"),
     ),
     Screen(
         "privacy",
@@ -493,6 +528,34 @@ SCREENS: tuple[Screen, ...] = (
         ),
     ),
     Screen(
+        "interactions",
+        ("/interactions",),
+        ("Search interactions", "搜索沟通记录"),
+        (
+            "Finds calls, visits and e-mails by the words in their notes or next step, among the "
+            "customers you may see: sales and customer service search only their own and their "
+            "team's customers.",
+            "按沟通内容或下一步中的词语查找电话、拜访和邮件记录，仅限您可查看的客户：销售和"
+            "客服只能搜索自己及本团队的客户。",
+        ),
+        (
+            (
+                "Each interaction found: type and purpose, when, who logged it, the customer, the "
+                "notes and the next step, newest first, 25 a page.",
+                "每条找到的记录：方式和目的、时间、登记人、客户、沟通内容和下一步，最新在前，"
+                "每页 25 条。",
+            ),
+            (
+                "Every word typed must appear; the case of letters does not matter.",
+                "必须包含所输入的每个词语；不区分英文大小写。",
+            ),
+        ),
+        (("GET", "/interactions"),),
+        (),
+        (),
+        ("customer",),
+    ),
+    Screen(
         "approvals",
         ("/approvals",),
         ("Approvals", "审批"),
@@ -551,15 +614,65 @@ SCREENS: tuple[Screen, ...] = (
     ),
     Screen(
         "scorecards",
-        ("/scorecards", "/scorecard-versions", "/scoring-runs"),
+        ("/scorecards", "/scorecard-versions", "/scorecard-drafts", "/scoring-runs"),
         ("Scorecards", "评分卡"),
         (
-            "Scorecards, their versions, and drafts with a preview of what they would change.",
-            "评分卡及其版本，以及草稿对评分结果影响的预览。",
+            "Scorecards, their versions, and drafts with a preview of what they would change. "
+            "The editor writes a new scorecard or a draft: its factors (what each reads, and "
+            "the points by bins or by a weight), the bins' edges, and the rating and risk tier "
+            "bands; beside it, the ratings and tiers the draft would give today's customers "
+            "against the ones they have, and how many would move up or down.",
+            "评分卡及其版本，以及草稿对评分结果影响的预览。编辑器用于新建评分卡或编辑草稿："
+            "各因子（读取的数据项，以及按分档或按比例的得分）、分档边界、评级和风险等级区间；"
+            "旁边显示按该草稿为今日客户评出的评级和风险等级与当前的对比，以及上调和下调的客户数。",
         ),
-        (),
-        (("GET", "/scorecards"),),
         (
+            (
+                "Errors are shown next to the field: a bin must start where the one before "
+                "it ends, and the bands must cover scores 0 to 1,000 without gap or overlap.",
+                "错误显示在对应字段旁：每一档须从上一档的上限开始，各区间须完整覆盖 0 至 "
+                "1,000 分，不能有空档或重叠。",
+            ),
+        ),
+        (
+            ("GET", "/scorecards"),
+            ("GET", "/scorecards/new"),
+            ("GET", "/scorecard-drafts/{version_id}"),
+        ),
+        (
+            A(
+                ("POST", "/scorecards/new"),
+                ("Create a scorecard", "新建评分卡"),
+                (
+                    "Saves a new scorecard as a draft version.",
+                    "将新评分卡保存为草稿版本。",
+                ),
+            ),
+            A(
+                ("POST", "/scorecards/{code}/drafts"),
+                ("New draft", "新建草稿"),
+                (
+                    "Copies the active version into a new draft to edit.",
+                    "将生效版本复制为新草稿以便编辑。",
+                ),
+            ),
+            A(
+                ("POST", "/scorecard-drafts/{version_id}"),
+                ("Save or submit a draft", "保存或提交草稿"),
+                (
+                    "Saves the draft; it stays a draft until a second person approves it. A "
+                    "draft someone changed since you opened it is not overwritten.",
+                    "保存草稿；在第二人审批前仍为草稿。若打开后他人已修改，则不会覆盖。",
+                ),
+            ),
+            A(
+                ("POST", "/scorecard-drafts/{version_id}/preview"),
+                ("Preview", "预览"),
+                (
+                    "Shows what the draft in the form would give, without saving it.",
+                    "显示表单中草稿的评级结果，不保存。",
+                ),
+            ),
             A(
                 ("POST", "/scorecard-versions/{version_id}/{action}"),
                 ("Approve or reject a draft", "批准或驳回草稿"),
@@ -838,13 +951,69 @@ SCREENS: tuple[Screen, ...] = (
         ("/users", "/me/password"),
         ("Users and accounts", "用户与账户"),
         (
-            "Every user with their state (active, disabled or locked out until when), and the "
-            "form to change one's own password.",
-            "所有用户及其状态（启用、停用或锁定至何时），以及修改本人密码的表单。",
+            "Every user with their state (active, disabled or locked out until when); for "
+            "admins, creating users and, on a user's page, their role, team and account; and "
+            "the form to change one's own password.",
+            "所有用户及其状态（启用、停用或锁定至何时）；管理员可新建用户，并在用户页面修改其角色、"
+            "团队和账户；以及修改本人密码的表单。",
         ),
-        (),
-        (("GET", "/users"), ("GET", "/me/password")),
         (
+            (
+                "A new user's first password and a reset one are generated and shown once: hand "
+                "them over through another channel; the user changes them under Password.",
+                "新用户的初始密码和重置后的密码由系统生成，只显示一次：请通过其他渠道交给本人，"
+                "本人在“密码”中修改。",
+            ),
+            (
+                "A disabled user cannot sign in and their API tokens stop working; the last "
+                "active admin can be neither disabled nor given another role.",
+                "停用的用户无法登录，其 API 令牌也会失效；"
+                "最后一位在用的管理员既不能停用，也不能改为其他角色。",
+            ),
+        ),
+        (("GET", "/users"), ("GET", "/users/{user_id}"), ("GET", "/me/password")),
+        (
+            A(
+                ("POST", "/users"),
+                ("Create user", "创建用户"),
+                (
+                    "User name, display name, e-mail, role and team; the first password is "
+                    "shown once.",
+                    "填写用户名、显示名称、邮箱、角色和团队；初始密码只显示一次。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}"),
+                ("Save", "保存"),
+                (
+                    "Changes the display name, e-mail, role and team.",
+                    "修改显示名称、邮箱、角色和团队。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}/disable"),
+                ("Disable account", "停用账户"),
+                (
+                    "No sign-in; browser sessions end and API tokens stop working.",
+                    "无法登录；浏览器会话被注销，API 令牌失效。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}/enable"),
+                ("Enable account", "启用账户"),
+                (
+                    "The account works again, with its tokens that were not revoked.",
+                    "账户恢复可用，未吊销的令牌也恢复有效。",
+                ),
+            ),
+            A(
+                ("POST", "/users/{user_id}/password"),
+                ("Reset password", "重置密码"),
+                (
+                    "A new generated password, shown once; the lock-out and sessions end.",
+                    "生成新密码并只显示一次；锁定解除，会话被注销。",
+                ),
+            ),
             A(
                 ("POST", "/users/{user_id}/unlock"),
                 ("Unlock", "解锁"),
@@ -862,6 +1031,48 @@ SCREENS: tuple[Screen, ...] = (
                 ),
             ),
         ),
+    ),
+    Screen(
+        "tokens",
+        ("/tokens",),
+        ("API tokens", "API 令牌"),
+        (
+            "Every API token (user, name, scopes, created, last used, expiry, revoked), the "
+            "form to issue one for a user with chosen scopes, and revoking.",
+            "所有 API 令牌（用户、名称、授权范围、创建时间、最近使用、到期、是否吊销），"
+            "为用户按所选授权范围签发令牌的表单，以及吊销。",
+        ),
+        (
+            (
+                "The secret is shown once, when the token is issued: copy it then. Only its "
+                "hash is kept; a lost token is revoked and a new one issued.",
+                "密钥只在签发时显示一次，请当场复制。系统只保存其哈希值；丢失的令牌应吊销后重新签发。",
+            ),
+            (
+                "A token can do no more than its scopes and its user's role allow.",
+                "令牌的权限不超过其授权范围和所属用户的角色。",
+            ),
+        ),
+        (("GET", "/tokens"),),
+        (
+            A(
+                ("POST", "/tokens"),
+                ("Issue token", "签发令牌"),
+                (
+                    "For the chosen user, with the chosen scopes and expiry.",
+                    "为所选用户签发，带所选授权范围和有效期。",
+                ),
+            ),
+            A(
+                ("POST", "/tokens/{token_id}/revoke"),
+                ("Revoke", "吊销"),
+                (
+                    "Calls with the token are refused from now on.",
+                    "此后使用该令牌的调用都会被拒绝。",
+                ),
+            ),
+        ),
+        related=("users",),
     ),
     Screen(
         "notifications",
@@ -1665,7 +1876,7 @@ GUIDES: tuple[Guide, ...] = (
                 "您负责运行系统：用户、API 令牌、数据导入、系统集成和后台作业。您不做信用决策。",
             ),
         ),
-        ("home", "users", "imports", "jobs", "integrations"),
+        ("home", "users", "tokens", "imports", "jobs", "integrations"),
         (
             S(
                 ("Your home", "您的首页"),

@@ -6,7 +6,8 @@
 // A bar chart may carry "links" (one address per bar: a click opens the list behind it),
 // "counts" (customers per bar, shown in the tooltip), "horizontal" and "count" (whole numbers).
 // A stacked bar's series may carry "links" (one per bar, null for none), the chart "horizontal",
-// "count" (whole numbers) and "colors": "palette" (series that are not a scale); a line chart may carry
+// "count" (whole numbers), "grouped" (side by side) and "colors": "palette" (series that are not a
+// scale); a line chart may carry
 // "unit" (shown after each value), null values (a gap: no figure that period) and "points"
 // (draw every point).
 (function () {
@@ -51,7 +52,8 @@
         xAxis: data.horizontal ? sums : labels,
         yAxis: data.horizontal ? Object.assign({}, labels, { inverse: true }) : sums,
         series: stacks.map(function (s) {
-          return { name: s.name, type: "bar", stack: "total", data: linked(s.values, s.links), cursor: "default" };
+          // "grouped": the series side by side (now and proposed), not stacked.
+          return { name: s.name, type: "bar", stack: data.grouped ? undefined : "total", data: linked(s.values, s.links), cursor: "default" };
         })
       };
     }
