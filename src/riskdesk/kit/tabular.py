@@ -341,6 +341,8 @@ class MappedTable:
     frame: pl.DataFrame
     defaults: dict[str, Any]
     unused: tuple[str, ...] = ()  # the file's columns that feed no field
+    # Fields whose blank cell means the model's default (a template has every column).
+    defaulted: frozenset[str] = frozenset()
 
     @property
     def height(self) -> int:
@@ -354,6 +356,8 @@ class MappedTable:
             row = dict(self.defaults)
             for key, value in raw.items():
                 text = _cell_text(value)
+                if text is None and key in self.defaulted:
+                    continue
                 if text is not None or key not in row:
                     row[key] = text
             rows.append(row)

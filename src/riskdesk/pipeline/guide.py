@@ -86,7 +86,7 @@ class FieldGuide:
 
     def choice_label(self, value: str, locale: str) -> str:
         """An allowed value's label in a language (the code where the catalogue has none)."""
-        return catalog(locale).get(self.value_prefix + value) or value
+        return (self.value_prefix and catalog(locale).get(self.value_prefix + value)) or value
 
 
 def field_label(name: str, locale: str) -> str:
@@ -139,7 +139,12 @@ def _type_of(info: FieldInfo) -> tuple[FieldType, tuple[str, ...]]:
     return "text", ()
 
 
+_CODES_ONLY = frozenset({"rating_override"})  # AAA..D read the same in every language
+
+
 def _value_prefix(kind: str, name: str) -> str:
+    if name in _CODES_ONLY:
+        return ""
     return _VALUE_KEYS.get((kind, name)) or _VALUE_KEYS.get(name) or f"import.value.{name}."
 
 
@@ -176,6 +181,17 @@ def fields_of(kind: str) -> tuple[FieldGuide, ...]:
             )
         )
     return tuple(guides)
+
+
+@lru_cache
+def defaulted_fields(kind: str) -> frozenset[str]:
+    """The fields whose model has a default other than none (a blank cell takes it)."""
+    schema = HANDLERS[kind].schema
+    return frozenset(
+        name
+        for name, info in schema.model_fields.items()
+        if not info.is_required() and info.get_default(call_default_factory=True) is not None
+    )
 
 
 def required_fields(kind: str) -> tuple[str, ...]:

@@ -492,8 +492,12 @@ def read_file_table(
             code="bad_mapping",
             details=problems,
         )
-    _check_columns(kind, table)
-    if not table.height:
+    if not frame.height and table.frame.width:
+        raise ValidationFailed(
+            "the file has a header row but no data rows", field="file", code="empty_file"
+        )
+    _check_columns(kind, table)  # no column recognised: a row of data where the header goes?
+    if not frame.height:
         raise ValidationFailed(
             "the file has a header row but no data rows", field="file", code="empty_file"
         )
@@ -553,7 +557,7 @@ def _read_values(kind: str, table: MappedTable, mapping: ColumnMapping) -> Mappe
         else v
         for k, v in table.defaults.items()
     }
-    return MappedTable(frame, defaults, table.unused)
+    return MappedTable(frame, defaults, table.unused, guide.defaulted_fields(kind))
 
 
 def item_chunks(
