@@ -150,7 +150,8 @@ def _value_prefix(kind: str, name: str) -> str:
 
 @lru_cache
 def fields_of(kind: str) -> tuple[FieldGuide, ...]:
-    """The fields a file of this kind may have, in the order of its model."""
+    """The fields a file of this kind may have: the required ones first, each in the order of
+    its model."""
     handler = HANDLERS[kind]
     schema = handler.schema
     guides: list[FieldGuide] = []
