@@ -13,10 +13,10 @@ import pytest
 from sqlalchemy import func, select
 
 from riskdesk.customers.schemas import CustomerCreate, CustomerKind
-from riskdesk.events.schemas import ComplaintIn, InteractionIn, OrderIn, ReturnIn
+from riskdesk.events.schemas import ComplaintIn, OrderIn, ReturnIn
 from riskdesk.kit.messages import LOCALES, catalog
 from riskdesk.kit.tabular import ColumnMapping
-from riskdesk.models import Customer, ImportJob, ImportMapping, Interaction, Order
+from riskdesk.models import Customer, ImportMapping, Interaction, Order
 from riskdesk.pipeline import guide, intake
 from tests.conftest import principal
 from tests.factories import uscc
@@ -60,7 +60,9 @@ def test_the_guide_follows_the_models() -> None:
     reasons = {g.name: g for g in guide.fields_of("returns")}["reason"]
     assert reasons.choices == typing.get_args(ReturnIn.model_fields["reason"].annotation)
     severity = {g.name: g for g in guide.fields_of("complaints")}["severity"]
-    assert set(severity.choices) == set(typing.get_args(ComplaintIn.model_fields["severity"].annotation))
+    assert set(severity.choices) == set(
+        typing.get_args(ComplaintIn.model_fields["severity"].annotation)
+    )
     assert {g.name: g for g in guide.fields_of("statements")}["period_type"].choices == (
         "annual",
         "half_year",
@@ -68,7 +70,9 @@ def test_the_guide_follows_the_models() -> None:
     )
     orders = guide.required_fields("orders")
     assert "category" in orders and "lines" not in orders
-    assert set(orders) >= {n for n, f in OrderIn.model_fields.items() if f.is_required()} - {"lines"}
+    assert set(orders) >= {n for n, f in OrderIn.model_fields.items() if f.is_required()} - {
+        "lines"
+    }
 
 
 def test_labels_read_as_codes() -> None:
@@ -111,13 +115,17 @@ def test_chinese_enum_values_are_imported(factory, db) -> None:
 
 def test_a_mapping_translates_values_and_stays_compatible(factory, db) -> None:
     content = f"编号,名称,类型,税号\nVM-1,映射贸易有限公司,1,{uscc()}\nVM-2,李四,2,\n".encode()
-    mapping = """{"columns": {"external_id": "编号", "name": "名称", "kind": "类型", "tax_id": "税号"},
+    mapping = """{"columns": {"external_id": "编号", "name": "名称", "kind": "类型",
+                              "tax_id": "税号"},
                   "defaults": {"source": "erp"},
                   "values": {"kind": {"1": "企业", "2": "individual"}}}"""
     result = run(factory, content, mapping=mapping)
     assert result.job.status == "done", result.job.errors
     kinds = {c.name: c.kind for c in db.scalars(select(Customer))}
-    assert {k: str(kinds[k]) for k in ("映射贸易有限公司", "李四")} == {"映射贸易有限公司": "company", "李四": "individual"}
+    assert {k: str(kinds[k]) for k in ("映射贸易有限公司", "李四")} == {
+        "映射贸易有限公司": "company",
+        "李四": "individual",
+    }
     # The old format (YAML, columns and defaults) reads as before.
     old = ColumnMapping.from_yaml("columns:\n  external_id: 编号\ndefaults:\n  source: erp\n")
     assert old.values == {} and old.columns == {"external_id": "编号"}
@@ -128,7 +136,9 @@ def test_a_mapping_translates_values_and_stays_compatible(factory, db) -> None:
 
 
 def test_a_value_not_allowed_is_refused_on_its_row_and_field(factory) -> None:
-    content = "source,external_id,kind,name\nerp,BAD-1,企业,好的贸易有限公司\nerp,BAD-2,公司,坏的\n".encode()
+    content = (
+        "source,external_id,kind,name\nerp,BAD-1,企业,好的贸易有限公司\nerp,BAD-2,公司,坏的\n"
+    ).encode()
     result = run(factory, content)
     assert result.job.status == "rejected"
     (error,) = result.job.errors
@@ -201,7 +211,10 @@ def test_the_zh_templates_import_one_after_the_other(factory, db) -> None:
         result = run(factory, guide.template_bytes(kind, "xlsx", "zh-CN"), kind, "t.xlsx")
         assert result.job.status == "done", (kind, result.job.errors, result.job.message)
         assert result.job.created_count == 1, kind
-    assert db.scalar(select(func.count()).select_from(Order).where(Order.external_id == "SO-0001")) == 1
+    assert (
+        db.scalar(select(func.count()).select_from(Order).where(Order.external_id == "SO-0001"))
+        == 1
+    )
     interaction = db.scalars(select(Interaction)).one()
     assert (interaction.channel, interaction.kind) == ("phone", "sales_call")
     again = run(factory, guide.template_bytes("orders", "csv", "zh-CN"), "orders")
@@ -232,8 +245,8 @@ def test_saved_mappings_through_the_api(manager, client_for, db) -> None:  # typ
     body = {
         "name": "ERP-金蝶",
         "kind": "customers",
-        "mapping": "columns:\n  external_id: 编号\n  name: 名称\n  kind: 类型\ndefaults:\n  source: kingdee\n"
-        "values:\n  kind: {'1': 企业, '2': 个人}\n",
+        "mapping": "columns:\n  external_id: 编号\n  name: 名称\n  kind: 类型\n"
+        "defaults:\n  source: kingdee\nvalues:\n  kind: {'1': 企业, '2': 个人}\n",
     }
     saved = manager.put("/api/v1/imports/mappings", json=body)
     assert saved.status_code == 200, saved.text
@@ -242,9 +255,11 @@ def test_saved_mappings_through_the_api(manager, client_for, db) -> None:  # typ
     assert db.scalar(select(func.count()).select_from(ImportMapping)) == 1
     listed = manager.get("/api/v1/imports/mappings").json()
     assert [(m["name"], m["kind"]) for m in listed] == [("ERP-金蝶", "customers")]
-    bad = manager.put("/api/v1/imports/mappings", json={**body, "mapping": "columns: {nonsense: a}"})
+    bad = manager.put(
+        "/api/v1/imports/mappings", json={**body, "mapping": "columns: {nonsense: a}"}
+    )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "mapping"
-    content = f"编号,名称,类型\nKD-1,金蝶客户,2\n".encode()
+    content = "编号,名称,类型\nKD-1,金蝶客户,2\n".encode()
     imported = manager.post(
         "/api/v1/imports",
         data={"kind": "customers", "mapping_name": "ERP-金蝶"},
@@ -267,4 +282,3 @@ def test_saved_mappings_through_the_api(manager, client_for, db) -> None:  # typ
     sales = client_for("sales")
     assert sales.get("/api/v1/imports/mappings").status_code == 403
     assert sales.get("/api/v1/imports/templates/customers.csv").status_code == 403
-

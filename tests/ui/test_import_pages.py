@@ -134,7 +134,9 @@ def _filled_template(path: str, rows: list[dict[str, str]]) -> bytes:
     return out.getvalue()
 
 
-def test_a_template_filled_in_chinese_imports_and_a_bad_file_says_why(zh_page, live_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_template_filled_in_chinese_imports_and_a_bad_file_says_why(
+    zh_page, live_server: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     page = zh_page
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/imports")
@@ -150,14 +152,21 @@ def test_a_template_filled_in_chinese_imports_and_a_bad_file_says_why(zh_page, l
     content = _filled_template(
         str(path),
         [
-            {"external_id": "TPL-ZH-1", "name": "模板导入贸易有限公司", "kind": "企业", "segment": "小微企业"},
+            {
+                "external_id": "TPL-ZH-1",
+                "name": "模板导入贸易有限公司",
+                "kind": "企业",
+                "segment": "小微企业",
+            },
             {"external_id": "TPL-ZH-2", "name": "王五", "kind": "个人", "segment": "个人消费者"},
         ],
     )
     page.select_option("#import-kind", "customers")
     page.set_input_files(
         "#import-file",
-        files=[{"name": "客户模板.xlsx", "mimeType": "application/octet-stream", "buffer": content}],
+        files=[
+            {"name": "客户模板.xlsx", "mimeType": "application/octet-stream", "buffer": content}
+        ],
     )
     page.click("#import-submit")
     expect(page.locator("#job-status")).to_have_attribute("data-status", "done")
@@ -183,7 +192,8 @@ def test_a_template_filled_in_chinese_imports_and_a_bad_file_says_why(zh_page, l
     page.goto(f"{live_server}/imports")
     bad_kinds = "客户编号,客户名称,客户类型\n" + "".join(f"M{i},映射客户{i},1\n" for i in range(5))
     page.set_input_files(
-        "#import-file", files=[{"name": "金蝶.csv", "mimeType": "text/csv", "buffer": bad_kinds.encode()}]
+        "#import-file",
+        files=[{"name": "金蝶.csv", "mimeType": "text/csv", "buffer": bad_kinds.encode()}],
     )
     page.fill(
         "#import-mapping",
@@ -199,7 +209,8 @@ def test_a_template_filled_in_chinese_imports_and_a_bad_file_says_why(zh_page, l
     page.select_option("#import-saved-mapping", label="ERP-金蝶 · 客户")
     odd = "客户编号,客户名称,客户类型\nM9,映射客户9,1\nM10,映射客户10,3\n"
     page.set_input_files(
-        "#import-file", files=[{"name": "金蝶2.csv", "mimeType": "text/csv", "buffer": odd.encode()}]
+        "#import-file",
+        files=[{"name": "金蝶2.csv", "mimeType": "text/csv", "buffer": odd.encode()}],
     )
     page.click("#import-submit")
     expect(page.locator("#job-status")).to_have_attribute("data-status", "rejected")
@@ -216,7 +227,9 @@ def test_a_template_filled_in_chinese_imports_and_a_bad_file_says_why(zh_page, l
     expect(page.locator("#saved-mappings")).not_to_contain_text("ERP-金蝶")
 
 
-def test_a_csv_template_in_english_and_a_saved_mapping_reused(page, live_server: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_csv_template_in_english_and_a_saved_mapping_reused(
+    page, live_server: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/imports")
     page.click("#guide-interactions summary")
@@ -228,10 +241,17 @@ def test_a_csv_template_in_english_and_a_saved_mapping_reused(page, live_server:
     info.value.save_as(path)
     header, example = path.read_text(encoding="utf-8-sig").splitlines()[:2]
     assert "Company" in example
-    rows = [header, example.replace("CUST-0001", "TPL-EN-1").replace("Example Trading Ltd", "Template English Ltd")]
+    rows = [
+        header,
+        example.replace("CUST-0001", "TPL-EN-1").replace(
+            "Example Trading Ltd", "Template English Ltd"
+        ),
+    ]
     page.set_input_files(
         "#import-file",
-        files=[{"name": "customers.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}],
+        files=[
+            {"name": "customers.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}
+        ],
     )
     page.fill("#import-mapping", "defaults: {segment: b2b_sme}")
     page.fill("#import-mapping-name", "CRM-EN")
@@ -241,10 +261,14 @@ def test_a_csv_template_in_english_and_a_saved_mapping_reused(page, live_server:
     # Reused: the saved mapping chosen, nothing typed.
     page.goto(f"{live_server}/imports")
     page.select_option("#import-saved-mapping", label="CRM-EN · Customers")
-    rows[1] = rows[1].replace("TPL-EN-1", "TPL-EN-2").replace("Template English Ltd", "Template Two Ltd")
+    rows[1] = (
+        rows[1].replace("TPL-EN-1", "TPL-EN-2").replace("Template English Ltd", "Template Two Ltd")
+    )
     page.set_input_files(
         "#import-file",
-        files=[{"name": "customers.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}],
+        files=[
+            {"name": "customers.csv", "mimeType": "text/csv", "buffer": "\n".join(rows).encode()}
+        ],
     )
     page.click("#import-submit")
     expect(page.locator("#job-status")).to_have_attribute("data-status", "done")

@@ -76,7 +76,9 @@ class ColumnMapping:
         if not isinstance(values, dict) or not all(
             isinstance(k, str)
             and isinstance(v, dict)
-            and all(isinstance(a, str | int | bool) and isinstance(b, str | int) for a, b in v.items())
+            and all(
+                isinstance(a, str | int | bool) and isinstance(b, str | int) for a, b in v.items()
+            )
             for k, v in values.items()
         ):
             raise ValidationFailed(
@@ -181,9 +183,7 @@ def read_table(
         else:
             text = to_utf8(content, encoding).data
             if not text.strip().lstrip(b"\xef\xbb\xbf").strip():
-                raise ValidationFailed(
-                    "the file is empty", field="file", code="empty_file"
-                )
+                raise ValidationFailed("the file is empty", field="file", code="empty_file")
             frame = pl.read_csv(
                 io.BytesIO(text),
                 infer_schema=False,

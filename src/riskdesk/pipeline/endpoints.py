@@ -224,9 +224,7 @@ def list_mappings(session: SessionDep, principal: CanImportsRun) -> list[Mapping
 def save_mapping(body: MappingSave, session: SessionDep, principal: CanImportsRun) -> MappingRead:
     """Save a mapping under a source's name for a kind (replacing the one saved there); POST
     /imports takes it as mapping_name. Saving the same mapping again changes nothing."""
-    saved = mappings.save(
-        session, principal, name=body.name, kind=body.kind, text=body.mapping
-    )
+    saved = mappings.save(session, principal, name=body.name, kind=body.kind, text=body.mapping)
     return MappingRead.model_validate(saved)
 
 

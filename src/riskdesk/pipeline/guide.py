@@ -11,8 +11,8 @@ UI catalogue's (``riskdesk.kit.messages``), the words the screens use for the sa
 from __future__ import annotations
 
 import datetime as dt
-import io
 import enum
+import io
 import re
 import types
 import typing

@@ -516,7 +516,9 @@ def _check_columns(kind: str, table: MappedTable) -> None:
         ErrorDetail(field=c, code="unknown_column", reason=f"column {c!r} is not a field of {kind}")
         for c in unused
     ] + [
-        ErrorDetail(field=f, code="required_column", reason=f"no column gives {f}, which is required")
+        ErrorDetail(
+            field=f, code="required_column", reason=f"no column gives {f}, which is required"
+        )
         for f in missing
     ]
     said = []

@@ -424,7 +424,9 @@ def dead_letters_by_id(session: Session, ids: Sequence[int] | None) -> list[Dead
 
 def list_mappings(session: Session) -> list[ImportMapping]:
     """The saved column mappings, by name and kind."""
-    return list(session.scalars(select(ImportMapping).order_by(ImportMapping.name, ImportMapping.kind)))
+    return list(
+        session.scalars(select(ImportMapping).order_by(ImportMapping.name, ImportMapping.kind))
+    )
 
 
 def get_mapping(session: Session, mapping_id: int) -> ImportMapping | None:

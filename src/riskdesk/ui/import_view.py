@@ -82,9 +82,14 @@ def outcome(job: ImportJob, t: Translator) -> ImportOutcome:
     elif job.message:
         first = str(errors[0].get("code")) if errors else ""
         banner = t.messages.get(f"imports.failure.{first}")
-        if banner is None and not any(e.get("row") for e in errors) and first in (
-            "missing_column",
-            "unknown_field",
+        if (
+            banner is None
+            and not any(e.get("row") for e in errors)
+            and first
+            in (
+                "missing_column",
+                "unknown_field",
+            )
         ):
             banner = t("imports.failure.bad_mapping")
         if banner is None:

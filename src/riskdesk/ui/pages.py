@@ -1884,7 +1884,9 @@ def import_template(
     principal: CanImportsRun,
 ) -> Response:
     """A kind's template, its example values in the page's language."""
-    return template_response(filename, pick_locale(request, request.app.state.settings.default_locale))
+    return template_response(
+        filename, pick_locale(request, request.app.state.settings.default_locale)
+    )
 
 
 @router.post("/imports/mappings/{mapping_id}/delete")
