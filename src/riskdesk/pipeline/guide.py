@@ -181,7 +181,7 @@ def fields_of(kind: str) -> tuple[FieldGuide, ...]:
                 value_prefix=_value_prefix(kind, name) if choices else "",
             )
         )
-    return tuple(guides)
+    return tuple(sorted(guides, key=lambda g: not g.required))
 
 
 @lru_cache
