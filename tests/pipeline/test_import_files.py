@@ -71,8 +71,10 @@ def test_named_encoding_is_used_and_a_wrong_one_is_refused_with_its_name(factory
     wrong = run(factory, customers_text().encode("gbk"), encoding="utf-8")
     assert wrong.job.status == "failed"
     error = wrong.job.errors[0]
-    assert error["field"] == "file" and error["code"] == "undecodable_file"
+    # Chinese Excel's CSV sent as UTF-8: the reason names the encoding it really is.
+    assert error["field"] == "file" and error["code"] == "gb18030_not_utf8"
     assert "utf-8" in error["reason"] and "line 2" in error["reason"]
+    assert "GBK/GB18030" in error["reason"]
     with pytest.raises(ValidationFailed) as unknown:
         to_utf8(b"a,b\n", "klingon")
     assert unknown.value.field == "encoding"

@@ -164,6 +164,7 @@ def _ids(db: Session, client_for: Any) -> dict[str, Any]:
         # No model is trained here (it takes a labelled history): its routes answer 404.
         "model_version_id": db.scalar(select(func.min(ModelVersion.id))) or 1,
         "kind": "committee_pack",  # the manager's report subscription, made above
+        "filename": "customers.csv",  # an import template
     }
     assert None not in first.values(), first
     return first

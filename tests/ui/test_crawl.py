@@ -207,6 +207,12 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         data={"kind": "customers"},
         files={"file": ("c.csv", b"source,external_id,kind,name\ncrawl,X1,company,X\n")},
     )["job"]["id"]
+    saved_mapping = call(
+        "manager",
+        "PUT",
+        "/imports/mappings",
+        json={"name": "ERP-金蝶", "kind": "customers", "mapping": "defaults: {source: crawl}"},
+    )["id"]
     hook = call(
         "admin",
         "POST",
@@ -265,6 +271,8 @@ def _seed(factory: sessionmaker[Session], app: FastAPI) -> dict[str, list[str]]:
         "action_id": three(actions),
         "complaint_id": three(complaints),
         "job_id": [str(job), MISSING],
+        "mapping_id": [str(saved_mapping), MISSING],
+        "filename": ["customers.xlsx", "orders.csv", "nonsense.csv", "customers.pdf"],
         "user_id": [str(users["sales"]), str(users["sales2"]), MISSING],
         "/users user_id": [*(str(i) for i in stand_ins), MISSING],
         "/tokens token_id": [str(stand_in_token), MISSING],

@@ -69,7 +69,18 @@ def to_utf8(content: bytes, encoding: str | None = None) -> Decoded:
         name = check_encoding_name(encoding)
         if name == "utf-8" and content.startswith(codecs.BOM_UTF8):
             name = "utf-8-sig"
-        return Decoded(_transcode(content, name, declared=True), name)
+        try:
+            return Decoded(_transcode(content, name, declared=True), name)
+        except ValidationFailed as exc:
+            if name.startswith("utf-8") and _is_chinese_gb18030(content):
+                # Chinese Excel's "CSV" is GBK: say so, not only which byte does not fit.
+                raise ValidationFailed(
+                    f"{exc.message}. It reads as GBK/GB18030, as Chinese Excel saves CSV "
+                    "files: choose GBK/GB18030 as its encoding, or let it be recognised",
+                    field="file",
+                    code="gb18030_not_utf8",
+                ) from None
+            raise
     for bom, name in _BOMS:
         if content.startswith(bom):
             return Decoded(_transcode(content, name, declared=False), name)
@@ -90,6 +101,15 @@ def to_utf8(content: bytes, encoding: str | None = None) -> Decoded:
         field="file",
         code="unknown_file_encoding",
     )
+
+
+def _is_chinese_gb18030(content: bytes) -> bool:
+    """Whether the bytes read as GB18030 text that is mostly Chinese."""
+    try:
+        data = _transcode(content, "gb18030", declared=True)
+    except ValidationFailed:
+        return False
+    return bool(data) and _mostly_chinese(data)
 
 
 def _is_utf8(content: bytes) -> bool:

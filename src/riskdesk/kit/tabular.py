@@ -9,8 +9,12 @@ defaults for fields the file lacks::
     defaults:
       source: erp
       currency: CNY
+    values:
+      kind: {"1": company, "2": individual}
 
-Columns named like a target field map to it without being listed.
+Columns named like a target field map to it without being listed. ``values`` turns a column's
+values as the source system writes them into the ones the field takes (or their labels). JSON
+is YAML too, so a mapping may be written as JSON.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class ColumnMapping:
 
     columns: dict[str, str] = field(default_factory=dict)
     defaults: dict[str, Any] = field(default_factory=dict)
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def from_yaml(cls, text: str) -> ColumnMapping:
@@ -50,7 +55,7 @@ class ColumnMapping:
             raise ValidationFailed(f"mapping is not valid YAML: {exc}", field="mapping") from exc
         if not isinstance(data, dict):
             raise ValidationFailed("mapping must be a YAML mapping", field="mapping")
-        unknown = set(data) - {"columns", "defaults"}
+        unknown = set(data) - {"columns", "defaults", "values"}
         if unknown:
             raise ValidationFailed(
                 f"unknown mapping keys: {', '.join(sorted(map(str, unknown)))}", field="mapping"
@@ -67,10 +72,40 @@ class ColumnMapping:
             raise ValidationFailed(
                 "mapping 'defaults' must map field names to values", field="mapping.defaults"
             )
+        values = data.get("values") or {}
+        if not isinstance(values, dict) or not all(
+            isinstance(k, str)
+            and isinstance(v, dict)
+            and all(
+                isinstance(a, str | int | bool) and isinstance(b, str | int) for a, b in v.items()
+            )
+            for k, v in values.items()
+        ):
+            raise ValidationFailed(
+                "mapping 'values' must map field names to {value in the file: value} tables",
+                field="mapping.values",
+            )
         return cls(
             columns={k: str(v) for k, v in columns.items()},
             defaults={str(k): v for k, v in defaults.items()},
+            values={k: {_said(a): str(b) for a, b in v.items()} for k, v in values.items()},
         )
+
+    def to_yaml(self) -> str:
+        """The mapping as the text ``from_yaml`` reads."""
+        data: dict[str, Any] = {"columns": self.columns}
+        if self.defaults:
+            data["defaults"] = self.defaults
+        if self.values:
+            data["values"] = self.values
+        return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def _said(value: str | int | bool) -> str:
+    # YAML reads an unquoted 1 or yes as a number or a boolean; the file's cell is text.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _cell_text(value: Any) -> str | None:
@@ -147,6 +182,8 @@ def read_table(
                 )
         else:
             text = to_utf8(content, encoding).data
+            if not text.strip().lstrip(b"\xef\xbb\xbf").strip():
+                raise ValidationFailed("the file is empty", field="file", code="empty_file")
             frame = pl.read_csv(
                 io.BytesIO(text),
                 infer_schema=False,
@@ -303,6 +340,9 @@ class MappedTable:
 
     frame: pl.DataFrame
     defaults: dict[str, Any]
+    unused: tuple[str, ...] = ()  # the file's columns that feed no field
+    # Fields whose blank cell means the model's default (a template has every column).
+    defaulted: frozenset[str] = frozenset()
 
     @property
     def height(self) -> int:
@@ -316,6 +356,8 @@ class MappedTable:
             row = dict(self.defaults)
             for key, value in raw.items():
                 text = _cell_text(value)
+                if text is None and key in self.defaulted:
+                    continue
                 if text is not None or key not in row:
                     row[key] = text
             rows.append(row)
@@ -357,7 +399,7 @@ def map_columns(
     for lower, column in by_lower.items():
         if passthrough_prefixes and column not in taken and lower.startswith(passthrough_prefixes):
             selected.setdefault(lower, column)
-    for target in mapping.columns:
+    for target in dict.fromkeys([*mapping.columns, *mapping.values]):
         if target not in wanted:
             errors.append(
                 ErrorDetail(
@@ -370,7 +412,9 @@ def map_columns(
         return None, errors
     renamed = frame.select([pl.col(col).alias(target) for target, col in selected.items()])
     defaults = {k: v for k, v in mapping.defaults.items() if k in wanted}
-    return MappedTable(renamed, defaults), errors
+    taken = set(selected.values())
+    unused = tuple(c for c in frame.columns if c not in taken)
+    return MappedTable(renamed, defaults, unused), errors
 
 
 def apply_mapping(

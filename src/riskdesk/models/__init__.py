@@ -40,7 +40,7 @@ from riskdesk.models.events import (
     Return,
     SurveyResponse,
 )
-from riskdesk.models.imports import ImportJob
+from riskdesk.models.imports import ImportJob, ImportMapping
 from riskdesk.models.indicators import (
     IndicatorReference,
     IndicatorSnapshot,
@@ -133,6 +133,7 @@ __all__ = [
     "FinancialStatement",
     "GroupLimitChange",
     "ImportJob",
+    "ImportMapping",
     "IndicatorReference",
     "IndicatorSnapshot",
     "IndicatorState",

@@ -1,11 +1,12 @@
-"""File imports: one row per upload, with its progress and validation report."""
+"""File imports: one row per upload, with its progress and validation report; the column
+mappings saved per source system."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from riskdesk.db import Base
@@ -35,3 +36,19 @@ class ImportJob(Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class ImportMapping(Base):
+    """A column mapping saved under the name of the system whose files it reads ("ERP-金蝶"),
+    one per kind of file."""
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (UniqueConstraint("name", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    mapping: Mapped[str] = mapped_column(Text)  # as ColumnMapping.from_yaml reads it
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -4,21 +4,31 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from riskdesk.audit.trail import context_of
 from riskdesk.db import SessionDep
 from riskdesk.kit.encodings import check_encoding_name
-from riskdesk.kit.errors import NotFound, PayloadTooLarge
+from riskdesk.kit.errors import NotFound, PayloadTooLarge, ValidationFailed
+from riskdesk.kit.exports import MEDIA_TYPES
+from riskdesk.kit.messages import LOCALES, choose_locale
 from riskdesk.kit.tabular import ColumnMapping
 from riskdesk.kit.validation import PathId
 from riskdesk.models import ImportJob
-from riskdesk.pipeline import intake, processing
+from riskdesk.pipeline import guide, intake, mappings, processing
 from riskdesk.pipeline import repository as repo
 from riskdesk.pipeline.deps import ProgressBoardDep
 from riskdesk.pipeline.progress import ProgressBoard
-from riskdesk.pipeline.schemas import ImportJobRead, ImportResult
+from riskdesk.pipeline.schemas import (
+    FieldChoice,
+    FieldGuideRead,
+    ImportJobRead,
+    ImportResult,
+    KindGuideRead,
+    MappingRead,
+    MappingSave,
+)
 from riskdesk.security import repository as users_repo
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import CanImportsRun
@@ -48,7 +58,17 @@ async def import_file(
         ),
     ],
     file: Annotated[UploadFile, File(description="CSV or Excel")],
-    mapping: Annotated[str | None, Form(description="column mapping as YAML")] = None,
+    mapping: Annotated[
+        str | None,
+        Form(
+            description="column mapping as YAML or JSON: columns (field: column), defaults "
+            "(field: value) and values (field: {value in the file: value})"
+        ),
+    ] = None,
+    mapping_name: Annotated[
+        str | None,
+        Form(max_length=64, description="a mapping saved for this kind (PUT /imports/mappings)"),
+    ] = None,
     skip_invalid: Annotated[bool, Form()] = False,
     encoding: Annotated[
         str | None,
@@ -78,6 +98,11 @@ async def import_file(
     intake.handler_for(kind)
     if encoding:
         check_encoding_name(encoding)
+    if mapping and mapping_name:
+        raise ValidationFailed("give a mapping or a mapping_name, not both", field="mapping_name")
+    if mapping_name:
+        saved = await run_in_threadpool(mappings.named, session, mapping_name, kind)
+        mapping = saved.mapping
     content = await run_in_threadpool(read_upload, file, request.app.state.settings.max_upload_mb)
     column_mapping = ColumnMapping.from_yaml(mapping) if mapping else None
     user_id = principal.user_id
@@ -132,6 +157,82 @@ def _job_read(job: ImportJob, board: ProgressBoard | None) -> ImportJobRead:
         done, total = intake.progress_of(job, board)
         read = read.model_copy(update={"processed_rows": done, "total_rows": total})
     return read
+
+
+def kind_guide(kind: str) -> KindGuideRead:
+    """A kind's field guide as the API gives it."""
+    return KindGuideRead(
+        kind=kind,
+        fields=[
+            FieldGuideRead(
+                name=g.name,
+                labels={loc: g.label(loc) for loc in LOCALES},
+                required=g.required,
+                type=g.type,
+                choices=[
+                    FieldChoice(code=c, labels={loc: g.choice_label(c, loc) for loc in LOCALES})
+                    for c in g.choices
+                ],
+            )
+            for g in guide.fields_of(kind)
+        ],
+        templates={fmt: f"/api/v1/imports/templates/{kind}.{fmt}" for fmt in ("xlsx", "csv")},
+    )
+
+
+@router.get("/imports/templates", response_model=list[KindGuideRead])
+def list_templates(principal: CanImportsRun) -> list[KindGuideRead]:
+    """Every kind of file with its fields: required or not, type, allowed values (each with its
+    label in both languages, which a file may give instead of the code), and its templates."""
+    return [kind_guide(k) for k in intake.KINDS]
+
+
+def template_response(filename: str, locale: str) -> Response:
+    """A kind's template file (``customers.xlsx``, ``orders.csv``)."""
+    kind, _, fmt = filename.rpartition(".")
+    if fmt not in ("xlsx", "csv"):
+        raise NotFound(f"no template {filename!r}; use <kind>.xlsx or <kind>.csv", field="filename")
+    intake.handler_for(kind)
+    return Response(
+        guide.template_bytes(kind, fmt, locale),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{kind}-template.{fmt}"'},
+    )
+
+
+@router.get("/imports/templates/{filename}")
+def get_template(
+    request: Request,
+    filename: Annotated[str, Path(max_length=64)],
+    principal: CanImportsRun,
+    lang: Annotated[str | None, Query(pattern="^(zh-CN|en)$")] = None,
+) -> Response:
+    """A template: the kind's fields as the header row and an example row (enumerated values
+    as labels in ``lang``, else the Accept-Language's); the .xlsx has the field guide, in
+    both languages, as its second sheet."""
+    locale = lang or choose_locale(None, request.headers.get("accept-language", ""))
+    return template_response(filename, locale)
+
+
+@router.get("/imports/mappings", response_model=list[MappingRead])
+def list_mappings(session: SessionDep, principal: CanImportsRun) -> list[MappingRead]:
+    """The column mappings saved per source system and kind."""
+    return [MappingRead.model_validate(m) for m in repo.list_mappings(session)]
+
+
+@router.put("/imports/mappings", response_model=MappingRead)
+def save_mapping(body: MappingSave, session: SessionDep, principal: CanImportsRun) -> MappingRead:
+    """Save a mapping under a source's name for a kind (replacing the one saved there); POST
+    /imports takes it as mapping_name. Saving the same mapping again changes nothing."""
+    saved = mappings.save(session, principal, name=body.name, kind=body.kind, text=body.mapping)
+    return MappingRead.model_validate(saved)
+
+
+@router.delete("/imports/mappings/{mapping_id}", status_code=204)
+def delete_mapping(mapping_id: PathId, session: SessionDep, principal: CanImportsRun) -> Response:
+    """Forget a saved mapping (one already gone: nothing to do)."""
+    mappings.delete(session, mapping_id)
+    return Response(status_code=204)
 
 
 @router.get("/imports", response_model=list[ImportJobRead])

@@ -34,7 +34,7 @@ from riskdesk.kit.tabular import (
 )
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ImportJob
-from riskdesk.pipeline import processing
+from riskdesk.pipeline import guide, processing
 from riskdesk.pipeline import progress as progress_boards
 from riskdesk.pipeline import repository as repo
 from riskdesk.pipeline.progress import ProgressBoard
@@ -475,11 +475,15 @@ def read_file_table(
     """A file's rows under the kind's field names, refused early when over the limits."""
     handler = handler_for(kind)
     frame = read_table(content, filename, encoding=encoding, limits=limits or file_limits())
+    if not frame.width:
+        raise ValidationFailed(
+            "the file is empty: its first row must name the columns (a template shows them)",
+            field="file",
+            code="empty_file",
+        )
+    mapping = mapping or ColumnMapping()
     table, problems = map_columns(
-        frame,
-        mapping or ColumnMapping(),
-        handler.file_fields,
-        getattr(handler, "file_prefixes", ()),
+        frame, mapping, handler.file_fields, getattr(handler, "file_prefixes", ())
     )
     if table is None:
         raise ValidationFailed(
@@ -488,9 +492,74 @@ def read_file_table(
             code="bad_mapping",
             details=problems,
         )
-    if not table.height:
-        raise ValidationFailed("the file has no data rows", field="file", code="empty_file")
-    return table
+    if not frame.height and table.frame.width:
+        raise ValidationFailed(
+            "the file has a header row but no data rows", field="file", code="empty_file"
+        )
+    _check_columns(kind, table)  # no column recognised: a row of data where the header goes?
+    if not frame.height:
+        raise ValidationFailed(
+            "the file has a header row but no data rows", field="file", code="empty_file"
+        )
+    return _read_values(kind, table, mapping)
+
+
+def _check_columns(kind: str, table: MappedTable) -> None:
+    """Refuse a file whose columns do not give the kind's required fields (nor any field), naming
+    the columns not recognised and the required fields missing: a mapping is needed."""
+    given = set(table.frame.columns) | {k for k, v in table.defaults.items() if v is not None}
+    missing = [f for f in guide.required_fields(kind) if f not in given]
+    if table.frame.width and not missing:
+        return
+    unused = [c for c in table.unused if not c.startswith("__UNNAMED__")]
+    details = [
+        ErrorDetail(field=c, code="unknown_column", reason=f"column {c!r} is not a field of {kind}")
+        for c in unused
+    ] + [
+        ErrorDetail(
+            field=f, code="required_column", reason=f"no column gives {f}, which is required"
+        )
+        for f in missing
+    ]
+    said = []
+    if unused:
+        said.append(f"columns not recognised: {', '.join(unused[:20])}")
+    if missing:
+        said.append(f"required fields missing: {', '.join(missing)}")
+    raise ValidationFailed(
+        f"the file's columns do not match {kind} ({'; '.join(said)}); name the columns as the "
+        "template does, or give a column mapping",
+        field="mapping",
+        code="mapping_needed",
+        details=details[:MAX_ERRORS_KEPT],
+    )
+
+
+def _read_values(kind: str, table: MappedTable, mapping: ColumnMapping) -> MappedTable:
+    """The table with its values as the kind's model takes them: the mapping's value tables
+    first, then an enumerated value's label (企业, Company) as its code (pipeline.guide)."""
+    readings = guide.value_readings(kind)
+    changes = []
+    for name in table.frame.columns:
+        given = mapping.values.get(name, {})
+        said = readings.get(name, {})
+        if not given and not said:
+            continue
+        column = pl.col(name).str.strip_chars()
+        if given:
+            column = column.replace(given)
+        if said:
+            folded = column.str.replace_all(r"\s+", "").str.to_lowercase()
+            column = pl.when(folded.is_in(list(said))).then(folded.replace(said)).otherwise(column)
+        changes.append(column.alias(name))
+    frame = table.frame.with_columns(changes) if changes else table.frame
+    defaults = {
+        k: guide.read_value(kind, k, mapping.values.get(k, {}).get(str(v), v))
+        if isinstance(v, str | int)
+        else v
+        for k, v in table.defaults.items()
+    }
+    return MappedTable(frame, defaults, table.unused, guide.defaulted_fields(kind))
 
 
 def item_chunks(

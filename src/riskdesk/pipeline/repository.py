@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select, text, u
 from sqlalchemy.orm import Session
 
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models import Customer, DeadLetter, ImportJob, QueuedWork
+from riskdesk.models import Customer, DeadLetter, ImportJob, ImportMapping, QueuedWork
 
 
 def list_jobs(session: Session, *, user_id: int | None, limit: int = 50) -> list[ImportJob]:
@@ -417,3 +417,38 @@ def dead_letters_by_id(session: Session, ids: Sequence[int] | None) -> list[Dead
     if ids is not None:
         stmt = stmt.where(DeadLetter.id.in_(ids))
     return list(session.scalars(stmt))
+
+
+# ---------------------------------------------------------------- saved mappings
+
+
+def list_mappings(session: Session) -> list[ImportMapping]:
+    """The saved column mappings, by name and kind."""
+    return list(
+        session.scalars(select(ImportMapping).order_by(ImportMapping.name, ImportMapping.kind))
+    )
+
+
+def get_mapping(session: Session, mapping_id: int) -> ImportMapping | None:
+    """A saved mapping by id."""
+    return session.get(ImportMapping, mapping_id)
+
+
+def mapping_named(session: Session, name: str, kind: str) -> ImportMapping | None:
+    """The mapping saved under a name for a kind."""
+    return session.scalars(
+        select(ImportMapping).where(ImportMapping.name == name, ImportMapping.kind == kind)
+    ).first()
+
+
+def add_mapping(session: Session, mapping: ImportMapping) -> ImportMapping:
+    """Store a new saved mapping."""
+    session.add(mapping)
+    session.flush()
+    return mapping
+
+
+def delete_mapping(session: Session, mapping: ImportMapping) -> None:
+    """Forget a saved mapping."""
+    session.delete(mapping)
+    session.flush()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from riskdesk.events.schemas import IntakeReport
+from riskdesk.kit.validation import InputModel
 
 
 class ImportJobRead(BaseModel):
@@ -38,3 +39,49 @@ class ImportResult(BaseModel):
 
     job: ImportJobRead
     report: IntakeReport | None
+
+
+class FieldChoice(BaseModel):
+    """One allowed value of a field: its code and its label in each language."""
+
+    code: str
+    labels: dict[str, str]
+
+
+class FieldGuideRead(BaseModel):
+    """One field a file of a kind may have."""
+
+    name: str
+    labels: dict[str, str]
+    required: bool
+    type: str
+    choices: list[FieldChoice]
+
+
+class KindGuideRead(BaseModel):
+    """The fields of one kind of file, and where its templates are."""
+
+    kind: str
+    fields: list[FieldGuideRead]
+    templates: dict[str, str]
+
+
+class MappingSave(InputModel):
+    """A column mapping to save under a source's name for a kind."""
+
+    name: str = Field(min_length=1, max_length=64, description='the source system, e.g. "ERP-金蝶"')
+    kind: str = Field(max_length=32)
+    mapping: str = Field(min_length=1, max_length=20000, description="as POST /imports takes it")
+
+
+class MappingRead(BaseModel):
+    """A saved column mapping."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: str
+    mapping: str
+    created_at: dt.datetime
+    updated_at: dt.datetime

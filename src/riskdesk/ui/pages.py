@@ -57,11 +57,12 @@ from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring import warning_types
 from riskdesk.monitoring.rules import RuleError, compile_rule
 from riskdesk.monitoring.schemas import BacktestIn, ReplayIn, RuleIn
-from riskdesk.pipeline import intake, processing
+from riskdesk.pipeline import guide as import_guide
+from riskdesk.pipeline import intake, mappings, processing
 from riskdesk.pipeline import merge as merge_pipeline
 from riskdesk.pipeline import repository as import_repo
 from riskdesk.pipeline.deps import ProgressBoardDep
-from riskdesk.pipeline.endpoints import read_upload
+from riskdesk.pipeline.endpoints import read_upload, template_response
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import LimitRequestIn, RecommendationRead, ReviewComplete
 from riskdesk.portfolio import migration as migration_service
@@ -96,7 +97,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.security.throttle import LoginThrottle
-from riskdesk.ui import home_pages, relationship_panel
+from riskdesk.ui import home_pages, import_view, relationship_panel
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES, Translator, pick_locale
 from riskdesk.ui.render import Reason, format_day, indicator_label, render, rule_error_text
 
@@ -1912,17 +1913,48 @@ def decide_group_limit(
 
 
 @router.get("/imports", response_class=HTMLResponse)
-def imports_page(request: Request, session: SessionDep, principal: CanImportsRun) -> Response:
-    """Upload a file to import."""
+def imports_page(
+    request: Request,
+    session: SessionDep,
+    principal: CanImportsRun,
+    deleted: Annotated[str | None, Query(max_length=5)] = None,
+) -> Response:
+    """Upload a file to import; the templates and field guide of each kind; saved mappings."""
     return render(
         request,
         "imports.html",
         principal,
         kinds=intake.KINDS,
+        guides={k: import_guide.fields_of(k) for k in intake.KINDS},
+        type_label=import_guide.type_label,
+        choices_text=import_guide.choices_text,
         encodings=IMPORT_ENCODINGS,
         limits=intake.file_limits(request.app.state.settings),
         jobs=import_repo.list_jobs(session, user_id=None, limit=20),
+        saved_mappings=import_repo.list_mappings(session),
+        deleted=deleted == "1",
     )
+
+
+@router.get("/imports/templates/{filename}")
+def import_template(
+    request: Request,
+    filename: Annotated[str, Path(max_length=64)],
+    principal: CanImportsRun,
+) -> Response:
+    """A kind's template, its example values in the page's language."""
+    return template_response(
+        filename, pick_locale(request, request.app.state.settings.default_locale)
+    )
+
+
+@router.post("/imports/mappings/{mapping_id}/delete")
+def delete_import_mapping(
+    mapping_id: PathId, session: SessionDep, principal: CanImportsRun
+) -> Response:
+    """Forget a saved mapping (one already gone: nothing to do)."""
+    mappings.delete(session, mapping_id)
+    return RedirectResponse("/imports?deleted=1#saved-mappings", status_code=303)
 
 
 @router.post("/imports")
@@ -1933,15 +1965,34 @@ def start_import(
     kind: Annotated[str, Form(max_length=32)],
     file: Annotated[UploadFile, File()],
     mapping: Annotated[str | None, Form(max_length=20000)] = None,
+    saved_mapping: Annotated[str | None, Form(max_length=12)] = None,
+    mapping_name: Annotated[str | None, Form(max_length=64)] = None,
     skip_invalid: Annotated[str | None, Form(max_length=5)] = None,
     encoding: Annotated[str | None, Form(max_length=40)] = None,
 ) -> Response:
-    """Start an import in the background and show its progress."""
+    """Start an import in the background and show its progress. A mapping typed in wins over
+    the saved one chosen; with a source's name it is saved for this kind first."""
     intake.handler_for(kind)
     if encoding:
         check_encoding_name(encoding)
+    text = mapping.strip() if mapping and mapping.strip() else None
+    if text is None and saved_mapping:
+        if not saved_mapping.isdigit():
+            raise ValidationFailed("choose a saved mapping from the list", field="saved_mapping")
+        chosen = mappings.get_or_raise(session, int(saved_mapping))
+        if chosen.kind != kind:
+            raise ValidationFailed(
+                f"the saved mapping {chosen.name!r} is for {chosen.kind}, not {kind}",
+                field="saved_mapping",
+                code="kind_mismatch",
+            )
+        text = chosen.mapping
+    if mapping_name and mapping_name.strip():
+        if text is None:
+            raise ValidationFailed("type the mapping to save", field="mapping", code="missing")
+        mappings.save(session, principal, name=mapping_name, kind=kind, text=text)
     content = read_upload(file, request.app.state.settings.max_upload_mb)
-    column_mapping = ColumnMapping.from_yaml(mapping) if mapping and mapping.strip() else None
+    column_mapping = ColumnMapping.from_yaml(text) if text else None
     job = intake.create_job(
         session,
         principal,
@@ -2015,6 +2066,9 @@ def import_job_page(
         done=done,
         total=total,
         percent=int(100 * done / total) if total else 0,
+        outcome=import_view.outcome(
+            job, Translator(pick_locale(request, request.app.state.settings.default_locale))
+        ),
     )
 
 
