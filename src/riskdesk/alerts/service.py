@@ -51,7 +51,7 @@ TRANSITIONS = {
 }
 
 
-# Hours to act by severity, as shipped (migration 0042 seeds the stored policy with them, and
+# Hours to act by severity, as shipped (migration 0043 seeds the stored policy with them, and
 # they stand in for a severity whose row is missing); a breach escalates one level. The hours
 # in force are read with ``sla_hours``.
 DEFAULT_SLA_HOURS = {"critical": 4, "high": 24, "medium": 72, "low": 168}

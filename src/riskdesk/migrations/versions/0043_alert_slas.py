@@ -1,7 +1,7 @@
 """alert_slas: the hours to act on an alert, per severity, kept as policy
 
-Revision ID: 0042
-Revises: 0041
+Revision ID: 0043
+Revises: 0042
 Create Date: 2026-12-07 02:30:00
 
 Until now the hours were a constant in alerts/service.py; they are seeded with its values
@@ -17,8 +17,8 @@ from alembic import op
 
 from riskdesk.models.types import UTCDateTime
 
-revision: str = "0042"
-down_revision: str | None = "0041"
+revision: str = "0043"
+down_revision: str | None = "0042"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
