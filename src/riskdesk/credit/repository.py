@@ -612,7 +612,7 @@ def _decisions_query(
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))
     descending = sort.startswith("-")
     key = CreditDecision.amount if sort.removeprefix("-") == "amount" else None
-    order = [] if key is None else [key.desc() if descending else key.asc()]
+    order: list[Any] = [] if key is None else [key.desc() if descending else key.asc()]
     order.append(CreditDecision.id.desc() if descending else CreditDecision.id.asc())
     return stmt.order_by(*order)
 

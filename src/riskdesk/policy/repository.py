@@ -133,7 +133,7 @@ def _requests_query(
     key = {"amount": LimitRequest.requested_limit, "expires": LimitRequest.expires_at}.get(
         sort.removeprefix("-")
     )
-    order = [] if key is None else [key.desc() if descending else key.asc()]
+    order: list[Any] = [] if key is None else [key.desc() if descending else key.asc()]
     order.append(LimitRequest.id.desc() if descending else LimitRequest.id.asc())
     stmt = stmt.order_by(*order)
     if within is not None:
