@@ -194,13 +194,21 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
         stored = month_end_repository.months(session)
         from sqlalchemy import func, select
 
-        from riskdesk.models import CreditDecision, LimitRequest, PendingChange
+        from riskdesk.models import CreditDecision, CustomerScore, LimitRequest, PendingChange
+        from riskdesk.portfolio import migration
 
+        # Scored at the last quarter's end too, then today: the migration has two quarters.
+        rated = session.execute(
+            select(CustomerScore.as_of, func.count()).group_by(CustomerScore.as_of)
+        ).all()
         held = session.scalars(select(CreditDecision.status)).all()
         asked = session.scalars(select(LimitRequest.status)).all()
         waiting = session.scalar(select(func.count()).select_from(PendingChange))
     assert len(stored) == 14 and all(stored.values())
     assert held == ["held"] * 6 and asked == ["pending"] * 4 and waiting == 2
+    _, previous_end, _ = migration.period(None, dt.date.today())
+    assert sorted(day for day, _ in rated) == [previous_end, dt.date.today()]
+    assert len({n for _, n in rated}) == 1, rated  # everyone, both times
     ends = runner.invoke(app, ["portfolio", "month-ends"])
     assert ends.exit_code == 0, ends.output
     assert "stored: none; dropped: none" in ends.output

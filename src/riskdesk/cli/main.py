@@ -445,6 +445,9 @@ def demo_command(
                 end_date=dt.date.fromisoformat(end_date) if end_date else None,
                 on_kind=on_kind,
                 progress=lambda n: bar.advance(task, n),
+                # Scored at the last quarter's end too when that end has a quarter of history
+                # before it: the rating migration then compares two real quarters.
+                last_quarter=months >= 6,
             )
             work = add_todays_work(session)
     from riskdesk.portfolio import month_ends

@@ -96,8 +96,12 @@ def _approve_creation_values(session: Session) -> int:
     return len(waiting)
 
 
-def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
-    """Install the demo scorecard (drafted by manager, approved by manager2) and score all."""
+def _score(
+    session: Session, indicators: Any, as_of: dt.date | None, *, last_quarter: bool = False
+) -> None:
+    """Install the demo scorecard (drafted by manager, approved by manager2) and score all;
+    ``last_quarter``: first as of the end of the quarter before, from the indicators as of
+    then, so the rating migration has two quarters to compare."""
     from riskdesk.policy import service as _policy  # noqa: F401  (schedules reviews on scores)
     from riskdesk.scoring import service as scoring_service
     from riskdesk.scoring.schemas import ScorecardCreate
@@ -113,6 +117,17 @@ def _score(session: Session, indicators: Any, as_of: dt.date | None) -> None:
     if created:
         scoring_service.approve(
             session, security_service.system_principal(session, approver), draft.id, "demo"
+        )
+    if last_quarter:
+        from riskdesk.portfolio import migration
+
+        _, previous_end, _ = migration.period(None, as_of or today())
+        scoring_service.score_customers(
+            session,
+            None,
+            trigger="demo",
+            as_of=previous_end,
+            indicators=indicator_service.compute_batch(session, as_of=previous_end),
         )
     scoring_service.score_customers(
         session, None, trigger="demo", as_of=as_of, indicators=indicators
@@ -227,8 +242,10 @@ def load_demo(
     end_date: dt.date | None = None,
     on_kind: Callable[[str, int], None] | None = None,
     progress: Callable[[int], None] | None = None,
+    last_quarter: bool = False,
 ) -> DemoSummary:
-    """Generate and load a demo population in the caller's transaction."""
+    """Generate and load a demo population in the caller's transaction (``last_quarter``:
+    scored as of the previous quarter's end too, as `riskdesk demo` does)."""
     ensure_demo_users(session)
     manager = users_repo.get_user_by_username(session, "manager")
     assert manager is not None
@@ -279,7 +296,7 @@ def load_demo(
     session.flush()
     # One batch pass instead of a refresh per kind, then the demo scorecard scores everyone.
     indicators = indicator_service.run_batch_frame(session, as_of=end_date)
-    _score(session, indicators, end_date)
+    _score(session, indicators, end_date, last_quarter=last_quarter)
     tally: dict[str, int] = {}
     for b in data.behaviours:
         tally[b["behaviour"]] = tally.get(b["behaviour"], 0) + 1
