@@ -201,6 +201,17 @@ def test_an_administrator_issues_a_token_for_another_user(app, db, client_for) -
         "/api/v1/tokens", json={"name": "x", "scopes": ["read"], "user_id": 999999}, headers=headers
     )
     assert missing.status_code == 404
+    # A credit manager's approvals cannot be minted by the administrator (the token's acts are
+    # recorded as its owner's); for oneself any scope the role has still goes.
+    decide = browser.post(
+        "/api/v1/tokens",
+        json={"name": "y", "scopes": ["limit_requests:approve"], "user_id": _id(db, "manager")},
+        headers=headers,
+    )
+    assert decide.status_code == 422 and decide.json()["error"]["field"] == "scopes"
+    own = browser.post("/api/v1/tokens", json={"name": "y", "scopes": ["users:manage"]},
+                       headers=headers)  # fmt: skip
+    assert own.status_code == 201, own.text
     created = client_for("admin").post(
         "/api/v1/users",
         json={
@@ -339,6 +350,13 @@ def test_the_tokens_page_issues_once_and_revokes(app, db) -> None:  # type: igno
     )
     unknown = browser.post("/tokens", data={**form, "token_name": "x", "scopes": ["root"]})
     assert unknown.status_code == 422 and "<b>授权范围</b>: 未知的授权范围" in unknown.text
+    # For another user, the integration bundles at most: never a decision in their name.
+    manager = _id(db, "manager")
+    approvals = {**form, "token_name": "z", "user_id": str(manager),
+                 "scopes": ["read", "limit_requests:approve"]}  # fmt: skip
+    refused = browser.post("/tokens", data=approvals)
+    assert refused.status_code == 422 and "只能包含只读和数据接入授权范围" in refused.text
+    assert db.scalars(select(ApiToken).where(ApiToken.name == "z")).all() == []
     nobody = browser.post("/tokens", data={**form, "token_name": "y", "user_id": "999999"})
     assert nobody.status_code == 404 and "<b>用户</b>" in nobody.text
     revoked = browser.post(

@@ -126,8 +126,9 @@ def list_tokens(session: SessionDep, principal: CurrentPrincipal) -> list[TokenR
 def create_token(
     body: TokenCreate, session: SessionDep, principal: CurrentPrincipal
 ) -> TokenIssued:
-    """Issue a token for yourself, or (with `tokens:manage`) for another user; it can never do
-    more than its user's role allows. The secret is in the answer once, and never again."""
+    """Issue a token for yourself, or (with `tokens:manage`) for another user with the read and
+    intake scopes at most; it can never do more than its user's role allows. The secret is in
+    the answer once, and never again."""
     if principal.via == "token":
         raise PermissionDenied("tokens cannot mint tokens; sign in", code="permission_denied")
     owner: User | service.Caller = principal.user
@@ -144,6 +145,7 @@ def create_token(
         name=body.name,
         scopes=body.scopes,
         expires_in_days=body.expires_in_days,
+        issued_by=principal.user_id,
     )
     return TokenIssued(**TokenRead.model_validate(token).model_dump(), token=raw)
 

@@ -38,6 +38,9 @@ from riskdesk.security.schemas import UserUpdate
 
 log = logging.getLogger(__name__)
 TOKEN_PREFIX = "rd"  # noqa: S105  (a label, not a secret)
+# What a token issued by someone other than its owner may carry: an integration's reads and
+# intake, never a decision (approvals, releases, policy) made in the owner's name.
+DELEGABLE_SCOPES = SCOPE_BUNDLES["read"] | SCOPE_BUNDLES["intake"]
 # Riskdesk acting on its own (alerts.playbooks creates it): disabled, and never edited by hand.
 SYSTEM_USERNAME = "riskdesk-system"
 # Generated passwords: no look-alike characters (0/o, 1/l/i), read out or typed from a note.
@@ -212,6 +215,7 @@ def _checked_email(address: str) -> str:
 def set_email(session: Session, *, username: str, email: str | None) -> User:
     """Set (or with None, clear) where a user's e-mail notifications go."""
     user = get_user_by_username_or_raise(session, username)
+    _ensure_not_system(user)
     user.email = _checked_email(email) if email else None
     session.flush()
     return user
@@ -400,6 +404,7 @@ _DUMMY_HASH = passwords.hash_password("not-a-real-password-Aa1!")
 def unlock_user(session: Session, *, user_id: int) -> User:
     """End a user's lock-out now and forget their wrong passwords (an administrator's act)."""
     user = get_user_or_raise(session, user_id)
+    _ensure_not_system(user)
     if user.failed_logins or user.lockouts or user.locked_until is not None:
         user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
         session.flush()
@@ -449,6 +454,7 @@ def reset_password(session: Session, *, user_id: int, password: str) -> User:
     """Set a user's password (an administrator's act): the lock-out ends, and so do their
     browser sessions."""
     user = get_user_or_raise(session, user_id)
+    _ensure_not_system(user)
     _checked_password(
         password, username=user.username, display_name=user.display_name, field="password"
     )
@@ -505,11 +511,15 @@ def issue_token(
     scopes: list[str],
     expires_in_days: int | None = None,
     unique_name: bool = False,
+    issued_by: int | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the row and the one-time plaintext ``rd_<prefix>_<secret>``.
 
     With ``unique_name``, a name one of the user's live tokens already has is refused (the
-    browser form asks for it: posting it again must not issue a second token)."""
+    browser form asks for it: posting it again must not issue a second token). ``issued_by``:
+    who asks, when not the owner; such a token carries the integration bundles at most (what
+    it does is recorded as its owner's act, so an administrator must not mint a credit
+    manager's approvals)."""
     if not user.is_active or user.username == SYSTEM_USERNAME:
         raise Conflict(
             f"user {user.username!r} is disabled: enable the account first",
@@ -528,6 +538,15 @@ def issue_token(
         raise ValidationFailed(
             f"unknown scope: {exc}", field="scopes", code="unknown_scope"
         ) from exc
+    if issued_by is not None and issued_by != user.id:
+        beyond = sorted(p.value for p in perms - DELEGABLE_SCOPES)
+        if beyond:
+            raise ValidationFailed(
+                f"a token issued for another user may carry the read and intake scopes only, "
+                f"not {', '.join(beyond)}",
+                field="scopes",
+                code="scope_not_delegable",
+            )
     prefix = secrets.token_hex(6)
     secret = secrets.token_urlsafe(32)
     expires = utcnow() + dt.timedelta(days=expires_in_days) if expires_in_days else None

@@ -21,7 +21,7 @@ from jinja2.runtime import Context
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from riskdesk.db import SessionDep
+from riskdesk.db import SessionDep, reads_first, snapshot
 from riskdesk.kit.errors import Conflict, RiskdeskError, ValidationFailed
 from riskdesk.kit.validation import PathId
 from riskdesk.scoring import registry
@@ -574,9 +574,12 @@ def _preview(
         return render(
             request, "partials/scorecard_preview.html", principal, invalid=shown, preview=None
         )
-    found = scoring_service.preview_definition(
-        session, definition, customer_kind=customer_kind, segments=segments
-    )
+    # Reads every customer of the kind: on a snapshot, holding no write lock (the request
+    # began like a GET: @reads_first on the routes that call this).
+    with snapshot(session):
+        found = scoring_service.preview_definition(
+            session, definition, customer_kind=customer_kind, segments=segments
+        )
     return render(
         request,
         "partials/scorecard_preview.html",
@@ -654,6 +657,7 @@ def create_scorecard(
 
 
 @router.post("/scorecards/new/preview", response_class=HTMLResponse)
+@reads_first
 def preview_new_scorecard(
     request: Request, session: SessionDep, principal: CanScoringManage, form: FormDep
 ) -> Response:
@@ -799,6 +803,7 @@ def save_draft(
 
 
 @router.post("/scorecard-drafts/{version_id}/preview", response_class=HTMLResponse)
+@reads_first
 def preview_draft(
     request: Request,
     version_id: PathId,

@@ -345,6 +345,7 @@ def issue_token(
             scopes=body.scopes,
             expires_in_days=body.expires_in_days,
             unique_name=True,
+            issued_by=principal.user_id,
         )
     except (ValidationError, RiskdeskError) as exc:
         status, errors = _form_failure(session, exc)
