@@ -162,6 +162,8 @@ def test_a_bar_of_the_analyst_chart_opens_that_rule_and_week(
     page.wait_for_timeout(1500)  # the bars grow for a second (ECharts' animation)
     data = page.evaluate(SERIES, "chart-by-code")  # dpd_30 at the bottom, utilisation_high on top
     assert data[1][-1] == 7
+    # Below the chart by warning type: scrolled into view, so the click lands on the bar.
+    page.locator("#chart-by-code").scroll_into_view_if_needed()
     box = page.locator("#chart-by-code").bounding_box()
     x, y = page.evaluate(
         """v => echarts.getInstanceByDom(document.getElementById('chart-by-code'))
