@@ -374,7 +374,9 @@ def test_a_drill_down_export_is_logged_by_its_fields_not_as_sql(db, app, manager
     answer = client.get("/customers/export", params=drill)
     assert answer.status_code == 200
     logged = db.scalars(
-        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+        select(AuditEntry)
+        .where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+        .order_by(AuditEntry.id)  # the newest last (PostgreSQL returns rows in any order)
     ).all()
     fields = logged[-1].detail["fields"]
     assert {"filter.ageing=overdue", "filter.utilisation=under_50", "format=csv"} <= set(fields)
@@ -448,7 +450,9 @@ def test_work_list_exports_keep_the_portfolio_filters(db, app, manager) -> None:
         answer = client.get(link.group(1).replace("&amp;", "&"), headers={"Accept-Language": "en"})
         assert customers(_csv(answer)) == expected[(name, "North")], name
     logged = db.scalars(
-        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+        select(AuditEntry)
+        .where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+        .order_by(AuditEntry.id)  # the newest last (PostgreSQL returns rows in any order)
     ).all()
     assert "filter.region=North" in logged[-1].detail["fields"]
 
@@ -477,7 +481,9 @@ def test_ageing_and_exposure_download_from_the_customer_list(db, app, manager) -
     drill = client.get("/ageing/export", params={"ageing": "overdue", "format": "csv"})
     assert drill.status_code == 200
     logged = db.scalars(
-        select(AuditEntry).where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+        select(AuditEntry)
+        .where(AuditEntry.action == "export", AuditEntry.actor == "manager")
+        .order_by(AuditEntry.id)  # the newest last (PostgreSQL returns rows in any order)
     ).all()
     fields = logged[-1].detail["fields"]
     assert "filter.ageing=overdue" in fields and not any("SELECT" in f.upper() for f in fields)
