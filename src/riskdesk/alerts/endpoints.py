@@ -268,7 +268,8 @@ def list_routes(session: SessionDep, _: CanCustomersRead) -> list[RouteRead]:
 @router.post("/alert-routes", response_model=RouteRead, status_code=201)
 def add_route(body: RouteIn, session: SessionDep, _: CanRulesManage) -> RouteRead:
     """Add a routing rule; the first match (by position) assigns a new alert."""
-    return RouteRead.model_validate(service.add_route(session, body))
+    route, _added = service.add_route(session, body)
+    return RouteRead.model_validate(route)
 
 
 @router.delete("/alert-routes/{route_id}", status_code=204)

@@ -1274,8 +1274,9 @@ def case_timeline(
 # ---------------------------------------------------------------- routing
 
 
-def add_route(session: Session, body: Any) -> AlertRoute:
-    """Add a routing rule (users by username); the same rule again changes nothing."""
+def add_route(session: Session, body: Any) -> tuple[AlertRoute, bool]:
+    """Add a routing rule (users by username); (the rule, added). The same rule again changes
+    nothing."""
 
     def user_id(name: str | None, field: str) -> int | None:
         if name is None:
@@ -1306,10 +1307,10 @@ def add_route(session: Session, body: Any) -> AlertRoute:
 
     for existing in repo.routes(session):
         if key(existing) == key(route):
-            return existing
+            return existing, False
     session.add(route)
     session.flush()
-    return route
+    return route, True
 
 
 def list_routes(session: Session) -> list[AlertRoute]:

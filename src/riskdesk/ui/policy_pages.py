@@ -350,14 +350,13 @@ def add_route(
     )
     data |= filled(form, ("escalate_to",)) | _checked(form, ("assign_to_owner",))
     try:
-        before = {r.id for r in alert_service.list_routes(session)}
-        route = alert_service.add_route(session, RouteIn.model_validate(data))
+        _, added = alert_service.add_route(session, RouteIn.model_validate(data))
     except (ValidationError, RiskdeskError) as exc:
         status, errors = _failure(session, exc)
         return _routes(
             request, session, principal, status_code=status, form=data, form_errors=errors
         )
-    done = "unchanged" if route.id in before else "added"
+    done = "added" if added else "unchanged"
     return RedirectResponse(f"/policy/alert-routes?done={done}#routes", status_code=303)
 
 
