@@ -172,9 +172,10 @@ def train(
             assert data is not None
             if target is None or bad is None:
                 fail("--target", "--data needs --target and --bad")
+            factory, principal = _trainer(username)
             X, y = modelling.read_labelled_csv(data, target, bad)
             extra = {"data_source": f"file {data.name}", "target": f"{target} = {bad}"}
-            summary = _fit_and_store(name, family, username, X, y, extra,
+            summary = _fit_and_store(factory, principal, name, family, X, y, extra,
                                      folds=folds, seed=seed, monotone=constraints)  # fmt: skip
     except modelling.ModellingError as exc:
         option = exc.field if exc.field in ("target", "bad", "folds", "monotone") else "data"
@@ -199,11 +200,10 @@ def train_from_history(
 ) -> dict[str, Any]:
     """Train a model version on this Riskdesk's own history and store it as a challenger;
     its summary. Raises ModellingError (or ValueError for a date) on data it cannot fit."""
-    from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.db import reading
     from riskdesk.scoring import registry
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    factory, principal = _trainer(username)
     day = observation or dt.date.today() - dt.timedelta(days=horizon_days)
     # Read, then fit with no transaction open (other writers carry on), then store in a
     # short one: see db.snapshot.
@@ -215,14 +215,27 @@ def train_from_history(
         "observation": day,
         "horizon_days": horizon_days,
     }
-    return _fit_and_store(name, family, username, X, y, extra,
+    return _fit_and_store(factory, principal, name, family, X, y, extra,
                           folds=folds, seed=seed, monotone=monotone or {})  # fmt: skip
 
 
+def _trainer(username: str) -> tuple[Any, Any]:
+    """The database's session factory and who trains (unknown users fail before any read)."""
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.security import service as security_service
+
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with reading(factory) as session:
+        user = security_service.get_user_by_username_or_raise(session, username)
+        return factory, security_service.system_principal(session, user)
+
+
 def _fit_and_store(
+    factory: Any,
+    principal: Any,
     name: str,
     family: str,
-    username: str,
     X: Any,
     y: Any,
     extra: dict[str, Any],
@@ -232,15 +245,9 @@ def _fit_and_store(
     monotone: dict[str, int],
 ) -> dict[str, Any]:
     """Fit with no transaction open, then store the version in a short one; its summary."""
-    from riskdesk.config import get_settings
-    from riskdesk.db import make_engine, make_sessionmaker, reading, unit_of_work
+    from riskdesk.db import unit_of_work
     from riskdesk.scoring import registry
-    from riskdesk.security import service as security_service
 
-    factory = make_sessionmaker(make_engine(get_settings().database_url))
-    with reading(factory) as session:
-        user = security_service.get_user_by_username_or_raise(session, username)
-        principal = security_service.system_principal(session, user)
     trained = registry.fit_model(
         principal, family=family, X=X, y=y, monotone=monotone, folds=folds, seed=seed
     )
