@@ -13,8 +13,11 @@ from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import ApiToken, LoginFailure, User, UserSession
 
 
-def get_user(session: Session, user_id: int) -> User | None:
-    """A user by id."""
+def get_user(session: Session, user_id: int, *, lock: bool = False) -> User | None:
+    """A user by id (with ``lock``: its row locked for this transaction, where the database
+    can, and read afresh)."""
+    if lock:
+        return session.get(User, user_id, with_for_update=True, populate_existing=True)
     return session.get(User, user_id)
 
 

@@ -300,9 +300,10 @@ def password_stamp(user: User) -> str:
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
 
 
-def get_user_or_raise(session: Session, user_id: int) -> User:
-    """A user by id, or NotFound."""
-    user = repo.get_user(session, user_id)
+def get_user_or_raise(session: Session, user_id: int, *, lock: bool = False) -> User:
+    """A user by id, or NotFound (``lock``: the row locked until the transaction ends, so a
+    check on it and the change it guards are one step; PostgreSQL)."""
+    user = repo.get_user(session, user_id, lock=lock)
     if user is None:
         raise NotFound(f"no user {user_id}", field="user_id")
     return user
@@ -526,6 +527,9 @@ def issue_token(
             field="user_id",
             code="user_disabled",
         )
+    if unique_name:
+        # The owner's row locked first: a form posted twice at once issues one token.
+        repo.get_user(session, user.id, lock=True)
     if unique_name and name in repo.live_token_names(session, user.id, now=utcnow()):
         raise Conflict(
             f"{user.username!r} already has a live token named {name!r}",

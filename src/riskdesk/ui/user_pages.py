@@ -222,7 +222,8 @@ def reset_password(
     """Give a user a new generated password, shown once; their lock-out and sessions end."""
     stamp = form.get("form_key")
     try:
-        user = security_service.get_user_or_raise(session, user_id)
+        # Locked: a reset posted twice at once compares its stamp one after the other.
+        user = security_service.get_user_or_raise(session, user_id, lock=True)
         if user.username == security_service.SYSTEM_USERNAME:
             raise Conflict(
                 "the automatic user belongs to Riskdesk itself and cannot be changed",
