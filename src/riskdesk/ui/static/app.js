@@ -11,7 +11,8 @@
 // "unit" (shown after each value), null values (a gap: no figure that period) and "points"
 // (draw every point).
 (function () {
-  var palette = ["#2f6fb0", "#b33a3a", "#2f855a", "#b7791f", "#6b46c1"];
+  // Eight colours apart: a stacked chart of up to eight series (warning types, rules) repeats none.
+  var palette = ["#2f6fb0", "#b33a3a", "#2f855a", "#b7791f", "#6b46c1", "#2c7a7b", "#97266d", "#4a5568"];
   // Thousands separators, two places at most: never scientific notation.
   function amount(value) {
     return Number(value).toLocaleString(document.documentElement.lang || undefined, { maximumFractionDigits: 2 });
