@@ -2,6 +2,7 @@
 
     PYTHONPATH=.:src .venv/bin/python bench/worker_memory.py [--backend sqlite|postgresql]
         [--events 200000] [--customers 2000] [--batch 500] [--samples 20]
+        [--per-customer N] [--log FILE]
         [--db-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
 
 A fresh database gets ``--customers`` companies. A `riskdesk worker` process (one thread, the
@@ -11,6 +12,13 @@ a transaction, each order for a random customer, until ``--events`` are written;
 for the queue to drain. The worker's resident memory (VmRSS) is read ``--samples`` times along
 the stream. The figures: RSS at each sample, and the slope of a least-squares line through the
 second half of the samples (MB per 100,000 events), which is near 0 when memory is flat.
+
+With ``--per-customer N`` the stream's customers come and go, as in a business with turnover:
+the ``--customers`` active ones are a window that moves on by one customer every N events (new
+companies are filed through intake as it reaches them), so each customer gets about N orders
+and what any customer's indicator state holds stays bounded however long the stream runs.
+Without it the same customers take every order, and their states (two years of orders) grow
+with the stream.
 """
 
 from __future__ import annotations
@@ -64,6 +72,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--samples", type=int, default=20)
+    parser.add_argument(
+        "--per-customer", type=int, default=0, help="move the active customers on (0: never)"
+    )
     parser.add_argument("--db-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
     parser.add_argument(
         "--log", type=Path, help="append each sample here as a JSON line (kept if the run is cut)"
@@ -96,16 +107,23 @@ def main() -> None:
         rng = random.Random(0)
         samples: list[tuple[int, float]] = []
         every = max(args.batch, args.events // args.samples)
-        written, day = 0, 0
+        written, day, filed = 0, 0, args.customers
         started = time.perf_counter()
         while written < args.events:
             records = []
+            base, newcomers = 0, []
+            if args.per_customer:  # file the companies this transaction's window reaches
+                while filed < (written + args.batch) // args.per_customer + args.customers:
+                    newcomers.append(company(f"M{filed}"))
+                    filed += 1
             for _ in range(args.batch):
                 written += 1
                 amount = f"{rng.randint(10, 500) * 10}.00"
+                if args.per_customer:
+                    base = written // args.per_customer
                 records.append({
                     "source": "erp", "external_id": f"O{written}",
-                    "customer_external_id": f"M{rng.randrange(args.customers)}",
+                    "customer_external_id": f"M{base + rng.randrange(args.customers)}",
                     "ordered_at": f"2026-{1 + (day // 28) % 11:02d}-{1 + day % 28:02d}T08:00:00Z",
                     "amount": amount, "currency": "CNY", "payment_method": "credit",
                     "lines": [{"category": "food", "amount": amount}],
@@ -114,9 +132,10 @@ def main() -> None:
             with unit_of_work(db.factory) as session:
                 user = users_repo.get_user_by_username(session, "manager")
                 assert user is not None
-                intake.ingest(
-                    session, security_service.system_principal(session, user), "orders", records
-                )
+                who = security_service.system_principal(session, user)
+                if newcomers:
+                    intake.ingest(session, who, "customers", newcomers)
+                intake.ingest(session, who, "orders", records)
             if written % every < args.batch:
                 samples.append((written, rss_mb(worker.pid)))
                 seconds = round(time.perf_counter() - started, 1)
@@ -140,6 +159,7 @@ def main() -> None:
         slope = sum((x - mx) * (y - my) for x, y in half) / var * 100_000
         print(json.dumps({
             "backend": args.backend, "events": written, "customers": args.customers,
+            "customers_filed": filed if args.per_customer else args.customers,
             "intake_s": round(intake_s, 1), "total_s": round(total_s, 1),
             "rss_mb": [[x, round(y, 1)] for x, y in samples],
             "slope_mb_per_100k_events_second_half": round(slope, 2),
