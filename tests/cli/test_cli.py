@@ -338,9 +338,14 @@ def test_model_train_from_history_into_the_registry(cli_env: Path) -> None:
 
     with make_sessionmaker(make_engine(get_settings().database_url))() as session:
         models = registry.list_models(session)
+        scored = registry.score_stability(session, models[0])
     assert [(m.name, m.status, m.observation_date) for m in models] == [
         ("demo-scorecard", "challenger", dt.date.today() - dt.timedelta(days=365))
     ]
+    # Scored, with its matured performance kept: the analyst's home shows both on day one.
+    assert scored[1] == dt.date.today() and scored[0] is not None
+    assert models[0].matured_as_of == dt.date.today()
+    assert len(models[0].matured_performance or []) == 12
     args = ["model", "train", "--name", "pd", "--family", "scorecard", "--folds", "3"]
     trained = runner.invoke(app, [*args, "--from-history", "--user", "analyst"])
     assert trained.exit_code == 0, trained.output

@@ -173,6 +173,15 @@ def seed_home(session: Session) -> HomeBook:
         )  # fmt: skip
         session.add(found)
         versions.append(found)
+    # The champion's kept matured performance: the newest month with an AUC is 2025-10
+    # (2025-11 had no bad customer), 0.740, more than 0.05 below validation: flagged.
+    versions[1].matured_as_of = day
+    versions[1].matured_performance = [
+        {"month": month, "out_of_time": True, "customers": 3, "bad_rate": rate, "auc": auc,
+         "ks": ks}
+        for month, rate, auc, ks in (("2025-09", 1 / 3, 0.9, 0.8), ("2025-10", 1 / 3, 0.74, 0.5),
+                                     ("2025-11", 0.0, None, None))
+    ]  # fmt: skip
     session.flush()
     for cid, score in ((book.a, 400), (book.b, 450), (book.c, 600)):
         session.add(

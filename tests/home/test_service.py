@@ -39,6 +39,10 @@ def test_the_analyst_queue_sla_and_alerts_by_rule(db, home_book: HomeBook) -> No
     assert (challenger.version, challenger.status) == (3, "challenger")
     assert (challenger.score_psi, challenger.scores_as_of) == (None, None)  # scored nobody
     assert champion.validation_auc == 0.812 and champion.scores_as_of == today()
+    # AUC on the newest matured month that had one, as the month's first scoring run kept it.
+    assert (champion.matured_auc, champion.matured_month) == (0.74, "2025-10")
+    assert champion.matured_out_of_time and champion.matured_as_of == today()
+    assert (challenger.matured_auc, challenger.matured_month) == (None, None)
     expected = (2 / 3 - 1 / 2) * math.log(4 / 3) + (1 / 3 - 1 / 2) * math.log(2 / 3)
     assert champion.score_psi is not None and abs(champion.score_psi - expected) < 1e-4
 

@@ -131,3 +131,46 @@ def test_train_promote_score_and_monitor(history, client_for, manager) -> None: 
     assert any(p["auc"] is not None for p in m["performance"])
     # Trained on the latest matured window: every matured month precedes its snapshot.
     assert not any(p["out_of_time"] for p in m["performance"])
+
+
+def test_a_months_first_scoring_run_keeps_the_matured_performance(  # type: ignore[no-untyped-def]
+    history, client_for, manager, monkeypatch
+) -> None:
+    from riskdesk.scoring import registry
+
+    analyst = client_for("analyst")
+    v1 = analyst.post(
+        "/api/v1/models/train-from-history", json={"name": "pd", "family": "scorecard", "folds": 3}
+    ).json()
+    assert (v1["matured_performance"], v1["matured_as_of"]) == (None, None)
+    health = analyst.get("/api/v1/home/analyst").json()["models"]
+    assert [(m["version_id"], m["matured_auc"]) for m in health] == [(v1["id"], None)]
+
+    computed: list[list[int]] = []
+    real = registry.matured_performances
+
+    def counted(session, versions, day, months=12):  # type: ignore[no-untyped-def]
+        computed.append([v.id for v in versions])
+        return real(session, versions, day, months)
+
+    monkeypatch.setattr(registry, "matured_performances", counted)
+    assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
+    assert computed == [[v1["id"]]]
+    kept = manager.get(f"/api/v1/models/{v1['id']}").json()
+    assert kept["matured_as_of"] == today().isoformat()
+    # The same figures the model's page computes afresh.
+    fresh = manager.get(f"/api/v1/models/{v1['id']}/monitoring").json()["performance"]
+    assert kept["matured_performance"] == fresh
+    assert len(fresh) == 12 and any(p["auc"] is not None for p in fresh)
+    newest = [p for p in fresh if p["auc"] is not None][-1]
+    (shown,) = analyst.get("/api/v1/home/analyst").json()["models"]
+    assert shown["matured_auc"] == pytest.approx(newest["auc"])
+    assert (shown["matured_month"], shown["matured_out_of_time"]) == (newest["month"], False)
+
+    # The month's next run reuses them; a run dated last month never overwrites them.
+    computed.clear()  # the monitoring page's own computation above
+    assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
+    earlier = (today().replace(day=1) - dt.timedelta(days=1)).isoformat()
+    assert manager.post("/api/v1/scoring-runs", json={"as_of": earlier}).status_code == 201
+    assert computed == [[], []]
+    assert manager.get(f"/api/v1/models/{v1['id']}").json()["matured_as_of"] == today().isoformat()

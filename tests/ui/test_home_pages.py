@@ -137,6 +137,10 @@ def test_each_role_lands_on_its_home(
         assert "0.116" in page.inner_text("#model-health") and "0.812" in page.inner_text(
             "#model-health"
         )
+        # The matured AUC with its month, flagged (more than 0.05 below validation).
+        matured = page.locator(".matured-auc.warn")
+        assert matured.count() == 1 and "0.740" in matured.inner_text()
+        assert "2025-10" in matured.inner_text()
     assert errors == []
     page.wait_for_timeout(1200)  # the bars grow for a second (ECharts' animation)
     shot(page, f"home-{home.user}-{locale}")

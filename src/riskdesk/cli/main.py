@@ -491,6 +491,13 @@ def _train_demo_model(months: int, end: dt.date) -> None:
     except ModellingError as exc:
         console.print(f"demo model: not trained ({exc.reason})")
         return
+    from riskdesk.scoring import registry
+
+    # Scored, and its matured performance kept, as the next scoring run would: the analyst's
+    # home then shows the model's PSI and AUC on matured outcomes on day one.
+    with unit_of_work(_factory()) as session:
+        registry.score_customers(session, None, as_of=end)
+        registry.keep_matured(session, registry.matured_due(session, end), as_of=end)
     console.print(
         f"demo model: {summary['name']} v{summary['version']} ({summary['status']}), "
         f"{summary['rows']} customers, AUC {summary['auc']:.2f}"

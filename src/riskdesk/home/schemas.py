@@ -46,9 +46,10 @@ class WeeklyCodes(BaseModel):
 
 
 class ModelHealth(BaseModel):
-    """An active model version: its validation AUC (cross-validated when trained), and the PSI
-    of its latest scores against training. AUC on matured outcomes is not stored: the model's
-    page computes it on demand."""
+    """An active model version: its validation AUC (cross-validated when trained), the PSI of
+    its latest scores against training, and its AUC on the newest month whose outcomes have
+    matured (kept by the month's first scoring run; None before one, or with no bad customer
+    in the month)."""
 
     version_id: int
     name: str
@@ -57,6 +58,10 @@ class ModelHealth(BaseModel):
     validation_auc: float | None
     score_psi: float | None
     scores_as_of: dt.date | None
+    matured_auc: float | None = None
+    matured_month: str | None = None  # "YYYY-MM": the month end the outcome window began
+    matured_out_of_time: bool = False  # after the training snapshot
+    matured_as_of: dt.date | None = None  # when it was computed
 
 
 class AnalystHome(BaseModel):

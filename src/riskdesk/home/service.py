@@ -143,13 +143,16 @@ def weekly_codes(
 
 
 def model_health(session: Session) -> list[ModelHealth]:
-    """Each active model version's validation AUC and the PSI of its latest scores."""
+    """Each active model version's validation AUC, the PSI of its latest scores and its AUC on
+    the newest matured outcomes."""
     out = []
     for version in registry.list_models(session):
         if version.status not in ACTIVE_MODELS:
             continue
         psi, as_of = registry.score_stability(session, version)
         auc = (version.metrics or {}).get("auc")
+        matured = [m for m in version.matured_performance or [] if m.get("auc") is not None]
+        newest = matured[-1] if matured else None
         out.append(
             ModelHealth(
                 version_id=version.id,
@@ -159,6 +162,10 @@ def model_health(session: Session) -> list[ModelHealth]:
                 validation_auc=float(auc) if isinstance(auc, int | float) else None,
                 score_psi=psi,
                 scores_as_of=as_of,
+                matured_auc=newest["auc"] if newest else None,
+                matured_month=newest["month"] if newest else None,
+                matured_out_of_time=bool(newest and newest["out_of_time"]),
+                matured_as_of=version.matured_as_of,
             )
         )
     return out

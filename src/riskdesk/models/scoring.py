@@ -135,6 +135,10 @@ class ModelVersion(Base):
     promoted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     promoted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     retired_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # AUC and KS month by month on matured outcomes (registry.monitor's "performance"), kept by
+    # the scoring run of each new month so the analyst's home can show them without computing.
+    matured_performance: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
+    matured_as_of: Mapped[dt.date | None] = mapped_column(Date)
 
 
 class ModelScore(Base):

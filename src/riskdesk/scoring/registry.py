@@ -408,7 +408,6 @@ def monitor(session: Session, version_id: int, *, months: int = 12) -> dict[str,
     from riskdesk.scoring import modelling
 
     version = get_model(session, version_id)
-    model = modelling.FittedModel.from_dict(version.artifact)
     day = today()
     out: dict[str, Any] = {"version_id": version.id, "score_psi": None, "feature_psi": {}}
     psi, as_of = score_stability(session, version)
@@ -422,7 +421,7 @@ def monitor(session: Session, version_id: int, *, months: int = 12) -> dict[str,
                 out["feature_psi"][feature] = modelling.psi(
                     ref["shares"], modelling.bin_shares(current, ref["edges"])
                 )
-    out["performance"] = _matured_performance(session, version, model, day, months)
+    out["performance"] = matured_performances(session, [version], day, months).get(version.id, [])
     return out
 
 
@@ -439,50 +438,90 @@ def score_stability(session: Session, version: ModelVersion) -> tuple[float | No
     return psi, repo.latest_model_as_of(session, version.id)
 
 
-def _matured_performance(
-    session: Session, version: ModelVersion, model: Any, day: dt.date, months: int
-) -> list[dict[str, Any]]:
+# The statuses whose performance is watched (scored at each run).
+ACTIVE = ("champion", "challenger")
+
+
+def matured_performances(
+    session: Session, versions: Sequence[ModelVersion], day: dt.date, months: int = 12
+) -> dict[int, list[dict[str, Any]]]:
+    """Each scoreable version's AUC and KS month by month, oldest first, on the month ends
+    before ``day`` whose outcome window is over; one read of the history serves them all."""
     from riskdesk.scoring import modelling
 
-    if not scoreable(version):
-        return []
-    horizon = version.horizon_days or 365
+    todo = [v for v in versions if scoreable(v)]
+    if not todo:
+        return {}
     frames = indicator_repo.load_frames(session)
     attributes = repo.plain_attributes(session, None, day)
-    rows: list[dict[str, Any]] = []
-    # Month ends whose outcome window is over, newest first.
-    for start in reversed(month_ends(day - dt.timedelta(days=horizon), months)):
-        data = (
-            compute(frames, start)
-            .filter(pl.col("tenure_days").is_not_null())
-            .join(attributes, on="customer_id")
-            .join(
-                defaults_in_window(frames, start, start + dt.timedelta(days=horizon), day),
-                on="customer_id",
-                how="left",
+    out: dict[int, list[dict[str, Any]]] = {}
+    for horizon in sorted({v.horizon_days or 365 for v in todo}):
+        group = [v for v in todo if (v.horizon_days or 365) == horizon]
+        models = {v.id: modelling.FittedModel.from_dict(v.artifact) for v in group}
+        rows: dict[int, list[dict[str, Any]]] = {v.id: [] for v in group}
+        # Month ends whose outcome window is over, newest first.
+        for start in reversed(month_ends(day - dt.timedelta(days=horizon), months)):
+            data = (
+                compute(frames, start)
+                .filter(pl.col("tenure_days").is_not_null())
+                .join(attributes, on="customer_id")
+                .join(
+                    defaults_in_window(frames, start, start + dt.timedelta(days=horizon), day),
+                    on="customer_id",
+                    how="left",
+                )
+                .with_columns(pl.col("bad").fill_null(False))
             )
-            .with_columns(pl.col("bad").fill_null(False))
-        )
-        if data.height == 0:
-            break
-        y = data["bad"].cast(pl.Int64).to_numpy()
-        entry: dict[str, Any] = {
-            "month": start.strftime("%Y-%m"),
-            # Out of time: features after the training snapshot (False: the model may have seen
-            # outcomes from this window while training).
-            "out_of_time": version.observation_date is not None
-            and start > version.observation_date,
-            "customers": data.height,
-            "bad_rate": float(y.mean()),
-            "auc": None,
-            "ks": None,
-        }
-        if 0 < y.sum() < len(y):
-            p = model.predict_bad_probability(_pandas(data.select(model.features)))
-            entry["auc"] = modelling.auc(y, p)
-            entry["ks"] = modelling.ks(y, p)
-        rows.append(entry)
-    return list(reversed(rows))
+            if data.height == 0:
+                break
+            y = data["bad"].cast(pl.Int64).to_numpy()
+            for version in group:
+                entry: dict[str, Any] = {
+                    "month": start.strftime("%Y-%m"),
+                    # Out of time: features after the training snapshot (False: the model may
+                    # have seen outcomes from this window while training).
+                    "out_of_time": version.observation_date is not None
+                    and start > version.observation_date,
+                    "customers": data.height,
+                    "bad_rate": float(y.mean()),
+                    "auc": None,
+                    "ks": None,
+                }
+                if 0 < y.sum() < len(y):
+                    model = models[version.id]
+                    p = model.predict_bad_probability(_pandas(data.select(model.features)))
+                    entry["auc"] = modelling.auc(y, p)
+                    entry["ks"] = modelling.ks(y, p)
+                rows[version.id].append(entry)
+        out |= {vid: list(reversed(found)) for vid, found in rows.items()}
+    return out
+
+
+def matured_due(session: Session, as_of: dt.date) -> dict[int, list[dict[str, Any]]]:
+    """The matured performance of each active version whose kept figures are from a month
+    before ``as_of``'s (or none): outcomes mature a month at a time, so the first scoring run
+    of a month computes them and the month's later runs reuse them."""
+    month = (as_of.year, as_of.month)
+    due = [
+        v
+        for v in list_models(session)
+        if v.status in ACTIVE
+        and (v.matured_as_of is None or (v.matured_as_of.year, v.matured_as_of.month) < month)
+    ]
+    return matured_performances(session, due, as_of)
+
+
+def keep_matured(
+    session: Session, performances: Mapping[int, list[dict[str, Any]]], *, as_of: dt.date
+) -> None:
+    """Keep computed matured performance on its versions (never over figures of a later day)."""
+    for version_id, rows in performances.items():
+        version = repo.get_model_version(session, version_id)
+        if version is None or (version.matured_as_of and version.matured_as_of >= as_of):
+            continue
+        version.matured_performance = rows
+        version.matured_as_of = as_of
+    session.flush()
 
 
 def scores_of(

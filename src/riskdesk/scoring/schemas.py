@@ -159,6 +159,10 @@ class ModelRead(BaseModel):
     promoted_by_id: int | None
     promoted_at: dt.datetime | None
     retired_at: dt.datetime | None
+    # AUC and KS by month on matured outcomes as kept by a month's first scoring run (the
+    # monitoring endpoint computes them afresh); None before one.
+    matured_performance: list[dict[str, Any]] | None = None
+    matured_as_of: dt.date | None = None
 
 
 class ModelDetail(ModelRead):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import polars as pl
@@ -514,6 +514,8 @@ class RescorePlan:
     models: list[registry.ModelScores]
     scores: ComputedScores
     marks: pl.DataFrame  # each customer's state when read (repository.freshness)
+    # The active models' matured performance, when this is a month's first run (registry).
+    matured: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePlan:
@@ -534,7 +536,8 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
         indicators=indicators,
         champion=registry.champion_frame(models),
     )
-    return RescorePlan(as_of, started, indicators, models, scores, marks)
+    matured = registry.matured_due(session, as_of)
+    return RescorePlan(as_of, started, indicators, models, scores, marks, matured)
 
 
 def freshness(session: Session) -> pl.DataFrame:
@@ -644,6 +647,7 @@ def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringS
     indicator_service.apply_batch(session, batch_id=run_id)
     stored = repo.count_run_scores(session, run_id)
     repo.update_profiles_from_run(session, run_id)
+    registry.keep_matured(session, plan.matured, as_of=plan.as_of)
     run.status = "done"
     if stored:
         signals.publish(signals.SCORES_STORED, session=session, customer_ids=None)
