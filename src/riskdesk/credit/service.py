@@ -674,16 +674,14 @@ def list_decisions(
     *,
     status: str | None = None,
     customer_id: int | None = None,
-    within: Any = None,
 ) -> list[CreditDecision]:
-    """Decisions the caller may see (the worklist is status 'held'); ``within``: a SELECT of
-    the customer ids to keep to (a region, a tier)."""
+    """Decisions the caller may see (a customer's, when given); pages of the worklist come
+    from page_decisions."""
     return repo.list_decisions(
         session,
         status=status,
         customer_id=customer_id,
         owner_ids=customer_service.visible_owner_ids(principal),
-        within=within,
     )
 
 

@@ -362,7 +362,6 @@ def list_requests(
     status: str | None = None,
     customer_id: int | None = None,
     limit: int = 200,
-    within: Any = None,
 ) -> list[LimitRequest]:
     """Limit requests the caller may see, newest first, by their status as of now (see
     ``LimitRequest.current_status``): listing writes nothing, the expiry sweep does."""
@@ -373,7 +372,6 @@ def list_requests(
         owner_ids=customer_service.visible_owner_ids(principal),
         limit=limit,
         now=utcnow(),
-        within=within,
     )
 
 
