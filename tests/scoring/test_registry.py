@@ -149,9 +149,9 @@ def test_a_months_first_scoring_run_keeps_the_matured_performance(  # type: igno
     computed: list[list[int]] = []
     real = registry.matured_performances
 
-    def counted(session, versions, day, months=12):  # type: ignore[no-untyped-def]
+    def counted(session, versions, day, months=12, **kwargs):  # type: ignore[no-untyped-def]
         computed.append([v.id for v in versions])
-        return real(session, versions, day, months)
+        return real(session, versions, day, months, **kwargs)
 
     monkeypatch.setattr(registry, "matured_performances", counted)
     assert manager.post("/api/v1/scoring-runs", json={}).status_code == 201
@@ -174,3 +174,22 @@ def test_a_months_first_scoring_run_keeps_the_matured_performance(  # type: igno
     assert manager.post("/api/v1/scoring-runs", json={"as_of": earlier}).status_code == 201
     assert computed == [[], []]
     assert manager.get(f"/api/v1/models/{v1['id']}").json()["matured_as_of"] == today().isoformat()
+
+    # A month later only the month that matured since is computed; the kept months are reused.
+    from riskdesk.kit.timeutil import month_ends
+
+    starts: list[dt.date] = []
+    real_compute = registry.compute
+
+    def compute(frames, start, *args, **kwargs):  # type: ignore[no-untyped-def]
+        starts.append(start)
+        return real_compute(frames, start, *args, **kwargs)
+
+    monkeypatch.setattr(registry, "compute", compute)
+    monkeypatch.setattr(registry, "matured_performances", real)
+    history.expire_all()
+    later = today().replace(day=1) + dt.timedelta(days=40)
+    found = registry.matured_due(history, later)[v1["id"]]
+    newest = month_ends(later - dt.timedelta(days=365), 12)[-1]
+    assert starts == [newest] and found[-1]["month"] == newest.strftime("%Y-%m")
+    assert found[:-1] == kept["matured_performance"][1:]

@@ -443,17 +443,22 @@ ACTIVE = ("champion", "challenger")
 
 
 def matured_performances(
-    session: Session, versions: Sequence[ModelVersion], day: dt.date, months: int = 12
+    session: Session,
+    versions: Sequence[ModelVersion],
+    day: dt.date,
+    months: int = 12,
+    *,
+    kept: Mapping[int, Sequence[dict[str, Any]]] | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """Each scoreable version's AUC and KS month by month, oldest first, on the month ends
-    before ``day`` whose outcome window is over; one read of the history serves them all."""
+    before ``day`` whose outcome window is over; one read of the history serves them all.
+    A month found in ``kept`` (version id -> rows computed earlier) is reused, not recomputed."""
     from riskdesk.scoring import modelling
 
     todo = [v for v in versions if scoreable(v)]
     if not todo:
         return {}
-    frames = indicator_repo.load_frames(session)
-    attributes = repo.plain_attributes(session, None, day)
+    history: list[Any] = []  # the event frames and attributes, read when a month needs them
     out: dict[int, list[dict[str, Any]]] = {}
     for horizon in sorted({v.horizon_days or 365 for v in todo}):
         group = [v for v in todo if (v.horizon_days or 365) == horizon]
@@ -461,6 +466,21 @@ def matured_performances(
         rows: dict[int, list[dict[str, Any]]] = {v.id: [] for v in group}
         # Month ends whose outcome window is over, newest first.
         for start in reversed(month_ends(day - dt.timedelta(days=horizon), months)):
+            month = start.strftime("%Y-%m")
+            reused = {
+                v.id: found
+                for v in group
+                for found in (kept or {}).get(v.id, ())
+                if found.get("month") == month
+            }
+            if len(reused) == len(group):
+                for version_id, found in reused.items():
+                    rows[version_id].append(found)
+                continue
+            if not history:
+                history += [indicator_repo.load_frames(session)]
+                history += [repo.plain_attributes(session, None, day)]
+            frames, attributes = history
             data = (
                 compute(frames, start)
                 .filter(pl.col("tenure_days").is_not_null())
@@ -476,8 +496,11 @@ def matured_performances(
                 break
             y = data["bad"].cast(pl.Int64).to_numpy()
             for version in group:
+                if version.id in reused:
+                    rows[version.id].append(reused[version.id])
+                    continue
                 entry: dict[str, Any] = {
-                    "month": start.strftime("%Y-%m"),
+                    "month": month,
                     # Out of time: features after the training snapshot (False: the model may
                     # have seen outcomes from this window while training).
                     "out_of_time": version.observation_date is not None
@@ -500,7 +523,9 @@ def matured_performances(
 def matured_due(session: Session, as_of: dt.date) -> dict[int, list[dict[str, Any]]]:
     """The matured performance of each active version whose kept figures are from a month
     before ``as_of``'s (or none): outcomes mature a month at a time, so the first scoring run
-    of a month computes them and the month's later runs reuse them."""
+    of a month computes the month that matured since (the months kept before are reused as
+    they were computed; the model's page recomputes every month from today's record) and the
+    month's later runs reuse them all."""
     month = (as_of.year, as_of.month)
     due = [
         v
@@ -508,7 +533,8 @@ def matured_due(session: Session, as_of: dt.date) -> dict[int, list[dict[str, An
         if v.status in ACTIVE
         and (v.matured_as_of is None or (v.matured_as_of.year, v.matured_as_of.month) < month)
     ]
-    return matured_performances(session, due, as_of)
+    kept = {v.id: v.matured_performance for v in due if v.matured_performance}
+    return matured_performances(session, due, as_of, kept=kept)
 
 
 def keep_matured(
