@@ -173,9 +173,17 @@ def keep_population(session: Session, ref: Reference | None, *, as_of: dt.date) 
         )
 
 
-def compute_batch(session: Session, *, as_of: dt.date) -> pl.DataFrame:
-    """Every customer's indicators, computed and not stored (the read phase of a batch)."""
-    return compute(repo.load_frames(session), as_of)
+def load_history(session: Session) -> EventFrames:
+    """Every customer's whole event history, as the batch computation reads it."""
+    return repo.load_frames(session)
+
+
+def compute_batch(
+    session: Session, *, as_of: dt.date, frames: EventFrames | None = None
+) -> pl.DataFrame:
+    """Every customer's indicators, computed and not stored (the read phase of a batch), from
+    ``frames`` when the caller has read the history already."""
+    return compute(frames if frames is not None else repo.load_frames(session), as_of)
 
 
 def store_batch(session: Session, result: pl.DataFrame, *, as_of: dt.date) -> int:

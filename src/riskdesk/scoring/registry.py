@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.indicators import repository as indicator_repo
 from riskdesk.indicators.catalogue import NAMES
-from riskdesk.indicators.compute import compute, defaults_in_window
+from riskdesk.indicators.compute import EventFrames, compute, defaults_in_window
 from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ModelVersion
@@ -449,10 +449,12 @@ def matured_performances(
     months: int = 12,
     *,
     kept: Mapping[int, Sequence[dict[str, Any]]] | None = None,
+    frames: EventFrames | None = None,
 ) -> dict[int, list[dict[str, Any]]]:
     """Each scoreable version's AUC and KS month by month, oldest first, on the month ends
     before ``day`` whose outcome window is over; one read of the history serves them all.
-    A month found in ``kept`` (version id -> rows computed earlier) is reused, not recomputed."""
+    A month found in ``kept`` (version id -> rows computed earlier) is reused, not recomputed;
+    ``frames``: the whole history, when the caller has read it already."""
     from riskdesk.scoring import modelling
 
     todo = [v for v in versions if scoreable(v)]
@@ -478,15 +480,15 @@ def matured_performances(
                     rows[version_id].append(found)
                 continue
             if not history:
-                history += [indicator_repo.load_frames(session)]
+                history += [frames if frames is not None else indicator_repo.load_frames(session)]
                 history += [repo.plain_attributes(session, None, day)]
-            frames, attributes = history
+            events, attributes = history
             data = (
-                compute(frames, start)
+                compute(events, start)
                 .filter(pl.col("tenure_days").is_not_null())
                 .join(attributes, on="customer_id")
                 .join(
-                    defaults_in_window(frames, start, start + dt.timedelta(days=horizon), day),
+                    defaults_in_window(events, start, start + dt.timedelta(days=horizon), day),
                     on="customer_id",
                     how="left",
                 )
@@ -520,7 +522,9 @@ def matured_performances(
     return out
 
 
-def matured_due(session: Session, as_of: dt.date) -> dict[int, list[dict[str, Any]]]:
+def matured_due(
+    session: Session, as_of: dt.date, *, frames: EventFrames | None = None
+) -> dict[int, list[dict[str, Any]]]:
     """The matured performance of each active version whose kept figures are from a month
     before ``as_of``'s (or none): outcomes mature a month at a time, so the first scoring run
     of a month computes the month that matured since (the months kept before are reused as
@@ -534,7 +538,7 @@ def matured_due(session: Session, as_of: dt.date) -> dict[int, list[dict[str, An
         and (v.matured_as_of is None or (v.matured_as_of.year, v.matured_as_of.month) < month)
     ]
     kept = {v.id: v.matured_performance for v in due if v.matured_performance}
-    return matured_performances(session, due, as_of, kept=kept)
+    return matured_performances(session, due, as_of, kept=kept, frames=frames)
 
 
 def keep_matured(

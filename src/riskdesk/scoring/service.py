@@ -526,7 +526,12 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
     started = utcnow()
     as_of = as_of or today()
     marks = freshness(session)
-    indicators = indicator_service.compute_batch(session, as_of=as_of)
+    # One read of the history for today's indicators and, in a month's first run, the models'
+    # matured performance.
+    history = indicator_service.load_history(session)
+    indicators = indicator_service.compute_batch(session, as_of=as_of, frames=history)
+    matured = registry.matured_due(session, as_of, frames=history)
+    del history  # the largest thing read: not held while the scores are computed
     # Models first: a scorecard may read the champion's score.
     models = registry.predict_customers(session, None, as_of=as_of, indicators=indicators)
     scores = compute_scores(
@@ -536,7 +541,6 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
         indicators=indicators,
         champion=registry.champion_frame(models),
     )
-    matured = registry.matured_due(session, as_of)
     return RescorePlan(as_of, started, indicators, models, scores, marks, matured)
 
 
