@@ -29,7 +29,7 @@ from riskdesk.security.deps import (
     CanRulesManage,
 )
 from riskdesk.security.permissions import Permission, Role, permissions_for
-from riskdesk.ui.pages import FormDep, FormErrors, filled
+from riskdesk.ui.forms import FormDep, FormErrors, filled
 from riskdesk.ui.render import Reason, render
 
 router = APIRouter(include_in_schema=False)
