@@ -82,7 +82,7 @@ LIST_PAGE_SIZE = 25
 def list_pager(
     path: str, scope: dict[str, tuple[str, str]], sort: str, page: int, total: int
 ) -> dict[str, Any]:
-    """What partials/pager.html needs: the list's address with its scope
+    """What the pager macros of partials/lists.html need: the list's address with its scope
     and sort (each page link adds its page), the page, how many pages and rows."""
     params = {k: str(value) for k, (value, _) in scope.items()} | {"sort": sort}
     return {
