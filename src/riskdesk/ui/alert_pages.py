@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Form, Query, Request
@@ -18,6 +18,7 @@ from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import BusinessDate, DbId, PathId
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.monitoring import warning_types
+from riskdesk.monitoring.schemas import Category
 from riskdesk.security import repository as users_repo
 from riskdesk.security.deps import CanAlertsWork, CanCustomersRead
 from riskdesk.security.permissions import Permission
@@ -29,18 +30,7 @@ router = APIRouter(include_in_schema=False)
 
 
 WARNING_TYPES = warning_types.CODES
-ALERT_CATEGORIES = (
-    "purchase",
-    "payment",
-    "receivables",
-    "exposure",
-    "score",
-    "returns",
-    "complaints",
-    "satisfaction",
-    "churn",
-    "other",
-)
+ALERT_CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 ALERT_PAGE_SIZES = (25, 50, 100, 200)
