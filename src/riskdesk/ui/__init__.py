@@ -11,20 +11,27 @@ from fastapi.staticfiles import StaticFiles
 def mount_ui(app: FastAPI) -> None:
     """Serve the static assets and the pages."""
     from riskdesk.ui import (
+        alert_pages,
+        approval_pages,
         audit_pages,
+        auth_pages,
+        credit_pages,
+        customer_pages,
         desk_pages,
         ecl_pages,
         export_pages,
         help_pages,
         home_pages,
+        import_pages,
         job_pages,
-        pages,
+        model_pages,
         policy_pages,
         portfolio_pages,
         privacy_pages,
         relationship_pages,
         report_pages,
         reports_pages,
+        rule_pages,
         scorecard_pages,
         user_pages,
     )
@@ -34,7 +41,16 @@ def mount_ui(app: FastAPI) -> None:
     app.state.render_error = render_error
     # Before the pages: /customers/export is not /customers/{customer_id}.
     app.include_router(export_pages.router)
-    app.include_router(pages.router)
+    # The pages split out of the old ui/pages.py, in its order (where paths overlap, the first
+    # route registered wins).
+    app.include_router(auth_pages.router)
+    app.include_router(customer_pages.router)
+    app.include_router(credit_pages.router)
+    app.include_router(alert_pages.router)
+    app.include_router(rule_pages.router)
+    app.include_router(model_pages.router)
+    app.include_router(approval_pages.router)
+    app.include_router(import_pages.router)
     app.include_router(desk_pages.router)
     app.include_router(audit_pages.router)
     app.include_router(privacy_pages.router)

@@ -44,7 +44,8 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
 )
 from riskdesk.security.permissions import Permission
-from riskdesk.ui.pages import FormDep, ScopeDep, _form_failure, _scope_shown, filled, within_scope
+from riskdesk.ui.forms import FormDep, filled, form_failure
+from riskdesk.ui.lists import ScopeDep, scope_shown, within_scope
 from riskdesk.ui.render import Reason, render
 
 router = APIRouter(include_in_schema=False)
@@ -94,7 +95,7 @@ def _desk(
         surges = [(a, None) for a in complaints_service.product_alerts(session)]
     else:
         surges = list(complaints_service.product_alerts_among(session, principal, within=within))
-    shown_scope = _scope_shown(session, scope)
+    shown_scope = scope_shown(session, scope)
     return render(
         request,
         "complaints.html",
@@ -213,7 +214,7 @@ def _record_on_desk(
         errors: list[tuple[str | None, str]] = [(d.field, Reason.of_detail(d)) for d in exc.details]
         return _desk(request, session, principal, status_code=422, form_errors=errors, form=shown)
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _desk(
             request, session, principal, status_code=status, form_errors=errors, form=shown
         )
@@ -278,7 +279,7 @@ def respond_to_complaint(
             body = ResponseIn.model_validate({"response": response})
             complaints_service.respond(session, principal, complaint_id, body.response)
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _desk(request, session, principal, status_code=status, form_errors=errors)
     return RedirectResponse(f"/complaints?done={complaint_id}", status_code=303)
 
@@ -342,7 +343,7 @@ def comment_on_case(
             raise ValidationFailed("a comment cannot be empty", field="body")
         alert_service.comment(session, principal, alert_id, body.strip())
     except RiskdeskError as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _case(request, session, principal, case_id, status_code=status, form_errors=errors)
     return RedirectResponse(f"/cases/{case_id}#timeline", status_code=303)
 
@@ -364,7 +365,7 @@ def move_case_alert(
             outcome if status in ("resolved", "dismissed") else None,
         )  # fmt: skip
     except RiskdeskError as exc:
-        status_code, errors = _form_failure(session, exc)
+        status_code, errors = form_failure(session, exc)
         return _case(
             request, session, principal, case_id, status_code=status_code, form_errors=errors
         )
@@ -387,7 +388,7 @@ def work_case_action(
         else:
             playbooks.complete_task(session, principal, action_id)
     except RiskdeskError as exc:
-        status_code, errors = _form_failure(session, exc)
+        status_code, errors = form_failure(session, exc)
         return _case(
             request, session, principal, case_id, status_code=status_code, form_errors=errors
         )
@@ -434,7 +435,7 @@ def save_notification_settings(
         )
         notify.save_settings(session, principal.user_id, **body.model_dump())
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return render(
             request,
             "notifications.html",
@@ -543,7 +544,7 @@ def save_playbook(
             created = PlaybookIn.model_validate(data)
             playbooks.add(session, created.model_dump(mode="json"))
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         shown = data | {"editing": editing, "active": form.get("active") == "on"}
         return _playbooks_page(
             request, session, principal, form=shown, status_code=status, form_errors=errors
@@ -610,7 +611,7 @@ def add_webhook(
             allowed_networks=request.app.state.settings.webhook_networks(),
         )
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _integrations(
             request, session, principal, status_code=status, form_errors=errors, form=data
         )
@@ -635,7 +636,7 @@ def change_webhook(
         else:
             notify.update_webhook(session, endpoint_id, {"active": do == "enable"})
     except RiskdeskError as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _integrations(request, session, principal, status_code=status, form_errors=errors)
     return RedirectResponse(f"/integrations?done={do}", status_code=303)
 
@@ -648,6 +649,6 @@ def retry_delivery(
     try:
         notify.retry(session, delivery_id)
     except RiskdeskError as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _integrations(request, session, principal, status_code=status, form_errors=errors)
     return RedirectResponse("/integrations?done=retry", status_code=303)

@@ -19,8 +19,8 @@ from riskdesk.reports import endpoints as reports_api
 from riskdesk.reports.schemas import ExportLocale
 from riskdesk.security.deps import CanComplaintsWork, CanCustomersRead
 from riskdesk.ui import portfolio_pages
+from riskdesk.ui.customer_pages import PageCustomerFilter
 from riskdesk.ui.i18n import pick_locale
-from riskdesk.ui.pages import PageCustomerFilter
 
 router = APIRouter(include_in_schema=False)
 FormatQuery = Annotated[ExportFormat, Query()]

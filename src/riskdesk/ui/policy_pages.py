@@ -29,25 +29,14 @@ from riskdesk.security.deps import (
     CanRulesManage,
 )
 from riskdesk.security.permissions import Permission, Role, permissions_for
-from riskdesk.ui.pages import FormDep, FormErrors, filled
+from riskdesk.ui.alert_pages import ALERT_CATEGORIES
+from riskdesk.ui.forms import FormDep, FormErrors, filled
 from riskdesk.ui.render import Reason, render
 
 router = APIRouter(include_in_schema=False)
 
 TIERS = ("low", "medium", "high", "critical")
 SEVERITIES = ("low", "medium", "high", "critical")
-CATEGORIES = (
-    "purchase",
-    "payment",
-    "receivables",
-    "exposure",
-    "score",
-    "returns",
-    "complaints",
-    "satisfaction",
-    "churn",
-    "other",
-)
 TIER_FIELDS = (
     "limit_multiplier",
     "payment_terms_days",
@@ -322,7 +311,7 @@ def _routes(
         slas=alert_service.list_slas(session),
         editing_sla=editing_sla,
         sla_form=sla_form or {},
-        categories=CATEGORIES,
+        categories=ALERT_CATEGORIES,
         severities=SEVERITIES,
         can_edit=principal.can(Permission.RULES_MANAGE),
         form=form or {},

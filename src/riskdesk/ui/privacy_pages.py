@@ -15,7 +15,8 @@ from riskdesk.kit.validation import PathId
 from riskdesk.privacy import service as privacy_service
 from riskdesk.privacy.schemas import ConsentIn, ErasureIn, HoldIn
 from riskdesk.security.deps import CanCustomersWrite, CanPrivacyManage
-from riskdesk.ui.pages import FormDep, _credit_file, _form_failure, filled
+from riskdesk.ui.customer_pages import credit_file
+from riskdesk.ui.forms import FormDep, filled, form_failure
 
 router = APIRouter(include_in_schema=False)
 
@@ -33,8 +34,8 @@ def _do(
     try:
         action()
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
-        return _credit_file(
+        status, errors = form_failure(session, exc)
+        return credit_file(
             request, session, principal, customer_id, status_code=status, form_errors=errors
         )
     return RedirectResponse(f"/customers/{customer_id}?done={done}#privacy-panel", status_code=303)

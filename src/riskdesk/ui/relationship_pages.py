@@ -21,7 +21,8 @@ from riskdesk.pipeline import intake
 from riskdesk.relationship import service as relationship_service
 from riskdesk.security.deps import CanEventsRead, CanInteractionsWrite
 from riskdesk.security.permissions import Permission
-from riskdesk.ui.pages import FormDep, FormErrors, _credit_file, filled
+from riskdesk.ui.customer_pages import credit_file
+from riskdesk.ui.forms import FormDep, FormErrors, filled
 from riskdesk.ui.relationship_panel import new_form_key
 from riskdesk.ui.render import Reason, render
 
@@ -81,7 +82,7 @@ def log_interaction(
                 "form_already_sent",
             )
             errors = [(None, already)]
-        return _credit_file(
+        return credit_file(
             request,
             session,
             principal,

@@ -17,7 +17,7 @@ from riskdesk.reports import subscriptions as subscription_service
 from riskdesk.reports.subscription_schemas import KINDS, ReportKind, SubscriptionIn
 from riskdesk.security.deps import CanPortfolioRead
 from riskdesk.security.permissions import Permission
-from riskdesk.ui.pages import FormDep, filled
+from riskdesk.ui.forms import FormDep, filled
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)

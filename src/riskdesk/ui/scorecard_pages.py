@@ -30,8 +30,8 @@ from riskdesk.scoring.definition import SCORE_MAX, TIERS, Definition, factor_inp
 from riskdesk.scoring.schemas import ScorecardCreate, VersionCreate
 from riskdesk.security.deps import CanScoringManage
 from riskdesk.security.service import Principal
+from riskdesk.ui.forms import FormDep
 from riskdesk.ui.i18n import Translator, pick_locale
-from riskdesk.ui.pages import FormDep
 from riskdesk.ui.render import render, templates
 
 router = APIRouter(include_in_schema=False)

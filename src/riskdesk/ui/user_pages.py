@@ -29,7 +29,7 @@ from riskdesk.security.deps import (
 from riskdesk.security.permissions import Permission, Role
 from riskdesk.security.schemas import TokenCreate, UserCreate, UserUpdate
 from riskdesk.security.service import Principal
-from riskdesk.ui.pages import FormDep, FormErrors, _form_failure, filled
+from riskdesk.ui.forms import FormDep, FormErrors, filled, form_failure
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -104,7 +104,7 @@ def create_user(
             email=body.email,
         )
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         return _users_page(
             request, session, principal, status_code=status, form_errors=errors, values=values
         )
@@ -166,7 +166,7 @@ def user_page(
 def _refused(
     request: Request, session: Session, principal: Principal, user_id: int, exc: Exception
 ) -> Response:
-    status, errors = _form_failure(session, exc)
+    status, errors = form_failure(session, exc)
     return _user_page(request, session, principal, user_id, status_code=status, form_errors=errors)
 
 
@@ -349,7 +349,7 @@ def issue_token(
             issued_by=principal.user_id,
         )
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _form_failure(session, exc)
+        status, errors = form_failure(session, exc)
         errors = [("token_name" if f == "name" else f, r) for f, r in errors]
         return _tokens_page(
             request, session, principal, status_code=status, form_errors=errors, values=values
