@@ -93,6 +93,7 @@ from riskdesk.security.deps import (
     CanScoringManage,
     CurrentPrincipal,
     cookie_serializer,
+    landing_after_sign_in,
 )
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
@@ -291,7 +292,7 @@ def login(
             f"/login?error=failed&next={quote(_safe_next(next))}", status_code=303
         )
     row = security_service.start_session(session, user=user, hours=settings.session_hours)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(landing_after_sign_in(user, _safe_next(next)), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         cookie_serializer(request).dumps(row.id),
