@@ -359,3 +359,18 @@ def test_the_tokens_form_offers_the_owners_scopes_translated(app, db) -> None:  
     )
     assert refused.status_code == 422 and "只能包含只读和数据接入授权范围" in refused.text
     assert offered(refused.text) == offered(zh)  # the form again, for the same owner
+
+
+def test_every_scope_has_a_label_in_both_languages() -> None:
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parents[2] / "src/riskdesk/ui/translations"
+    for name in ("en.json", "zh-CN.json"):
+        messages = json.loads((folder / name).read_text(encoding="utf-8"))
+        missing = [
+            s
+            for s in security_service.scope_choices()
+            if f"tokens.scope.{s}" not in messages and f"tokens.bundle.{s}" not in messages
+        ]
+        assert missing == [], name
