@@ -48,7 +48,13 @@ from riskdesk.jobs import service as job_service
 from riskdesk.jobs.endpoints import router as jobs_router
 from riskdesk.jobs.tasks import JobReaper, JobWorker
 from riskdesk.kit import metrics
-from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, NotAuthenticated, RiskdeskError
+from riskdesk.kit.errors import (
+    ErrorAnswer,
+    ErrorDetail,
+    NotAuthenticated,
+    PasswordChangeRequired,
+    RiskdeskError,
+)
 from riskdesk.kit.validation import (
     BODY_MAX_DEPTH,
     json_body_too_deep,
@@ -75,7 +81,7 @@ from riskdesk.reports.subscription_endpoints import router as subscription_route
 from riskdesk.reports.tasks import ReportScheduler
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
-from riskdesk.security.deps import CanSystemMonitor
+from riskdesk.security.deps import PASSWORD_CHANGE_PAGE, CanSystemMonitor
 from riskdesk.security.endpoints import router as security_router
 from riskdesk.security.throttle import make_throttle
 
@@ -275,6 +281,11 @@ def install_error_handlers(app: FastAPI) -> None:
                     status_code=401, headers={"HX-Redirect": f"/login?next={quote(current)}"}
                 )
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
+        if isinstance(exc, PasswordChangeRequired) and _wants_html(request):
+            # Every page leads to the password page until the user chose their own password.
+            if request.headers.get("HX-Request"):
+                return Response(status_code=403, headers={"HX-Redirect": PASSWORD_CHANGE_PAGE})
+            return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
         return await _answer(
             request,
             ErrorAnswer(exc.status_code, exc.code, exc.message, exc.field, tuple(exc.details)),

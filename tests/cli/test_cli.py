@@ -108,7 +108,28 @@ def test_users_unlock_and_set_password(cli_env: Path) -> None:
     reset = runner.invoke(app, ["users", "set-password", "carol"], input="Quay-otter-ledger\n" * 2)
     assert reset.exit_code == 0, reset.output
     with unit_of_work(factory) as session:
-        security_service.authenticate(session, username="carol", password="Quay-otter-ledger")
+        carol = security_service.authenticate(
+            session, username="carol", password="Quay-otter-ledger"
+        )
+        # A password someone else set: carol chooses her own at the next sign-in.
+        assert carol.password_change_required
+    assert "must change password" in runner.invoke(app, ["users", "list"]).output
+    kept = runner.invoke(
+        app,
+        ["users", "set-password", "carol", "--password", "Otter-quay-ledger", "--keep-password"],
+    )
+    assert kept.exit_code == 0, kept.output
+    with unit_of_work(factory) as session:
+        carol = security_service.get_user_by_username_or_raise(session, "carol")
+        assert not carol.password_change_required
+    # Created for someone else: they choose their own at the first sign-in.
+    assert runner.invoke(
+        app, ["users", "create", "dan", "--role", "sales", "--password", "Lantern-harbour-2",
+              "--must-change-password"]
+    ).exit_code == 0  # fmt: skip
+    with unit_of_work(factory) as session:
+        dan = security_service.get_user_by_username_or_raise(session, "dan")
+        assert dan.password_change_required
 
 
 def test_users_disable_and_enable(cli_env: Path) -> None:

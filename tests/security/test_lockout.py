@@ -272,5 +272,9 @@ def test_tokens_cannot_change_passwords_and_admins_reset_them(app, db, client_fo
     ).status_code == 403  # fmt: skip
     reset = admin.put(f"/api/v1/users/{target}/password", json={"password": "Harbour-lantern-58"})
     assert reset.status_code == 200 and reset.json()["state"] == "active"
-    assert login(app, "sales2", "Harbour-lantern-58").get("/api/v1/me").status_code == 200
+    assert reset.json()["password_change_required"] is True
+    # Signed in with the administrator's password: nothing but choosing one's own until done.
+    refused = login(app, "sales2", "Harbour-lantern-58").get("/api/v1/me")
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "password_change_required"
     assert signed_in.get("/api/v1/me").status_code == 200  # someone else's session is untouched

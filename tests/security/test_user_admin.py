@@ -248,7 +248,9 @@ def test_the_users_pages_create_change_disable_and_reset(app, db) -> None:  # ty
     assert password is not None and "will not be shown again" in created.text
     user = security_service.get_user_by_username_or_raise(db, "li.na")
     assert (user.display_name, user.role, user.team) == ("李娜", "sales", "east")
-    assert login(app, "li.na", password.group(1)).get("/api/v1/me").status_code == 200
+    assert user.password_change_required  # the administrator's password: changed at sign-in
+    first = login(app, "li.na", password.group(1)).get("/api/v1/me")
+    assert first.status_code == 403 and first.json()["error"]["code"] == "password_change_required"
     assert password.group(1) not in browser.get(f"/users/{user.id}").text  # shown once
     # Posting the same form again creates nothing, and says which field is wrong.
     again = browser.post("/users", data=form)
@@ -290,7 +292,9 @@ def test_the_users_pages_create_change_disable_and_reset(app, db) -> None:  # ty
     db.refresh(user)
     assert user.password_hash == hashed
     browser.post(f"/users/{user.id}/enable", data={"csrf_token": csrf})
-    assert login(app, "li.na", new.group(1)).get("/api/v1/me").status_code == 200
+    db.refresh(user)
+    assert user.password_change_required
+    assert login(app, "li.na", new.group(1)).get("/api/v1/me").status_code == 403
     # The last administrator: refused with the reason, nothing changed.
     admin = _id(db, "admin")
     last = browser.post(f"/users/{admin}/disable", data={"csrf_token": csrf})

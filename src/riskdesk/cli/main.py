@@ -128,8 +128,17 @@ def users_create(
     team: Annotated[str | None, typer.Option()] = None,
     password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
     email: Annotated[str | None, typer.Option(help="for e-mail notifications")] = None,
+    must_change_password: Annotated[
+        bool,
+        typer.Option(
+            "--must-change-password",
+            help="the user must choose their own password at the first sign-in "
+            "(for an account created for someone else)",
+        ),
+    ] = False,
 ) -> None:
-    """Create a user."""
+    """Create a user (by default with the password given, kept: the operator's own account;
+    with --must-change-password for someone else's)."""
     if password is None:
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     try:
@@ -142,6 +151,7 @@ def users_create(
                 password=password,
                 team=team,
                 email=email,
+                password_change_required=must_change_password,
             )
             console.print(f"created user {user.username} ({user.role})")
     except RiskdeskError as exc:
@@ -158,6 +168,8 @@ def users_list() -> None:
             until = security_service.locked_until(u)
             if until is not None:
                 state = f"locked until {until:%Y-%m-%d %H:%M} UTC"
+            if u.password_change_required:
+                state += ", must change password"
             table.add_row(u.username, u.display_name, u.role, u.team or "", state)
         console.print(table)
 
@@ -185,16 +197,30 @@ def users_unlock(username: str) -> None:
 def users_set_password(
     username: str,
     password: Annotated[str | None, typer.Option(help="prompted when not given")] = None,
+    must_change_password: Annotated[
+        bool,
+        typer.Option(
+            "--must-change-password/--keep-password",
+            help="whether the user must choose their own password at the next sign-in",
+        ),
+    ] = True,
 ) -> None:
-    """Set a user's password (a forgotten one); their lock-out and browser sessions end."""
+    """Set a user's password (a forgotten one); their lock-out and browser sessions end, and
+    they choose their own at the next sign-in (--keep-password: not)."""
     if password is None:
         password = typer.prompt("new password", hide_input=True, confirmation_prompt=True)
     try:
         with unit_of_work(_factory()) as session:
             user = security_service.get_user_by_username_or_raise(session, username)
             _audit_user(session, user.id)
-            security_service.reset_password(session, user_id=user.id, password=password)
-            console.print(f"{user.username}: password set")
+            security_service.reset_password(
+                session,
+                user_id=user.id,
+                password=password,
+                password_change_required=must_change_password,
+            )
+            note = " (to be changed at the next sign-in)" if must_change_password else ""
+            console.print(f"{user.username}: password set{note}")
     except RiskdeskError as exc:
         _fail(exc)
 

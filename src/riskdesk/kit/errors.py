@@ -3,6 +3,7 @@
 RiskdeskError
  ├── NotAuthenticated     401 not_authenticated
  ├── PermissionDenied     403 permission_denied
+ │    └── PasswordChangeRequired  403 password_change_required
  ├── NotFound             404 not_found
  ├── Conflict             409 conflict (and subclasses with their own codes)
  ├── ValidationFailed     422 validation_failed (carries per-row/per-field details)
@@ -87,6 +88,13 @@ class PermissionDenied(RiskdeskError):
 
     status_code = 403
     code = "permission_denied"
+
+
+class PasswordChangeRequired(PermissionDenied):
+    """Signed in with a password an administrator set: nothing but choosing one's own until
+    done."""
+
+    code = "password_change_required"
 
 
 class NotFound(RiskdeskError):

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from riskdesk.audit.trail import set_context
 from riskdesk.db import SessionDep, writes_at_once
-from riskdesk.kit.errors import NotAuthenticated, PermissionDenied
+from riskdesk.kit.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
+from riskdesk.models import User
 from riskdesk.security import service
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
@@ -22,6 +23,17 @@ SESSION_COOKIE = "rd_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Where a browser session whose password an administrator set may still go: the page (and the
+# API call) that changes it, and signing out. Everything else answers 403
+# password_change_required, which the browser shows as a redirect to the page.
+PASSWORD_CHANGE_PAGE = "/me/password"  # noqa: S105  (an address, not a password)
+PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_CHANGE_PAGE, "/api/v1/me/password", "/logout"})
+
+
+def landing_after_sign_in(user: User, target: str) -> str:
+    """Where a browser goes once signed in: the password page first when the password is one
+    an administrator set, else where it was going."""
+    return PASSWORD_CHANGE_PAGE if user.password_change_required else target
 
 
 def cookie_serializer(request: Request) -> URLSafeSerializer:
@@ -107,6 +119,13 @@ def get_principal(
             )
             set_context(session, actor_id=user.id, actor=user.username)
             request.state.principal = principal
+            # Tokens are for systems and never stopped here; a person signed in with a password
+            # an administrator set (and so knows) first chooses their own.
+            if user.password_change_required and request.url.path not in PASSWORD_CHANGE_PATHS:
+                raise PasswordChangeRequired(
+                    "your password was set by an administrator: choose your own first "
+                    f"({PASSWORD_CHANGE_PAGE}, or PUT /api/v1/me/password)"
+                )
             return principal
     raise NotAuthenticated("sign in, or send an API token as 'Authorization: Bearer ...'")
 

@@ -44,6 +44,7 @@ def _account(user: User) -> UserAccount:
         locked_until=service.locked_until(user),
         failed_logins=user.failed_logins,
         last_login_at=user.last_login_at,
+        password_change_required=user.password_change_required,
     )
 
 
@@ -51,7 +52,9 @@ def _account(user: User) -> UserAccount:
 def change_my_password(
     body: PasswordChange, request: Request, session: SessionDep, principal: CurrentPrincipal
 ) -> Response:
-    """Change your own password (the current one first); your other browser sessions end."""
+    """Change your own password (the current one first, then a new one that differs from it
+    and passes the password policy); your other browser sessions end. A session whose password
+    an administrator set may call nothing else (403 ``password_change_required``) until then."""
     if principal.via == "token":
         raise PermissionDenied("tokens cannot change passwords; sign in", code="permission_denied")
     try:
@@ -85,7 +88,8 @@ def unlock_user(user_id: PathId, session: SessionDep, _: CanUsersManage) -> User
 def reset_password(
     user_id: PathId, body: PasswordReset, session: SessionDep, _: CanUsersManage
 ) -> UserAccount:
-    """Set a user's password (for a forgotten one); their lock-out and sessions end."""
+    """Set a user's password (for a forgotten one); their lock-out and sessions end, and they
+    must choose their own password at the next sign-in."""
     return _account(service.reset_password(session, user_id=user_id, password=body.password))
 
 
@@ -102,7 +106,7 @@ def update_user(
 
 @router.post("/users", response_model=UserRead, status_code=201)
 def create_user(body: UserCreate, session: SessionDep, _: CanUsersManage) -> UserRead:
-    """Create a user."""
+    """Create a user; they must choose their own password at the first sign-in."""
     user = service.create_user(
         session,
         username=body.username,
@@ -111,6 +115,7 @@ def create_user(body: UserCreate, session: SessionDep, _: CanUsersManage) -> Use
         password=body.password,
         team=body.team,
         email=body.email,
+        password_change_required=True,
     )
     return UserRead.model_validate(user)
 

@@ -59,6 +59,10 @@ class UserAccount(UserRead):
     locked_until: dt.datetime | None = Field(description="When the lock-out ends (if locked).")
     failed_logins: int = Field(description="Wrong passwords since the last sign-in or lock-out.")
     last_login_at: dt.datetime | None
+    password_change_required: bool = Field(
+        description="The password was set by an administrator: the user must choose their own "
+        "at the next sign-in (until then a browser session reaches nothing else)."
+    )
 
 
 class PasswordChange(InputModel):

@@ -62,6 +62,7 @@ class Caller:
     team: str | None
     is_active: bool
     email: str | None = field(default=None, repr=False)  # personal data: kept out of logs
+    password_change_required: bool = False
 
     @classmethod
     def of(cls, user: User) -> Caller:
@@ -74,6 +75,7 @@ class Caller:
             team=user.team,
             is_active=user.is_active,
             email=user.email,
+            password_change_required=bool(user.password_change_required),
         )
 
 
@@ -184,8 +186,11 @@ def create_user(
     password: str,
     team: str | None = None,
     email: str | None = None,
+    password_change_required: bool = False,
 ) -> User:
-    """Create a user after checking the password policy and that the name is free."""
+    """Create a user after checking the password policy and that the name is free
+    (``password_change_required``: the password is an administrator's, to be changed by the
+    user at the next sign-in)."""
     role = Role(role)
     email = _checked_email(email) if email else None
     _checked_password(password, username=username, display_name=display_name, field="password")
@@ -200,6 +205,7 @@ def create_user(
         password_hash=passwords.hash_password(password),
         is_active=True,
         failed_logins=0,
+        password_change_required=password_change_required,
     )
     repo.add(session, user)
     return user
@@ -298,6 +304,11 @@ def password_stamp(user: User) -> str:
     """A short fingerprint of a user's current password hash: a form that resets the password
     carries it, so posting the same form again changes nothing once the password changed."""
     return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def get_user(session: Session, user_id: int) -> User | None:
+    """A user by id, or None."""
+    return repo.get_user(session, user_id)
 
 
 def get_user_or_raise(session: Session, user_id: int, *, lock: bool = False) -> User:
@@ -429,7 +440,9 @@ def change_password(
     new_password: str,
     policy: LockoutPolicy = DEFAULT_LOCKOUT,
 ) -> User:
-    """Change one's own password; other browser sessions end, this one stays."""
+    """Change one's own password (it must differ from the current one and pass the policy);
+    a password change an administrator asked for is then done, and the user's other browser
+    sessions end, this one stays."""
     # The principal carries the user as plain values (Caller): the row itself is loaded here.
     user = get_user_or_raise(session, principal.user.id)
     if not passwords.verify_password(user.password_hash, current_password):
@@ -437,6 +450,12 @@ def change_password(
         _count_wrong_password(session, user, policy)
         raise ValidationFailed(
             "the current password is wrong", field="current_password", code="wrong_password"
+        )
+    if new_password == current_password:
+        raise ValidationFailed(
+            "new password must differ from the current one",
+            field="new_password",
+            code="password_unchanged",
         )
     _checked_password(
         new_password,
@@ -446,14 +465,19 @@ def change_password(
     )
     user.password_hash = passwords.hash_password(new_password)
     user.failed_logins = 0
+    user.password_change_required = False
     session.flush()
-    repo.end_user_sessions(session, user.id, keep=principal.session_id)
+    ended = repo.end_user_sessions(session, user.id, keep=principal.session_id)
+    log.info("user %s changed their password (%s other browser sessions ended)", user.id, ended)
     return user
 
 
-def reset_password(session: Session, *, user_id: int, password: str) -> User:
+def reset_password(
+    session: Session, *, user_id: int, password: str, password_change_required: bool = True
+) -> User:
     """Set a user's password (an administrator's act): the lock-out ends, and so do their
-    browser sessions."""
+    browser sessions; unless told otherwise, the user must choose their own password at the
+    next sign-in."""
     user = get_user_or_raise(session, user_id)
     _ensure_not_system(user)
     _checked_password(
@@ -461,6 +485,7 @@ def reset_password(session: Session, *, user_id: int, password: str) -> User:
     )
     user.password_hash = passwords.hash_password(password)
     user.failed_logins, user.lockouts, user.locked_until = 0, 0, None
+    user.password_change_required = password_change_required
     session.flush()
     repo.end_user_sessions(session, user.id)
     return user
@@ -617,6 +642,23 @@ def list_tokens(session: Session, *, user_id: int | None = None) -> list[ApiToke
 def scope_choices() -> list[str]:
     """Every scope a token may carry: the bundles, then each permission."""
     return [*SCOPE_BUNDLES, *(p.value for p in Permission)]
+
+
+def scope_choices_for(owner: User | Caller, *, issued_by: int | None = None) -> list[str]:
+    """The scopes worth offering for a token of this owner: those their role holds and, when
+    someone else issues it, only the delegable ones (what :func:`issue_token` accepts). A
+    bundle is offered when it gives the owner something; the token gets only the part of it
+    the role holds."""
+    allowed = permissions_for(owner.role)
+    delegated = issued_by is not None and issued_by != owner.id
+    if delegated:
+        allowed = allowed & DELEGABLE_SCOPES
+    bundles = [
+        name
+        for name, perms in SCOPE_BUNDLES.items()
+        if perms & allowed and not (delegated and perms - DELEGABLE_SCOPES)
+    ]
+    return [*bundles, *(p.value for p in Permission if p in allowed)]
 
 
 def system_principal(session: Session, user: User) -> Principal:

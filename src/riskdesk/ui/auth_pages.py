@@ -14,7 +14,12 @@ from riskdesk.audit.trail import set_context
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import NotAuthenticated
 from riskdesk.security import service as security_service
-from riskdesk.security.deps import SESSION_COOKIE, CurrentPrincipal, cookie_serializer
+from riskdesk.security.deps import (
+    SESSION_COOKIE,
+    CurrentPrincipal,
+    cookie_serializer,
+    landing_after_sign_in,
+)
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui import home_pages
 from riskdesk.ui.i18n import LANG_COOKIE, LOCALES
@@ -96,7 +101,7 @@ def login(
             f"/login?error=failed&next={quote(_safe_next(next))}", status_code=303
         )
     row = security_service.start_session(session, user=user, hours=settings.session_hours)
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(landing_after_sign_in(user, _safe_next(next)), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         cookie_serializer(request).dumps(row.id),

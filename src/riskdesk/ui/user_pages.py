@@ -89,7 +89,8 @@ def users_page(
 def create_user(
     request: Request, session: SessionDep, principal: CanUsersManage, form: FormDep
 ) -> Response:
-    """Create a user with a generated first password, shown once on the next page."""
+    """Create a user with a generated first password, shown once on the next page; the user
+    replaces it with their own at the first sign-in."""
     values = filled(form, USER_FIELDS)
     password = security_service.generate_password()
     try:
@@ -102,6 +103,7 @@ def create_user(
             password=body.password,
             team=body.team,
             email=body.email,
+            password_change_required=True,
         )
     except (ValidationError, RiskdeskError) as exc:
         status, errors = form_failure(session, exc)
@@ -219,7 +221,8 @@ def enable_user(
 def reset_password(
     request: Request, user_id: PathId, session: SessionDep, principal: CanUsersManage, form: FormDep
 ) -> Response:
-    """Give a user a new generated password, shown once; their lock-out and sessions end."""
+    """Give a user a new generated password, shown once, which they replace with their own at
+    the next sign-in; their lock-out and sessions end."""
     stamp = form.get("form_key")
     try:
         # Locked: a reset posted twice at once compares its stamp one after the other.
@@ -266,6 +269,18 @@ def _token_state(token: ApiToken, now: dt.datetime) -> str:
     return "live"
 
 
+def _scope_choices(
+    session: Session, principal: Principal, owner_id: str | int | None
+) -> tuple[Any, list[str]]:
+    """The chosen owner (None when none or unknown) and the scopes their token may carry."""
+    owner = None
+    if owner_id is not None and str(owner_id).isdigit() and 0 < int(owner_id) < 2**31:
+        owner = security_service.get_user(session, int(owner_id))
+    if owner is None:
+        return None, []
+    return owner, security_service.scope_choices_for(owner, issued_by=principal.user_id)
+
+
 def _tokens_page(
     request: Request,
     session: Session,
@@ -282,6 +297,8 @@ def _tokens_page(
     tokens = security_service.list_tokens(session)
     users = security_service.list_users(session)
     owners = {u.id: u for u in users}
+    values = values or {"user_id": str(for_user) if for_user else ""}
+    owner, choices = _scope_choices(session, principal, values.get("user_id"))
     response = render(
         request,
         "tokens.html",
@@ -293,10 +310,11 @@ def _tokens_page(
         candidates=[
             u for u in users if u.is_active and u.username != security_service.SYSTEM_USERNAME
         ],
-        scope_choices=security_service.scope_choices(),
+        scope_owner=owner,
+        scope_choices=choices,
         done=done if done in TOKEN_DONE else None,
         form_errors=form_errors,
-        values=values or {"user_id": str(for_user) if for_user else ""},
+        values=values,
         issued=issued,
     )
     if issued is not None:
@@ -311,10 +329,30 @@ def tokens_page(
     principal: CanTokensManage,
     done: Annotated[str | None, Query(max_length=32)] = None,
     user: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    user_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> Response:
     """Every API token (owner, name, scopes, created, last used, expiry, revoked) and the form
-    to issue one."""
-    return _tokens_page(request, session, principal, done=done, for_user=user)
+    to issue one (``user`` or ``user_id``: the owner chosen, whose scopes the form offers)."""
+    return _tokens_page(request, session, principal, done=done, for_user=user_id or user)
+
+
+@router.get("/tokens/scopes", response_class=HTMLResponse)
+def token_scopes(
+    request: Request,
+    session: SessionDep,
+    principal: CanTokensManage,
+    user_id: Annotated[str | None, Query(max_length=12)] = None,
+) -> Response:
+    """The token form's scope choices for the owner just chosen (htmx swaps them in)."""
+    owner, choices = _scope_choices(session, principal, user_id)
+    return render(
+        request,
+        "partials/token_scopes.html",
+        principal,
+        scope_owner=owner,
+        scope_choices=choices,
+        values={"scopes": []},
+    )
 
 
 @router.post("/tokens", response_class=HTMLResponse)
@@ -366,21 +404,27 @@ def revoke_token(token_id: PathId, session: SessionDep, principal: CanTokensMana
 
 def _password_page(
     request: Request,
+    session: Session,
     principal: Principal,
     *,
     status_code: int = 200,
     error: RiskdeskError | None = None,
     changed: bool = False,
 ) -> Response:
-    return render(
+    user = security_service.get_user_or_raise(session, principal.user_id)
+    response = render(
         request,
         "password.html",
         principal,
         status_code=status_code,
         error=error,
         changed=changed,
+        forced=user.password_change_required,
+        stamp=security_service.password_stamp(user),
         min_length=passwords.MIN_LENGTH,
     )
+    response.headers.update(NO_STORE)
+    return response
 
 
 def _session_only(principal: Principal) -> None:
@@ -389,22 +433,35 @@ def _session_only(principal: Principal) -> None:
 
 
 @router.get("/me/password", response_class=HTMLResponse)
-def password_page(request: Request, principal: CurrentPrincipal, changed: bool = False) -> Response:
-    """The form to change one's own password."""
+def password_page(
+    request: Request, session: SessionDep, principal: CurrentPrincipal, changed: bool = False
+) -> Response:
+    """The form to change one's own password; the only page a user whose password an
+    administrator set may see until they chose their own."""
     _session_only(principal)
-    return _password_page(request, principal, changed=changed)
+    return _password_page(request, session, principal, changed=changed)
 
 
 @router.post("/me/password", response_class=HTMLResponse)
 def change_password(
     request: Request, session: SessionDep, principal: CurrentPrincipal, form: FormDep
 ) -> Response:
-    """Change one's own password (the current one first); other sessions end."""
+    """Change one's own password (the current one first); other sessions end. After a change
+    an administrator asked for, on to the home page."""
     _session_only(principal)
     values: dict[str, Any] = {
         k: form.get(k) if isinstance(form.get(k), str) else ""
         for k in ("current_password", "new_password", "confirm_password")
     }
+    # Locked: the same form posted twice at once compares its stamp one after the other.
+    user = security_service.get_user_or_raise(session, principal.user_id, lock=True)
+    forced = user.password_change_required
+    stamp = form.get("form_key")
+    if isinstance(stamp, str) and stamp != security_service.password_stamp(user):
+        # The form was drawn before the password changed: posted again after it worked (or
+        # changed in another tab). Nothing to do, and no wrong password to count.
+        session.rollback()
+        return RedirectResponse("/me/password?changed=true", status_code=303)
     try:
         if len(values["new_password"]) > passwords.MAX_LENGTH:
             raise ValidationFailed(
@@ -426,5 +483,5 @@ def change_password(
             session.commit()  # the wrong guess counts towards a lock-out
         else:
             session.rollback()
-        return _password_page(request, principal, status_code=exc.status_code, error=exc)
-    return RedirectResponse("/me/password?changed=true", status_code=303)
+        return _password_page(request, session, principal, status_code=exc.status_code, error=exc)
+    return RedirectResponse("/" if forced else "/me/password?changed=true", status_code=303)
