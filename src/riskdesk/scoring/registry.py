@@ -440,6 +440,8 @@ def score_stability(session: Session, version: ModelVersion) -> tuple[float | No
 
 # The statuses whose performance is watched (scored at each run).
 ACTIVE = ("champion", "challenger")
+# Days past due that make a customer bad in a model's outcome window.
+DEFAULT_DAYS = 90
 
 
 def matured_performances(
@@ -469,11 +471,14 @@ def matured_performances(
         # Month ends whose outcome window is over, newest first.
         for start in reversed(month_ends(day - dt.timedelta(days=horizon), months)):
             month = start.strftime("%Y-%m")
+            # Only a month whose labels were final when kept: an invoice due near the end of
+            # the outcome window is bad only once it is DEFAULT_DAYS late, so a month computed
+            # sooner is computed again.
             reused = {
                 v.id: found
                 for v in group
                 for found in (kept or {}).get(v.id, ())
-                if found.get("month") == month
+                if found.get("month") == month and found.get("settled")
             }
             if len(reused) == len(group):
                 for version_id, found in reused.items():
@@ -488,7 +493,9 @@ def matured_performances(
                 .filter(pl.col("tenure_days").is_not_null())
                 .join(attributes, on="customer_id")
                 .join(
-                    defaults_in_window(events, start, start + dt.timedelta(days=horizon), day),
+                    defaults_in_window(
+                        events, start, start + dt.timedelta(days=horizon), day, days=DEFAULT_DAYS
+                    ),
                     on="customer_id",
                     how="left",
                 )
@@ -503,6 +510,8 @@ def matured_performances(
                     continue
                 entry: dict[str, Any] = {
                     "month": month,
+                    # The labels can no longer change (see above).
+                    "settled": day >= start + dt.timedelta(days=horizon + DEFAULT_DAYS),
                     # Out of time: features after the training snapshot (False: the model may
                     # have seen outcomes from this window while training).
                     "out_of_time": version.observation_date is not None
@@ -526,10 +535,11 @@ def matured_due(
     session: Session, as_of: dt.date, *, frames: EventFrames | None = None
 ) -> dict[int, list[dict[str, Any]]]:
     """The matured performance of each active version whose kept figures are from a month
-    before ``as_of``'s (or none): outcomes mature a month at a time, so the first scoring run
-    of a month computes the month that matured since (the months kept before are reused as
-    they were computed; the model's page recomputes every month from today's record) and the
-    month's later runs reuse them all."""
+    before ``as_of``'s (or none). The first scoring run of a month computes the months whose
+    labels could still change (their window ended less than DEFAULT_DAYS ago, and the month
+    that matured since: a window that ends mid-month is picked up by the next month's first
+    run) and reuses the settled months as they were computed (the model's page recomputes
+    every month from today's record); the month's later runs reuse them all."""
     month = (as_of.year, as_of.month)
     due = [
         v
@@ -544,14 +554,10 @@ def matured_due(
 def keep_matured(
     session: Session, performances: Mapping[int, list[dict[str, Any]]], *, as_of: dt.date
 ) -> None:
-    """Keep computed matured performance on its versions (never over figures of a later day)."""
+    """Keep computed matured performance on its versions (never over figures of the same or a
+    later day, even when two runs store at once)."""
     for version_id, rows in performances.items():
-        version = repo.get_model_version(session, version_id)
-        if version is None or (version.matured_as_of and version.matured_as_of >= as_of):
-            continue
-        version.matured_performance = rows
-        version.matured_as_of = as_of
-    session.flush()
+        repo.keep_matured(session, version_id, rows, as_of=as_of)
 
 
 def scores_of(

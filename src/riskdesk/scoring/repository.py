@@ -568,6 +568,23 @@ def model_versions(session: Session, name: str | None = None) -> list[ModelVersi
     return list(session.scalars(stmt))
 
 
+def keep_matured(
+    session: Session, version_id: int, rows: list[dict[str, Any]], *, as_of: dt.date
+) -> None:
+    """Store a version's matured performance unless figures of the same or a later day are
+    there: one conditional UPDATE, so two runs storing at once cannot put older figures over
+    newer ones."""
+    session.execute(
+        update(ModelVersion)
+        .where(
+            ModelVersion.id == version_id,
+            or_(ModelVersion.matured_as_of.is_(None), ModelVersion.matured_as_of < as_of),
+        )
+        .values(matured_performance=rows, matured_as_of=as_of)
+        .execution_options(synchronize_session="fetch")
+    )
+
+
 def get_model_version(session: Session, version_id: int) -> ModelVersion | None:
     """A model version by id."""
     return session.get(ModelVersion, version_id)

@@ -529,8 +529,8 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
     # One read of the history for today's indicators and, in a month's first run, the models'
     # matured performance.
     history = indicator_service.load_history(session)
-    indicators = indicator_service.compute_batch(session, as_of=as_of, frames=history)
     matured = registry.matured_due(session, as_of, frames=history)
+    indicators = indicator_service.compute_batch(session, as_of=as_of, frames=history)
     del history  # the largest thing read: not held while the scores are computed
     # Models first: a scorecard may read the champion's score.
     models = registry.predict_customers(session, None, as_of=as_of, indicators=indicators)
