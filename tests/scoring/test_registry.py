@@ -28,6 +28,21 @@ def test_psi_is_zero_for_the_same_distribution_and_grows_with_shift() -> None:
     assert bin_shares(with_missing, ref["edges"])[-1] == pytest.approx(500 / 5500)
 
 
+def test_the_training_scores_for_psi_are_rounded_as_stored_scores_are() -> None:
+    # A model whose scores crowd near 1000 (a low bad rate): unrounded training scores against
+    # the stored whole points would read as a large shift of the very same customers.
+    from riskdesk.scoring.registry import model_score
+
+    rng = np.random.default_rng(0)
+    p = rng.beta(0.5, 60, 5000)  # most PDs under 1%
+    stored = model_score(p)
+    assert stored.dtype.kind == "i" and stored.max() <= 1000
+    unrounded = reference_bins((1.0 - p) * 1000)
+    assert psi(unrounded["shares"], bin_shares(stored, unrounded["edges"])) > 0.1
+    rounded = reference_bins(model_score(p))
+    assert psi(rounded["shares"], bin_shares(stored, rounded["edges"])) == pytest.approx(0.0)
+
+
 @pytest.fixture
 def history(db):  # type: ignore[no-untyped-def]
     load_demo(db, customers=120, months=24, seed=1)

@@ -122,7 +122,9 @@ def fit_model(
     p = model.predict_bad_probability(X)
     kinds = {f: modelling.column_kind(X[f]) for f in model.features}
     reference = {
-        "score": modelling.reference_bins((1.0 - p) * 1000),
+        # The scores as stored (whole points): against unrounded training scores, a model
+        # whose scores crowd near 1000 would show a shift that is only rounding.
+        "score": modelling.reference_bins(model_score(p)),
         "features": {
             f: modelling.reference_bins(X[f].to_numpy(dtype=float))
             for f, kind in kinds.items()
@@ -246,6 +248,12 @@ def _features_frame(
     )
 
 
+def model_score(bad_probability: np.ndarray) -> np.ndarray:
+    """A model's score of customers: 1000 × (1 − PD), in whole points (half up)."""
+    scores: np.ndarray = np.floor((1.0 - bad_probability) * 1000 + 0.5).astype(int)
+    return scores
+
+
 @dataclass(frozen=True)
 class ModelScores:
     """One live model's scores of some customers: computed, not stored yet."""
@@ -285,7 +293,7 @@ def predict_customers(
     for version in versions:  # a loop over models, not customers
         model = modelling.FittedModel.from_dict(version.artifact)
         p = model.predict_bad_probability(X[model.features])
-        scores = np.floor((1.0 - p) * 1000 + 0.5).astype(int)
+        scores = model_score(p)
         found.append(
             ModelScores(version.id, version.name, version.status == "champion", ids, p, scores)
         )
