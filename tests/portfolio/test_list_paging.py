@@ -103,3 +103,96 @@ def test_the_review_queue_api_and_page(book: Book, db, client_for) -> None:  # t
     assert 'href="/reviews?region=East&amp;sort=-customer&amp;horizon=90"' in east.text
     assert manager.get("/reviews?sort=name").status_code == 422
     assert manager.get("/reviews?page=0").status_code == 422
+
+
+# -- The complaints desk ----------------------------------------------------------------------
+
+SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def _complaints(db) -> None:  # type: ignore[no-untyped-def]
+    """30 open complaints, opened 1..30 hours ago, of A (sales', every third) and C0, C1, at
+    every severity in turn."""
+    from tests.complaints.test_desk import _customers, complaint
+    from tests.conftest import ingest
+
+    _customers(db)
+    owners = ("A", "C0", "C1")
+    severities = tuple(SEVERITY_RANK)
+    rows = [
+        complaint(f"P{i}", owners[i % 3], i + 1, severity=severities[i % 4], category="billing")
+        for i in range(30)
+    ]
+    assert ingest(db, principal(db, "manager"), "complaints", rows).created == 30
+    db.commit()
+
+
+def test_the_complaints_desk_pages_counts_and_sorts(db) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.complaints import service as complaints_service
+
+    _complaints(db)
+    manager = principal(db, "manager")
+
+    def desk(page: int = 1, sort: str = "-opened", user=manager, size: int = 25):  # type: ignore[no-untyped-def]
+        rows, total = complaints_service.page_desk(db, user, page=PageParams(page, size), sort=sort)
+        return [r.complaint for r in rows], total
+
+    first, total = desk()
+    assert total == 30 and [c.external_id for c in first] == [f"P{i}" for i in range(25)]
+    second, _ = desk(page=2)
+    assert [c.external_id for c in second] == [f"P{i}" for i in range(25, 30)]
+    oldest, _ = desk(sort="opened", size=2)
+    assert [c.external_id for c in oldest] == ["P29", "P28"]
+    for deadline in ("respond_by", "resolve_by"):
+        rows, _ = desk(sort=deadline, size=30)
+        dates = [getattr(c, deadline) for c in rows]
+        assert None not in dates and dates == sorted(dates), deadline
+    # The SLAs differ by severity, so the response deadlines are not the opening order.
+    by_deadline = [c.id for c in desk(sort="respond_by", size=30)[0]]
+    assert by_deadline != [c.id for c in desk(sort="opened", size=30)[0]]
+    severe, _ = desk(sort="-severity", size=30)
+    ranks = [SEVERITY_RANK[c.severity] for c in severe]
+    assert ranks == sorted(ranks, reverse=True) and ranks[0] == 4
+    # Within a severity, the newest first.
+    criticals = [c.external_id for c in severe if c.severity == "critical"]
+    assert criticals == sorted(criticals, key=lambda e: int(e[1:]))
+    # A sales user sees only its customer A's, every third, and the count says so.
+    mine, total = desk(user=principal(db, "sales"), size=4, page=2)
+    assert total == 10 and [c.external_id for c in mine] == ["P12", "P15", "P18", "P21"]
+
+
+def test_the_complaints_desk_api_and_page(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    _complaints(db)
+    manager = client_for("manager")
+    api = manager.get("/api/v1/complaints", params={"sort": "opened", "size": 10, "page": 3})
+    assert api.status_code == 200 and api.headers["X-Total-Count"] == "30"
+    assert [c["external_id"] for c in api.json()] == [f"P{i}" for i in range(9, -1, -1)]
+    # No paging parameters: the newest 200, as before; the old ``limit`` still works.
+    assert len(manager.get("/api/v1/complaints").json()) == 30
+    old = manager.get("/api/v1/complaints", params={"limit": 3})
+    assert [c["external_id"] for c in old.json()] == ["P0", "P1", "P2"]
+    bad = manager.get("/api/v1/complaints", params={"sort": "customer"})
+    assert bad.status_code == 422 and "sort" in bad.text
+    # Customer service of the east team sees its team's customer A's only.
+    service = client_for("service")
+    mine = service.get("/api/v1/complaints", params={"size": 1})
+    assert mine.headers["X-Total-Count"] == "10" and len(mine.json()) == 1
+    # The page: its total, and page links that keep the filters and the order.
+    manager.cookies.set(LANG_COOKIE, "en")
+    page = manager.get("/complaints?category=billing&sort=-severity")
+    assert page.status_code == 200
+    assert page.text.count('<tr id="complaint-') == 25
+    assert "Page 1 of 2 · 30 in all" in page.text and "Most severe first" in page.text
+    assert (
+        'href="/complaints?status=open_any&amp;category=billing&amp;sort=-severity&amp;page=2"'
+        in page.text
+    )
+    assert '<input type="hidden" name="category" value="billing">' in page.text
+    second = manager.get("/complaints?category=billing&sort=-severity&page=2")
+    assert second.text.count('<tr id="complaint-') == 5
+    manager.cookies.set(LANG_COOKIE, "zh-CN")
+    breached = manager.get("/complaints?breached=true&sort=respond_by")
+    assert "响应期限最近在前" in breached.text and "共" in breached.text
+    assert '<input type="hidden" name="breached" value="true">' in breached.text
+    assert manager.get("/complaints?sort=name").status_code == 422
+
