@@ -196,3 +196,80 @@ def test_the_complaints_desk_api_and_page(db, client_for) -> None:  # type: igno
     assert '<input type="hidden" name="breached" value="true">' in breached.text
     assert manager.get("/complaints?sort=name").status_code == 422
 
+
+# -- The approvals list -----------------------------------------------------------------------
+
+
+def _changes(db, book: Book) -> list[int]:  # type: ignore[no-untyped-def]
+    """30 changes waiting, asked 30..1 hours ago (so the first made waits longest), of a
+    (sales') and c (sales2's) in turn, asked by sales2: ids in the order made."""
+    from riskdesk.kit.timeutil import utcnow
+    from riskdesk.models import PendingChange, PendingChangeItem
+
+    asker = security_service.get_user_by_username_or_raise(db, "sales2").id
+    made = []
+    for i in range(30):
+        change = PendingChange(
+            customer_id=book.a if i % 2 == 0 else book.c, status="pending",
+            requested_by_id=asker, requested_at=utcnow() - dt.timedelta(hours=30 - i),
+            channel="ui", reason=f"变更{i}",
+        )  # fmt: skip
+        db.add(change)
+        db.flush()
+        db.add(PendingChangeItem(pending_change_id=change.id, field="region",
+                                 old_value="East", new_value=f"R{i}"))  # fmt: skip
+        made.append(change.id)
+    db.commit()
+    return made
+
+
+def test_the_approvals_list_pages_counts_and_sorts(book: Book, db) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.customers import service as customer_service
+
+    made = _changes(db, book)
+    manager = principal(db, "manager")
+
+    def queue(page: int = 1, sort: str = "requested", user=manager, size: int = 25):  # type: ignore[no-untyped-def]
+        rows, total = customer_service.page_pending(
+            db, user, page=PageParams(page, size), sort=sort
+        )
+        return [r.id for r in rows], total
+
+    first, total = queue()
+    assert total == 30 and first == made[:25]
+    assert queue(page=2)[0] == made[25:]
+    assert queue(sort="-requested", size=3)[0] == made[::-1][:3]
+    by_customer = queue(sort="customer", size=30)[0]
+    assert by_customer == made[0::2] + made[1::2]  # a before c, the oldest first in each
+    assert queue(sort="-customer", size=2)[0] == [made[29], made[27]]
+    # A sales user sees only its own customer a's changes, and the count says so.
+    mine, total = queue(user=principal(db, "sales"), size=10, page=2)
+    assert total == 15 and mine == made[0::2][10:]
+
+
+def test_the_approvals_api_and_page(book: Book, db, client_for) -> None:  # type: ignore[no-untyped-def]
+    made = _changes(db, book)
+    manager = client_for("manager")
+    api = manager.get("/api/v1/pending-changes", params={"sort": "-requested", "size": 5,
+                                                         "page": 2})  # fmt: skip
+    assert api.status_code == 200 and api.headers["X-Total-Count"] == "30"
+    assert [c["id"] for c in api.json()] == made[::-1][5:10]
+    assert [c["id"] for c in manager.get("/api/v1/pending-changes").json()] == made  # as before
+    bad = manager.get("/api/v1/pending-changes", params={"sort": "amount"})
+    assert bad.status_code == 422 and "sort" in bad.text
+    sales = client_for("sales")
+    mine = sales.get("/api/v1/pending-changes", params={"size": 1})
+    assert mine.headers["X-Total-Count"] == "15" and len(mine.json()) == 1
+    manager.cookies.set(LANG_COOKIE, "en")
+    page = manager.get("/approvals")
+    assert page.status_code == 200
+    assert page.text.count('class="card pending-change"') == 25
+    assert "Page 1 of 2 · 30 in all" in page.text and "Oldest first (waiting longest)" in page.text
+    assert 'href="/approvals?sort=requested&amp;page=2"' in page.text
+    manager.cookies.set(LANG_COOKIE, "zh-CN")
+    newest = manager.get("/approvals?sort=-requested&page=2")
+    assert newest.text.count('class="card pending-change"') == 5
+    assert "第 2 / 2 页 · 共 30 条" in newest.text and "最新在前" in newest.text
+    assert 'href="/approvals?sort=-requested&amp;page=1"' in newest.text
+    assert f'id="change-{made[0]}"' in newest.text
+    assert manager.get("/approvals?sort=amount").status_code == 422
