@@ -8,7 +8,7 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.customers import repository as customer_repo
@@ -112,3 +112,59 @@ def test_select_all_and_readable_row_actions(page, live_server: str, queue: list
     zh.locator(f"#alert-{queue[5]} details.row-actions summary").click()
     shot(zh, "alert-queue-zh-menu")
     zh.context.close()
+
+
+def test_the_approvals_list_pages_in_both_languages(browser, live_server: str) -> None:  # type: ignore[no-untyped-def]
+    """Another work list's pager: 30 changes waiting, a page of 25 with the total, the order
+    chosen in the sort form kept by the next page's link."""
+    from riskdesk.models import PendingChange, PendingChangeItem
+    from riskdesk.security import service as security_service
+
+    with unit_of_work(_FACTORIES[live_server]) as session:
+        refs = customer_repo.customer_ids_by_ref(session, {("erp", "W1"), ("erp", "W2")})
+        asker = security_service.get_user_by_username_or_raise(session, "sales").id
+        made = []
+        for i in range(30):
+            change = PendingChange(
+                customer_id=sorted(refs.values())[i % 2], status="pending",
+                requested_by_id=asker, requested_at=utcnow() - dt.timedelta(hours=30 - i),
+                channel="ui", reason=f"paging {i}",
+            )  # fmt: skip
+            session.add(change)
+            session.flush()
+            session.add(PendingChangeItem(pending_change_id=change.id, field="region",
+                                          old_value=None, new_value=f"R{i}"))  # fmt: skip
+            made.append(change.id)
+    for locale, total, newest in (
+        ("en-US", "Page 1 of 2 · 30 in all", "Newest first"),
+        ("zh-CN", "第 1 / 2 页 · 共 30 条", "最新在前"),
+    ):
+        page = new_context(browser, locale).new_page()
+        _sign_in(page, live_server, "manager")
+        page.goto(f"{live_server}/approvals")
+        assert total in page.inner_text("#approvals-total")
+        assert page.locator("section.pending-change").count() == 25
+        assert page.locator("section.pending-change").first.get_attribute("id") == (
+            f"change-{made[0]}"  # the longest waiting first
+        )
+        page.select_option("#approvals-sort-select", label=newest)
+        with page.expect_navigation():
+            page.click("#approvals-sort button[type=submit]")
+        assert "sort=-requested" in page.url
+        assert page.locator("section.pending-change").first.get_attribute("id") == (
+            f"change-{made[-1]}"
+        )
+        shot(page, f"approvals-{locale}")
+        with page.expect_navigation():
+            page.click("#approvals-pager a.next-page")
+        assert "sort=-requested" in page.url and "page=2" in page.url
+        assert page.locator("section.pending-change").count() == 5
+        assert page.locator("section.pending-change").last.get_attribute("id") == (
+            f"change-{made[0]}"
+        )
+        page.context.close()
+    with unit_of_work(_FACTORIES[live_server]) as session:  # the other tests see none of them
+        session.execute(
+            delete(PendingChangeItem).where(PendingChangeItem.pending_change_id.in_(made))
+        )
+        session.execute(delete(PendingChange).where(PendingChange.id.in_(made)))

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from riskdesk.alerts.schemas import AlertRead
 from riskdesk.complaints import service
@@ -19,6 +19,7 @@ from riskdesk.complaints.schemas import (
     TrendRead,
 )
 from riskdesk.db import SessionDep
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.validation import PathId
 from riskdesk.models import Complaint
 from riskdesk.portfolio import service as portfolio_service
@@ -72,18 +73,46 @@ def desk_filter(
 DeskFilterDep = Annotated[DeskFilter, Depends(desk_filter)]
 
 
-@router.get("/complaints", response_model=list[ComplaintRead])
+# The desk answered 200 complaints (up to 1,000 asked with ``limit``) before it paged; a
+# client that asks for no page still gets as many.
+DESK_PAGE_SIZE = 200
+DESK_MAX_SIZE = 1000
+
+
+@router.get(
+    "/complaints",
+    response_model=list[ComplaintRead],
+    responses={200: {"headers": {"X-Total-Count": {"schema": {"type": "integer"}}}}},
+)
 def complaint_desk(
     session: SessionDep,
     principal: CanComplaintsWork,
     flt: DeskFilterDep,
     scope: ScopeFilter,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    response: Response,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=DESK_MAX_SIZE)] = DESK_PAGE_SIZE,
+    sort: Annotated[
+        str,
+        Query(
+            pattern="^-?(opened|respond_by|resolve_by|severity)$",
+            description="opened, respond_by, resolve_by (deadlines; none last) or severity;"
+            " - descending",
+        ),
+    ] = "-opened",
+    limit: Annotated[
+        int | None, Query(ge=1, le=DESK_MAX_SIZE, deprecated=True, description="use size")
+    ] = None,
 ) -> list[ComplaintRead]:
-    """The complaints I may see, newest first; ``breached`` keeps those past an SLA; the
-    dashboard's customer filters (region, segment, ...) narrow it as they narrow its export."""
+    """The complaints I may see, a page at a time, newest first unless ``sort`` says
+    otherwise; ``breached`` keeps those past an SLA; the dashboard's customer filters (region,
+    segment, ...) narrow it as they narrow its export. The total is in X-Total-Count."""
     within = portfolio_service.customers_within(scope)
-    rows = service.desk(session, principal, limit=limit, within=within, **vars(flt))
+    rows, total = service.page_desk(
+        session, principal, within=within, page=PageParams(page, limit or size), sort=sort,
+        **vars(flt),
+    )  # fmt: skip
+    response.headers["X-Total-Count"] = str(total)
     return [_read(r.complaint, r.breach) for r in rows]
 
 

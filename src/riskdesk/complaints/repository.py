@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from riskdesk.db import count_rows, stream_rows
@@ -56,9 +56,12 @@ def desk(
     owner_ids: tuple[int, ...] | None,
     limit: int,
     within: Any = None,
+    offset: int = 0,
+    sort: str = "-opened",
 ) -> list[tuple[Complaint, Customer]]:
-    """Complaints with their customers, the oldest open first, narrowed by the filters and the
-    caller's visible customers."""
+    """Complaints with their customers, newest first unless ``sort`` (one of ``DESK_SORTS``,
+    ``-``: descending) says otherwise, narrowed by the filters and the caller's visible
+    customers."""
     stmt = _desk_query(
         select(Complaint, Customer),
         status=status,
@@ -69,7 +72,34 @@ def desk(
         owner_ids=owner_ids,
         within=within,
     )
-    return [(c, cu) for c, cu in session.execute(stmt.limit(limit)).all()]
+    stmt = stmt.order_by(None).order_by(*_desk_order(sort))
+    return [(c, cu) for c, cu in session.execute(stmt.offset(offset).limit(limit)).all()]
+
+
+# The desk's orders: when opened, the response and resolution deadlines, the severity.
+DESK_SORTS = ("opened", "respond_by", "resolve_by", "severity")
+_SEVERITY_RANK = {"low": 1, "medium": 2, "high": 3, "critical": 4}
+
+
+def _desk_order(sort: str) -> list[Any]:
+    """The ORDER BY of a desk sort; complaints without the deadline come last either way
+    (the databases disagree on where NULLs go), the id breaks the last ties."""
+    descending = sort.startswith("-")
+    name = sort.removeprefix("-")
+    order: list[Any] = []
+    if name == "severity":
+        rank = case(_SEVERITY_RANK, value=Complaint.severity, else_=0)
+        order.append(rank.desc() if descending else rank.asc())
+        # Within a severity, the newest first, as the desk shows them by default.
+        order.append(Complaint.opened_at.desc())
+    elif name in ("respond_by", "resolve_by"):
+        column = getattr(Complaint, name)
+        order.append(column.is_(None).asc())
+        order.append(column.desc() if descending else column.asc())
+    else:
+        order.append(Complaint.opened_at.desc() if descending else Complaint.opened_at.asc())
+    order.append(Complaint.id.desc() if descending else Complaint.id.asc())
+    return order
 
 
 def desk_for_export(session: Session, *, chunk: int, **narrowing: Any) -> Iterator[Any]:

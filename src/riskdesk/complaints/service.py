@@ -16,6 +16,7 @@ from riskdesk.complaints import repository as repo
 from riskdesk.customers import service as customer_service
 from riskdesk.customers.repository import customer_code
 from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Complaint, Customer, SurveyResponse
 from riskdesk.security import repository as users_repo
@@ -73,6 +74,33 @@ def desk(
         within=within,
     )
     return [DeskRow(c, cu, breach_of(c, now)) for c, cu in rows]
+
+
+def page_desk(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = "open_any",
+    category: str | None = None,
+    product: str | None = None,
+    breached: bool = False,
+    customer_id: int | None = None,
+    within: Any = None,
+    page: PageParams,
+    sort: str = "-opened",
+) -> tuple[list[DeskRow], int]:
+    """One page of the complaints the caller may see, sorted by one of ``repo.DESK_SORTS``
+    (``-`` in front: descending), with how many match in all."""
+    if sort.removeprefix("-") not in repo.DESK_SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
+    now = utcnow()
+    narrowing = _narrowing(
+        principal, status=status, category=category, product=product, breached=breached,
+        customer_id=customer_id, now=now, within=within,
+    )  # fmt: skip
+    total = repo.count_desk(session, **narrowing)
+    rows = repo.desk(session, **narrowing, limit=page.size, offset=page.offset, sort=sort)
+    return [DeskRow(c, cu, breach_of(c, now)) for c, cu in rows], total
 
 
 def _narrowing(

@@ -374,14 +374,38 @@ def recent_events(
     return event_repo.recent_events(session, customer_id, limit)
 
 
-@router.get("/pending-changes", response_model=list[PendingChangeRead])
+# The queue answered up to 500 changes before it paged; a client that asks for no page still
+# gets as many.
+PENDING_PAGE_SIZE = 500
+
+
+@router.get(
+    "/pending-changes",
+    response_model=list[PendingChangeRead],
+    responses={200: {"headers": {"X-Total-Count": {"schema": {"type": "integer"}}}}},
+)
 def list_pending(
     session: SessionDep,
     principal: CanCustomersRead,
+    response: Response,
     status: Annotated[str, Query(pattern="^(pending|approved|rejected|withdrawn)$")] = "pending",
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=PENDING_PAGE_SIZE)] = PENDING_PAGE_SIZE,
+    sort: Annotated[
+        str,
+        Query(
+            pattern="^-?(requested|customer)$",
+            description="requested (when asked) or customer (its number); - descending",
+        ),
+    ] = "requested",
 ) -> list[PendingChangeRead]:
-    """The approval queue."""
-    return service.list_pending(session, principal, status=status)
+    """The approval queue, a page at a time, oldest first unless ``sort`` says otherwise.
+    The total is in X-Total-Count."""
+    rows, total = service.page_pending(
+        session, principal, status=status, page=PageParams(page, size), sort=sort
+    )
+    response.headers["X-Total-Count"] = str(total)
+    return rows
 
 
 @router.post("/pending-changes/{change_id}/approve", response_model=PendingChangeRead)

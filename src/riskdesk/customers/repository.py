@@ -478,6 +478,10 @@ def pending_items(
     return result
 
 
+# The approval queue's orders: when asked (oldest first waits longest), by customer number.
+PENDING_SORTS = ("requested", "customer")
+
+
 def list_pending(
     session: Session,
     *,
@@ -485,17 +489,44 @@ def list_pending(
     customer_id: int | None,
     owner_ids: tuple[int, ...] | None,
     limit: int = 500,
+    offset: int = 0,
+    sort: str = "requested",
 ) -> list[PendingChange]:
-    """Pending changes, oldest first."""
-    stmt = select(PendingChange).join(Customer, Customer.id == PendingChange.customer_id)
+    """Pending changes, oldest first unless ``sort`` (one of ``PENDING_SORTS``, ``-``:
+    descending) says otherwise, the id breaking ties."""
+    stmt = _pending_query(select(PendingChange), status, customer_id, owner_ids)
+    descending = sort.startswith("-")
+    keys: list[Any] = (
+        [PendingChange.customer_id, PendingChange.requested_at]
+        if sort.removeprefix("-") == "customer"
+        else [PendingChange.requested_at]
+    )
+    keys.append(PendingChange.id)
+    stmt = stmt.order_by(*(k.desc() if descending else k.asc() for k in keys))
+    return list(session.scalars(stmt.offset(offset).limit(limit)))
+
+
+def count_pending_changes(
+    session: Session,
+    *,
+    status: str | None,
+    customer_id: int | None,
+    owner_ids: tuple[int, ...] | None,
+) -> int:
+    """How many changes ``list_pending`` would narrow to, without its limit."""
+    stmt = _pending_query(select(func.count(PendingChange.id)), status, customer_id, owner_ids)
+    return session.scalar(stmt) or 0
+
+
+def _pending_query(
+    stmt: Any, status: str | None, customer_id: int | None, owner_ids: tuple[int, ...] | None
+) -> Any:
+    stmt = stmt.join(Customer, Customer.id == PendingChange.customer_id)
     if status:
         stmt = stmt.where(PendingChange.status == status)
     if customer_id is not None:
         stmt = stmt.where(PendingChange.customer_id == customer_id)
-    stmt = _visible(stmt, owner_ids)
-    return list(
-        session.scalars(stmt.order_by(PendingChange.requested_at, PendingChange.id).limit(limit))
-    )
+    return _visible(stmt, owner_ids)
 
 
 def pending_change_ids(session: Session, *, channel: str) -> list[int]:

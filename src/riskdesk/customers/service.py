@@ -977,6 +977,30 @@ def list_pending(
     return pending_read(session, principal, changes)
 
 
+def page_pending(
+    session: Session,
+    principal: Principal,
+    *,
+    status: str | None = "pending",
+    customer_id: int | None = None,
+    page: PageParams,
+    sort: str = "requested",
+) -> tuple[list[PendingChangeRead], int]:
+    """One page of the approval queue the caller may see, sorted by one of
+    ``repo.PENDING_SORTS`` (``-`` in front: descending), with how many wait in all."""
+    if sort.removeprefix("-") not in repo.PENDING_SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
+    owners = visible_owner_ids(principal)
+    total = repo.count_pending_changes(
+        session, status=status, customer_id=customer_id, owner_ids=owners
+    )
+    changes = repo.list_pending(
+        session, status=status, customer_id=customer_id, owner_ids=owners,
+        limit=page.size, offset=page.offset, sort=sort,
+    )  # fmt: skip
+    return pending_read(session, principal, changes), total
+
+
 def _get_pending_or_raise(session: Session, principal: Principal, change_id: int) -> PendingChange:
     change = repo.get_pending(session, change_id)
     missing = NotFound(f"no pending change {change_id}", field="change_id")

@@ -323,8 +323,39 @@ def review_queue(
     return list(session.execute(_queue_query(until, owner_ids, within).limit(limit)))
 
 
-def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None, within: Any = None) -> Any:
+# The review queue's orders: by due date, by customer number (the code is C and the id; names
+# of individuals are encrypted, so they cannot be sorted by the database).
+QUEUE_SORTS = ("due", "customer")
+
+
+def page_queue(
+    session: Session,
+    until: dt.date,
+    owner_ids: tuple[int, ...] | None,
+    within: Any = None,
+    *,
+    offset: int,
+    limit: int,
+    sort: str = "due",
+) -> list[Any]:
+    """One page of the review queue, sorted by one of ``QUEUE_SORTS`` (``-``: descending),
+    the customer id breaking ties."""
+    stmt = _queue_query(until, owner_ids, within, sort=sort)
+    return list(session.execute(stmt.offset(offset).limit(limit)))
+
+
+def _queue_query(
+    until: dt.date, owner_ids: tuple[int, ...] | None, within: Any = None, *, sort: str = "due"
+) -> Any:
     from riskdesk.models import Customer
+
+    descending = sort.startswith("-")
+    keys: list[Any] = (
+        [CreditProfile.next_review_date, Customer.id]
+        if sort.removeprefix("-") == "due"
+        else [Customer.id]
+    )
+    order = [k.desc() if descending else k.asc() for k in keys]
 
     open_review = (
         select(CreditReview.customer_id, func.max(CreditReview.id).label("review_id"))
@@ -340,7 +371,7 @@ def _queue_query(until: dt.date, owner_ids: tuple[int, ...] | None, within: Any 
             CreditProfile.next_review_date <= until,
             Customer.status.not_in(("merged", "closed")),
         )
-        .order_by(CreditProfile.next_review_date, Customer.id)
+        .order_by(*order)
     )
     if owner_ids is not None:
         stmt = stmt.where(Customer.owner_id.in_(owner_ids))

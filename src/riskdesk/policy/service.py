@@ -613,6 +613,44 @@ def schedule_reviews(
     return due.height
 
 
+def page_queue(
+    session: Session,
+    principal: Principal,
+    *,
+    horizon_days: int,
+    within: Any,
+    page: PageParams,
+    sort: str = "due",
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the review queue the caller may see, sorted by one of ``repo.QUEUE_SORTS``
+    (``-`` in front: descending), with how many customers it holds in all."""
+    if sort.removeprefix("-") not in repo.QUEUE_SORTS:
+        raise ValidationFailed(f"unknown sort {sort!r}", field="sort")
+    day = today()
+    until = day + dt.timedelta(days=horizon_days)
+    owners = customer_service.visible_owner_ids(principal)
+    total = repo.count_queue(session, until, owners, within)
+    rows = repo.page_queue(
+        session, until, owners, within, offset=page.offset, limit=page.size, sort=sort
+    )
+    return [_queue_entry(row, day) for row in rows], total
+
+
+def _queue_entry(row: Any, day: dt.date) -> dict[str, Any]:
+    customer, profile, review_id = row
+    return {
+        "customer_id": customer.id,
+        "code": customer.code,
+        "name": customer.company_name or customer.person_name or "",
+        "risk_tier": profile.risk_tier,
+        "score": profile.score,
+        "last_review_date": profile.last_review_date,
+        "next_review_date": profile.next_review_date,
+        "overdue": profile.next_review_date < day,
+        "open_review_id": review_id,
+    }
+
+
 def review_queue(
     session: Session,
     principal: Principal,
@@ -631,20 +669,7 @@ def review_queue(
         limit,
         within,
     )
-    return [
-        {
-            "customer_id": customer.id,
-            "code": customer.code,
-            "name": customer.company_name or customer.person_name or "",
-            "risk_tier": profile.risk_tier,
-            "score": profile.score,
-            "last_review_date": profile.last_review_date,
-            "next_review_date": profile.next_review_date,
-            "overdue": profile.next_review_date < day,
-            "open_review_id": review_id,
-        }
-        for customer, profile, review_id in rows
-    ]
+    return [_queue_entry(row, day) for row in rows]
 
 
 def count_queue(

@@ -9,9 +9,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.validation import PathId
 from riskdesk.security.deps import CanChangesApprove, CanCustomersRead
 from riskdesk.security.permissions import Permission
+from riskdesk.ui.lists import LIST_PAGE_SIZE, list_pager
 from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,9 +26,14 @@ def approvals_page(
     principal: CanCustomersRead,
     done: Annotated[int | None, Query(ge=1)] = None,
     status: Annotated[str | None, Query(max_length=16)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    sort: Annotated[str, Query(pattern="^-?(requested|customer)$")] = "requested",
 ) -> Response:
-    """The queue of changes waiting for a second person."""
-    pending = customer_service.list_pending(session, principal, status="pending")
+    """The queue of changes waiting for a second person, a page at a time, the longest
+    waiting first, or newest or by customer."""
+    pending, total = customer_service.page_pending(
+        session, principal, status="pending", page=PageParams(page, LIST_PAGE_SIZE), sort=sort
+    )
     return render(
         request,
         "approvals.html",
@@ -35,6 +42,8 @@ def approvals_page(
         done=done,
         done_status=status if status in ("approved", "rejected", "withdrawn") else None,
         can_approve=principal.can(Permission.CHANGES_APPROVE),
+        pager=list_pager("/approvals", {}, sort, page, total),
+        sorts=("requested", "-requested", "customer"),
     )
 
 

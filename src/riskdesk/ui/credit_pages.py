@@ -122,23 +122,34 @@ def reviews_page(
     principal: CanCustomersRead,
     scope: ScopeDep,
     horizon: Annotated[int, Query(ge=0, le=366)] = REVIEW_HORIZON_DAYS,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    sort: Annotated[str, Query(pattern="^-?(due|customer)$")] = "due",
 ) -> Response:
-    """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...)."""
+    """The review queue: overdue and soon-due periodic reviews (of a region, a tier, ...), a
+    page at a time, soonest first or by customer."""
+    queue, total = policy_service.page_queue(
+        session, principal, horizon_days=horizon, within=within_scope(scope),
+        page=PageParams(page, LIST_PAGE_SIZE), sort=sort,
+    )  # fmt: skip
     shown = scope_shown(session, scope)
+    # The pages keep the horizon too (it is not a customer filter, so not in the scope note).
+    paged = shown | {"horizon": (str(horizon), str(horizon))}
     return render(
         request,
         "reviews.html",
         principal,
-        queue=policy_service.review_queue(
-            session, principal, horizon_days=horizon, within=within_scope(scope)
-        ),
+        queue=queue,
         scope=shown,
         export_query=scope_query(shown, horizon=str(horizon)),
         horizon=horizon,
         horizons=REVIEW_HORIZONS,
-        # The scope's filters are kept when the horizon changes.
-        kept={k: v for k, v in request.query_params.items() if k in SCOPE_NAMES and v},
+        # The scope's filters and the order are kept when the horizon changes.
+        kept={
+            k: v for k, v in request.query_params.items() if (k in SCOPE_NAMES or k == "sort") and v
+        },
         can_review=principal.can(Permission.REVIEWS_PERFORM),
+        pager=list_pager("/reviews", paged, sort, page, total),
+        sorts=("due", "-due", "customer", "-customer"),
     )
 
 

@@ -30,6 +30,7 @@ from riskdesk.customers import repository as customer_repo
 from riskdesk.customers.repository import CustomerFilter
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import PermissionDenied, RiskdeskError, ValidationFailed
+from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.kit.validation import PathId
 from riskdesk.monitoring import service as monitoring_service
@@ -45,13 +46,15 @@ from riskdesk.security.deps import (
 )
 from riskdesk.security.permissions import Permission
 from riskdesk.ui.forms import FormDep, filled, form_failure
-from riskdesk.ui.lists import ScopeDep, scope_shown, within_scope
+from riskdesk.ui.lists import LIST_PAGE_SIZE, ScopeDep, list_pager, scope_shown, within_scope
 from riskdesk.ui.render import Reason, render
 
 router = APIRouter(include_in_schema=False)
 
 COMPLAINT_CATEGORIES = ("product_quality", "delivery", "billing", "service", "other")
 SEVERITIES = ("low", "medium", "high", "critical")
+# The desk's orders offered, the default (newest first) first.
+DESK_SORTS = ("-opened", "opened", "respond_by", "resolve_by", "-severity")
 UI_WAIT_SECONDS = 5.0  # a desk form waits this long for its record's processing
 
 
@@ -69,6 +72,8 @@ def _desk(
     breached: bool = False,
     scope: CustomerFilter | None = None,
     done: str | None = None,
+    page: int = 1,
+    sort: str = "-opened",
     status_code: int = 200,
     form_errors: list[tuple[str | None, str]] | None = None,
     form: dict[str, Any] | None = None,
@@ -76,15 +81,10 @@ def _desk(
     # Every figure of the desk is over the customers its list is: the page's customer filters
     # (a region, a segment, ...) narrow the trend and the product surges as they do the list.
     within = within_scope(scope)
-    rows = complaints_service.desk(
-        session,
-        principal,
-        status=status,
-        category=category,
-        product=product,
-        breached=breached,
-        within=within,
-    )
+    rows, total = complaints_service.page_desk(
+        session, principal, status=status, category=category, product=product,
+        breached=breached, within=within, page=PageParams(page, LIST_PAGE_SIZE), sort=sort,
+    )  # fmt: skip
     customers = customer_repo.customers_with_profiles(
         session, sorted({r.complaint.customer_id for r in rows})
     )
@@ -96,6 +96,10 @@ def _desk(
     else:
         surges = list(complaints_service.product_alerts_among(session, principal, within=within))
     shown_scope = scope_shown(session, scope)
+    # The desk's own filters, kept in its pages and its sort with the customer scope.
+    filters = {"status": status, "category": category, "product": product,
+               "breached": "true" if breached else None}  # fmt: skip
+    kept = {k: (v, v) for k, v in filters.items() if v} | shown_scope
     return render(
         request,
         "complaints.html",
@@ -126,6 +130,8 @@ def _desk(
             }
         ),
         severities=SEVERITIES,
+        pager=list_pager("/complaints", kept, sort, page, total),
+        sorts=DESK_SORTS,
         can_record=principal.can(Permission.SERVICE_EVENTS_WRITE),
         complaint_form=new_form_identity(),
         survey_form=new_form_identity(),
@@ -148,9 +154,12 @@ def complaints_page(
     product: Annotated[str | None, Query(max_length=128)] = None,
     breached: bool = False,
     done: Annotated[str | None, Query(max_length=32)] = None,
+    page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    sort: Annotated[str, Query(pattern="^-?(opened|respond_by|resolve_by|severity)$")] = "-opened",
 ) -> Response:
     """The complaint desk: what waits for an answer, SLA breaches, product trends (of a
-    region, a segment, ... when opened from a home's figure)."""
+    region, a segment, ... when opened from a home's figure), a page at a time, newest first
+    or by deadline or severity."""
     return _desk(
         request,
         session,
@@ -161,6 +170,8 @@ def complaints_page(
         breached=breached,
         scope=scope,
         done=done,
+        page=page,
+        sort=sort,
     )
 
 
