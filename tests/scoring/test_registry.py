@@ -77,6 +77,14 @@ def test_train_promote_score_and_monitor(history, client_for, manager) -> None: 
     assert 0 <= v1["metrics"]["auc"] <= 1 and len(v1["metrics"]["folds"]) == 3
     assert v1["points_table"] and {"feature", "bin", "points"} <= set(v1["points_table"][0])
     assert "dpd_max" in v1["features"]
+    # PSI's training reference is of the scores as stored (whole points) of the training rows.
+    from riskdesk.scoring import registry
+    from riskdesk.scoring.modelling import FittedModel
+
+    stored = registry.get_model(history, v1["id"])
+    X, _, _ = registry.history_dataset(history, stored.observation_date, 365)
+    p = FittedModel.from_dict(stored.artifact).predict_bad_probability(X)
+    assert stored.reference["score"] == reference_bins(registry.model_score(p))
 
     # A scorecard that reads the champion's score: no champion yet, so missing points.
     body = {
