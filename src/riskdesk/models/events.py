@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from riskdesk.db import Base
@@ -101,6 +101,13 @@ class Complaint(EventMixin, Base):
     """A complaint, as recorded by customer service."""
 
     __tablename__ = "complaints"
+    # The desk counts and sorts by status and opening; its product trend reads the products
+    # complained about since a moment from the index alone.
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_complaints_status_opened", "status", "opened_at"),
+        Index("ix_complaints_opened_product", "opened_at", "product"),
+    )
 
     category: Mapped[str] = mapped_column(String(32))
     product: Mapped[str | None] = mapped_column(String(128), index=True)
