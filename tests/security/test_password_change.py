@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from riskdesk.alerts import playbooks
 from riskdesk.demo.loader import DEMO_USERS, ensure_demo_users
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.models import AuditEntry
@@ -362,6 +363,15 @@ def test_the_tokens_form_offers_the_owners_scopes_translated(app, db) -> None:  
     zh = browser.get(f"/tokens/scopes?user_id={manager.id}").text
     assert "查看客户与信用档案" in zh and "limit_requests:approve" not in offered(zh)
     assert offered(browser.get("/tokens/scopes?user_id=999999").text) == set()
+    # Nothing is offered for an account that cannot be given a token.
+    system = playbooks.system_principal(db)
+    db.commit()
+    assert offered(browser.get(f"/tokens/scopes?user_id={system.user_id}").text) == set()
+    manager.is_active = False
+    db.commit()
+    assert offered(browser.get(f"/tokens/scopes?user_id={manager.id}").text) == set()
+    manager.is_active = True
+    db.commit()
     # The service stays the authority, its refusal in the reader's language.
     csrf = _csrf(blank)
     refused = browser.post(

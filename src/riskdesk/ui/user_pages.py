@@ -273,11 +273,12 @@ def _token_state(token: ApiToken, now: dt.datetime) -> str:
 def _scope_choices(
     session: Session, principal: Principal, owner_id: str | int | None
 ) -> tuple[Any, list[str]]:
-    """The chosen owner (None when none or unknown) and the scopes their token may carry."""
+    """The chosen owner (None when none, unknown, disabled or the system user: none of them
+    may be given a token) and the scopes their token may carry."""
     owner = None
     if owner_id is not None and str(owner_id).isdigit() and 0 < int(owner_id) < 2**31:
         owner = security_service.get_user(session, int(owner_id))
-    if owner is None:
+    if owner is None or not owner.is_active or owner.username == security_service.SYSTEM_USERNAME:
         return None, []
     return owner, security_service.scope_choices_for(owner, issued_by=principal.user_id)
 
