@@ -44,8 +44,6 @@ def test_lake_export_command(cli_env: Path) -> None:
     assert bad.exit_code == 2 and "--to" in bad.output
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     with factory() as session:
-        entries = session.scalars(
-            select(AuditEntry).where(AuditEntry.object_type == "lake")
-        ).all()
+        entries = session.scalars(select(AuditEntry).where(AuditEntry.object_type == "lake")).all()
     assert [(e.action, e.object_id, e.actor) for e in entries] == [("export", "1", "cli")]
     assert f"to={target}" in entries[0].detail["fields"]

@@ -54,18 +54,15 @@ def correct(db: Session, tag: str, offset: int = 0) -> None:
     # (The demo invoices every order: the lake cares not whether intake would allow it.)
     cancelled = select(OrderCancellation.order_id)
     order = db.scalars(
-        select(Order)
-        .where(Order.id.not_in(cancelled))
-        .order_by(Order.id)
-        .offset(offset)
+        select(Order).where(Order.id.not_in(cancelled)).order_by(Order.id).offset(offset)
     ).first()
     assert order is not None
     db.add(_event(OrderCancellation, order, f"c-{tag}", order_id=order.id,
                   cancelled_on=order.ordered_at.date()))  # fmt: skip
     invoices = db.scalars(select(Invoice).order_by(Invoice.id).offset(offset).limit(2)).all()
     for k, (inv, amount) in enumerate(zip(invoices, ("-12.34", "5.01"), strict=True)):
-        db.add(_event(InvoiceAdjustment, inv, f"a-{tag}-{k}", invoice_id=inv.id,
-                      kind="credit_note" if amount[0] == "-" else "adjustment",
+        kind = "credit_note" if amount[0] == "-" else "adjustment"
+        db.add(_event(InvoiceAdjustment, inv, f"a-{tag}-{k}", invoice_id=inv.id, kind=kind,
                       amount=Decimal(amount), currency="CNY", adjusted_on=inv.issue_date))  # fmt: skip
     reversed_ = select(PaymentReversal.payment_id)
     pay = db.scalars(
@@ -94,9 +91,12 @@ def _sorted(frame: pl.DataFrame) -> pl.DataFrame:
 
 def assert_same(got: EventFrames, want: EventFrames) -> None:
     for name in SCHEMAS:
-        assert_frame_equal(
-            _sorted(getattr(got, name)), _sorted(getattr(want, name)), check_exact=False
-        ), name
+        (
+            assert_frame_equal(
+                _sorted(getattr(got, name)), _sorted(getattr(want, name)), check_exact=False
+            ),
+            name,
+        )
 
 
 def test_the_lake_reads_as_the_database(populated: Session, tmp_path: Path) -> None:
@@ -109,9 +109,7 @@ def test_the_lake_reads_as_the_database(populated: Session, tmp_path: Path) -> N
     assert got.orders.height < db.query(Order).count()  # the cancellation applies
     assert_same(got, want)
     # The indicators therefore agree too.
-    assert_frame_equal(
-        _sorted(compute(got, END)), _sorted(compute(want, END)), check_exact=False
-    )
+    assert_frame_equal(_sorted(compute(got, END)), _sorted(compute(want, END)), check_exact=False)
     # A second export with nothing new writes nothing.
     before = sorted(Path(target).rglob("*"))
     again = export(db, target)
@@ -131,8 +129,10 @@ def test_the_lake_reads_as_the_database(populated: Session, tmp_path: Path) -> N
     if open_one is not None:
         open_one.resolved_at, open_one.status = utcnow(), "resolved"
     pair = db.scalars(
-        select(Customer.id).where(Customer.status != "merged", Customer.kind == "company")
-        .order_by(Customer.id).limit(2)
+        select(Customer.id)
+        .where(Customer.status != "merged", Customer.kind == "company")
+        .order_by(Customer.id)
+        .limit(2)
     ).all()
     customer_service.merge_customers(
         db, principal(db, "manager"), survivor_id=pair[0], duplicate_id=pair[1], reason="dup"
@@ -212,9 +212,7 @@ def test_memory_uri_and_no_personal_data(populated: Session) -> None:
         for secret in secrets:
             assert secret.encode() not in data, (path, secret)
     customers = lake.read_tables(target)["customers"]
-    assert not {"person_name", "national_id", "phone", "email", "address"} & set(
-        customers.columns
-    )
+    assert not {"person_name", "national_id", "phone", "email", "address"} & set(customers.columns)
     assert customers.filter(pl.col("kind") != "company")["company_name"].null_count() == (
         customers.filter(pl.col("kind") != "company").height
     )

@@ -120,9 +120,7 @@ def max_id(session: Session, kind: str) -> int:
     return int(session.scalar(select(func.max(id_col))) or 0)
 
 
-def resolutions(
-    session: Session, *, up_to: int, since: dt.datetime, chunk: int
-) -> Iterator[Any]:
+def resolutions(session: Session, *, up_to: int, since: dt.datetime, chunk: int) -> Iterator[Any]:
     """Complaints an earlier export wrote (id up to ``up_to``) resolved at ``since`` or after."""
     c = Complaint
     stmt = (

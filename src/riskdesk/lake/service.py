@@ -65,9 +65,11 @@ class _Writer:
 
     def add(self, frame: pl.DataFrame) -> None:
         month = pl.col(MONTH_OF[self.kind]).dt.strftime("%Y-%m").alias("_month")
-        for (key,), part in frame.with_columns(month).partition_by(
-            "_month", as_dict=True, maintain_order=True
-        ).items():
+        for (key,), part in (
+            frame.with_columns(month)
+            .partition_by("_month", as_dict=True, maintain_order=True)
+            .items()
+        ):
             self.buffer.setdefault(str(key), []).append(part.drop("_month"))
         self.held += frame.height
         self.rows += frame.height
@@ -139,9 +141,16 @@ def _export_kind(
 
 
 def _export_resolutions(
-    session: Session, lake: Lake, state: dict[str, Any], complaints_mark: int, prev_start: str | None,
-    seq: int, now: dt.datetime, chunk_rows: int, file_rows: int,
-) -> tuple[_Writer, dict[str, Any]]:  # fmt: skip
+    session: Session,
+    lake: Lake,
+    state: dict[str, Any],
+    complaints_mark: int,
+    prev_start: str | None,
+    seq: int,
+    now: dt.datetime,
+    chunk_rows: int,
+    file_rows: int,
+) -> tuple[_Writer, dict[str, Any]]:
     """Write the resolutions of complaints exported unresolved (stamped since the previous
     export began, less a margin for late commits, and not written already)."""
     writer = _Writer(lake, "complaint_resolutions", seq, file_rows)
@@ -294,7 +303,7 @@ def read_tables(target: str) -> dict[str, pl.DataFrame]:
     for kind in (*ALL_EVENTS, *SNAPSHOTS):
         files = kinds.get(kind, {}).get("files", [])
         parts = [lake.read_frame(f) for f in files]
-        schema = schema_of(kind)
+        schema: Any = schema_of(kind)
         tables[kind] = pl.concat(parts).cast(schema) if parts else pl.DataFrame(schema=schema)
     return tables
 
