@@ -62,8 +62,9 @@ def correct(db: Session, tag: str, offset: int = 0) -> None:
     invoices = db.scalars(select(Invoice).order_by(Invoice.id).offset(offset).limit(2)).all()
     for k, (inv, amount) in enumerate(zip(invoices, ("-12.34", "5.01"), strict=True)):
         kind = "credit_note" if amount[0] == "-" else "adjustment"
+        money = Decimal(amount)
         db.add(_event(InvoiceAdjustment, inv, f"a-{tag}-{k}", invoice_id=inv.id, kind=kind,
-                      amount=Decimal(amount), currency="CNY", adjusted_on=inv.issue_date))  # fmt: skip
+                      amount=money, currency="CNY", adjusted_on=inv.issue_date))  # fmt: skip
     reversed_ = select(PaymentReversal.payment_id)
     pay = db.scalars(
         select(Payment).where(Payment.id.not_in(reversed_)).order_by(Payment.id).offset(offset)
