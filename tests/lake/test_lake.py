@@ -27,6 +27,7 @@ from riskdesk.lake.store import Lake
 from riskdesk.models import (
     Complaint,
     Customer,
+    Interaction,
     Invoice,
     InvoiceAdjustment,
     Order,
@@ -217,3 +218,37 @@ def test_memory_uri_and_no_personal_data(populated: Session) -> None:
     assert customers.filter(pl.col("kind") != "company")["company_name"].null_count() == (
         customers.filter(pl.col("kind") != "company").height
     )
+
+
+def test_an_id_committed_below_the_mark_is_still_exported(
+    populated: Session, tmp_path: Path
+) -> None:
+    """On PostgreSQL a transaction may commit an id lower than one an export already saw:
+    the gap is remembered and looked for again."""
+    db = populated
+    target = str(tmp_path / "lake")
+    export(db, target)
+    top = db.scalar(select(Interaction.id).order_by(Interaction.id.desc())) or 0
+    cid = db.scalars(select(Customer.id).where(Customer.status != "merged")).first()
+
+    def interaction(i: int) -> Interaction:
+        return Interaction(id=i, customer_id=cid, source="lake-test", external_id=f"i-{i}",
+                           content_hash="i" * 64, occurred_at=utcnow(), channel="phone",
+                           kind="call")  # fmt: skip
+
+    db.add_all([interaction(top + 1), interaction(top + 4)])
+    db.flush()
+    first = export(db, target)
+    assert first.rows["interactions"] == 2
+    manifest = Lake(target).manifest()
+    assert manifest is not None
+    assert [r[:2] for r in manifest["kinds"]["interactions"]["missing"]] == [[top + 2, top + 3]]
+    db.add(interaction(top + 2))  # the late commit
+    db.flush()
+    late = export(db, target)
+    assert late.rows["interactions"] == 1
+    manifest = Lake(target).manifest()
+    assert manifest is not None
+    assert [r[:2] for r in manifest["kinds"]["interactions"]["missing"]] == [[top + 3, top + 3]]
+    assert_same(lake.read_frames(target), indicator_service.load_history(db))
+    assert not export(db, target).wrote
