@@ -24,6 +24,7 @@ from riskdesk.indicators.compute import SCHEMAS, EventFrames, compute
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.lake import service as lake_service
 from riskdesk.lake.store import Lake
+from riskdesk.privacy import service as privacy_service
 from riskdesk.models import (
     Complaint,
     Customer,
@@ -218,6 +219,12 @@ def test_memory_uri_and_no_personal_data(populated: Session) -> None:
     assert customers.filter(pl.col("kind") != "company")["company_name"].null_count() == (
         customers.filter(pl.col("kind") != "company").height
     )
+    # An erasure changes the customers snapshot: the next export marks the customer erased.
+    privacy_service.erase(db, principal(db, "manager"), individual.id, "request")
+    db.flush()
+    assert export(db, target).rows.get("customers")
+    erased = lake.read_tables(target)["customers"].filter(pl.col("id") == individual.id)
+    assert erased["erased"].to_list() == [True]
 
 
 def test_an_id_committed_below_the_mark_is_still_exported(
