@@ -24,7 +24,6 @@ from riskdesk.indicators.compute import SCHEMAS, EventFrames, compute
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.lake import service as lake_service
 from riskdesk.lake.store import Lake
-from riskdesk.privacy import service as privacy_service
 from riskdesk.models import (
     Complaint,
     Customer,
@@ -36,6 +35,7 @@ from riskdesk.models import (
     Payment,
     PaymentReversal,
 )
+from riskdesk.privacy import service as privacy_service
 from tests.conftest import principal
 
 END = dt.date(2026, 6, 30)
