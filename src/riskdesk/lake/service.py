@@ -36,8 +36,9 @@ from riskdesk.lake.store import Lake
 CHUNK_ROWS = 50_000  # rows fetched from the database at a time
 FILE_ROWS = 250_000  # rows held before they are written: memory stays bounded by this
 # How long a transaction may stay open after taking an id or stamping a resolution: an id
-# missing below the mark, or a resolution stamped before the last export began, is looked
-# for again until this long has passed (a missing id then was a rolled-back insert).
+# missing below the mark is looked for again by the exports until one begins this long after
+# it was seen missing (then it was a rolled-back insert), and resolutions are looked for from
+# this long before the previous export began.
 LATE_COMMIT = dt.timedelta(hours=1)
 MAX_RANGES = 1000
 
@@ -106,8 +107,7 @@ def _export_kind(
 ) -> tuple[_Writer, dict[str, Any]]:  # fmt: skip
     """Write a kind's new rows; its next state in the manifest."""
     after = int(state.get("high_water", 0))
-    cut = (now - LATE_COMMIT).isoformat()
-    ranges = [r for r in state.get("missing", []) if r[2] >= cut]
+    ranges = list(state.get("missing", []))
     writer = _Writer(lake, kind, seq, file_rows)
     found: set[int] = set()
     gaps: list[list[Any]] = []
@@ -130,7 +130,11 @@ def _export_kind(
                 last = i
         writer.add(_frame(batch, EVENTS[kind]))
     writer.flush()
-    missing = (_ranges_without(ranges, found) + gaps)[-MAX_RANGES:]
+    # A range seen more than LATE_COMMIT before this snapshot began has now been looked for
+    # by a snapshot that sees every transaction open back then: what is missing was rolled back.
+    cut = (now - LATE_COMMIT).isoformat()
+    still = [r for r in _ranges_without(ranges, found) if r[2] >= cut]
+    missing = (still + gaps)[-MAX_RANGES:]
     return writer, {
         **state,
         "high_water": last,
