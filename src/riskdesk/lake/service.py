@@ -43,9 +43,29 @@ LATE_COMMIT = dt.timedelta(hours=1)
 MAX_RANGES = 1000
 
 
-def _frame(rows: Sequence[Any], schema: dict[str, Any]) -> pl.DataFrame:
+def _frame(rows: Sequence[Any], schema: dict[str, Any], textual: bool) -> pl.DataFrame:
+    """Rows as repository._wire reads them, as a frame of ``schema``."""
+    wire: dict[str, Any] = {}
+    parse: list[pl.Expr] = []
+    for name, dtype in schema.items():
+        if isinstance(dtype, pl.Decimal):
+            wire[name] = pl.String
+            parse.append(pl.col(name).str.to_decimal(scale=dtype.scale).cast(dtype))
+        elif textual and isinstance(dtype, pl.Datetime):
+            wire[name] = pl.String
+            parse.append(
+                pl.col(name).str.to_datetime(
+                    "%Y-%m-%d %H:%M:%S%.f", time_zone="UTC", time_unit="us"
+                )
+            )
+        elif textual and dtype == pl.Date:
+            wire[name] = pl.String
+            parse.append(pl.col(name).str.to_date("%Y-%m-%d"))
+        else:
+            wire[name] = dtype
     # strict=False: SQLite gives booleans computed in SQL as 0/1.
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row", strict=False)
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=wire, orient="row", strict=False)
+    return frame.with_columns(parse) if parse else frame
 
 
 def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
@@ -87,6 +107,18 @@ class _Writer:
         self.buffer, self.held = {}, 0
 
 
+def _recent(frame: pl.DataFrame, id_col: str, since: dt.datetime | None) -> dict[str, str]:
+    """Complaint id -> resolved_at (ISO) of the rows resolved at ``since`` or after (None:
+    every row resolved)."""
+    resolved = frame.filter(pl.col("resolved_at").is_not_null())
+    if since is not None:
+        resolved = resolved.filter(pl.col("resolved_at") >= since)
+    return {
+        str(i): t.isoformat()
+        for i, t in zip(resolved[id_col], resolved["resolved_at"], strict=True)
+    }
+
+
 def _ranges_without(ranges: list[list[Any]], found: set[int]) -> list[list[Any]]:
     """Each [lo, hi, seen] range less the ids found, as ranges again."""
     out: list[list[Any]] = []
@@ -115,20 +147,20 @@ def _export_kind(
     rows = repo.event_rows(
         session, kind, after=after, ranges=[(r[0], r[1]) for r in ranges], chunk=chunk_rows
     )
-    recent_from = now - 2 * LATE_COMMIT
     for batch in _chunks(rows, chunk_rows):
         for r in batch:
             i = r[0]
-            if kind == "complaints" and r[6] is not None and r[6] >= recent_from:
-                # Written resolved already: not a resolution for the next export to add.
-                resolved_recently[str(i)] = r[6].isoformat()
             if i <= after:
                 found.add(i)
             else:
                 if i > last + 1:
                     gaps.append([last + 1, i - 1, now.isoformat()])
                 last = i
-        writer.add(_frame(batch, EVENTS[kind]))
+        frame = _frame(batch, EVENTS[kind], repo.textual(session))
+        if kind == "complaints":
+            # Written resolved already: not a resolution for the next export to add.
+            resolved_recently.update(_recent(frame, "id", now - 2 * LATE_COMMIT))
+        writer.add(frame)
     writer.flush()
     # A range seen more than LATE_COMMIT before this snapshot began has now been looked for
     # by a snapshot that sees every transaction open back then: what is missing was rolled back.
@@ -165,8 +197,9 @@ def _export_resolutions(
         for batch in _chunks(rows, chunk_rows):
             new = [r for r in batch if str(r[0]) not in recent]
             if new:
-                writer.add(_frame(new, RESOLUTIONS))
-            recent.update({str(r[0]): r[2].isoformat() for r in new})
+                frame = _frame(new, RESOLUTIONS, repo.textual(session))
+                writer.add(frame)
+                recent.update(_recent(frame, "complaint_id", None))
     writer.flush()
     keep_from = (now - 2 * LATE_COMMIT).isoformat()
     return writer, {
@@ -193,7 +226,7 @@ def _export_snapshot(
     rows = repo.snapshot_rows(session, kind, chunk=chunk_rows)
     for n, batch in enumerate(_chunks(rows, chunk_rows)):
         relative = f"{kind}/snapshot={seq:06d}/part-{n:05d}.parquet"
-        lake.write_frame(relative, _frame(batch, SNAPSHOTS[kind]))
+        lake.write_frame(relative, _frame(batch, SNAPSHOTS[kind], repo.textual(session)))
         files.append(relative)
     if not files:  # no customers yet: still a file, with the columns
         relative = f"{kind}/snapshot={seq:06d}/part-00000.parquet"
