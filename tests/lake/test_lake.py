@@ -249,13 +249,18 @@ def test_an_id_committed_below_the_mark_is_still_exported(
     assert first.rows["interactions"] == 2
     manifest = Lake(target).manifest()
     assert manifest is not None
-    assert [r[:2] for r in manifest["kinds"]["interactions"]["missing"]] == [[top + 2, top + 3]]
+    # (Ids below the first row are missing too on PostgreSQL: other tests took them.)
+    assert [r[:2] for r in manifest["kinds"]["interactions"]["missing"] if r[0] > top] == [
+        [top + 2, top + 3]
+    ]
     db.add(interaction(top + 2))  # the late commit
     db.flush()
     late = export(db, target)
     assert late.rows["interactions"] == 1
     manifest = Lake(target).manifest()
     assert manifest is not None
-    assert [r[:2] for r in manifest["kinds"]["interactions"]["missing"]] == [[top + 3, top + 3]]
+    assert [r[:2] for r in manifest["kinds"]["interactions"]["missing"] if r[0] > top] == [
+        [top + 3, top + 3]
+    ]
     assert_same(lake.read_frames(target), indicator_service.load_history(db))
     assert not export(db, target).wrote

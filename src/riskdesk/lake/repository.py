@@ -1,5 +1,5 @@
 """SQL of the lake: the event rows past a mark, the complaints resolved since, the current
-customers and credit profiles, each streamed a chunk at a time in id order.
+customers and credit profiles, each streamed in id order, ``chunk`` rows at a time.
 
 No personal data and no free text is selected: individuals' names, ID numbers, phones,
 addresses and bank accounts (the ciphertext columns of customers) nor their blind indexes;
@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import Date, DateTime, Numeric, String, and_, case, cast, select, type_coerce
 from sqlalchemy.orm import Session
 
-from riskdesk.db import stream_columns
 from riskdesk.models import (
     Complaint,
     CreditProfile,
@@ -33,6 +32,14 @@ from riskdesk.models import (
     SurveyResponse,
 )
 from riskdesk.models.types import UTCDateTime
+
+
+def _stream(session: Session, stmt: Any, chunk: int) -> Iterator[list[Any]]:
+    """``db.stream_columns`` a chunk at a time: rows come as lists of ``chunk``, without a
+    generator step per row (a third of the export's time on half a million rows)."""
+    result = session.connection().execute(stmt.execution_options(yield_per=chunk))
+    for part in result.partitions(chunk):
+        yield list(part)
 
 
 def textual(session: Session) -> bool:
@@ -128,14 +135,14 @@ def _events(kind: str) -> tuple[Any, Any]:
 
 def event_rows(
     session: Session, kind: str, *, after: int, ranges: list[tuple[int, int]], chunk: int
-) -> Iterator[Any]:
+) -> Iterator[list[Any]]:
     """A kind's rows with an id above ``after`` or inside one of ``ranges`` (ids a previous
     export found missing: transactions then still open), in id order."""
     stmt, id_col = _events(kind)
     wanted = id_col > after
     for lo, hi in ranges:
         wanted = wanted | and_(id_col >= lo, id_col <= hi)
-    return stream_columns(session, _wire(session, stmt.where(wanted).order_by(id_col)), chunk)
+    return _stream(session, _wire(session, stmt.where(wanted).order_by(id_col)), chunk)
 
 
 def max_id(session: Session, kind: str) -> int:
@@ -146,7 +153,9 @@ def max_id(session: Session, kind: str) -> int:
     return int(session.scalar(select(func.max(id_col))) or 0)
 
 
-def resolutions(session: Session, *, up_to: int, since: dt.datetime, chunk: int) -> Iterator[Any]:
+def resolutions(
+    session: Session, *, up_to: int, since: dt.datetime, chunk: int
+) -> Iterator[list[Any]]:
     """Complaints an earlier export wrote (id up to ``up_to``) resolved at ``since`` or after."""
     c = Complaint
     stmt = (
@@ -154,10 +163,10 @@ def resolutions(session: Session, *, up_to: int, since: dt.datetime, chunk: int)
         .where(c.id <= up_to, c.resolved_at.is_not(None), c.resolved_at >= since)
         .order_by(c.id)
     )
-    return stream_columns(session, _wire(session, stmt), chunk)
+    return _stream(session, _wire(session, stmt), chunk)
 
 
-def snapshot_rows(session: Session, kind: str, *, chunk: int) -> Iterator[Any]:
+def snapshot_rows(session: Session, kind: str, *, chunk: int) -> Iterator[list[Any]]:
     """Every customer (merged ones too: their events point at them until the lake's reader
     folds them into the survivor) or every credit profile, in id order."""
     if kind == "customers":
@@ -182,4 +191,4 @@ def snapshot_rows(session: Session, kind: str, *, chunk: int) -> Iterator[Any]:
         ).order_by(p.customer_id)  # fmt: skip
     else:
         raise KeyError(kind)
-    return stream_columns(session, _wire(session, stmt), chunk)
+    return _stream(session, _wire(session, stmt), chunk)

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import polars as pl
@@ -66,11 +65,6 @@ def _frame(rows: Sequence[Any], schema: dict[str, Any], textual: bool) -> pl.Dat
     # strict=False: SQLite gives booleans computed in SQL as 0/1.
     frame = pl.DataFrame([tuple(r) for r in rows], schema=wire, orient="row", strict=False)
     return frame.with_columns(parse) if parse else frame
-
-
-def _chunks(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
-    while batch := list(itertools.islice(rows, size)):
-        yield batch
 
 
 class _Writer:
@@ -147,16 +141,19 @@ def _export_kind(
     rows = repo.event_rows(
         session, kind, after=after, ranges=[(r[0], r[1]) for r in ranges], chunk=chunk_rows
     )
-    for batch in _chunks(rows, chunk_rows):
-        for r in batch:
-            i = r[0]
-            if i <= after:
-                found.add(i)
-            else:
-                if i > last + 1:
-                    gaps.append([last + 1, i - 1, now.isoformat()])
-                last = i
+    for batch in rows:
         frame = _frame(batch, EVENTS[kind], repo.textual(session))
+        ids = frame["id"]
+        found.update(ids.filter(ids <= after).to_list())
+        fresh = ids.filter(ids > after)
+        if fresh.len():
+            before = pl.concat([pl.Series([last], dtype=pl.Int64), fresh[:-1]])
+            jumps = (fresh - before) > 1
+            gaps += [
+                [lo + 1, hi - 1, now.isoformat()]
+                for lo, hi in zip(before.filter(jumps), fresh.filter(jumps), strict=True)
+            ]
+            last = int(fresh[-1])
         if kind == "complaints":
             # Written resolved already: not a resolution for the next export to add.
             resolved_recently.update(_recent(frame, "id", now - 2 * LATE_COMMIT))
@@ -194,7 +191,7 @@ def _export_resolutions(
     if prev_start is not None and complaints_mark > 0:
         since = dt.datetime.fromisoformat(prev_start) - LATE_COMMIT
         rows = repo.resolutions(session, up_to=complaints_mark, since=since, chunk=chunk_rows)
-        for batch in _chunks(rows, chunk_rows):
+        for batch in rows:
             new = [r for r in batch if str(r[0]) not in recent]
             if new:
                 frame = _frame(new, RESOLUTIONS, repo.textual(session))
@@ -213,9 +210,10 @@ def _export_resolutions(
 def _digest(session: Session, kind: str, chunk_rows: int) -> tuple[str, int]:
     h = hashlib.sha256()
     count = 0
-    for r in repo.snapshot_rows(session, kind, chunk=chunk_rows):
-        h.update(repr(tuple(r)).encode())
-        count += 1
+    for batch in repo.snapshot_rows(session, kind, chunk=chunk_rows):
+        for r in batch:
+            h.update(repr(tuple(r)).encode())
+        count += len(batch)
     return h.hexdigest(), count
 
 
@@ -224,7 +222,7 @@ def _export_snapshot(
 ) -> list[str]:
     files: list[str] = []
     rows = repo.snapshot_rows(session, kind, chunk=chunk_rows)
-    for n, batch in enumerate(_chunks(rows, chunk_rows)):
+    for n, batch in enumerate(rows):
         relative = f"{kind}/snapshot={seq:06d}/part-{n:05d}.parquet"
         lake.write_frame(relative, _frame(batch, SNAPSHOTS[kind], repo.textual(session)))
         files.append(relative)
