@@ -11,6 +11,8 @@ added for the incremental export, then removed):
 - full: ``lake.export`` into an empty directory (one read snapshot, every kind);
 - plain: the same rows as the export wrote them, read into memory first (not timed), then
   written by ``DataFrame.write_parquet`` one file per kind: the floor for the Parquet part;
+- the database read alone: ``indicators.service.load_history`` (the batch's read of the same
+  tables into frames, corrections applied in SQL): what any copy must at least pay;
 - incremental: NEW orders inserted by SQL, then ``lake.export`` again into the same lake;
 - nothing new: one more export, which writes nothing.
 """
@@ -27,6 +29,8 @@ from sqlalchemy import text
 
 from riskdesk import bootstrap
 from riskdesk.db import make_engine, make_sessionmaker, reading
+from riskdesk.indicators import service as indicator_service
+from riskdesk.indicators.compute import SCHEMAS
 from riskdesk.lake import service
 
 
@@ -45,6 +49,12 @@ def main() -> None:
         full = service.export(session, target)
     full_s = time.perf_counter() - started
     rows = sum(full.rows.values())
+
+    started = time.perf_counter()
+    with reading(factory) as session:
+        history = indicator_service.load_history(session)
+    read_s = time.perf_counter() - started
+    read_rows = sum(getattr(history, n).height for n in SCHEMAS)
 
     tables = service.read_tables(target)
     plain_dir = out / "plain"
@@ -80,10 +90,13 @@ def main() -> None:
             session.execute(text("DELETE FROM orders WHERE id > :top"), {"top": top})
 
     print(f"load: {os.getloadavg()[0]:.2f} (1 min), {os.cpu_count()} cores")
-    print(f"rows per kind: { {k: v for k, v in full.rows.items()} }")
+    print(f"rows per kind: {full.rows}")
     print(f"full export:        {rows:>9} rows in {full_s:6.2f} s = {rows / full_s:>9.0f} rows/s")
     print(f"plain write_parquet:{rows:>9} rows in {plain_s:6.2f} s = {rows / plain_s:>9.0f} rows/s")
     print(f"  ratio export / plain: {full_s / plain_s:.1f}x")
+    per_s = read_rows / read_s
+    print(f"load_history (read): {read_rows:>8} rows in {read_s:6.2f} s = {per_s:>9.0f} rows/s")
+    print(f"  ratio export / read: {full_s / read_s:.2f}x")
     n = step.event_rows
     print(f"incremental export: {n:>9} rows in {step_s:6.2f} s = {n / step_s:>9.0f} rows/s"
           f" (files {step.files})")  # fmt: skip
