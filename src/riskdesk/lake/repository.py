@@ -13,7 +13,18 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Numeric, String, and_, case, cast, select, type_coerce
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    Numeric,
+    String,
+    and_,
+    case,
+    cast,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from riskdesk.models import (
@@ -179,7 +190,8 @@ def snapshot_rows(session: Session, kind: str, *, chunk: int) -> Iterator[list[A
             case((company, c.company_name), else_=None),
             case((company, c.tax_id), else_=None),
             c.segment, c.industry, c.region, c.status, c.owner_id, c.group_id,
-            c.merged_into_id, c.erased_at.is_not(None), c.created_at, c.updated_at,
+            c.merged_into_id, type_coerce(c.erased_at.is_not(None), Boolean), c.created_at,
+            c.updated_at,
         ).order_by(c.id)  # fmt: skip
     elif kind == "profiles":
         p = CreditProfile

@@ -62,8 +62,7 @@ def _frame(rows: Sequence[Any], schema: dict[str, Any], textual: bool) -> pl.Dat
             parse.append(pl.col(name).str.to_date("%Y-%m-%d"))
         else:
             wire[name] = dtype
-    # strict=False: SQLite gives booleans computed in SQL as 0/1.
-    frame = pl.DataFrame([tuple(r) for r in rows], schema=wire, orient="row", strict=False)
+    frame = pl.DataFrame([tuple(r) for r in rows], schema=wire, orient="row")
     return frame.with_columns(parse) if parse else frame
 
 
