@@ -21,6 +21,7 @@ from riskdesk.cli.churn import churn_app
 from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP, jobs_app
 from riskdesk.cli.jobs import queue as queue_job
 from riskdesk.cli.keys import keys_app
+from riskdesk.cli.lake import lake_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.portfolio import portfolio_app
 from riskdesk.cli.privacy import privacy_app
@@ -56,6 +57,7 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(queue_app, name="queue")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(bi_app, name="bi")
+app.add_typer(lake_app, name="lake")
 app.add_typer(reports_app, name="reports")
 app.add_typer(portfolio_app, name="portfolio")
 console = Console()
