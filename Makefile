@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck lock clean-db venv
+.PHONY: run test lint typecheck lock lock-spark clean-db venv
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Riskdesk needs Python 3.11 or newer on PATH"; exit 1; }
@@ -31,6 +31,14 @@ lock: $(STAMP)
 	$(BIN)/python -m pip install --quiet uv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 \
 		--generate-hashes -q -o requirements.lock
+
+# The `spark` extra (pyspark, pyarrow) in a lock of its own, at the main lock's versions of
+# anything shared: `make venv` stays without it; CI installs it on top.
+lock-spark: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/python -c "import tomllib; print('\\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['spark']))" \
+		| $(BIN)/uv pip compile - -c requirements.lock --universal --python-version 3.11 \
+		--generate-hashes -q -o requirements-spark.lock
 
 clean-db:
 	rm -rf var/riskdesk.db var/riskdesk.db-wal var/riskdesk.db-shm
