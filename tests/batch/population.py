@@ -170,7 +170,7 @@ def generate(customers: int, events: int, seed: int = 0) -> EventFrames:
     segment = rng.choice(list(SEGMENTS), customers).astype(object)
     segment[rng.random(customers) < 0.05] = None
     custs = pl.DataFrame(
-        {"customer_id": ids, "segment": segment}, schema_overrides={"segment": pl.String()}
+        {"customer_id": ids, "segment": pl.Series(segment.tolist(), dtype=pl.String())}
     )
     frames = {
         "customers": custs,

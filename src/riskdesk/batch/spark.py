@@ -68,7 +68,9 @@ def unavailable_reason() -> str | None:
         )
     java_home = os.environ.get("JAVA_HOME")
     if not shutil.which("java") and not (java_home and Path(java_home, "bin", "java").exists()):
-        return "Java is not installed (Spark needs a Java 17 or 21 runtime, e.g. openjdk-17-jre-headless)"
+        return (
+            "Java is not installed: Spark needs a Java 17 or 21 runtime (openjdk-17-jre-headless)"
+        )
     return None
 
 
@@ -124,6 +126,15 @@ def session(
         raise SparkUnavailable(f"Spark did not start on master {master!r}: {exc}") from exc
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def active_session() -> SparkSession | None:
+    """The Spark session this process already runs, if any (its owner stops it)."""
+    if unavailable_reason():
+        return None
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
 
 
 @dataclass(frozen=True)
@@ -188,7 +199,9 @@ def read_long(spark: SparkSession, frames_dir: str, buckets: int | None) -> tupl
         try:
             frame = spark.read.parquet(path)
         except Exception as exc:
-            raise FramesError("--frames", f"frame {name!r} cannot be read at {path}: {exc}") from exc
+            raise FramesError(
+                "--frames", f"frame {name!r} cannot be read at {path}: {exc}"
+            ) from exc
         if set(frame.columns) != set(schema):
             missing = sorted(set(schema) - set(frame.columns))
             extra = sorted(set(frame.columns) - set(schema))
@@ -200,9 +213,7 @@ def read_long(spark: SparkSession, frames_dir: str, buckets: int | None) -> tupl
             frame.select(
                 F.lit(name).alias("frame"),
                 *[
-                    (F.col(c) if c in schema else F.lit(None))
-                    .cast(_spark_type(dtype))
-                    .alias(c)
+                    (F.col(c) if c in schema else F.lit(None)).cast(_spark_type(dtype)).alias(c)
                     for c, dtype in union.items()
                 ],
             )
