@@ -21,10 +21,11 @@ venv: $(STAMP)
 run: $(STAMP)
 	$(BIN)/riskdesk up
 
+# loadgroup: tests of one xdist_group (the Spark ones) share a worker, so one JVM starts.
 test: $(STAMP)
 	$(BIN)/python -m ruff check src tests bench
 	$(BIN)/python -m mypy src
-	$(BIN)/python -m pytest -n 2 -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -p no:cacheprovider $(PYTEST_ARGS)
 
 # Re-pin the lock file after changing dependencies in pyproject.toml.
 lock: $(STAMP)
