@@ -13,6 +13,24 @@ from riskdesk.batch import spark as spark_engine
 from tests.conftest import IN_CI
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` sends the tests of one ``xdist_group`` to one worker by a node id
+    ending in ``@group``; pytest-xdist 3.8 sets that on ``item._nodeid``, which pytest 9 no
+    longer reads (its node id is the structured ``item._id``), so each Spark test could start a
+    JVM of its own. Set it where pytest 9 reads it."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+             for m in item.iter_markers("xdist_group")}
+        )  # fmt: skip
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     reason = spark_engine.unavailable_reason()
