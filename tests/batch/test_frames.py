@@ -107,3 +107,33 @@ def test_cli_refuses_bad_options_naming_them(tmp_path: Path) -> None:
     )
     assert done.exit_code == 2 and "error: --frames: no Parquet files" in done.output
     assert not (tmp_path / "o").exists()  # no half-written result
+
+
+def test_cli_frames_from_the_database_then_indicators(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.indicators import service
+
+    monkeypatch.setenv("RISKDESK_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("RISKDESK_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+        demo = runner.invoke(app, ["demo", "--customers", "40", "--months", "14", "--seed", "3"])
+        assert demo.exit_code == 0, demo.output
+        done = runner.invoke(app, ["batch", "frames", "--out", str(tmp_path / "frames")])
+        assert done.exit_code == 0, done.output
+        with reading(make_sessionmaker(make_engine(get_settings().database_url))) as session:
+            history = service.load_history(session)
+    finally:
+        get_settings.cache_clear()
+    written = batch_frames.read_frames(tmp_path / "frames")
+    for name in SCHEMAS:
+        assert_frame_equal(getattr(written, name), getattr(history, name))
+    assert written.customers.height == 40 and written.orders.height > 0
+    args = ["batch", "indicators", "--frames", str(tmp_path / "frames"), "--as-of", "2026-06-30"]
+    assert runner.invoke(app, [*args, "--out", str(tmp_path / "out")]).exit_code == 0
+    result = batch_frames.read_result(tmp_path / "out")
+    assert differences(result, compute(history, AS_OF)) == {}
