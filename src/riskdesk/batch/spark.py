@@ -41,6 +41,7 @@ from riskdesk.indicators.compute import (
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyspark import Broadcast
     from pyspark.sql import DataFrame, SparkSession
 
 APP_NAME = "riskdesk-batch"
@@ -108,6 +109,8 @@ def session(
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.adaptive.enabled", "true")
     )
+    # Spark runs one task a core: Polars in each should not start a thread per core too.
+    builder = builder.config("spark.executorEnv.POLARS_MAX_THREADS", "1")
     if master.startswith("local"):
         # One machine: stay on the loopback interface (no guessing at the host's address).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -268,9 +271,9 @@ def _base_of_bucket(as_of: dt.date) -> Any:
     return run
 
 
-def _rank_batches(reference: dict[str, Any]) -> Any:
+def _rank_batches(reference: Broadcast[dict[str, Any]]) -> Any:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        ref = Reference.from_json(reference)
+        ref = Reference.from_json(reference.value)
         for batch in batches:
             base = pl.from_arrow(batch)
             assert isinstance(base, pl.DataFrame)
@@ -308,7 +311,8 @@ def indicators(
         try:
             reference = pl.from_arrow(base.select(*REFERENCE_COLUMNS).toArrow())
             assert isinstance(reference, pl.DataFrame)
-            summary = summarise(reference, points=None).as_json()
+            # Every customer's amount is in it (exact ranks): sent to each executor once.
+            summary = spark.sparkContext.broadcast(summarise(reference, points=None).as_json())
             result = base.mapInArrow(_rank_batches(summary), schema=RESULT_SCHEMA).orderBy(
                 "customer_id"
             )
