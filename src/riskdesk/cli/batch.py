@@ -47,9 +47,12 @@ def frames_command(
 
 @batch_app.command("indicators")
 def indicators_command(
-    frames: Annotated[Path, typer.Option("--frames", help="frames directory (batch frames)")],
+    # Text, not Path: on Spark these may be URIs (hdfs://, s3a://), which Path would mangle.
+    frames: Annotated[
+        str, typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)")
+    ],
     as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
-    out: Annotated[Path, typer.Option("--out", help="result directory (Parquet)")],
+    out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
     engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
     master: Annotated[
         str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
@@ -76,14 +79,17 @@ def indicators_command(
         fail("--bucket-mb", f"must be at least 1, got {bucket_mb}")
     if engine is Engine.polars and (buckets or bucket_mb or python_memory):
         fail("--engine", "--buckets, --bucket-mb and --python-memory are for --engine spark")
-    if "://" not in str(frames) and not frames.is_dir():
+    remote = "://" in frames or "://" in out
+    if remote and engine is Engine.polars:
+        fail("--engine", "URIs are for --engine spark; polars reads and writes local paths")
+    if not remote and not Path(frames).is_dir():
         fail("--frames", f"{frames} is not a directory")
     started = time.perf_counter()
     try:
         if engine is Engine.polars:
             from riskdesk.batch import local
 
-            customers = local.indicators(frames, day, out).height
+            customers = local.indicators(Path(frames), day, Path(out)).height
             summary: dict[str, object] = {"engine": "polars", "customers": customers}
         else:
             from riskdesk.batch import spark
@@ -106,5 +112,5 @@ def indicators_command(
             summary = {"engine": "spark", "master": master, "buckets": plan.buckets}
     except FramesError as exc:
         fail(exc.option, exc.reason)
-    summary |= {"out": str(out), "seconds": round(time.perf_counter() - started, 2)}
+    summary |= {"out": out, "seconds": round(time.perf_counter() - started, 2)}
     typer.echo(json.dumps(summary))
