@@ -86,6 +86,7 @@ def test_cli_refuses_bad_options_naming_them(tmp_path: Path) -> None:
         ([*base, str(tmp_path / "o"), "--as-of", "2026-06-30", "--buckets", "4"], "--engine"),
         ([*base, str(tmp_path / "o"), "--as-of", "2026-06-30", "--buckets", "0"], "--buckets"),
         ([*base, str(tmp_path / "frames"), "--as-of", "2026-06-30"], "--out"),
+        ([*base, "s3a://bucket/out", "--as-of", "2026-06-30"], "--engine"),
     ]
     for args, option in cases:
         done = runner.invoke(app, args)
