@@ -170,13 +170,28 @@ def _spark_type(dtype: pl.DataType) -> str:
     raise TypeError(f"no Spark type for {dtype}")
 
 
-def _union_columns() -> dict[str, pl.DataType]:
-    columns: dict[str, pl.DataType] = {}
-    for schema in SCHEMAS.values():
-        for name, dtype in schema.items():
-            if columns.setdefault(name, dtype) != dtype:  # the long table needs one type a name
-                raise TypeError(f"column {name} has two types across frames")
-    return columns
+def _slots() -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """Where each frame's columns travel in the long table: customer_id in a column of its own,
+    the others in typed slots (``bigint_0``, ``date_1``, ...) that the frames share, so that the
+    table is no wider than the widest frame (what crosses to Python is what costs)."""
+    placement: dict[str, dict[str, str]] = {}
+    slots: dict[str, str] = {}
+    for name, schema in SCHEMAS.items():
+        used: dict[str, int] = {}
+        placement[name] = {}
+        for column, dtype in schema.items():
+            if column == "customer_id":
+                continue
+            kind = _spark_type(dtype)
+            slot = f"{kind}_{used.get(kind, 0)}"
+            used[kind] = used.get(kind, 0) + 1
+            placement[name][column] = slot
+            slots[slot] = kind
+    return placement, slots
+
+
+PLACEMENT, SLOTS = _slots()
+FRAME_CODES = {name: code for code, name in enumerate(SCHEMAS)}
 
 
 def _schema(columns: dict[str, str]) -> str:
@@ -190,11 +205,10 @@ RESULT_SCHEMA = _schema({"customer_id": "bigint", **{n: "double" for n in NAMES}
 
 
 def read_long(spark: SparkSession, frames_dir: str, buckets: int | None) -> tuple[DataFrame, int]:
-    """Every frame of a frames directory in one long table (a ``frame`` tag, the union of the
-    columns, the customer's ``bucket``), and the Parquet size read."""
+    """Every frame of a frames directory in one long table (a ``frame`` code, customer_id, the
+    typed slots of PLACEMENT, the customer's ``bucket``), and the Parquet size read."""
     from pyspark.sql import functions as F
 
-    union = _union_columns()
     parts = []
     size = 0
     for name, schema in SCHEMAS.items():
@@ -212,12 +226,16 @@ def read_long(spark: SparkSession, frames_dir: str, buckets: int | None) -> tupl
                 "--frames", f"frame {name!r}: missing columns {missing}, unexpected columns {extra}"
             )
         size += int(str(frame._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
+        column_in = {slot: column for column, slot in PLACEMENT[name].items()}
         parts.append(
             frame.select(
-                F.lit(name).alias("frame"),
+                F.lit(FRAME_CODES[name]).cast("tinyint").alias("frame"),
+                F.col("customer_id").cast("bigint").alias("customer_id"),
                 *[
-                    (F.col(c) if c in schema else F.lit(None)).cast(_spark_type(dtype)).alias(c)
-                    for c, dtype in union.items()
+                    (F.col(column_in[slot]) if slot in column_in else F.lit(None))
+                    .cast(kind)
+                    .alias(slot)
+                    for slot, kind in SLOTS.items()
                 ],
             )
         )
@@ -234,14 +252,15 @@ def _frames_of(table: pa.Table) -> EventFrames:
     assert isinstance(long, pl.DataFrame)
     data = {}
     for name, schema in SCHEMAS.items():
-        rows = long.filter(pl.col("frame") == name)
+        rows = long.filter(pl.col("frame") == FRAME_CODES[name])
+        slot = {"customer_id": "customer_id", **PLACEMENT[name]}
         data[name] = rows.select(
             [
                 (
-                    pl.col(c).dt.convert_time_zone("UTC").cast(dtype)
+                    pl.col(slot[c]).dt.convert_time_zone("UTC").cast(dtype)
                     if isinstance(dtype, pl.Datetime)
-                    else pl.col(c).cast(dtype)
-                )
+                    else pl.col(slot[c]).cast(dtype)
+                ).alias(c)
                 for c, dtype in schema.items()
             ]
         )
