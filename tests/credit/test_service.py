@@ -424,3 +424,48 @@ def test_concurrent_checks_never_exceed_available_credit(
     with unit_of_work(factory) as session:
         cid = approved[0]["decision"]["customer_id"]
         assert service.verify(session, customer_ids=[cid]) == []
+
+
+def test_a_batch_over_several_slices_leaves_out_only_each_slices_new_rows(
+    manager, db, cid, monkeypatch
+) -> None:
+    """Each slice of orders (invoices) leaves out only its own new invoices (payments) when it
+    reads what was invoiced (paid) before: with every new id of an import in each statement,
+    `riskdesk demo --customers 2000` passed PostgreSQL's 65,535 parameters."""
+    from sqlalchemy import event
+
+    from riskdesk.customers import repository as customer_repo
+
+    whole = customer_repo.chunks
+    monkeypatch.setattr(customer_repo, "chunks", lambda values, size=2: whole(values, 2))
+    for n in range(5):
+        manager.post("/api/v1/orders", json=order(f"BO{n}", "CR1", "1000.00"))
+    widest: list[int] = []
+
+    def count(_conn, _cursor, statement, parameters, *_args) -> None:  # type: ignore[no-untyped-def]
+        if "NOT IN" in statement:
+            widest.append(len(parameters))
+
+    engine = db.get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        invoices = [
+            invoice(f"BI{n}{part}", "CR1", amount, f"BO{n}")
+            for n in range(5)
+            for part, amount in (("a", "300.00"), ("b", "200.00"))
+        ]
+        answer = manager.post("/api/v1/invoices/batch", json={"records": invoices})
+        assert answer.status_code == 200, answer.text
+        payments = [
+            pay(f"BP{n}{part}", f"BI{n}{part}", "100.00") for n in range(5) for part in "ab"
+        ]
+        answer = manager.post("/api/v1/payments/batch", json={"records": payments})
+        assert answer.status_code == 200, answer.text
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    e = exposure(manager, cid)
+    assert (e["open_orders"], e["open_receivables"]) == ("2500.00", "1500.00")
+    assert service.verify(db) == []
+    # A slice's two orders (invoices), their four new rows and the sums' literals at most:
+    # with all ten new rows in every statement it was 13 (15).
+    assert widest and max(widest) <= 7, widest

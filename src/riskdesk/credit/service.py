@@ -91,15 +91,17 @@ def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
                 decision.status = "consumed"
                 decision.updated_at = utcnow()
     elif kind == "invoices":
-        new_ids = [i.result_id for i in new if i.result_id is not None]
         per_order: dict[int, Decimal] = {}
+        new_of_order: dict[int, list[int]] = {}
         for item in new:
             add(item.customer_id or 0, "open_receivables", item.record.amount)
             order_id = item.refs.get("order_id")
             if order_id is not None:
                 per_order[order_id] = per_order.get(order_id, ZERO) + item.record.amount
+                if item.result_id is not None:
+                    new_of_order.setdefault(order_id, []).append(item.result_id)
         for order_id, (cid, amount, method, before) in _invoiced_before(
-            session, list(per_order), new_ids
+            session, list(per_order), new_of_order
         ).items():
             if method in NON_CREDIT_METHODS:
                 continue
@@ -109,7 +111,7 @@ def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
     elif kind == "order_cancellations":
         # Only an order not invoiced can be cancelled: all of it was open.
         order_ids = [i.refs["order_id"] for i in new]
-        for _oid, (cid, amount, method, before) in _invoiced_before(session, order_ids, []).items():
+        for _oid, (cid, amount, method, before) in _invoiced_before(session, order_ids, {}).items():
             if method not in NON_CREDIT_METHODS:
                 add(cid, "open_orders", -max(ZERO, amount - before))
     elif kind in CORRECTIONS:
@@ -126,13 +128,15 @@ def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
             was = now - opened[invoice_id]
             add(cid, "open_receivables", max(ZERO, now) - max(ZERO, was))
     else:
-        new_ids = [i.result_id for i in new if i.result_id is not None]
         per_invoice: dict[int, Decimal] = {}
+        new_of_invoice: dict[int, list[int]] = {}
         for item in new:
             invoice_id = item.refs["invoice_id"]
             per_invoice[invoice_id] = per_invoice.get(invoice_id, ZERO) + item.record.amount
+            if item.result_id is not None:
+                new_of_invoice.setdefault(invoice_id, []).append(item.result_id)
         for invoice_id, (cid, amount, before) in _paid_before(
-            session, list(per_invoice), new_ids
+            session, list(per_invoice), new_of_invoice
         ).items():
             was = max(ZERO, amount - before)
             now = max(ZERO, amount - before - per_invoice[invoice_id])
@@ -141,15 +145,20 @@ def apply_events(session: Session, kind: str, items: Sequence[Item]) -> None:
 
 
 def _invoiced_before(
-    session: Session, order_ids: list[int], new_invoice_ids: list[int]
+    session: Session, order_ids: list[int], new_of_order: dict[int, list[int]]
 ) -> dict[int, tuple[int, Decimal, str, Decimal]]:
-    invoiced = (
-        select(func.coalesce(func.sum(Invoice.amount), 0))
-        .where(Invoice.order_id == Order.id, Invoice.id.not_in(new_invoice_ids))
-        .scalar_subquery()
-    )
+    """Per order: customer, amount, payment method, and what invoices other than the new ones
+    (``new_of_order``: the new invoice ids of each order) had invoiced of it."""
     out = {}
     for part in customer_repo.chunks(order_ids):
+        # Only the new invoices of this slice's orders are left out: a whole import's invoice
+        # ids in every statement passed PostgreSQL's 65,535 parameters.
+        new_ids = [i for oid in part for i in new_of_order.get(oid, ())]
+        invoiced = (
+            select(func.coalesce(func.sum(Invoice.amount), 0))
+            .where(Invoice.order_id == Order.id, Invoice.id.not_in(new_ids))
+            .scalar_subquery()
+        )
         stmt = select(
             Order.id, Order.customer_id, Order.amount, Order.payment_method, invoiced
         ).where(Order.id.in_(part))
@@ -159,12 +168,16 @@ def _invoiced_before(
 
 
 def _paid_before(
-    session: Session, invoice_ids: list[int], new_payment_ids: list[int]
+    session: Session, invoice_ids: list[int], new_of_invoice: dict[int, list[int]]
 ) -> dict[int, tuple[int, Decimal, Decimal]]:
-    # What settled each invoice before these payments: the others, net of corrections.
-    paid = event_repo.settled_on_invoice(new_payment_ids)
+    # What settled each invoice before these payments (``new_of_invoice``: the new payment ids
+    # of each invoice): the others, net of corrections. Only this slice's new payments are
+    # left out, so a statement's parameters stay within every database's limit.
     out = {}
     for part in customer_repo.chunks(invoice_ids):
+        paid = event_repo.settled_on_invoice(
+            [i for iid in part for i in new_of_invoice.get(iid, ())]
+        )
         stmt = select(Invoice.id, Invoice.customer_id, Invoice.amount, paid).where(
             Invoice.id.in_(part)
         )
