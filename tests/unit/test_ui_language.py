@@ -61,3 +61,14 @@ def test_indicator_labels() -> None:
     assert indicator_label("orders_amount_30d", "zh-CN") == "近30天订单金额"
     assert indicator_label("orders_amount_30d", "en") == "Order amount in the last 30 days"
     assert indicator_label("not_an_indicator", "zh-CN") == "not_an_indicator"
+
+
+def test_every_measure_a_rule_reads_has_a_label_in_both_languages() -> None:
+    """An alert's evidence names what its rule measured: a rule's attribute (a score drop, the
+    churn model's figures) is shown by its label, never its code (bureau_score_drop)."""
+    from riskdesk.monitoring.rules import VOCABULARY
+    from riskdesk.ui.render import measure_label
+
+    for locale in ("zh-CN", "en"):
+        t = Translator(locale)
+        assert [name for name in VOCABULARY if measure_label(t, name) == name] == [], locale
