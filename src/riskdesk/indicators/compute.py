@@ -328,7 +328,12 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
 def _lines(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     """Quantity per order line, lately and in the year before: how much of each thing the
     customer buys at a time."""
-    lines = f.order_lines.lazy().filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
+    # Lines older than both periods add nothing: a customer left with none is missing either way.
+    lines = (
+        f.order_lines.lazy()
+        .with_columns(age=_age("day", as_of))
+        .filter((pl.col("age") >= 0) & (pl.col("age") < BEFORE_END))
+    )
     out = (
         lines.with_columns(
             _recent=pl.when(pl.col("age") < 90).then(pl.col("quantity")),
@@ -352,26 +357,36 @@ def _lines(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
 
 
 def _category_shift(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
-    lines = f.order_lines.lazy().filter(pl.col("day") <= as_of).with_columns(age=_age("day", as_of))
-    recent = lines.filter(pl.col("age") < 90)
-    before = lines.filter((pl.col("age") >= 90) & (pl.col("age") < 455))
-
-    def shares(frame: pl.LazyFrame, name: str) -> pl.LazyFrame:
-        per = frame.group_by("customer_id", "category").agg(pl.col("amount").sum())
-        return per.with_columns(
-            (pl.col("amount") / pl.col("amount").sum().over("customer_id")).alias(name)
-        ).select("customer_id", "category", name)
-
-    both = shares(recent, "p").join(
-        shares(before, "q"), on=["customer_id", "category"], how="full", coalesce=True
+    # One group-by per customer and category sums both periods (a category bought in only one
+    # of them has a share of 0 in the other); lines older than both are left out first.
+    per = (
+        f.order_lines.lazy()
+        .with_columns(age=_age("day", as_of))
+        .filter((pl.col("age") >= 0) & (pl.col("age") < BEFORE_END))
+        .with_columns(_recent=pl.col("age") < 90)
+        .with_columns(
+            _p=pl.when(pl.col("_recent")).then(pl.col("amount")).otherwise(0.0),
+            _q=pl.when(pl.col("_recent")).then(0.0).otherwise(pl.col("amount")),
+        )
+        .group_by("customer_id", "category")
+        .agg(
+            pl.col("_p", "_q").sum(),
+            pl.col("_recent").max().alias("_hp"),
+            pl.col("_recent").min().not_().alias("_hq"),
+        )
     )
+    share = {
+        name: pl.col(name) / pl.col(name).sum().over("customer_id") for name in ("_p", "_q")
+    }
     # Total variation distance, only where both periods have purchases.
-    has = both.group_by("customer_id").agg(
-        pl.col("p").is_not_null().any().alias("_hp"),
-        pl.col("q").is_not_null().any().alias("_hq"),
-        (0.5 * (pl.col("p").fill_null(0) - pl.col("q").fill_null(0)).abs().sum()).alias(
-            "category_shift_90d"
-        ),
+    has = (
+        per.with_columns(**share)
+        .group_by("customer_id")
+        .agg(
+            pl.col("_hp").any(),
+            pl.col("_hq").any(),
+            (0.5 * (pl.col("_p") - pl.col("_q")).abs().sum()).alias("category_shift_90d"),
+        )
     )
     return has.with_columns(
         category_shift_90d=pl.when(pl.col("_hp") & pl.col("_hq"))
@@ -391,9 +406,10 @@ def _settlements(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     )
     # Most invoices are settled by one payment: its day. Only invoices paid in several parts need
     # the running sum to find the day the balance reached zero.
+    # (Each join's right side is the few invoices paid in parts, the side its table is built on.)
+    multi = amounts.join(totals.filter(pl.col("_n") > 1).select("invoice_id"), on="invoice_id")
     crossing = (
-        pays.join(totals.filter(pl.col("_n") > 1).select("invoice_id"), on="invoice_id")
-        .join(amounts, on="invoice_id")
+        pays.join(multi, on="invoice_id")
         # A running sum over a window follows the frame's order within each invoice: sorting by
         # the day alone (one column, cheaper than two) puts each invoice's payments in order.
         .sort("day")
@@ -470,21 +486,24 @@ def _receivables(f: EventFrames, as_of: dt.date, grace_days: int = 0) -> pl.Lazy
     late = (pl.col("settled") & (pl.col("beyond") > 0)) | (
         ~pl.col("settled") & (pl.col("overdue_days") > grace_days)
     )
-    # Conditional values become columns first (null where the condition fails), so that the
-    # group-by only runs plain sums, means and extremes on Polars' fast path.
+    # Conditional values become columns first, so that the group-by only runs plain sums,
+    # means and extremes on Polars' fast path. What is only summed is 0 where the condition
+    # fails (a sum without nulls is cheaper, and a sum of none is 0 either way); what is
+    # averaged or counted is null there.
+    def masked(cond: pl.Expr, value: pl.Expr) -> pl.Expr:
+        return pl.when(cond).then(value).otherwise(0.0)
+
     values: dict[str, pl.Expr] = {
         "_open_dpd": pl.col("open") * dpd,
-        "_overdue": pl.when(overdue).then(pl.col("open")),
-        "_invoiced_90d": pl.when(pl.col("issue_age") < 90).then(pl.col("amount")),
+        "_overdue": masked(overdue, pl.col("open")),
+        "_invoiced_90d": masked(pl.col("issue_age") < 90, pl.col("amount")),
         "_overdue_age": pl.when(overdue).then(pl.col("issue_age")),
         "_due_in_year": due_in_year,
         "_late_in_year": late & due_in_year,
-        "_exp_amount": pl.when(experiences).then(pl.col("amount")),
-        "_exp_points": pl.when(experiences).then(
-            _paydex(pl.col("experience_days")) * pl.col("amount")
-        ),
+        "_exp_amount": masked(experiences, pl.col("amount")),
+        "_exp_points": masked(experiences, _paydex(pl.col("experience_days")) * pl.col("amount")),
     }
-    values |= {f"_ar_{name}": pl.when(cond).then(pl.col("open")) for name, cond in buckets.items()}
+    values |= {f"_ar_{name}": masked(cond, pl.col("open")) for name, cond in buckets.items()}
     # Days beyond terms per invoice: as paid, or so far while it is open and past due.
     lateness = (
         pl.when(pl.col("settled"))
@@ -498,10 +517,8 @@ def _receivables(f: EventFrames, as_of: dt.date, grace_days: int = 0) -> pl.Lazy
     values["_late_before"] = pl.when((due_age >= 90) & (due_age < BEFORE_END)).then(lateness)
     for w in (90, 365):
         paid_in = pl.col("settled") & (pl.col("settle_age") < w)
-        values[f"_paid_{w}"] = pl.when(paid_in).then(pl.col("amount"))
-        values[f"_dbt_{w}"] = pl.when(paid_in).then(
-            pl.col("beyond").clip(lower_bound=0) * pl.col("amount")
-        )
+        values[f"_paid_{w}"] = masked(paid_in, pl.col("amount"))
+        values[f"_dbt_{w}"] = masked(paid_in, pl.col("beyond").clip(lower_bound=0) * pl.col("amount"))
     out = (
         inv.with_columns(**values)
         .group_by("customer_id")
@@ -671,7 +688,9 @@ def _satisfaction(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             .otherwise(pl.col("score") * 10),
             t=pl.col("responded_at").dt.epoch("s").cast(pl.Float64) / (30 * 86400),
         )
-        .sort(["customer_id", "responded_at"])
+        # A group keeps the frame's order: sorting by the time alone (one column, cheaper than
+        # two) puts each customer's answers in order for last() and tail().
+        .sort("responded_at")
     )
     latest = surveys.group_by("customer_id").agg(
         pl.col("score").filter(pl.col("survey_type") == "csat").last().alias("csat_latest"),
