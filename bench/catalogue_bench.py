@@ -31,6 +31,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import resource
 import statistics
 import time
 import warnings
@@ -43,7 +44,6 @@ import polars as pl
 
 from riskdesk.indicators import compute as product
 from riskdesk.indicators.catalogue import (
-    AGEING_BUCKETS,
     NAMES,
     RETURN_REASONS,
     SOFT_RETURN_REASONS,
@@ -313,7 +313,11 @@ def _pd_purchases(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     )
     out = out.join(u)
     # Gaps between distinct order days over two years.
-    g = o.loc[age < 730, ["customer_id", "day"]].drop_duplicates().sort_values(["customer_id", "day"])
+    g = (
+        o.loc[age < 730, ["customer_id", "day"]]
+        .drop_duplicates()
+        .sort_values(["customer_id", "day"])
+    )
     g["_gap"] = g.groupby("customer_id")["day"].diff().dt.days
     gaps = g.groupby("customer_id").agg(
         _longest=("_gap", "max"), _order_days=("day", "size"), _first=("day", "min")
@@ -329,7 +333,9 @@ def _pd_purchases(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     out["_lam_orders"] = ((ob + 0.5) * 90 / span).where(known)
     out["_span"] = span.where(known)
     out["cod_share_usual"] = (out["_cod_before"] / ob).where(ob >= 5)
-    out["silence_surprise"] = day_rate.reindex(out.index) * out["days_since_last_order"] / np.log(10)
+    out["silence_surprise"] = (
+        day_rate.reindex(out.index) * out["days_since_last_order"] / np.log(10)
+    )
     out["last_order_size_z"] = (
         (np.log(out["_last_amount"].clip(lower=1.0)) - out["_log_mean"])
         / out["_log_sd"].fillna(0.0).clip(lower=0.25)
@@ -351,17 +357,21 @@ def _pd_purchases(orders: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 def _pd_lines(lines: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     li = lines[lines["day"] <= as_of]
     age = _days(li["day"], as_of)
-    out = pd.DataFrame(
-        {
-            "customer_id": li["customer_id"],
-            "recent": li["quantity"].where(age < 90),
-            "earlier": li["quantity"].where((age >= 90) & (age < product.BEFORE_END)),
-        }
-    ).groupby("customer_id").agg(
-        line_units_90d=("recent", "median"),
-        n_recent=("recent", "count"),
-        before=("earlier", "median"),
-        n_earlier=("earlier", "count"),
+    out = (
+        pd.DataFrame(
+            {
+                "customer_id": li["customer_id"],
+                "recent": li["quantity"].where(age < 90),
+                "earlier": li["quantity"].where((age >= 90) & (age < product.BEFORE_END)),
+            }
+        )
+        .groupby("customer_id")
+        .agg(
+            line_units_90d=("recent", "median"),
+            n_recent=("recent", "count"),
+            before=("earlier", "median"),
+            n_earlier=("earlier", "count"),
+        )
     )
     ok = (out["n_recent"] >= 3) & (out["n_earlier"] >= 3) & (out["before"] > 0)
     out["line_units_ratio_90d"] = (out["line_units_90d"] / out["before"]).where(ok)
@@ -424,8 +434,8 @@ def _pd_receivables(
     points = np.interp(beyond.where(settled, overdue_days).astype(float), xs, ys)
     due_in_year = (overdue_days >= 0) & (overdue_days < 365)
     late = (settled & (beyond > 0)) | (~settled & (overdue_days > 0))
-    lateness = beyond.where(settled, overdue_days.where(overdue_days >= 0)).astype(float).clip(
-        lower=0
+    lateness = (
+        beyond.where(settled, overdue_days.where(overdue_days >= 0)).astype(float).clip(lower=0)
     )
     recent = (overdue_days >= 0) & (overdue_days < 90)
     earlier = (overdue_days >= 90) & (overdue_days < product.BEFORE_END)
@@ -481,7 +491,8 @@ def _pd_receivables(
     out["avg_days_delinquent"] = out["dso_90d"] - out["best_possible_dso_90d"]
     var = out["_late_var"].fillna(0.0).clip(lower=product.LATE_VAR_FLOOR)
     out["late_days_z_90d"] = (
-        (out["late_days_90d"] - out["late_days_usual"]) / np.sqrt(var * (1 / n_recent + 1 / n_before))
+        (out["late_days_90d"] - out["late_days_usual"])
+        / np.sqrt(var * (1 / n_recent + 1 / n_before))
     ).where((n_recent >= 2) & (n_before >= 4))
     out["late_days_usual"] = out["late_days_usual"].where(n_before >= 4)
     out["late_days_usual_p90"] = out["late_days_usual_p90"].where(n_before >= 4)
@@ -570,19 +581,23 @@ def _pd_satisfaction(surveys: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame
     sxx = (dt_ * dt_).groupby(by).sum()
     out["satisfaction_trend"] = (dt_ * dn).groupby(by).sum() / sxx.where(sxx > 0)
     age = (day0 - s["responded_at"].dt.floor("D")).dt.days
-    d = pd.DataFrame(
-        {
-            "customer_id": s["customer_id"],
-            "recent": norm.where(age < 180),
-            "earlier": norm.where((age >= 180) & (age < 730)),
-        }
-    ).groupby("customer_id").agg(
-        m_r=("recent", "mean"),
-        n_r=("recent", "count"),
-        v_r=("recent", "var"),
-        m_e=("earlier", "mean"),
-        n_e=("earlier", "count"),
-        v_e=("earlier", "var"),
+    d = (
+        pd.DataFrame(
+            {
+                "customer_id": s["customer_id"],
+                "recent": norm.where(age < 180),
+                "earlier": norm.where((age >= 180) & (age < 730)),
+            }
+        )
+        .groupby("customer_id")
+        .agg(
+            m_r=("recent", "mean"),
+            n_r=("recent", "count"),
+            v_r=("recent", "var"),
+            m_e=("earlier", "mean"),
+            n_e=("earlier", "count"),
+            v_e=("earlier", "var"),
+        )
     )
     enough = (d["n_r"] >= 2) & (d["n_e"] >= 3)
     var = np.maximum(
@@ -618,9 +633,9 @@ def _pd_interactions(interactions: pd.DataFrame, as_of: pd.Timestamp) -> pd.Data
         )
     )
     span = out["_first"].astype(float).clip(upper=float(product.BEFORE_END)) - 90
-    out["interaction_trend"] = (
-        out["interactions_count_90d"] / (out["_before"] * 90 / span)
-    ).where((span >= product.MIN_SPAN) & (out["_before"] > 0))
+    out["interaction_trend"] = (out["interactions_count_90d"] / (out["_before"] * 90 / span)).where(
+        (span >= product.MIN_SPAN) & (out["_before"] > 0)
+    )
     return out
 
 
@@ -674,10 +689,17 @@ def _pd_population(out: pd.DataFrame) -> None:
     from scipy import stats
 
     segment = out["segment"].fillna("")
-    cents = out[
-        ["orders_amount_90d", "line_units_90d", "returns_soft_count_90d", "returns_soft_count_365d"]
-        + ["orders_count_90d", "orders_count_365d", "orders_amount_365d", "days_since_last_order"]
-    ].round(2)
+    ranked = [
+        "orders_amount_90d",
+        "line_units_90d",
+        "returns_soft_count_90d",
+        "returns_soft_count_365d",
+        "orders_count_90d",
+        "orders_count_365d",
+        "orders_amount_365d",
+        "days_since_last_order",
+    ]
+    cents = out[ranked].round(2)
     amount = cents["orders_amount_90d"].fillna(0.0)
     out["orders_amount_peer_percentile_90d"] = (
         amount.groupby(segment).rank(method="max", pct=True) * 100
@@ -814,16 +836,24 @@ def check(customers: int, events: int) -> dict[str, Any]:
         "pandas_differing": differences(ours, theirs),
         "before_differing": differences(ours, before.to_pandas()),
         "null_share": round(
-            float(ours.select(NAMES).null_count().sum_horizontal()[0])
-            / (ours.height * len(NAMES)),
+            float(ours.select(NAMES).null_count().sum_horizontal()[0]) / (ours.height * len(NAMES)),
             3,
         ),
     }
 
 
-def _timed(fn: Callable[[], Any]) -> float:
-    started = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(fn: Callable[[], Any], cpu: list[float] | None = None) -> float:
+    """Wall seconds of fn(); its CPU seconds (all threads) appended to ``cpu``: on a shared
+    machine the work done varies less than the time it takes."""
+    started, cpu_started = time.perf_counter(), _cpu()
     fn()
+    if cpu is not None:
+        cpu.append(_cpu() - cpu_started)
     return time.perf_counter() - started
 
 
@@ -856,12 +886,14 @@ def main() -> None:
         methods["pandas"] = lambda: run_pandas(pdf)
     methods["bare polars"] = lambda: run_bare(frames)
     times: dict[str, list[float]] = {m: [] for m in methods}
-    for m, fn in methods.items():  # warm-up, not counted
+    cpu: dict[str, list[float]] = {m: [] for m in methods}
+    for fn in methods.values():  # warm-up, not counted
         fn()
     for _ in range(args.rounds):
         for m, fn in methods.items():
-            times[m].append(_timed(fn))
+            times[m].append(_timed(fn, cpu[m]))
     parts: dict[str, list[float]] = {}
+    parts_cpu: dict[str, list[float]] = {}
     impls = [("", product)]
     if args.reference:
         impls.append((" before", compute_before))
@@ -870,8 +902,10 @@ def main() -> None:
             ef = frames if module is product else old
             for part in PARTS:
                 lf = getattr(module, part)(ef, AS_OF)
-                parts.setdefault(part + suffix, []).append(_timed(lf.collect))
+                spent = parts_cpu.setdefault(part + suffix, [])
+                parts.setdefault(part + suffix, []).append(_timed(lf.collect, spent))
     med = {m: statistics.median(t) for m, t in times.items()}
+    med_cpu = {m: statistics.median(t) for m, t in cpu.items()}
     result: dict[str, Any] = {
         "customers": args.customers,
         "event_rows": rows,
@@ -880,14 +914,21 @@ def main() -> None:
         "load_average": os.getloadavg(),
         "median_seconds": {m: round(v, 3) for m, v in med.items()},
         "all_seconds": {m: [round(x, 3) for x in t] for m, t in times.items()},
+        "median_cpu_seconds": {m: round(v, 3) for m, v in med_cpu.items()},
         "part_median_seconds": {p: round(statistics.median(t), 3) for p, t in parts.items()},
+        "part_median_cpu_seconds": {
+            p: round(statistics.median(t), 3) for p, t in parts_cpu.items()
+        },
         "compute_over_bare": round(med["compute"] / med["bare polars"], 2),
+        "compute_over_bare_cpu": round(med_cpu["compute"] / med_cpu["bare polars"], 2),
     }
     if "pandas" in med:
         result["pandas_over_compute"] = round(med["pandas"] / med["compute"], 2)
+        result["pandas_over_compute_cpu"] = round(med_cpu["pandas"] / med_cpu["compute"], 2)
     if args.reference:
         result["before_over_bare"] = round(med["compute before"] / med["bare polars"], 2)
         result["before_over_compute"] = round(med["compute before"] / med["compute"], 2)
+        result["before_over_compute_cpu"] = round(med_cpu["compute before"] / med_cpu["compute"], 2)
         if "pandas" in med:
             result["pandas_over_before"] = round(med["pandas"] / med["compute before"], 2)
     print(json.dumps(result, indent=1), flush=True)

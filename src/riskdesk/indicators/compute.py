@@ -252,7 +252,9 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
     same_customer = pl.col("customer_id") == pl.col("customer_id").shift(1)
     gaps = (
         orders.filter(pl.col("age") < 730)
-        .select("customer_id", _d=729 - pl.col("age"), _k=pl.col("customer_id") * 1024 - pl.col("age"))
+        .select(
+            "customer_id", _d=729 - pl.col("age"), _k=pl.col("customer_id") * 1024 - pl.col("age")
+        )
         .sort("_k")
         .filter(pl.col("_k").ne_missing(pl.col("_k").shift(1)))
         .with_columns(_gap=pl.when(same_customer).then(pl.col("_d") - pl.col("_d").shift(1)))
@@ -288,8 +290,7 @@ def _purchases(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             _span=pl.when(known).then(span),
             # Only once the record reaches back that far (a first order before it).
             silence_last_year_orders=pl.when(
-                pl.col("tenure_days")
-                >= (pl.lit(as_of) - pl.col("_last_day")).dt.total_days() + 365
+                pl.col("tenure_days") >= (pl.lit(as_of) - pl.col("_last_day")).dt.total_days() + 365
             ).then(pl.col("_n_year_before")),
             cod_share_usual=pl.when(pl.col("_orders_before") >= 5).then(
                 pl.col("_cod_before") / pl.col("_orders_before")
@@ -375,9 +376,7 @@ def _category_shift(f: EventFrames, as_of: dt.date) -> pl.LazyFrame:
             pl.col("_recent").min().not_().alias("_hq"),
         )
     )
-    share = {
-        name: pl.col(name) / pl.col(name).sum().over("customer_id") for name in ("_p", "_q")
-    }
+    share = {name: pl.col(name) / pl.col(name).sum().over("customer_id") for name in ("_p", "_q")}
     # Total variation distance, only where both periods have purchases.
     has = (
         per.with_columns(**share)
@@ -486,6 +485,7 @@ def _receivables(f: EventFrames, as_of: dt.date, grace_days: int = 0) -> pl.Lazy
     late = (pl.col("settled") & (pl.col("beyond") > 0)) | (
         ~pl.col("settled") & (pl.col("overdue_days") > grace_days)
     )
+
     # Conditional values become columns first, so that the group-by only runs plain sums,
     # means and extremes on Polars' fast path. What is only summed is 0 where the condition
     # fails (a sum without nulls is cheaper, and a sum of none is 0 either way); what is
@@ -518,7 +518,9 @@ def _receivables(f: EventFrames, as_of: dt.date, grace_days: int = 0) -> pl.Lazy
     for w in (90, 365):
         paid_in = pl.col("settled") & (pl.col("settle_age") < w)
         values[f"_paid_{w}"] = masked(paid_in, pl.col("amount"))
-        values[f"_dbt_{w}"] = masked(paid_in, pl.col("beyond").clip(lower_bound=0) * pl.col("amount"))
+        values[f"_dbt_{w}"] = masked(
+            paid_in, pl.col("beyond").clip(lower_bound=0) * pl.col("amount")
+        )
     out = (
         inv.with_columns(**values)
         .group_by("customer_id")
