@@ -285,8 +285,8 @@ def install_error_handlers(app: FastAPI) -> None:
             # Every page leads to the password page until the user chose their own password.
             # The page asked for is kept, so the user lands there once the password changed.
             if request.headers.get("HX-Request"):
-                current = urlsplit(request.headers.get("HX-Current-URL", ""))
-                going = current.path + (f"?{current.query}" if current.query else "")
+                shown = urlsplit(request.headers.get("HX-Current-URL", ""))
+                going = shown.path + (f"?{shown.query}" if shown.query else "")
                 return Response(status_code=403, headers={"HX-Redirect": password_page_for(going)})
             going = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             if request.method not in ("GET", "HEAD"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
@@ -29,7 +30,7 @@ class EventMixin:
     import_job_id: Mapped[int | None] = mapped_column(ForeignKey("import_jobs.id"))
 
     @declared_attr.directive
-    def __table_args__(cls) -> tuple[UniqueConstraint]:
+    def __table_args__(cls) -> tuple[Any, ...]:
         return (UniqueConstraint("source", "external_id"),)
 
 
