@@ -1,6 +1,7 @@
 """All ORM classes, one module per aggregate; importing this registers them with Base."""
 
 from riskdesk.models.audit import AuditEntry, AuditHead
+from riskdesk.models.company import CompanySetting
 from riskdesk.models.credit import (
     ConfigStamp,
     CreditCheckRule,
@@ -92,6 +93,7 @@ from riskdesk.models.scoring import (
 from riskdesk.models.security import ApiToken, LoginFailure, User, UserSession
 
 __all__ = [
+    "CompanySetting",
     "Alert",
     "AlertAction",
     "AlertCase",
