@@ -110,11 +110,16 @@ def _forget_when_done(session: Session) -> None:
     """Drop the cached copy now and again when the transaction ends either way: a page drawn
     before the commit must not keep the old zone, nor one after a rollback the new one."""
     forget(session)
-    bind = _bind_of(session)
+    session.info[_CHANGED] = _bind_of(session)
 
-    def drop(*_: Any) -> None:
+
+_CHANGED = "riskdesk.company.changed"
+
+
+@event.listens_for(Session, "after_commit")
+@event.listens_for(Session, "after_soft_rollback")
+def _transaction_ended(session: Session, *_: Any) -> None:
+    bind = session.info.pop(_CHANGED, None)
+    if bind is not None:
         with _zones_lock:
             _zones.pop(bind, None)
-
-    event.listen(session, "after_commit", drop, once=True)
-    event.listen(session, "after_soft_rollback", drop, once=True)
