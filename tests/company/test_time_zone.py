@@ -121,7 +121,7 @@ def test_the_page_changes_the_zone_and_an_alerts_times_move(db, client_for) -> N
     manager = client_for("manager")
     queue = manager.get("/alerts", params={"status": "any"}).text
     row = _alert_row(queue, alert.id)
-    assert "2026-12-07</span> <span class=\"nw\">17:30" in row
+    assert '2026-12-07</span> <span class="nw">17:30' in row
     assert 'title="2026-12-07 21:30:00 UTC"' in row  # the due time's exact instant
     assert "时间按 UTC（UTC+00:00）显示" in queue  # the footer names the clock
     # API answers carry their offset.
@@ -149,12 +149,14 @@ def test_the_page_changes_the_zone_and_an_alerts_times_move(db, client_for) -> N
         assert saved_text in done or "done=unchanged" in saved.headers["location"]
         queue = manager.get("/alerts", params={"status": "any"}).text
         row = _alert_row(queue, alert.id)
-        assert "2026-12-08</span> <span class=\"nw\">01:30" in row, row
-        assert "2026-12-08</span> <span class=\"nw\">05:30" in row  # due, 4 hours later
+        assert '2026-12-08</span> <span class="nw">01:30' in row, row
+        assert '2026-12-08</span> <span class="nw">05:30' in row  # due, 4 hours later
         assert footer in queue
         case = manager.get(f"/cases/{alert.case_id}").text if alert.case_id else ""
         if case:
-            assert re.search(r'class="raised-at"[^>]*title="2026-12-07 17:30:00 UTC">2026-12-08 01:30', case)
+            assert re.search(
+                r'class="raised-at"[^>]*title="2026-12-07 17:30:00 UTC">2026-12-08 01:30', case
+            )
         # The API does not move.
         api = manager.get("/api/v1/alerts", params={"customer_id": ids["A"]}).json()
         assert any(a["raised_at"].startswith("2026-12-07T17:30") for a in api)

@@ -93,7 +93,6 @@ from riskdesk.models.scoring import (
 from riskdesk.models.security import ApiToken, LoginFailure, User, UserSession
 
 __all__ = [
-    "CompanySetting",
     "Alert",
     "AlertAction",
     "AlertCase",
@@ -106,6 +105,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "ChurnFit",
+    "CompanySetting",
     "Complaint",
     "ConfigStamp",
     "Consent",

@@ -325,7 +325,7 @@ def credit_file(
         can_score=principal.can(Permission.SCORING_MANAGE),
         # Interactions and contracts (a refused log form comes back as it was sent).
         relationship=relationship_panel.panel(
-            session, principal, customer_id, **extra.pop("relationship_form", {})
+            session, principal, customer_id, tz=tz, **extra.pop("relationship_form", {})
         ),
         **_churn_and_satisfaction(session, principal, customer_id, values),
         **extra,

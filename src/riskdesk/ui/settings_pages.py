@@ -58,9 +58,7 @@ def _page(
         for name in COMMON_ZONES
     ]
     who = (
-        security_service.get_user(session, view["updated_by_id"])
-        if view["updated_by_id"]
-        else None
+        security_service.get_user(session, view["updated_by_id"]) if view["updated_by_id"] else None
     )
     return render(
         request,
@@ -100,9 +98,7 @@ def save_time_zone(
         company_service.set_time_zone(session, principal, body.time_zone)
     except (ValidationError, RiskdeskError) as exc:
         status, errors = form_failure(session, exc)
-        return _page(
-            request, session, principal, status_code=status, form=data, form_errors=errors
-        )
+        return _page(request, session, principal, status_code=status, form=data, form_errors=errors)
     after = company_service.time_zone_view(session, default)
     unchanged = before["is_set"] and before["time_zone"] == after["time_zone"]
     done = "unchanged" if unchanged else "saved"
