@@ -66,7 +66,7 @@ def stamp(value: dt.datetime | None, locale: str, tz: dt.tzinfo | None = None) -
         return NONE
     tz = tz or dt.UTC
     value = local(value, tz)
-    named = "UTC" if tz is dt.UTC else offset_label(tz, value)
+    named = "UTC" if str(tz) == "UTC" else offset_label(tz, value)
     return f"{day(value, locale)} {value.hour:02d}:{value.minute:02d} {named}"
 
 
