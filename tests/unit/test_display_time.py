@@ -88,3 +88,11 @@ def test_a_days_midnight_in_the_zone(name: str, day: dt.date, expected: dt.datet
 
 def test_an_unknown_zone_name_reads_as_utc() -> None:
     assert zone("Mars/Olympus") == zone("UTC")
+
+
+def test_instants_at_the_calendars_edge_still_show() -> None:
+    last = dt.datetime(9999, 12, 31, 23, 59, tzinfo=dt.UTC)
+    first = dt.datetime(1, 1, 1, 0, 0, tzinfo=dt.UTC)
+    assert format_stamp(last, SHANGHAI) == "9999-12-31 23:59"
+    assert format_stamp(first, zone("America/New_York")) == "0001-01-01 00:00"
+    assert format_day(last, SHANGHAI) == "9999-12-31"

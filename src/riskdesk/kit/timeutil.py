@@ -56,8 +56,12 @@ def zone(name: str) -> ZoneInfo:
 
 
 def local(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
-    """A UTC instant (naive means UTC, as SQLite returns it) on the clock of ``tz``."""
-    return as_utc(value).astimezone(tz)
+    """A UTC instant (naive means UTC, as SQLite returns it) on the clock of ``tz``; one at
+    the calendar's edge (year 1 or 9999) that the zone would push past it, as stored."""
+    try:
+        return as_utc(value).astimezone(tz)
+    except OverflowError:
+        return value if value.tzinfo is None else value.replace(tzinfo=None)
 
 
 def local_today(tz: dt.tzinfo) -> dt.date:
@@ -81,7 +85,10 @@ def from_local(value: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 
 def offset_label(tz: dt.tzinfo, at: dt.datetime | None = None) -> str:
     """The zone's offset from UTC at an instant (now by default), as ``UTC+08:00``."""
-    offset = (at or utcnow()).astimezone(tz).utcoffset() or dt.timedelta(0)
+    try:
+        offset = (at or utcnow()).astimezone(tz).utcoffset() or dt.timedelta(0)
+    except (OverflowError, ValueError):  # an instant at the calendar's edge: today's offset
+        offset = utcnow().astimezone(tz).utcoffset() or dt.timedelta(0)
     minutes = int(offset.total_seconds()) // 60
     sign = "+" if minutes >= 0 else "-"
     hours, rest = divmod(abs(minutes), 60)
