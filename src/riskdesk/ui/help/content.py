@@ -1063,7 +1063,7 @@ SCREENS: tuple[Screen, ...] = (
                 (
                     "Sets the zone by its IANA name (Asia/Shanghai); summer time is followed "
                     "by itself. Only administrators; the audit log records the change.",
-                    "按 IANA 名称（如 Asia/Shanghai）设置时区，夏令时自动处理。"
+                    "按 IANA 时区名称设置（中国大陆为亚洲/上海），夏令时自动处理。"
                     "仅管理员可修改，审计日志记录每次更改。",
                 ),
             ),
