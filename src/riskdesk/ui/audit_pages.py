@@ -43,7 +43,10 @@ def _on_display_clock(request: Request, flt: AuditFilter) -> AuditFilter:
         except ValueError:
             naive = False
         if value is not None and naive:
-            changed[name] = from_local(value.replace(tzinfo=None), tz)
+            try:
+                changed[name] = from_local(value.replace(tzinfo=None), tz)
+            except OverflowError:  # at the calendar's edge: kept as UTC
+                pass
     return replace(flt, **changed) if changed else flt
 
 

@@ -57,7 +57,10 @@ def _on_display_clock(request: Request, data: dict[str, Any]) -> dict[str, str]:
         return {}
     if when is None or when.tzinfo is not None:
         return {}
-    return {"occurred_at": from_local(when, zone(display_zone(request))).isoformat()}
+    try:
+        return {"occurred_at": from_local(when, zone(display_zone(request))).isoformat()}
+    except OverflowError:  # year 1 or 9999 pushed off the calendar: intake judges it as typed
+        return {}
 
 
 @router.post("/customers/{customer_id}/interactions", response_class=HTMLResponse)
