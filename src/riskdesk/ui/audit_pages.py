@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import suppress
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 
@@ -43,10 +44,8 @@ def _on_display_clock(request: Request, flt: AuditFilter) -> AuditFilter:
         except ValueError:
             naive = False
         if value is not None and naive:
-            try:
+            with suppress(OverflowError):  # at the calendar's edge: kept as UTC
                 changed[name] = from_local(value.replace(tzinfo=None), tz)
-            except OverflowError:  # at the calendar's edge: kept as UTC
-                pass
     return replace(flt, **changed) if changed else flt
 
 
