@@ -168,3 +168,42 @@ def test_the_page_changes_the_zone_and_an_alerts_times_move(db, client_for) -> N
     audit = auditor.get("/audit").text
     assert 'id="audit-when"' in audit and "Asia/Shanghai" in audit
     assert re.search(r'class="muted utc">\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC', audit)
+
+
+def test_due_today_ends_at_the_display_zones_midnight(db) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.home import service as home_service
+    from riskdesk.kit.timeutil import zone
+
+    ids = _setup(db)
+    ingest(db, principal(db, "manager"), "invoices", [invoice("I1", "A", "5000.00", 45)])
+    db.commit()
+    alert = db.scalars(select(Alert).where(Alert.customer_id == ids["A"])).first()
+    analyst = principal(db, "analyst")
+    day = dt.date(2026, 12, 7)
+    # Due at 17:00 UTC on the 7th: still the 7th in London, already 01:00 on the 8th in Shanghai.
+    db.execute(
+        update(Alert)
+        .where(Alert.id == alert.id)
+        .values(
+            assigned_to_id=analyst.user_id,
+            status="open",
+            due_at=dt.datetime(2026, 12, 7, 17, 0, tzinfo=dt.UTC),
+        )
+    )
+    db.commit()
+    london = home_service.analyst_home(db, analyst, as_of=day, tz=zone("Europe/London"))
+    shanghai = home_service.analyst_home(db, analyst, as_of=day, tz=zone("Asia/Shanghai"))
+    assert london.queue.due_today == shanghai.queue.due_today + 1
+
+
+def test_the_audit_pages_typed_times_are_on_the_display_clock(db, client_for) -> None:  # type: ignore[no-untyped-def]
+    company_service.set_time_zone(db, principal(db, "admin"), "Asia/Shanghai")
+    db.commit()
+    auditor = client_for("auditor")
+    page = auditor.get("/audit", params={"since": "2026-12-08T01:30"}).text
+    # Shown back as typed, and carried on as the UTC instant it means.
+    assert 'name="since" value="2026-12-08T01:30"' in page
+    assert "since=2026-12-07T17%3A30%3A00%2B00%3A00" in page
+    # The API reads a time without an offset as UTC, as it always did.
+    api = auditor.get("/api/v1/audit-log", params={"since": "2026-12-08T01:30"})
+    assert api.status_code == 200

@@ -108,9 +108,7 @@ def test_an_admin_sets_the_zone_and_an_alerts_times_move(  # type: ignore[no-unt
     if case_link.count():
         case_link.click()
         expect(page.locator("time.raised-at")).to_have_text(raised)
-        expect(page.locator("time.raised-at")).to_have_attribute(
-            "title", "2026-12-07 17:30:00 UTC"
-        )
+        expect(page.locator("time.raised-at")).to_have_attribute("title", "2026-12-07 17:30:00 UTC")
         shot(page, f"case-time-zone-{locale}")
     context.close()
 
