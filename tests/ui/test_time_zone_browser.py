@@ -121,3 +121,30 @@ def test_an_admin_sets_the_zone_and_an_alerts_times_move(  # type: ignore[no-unt
     expect(page.locator("#audit-entries td.when .utc").first).to_contain_text("UTC")
     shot(page, f"audit-time-zone-{locale}")
     context.close()
+
+
+PAGES = (
+    ("admin", "/home/admin", "home-admin"),
+    ("admin", "/users", "users"),
+    ("admin", "/tokens", "tokens"),
+    ("manager", "/customers/1", "credit-file"),
+    ("manager", "/customers/1/report", "credit-report"),
+    ("analyst", "/home/analyst", "home-analyst"),
+    ("auditor", "/home/auditor", "home-auditor"),
+)
+
+
+@pytest.mark.parametrize("locale", ("en-US", "zh-CN"))
+def test_the_pages_with_times_name_their_clock(  # type: ignore[no-untyped-def]
+    browser, live_server: str, known_alert: int, locale: str
+) -> None:
+    for username, path, name in PAGES:
+        context = new_context(browser, locale)
+        page = context.new_page()
+        sign_in(page, live_server, username)
+        answer = page.goto(f"{live_server}{path}")
+        assert answer is not None and answer.status == 200, path
+        if name != "credit-report":  # a printed page names the offset after each time instead
+            expect(page.locator("#time-zone-note")).to_be_visible()
+        shot(page, f"tz-{name}-{locale}")
+        context.close()
