@@ -96,3 +96,15 @@ def test_instants_at_the_calendars_edge_still_show() -> None:
     assert format_stamp(last, SHANGHAI) == "9999-12-31 23:59"
     assert format_stamp(first, zone("America/New_York")) == "0001-01-01 00:00"
     assert format_day(last, SHANGHAI) == "9999-12-31"
+
+
+def test_exported_time_columns_name_utc_once() -> None:
+    from riskdesk.kit.exports import Column, headers
+
+    columns = (
+        Column("raised_at", "raised", "datetime"),
+        Column("closed_at", "closed", "datetime"),
+        Column("due_date", "due", "date"),
+    )
+    labels = {"raised": "Raised", "closed": "Closed at (UTC)", "due": "Due date"}
+    assert headers(columns, labels.__getitem__) == ["Raised (UTC)", "Closed at (UTC)", "Due date"]

@@ -135,7 +135,14 @@ def headers(columns: Iterable[Column], translate: Translate) -> list[str]:
     tools and read next to the API and the audit log, which are all UTC, and it must mean the
     same after an administrator changes the display zone. The header names the zone, so a
     reader never takes 01:30 for Shanghai's clock."""
-    return [translate(c.label) + (" (UTC)" if c.kind == "datetime" else "") for c in columns]
+    return [
+        _named_utc(translate(c.label)) if c.kind == "datetime" else translate(c.label)
+        for c in columns
+    ]
+
+
+def _named_utc(label: str) -> str:
+    return label if "UTC" in label else f"{label} (UTC)"
 
 
 def csv_chunks(
