@@ -307,7 +307,7 @@ def service_page(
 def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
     """Audit entries per day stacked by action; decisions and reveals by person."""
     days = h.activity.days
-    since = _midnight(h.since.date())
+    since = _midnight(h.activity.days[0])  # the first day shown, on the display clock
     by_person = [link("/audit", actor=a.username, action="write", since=since) for a in h.approvers]
     return _json(
         {
@@ -372,7 +372,7 @@ def auditor_page(
         h=h,
         charts=auditor_charts(h, _translator(request)),
         link=link,
-        since=_midnight(h.since.date()),
+        since=_midnight(h.activity.days[0]),
         **_home_context(session, principal, h.filters, period_days),
     )
 
