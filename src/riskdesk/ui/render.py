@@ -98,6 +98,8 @@ def display_zone(request: Request) -> str:
     """The IANA zone this request's pages show times in: the company's setting (cached per
     process), else RISKDESK_TIME_ZONE; the default when the database cannot say."""
     default: str = request.app.state.settings.time_zone
+    if getattr(request.state, "database_failed", False):
+        return default  # an error page for a database that failed: do not wait on it again
     try:
         session = getattr(request.state, "db_session", None)
         if session is not None and session.is_active:
@@ -436,6 +438,8 @@ def render_error(request: Request, answer: ErrorAnswer) -> Response:
     """An error page for the browser (a fragment for htmx), with the answer's status. Runs in
     the thread pool (it may read the session cookie's user from the database)."""
     principal = _signed_in(request, answer)
+    if answer.status in (500, 503):
+        request.state.database_failed = True
     try:
         locale = pick_locale(request, request.app.state.settings.default_locale)
         view = error_view(request, Translator(locale), answer)
