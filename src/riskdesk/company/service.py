@@ -59,7 +59,9 @@ def stored_time_zone(session: Session) -> str | None:
 def display_time_zone(session: Session, default: str) -> str:
     """The zone pages show times in: the company's, else ``default`` (RISKDESK_TIME_ZONE)."""
     stored = stored_time_zone(session)
-    return stored if stored is not None and stored in zone_names() else default
+    known = stored is not None and (stored == "UTC" or stored in zone_names())
+    # A name a later tzdata dropped falls back to the default rather than failing pages.
+    return stored if known and stored is not None else default
 
 
 def time_zone_view(session: Session, default: str) -> dict[str, Any]:
