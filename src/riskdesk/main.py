@@ -82,7 +82,7 @@ from riskdesk.reports.subscription_endpoints import router as subscription_route
 from riskdesk.reports.tasks import ReportScheduler
 from riskdesk.scoring.endpoints import router as scoring_router
 from riskdesk.security import storage
-from riskdesk.security.deps import PASSWORD_CHANGE_PAGE, CanSystemMonitor
+from riskdesk.security.deps import CanSystemMonitor, password_page_for
 from riskdesk.security.endpoints import router as security_router
 from riskdesk.security.throttle import make_throttle
 
@@ -284,9 +284,15 @@ def install_error_handlers(app: FastAPI) -> None:
             return RedirectResponse(f"/login?next={quote(request.url.path)}", status_code=303)
         if isinstance(exc, PasswordChangeRequired) and _wants_html(request):
             # Every page leads to the password page until the user chose their own password.
+            # The page asked for is kept, so the user lands there once the password changed.
             if request.headers.get("HX-Request"):
-                return Response(status_code=403, headers={"HX-Redirect": PASSWORD_CHANGE_PAGE})
-            return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
+                current = urlsplit(request.headers.get("HX-Current-URL", ""))
+                going = current.path + (f"?{current.query}" if current.query else "")
+                return Response(status_code=403, headers={"HX-Redirect": password_page_for(going)})
+            going = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            if request.method not in ("GET", "HEAD"):
+                going = "/"  # a form posted elsewhere is not sent again
+            return RedirectResponse(password_page_for(going), status_code=303)
         return await _answer(
             request,
             ErrorAnswer(exc.status_code, exc.code, exc.message, exc.field, tuple(exc.details)),

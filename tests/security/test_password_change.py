@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from riskdesk.alerts import playbooks
 from riskdesk.demo.loader import DEMO_USERS, ensure_demo_users
 from riskdesk.kit.errors import ValidationFailed
 from riskdesk.models import AuditEntry
@@ -128,7 +129,7 @@ def test_api_create_and_reset_set_the_flag_and_sessions_get_403(app, db, client_
     assert listed["manager"]["password_change_required"] is False
 
     browser, landing = _sign_in(app, "ops", ADMIN_SET)
-    assert landing == "/me/password"
+    assert landing == "/me/password?next=/alerts"
     refused = browser.get("/api/v1/me")
     assert refused.status_code == 403
     assert refused.json()["error"]["code"] == "password_change_required"
@@ -198,19 +199,34 @@ def test_the_browser_is_held_on_the_password_page_until_changed(app, db) -> None
 
     browser, landing = _sign_in(app, "sales", password.group(1))
     elsewhere, _ = _sign_in(app, "sales", password.group(1))  # a second browser
-    assert landing == "/me/password"
-    for path in ("/", "/customers", "/alerts", "/users"):
+    # Held on the password page, which remembers where the browser was going.
+    assert landing == "/me/password?next=/alerts"
+    for path, going in (
+        ("/", "/me/password"),
+        ("/customers", "/me/password?next=/customers"),
+        ("/customers?tier=high&page=2", "/me/password?next=/customers%3Ftier%3Dhigh%26page%3D2"),
+        ("/users", "/me/password?next=/users"),
+    ):
         held = browser.get(path, follow_redirects=False)
-        assert (held.status_code, held.headers.get("location")) == (303, "/me/password"), path
-    htmx = browser.get("/customers", headers={"HX-Request": "true"}, follow_redirects=False)
-    assert htmx.headers.get("HX-Redirect") == "/me/password"
+        assert (held.status_code, held.headers.get("location")) == (303, going), path
+    htmx = browser.get(
+        "/customers",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/alerts?status=open"},
+        follow_redirects=False,
+    )
+    assert htmx.headers.get("HX-Redirect") == "/me/password?next=/alerts%3Fstatus%3Dopen"
+    # Only a same-site path is kept (no open redirect through the password page).
+    for elsewhere_url in ("//evil.example/x", "/\\evil.example", "https://evil.example"):
+        page = browser.get(f"/me/password?next={elsewhere_url}").text
+        assert 'name="next"' not in page, elsewhere_url
     # The language switch and the static files still work.
     switched = browser.get("/lang/zh-CN?next=/me/password", follow_redirects=False)
     assert switched.headers["location"] == "/me/password"
     assert browser.get("/static/app.css").status_code == 200
     browser.get("/lang/en", follow_redirects=False)
-    shown = browser.get("/me/password")
+    shown = browser.get("/me/password?next=/alerts")
     assert shown.status_code == 200 and 'id="password-forced"' in shown.text
+    assert '<input type="hidden" name="next" value="/alerts">' in shown.text
     assert shown.headers["cache-control"] == "no-store"
     csrf, stamp = _csrf(shown.text), _stamp(shown.text)
     form = {
@@ -234,9 +250,10 @@ def test_the_browser_is_held_on_the_password_page_until_changed(app, db) -> None
     mismatch = browser.post("/me/password", data={**form, "new_password": OWN})
     assert mismatch.status_code == 422 and "<b>New password again</b>" in mismatch.text
 
-    changed = {**form, "new_password": OWN, "confirm_password": OWN}
+    changed = {**form, "new_password": OWN, "confirm_password": OWN, "next": "/alerts"}
     done = browser.post("/me/password", data=changed, follow_redirects=False)
-    assert (done.status_code, done.headers["location"]) == (303, "/")
+    # On to the page the user first asked for.
+    assert (done.status_code, done.headers["location"]) == (303, "/alerts")
     home = browser.get("/", follow_redirects=False)
     assert home.status_code == 303 and home.headers["location"] != "/me/password"
     assert browser.get("/customers").status_code == 200
@@ -346,6 +363,15 @@ def test_the_tokens_form_offers_the_owners_scopes_translated(app, db) -> None:  
     zh = browser.get(f"/tokens/scopes?user_id={manager.id}").text
     assert "查看客户与信用档案" in zh and "limit_requests:approve" not in offered(zh)
     assert offered(browser.get("/tokens/scopes?user_id=999999").text) == set()
+    # Nothing is offered for an account that cannot be given a token.
+    system = playbooks.system_principal(db)
+    db.commit()
+    assert offered(browser.get(f"/tokens/scopes?user_id={system.user_id}").text) == set()
+    manager.is_active = False
+    db.commit()
+    assert offered(browser.get(f"/tokens/scopes?user_id={manager.id}").text) == set()
+    manager.is_active = True
+    db.commit()
     # The service stays the authority, its refusal in the reader's language.
     csrf = _csrf(blank)
     refused = browser.post(

@@ -65,7 +65,7 @@ def test_two_rows_ticked_and_acknowledged_at_once_in_chinese(
     _sign_in(page, live_server, "manager")
     page.goto(f"{live_server}/alerts?code=&order=raised&size=25")
     assert re.search(r"共 \d+ 条预警，显示第 1–25 条", page.inner_text("#alert-total"))
-    assert "第 1 / 2 页" in page.inner_text(".alert-pager")
+    assert "第 1 / 2 页" in page.inner_text("#alerts-pager")
     shot(page, "alert-queue-zh")
     first, second = queue[0], queue[1]
     page.check(f"#alert-{first} input.pick-row")

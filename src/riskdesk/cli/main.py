@@ -16,11 +16,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from riskdesk import bootstrap
 from riskdesk.cli import fail, parse_date
 from riskdesk.cli.audit import audit_app
+from riskdesk.cli.batch import batch_app
 from riskdesk.cli.bi import bi_app
 from riskdesk.cli.churn import churn_app
 from riskdesk.cli.jobs import QUEUE_HELP, USER_HELP, jobs_app
 from riskdesk.cli.jobs import queue as queue_job
 from riskdesk.cli.keys import keys_app
+from riskdesk.cli.lake import lake_app
 from riskdesk.cli.model import model_app
 from riskdesk.cli.portfolio import portfolio_app
 from riskdesk.cli.privacy import privacy_app
@@ -56,8 +58,10 @@ app.add_typer(privacy_app, name="privacy")
 app.add_typer(queue_app, name="queue")
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(bi_app, name="bi")
+app.add_typer(lake_app, name="lake")
 app.add_typer(reports_app, name="reports")
 app.add_typer(portfolio_app, name="portfolio")
+app.add_typer(batch_app, name="batch")
 console = Console()
 err = Console(stderr=True)
 
@@ -78,7 +82,8 @@ def _main(ctx: typer.Context) -> None:
         # The command's words only: options may carry a password.
         words = [w for w in sys.argv[1:3] if not w.startswith("-")]
         set_process_default("cli", " ".join(["riskdesk", *words])[:200])
-    if ctx.invoked_subcommand not in ("keys", "db", "up", "demo", "churn", "model"):
+    # batch reads frames or the event record and writes files: no audit entry, no personal data
+    if ctx.invoked_subcommand not in ("keys", "db", "up", "demo", "churn", "model", "batch"):
         from riskdesk.security import keys
 
         try:  # every command that writes needs the keyring (the audit log, personal data)

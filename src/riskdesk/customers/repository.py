@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, or_, select, update
+from sqlalchemy import Float, Select, and_, case, cast, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from riskdesk.db import stream_columns
@@ -166,14 +166,17 @@ SORTS = ("name", "score", "utilisation", "exposure", "alerts")
 OPEN_ALERT_STATUSES = ("open", "acknowledged", "in_progress")
 
 
-def _counted_exposure(ids: list[int] | None = None) -> Any:
+def _counted_exposure(ids: list[int] | None = None, *, exact: bool = True) -> Any:
     """Each customer's stored exposure counted in the limit (a grouped subquery). The list
     reads the credit and alert tables through the models, the floor below every domain: the
-    customer list is where the credit file's figures meet, and sorting needs them in SQL."""
+    customer list is where the credit file's figures meet, and sorting needs them in SQL.
+    ``exact=False`` sums in floating point, for sorting only: over a whole book, PostgreSQL's
+    numeric sums and divisions took about half the time of the deepest page."""
+    amount = CreditExposure.amount if exact else cast(CreditExposure.amount, Float)
     return (
         select(
             CreditExposure.customer_id.label("customer_id"),
-            func.sum(CreditExposure.amount).label("exposure"),
+            func.sum(amount).label("exposure"),
         )
         .where(
             CreditExposure.category.in_(
@@ -198,8 +201,12 @@ def _open_alerts(ids: list[int] | None = None) -> Any:
 
 
 def _utilisation(exposure: Any) -> Any:
+    """Exposure over the limit in floating point (a sort key, never shown)."""
     return case(
-        (CreditProfile.credit_limit > 0, func.coalesce(exposure, 0) / CreditProfile.credit_limit),
+        (
+            CreditProfile.credit_limit > 0,
+            func.coalesce(exposure, 0) / cast(CreditProfile.credit_limit, Float),
+        ),
         else_=None,
     )
 
@@ -220,7 +227,7 @@ def list_customers(
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     order: list[Any] = []
     if key in ("exposure", "utilisation"):
-        exp = _counted_exposure()
+        exp = _counted_exposure(exact=False)
         ids = ids.outerjoin(exp, exp.c.customer_id == Customer.id)
         value = (
             func.coalesce(exp.c.exposure, 0) if key == "exposure" else _utilisation(exp.c.exposure)

@@ -780,6 +780,22 @@ REFERENCE_COLUMNS = (
 SOFT_RATE_FLOOR = 0.002
 
 
+# The indicators that rank a customer against a population (``_population``); every other one
+# is the customer's own, computed from the customer's events alone.
+POPULATION_NAMES = (
+    "line_units_peer_ratio_90d",
+    "return_abuse_surprise_90d",
+    "return_abuse_surprise_365d",
+    "orders_amount_peer_percentile_90d",
+    "rfm_recency_score",
+    "rfm_frequency_score",
+    "rfm_monetary_score",
+)
+# What compute_base gives: the key, the segment and every customer's own indicator (which
+# include everything REFERENCE_COLUMNS and _population read), all Float64.
+BASE_COLUMNS = ("customer_id", "segment", *[n for n in NAMES if n not in POPULATION_NAMES])
+
+
 def compute(
     frames: EventFrames, as_of: dt.date, reference: Reference | pl.DataFrame | None = None
 ) -> pl.DataFrame:
@@ -788,6 +804,12 @@ def compute(
     ``reference`` is the population to rank against: a stored summary, or REFERENCE_COLUMNS of
     its customers; by default the customers computed here.
     """
+    return rank_population(compute_base(frames, as_of), reference)
+
+
+def compute_base(frames: EventFrames, as_of: dt.date) -> pl.DataFrame:
+    """BASE_COLUMNS of every customer in ``frames.customers``: what each customer's own events
+    give, so that any split of the customers computes the same rows (a batch engine's bucket)."""
     lazy = frames.customers.lazy().select("customer_id", "segment")
     for part in (
         _purchases(frames, as_of),
@@ -816,6 +838,17 @@ def compute(
     )
     # One plan for every part: Polars runs the parts in parallel and fuses their aggregations.
     base = _surprises(lazy.collect())
+    return base.select(
+        "customer_id", "segment", *[pl.col(n).cast(pl.Float64) for n in BASE_COLUMNS[2:]]
+    )
+
+
+def rank_population(
+    base: pl.DataFrame, reference: Reference | pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The indicators of ``compute`` from ``compute_base``'s rows: the population ones ranked
+    against ``reference`` (as in ``compute``; by default ``base`` itself), in catalogue order,
+    sorted by customer. Row by row once the Reference is given, so it can run per bucket."""
     if reference is None:
         ref = summarise(base.select(REFERENCE_COLUMNS), points=None)
     elif isinstance(reference, Reference):

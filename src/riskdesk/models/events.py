@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from riskdesk.db import Base
@@ -101,9 +101,16 @@ class Complaint(EventMixin, Base):
     """A complaint, as recorded by customer service."""
 
     __tablename__ = "complaints"
+    # The desk counts and sorts by status and opening; its product trend counts the products
+    # complained about since a moment from the (product, opened_at) index alone.
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_complaints_status_opened", "status", "opened_at"),
+        Index("ix_complaints_product_opened", "product", "opened_at"),
+    )
 
     category: Mapped[str] = mapped_column(String(32))
-    product: Mapped[str | None] = mapped_column(String(128), index=True)
+    product: Mapped[str | None] = mapped_column(String(128))
     severity: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     opened_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)

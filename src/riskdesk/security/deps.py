@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
@@ -30,10 +31,25 @@ PASSWORD_CHANGE_PAGE = "/me/password"  # noqa: S105  (an address, not a password
 PASSWORD_CHANGE_PATHS = frozenset({PASSWORD_CHANGE_PAGE, "/api/v1/me/password", "/logout"})
 
 
+def safe_next(target: str | None) -> str:
+    """A same-site path to go on to, or ``/`` (the role's home): an open redirect would let a
+    link send users anywhere after signing in (``//host`` and ``/\\host`` are other sites
+    to a browser)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    return target
+
+
+def password_page_for(target: str | None) -> str:
+    """The password page, remembering where the browser was going (kept through the change)."""
+    going = safe_next(target)
+    return PASSWORD_CHANGE_PAGE if going == "/" else f"{PASSWORD_CHANGE_PAGE}?next={quote(going)}"
+
+
 def landing_after_sign_in(user: User, target: str) -> str:
     """Where a browser goes once signed in: the password page first when the password is one
-    an administrator set, else where it was going."""
-    return PASSWORD_CHANGE_PAGE if user.password_change_required else target
+    an administrator set (then on to ``target``), else where it was going."""
+    return password_page_for(target) if user.password_change_required else target
 
 
 def cookie_serializer(request: Request) -> URLSafeSerializer:

@@ -19,6 +19,7 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
     cookie_serializer,
     landing_after_sign_in,
+    safe_next,
 )
 from riskdesk.security.throttle import LoginThrottle
 from riskdesk.ui import home_pages
@@ -31,14 +32,6 @@ router = APIRouter(include_in_schema=False)
 PRE_CSRF_COOKIE = "rd_login_csrf"
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: an open redirect would let a link send users anywhere after login.
-    # Without one, the role's home (/ sends each role to its own).
-    if not target or not target.startswith("/") or target.startswith("//"):
-        return "/"
-    return target
-
-
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request, next: str | None = None, error: str | None = None) -> Response:
     """The sign-in form."""
@@ -47,7 +40,7 @@ def login_page(request: Request, next: str | None = None, error: str | None = No
         request,
         "login.html",
         None,
-        next=_safe_next(next),
+        next=safe_next(next),
         login_csrf=token,
         error=error if error == "failed" else None,
     )
@@ -74,13 +67,13 @@ def login(
     """Check the credentials and start a session."""
     expected = request.cookies.get(PRE_CSRF_COOKIE, "")
     if not expected or not hmac.compare_digest(expected, csrf_token):
-        return RedirectResponse(f"/login?next={quote(_safe_next(next))}", status_code=303)
+        return RedirectResponse(f"/login?next={quote(safe_next(next))}", status_code=303)
     throttle: LoginThrottle = request.app.state.login_throttle
     address = request.client.host if request.client else "unknown"
     wait = throttle.retry_after(session, address)
     if wait is not None:
         refused = render(
-            request, "login.html", None, status_code=429, next=_safe_next(next), error="throttled"
+            request, "login.html", None, status_code=429, next=safe_next(next), error="throttled"
         )
         refused.headers["Retry-After"] = str(wait)
         return refused
@@ -98,10 +91,10 @@ def login(
         session.commit()  # keep the failed-login count even though we answer with an error
         # One answer for a wrong password, an unknown name and a locked or disabled account.
         return RedirectResponse(
-            f"/login?error=failed&next={quote(_safe_next(next))}", status_code=303
+            f"/login?error=failed&next={quote(safe_next(next))}", status_code=303
         )
     row = security_service.start_session(session, user=user, hours=settings.session_hours)
-    response = RedirectResponse(landing_after_sign_in(user, _safe_next(next)), status_code=303)
+    response = RedirectResponse(landing_after_sign_in(user, safe_next(next)), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
         cookie_serializer(request).dumps(row.id),
@@ -127,7 +120,7 @@ def logout(session: SessionDep, principal: CurrentPrincipal) -> Response:
 @router.get("/lang/{locale}")
 def set_language(locale: str, next: str | None = None) -> Response:
     """Switch the UI language."""
-    response = RedirectResponse(_safe_next(next), status_code=303)
+    response = RedirectResponse(safe_next(next), status_code=303)
     if locale in LOCALES:
         response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, samesite="lax")
     return response

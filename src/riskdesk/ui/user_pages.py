@@ -25,6 +25,7 @@ from riskdesk.security.deps import (
     CanUsersManage,
     CanUsersRead,
     CurrentPrincipal,
+    safe_next,
 )
 from riskdesk.security.permissions import Permission, Role
 from riskdesk.security.schemas import TokenCreate, UserCreate, UserUpdate
@@ -272,11 +273,12 @@ def _token_state(token: ApiToken, now: dt.datetime) -> str:
 def _scope_choices(
     session: Session, principal: Principal, owner_id: str | int | None
 ) -> tuple[Any, list[str]]:
-    """The chosen owner (None when none or unknown) and the scopes their token may carry."""
+    """The chosen owner (None when none, unknown, disabled or the system user: none of them
+    may be given a token) and the scopes their token may carry."""
     owner = None
     if owner_id is not None and str(owner_id).isdigit() and 0 < int(owner_id) < 2**31:
         owner = security_service.get_user(session, int(owner_id))
-    if owner is None:
+    if owner is None or not owner.is_active or owner.username == security_service.SYSTEM_USERNAME:
         return None, []
     return owner, security_service.scope_choices_for(owner, issued_by=principal.user_id)
 
@@ -410,6 +412,7 @@ def _password_page(
     status_code: int = 200,
     error: RiskdeskError | None = None,
     changed: bool = False,
+    going: str = "/",
 ) -> Response:
     user = security_service.get_user_or_raise(session, principal.user_id)
     response = render(
@@ -419,6 +422,7 @@ def _password_page(
         status_code=status_code,
         error=error,
         changed=changed,
+        going=going,
         forced=user.password_change_required,
         stamp=security_service.password_stamp(user),
         min_length=passwords.MIN_LENGTH,
@@ -434,12 +438,16 @@ def _session_only(principal: Principal) -> None:
 
 @router.get("/me/password", response_class=HTMLResponse)
 def password_page(
-    request: Request, session: SessionDep, principal: CurrentPrincipal, changed: bool = False
+    request: Request,
+    session: SessionDep,
+    principal: CurrentPrincipal,
+    changed: bool = False,
+    next: Annotated[str | None, Query(max_length=2048)] = None,
 ) -> Response:
     """The form to change one's own password; the only page a user whose password an
-    administrator set may see until they chose their own."""
+    administrator set may see until they chose their own (``next``: where they were going)."""
     _session_only(principal)
-    return _password_page(request, session, principal, changed=changed)
+    return _password_page(request, session, principal, changed=changed, going=safe_next(next))
 
 
 @router.post("/me/password", response_class=HTMLResponse)
@@ -447,8 +455,10 @@ def change_password(
     request: Request, session: SessionDep, principal: CurrentPrincipal, form: FormDep
 ) -> Response:
     """Change one's own password (the current one first); other sessions end. After a change
-    an administrator asked for, on to the home page."""
+    an administrator asked for, on to the page the user was going to (or their home)."""
     _session_only(principal)
+    next_field = form.get("next")
+    going = safe_next(next_field if isinstance(next_field, str) else None)
     values: dict[str, Any] = {
         k: form.get(k) if isinstance(form.get(k), str) else ""
         for k in ("current_password", "new_password", "confirm_password")
@@ -483,5 +493,7 @@ def change_password(
             session.commit()  # the wrong guess counts towards a lock-out
         else:
             session.rollback()
-        return _password_page(request, session, principal, status_code=exc.status_code, error=exc)
-    return RedirectResponse("/" if forced else "/me/password?changed=true", status_code=303)
+        return _password_page(
+            request, session, principal, status_code=exc.status_code, error=exc, going=going
+        )
+    return RedirectResponse(going if forced else "/me/password?changed=true", status_code=303)

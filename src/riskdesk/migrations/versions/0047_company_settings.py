@@ -1,7 +1,7 @@
 """company_settings: values an administrator sets for the whole company (display time zone)
 
-Revision ID: 0046
-Revises: 0045
+Revision ID: 0047
+Revises: 0046
 Create Date: 2026-12-07 10:00:00
 
 Empty at first: until a value is set, the configured default applies (RISKDESK_TIME_ZONE for
@@ -15,8 +15,8 @@ from alembic import op
 
 from riskdesk.models.types import UTCDateTime
 
-revision: str = "0046"
-down_revision: str | None = "0045"
+revision: str = "0047"
+down_revision: str | None = "0046"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

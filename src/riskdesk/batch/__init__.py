@@ -1,0 +1,6 @@
+"""Batch runs over a whole portfolio on one of two engines, from one definition.
+
+``frames``: the frames directory both engines read (Parquet, one folder per source) and the
+result directory both write. ``local``: in-process Polars. ``spark``: Apache Spark, which runs
+the same Polars code per bucket of customers. Pure engine code: no web or database imports.
+"""

@@ -1,0 +1,43 @@
+"""The Spark session of the batch tests: one for the whole test run (a JVM takes seconds to
+start). Without pyspark or Java the Spark tests skip, saying why, except in CI, where they fail:
+CI installs both (.ci/run), and a silently skipped equality test would prove nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from riskdesk.batch import spark as spark_engine
+from tests.conftest import IN_CI
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`--dist loadgroup` sends the tests of one ``xdist_group`` to one worker by a node id
+    ending in ``@group``; pytest-xdist 3.8 sets that on ``item._nodeid``, which pytest 9 no
+    longer reads (its node id is the structured ``item._id``), so each Spark test could start a
+    JVM of its own. Set it where pytest 9 reads it."""
+    if not getattr(config.option, "loadgroup", False):
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = sorted(
+            {str(m.args[0] if m.args else m.kwargs.get("name", "default"))
+             for m in item.iter_markers("xdist_group")}
+        )  # fmt: skip
+        if groups and "@" not in item.nodeid:
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    reason = spark_engine.unavailable_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"CI=true: the Spark tests must run, but {reason}")
+        pytest.skip(reason)
+    session = spark_engine.session("local[2]", app_name="riskdesk-tests")
+    yield session
+    session.stop()
