@@ -16,6 +16,8 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 
+from riskdesk.kit.timeutil import zone_names
+
 VAR_DIR = Path("var")
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -129,6 +131,11 @@ class Settings(BaseSettings):
         default=24 * 60.0, gt=0, le=30 * 24 * 60, description="The longest a lock-out lasts."
     )
     default_locale: str = Field(default="zh-CN", pattern=r"^(zh-CN|en)$")
+    time_zone: str = Field(
+        default="UTC",
+        description="The IANA time zone pages show times in (Asia/Shanghai) until an "
+        "administrator sets the company's on the settings page; the API and exports stay UTC.",
+    )
     max_batch_records: int = Field(default=10_000, ge=1)
     business_date_min: dt.date = Field(
         default=dt.date(1970, 1, 1),
@@ -438,6 +445,13 @@ class Settings(BaseSettings):
     def audit_checkpoint_paths(self) -> list[Path]:
         """Where checkpoints are written and read: the configured files, or the default one."""
         return list(self.audit_checkpoint_files) or [self.data_dir / "audit-checkpoints.jsonl"]
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value != "UTC" and value not in zone_names():
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Asia/Shanghai)")
+        return value
 
     @field_validator("consent_required")
     @classmethod

@@ -486,6 +486,7 @@ def get_session(request: Request) -> Iterator[Session]:
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     with factory() as session:
         hooks.prepare_request(session, request)
+        request.state.db_session = session  # pages read the display time zone through it
         # A request waits for SQLite's write lock only so long (an import may hold it for
         # minutes); past that its caller gets a 503 and may try again.
         session.info[WRITER_WAIT_KEY] = getattr(

@@ -33,6 +33,7 @@ from riskdesk.alerts.endpoints import router as alerts_router
 from riskdesk.audit.endpoints import router as audit_router
 from riskdesk.audit.tasks import CheckpointWorker
 from riskdesk.audit.trail import route_template
+from riskdesk.company.endpoints import router as company_router
 from riskdesk.complaints.endpoints import router as complaints_router
 from riskdesk.complaints.tasks import SurgeWorker
 from riskdesk.config import Settings, get_settings
@@ -460,6 +461,7 @@ API_ROUTERS = (
     privacy_router,
     jobs_router,
     relationship_router,
+    company_router,
 )
 
 

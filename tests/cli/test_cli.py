@@ -225,6 +225,10 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
         held = session.scalars(select(CreditDecision.status)).all()
         asked = session.scalars(select(LimitRequest.status)).all()
         waiting = session.scalar(select(func.count()).select_from(PendingChange))
+        from riskdesk.company import service as company_service
+
+        # A Chinese company's demo reads times on Shanghai's clock.
+        assert company_service.display_time_zone(session, "UTC") == "Asia/Shanghai"
     assert len(stored) == 14 and all(stored.values())
     assert held == ["held"] * 6 and asked == ["pending"] * 4 and waiting == 2
     _, previous_end, _ = migration.period(None, dt.date.today())

@@ -13,6 +13,7 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from riskdesk.company import service as company_service
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.demo.generator import DemoData, generate
@@ -40,6 +41,8 @@ DEMO_USERS: tuple[tuple[str, str, Role, str | None], ...] = (
 DEMO_APPROVERS = ("manager", "manager2")
 # A Chinese company's regions and teams, entered in Chinese (data is shown as entered).
 DEMO_OWNERS = {"华东": ["sales"], "华北": ["sales2"], "华南": ["sales3"]}
+
+DEMO_TIME_ZONE = "Asia/Shanghai"
 
 
 @dataclass(frozen=True)
@@ -250,6 +253,11 @@ def load_demo(
     manager = users_repo.get_user_by_username(session, "manager")
     assert manager is not None
     principal = security_service.system_principal(session, manager)
+    # A Chinese company: its people read times on Shanghai's clock (as an administrator set it).
+    admin = users_repo.get_user_by_username(session, "admin")
+    if admin is not None:
+        admin_principal = security_service.system_principal(session, admin)
+        company_service.set_time_zone(session, admin_principal, DEMO_TIME_ZONE)
     data = generate(
         customers=customers,
         months=months,

@@ -34,7 +34,7 @@ from riskdesk.home.schemas import (
     SystemStatus,
     WeeklyCodes,
 )
-from riskdesk.kit.timeutil import today, utcnow
+from riskdesk.kit.timeutil import local_midnight, local_today, today, utcnow
 from riskdesk.models.customers import customer_code
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import processing
@@ -55,8 +55,9 @@ DELIVERY_STATUSES = ("pending", "failed", "delivered", "dead")
 AUDIT_ACTIONS = ("write", "view", "reveal", "export", "erase")
 
 
-def _start_of(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+def _start_of(day: dt.date, tz: dt.tzinfo = dt.UTC) -> dt.datetime:
+    """The instant ``day`` starts on the clock of ``tz`` (the pages' display zone)."""
+    return local_midnight(day, tz)
 
 
 def _days(n: int, last: dt.date) -> list[dt.date]:
@@ -82,23 +83,26 @@ def analyst_home(
     period_days: int = 30,
     flt: PortfolioFilter | None = None,
     as_of: dt.date | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> AnalystHome:
     """My alert queue and SLA record, alerts by rule code week by week, and model health;
     the alerts narrowed to the customers the portfolio's filters keep (model health is over
     every customer)."""
     day = as_of or today()
+    # "Due today" ends at midnight on the reader's clock (the display zone), not UTC's.
+    clock_day = as_of or local_today(tz)
     now = utcnow()
     owners = customer_service.visible_owner_ids(principal)
     within = portfolio_service.customers_within(flt)
     me = (principal.user_id,)
     n_open, due, late = repo.alert_queue(
-        session, me, owners, now, _start_of(day + dt.timedelta(days=1)), within
+        session, me, owners, now, _start_of(clock_day + dt.timedelta(days=1), tz), within
     )
     team = None
     if principal.team_member_ids:
         team = repo.alert_queue(session, team_of(principal), owners, now, now, within)[0]
     since = day - dt.timedelta(days=period_days)
-    on_time, closed_late = repo.sla_record(session, me, owners, _start_of(since), within)
+    on_time, closed_late = repo.sla_record(session, me, owners, _start_of(since, tz), within)
     return AnalystHome(
         as_of=day,
         period_days=period_days,
@@ -240,6 +244,7 @@ def service_home(
     period_days: int = 90,
     flt: PortfolioFilter | None = None,
     as_of: dt.date | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> ServiceHome:
     """Complaints by SLA status and product, the satisfaction trend, my churn risks; all of
     them over the customers the portfolio's filters keep."""
@@ -250,7 +255,9 @@ def service_home(
     since = day - dt.timedelta(days=period_days)
     totals = dict.fromkeys(SLA_STATUSES, 0)
     by_product: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(SLA_STATUSES, 0))
-    for product, status, n in repo.complaint_sla(session, owners, now, _start_of(since), within):
+    for product, status, n in repo.complaint_sla(
+        session, owners, now, _start_of(since, tz), within
+    ):
         totals[status] += n
         by_product[product][status] += n
     churn, fitted = churn_risks(session, owners, day, within)
@@ -344,19 +351,23 @@ def auditor_home(
     period_days: int = 30,
     flt: PortfolioFilter | None = None,
     as_of: dt.date | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> AuditorHome:
     """Activity per day and action kind, four-eyes decisions by person, reveals by person.
     These are what people did, over the whole log: the customer filters narrow none of them
     (the log keeps table names and row ids, and many entries concern no customer), and the
     answer says so when a filter is set."""
-    day = as_of or today()
-    since = _start_of(day - dt.timedelta(days=period_days - 1))
+    day = as_of or local_today(tz)
+    since = _start_of(day - dt.timedelta(days=period_days - 1), tz)
     days = _days(period_days, day)
-    index = {d.isoformat(): i for i, d in enumerate(days)}
+    index = {d: i for i, d in enumerate(days)}
     actions: dict[str, list[int]] = {}
-    for day_text, action, n in repo.audit_by_day_and_action(session, since):
-        if day_text in index:
-            actions.setdefault(action, [0] * len(days))[index[day_text]] += n
+    # Counted per UTC quarter hour, then put on the display zone's calendar days.
+    for quarter, action, n in repo.audit_by_quarter_hour_and_action(session, since):
+        at = dt.datetime.strptime(quarter, "%Y-%m-%d %H:%M").replace(tzinfo=dt.UTC)
+        position = index.get(at.astimezone(tz).date())
+        if position is not None:
+            actions.setdefault(action, [0] * len(days))[position] += n
     order = {a: i for i, a in enumerate(AUDIT_ACTIONS)}
     return AuditorHome(
         as_of=day,

@@ -129,8 +129,20 @@ def _csv_encoder(column: Column, translate: Translate) -> Callable[[Any], str]:
 
 
 def headers(columns: Iterable[Column], translate: Translate) -> list[str]:
-    """The header row in the caller's language."""
-    return [translate(c.label) for c in columns]
+    """The header row in the caller's language; a column of instants says they are UTC.
+
+    Files keep UTC whatever zone the pages show: a file is joined with others, loaded into BI
+    tools and read next to the API and the audit log, which are all UTC, and it must mean the
+    same after an administrator changes the display zone. The header names the zone, so a
+    reader never takes 01:30 for Shanghai's clock."""
+    return [
+        _named_utc(translate(c.label)) if c.kind == "datetime" else translate(c.label)
+        for c in columns
+    ]
+
+
+def _named_utc(label: str) -> str:
+    return label if "UTC" in label else f"{label} (UTC)"
 
 
 def csv_chunks(

@@ -1,6 +1,7 @@
 """All ORM classes, one module per aggregate; importing this registers them with Base."""
 
 from riskdesk.models.audit import AuditEntry, AuditHead
+from riskdesk.models.company import CompanySetting
 from riskdesk.models.credit import (
     ConfigStamp,
     CreditCheckRule,
@@ -104,6 +105,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "ChurnFit",
+    "CompanySetting",
     "Complaint",
     "ConfigStamp",
     "Consent",

@@ -8,9 +8,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
+from riskdesk.company import service as company_service
 from riskdesk.db import SessionDep
 from riskdesk.kit.exports import MEDIA_TYPES
+from riskdesk.kit.timeutil import zone
 from riskdesk.portfolio.deps import ScopeFilter
 from riskdesk.reports import committee, committee_pdf, committee_xlsx
 from riskdesk.reports.committee_schemas import CommitteePack
@@ -37,9 +40,12 @@ def disposition(month: str, locale: str, fmt: Literal["pdf", "xlsx"]) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{local}"
 
 
-def render_pdf(pack: CommitteePack, locale: str, request: Request) -> bytes:
-    """The pack as PDF bytes."""
-    view = View(locale, translator(locale))
+def render_pdf(pack: CommitteePack, locale: str, request: Request, session: Session) -> bytes:
+    """The pack as PDF bytes (times on the company's display clock, named)."""
+    default = request.app.state.settings.time_zone
+    view = View(
+        locale, translator(locale), zone(company_service.display_time_zone(session, default))
+    )
     return committee_pdf.render(pack, view, request.app.state.settings.data_dir)
 
 
@@ -68,7 +74,7 @@ def committee_pack_pdf(
     customers you may see. Customers appear by code; each download is audit-logged."""
     locale = locale_of(request, lang)
     pack = committee.build(session, principal, month=month, flt=flt)
-    body = render_pdf(pack, locale, request)
+    body = render_pdf(pack, locale, request, session)
     committee.record_generation(session, pack, fmt="pdf", locale=locale)
     return Response(
         content=body,

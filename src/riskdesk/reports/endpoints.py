@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.endpoints import AlertFilterDep
+from riskdesk.company import service as company_service
 from riskdesk.complaints import service as complaint_service
 from riskdesk.complaints.endpoints import DeskFilterDep
 from riskdesk.credit import service as credit_service
@@ -30,7 +31,7 @@ from riskdesk.db import SessionDep
 from riskdesk.indicators import service as indicator_service
 from riskdesk.kit.exports import CHUNK_ROWS, MEDIA_TYPES, Column, ExportFormat
 from riskdesk.kit.messages import choose_locale
-from riskdesk.kit.timeutil import utcnow
+from riskdesk.kit.timeutil import utcnow, zone
 from riskdesk.kit.validation import PathId
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.endpoints import HorizonQuery, RequestFilterDep
@@ -443,7 +444,11 @@ def credit_report_pdf(
     caller; each download is written to the audit log."""
     locale = locale_of(request, lang)
     report = credit_report.build(session, principal, customer_id)
-    body = pdf.render(report, View(locale, translator(locale)), request.app.state.settings.data_dir)
+    # A document for people: times on the company's display clock, named on the page.
+    tz = zone(company_service.display_time_zone(session, request.app.state.settings.time_zone))
+    body = pdf.render(
+        report, View(locale, translator(locale), tz), request.app.state.settings.data_dir
+    )
     credit_report.record_generation(session, report, fmt="pdf", locale=locale)
     day = report.generated_at.date().isoformat()
     return Response(

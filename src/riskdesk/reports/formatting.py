@@ -8,6 +8,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from riskdesk.kit.messages import translate
+from riskdesk.kit.timeutil import local, offset_label
 from riskdesk.reports.schemas import Bilingual
 
 NONE = "—"
@@ -47,20 +48,26 @@ def percent(share: float | None, places: int = 1) -> str:
     return f"{number(share * 100, places)}%"
 
 
-def day(value: dt.date | dt.datetime | None, locale: str) -> str:
-    """A date: 2026年12月6日 or 6 Dec 2026."""
+def day(value: dt.date | dt.datetime | None, locale: str, tz: dt.tzinfo | None = None) -> str:
+    """A date: 2026年12月6日 or 6 Dec 2026 (an instant's date on the clock of ``tz``)."""
     if value is None:
         return NONE
+    if tz is not None and isinstance(value, dt.datetime):
+        value = local(value, tz)
     if locale == "zh-CN":
         return f"{value.year}年{value.month}月{value.day}日"
     return f"{value.day} {_MONTHS_EN[value.month - 1]} {value.year:04d}"
 
 
-def stamp(value: dt.datetime | None, locale: str) -> str:
-    """A timestamp (UTC as stored) with its date written for the locale."""
+def stamp(value: dt.datetime | None, locale: str, tz: dt.tzinfo | None = None) -> str:
+    """A timestamp with its date written for the locale, on the clock of ``tz`` (the display
+    zone; UTC when None), which it names: a printed page leaves the screen's footer behind."""
     if value is None:
         return NONE
-    return f"{day(value, locale)} {value.hour:02d}:{value.minute:02d} UTC"
+    tz = tz or dt.UTC
+    value = local(value, tz)
+    named = "UTC" if str(tz) == "UTC" else offset_label(tz, value)
+    return f"{day(value, locale)} {value.hour:02d}:{value.minute:02d} {named}"
 
 
 class Translate(Protocol):
@@ -83,9 +90,10 @@ class View:
     """Formatting and translating for one reader: what both renderers call, so the PDF and the
     print page say every value the same way."""
 
-    def __init__(self, locale: str, t: Translate) -> None:
+    def __init__(self, locale: str, t: Translate, tz: dt.tzinfo | None = None) -> None:
         self.locale = locale
         self.t = t
+        self.tz = tz  # the display zone (None: UTC)
 
     def text(self, value: Bilingual) -> str:
         """The domain's own text in the reader's language."""
@@ -103,10 +111,10 @@ class View:
         return money(value, currency)
 
     def day(self, value: dt.date | dt.datetime | None) -> str:
-        return day(value, self.locale)
+        return day(value, self.locale, self.tz)
 
     def stamp(self, value: dt.datetime | None) -> str:
-        return stamp(value, self.locale)
+        return stamp(value, self.locale, self.tz)
 
     def period(self, start: dt.date | None, end: dt.date | None) -> str:
         """From - to; a single dash when neither end is set."""

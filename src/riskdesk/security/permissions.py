@@ -59,6 +59,7 @@ class Permission(StrEnum):
     PRIVACY_MANAGE = "privacy:manage"
     SYSTEM_MONITOR = "system:monitor"  # metrics for Prometheus
     PORTFOLIO_READ = "portfolio:read"  # the portfolio dashboard (sales: own customers only)
+    SETTINGS_MANAGE = "settings:manage"  # company settings: the display time zone
 
 
 P = Permission
@@ -180,6 +181,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INTEGRATIONS_MANAGE,
             P.SYSTEM_MONITOR,
             P.PORTFOLIO_READ,
+            P.SETTINGS_MANAGE,
         }
     ),
 }

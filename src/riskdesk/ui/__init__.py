@@ -33,6 +33,7 @@ def mount_ui(app: FastAPI) -> None:
         reports_pages,
         rule_pages,
         scorecard_pages,
+        settings_pages,
         user_pages,
     )
     from riskdesk.ui.render import render_error
@@ -65,3 +66,4 @@ def mount_ui(app: FastAPI) -> None:
     app.include_router(help_pages.router)
     app.include_router(policy_pages.router)
     app.include_router(scorecard_pages.router)
+    app.include_router(settings_pages.router)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import datetime as dt
+from contextlib import suppress
+from dataclasses import replace
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
@@ -12,8 +15,9 @@ from riskdesk.audit import service as audit_service
 from riskdesk.audit.repository import AuditFilter
 from riskdesk.db import SessionDep
 from riskdesk.kit.pagination import PageParams
+from riskdesk.kit.timeutil import from_local, zone
 from riskdesk.security.deps import CanAuditRead
-from riskdesk.ui.render import render
+from riskdesk.ui.render import display_zone, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -26,6 +30,25 @@ def _query(flt: AuditFilter) -> str:
     return urlencode({k: v for k, v in values.items() if v})
 
 
+def _on_display_clock(request: Request, flt: AuditFilter) -> AuditFilter:
+    """The page's From and Until (datetime-local fields, no zone) read on the clock the page
+    shows times on; the API reads a time without a zone as UTC, and the page's own links
+    (export, next page) carry the instant with its offset."""
+    tz = zone(display_zone(request))
+    changed: dict[str, Any] = {}
+    for name in ("since", "until"):
+        typed = request.query_params.get(name, "")
+        value = getattr(flt, name)
+        try:
+            naive = typed and dt.datetime.fromisoformat(typed.strip()).tzinfo is None
+        except ValueError:
+            naive = False
+        if value is not None and naive:
+            with suppress(OverflowError):  # at the calendar's edge: kept as UTC
+                changed[name] = from_local(value.replace(tzinfo=None), tz)
+    return replace(flt, **changed) if changed else flt
+
+
 @router.get("/audit", response_class=HTMLResponse)
 def audit_page(
     request: Request,
@@ -36,6 +59,7 @@ def audit_page(
     verify: bool = False,
 ) -> Response:
     """Entries newest first, with filters, export links and (on request) the chain check."""
+    flt = _on_display_clock(request, flt)
     rows, total = audit_service.search(session, principal, flt, PageParams(page, PAGE_SIZE))
     return render(
         request,
@@ -59,10 +83,11 @@ def audit_page(
 
 @router.get("/audit/export")
 def audit_export(
+    request: Request,
     session: SessionDep,
     principal: CanAuditRead,
     flt: Annotated[AuditFilter, Depends(audit_api.audit_filter)],
     format: Literal["csv", "jsonl"] = "csv",
 ) -> StreamingResponse:
     """The filtered log as a file (the same as the API's export)."""
-    return audit_api.export_entries(session, principal, flt, format)
+    return audit_api.export_entries(session, principal, _on_display_clock(request, flt), format)

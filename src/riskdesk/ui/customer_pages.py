@@ -25,6 +25,7 @@ from riskdesk.indicators import service as indicator_service
 from riskdesk.indicators.catalogue import AGEING_BUCKETS
 from riskdesk.kit.errors import RiskdeskError, ValidationFailed
 from riskdesk.kit.pagination import PageParams
+from riskdesk.kit.timeutil import zone
 from riskdesk.kit.validation import DbId, PathId, details_from_validation_error
 from riskdesk.monitoring import service as monitoring_service
 from riskdesk.pipeline import intake
@@ -49,7 +50,7 @@ from riskdesk.security.permissions import Permission
 from riskdesk.ui import relationship_panel
 from riskdesk.ui.forms import FormDep, FormErrors, filled, form_failure
 from riskdesk.ui.i18n import Translator, pick_locale
-from riskdesk.ui.render import Reason, format_day, indicator_label, render
+from riskdesk.ui.render import Reason, display_zone, format_day, indicator_label, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -247,10 +248,11 @@ def credit_file(
     can_docs = principal.can(Permission.DOCUMENTS_READ)
     can_events = principal.can(Permission.EVENTS_READ)
     scores = scoring_service.history(session, principal, customer_id, 24)
+    tz = zone(display_zone(request))  # a score's date as the reader's calendar has it
     score_chart = (
         json.dumps(
             {
-                "dates": [format_day(s.scored_at) for s in reversed(scores)],
+                "dates": [format_day(s.scored_at, tz) for s in reversed(scores)],
                 "series": {t("field.score"): [s.score for s in reversed(scores)]},
             }
         )
@@ -323,7 +325,7 @@ def credit_file(
         can_score=principal.can(Permission.SCORING_MANAGE),
         # Interactions and contracts (a refused log form comes back as it was sent).
         relationship=relationship_panel.panel(
-            session, principal, customer_id, **extra.pop("relationship_form", {})
+            session, principal, customer_id, tz=tz, **extra.pop("relationship_form", {})
         ),
         **_churn_and_satisfaction(session, principal, customer_id, values),
         **extra,

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from riskdesk.db import SessionDep
 from riskdesk.home import service as home_service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
+from riskdesk.kit.timeutil import zone
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security.deps import (
@@ -28,7 +29,7 @@ from riskdesk.security.permissions import Permission, Role
 from riskdesk.security.service import Principal
 from riskdesk.ui import portfolio_pages
 from riskdesk.ui.i18n import Translator, pick_locale
-from riskdesk.ui.render import render
+from riskdesk.ui.render import display_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,7 +94,12 @@ def _home_context(
     }
 
 
+def _zone(request: Request) -> dt.tzinfo:
+    return zone(display_zone(request))
+
+
 def _midnight(day: dt.date) -> str:
+    # No zone: the audit page reads it on its display zone's clock, as this page's days are.
     return f"{day.isoformat()}T00:00:00"
 
 
@@ -175,7 +181,9 @@ def analyst_page(
 ) -> Response:
     """The risk analyst's home: my alert queue, SLA record, alerts by type, model health;
     the alerts of the customers the filters keep."""
-    h = home_service.analyst_home(session, principal, period_days=period_days, flt=scope)
+    h = home_service.analyst_home(
+        session, principal, period_days=period_days, flt=scope, tz=_zone(request)
+    )
     return render(
         request,
         "home_analyst.html",
@@ -278,7 +286,9 @@ def service_page(
 ) -> Response:
     """The customer-service home: complaints against SLA, satisfaction, churn risks, of the
     customers the filters keep."""
-    h = home_service.service_home(session, principal, period_days=period_days, flt=scope)
+    h = home_service.service_home(
+        session, principal, period_days=period_days, flt=scope, tz=_zone(request)
+    )
     return render(
         request,
         "home_service.html",
@@ -297,7 +307,7 @@ def service_page(
 def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
     """Audit entries per day stacked by action; decisions and reveals by person."""
     days = h.activity.days
-    since = _midnight(h.since.date())
+    since = _midnight(h.activity.days[0])  # the first day shown, on the display clock
     by_person = [link("/audit", actor=a.username, action="write", since=since) for a in h.approvers]
     return _json(
         {
@@ -352,7 +362,9 @@ def auditor_page(
     """The auditor's home: activity, approvals by person, reveals of personal data, over the
     whole log (a region or segment chosen is kept in the address and the page says it does
     not narrow these figures)."""
-    h = home_service.auditor_home(session, principal, period_days=period_days, flt=scope)
+    h = home_service.auditor_home(
+        session, principal, period_days=period_days, flt=scope, tz=_zone(request)
+    )
     return render(
         request,
         "home_auditor.html",
@@ -360,7 +372,7 @@ def auditor_page(
         h=h,
         charts=auditor_charts(h, _translator(request)),
         link=link,
-        since=_midnight(h.since.date()),
+        since=_midnight(h.activity.days[0]),
         **_home_context(session, principal, h.filters, period_days),
     )
 

@@ -4,6 +4,7 @@ error, and the list of jobs."""
 from __future__ import annotations
 
 import datetime as dt
+from contextlib import suppress
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,11 +17,12 @@ from riskdesk.jobs import service as job_service
 from riskdesk.jobs.endpoints import Since
 from riskdesk.jobs.schemas import JobStatus
 from riskdesk.kit.pagination import PageParams
+from riskdesk.kit.timeutil import from_local, zone
 from riskdesk.kit.validation import PathId
 from riskdesk.models import Job
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import CurrentPrincipal
-from riskdesk.ui.render import render
+from riskdesk.ui.render import display_zone, render
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -77,7 +79,11 @@ def jobs_page(
 ) -> Response:
     """The jobs the caller may read (all of them for auditors and admins), newest first;
     ``since`` (from the admin's home) keeps those still waiting or running and those that
-    ended since then."""
+    ended since then. A ``since`` without an offset is a time on the page's clock (the display
+    zone); the API reads one as UTC."""
+    if since is not None and since.tzinfo is None:
+        with suppress(OverflowError):
+            since = from_local(since, zone(display_zone(request)))
     rows, total = job_service.list_jobs(
         session,
         principal,

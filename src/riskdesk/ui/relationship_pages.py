@@ -4,6 +4,7 @@ customer the user may see."""
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -16,6 +17,7 @@ from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep
 from riskdesk.kit.errors import RiskdeskError
 from riskdesk.kit.pagination import PageParams
+from riskdesk.kit.timeutil import from_local, zone
 from riskdesk.kit.validation import PathId
 from riskdesk.pipeline import intake
 from riskdesk.relationship import service as relationship_service
@@ -24,7 +26,7 @@ from riskdesk.security.permissions import Permission
 from riskdesk.ui.customer_pages import credit_file
 from riskdesk.ui.forms import FormDep, FormErrors, filled
 from riskdesk.ui.relationship_panel import new_form_key
-from riskdesk.ui.render import Reason, render
+from riskdesk.ui.render import Reason, display_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -43,6 +45,22 @@ def _form_key(form: Any) -> str:
     button) records one interaction. A missing or malformed key gets a fresh one."""
     key = form.get("form_key")
     return key if isinstance(key, str) and _FORM_KEY.match(key) else new_form_key()
+
+
+def _on_display_clock(request: Request, data: dict[str, Any]) -> dict[str, str]:
+    """The typed time (a datetime-local field has no zone) read on the clock the page shows,
+    as an instant with its offset; a time that does not parse is left for intake to refuse."""
+    typed = data.get("occurred_at")
+    try:
+        when = dt.datetime.fromisoformat(typed) if isinstance(typed, str) else None
+    except ValueError:
+        return {}
+    if when is None or when.tzinfo is not None:
+        return {}
+    try:
+        return {"occurred_at": from_local(when, zone(display_zone(request))).isoformat()}
+    except OverflowError:  # year 1 or 9999 pushed off the calendar: intake judges it as typed
+        return {}
 
 
 @router.post("/customers/{customer_id}/interactions", response_class=HTMLResponse)
@@ -64,6 +82,7 @@ def log_interaction(
             "external_id": f"ui-{key}",
             "customer_code": customer_repo.customer_code(customer_id),
             **data,
+            **_on_display_clock(request, data),
         }
         report = intake.ingest(session, principal, "interactions", [record], channel="ui")
     except RiskdeskError as exc:

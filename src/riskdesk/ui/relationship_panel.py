@@ -6,6 +6,7 @@ the panels without importing the routes that draw the credit file again on a ref
 
 from __future__ import annotations
 
+import datetime as dt
 import secrets
 from dataclasses import dataclass, field
 from typing import Any, get_args
@@ -32,9 +33,10 @@ def new_form_key() -> str:
     return secrets.token_hex(8)
 
 
-def now_minute() -> str:
-    """Now (UTC, as the product shows times), as a datetime-local field takes it."""
-    return utcnow().strftime("%Y-%m-%dT%H:%M")
+def now_minute(tz: dt.tzinfo = dt.UTC) -> str:
+    """Now on the display zone's clock (as the page shows times), as a datetime-local field
+    takes it; the time sent back is read on the same clock (relationship_pages)."""
+    return utcnow().astimezone(tz).strftime("%Y-%m-%dT%H:%M")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,7 @@ def panel(
     *,
     form: dict[str, Any] | None = None,
     form_key: str | None = None,
+    tz: dt.tzinfo = dt.UTC,
 ) -> RelationshipPanel | None:
     """The panels of one credit file (None when the caller may not read events); ``form`` and
     ``form_key`` refill a refused log form as it was sent."""
@@ -73,7 +76,7 @@ def panel(
         contracts=relationship_service.contracts(session, principal, customer_id),
         can_log=principal.can(Permission.INTERACTIONS_WRITE),
         form_key=form_key or new_form_key(),
-        now=now_minute(),
+        now=now_minute(tz),
         form=form or {},
         refused=form is not None,
     )

@@ -18,8 +18,10 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from riskdesk.company import service as company_service
 from riskdesk.indicators.catalogue import BY_NAME as INDICATORS
 from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, RiskdeskError
+from riskdesk.kit.timeutil import local, offset_label, zone
 from riskdesk.monitoring.rules import RuleError
 from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
 from riskdesk.security.service import Principal
@@ -39,19 +41,74 @@ def _money(value: Decimal | float | int | None) -> str:
     return f"{amount:,.2f}" if amount.is_finite() else "—"  # NaN or infinity from a float
 
 
-def format_day(value: dt.date | dt.datetime | None) -> str:
-    """A date as YYYY-MM-DD for any year (strftime leaves years before 1000 unpadded)."""
+# Dates are ISO (2026-12-07) in both languages: the business format in China, unambiguous for
+# English readers (no 12/07 vs 07/12), the same as the exports and the date inputs. Times are
+# 24-hour, on the display zone's clock; business dates (a date, not an instant) never shift.
+
+
+def format_day(value: dt.date | dt.datetime | None, tz: dt.tzinfo | None = None) -> str:
+    """A date as YYYY-MM-DD for any year (strftime leaves years before 1000 unpadded); an
+    instant's date on the clock of ``tz`` when given."""
     if value is None:
         return ""
+    if tz is not None and isinstance(value, dt.datetime):
+        value = local(value, tz)
     return f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
 
 
-def _stamp(value: dt.datetime | None, *, seconds: bool = False, sep: str = " ") -> str:
-    """A timestamp as YYYY-MM-DD HH:MM[:SS] (UTC as stored), for any year."""
+def format_stamp(
+    value: dt.datetime | None,
+    tz: dt.tzinfo | None = None,
+    *,
+    seconds: bool = False,
+    sep: str = " ",
+) -> str:
+    """An instant as YYYY-MM-DD HH:MM[:SS] on the clock of ``tz`` (UTC when None), any year."""
     if value is None:
         return ""
+    value = local(value, tz or dt.UTC)
     text = f"{format_day(value)}{sep}{value.hour:02d}:{value.minute:02d}"
     return f"{text}:{value.second:02d}" if seconds else text
+
+
+def _zone_of(context: Context) -> dt.tzinfo:
+    return context.get("tz") or dt.UTC
+
+
+@pass_context
+def _day(context: Context, value: dt.date | dt.datetime | None) -> str:
+    """A business date as it is; an instant's date in the page's display zone."""
+    return format_day(value, _zone_of(context))
+
+
+@pass_context
+def _stamp(
+    context: Context, value: dt.datetime | None, *, seconds: bool = False, sep: str = " "
+) -> str:
+    """An instant in the page's display zone."""
+    return format_stamp(value, _zone_of(context), seconds=seconds, sep=sep)
+
+
+def _utc(value: dt.datetime | None) -> str:
+    """An instant exactly, in UTC (for an auditor, and titles): 2026-12-07 01:30:00 UTC."""
+    return f"{format_stamp(value, dt.UTC, seconds=True)} UTC" if value is not None else ""
+
+
+def display_zone(request: Request) -> str:
+    """The IANA zone this request's pages show times in: the company's setting (cached per
+    process), else RISKDESK_TIME_ZONE; the default when the database cannot say."""
+    default: str = request.app.state.settings.time_zone
+    if getattr(request.state, "database_failed", False):
+        return default  # an error page for a database that failed: do not wait on it again
+    try:
+        session = getattr(request.state, "db_session", None)
+        if session is not None and session.is_active:
+            return company_service.display_time_zone(session, default)
+        with request.app.state.sessionmaker() as fresh:
+            return company_service.display_time_zone(fresh, default)
+    except Exception:  # an error page while the database is away still draws
+        log.warning("display time zone unknown on %s", request.url.path, exc_info=True)
+        return default
 
 
 def _number(value: float | int | None) -> str:
@@ -236,8 +293,9 @@ templates.env.filters["evidence"] = _evidence
 templates.env.filters["measure"] = _measure
 templates.env.filters["percent"] = _percent
 templates.env.filters["number"] = _number
-templates.env.filters["day"] = format_day
+templates.env.filters["day"] = _day
 templates.env.filters["stamp"] = _stamp
+templates.env.filters["utc"] = _utc
 
 
 def render(
@@ -249,9 +307,14 @@ def render(
 ) -> HTMLResponse:
     """A page in the caller's language."""
     locale = pick_locale(request, request.app.state.settings.default_locale)
+    zone_name = display_zone(request)
+    tz = zone(zone_name)
     base = {
         "t": Translator(locale),
         "locale": locale,
+        "tz": tz,
+        "tz_name": zone_name,
+        "tz_offset": offset_label(tz),
         "principal": principal,
         "csrf_token": principal.csrf_token if principal else None,
         "path": request.url.path,
@@ -375,6 +438,8 @@ def render_error(request: Request, answer: ErrorAnswer) -> Response:
     """An error page for the browser (a fragment for htmx), with the answer's status. Runs in
     the thread pool (it may read the session cookie's user from the database)."""
     principal = _signed_in(request, answer)
+    if answer.status in (500, 503):
+        request.state.database_failed = True
     try:
         locale = pick_locale(request, request.app.state.settings.default_locale)
         view = error_view(request, Translator(locale), answer)

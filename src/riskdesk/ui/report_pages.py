@@ -7,13 +7,14 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from riskdesk.db import SessionDep
+from riskdesk.kit.timeutil import zone
 from riskdesk.kit.validation import PathId
 from riskdesk.reports import credit_report as report_service
 from riskdesk.reports.endpoints import LangQuery
 from riskdesk.reports.formatting import View
 from riskdesk.security.deps import CanCustomersRead
 from riskdesk.ui.i18n import Translator, pick_locale
-from riskdesk.ui.render import render
+from riskdesk.ui.render import display_zone, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,7 +39,7 @@ def credit_report_page(
         "credit_report.html",
         principal,
         r=report,
-        v=View(locale, t),
+        v=View(locale, t, zone(display_zone(request))),
         t=t,
         locale=locale,
         ageing_total=sum(b.amount or 0.0 for b in report.ageing),

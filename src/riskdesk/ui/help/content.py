@@ -1033,6 +1033,44 @@ SCREENS: tuple[Screen, ...] = (
         ),
     ),
     Screen(
+        "settings",
+        ("/settings",),
+        ("Company settings", "公司设置"),
+        (
+            "The display time zone: the clock every page shows times on (an alert raised, a "
+            "due time, the audit log), for everyone. Each page's footer names it.",
+            "显示时区：所有页面显示时间（告警产生时间、处理时限、审计日志等）所用的时区，"
+            "对所有用户生效。每个页面底部都会注明。",
+        ),
+        (
+            (
+                "Business dates (invoice and order dates, due dates, review dates) are shown as "
+                "recorded and never shift with the zone.",
+                "发票和订单日期、到期日、复审日期等业务日期按记录显示，不随时区变化。",
+            ),
+            (
+                "The API and exported files stay in UTC and say so; the audit log shows each "
+                "entry's exact UTC time under its local time.",
+                "API 和导出文件始终使用 UTC 并注明；"
+                "审计日志在本地时间下方显示每条记录的 UTC 时间。",
+            ),
+        ),
+        (("GET", "/settings"),),
+        (
+            A(
+                ("POST", "/settings/time-zone"),
+                ("Save", "保存"),
+                (
+                    "Sets the zone by its IANA name (Asia/Shanghai); summer time is followed "
+                    "by itself. Only administrators; the audit log records the change.",
+                    "按 IANA 时区名称设置（中国大陆为亚洲/上海），夏令时自动处理。"
+                    "仅管理员可修改，审计日志记录每次更改。",
+                ),
+            ),
+        ),
+        related=("users", "audit"),
+    ),
+    Screen(
         "tokens",
         ("/tokens",),
         ("API tokens", "API 令牌"),

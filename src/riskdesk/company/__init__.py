@@ -1,0 +1,1 @@
+"""Company settings: values an administrator sets for everyone (the display time zone)."""

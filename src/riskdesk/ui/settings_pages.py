@@ -1,0 +1,105 @@
+"""Company settings in the browser (/settings): the display time zone, for administrators.
+
+The page calls the same service as the API (company/endpoints.py) under the same permission;
+a saved zone is in force at once for every page of this process, and within seconds on other
+nodes (company/service.py), and the change is in the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+
+from riskdesk.company import service as company_service
+from riskdesk.company.schemas import TimeZoneIn
+from riskdesk.db import SessionDep
+from riskdesk.kit.errors import RiskdeskError
+from riskdesk.kit.timeutil import local, offset_label, utcnow, zone, zone_names
+from riskdesk.security import service as security_service
+from riskdesk.security.deps import CanSettingsManage
+from riskdesk.security.service import Principal
+from riskdesk.ui.forms import FormDep, FormErrors, filled, form_failure
+from riskdesk.ui.render import format_stamp, render
+
+router = APIRouter(include_in_schema=False)
+
+# Offered first: where the company and its customers and colleagues usually are.
+COMMON_ZONES = (
+    "Asia/Shanghai",
+    "Asia/Hong_Kong",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "UTC",
+)
+Done = Annotated[str | None, Query(pattern="^(saved|unchanged)$")]
+
+
+def _page(
+    request: Request,
+    session: SessionDep,
+    principal: Principal,
+    *,
+    status_code: int = 200,
+    form: dict[str, str] | None = None,
+    form_errors: FormErrors | None = None,
+    done: str | None = None,
+) -> Response:
+    default = request.app.state.settings.time_zone
+    view = company_service.time_zone_view(session, default)
+    now = utcnow()
+    examples = [
+        (name, offset_label(zone(name), now), format_stamp(local(now, zone(name)), zone(name)))
+        for name in COMMON_ZONES
+    ]
+    who = (
+        security_service.get_user(session, view["updated_by_id"]) if view["updated_by_id"] else None
+    )
+    return render(
+        request,
+        "settings.html",
+        principal,
+        status_code=status_code,
+        view=view,
+        updated_by=(who.display_name or who.username) if who else None,
+        now=now,
+        examples=examples,
+        zones=sorted(zone_names()),
+        form=form or {},
+        form_errors=form_errors or [],
+        field_errors={f: r for f, r in form_errors or [] if f},
+        done=done,
+    )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings_page(
+    request: Request, session: SessionDep, principal: CanSettingsManage, done: Done = None
+) -> Response:
+    """The company's settings: the zone every page shows times in."""
+    return _page(request, session, principal, done=done)
+
+
+@router.post("/settings/time-zone", response_class=HTMLResponse)
+def save_time_zone(
+    request: Request, session: SessionDep, principal: CanSettingsManage, form: FormDep
+) -> Response:
+    """Set the display time zone; the same zone again changes nothing."""
+    data = filled(form, ("time_zone",))
+    default = request.app.state.settings.time_zone
+    before = company_service.time_zone_view(session, default)
+    try:
+        body = TimeZoneIn.model_validate(data)
+        company_service.set_time_zone(session, principal, body.time_zone)
+    except (ValidationError, RiskdeskError) as exc:
+        status, errors = form_failure(session, exc)
+        return _page(request, session, principal, status_code=status, form=data, form_errors=errors)
+    after = company_service.time_zone_view(session, default)
+    unchanged = before["is_set"] and before["time_zone"] == after["time_zone"]
+    done = "unchanged" if unchanged else "saved"
+    return RedirectResponse(f"/settings?done={done}", status_code=303)
