@@ -88,11 +88,11 @@ def indicators_command(
         fail("--bucket-mb", f"must be at least 1, got {bucket_mb}")
     if engine is Engine.polars and (buckets or bucket_mb or python_memory):
         fail("--engine", "--buckets, --bucket-mb and --python-memory are for --engine spark")
-    if engine is Engine.polars and "://" in out:
-        fail("--out", "URIs are for --engine spark; polars writes a local directory")
+    # The polars engine reads a lake through fsspec (any URI), but frames and results as
+    # local directories.
+    if engine is Engine.polars and ("://" in out or "://" in (frames or "")):
+        fail("--engine", "URIs are for --engine spark; polars reads and writes local paths")
     if frames is not None:
-        if engine is Engine.polars and "://" in frames:
-            fail("--frames", "URIs are for --engine spark; polars reads a local directory")
         if "://" not in frames and not Path(frames).is_dir():
             fail("--frames", f"{frames} is not a directory")
     elif lake is not None and "://" not in lake and not Path(lake).is_dir():
