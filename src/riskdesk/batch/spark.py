@@ -326,24 +326,32 @@ def indicators(
         # One shuffle partition a bucket: a partition then holds one bucket's rows, no more.
         spark.conf.set("spark.sql.shuffle.partitions", str(count))
         base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
-        base = base.persist()
-        try:
-            reference = pl.from_arrow(base.select(*REFERENCE_COLUMNS).toArrow())
-            assert isinstance(reference, pl.DataFrame)
-            # Every customer's amount is in it (exact ranks): sent to each executor once.
-            summary = spark.sparkContext.broadcast(summarise(reference, points=None).as_json())
-            result = base.mapInArrow(_rank_batches(summary), schema=RESULT_SCHEMA).orderBy(
-                "customer_id"
-            )
-            if out is not None:
-                target = str(out)
-                if "://" not in target:
-                    prepare_out(Path(target))
-                result.write.mode("overwrite").parquet(target)
-        finally:
-            if out is not None:
-                base.unpersist()
+        result = rank(spark, base, out)
         return result, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
+
+
+def rank(spark: SparkSession, base: DataFrame, out: str | Path | None) -> DataFrame:
+    """The population step over every customer's base row (BASE_SCHEMA): REFERENCE_COLUMNS
+    collected and summarised on the driver, ``rank_population`` per partition against the
+    broadcast summary; the result sorted by customer (written to ``out`` if given)."""
+    base = base.persist()
+    try:
+        reference = pl.from_arrow(base.select(*REFERENCE_COLUMNS).toArrow())
+        assert isinstance(reference, pl.DataFrame)
+        # Every customer's amount is in it (exact ranks): sent to each executor once.
+        summary = spark.sparkContext.broadcast(summarise(reference, points=None).as_json())
+        result = base.mapInArrow(_rank_batches(summary), schema=RESULT_SCHEMA).orderBy(
+            "customer_id"
+        )
+        if out is not None:
+            target = str(out)
+            if "://" not in target:
+                prepare_out(Path(target))
+            result.write.mode("overwrite").parquet(target)
+    finally:
+        if out is not None:
+            base.unpersist()
+    return result
 
 
 def collect(result: DataFrame) -> pl.DataFrame:

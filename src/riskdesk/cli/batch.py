@@ -48,11 +48,16 @@ def frames_command(
 @batch_app.command("indicators")
 def indicators_command(
     # Text, not Path: on Spark these may be URIs (hdfs://, s3a://), which Path would mangle.
-    frames: Annotated[
-        str, typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)")
-    ],
     as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
     out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
+    frames: Annotated[
+        str | None,
+        typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)"),
+    ] = None,
+    lake: Annotated[
+        str | None,
+        typer.Option("--lake", help="lake directory or URI (riskdesk lake export)"),
+    ] = None,
     engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
     master: Annotated[
         str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
@@ -68,10 +73,14 @@ def indicators_command(
         typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g"),
     ] = None,
 ) -> None:
-    """Every indicator of every customer in a frames directory, to OUT as Parquet (one row per
-    customer, one column per indicator); both engines write files that compare equal."""
+    """Every indicator of every customer in a frames directory or a lake, to OUT as Parquet
+    (one row per customer, one column per indicator); both engines write files that compare
+    equal."""
     from riskdesk.batch.frames import FramesError
 
+    if (frames is None) == (lake is None):
+        option = "--lake" if lake is not None else "--frames"
+        fail(option, "give exactly one of --frames (a frames directory) and --lake (a lake)")
     day = parse_date("--as-of", as_of)
     if buckets is not None and buckets < 1:
         fail("--buckets", f"must be at least 1, got {buckets}")
@@ -79,17 +88,26 @@ def indicators_command(
         fail("--bucket-mb", f"must be at least 1, got {bucket_mb}")
     if engine is Engine.polars and (buckets or bucket_mb or python_memory):
         fail("--engine", "--buckets, --bucket-mb and --python-memory are for --engine spark")
-    remote = "://" in frames or "://" in out
-    if remote and engine is Engine.polars:
+    # The polars engine reads a lake through fsspec (any URI), but frames and results as
+    # local directories.
+    if engine is Engine.polars and ("://" in out or "://" in (frames or "")):
         fail("--engine", "URIs are for --engine spark; polars reads and writes local paths")
-    if not remote and not Path(frames).is_dir():
-        fail("--frames", f"{frames} is not a directory")
+    if frames is not None:
+        if "://" not in frames and not Path(frames).is_dir():
+            fail("--frames", f"{frames} is not a directory")
+    elif lake is not None and "://" not in lake and not Path(lake).is_dir():
+        fail("--lake", f"{lake} is not a directory")
     started = time.perf_counter()
     try:
         if engine is Engine.polars:
             from riskdesk.batch import local
 
-            customers = local.indicators(Path(frames), day, Path(out)).height
+            if frames is not None:
+                customers = local.indicators(Path(frames), day, Path(out)).height
+            else:
+                assert lake is not None
+                # The lake is read through fsspec: a path or a URI (s3://... with s3fs).
+                customers = local.indicators_from_lake(lake, day, Path(out)).height
             summary: dict[str, object] = {"engine": "polars", "customers": customers}
         else:
             from riskdesk.batch import spark
@@ -99,18 +117,35 @@ def indicators_command(
                 session = existing or spark.session(master, python_memory=python_memory)
             except spark.SparkUnavailable as exc:
                 fail("--engine", f"spark: {exc}")
-            _, plan = spark.indicators(
-                session,
-                frames,
-                day,
-                out=out,
-                buckets=buckets,
-                bucket_mb=bucket_mb or spark.BUCKET_MB,
-            )
+            if frames is not None:
+                _, plan = spark.indicators(
+                    session,
+                    frames,
+                    day,
+                    out=out,
+                    buckets=buckets,
+                    bucket_mb=bucket_mb or spark.BUCKET_MB,
+                )
+            else:
+                from riskdesk.batch import spark_lake
+
+                assert lake is not None
+                _, plan = spark_lake.indicators(
+                    session,
+                    lake,
+                    day,
+                    out=out,
+                    buckets=buckets,
+                    bucket_mb=bucket_mb or spark.BUCKET_MB,
+                )
             if existing is None:
                 session.stop()
             summary = {"engine": "spark", "master": master, "buckets": plan.buckets}
     except FramesError as exc:
         fail(exc.option, exc.reason)
-    summary |= {"out": out, "seconds": round(time.perf_counter() - started, 2)}
+    summary |= {
+        "input": "lake" if lake is not None else "frames",
+        "out": out,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
     typer.echo(json.dumps(summary))
