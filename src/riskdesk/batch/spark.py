@@ -92,14 +92,18 @@ def session(
         raise SparkUnavailable(reason)
     from pyspark.sql import SparkSession
 
-    # The workers are forked from a daemon the JVM starts with this process's environment: it
-    # must run this interpreter (Polars, Riskdesk installed) and find Riskdesk's source.
-    source = str(Path(riskdesk.__file__).resolve().parents[1])
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    if source not in paths:
-        os.environ["PYTHONPATH"] = os.pathsep.join([source, *paths])
+    # On one machine the workers are forked from a daemon the JVM starts with this process's
+    # environment: it must run this interpreter (Polars, Riskdesk installed) and find Riskdesk's
+    # source. On a cluster the executors' Python is the one shipped to them (PYSPARK_PYTHON,
+    # e.g. ./environment/bin/python from an archived venv: docs/spark.md), never this path.
+    local = master.startswith("local")
+    if local:
+        source = str(Path(riskdesk.__file__).resolve().parents[1])
+        os.environ["PYSPARK_PYTHON"] = sys.executable
+        os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        if source not in paths:
+            os.environ["PYTHONPATH"] = os.pathsep.join([source, *paths])
     builder = (
         SparkSession.builder.master(master)
         .appName(app_name)
@@ -111,7 +115,7 @@ def session(
     )
     # Spark runs one task a core: Polars in each should not start a thread per core too.
     builder = builder.config("spark.executorEnv.POLARS_MAX_THREADS", "1")
-    if master.startswith("local"):
+    if local:
         # One machine: stay on the loopback interface (no guessing at the host's address).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         builder = builder.config("spark.driver.host", "127.0.0.1").config(
