@@ -101,6 +101,7 @@ def generate(customers: int, events: int, seed: int = 0) -> dict[str, pl.DataFra
             "customer_id": order_cust,
             "day": order_day,
             "category": rng.choice(list("abcdef"), n_orders),
+            "quantity": rng.integers(1, 10, n_orders).astype(float),
             "amount": amount,
         }
     )
