@@ -503,6 +503,10 @@ def get_session(request: Request) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+        finally:
+            # The session ends with this block: a page drawn after it (an error page) must open
+            # its own, not begin a transaction again on this one that nothing would close.
+            request.state.db_session = None
 
 
 # "function" scope: commit before the response is sent, so a client that got 201 (or a browser
