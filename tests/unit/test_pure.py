@@ -118,12 +118,12 @@ def test_dates_and_stored_values_render_at_the_edges() -> None:
     import datetime as dt
 
     from riskdesk.ui.i18n import Translator
-    from riskdesk.ui.render import _money, _stamp, format_day
+    from riskdesk.ui.render import _money, format_day, format_stamp
 
     first = dt.datetime(1, 1, 1, 0, 5, 9, tzinfo=dt.UTC)
     assert format_day(first.date()) == "0001-01-01" and format_day(None) == ""
-    assert _stamp(first) == "0001-01-01 00:05"
-    assert _stamp(first, seconds=True, sep="T") == "0001-01-01T00:05:09"
+    assert format_stamp(first, dt.UTC) == "0001-01-01 00:05"
+    assert format_stamp(first, dt.UTC, seconds=True, sep="T") == "0001-01-01T00:05:09"
     assert format_day(dt.date(9999, 12, 31)) == "9999-12-31"
     from decimal import Decimal
 
