@@ -13,7 +13,8 @@ worker thread runs the queued job over everyone while the main thread posts orde
 another, each in its own intake transaction (validate, write the event and its exposure, queue
 its work, commit: what the API does before it answers). Each intake's time is recorded, first
 with no job running (idle), then while the job runs; the job's phases are timed beside: its
-whole store (its short transactions and the last one) and the longest of them. ``--chunk`` sets
+whole store (its short transactions, the last one, and for a scoring run the profiles copied
+after it, a slice at a time) and the longest of them. ``--chunk`` sets
 the customers per short transaction of the store (a huge value: the store in one part).
 """
 
@@ -119,16 +120,33 @@ def measure(db: databases.Database, args: argparse.Namespace) -> None:
     phases: dict[str, float] = {"longest": 0.0}
     real_store, real_stage = jobs.JobContext.store, getattr(jobs.JobContext, "stage", None)
 
-    def timed_stage(self: jobs.JobContext, write: Any, done: int = 0, total: int = 0) -> Any:
+    def timed_stage(
+        self: jobs.JobContext, write: Any, done: int = 0, total: int = 0, **kw: Any
+    ) -> Any:
         assert real_stage is not None
         t0 = time.perf_counter()
         try:
-            return real_stage(self, write, done, total)
+            return real_stage(self, write, done, total, **kw)
         finally:
             spent = time.perf_counter() - t0
             phases.setdefault("first", t0)
             phases["longest"] = max(phases["longest"], spent)
             phases["slices"] = phases.get("slices", 0) + 1
+
+    # Since the run's last transaction stopped copying the profiles, they are copied a slice
+    # at a time after it, each a short write of its own: timed as slices of the store.
+    real_copy = getattr(kinds, "_copy_profiles", None)
+
+    def timed_copy(factory: Any, run_id: int, slices: list[list[int]]) -> None:
+        assert real_copy is not None
+        for ids in slices:
+            t0 = time.perf_counter()
+            real_copy(factory, run_id, [ids])
+            spent = time.perf_counter() - t0
+            phases["longest"] = max(phases["longest"], spent)
+            phases["slices"] = phases.get("slices", 0) + 1
+            phases["end"] = time.perf_counter()
+            phases["store"] = phases["end"] - phases["first"]
 
     def timed_store(self: jobs.JobContext, write: Any) -> Any:
         t0 = time.perf_counter()
@@ -142,6 +160,8 @@ def measure(db: databases.Database, args: argparse.Namespace) -> None:
     jobs.JobContext.store = timed_store  # type: ignore[method-assign]
     if real_stage is not None:  # (a version that stores in one transaction has no stage)
         jobs.JobContext.stage = timed_stage  # type: ignore[method-assign]
+    if real_copy is not None:
+        kinds._copy_profiles = timed_copy  # type: ignore[attr-defined]
     with unit_of_work(factory) as session:
         if args.kind == "ecl":
             job = jobs.enqueue(

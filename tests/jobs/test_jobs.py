@@ -239,7 +239,7 @@ def test_a_failing_job_records_its_error_and_stores_nothing(
 
     # Fails in the store's last transaction, after the run's slices were staged and its
     # indicators made current.
-    monkeypatch.setattr(scoring_service.repo, "update_profiles_from_run", broken)
+    monkeypatch.setattr(scoring_service.repo, "count_run_scores", broken)
     jobs.run_next(factory)
     failed = manager.get(f"/api/v1/jobs/{job['id']}").json()
     assert failed["status"] == "failed" and failed["result"] is None

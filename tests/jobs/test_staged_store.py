@@ -134,14 +134,20 @@ def _sync_run(client: Any) -> int:
     return int(answer.json()["id"])
 
 
+PHASES: list[str] = []
+
+
 def _spy_stage(monkeypatch: pytest.MonkeyPatch, after: Any) -> list[int]:
-    """Call ``after(n)`` once the job's n-th short transaction committed; their count."""
+    """Call ``after(n)`` once the job's n-th short transaction committed; their count (the
+    phase of each in PHASES)."""
     real = jobs.JobContext.stage
     calls: list[int] = []
+    PHASES.clear()
 
-    def spy(self: jobs.JobContext, write: Any, done: int = 0, total: int = 0) -> Any:
-        value = real(self, write, done, total)
+    def spy(self: jobs.JobContext, write: Any, done: int = 0, total: int = 0, **kw: Any) -> Any:
+        value = real(self, write, done, total, **kw)
         calls.append(done)
+        PHASES.append(kw.get("phase", "storing"))
         after(len(calls))
         return value
 
@@ -161,9 +167,12 @@ def test_a_run_stored_in_many_slices_equals_one_transaction(
     assert jobs.run_next(factory) == job["id"]
     done = manager.get(f"/api/v1/jobs/{job['id']}").json()
     assert done["status"] == "done", done
-    # The run began, then one transaction per slice: more than a few.
+    # The run began, then one transaction per slice to store its scores and one per slice to
+    # make its indicators current: more than a few.
     customers = db.scalar(select(func.count()).select_from(CreditProfile)) or 0
-    assert len(calls) == 1 + -(-customers // SLICE) >= 4
+    slices = -(-customers // SLICE)
+    assert len(calls) == 1 + 2 * slices and slices >= 3
+    assert ["storing"] * (1 + slices) + ["applying"] * slices == PHASES
     many = _readable(db, demo.id)
     assert {k: done["result"][k] for k in RUN_FIELDS} == {k: sync_run[k] for k in RUN_FIELDS}
     assert _values(many) == _values(one)
@@ -178,11 +187,11 @@ def test_a_reader_between_slices_sees_the_previous_run_whole(
     previous = _sync_run(manager)
     before = _readable(db, demo.id)
     assert {v[0] for v in before["latest"].values()} == {previous}
-    seen: list[dict[str, Any]] = []
+    seen: list[tuple[str, dict[str, Any]]] = []
 
     def read(n: int) -> None:
         with factory() as reader:
-            seen.append(_readable(reader, demo.id))
+            seen.append((PHASES[-1], _readable(reader, demo.id)))
         # The API too: the list of runs and a customer's scores.
         assert manager.get("/api/v1/scoring-runs").json()[0]["id"] == previous
 
@@ -191,7 +200,13 @@ def test_a_reader_between_slices_sees_the_previous_run_whole(
     jobs.run_next(factory)
     assert len(calls) >= 4
     # Staged rows were there to be seen (the run's slices were written)...
-    assert all(state == before for state in seen)
+    assert all(state == before for phase, state in seen if phase == "storing")
+    # ...and while the indicators were made current a slice at a time, each customer's
+    # indicators moved on alone (as an event's do), the run and its scores still unread.
+    applying = [state for phase, state in seen if phase == "applying"]
+    assert applying and applying[-1]["snapshots"] != before["snapshots"]
+    unrun = {k: v for k, v in before.items() if k != "snapshots"}
+    assert all({k: v for k, v in s.items() if k != "snapshots"} == unrun for s in applying)
     after = _readable(db, demo.id)
     # ...and all became readable at once.
     result = manager.get(f"/api/v1/jobs/{job['id']}").json()["result"]
@@ -366,3 +381,119 @@ def test_a_customer_changed_after_their_slice_keeps_the_newer_values(
         )
         == 0
     )
+
+
+def test_a_customer_changed_after_their_slice_was_applied_keeps_both(
+    demo, db, manager, factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """An event after the run made a customer's indicators current replaces those indicators,
+    as any later event does; the run's score for them (computed from what was current at its
+    read) stays, and their profile takes it."""
+    _sync_run(manager)
+    first = db.scalar(select(CreditProfile.customer_id).order_by(CreditProfile.customer_id))
+    moved = utcnow()
+
+    def event_lands(n: int) -> None:
+        if PHASES[-1] == "applying" and PHASES.count("applying") == 1:
+            with unit_of_work(factory) as s:  # the first slice (with this customer) is applied
+                s.execute(
+                    update(IndicatorSnapshot)
+                    .where(IndicatorSnapshot.customer_id == first)
+                    .values(computed_at=moved, values={"marker": 1.0})
+                )
+
+    _spy_stage(monkeypatch, event_lands)
+    job = _start(manager, "/api/v1/scoring-runs", {})
+    jobs.run_next(factory)
+    result = manager.get(f"/api/v1/jobs/{job['id']}").json()["result"]
+    db.expire_all()
+    snapshot = db.get(IndicatorSnapshot, first)
+    assert snapshot is not None and snapshot.values == {"marker": 1.0}
+    latest = scoring_repo.latest_scores(db, [first])[first]
+    assert latest.run_id == result["id"]
+    profile = db.get(CreditProfile, first)
+    assert profile is not None
+    assert (profile.score, profile.rating, profile.risk_tier) == (
+        latest.score,
+        latest.rating,
+        latest.risk_tier,
+    )
+
+
+def _profiles_match_latest(db: Session) -> bool:
+    db.expire_all()
+    profiles = list(db.scalars(select(CreditProfile)))
+    latest = scoring_repo.latest_scores(db, [p.customer_id for p in profiles])
+    return all(
+        (p.score, p.rating, p.risk_tier, p.scored_at)
+        == (s.score, s.rating, s.risk_tier, s.scored_at)
+        for p in profiles
+        if (s := latest.get(p.customer_id)) is not None
+    )
+
+
+def test_a_process_lost_after_the_run_is_current_leaves_profiles_the_reaper_copies(
+    demo, db, manager, factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    _sync_run(manager)
+    assert _profiles_match_latest(db)
+    real = kinds._copy_profiles
+
+    def copy_one_slice_then_die(f: Any, run_id: int, slices: list[list[int]]) -> None:
+        real(f, run_id, slices[:1])
+        raise _Died
+
+    job = _start(manager, "/api/v1/scoring-runs", {})
+    with monkeypatch.context() as m:
+        m.setattr(kinds, "_copy_profiles", copy_one_slice_then_die)
+        with pytest.raises(_Died):
+            jobs.run_next(factory)
+    # The job and its run are done (one commit); the profiles past the first slice are behind.
+    assert manager.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "done"
+    run_id, behind = scoring_service.profiles_behind(db)
+    assert run_id == manager.get("/api/v1/scoring-runs").json()[0]["id"]
+    customers = db.scalar(select(func.count()).select_from(CreditProfile)) or 0
+    assert SLICE < len(behind) <= customers - SLICE
+    assert not _profiles_match_latest(db)
+    # The reaper's pass copies them, once: a second pass finds nothing.
+    jobs.recover(factory)
+    assert scoring_service.profiles_behind(db) == (run_id, [])
+    assert _profiles_match_latest(db)
+    assert kinds.recover_scoring_run(factory) == 0
+
+
+def test_the_last_transaction_writes_no_row_per_customer(
+    demo, db, manager, factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """The transaction that makes a run current does not grow with its customers: it writes
+    the run, the job and the audit entry, and deletes scores only of customers changed since
+    their slice (none here); profiles and indicators are written in slices around it."""
+    from sqlalchemy import event
+
+    _sync_run(manager)
+    statements: list[str] = []
+    real = scoring_service.finish_rescore
+
+    def watched(session: Session, *args: Any, **kw: Any) -> Any:
+        def seen(conn: Any, cursor: Any, statement: str, *rest: Any) -> None:
+            statements.append(" ".join(statement.split()).lower())
+
+        bind = session.connection()
+        event.listen(bind, "before_cursor_execute", seen)
+        try:
+            return real(session, *args, **kw)
+        finally:
+            event.remove(bind, "before_cursor_execute", seen)
+
+    monkeypatch.setattr(scoring_service, "finish_rescore", watched)
+    job = _start(manager, "/api/v1/scoring-runs", {})
+    jobs.run_next(factory)
+    assert manager.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "done"
+    assert statements
+    writes = [s for s in statements if s.startswith(("update", "insert", "delete"))]
+    assert writes and all(
+        table not in s
+        for s in writes
+        for table in ("credit_profiles", "indicator_snapshots", "customer_scores", "model_scores")
+    ), writes
+    assert not any("staged_indicator_snapshots" in s for s in statements)

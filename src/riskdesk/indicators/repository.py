@@ -374,29 +374,45 @@ def stage(
     return len(rows)
 
 
-def apply_staged(session: Session, batch_id: int) -> int:
-    """Make a batch's staged snapshots the customers' snapshots, set-based: those who have one
-    get it updated in place, the others a new one. The staged rows stay (read by nobody, as
-    the batch is no longer pending) for drop_staged in a transaction of their own."""
+def apply_staged(session: Session, batch_id: int, customer_ids: Sequence[int] | None = None) -> int:
+    """Make a batch's staged snapshots (of some customers; None: all) the customers'
+    snapshots, set-based: those who have one get it updated in place, the others a new one.
+
+    Guarded row by row: a snapshot another writer stored after the batch read (its
+    ``computed_at`` is no longer the staged ``seen_at``) is kept, even when that writer commits
+    between the caller's own check and this statement. The staged rows stay for drop_staged."""
     staged = StagedIndicatorSnapshot
-    mine = staged.batch_id == batch_id
-    updated = session.execute(
-        update(IndicatorSnapshot)
-        .where(IndicatorSnapshot.customer_id == staged.customer_id, mine)
-        .values(as_of=staged.as_of, computed_at=staged.computed_at, values=staged.values)
-        .execution_options(synchronize_session=False)
+    mine = [staged.batch_id == batch_id]
+    parts: list[Sequence[int] | None] = (
+        [None] if customer_ids is None else list(chunks(list(customer_ids)))
     )
     columns = ("customer_id", "as_of", "computed_at", "values")
     has_one = select(IndicatorSnapshot.customer_id).where(
         IndicatorSnapshot.customer_id == staged.customer_id
     )
-    inserted = session.execute(
-        insert(IndicatorSnapshot).from_select(
-            list(columns),
-            select(*[getattr(staged, c) for c in columns]).where(mine, ~has_one.exists()),
+    applied = 0
+    for part in parts:
+        these = mine if part is None else [*mine, staged.customer_id.in_(part)]
+        updated = session.execute(
+            update(IndicatorSnapshot)
+            .where(
+                IndicatorSnapshot.customer_id == staged.customer_id,
+                IndicatorSnapshot.computed_at.is_not_distinct_from(staged.seen_at),
+                *these,
+            )
+            .values(as_of=staged.as_of, computed_at=staged.computed_at, values=staged.values)
+            .execution_options(synchronize_session=False)
         )
-    )
-    return sum(int(getattr(r, "rowcount", 0) or 0) for r in (updated, inserted))
+        inserted = session.execute(
+            insert(IndicatorSnapshot).from_select(
+                list(columns),
+                select(*[getattr(staged, c) for c in columns]).where(
+                    *these, staged.seen_at.is_(None), ~has_one.exists()
+                ),
+            )
+        )
+        applied += sum(int(getattr(r, "rowcount", 0) or 0) for r in (updated, inserted))
+    return applied
 
 
 def drop_staged(session: Session, batch_id: int, customer_ids: Sequence[int] | None) -> None:

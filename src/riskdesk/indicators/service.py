@@ -209,11 +209,13 @@ def stage_batch(
     )
 
 
-def apply_batch(session: Session, *, batch_id: int) -> int:
-    """Make a staged batch's indicators current, set-based (the last store of a batch;
-    drop_staged first for customers that must keep theirs). The population summary is the
-    caller's to store after: store_population."""
-    return repo.apply_staged(session, batch_id)
+def apply_batch(
+    session: Session, *, batch_id: int, customer_ids: Sequence[int] | None = None
+) -> int:
+    """Make a staged batch's indicators current (of some customers; None: all), set-based; a
+    customer whose snapshot changed since the batch read keeps it. The population summary is
+    the caller's to store after: store_population."""
+    return repo.apply_staged(session, batch_id, customer_ids)
 
 
 def drop_staged(session: Session, *, batch_id: int, customer_ids: Sequence[int] | None) -> None:

@@ -11,12 +11,13 @@ through jobs.service and never import this module.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import polars as pl
 from pydantic_core import to_jsonable_python
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.schemas import AnomalyRunRead, EvaluationRead, RankedCustomer
@@ -37,6 +38,8 @@ from riskdesk.scoring import service as scoring_service
 from riskdesk.scoring.schemas import ModelDetail, RunIn, RunRead, TrainFromHistory
 from riskdesk.security.permissions import Permission
 
+log = logging.getLogger(__name__)
+
 SCORING_RUN = "scoring_run"
 MODEL_TRAINING = "model_training"
 RULE_BACKTEST = "rule_backtest"
@@ -55,9 +58,12 @@ def _json(value: Any) -> dict[str, Any]:
 def scoring_run(ctx: JobContext) -> None:
     """Recompute everyone's indicators and score everyone (POST /scoring-runs).
 
-    Stored in slices of scoring_service.STORE_CHUNK customers, a short transaction each, under
-    a run no reader reads until the last transaction marks it done with the job: SQLite's one
-    writer is free between slices, so an event intake waits for a slice, not the whole run."""
+    Every write is a short transaction of at most scoring_service.STORE_CHUNK customers, so an
+    event intake waits for one of them at most (SQLite has one writer), whatever the number of
+    customers: the run's scores are stored a slice at a time under a run no reader reads, then
+    its indicators are made current a slice at a time, then one transaction of a size set by
+    what changed meanwhile (not by the customers) marks the run done with the job, and the
+    profiles take its scores a slice at a time after."""
     body = RunIn.model_validate(ctx.parameters)
     with ctx.reading("computing") as session:
         plan = scoring_service.plan_rescore(session, as_of=body.as_of)
@@ -78,6 +84,12 @@ def scoring_run(ctx: JobContext) -> None:
             return scoring_service.stage_rescore(session, plan, run_id, ids)
 
         ctx.stage(stage, done, len(slices))
+    for done, ids in enumerate(slices):
+
+        def apply(session: Session, ids: list[int] = ids) -> None:
+            scoring_service.apply_rescore(session, run_id, ids)
+
+        ctx.stage(apply, done, len(slices), phase="applying")
 
     def write(session: Session) -> dict[str, Any]:
         summary = scoring_service.finish_rescore(session, plan, run_id)
@@ -86,17 +98,41 @@ def scoring_run(ctx: JobContext) -> None:
         return RunRead.model_validate(run).model_dump(mode="json")
 
     ctx.store(write)
-    # After the run is current, each in a short transaction: its staged indicators (read by
-    # nobody now) go, and the population the next events rank against is summarised from the
-    # indicators just made current. A job that stops before leaves the staged rows to the next
-    # run and the previous summary (as good as a day old) in place.
-    with unit_of_work(ctx.factory) as session:
-        indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+    # After the run is current, each in a short transaction: the profiles take its scores a
+    # slice at a time (a process lost meanwhile leaves the rest to recover_scoring_run), and
+    # the population the next events rank against is summarised from the indicators just
+    # made current (one lost before leaves the previous summary, as good as a day old).
+    try:
+        _copy_profiles(ctx.factory, run_id, slices)
+    except Exception:
+        # The job is done and its run current: what is left is the reaper's to finish.
+        log.exception("scoring run %s: profiles left for the reaper to copy", run_id)
+        return
     with ctx.factory() as session:
         population = indicator_service.snapshots_population(session)
         session.rollback()
     with unit_of_work(ctx.factory) as session:
         indicator_service.keep_population(session, population, as_of=plan.as_of)
+
+
+def _copy_profiles(factory: sessionmaker[Session], run_id: int, slices: list[list[int]]) -> None:
+    for ids in slices:
+        with unit_of_work(factory) as session:
+            scoring_service.copy_profiles(session, run_id, ids)
+
+
+def recover_scoring_run(factory: sessionmaker[Session]) -> int:
+    """Copy the current run's scores onto the profiles a lost process left without them (it
+    made the run current and stopped before its last slices); how many. Run by the reaper:
+    a read outside any write when nothing is behind, and safe beside a job copying the same
+    run (the copy never goes over a newer score)."""
+    with factory() as session:
+        run_id, behind = scoring_service.profiles_behind(session)
+        session.rollback()
+    if run_id is not None and behind:
+        size = max(1, scoring_service.STORE_CHUNK)
+        _copy_profiles(factory, run_id, [behind[i : i + size] for i in range(0, len(behind), size)])
+    return len(behind)
 
 
 def _discard_scoring_run(session: Session, job_id: int) -> None:
@@ -307,7 +343,15 @@ def _discard_ecl_run(session: Session, job_id: int) -> None:
 
 def register_all() -> None:
     """Make every long operation runnable by this process's job workers."""
-    register(JobKind(SCORING_RUN, Permission.SCORING_MANAGE, scoring_run, _discard_scoring_run))
+    register(
+        JobKind(
+            SCORING_RUN,
+            Permission.SCORING_MANAGE,
+            scoring_run,
+            _discard_scoring_run,
+            recover=recover_scoring_run,
+        )
+    )
     register(JobKind(ECL_RUN, Permission.ECL_RUN, ecl_run, _discard_ecl_run))
     for name, permission, run in (
         (MODEL_TRAINING, Permission.SCORING_MANAGE, model_training),

@@ -60,6 +60,9 @@ class JobKind:
     run: Callable[[JobContext], None]
     # Deletes what the job's unfinished attempts staged (session, job id); None: stages nothing.
     discard: Callable[[Session, int], object] | None = None
+    # Finishes, in transactions of its own, what a done job leaves to do after its result's
+    # commit when its process is lost (the reaper runs it); None: nothing is left after.
+    recover: Callable[[sessionmaker[Session]], object] | None = None
 
 
 KINDS: dict[str, JobKind] = {}
@@ -270,14 +273,21 @@ class JobContext:
             object_id=str(self.job_id),
         )
 
-    def stage(self, write: Callable[[Session], T], done: int = 0, total: int = 0) -> T:
+    def stage(
+        self,
+        write: Callable[[Session], T],
+        done: int = 0,
+        total: int = 0,
+        *,
+        phase: str = "storing",
+    ) -> T:
         """One short transaction of a large store: ``write`` stores a part that no reader reads
         yet (the kind's last transaction, in ``store``, makes it current). Records progress in
         the same transaction, and is a progress point: a cancel (or a lost job) rolls it back."""
         with _LIVE_LOCK:
-            _LIVE[self.job_id] = ("storing", done, total)
+            _LIVE[self.job_id] = (phase, done, total)
         with unit_of_work(self.factory) as session:
-            stop = repo.record_progress(session, self.job_id, self.attempt, "storing", done, total)
+            stop = repo.record_progress(session, self.job_id, self.attempt, phase, done, total)
             if stop is None or stop:
                 raise JobCancelled(self.job_id)
             self._audited(session)
@@ -396,6 +406,13 @@ def reap_lost(factory: sessionmaker[Session], *, grace_seconds: float = 60.0) ->
         session.flush()
     log.warning("jobs %s lost their process and were reaped", [i for i, _ in lost])
     return [i for i, _ in lost]
+
+
+def recover(factory: sessionmaker[Session]) -> None:
+    """Run each kind's recovery of what a lost process left after a job's result (reaper)."""
+    for kind in list(KINDS.values()):
+        if kind.recover is not None:
+            kind.recover(factory)
 
 
 def active_jobs(session: Session) -> list[Job]:

@@ -16,14 +16,16 @@ log = logging.getLogger(__name__)
 
 
 class JobReaper(Periodic):
-    """A thread that queues again (or fails) jobs whose process was lost, every interval."""
+    """A thread that queues again (or fails) jobs whose process was lost, and finishes what a
+    lost process left after a done job's result, every interval."""
 
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        def reap() -> None:
+            service.reap_lost(factory, grace_seconds=settings.job_lease_grace_seconds)
+            service.recover(factory)
+
         super().__init__(
-            "job-reaper",
-            lambda: settings.job_reap_interval_seconds,
-            lambda: service.reap_lost(factory, grace_seconds=settings.job_lease_grace_seconds),
-            outage=unavailable,
+            "job-reaper", lambda: settings.job_reap_interval_seconds, reap, outage=unavailable
         )
 
 

@@ -398,14 +398,21 @@ def update_profiles(session: Session, rows: list[dict[str, Any]]) -> None:
         )
 
 
-def update_profiles_from_run(session: Session, run_id: int) -> None:
-    """Copy a run's scores onto the credit profiles in one set-based UPDATE ... FROM (the
-    run's rows of customers scored since it read were dropped first: changed_since_staged)."""
-    session.execute(
+def update_profiles_from_run(
+    session: Session, run_id: int, customer_ids: Sequence[int] | None = None
+) -> None:
+    """Copy a run's scores onto the credit profiles (of some customers; None: all), set-based
+    (UPDATE ... FROM). Never over a newer score: a profile scored after the run read keeps it,
+    so copying again (a slice after a lost process, say) changes nothing."""
+    stmt = (
         update(CreditProfile)
         .where(
             CreditProfile.customer_id == CustomerScore.customer_id,
             CustomerScore.run_id == run_id,
+            or_(
+                CreditProfile.scored_at.is_(None),
+                CreditProfile.scored_at < CustomerScore.scored_at,
+            ),
         )
         .values(
             score=CustomerScore.score,
@@ -415,16 +422,45 @@ def update_profiles_from_run(session: Session, run_id: int) -> None:
         )
         .execution_options(synchronize_session=False)
     )
+    if customer_ids is None:
+        session.execute(stmt)
+        return
+    for part in chunks(list(customer_ids)):
+        session.execute(stmt.where(CreditProfile.customer_id.in_(part)))
 
 
-def changed_since_staged(session: Session, run_id: int) -> list[int]:
-    """The customers of a run being stored whom another writer changed after the run stored
-    their rows: their indicator snapshot is no longer the one the run read, they were merged
-    away, or a readable score was stored for them since the run began storing (ids grow; one
-    stored before their own slice would have kept them out of it). Each check reads the
-    run's few rows by index, not the customers' histories."""
+def profiles_behind(session: Session, run_id: int) -> list[int]:
+    """The customers whose profile does not yet carry their score of a run that is done (a
+    process lost between making the run current and copying its last slices)."""
+    return list(
+        session.scalars(
+            select(CustomerScore.customer_id)
+            .join(CreditProfile, CreditProfile.customer_id == CustomerScore.customer_id)
+            .where(
+                CustomerScore.run_id == run_id,
+                or_(
+                    CreditProfile.scored_at.is_(None),
+                    CreditProfile.scored_at < CustomerScore.scored_at,
+                ),
+            )
+            .order_by(CustomerScore.customer_id)
+        )
+    )
+
+
+def latest_done_run(session: Session) -> int | None:
+    """The id of the newest run that is done (current), if any."""
+    found = session.scalar(select(func.max(ScoringRun.id)).where(ScoringRun.status == "done"))
+    return None if found is None else int(found)
+
+
+def moved_since_read(
+    session: Session, run_id: int, customer_ids: Sequence[int] | None
+) -> list[int]:
+    """Of a run's staged customers (some; None: all), those whose indicator snapshot another
+    writer stored after the run read: it is no longer the one the run computed from."""
     staged = StagedIndicatorSnapshot
-    moved = (
+    stmt = (
         select(staged.customer_id)
         .outerjoin(IndicatorSnapshot, IndicatorSnapshot.customer_id == staged.customer_id)
         .where(
@@ -432,13 +468,25 @@ def changed_since_staged(session: Session, run_id: int) -> list[int]:
             IndicatorSnapshot.computed_at.is_distinct_from(staged.seen_at),
         )
     )
+    return sorted(r[0] for r in rows_in(session, stmt, staged.customer_id, customer_ids))
+
+
+def changed_since_applied(session: Session, run_id: int) -> list[int]:
+    """The customers of a run being made current whom another writer changed since their
+    slice was applied: merged away, or a readable score stored for them since the run began
+    storing (ids grow; one stored before their own slice would have kept them out of it).
+    Both read by index from the side of the few changes, not the run's rows: the last
+    transaction of a run stays short whatever the number of customers."""
     merged = (
-        select(staged.customer_id)
-        .join(Customer, Customer.id == staged.customer_id)
-        .where(staged.batch_id == run_id, Customer.status == "merged")
+        select(Customer.id)
+        .join(
+            CustomerScore,
+            (CustomerScore.customer_id == Customer.id) & (CustomerScore.run_id == run_id),
+        )
+        .where(Customer.status == "merged")
     )
+    found = set(session.scalars(merged))
     first = session.scalar(select(func.min(CustomerScore.id)).where(CustomerScore.run_id == run_id))
-    found = set(session.scalars(moved)) | set(session.scalars(merged))
     if first is not None:
         rescored = select(CustomerScore.customer_id).where(
             CustomerScore.id > first,

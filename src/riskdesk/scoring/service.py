@@ -633,32 +633,59 @@ def stage_rescore(
     return len(rows)
 
 
-def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringSummary:
-    """The last store of a scoring run, one short transaction: drop what was staged for
-    customers another writer changed since, make the staged indicators current, copy the
-    scores onto the credit profiles and mark the run done; readers see all of it at once.
-    The population summary of the new indicators is stored after (store_population)."""
+def apply_rescore(session: Session, run_id: int, customer_ids: Sequence[int] | None) -> None:
+    """Make a slice of a stored run's indicators current (None: all of them), once every slice
+    is stored: one short transaction a slice, so the run's last transaction does not grow
+    with its customers.
+
+    A customer whose indicators another writer stored since the run read keeps them, and the
+    run's scores for them go (they were computed from the values replaced). Indicators are
+    each customer's own values, as an event's are, not the run's: a reader may see a slice's
+    new indicators beside the previous run's scores until finish_rescore."""
     from riskdesk.indicators import service as indicator_service
 
+    moved = repo.moved_since_read(session, run_id, customer_ids)
+    if moved:
+        repo.drop_run_rows(session, run_id, moved)
+    indicator_service.apply_batch(session, batch_id=run_id, customer_ids=customer_ids)
+    indicator_service.drop_staged(session, batch_id=run_id, customer_ids=customer_ids)
+
+
+def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringSummary:
+    """The last store of a scoring run, one short transaction whatever its size: drop the
+    scores of customers changed since their slice was applied (merged away, scored anew, no
+    longer consenting), and mark the run done; readers see all its scores at once. The
+    profiles take the scores after, a slice at a time (copy_profiles), and the population
+    summary of the new indicators is stored after that (store_population)."""
     run = repo.get_run(session, run_id)
     if run is None or run.status != "storing":
         raise Conflict(f"scoring run {run_id} is not being stored", code="run_not_storing")
-    changed = repo.changed_since_staged(session, run_id)
+    changed = repo.changed_since_applied(session, run_id)
     withdrawn = consent.without_consent(session, "credit_assessment", None)
     if changed or withdrawn:
         repo.drop_run_rows(session, run_id, sorted(set(changed) | withdrawn))
-        indicator_service.drop_staged(session, batch_id=run_id, customer_ids=changed)
-    indicator_service.apply_batch(session, batch_id=run_id)
     stored = repo.count_run_scores(session, run_id)
-    repo.update_profiles_from_run(session, run_id)
     registry.keep_matured(session, plan.matured, as_of=plan.as_of)
     run.status = "done"
-    if stored:
-        signals.publish(signals.SCORES_STORED, session=session, customer_ids=None)
     scored = plan.scores.scored - (len(plan.scores.rows) - stored)
     summary = _finish(run, scored, plan.scores.unscored, stored, plan.started)
     session.flush()  # done now: what this transaction reads next sees the run
     return summary
+
+
+def copy_profiles(session: Session, run_id: int, customer_ids: Sequence[int] | None) -> None:
+    """Copy a current run's scores onto some customers' credit profiles (None: all) and
+    schedule their reviews from the new tiers. Never over a newer score, so a slice copied
+    twice (after a lost process) changes nothing."""
+    repo.update_profiles_from_run(session, run_id, customer_ids)
+    signals.publish(signals.SCORES_STORED, session=session, customer_ids=customer_ids)
+
+
+def profiles_behind(session: Session) -> tuple[int | None, list[int]]:
+    """The current run, and the customers whose profile does not yet carry its score: what a
+    process lost between making a run current and copying its profiles left (recover)."""
+    run_id = repo.latest_done_run(session)
+    return run_id, ([] if run_id is None else repo.profiles_behind(session, run_id))
 
 
 def discard_staged(session: Session, *, job_id: int) -> list[int]:
@@ -687,14 +714,15 @@ def store_rescore(
     session: Session, plan: RescorePlan, principal: Principal | None, *, trigger: str
 ) -> ScoringSummary:
     """The store phase of a scoring run in the caller's one transaction (a request or a
-    command): begin_run, stage_rescore and finish_rescore together. A job runs the same steps
-    in short transactions of their own."""
+    command): begin_run, stage_rescore, apply_rescore, finish_rescore and copy_profiles
+    together. A job runs the same steps in short transactions of their own."""
     from riskdesk.indicators import service as indicator_service
 
     run_id = begin_run(session, plan, principal, trigger=trigger)
     stage_rescore(session, plan, run_id, None)
+    apply_rescore(session, run_id, None)
     summary = finish_rescore(session, plan, run_id)
-    indicator_service.drop_staged(session, batch_id=run_id, customer_ids=None)
+    copy_profiles(session, run_id, None)
     indicator_service.store_population(session, as_of=plan.as_of)
     return summary
 
