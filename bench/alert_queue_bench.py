@@ -20,25 +20,18 @@ last round of each view.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import re
-import time
 from decimal import Decimal
 from typing import Any
 
 from bench import databases
-from fastapi.testclient import TestClient
 from sqlalchemy import insert
 
-from riskdesk import bootstrap
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, AlertCase, CreditProfile, Customer
 from riskdesk.security import service as security_service
 from riskdesk.security.permissions import Role
 
-PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PASSWORD = "Bench-pass-2026"
 BATCH = 5_000
 RULES = (
     ("OVERDUE_NEW", "new_overdue", "payment"),
@@ -79,7 +72,7 @@ def populate(factory: Any, customers: int, alerts: int) -> None:
         ):
             users[username] = security_service.create_user(
                 session, username=username, display_name=username, role=role,
-                password=PASSWORD, team=team,
+                password=databases.PASSWORD, team=team,
             ).id  # fmt: skip
         session.flush()
         ids = range(1, customers + 1)
@@ -129,56 +122,18 @@ def populate(factory: Any, customers: int, alerts: int) -> None:
         _insert(session, Alert, rows)
 
 
-def signed_in(app: Any, username: str) -> TestClient:
-    """A browser-like client signed in as ``username``."""
-    client = TestClient(app)
-    page = client.get("/login")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert token is not None
-    client.post(
-        "/login",
-        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
-        follow_redirects=False,
-    )
-    client.cookies.set("rd_lang", "zh-CN")
-    return client
-
-
-def run_backend(backend: str, args: argparse.Namespace) -> list[databases.PageFigure]:
-    """Fill one database, then time every view on it: (view, median ms, total, statements)."""
-    db = databases.open_database(backend, args.db_url, "alert_queue")
-    try:
-        started = time.perf_counter()
-        populate(db.factory, args.customers, args.alerts)
-        print(
-            f"{backend}: {args.customers:,} customers, {args.alerts:,} alerts in "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-        if backend == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        return databases.time_pages(
-            db, "/alerts", VIEWS, signed_in, total=r"共 ([\d,]+) 条预警",
-            rounds=args.rounds, per_statement=args.per_statement,
-        )  # fmt: skip
-    finally:
-        db.drop()
-
-
 def main() -> None:
-    databases.throwaway_keyring()
-    bootstrap.install()
-    parser = argparse.ArgumentParser()
+    parser = databases.page_bench_options(rounds=7)
     parser.add_argument("--alerts", type=int, default=100_000)
-    parser.add_argument("--customers", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=7)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--db-url", default=PG_URL)
-    parser.add_argument("--per-statement", action="store_true")
     args = parser.parse_args()
-    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    databases.print_page_table(VIEWS, {b: run_backend(b, args) for b in backends})
+    databases.run_page_bench(
+        args,
+        "alert_queue",
+        lambda factory: populate(factory, args.customers, args.alerts),
+        f"{args.customers:,} customers, {args.alerts:,} alerts",
+        [("/alerts", VIEWS)],
+        total=r"共 ([\d,]+) 条预警",
+    )
 
 
 if __name__ == "__main__":

@@ -18,17 +18,13 @@ total and the statements' count.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import time
 from typing import Any
 
 from bench import databases
-from bench.alert_queue_bench import PG_URL, signed_in
 from bench.portfolio_bench import _insert, fill
 from sqlalchemy import case, update
 
-from riskdesk import bootstrap
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import Alert, CreditProfile
 
@@ -80,41 +76,18 @@ def populate(factory: Any, customers: int, alerts: int) -> None:
             ])  # fmt: skip
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> list[databases.PageFigure]:
-    """Fill one database, then time every view on it: (view, median ms, total, statements)."""
-    db = databases.open_database(backend, args.db_url, "customer_list")
-    try:
-        started = time.perf_counter()
-        populate(db.factory, args.customers, args.alerts)
-        print(
-            f"{backend}: {args.customers:,} customers, {args.alerts:,} alerts in "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-        if backend == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        return databases.time_pages(
-            db, "/customers", VIEWS, signed_in, total=r"共 ([\d,]+) ",
-            rounds=args.rounds, per_statement=args.per_statement,
-        )  # fmt: skip
-    finally:
-        db.drop()
-
-
 def main() -> None:
-    databases.throwaway_keyring()
-    bootstrap.install()
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=100_000)
+    parser = databases.page_bench_options(rounds=5)
     parser.add_argument("--alerts", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--db-url", default=PG_URL)
-    parser.add_argument("--per-statement", action="store_true")
     args = parser.parse_args()
-    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    databases.print_page_table(VIEWS, {b: run_backend(b, args) for b in backends})
+    databases.run_page_bench(
+        args,
+        "customer_list",
+        lambda factory: populate(factory, args.customers, args.alerts),
+        f"{args.customers:,} customers, {args.alerts:,} alerts",
+        [("/customers", VIEWS)],
+        total=r"共 ([\d,]+) ",
+    )
 
 
 if __name__ == "__main__":

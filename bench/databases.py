@@ -1,9 +1,11 @@
 """Shared benchmark helpers: throwaway databases (a temporary SQLite file or a fresh
 PostgreSQL schema, migrated, dropped afterwards), starting servers, waiting for the event queue
-to drain, and the customer and order the latency benches post."""
+to drain, the customer and order the latency benches post, and the page benches' run (fill a
+database per backend, time each page's views)."""
 
 from __future__ import annotations
 
+import argparse
 import math
 import shutil
 import socket
@@ -184,6 +186,9 @@ def bench_order(external_id: str) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- pages through the app
 
+PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PASSWORD = "Bench-pass-2026"  # the bench users' (portfolio_bench.fill's too)
+
 
 def quiet_settings(**extra: Any) -> Any:
     """Settings for an app measured in this process: every background pass off (events, jobs,
@@ -206,6 +211,25 @@ def quiet_settings(**extra: Any) -> Any:
         "month_end_interval_seconds": 0,
     }
     return Settings(**{**values, **extra})
+
+
+def signed_in(app: Any, username: str) -> Any:
+    """A browser-like client of ``app`` signed in as ``username``, reading Chinese pages."""
+    import re
+
+    from fastapi.testclient import TestClient
+
+    client = TestClient(app)
+    page = client.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert token is not None
+    client.post(
+        "/login",
+        data={"username": username, "password": PASSWORD, "csrf_token": token.group(1)},
+        follow_redirects=False,
+    )
+    client.cookies.set("rd_lang", "zh-CN")
+    return client
 
 
 View = tuple[str, str, str]  # (label, user, query)
@@ -271,3 +295,54 @@ def print_page_table(views: Sequence[View], figures: dict[str, list[PageFigure]]
     for i, (label, _, _) in enumerate(views):
         cells = " | ".join(f"{figures[b][i][1]:.0f}" for b in backends)
         print(f"| {label} | {cells} | {figures[backends[0]][i][2]} |")
+
+
+def page_bench_options(*, rounds: int) -> argparse.ArgumentParser:
+    """The options every page bench takes (--customers, --rounds, --backend, --db-url,
+    --per-statement); the bench adds its own."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=rounds)
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--db-url", default=PG_URL)
+    parser.add_argument("--per-statement", action="store_true")
+    return parser
+
+
+def run_page_bench(
+    args: argparse.Namespace,
+    name: str,
+    populate: Callable[[sessionmaker[Session]], None],
+    filled: str,
+    pages: Sequence[tuple[str, Sequence[View]]],
+    *,
+    total: str,
+) -> None:
+    """A page bench: per backend of ``--backend``, a fresh database (``name``.db or a schema)
+    filled by ``populate`` (timed, printed as ``filled``), analysed on PostgreSQL, then each
+    page's views timed (``time_pages``: path, views, the total's pattern); last, the medians
+    side by side."""
+    from riskdesk import bootstrap
+
+    throwaway_keyring()
+    bootstrap.install()
+    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
+    figures: dict[str, list[PageFigure]] = {}
+    for backend in backends:
+        db = open_database(backend, args.db_url, name)
+        try:
+            started = time.perf_counter()
+            populate(db.factory)
+            print(f"{backend}: {filled} in {time.perf_counter() - started:.0f} s", flush=True)
+            if backend == "postgresql":
+                with db.engine.begin() as conn:
+                    conn.exec_driver_sql("ANALYZE")
+            figures[backend] = []
+            for path, views in pages:
+                figures[backend] += time_pages(
+                    db, path, views, signed_in, total=total, rounds=args.rounds,
+                    per_statement=args.per_statement,
+                )  # fmt: skip
+        finally:
+            db.drop()
+    print_page_table([view for _, views in pages for view in views], figures)

@@ -6,7 +6,7 @@
 Builds a fresh database (SQLite file, or a fresh PostgreSQL schema) with CUSTOMERS companies,
 a bureau report for a third of them and a financial statement for a quarter, and an approved
 scorecard of eight factors (indicators, company ratios, a bureau score, an attribute). It
-generates the same synthetic event history as ``indicators_bench.py`` and times:
+generates the same synthetic event history as ``catalogue_bench.py`` and times:
 
 - batch indicators: ``indicators.compute.compute`` over all events (Polars);
 - scoring: ``scoring.service.score_customers`` over everyone with those indicators - reading
@@ -31,12 +31,12 @@ from typing import Any
 
 import polars as pl
 from bench import databases
-from bench.indicators_bench import AS_OF, generate
+from bench.catalogue_bench import AS_OF, generate
 from sqlalchemy import insert, text
 
 from riskdesk import bootstrap
 from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
-from riskdesk.indicators.compute import EventFrames, compute
+from riskdesk.indicators.compute import SCHEMAS, compute
 from riskdesk.migrations import runner
 from riskdesk.models import (
     CreditProfile,
@@ -180,10 +180,10 @@ def main() -> None:
     runner.upgrade(engine)
     factory = make_sessionmaker(engine)
     frames = generate(args.customers, args.events)
-    populate(factory, frames["customers"])
+    populate(factory, frames.customers)
 
     started = time.perf_counter()
-    indicators = compute(EventFrames(**frames), AS_OF)
+    indicators = compute(frames, AS_OF)
     t_indicators = time.perf_counter() - started
 
     with unit_of_work(factory) as session:
@@ -221,7 +221,7 @@ def main() -> None:
             {
                 "backend": label,
                 "customers": args.customers,
-                "event_rows": sum(f.height for f in frames.values()),
+                "event_rows": sum(getattr(frames, name).height for name in SCHEMAS),
                 "scored": summary.scored,
                 "batch_indicators_s": round(t_indicators, 2),
                 "scoring_and_store_s": round(t_scoring, 2),

@@ -21,18 +21,14 @@ ms with the page's total and the statements' count.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
-import time
 from decimal import Decimal
 from typing import Any
 
 from bench import databases
-from bench.alert_queue_bench import PG_URL, signed_in
 from bench.portfolio_bench import _insert, fill
 from sqlalchemy import select
 
-from riskdesk import bootstrap
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import (
     Complaint,
@@ -138,49 +134,24 @@ def populate(factory: Any, customers: int, rows: int) -> None:
             ])  # fmt: skip
 
 
-def run_backend(backend: str, args: argparse.Namespace) -> list[databases.PageFigure]:
-    """Fill one database, then time every view on it: (view, median ms, total, statements)."""
-    db = databases.open_database(backend, args.db_url, "work_lists")
-    try:
-        started = time.perf_counter()
-        populate(db.factory, args.customers, args.rows)
-        print(
-            f"{backend}: {args.customers:,} customers, {args.rows:,} rows a list in "
-            f"{time.perf_counter() - started:.0f} s",
-            flush=True,
-        )
-        if backend == "postgresql":
-            with db.engine.begin() as conn:
-                conn.exec_driver_sql("ANALYZE")
-        figures: list[databases.PageFigure] = []
-        for path in dict.fromkeys(v[0] for v in VIEWS):
-            if args.only and path != args.only:
-                continue
-            views = [(label, user, query) for p, label, user, query in VIEWS if p == path]
-            figures += databases.time_pages(
-                db, path, views, signed_in, total=TOTAL, rounds=args.rounds,
-                per_statement=args.per_statement,
-            )  # fmt: skip
-        return figures
-    finally:
-        db.drop()
-
-
 def main() -> None:
-    databases.throwaway_keyring()
-    bootstrap.install()
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=100_000)
+    parser = databases.page_bench_options(rounds=5)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
-    parser.add_argument("--db-url", default=PG_URL)
-    parser.add_argument("--per-statement", action="store_true")
     parser.add_argument("--only", help="one list's path, e.g. /complaints")
     args = parser.parse_args()
-    backends = ("sqlite", "postgresql") if args.backend == "both" else (args.backend,)
-    views = [(label, user, query) for p, label, user, query in VIEWS if p == (args.only or p)]
-    databases.print_page_table(views, {b: run_backend(b, args) for b in backends})
+    pages = [
+        (path, [(label, user, query) for p, label, user, query in VIEWS if p == path])
+        for path in dict.fromkeys(v[0] for v in VIEWS)
+        if path == (args.only or path)
+    ]
+    databases.run_page_bench(
+        args,
+        "work_lists",
+        lambda factory: populate(factory, args.customers, args.rows),
+        f"{args.customers:,} customers, {args.rows:,} rows a list",
+        pages,
+        total=TOTAL,
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from riskdesk.lake.schemas import EVENTS
 from riskdesk.models import (
     Complaint,
     CreditProfile,
@@ -78,70 +79,37 @@ def _wire(session: Session, stmt: Any) -> Any:
     return stmt.with_only_columns(*[wired(c) for c in stmt.selected_columns])
 
 
+# Each event kind's table. Its columns are schemas.EVENTS' names, in that order (so what the lake
+# may hold is reviewed there); an order line's customer and time are its order's.
+_EVENT_TABLES: dict[str, Any] = {
+    "orders": Order,
+    "order_lines": OrderLine,
+    "invoices": Invoice,
+    "payments": Payment,
+    "returns": Return,
+    "complaints": Complaint,
+    "surveys": SurveyResponse,
+    "interactions": Interaction,
+    "order_cancellations": OrderCancellation,
+    "invoice_adjustments": InvoiceAdjustment,
+    "payment_reversals": PaymentReversal,
+}
+# Kinds that read some columns off a joined table: (table, join condition, those columns).
+_JOINED: dict[str, tuple[Any, Any, tuple[str, ...]]] = {
+    "order_lines": (Order, Order.id == OrderLine.order_id, ("customer_id", "ordered_at")),
+}
+
+
 def _events(kind: str) -> tuple[Any, Any]:
     """A kind's SELECT (columns in schemas.EVENTS order) and its id column."""
-    if kind == "orders":
-        o = Order
-        return select(
-            o.id, o.customer_id, o.ordered_at, o.amount, o.currency, o.channel,
-            o.payment_method, o.received_at,
-        ), o.id  # fmt: skip
-    if kind == "order_lines":
-        line = OrderLine
-        return select(
-            line.id, line.order_id, Order.customer_id, Order.ordered_at, line.line_no,
-            line.category, line.product, line.quantity, line.amount,
-        ).join(Order, Order.id == line.order_id), line.id  # fmt: skip
-    if kind == "invoices":
-        i = Invoice
-        return select(
-            i.id, i.customer_id, i.order_id, i.issue_date, i.due_date, i.amount, i.currency,
-            i.received_at,
-        ), i.id  # fmt: skip
-    if kind == "payments":
-        p = Payment
-        return select(
-            p.id, p.customer_id, p.invoice_id, p.paid_on, p.amount, p.currency, p.method,
-            p.overpayment, p.received_at,
-        ), p.id  # fmt: skip
-    if kind == "returns":
-        r = Return
-        return select(
-            r.id, r.customer_id, r.order_id, r.returned_on, r.amount, r.currency, r.reason,
-            r.received_at,
-        ), r.id  # fmt: skip
-    if kind == "complaints":
-        c = Complaint
-        return select(
-            c.id, c.customer_id, c.category, c.product, c.severity, c.opened_at,
-            c.resolved_at, c.received_at,
-        ), c.id  # fmt: skip
-    if kind == "surveys":
-        s = SurveyResponse
-        return select(
-            s.id, s.customer_id, s.survey_type, s.score, s.responded_at, s.received_at
-        ), s.id
-    if kind == "interactions":
-        n = Interaction
-        return select(
-            n.id, n.customer_id, n.occurred_at, n.channel, n.kind, n.next_step_on, n.received_at
-        ), n.id
-    if kind == "order_cancellations":
-        x = OrderCancellation
-        return select(x.id, x.customer_id, x.order_id, x.cancelled_on, x.received_at), x.id
-    if kind == "invoice_adjustments":
-        a = InvoiceAdjustment
-        return select(
-            a.id, a.customer_id, a.invoice_id, a.kind, a.amount, a.currency, a.adjusted_on,
-            a.received_at,
-        ), a.id  # fmt: skip
-    if kind == "payment_reversals":
-        v = PaymentReversal
-        return select(
-            v.id, v.customer_id, v.payment_id, v.invoice_id, v.amount, v.currency,
-            v.reversed_on, v.received_at,
-        ), v.id  # fmt: skip
-    raise KeyError(kind)
+    table = _EVENT_TABLES[kind]
+    joined, on, from_joined = _JOINED.get(kind, (None, None, ()))
+    stmt = select(
+        *[getattr(joined if name in from_joined else table, name) for name in EVENTS[kind]]
+    )
+    if joined is not None:
+        stmt = stmt.join(joined, on)
+    return stmt, table.id
 
 
 def event_rows(

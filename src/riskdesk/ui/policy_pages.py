@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from riskdesk.alerts import service as alert_service
 from riskdesk.alerts.schemas import RouteIn, SlaIn
 from riskdesk.db import SessionDep
-from riskdesk.kit.errors import ErrorDetail, RiskdeskError
-from riskdesk.kit.validation import PathId, details_from_validation_error
+from riskdesk.kit.errors import RiskdeskError
+from riskdesk.kit.validation import PathId
 from riskdesk.policy import service as policy_service
 from riskdesk.policy.schemas import AuthorityIn, DelegationIn, TierPolicyIn
 from riskdesk.security import service as security_service
@@ -30,8 +30,8 @@ from riskdesk.security.deps import (
 )
 from riskdesk.security.permissions import Permission, Role, permissions_for
 from riskdesk.ui.alert_pages import ALERT_CATEGORIES
-from riskdesk.ui.forms import FormDep, FormErrors, filled
-from riskdesk.ui.render import Reason, render
+from riskdesk.ui.forms import FormDep, Refusal, filled, form_context, form_failure
+from riskdesk.ui.render import render
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,22 +61,6 @@ _CROSS_FIELD = {
 }
 
 
-def _failure(session: Any, exc: Exception) -> tuple[int, FormErrors]:
-    """Status and per-field errors of a refused form (the service's refusal rolled back)."""
-    if isinstance(exc, ValidationError):
-        errors: FormErrors = []
-        for d in details_from_validation_error(exc):
-            if not d.field:
-                found = next((v for k, v in _CROSS_FIELD.items() if k in d.reason), None)
-                if found is not None:
-                    d = ErrorDetail(field=found[0], reason=d.reason, code=found[1])
-            errors.append((d.field, Reason.of_detail(d)))
-        return 422, errors
-    assert isinstance(exc, RiskdeskError)
-    session.rollback()
-    return exc.status_code, [(exc.field, Reason.of_error(exc))]
-
-
 def _people(session: Any) -> dict[int, str]:
     return {u.id: u.display_name or u.username for u in security_service.list_users(session)}
 
@@ -102,10 +86,9 @@ def _tiers(
     session: Any,
     principal: Any,
     *,
-    status_code: int = 200,
     editing: str | None = None,
     form: dict[str, Any] | None = None,
-    form_errors: FormErrors | None = None,
+    refused: Refusal | None = None,
     done: str | None = None,
 ) -> Response:
     policies = {p.tier: p for p in policy_service.list_policies(session)}
@@ -113,15 +96,12 @@ def _tiers(
         request,
         "policy_tiers.html",
         principal,
-        status_code=status_code,
         policies=[policies[t] for t in TIERS if t in policies],
         people=_people(session),
         can_edit=principal.can(Permission.CREDIT_POLICY_MANAGE),
         editing=editing,
-        form=form or {},
-        form_errors=form_errors or [],
-        field_errors={f: r for f, r in form_errors or [] if f},
         done=done,
+        **form_context(form, refused),
     )
 
 
@@ -148,16 +128,8 @@ def save_tier(
         before = {p.tier: p.updated_at for p in policy_service.list_policies(session)}.get(tier)
         policy = policy_service.update_policy(session, principal, tier, body)
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _failure(session, exc)
-        return _tiers(
-            request,
-            session,
-            principal,
-            status_code=status,
-            editing=tier,
-            form=data,
-            form_errors=errors,
-        )
+        refused = form_failure(session, exc, _CROSS_FIELD)
+        return _tiers(request, session, principal, editing=tier, form=data, refused=refused)
     done = "unchanged" if before == policy.updated_at else "saved"
     return RedirectResponse(f"/policy/tiers?done={done}#tier-{tier}", status_code=303)
 
@@ -170,9 +142,8 @@ def _approvals(
     session: Any,
     principal: Any,
     *,
-    status_code: int = 200,
     form: dict[str, Any] | None = None,
-    form_errors: FormErrors | None = None,
+    refused: Refusal | None = None,
     which: str | None = None,
     done: str | None = None,
 ) -> Response:
@@ -182,7 +153,6 @@ def _approvals(
         request,
         "policy_approvals.html",
         principal,
-        status_code=status_code,
         authorities=policy_service.list_authorities(session),
         delegations=policy_service.list_delegations(session, principal) if can_delegate else [],
         people=_people(session),
@@ -193,11 +163,9 @@ def _approvals(
         tiers=TIERS,
         can_edit=principal.can(Permission.CREDIT_POLICY_MANAGE),
         can_delegate=can_delegate,
-        form=form or {},
         which=which,
-        form_errors=form_errors or [],
-        field_errors={f: r for f, r in form_errors or [] if f},
         done=done,
+        **form_context(form, refused),
     )
 
 
@@ -218,15 +186,9 @@ def add_authority(
     try:
         _, created = policy_service.add_authority(session, AuthorityIn.model_validate(data))
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _failure(session, exc)
+        refused = form_failure(session, exc, _CROSS_FIELD)
         return _approvals(
-            request,
-            session,
-            principal,
-            status_code=status,
-            form=data,
-            which="authority",
-            form_errors=errors,
+            request, session, principal, form=data, which="authority", refused=refused
         )
     return RedirectResponse(
         f"/policy/approvals?done={'added' if created else 'saved'}#authorities", status_code=303
@@ -241,8 +203,7 @@ def remove_authority(
     try:
         policy_service.remove_authority(session, authority_id)
     except RiskdeskError as exc:
-        status, errors = _failure(session, exc)
-        return _approvals(request, session, principal, status_code=status, form_errors=errors)
+        return _approvals(request, session, principal, refused=form_failure(session, exc))
     return RedirectResponse("/policy/approvals?done=removed#authorities", status_code=303)
 
 
@@ -255,15 +216,9 @@ def delegate(
     try:
         _, created = policy_service.delegate(session, principal, DelegationIn.model_validate(data))
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _failure(session, exc)
+        refused = form_failure(session, exc, _CROSS_FIELD)
         return _approvals(
-            request,
-            session,
-            principal,
-            status_code=status,
-            form=data,
-            which="delegation",
-            form_errors=errors,
+            request, session, principal, form=data, which="delegation", refused=refused
         )
     done = "added" if created else "unchanged"
     return RedirectResponse(f"/policy/approvals?done={done}#delegations", status_code=303)
@@ -280,8 +235,7 @@ def revoke_delegation(
     try:
         policy_service.revoke_delegation(session, principal, delegation_id)
     except RiskdeskError as exc:
-        status, errors = _failure(session, exc)
-        return _approvals(request, session, principal, status_code=status, form_errors=errors)
+        return _approvals(request, session, principal, refused=form_failure(session, exc))
     return RedirectResponse("/policy/approvals?done=revoked#delegations", status_code=303)
 
 
@@ -293,9 +247,8 @@ def _routes(
     session: Any,
     principal: Any,
     *,
-    status_code: int = 200,
     form: dict[str, Any] | None = None,
-    form_errors: FormErrors | None = None,
+    refused: Refusal | None = None,
     done: str | None = None,
     editing_sla: str | None = None,
     sla_form: dict[str, Any] | None = None,
@@ -304,7 +257,6 @@ def _routes(
         request,
         "policy_routes.html",
         principal,
-        status_code=status_code,
         routes=alert_service.list_routes(session),
         people=_people(session),
         users=[u for u in security_service.list_users(session) if u.is_active],
@@ -314,10 +266,8 @@ def _routes(
         categories=ALERT_CATEGORIES,
         severities=SEVERITIES,
         can_edit=principal.can(Permission.RULES_MANAGE),
-        form=form or {},
-        form_errors=form_errors or [],
-        field_errors={f: r for f, r in form_errors or [] if f},
         done=done,
+        **form_context(form, refused),
     )
 
 
@@ -341,10 +291,8 @@ def add_route(
     try:
         _, added = alert_service.add_route(session, RouteIn.model_validate(data))
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _failure(session, exc)
-        return _routes(
-            request, session, principal, status_code=status, form=data, form_errors=errors
-        )
+        refused = form_failure(session, exc, _CROSS_FIELD)
+        return _routes(request, session, principal, form=data, refused=refused)
     done = "added" if added else "unchanged"
     return RedirectResponse(f"/policy/alert-routes?done={done}#routes", status_code=303)
 
@@ -357,8 +305,7 @@ def remove_route(
     try:
         alert_service.remove_route(session, route_id)
     except RiskdeskError as exc:
-        status, errors = _failure(session, exc)
-        return _routes(request, session, principal, status_code=status, form_errors=errors)
+        return _routes(request, session, principal, refused=form_failure(session, exc))
     return RedirectResponse("/policy/alert-routes?done=removed#routes", status_code=303)
 
 
@@ -377,15 +324,9 @@ def save_sla(
         before = alert_service.sla_hours(session)[severity]
         sla = alert_service.update_sla(session, principal, severity, SlaIn.model_validate(data))
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = _failure(session, exc)
+        refused = form_failure(session, exc, _CROSS_FIELD)
         return _routes(
-            request,
-            session,
-            principal,
-            status_code=status,
-            form_errors=errors,
-            editing_sla=severity,
-            sla_form=data,
+            request, session, principal, editing_sla=severity, sla_form=data, refused=refused
         )
     done = "unchanged" if before == sla.hours else "saved"
     return RedirectResponse(f"/policy/alert-routes?done={done}#sla", status_code=303)

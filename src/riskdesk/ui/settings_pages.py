@@ -20,7 +20,7 @@ from riskdesk.kit.timeutil import local, offset_label, utcnow, zone, zone_names
 from riskdesk.security import service as security_service
 from riskdesk.security.deps import CanSettingsManage
 from riskdesk.security.service import Principal
-from riskdesk.ui.forms import FormDep, FormErrors, filled, form_failure
+from riskdesk.ui.forms import FormDep, Refusal, filled, form_context, form_failure
 from riskdesk.ui.render import format_stamp, render
 
 router = APIRouter(include_in_schema=False)
@@ -45,9 +45,8 @@ def _page(
     session: SessionDep,
     principal: Principal,
     *,
-    status_code: int = 200,
     form: dict[str, str] | None = None,
-    form_errors: FormErrors | None = None,
+    refused: Refusal | None = None,
     done: str | None = None,
 ) -> Response:
     default = request.app.state.settings.time_zone
@@ -64,16 +63,13 @@ def _page(
         request,
         "settings.html",
         principal,
-        status_code=status_code,
         view=view,
         updated_by=(who.display_name or who.username) if who else None,
         now=now,
         examples=examples,
         zones=sorted(zone_names()),
-        form=form or {},
-        form_errors=form_errors or [],
-        field_errors={f: r for f, r in form_errors or [] if f},
         done=done,
+        **form_context(form, refused),
     )
 
 
@@ -97,8 +93,7 @@ def save_time_zone(
         body = TimeZoneIn.model_validate(data)
         company_service.set_time_zone(session, principal, body.time_zone)
     except (ValidationError, RiskdeskError) as exc:
-        status, errors = form_failure(session, exc)
-        return _page(request, session, principal, status_code=status, form=data, form_errors=errors)
+        return _page(request, session, principal, form=data, refused=form_failure(session, exc))
     after = company_service.time_zone_view(session, default)
     unchanged = before["is_set"] and before["time_zone"] == after["time_zone"]
     done = "unchanged" if unchanged else "saved"
