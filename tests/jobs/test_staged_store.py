@@ -497,3 +497,42 @@ def test_the_last_transaction_writes_no_row_per_customer(
         for table in ("credit_profiles", "indicator_snapshots", "customer_scores", "model_scores")
     ), writes
     assert not any("staged_indicator_snapshots" in s for s in statements)
+
+
+def test_a_consent_withdrawn_while_the_run_is_applied_keeps_its_score_out(
+    demo, db, manager, factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from riskdesk.models import Customer
+
+    _sync_run(manager)
+    person = db.scalar(
+        select(Customer.id)
+        .join(CustomerScore, CustomerScore.customer_id == Customer.id)
+        .where(Customer.kind == "individual")
+        .order_by(Customer.id.desc())
+    )
+    assert person is not None
+
+    def withdraw(n: int) -> None:
+        if PHASES[-1] == "applying" and PHASES.count("applying") == 1:
+            answer = manager.post(
+                f"/api/v1/customers/{person}/consents",
+                json={"purpose": "credit_assessment", "granted": False, "notice_version": "1"},
+            )
+            assert answer.status_code in (200, 201), answer.text
+
+    _spy_stage(monkeypatch, withdraw)
+    job = _start(manager, "/api/v1/scoring-runs", {})
+    jobs.run_next(factory)
+    result = manager.get(f"/api/v1/jobs/{job['id']}").json()["result"]
+    for table in (CustomerScore, ModelScore):
+        assert (
+            db.scalar(
+                select(func.count()).where(
+                    table.run_id == result["id"], table.customer_id == person
+                )
+            )
+            == 0
+        )
+    others = db.scalar(select(func.count()).where(CustomerScore.run_id == result["id"]))
+    assert others == result["customers"]

@@ -31,6 +31,21 @@ def without_consent(session: Session, purpose: str, ids: Sequence[int] | None) -
     return repo.individuals_without(session, purpose, ids)
 
 
+def mark(session: Session) -> int:
+    """Where the consent record stands now, for withdrawn_since after a long read."""
+    return repo.consent_mark(session)
+
+
+def withdrawn_since(session: Session, purpose: str, since: int) -> set[int]:
+    """The individuals that processing for ``purpose`` leaves out because of a consent
+    recorded after ``since`` (a mark): what a long batch checks again before it is made
+    current, in time set by the records since, not by the customers."""
+    if not required(purpose):
+        return set()
+    changed = repo.recorded_since(session, purpose, since)
+    return repo.individuals_without(session, purpose, changed) if changed else set()
+
+
 def require_consent(session: Session, customer: Customer, purpose: str) -> None:
     """Refuse processing an individual without the consent it needs."""
     require_consent_of(session, customer.id, customer.kind, purpose)

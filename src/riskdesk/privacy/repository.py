@@ -118,6 +118,21 @@ def individuals_without(
     return found
 
 
+def consent_mark(session: Session) -> int:
+    """The newest consent record's id (0: none): what was recorded after it is new."""
+    return int(session.scalar(select(func.max(Consent.id))) or 0)
+
+
+def recorded_since(session: Session, purpose: str, mark: int) -> set[int]:
+    """The customers with a consent record for ``purpose`` newer than ``mark`` (by the
+    primary key: a range read of the few new records, not a scan)."""
+    return set(
+        session.scalars(
+            select(Consent.customer_id).where(Consent.id > mark, Consent.purpose == purpose)
+        )
+    )
+
+
 def active_holds(session: Session, customer_ids: Sequence[int]) -> list[LegalHold]:
     """Holds not yet released on these customers."""
     if not customer_ids:

@@ -516,6 +516,8 @@ class RescorePlan:
     marks: pl.DataFrame  # each customer's state when read (repository.freshness)
     # The active models' matured performance, when this is a month's first run (registry).
     matured: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # The consent record when read: consents recorded after it are checked again at the end.
+    consent_mark: int = 0
 
 
 def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePlan:
@@ -526,6 +528,7 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
     started = utcnow()
     as_of = as_of or today()
     marks = freshness(session)
+    consent_mark = consent.mark(session)
     # One read of the history for today's indicators and, in a month's first run, the models'
     # matured performance.
     history = indicator_service.load_history(session)
@@ -541,7 +544,7 @@ def plan_rescore(session: Session, *, as_of: dt.date | None = None) -> RescorePl
         indicators=indicators,
         champion=registry.champion_frame(models),
     )
-    return RescorePlan(as_of, started, indicators, models, scores, marks, matured)
+    return RescorePlan(as_of, started, indicators, models, scores, marks, matured, consent_mark)
 
 
 def freshness(session: Session) -> pl.DataFrame:
@@ -661,7 +664,9 @@ def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringS
     if run is None or run.status != "storing":
         raise Conflict(f"scoring run {run_id} is not being stored", code="run_not_storing")
     changed = repo.changed_since_applied(session, run_id)
-    withdrawn = consent.without_consent(session, "credit_assessment", None)
+    # Each slice left out who had no consent when it was stored; of consents since, only
+    # those recorded after the read can have changed that.
+    withdrawn = consent.withdrawn_since(session, "credit_assessment", plan.consent_mark)
     if changed or withdrawn:
         repo.drop_run_rows(session, run_id, sorted(set(changed) | withdrawn))
     stored = repo.count_run_scores(session, run_id)
