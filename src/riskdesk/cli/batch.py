@@ -286,3 +286,33 @@ def scores_command(
         "seconds": round(time.perf_counter() - started, 2),
     }
     typer.echo(json.dumps(summary))
+
+
+@batch_app.command("load")
+def load_command(
+    source: Annotated[
+        Path, typer.Option("--from", help="a result directory (batch indicators|scores --out)")
+    ],
+    table: Annotated[
+        str, typer.Option("--table", help="the load's name: the staging table is batch_<NAME>")
+    ],
+) -> None:
+    """Load a batch result into PostgreSQL, into the staging table batch_<NAME> (replaced
+    whole, by COPY), for reports and BI; the product's own tables are left alone."""
+    from riskdesk.batch.frames import FramesError
+    from riskdesk.batch.repository import load_result, table_name
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+
+    if not source.is_dir():
+        fail("--from", f"{source} is not a directory")
+    started = time.perf_counter()
+    try:
+        staging = table_name(table)
+        factory = make_sessionmaker(make_engine(get_settings().database_url))
+        with unit_of_work(factory) as session:
+            rows = load_result(session, sorted(source.glob("*.parquet")), table)
+    except FramesError as exc:
+        fail(exc.option, exc.reason)
+    summary = {"table": staging, "rows": rows, "seconds": round(time.perf_counter() - started, 2)}
+    typer.echo(json.dumps(summary))
