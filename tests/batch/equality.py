@@ -43,3 +43,20 @@ def bit_identical_share(got: pl.DataFrame, want: pl.DataFrame) -> float:
         same += int(((x == y) | (np.isnan(x) & np.isnan(y))).sum())
         total += x.size
     return same / total
+
+
+def score_differences(got: pl.DataFrame, want: pl.DataFrame) -> dict[str, int]:
+    """Rows per column of a scores result that differ: floats (a model's bad probability)
+    within the tolerance above, everything else (scores, ratings, tiers, reasons, nulls)
+    exactly."""
+    assert got.columns == want.columns, f"columns differ: {got.columns} != {want.columns}"
+    assert got.schema == want.schema, "dtypes differ"
+    assert got["customer_id"].to_list() == want["customer_id"].to_list(), "customers differ"
+    floats = [c for c, t in got.schema.items() if t == pl.Float64]
+    out = differences(got.select("customer_id", *floats), want.select("customer_id", *floats))
+    for name in got.columns[1:]:
+        if name not in floats:
+            bad = int((~got[name].eq_missing(want[name])).sum())
+            if bad:
+                out[name] = bad
+    return out

@@ -3,6 +3,7 @@ bucket sizing, and `riskdesk batch indicators --engine polars`."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import polars as pl
@@ -126,6 +127,11 @@ def test_cli_frames_from_the_database_then_indicators(
         assert demo.exit_code == 0, demo.output
         done = runner.invoke(app, ["batch", "frames", "--out", str(tmp_path / "frames")])
         assert done.exit_code == 0, done.output
+        # The scoring config beside them (tests/batch/test_scores.py checks what scores it).
+        config = runner.invoke(
+            app, ["batch", "config", "--as-of", "2026-06-30", "--out", str(tmp_path / "config")]
+        )
+        assert config.exit_code == 0, config.output
         with reading(make_sessionmaker(make_engine(get_settings().database_url))) as session:
             history = service.load_history(session)
     finally:
@@ -138,3 +144,11 @@ def test_cli_frames_from_the_database_then_indicators(
     assert runner.invoke(app, [*args, "--out", str(tmp_path / "out")]).exit_code == 0
     result = batch_frames.read_result(tmp_path / "out")
     assert differences(result, compute(history, AS_OF)) == {}
+    # Scores from the frames and the config, with no database.
+    summary = json.loads(config.output)
+    assert summary["scorecards"] == ["demo_default v1"] and summary["customers"] == 40
+    args = ["batch", "scores", "--config", str(tmp_path / "config"), "--frames"]
+    args += [str(tmp_path / "frames"), "--as-of", "2026-06-30", "--out", str(tmp_path / "scores")]
+    assert runner.invoke(app, args).exit_code == 0
+    scores = batch_frames.read_result(tmp_path / "scores")
+    assert scores.height == 40 and scores["scorecard__demo_default__v1__score"].is_not_null().any()

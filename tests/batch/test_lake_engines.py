@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 
 from riskdesk.batch import frames as batch_frames
 from riskdesk.batch import local, spark_lake
+from riskdesk.batch import scoring as batch_scoring
 from riskdesk.batch.spark import collect
 from riskdesk.cli.main import app
 from riskdesk.customers import service as customer_service
@@ -32,7 +33,8 @@ from riskdesk.kit.timeutil import utcnow
 from riskdesk.lake import frames_of
 from riskdesk.lake import service as lake_service
 from riskdesk.models import Complaint, Customer
-from tests.batch.equality import differences
+from riskdesk.scoring import service as scoring_service
+from tests.batch.equality import differences, score_differences
 from tests.conftest import principal
 from tests.lake.test_lake import correct
 
@@ -139,6 +141,20 @@ def test_cli_lake_with_both_engines(spark: Any, db: Session, tmp_path: Path) -> 
     polars_file = batch_frames.read_result(tmp_path / "polars")
     spark_file = batch_frames.read_result(tmp_path / "spark")
     assert differences(spark_file, polars_file) == {}
+    # Scores from the lake too (the merged customers are not scored: only the survivors).
+    inputs = scoring_service.batch_inputs(db, as_of=END)
+    config = batch_scoring.ScoringConfig(inputs.as_of, inputs.cards, inputs.models)
+    batch_scoring.write_config(config, inputs.customers, tmp_path / "config")
+    scores = ["batch", "scores", "--as-of", END.isoformat(), "--config", str(tmp_path / "config")]
+    for engine, lake in (("polars", str(target)), ("spark", f"file://{target}")):
+        out = str(tmp_path / f"scores-{engine}")
+        done = runner.invoke(app, [*scores, "--lake", lake, "--engine", engine, "--out", out])
+        assert done.exit_code == 0, done.output
+    polars_scores = batch_frames.read_result(tmp_path / "scores-polars")
+    assert polars_scores.height == 10  # 12 customers, 2 merged away
+    assert polars_scores["scorecard__demo_default__v1__score"].null_count() == 0
+    spark_scores = batch_frames.read_result(tmp_path / "scores-spark")
+    assert score_differences(spark_scores, polars_scores) == {}
     # Exactly one input, named in the error.
     both = runner.invoke(
         app, [*args, "--lake", str(target), "--frames", str(tmp_path), "--out", str(tmp_path / "x")]

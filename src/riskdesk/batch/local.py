@@ -35,3 +35,30 @@ def indicators_from_lake(lake_uri: str, as_of: dt.date, out: Path | None = None)
     if out is not None:
         write_result(result, out)
     return result
+
+
+def scores(
+    config_dir: Path,
+    as_of: dt.date,
+    *,
+    frames_dir: Path | None = None,
+    lake_uri: str | None = None,
+    out: Path | None = None,
+) -> pl.DataFrame:
+    """Every live customer's scores (riskdesk.batch.scoring): the config's customers joined
+    with their indicators from a frames directory or a lake, scored in one computation
+    (written to ``out`` if given)."""
+    from riskdesk.batch import scoring
+
+    config = scoring.checked(scoring.read_config(config_dir), as_of)
+    customers = scoring.read_customers(config_dir)
+    if frames_dir is not None:
+        computed = indicators(frames_dir, as_of)
+    else:
+        assert lake_uri is not None
+        computed = indicators_from_lake(lake_uri, as_of)
+    joined = customers.join(computed, on="customer_id", how="left")
+    result = scoring.score_joined(config, joined).sort("customer_id")
+    if out is not None:
+        write_result(result, out)
+    return result

@@ -317,6 +317,20 @@ def indicators(
 ) -> tuple[DataFrame, Plan]:
     """Every indicator of every customer in a frames directory, on Spark: the result as a
     Spark DataFrame sorted by customer (written to ``out`` as Parquet if given) and the plan."""
+    base, plan = base_indicators(spark, frames_dir, as_of, buckets=buckets, bucket_mb=bucket_mb)
+    return rank(spark, base, out), plan
+
+
+def base_indicators(
+    spark: SparkSession,
+    frames_dir: str | Path,
+    as_of: dt.date,
+    *,
+    buckets: int | None = None,
+    bucket_mb: int = BUCKET_MB,
+) -> tuple[DataFrame, Plan]:
+    """Every customer's base row (BASE_SCHEMA: ``compute_base`` per bucket), not computed yet,
+    and the plan; ``population`` ranks it."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
         frames = str(frames_dir)
@@ -330,28 +344,42 @@ def indicators(
         # One shuffle partition a bucket: a partition then holds one bucket's rows, no more.
         spark.conf.set("spark.sql.shuffle.partitions", str(count))
         base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
-        result = rank(spark, base, out)
-        return result, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
+        return base, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
 
 
-def rank(spark: SparkSession, base: DataFrame, out: str | Path | None) -> DataFrame:
-    """The population step over every customer's base row (BASE_SCHEMA): REFERENCE_COLUMNS
-    collected and summarised on the driver, ``rank_population`` per partition against the
-    broadcast summary; the result sorted by customer (written to ``out`` if given)."""
-    base = base.persist()
-    try:
+def population(spark: SparkSession, base: DataFrame) -> DataFrame:
+    """The population step over every customer's base row (BASE_SCHEMA, persisted by the
+    caller: it is read twice): REFERENCE_COLUMNS collected and summarised on the driver,
+    ``rank_population`` per partition against the broadcast summary. Every indicator of every
+    customer (RESULT_SCHEMA), in no order."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
         reference = pl.from_arrow(base.select(*REFERENCE_COLUMNS).toArrow())
         assert isinstance(reference, pl.DataFrame)
         # Every customer's amount is in it (exact ranks): sent to each executor once.
         summary = spark.sparkContext.broadcast(summarise(reference, points=None).as_json())
-        result = base.mapInArrow(_rank_batches(summary), schema=RESULT_SCHEMA).orderBy(
-            "customer_id"
-        )
+        return base.mapInArrow(_rank_batches(summary), schema=RESULT_SCHEMA)
+
+
+def write(result: DataFrame, out: str | Path) -> None:
+    """A Spark result to a directory or URI as Parquet (a local directory made ready as the
+    polars engine's: frames.prepare_out)."""
+    target = str(out)
+    if "://" not in target:
+        prepare_out(Path(target))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+        result.write.mode("overwrite").parquet(target)
+
+
+def rank(spark: SparkSession, base: DataFrame, out: str | Path | None) -> DataFrame:
+    """The population step over every customer's base row (``population``); the result sorted
+    by customer (written to ``out`` if given)."""
+    base = base.persist()
+    try:
+        result = population(spark, base).orderBy("customer_id")
         if out is not None:
-            target = str(out)
-            if "://" not in target:
-                prepare_out(Path(target))
-            result.write.mode("overwrite").parquet(target)
+            write(result, out)
     finally:
         if out is not None:
             base.unpersist()

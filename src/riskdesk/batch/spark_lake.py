@@ -240,6 +240,19 @@ def indicators(
 ) -> tuple[DataFrame, Plan]:
     """Every indicator of every customer in a lake, on Spark: the result sorted by customer
     (written to ``out`` as Parquet if given) and the plan."""
+    base, plan = base_indicators(spark, lake_uri, as_of, buckets=buckets, bucket_mb=bucket_mb)
+    return rank(spark, base, out), plan
+
+
+def base_indicators(
+    spark: SparkSession,
+    lake_uri: str | Path,
+    as_of: dt.date,
+    *,
+    buckets: int | None = None,
+    bucket_mb: int = BUCKET_MB,
+) -> tuple[DataFrame, Plan]:
+    """Every customer's base row from a lake (``spark.base_indicators``), and the plan."""
     from pyspark.sql import functions as F
 
     with warnings.catch_warnings():
@@ -253,5 +266,4 @@ def indicators(
         long = long.withColumn("bucket", F.pmod(F.xxhash64("owner"), F.lit(count))).drop("owner")
         spark.conf.set("spark.sql.shuffle.partitions", str(count))
         base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
-        result = rank(spark, base, out)
-        return result, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
+        return base, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)

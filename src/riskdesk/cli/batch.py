@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from enum import StrEnum
@@ -45,6 +46,42 @@ def frames_command(
     typer.echo(json.dumps({"frames": str(out), "rows": rows}))
 
 
+def _checked(
+    as_of: str,
+    out: str,
+    frames: str | None,
+    lake: str | None,
+    engine: Engine,
+    buckets: int | None,
+    bucket_mb: int | None,
+    python_memory: str | None,
+    config: str | None = None,
+) -> dt.date:
+    """The options every batch run shares, checked; the as-of date."""
+    if (frames is None) == (lake is None):
+        option = "--lake" if lake is not None else "--frames"
+        fail(option, "give exactly one of --frames (a frames directory) and --lake (a lake)")
+    day = parse_date("--as-of", as_of)
+    if buckets is not None and buckets < 1:
+        fail("--buckets", f"must be at least 1, got {buckets}")
+    if bucket_mb is not None and bucket_mb < 1:
+        fail("--bucket-mb", f"must be at least 1, got {bucket_mb}")
+    if engine is Engine.polars and (buckets or bucket_mb or python_memory):
+        fail("--engine", "--buckets, --bucket-mb and --python-memory are for --engine spark")
+    # The polars engine reads a lake through fsspec (any URI), but frames, configs and results
+    # as local directories.
+    if engine is Engine.polars and any("://" in (x or "") for x in (out, frames, config)):
+        fail("--engine", "URIs are for --engine spark; polars reads and writes local paths")
+    if frames is not None:
+        if "://" not in frames and not Path(frames).is_dir():
+            fail("--frames", f"{frames} is not a directory")
+    elif lake is not None and "://" not in lake and not Path(lake).is_dir():
+        fail("--lake", f"{lake} is not a directory")
+    if config is not None and "://" not in config and not Path(config).is_dir():
+        fail("--config", f"{config} is not a directory (riskdesk batch config)")
+    return day
+
+
 @batch_app.command("indicators")
 def indicators_command(
     # Text, not Path: on Spark these may be URIs (hdfs://, s3a://), which Path would mangle.
@@ -78,25 +115,7 @@ def indicators_command(
     equal."""
     from riskdesk.batch.frames import FramesError
 
-    if (frames is None) == (lake is None):
-        option = "--lake" if lake is not None else "--frames"
-        fail(option, "give exactly one of --frames (a frames directory) and --lake (a lake)")
-    day = parse_date("--as-of", as_of)
-    if buckets is not None and buckets < 1:
-        fail("--buckets", f"must be at least 1, got {buckets}")
-    if bucket_mb is not None and bucket_mb < 1:
-        fail("--bucket-mb", f"must be at least 1, got {bucket_mb}")
-    if engine is Engine.polars and (buckets or bucket_mb or python_memory):
-        fail("--engine", "--buckets, --bucket-mb and --python-memory are for --engine spark")
-    # The polars engine reads a lake through fsspec (any URI), but frames and results as
-    # local directories.
-    if engine is Engine.polars and ("://" in out or "://" in (frames or "")):
-        fail("--engine", "URIs are for --engine spark; polars reads and writes local paths")
-    if frames is not None:
-        if "://" not in frames and not Path(frames).is_dir():
-            fail("--frames", f"{frames} is not a directory")
-    elif lake is not None and "://" not in lake and not Path(lake).is_dir():
-        fail("--lake", f"{lake} is not a directory")
+    day = _checked(as_of, out, frames, lake, engine, buckets, bucket_mb, python_memory)
     started = time.perf_counter()
     try:
         if engine is Engine.polars:
@@ -148,4 +167,152 @@ def indicators_command(
         "out": out,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    typer.echo(json.dumps(summary))
+
+
+@batch_app.command("config")
+def config_command(
+    as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
+    out: Annotated[Path, typer.Option("--out", help="the config directory to write")],
+) -> None:
+    """Write what a scoring run reads from the database as of a date (the active scorecard
+    versions, the live models and every live customer's stored inputs) as a config directory,
+    the input of `riskdesk batch scores` (which then needs no database)."""
+    from riskdesk.batch.frames import FramesError
+    from riskdesk.batch.scoring import ScoringConfig, write_config
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.scoring import service
+
+    day = parse_date("--as-of", as_of)
+    if out.exists() and not out.is_dir():
+        fail("--out", f"{out} is a file")
+    factory = make_sessionmaker(make_engine(get_settings().database_url))
+    with reading(factory) as session:
+        inputs = service.batch_inputs(session, as_of=day)
+    config = ScoringConfig(inputs.as_of, inputs.cards, inputs.models)
+    try:
+        customers = write_config(config, inputs.customers, out)
+    except FramesError as exc:
+        fail(exc.option, exc.reason)
+    summary = {
+        "config": str(out),
+        "as_of": day.isoformat(),
+        "scorecards": [f"{c.code} v{c.version}" for c in inputs.cards],
+        "models": [f"{m.name} v{m.version}" for m in inputs.models],
+        "customers": customers,
+    }
+    typer.echo(json.dumps(summary, ensure_ascii=False))
+
+
+@batch_app.command("scores")
+def scores_command(
+    as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
+    config: Annotated[
+        str, typer.Option("--config", help="config directory or URI (riskdesk batch config)")
+    ],
+    out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
+    frames: Annotated[
+        str | None,
+        typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)"),
+    ] = None,
+    lake: Annotated[
+        str | None,
+        typer.Option("--lake", help="lake directory or URI (riskdesk lake export)"),
+    ] = None,
+    engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
+    master: Annotated[
+        str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
+    ] = "local[2]",
+    buckets: Annotated[
+        int | None, typer.Option("--buckets", help="Spark: customer buckets (default: by size)")
+    ] = None,
+    bucket_mb: Annotated[
+        int | None, typer.Option("--bucket-mb", help="Spark: memory target per bucket, MB")
+    ] = None,
+    python_memory: Annotated[
+        str | None,
+        typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g"),
+    ] = None,
+) -> None:
+    """Every live customer's scores as a scoring run computes them (each active scorecard
+    version's score, rating, tier and reasons, each live model's score), from the indicators
+    of a frames directory or a lake and a config directory, to OUT as Parquet (one row per
+    customer; docs/spark.md names the columns); both engines write files that compare equal."""
+    from riskdesk.batch.frames import FramesError
+
+    day = _checked(as_of, out, frames, lake, engine, buckets, bucket_mb, python_memory, config)
+    started = time.perf_counter()
+    try:
+        if engine is Engine.polars:
+            from riskdesk.batch import local
+
+            customers = local.scores(
+                Path(config),
+                day,
+                frames_dir=Path(frames) if frames is not None else None,
+                lake_uri=lake,
+                out=Path(out),
+            ).height
+            summary: dict[str, object] = {"engine": "polars", "customers": customers}
+        else:
+            from riskdesk.batch import spark, spark_scores
+
+            existing = spark.active_session()  # a caller's (a test's): used, not stopped
+            try:
+                session = existing or spark.session(master, python_memory=python_memory)
+            except spark.SparkUnavailable as exc:
+                fail("--engine", f"spark: {exc}")
+            try:
+                _, plan = spark_scores.scores(
+                    session,
+                    config,
+                    day,
+                    frames_dir=frames,
+                    lake_uri=lake,
+                    out=out,
+                    buckets=buckets,
+                    bucket_mb=bucket_mb or spark.BUCKET_MB,
+                )
+            finally:
+                if existing is None:
+                    session.stop()
+            summary = {"engine": "spark", "master": master, "buckets": plan.buckets}
+    except FramesError as exc:
+        fail(exc.option, exc.reason)
+    summary |= {
+        "input": "lake" if lake is not None else "frames",
+        "out": out,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    typer.echo(json.dumps(summary))
+
+
+@batch_app.command("load")
+def load_command(
+    source: Annotated[
+        Path, typer.Option("--from", help="a result directory (batch indicators|scores --out)")
+    ],
+    table: Annotated[
+        str, typer.Option("--table", help="the load's name: the staging table is batch_<NAME>")
+    ],
+) -> None:
+    """Load a batch result into PostgreSQL, into the staging table batch_<NAME> (replaced
+    whole, by COPY), for reports and BI; the product's own tables are left alone."""
+    from riskdesk.batch.frames import FramesError
+    from riskdesk.batch.repository import load_result, table_name
+    from riskdesk.config import get_settings
+    from riskdesk.db import make_engine, make_sessionmaker, unit_of_work
+
+    if not source.is_dir():
+        fail("--from", f"{source} is not a directory")
+    started = time.perf_counter()
+    try:
+        staging = table_name(table)
+        factory = make_sessionmaker(make_engine(get_settings().database_url))
+        with unit_of_work(factory) as session:
+            rows = load_result(session, sorted(source.glob("*.parquet")), table)
+    except FramesError as exc:
+        fail(exc.option, exc.reason)
+    summary = {"table": staging, "rows": rows, "seconds": round(time.perf_counter() - started, 2)}
     typer.echo(json.dumps(summary))

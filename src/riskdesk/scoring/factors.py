@@ -14,6 +14,7 @@ import polars as pl
 from sqlalchemy.orm import Session
 
 from riskdesk.scoring import repository as repo
+from riskdesk.scoring.steps import with_computed
 
 
 def factor_frame(
@@ -30,16 +31,27 @@ def factor_frame(
     when the caller has just computed them; ``champion`` (``model.<name>`` columns) are
     champion scores just computed and not stored yet, which win over the stored ones.
     """
+    stored = stored_inputs(session, customer_ids, as_of, sources, indicators=indicators is None)
+    return with_computed(stored, sources, indicators, champion)
+
+
+def stored_inputs(
+    session: Session,
+    customer_ids: Sequence[int] | None,
+    as_of: dt.date,
+    sources: set[str],
+    *,
+    indicators: bool = True,
+) -> pl.DataFrame:
+    """What factors of ``sources`` read from the database, one row per live customer: the
+    attributes, the stored indicators (unless ``indicators`` is False: the caller computes
+    them), the ratios of the latest statements, the stored champion scores and the bureau
+    figures (``steps.with_computed`` adds what a run computes)."""
     frame = repo.customer_attributes(session, customer_ids, as_of)
-    if "indicator" in sources:
-        if indicators is not None:
-            values = indicators.select(
-                "customer_id",
-                *[pl.col(c).alias(f"indicator.{c}") for c in indicators.columns[1:]],
-            )
-        else:
-            values = repo.indicator_values(session, customer_ids)
-        frame = frame.join(values, on="customer_id", how="left")
+    if "indicator" in sources and indicators:
+        frame = frame.join(
+            repo.indicator_values(session, customer_ids), on="customer_id", how="left"
+        )
     if "ratio" in sources:
         from riskdesk.scoring.ratios import RATIO_FACTORS, company_ratios
 
@@ -49,24 +61,11 @@ def factor_frame(
         )
         frame = frame.join(ratios, on="customer_id", how="left")
     if "model" in sources:
-        stored = repo.champion_scores(session, customer_ids)
-        if champion is not None:
-            stored = _with_fresh(stored, champion)
-        frame = frame.join(stored, on="customer_id", how="left")
+        frame = frame.join(
+            repo.champion_scores(session, customer_ids), on="customer_id", how="left"
+        )
     if "bureau" in sources:
         frame = frame.join(
             repo.bureau_values(session, customer_ids, as_of), on="customer_id", how="left"
         )
     return frame
-
-
-def _with_fresh(stored: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
-    """Stored champion scores, replaced by the fresh ones where there are."""
-    names = [c for c in fresh.columns if c != "customer_id"]
-    stored = stored.with_columns(
-        pl.lit(None, pl.Float64).alias(n) for n in names if n not in stored.columns
-    )
-    merged = stored.join(fresh, on="customer_id", how="full", coalesce=True, suffix=".fresh")
-    return merged.with_columns(pl.coalesce(f"{n}.fresh", n).alias(n) for n in names).drop(
-        f"{n}.fresh" for n in names
-    )

@@ -25,6 +25,7 @@ from riskdesk.kit.timeutil import month_ends, today, utcnow
 from riskdesk.models import ModelVersion
 from riskdesk.privacy import consent
 from riskdesk.scoring import repository as repo
+from riskdesk.scoring import steps
 from riskdesk.scoring.factors import factor_frame
 from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal, ensure_second_person, ensure_still_allowed
@@ -33,22 +34,7 @@ ATTRIBUTES = repo.PLAIN_ATTRIBUTES
 SCOREABLE = frozenset(NAMES) | frozenset(ATTRIBUTES)
 
 
-def _pandas(frame: pl.DataFrame) -> Any:
-    """Features for the models: numbers as floats, text as categories."""
-    import pandas as pd
-
-    # Column by column through numpy: Polars' own to_pandas needs pyarrow.
-    data = pd.DataFrame(
-        {
-            name: (
-                pd.Series(frame[name].to_numpy(), dtype="category")
-                if name in ATTRIBUTES
-                else frame[name].cast(pl.Float64).fill_null(np.nan).to_numpy()
-            )
-            for name in frame.columns
-        }
-    )
-    return data
+_pandas = steps.as_pandas
 
 
 def history_dataset(
@@ -240,30 +226,22 @@ def _features_frame(
     as_of: dt.date,
     indicators: pl.DataFrame | None,
 ) -> pl.DataFrame:
-    frame = factor_frame(session, customer_ids, as_of, {"indicator"}, indicators)
-    return frame.select(
-        "customer_id",
-        *[pl.col(f"indicator.{n}").alias(n) for n in NAMES],
-        *[pl.col(f"attribute.{a}").alias(a) for a in ATTRIBUTES],
-    )
+    return steps.features_of(factor_frame(session, customer_ids, as_of, {"indicator"}, indicators))
 
 
-def model_score(bad_probability: np.ndarray) -> np.ndarray:
-    """A model's score of customers: 1000 × (1 − PD), in whole points (half up)."""
-    scores: np.ndarray = np.floor((1.0 - bad_probability) * 1000 + 0.5).astype(int)
-    return scores
+# The pure part of scoring with models (steps), under the names other code knows.
+model_score = steps.model_score
+ModelScores = steps.ModelScores
+champion_frame = steps.champion_frame
 
 
-@dataclass(frozen=True)
-class ModelScores:
-    """One live model's scores of some customers: computed, not stored yet."""
-
-    version_id: int
-    name: str
-    champion: bool
-    customer_ids: list[int]
-    bad_probability: np.ndarray
-    score: np.ndarray
+def live_models(session: Session) -> list[steps.LiveModel]:
+    """The champion and every challenger Riskdesk can feed, as scoring needs them."""
+    return [
+        steps.LiveModel(v.id, v.name, v.version, v.status == "champion", v.artifact)
+        for v in repo.live_models(session)
+        if scoreable(v)
+    ]
 
 
 def predict_customers(
@@ -275,42 +253,15 @@ def predict_customers(
 ) -> list[ModelScores]:
     """The scores the champion and every challenger Riskdesk can feed give customers (read
     and compute only)."""
-    from riskdesk.scoring import modelling
-
-    versions = [v for v in repo.live_models(session) if scoreable(v)]
-    if not versions:
+    models = live_models(session)
+    if not models:
         return []
     frame = _features_frame(session, customer_ids, as_of, indicators)
     # Individuals who have not consented to credit assessment get no model score either.
     unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
     if unassessed:
         frame = frame.filter(~pl.col("customer_id").is_in(sorted(unassessed)))
-    if frame.height == 0:
-        return []
-    X = _pandas(frame.drop("customer_id"))
-    ids = frame["customer_id"].to_list()
-    found = []
-    for version in versions:  # a loop over models, not customers
-        model = modelling.FittedModel.from_dict(version.artifact)
-        p = model.predict_bad_probability(X[model.features])
-        scores = model_score(p)
-        found.append(
-            ModelScores(version.id, version.name, version.status == "champion", ids, p, scores)
-        )
-    return found
-
-
-def champion_frame(predictions: Sequence[ModelScores]) -> pl.DataFrame:
-    """The champions' fresh scores as ``model.<name>`` columns (what a scorecard reads)."""
-    frame = pl.DataFrame(schema={"customer_id": pl.Int64})
-    for found in predictions:
-        if found.champion:
-            part = pl.DataFrame(
-                {"customer_id": found.customer_ids, f"model.{found.name}": found.score},
-                schema={"customer_id": pl.Int64, f"model.{found.name}": pl.Float64},
-            )
-            frame = frame.join(part, on="customer_id", how="full", coalesce=True)
-    return frame
+    return steps.predict_frame(models, frame)
 
 
 def store_model_scores(

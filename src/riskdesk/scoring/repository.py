@@ -29,6 +29,7 @@ from riskdesk.models import (
     ScoringRun,
     StagedIndicatorSnapshot,
 )
+from riskdesk.scoring import steps
 
 # Industries counted as manufacturing for Altman's Z and Z': the word, or a GB/T 4754 section C
 # code (13-43).
@@ -137,7 +138,7 @@ def customer_attributes(
     ).drop("_created")
 
 
-PLAIN_ATTRIBUTES = ("kind", "segment", "region", "industry")
+PLAIN_ATTRIBUTES = steps.PLAIN_ATTRIBUTES
 
 
 def plain_attributes(

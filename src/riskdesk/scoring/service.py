@@ -16,7 +16,7 @@ from riskdesk.kit.errors import Conflict, NotFound, PermissionDenied, Validation
 from riskdesk.kit.timeutil import today, utcnow
 from riskdesk.models import CustomerScore, Scorecard, ScorecardVersion, ScoringRun
 from riskdesk.privacy import consent
-from riskdesk.scoring import ratios, registry
+from riskdesk.scoring import ratios, registry, steps
 from riskdesk.scoring import repository as repo
 from riskdesk.scoring.definition import TIERS, Definition
 from riskdesk.scoring.engine import score_frame
@@ -231,28 +231,9 @@ def reject(
 # ---------------------------------------------------------------- factor values
 
 
-def _needs(definitions: Sequence[Definition]) -> set[str]:
-    return {f.source for d in definitions for f in d.factors}
-
-
-def _complete(frame: pl.DataFrame, definitions: Sequence[Definition]) -> pl.DataFrame:
-    """Add the columns nothing fed (a model without a champion yet): missing values."""
-    wanted = {f"{f.source}.{f.name}" for d in definitions for f in d.factors}
-    absent = sorted(wanted - set(frame.columns))
-    return frame.with_columns([pl.lit(None, dtype=pl.Float64).alias(c) for c in absent])
-
-
-def _fits(card: Scorecard) -> pl.Expr:
-    return _fitting(card.customer_kind, card.segments)
-
-
-def _fitting(customer_kind: str | None, segments: Sequence[str]) -> pl.Expr:
-    fits = pl.lit(True)
-    if customer_kind:
-        fits = fits & (pl.col("attribute.kind") == customer_kind)
-    if segments:
-        fits = fits & pl.col("attribute.segment").is_in(list(segments))
-    return fits
+_needs = steps.needs
+_complete = steps.complete
+_fitting = steps.fitting
 
 
 def _shown(value: pl.Expr, numeric: bool, zh: bool) -> pl.Expr:
@@ -332,11 +313,10 @@ def compute_scores(
     versions = [v.id for _, v in active]
     if not active or (customer_ids is not None and not customer_ids):
         return ComputedScores(versions, [], 0, 0)
-    definitions = [(c, v, Definition.model_validate(v.definition)) for c, v in active]
-    frame = factor_frame(
-        session, customer_ids, as_of, _needs([d for _, _, d in definitions]), indicators, champion
-    )
-    frame = _complete(frame, [d for _, _, d in definitions])
+    cards = active_cards(active)
+    definitions = [c.definition for c in cards]
+    frame = factor_frame(session, customer_ids, as_of, _needs(definitions), indicators, champion)
+    frame = _complete(frame, definitions)
     # Individuals who have not consented to credit assessment are not scored.
     unassessed = consent.without_consent(session, "credit_assessment", customer_ids)
     skipped = 0
@@ -344,29 +324,14 @@ def compute_scores(
         keep = ~pl.col("customer_id").is_in(sorted(unassessed))
         skipped = frame.height - frame.filter(keep).height
         frame = frame.filter(keep)
-    left = frame.with_columns(_done=pl.lit(False))
     rows: list[dict[str, Any]] = []
     every = customer_ids is None
     previous = {} if every else repo.latest_scores(session, frame["customer_id"].to_list())
     scored_at = utcnow()
-    for card, version, definition in definitions:  # a loop over scorecards, not customers
-        mine = left.filter(~pl.col("_done") & _fits(card))
-        if mine.height == 0:
-            continue
-        left = left.with_columns(
-            _done=pl.col("_done") | pl.col("customer_id").is_in(mine["customer_id"].implode())
-        )
-        values = mine.select(
-            "customer_id",
-            *[pl.col(f"{f.source}.{f.name}").alias(f.code) for f in definition.factors],
-        )
-        result = score_frame(definition, values).join(
-            values.select(
-                "customer_id",
-                *[pl.col(f.code).alias(f"value_{f.code}") for f in definition.factors],
-            ),
-            on="customer_id",
-        )
+    done = 0
+    for card, result in steps.scored_by_cards(cards, frame):
+        definition = card.definition
+        done += result.height
         best = {f.code: f.point_range()[1] for f in definition.factors}
         for row in _explained(definition, result).iter_rows(named=True):
             cid = row["customer_id"]
@@ -374,7 +339,7 @@ def compute_scores(
             if (
                 not every
                 and old is not None
-                and old.scorecard_version_id == version.id
+                and old.scorecard_version_id == card.version_id
                 and (old.score, old.rating, old.risk_tier)
                 == (row["score"], row["rating"], row["tier"])
             ):
@@ -386,7 +351,7 @@ def compute_scores(
             rows.append(
                 {
                     "customer_id": cid,
-                    "scorecard_version_id": version.id,
+                    "scorecard_version_id": card.version_id,
                     "run_id": None,
                     "as_of": as_of,
                     "scored_at": scored_at,
@@ -407,8 +372,51 @@ def compute_scores(
                     ],
                 }
             )
-    done = int(left["_done"].sum())
-    return ComputedScores(versions, rows, done, left.height - done + skipped)
+    return ComputedScores(versions, rows, done, frame.height - done + skipped)
+
+
+def active_cards(active: Sequence[tuple[Scorecard, ScorecardVersion]]) -> list[steps.ActiveCard]:
+    """Active scorecard versions (repository.active_versions) as scoring needs them."""
+    return [
+        steps.ActiveCard(
+            v.id,
+            c.code,
+            v.version,
+            c.customer_kind,
+            list(c.segments or []),
+            Definition.model_validate(v.definition),
+        )
+        for c, v in active
+    ]
+
+
+@dataclass(frozen=True)
+class BatchInputs:
+    """What a scoring run reads from the database, read once for a batch engine that computes
+    elsewhere (riskdesk.batch.scoring): the active scorecards and live models, and every live
+    customer's stored inputs as of a date (``factors.stored_inputs`` of the sources the cards
+    read, without indicators: the batch computes them) with whether they may be assessed."""
+
+    as_of: dt.date
+    cards: list[steps.ActiveCard]
+    models: list[steps.LiveModel]
+    customers: pl.DataFrame  # customer_id, assessed, attribute.* and the other sources' columns
+
+
+def batch_inputs(session: Session, *, as_of: dt.date) -> BatchInputs:
+    """The reads of plan_rescore's scoring, for a batch engine (BatchInputs)."""
+    from riskdesk.scoring.factors import stored_inputs
+
+    cards = active_cards(repo.active_versions(session))
+    sources = _needs([c.definition for c in cards])
+    customers = stored_inputs(session, None, as_of, sources, indicators=False)
+    unassessed = consent.without_consent(session, "credit_assessment", None)
+    customers = customers.select(
+        "customer_id",
+        (~pl.col("customer_id").is_in(sorted(unassessed))).alias("assessed"),
+        *[c for c in customers.columns if c != "customer_id"],
+    )
+    return BatchInputs(as_of, cards, registry.live_models(session), customers)
 
 
 def store_scores(
