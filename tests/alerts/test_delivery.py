@@ -268,6 +268,7 @@ def test_backoff_doubles_up_to_six_hours_and_old_signatures_are_refused() -> Non
         "http://x/", "en",
     )  # fmt: skip
     assert mail.startswith("T\n") and "http://x/customers/7" in mail and "标题" not in mail
+    assert "Severity: high\nCategory: Payments\nRule code: r\n" in mail
     product = delivery.email_text(
         {"alert": {"case_id": None, "customer_id": None, "product": "Drill X200",
                    "severity": "high", "category": "complaints", "rule_code": "r",
@@ -275,6 +276,8 @@ def test_backoff_doubles_up_to_six_hours_and_old_signatures_are_refused() -> Non
         "http://x", "zh-CN",
     )  # fmt: skip
     assert "http://x/complaints?product=Drill%20X200" in product and "产品：Drill X200" in product
+    # The Chinese mail says severity and category in Chinese; the title is the title alone.
+    assert product.startswith("标题\n\n严重程度：高\n类别：投诉\n规则代码：r\n"), product
 
 
 def test_the_in_process_worker_sends_what_is_queued(receiver, tmp_path) -> None:  # type: ignore[no-untyped-def]

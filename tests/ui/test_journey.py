@@ -380,7 +380,10 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
     assert response.status_code in (200, 201), response.text
     sign_in(page, live_server, "analyst")
     page.click("text=Alerts")
-    row = page.locator("#alert-queue tbody tr", has_text="new_overdue")
+    # The rule's code is the title's tooltip, not its text.
+    new_overdue = page.locator(".alert-title[title='Rule code: new_overdue']")
+    row = page.locator("#alert-queue tbody tr", has=new_overdue)
+    assert "new_overdue" not in row.inner_text()
     assert "Days past due: the most overdue open invoice 50" in row.inner_text()
     row.locator("details.row-actions summary").click()  # the row's actions are in a menu
     row.locator("select[name=outcome]").select_option("false_alarm")
@@ -388,7 +391,7 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
     page.wait_for_selector("#alert-result")
     page.select_option("select[name=status]", "resolved")
     page.click("#alert-filters button")
-    resolved = page.locator("#alert-queue tbody tr", has_text="new_overdue")
+    resolved = page.locator("#alert-queue tbody tr", has=new_overdue)
     assert "false alarm" in resolved.inner_text()
     resolved.locator("a[href^='/customers/']").click()
     assert "Overdue beyond what is usual for the customer" in page.inner_text("#alert-panel")
@@ -449,9 +452,10 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     assert response.status_code in (200, 201), response.text
     sign_in(page, live_server, "analyst")
     page.goto(f"{live_server}/alerts")
-    page.locator("#alert-queue tbody tr", has_text="new_overdue").locator("a.case-link").click()
+    page.locator("#alert-queue a.case-link[title='Rule code: new_overdue']").click()
     page.wait_for_url(re.compile(r".*/cases/\d+$"))
-    alert = page.locator("article.alert-item", has_text="new_overdue")
+    alert = page.locator("article.alert-item", has_text="new_overdue")  # its reference line
+    expect(alert.locator(".rule-ref")).to_have_text("Rule code: new_overdue")
     alert.locator("button.start").click()
     page.wait_for_url(re.compile(r".*/cases/\d+$"))
     expect(

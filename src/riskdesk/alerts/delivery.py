@@ -34,6 +34,7 @@ from riskdesk.alerts import addresses
 from riskdesk.alerts import repository as repo
 from riskdesk.config import Settings
 from riskdesk.db import unavailable, unit_of_work
+from riskdesk.kit.messages import translate
 from riskdesk.kit.periodic import Retrying
 from riskdesk.kit.timeutil import utcnow
 
@@ -345,14 +346,20 @@ def email_text(payload: dict[str, Any], public_url: str, locale: str | None) -> 
     link = public_url.rstrip("/") + page
     subject_zh = f"客户：{customer_id}" if customer_id is not None else f"产品：{product}"
     subject_en = f"Customer: {customer_id}" if customer_id is not None else f"Product: {product}"
+    # Severity and category in each language's words; the rule's code is a reference line of
+    # its own, never part of the title.
+    severity = f"alerts.severity.{alert['severity']}"
+    category = f"alerts.category.{alert['category']}"
     zh = (
-        f"{payload['title_zh']}\n\n严重程度：{alert['severity']}\n类别：{alert['category']}\n"
-        f"规则：{alert['rule_code']}\n{subject_zh}\n处理期限：{alert['due_at']}\n"
+        f"{payload['title_zh']}\n\n严重程度：{translate('zh-CN', severity)}\n"
+        f"类别：{translate('zh-CN', category)}\n"
+        f"规则代码：{alert['rule_code']}\n{subject_zh}\n处理期限：{alert['due_at']}\n"
         f"查看：{link}\n"
     )
     en = (
-        f"{payload['title_en']}\n\nSeverity: {alert['severity']}\nCategory: {alert['category']}\n"
-        f"Rule: {alert['rule_code']}\n{subject_en}\nDue: {alert['due_at']}\n"
+        f"{payload['title_en']}\n\nSeverity: {translate('en', severity)}\n"
+        f"Category: {translate('en', category)}\n"
+        f"Rule code: {alert['rule_code']}\n{subject_en}\nDue: {alert['due_at']}\n"
         f"Open: {link}\n"
     )
     if locale == "en":

@@ -34,7 +34,7 @@ def _blank(value: object) -> object:
 Blank = BeforeValidator(_blank)
 Short = Annotated[Annotated[str, StringConstraints(max_length=64)] | None, Blank, Query()]
 Actions = Literal["write", "view", "reveal", "export", "erase"]
-Channels = Literal["api", "ui", "cli", "system"]
+Channels = Literal["api", "ui", "cli", "job", "system"]
 
 
 def audit_filter(

@@ -109,7 +109,10 @@ def _desk(
         names={cid: (c.code, c.name) for cid, (c, _) in customers.items()},
         product_alerts=surges,
         scope_query=urlencode({k: v for k, (v, _) in shown_scope.items()}),
-        trend=json.dumps({"dates": trend["weeks"], "series": series}) if series else None,
+        # Counts of one kind: one axis for every product, whole numbers, a legend naming them.
+        trend=json.dumps({"dates": trend["weeks"], "series": series, "shared": True, "count": True})
+        if series
+        else None,
         status=status,
         category=category,
         product=product,

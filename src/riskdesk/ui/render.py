@@ -153,7 +153,15 @@ def measure_label(t: Translator, name: str) -> str:
     (``evidence.<name>``, ``field.<name>``), else the name."""
     if name in INDICATORS:
         return indicator_label(name, t.locale)
+    # A product surge counts over windows of configurable length (complaints_14d, baseline_84d).
+    if windowed := _WINDOWED.fullmatch(name):
+        return t(f"evidence.{windowed.group(1)}_days", days=windowed.group(2))
     return t.messages.get(f"evidence.{name}") or t.messages.get(f"field.{name}") or name
+
+
+# Rule attributes that are shares (counted exposure / limit, a probability).
+_SHARES = {"utilisation", "churn_p_alive"}
+_WINDOWED = re.compile(r"(complaints|baseline)_(\d+)d")
 
 
 @pass_context
@@ -177,6 +185,16 @@ def _evidence(context: Context, evidence: dict[str, Any] | None) -> list[tuple[s
             shown.append((measure_label(t, key), ", ".join(_decimal(v) for v in value)))
         elif key in INDICATORS and INDICATORS[key].unit == "CNY":
             shown.append((measure_label(t, key), _money(value)))  # an amount: two decimals
+        elif isinstance(value, (int, float)) and (
+            key in _SHARES or (key in INDICATORS and INDICATORS[key].unit == "share")
+        ):
+            # A share read as a percentage: a utilisation of 3.56 is 356%, not "3.56".
+            shown.append((measure_label(t, key), _percent(value, 0 if abs(value) >= 1 else 1)))
+        elif key == "top_category" and isinstance(value, str):  # a product surge's main kind
+            shown.append((measure_label(t, key), t(f"complaints.category.{value}")))
+        elif key == "p_value" and isinstance(value, (int, float)):
+            # How likely by chance: tiny, and two decimals would round it to a misleading 0.
+            shown.append((measure_label(t, key), "< 0.001" if value < 0.001 else f"{value:.3f}"))
         else:
             shown.append((measure_label(t, key), _decimal(value)))
     return shown

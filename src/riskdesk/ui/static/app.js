@@ -8,7 +8,7 @@
 // A stacked bar's series may carry "links" (one per bar, null for none), the chart "horizontal",
 // "count" (whole numbers), "grouped" (side by side) and "colors": "palette" (series that are not a
 // scale); a line chart may carry
-// "unit" (shown after each value), null values (a gap: no figure that period) and "points"
+// "unit" (shown after each value), "shared" (one axis and a legend), "count" (whole numbers), null values (a gap: no figure that period) and "points"
 // (draw every point).
 (function () {
   // Eight colours apart: a stacked chart of up to eight series (warning types, rules) repeats none.
@@ -76,7 +76,7 @@
         grid: { left: 60, right: 16, top: 12, bottom: data.shared ? 56 : 28 },
         xAxis: { type: "category", data: data.dates || [] },
         legend: data.shared ? { bottom: 0 } : undefined,
-        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max, axisLabel: { formatter: function (v) { return shown(v, data.unit); } } }] :
+        yAxis: data.shared ? [{ type: "value", min: data.min, max: data.max, minInterval: data.count ? 1 : 0, axisLabel: { formatter: function (v) { return shown(v, data.unit); } } }] :
           names.map(function (_, i) { return { type: "value", show: i < 2 }; }).slice(0, 2),
         series: names.map(function (name, i) {
           var line = { name: name, type: "line", yAxisIndex: data.shared ? 0 : i % 2, data: data.series[name] };
