@@ -18,7 +18,8 @@ step, write; the session started once beforehand and timed apart).
 Per-bucket costs are measured inside Spark's Python workers, on the calls Spark makes: the bench
 replaces ``riskdesk.batch.spark._base_of_bucket`` (the factory of the function handed to
 ``applyInArrow``) by one that wraps the product's own function, unchanged, with a clock, and
-appends each call's input rows, Arrow bytes and seconds to a file (one machine: ``local[...]``
+appends each call's input rows, Arrow bytes, seconds and the worker's peak resident memory to a
+file (one machine: ``local[...]``
 masters only). ``summarise`` (the driver-side population summary) is wrapped the same way in
 this process, which splits a Spark run into: the bucket stage (read, shuffle, Arrow hand-over,
 ``compute_base`` per bucket, the Reference collected), the driver summary, and the rest (rank
@@ -37,6 +38,7 @@ import datetime as dt
 import json
 import math
 import os
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -66,6 +68,8 @@ def timed_base_of_bucket(log: str) -> Callable[[dt.date], Any]:
             seconds = time.perf_counter() - started
             line = {"rows": table.num_rows, "bytes": table.nbytes, "out": result.num_rows}
             line["s"] = seconds
+            # The worker's peak resident memory so far (KiB on Linux; workers are reused).
+            line["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             with open(log, "a", encoding="utf-8") as handle:
                 handle.write(json.dumps(line) + "\n")
             return result
@@ -147,8 +151,8 @@ def project(
     Assumes: the bucket call's cost linear in its input rows at the rate measured (compute only,
     inside the Python worker), and the whole bucket stage's core-seconds per event as measured on
     one machine (read, shuffle, JVM-to-Python Arrow transfer, compute; with a ``smaller`` size
-    measured too, the marginal rate between the two, which leaves out fixed costs such as task
-    and worker start-up); Parquet bytes per event as
+    measured too and slower, the marginal rate between the two, which leaves out fixed costs
+    such as task and worker start-up); Parquet bytes per event as
     in the generated frames; bucket count from the product's ``bucket_count``; buckets run in
     waves of N*C tasks; the driver summary and the rank/sort/write stage linear in customers.
     Not measured: network shuffle across machines, object-store throughput (``read_mbps`` per
@@ -163,7 +167,15 @@ def project(
     input_bytes = events * bytes_per_event
     stage_core_s_per_event = measured["bucket_stage_s"] * measured["cores"] / measured["events"]
     rest_core_s_per_customer = measured["rank_write_s"] * measured["cores"] / measured["customers"]
-    if smaller is not None:
+    rate = "average"
+    # Marginal rates leave fixed costs out, but only mean something when the larger size took
+    # longer (a cold or loaded smaller run makes them negative): else keep the averages.
+    if (
+        smaller is not None
+        and measured["bucket_stage_s"] > smaller["bucket_stage_s"]
+        and measured["rank_write_s"] > smaller["rank_write_s"]
+    ):
+        rate = "marginal"
         stage_core_s_per_event = (
             (measured["bucket_stage_s"] - smaller["bucket_stage_s"])
             * measured["cores"]
@@ -210,7 +222,7 @@ def project(
         "bytes_per_event": round(bytes_per_event, 2),
         "compute_us_per_row": round(s_per_row * 1e6, 2),
         "stage_core_us_per_event": round(stage_core_s_per_event * 1e6, 2),
-        "stage_rate": "marginal" if smaller is not None else "average",
+        "stage_rate": rate,
         "rank_write_core_us_per_customer": round(rest_core_s_per_customer * 1e6, 1),
         "driver_summary_s": round(summary_s, 1),
         "broadcast_gb": round(broadcast_gb, 2),
@@ -330,7 +342,13 @@ def main() -> None:
             print(json.dumps(summary), flush=True)
             size["best_spark"] = best_spark
         spark.stop()
-    print(json.dumps({"spark_session_s": round(session_s, 1), "cores": cores}))
+    # Workers are reused across runs and sizes: their peak is the invocation's, not a size's.
+    peak = max(c["maxrss_mb"] for size in sizes for m in size["spark"] for c in m["calls"])
+    print(
+        json.dumps(
+            {"spark_session_s": round(session_s, 1), "cores": cores, "worker_peak_mb": round(peak)}
+        )
+    )
     if len(sizes) > 1:
         first, last = summaries[0], summaries[-1]
         print(
