@@ -109,7 +109,9 @@ def test_the_api_reads_and_sets_ones_own_zone_once_audited(db, app, client_for) 
     assert browser.get("/api/v1/me/time-zone").json() == body  # read back on a new request
     # The same zone again: no write, no entry.
     before = _last_entry(db)
-    again = browser.put("/api/v1/me/time-zone", json={"time_zone": "Europe/Berlin"}, headers=headers)
+    again = browser.put(
+        "/api/v1/me/time-zone", json={"time_zone": "Europe/Berlin"}, headers=headers
+    )
     assert again.status_code == 200 and again.json() == body
     assert _writes_since(db, before) == []
     # Refused on the field; nothing changes.
@@ -196,9 +198,7 @@ def test_a_users_own_zone_moves_their_times_only(db, app) -> None:  # type: igno
         assert ("Time zone" if locale == "en" else "时区") in bad.text.split('id="form-errors"')[1]
         assert '<option value="Mars/Olympus" selected>' in bad.text  # kept to correct
         # Without the CSRF token: refused.
-        assert (
-            analyst.post("/me/settings/time-zone", data={"time_zone": "UTC"}).status_code == 403
-        )
+        assert analyst.post("/me/settings/time-zone", data={"time_zone": "UTC"}).status_code == 403
         saved = analyst.post(
             "/me/settings/time-zone",
             data={"time_zone": "Europe/Berlin", "csrf_token": csrf},

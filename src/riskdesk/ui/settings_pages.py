@@ -114,7 +114,13 @@ def _my_page(
     view = company_service.my_time_zone_view(
         session, principal.user, request.app.state.settings.time_zone
     )
-    others = sorted(zone_names() - set(COMMON_ZONES))
+    # Offered: Area/Location names; the legacy aliases (PRC, EST, localtime) and Etc/GMT-8
+    # (whose sign is inverted) would only confuse. The API still takes any name it knows.
+    others = sorted(
+        name
+        for name in zone_names() - set(COMMON_ZONES)
+        if "/" in name and not name.startswith("Etc/")
+    )
     return render(
         request,
         "my_settings.html",

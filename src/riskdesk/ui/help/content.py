@@ -1038,9 +1038,10 @@ SCREENS: tuple[Screen, ...] = (
         ("Company settings", "公司设置"),
         (
             "The display time zone: the clock every page shows times on (an alert raised, a "
-            "due time, the audit log), for everyone. Each page's footer names it.",
+            "due time, the audit log), for everyone who has not picked their own on My "
+            "settings. Each page's footer names the zone and whose it is.",
             "显示时区：所有页面显示时间（告警产生时间、处理时限、审计日志等）所用的时区，"
-            "对所有用户生效。每个页面底部都会注明。",
+            "对未在“我的设置”中选择个人时区的所有用户生效。每个页面底部都会注明所用时区及其来源。",
         ),
         (
             (
