@@ -148,3 +148,42 @@ def test_the_pages_with_times_name_their_clock(  # type: ignore[no-untyped-def]
             expect(page.locator("#time-zone-note")).to_be_visible()
         shot(page, f"tz-{name}-{locale}")
         context.close()
+
+
+@pytest.mark.parametrize("locale", ("en-US", "zh-CN"))
+def test_a_user_picks_their_own_zone_and_only_their_times_move(  # type: ignore[no-untyped-def]
+    browser, live_server: str, known_alert: int, locale: str
+) -> None:
+    context = new_context(browser, locale)
+    page = context.new_page()
+    sign_in(page, live_server, "analyst")
+    page.goto(f"{live_server}/alerts?status=any")
+    page.click("#my-settings")  # the user menu
+    default = "Company default (" if locale == "en-US" else "公司默认（"
+    expect(page.locator("#my-time-zone-select option").first).to_contain_text(default)
+    page.select_option("#my-time-zone-select", "Asia/Tokyo")
+    page.click("#save-my-time-zone")
+    expect(page.locator("#my-settings-done")).to_be_visible()
+    expect(page.locator("#my-zone-in-use")).to_contain_text("Asia/Tokyo")
+    page.goto(f"{live_server}/alerts?status=any")
+    row = page.locator(f"#alert-{known_alert}")
+    expect(row.locator("td.stamp").first).to_have_text("2026-12-08 02:30")  # UTC+09:00
+    own = "your own setting" if locale == "en-US" else "您的个人设置"
+    expect(page.locator("#time-zone-note")).to_contain_text(
+        "Asia/Tokyo (UTC+09:00)" if locale == "en-US" else "Asia/Tokyo（UTC+09:00）"
+    )
+    expect(page.locator("#time-zone-note")).to_contain_text(own)
+    shot(page, f"alerts-own-time-zone-{locale}")
+    # A colleague keeps the company's clock.
+    other = new_context(browser, locale)
+    theirs = other.new_page()
+    sign_in(theirs, live_server, "manager")
+    theirs.goto(f"{live_server}/alerts?status=any")
+    expect(theirs.locator("#time-zone-note")).not_to_contain_text("Asia/Tokyo")
+    other.close()
+    # Back to the company default.
+    page.goto(f"{live_server}/me/settings")
+    page.select_option("#my-time-zone-select", "")
+    page.click("#save-my-time-zone")
+    expect(page.locator("#my-zone-in-use")).not_to_contain_text("Asia/Tokyo")
+    context.close()

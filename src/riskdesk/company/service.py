@@ -1,4 +1,5 @@
-"""Company settings: the display time zone, set by an administrator, cached per process.
+"""Company settings: the display time zone, set by an administrator, cached per process; and
+each user's own zone over it (``users.time_zone``, read from the principal: no query).
 
 Every page reads the zone, so each process keeps it a few seconds per database (per bind:
 tests give every test its own connection) instead of asking on every page. The process that
@@ -18,10 +19,11 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from riskdesk.company import repository as repo
-from riskdesk.kit.errors import ValidationFailed
+from riskdesk.kit.errors import PermissionDenied, ValidationFailed
 from riskdesk.kit.timeutil import offset_label, utcnow, zone, zone_names
 from riskdesk.models import CompanySetting
-from riskdesk.security.service import Principal
+from riskdesk.security import service as security_service
+from riskdesk.security.service import Caller, Principal
 
 TIME_ZONE = "display_time_zone"
 CACHE_SECONDS = 10.0
@@ -56,12 +58,22 @@ def stored_time_zone(session: Session) -> str | None:
     return value
 
 
+def _known(name: str | None) -> str | None:
+    # A name a later tzdata dropped falls back (to the company's, the default) rather than
+    # failing pages.
+    return name if name is not None and (name == "UTC" or name in zone_names()) else None
+
+
 def display_time_zone(session: Session, default: str) -> str:
-    """The zone pages show times in: the company's, else ``default`` (RISKDESK_TIME_ZONE)."""
-    stored = stored_time_zone(session)
-    known = stored is not None and (stored == "UTC" or stored in zone_names())
-    # A name a later tzdata dropped falls back to the default rather than failing pages.
-    return stored if known and stored is not None else default
+    """The company's display zone: the one set, else ``default`` (RISKDESK_TIME_ZONE)."""
+    return _known(stored_time_zone(session)) or default
+
+
+def time_zone_for(session: Session, user: Caller | None, default: str) -> tuple[str, bool]:
+    """The zone a user's pages show times in, and whether it is their own: their own when
+    set, else the company's."""
+    own = _known(user.time_zone) if user is not None else None
+    return (own, True) if own is not None else (display_time_zone(session, default), False)
 
 
 def time_zone_view(session: Session, default: str) -> dict[str, Any]:
@@ -106,6 +118,46 @@ def set_time_zone(session: Session, principal: Principal, name: str) -> CompanyS
     session.flush()
     _forget_when_done(session)
     return row
+
+
+def time_zone_for_offline(user: Caller | None, default: str) -> tuple[str, bool]:
+    """As :func:`time_zone_for` without the database (an error page while it is away): the
+    user's own zone when set, else ``default``."""
+    own = _known(user.time_zone) if user is not None else None
+    return (own, True) if own is not None else (default, False)
+
+
+def my_time_zone_view(session: Session, user: Caller, default: str) -> dict[str, Any]:
+    """A user's own zone as the API and the "My settings" page show it: theirs (None: the
+    company's), the one in force, and the company's."""
+    company = display_time_zone(session, default)
+    in_force, own = time_zone_for(session, user, default)
+    return {
+        "time_zone": user.time_zone,
+        "effective": in_force,
+        "offset": offset_label(zone(in_force)),
+        "is_own": own,
+        "company_time_zone": company,
+        "company_offset": offset_label(zone(company)),
+    }
+
+
+def set_my_time_zone(session: Session, principal: Principal, *, time_zone: str | None) -> Caller:
+    """Set (or clear with None, back to the company's) the caller's own display time zone;
+    the same value again writes nothing. The write is to the caller's own ``users`` row, so
+    the audit log records it as a change of that user. Only a signed-in person: a token has no
+    scope for a person's preferences (and one an administrator issued for them must not move
+    their clock). Returns the caller as now stored."""
+    if principal.via == "token":
+        raise PermissionDenied(
+            "API tokens cannot change a user's settings; sign in", code="permission_denied"
+        )
+    value = validate_time_zone(time_zone) if time_zone is not None else None
+    user = security_service.get_user_or_raise(session, principal.user_id)
+    if user.time_zone != value:
+        user.time_zone = value
+        session.flush()
+    return Caller.of(user)
 
 
 def _forget_when_done(session: Session) -> None:

@@ -25,6 +25,8 @@ class User(Base):
     # Where e-mail notifications go, for those who turn them on.
     email: Mapped[str | None] = mapped_column(PersonalData("users.email"))
     locale: Mapped[str | None] = mapped_column(String(8))
+    # The IANA zone this person's pages show times in; None: the company's display time zone.
+    time_zone: Mapped[str | None] = mapped_column(String(64))
     password_hash: Mapped[str] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Wrong passwords since the last sign-in or lock-out; at the limit, the account is locked

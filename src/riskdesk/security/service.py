@@ -63,6 +63,7 @@ class Caller:
     is_active: bool
     email: str | None = field(default=None, repr=False)  # personal data: kept out of logs
     password_change_required: bool = False
+    time_zone: str | None = None  # their own display time zone (None: the company's)
 
     @classmethod
     def of(cls, user: User) -> Caller:
@@ -76,6 +77,7 @@ class Caller:
             is_active=user.is_active,
             email=user.email,
             password_change_required=bool(user.password_change_required),
+            time_zone=user.time_zone,
         )
 
 

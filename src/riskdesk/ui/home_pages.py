@@ -12,10 +12,11 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
+from riskdesk.company import service as company_service
 from riskdesk.db import SessionDep
 from riskdesk.home import service as home_service
 from riskdesk.home.schemas import AdminHome, AnalystHome, AuditorHome, ServiceHome
-from riskdesk.kit.timeutil import zone
+from riskdesk.kit.timeutil import offset_label, zone
 from riskdesk.portfolio import service as portfolio_service
 from riskdesk.portfolio.schemas import PortfolioFilter
 from riskdesk.security.deps import (
@@ -405,6 +406,8 @@ def admin_charts(h: AdminHome, t: Translator) -> dict[str, str]:
 def admin_page(request: Request, session: SessionDep, principal: CanSystemMonitor) -> Response:
     """The admin's home: jobs, deliveries and the system's status."""
     h = home_service.admin_home(session, principal)
+    # The company's zone, whatever the admin's own (the footer names the page's clock).
+    company = company_service.display_time_zone(session, request.app.state.settings.time_zone)
     return render(
         request,
         "home_admin.html",
@@ -413,4 +416,5 @@ def admin_page(request: Request, session: SessionDep, principal: CanSystemMonito
         charts=admin_charts(h, _translator(request)),
         link=link,
         can_integrations=principal.can(Permission.INTEGRATIONS_MANAGE),
+        company_zone=(company, offset_label(zone(company))),
     )

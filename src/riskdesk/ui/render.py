@@ -95,20 +95,31 @@ def _utc(value: dt.datetime | None) -> str:
 
 
 def display_zone(request: Request) -> str:
-    """The IANA zone this request's pages show times in: the company's setting (cached per
-    process), else RISKDESK_TIME_ZONE; the default when the database cannot say."""
+    """The IANA zone this request's pages show times in (see :func:`display_zone_of`)."""
+    return display_zone_of(request)[0]
+
+
+def display_zone_of(request: Request, principal: Principal | None = None) -> tuple[str, bool]:
+    """The zone this request's pages show times in, and whether it is the signed-in user's
+    own: theirs when they set one, else the company's setting (cached per process), else
+    RISKDESK_TIME_ZONE; the default when the database cannot say. ``principal``: the one the
+    page is drawn for, else the one the request's route resolved."""
     default: str = request.app.state.settings.time_zone
+    if principal is None:
+        principal = getattr(request.state, "principal", None)
+    user = principal.user if principal is not None else None
     if getattr(request.state, "database_failed", False):
-        return default  # an error page for a database that failed: do not wait on it again
+        # An error page for a database that failed: do not wait on it again.
+        return company_service.time_zone_for_offline(user, default)
     try:
         session = getattr(request.state, "db_session", None)
         if session is not None and session.is_active:
-            return company_service.display_time_zone(session, default)
+            return company_service.time_zone_for(session, user, default)
         with request.app.state.sessionmaker() as fresh:
-            return company_service.display_time_zone(fresh, default)
+            return company_service.time_zone_for(fresh, user, default)
     except Exception:  # an error page while the database is away still draws
         log.warning("display time zone unknown on %s", request.url.path, exc_info=True)
-        return default
+        return company_service.time_zone_for_offline(user, default)
 
 
 def _number(value: float | int | None) -> str:
@@ -325,7 +336,7 @@ def render(
 ) -> HTMLResponse:
     """A page in the caller's language."""
     locale = pick_locale(request, request.app.state.settings.default_locale)
-    zone_name = display_zone(request)
+    zone_name, own_zone = display_zone_of(request, principal)
     tz = zone(zone_name)
     base = {
         "t": Translator(locale),
@@ -333,6 +344,7 @@ def render(
         "tz": tz,
         "tz_name": zone_name,
         "tz_offset": offset_label(tz),
+        "tz_own": own_zone,
         "principal": principal,
         "csrf_token": principal.csrf_token if principal else None,
         "path": request.url.path,

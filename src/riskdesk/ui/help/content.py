@@ -1038,9 +1038,10 @@ SCREENS: tuple[Screen, ...] = (
         ("Company settings", "公司设置"),
         (
             "The display time zone: the clock every page shows times on (an alert raised, a "
-            "due time, the audit log), for everyone. Each page's footer names it.",
+            "due time, the audit log), for everyone who has not picked their own on My "
+            "settings. Each page's footer names the zone and whose it is.",
             "显示时区：所有页面显示时间（告警产生时间、处理时限、审计日志等）所用的时区，"
-            "对所有用户生效。每个页面底部都会注明。",
+            "对未在“我的设置”中选择个人时区的所有用户生效。每个页面底部都会注明所用时区及其来源。",
         ),
         (
             (
@@ -1130,6 +1131,39 @@ SCREENS: tuple[Screen, ...] = (
                 ("How and when you are told.", "设置通知的方式和时间。"),
             ),
         ),
+    ),
+    Screen(
+        "my_settings",
+        ("/me/settings",),
+        ("My settings", "我的设置"),
+        (
+            "Your own display time zone: the clock your pages show times on, when you work "
+            "somewhere other than the company. Left at the company default, your pages follow "
+            "the company's zone. Each page's footer says whose zone it is.",
+            "您自己的显示时区：在与公司不同的时区工作时，您的页面按此时区显示时间。"
+            "保持公司默认时，您的页面跟随公司时区。每个页面底部都会注明使用的是谁的时区。",
+        ),
+        (
+            (
+                "Only your own pages change; colleagues keep theirs. Business dates never "
+                "shift; the API, exported files and printed reports keep their own clocks.",
+                "只影响您自己的页面，同事不受影响。业务日期不随时区变化；"
+                "API、导出文件和打印的报告保持各自的时间基准。",
+            ),
+        ),
+        (("GET", "/me/settings"),),
+        (
+            A(
+                ("POST", "/me/settings/time-zone"),
+                ("Save", "保存"),
+                (
+                    "Sets your zone, or back to the company default; the audit log records "
+                    "the change.",
+                    "设置您的时区，或恢复公司默认；审计日志记录每次更改。",
+                ),
+            ),
+        ),
+        related=("settings", "notifications"),
     ),
     Screen(
         "integrations",
