@@ -191,7 +191,7 @@ def test_an_order_and_a_credit_check_answer_while_a_model_trains(desk, monkeypat
 @pytest.mark.parametrize(
     ("path", "module", "function", "status"),
     [
-        ("/api/v1/scoring-runs", "riskdesk.scoring.service", "score_frame", 201),
+        ("/api/v1/scoring-runs", "riskdesk.scoring.steps", "score_frame", 201),
         ("/api/v1/rule-runs", "riskdesk.monitoring.service", "rule_values", 201),
         ("/api/v1/anomaly-runs", "riskdesk.monitoring.anomaly", "isolation", 201),
         ("/api/v1/churn-fits", "riskdesk.monitoring.churn", "fit", 201),
