@@ -107,6 +107,7 @@ def test_the_api_reads_and_sets_ones_own_zone_once_audited(db, app, client_for) 
     assert (change["table"], change["op"], change["ids"]) == ("users", "update", [analyst_id])
     assert change["fields"] == ["time_zone"], change
     assert browser.get("/api/v1/me/time-zone").json() == body  # read back on a new request
+    assert browser.get("/api/v1/me").json()["time_zone"] == "Europe/Berlin"
     # The same zone again: no write, no entry.
     before = _last_entry(db)
     again = browser.put(
@@ -143,6 +144,7 @@ def test_the_api_reads_and_sets_ones_own_zone_once_audited(db, app, client_for) 
     assert (cleared.json()["time_zone"], cleared.json()["effective"]) == (None, "Asia/Shanghai")
     assert len(_writes_since(db, before)) == 1
     assert _zone_of(db, "analyst") is None
+    assert browser.get("/api/v1/me").json()["time_zone"] is None
     # Without the CSRF token a browser session is refused.
     assert browser.put("/api/v1/me/time-zone", json={"time_zone": "UTC"}).status_code == 403
 

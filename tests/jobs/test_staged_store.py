@@ -437,15 +437,18 @@ def test_a_process_lost_after_the_run_is_current_leaves_profiles_the_reaper_copi
 ) -> None:  # type: ignore[no-untyped-def]
     _sync_run(manager)
     assert _profiles_match_latest(db)
-    real = kinds._copy_profiles
+    real = scoring_service.copy_profiles
+    copied: list[int] = []
 
-    def copy_one_slice_then_die(f: Any, run_id: int, slices: list[list[int]]) -> None:
-        real(f, run_id, slices[:1])
-        raise _Died
+    def copy_one_slice_then_die(*args: Any, **kwargs: Any) -> None:
+        if copied:
+            raise _Died
+        real(*args, **kwargs)
+        copied.append(1)
 
     job = _start(manager, "/api/v1/scoring-runs", {})
     with monkeypatch.context() as m:
-        m.setattr(kinds, "_copy_profiles", copy_one_slice_then_die)
+        m.setattr(scoring_service, "copy_profiles", copy_one_slice_then_die)
         with pytest.raises(_Died):
             jobs.run_next(factory)
     # The job and its run are done (one commit); the profiles past the first slice are behind.
@@ -455,11 +458,37 @@ def test_a_process_lost_after_the_run_is_current_leaves_profiles_the_reaper_copi
     customers = db.scalar(select(func.count()).select_from(CreditProfile)) or 0
     assert SLICE < len(behind) <= customers - SLICE
     assert not _profiles_match_latest(db)
-    # The reaper's pass copies them, once: a second pass finds nothing.
+    # The reaper's pass copies them, once, and records the run's profiles copied: the next
+    # pass reads the run's row and nothing else.
     jobs.recover(factory)
-    assert scoring_service.profiles_behind(db) == (run_id, [])
+    assert scoring_service.profiles_behind(db) == (None, [])
     assert _profiles_match_latest(db)
-    assert kinds.recover_scoring_run(factory) == 0
+    assert scoring_repo.profiles_behind(db, run_id) == []
+    with monkeypatch.context() as m:
+        m.setattr(scoring_repo, "profiles_behind", _must_not_read_profiles)
+        assert kinds.recover_scoring_run(factory) == 0
+
+
+def _must_not_read_profiles(*args: Any) -> list[int]:
+    raise AssertionError("the reaper read the profiles of a run recorded as copied")
+
+
+def test_the_reaper_reads_no_profiles_once_a_run_copied_them(
+    demo, db, manager, factory, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A run's last profile slice records it copied, on the job's path and the one
+    transaction's path, so each reaper pass costs one row's read, whatever the customers."""
+    _sync_run(manager)
+    job = _start(manager, "/api/v1/scoring-runs", {})
+    jobs.run_next(factory)
+    assert manager.get(f"/api/v1/jobs/{job['id']}").json()["status"] == "done"
+    db.expire_all()
+    runs = list(db.scalars(select(ScoringRun).order_by(ScoringRun.id)))
+    assert len(runs) >= 2 and all(r.profiles_copied_at is not None for r in runs[-2:])
+    with monkeypatch.context() as m:
+        m.setattr(scoring_repo, "profiles_behind", _must_not_read_profiles)
+        jobs.recover(factory)
+        assert scoring_service.profiles_behind(db) == (None, [])
 
 
 def test_the_last_transaction_writes_no_row_per_customer(

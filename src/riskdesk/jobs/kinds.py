@@ -116,22 +116,21 @@ def scoring_run(ctx: JobContext) -> None:
 
 
 def _copy_profiles(factory: sessionmaker[Session], run_id: int, slices: list[list[int]]) -> None:
-    for ids in slices:
+    for n, ids in enumerate(slices):
         with unit_of_work(factory) as session:
-            scoring_service.copy_profiles(session, run_id, ids)
+            scoring_service.copy_profiles(session, run_id, ids, last=n == len(slices) - 1)
 
 
 def recover_scoring_run(factory: sessionmaker[Session]) -> int:
     """Copy the current run's scores onto the profiles a lost process left without them (it
-    made the run current and stopped before its last slices); how many. Run by the reaper:
-    a read outside any write when nothing is behind, and safe beside a job copying the same
-    run (the copy never goes over a newer score)."""
+    made the run current and stopped before its last slices); how many. Run by the reaper
+    every pass: one row read when the current run's profiles are recorded copied, and safe
+    beside a job copying the same run (the copy never goes over a newer score)."""
     with factory() as session:
         run_id, behind = scoring_service.profiles_behind(session)
         session.rollback()
-    if run_id is not None and behind:
-        size = max(1, scoring_service.STORE_CHUNK)
-        _copy_profiles(factory, run_id, [behind[i : i + size] for i in range(0, len(behind), size)])
+    if run_id is not None:
+        _copy_profiles(factory, run_id, scoring_service.slices_of(behind))
     return len(behind)
 
 

@@ -73,6 +73,9 @@ class ScoringRun(Base):
     # stopped leaves it storing for its cleanup (service.discard_staged).
     status: Mapped[str] = mapped_column(String(16), default="done", server_default="done")
     job_id: Mapped[int | None] = mapped_column(Integer, index=True)  # the job storing it
+    # Set by the transaction that copies the run's last scores onto the profiles: the job
+    # reaper looks for profiles left behind only in a done run without it (O(1) otherwise).
+    profiles_copied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class CustomerScore(Base):

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from riskdesk.audit import trail
 from riskdesk.customers.repository import chunks, rows_in
 from riskdesk.indicators.catalogue import NAMES
+from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import (
     CreditProfile,
     CreditReport,
@@ -449,10 +450,26 @@ def profiles_behind(session: Session, run_id: int) -> list[int]:
     )
 
 
-def latest_done_run(session: Session) -> int | None:
-    """The id of the newest run that is done (current), if any."""
-    found = session.scalar(select(func.max(ScoringRun.id)).where(ScoringRun.status == "done"))
-    return None if found is None else int(found)
+def latest_done_run(session: Session) -> tuple[int, bool] | None:
+    """The newest run that is done (current), if any: its id, and whether its profiles are
+    all known to carry its scores (profiles_copied_at)."""
+    found = session.execute(
+        select(ScoringRun.id, ScoringRun.profiles_copied_at.is_not(None))
+        .where(ScoringRun.status == "done")
+        .order_by(ScoringRun.id.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else (int(found[0]), bool(found[1]))
+
+
+def mark_profiles_copied(session: Session, run_id: int) -> None:
+    """Record that every profile carries a run's scores (the first time only)."""
+    session.execute(
+        update(ScoringRun)
+        .where(ScoringRun.id == run_id, ScoringRun.profiles_copied_at.is_(None))
+        .values(profiles_copied_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 def moved_since_read(

@@ -579,11 +579,16 @@ def unchanged_since(session: Session, marks: pl.DataFrame) -> tuple[list[int], s
 STORE_CHUNK = 100
 
 
-def store_slices(plan: RescorePlan) -> list[list[int]]:
-    """The plan's customers in slices of STORE_CHUNK, one short transaction each."""
-    ids = plan.marks["customer_id"].to_list()
+def slices_of(ids: Sequence[int]) -> list[list[int]]:
+    """Customers in slices of STORE_CHUNK, one short transaction each; at least one slice
+    (maybe empty), so a loop of transactions always runs the last one."""
     size = max(1, STORE_CHUNK)
-    return [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+    return [list(ids[i : i + size]) for i in range(0, len(ids), size)] or [[]]
+
+
+def store_slices(plan: RescorePlan) -> list[list[int]]:
+    """The plan's customers in slices, one short transaction each."""
+    return slices_of(plan.marks["customer_id"].to_list())
 
 
 def begin_run(
@@ -686,19 +691,28 @@ def finish_rescore(session: Session, plan: RescorePlan, run_id: int) -> ScoringS
     return summary
 
 
-def copy_profiles(session: Session, run_id: int, customer_ids: Sequence[int] | None) -> None:
+def copy_profiles(
+    session: Session, run_id: int, customer_ids: Sequence[int] | None, *, last: bool
+) -> None:
     """Copy a current run's scores onto some customers' credit profiles (None: all) and
     schedule their reviews from the new tiers. Never over a newer score, so a slice copied
-    twice (after a lost process) changes nothing."""
-    repo.update_profiles_from_run(session, run_id, customer_ids)
-    signals.publish(signals.SCORES_STORED, session=session, customer_ids=customer_ids)
+    twice (after a lost process) changes nothing. The last slice records the run's profiles
+    copied, so the reaper's next look at it reads one row (profiles_behind)."""
+    if customer_ids is None or customer_ids:
+        repo.update_profiles_from_run(session, run_id, customer_ids)
+        signals.publish(signals.SCORES_STORED, session=session, customer_ids=customer_ids)
+    if last:
+        repo.mark_profiles_copied(session, run_id)
 
 
 def profiles_behind(session: Session) -> tuple[int | None, list[int]]:
-    """The current run, and the customers whose profile does not yet carry its score: what a
-    process lost between making a run current and copying its profiles left (recover)."""
-    run_id = repo.latest_done_run(session)
-    return run_id, ([] if run_id is None else repo.profiles_behind(session, run_id))
+    """The current run if its profiles are not yet recorded as copied, and the customers whose
+    profile does not carry its score: what a process lost between making a run current and
+    copying its profiles left (recover). (None, []) when nothing is left: a read of one row."""
+    latest = repo.latest_done_run(session)
+    if latest is None or latest[1]:
+        return None, []
+    return latest[0], repo.profiles_behind(session, latest[0])
 
 
 def discard_staged(session: Session, *, job_id: int) -> list[int]:
@@ -735,7 +749,7 @@ def store_rescore(
     stage_rescore(session, plan, run_id, None)
     apply_rescore(session, run_id, None)
     summary = finish_rescore(session, plan, run_id)
-    copy_profiles(session, run_id, None)
+    copy_profiles(session, run_id, None, last=True)
     indicator_service.store_population(session, as_of=plan.as_of)
     return summary
 

@@ -34,6 +34,7 @@ def me(principal: CurrentPrincipal) -> Me:
         **UserRead.model_validate(principal.user).model_dump(),
         permissions=sorted(p.value for p in principal.permissions),
         via=principal.via,
+        time_zone=principal.user.time_zone,
     )
 
 

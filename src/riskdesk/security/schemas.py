@@ -127,3 +127,8 @@ class Me(UserRead):
 
     permissions: list[str]
     via: str
+    time_zone: str | None = Field(
+        default=None,
+        description="The caller's own display time zone (IANA name); null: the company's. "
+        "Set it with PUT /api/v1/me/time-zone.",
+    )
