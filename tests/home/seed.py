@@ -1,5 +1,5 @@
 """A small book for the home pages, on top of the portfolio's (tests/portfolio/seed.py):
-alerts assigned to the analyst, complaints and surveys, four-eyes decisions, reveals of
+alerts assigned to the analyst, complaints and surveys, four-eyes decisions, views and reveals of
 personal data, jobs and deliveries. Every figure the tests check is worked out by hand here."""
 
 from __future__ import annotations
@@ -251,16 +251,21 @@ def seed_home(session: Session) -> HomeBook:
         )
     )  # fmt: skip
 
-    # Reveals of personal data: sales twice, service once.
+    # Personal data revealed: sales twice, service once; shown in full on a page: the
+    # analyst three times, sales twice.
     audit_repo.append(
         session,
         [
             {
                 "actor_id": None, "actor": actor, "channel": "ui", "ip": None,
-                "action": "reveal", "request": None, "object_type": "customer",
+                "action": action, "request": None, "object_type": "customer",
                 "object_id": str(book.d), "detail": {},
             }
-            for actor in ("sales", "sales", "service")
+            for actor, action in (
+                ("sales", "reveal"), ("sales", "reveal"), ("service", "reveal"),
+                ("analyst", "view"), ("analyst", "view"), ("analyst", "view"),
+                ("sales", "view"), ("sales", "view"),
+            )
         ],
     )  # fmt: skip
 

@@ -77,8 +77,9 @@ def test_the_api_answers_the_figures(home_book: HomeBook, client_for) -> None:  
     assert service["complaints"]["open_breached"] == 2
     auditor = client_for("auditor").get("/api/v1/home/auditor").json()
     assert auditor["reveals"] == [
-        {"actor": "sales", "reveals": 2},
-        {"actor": "service", "reveals": 1},
+        {"actor": "sales", "views": 2, "reveals": 2},
+        {"actor": "analyst", "views": 3, "reveals": 0},
+        {"actor": "service", "views": 0, "reveals": 1},
     ]
     admin = client_for("admin").get("/api/v1/home/admin").json()
     assert {c["key"]: c["count"] for c in admin["jobs"]}["failed"] == 1
@@ -140,6 +141,7 @@ def test_the_links_open_the_lists_behind_the_figures(home_book: HomeBook, client
     assert "/complaints?product=P-A&amp;status=open_any" in service
     auditor = client_for("auditor").get("/home/auditor").text
     assert "/audit?action=reveal&amp;actor=sales&amp;since=" in auditor
+    assert "/audit?action=view&amp;actor=analyst&amp;since=" in auditor
 
 
 def _at(days_ago: int) -> str:

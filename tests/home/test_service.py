@@ -107,7 +107,16 @@ def test_the_auditor_home(db, home_book: HomeBook) -> None:  # type: ignore[no-u
         ("manager", 2, 0),
         ("manager2", 0, 1),
     ]
-    assert [(r.actor, r.reveals) for r in h.reveals] == [("sales", 2), ("service", 1)]
+    # Views and reveals of personal data by person, the most in all first: the same entries
+    # as the activity's "view" and "reveal" figures (the card once counted reveals only, under
+    # the views' name, and said "none" beside a figure of views).
+    assert [(r.actor, r.views, r.reveals) for r in h.reveals] == [
+        ("sales", 2, 2),
+        ("analyst", 3, 0),
+        ("service", 0, 1),
+    ]
+    assert sum(r.views for r in h.reveals) == sum(h.activity.actions["view"])
+    assert sum(r.reveals for r in h.reveals) == sum(h.activity.actions["reveal"])
     assert h.self_approvals_recorded is False
 
 

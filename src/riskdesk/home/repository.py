@@ -303,16 +303,21 @@ def decisions_by_person(session: Session, since: dt.datetime) -> list[tuple[int,
     return [(int(i), str(u), int(a), int(r)) for i, u, a, r in session.execute(stmt)]
 
 
-def reveals_by_person(session: Session, since: dt.datetime, limit: int) -> list[tuple[str, int]]:
-    """(actor, reveals of personal data) since a moment, the most first."""
+def personal_data_by_person(
+    session: Session, since: dt.datetime, limit: int
+) -> list[tuple[str, int, int]]:
+    """(actor, views, reveals) of personal data since a moment, the most in all first: shown
+    in full on a page (view) and revealed on request (reveal)."""
+    views = _count_if(AuditEntry.action == "view")
+    reveals = _count_if(AuditEntry.action == "reveal")
     stmt = (
-        select(AuditEntry.actor, func.count())
-        .where(AuditEntry.action == "reveal", AuditEntry.at >= since)
+        select(AuditEntry.actor, views, reveals)
+        .where(AuditEntry.action.in_(("view", "reveal")), AuditEntry.at >= since)
         .group_by(AuditEntry.actor)
         .order_by(func.count().desc(), AuditEntry.actor)
         .limit(limit)
     )
-    return [(str(a), int(n)) for a, n in session.execute(stmt)]
+    return [(str(a), int(v), int(r)) for a, v, r in session.execute(stmt)]
 
 
 # ---------------------------------------------------------------- admin

@@ -183,9 +183,11 @@ class Approver(BaseModel):
 
 
 class Revealer(BaseModel):
-    """Reveals of personal data by one person in the period."""
+    """Personal data one person saw in the period: shown in full on a page (views) and
+    revealed on request, with a reason (reveals)."""
 
     actor: str
+    views: int
     reveals: int
 
 

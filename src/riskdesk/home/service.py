@@ -353,7 +353,8 @@ def auditor_home(
     as_of: dt.date | None = None,
     tz: dt.tzinfo = dt.UTC,
 ) -> AuditorHome:
-    """Activity per day and action kind, four-eyes decisions by person, reveals by person.
+    """Activity per day and action kind, four-eyes decisions by person, personal data seen
+    (viewed or revealed) by person.
     These are what people did, over the whole log: the customer filters narrow none of them
     (the log keeps table names and row ids, and many entries concern no customer), and the
     answer says so when a filter is set."""
@@ -384,7 +385,8 @@ def auditor_home(
         ],
         self_approvals_recorded=False,
         reveals=[
-            Revealer(actor=a, reveals=n) for a, n in repo.reveals_by_person(session, since, 20)
+            Revealer(actor=a, views=v, reveals=r)
+            for a, v, r in repo.personal_data_by_person(session, since, 20)
         ],
     )
 

@@ -306,7 +306,7 @@ def service_page(
 
 
 def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
-    """Audit entries per day stacked by action; decisions and reveals by person."""
+    """Audit entries per day stacked by action; decisions and personal data seen by person."""
     days = h.activity.days
     since = _midnight(h.activity.days[0])  # the first day shown, on the display clock
     by_person = [link("/audit", actor=a.username, action="write", since=since) for a in h.approvers]
@@ -339,15 +339,23 @@ def auditor_charts(h: AuditorHome, t: Translator) -> dict[str, str]:
                 ],
                 horizontal=True,
             ),
-            "reveals": {
-                "labels": [r.actor for r in h.reveals],
-                "values": [r.reveals for r in h.reveals],
-                "links": [
-                    link("/audit", action="reveal", actor=r.actor, since=since) for r in h.reveals
+            # The same two actions as the activity's "viewed" and "revealed" figures, so the
+            # card and the figures above it count the same entries.
+            "reveals": stacked(
+                [r.actor for r in h.reveals],
+                [
+                    (
+                        t(f"audit.action.{action}"),
+                        [getattr(r, f"{action}s") for r in h.reveals],
+                        [
+                            link("/audit", action=action, actor=r.actor, since=since)
+                            for r in h.reveals
+                        ],
+                    )
+                    for action in ("view", "reveal")
                 ],
-                "horizontal": True,
-                "count": True,
-            },
+                horizontal=True,
+            ),
         }
     )
 
