@@ -17,7 +17,8 @@ from typing import Any
 
 import polars as pl
 import pytest
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from typer.testing import CliRunner
 
 from riskdesk.batch import frames as batch_frames
@@ -25,6 +26,8 @@ from riskdesk.batch import replay as batch_replay
 from riskdesk.cli.main import app
 from riskdesk.demo.loader import load_demo
 from riskdesk.indicators import service as indicator_service
+from riskdesk.lake import service as lake_service
+from riskdesk.models import CreditReport
 from riskdesk.monitoring import replay as monitoring_replay
 from riskdesk.monitoring.rules import compile_rule, fires
 from tests.conftest import Backend
@@ -38,9 +41,35 @@ runner = CliRunner()
 @dataclass(frozen=True)
 class Scenario:
     frames: Path
+    lake: Path
     config: Path
     product: pl.DataFrame  # the database replay's hits: day, customer_id, code, warning_type
     severities: dict[str, str]
+    held: list[int]  # customers whose bureau-drop alert is held open in March
+
+
+def _held_open(session: Session, buyers: list[int]) -> list[int]:
+    """Two buying customers without bureau reports get three: the score falls by 100 (the
+    drop rule fires in January and February), then wins back 60 (in March it no longer fires,
+    but the score is still 40 below its best: the clear expression does not hold, the alert is
+    held open; in April the best falls out of the window and it clears)."""
+    reported = set(session.scalars(select(CreditReport.customer_id)))
+    chosen = [c for c in buyers if c not in reported][:2]
+    reports = ((dt.date(2025, 10, 5), 800), (dt.date(2026, 1, 4), 700), (dt.date(2026, 3, 20), 760))
+    for cid in chosen:
+        for n, (day, score) in enumerate(reports):
+            session.add(
+                CreditReport(
+                    customer_id=cid,
+                    source="test",
+                    external_id=f"held-{cid}-{n}",
+                    report_date=day,
+                    score=score,
+                    content_hash="0" * 64,
+                )
+            )
+    session.flush()
+    return chosen
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +88,10 @@ def scenario(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iter
         try:
             with factory() as session:
                 load_demo(session, customers=160, months=24, seed=1, end_date=END)
-                batch_frames.write_frames(
-                    indicator_service.load_history(session), directory / "frames"
-                )
+                frames = indicator_service.load_history(session)
+                held = _held_open(session, sorted(set(frames.orders["customer_id"].to_list())))
+                batch_frames.write_frames(frames, directory / "frames")
+                assert lake_service.export(session, str(directory / "lake")).wrote
                 # What `riskdesk batch config` writes for a replay.
                 rules = monitoring_replay.active_pack(session)
                 severities = monitoring_replay.active_severities(session)
@@ -78,7 +108,14 @@ def scenario(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iter
                     DAYS,
                     detectors=False,
                 )
-            yield Scenario(directory / "frames", directory / "config", hits["pack"], severities)
+            yield Scenario(
+                directory / "frames",
+                directory / "lake",
+                directory / "config",
+                hits["pack"],
+                severities,
+                held,
+            )
         finally:
             outer.rollback()
 
@@ -130,10 +167,17 @@ def test_the_polars_engine_is_the_products_replay(scenario: Scenario, tmp_path: 
         values: dict[str, Any] = json.loads(row["trigger_values"])
         assert set(values) == set(rule.reads)
         assert fires(rule, values), row
-    assert result.filter(pl.col("held"))["trigger_values"].is_null().all()
-    # Written and read back, the same.
+    # An alert held open by its clear expression: a row of its own, nothing fired it.
+    held = result.filter(pl.col("held"))
+    assert held["trigger_values"].is_null().all()
+    assert held.filter(pl.col("rule_code") == "bureau_score_drop").select(
+        "as_of", "customer_id"
+    ).rows() == [(dt.date(2026, 3, 31), c) for c in sorted(scenario.held)]
+    # Written and read back, the same; and from the lake, the same.
     batch_replay.write_result(result, tmp_path / "out")
     _same(batch_replay.read_result(tmp_path / "out"), result)
+    from_lake = batch_replay.local_replay(scenario.config, DAYS, lake_uri=str(scenario.lake))
+    _same(from_lake, result)
 
 
 def test_bad_dates_and_a_config_of_another_date_are_refused(
@@ -170,20 +214,25 @@ def test_spark_equals_the_polars_engine(spark: Any, scenario: Scenario, tmp_path
     from riskdesk.batch import spark_replay
 
     want = batch_replay.local_replay(scenario.config, DAYS, frames_dir=scenario.frames)
-    for buckets in (1, 5):
-        result, plan = spark_replay.replay(
-            spark, scenario.config, DAYS, frames_dir=scenario.frames, buckets=buckets
-        )
-        assert plan.buckets == buckets
-        _same(spark_replay.collect(result), want)
-    # The command, both engines, writing files that compare equal.
-    args = ["batch", "replay", "--frames", str(scenario.frames), "--config", str(scenario.config)]
+    # One bucket here; several through the command below.
+    result, plan = spark_replay.replay(
+        spark, scenario.config, DAYS, frames_dir=scenario.frames, buckets=1
+    )
+    assert plan.buckets == 1
+    _same(spark_replay.collect(result), want)
+    # The command, both engines, writing files that compare equal: polars from the frames,
+    # Spark from the lake in several buckets.
+    args = ["batch", "replay", "--config", str(scenario.config)]
     dates = ["--from", START.isoformat(), "--to", END.isoformat(), "--every", "month"]
-    for engine in ("polars", "spark"):
+    for engine, more in (
+        ("polars", ["--frames", str(scenario.frames)]),
+        ("spark", ["--lake", str(scenario.lake), "--buckets", "5"]),
+    ):
         done = runner.invoke(
-            app, [*args, *dates, "--engine", engine, "--out", str(tmp_path / engine)]
+            app, [*args, *dates, "--engine", engine, *more, "--out", str(tmp_path / engine)]
         )
         assert done.exit_code == 0, done.output
+        assert json.loads(done.output).get("buckets") == (5 if engine == "spark" else None)
     written = batch_replay.read_result(tmp_path / "spark")
     _same(written, batch_replay.read_result(tmp_path / "polars"))
     _same(written, want)
