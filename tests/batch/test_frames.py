@@ -3,6 +3,7 @@ bucket sizing, and `riskdesk batch indicators --engine polars`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from riskdesk.batch import frames as batch_frames
+from riskdesk.batch import replay as batch_replay
 from riskdesk.batch.spark import bucket_count
 from riskdesk.cli.main import app
 from riskdesk.indicators.compute import (
@@ -152,3 +154,13 @@ def test_cli_frames_from_the_database_then_indicators(
     assert runner.invoke(app, args).exit_code == 0
     scores = batch_frames.read_result(tmp_path / "scores")
     assert scores.height == 40 and scores["scorecard__demo_default__v1__score"].is_not_null().any()
+    # A warning replay from the same config (its rules, the active pack), with no database.
+    assert {"new_overdue", "paying_late"} <= set(summary["rules"])
+    args = ["batch", "replay", "--config", str(tmp_path / "config"), "--frames"]
+    args += [str(tmp_path / "frames"), "--from", "2026-04-01", "--to", "2026-06-30"]
+    done = runner.invoke(app, [*args, "--out", str(tmp_path / "replay")])
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["dates"] == 3
+    replayed = batch_replay.read_result(tmp_path / "replay")
+    assert set(replayed["rule_code"]) <= set(summary["rules"])
+    assert set(replayed["as_of"]) <= {dt.date(2026, 4, 30), dt.date(2026, 5, 31), AS_OF}

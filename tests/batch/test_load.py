@@ -72,3 +72,31 @@ def test_a_result_is_loaded_by_copy_and_replaced_whole(db: Session, tmp_path: Pa
     assert key == 1
     with pytest.raises(FramesError, match="--table"):
         table_name("Scores; DROP")
+
+
+def test_a_replay_result_is_keyed_by_date_customer_and_rule(db: Session, tmp_path: Path) -> None:
+    if db.connection().dialect.name != "postgresql":
+        return  # refused on SQLite: the test above
+    day = dt.date(2026, 6, 30)
+    replayed = pl.DataFrame(
+        {
+            "as_of": [day, day, dt.date(2026, 5, 31)],
+            "customer_id": [1, 1, 1],
+            "rule_code": ["new_overdue", "paying_late", "new_overdue"],
+            "severity": ["critical", "high", "critical"],
+            "held": [False, False, True],
+            "trigger_values": ['{"dpd_max":54.0}', '{"late_days_90d":40.0}', None],
+        }
+    )
+    assert load_result(db, _write(tmp_path / "r", replayed, 2), "replay_test") == 3
+    table = table_name("replay_test")
+    key = db.execute(
+        text(
+            "SELECT string_agg(k.column_name, ',' ORDER BY k.ordinal_position) "
+            "FROM information_schema.table_constraints c "
+            "JOIN information_schema.key_column_usage k ON k.constraint_name = c.constraint_name "
+            "WHERE c.table_name = :t AND c.constraint_type = 'PRIMARY KEY'"
+        ),
+        {"t": table},
+    ).scalar()
+    assert key == "as_of,customer_id,rule_code"

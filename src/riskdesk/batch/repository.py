@@ -2,8 +2,9 @@
 
 The one module of ``riskdesk.batch`` that touches a database (``riskdesk batch load``).
 
-A result directory (``batch indicators|scores --out``, either engine) is loaded as it is: a
-table whose columns are the result's, typed from its Parquet schema, one row per customer.
+A result directory (``batch indicators|scores|replay --out``, either engine) is loaded as it
+is: a table whose columns are the result's, typed from its Parquet schema, keyed by customer_id
+(a replay's: as_of, customer_id, rule_code).
 It is a staging table, not the product's own tables: what a batch computed off the database
 is looked at (reports, BI, a comparison with the product's run) or applied by a later step,
 which can re-check what changed since (as a scoring run's store phase does), never written
@@ -33,6 +34,8 @@ from riskdesk.batch.frames import FramesError
 # Staging tables live beside the product's under a prefix of their own.
 PREFIX = "batch_"
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+# A replay result's rows (batch.replay.KEYS): a customer has one per date and rule.
+REPLAY_KEY = ("as_of", "customer_id", "rule_code")
 # Polars type -> PostgreSQL type (psycopg's name for it: binary COPY is told each column's).
 _TYPES = {
     pl.Int64: "int8",
@@ -97,7 +100,11 @@ def load_result(session: Session, files: list[Path], name: str) -> int:
             rows += part.height
     session.execute(text(f"DROP TABLE IF EXISTS {_quoted(table)}"))
     session.execute(text(f"ALTER TABLE {_quoted(loading)} RENAME TO {_quoted(table)}"))
-    if "customer_id" in schema:
-        session.execute(text(f"ALTER TABLE {_quoted(table)} ADD PRIMARY KEY (customer_id)"))
+    key = [c for c in REPLAY_KEY if c in schema]
+    if key != list(REPLAY_KEY):
+        key = ["customer_id"] if "customer_id" in schema else []
+    if key:
+        columns = ", ".join(_quoted(c) for c in key)
+        session.execute(text(f"ALTER TABLE {_quoted(table)} ADD PRIMARY KEY ({columns})"))
     trail.noted_write(session, table, "insert", rows)
     return rows

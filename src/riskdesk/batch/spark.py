@@ -331,6 +331,22 @@ def base_indicators(
 ) -> tuple[DataFrame, Plan]:
     """Every customer's base row (BASE_SCHEMA: ``compute_base`` per bucket), not computed yet,
     and the plan; ``population`` ranks it."""
+    long, plan = bucketed(spark, frames_dir, buckets=buckets, bucket_mb=bucket_mb)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+        base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
+    return base, plan
+
+
+def bucketed(
+    spark: SparkSession,
+    frames_dir: str | Path,
+    *,
+    buckets: int | None = None,
+    bucket_mb: int = BUCKET_MB,
+) -> tuple[DataFrame, Plan]:
+    """A frames directory's long table (``read_long``) with each customer's ``bucket``, the
+    count chosen from the input's size unless given, and the plan."""
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
         frames = str(frames_dir)
@@ -343,8 +359,7 @@ def base_indicators(
         long, _ = read_long(spark, frames, count)
         # One shuffle partition a bucket: a partition then holds one bucket's rows, no more.
         spark.conf.set("spark.sql.shuffle.partitions", str(count))
-        base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
-        return base, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
+        return long, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
 
 
 def population(spark: SparkSession, base: DataFrame) -> DataFrame:

@@ -253,6 +253,22 @@ def base_indicators(
     bucket_mb: int = BUCKET_MB,
 ) -> tuple[DataFrame, Plan]:
     """Every customer's base row from a lake (``spark.base_indicators``), and the plan."""
+    long, plan = bucketed(spark, lake_uri, buckets=buckets, bucket_mb=bucket_mb)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_PANDAS_WARNING)
+        base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
+    return base, plan
+
+
+def bucketed(
+    spark: SparkSession,
+    lake_uri: str | Path,
+    *,
+    buckets: int | None = None,
+    bucket_mb: int = BUCKET_MB,
+) -> tuple[DataFrame, Plan]:
+    """A lake's long table (``read_long``) with each row's ``bucket`` (its survivor's), the
+    count chosen from the input's size unless given, and the plan."""
     from pyspark.sql import functions as F
 
     with warnings.catch_warnings():
@@ -265,5 +281,4 @@ def base_indicators(
             raise FramesError("--buckets", f"must be at least 1, got {count}")
         long = long.withColumn("bucket", F.pmod(F.xxhash64("owner"), F.lit(count))).drop("owner")
         spark.conf.set("spark.sql.shuffle.partitions", str(count))
-        base = long.groupBy("bucket").applyInArrow(_base_of_bucket(as_of), schema=BASE_SCHEMA)
-        return base, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)
+        return long, Plan(buckets=count, input_bytes=size, bucket_mb=bucket_mb)

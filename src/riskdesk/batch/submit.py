@@ -6,8 +6,8 @@ spark-submit takes a Python application only as a ``.py`` file, not a console sc
         "$(python -c 'import riskdesk.batch.submit as m; print(m.__file__)')" \\
         indicators --engine spark --master yarn --lake hdfs:///riskdesk/lake ...
 
-Everything after the file is ``riskdesk batch``'s own arguments (``indicators`` or ``scores``:
-docs/spark.md).
+Everything after the file is ``riskdesk batch``'s own arguments (``indicators``, ``scores``
+or ``replay``: docs/spark.md).
 """
 
 from __future__ import annotations

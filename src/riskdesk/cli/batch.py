@@ -56,12 +56,14 @@ def _checked(
     bucket_mb: int | None,
     python_memory: str | None,
     config: str | None = None,
+    date_option: str = "--as-of",
 ) -> dt.date:
-    """The options every batch run shares, checked; the as-of date."""
+    """The options every batch run shares, checked; the as-of date (``date_option``: the
+    option that gives it)."""
     if (frames is None) == (lake is None):
         option = "--lake" if lake is not None else "--frames"
         fail(option, "give exactly one of --frames (a frames directory) and --lake (a lake)")
-    day = parse_date("--as-of", as_of)
+    day = parse_date(date_option, as_of)
     if buckets is not None and buckets < 1:
         fail("--buckets", f"must be at least 1, got {buckets}")
     if bucket_mb is not None and bucket_mb < 1:
@@ -175,13 +177,17 @@ def config_command(
     as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
     out: Annotated[Path, typer.Option("--out", help="the config directory to write")],
 ) -> None:
-    """Write what a scoring run reads from the database as of a date (the active scorecard
-    versions, the live models and every live customer's stored inputs) as a config directory,
-    the input of `riskdesk batch scores` (which then needs no database)."""
+    """Write what a scoring run and a warning replay read from the database as of a date (the
+    active scorecard versions, the live models and every live customer's stored inputs; the
+    active warning rules and the histories a replay up to that date reads) as a config
+    directory, the input of `riskdesk batch scores` and `riskdesk batch replay` (which then
+    need no database)."""
     from riskdesk.batch.frames import FramesError
+    from riskdesk.batch.replay import write_inputs
     from riskdesk.batch.scoring import ScoringConfig, write_config
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker, reading
+    from riskdesk.monitoring import replay
     from riskdesk.scoring import service
 
     day = parse_date("--as-of", as_of)
@@ -190,9 +196,13 @@ def config_command(
     factory = make_sessionmaker(make_engine(get_settings().database_url))
     with reading(factory) as session:
         inputs = service.batch_inputs(session, as_of=day)
+        history = replay.load_history(session, day, frames=False)
+        rules = replay.active_pack(session)
+        severities = replay.active_severities(session)
     config = ScoringConfig(inputs.as_of, inputs.cards, inputs.models)
     try:
         customers = write_config(config, inputs.customers, out)
+        write_inputs(out, day, history, rules, severities)
     except FramesError as exc:
         fail(exc.option, exc.reason)
     summary = {
@@ -200,6 +210,7 @@ def config_command(
         "as_of": day.isoformat(),
         "scorecards": [f"{c.code} v{c.version}" for c in inputs.cards],
         "models": [f"{m.name} v{m.version}" for m in inputs.models],
+        "rules": sorted(r.code for r in rules),
         "customers": customers,
     }
     typer.echo(json.dumps(summary, ensure_ascii=False))
@@ -282,6 +293,109 @@ def scores_command(
         fail(exc.option, exc.reason)
     summary |= {
         "input": "lake" if lake is not None else "frames",
+        "out": out,
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    typer.echo(json.dumps(summary))
+
+
+class Every(StrEnum):
+    """How often a replay evaluates the rules."""
+
+    week = "week"
+    month = "month"
+
+
+@batch_app.command("replay")
+def replay_command(
+    first: Annotated[str, typer.Option("--from", help="first business date, YYYY-MM-DD")],
+    last: Annotated[
+        str, typer.Option("--to", help="last business date, YYYY-MM-DD (the config's date)")
+    ],
+    config: Annotated[
+        str, typer.Option("--config", help="config directory or URI (riskdesk batch config)")
+    ],
+    out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
+    every: Annotated[
+        Every, typer.Option("--every", help="week (Sundays) or month (month ends)")
+    ] = Every.month,
+    frames: Annotated[
+        str | None,
+        typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)"),
+    ] = None,
+    lake: Annotated[
+        str | None,
+        typer.Option("--lake", help="lake directory or URI (riskdesk lake export)"),
+    ] = None,
+    engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
+    master: Annotated[
+        str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
+    ] = "local[2]",
+    buckets: Annotated[
+        int | None, typer.Option("--buckets", help="Spark: customer buckets (default: by size)")
+    ] = None,
+    bucket_mb: Annotated[
+        int | None, typer.Option("--bucket-mb", help="Spark: memory target per bucket, MB")
+    ] = None,
+    python_memory: Annotated[
+        str | None,
+        typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g"),
+    ] = None,
+) -> None:
+    """The warning replay (`riskdesk warnings replay`'s rules, without the anomaly detector)
+    over a frames directory or a lake and a config directory: on each date from --from to
+    --to, the indicators as of that date and every active rule over them. OUT as Parquet: one
+    row per (as_of, customer_id, rule_code) that fires or is held open, with severity and the
+    values that set it off (docs/spark.md); both engines write files that compare equal."""
+    from riskdesk.batch import replay
+    from riskdesk.batch.frames import FramesError
+
+    end = _checked(
+        last, out, frames, lake, engine, buckets, bucket_mb, python_memory, config, "--to"
+    )
+    start = parse_date("--from", first)
+    started = time.perf_counter()
+    try:
+        days = replay.dates(start, end, every.value)
+        if engine is Engine.polars:
+            rows = replay.local_replay(
+                Path(config),
+                days,
+                frames_dir=Path(frames) if frames is not None else None,
+                lake_uri=lake,
+                out=Path(out),
+            ).height
+            summary: dict[str, object] = {"engine": "polars", "rows": rows}
+        else:
+            from riskdesk.batch import spark, spark_replay
+
+            existing = spark.active_session()  # a caller's (a test's): used, not stopped
+            try:
+                session = existing or spark.session(master, python_memory=python_memory)
+            except spark.SparkUnavailable as exc:
+                fail("--engine", f"spark: {exc}")
+            try:
+                _, plan = spark_replay.replay(
+                    session,
+                    config,
+                    days,
+                    frames_dir=frames,
+                    lake_uri=lake,
+                    out=out,
+                    buckets=buckets,
+                    bucket_mb=bucket_mb or spark.BUCKET_MB,
+                )
+            finally:
+                if existing is None:
+                    session.stop()
+            summary = {"engine": "spark", "master": master, "buckets": plan.buckets}
+    except FramesError as exc:
+        fail(exc.option, exc.reason)
+    summary |= {
+        "input": "lake" if lake is not None else "frames",
+        "dates": len(days),
+        "from": days[0].isoformat(),
+        "to": days[-1].isoformat(),
         "out": out,
         "seconds": round(time.perf_counter() - started, 2),
     }

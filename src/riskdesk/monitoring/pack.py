@@ -88,6 +88,38 @@ def rule_clears(values: pl.DataFrame, rules: Sequence[PackRule]) -> pl.DataFrame
     return pl.concat([empty, *found]) if found else empty
 
 
+TRIGGER_DECIMALS = 6  # what a hit shows of the values that set it off
+
+
+def trigger_values(
+    values: pl.DataFrame, hits: pl.DataFrame, rules: Sequence[PackRule]
+) -> pl.DataFrame:
+    """customer_id, code, trigger_values: for each hit (``rule_hits``), the names its rule
+    reads and their values, as a JSON object (keys sorted; numbers rounded to
+    ``TRIGGER_DECIMALS``, NaN as null), what an analyst reads to see why it fired."""
+    values = completed(values)
+    schema = {"customer_id": pl.Int64, "code": pl.String, "trigger_values": pl.String}
+    found = [pl.DataFrame(schema=schema)]
+    for r in rules:  # a loop over rules, each vectorised over its hits
+        mine = hits.filter(pl.col("code") == r.code).select("customer_id")
+        if mine.height == 0:
+            continue
+        reads = sorted(r.rule.reads)
+        shown = [
+            pl.col(name).fill_nan(None).round(TRIGGER_DECIMALS)
+            if values.schema[name].is_float()
+            else pl.col(name)
+            for name in reads
+        ]
+        encoded = pl.struct(shown).struct.json_encode() if shown else pl.lit("{}")
+        found.append(
+            mine.join(values.select("customer_id", *reads), on="customer_id", how="left").select(
+                "customer_id", code=pl.lit(r.code), trigger_values=encoded
+            )
+        )
+    return pl.concat(found)
+
+
 # ---------------------------------------------------------------- churn
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -60,10 +60,11 @@ class History:
     unwatched: frozenset[int]
 
 
-def load_history(session: Session, end: dt.date) -> History:
-    """Read what a replay up to ``end`` needs."""
+def load_history(session: Session, end: dt.date, *, frames: bool = True) -> History:
+    """Read what a replay up to ``end`` needs (``frames=False``: all but the event frames,
+    which a batch replay reads from a frames directory or a lake)."""
     return History(
-        frames=indicator_repo.load_frames(session),
+        frames=indicator_repo.load_frames(session) if frames else EventFrames.empty(),
         attributes=scoring_repo.plain_attributes(session, None, end),
         profiles=repo.static_profiles(session),
         profile_changes=repo.profile_changes(session),
@@ -112,14 +113,26 @@ class _Fits:
         self.cache: dict[dt.date, churn.BgNbd | None] = {}
 
     def at(self, day: dt.date) -> churn.BgNbd | None:
-        quarter = dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+        quarter = quarter_of(day)
         if quarter not in self.cache:
             summary = churn.summarise(self.days, quarter, customer="customer_id", day="day")
-            try:
-                self.cache[quarter] = churn.fit(*(summary[c].to_numpy() for c in ("x", "t_x", "T")))
-            except ValueError:  # fewer than five buying customers yet
-                self.cache[quarter] = None
+            self.cache[quarter] = fit_of(summary)
         return self.cache[quarter]
+
+
+def quarter_of(day: dt.date) -> dt.date:
+    """The first day of ``day``'s quarter: the purchases up to it are what the churn model
+    used on ``day`` was fitted on."""
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1)
+
+
+def fit_of(summary: pl.DataFrame) -> churn.BgNbd | None:
+    """BG/NBD fitted on ``churn.summarise``'s summary (sorted by customer: the fit depends on
+    the order of its terms), or None with fewer than five buying customers."""
+    try:
+        return churn.fit(*(summary[c].to_numpy() for c in ("x", "t_x", "T")))
+    except ValueError:
+        return None
 
 
 class _Indicators:
@@ -187,20 +200,31 @@ def replay(
     days: Sequence[dt.date],
     *,
     detectors: bool = True,
+    indicators_at: Callable[[dt.date], pl.DataFrame] | None = None,
+    fit_at: Callable[[dt.date], churn.BgNbd | None] | None = None,
+    on_date: Callable[[dt.date, pl.DataFrame, pl.DataFrame], None] | None = None,
 ) -> tuple[dict[str, pl.DataFrame], pl.DataFrame]:
     """Hits (day, customer_id, code, warning_type) of each pack on every replay date, and how
     many customers were live on each (day, customers). A rule with a clear expression counts
     as hitting on the dates its alert would be held open (``measure.held_open``). The packs
     share the values, computed once per date, so comparing two costs little more than
-    replaying one."""
+    replaying one.
+
+    A batch engine replays a bucket of customers: ``indicators_at`` (the indicators as of a
+    date, ranked against the whole population) and ``fit_at`` (the churn model used on a
+    date, fitted on everyone) then stand in for computing both from ``history`` alone, and
+    ``on_date(day, values, hits)`` sees each date's values and rule hits (detectors need
+    the whole population and past month ends: a batch runs without them)."""
     fits = _Fits(history.purchase_days)
     computed = _Indicators(history.frames)
+    indicators_of = indicators_at or computed.at
+    fit_of_day = fit_at or fits.at
     found: dict[str, list[pl.DataFrame]] = {name: [] for name in packs}
     cleared: dict[str, list[pl.DataFrame]] = {name: [] for name in packs}
     live: list[tuple[dt.date, int]] = []
     for day in days:  # a loop over dates; each date is vectorised over the customers
-        current = computed.at(day)
-        values = values_as_of(history, day, current, fits.at(day))
+        current = indicators_of(day)
+        values = values_as_of(history, day, current, fit_of_day(day))
         live.append((day, values.height))
         detected = None
         if detectors:
@@ -208,6 +232,8 @@ def replay(
             detected = anomaly_hits(values, past).select("customer_id", "code", "warning_type")
         for name, rules in packs.items():  # a pack or two
             hits = pack.rule_hits(values, rules)
+            if on_date is not None:
+                on_date(day, values, hits)
             if detected is not None:
                 hits = pl.concat([hits, detected])
             found[name].append(hits.with_columns(day=pl.lit(day)))
@@ -461,6 +487,11 @@ def active_pack(session: Session) -> list[pack.PackRule]:
         )
         for rule, v in repo.active_versions(session)
     ]
+
+
+def active_severities(session: Session) -> dict[str, str]:
+    """The severity of each active rule's version, by rule code."""
+    return {rule.code: v.severity for rule, v in repo.active_versions(session)}
 
 
 def shipped_pack() -> list[pack.PackRule]:
