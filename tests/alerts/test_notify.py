@@ -8,12 +8,13 @@ import datetime as dt
 from sqlalchemy import update
 
 from riskdesk.kit.timeutil import utcnow
-from riskdesk.models import Alert
+from riskdesk.models import Alert, Customer
 from tests.conftest import ingest, principal
 from tests.monitoring.test_alerts import _setup, invoice
+from tests.security.test_auth import login
 
 
-def test_assignees_escalations_and_mentions_are_told(db, manager, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_assignees_escalations_and_mentions_are_told(db, app, manager, client_for) -> None:  # type: ignore[no-untyped-def]
     ids = _setup(db)
     sales = client_for("sales")  # owns A
     # Sales only wants high alerts and above; medium ones are not worth an interruption.
@@ -62,6 +63,19 @@ def test_assignees_escalations_and_mentions_are_told(db, manager, client_for) ->
     assert mention["id"] not in {n["id"] for n in unread}
     # Someone else's notification is not yours to read.
     assert manager.post(f"/api/v1/me/notifications/{mention['id']}/read").status_code == 404
+
+    # The page names the customer each notification is about, linked to their file; once
+    # the customer is another salesperson's, it no longer does (the title never named them).
+    page = login(app, "sales").get("/me/notifications")
+    assert page.status_code == 200
+    row = page.text.split(f"#{overdue}</a>", 1)[0].rsplit("<tr", 1)[1]
+    assert f'href="/customers/{ids["A"]}"' in row and "测试贸易有限公司A" in row
+    db.execute(update(Customer).where(Customer.id == ids["A"]).values(owner_id=None))
+    db.commit()
+    hidden = login(app, "sales").get("/me/notifications")
+    assert hidden.status_code == 200 and f"#{overdue}</a>" in hidden.text
+    assert "测试贸易有限公司A" not in hidden.text
+    assert f'href="/customers/{ids["A"]}"' not in hidden.text
 
 
 def test_a_mention_does_not_reach_a_colleague_who_may_not_see_the_customer(  # type: ignore[no-untyped-def]

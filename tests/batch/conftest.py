@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from riskdesk.batch import spark as spark_engine
-from tests.conftest import IN_CI
+from tests.conftest import IN_CI, Backend
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -41,3 +41,13 @@ def spark() -> Iterator[Any]:
     session = spark_engine.session("local[2]", app_name="riskdesk-tests")
     yield session
     session.stop()
+
+
+@pytest.fixture
+def files_once(backend: Backend) -> None:
+    """For a Spark test over a scenario's files: run on the SQLite backend only. Spark reads
+    the files `batch config` and `batch frames` wrote, not the database; the database's side
+    (those files and the polars engine equal to the product) is checked on every backend by
+    the module's other tests, so a second Spark run would check nothing new."""
+    if backend.name != "sqlite":
+        pytest.skip("Spark reads files, not the database: its equality runs on the SQLite run")

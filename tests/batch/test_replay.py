@@ -36,6 +36,9 @@ START = dt.date(2026, 1, 1)
 END = dt.date(2026, 6, 30)
 DAYS = monitoring_replay.replay_dates(START, END, "month")
 runner = CliRunner()
+# The whole module on one worker (the Spark one): its scenario (a demo history, and for scores
+# trained models) is built once per backend, not once per worker that runs one of its tests.
+pytestmark = pytest.mark.xdist_group("spark")
 
 
 @dataclass(frozen=True)
@@ -209,8 +212,9 @@ def test_bad_dates_and_a_config_of_another_date_are_refused(
     assert missing.exit_code == 2 and "--config" in missing.output
 
 
-@pytest.mark.xdist_group("spark")
-def test_spark_equals_the_polars_engine(spark: Any, scenario: Scenario, tmp_path: Path) -> None:
+def test_spark_equals_the_polars_engine(
+    files_once: None, spark: Any, scenario: Scenario, tmp_path: Path
+) -> None:
     from riskdesk.batch import spark_replay
 
     want = batch_replay.local_replay(scenario.config, DAYS, frames_dir=scenario.frames)

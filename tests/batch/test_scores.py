@@ -40,6 +40,9 @@ from tests.scoring.test_scorecard import RATINGS, TIERS
 
 END = dt.date(2026, 6, 30)
 runner = CliRunner()
+# The whole module on one worker (the Spark one): its scenario (a demo history, and for scores
+# trained models) is built once per backend, not once per worker that runs one of its tests.
+pytestmark = pytest.mark.xdist_group("spark")
 
 WITH_MODEL = {
     "code": "large-with-model",
@@ -240,9 +243,8 @@ def test_config_as_of_another_day_is_refused(scenario: Scenario, tmp_path: Path)
     assert missing.exit_code == 2 and "--config" in missing.output
 
 
-@pytest.mark.xdist_group("spark")
 def test_spark_equals_the_polars_engine_for_every_score(
-    spark: Any, scenario: Scenario, tmp_path: Path
+    files_once: None, spark: Any, scenario: Scenario, tmp_path: Path
 ) -> None:
     from riskdesk.batch import spark as spark_engine
     from riskdesk.batch import spark_scores

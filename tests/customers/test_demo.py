@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from riskdesk.demo.generator import DECOY_OF
 from riskdesk.demo.loader import load_demo
-from riskdesk.models import Customer, DemoBehaviour, Invoice, Order, Payment
+from riskdesk.models import Alert, Customer, DemoBehaviour, Invoice, Order, Payment, User
 
 
 def test_demo_loads_with_behaviours(db) -> None:  # type: ignore[no-untyped-def]
@@ -42,3 +42,14 @@ def test_demo_loads_with_behaviours(db) -> None:  # type: ignore[no-untyped-def]
     assert all(round(float(total) * 100) <= round(float(amount) * 100) for amount, total in rows)
     latest = db.scalar(select(func.max(Order.ordered_at)))
     assert latest is not None and latest.date() <= dt.date(2026, 10, 31)
+    # Alerts are routed as a credit team would: high and critical to the risk analyst, the
+    # rest to the customer's sales owner (every one went to sales before the demo's routes).
+    users = {u.username: u.id for u in db.scalars(select(User))}
+    assigned = db.execute(
+        select(Alert.severity, Alert.assigned_to_id).where(Alert.customer_id.is_not(None))
+    ).all()
+    serious = [who for severity, who in assigned if severity in ("high", "critical")]
+    rest = [who for severity, who in assigned if severity not in ("high", "critical")]
+    assert serious and set(serious) == {users["analyst"]}
+    assert rest and users["analyst"] not in rest
+    assert set(rest) <= {users["sales"], users["sales2"], users["sales3"], None}

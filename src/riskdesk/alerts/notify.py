@@ -21,6 +21,7 @@ from riskdesk.kit.errors import Conflict, NotFound, ValidationFailed
 from riskdesk.kit.messages import translate
 from riskdesk.kit.timeutil import utcnow
 from riskdesk.models import Alert, Delivery, Notification, NotificationSetting, WebhookEndpoint
+from riskdesk.security.service import Principal
 
 SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
@@ -228,6 +229,26 @@ def about_mentions(session: Session, alert: Alert, user_ids: Sequence[int], auth
 def inbox(session: Session, user_id: int, *, unread_only: bool, limit: int) -> list[Notification]:
     """A user's notifications, newest first."""
     return repo.notifications_of(session, user_id, unread_only=unread_only, limit=limit)
+
+
+def inbox_customers(
+    session: Session, principal: Principal, notifications: Sequence[Notification]
+) -> dict[int, tuple[int, str, str]]:
+    """The customer (id, code, name) each notification's alert is about, by alert id: only
+    customers the reader may see now (one reassigned since is left unnamed)."""
+    from riskdesk.customers import repository as customer_repo
+    from riskdesk.customers import service as customer_service
+
+    of_alert = repo.alert_customers(
+        session, [n.alert_id for n in notifications if n.alert_id is not None]
+    )
+    visible = customer_service.visible_among(session, principal, of_alert.values())
+    customers = customer_repo.customers_with_profiles(session, sorted(visible))
+    return {
+        alert_id: (cid, customers[cid][0].code, customers[cid][0].name)
+        for alert_id, cid in of_alert.items()
+        if cid in customers
+    }
 
 
 def mark_read(session: Session, user_id: int, notification_id: int) -> Notification:

@@ -409,6 +409,12 @@ def count_alerts(
     return count_rows(session, _narrowed(select(Alert.id), flt, owner_ids, with_products))
 
 
+def alert_customers(session: Session, alert_ids: Sequence[int]) -> dict[int, int]:
+    """The customer of each of some alerts (product alerts, which have none, left out)."""
+    stmt = select(Alert.id, Alert.customer_id).where(Alert.customer_id.is_not(None))
+    return {r[0]: r[1] for r in rows_in(session, stmt, Alert.id, sorted(set(alert_ids)))}
+
+
 def usernames(session: Session, user_ids: Sequence[int]) -> dict[int, str]:
     """Usernames of some users."""
     stmt = select(User.id, User.username)

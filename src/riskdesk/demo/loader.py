@@ -150,8 +150,28 @@ def _score(
     last = as_of or today()
     report = replay.run(session, start=last - dt.timedelta(days=365), end=last, every="month")
     replay.record(session, report, created_by_id=None)
+    add_demo_routes(session)
     alert_service.evaluate(session, None, indicators=indicators, as_of=as_of)
     complaints_service.detect_surges(session)
+
+
+# Who works the demo's alerts, as a credit team would set it: the risk analyst takes high and
+# critical ones, the customer's sales owner the rest; a credit manager is escalated to when
+# either is late. Without routes every alert went to sales, and the analyst's desk was empty.
+DEMO_ROUTES: tuple[dict[str, Any], ...] = (
+    {"position": 10, "min_severity": "high", "assign_to_owner": False, "username": "analyst",
+     "escalate_to": "manager"},
+    {"position": 100, "assign_to_owner": True, "escalate_to": "manager"},
+)  # fmt: skip
+
+
+def add_demo_routes(session: Session) -> None:
+    """The demo's alert routing rules (the same again changes nothing)."""
+    from riskdesk.alerts import service as alert_service
+    from riskdesk.alerts.schemas import RouteIn
+
+    for route in DEMO_ROUTES:
+        alert_service.add_route(session, RouteIn.model_validate(route))
 
 
 # Today's work waiting on day one (`riskdesk demo`): orders the credit check held, limit

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from riskdesk.alerts import notify, playbooks
 from riskdesk.alerts import repository as alerts_repo
@@ -45,6 +46,7 @@ from riskdesk.security.deps import (
     CurrentPrincipal,
 )
 from riskdesk.security.permissions import Permission
+from riskdesk.security.service import Principal
 from riskdesk.ui.forms import FormDep, filled, form_failure
 from riskdesk.ui.lists import LIST_PAGE_SIZE, ScopeDep, list_pager, scope_shown, within_scope
 from riskdesk.ui.render import Reason, render
@@ -412,6 +414,12 @@ def work_case_action(
 # ---------------------------------------------------------------- my notifications
 
 
+def _inbox(session: Session, principal: Principal) -> dict[str, Any]:
+    """The newest notifications, each with the customer it is about (if I may see them)."""
+    inbox = notify.inbox(session, principal.user_id, unread_only=False, limit=100)
+    return {"inbox": inbox, "customers": notify.inbox_customers(session, principal, inbox)}
+
+
 @router.get("/me/notifications", response_class=HTMLResponse)
 def notifications_page(
     request: Request,
@@ -424,7 +432,7 @@ def notifications_page(
         request,
         "notifications.html",
         principal,
-        inbox=notify.inbox(session, principal.user_id, unread_only=False, limit=100),
+        **_inbox(session, principal),
         settings=notify.settings_of(session, principal.user_id),
         has_email=bool(principal.user.email),
         severities=SEVERITIES,
@@ -455,7 +463,7 @@ def save_notification_settings(
             "notifications.html",
             principal,
             status_code=status,
-            inbox=notify.inbox(session, principal.user_id, unread_only=False, limit=100),
+            **_inbox(session, principal),
             settings=notify.settings_of(session, principal.user_id),
             has_email=bool(principal.user.email),
             severities=SEVERITIES,
