@@ -205,6 +205,9 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
     ), result.output
     again = runner.invoke(app, ["demo", "--customers", "5"])
     assert again.exit_code == 1
+    # Expected credit loss as of the last month end and today: the ECL page and its movement
+    # have something to show on day one.
+    assert "expected credit loss: as of " in result.output
     # The demo stores the dashboard's month ends; a later pass has nothing to store.
     from riskdesk.config import get_settings
     from riskdesk.db import make_engine, make_sessionmaker
@@ -215,7 +218,13 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
         stored = month_end_repository.months(session)
         from sqlalchemy import func, select
 
-        from riskdesk.models import CreditDecision, CustomerScore, LimitRequest, PendingChange
+        from riskdesk.models import (
+            CreditDecision,
+            CustomerScore,
+            EclRun,
+            LimitRequest,
+            PendingChange,
+        )
         from riskdesk.portfolio import migration
 
         # Scored at the last quarter's end too, then today: the migration has two quarters.
@@ -225,12 +234,16 @@ def test_demo_loads_a_population(cli_env: Path) -> None:
         held = session.scalars(select(CreditDecision.status)).all()
         asked = session.scalars(select(LimitRequest.status)).all()
         waiting = session.scalar(select(func.count()).select_from(PendingChange))
+        ecl = session.execute(select(EclRun.as_of, EclRun.customers)).all()
         from riskdesk.company import service as company_service
 
         # A Chinese company's demo reads times on Shanghai's clock.
         assert company_service.display_time_zone(session, "UTC") == "Asia/Shanghai"
     assert len(stored) == 14 and all(stored.values())
     assert held == ["held"] * 6 and asked == ["pending"] * 4 and waiting == 2
+    month_end = dt.date.today().replace(day=1) - dt.timedelta(days=1)
+    assert sorted(day for day, _ in ecl) == [month_end, dt.date.today()]
+    assert all(n > 0 for _, n in ecl), ecl
     _, previous_end, _ = migration.period(None, dt.date.today())
     assert sorted(day for day, _ in rated) == [previous_end, dt.date.today()]
     assert len({n for _, n in rated}) == 1, rated  # everyone, both times

@@ -445,7 +445,13 @@ def demo_command(
     ] = False,
 ) -> None:
     """Generate and load a demo population (with demo users) into an empty database."""
-    from riskdesk.demo.loader import DEMO_PASSWORD, add_todays_work, is_empty, load_demo
+    from riskdesk.demo.loader import (
+        DEMO_PASSWORD,
+        add_ecl_runs,
+        add_todays_work,
+        is_empty,
+        load_demo,
+    )
     from riskdesk.security import keys
 
     keys.allow_create()  # an empty database: a new (demo) installation
@@ -481,6 +487,8 @@ def demo_command(
                 last_quarter=months >= 6,
             )
             work = add_todays_work(session)
+            last_day = dt.date.fromisoformat(end_date) if end_date else dt.date.today()
+            ecl_days = add_ecl_runs(session, last_day)
     from riskdesk.portfolio import month_ends
 
     # The dashboard's month ends, stored now: its first answer need not derive them.
@@ -492,6 +500,10 @@ def demo_command(
     console.print(
         f"today's work: {work['held_orders']} held orders, {work['limit_requests']} limit "
         f"requests, {work['pending_changes']} credit-file changes waiting for a second person"
+    )
+    console.print(
+        "expected credit loss: "
+        + (", ".join(f"as of {d.isoformat()}" for d in ecl_days) or "not run (too little history)")
     )
     if model:
         _train_demo_model(months, dt.date.fromisoformat(end_date) if end_date else dt.date.today())

@@ -256,6 +256,31 @@ def add_todays_work(session: Session) -> dict[str, int]:
     return {"held_orders": len(held), "limit_requests": len(asked), "pending_changes": len(changed)}
 
 
+def add_ecl_runs(session: Session, end: dt.date) -> list[dt.date]:
+    """Expected credit loss as of the last month end and as of ``end``, run by a credit manager
+    as a month's close would, so the ECL page and the committee pack have a run and its
+    movement to show on day one; the dates run (none with under six months of history)."""
+    from riskdesk.ecl import service as ecl_service
+    from riskdesk.kit.errors import ValidationFailed
+
+    manager = users_repo.get_user_by_username(session, "manager")
+    assert manager is not None
+    principal = security_service.system_principal(session, manager)
+    month_end = end.replace(day=1) - dt.timedelta(days=1)
+    done: list[dt.date] = []
+    for day in (month_end, end):
+        try:
+            plan = ecl_service.plan_run(session, as_of=day, lookback_months=ECL_LOOKBACK_MONTHS)
+        except ValidationFailed:  # too little history for roll rates
+            continue
+        ecl_service.store_run(session, plan, principal)
+        done.append(day)
+    return done
+
+
+ECL_LOOKBACK_MONTHS = 24  # the ECL form's default; a shorter demo uses what it has
+
+
 def load_demo(
     session: Session,
     *,
