@@ -16,6 +16,7 @@ from riskdesk.models import CreditProfile, IndicatorSnapshot, LimitRequest
 from riskdesk.policy.formula import INPUT_COLUMNS, recommend
 from tests.conftest import ingest, principal
 from tests.factories import company, resident_id
+from tests.security.test_auth import login
 
 
 def policies() -> pl.DataFrame:
@@ -303,6 +304,37 @@ def test_recommendation_shown_and_applied(db, client_for, manager) -> None:  # t
     )
     refused = manager.post(f"/api/v1/customers/{ids['P1']}/limit-recommendation/apply")
     assert refused.status_code == 409 and refused.json()["error"]["code"] == "consent_missing"
+
+
+def test_a_small_recommendation_says_how_it_was_reached(db, app, manager) -> None:  # type: ignore[no-untyped-def]
+    """350 a month on 45 days is 525 by the formula, rounded down to the tier's step of 1,000:
+    a recommendation of 0, which the API and the credit file explain with the tier's terms."""
+    ids = _customers(db)
+    snapshot = db.get(IndicatorSnapshot, ids["M1"])
+    if snapshot is None:
+        snapshot = IndicatorSnapshot(customer_id=ids["M1"], as_of=today(), computed_at=utcnow())
+        db.add(snapshot)
+    snapshot.values = {"orders_amount_365d": 4200.0}
+    db.commit()
+    r = manager.get(f"/api/v1/customers/{ids['M1']}/limit-recommendation").json()
+    assert (r["recommended_limit"], r["formula_limit"], r["round_to"]) == ("0.00", 525.0, 1000.0)
+    assert (r["limit_multiplier"], r["min_limit"]) == (1.0, 0.0)
+    for language, words in (
+        ("zh-CN", ("月均采购 350.00 × 账期 45 天 ÷ 30 × 系数 1 = 525.00", "按 1,000.00 向下取整")),
+        (
+            "en",
+            (
+                "350.00 a month × 45 days ÷ 30 × 1 = 525.00",
+                "rounded down to a multiple of 1,000.00",
+            ),
+        ),
+    ):
+        browser = login(app, "manager")
+        browser.cookies.set("riskdesk_lang", language)
+        page = browser.get(f"/customers/{ids['M1']}", headers={"Accept-Language": language})
+        shown = page.text.split('id="limit-recommended"', 1)[1].split("</dd>", 1)[0]
+        for w in words:
+            assert w in shown, (language, shown)
 
 
 def test_policy_changes_are_validated(manager, client_for) -> None:  # type: ignore[no-untyped-def]

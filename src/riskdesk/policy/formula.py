@@ -68,4 +68,10 @@ def recommend(customers: pl.DataFrame, policies: pl.DataFrame) -> pl.DataFrame:
         payment_terms_days=c("payment_terms_days"),
         prepayment_required=c("prepayment_required"),
         review_months=c("review_months"),
+        # The tier's own terms, so a reader can follow the result (a 0 is a small formula
+        # rounded down to the step, or a minimum of 0).
+        limit_multiplier=c("limit_multiplier"),
+        min_limit=c("min_limit"),
+        max_limit=c("max_limit"),
+        round_to=c("round_to"),
     )

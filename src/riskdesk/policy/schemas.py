@@ -64,6 +64,12 @@ class RecommendationRead(BaseModel):
     payment_terms_days: int | None = None
     prepayment_required: bool | None = None
     review_months: int | None = None
+    limit_multiplier: float | None = None
+    min_limit: float | None = None
+    max_limit: float | None = None
+    round_to: float | None = Field(
+        default=None, description="The tier's step: the limit is rounded down to a multiple."
+    )
 
 
 class LimitRequestIn(_Strict):
