@@ -335,6 +335,10 @@ def test_a_small_recommendation_says_how_it_was_reached(db, app, manager) -> Non
         shown = page.text.split('id="limit-recommended"', 1)[1].split("</dd>", 1)[0]
         for w in words:
             assert w in shown, (language, shown)
+        # The tier's 45 days are not the file's 30 until someone adopts the recommendation.
+        differs = page.text.split('id="policy-not-applied">', 1)[1].split("</p>", 1)[0]
+        assert ("账期 45 天" if language == "zh-CN" else "45-day terms") in differs
+        assert ("账期 30 天" if language == "zh-CN" else "30-day terms") in differs
 
 
 def test_policy_changes_are_validated(manager, client_for) -> None:  # type: ignore[no-untyped-def]
