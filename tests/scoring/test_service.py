@@ -4,6 +4,8 @@ one customer on demand, reason codes in both languages, scope by kind and segmen
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from riskdesk.scoring import service
 from tests.conftest import ingest, principal
 from tests.factories import company, resident_id
 from tests.scoring.test_scorecard import RATINGS, TIERS
+from tests.security.test_auth import login
 
 
 def ago(n: int) -> str:
@@ -313,3 +316,20 @@ def test_company_ratios_from_the_latest_statement_are_factors(db, manager, clien
     late = manager.get(f"/api/v1/customers/{ids['LATE']}/scores").json()[0]
     assert late["factors"]["altman"] == {"value": None, "points": 100.0}
     assert late["score"] == 500 + 100 + 0
+
+
+def test_the_score_chart_has_a_point_per_date_scored_as_of(db, app, manager, client_for) -> None:  # type: ignore[no-untyped-def]
+    """A past quarter end rescored today is that quarter's point, not a second point today;
+    the same date scored twice is one point (the newest)."""
+    ids = _portfolio(db)
+    _active(db, client_for, manager, card())
+    quarter_end = today().replace(day=1) - dt.timedelta(days=1)
+    for as_of in (quarter_end.isoformat(), None, None):
+        body = {"as_of": as_of} if as_of else {}
+        assert manager.post("/api/v1/scoring-runs", json=body).status_code == 201
+    page = login(app, "manager").get(f"/customers/{ids['LATE']}")
+    found = re.search(r"data-series='([^']+)'[^>]*id=\"score-chart\"", page.text)
+    assert found is not None, "no score chart"
+    chart = json.loads(found.group(1).replace("&#34;", '"').replace("&quot;", '"'))
+    assert chart["dates"] == [quarter_end.isoformat(), today().isoformat()]
+    assert len(next(iter(chart["series"].values()))) == 2

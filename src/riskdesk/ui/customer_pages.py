@@ -50,7 +50,7 @@ from riskdesk.security.permissions import Permission
 from riskdesk.ui import relationship_panel
 from riskdesk.ui.forms import FormDep, FormErrors, filled, form_failure
 from riskdesk.ui.i18n import Translator, pick_locale
-from riskdesk.ui.render import Reason, display_zone, format_day, indicator_label, render
+from riskdesk.ui.render import Reason, display_zone, indicator_label, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -248,15 +248,18 @@ def credit_file(
     can_docs = principal.can(Permission.DOCUMENTS_READ)
     can_events = principal.can(Permission.EVENTS_READ)
     scores = scoring_service.history(session, principal, customer_id, 24)
-    tz = zone(display_zone(request))  # a score's date as the reader's calendar has it
+    tz = zone(display_zone(request))  # the reader's calendar, for the relationship panel
+    # One point per date the score is as of (a rescore of a past quarter end, run today, is
+    # that quarter's point, not a second point today); the newest score of a date stands.
+    by_day = {s.as_of: s.score for s in reversed(scores)}
     score_chart = (
         json.dumps(
             {
-                "dates": [format_day(s.scored_at, tz) for s in reversed(scores)],
-                "series": {t("field.score"): [s.score for s in reversed(scores)]},
+                "dates": [d.isoformat() for d in sorted(by_day)],
+                "series": {t("field.score"): [by_day[d] for d in sorted(by_day)]},
             }
         )
-        if len(scores) > 1
+        if len(by_day) > 1
         else None
     )
     return render(
