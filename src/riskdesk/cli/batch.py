@@ -26,6 +26,33 @@ class Engine(StrEnum):
     spark = "spark"
 
 
+# The options the engine-running commands share (indicators, scores, replay). Text, not Path:
+# on Spark these may be URIs (hdfs://, s3a://), which Path would mangle.
+OutOption = Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")]
+ConfigOption = Annotated[
+    str, typer.Option("--config", help="config directory or URI (riskdesk batch config)")
+]
+FramesOption = Annotated[
+    str | None, typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)")
+]
+LakeOption = Annotated[
+    str | None, typer.Option("--lake", help="lake directory or URI (riskdesk lake export)")
+]
+EngineOption = Annotated[Engine, typer.Option("--engine")]
+MasterOption = Annotated[
+    str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
+]
+BucketsOption = Annotated[
+    int | None, typer.Option("--buckets", help="Spark: customer buckets (default: by size)")
+]
+BucketMbOption = Annotated[
+    int | None, typer.Option("--bucket-mb", help="Spark: memory target per bucket, MB")
+]
+PythonMemoryOption = Annotated[
+    str | None, typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g")
+]
+
+
 @batch_app.command("frames")
 def frames_command(
     out: Annotated[Path, typer.Option("--out", help="the frames directory to write")],
@@ -86,31 +113,15 @@ def _checked(
 
 @batch_app.command("indicators")
 def indicators_command(
-    # Text, not Path: on Spark these may be URIs (hdfs://, s3a://), which Path would mangle.
     as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
-    out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
-    frames: Annotated[
-        str | None,
-        typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)"),
-    ] = None,
-    lake: Annotated[
-        str | None,
-        typer.Option("--lake", help="lake directory or URI (riskdesk lake export)"),
-    ] = None,
-    engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
-    master: Annotated[
-        str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
-    ] = "local[2]",
-    buckets: Annotated[
-        int | None, typer.Option("--buckets", help="Spark: customer buckets (default: by size)")
-    ] = None,
-    bucket_mb: Annotated[
-        int | None, typer.Option("--bucket-mb", help="Spark: memory target per bucket, MB")
-    ] = None,
-    python_memory: Annotated[
-        str | None,
-        typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g"),
-    ] = None,
+    out: OutOption,
+    frames: FramesOption = None,
+    lake: LakeOption = None,
+    engine: EngineOption = Engine.polars,
+    master: MasterOption = "local[2]",
+    buckets: BucketsOption = None,
+    bucket_mb: BucketMbOption = None,
+    python_memory: PythonMemoryOption = None,
 ) -> None:
     """Every indicator of every customer in a frames directory or a lake, to OUT as Parquet
     (one row per customer, one column per indicator); both engines write files that compare
@@ -219,32 +230,15 @@ def config_command(
 @batch_app.command("scores")
 def scores_command(
     as_of: Annotated[str, typer.Option("--as-of", help="business date, YYYY-MM-DD")],
-    config: Annotated[
-        str, typer.Option("--config", help="config directory or URI (riskdesk batch config)")
-    ],
-    out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
-    frames: Annotated[
-        str | None,
-        typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)"),
-    ] = None,
-    lake: Annotated[
-        str | None,
-        typer.Option("--lake", help="lake directory or URI (riskdesk lake export)"),
-    ] = None,
-    engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
-    master: Annotated[
-        str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
-    ] = "local[2]",
-    buckets: Annotated[
-        int | None, typer.Option("--buckets", help="Spark: customer buckets (default: by size)")
-    ] = None,
-    bucket_mb: Annotated[
-        int | None, typer.Option("--bucket-mb", help="Spark: memory target per bucket, MB")
-    ] = None,
-    python_memory: Annotated[
-        str | None,
-        typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g"),
-    ] = None,
+    config: ConfigOption,
+    out: OutOption,
+    frames: FramesOption = None,
+    lake: LakeOption = None,
+    engine: EngineOption = Engine.polars,
+    master: MasterOption = "local[2]",
+    buckets: BucketsOption = None,
+    bucket_mb: BucketMbOption = None,
+    python_memory: PythonMemoryOption = None,
 ) -> None:
     """Every live customer's scores as a scoring run computes them (each active scorecard
     version's score, rating, tier and reasons, each live model's score), from the indicators
@@ -312,35 +306,18 @@ def replay_command(
     last: Annotated[
         str, typer.Option("--to", help="last business date, YYYY-MM-DD (the config's date)")
     ],
-    config: Annotated[
-        str, typer.Option("--config", help="config directory or URI (riskdesk batch config)")
-    ],
-    out: Annotated[str, typer.Option("--out", help="result directory or URI (Parquet)")],
+    config: ConfigOption,
+    out: OutOption,
     every: Annotated[
         Every, typer.Option("--every", help="week (Sundays) or month (month ends)")
     ] = Every.month,
-    frames: Annotated[
-        str | None,
-        typer.Option("--frames", help="frames directory or URI (riskdesk batch frames)"),
-    ] = None,
-    lake: Annotated[
-        str | None,
-        typer.Option("--lake", help="lake directory or URI (riskdesk lake export)"),
-    ] = None,
-    engine: Annotated[Engine, typer.Option("--engine")] = Engine.polars,
-    master: Annotated[
-        str, typer.Option("--master", help="Spark master: local[2], spark://host:7077, yarn")
-    ] = "local[2]",
-    buckets: Annotated[
-        int | None, typer.Option("--buckets", help="Spark: customer buckets (default: by size)")
-    ] = None,
-    bucket_mb: Annotated[
-        int | None, typer.Option("--bucket-mb", help="Spark: memory target per bucket, MB")
-    ] = None,
-    python_memory: Annotated[
-        str | None,
-        typer.Option("--python-memory", help="Spark: memory per Python worker, e.g. 2g"),
-    ] = None,
+    frames: FramesOption = None,
+    lake: LakeOption = None,
+    engine: EngineOption = Engine.polars,
+    master: MasterOption = "local[2]",
+    buckets: BucketsOption = None,
+    bucket_mb: BucketMbOption = None,
+    python_memory: PythonMemoryOption = None,
 ) -> None:
     """The warning replay (`riskdesk warnings replay`'s rules, without the anomaly detector)
     over a frames directory or a lake and a config directory: on each date from --from to
