@@ -339,7 +339,7 @@ def test_model_page_shows_validation_and_stability_and_promotes(page, live_serve
     assert "Gradient-boosted trees (LightGBM)" in page.inner_text(f"#model-{vid}")
     page.click(f"#model-{vid} a")
     assert "fold 3" in page.inner_text("#model-metrics")
-    page.wait_for_selector("#feature-psi canvas")
+    page.wait_for_selector("#feature-psi tbody tr")
     page.click("#request-promotion")
     page.wait_for_selector("#promotion-pending")
     assert page.locator("#approve-promotion").count() == 0  # the analyst trained it
