@@ -207,7 +207,7 @@ def test_a_reset_password_is_replaced_at_the_next_sign_in(  # type: ignore[no-un
 
     # Signed out and in again with the new password: straight to the home page.
     with user.expect_navigation(url=re.compile(r"^http://[^/]+/login$")):
-        user.click("form[action='/logout'] button")
+        nav_click(user, "#sign-out")
     user.fill("input[name=username]", f"pw-{tag}")
     user.fill("input[name=password]", own)
     with user.expect_navigation(url=landing("analyst")):
