@@ -210,3 +210,11 @@ def api_token(base: str, username: str) -> str:
             _, raw = security_service.issue_token(session, user=user, name="ui-test", scopes=scopes)
         _TOKENS[key] = raw
     return _TOKENS[key]
+
+
+def nav_click(page, selector: str) -> None:  # type: ignore[no-untyped-def]
+    """Follow a link of the top navigation, opening its drop-down first when it sits in one."""
+    menu = page.locator(f".topbar details.nav-menu:has({selector})")
+    if menu.count() and not menu.evaluate("m => m.open"):
+        menu.locator("summary").click()
+    page.click(selector)

@@ -13,7 +13,7 @@ from riskdesk.db import unit_of_work
 from riskdesk.kit.errors import NotAuthenticated
 from riskdesk.security import service as security_service
 from tests.conftest import PASSWORD
-from tests.ui.conftest import _FACTORIES, landing
+from tests.ui.conftest import _FACTORIES, landing, nav_click
 from tests.ui.test_journey import sign_in, sign_out
 
 pytestmark = pytest.mark.browser
@@ -40,7 +40,7 @@ def test_a_locked_out_user_is_unlocked_by_the_administrator(page, live_server: s
     assert "Wrong username or password" in locked
 
     sign_in(page, live_server, "admin")
-    page.click("#nav-users")
+    nav_click(page, "#nav-users")
     row = page.locator("#user-sales")
     expect(row.locator(".state")).to_contain_text("Locked until")
     expect(page.locator("#user-manager .state")).to_contain_text("Active · 1 wrong password")
@@ -56,7 +56,7 @@ def test_a_locked_out_user_is_unlocked_by_the_administrator(page, live_server: s
 
 def test_a_user_changes_their_password(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
     sign_in(page, live_server, "auditor")
-    page.click("#my-password")
+    nav_click(page, "#my-password")
     page.fill("input[name=current_password]", PASSWORD)
     page.fill("input[name=new_password]", "Password123!")
     page.fill("input[name=confirm_password]", "Password123!")

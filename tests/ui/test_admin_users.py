@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.ui.conftest import landing, new_context, shot
+from tests.ui.conftest import landing, nav_click, new_context, shot
 
 pytestmark = pytest.mark.browser
 
@@ -67,7 +67,7 @@ def test_an_administrator_creates_changes_and_disables_a_user(  # type: ignore[n
     context = new_context(browser, "zh-CN" if locale == "zh-CN" else "en-US")
     page = context.new_page()
     _sign_in(page, live_server, "admin")
-    page.click("#nav-users")
+    nav_click(page, "#nav-users")
     page.click("#create-user-card summary")
     page.fill("#create-user input[name=username]", f"ops-{tag}")
     page.fill("#create-user input[name=display_name]", "运营专员" if tag == "zh" else "Ops clerk")
@@ -92,7 +92,7 @@ def test_an_administrator_creates_changes_and_disables_a_user(  # type: ignore[n
     expect(page.locator("#user-state")).to_have_text(words["disabled"])
     expect(page.locator("#enable-user")).to_be_visible()
     shot(page, f"admin-user-disabled-{tag}")
-    page.click("#nav-users")
+    nav_click(page, "#nav-users")
     expect(page.locator(f"#user-ops-{tag} .state")).to_have_text(words["disabled"])
 
     # The disabled user cannot sign in, with the right password.
@@ -115,7 +115,7 @@ def test_an_administrator_issues_a_token_shown_once_and_revokes_it(  # type: ign
     context = new_context(browser, "zh-CN" if locale == "zh-CN" else "en-US")
     page = context.new_page()
     _sign_in(page, live_server, "admin")
-    page.click("#nav-tokens")
+    nav_click(page, "#nav-tokens")
     page.click("#issue-token summary")
     page.select_option("#token-owner", label=f"sales · {words['sales']}")
     page.fill("input[name=token_name]", f"ERP {tag}")
@@ -135,7 +135,7 @@ def test_an_administrator_issues_a_token_shown_once_and_revokes_it(  # type: ign
     me = page.request.get(f"{live_server}/api/v1/me", headers={"Authorization": f"Bearer {secret}"})
     assert me.ok and me.json()["username"] == "sales"
 
-    page.click("#nav-tokens")  # the list again: the secret is gone for good
+    nav_click(page, "#nav-tokens")  # the list again: the secret is gone for good
     expect(page.locator("#issued-token")).to_have_count(0)
     assert secret not in page.content()
     row = page.locator("tr.token", has_text=f"ERP {tag}")
@@ -163,7 +163,7 @@ def test_a_reset_password_is_replaced_at_the_next_sign_in(  # type: ignore[no-un
     context = new_context(browser, browser_locale)
     page = context.new_page()
     _sign_in(page, live_server, "admin")
-    page.click("#nav-users")
+    nav_click(page, "#nav-users")
     page.click("#create-user-card summary")
     page.fill("#create-user input[name=username]", f"pw-{tag}")
     page.fill("#create-user input[name=display_name]", "Li Wei")
@@ -175,7 +175,7 @@ def test_a_reset_password_is_replaced_at_the_next_sign_in(  # type: ignore[no-un
     password = page.inner_text("#new-password").strip()
     assert password != first
     expect(page.locator("#user-must-change")).to_have_text(words["must_change"])
-    page.click("#nav-users")
+    nav_click(page, "#nav-users")
     expect(page.locator(f"#user-pw-{tag} .must-change")).to_contain_text(words["must_change"])
     shot(page, f"admin-user-must-change-{tag}")
     context.close()
@@ -207,7 +207,7 @@ def test_a_reset_password_is_replaced_at_the_next_sign_in(  # type: ignore[no-un
 
     # Signed out and in again with the new password: straight to the home page.
     with user.expect_navigation(url=re.compile(r"^http://[^/]+/login$")):
-        user.click("form[action='/logout'] button")
+        nav_click(user, "#sign-out")
     user.fill("input[name=username]", f"pw-{tag}")
     user.fill("input[name=password]", own)
     with user.expect_navigation(url=landing("analyst")):

@@ -19,7 +19,7 @@ from riskdesk.ecl.schemas import AdjustmentIn
 from riskdesk.models import Customer, Invoice, Payment
 from riskdesk.security import service as security_service
 from tests.ecl.test_matrix import INVOICES, PAYMENTS
-from tests.ui.conftest import _FACTORIES, api_token, new_context, shot
+from tests.ui.conftest import _FACTORIES, api_token, nav_click, new_context, shot
 from tests.ui.test_journey import sign_in
 
 SEGMENTS = {1: "b2b_sme", 2: "b2b_sme", 3: "b2b_enterprise", 4: "consumer", 5: "consumer"}
@@ -81,7 +81,7 @@ def test_a_run_from_the_page_then_its_report_in_both_languages(  # type: ignore[
 ) -> None:
     _portfolio(live_server)
     sign_in(page, live_server, "manager")
-    page.click("#nav-ecl")
+    nav_click(page, "#nav-ecl")
     page.wait_for_url(f"{live_server}/ecl")
     expect(page.locator("#ecl-no-runs")).to_be_visible()
     page.fill("input[name=as_of]", "2026-06-30")

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.ui.conftest import landing
+from tests.ui.conftest import landing, nav_click
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +25,7 @@ def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
-    page.click("text=Sign out")
+    nav_click(page, "#sign-out")
     page.wait_for_url(re.compile(r".*/login$"))
 
 
@@ -50,7 +50,7 @@ def test_change_limit_then_second_user_approves(page, live_server: str) -> None:
     sign_out(page)
 
     sign_in(page, live_server, "manager")
-    page.click("text=Approvals")
+    nav_click(page, "#nav-approvals")
     card = page.locator(".pending-change", has_text="杭州恒远贸易有限公司")
     card.locator("input[name=comment]").fill("agreed")
     card.locator("button.approve").click()
@@ -73,7 +73,7 @@ def test_own_change_cannot_be_approved_in_the_ui(page, live_server: str) -> None
     page.fill("#credit_limit", "1")
     page.click("#save-changes")
     page.wait_for_selector("#queued-message")
-    page.click("text=Approvals")
+    nav_click(page, "#nav-approvals")
     card = page.locator(".pending-change", has_text="上海明达科技有限公司")
     assert card.locator("button.approve").count() == 0
     assert "colleague" in card.inner_text()
@@ -107,7 +107,7 @@ def test_import_page_with_progress(page, live_server: str, tmp_path) -> None:  #
     csv = tmp_path / "customers.csv"
     csv.write_text("source,external_id,kind,name,tax_id\n" + rows + "\n", encoding="utf-8")
     sign_in(page, live_server, "manager")
-    page.click("text=Import")
+    nav_click(page, "#nav-imports")
     page.select_option("#import-kind", "customers")
     page.set_input_files("#import-file", str(csv))
     page.click("#import-submit")
@@ -158,7 +158,7 @@ def test_held_order_is_released_from_the_worklist(page, live_server: str) -> Non
     assert response.status_code == 201, response.text
     assert response.json()["outcome"] == "hold"
     sign_in(page, live_server, "manager")
-    page.click("text=Held orders")
+    nav_click(page, "#nav-worklist")
     card = page.locator(".held-order", has_text="WL-1")
     assert "exceeds the limit" in card.inner_text()
     card.locator("input[name=reason]").fill("strategic project approved by CFO")
@@ -174,7 +174,7 @@ def test_held_order_is_released_from_the_worklist(page, live_server: str) -> Non
 
 def test_group_limit_requested_then_approved_by_a_second_person(page, live_server: str) -> None:
     sign_in(page, live_server, "manager")
-    page.click("text=Groups")
+    nav_click(page, "#nav-groups")
     row = page.locator("#group-HY")
     assert "恒远集团" in row.inner_text()
     assert "no limit" in row.locator(".limit").inner_text()
@@ -218,7 +218,7 @@ def test_limit_request_from_the_credit_file_approved_by_a_colleague(page, live_s
     assert "pending" in page.inner_text("#limit-requests")
     sign_out(page)
     sign_in(page, live_server, "manager2")
-    page.click("text=Limit requests")
+    nav_click(page, "#nav-limits")
     card = page.locator(".limit-request", has_text="annual contract signed")
     assert "150,000.00" in card.inner_text()
     card.locator("button.approve").click()
@@ -250,7 +250,7 @@ def test_overdue_review_is_signed_off_from_the_queue(page, live_server: str) -> 
             .values(risk_tier="high", next_review_date=dt.date.today() - dt.timedelta(days=2))
         )
     sign_in(page, live_server, "analyst")
-    page.click("text=Reviews")
+    nav_click(page, "#nav-reviews")
     row = page.locator(f"#due-{cid}")
     assert "overdue" in row.inner_text()
     row.locator("button.start-review").click()
@@ -267,7 +267,7 @@ def test_overdue_review_is_signed_off_from_the_queue(page, live_server: str) -> 
     page.click("#sign-off")
     page.wait_for_selector("#review-signed")
     assert "paid on time all year" in page.inner_text("#review-signed")
-    page.click("text=Reviews")
+    nav_click(page, "#nav-reviews")
     assert page.locator(f"#due-{cid}").count() == 0
 
 
@@ -285,7 +285,7 @@ def test_scorecard_draft_previewed_approved_and_run(page, live_server: str) -> N
     )
     assert created.status_code in (200, 201), created.text
     sign_in(page, live_server, "manager2")
-    page.click("text=Scorecards")
+    nav_click(page, "#nav-scorecards")
     section = page.locator("#scorecard-ui_card")
     assert "draft" in section.inner_text()
     preview = section.locator(".preview")
@@ -333,13 +333,13 @@ def test_model_page_shows_validation_and_stability_and_promotes(page, live_serve
         )
         vid = version.id
     sign_in(page, live_server, "analyst")
-    page.click("text=Models")
+    nav_click(page, "#nav-models")
     assert "challenger" in page.inner_text(f"#model-{vid}")
     # The family is named, not its code; a file or data source is shown as entered.
     assert "Gradient-boosted trees (LightGBM)" in page.inner_text(f"#model-{vid}")
     page.click(f"#model-{vid} a")
     assert "fold 3" in page.inner_text("#model-metrics")
-    page.wait_for_selector("#feature-psi canvas")
+    page.wait_for_selector("#feature-psi tbody tr")
     page.click("#request-promotion")
     page.wait_for_selector("#promotion-pending")
     assert page.locator("#approve-promotion").count() == 0  # the analyst trained it
@@ -399,7 +399,7 @@ def test_overdue_invoice_alert_worked_from_the_queue(page, live_server: str) -> 
 
 def test_rule_editor_checks_backtests_and_a_colleague_approves(page, live_server: str) -> None:
     sign_in(page, live_server, "analyst")
-    page.click("text=Rules")
+    nav_click(page, "#nav-rules")
     page.click("#rule-editor summary")
     page.fill("input[name=code]", "ui_big_open")
     page.fill("input[name=name_en]", "Big open receivable")
@@ -511,7 +511,7 @@ def test_case_page_complaint_desk_and_my_notification_settings(page, live_server
     expect(page.locator("#complaint-result")).to_have_text("Satisfaction answer recorded.")
 
     # My settings: e-mail needs an address; the rest is saved.
-    page.click("#my-notifications")
+    nav_click(page, "#my-notifications")
     page.check("#notification-settings input[name=email]")
     page.click("#save-settings")
     assert "e-mail address" in page.inner_text("#form-errors")
@@ -559,7 +559,7 @@ def test_admin_registers_a_webhook_sees_its_secret_once_and_the_delivery_log(
     page, live_server: str
 ) -> None:
     sign_in(page, live_server, "admin")
-    page.click("a[href='/integrations']")
+    nav_click(page, "#nav-integrations")
     page.fill("#new-webhook input[name=url]", "ftp://nowhere")
     page.fill("#new-webhook input[name=name]", "erp")
     page.click("#add-webhook")
@@ -613,7 +613,7 @@ def test_sales_sees_masked_data_reveals_one_value_and_the_auditor_finds_it(
     sign_out(page)
 
     sign_in(page, live_server, "auditor")
-    page.click("a[href='/audit']")
+    nav_click(page, "#nav-audit")
     page.select_option("#audit-filters select[name=action]", "reveal")
     page.click("#apply-filters")
     row = page.locator("#audit-entries tr.entry").first

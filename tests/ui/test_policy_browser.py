@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from riskdesk.kit.timeutil import today
-from tests.ui.conftest import new_context, shot
+from tests.ui.conftest import nav_click, new_context, shot
 from tests.ui.test_journey import sign_in
 
 pytestmark = pytest.mark.browser
@@ -34,7 +34,7 @@ def test_a_tier_policy_edited_in_the_page(browser, live_server: str, locale: str
     words = WORDS[locale]
     tier, months = ("high", "2") if locale == "en-US" else ("medium", "5")
     sign_in(page, live_server, "manager")
-    page.click("#nav-policy")
+    nav_click(page, "#nav-policy")
     page.wait_for_url(re.compile(r".*/policy/tiers$"))
     page.click(f"#edit-{tier} summary")
     form = page.locator(f"#tier-form-{tier}")
@@ -98,7 +98,7 @@ def test_the_approval_matrix_and_a_delegation_the_colleague_sees(  # type: ignor
     # The colleague sees the delegation they hold (and cannot revoke it).
     other = new_context(browser, locale).new_page()
     sign_in(other, live_server, "manager2")
-    other.click("#nav-policy")
+    nav_click(other, "#nav-policy")
     other.click("#policy-tabs a[href='/policy/approvals']")
     theirs = other.locator("#delegation-table tr", has_text=f"holiday {locale}")
     expect(theirs).to_have_count(1)
@@ -127,7 +127,7 @@ def test_an_alert_route_added_and_removed_beside_the_slas(  # type: ignore[no-un
     page = context.new_page()
     position = "7" if locale == "en-US" else "8"
     sign_in(page, live_server, "analyst")
-    page.click("#nav-policy")
+    nav_click(page, "#nav-policy")
     page.click("#policy-tabs a[href='/policy/alert-routes']")
     expect(page.locator("#sla-critical")).to_contain_text("4")
     new = page.locator("#new-route")
@@ -167,7 +167,7 @@ def test_an_sla_changed_in_the_page_and_read_by_others(  # type: ignore[no-untyp
     english = locale == "en-US"
     severity, shipped, hours = ("low", "168", "120") if english else ("medium", "72", "48")
     sign_in(page, live_server, "analyst")
-    page.click("#nav-policy")
+    nav_click(page, "#nav-policy")
     page.click("#policy-tabs a[href='/policy/alert-routes']")
     expect(page.locator("#sla-critical .severity")).to_have_text(words["critical"])
     form = page.locator(f"#sla-form-{severity}")

@@ -19,7 +19,7 @@ from tests.conftest import PASSWORD
 from tests.portfolio.scores import seed_scores
 from tests.portfolio.seed import Book, seed
 from tests.reports.pack_seed import seed_pack
-from tests.ui.conftest import _FACTORIES, new_context, shot
+from tests.ui.conftest import _FACTORIES, nav_click, new_context, shot
 from tests.ui.test_error_pages import _sign_in
 
 pytestmark = pytest.mark.browser
@@ -73,7 +73,7 @@ def test_migration_and_reports(browser, live_server: str, book: Book, locale: st
     assert page.locator("#drilldown-rating").count() == 1
     shot(page, f"migration-cell-{locale}")
 
-    page.click("#nav-reports")
+    nav_click(page, "#nav-reports")
     page.wait_for_url(f"{live_server}/reports")
     assert page.inner_text("h1") == {"zh-CN": "报表", "en": "Reports"}[locale]
     shot(page, f"reports-{locale}")

@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import PASSWORD
-from tests.ui.conftest import api_token, landing, shot
+from tests.ui.conftest import api_token, landing, nav_click, shot
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,7 @@ def _sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped
 
 
 def _sign_out(page) -> None:  # type: ignore[no-untyped-def]
-    page.click("form[action='/logout'] button")
+    nav_click(page, "#sign-out")
     page.wait_for_url(re.compile(r".*/login$"))
 
 

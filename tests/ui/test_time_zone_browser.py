@@ -20,7 +20,7 @@ from riskdesk.models import Alert
 from riskdesk.pipeline import intake, processing
 from riskdesk.security import service as security_service
 from tests.monitoring.test_alerts import invoice
-from tests.ui.conftest import _FACTORIES, new_context, shot
+from tests.ui.conftest import _FACTORIES, nav_click, new_context, shot
 from tests.ui.test_journey import sign_in
 
 pytestmark = pytest.mark.browser
@@ -158,7 +158,7 @@ def test_a_user_picks_their_own_zone_and_only_their_times_move(  # type: ignore[
     page = context.new_page()
     sign_in(page, live_server, "analyst")
     page.goto(f"{live_server}/alerts?status=any")
-    page.click("#my-settings")  # the user menu
+    nav_click(page, "#my-settings")  # the user menu
     default = "Company default (" if locale == "en-US" else "公司默认（"
     expect(page.locator("#my-time-zone-select option").first).to_contain_text(default)
     page.select_option("#my-time-zone-select", "Asia/Tokyo")

@@ -717,6 +717,12 @@ def pending_group_changes(session: Session, group_id: int | None = None) -> list
     return list(session.scalars(stmt.order_by(GroupLimitChange.id)))
 
 
+def group_changes(session: Session, group_id: int) -> list[GroupLimitChange]:
+    """Every limit change of a group (waiting and decided), newest first."""
+    stmt = select(GroupLimitChange).where(GroupLimitChange.group_id == group_id)
+    return list(session.scalars(stmt.order_by(GroupLimitChange.id.desc())))
+
+
 def exposure_for_export(session: Session, flt: CustomerFilter, *, chunk: int) -> Iterator[Any]:
     """Each filtered customer's stored exposure, counted in the limit and for information
     only, beside the limit and its validity, by customer id, streamed ``chunk`` rows at a time

@@ -943,6 +943,37 @@ def list_groups(session: Session) -> list[tuple[Any, int, Decimal]]:
     ]
 
 
+def get_group_or_raise(session: Session, code: str) -> Any:
+    """A customer group by code, or NotFound."""
+    group = customer_repo.groups_by_code(session, {code}).get(code)
+    if group is None:
+        raise NotFound(f"no customer group {code!r}", field="code")
+    return group
+
+
+def group_members(
+    session: Session, principal: Principal, group_id: int
+) -> tuple[list[tuple[Any, Any, Decimal]], int]:
+    """The live members of a group the caller may see, each with its credit profile and
+    counted exposure, by code; and how many live members the group has in all."""
+    member_ids = repo.group_member_ids(session, group_id)
+    shown = sorted(customer_service.visible_among(session, principal, member_ids))
+    counted = set(_counted(session))
+    amounts = repo.exposures(session, shown)
+    loaded = customer_repo.customers_with_profiles(session, shown)
+    rows = []
+    for cid, (customer, profile) in loaded.items():
+        exposure = sum((v for k, v in amounts.get(cid, {}).items() if k in counted), Decimal(0))
+        rows.append((customer, profile, quantize(exposure)))
+    rows.sort(key=lambda r: r[0].code)
+    return rows, len(member_ids)
+
+
+def group_limit_history(session: Session, group_id: int) -> list[Any]:
+    """A group's limit changes, waiting and decided, newest first."""
+    return repo.group_changes(session, group_id)
+
+
 def pending_group_limits(session: Session) -> list[Any]:
     """Group limit changes waiting for a second person, oldest first."""
     return repo.pending_group_changes(session)

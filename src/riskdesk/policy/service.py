@@ -263,6 +263,17 @@ def _creation_authority(session: Session, principal: Principal) -> Decimal | Non
 customer_service.register_creation_authority(_creation_authority)
 
 
+def get_request_or_raise(session: Session, principal: Principal, request_id: int) -> LimitRequest:
+    """A limit request of a customer the caller may see, or NotFound (also when the customer
+    is not theirs: the answer never tells a hidden request from a missing one)."""
+    request = repo.get_request(session, request_id)
+    missing = NotFound(f"no limit request {request_id}", field="request_id")
+    if request is None:
+        raise missing
+    customer_service.ensure_visible(session, principal, request.customer_id, missing)
+    return request
+
+
 def _pending_or_raise(session: Session, principal: Principal, request_id: int) -> LimitRequest:
     request = repo.get_request(session, request_id, lock=True)
     missing = NotFound(f"no limit request {request_id}", field="request_id")

@@ -25,6 +25,7 @@ def mount_ui(app: FastAPI) -> None:
         import_pages,
         job_pages,
         model_pages,
+        nav,  # noqa: F401  (registers the navigation with the templates)
         policy_pages,
         portfolio_pages,
         privacy_pages,

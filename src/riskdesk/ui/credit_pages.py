@@ -90,6 +90,31 @@ def limit_requests_page(
     )
 
 
+@router.get("/limit-requests/{request_id:int}", response_class=HTMLResponse)
+def limit_request_page(
+    request: Request, request_id: PathId, session: SessionDep, principal: CanCustomersRead
+) -> Response:
+    """One limit request: the customer, requested against current limit, who asked and why,
+    its status and the decision with its note."""
+    req = policy_service.get_request_or_raise(session, principal, request_id)
+    customer = customer_service.get_customer_or_raise(session, principal, req.customer_id)
+    people = {
+        uid: (u.display_name if (u := users_repo.get_user(session, uid)) else str(uid))
+        for uid in {req.requested_by_id, req.decided_by_id, req.on_behalf_of_id}
+        if uid is not None
+    }
+    return render(
+        request,
+        "limit_request.html",
+        principal,
+        r=req,
+        customer=customer,
+        people=people,
+        can_approve=principal.can(Permission.LIMIT_REQUESTS_APPROVE),
+        can_decide=principal.can(Permission.LIMIT_REQUESTS_CREATE),
+    )
+
+
 @router.post("/limit-requests/{request_id}/{action}")
 def decide_limit_request(
     request_id: PathId,
@@ -341,6 +366,39 @@ def groups_page(
         principal,
         done=done,
         done_status=status if status in ("pending", "approved", "rejected") else None,
+    )
+
+
+@router.get("/groups/{code}", response_class=HTMLResponse)
+def group_page(
+    request: Request,
+    code: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    principal: CanCustomersRead,
+) -> Response:
+    """One customer group: its limit against its counted exposure, the members the caller may
+    see with their tier, limit, exposure and utilisation, and its limit changes."""
+    group = credit_service.get_group_or_raise(session, code)
+    members, member_count = credit_service.group_members(session, principal, group.id)
+    changes = credit_service.group_limit_history(session, group.id)
+    exposure = next(e for g, _, e in credit_service.list_groups(session) if g.id == group.id)
+    uids = {c.requested_by_id for c in changes} | {c.decided_by_id for c in changes}
+    people = {
+        uid: (u.display_name if (u := users_repo.get_user(session, uid)) else str(uid))
+        for uid in uids
+        if uid is not None
+    }
+    return render(
+        request,
+        "group.html",
+        principal,
+        g=group,
+        members=members,
+        member_count=member_count,
+        exposure=exposure,
+        changes=changes,
+        people=people,
+        can_approve=principal.can(Permission.CHANGES_APPROVE),
     )
 
 

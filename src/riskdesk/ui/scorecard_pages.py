@@ -28,7 +28,9 @@ from riskdesk.scoring import registry
 from riskdesk.scoring import service as scoring_service
 from riskdesk.scoring.definition import SCORE_MAX, TIERS, Definition, factor_inputs
 from riskdesk.scoring.schemas import ScorecardCreate, VersionCreate
-from riskdesk.security.deps import CanScoringManage
+from riskdesk.security import repository as users_repo
+from riskdesk.security.deps import CanCustomersRead, CanScoringManage
+from riskdesk.security.permissions import Permission
 from riskdesk.security.service import Principal
 from riskdesk.ui.forms import FormDep
 from riskdesk.ui.i18n import Translator, pick_locale
@@ -614,6 +616,34 @@ def new_scorecard_page(
     state = state_of(STARTER)
     state["card"] = {"code": "", "name": "", "customer_kind": "", "segments": "", "priority": ""}
     return _page(request, session, principal, state)
+
+
+@router.get("/scorecards/{code}", response_class=HTMLResponse)
+def scorecard_page(
+    request: Request,
+    code: Annotated[str, Path(max_length=64)],
+    session: SessionDep,
+    principal: CanCustomersRead,
+) -> Response:
+    """One scorecard: every version with its status, its factors' bins and points, who made
+    it and who approved or rejected it, and when."""
+    card, versions = scoring_service.get_scorecard(session, code)
+    uids: set[int | None] = {v.created_by_id for v in versions}
+    uids |= {v.updated_by_id for v in versions} | {v.decided_by_id for v in versions}
+    return render(
+        request,
+        "scorecard.html",
+        principal,
+        card=card,
+        versions=sorted(versions, key=lambda v: -v.version),
+        people={
+            uid: (u.display_name if (u := users_repo.get_user(session, uid)) else str(uid))
+            for uid in uids
+            if uid is not None
+        },
+        can_approve=principal.can(Permission.CHANGES_APPROVE),
+        can_edit=principal.can(Permission.SCORING_MANAGE),
+    )
 
 
 @router.post("/scorecards/new", response_class=HTMLResponse)
