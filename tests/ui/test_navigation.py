@@ -49,6 +49,19 @@ def test_each_role_sees_a_link_only_to_pages_it_may_open(client_for) -> None:  #
     system = admin.split('id="menu-system"', 1)[1].split("</details>", 1)[0]
     assert 'id="nav-users"' in system and 'id="nav-tokens"' in system
     assert 'id="nav-policy"' not in admin and 'id="nav-complaints"' not in admin
+    # Sales and service are not offered the rules, playbooks, scorecards and models they may
+    # read but not change (nor service the credit-file approvals); their maintainers and the
+    # auditor are.
+    policy_links = ("nav-rules", "nav-playbooks", "nav-scorecards", "nav-models")
+    for username, shown_links in (
+        ("sales", {"nav-approvals"}),
+        ("service", set()),
+        ("analyst", {*policy_links, "nav-approvals"}),
+        ("auditor", {*policy_links, "nav-approvals"}),
+    ):
+        nav = _nav(client_for(username).get("/customers").text)
+        offered = {i for i in (*policy_links, "nav-approvals") if f'id="{i}"' in nav}
+        assert offered == shown_links, username
     # The page being shown is marked, and so is the menu holding it.
     page = _nav(client_for("analyst").get("/groups").text)
     assert re.search(r'id="menu-credit">\s*<summary class="active"', page)

@@ -43,6 +43,13 @@ class Menu:
 
 
 READ = (P.CUSTOMERS_READ.value,)
+# Narrower than their pages (readable with customers:read, and linked from the alerts and
+# scores that cite them): in the menus of those who maintain them and of auditors, not of
+# sales and service, who would find pages they cannot act on.
+RULES = (P.RULES_MANAGE.value, P.AUDIT_READ.value)
+SCORING = (P.SCORING_MANAGE.value, P.AUDIT_READ.value)
+# Credit-file changes waiting for a second person: those who make them, approve them or audit.
+AUTHORS = (P.CUSTOMERS_WRITE.value, P.CHANGES_APPROVE.value, P.AUDIT_READ.value)
 
 NAV: tuple[Link | Menu, ...] = (
     Link("/", "nav.home", "nav-home"),
@@ -57,7 +64,7 @@ NAV: tuple[Link | Menu, ...] = (
             Link("/worklist", "nav.worklist", "nav-worklist", READ),
             Link("/limit-requests", "nav.limits", "nav-limits", READ),
             Link("/reviews", "nav.reviews", "nav-reviews", READ),
-            Link("/approvals", "nav.approvals", "nav-approvals", READ),
+            Link("/approvals", "nav.approvals", "nav-approvals", AUTHORS),
             Link("/groups", "nav.groups", "nav-groups", READ),
         ),
     ),
@@ -65,16 +72,16 @@ NAV: tuple[Link | Menu, ...] = (
         "policy",
         "nav.menu.policy",
         (
-            Link("/rules", "nav.rules", "nav-rules", READ),
-            Link("/playbooks", "nav.playbooks", "nav-playbooks", READ),
+            Link("/rules", "nav.rules", "nav-rules", RULES),
+            Link("/playbooks", "nav.playbooks", "nav-playbooks", RULES),
             Link(
                 "/scorecards",
                 "nav.scorecards",
                 "nav-scorecards",
-                READ,
+                SCORING,
                 ("/scorecards", "/scorecard-drafts"),
             ),
-            Link("/models", "nav.models", "nav-models", READ),
+            Link("/models", "nav.models", "nav-models", SCORING),
             Link(
                 "/policy/tiers",
                 "nav.policy",
