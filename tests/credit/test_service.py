@@ -253,8 +253,16 @@ def test_group_limit_with_four_eyes_and_recheck(manager, client_for) -> None:
     assert change["status"] == "pending" and change["old_limit"] is None
     own = manager.post(f"/api/v1/group-limit-changes/{change['id']}/approve")
     assert own.status_code == 403 and own.json()["error"]["code"] == "four_eyes"
-    approved = client_for("manager2").post(f"/api/v1/group-limit-changes/{change['id']}/approve")
+    too_long = client_for("manager2").post(
+        f"/api/v1/group-limit-changes/{change['id']}/approve", json={"comment": "x" * 2001}
+    )
+    assert too_long.status_code == 422 and "comment" in too_long.text
+    approved = client_for("manager2").post(
+        f"/api/v1/group-limit-changes/{change['id']}/approve",
+        json={"comment": "  two members, one contract  "},
+    )
     assert approved.status_code == 200 and approved.json()["status"] == "approved"
+    assert approved.json()["decision_comment"] == "two members, one contract"
     assert check(manager, "GO1", "20000.00", customer="GR1").json()["outcome"] == "approve"
     second = check(manager, "GO2", "15000.00", customer="GR2").json()
     assert second["outcome"] == "hold"

@@ -11,6 +11,7 @@ from typing import Any
 from riskdesk.ui.i18n import LANG_COOKIE
 from tests.factories import company
 from tests.scoring.test_service import _active, card
+from tests.security.test_auth import login
 from tests.ui.visible_text import leaks
 
 
@@ -29,7 +30,7 @@ def _row(html: str, row_id: str) -> str:
     return html.split(f'id="{row_id}"', 1)[1].split("</tr>", 1)[0]
 
 
-def test_a_group_page_shows_members_limit_and_its_decisions(manager, client_for) -> None:  # type: ignore[no-untyped-def]
+def test_a_group_page_shows_members_limit_and_its_decisions(app, manager, client_for) -> None:  # type: ignore[no-untyped-def]
     ids = {}
     for ext, owner in (("GA1", "sales"), ("GA2", None)):
         extra = {"owner": owner} if owner else {}
@@ -45,7 +46,9 @@ def test_a_group_page_shows_members_limit_and_its_decisions(manager, client_for)
         "/api/v1/customer-groups/GX/limit-changes",
         json={"credit_limit": "60000", "reason": "集团年度复审"},
     ).json()
-    approved = client_for("manager2").post(f"/api/v1/group-limit-changes/{asked['id']}/approve")
+    approved = client_for("manager2").post(
+        f"/api/v1/group-limit-changes/{asked['id']}/approve", json={"comment": "授信充足"}
+    )
     assert approved.status_code == 200, approved.text
     waiting = manager.post(
         "/api/v1/customer-groups/GX/limit-changes",
@@ -63,9 +66,22 @@ def test_a_group_page_shows_members_limit_and_its_decisions(manager, client_for)
     assert "Members" in en and "成员" in zh
     approved_row = _row(en, f"group-change-{asked['id']}")
     assert "approved and applied" in approved_row and "集团年度复审" in approved_row
-    assert "60,000.00" in approved_row
+    assert "60,000.00" in approved_row and "Comment: 授信充足" in approved_row
     pending_row = _row(zh, f"group-change-{waiting['id']}")
     assert "新合同" in pending_row and "/group-limit-changes/" in pending_row  # manager2 decides
+
+    # Decided on the page with a comment (the form has a comment field), shown in the history.
+    browser = login(app, "manager2")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', browser.get("/groups/GX").text)
+    assert token is not None
+    decided = browser.post(
+        f"/group-limit-changes/{waiting['id']}/reject",
+        data={"csrf_token": token.group(1), "comment": "合同尚未签署"},
+        follow_redirects=False,
+    )
+    assert decided.status_code == 303, decided.text
+    rejected_row = _row(_both_languages(ui, "/groups/GX")["zh-CN"], f"group-change-{waiting['id']}")
+    assert "意见：合同尚未签署" in rejected_row
 
     # Sales sees the group, but only its own member, and is told others are hidden.
     sales = client_for("sales")

@@ -19,6 +19,7 @@ from riskdesk.credit.schemas import (
     ExposureDifference,
     ExposureLine,
     ExposureRead,
+    GroupDecisionIn,
     GroupLimitChangeRead,
     GroupLimitIn,
     GroupRead,
@@ -299,19 +300,29 @@ def request_group_limit(
 
 @router.post("/group-limit-changes/{change_id}/approve", response_model=GroupLimitChangeRead)
 def approve_group_limit(
-    change_id: PathId, session: SessionDep, principal: CanChangesApprove
+    change_id: PathId,
+    session: SessionDep,
+    principal: CanChangesApprove,
+    body: GroupDecisionIn | None = None,
 ) -> GroupLimitChangeRead:
     """Approve a group limit change (not your own)."""
     return GroupLimitChangeRead.model_validate(
-        service.decide_group_limit(session, principal, change_id, approve=True)
+        service.decide_group_limit(
+            session, principal, change_id, approve=True, comment=body.comment if body else None
+        )
     )
 
 
 @router.post("/group-limit-changes/{change_id}/reject", response_model=GroupLimitChangeRead)
 def reject_group_limit(
-    change_id: PathId, session: SessionDep, principal: CanChangesApprove
+    change_id: PathId,
+    session: SessionDep,
+    principal: CanChangesApprove,
+    body: GroupDecisionIn | None = None,
 ) -> GroupLimitChangeRead:
     """Reject a group limit change."""
     return GroupLimitChangeRead.model_validate(
-        service.decide_group_limit(session, principal, change_id, approve=False)
+        service.decide_group_limit(
+            session, principal, change_id, approve=False, comment=body.comment if body else None
+        )
     )

@@ -207,6 +207,12 @@ class GroupLimitIn(_Strict):
     reason: LongText = Field(min_length=3)
 
 
+class GroupDecisionIn(_Strict):
+    """The decider's comment on a group limit change (optional)."""
+
+    comment: str | None = Field(default=None, max_length=2000)
+
+
 class GroupLimitChangeRead(BaseModel):
     """A group limit change and its state."""
 
@@ -223,3 +229,4 @@ class GroupLimitChangeRead(BaseModel):
     requested_at: dt.datetime
     decided_by_id: int | None
     decided_at: dt.datetime | None
+    decision_comment: str | None = None

@@ -1011,9 +1011,14 @@ def request_group_limit(
 
 
 def decide_group_limit(
-    session: Session, principal: Principal, change_id: int, approve: bool
+    session: Session,
+    principal: Principal,
+    change_id: int,
+    approve: bool,
+    comment: str | None = None,
 ) -> Any:
-    """Approve (applies it and rechecks the members' held orders) or reject a group limit."""
+    """Approve (applies it and rechecks the members' held orders) or reject a group limit,
+    with the decider's comment."""
     if not principal.can(Permission.CHANGES_APPROVE):
         raise PermissionDenied("deciding group limits needs 'changes:approve'")
     change = repo.get_group_change(session, change_id)
@@ -1026,6 +1031,7 @@ def decide_group_limit(
     assert group is not None
     change.decided_by_id = principal.user_id
     change.decided_at = utcnow()
+    change.decision_comment = (comment or "").strip() or None
     if not approve:
         change.status = "rejected"
         session.flush()

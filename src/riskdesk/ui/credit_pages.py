@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from riskdesk.credit import service as credit_service
-from riskdesk.credit.schemas import GroupLimitIn
+from riskdesk.credit.schemas import GroupDecisionIn, GroupLimitIn
 from riskdesk.customers import repository as customer_repo
 from riskdesk.customers import service as customer_service
 from riskdesk.db import SessionDep
@@ -436,12 +436,17 @@ def request_group_limit(
 
 @router.post("/group-limit-changes/{change_id}/{action}")
 def decide_group_limit(
-    change_id: PathId, action: str, session: SessionDep, principal: CanChangesApprove
+    change_id: PathId,
+    action: str,
+    session: SessionDep,
+    principal: CanChangesApprove,
+    form: FormDep,
 ) -> Response:
-    """Approve or reject a group limit change (not one's own)."""
+    """Approve or reject a group limit change (not one's own), with a comment."""
     if action not in ("approve", "reject"):
         raise ValidationFailed(f"unknown action {action!r}", field="action")
+    body = GroupDecisionIn.model_validate({"comment": form.get("comment") or None})
     change = credit_service.decide_group_limit(
-        session, principal, change_id, approve=action == "approve"
+        session, principal, change_id, approve=action == "approve", comment=body.comment
     )
     return RedirectResponse(f"/groups?done={change_id}&status={change.status}", status_code=303)
