@@ -162,7 +162,7 @@ def test_assignee_due_and_sla_columns_in_both_languages(db, app) -> None:  # typ
         assert words[3] in html and words[4] in html
         assert fine.due_at.strftime("%Y-%m-%d") in row[fine.id]
         shown = db.scalar(select(User.display_name).where(User.id == manager_id))
-        assert f'<td class="assignee">{shown}</td>' in row[fine.id]
+        assert f'<td class="assignee nw">{shown}</td>' in row[fine.id]
     # The state as the service judges it.
     assert alert_service.sla_state(breached, now) == "breached"
     assert alert_service.sla_state(soon, now) == "due_soon"
