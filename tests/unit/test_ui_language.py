@@ -137,3 +137,84 @@ def test_shares_in_evidence_read_as_percentages() -> None:
         + "{} 12.3%;".format(catalog("zh-CN")["evidence.churn_p_alive"])
         + "{} 5.0%;".format(indicator_label("return_rate_90d", "zh-CN"))
     )
+
+
+def test_every_table_and_column_the_audit_log_records_has_a_label_in_both_languages() -> None:
+    """An audit entry's changes name tables and columns: each is said by its label (the credit
+    file form's, else the audit catalogue's), never as ``jobs`` or ``heartbeat_at``."""
+    import importlib
+    import pkgutil
+
+    import riskdesk.models
+    from riskdesk.db import Base
+    from riskdesk.ui.audit_view import column_label, table_label
+
+    for module in pkgutil.iter_modules(riskdesk.models.__path__):
+        importlib.import_module(f"riskdesk.models.{module.name}")
+    tables = Base.metadata.tables.values()
+    assert len(tables) > 50
+    for locale in ("zh-CN", "en"):
+        t = Translator(locale)
+        unknown_table, unknown_column = t("audit.table.unknown"), t("audit.column.unknown")
+        assert [x.name for x in tables if table_label(t, x.name) == unknown_table] == []
+        columns = {c.name for x in tables for c in x.columns}
+        assert sorted(c for c in columns if column_label(t, c) == unknown_column) == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "change", "shown"),
+    [
+        (
+            "zh-CN",
+            {"table": "jobs", "op": "update", "rows": 1, "fields": ["attempts", "heartbeat_at"]},
+            "后台任务：修改 1 条（尝试次数、最近活动时间）",
+        ),
+        (
+            "en",
+            {"table": "jobs", "op": "update", "rows": 1200, "fields": ["attempts", "heartbeat_at"]},
+            "Background jobs: 1,200 changed (Attempts, Last sign of life)",
+        ),
+        ("en", {"table": "customers", "op": "update", "rows": 1, "fields": ["credit_limit"]},
+         "Customers: 1 changed (Credit limit)"),
+        ("zh-CN", {"table": "gone_table", "op": "insert", "rows": 2}, "其他数据：新增 2 条"),
+    ],
+)  # fmt: skip
+def test_an_audit_change_is_said_in_words(
+    locale: str, change: dict[str, object], shown: str
+) -> None:
+    from riskdesk.ui.audit_view import change_label
+
+    assert change_label(Translator(locale), change) == shown
+
+
+@pytest.mark.parametrize(
+    ("item", "zh", "en"),
+    [
+        ("credit_report.409", "外部征信报告 #409", "Bureau report #409"),
+        ("document.12", "文件 #12", "Document #12"),
+        ("contact.5.phone", "联系人 #5 电话", "Contact #5 Phone"),
+        ("C000123.name", "C000123 名称", "C000123 Name"),
+        ("format=pdf", "格式：PDF", "Format: PDF"),
+        ("locale=zh-CN", "语言：中文", "Language: Chinese"),
+        ("filter.q=(given)", "筛选 搜索内容：（已填写）", "Filter Search text: (given)"),
+        ("search by phone", "按电话搜索", "Search by Phone"),
+        ("national_id", "身份证号", "ID number"),
+    ],
+)
+def test_an_audit_entrys_items_are_said_in_words(item: str, zh: str, en: str) -> None:
+    from riskdesk.ui.audit_view import item_label
+
+    assert item_label(Translator("zh-CN"), item) == zh
+    assert item_label(Translator("en"), item) == en
+
+
+def test_an_audit_entrys_object_is_said_in_words() -> None:
+    from riskdesk.ui.audit_view import object_label
+
+    zh, en = Translator("zh-CN"), Translator("en")
+    assert object_label(zh, "customer_list", "page 1") == "客户列表 第 1 页"
+    assert object_label(en, "customer_list", "page 3") == "Customer list page 3"
+    assert object_label(zh, "customer", "409") == "客户 #409"
+    assert object_label(zh, "customer_search", "miss") == "客户搜索 无结果"
+    assert object_label(en, "alert", "export") == "Alert Export"
+    assert object_label(zh, None, None) == ""
