@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -218,3 +219,28 @@ def test_an_audit_entrys_object_is_said_in_words() -> None:
     assert object_label(zh, "customer_search", "miss") == "客户搜索 无结果"
     assert object_label(en, "alert", "export") == "Alert Export"
     assert object_label(zh, None, None) == ""
+
+
+def test_no_template_writes_chinese_outside_the_catalogue() -> None:
+    """A page's words, examples in placeholders included, come from the catalogue: Chinese
+    written into a template (a placeholder "ERP-金蝶") would show on the English page."""
+    import re
+
+    templates = RULES.parents[1] / "ui" / "templates"
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    found = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in sorted(templates.rglob("*.html"))
+        if "help" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if cjk.search(re.sub(r"\{[{%#].*?[}%#]\}", "", line))
+    ]
+    assert found == []
+
+
+def test_the_import_examples_are_in_the_readers_language() -> None:
+    zh, en = catalog("zh-CN"), catalog("en")
+    assert "企业" in zh["imports.mapping_placeholder"]
+    assert "company" in en["imports.mapping_placeholder"]
+    for key in ("imports.mapping_placeholder", "imports.mapping_name_placeholder"):
+        assert not re.search(r"[\u4e00-\u9fff]", en[key]), key
