@@ -244,3 +244,37 @@ def test_the_import_examples_are_in_the_readers_language() -> None:
     assert "company" in en["imports.mapping_placeholder"]
     for key in ("imports.mapping_placeholder", "imports.mapping_name_placeholder"):
         assert not re.search(r"[\u4e00-\u9fff]", en[key]), key
+
+
+def test_counts_choose_the_singular_or_the_plural() -> None:
+    """ "every 1 months" and "1 alerts" read wrong: a count picks its word (English), and one
+    reads naturally in Chinese ("每月")."""
+    en, zh = Translator("en"), Translator("zh-CN")
+    assert en("policy.months", n=1) == "every month"
+    assert en("policy.months", n=3) == "every 3 months"
+    assert (zh("policy.months", n=1), zh("policy.months", n=6)) == ("每月", "每 6 个月")
+    assert en("limits.review_every", months=1) == "review every month"
+    live = en("rules.live", alerts=1, confirmed=0, false_alarm=1, cleared=2)
+    assert live.startswith("1 alert; 0 confirmed, 1 false alarm, 2 cleared")
+    assert en("rules.live", alerts=5, confirmed=0, false_alarm=0, cleared=0).startswith("5 alerts")
+    assert en("audit.total", total="1") == "1 entry"  # a count already formatted
+    assert en("audit.total", total="1,200") == "1,200 entries"
+    assert (en("common.days", n=1), en("common.days", n=0)) == ("1 day", "0 days")
+    assert en("alerts.total", total=1, first=1, last=1).startswith("1 alert, ")
+
+
+def test_no_english_message_puts_a_bare_count_before_a_plural_noun() -> None:
+    nouns = "alerts|customers|months|days|entries|rows|steps|hours|weeks|exposures|partitions"
+    bare = re.compile(rf"\{{(\w+)\}} ({nouns})\b")
+    chosen = re.compile(r"\{\w+:plural:[^{}]*(?:\{\w+\}[^{}]*)*\}")  # the words a count picks
+    en = catalog("en")
+    found = [
+        key
+        for key, text in en.items()
+        for match in bare.finditer(chosen.sub("", text))
+        if match.group(1) != "severity"  # "high alerts": a word, not a count
+    ]
+    assert found == []
+    for key, text in en.items():  # every message still fills (a plural spec nests one level)
+        names = set(re.findall(r"\{(\w+)", text))
+        Translator("en")(key, **dict.fromkeys(names, 2))

@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from riskdesk.kit.messages import catalog, translate
+from riskdesk.kit.messages import catalog, fill, translate
 from riskdesk.kit.timeutil import local, offset_label
 from riskdesk.reports.schemas import Bilingual
 
@@ -81,7 +81,7 @@ def translator(locale: str) -> Translate:
 
     def t(key: str, **values: Any) -> str:
         text = translate(locale, key)
-        return text.format(**values) if values else text
+        return fill(text, values)
 
     return t
 
