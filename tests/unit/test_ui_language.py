@@ -278,3 +278,22 @@ def test_no_english_message_puts_a_bare_count_before_a_plural_noun() -> None:
     for key, text in en.items():  # every message still fills (a plural spec nests one level)
         names = set(re.findall(r"\{(\w+)", text))
         Translator("en")(key, **dict.fromkeys(names, 2))
+
+
+def test_scorecard_bins_and_weights_read_as_ranges() -> None:
+    """ "up to 150.0 between 20.0 and 100.0" and "[20.0, 100.0)" read as "20–100", "≥ 150"."""
+    from riskdesk.ui.render import bin_range
+
+    en, zh = Translator("en"), Translator("zh-CN")
+    assert bin_range(en, 20.0, 100.0) == "20–100"
+    assert bin_range(en, 0.05, 0.2) == "0.05–0.2"
+    assert bin_range(en, 150.0, None) == "≥ 150"
+    assert bin_range(en, None, 1) == "< 1"
+    assert bin_range(en, 1000.0, 25000.5) == "1,000–25,000.5"
+    assert bin_range(zh, None, None) == "任意值"
+    assert en("scorecards.weight", points=150.0, lower=20.0, upper=100.0) == (
+        "up to 150 points over 20–100"
+    )
+    assert zh("scorecards.weight", points=150.0, lower=20.0, upper=100.0) == (
+        "20–100 区间内最高 150 分"
+    )

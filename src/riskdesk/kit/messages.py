@@ -50,7 +50,8 @@ def choose_locale(cookie: str | None, accept_language: str, default: str = "zh-C
 class _Counted:
     """A message's value that can also choose a word by its count: ``{n:plural:month|months}``
     gives "month" when n is 1 and "months" otherwise (the other word may name the value again,
-    ``{n:plural:every month|every {n} months}``). Any other format spec is the value's own."""
+    ``{n:plural:every month|every {n} months}``); ``{x:num}`` writes a number as people read it
+    (``plain_number``). Any other format spec is the value's own."""
 
     __slots__ = ("value",)
 
@@ -61,10 +62,25 @@ class _Counted:
         if spec.startswith("plural:"):
             one, _, other = spec.removeprefix("plural:").partition("|")
             return one if _is_one(self.value) else other
+        if spec == "num":
+            return plain_number(self.value)
         return format(self.value, spec)
 
     def __str__(self) -> str:
         return str(self.value)
+
+
+def plain_number(value: Any) -> str:
+    """A number with thousands separators, whole numbers without ".0", others with at most two
+    decimals (150.0 -> "150", 1234.5 -> "1,234.5"); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return "" if value is None else str(value)
+    amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not amount.is_finite():
+        return str(value)
+    if amount == amount.to_integral_value():
+        return f"{amount:,.0f}"
+    return f"{amount:,.2f}".rstrip("0").rstrip(".")
 
 
 def _is_one(value: Any) -> bool:

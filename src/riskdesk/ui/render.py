@@ -22,6 +22,7 @@ from jinja2.runtime import Context
 from riskdesk.company import service as company_service
 from riskdesk.indicators.catalogue import BY_NAME as INDICATORS
 from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, RiskdeskError
+from riskdesk.kit.messages import plain_number
 from riskdesk.kit.timeutil import local, offset_label, zone
 from riskdesk.monitoring.rules import RuleError
 from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
@@ -251,6 +252,23 @@ def history_field_label(t: Translator, field: str) -> str:
     return t.messages.get(f"field.{field}") or field_label(t, field)
 
 
+def bin_range(t: Translator, lower: Any, upper: Any) -> str:
+    """A scorecard bin's interval (lower included, upper not) as people read it: "20–100",
+    "≥ 150", "< 1"."""
+    if lower is None and upper is None:
+        return t("scorecards.bin_any")
+    if upper is None:
+        return f"≥ {plain_number(lower)}"
+    if lower is None:
+        return f"< {plain_number(upper)}"
+    return f"{plain_number(lower)}–{plain_number(upper)}"
+
+
+@pass_context
+def _bin_range(context: Context, bin_: Mapping[str, Any]) -> str:
+    return bin_range(context["t"], bin_.get("lower"), bin_.get("upper"))
+
+
 @pass_context
 def _history_field(context: Context, field: str) -> str:
     return history_field_label(context["t"], field)
@@ -374,6 +392,7 @@ templates.env.filters["reason"] = _reason
 templates.env.filters["change_value"] = _change_value
 templates.env.filters["history_field"] = _history_field
 templates.env.filters["source"] = _source
+templates.env.filters["bin_range"] = _bin_range
 templates.env.filters["said"] = _said
 templates.env.filters["decimal"] = _decimal
 templates.env.filters["indicator"] = _indicator
