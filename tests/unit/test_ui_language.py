@@ -297,3 +297,26 @@ def test_scorecard_bins_and_weights_read_as_ranges() -> None:
     assert zh("scorecards.weight", points=150.0, lower=20.0, upper=100.0) == (
         "20–100 区间内最高 150 分"
     )
+
+
+def test_english_labels_of_states_and_columns_are_capitalised() -> None:
+    """A severity, a status or a column header stands alone in a cell, a badge or an option:
+    "Open", "In progress", "Fold 1", not "open", "in progress", "fold 1"."""
+    families = (
+        "alerts.severity", "alerts.status", "alerts.outcome", "case.status", "case.action_status",
+        "case.event", "complaints.status", "limits.status", "limits.origin", "pending", "decision",
+        "rules.status", "scorecards.status", "scorecards.source", "models.status",
+        "integrations.status", "churn.band", "period_type", "report.period", "channel",
+    )  # fmt: skip
+    en = catalog("en")
+    lower = [
+        key for key, text in en.items() if key.rsplit(".", 1)[0] in families and text[:1].islower()
+    ]
+    assert lower == []
+    for key in ("models.mean", "models.rows", "models.bad_rate", "models.fold", "scorecards.tiers"):
+        assert en[key][:1].isupper(), key
+    assert Translator("en")("models.fold", n=1) == "Fold 1"
+    assert (en["alerts.status.in_progress"], en["case.action_status.open"]) == (
+        "In progress",
+        "To do",
+    )
