@@ -34,8 +34,8 @@ def _history(html: str) -> list[tuple[str, str, str]]:
         ),
         (
             "en",
-            "Revenue (annual, 2025-12-31)",
-            "EBIT (annual, 2025-12-31)",
+            "Revenue (Annual, 2025-12-31)",
+            "EBIT (Annual, 2025-12-31)",
             "Credit report · Demo credit bureau",
         ),
     ],
