@@ -320,3 +320,12 @@ def test_english_labels_of_states_and_columns_are_capitalised() -> None:
         "In progress",
         "To do",
     )
+
+
+def test_an_exports_coded_filter_values_are_said_by_their_labels() -> None:
+    from riskdesk.ui.audit_view import item_label
+
+    zh = Translator("zh-CN")
+    shown = item_label(zh, "filter.status=open_any")
+    assert shown == "筛选 状态：" + catalog("zh-CN")["alerts.status.open_any"]
+    assert "held" not in item_label(zh, "filter.status=held,pending")

@@ -52,6 +52,28 @@ def _name(t: Translator, name: str) -> str:
     return " ".join(_part(t, p) for p in name.split(".") if p)
 
 
+# Where a list filter's coded value has its label (an export's "status=held,pending").
+_VALUE_PREFIXES = {
+    "status": (
+        "alerts.status.", "decision.", "limits.status.", "pending.", "complaints.status.",
+        "case.status.", "reviews.status.",
+    ),
+    "severity": ("alerts.severity.",),
+    "tier": ("tier.",),
+    "risk_tier": ("tier.",),
+    "segment": ("segment.",),
+    "kind": ("kind.",),
+    "outcome": ("alerts.outcome.", "outcome."),
+}  # fmt: skip
+
+
+def _coded(t: Translator, key: str, value: str) -> str:
+    for prefix in _VALUE_PREFIXES.get(key, ()):
+        if f"{prefix}{value}" in t.messages:
+            return t.messages[f"{prefix}{value}"]
+    return value
+
+
 def _value(t: Translator, key: str, value: str) -> str:
     if key == "locale":
         return t.messages.get(f"reports.language.{value}") or value
@@ -59,6 +81,8 @@ def _value(t: Translator, key: str, value: str) -> str:
         return value.upper()
     if value == "(given)":
         return t("audit.item.given")
+    if key in _VALUE_PREFIXES:
+        return t("audit.list_sep").join(_coded(t, key, v) for v in value.split(","))
     return value
 
 
