@@ -338,7 +338,7 @@ def test_model_page_shows_validation_and_stability_and_promotes(page, live_serve
     # The family is named, not its code; a file or data source is shown as entered.
     assert "Gradient-boosted trees (LightGBM)" in page.inner_text(f"#model-{vid}")
     page.click(f"#model-{vid} a")
-    assert "fold 3" in page.inner_text("#model-metrics")
+    assert "Fold 3" in page.inner_text("#model-metrics")
     page.wait_for_selector("#feature-psi canvas")
     page.click("#request-promotion")
     page.wait_for_selector("#promotion-pending")
