@@ -268,7 +268,7 @@ def test_backoff_doubles_up_to_six_hours_and_old_signatures_are_refused() -> Non
         "http://x/", "en",
     )  # fmt: skip
     assert mail.startswith("T\n") and "http://x/customers/7" in mail and "标题" not in mail
-    assert "Severity: high\nCategory: Payments\nRule code: r\n" in mail
+    assert "Severity: High\nCategory: Payments\nRule code: r\n" in mail
     product = delivery.email_text(
         {"alert": {"case_id": None, "customer_id": None, "product": "Drill X200",
                    "severity": "high", "category": "complaints", "rule_code": "r",

@@ -30,7 +30,7 @@ def test_assignees_escalations_and_mentions_are_told(db, app, manager, client_fo
     db.commit()
     inbox = sales.get("/api/v1/me/notifications").json()
     kinds = [(n["kind"], n["title_en"]) for n in inbox]
-    title = "Overdue beyond what is usual for the customer (high): for you"
+    title = "Overdue beyond what is usual for the customer (High): for you"
     assert ("alert_assigned", title) in kinds
     alert_ids = {n["alert_id"] for n in inbox}
     severities = {

@@ -306,3 +306,15 @@ def test_the_failed_jobs_tile_opens_the_jobs_it_counts(home_book: HomeBook, clie
     waiting = admin.get("/api/v1/jobs", params={"since": since}).json()
     assert sorted(j["status"] for j in waiting["items"]) == ["failed", "queued", "running"]
     assert admin.get("/api/v1/jobs", params={"since": "not a time"}).status_code == 422
+
+
+def test_a_pending_requests_current_limit_shows_its_currency(
+    home_book: HomeBook, client_for
+) -> None:  # type: ignore[no-untyped-def]
+    """Both limits of a pending request are amounts in the request's currency, said so."""
+    client = client_for("sales")
+    for locale in ("zh-CN", "en"):
+        client.cookies.set(LANG_COOKIE, locale)
+        main = client.get(HOMES["sales"]).text.split("<main>", 1)[1]
+        shown = re.findall(r'<td class="num current-limit">([^<]*)</td>', main)
+        assert shown and all(re.fullmatch(r"[\d,]+\.\d\d CNY", s.strip()) for s in shown), shown

@@ -26,7 +26,9 @@ def test_the_page_and_its_subscription_forms(client_for) -> None:  # type: ignor
         # list) and the BI views.
         for link in ("link-ageing-export", "link-exposure-export", "report-bi"):
             assert f'id="{link}"' in main, link
-        assert "bi_customers" in main and "riskdesk bi grant" in main
+        # A business user is told whom to ask, not which command to run.
+        assert "bi_customers" in main and "riskdesk" not in main
+        assert ("请向系统管理员申请" if locale == "zh-CN" else "Ask your administrator") in main
     done = manager.post(
         "/reports/subscriptions",
         data={"kind": "weekly_summary", "language": "en", "action": "subscribe"},
@@ -47,3 +49,21 @@ def test_the_page_and_its_subscription_forms(client_for) -> None:  # type: ignor
     sales = client_for("sales").get("/reports")
     assert sales.status_code == 200 and 'href="/ecl"' not in sales.text.split("<main>")[1]
     assert client_for("service").get("/reports").status_code == 403
+
+
+def test_only_an_administrator_is_shown_the_commands(client_for) -> None:  # type: ignore[no-untyped-def]
+    """Commands run on the server: the reports page and the empty models page name them to
+    an administrator only; everyone else reads what to do in plain words."""
+    for who in ("manager", "analyst", "sales", "admin"):
+        client = client_for(who)
+        for locale, ask in (("zh-CN", "管理员"), ("en", "administrator")):
+            client.cookies.set(LANG_COOKIE, locale)
+            for path, command in (
+                ("/reports", "riskdesk bi grant"),
+                ("/models", "riskdesk model train"),
+            ):
+                page = client.get(path)
+                assert page.status_code == 200, (who, path, page.text[:300])
+                main = page.text.split("<main>")[1]
+                assert ask in main, (who, path, locale)
+                assert (command in main) == (who == "admin"), (who, path, locale)

@@ -314,3 +314,37 @@ def test_bands_are_accepted_exactly_when_they_partition_the_range(
     broken = [*bands[:i], Band(code=bands[i].code, min=moved, max=bands[i].max), *bands[i + 1 :]]
     with pytest.raises(ValueError, match=r"no band|overlap"):
         check_bands(broken)
+
+
+def test_reason_texts_say_shares_as_percentages() -> None:
+    """A share in a reason reads as on the case page ("100%"), not as the fraction ("1");
+    other numbers keep their value, categories their code."""
+    from riskdesk.scoring.service import _explained
+
+    overdue = {
+        "code": "overdue",
+        "source": "indicator",
+        "name": "overdue_ratio",
+        "weight": {"points": 100, "lower": 0, "upper": 1},
+        "missing_points": 0,
+    }
+    dpd = definition()["factors"][0]
+    d = Definition.model_validate(definition(base_points=500, factors=[dpd, overdue]))
+    values = {"overdue": [1.0, 0.123, 0.14, None], "dpd": [45.0, 2.5, 0.0, None]}
+    frame = pl.DataFrame(
+        {
+            **{f"value_{code}": v for code, v in values.items()},
+            **{f"points_{code}": [0.0, 1.0, 2.0, 3.0] for code in values},
+        }
+    )
+    shown = _explained(d, frame)
+    assert shown["en_overdue"].to_list() == [
+        "Overdue share of open receivables: 100% (0 of 100 points)",
+        "Overdue share of open receivables: 12.3% (1 of 100 points)",
+        "Overdue share of open receivables: 14% (2 of 100 points)",
+        "Overdue share of open receivables: missing (3 of 100 points)",
+    ]
+    assert shown["zh_overdue"].to_list()[0] == "逾期应收占比：100%（得 0 分，满分 100）"
+    assert [t.rsplit(" (", 1)[0].rsplit(": ", 1)[1] for t in shown["en_dpd"].to_list()] == [
+        "45", "2.5", "0", "missing",
+    ]  # fmt: skip

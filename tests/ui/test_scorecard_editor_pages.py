@@ -218,7 +218,7 @@ def test_edit_a_draft_with_preview_save_stale_edit_and_four_eyes(db, manager, cl
     assert submitted.headers["location"].startswith(
         f"/scorecards?done={draft['id']}&status=submitted"
     )
-    assert "submitted for approval" in ui.get(submitted.headers["location"]).text
+    assert "Submitted for approval" in ui.get(submitted.headers["location"]).text
     for editor in (manager2 := other, ui):
         refused = editor.post(f"/scorecard-versions/{draft['id']}/approve", follow_redirects=False)
         assert refused.status_code == 403, editor

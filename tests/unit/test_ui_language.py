@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,194 @@ def test_shares_in_evidence_read_as_percentages() -> None:
         + "{} 12.3%;".format(catalog("zh-CN")["evidence.churn_p_alive"])
         + "{} 5.0%;".format(indicator_label("return_rate_90d", "zh-CN"))
     )
+
+
+def test_every_table_and_column_the_audit_log_records_has_a_label_in_both_languages() -> None:
+    """An audit entry's changes name tables and columns: each is said by its label (the credit
+    file form's, else the audit catalogue's), never as ``jobs`` or ``heartbeat_at``."""
+    import importlib
+    import pkgutil
+
+    import riskdesk.models
+    from riskdesk.db import Base
+    from riskdesk.ui.audit_view import column_label, table_label
+
+    for module in pkgutil.iter_modules(riskdesk.models.__path__):
+        importlib.import_module(f"riskdesk.models.{module.name}")
+    tables = Base.metadata.tables.values()
+    assert len(tables) > 50
+    for locale in ("zh-CN", "en"):
+        t = Translator(locale)
+        unknown_table, unknown_column = t("audit.table.unknown"), t("audit.column.unknown")
+        assert [x.name for x in tables if table_label(t, x.name) == unknown_table] == []
+        columns = {c.name for x in tables for c in x.columns}
+        assert sorted(c for c in columns if column_label(t, c) == unknown_column) == []
+
+
+@pytest.mark.parametrize(
+    ("locale", "change", "shown"),
+    [
+        (
+            "zh-CN",
+            {"table": "jobs", "op": "update", "rows": 1, "fields": ["attempts", "heartbeat_at"]},
+            "后台任务：修改 1 条（尝试次数、最近活动时间）",
+        ),
+        (
+            "en",
+            {"table": "jobs", "op": "update", "rows": 1200, "fields": ["attempts", "heartbeat_at"]},
+            "Background jobs: 1,200 changed (Attempts, Last sign of life)",
+        ),
+        ("en", {"table": "customers", "op": "update", "rows": 1, "fields": ["credit_limit"]},
+         "Customers: 1 changed (Credit limit)"),
+        ("zh-CN", {"table": "gone_table", "op": "insert", "rows": 2}, "其他数据：新增 2 条"),
+    ],
+)  # fmt: skip
+def test_an_audit_change_is_said_in_words(
+    locale: str, change: dict[str, object], shown: str
+) -> None:
+    from riskdesk.ui.audit_view import change_label
+
+    assert change_label(Translator(locale), change) == shown
+
+
+@pytest.mark.parametrize(
+    ("item", "zh", "en"),
+    [
+        ("credit_report.409", "外部征信报告 #409", "Bureau report #409"),
+        ("document.12", "文件 #12", "Document #12"),
+        ("contact.5.phone", "联系人 #5 电话", "Contact #5 Phone"),
+        ("C000123.name", "C000123 名称", "C000123 Name"),
+        ("format=pdf", "格式：PDF", "Format: PDF"),
+        ("locale=zh-CN", "语言：中文", "Language: Chinese"),
+        ("filter.q=(given)", "筛选 搜索内容：（已填写）", "Filter Search text: (given)"),
+        ("search by phone", "按电话搜索", "Search by Phone"),
+        ("national_id", "身份证号", "ID number"),
+    ],
+)
+def test_an_audit_entrys_items_are_said_in_words(item: str, zh: str, en: str) -> None:
+    from riskdesk.ui.audit_view import item_label
+
+    assert item_label(Translator("zh-CN"), item) == zh
+    assert item_label(Translator("en"), item) == en
+
+
+def test_an_audit_entrys_object_is_said_in_words() -> None:
+    from riskdesk.ui.audit_view import object_label
+
+    zh, en = Translator("zh-CN"), Translator("en")
+    assert object_label(zh, "customer_list", "page 1") == "客户列表 第 1 页"
+    assert object_label(en, "customer_list", "page 3") == "Customer list page 3"
+    assert object_label(zh, "customer", "409") == "客户 #409"
+    assert object_label(zh, "customer_search", "miss") == "客户搜索 无结果"
+    assert object_label(en, "alert", "export") == "Alert Export"
+    assert object_label(zh, None, None) == ""
+
+
+def test_no_template_writes_chinese_outside_the_catalogue() -> None:
+    """A page's words, examples in placeholders included, come from the catalogue: Chinese
+    written into a template (a placeholder "ERP-金蝶") would show on the English page."""
+    import re
+
+    templates = RULES.parents[1] / "ui" / "templates"
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    found = [
+        f"{path.relative_to(templates)}:{number}"
+        for path in sorted(templates.rglob("*.html"))
+        if "help" not in path.parts
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if cjk.search(re.sub(r"\{[{%#].*?[}%#]\}", "", line))
+    ]
+    assert found == []
+
+
+def test_the_import_examples_are_in_the_readers_language() -> None:
+    zh, en = catalog("zh-CN"), catalog("en")
+    assert "企业" in zh["imports.mapping_placeholder"]
+    assert "company" in en["imports.mapping_placeholder"]
+    for key in ("imports.mapping_placeholder", "imports.mapping_name_placeholder"):
+        assert not re.search(r"[\u4e00-\u9fff]", en[key]), key
+
+
+def test_counts_choose_the_singular_or_the_plural() -> None:
+    """ "every 1 months" and "1 alerts" read wrong: a count picks its word (English), and one
+    reads naturally in Chinese ("每月")."""
+    en, zh = Translator("en"), Translator("zh-CN")
+    assert en("policy.months", n=1) == "every month"
+    assert en("policy.months", n=3) == "every 3 months"
+    assert (zh("policy.months", n=1), zh("policy.months", n=6)) == ("每月", "每 6 个月")
+    assert en("limits.review_every", months=1) == "review every month"
+    live = en("rules.live", alerts=1, confirmed=0, false_alarm=1, cleared=2)
+    assert live.startswith("1 alert; 0 confirmed, 1 false alarm, 2 cleared")
+    assert en("rules.live", alerts=5, confirmed=0, false_alarm=0, cleared=0).startswith("5 alerts")
+    assert en("audit.total", total="1") == "1 entry"  # a count already formatted
+    assert en("audit.total", total="1,200") == "1,200 entries"
+    assert (en("common.days", n=1), en("common.days", n=0)) == ("1 day", "0 days")
+    assert en("alerts.total", total=1, first=1, last=1).startswith("1 alert, ")
+
+
+def test_no_english_message_puts_a_bare_count_before_a_plural_noun() -> None:
+    nouns = "alerts|customers|months|days|entries|rows|steps|hours|weeks|exposures|partitions"
+    bare = re.compile(rf"\{{(\w+)\}} ({nouns})\b")
+    chosen = re.compile(r"\{\w+:plural:[^{}]*(?:\{\w+\}[^{}]*)*\}")  # the words a count picks
+    en = catalog("en")
+    found = [
+        key
+        for key, text in en.items()
+        for match in bare.finditer(chosen.sub("", text))
+        if match.group(1) != "severity"  # "high alerts": a word, not a count
+    ]
+    assert found == []
+    for key, text in en.items():  # every message still fills (a plural spec nests one level)
+        names = set(re.findall(r"\{(\w+)", text))
+        Translator("en")(key, **dict.fromkeys(names, 2))
+
+
+def test_scorecard_bins_and_weights_read_as_ranges() -> None:
+    """ "up to 150.0 between 20.0 and 100.0" and "[20.0, 100.0)" read as "20–100", "≥ 150"."""
+    from riskdesk.ui.render import bin_range
+
+    en, zh = Translator("en"), Translator("zh-CN")
+    assert bin_range(en, 20.0, 100.0) == "20–100"
+    assert bin_range(en, 0.05, 0.2) == "0.05–0.2"
+    assert bin_range(en, 150.0, None) == "≥ 150"
+    assert bin_range(en, None, 1) == "< 1"
+    assert bin_range(en, 1000.0, 25000.5) == "1,000–25,000.5"
+    assert bin_range(zh, None, None) == "任意值"
+    assert en("scorecards.weight", points=150.0, lower=20.0, upper=100.0) == (
+        "up to 150 points over 20–100"
+    )
+    assert zh("scorecards.weight", points=150.0, lower=20.0, upper=100.0) == (
+        "20–100 区间内最高 150 分"
+    )
+
+
+def test_english_labels_of_states_and_columns_are_capitalised() -> None:
+    """A severity, a status or a column header stands alone in a cell, a badge or an option:
+    "Open", "In progress", "Fold 1", not "open", "in progress", "fold 1"."""
+    families = (
+        "alerts.severity", "alerts.status", "alerts.outcome", "case.status", "case.action_status",
+        "case.event", "complaints.status", "limits.status", "limits.origin", "pending", "decision",
+        "rules.status", "scorecards.status", "scorecards.source", "models.status",
+        "integrations.status", "churn.band", "period_type", "report.period", "channel",
+    )  # fmt: skip
+    en = catalog("en")
+    lower = [
+        key for key, text in en.items() if key.rsplit(".", 1)[0] in families and text[:1].islower()
+    ]
+    assert lower == []
+    for key in ("models.mean", "models.rows", "models.bad_rate", "models.fold", "scorecards.tiers"):
+        assert en[key][:1].isupper(), key
+    assert Translator("en")("models.fold", n=1) == "Fold 1"
+    assert (en["alerts.status.in_progress"], en["case.action_status.open"]) == (
+        "In progress",
+        "To do",
+    )
+
+
+def test_an_exports_coded_filter_values_are_said_by_their_labels() -> None:
+    from riskdesk.ui.audit_view import item_label
+
+    zh = Translator("zh-CN")
+    shown = item_label(zh, "filter.status=open_any")
+    assert shown == "筛选 状态：" + catalog("zh-CN")["alerts.status.open_any"]
+    assert "held" not in item_label(zh, "filter.status=held,pending")

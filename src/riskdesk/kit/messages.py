@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 LOCALES = ("zh-CN", "en")
 _DIR = Path(__file__).resolve().parent.parent / "ui" / "translations"
@@ -43,6 +45,55 @@ def choose_locale(cookie: str | None, accept_language: str, default: str = "zh-C
         if tag.startswith("en"):
             return "en"
     return default
+
+
+class _Counted:
+    """A message's value that can also choose a word by its count: ``{n:plural:month|months}``
+    gives "month" when n is 1 and "months" otherwise (the other word may name the value again,
+    ``{n:plural:every month|every {n} months}``); ``{x:num}`` writes a number as people read it
+    (``plain_number``). Any other format spec is the value's own."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        if spec.startswith("plural:"):
+            one, _, other = spec.removeprefix("plural:").partition("|")
+            return one if _is_one(self.value) else other
+        if spec == "num":
+            return plain_number(self.value)
+        return format(self.value, spec)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+def plain_number(value: Any) -> str:
+    """A number with thousands separators, whole numbers without ".0", others with at most two
+    decimals (150.0 -> "150", 1234.5 -> "1,234.5"); anything else as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        return "" if value is None else str(value)
+    amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    if not amount.is_finite():
+        return str(value)
+    if amount == amount.to_integral_value():
+        return f"{amount:,.0f}"
+    return f"{amount:,.2f}".rstrip("0").rstrip(".")
+
+
+def _is_one(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int | float | Decimal):
+        return value == 1
+    return isinstance(value, str) and value.strip() == "1"  # a count already formatted
+
+
+def fill(text: str, values: dict[str, Any]) -> str:
+    """A message with its ``{name}`` places filled (and its plural words chosen)."""
+    return text.format(**{k: _Counted(v) for k, v in values.items()}) if values else text
 
 
 def translate(locale: str, key: str) -> str:

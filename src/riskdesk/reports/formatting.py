@@ -7,7 +7,7 @@ import datetime as dt
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
-from riskdesk.kit.messages import translate
+from riskdesk.kit.messages import catalog, fill, translate
 from riskdesk.kit.timeutil import local, offset_label
 from riskdesk.reports.schemas import Bilingual
 
@@ -81,7 +81,7 @@ def translator(locale: str) -> Translate:
 
     def t(key: str, **values: Any) -> str:
         text = translate(locale, key)
-        return text.format(**values) if values else text
+        return fill(text, values)
 
     return t
 
@@ -106,6 +106,12 @@ class View:
     def enum(self, prefix: str, value: str | None) -> str:
         """A stored code (a tier, a status) in words; never the code itself in Chinese."""
         return NONE if not value else self.t(f"{prefix}.{value}")
+
+    def source(self, value: str | None) -> str:
+        """A data source (a bureau) by its name when the catalogue has one, else as named."""
+        if not value:
+            return NONE
+        return catalog(self.locale).get(f"source.{value}") or value
 
     def money(self, value: Decimal | float | int | None, currency: str | None) -> str:
         return money(value, currency)

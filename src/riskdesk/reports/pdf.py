@@ -391,7 +391,7 @@ def _bureau(w: Writer, report: CreditReport) -> None:
         [t("field.source"), t("field.report_date"), t("field.score"), t("field.recommended_limit")],
         [
             [
-                b.source,
+                v.source(b.source),
                 v.day(b.report_date),
                 v.value(None if b.score is None else str(b.score)),
                 v.money(b.recommended_limit, None),
@@ -403,9 +403,9 @@ def _bureau(w: Writer, report: CreditReport) -> None:
     )
     for b in report.bureau:
         if b.masked:
-            w.note(t("report.bureau_masked", source=b.source, date=v.day(b.report_date)))
+            w.note(t("report.bureau_masked", source=v.source(b.source), date=v.day(b.report_date)))
         elif b.details:
-            w.heading(f"{b.source} · {v.day(b.report_date)}")
+            w.heading(f"{v.source(b.source)} · {v.day(b.report_date)}")
             w.table([t("report.item"), t("report.value")], [list(d) for d in b.details], (40, 60))
 
 

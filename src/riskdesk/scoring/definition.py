@@ -43,13 +43,20 @@ class FactorInput:
     en: str
     zh: str
     direction: int = 0  # +1 higher is safer, -1 higher is riskier, 0 unknown
+    share: bool = False  # a share of a whole (0.25), said as a percentage (25%)
 
 
 def _inputs() -> dict[tuple[str, str], FactorInput]:
     from riskdesk.scoring.ratios import RATIO_FACTORS
 
-    items = [FactorInput("indicator", i.name, True, i.en, i.zh) for i in INDICATORS]
-    items += [FactorInput("ratio", r.name, True, r.en, r.zh, r.direction) for r in RATIO_FACTORS]
+    items = [
+        FactorInput("indicator", i.name, True, i.en, i.zh, share=i.unit == "share")
+        for i in INDICATORS
+    ]
+    items += [
+        FactorInput("ratio", r.name, True, r.en, r.zh, r.direction, share=r.unit == "share")
+        for r in RATIO_FACTORS
+    ]
     items += [
         FactorInput("bureau", "bureau_score", True, "Bureau score", "征信机构评分", 1),
         FactorInput(

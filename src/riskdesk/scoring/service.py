@@ -236,13 +236,21 @@ _complete = steps.complete
 _fitting = steps.fitting
 
 
-def _shown(value: pl.Expr, numeric: bool, zh: bool) -> pl.Expr:
+def _shown(value: pl.Expr, numeric: bool, zh: bool, share: bool = False) -> pl.Expr:
+    """A factor's value in its reason text: a share as a percentage (1 -> 100%, 0.123 ->
+    12.3%), other numbers whole or with two decimals, a category as it is."""
     missing = pl.lit("缺失" if zh else "missing")
     if not numeric:
         return value.cast(pl.String).fill_null(missing)
     x = value.cast(pl.Float64)
-    whole = x.cast(pl.Int64, strict=False).cast(pl.String)
-    text = pl.when(x == x.round(0)).then(whole).otherwise(x.round(2).cast(pl.String))
+    if share:
+        x = (x * 100).round(6)  # 0.14 * 100 is 14.000000000000002
+    whole = x.round(0).cast(pl.Int64, strict=False).cast(pl.String)
+    text = (
+        pl.when(x == x.round(0)).then(whole).otherwise(x.round(1 if share else 2).cast(pl.String))
+    )
+    if share:
+        text = pl.concat_str([text, pl.lit("%")])
     return pl.when(x.is_null() | x.is_nan()).then(missing).otherwise(text)
 
 
@@ -262,14 +270,14 @@ def _explained(definition: Definition, result: pl.DataFrame) -> pl.DataFrame:
             pl.format(
                 "{}: {} ({} of {} points)",
                 pl.lit(f.en),
-                _shown(value, f.input.numeric, zh=False),
+                _shown(value, f.input.numeric, zh=False, share=f.input.share),
                 got,
                 pl.lit(best),
             ).alias(f"en_{f.code}"),
             pl.format(
                 "{}：{}（得 {} 分，满分 {}）",
                 pl.lit(f.zh),
-                _shown(value, f.input.numeric, zh=True),
+                _shown(value, f.input.numeric, zh=True, share=f.input.share),
                 got,
                 pl.lit(best),
             ).alias(f"zh_{f.code}"),

@@ -9,6 +9,8 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from jinja2 import pass_context
+from jinja2.runtime import Context
 
 from riskdesk.audit import endpoints as audit_api
 from riskdesk.audit import service as audit_service
@@ -17,7 +19,8 @@ from riskdesk.db import SessionDep
 from riskdesk.kit.pagination import PageParams
 from riskdesk.kit.timeutil import from_local, zone
 from riskdesk.security.deps import CanAuditRead
-from riskdesk.ui.render import display_zone, render
+from riskdesk.ui import audit_view
+from riskdesk.ui.render import display_zone, render, templates
 
 router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
@@ -27,6 +30,26 @@ OBJECT_TYPES = (
     "customer", "customer_list", "customer_search", "alert", "user", "job", "export",
     "committee_pack", "audit_log", "lake",
 )  # fmt: skip
+
+
+@pass_context
+def _change(context: Context, change: dict[str, Any]) -> str:
+    return audit_view.change_label(context["t"], change)
+
+
+@pass_context
+def _item(context: Context, item: str) -> str:
+    return audit_view.item_label(context["t"], str(item))
+
+
+@pass_context
+def _object(context: Context, object_type: str | None, object_id: str | None) -> str:
+    return audit_view.object_label(context["t"], object_type, object_id)
+
+
+templates.env.filters["audit_change"] = _change
+templates.env.filters["audit_item"] = _item
+templates.env.filters["audit_object"] = _object
 
 
 def _query(flt: AuditFilter) -> str:

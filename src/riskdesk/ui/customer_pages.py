@@ -276,7 +276,11 @@ def credit_file(
         if principal.can(Permission.PRIVACY_MANAGE)
         else [],
         revealed=extra.pop("revealed", None),
-        statements=customer_repo.statements_of(session, customer_id),
+        statements=(statements := customer_repo.statements_of(session, customer_id)),
+        # The history shows a statement's figures with the statement's currency.
+        statement_currencies={
+            f"statement.{s.period_type}.{s.period_end.isoformat()}": s.currency for s in statements
+        },
         reports=customer_service.reports(session, principal, customer_id),
         documents=customer_repo.documents_of(session, customer_id) if can_docs else [],
         events=event_repo.recent_events(session, customer_id, 30) if can_events else [],

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import Request
 
-from riskdesk.kit.messages import LOCALES, catalog, choose_locale
+from riskdesk.kit.messages import LOCALES, catalog, choose_locale, fill
 
 __all__ = ["LANG_COOKIE", "LOCALES", "Translator", "catalog", "pick_locale"]
 
@@ -34,4 +34,4 @@ class Translator:
         text = self.messages.get(key) or catalog("en").get(key)
         if text is None:
             return key.rsplit(".", 1)[-1] or "—"
-        return text.format(**values) if values else text
+        return fill(text, values)

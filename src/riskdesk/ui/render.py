@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from html import escape
@@ -21,6 +22,7 @@ from jinja2.runtime import Context
 from riskdesk.company import service as company_service
 from riskdesk.indicators.catalogue import BY_NAME as INDICATORS
 from riskdesk.kit.errors import ErrorAnswer, ErrorDetail, RiskdeskError
+from riskdesk.kit.messages import plain_number
 from riskdesk.kit.timeutil import local, offset_label, zone
 from riskdesk.monitoring.rules import RuleError
 from riskdesk.security.deps import SESSION_COOKIE, signed_in_principal
@@ -221,19 +223,92 @@ _CODED_FIELDS = {
 }
 
 
+# A statement's figure in the history: statement.<period type>.<period end>.<figure>.
+_STATEMENT_FIELD = re.compile(r"statement\.(\w+)\.(\d{4}-\d\d-\d\d)\.(\w+)")
+
+
+def source_label(t: Translator, source: str | None) -> str:
+    """A data source (a bureau, a feeding system) by its name when the catalogue has one
+    (``source.demo_bureau``), else as the integration named it."""
+    if not source:
+        return t("common.none")
+    return t.messages.get(f"source.{source}") or source
+
+
+def history_field_label(t: Translator, field: str) -> str:
+    """A field of the credit file's history by the label its form uses: a statement's figure
+    with its period ("Revenue (annual, 2025-12-31)"), a bureau report by its source's name."""
+    if statement := _STATEMENT_FIELD.fullmatch(field):
+        period, end, figure = statement.groups()
+        return t(
+            "file.statement_field",
+            figure=field_label(t, figure),
+            period=t(f"period_type.{period}"),
+            end=end,
+        )
+    kind, _, source = field.partition(".")
+    if kind == "credit_report" and source:
+        return f"{t('field.credit_report')} · {source_label(t, source)}"
+    return t.messages.get(f"field.{field}") or field_label(t, field)
+
+
+def bin_range(t: Translator, lower: Any, upper: Any) -> str:
+    """A scorecard bin's interval (lower included, upper not) as people read it: "20–100",
+    "≥ 150", "< 1"."""
+    if lower is None and upper is None:
+        return t("scorecards.bin_any")
+    if upper is None:
+        return f"≥ {plain_number(lower)}"
+    if lower is None:
+        return f"< {plain_number(upper)}"
+    return f"{plain_number(lower)}–{plain_number(upper)}"
+
+
 @pass_context
-def _change_value(context: Context, value: Any, field: str) -> str:
-    """One side of a recorded change (stored as text) as a page shows it."""
+def _bin_range(context: Context, bin_: Mapping[str, Any]) -> str:
+    return bin_range(context["t"], bin_.get("lower"), bin_.get("upper"))
+
+
+@pass_context
+def _history_field(context: Context, field: str) -> str:
+    return history_field_label(context["t"], field)
+
+
+@pass_context
+def _source(context: Context, source: str | None) -> str:
+    return source_label(context["t"], source)
+
+
+def _amount(value: Any, currency: str | None) -> str:
+    try:
+        shown = _money(Decimal(str(value)))
+    except (InvalidOperation, ValueError):
+        return str(value)
+    return f"{shown} {currency}" if currency and shown != "—" else shown
+
+
+@pass_context
+def _change_value(
+    context: Context,
+    value: Any,
+    field: str,
+    currency: str | None = None,
+    currencies: Mapping[str, str] | None = None,
+) -> str:
+    """One side of a recorded change (stored as text) as a page shows it: an amount grouped,
+    with its currency when known (``currency`` for a limit, ``currencies`` by statement for a
+    statement's figures)."""
     t: Translator = context["t"]
     if value is None or value == "":
         return t("common.none")
     if isinstance(value, bool) or value in ("True", "False", "true", "false"):
         return t("common.yes") if value in (True, "True", "true") else t("common.no")
     if field in _AMOUNT_FIELDS:
-        try:
-            return _money(Decimal(str(value)))
-        except (InvalidOperation, ValueError):
+        return _amount(value, currency)
+    if statement := _STATEMENT_FIELD.fullmatch(field):
+        if statement.group(3) == "currency":
             return str(value)
+        return _amount(value, (currencies or {}).get(field.rsplit(".", 1)[0]))
     prefix = _CODED_FIELDS.get(field)
     if prefix is not None:
         return t.messages.get(f"{prefix}{value}") or str(value)
@@ -315,6 +390,9 @@ def _reason(context: Context, reason: str) -> str:
 templates.env.filters["money"] = _money
 templates.env.filters["reason"] = _reason
 templates.env.filters["change_value"] = _change_value
+templates.env.filters["history_field"] = _history_field
+templates.env.filters["source"] = _source
+templates.env.filters["bin_range"] = _bin_range
 templates.env.filters["said"] = _said
 templates.env.filters["decimal"] = _decimal
 templates.env.filters["indicator"] = _indicator
