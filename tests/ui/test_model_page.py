@@ -65,5 +65,5 @@ def test_the_stability_card_names_every_feature(db, client_for, monkeypatch) -> 
         assert [float(v) for _, _, v in rows] == sorted(
             (float(v) for _, _, v in rows), reverse=True
         )
-        words = ("稳定", "关注", "已漂移") if locale == "zh-CN" else ("stable", "watch", "shifted")
+        words = ("稳定", "关注", "已漂移") if locale == "zh-CN" else ("Stable", "Watch", "Shifted")
         assert all(w in table for w in words)
