@@ -111,3 +111,11 @@ def test_disabled_steps_do_not_run() -> None:
     )
     assert "limit" not in {s.code for s in steps}
     assert outcome == "hold"  # max order value still applies
+
+
+def test_days_past_due_read_as_english_words() -> None:
+    one_rule = [Rule("oldest_overdue", "hold", {"max_days": 0})]
+    _, [step] = evaluate(one_rule, dataclasses.replace(BASE, oldest_overdue_days=1))
+    assert step.en == "an invoice is 1 day past due (allowed 0 days)", step.en
+    _, [step] = evaluate(one_rule, dataclasses.replace(BASE, oldest_overdue_days=31))
+    assert step.en == "an invoice is 31 days past due (allowed 0 days)", step.en

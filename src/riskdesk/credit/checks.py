@@ -112,6 +112,11 @@ class StepResult:
         return {"code": self.code, "result": self.result, "en": self.en, "zh": self.zh}
 
 
+def _days(n: int) -> str:
+    """A number of days in English words ("1 day", "30 days")."""
+    return f"{n} day" if n == 1 else f"{n} days"
+
+
 def _money(value: Decimal) -> str:
     return f"{value:,.2f}"
 
@@ -156,7 +161,7 @@ def _step(rule: Rule, p: Position) -> tuple[bool, str, str]:
         days = int(params.get("max_days", 0))
         return (
             p.oldest_overdue_days > days,
-            f"an invoice is {p.oldest_overdue_days} days past due (allowed {days})",
+            f"an invoice is {_days(p.oldest_overdue_days)} past due (allowed {_days(days)})",
             f"有发票逾期 {p.oldest_overdue_days} 天（允许 {days} 天）",
         )
     if code == "overdue_ratio":
