@@ -65,7 +65,7 @@ def test_a_group_page_shows_members_limit_and_its_decisions(app, manager, client
         assert f'href="/customers/{ids[ext]}"' in row and "40,000.00" in row
     assert "Members" in en and "成员" in zh
     approved_row = _row(en, f"group-change-{asked['id']}")
-    assert "approved and applied" in approved_row and "集团年度复审" in approved_row
+    assert "approved and applied" in approved_row.lower() and "集团年度复审" in approved_row
     assert "60,000.00" in approved_row and "Comment: 授信充足" in approved_row
     pending_row = _row(zh, f"group-change-{waiting['id']}")
     assert "新合同" in pending_row and "/group-limit-changes/" in pending_row  # manager2 decides
@@ -123,7 +123,7 @@ def test_a_limit_request_page_shows_the_request_and_its_decision(manager, client
     )
     assert "10,000.00 CNY" in pending["en"] and "15,000.00 CNY" in pending["en"]
     assert "新的分销合同" in pending["zh-CN"]
-    assert 'id="limit-request-status">pending<' in pending["en"]
+    assert 'id="limit-request-status">Pending<' in pending["en"]
 
     done = analyst.post(
         f"/api/v1/limit-requests/{req['id']}/reject", json={"comment": "先收回逾期款"}
@@ -132,7 +132,7 @@ def test_a_limit_request_page_shows_the_request_and_its_decision(manager, client
     decided = _both_languages(analyst, f"/limit-requests/{req['id']}")
     decision = decided["en"].split('id="limit-request-decision"', 1)[1]
     assert "先收回逾期款" in decision and "analyst" in decision and "formaction" not in decision
-    assert 'id="limit-request-status">rejected<' in decided["en"]
+    assert 'id="limit-request-status">Rejected<' in decided["en"]
 
     # The requester sees it; another team's salesperson gets what an unknown id gets.
     assert sales.get(f"/limit-requests/{req['id']}").status_code == 200
@@ -151,12 +151,12 @@ def test_a_scorecard_page_shows_versions_bins_and_approver(db, manager, client_f
     pages = _both_languages(ui, "/scorecards/b2b")
     en = pages["en"]
     version = en.split('class="card scorecard-version"', 1)[1]
-    assert "active" in version.split("</h2>", 1)[0]
+    assert "Active" in version.split("</h2>", 1)[0]
     # Who approved it: the second manager (display name as the test users have it).
     decided = version.split('class="decided-by"', 1)[1].split("</dd>", 1)[0]
     assert "manager2" in decided
     bins = version.split('class="grid small factor-bins"', 1)[1].split("</table>", 1)[0]
-    for shown in ("[1, 31)", "[31, ∞)", ">400<", ">200<", ">0<"):
+    for shown in ("1–31", "≥ 31", ">400<", ">200<", ">0<"):
         assert shown in bins, shown
     assert ui.get("/scorecards/none-such").status_code == 404
     # The same permission as the list: everyone who reads customers.

@@ -148,8 +148,8 @@ def test_edit_preview_save_and_approve_in_english(page, live_server: str) -> Non
             "moved": "2 safer, 0 riskier, 0 unchanged",
             "gap": "bin 2: must start where the bin before it ends (30)",
             "saved": "Draft saved",
-            "submitted": "submitted for approval",
-            "active": "active",
+            "submitted": "Submitted for approval",
+            "active": "Active",
         },
     )
 
